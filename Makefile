@@ -1,0 +1,43 @@
+# Two entry points: `make up` (guarded demo on embedded defaults) and `make test` (the whole suite).
+# Both install what they need: the venv with Ramparts and its dev tools, and the pinned Claude Code CLI.
+PYTHON ?= python3
+CLAUDE_VERSION := 2.1.328
+VENV := .venv
+TOOLS := .tools
+CLAUDE_BIN := $(TOOLS)/node_modules/@anthropic-ai/claude-code/bin/claude.exe
+export RAMPARTS_CLAUDE_BIN := $(abspath $(CLAUDE_BIN))
+
+.PHONY: up test lint typecheck unit integration bench clean deps
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(TOOLS)/.installed-$(CLAUDE_VERSION):
+	command -v npm >/dev/null || (apt-get update && apt-get install -y --no-install-recommends nodejs npm)
+	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error @anthropic-ai/claude-code@$(CLAUDE_VERSION)
+	$(CLAUDE_BIN) --version | grep -q '^$(CLAUDE_VERSION) '
+	touch $@
+
+deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION)
+
+up: deps
+	$(VENV)/bin/ramparts demo --claude-bin $(RAMPARTS_CLAUDE_BIN)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy --strict src
+
+test: deps lint typecheck
+	$(VENV)/bin/pytest -q
+
+bench: deps
+	for b in bench/*.py; do $(VENV)/bin/python $$b --quick || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Ramparts: defense in depth for AI coding agents."""

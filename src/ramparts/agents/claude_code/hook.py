@@ -1,0 +1,255 @@
+"""``ramparts hook``: Claude Code's command hook. Reads one event on stdin, answers on stdout.
+
+Fail closed: malformed, oversized or incomplete input, an unknown event, a missing or broken
+policy, an audit store that cannot write, the hook's own deadline, any exception — each ends in
+a deny (PreToolUse) or block (other events) given both as JSON and as exit code 2, with the
+reason on stderr. Exit 0 only after the decision is durably in the audit store. Exit 1 never.
+
+Keep imports here light: this runs as a fresh process for every tool call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+from ..._locations import policy_ref, state_dir
+from ...errors import HookInputError, PolicyError, RampartsError
+from ...model import Decision, Event, SessionState, Subject
+
+HARD_MAX_INPUT = 64 * 1024 * 1024
+"""Never read more than this, whatever the policy says."""
+DEFAULT_MAX_INPUT = 16 * 1024 * 1024
+DEFAULT_DEADLINE_MS = 4000
+EXIT_BLOCK = 2
+
+
+class _Answered(Exception):
+    """Raised once the answer has been written, to unwind without writing another."""
+
+
+class Hook:
+    def __init__(
+        self,
+        *,
+        policy: str | None,
+        state: str | None,
+        stdin: IO[bytes],
+        stdout: IO[str],
+        stderr: IO[str],
+        deadline_ms: int | None = None,
+    ) -> None:
+        self.policy_ref = policy_ref(policy)
+        self.state_dir = state_dir(state)
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self.started = time.monotonic()
+        self.deadline_ms = deadline_ms or DEFAULT_DEADLINE_MS
+        self.event_name = "PreToolUse"
+        self.answered = False
+        self.payload: dict[str, Any] | None = None
+        self.store: Any = None
+
+    # -- the answer -----------------------------------------------------------------------------
+
+    def _write(self, text: str) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        self.answered = True
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def fail(self, reason: str) -> int:
+        """Deny or block for an error; exit code 2."""
+        if self.answered:
+            return EXIT_BLOCK
+        message = f"Ramparts blocked this ({reason}). The hook fails closed."
+        self._write(json.dumps(self._blocking_output(message)) + "\n")
+        self.stderr.write(message + "\n")
+        self.stderr.flush()
+        return EXIT_BLOCK
+
+    def _blocking_output(self, message: str) -> dict[str, Any]:
+        if self.event_name in ("UserPromptSubmit", "PostToolUse"):
+            return {"decision": "block", "reason": message}
+        if self.event_name in ("SessionStart", "SessionEnd"):
+            return {"continue": False, "stopReason": message}
+        return {
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": "deny",
+                "permissionDecisionReason": message,
+            }
+        }
+
+    def answer(self, event: Event, decision: Decision) -> int:
+        if event.kind == "pre_tool_use" and decision.enforced:
+            reason = "Ramparts: " + decision.reason
+            if decision.rule_ids:
+                reason += f" [rules: {', '.join(decision.rule_ids)}]"
+            output: dict[str, Any] = {
+                "hookSpecificOutput": {
+                    "hookEventName": "PreToolUse",
+                    "permissionDecision": decision.verdict,
+                    "permissionDecisionReason": reason,
+                }
+            }
+        else:
+            output = {}
+        self._write(json.dumps(output) + "\n")
+        return 0
+
+    # -- the run --------------------------------------------------------------------------------
+
+    def _on_deadline(self, signum: int, frame: object) -> NoReturn:
+        del signum, frame
+        code = self.fail(f"hook deadline of {self.deadline_ms} ms passed")
+        os._exit(code)
+
+    def _arm(self, deadline_ms: int) -> None:
+        self.deadline_ms = deadline_ms
+        remaining = deadline_ms / 1000 - (time.monotonic() - self.started)
+        signal.setitimer(signal.ITIMER_REAL, max(remaining, 0.001))
+
+    def read_input(self, limit: int) -> dict[str, Any]:
+        data = self.stdin.read(limit + 1)
+        if len(data) > limit:
+            raise HookInputError(f"hook input is larger than {limit} bytes")
+        if not data.strip():
+            raise HookInputError("hook input is empty")
+        if data.startswith(b"\xef\xbb\xbf"):
+            raise HookInputError("hook input starts with a byte-order mark")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise HookInputError(f"hook input is not valid UTF-8 (byte {exc.start})") from exc
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise HookInputError(f"hook input is not valid JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise HookInputError("hook input is not a JSON object")
+        return value
+
+    def run(self) -> int:
+        signal.signal(signal.SIGALRM, self._on_deadline)
+        signal.signal(signal.SIGTERM, self._on_deadline)
+        self._arm(self.deadline_ms)
+        try:
+            return self._run()
+        except HookInputError as exc:
+            self._record_error(str(exc))
+            return self.fail(str(exc))
+        except PolicyError as exc:
+            self._record_error(f"policy error: {exc.problem}")
+            return self.fail(f"policy cannot be used: {exc}")
+        except RampartsError as exc:
+            return self.fail(str(exc))
+        except BaseException as exc:  # noqa: BLE001 - the hook must turn every failure into a deny
+            return self.fail(f"internal error: {type(exc).__name__}: {exc}")
+
+    def _run(self) -> int:
+        payload = self.read_input(DEFAULT_MAX_INPUT)
+        self.payload = payload
+        from .normalize import event_name
+
+        name = event_name(payload)
+        self.event_name = name
+        from ...policy.load import load_policy
+
+        policy = load_policy(self.policy_ref, cache_dir=self.state_dir / "cache")
+        self._arm(policy.hook.deadline_ms)
+        raw_size = len(json.dumps(payload))
+        if raw_size > policy.hook.max_input_bytes:
+            raise HookInputError(
+                f"hook input is larger than the policy's {policy.hook.max_input_bytes} bytes"
+            )
+        from ...detect.redact import Redactor, load_key
+        from ...engine import decide
+        from .normalize import summarize, to_event
+
+        subject = Subject(user=_user(), host=os.uname().nodename)
+        event = to_event(payload, home=str(Path.home()), subject=subject)
+        decision = decide(policy, event, SessionState(session_id=event.session_id))
+        redactor = Redactor(load_key(self.state_dir / "keys" / "fingerprint.key"))
+        record = {
+            "v": 1,
+            "time": _now(),
+            "user": subject.user,
+            "host": subject.host,
+            "agent": event.agent,
+            "session": event.session_id,
+            "event": name,
+            "tool": event.tool.name if event.tool else None,
+            "tool_use_id": payload.get("tool_use_id")
+            if isinstance(payload.get("tool_use_id"), str)
+            else None,
+            "cwd": event.cwd,
+            "permission_mode": event.permission_mode,
+            "input": summarize(payload, redactor),
+            "decision": decision.verdict,
+            "enforced": decision.enforced,
+            "would": decision.would_verdict,
+            "reasons": [redactor.text(r) for r in decision.reasons],
+            "rule_ids": list(decision.rule_ids),
+            "policy": policy.revision,
+            "decision_id": os.urandom(12).hex(),
+        }
+        self._store().append(record)
+        return self.answer(event, decision)
+
+    def _store(self) -> Any:
+        if self.store is None:
+            from ...audit.store import AuditStore
+
+            self.store = AuditStore(
+                self.state_dir / "audit.db", busy_timeout_ms=max(self.deadline_ms // 2, 100)
+            )
+        return self.store
+
+    def _record_error(self, reason: str) -> None:
+        """Best effort: put the failure itself in the audit trail (the answer is a deny either way)."""
+        try:
+            session = self.payload.get("session_id") if self.payload else None
+            self._store().append(
+                {
+                    "v": 1,
+                    "time": _now(),
+                    "user": _user(),
+                    "host": os.uname().nodename,
+                    "agent": "claude_code",
+                    "session": session if isinstance(session, str) else None,
+                    "event": self.event_name,
+                    "decision": "deny",
+                    "enforced": True,
+                    "reasons": [reason[:500]],
+                    "rule_ids": ["hook.error"],
+                }
+            )
+        except Exception:  # noqa: BLE001, S110 - recording the error must not change the deny
+            pass
+
+
+def _user() -> str:
+    for var in ("USER", "LOGNAME"):
+        if os.environ.get(var):
+            return os.environ[var]
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        return str(os.getuid())
+
+
+def _now() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+def main(policy: str | None = None, state: str | None = None) -> int:
+    hook = Hook(policy=policy, state=state, stdin=sys.stdin.buffer, stdout=sys.stdout, stderr=sys.stderr)
+    return hook.run()

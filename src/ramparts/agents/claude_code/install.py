@@ -1,0 +1,89 @@
+"""Where Claude Code reads settings, and writing Ramparts' compiled settings there safely.
+
+Ramparts keeps a sidecar ``.ramparts-install.json`` beside each file it writes, holding the
+SHA-256 of what it wrote. It overwrites a settings file only when the file is absent or still
+exactly what Ramparts wrote; anything else (a file someone else wrote, or one edited since) is
+refused unless ``force`` is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path, PureWindowsPath
+from typing import Any, Literal
+
+from ...errors import RampartsError
+
+Scope = Literal["managed", "user"]
+MANAGED_DIRS = {
+    "linux": "/etc/claude-code",
+    "darwin": "/Library/Application Support/ClaudeCode",
+    "win32": r"C:\Program Files\ClaudeCode",
+}
+SIDECAR = ".ramparts-install.json"
+
+
+class InstallError(RampartsError):
+    """The settings file cannot be written (or must not be overwritten)."""
+
+
+def settings_path(scope: Scope, *, root: Path | None = None, platform: str | None = None) -> Path:
+    """The settings file for a scope; with ``root``, the same layout below that folder (for tests)."""
+    plat = platform or sys.platform
+    if scope == "managed":
+        key = "linux" if plat.startswith("linux") else plat
+        if key not in MANAGED_DIRS:
+            raise InstallError(f"no managed-settings location known for platform {plat!r}")
+        base = MANAGED_DIRS[key]
+        if root is not None:
+            parts = PureWindowsPath(base).parts[1:] if key == "win32" else Path(base).parts[1:]
+            return root.joinpath(*parts, "managed-settings.json")
+        return Path(base) / "managed-settings.json"
+    if root is not None:
+        return root / ".claude" / "settings.json"
+    config = os.environ.get("CLAUDE_CONFIG_DIR")
+    return (Path(config) if config else Path.home() / ".claude") / "settings.json"
+
+
+def render(settings: dict[str, Any]) -> bytes:
+    return (json.dumps(settings, indent=2, sort_keys=False) + "\n").encode("utf-8")
+
+
+def write_settings(target: Path, settings: dict[str, Any], *, force: bool = False, note: str = "") -> Path:
+    """Write ``settings`` to ``target`` atomically; refuse to replace a file Ramparts did not write."""
+    data = render(settings)
+    sidecar = target.parent / SIDECAR
+    if target.exists() and not force:
+        current = hashlib.sha256(target.read_bytes()).hexdigest()
+        ours = _recorded(sidecar).get(target.name, {}).get("sha256")
+        if current != ours:
+            why = "was changed since Ramparts wrote it" if ours else "was not written by Ramparts"
+            raise InstallError(f"{target} {why}; refusing to overwrite it (use --force to replace it)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+        records = _recorded(sidecar)
+        records[target.name] = {
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "note": note,
+        }
+        sidecar.write_text(json.dumps(records, indent=2) + "\n", "utf-8")
+    except OSError as exc:
+        raise InstallError(f"cannot write {target}: {exc}") from exc
+    return target
+
+
+def _recorded(sidecar: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(sidecar.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}

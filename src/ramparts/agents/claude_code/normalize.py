@@ -1,0 +1,173 @@
+"""Claude Code hook input -> :class:`ramparts.model.Event`. The only place that knows its fields.
+
+Validation is strict: a missing or mistyped field raises :class:`HookInputError`, which the hook
+turns into a deny. Path resolution (``~``, globs against ``cwd``, symlinks) happens here, once.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ...detect.redact import Redactor
+from ...errors import HookInputError
+from ...model import AccessMode, Event, EventKind, FileAccess, Subject, ToolCall
+from ...shell import analyze
+from ...shell.analyze import FileWord
+
+EVENT_KINDS: dict[str, EventKind] = {
+    "PreToolUse": "pre_tool_use",
+    "PostToolUse": "post_tool_use",
+    "UserPromptSubmit": "user_prompt",
+    "SessionStart": "session_start",
+    "SessionEnd": "session_end",
+}
+_PATH_FIELDS = {
+    "Read": "file_path",
+    "Write": "file_path",
+    "Edit": "file_path",
+    "MultiEdit": "file_path",
+    "NotebookEdit": "notebook_path",
+    "NotebookRead": "notebook_path",
+    "Glob": "path",
+    "Grep": "path",
+    "LS": "path",
+}
+_WRITE_TOOLS = frozenset({"Write", "Edit", "MultiEdit", "NotebookEdit"})
+_GLOB_CHARS = frozenset("*?[")
+MAX_GLOB_MATCHES = 256
+
+
+def _str_field(payload: dict[str, Any], name: str, *, required: bool = True) -> str:
+    value = payload.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value):
+        raise HookInputError(f"hook input field {name!r} is missing or not a non-empty string")
+    return value
+
+
+def event_name(payload: dict[str, Any]) -> str:
+    return _str_field(payload, "hook_event_name")
+
+
+def to_event(payload: dict[str, Any], *, home: str, subject: Subject) -> Event:
+    """Validate one hook input object and normalise it."""
+    name = event_name(payload)
+    kind = EVENT_KINDS.get(name)
+    if kind is None:
+        raise HookInputError(f"unknown hook event {name!r}")
+    session_id = _str_field(payload, "session_id")
+    cwd = _str_field(payload, "cwd")
+    if not os.path.isabs(cwd):
+        raise HookInputError("hook input field 'cwd' is not an absolute path")
+    cwd = os.path.normpath(cwd)
+    mode = _str_field(payload, "permission_mode", required=False)
+    tool: ToolCall | None = None
+    text_length = 0
+    if kind in ("pre_tool_use", "post_tool_use"):
+        tool_name = _str_field(payload, "tool_name")
+        tool_input = payload.get("tool_input")
+        if not isinstance(tool_input, dict):
+            raise HookInputError("hook input field 'tool_input' is missing or not an object")
+        if kind == "post_tool_use" and "tool_response" not in payload:
+            raise HookInputError("PostToolUse input has no 'tool_response'")
+        tool = tool_call(tool_name, tool_input, cwd=cwd, home=home)
+        if kind == "post_tool_use":
+            text_length = len(str(payload.get("tool_response")))
+    elif kind == "user_prompt":
+        text_length = len(_str_field(payload, "prompt", required=False) if "prompt" in payload else "")
+        if not isinstance(payload.get("prompt"), str):
+            raise HookInputError("UserPromptSubmit input has no string 'prompt'")
+    return Event(
+        kind=kind,
+        session_id=session_id,
+        cwd=cwd,
+        home=home,
+        subject=subject,
+        tool=tool,
+        text_length=text_length,
+        permission_mode=mode,
+    )
+
+
+def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> ToolCall:
+    if name in ("Bash", "PowerShell"):
+        command = tool_input.get("command")
+        if not isinstance(command, str):
+            raise HookInputError(f"{name} tool_input has no string 'command'")
+        analysis = analyze(command)
+        accesses = resolve_words(analysis.files, cwd=cwd, home=home)
+        opaque = analysis.opaque if name == "Bash" else ("PowerShell is not analysed yet", *analysis.opaque)
+        return ToolCall(name, tool_input, analysis.commands, accesses, opaque)
+    field = _PATH_FIELDS.get(name)
+    if field is not None:
+        raw = tool_input.get(field)
+        if raw is None and name in ("Glob", "Grep", "LS"):
+            raw = cwd
+        if not isinstance(raw, str) or not raw:
+            raise HookInputError(f"{name} tool_input has no string {field!r}")
+        mode: AccessMode = "write" if name in _WRITE_TOOLS else "read"
+        paths = _resolve(raw, cwd=cwd, home=home, expand_globs=False)
+        return ToolCall(name, tool_input, accesses=tuple(FileAccess(p, mode, "tool") for p in paths))
+    return ToolCall(name, tool_input)
+
+
+def resolve_words(words: tuple[FileWord, ...], *, cwd: str, home: str) -> tuple[FileAccess, ...]:
+    out: dict[tuple[str, str], FileAccess] = {}
+    for word in words:
+        for path in _resolve(word.word, cwd=cwd, home=home, expand_globs=True):
+            out.setdefault((path, word.mode), FileAccess(path, word.mode, word.via))
+    return tuple(out.values())
+
+
+def _resolve(word: str, *, cwd: str, home: str, expand_globs: bool) -> list[str]:
+    """Absolute, normalised paths for a word: the path itself, its glob matches and symlink targets."""
+    if word == "~" or word.startswith("~/"):
+        word = home + word[1:]
+    base = os.path.normpath(os.path.join(cwd, word))
+    candidates = [base]
+    if expand_globs and _GLOB_CHARS & set(word):
+        import glob
+
+        matches = glob.glob(word, root_dir=cwd, include_hidden=True)[:MAX_GLOB_MATCHES]
+        candidates.extend(os.path.normpath(os.path.join(cwd, m)) for m in sorted(matches))
+    out: list[str] = []
+    for path in candidates:
+        out.append(path)
+        try:
+            real = os.path.realpath(path)
+        except (OSError, ValueError):
+            continue
+        if real != path:
+            out.append(real)
+    return list(dict.fromkeys(out))
+
+
+def summarize(payload: dict[str, Any], redact: Redactor) -> dict[str, Any]:
+    """A redacted summary of what the event carries, for the audit record (never whole contents)."""
+    tool_input = payload.get("tool_input")
+    summary: dict[str, Any] = {}
+    if isinstance(tool_input, dict):
+        for key, value in tool_input.items():
+            if key in ("content", "new_string", "old_string", "new_source", "edits"):
+                text = value if isinstance(value, str) else repr(value)
+                summary[key] = {"chars": len(text), "fingerprint": redact.fingerprint(text)}
+            elif isinstance(value, str):
+                summary[key] = redact.text(value)
+            elif isinstance(value, (int, float, bool)) or value is None:
+                summary[key] = value
+            else:
+                summary[key] = redact.text(repr(value))
+    if "prompt" in payload and isinstance(payload["prompt"], str):
+        summary["prompt"] = {
+            "chars": len(payload["prompt"]),
+            "fingerprint": redact.fingerprint(payload["prompt"]),
+        }
+    if "tool_response" in payload:
+        text = str(payload["tool_response"])
+        summary["tool_response"] = {"chars": len(text), "fingerprint": redact.fingerprint(text)}
+    for key in ("source", "reason"):
+        if isinstance(payload.get(key), str):
+            summary[key] = redact.text(payload[key])
+    return summary

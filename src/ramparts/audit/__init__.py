@@ -1,0 +1,1 @@
+"""The audit trail: every decision, allow and deny alike, recorded durably before the hook answers."""

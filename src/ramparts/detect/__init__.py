@@ -1,0 +1,1 @@
+"""Detectors for secrets, personal data and prompt injection; redaction and keyed fingerprints."""

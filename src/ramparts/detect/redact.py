@@ -1,0 +1,117 @@
+"""Keyed fingerprints and redacted excerpts: what records, logs and reports carry instead of values.
+
+The full secret detectors arrive with their own issue; until then :func:`redact_text` masks every
+long token that looks like key material (high character entropy or a known credential prefix) and
+the value of ``password=``/``token:``-style assignments, so audit summaries never carry one whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import os
+import re
+from pathlib import Path
+
+KEY_BYTES = 32
+_TOKEN = re.compile(r"[A-Za-z0-9+/_\-.=~:]{16,}")
+_ASSIGN = re.compile(
+    r"(?i)((?:pass(?:word|wd)?|secret|token|api[_-]?key|access[_-]?key|auth|credential|private[_-]?key)"
+    r"[\"']?\s*[:=]\s*[\"']?)([^\s\"'&;]{4,})"
+)
+_BEARER = re.compile(r"(?i)(bearer\s+|basic\s+)([A-Za-z0-9+/_\-.=~]{8,})")
+_PREFIXES = (
+    "sk-",
+    "ghp_",
+    "gho_",
+    "ghs_",
+    "github_pat_",
+    "xox",
+    "AKIA",
+    "ASIA",
+    "glpat-",
+    "npm_",
+    "pypi-",
+    "hf_",
+)
+
+
+def load_key(path: Path) -> bytes:
+    """Read the per-install fingerprint key, creating it (mode 0600) on first use."""
+    try:
+        key = path.read_bytes()
+        if len(key) == KEY_BYTES:
+            return key
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = os.urandom(KEY_BYTES)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, key)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)  # first writer wins; a concurrent hook then reads the winner's key
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+    key = path.read_bytes()
+    if len(key) != KEY_BYTES:
+        raise OSError(f"fingerprint key {path} is corrupt")
+    return key
+
+
+def fingerprint(value: str | bytes, key: bytes) -> str:
+    """A keyed, non-reversible fingerprint of a value: ``hmac-sha256:`` and 16 hex digits."""
+    data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
+    return "hmac-sha256:" + hmac.new(key, data, hashlib.sha256).hexdigest()[:16]
+
+
+def _entropy(token: str) -> float:
+    counts: dict[str, int] = {}
+    for ch in token:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(token)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def _looks_secret(token: str) -> bool:
+    if token.startswith(_PREFIXES):
+        return True
+    if "/" in token and token.count("/") >= 2 and _entropy(token) < 4.5:
+        return False  # a path
+    classes = sum(bool(re.search(p, token)) for p in ("[a-z]", "[A-Z]", "[0-9]"))
+    return len(token) >= 20 and classes >= 2 and _entropy(token) >= 3.5
+
+
+def redact_text(text: str, key: bytes, limit: int = 240) -> str:
+    """Mask likely secrets in ``text`` (each as ``«redacted hmac-sha256:…»``) and cut it to ``limit``."""
+
+    def mask(value: str) -> str:
+        return f"«redacted {fingerprint(value, key)}»"
+
+    out = _ASSIGN.sub(lambda m: m.group(1) + mask(m.group(2)), text)
+    out = _BEARER.sub(lambda m: m.group(1) + mask(m.group(2)), out)
+    out = _TOKEN.sub(lambda m: mask(m.group(0)) if _looks_secret(m.group(0)) else m.group(0), out)
+    if len(out) > limit:
+        out = out[:limit] + f"… [{len(text)} chars]"
+    return out
+
+
+class Redactor:
+    """Fingerprints and redaction bound to one install key."""
+
+    def __init__(self, key: bytes, limit: int = 240) -> None:
+        self._key = key
+        self._limit = limit
+
+    def fingerprint(self, value: str | bytes) -> str:
+        return fingerprint(value, self._key)
+
+    def text(self, value: str) -> str:
+        return redact_text(value, self._key, self._limit)

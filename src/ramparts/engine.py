@@ -1,0 +1,227 @@
+"""The one decision function: ``decide(policy, event, state) -> Decision``. Pure: no I/O, no clock.
+
+Precedence is Claude Code's: any matching deny wins, then any ask, then allow; a tool call no
+rule speaks about gets the policy's ``permissions.default``. A shell command is allowed only if
+every simple command in it is allowed and nothing in it is opaque. Every step is written to the
+decision's trace so ``ramparts explain`` can show the reasoning.
+"""
+
+from __future__ import annotations
+
+from .model import Decision, Event, SessionState, ToolCall, Verdict
+from .policy.rules import (
+    EDIT_TOOLS,
+    READ_TOOLS,
+    SHELL_TOOLS,
+    Rule,
+    command_matches,
+    domain_matches,
+    param_matches,
+    path_matches,
+    tool_name_matches,
+)
+from .policy.types import Policy
+
+_DEV_FILES = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zero"})
+
+
+def decide(policy: Policy, event: Event, state: SessionState) -> Decision:
+    """Decide one event. Events that are not tool calls are allowed (and recorded by the adapter)."""
+    del state  # session limits, taint and the kill switch arrive with the session module
+    if event.kind != "pre_tool_use":
+        return Decision(
+            verdict="allow",
+            reasons=(f"{event.kind}: recorded",),
+            policy_revision=policy.revision,
+            trace=(f"{event.kind} events are recorded; no rule applies to them yet",),
+        )
+    if event.tool is None:
+        return Decision(reasons=("pre_tool_use event without a tool call",), policy_revision=policy.revision)
+    return _decide_tool(policy, event, event.tool)
+
+
+def _decide_tool(policy: Policy, event: Event, call: ToolCall) -> Decision:
+    trace: list[str] = [f"tool {call.name}"]
+    if call.commands:
+        trace.append("commands: " + " | ".join(c.text for c in call.commands))
+    if call.accesses:
+        trace.append("files: " + ", ".join(f"{a.mode} {a.path} ({a.via})" for a in call.accesses))
+    hits: dict[Verdict, list[tuple[Rule, str]]] = {"deny": [], "ask": []}
+    for list_name, rules in (("deny", policy.deny), ("ask", policy.ask)):
+        for rule in rules:
+            why = _applies(rule, call, event)
+            if why:
+                hits[list_name].append((rule, why))  # type: ignore[index]
+                trace.append(f"{list_name} rule {rule.raw!r} matches: {why}")
+    if call.opaque:
+        reason = "cannot analyse the command: " + "; ".join(call.opaque)
+        trace.append(f"opaque shell → {policy.opaque_shell}: {reason}")
+    verdict: Verdict
+    if hits["deny"]:
+        verdict = "deny"
+        reasons = tuple(_reason("denied", rule, why) for rule, why in hits["deny"])
+        rule_ids = tuple(rule.id for rule, _ in hits["deny"])
+    elif call.opaque and policy.opaque_shell == "deny":
+        verdict, reasons, rule_ids = "deny", (reason,), ("shell.opaque",)
+    elif hits["ask"] or call.opaque:
+        verdict = "ask"
+        reasons = tuple(_reason("needs approval", rule, why) for rule, why in hits["ask"])
+        rule_ids = tuple(rule.id for rule, _ in hits["ask"])
+        if call.opaque:
+            reasons, rule_ids = (*reasons, reason), (*rule_ids, "shell.opaque")
+    else:
+        covering, missing = _allowed(policy.allow, call, event)
+        if not missing:
+            verdict = "allow"
+            rule_ids = tuple(dict.fromkeys(rule.id for rule in covering))
+            reasons = ("allowed by " + ", ".join(repr(rule.raw) for rule in dict.fromkeys(covering)),)
+            trace.append(reasons[0])
+        else:
+            verdict = policy.default
+            rule_ids = ("permissions.default",)
+            reasons = (f"no rule allows {', '.join(missing)}; policy default is {policy.default}",)
+            trace.append(reasons[0])
+    trace.append(f"decision: {verdict}")
+    if policy.mode == "report" and verdict != "allow":
+        trace.append(f"report mode: would {verdict}, letting Claude Code's own permission flow decide")
+        return Decision(
+            verdict="allow",
+            reasons=(f"report mode, would {verdict}: " + "; ".join(reasons),),
+            rule_ids=rule_ids,
+            policy_revision=policy.revision,
+            trace=tuple(trace),
+            enforced=False,
+            would_verdict=verdict,
+        )
+    return Decision(
+        verdict=verdict,
+        reasons=reasons,
+        rule_ids=rule_ids,
+        policy_revision=policy.revision,
+        trace=tuple(trace),
+    )
+
+
+def _reason(prefix: str, rule: Rule, why: str) -> str:
+    text = f"{prefix} by Ramparts rule {rule.raw} ({why})"
+    return f"{text}: {rule.reason}" if rule.reason else text
+
+
+def _applies(rule: Rule, call: ToolCall, event: Event) -> str:
+    """For deny and ask rules: why the rule matches the call, or '' when it does not."""
+    kind = rule.kind
+    if kind in ("tool", "tool_glob", "mcp_server"):
+        return f"tool {call.name}" if tool_name_matches(rule, call.name) else ""
+    if kind == "command":
+        if call.name != rule.tool:
+            return ""
+        for command in call.commands:
+            if command_matches(rule, command.text):
+                return f"command {command.text!r}"
+        whole = call.input.get("command")
+        if isinstance(whole, str) and command_matches(rule, whole.strip()):
+            return f"command {whole.strip()!r}"
+        return ""
+    if kind == "path":
+        for access in call.accesses:
+            if rule.tool == "Read" or (rule.tool == "Edit" and access.mode == "write"):
+                if _path_hit(rule, access.path, event):
+                    return f"{access.mode} of {access.path}"
+            elif rule.tool == call.name and access.via == "tool" and _path_hit(rule, access.path, event):
+                return f"{access.mode} of {access.path}"
+        return ""
+    if kind == "domain":
+        host = _url_host(call) if call.name == "WebFetch" else ""
+        return f"domain {host}" if host and domain_matches(rule, host) else ""
+    if kind == "param":
+        if call.name != rule.tool:
+            return ""
+        return (
+            f"{rule.param}={call.input.get(rule.param)!r}"
+            if param_matches(rule, call.input.get(rule.param))
+            else ""
+        )
+    if kind == "agent_type":
+        if call.name in ("Agent", "Task") and param_matches(rule, call.input.get("subagent_type")):
+            return f"subagent {call.input.get('subagent_type')}"
+        return ""
+    return ""
+
+
+def _path_hit(rule: Rule, path: str, event: Event) -> bool:
+    return path_matches(rule, path, event.cwd, event.home)
+
+
+def _url_host(call: ToolCall) -> str:
+    url = call.input.get("url")
+    if not isinstance(url, str):
+        return ""
+    from urllib.parse import urlsplit
+
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def _allowed(rules: tuple[Rule, ...], call: ToolCall, event: Event) -> tuple[list[Rule], list[str]]:
+    """Which allow rules cover the call, and what is left uncovered (empty means allowed)."""
+    covering: list[Rule] = []
+    missing: list[str] = []
+    if call.name in SHELL_TOOLS:
+        whole = [r for r in rules if r.kind == "tool" and r.tool == call.name]
+        if not call.commands:
+            missing.append("an empty or unreadable command")
+        for command in call.commands:
+            hit = (
+                whole[:1]
+                or [
+                    r
+                    for r in rules
+                    if r.kind == "command" and r.tool == call.name and command_matches(r, command.text)
+                ][:1]
+            )
+            if hit:
+                covering.append(hit[0])
+            else:
+                missing.append(f"command {command.text!r}")
+        for access in call.accesses:
+            if access.mode != "write" or access.path in _DEV_FILES:
+                continue
+            hit = [
+                r for r in rules if r.kind == "path" and r.tool == "Edit" and _path_hit(r, access.path, event)
+            ]
+            if hit:
+                covering.append(hit[0])
+            else:
+                missing.append(f"writing {access.path}")
+        return covering, missing
+    bare = [r for r in rules if r.kind in ("tool", "mcp_server") and tool_name_matches(r, call.name)]
+    if bare:
+        return bare[:1], []
+    if call.name in READ_TOOLS or call.name in EDIT_TOOLS:
+        if not call.accesses:
+            return [], [f"tool {call.name}"]
+        for access in call.accesses:
+            family = "Edit" if access.mode == "write" else "Read"
+            hit = [
+                r
+                for r in rules
+                if r.kind == "path" and r.tool in (family, call.name) and _path_hit(r, access.path, event)
+            ]
+            if hit:
+                covering.append(hit[0])
+            else:
+                missing.append(f"{access.mode} of {access.path}")
+        return covering, missing
+    if call.name == "WebFetch":
+        host = _url_host(call)
+        hit = [r for r in rules if r.kind == "domain" and host and domain_matches(r, host)]
+        return (hit[:1], []) if hit else ([], [f"WebFetch of {host or 'an unreadable URL'}"])
+    if call.name in ("Agent", "Task"):
+        hit = [
+            r for r in rules if r.kind == "agent_type" and param_matches(r, call.input.get("subagent_type"))
+        ]
+        if hit:
+            return hit[:1], []
+    return [], [f"tool {call.name}"]

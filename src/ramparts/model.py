@@ -1,0 +1,111 @@
+"""Frozen types shared by every layer: who acts, what they try to do, and what was decided.
+
+Adapters normalise their input into an :class:`Event` once; :func:`ramparts.engine.decide`
+turns it into a :class:`Decision`. These are ``NamedTuple`` classes on purpose: they are
+immutable, typed, and cheap to import on the hook's hot path (``dataclasses`` pulls in
+``inspect``, which costs the hook more than the rest of its imports together).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+Verdict = Literal["deny", "ask", "allow"]
+"""What the engine decides. Order of strength: deny > ask > allow."""
+
+VERDICT_STRENGTH: dict[str, int] = {"deny": 3, "ask": 2, "allow": 1}
+
+AccessMode = Literal["read", "write"]
+
+EventKind = Literal["pre_tool_use", "post_tool_use", "user_prompt", "session_start", "session_end"]
+
+
+class Subject(NamedTuple):
+    """Who is acting: the OS user and the machine."""
+
+    user: str = ""
+    host: str = ""
+
+
+class Command(NamedTuple):
+    """One simple command that a shell string will execute, after wrapper and assignment stripping."""
+
+    argv: tuple[str, ...]
+    text: str
+    """The words joined by single spaces, with the program given by its basename when it was a path."""
+
+
+class FileAccess(NamedTuple):
+    """A file a tool call reads or writes, as an absolute, normalised path."""
+
+    path: str
+    mode: AccessMode
+    via: str
+    """How we know: ``tool`` (a file tool's argument), ``argument`` (a reader/writer's argument) or ``redirect``."""
+
+
+class ToolCall(NamedTuple):
+    """A normalised tool call."""
+
+    name: str
+    input: dict[str, object]
+    commands: tuple[Command, ...] = ()
+    """Bash only: every simple command found."""
+    accesses: tuple[FileAccess, ...] = ()
+    opaque: tuple[str, ...] = ()
+    """Why parts of a shell command could not be analysed; non-empty means the engine may not allow it."""
+
+
+class Event(NamedTuple):
+    """One normalised thing an agent is about to do or did."""
+
+    kind: EventKind
+    session_id: str
+    cwd: str
+    home: str
+    subject: Subject = Subject()
+    tool: ToolCall | None = None
+    text_length: int = 0
+    """Length of the prompt or tool result text the event carries (the text itself stays in the adapter)."""
+    agent: str = "claude_code"
+    permission_mode: str = ""
+
+
+class Finding(NamedTuple):
+    """Something a detector found. Never holds the raw value: a keyed fingerprint and a redacted excerpt."""
+
+    detector: str
+    category: Literal["secret", "pii", "injection"]
+    severity: Literal["low", "medium", "high", "critical"]
+    confidence: float
+    start: int
+    end: int
+    line: int
+    fingerprint: str
+    excerpt: str
+
+
+class SessionState(NamedTuple):
+    """What the engine may know about the session an event belongs to (limits and taint come later)."""
+
+    session_id: str = ""
+
+
+class Decision(NamedTuple):
+    """The engine's answer. The default value denies: fail closed by construction."""
+
+    verdict: Verdict = "deny"
+    reasons: tuple[str, ...] = ("no decision was made",)
+    rule_ids: tuple[str, ...] = ()
+    policy_revision: str = ""
+    trace: tuple[str, ...] = ()
+    """Step-by-step reasoning, for ``ramparts explain``."""
+    findings: tuple[Finding, ...] = ()
+    enforced: bool = True
+    """False in ``report`` mode: the verdict was computed but the adapter lets the call through."""
+    would_verdict: Verdict | None = None
+    """In report mode, what enforce mode would have decided."""
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)

@@ -1,0 +1,1 @@
+"""Policy: the file format, Claude Code rule syntax and matching, profiles, lint and compilation."""

@@ -1,0 +1,65 @@
+"""Compile a policy into Claude Code 2.1.328 settings (``managed-settings.json``).
+
+The permission rules go in natively (Claude Code enforces them even if the hook were gone), the
+lock keys are set, and every event Ramparts handles gets a command hook with
+``onFailure: "block"`` so a hook that cannot start, crashes or times out blocks instead of allowing.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from .rules import Rule
+from .types import Policy
+
+HOOK_EVENTS = ("PreToolUse", "PostToolUse", "UserPromptSubmit", "SessionStart", "SessionEnd")
+_TOOL_EVENTS = ("PreToolUse", "PostToolUse")
+
+
+def hook_command(policy_path: str, state_dir: str, *, python: str | None = None) -> str:
+    """The shell command Claude Code runs: this interpreter, isolated (-I: no cwd or PYTHONPATH on sys.path)."""
+    interpreter = python or sys.executable
+    parts = [interpreter, "-I", "-m", "ramparts", "hook", "--policy", policy_path, "--state-dir", state_dir]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def claude_rule(rule: Rule) -> str:
+    """The rule as Claude Code should read it; ``/x`` anchored to the policy's folder becomes ``//abs/x``."""
+    if rule.kind == "path" and rule.spec.startswith("abs:"):
+        return f"{rule.tool}(//{rule.spec[4:].lstrip('/')})"
+    return rule.raw
+
+
+def managed_settings(policy: Policy, *, command: str) -> dict[str, Any]:
+    """The settings object for a policy, with hooks running ``command``."""
+    timeout = policy.hook.timeout
+    handler = {"type": "command", "command": command, "timeout": timeout, "onFailure": "block"}
+    hooks: dict[str, Any] = {}
+    for event in HOOK_EVENTS:
+        entry: dict[str, Any] = {"hooks": [dict(handler)]}
+        if event in _TOOL_EVENTS:
+            entry = {"matcher": "*", **entry}
+        hooks[event] = [entry]
+    permissions: dict[str, Any] = {
+        name: list(dict.fromkeys(claude_rule(r) for r in getattr(policy, name)))
+        for name in ("deny", "ask", "allow")
+    }
+    if policy.settings.disable_bypass_permissions:
+        permissions["disableBypassPermissionsMode"] = "disable"
+    if policy.settings.default_mode:
+        permissions["defaultMode"] = policy.settings.default_mode
+    settings: dict[str, Any] = {"permissions": permissions, "hooks": hooks}
+    if policy.settings.allow_managed_hooks_only:
+        settings["allowManagedHooksOnly"] = True
+    if policy.settings.allow_managed_permission_rules_only:
+        settings["allowManagedPermissionRulesOnly"] = True
+    if policy.settings.env:
+        settings["env"] = dict(policy.settings.env)
+    return settings
+
+
+def default_python() -> str:
+    return str(Path(sys.executable))

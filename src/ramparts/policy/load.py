@@ -1,0 +1,297 @@
+"""Load a policy file: parse YAML with positions, validate against the schema, merge profiles, freeze.
+
+Every problem is reported as ``FILE:LINE:COLUMN: problem``; unknown keys and duplicate keys are
+errors. Loading is slow (YAML, JSON Schema), so :func:`load_policy` can keep the compiled form
+as JSON in a cache directory keyed by the content hash: the hook then only reads JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import PolicyError
+from .rules import Rule, RuleList, parse_rule
+from .types import CompileSettings, HookSettings, Policy, policy_from_json, policy_to_json
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+PROFILES = ("baseline", "strict")
+CACHE_FORMAT = "ramparts-policy-cache-v1"
+
+Marks = dict[tuple[Any, ...], tuple[int, int]]
+
+
+def profile_path(name: str) -> Path:
+    if name not in PROFILES:
+        raise PolicyError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})")
+    return PROFILE_DIR / f"{name}.yaml"
+
+
+def resolve_ref(ref: str) -> tuple[Path, str]:
+    """A policy reference is a file path or ``profile:NAME``; returns (file, display name)."""
+    if ref.startswith("profile:"):
+        return profile_path(ref[len("profile:") :]), ref
+    path = Path(ref).expanduser()
+    return path, str(path)
+
+
+def _read(path: Path, display: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise PolicyError("policy file not found", file=display) from exc
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy file: {exc.strerror or exc}", file=display) from exc
+
+
+def load_policy(ref: str, *, cache_dir: Path | None = None) -> Policy:
+    """Load, validate and compile a policy; with ``cache_dir``, reuse the compiled form when unchanged."""
+    path, display = resolve_ref(ref)
+    raw = _read(path, display)
+    key = ""
+    if cache_dir is not None:
+        digest = hashlib.sha256(CACHE_FORMAT.encode())
+        digest.update(str(path.resolve()).encode() + b"\0" + raw)
+        for name in PROFILES:
+            digest.update(b"\0" + profile_path(name).read_bytes())
+        key = digest.hexdigest()[:32]
+        cached = cache_dir / f"policy-{key}.json"
+        try:
+            return policy_from_json(json.loads(cached.read_text("utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # absent or unreadable: compile from source below
+    policy = compile_policy(raw, display, base_dir=str(path.resolve().parent))
+    if cache_dir is not None:
+        _write_cache(cache_dir / f"policy-{key}.json", policy)
+    return policy
+
+
+def _write_cache(target: Path, policy: Policy) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(policy_to_json(policy)), "utf-8")
+        os.replace(tmp, target)
+    except OSError:
+        pass  # the cache only saves time; the policy was compiled correctly without it
+
+
+# -- parsing with positions ---------------------------------------------------------------------
+
+
+def parse_document(raw: bytes, display: str) -> tuple[dict[str, Any], Marks]:
+    """Parse YAML into plain data plus a map from key paths to (line, column), both 1-based."""
+    import yaml
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise PolicyError("file is not valid UTF-8", file=display, line=line) from exc
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = f"YAML syntax error: {exc.problem or exc.context}"
+        if mark is None:
+            raise PolicyError(problem, file=display) from exc
+        raise PolicyError(problem, file=display, line=mark.line + 1, column=mark.column + 1) from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"YAML error: {exc}", file=display) from exc
+    if root is None:
+        raise PolicyError("policy file is empty", file=display, line=1, column=1)
+    marks: Marks = {}
+    constructor = yaml.constructor.SafeConstructor()
+
+    def build(node: yaml.Node, path: tuple[Any, ...]) -> Any:
+        marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = constructor.construct_object(key_node)
+                where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                if not isinstance(key, str):
+                    raise PolicyError(
+                        f"key {key!r} must be a string", file=display, line=where[0], column=where[1]
+                    )
+                if key in out:
+                    raise PolicyError(f"duplicate key {key!r}", file=display, line=where[0], column=where[1])
+                marks[(*path, key, "<key>")] = where
+                out[key] = build(value_node, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [build(item, (*path, i)) for i, item in enumerate(node.value)]
+        try:
+            return constructor.construct_object(node)
+        except yaml.YAMLError as exc:
+            line, col = marks[path]
+            raise PolicyError(f"unsupported value: {exc}", file=display, line=line, column=col) from exc
+
+    data = build(root, ())
+    if not isinstance(data, dict):
+        raise PolicyError("the policy must be a mapping of keys", file=display, line=1, column=1)
+    return data, marks
+
+
+def validate(data: dict[str, Any], marks: Marks, display: str) -> None:
+    """Check ``data`` against the schema; raise one PolicyError listing every problem in file order."""
+    import jsonschema
+
+    from .schema import SCHEMA
+
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    problems: list[tuple[int, int, str]] = []
+    for error in validator.iter_errors(data):
+        path = tuple(error.absolute_path)
+        dotted = ".".join(str(p) for p in path) or "(top level)"
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = set(error.schema.get("properties", {}))
+            for extra in sorted(set(error.instance) - known):
+                line, col = marks.get((*path, extra, "<key>"), marks.get(path, (1, 1)))
+                where = f"{dotted}.{extra}" if path else extra
+                hint = f" (known keys: {', '.join(sorted(known))})" if known else ""
+                problems.append((line, col, f"unknown key {where!r}{hint}"))
+            continue
+        line, col = marks.get(path, (1, 1))
+        if error.validator == "oneOf" and path and path[0] == "permissions":
+            message = (
+                "a rule is a string like 'Bash(git push *)' or a mapping with 'rule' (and 'id', 'reason')"
+            )
+        elif error.validator == "required":
+            message = error.message
+        else:
+            message = error.message
+        problems.append((line, col, f"{dotted}: {message}"))
+    if problems:
+        problems.sort()
+        line, col, first = problems[0]
+        rest = [f"{display}:{ln}:{c}: {msg}" for ln, c, msg in problems[1:]]
+        raise PolicyError(
+            first + ("\n" + "\n".join(rest) if rest else ""), file=display, line=line, column=col
+        )
+
+
+# -- compiling -------------------------------------------------------------------------------------
+
+
+def _load_layer(
+    raw: bytes, display: str, seen: tuple[str, ...]
+) -> tuple[list[tuple[dict[str, Any], Marks, str]], str]:
+    """Parse and validate one file and the profiles it extends, base first."""
+    data, marks = parse_document(raw, display)
+    validate(data, marks, display)
+    layers: list[tuple[dict[str, Any], Marks, str]] = []
+    digest = hashlib.sha256(raw)
+    parent = data.get("extends", "none")
+    if parent != "none":
+        if parent in seen:
+            line, col = marks.get(("extends",), (1, 1))
+            raise PolicyError(
+                f"profile cycle: {' -> '.join((*seen, parent))}", file=display, line=line, column=col
+            )
+        parent_path = profile_path(parent)
+        parent_layers, parent_rev = _load_layer(
+            parent_path.read_bytes(), f"profile:{parent}", (*seen, parent)
+        )
+        layers.extend(parent_layers)
+        digest.update(parent_rev.encode())
+    layers.append((data, marks, display))
+    return layers, digest.hexdigest()
+
+
+def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
+    """Compile policy text (already read) into a frozen :class:`Policy`."""
+    seen: tuple[str, ...] = (display[len("profile:") :],) if display.startswith("profile:") else ()
+    layers, revision = _load_layer(raw, display, seen)
+    mode: Any = "enforce"  # the schema has checked every value below
+    default: Any = "ask"
+    opaque: Any = "ask"
+    hook: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
+    env: dict[str, str] = {}
+    sensitive: list[str] = []
+    lists: dict[RuleList, list[Rule]] = {"deny": [], "ask": [], "allow": []}
+    seen_ids: set[tuple[str, str]] = set()
+    for data, marks, where in layers:
+        layer_dir = base_dir if where == display else ""
+        mode = data.get("mode", mode)
+        perms = data.get("permissions", {})
+        default = perms.get("default", default)
+        opaque = data.get("shell", {}).get("opaque", opaque)
+        hook.update(data.get("hook", {}))
+        layer_settings = dict(data.get("settings", {}))
+        env.update(layer_settings.pop("env", {}))
+        settings.update(layer_settings)
+        for i, pattern in enumerate(data.get("sensitive_paths", [])):
+            line, _col = marks.get(("sensitive_paths", i), (0, 0))
+            if pattern not in sensitive:
+                sensitive.append(pattern)
+            for tool in ("Read", "Edit"):
+                rule = _parse_at(
+                    f"{tool}({pattern})",
+                    "deny",
+                    f"sensitive:{tool}:{pattern}",
+                    f"{pattern} is a sensitive path",
+                    marks,
+                    ("sensitive_paths", i),
+                    where,
+                    layer_dir,
+                )
+                if (rule.list, rule.id) not in seen_ids:
+                    seen_ids.add((rule.list, rule.id))
+                    lists["deny"].append(rule._replace(line=line))
+        lst: RuleList
+        for lst in ("deny", "ask", "allow"):
+            list_name = lst
+            for i, item in enumerate(perms.get(list_name, [])):
+                text, rid, reason = (
+                    (item, "", "")
+                    if isinstance(item, str)
+                    else (item["rule"], item.get("id", ""), item.get("reason", ""))
+                )
+                rule = _parse_at(
+                    text, lst, rid, reason, marks, ("permissions", list_name, i), where, layer_dir
+                )
+                if (rule.list, rule.id) in seen_ids:
+                    continue
+                seen_ids.add((rule.list, rule.id))
+                lists[lst].append(rule)
+    if hook.get("deadline_ms", 4000) >= hook.get("timeout", 10) * 1000:
+        raise PolicyError(
+            "hook.deadline_ms must be below hook.timeout (seconds) so the hook answers in time", file=display
+        )
+    return Policy(
+        revision=revision[:16],
+        source=display,
+        base_dir=base_dir,
+        mode=mode,
+        default=default,
+        deny=tuple(lists["deny"]),
+        ask=tuple(lists["ask"]),
+        allow=tuple(lists["allow"]),
+        sensitive_paths=tuple(sensitive),
+        opaque_shell=opaque,
+        hook=HookSettings(**hook),
+        settings=CompileSettings(env=tuple(sorted(env.items())), **settings),
+        extends=tuple(where for _d, _m, where in layers[:-1]),
+    )
+
+
+def _parse_at(
+    text: str,
+    list_: RuleList,
+    rid: str,
+    reason: str,
+    marks: Marks,
+    path: tuple[Any, ...],
+    display: str,
+    base_dir: str,
+) -> Rule:
+    line, col = marks.get(path, (0, 0))
+    try:
+        return parse_rule(text, list_=list_, rule_id=rid, reason=reason, line=line, base_dir=base_dir)
+    except PolicyError as exc:
+        raise PolicyError(exc.problem, file=display, line=line or None, column=col or None) from exc

@@ -1,0 +1,251 @@
+"""Claude Code permission-rule syntax: parsing and matching, pure.
+
+A rule is ``Tool`` or ``Tool(specifier)``, exactly as Claude Code 2.1.328 reads it
+(``../shared/reference/claude-code.md`` §3.1):
+
+* ``Bash(git push *)``: ``*`` matches any run of characters, spaces included; a trailing
+  `` *`` also matches the bare command (``Bash(ls *)`` matches ``ls`` but not ``lsof``);
+  the legacy ``Bash(git push:*)`` is the same as ``Bash(git push *)``; any other colon is
+  literal, so ``Bash(git:push:*)`` matches nothing (``policy check`` warns).
+* ``Read(...)``/``Edit(...)``: gitignore-style paths. ``//abs`` is absolute, ``~/x`` is in
+  the home directory, ``/x`` is relative to the policy file's folder (not absolute!),
+  ``x`` and ``./x`` are relative to the session's working directory, and a pattern with
+  no slash (``.env``) matches at any depth. A pattern also covers everything below a
+  directory it matches. For deny and ask, a floating pattern matches anywhere on disk
+  and a single-segment directory pattern (``secrets/**``) at any depth: Ramparts errs on
+  the side of protecting the file.
+* ``WebFetch(domain:example.com)``; ``*.example.com`` is subdomains only.
+* ``mcp__server`` (every tool of the server), ``mcp__server__tool``, ``mcp__server__*``.
+* ``Tool(param:value)`` parameter rules (``Bash(run_in_background:true)``,
+  ``Agent(model:opus)``) count for deny and ask only; ``Agent(Explore)`` names a subagent type.
+* Tool-name globs (``*``, ``mcp__*``) count for deny and ask only.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Literal, NamedTuple
+
+from ..errors import PolicyError
+
+RuleList = Literal["deny", "ask", "allow"]
+RuleKind = Literal[
+    "tool", "tool_glob", "mcp_server", "command", "path", "domain", "param", "agent_type", "never"
+]
+
+READ_TOOLS = frozenset({"Read", "NotebookRead", "Grep", "Glob", "LS"})
+"""Tools whose file access is checked against ``Read(...)`` rules."""
+EDIT_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
+"""Tools whose file access is checked against ``Edit(...)`` rules."""
+PATH_RULE_TOOLS = READ_TOOLS | EDIT_TOOLS
+SHELL_TOOLS = frozenset({"Bash", "PowerShell"})
+
+PARAM_NAMES: dict[str, frozenset[str]] = {
+    "Bash": frozenset({"run_in_background", "dangerouslyDisableSandbox", "timeout", "description"}),
+    "PowerShell": frozenset({"run_in_background", "dangerouslyDisableSandbox", "timeout", "description"}),
+    "Agent": frozenset({"model", "subagent_type", "description", "prompt"}),
+    "Task": frozenset({"model", "subagent_type", "description", "prompt"}),
+    "WebSearch": frozenset({"query"}),
+}
+
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_*\-]+")
+_PARAM_FORM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):(.*)", re.DOTALL)
+
+
+class Rule(NamedTuple):
+    """One parsed permission rule."""
+
+    id: str
+    list: RuleList
+    raw: str
+    tool: str
+    kind: RuleKind
+    spec: str = ""
+    """Command pattern, ``anchor:pattern`` path form, domain, parameter value or subagent type."""
+    param: str = ""
+    reason: str = ""
+    line: int = 0
+
+
+def parse_rule(
+    raw: str, *, list_: RuleList, rule_id: str = "", reason: str = "", line: int = 0, base_dir: str = ""
+) -> Rule:
+    """Parse one rule string; raise :class:`PolicyError` (without position) when it is malformed."""
+    text = raw.strip()
+    if not text:
+        raise PolicyError("empty permission rule")
+    paren = text.find("(")
+    if paren == -1:
+        tool, spec = text, None
+    else:
+        if not text.endswith(")"):
+            raise PolicyError(f"permission rule {raw!r} opens '(' but does not end with ')'")
+        tool, spec = text[:paren], text[paren + 1 : -1]
+    if not _TOOL_NAME.fullmatch(tool):
+        raise PolicyError(f"permission rule {raw!r}: {tool!r} is not a tool name")
+    rid = rule_id or f"{list_}:{text}"
+    base = Rule(id=rid, list=list_, raw=text, tool=tool, kind="tool", reason=reason, line=line)
+    if spec is not None and spec.strip() in ("", "*") and tool in SHELL_TOOLS:
+        spec = None  # Bash() and Bash(*) are Bash
+    if spec is None:
+        if "*" in tool:
+            return base._replace(kind="tool_glob")
+        if tool.startswith("mcp__") and "__" not in tool[5:]:
+            return base._replace(kind="mcp_server")
+        return base
+    if "*" in tool:
+        raise PolicyError(f"permission rule {raw!r}: a tool-name glob cannot take a specifier")
+    if tool in SHELL_TOOLS:
+        param = _PARAM_FORM.fullmatch(spec)
+        if param and param.group(1) in PARAM_NAMES[tool]:
+            return base._replace(kind="param", param=param.group(1), spec=param.group(2))
+        if spec.endswith(":*"):
+            spec = spec[:-2] + " *"
+        return base._replace(kind="command", spec=spec)
+    if tool in PATH_RULE_TOOLS:
+        if _PARAM_FORM.fullmatch(spec) and spec.split(":", 1)[0] in ("file_path", "path", "pattern"):
+            return base._replace(kind="never", spec=spec)  # Claude Code ignores primary-field param rules
+        return base._replace(kind="path", spec=anchor_path(spec, list_, base_dir))
+    if tool == "WebFetch":
+        if spec.startswith("domain:") and spec[7:]:
+            return base._replace(kind="domain", spec=spec[7:].lower())
+        return base._replace(kind="never", spec=spec)
+    param = _PARAM_FORM.fullmatch(spec)
+    if param and param.group(1) in PARAM_NAMES.get(tool, ()):
+        return base._replace(kind="param", param=param.group(1), spec=param.group(2))
+    if tool in ("Agent", "Task"):
+        return base._replace(kind="agent_type", spec=spec)
+    return base._replace(kind="never", spec=spec)
+
+
+def anchor_path(spec: str, list_: RuleList, base_dir: str) -> str:
+    """Turn a path specifier into ``anchor:pattern``: anchor is abs, home, cwd, cwdfloat or float."""
+    if spec.startswith("//"):
+        return "abs:/" + spec[2:].lstrip("/")
+    if spec == "~" or spec.startswith("~/"):
+        return "home:" + spec[2:]
+    if spec.startswith("/"):
+        if base_dir:
+            return "abs:" + base_dir.rstrip("/") + spec
+        return "cwd:" + spec.lstrip("/")
+    rel = spec[2:] if spec.startswith("./") else spec
+    rel = rel.rstrip("/") or "."
+    core = rel[:-3] if rel.endswith("/**") else rel
+    if "/" not in core:
+        if list_ != "allow":
+            return "float:" + rel
+        if rel == core:
+            return "cwdfloat:" + rel
+    return "cwd:" + rel
+
+
+# -- matching ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1024)
+def command_regex(spec: str) -> re.Pattern[str]:
+    """Compile a Bash rule pattern: ``*`` is any run of characters; a trailing `` *`` is optional."""
+    tail = ""
+    if spec.endswith(" *"):
+        spec, tail = spec[:-2], "(?: .*)?"
+    body = ".*".join(re.escape(part) for part in spec.split("*"))
+    return re.compile(body + tail, re.DOTALL)
+
+
+def command_matches(rule: Rule, command_text: str) -> bool:
+    return command_regex(rule.spec).fullmatch(command_text) is not None
+
+
+@lru_cache(maxsize=1024)
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a gitignore-style glob; the result also matches everything below a matched directory."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            if pattern.startswith("**", i):
+                j = i + 2
+                if j < n and pattern[j] == "/":
+                    out.append("(?:.*/)?")
+                    i = j + 1
+                else:
+                    out.append(".*")
+                    i = j
+                continue
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = pattern.find("]", i + 2 if pattern.startswith(("[!", "[^"), i) else i + 1)
+            if end == -1:
+                out.append(re.escape(c))
+            else:
+                inner = pattern[i + 1 : end]
+                if inner[:1] in ("!", "^"):
+                    inner = "^" + inner[1:]
+                out.append("[" + inner.replace("\\", "\\\\") + "]")
+                i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + "(?:/.*)?", re.DOTALL)
+
+
+def _relative(path: str, root: str) -> str | None:
+    root = root.rstrip("/")
+    if path == root:
+        return "."
+    if path.startswith(root + "/"):
+        return path[len(root) + 1 :]
+    return None
+
+
+def path_matches(rule: Rule, path: str, cwd: str, home: str) -> bool:
+    """Does an absolute, normalised ``path`` fall under the rule's path pattern?"""
+    anchor, _, pattern = rule.spec.partition(":")
+    if anchor == "abs":
+        return glob_regex(pattern).fullmatch(path) is not None
+    if anchor == "float":
+        return glob_regex("**/" + pattern).fullmatch(path.lstrip("/")) is not None
+    root = home if anchor == "home" else cwd
+    rel = _relative(path, root)
+    if rel is None:
+        return False
+    if anchor == "cwdfloat":
+        return glob_regex("**/" + pattern).fullmatch(rel) is not None
+    if pattern in ("", "."):
+        return True
+    return glob_regex(pattern).fullmatch(rel) is not None
+
+
+def domain_matches(rule: Rule, host: str) -> bool:
+    host = host.lower().rstrip(".")
+    pattern = rule.spec
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    if "*" in pattern:
+        regex = "[^.]*".join(re.escape(p) for p in pattern.split("*"))
+        return re.fullmatch(regex, host) is not None
+    return host == pattern
+
+
+def tool_name_matches(rule: Rule, name: str) -> bool:
+    """Match on the tool name alone (tool, tool glob and MCP server rules)."""
+    if rule.kind == "tool":
+        return name == rule.tool
+    if rule.kind == "tool_glob":
+        regex = ".*".join(re.escape(p) for p in rule.tool.split("*"))
+        return re.fullmatch(regex, name) is not None
+    if rule.kind == "mcp_server":
+        return name.startswith(rule.tool + "__")
+    return False
+
+
+def param_matches(rule: Rule, value: object) -> bool:
+    if value is None:
+        return False
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    regex = ".*".join(re.escape(p) for p in rule.spec.split("*"))
+    return re.fullmatch(regex, text, re.IGNORECASE | re.DOTALL) is not None

@@ -1,0 +1,76 @@
+"""The policy file's JSON Schema (draft 2020-12). ``ramparts policy schema`` prints it for editors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_RULE: dict[str, Any] = {
+    "oneOf": [
+        {"type": "string", "minLength": 1},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["rule"],
+            "properties": {
+                "rule": {"type": "string", "minLength": 1},
+                "id": {"type": "string", "pattern": "^[A-Za-z0-9_.:\\-]+$"},
+                "reason": {"type": "string"},
+            },
+        },
+    ]
+}
+
+_VERDICT = {"enum": ["deny", "ask", "allow"]}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Ramparts policy",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["version"],
+    "properties": {
+        "version": {"const": 1},
+        "extends": {"enum": ["baseline", "strict", "none"]},
+        "mode": {"enum": ["enforce", "report"]},
+        "permissions": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "default": _VERDICT,
+                "deny": {"type": "array", "items": _RULE},
+                "ask": {"type": "array", "items": _RULE},
+                "allow": {"type": "array", "items": _RULE},
+            },
+        },
+        "sensitive_paths": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "shell": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"opaque": {"enum": ["deny", "ask"]}},
+        },
+        "hook": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "timeout": {"type": "integer", "minimum": 1, "maximum": 600},
+                "deadline_ms": {"type": "integer", "minimum": 100, "maximum": 600000},
+                "max_input_bytes": {"type": "integer", "minimum": 1024, "maximum": 268435456},
+            },
+        },
+        "settings": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "disable_bypass_permissions": {"type": "boolean"},
+                "allow_managed_hooks_only": {"type": "boolean"},
+                "allow_managed_permission_rules_only": {"type": "boolean"},
+                "default_mode": {"enum": ["default", "acceptEdits", "plan", "dontAsk"]},
+                "env": {
+                    "type": "object",
+                    "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                    "additionalProperties": {"type": "string"},
+                },
+            },
+        },
+    },
+}

@@ -1,0 +1,56 @@
+"""The commented policy file that ``ramparts policy init`` writes."""
+
+from __future__ import annotations
+
+_TEMPLATE = """\
+# Ramparts policy (docs/policy.md). Checked with: ramparts policy check {{path}}
+version: 1
+
+# Start from a shipped profile: baseline (the organisation-wide floor) or strict
+# (baseline + a human approves every shell command, write and edit). Your rules add to it.
+extends: {profile}
+
+# enforce: decisions apply. report: decisions are only logged (shadow mode).
+mode: enforce
+
+permissions:
+  # What a tool call no rule speaks about gets: ask, deny or allow.
+  default: ask
+  # Claude Code's own rule syntax. deny beats ask beats allow.
+  deny: []
+    # - Bash(terraform destroy *)
+    # - Read(./secrets/**)
+    # - Read(//etc/**)              # '//' is absolute; a single '/' is relative to this file
+    # - rule: WebFetch(domain:pastebin.com)
+    #   id: no-paste-sites
+    #   reason: paste sites are an exfiltration channel
+  ask: []
+    # - Bash(npm run deploy *)
+    # - mcp__github
+  allow: []
+    # - Bash(npm run test *)
+    # - Edit(./src/**)
+    # - WebFetch(domain:docs.python.org)
+
+# Files no tool and no shell command may read or edit (added to the profile's list).
+sensitive_paths: []
+  # - config/credentials.yml
+
+shell:
+  # Shell commands Ramparts cannot see through ($(...), eval, bash -c, python -c): ask or deny.
+  opaque: ask
+
+hook:
+  timeout: 10        # seconds, Claude Code's hook timeout
+  deadline_ms: 4000  # Ramparts denies by itself before this
+
+settings:
+  # Locks compiled into managed-settings.json.
+  disable_bypass_permissions: true
+  allow_managed_hooks_only: true
+  env: {{}}
+"""
+
+
+def render_template(profile: str) -> str:
+    return _TEMPLATE.format(profile=profile)

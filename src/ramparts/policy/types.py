@@ -1,0 +1,65 @@
+"""The compiled, frozen policy. Built once by :mod:`ramparts.policy.load`; read by the engine and compilers."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NamedTuple
+
+from .rules import Rule
+
+Mode = Literal["enforce", "report"]
+
+
+class HookSettings(NamedTuple):
+    timeout: int = 10
+    """Seconds, written into the settings' hook handlers (Claude Code's unit)."""
+    deadline_ms: int = 4000
+    """The hook's own deadline: past it, it denies. Kept well under ``timeout``."""
+    max_input_bytes: int = 16 * 1024 * 1024
+
+
+class CompileSettings(NamedTuple):
+    disable_bypass_permissions: bool = True
+    allow_managed_hooks_only: bool = True
+    allow_managed_permission_rules_only: bool = False
+    default_mode: str = ""
+    env: tuple[tuple[str, str], ...] = ()
+
+
+class Policy(NamedTuple):
+    revision: str
+    """Content hash of the policy file and the profiles it extends."""
+    source: str
+    base_dir: str
+    mode: Mode = "enforce"
+    default: Literal["deny", "ask", "allow"] = "ask"
+    deny: tuple[Rule, ...] = ()
+    ask: tuple[Rule, ...] = ()
+    allow: tuple[Rule, ...] = ()
+    sensitive_paths: tuple[str, ...] = ()
+    opaque_shell: Literal["deny", "ask"] = "ask"
+    hook: HookSettings = HookSettings()
+    settings: CompileSettings = CompileSettings()
+    extends: tuple[str, ...] = ()
+
+
+def policy_to_json(policy: Policy) -> dict[str, Any]:
+    """A JSON-ready form of a compiled policy (for the hook's cache)."""
+    data = policy._asdict()
+    for key in ("deny", "ask", "allow"):
+        data[key] = [list(rule) for rule in data[key]]
+    data["hook"] = policy.hook._asdict()
+    data["settings"] = policy.settings._asdict()
+    return data
+
+
+def policy_from_json(data: dict[str, Any]) -> Policy:
+    fields: dict[str, Any] = dict(data)
+    for key in ("deny", "ask", "allow"):
+        fields[key] = tuple(Rule(*item) for item in data[key])
+    fields["sensitive_paths"] = tuple(data["sensitive_paths"])
+    fields["extends"] = tuple(data["extends"])
+    fields["hook"] = HookSettings(**data["hook"])
+    settings = dict(data["settings"])
+    settings["env"] = tuple((k, v) for k, v in settings["env"])
+    fields["settings"] = CompileSettings(**settings)
+    return Policy(**fields)

@@ -1,0 +1,297 @@
+"""From split words to what runs and what is touched (pure, no I/O).
+
+The tables below are data: which programs only wrap another command, which read or write the
+files named in their arguments, and which run code they are given inline.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from ..model import AccessMode, Command
+from .split import REDIRECTS, split
+
+# Wrappers Claude Code itself unwraps, plus `env` and `exec`: each maps to the number of
+# option words that take a value (so `timeout -s KILL 5 cmd` unwraps to `cmd`).
+WRAPPERS: dict[str, frozenset[str]] = {
+    "timeout": frozenset({"-s", "--signal", "-k", "--kill-after"}),
+    "time": frozenset({"-f", "--format", "-o", "--output"}),
+    "nice": frozenset({"-n", "--adjustment"}),
+    "nohup": frozenset(),
+    "stdbuf": frozenset({"-i", "-o", "-e"}),
+    "command": frozenset(),
+    "builtin": frozenset(),
+    "noglob": frozenset(),
+    "exec": frozenset({"-a"}),
+    "env": frozenset({"-u", "--unset", "-C", "--chdir"}),
+}
+_WRAPPER_POSITIONAL = {"timeout": 1}
+"""Wrappers with positional arguments before the command (timeout's duration)."""
+
+# Programs that run another command or code Ramparts cannot see in this analyser.
+OPAQUE_RUNNERS = frozenset(
+    {
+        "eval",
+        "source",
+        ".",
+        "xargs",
+        "parallel",
+        "watch",
+        "script",
+        "sh",
+        "bash",
+        "zsh",
+        "dash",
+        "ksh",
+        "fish",
+        "busybox",
+        "flock",
+        "chroot",
+        "unshare",
+        "setsid",
+        "strace",
+        "ltrace",
+        "ionice",
+        "su",
+        "runuser",
+    }
+)
+INTERPRETERS = {
+    "python": ("-c",),
+    "python3": ("-c",),
+    "python2": ("-c",),
+    "perl": ("-e", "-E"),
+    "ruby": ("-e",),
+    "node": ("-e", "--eval", "-p", "--print"),
+    "php": ("-r",),
+    "deno": ("eval",),
+    "bun": ("-e", "--eval"),
+    "lua": ("-e",),
+    "Rscript": ("-e",),
+    "osascript": ("-e",),
+}
+SHELL_KEYWORDS = frozenset(
+    {
+        "if",
+        "then",
+        "else",
+        "elif",
+        "fi",
+        "for",
+        "while",
+        "until",
+        "do",
+        "done",
+        "case",
+        "esac",
+        "function",
+        "select",
+        "{",
+        "}",
+        "[[",
+        "]]",
+        "!",
+        "coproc",
+    }
+)
+
+# Readers: every non-option argument is a file read; the value is how many leading
+# positional arguments are not files (grep's pattern, awk's and sed's script).
+READERS: dict[str, int] = {
+    "cat": 0,
+    "tac": 0,
+    "nl": 0,
+    "less": 0,
+    "more": 0,
+    "most": 0,
+    "head": 0,
+    "tail": 0,
+    "wc": 0,
+    "strings": 0,
+    "xxd": 0,
+    "od": 0,
+    "hexdump": 0,
+    "hd": 0,
+    "base64": 0,
+    "base32": 0,
+    "cut": 0,
+    "sort": 0,
+    "uniq": 0,
+    "diff": 0,
+    "cmp": 0,
+    "comm": 0,
+    "paste": 0,
+    "join": 0,
+    "fold": 0,
+    "fmt": 0,
+    "md5sum": 0,
+    "sha1sum": 0,
+    "sha256sum": 0,
+    "sha512sum": 0,
+    "cksum": 0,
+    "file": 0,
+    "stat": 0,
+    "bat": 0,
+    "batcat": 0,
+    "view": 0,
+    "vi": 0,
+    "vim": 0,
+    "nano": 0,
+    "column": 0,
+    "rev": 0,
+    "expand": 0,
+    "iconv": 0,
+    "zcat": 0,
+    "gzip": 0,
+    "gunzip": 0,
+    "bzcat": 0,
+    "xzcat": 0,
+    "zless": 0,
+    "openssl": 0,
+    "grep": 1,
+    "egrep": 1,
+    "fgrep": 1,
+    "rg": 1,
+    "ag": 1,
+    "ack": 1,
+    "awk": 1,
+    "gawk": 1,
+    "mawk": 1,
+    "sed": 1,
+    "jq": 1,
+    "yq": 1,
+}
+# Writers: value says which positional arguments are written: "all", or "last" (the others are read).
+WRITERS: dict[str, str] = {
+    "tee": "all",
+    "touch": "all",
+    "rm": "all",
+    "rmdir": "all",
+    "truncate": "all",
+    "shred": "all",
+    "mkdir": "all",
+    "chmod": "all",
+    "chown": "all",
+    "cp": "last",
+    "mv": "last",
+    "install": "last",
+    "ln": "last",
+    "rsync": "last",
+    "scp": "last",
+}
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
+
+
+class FileWord(NamedTuple):
+    """A word naming a file, still unresolved (relative, ``~``, glob)."""
+
+    word: str
+    mode: AccessMode
+    via: str
+
+
+class Analysis(NamedTuple):
+    commands: tuple[Command, ...]
+    files: tuple[FileWord, ...]
+    opaque: tuple[str, ...]
+
+
+def _unwrap(argv: list[str], opaque: list[str]) -> list[str]:
+    """Strip leading assignments and known wrappers; return the argv that really runs."""
+    for _ in range(16):
+        while argv and _ASSIGNMENT.fullmatch(argv[0]):
+            argv = argv[1:]
+        if not argv:
+            return argv
+        name = argv[0].rsplit("/", 1)[-1]
+        if name not in WRAPPERS:
+            return argv
+        takes_value = WRAPPERS[name]
+        i = 1
+        positional = _WRAPPER_POSITIONAL.get(name, 0)
+        while i < len(argv):
+            word = argv[i]
+            if word == "--":
+                i += 1
+                break
+            if name == "env" and _ASSIGNMENT.fullmatch(word):
+                i += 1
+                continue
+            if word.startswith("-") and len(word) > 1:
+                if name == "env" and word in ("-S", "--split-string"):
+                    opaque.append("env -S splits a string into a command")
+                i += 2 if word in takes_value else 1
+                continue
+            if positional:
+                positional -= 1
+                i += 1
+                continue
+            break
+        argv = argv[i:]
+    opaque.append("wrappers nested too deep")
+    return argv
+
+
+def _positionals(args: list[str]) -> list[str]:
+    out: list[str] = []
+    options_done = False
+    for word in args:
+        if not options_done and word == "--":
+            options_done = True
+            continue
+        if not options_done and word.startswith("-") and len(word) > 1:
+            continue
+        out.append(word)
+    return out
+
+
+def analyze(text: str) -> Analysis:
+    """Analyse one shell command string."""
+    parsed = split(text)
+    opaque = list(parsed.opaque)
+    commands: list[Command] = []
+    files: list[FileWord] = []
+    for raw_argv in parsed.commands:
+        argv = _unwrap(list(raw_argv), opaque)
+        if not argv:
+            continue
+        program = argv[0]
+        name = program.rsplit("/", 1)[-1] if "/" in program else program
+        words = (name, *argv[1:])
+        commands.append(Command(argv=words, text=" ".join(words)))
+        if name in SHELL_KEYWORDS:
+            opaque.append(f"shell control structure {name!r}")
+        elif name in OPAQUE_RUNNERS:
+            opaque.append(f"{name!r} runs a command this analyser cannot see")
+        elif name in INTERPRETERS or re.fullmatch(r"python3(\.\d+)?|pypy3?", name):
+            flags = INTERPRETERS.get(name, ("-c",))
+            if any(w in flags for w in argv[1:]) or any(
+                w.startswith(flags) for w in argv[1:] if w.startswith("-")
+            ):
+                opaque.append(f"{name} runs inline code")
+            elif len(argv) == 1 or argv[1] == "-":
+                opaque.append(f"{name} reads code from stdin")
+        args = list(argv[1:])
+        if name == "dd":
+            for word in args:
+                if word.startswith("if="):
+                    files.append(FileWord(word[3:], "read", "argument"))
+                elif word.startswith("of="):
+                    files.append(FileWord(word[3:], "write", "argument"))
+        elif name in READERS:
+            positional = _positionals(args)[READERS[name] :]
+            files.extend(FileWord(w, "read", "argument") for w in positional)
+        elif name in WRITERS:
+            positional = _positionals(args)
+            if WRITERS[name] == "last" and positional:
+                files.extend(FileWord(w, "read", "argument") for w in positional[:-1])
+                files.append(FileWord(positional[-1], "write", "argument"))
+            else:
+                files.extend(FileWord(w, "write", "argument") for w in positional)
+    for redirect in parsed.redirects:
+        if redirect.op in (">&", "<&", ">>&") and (redirect.target.isdigit() or redirect.target == "-"):
+            continue
+        mode = REDIRECTS.get(redirect.op, "write")
+        files.append(FileWord(redirect.target, "read" if mode == "read" else "write", "redirect"))
+    return Analysis(tuple(commands), tuple(files), tuple(dict.fromkeys(opaque)))
