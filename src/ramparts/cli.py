@@ -21,18 +21,18 @@ def _hook(argv: list[str]) -> int:
     )
     parser.add_argument("--policy")
     parser.add_argument("--state-dir")
+    parser.add_argument("--deadline-ms", type=int)
     try:
         args = parser.parse_args(argv)
     except SystemExit:
         args = None
-    from .agents.claude_code.hook import Hook
+    from .agents.claude_code.hook import Hook, main
 
-    if args is None:  # a broken hook command line still has to deny
+    if args is None or (args.deadline_ms is not None and not 100 <= args.deadline_ms <= 600_000):
+        # a broken hook command line still has to deny
         hook = Hook(policy=None, state=None, stdin=sys.stdin.buffer, stdout=sys.stdout, stderr=sys.stderr)
         return hook.fail("the hook command line is invalid")
-    return Hook(
-        policy=args.policy, state=args.state_dir, stdin=sys.stdin.buffer, stdout=sys.stdout, stderr=sys.stderr
-    ).run()
+    return main(args.policy, args.state_dir, args.deadline_ms)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,7 +189,12 @@ def _compiled(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     policy = load_policy(ref)
     path, _ = resolve_ref(ref)
     policy_arg = ref if ref.startswith("profile:") else str(path.resolve())
-    command = hook_command(policy_arg, str(state_dir(args.state_dir).resolve()), python=args.python)
+    command = hook_command(
+        policy_arg,
+        str(state_dir(args.state_dir).resolve()),
+        python=args.python,
+        deadline_ms=policy.hook.deadline_ms,
+    )
     return managed_settings(policy, command=command), policy.revision
 
 

@@ -51,7 +51,8 @@ def run_demo(*, workdir: Path, claude_bin: str | None, profile: str = "baseline"
     policy_file.write_text(render_template(profile), "utf-8")
     policy = load_policy(str(policy_file))
     settings_file = workdir / "managed-settings.json"
-    settings = managed_settings(policy, command=hook_command(str(policy_file), str(state)))
+    command = hook_command(str(policy_file), str(state), deadline_ms=policy.hook.deadline_ms)
+    settings = managed_settings(policy, command=command)
     settings_file.write_bytes(render(settings))
     binary = Path(claude_bin) if claude_bin else find_claude_bin()
     print(f"Ramparts demo: policy {policy_file} ({profile}, revision {policy.revision})")

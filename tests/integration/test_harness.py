@@ -11,13 +11,11 @@ from typing import Any
 import pytest
 
 from ramparts.testing import (
-    ClaudeBinaryNotFoundError,
     ClaudeRun,
     ClaudeRunTimeoutError,
     ScriptedModelServer,
     Step,
     ToolUse,
-    find_claude_bin,
     run_claude,
 )
 
@@ -35,14 +33,6 @@ DENY_OUTPUT = {
         "permissionDecisionReason": "nope-by-test",
     }
 }
-
-
-@pytest.fixture(scope="module")
-def claude_bin() -> Path:
-    try:
-        return find_claude_bin()
-    except ClaudeBinaryNotFoundError as exc:
-        pytest.skip(str(exc))
 
 
 def write_json(path: Path, data: Any) -> Path:

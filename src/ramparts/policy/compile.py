@@ -19,10 +19,17 @@ HOOK_EVENTS = ("PreToolUse", "PostToolUse", "UserPromptSubmit", "SessionStart", 
 _TOOL_EVENTS = ("PreToolUse", "PostToolUse")
 
 
-def hook_command(policy_path: str, state_dir: str, *, python: str | None = None) -> str:
-    """The shell command Claude Code runs: this interpreter, isolated (-I: no cwd or PYTHONPATH on sys.path)."""
+def hook_command(
+    policy_path: str, state_dir: str, *, python: str | None = None, deadline_ms: int | None = None
+) -> str:
+    """The shell command Claude Code runs: this interpreter, isolated (-I: no cwd or PYTHONPATH on sys.path).
+
+    ``deadline_ms`` (the policy's ``hook.deadline_ms``) bounds the hook before it has read its policy.
+    """
     interpreter = python or sys.executable
     parts = [interpreter, "-I", "-m", "ramparts", "hook", "--policy", policy_path, "--state-dir", state_dir]
+    if deadline_ms is not None:
+        parts += ["--deadline-ms", str(deadline_ms)]
     return " ".join(shlex.quote(p) for p in parts)
 
 

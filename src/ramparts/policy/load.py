@@ -22,6 +22,7 @@ PROFILES = ("baseline", "strict")
 CACHE_FORMAT = "ramparts-policy-cache-v1"
 
 Marks = dict[tuple[Any, ...], tuple[int, int]]
+_STANDARD_TAGS = {"MappingNode": "tag:yaml.org,2002:map", "SequenceNode": "tag:yaml.org,2002:seq"}
 
 
 def profile_path(name: str) -> Path:
@@ -108,6 +109,12 @@ def parse_document(raw: bytes, display: str) -> tuple[dict[str, Any], Marks]:
 
     def build(node: yaml.Node, path: tuple[Any, ...]) -> Any:
         marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        expected = _STANDARD_TAGS.get(type(node).__name__)
+        if expected is not None and node.tag != expected:
+            line, col = marks[path]
+            raise PolicyError(
+                f"unsupported value: YAML tag {node.tag!r}", file=display, line=line, column=col
+            )
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:

@@ -24,7 +24,6 @@ from ...model import Decision, Event, SessionState, Subject
 
 HARD_MAX_INPUT = 64 * 1024 * 1024
 """Never read more than this, whatever the policy says."""
-DEFAULT_MAX_INPUT = 16 * 1024 * 1024
 DEFAULT_DEADLINE_MS = 4000
 EXIT_BLOCK = 2
 
@@ -49,6 +48,8 @@ class Hook:
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
         self.started = time.monotonic()
         self.deadline_ms = deadline_ms or DEFAULT_DEADLINE_MS
+        self.explicit_deadline = deadline_ms is not None
+        self.input_bytes = 0
         self.event_name = "PreToolUse"
         self.answered = False
         self.payload: dict[str, Any] | None = None
@@ -116,6 +117,7 @@ class Hook:
 
     def read_input(self, limit: int) -> dict[str, Any]:
         data = self.stdin.read(limit + 1)
+        self.input_bytes = len(data)
         if len(data) > limit:
             raise HookInputError(f"hook input is larger than {limit} bytes")
         if not data.strip():
@@ -135,8 +137,8 @@ class Hook:
         return value
 
     def run(self) -> int:
-        signal.signal(signal.SIGALRM, self._on_deadline)
-        signal.signal(signal.SIGTERM, self._on_deadline)
+        old_alarm = signal.signal(signal.SIGALRM, self._on_deadline)
+        old_term = signal.signal(signal.SIGTERM, self._on_deadline)
         self._arm(self.deadline_ms)
         try:
             return self._run()
@@ -148,11 +150,21 @@ class Hook:
             return self.fail(f"policy cannot be used: {exc}")
         except RampartsError as exc:
             return self.fail(str(exc))
+        except OSError as exc:
+            return self.fail(f"I/O error in the state directory or policy: {exc}")
         except BaseException as exc:  # noqa: BLE001 - the hook must turn every failure into a deny
             return self.fail(f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old_alarm)
+            signal.signal(signal.SIGTERM, old_term)
+            if self.store is not None:
+                self.store.close()
 
     def _run(self) -> int:
-        payload = self.read_input(DEFAULT_MAX_INPUT)
+        # Input first (bounded by the hard cap and the command line's deadline), so that even a broken
+        # policy is answered in the shape the event expects.
+        payload = self.read_input(HARD_MAX_INPUT)
         self.payload = payload
         from .normalize import event_name
 
@@ -161,9 +173,9 @@ class Hook:
         from ...policy.load import load_policy
 
         policy = load_policy(self.policy_ref, cache_dir=self.state_dir / "cache")
-        self._arm(policy.hook.deadline_ms)
-        raw_size = len(json.dumps(payload))
-        if raw_size > policy.hook.max_input_bytes:
+        deadline = policy.hook.deadline_ms
+        self._arm(min(deadline, self.deadline_ms) if self.explicit_deadline else deadline)
+        if self.input_bytes > policy.hook.max_input_bytes:
             raise HookInputError(
                 f"hook input is larger than the policy's {policy.hook.max_input_bytes} bytes"
             )
@@ -250,6 +262,13 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
 
 
-def main(policy: str | None = None, state: str | None = None) -> int:
-    hook = Hook(policy=policy, state=state, stdin=sys.stdin.buffer, stdout=sys.stdout, stderr=sys.stderr)
+def main(policy: str | None = None, state: str | None = None, deadline_ms: int | None = None) -> int:
+    hook = Hook(
+        policy=policy,
+        state=state,
+        stdin=sys.stdin.buffer,
+        stdout=sys.stdout,
+        stderr=sys.stderr,
+        deadline_ms=deadline_ms,
+    )
     return hook.run()

@@ -56,7 +56,7 @@ def to_event(payload: dict[str, Any], *, home: str, subject: Subject) -> Event:
     name = event_name(payload)
     kind = EVENT_KINDS.get(name)
     if kind is None:
-        raise HookInputError(f"unknown hook event {name!r}")
+        raise HookInputError(f"unknown hook event {name[:80]!r}")
     session_id = _str_field(payload, "session_id")
     cwd = _str_field(payload, "cwd")
     if not os.path.isabs(cwd):

@@ -1,0 +1,754 @@
+"""Whole-process latency of ``ramparts hook``, the command Claude Code runs before every tool call.
+
+Usage::
+
+    .venv/bin/python bench/hook_latency.py [--quick] [--runs N] [--profile]
+
+Sets up a throwaway policy (``ramparts policy init --profile baseline``), state directory and project
+(README.md, .env), warms the compiled-policy cache once, then runs the exact installed hook command
+(``<python> -I -m ramparts hook --policy P --state-dir S``, see ``ramparts.policy.compile.hook_command``)
+with recorded Claude Code PreToolUse payloads on stdin, round-robin. Every round runs each variant once,
+in a shuffled order, so machine noise hits all of them alike:
+
+- ``hook``        the installed command, ``python -I -m ramparts hook ...``
+- ``hook_script`` the console script, ``.venv/bin/ramparts hook ...`` (no ``-I``, no runpy)
+- ``bare``        ``python -I -c pass``: the floor any Python hook pays
+- ``bare_S``      ``python -I -S -c pass``: the floor without ``site``
+- ``thin``        ``python -I -S -c CLIENT``: a thin client asking a warm resident process over a Unix
+  socket (started here; it runs the same ``Hook`` in-process, durable audit write included)
+
+Every hook run must exit 0 and print a ``hookSpecificOutput``; the audit store must gain exactly one
+record per run and its hash chain must verify. Any failure ends the benchmark with exit status 1.
+The last line is machine-readable::
+
+    RESULT hook_p50_ms=... hook_p99_ms=... bare_p50_ms=... ratio_p50=... ratio_p99=... runs=...
+
+``--profile`` adds where the time goes: ``-X importtime`` of one hook process (top imports by cumulative
+time), a phase split measured in fresh processes, cProfile of the in-process ``Hook.run``, and SQLite
+open/commit costs with ``synchronous=FULL`` vs ``NORMAL``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import random
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+PAYLOADS_FILE = BENCH_DIR / "payloads.jsonl"
+VARIANTS = ("hook", "hook_script", "bare", "bare_S", "thin")
+HOOK_VARIANTS = ("hook", "hook_script")
+WATCHED_MODULES = (
+    "argparse",
+    "typing",
+    "dataclasses",
+    "enum",
+    "re",
+    "json",
+    "pathlib",
+    "hashlib",
+    "_hashlib",
+    "hmac",
+    "sqlite3",
+    "_sqlite3",
+    "datetime",
+    "shlex",
+    "glob",
+    "fnmatch",
+    "ipaddress",
+    "urllib.parse",
+    "shutil",
+    "locale",
+    "signal",
+    "runpy",
+    "socket",
+    "site",
+)
+
+# The resident helper: a warm process that keeps ramparts imported and the audit connection open, and
+# answers one hook event per connection. Reply: one ASCII digit (the exit code), then the hook's stdout.
+SERVER_CODE = r"""
+import io, json, socket, sys, time
+from ramparts.agents.claude_code.hook import Hook
+
+policy, state, path = sys.argv[1:4]
+times = []
+store = None
+
+class KeepOpen:
+    # the warm audit connection, shared by every request; Hook.run closing it leaves it open
+    def __init__(self, inner):
+        self.inner = inner
+    def append(self, record):
+        return self.inner.append(record)
+    def close(self):
+        pass
+
+def handle(data):
+    global store
+    out, err = io.StringIO(), io.StringIO()
+    hook = Hook(policy=policy, state=state, stdin=io.BytesIO(data), stdout=out, stderr=err)
+    hook.store = store
+    code = hook.run()
+    if store is None and hook.store is not None:
+        hook.store.close()  # the first request opened its own; open the shared one for the rest
+        from pathlib import Path
+        from ramparts.audit.store import AuditStore
+        store = KeepOpen(AuditStore(Path(state) / "audit.db"))
+    return str(code).encode() + out.getvalue().encode()
+
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(path)
+srv.listen(64)
+print("ready", flush=True)
+while True:
+    conn, _ = srv.accept()
+    with conn:
+        chunks = []
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        if data == b"STATS":
+            conn.sendall(json.dumps(times).encode())
+            continue
+        t0 = time.perf_counter()
+        reply = handle(data)
+        times.append(time.perf_counter() - t0)
+        conn.sendall(reply)
+"""
+
+# The thin client: no site, no socket.py (enum, selectors), just _socket. A real one would fall back to
+# evaluating in-process (import ramparts from a path baked in at install time) when connect() fails.
+CLIENT_CODE = (
+    "import _socket,sys\n"
+    "s=_socket.socket(_socket.AF_UNIX,_socket.SOCK_STREAM)\n"
+    "s.connect(sys.argv[1])\n"
+    "s.sendall(sys.stdin.buffer.read())\n"
+    "s.shutdown(_socket.SHUT_WR)\n"
+    "b=[]\n"
+    "while 1:\n"
+    " c=s.recv(65536)\n"
+    " if not c:break\n"
+    " b.append(c)\n"
+    "r=b''.join(b)\n"
+    "sys.stdout.buffer.write(r[1:])\n"
+    "sys.exit(r[0]-48)\n"
+)
+
+
+class BenchError(Exception):
+    pass
+
+
+# -- setup --------------------------------------------------------------------------------------------
+
+
+class Setup:
+    def __init__(self, root: Path, python: str) -> None:
+        self.root = root
+        self.python = python
+        self.script = str(Path(python).parent / "ramparts")
+        self.policy = root / "ramparts.yaml"
+        self.state = root / "state"
+        self.daemon_state = root / "state-daemon"
+        self.project = root / "project"
+        self.socket = str(root / "helper.sock")
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        self.env.pop("RAMPARTS_POLICY", None)
+        self.env.pop("RAMPARTS_STATE_DIR", None)
+        self.server: subprocess.Popen[bytes] | None = None
+
+    def create(self) -> None:
+        self.project.mkdir()
+        (self.project / "README.md").write_text("# Demo project\n\nTODO: write more.\n", "utf-8")
+        (self.project / ".env").write_text("API_TOKEN=sk-test-0000000000000000\n", "utf-8")
+        proc = subprocess.run(
+            [
+                self.python,
+                "-I",
+                "-m",
+                "ramparts",
+                "policy",
+                "init",
+                "--profile",
+                "baseline",
+                str(self.policy),
+            ],
+            capture_output=True,
+            text=True,
+            env=self.env,
+        )
+        if proc.returncode != 0:
+            raise BenchError(f"policy init failed: {proc.stderr.strip()}")
+
+    def hook_argv(self, *, script: bool = False, extra: Sequence[str] = ()) -> list[str]:
+        head = [self.script] if script else [self.python, "-I", *extra, "-m", "ramparts"]
+        return [*head, "hook", "--policy", str(self.policy), "--state-dir", str(self.state)]
+
+    def payloads(self) -> list[bytes]:
+        project = json.dumps(str(self.project))[1:-1]
+        encoded = str(self.project).replace("/", "-").replace(".", "-")
+        transcript = json.dumps(f"{Path.home()}/.claude/projects/{encoded}/session.jsonl")[1:-1]
+        out = []
+        for line in PAYLOADS_FILE.read_text("utf-8").splitlines():
+            if line.strip():
+                text = line.replace("@PROJECT@", project).replace("@TRANSCRIPT@", transcript)
+                json.loads(text)  # must stay valid JSON
+                out.append(text.encode())
+        if not out:
+            raise BenchError(f"no payloads in {PAYLOADS_FILE}")
+        return out
+
+    def start_server(self) -> None:
+        self.server = subprocess.Popen(
+            [
+                self.python,
+                "-I",
+                "-c",
+                SERVER_CODE,
+                str(self.policy),
+                str(self.daemon_state),
+                self.socket,
+            ],
+            stdout=subprocess.PIPE,
+            env=self.env,
+            cwd=self.project,
+        )
+        assert self.server.stdout is not None
+        if self.server.stdout.readline().strip() != b"ready":
+            raise BenchError("the resident helper did not start")
+
+    def server_times(self) -> list[float]:
+        """The helper's own per-request Hook.run times (seconds)."""
+        import socket
+
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(self.socket)
+            s.sendall(b"STATS")
+            s.shutdown(socket.SHUT_WR)
+            chunks = []
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        return [float(x) for x in json.loads(b"".join(chunks))]
+
+    def stop_server(self) -> None:
+        if self.server is not None and self.server.poll() is None:
+            self.server.terminate()
+            try:
+                self.server.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
+
+
+def audit_count(state: Path) -> int:
+    db = state / "audit.db"
+    if not db.exists():
+        return 0
+    con = sqlite3.connect(db)
+    try:
+        return int(con.execute("SELECT count(*) FROM records").fetchone()[0])
+    finally:
+        con.close()
+
+
+def fs_type(path: Path) -> str:
+    best, kind = "", "?"
+    try:
+        with open("/proc/mounts", encoding="utf-8") as f:
+            for line in f:
+                parts = line.split()
+                mount = parts[1]
+                if str(path).startswith(mount.rstrip("/") + "/") and len(mount) > len(best):
+                    best, kind = mount, parts[2]
+    except OSError:
+        pass
+    return kind
+
+
+# -- timing ---------------------------------------------------------------------------------------------
+
+
+def timed(
+    argv: Sequence[str], stdin: bytes, *, env: dict[str, str], cwd: Path
+) -> tuple[float, int, bytes, bytes]:
+    """Wall time in ms of one whole process, stdin fed and stdout/stderr drained."""
+    t0 = time.perf_counter_ns()
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd
+    )
+    out, err = proc.communicate(stdin)
+    elapsed = (time.perf_counter_ns() - t0) / 1e6
+    return elapsed, proc.returncode, out, err
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    data = sorted(values)
+    if not data:
+        return float("nan")
+    pos = (len(data) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(data) - 1)
+    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+
+
+def check_hook_output(rc: int, out: bytes) -> str | None:
+    if rc != 0:
+        return f"exit status {rc}"
+    try:
+        answer = json.loads(out)
+    except ValueError:
+        return f"stdout is not JSON: {out[:200]!r}"
+    spec = answer.get("hookSpecificOutput") if isinstance(answer, dict) else None
+    if not isinstance(spec, dict) or spec.get("hookEventName") != "PreToolUse":
+        return f"no hookSpecificOutput: {out[:200]!r}"
+    if spec.get("permissionDecision") not in ("allow", "deny", "ask"):
+        return f"no permissionDecision: {out[:200]!r}"
+    return None
+
+
+def run_benchmark(setup: Setup, payloads: list[bytes], runs: int, seed: int) -> dict[str, list[float]]:
+    argvs = {
+        "hook": setup.hook_argv(),
+        "hook_script": setup.hook_argv(script=True),
+        "bare": [setup.python, "-I", "-c", "pass"],
+        "bare_S": [setup.python, "-I", "-S", "-c", "pass"],
+        "thin": [setup.python, "-I", "-S", "-c", CLIENT_CODE, setup.socket],
+    }
+    checked = ("hook", "hook_script", "thin")
+    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    failures: list[str] = []
+    decisions: dict[str, dict[str, str]] = {}
+    before = audit_count(setup.state)
+    before_daemon = audit_count(setup.daemon_state)
+    rng = random.Random(seed)
+    order = list(VARIANTS)
+    for i in range(runs):
+        payload = payloads[i % len(payloads)]
+        rng.shuffle(order)
+        for variant in order:
+            ms, rc, out, err = timed(argvs[variant], payload, env=setup.env, cwd=setup.project)
+            times[variant].append(ms)
+            if variant in checked:
+                problem = check_hook_output(rc, out)
+                if problem:
+                    failures.append(
+                        f"{variant} run {i}: {problem}; stderr: {err.decode(errors='replace')[:300]}"
+                    )
+                elif i < len(payloads):
+                    tool = json.loads(payload)
+                    label = f"{tool['tool_name']} {json.dumps(tool['tool_input'])[:60]}"
+                    decisions.setdefault(label, {})[variant] = json.loads(out)["hookSpecificOutput"][
+                        "permissionDecision"
+                    ]
+            elif rc != 0:
+                failures.append(f"{variant} run {i}: exit status {rc}")
+    print("decisions (first round of payloads):")
+    for label, by_variant in decisions.items():
+        print(f"  {'/'.join(sorted(set(by_variant.values()))):6} {label}")
+        if len(set(by_variant.values())) != 1:
+            failures.append(f"variants disagree on {label}: {by_variant}")
+    gained = audit_count(setup.state) - before
+    expected = 2 * runs
+    if gained != expected:
+        failures.append(f"audit store gained {gained} records for {expected} hook runs")
+    gained_daemon = audit_count(setup.daemon_state) - before_daemon
+    if gained_daemon != runs:
+        failures.append(f"resident helper's audit store gained {gained_daemon} records for {runs} runs")
+    for state in (setup.state, setup.daemon_state):
+        proc = subprocess.run(
+            [setup.python, "-I", "-m", "ramparts", "audit", "verify", "--state-dir", str(state)],
+            capture_output=True,
+            text=True,
+            env=setup.env,
+        )
+        if proc.returncode != 0:
+            failures.append(f"audit verify {state.name}: {proc.stdout.strip()} {proc.stderr.strip()}")
+    if failures:
+        print(f"\n{len(failures)} FAILURE(S):", file=sys.stderr)
+        for f in failures[:20]:
+            print("  " + f, file=sys.stderr)
+        raise BenchError(f"{len(failures)} hook run(s) or checks failed")
+    print(
+        f"audit: +{gained} records for {expected} hook runs, +{gained_daemon} for {runs} thin runs; "
+        "both hash chains verify"
+    )
+    return times
+
+
+def report(times: dict[str, list[float]], server: list[float]) -> dict[str, float]:
+    print(f"\n{'variant':12} {'n':>5} {'min':>8} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}   (ms)")
+    stats: dict[str, float] = {}
+    for variant in VARIANTS:
+        data = times[variant]
+        row = [min(data), percentile(data, 50), percentile(data, 95), percentile(data, 99), max(data)]
+        stats[f"{variant}_p50"], stats[f"{variant}_p99"] = row[1], row[3]
+        print(f"{variant:12} {len(data):5d} " + " ".join(f"{x:8.2f}" for x in row))
+    if server:
+        ms = [s * 1000 for s in server]
+        print(
+            f"{'(helper)':12} {len(ms):5d} {min(ms):8.2f} {percentile(ms, 50):8.2f} {percentile(ms, 95):8.2f} "
+            f"{percentile(ms, 99):8.2f} {max(ms):8.2f}   in-process Hook.run inside the resident helper"
+        )
+    bare50, bare99 = stats["bare_p50"], stats["bare_p99"]
+    print()
+    for variant in ("hook", "hook_script", "bare_S", "thin"):
+        print(
+            f"{variant:12} / bare: p50 x{stats[f'{variant}_p50'] / bare50:.2f} "
+            f"(+{stats[f'{variant}_p50'] - bare50:.1f} ms)   p99 x{stats[f'{variant}_p99'] / bare99:.2f}"
+        )
+    paired = [h - b for h, b in zip(times["hook"], times["bare"], strict=True)]
+    print(f"paired hook - bare (same round): median {statistics.median(paired):.1f} ms")
+    return stats
+
+
+# -- profile ------------------------------------------------------------------------------------------
+
+
+def parse_importtime(text: str) -> list[tuple[str, int, int, int, str]]:
+    """(module, self_us, cumulative_us, depth, parent) per import, in the order Python printed them."""
+    rows: list[tuple[str, int, int, int]] = []
+    for line in text.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, cum_us, name = line[len("import time:") :].split("|", 2)
+        depth = (len(name) - len(name.lstrip(" ")) - 1) // 2
+        rows.append((name.strip(), int(self_us), int(cum_us), depth))
+    # post-order: a module's parent is the next line one level up
+    out: list[tuple[str, int, int, int, str]] = []
+    stack: list[tuple[int, str]] = []
+    for name, self_us, cum_us, depth in reversed(rows):
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        out.append((name, self_us, cum_us, depth, stack[-1][1] if stack else "-"))
+        stack.append((depth, name))
+    out.reverse()
+    # depth 0 after the first ramparts module: imported at run time (by __main__ or a lazy import in a function)
+    seen_ramparts = False
+    for i, (name, self_us, cum_us, depth, parent) in enumerate(out):
+        seen_ramparts = seen_ramparts or name.startswith("ramparts")
+        if depth == 0:
+            out[i] = (name, self_us, cum_us, depth, "run time" if seen_ramparts else "startup")
+        else:
+            out[i] = (name, self_us, cum_us, depth, parent)
+    return out
+
+
+def profile_imports(setup: Setup, payload: bytes, repeats: int = 7) -> list[str]:
+    """Print the import profile; return every module the hook imported."""
+    print(f"\n== -X importtime of `python -I -m ramparts hook ...` (median of {repeats} processes) ==")
+    per_module: dict[str, list[tuple[int, int]]] = {}
+    meta: dict[str, tuple[int, str]] = {}
+    totals = []
+    for _ in range(repeats):
+        _, rc, out, err = timed(
+            setup.hook_argv(extra=["-X", "importtime"]), payload, env=setup.env, cwd=setup.project
+        )
+        if check_hook_output(rc, out):
+            raise BenchError(f"importtime run failed: {check_hook_output(rc, out)}")
+        rows = parse_importtime(err.decode())
+        totals.append(sum(r[1] for r in rows))
+        for name, self_us, cum_us, depth, parent in rows:
+            per_module.setdefault(name, []).append((self_us, cum_us))
+            meta[name] = (depth, parent)
+    med = {
+        name: (statistics.median(s for s, _ in v), statistics.median(c for _, c in v))
+        for name, v in per_module.items()
+    }
+    total = statistics.median(totals) / 1000
+    print(f"modules imported: {len(med)}; total import time (sum of self): {total:.1f} ms")
+    print("(-X importtime inflates every import; read these as proportions)")
+
+    def show(rows: list[tuple[str, tuple[float, float]]]) -> None:
+        print(f"{'cumul ms':>9} {'self ms':>8}  module  [imported by]")
+        for name, (self_us, cum_us) in rows:
+            depth, parent = meta[name]
+            print(f"{cum_us / 1000:9.2f} {self_us / 1000:8.2f}  {'  ' * depth}{name}  [{parent}]")
+
+    print("\ntop 15 by cumulative time:")
+    show(sorted(med.items(), key=lambda kv: -kv[1][1])[:15])
+    print("\ntop 10 by self time:")
+    show(sorted(med.items(), key=lambda kv: -kv[1][0])[:10])
+    print("\nwatched modules (cumulative ms, first importer):")
+    for name in WATCHED_MODULES:
+        if name in med:
+            print(f"{med[name][1] / 1000:9.2f}  {name:14} [{meta[name][1]}]")
+        else:
+            print(f"{'-':>9}  {name:14} not imported")
+    ramparts_self = sum(s for n, (s, _) in med.items() if n.startswith("ramparts"))
+    print(f"ramparts' own modules (self time only): {ramparts_self / 1000:.1f} ms")
+    return list(med)
+
+
+ANATOMY_IMPORTS = """
+for name in {names!r}:
+    try:
+        __import__(name)
+    except ImportError:
+        pass
+"""
+
+
+def profile_anatomy(setup: Setup, payloads: list[bytes], modules: list[str], rounds: int = 40) -> None:
+    """Whole-process times that split the hook into startup, imports, work and teardown."""
+    print(f"\n== process anatomy (whole-process ms, median of {rounds} interleaved rounds) ==")
+    imports = ANATOMY_IMPORTS.format(names=[m for m in modules if m != "site"])
+    argvs = {
+        "bare": [setup.python, "-I", "-c", "pass"],
+        "imports": [setup.python, "-I", "-c", imports],
+        "imports_exit": [setup.python, "-I", "-c", imports + "import os\nos._exit(0)\n"],
+        "hook": setup.hook_argv(),
+    }
+    times: dict[str, list[float]] = {k: [] for k in argvs}
+    rng = random.Random(2)
+    order = list(argvs)
+    for i in range(rounds):
+        rng.shuffle(order)
+        for name in order:
+            ms, rc, _, err = timed(argvs[name], payloads[i % len(payloads)], env=setup.env, cwd=setup.project)
+            if rc != 0:
+                raise BenchError(f"anatomy run {name} failed: {err.decode()[-300:]}")
+            times[name].append(ms)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"{med['bare']:8.2f}  interpreter start + exit (python -I -c pass)")
+    print(
+        f"{med['imports_exit'] - med['bare']:8.2f}  + importing the {len(modules)} modules the hook imports"
+    )
+    print(f"{med['imports'] - med['imports_exit']:8.2f}  + tearing them down at exit (vs os._exit)")
+    print(
+        f"{med['hook'] - med['imports']:8.2f}  + the hook's own work (argv, policy cache, decide, audit write)"
+    )
+    print(f"{med['hook']:8.2f}  = the hook")
+
+
+PHASE_CODE = r"""
+import io, json, sys, time
+t0 = time.perf_counter()
+from ramparts import cli
+t1 = time.perf_counter()
+from ramparts.agents.claude_code.hook import Hook
+policy, state, payload = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+def once():
+    out = io.StringIO()
+    code = Hook(policy=policy, state=state, stdin=io.BytesIO(payload), stdout=out, stderr=io.StringIO()).run()
+    assert code == 0, out.getvalue()
+t2 = time.perf_counter()
+once()
+t3 = time.perf_counter()
+once()
+t4 = time.perf_counter()
+print(json.dumps([t1 - t0, t2 - t1, t3 - t2, t4 - t3]))
+"""
+
+
+def profile_phases(setup: Setup, payloads: list[bytes], repeats: int = 15) -> None:
+    print(f"\n== phases in a fresh `python -I` process (median of {repeats}) ==")
+    samples: list[list[float]] = []
+    for i in range(repeats):
+        payload = payloads[i % len(payloads)].decode()
+        proc = subprocess.run(
+            [setup.python, "-I", "-c", PHASE_CODE, str(setup.policy), str(setup.state), payload],
+            capture_output=True,
+            text=True,
+            env=setup.env,
+            cwd=setup.project,
+        )
+        if proc.returncode != 0:
+            raise BenchError(f"phase run failed: {proc.stderr.strip()[-500:]}")
+        samples.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    names = (
+        "import ramparts.cli (argparse, json, pathlib, typing)",
+        "import ramparts.agents.claude_code.hook (model, errors)",
+        "first Hook.run (lazy imports + policy cache + decide + sqlite)",
+        "second Hook.run in the same process (warm)",
+    )
+    for i, name in enumerate(names):
+        print(f"{statistics.median(s[i] for s in samples) * 1000:8.2f} ms  {name}")
+
+
+def profile_in_process(setup: Setup, payloads: list[bytes], calls: int = 90) -> None:
+    from ramparts.agents.claude_code.hook import Hook
+
+    def once(payload: bytes) -> None:
+        out = io.StringIO()
+        hook = Hook(
+            policy=str(setup.policy),
+            state=str(setup.state),
+            stdin=io.BytesIO(payload),
+            stdout=out,
+            stderr=io.StringIO(),
+        )
+        code = hook.run()
+        if hook.store is not None:
+            hook.store.close()
+        problem = check_hook_output(code, out.getvalue().encode())
+        if problem:
+            raise BenchError(f"in-process hook run failed: {problem}")
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGALRM, signal.SIGTERM)}
+    try:
+        once(payloads[0])  # lazy imports happen here, outside the profile
+        t0 = time.perf_counter()
+        for i in range(calls):
+            once(payloads[i % len(payloads)])
+        per_call = (time.perf_counter() - t0) / calls * 1000
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for i in range(calls):
+            once(payloads[i % len(payloads)])
+        profiler.disable()
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    print(
+        f"\n== cProfile of Hook(...).run() in-process, {calls} warm calls ({per_call:.2f} ms/call unprofiled) =="
+    )
+    buf = io.StringIO()
+    stats = pstats.Stats(profiler, stream=buf)
+    stats.strip_dirs().sort_stats("cumulative").print_stats(15)
+    lines = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
+    start = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls"))
+    print("\n".join(lines[start:]))
+
+
+def profile_sqlite(root: Path, iterations: int = 40) -> None:
+    """What one hook process pays SQLite: open, one durable append, close."""
+    from ramparts.audit.store import AuditStore
+
+    print(
+        f"\n== SQLite per hook process: open + 1 append + close, median of {iterations}, on {fs_type(root)} =="
+    )
+    record = {"v": 1, "event": "PreToolUse", "decision": "allow", "reasons": ["x" * 200]}
+
+    def measure(fn: Callable[[], object]) -> float:
+        samples = []
+        for _ in range(iterations):
+            t0 = time.perf_counter()
+            fn()
+            samples.append((time.perf_counter() - t0) * 1000)
+        return statistics.median(samples)
+
+    def sequence(db: Path, *, pragma: str = "") -> Callable[[], None]:
+        def run() -> None:
+            store = AuditStore(db)
+            if pragma:
+                store._db.execute(pragma)
+            store.append(record)
+            store.close()
+
+        return run
+
+    def raw_open_close(db: Path) -> Callable[[], None]:
+        return lambda: sqlite3.connect(db, isolation_level=None).close()
+
+    dbs = {n: root / "sqlite-micro" / n / "audit.db" for n in ("a", "b", "c", "d")}
+    for db in dbs.values():
+        AuditStore(db).close()
+    holder = sqlite3.connect(dbs["b"])  # another live connection: close() is then not the last one
+    holder.execute("SELECT count(*) FROM records").fetchone()
+    rows = [
+        ("sqlite3.connect + close, nothing else", measure(raw_open_close(dbs["d"]))),
+        (
+            "as shipped: WAL, synchronous=FULL, sole connection (close checkpoints + deletes the WAL)",
+            measure(sequence(dbs["a"])),
+        ),
+        ("same, but another connection is open (no checkpoint on close)", measure(sequence(dbs["b"]))),
+        (
+            "WAL, synchronous=NORMAL, sole connection",
+            measure(sequence(dbs["c"], pragma="PRAGMA synchronous=NORMAL")),
+        ),
+    ]
+    holder.close()
+    for name, ms in rows:
+        print(f"{ms:8.3f} ms  {name}")
+
+
+# -- main ---------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, help="rounds (each runs every variant once); default 200")
+    parser.add_argument("--quick", action="store_true", help="60 rounds unless --runs is given")
+    parser.add_argument("--profile", action="store_true", help="also show where the hook's time goes")
+    parser.add_argument("--python", default=sys.executable, help="interpreter (default: this one)")
+    parser.add_argument("--seed", type=int, default=1, help="seed for the per-round variant order")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    args = parser.parse_args(argv)
+    runs = args.runs or (60 if args.quick else 200)
+    if runs < 1:
+        parser.error("--runs must be positive")
+
+    root = Path(tempfile.mkdtemp(prefix="ramparts-bench-")).resolve()
+    setup = Setup(root, args.python)
+    try:
+        setup.create()
+        payloads = setup.payloads()
+        # warm: compile the policy cache (and the .pyc files) once, outside the measurements
+        for argv in (setup.hook_argv(), setup.hook_argv(script=True)):
+            _, rc, out, err = timed(argv, payloads[0], env=setup.env, cwd=setup.project)
+            if check_hook_output(rc, out):
+                raise BenchError(f"warm-up failed: {check_hook_output(rc, out)}: {err.decode()[-500:]}")
+        if not list((setup.state / "cache").glob("policy-*.json")):
+            raise BenchError("the hook did not write a compiled policy cache")
+        setup.start_server()
+        for p in payloads:  # warm the helper's lazy imports and policy cache
+            timed([args.python, "-I", "-S", "-c", CLIENT_CODE, setup.socket], p, env=setup.env, cwd=root)
+        uname = os.uname()
+        print(
+            f"python {sys.version.split()[0]} ({args.python}); {uname.sysname} {uname.release}; "
+            f"{os.cpu_count()} CPUs; temp dir on {fs_type(root)}"
+        )
+        print(f"{runs} rounds x {len(VARIANTS)} variants, {len(payloads)} payloads round-robin")
+        print("hook command:", " ".join(setup.hook_argv()))
+        t0 = time.perf_counter()
+        times = run_benchmark(setup, payloads, runs, args.seed)
+        server = setup.server_times()[len(payloads) :]
+        stats = report(times, server)
+        print(f"(benchmark took {time.perf_counter() - t0:.1f} s)")
+        setup.stop_server()
+        if args.profile:
+            modules = profile_imports(setup, payloads[2])
+            profile_anatomy(setup, payloads, modules)
+            profile_phases(setup, payloads)
+            profile_in_process(setup, payloads)
+            profile_sqlite(root)
+    except BenchError as exc:
+        print(f"BENCHMARK FAILED: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        setup.stop_server()
+        if args.keep:
+            print(f"kept {root}", file=sys.stderr)
+        else:
+            import shutil
+
+            shutil.rmtree(root, ignore_errors=True)
+    print(
+        f"RESULT hook_p50_ms={stats['hook_p50']:.2f} hook_p99_ms={stats['hook_p99']:.2f} "
+        f"bare_p50_ms={stats['bare_p50']:.2f} ratio_p50={stats['hook_p50'] / stats['bare_p50']:.2f} "
+        f"ratio_p99={stats['hook_p99'] / stats['bare_p99']:.2f} runs={runs}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

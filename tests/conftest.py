@@ -1,0 +1,58 @@
+"""Shared fixtures: policies and hook events built the way the adapters build them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ramparts.agents.claude_code.normalize import tool_call
+from ramparts.engine import decide
+from ramparts.model import Decision, Event, SessionState
+from ramparts.policy.load import compile_policy, load_policy
+from ramparts.policy.types import Policy
+
+
+@pytest.fixture(scope="session")
+def baseline() -> Policy:
+    return load_policy("profile:baseline")
+
+
+@pytest.fixture(scope="session")
+def strict() -> Policy:
+    return load_policy("profile:strict")
+
+
+def policy_from(text: str, base_dir: str = "/opt/policies") -> Policy:
+    return compile_policy(text.encode(), "test.yaml", base_dir=base_dir)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "README.md").write_text("# hello\n")
+    (root / ".env").write_text("API_KEY=not-a-real-key\n")
+    (root / "secrets.env").write_text("TOKEN=x\n")
+    (root / "src").mkdir()
+    (root / "src" / "app.py").write_text("print('hi')\n")
+    return root
+
+
+Decider = Callable[..., Decision]
+
+
+@pytest.fixture
+def check(project: Path) -> Decider:
+    """check(policy, tool, **tool_input) -> Decision, for a call made in the project folder."""
+
+    def run(policy: Policy, tool: str, tool_input: dict[str, Any] | None = None, **kwargs: Any) -> Decision:
+        data = dict(tool_input or {}, **kwargs)
+        home = str(project.parent / "home")
+        call = tool_call(tool, data, cwd=str(project), home=home)
+        event = Event(kind="pre_tool_use", session_id="s1", cwd=str(project), home=home, tool=call)
+        return decide(policy, event, SessionState("s1"))
+
+    return run

@@ -1,0 +1,204 @@
+"""The ramparts command line: policy init/check, compile, install, explain, audit tail/verify."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ramparts.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_policy_init_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "ramparts.yaml"
+    assert run(capsys, "policy", "init", "--profile", "strict", str(path))[0] == 0
+    assert "extends: strict" in path.read_text()
+    assert run(capsys, "policy", "init", str(path))[0] == 1  # refuses to overwrite
+    code, out, _ = run(capsys, "policy", "check", str(path))
+    assert code == 0 and "ok (revision" in out and "0 warning(s)" in out
+
+
+def test_policy_check_reports_position_and_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\npermissions:\n  deny:\n    - Bash(git:push:*)\n    - Write(./src/**)\n")
+    code, out, _ = run(capsys, "policy", "check", str(path))
+    assert code == 0
+    assert f"warning: {path}:4: Bash(git:push:*): a colon inside a Bash rule is literal" in out
+    assert f"warning: {path}:5: Write(./src/**)" in out
+    assert run(capsys, "policy", "check", "--strict", str(path))[0] == 1
+    path.write_text("version: 1\npermissions:\n  deny:\n    - Bash(git push\n")
+    code, _, err = run(capsys, "policy", "check", str(path))
+    assert code == 1 and f"error: {path}:4:7:" in err
+
+
+def test_policy_from_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAMPARTS_POLICY", "profile:strict")
+    _code, out, _ = run(capsys, "explain", "--json", "Bash", "ls")
+    assert json.loads(out)["decision"] == "ask"
+
+
+def test_policy_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "policy", "schema")
+    assert code == 0 and json.loads(out)["title"] == "Ramparts policy"
+
+
+def test_explain_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "explain", "--policy", "profile:baseline", "Bash", "git push --force origin main"
+    )
+    assert code == 0
+    assert out.startswith("decision: DENY")
+    assert "Bash(git push *)" in out and "steps:" in out
+    code, out, _ = run(capsys, "explain", "--policy", "profile:baseline", "--json", "Read", ".env")
+    data = json.loads(out)
+    assert data["decision"] == "deny" and "sensitive:Read:.env" in data["rules"]
+    assert set(data) == {"decision", "reasons", "rules"}
+
+
+def test_explain_jsonl(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    lines = [
+        {"tool_name": "Bash", "tool_input": {"command": "sudo ls"}, "cwd": str(tmp_path)},
+        {"tool_name": "Bash", "tool_input": {"command": "ls"}, "cwd": str(tmp_path)},
+        {"tool_name": "Read", "tool_input": {"file_path": str(tmp_path / ".env")}},
+        "not an object",
+        {"tool_name": "Bash", "tool_input": {}},
+    ]
+    text = "\n".join(json.dumps(x) for x in lines) + "\n{broken\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    _code, out, _ = run(capsys, "explain", "--policy", "profile:baseline", "--jsonl")
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert [a["decision"] for a in answers] == ["deny", "allow", "deny", "deny", "deny", "deny"]
+    assert answers[4]["rules"] == ["input.invalid"]
+
+
+def test_compile_and_install(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "ramparts.yaml"
+    run(capsys, "policy", "init", str(policy))
+    code, out, _ = run(capsys, "compile", "--policy", str(policy), "--state-dir", str(tmp_path / "st"))
+    settings = json.loads(out)
+    command = settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+    assert f"--policy {policy}" in command and f"--state-dir {tmp_path / 'st'}" in command
+    assert " -I -m ramparts hook " in command
+    root = tmp_path / "root"
+    args = [
+        "install",
+        "--scope",
+        "managed",
+        "--root",
+        str(root),
+        "--policy",
+        str(policy),
+        "--state-dir",
+        str(tmp_path),
+    ]
+    assert run(capsys, *args)[0] == 0
+    target = root / "etc" / "claude-code" / "managed-settings.json"
+    assert json.loads(target.read_text())["allowManagedHooksOnly"] is True
+    target.write_text("{}")
+    code, _, err = run(capsys, *args)
+    assert code == 1 and "refusing to overwrite" in err
+    assert run(capsys, *args, "--force")[0] == 0
+    user = [
+        "install",
+        "--scope",
+        "user",
+        "--root",
+        str(root),
+        "--policy",
+        str(policy),
+        "--state-dir",
+        str(tmp_path),
+    ]
+    assert run(capsys, *user)[0] == 0
+    assert (root / ".claude" / "settings.json").exists()
+
+
+def test_installed_hook_command_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The command written into the settings really works as a shell command, from any cwd."""
+    policy = tmp_path / "ramparts.yaml"
+    run(capsys, "policy", "init", str(policy))
+    _, out, _ = run(capsys, "compile", "--policy", str(policy), "--state-dir", str(tmp_path / "st"))
+    command = json.loads(out)["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+    evil = tmp_path / "repo"
+    (evil / "ramparts").mkdir(parents=True)
+    (evil / "ramparts" / "__init__.py").write_text(
+        "raise SystemExit(0)\n"
+    )  # a repo trying to shadow the hook
+    event = {
+        "session_id": "s",
+        "cwd": str(evil),
+        "hook_event_name": "PreToolUse",
+        "tool_name": "Bash",
+        "tool_input": {"command": "git push"},
+    }
+    proc = subprocess.run(
+        command,
+        shell=True,
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        cwd=evil,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
+
+
+def test_audit_tail_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "state"
+    assert run(capsys, "audit", "verify", "--state-dir", str(state))[0] == 1  # no store yet
+    for command in ("ls", "git push origin main"):
+        event = {
+            "session_id": "s",
+            "cwd": str(tmp_path),
+            "hook_event_name": "PreToolUse",
+            "tool_name": "Bash",
+            "tool_input": {"command": command},
+        }
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-I",
+                "-m",
+                "ramparts",
+                "hook",
+                "--policy",
+                "profile:baseline",
+                "--state-dir",
+                str(state),
+            ],
+            input=json.dumps(event),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert proc.returncode == 0
+    code, out, _ = run(capsys, "audit", "tail", "--state-dir", str(state))
+    assert code == 0 and "ALLOW 'ls'" in out and "DENY 'git push origin main'" in out
+    code, out, _ = run(capsys, "audit", "verify", "--state-dir", str(state))
+    assert code == 0 and "ok, 2 record(s)" in out
+    db = sqlite3.connect(state / "audit.db")
+    db.execute("UPDATE records SET body = replace(body, '\"deny\"', '\"allow\"') WHERE seq = 2")
+    db.commit()
+    db.close()
+    code, out, _ = run(capsys, "audit", "verify", "--state-dir", str(state))
+    assert code == 1 and "FAIL record 2: modified" in out

@@ -1,0 +1,53 @@
+"""Fingerprints and redaction: audit summaries never carry a whole secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ramparts.detect.redact import Redactor, fingerprint, load_key, redact_text
+
+KEY = b"k" * 32
+
+
+def test_key_is_created_once_with_private_mode(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "fingerprint.key"
+    key = load_key(path)
+    assert len(key) == 32 and load_key(path) == key
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_fingerprint_is_keyed_and_stable() -> None:
+    assert fingerprint("secret", KEY) == fingerprint("secret", KEY)
+    assert fingerprint("secret", KEY) != fingerprint("secret", b"x" * 32)
+    assert fingerprint("secret", KEY).startswith("hmac-sha256:")
+
+
+SECRETS = [
+    "ghp_0123456789abcdefghijABCDEFGHIJ012345",
+    "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+    "AKIAIOSFODNN7EXAMPLE",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+]
+
+
+def test_tokens_and_assignments_are_masked() -> None:
+    for secret in SECRETS:
+        for text in (
+            f"curl -H 'Authorization: Bearer {secret}' x",
+            f"export TOKEN={secret}",
+            f"echo {secret}",
+        ):
+            out = redact_text(text, KEY)
+            assert secret not in out, text
+            assert "«redacted hmac-sha256:" in out
+    assert "hunter22" not in redact_text("mysql --password=hunter22 db", KEY)
+
+
+def test_ordinary_commands_are_kept() -> None:
+    for text in ("ls -la /usr/local/lib/python3.11/site-packages", "git push origin main", "cat README.md"):
+        assert redact_text(text, KEY) == text
+
+
+def test_long_text_is_cut() -> None:
+    out = Redactor(KEY, limit=20).text("x " * 100)
+    assert out.endswith("[200 chars]")
