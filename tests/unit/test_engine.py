@@ -256,3 +256,48 @@ def test_empty_bash_command_is_never_allowed_by_a_rule() -> None:
     decision = decide(policy, event, SessionState())
     assert decision.verdict == "ask"
     assert "empty or unreadable command" in decision.reason
+
+
+EDGE = policy_from(
+    """
+version: 1
+permissions:
+  deny:
+    - Bash(ls && rm *)
+    - Write(./src/**)
+    - WebFetch(https://evil.example)
+  allow:
+    - Agent(Explore)
+"""
+)
+
+
+def test_rule_matching_the_whole_compound_command(check: Decider) -> None:
+    decision = check(EDGE, "Bash", {"command": "ls && rm x"})
+    assert decision.verdict == "deny" and "command 'ls && rm x'" in decision.reason
+
+
+def test_write_path_rule_is_enforced_by_the_hook(check: Decider) -> None:
+    assert check(EDGE, "Write", {"file_path": "src/a.py", "content": ""}).verdict == "deny"
+    assert check(EDGE, "Edit", {"file_path": "src/a.py", "old_string": "", "new_string": ""}).verdict == "ask"
+
+
+@pytest.mark.parametrize("url", [None, 42, "http://[::1", "not a url"])
+def test_webfetch_without_a_readable_url_is_never_allowed(check: Decider, url: object) -> None:
+    policy = policy_from(
+        "version: 1\npermissions: {default: deny, allow: ['WebFetch(domain:example.com)']}\n"
+    )
+    decision = check(policy, "WebFetch", {"url": url, "prompt": ""})
+    assert decision.verdict == "deny"
+    assert "permissions.default" in decision.rule_ids
+    assert check(EDGE, "WebFetch", {"url": "https://evil.example", "prompt": ""}).verdict == "ask"
+
+
+def test_agent_type_not_allowed_falls_to_default(check: Decider) -> None:
+    assert check(EDGE, "Agent", {"subagent_type": "Plan"}).verdict == "ask"
+
+
+def test_file_tool_without_paths_is_not_allowed() -> None:
+    policy = policy_from("version: 1\npermissions: {default: deny, allow: ['Read(./**)']}\n")
+    event = Event(kind="pre_tool_use", session_id="s", cwd="/p", home="/h", tool=ToolCall("Read", {}))
+    assert decide(policy, event, SessionState()).verdict == "deny"
