@@ -23,9 +23,11 @@ The last line is machine-readable::
 
     RESULT hook_p50_ms=... hook_p99_ms=... bare_p50_ms=... ratio_p50=... ratio_p99=... runs=...
 
-``--profile`` adds where the time goes: ``-X importtime`` of one hook process (top imports by cumulative
-time), a phase split measured in fresh processes, cProfile of the in-process ``Hook.run``, and SQLite
-open/commit costs with ``synchronous=FULL`` vs ``NORMAL``.
+``--profile`` adds where the time goes: ``-X importtime`` of the hook (top 15 imports by cumulative time,
+top 10 by self time, who imports what), the process split into start / imports / work / teardown, what
+single stdlib modules cost a fresh interpreter, phases inside one process, cProfile of ``Hook.run``
+in-process (warm, top 15 by cumulative time) and of one whole cold hook, and what SQLite costs a hook
+process (``synchronous=FULL`` vs ``NORMAL``, checkpoint on close).
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 PAYLOADS_FILE = BENCH_DIR / "payloads.jsonl"
 VARIANTS = ("hook", "hook_script", "bare", "bare_S", "thin")
-HOOK_VARIANTS = ("hook", "hook_script")
 WATCHED_MODULES = (
     "argparse",
     "typing",
@@ -199,7 +200,10 @@ class Setup:
 
     def hook_argv(self, *, script: bool = False, extra: Sequence[str] = ()) -> list[str]:
         head = [self.script] if script else [self.python, "-I", *extra, "-m", "ramparts"]
-        return [*head, "hook", "--policy", str(self.policy), "--state-dir", str(self.state)]
+        return [*head, *self.hook_args()]
+
+    def hook_args(self) -> list[str]:
+        return ["hook", "--policy", str(self.policy), "--state-dir", str(self.state)]
 
     def payloads(self) -> list[bytes]:
         project = json.dumps(str(self.project))[1:-1]
@@ -462,7 +466,7 @@ def profile_imports(setup: Setup, payload: bytes, repeats: int = 7) -> list[str]
             setup.hook_argv(extra=["-X", "importtime"]), payload, env=setup.env, cwd=setup.project
         )
         if check_hook_output(rc, out):
-            raise BenchError(f"importtime run failed: {check_hook_output(rc, out)}")
+            raise BenchError(f"importtime run failed: {check_hook_output(rc, out)}: {out[-300:]!r}")
         rows = parse_importtime(err.decode())
         totals.append(sum(r[1] for r in rows))
         for name, self_us, cum_us, depth, parent in rows:
@@ -536,6 +540,50 @@ def profile_anatomy(setup: Setup, payloads: list[bytes], modules: list[str], rou
         f"{med['hook'] - med['imports']:8.2f}  + the hook's own work (argv, policy cache, decide, audit write)"
     )
     print(f"{med['hook']:8.2f}  = the hook")
+
+
+STDLIB_ALONE = {
+    "typing": "import typing",
+    "re": "import re",
+    "pathlib": "import pathlib",
+    "argparse (+ parse: shutil, gettext, locale)": (
+        "import argparse\np = argparse.ArgumentParser(prog='x')\np.add_argument('--a')\np.parse_args([])"
+    ),
+    "json": "import json",
+    "hashlib": "import hashlib",
+    "hmac": "import hmac",
+    "_sha256 (no OpenSSL)": "import _sha256",
+    "sqlite3": "import sqlite3",
+    "signal": "import signal",
+    "shlex": "import shlex",
+    "runpy (what -m costs)": "import runpy",
+    "_socket": "import _socket",
+    "socket": "import socket",
+}
+
+
+def profile_stdlib(setup: Setup, rounds: int = 25) -> None:
+    """Each candidate module alone in a fresh interpreter: what removing it from the hook could save."""
+    print(
+        f"\n== one stdlib module alone in `python -I -c` (whole-process ms over bare, median of {rounds}) =="
+    )
+    print("(overlaps: typing, argparse and pathlib share re/enum/functools; savings do not simply add up)")
+    argvs = {"bare": [setup.python, "-I", "-c", "pass"]}
+    argvs.update({name: [setup.python, "-I", "-c", code] for name, code in STDLIB_ALONE.items()})
+    times: dict[str, list[float]] = {k: [] for k in argvs}
+    rng = random.Random(3)
+    order = list(argvs)
+    for _ in range(rounds):
+        rng.shuffle(order)
+        for name in order:
+            ms, rc, _, err = timed(argvs[name], b"", env=setup.env, cwd=setup.project)
+            if rc != 0:
+                raise BenchError(f"{name} failed: {err.decode()[-300:]}")
+            times[name].append(ms)
+    bare = statistics.median(times["bare"])
+    print(f"{bare:8.2f}  bare")
+    for name in STDLIB_ALONE:
+        print(f"{statistics.median(times[name]) - bare:+8.2f}  {name}")
 
 
 PHASE_CODE = r"""
@@ -625,6 +673,51 @@ def profile_in_process(setup: Setup, payloads: list[bytes], calls: int = 90) -> 
     stats = pstats.Stats(profiler, stream=buf)
     stats.strip_dirs().sort_stats("cumulative").print_stats(15)
     lines = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
+    start = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls"))
+    print("\n".join(lines[start:]))
+
+
+COLD_PROFILE_CODE = r"""
+import cProfile, io, pstats, sys
+payload = sys.stdin.buffer.read()
+sys.stdin = io.TextIOWrapper(io.BytesIO(payload))
+out = io.StringIO()
+real_stdout, sys.stdout = sys.stdout, out
+profiler = cProfile.Profile()
+profiler.enable()
+from ramparts.cli import main
+code = main(sys.argv[1:])
+profiler.disable()
+sys.stdout = real_stdout
+if code != 0:
+    sys.exit(f"hook exited {code}: {out.getvalue()[-300:]}")
+buf = io.StringIO()
+stats = pstats.Stats(profiler, stream=buf).strip_dirs()
+stats.sort_stats("tottime").print_stats(15)
+print(buf.getvalue())
+print("@@")
+buf = io.StringIO()
+stats.stream = buf
+keys = r"__init__.py:\d+\(_compile\)|\(namedtuple\)|\(load_policy\)|\(decide\)|\(append\)|store.py:\d+\(__init__\)"
+stats.sort_stats("cumulative").print_stats(keys + r"|\(to_event\)|\(parse_args\)|hook.py:\d+\(run\)|\(_hook\)")
+print(buf.getvalue())
+"""
+
+
+def profile_cold(setup: Setup, payload: bytes) -> None:
+    """The real case: one whole hook in a fresh process (imports included), by own time."""
+    print("\n== cProfile of one whole cold hook (fresh `python -I`, imports included), top 15 by tottime ==")
+    print("(cProfile inflates pure-Python code such as re's compiler more than C calls)")
+    argv = [setup.python, "-I", "-c", COLD_PROFILE_CODE, *setup.hook_args()]
+    proc = subprocess.run(argv, input=payload, capture_output=True, env=setup.env, cwd=setup.project)
+    if proc.returncode != 0:
+        raise BenchError(f"cold profile failed: {proc.stderr.decode()[-500:]}")
+    by_tottime, _, by_cumulative = proc.stdout.decode().partition("@@")
+    lines = [ln for ln in by_tottime.splitlines() if ln.strip()]
+    start = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls"))
+    print("\n".join(lines[start:]))
+    print("\nsame run, selected functions by cumulative time (regex compiles, NamedTuple classes, phases):")
+    lines = [ln for ln in by_cumulative.splitlines() if ln.strip()]
     start = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls"))
     print("\n".join(lines[start:]))
 
@@ -728,8 +821,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             modules = profile_imports(setup, payloads[2])
             profile_anatomy(setup, payloads, modules)
+            profile_stdlib(setup)
             profile_phases(setup, payloads)
             profile_in_process(setup, payloads)
+            profile_cold(setup, payloads[2])
             profile_sqlite(root)
     except BenchError as exc:
         print(f"BENCHMARK FAILED: {exc}", file=sys.stderr)

@@ -2,20 +2,19 @@
 
 Policy: ``--policy`` > ``RAMPARTS_POLICY`` > the installed default (``/etc/ramparts/ramparts.yaml``,
 then ``$XDG_CONFIG_HOME/ramparts/ramparts.yaml``). State: ``--state-dir`` > ``RAMPARTS_STATE_DIR`` >
-``$XDG_STATE_HOME/ramparts`` (``~/.local/state/ramparts``).
+``$XDG_STATE_HOME/ramparts`` (``~/.local/state/ramparts``). Plain ``os.path``: the hook imports this.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-SYSTEM_POLICY = Path("/etc/ramparts/ramparts.yaml")
+SYSTEM_POLICY = "/etc/ramparts/ramparts.yaml"
 
 
-def user_policy_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "ramparts" / "ramparts.yaml"
+def user_policy_path() -> str:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "ramparts", "ramparts.yaml")
 
 
 def policy_ref(explicit: str | None) -> str:
@@ -25,16 +24,16 @@ def policy_ref(explicit: str | None) -> str:
     env = os.environ.get("RAMPARTS_POLICY")
     if env:
         return env
-    if SYSTEM_POLICY.exists():
-        return str(SYSTEM_POLICY)
-    return str(user_policy_path())
+    if os.path.exists(SYSTEM_POLICY):
+        return SYSTEM_POLICY
+    return user_policy_path()
 
 
-def state_dir(explicit: str | None) -> Path:
+def state_dir(explicit: str | None) -> str:
     if explicit:
-        return Path(explicit).expanduser()
+        return os.path.expanduser(explicit)
     env = os.environ.get("RAMPARTS_STATE_DIR")
     if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "ramparts"
+        return os.path.expanduser(env)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "ramparts")

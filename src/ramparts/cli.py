@@ -1,296 +1,69 @@
-"""The ``ramparts`` command. Each subcommand is a thin call into a module.
+"""The ``ramparts`` command.
 
-``ramparts hook`` is special-cased first: it runs once per tool call, so it builds a tiny parser
-and imports nothing else it does not need.
+``ramparts hook`` is special-cased first: it runs once per tool call, so it parses its three flags
+by hand and imports nothing else it does not need. Every other subcommand lives in ``_commands``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+import os
 import sys
-from pathlib import Path
-from typing import Any
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+_HOOK_FLAGS = ("--policy", "--state-dir", "--deadline-ms")
+
+
+def _hook_args(argv: list[str]) -> dict[str, str] | None:
+    """Parse ``--policy P --state-dir S --deadline-ms N`` (also ``--flag=value``); None when invalid.
+
+    Hand-parsed on purpose: argparse costs the hook several milliseconds on every tool call.
+    """
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(argv):
+        flag, eq, value = argv[i].partition("=")
+        if flag not in _HOOK_FLAGS or flag in out:
+            return None
+        if not eq:
+            if i + 1 >= len(argv):
+                return None
+            i += 1
+            value = argv[i]
+        out[flag] = value
+        i += 1
+    deadline = out.get("--deadline-ms")
+    if deadline is not None and not (deadline.isdigit() and 100 <= int(deadline) <= 600_000):
+        return None
+    return out
 
 
 def _hook(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="ramparts hook", description="Claude Code command hook (stdin JSON)."
-    )
-    parser.add_argument("--policy")
-    parser.add_argument("--state-dir")
-    parser.add_argument("--deadline-ms", type=int)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit:
-        args = None
-    from .agents.claude_code.hook import Hook, main
+    from .agents.claude_code.hook import Hook
 
-    if args is None or (args.deadline_ms is not None and not 100 <= args.deadline_ms <= 600_000):
-        # a broken hook command line still has to deny
+    args = _hook_args(argv)
+    if args is None:  # a broken hook command line still has to deny
         hook = Hook(policy=None, state=None, stdin=sys.stdin.buffer, stdout=sys.stdout, stderr=sys.stderr)
         return hook.fail("the hook command line is invalid")
-    return main(args.policy, args.state_dir, args.deadline_ms)
+    deadline = args.get("--deadline-ms")
+    return Hook(
+        policy=args.get("--policy"),
+        state=args.get("--state-dir"),
+        stdin=sys.stdin.buffer,
+        stdout=sys.stdout,
+        stderr=sys.stderr,
+        deadline_ms=int(deadline) if deadline else None,
+    ).run()
 
 
 def main(argv: list[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["hook"]:
-        return _hook(args_list[1:])
-    parser = build_parser()
-    args = parser.parse_args(args_list)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_USAGE
-    from .errors import RampartsError
+        code = _hook(args_list[1:])
+        if argv is None:
+            # The answer is written, flushed and durable: skip interpreter teardown (about 5 ms a call).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
+    from ._commands import run
 
-    try:
-        code: int = args.func(args)
-    except RampartsError as exc:
-        print(f"ramparts: {exc}", file=sys.stderr)
-        return EXIT_PROBLEMS
-    return code
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ramparts", description="Defense in depth for AI coding agents.")
-    sub = parser.add_subparsers(metavar="COMMAND")
-
-    def common(p: argparse.ArgumentParser, *, policy: bool = True, state: bool = True) -> None:
-        if policy:
-            p.add_argument(
-                "--policy", help="policy file or profile:NAME (else RAMPARTS_POLICY, else installed)"
-            )
-        if state:
-            p.add_argument(
-                "--state-dir", help="state directory (else RAMPARTS_STATE_DIR, else per-user default)"
-            )
-
-    p = sub.add_parser("hook", help="Claude Code command hook: event JSON on stdin, decision on stdout")
-    common(p)
-
-    pol = sub.add_parser("policy", help="write, check or describe policy files").add_subparsers(
-        metavar="ACTION"
-    )
-    p = pol.add_parser("init", help="write a commented policy file")
-    p.add_argument("--profile", choices=["baseline", "strict"], default="baseline")
-    p.add_argument("--force", action="store_true", help="overwrite an existing file")
-    p.add_argument("path")
-    p.set_defaults(func=cmd_policy_init)
-    p = pol.add_parser("check", help="validate a policy and warn about rules Claude Code cannot match")
-    p.add_argument("path", nargs="?")
-    p.add_argument("--strict", action="store_true", help="exit non-zero on warnings too")
-    p.set_defaults(func=cmd_policy_check)
-    p = pol.add_parser("schema", help="print the policy file's JSON Schema")
-    p.set_defaults(func=cmd_policy_schema)
-
-    p = sub.add_parser("compile", help="print or write the managed-settings.json for a policy")
-    common(p)
-    p.add_argument("-o", "--output", help="write here instead of stdout")
-    p.add_argument("--python", help="interpreter the hook runs with (default: this one)")
-    p.set_defaults(func=cmd_compile)
-
-    p = sub.add_parser("install", help="compile and write the settings for a scope")
-    common(p)
-    p.add_argument("--scope", choices=["managed", "user"], default="managed")
-    p.add_argument("--root", help="write below this folder instead of / (tests, image builds)")
-    p.add_argument("--platform", choices=["linux", "darwin", "win32"], help="target platform's paths")
-    p.add_argument("--force", action="store_true", help="overwrite a settings file Ramparts did not write")
-    p.add_argument("--python", help="interpreter the hook runs with (default: this one)")
-    p.set_defaults(func=cmd_install)
-
-    aud = sub.add_parser("audit", help="read and verify the audit trail").add_subparsers(metavar="ACTION")
-    p = aud.add_parser("tail", help="print the newest records")
-    common(p, policy=False)
-    p.add_argument("-n", type=int, default=20)
-    p.add_argument("--json", action="store_true", help="one JSON record a line")
-    p.set_defaults(func=cmd_audit_tail)
-    p = aud.add_parser("verify", help="check the hash chain; one line per problem")
-    common(p, policy=False)
-    p.set_defaults(func=cmd_audit_verify)
-
-    p = sub.add_parser("explain", help="dry-run one tool call and show the reasoning")
-    common(p, state=False)
-    p.add_argument("tool", nargs="?", help="tool name, e.g. Bash, Read, Edit, WebFetch")
-    p.add_argument("argument", nargs="?", help="the command, path or URL")
-    p.add_argument("--input", help="the whole tool_input as JSON")
-    p.add_argument("--cwd", help="working directory of the call (default: current)")
-    p.add_argument("--json", action="store_true", help='print {"decision", "reasons", "rules"}')
-    p.add_argument(
-        "--jsonl", action="store_true", help="read hook-style objects on stdin, one decision a line"
-    )
-    p.set_defaults(func=cmd_explain)
-
-    p = sub.add_parser("demo", help="run a guarded Claude Code session against the scripted model")
-    p.add_argument("--claude-bin", help="the claude binary (default: the project-local pinned CLI)")
-    p.add_argument("--workdir", default=".demo", help="where the demo keeps its project, policy and state")
-    p.add_argument("--profile", choices=["baseline", "strict"], default="baseline")
-    p.set_defaults(func=cmd_demo)
-    return parser
-
-
-# -- policy -------------------------------------------------------------------------------------------
-
-
-def cmd_policy_init(args: argparse.Namespace) -> int:
-    from .policy.template import render_template
-
-    target = Path(args.path)
-    if target.exists() and not args.force:
-        print(f"ramparts: {target} exists; use --force to overwrite it", file=sys.stderr)
-        return EXIT_PROBLEMS
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_template(args.profile), "utf-8")
-    print(f"wrote {target} (extends the {args.profile} profile)")
-    return EXIT_OK
-
-
-def cmd_policy_check(args: argparse.Namespace) -> int:
-    from ._locations import policy_ref
-    from .errors import PolicyError
-    from .policy.lint import lint
-    from .policy.load import load_policy
-
-    ref = policy_ref(args.path)
-    try:
-        policy = load_policy(ref)
-    except PolicyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_PROBLEMS
-    warnings = lint(policy)
-    for w in warnings:
-        where = f"{w.source}:{w.line}" if w.line else w.source
-        print(f"warning: {where}: {w.message}")
-    print(
-        f"{policy.source}: ok (revision {policy.revision}; {len(policy.deny)} deny, {len(policy.ask)} ask, "
-        f"{len(policy.allow)} allow rules; {len(warnings)} warning(s))"
-    )
-    return EXIT_PROBLEMS if warnings and args.strict else EXIT_OK
-
-
-def cmd_policy_schema(args: argparse.Namespace) -> int:
-    from .policy.schema import SCHEMA
-
-    print(json.dumps(SCHEMA, indent=2))
-    return EXIT_OK
-
-
-# -- compile / install -------------------------------------------------------------------------------------------
-
-
-def _compiled(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    from ._locations import policy_ref, state_dir
-    from .policy.compile import hook_command, managed_settings
-    from .policy.load import load_policy, resolve_ref
-
-    ref = policy_ref(args.policy)
-    policy = load_policy(ref)
-    path, _ = resolve_ref(ref)
-    policy_arg = ref if ref.startswith("profile:") else str(path.resolve())
-    command = hook_command(
-        policy_arg,
-        str(state_dir(args.state_dir).resolve()),
-        python=args.python,
-        deadline_ms=policy.hook.deadline_ms,
-    )
-    return managed_settings(policy, command=command), policy.revision
-
-
-def cmd_compile(args: argparse.Namespace) -> int:
-    from .agents.claude_code.install import render
-
-    settings, _ = _compiled(args)
-    data = render(settings)
-    if args.output:
-        Path(args.output).write_bytes(data)
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(data.decode("utf-8"))
-    return EXIT_OK
-
-
-def cmd_install(args: argparse.Namespace) -> int:
-    from .agents.claude_code.install import settings_path, write_settings
-
-    settings, revision = _compiled(args)
-    target = settings_path(args.scope, root=Path(args.root) if args.root else None, platform=args.platform)
-    write_settings(target, settings, force=args.force, note=f"policy revision {revision}")
-    print(f"installed Ramparts ({args.scope} scope, policy revision {revision}) in {target}")
-    if args.scope == "user":
-        print("note: allowManagedHooksOnly and other lock keys only take effect in managed settings")
-    return EXIT_OK
-
-
-# -- audit ---------------------------------------------------------------------------------------------------------
-
-
-def _store(args: argparse.Namespace) -> Any:
-    from ._locations import state_dir
-    from .audit.store import AuditStore
-
-    path = state_dir(args.state_dir) / "audit.db"
-    if not path.exists():
-        from .errors import StoreError
-
-        raise StoreError(f"no audit store at {path}")
-    return AuditStore(path)
-
-
-def cmd_audit_tail(args: argparse.Namespace) -> int:
-    from .audit.render import render_line
-
-    with _store(args) as store:
-        for rec in store.tail(args.n):
-            print(rec.body if args.json else render_line(rec.seq, rec.data()))
-    return EXIT_OK
-
-
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    with _store(args) as store:
-        count, problems = store.verify()
-        for problem in problems:
-            print(f"FAIL record {problem.seq}: {problem.kind}: {problem.detail}")
-        if problems:
-            print(f"{store.path}: {len(problems)} problem(s) in {count} record(s)")
-            return EXIT_PROBLEMS
-        print(f"{store.path}: ok, {count} record(s), hash chain intact")
-    return EXIT_OK
-
-
-# -- explain -----------------------------------------------------------------------------------------------------------
-
-
-def cmd_explain(args: argparse.Namespace) -> int:
-    from ._locations import policy_ref
-    from .explain import explain_call, explain_jsonl, render_text
-    from .policy.load import load_policy
-
-    policy = load_policy(policy_ref(args.policy))
-    if args.jsonl:
-        return explain_jsonl(policy, sys.stdin, sys.stdout, default_cwd=args.cwd)
-    if not args.tool:
-        print("ramparts explain: name a tool (e.g. Bash 'git push') or use --jsonl", file=sys.stderr)
-        return EXIT_USAGE
-    tool_input = json.loads(args.input) if args.input else None
-    decision = explain_call(policy, args.tool, args.argument, tool_input=tool_input, cwd=args.cwd)
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "decision": decision.verdict,
-                    "reasons": list(decision.reasons),
-                    "rules": list(decision.rule_ids),
-                }
-            )
-        )
-    else:
-        print(render_text(policy, args.tool, decision))
-    return EXIT_OK
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
-
-    return run_demo(workdir=Path(args.workdir), claude_bin=args.claude_bin, profile=args.profile)
+    return run(args_list)

@@ -19,7 +19,7 @@ def test_key_is_created_once_with_private_mode(tmp_path: Path) -> None:
 def test_fingerprint_is_keyed_and_stable() -> None:
     assert fingerprint("secret", KEY) == fingerprint("secret", KEY)
     assert fingerprint("secret", KEY) != fingerprint("secret", b"x" * 32)
-    assert fingerprint("secret", KEY).startswith("hmac-sha256:")
+    assert fingerprint("secret", KEY).startswith("b2mac:")
 
 
 SECRETS = [
@@ -39,7 +39,7 @@ def test_tokens_and_assignments_are_masked() -> None:
         ):
             out = redact_text(text, KEY)
             assert secret not in out, text
-            assert "«redacted hmac-sha256:" in out
+            assert "«redacted b2mac:" in out
     assert "hunter22" not in redact_text("mysql --password=hunter22 db", KEY)
 
 

@@ -11,13 +11,13 @@ newest records: that needs an anchor kept elsewhere (signed checkpoints, a later
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, NamedTuple
 
+from .._hashing import sha256
 from ..errors import StoreError
 
 GENESIS = "0" * 64
@@ -55,18 +55,19 @@ def canonical(record: dict[str, Any]) -> str:
 
 
 def chain_hash(prev_hash: str, body: str) -> str:
-    return hashlib.sha256(
+    digest: str = sha256(
         prev_hash.encode("ascii") + b"\n" + body.encode("utf-8", "surrogatepass")
     ).hexdigest()
+    return digest
 
 
 class AuditStore:
     """The SQLite store under a state directory. Open per process; safe across processes."""
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 2000) -> None:
-        self.path = path
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 2000) -> None:
+        self.path = os.fspath(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
             self._db = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
             self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":

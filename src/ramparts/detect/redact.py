@@ -7,12 +7,11 @@ the value of ``password=``/``token:``-style assignments, so audit summaries neve
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
 import os
 import re
-from pathlib import Path
+
+from .._hashing import blake2b
 
 KEY_BYTES = 32
 _TOKEN = re.compile(r"[A-Za-z0-9+/_\-.=~:]{16,}")
@@ -37,17 +36,22 @@ _PREFIXES = (
 )
 
 
-def load_key(path: Path) -> bytes:
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def load_key(path: str) -> bytes:
     """Read the per-install fingerprint key, creating it (mode 0600) on first use."""
     try:
-        key = path.read_bytes()
+        key = _read(path)
         if len(key) == KEY_BYTES:
             return key
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     key = os.urandom(KEY_BYTES)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, key)
@@ -60,16 +64,21 @@ def load_key(path: Path) -> bytes:
         pass
     finally:
         os.unlink(tmp)
-    key = path.read_bytes()
+    key = _read(path)
     if len(key) != KEY_BYTES:
         raise OSError(f"fingerprint key {path} is corrupt")
     return key
 
 
 def fingerprint(value: str | bytes, key: bytes) -> str:
-    """A keyed, non-reversible fingerprint of a value: ``hmac-sha256:`` and 16 hex digits."""
+    """A keyed, non-reversible fingerprint of a value: ``b2mac:`` and 16 hex digits.
+
+    BLAKE2b in its keyed (MAC) mode, with a per-install key: without the key a fingerprint cannot be
+    checked against guesses, so short secrets cannot be brute-forced from audit records.
+    """
     data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
-    return "hmac-sha256:" + hmac.new(key, data, hashlib.sha256).hexdigest()[:16]
+    digest: str = blake2b(data, key=key, digest_size=8, person=b"ramparts-fp").hexdigest()
+    return "b2mac:" + digest
 
 
 def _entropy(token: str) -> float:
@@ -90,7 +99,7 @@ def _looks_secret(token: str) -> bool:
 
 
 def redact_text(text: str, key: bytes, limit: int = 240) -> str:
-    """Mask likely secrets in ``text`` (each as ``«redacted hmac-sha256:…»``) and cut it to ``limit``."""
+    """Mask likely secrets in ``text`` (each as ``«redacted b2mac:…»``) and cut it to ``limit``."""
 
     def mask(value: str) -> str:
         return f"«redacted {fingerprint(value, key)}»"

@@ -7,74 +7,81 @@ as JSON in a cache directory keyed by the content hash: the hook then only reads
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from pathlib import Path
 from typing import Any
 
+from .._hashing import sha256
 from ..errors import PolicyError
 from .rules import Rule, RuleList, parse_rule
 from .types import CompileSettings, HookSettings, Policy, policy_from_json, policy_to_json
 
-PROFILE_DIR = Path(__file__).parent / "profiles"
+PROFILE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profiles")
 PROFILES = ("baseline", "strict")
 CACHE_FORMAT = "ramparts-policy-cache-v1"
 
 Marks = dict[tuple[Any, ...], tuple[int, int]]
+MAX_NODES = 100_000
+"""Most YAML nodes a policy may expand to (stops alias bombs)."""
 _STANDARD_TAGS = {"MappingNode": "tag:yaml.org,2002:map", "SequenceNode": "tag:yaml.org,2002:seq"}
 
 
-def profile_path(name: str) -> Path:
+def profile_path(name: str) -> str:
     if name not in PROFILES:
         raise PolicyError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})")
-    return PROFILE_DIR / f"{name}.yaml"
+    return os.path.join(PROFILE_DIR, f"{name}.yaml")
 
 
-def resolve_ref(ref: str) -> tuple[Path, str]:
+def resolve_ref(ref: str) -> tuple[str, str]:
     """A policy reference is a file path or ``profile:NAME``; returns (file, display name)."""
     if ref.startswith("profile:"):
         return profile_path(ref[len("profile:") :]), ref
-    path = Path(ref).expanduser()
-    return path, str(path)
+    path = os.path.expanduser(ref)
+    return path, path
 
 
-def _read(path: Path, display: str) -> bytes:
+def _bytes(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _read(path: str, display: str) -> bytes:
     try:
-        return path.read_bytes()
+        return _bytes(path)
     except FileNotFoundError as exc:
         raise PolicyError("policy file not found", file=display) from exc
     except OSError as exc:
         raise PolicyError(f"cannot read policy file: {exc.strerror or exc}", file=display) from exc
 
 
-def load_policy(ref: str, *, cache_dir: Path | None = None) -> Policy:
+def load_policy(ref: str, *, cache_dir: str | os.PathLike[str] | None = None) -> Policy:
     """Load, validate and compile a policy; with ``cache_dir``, reuse the compiled form when unchanged."""
     path, display = resolve_ref(ref)
     raw = _read(path, display)
     key = ""
     if cache_dir is not None:
-        digest = hashlib.sha256(CACHE_FORMAT.encode())
-        digest.update(str(path.resolve()).encode() + b"\0" + raw)
+        digest = sha256(CACHE_FORMAT.encode())
+        digest.update(os.path.realpath(path).encode() + b"\0" + raw)
         for name in PROFILES:
-            digest.update(b"\0" + profile_path(name).read_bytes())
+            digest.update(b"\0" + _bytes(profile_path(name)))
         key = digest.hexdigest()[:32]
-        cached = cache_dir / f"policy-{key}.json"
+        cached = os.path.join(cache_dir, f"policy-{key}.json")
         try:
-            return policy_from_json(json.loads(cached.read_text("utf-8")))
+            return policy_from_json(json.loads(_bytes(cached)))
         except (OSError, ValueError, KeyError, TypeError):
             pass  # absent or unreadable: compile from source below
-    policy = compile_policy(raw, display, base_dir=str(path.resolve().parent))
+    policy = compile_policy(raw, display, base_dir=os.path.dirname(os.path.realpath(path)))
     if cache_dir is not None:
-        _write_cache(cache_dir / f"policy-{key}.json", policy)
+        _write_cache(os.path.join(cache_dir, f"policy-{key}.json"), policy)
     return policy
 
 
-def _write_cache(target: Path, policy: Policy) -> None:
+def _write_cache(target: str, policy: Policy) -> None:
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(policy_to_json(policy)), "utf-8")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        tmp = f"{target}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(policy_to_json(policy)))
         os.replace(tmp, target)
     except OSError:
         pass  # the cache only saves time; the policy was compiled correctly without it
@@ -102,42 +109,67 @@ def parse_document(raw: bytes, display: str) -> tuple[dict[str, Any], Marks]:
         raise PolicyError(problem, file=display, line=mark.line + 1, column=mark.column + 1) from exc
     except yaml.YAMLError as exc:
         raise PolicyError(f"YAML error: {exc}", file=display) from exc
+    except RecursionError as exc:
+        raise PolicyError("the document is nested too deeply", file=display) from exc
     if root is None:
         raise PolicyError("policy file is empty", file=display, line=1, column=1)
     marks: Marks = {}
     constructor = yaml.constructor.SafeConstructor()
+    active: set[int] = set()
+    budget = [MAX_NODES]
+
+    def scalar(node: yaml.Node) -> Any:
+        try:
+            return constructor.construct_object(node)
+        except (yaml.YAMLError, ValueError, KeyError, AttributeError, TypeError, OverflowError) as exc:
+            line, col = node.start_mark.line + 1, node.start_mark.column + 1
+            raise PolicyError(f"unsupported value: {exc}", file=display, line=line, column=col) from exc
 
     def build(node: yaml.Node, path: tuple[Any, ...]) -> Any:
-        marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        where = (node.start_mark.line + 1, node.start_mark.column + 1)
+        marks[path] = where
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise PolicyError(
+                "the document is too large (after alias expansion)", file=display, line=where[0]
+            )
         expected = _STANDARD_TAGS.get(type(node).__name__)
         if expected is not None and node.tag != expected:
-            line, col = marks[path]
             raise PolicyError(
-                f"unsupported value: YAML tag {node.tag!r}", file=display, line=line, column=col
+                f"unsupported value: YAML tag {node.tag!r}", file=display, line=where[0], column=where[1]
             )
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            if id(node) in active:
+                raise PolicyError("recursive alias", file=display, line=where[0], column=where[1])
+            active.add(id(node))
+            try:
+                return _collection(node, path)
+            finally:
+                active.discard(id(node))
+        return scalar(node)
+
+    def _collection(node: yaml.Node, path: tuple[Any, ...]) -> Any:
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
-                key = constructor.construct_object(key_node)
                 where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                key = scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
                 if not isinstance(key, str):
+                    shown = key if key is not None else key_node.tag.rsplit(":", 1)[-1]
                     raise PolicyError(
-                        f"key {key!r} must be a string", file=display, line=where[0], column=where[1]
+                        f"key {shown!r} must be a string", file=display, line=where[0], column=where[1]
                     )
                 if key in out:
                     raise PolicyError(f"duplicate key {key!r}", file=display, line=where[0], column=where[1])
                 marks[(*path, key, "<key>")] = where
                 out[key] = build(value_node, (*path, key))
             return out
-        if isinstance(node, yaml.SequenceNode):
-            return [build(item, (*path, i)) for i, item in enumerate(node.value)]
-        try:
-            return constructor.construct_object(node)
-        except yaml.YAMLError as exc:
-            line, col = marks[path]
-            raise PolicyError(f"unsupported value: {exc}", file=display, line=line, column=col) from exc
+        return [build(item, (*path, i)) for i, item in enumerate(node.value)]
 
-    data = build(root, ())
+    try:
+        data = build(root, ())
+    except RecursionError as exc:
+        raise PolicyError("the document is nested too deeply", file=display) from exc
     if not isinstance(data, dict):
         raise PolicyError("the policy must be a mapping of keys", file=display, line=1, column=1)
     return data, marks
@@ -191,7 +223,7 @@ def _load_layer(
     data, marks = parse_document(raw, display)
     validate(data, marks, display)
     layers: list[tuple[dict[str, Any], Marks, str]] = []
-    digest = hashlib.sha256(raw)
+    digest = sha256(raw)
     parent = data.get("extends", "none")
     if parent != "none":
         if parent in seen:
@@ -200,9 +232,7 @@ def _load_layer(
                 f"profile cycle: {' -> '.join((*seen, parent))}", file=display, line=line, column=col
             )
         parent_path = profile_path(parent)
-        parent_layers, parent_rev = _load_layer(
-            parent_path.read_bytes(), f"profile:{parent}", (*seen, parent)
-        )
+        parent_layers, parent_rev = _load_layer(_bytes(parent_path), f"profile:{parent}", (*seen, parent))
         layers.extend(parent_layers)
         digest.update(parent_rev.encode())
     layers.append((data, marks, display))

@@ -42,8 +42,9 @@ PATH_RULE_TOOLS = READ_TOOLS | EDIT_TOOLS
 SHELL_TOOLS = frozenset({"Bash", "PowerShell"})
 
 PARAM_NAMES: dict[str, frozenset[str]] = {
-    "Bash": frozenset({"run_in_background", "dangerouslyDisableSandbox", "timeout", "description"}),
-    "PowerShell": frozenset({"run_in_background", "dangerouslyDisableSandbox", "timeout", "description"}),
+    # Only fields whose parameter rules are documented; `Bash(timeout:*)` stays the legacy prefix form.
+    "Bash": frozenset({"run_in_background", "dangerouslyDisableSandbox"}),
+    "PowerShell": frozenset({"run_in_background", "dangerouslyDisableSandbox"}),
     "Agent": frozenset({"model", "subagent_type", "description", "prompt"}),
     "Task": frozenset({"model", "subagent_type", "description", "prompt"}),
     "WebSearch": frozenset({"query"}),
@@ -124,13 +125,17 @@ def anchor_path(spec: str, list_: RuleList, base_dir: str) -> str:
     if spec.startswith("//"):
         return "abs:/" + spec[2:].lstrip("/")
     if spec == "~" or spec.startswith("~/"):
-        return "home:" + spec[2:]
+        return "home:" + spec[2:].rstrip("/")
     if spec.startswith("/"):
         if base_dir:
             return "abs:" + base_dir.rstrip("/") + spec
         return "cwd:" + spec.lstrip("/")
     rel = spec[2:] if spec.startswith("./") else spec
     rel = rel.rstrip("/") or "."
+    if rel == ".":
+        return "cwd:."
+    if list_ != "allow" and rel.startswith("**/"):
+        return "float:" + rel[3:]
     core = rel[:-3] if rel.endswith("/**") else rel
     if "/" not in core:
         if list_ != "allow":
@@ -157,11 +162,36 @@ def command_matches(rule: Rule, command_text: str) -> bool:
     return command_regex(rule.spec).fullmatch(command_text) is not None
 
 
+def _bracket(inner: str) -> str | None:
+    """Translate the (non-empty) inside of a ``[...]`` glob class into a regex class; None if invalid."""
+    negate = inner[:1] in ("!", "^")
+    body = inner[1:] if negate else inner
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        if i + 2 < len(body) and body[i + 1] == "-":
+            if body[i] > body[i + 2]:
+                return None
+            out.append(f"{re.escape(body[i])}-{re.escape(body[i + 2])}")
+            i += 3
+        else:
+            out.append(re.escape(body[i]))
+            i += 1
+    return "[" + ("^/" if negate else "") + "".join(out) + "]"
+
+
 @lru_cache(maxsize=1024)
 def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a gitignore-style glob; the result also matches everything below a matched directory."""
+    """Compile a gitignore-style glob; the result also matches everything below a matched directory.
+
+    ``*`` and ``?`` stay within one path segment, ``**`` crosses segments, ``[...]`` is a character
+    class (``[!...]`` negated; an invalid class is taken literally), a trailing ``/**`` also matches
+    the directory itself. Never raises.
+    """
     out: list[str] = []
     i, n = 0, len(pattern)
+    if pattern.endswith("/**"):
+        pattern, n = pattern[:-3], n - 3
     while i < n:
         c = pattern[i]
         if c == "*":
@@ -178,14 +208,13 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
         elif c == "?":
             out.append("[^/]")
         elif c == "[":
-            end = pattern.find("]", i + 2 if pattern.startswith(("[!", "[^"), i) else i + 1)
-            if end == -1:
+            start = i + 2 if pattern.startswith(("[!", "[^"), i) else i + 1
+            end = pattern.find("]", start + 1)
+            translated = _bracket(pattern[i + 1 : end]) if end != -1 else None
+            if translated is None:
                 out.append(re.escape(c))
             else:
-                inner = pattern[i + 1 : end]
-                if inner[:1] in ("!", "^"):
-                    inner = "^" + inner[1:]
-                out.append("[" + inner.replace("\\", "\\\\") + "]")
+                out.append(translated)
                 i = end
         else:
             out.append(re.escape(c))
@@ -206,7 +235,9 @@ def path_matches(rule: Rule, path: str, cwd: str, home: str) -> bool:
     """Does an absolute, normalised ``path`` fall under the rule's path pattern?"""
     anchor, _, pattern = rule.spec.partition(":")
     if anchor == "abs":
-        return glob_regex(pattern).fullmatch(path) is not None
+        if pattern.strip("/") == "":
+            return path.startswith("/")
+        return glob_regex(pattern.rstrip("/")).fullmatch(path) is not None
     if anchor == "float":
         return glob_regex("**/" + pattern).fullmatch(path.lstrip("/")) is not None
     root = home if anchor == "home" else cwd
@@ -215,6 +246,7 @@ def path_matches(rule: Rule, path: str, cwd: str, home: str) -> bool:
         return False
     if anchor == "cwdfloat":
         return glob_regex("**/" + pattern).fullmatch(rel) is not None
+    pattern = pattern.rstrip("/")
     if pattern in ("", "."):
         return True
     return glob_regex(pattern).fullmatch(rel) is not None
@@ -223,8 +255,11 @@ def path_matches(rule: Rule, path: str, cwd: str, home: str) -> bool:
 def domain_matches(rule: Rule, host: str) -> bool:
     host = host.lower().rstrip(".")
     pattern = rule.spec
-    if pattern.startswith("*."):
+    if pattern.startswith("*.") and "*" not in pattern[2:]:
         return host.endswith(pattern[1:])
+    if pattern.startswith("*."):
+        regex = r"(?:[^.]+\.)+" + "[^.]*".join(re.escape(p) for p in pattern[2:].split("*"))
+        return re.fullmatch(regex, host) is not None
     if "*" in pattern:
         regex = "[^.]*".join(re.escape(p) for p in pattern.split("*"))
         return re.fullmatch(regex, host) is not None

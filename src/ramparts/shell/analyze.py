@@ -57,20 +57,41 @@ OPAQUE_RUNNERS = frozenset(
         "runuser",
     }
 )
-INTERPRETERS = {
-    "python": ("-c",),
-    "python3": ("-c",),
-    "python2": ("-c",),
-    "perl": ("-e", "-E"),
-    "ruby": ("-e",),
-    "node": ("-e", "--eval", "-p", "--print"),
-    "php": ("-r",),
-    "deno": ("eval",),
-    "bun": ("-e", "--eval"),
-    "lua": ("-e",),
-    "Rscript": ("-e",),
-    "osascript": ("-e",),
+# Interpreters and the flags that hand them code inline: long flags as words, short ones as letters
+# (so clusters like `python3 -Ic` and `perl -ne` are caught too).
+INTERPRETERS: dict[str, tuple[frozenset[str], str]] = {
+    "python": (frozenset(), "c"),
+    "python3": (frozenset(), "c"),
+    "python2": (frozenset(), "c"),
+    "pypy": (frozenset(), "c"),
+    "pypy3": (frozenset(), "c"),
+    "perl": (frozenset(), "eE"),
+    "ruby": (frozenset(), "e"),
+    "node": (frozenset({"--eval", "--print"}), "ep"),
+    "php": (frozenset(), "rR"),
+    "deno": (frozenset({"eval"}), ""),
+    "bun": (frozenset({"--eval"}), "e"),
+    "lua": (frozenset(), "e"),
+    "Rscript": (frozenset(), "e"),
+    "osascript": (frozenset(), "e"),
 }
+FIND_RUNNERS = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+# Options that take a separate value word, per reader (so the value is not taken for a file).
+VALUE_OPTIONS: dict[str, frozenset[str]] = {
+    "grep": frozenset({"-e", "-f", "-m", "-A", "-B", "-C", "--regexp", "--file", "--max-count"}),
+    "rg": frozenset({"-e", "-f", "-m", "-A", "-B", "-C", "-g", "-t", "-T", "--regexp", "--glob", "--type"}),
+    "head": frozenset({"-n", "-c", "--lines", "--bytes"}),
+    "tail": frozenset({"-n", "-c", "--lines", "--bytes"}),
+    "sed": frozenset({"-e", "-f", "--expression", "--file"}),
+    "awk": frozenset({"-f", "-v", "-F"}),
+    "cut": frozenset({"-d", "-f", "-c", "-b"}),
+    "sort": frozenset({"-t", "-k", "-o", "-S", "--output"}),
+    "jq": frozenset({"--arg", "--argjson", "-f", "--from-file"}),
+}
+VALUE_OPTIONS["egrep"] = VALUE_OPTIONS["fgrep"] = VALUE_OPTIONS["grep"]
+VALUE_OPTIONS["gawk"] = VALUE_OPTIONS["mawk"] = VALUE_OPTIONS["awk"]
+# Options that give grep/sed/jq their pattern or script, so no positional argument is the pattern.
+PATTERN_OPTIONS = ("-e", "-f", "--regexp", "--file", "--expression", "--from-file")
 SHELL_KEYWORDS = frozenset(
     {
         "if",
@@ -215,7 +236,7 @@ def _unwrap(argv: list[str], opaque: list[str]) -> list[str]:
             if word == "--":
                 i += 1
                 break
-            if name == "env" and _ASSIGNMENT.fullmatch(word):
+            if name == "env" and (_ASSIGNMENT.fullmatch(word) or word == "-"):
                 i += 1
                 continue
             if word.startswith("-") and len(word) > 1:
@@ -233,17 +254,35 @@ def _unwrap(argv: list[str], opaque: list[str]) -> list[str]:
     return argv
 
 
-def _positionals(args: list[str]) -> list[str]:
+def _positionals(args: list[str], takes_value: frozenset[str] = frozenset()) -> list[str]:
+    """Non-option words; the word after an option in ``takes_value`` is that option's value."""
     out: list[str] = []
     options_done = False
+    skip_next = False
     for word in args:
+        if skip_next:
+            skip_next = False
+            continue
         if not options_done and word == "--":
             options_done = True
             continue
         if not options_done and word.startswith("-") and len(word) > 1:
+            skip_next = word in takes_value
             continue
         out.append(word)
     return out
+
+
+def _target_directory(args: list[str]) -> str | None:
+    """The directory of ``cp/mv/install/ln -t DIR`` or ``--target-directory=DIR``, if given."""
+    for i, word in enumerate(args):
+        if word == "-t" and i + 1 < len(args):
+            return args[i + 1]
+        if word.startswith("--target-directory="):
+            return word.split("=", 1)[1]
+        if word.startswith("-t") and len(word) > 2 and not word.startswith("--"):
+            return word[2:]
+    return None
 
 
 def analyze(text: str) -> Analysis:
@@ -262,16 +301,26 @@ def analyze(text: str) -> Analysis:
         commands.append(Command(argv=words, text=" ".join(words)))
         if name in SHELL_KEYWORDS:
             opaque.append(f"shell control structure {name!r}")
+        elif any(ch in program for ch in "{}*?[]"):
+            opaque.append(f"program name {program!r} is expanded by the shell")
         elif name in OPAQUE_RUNNERS:
             opaque.append(f"{name!r} runs a command this analyser cannot see")
-        elif name in INTERPRETERS or re.fullmatch(r"python3(\.\d+)?|pypy3?", name):
-            flags = INTERPRETERS.get(name, ("-c",))
-            if any(w in flags for w in argv[1:]) or any(
-                w.startswith(flags) for w in argv[1:] if w.startswith("-")
-            ):
-                opaque.append(f"{name} runs inline code")
-            elif len(argv) == 1 or argv[1] == "-":
-                opaque.append(f"{name} reads code from stdin")
+        elif name == "find" and any(w in FIND_RUNNERS for w in argv[1:]):
+            opaque.append("find -exec runs a command this analyser cannot see")
+        else:
+            interpreter = INTERPRETERS.get(name)
+            if interpreter is None and re.fullmatch(r"python3(\.\d+)?", name):
+                interpreter = INTERPRETERS["python3"]
+            if interpreter is not None:
+                long_flags, letters = interpreter
+                inline = any(
+                    w in long_flags or (w[:1] == "-" and w[1:2] != "-" and any(c in letters for c in w[1:]))
+                    for w in argv[1:]
+                )
+                if inline:
+                    opaque.append(f"{name} runs inline code")
+                elif len(argv) == 1 or argv[1] == "-":
+                    opaque.append(f"{name} reads code from stdin")
         args = list(argv[1:])
         if name == "dd":
             for word in args:
@@ -280,11 +329,19 @@ def analyze(text: str) -> Analysis:
                 elif word.startswith("of="):
                     files.append(FileWord(word[3:], "write", "argument"))
         elif name in READERS:
-            positional = _positionals(args)[READERS[name] :]
-            files.extend(FileWord(w, "read", "argument") for w in positional)
+            skip = READERS[name]
+            if skip and any(w.startswith(PATTERN_OPTIONS) for w in args):
+                skip = 0
+            in_place = name == "sed" and any(w.startswith(("-i", "--in-place")) for w in args)
+            positional = _positionals(args, VALUE_OPTIONS.get(name, frozenset()))[skip:]
+            files.extend(FileWord(w, "write" if in_place else "read", "argument") for w in positional)
         elif name in WRITERS:
             positional = _positionals(args)
-            if WRITERS[name] == "last" and positional:
+            target = _target_directory(args)
+            if target is not None:
+                files.extend(FileWord(w, "read", "argument") for w in positional if w != target)
+                files.append(FileWord(target, "write", "argument"))
+            elif WRITERS[name] == "last" and positional:
                 files.extend(FileWord(w, "read", "argument") for w in positional[:-1])
                 files.append(FileWord(positional[-1], "write", "argument"))
             else:

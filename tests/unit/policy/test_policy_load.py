@@ -142,3 +142,12 @@ def test_init_template_is_a_valid_policy(profile: str) -> None:
     policy = compile_policy(render_template(profile).encode(), "init.yaml")
     assert policy.extends[-1] == f"profile:{profile}"
     assert policy.deny
+
+
+def test_alias_bomb_is_refused_quickly() -> None:
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 8):
+        prev = f"*a{i - 1}"
+        levels.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
+    text = "version: 1\n" + "\n".join(levels) + "\n"
+    assert "too large" in str(error_of(text))

@@ -15,7 +15,6 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from ..._locations import policy_ref, state_dir
@@ -172,7 +171,7 @@ class Hook:
         self.event_name = name
         from ...policy.load import load_policy
 
-        policy = load_policy(self.policy_ref, cache_dir=self.state_dir / "cache")
+        policy = load_policy(self.policy_ref, cache_dir=os.path.join(self.state_dir, "cache"))
         deadline = policy.hook.deadline_ms
         self._arm(min(deadline, self.deadline_ms) if self.explicit_deadline else deadline)
         if self.input_bytes > policy.hook.max_input_bytes:
@@ -184,9 +183,9 @@ class Hook:
         from .normalize import summarize, to_event
 
         subject = Subject(user=_user(), host=os.uname().nodename)
-        event = to_event(payload, home=str(Path.home()), subject=subject)
+        event = to_event(payload, home=os.path.expanduser("~"), subject=subject)
         decision = decide(policy, event, SessionState(session_id=event.session_id))
-        redactor = Redactor(load_key(self.state_dir / "keys" / "fingerprint.key"))
+        redactor = Redactor(load_key(os.path.join(self.state_dir, "keys", "fingerprint.key")))
         record = {
             "v": 1,
             "time": _now(),
@@ -218,7 +217,7 @@ class Hook:
             from ...audit.store import AuditStore
 
             self.store = AuditStore(
-                self.state_dir / "audit.db", busy_timeout_ms=max(self.deadline_ms // 2, 100)
+                os.path.join(self.state_dir, "audit.db"), busy_timeout_ms=max(self.deadline_ms // 2, 100)
             )
         return self.store
 

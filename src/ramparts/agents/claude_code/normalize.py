@@ -38,13 +38,24 @@ _GLOB_CHARS = frozenset("*?[")
 MAX_GLOB_MATCHES = 256
 
 
+def _clean(value: str, name: str) -> str:
+    """Refuse text no file system or shell can take: NUL bytes and lone surrogates."""
+    if "\x00" in value:
+        raise HookInputError(f"hook input field {name!r} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise HookInputError(f"hook input field {name!r} is not valid Unicode") from exc
+    return value
+
+
 def _str_field(payload: dict[str, Any], name: str, *, required: bool = True) -> str:
     value = payload.get(name)
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value):
         raise HookInputError(f"hook input field {name!r} is missing or not a non-empty string")
-    return value
+    return _clean(value, name)
 
 
 def event_name(payload: dict[str, Any]) -> str:
@@ -96,7 +107,7 @@ def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> 
         command = tool_input.get("command")
         if not isinstance(command, str):
             raise HookInputError(f"{name} tool_input has no string 'command'")
-        analysis = analyze(command)
+        analysis = analyze(_clean(command, "tool_input.command"))
         accesses = resolve_words(analysis.files, cwd=cwd, home=home)
         opaque = analysis.opaque if name == "Bash" else ("PowerShell is not analysed yet", *analysis.opaque)
         return ToolCall(name, tool_input, analysis.commands, accesses, opaque)
@@ -107,6 +118,7 @@ def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> 
             raw = cwd
         if not isinstance(raw, str) or not raw:
             raise HookInputError(f"{name} tool_input has no string {field!r}")
+        _clean(raw, f"tool_input.{field}")
         mode: AccessMode = "write" if name in _WRITE_TOOLS else "read"
         paths = _resolve(raw, cwd=cwd, home=home, expand_globs=False)
         return ToolCall(name, tool_input, accesses=tuple(FileAccess(p, mode, "tool") for p in paths))
@@ -130,7 +142,10 @@ def _resolve(word: str, *, cwd: str, home: str, expand_globs: bool) -> list[str]
     if expand_globs and _GLOB_CHARS & set(word):
         import glob
 
-        matches = glob.glob(word, root_dir=cwd, include_hidden=True)[:MAX_GLOB_MATCHES]
+        try:
+            matches = glob.glob(word, root_dir=cwd, include_hidden=True)[:MAX_GLOB_MATCHES]
+        except (OSError, ValueError) as exc:
+            raise HookInputError(f"cannot expand the glob {word[:80]!r}: {exc}") from exc
         candidates.extend(os.path.normpath(os.path.join(cwd, m)) for m in sorted(matches))
     out: list[str] = []
     for path in candidates:
