@@ -105,6 +105,8 @@ class Decision(NamedTuple):
     """False in ``report`` mode: the verdict was computed but the adapter lets the call through."""
     would_verdict: Verdict | None = None
     """In report mode, what enforce mode would have decided."""
+    decision_id: str = ""
+    """Set by the adapter that records the decision (the engine itself draws no randomness)."""
 
     @property
     def reason(self) -> str:

@@ -293,6 +293,8 @@ def test_good_input_allows_and_records_before_answering(env: dict[str, Any]) -> 
     assert record["tool"] == "Bash"
     assert record["input"]["command"] == "ls -la"
     assert record["rule_ids"] == ["allow:Bash(ls *)"]
+    assert f"[decision {record['decision_id']}]" in spec["permissionDecisionReason"]
+    assert len(record["decision_id"]) == 24
 
 
 def test_no_error_path_exits_zero_or_one(env: dict[str, Any]) -> None:

@@ -90,6 +90,8 @@ class Hook:
             reason = "Ramparts: " + decision.reason
             if decision.rule_ids:
                 reason += f" [rules: {', '.join(decision.rule_ids)}]"
+            if decision.decision_id:
+                reason += f" [decision {decision.decision_id}]"
             output: dict[str, Any] = {
                 "hookSpecificOutput": {
                     "hookEventName": "PreToolUse",
@@ -185,6 +187,7 @@ class Hook:
         subject = Subject(user=_user(), host=os.uname().nodename)
         event = to_event(payload, home=os.path.expanduser("~"), subject=subject)
         decision = decide(policy, event, SessionState(session_id=event.session_id))
+        decision = decision._replace(decision_id=os.urandom(12).hex())
         redactor = Redactor(load_key(os.path.join(self.state_dir, "keys", "fingerprint.key")))
         record = {
             "v": 1,
@@ -207,8 +210,11 @@ class Hook:
             "reasons": [redactor.text(r) for r in decision.reasons],
             "rule_ids": list(decision.rule_ids),
             "policy": policy.revision,
-            "decision_id": os.urandom(12).hex(),
+            "decision_id": decision.decision_id,
         }
+        for key in ("agent_id", "agent_type"):  # set inside subagents
+            if isinstance(payload.get(key), str):
+                record[key] = redactor.text(payload[key])
         self._store().append(record)
         return self.answer(event, decision)
 
