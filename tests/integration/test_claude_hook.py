@@ -15,7 +15,7 @@ import pytest
 from ramparts.audit.store import AuditStore
 from ramparts.policy.compile import hook_command, managed_settings
 from ramparts.policy.load import load_policy
-from ramparts.testing import ScriptedModelServer, Step, ToolUse, run_claude
+from ramparts.testing import ClaudeRun, ScriptedModelServer, Step, ToolUse, run_claude
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -53,6 +53,35 @@ def settings_file(
     return path
 
 
+def isolate_tool_gate(settings: Path) -> None:
+    """Keep only the PreToolUse hook, so a failing hook cannot stop the session before a tool call."""
+    data = json.loads(settings.read_text())
+    data["hooks"] = {"PreToolUse": data["hooks"]["PreToolUse"]}
+    settings.write_text(json.dumps(data))
+
+
+def user_allows(setup: dict[str, Path], rules: list[str]) -> None:
+    """User-scope allow rules: what Claude Code would let run if Ramparts were not there."""
+    (setup["home"] / ".claude").mkdir(parents=True, exist_ok=True)
+    (setup["home"] / ".claude" / "settings.json").write_text(json.dumps({"permissions": {"allow": rules}}))
+
+
+def session(
+    claude_bin: Path, setup: dict[str, Path], scenario: list[Step], settings: Path, prompt: str = "go"
+) -> tuple[ClaudeRun, ScriptedModelServer]:
+    """One real `claude -p` session against the scripted model; the server keeps what it recorded."""
+    with ScriptedModelServer(scenario) as server:
+        run = run_claude(
+            prompt,
+            claude_bin=claude_bin,
+            cwd=setup["project"],
+            home=setup["home"],
+            base_url=server.url,
+            settings=settings,
+        )
+    return run, server
+
+
 def steps(project: Path) -> list[Step]:
     return [
         ToolUse("Read", {"file_path": str(project / ".env")}),
@@ -78,18 +107,10 @@ DENIED = {
 def test_hook_alone_enforces_the_policy(claude_bin: Path, setup: dict[str, Path]) -> None:
     scenario = steps(setup["project"])
     settings = settings_file(setup, native_rules=False)
-    with ScriptedModelServer(scenario) as server:
-        run = run_claude(
-            "go",
-            claude_bin=claude_bin,
-            cwd=setup["project"],
-            home=setup["home"],
-            base_url=server.url,
-            settings=settings,
-        )
-        assert run.returncode == 0, run.stderr
-        results = {i: server.tool_result(i) for i in range(7)}
-        all_text = server.all_text()
+    run, server = session(claude_bin, setup, scenario, settings)
+    assert run.returncode == 0, run.stderr
+    results = {i: server.tool_result(i) for i in range(7)}
+    all_text = server.all_text()
     for i, rule in DENIED.items():
         result = results[i]
         assert result is not None and result.is_error, (i, result)
@@ -124,22 +145,14 @@ def test_hook_alone_enforces_the_policy(claude_bin: Path, setup: dict[str, Path]
 def test_compiled_settings_deny_natively_and_by_hook(claude_bin: Path, setup: dict[str, Path]) -> None:
     scenario = steps(setup["project"])
     settings = settings_file(setup, native_rules=True)
-    with ScriptedModelServer(scenario) as server:
-        run = run_claude(
-            "go",
-            claude_bin=claude_bin,
-            cwd=setup["project"],
-            home=setup["home"],
-            base_url=server.url,
-            settings=settings,
-        )
-        assert run.returncode == 0, run.stderr
-        for i in DENIED:
-            result = server.tool_result(i)
-            assert result is not None and result.is_error, (i, result)
-        ls_result = server.tool_result(5)
-        assert ls_result is not None and not ls_result.is_error
-        assert CANARY not in server.all_text()
+    run, server = session(claude_bin, setup, scenario, settings)
+    assert run.returncode == 0, run.stderr
+    for i in DENIED:
+        result = server.tool_result(i)
+        assert result is not None and result.is_error, (i, result)
+    ls_result = server.tool_result(5)
+    assert ls_result is not None and not ls_result.is_error
+    assert CANARY not in server.all_text()
 
 
 def test_hook_that_cannot_read_its_policy_denies_the_tool(claude_bin: Path, setup: dict[str, Path]) -> None:
@@ -150,22 +163,10 @@ def test_hook_that_cannot_read_its_policy_denies_the_tool(claude_bin: Path, setu
         "done",
     ]
     settings = settings_file(setup, native_rules=False, policy=str(setup["tmp"] / "missing.yaml"))
-    data = json.loads(settings.read_text())
-    data["hooks"] = {"PreToolUse": data["hooks"]["PreToolUse"]}  # isolate the tool gate
-    settings.write_text(json.dumps(data))
-    (setup["home"] / ".claude").mkdir(parents=True)
-    allow_all = {"permissions": {"allow": ["Bash"]}}  # without Ramparts these would simply run
-    (setup["home"] / ".claude" / "settings.json").write_text(json.dumps(allow_all))
-    with ScriptedModelServer(scenario) as server:
-        run = run_claude(
-            "go",
-            claude_bin=claude_bin,
-            cwd=setup["project"],
-            home=setup["home"],
-            base_url=server.url,
-            settings=settings,
-        )
-        results = [server.tool_result(0), server.tool_result(1)]
+    isolate_tool_gate(settings)
+    user_allows(setup, ["Bash"])  # without Ramparts these would simply run
+    run, server = session(claude_bin, setup, scenario, settings)
+    results = [server.tool_result(0), server.tool_result(1)]
     assert run.returncode == 0, run.stderr
     assert not marker.exists(), "the tool ran although the hook could not read its policy"
     for result in results:
@@ -177,16 +178,14 @@ def test_broken_policy_stops_the_prompt_from_reaching_the_model(
     claude_bin: Path, setup: dict[str, Path]
 ) -> None:
     settings = settings_file(setup, native_rules=False, policy=str(setup["tmp"] / "missing.yaml"))
-    with ScriptedModelServer([ToolUse("Bash", {"command": "ls"}), "done"]) as server:
-        run = run_claude(
-            "my password is hunter2",
-            claude_bin=claude_bin,
-            cwd=setup["project"],
-            home=setup["home"],
-            base_url=server.url,
-            settings=settings,
-        )
-        assert server.requests == []
+    run, server = session(
+        claude_bin,
+        setup,
+        [ToolUse("Bash", {"command": "ls"}), "done"],
+        settings,
+        prompt="my password is hunter2",
+    )
+    assert server.requests == []
     assert "blocked" in json.dumps(run.events)
 
 
@@ -195,22 +194,9 @@ def test_hook_that_cannot_start_blocks(claude_bin: Path, setup: dict[str, Path])
     marker = setup["project"] / "created-by-agent"
     scenario: list[Step] = [ToolUse("Bash", {"command": f"touch {marker}", "description": "d"}), "done"]
     settings = settings_file(setup, native_rules=False, command="/nonexistent/python -I -m ramparts hook")
-    data = json.loads(settings.read_text())
-    data["hooks"] = {"PreToolUse": data["hooks"]["PreToolUse"]}
-    settings.write_text(json.dumps(data))
-    (setup["home"] / ".claude").mkdir(parents=True)
-    (setup["home"] / ".claude" / "settings.json").write_text(
-        json.dumps({"permissions": {"allow": ["Bash(touch *)"]}})
-    )
-    with ScriptedModelServer(scenario) as server:
-        run_claude(
-            "go",
-            claude_bin=claude_bin,
-            cwd=setup["project"],
-            home=setup["home"],
-            base_url=server.url,
-            settings=settings,
-        )
-        result = server.tool_result(0)
+    isolate_tool_gate(settings)
+    user_allows(setup, ["Bash(touch *)"])
+    _, server = session(claude_bin, setup, scenario, settings)
+    result = server.tool_result(0)
     assert not marker.exists()
     assert result is not None and result.is_error

@@ -49,11 +49,28 @@ def env(tmp_path: Path) -> dict[str, Any]:
     return {"policy": policy, "state": tmp_path / "state", "tmp": tmp_path}
 
 
+def hook_cmd(policy: Path, state: Path, *extra: str) -> list[str]:
+    """The command line `ramparts compile` installs."""
+    return [
+        sys.executable,
+        "-I",
+        "-m",
+        "ramparts",
+        "hook",
+        "--policy",
+        str(policy),
+        "--state-dir",
+        str(state),
+        *extra,
+    ]
+
+
 def run_hook(
     stdin: bytes, policy: Path, state: Path, timeout: float = 20
 ) -> subprocess.CompletedProcess[bytes]:
-    cmd = [sys.executable, "-I", "-m", "ramparts", "hook", "--policy", str(policy), "--state-dir", str(state)]
-    return subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout, check=False)
+    return subprocess.run(
+        hook_cmd(policy, state), input=stdin, capture_output=True, timeout=timeout, check=False
+    )
 
 
 def assert_denied(proc: subprocess.CompletedProcess[bytes], expect: str) -> None:
@@ -179,19 +196,7 @@ def test_policy_error_is_answered_in_the_events_own_shape(env: dict[str, Any]) -
 
 
 def test_stdin_that_never_ends_denies_at_deadline(env: dict[str, Any]) -> None:
-    cmd = [
-        sys.executable,
-        "-I",
-        "-m",
-        "ramparts",
-        "hook",
-        "--policy",
-        str(env["policy"]),
-        "--state-dir",
-        str(env["state"]),
-        "--deadline-ms",
-        "700",
-    ]
+    cmd = hook_cmd(env["policy"], env["state"], "--deadline-ms", "700")
     start = time.monotonic()
     with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         assert proc.stdin is not None
@@ -212,17 +217,7 @@ def _wait(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
 
 
 def test_sigterm_denies(env: dict[str, Any]) -> None:
-    cmd = [
-        sys.executable,
-        "-I",
-        "-m",
-        "ramparts",
-        "hook",
-        "--policy",
-        str(env["policy"]),
-        "--state-dir",
-        str(env["state"]),
-    ]
+    cmd = hook_cmd(env["policy"], env["state"])
     with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         time.sleep(0.6)  # let it start and block on stdin
         proc.send_signal(signal.SIGTERM)
