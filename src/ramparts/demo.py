@@ -77,7 +77,12 @@ def run_demo(*, workdir: Path, claude_bin: str | None, profile: str = "baseline"
                 continue
             result = server.tool_result(i)
             shown = "(no result)" if result is None else result.content.strip().replace("\n", " ")[:110]
-            status = "blocked" if result is not None and result.is_error else "ran"
+            if result is None or not result.is_error:
+                status = "ran"
+            elif "Ramparts:" in result.content:
+                status = "blocked by Ramparts' hook"
+            else:
+                status = "blocked by Claude Code (a rule Ramparts compiled)"
             print(
                 f"  {step.name}({json.dumps(step.input.get('command') or step.input.get('file_path'))}) "
                 f"-> {status}: {shown}"

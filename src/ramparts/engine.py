@@ -18,6 +18,7 @@ from .policy.rules import (
     domain_matches,
     param_matches,
     path_matches,
+    path_may_match_below,
     tool_name_matches,
 )
 from .policy.types import Policy
@@ -53,6 +54,10 @@ def _decide_tool(policy: Policy, event: Event, call: ToolCall) -> Decision:
             if why:
                 hits[list_name].append((rule, why))  # type: ignore[index]
                 trace.append(f"{list_name} rule {rule.raw!r} matches: {why}")
+    if not hits["deny"]:
+        for rule, why in _recursive_hits(policy, call, event):
+            hits["ask"].append((rule, why))
+            trace.append(f"recursive read: {why}")
     if call.opaque:
         reason = "cannot analyse the command: " + "; ".join(call.opaque)
         trace.append(f"opaque shell → {policy.opaque_shell}: {reason}")
@@ -146,6 +151,23 @@ def _applies(rule: Rule, call: ToolCall, event: Event) -> str:
             return f"subagent {call.input.get('subagent_type')}"
         return ""
     return ""
+
+
+def _recursive_hits(policy: Policy, call: ToolCall, event: Event) -> list[tuple[Rule, str]]:
+    """Deny/ask Read rules that may protect something below a directory the call reads recursively."""
+    out: list[tuple[Rule, str]] = []
+    for access in call.accesses:
+        if not access.recursive or access.mode != "read":
+            continue
+        for rule in (*policy.deny, *policy.ask):
+            if (
+                rule.kind == "path"
+                and rule.tool == "Read"
+                and path_may_match_below(rule, access.path, event.cwd, event.home)
+            ):
+                out.append((rule, f"reads everything under {access.path}, where {rule.raw} protects files"))
+                break
+    return out
 
 
 def _path_hit(rule: Rule, path: str, event: Event) -> bool:

@@ -13,8 +13,6 @@ from typing import Literal, NamedTuple
 Verdict = Literal["deny", "ask", "allow"]
 """What the engine decides. Order of strength: deny > ask > allow."""
 
-VERDICT_STRENGTH: dict[str, int] = {"deny": 3, "ask": 2, "allow": 1}
-
 AccessMode = Literal["read", "write"]
 
 EventKind = Literal["pre_tool_use", "post_tool_use", "user_prompt", "session_start", "session_end"]
@@ -42,6 +40,8 @@ class FileAccess(NamedTuple):
     mode: AccessMode
     via: str
     """How we know: ``tool`` (a file tool's argument), ``argument`` (a reader/writer's argument) or ``redirect``."""
+    recursive: bool = False
+    """Everything below the path is read too (``grep -r``, ``cp -r``, a Grep tool over a directory)."""
 
 
 class ToolCall(NamedTuple):

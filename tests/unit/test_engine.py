@@ -301,3 +301,36 @@ def test_file_tool_without_paths_is_not_allowed() -> None:
     policy = policy_from("version: 1\npermissions: {default: deny, allow: ['Read(./**)']}\n")
     event = Event(kind="pre_tool_use", session_id="s", cwd="/p", home="/h", tool=ToolCall("Read", {}))
     assert decide(policy, event, SessionState()).verdict == "deny"
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["grep -r KEY .", "grep -rn KEY", "rg KEY", "grep -R x src/..", "diff -r . /tmp", "tar czf /tmp/o.tgz ."],
+)
+def test_recursive_read_over_protected_files_asks(check: Decider, baseline: object, command: str) -> None:
+    from ramparts.policy.types import Policy
+
+    assert isinstance(baseline, Policy)
+    decision = check(baseline, "Bash", {"command": command})
+    assert decision.verdict in ("ask", "deny")
+    assert any("reads everything under" in r for r in decision.reasons) or decision.verdict == "deny"
+
+
+def test_recursive_read_outside_protected_paths_is_allowed(check: Decider) -> None:
+    policy = policy_from(
+        "version: 1\nsensitive_paths: ['//etc/shadow']\npermissions: {allow: ['Bash(grep *)']}\n"
+    )
+    assert check(policy, "Bash", {"command": "grep -r KEY src"}).verdict == "allow"
+    decision = check(policy, "Bash", {"command": "grep -r KEY /etc"})
+    assert decision.verdict == "ask" and "sensitive:Read://etc/shadow" in decision.rule_ids
+
+
+def test_grep_tool_over_a_directory_is_a_recursive_read(check: Decider, project: Path) -> None:
+    policy = policy_from("version: 1\nsensitive_paths: ['.env']\npermissions: {allow: [Grep]}\n")
+    assert check(policy, "Grep", {"pattern": "KEY", "path": str(project)}).verdict == "ask"
+    assert check(policy, "Grep", {"pattern": "KEY", "path": str(project / "README.md")}).verdict == "allow"
+
+
+def test_a_definite_deny_wins_over_a_recursive_ask(check: Decider) -> None:
+    decision = check(POLICY, "Bash", {"command": "grep -r x . && git push"})
+    assert decision.verdict == "deny"

@@ -252,6 +252,28 @@ def path_matches(rule: Rule, path: str, cwd: str, home: str) -> bool:
     return glob_regex(pattern).fullmatch(rel) is not None
 
 
+_GLOB_START = re.compile(r"[*?\[]")
+
+
+def path_may_match_below(rule: Rule, directory: str, cwd: str, home: str) -> bool:
+    """Could the rule's pattern match the directory or anything below it? (For recursive reads.)"""
+    anchor, _, pattern = rule.spec.partition(":")
+    if anchor == "float":
+        return True
+    if anchor == "cwdfloat":
+        literal = cwd
+    else:
+        root = "" if anchor == "abs" else (home if anchor == "home" else cwd).rstrip("/") + "/"
+        full = root + pattern
+        glob_at = _GLOB_START.search(full)
+        literal = full if glob_at is None else full[: full.rfind("/", 0, glob_at.start()) + 1]
+    literal = literal.rstrip("/")
+    directory = directory.rstrip("/")
+    if not literal or not directory:
+        return True
+    return literal == directory or literal.startswith(directory + "/") or directory.startswith(literal + "/")
+
+
 def domain_matches(rule: Rule, host: str) -> bool:
     host = host.lower().rstrip(".")
     pattern = rule.spec

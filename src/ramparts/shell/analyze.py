@@ -7,6 +7,7 @@ files named in their arguments, and which run code they are given inline.
 from __future__ import annotations
 
 import re
+from shlex import quote as shlex_quote
 from typing import NamedTuple
 
 from ..model import AccessMode, Command
@@ -201,6 +202,40 @@ WRITERS: dict[str, str] = {
     "rsync": "last",
     "scp": "last",
 }
+SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "fish", "ash"})
+MAX_DEPTH = 4
+"""How deep ``bash -c '…'`` strings are analysed."""
+SAFE_ASSIGNMENTS = frozenset(
+    {
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "NO_COLOR",
+        "FORCE_COLOR",
+        "CLICOLOR",
+        "TERM",
+        "COLUMNS",
+        "LINES",
+        "CI",
+        "DEBUG",
+        "VERBOSE",
+        "PYTHONUNBUFFERED",
+        "PYTHONDONTWRITEBYTECODE",
+        "NODE_ENV",
+        "RUST_BACKTRACE",
+        "RUST_LOG",
+    }
+)
+"""Variables whose assignment before a command cannot make it run something else."""
+RECURSIVE_READERS = frozenset({"grep", "egrep", "fgrep", "diff", "zgrep"})
+ALWAYS_RECURSIVE = frozenset({"rg", "ag", "ack"})
+ARCHIVERS = frozenset({"tar", "zip", "7z", "cpio"})
+FILE_OPTIONS = frozenset({"-f", "--file", "--from-file"})
+PATTERN_FILE_READERS = frozenset({"grep", "egrep", "fgrep", "rg", "sed", "awk", "gawk", "mawk", "jq"})
+GIT_GLOBAL_VALUE_OPTIONS = frozenset(
+    {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix"}
+)
+_BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
 
 
@@ -210,6 +245,8 @@ class FileWord(NamedTuple):
     word: str
     mode: AccessMode
     via: str
+    recursive: bool = False
+    """Everything below the path is read (``grep -r``, ``cp -r``, ``tar c``)."""
 
 
 class Analysis(NamedTuple):
@@ -219,12 +256,20 @@ class Analysis(NamedTuple):
 
 
 def _unwrap(argv: list[str], opaque: list[str]) -> list[str]:
-    """Strip leading assignments and known wrappers; return the argv that really runs."""
+    """Strip leading assignments and known wrappers; return the argv that really runs.
+
+    An assignment of anything but a harmless variable (``GIT_EXTERNAL_DIFF=…``, ``LD_PRELOAD=…``,
+    ``PAGER=…``) can make an allowed program run something else, so it makes the command opaque.
+    """
     for _ in range(16):
+        assigned: list[str] = []
         while argv and _ASSIGNMENT.fullmatch(argv[0]):
+            assigned.append(argv[0])
             argv = argv[1:]
         if not argv:
-            return argv
+            return argv  # plain variable assignments run nothing
+        for word in assigned:
+            _note_assignment(word, opaque)
         name = argv[0].rsplit("/", 1)[-1]
         if name not in WRAPPERS:
             return argv
@@ -237,6 +282,8 @@ def _unwrap(argv: list[str], opaque: list[str]) -> list[str]:
                 i += 1
                 break
             if name == "env" and (_ASSIGNMENT.fullmatch(word) or word == "-"):
+                if word != "-" and i + 1 < len(argv):
+                    _note_assignment(word, opaque)
                 i += 1
                 continue
             if word.startswith("-") and len(word) > 1:
@@ -252,6 +299,12 @@ def _unwrap(argv: list[str], opaque: list[str]) -> list[str]:
         argv = argv[i:]
     opaque.append("wrappers nested too deep")
     return argv
+
+
+def _note_assignment(word: str, opaque: list[str]) -> None:
+    name = word.split("=", 1)[0]
+    if name not in SAFE_ASSIGNMENTS and not name.startswith("LC_"):
+        opaque.append(f"sets {name} for the command it runs")
 
 
 def _positionals(args: list[str], takes_value: frozenset[str] = frozenset()) -> list[str]:
@@ -285,70 +338,167 @@ def _target_directory(args: list[str]) -> str | None:
     return None
 
 
-def analyze(text: str) -> Analysis:
-    """Analyse one shell command string."""
+def analyze(text: str, *, depth: int = 0) -> Analysis:
+    """Analyse one shell command string (``bash -c`` strings inside it too, to a bounded depth)."""
     parsed = split(text)
     opaque = list(parsed.opaque)
     commands: list[Command] = []
     files: list[FileWord] = []
     for raw_argv in parsed.commands:
         argv = _unwrap(list(raw_argv), opaque)
-        if not argv:
-            continue
-        program = argv[0]
-        name = program.rsplit("/", 1)[-1] if "/" in program else program
-        words = (name, *argv[1:])
-        commands.append(Command(argv=words, text=" ".join(words)))
-        if name in SHELL_KEYWORDS:
-            opaque.append(f"shell control structure {name!r}")
-        elif any(ch in program for ch in "{}*?[]"):
-            opaque.append(f"program name {program!r} is expanded by the shell")
-        elif name in OPAQUE_RUNNERS:
-            opaque.append(f"{name!r} runs a command this analyser cannot see")
-        elif name == "find" and any(w in FIND_RUNNERS for w in argv[1:]):
-            opaque.append("find -exec runs a command this analyser cannot see")
-        else:
-            interpreter = INTERPRETERS.get(name)
-            if interpreter is None and re.fullmatch(r"python3(\.\d+)?", name):
-                interpreter = INTERPRETERS["python3"]
-            if interpreter is not None:
-                long_flags, letters = interpreter
-                inline = any(
-                    w in long_flags or (w[:1] == "-" and w[1:2] != "-" and any(c in letters for c in w[1:]))
-                    for w in argv[1:]
-                )
-                if inline:
-                    opaque.append(f"{name} runs inline code")
-                elif len(argv) == 1 or argv[1] == "-":
-                    opaque.append(f"{name} reads code from stdin")
-        args = list(argv[1:])
-        if name == "dd":
-            for word in args:
-                if word.startswith("if="):
-                    files.append(FileWord(word[3:], "read", "argument"))
-                elif word.startswith("of="):
-                    files.append(FileWord(word[3:], "write", "argument"))
-        elif name in READERS:
-            skip = READERS[name]
-            if skip and any(w.startswith(PATTERN_OPTIONS) for w in args):
-                skip = 0
-            in_place = name == "sed" and any(w.startswith(("-i", "--in-place")) for w in args)
-            positional = _positionals(args, VALUE_OPTIONS.get(name, frozenset()))[skip:]
-            files.extend(FileWord(w, "write" if in_place else "read", "argument") for w in positional)
-        elif name in WRITERS:
-            positional = _positionals(args)
-            target = _target_directory(args)
-            if target is not None:
-                files.extend(FileWord(w, "read", "argument") for w in positional if w != target)
-                files.append(FileWord(target, "write", "argument"))
-            elif WRITERS[name] == "last" and positional:
-                files.extend(FileWord(w, "read", "argument") for w in positional[:-1])
-                files.append(FileWord(positional[-1], "write", "argument"))
-            else:
-                files.extend(FileWord(w, "write", "argument") for w in positional)
+        while argv and argv[0] in SHELL_KEYWORDS:
+            opaque.append(f"shell control structure {argv[0]!r}")
+            argv = _unwrap(argv[1:], opaque)
+        if argv:
+            _simple_command(argv, commands, files, opaque, depth)
     for redirect in parsed.redirects:
         if redirect.op in (">&", "<&", ">>&") and (redirect.target.isdigit() or redirect.target == "-"):
             continue
         mode = REDIRECTS.get(redirect.op, "write")
         files.append(FileWord(redirect.target, "read" if mode == "read" else "write", "redirect"))
     return Analysis(tuple(commands), tuple(files), tuple(dict.fromkeys(opaque)))
+
+
+def _expansions(words: list[str], opaque: list[str]) -> None:
+    """Words bash would expand in ways this analyser does not reproduce."""
+    for word in words:
+        if _BRACE.search(word):
+            opaque.append(f"brace expansion in {word[:60]!r}")
+        if word.startswith("~") and not (word == "~" or word.startswith("~/")):
+            opaque.append(f"tilde expansion {word.split('/', 1)[0]!r}")
+        if "[[:" in word:
+            opaque.append(f"character class in {word[:60]!r}")
+
+
+def _simple_command(
+    argv: list[str], commands: list[Command], files: list[FileWord], opaque: list[str], depth: int
+) -> None:
+    program = argv[0]
+    name = program.rsplit("/", 1)[-1] if "/" in program else program
+    if name == "git":
+        argv = _git_argv(argv, files, opaque)
+    words = (name, *argv[1:])
+    commands.append(Command(argv=words, text=" ".join(words)))
+    _expansions(argv, opaque)
+    args = list(argv[1:])
+    if any(ch in program for ch in "{}*?[]"):
+        opaque.append(f"program name {program!r} is expanded by the shell")
+    elif name in SHELLS and "-c" in args[:-1] and depth < MAX_DEPTH:
+        inner = analyze(args[args.index("-c") + 1], depth=depth + 1)
+        commands.extend(inner.commands)
+        files.extend(inner.files)
+        opaque.extend(inner.opaque)
+        return
+    elif name in ("eval", "xargs") and depth < MAX_DEPTH:
+        opaque.append(f"{name!r} runs a command this analyser cannot see whole")
+        rest = _positionals(args) if name == "xargs" else args
+        if rest:
+            # eval re-parses its words joined by spaces; xargs runs them as they are
+            text = " ".join(rest) if name == "eval" else " ".join(shlex_quote(w) for w in rest)
+            inner = analyze(text, depth=depth + 1)
+            commands.extend(inner.commands)
+            files.extend(inner.files)
+            opaque.extend(inner.opaque)
+        return
+    elif name in OPAQUE_RUNNERS or name in SHELLS:
+        opaque.append(f"{name!r} runs a command this analyser cannot see")
+    elif name == "find" and any(w in FIND_RUNNERS for w in args):
+        opaque.append("find -exec runs a command this analyser cannot see")
+    elif name == "find" and any(w == "-delete" or w.startswith(("-fprint", "-fls")) for w in args):
+        opaque.append("find deletes or writes files")
+    else:
+        _interpreter(name, argv, opaque)
+    if name == "dd":
+        for word in args:
+            if word.startswith("if="):
+                files.append(FileWord(word[3:], "read", "argument"))
+            elif word.startswith("of="):
+                files.append(FileWord(word[3:], "write", "argument"))
+    elif name in READERS:
+        _reader(name, args, files)
+    elif name in WRITERS:
+        recursive = any(w in ("-r", "-R", "-a", "--recursive", "--archive") for w in args)
+        positional = _positionals(args)
+        target = _target_directory(args)
+        if target is not None:
+            files.extend(FileWord(w, "read", "argument", recursive) for w in positional if w != target)
+            files.append(FileWord(target, "write", "argument"))
+        elif WRITERS[name] == "last" and positional:
+            files.extend(FileWord(w, "read", "argument", recursive) for w in positional[:-1])
+            files.append(FileWord(positional[-1], "write", "argument"))
+        else:
+            files.extend(FileWord(w, "write", "argument") for w in positional)
+    elif name in ARCHIVERS:
+        files.extend(FileWord(w, "read", "argument", True) for w in _positionals(args))
+
+
+def _interpreter(name: str, argv: list[str], opaque: list[str]) -> None:
+    interpreter = INTERPRETERS.get(name)
+    if interpreter is None and re.fullmatch(r"python3(\.\d+)?", name):
+        interpreter = INTERPRETERS["python3"]
+    if interpreter is None:
+        return
+    long_flags, letters = interpreter
+    inline = any(
+        w in long_flags or (w[:1] == "-" and w[1:2] != "-" and any(c in letters for c in w[1:]))
+        for w in argv[1:]
+    )
+    if inline:
+        opaque.append(f"{name} runs inline code")
+    elif len(argv) == 1 or argv[1] == "-":
+        opaque.append(f"{name} reads code from stdin")
+
+
+def _reader(name: str, args: list[str], files: list[FileWord]) -> None:
+    skip = READERS[name]
+    value_options = VALUE_OPTIONS.get(name, frozenset())
+    if skip and any(w.startswith(PATTERN_OPTIONS) for w in args):
+        skip = 0
+    for i, word in enumerate(args[:-1]):  # pattern files: grep -f FILE, sed -f FILE, awk -f FILE
+        if word in FILE_OPTIONS and name in PATTERN_FILE_READERS:
+            files.append(FileWord(args[i + 1], "read", "argument"))
+    in_place = name == "sed" and any(w.startswith(("-i", "--in-place")) for w in args)
+    recursive = name in ALWAYS_RECURSIVE or any(
+        w in ("-r", "-R", "--recursive", "--dereference-recursive")
+        or (w[:1] == "-" and w[1:2] != "-" and "r" in w)
+        for w in args
+        if name in RECURSIVE_READERS
+    )
+    positional = _positionals(args, value_options)[skip:]
+    if recursive and not positional:
+        positional = ["."]
+    files.extend(FileWord(w, "write" if in_place else "read", "argument", recursive) for w in positional)
+
+
+def _git_argv(argv: list[str], files: list[FileWord], opaque: list[str]) -> list[str]:
+    """Drop git's global options (so rules see ``git push``), note what the subcommand reads or writes."""
+    i = 1
+    while i < len(argv) and argv[i].startswith("-"):
+        word = argv[i]
+        if word in ("-c", "--exec-path") or word.startswith(("--exec-path=", "--config-env")):
+            opaque.append("git -c/--exec-path can make git run other programs")
+        if word in GIT_GLOBAL_VALUE_OPTIONS:
+            i += 2
+        else:
+            i += 1
+    out = [argv[0], *argv[i:]]
+    sub = out[1] if len(out) > 1 else ""
+    args = out[2:]
+    for j, word in enumerate(args):
+        if word.startswith("--output="):
+            files.append(FileWord(word.split("=", 1)[1], "write", "argument"))
+        elif (
+            word in ("--output", "-o")
+            and sub in ("diff", "log", "show", "format-patch")
+            and j + 1 < len(args)
+        ):
+            files.append(FileWord(args[j + 1], "write", "argument"))
+    if sub in ("show", "cat-file", "diff", "log", "blame", "archive"):
+        for word in _positionals(args):
+            if ":" in word and not word.startswith(("http:", "https:", "ssh:", "git@")):
+                files.append(FileWord(word.split(":", 1)[1] or ".", "read", "argument"))
+    if sub == "diff" and "--no-index" in args:
+        files.extend(FileWord(w, "read", "argument", True) for w in _positionals(args))
+    if sub == "grep":
+        files.append(FileWord(".", "read", "argument", True))
+    return out

@@ -25,6 +25,7 @@ from ramparts.policy.rules import (
     param_matches,
     parse_rule,
     path_matches,
+    path_may_match_below,
     tool_name_matches,
 )
 
@@ -584,3 +585,36 @@ def test_parse_rule_structured_only_raises_policy_error(raw: str, list_: RuleLis
     except PolicyError:
         return
     assert parsed.kind in ("tool", "command", "path", "domain", "param", "agent_type", "never")
+
+
+# -- path_may_match_below (recursive reads) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "list_", "base_dir", "directory", "expected"),
+    [
+        ("Read(.env)", "deny", "", "/anywhere", True),  # floats: may be below any directory
+        ("Read(.env)", "allow", "", "/proj/sub", True),  # cwd-relative float, below cwd
+        ("Read(.env)", "allow", "", "/elsewhere", False),
+        ("Read(//etc/shadow)", "deny", "", "/etc", True),
+        ("Read(//etc/shadow)", "deny", "", "/", True),
+        ("Read(//etc/shadow)", "deny", "", "/etc/shadow", True),
+        ("Read(//etc/shadow)", "deny", "", "/proj", False),
+        ("Read(//etc/*.conf)", "deny", "", "/etc/ssh", True),
+        ("Read(//etc/**)", "deny", "", "/etc/ssh", True),
+        ("Read(~/.ssh/**)", "deny", "", "/home/u", True),
+        ("Read(~/.ssh/**)", "deny", "", "/home/u/.ssh/keys", True),
+        ("Read(~/.ssh/**)", "deny", "", "/home/u/src", False),
+        ("Read(./secrets/a.txt)", "allow", "", "/proj", True),
+        ("Read(./secrets/a.txt)", "allow", "", "/proj/src", False),
+        ("Read(//)", "deny", "", "/tmp", True),
+    ],
+)
+def test_path_may_match_below(
+    raw: str, list_: RuleList, base_dir: str, directory: str, expected: bool
+) -> None:
+    assert path_may_match_below(rule(raw, list_, base_dir), directory, CWD, HOME) is expected
+
+
+def test_path_may_match_below_root_directory() -> None:
+    assert path_may_match_below(rule("Read(./x)", "allow"), "/", CWD, HOME)

@@ -124,18 +124,19 @@ def test_quoted_operators_are_words(text: str, expected: tuple[str, ...]) -> Non
         "exec -a name curl x",
         "env curl x",
         "env -i curl x",
-        "env -i A=b curl x",
+        "env -i LANG=C curl x",
         "env -u HOME curl x",
         "env -C /tmp curl x",
         "env -- curl x",
-        "FOO=1 curl x",
-        "FOO=1 BAR='a b' curl x",
-        "FOO= curl x",
+        "LANG=C curl x",
+        "LANG=C TZ='Europe/Paris' curl x",
+        "CI= curl x",
+        "LC_ALL=C curl x",
         "/usr/bin/curl x",
         "./curl x",
         "/usr/bin/env /usr/bin/curl x",
-        "nohup nice -n 5 timeout 5 env A=1 /usr/bin/curl x",
-        "A=1 timeout 5 B=2 curl x",
+        "nohup nice -n 5 timeout 5 env TZ=UTC /usr/bin/curl x",
+        "CI=1 timeout 5 NO_COLOR=1 curl x",
     ],
 )
 def test_wrappers_are_unwrapped(text: str) -> None:
@@ -143,6 +144,22 @@ def test_wrappers_are_unwrapped(text: str) -> None:
     assert argvs(result) == [("curl", "x")]
     assert result.commands[0].text == "curl x"
     assert result.opaque == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("FOO=1 curl x", "FOO"),
+        ("GIT_EXTERNAL_DIFF='sh -c x' git diff", "GIT_EXTERNAL_DIFF"),
+        ("GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.fsmonitor git status", "GIT_CONFIG_COUNT"),
+        ("LD_PRELOAD=/tmp/evil.so ls", "LD_PRELOAD"),
+        ("env PAGER='sh -c x' git log", "PAGER"),
+    ],
+)
+def test_unsafe_assignments_make_the_command_opaque(text: str, name: str) -> None:
+    result = analyze(text)
+    assert f"sets {name} for the command it runs" in result.opaque
+    assert result.commands  # the command is still seen, so deny rules still match it
 
 
 @pytest.mark.parametrize("text", ["FOO=1", "A=1 B=2", "env", "env A=b", "timeout", "nice -n", "nohup"])
@@ -293,14 +310,12 @@ def test_pipeline_reader_and_redirect() -> None:
         ("X=.env; cat $X", "$ expansion (value unknown before it runs)"),
         ("$'\\x63url' x", "$ expansion (value unknown before it runs)"),
         ("echo '$(id)'", "$(...) command substitution"),  # conservative even when quoted
-        ("eval ls", "'eval' runs a command this analyser cannot see"),
+        ("eval ls", "'eval' runs a command this analyser cannot see whole"),
         ("source x.sh", "'source' runs a command this analyser cannot see"),
         (". x.sh", "'.' runs a command this analyser cannot see"),
-        ("xargs rm", "'xargs' runs a command this analyser cannot see"),
-        ("bash -c 'touch p'", "'bash' runs a command this analyser cannot see"),
-        ("sh -c ls", "'sh' runs a command this analyser cannot see"),
-        ("/bin/zsh -c ls", "'zsh' runs a command this analyser cannot see"),
-        ("timeout 5 bash -c ls", "'bash' runs a command this analyser cannot see"),
+        ("xargs rm", "'xargs' runs a command this analyser cannot see whole"),
+        ("bash script.sh", "'bash' runs a command this analyser cannot see"),
+        ("sh", "'sh' runs a command this analyser cannot see"),
         ("watch ls", "'watch' runs a command this analyser cannot see"),
         ("setsid curl x", "'setsid' runs a command this analyser cannot see"),
         ("python3 -c 'print(1)'", "python3 runs inline code"),
@@ -349,7 +364,100 @@ def test_interpreter_running_a_file_is_not_opaque(text: str) -> None:
 def test_opaque_reasons_are_deduplicated() -> None:
     result = analyze("eval a; eval b; (x); (y)")
     assert len(result.opaque) == len(set(result.opaque))
-    assert result.opaque.count("'eval' runs a command this analyser cannot see") == 1
+    assert result.opaque.count("'eval' runs a command this analyser cannot see whole") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "inner"),
+    [
+        ("bash -c 'touch p'", ("touch", "p")),
+        ("sh -c 'git push origin main'", ("git", "push", "origin", "main")),
+        ("/bin/zsh -c ls", ("ls",)),
+        ("timeout 5 bash -c 'sudo ls'", ("sudo", "ls")),
+        ("echo x | xargs sudo ls", ("sudo", "ls")),
+        ("eval 'curl x'", ("curl", "x")),
+    ],
+)
+def test_commands_inside_shell_strings_are_seen(text: str, inner: tuple[str, ...]) -> None:
+    assert inner in argvs(analyze(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "inner"),
+    [
+        ("if true; then sudo ls; fi", ("sudo", "ls")),
+        ("{ sudo ls; }", ("sudo", "ls")),
+        ("while true; do curl x; done", ("curl", "x")),
+        ("! curl x", ("curl", "x")),
+    ],
+)
+def test_keywords_are_stripped_but_noted(text: str, inner: tuple[str, ...]) -> None:
+    result = analyze(text)
+    assert inner in argvs(result)
+    assert any("control structure" in reason for reason in result.opaque)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("git -C . push origin main", ("git", "push", "origin", "main")),
+        ("git --no-pager -C /x --git-dir=/x/.git log", ("git", "log")),
+        ("git -c core.pager=cat status", ("git", "status")),
+    ],
+)
+def test_git_global_options_are_dropped(text: str, expected: tuple[str, ...]) -> None:
+    assert argvs(analyze(text)) == [expected]
+
+
+def test_git_config_option_is_opaque() -> None:
+    assert "git -c/--exec-path can make git run other programs" in analyze("git -c a=b status").opaque
+
+
+@pytest.mark.parametrize(
+    ("text", "access"),
+    [
+        ("git show HEAD:.env", (".env", "read", "argument")),
+        ("git log --output=/root/.bashrc", ("/root/.bashrc", "write", "argument")),
+        ("git diff --output x.patch", ("x.patch", "write", "argument")),
+        ("git diff --no-index .env /dev/null", (".env", "read", "argument")),
+        ("grep -f .env README.md", (".env", "read", "argument")),
+    ],
+)
+def test_git_and_pattern_file_accesses(text: str, access: tuple[str, str, str]) -> None:
+    assert access in accesses(analyze(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("grep -r KEY ~", "~"),
+        ("grep -rn x", "."),
+        ("grep -R x src", "src"),
+        ("rg KEY", "."),
+        ("diff -r a b", "a"),
+        ("cp -r src /tmp/x", "src"),
+        ("tar czf out.tgz .", "."),
+        ("git grep KEY", "."),
+    ],
+)
+def test_recursive_reads(text: str, word: str) -> None:
+    assert any(f.word == word and f.recursive and f.mode == "read" for f in analyze(text).files)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cat .{env,x}",
+        "cat ~root/.aws/credentials",
+        "cat ~+/../.aws/x",
+        "cat ~-/x",
+        "cat .en[[:alpha:]]",
+        "find . -delete",
+        "find . -fprint /tmp/x",
+    ],
+)
+def test_expansions_and_find_writes_are_opaque(text: str) -> None:
+    assert analyze(text).opaque
 
 
 def test_opaque_still_reports_what_it_saw() -> None:

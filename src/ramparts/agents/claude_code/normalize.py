@@ -121,7 +121,10 @@ def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> 
         _clean(raw, f"tool_input.{field}")
         mode: AccessMode = "write" if name in _WRITE_TOOLS else "read"
         paths = _resolve(raw, cwd=cwd, home=home, expand_globs=False)
-        return ToolCall(name, tool_input, accesses=tuple(FileAccess(p, mode, "tool") for p in paths))
+        recursive = name == "Grep" and os.path.isdir(paths[0])
+        return ToolCall(
+            name, tool_input, accesses=tuple(FileAccess(p, mode, "tool", recursive) for p in paths)
+        )
     return ToolCall(name, tool_input)
 
 
@@ -129,7 +132,9 @@ def resolve_words(words: tuple[FileWord, ...], *, cwd: str, home: str) -> tuple[
     out: dict[tuple[str, str], FileAccess] = {}
     for word in words:
         for path in _resolve(word.word, cwd=cwd, home=home, expand_globs=True):
-            out.setdefault((path, word.mode), FileAccess(path, word.mode, word.via))
+            key = (path, word.mode)
+            if key not in out or word.recursive:
+                out[key] = FileAccess(path, word.mode, word.via, word.recursive)
     return tuple(out.values())
 
 
