@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._locations import policy_ref, state_dir
+
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
@@ -85,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_audit_verify)
 
     p = sub.add_parser("explain", help="dry-run one tool call and show the reasoning")
-    common(p, state=False)
+    common(p)
     p.add_argument("tool", nargs="?", help="tool name, e.g. Bash, Read, Edit, WebFetch")
     p.add_argument("argument", nargs="?", help="the command, path or URL")
     p.add_argument("--input", help="the whole tool_input as JSON")
@@ -121,7 +123,6 @@ def cmd_policy_init(args: argparse.Namespace) -> int:
 
 
 def cmd_policy_check(args: argparse.Namespace) -> int:
-    from ._locations import policy_ref
     from .errors import PolicyError
     from .policy.lint import lint
     from .policy.load import load_policy
@@ -154,7 +155,8 @@ def cmd_policy_schema(args: argparse.Namespace) -> int:
 
 
 def _compiled(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    from ._locations import policy_ref, state_dir
+    import os
+
     from .policy.compile import hook_command, managed_settings
     from .policy.load import load_policy, resolve_ref
 
@@ -162,9 +164,10 @@ def _compiled(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     policy = load_policy(ref)
     path, _ = resolve_ref(ref)
     policy_arg = ref if ref.startswith("profile:") else str(Path(path).resolve())
+    explicit_state = args.state_dir or os.environ.get("RAMPARTS_STATE_DIR")
     command = hook_command(
         policy_arg,
-        str(Path(state_dir(args.state_dir)).resolve()),
+        str(Path(explicit_state).expanduser().resolve()) if explicit_state else None,
         python=args.python,
         deadline_ms=policy.hook.deadline_ms,
     )
@@ -200,7 +203,6 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from ._locations import state_dir
     from .audit.store import AuditStore
 
     path = Path(state_dir(args.state_dir)) / "audit.db"
@@ -236,11 +238,11 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from ._locations import policy_ref
     from .explain import explain_call, explain_jsonl, render_text
-    from .policy.load import load_policy
+    from .policy.load import load_policy, protect_own_files
 
-    policy = load_policy(policy_ref(args.policy))
+    ref = policy_ref(args.policy)
+    policy = protect_own_files(load_policy(ref), policy_file=ref, state_dir=state_dir(args.state_dir))
     if args.jsonl:
         return explain_jsonl(policy, sys.stdin, sys.stdout, default_cwd=args.cwd)
     if not args.tool:
@@ -249,15 +251,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     tool_input = json.loads(args.input) if args.input else None
     decision = explain_call(policy, args.tool, args.argument, tool_input=tool_input, cwd=args.cwd)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "decision": decision.verdict,
-                    "reasons": list(decision.reasons),
-                    "rules": list(decision.rule_ids),
-                }
-            )
-        )
+        result = {
+            "decision": decision.verdict,
+            "reasons": list(decision.reasons),
+            "rules": list(decision.rule_ids),
+        }
+        print(json.dumps(result))
     else:
         print(render_text(policy, args.tool, decision))
     return EXIT_OK

@@ -37,7 +37,22 @@ def _hook_args(argv: list[str]) -> dict[str, str] | None:
 
 
 def _hook(argv: list[str]) -> int:
-    from .agents.claude_code.hook import Hook
+    try:
+        from .agents.claude_code.hook import Hook
+    except BaseException as exc:  # noqa: BLE001 - a hook that cannot even import must still deny
+        reason = (
+            f"Ramparts blocked this (the hook cannot start: {type(exc).__name__}: {exc}). It fails closed."
+        )
+        output = {
+            "permissionDecision": "deny",
+            "permissionDecisionReason": reason,
+            "hookEventName": "PreToolUse",
+        }
+        import json
+
+        sys.stdout.write(json.dumps({"hookSpecificOutput": output}) + "\n")
+        sys.stderr.write(reason + "\n")
+        return 2
 
     args = _hook_args(argv)
     if args is None:  # a broken hook command line still has to deny

@@ -65,8 +65,6 @@ class Event(NamedTuple):
     home: str
     subject: Subject = Subject()
     tool: ToolCall | None = None
-    text_length: int = 0
-    """Length of the prompt or tool result text the event carries (the text itself stays in the adapter)."""
     agent: str = "claude_code"
     permission_mode: str = ""
 

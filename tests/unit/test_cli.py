@@ -202,3 +202,12 @@ def test_audit_tail_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str
     db.close()
     code, out, _ = run(capsys, "audit", "verify", "--state-dir", str(state))
     assert code == 1 and "FAIL record 2: modified" in out
+
+
+def test_compile_without_state_dir_leaves_it_per_user(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RAMPARTS_STATE_DIR", raising=False)
+    _, out, _ = run(capsys, "compile", "--policy", "profile:baseline")
+    command = json.loads(out)["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+    assert "--state-dir" not in command and "--policy profile:baseline" in command

@@ -51,3 +51,23 @@ def test_ordinary_commands_are_kept() -> None:
 def test_long_text_is_cut() -> None:
     out = Redactor(KEY, limit=20).text("x " * 100)
     assert out.endswith("[200 chars]")
+
+
+def test_credentials_in_common_command_shapes_are_masked() -> None:
+    cases = {
+        "mysql -u root -pHunter2Summer2024 db": "Hunter2Summer2024",
+        "sshpass -p correcthorsebattery ssh host": "correcthorsebattery",
+        "psql postgres://admin:Sup3rS3cretPw@db/x": "Sup3rS3cretPw",
+        "curl 'https://x.example/a?key=AbCdEf123456&x=1'": "AbCdEf123456",
+        "tool --password hunter2 --token=abcd1234": "hunter2",
+    }
+    for text, secret in cases.items():
+        out = redact_text(text, KEY)
+        assert secret not in out, out
+    assert "abcd1234" not in redact_text("tool --token=abcd1234", KEY)
+    assert redact_text("find . -print", KEY) == "find . -print"
+
+
+def test_redaction_is_idempotent() -> None:
+    once = redact_text("export TOKEN=ghp_0123456789abcdefghijABCDEFGHIJ012345 && curl -u a:b https://x", KEY)
+    assert redact_text(once, KEY) == once

@@ -17,9 +17,18 @@ KEY_BYTES = 32
 _TOKEN = re.compile(r"[A-Za-z0-9+/_\-.=~:]{16,}")
 _ASSIGN = re.compile(
     r"(?i)((?:pass(?:word|wd)?|secret|token|api[_-]?key|access[_-]?key|auth|credential|private[_-]?key)"
-    r"[\"']?\s*[:=]\s*[\"']?)([^\s\"'&;]{4,})"
+    r"[\"']?\s*[:=]\s*[\"']?)((?!«)[^\s\"'&;]{4,})"
 )
 _BEARER = re.compile(r"(?i)(bearer\s+|basic\s+)([A-Za-z0-9+/_\-.=~]{8,})")
+_USERINFO = re.compile(r"(?i)([a-z][a-z0-9+.\-]*://[^/\s:@]+:)([^/\s@]+)(@)")
+_QUERY = re.compile(
+    r"(?i)([?&](?:key|api_?key|token|access_token|secret|sig|signature|password|passwd|pwd|pass|auth|code)=)"
+    r"([^&\s#'\"]+)"
+)
+_OPTION = re.compile(r"(?i)((?:--password|--passwd|--token|--secret|--api-key)(?:=|\s+))(\S+)")
+_SSHPASS = re.compile(r"(sshpass\s+-p\s*)(\S+)")
+_MYSQL = re.compile(r"\b(?:mysql|mysqldump|mysqladmin|mariadb)\b")
+_MYSQL_P = re.compile(r"(?<!\S)(-p)(\S{3,})")
 _PREFIXES = (
     "sk-",
     "ghp_",
@@ -104,9 +113,22 @@ def redact_text(text: str, key: bytes, limit: int = 240) -> str:
     def mask(value: str) -> str:
         return f"«redacted {fingerprint(value, key)}»"
 
-    out = _ASSIGN.sub(lambda m: m.group(1) + mask(m.group(2)), text)
-    out = _BEARER.sub(lambda m: m.group(1) + mask(m.group(2)), out)
-    out = _TOKEN.sub(lambda m: mask(m.group(0)) if _looks_secret(m.group(0)) else m.group(0), out)
+    def keep_first(m: re.Match[str]) -> str:
+        return m.group(1) + mask(m.group(2)) + (m.group(3) if m.lastindex == 3 else "")
+
+    out = _ASSIGN.sub(keep_first, text)
+    for pattern in (_BEARER, _USERINFO, _QUERY, _OPTION, _SSHPASS):
+        out = pattern.sub(keep_first, out)
+    if _MYSQL.search(out):
+        out = _MYSQL_P.sub(keep_first, out)
+    out = _TOKEN.sub(
+        lambda m: (
+            mask(m.group(0))
+            if _looks_secret(m.group(0)) and not m.group(0).startswith("b2mac:")
+            else m.group(0)
+        ),
+        out,
+    )
     if len(out) > limit:
         out = out[:limit] + f"… [{len(text)} chars]"
     return out

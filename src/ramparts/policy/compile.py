@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shlex
 import sys
-from pathlib import Path
 from typing import Any
 
 from .rules import Rule
@@ -20,14 +19,18 @@ _TOOL_EVENTS = ("PreToolUse", "PostToolUse")
 
 
 def hook_command(
-    policy_path: str, state_dir: str, *, python: str | None = None, deadline_ms: int | None = None
+    policy_path: str, state_dir: str | None, *, python: str | None = None, deadline_ms: int | None = None
 ) -> str:
     """The shell command Claude Code runs: this interpreter, isolated (-I: no cwd or PYTHONPATH on sys.path).
 
-    ``deadline_ms`` (the policy's ``hook.deadline_ms``) bounds the hook before it has read its policy.
+    Without ``state_dir`` each user's hook keeps its state in that user's own default directory (the
+    right thing for a machine-wide install). ``deadline_ms`` (the policy's ``hook.deadline_ms``)
+    bounds the hook before it has read its policy.
     """
     interpreter = python or sys.executable
-    parts = [interpreter, "-I", "-m", "ramparts", "hook", "--policy", policy_path, "--state-dir", state_dir]
+    parts = [interpreter, "-I", "-m", "ramparts", "hook", "--policy", policy_path]
+    if state_dir is not None:
+        parts += ["--state-dir", state_dir]
     if deadline_ms is not None:
         parts += ["--deadline-ms", str(deadline_ms)]
     return " ".join(shlex.quote(p) for p in parts)
@@ -66,7 +69,3 @@ def managed_settings(policy: Policy, *, command: str) -> dict[str, Any]:
     if policy.settings.env:
         settings["env"] = dict(policy.settings.env)
     return settings
-
-
-def default_python() -> str:
-    return str(Path(sys.executable))

@@ -332,3 +332,29 @@ def _parse_at(
         return parse_rule(text, list_=list_, rule_id=rid, reason=reason, line=line, base_dir=base_dir)
     except PolicyError as exc:
         raise PolicyError(exc.problem, file=display, line=line or None, column=col or None) from exc
+
+
+def protect_own_files(policy: Policy, *, policy_file: str, state_dir: str) -> Policy:
+    """Add deny rules that keep the agent away from Ramparts' own files and Claude Code's settings.
+
+    An agent that could rewrite the policy, the compiled cache, the audit store or the settings that
+    install the hook could switch Ramparts off; these rules (ids ``self:…``) close that route for
+    every tool and shell command Ramparts can see.
+    """
+    protected: list[tuple[str, str]] = [
+        (f"Edit(//{state_dir.strip('/')}/**)", "Ramparts' state (audit store, policy cache, keys)"),
+        (f"Read(//{state_dir.strip('/')}/keys/**)", "Ramparts' fingerprint key"),
+        ("Edit(//etc/ramparts/**)", "the installed Ramparts policy"),
+        ("Edit(//etc/claude-code/**)", "Claude Code's managed settings"),
+        ("Edit(**/.claude/settings.json)", "Claude Code's user or project settings (they can add hooks)"),
+        ("Edit(**/.claude/settings.local.json)", "Claude Code's local settings (they can add hooks)"),
+    ]
+    if not policy_file.startswith("profile:"):
+        protected.append(
+            (f"Edit(//{os.path.realpath(policy_file).strip('/')})", "the Ramparts policy in force")
+        )
+    extra = []
+    for text, what in protected:
+        rule = parse_rule(text, list_="deny", rule_id=f"self:{text}", reason=f"protects {what}", base_dir="")
+        extra.append(rule)
+    return policy._replace(deny=(*policy.deny, *extra))

@@ -297,3 +297,94 @@ def test_no_error_path_exits_zero_or_one(env: dict[str, Any]) -> None:
     codes = {run_hook(stdin, env["policy"], env["state"]).returncode for _, stdin, _ in CASES[:6]}
     assert codes == {2}
     assert os.path.exists(env["state"] / "audit.db")
+
+
+def test_unknown_events_get_the_generic_block_shape(env: dict[str, Any]) -> None:
+    proc = run_hook(_payload(hook_event_name="Stop"), env["policy"], env["state"])
+    assert proc.returncode == 2
+    output = json.loads(proc.stdout)
+    assert output["decision"] == "block" and "unknown hook event 'Stop'" in output["reason"]
+
+
+def test_hook_that_cannot_import_denies(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ramparts import cli
+
+    monkeypatch.setitem(sys.modules, "ramparts.agents.claude_code.hook", None)
+    assert cli._hook([]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["hookSpecificOutput"]["permissionDecision"] == "deny"
+    assert "the hook cannot start" in err
+
+
+def test_watchdog_without_sigalrm_uses_a_timer_thread(env: dict[str, Any]) -> None:
+    """Windows has no SIGALRM: the timer-thread watchdog must still deny at the deadline."""
+    code = (
+        "import sys; import ramparts.agents.claude_code.hook as h; h._HAS_ALARM = False; "
+        "from ramparts.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    cmd = [
+        sys.executable,
+        "-I",
+        "-c",
+        code,
+        "hook",
+        "--policy",
+        str(env["policy"]),
+        "--state-dir",
+        str(env["state"]),
+        "--deadline-ms",
+        "500",
+    ]
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        out, err = _wait(proc)
+    assert proc.returncode == 2
+    assert json.loads(out)["hookSpecificOutput"]["permissionDecision"] == "deny"
+    assert b"deadline of 500 ms" in err
+
+
+@pytest.mark.parametrize(
+    ("tool", "tool_input", "rule"),
+    [
+        ("Bash", {"command": "echo x >> {state}/audit.db"}, "self:Edit(//{state_s}/**)"),
+        ("Bash", {"command": "rm -f {state}/audit.db"}, "self:Edit(//{state_s}/**)"),
+        ("Write", {"file_path": "{policy}", "content": "version: 1\n"}, "self:Edit(//{policy_s})"),
+        ("Read", {"file_path": "{state}/keys/fingerprint.key"}, "self:Read(//{state_s}/keys/**)"),
+        (
+            "Edit",
+            {"file_path": "/tmp/p/.claude/settings.json", "old_string": "", "new_string": ""},
+            "self:Edit(**/.claude/settings.json)",
+        ),
+    ],
+)
+def test_the_agent_cannot_touch_ramparts_own_files(
+    env: dict[str, Any], tool: str, tool_input: dict[str, str], rule: str
+) -> None:
+    state, policy = str(env["state"]), str(env["policy"].resolve())
+    names = {"state": state, "policy": policy, "state_s": state.strip("/"), "policy_s": policy.strip("/")}
+    filled = {k: v.format(**names) for k, v in tool_input.items()}
+    proc = run_hook(_payload(tool_name=tool, tool_input=filled), env["policy"], env["state"])
+    assert proc.returncode == 0
+    spec = json.loads(proc.stdout)["hookSpecificOutput"]
+    assert spec["permissionDecision"] == "deny", spec
+    assert rule.format(**names) in spec["permissionDecisionReason"]
+
+
+def test_audit_record_never_holds_secrets_or_free_text(env: dict[str, Any]) -> None:
+    secret = "ghp_0123456789abcdefghijABCDEFGHIJ012345"
+    payloads = [
+        _payload(tool_input={"command": f"curl -H 'Authorization: Bearer {secret}' https://x"}),
+        _payload(tool_name="Write", tool_input={"file_path": "/tmp/a", "content": f"TOKEN={secret}"}),
+        _payload(tool_name="Agent", tool_input={"prompt": f"use {secret} please", "subagent_type": "x"}),
+        _payload(hook_event_name="UserPromptSubmit", prompt=f"my key is {secret}"),
+        _payload(hook_event_name="PostToolUse", tool_response={"stdout": secret}),
+    ]
+    for payload in payloads:
+        proc = run_hook(payload, env["policy"], env["state"])
+        assert secret not in proc.stdout.decode() + proc.stderr.decode()
+    with AuditStore(env["state"] / "audit.db") as store:
+        bodies = [r.body for r in store.records()]
+    assert len(bodies) == len(payloads)
+    assert all(secret not in body for body in bodies)
+    assert "please" not in bodies[2]

@@ -25,6 +25,7 @@ HARD_MAX_INPUT = 64 * 1024 * 1024
 """Never read more than this, whatever the policy says."""
 DEFAULT_DEADLINE_MS = 4000
 EXIT_BLOCK = 2
+_HAS_ALARM = hasattr(signal, "SIGALRM") and hasattr(signal, "setitimer")
 
 
 class _Answered(Exception):
@@ -53,11 +54,12 @@ class Hook:
         self.answered = False
         self.payload: dict[str, Any] | None = None
         self.store: Any = None
+        self._timer: Any = None
 
     # -- the answer -----------------------------------------------------------------------------
 
     def _write(self, text: str) -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        self._disarm()
         self.answered = True
         self.stdout.write(text)
         self.stdout.flush()
@@ -73,17 +75,17 @@ class Hook:
         return EXIT_BLOCK
 
     def _blocking_output(self, message: str) -> dict[str, Any]:
-        if self.event_name in ("UserPromptSubmit", "PostToolUse"):
-            return {"decision": "block", "reason": message}
+        if self.event_name == "PreToolUse":
+            return {
+                "hookSpecificOutput": {
+                    "hookEventName": "PreToolUse",
+                    "permissionDecision": "deny",
+                    "permissionDecisionReason": message,
+                }
+            }
         if self.event_name in ("SessionStart", "SessionEnd"):
             return {"continue": False, "stopReason": message}
-        return {
-            "hookSpecificOutput": {
-                "hookEventName": "PreToolUse",
-                "permissionDecision": "deny",
-                "permissionDecisionReason": message,
-            }
-        }
+        return {"decision": "block", "reason": message}  # UserPromptSubmit, PostToolUse, Stop, and others
 
     def answer(self, event: Event, decision: Decision) -> int:
         if event.kind == "pre_tool_use" and decision.enforced:
@@ -112,9 +114,24 @@ class Hook:
         os._exit(code)
 
     def _arm(self, deadline_ms: int) -> None:
+        """(Re)start the watchdog: SIGALRM where it exists, a timer thread elsewhere (Windows)."""
         self.deadline_ms = deadline_ms
-        remaining = deadline_ms / 1000 - (time.monotonic() - self.started)
-        signal.setitimer(signal.ITIMER_REAL, max(remaining, 0.001))
+        remaining = max(deadline_ms / 1000 - (time.monotonic() - self.started), 0.001)
+        if _HAS_ALARM:
+            signal.setitimer(signal.ITIMER_REAL, remaining)
+            return
+        import threading
+
+        self._disarm()
+        self._timer = threading.Timer(remaining, self._on_deadline, args=(0, None))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _disarm(self) -> None:
+        if _HAS_ALARM:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        elif self._timer is not None:
+            self._timer.cancel()
 
     def read_input(self, limit: int) -> dict[str, Any]:
         data = self.stdin.read(limit + 1)
@@ -138,29 +155,32 @@ class Hook:
         return value
 
     def run(self) -> int:
-        old_alarm = signal.signal(signal.SIGALRM, self._on_deadline)
+        old_alarm = signal.signal(signal.SIGALRM, self._on_deadline) if _HAS_ALARM else None
         old_term = signal.signal(signal.SIGTERM, self._on_deadline)
-        self._arm(self.deadline_ms)
         try:
+            self._arm(self.deadline_ms)
             return self._run()
         except HookInputError as exc:
-            self._record_error(str(exc))
-            return self.fail(str(exc))
+            return self._error(str(exc))
         except PolicyError as exc:
-            self._record_error(f"policy error: {exc.problem}")
-            return self.fail(f"policy cannot be used: {exc}")
+            return self._error(f"policy cannot be used: {exc}")
         except RampartsError as exc:
-            return self.fail(str(exc))
+            return self._error(str(exc))
         except OSError as exc:
-            return self.fail(f"I/O error in the state directory or policy: {exc}")
+            return self._error(f"I/O error in the state directory or policy: {exc}")
         except BaseException as exc:  # noqa: BLE001 - the hook must turn every failure into a deny
-            return self.fail(f"internal error: {type(exc).__name__}: {exc}")
+            return self._error(f"internal error: {type(exc).__name__}: {exc}")
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old_alarm)
+            self._disarm()
+            if old_alarm is not None:
+                signal.signal(signal.SIGALRM, old_alarm)
             signal.signal(signal.SIGTERM, old_term)
             if self.store is not None:
                 self.store.close()
+
+    def _error(self, reason: str) -> int:
+        self._record_error(reason)
+        return self.fail(reason)
 
     def _run(self) -> int:
         # Input first (bounded by the hard cap and the command line's deadline), so that even a broken
@@ -171,9 +191,10 @@ class Hook:
 
         name = event_name(payload)
         self.event_name = name
-        from ...policy.load import load_policy
+        from ...policy.load import load_policy, protect_own_files
 
         policy = load_policy(self.policy_ref, cache_dir=os.path.join(self.state_dir, "cache"))
+        policy = protect_own_files(policy, policy_file=self.policy_ref, state_dir=self.state_dir)
         deadline = policy.hook.deadline_ms
         self._arm(min(deadline, self.deadline_ms) if self.explicit_deadline else deadline)
         if self.input_bytes > policy.hook.max_input_bytes:
@@ -184,11 +205,16 @@ class Hook:
         from ...engine import decide
         from .normalize import summarize, to_event
 
-        subject = Subject(user=_user(), host=os.uname().nodename)
+        subject = Subject(user=_user(), host=_host())
         event = to_event(payload, home=os.path.expanduser("~"), subject=subject)
         decision = decide(policy, event, SessionState(session_id=event.session_id))
         decision = decision._replace(decision_id=os.urandom(12).hex())
-        redactor = Redactor(load_key(os.path.join(self.state_dir, "keys", "fingerprint.key")))
+        install_key = load_key(os.path.join(self.state_dir, "keys", "fingerprint.key"))
+        redactor = Redactor(install_key)
+        # Reasons quote commands and paths: mask what looks like a credential before it goes anywhere.
+        decision = decision._replace(
+            reasons=tuple(Redactor(install_key, limit=1000).text(r) for r in decision.reasons)
+        )
         record = {
             "v": 1,
             "time": _now(),
@@ -207,7 +233,7 @@ class Hook:
             "decision": decision.verdict,
             "enforced": decision.enforced,
             "would": decision.would_verdict,
-            "reasons": [redactor.text(r) for r in decision.reasons],
+            "reasons": list(decision.reasons),
             "rule_ids": list(decision.rule_ids),
             "policy": policy.revision,
             "decision_id": decision.decision_id,
@@ -216,6 +242,7 @@ class Hook:
             if isinstance(payload.get(key), str):
                 record[key] = redactor.text(payload[key])
         self._store().append(record)
+        self._disarm()  # durable now: what the record says is what Claude Code will be told
         return self.answer(event, decision)
 
     def _store(self) -> Any:
@@ -230,19 +257,27 @@ class Hook:
     def _record_error(self, reason: str) -> None:
         """Best effort: put the failure itself in the audit trail (the answer is a deny either way)."""
         try:
+            from ...detect.redact import Redactor, load_key
+
+            reason = Redactor(
+                load_key(os.path.join(self.state_dir, "keys", "fingerprint.key")), limit=500
+            ).text(reason)
+        except Exception:  # noqa: BLE001 - without the key, keep only a short prefix
+            reason = reason[:120]
+        try:
             session = self.payload.get("session_id") if self.payload else None
             self._store().append(
                 {
                     "v": 1,
                     "time": _now(),
                     "user": _user(),
-                    "host": os.uname().nodename,
+                    "host": _host(),
                     "agent": "claude_code",
                     "session": session if isinstance(session, str) else None,
                     "event": self.event_name,
                     "decision": "deny",
                     "enforced": True,
-                    "reasons": [reason[:500]],
+                    "reasons": [reason],
                     "rule_ids": ["hook.error"],
                 }
             )
@@ -260,6 +295,15 @@ def _user() -> str:
         return pwd.getpwuid(os.getuid()).pw_name
     except (ImportError, KeyError):
         return str(os.getuid())
+
+
+def _host() -> str:
+    uname = getattr(os, "uname", None)
+    if uname is not None:
+        return str(uname().nodename)
+    import platform
+
+    return platform.node()
 
 
 def _now() -> str:

@@ -75,7 +75,6 @@ def to_event(payload: dict[str, Any], *, home: str, subject: Subject) -> Event:
     cwd = os.path.normpath(cwd)
     mode = _str_field(payload, "permission_mode", required=False)
     tool: ToolCall | None = None
-    text_length = 0
     if kind in ("pre_tool_use", "post_tool_use"):
         tool_name = _str_field(payload, "tool_name")
         tool_input = payload.get("tool_input")
@@ -84,12 +83,8 @@ def to_event(payload: dict[str, Any], *, home: str, subject: Subject) -> Event:
         if kind == "post_tool_use" and "tool_response" not in payload:
             raise HookInputError("PostToolUse input has no 'tool_response'")
         tool = tool_call(tool_name, tool_input, cwd=cwd, home=home)
-        if kind == "post_tool_use":
-            text_length = len(str(payload.get("tool_response")))
-    elif kind == "user_prompt":
-        text_length = len(_str_field(payload, "prompt", required=False) if "prompt" in payload else "")
-        if not isinstance(payload.get("prompt"), str):
-            raise HookInputError("UserPromptSubmit input has no string 'prompt'")
+    elif kind == "user_prompt" and not isinstance(payload.get("prompt"), str):
+        raise HookInputError("UserPromptSubmit input has no string 'prompt'")
     return Event(
         kind=kind,
         session_id=session_id,
@@ -97,7 +92,6 @@ def to_event(payload: dict[str, Any], *, home: str, subject: Subject) -> Event:
         home=home,
         subject=subject,
         tool=tool,
-        text_length=text_length,
         permission_mode=mode,
     )
 
@@ -170,7 +164,7 @@ def summarize(payload: dict[str, Any], redact: Redactor) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     if isinstance(tool_input, dict):
         for key, value in tool_input.items():
-            if key in ("content", "new_string", "old_string", "new_source", "edits"):
+            if key in ("content", "new_string", "old_string", "new_source", "edits", "prompt", "todos"):
                 text = value if isinstance(value, str) else repr(value)
                 summary[key] = {"chars": len(text), "fingerprint": redact.fingerprint(text)}
             elif isinstance(value, str):
