@@ -334,3 +334,12 @@ def test_grep_tool_over_a_directory_is_a_recursive_read(check: Decider, project:
 def test_a_definite_deny_wins_over_a_recursive_ask(check: Decider) -> None:
     decision = check(POLICY, "Bash", {"command": "grep -r x . && git push"})
     assert decision.verdict == "deny"
+
+
+def test_a_glob_too_large_to_expand_is_not_allowed(check: Decider, project: Path) -> None:
+    for i in range(300):
+        (project / f"f{i:03d}.txt").write_text("")
+    policy = policy_from("version: 1\npermissions: {allow: ['Bash(cat *)']}\n")
+    decision = check(policy, "Bash", {"command": "cat f*.txt"})
+    assert decision.verdict == "ask"
+    assert "matches more than 256 files" in decision.reason

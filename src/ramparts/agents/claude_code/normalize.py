@@ -102,8 +102,10 @@ def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> 
         if not isinstance(command, str):
             raise HookInputError(f"{name} tool_input has no string 'command'")
         analysis = analyze(_clean(command, "tool_input.command"))
-        accesses = resolve_words(analysis.files, cwd=cwd, home=home)
-        opaque = analysis.opaque if name == "Bash" else ("PowerShell is not analysed yet", *analysis.opaque)
+        accesses, unresolved = resolve_words(analysis.files, cwd=cwd, home=home)
+        opaque = (*analysis.opaque, *unresolved)
+        if name != "Bash":
+            opaque = ("PowerShell is not analysed yet", *opaque)
         return ToolCall(name, tool_input, analysis.commands, accesses, opaque)
     field = _PATH_FIELDS.get(name)
     if field is not None:
@@ -114,7 +116,7 @@ def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> 
             raise HookInputError(f"{name} tool_input has no string {field!r}")
         _clean(raw, f"tool_input.{field}")
         mode: AccessMode = "write" if name in _WRITE_TOOLS else "read"
-        paths = _resolve(raw, cwd=cwd, home=home, expand_globs=False)
+        paths, _ = _resolve(raw, cwd=cwd, home=home, expand_globs=False)
         recursive = name == "Grep" and os.path.isdir(paths[0])
         return ToolCall(
             name, tool_input, accesses=tuple(FileAccess(p, mode, "tool", recursive) for p in paths)
@@ -122,30 +124,40 @@ def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> 
     return ToolCall(name, tool_input)
 
 
-def resolve_words(words: tuple[FileWord, ...], *, cwd: str, home: str) -> tuple[FileAccess, ...]:
+def resolve_words(
+    words: tuple[FileWord, ...], *, cwd: str, home: str
+) -> tuple[tuple[FileAccess, ...], tuple[str, ...]]:
+    """Resolve file words to accesses; also say which words could not be resolved completely."""
     out: dict[tuple[str, str], FileAccess] = {}
+    unresolved: list[str] = []
     for word in words:
-        for path in _resolve(word.word, cwd=cwd, home=home, expand_globs=True):
+        paths, complete = _resolve(word.word, cwd=cwd, home=home, expand_globs=True)
+        if not complete:
+            unresolved.append(f"the glob {word.word[:60]!r} matches more than {MAX_GLOB_MATCHES} files")
+        for path in paths:
             key = (path, word.mode)
             if key not in out or word.recursive:
                 out[key] = FileAccess(path, word.mode, word.via, word.recursive)
-    return tuple(out.values())
+    return tuple(out.values()), tuple(unresolved)
 
 
-def _resolve(word: str, *, cwd: str, home: str, expand_globs: bool) -> list[str]:
-    """Absolute, normalised paths for a word: the path itself, its glob matches and symlink targets."""
+def _resolve(word: str, *, cwd: str, home: str, expand_globs: bool) -> tuple[list[str], bool]:
+    """Absolute, normalised paths for a word (itself, its glob matches, symlink targets); complete?"""
     if word == "~" or word.startswith("~/"):
         word = home + word[1:]
     base = os.path.normpath(os.path.join(cwd, word))
     candidates = [base]
+    complete = True
     if expand_globs and _GLOB_CHARS & set(word):
         import glob
+        from itertools import islice
 
         try:
-            matches = glob.glob(word, root_dir=cwd, include_hidden=True)[:MAX_GLOB_MATCHES]
+            matches = list(islice(glob.iglob(word, root_dir=cwd, include_hidden=True), MAX_GLOB_MATCHES + 1))
         except (OSError, ValueError) as exc:
             raise HookInputError(f"cannot expand the glob {word[:80]!r}: {exc}") from exc
-        candidates.extend(os.path.normpath(os.path.join(cwd, m)) for m in sorted(matches))
+        complete = len(matches) <= MAX_GLOB_MATCHES
+        candidates.extend(os.path.normpath(os.path.join(cwd, m)) for m in sorted(matches[:MAX_GLOB_MATCHES]))
     out: list[str] = []
     for path in candidates:
         out.append(path)
@@ -155,7 +167,7 @@ def _resolve(word: str, *, cwd: str, home: str, expand_globs: bool) -> list[str]
             continue
         if real != path:
             out.append(real)
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys(out)), complete
 
 
 def summarize(payload: dict[str, Any], redact: Redactor) -> dict[str, Any]:
