@@ -427,3 +427,52 @@ def test_compile_policy_takes_an_invalid_glob_class_literally() -> None:
 @example("!!bool", "abc")
 def test_fuzz_compile_policy_tagged_scalars(tag: str, value: str) -> None:
     _check_compile(f"version: {tag} {value}\n".encode(), "policy.yaml")
+
+
+# -- the hook's stdin ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hook_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    root = tmp_path_factory.mktemp("hookfuzz")
+    policy = root / "ramparts.yaml"
+    policy.write_text("version: 1\nextends: baseline\n")
+    return str(policy), str(root / "state")
+
+
+_HOOKISH = st.one_of(
+    st.binary(max_size=400),
+    st.builds(
+        lambda event, tool, extra: json.dumps(
+            {"session_id": "s", "cwd": "/tmp", "hook_event_name": event, "tool_name": tool, **extra}
+        ).encode(),
+        st.sampled_from(["PreToolUse", "PostToolUse", "UserPromptSubmit", "SessionStart", "Stop", ""]),
+        st.sampled_from(["Bash", "Read", "Write", "mcp__x__y", ""]),
+        st.dictionaries(
+            st.sampled_from(["tool_input", "prompt", "tool_response", "cwd", "session_id"]),
+            st.one_of(
+                st.none(), st.integers(), _CLEAN_TEXT, st.dictionaries(_CLEAN_TEXT, _CLEAN_TEXT, max_size=3)
+            ),
+            max_size=3,
+        ),
+    ),
+)
+
+
+@FUZZ
+@given(_HOOKISH)
+def test_fuzz_hook_stdin_answers_with_a_decision_or_a_deny(hook_env: tuple[str, str], data: bytes) -> None:
+    """Whatever arrives on stdin, the hook exits 0 with JSON or 2 with a deny/block: never 1, never silent."""
+    import io
+
+    from ramparts.agents.claude_code.hook import Hook
+
+    policy, state = hook_env
+    out, err = io.StringIO(), io.StringIO()
+    code = Hook(policy=policy, state=state, stdin=io.BytesIO(data), stdout=out, stderr=err).run()
+    assert code in (0, 2)
+    answer = json.loads(out.getvalue())
+    if code == 2:
+        blocked = answer.get("hookSpecificOutput", {}).get("permissionDecision") == "deny"
+        assert blocked or answer.get("decision") == "block" or answer.get("continue") is False
+        assert "Ramparts blocked this" in err.getvalue()
