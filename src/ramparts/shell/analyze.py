@@ -344,13 +344,23 @@ def analyze(text: str, *, depth: int = 0) -> Analysis:
     opaque = list(parsed.opaque)
     commands: list[Command] = []
     files: list[FileWord] = []
-    for raw_argv in parsed.commands:
+    fed = dict(parsed.stdin)
+    for index, raw_argv in enumerate(parsed.commands):
         argv = _unwrap(list(raw_argv), opaque)
         while argv and argv[0] in SHELL_KEYWORDS:
             opaque.append(f"shell control structure {argv[0]!r}")
             argv = _unwrap(argv[1:], opaque)
-        if argv:
-            _simple_command(argv, commands, files, opaque, depth)
+        if not argv:
+            continue
+        name = argv[0].rsplit("/", 1)[-1]
+        if index in fed and name in SHELLS and depth < MAX_DEPTH and "-c" not in argv:
+            inner = analyze(fed[index], depth=depth + 1)  # a here-document fed to a shell is a script
+            commands.extend(inner.commands)
+            files.extend(inner.files)
+            opaque.extend(inner.opaque)
+            commands.append(Command(argv=(name, *argv[1:]), text=" ".join((name, *argv[1:]))))
+            continue
+        _simple_command(argv, commands, files, opaque, depth)
     for redirect in parsed.redirects:
         if redirect.op in (">&", "<&", ">>&") and (redirect.target.isdigit() or redirect.target == "-"):
             continue

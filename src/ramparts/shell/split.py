@@ -1,14 +1,18 @@
-"""Split a shell string into simple commands and redirections (pure, no I/O).
+"""Split a shell string into the simple commands it can execute, with tree-sitter-bash (pure, no I/O).
 
-Uses :mod:`shlex` in POSIX mode for quoting and escapes. Anything it cannot resolve statically
-(``$`` expansions, backticks, subshells, here-docs, unbalanced quotes) is reported as opaque.
+Every simple command that can run is reported, wherever it sits: lists and pipelines, subshells
+and groups, ``if``/``for``/``while``/``case`` bodies, function bodies, command and process
+substitutions (inside strings, assignments and redirect targets too) and commands in here-documents
+fed to a shell. Words are resolved the way bash removes quotes (``c'u'rl``, ``c\\url``,
+``"cu""rl"``, ``$'\\x63url'`` are all ``curl``). What cannot be known before the command runs
+(``$VAR``, ``$(...)`` output, arithmetic) is reported as opaque, as is anything the parser could
+not read: the engine then asks or denies, never allows.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 SEPARATORS = frozenset({";", "&&", "||", "|", "|&", "&", "\n", ";;", ";&", ";;&"})
 REDIRECTS = {
@@ -20,51 +24,30 @@ REDIRECTS = {
     ">|": "write",
     "<>": "write",
 }
-_PUNCT = ";&|<>()\n"
-# Operators, longest first: shlex hands back runs of punctuation (";\n", "&&\n", ";(") as one token.
-_OPERATORS = (
-    "&>>",
-    ">>&",
-    ";;&",
-    "&&",
-    "||",
-    "|&",
-    ";;",
-    ";&",
-    ">>",
-    "<<",
-    "&>",
-    ">|",
-    "<>",
-    ">&",
-    "<&",
-    ";",
-    "&",
-    "|",
-    "<",
-    ">",
-    "(",
-    ")",
-    "\n",
-)
-# A backslash-newline is a line continuation only when the backslash itself is not escaped.
-_CONTINUATION = re.compile(r"(?<!\\)((?:\\\\)*)\\\n")
+MAX_DEPTH = 200
+"""Deepest syntax tree walked; deeper input is opaque rather than a crash."""
 
-
-def _operators(token: str) -> list[str]:
-    """Split a run of punctuation into bash operators (longest match first)."""
-    out: list[str] = []
-    i = 0
-    while i < len(token):
-        for op in _OPERATORS:
-            if token.startswith(op, i):
-                out.append(op)
-                i += len(op)
-                break
-        else:  # pragma: no cover - every character of _PUNCT is an operator
-            out.append(token[i])
-            i += 1
-    return out
+_DQ_ESCAPE = re.compile(r"\\([$`\"\\\n])")
+_WORD_ESCAPE = re.compile(r"\\(.)|\\$", re.DOTALL)
+_ANSI_C = re.compile(r"\\(x[0-9a-fA-F]{1,2}|u[0-9a-fA-F]{1,4}|U[0-9a-fA-F]{1,8}|[0-7]{1,3}|c.|.)", re.DOTALL)
+_ANSI_SIMPLE = {
+    "a": "\a",
+    "b": "\b",
+    "e": "\x1b",
+    "E": "\x1b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "?": "?",
+}
+_UNESCAPED_NEWLINE = re.compile(rb"(?<!\\)\n")
+_REDIRECT_NODES = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
+_parser: Any = None
 
 
 class Redirect(NamedTuple):
@@ -78,69 +61,252 @@ class Split(NamedTuple):
     commands: tuple[tuple[str, ...], ...]
     redirects: tuple[Redirect, ...]
     opaque: tuple[str, ...]
+    stdin: tuple[tuple[int, str], ...] = ()
+    """Here-document and here-string text fed to a command: (command index, text)."""
+
+
+def _get_parser() -> Any:
+    """The tree-sitter parser, built once per process.
+
+    The grammar's compiled module is loaded directly: its package ``__init__`` imports
+    ``importlib.resources`` (and with it ``pathlib`` and ``tempfile``), about 10 ms the hook would
+    pay on every tool call for query files it never reads.
+    """
+    global _parser
+    if _parser is None:
+        import tree_sitter
+
+        _parser = tree_sitter.Parser(tree_sitter.Language(_bash_language()))
+    return _parser
+
+
+def _bash_language() -> Any:
+    import importlib.machinery
+    import importlib.util
+    import os
+    import sys
+
+    spec = importlib.util.find_spec("tree_sitter_bash")
+    if spec is not None and spec.submodule_search_locations:
+        folder = next(iter(spec.submodule_search_locations))
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = os.path.join(folder, "_binding" + suffix)
+            if os.path.exists(path):
+                loader = importlib.machinery.ExtensionFileLoader("tree_sitter_bash._binding", path)
+                binding_spec = importlib.util.spec_from_file_location(
+                    "tree_sitter_bash._binding", path, loader=loader
+                )
+                if binding_spec is not None:
+                    module = importlib.util.module_from_spec(binding_spec)
+                    loader.exec_module(module)
+                    sys.modules.setdefault("tree_sitter_bash._binding", module)
+                    return module.language()
+    import tree_sitter_bash  # pragma: no cover - layout changed: take the slow, documented route
+
+    return tree_sitter_bash.language()  # pragma: no cover
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def split(text: str) -> Split:
-    opaque: list[str] = []
-    if "`" in text:
-        opaque.append("backtick command substitution")
-    if "$(" in text:
-        opaque.append("$(...) command substitution")
-    elif "$" in text:
-        opaque.append("$ expansion (value unknown before it runs)")
-    if "<<" in text:
-        opaque.append("here-document or here-string")
-    source = _CONTINUATION.sub(r"\1", text)
-    lexer = shlex.shlex(source, posix=True, punctuation_chars=_PUNCT)
-    lexer.whitespace = " \t\r"
-    lexer.whitespace_split = True
-    lexer.commenters = ""
-    try:
-        raw_tokens = list(lexer)
-    except ValueError as exc:
-        return Split((), (), (*opaque, f"cannot tokenise: {exc}"))
-    tokens: list[str] = []
-    for token in raw_tokens:
-        if token and all(ch in _PUNCT for ch in token) and token not in SEPARATORS and token not in REDIRECTS:
-            tokens.extend(_operators(token))
+    """Parse one command string."""
+    if _ASTRAL.search(text):
+        # tree-sitter-bash corrupts memory on some inputs with characters beyond U+FFFF (4-byte UTF-8,
+        # e.g. emoji after a '{'; upstream tree-sitter-bash#337, reproduced here with 0.23.3 and 0.25.1):
+        # such text is never handed to the parser.
+        return Split((), (), ("characters beyond U+FFFF, which the bash parser cannot read safely",))
+    source = text.encode("utf-8", "surrogatepass")
+    walker = _Walker(source)
+    tree = _get_parser().parse(source)
+    if tree.root_node.has_error:
+        walker.opaque.append("the command does not parse completely")
+    walker.walk(tree.root_node, 0)
+    return Split(
+        tuple(walker.commands),
+        tuple(walker.redirects),
+        tuple(dict.fromkeys(walker.opaque)),
+        tuple(walker.stdin),
+    )
+
+
+def _text(node: Any) -> str:
+    raw: bytes = node.text
+    return raw.decode("utf-8", "replace")  # a node may end inside a sequence the input got wrong
+
+
+def _ansi_c(body: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        esc = match.group(1)
+        head = esc[0]
+        if head in _ANSI_SIMPLE and len(esc) == 1:
+            return _ANSI_SIMPLE[head]
+        if head in "xuU" and len(esc) > 1:
+            return chr(min(int(esc[1:], 16), 0x10FFFF))
+        if head.isdigit():
+            return chr(int(esc, 8) & 0xFF)
+        if head == "c" and len(esc) == 2:
+            return chr(ord(esc[1]) & 0x1F)
+        return "\\" + esc
+
+    return _ANSI_C.sub(one, body)
+
+
+class _Walker:
+    def __init__(self, source: bytes) -> None:
+        self.source = source
+        self.commands: list[tuple[str, ...]] = []
+        self.redirects: list[Redirect] = []
+        self.opaque: list[str] = []
+        self.stdin: list[tuple[int, str]] = []
+
+    # -- structure -------------------------------------------------------------------------------
+
+    def walk(self, node: Any, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            self.opaque.append("the command is nested too deeply to analyse")
+            return
+        kind = node.type
+        if kind == "command":
+            self._command(node, depth)
+        elif kind in _REDIRECT_NODES:
+            self._redirect(node, len(self.commands) - 1, depth)
+        elif kind == "redirected_statement":
+            body = [c for c in node.named_children if c.type not in _REDIRECT_NODES]
+            for child in body:
+                self.walk(child, depth + 1)
+            for child in node.named_children:
+                if child.type in _REDIRECT_NODES:
+                    self._redirect(child, len(self.commands) - 1, depth)
+        elif kind in ("command_substitution", "process_substitution", "arithmetic_expansion", "expansion"):
+            for child in node.named_children:
+                self.walk(child, depth + 1)
+        elif kind == "comment":
+            return
         else:
-            tokens.append(token)
-    commands: list[tuple[str, ...]] = []
-    redirects: list[Redirect] = []
-    current: list[str] = []
-    pending: str | None = None
-    for token in tokens:
-        if pending is not None:
-            if token in SEPARATORS or token in REDIRECTS or token in ("(", ")"):
-                opaque.append(f"redirection {pending!r} without a target")
+            if kind == "ERROR":
+                self.opaque.append("the command does not parse completely")
+            for child in node.named_children:
+                self.walk(child, depth + 1)
+
+    def _command(self, node: Any, depth: int) -> None:
+        argv: list[str] = []
+        redirects: list[Any] = []
+        siblings = list(node.named_children)
+        if node.parent is not None and node.parent.type == "redirected_statement":
+            siblings += node.parent.named_children
+        redirect_starts = {c.start_byte for c in siblings if c.type in _REDIRECT_NODES}
+        previous_end = node.start_byte
+        for child in node.named_children:
+            kind = child.type
+            gap = self.source[previous_end : child.start_byte]
+            previous_end = child.end_byte
+            if argv and _UNESCAPED_NEWLINE.search(gap):
+                # tree-sitter-bash sometimes glues the next line onto a command (`a | b | c\nd` gives
+                # `c d`): split it back, and do not trust the rest of the structure either.
+                self.opaque.append("the parser joined two lines into one command")
+                self.commands.append(tuple(argv))
+                argv = []
+            if kind == "number" and child.end_byte in redirect_starts:
+                continue  # the file descriptor of `0<file`, not an argument
+            if kind in _REDIRECT_NODES:
+                redirects.append(child)
+            elif kind == "variable_assignment":
+                argv.append(self._assignment(child, depth))
+            elif kind == "command_name":
+                word, dynamic = self.word(child, depth)
+                if dynamic:
+                    self.opaque.append(f"the command name {_text(child)[:60]!r} is not static")
+                argv.append(word)
             else:
-                redirects.append(Redirect(pending, token, len(commands)))
-                pending = None
-                continue
-            pending = None
-        if token in SEPARATORS:
-            if current:
-                commands.append(tuple(current))
-                current = []
-            continue
-        if token in ("(", ")"):
-            if "subshell or group" not in opaque:
-                opaque.append("subshell or group")
-            if current:
-                commands.append(tuple(current))
-                current = []
-            continue
-        if token in REDIRECTS or token in (">&", "<&", ">>&"):
-            if current and current[-1].isdigit() and f"{current[-1]}{token}" in source:
-                current.pop()  # the file descriptor of '2>' belongs to the operator
-            pending = token
-            continue
-        if token and all(ch in _PUNCT for ch in token):
-            opaque.append(f"unsupported operator {token!r}")
-            continue
-        current.append(token)
-    if pending is not None:
-        opaque.append(f"redirection {pending!r} without a target")
-    if current:
-        commands.append(tuple(current))
-    return Split(tuple(commands), tuple(redirects), tuple(dict.fromkeys(opaque)))
+                word, _ = self.word(child, depth)
+                argv.append(word)
+        index = len(self.commands)
+        if argv:
+            self.commands.append(tuple(argv))
+        for redirect in redirects:
+            self._redirect(redirect, index if argv else index - 1, depth)
+
+    def _assignment(self, node: Any, depth: int) -> str:
+        name = ""
+        value = ""
+        for child in node.named_children:
+            if child.type == "variable_name" and not name:
+                name = _text(child)
+            else:
+                value, _ = self.word(child, depth)
+        return f"{name}={value}"
+
+    def _redirect(self, node: Any, command: int, depth: int) -> None:
+        kind = node.type
+        if kind == "heredoc_redirect":
+            for child in node.named_children:
+                if child.type == "heredoc_body":
+                    self.walk(child, depth + 1)  # an unquoted body runs its $(...) substitutions
+                    self.stdin.append((command, _text(child)))
+            return
+        if kind == "herestring_redirect":
+            for child in node.named_children:
+                value, _ = self.word(child, depth)
+                self.stdin.append((command, value))
+            return
+        op = ""
+        target: Any = None
+        for child in node.children:
+            if not child.is_named and _text(child).strip():
+                op = _text(child)
+            elif child.is_named and child.type != "file_descriptor":
+                target = child
+        if target is None:
+            if not op.endswith("-"):  # `2>&-` closes a descriptor
+                self.opaque.append(f"redirection {op!r} without a target")
+            return
+        value, dynamic = self.word(target, depth)
+        if dynamic:
+            self.opaque.append(f"the redirect target {_text(target)[:60]!r} is computed")
+        self.redirects.append(Redirect(op, value, max(command, 0)))
+
+    # -- words -----------------------------------------------------------------------------------
+
+    def word(self, node: Any, depth: int) -> tuple[str, bool]:
+        """The word after quote removal, and whether part of it is only known when it runs."""
+        kind = node.type
+        if kind == "command_name":
+            parts = [self.word(child, depth) for child in node.named_children]
+            return "".join(p for p, _ in parts), any(d for _, d in parts)
+        if kind == "word":
+            return _WORD_ESCAPE.sub(lambda m: m.group(1) or "", _text(node)), False
+        if kind in ("number", "variable_name", "regex", "extglob_pattern"):
+            return _text(node), False
+        if kind == "raw_string":
+            return _text(node)[1:-1], False
+        if kind == "ansi_c_string":
+            return _ansi_c(_text(node)[2:-1]), False
+        if kind in ("string", "translated_string"):
+            return self._string(node, depth)
+        if kind == "concatenation":
+            parts = [self.word(child, depth) for child in node.named_children]
+            return "".join(p for p, _ in parts), any(d for _, d in parts)
+        if kind in ("simple_expansion", "expansion", "arithmetic_expansion"):
+            self.walk(node, depth + 1)
+            self.opaque.append("$ expansion (value unknown before it runs)")
+            return _text(node), True
+        if kind in ("command_substitution", "process_substitution"):
+            self.walk(node, depth + 1)
+            what = "backtick" if _text(node).startswith("`") else kind.replace("_", " ")
+            self.opaque.append(f"{what} output is only known when it runs")
+            return _text(node), True
+        self.walk(node, depth + 1)
+        return _text(node), "$" in _text(node)
+
+    def _string(self, node: Any, depth: int) -> tuple[str, bool]:
+        out: list[str] = []
+        dynamic = False
+        for child in node.named_children:
+            if child.type == "string_content":
+                out.append(_DQ_ESCAPE.sub(lambda m: "" if m.group(1) == "\n" else m.group(1), _text(child)))
+            else:
+                value, is_dynamic = self.word(child, depth)
+                out.append(value)
+                dynamic = dynamic or is_dynamic
+        return "".join(out), dynamic
