@@ -1,7 +1,8 @@
 """Shell analysis: which commands a shell string runs and which files it touches.
 
-This is the interim analyser (shlex-based): it splits lists and pipelines honestly and marks
-everything it cannot see through as opaque, so the engine never allows what it did not read.
+``split`` parses with the bash grammar (tree-sitter-bash); ``analyze`` unwraps wrappers and applies
+the reader/writer tables. Whatever cannot be known before the command runs is reported as opaque,
+so the engine never allows what it did not read.
 """
 
 from .analyze import Analysis, analyze
