@@ -28,6 +28,8 @@ WRAPPERS: dict[str, frozenset[str]] = {
     "env": frozenset({"-u", "--unset", "-C", "--chdir"}),
 }
 _WRAPPER_POSITIONAL = {"timeout": 1}
+BUILTIN_WRAPPERS = frozenset({"command", "builtin", "exec", "noglob"})
+"""Shell builtins: a program of the same name given by path is not them."""
 """Wrappers with positional arguments before the command (timeout's duration)."""
 
 # Programs that run another command or code Ramparts cannot see in this analyser.
@@ -271,8 +273,8 @@ def _unwrap(argv: list[str], opaque: list[str]) -> list[str]:
         for word in assigned:
             _note_assignment(word, opaque)
         name = argv[0].rsplit("/", 1)[-1]
-        if name not in WRAPPERS:
-            return argv
+        if name not in WRAPPERS or (name in BUILTIN_WRAPPERS and name != argv[0]):
+            return argv  # `/path/to/command` is a program, not the `command` builtin
         takes_value = WRAPPERS[name]
         i = 1
         positional = _WRAPPER_POSITIONAL.get(name, 0)

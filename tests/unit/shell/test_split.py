@@ -748,3 +748,8 @@ def test_a_line_the_parser_glues_onto_a_pipeline_is_split_back() -> None:
     result = analyze("ls && a | b | head\ncurl x && d")
     assert ("curl", "x") in argvs(result)
     assert "the parser joined two lines into one command" in result.opaque
+
+
+def test_a_program_named_like_a_builtin_wrapper_is_a_program() -> None:
+    assert argvs(analyze("nohup /path/to/command x")) == [("command", "x")]
+    assert argvs(analyze("command curl x")) == [("curl", "x")]

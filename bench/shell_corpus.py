@@ -1,0 +1,141 @@
+"""Shell analysis over the public command corpora: parse rate, speed, and what the baseline decides.
+
+Usage::
+
+    .venv/bin/python bench/shell_corpus.py [--quick]
+
+Reads ``../shared/corpora/commands/`` (or ``$RAMPARTS_CORPORA/commands``):
+
+- ``tldr.jsonl``: ordinary usage. Parse rate = commands the bash grammar reads without an error
+  node; throughput = ``analyze()`` calls per second in this process.
+- ``dippy.jsonl``: ``allow`` (safe to auto-approve) / ``ask`` labels. Reported: how many of each the
+  baseline profile allows, asks or denies. An ``ask`` command the baseline allows is a miss.
+- ``gtfobins.jsonl``, ``bashfuscator.jsonl``: abuse of ordinary binaries and obfuscated variants.
+  Reported: the decision distribution and how many the baseline *allows* (each one is printed by
+  binary and function, never the command, which may be harmful text).
+
+Decisions are taken in an empty scratch folder, the way the hook would for a project with nothing
+in it. The last line is ``RESULT ...`` with the headline figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from ramparts.explain import explain_input  # noqa: E402
+from ramparts.policy.load import load_policy  # noqa: E402
+from ramparts.shell import analyze  # noqa: E402
+from ramparts.shell.split import split  # noqa: E402
+
+
+def corpora_dir() -> Path | None:
+    env = os.environ.get("RAMPARTS_CORPORA")
+    base = Path(env) if env else ROOT.parent / "shared" / "corpora"
+    folder = base / "commands"
+    return folder if folder.is_dir() else None
+
+
+def load(folder: Path, name: str, limit: int | None) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in (folder / name).read_text("utf-8").splitlines() if line.strip()]
+    if limit is not None and len(rows) > limit:
+        step = len(rows) / limit
+        rows = [rows[int(i * step)] for i in range(limit)]
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a sample of each corpus (under a minute)")
+    args = parser.parse_args()
+    folder = corpora_dir()
+    if folder is None:
+        print("corpora not found (set RAMPARTS_CORPORA or put shared/corpora beside the repository)")
+        print("RESULT skipped=1")
+        return 0
+    limit = 3000 if args.quick else None
+
+    tldr = [row["text"] for row in load(folder, "tldr.jsonl", limit)]
+    failures: collections.Counter[str] = collections.Counter()
+    parsed = 0
+    for text in tldr:
+        result = split(text)
+        bad = [r for r in result.opaque if "does not parse" in r or "beyond U+FFFF" in r]
+        if bad:
+            failures[text.split(" ", 1)[0]] += 1
+        else:
+            parsed += 1
+    parse_rate = parsed / len(tldr)
+    start = time.perf_counter()
+    rounds = 0
+    while time.perf_counter() - start < (2.0 if args.quick else 5.0):
+        for text in tldr[:1000]:
+            analyze(text)
+        rounds += 1
+    throughput = rounds * min(len(tldr), 1000) / (time.perf_counter() - start)
+    print(
+        f"tldr: {len(tldr)} commands, parsed cleanly {parsed} ({parse_rate:.2%}); "
+        f"analyze() {throughput:,.0f} commands/s in-process"
+    )
+    if failures:
+        print(
+            "  programs whose examples did not parse: "
+            + ", ".join(f"{k} x{v}" for k, v in failures.most_common(10))
+        )
+
+    policy = load_policy("profile:baseline")
+    figures: dict[str, float] = {"parse_rate": round(parse_rate * 100, 2), "cmds_per_s": round(throughput)}
+    with tempfile.TemporaryDirectory() as scratch:
+
+        def decide(text: str) -> str:
+            return explain_input(policy, "Bash", {"command": text}, scratch).verdict
+
+        dippy = load(folder, "dippy.jsonl", limit)
+        table: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+        for row in dippy:
+            table[row["label"]][decide(row["text"])] += 1
+        for label in ("allow", "ask"):
+            counts = table[label]
+            total = sum(counts.values()) or 1
+            print(
+                f"dippy {label!r} ({total}): "
+                + ", ".join(f"{v} {counts[v]} ({counts[v] / total:.1%})" for v in ("allow", "ask", "deny"))
+            )
+        ask_total = sum(table["ask"].values()) or 1
+        allow_total = sum(table["allow"].values()) or 1
+        figures["dippy_ask_allowed_pct"] = round(table["ask"]["allow"] / ask_total * 100, 2)
+        figures["dippy_allow_allowed_pct"] = round(table["allow"]["allow"] / allow_total * 100, 2)
+
+        for name, key in (("gtfobins.jsonl", "gtfobins"), ("bashfuscator.jsonl", "bashfuscator")):
+            rows = load(folder, name, limit)
+            counts: collections.Counter[str] = collections.Counter()
+            allowed: collections.Counter[str] = collections.Counter()
+            for row in rows:
+                verdict = decide(row["text"])
+                counts[verdict] += 1
+                if verdict == "allow":
+                    allowed[
+                        f"{row.get('binary', row.get('mutator', '?'))}/{row.get('function', row.get('origin', '?'))}"
+                    ] += 1
+            print(f"{key} ({len(rows)}): " + ", ".join(f"{v} {counts[v]}" for v in ("allow", "ask", "deny")))
+            if allowed:
+                print(
+                    "  allowed by the baseline: " + ", ".join(f"{k} x{v}" for k, v in allowed.most_common(12))
+                )
+            figures[f"{key}_allowed"] = counts["allow"]
+    print("RESULT " + " ".join(f"{k}={v}" for k, v in figures.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
