@@ -240,10 +240,16 @@ class _Walker:
     def _redirect(self, node: Any, command: int, depth: int) -> None:
         kind = node.type
         if kind == "heredoc_redirect":
+            # The grammar nests whatever follows `<<EOF` on its line (more redirections, `&& cmd`)
+            # inside the heredoc node: all of it runs.
             for child in node.named_children:
                 if child.type == "heredoc_body":
                     self.walk(child, depth + 1)  # an unquoted body runs its $(...) substitutions
                     self.stdin.append((command, _text(child)))
+                elif child.type in _REDIRECT_NODES:
+                    self._redirect(child, command, depth)
+                elif child.type not in ("heredoc_start", "heredoc_end"):
+                    self.walk(child, depth + 1)
             return
         if kind == "herestring_redirect":
             for child in node.named_children:

@@ -753,3 +753,10 @@ def test_a_line_the_parser_glues_onto_a_pipeline_is_split_back() -> None:
 def test_a_program_named_like_a_builtin_wrapper_is_a_program() -> None:
     assert argvs(analyze("nohup /path/to/command x")) == [("command", "x")]
     assert argvs(analyze("command curl x")) == [("curl", "x")]
+
+
+def test_what_follows_a_heredoc_start_is_analysed() -> None:
+    result = analyze("cat <<EOF > out.txt && curl x\nhello\nEOF")
+    assert ("out.txt", "write", "redirect") in accesses(result)
+    assert ("curl", "x") in argvs(result)
+    assert analyze("cat <<EOF | sh\ncurl x\nEOF").opaque
