@@ -343,3 +343,38 @@ def test_a_glob_too_large_to_expand_is_not_allowed(check: Decider, project: Path
     decision = check(policy, "Bash", {"command": "cat f*.txt"})
     assert decision.verdict == "ask"
     assert "matches more than 256 files" in decision.reason
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "[[ 'a[$(curl x)]' -eq 1 ]]; echo hi",  # arithmetic operands run substitutions in subscripts
+        "x='b[$(curl evil)]'; (( x )); echo hi",
+        "x='b[$(curl evil)]'; a[x]=1; echo hi",
+        "for ((i=0; i<x; i++)); do echo; done",
+        "let x=y",
+        "env -S'curl evil'; echo hi",
+        "env --split-string='curl evil' && echo hi",
+        "env -iS'curl evil'",
+        "cat $'.env\\0x'",  # bash ends the word at the NUL: cat .env
+        "cat $'.env\\c@'",
+        "cat .en\\\nv",  # a line continuation inside a word
+        "cat .[^x]nv",
+        "cat .[[=e=]]nv",
+        "cat .[[.e.]]nv",
+        "git diff .env /dev/null",
+        "git --attr-source status push origin main",  # the option takes "status" as its value
+        "grep -ie. .env",
+        "grep -she. .env",
+        "diff --from-file=.env /dev/null",
+        "wc --files0-from=.env",
+        "grep -d recurse SECRET .",
+        "grep --directories=recurse SECRET .",
+    ],
+)
+def test_bypasses_found_in_review_are_not_allowed(check: Decider, baseline: object, command: str) -> None:
+    from ramparts.policy.types import Policy
+
+    assert isinstance(baseline, Policy)
+    decision = check(baseline, "Bash", {"command": command})
+    assert decision.verdict != "allow", (command, decision.trace)

@@ -6,6 +6,7 @@ files named in their arguments, and which run code they are given inline.
 
 from __future__ import annotations
 
+import itertools
 import re
 from shlex import quote as shlex_quote
 from typing import NamedTuple
@@ -36,6 +37,7 @@ BUILTIN_WRAPPERS = frozenset({"command", "builtin", "exec", "noglob"})
 OPAQUE_RUNNERS = frozenset(
     {
         "eval",
+        "let",
         "source",
         ".",
         "xargs",
@@ -235,7 +237,7 @@ ARCHIVERS = frozenset({"tar", "zip", "7z", "cpio"})
 FILE_OPTIONS = frozenset({"-f", "--file", "--from-file"})
 PATTERN_FILE_READERS = frozenset({"grep", "egrep", "fgrep", "rg", "sed", "awk", "gawk", "mawk", "jq"})
 GIT_GLOBAL_VALUE_OPTIONS = frozenset(
-    {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix"}
+    {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--attr-source", "--config-env"}
 )
 _BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
@@ -289,7 +291,9 @@ def _unwrap(argv: list[str], opaque: list[str]) -> list[str]:
                 i += 1
                 continue
             if word.startswith("-") and len(word) > 1:
-                if name == "env" and word in ("-S", "--split-string"):
+                if name == "env" and (
+                    word.startswith("--split-string") or (not word.startswith("--") and "S" in word[1:])
+                ):
                     opaque.append("env -S splits a string into a command")
                 i += 2 if word in takes_value else 1
                 continue
@@ -378,7 +382,7 @@ def _expansions(words: list[str], opaque: list[str]) -> None:
             opaque.append(f"brace expansion in {word[:60]!r}")
         if word.startswith("~") and not (word == "~" or word.startswith("~/")):
             opaque.append(f"tilde expansion {word.split('/', 1)[0]!r}")
-        if "[[:" in word:
+        if "[[:" in word or "[[=" in word or "[[." in word or "[^" in word:
             opaque.append(f"character class in {word[:60]!r}")
 
 
@@ -420,6 +424,11 @@ def _simple_command(
         opaque.append("find deletes or writes files")
     else:
         _interpreter(name, argv, opaque)
+    for word in args:  # `diff --from-file=.env`, `wc --files0-from=.env`: a long option's value may be a file
+        if word.startswith("--") and "=" in word:
+            value = word.split("=", 1)[1]
+            if value and not value.startswith("-"):
+                files.append(FileWord(value, "read", "argument"))
     if name == "dd":
         for word in args:
             if word.startswith("if="):
@@ -464,17 +473,33 @@ def _interpreter(name: str, argv: list[str], opaque: list[str]) -> None:
 def _reader(name: str, args: list[str], files: list[FileWord]) -> None:
     skip = READERS[name]
     value_options = VALUE_OPTIONS.get(name, frozenset())
-    if skip and any(w.startswith(PATTERN_OPTIONS) for w in args):
-        skip = 0
+    if skip and any(
+        w.startswith(PATTERN_OPTIONS) or (w[:1] == "-" and w[1:2] != "-" and ("e" in w[1:] or "f" in w[1:]))
+        for w in args
+    ):
+        skip = 0  # the pattern comes from an option (also inside a cluster like -ie.), not a positional
     for i, word in enumerate(args[:-1]):  # pattern files: grep -f FILE, sed -f FILE, awk -f FILE
         if word in FILE_OPTIONS and name in PATTERN_FILE_READERS:
             files.append(FileWord(args[i + 1], "read", "argument"))
     in_place = name == "sed" and any(w.startswith(("-i", "--in-place")) for w in args)
-    recursive = name in ALWAYS_RECURSIVE or any(
-        w in ("-r", "-R", "--recursive", "--dereference-recursive")
-        or (w[:1] == "-" and w[1:2] != "-" and "r" in w)
-        for w in args
-        if name in RECURSIVE_READERS
+    recursive = name in ALWAYS_RECURSIVE or (
+        name in RECURSIVE_READERS
+        and (
+            any(
+                w
+                in (
+                    "-r",
+                    "-R",
+                    "--recursive",
+                    "--dereference-recursive",
+                    "--directories=recurse",
+                    "-drecurse",
+                )
+                or (w[:1] == "-" and w[1:2] != "-" and ("r" in w[1:] or "R" in w[1:]))
+                for w in args
+            )
+            or any(a == "-d" and b == "recurse" for a, b in itertools.pairwise(args))
+        )
     )
     positional = _positionals(args, value_options)[skip:]
     if recursive and not positional:
@@ -509,8 +534,8 @@ def _git_argv(argv: list[str], files: list[FileWord], opaque: list[str]) -> list
         for word in _positionals(args):
             if ":" in word and not word.startswith(("http:", "https:", "ssh:", "git@")):
                 files.append(FileWord(word.split(":", 1)[1] or ".", "read", "argument"))
-    if sub == "diff" and "--no-index" in args:
-        files.extend(FileWord(w, "read", "argument", True) for w in _positionals(args))
+    if sub == "diff":  # git switches to --no-index by itself for paths outside the work tree
+        files.extend(FileWord(w, "read", "argument", "--no-index" in args) for w in _positionals(args))
     if sub == "grep":
         files.append(FileWord(".", "read", "argument", True))
     return out

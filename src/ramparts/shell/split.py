@@ -45,6 +45,9 @@ _ANSI_SIMPLE = {
     '"': '"',
     "?": "?",
 }
+_ARITHMETIC = frozenset({"c_style_for_statement", "subscript", "arithmetic_expansion"})
+_ARITHMETIC_TEST = re.compile(r"\s-(?:eq|ne|lt|le|gt|ge)\s")
+_CONTINUATION = re.compile(r"(?<!\\)((?:\\\\)*)\\\n")
 _UNESCAPED_NEWLINE = re.compile(rb"(?<!\\)\n")
 _REDIRECT_NODES = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 _parser: Any = None
@@ -116,7 +119,8 @@ def split(text: str) -> Split:
         # e.g. emoji after a '{'; upstream tree-sitter-bash#337, reproduced here with 0.23.3 and 0.25.1):
         # such text is never handed to the parser.
         return Split((), (), ("characters beyond U+FFFF, which the bash parser cannot read safely",))
-    source = text.encode("utf-8", "surrogatepass")
+    # bash removes backslash-newline before it splits words (`cat .en\<newline>v` reads .env)
+    source = _CONTINUATION.sub(r"\1", text).encode("utf-8", "surrogatepass")
     walker = _Walker(source)
     tree = _get_parser().parse(source)
     if tree.root_node.has_error:
@@ -183,6 +187,16 @@ class _Walker:
                 self.walk(child, depth + 1)
         elif kind == "comment":
             return
+        elif kind in _ARITHMETIC or (kind == "compound_statement" and _text(node).startswith("((")):
+            # bash evaluates variable values inside arithmetic as expressions, so `x='a[$(cmd)]'; (( x ))`
+            # runs cmd: nothing evaluated arithmetically is known before it runs
+            self.opaque.append("arithmetic evaluation (it can run commands hidden in variables)")
+            for child in node.named_children:
+                self.walk(child, depth + 1)
+        elif kind == "test_command" and _ARITHMETIC_TEST.search(_text(node)):
+            self.opaque.append("arithmetic evaluation (it can run commands hidden in variables)")
+            for child in node.named_children:
+                self.walk(child, depth + 1)
         else:
             if kind == "ERROR":
                 self.opaque.append("the command does not parse completely")
@@ -287,7 +301,7 @@ class _Walker:
         if kind == "raw_string":
             return _text(node)[1:-1], False
         if kind == "ansi_c_string":
-            return _ansi_c(_text(node)[2:-1]), False
+            return _ansi_c(_text(node)[2:-1]).split("\x00", 1)[0], False  # bash ends the word at a NUL
         if kind in ("string", "translated_string"):
             return self._string(node, depth)
         if kind == "concatenation":
