@@ -9,7 +9,8 @@ Reads ``../shared/corpora/commands/`` (or ``$RAMPARTS_CORPORA/commands``):
 - ``tldr.jsonl``: ordinary usage. Parse rate = commands the bash grammar reads without an error
   node; throughput = ``analyze()`` calls per second in this process.
 - ``dippy.jsonl``: ``allow`` (safe to auto-approve) / ``ask`` labels. Reported: how many of each the
-  baseline profile allows, asks or denies. An ``ask`` command the baseline allows is a miss.
+  baseline and read-only profiles allow, ask or deny. An ``ask`` command a profile allows is a miss;
+  an ``allow`` command the read-only profile asks for is a needless prompt.
 - ``gtfobins.jsonl``, ``bashfuscator.jsonl``: abuse of ordinary binaries and obfuscated variants.
   Reported: the decision distribution and how many the baseline *allows* (each one is printed by
   binary and function, never the command, which may be harmful text).
@@ -94,27 +95,35 @@ def main() -> int:
         )
 
     policy = load_policy("profile:baseline")
+    readonly = load_policy("profile:readonly")
     figures: dict[str, float] = {"parse_rate": round(parse_rate * 100, 2), "cmds_per_s": round(throughput)}
     with tempfile.TemporaryDirectory() as scratch:
 
-        def decide(text: str) -> str:
-            return explain_input(policy, "Bash", {"command": text}, scratch).verdict
+        def decide(text: str, profile: Any = policy) -> str:
+            return explain_input(profile, "Bash", {"command": text}, scratch).verdict
 
         dippy = load(folder, "dippy.jsonl", limit)
-        table: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-        for row in dippy:
-            table[row["label"]][decide(row["text"])] += 1
-        for label in ("allow", "ask"):
-            counts = table[label]
-            total = sum(counts.values()) or 1
-            print(
-                f"dippy {label!r} ({total}): "
-                + ", ".join(f"{v} {counts[v]} ({counts[v] / total:.1%})" for v in ("allow", "ask", "deny"))
+        for profile_name, profile in (("baseline", policy), ("readonly", readonly)):
+            table: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+            for row in dippy:
+                table[row["label"]][decide(row["text"], profile)] += 1
+            for label in ("allow", "ask"):
+                counts = table[label]
+                total = sum(counts.values()) or 1
+                print(
+                    f"dippy {label!r} under {profile_name} ({total}): "
+                    + ", ".join(
+                        f"{v} {counts[v]} ({counts[v] / total:.1%})" for v in ("allow", "ask", "deny")
+                    )
+                )
+            ask_total = sum(table["ask"].values()) or 1
+            allow_total = sum(table["allow"].values()) or 1
+            figures[f"dippy_ask_allowed_pct_{profile_name}"] = round(
+                table["ask"]["allow"] / ask_total * 100, 2
             )
-        ask_total = sum(table["ask"].values()) or 1
-        allow_total = sum(table["allow"].values()) or 1
-        figures["dippy_ask_allowed_pct"] = round(table["ask"]["allow"] / ask_total * 100, 2)
-        figures["dippy_allow_allowed_pct"] = round(table["allow"]["allow"] / allow_total * 100, 2)
+            figures[f"dippy_allow_allowed_pct_{profile_name}"] = round(
+                table["allow"]["allow"] / allow_total * 100, 2
+            )
 
         for name, key in (("gtfobins.jsonl", "gtfobins"), ("bashfuscator.jsonl", "bashfuscator")):
             rows = load(folder, name, limit)

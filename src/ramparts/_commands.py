@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ACTION"
     )
     p = pol.add_parser("init", help="write a commented policy file")
-    p.add_argument("--profile", choices=["baseline", "strict"], default="baseline")
+    p.add_argument("--profile", choices=["baseline", "strict", "readonly"], default="baseline")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.add_argument("path")
     p.set_defaults(func=cmd_policy_init)
@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run a guarded Claude Code session against the scripted model")
     p.add_argument("--claude-bin", help="the claude binary (default: the project-local pinned CLI)")
     p.add_argument("--workdir", default=".demo", help="where the demo keeps its project, policy and state")
-    p.add_argument("--profile", choices=["baseline", "strict"], default="baseline")
+    p.add_argument("--profile", choices=["baseline", "strict", "readonly"], default="baseline")
     p.set_defaults(func=cmd_demo)
     return parser
 

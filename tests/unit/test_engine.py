@@ -378,3 +378,21 @@ def test_bypasses_found_in_review_are_not_allowed(check: Decider, baseline: obje
     assert isinstance(baseline, Policy)
     decision = check(baseline, "Bash", {"command": command})
     assert decision.verdict != "allow", (command, decision.trace)
+
+
+def test_readonly_profile_allows_only_what_cannot_change_anything(check: Decider) -> None:
+    from ramparts.policy.load import load_policy
+
+    readonly = load_policy("profile:readonly")
+    for command in ("git status && ls", "git log --oneline | head -5", "wc -l README.md", "jq . README.md"):
+        assert check(readonly, "Bash", {"command": command}).verdict == "allow", command
+    for command in (
+        "ls && rm x",
+        "sort -o x README.md",
+        "git branch -D main",
+        "find . -delete",
+        "npm install",
+    ):
+        assert check(readonly, "Bash", {"command": command}).verdict == "ask", command
+    for command in ("cat .env", "git push", "curl https://x"):
+        assert check(readonly, "Bash", {"command": command}).verdict == "deny", command

@@ -17,7 +17,7 @@ from .rules import Rule, RuleList, parse_rule
 from .types import CompileSettings, HookSettings, Policy, policy_from_json, policy_to_json
 
 PROFILE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profiles")
-PROFILES = ("baseline", "strict")
+PROFILES = ("baseline", "strict", "readonly")
 CACHE_FORMAT = "ramparts-policy-cache-v1"
 
 Marks = dict[tuple[Any, ...], tuple[int, int]]

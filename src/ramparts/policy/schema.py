@@ -30,7 +30,7 @@ SCHEMA: dict[str, Any] = {
     "required": ["version"],
     "properties": {
         "version": {"const": 1},
-        "extends": {"enum": ["baseline", "strict", "none"]},
+        "extends": {"enum": ["baseline", "strict", "readonly", "none"]},
         "mode": {"enum": ["enforce", "report"]},
         "permissions": {
             "type": "object",

@@ -6,8 +6,9 @@ _TEMPLATE = """\
 # Ramparts policy (docs/policy.md). Checked with: ramparts policy check {{path}}
 version: 1
 
-# Start from a shipped profile: baseline (the organisation-wide floor) or strict
-# (baseline + a human approves every shell command, write and edit). Your rules add to it.
+# Start from a shipped profile: baseline (the organisation-wide floor), strict (baseline + a human
+# approves every shell command, write and edit) or readonly (baseline + read-only commands run
+# without a prompt). Your rules add to it.
 extends: {profile}
 
 # enforce: decisions apply. report: decisions are only logged (shadow mode).

@@ -137,7 +137,7 @@ def test_corrupt_cache_is_recompiled(tmp_path: Path) -> None:
     assert load_policy(str(path), cache_dir=cache).source == str(path)
 
 
-@pytest.mark.parametrize("profile", ["baseline", "strict"])
+@pytest.mark.parametrize("profile", ["baseline", "strict", "readonly"])
 def test_init_template_is_a_valid_policy(profile: str) -> None:
     policy = compile_policy(render_template(profile).encode(), "init.yaml")
     assert policy.extends[-1] == f"profile:{profile}"
