@@ -58,6 +58,14 @@ def _decide_tool(policy: Policy, event: Event, call: ToolCall) -> Decision:
         for rule, why in _recursive_hits(policy, call, event):
             hits["ask"].append((rule, why))
             trace.append(f"recursive read: {why}")
+    if call.hosts:
+        trace.append("contacts: " + ", ".join(call.hosts))
+        protected = [(rule, why) for rule, why in (*hits["deny"], *hits["ask"]) if rule.kind == "path"]
+        if protected:
+            rule, why = protected[0]
+            exfil = f"exfiltration attempt: {why} and sends to {', '.join(call.hosts)}"
+            hits["deny"].insert(0, (rule._replace(id="shell.exfiltration", raw=rule.raw), exfil))
+            trace.append(exfil)
     if call.opaque:
         reason = "cannot analyse the command: " + "; ".join(call.opaque)
         trace.append(f"opaque shell → {policy.opaque_shell}: {reason}")

@@ -54,6 +54,8 @@ class ToolCall(NamedTuple):
     accesses: tuple[FileAccess, ...] = ()
     opaque: tuple[str, ...] = ()
     """Why parts of a shell command could not be analysed; non-empty means the engine may not allow it."""
+    hosts: tuple[str, ...] = ()
+    """Bash only: hosts the command will contact."""
 
 
 class Event(NamedTuple):

@@ -99,7 +99,7 @@ DENIED = {
     0: "sensitive:Read:.env",
     1: "sensitive:Read:.env",
     2: "deny:Bash(git push *)",
-    3: "deny:Bash(curl *)",
+    3: "shell.exfiltration",  # curl -d @.env: reads a protected file and sends it out
     4: "deny:Bash(sudo *)",
 }
 

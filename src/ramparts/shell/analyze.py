@@ -257,6 +257,8 @@ class Analysis(NamedTuple):
     commands: tuple[Command, ...]
     files: tuple[FileWord, ...]
     opaque: tuple[str, ...]
+    hosts: tuple[str, ...] = ()
+    """Hosts the command will contact (curl/wget/nc/ssh/git/dig targets, /dev/tcp redirects)."""
 
 
 def _unwrap(argv: list[str], opaque: list[str]) -> list[str]:
@@ -350,6 +352,7 @@ def analyze(text: str, *, depth: int = 0) -> Analysis:
     opaque = list(parsed.opaque)
     commands: list[Command] = []
     files: list[FileWord] = []
+    hosts: list[str] = []
     fed = dict(parsed.stdin)
     for index, raw_argv in enumerate(parsed.commands):
         argv = _unwrap(list(raw_argv), opaque)
@@ -364,15 +367,21 @@ def analyze(text: str, *, depth: int = 0) -> Analysis:
             commands.extend(inner.commands)
             files.extend(inner.files)
             opaque.extend(inner.opaque)
+            hosts.extend(inner.hosts)
             commands.append(Command(argv=(name, *argv[1:]), text=" ".join((name, *argv[1:]))))
             continue
         _simple_command(argv, commands, files, opaque, depth)
+    for command in commands:
+        hosts.extend(network_targets(command.argv, files, opaque))
     for redirect in parsed.redirects:
+        dev = _DEV_NET.match(redirect.target)
+        if dev:
+            hosts.append(dev.group(1).lower())
         if redirect.op in (">&", "<&", ">>&") and (redirect.target.isdigit() or redirect.target == "-"):
             continue
         mode = REDIRECTS.get(redirect.op, "write")
         files.append(FileWord(redirect.target, "read" if mode == "read" else "write", "redirect"))
-    return Analysis(tuple(commands), tuple(files), tuple(dict.fromkeys(opaque)))
+    return Analysis(tuple(commands), tuple(files), tuple(dict.fromkeys(opaque)), tuple(dict.fromkeys(hosts)))
 
 
 def _expansions(words: list[str], opaque: list[str]) -> None:
@@ -539,3 +548,128 @@ def _git_argv(argv: list[str], files: list[FileWord], opaque: list[str]) -> list
     if sub == "grep":
         files.append(FileWord(".", "read", "argument", True))
     return out
+
+
+# -- network targets ---------------------------------------------------------------------------------
+
+_DEV_NET = re.compile(r"/dev/(?:tcp|udp)/([^/]+)/")
+_URL_HOST = re.compile(r"^(?:[a-z][a-z0-9+.\-]*://)?(?:[^@/\s]*@)?(\[[^\]]+\]|[^:/?#\s]+)", re.IGNORECASE)
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_\-]{0,62})(?:\.[a-z0-9_\-]{1,63})*$", re.IGNORECASE
+)
+HTTP_CLIENTS = frozenset({"curl", "wget", "http", "https", "xh", "aria2c"})
+RAW_CLIENTS = frozenset({"nc", "ncat", "netcat", "telnet", "openssl"})
+REMOTE_SHELLS = frozenset({"ssh", "scp", "sftp", "rsync", "mosh"})
+DNS_TOOLS = frozenset({"dig", "nslookup", "host", "drill", "ping", "ping6", "traceroute"})
+SSH_VALUE_OPTIONS = frozenset(
+    {
+        "-p",
+        "-P",
+        "-i",
+        "-l",
+        "-o",
+        "-F",
+        "-J",
+        "-L",
+        "-R",
+        "-D",
+        "-b",
+        "-c",
+        "-e",
+        "-m",
+        "-O",
+        "-Q",
+        "-S",
+        "-W",
+        "-w",
+        "-E",
+        "-B",
+        "--rsh",
+        "--port",
+    }
+)
+GIT_NETWORK = frozenset({"push", "fetch", "pull", "clone", "ls-remote", "remote", "submodule"})
+# curl/wget options whose value is a file that is read and sent (`-d @.env`, `-T .env`, `--post-file=.env`)
+_UPLOAD_VALUE = frozenset(
+    {
+        "-d",
+        "--data",
+        "--data-binary",
+        "--data-raw",
+        "--data-ascii",
+        "--data-urlencode",
+        "-F",
+        "--form",
+        "--form-string",
+        "--json",
+    }
+)
+_UPLOAD_FILE = frozenset(
+    {"-T", "--upload-file", "-K", "--config", "--post-file", "--body-file", "-i", "--input-file"}
+)
+
+
+def _host_of(word: str) -> str:
+    match = _URL_HOST.match(word)
+    if not match:
+        return ""
+    host = match.group(1).strip("[]").lower()
+    return host if host and (_HOSTNAME.match(host) or ":" in host) else ""
+
+
+def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[str]) -> list[str]:
+    """Hosts a simple command contacts; files it uploads are added to ``files`` as reads."""
+    name, args = argv[0], list(argv[1:])
+    hosts: list[str] = []
+    if name in HTTP_CLIENTS:
+        for i, word in enumerate(args):
+            flag, eq, attached = word.partition("=")
+            value = attached if eq else (args[i + 1] if i + 1 < len(args) else "")
+            if flag in _UPLOAD_VALUE or (word[:2] in ("-d", "-F") and len(word) > 2 and not eq):
+                data = value if (flag in _UPLOAD_VALUE) else word[2:]
+                for part in (
+                    data.split("@", 1)[1] if "@" in data else "",
+                    data[1:] if data[:1] == "<" else "",
+                ):
+                    if part:
+                        files.append(FileWord(part.split(";", 1)[0], "read", "argument"))
+            elif flag in _UPLOAD_FILE and value:
+                files.append(FileWord(value, "read", "argument"))
+            if "://" in word or (not word.startswith("-") and "." in word.split("/", 1)[0]):
+                host = _host_of(word)
+                if host:
+                    hosts.append(host)
+    elif name in RAW_CLIENTS:
+        positional = [w for w in _positionals(args) if not w.isdigit()]
+        if positional:
+            host = _host_of(positional[0].split(":", 1)[0])
+            if host:
+                hosts.append(host)
+    elif name == "socat":
+        for word in args:
+            parts = word.split(":")
+            if len(parts) >= 3 and parts[0].upper().startswith(("TCP", "UDP", "SSL", "OPENSSL")):
+                hosts.append(parts[1].lower())
+    elif name in REMOTE_SHELLS:
+        for word in _positionals(args, SSH_VALUE_OPTIONS):
+            if name == "ssh" or ":" in word:
+                host = _host_of(word.split(":", 1)[0] if name != "ssh" else word)
+                if host:
+                    hosts.append(host)
+                if name == "ssh":
+                    break
+    elif name == "git" and len(args) > 0 and args[0] in GIT_NETWORK:
+        for word in _positionals(args[1:]):
+            if "://" in word or ("@" in word and ":" in word):
+                host = _host_of(word.split("@", 1)[-1] if "://" not in word else word)
+                if host:
+                    hosts.append(host)
+    elif name in DNS_TOOLS:
+        for word in _positionals(args):
+            if "$(" in word or "`" in word or "$" in word:
+                opaque.append(f"{name} looks up a computed name (DNS can carry data out)")
+            elif "." in word and not word.startswith("@"):
+                host = _host_of(word)
+                if host:
+                    hosts.append(host)
+    return hosts

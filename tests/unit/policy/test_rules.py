@@ -10,7 +10,7 @@ import re
 import string
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from ramparts.errors import PolicyError
@@ -508,6 +508,7 @@ def test_literal_path_matches_itself_and_below(literal: str, child: str) -> None
 @settings(max_examples=300, deadline=None)
 @given(_SEGMENT, _LITERAL_PATH)
 def test_literal_name_floats_to_any_depth_for_deny(name: str, parent: str) -> None:
+    assume(name != "~")  # `Read(~)` is the home directory, not a file named '~'
     assert path_matches(rule(f"Read({name})", "deny"), f"/{parent}/{name}", CWD, HOME)
     assert path_matches(rule(f"Read({name})", "ask"), f"/{parent}/{name}/x", CWD, HOME)
 
