@@ -28,10 +28,6 @@ EXIT_BLOCK = 2
 _HAS_ALARM = hasattr(signal, "SIGALRM") and hasattr(signal, "setitimer")
 
 
-class _Answered(Exception):
-    """Raised once the answer has been written, to unwind without writing another."""
-
-
 class Hook:
     def __init__(
         self,
