@@ -15,6 +15,7 @@ from .policy.rules import (
     SHELL_TOOLS,
     Rule,
     command_matches,
+    command_matches_any_flag_order,
     domain_matches,
     param_matches,
     path_matches,
@@ -129,7 +130,7 @@ def _applies(rule: Rule, call: ToolCall, event: Event) -> str:
         if call.name != rule.tool:
             return ""
         for command in call.commands:
-            if command_matches(rule, command.text):
+            if command_matches(rule, command.text) or command_matches_any_flag_order(rule, command.argv):
                 return f"command {command.text!r}"
         whole = call.input.get("command")
         if isinstance(whole, str) and command_matches(rule, whole.strip()):

@@ -446,3 +446,12 @@ def test_inline_code_naming_a_protected_file_is_denied(
     assert isinstance(baseline, Policy)
     assert check(baseline, "Bash", {"command": command}).verdict == "deny"
     assert check(baseline, "Bash", {"command": "python3 -c 'print(1)'"}).verdict == "ask"
+
+
+@pytest.mark.parametrize("command", ["rm -fr x", "rm -r -f x", "timeout 5 rm -rfv ~/x", "git commit -nm wip"])
+def test_deny_rules_match_flags_in_any_order(check: Decider, command: str) -> None:
+    policy = policy_from(
+        "version: 1\npermissions:\n  deny: ['Bash(rm -rf *)', 'Bash(git commit * -n *)']\n  allow: [Bash]\n"
+    )
+    assert check(policy, "Bash", {"command": command}).verdict == "deny"
+    assert check(policy, "Bash", {"command": "rm -r x"}).verdict == "ask"  # a write, but no rule denies it

@@ -162,6 +162,28 @@ def command_matches(rule: Rule, command_text: str) -> bool:
     return command_regex(rule.spec).fullmatch(command_text) is not None
 
 
+_SHORT_FLAGS = re.compile(r"-[A-Za-z]+")
+
+
+def command_matches_any_flag_order(rule: Rule, argv: tuple[str, ...]) -> bool:
+    """For deny/ask: does the command carry the rule's short flags in any spelling?
+
+    ``Bash(rm -rf *)`` then also matches ``rm -fr x``, ``rm -r -f x`` and ``rm -rfv x`` (Claude Code's
+    own matcher lets those through): the command's short-flag letters must include the rule's, and the
+    rest of the words must match the rest of the pattern.
+    """
+    words = rule.spec.split(" ")
+    rule_flags = {c for w in words if _SHORT_FLAGS.fullmatch(w) for c in w[1:]}
+    if not rule_flags:
+        return False
+    command_flags = {c for w in argv[1:] if _SHORT_FLAGS.fullmatch(w) for c in w[1:]}
+    if not rule_flags <= command_flags:
+        return False
+    rest = " ".join(w for w in words if not _SHORT_FLAGS.fullmatch(w))
+    text = " ".join(w for i, w in enumerate(argv) if i == 0 or not _SHORT_FLAGS.fullmatch(w))
+    return command_regex(rest).fullmatch(text) is not None
+
+
 def _bracket(inner: str) -> str | None:
     """Translate the (non-empty) inside of a ``[...]`` glob class into a regex class; None if invalid."""
     negate = inner[:1] in ("!", "^")

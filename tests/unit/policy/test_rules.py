@@ -19,6 +19,7 @@ from ramparts.policy.rules import (
     RuleList,
     anchor_path,
     command_matches,
+    command_matches_any_flag_order,
     command_regex,
     domain_matches,
     glob_regex,
@@ -619,3 +620,19 @@ def test_path_may_match_below(
 
 def test_path_may_match_below_root_directory() -> None:
     assert path_may_match_below(rule("Read(./x)", "allow"), "/", CWD, HOME)
+
+
+@pytest.mark.parametrize(
+    ("raw", "argv", "expected"),
+    [
+        ("Bash(rm -rf *)", ("rm", "-fr", "x"), True),
+        ("Bash(rm -rf *)", ("rm", "-r", "-f", "x"), True),
+        ("Bash(rm -rf *)", ("rm", "-rfv", "x"), True),
+        ("Bash(rm -rf *)", ("rm", "-r", "x"), False),
+        ("Bash(rm -rf *)", ("rmdir", "-rf", "x"), False),
+        ("Bash(git commit * -n *)", ("git", "commit", "-nm", "x"), True),
+        ("Bash(git push *)", ("git", "push", "-f"), False),  # no flags in the rule: plain matching only
+    ],
+)
+def test_command_matches_any_flag_order(raw: str, argv: tuple[str, ...], expected: bool) -> None:
+    assert command_matches_any_flag_order(rule(raw), argv) is expected
