@@ -67,22 +67,32 @@ def _decide_tool(policy: Policy, event: Event, call: ToolCall) -> Decision:
             exfil = f"exfiltration attempt: {why} and sends to {', '.join(call.hosts)}"
             hits["deny"].insert(0, (rule._replace(id="shell.exfiltration", raw=rule.raw), exfil))
             trace.append(exfil)
+    shell_holds: list[
+        tuple[str, str, str]
+    ] = []  # (rule id, setting, reason): what keeps a command from "allow"
     if call.opaque:
         reason = "cannot analyse the command: " + "; ".join(call.opaque)
-        trace.append(f"opaque shell → {policy.opaque_shell}: {reason}")
+        shell_holds.append(("shell.opaque", policy.opaque_shell, reason))
+    if call.code:
+        runs = ", ".join(dict.fromkeys(f"{c.interpreter}" for c in call.code))
+        shell_holds.append(("shell.inline_code", policy.inline_code, f"runs inline code ({runs})"))
+    for rule_id, setting, why in shell_holds:
+        trace.append(f"{rule_id} → {setting}: {why}")
+    denying = [(rule_id, why) for rule_id, setting, why in shell_holds if setting == "deny"]
     verdict: Verdict
     if hits["deny"]:
         verdict = "deny"
         reasons = tuple(_reason("denied", rule, why) for rule, why in hits["deny"])
         rule_ids = tuple(rule.id for rule, _ in hits["deny"])
-    elif call.opaque and policy.opaque_shell == "deny":
-        verdict, reasons, rule_ids = "deny", (reason,), ("shell.opaque",)
-    elif hits["ask"] or call.opaque:
+    elif denying:
+        verdict = "deny"
+        reasons, rule_ids = tuple(why for _, why in denying), tuple(rule_id for rule_id, _ in denying)
+    elif hits["ask"] or shell_holds:
         verdict = "ask"
         reasons = tuple(_reason("needs approval", rule, why) for rule, why in hits["ask"])
         rule_ids = tuple(rule.id for rule, _ in hits["ask"])
-        if call.opaque:
-            reasons, rule_ids = (*reasons, reason), (*rule_ids, "shell.opaque")
+        reasons = (*reasons, *(why for _, _, why in shell_holds))
+        rule_ids = (*rule_ids, *(rule_id for rule_id, _, _ in shell_holds))
     else:
         covering, missing = _allowed(policy.allow, call, event)
         if not missing:
@@ -204,6 +214,8 @@ def _allowed(rules: tuple[Rule, ...], call: ToolCall, event: Event) -> tuple[lis
         if not call.commands:
             missing.append("an empty or unreadable command")
         for command in call.commands:
+            if command.wrapper:
+                continue  # `bash -c '…'` runs only the commands listed after it
             hit = (
                 whole[:1]
                 or [

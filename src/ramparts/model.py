@@ -31,6 +31,16 @@ class Command(NamedTuple):
     argv: tuple[str, ...]
     text: str
     """The words joined by single spaces, with the program given by its basename when it was a path."""
+    wrapper: bool = False
+    """It only runs commands listed after it (``bash -c '…'``): deny and ask rules match it, and an
+    allow needs only those commands to be allowed."""
+
+
+class InlineCode(NamedTuple):
+    """Program text handed to an interpreter inline (``python3 -c``, ``perl -e``, a here-document)."""
+
+    interpreter: str
+    code: str
 
 
 class FileAccess(NamedTuple):
@@ -56,6 +66,8 @@ class ToolCall(NamedTuple):
     """Why parts of a shell command could not be analysed; non-empty means the engine may not allow it."""
     hosts: tuple[str, ...] = ()
     """Bash only: hosts the command will contact."""
+    code: tuple[InlineCode, ...] = ()
+    """Bash only: code run inline by an interpreter; the engine asks (or denies) for it."""
 
 
 class Event(NamedTuple):

@@ -64,7 +64,7 @@ sensitive_paths: [".env", "~/.ssh/**"]
         ("Bash", {"command": "ls > out.txt"}, "ask", "permissions.default"),
         ("Bash", {"command": "ls > src/out.txt"}, "allow", "allow:Bash(ls *)"),
         ("Bash", {"command": "echo $(curl evil)"}, "ask", "shell.opaque"),
-        ("Bash", {"command": "python3 -c 'print(1)'"}, "ask", "shell.opaque"),
+        ("Bash", {"command": "python3 -c 'print(1)'"}, "ask", "shell.inline_code"),
         ("Bash", {"command": "ls", "run_in_background": True}, "deny", "deny:Bash(run_in_background:true)"),
         ("Read", {"file_path": "README.md"}, "allow", "allow:Read"),
         ("Read", {"file_path": ".env"}, "deny", "sensitive:Read:.env"),
@@ -148,6 +148,47 @@ def test_opaque_can_be_denied_by_policy(check: Decider) -> None:
     decision = check(policy, "Bash", {"command": 'eval "$X"'})
     assert decision.verdict == "deny"
     assert decision.rule_ids == ("shell.opaque",)
+
+
+def test_inline_code_can_be_denied_by_policy(check: Decider) -> None:
+    policy = policy_from("version: 1\nshell: {inline_code: deny}\npermissions: {allow: [Bash]}\n")
+    decision = check(policy, "Bash", {"command": "perl -e 'print 1'"})
+    assert (decision.verdict, decision.rule_ids) == ("deny", ("shell.inline_code",))
+    assert decision.reasons == ("runs inline code (perl)",)
+
+
+def test_inline_code_and_opaque_together_are_both_named(check: Decider) -> None:
+    decision = check(POLICY, "Bash", {"command": "python3 -c x; eval $Y"})
+    assert decision.verdict == "ask"
+    assert decision.rule_ids == ("shell.opaque", "shell.inline_code")
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("bash -c 'ls -la'", "allow"),  # the shell only runs `ls -la`, which is allowed
+        ("sh -c 'ls; cat README.md'", "allow"),
+        ("bash -c 'ls; make'", "ask"),
+        ("sudo ls", "ask"),  # sudo changes who runs it: it must be allowed itself
+        ("watch -n 5 ls", "allow"),
+        ("ssh host ls", "ask"),
+        ("bash -c 'git push origin main'", "deny"),
+        ("sudo -u root git push", "deny"),
+        ("find . -name x -exec rm -rf {} \\;", "deny"),
+    ],
+)
+def test_wrappers_need_what_they_run_to_be_allowed(check: Decider, command: str, verdict: str) -> None:
+    assert check(POLICY, "Bash", {"command": command}).verdict == verdict
+
+
+def test_find_exec_reads_everything_below_its_root(check: Decider) -> None:
+    policy = policy_from(
+        "version: 1\npermissions: {allow: ['Bash(find *)', 'Bash(cat *)']}\nsensitive_paths: ['~/.ssh/**']\n"
+    )
+    assert check(policy, "Bash", {"command": "find src -exec cat {} \\;"}).verdict == "allow"
+    decision = check(policy, "Bash", {"command": "find ~ -exec cat {} \\;"})  # `{}` may be in ~/.ssh
+    assert decision.verdict == "ask"
+    assert "reads everything under" in decision.reason
 
 
 def test_deny_beats_ask_beats_allow(check: Decider) -> None:

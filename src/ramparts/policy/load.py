@@ -60,7 +60,7 @@ def load_policy(ref: str, *, cache_dir: str | os.PathLike[str] | None = None) ->
     raw = _read(path, display)
     key = ""
     if cache_dir is not None:
-        digest = sha256(CACHE_FORMAT.encode())
+        digest = sha256(f"{CACHE_FORMAT}:{','.join(Policy._fields)}".encode())
         digest.update(os.path.realpath(path).encode() + b"\0" + raw)
         for name in PROFILES:
             digest.update(b"\0" + _bytes(profile_path(name)))
@@ -245,7 +245,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
     layers, revision = _load_layer(raw, display, seen)
     mode: Any = "enforce"  # the schema has checked every value below
     default: Any = "ask"
-    opaque: Any = "ask"
+    shell: dict[str, Any] = {}
     hook: dict[str, Any] = {}
     settings: dict[str, Any] = {}
     env: dict[str, str] = {}
@@ -257,7 +257,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         mode = data.get("mode", mode)
         perms = data.get("permissions", {})
         default = perms.get("default", default)
-        opaque = data.get("shell", {}).get("opaque", opaque)
+        shell.update(data.get("shell", {}))
         hook.update(data.get("hook", {}))
         layer_settings = dict(data.get("settings", {}))
         env.update(layer_settings.pop("env", {}))
@@ -310,7 +310,9 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         ask=tuple(lists["ask"]),
         allow=tuple(lists["allow"]),
         sensitive_paths=tuple(sensitive),
-        opaque_shell=opaque,
+        opaque_shell=shell.get("opaque", "ask"),
+        inline_code=shell.get("inline_code", "ask"),
+        allow_read_only=shell.get("allow_read_only", False),
         hook=HookSettings(**hook),
         settings=CompileSettings(env=tuple(sorted(env.items())), **settings),
         extends=tuple(where for _d, _m, where in layers[:-1]),

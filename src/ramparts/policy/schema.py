@@ -46,7 +46,11 @@ SCHEMA: dict[str, Any] = {
         "shell": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"opaque": {"enum": ["deny", "ask"]}},
+            "properties": {
+                "opaque": {"enum": ["deny", "ask"]},
+                "inline_code": {"enum": ["deny", "ask"]},
+                "allow_read_only": {"type": "boolean"},
+            },
         },
         "hook": {
             "type": "object",

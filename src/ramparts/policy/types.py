@@ -37,6 +37,10 @@ class Policy(NamedTuple):
     allow: tuple[Rule, ...] = ()
     sensitive_paths: tuple[str, ...] = ()
     opaque_shell: Literal["deny", "ask"] = "ask"
+    inline_code: Literal["deny", "ask"] = "ask"
+    """What code handed to an interpreter inline (``python3 -c``, ``perl -e``) gets at most."""
+    allow_read_only: bool = False
+    """Allow commands the built-in read-only table knows cannot change anything (``shell/readonly.py``)."""
     hook: HookSettings = HookSettings()
     settings: CompileSettings = CompileSettings()
     extends: tuple[str, ...] = ()

@@ -11,27 +11,9 @@ import re
 from shlex import quote as shlex_quote
 from typing import NamedTuple
 
-from ..model import AccessMode, Command
+from ..model import AccessMode, Command, InlineCode
 from .split import REDIRECTS, split
-
-# Wrappers Claude Code itself unwraps, plus `env` and `exec`: each maps to the number of
-# option words that take a value (so `timeout -s KILL 5 cmd` unwraps to `cmd`).
-WRAPPERS: dict[str, frozenset[str]] = {
-    "timeout": frozenset({"-s", "--signal", "-k", "--kill-after"}),
-    "time": frozenset({"-f", "--format", "-o", "--output"}),
-    "nice": frozenset({"-n", "--adjustment"}),
-    "nohup": frozenset(),
-    "stdbuf": frozenset({"-i", "-o", "-e"}),
-    "command": frozenset(),
-    "builtin": frozenset(),
-    "noglob": frozenset(),
-    "exec": frozenset({"-a"}),
-    "env": frozenset({"-u", "--unset", "-C", "--chdir"}),
-}
-_WRAPPER_POSITIONAL = {"timeout": 1}
-BUILTIN_WRAPPERS = frozenset({"command", "builtin", "exec", "noglob"})
-"""Shell builtins: a program of the same name given by path is not them."""
-"""Wrappers with positional arguments before the command (timeout's duration)."""
+from .unwrap import options, unwrap
 
 # Programs that run another command or code Ramparts cannot see in this analyser.
 OPAQUE_RUNNERS = frozenset(
@@ -42,24 +24,12 @@ OPAQUE_RUNNERS = frozenset(
         ".",
         "xargs",
         "parallel",
-        "watch",
-        "script",
         "sh",
         "bash",
         "zsh",
         "dash",
         "ksh",
         "fish",
-        "busybox",
-        "flock",
-        "chroot",
-        "unshare",
-        "setsid",
-        "strace",
-        "ltrace",
-        "ionice",
-        "su",
-        "runuser",
     }
 )
 # Interpreters and the flags that hand them code inline: long flags as words, short ones as letters
@@ -81,6 +51,15 @@ INTERPRETERS: dict[str, tuple[frozenset[str], str]] = {
     "osascript": (frozenset(), "e"),
 }
 FIND_RUNNERS = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+XARGS_VALUE_OPTIONS = options(
+    "-a --arg-file -d --delimiter -E -e -I -L -l -n --max-args -P --max-procs -s --max-chars"
+)
+PARALLEL_VALUE_OPTIONS = options(
+    "-a --arg-file -j --jobs -S --sshlogin --colsep -C -d --delimiter -E -I --results --joblog"
+)
+_SHELL_C_CLUSTER = frozenset("celuvx")
+"""Letters a shell's ``-c`` may be clustered with (``bash -lc``, ``sh -ec``) and still run just the string."""
+_SHELL_QUIET = frozenset({"--norc", "--noprofile", "--posix", "--login"})
 # Options that take a separate value word, per reader (so the value is not taken for a file).
 VALUE_OPTIONS: dict[str, frozenset[str]] = {
     "grep": frozenset({"-e", "-f", "-m", "-A", "-B", "-C", "--regexp", "--file", "--max-count"}),
@@ -191,6 +170,7 @@ READERS: dict[str, int] = {
 # Writers: value says which positional arguments are written: "all", or "last" (the others are read).
 WRITERS: dict[str, str] = {
     "tee": "all",
+    "sudoedit": "all",
     "touch": "all",
     "rm": "all",
     "rmdir": "all",
@@ -209,28 +189,6 @@ WRITERS: dict[str, str] = {
 SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "fish", "ash"})
 MAX_DEPTH = 4
 """How deep ``bash -c '…'`` strings are analysed."""
-SAFE_ASSIGNMENTS = frozenset(
-    {
-        "LANG",
-        "LANGUAGE",
-        "TZ",
-        "NO_COLOR",
-        "FORCE_COLOR",
-        "CLICOLOR",
-        "TERM",
-        "COLUMNS",
-        "LINES",
-        "CI",
-        "DEBUG",
-        "VERBOSE",
-        "PYTHONUNBUFFERED",
-        "PYTHONDONTWRITEBYTECODE",
-        "NODE_ENV",
-        "RUST_BACKTRACE",
-        "RUST_LOG",
-    }
-)
-"""Variables whose assignment before a command cannot make it run something else."""
 RECURSIVE_READERS = frozenset({"grep", "egrep", "fgrep", "diff", "zgrep"})
 ALWAYS_RECURSIVE = frozenset({"rg", "ag", "ack"})
 ARCHIVERS = frozenset({"tar", "zip", "7z", "cpio"})
@@ -240,7 +198,6 @@ GIT_GLOBAL_VALUE_OPTIONS = frozenset(
     {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--attr-source", "--config-env"}
 )
 _BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
 
 
 class FileWord(NamedTuple):
@@ -259,60 +216,8 @@ class Analysis(NamedTuple):
     opaque: tuple[str, ...]
     hosts: tuple[str, ...] = ()
     """Hosts the command will contact (curl/wget/nc/ssh/git/dig targets, /dev/tcp redirects)."""
-
-
-def _unwrap(argv: list[str], opaque: list[str]) -> list[str]:
-    """Strip leading assignments and known wrappers; return the argv that really runs.
-
-    An assignment of anything but a harmless variable (``GIT_EXTERNAL_DIFF=…``, ``LD_PRELOAD=…``,
-    ``PAGER=…``) can make an allowed program run something else, so it makes the command opaque.
-    """
-    for _ in range(16):
-        assigned: list[str] = []
-        while argv and _ASSIGNMENT.fullmatch(argv[0]):
-            assigned.append(argv[0])
-            argv = argv[1:]
-        if not argv:
-            return argv  # plain variable assignments run nothing
-        for word in assigned:
-            _note_assignment(word, opaque)
-        name = argv[0].rsplit("/", 1)[-1]
-        if name not in WRAPPERS or (name in BUILTIN_WRAPPERS and name != argv[0]):
-            return argv  # `/path/to/command` is a program, not the `command` builtin
-        takes_value = WRAPPERS[name]
-        i = 1
-        positional = _WRAPPER_POSITIONAL.get(name, 0)
-        while i < len(argv):
-            word = argv[i]
-            if word == "--":
-                i += 1
-                break
-            if name == "env" and (_ASSIGNMENT.fullmatch(word) or word == "-"):
-                if word != "-" and i + 1 < len(argv):
-                    _note_assignment(word, opaque)
-                i += 1
-                continue
-            if word.startswith("-") and len(word) > 1:
-                if name == "env" and (
-                    word.startswith("--split-string") or (not word.startswith("--") and "S" in word[1:])
-                ):
-                    opaque.append("env -S splits a string into a command")
-                i += 2 if word in takes_value else 1
-                continue
-            if positional:
-                positional -= 1
-                i += 1
-                continue
-            break
-        argv = argv[i:]
-    opaque.append("wrappers nested too deep")
-    return argv
-
-
-def _note_assignment(word: str, opaque: list[str]) -> None:
-    name = word.split("=", 1)[0]
-    if name not in SAFE_ASSIGNMENTS and not name.startswith("LC_"):
-        opaque.append(f"sets {name} for the command it runs")
+    code: tuple[InlineCode, ...] = ()
+    """Code run inline by an interpreter (``python3 -c``, ``perl -e``, awk with ``system()``)."""
 
 
 def _positionals(args: list[str], takes_value: frozenset[str] = frozenset()) -> list[str]:
@@ -346,42 +251,86 @@ def _target_directory(args: list[str]) -> str | None:
     return None
 
 
+class _Acc:
+    """What one level of analysis found."""
+
+    __slots__ = ("code", "commands", "files", "hosts", "opaque")
+
+    def __init__(self, opaque: tuple[str, ...] = ()) -> None:
+        self.commands: list[Command] = []
+        self.files: list[FileWord] = []
+        self.opaque: list[str] = list(opaque)
+        self.hosts: list[str] = []
+        self.code: list[InlineCode] = []
+
+    def add(self, words: tuple[str, ...], *, wrapper: bool = False) -> None:
+        self.commands.append(Command(argv=words, text=" ".join(words), wrapper=wrapper))
+        self.hosts.extend(network_targets(words, self.files, self.opaque))
+
+    def merge(self, inner: _Acc, *, files: bool = True) -> None:
+        self.commands.extend(inner.commands)
+        if files:
+            self.files.extend(inner.files)
+        self.opaque.extend(inner.opaque)
+        self.hosts.extend(inner.hosts)
+        self.code.extend(inner.code)
+
+
 def analyze(text: str, *, depth: int = 0) -> Analysis:
     """Analyse one shell command string (``bash -c`` strings inside it too, to a bounded depth)."""
+    acc = _analyze(text, depth)
+    return Analysis(
+        tuple(acc.commands),
+        tuple(acc.files),
+        tuple(dict.fromkeys(acc.opaque)),
+        tuple(dict.fromkeys(acc.hosts)),
+        tuple(dict.fromkeys(acc.code)),
+    )
+
+
+def _analyze(text: str, depth: int) -> _Acc:
     parsed = split(text)
-    opaque = list(parsed.opaque)
-    commands: list[Command] = []
-    files: list[FileWord] = []
-    hosts: list[str] = []
+    acc = _Acc(parsed.opaque)
     fed = dict(parsed.stdin)
     for index, raw_argv in enumerate(parsed.commands):
-        argv = _unwrap(list(raw_argv), opaque)
-        while argv and argv[0] in SHELL_KEYWORDS:
-            opaque.append(f"shell control structure {argv[0]!r}")
-            argv = _unwrap(argv[1:], opaque)
-        if not argv:
-            continue
-        name = argv[0].rsplit("/", 1)[-1]
-        if index in fed and name in SHELLS and depth < MAX_DEPTH and "-c" not in argv:
-            inner = analyze(fed[index], depth=depth + 1)  # a here-document fed to a shell is a script
-            commands.extend(inner.commands)
-            files.extend(inner.files)
-            opaque.extend(inner.opaque)
-            hosts.extend(inner.hosts)
-            commands.append(Command(argv=(name, *argv[1:]), text=" ".join((name, *argv[1:]))))
-            continue
-        _simple_command(argv, commands, files, opaque, depth)
-    for command in commands:
-        hosts.extend(network_targets(command.argv, files, opaque))
+        _run(list(raw_argv), acc, depth, fed.get(index))
     for redirect in parsed.redirects:
         dev = _DEV_NET.match(redirect.target)
         if dev:
-            hosts.append(dev.group(1).lower())
+            acc.hosts.append(dev.group(1).lower())
         if redirect.op in (">&", "<&", ">>&") and (redirect.target.isdigit() or redirect.target == "-"):
             continue
         mode = REDIRECTS.get(redirect.op, "write")
-        files.append(FileWord(redirect.target, "read" if mode == "read" else "write", "redirect"))
-    return Analysis(tuple(commands), tuple(files), tuple(dict.fromkeys(opaque)), tuple(dict.fromkeys(hosts)))
+        acc.files.append(FileWord(redirect.target, "read" if mode == "read" else "write", "redirect"))
+    return acc
+
+
+def _run(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
+    """One simple command as the parser found it: unwrap it, then analyse what really runs."""
+    kept: list[tuple[str, ...]] = []
+    remote = False
+    written: list[str] = []
+    while True:
+        unwrapped = unwrap(argv, acc.opaque)
+        kept.extend(unwrapped.kept)
+        remote = remote or unwrapped.remote
+        written.extend(unwrapped.written)
+        argv = unwrapped.argv
+        if not argv or argv[0] not in SHELL_KEYWORDS:
+            break
+        acc.opaque.append(f"shell control structure {argv[0]!r}")
+        argv = argv[1:]
+    for words in kept:
+        acc.add(words)  # `sudo …`, `ssh host …`: the wrapper itself must be allowed too
+    acc.files.extend(FileWord(w, "write", "argument") for w in written)
+    if not argv:
+        return
+    if remote:  # `ssh host CMD`: rules see CMD, but its paths are on the other machine
+        inner = _Acc()
+        _command(argv, inner, depth, stdin)
+        acc.merge(inner, files=False)
+    else:
+        _command(argv, acc, depth, stdin)
 
 
 def _expansions(words: list[str], opaque: list[str]) -> None:
@@ -395,49 +344,65 @@ def _expansions(words: list[str], opaque: list[str]) -> None:
             opaque.append(f"character class in {word[:60]!r}")
 
 
-def _simple_command(
-    argv: list[str], commands: list[Command], files: list[FileWord], opaque: list[str], depth: int
-) -> None:
+def _shell_string(args: list[str]) -> str | None:
+    """The string of ``sh -c STRING`` (also ``bash -lc``, ``sh -ec``), or None."""
+    skip = False
+    for i, word in enumerate(args[:-1]):
+        if skip:
+            skip = False
+        elif word[:1] == "-" and word[1:2] != "-" and "c" in word and set(word[1:]) <= _SHELL_C_CLUSTER:
+            return args[i + 1]
+        elif word in ("-o", "+o"):
+            skip = True  # `bash -o pipefail -c …`
+        elif not (word in _SHELL_QUIET or (word[:1] in "-+" and set(word[1:]) <= _SHELL_C_CLUSTER)):
+            return None  # a script file, or an option that makes it read more (`-i` reads ~/.bashrc)
+    return None
+
+
+def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
     program = argv[0]
     name = program.rsplit("/", 1)[-1] if "/" in program else program
     if name == "git":
-        argv = _git_argv(argv, files, opaque)
+        argv = _git_argv(argv, acc.files, acc.opaque)
     words = (name, *argv[1:])
-    commands.append(Command(argv=words, text=" ".join(words)))
-    _expansions(argv, opaque)
     args = list(argv[1:])
+    nested = depth < MAX_DEPTH
+    string = _shell_string(args) if name in SHELLS and nested else None
+    script = stdin if name in SHELLS and nested and string is None and not _positionals(args) else None
+    # A shell given a string or a here-document only runs the commands inside, which are listed
+    # after it: allow rules need not cover the shell itself (deny and ask rules still see it).
+    acc.add(words, wrapper=string is not None or script is not None)
+    _expansions(argv, acc.opaque)
     if any(ch in program for ch in "{}*?[]"):
-        opaque.append(f"program name {program!r} is expanded by the shell")
-    elif name in SHELLS and "-c" in args[:-1] and depth < MAX_DEPTH:
-        inner = analyze(args[args.index("-c") + 1], depth=depth + 1)
-        commands.extend(inner.commands)
-        files.extend(inner.files)
-        opaque.extend(inner.opaque)
+        acc.opaque.append(f"program name {program!r} is expanded by the shell")
+    elif string is not None or script is not None:
+        acc.merge(_analyze(string if string is not None else str(script), depth + 1))
         return
-    elif name in ("eval", "xargs") and depth < MAX_DEPTH:
-        opaque.append(f"{name!r} runs a command this analyser cannot see whole")
-        rest = _positionals(args) if name == "xargs" else args
-        if rest:
-            # eval re-parses its words joined by spaces; xargs runs them as they are
-            text = " ".join(rest) if name == "eval" else " ".join(shlex_quote(w) for w in rest)
-            inner = analyze(text, depth=depth + 1)
-            commands.extend(inner.commands)
-            files.extend(inner.files)
-            opaque.extend(inner.opaque)
+    elif name in ("eval", "xargs", "parallel") and nested:
+        acc.opaque.append(f"{name!r} runs a command this analyser cannot see whole")
+        if name == "eval":
+            text = " ".join(args)  # eval re-parses its words joined by spaces
+        else:
+            rest = _after_options(args, XARGS_VALUE_OPTIONS if name == "xargs" else PARALLEL_VALUE_OPTIONS)
+            if name == "parallel":
+                rest = list(itertools.takewhile(lambda w: not w.startswith(":::"), rest))
+            text = " ".join(rest) if name == "parallel" else " ".join(shlex_quote(w) for w in rest)
+            _file_options(args, ("-a", "--arg-file"), acc.files)
+        if text.strip():
+            acc.merge(_analyze(text, depth + 1))
         return
     elif name in OPAQUE_RUNNERS or name in SHELLS:
-        opaque.append(f"{name!r} runs a command this analyser cannot see")
-    elif name == "find" and any(w in FIND_RUNNERS for w in args):
-        opaque.append("find -exec runs a command this analyser cannot see")
-    elif name == "find" and any(w == "-delete" or w.startswith(("-fprint", "-fls")) for w in args):
-        opaque.append("find deletes or writes files")
+        acc.opaque.append(f"{name!r} runs a command this analyser cannot see")
+    elif name == "find":
+        _find(args, acc, depth)
     else:
-        _interpreter(name, argv, opaque, files)
+        _inline_code(name, argv, acc, stdin)
     for word in args:  # `diff --from-file=.env`, `wc --files0-from=.env`: a long option's value may be a file
         if word.startswith("--") and "=" in word:
             value = word.split("=", 1)[1]
             if value and not value.startswith("-"):
-                files.append(FileWord(value, "read", "argument"))
+                acc.files.append(FileWord(value, "read", "argument"))
+    files = acc.files
     if name == "dd":
         for word in args:
             if word.startswith("if="):
@@ -462,32 +427,137 @@ def _simple_command(
         files.extend(FileWord(w, "read", "argument", True) for w in _positionals(args))
 
 
+def _after_options(args: list[str], takes_value: frozenset[str]) -> list[str]:
+    """The words from the first one that is not an option (or an option's value) on."""
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            return args[i + 1 :]
+        if not word.startswith("-") or len(word) == 1:
+            return args[i:]
+        i += 2 if word in takes_value else 1
+    return []
+
+
+def _file_options(args: list[str], options: tuple[str, ...], files: list[FileWord]) -> None:
+    """Reads named by ``OPT FILE`` or ``OPT=FILE``."""
+    for i, word in enumerate(args):
+        if word in options and i + 1 < len(args):
+            files.append(FileWord(args[i + 1], "read", "argument"))
+
+
+_FOUND = "\x01"
+"""Stands for the ``{}`` of ``find -exec`` while the command it runs is analysed."""
+
+
+def _find(args: list[str], acc: _Acc, depth: int) -> None:
+    """``find ROOT… -exec CMD {} ;``: CMD runs on every file below the roots."""
+    i = 0
+    while i < len(args) and (args[i] in ("-H", "-L", "-P") or args[i].startswith(("-O", "-D"))):
+        i += 2 if args[i] == "-D" else 1
+    roots = list(itertools.takewhile(lambda w: not w.startswith(("-", "(", "!", ")")), args[i:])) or ["."]
+    if any(w == "-delete" or w.startswith(("-fprint", "-fls")) for w in args):
+        acc.opaque.append("find deletes or writes files")
+    j = i + len(roots)
+    while j < len(args):
+        if args[j] not in FIND_RUNNERS:
+            j += 1
+            continue
+        end = j + 1
+        while end < len(args) and args[end] not in (";", "+"):
+            end += 1
+        inner_argv = [w.replace("{}", _FOUND) for w in args[j + 1 : end]]
+        j = end + 1
+        if end >= len(args) or not inner_argv:
+            acc.opaque.append("find -exec without a complete command")
+            continue
+        if _FOUND in inner_argv[0]:
+            acc.opaque.append("find -exec runs the files it finds")
+            continue
+        if depth >= MAX_DEPTH:
+            acc.opaque.append("find -exec nested too deep")
+            continue
+        inner = _Acc()
+        _run(inner_argv, inner, depth + 1, None)
+        inner.commands = [
+            c._replace(argv=tuple(w.replace(_FOUND, "{}") for w in c.argv), text=c.text.replace(_FOUND, "{}"))
+            for c in inner.commands
+        ]
+        found = [f for f in inner.files if _FOUND in f.word]
+        inner.files = [f for f in inner.files if _FOUND not in f.word]
+        for access in found:  # `{}` is every file below the roots
+            inner.files.extend(FileWord(root, access.mode, access.via, True) for root in roots)
+        acc.merge(inner)
+
+
 _CODE_LITERAL = re.compile(r"""(['"])([^'"\n]{1,300})\1""")
+# awk programs that run commands or write files: system(), `print | "cmd"`, `"cmd" | getline`, `|&`,
+# `print > "file"`; gawk's @load/@include pull in code from files.
+_AWK_EFFECTS = re.compile(r"system\s*\(|\|\s*getline|\|&|\bprintf?\b[^;}\n]*[>|]|@load|@include")
+# GNU sed commands that run a command or touch a file other than its input: `e`, `w`/`W`, `r`/`R`,
+# and the `e`/`w` flags of `s///`.
+_SED_EFFECTS = re.compile(
+    r"(?:^|[;{}\n]|[0-9$/!]\s*)\s*[eEwWrR](?:\s|$)|s(.).*?\1.*?\1[gpiImM0-9]*[ew]",
+    re.DOTALL,
+)
 
 
-def _interpreter(name: str, argv: list[str], opaque: list[str], files: list[FileWord]) -> None:
+def _inline_code(name: str, argv: list[str], acc: _Acc, stdin: str | None) -> None:
+    """Code handed to an interpreter on its command line or in a here-document: its own kind of action."""
+    if name in ("awk", "gawk", "mawk", "nawk", "sed"):
+        program = _script_argument(argv[1:], VALUE_OPTIONS.get(name, frozenset()))
+        pattern = _SED_EFFECTS if name == "sed" else _AWK_EFFECTS
+        if program is not None and pattern.search(program):
+            acc.code.append(InlineCode(name, program))
+        return
     interpreter = INTERPRETERS.get(name)
     if interpreter is None and re.fullmatch(r"python3(\.\d+)?", name):
         interpreter = INTERPRETERS["python3"]
     if interpreter is None:
         return
-    long_flags, letters = interpreter
-    inline = any(
-        w in long_flags or (w[:1] == "-" and w[1:2] != "-" and any(c in letters for c in w[1:]))
-        for w in argv[1:]
-    )
-    if inline:
-        opaque.append(f"{name} runs inline code")
-        # String literals in the code that look like paths count as reads, so a Read deny still
-        # denies `python3 -c "print(open('.env').read())"` instead of only asking.
+    code = _code_argument(argv[1:], *interpreter)
+    if code is not None:
         # Words after the code are usually files the code reads (`perl -ne 'print' .env`).
-        files.extend(FileWord(w, "read", "argument") for w in _positionals(argv[1:]) if "\n" not in w)
-        for word in argv[1:]:
-            for _quote, literal in _CODE_LITERAL.findall(word):
-                if ("/" in literal or "." in literal or literal.startswith("~")) and " " not in literal:
-                    files.append(FileWord(literal, "read", "argument"))
+        acc.files.extend(FileWord(w, "read", "argument") for w in _positionals(argv[1:]) if w != code)
     elif len(argv) == 1 or argv[1] == "-":
-        opaque.append(f"{name} reads code from stdin")
+        if stdin is None:
+            acc.opaque.append(f"{name} reads code from stdin")
+            return
+        code = stdin  # `python3 - <<EOF`: the here-document is the program
+    else:
+        return
+    acc.code.append(InlineCode(name, code))
+    # String literals in the code that look like paths count as reads, so a Read deny still denies
+    # `python3 -c "print(open('.env').read())"` instead of only asking.
+    for _quote, literal in _CODE_LITERAL.findall(code):
+        if ("/" in literal or "." in literal or literal.startswith("~")) and " " not in literal:
+            acc.files.append(FileWord(literal, "read", "argument"))
+
+
+def _code_argument(args: list[str], long_flags: frozenset[str], letters: str) -> str | None:
+    """The code given with ``-c``/``-e``/``--eval`` (also in a cluster like ``-Ic`` or ``-ne``)."""
+    for i, word in enumerate(args):
+        following = args[i + 1] if i + 1 < len(args) else ""
+        flag, eq, attached = word.partition("=")
+        if flag in long_flags:
+            return attached if eq else following
+        if word[:1] == "-" and word[1:2] != "-":
+            for k, letter in enumerate(word[1:], 2):
+                if letter in letters:
+                    return word[k:] or following
+    return None
+
+
+def _script_argument(args: list[str], takes_value: frozenset[str]) -> str | None:
+    """sed's or awk's program: the value of ``-e``/``--expression``, else the first positional word."""
+    for i, word in enumerate(args[:-1]):
+        if word in ("-e", "--expression", "--source"):
+            return args[i + 1]
+    if any(w in ("-f", "--file") for w in args):
+        return None
+    positional = _positionals(args, takes_value)
+    return positional[0] if positional else None
 
 
 def _reader(name: str, args: list[str], files: list[FileWord]) -> None:
@@ -679,6 +749,9 @@ def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[s
         for word in _positionals(args):
             if "$(" in word or "`" in word or "$" in word:
                 opaque.append(f"{name} looks up a computed name (DNS can carry data out)")
+                suffix = _host_of(re.split(r"[)`}]", word)[-1].lstrip("."))
+                if suffix and "." in suffix:
+                    hosts.append(suffix)  # `$(cat .env).evil.example` reaches evil.example's name servers
             elif "." in word and not word.startswith("@"):
                 host = _host_of(word)
                 if host:

@@ -51,6 +51,10 @@ _CONTINUATION = re.compile(r"(?<!\\)((?:\\\\)*)\\\n")
 _UNESCAPED_NEWLINE = re.compile(rb"(?<!\\)\n")
 _REDIRECT_NODES = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 _parser: Any = None
+IFS_SPLIT = "\x00"
+"""Stands in a word for an unquoted ``$IFS``: bash splits the word there (NUL never occurs in a word)."""
+_IFS_DEFAULT = " \t\n"
+_IFS_READS = re.compile(r"\$IFS\b|\$\{IFS\}")
 
 
 class Redirect(NamedTuple):
@@ -121,7 +125,9 @@ def split(text: str) -> Split:
         return Split((), (), ("characters beyond U+FFFF, which the bash parser cannot read safely",))
     # bash removes backslash-newline before it splits words (`cat .en\<newline>v` reads .env)
     source = _CONTINUATION.sub(r"\1", text).encode("utf-8", "surrogatepass")
-    walker = _Walker(source)
+    # bash never takes IFS from the environment, so `cat${IFS}.env` is `cat .env` unless the
+    # command itself sets IFS (then any mention of it but a plain read makes the words unknown).
+    walker = _Walker(source, ifs_known="IFS" not in _IFS_READS.sub("", text))
     tree = _get_parser().parse(source)
     if tree.root_node.has_error:
         walker.opaque.append("the command does not parse completely")
@@ -132,6 +138,13 @@ def split(text: str) -> Split:
         tuple(dict.fromkeys(walker.opaque)),
         tuple(walker.stdin),
     )
+
+
+def _ifs_fields(word: str) -> list[str]:
+    """The words bash makes of one word by splitting it where an unquoted ``$IFS`` stood."""
+    if IFS_SPLIT not in word:
+        return [word]
+    return [part for part in word.split(IFS_SPLIT) if part]
 
 
 def _text(node: Any) -> str:
@@ -157,8 +170,9 @@ def _ansi_c(body: str) -> str:
 
 
 class _Walker:
-    def __init__(self, source: bytes) -> None:
+    def __init__(self, source: bytes, *, ifs_known: bool = False) -> None:
         self.source = source
+        self.ifs_known = ifs_known
         self.commands: list[tuple[str, ...]] = []
         self.redirects: list[Redirect] = []
         self.opaque: list[str] = []
@@ -231,10 +245,10 @@ class _Walker:
                 word, dynamic = self.word(child, depth)
                 if dynamic:
                     self.opaque.append(f"the command name {_text(child)[:60]!r} is not static")
-                argv.append(word)
+                argv.extend(_ifs_fields(word))
             else:
                 word, _ = self.word(child, depth)
-                argv.append(word)
+                argv.extend(_ifs_fields(word))
         index = len(self.commands)
         if argv:
             self.commands.append(tuple(argv))
@@ -249,7 +263,7 @@ class _Walker:
                 name = _text(child)
             else:
                 value, _ = self.word(child, depth)
-        return f"{name}={value}"
+        return f"{name}={value.replace(IFS_SPLIT, _IFS_DEFAULT)}"  # no word splitting in assignments
 
     def _redirect(self, node: Any, command: int, depth: int) -> None:
         kind = node.type
@@ -268,7 +282,7 @@ class _Walker:
         if kind == "herestring_redirect":
             for child in node.named_children:
                 value, _ = self.word(child, depth)
-                self.stdin.append((command, value))
+                self.stdin.append((command, value.replace(IFS_SPLIT, _IFS_DEFAULT)))
             return
         op = ""
         target: Any = None
@@ -282,9 +296,9 @@ class _Walker:
                 self.opaque.append(f"redirection {op!r} without a target")
             return
         value, dynamic = self.word(target, depth)
-        if dynamic:
+        if dynamic or IFS_SPLIT in value:
             self.opaque.append(f"the redirect target {_text(target)[:60]!r} is computed")
-        self.redirects.append(Redirect(op, value, max(command, 0)))
+        self.redirects.append(Redirect(op, value.replace(IFS_SPLIT, " "), max(command, 0)))
 
     # -- words -----------------------------------------------------------------------------------
 
@@ -307,6 +321,8 @@ class _Walker:
         if kind == "concatenation":
             parts = [self.word(child, depth) for child in node.named_children]
             return "".join(p for p, _ in parts), any(d for _, d in parts)
+        if kind in ("simple_expansion", "expansion") and self.ifs_known and _text(node) in ("$IFS", "${IFS}"):
+            return IFS_SPLIT, False
         if kind in ("simple_expansion", "expansion", "arithmetic_expansion"):
             self.walk(node, depth + 1)
             self.opaque.append("$ expansion (value unknown before it runs)")
@@ -329,4 +345,4 @@ class _Walker:
                 value, is_dynamic = self.word(child, depth)
                 out.append(value)
                 dynamic = dynamic or is_dynamic
-        return "".join(out), dynamic
+        return "".join(out).replace(IFS_SPLIT, _IFS_DEFAULT), dynamic  # quoted: IFS is its value

@@ -106,7 +106,7 @@ def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> 
         opaque = (*analysis.opaque, *unresolved)
         if name != "Bash":
             opaque = ("PowerShell is not analysed yet", *opaque)
-        return ToolCall(name, tool_input, analysis.commands, accesses, opaque, analysis.hosts)
+        return ToolCall(name, tool_input, analysis.commands, accesses, opaque, analysis.hosts, analysis.code)
     field = _PATH_FIELDS.get(name)
     if field is not None:
         raw = tool_input.get(field)

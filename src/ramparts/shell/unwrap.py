@@ -1,0 +1,260 @@
+"""Programs that run another command, and how to find that command in their argv (pure, no I/O).
+
+The table is data: for each wrapper, which options take a value, how many words come before the
+command, whether the wrapper changes who or where the command runs (then rules must allow the
+wrapper too: ``sudo``, ``chroot``, ``ssh``), and whether it runs a shell string (``script -c``,
+``su -c``, ``watch``, ``sudo -s``). ``unwrap`` follows nested wrappers to the command that really
+runs; what it cannot follow is reported as opaque.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+
+def options(text: str) -> frozenset[str]:
+    """A set of option words written as one space-separated string (tables stay readable)."""
+    return frozenset(text.split())
+
+
+class Wrapper(NamedTuple):
+    values: frozenset[str] = frozenset()
+    """Options that take the next word as their value."""
+    positional: int = 0
+    """Words before the command that are not options (timeout's duration, chroot's root, flock's file)."""
+    keep: bool = False
+    """It changes who or where the command runs: the wrapper is a command rules must allow as well."""
+    string: frozenset[str] = frozenset()
+    """Options whose value is a shell string it runs (``script -c``, ``su -c``, ``flock -c``)."""
+    joins: bool = False
+    """It runs its remaining words joined by spaces through a shell (``watch``, ``ssh host CMD``)."""
+    shell_flags: frozenset[str] = frozenset()
+    """Flags that make it run the command through a shell (``sudo -s``, ``sudo -i``)."""
+    bare: str = ""
+    """Why running it without a command is opaque (it starts an interactive shell); '' if harmless."""
+    remote: bool = False
+    """The command runs on another machine: its file paths are not local ones."""
+    builtin: bool = False
+    """A shell builtin: a program of the same name given by path is not it."""
+
+
+_SHELL = "starts an interactive shell"
+WRAPPERS: dict[str, Wrapper] = {
+    "timeout": Wrapper(frozenset({"-s", "--signal", "-k", "--kill-after"}), positional=1),
+    "time": Wrapper(frozenset({"-f", "--format", "-o", "--output"})),
+    "nice": Wrapper(frozenset({"-n", "--adjustment"})),
+    "nohup": Wrapper(),
+    "stdbuf": Wrapper(frozenset({"-i", "-o", "-e"})),
+    "command": Wrapper(builtin=True),
+    "builtin": Wrapper(builtin=True),
+    "noglob": Wrapper(builtin=True),
+    "exec": Wrapper(frozenset({"-a"}), builtin=True),
+    "env": Wrapper(frozenset({"-u", "--unset", "-C", "--chdir"})),
+    "ionice": Wrapper(frozenset({"-c", "--class", "-n", "--classdata", "-p", "--pid", "-P", "--pgid", "-u"})),
+    "setsid": Wrapper(),
+    "flock": Wrapper(
+        frozenset({"-w", "--wait", "--timeout", "-E", "--conflict-exit-code"}),
+        positional=1,
+        string=frozenset({"-c", "--command"}),
+    ),
+    "strace": Wrapper(options("-o -e -p -s -u -E -a -b -I -O -P -S -X -U")),
+    "ltrace": Wrapper(options("-o -e -p -s -u -n -a -A -D -F -l -x")),
+    "busybox": Wrapper(),
+    "watch": Wrapper(frozenset({"-n", "--interval", "-q", "--equexit"}), joins=True),
+    "script": Wrapper(
+        options("-E --echo -I --log-in -O --log-out -B --log-io -T --log-timing -m --logging-format"),
+        string=frozenset({"-c", "--command"}),
+        bare=_SHELL,
+    ),
+    "sudo": Wrapper(
+        options(
+            "-u --user -g --group -h --host -p --prompt -C --close-from -D --chdir -r --role -t --type "
+            "-U --other-user -T --command-timeout"
+        ),
+        keep=True,
+        shell_flags=frozenset({"-s", "--shell", "-i", "--login"}),
+        bare=_SHELL,
+    ),
+    "doas": Wrapper(frozenset({"-u", "-C"}), keep=True, shell_flags=frozenset({"-s"}), bare=_SHELL),
+    "su": Wrapper(
+        frozenset({"-s", "--shell", "-g", "--group", "-G", "--supp-group", "-w"}), keep=True, bare=_SHELL
+    ),
+    "runuser": Wrapper(
+        frozenset({"-s", "--shell", "-g", "--group", "-G", "-u", "--user"}), keep=True, bare=_SHELL
+    ),
+    "chroot": Wrapper(frozenset({"--userspec", "--groups"}), positional=1, keep=True, bare=_SHELL),
+    "unshare": Wrapper(options("-S --setuid -G --setgid -R --root -w --wd"), keep=True, bare=_SHELL),
+    "nsenter": Wrapper(
+        options("-t --target -S --setuid -G --setgid -r --root -w --wd"), keep=True, bare=_SHELL
+    ),
+    "pkexec": Wrapper(frozenset({"--user"}), keep=True, bare=_SHELL),
+    "ssh": Wrapper(
+        options("-p -i -l -o -F -J -L -R -D -b -c -e -m -O -Q -S -W -w -E -B -I"),
+        positional=1,
+        keep=True,
+        joins=True,
+        remote=True,
+    ),
+}
+# su and runuser hand `-c STRING` to the target user's shell; the user name may come before or after it.
+_SU_STRING = frozenset({"-c", "--command", "--session-command"})
+SAFE_ASSIGNMENTS = frozenset(
+    {
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "NO_COLOR",
+        "FORCE_COLOR",
+        "CLICOLOR",
+        "TERM",
+        "COLUMNS",
+        "LINES",
+        "CI",
+        "DEBUG",
+        "VERBOSE",
+        "PYTHONUNBUFFERED",
+        "PYTHONDONTWRITEBYTECODE",
+        "NODE_ENV",
+        "RUST_BACKTRACE",
+        "RUST_LOG",
+    }
+)
+"""Variables whose assignment before a command cannot make it run something else."""
+ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
+MAX_WRAPPERS = 16
+
+
+class Unwrapped(NamedTuple):
+    argv: list[str]
+    """The command that really runs; ``["sh", "-c", STRING]`` when a wrapper runs a shell string."""
+    kept: list[tuple[str, ...]]
+    """Wrappers rules must allow too (``sudo …``, ``ssh host …``), each with the words that follow it."""
+    remote: bool = False
+    """The command runs on another machine (``ssh host CMD``)."""
+    written: tuple[str, ...] = ()
+    """Files a wrapper itself writes (``script``'s typescript, ``strace -o``)."""
+
+
+def note_assignment(word: str, opaque: list[str]) -> None:
+    name = word.split("=", 1)[0]
+    if name not in SAFE_ASSIGNMENTS and not name.startswith("LC_"):
+        opaque.append(f"sets {name} for the command it runs")
+
+
+def unwrap(argv: list[str], opaque: list[str]) -> Unwrapped:
+    """Strip leading assignments and known wrappers; return the argv that really runs.
+
+    An assignment of anything but a harmless variable (``GIT_EXTERNAL_DIFF=…``, ``LD_PRELOAD=…``,
+    ``PAGER=…``) can make an allowed program run something else, so it makes the command opaque.
+    """
+    kept: list[tuple[str, ...]] = []
+    written: list[str] = []
+    remote = False
+    for _ in range(MAX_WRAPPERS):
+        assigned: list[str] = []
+        while argv and ASSIGNMENT.fullmatch(argv[0]):
+            assigned.append(argv[0])
+            argv = argv[1:]
+        if not argv:
+            return Unwrapped(argv, kept, remote, tuple(written))  # plain assignments run nothing
+        for word in assigned:
+            note_assignment(word, opaque)
+        name = argv[0].rsplit("/", 1)[-1]
+        if name == "sudoedit":
+            return Unwrapped(["sudoedit", *argv[1:]], [*kept, tuple(argv)], remote, tuple(written))
+        spec = WRAPPERS.get(name)
+        if spec is None or (spec.builtin and name != argv[0]):
+            return Unwrapped(argv, kept, remote, tuple(written))  # `/path/to/command` is not the builtin
+        if spec.keep:
+            kept.append((name, *argv[1:]))
+        remote = remote or spec.remote
+        rest, string, through_shell = _skip_options(name, spec, argv, opaque, written)
+        if name in ("sudo", "doas") and any(w in ("-e", "--edit") for w in argv[1 : len(argv) - len(rest)]):
+            return Unwrapped(["sudoedit", *rest], kept, remote, tuple(written))
+        if name in ("su", "runuser"):
+            string = string or _su_string(argv[1:])
+            rest = []
+        if string is not None:
+            return Unwrapped(["sh", "-c", string], kept, remote, tuple(written))
+        if not rest:
+            if spec.bare:
+                opaque.append(f"{name!r} without a command {spec.bare}")
+            return Unwrapped([], kept, remote, tuple(written))
+        if through_shell or (spec.joins and not (name == "watch" and _watch_exec(argv))):
+            return Unwrapped(["sh", "-c", " ".join(rest)], kept, remote, tuple(written))
+        argv = rest
+    opaque.append("wrappers nested too deep")
+    return Unwrapped(argv, kept, remote, tuple(written))
+
+
+def _skip_options(
+    name: str, spec: Wrapper, argv: list[str], opaque: list[str], written: list[str]
+) -> tuple[list[str], str | None, bool]:
+    """The words after the wrapper's own options, a shell string it was given, and whether it uses a shell."""
+    i = 1
+    positional = spec.positional
+    string: str | None = None
+    through_shell = False
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            i += 1
+            break
+        if name == "env" and (ASSIGNMENT.fullmatch(word) or word == "-"):
+            if word != "-" and i + 1 < len(argv):
+                note_assignment(word, opaque)
+            i += 1
+            continue
+        if word.startswith("-") and len(word) > 1:
+            flag, eq, attached = word.partition("=")
+            if name == "env" and (
+                word.startswith("--split-string") or (not word.startswith("--") and "S" in word[1:])
+            ):
+                opaque.append("env -S splits a string into a command")
+            if word in spec.shell_flags or (
+                spec.shell_flags
+                and not word.startswith("--")
+                and any(f"-{c}" in spec.shell_flags for c in word[1:])
+            ):
+                through_shell = True
+            value = attached if eq else (argv[i + 1] if i + 1 < len(argv) else "")
+            if flag in spec.string:
+                string = value
+            elif flag in ("-o", "--output") and name in ("strace", "ltrace", "time") and value:
+                written.append(value)
+            i += 2 if (flag in spec.values or flag in spec.string) and not eq else 1
+            continue
+        if positional:
+            if name == "flock":
+                written.append(word)
+            positional -= 1
+            i += 1
+            continue
+        break
+    rest = argv[i:]
+    if name == "script" and string is not None:
+        written.extend(w for w in rest if not w.startswith("-"))
+        rest = []
+    return rest, string, through_shell
+
+
+def _su_string(args: list[str]) -> str | None:
+    """``su [opts] [user] -c STRING``: getopt lets the options come after the user name."""
+    for i, word in enumerate(args):
+        flag, eq, attached = word.partition("=")
+        if flag in _SU_STRING:
+            if eq:
+                return attached
+            return args[i + 1] if i + 1 < len(args) else None
+    return None
+
+
+def _watch_exec(argv: list[str]) -> bool:
+    """``watch -x`` runs its words directly instead of through ``sh -c``."""
+    for word in argv[1:]:
+        if word in ("-x", "--exec") or (word[:1] == "-" and word[1:2] != "-" and "x" in word[1:]):
+            return True
+        if not word.startswith("-"):
+            return False
+    return False
