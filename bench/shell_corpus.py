@@ -12,8 +12,9 @@ Reads ``../shared/corpora/commands/`` (or ``$RAMPARTS_CORPORA/commands``):
   baseline and read-only profiles allow, ask or deny. An ``ask`` command a profile allows is a miss;
   an ``allow`` command the read-only profile asks for is a needless prompt.
 - ``gtfobins.jsonl``, ``bashfuscator.jsonl``: abuse of ordinary binaries and obfuscated variants.
-  Reported: the decision distribution and how many the baseline *allows* (each one is printed by
-  binary and function, never the command, which may be harmful text).
+  Reported per profile: the decision distribution, what is allowed (by binary and function, never
+  the command, which may be harmful text), and *violations*: allowed rows that spawn a shell, run a
+  command or reach the network (must be 0).
 
 Decisions are taken in an empty scratch folder, the way the hook would for a project with nothing
 in it. The last line is ``RESULT ...`` with the headline figures.
@@ -38,6 +39,29 @@ from ramparts.explain import explain_input  # noqa: E402
 from ramparts.policy.load import load_policy  # noqa: E402
 from ramparts.shell import analyze  # noqa: E402
 from ramparts.shell.split import split  # noqa: E402
+
+DANGEROUS = frozenset(
+    {
+        "shell",
+        "reverse-shell",
+        "bind-shell",
+        "command",
+        "upload",
+        "download",
+        "privilege-escalation",
+        "library-load",
+        "obfuscated",
+    }
+)
+"""GTFOBins functions that must never be allowed (every obfuscated command counts too)."""
+
+
+def _bash_accepts(text: str) -> bool:
+    """Does bash's own parser accept the text (``bash -n``, nothing is run)?"""
+    import subprocess
+
+    done = subprocess.run(["bash", "-n", "-c", text], capture_output=True, timeout=10, check=False)
+    return done.returncode == 0
 
 
 def corpora_dir() -> Path | None:
@@ -68,15 +92,20 @@ def main() -> int:
 
     tldr = [row["text"] for row in load(folder, "tldr.jsonl", limit)]
     failures: collections.Counter[str] = collections.Counter()
+    failed_texts: list[str] = []
     parsed = 0
     for text in tldr:
         result = split(text)
         bad = [r for r in result.opaque if "does not parse" in r or "beyond U+FFFF" in r]
         if bad:
             failures[text.split(" ", 1)[0]] += 1
+            failed_texts.append(text)
         else:
             parsed += 1
     parse_rate = parsed / len(tldr)
+    # The corpus also holds key sequences for interactive programs (`<Ctrl x>`), which bash itself
+    # rejects: the rate that matters is over what `bash -n` accepts.
+    bash_rejects = sum(1 for text in failed_texts if not _bash_accepts(text))
     start = time.perf_counter()
     rounds = 0
     while time.perf_counter() - start < (2.0 if args.quick else 5.0):
@@ -84,8 +113,11 @@ def main() -> int:
             analyze(text)
         rounds += 1
     throughput = rounds * min(len(tldr), 1000) / (time.perf_counter() - start)
+    valid = len(tldr) - bash_rejects
+    valid_rate = parsed / valid if valid else 1.0
     print(
-        f"tldr: {len(tldr)} commands, parsed cleanly {parsed} ({parse_rate:.2%}); "
+        f"tldr: {len(tldr)} commands, parsed cleanly {parsed} ({parse_rate:.2%}); bash -n rejects "
+        f"{bash_rejects} of the others, so {valid_rate:.2%} of what bash accepts parses; "
         f"analyze() {throughput:,.0f} commands/s in-process"
     )
     if failures:
@@ -96,7 +128,11 @@ def main() -> int:
 
     policy = load_policy("profile:baseline")
     readonly = load_policy("profile:readonly")
-    figures: dict[str, float] = {"parse_rate": round(parse_rate * 100, 2), "cmds_per_s": round(throughput)}
+    figures: dict[str, float] = {
+        "parse_rate": round(parse_rate * 100, 2),
+        "parse_rate_bash_valid": round(valid_rate * 100, 2),
+        "cmds_per_s": round(throughput),
+    }
     with tempfile.TemporaryDirectory() as scratch:
 
         def decide(text: str, profile: Any = policy) -> str:
@@ -127,21 +163,28 @@ def main() -> int:
 
         for name, key in (("gtfobins.jsonl", "gtfobins"), ("bashfuscator.jsonl", "bashfuscator")):
             rows = load(folder, name, limit)
-            counts: collections.Counter[str] = collections.Counter()
-            allowed: collections.Counter[str] = collections.Counter()
-            for row in rows:
-                verdict = decide(row["text"])
-                counts[verdict] += 1
-                if verdict == "allow":
-                    allowed[
-                        f"{row.get('binary', row.get('mutator', '?'))}/{row.get('function', row.get('origin', '?'))}"
-                    ] += 1
-            print(f"{key} ({len(rows)}): " + ", ".join(f"{v} {counts[v]}" for v in ("allow", "ask", "deny")))
-            if allowed:
+            for profile_name, profile in (("baseline", policy), ("readonly", readonly)):
+                counts: collections.Counter[str] = collections.Counter()
+                allowed: collections.Counter[str] = collections.Counter()
+                violations = 0
+                for row in rows:
+                    verdict = decide(row["text"], profile)
+                    counts[verdict] += 1
+                    if verdict == "allow":
+                        what = row.get("function", "obfuscated")
+                        allowed[f"{row.get('binary', row.get('mutator', '?'))}/{what}"] += 1
+                        # allowed and it spawns a shell, runs a command or moves data over the network
+                        if what in DANGEROUS or analyze(row["text"]).hosts:
+                            violations += 1
                 print(
-                    "  allowed by the baseline: " + ", ".join(f"{k} x{v}" for k, v in allowed.most_common(12))
+                    f"{key} under {profile_name} ({len(rows)}): "
+                    + ", ".join(f"{v} {counts[v]}" for v in ("allow", "ask", "deny"))
+                    + f"; allowed although it spawns a shell, runs a command or reaches the network: {violations}"
                 )
-            figures[f"{key}_allowed"] = counts["allow"]
+                if allowed:
+                    print("  allowed: " + ", ".join(f"{k} x{v}" for k, v in allowed.most_common(12)))
+                figures[f"{key}_allowed_{profile_name}"] = counts["allow"]
+                figures[f"{key}_violations_{profile_name}"] = violations
     print("RESULT " + " ".join(f"{k}={v}" for k, v in figures.items()))
     return 0
 

@@ -24,6 +24,14 @@ from .policy.rules import (
 )
 from .policy.types import Policy
 
+READ_ONLY_RULE = Rule(
+    id="shell.read_only",
+    list="allow",
+    raw="read-only command (shell.allow_read_only)",
+    tool="Bash",
+    kind="command",
+)
+"""Stands for the read-only table when it is what allows a command."""
 _DEV_FILES = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zero"})
 
 
@@ -94,7 +102,7 @@ def _decide_tool(policy: Policy, event: Event, call: ToolCall) -> Decision:
         reasons = (*reasons, *(why for _, _, why in shell_holds))
         rule_ids = (*rule_ids, *(rule_id for rule_id, _, _ in shell_holds))
     else:
-        covering, missing = _allowed(policy.allow, call, event)
+        covering, missing = _allowed(policy.allow, call, event, read_only=policy.allow_read_only)
         if not missing:
             verdict = "allow"
             rule_ids = tuple(dict.fromkeys(rule.id for rule in covering))
@@ -205,29 +213,35 @@ def _url_host(call: ToolCall) -> str:
         return ""
 
 
-def _allowed(rules: tuple[Rule, ...], call: ToolCall, event: Event) -> tuple[list[Rule], list[str]]:
+def _allowed(
+    rules: tuple[Rule, ...], call: ToolCall, event: Event, *, read_only: bool = False
+) -> tuple[list[Rule], list[str]]:
     """Which allow rules cover the call, and what is left uncovered (empty means allowed)."""
     covering: list[Rule] = []
     missing: list[str] = []
     if call.name in SHELL_TOOLS:
         whole = [r for r in rules if r.kind == "tool" and r.tool == call.name]
-        if not call.commands:
+        if all(command.wrapper for command in call.commands):
             missing.append("an empty or unreadable command")
         for command in call.commands:
             if command.wrapper:
                 continue  # `bash -c '…'` runs only the commands listed after it
+            # `./ls` is not the `ls` a rule trusts: a program given by a path outside the system
+            # folders is matched as written
+            text = " ".join((command.program, *command.argv[1:])) if command.program else command.text
             hit = (
                 whole[:1]
                 or [
                     r
                     for r in rules
-                    if r.kind == "command" and r.tool == call.name and command_matches(r, command.text)
+                    if r.kind == "command" and r.tool == call.name and command_matches(r, text)
                 ][:1]
+                or ([READ_ONLY_RULE] if read_only and command.read_only else [])
             )
             if hit:
                 covering.append(hit[0])
             else:
-                missing.append(f"command {command.text!r}")
+                missing.append(f"command {text!r}")
         for access in call.accesses:
             if access.mode != "write" or access.path in _DEV_FILES:
                 continue

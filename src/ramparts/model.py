@@ -34,6 +34,11 @@ class Command(NamedTuple):
     wrapper: bool = False
     """It only runs commands listed after it (``bash -c '…'``): deny and ask rules match it, and an
     allow needs only those commands to be allowed."""
+    program: str = ""
+    """The program as written when it was given by a path outside the system folders (``./ls``):
+    allow rules must name it that way, since ``./ls`` is not the ``ls`` an allow rule trusts."""
+    read_only: bool = False
+    """The read-only table (``ramparts.shell.readonly``) says it cannot change anything."""
 
 
 class InlineCode(NamedTuple):

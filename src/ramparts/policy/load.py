@@ -280,6 +280,8 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
                 if (rule.list, rule.id) not in seen_ids:
                     seen_ids.add((rule.list, rule.id))
                     lists["deny"].append(rule._replace(line=line))
+        for i, text in enumerate(perms.get("drop", [])):
+            _drop(lists, text, marks, ("permissions", "drop", i), where)
         lst: RuleList
         for lst in ("deny", "ask", "allow"):
             list_name = lst
@@ -317,6 +319,37 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         settings=CompileSettings(env=tuple(sorted(env.items())), **settings),
         extends=tuple(where for _d, _m, where in layers[:-1]),
     )
+
+
+def _drop(
+    lists: dict[RuleList, list[Rule]], text: str, marks: Marks, path: tuple[Any, ...], display: str
+) -> None:
+    """``permissions.drop``: remove an ask or allow rule the extended profiles brought in.
+
+    A deny cannot be dropped (the profiles' denies are the floor), and a rule that is not there is
+    an error, so a typo never leaves a prompt in place silently.
+    """
+    line, col = marks.get(path, (0, 0))
+    wanted = text.strip()
+    if any(rule.raw == wanted for rule in lists["deny"]):
+        raise PolicyError(
+            f"cannot drop the deny rule {wanted!r}: denies of extended profiles stay",
+            file=display,
+            line=line or None,
+            column=col or None,
+        )
+    found = False
+    for name in ("ask", "allow"):
+        kept = [rule for rule in lists[name] if rule.raw != wanted]
+        found = found or len(kept) != len(lists[name])
+        lists[name] = kept
+    if not found:
+        raise PolicyError(
+            f"drop: no extended profile has the rule {wanted!r}",
+            file=display,
+            line=line or None,
+            column=col or None,
+        )
 
 
 def _parse_at(

@@ -40,6 +40,7 @@ SCHEMA: dict[str, Any] = {
                 "deny": {"type": "array", "items": _RULE},
                 "ask": {"type": "array", "items": _RULE},
                 "allow": {"type": "array", "items": _RULE},
+                "drop": {"type": "array", "items": {"type": "string", "minLength": 1}},
             },
         },
         "sensitive_paths": {"type": "array", "items": {"type": "string", "minLength": 1}},

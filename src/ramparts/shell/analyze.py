@@ -12,6 +12,7 @@ from shlex import quote as shlex_quote
 from typing import NamedTuple
 
 from ..model import AccessMode, Command, InlineCode
+from .readonly import SYSTEM_DIRS, is_read_only
 from .split import REDIRECTS, split
 from .unwrap import options, unwrap
 
@@ -191,7 +192,9 @@ MAX_DEPTH = 4
 """How deep ``bash -c '…'`` strings are analysed."""
 RECURSIVE_READERS = frozenset({"grep", "egrep", "fgrep", "diff", "zgrep"})
 ALWAYS_RECURSIVE = frozenset({"rg", "ag", "ack"})
-ARCHIVERS = frozenset({"tar", "zip", "7z", "cpio"})
+CLOUD_CLIS = {"aws": "amazonaws.com", "az": "management.azure.com", "gcloud": "googleapis.com"}
+"""Cloud CLIs and the service they send their parameters (and the files those name) to."""
+ARCHIVERS = frozenset({"zip", "7z", "7zz", "cpio"})
 FILE_OPTIONS = frozenset({"-f", "--file", "--from-file"})
 PATTERN_FILE_READERS = frozenset({"grep", "egrep", "fgrep", "rg", "sed", "awk", "gawk", "mawk", "jq"})
 GIT_GLOBAL_VALUE_OPTIONS = frozenset(
@@ -263,8 +266,12 @@ class _Acc:
         self.hosts: list[str] = []
         self.code: list[InlineCode] = []
 
-    def add(self, words: tuple[str, ...], *, wrapper: bool = False) -> None:
-        self.commands.append(Command(argv=words, text=" ".join(words), wrapper=wrapper))
+    def add(
+        self, words: tuple[str, ...], *, wrapper: bool = False, program: str = "", kept: bool = False
+    ) -> None:
+        local = program if "/" in program and not program.startswith(SYSTEM_DIRS) else ""
+        read_only = not (wrapper or kept) and is_read_only(words, program)
+        self.commands.append(Command(words, " ".join(words), wrapper, local, read_only))
         self.hosts.extend(network_targets(words, self.files, self.opaque))
 
     def merge(self, inner: _Acc, *, files: bool = True) -> None:
@@ -321,7 +328,7 @@ def _run(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
         acc.opaque.append(f"shell control structure {argv[0]!r}")
         argv = argv[1:]
     for words in kept:
-        acc.add(words)  # `sudo …`, `ssh host …`: the wrapper itself must be allowed too
+        acc.add(words, kept=True)  # `sudo …`, `ssh host …`: the wrapper itself must be allowed too
     acc.files.extend(FileWord(w, "write", "argument") for w in written)
     if not argv:
         return
@@ -371,7 +378,7 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
     script = stdin if name in SHELLS and nested and string is None and not _positionals(args) else None
     # A shell given a string or a here-document only runs the commands inside, which are listed
     # after it: allow rules need not cover the shell itself (deny and ask rules still see it).
-    acc.add(words, wrapper=string is not None or script is not None)
+    acc.add(words, wrapper=string is not None or script is not None, program=program)
     _expansions(argv, acc.opaque)
     if any(ch in program for ch in "{}*?[]"):
         acc.opaque.append(f"program name {program!r} is expanded by the shell")
@@ -423,8 +430,89 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
             files.append(FileWord(positional[-1], "write", "argument"))
         else:
             files.extend(FileWord(w, "write", "argument") for w in positional)
+    elif name in CLOUD_CLIS:
+        for (
+            word
+        ) in args:  # `aws … --cli-input-json file://x`, `az … --body @x`: a local file is read and sent
+            value = word.partition("=")[2] if word.startswith("--") and "=" in word else word
+            for prefix in ("file://", "fileb://", "@"):
+                if value.startswith(prefix) and len(value) > len(prefix):
+                    files.append(FileWord(value[len(prefix) :], "read", "argument"))
+    elif name in ("tar", "bsdtar", "gtar"):
+        _tar(args, files)
     elif name in ARCHIVERS:
         files.extend(FileWord(w, "read", "argument", True) for w in _positionals(args))
+
+
+_TAR_CREATE = frozenset("cruA")
+_TAR_LONG_MODES = {
+    "--create": "c",
+    "--append": "r",
+    "--update": "u",
+    "--concatenate": "A",
+    "--catenate": "A",
+    "--list": "t",
+    "--extract": "x",
+    "--get": "x",
+    "--diff": "d",
+    "--compare": "d",
+    "--delete": "r",
+}
+_TAR_VALUE_LETTERS = frozenset("fCbFgHIKLNTVX")
+"""Short tar options that take the next word (in a cluster, the next unused word) as their value."""
+
+
+def _tar(args: list[str], files: list[FileWord]) -> None:
+    """tar: creating reads every path below its arguments and writes the archive; listing and
+    extracting read the archive, and extracting writes below the target folder."""
+    mode = ""
+    archive: str | None = None
+    target = "."
+    positional: list[str] = []
+    pending: list[str] = []  # letters of a cluster still waiting for their value word
+    for i, word in enumerate(args):
+        if pending:
+            letter = pending.pop(0)
+            if letter == "f":
+                archive = word
+            elif letter == "C":
+                target = word
+            continue
+        flag, eq, value = word.partition("=")
+        if word.startswith("--"):
+            mode = _TAR_LONG_MODES.get(flag, mode)
+            if flag == "--file":
+                archive = value if eq else None
+                if not eq:
+                    pending.append("f")
+            elif flag == "--directory":
+                target = value if eq else target
+                if not eq:
+                    pending.append("C")
+            continue
+        cluster = word[1:] if word.startswith("-") else (word if i == 0 else "")
+        if not cluster:
+            positional.append(word)
+            continue
+        for k, letter in enumerate(cluster):
+            if letter in "ctxrudA" and not mode:
+                mode = letter
+            if letter in _TAR_VALUE_LETTERS:
+                attached = cluster[k + 1 :] if word.startswith("-") else ""
+                if attached:  # `-fARCHIVE`
+                    archive = attached if letter == "f" else archive
+                    target = attached if letter == "C" else target
+                    break
+                pending.append(letter)
+    if mode in _TAR_CREATE:
+        files.extend(FileWord(w, "read", "argument", True) for w in positional)
+        if archive not in (None, "-"):
+            files.append(FileWord(str(archive), "write", "argument"))
+        return
+    if archive not in (None, "-"):
+        files.append(FileWord(str(archive), "read", "argument"))
+    if mode == "x":
+        files.append(FileWord(target, "write", "argument", True))
 
 
 def _after_options(args: list[str], takes_value: frozenset[str]) -> list[str]:
@@ -745,6 +833,9 @@ def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[s
                 host = _host_of(word.split("@", 1)[-1] if "://" not in word else word)
                 if host:
                     hosts.append(host)
+    elif name in CLOUD_CLIS:
+        if args and not {"help", "--help", "--version", "version"} & set(args):
+            hosts.append(CLOUD_CLIS[name])  # its help and version are local
     elif name in DNS_TOOLS:
         for word in _positionals(args):
             if "$(" in word or "`" in word or "$" in word:

@@ -61,12 +61,15 @@ WRAPPERS: dict[str, Wrapper] = {
     "strace": Wrapper(options("-o -e -p -s -u -E -a -b -I -O -P -S -X -U")),
     "ltrace": Wrapper(options("-o -e -p -s -u -n -a -A -D -F -l -x")),
     "busybox": Wrapper(),
+    "arch": Wrapper(options("-arch -e")),  # macOS: `arch -x86_64 CMD` runs CMD
     "watch": Wrapper(frozenset({"-n", "--interval", "-q", "--equexit"}), joins=True),
     "script": Wrapper(
         options("-E --echo -I --log-in -O --log-out -B --log-io -T --log-timing -m --logging-format"),
+        positional=1,  # the typescript file; BSD/macOS `script -q FILE CMD…` runs CMD
         string=frozenset({"-c", "--command"}),
         bare=_SHELL,
     ),
+    "caffeinate": Wrapper(options("-t -w")),  # macOS: `caffeinate -i CMD` runs CMD
     "sudo": Wrapper(
         options(
             "-u --user -g --group -h --host -p --prompt -C --close-from -D --chdir -r --role -t --type "
@@ -180,7 +183,9 @@ def unwrap(argv: list[str], opaque: list[str]) -> Unwrapped:
         if not rest:
             if spec.bare:
                 opaque.append(f"{name!r} without a command {spec.bare}")
-            return Unwrapped([], kept, remote, tuple(written))
+                return Unwrapped([], kept, remote, tuple(written))
+            # nothing to run: the wrapper is the command (`env` prints the environment, `arch` the CPU)
+            return Unwrapped([] if spec.keep else argv, kept, remote, tuple(written))
         if through_shell or (spec.joins and not (name == "watch" and _watch_exec(argv))):
             return Unwrapped(["sh", "-c", " ".join(rest)], kept, remote, tuple(written))
         argv = rest
@@ -226,16 +231,13 @@ def _skip_options(
             i += 2 if (flag in spec.values or flag in spec.string) and not eq else 1
             continue
         if positional:
-            if name == "flock":
+            if name in ("flock", "script"):
                 written.append(word)
             positional -= 1
             i += 1
             continue
         break
     rest = argv[i:]
-    if name == "script" and string is not None:
-        written.extend(w for w in rest if not w.startswith("-"))
-        rest = []
     return rest, string, through_shell
 
 

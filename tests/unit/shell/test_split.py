@@ -161,11 +161,25 @@ def test_unsafe_assignments_make_the_command_opaque(text: str, name: str) -> Non
     assert result.commands  # the command is still seen, so deny rules still match it
 
 
-@pytest.mark.parametrize("text", ["FOO=1", "A=1 B=2", "env", "env A=b", "timeout", "nice -n", "nohup"])
-def test_nothing_left_after_unwrapping(text: str) -> None:
+@pytest.mark.parametrize("text", ["FOO=1", "A=1 B=2"])
+def test_plain_assignments_run_nothing(text: str) -> None:
     result = analyze(text)
     assert result.commands == ()
-    assert result.opaque == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "argv"),
+    [
+        ("env", ("env",)),
+        ("env A=b", ("env", "A=b")),
+        ("timeout", ("timeout",)),
+        ("nice -n", ("nice", "-n")),
+        ("nohup", ("nohup",)),
+    ],
+)
+def test_a_wrapper_with_nothing_to_run_is_the_command(text: str, argv: tuple[str, ...]) -> None:
+    """`env` alone prints the environment: rules must see it, not an empty command."""
+    assert [c.argv for c in analyze(text).commands] == [argv]
 
 
 def test_env_split_string_is_opaque() -> None:

@@ -1,0 +1,262 @@
+"""The read-only table: what it lets through, and what must never pass as read-only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ramparts.engine import decide
+from ramparts.model import Event, SessionState
+from ramparts.policy.load import load_policy
+from ramparts.shell import analyze
+from ramparts.shell.readonly import TABLE, is_read_only
+from tests.conftest import policy_from
+
+READ_ONLY = [
+    "ls -la",
+    "git status",
+    "git -C sub log --oneline -5",
+    "git diff HEAD~1",
+    "git branch -a",
+    "git remote -v",
+    "git tag -l 'v*'",
+    "git stash list",
+    "git config --get user.name",
+    "rg TODO src",
+    "sort -u names.txt",
+    "sed -n 1,5p README.md",
+    "awk -F: '{print $1}' /etc/passwd",
+    "tar -tzf a.tgz",
+    "unzip -l a.zip",
+    "gzip -l a.gz",
+    "aws s3 ls s3://bucket",
+    "aws --region eu-west-1 ec2 describe-instances --filters Name=x,Values=y",
+    "aws sts get-caller-identity",
+    "aws iam help",
+    "az vm list -g rg",
+    "az network vnet subnet show --name x",
+    "gcloud compute instances describe my-vm --zone z",
+    "gcloud --project p compute instances list",
+    "gh pr list",
+    "gh pr view 12",
+    "gh run list",
+    "gh api repos/o/r/pulls",
+    "gh auth status",
+    "kubectl get pods -n x",
+    "kubectl -n x logs pod",
+    "kubectl config view",
+    "helm list -A",
+    "docker ps -a",
+    "docker image ls",
+    "docker compose ps",
+    "brew list",
+    "npm ls --depth 0",
+    "pip list",
+    "pip3 show requests",
+    "uv pip list",
+    "cargo tree",
+    "terraform state list",
+    "terraform fmt -check",
+    "ip addr",
+    "ip a",
+    "ip route show",
+    "ip -6 route",
+    "journalctl -u nginx -n 50",
+    "dmesg -T",
+    "ruff check src",
+    "ruff format --check .",
+    "kubectl delete --help",
+    "git push --help",
+    "uv -h",
+    "openssl x509 -noout -text -in cert.pem",
+    "/usr/bin/ls -la",
+]
+NOT_READ_ONLY = [
+    # writes
+    "sort -o out.txt in.txt",
+    "sort -ooutput.txt in.txt",
+    "sort -uo out in",
+    "sed -i s/a/b/ f",
+    "sed -ni p f",
+    "sed --in-place=.bak s/a/b/ f",
+    "uniq in.txt out.txt",
+    "xxd in.bin out.hex",
+    "tree -o out.txt",
+    "iconv -f a -t b -o out in",
+    "find . -delete",
+    "find . -exec rm {} ;",
+    "fd -x rm",
+    "tar -xf a.tar",
+    "tar czf out.tgz src",
+    "unzip a.zip",
+    "gzip file",
+    "git branch new-feature",
+    "git branch -D main",
+    "git tag v1",
+    "git config user.name x",
+    "git stash",
+    "git stash pop",
+    "git log --output=x",
+    "git diff --output=x",
+    "git archive -o out.tar HEAD",
+    "git format-patch -3",
+    "date -s 2020-01-01",
+    "dmesg -C",
+    "dmesg -Tc",
+    "sysctl -w net.ipv4.ip_forward=1",
+    "sysctl net.ipv4.ip_forward=1",
+    "journalctl --vacuum-size=1M",
+    "ip link set eth0 down",
+    "ip route add default via 1.2.3.4",
+    "brew install x",
+    "brew tap --repair",
+    "npm install",
+    "npm audit fix",
+    "pip install x",
+    "uv sync",
+    "cargo build",
+    "terraform apply",
+    "terraform plan",
+    "terraform output",
+    "ruff check --fix",
+    "ruff check --fix-only",
+    "ruff format .",
+    "docker run x",
+    "docker exec c ls",
+    "docker compose up",
+    "kubectl apply -f x.yaml",
+    "kubectl delete pod x",
+    "helm install x y",
+    "helm template x y --output-dir out",
+    "gh pr merge 1",
+    "gh pr checkout 1",
+    "gh release download v1",
+    "gh api -X POST repos/o/r/issues",
+    "gh api -XPOST repos/o/r/issues",
+    "gh api repos/o/r/issues -f title=x",
+    "aws s3 cp a s3://b/a",
+    "aws s3 rm s3://b/a",
+    "aws ec2 terminate-instances --instance-ids i-1",
+    "aws s3api get-object --bucket b --key k out",
+    "gcloud compute instances delete list",
+    "az keyvault set-policy --name v --secret-permissions get list",
+    # credentials, even though nothing changes
+    "aws secretsmanager get-secret-value --secret-id x",
+    "aws ssm get-parameter --name x --with-decryption",
+    "aws ecr get-login-password",
+    "aws sts get-session-token",
+    "az account get-access-token",
+    "az keyvault secret show --name x --vault-name v",
+    "az storage account keys list -n x",
+    "az storage account show-connection-string -n x",
+    "az aks get-credentials -n x -g y",
+    "gcloud auth print-access-token",
+    "gcloud secrets versions access latest --secret x",
+    "gcloud container clusters get-credentials x",
+    "gh auth token",
+    "gh api user/keys",
+    "kubectl get secret db -o yaml",
+    "kubectl get secrets,configmaps",
+    "kubectl config view --raw",
+    "security find-generic-password -w -s x",
+    "security list-keychains -s k.keychain",
+    # not in the table at all
+    "env",
+    "printenv",
+    "curl https://example.com",
+    "less README.md",
+    "python3 x.py",
+    "make",
+    # a program given by path outside the system folders is not the one the table trusts
+    "./ls",
+    "bin/git status",
+    "~/bin/cat x",
+]
+
+
+@pytest.mark.parametrize("text", READ_ONLY)
+def test_read_only_commands(text: str) -> None:
+    commands = [c for c in analyze(text).commands if not c.wrapper]
+    assert commands
+    assert all(c.read_only for c in commands), [(c.text, c.read_only) for c in commands]
+
+
+@pytest.mark.parametrize("text", NOT_READ_ONLY)
+def test_commands_that_are_not_read_only(text: str) -> None:
+    commands = [c for c in analyze(text).commands if not c.wrapper]
+    assert not all(c.read_only for c in commands)
+
+
+def test_kept_wrappers_are_never_read_only() -> None:
+    result = analyze("sudo ls")
+    assert [(c.text, c.read_only) for c in result.commands] == [("sudo ls", False), ("ls", True)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(TABLE)), st.lists(st.text(max_size=12), max_size=6))
+def test_the_matcher_never_raises(program: str, args: list[str]) -> None:
+    is_read_only((program, *args))
+
+
+# -- through the engine, with the shipped read-only profile -------------------------------------------
+
+
+READONLY = load_policy("profile:readonly")
+
+
+def decide_in(project: Path, command: str) -> str:
+    from ramparts.agents.claude_code.normalize import tool_call
+
+    home = str(project.parent / "home")
+    call = tool_call("Bash", {"command": command}, cwd=str(project), home=home)
+    event = Event(kind="pre_tool_use", session_id="s", cwd=str(project), home=home, tool=call)
+    return decide(READONLY, event, SessionState("s")).verdict
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("git status && ls", "allow"),
+        ("cat README.md", "allow"),
+        ("aws s3 ls", "allow"),
+        ("kubectl get pods", "allow"),
+        ("bash -c 'git log | head -5'", "allow"),
+        ("cat .env", "deny"),  # the baseline's sensitive paths stay
+        ("cat README.md > copy.md", "ask"),  # a write no rule allows
+        ("ls && rm x", "ask"),
+        ("aws s3 rm s3://b/k", "ask"),
+        ("kubectl get secret x -o yaml", "ask"),
+        ("curl https://example.com", "deny"),
+        ("sudo ls", "deny"),
+        ("python3 -c 'print(1)'", "ask"),
+        ("ls $(whoami)", "ask"),
+        ("./ls", "ask"),
+        ("rg TODO", "ask"),  # reads everything below ., where .env could be
+    ],
+)
+def test_readonly_profile_decisions(project: Path, command: str, verdict: str) -> None:
+    assert decide_in(project, command) == verdict
+
+
+def test_readonly_profile_drops_the_cloud_prompts_but_keeps_every_deny() -> None:
+    baseline = load_policy("profile:baseline")
+    assert {r.raw for r in baseline.deny} <= {r.raw for r in READONLY.deny}
+    assert "Bash(aws *)" not in {r.raw for r in READONLY.ask}
+    assert READONLY.allow_read_only
+
+
+def test_drop_of_a_rule_that_is_not_there_names_the_line() -> None:
+    from ramparts.errors import PolicyError
+
+    with pytest.raises(PolicyError, match=r"test.yaml:4:.*no extended profile has the rule 'Bash\(awz \*\)'"):
+        policy_from("version: 1\nextends: baseline\npermissions:\n  drop: ['Bash(awz *)']\n")
+
+
+def test_a_deny_cannot_be_dropped() -> None:
+    from ramparts.errors import PolicyError
+
+    with pytest.raises(PolicyError, match="cannot drop the deny rule"):
+        policy_from("version: 1\nextends: baseline\npermissions:\n  drop: ['Bash(curl *)']\n")
