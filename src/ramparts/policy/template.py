@@ -38,8 +38,10 @@ sensitive_paths: []
   # - config/credentials.yml
 
 shell:
-  # Shell commands Ramparts cannot see through ($(...), eval, bash -c, python -c): ask or deny.
+  # Shell commands Ramparts cannot see through ($VAR, $(...) as a word, eval, xargs): ask or deny.
   opaque: ask
+  # Code handed to an interpreter (python3 -c, perl -e, node -e, awk system()): ask or deny.
+  inline_code: ask
 
 hook:
   timeout: 10        # seconds, Claude Code's hook timeout

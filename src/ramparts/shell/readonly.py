@@ -234,6 +234,7 @@ TABLE: dict[str, Spec] = {
         "zipinfo tldr apropos whatis info"
     ),
     "sort": _spec(deny="-o --output --compress-program"),
+    "command": _spec(need="-v -V -pv -pV"),
     "man": _spec(deny="-H --html -P --pager -X --gxditview -R --recode"),  # `man -H/bin/sh` runs it
     "uniq": _spec(max_positional=1),
     "tree": _spec(deny="-o"),

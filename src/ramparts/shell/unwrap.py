@@ -169,6 +169,10 @@ def unwrap(argv: list[str], opaque: list[str]) -> Unwrapped:
         spec = WRAPPERS.get(name)
         if spec is None or (spec.builtin and name != argv[0]):
             return Unwrapped(argv, kept, remote, tuple(written))  # `/path/to/command` is not the builtin
+        if name == "command" and any(w in ("-v", "-V", "-pv", "-pV") for w in argv[1:3]):
+            return Unwrapped(
+                argv, kept, remote, tuple(written)
+            )  # `command -v curl` looks curl up, runs nothing
         if spec.keep:
             kept.append((name, *argv[1:]))
         remote = remote or spec.remote

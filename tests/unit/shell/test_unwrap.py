@@ -112,6 +112,13 @@ def test_wrapper_without_a_command_starts_a_shell(text: str) -> None:
     assert any("starts an interactive shell" in reason for reason in analyze(text).opaque)
 
 
+@pytest.mark.parametrize("text", ["command -v curl", "command -V curl", "command -pv curl"])
+def test_command_lookup_runs_nothing(text: str) -> None:
+    result = analyze(text)
+    assert [c.argv[0] for c in result.commands] == ["command"]
+    assert result.commands[0].read_only
+
+
 def test_sudo_edit_is_a_write() -> None:
     assert ("/etc/hosts", "write", False) in accesses(analyze("sudo -e /etc/hosts"))
     assert ("/etc/hosts", "write", False) in accesses(analyze("sudoedit /etc/hosts"))
