@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_explain)
 
+    from ._scan_command import add_parser as add_scan_parser
+
+    add_scan_parser(sub)
+
     p = sub.add_parser("demo", help="run a guarded Claude Code session against the scripted model")
     p.add_argument("--claude-bin", help="the claude binary (default: the project-local pinned CLI)")
     p.add_argument("--workdir", default=".demo", help="where the demo keeps its project, policy and state")

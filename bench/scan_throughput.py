@@ -1,0 +1,203 @@
+"""Secrets + PII scan throughput over a real source tree, side by side with detect-secrets and kingfisher.
+
+Usage::
+
+    .venv/bin/python bench/scan_throughput.py [--quick]
+
+The tree is Django 5.1.4's sdist (about 45 MB of source and docs), fetched once with ``pip download``
+into ``.bench-cache/``. Every tool reads the same list of text files:
+
+- **ramparts**: ``Detectors(["secret", "pii"])`` in this process (one core), and with two worker
+  processes (this machine has two cores; kingfisher uses both too);
+- **detect-secrets** (the engine LLM Guard uses): its default plugins via ``scan_file``, in-process;
+- **kingfisher** (``kingfisher-bin``, a Rust + Vectorscan scanner): ``kingfisher scan -n -j 2``,
+  wall-clock time including its start-up.
+
+``--quick`` scans a fixed sample of the files (the same sample for every tool). Throughput is MB of
+file content per second; the headline figures are ratios measured in the same run.
+Install the comparison tools with ``.venv/bin/pip install -r bench/requirements.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from ramparts.detect.files import Skipped, walk  # noqa: E402
+from ramparts.detect.scanner import Detectors  # noqa: E402
+
+SDIST = "django==5.1.4"
+CACHE = ROOT / ".bench-cache"
+KEY = b"b" * 32
+
+
+def source_tree() -> Path:
+    target = CACHE / "Django-5.1.4"
+    if target.is_dir():
+        return target
+    CACHE.mkdir(exist_ok=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            SDIST,
+            "-d",
+            str(CACHE),
+        ],
+        check=True,
+    )
+    with tarfile.open(next(CACHE.glob("Django-5.1.4.tar.gz"))) as archive:
+        archive.extractall(CACHE, filter="data")
+    return target
+
+
+def file_list(tree: Path, quick: bool) -> list[str]:
+    files = [f for f in walk([str(tree)], max_bytes=8 << 20, gitignore=False) if not isinstance(f, Skipped)]
+    files.sort()
+    if quick:
+        files = files[::6]
+    return files
+
+
+def read_all(files: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for path in files:
+        with open(path, "rb") as handle:
+            out.append((path, handle.read().decode("utf-8", "replace")))
+    return out
+
+
+_WORKER: Detectors | None = None
+
+
+def _worker_scan(paths: list[str]) -> int:
+    global _WORKER
+    if _WORKER is None:
+        _WORKER = Detectors(["secret", "pii"], cache_dir=str(CACHE / "ramparts-cache"))
+    count = 0
+    for path in paths:
+        with open(path, "rb") as handle:
+            count += len(_WORKER.scan(handle.read().decode("utf-8", "replace"), KEY))
+    return count
+
+
+def ramparts_single(texts: list[tuple[str, str]]) -> tuple[float, int]:
+    detectors = Detectors(["secret", "pii"], cache_dir=str(CACHE / "ramparts-cache"))
+    start = time.perf_counter()
+    found = sum(len(detectors.scan(text, KEY)) for _path, text in texts)
+    return time.perf_counter() - start, found
+
+
+def ramparts_parallel(files: list[str], workers: int) -> tuple[float, int]:
+    chunks = [files[i::workers] for i in range(workers)]
+    start = time.perf_counter()
+    with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+        found = sum(pool.map(_worker_scan, chunks))
+    return time.perf_counter() - start, found
+
+
+def detect_secrets_run(files: list[str]) -> tuple[float, int] | None:
+    try:
+        from detect_secrets.core.scan import scan_file
+        from detect_secrets.settings import default_settings
+    except ImportError:
+        return None
+    start = time.perf_counter()
+    found = 0
+    with default_settings():
+        for path in files:
+            found += sum(1 for _ in scan_file(path))
+    return time.perf_counter() - start, found
+
+
+def kingfisher_run(files: list[str]) -> tuple[float, int] | None:
+    binary = shutil.which("kingfisher") or str(Path(sys.executable).parent / "kingfisher")
+    if not os.path.exists(binary):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        # the same files, hard-linked into one folder tree kingfisher walks
+        root = Path(tmp) / "tree"
+        for path in files:
+            target = root / os.path.relpath(path, "/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, target)
+        out = Path(tmp) / "out.json"
+        command = [
+            binary,
+            "scan",
+            str(root),
+            "-n",
+            "-j",
+            "2",
+            "--git-history",
+            "none",
+            "--format",
+            "json",
+            "-o",
+            str(out),
+        ]
+        subprocess.run(command, capture_output=True, check=False)  # warm its rule cache
+        start = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=False)
+        elapsed = time.perf_counter() - start
+        import json
+
+        try:
+            found = int(json.loads(out.read_text()).get("findings", 0))
+        except (OSError, ValueError):
+            found = -1
+    return elapsed, found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    tree = source_tree()
+    files = file_list(tree, args.quick)
+    texts = read_all(files)
+    mb = sum(len(t.encode("utf-8")) for _p, t in texts) / 1e6
+    print(f"tree: {tree.name}, {len(files)} files, {mb:.1f} MB")
+    ramparts_single(texts[:50])  # warm: compile or load the pattern databases
+    single, found = ramparts_single(texts)
+    print(f"ramparts (1 process): {mb / single:.1f} MB/s, {found} findings")
+    parallel, found_p = ramparts_parallel(files, 2)
+    print(f"ramparts (2 processes): {mb / parallel:.1f} MB/s, {found_p} findings")
+    figures = {"ramparts_mb_s": round(mb / single, 1), "ramparts_2p_mb_s": round(mb / parallel, 1)}
+    ds = detect_secrets_run(files)
+    if ds is None:
+        print("detect-secrets: not installed (pip install -r bench/requirements.txt)")
+    else:
+        print(f"detect-secrets (1 process): {mb / ds[0]:.2f} MB/s, {ds[1]} findings")
+        figures["detect_secrets_mb_s"] = round(mb / ds[0], 2)
+        figures["x_detect_secrets"] = round(ds[0] / single, 1)
+    kf = kingfisher_run(files)
+    if kf is None:
+        print("kingfisher: not installed (pip install -r bench/requirements.txt)")
+    else:
+        print(f"kingfisher (-j 2, wall clock): {mb / kf[0]:.1f} MB/s, {kf[1]} findings")
+        figures["kingfisher_mb_s"] = round(mb / kf[0], 1)
+        figures["x_kingfisher_2p"] = round(kf[0] / parallel, 2)
+    print("RESULT " + " ".join(f"{k}={v}" for k, v in figures.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

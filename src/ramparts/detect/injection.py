@@ -1,0 +1,1104 @@
+"""Prompt-injection scoring: signatures, hidden content, encoded payloads and a small classifier.
+
+Text that reaches the agent from a tool (a web page, a file, a command's output) may carry
+instructions meant for the model rather than for the user. :func:`score` combines four layers into
+one number in 0..1 and keeps the evidence (which signal, where, which layer), so a decision can say
+why it blocked:
+
+- ``signature``: phrases that override instructions, fake role or delimiter markers, requests that
+  coerce a coding agent (run this, read ``~/.ssh``, disable the hooks, send it to a URL), and
+  markdown images or links whose URL carries data out;
+- ``hidden``: what a human reviewer would not see: Unicode tag characters, variation-selector and
+  invisible-operator smuggling (decoded and scanned again), zero-width and bidi controls, HTML
+  comments and CSS-hidden text;
+- ``encoded``: base64, base32, hex, URL-encoded and rot13 payloads, decoded and scanned again, at
+  most :data:`MAX_DEPTH` levels deep and :data:`MAX_DECODES` payloads per call;
+- ``classifier``: logistic regression over hashed word n-grams, trained by
+  ``bench/train_injection.py`` and shipped as ``data/injection_model.json``. It scores the best
+  window of the text, so one injected sentence in a long document is not averaged away.
+
+A transformer classifier the user has locally (ONNX or other) plugs in with
+:func:`register_classifier`; none is used by default. The module is pure apart from reading its
+weights file, once per process, on first use. Work on large inputs is bounded: the head, the tail,
+a sample of the middle and the neighbourhood of any invisible character are scanned.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import math
+import os
+import re
+import unicodedata
+import zlib
+from collections.abc import Callable, Iterable
+from typing import Literal, NamedTuple, Protocol
+
+from ..errors import ScanError
+from ..model import Finding
+from .redact import fingerprint, redact_text
+
+InjectionVerdict = Literal["block", "warn", "log"]
+
+MODEL_PATH = os.path.join(os.path.dirname(__file__), "data", "injection_model.json")
+FULL_SCAN = 32 * 1024
+"""Texts up to this many characters are scanned whole ..."""
+HEAD = 12 * 1024
+"""... longer ones by their first and last ``HEAD`` characters ..."""
+SAMPLES = 4
+SAMPLE = 2 * 1024
+"""... plus ``SAMPLES`` evenly spaced pieces of the middle and ``SAMPLE`` characters around invisible
+characters, which the cheap full-text search finds anywhere."""
+MAX_DEPTH = 3
+"""How many times a decoded payload is decoded again (base64 in hex in base64 is three)."""
+MAX_DECODES = 12
+"""Decoded payloads rescanned per call; candidates that fail to decode cost little and are capped
+separately by ``MAX_ATTEMPTS``."""
+MAX_ATTEMPTS = 64
+MAX_PAYLOAD = 8 * 1024
+MIN_PAYLOAD = 16
+_TOKEN = re.compile(r"[^\W_]+|[^\w\s]")
+
+
+class Evidence(NamedTuple):
+    """One reason for the score: the layer (``signature``, ``hidden``, ``encoded``, ``classifier``,
+    ``plugin``), a stable signal id, the span in the scored text, and the weight it contributed."""
+
+    layer: str
+    signal: str
+    start: int
+    end: int
+    weight: float
+
+
+class InjectionResult(NamedTuple):
+    """The combined score in 0..1, its evidence (strongest first) and the verdict for the thresholds."""
+
+    score: float
+    evidence: tuple[Evidence, ...]
+    verdict: InjectionVerdict
+
+
+class TextClassifier(Protocol):
+    """A pluggable classifier: the probability in 0..1 that a text carries an injection.
+
+    Meant for a transformer model the user runs locally (an ONNX export of a prompt-injection
+    classifier, for instance). It receives the bounded view of the text the other layers scan.
+    """
+
+    def __call__(self, text: str, /) -> float: ...
+
+
+_plugins: list[TextClassifier] = []
+
+
+def register_classifier(fn: TextClassifier | Callable[[str], float]) -> None:
+    """Add a classifier whose probability joins the score as the ``plugin`` layer (the max is taken).
+
+    It runs on every call, so it must be fast enough for the hook. An exception it raises is not
+    swallowed: on the decision path a failing detector fails closed. NaN counts as 1.0.
+    """
+    if fn not in _plugins:
+        _plugins.append(fn)
+
+
+def unregister_classifier(fn: TextClassifier | Callable[[str], float]) -> None:
+    """Remove a classifier added with :func:`register_classifier` (no error when absent)."""
+    if fn in _plugins:
+        _plugins.remove(fn)
+
+
+# -- signatures ----------------------------------------------------------------------------------
+
+
+class _Sig(NamedTuple):
+    id: str
+    weight: float
+    pattern: re.Pattern[str]
+    gates: tuple[tuple[frozenset[str], tuple[str, ...]], ...]
+    """Cheap pre-checks, all of which must pass: each holds words (one must be among the text's
+    tokens) and substrings (or one must occur). Most texts skip most regexes this way."""
+    decoded_only: bool
+    """Only counts inside decoded or hidden content (``<script>`` is normal in a web page, not in
+    a base64 payload)."""
+
+
+def _sig(id: str, weight: float, pattern: str, *gates: str, decoded_only: bool = False) -> _Sig:
+    """A signature over lower-cased text; each gate is a space-separated list of words or substrings."""
+    parsed = []
+    for gate in gates:
+        items = gate.split()
+        words = frozenset(i for i in items if i.isalnum())
+        parsed.append((words, tuple(i for i in items if not i.isalnum())))
+    return _Sig(id, weight, re.compile(pattern), tuple(parsed), decoded_only)
+
+
+_DET = r"(?:(?:all|any|every|each|the|your|my|our|these|those|its|of|whatever|that)\s+){0,3}"
+_PRIOR = r"(?:previous|prior|above|preceding|earlier|foregoing|initial|original|system|former)"
+_RULES = (
+    r"(?:instructions?|prompts?|directions?|directives?|rules?|guidelines?|commands?|context|messages?"
+    r"|orders?|tasks?|requests?|constraints?|programming|restrictions?|policies|guardrails?|conversation)"
+)
+_SENSITIVE = (
+    r"(?:\.env\b|env(?:ironment)?\s+(?:variables|vars|file)|ssh\s+keys?|private\s+keys?|api[\s_-]?keys?"
+    r"|credentials|secrets|passwords?|access\s+tokens?|auth(?:entication)?\s+tokens?|~/\.ssh|id_rsa"
+    r"|\.aws|aws\s+(?:keys?|credentials)|system\s+prompt|(?:initial|original|hidden)\s+instructions)"
+)
+_URLISH = r"(?:https?://|www\.|[a-z0-9-]+\.(?:com|net|org|io|xyz|ru|cn|tk|top|site|dev|app|me|co)\b)"
+_PLACEHOLDER = (
+    r"(?:\{[^}\s)]{0,40}\}|\[[a-z_ ]{2,30}\]|%7b|%5b|\$\{?[a-z_]|<[a-z_ ]{2,30}>"
+    r"|(?<==)(?:data|secrets?|summary|conversation|history|info|password|token|keys?|chat|context"
+    r"|messages?|query|input|memory|credentials?|user_?data)\b(?!:))"
+)
+_OVERRIDE_VERBS = "ignore ignoring disregard forget override overlook neglect abandon discard bypass"
+
+_SIGNATURES: tuple[_Sig, ...] = (
+    # instruction override
+    _sig(
+        "override.ignore_previous",
+        0.9,
+        r"\b(?:ignor(?:e|ing)|disregard|forget|override|overlook|neglect|abandon|discard|bypass)\s+"
+        rf"{_DET}{_PRIOR}\s+(?:and\s+\w+\s+)?{_RULES}",
+        _OVERRIDE_VERBS,
+    ),
+    _sig(
+        "override.disregard_above",
+        0.75,
+        r"\b(?:ignore|disregard|forget|discard)\s+(?:(?:all|everything)\s+(?:of\s+)?)?(?:the\s+|that\s+)?"
+        r"(?:above|previous|prior|preceding|foregoing|before|said\s+before|you\s+(?:were|have\s+been)\s+told)"
+        r"(?=\s*(?:[.,;:!\n]|and\b|then\b|$))",
+        "ignore disregard forget discard",
+    ),
+    _sig(
+        "override.ignore_everything",
+        0.6,
+        r"\b(?:ignore|disregard|forget)\s+(?:about\s+)?(?:all|everything|anything)\s+(?:else\s+)?"
+        r"(?:and|you\b|above|before|previously|that|in\s+this)",
+        "ignore disregard forget",
+    ),
+    _sig(
+        "override.new_instructions",
+        0.7,
+        r"\b(?:new|updated|revised|real|actual|true|additional|secret|hidden|override)\s+"
+        r"(?:system\s+)?(?:instructions?|directives?|system\s+prompt|task|orders?)\s*(?::|are\s*:|follow)",
+        "instruction instructions directive directives prompt task order orders",
+    ),
+    _sig(
+        "override.instead",
+        0.5,
+        r"\b(?:instead|rather)\s*,?\s+(?:you\s+(?:should|must|will|need\s+to)\s+|just\s+|only\s+)?"
+        r"(?:say|print|output|respond|reply|write|return|answer|tell|type|repeat)\b",
+        "instead rather",
+    ),
+    _sig(
+        "override.you_are_now",
+        0.55,
+        r"\byou\s+are\s+now\s+(?:a|an|the|my|no\s+longer|free|going\s+to|acting|operating|named|called"
+        r"|playing|in\s+\w+\s+mode|dan\b|unrestricted|unfiltered|jailbroken|evil|uncensored)",
+        "now",
+    ),
+    _sig(
+        "override.jailbreak",
+        0.8,
+        r"\b(?:do\s+anything\s+now|developer\s+mode\s+(?:enabled|output|activated)|jailbr(?:oken|eak\s+mode)"
+        r"|no\s+longer\s+(?:bound|restricted|limited)\s+by|free\s+(?:of|from)\s+(?:all\s+)?(?:restrictions|rules"
+        r"|guidelines|filters)|without\s+any\s+(?:ethical|moral)\s+(?:restrictions|guidelines|constraints)"
+        r"|(?:stay|remain)\s+in\s+character|pretend\s+(?:that\s+)?you\s+(?:are|have)\s+no\s+(?:rules|restrictions))",
+        "anything developer jailbroken jailbreak bound restricted limited free ethical moral character pretend",
+    ),
+    _sig(
+        "override.from_now_on",
+        0.45,
+        r"\bfrom\s+now\s+on,?\s+(?:you\s+(?:will|must|are|shall|should)|always|only|respond|answer|act|reply)\b",
+        "now",
+    ),
+    _sig(
+        "override.stop_task",
+        0.55,
+        r"\b(?:stop|cease|halt|abort)\s+(?:what\s+you\s+are\s+doing|(?:the|your)\s+current\s+task"
+        r"|(?:summari[sz]|translat|analy[sz])ing)|\binstead\s+of\s+(?:summari[sz]|translat|answer)ing\b",
+        "stop cease halt abort instead",
+    ),
+    _sig(
+        "override.prompt_leak",
+        0.6,
+        r"\b(?:print|reveal|repeat|output|show|display|leak|tell\s+me|give\s+me|what\s+(?:is|are|was|were))\s+"
+        rf"{_DET}(?:system\s+prompt|initial\s+(?:prompt|instructions)|hidden\s+(?:prompt|instructions)"
+        r"|(?:previous|prior|original|above)\s+(?:prompt|instructions)|instructions\s+(?:above|you\s+were\s+given))",
+        "prompt instructions",
+    ),
+    # role and delimiter hijack
+    _sig(
+        "role.tool_result_close",
+        0.85,
+        r"</\s*(?:tool_result|tool_use|function_results?|function_calls?|tool_response|tool_output"
+        r"|search_results?|document_content|untrusted[_-]?\w*|external[_-]?content|user_query)\s*>",
+        "</",
+    ),
+    _sig(
+        "role.system_tag",
+        0.65,
+        r"<\s*/?\s*(?:system|system[_-]?(?:prompt|message|instructions?)|sys|admin|developer|instructions?"
+        r"|im_start|im_end|assistant|human|user_instructions?)\s*>|\[/?(?:inst|sys|system)\]|<</?sys>>",
+        "system sys admin developer instruction instructions im assistant human user inst",
+        "< [",
+    ),
+    _sig(
+        "role.chatml",
+        0.9,
+        r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id"
+        r"|begin_of_text|end_of_turn|start_of_turn)\|>",
+        "<|",
+    ),
+    _sig("role.turn_marker", 0.6, r"(?:^|\n)[ \t]*(?:human|assistant)\s*:[ \t]*\S", "human assistant"),
+    _sig(
+        "role.system_line",
+        0.4,
+        r"(?:^|\n)[ \t>*_]*(?:system|sys(?:tem)?\s*message|admin)\s*:[ \t]*[a-z]",
+        "system sys admin",
+    ),
+    _sig(
+        "role.markdown_system",
+        0.7,
+        r"(?:^|\n)[ \t]*#{1,6}[ \t]*(?:system|system\s+prompt|admin|developer|assistant|new\s+instructions?)"
+        r"(?:[ \t]+(?:message|prompt|instructions?|override|note))?[ \t]*:",
+        "system admin developer assistant instruction instructions",
+        "#",
+    ),
+    # tool-call coercion aimed at coding agents
+    _sig(
+        "coerce.run_command",
+        0.25,
+        r"\b(?:run|execute|exec|invoke|paste|enter)\s+(?:the\s+|this\s+|following\s+|these\s+|that\s+|below\s+)*"
+        r"(?:shell\s+|bash\s+|terminal\s+|python\s+|powershell\s+)?(?:command|commands|script|code|one-liner)\b",
+        "run execute exec invoke paste enter",
+        "command script code one-liner",
+    ),
+    _sig(
+        "coerce.agent_must_run",
+        0.3,
+        r"\b(?:you|assistant|ai|agent|claude|the\s+model|llm)\s+(?:must|should|need\s+to|have\s+to"
+        r"|are\s+required\s+to|will)\s+(?:now\s+|immediately\s+|first\s+|also\s+)?(?:run|execute|invoke"
+        r"|use\s+the\s+\w+\s+tool\s+to|curl|wget|delete|push|send|upload|post|email|exfiltrate)\b",
+        "you assistant ai agent claude model llm",
+        "must should need have required will",
+    ),
+    _sig(
+        "coerce.covert",
+        0.6,
+        r"\b(?:without\s+(?:(?:asking|telling|informing|notifying|alerting)\s+(?:the\s+)?(?:user|human|anyone|them)\b"
+        r"(?!\s+(?:to|for|whether|if|about)\b)|the\s+user(?:'s)?\s+(?:knowledge|consent|noticing))"
+        r"|do\s+not\s+(?:tell|inform|notify|alert|mention\s+(?:this|it)\s+to|ask)\s+(?:the\s+)?(?:user|human|anyone)"
+        r"|don't\s+(?:tell|inform|notify|alert|ask)\s+(?:the\s+)?(?:user|human|anyone)"
+        r"|(?:silently|secretly|quietly|covertly)\s+(?:run|execute|send|upload|post|delete|push|install|add"
+        r"|modify|include|append|insert|download))",
+        "without not don silently secretly quietly covertly",
+    ),
+    _sig(
+        "coerce.pipe_shell",
+        0.3,
+        r"\b(?:curl|wget|iwr|invoke-webrequest)\b[^\n|;]{1,200}\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b"
+        r"|\b(?:ba)?sh\s+(?:-c\s+)?[\"']?\$?<?\(\s*(?:curl|wget)\b|\biex\s*\(\s*(?:new-object|iwr|invoke-webrequest)",
+        "curl wget iwr invoke iex",
+    ),
+    _sig(
+        "coerce.read_secrets",
+        0.4,
+        r"\b(?:read|cat|print|dump|reveal|show|output|leak|copy|share|include|paste|list|display|extract"
+        r"|give\s+me|collect|grab|steal|access)\s+(?:me\s+|us\s+)?"
+        rf"{_DET}(?:contents?\s+of\s+(?:the\s+)?)?{_SENSITIVE}",
+        "read cat print dump reveal show output leak copy share include paste list display extract give collect"
+        " grab steal access",
+        "env environment ssh private api apikey credentials secrets password passwords access auth"
+        " authentication rsa aws prompt instructions",
+    ),
+    _sig(
+        "coerce.secret_path",
+        0.25,
+        r"(?:~|\$home|\$\{home\}|/home/[\w.-]+|/root|%userprofile%)/\.(?:ssh|aws|gnupg|kube|docker|netrc|npmrc"
+        r"|pypirc|git-credentials|config/gh)|\bid_(?:rsa|ed25519|ecdsa|dsa)\b(?!\.pub)|/etc/shadow\b",
+        "/. id_ /etc/shadow",
+    ),
+    _sig(
+        "coerce.git_push",
+        0.45,
+        r"\b(?:push|commit\s+and\s+push|upload|publish|mirror)\s+(?:all\s+|the\s+|this\s+|your\s+|these\s+)*"
+        r"(?:code|changes|repo(?:sitory)?|commits?|branch|source|project|codebase|files?)\s+to\s+"
+        r"(?:my\s+|the\s+|this\s+|a\s+|our\s+)?"
+        rf"(?:{_URLISH}|(?:new\s+|following\s+|external\s+|public\s+)?(?:remote|fork|repo(?:sitory)?|server|github))",
+        "push upload publish mirror",
+    ),
+    _sig(
+        "coerce.git_remote",
+        0.25,
+        r"\bgit\s+remote\s+(?:add|set-url)\s+\S+\s+(?:https?://|git@)|\bgit\s+push\s+[^\n]{0,60}--force\b",
+        "remote push",
+    ),
+    _sig(
+        "coerce.disable_guard",
+        0.65,
+        r"\b(?:disable|turn\s+off|switch\s+off|bypass|skip|remove|deactivate|circumvent|uninstall|delete|kill"
+        r"|stop|ignore|override|comment\s+out)\s+(?:the\s+|all\s+|any\s+|your\s+|its\s+|their\s+|these\s+)*"
+        r"(?:security\s+|safety\s+|claude(?:\s+code)?\s+|git\s+|pre-?commit\s+)?(?:hooks?|permissions?\s*(?:checks?"
+        r"|prompts?|system|rules)?|guardrails?|safety\s+(?:checks?|filters?|guidelines?|measures?|rules)"
+        r"|security\s+(?:checks?|controls?|policies|policy|scanning|scanners?|features?|rules)|content\s+filters?"
+        r"|sandbox(?:ing)?|ramparts|monitoring|audit(?:ing|\s+log(?:s|ging)?)?|approval\s+prompts?)\b(?![.(\w])"
+        r"|--dangerously-skip-permissions|\bbypasspermissions\b|\bdisableallhooks\b",
+        "hook hooks permission permissions guardrail guardrails safety security content sandbox sandboxing"
+        " ramparts monitoring audit auditing approval dangerously bypasspermissions disableallhooks",
+    ),
+    _sig(
+        "coerce.send_to_url",
+        0.6,
+        r"\b(?:send|post|upload|transmit|forward|exfiltrate|submit|leak|email|beacon|report|append)\s+"
+        r"(?:it|them|this|that|everything|(?:all\s+|the\s+|your\s+|its\s+|their\s+|any\s+)*(?:contents?|data|output"
+        r"|results?|files?|conversation|chat(?:\s+history)?|history|summary|response|answers?|keys?|tokens?"
+        r"|secrets?|credentials|passwords?|information|info|logs?|environment(?:\s+variables)?|messages?)"
+        r"(?:\s+of\s+(?:the\s+|your\s+|this\s+|that\s+)?\S+(?:\s+(?:file|files|folder|directory|repo))?)?)"
+        r"\s+(?:back\s+)?to\s+(?:"
+        + _URLISH
+        + r"|(?:this|the\s+following|my|our|an?\s+external|the\s+attacker'?s?)\s+(?:url|endpoint|server|webhook"
+        r"|address|link|site|domain|email))",
+        "send post upload transmit forward exfiltrate submit leak email beacon report append",
+        "to",
+    ),
+    _sig(
+        "coerce.curl_upload",
+        0.6,
+        r"\b(?:curl|wget)\b[^\n]{0,200}(?:-d|--data(?:-binary|-raw|-urlencode)?|-f|--form|-t|--upload-file"
+        r"|--post-file|--post-data)[\s=]*[\"']?(?:@|[^\s\"']*\$\()[^\s\"']*(?:~|\.env|\.ssh|id_rsa|/etc/|env\b"
+        r"|printenv|credentials|\.aws|history)|https?://[^\s\"')]*\$\((?:cat|env|printenv|whoami|hostname|base64)\b",
+        "curl wget http https",
+    ),
+    # data-exfiltration markup
+    _sig(
+        "exfil.markdown_image",
+        0.8,
+        rf"!\[[^\]\n]{{0,200}}\]\(\s*<?https?://[^\s)]*?[?&#/=]{_PLACEHOLDER}",
+        "](",
+    ),
+    _sig(
+        "exfil.markdown_link",
+        0.6,
+        rf"(?:\[[^\]\n]{{0,200}}\]\(\s*<?|(?:^|\n)\s*\[[^\]\n]{{1,60}}\]:\s*)https?://[^\s)]*?[?&#/=]{_PLACEHOLDER}",
+        "]( ]:",
+    ),
+    _sig(
+        "exfil.fill_placeholder",
+        0.5,
+        r"\b(?:replace|substitute|fill\s+in|swap|encode|append|add|include|insert|put)\s+\S{1,40}\s+(?:with|by)\s+"
+        r"(?:a\s+|the\s+|your\s+|my\s+|our\s+|brief\s+|short\s+|full\s+|entire\s+|base64[- ]encoded\s+"
+        r"|url[- ]encoded\s+|\d+\s+character\s+)*"
+        r"(?:summary|conversation|chat|history|previous|user'?s?|personal|private|data|secrets?|passwords?|info"
+        r"|api\s+keys?|tokens?|credentials|context|messages?)",
+        "replace substitute fill swap encode append add include insert put",
+        "summary conversation chat history previous user users personal private data secret secrets password"
+        " passwords info api token tokens credentials context message messages",
+    ),
+    _sig(
+        "exfil.render_image",
+        0.45,
+        r"\b(?:render|display|print|show|output|include|insert|add|append|embed)\s+(?:the\s+|this\s+|a\s+|an\s+"
+        r"|following\s+)*(?:markdown\s+|invisible\s+|tiny\s+|1x1\s+|tracking\s+)?(?:image|img|pixel)\b[^\n]{0,80}"
+        r"(?:https?://|url|link)",
+        "image img pixel",
+    ),
+    # active content, only suspicious once decoded or hidden
+    _sig(
+        "decoded.active_content",
+        0.5,
+        r"<\s*script\b|\bjavascript\s*:|\bon(?:error|load|mouseover)\s*=|<\s*iframe\b|\balert\s*\(",
+        decoded_only=True,
+    ),
+    _sig(
+        "decoded.shell",
+        0.5,
+        r"\b(?:rm\s+-[rf]{1,2}\s+[/~]|curl\s+\S|wget\s+\S|nc\s+-[elvp]|/bin/(?:ba)?sh\b|chmod\s+\+x|powershell\b"
+        r"|subprocess|os\.system|eval\s*\(|exec\s*\()",
+        decoded_only=True,
+    ),
+    _sig(
+        "decoded.sql",
+        0.4,
+        r"\b(?:drop\s+table|union\s+select|or\s+1\s*=\s*1|;\s*--|xp_cmdshell)\b",
+        decoded_only=True,
+    ),
+)
+
+
+def _lower(text: str) -> str:
+    """Lower-cased text with the same length, so offsets found in it hold in the original."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
+
+
+def tokens(text: str) -> list[str]:
+    """The classifier's units: lower-cased words and single punctuation marks, in order."""
+    return _TOKEN.findall(_lower(text))
+
+
+def _signatures(low: str, words: set[str] | frozenset[str], decoded: bool, out: list[Evidence]) -> None:
+    for sig in _SIGNATURES:
+        if sig.decoded_only and not decoded:
+            continue
+        if not all((gw and not gw.isdisjoint(words)) or any(g in low for g in gs) for gw, gs in sig.gates):
+            continue
+        for n, m in enumerate(sig.pattern.finditer(low)):
+            out.append(Evidence("signature", sig.id, m.start(), m.end(), sig.weight))
+            if n >= 2:
+                break
+
+
+# -- hidden content -------------------------------------------------------------------------------
+
+_INVISIBLE = re.compile(
+    "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufe00-\ufe0f"
+    "\U000e0000-\U000e007f\U000e0100-\U000e01ef]+"
+)
+_ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\u180e\ufeff\u00ad")
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_HTML_COMMENT = re.compile(r"<!--(.{12,4000}?)-->", re.DOTALL)
+_STYLED = re.compile(
+    r"<(?P<tag>[a-z][a-z0-9]{0,10})\b(?P<attrs>[^>]{0,500})>"
+    r"(?P<body>[^<]{0,3000}(?:<(?!/(?P=tag)\s*>)[^<]{0,600}){0,20})</(?P=tag)\s*>"
+)
+_HIDING_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|rem|%)?\s*(?:[;\"'!]|$)"
+    r"|opacity\s*:\s*0(?:\.0+)?\s*(?:[;\"'!]|$)|(?:max-)?height\s*:\s*0(?:px)?\s*;[^\"']*overflow\s*:\s*hidden"
+    r"|(?:left|top|text-indent|margin-left)\s*:\s*-\d{3,}|clip\s*:\s*rect\(\s*0|transform\s*:\s*scale\(\s*0\s*\)"
+    r"|(?:^|\s)hidden(?:\s|=|$)"
+)
+_COLOR = re.compile(r"(?:^|[;\s\"'])(background(?:-color)?|color)\s*:\s*([#\w(),.\s%]+?)\s*(?:[;\"'!]|$)")
+_TAG_STRIP = re.compile(r"<[^>]{0,500}>")
+_WORD = re.compile(r"[^\W\d_]{2,}")
+_WHITE = frozenset({"#fff", "#ffffff", "white", "rgb(255,255,255)"})
+
+
+def _same_colors(attrs: str) -> bool:
+    """Text coloured like its background (or transparent): invisible on screen, read by the model."""
+    fg = bg = ""
+    for m in _COLOR.finditer(attrs):
+        value = m.group(2).replace(" ", "")
+        if m.group(1) == "color":
+            fg = value
+        else:
+            bg = value
+    return bool(fg) and (
+        fg == bg or (fg in _WHITE and bg in _WHITE) or fg in ("transparent", "rgba(0,0,0,0)")
+    )
+
+
+class _Budget:
+    """Work left for one call, shared by every level of decoding."""
+
+    __slots__ = ("attempts", "decodes")
+
+    def __init__(self) -> None:
+        self.attempts = MAX_ATTEMPTS
+        self.decodes = MAX_DECODES
+
+
+def _inner(text: str, depth: int, budget: _Budget) -> tuple[float, str]:
+    """Score a decoded or smuggled text one level deeper; its score and strongest signal."""
+    if budget.decodes <= 0 or depth >= MAX_DEPTH or not text.strip():
+        return 0.0, ""
+    budget.decodes -= 1
+    value, evidence = _scan(text, depth + 1, budget)
+    if not evidence:
+        return value, ""
+    precise = [e for e in evidence if e.layer != "classifier" and e.weight >= 0.3]
+    return value, (precise[0] if precise else evidence[0]).signal
+
+
+def _nested(
+    layer: str, signal: str, start: int, end: int, inner: tuple[float, str], floor: float
+) -> Evidence:
+    """Evidence for a payload: what was found inside counts a little more for having been hidden."""
+    value, inner_signal = inner
+    if value < 0.3:
+        return Evidence(layer, signal, start, end, floor)
+    return Evidence(layer, f"{signal}>{inner_signal}", start, end, max(floor, min(1.0, value + 0.1)))
+
+
+def _decode_variation_selectors(run: str) -> str:
+    data = bytearray()
+    for ch in run:
+        cp = ord(ch)
+        if 0xFE00 <= cp <= 0xFE0F:
+            data.append(cp - 0xFE00)
+        elif 0xE0100 <= cp <= 0xE01EF:
+            data.append(cp - 0xE0100 + 16)
+    return data.decode("utf-8", "replace")
+
+
+def _decode_bits(run: str) -> str:
+    """Invisible-operator smuggling: U+2062 is a 0 bit, U+2064 a 1 bit, in 8- or 7-bit characters."""
+    bits = "".join("0" if ch == "\u2062" else "1" for ch in run if ch in "\u2062\u2064")
+    best = ""
+    for width in (8, 7):
+        if len(bits) >= width:
+            decoded = "".join(
+                chr(int(bits[i : i + width], 2)) for i in range(0, len(bits) - width + 1, width)
+            )
+            if _printable_ratio(decoded) > _printable_ratio(best):
+                best = decoded
+    return best
+
+
+def _printable_ratio(text: str) -> float:
+    if not text:
+        return 0.0
+    return sum(1 for ch in text if ch.isprintable() or ch in "\n\r\t") / len(text)
+
+
+def _hidden(text: str, low: str, depth: int, budget: _Budget, out: list[Evidence]) -> None:
+    if _INVISIBLE.search(text):
+        _invisible(text, depth, budget, out)
+    if "<!--" in text:
+        for n, m in enumerate(_HTML_COMMENT.finditer(text)):
+            if n >= 8:
+                break
+            body = m.group(1)
+            if len(_WORD.findall(body)) >= 3:
+                out.append(_nested("hidden", "hidden.html_comment", m.start(), m.end(), _shallow(body), 0.02))
+    if "style" in low or "hidden" in low:
+        found = 0
+        for m in _STYLED.finditer(low):
+            attrs = m.group("attrs")
+            if not (_HIDING_STYLE.search(attrs) or ("color" in attrs and _same_colors(attrs))):
+                continue
+            body = _TAG_STRIP.sub(" ", text[m.start("body") : m.end("body")])
+            if len(_WORD.findall(body)) < 3:
+                continue
+            out.append(_nested("hidden", "hidden.css_hidden", m.start(), m.end(), _shallow(body), 0.15))
+            found += 1
+            if found >= 8:
+                break
+
+
+def _shallow(text: str) -> tuple[float, str]:
+    """Signatures and classifier over a hidden span of the same text (nothing decoded, so no depth)."""
+    low = _lower(text)
+    toks = _TOKEN.findall(low)
+    evidence: list[Evidence] = []
+    _signatures(low, set(toks), True, evidence)
+    sig = _combine(_per_signal(evidence).values())
+    cls, _, _ = _classify(toks)
+    best = max(evidence, key=lambda e: e.weight).signal if evidence and sig >= cls else "classifier.ngram_lr"
+    return _merge(sig, cls), best
+
+
+def _invisible(text: str, depth: int, budget: _Budget, out: list[Evidence]) -> None:
+    zero_width = bidi = 0
+    first = last = -1
+    for n, m in enumerate(_INVISIBLE.finditer(text)):
+        if n >= 256:
+            break
+        run = m.group(0)
+        start, end = m.span()
+        tags = [ord(ch) for ch in run if 0xE0000 <= ord(ch) <= 0xE007F]
+        if tags:
+            flag = start > 0 and text[start - 1] == "\U0001f3f4" and run.endswith("\U000e007f")
+            if not flag:  # a subdivision flag (England, Scotland, Wales) is the one ordinary use
+                decoded = "".join(chr(cp - 0xE0000) for cp in tags if 0xE0020 <= cp <= 0xE007E)
+                out.append(
+                    _nested("hidden", "hidden.tag_chars", start, end, _inner(decoded, depth, budget), 0.6)
+                )
+            continue
+        if sum(1 for ch in run if 0xFE00 <= ord(ch) <= 0xFE0F or 0xE0100 <= ord(ch) <= 0xE01EF) >= 3:
+            inner = _inner(_decode_variation_selectors(run), depth, budget)
+            out.append(_nested("hidden", "hidden.variation_selectors", start, end, inner, 0.6))
+            continue
+        if sum(1 for ch in run if "\u2061" <= ch <= "\u2064") >= 8:
+            out.append(
+                _nested(
+                    "hidden",
+                    "hidden.invisible_bits",
+                    start,
+                    end,
+                    _inner(_decode_bits(run), depth, budget),
+                    0.6,
+                )
+            )
+            continue
+        before = text[start - 1] if start > 0 else ""
+        after = text[end] if end < len(text) else ""
+        for i, ch in enumerate(run):
+            if ch in _BIDI:
+                bidi += 1
+            elif ch in _ZERO_WIDTH:
+                if ch == "\ufeff" and start + i == 0:
+                    continue  # a byte-order mark
+                if ch in "\u200c\u200d\u00ad" and not (before.isascii() and after.isascii()):
+                    continue  # joiners in emoji and in the scripts that need them
+                if ch == "\u00ad" and before.isalpha() and after.isalpha():
+                    continue  # a soft hyphen inside a word
+                zero_width += 1
+            else:
+                continue
+            first = start if first < 0 else first
+            last = end
+    if not (zero_width or bidi):
+        return
+    weight = min(0.45, 0.15 + 0.03 * zero_width) if zero_width else 0.0
+    if bidi:
+        weight = max(weight, 0.35)
+    signal = "hidden.bidi_control" if bidi >= zero_width else "hidden.zero_width"
+    out.append(Evidence("hidden", signal, first, last, weight))
+    # Zero-width characters inside words ("ig\u200bnore") hide a phrase from signatures: rescan without them.
+    stripped = "".join(ch for ch in text if ch not in _ZERO_WIDTH and ch not in _BIDI)
+    if stripped != text:
+        low = _lower(stripped)
+        words = set(_TOKEN.findall(low))
+        found: list[Evidence] = []
+        _signatures(low, words, False, found)
+        plain = _lower(text)
+        seen: list[Evidence] = []
+        _signatures(plain, set(_TOKEN.findall(plain)), False, seen)
+        known = {e.signal for e in seen}
+        for e in found:
+            if e.signal not in known:
+                out.append(
+                    Evidence(
+                        "hidden", f"hidden.split_words>{e.signal}", first, last, min(1.0, e.weight + 0.1)
+                    )
+                )
+
+
+# -- encoded payloads ----------------------------------------------------------------------------
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_BASE32_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567=")
+_HEX_CHARS = frozenset("0123456789abcdefABCDEF")
+_HEX = re.compile(r"[0-9a-f]{16,}")
+_HEX_ESCAPES = re.compile(r"(?:\\x[0-9a-f]{2}){6,}")
+_PERCENT = re.compile(r"(?:%[0-9a-f]{2}[^\s%]{0,40}){3,}")
+_PERCENT_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_ROT13_WORDS = frozenset(
+    [
+        "gur",
+        "naq",
+        "lbh",
+        "lbhe",
+        "vtaber",
+        "vafgehpgvbaf",
+        "cerivbhf",
+        "flfgrz",
+        "cebzcg",
+        "guvf",
+        "jvgu",
+        "nyy",
+        "cevag",
+        "fnl",
+        "nobir",
+        "sbe",
+        "ner",
+    ]
+)
+_ROT13 = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+    "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm",
+)
+
+
+def _readable(data: bytes) -> str:
+    """The text a decoded payload holds, or ``""`` when it is binary (a hash, an image, a key)."""
+    if len(data) < 6:
+        return ""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+    if _printable_ratio(text) < 0.95:
+        return ""
+    letters = sum(1 for ch in text if ch.isalpha())
+    return text if letters >= len(text) * 0.5 or " " in text else ""
+
+
+def _b64(token: str) -> str:
+    body = token.rstrip("=")
+    if body.isalpha() and (body.islower() or body.isupper()):
+        return ""  # a long word or constant, not a payload
+    if len(body) % 4 == 1:
+        return ""
+    padded = body.replace("-", "+").replace("_", "/") + "=" * (-len(body) % 4)
+    try:
+        return _readable(binascii.a2b_base64(padded))
+    except (binascii.Error, ValueError):
+        return ""
+
+
+def _b32(token: str) -> str:
+    body = token.rstrip("=")
+    if len(body) % 8 in (1, 3, 6):
+        return ""
+    import base64
+
+    try:
+        return _readable(base64.b32decode(body + "=" * (-len(body) % 8)))
+    except (binascii.Error, ValueError):
+        return ""
+
+
+def _hex(token: str) -> str:
+    digits = token.replace("\\x", "")
+    if len(digits) % 2:
+        return ""
+    try:
+        return _readable(binascii.unhexlify(digits))
+    except (binascii.Error, ValueError):
+        return ""
+
+
+def _percent(token: str) -> str:
+    try:
+        return (
+            _PERCENT_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), token).encode("latin-1").decode("utf-8")
+        )
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return ""
+
+
+def _encoded(text: str, low: str, words: set[str], depth: int, budget: _Budget, out: list[Evidence]) -> None:
+    candidates: dict[str, tuple[str, int, int]] = {}
+    for m in _BASE64.finditer(text):
+        token = m.group(0)
+        if token not in candidates:
+            if _HEX_CHARS.issuperset(token):
+                kind = "encoded.hex"
+            elif len(token) >= 24 and _BASE32_CHARS.issuperset(token):
+                kind = "encoded.base32"
+            else:
+                kind = "encoded.base64"
+            candidates[token] = (kind, m.start(), m.end())
+        if len(candidates) >= MAX_ATTEMPTS * 2:
+            break
+    for kind, pattern, gate in (
+        ("encoded.hex", _HEX, ""),
+        ("encoded.hex", _HEX_ESCAPES, "\\x"),
+        ("encoded.url", _PERCENT, "%"),
+    ):
+        if gate and gate not in text:
+            continue
+        for m in pattern.finditer(low):
+            candidates.setdefault(text[m.start() : m.end()], (kind, m.start(), m.end()))
+    decoders: dict[str, Callable[[str], str]] = {
+        "encoded.base64": _b64,
+        "encoded.base32": _b32,
+        "encoded.hex": _hex,
+        "encoded.url": _percent,
+    }
+    for token, (kind, start, end) in sorted(candidates.items(), key=lambda c: c[1][1] - c[1][2]):
+        if budget.attempts <= 0 or budget.decodes <= 0:
+            break
+        budget.attempts -= 1
+        decoded = decoders[kind](token[:MAX_PAYLOAD])
+        if not decoded and kind in ("encoded.base32", "encoded.hex") and "\\x" not in token:
+            kind, decoded = "encoded.base64", _b64(token[:MAX_PAYLOAD])
+        if decoded and decoded != token:
+            out.append(_nested("encoded", kind, start, end, _inner(decoded, depth, budget), 0.0))
+    hints = _ROT13_WORDS & words
+    if len(hints) >= 2 and budget.decodes > 0:
+        piece = text[:MAX_PAYLOAD]
+        decoded = piece.translate(_ROT13)
+        if len(_ROT13_WORDS.intersection(tokens(decoded))) < len(
+            hints
+        ):  # rotated English looks like rot13 too
+            out.append(
+                _nested("encoded", "encoded.rot13", 0, len(piece), _inner(decoded, depth, budget), 0.0)
+            )
+
+
+# -- classifier ----------------------------------------------------------------------------------
+
+_MASK32 = 0xFFFFFFFF
+_MIX2 = 0x01000193
+_SALT2 = 0x5BD1E995
+_MIX3 = 0x2545F491
+
+
+class _Model(NamedTuple):
+    bias: float
+    weights: dict[int, float]
+    mask: int
+    window: int
+    ngrams: int
+    length_penalty: float
+
+
+_model: _Model | None = None
+
+
+def _load_model(path: str = MODEL_PATH) -> _Model:
+    """The shipped weights, read on first use and kept for the life of the process."""
+    global _model
+    if _model is None:
+        try:
+            with open(path, "rb") as handle:
+                doc = json.loads(handle.read())
+            _model = _Model(
+                float(doc["bias"]),
+                dict(zip(doc["weights"]["features"], doc["weights"]["values"], strict=True)),
+                (1 << int(doc["features"]["bits"])) - 1,
+                int(doc["features"]["window"]),
+                int(doc["features"]["ngrams"]),
+                float(doc.get("length_penalty", 0.0)),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ScanError(f"cannot load the injection model {path}: {exc}") from exc
+    return _model
+
+
+def _token_hash(tok: str, cache: dict[str, int]) -> int:
+    h = cache.get(tok)
+    if h is None:
+        h = zlib.crc32(tok.encode("utf-8", "surrogatepass"))
+        cache[tok] = h
+    return h
+
+
+def feature_hashes(toks: Iterable[str], mask: int, ngrams: int) -> list[list[int]]:
+    """Hashed features ending at each token: the word, then the 2- and 3-grams ending there.
+
+    CRC32 of each token, mixed for n-grams: stable across processes (``hash()`` is not). The training
+    script calls this; :func:`_contributions` computes the same features inline, for speed.
+    """
+    out: list[list[int]] = []
+    cache: dict[str, int] = {}
+    prev1 = prev2 = -1
+    for tok in toks:
+        h = _token_hash(tok, cache)
+        feats = [h & mask]
+        if ngrams >= 2 and prev1 >= 0:
+            h2 = ((prev1 * _MIX2) ^ h) & _MASK32
+            feats.append((h2 ^ _SALT2) & mask)
+            if ngrams >= 3 and prev2 >= 0:
+                feats.append((((prev2 * _MIX2) ^ h2) * _MIX3) & _MASK32 & mask)
+        out.append(feats)
+        prev2, prev1 = prev1, h
+    return out
+
+
+def _contributions(toks: list[str], model: _Model) -> list[float]:
+    """Each token's share of the logit: the weights of the features :func:`feature_hashes` gives it."""
+    get = model.weights.get
+    mask = model.mask
+    cache: dict[str, int] = {}
+    out: list[float] = []
+    prev1 = prev2 = -1
+    bigrams = model.ngrams >= 2
+    trigrams = model.ngrams >= 3
+    for tok in toks:
+        h = cache.get(tok)
+        if h is None:
+            h = zlib.crc32(tok.encode("utf-8", "surrogatepass"))
+            cache[tok] = h
+        c = get(h & mask, 0.0)
+        if bigrams and prev1 >= 0:
+            h2 = ((prev1 * _MIX2) ^ h) & _MASK32
+            c += get((h2 ^ _SALT2) & mask, 0.0)
+            if trigrams and prev2 >= 0:
+                c += get((((prev2 * _MIX2) ^ h2) * _MIX3) & _MASK32 & mask, 0.0)
+        out.append(c)
+        prev2, prev1 = prev1, h
+    return out
+
+
+def _classify(toks: list[str]) -> tuple[float, int, int]:
+    """The probability for the best window of ``window`` tokens, and that window's token range."""
+    if not toks:
+        return 0.0, 0, 0
+    model = _load_model()
+    contributions = _contributions(toks, model)
+    width = min(model.window, len(contributions))
+    total = sum(contributions[:width])
+    best, best_start = total, 0
+    for i in range(width, len(contributions)):
+        total += contributions[i] - contributions[i - width]
+        if total > best:
+            best, best_start = total, i - width + 1
+    z = model.bias + best - length_offset(len(toks), model.window, model.length_penalty)
+    z = max(-60.0, min(60.0, z))
+    return 1.0 / (1.0 + math.exp(-z)), best_start, best_start + width
+
+
+def length_offset(count: int, window: int, penalty: float) -> float:
+    """What the logit loses for the other windows a long text offers.
+
+    The best of many windows is higher than the best of one by chance alone; without this, long
+    ordinary files (source code, logs) would reach ``warn`` on their luckiest window.
+    """
+    return penalty * math.log(1.0 + max(0, count - window) / window)
+
+
+def _token_span(low: str, first: int, end: int) -> tuple[int, int]:
+    """Character offsets of tokens ``first`` to ``end - 1`` (found again only for the winning window)."""
+    start = stop = 0
+    for i, m in enumerate(_TOKEN.finditer(low)):
+        if i == first:
+            start = m.start()
+        if i == end - 1:
+            stop = m.end()
+            break
+    return start, stop
+
+
+# -- combination ---------------------------------------------------------------------------------
+
+
+def _per_signal(evidence: Iterable[Evidence]) -> dict[str, float]:
+    best: dict[str, float] = {}
+    for e in evidence:
+        best[e.signal] = max(best.get(e.signal, 0.0), e.weight)
+    return best
+
+
+def _combine(weights: Iterable[float]) -> float:
+    """Several weak signals add up, but more slowly than independent evidence would."""
+    total = 0.0
+    for w in sorted(weights, reverse=True):
+        total = w if total == 0.0 else total + (1.0 - total) * w * 0.5
+    return total
+
+
+def _merge(signature: float, classifier: float) -> float:
+    """Signatures and classifier: the stronger counts, raised when the other agrees."""
+    top, low = max(signature, classifier), min(signature, classifier)
+    return top + (1.0 - top) * low * 0.5
+
+
+def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]]:
+    """Every layer over one piece of text; evidence offsets are relative to it."""
+    low = _lower(text)
+    toks = _TOKEN.findall(low)
+    words = set(toks)
+    evidence: list[Evidence] = []
+    _signatures(low, words, depth > 0, evidence)
+    sig = _combine(_per_signal(evidence).values())
+    cls, first, end = _classify(toks)
+    if cls >= 0.05:
+        start, stop = _token_span(low, first, end)
+        evidence.append(Evidence("classifier", "classifier.ngram_lr", start, stop, round(cls, 4)))
+    value = _merge(sig, cls)
+    extra: list[Evidence] = []
+    _hidden(text, low, depth, budget, extra)
+    if depth < MAX_DEPTH:
+        _encoded(text, low, words, depth, budget, extra)
+    for e in extra:
+        value += (1.0 - value) * e.weight
+    evidence.extend(extra)
+    evidence.sort(key=lambda e: (-e.weight, e.start))
+    return min(1.0, max(0.0, value)), evidence
+
+
+def _views(text: str) -> list[tuple[int, str]]:
+    """The pieces of a text that are scanned: all of it when small, else head, tail and samples."""
+    if len(text) <= FULL_SCAN:
+        return [(0, text)]
+    starts = [0, len(text) - HEAD]
+    step = (len(text) - 2 * HEAD) // (SAMPLES + 1)
+    starts += [HEAD + step * (i + 1) - SAMPLE // 2 for i in range(SAMPLES)]
+    for n, m in enumerate(_INVISIBLE.finditer(text, HEAD, len(text) - HEAD)):
+        if n >= 4:
+            break
+        starts.append(max(0, m.start() - SAMPLE // 2))
+    views = []
+    for start in sorted(set(starts)):
+        size = HEAD if start in (0, len(text) - HEAD) else SAMPLE
+        views.append((start, text[start : start + size]))
+    return views
+
+
+def score(text: str, *, high: float = 0.8, medium: float = 0.5) -> InjectionResult:
+    """How likely ``text`` carries a prompt injection (0..1), why, and the verdict for the thresholds.
+
+    ``block`` when the score reaches ``high``, ``warn`` when it reaches ``medium``, else ``log``;
+    the thresholds come from the policy.
+    """
+    if not 0.0 <= medium <= high <= 1.0:
+        raise ValueError(f"thresholds must satisfy 0 <= medium <= high <= 1, got medium={medium} high={high}")
+    budget = _Budget()
+    value = 0.0
+    evidence: list[Evidence] = []
+    views = _views(text)
+    for offset, piece in views:
+        piece_value, piece_evidence = _scan(piece, 0, budget)
+        value = max(value, piece_value)
+        evidence.extend(e._replace(start=e.start + offset, end=e.end + offset) for e in piece_evidence)
+    if _plugins:
+        bounded = text if len(views) == 1 else "\n".join(piece for _, piece in views)
+        for plugin in _plugins:
+            prob = float(plugin(bounded))
+            prob = 1.0 if prob != prob else min(1.0, max(0.0, prob))
+            name = getattr(plugin, "__name__", type(plugin).__name__)
+            evidence.append(Evidence("plugin", f"plugin.{name}", 0, len(text), round(prob, 4)))
+            value = max(value, prob)
+    evidence = [e for e in evidence if e.weight > 0.0]
+    evidence.sort(key=lambda e: (-e.weight, e.start))
+    value = round(min(1.0, max(0.0, value)), 4)
+    verdict: InjectionVerdict = "block" if value >= high else "warn" if value >= medium else "log"
+    return InjectionResult(value, tuple(evidence), verdict)
+
+
+# -- findings ------------------------------------------------------------------------------------
+
+_SEVERITY: dict[str, Literal["low", "medium", "high"]] = {"block": "high", "warn": "medium", "log": "low"}
+EXCERPT_CONTEXT = 40
+
+
+def _escape(text: str) -> str:
+    """Make control and invisible characters visible (``\\u200b``), so an excerpt cannot hide anything."""
+    out = []
+    for ch in text:
+        if ch in "\n\r\t":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch])
+        elif (
+            ch.isprintable() and unicodedata.category(ch) not in ("Cf", "Mn", "Me", "Co", "Cs")
+        ) or ch == " ":
+            out.append(ch)
+        else:
+            cp = ord(ch)
+            out.append(f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}")
+    return "".join(out)
+
+
+def findings(
+    text: str, key: bytes, *, high: float = 0.8, medium: float = 0.5, all_scores: bool = False
+) -> tuple[Finding, ...]:
+    """The injection score as a :class:`~ramparts.model.Finding`, when it reaches ``medium`` (or always).
+
+    The finding points at the strongest evidence, preferring a signature, hidden or encoded span to
+    the classifier's window when it is nearly as strong (it says more precisely what was found). It
+    carries a keyed fingerprint of that span and a redacted, escaped excerpt of a short window around
+    it, never the raw text.
+    """
+    result = score(text, high=high, medium=medium)
+    if result.score < medium and not all_scores:
+        return ()
+    located = [e for e in result.evidence if e.end > e.start]
+    precise = (
+        [e for e in located if e.layer != "classifier" and e.weight >= 0.5 * located[0].weight]
+        if located
+        else []
+    )
+    if located:
+        start, end = (precise or located)[0][2:4]
+    else:
+        start, end = 0, min(len(text), 80)
+    window = text[max(0, start - EXCERPT_CONTEXT) : min(len(text), end + EXCERPT_CONTEXT, start + 200)]
+    return (
+        Finding(
+            detector="injection",
+            category="injection",
+            severity=_SEVERITY[result.verdict],
+            confidence=result.score,
+            start=start,
+            end=end,
+            line=text.count("\n", 0, start) + 1,
+            fingerprint=fingerprint(text[start:end], key),
+            excerpt=redact_text(_escape(window), key, limit=240),
+        ),
+    )

@@ -1,0 +1,257 @@
+"""One multi-pattern prefilter for every detector pattern: which patterns can match a text.
+
+A detector's final answer always comes from Python's ``re`` on the text, so every backend gives
+the same findings; the backend only decides which of the many patterns are worth running:
+
+- ``hyperscan`` (Hyperscan/Vectorscan): all patterns in one database, scanned in one pass at
+  gigabytes a second (in byte mode over :func:`ascii_bytes`); the compiled database is cached on disk, so a fresh hook process loads it in
+  about a millisecond instead of compiling it;
+- ``re2``: Google RE2's ``Set``, one linear-time pass, when Hyperscan is not installed;
+- ``re``: each pattern's literal keywords (``ghp_``, ``-----begin``) checked with ``in``, then the
+  pattern itself: slow for many patterns, but always available.
+
+A backend may report a pattern that then does not match (the detector drops it); it must never miss
+one, which ``tests/unit/detect`` checks by running every backend over the same inputs.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+from collections.abc import Sequence
+from typing import Any, Literal, NamedTuple
+
+from .._hashing import sha256
+
+Backend = Literal["hyperscan", "re2", "re"]
+
+
+def flags(case_insensitive: bool) -> int:
+    """Python ``re`` flags matching the other backends: ASCII ``\\b``/``\\w``/``\\d``, as RE2 and
+    Hyperscan (without UCP) have them, so every backend agrees on where a word starts."""
+    return re.ASCII | (re.IGNORECASE if case_insensitive else 0)
+
+
+class Pattern(NamedTuple):
+    regex: str
+    """Python ``re`` syntax in the subset RE2 and Hyperscan share (no lookaround, no backreferences)."""
+    keywords: tuple[str, ...] = ()
+    """Lower-case literals; the pattern is only a candidate when one occurs (also under Hyperscan)."""
+    case_insensitive: bool = False
+
+
+def available_backends() -> list[Backend]:
+    out: list[Backend] = []
+    for name, module in (("hyperscan", "hyperscan"), ("re2", "re2")):
+        try:
+            __import__(module)
+        except ImportError:
+            continue
+        out.append(name)  # type: ignore[arg-type]
+    out.append("re")
+    return out
+
+
+class Matcher:
+    """Which of ``patterns`` may match a text; built once, used for many texts."""
+
+    def __init__(
+        self,
+        patterns: Sequence[Pattern],
+        *,
+        backend: Backend | Literal["auto"] = "auto",
+        cache_dir: str | None = None,
+    ) -> None:
+        self.patterns = tuple(patterns)
+        self._keywords = [tuple(k.lower() for k in p.keywords) for p in self.patterns]
+        self._impl: Any = None
+        chosen: Backend | None = None
+        for name in [backend] if backend != "auto" else available_backends():
+            try:
+                self._impl = _BUILDERS[name](self.patterns, cache_dir)
+            except (ImportError, _CompileError):
+                if backend != "auto":
+                    raise
+                continue
+            chosen = name
+            break
+        if chosen is None:  # pragma: no cover - "re" always builds
+            raise RuntimeError("no pattern backend could be built")
+        self.backend: Backend = chosen
+
+    def candidates(self, text: str) -> list[int]:
+        """Indices of the patterns worth running on ``text``, in pattern order."""
+        lowered = text.lower()
+        hits = self._impl(text, lowered)
+        return [
+            i for i in sorted(hits) if not self._keywords[i] or any(k in lowered for k in self._keywords[i])
+        ]
+
+
+class _CompileError(Exception):
+    pass
+
+
+def _re_backend(patterns: Sequence[Pattern], cache_dir: str | None) -> Any:
+    del cache_dir
+    compiled: list[re.Pattern[str] | None] = [None] * len(patterns)
+
+    def run(text: str, lowered: str) -> set[int]:
+        out: set[int] = set()
+        for i, pattern in enumerate(patterns):
+            if pattern.keywords and not any(k in lowered for k in pattern.keywords):
+                continue
+            regex = compiled[i]
+            if regex is None:
+                regex = compiled[i] = re.compile(pattern.regex, flags(pattern.case_insensitive))
+            if regex.search(text):
+                out.add(i)
+        return out
+
+    return run
+
+
+def _re2_backend(patterns: Sequence[Pattern], cache_dir: str | None) -> Any:
+    del cache_dir
+    import re2  # type: ignore[import-untyped]
+
+    sets: dict[bool, tuple[Any, list[int]]] = {}
+    for ci in (False, True):
+        options = re2.Options()
+        options.case_sensitive = not ci
+        options.max_mem = 256 << 20
+        sets[ci] = (re2.Set.SearchSet(options), [])
+    for i, pattern in enumerate(patterns):
+        regex_set, ids = sets[pattern.case_insensitive]
+        try:
+            regex_set.Add(pattern.regex)
+        except Exception as exc:
+            raise _CompileError(f"re2 cannot compile pattern {i}: {exc}") from exc
+        ids.append(i)
+    for regex_set, ids in sets.values():
+        if ids:
+            regex_set.Compile()
+
+    def run(text: str, lowered: str) -> set[int]:
+        del lowered
+        out: set[int] = set()
+        for regex_set, ids in sets.values():
+            if ids:
+                out.update(ids[j] for j in regex_set.Match(text) or ())
+        return out
+
+    return run
+
+
+def _hyperscan_backend(patterns: Sequence[Pattern], cache_dir: str | None) -> Any:
+    import hyperscan
+
+    base = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
+    flags = [base | (hyperscan.HS_FLAG_CASELESS if p.case_insensitive else 0) for p in patterns]
+    expressions = [p.regex.encode("utf-8") for p in patterns]
+    key = sha256(repr((getattr(hyperscan, "__version__", ""), expressions, flags)).encode()).hexdigest()[:32]
+    path = os.path.join(cache_dir, f"hs-{key}.db") if cache_dir else None
+    database: Any = None
+    always: list[int] = []
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                always_line, _, blob = handle.read().partition(b"\n")
+            always = [int(x) for x in always_line.split(b",") if x]
+            database = hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK)
+        except (OSError, ValueError, hyperscan.error):
+            database, always = None, []
+    if database is None:
+        database, always = _compile(hyperscan, expressions, flags)
+        if path is not None:
+            header = ",".join(str(i) for i in always).encode() + b"\n"
+            _write_atomic(path, header + hyperscan.dumpb(database))
+    scratch = hyperscan.Scratch(database)
+    fallback = frozenset(always)
+
+    def run(text: str, lowered: str) -> set[int]:
+        del lowered
+        out: set[int] = set(fallback)
+
+        def on_match(pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
+            out.add(pattern_id)
+
+        database.scan(ascii_bytes(text), match_event_handler=on_match, scratch=scratch)
+        return out
+
+    return run
+
+
+def _compile(hyperscan: Any, expressions: list[bytes], flags: list[int]) -> tuple[Any, list[int]]:
+    """One database for all patterns. A pattern too large for Hyperscan (long bounded repeats) is
+    compiled in its prefilter mode, which may over-report but never misses; one that still fails is
+    left to its keywords (always a candidate when one occurs)."""
+    flags = list(flags)
+    ids = list(range(len(expressions)))
+    always: list[int] = []
+    try:
+        database = hyperscan.Database()
+        database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
+        return database, always
+    except hyperscan.error:
+        pass
+    keep: list[int] = []
+    for i, expression in enumerate(expressions):
+        for extra in (0, hyperscan.HS_FLAG_PREFILTER):
+            try:
+                hyperscan.Database().compile(
+                    expressions=[expression], ids=[0], elements=1, flags=[flags[i] | extra]
+                )
+            except hyperscan.error:
+                continue
+            flags[i] |= extra
+            keep.append(i)
+            break
+        else:
+            always.append(i)
+    database = hyperscan.Database()
+    try:
+        database.compile(
+            expressions=[expressions[i] for i in keep],
+            ids=keep,
+            elements=len(keep),
+            flags=[flags[i] for i in keep],
+        )
+    except hyperscan.error as exc:
+        raise _CompileError(f"hyperscan cannot compile the patterns: {exc}") from exc
+    return database, always
+
+
+def _one_byte_per_character(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeEncodeError)
+    return "\x7f" * (error.end - error.start), error.end
+
+
+codecs.register_error("ramparts-del", _one_byte_per_character)
+
+
+def ascii_bytes(text: str) -> bytes:
+    """The text with every non-ASCII character as one DEL byte (0x7f).
+
+    The patterns are ASCII and Python runs them with ``re.ASCII``, where a non-ASCII character is no
+    letter, digit, space or word character, matches only ``.`` and negated classes, and counts as one
+    character: exactly what DEL is to Hyperscan in byte mode. So a byte-mode database (compiled in
+    seconds, where UTF-8 mode takes minutes for long bounded repeats) sees the same matches.
+    """
+    return text.encode("ascii", "ramparts-del")
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    """The cache only saves time: a failure to write it is ignored."""
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+_BUILDERS = {"hyperscan": _hyperscan_backend, "re2": _re2_backend, "re": _re_backend}

@@ -1,0 +1,405 @@
+"""Personal data: email, phone, US SSN, payment card, IBAN, IP address, and custom entities.
+
+Each entity is a candidate pattern (run through the same multi-pattern prefilter as the secret
+rules) plus a check that the pattern cannot express: ``phonenumbers`` for phones (region-aware),
+SSN area/group/serial rules, Luhn and issuer ranges for cards, ISO 13616 length and mod-97 for IBANs,
+``ipaddress`` for IPs. Context words near a candidate ("phone", "ssn", "card") raise its confidence;
+words that say it is something else ("version", "order", "isbn") lower it. Custom entities come from
+the policy (a regex, optional context words, an optional validator). No result holds the value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+from ..model import Finding
+from .excerpt import excerpts
+from .matcher import Backend, Matcher, Pattern, flags
+from .redact import fingerprint
+from .secrets import line_index, luhn
+
+
+class Entity(NamedTuple):
+    id: str
+    """Stable detector id: ``pii-email``, ``pii-phone``… (custom ones: ``pii-custom-NAME``)."""
+    pattern: str
+    keywords: tuple[str, ...] = ()
+    base: float = 0.5
+    """Confidence of a candidate that passes its check, before context."""
+    context: tuple[str, ...] = ()
+    """Words within :data:`CONTEXT_WINDOW` characters before it that raise the confidence."""
+    against: tuple[str, ...] = ()
+    """Words that say it is something else, lowering the confidence."""
+    check: str = ""
+    """A validator name from :data:`CHECKS`."""
+    severity: str = "medium"
+    case_insensitive: bool = False
+
+
+CONTEXT_WINDOW = 48
+CONTEXT_BOOST = 0.35
+AGAINST_PENALTY = 0.35
+
+# -- checks -------------------------------------------------------------------------------------
+
+
+def _ssn(value: str) -> bool:
+    digits = re.sub(r"\D", "", value)
+    if len(digits) != 9 or len(set(digits)) == 1:
+        return False
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+        return False
+    if digits in ("078051120", "219099999", "123456789"):  # the well-known invalid or advertised ones
+        return False
+    separators = re.sub(r"\d", "", value)
+    return separators in ("", "--", "  ")
+
+
+# Issuer ranges (IIN prefixes) and lengths of the card networks.
+_CARD_NETWORKS: tuple[tuple[Callable[[str], bool], frozenset[int]], ...] = (
+    (lambda d: d[0] == "4", frozenset({13, 16, 19})),  # Visa
+    (lambda d: 51 <= int(d[:2]) <= 55 or 2221 <= int(d[:4]) <= 2720, frozenset({16})),  # Mastercard
+    (lambda d: d[:2] in ("34", "37"), frozenset({15})),  # American Express
+    (lambda d: d[:4] == "6011" or d[:2] == "65" or 644 <= int(d[:3]) <= 649, frozenset({16, 19})),  # Discover
+    (lambda d: 3528 <= int(d[:4]) <= 3589, frozenset({16, 17, 18, 19})),  # JCB
+    (lambda d: d[:4] in ("2131", "1800"), frozenset({15})),  # JCB, legacy 15-digit
+    (lambda d: 300 <= int(d[:3]) <= 305 or d[:2] in ("36", "38", "39"), frozenset({14, 16, 19})),  # Diners
+    (lambda d: d[:2] == "62", frozenset({16, 17, 18, 19})),  # UnionPay
+    (lambda d: d[:2] in ("50", "56", "57", "58", "63", "67"), frozenset(range(12, 20))),  # Maestro
+)
+
+
+def _card(value: str) -> bool:
+    digits = re.sub(r"[ \-]", "", value)
+    if not digits.isdigit() or not luhn(digits):
+        return False
+    return any(prefix(digits) and len(digits) in lengths for prefix, lengths in _CARD_NETWORKS)
+
+
+# ISO 13616 lengths per country.
+_IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
+    "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29,
+    "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28,
+    "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20,
+    "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19,
+    "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29,
+    "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}  # fmt: skip
+
+
+def _iban(value: str) -> bool:
+    compact = re.sub(r"[ \-]", "", value).upper()
+    if _IBAN_LENGTHS.get(compact[:2]) != len(compact):
+        return False
+    rearranged = compact[4:] + compact[:4]
+    number = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(number) % 97 == 1
+
+
+def _ip(value: str) -> bool:
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return not (address.is_loopback or address.is_unspecified or address.is_multicast or address.is_reserved)
+
+
+_PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "BR", "ES", "IT", "NL", "CH", "IL", "JP", "MX")
+
+
+_DATE = re.compile(
+    r"(?:19|20)\d\d[-./](?:0[1-9]|1[0-2])[-./](?:0[1-9]|[12]\d|3[01])|\d\d?[-./]\d\d?[-./](?:19|20)\d\d"
+)
+
+
+def _phone(value: str) -> bool:
+    import phonenumbers  # imported only when a candidate needs it (about 20 ms)
+
+    digits = re.sub(r"\D", "", value)
+    if not 7 <= len(digits) <= 15 or len(set(digits)) < 3 or _DATE.search(value):
+        return False
+    regions = (None,) if value.lstrip().startswith("+") else _PHONE_REGIONS
+    for region in regions:
+        try:
+            number = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return True
+    return False
+
+
+def phone_possible(value: str) -> bool:
+    """A number of a possible length for some region, though not an assigned range (needs context)."""
+    import phonenumbers
+
+    regions = (None,) if value.lstrip().startswith("+") else _PHONE_REGIONS
+    for region in regions:
+        try:
+            if phonenumbers.is_possible_number(phonenumbers.parse(value, region)):
+                return True
+        except phonenumbers.NumberParseException:
+            continue
+    return False
+
+
+def _phone_shaped(value: str) -> bool:
+    """An international prefix, an area code in parentheses, or ten digits and more."""
+    stripped = value.strip()
+    return stripped.startswith("+") or "(" in stripped or sum(c.isdigit() for c in stripped) >= 10
+
+
+def _email(value: str) -> bool:
+    domain = value.rsplit("@", 1)[-1].lower()
+    return "." in domain and not domain.endswith((".png", ".jpg", ".svg", ".gif", ".webp", ".css", ".js"))
+
+
+CHECKS: dict[str, Callable[[str], bool]] = {
+    "ssn": _ssn,
+    "card": _card,
+    "luhn": luhn,
+    "iban": _iban,
+    "ip": _ip,
+    "phone": _phone,
+    "email": _email,
+}
+
+# -- the built-in entities ----------------------------------------------------------------------------
+
+EMAIL = Entity(
+    "pii-email",
+    r"\b[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.){1,8}[A-Za-z]{2,24}\b",
+    keywords=("@",),
+    base=0.85,
+    context=("email", "e-mail", "mail", "contact"),
+    check="email",
+)
+PHONE = Entity(
+    "pii-phone",
+    r"(?:\+\d{1,3}[ .\-]?)?(?:\(\d{1,4}\)[ .\-]?)?\d{2,4}(?:[ .\-]\d{2,4}){1,4}\b|\+\d{8,15}\b",
+    base=0.5,
+    context=(
+        "phone",
+        "tel",
+        "telephone",
+        "mobile",
+        "cell",
+        "call",
+        "fax",
+        "whatsapp",
+        "contact",
+        "desk",
+        "office",
+        "sms",
+        "text me",
+        "reach me",
+        "answering",
+        "dial",
+    ),
+    against=("version", "id", "order", "invoice", "isbn", "serial", "date", "port", "ip"),
+    check="phone",
+)
+SSN = Entity(
+    "pii-us-ssn",
+    r"\b\d{3}[- ]?\d{2}[- ]?\d{4}\b",
+    base=0.5,
+    context=("ssn", "social security", "social-security", "ss#", "ss #", "taxpayer"),
+    against=("phone", "tel", "order", "zip", "invoice", "routing", "account"),
+    check="ssn",
+    severity="high",
+)
+CARD = Entity(
+    "pii-payment-card",
+    r"\b(?:\d[ \-]?){11,18}\d\b",
+    base=0.75,
+    context=("card", "credit", "debit", "visa", "mastercard", "amex", "cc", "pan", "payment"),
+    against=("order", "tracking", "isbn", "serial"),
+    check="card",
+    severity="high",
+)
+IBAN = Entity(
+    "pii-iban",
+    r"\b[A-Z]{2}\d{2}(?:[ \-]?[A-Z0-9]{4}){2,7}(?:[ \-]?[A-Z0-9]{1,4})?\b",
+    base=0.85,
+    context=("iban", "bank", "account", "transfer"),
+    check="iban",
+    severity="high",
+)
+IPV4 = Entity(
+    "pii-ip-address",
+    r"\b(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\b",
+    base=0.6,
+    context=("ip", "address", "host", "client", "server", "remote"),
+    against=("version", "v."),
+    check="ip",
+    severity="low",
+)
+IPV6 = Entity(
+    "pii-ip-address",
+    r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{1,4}){0,6}\b",
+    keywords=(":",),
+    base=0.6,
+    context=("ip", "address", "host", "client", "server", "remote"),
+    check="ip",
+    severity="low",
+)
+BUILTIN = (EMAIL, PHONE, SSN, CARD, IBAN, IPV4, IPV6)
+
+
+def custom_entity(
+    name: str,
+    pattern: str,
+    *,
+    context: Sequence[str] = (),
+    validator: str = "",
+    base: float = 0.6,
+    severity: str = "medium",
+) -> Entity:
+    """An entity a policy defines (employee ids, project code names)."""
+    if validator and validator not in CHECKS:
+        raise ValueError(f"unknown validator {validator!r} (known: {', '.join(sorted(CHECKS))})")
+    re.compile(pattern)
+    return Entity(
+        f"pii-custom-{name}",
+        pattern,
+        base=base,
+        context=tuple(c.lower() for c in context),
+        check=validator,
+        severity=severity,
+    )
+
+
+class PiiScanner:
+    """The entities compiled once; ``scan`` any number of texts."""
+
+    def __init__(
+        self,
+        entities: Sequence[Entity] = BUILTIN,
+        *,
+        ip_addresses: bool = True,
+        private_ips: bool = False,
+        backend: Backend | str = "auto",
+        cache_dir: str | None = None,
+        min_confidence: float = 0.4,
+    ) -> None:
+        self.entities = tuple(e for e in entities if ip_addresses or e.id != "pii-ip-address")
+        self.private_ips = private_ips
+        self.min_confidence = min_confidence
+        self.matcher = Matcher(
+            [Pattern(e.pattern, e.keywords, e.case_insensitive) for e in self.entities],
+            backend=backend,  # type: ignore[arg-type]
+            cache_dir=cache_dir,
+        )
+        self._compiled: dict[int, re.Pattern[str]] = {}
+
+    def hits(self, text: str, *, limit: int | None = None) -> list[tuple[Entity, int, int, float]]:
+        """(entity, start, end, confidence) of every accepted candidate, in order."""
+        if limit is not None:
+            text = text[:limit]
+        lowered = text.lower()
+        out: list[tuple[Entity, int, int, float]] = []
+        taken: list[tuple[int, int]] = []
+        for index in self.matcher.candidates(text):
+            entity = self.entities[index]
+            regex = self._compiled.get(index)
+            if regex is None:
+                regex = self._compiled[index] = re.compile(entity.pattern, flags(entity.case_insensitive))
+            for match in regex.finditer(text):
+                start, end = match.span()
+                value = match.group(0)
+                weak = False
+                if entity.check and not CHECKS[entity.check](value):
+                    if entity.id != "pii-phone" or not phone_possible(value):
+                        continue
+                    weak = True  # possible but unassigned: only with a context word
+
+                if (
+                    entity.id == "pii-ip-address"
+                    and not self.private_ips
+                    and ipaddress.ip_address(value).is_private
+                ):
+                    continue
+                confidence = _with_context(entity, lowered, start)
+                if entity.id == "pii-phone" and (weak or not _phone_shaped(value)):
+                    confidence -= 0.2  # 7-9 bare digits are as often a street number or a count
+                if confidence < self.min_confidence:
+                    continue
+                out.append((entity, start, end, confidence))
+        # One span, one entity: a card number is not also a phone number; the more confident wins.
+        out.sort(key=lambda h: (-h[3], h[0].id == "pii-phone", h[1]))  # on a tie, the stricter check wins
+        kept: list[tuple[Entity, int, int, float]] = []
+        for hit in out:
+            if any(hit[1] < e and s < hit[2] for s, e in taken):
+                continue
+            taken.append((hit[1], hit[2]))
+            kept.append(hit)
+        return sorted(kept, key=lambda h: h[1])
+
+    def scan(self, text: str, key: bytes, *, limit: int | None = None) -> list[Finding]:
+        line = line_index(text)
+        hits = self.hits(text, limit=limit)
+        shown = excerpts(text, [(start, end, entity.id) for entity, start, end, _ in hits], key)
+        return [
+            Finding(
+                detector=entity.id,
+                category="pii",
+                severity=entity.severity,  # type: ignore[arg-type]
+                confidence=round(confidence, 3),
+                start=start,
+                end=end,
+                line=line(start),
+                fingerprint=fingerprint(text[start:end], key),
+                excerpt=shown[i],
+            )
+            for i, (entity, start, end, confidence) in enumerate(hits)
+        ]
+
+
+def _with_context(entity: Entity, lowered: str, start: int) -> float:
+    """The base confidence, raised by a context word before the value or lowered by a word that says it
+    is something else, whichever is nearer; nearer context counts slightly more (so ``SSN 536-22-8842``
+    after ``call us`` is an SSN, not a phone number)."""
+    window = lowered[max(0, start - CONTEXT_WINDOW) : start]
+    near_for = _nearest(entity.context, window)
+    near_against = _nearest(entity.against, window)
+    confidence = entity.base
+    if near_for is not None and (near_against is None or near_for <= near_against):
+        confidence += CONTEXT_BOOST - near_for / 1000
+    elif near_against is not None:
+        confidence -= AGAINST_PENALTY
+    return max(0.0, min(1.0, confidence))
+
+
+def _nearest(words: Sequence[str], window: str) -> int | None:
+    """How far before the end of ``window`` the nearest of ``words`` (as a whole word) ends."""
+    best: int | None = None
+    for word in words:
+        at = window.rfind(word)
+        while at != -1:
+            end = at + len(word)
+            before = window[at - 1] if at else " "
+            after = window[end] if end < len(window) else " "
+            if not before.isalnum() and not after.isalnum():
+                distance = len(window) - end
+                best = distance if best is None else min(best, distance)
+                break
+            at = window.rfind(word, 0, at)
+    return best
+
+
+def entity_from_policy(item: dict[str, Any]) -> Entity:
+    """A custom entity from the policy's ``detect.pii.custom`` list."""
+    return custom_entity(
+        str(item["name"]),
+        str(item["pattern"]),
+        context=item.get("context", ()),
+        validator=str(item.get("validator", "")),
+        base=float(item.get("confidence", 0.6)),
+        severity=str(item.get("severity", "medium")),
+    )

@@ -1,0 +1,83 @@
+"""All detectors behind one call: ``Detectors(...).scan(text, key)`` → findings, never values.
+
+The hook, the gateway, the egress proxy and ``ramparts scan`` build one :class:`Detectors` per process
+(the rules and the compiled pattern databases are loaded once, from the cache when there is one) and
+call ``scan`` on each text. Categories can be switched off per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from ..model import Finding
+from .pii import BUILTIN, Entity, PiiScanner
+from .secrets import SecretScanner
+
+Category = Literal["secret", "pii", "injection"]
+CATEGORIES: tuple[Category, ...] = ("secret", "pii", "injection")
+
+
+class Detectors:
+    def __init__(
+        self,
+        categories: Iterable[Category] = CATEGORIES,
+        *,
+        cache_dir: str | None = None,
+        backend: str = "auto",
+        custom_entities: Sequence[Entity] = (),
+        ip_addresses: bool = True,
+        injection_high: float = 0.8,
+        injection_medium: float = 0.5,
+    ) -> None:
+        self.categories = tuple(dict.fromkeys(categories))
+        unknown = set(self.categories) - set(CATEGORIES)
+        if unknown:
+            raise ValueError(f"unknown detector categories: {', '.join(sorted(unknown))}")
+        self.secrets = (
+            SecretScanner(backend=backend, cache_dir=cache_dir) if "secret" in self.categories else None
+        )
+        self.pii = (
+            PiiScanner(
+                (*BUILTIN, *custom_entities), ip_addresses=ip_addresses, backend=backend, cache_dir=cache_dir
+            )
+            if "pii" in self.categories
+            else None
+        )
+        self.injection_high = injection_high
+        self.injection_medium = injection_medium
+
+    def scan(
+        self,
+        text: str,
+        key: bytes,
+        *,
+        limit: int | None = None,
+        categories: Iterable[Category] | None = None,
+        all_scores: bool = False,
+    ) -> list[Finding]:
+        """Findings of every enabled detector over the first ``limit`` characters, in text order.
+
+        A span a secret rule reports is not reported again as personal data (a password that looks
+        like a phone number is a password).
+        """
+        wanted = set(categories) if categories is not None else set(self.categories)
+        if limit is not None:
+            text = text[:limit]
+        out: list[Finding] = []
+        if self.secrets is not None and "secret" in wanted:
+            out.extend(self.secrets.scan(text, key))
+        if self.pii is not None and "pii" in wanted:
+            taken = [(f.start, f.end) for f in out]
+            out.extend(
+                f for f in self.pii.scan(text, key) if not any(f.start < e and s < f.end for s, e in taken)
+            )
+        if "injection" in wanted and "injection" in self.categories:
+            from .injection import findings as injection_findings
+
+            out.extend(
+                injection_findings(
+                    text, key, high=self.injection_high, medium=self.injection_medium, all_scores=all_scores
+                )
+            )
+        return sorted(out, key=lambda f: (f.start, f.detector))

@@ -1,0 +1,397 @@
+"""Secret detection: provider rules as YAML data, one multi-pattern pass, Python ``re`` for the values.
+
+Rules live in ``detect/rules/secrets/*.yaml`` (see ``docs/detectors.md`` for the format). Each has a
+pattern whose ``secret`` group is the value, keywords that gate it, and optionally a minimum
+entropy and a validator (a GitHub token's CRC32, a JWT's header, a card's Luhn digit). A value that
+is an obvious placeholder (``EXAMPLE``, ``xxxx``, ``<your-key>``, ``${VAR}``) is suppressed, and so
+counted, not reported. Results never hold the value: a keyed fingerprint and a redacted excerpt.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import os
+import re
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+from .._hashing import sha256
+from ..model import Finding
+from .excerpt import excerpts
+from .matcher import Backend, Matcher, Pattern, flags
+from .redact import fingerprint
+
+RULES_DIR = os.path.join(os.path.dirname(__file__), "rules", "secrets")
+SEVERITIES = ("low", "medium", "high", "critical")
+CHUNK = 1 << 20
+"""Large inputs are scanned in pieces of this many characters ..."""
+OVERLAP = 16 << 10
+"""... overlapping by this much, so a secret (a PEM key is a few KB) is never cut in two."""
+
+
+class SecretRule(NamedTuple):
+    id: str
+    name: str
+    pattern: str
+    keywords: tuple[str, ...] = ()
+    case_insensitive: bool = False
+    min_entropy: float = 0.0
+    validator: str = ""
+    severity: str = "high"
+    confidence: float = 0.8
+    positive: tuple[str, ...] = ()
+    negative: tuple[str, ...] = ()
+
+
+class RuleError(ValueError):
+    """A rule file is malformed: the message names the file and the rule."""
+
+
+# -- loading -------------------------------------------------------------------------------------
+
+_KEYS = frozenset(
+    {
+        "id",
+        "name",
+        "pattern",
+        "keywords",
+        "case_insensitive",
+        "min_entropy",
+        "validator",
+        "severity",
+        "confidence",
+        "examples",
+    }
+)
+
+
+def rule_files(folder: str = RULES_DIR) -> list[str]:
+    return sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith((".yaml", ".yml")))
+
+
+def load_rules(files: Sequence[str] | None = None, *, cache_dir: str | None = None) -> tuple[SecretRule, ...]:
+    """Parse and check the rule files; with ``cache_dir``, reuse a JSON copy keyed by their content."""
+    paths = list(files) if files is not None else rule_files()
+    contents = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            contents.append(handle.read())
+    key = ""
+    if cache_dir is not None:
+        digest = sha256(b"ramparts-secret-rules-v1")
+        for path, data in zip(paths, contents, strict=True):
+            digest.update(os.path.basename(path).encode() + b"\0" + data + b"\0")
+        key = digest.hexdigest()[:32]
+        try:
+            with open(os.path.join(cache_dir, f"rules-{key}.json"), "rb") as handle:
+                return tuple(_rule_from_json(row) for row in json.loads(handle.read()))
+        except (OSError, ValueError, TypeError):
+            pass
+    rules = _parse(paths, contents)
+    if cache_dir is not None:
+        _write_json(os.path.join(cache_dir, f"rules-{key}.json"), [list(r) for r in rules])
+    return rules
+
+
+def _rule_from_json(row: list[Any]) -> SecretRule:
+    return SecretRule._make(tuple(v) if isinstance(v, list) else v for v in row)
+
+
+def _parse(paths: Sequence[str], contents: Sequence[bytes]) -> tuple[SecretRule, ...]:
+    import yaml
+
+    out: list[SecretRule] = []
+    seen: set[str] = set()
+    for path, data in zip(paths, contents, strict=True):
+        name = os.path.basename(path)
+        try:
+            doc = yaml.safe_load(data)
+        except yaml.YAMLError as exc:
+            raise RuleError(f"{name}: {exc}") from exc
+        if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
+            raise RuleError(f"{name}: expected a mapping with a 'rules' list")
+        for i, item in enumerate(doc["rules"]):
+            where = f"{name}: rule {i + 1}"
+            if not isinstance(item, dict):
+                raise RuleError(f"{where}: expected a mapping")
+            unknown = set(item) - _KEYS
+            if unknown:
+                raise RuleError(f"{where}: unknown keys {sorted(unknown)}")
+            rid = str(item.get("id", ""))
+            if not re.fullmatch(r"[a-z0-9][a-z0-9\-]*", rid):
+                raise RuleError(f"{where}: id {rid!r} must be kebab-case")
+            if rid in seen:
+                raise RuleError(f"{where}: duplicate id {rid!r}")
+            seen.add(rid)
+            pattern = str(item.get("pattern", ""))
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise RuleError(f"{name}: {rid}: bad pattern: {exc}") from exc
+            severity = str(item.get("severity", "high"))
+            if severity not in SEVERITIES:
+                raise RuleError(f"{name}: {rid}: severity must be one of {SEVERITIES}")
+            validator = str(item.get("validator", "") or "")
+            if validator and validator not in VALIDATORS:
+                raise RuleError(f"{name}: {rid}: unknown validator {validator!r}")
+            examples = item.get("examples") or {}
+            out.append(
+                SecretRule(
+                    id=rid,
+                    name=str(item.get("name", rid)),
+                    pattern=pattern,
+                    keywords=tuple(str(k).lower() for k in item.get("keywords") or ()),
+                    case_insensitive=bool(item.get("case_insensitive", False)),
+                    min_entropy=float(item.get("min_entropy", 0.0) or 0.0),
+                    validator=validator,
+                    severity=severity,
+                    confidence=float(item.get("confidence", 0.8)),
+                    positive=tuple(str(x) for x in examples.get("positive") or ()),
+                    negative=tuple(str(x) for x in examples.get("negative") or ()),
+                )
+            )
+    return tuple(out)
+
+
+def _write_json(path: str, data: Any) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a cache only saves time
+
+
+# -- checks on a value ------------------------------------------------------------------------------
+
+
+def entropy(value: str) -> float:
+    """Shannon entropy in bits per character."""
+    if not value:
+        return 0.0
+    counts: dict[str, int] = {}
+    for ch in value:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+PLACEHOLDER = re.compile(
+    r"(?i)example|x{4}|\*{4}|your[_\- ]|changeme|change_me|dummy|sample|fake|placeholder|redacted|"
+    r"<[^>]{0,40}>|\$\{[^}]{0,60}\}|\{\{[^}]{0,60}\}\}|%\([a-z_]+\)s"
+)
+SYNTHETIC = re.compile(r"(?i)0123456789|1234567890|abcdefghij|abcdef0123|(.)\1{5,}")
+"""Runs no random generator produces; a value with one is more likely made up than real."""
+
+
+def is_placeholder(value: str) -> bool:
+    """An obvious stand-in rather than a credential (documentation, templates, masked values)."""
+    return PLACEHOLDER.search(value) is not None or SYNTHETIC.search(value) is not None
+
+
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _base62(number: int, width: int) -> str:
+    out = ""
+    while number:
+        number, digit = divmod(number, 62)
+        out = _BASE62[digit] + out
+    return out.rjust(width, "0")
+
+
+def github_crc32(value: str) -> bool:
+    """GitHub's classic token format: 30 random base62 characters, then their CRC32 in 6 base62 digits."""
+    body = value.rsplit("_", 1)[-1]
+    if len(body) != 36:
+        return False
+    return _base62(zlib.crc32(body[:30].encode()) & 0xFFFFFFFF, 6) == body[30:]
+
+
+def _b64url(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def jwt(value: str) -> bool:
+    """Three base64url parts whose header is JSON naming an algorithm."""
+    parts = value.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        header = json.loads(_b64url(parts[0]))
+    except (ValueError, binascii.Error):
+        return False
+    return isinstance(header, dict) and "alg" in header
+
+
+def luhn(value: str) -> bool:
+    digits = [int(c) for c in value if c.isdigit()]
+    if len(digits) < 12:
+        return False
+    total = 0
+    for i, digit in enumerate(reversed(digits)):
+        if i % 2:
+            digit *= 2
+            digit -= 9 if digit > 9 else 0
+        total += digit
+    return total % 10 == 0
+
+
+_PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
+
+
+def pem(value: str) -> bool:
+    """A whole PEM block whose body is base64 of a plausible key size."""
+    match = _PEM.search(value)
+    if match is None:
+        return False
+    body = "".join(line for line in match.group(2).splitlines() if line and ":" not in line)
+    try:
+        raw = base64.b64decode(body, validate=True)
+    except (ValueError, binascii.Error):
+        return False
+    return len(raw) >= 32
+
+
+VALIDATORS: dict[str, Callable[[str], bool]] = {
+    "github_crc32": github_crc32,
+    "jwt": jwt,
+    "luhn": luhn,
+    "pem": pem,
+}
+STRICT_VALIDATORS = frozenset({"jwt", "luhn"})
+"""A value failing these is not the thing at all; failing the others (a checksum, a truncated key
+in a fixture) only lowers the confidence."""
+
+
+# -- scanning ---------------------------------------------------------------------------------------
+
+
+class Hit(NamedTuple):
+    """A match before it becomes a :class:`Finding` (the value is still here: internal only)."""
+
+    rule: SecretRule
+    start: int
+    end: int
+    value: str
+    confidence: float
+    suppressed: str
+    """Why it is not reported ('' when it is): ``placeholder``, ``entropy``, ``validator``."""
+
+
+class SecretScanner:
+    """All rules compiled once; ``scan`` any number of texts."""
+
+    def __init__(
+        self,
+        rules: Sequence[SecretRule] | None = None,
+        *,
+        backend: Backend | str = "auto",
+        cache_dir: str | None = None,
+    ) -> None:
+        self.rules = tuple(rules) if rules is not None else load_rules(cache_dir=cache_dir)
+        self.matcher = Matcher(
+            [Pattern(r.pattern, r.keywords, r.case_insensitive) for r in self.rules],
+            backend=backend,  # type: ignore[arg-type]
+            cache_dir=cache_dir,
+        )
+        self._compiled: dict[int, re.Pattern[str]] = {}
+
+    @property
+    def backend(self) -> str:
+        return self.matcher.backend
+
+    def _regex(self, index: int) -> re.Pattern[str]:
+        regex = self._compiled.get(index)
+        if regex is None:
+            rule = self.rules[index]
+            regex = re.compile(rule.pattern, flags(rule.case_insensitive))
+            self._compiled[index] = regex
+        return regex
+
+    def hits(self, text: str, *, limit: int | None = None) -> list[Hit]:
+        """Every match, reported or suppressed, in order; only the first ``limit`` characters."""
+        if limit is not None:
+            text = text[:limit]
+        out: dict[tuple[str, int], Hit] = {}
+        for offset in range(0, max(len(text), 1), CHUNK):
+            piece = text[offset : offset + CHUNK + OVERLAP]
+            for index in self.matcher.candidates(piece):
+                rule = self.rules[index]
+                for match in self._regex(index).finditer(piece):
+                    hit = _check(rule, match, offset)
+                    if hit is not None:
+                        out.setdefault((rule.id, hit.start), hit)
+            if offset + CHUNK >= len(text):
+                break
+        return sorted(out.values(), key=lambda h: (h.start, h.rule.id))
+
+    def scan(self, text: str, key: bytes, *, limit: int | None = None) -> list[Finding]:
+        """Reported findings: fingerprints and redacted excerpts, never the values."""
+        hits = [h for h in self.hits(text, limit=limit) if not h.suppressed]
+        return to_findings(text, hits, key)
+
+
+def _check(rule: SecretRule, match: re.Match[str], offset: int) -> Hit | None:
+    group = "secret" if "secret" in match.re.groupindex else 0
+    value = match.group(group)
+    if not value:
+        return None
+    start, end = match.start(group) + offset, match.end(group) + offset
+    confidence = rule.confidence
+    suppressed = ""
+    if SYNTHETIC.search(value):
+        confidence = round(confidence * 0.6, 3)  # reported, but a consumer may want more before it blocks
+    if PLACEHOLDER.search(value):
+        suppressed = "placeholder"
+    elif rule.min_entropy and entropy(value) < rule.min_entropy:
+        suppressed = "entropy"
+    elif rule.validator:
+        if VALIDATORS[rule.validator](match.group(0) if rule.validator == "pem" else value):
+            confidence = max(confidence, 0.99) if rule.validator == "github_crc32" else confidence
+        elif rule.validator in STRICT_VALIDATORS:
+            suppressed = "validator"
+        else:
+            confidence = round(confidence * 0.6, 3)
+    return Hit(rule, start, end, value, confidence, suppressed)
+
+
+def line_index(text: str) -> Callable[[int], int]:
+    """``line(offset)``: the 1-based line of an offset; cheap when asked in increasing order."""
+    state = [0, 1]  # last offset asked, its line
+
+    def line(offset: int) -> int:
+        last, number = state
+        if offset >= last:
+            number += text.count("\n", last, offset)
+        else:
+            number = text.count("\n", 0, offset) + 1
+        state[0], state[1] = offset, number
+        return number
+
+    return line
+
+
+def to_findings(text: str, hits: Sequence[Hit], key: bytes) -> list[Finding]:
+    line = line_index(text)
+    shown = excerpts(text, [(h.start, h.end, h.rule.id) for h in hits], key)
+    return [
+        Finding(
+            detector=hit.rule.id,
+            category="secret",
+            severity=hit.rule.severity,  # type: ignore[arg-type]
+            confidence=hit.confidence,
+            start=hit.start,
+            end=hit.end,
+            line=line(hit.start),
+            fingerprint=fingerprint(hit.value, key),
+            excerpt=shown[i],
+        )
+        for i, hit in enumerate(hits)
+    ]

@@ -1,0 +1,120 @@
+"""Personal data: each entity's true and false examples, context words, custom entities, no raw values."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ramparts.detect.matcher import available_backends
+from ramparts.detect.pii import SSN, PiiScanner, custom_entity, entity_from_policy
+
+KEY = b"k" * 32
+SCANNER = PiiScanner()
+
+
+def found(text: str, scanner: PiiScanner = SCANNER) -> list[tuple[str, str]]:
+    return [(entity.id, text[start:end]) for entity, start, end, _ in scanner.hits(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "value"),
+    [
+        ("write to jane.roe@acme-corp.io today", "pii-email", "jane.roe@acme-corp.io"),
+        ("call me at +44 20 7946 0958", "pii-phone", "+44 20 7946 0958"),
+        ("phone: (415) 555-2671", "pii-phone", "(415) 555-2671"),
+        ("my SSN is 536-22-8842", "pii-us-ssn", "536-22-8842"),
+        ("card 4111 1111 1111 1111 exp 12/29", "pii-payment-card", "4111 1111 1111 1111"),
+        ("amex 3782 822463 10005", "pii-payment-card", "3782 822463 10005"),
+        ("mastercard 5555555555554444", "pii-payment-card", "5555555555554444"),
+        ("IBAN DE89 3704 0044 0532 0130 00", "pii-iban", "DE89 3704 0044 0532 0130 00"),
+        ("pay GB82WEST12345698765432 now", "pii-iban", "GB82WEST12345698765432"),
+        ("client 81.2.69.142 connected", "pii-ip-address", "81.2.69.142"),
+        ("remote host 2a00:1450:4009:81f::200e", "pii-ip-address", "2a00:1450:4009:81f::200e"),
+    ],
+)
+def test_entities_are_found(text: str, entity: str, value: str) -> None:
+    assert (entity, value) in found(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "entity"),
+    [
+        ("logo@2x.png", "pii-email"),
+        ("SSN 000-12-3456", "pii-us-ssn"),  # area 000 is never issued
+        ("SSN 666-12-3456", "pii-us-ssn"),
+        ("SSN 923-45-6789", "pii-us-ssn"),
+        ("SSN 536-00-8842", "pii-us-ssn"),  # group 00
+        ("card 4111 1111 1111 1112", "pii-payment-card"),  # Luhn fails
+        ("card 9111 1111 1111 1110", "pii-payment-card"),  # no network starts with 9
+        ("IBAN DE89 3704 0044 0532 0130 01", "pii-iban"),  # mod-97 fails
+        ("IBAN DE89 3704 0044 0532 0130", "pii-iban"),  # wrong length for DE
+        ("listen on 10.0.0.1", "pii-ip-address"),  # private: off by default
+        ("loopback 127.0.0.1", "pii-ip-address"),
+        ("version 1.2.3.4", "pii-ip-address"),
+        ("build 1234567", "pii-phone"),
+    ],
+)
+def test_near_misses_are_not_found(text: str, entity: str) -> None:
+    assert entity not in [e for e, _ in found(text)]
+
+
+def test_context_words_raise_and_lower_confidence() -> None:
+    def confidence(text: str) -> float:
+        return next(c for e, _, _, c in SCANNER.hits(text) if e.id == "pii-us-ssn")
+
+    assert confidence("SSN: 536-22-8842") > confidence("value 536-22-8842")
+    plain = PiiScanner((SSN,), min_confidence=0.0)
+    ssn = [c for e, _, _, c in plain.hits("routing 536-22-8842") if e.id == "pii-us-ssn"]
+    assert ssn and ssn[0] < 0.5
+
+
+def test_one_span_is_one_entity() -> None:
+    assert [e for e, _ in found("card 4111111111111111")] == ["pii-payment-card"]
+
+
+def test_private_ips_can_be_included() -> None:
+    assert found("10.0.0.1", PiiScanner(private_ips=True)) == [("pii-ip-address", "10.0.0.1")]
+    assert found("8.8.8.8", PiiScanner(ip_addresses=False)) == []
+
+
+def test_custom_entities_from_the_policy() -> None:
+    employee = entity_from_policy(
+        {"name": "employee-id", "pattern": r"\bEMP-\d{6}\b", "context": ["employee"]}
+    )
+    project = custom_entity("project", r"\bProject (?:Bluebird|Nightjar)\b", base=0.9)
+    scanner = PiiScanner((employee, project))
+    assert found("employee EMP-004211 on Project Nightjar", scanner) == [
+        ("pii-custom-employee-id", "EMP-004211"),
+        ("pii-custom-project", "Project Nightjar"),
+    ]
+    with pytest.raises(ValueError, match="unknown validator"):
+        custom_entity("x", "y", validator="nope")
+    luhn_checked = custom_entity("acct", r"\b\d{16}\b", validator="luhn")
+    assert found("4111111111111111 4111111111111112", PiiScanner((luhn_checked,))) == [
+        ("pii-custom-acct", "4111111111111111")
+    ]
+
+
+def test_findings_carry_fingerprints_and_masked_excerpts() -> None:
+    text = "mail jane.roe@acme-corp.io, SSN 536-22-8842"
+    findings = SCANNER.scan(text, KEY)
+    assert [f.detector for f in findings] == ["pii-email", "pii-us-ssn"]
+    for f in findings:
+        assert f.fingerprint.startswith("b2mac:")
+        assert "jane.roe" not in f.excerpt and "536-22-8842" not in f.excerpt
+        assert f.line == 1
+
+
+@pytest.mark.parametrize("backend", available_backends())
+def test_every_backend_finds_the_same(backend: str) -> None:
+    text = "a jane.roe@acme-corp.io b +44 20 7946 0958 c 536-22-8842 d 4111 1111 1111 1111 e 81.2.69.142"
+    assert found(text, PiiScanner(backend=backend)) == found(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_scan_never_raises_and_never_returns_values(text: str) -> None:
+    for f in SCANNER.scan(text, KEY):
+        value = text[f.start : f.end]
+        assert len(value) < 6 or value not in f.excerpt

@@ -1,0 +1,204 @@
+"""Secret rules: every shipped rule's own examples, the engine's checks, and backends that agree."""
+
+from __future__ import annotations
+
+import random
+import string
+import zlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ramparts.detect.matcher import available_backends
+from ramparts.detect.secrets import (
+    RuleError,
+    SecretScanner,
+    entropy,
+    github_crc32,
+    is_placeholder,
+    jwt,
+    load_rules,
+    pem,
+)
+
+KEY = b"k" * 32
+RULES = load_rules()
+SCANNER = SecretScanner(RULES)
+BY_ID = {rule.id: rule for rule in RULES}
+
+
+def test_the_pack_has_at_least_150_rules() -> None:
+    assert len(RULES) >= 150
+    assert len(BY_ID) == len(RULES)
+
+
+@pytest.mark.parametrize("rule_id", sorted(BY_ID))
+def test_each_rule_finds_its_positive_examples_and_not_its_negatives(rule_id: str) -> None:
+    rule = BY_ID[rule_id]
+    assert rule.positive, f"{rule_id} has no positive example"
+    assert rule.negative, f"{rule_id} has no negative example"
+    single = SecretScanner([rule], backend="re")  # the backends are compared below, all rules at once
+    for example in rule.positive:
+        hits = [h for h in single.hits(example) if not h.suppressed]
+        assert hits, f"{rule_id} misses its example"
+    for example in rule.negative:
+        assert not [h for h in single.hits(example) if not h.suppressed], f"{rule_id} fires on {example!r}"
+
+
+def _random_token(alphabet: str, n: int, seed: int) -> str:
+    rng = random.Random(seed)
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+def _github(prefix: str, seed: int) -> str:
+    body = _random_token(string.ascii_letters + string.digits, 30, seed)
+    number = zlib.crc32(body.encode()) & 0xFFFFFFFF
+    alphabet = string.digits + string.ascii_uppercase + string.ascii_lowercase
+    check = ""
+    while number:
+        number, digit = divmod(number, 62)
+        check = alphabet[digit] + check
+    return prefix + body + check.rjust(6, "0")
+
+
+def test_github_checksum() -> None:
+    token = _github("ghp_", 1)
+    assert github_crc32(token)
+    assert not github_crc32(token[:-1] + ("A" if token[-1] != "A" else "B"))
+
+
+def test_a_valid_github_checksum_raises_confidence() -> None:
+    good = _github("ghp_", 2)
+    bad = good[:-1] + ("A" if good[-1] != "A" else "B")
+    confidence = {
+        h.value: h.confidence for h in SCANNER.hits(f"a={good} b={bad}") if h.rule.id.startswith("github")
+    }
+    assert confidence[good] > confidence[bad]
+
+
+def test_jwt_and_pem_validators() -> None:
+    assert jwt("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl")
+    assert not jwt("eyJub3RhbGciOjF9.eyJzdWIiOiIxIn0.c2ln")
+    assert not jwt("a.b")
+    key = "-----BEGIN PRIVATE KEY-----\n" + "QUJD" * 20 + "\n-----END PRIVATE KEY-----"
+    assert pem(key)
+    assert not pem("-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "AKIAIOSFODNN7EXAMPLE",
+        "xxxxxxxxxxxxxxxx",
+        "<your-api-key>",
+        "${API_TOKEN}",
+        "{{ secret }}",
+        "aaaaaaaaaaaa",
+        "sk_live_changeme",
+        "my-dummy-token",
+        "********",
+    ],
+)
+def test_placeholders(value: str) -> None:
+    assert is_placeholder(value)
+
+
+@pytest.mark.parametrize(
+    "value", [_github("ghp_", 3), "wJalrXUtnFEMIK7MDENGbPxRfiCYzQ2d8a9b3c1e", "Zq3v9Ls0Pm2Kx8Nt"]
+)
+def test_random_values_are_not_placeholders(value: str) -> None:
+    assert not is_placeholder(value)
+
+
+def test_entropy() -> None:
+    assert entropy("") == 0
+    assert entropy("aaaa") == 0
+    assert entropy("abcd") == 2
+
+
+def test_made_up_looking_values_are_reported_with_less_confidence() -> None:
+    real = SCANNER.hits("stripe_key = sk_live_" + "Zq3v9Ls0Pm2Kx8NtWb4Yc7Jd")
+    made_up = SCANNER.hits("stripe_key = sk_live_" + "1234567890Kx8NtWb4Yc7Jd")
+    assert real and made_up and not made_up[0].suppressed
+    assert made_up[0].confidence < real[0].confidence
+
+
+def test_placeholders_are_suppressed_and_counted() -> None:
+    text = "aws_access_key_id = AKIAIOSFODNN7EXAMPLE"
+    hits = SCANNER.hits(text)
+    assert hits and all(h.suppressed == "placeholder" for h in hits)
+    assert SCANNER.scan(text, KEY) == []
+
+
+def test_findings_never_carry_the_value() -> None:
+    token = _github("ghp_", 4)
+    text = f"export GITHUB_TOKEN={token}\nnext line\n"
+    findings = SCANNER.scan(text, KEY)
+    assert findings
+    for f in findings:
+        assert token not in f.excerpt and token[4:20] not in f.excerpt
+        assert f.fingerprint.startswith("b2mac:")
+        assert f.line == 1 and f.category == "secret"
+
+
+def test_large_inputs_are_scanned_in_overlapping_pieces() -> None:
+    token = _github("ghp_", 5)
+    filler = "x = 1\n" * 200_000  # about 1.2 MB: the token sits across the first piece's end
+    text = filler[: (1 << 20) - 10] + " " + token + " " + filler
+    hits = [h for h in SCANNER.hits(text) if h.value == token]
+    assert len(hits) == 1
+    assert SCANNER.hits(text, limit=1000) == []
+
+
+@pytest.mark.parametrize("backend", available_backends())
+def test_every_backend_gives_the_same_findings(backend: str) -> None:
+    scanner = SecretScanner(RULES, backend=backend)
+    assert scanner.backend == backend
+    for rule in RULES:
+        for example in (*rule.positive, *rule.negative):
+            assert scanner.hits(example) == SCANNER.hits(example), (backend, rule.id, example[:20])
+
+
+def test_the_compiled_database_is_cached(tmp_path: Path) -> None:
+    if "hyperscan" not in available_backends():
+        pytest.skip("hyperscan is not installed")
+    first = SecretScanner(RULES, backend="hyperscan", cache_dir=str(tmp_path))
+    assert list(tmp_path.glob("hs-*.db"))
+    second = SecretScanner(RULES, backend="hyperscan", cache_dir=str(tmp_path))
+    example = RULES[0].positive[0]
+    assert first.hits(example) == second.hits(example)
+
+
+def test_rule_cache_round_trips(tmp_path: Path) -> None:
+    assert load_rules(cache_dir=str(tmp_path)) == RULES
+    assert list(tmp_path.glob("rules-*.json"))
+    assert load_rules(cache_dir=str(tmp_path)) == RULES
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("rules: [{id: Bad_Id, pattern: x}]", "kebab-case"),
+        ("rules: [{id: a, pattern: '('}]", "bad pattern"),
+        ("rules: [{id: a, pattern: x}, {id: a, pattern: y}]", "duplicate id"),
+        ("rules: [{id: a, pattern: x, colour: red}]", "unknown keys"),
+        ("rules: [{id: a, pattern: x, validator: nope}]", "unknown validator"),
+        ("rules: [{id: a, pattern: x, severity: huge}]", "severity"),
+        ("nope: 1", "'rules' list"),
+    ],
+)
+def test_bad_rule_files_are_named(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(body)
+    with pytest.raises(RuleError, match=message):
+        load_rules([str(path)])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=400))
+def test_scan_never_raises_and_never_returns_a_value(text: str) -> None:
+    for f in SCANNER.scan(text, KEY):
+        value = text[f.start : f.end]
+        assert len(value) < 8 or value not in f.excerpt
