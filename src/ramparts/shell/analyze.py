@@ -149,8 +149,14 @@ READERS: dict[str, int] = {
     "expand": 0,
     "iconv": 0,
     "zcat": 0,
-    "gzip": 0,
-    "gunzip": 0,
+    "unexpand": 0,
+    "man": 0,
+    "zgrep": 1,
+    "zegrep": 1,
+    "zfgrep": 1,
+    "lzcat": 0,
+    "zstdcat": 0,
+    "lz4cat": 0,
     "bzcat": 0,
     "xzcat": 0,
     "zless": 0,
@@ -188,6 +194,22 @@ WRITERS: dict[str, str] = {
     "scp": "last",
 }
 SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "fish", "ash"})
+SUBSCRIPT_BUILTINS = frozenset(
+    {
+        "test",
+        "[",
+        "printf",
+        "read",
+        "declare",
+        "typeset",
+        "local",
+        "export",
+        "unset",
+        "mapfile",
+        "readarray",
+        "wait",
+    }
+)
 MAX_DEPTH = 4
 """How deep ``bash -c '…'`` strings are analysed."""
 RECURSIVE_READERS = frozenset({"grep", "egrep", "fgrep", "diff", "zgrep"})
@@ -196,6 +218,29 @@ CLOUD_CLIS = {"aws": "amazonaws.com", "az": "management.azure.com", "gcloud": "g
 """Cloud CLIs and the service they send their parameters (and the files those name) to."""
 ARCHIVERS = frozenset({"zip", "7z", "7zz", "cpio"})
 FILE_OPTIONS = frozenset({"-f", "--file", "--from-file"})
+# Options whose value is a file the program reads (the separate-word form; `--opt=FILE` is caught for
+# every program). Data, one entry per program.
+OPTION_READS: dict[str, frozenset[str]] = {
+    "date": frozenset({"-f", "--file"}),
+    "find": frozenset({"-files0-from", "-newer", "-anewer", "-cnewer"}),
+    "du": frozenset({"--files0-from", "-X", "--exclude-from"}),
+    "wc": frozenset({"--files0-from"}),
+    "sort": frozenset({"--files0-from", "-T"}),
+    "tar": frozenset({"-T", "--files-from", "-X", "--exclude-from"}),
+    "diff": frozenset({"--from-file", "--to-file", "-X", "--exclude-from"}),
+    "jq": frozenset({"--rawfile", "--slurpfile"}),
+    "tree": frozenset({"--fromfile"}),
+    "rsync": frozenset({"--files-from", "--exclude-from", "--include-from", "--password-file"}),
+    "gpg": frozenset({"--passphrase-file"}),
+    "ssh": frozenset({"-i", "-F"}),
+    "curl": frozenset({"--cacert", "--cert", "--key", "-E"}),
+}
+_OPTION_READ_TAKES_NAME = frozenset({"--rawfile", "--slurpfile"})
+"""jq's ``--rawfile NAME FILE``: the file is the second word."""
+COMPRESSORS = frozenset(
+    {"gzip", "gunzip", "bzip2", "bunzip2", "xz", "unxz", "lzma", "unlzma", "zstd", "unzstd", "lz4"}
+)
+_TO_STDOUT = frozenset({"-c", "--stdout", "--to-stdout", "-l", "--list", "-t", "--test"})
 PATTERN_FILE_READERS = frozenset({"grep", "egrep", "fgrep", "rg", "sed", "awk", "gawk", "mawk", "jq"})
 GIT_GLOBAL_VALUE_OPTIONS = frozenset(
     {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--attr-source", "--config-env"}
@@ -267,10 +312,16 @@ class _Acc:
         self.code: list[InlineCode] = []
 
     def add(
-        self, words: tuple[str, ...], *, wrapper: bool = False, program: str = "", kept: bool = False
+        self,
+        words: tuple[str, ...],
+        *,
+        wrapper: bool = False,
+        program: str = "",
+        kept: bool = False,
+        as_written: tuple[str, ...] | None = None,
     ) -> None:
         local = program if "/" in program and not program.startswith(SYSTEM_DIRS) else ""
-        read_only = not (wrapper or kept) and is_read_only(words, program)
+        read_only = not (wrapper or kept) and is_read_only(as_written or words, program)
         self.commands.append(Command(words, " ".join(words), wrapper, local, read_only))
         self.hosts.extend(network_targets(words, self.files, self.opaque))
 
@@ -369,6 +420,7 @@ def _shell_string(args: list[str]) -> str | None:
 def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
     program = argv[0]
     name = program.rsplit("/", 1)[-1] if "/" in program else program
+    as_written = (name, *argv[1:])
     if name == "git":
         argv = _git_argv(argv, acc.files, acc.opaque)
     words = (name, *argv[1:])
@@ -378,7 +430,7 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
     script = stdin if name in SHELLS and nested and string is None and not _positionals(args) else None
     # A shell given a string or a here-document only runs the commands inside, which are listed
     # after it: allow rules need not cover the shell itself (deny and ask rules still see it).
-    acc.add(words, wrapper=string is not None or script is not None, program=program)
+    acc.add(words, wrapper=string is not None or script is not None, program=program, as_written=as_written)
     _expansions(argv, acc.opaque)
     if any(ch in program for ch in "{}*?[]"):
         acc.opaque.append(f"program name {program!r} is expanded by the shell")
@@ -398,6 +450,13 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
         if text.strip():
             acc.merge(_analyze(text, depth + 1))
         return
+    elif (
+        name in SUBSCRIPT_BUILTINS
+        and any("[" in w for w in args)
+        and ("-v" in args or name not in ("test", "[", "printf"))
+    ):
+        # `test -v 'a[$(cmd)]'`, `printf -v 'a[$(cmd)]'`: bash evaluates the subscript, running cmd
+        acc.opaque.append(f"{name} evaluates a variable subscript (it can run commands)")
     elif name in OPAQUE_RUNNERS or name in SHELLS:
         acc.opaque.append(f"{name!r} runs a command this analyser cannot see")
     elif name == "find":
@@ -410,12 +469,21 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
             if value and not value.startswith("-"):
                 acc.files.append(FileWord(value, "read", "argument"))
     files = acc.files
+    _option_reads(name, args, files)
     if name == "dd":
         for word in args:
             if word.startswith("if="):
                 files.append(FileWord(word[3:], "read", "argument"))
             elif word.startswith("of="):
                 files.append(FileWord(word[3:], "write", "argument"))
+    elif name in COMPRESSORS:
+        # in place unless told to write to stdout, list or test: `gzip f` replaces f with f.gz
+        to_stdout = any(
+            w in _TO_STDOUT or (w[:1] == "-" and w[1:2] not in ("-", "S") and set(w[1:]) & set("clt"))
+            for w in args
+        )
+        mode: AccessMode = "read" if to_stdout else "write"
+        files.extend(FileWord(w, mode, "argument") for w in _positionals(args, frozenset({"-S", "--suffix"})))
     elif name in READERS:
         _reader(name, args, files)
     elif name in WRITERS:
@@ -515,6 +583,20 @@ def _tar(args: list[str], files: list[FileWord]) -> None:
         files.append(FileWord(target, "write", "argument", True))
 
 
+def _option_reads(name: str, args: list[str], files: list[FileWord]) -> None:
+    """Files named by an option's separate value word (``date -f .env``, ``tar -T list``)."""
+    table = OPTION_READS.get(name)
+    if not table:
+        return
+    for i, word in enumerate(args):
+        if word in table:
+            at = i + 2 if word in _OPTION_READ_TAKES_NAME else i + 1
+            if at < len(args):
+                files.append(FileWord(args[at], "read", "argument"))
+        elif word[:2] in table and len(word) > 2 and word[1:2] != "-":
+            files.append(FileWord(word[2:], "read", "argument"))  # `-fFILE`
+
+
 def _after_options(args: list[str], takes_value: frozenset[str]) -> list[str]:
     """The words from the first one that is not an option (or an option's value) on."""
     i = 0
@@ -580,13 +662,19 @@ def _find(args: list[str], acc: _Acc, depth: int) -> None:
 
 
 _CODE_LITERAL = re.compile(r"""(['"])([^'"\n]{1,300})\1""")
+_SED_FILE = re.compile(r"(?:^|[;{}\n\d$/])\s*[rR]\s*([^\s;}]+)")
 # awk programs that run commands or write files: system(), `print | "cmd"`, `"cmd" | getline`, `|&`,
 # `print > "file"`; gawk's @load/@include pull in code from files.
-_AWK_EFFECTS = re.compile(r"system\s*\(|\|\s*getline|\|&|\bprintf?\b[^;}\n]*[>|]|@load|@include")
+# An awk program is code with effects when it can run a command, write a file or read one it names:
+# system(), getline, any pipe (not `||`), ENVIRON, @load/@include, or print with a `>` anywhere
+# (parsing awk's strings to tell `print "a;" > f` from a comparison is not worth a miss).
+_AWK_EFFECTS = re.compile(r"system|getline|(?<!\|)\|(?!\|)|ENVIRON|@load|@include|\bprintf?\b[\s\S]*>")
 # GNU sed commands that run a command or touch a file other than its input: `e`, `w`/`W`, `r`/`R`,
 # and the `e`/`w` flags of `s///`.
+_SED_ADDRESS = r"(?:\d+|\$|/(?:\\.|[^/\n])*/[IM]*|\\[^\n]+?)(?:~\d+)?"
 _SED_EFFECTS = re.compile(
-    r"(?:^|[;{}\n]|[0-9$/!]\s*)\s*[eEwWrR](?:\s|$)|s(.).*?\1.*?\1[gpiImM0-9]*[ew]",
+    rf"(?:^|[;{{}}\n])\s*(?:{_SED_ADDRESS}\s*(?:,\s*(?:{_SED_ADDRESS}|[+~]\d+))?)?\s*!?\s*[eEwWrRF]"
+    r"|s(?P<d>.)(?:\\.|(?!(?P=d)).)*(?P=d)(?:\\.|(?!(?P=d)).)*(?P=d)[gpiImMe0-9]*[ew]",
     re.DOTALL,
 )
 
@@ -596,8 +684,13 @@ def _inline_code(name: str, argv: list[str], acc: _Acc, stdin: str | None) -> No
     if name in ("awk", "gawk", "mawk", "nawk", "sed"):
         program = _script_argument(argv[1:], VALUE_OPTIONS.get(name, frozenset()))
         pattern = _SED_EFFECTS if name == "sed" else _AWK_EFFECTS
-        if program is not None and pattern.search(program):
+        if program is None and any(
+            w in ("-f", "--file", "-W") or w.startswith(("--file=", "-W")) for w in argv[1:]
+        ):
+            acc.opaque.append(f"{name} runs a program from a file")
+        elif program is not None and pattern.search(program):
             acc.code.append(InlineCode(name, program))
+            _literal_reads(program, acc)
         return
     interpreter = INTERPRETERS.get(name)
     if interpreter is None and re.fullmatch(r"python3(\.\d+)?", name):
@@ -616,11 +709,17 @@ def _inline_code(name: str, argv: list[str], acc: _Acc, stdin: str | None) -> No
     else:
         return
     acc.code.append(InlineCode(name, code))
-    # String literals in the code that look like paths count as reads, so a Read deny still denies
-    # `python3 -c "print(open('.env').read())"` instead of only asking.
+    _literal_reads(code, acc)
+
+
+def _literal_reads(code: str, acc: _Acc) -> None:
+    """String literals in code that look like paths count as reads, so a Read deny still denies
+    `python3 -c "print(open('.env').read())"` instead of only asking (and sed's `r .env`)."""
     for _quote, literal in _CODE_LITERAL.findall(code):
         if ("/" in literal or "." in literal or literal.startswith("~")) and " " not in literal:
             acc.files.append(FileWord(literal, "read", "argument"))
+    for match in _SED_FILE.finditer(code):
+        acc.files.append(FileWord(match.group(1), "read", "argument"))
 
 
 def _code_argument(args: list[str], long_flags: frozenset[str], letters: str) -> str | None:
@@ -638,11 +737,18 @@ def _code_argument(args: list[str], long_flags: frozenset[str], letters: str) ->
 
 
 def _script_argument(args: list[str], takes_value: frozenset[str]) -> str | None:
-    """sed's or awk's program: the value of ``-e``/``--expression``, else the first positional word."""
-    for i, word in enumerate(args[:-1]):
-        if word in ("-e", "--expression", "--source"):
-            return args[i + 1]
-    if any(w in ("-f", "--file") for w in args):
+    """sed's or awk's program: every ``-e``/``--expression``/``--source`` value (also ``-eSCRIPT`` and
+    ``--expression=SCRIPT``) joined by newlines, else the first positional word."""
+    scripts = []
+    for i, word in enumerate(args):
+        flag, eq, value = word.partition("=")
+        if flag in ("--expression", "--source") or word == "-e":
+            scripts.append(value if eq else (args[i + 1] if i + 1 < len(args) else ""))
+        elif word.startswith("-e") and len(word) > 2 and not word.startswith("--"):
+            scripts.append(word[2:])
+    if scripts:
+        return "\n".join(scripts)
+    if any(w in ("-f", "--file") or w.startswith("--file=") for w in args):
         return None
     positional = _positionals(args, takes_value)
     return positional[0] if positional else None
@@ -692,6 +798,9 @@ def _git_argv(argv: list[str], files: list[FileWord], opaque: list[str]) -> list
         word = argv[i]
         if word in ("-c", "--exec-path") or word.startswith(("--exec-path=", "--config-env")):
             opaque.append("git -c/--exec-path can make git run other programs")
+        elif word in ("-C", "--git-dir", "--work-tree") or word.startswith(("--git-dir=", "--work-tree=")):
+            # that repository's config (core.fsmonitor, diff.external, a pager) runs programs
+            opaque.append("git -C/--git-dir/--work-tree works in a repository whose config can run programs")
         if word in GIT_GLOBAL_VALUE_OPTIONS:
             i += 2
         else:
@@ -714,6 +823,19 @@ def _git_argv(argv: list[str], files: list[FileWord], opaque: list[str]) -> list
                 files.append(FileWord(word.split(":", 1)[1] or ".", "read", "argument"))
     if sub == "diff":  # git switches to --no-index by itself for paths outside the work tree
         files.extend(FileWord(w, "read", "argument", "--no-index" in args) for w in _positionals(args))
+    if sub in ("log", "show", "blame", "annotate", "diff-tree", "whatchanged", "shortlog") and "--" in args:
+        # `git log -p -- .env` prints the history of .env's content
+        files.extend(FileWord(w, "read", "argument") for w in args[args.index("--") + 1 :])
+    elif sub in ("blame", "annotate"):
+        named = _positionals(args)
+        if named:
+            files.append(FileWord(named[-1], "read", "argument"))  # `git blame .env`
+    if any(w in ("--ext-diff", "--textconv") for w in args):
+        opaque.append(f"git {sub} runs the external diff or textconv program the repository configures")
+    if sub == "archive":
+        files.extend(
+            FileWord(args[j + 1], "read", "argument") for j, w in enumerate(args[:-1]) if w == "--add-file"
+        )
     if sub == "grep":
         files.append(FileWord(".", "read", "argument", True))
     return out

@@ -22,6 +22,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from typing import NamedTuple
+from urllib.parse import unquote
 
 from .unwrap import options
 
@@ -47,6 +48,12 @@ class Spec(NamedTuple):
     """...or one of these short options, also inside a cluster (``tar -tzf``)."""
     max_positional: int = -1
     """More positional words than this makes it write (``uniq IN OUT``); -1: no limit."""
+    options_first: bool = False
+    """Words after the first positional are never options (``unzip A.zip -x -l``: ``-l`` is a name)."""
+    outfile: bool = False
+    """A positional after the operation is a file it writes (aws, except ``aws s3``)."""
+    booleans: frozenset[str] | None = None
+    """When set, every ``--long`` option takes a value except these (aws: ``--filters X``)."""
 
 
 ANY = Spec()
@@ -63,6 +70,9 @@ def _spec(
     need: str = "",
     need_letters: str = "",
     max_positional: int = -1,
+    options_first: bool = False,
+    outfile: bool = False,
+    booleans: str | None = None,
 ) -> Spec:
     """A table entry, with option lists written as space-separated strings.
 
@@ -81,6 +91,9 @@ def _spec(
         options(need),
         need_letters,
         max_positional,
+        options_first,
+        outfile,
+        None if booleans is None else options(booleans),
     )
 
 
@@ -90,70 +103,59 @@ def _subs(names: str, spec: Spec = ANY) -> dict[str, Spec]:
 
 # Parts of an operation or resource name that mean it returns a credential.
 SECRET_PARTS = frozenset(
-    [
-        "secret",
-        "secrets",
-        "password",
-        "passwords",
-        "passwd",
-        "credential",
-        "credentials",
-        "creds",
-        "token",
-        "tokens",
-        "key",
-        "keys",
-        "sas",
-        "connection-string",
-        "login",
-        "decrypt",
-        "access-token",
-        "private",
-    ]
+    options(
+        "secret secrets password passwords passwd credential credentials creds token tokens key keys sas "
+        "connection-string connection-strings login decrypt access-token private configure appsettings "
+        "access-details publishing-profiles publish-profile kubeconfig env"
+    )
 )
+POSITIONAL_SERVICES = frozenset({"s3"})
+"""aws services whose commands take positional arguments (``aws s3 ls s3://bucket``)."""
 # Read verbs that still write a file (`aws s3api get-object BUCKET KEY OUTFILE`).
 WRITING_OPERATIONS = frozenset({"get-object", "get-object-torrent", "get-template-summary-file"})
 _DOCKER = _spec(
-    values="-H --host --context -c --config -l --log-level",
+    # -H ssh://host runs ssh; another context or config can point anywhere
+    deny="-H --host --context -c --config",
+    values="-l --log-level",
     sub={
-        **_subs("ps images version info top port diff history events stats search"),
-        "inspect": ANY,
-        "logs": ANY,
-        **{
-            k: _spec(sub=_subs("ls list inspect history"))
-            for k in ("image", "container", "network", "volume")
-        },
+        **_subs("ps images version info top port diff history events stats search logs"),
+        **{k: _spec(sub=_subs("ls list history")) for k in ("container", "network", "volume")},
+        "image": _spec(sub=_subs("ls list inspect history")),  # a container's inspect shows its environment
         "system": _spec(sub=_subs("df info events")),
         "compose": _spec(
-            values="-f --file -p --project-name --env-file --profile --project-directory",
-            sub=_subs("ps logs config ls images top version"),
+            values="-f --file -p --project-name --profile --project-directory",
+            sub=_subs("ps logs ls images top version"),  # `config` prints values from .env
         ),
-        "context": _spec(sub=_subs("ls list inspect show")),
-        "buildx": _spec(sub=_subs("ls inspect version")),
+        "context": _spec(sub=_subs("ls list show")),
+        "buildx": _spec(sub={**_subs("ls version"), "inspect": _spec(deny="--bootstrap")}),
         "manifest": _spec(sub=_subs("inspect")),
-        **{
-            k: _spec(sub=_subs("ls list ps inspect logs"))
-            for k in ("node", "service", "stack", "plugin", "config")
-        },
+        **{k: _spec(sub=_subs("ls list ps logs")) for k in ("node", "service", "stack", "plugin")},
     },
 )
+_NO_EXT = "--ext-diff --textconv --output"
 _GIT = _spec(
-    values="-C -c --git-dir --work-tree --namespace",
+    # -C/--git-dir/--work-tree point git at another repository, whose config can run programs
+    deny="-C --git-dir --work-tree -c --config-env --exec-path",
+    values="--namespace",
     sub={
         **_subs(
-            "status show blame shortlog describe rev-parse ls-files ls-tree cat-file show-ref merge-base "
-            "name-rev rev-list count-objects for-each-ref check-ignore check-attr var version help whatchanged "
-            "grep cherry show-branch verify-commit verify-tag fsck range-diff ls-remote request-pull "
-            "diff-tree diff-files diff-index annotate show-index verify-pack"
+            "status shortlog describe rev-parse ls-files ls-tree show-ref merge-base name-rev rev-list "
+            "count-objects for-each-ref check-ignore check-attr var version help cherry show-branch "
+            "verify-commit verify-tag range-diff request-pull diff-files diff-index show-index verify-pack"
         ),
-        "archive": _spec(deny="-o --output"),
+        **_subs(
+            "show log whatchanged blame annotate diff-tree grep",
+            _spec(deny=_NO_EXT + " -O --open-files-in-pager"),
+        ),
+        "diff": _spec(deny=_NO_EXT),
+        "fsck": _spec(deny="--lost-found"),
+        "ls-remote": _spec(deny="--upload-pack -u"),
+        "archive": _spec(deny="-o --output --exec --remote"),
         "bisect": _spec(sub=_subs("view visualize log")),
         "bundle": _spec(sub=_subs("verify list-heads")),
         "sparse-checkout": _spec(sub=_subs("list")),
         "rerere": _spec(sub=_subs("status diff remaining")),
         "lfs": _spec(sub=_subs("ls-files status env version locks")),
-        "log": _spec(deny="--output"),
-        "diff": _spec(deny="--output --ext-diff"),
         "branch": _spec(
             deny="-d -D -m -M -c -C --delete --move --copy --set-upstream-to -u --unset-upstream "
             "--edit-description -f --force",
@@ -161,27 +163,35 @@ _GIT = _spec(
         ),
         "tag": _spec(
             need="-l --list -n --contains --points-at --merged --no-merged",
-            deny="-d --delete -a -s -u -f --force",
+            deny="-d --delete -a -s -u -f --force -m -F --file",
         ),
-        "remote": _spec(sub={"": ANY, "-v": ANY, "--verbose": ANY, "show": ANY, "get-url": ANY}),
-        "stash": _spec(sub=_subs("list show")),
+        "remote": _spec(sub={"": ANY, "show": ANY, "get-url": ANY}),
+        "stash": _spec(sub={"list": _spec(deny=_NO_EXT), "show": _spec(deny=_NO_EXT)}),
         "worktree": _spec(sub=_subs("list")),
         "reflog": _spec(sub={"": ANY, "show": ANY}),
-        "config": _spec(need="--get --get-all --get-regexp --list -l --get-urlmatch --show-origin"),
+        "config": _spec(
+            need="--get --get-all --get-regexp --list -l --get-urlmatch --show-origin",
+            deny="-f --file --blob -e --edit",  # `git config -f secrets.ini -l` prints any INI file
+        ),
         "submodule": _spec(sub={"": ANY, "status": ANY, "summary": ANY}),
         "notes": _spec(sub={"": ANY, "list": ANY, "show": ANY}),
     },
 )
 _KUBECTL = _spec(
-    values="-n --namespace --context --cluster --user --kubeconfig -s --server -l --selector -o --output "
+    # another server or kubeconfig receives (or runs) the credentials; --raw reaches any API path
+    deny="-s --server --kubeconfig --insecure-skip-tls-verify --tls-server-name --token --as --raw "
+    "--certificate-authority --client-key --client-certificate",
+    values="-n --namespace --context --cluster --user -l --selector -o --output "
     "--field-selector -c --container --since --tail -L --label-columns --sort-by",
     sub={
         **_subs("get describe", _spec(forbid="*secret*")),
-        **_subs(
-            "logs top explain api-resources api-versions version cluster-info events completion wait diff"
-        ),
+        **_subs("logs top explain api-resources api-versions version events completion wait diff"),
+        "cluster-info": _spec(sub={"": ANY}),  # `cluster-info dump` writes files
         "config": _spec(
-            sub={**_subs("get-contexts current-context get-clusters get-users"), "view": _spec(deny="--raw")}
+            sub={
+                **_subs("get-contexts current-context get-clusters get-users"),
+                "view": _spec(deny="--raw --flatten"),
+            }
         ),
         "auth": _spec(sub=_subs("can-i whoami")),
         "rollout": _spec(sub=_subs("status history")),
@@ -219,7 +229,7 @@ for _object in [
 _IP_OBJECTS.update({"monitor": ANY, "mo": ANY, "mon": ANY})  # `ip monitor` only listens
 _CLOUD_VERBS = (
     "list list-* show show-* describe describe-* get get-* ls head-* version info help batch-get-* filter-* "
-    "search-* lookup-* admin-list-* admin-get-* tail simulate-* validate-* exists query estimate-* preview-*"
+    "search-* lookup-* admin-list-* admin-get-* tail validate-* exists query estimate-* preview-*"
 )
 
 TABLE: dict[str, Spec] = {
@@ -228,34 +238,43 @@ TABLE: dict[str, Spec] = {
         "ls dir vdir pwd echo printf cat tac nl head tail wc cut tr paste join comm cmp diff column rev fold fmt "
         "expand unexpand expr numfmt md5sum sha1sum sha224sum sha256sum sha384sum sha512sum b2sum cksum sum "
         "file stat du df basename dirname realpath readlink which whereis type true false test [ seq sleep "
-        "grep egrep fgrep zgrep zcat bzcat xzcat ag ack jq strings od hexdump hd lsattr getfacl namei "
-        "whoami id groups uname hostname uptime nproc tty locale lscpu lsblk lsusb lspci free vmstat "
-        "iostat ps pgrep pidof lsof w who last ss netstat sw_vers system_profiler mdfind mdls getconf cal "
+        "grep egrep fgrep zgrep zcat bzcat xzcat ag ack strings od hexdump hd lsattr getfacl namei "
+        "whoami id groups uname uptime nproc tty locale lscpu lsblk lsusb lspci free vmstat "
+        "iostat pgrep pidof lsof w who last netstat sw_vers system_profiler mdfind mdls getconf cal "
         "zipinfo tldr apropos whatis info"
     ),
     "sort": _spec(deny="-o --output --compress-program"),
+    "jq": _spec(forbid="*env*"),  # `jq -n env` and `$ENV` print the environment
+    "hostname": _spec(max_positional=0, deny="-F --file -b --boot"),  # `hostname NAME` sets it
+    # BSD-style `e` shows other processes' environments (`ps ewwx`)
+    "ps": _spec(
+        forbid="*e*",
+        deny="-E --env",
+        values="-C -p -u -U -g -G -o -O -t -q --pid --ppid --user --group --sort --format",
+    ),
+    "ss": _spec(deny="-K --kill -D --diag"),
     "command": _spec(need="-v -V -pv -pV"),
     "man": _spec(deny="-H --html -P --pager -X --gxditview -R --recode"),  # `man -H/bin/sh` runs it
     "uniq": _spec(max_positional=1),
-    "tree": _spec(deny="-o"),
+    "tree": _spec(deny="-o --fromfile"),
     "rg": _spec(deny="--pre --pre-glob"),
-    "sed": _spec(deny="--in-place", letters="i"),
-    "awk": _spec(deny="-f --file -i --include -l --load -E --exec"),
-    "gawk": _spec(deny="-f --file -i --include -l --load -E --exec"),
-    "mawk": _spec(deny="-f"),
-    "yq": _spec(deny="-i --inplace"),
+    "sed": _spec(deny="--in-place -f --file -s --separate", letters="i"),
+    "awk": _spec(deny="-f --file -i --include -l --load -E --exec -W"),
+    "gawk": _spec(deny="-f --file -i --include -l --load -E --exec -W"),
+    "mawk": _spec(deny="-f -W"),
+    "yq": _spec(deny="-i --inplace -s --split-exp", forbid="*env*"),  # `yq -n env` prints the environment
     "xxd": _spec(max_positional=1),
     "base64": _spec(deny="-o --output"),
     "base32": ANY,
     "iconv": _spec(deny="-o --output"),
-    "find": _spec(deny="-delete -exec -execdir -ok -okdir -fprint -fprint0 -fprintf -fls"),
+    "find": _spec(deny="-delete -exec -execdir -ok -okdir -fprint -fprint0 -fprintf -fls -files0-from"),
     "fd": _spec(deny="-x --exec -X --exec-batch"),
     "fdfind": _spec(deny="-x --exec -X --exec-batch"),
     "fzf": _spec(deny="--bind --preview --listen --listen-unsafe --with-shell --execute"),
-    "date": _spec(deny="-s --set", letters="s"),
+    "date": _spec(deny="-s --set -f --file", letters="s", forbid="[0-9]*"),  # `date 010100002030` sets it
     "journalctl": _spec(
         deny="--vacuum-size --vacuum-time --vacuum-files --rotate --flush --sync --relinquish-var "
-        "--smart-relinquish-var --setup-keys --update-catalog"
+        "--smart-relinquish-var --setup-keys --update-catalog --cursor-file"
     ),
     "dmesg": _spec(deny="-C --clear -c --read-clear -D --console-off -E --console-on -n --console-level"),
     "sysctl": _spec(deny="-w --write -p -f --load --system", forbid="*=*"),
@@ -266,20 +285,22 @@ TABLE: dict[str, Spec] = {
         deny="--to-command -I --use-compress-program"
         " --checkpoint-action -x -c -r -u -A --extract --get --create --append --update --delete",
     ),
-    "unzip": _spec(need="-l -v -t -Z -z", need_letters="lvtZz"),
+    "unzip": _spec(need="-l -v -t -Z -z", need_letters="lvtZz", options_first=True),
     "7z": _spec(sub=_subs("l t h i")),
     "7zz": _spec(sub=_subs("l t h i")),
-    "gzip": _spec(need="-l --list -t --test -c --stdout", need_letters="ltc"),
-    "gunzip": _spec(need="-l --list -t --test -c --stdout", need_letters="ltc"),
+    "gzip": _spec(need="-l --list -t --test -c --stdout", need_letters="ltc", values="-S --suffix"),
+    "gunzip": _spec(need="-l --list -t --test -c --stdout", need_letters="ltc", values="-S --suffix"),
     "bzip2": _spec(need="-t --test -c --stdout", need_letters="tc"),
     "xz": _spec(need="-l --list -t --test -c --stdout", need_letters="ltc"),
     # version control
     "git": _GIT,
     "gh": _spec(
         values="-R --repo",
-        verbs="list view status diff checks watch search",  # `gh GROUP VERB`, as for the cloud CLIs
+        verbs="list view status diff checks watch",  # `gh GROUP VERB` (the verb's place is fixed)
+        path=2,
         sub={
-            "auth": _spec(sub=_subs("status")),
+            "auth": _spec(sub={"status": _spec(deny="-t --show-token")}),
+            **_subs("status search"),
             "api": _spec(
                 deny="-X --method -f --raw-field -F --field --input",
                 forbid="*token* *secret* */keys* *credentials*",
@@ -288,36 +309,45 @@ TABLE: dict[str, Spec] = {
     ),
     # cloud CLIs: read verbs of their operations, never an operation that returns a credential
     "aws": _spec(
-        values="--region --profile --output --query --endpoint-url --color --cli-read-timeout "
-        "--cli-connect-timeout --ca-bundle",
-        verbs=_CLOUD_VERBS,
+        values="--region --profile --output --query --color --cli-read-timeout --cli-connect-timeout --ca-bundle",
+        verbs=_CLOUD_VERBS + " simulate-*",
         path=2,
-        deny="--outfile --with-decryption",
+        deny="--outfile --with-decryption --endpoint-url --debug --no-verify-ssl",
+        outfile=True,
+        booleans="--no-paginate --paginate --dry-run --no-dry-run --no-sign-request --no-cli-pager "
+        "--cli-auto-prompt --no-cli-auto-prompt --generate-cli-skeleton --no-include-email --recursive "
+        "--human-readable --summarize --request-payer --only-show-errors --no-progress",
     ),
     "az": _spec(values="--subscription -g --resource-group -o --output --query", verbs=_CLOUD_VERBS),
     "gcloud": _spec(
-        values="--project --account --configuration --format --filter --region --zone", verbs=_CLOUD_VERBS
+        deny="--destination --log-http --access-token-file",
+        values="--project --account --configuration --format --filter --region --zone",
+        verbs=_CLOUD_VERBS,
     ),
     "kubectl": _KUBECTL,
     "oc": _KUBECTL,
     "helm": _spec(
-        values="-n --namespace --kube-context --kubeconfig -o --output",
+        deny="--kubeconfig --kube-apiserver --kube-token --kube-insecure-skip-tls-verify",
+        values="-n --namespace --kube-context -o --output",
         sub={
-            **_subs("list ls status history show inspect search version env lint get completion verify help"),
-            "template": _spec(deny="--output-dir"),
+            # not `get`: `helm get values/manifest` prints the release's secrets
+            **_subs("list ls status history show inspect search version env completion verify help"),
+            **_subs("template lint", _spec(deny="--output-dir --post-renderer --post-renderer-args")),
             **{k: _spec(sub=_subs("list ls")) for k in ("repo", "dependency", "dep", "plugin")},
         },
     ),
     "docker": _DOCKER,
     "podman": _DOCKER,
     "docker-compose": _spec(
-        values="-f --file -p --project-name --env-file --profile --project-directory",
-        sub=_subs("ps logs config ls images top version"),
+        values="-f --file -p --project-name --profile --project-directory",
+        sub=_subs("ps logs ls images top version"),
     ),
     "terraform": _spec(
         values="-chdir",
         sub={
-            **_subs("version show providers graph validate modules"),
+            **_subs("version graph validate modules"),
+            "show": _spec(deny="-json"),  # the JSON form carries sensitive values in clear
+            "providers": _spec(sub={"": ANY, "schema": ANY}),
             "state": _spec(sub=_subs("list show")),
             "workspace": _spec(sub=_subs("list show")),
             "fmt": _spec(need="-check"),
@@ -349,7 +379,7 @@ TABLE: dict[str, Spec] = {
                 "config": _spec(sub=_subs("get list ls")),
             }
         )
-        for k in ("npm", "pnpm", "yarn")
+        for k in ("npm",)
     },
     **{
         k: _spec(
@@ -361,21 +391,20 @@ TABLE: dict[str, Spec] = {
         )
         for k in ("pip", "pip3")
     },
+    # yarn and pnpm run a package.json script of the same name when a word is not a built-in
+    **{k: _spec(sub=_subs("list ls why outdated --version")) for k in ("pnpm", "yarn")},
     "uv": _spec(
         sub={
             "pip": _spec(sub=_subs("list show freeze tree check")),
-            **_subs("tree --version"),
+            **_subs("--version"),
             "version": _spec(max_positional=0, deny="--bump"),
             "python": _spec(sub=_subs("list find dir")),
             "tool": _spec(sub=_subs("list dir")),
             "cache": _spec(sub=_subs("dir")),
         }
     ),
-    "cargo": _spec(
-        sub=_subs(
-            "--version version tree metadata search read-manifest locate-project pkgid info verify-project"
-        )
-    ),
+    # not `cargo metadata/tree`: they run a rustc-wrapper the project's .cargo/config.toml names
+    "cargo": _spec(sub=_subs("--version version search help")),
     # linters and formatters in their checking modes (they may write a cache, nothing else)
     "ruff": _spec(
         sub={
@@ -390,7 +419,7 @@ TABLE: dict[str, Spec] = {
     "ansible-lint": _spec(deny="--fix --write"),
     "auth0": _spec(values="--tenant", verbs=_CLOUD_VERBS),
     # network state, read only
-    "ip": _spec(values="-f -family -n -netns", sub=_IP_OBJECTS),
+    "ip": _spec(values="-f -family -n -netns", deny="-b -batch -force", sub=_IP_OBJECTS),
     "networksetup": _spec(need="-get* -list* -print* -show* -version -help"),
     "scutil": _spec(need="--get --dns --proxy --nwi -r", deny="--set"),
     # macOS state
@@ -418,7 +447,7 @@ TABLE: dict[str, Spec] = {
     "openssl": _spec(
         sub={
             **_subs("version ciphers list"),
-            "x509": _spec(deny="-out -signkey -CAkey -req"),
+            "x509": _spec(deny="-out -signkey -CAkey -req -writerand -engine -provider -provider-path"),
             "verify": ANY,
             "dgst": _spec(deny="-out -sign -hmac -mac"),
         }
@@ -438,12 +467,38 @@ def is_read_only(argv: tuple[str, ...], program: str = "") -> bool:
     spec = TABLE.get(argv[0])
     if spec is None:
         return False
-    if argv[1:] in _VERSION_ONLY or "--help" in argv[1:]:
-        return True  # prints its version or help and exits
-    return _matches(spec, list(argv[1:]))
+    args = argv[1:]
+    if args in _VERSION_ONLY or (len(args) == 2 and args[1] == "--help" and not args[0].startswith("-")):
+        return True  # `PROG --version`, `PROG SUB --help`: prints and exits (a `--help` elsewhere may be a value)
+    return _matches(spec, list(args))
 
 
-def _matches(spec: Spec, args: list[str]) -> bool:
+def _long_match(flag: str, names: frozenset[str]) -> bool:
+    """``flag`` is one of ``names``, or a prefix getopt would expand to one (``--o`` for ``--output``)."""
+    if flag in names:
+        return True
+    return (
+        flag.startswith("--")
+        and len(flag) >= 3
+        and any(n.startswith(flag) for n in names if n.startswith("--"))
+    )
+
+
+def _letters(word: str, spec: Spec, wanted: str) -> bool:
+    """Does a short-option cluster (``-Tc``) carry one of ``wanted``? Stops at a letter that takes a
+    value, since the rest is that value (``gzip -Sltc`` is ``-S ltc``)."""
+    if not wanted or word[1:2] == "-":
+        return False
+    for ch in word[1:]:
+        if ch in wanted:
+            return True
+        if f"-{ch}" in spec.values:
+            return False
+    return False
+
+
+def _matches(spec: Spec, args: list[str], inherited: frozenset[str] = frozenset()) -> bool:
+    deny = spec.deny | inherited
     positional: list[str] = []
     path: list[str] = []  # the leading positional words, before any option but a known global one
     path_open = True
@@ -454,45 +509,48 @@ def _matches(spec: Spec, args: list[str]) -> bool:
         if skip:
             skip = False
             continue
-        if done or word == "-" or not word.startswith("-"):
+        if done or word == "-" or not word.startswith("-") or (spec.options_first and positional):
             if spec.sub is not None and not positional and (word in spec.sub or not spec.verbs):
                 sub = spec.sub.get(word)
-                return sub is not None and seen_need and _matches(sub, args[i + 1 :])
+                return sub is not None and seen_need and _matches(sub, args[i + 1 :], deny)
             positional.append(word)
             if path_open:
                 path.append(word)
             continue
-        path_open = path_open and word.partition("=")[0] in spec.values
+        flag = word.partition("=")[0]
+        path_open = path_open and flag in spec.values
         if word == "--":
             done = True
             continue
-        flag = word.partition("=")[0]
-        if flag in spec.deny or (
-            spec.letters and word[1:2] != "-" and any(c in spec.letters for c in word[1:])
-        ):
+        if _long_match(flag, deny) or _letters(word, spec, spec.letters):
             return False
         if (
             flag in spec.need
             or any("*" in n and fnmatch.fnmatchcase(flag, n) for n in spec.need)
-            or (spec.need_letters and word[1:2] != "-" and any(c in spec.need_letters for c in word[1:]))
+            or _letters(word, spec, spec.need_letters)
         ):
             seen_need = True
         if spec.sub is not None and not positional and word in spec.sub:
-            return _matches(spec.sub[word], args[i + 1 :])  # `brew --prefix`, `cargo --version`
-        skip = flag in spec.values and "=" not in word
+            return _matches(spec.sub[word], args[i + 1 :], deny)  # `brew --prefix`, `cargo --version`
+        skip = word in spec.values or (  # `-n 5` (not `-n5`, not `--lines=5`)
+            spec.booleans is not None
+            and word.startswith("--")
+            and "=" not in word
+            and word not in spec.booleans
+        )
     if not seen_need:
+        return False
+    if any(fnmatch.fnmatchcase(unquote(w).lower(), p) for w in positional for p in spec.forbid):
         return False
     if spec.verbs:
         # `file://x`, `fileb://x` and `@x` parameters send a local file's content to the service
         if any(w.partition("=")[2 if "=" in w else 0].startswith(("file://", "fileb://", "@")) for w in args):
             return False
-        return _cloud_operation(spec, path)
+        return _cloud_operation(spec, path, len(positional))
     if spec.sub is not None:
         sub = spec.sub.get("")
         return sub is not None and not positional  # no subcommand: `git remote`, `ip addr`
-    if 0 <= spec.max_positional < len(positional):
-        return False
-    return not any(fnmatch.fnmatchcase(w.lower(), p) for w in positional for p in spec.forbid)
+    return not 0 <= spec.max_positional < len(positional)
 
 
 _PART = re.compile(r"[-_.]")
@@ -507,20 +565,22 @@ MUTATING = options(
 )
 
 
-def _cloud_operation(spec: Spec, path: list[str]) -> bool:
-    """``SERVICE [GROUP…] VERB [RESOURCE…]``: a read verb, nothing mutating or secret before it."""
+def _cloud_operation(spec: Spec, path: list[str], positional: int) -> bool:
+    """``SERVICE [GROUP…] VERB [RESOURCE…]``: a read verb, nothing mutating before it, and no word of the
+    command (resource names included: ``aws configure get aws_secret_access_key``) about credentials."""
     words = [w.lower() for w in path]
+    parts = {part for w in words for part in (w, *_PART.split(w), *_pairs(w))}
+    if parts & SECRET_PARTS:
+        return False
     candidates = [spec.path - 1] if spec.path else range(len(words))
     for index in candidates:
         if index >= len(words) or not any(fnmatch.fnmatchcase(words[index], p) for p in spec.verbs):
             continue
-        head = words[: index + 1]
         if words[index] in WRITING_OPERATIONS:
             return False
-        if any(fnmatch.fnmatchcase(w, p) for w in head[:-1] for p in MUTATING):
-            return False
-        parts = {part for w in head for part in (w, *_PART.split(w), *_pairs(w))}
-        return not parts & SECRET_PARTS
+        if spec.outfile and positional > index + 1 and words[0] not in POSITIONAL_SERVICES:
+            return False  # an aws operation's only positional is the file it writes (`… get-job-output OUT`)
+        return not any(fnmatch.fnmatchcase(w, p) for w in words[:index] for p in MUTATING)
     return False
 
 

@@ -230,8 +230,14 @@ def _skip_options(
             value = attached if eq else (argv[i + 1] if i + 1 < len(argv) else "")
             if flag in spec.string:
                 string = value
-            elif flag in ("-o", "--output") and name in ("strace", "ltrace", "time") and value:
-                written.append(value)
+            elif name in ("strace", "ltrace", "time") and _output_option(word):
+                target = _output_value(word, argv[i + 1] if i + 1 < len(argv) else "")
+                if target.startswith(("|", "!")):
+                    opaque.append(f"{name} -o {target[:40]!r} pipes its output into a command")
+                elif target:
+                    written.append(target)
+                i += 1 if (eq or (word[1:2] != "-" and len(word) > 2)) else 2
+                continue
             i += 2 if (flag in spec.values or flag in spec.string) and not eq else 1
             continue
         if positional:
@@ -243,6 +249,23 @@ def _skip_options(
         break
     rest = argv[i:]
     return rest, string, through_shell
+
+
+def _output_option(word: str) -> bool:
+    """``-o``/``-oFILE`` or ``--output``/``--out=FILE`` (getopt takes any unique prefix)."""
+    flag = word.partition("=")[0]
+    if word[1:2] != "-":
+        return word.startswith("-o")
+    return len(flag) >= 4 and "--output".startswith(flag)
+
+
+def _output_value(word: str, following: str) -> str:
+    _flag, eq, value = word.partition("=")
+    if eq:
+        return value
+    if word[1:2] != "-" and len(word) > 2:
+        return word[2:]
+    return following
 
 
 def _su_string(args: list[str]) -> str | None:
