@@ -26,6 +26,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders; '-' reads stdin")
     p.add_argument("--state-dir", help="state directory (fingerprint key, compiled rule cache)")
     p.add_argument(
+        "--policy",
+        help="policy whose detect section to use (custom entities, IP addresses, injection thresholds); "
+        "default: built-in settings",
+    )
+    p.add_argument(
         "--detectors", default="secrets,pii,injection", help="comma-separated: secrets, pii, injection"
     )
     p.add_argument("--format", choices=["text", "json", "sarif"], default="text")
@@ -51,8 +56,10 @@ _NAMES = {"secrets": "secret", "pii": "pii", "injection": "injection"}
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
+    from .detect.pii import custom_entity
     from .detect.redact import load_key
     from .detect.scanner import Detectors
+    from .policy.types import DetectSettings
 
     try:
         categories = [_NAMES[n.strip()] for n in args.detectors.split(",") if n.strip()]
@@ -64,7 +71,29 @@ def cmd_scan(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     state = state_dir(args.state_dir)
     key = load_key(os.path.join(state, "keys", "fingerprint.key"))
-    detectors = Detectors(categories, cache_dir=os.path.join(state, "cache"))  # type: ignore[arg-type]
+    settings = DetectSettings()
+    if args.policy:
+        from .policy.load import load_policy
+
+        settings = load_policy(args.policy).detect  # a PolicyError names the file and line
+    detectors = Detectors(
+        categories,  # type: ignore[arg-type]
+        cache_dir=os.path.join(state, "cache"),
+        custom_entities=[
+            custom_entity(
+                e.name,
+                e.pattern,
+                context=e.context,
+                validator=e.validator,
+                base=e.confidence,
+                severity=e.severity,
+            )
+            for e in settings.custom_entities
+        ],
+        ip_addresses=settings.ip_addresses,
+        injection_high=settings.injection_block,
+        injection_medium=settings.injection_warn,
+    )
     if args.jsonl:
         return _jsonl(detectors, key, args)
     return _files(detectors, key, args)

@@ -8,6 +8,8 @@ terminal or hide text.
 
 from __future__ import annotations
 
+import bisect
+import re
 from collections.abc import Sequence
 
 from .redact import fingerprint, redact_text
@@ -19,6 +21,8 @@ WIDTH = 40
 def excerpts(text: str, spans: Sequence[tuple[int, int, str]], key: bytes, width: int = WIDTH) -> list[str]:
     """One excerpt per ``(start, end, label)`` span; each masks every span it overlaps."""
     ordered = sorted(spans)
+    starts = [s for s, _e, _l in ordered]
+    longest = max((e - s for s, e, _l in ordered), default=0)
     out = []
     for start, end, _label in spans:
         line_start = text.rfind("\n", 0, start) + 1
@@ -27,8 +31,9 @@ def excerpts(text: str, spans: Sequence[tuple[int, int, str]], key: bytes, width
         lo, hi = max(line_start, start - width), min(line_end, end + width)
         parts: list[str] = []
         cursor = lo
-        for s, e, label in ordered:
-            if e <= cursor or s >= hi:
+        first = bisect.bisect_left(starts, lo - longest)  # no span starting earlier can reach lo
+        for s, e, label in ordered[first : bisect.bisect_left(starts, hi)]:
+            if e <= cursor:
                 continue  # outside the window, or already masked with an overlapping span
             parts.append(redact_text(text[cursor : max(cursor, s)], key, limit=width * 4))
             parts.append(f"«{label} {fingerprint(text[s:e], key)}»")
@@ -38,12 +43,9 @@ def excerpts(text: str, spans: Sequence[tuple[int, int, str]], key: bytes, width
     return out
 
 
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\U000e0000-\U000e007f]")
+
+
 def visible(text: str) -> str:
     """Escape control, bidi and invisible characters (``\\u202e``, ``\\u200b``, tag characters)."""
-    return "".join(
-        ch
-        if ch.isprintable()
-        and not (0x200B <= ord(ch) <= 0x206F or 0xE0000 <= ord(ch) <= 0xE007F or ch == "\ufeff")
-        else ch.encode("unicode_escape").decode("ascii")
-        for ch in text
-    )
+    return _HIDDEN.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)

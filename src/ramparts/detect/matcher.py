@@ -33,6 +33,28 @@ def flags(case_insensitive: bool) -> int:
     return re.ASCII | (re.IGNORECASE if case_insensitive else 0)
 
 
+def compile_regex(regex: str, case_insensitive: bool, *, engine: str = "auto") -> Any:
+    """The compiled pattern detectors extract values with: RE2 when installed (linear time, several
+    times faster on digit-heavy text, and leftmost-first like Python), else Python's ``re`` with
+    :func:`flags`. Both give the same spans; the tests run every rule's examples through both."""
+    if engine in ("auto", "re2"):
+        try:
+            import re2  # type: ignore[import-untyped]
+        except ImportError:
+            if engine == "re2":
+                raise
+        else:
+            options = re2.Options()
+            options.case_sensitive = not case_insensitive
+            options.max_mem = 64 << 20
+            try:
+                return re2.compile(regex, options)
+            except re2.error:
+                if engine == "re2":
+                    raise
+    return re.compile(regex, flags(case_insensitive))
+
+
 class Pattern(NamedTuple):
     regex: str
     """Python ``re`` syntax in the subset RE2 and Hyperscan share (no lookaround, no backreferences)."""
@@ -80,9 +102,10 @@ class Matcher:
             raise RuntimeError("no pattern backend could be built")
         self.backend: Backend = chosen
 
-    def candidates(self, text: str) -> list[int]:
+    def candidates(self, text: str, lowered: str | None = None) -> list[int]:
         """Indices of the patterns worth running on ``text``, in pattern order."""
-        lowered = text.lower()
+        if lowered is None:
+            lowered = text.lower()
         hits = self._impl(text, lowered)
         return [
             i for i in sorted(hits) if not self._keywords[i] or any(k in lowered for k in self._keywords[i])
@@ -114,7 +137,7 @@ def _re_backend(patterns: Sequence[Pattern], cache_dir: str | None) -> Any:
 
 def _re2_backend(patterns: Sequence[Pattern], cache_dir: str | None) -> Any:
     del cache_dir
-    import re2  # type: ignore[import-untyped]
+    import re2
 
     sets: dict[bool, tuple[Any, list[int]]] = {}
     for ci in (False, True):

@@ -10,6 +10,7 @@ the policy (a regex, optional context words, an optional validator). No result h
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from typing import Any, NamedTuple
 
 from ..model import Finding
 from .excerpt import excerpts
-from .matcher import Backend, Matcher, Pattern, flags
+from .matcher import Backend, Matcher, Pattern, compile_regex
 from .redact import fingerprint
 from .secrets import line_index, luhn
 
@@ -296,7 +297,8 @@ class PiiScanner:
             backend=backend,  # type: ignore[arg-type]
             cache_dir=cache_dir,
         )
-        self._compiled: dict[int, re.Pattern[str]] = {}
+        self._engine = "re" if self.matcher.backend == "re" else "auto"
+        self._compiled: dict[int, Any] = {}
 
     def hits(self, text: str, *, limit: int | None = None) -> list[tuple[Entity, int, int, float]]:
         """(entity, start, end, confidence) of every accepted candidate, in order."""
@@ -304,40 +306,52 @@ class PiiScanner:
             text = text[:limit]
         lowered = text.lower()
         out: list[tuple[Entity, int, int, float]] = []
-        taken: list[tuple[int, int]] = []
-        for index in self.matcher.candidates(text):
+        for index in self.matcher.candidates(text, lowered):
             entity = self.entities[index]
             regex = self._compiled.get(index)
             if regex is None:
-                regex = self._compiled[index] = re.compile(entity.pattern, flags(entity.case_insensitive))
+                regex = self._compiled[index] = compile_regex(
+                    entity.pattern, entity.case_insensitive, engine=self._engine
+                )
+            phone = entity.id == "pii-phone"
             for match in regex.finditer(text):
                 start, end = match.span()
                 value = match.group(0)
-                weak = False
-                if entity.check and not CHECKS[entity.check](value):
-                    if entity.id != "pii-phone" or not phone_possible(value):
-                        continue
-                    weak = True  # possible but unassigned: only with a context word
-
-                if (
-                    entity.id == "pii-ip-address"
-                    and not self.private_ips
-                    and ipaddress.ip_address(value).is_private
-                ):
-                    continue
+                # context first: it is cheap, and a candidate that cannot reach min_confidence even
+                # when valid is not worth a phonenumbers parse
                 confidence = _with_context(entity, lowered, start)
-                if entity.id == "pii-phone" and (weak or not _phone_shaped(value)):
-                    confidence -= 0.2  # 7-9 bare digits are as often a street number or a count
-                if confidence < self.min_confidence:
+                if phone:
+                    if not _phone_shaped(value):
+                        confidence -= 0.2  # 7-9 bare digits are as often a street number or a count
+                    if confidence < self.min_confidence:
+                        continue
+                    if not _phone(value):
+                        # possible but unassigned: only with a context word
+                        if confidence - 0.2 < self.min_confidence or not phone_possible(value):
+                            continue
+                        confidence -= 0.2
+                elif (
+                    confidence < self.min_confidence
+                    or (entity.check and not CHECKS[entity.check](value))
+                    or (
+                        entity.id == "pii-ip-address"
+                        and not self.private_ips
+                        and ipaddress.ip_address(value).is_private
+                    )
+                ):
                     continue
                 out.append((entity, start, end, confidence))
         # One span, one entity: a card number is not also a phone number; the more confident wins.
         out.sort(key=lambda h: (-h[3], h[0].id == "pii-phone", h[1]))  # on a tie, the stricter check wins
         kept: list[tuple[Entity, int, int, float]] = []
+        starts: list[int] = []
+        ends: list[int] = []
         for hit in out:
-            if any(hit[1] < e and s < hit[2] for s, e in taken):
+            at = bisect.bisect_right(starts, hit[1])
+            if (at and ends[at - 1] > hit[1]) or (at < len(starts) and starts[at] < hit[2]):
                 continue
-            taken.append((hit[1], hit[2]))
+            starts.insert(at, hit[1])
+            ends.insert(at, hit[2])
             kept.append(hit)
         return sorted(kept, key=lambda h: h[1])
 

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from .._hashing import sha256
 from ..model import Finding
 from .excerpt import excerpts
-from .matcher import Backend, Matcher, Pattern, flags
+from .matcher import Backend, Matcher, Pattern, compile_regex
 from .redact import fingerprint
 
 RULES_DIR = os.path.join(os.path.dirname(__file__), "rules", "secrets")
@@ -301,19 +301,21 @@ class SecretScanner:
             backend=backend,  # type: ignore[arg-type]
             cache_dir=cache_dir,
         )
-        self._compiled: dict[int, re.Pattern[str]] = {}
+        self._engine = "re" if self.matcher.backend == "re" else "auto"
+        self._compiled: dict[int, tuple[Any, int]] = {}
 
     @property
     def backend(self) -> str:
         return self.matcher.backend
 
-    def _regex(self, index: int) -> re.Pattern[str]:
-        regex = self._compiled.get(index)
-        if regex is None:
+    def _regex(self, index: int) -> tuple[Any, int]:
+        """The compiled rule and the number of its ``secret`` group (0: the whole match)."""
+        found = self._compiled.get(index)
+        if found is None:
             rule = self.rules[index]
-            regex = re.compile(rule.pattern, flags(rule.case_insensitive))
-            self._compiled[index] = regex
-        return regex
+            regex = compile_regex(rule.pattern, rule.case_insensitive, engine=self._engine)
+            found = self._compiled[index] = (regex, regex.groupindex.get("secret", 0))
+        return found
 
     def hits(self, text: str, *, limit: int | None = None) -> list[Hit]:
         """Every match, reported or suppressed, in order; only the first ``limit`` characters."""
@@ -324,8 +326,9 @@ class SecretScanner:
             piece = text[offset : offset + CHUNK + OVERLAP]
             for index in self.matcher.candidates(piece):
                 rule = self.rules[index]
-                for match in self._regex(index).finditer(piece):
-                    hit = _check(rule, match, offset)
+                regex, group = self._regex(index)
+                for match in regex.finditer(piece):
+                    hit = _check(rule, match, group, offset)
                     if hit is not None:
                         out.setdefault((rule.id, hit.start), hit)
             if offset + CHUNK >= len(text):
@@ -338,8 +341,7 @@ class SecretScanner:
         return to_findings(text, hits, key)
 
 
-def _check(rule: SecretRule, match: re.Match[str], offset: int) -> Hit | None:
-    group = "secret" if "secret" in match.re.groupindex else 0
+def _check(rule: SecretRule, match: Any, group: int, offset: int) -> Hit | None:
     value = match.group(group)
     if not value:
         return None

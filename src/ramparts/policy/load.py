@@ -14,7 +14,15 @@ from typing import Any
 from .._hashing import sha256
 from ..errors import PolicyError
 from .rules import Rule, RuleList, parse_rule
-from .types import CompileSettings, HookSettings, Policy, policy_from_json, policy_to_json
+from .types import (
+    CompileSettings,
+    CustomEntity,
+    DetectSettings,
+    HookSettings,
+    Policy,
+    policy_from_json,
+    policy_to_json,
+)
 
 PROFILE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profiles")
 PROFILES = ("baseline", "strict", "readonly")
@@ -246,6 +254,9 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
     mode: Any = "enforce"  # the schema has checked every value below
     default: Any = "ask"
     shell: dict[str, Any] = {}
+    pii: dict[str, Any] = {}
+    injection: dict[str, Any] = {}
+    custom: list[CustomEntity] = []
     hook: dict[str, Any] = {}
     settings: dict[str, Any] = {}
     env: dict[str, str] = {}
@@ -258,6 +269,11 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         perms = data.get("permissions", {})
         default = perms.get("default", default)
         shell.update(data.get("shell", {}))
+        detect = data.get("detect", {})
+        pii.update({k: v for k, v in detect.get("pii", {}).items() if k != "custom"})
+        injection.update(detect.get("injection", {}))
+        for i, item in enumerate(detect.get("pii", {}).get("custom", [])):
+            custom.append(_custom_entity(item, marks, ("detect", "pii", "custom", i, "pattern"), where))
         hook.update(data.get("hook", {}))
         layer_settings = dict(data.get("settings", {}))
         env.update(layer_settings.pop("env", {}))
@@ -318,6 +334,37 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         hook=HookSettings(**hook),
         settings=CompileSettings(env=tuple(sorted(env.items())), **settings),
         extends=tuple(where for _d, _m, where in layers[:-1]),
+        detect=DetectSettings(
+            custom_entities=tuple(custom),
+            ip_addresses=pii.get("ip_addresses", True),
+            injection_block=injection.get("block", 0.8),
+            injection_warn=injection.get("warn", 0.5),
+        ),
+    )
+
+
+def _custom_entity(item: dict[str, Any], marks: Marks, path: tuple[Any, ...], display: str) -> CustomEntity:
+    """A custom PII entity; its pattern must compile in the subset every detector backend runs."""
+    import re
+
+    line, col = marks.get(path, (0, 0))
+    pattern = str(item["pattern"])
+    problem = ""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        problem = f"detect.pii.custom {item['name']!r}: bad pattern: {exc}"
+    if not problem and re.search(r"\(\?<?[=!]|\\[1-9]|\(\?P=", pattern):
+        problem = f"detect.pii.custom {item['name']!r}: lookaround and backreferences are not supported"
+    if problem:
+        raise PolicyError(problem, file=display, line=line or None, column=col or None)
+    return CustomEntity(
+        name=str(item["name"]),
+        pattern=pattern,
+        context=tuple(str(c).lower() for c in item.get("context", ())),
+        validator=str(item.get("validator", "")),
+        confidence=float(item.get("confidence", 0.6)),
+        severity=str(item.get("severity", "medium")),
     )
 
 

@@ -53,6 +53,45 @@ SCHEMA: dict[str, Any] = {
                 "allow_read_only": {"type": "boolean"},
             },
         },
+        "detect": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "pii": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "ip_addresses": {"type": "boolean"},
+                        "custom": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["name", "pattern"],
+                                "properties": {
+                                    "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"},
+                                    "pattern": {"type": "string", "minLength": 1},
+                                    "context": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                                    "validator": {
+                                        "enum": ["luhn", "iban", "ssn", "card", "email", "phone", "ip"]
+                                    },
+                                    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                                    "severity": {"enum": ["low", "medium", "high", "critical"]},
+                                },
+                            },
+                        },
+                    },
+                },
+                "injection": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "block": {"type": "number", "minimum": 0, "maximum": 1},
+                        "warn": {"type": "number", "minimum": 0, "maximum": 1},
+                    },
+                },
+            },
+        },
         "hook": {
             "type": "object",
             "additionalProperties": False,

@@ -25,6 +25,26 @@ class CompileSettings(NamedTuple):
     env: tuple[tuple[str, str], ...] = ()
 
 
+class CustomEntity(NamedTuple):
+    """A kind of personal or confidential data the policy defines (``detect.pii.custom``)."""
+
+    name: str
+    pattern: str
+    context: tuple[str, ...] = ()
+    validator: str = ""
+    confidence: float = 0.6
+    severity: str = "medium"
+
+
+class DetectSettings(NamedTuple):
+    custom_entities: tuple[CustomEntity, ...] = ()
+    ip_addresses: bool = True
+    injection_block: float = 0.8
+    """Injection scores at or above this block."""
+    injection_warn: float = 0.5
+    """... at or above this warn; below, they are only recorded."""
+
+
 class Policy(NamedTuple):
     revision: str
     """Content hash of the policy file and the profiles it extends."""
@@ -44,6 +64,7 @@ class Policy(NamedTuple):
     hook: HookSettings = HookSettings()
     settings: CompileSettings = CompileSettings()
     extends: tuple[str, ...] = ()
+    detect: DetectSettings = DetectSettings()
 
 
 def policy_to_json(policy: Policy) -> dict[str, Any]:
@@ -53,6 +74,8 @@ def policy_to_json(policy: Policy) -> dict[str, Any]:
         data[key] = [list(rule) for rule in data[key]]
     data["hook"] = policy.hook._asdict()
     data["settings"] = policy.settings._asdict()
+    data["detect"] = policy.detect._asdict()
+    data["detect"]["custom_entities"] = [list(e) for e in policy.detect.custom_entities]
     return data
 
 
@@ -66,4 +89,9 @@ def policy_from_json(data: dict[str, Any]) -> Policy:
     settings = dict(data["settings"])
     settings["env"] = tuple((k, v) for k, v in settings["env"])
     fields["settings"] = CompileSettings(**settings)
+    detect = dict(data.get("detect") or {})
+    detect["custom_entities"] = tuple(
+        CustomEntity(e[0], e[1], tuple(e[2]), *e[3:]) for e in detect.get("custom_entities", ())
+    )
+    fields["detect"] = DetectSettings(**detect)
     return Policy(**fields)
