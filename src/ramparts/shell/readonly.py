@@ -22,7 +22,6 @@ from __future__ import annotations
 import fnmatch
 import re
 from typing import NamedTuple
-from urllib.parse import unquote
 
 from .unwrap import options
 
@@ -554,6 +553,14 @@ def _matches(spec: Spec, args: list[str], inherited: frozenset[str] = frozenset(
 
 
 _PART = re.compile(r"[-_.]")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def unquote(word: str) -> str:
+    """Percent-decoding, enough to see ``%73ecrets`` as ``secrets`` (``urllib.parse`` costs the hook 2 ms)."""
+    return _PERCENT.sub(lambda m: chr(int(m.group(1), 16)), word) if "%" in word else word
+
+
 # Operation words that change something; one before the read verb means the read verb is an argument
 # (`gcloud compute instances delete list` deletes the instance called "list").
 MUTATING = options(
