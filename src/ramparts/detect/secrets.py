@@ -219,9 +219,10 @@ def _b64url(part: str) -> bytes:
 
 
 def jwt(value: str) -> bool:
-    """Three base64url parts whose header is JSON naming an algorithm."""
+    """Two or three base64url parts (an unsigned token has no third) whose header is JSON naming an
+    algorithm."""
     parts = value.split(".")
-    if len(parts) != 3:
+    if len(parts) not in (2, 3):
         return False
     try:
         header = json.loads(_b64url(parts[0]))

@@ -81,7 +81,9 @@ def test_a_valid_github_checksum_raises_confidence() -> None:
 def test_jwt_and_pem_validators() -> None:
     assert jwt("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl")
     assert not jwt("eyJub3RhbGciOjF9.eyJzdWIiOiIxIn0.c2ln")
+    assert jwt("eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0")  # unsigned: no third part
     assert not jwt("a.b")
+    assert not jwt("a.b.c.d")
     key = "-----BEGIN PRIVATE KEY-----\n" + "QUJD" * 20 + "\n-----END PRIVATE KEY-----"
     assert pem(key)
     assert not pem("-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----")
