@@ -286,6 +286,26 @@ class Hit(NamedTuple):
     """Why it is not reported ('' when it is): ``placeholder``, ``entropy``, ``validator``."""
 
 
+Verifier = Callable[[SecretRule, str], "bool | None"]
+"""Checks a value against its provider: True live, False revoked or fake, None unknown (no answer)."""
+_VERIFIERS: dict[str, Verifier] = {}
+
+
+def register_verifier(rule_prefix: str, verifier: Verifier) -> None:
+    """Plug in live verification for rules whose id starts with ``rule_prefix`` (``github-``).
+
+    Ramparts ships none and never calls one unless a scanner is built with ``verify=True``: asking a
+    provider whether a credential works sends it over the network, which a security team must choose.
+    A verified value is reported with confidence 1.0; one the provider rejects is suppressed
+    (``suppressed="verified-invalid"``); an error or no answer leaves the finding as it was.
+    """
+    _VERIFIERS[rule_prefix] = verifier
+
+
+def unregister_verifier(rule_prefix: str) -> None:
+    _VERIFIERS.pop(rule_prefix, None)
+
+
 class SecretScanner:
     """All rules compiled once; ``scan`` any number of texts."""
 
@@ -295,7 +315,9 @@ class SecretScanner:
         *,
         backend: Backend | str = "auto",
         cache_dir: str | None = None,
+        verify: bool = False,
     ) -> None:
+        self.verify = verify
         self.rules = tuple(rules) if rules is not None else load_rules(cache_dir=cache_dir)
         self.matcher = Matcher(
             [Pattern(r.pattern, r.keywords, r.case_insensitive) for r in self.rules],
@@ -339,7 +361,24 @@ class SecretScanner:
     def scan(self, text: str, key: bytes, *, limit: int | None = None) -> list[Finding]:
         """Reported findings: fingerprints and redacted excerpts, never the values."""
         hits = [h for h in self.hits(text, limit=limit) if not h.suppressed]
+        if self.verify:
+            hits = [h for h in map(_verified, hits) if not h.suppressed]
         return to_findings(text, hits, key)
+
+
+def _verified(hit: Hit) -> Hit:
+    for prefix, verifier in _VERIFIERS.items():
+        if hit.rule.id.startswith(prefix):
+            try:
+                answer = verifier(hit.rule, hit.value)
+            except Exception:  # noqa: BLE001 - a plug-in's failure must not lose the finding
+                return hit
+            if answer is True:
+                return hit._replace(confidence=1.0)
+            if answer is False:
+                return hit._replace(suppressed="verified-invalid")
+            return hit
+    return hit
 
 
 def _check(rule: SecretRule, match: Any, group: int, offset: int) -> Hit | None:

@@ -204,3 +204,22 @@ def test_scan_never_raises_and_never_returns_a_value(text: str) -> None:
     for f in SCANNER.scan(text, KEY):
         value = text[f.start : f.end]
         assert len(value) < 8 or value not in f.excerpt
+
+
+def test_live_verification_is_an_opt_in_plug_in() -> None:
+    from ramparts.detect.secrets import register_verifier, unregister_verifier
+
+    good, bad = _github("ghp_", 11), _github("ghp_", 12)
+    calls: list[str] = []
+
+    def verifier(rule: object, value: str) -> bool | None:
+        calls.append(value)
+        return value == good
+
+    register_verifier("github-", verifier)
+    try:
+        assert len(SecretScanner(RULES).scan(f"{good} {bad}", KEY)) == 2 and calls == []  # off by default
+        found = SecretScanner(RULES, verify=True).scan(f"{good} {bad}", KEY)
+        assert [f.confidence for f in found] == [1.0] and set(calls) == {good, bad}
+    finally:
+        unregister_verifier("github-")
