@@ -16,7 +16,6 @@ one, which ``tests/unit/detect`` checks by running every backend over the same i
 
 from __future__ import annotations
 
-import codecs
 import os
 import re
 from collections.abc import Sequence
@@ -105,7 +104,7 @@ class Matcher:
     def candidates(self, text: str, lowered: str | None = None) -> list[int]:
         """Indices of the patterns worth running on ``text``, in pattern order."""
         if lowered is None:
-            lowered = text.lower()
+            lowered = lower(text)
         hits = self._impl(text, lowered)
         return [
             i for i in sorted(hits) if not self._keywords[i] or any(k in lowered for k in self._keywords[i])
@@ -246,14 +245,6 @@ def _compile(hyperscan: Any, expressions: list[bytes], flags: list[int]) -> tupl
     return database, always
 
 
-def _one_byte_per_character(error: UnicodeError) -> tuple[str, int]:
-    assert isinstance(error, UnicodeEncodeError)
-    return "\x7f" * (error.end - error.start), error.end
-
-
-codecs.register_error("ramparts-del", _one_byte_per_character)
-
-
 def ascii_bytes(text: str) -> bytes:
     """The text with every non-ASCII character as one DEL byte (0x7f).
 
@@ -262,7 +253,28 @@ def ascii_bytes(text: str) -> bytes:
     character: exactly what DEL is to Hyperscan in byte mode. So a byte-mode database (compiled in
     seconds, where UTF-8 mode takes minutes for long bounded repeats) sees the same matches.
     """
-    return text.encode("ascii", "ramparts-del")
+    global _LAST_ASCII
+    seen, data = _LAST_ASCII  # one tuple, replaced whole: safe to read from any thread
+    if seen is text:
+        return data  # the secret and PII prefilters scan the same text one after the other
+    data = text.encode("ascii") if text.isascii() else _NON_ASCII.sub("\x7f", text).encode("ascii")
+    _LAST_ASCII = (text, data)
+    return data
+
+
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+_LAST_ASCII: tuple[str | None, bytes] = (None, b"")
+_LAST_LOWER: tuple[str | None, str] = (None, "")
+
+
+def lower(text: str) -> str:
+    """``text.lower()``, computed once for the detectors that look at the same text in turn."""
+    global _LAST_LOWER
+    seen, lowered = _LAST_LOWER
+    if seen is not text:
+        lowered = text.lower()
+        _LAST_LOWER = (text, lowered)
+    return lowered
 
 
 def _write_atomic(path: str, data: bytes) -> None:

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from ..model import Finding
 from .excerpt import excerpts
-from .matcher import Backend, Matcher, Pattern, compile_regex
+from .matcher import Backend, Matcher, Pattern, compile_regex, lower
 from .redact import fingerprint
 from .secrets import line_index, luhn
 
@@ -304,7 +304,7 @@ class PiiScanner:
         """(entity, start, end, confidence) of every accepted candidate, in order."""
         if limit is not None:
             text = text[:limit]
-        lowered = text.lower()
+        lowered = lower(text)
         out: list[tuple[Entity, int, int, float]] = []
         for index in self.matcher.candidates(text, lowered):
             entity = self.entities[index]
