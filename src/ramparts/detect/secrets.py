@@ -16,7 +16,7 @@ import math
 import os
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from .._hashing import sha256
@@ -356,7 +356,7 @@ class SecretScanner:
                         out.setdefault((rule.id, hit.start), hit)
             if offset + CHUNK >= len(text):
                 break
-        return sorted(out.values(), key=lambda h: (h.start, h.rule.id))
+        return _one_per_span(out.values())
 
     def scan(self, text: str, key: bytes, *, limit: int | None = None) -> list[Finding]:
         """Reported findings: fingerprints and redacted excerpts, never the values."""
@@ -379,6 +379,22 @@ def _verified(hit: Hit) -> Hit:
                 return hit._replace(suppressed="verified-invalid")
             return hit
     return hit
+
+
+def _one_per_span(hits: Iterable[Hit]) -> list[Hit]:
+    """Where reported matches overlap (a provider rule and the generic ``api_key=`` rule on one value),
+    the most confident one is reported and the others are kept as ``suppressed="overlap"``."""
+    ranked = sorted(hits, key=lambda h: (bool(h.suppressed), -h.confidence, h.start, h.rule.id))
+    taken: list[tuple[int, int]] = []
+    out: list[Hit] = []
+    for hit in ranked:
+        if not hit.suppressed:
+            if any(hit.start < end and start < hit.end for start, end in taken):
+                hit = hit._replace(suppressed="overlap")
+            else:
+                taken.append((hit.start, hit.end))
+        out.append(hit)
+    return sorted(out, key=lambda h: (h.start, h.rule.id))
 
 
 def _check(rule: SecretRule, match: Any, group: int, offset: int) -> Hit | None:
