@@ -57,6 +57,9 @@ class FileAccess(NamedTuple):
     """How we know: ``tool`` (a file tool's argument), ``argument`` (a reader/writer's argument) or ``redirect``."""
     recursive: bool = False
     """Everything below the path is read too (``grep -r``, ``cp -r``, a Grep tool over a directory)."""
+    below: tuple[str, ...] | None = None
+    """For a recursive read: every path below it when the adapter could list them all (a bounded
+    walk); None when it could not, and then any rule that may match below counts."""
 
 
 class ToolCall(NamedTuple):

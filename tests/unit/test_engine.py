@@ -181,12 +181,14 @@ def test_wrappers_need_what_they_run_to_be_allowed(check: Decider, command: str,
     assert check(POLICY, "Bash", {"command": command}).verdict == verdict
 
 
-def test_find_exec_reads_everything_below_its_root(check: Decider) -> None:
+def test_find_exec_reads_everything_below_its_root(check: Decider, project: Path) -> None:
     policy = policy_from(
         "version: 1\npermissions: {allow: ['Bash(find *)', 'Bash(cat *)']}\nsensitive_paths: ['~/.ssh/**']\n"
     )
     assert check(policy, "Bash", {"command": "find src -exec cat {} \\;"}).verdict == "allow"
-    decision = check(policy, "Bash", {"command": "find ~ -exec cat {} \\;"})  # `{}` may be in ~/.ssh
+    (project.parent / "home" / ".ssh").mkdir(parents=True)
+    (project.parent / "home" / ".ssh" / "id_ed25519").write_text("key\n")
+    decision = check(policy, "Bash", {"command": "find ~ -exec cat {} \\;"})  # `{}` is ~/.ssh/id_ed25519 too
     assert decision.verdict == "ask"
     assert "reads everything under" in decision.reason
 
@@ -496,3 +498,20 @@ def test_deny_rules_match_flags_in_any_order(check: Decider, command: str) -> No
     )
     assert check(policy, "Bash", {"command": command}).verdict == "deny"
     assert check(policy, "Bash", {"command": "rm -r x"}).verdict == "ask"  # a write, but no rule denies it
+
+
+def test_a_listed_folder_without_protected_files_is_no_reason_to_ask(check: Decider, project: Path) -> None:
+    policy = policy_from("version: 1\npermissions: {allow: ['Bash(grep *)']}\nsensitive_paths: ['.env']\n")
+    assert check(policy, "Bash", {"command": "grep -r TODO src"}).verdict == "allow"  # src holds app.py only
+    decision = check(policy, "Bash", {"command": "grep -r TODO ."})  # . holds .env
+    assert decision.verdict == "ask"
+    assert decision.reason.endswith(f"including {project / '.env'}): .env is a sensitive path")
+
+
+def test_an_unlisted_folder_counts_every_rule_that_may_match_below(check: Decider) -> None:
+    from ramparts.model import FileAccess
+
+    policy = policy_from("version: 1\nsensitive_paths: ['.env']\n")
+    call = ToolCall("Bash", {"command": "x"}, accesses=(FileAccess("/big", "read", "argument", True, None),))
+    event = Event(kind="pre_tool_use", session_id="s", cwd="/", home="/h", tool=call)
+    assert "reads everything under /big" in decide(policy, event, SessionState("s")).reason

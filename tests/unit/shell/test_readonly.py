@@ -235,7 +235,9 @@ def decide_in(project: Path, command: str) -> str:
         ("python3 -c 'print(1)'", "ask"),
         ("ls $(whoami)", "ask"),
         ("./ls", "ask"),
-        ("rg TODO", "ask"),  # reads everything below ., where .env could be
+        ("rg TODO", "ask"),  # reads everything below ., where .env is
+        ("rg TODO src", "allow"),  # src holds no protected file
+        ("grep -r TODO src", "allow"),
     ],
 )
 def test_readonly_profile_decisions(project: Path, command: str, verdict: str) -> None:

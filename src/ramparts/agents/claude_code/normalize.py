@@ -36,6 +36,9 @@ _PATH_FIELDS = {
 _WRITE_TOOLS = frozenset({"Write", "Edit", "MultiEdit", "NotebookEdit"})
 _GLOB_CHARS = frozenset("*?[")
 MAX_GLOB_MATCHES = 256
+MAX_LISTING = 4096
+"""Entries a recursive read's folder may hold for Ramparts to list them; past it, any rule that may
+match below counts (as it would without a listing)."""
 
 
 def _clean(value: str, name: str) -> str:
@@ -119,7 +122,11 @@ def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> 
         paths, _ = _resolve(raw, cwd=cwd, home=home, expand_globs=False)
         recursive = name == "Grep" and os.path.isdir(paths[0])
         return ToolCall(
-            name, tool_input, accesses=tuple(FileAccess(p, mode, "tool", recursive) for p in paths)
+            name,
+            tool_input,
+            accesses=tuple(
+                FileAccess(p, mode, "tool", recursive, listing(p) if recursive else None) for p in paths
+            ),
         )
     return ToolCall(name, tool_input)
 
@@ -137,8 +144,32 @@ def resolve_words(
         for path in paths:
             key = (path, word.mode)
             if key not in out or word.recursive:
-                out[key] = FileAccess(path, word.mode, word.via, word.recursive)
+                below = listing(path) if word.recursive and word.mode == "read" else None
+                out[key] = FileAccess(path, word.mode, word.via, word.recursive, below)
     return tuple(out.values()), tuple(unresolved)
+
+
+def listing(root: str, limit: int = MAX_LISTING) -> tuple[str, ...] | None:
+    """Every path below ``root`` (symlinks also by their target), or None past ``limit`` entries or on
+    any error: then the engine assumes a protected file may be there. Nothing there: ``()``."""
+    if not os.path.isdir(root):
+        return ()
+    out: list[str] = []
+    stack = [root]
+    try:
+        while stack:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    out.append(entry.path)
+                    if entry.is_symlink():
+                        out.append(os.path.realpath(entry.path))
+                    elif entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    if len(out) > limit:
+                        return None
+    except OSError:
+        return None
+    return tuple(out)
 
 
 def _resolve(word: str, *, cwd: str, home: str, expand_globs: bool) -> tuple[list[str], bool]:
