@@ -511,7 +511,10 @@ def test_a_listed_folder_without_protected_files_is_no_reason_to_ask(check: Deci
 def test_an_unlisted_folder_counts_every_rule_that_may_match_below(check: Decider) -> None:
     from ramparts.model import FileAccess
 
-    policy = policy_from("version: 1\nsensitive_paths: ['.env']\n")
+    policy = policy_from("version: 1\nsensitive_paths: ['.env', '//etc/shadow']\n")
     call = ToolCall("Bash", {"command": "x"}, accesses=(FileAccess("/big", "read", "argument", True, None),))
     event = Event(kind="pre_tool_use", session_id="s", cwd="/", home="/h", tool=call)
     assert "reads everything under /big" in decide(policy, event, SessionState("s")).reason
+    # a rule that cannot match below the folder is passed over for the next one
+    narrow = policy_from("version: 1\nsensitive_paths: ['//etc/shadow']\n")
+    assert "reads everything under" not in decide(narrow, event, SessionState("s")).reason

@@ -178,17 +178,17 @@ def _hyperscan_backend(patterns: Sequence[Pattern], cache_dir: str | None) -> An
     always: list[int] = []
     if path is not None:
         try:
+            with open(path + ".always", "rb") as handle:  # written last: its presence means both are whole
+                always = [int(x) for x in handle.read().split(b",") if x]
             with open(path, "rb") as handle:
-                always_line, _, blob = handle.read().partition(b"\n")
-            always = [int(x) for x in always_line.split(b",") if x]
-            database = hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK)
-        except (OSError, ValueError, hyperscan.error):
+                database = hyperscan.loadb(handle.read(), hyperscan.HS_MODE_BLOCK)
+        except Exception:  # noqa: BLE001 - any unreadable or stale cache: compile again
             database, always = None, []
     if database is None:
         database, always = _compile(hyperscan, expressions, flags)
         if path is not None:
-            header = ",".join(str(i) for i in always).encode() + b"\n"
-            _write_atomic(path, header + hyperscan.dumpb(database))
+            _write_atomic(path, hyperscan.dumpb(database))
+            _write_atomic(path + ".always", ",".join(str(i) for i in always).encode())
     scratch = hyperscan.Scratch(database)
     fallback = frozenset(always)
 
