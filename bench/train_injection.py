@@ -429,7 +429,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-write", action="store_true", help="train and report, but keep the shipped weights"
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="two epochs, and keep the shipped weights (under a minute)"
+    )
     args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs, args.no_write = min(args.epochs, 2), True
 
     folder = corpora_dir()
     if folder is None:
