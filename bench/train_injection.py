@@ -477,13 +477,17 @@ def main(argv: list[str] | None = None) -> int:
         },
         "weights": {"features": sorted(pruned), "values": [pruned[k] for k in sorted(pruned)]},
     }
-    if not args.no_write:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(model_doc, separators=(",", ":")) + "\n", encoding="utf-8")
-        print(f"wrote {args.out} ({args.out.stat().st_size} bytes)")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = args.out if not args.no_write else Path(tmp) / "model.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(model_doc, separators=(",", ":")) + "\n", encoding="utf-8")
+        print(f"wrote {out} ({out.stat().st_size} bytes)" + (" (not shipped)" if args.no_write else ""))
         injection._model = None
-        injection._load_model(str(args.out))
+        injection._load_model(str(out))  # the held-out report scores with the weights just trained
         _report(test_rows)
+        injection._model = None
     return 0
 
 
