@@ -187,15 +187,17 @@ def _recursive_hits(policy: Policy, call: ToolCall, event: Event) -> list[tuple[
         if not access.recursive or access.mode != "read":
             continue
         for rule in (*policy.deny, *policy.ask):
-            if rule.kind != "path" or rule.tool != "Read":
+            # a rule that cannot match anything below the folder (`~/.ssh/**` for a project) is
+            # passed over before the listing is checked against it
+            if (
+                rule.kind != "path"
+                or rule.tool != "Read"
+                or not path_may_match_below(rule, access.path, event.cwd, event.home)
+            ):
                 continue
             if access.below is None:
-                if path_may_match_below(rule, access.path, event.cwd, event.home):
-                    out.append(
-                        (rule, f"reads everything under {access.path}, where {rule.raw} protects files")
-                    )
-                    break
-                continue
+                out.append((rule, f"reads everything under {access.path}, where {rule.raw} protects files"))
+                break
             found = next((p for p in access.below if _path_hit(rule, p, event)), None)
             if found is not None:
                 out.append((rule, f"reads everything under {access.path}, including {found}"))
