@@ -98,6 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_explain)
 
+    gitp = sub.add_parser("git", help="git safeguards: hooks that back the git rules").add_subparsers(
+        metavar="ACTION"
+    )
+    p = gitp.add_parser(
+        "install-hooks", help="install the pre-push hook refusing agent pushes to protected branches"
+    )
+    p.add_argument("repo", nargs="?", default=".", help="the repository (default: current folder)")
+    p.add_argument("--policy", help="policy file or profile:NAME (protected branches; default list for now)")
+    p.add_argument(
+        "--protect", action="append", default=[], metavar="BRANCH", help="also protect BRANCH (glob)"
+    )
+    p.add_argument("--force", action="store_true", help="replace a pre-push hook Ramparts did not write")
+    p.set_defaults(func=cmd_git_install_hooks)
+
     from ._scan_command import add_parser as add_scan_parser
 
     add_scan_parser(sub)
@@ -263,6 +277,20 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         print(render_text(policy, args.tool, decision))
+    return EXIT_OK
+
+
+# -- git -----------------------------------------------------------------------------------------------------------
+
+
+def cmd_git_install_hooks(args: argparse.Namespace) -> int:
+    from .policy.githooks import install_hooks
+    from .shell.git import GitSettings
+
+    # the policy will name the protected branches; until then the defaults plus --protect
+    protected = tuple(dict.fromkeys([*GitSettings().protected_branches, *args.protect]))
+    path = install_hooks(args.repo, protected, force=args.force)
+    print(f"installed the Ramparts pre-push hook in {path} (protected: {', '.join(protected)})")
     return EXIT_OK
 
 
