@@ -223,11 +223,18 @@ def terminate_tree(pid: int, *, grace: float = 5.0) -> list[int]:
         alive = [p for p in tree if pid_alive(p)]
         if not alive or time.monotonic() >= deadline:
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     for p in alive:
         _signal(p, signal.SIGKILL)
     # Whatever a SIGTERM handler forked before dying was not in the frozen tree: end it too.
     for p in descendants(pid):
         if p not in tree and p not in protected and _signal(p, signal.SIGKILL):
             tree.append(p)
+    _wait_gone(tree, 2.0)  # SIGKILL is delivered asynchronously: return once the tree has ended
     return tree
+
+
+def _wait_gone(pids: list[int], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.01)
