@@ -228,6 +228,7 @@ class SessionStore:
         now: float,
         event: str,
         pid: int | None = None,
+        others_since: float | None = None,
     ) -> SessionState:
         """Record one event of the session and return its state as it was before this event.
 
@@ -236,6 +237,10 @@ class SessionStore:
         ``started``, and reopens a session that only a SessionEnd closed (a resumed conversation);
         a session closed for idle time or duration stays closed. A closed session's events are
         neither counted nor do they move ``last_event``.
+
+        ``others_since``: leave out other sessions whose last event is older (pass ``now - idle
+        limit``): a crashed agent never sends SessionEnd, and its row would otherwise be checked on
+        every call for as long as the store is kept.
         """
         if not session_id:
             raise StoreError("an event without a session id cannot be tracked")
@@ -279,8 +284,15 @@ class SessionStore:
                 for oid, ostarted, olast, ocwd, ohost, opid, ostart in db.execute(
                     "SELECT id, started, last_event, cwd, host, pid, pid_start FROM sessions "
                     "WHERE user = ? AND closed = '' AND id != ? AND (started < ? OR (started = ? AND id < ?)) "
-                    "ORDER BY started, id",
-                    (user, session_id, started, started, session_id),
+                    "AND COALESCE(last_event, started) >= ? ORDER BY started, id",
+                    (
+                        user,
+                        session_id,
+                        started,
+                        started,
+                        session_id,
+                        -1.0 if others_since is None else others_since,
+                    ),
                 ):
                     if oid in session_kills or not self._runs(ohost, opid, ostart, host):
                         continue

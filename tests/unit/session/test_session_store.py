@@ -35,8 +35,11 @@ def _see(
     host: str = HOST,
     pid: int | None = None,
     cwd: str = "/work",
+    others_since: float | None = None,
 ) -> SessionState:
-    return store.observe(sid, user=user, host=host, cwd=cwd, now=now, event=event, pid=pid)
+    return store.observe(
+        sid, user=user, host=host, cwd=cwd, now=now, event=event, pid=pid, others_since=others_since
+    )
 
 
 def _dead_pid() -> int:
@@ -127,6 +130,8 @@ def test_others_are_earlier_live_sessions_of_the_same_user(store: SessionStore) 
         OtherSession("a-tie", 200.0, 200.0, "/work", HOST),
         OtherSession("b-tie", 200.0, 200.0, "/work", HOST),
     )
+    since = _see(store, "new", 300.5, others_since=149.0).others
+    assert [o.session_id for o in since] == ["a-old", "a-tie", "b-tie"]  # "remote" was last seen at 130
     # a tie: only the lower id counts as started before
     assert [o.session_id for o in _see(store, "b-tie", 301.0).others] == ["a-old", "remote", "a-tie"]
     assert [o.session_id for o in _see(store, "a-old", 302.0).others] == []
