@@ -105,10 +105,41 @@ class Finding(NamedTuple):
     excerpt: str
 
 
+class OtherSession(NamedTuple):
+    """Another live session of the same user, as the session store saw it (for the concurrency limit)."""
+
+    session_id: str
+    started: float
+    last_event: float
+    cwd: str = ""
+    host: str = ""
+
+
 class SessionState(NamedTuple):
-    """What the engine may know about the session an event belongs to (limits and taint come later)."""
+    """What the engine may know about the session an event belongs to.
+
+    The adapter reads it from the session store (``ramparts.session.store``) before deciding; the
+    engine has no clock and does no I/O, so every time here is the adapter's.
+    """
 
     session_id: str = ""
+    now: float = 0.0
+    """The adapter's clock, seconds since the epoch."""
+    registered: bool = False
+    """The session store knows the session: a SessionStart was seen, or it was created on first sight."""
+    started: float | None = None
+    last_event: float | None = None
+    """The previous event's time, before this one; None for the session's first event."""
+    closed: str = ""
+    """Non-empty: the session was closed (idle, max duration, SessionEnd) and why."""
+    killed: str = ""
+    """Non-empty: the kill switch applies (session, user or all) and the incident message."""
+    tainted: str = ""
+    """Non-empty: a tool result carried a prompt injection; why."""
+    grant_until: float = 0.0
+    """A step-up grant (``ramparts reauth``) is valid until then."""
+    others: tuple[OtherSession, ...] = ()
+    """Live sessions of the same user that started before this one (the engine filters them by idle time)."""
 
 
 class Decision(NamedTuple):

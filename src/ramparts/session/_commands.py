@@ -1,0 +1,592 @@
+"""``ramparts session list|clear|replay|changes``, ``ramparts kill`` and ``ramparts reauth``.
+
+Orders that relax a control (lifting a kill, clearing a taint, a step-up grant) are written to the
+audit store first and applied only once the record is durable: nothing is relaxed unaudited. Orders
+that tighten one (a kill) take effect first, then are audited, so a broken audit store cannot delay
+them. Everything printed from the stores goes through :func:`ramparts.audit.render.escape`: a session
+id, a path or a command cannot forge or hide terminal lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .._locations import state_dir
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+MAX_GRANT_MINUTES = 480
+FILE_TOOLS = {
+    "Write": "file_path",
+    "Edit": "file_path",
+    "MultiEdit": "file_path",
+    "NotebookEdit": "notebook_path",
+}
+READ_ONLY_TOOLS = {
+    "Read",
+    "Glob",
+    "Grep",
+    "LS",
+    "WebFetch",
+    "WebSearch",
+    "TodoWrite",
+    "TodoRead",
+    "Task",
+    "NotebookRead",
+    "ExitPlanMode",
+    "BashOutput",
+}
+_SUMMARY_KEYS = (
+    "command",
+    "file_path",
+    "notebook_path",
+    "url",
+    "pattern",
+    "query",
+    "path",
+    "prompt",
+    "content",
+    "description",
+    "source",
+    "reason",
+)
+
+Common = Callable[..., None]
+
+
+def add_parsers(sub: Any, common: Common) -> None:
+    """Add ``session``, ``kill`` and ``reauth`` to the ``ramparts`` parser (``common`` adds --state-dir)."""
+    ses = sub.add_parser("session", help="list agent sessions, review one, clear a taint").add_subparsers(
+        metavar="ACTION"
+    )
+    p = ses.add_parser("list", help="live sessions and their state")
+    common(p, policy=False)
+    p.add_argument("--all", action="store_true", help="closed and ended sessions too")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_session_list)
+    p = ses.add_parser("clear", help="clear a session's prompt-injection taint (audited)")
+    common(p, policy=False)
+    p.add_argument("id", metavar="ID")
+    p.set_defaults(func=cmd_session_clear)
+    p = ses.add_parser("replay", help="a session's timeline from the audit trail")
+    common(p, policy=False)
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--json", action="store_true", help="one JSON record a line")
+    p.set_defaults(func=cmd_session_replay)
+    p = ses.add_parser("changes", help="files a session wrote and commands it ran, for incident review")
+    common(p, policy=False)
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_session_changes)
+
+    p = sub.add_parser(
+        "kill",
+        help="kill switch: stop a session, a user's sessions or all (audited; stands until --lift)",
+        description="Every later tool call of the sessions named is denied, new sessions of a user or of "
+        "all included, until the order is lifted. --terminate also ends the agent's process tree when it "
+        "runs on this host.",
+    )
+    common(p, policy=False)
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--session", metavar="ID")
+    target.add_argument("--user", metavar="NAME")
+    target.add_argument("--all", action="store_true", help="every session of every user")
+    p.add_argument("--lift", action="store_true", help="withdraw the kill order for the target")
+    p.add_argument("--terminate", action="store_true", help="also end the agents' process trees (this host)")
+    p.add_argument("--grace", type=float, default=5.0, help="seconds from SIGTERM to SIGKILL (default 5)")
+    p.add_argument("--reason", help="the incident, quoted to the agent and in the audit trail")
+    p.set_defaults(func=cmd_kill)
+
+    p = sub.add_parser("reauth", help="step-up grant for a session's sensitive operations (audited)")
+    common(p, policy=False)
+    p.add_argument("--session", metavar="ID", required=True)
+    p.add_argument("--minutes", type=int, required=True, help=f"1..{MAX_GRANT_MINUTES}")
+    p.set_defaults(func=cmd_reauth)
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+
+
+def _esc(text: object) -> str:
+    from ..audit.render import escape
+
+    return escape(str(text))
+
+
+def _sessions(args: argparse.Namespace, *, create: bool = True) -> Any:
+    from .store import SessionStore
+
+    path = Path(state_dir(args.state_dir)) / "sessions.db"
+    if not create and not path.exists():
+        return None
+    # An administrator's order must survive a power loss: FULL, unlike the hook's NORMAL.
+    return SessionStore(path, synchronous="FULL")
+
+
+def _audit_path(args: argparse.Namespace) -> Path:
+    return Path(state_dir(args.state_dir)) / "audit.db"
+
+
+def _who() -> str:
+    user = ""
+    for var in ("USER", "LOGNAME"):
+        if os.environ.get(var):
+            user = os.environ[var]
+            break
+    if not user:
+        try:
+            import pwd
+
+            user = pwd.getpwuid(os.getuid()).pw_name
+        except (ImportError, KeyError):
+            user = str(os.getuid())
+    sudo = os.environ.get("SUDO_USER")
+    return f"{user} (sudo from {sudo})" if sudo and sudo != user else user
+
+
+def _iso(when: float | None) -> str:
+    if when is None:
+        return "-"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{int(when % 1 * 1000):03d}Z"
+
+
+def _audit(
+    args: argparse.Namespace,
+    event: str,
+    *,
+    session: str | None,
+    decision: str,
+    rule: str,
+    reason: str,
+    details: dict[str, Any],
+) -> None:
+    """Append one record of an administrator's order to the audit store (durable on return)."""
+    from ..audit.store import AuditStore
+    from .store import this_host
+
+    record = {
+        "v": 1,
+        "time": _iso(time.time()),
+        "user": _who(),
+        "host": this_host(),
+        "agent": "ramparts",
+        "session": session,
+        "event": event,
+        "tool": None,
+        "input": details,
+        "decision": decision,
+        "enforced": True,
+        "reasons": [reason],
+        "rule_ids": [rule],
+    }
+    with AuditStore(_audit_path(args)) as store:
+        store.append(record)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(int(seconds), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- session list / clear ------------------------------------------------------------------------------------
+
+
+def cmd_session_list(args: argparse.Namespace) -> int:
+    from .process import pid_alive
+    from .store import this_host
+
+    store = _sessions(args, create=False)
+    if store is None:
+        sessions, orders = [], []
+    else:
+        with store:
+            sessions, orders = store.list(live_only=not args.all), store.orders()
+    now, local = time.time(), this_host()
+    rows = []
+    for s in sessions:
+        alive = pid_alive(s.pid, s.pid_start) if s.pid is not None and s.host == local else None
+        last = s.last_event if s.last_event is not None else s.started
+        rows.append((s, alive, now - last))
+    if args.json:
+        out = {
+            "sessions": [
+                dict(s._asdict(), idle_seconds=round(idle, 3), process_alive=alive) for s, alive, idle in rows
+            ],
+            "kill_orders": [o._asdict() for o in orders],
+        }
+        print(json.dumps(out, indent=2, ensure_ascii=True))
+        return EXIT_OK
+    if not rows:
+        print("no live sessions" if not args.all else "no sessions")
+    for s, alive, idle in rows:
+        pid = "pid -" if s.pid is None else f"pid {s.pid}" + {None: "", True: "", False: " (gone)"}[alive]
+        parts = [
+            s.id,
+            f"{s.user}@{s.host}",
+            pid,
+            f"started {_iso(s.started)}",
+            f"idle {_duration(idle)}",
+            f"{s.events} events",
+            f"cwd={s.cwd!r}",
+        ]
+        if s.closed:
+            parts.append(f"CLOSED: {s.closed}")
+        if s.killed:
+            parts.append(f"KILLED: {s.killed}")
+        if s.tainted:
+            parts.append(f"TAINTED: {s.tainted}")
+        if s.grant_until > now:
+            parts.append(f"grant until {_iso(s.grant_until)}")
+        print(_esc("  ".join(parts)))
+    for o in orders:
+        target = {"session": f"session {o.target}", "user": f"user {o.target}", "all": "all sessions"}[
+            o.scope
+        ]
+        print(_esc(f"kill order: {target}: {o.reason} (by {o.by} at {_iso(o.at)})"))
+    return EXIT_OK
+
+
+def cmd_session_clear(args: argparse.Namespace) -> int:
+    store = _sessions(args, create=False)
+    info = None
+    if store is not None:
+        with store:
+            info = store.get(args.id)
+    if info is None:
+        print(_esc(f"ramparts: unknown session {args.id}"), file=sys.stderr)
+        return EXIT_PROBLEMS
+    if not info.tainted:
+        print(_esc(f"session {args.id} is not tainted; nothing to clear"))
+        return EXIT_OK
+    _audit(
+        args,
+        "TaintCleared",
+        session=args.id,
+        decision="allow",
+        rule="session.clear",
+        reason=f"taint cleared by {_who()}",
+        details={"tainted": info.tainted},
+    )
+    with _sessions(args) as store:
+        store.clear_taint(args.id)
+    print(_esc(f"cleared the taint of session {args.id}: {info.tainted}"))
+    return EXIT_OK
+
+
+# -- replay / changes ------------------------------------------------------------------------------------------
+
+
+def _records(args: argparse.Namespace, session_id: str) -> list[tuple[int, dict[str, Any]]]:
+    from ..audit.store import AuditStore
+    from ..errors import StoreError
+
+    path = _audit_path(args)
+    if not path.exists():
+        raise StoreError(f"no audit store at {path}")
+    needle = json.dumps(session_id, ensure_ascii=False)  # as canonical() writes it, quotes included
+    out = []
+    with AuditStore(path) as store:
+        for rec in store.records():
+            if needle not in rec.body:  # cheap: most records are other sessions'
+                continue
+            try:
+                data = rec.data()
+            except ValueError:
+                continue
+            if data.get("session") == session_id:
+                out.append((rec.seq, data))
+    return out
+
+
+def _input(data: dict[str, Any]) -> dict[str, Any]:
+    value = data.get("input")
+    return value if isinstance(value, dict) else {}
+
+
+def summary(data: dict[str, Any]) -> str:
+    """A short description of what a record's (already redacted) input summary names."""
+    inputs = _input(data)
+    for key in _SUMMARY_KEYS:
+        value = inputs.get(key)
+        if isinstance(value, str) and value:
+            return f"{key}={_short(value)!r}"
+        if isinstance(value, dict) and isinstance(value.get("chars"), int):
+            return f"{key}=<{value['chars']} chars>"
+    for key, value in inputs.items():  # anything else, e.g. a kill order's scope
+        if isinstance(value, (str, int, float, bool)):
+            return f"{key}={_short(str(value))!r}"
+    return ""
+
+
+def _result(data: dict[str, Any]) -> str:
+    result = data.get("result")
+    if not isinstance(result, dict):
+        return ""
+    parts = []
+    if isinstance(result.get("chars"), int):
+        parts.append(f"{result['chars']} chars")
+    findings = result.get("findings")
+    if isinstance(findings, list) and findings:
+        kinds = sorted(
+            {str(f.get("detector") or f.get("category") or "?") for f in findings if isinstance(f, dict)}
+        )
+        parts.append(f"{len(findings)} finding(s)" + (f" ({', '.join(kinds)})" if kinds else ""))
+    score = result.get("injection_score")
+    if isinstance(score, (int, float)) and not isinstance(score, bool):
+        parts.append(f"injection {score:.2f}")
+    return "result: " + ", ".join(parts) if parts else ""
+
+
+def replay_line(seq: int, data: dict[str, Any]) -> str:
+    verdict = str(data.get("decision") or "?").upper()
+    if data.get("enforced") is False:
+        verdict += f"(report:{data.get('would')})"
+    parts = [f"#{seq}", str(data.get("time", "?")), str(data.get("event", "?")), str(data.get("tool") or "-")]
+    text = summary(data)
+    if text:
+        parts.append(text)
+    parts.append(verdict)
+    if data.get("rule_ids") and isinstance(data["rule_ids"], list):
+        parts.append("rules=" + ",".join(str(r) for r in data["rule_ids"]))
+    extra = _result(data)
+    if extra:
+        parts.append(extra)
+    reasons = data.get("reasons")
+    if verdict != "ALLOW" and isinstance(reasons, list) and reasons:
+        parts.append("— " + _short("; ".join(str(r) for r in reasons), 160))
+    return _esc(" ".join(parts))
+
+
+def cmd_session_replay(args: argparse.Namespace) -> int:
+    records = _records(args, args.id)
+    if not records:
+        print(_esc(f"ramparts: no audit records for session {args.id}"), file=sys.stderr)
+        return EXIT_PROBLEMS
+    for seq, data in records:
+        print(json.dumps(dict(data, seq=seq), ensure_ascii=True) if args.json else replay_line(seq, data))
+    return EXIT_OK
+
+
+def changes(records: list[tuple[int, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Files written, commands run and other tools used (a PostToolUse record shows the call ran), and
+    calls that were let through but never confirmed (failed, declined at a prompt, interrupted)."""
+    ran: dict[str, dict[str, Any]] = {}
+    for _, data in records:
+        if data.get("event") == "PostToolUse" and isinstance(data.get("tool_use_id"), str):
+            ran[data["tool_use_id"]] = data
+    pre: dict[str, dict[str, Any]] = {}
+    files: list[dict[str, Any]] = []
+    commands: list[dict[str, Any]] = []
+    other: list[dict[str, Any]] = []
+    unconfirmed: list[dict[str, Any]] = []
+    for seq, data in records:
+        event, tool, use_id = data.get("event"), str(data.get("tool") or ""), data.get("tool_use_id")
+        if event == "PreToolUse":
+            if isinstance(use_id, str):
+                pre[use_id] = data
+            let_through = data.get("decision") != "deny" or data.get("enforced") is False
+            if let_through and not (isinstance(use_id, str) and use_id in ran):
+                unconfirmed.append(
+                    {
+                        "seq": seq,
+                        "time": data.get("time"),
+                        "tool": tool,
+                        "summary": summary(data),
+                        "decision": data.get("decision"),
+                        "tool_use_id": use_id,
+                    }
+                )
+            continue
+        if event != "PostToolUse":
+            continue
+        inputs = _input(data) or _input(pre.get(use_id, {}) if isinstance(use_id, str) else {})
+        base = {"seq": seq, "time": data.get("time"), "tool": tool, "tool_use_id": use_id}
+        if tool in FILE_TOOLS:
+            path = inputs.get(FILE_TOOLS[tool]) or inputs.get("file_path")
+            files.append(dict(base, path=path if isinstance(path, str) else None))
+        elif tool == "Bash":
+            command = inputs.get("command")
+            commands.append(dict(base, command=command if isinstance(command, str) else None))
+        elif tool not in READ_ONLY_TOOLS:
+            other.append(dict(base, summary=summary(data)))
+    return {"files": files, "commands": commands, "other": other, "unconfirmed": unconfirmed}
+
+
+def cmd_session_changes(args: argparse.Namespace) -> int:
+    records = _records(args, args.id)
+    if not records:
+        print(_esc(f"ramparts: no audit records for session {args.id}"), file=sys.stderr)
+        return EXIT_PROBLEMS
+    found = changes(records)
+    if args.json:
+        print(json.dumps(dict(found, session=args.id), indent=2, ensure_ascii=True))
+        return EXIT_OK
+    print(_esc(f"session {args.id}: {len(records)} audit record(s)"))
+    print(f"files written ({len(found['files'])}):")
+    for f in found["files"]:
+        print(_esc(f"  {f['time']} {f['tool']} {f['path']!r}"))
+    print(f"commands run ({len(found['commands'])}):")
+    for c in found["commands"]:
+        print(_esc(f"  {c['time']} {c['command']!r}"))
+    if found["other"]:
+        print(f"other tools run ({len(found['other'])}):")
+        for o in found["other"]:
+            print(_esc(f"  {o['time']} {o['tool']} {o['summary']}"))
+    if found["unconfirmed"]:
+        print(f"let through, not confirmed as run ({len(found['unconfirmed'])}):")
+        for u in found["unconfirmed"]:
+            print(_esc(f"  {u['time']} {u['tool']} {u['summary']} ({u['decision']})"))
+    print("Bash commands may have written files too: their targets are not in the audit summary.")
+    return EXIT_OK
+
+
+# -- kill / reauth ----------------------------------------------------------------------------------------------
+
+
+def _target(args: argparse.Namespace) -> tuple[dict[str, Any], str, str]:
+    if args.session is not None:
+        return {"session_id": args.session}, "session", args.session
+    if args.user is not None:
+        return {"user": args.user}, "user", args.user
+    return {"all_sessions": True}, "all", ""
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    kwargs, scope, target = _target(args)
+    what = {"session": f"session {target}", "user": f"user {target}", "all": "all sessions"}[scope]
+    if (scope == "session" and not target) or (scope == "user" and not target):
+        print("ramparts kill: the session id or user name is empty", file=sys.stderr)
+        return EXIT_USAGE
+    if args.lift:
+        if args.terminate:
+            print("ramparts kill: --lift and --terminate do not go together", file=sys.stderr)
+            return EXIT_USAGE
+        return _lift(args, kwargs, scope, target, what)
+    reason = args.reason or "stopped by the Ramparts kill switch"
+    with _sessions(args) as store:
+        affected = store.kill(**kwargs, reason=reason, now=time.time(), by=_who())
+    print(_esc(f"kill order for {what}: {reason}"))
+    print(_esc(f"{len(affected)} live session(s) stopped" + (": " + ", ".join(affected) if affected else "")))
+    _audit(
+        args,
+        "Kill",
+        session=target if scope == "session" else None,
+        decision="deny",
+        rule="session.kill",
+        reason=reason,
+        details={"scope": scope, "target": target, "terminate": bool(args.terminate), "affected": affected},
+    )
+    if not args.terminate:
+        return EXIT_OK
+    return _terminate(args, affected)
+
+
+def _lift(args: argparse.Namespace, kwargs: dict[str, Any], scope: str, target: str, what: str) -> int:
+    with _sessions(args) as store:
+        standing = any(o.scope == scope and o.target == target for o in store.orders())
+    if not standing:
+        print(_esc(f"ramparts: no kill order for {what}"), file=sys.stderr)
+        return EXIT_PROBLEMS
+    reason = args.reason or f"kill order lifted by {_who()}"
+    _audit(
+        args,
+        "KillLifted",
+        session=target if scope == "session" else None,
+        decision="deny",
+        rule="session.kill",
+        reason=reason,
+        details={"scope": scope, "target": target},
+    )
+    with _sessions(args) as store:
+        store.lift(**kwargs)
+    print(_esc(f"lifted the kill order for {what}"))
+    return EXIT_OK
+
+
+def _terminate(args: argparse.Namespace, affected: list[str]) -> int:
+    from .process import is_agent, pid_alive, terminate_tree
+    from .store import this_host
+
+    local = this_host()
+    signalled: dict[str, list[int]] = {}
+    code = EXIT_OK
+    with _sessions(args) as store:
+        infos = [store.get(sid) for sid in affected]
+    for info in infos:
+        if info is None:
+            continue
+        if info.pid is None:
+            print(_esc(f"{info.id}: no agent process recorded; not terminated"))
+        elif info.host != local:
+            print(_esc(f"{info.id}: runs on {info.host}; terminate it there"))
+        elif not pid_alive(info.pid, info.pid_start):
+            print(_esc(f"{info.id}: agent process {info.pid} has already ended"))
+        elif not is_agent(info.pid):
+            print(_esc(f"{info.id}: pid {info.pid} is no longer a claude process; not signalled"))
+        else:
+            try:
+                pids = terminate_tree(info.pid, grace=args.grace)
+            except (OSError, ValueError) as exc:
+                print(_esc(f"{info.id}: cannot terminate pid {info.pid}: {exc}"), file=sys.stderr)
+                code = EXIT_PROBLEMS
+                continue
+            signalled[info.id] = pids
+            print(_esc(f"{info.id}: signalled {len(pids)} process(es): {' '.join(map(str, pids))}"))
+    if signalled:
+        _audit(
+            args,
+            "Terminate",
+            session=next(iter(signalled)) if len(signalled) == 1 else None,
+            decision="deny",
+            rule="session.kill",
+            reason="agent process trees terminated",
+            details={"signalled": signalled},
+        )
+    return code
+
+
+def cmd_reauth(args: argparse.Namespace) -> int:
+    if not 1 <= args.minutes <= MAX_GRANT_MINUTES:
+        print(f"ramparts reauth: --minutes must be 1..{MAX_GRANT_MINUTES}", file=sys.stderr)
+        return EXIT_USAGE
+    store = _sessions(args, create=False)
+    info = None
+    if store is not None:
+        with store:
+            info = store.get(args.session)
+    if info is None or info.closed:
+        state = "unknown" if info is None else f"closed ({info.closed})"
+        print(_esc(f"ramparts: session {args.session} is {state}; no grant"), file=sys.stderr)
+        return EXIT_PROBLEMS
+    now = time.time()
+    until = now + args.minutes * 60
+    who = _who()
+    _audit(
+        args,
+        "Reauth",
+        session=args.session,
+        decision="allow",
+        rule="session.reauth",
+        reason=f"step-up grant by {who} for {args.minutes} minute(s)",
+        details={"minutes": args.minutes, "until": _iso(until)},
+    )
+    with _sessions(args) as store:
+        if not store.grant(args.session, until, who, now):
+            print(_esc(f"ramparts: session {args.session} closed meanwhile; no grant"), file=sys.stderr)
+            return EXIT_PROBLEMS
+    print(_esc(f"granted session {args.session} step-up until {_iso(until)} ({args.minutes} minutes)"))
+    return EXIT_OK
