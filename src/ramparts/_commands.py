@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compile", help="print or write the managed-settings.json for a policy")
     common(p)
     p.add_argument("-o", "--output", help="write here instead of stdout")
+    p.add_argument("--mcp-output", help="also write managed-mcp.json (the policy's managed MCP servers) here")
     p.add_argument("--python", help="interpreter the hook runs with (default: this one)")
     p.set_defaults(func=cmd_compile)
 
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         "install-hooks", help="install the pre-push hook refusing agent pushes to protected branches"
     )
     p.add_argument("repo", nargs="?", default=".", help="the repository (default: current folder)")
-    p.add_argument("--policy", help="policy file or profile:NAME (protected branches; default list for now)")
+    p.add_argument("--policy", help="policy whose git.protected_branches to use (default: the installed one)")
     p.add_argument(
         "--protect", action="append", default=[], metavar="BRANCH", help="also protect BRANCH (glob)"
     )
@@ -205,6 +206,19 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(data.decode("utf-8"))
+    if args.mcp_output:
+        from .policy.compile import managed_mcp
+        from .policy.load import load_policy
+
+        servers = managed_mcp(load_policy(policy_ref(args.policy)))
+        if servers is None:
+            print(
+                "ramparts: the policy configures no managed MCP servers (mcp.servers.NAME.managed)",
+                file=sys.stderr,
+            )
+            return EXIT_PROBLEMS
+        Path(args.mcp_output).write_bytes(render(servers))
+        print(f"wrote {args.mcp_output}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -215,6 +229,15 @@ def cmd_install(args: argparse.Namespace) -> int:
     target = settings_path(args.scope, root=Path(args.root) if args.root else None, platform=args.platform)
     write_settings(target, settings, force=args.force, note=f"policy revision {revision}")
     print(f"installed Ramparts ({args.scope} scope, policy revision {revision}) in {target}")
+    if args.scope == "managed":
+        from .policy.compile import managed_mcp
+        from .policy.load import load_policy
+
+        servers = managed_mcp(load_policy(policy_ref(args.policy)))
+        if servers is not None:
+            mcp_target = target.parent / "managed-mcp.json"
+            write_settings(mcp_target, servers, force=args.force, note=f"policy revision {revision}")
+            print(f"wrote the policy's MCP servers to {mcp_target}")
     if args.scope == "user":
         print("note: allowManagedHooksOnly and other lock keys only take effect in managed settings")
     return EXIT_OK
@@ -288,10 +311,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_git_install_hooks(args: argparse.Namespace) -> int:
     from .policy.githooks import install_hooks
-    from .shell.git import GitSettings
+    from .policy.load import load_policy
 
-    # the policy will name the protected branches; until then the defaults plus --protect
-    protected = tuple(dict.fromkeys([*GitSettings().protected_branches, *args.protect]))
+    # the policy's git.protected_branches (the installed policy, else the baseline) plus --protect
+    ref = policy_ref(args.policy)
+    if not args.policy and not Path(ref).exists():
+        ref = "profile:baseline"
+    branches = load_policy(ref).git.protected_branches
+    protected = tuple(dict.fromkeys([*branches, *args.protect]))
     path = install_hooks(args.repo, protected, force=args.force)
     print(f"installed the Ramparts pre-push hook in {path} (protected: {', '.join(protected)})")
     return EXIT_OK

@@ -49,14 +49,32 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="bytes read per file or stdin")
     p.add_argument("--no-gitignore", action="store_true", help="scan files .gitignore excludes too")
     p.add_argument("--progress", action="store_true", help="show progress on stderr (default: when a tty)")
+    p.add_argument(
+        "--warm",
+        action="store_true",
+        help="only build the compiled pattern databases in the state directory's cache (what the hook "
+        "loads in milliseconds), then exit",
+    )
     p.set_defaults(func=cmd_scan)
 
 
 _NAMES = {"secrets": "secret", "pii": "pii", "injection": "injection"}
 
 
+def warm(state: str) -> int:
+    """Compile the detectors' pattern databases into the state directory's cache."""
+    from .detect.scanner import Detectors
+
+    started = time.monotonic()
+    detectors = Detectors(("secret", "pii"), cache_dir=os.path.join(state, "cache"))
+    print(
+        f"pattern databases ready ({detectors.backend()}) in {time.monotonic() - started:.1f} s",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
-    from .detect.pii import custom_entity
     from .detect.redact import load_key
     from .detect.scanner import Detectors
     from .policy.types import DetectSettings
@@ -66,6 +84,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     except KeyError as exc:
         print(f"ramparts scan: unknown detector {exc.args[0]!r} (secrets, pii, injection)", file=sys.stderr)
         return EXIT_USAGE
+    if args.warm:
+        return warm(state_dir(args.state_dir))
     if not args.paths and not args.jsonl:
         print("ramparts scan: give PATHs, '-' for stdin, or --jsonl", file=sys.stderr)
         return EXIT_USAGE
@@ -76,23 +96,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
         from .policy.load import load_policy
 
         settings = load_policy(args.policy).detect  # a PolicyError names the file and line
-    detectors = Detectors(
+    detectors = Detectors.from_settings(
+        settings,
         categories,  # type: ignore[arg-type]
         cache_dir=os.path.join(state, "cache"),
-        custom_entities=[
-            custom_entity(
-                e.name,
-                e.pattern,
-                context=e.context,
-                validator=e.validator,
-                base=e.confidence,
-                severity=e.severity,
-            )
-            for e in settings.custom_entities
-        ],
-        ip_addresses=settings.ip_addresses,
-        injection_high=settings.injection_block,
-        injection_medium=settings.injection_warn,
     )
     if args.jsonl:
         return _jsonl(detectors, key, args)

@@ -8,6 +8,7 @@ decision's trace so ``ramparts explain`` can show the reasoning.
 
 from __future__ import annotations
 
+from .controls import Hit, content_hits, git_hits, mcp_hits, reauth_hits, session_hits, taint_hits, url_host
 from .model import Decision, Event, SessionState, ToolCall, Verdict
 from .policy.rules import (
     EDIT_TOOLS,
@@ -32,25 +33,81 @@ READ_ONLY_RULE = Rule(
     kind="command",
 )
 """Stands for the read-only table when it is what allows a command."""
+MCP_RULE = Rule(id="mcp.allowlist", list="allow", raw="mcp.servers allowlist", tool="mcp__*", kind="never")
+"""Stands for the policy's MCP allowlist when it is what allows an MCP tool."""
+GATES = frozenset({"session.reauth", "session.tainted"})
+"""Control asks that only hold back a call that would otherwise be allowed or asked."""
 _DEV_FILES = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zero"})
 
 
 def decide(policy: Policy, event: Event, state: SessionState) -> Decision:
-    """Decide one event. Events that are not tool calls are allowed (and recorded by the adapter)."""
-    del state  # session limits, taint and the kill switch arrive with the session module
-    if event.kind != "pre_tool_use":
+    """Decide one event: a tool call before it runs, a prompt, a tool result, a session start or end."""
+    hits = session_hits(policy, event, state)
+    if event.kind == "pre_tool_use":
+        if event.tool is None:
+            return Decision(
+                reasons=("pre_tool_use event without a tool call",), policy_revision=policy.revision
+            )
+        return _decide_tool(policy, event, event.tool, state, hits)
+    hits.extend(content_hits(policy, event))
+    trace = [f"{event.kind} event"]
+    trace.extend(f"{hit.list} {hit.rule_id}: {hit.reason}" for hit in hits)
+    blocking = [hit for hit in hits if hit.list in ("deny", "ask")]  # nobody can be asked here: ask blocks
+    verdict: Verdict = "deny" if blocking else "allow"
+    if blocking:
+        reasons = tuple(hit.reason for hit in blocking)
+        rule_ids = tuple(hit.rule_id for hit in blocking)
+    else:
+        reasons = (f"{event.kind}: nothing to stop",)
+        rule_ids = ()
+    return _finish(
+        policy,
+        verdict,
+        reasons,
+        rule_ids,
+        trace,
+        warnings=tuple(hit.reason for hit in hits if hit.list == "warn"),
+        effects=tuple(hit.effect for hit in hits if hit.effect is not None),
+    )
+
+
+def _finish(
+    policy: Policy,
+    verdict: Verdict,
+    reasons: tuple[str, ...],
+    rule_ids: tuple[str, ...],
+    trace: list[str],
+    *,
+    warnings: tuple[str, ...] = (),
+    effects: tuple[tuple[str, str], ...] = (),
+) -> Decision:
+    trace.append(f"decision: {verdict}")
+    if policy.mode == "report" and verdict != "allow":
+        trace.append(f"report mode: would {verdict}, letting Claude Code's own permission flow decide")
         return Decision(
             verdict="allow",
-            reasons=(f"{event.kind}: recorded",),
+            reasons=(f"report mode, would {verdict}: " + "; ".join(reasons),),
+            rule_ids=rule_ids,
             policy_revision=policy.revision,
-            trace=(f"{event.kind} events are recorded; no rule applies to them yet",),
+            trace=tuple(trace),
+            enforced=False,
+            would_verdict=verdict,
+            warnings=warnings,
         )
-    if event.tool is None:
-        return Decision(reasons=("pre_tool_use event without a tool call",), policy_revision=policy.revision)
-    return _decide_tool(policy, event, event.tool)
+    return Decision(
+        verdict=verdict,
+        reasons=reasons,
+        rule_ids=rule_ids,
+        policy_revision=policy.revision,
+        trace=tuple(trace),
+        warnings=warnings,
+        effects=effects,
+    )
 
 
-def _decide_tool(policy: Policy, event: Event, call: ToolCall) -> Decision:
+def _decide_tool(
+    policy: Policy, event: Event, call: ToolCall, state: SessionState, controls: list[Hit]
+) -> Decision:
     trace: list[str] = [f"tool {call.name}"]
     if call.commands:
         trace.append("commands: " + " | ".join(c.text for c in call.commands))
@@ -63,13 +120,37 @@ def _decide_tool(policy: Policy, event: Event, call: ToolCall) -> Decision:
             if why:
                 hits[list_name].append((rule, why))  # type: ignore[index]
                 trace.append(f"{list_name} rule {rule.raw!r} matches: {why}")
+    mcp, mcp_allows = mcp_hits(policy, call, event)
+    controls = [
+        *controls,
+        *content_hits(policy, event),
+        *mcp,
+        *git_hits(policy, call, event),
+        *taint_hits(policy, call, state),
+        *reauth_hits(policy, call, event, state),
+    ]
+    warnings: list[str] = []
+    gates: list[Hit] = []  # asks that hold back what would otherwise run; they never soften a deny
+    for hit in controls:
+        trace.append(f"{hit.list} {hit.rule_id}: {hit.reason}")
+        if hit.list == "warn":
+            warnings.append(hit.reason)
+        elif hit.list == "ask" and hit.rule_id in GATES:
+            gates.append(hit)
+        else:
+            rule = Rule(id=hit.rule_id, list=hit.list, raw=hit.rule_id, tool=call.name, kind="never")
+            hits[hit.list].append((rule._replace(spec="file") if hit.file else rule, hit.reason))
     if not hits["deny"]:
         for rule, why in _recursive_hits(policy, call, event):
             hits["ask"].append((rule, why))
             trace.append(f"recursive read: {why}")
     if call.hosts:
         trace.append("contacts: " + ", ".join(call.hosts))
-        protected = [(rule, why) for rule, why in (*hits["deny"], *hits["ask"]) if rule.kind == "path"]
+        protected = [
+            (rule, why)
+            for rule, why in (*hits["deny"], *hits["ask"])
+            if rule.kind == "path" or (rule.kind == "never" and rule.spec == "file")
+        ]
         if protected:
             rule, why = protected[0]
             exfil = f"exfiltration attempt: {why} and sends to {', '.join(call.hosts)}"
@@ -103,6 +184,8 @@ def _decide_tool(policy: Policy, event: Event, call: ToolCall) -> Decision:
         rule_ids = (*rule_ids, *(rule_id for rule_id, _, _ in shell_holds))
     else:
         covering, missing = _allowed(policy.allow, call, event, read_only=policy.allow_read_only)
+        if mcp_allows and missing == [f"tool {call.name}"]:
+            covering, missing = [MCP_RULE], []
         if not missing:
             verdict = "allow"
             rule_ids = tuple(dict.fromkeys(rule.id for rule in covering))
@@ -113,28 +196,17 @@ def _decide_tool(policy: Policy, event: Event, call: ToolCall) -> Decision:
             rule_ids = ("permissions.default",)
             reasons = (f"no rule allows {', '.join(missing)}; policy default is {policy.default}",)
             trace.append(reasons[0])
-    trace.append(f"decision: {verdict}")
-    if policy.mode == "report" and verdict != "allow":
-        trace.append(f"report mode: would {verdict}, letting Claude Code's own permission flow decide")
-        return Decision(
-            verdict="allow",
-            reasons=(f"report mode, would {verdict}: " + "; ".join(reasons),),
-            rule_ids=rule_ids,
-            policy_revision=policy.revision,
-            trace=tuple(trace),
-            enforced=False,
-            would_verdict=verdict,
-        )
-    return Decision(
-        verdict=verdict,
-        reasons=reasons,
-        rule_ids=rule_ids,
-        policy_revision=policy.revision,
-        trace=tuple(trace),
-    )
+    if gates and verdict != "deny":
+        reasons = (*(reasons if verdict == "ask" else ()), *(hit.reason for hit in gates))
+        rule_ids = (*(rule_ids if verdict == "ask" else ()), *(hit.rule_id for hit in gates))
+        verdict = "ask"
+    effects = tuple(hit.effect for hit in controls if hit.effect is not None)
+    return _finish(policy, verdict, reasons, rule_ids, trace, warnings=tuple(warnings), effects=effects)
 
 
 def _reason(prefix: str, rule: Rule, why: str) -> str:
+    if rule.kind == "never":  # a control, not a permission rule: its reason says everything
+        return why
     text = f"{prefix} by Ramparts rule {rule.raw} ({why})"
     return f"{text}: {rule.reason}" if rule.reason else text
 
@@ -210,15 +282,7 @@ def _path_hit(rule: Rule, path: str, event: Event) -> bool:
 
 
 def _url_host(call: ToolCall) -> str:
-    url = call.input.get("url")
-    if not isinstance(url, str):
-        return ""
-    from urllib.parse import urlsplit
-
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
+    return url_host(call.input.get("url"))
 
 
 def _allowed(

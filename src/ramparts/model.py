@@ -39,6 +39,9 @@ class Command(NamedTuple):
     allow rules must name it that way, since ``./ls`` is not the ``ls`` an allow rule trusts."""
     read_only: bool = False
     """The read-only table (``ramparts.shell.readonly``) says it cannot change anything."""
+    as_written: tuple[str, ...] = ()
+    """The words before options that only steer the program were dropped (git's ``-C``/``-c``), when
+    they differ from ``argv``: the git rules read them."""
 
 
 class InlineCode(NamedTuple):
@@ -78,19 +81,6 @@ class ToolCall(NamedTuple):
     """Bash only: code run inline by an interpreter; the engine asks (or denies) for it."""
 
 
-class Event(NamedTuple):
-    """One normalised thing an agent is about to do or did."""
-
-    kind: EventKind
-    session_id: str
-    cwd: str
-    home: str
-    subject: Subject = Subject()
-    tool: ToolCall | None = None
-    agent: str = "claude_code"
-    permission_mode: str = ""
-
-
 class Finding(NamedTuple):
     """Something a detector found. Never holds the raw value: a keyed fingerprint and a redacted excerpt."""
 
@@ -103,6 +93,40 @@ class Finding(NamedTuple):
     line: int
     fingerprint: str
     excerpt: str
+
+
+class Content(NamedTuple):
+    """Text an event carries or a tool call would expose, as the adapter's detectors saw it.
+
+    The engine never sees the text itself: only where it came from and what was found in it.
+    """
+
+    source: Literal["file", "prompt", "tool_result"]
+    name: str
+    """The file's path, ``prompt``, or the tool whose result it is."""
+    findings: tuple[Finding, ...] = ()
+    truncated: bool = False
+    """Only the first part was scanned (the policy's ``dlp.max_scan_bytes``)."""
+    error: str = ""
+    """Why it could not be scanned; the engine treats an unscannable file as unsafe to read."""
+
+
+class Event(NamedTuple):
+    """One normalised thing an agent is about to do or did."""
+
+    kind: EventKind
+    session_id: str
+    cwd: str
+    home: str
+    subject: Subject = Subject()
+    tool: ToolCall | None = None
+    agent: str = "claude_code"
+    permission_mode: str = ""
+    content: tuple[Content, ...] = ()
+    """What the adapter scanned: files a call would read, the prompt, the tool result."""
+    mcp_server: str = ""
+    git_branch: str = ""
+    """The branch checked out in ``cwd`` when the call runs git ('' when unknown or detached)."""
 
 
 class OtherSession(NamedTuple):
@@ -158,6 +182,10 @@ class Decision(NamedTuple):
     """In report mode, what enforce mode would have decided."""
     decision_id: str = ""
     """Set by the adapter that records the decision (the engine itself draws no randomness)."""
+    warnings: tuple[str, ...] = ()
+    """Said to the agent alongside an allow (``additionalContext``): a suspected injection, a secret."""
+    effects: tuple[tuple[str, str], ...] = ()
+    """What the adapter must record in session state, as (action, reason): ``taint``, ``close``."""
 
     @property
     def reason(self) -> str:

@@ -98,7 +98,7 @@ def steps(project: Path) -> list[Step]:
 DENIED = {
     0: "sensitive:Read:.env",
     1: "sensitive:Read:.env",
-    2: "deny:Bash(git push *)",
+    2: "git.push_protected",
     3: "shell.exfiltration",  # curl -d @.env: reads a protected file and sends it out
     4: "deny:Bash(sudo *)",
 }
@@ -127,7 +127,7 @@ def test_hook_alone_enforces_the_policy(claude_bin: Path, setup: dict[str, Path]
         assert store.verify()[1] == []
     pre = [r for r in records if r["event"] == "PreToolUse"]
     assert [r["decision"] for r in pre] == ["deny"] * 5 + ["allow"] * 2
-    assert {r["rule_ids"][0] for r in pre[:5]} == set(DENIED.values())
+    assert all(DENIED[i] in r["rule_ids"] for i, r in enumerate(pre[:5]))
     events = {r["event"] for r in records}
     assert {"SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "SessionEnd"} <= events
     assert all(CANARY not in json.dumps(r) for r in records)

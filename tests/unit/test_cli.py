@@ -63,7 +63,7 @@ def test_explain_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert code == 0
     assert out.startswith("decision: DENY")
-    assert "Bash(git push *)" in out and "steps:" in out
+    assert "Bash(git push * main)" in out and "git.push_force" in out and "steps:" in out
     code, out, _ = run(capsys, "explain", "--policy", "profile:baseline", "--json", "Read", ".env")
     data = json.loads(out)
     assert data["decision"] == "deny" and "sensitive:Read:.env" in data["rules"]

@@ -100,7 +100,8 @@ sensitive_paths: [".env", "~/.ssh/**"]
         ("WebFetch", {"url": "https://example.org/", "prompt": ""}, "ask", "permissions.default"),
         ("mcp__shady__run", {}, "deny", "deny:mcp__shady"),
         ("mcp__github__get_issue", {}, "allow", "allow:mcp__github__get_issue"),
-        ("mcp__github__delete_repo", {}, "ask", "permissions.default"),
+        # MED-04: an MCP tool no rule names and no mcp.servers entry lists is denied
+        ("mcp__github__delete_repo", {}, "deny", "mcp.unlisted_server"),
         ("Agent", {"subagent_type": "general-purpose"}, "deny", "deny:Agent(general-purpose)"),
         ("Agent", {"subagent_type": "Explore"}, "allow", "allow:Agent(Explore)"),
         ("TodoWrite", {"todos": []}, "ask", "permissions.default"),
@@ -265,7 +266,7 @@ def test_non_tool_events_are_recorded_allows() -> None:
     event = Event(kind="user_prompt", session_id="s", cwd="/", home="/root")
     decision = decide(POLICY, event, SessionState())
     assert decision.verdict == "allow"
-    assert "recorded" in decision.reason
+    assert "nothing to stop" in decision.reason
 
 
 def test_pre_tool_use_without_tool_denies() -> None:
@@ -432,18 +433,18 @@ def test_readonly_profile_allows_only_what_cannot_change_anything(check: Decider
     for command in (
         "ls && rm x",
         "sort -o x README.md",
-        "git branch -D main",
         "find . -delete",
         "npm install",
     ):
         assert check(readonly, "Bash", {"command": command}).verdict == "ask", command
-    for command in ("cat .env", "git push", "curl https://x"):
+    for command in ("cat .env", "git push", "curl https://x", "git branch -D main"):
         assert check(readonly, "Bash", {"command": command}).verdict == "deny", command
 
 
 EGRESS = policy_from(
     "version: 1\nsensitive_paths: ['.env', '~/.aws/**']\n"
     "permissions: {allow: ['Bash(curl *)', 'Bash(grep *)', 'Bash(cat *)', 'Bash(nc *)', 'Bash(dig *)']}\n"
+    "session: {reauth: {enabled: false}}\n"  # these tests are about the exfiltration rule alone
 )
 
 

@@ -81,18 +81,36 @@ class Matcher:
         self,
         patterns: Sequence[Pattern],
         *,
-        backend: Backend | Literal["auto"] = "auto",
+        backend: Backend | Literal["auto", "cached"] = "auto",
         cache_dir: str | None = None,
     ) -> None:
+        """``backend="cached"``: Hyperscan when its compiled database is already in ``cache_dir``, else
+        ``re`` (which builds at once); ``cold`` then says a warm-up would pay off. For processes with
+        a deadline (the hook), where compiling the Hyperscan database (seconds) is not affordable."""
         self.patterns = tuple(patterns)
         self._keywords = [tuple(k.lower() for k in p.keywords) for p in self.patterns]
         self._impl: Any = None
+        self.cold = False
         chosen: Backend | None = None
-        for name in [backend] if backend != "auto" else available_backends():
+        cached_only = backend == "cached"
+        names: list[Backend]
+        if backend == "cached":
+            names = ["hyperscan", "re"] if "hyperscan" in available_backends() else ["re"]
+        elif backend == "auto":
+            names = available_backends()
+        else:
+            names = [backend]
+        for name in names:
             try:
-                self._impl = _BUILDERS[name](self.patterns, cache_dir)
+                if name == "hyperscan":
+                    self._impl = _hyperscan_backend(self.patterns, cache_dir, cached_only=cached_only)
+                else:
+                    self._impl = _BUILDERS[name](self.patterns, cache_dir)
+            except _NotCached:
+                self.cold = True
+                continue
             except (ImportError, _CompileError):
-                if backend != "auto":
+                if backend not in ("auto", "cached"):
                     raise
                 continue
             chosen = name
@@ -112,6 +130,10 @@ class Matcher:
 
 
 class _CompileError(Exception):
+    pass
+
+
+class _NotCached(Exception):
     pass
 
 
@@ -166,7 +188,9 @@ def _re2_backend(patterns: Sequence[Pattern], cache_dir: str | None) -> Any:
     return run
 
 
-def _hyperscan_backend(patterns: Sequence[Pattern], cache_dir: str | None) -> Any:
+def _hyperscan_backend(
+    patterns: Sequence[Pattern], cache_dir: str | None, *, cached_only: bool = False
+) -> Any:
     import hyperscan
 
     base = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
@@ -185,6 +209,8 @@ def _hyperscan_backend(patterns: Sequence[Pattern], cache_dir: str | None) -> An
         except Exception:  # noqa: BLE001 - any unreadable or stale cache: compile again
             database, always = None, []
     if database is None:
+        if cached_only:
+            raise _NotCached(path or "no cache folder")
         database, always = _compile(hyperscan, expressions, flags)
         if path is not None:
             _write_atomic(path, hyperscan.dumpb(database))

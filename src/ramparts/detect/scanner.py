@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from ..model import Finding
+from ..policy.types import DetectSettings
 from .pii import BUILTIN, Entity, PiiScanner
 from .secrets import SecretScanner
 
@@ -46,6 +47,46 @@ class Detectors:
         )
         self.injection_high = injection_high
         self.injection_medium = injection_medium
+
+    @property
+    def cold(self) -> bool:
+        """A ``backend="cached"`` matcher found no compiled database and fell back to ``re``."""
+        return any(s is not None and s.matcher.cold for s in (self.secrets, self.pii))
+
+    def backend(self) -> str:
+        return ", ".join(sorted({s.matcher.backend for s in (self.secrets, self.pii) if s is not None}))
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: DetectSettings,
+        categories: Iterable[Category] = CATEGORIES,
+        *,
+        cache_dir: str | None = None,
+        backend: str = "auto",
+    ) -> Detectors:
+        """The detectors a policy's ``detect`` section configures (custom entities, IPs, thresholds)."""
+        from .pii import custom_entity
+
+        return cls(
+            categories,
+            cache_dir=cache_dir,
+            backend=backend,
+            custom_entities=[
+                custom_entity(
+                    e.name,
+                    e.pattern,
+                    context=e.context,
+                    validator=e.validator,
+                    base=e.confidence,
+                    severity=e.severity,
+                )
+                for e in settings.custom_entities
+            ],
+            ip_addresses=settings.ip_addresses,
+            injection_high=settings.injection_block,
+            injection_medium=settings.injection_warn,
+        )
 
     def scan(
         self,

@@ -68,4 +68,28 @@ def managed_settings(policy: Policy, *, command: str) -> dict[str, Any]:
         settings["allowManagedPermissionRulesOnly"] = True
     if policy.settings.env:
         settings["env"] = dict(policy.settings.env)
+    settings.update(mcp_settings(policy))
     return settings
+
+
+def mcp_settings(policy: Policy) -> dict[str, Any]:
+    """MED-04 in Claude Code's own keys: the allowlist (empty blocks every server), the denylist, and
+    whether only managed servers may load. With ``mcp.default: allow`` no allowlist is written."""
+    out: dict[str, Any] = {}
+    if policy.mcp.default != "allow":
+        out["allowedMcpServers"] = [{"serverName": server.name} for server in policy.mcp.servers]
+    if policy.mcp.denied:
+        out["deniedMcpServers"] = [{"serverName": name} for name in policy.mcp.denied]
+    if policy.mcp.managed_only:
+        out["allowManagedMcpServersOnly"] = True
+    return out
+
+
+def managed_mcp(policy: Policy) -> dict[str, Any] | None:
+    """``managed-mcp.json`` for the servers the policy configures (``mcp.servers.NAME.managed``); None
+    when it configures none (the file is exclusive: once present, no other server loads)."""
+    if not policy.mcp.managed_servers:
+        return None
+    import json
+
+    return {"mcpServers": {name: json.loads(config) for name, config in policy.mcp.managed_servers}}

@@ -18,15 +18,22 @@ from .types import (
     CompileSettings,
     CustomEntity,
     DetectSettings,
+    DlpSettings,
+    GitPolicy,
     HookSettings,
+    McpServer,
+    McpSettings,
     Policy,
+    SessionSettings,
     policy_from_json,
     policy_to_json,
 )
 
 PROFILE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profiles")
 PROFILES = ("baseline", "strict", "readonly")
-CACHE_FORMAT = "ramparts-policy-cache-v1"
+CACHE_FORMAT = "ramparts-policy-cache-v2"
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_COMPILER_FILES = tuple(os.path.join(_HERE, name) for name in ("load.py", "types.py", "rules.py"))
 
 Marks = dict[tuple[Any, ...], tuple[int, int]]
 MAX_NODES = 100_000
@@ -69,6 +76,9 @@ def load_policy(ref: str, *, cache_dir: str | os.PathLike[str] | None = None) ->
     key = ""
     if cache_dir is not None:
         digest = sha256(f"{CACHE_FORMAT}:{','.join(Policy._fields)}".encode())
+        # The compiler's own code is part of the key: an upgrade never reuses a stale compiled form.
+        for module in _COMPILER_FILES:
+            digest.update(b"\0" + _bytes(module))
         digest.update(os.path.realpath(path).encode() + b"\0" + raw)
         for name in PROFILES:
             digest.update(b"\0" + _bytes(profile_path(name)))
@@ -258,6 +268,11 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
     injection: dict[str, Any] = {}
     custom: list[CustomEntity] = []
     hook: dict[str, Any] = {}
+    dlp: dict[str, Any] = {}
+    session: dict[str, Any] = {}
+    mcp: dict[str, Any] = {}
+    mcp_servers: dict[str, dict[str, Any]] = {}
+    git: dict[str, Any] = {}
     settings: dict[str, Any] = {}
     env: dict[str, str] = {}
     sensitive: list[str] = []
@@ -275,6 +290,24 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         for i, item in enumerate(detect.get("pii", {}).get("custom", [])):
             custom.append(_custom_entity(item, marks, ("detect", "pii", "custom", i, "pattern"), where))
         hook.update(data.get("hook", {}))
+        layer_dlp = data.get("dlp", {})
+        dlp.update({k: v for k, v in layer_dlp.items() if k not in ("reads", "prompts", "tool_results")})
+        dlp.update({f"read_{k}": v for k, v in layer_dlp.get("reads", {}).items()})
+        dlp.update({f"prompt_{k}": v for k, v in layer_dlp.get("prompts", {}).items()})
+        dlp.update({f"result_{k}": v for k, v in layer_dlp.get("tool_results", {}).items()})
+        layer_session = dict(data.get("session", {}))
+        reauth = layer_session.pop("reauth", {})
+        session.update(layer_session)
+        if "enabled" in reauth:
+            session["reauth"] = reauth["enabled"]
+        if "paths" in reauth:
+            session["reauth_paths"] = tuple(reauth["paths"])
+        if "hosts" in reauth:
+            session["reauth_hosts"] = tuple(h.lower().rstrip(".") for h in reauth["hosts"])
+        layer_mcp = dict(data.get("mcp", {}))
+        mcp_servers.update(layer_mcp.pop("servers", {}))
+        mcp.update(layer_mcp)
+        git.update(data.get("git", {}))
         layer_settings = dict(data.get("settings", {}))
         env.update(layer_settings.pop("env", {}))
         settings.update(layer_settings)
@@ -339,6 +372,28 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
             ip_addresses=pii.get("ip_addresses", True),
             injection_block=injection.get("block", 0.8),
             injection_warn=injection.get("warn", 0.5),
+        ),
+        dlp=DlpSettings(
+            **{**dlp, **({"prompt_pii": tuple(dlp["prompt_pii"])} if "prompt_pii" in dlp else {})}
+        ),
+        session=SessionSettings(**session),
+        mcp=McpSettings(
+            default=mcp.get("default", "deny"),
+            managed_only=mcp.get("managed_only", False),
+            denied=tuple(mcp.get("denied", ())),
+            servers=tuple(
+                McpServer(name, tuple(spec.get("tools", ("*",))), bool(spec.get("approval", False)))
+                for name, spec in mcp_servers.items()
+            ),
+            managed_servers=tuple(
+                (name, json.dumps(spec["managed"], sort_keys=True))
+                for name, spec in mcp_servers.items()
+                if "managed" in spec
+            ),
+        ),
+        git=GitPolicy(
+            protected_branches=tuple(git.get("protected_branches", GitPolicy().protected_branches)),
+            push=git.get("push", "ask"),
         ),
     )
 
@@ -417,26 +472,79 @@ def _parse_at(
 
 
 def protect_own_files(policy: Policy, *, policy_file: str, state_dir: str) -> Policy:
-    """Add deny rules that keep the agent away from Ramparts' own files and Claude Code's settings.
+    """Add deny rules that keep the agent away from Ramparts and from what could switch it off.
 
-    An agent that could rewrite the policy, the compiled cache, the audit store or the settings that
-    install the hook could switch Ramparts off; these rules (ids ``self:…``) close that route for
-    every tool and shell command Ramparts can see.
+    Built in, whatever the policy says (ids ``self:…``): a prompt-injected agent runs as the same user
+    as the hook, so it must not rewrite the policy, the state (audit store, sessions, keys), the
+    installed code, Claude Code's settings of any scope (they can add or drop hooks), ``.mcp.json``,
+    git's hooks and config, or shell start-up files; nor stop Ramparts' processes or change the
+    environment its hooks read. Every tool and every shell route the shell analysis sees is covered.
     """
+    import ramparts
+
+    state = os.path.realpath(state_dir).strip("/")
+    code = os.path.dirname(os.path.realpath(ramparts.__file__)).strip("/")
     protected: list[tuple[str, str]] = [
-        (f"Edit(//{state_dir.strip('/')}/**)", "Ramparts' state (audit store, policy cache, keys)"),
-        (f"Read(//{state_dir.strip('/')}/keys/**)", "Ramparts' fingerprint key"),
+        (f"Edit(//{state}/**)", "Ramparts' state (audit store, sessions, policy cache, keys)"),
+        (f"Read(//{state}/keys/**)", "Ramparts' keys"),
+        (f"Edit(//{code}/**)", "Ramparts' installed code"),
         ("Edit(//etc/ramparts/**)", "the installed Ramparts policy"),
         ("Edit(//etc/claude-code/**)", "Claude Code's managed settings"),
+        ("Edit(//Library/Application Support/ClaudeCode/**)", "Claude Code's managed settings"),
         ("Edit(**/.claude/settings.json)", "Claude Code's user or project settings (they can add hooks)"),
         ("Edit(**/.claude/settings.local.json)", "Claude Code's local settings (they can add hooks)"),
+        ("Edit(~/.claude.json)", "Claude Code's user configuration (MCP servers, trust)"),
+        ("Edit(**/.mcp.json)", "the project's MCP servers"),
+        ("Edit(**/.git/hooks/**)", "git hooks (the pre-push guard)"),
+        ("Edit(**/.git/config)", "git configuration (hooksPath, aliases, remotes)"),
+    ]
+    protected += [
+        (f"Edit(~/{name})", "a shell start-up file (it runs in every new shell)") for name in _STARTUP_FILES
     ]
     if not policy_file.startswith("profile:"):
         protected.append(
             (f"Edit(//{os.path.realpath(policy_file).strip('/')})", "the Ramparts policy in force")
         )
+    protected += [(f"Bash({pattern})", what) for pattern, what in _SELF_COMMANDS]
     extra = []
     for text, what in protected:
         rule = parse_rule(text, list_="deny", rule_id=f"self:{text}", reason=f"protects {what}", base_dir="")
         extra.append(rule)
     return policy._replace(deny=(*policy.deny, *extra))
+
+
+_STARTUP_FILES = (
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".bash_logout",
+    ".profile",
+    ".zshrc",
+    ".zshenv",
+    ".zprofile",
+    ".zlogin",
+    ".config/fish/**",
+    ".inputrc",
+)
+_SELF_COMMANDS = (
+    # stopping Ramparts' processes (gateway, egress proxy, shipper, control plane)
+    ("kill *ramparts*", "Ramparts' processes"),
+    ("pkill *ramparts*", "Ramparts' processes"),
+    ("killall *ramparts*", "Ramparts' processes"),
+    ("*systemctl *ramparts*", "Ramparts' services"),
+    ("*launchctl *ramparts*", "Ramparts' services"),
+    # the environment Ramparts' hooks and git guard read (a nested `claude` inherits it)
+    ("*RAMPARTS_*=*", "the environment Ramparts reads"),
+    ("*unset*RAMPARTS_*", "the environment Ramparts reads"),
+    ("*env *-u*RAMPARTS_*", "the environment Ramparts reads"),
+    ("*CLAUDECODE=*", "the marker that tells git hooks a push comes from an agent"),
+    ("*unset*CLAUDECODE*", "the marker that tells git hooks a push comes from an agent"),
+    ("*env *-u*CLAUDECODE*", "the marker that tells git hooks a push comes from an agent"),
+    ("*env -i *", "the marker that tells git hooks a push comes from an agent"),
+    ("*disableAllHooks*", "Claude Code's hooks"),
+    # the human's controls: clearing a taint, granting step-up, the kill switch, reinstalling
+    ("*ramparts*session*clear*", "the human's decision to clear a tainted session"),
+    ("*ramparts*reauth*", "step-up re-authentication (a human grants it)"),
+    ("*ramparts*kill*", "the kill switch"),
+    ("*ramparts*install*", "Ramparts' installation"),
+)

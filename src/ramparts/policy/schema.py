@@ -92,6 +92,87 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "dlp": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "max_scan_bytes": {"type": "integer", "minimum": 1024, "maximum": 268435456},
+                "secret_confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                "reads": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "high": {"enum": ["deny", "ask"]},
+                        "low": {"enum": ["ask", "warn", "allow"]},
+                    },
+                },
+                "prompts": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "secrets": {"enum": ["block", "warn", "allow"]},
+                        "pii": {"type": "array", "items": {"type": "string", "pattern": "^pii-[a-z0-9-]+$"}},
+                    },
+                },
+                "tool_results": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"secrets": {"enum": ["block", "warn", "allow"]}},
+                },
+            },
+        },
+        "session": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "max_duration_minutes": {"type": "integer", "minimum": 1, "maximum": 10080},
+                "idle_timeout_minutes": {"type": "integer", "minimum": 1, "maximum": 10080},
+                "max_concurrent": {"type": "integer", "minimum": 0, "maximum": 1000},
+                "taint": {"enum": ["ask", "deny"]},
+                "reauth": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "enabled": {"type": "boolean"},
+                        "paths": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                        "hosts": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                    },
+                },
+            },
+        },
+        "mcp": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "default": _VERDICT,
+                "managed_only": {"type": "boolean"},
+                "denied": {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"}},
+                "servers": {
+                    "type": "object",
+                    "propertyNames": {"pattern": "^[A-Za-z0-9_.-]+$"},
+                    "additionalProperties": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "tools": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                            "approval": {"type": "boolean"},
+                            "managed": {
+                                "type": "object",
+                                "description": "the server's entry in managed-mcp.json (command/args/env or type/url)",
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "git": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "protected_branches": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                "push": _VERDICT,
+            },
+        },
         "hook": {
             "type": "object",
             "additionalProperties": False,

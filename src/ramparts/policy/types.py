@@ -45,6 +45,66 @@ class DetectSettings(NamedTuple):
     """... at or above this warn; below, they are only recorded."""
 
 
+class DlpSettings(NamedTuple):
+    """What found secrets and personal data do to reads, prompts and tool results (``dlp``)."""
+
+    max_scan_bytes: int = 4 * 1024 * 1024
+    """A file is scanned up to this many bytes before a read; the rest is not looked at."""
+    secret_confidence: float = 0.7
+    """Secret findings at or above this confidence are "high confidence"."""
+    read_high: Literal["deny", "ask"] = "deny"
+    read_low: Literal["ask", "warn", "allow"] = "warn"
+    prompt_secrets: Literal["block", "warn", "allow"] = "block"
+    prompt_pii: tuple[str, ...] = ("pii-us-ssn", "pii-payment-card", "pii-iban")
+    """Detector ids of personal data that block a prompt."""
+    result_secrets: Literal["block", "warn", "allow"] = "warn"
+
+
+class SessionSettings(NamedTuple):
+    """HIGH-04: session limits, taint and step-up re-authentication (``session``)."""
+
+    max_duration_minutes: int = 480
+    idle_timeout_minutes: int = 30
+    max_concurrent: int = 1
+    """Per user; 0 means no limit."""
+    taint: Literal["ask", "deny"] = "ask"
+    """What a write, an execution or a network call gets after a tool result carried an injection."""
+    reauth: bool = True
+    """Sensitive operations are asked (a human confirms each) unless a ``ramparts reauth`` grant holds."""
+    reauth_paths: tuple[str, ...] = ()
+    """Edit-rule paths whose writes need re-authentication (``Edit(...)`` syntax without the tool)."""
+    reauth_hosts: tuple[str, ...] = ("api.anthropic.com",)
+    """Hosts (and their subdomains; ``*`` globs allowed) reached without re-authentication: the APIs."""
+
+
+class McpServer(NamedTuple):
+    name: str
+    tools: tuple[str, ...] = ("*",)
+    """Tool names (globs) of this server that may be called."""
+    approval: bool = False
+    """Each call is asked."""
+
+
+class McpSettings(NamedTuple):
+    """MED-04: which MCP servers and tools the agent may use (``mcp``)."""
+
+    default: Literal["deny", "ask", "allow"] = "deny"
+    servers: tuple[McpServer, ...] = ()
+    managed_only: bool = False
+    """Compile ``allowManagedMcpServersOnly``: only the servers in ``managed-mcp.json`` load."""
+    managed_servers: tuple[tuple[str, str], ...] = ()
+    """(name, JSON of the server's config) written into ``managed-mcp.json``."""
+    denied: tuple[str, ...] = ()
+    """Servers denied outright (compiled into ``deniedMcpServers``)."""
+
+
+class GitPolicy(NamedTuple):
+    """HIGH-03: branches the agent may not push to or delete, and what other pushes get (``git``)."""
+
+    protected_branches: tuple[str, ...] = ("main", "master", "release/*")
+    push: Literal["deny", "ask", "allow"] = "ask"
+
+
 class Policy(NamedTuple):
     revision: str
     """Content hash of the policy file and the profiles it extends."""
@@ -65,6 +125,10 @@ class Policy(NamedTuple):
     settings: CompileSettings = CompileSettings()
     extends: tuple[str, ...] = ()
     detect: DetectSettings = DetectSettings()
+    dlp: DlpSettings = DlpSettings()
+    session: SessionSettings = SessionSettings()
+    mcp: McpSettings = McpSettings()
+    git: GitPolicy = GitPolicy()
 
 
 def policy_to_json(policy: Policy) -> dict[str, Any]:
@@ -76,6 +140,11 @@ def policy_to_json(policy: Policy) -> dict[str, Any]:
     data["settings"] = policy.settings._asdict()
     data["detect"] = policy.detect._asdict()
     data["detect"]["custom_entities"] = [list(e) for e in policy.detect.custom_entities]
+    data["dlp"] = policy.dlp._asdict()
+    data["session"] = policy.session._asdict()
+    data["mcp"] = policy.mcp._asdict()
+    data["mcp"]["servers"] = [list(server) for server in policy.mcp.servers]
+    data["git"] = policy.git._asdict()
     return data
 
 
@@ -94,4 +163,20 @@ def policy_from_json(data: dict[str, Any]) -> Policy:
         CustomEntity(e[0], e[1], tuple(e[2]), *e[3:]) for e in detect.get("custom_entities", ())
     )
     fields["detect"] = DetectSettings(**detect)
+    fields["dlp"] = DlpSettings(**{**data["dlp"], "prompt_pii": tuple(data["dlp"]["prompt_pii"])})
+    fields["session"] = SessionSettings(
+        **{
+            **data["session"],
+            "reauth_paths": tuple(data["session"]["reauth_paths"]),
+            "reauth_hosts": tuple(data["session"]["reauth_hosts"]),
+        }
+    )
+    mcp = dict(data["mcp"])
+    mcp["servers"] = tuple(McpServer(s[0], tuple(s[1]), s[2]) for s in mcp["servers"])
+    mcp["managed_servers"] = tuple((n, c) for n, c in mcp["managed_servers"])
+    mcp["denied"] = tuple(mcp["denied"])
+    fields["mcp"] = McpSettings(**mcp)
+    fields["git"] = GitPolicy(
+        **{**data["git"], "protected_branches": tuple(data["git"]["protected_branches"])}
+    )
     return Policy(**fields)

@@ -322,7 +322,8 @@ class _Acc:
     ) -> None:
         local = program if "/" in program and not program.startswith(SYSTEM_DIRS) else ""
         read_only = not (wrapper or kept) and is_read_only(as_written or words, program)
-        self.commands.append(Command(words, " ".join(words), wrapper, local, read_only))
+        full = as_written if as_written is not None and as_written != words else ()
+        self.commands.append(Command(words, " ".join(words), wrapper, local, read_only, full))
         self.hosts.extend(network_targets(words, self.files, self.opaque))
 
     def merge(self, inner: _Acc, *, files: bool = True) -> None:

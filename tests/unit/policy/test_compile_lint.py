@@ -20,7 +20,7 @@ def test_managed_settings_shape(baseline: Policy) -> None:
     perms = settings["permissions"]
     assert perms["disableBypassPermissionsMode"] == "disable"
     assert (
-        "Bash(git push *)" in perms["deny"]
+        "Bash(git push * main)" in perms["deny"]
         and "Read(.env)" in perms["deny"]
         and "Edit(.env)" in perms["deny"]
     )

@@ -88,6 +88,10 @@ def to_event(payload: dict[str, Any], *, home: str, subject: Subject) -> Event:
         tool = tool_call(tool_name, tool_input, cwd=cwd, home=home)
     elif kind == "user_prompt" and not isinstance(payload.get("prompt"), str):
         raise HookInputError("UserPromptSubmit input has no string 'prompt'")
+    server = payload.get("mcp_server")
+    runs_git = tool is not None and any(
+        c.argv and os.path.basename(c.argv[0]).startswith("git") for c in tool.commands
+    )
     return Event(
         kind=kind,
         session_id=session_id,
@@ -96,7 +100,39 @@ def to_event(payload: dict[str, Any], *, home: str, subject: Subject) -> Event:
         subject=subject,
         tool=tool,
         permission_mode=mode,
+        mcp_server=_clean(server, "mcp_server") if isinstance(server, str) else "",
+        git_branch=current_branch(cwd) if runs_git else "",
     )
+
+
+def current_branch(cwd: str) -> str:
+    """The branch HEAD names in the repository holding ``cwd`` ('' when detached, absent or unreadable).
+
+    Read from the files, not by running git: the hook must not run repository-controlled config.
+    """
+    folder = cwd
+    for _ in range(64):
+        dot_git = os.path.join(folder, ".git")
+        head = ""
+        try:
+            if os.path.isdir(dot_git):
+                head = os.path.join(dot_git, "HEAD")
+            elif os.path.isfile(dot_git):  # a worktree or submodule: "gitdir: PATH"
+                with open(dot_git, encoding="utf-8") as handle:
+                    pointer = handle.read(4096).strip()
+                if pointer.startswith("gitdir:"):
+                    head = os.path.join(os.path.join(folder, pointer[7:].strip()), "HEAD")
+            if head:
+                with open(head, encoding="utf-8") as handle:
+                    text = handle.read(4096).strip()
+                return text[len("ref: refs/heads/") :] if text.startswith("ref: refs/heads/") else ""
+        except (OSError, UnicodeDecodeError):
+            return ""
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return ""
+        folder = parent
+    return ""
 
 
 def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> ToolCall:

@@ -1,0 +1,189 @@
+"""What the hook scans before deciding: files a call would read, the prompt, a tool's result.
+
+I/O lives here (reading files, bounded); the findings go into :class:`~ramparts.model.Content`
+values on the event, and :func:`ramparts.engine.decide` turns them into a decision. The text itself
+never leaves this module: findings carry keyed fingerprints and redacted excerpts only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from ...detect.scanner import Category, Detectors
+from ...model import Content, Event, ToolCall
+from ...policy.types import Policy
+
+SCANNED_RESULTS = frozenset(
+    {"Bash", "BashOutput", "Read", "NotebookRead", "Grep", "WebFetch", "WebSearch", "Agent", "Task"}
+)
+"""Tools whose results carry outside text into the model (``mcp__*`` tools too)."""
+MAX_FILES = 256
+"""Files a recursive read may scan before the rest is counted as unscanned."""
+_DEVICES = ("/dev/", "/proc/", "/sys/")
+_KEEP = frozenset({"type", "filePath", "file_path", "path", "url", "mode", "codeText", "tool_use_id"})
+"""Keys of a tool result whose string values describe it rather than carry its text."""
+
+
+def detectors_for(policy: Policy, categories: tuple[Category, ...], cache_dir: str) -> Detectors:
+    """The policy's detectors, built within the hook's deadline: Hyperscan from the cache when it is
+    there, else ``re`` (same findings), and a background warm-up builds the cache for the next call."""
+    detectors = Detectors.from_settings(policy.detect, categories, cache_dir=cache_dir, backend="cached")
+    if detectors.cold:
+        warm_in_background(os.path.dirname(cache_dir))
+    return detectors
+
+
+def warm_in_background(state_dir: str) -> None:
+    """Start ``ramparts scan --warm`` detached, unless one started in the last two minutes."""
+    import subprocess
+    import sys
+    import time
+
+    marker = os.path.join(state_dir, "cache", "warming")
+    try:
+        os.makedirs(os.path.dirname(marker), exist_ok=True)
+        if os.path.exists(marker) and time.time() - os.path.getmtime(marker) < 120:
+            return
+        with open(marker, "w", encoding="utf-8") as handle:
+            handle.write(str(os.getpid()))
+        argv = [sys.executable, "-I", "-m", "ramparts", "scan", "--warm", "--state-dir", state_dir]
+        if os.name == "posix":
+            # a short-lived sh puts the warm-up in the background and exits at once: nothing of it is
+            # left for this process to wait for (the words are sh's arguments, never parsed as code)
+            launcher = ["/bin/sh", "-c", 'exec "$@" </dev/null >/dev/null 2>&1 &', "sh", *argv]
+            subprocess.run(launcher, check=False, timeout=5, start_new_session=True)
+        else:  # pragma: no cover - Windows
+            _BACKGROUND.append(
+                subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+            )
+    except (OSError, subprocess.SubprocessError):
+        pass  # only a speed-up: the next call falls back to re again
+
+
+_BACKGROUND: list[Any] = []
+"""Windows: warm-up processes still running, kept so they are not reaped as garbage mid-run."""
+
+
+# -- before a read ------------------------------------------------------------------------------------
+
+
+def read_targets(call: ToolCall) -> Iterator[str]:
+    """Regular files the call reads (recursive reads: the files of their bounded listing)."""
+    for access in call.accesses:
+        if access.mode != "read" or access.path.startswith(_DEVICES):
+            continue
+        if access.recursive:
+            for path in access.below or ():
+                if os.path.isfile(path):
+                    yield path
+        elif os.path.isfile(access.path):
+            yield access.path
+
+
+def scan_reads(call: ToolCall, policy: Policy, detectors: Detectors, key: bytes) -> tuple[Content, ...]:
+    """Scan each file the call would read, up to ``dlp.max_scan_bytes`` in all (a file past the budget
+    is reported unscanned, so the engine asks rather than lets it through unseen)."""
+    budget = policy.dlp.max_scan_bytes
+    out: list[Content] = []
+    for n, path in enumerate(dict.fromkeys(read_targets(call))):
+        if n >= MAX_FILES:
+            out.append(Content("file", path, error=f"more than {MAX_FILES} files to scan"))
+            break
+        try:
+            size = os.path.getsize(path)
+            with open(path, "rb") as handle:
+                data = handle.read(min(budget, policy.dlp.max_scan_bytes))
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError):
+                continue  # nothing to read: the tool will say so
+            out.append(Content("file", path, error=exc.strerror or type(exc).__name__))
+            continue
+        budget -= len(data)
+        text = data.decode("utf-8", "replace")
+        findings = detectors.scan(text, key, categories=("secret",))
+        out.append(Content("file", path, tuple(findings), truncated=size > len(data)))
+        if budget <= 0:
+            break
+    return tuple(out)
+
+
+# -- prompts and tool results ---------------------------------------------------------------------------
+
+
+def scan_prompt(prompt: str, policy: Policy, detectors: Detectors, key: bytes) -> Content:
+    findings = detectors.scan(prompt, key, limit=policy.dlp.max_scan_bytes, categories=("secret", "pii"))
+    return Content("prompt", "prompt", tuple(findings), truncated=len(prompt) > policy.dlp.max_scan_bytes)
+
+
+def scans_result(tool_name: str) -> bool:
+    return tool_name in SCANNED_RESULTS or tool_name.startswith("mcp__")
+
+
+def response_text(response: Any) -> str:
+    """The text a tool result carries, joined from its string values (structured results included)."""
+    parts: list[str] = []
+
+    def walk(value: Any, key: str) -> None:
+        if isinstance(value, str):
+            if key not in _KEEP:
+                parts.append(value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, str(k))
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, key)
+
+    walk(response, "")
+    return "\n".join(parts)
+
+
+def scan_result(tool_name: str, response: Any, policy: Policy, detectors: Detectors, key: bytes) -> Content:
+    text = response_text(response)
+    findings = detectors.scan(text, key, limit=policy.dlp.max_scan_bytes, categories=("secret", "injection"))
+    return Content("tool_result", tool_name, tuple(findings), truncated=len(text) > policy.dlp.max_scan_bytes)
+
+
+def quarantined(response: Any, notice: str) -> Any:
+    """The tool result with its text replaced by ``notice``, in the same shape (Claude Code only takes a
+    replacement shaped like the tool's own output): the longest text field gets the notice, the
+    others are emptied, descriptive fields (type, path, URL) stay."""
+    if isinstance(response, str):
+        return notice
+    longest: list[tuple[int, list[Any] | dict[str, Any], Any]] = []
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            out: dict[str, Any] = {}
+            for k, v in value.items():
+                if isinstance(v, str) and k not in _KEEP:
+                    out[k] = ""
+                    longest.append((len(v), out, k))
+                else:
+                    out[k] = walk(v)
+            return out
+        if isinstance(value, list):
+            items: list[Any] = []
+            for i, item in enumerate(value):
+                if isinstance(item, str):
+                    items.append("")
+                    longest.append((len(item), items, i))
+                else:
+                    items.append(walk(item))
+            return items
+        return value
+
+    result = walk(response)
+    if longest:
+        _size, holder, where = max(longest, key=lambda t: t[0])
+        holder[where] = notice
+        return result
+    return notice
+
+
+def with_content(event: Event, content: tuple[Content, ...]) -> Event:
+    return event._replace(content=content)
