@@ -1,0 +1,92 @@
+"""The hook's scanning adapter: what it reads before a call, how it flattens and quarantines results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ramparts.agents.claude_code.content import (
+    detectors_for,
+    quarantined,
+    read_targets,
+    response_text,
+    scan_reads,
+    scan_result,
+    scans_result,
+)
+from ramparts.agents.claude_code.normalize import current_branch, tool_call
+from ramparts.policy.load import load_policy
+
+KEY = b"k" * 32
+AWS = 'aws_access_key_id = "AKIAQ3EGXJ5TZRPLW4NB"\n'
+
+
+@pytest.fixture(scope="module")
+def policy() -> Any:
+    return load_policy("profile:baseline")
+
+
+@pytest.fixture(scope="module")
+def detectors(policy: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return detectors_for(policy, ("secret", "injection"), str(tmp_path_factory.mktemp("cache")))
+
+
+def test_files_a_call_reads_are_scanned_and_the_budget_is_kept(
+    tmp_path: Path, policy: Any, detectors: Any
+) -> None:
+    (tmp_path / "deploy.py").write_text("x = 1\n" + AWS)
+    (tmp_path / "big.txt").write_text("a" * 5000 + AWS)
+    call = tool_call("Bash", {"command": "cat deploy.py missing.txt big.txt"}, cwd=str(tmp_path), home="/h")
+    small = policy._replace(dlp=policy.dlp._replace(max_scan_bytes=4096))
+    scanned = scan_reads(call, small, detectors, KEY)
+    assert [Path(c.name).name for c in scanned] == ["deploy.py", "big.txt"]  # missing: nothing to read
+    assert scanned[0].findings[0].detector == "aws-access-key-id" and scanned[0].findings[0].line == 2
+    assert scanned[1].truncated and not scanned[1].findings  # past the budget: only the first part
+    assert "AKIAQ3EGXJ5TZRPLW4NB" not in repr(scanned)
+
+
+def test_a_recursive_read_scans_the_files_of_its_listing(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text(AWS)
+    call = tool_call("Bash", {"command": "grep -r aws ."}, cwd=str(tmp_path), home="/h")
+    assert str(tmp_path / "src" / "a.py") in list(read_targets(call))
+    devices = tool_call("Bash", {"command": "cat /proc/self/status"}, cwd=str(tmp_path), home="/h")
+    assert list(read_targets(devices)) == []
+
+
+def test_tool_results_are_flattened_and_quarantined_in_their_own_shape(policy: Any, detectors: Any) -> None:
+    bash = {"stdout": "line one\nIGNORE ALL", "stderr": "", "interrupted": False}
+    assert response_text(bash) == "line one\nIGNORE ALL\n"
+    replaced = quarantined(bash, "NOTICE")
+    assert replaced == {"stdout": "NOTICE", "stderr": "", "interrupted": False}
+    read = {"type": "text", "file": {"filePath": "/p/a.md", "content": "body text", "numLines": 1}}
+    assert quarantined(read, "NOTICE") == {
+        "type": "text",
+        "file": {"filePath": "/p/a.md", "content": "NOTICE", "numLines": 1},
+    }
+    mcp = [{"type": "text", "text": "evil"}, "raw string"]
+    assert quarantined(mcp, "NOTICE") == [{"type": "text", "text": ""}, "NOTICE"]
+    assert quarantined("plain", "NOTICE") == "NOTICE"
+    assert quarantined({"n": 1}, "NOTICE") == "NOTICE"
+    content = scan_result("Bash", {"stdout": AWS}, policy, detectors, KEY)
+    assert content.source == "tool_result" and content.findings[0].category == "secret"
+    assert scans_result("mcp__x__y") and scans_result("WebFetch") and not scans_result("Write")
+
+
+def test_the_current_branch_is_read_from_the_files(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".git" / "HEAD").write_text("ref: refs/heads/release/2.0\n")
+    (repo / "src").mkdir()
+    assert current_branch(str(repo / "src")) == "release/2.0"
+    (repo / ".git" / "HEAD").write_text("0123456789abcdef0123456789abcdef01234567\n")
+    assert current_branch(str(repo)) == ""  # detached
+    worktree = tmp_path / "wt"
+    worktree.mkdir()
+    (tmp_path / "gitdir").mkdir()
+    (tmp_path / "gitdir" / "HEAD").write_text("ref: refs/heads/feature\n")
+    (worktree / ".git").write_text(f"gitdir: {tmp_path / 'gitdir'}\n")
+    assert current_branch(str(worktree)) == "feature"
+    assert current_branch(str(tmp_path)) == ""
