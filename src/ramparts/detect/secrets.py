@@ -193,7 +193,6 @@ SYNTHETIC = re.compile(r"(?i)0123456789|1234567890|abcdefghij|abcdef0123|(.)\1{5
 """Runs no random generator produces; a value with one is more likely made up than real."""
 
 
-_ONE_CHAR_RUN = re.compile(r"(.)\1{3,}")
 SYNTHETIC_FACTOR = 0.7
 """Confidence factor for a made-up looking value: a provider rule's finding (0.75 and up) stays at or
 above ``ramparts scan``'s default 0.5, a generic assignment's (0.4-0.6) drops below it."""
@@ -213,20 +212,9 @@ def is_stand_in(value: str) -> bool:
     return len(parts) == 2 and all(_STAND_IN_WORD.fullmatch(p.strip("\"'[](){}<>")) for p in parts)
 
 
-def is_mask(value: str) -> bool:
-    """Mostly one character repeated (``glc_1111111111111111``, ``sk_live_0000000000``): a masked
-    or zeroed value, like ``xxxx``, not a credential."""
-    return sum(m.end() - m.start() for m in _ONE_CHAR_RUN.finditer(value)) * 2 >= len(value)
-
-
 def is_placeholder(value: str) -> bool:
     """An obvious stand-in rather than a credential (documentation, templates, masked values)."""
-    return (
-        PLACEHOLDER.search(value) is not None
-        or SYNTHETIC.search(value) is not None
-        or is_mask(value)
-        or is_stand_in(value)
-    )
+    return PLACEHOLDER.search(value) is not None or SYNTHETIC.search(value) is not None or is_stand_in(value)
 
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -440,7 +428,7 @@ def _check(rule: SecretRule, match: Any, group: int, offset: int) -> Hit | None:
     suppressed = ""
     if SYNTHETIC.search(value):
         confidence = round(confidence * SYNTHETIC_FACTOR, 3)  # a consumer may want more before it blocks
-    if PLACEHOLDER.search(value) or is_mask(value) or is_stand_in(value):
+    if PLACEHOLDER.search(value) or is_stand_in(value):
         suppressed = "placeholder"
     elif rule.min_entropy and entropy(value) < rule.min_entropy:
         suppressed = "entropy"
