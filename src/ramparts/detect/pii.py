@@ -11,6 +11,7 @@ the policy (a regex, optional context words, an optional validator). No result h
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from typing import Any, NamedTuple
 
 from ..model import Finding
 from .excerpt import excerpts
-from .matcher import Backend, Matcher, Pattern, compile_regex, lower
+from .matcher import Backend, Matcher, Pattern, ascii_bytes, compile_regex, lower
 from .redact import fingerprint
 from .secrets import line_index, luhn
 
@@ -38,6 +39,8 @@ class Entity(NamedTuple):
     """A validator name from :data:`CHECKS`."""
     severity: str = "medium"
     case_insensitive: bool = False
+    prefilter: str = ""
+    """A looser pattern for the multi-pattern pass (see :class:`~ramparts.detect.matcher.Pattern`)."""
 
 
 CONTEXT_WINDOW = 48
@@ -178,6 +181,7 @@ EMAIL = Entity(
     r"\b[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.){1,8}[A-Za-z]{2,24}\b",
     keywords=("@",),
     base=0.85,
+    prefilter=r"[A-Za-z0-9._%+\-]@[A-Za-z0-9]",
     context=("email", "e-mail", "mail", "contact"),
     check="email",
 )
@@ -238,6 +242,7 @@ IPV4 = Entity(
     base=0.6,
     context=("ip", "address", "host", "client", "server", "remote"),
     against=("version", "v."),
+    prefilter=r"\d\.\d{1,3}\.\d{1,3}\.\d",
     check="ip",
     severity="low",
 )
@@ -248,6 +253,7 @@ IPV6 = Entity(
     base=0.6,
     context=("ip", "address", "host", "client", "server", "remote"),
     check="ip",
+    prefilter=r"[0-9A-Fa-f]:[0-9A-Fa-f]{1,4}:",
     severity="low",
 )
 BUILTIN = (EMAIL, PHONE, SSN, CARD, IBAN, IPV4, IPV6)
@@ -293,7 +299,7 @@ class PiiScanner:
         self.private_ips = private_ips
         self.min_confidence = min_confidence
         self.matcher = Matcher(
-            [Pattern(e.pattern, e.keywords, e.case_insensitive) for e in self.entities],
+            [Pattern(e.pattern, e.keywords, e.case_insensitive, e.prefilter) for e in self.entities],
             backend=backend,  # type: ignore[arg-type]
             cache_dir=cache_dir,
         )
@@ -305,18 +311,22 @@ class PiiScanner:
         if limit is not None:
             text = text[:limit]
         lowered = lower(text)
+        data = ascii_bytes(text)  # same offsets as the text; the prefilter made it already
         out: list[tuple[Entity, int, int, float]] = []
         for index in self.matcher.candidates(text, lowered):
             entity = self.entities[index]
-            regex = self._compiled.get(index)
-            if regex is None:
-                regex = self._compiled[index] = compile_regex(
-                    entity.pattern, entity.case_insensitive, engine=self._engine
+            found = self._compiled.get(index)
+            if found is None:
+                binary = entity.pattern.isascii()
+                regex = compile_regex(
+                    entity.pattern, entity.case_insensitive, engine=self._engine, binary=binary
                 )
+                found = self._compiled[index] = (regex, binary)
+            regex, binary = found
             phone = entity.id == "pii-phone"
-            for match in regex.finditer(text):
+            for match in regex.finditer(data if binary else text):
                 start, end = match.span()
-                value = match.group(0)
+                value = text[start:end]
                 # context first: it is cheap, and a candidate that cannot reach min_confidence even
                 # when valid is not worth a phonenumbers parse
                 confidence = _with_context(entity, lowered, start)
@@ -390,8 +400,16 @@ def _with_context(entity: Entity, lowered: str, start: int) -> float:
     return max(0.0, min(1.0, confidence))
 
 
+@functools.lru_cache(maxsize=256)
+def _any_word(words: tuple[str, ...]) -> re.Pattern[str]:
+    """Whether any of ``words`` occurs at all (whole word or not): the quick test before the exact one."""
+    return re.compile("|".join(re.escape(w) for w in words))
+
+
 def _nearest(words: Sequence[str], window: str) -> int | None:
     """How far before the end of ``window`` the nearest of ``words`` (as a whole word) ends."""
+    if not words or _any_word(tuple(words)).search(window) is None:
+        return None  # the common case, one C call instead of a ``rfind`` per word
     best: int | None = None
     for word in words:
         at = window.rfind(word)

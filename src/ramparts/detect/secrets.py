@@ -193,9 +193,28 @@ SYNTHETIC = re.compile(r"(?i)0123456789|1234567890|abcdefghij|abcdef0123|(.)\1{5
 """Runs no random generator produces; a value with one is more likely made up than real."""
 
 
+SYNTHETIC_FACTOR = 0.7
+"""Confidence factor for a made-up looking value: a provider rule's finding (0.75 and up) stays at or
+above ``ramparts scan``'s default 0.5, a generic assignment's (0.4-0.6) drops below it."""
+
+
+_STAND_IN_WORD = re.compile(
+    r"(?i)pass(?:word|wd)?|pwd|secret|token|api[_\-]?key|key|credentials?|user(?:name)?|login|"
+    r"none|null|nil|undefined|true|false|string|value|test"
+)
+"""A word that names a field instead of filling it (``curl -u username:password``)."""
+
+
+def is_stand_in(value: str) -> bool:
+    """A ``user:password`` pair made only of field names (``username:token``, ``user:pass``). A lone
+    ``password`` is not one: in a connection string it is as often the real, weak, password."""
+    parts = value.split(":")
+    return len(parts) == 2 and all(_STAND_IN_WORD.fullmatch(p.strip("\"'[](){}<>")) for p in parts)
+
+
 def is_placeholder(value: str) -> bool:
     """An obvious stand-in rather than a credential (documentation, templates, masked values)."""
-    return PLACEHOLDER.search(value) is not None or SYNTHETIC.search(value) is not None
+    return PLACEHOLDER.search(value) is not None or SYNTHETIC.search(value) is not None or is_stand_in(value)
 
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -408,8 +427,8 @@ def _check(rule: SecretRule, match: Any, group: int, offset: int) -> Hit | None:
     confidence = rule.confidence
     suppressed = ""
     if SYNTHETIC.search(value):
-        confidence = round(confidence * 0.6, 3)  # reported, but a consumer may want more before it blocks
-    if PLACEHOLDER.search(value):
+        confidence = round(confidence * SYNTHETIC_FACTOR, 3)  # a consumer may want more before it blocks
+    if PLACEHOLDER.search(value) or is_stand_in(value):
         suppressed = "placeholder"
     elif rule.min_entropy and entropy(value) < rule.min_entropy:
         suppressed = "entropy"

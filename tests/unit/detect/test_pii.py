@@ -118,3 +118,25 @@ def test_scan_never_raises_and_never_returns_values(text: str) -> None:
     for f in SCANNER.scan(text, KEY):
         value = text[f.start : f.end]
         assert len(value) < 6 or value not in f.excerpt
+
+
+_SHAPES = st.text(alphabet="0123456789abcdefABCDEF.:@-_+%() \u00e9x", max_size=80)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_SHAPES)
+def test_prefilters_match_wherever_their_patterns_do(text: str) -> None:
+    """An entity's looser prefilter (what Hyperscan runs) must never miss a text its pattern matches."""
+    import re
+
+    from ramparts.detect.matcher import ascii_bytes, flags
+    from ramparts.detect.pii import BUILTIN
+
+    for entity in BUILTIN:
+        if entity.prefilter and re.search(entity.pattern, text, flags(entity.case_insensitive)):
+            assert re.search(entity.prefilter.encode(), ascii_bytes(text)), (entity.id, text)
+
+
+def test_non_ascii_text_keeps_character_offsets() -> None:
+    text = "héllo wörld: jane.roe@acme-corp.io, SSN 536-22-8842"
+    assert found(text) == [("pii-email", "jane.roe@acme-corp.io"), ("pii-us-ssn", "536-22-8842")]

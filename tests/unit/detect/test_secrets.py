@@ -226,3 +226,26 @@ def test_live_verification_is_an_opt_in_plug_in() -> None:
         assert [f.confidence for f in found] == [1.0] and set(calls) == {good, bad}
     finally:
         unregister_verifier("github-")
+
+
+def test_field_name_pairs_are_placeholders() -> None:
+    from ramparts.detect.secrets import is_stand_in
+
+    assert is_stand_in("user:pass")
+    assert is_stand_in("'login':'secret'")
+    assert not is_stand_in("password")  # alone, in a connection string, it may be the real weak one
+    assert not is_stand_in("deploy:Zq3v9Ls0Pm2Kx8")
+    hits = SCANNER.hits('curl --user "username:token" https://api.corp.net/me')
+    assert all(h.suppressed for h in hits)
+
+
+def test_a_made_up_value_from_a_provider_rule_stays_reported_at_the_default_threshold() -> None:
+    [hit] = [h for h in SCANNER.hits("STRIPE=sk_live_1234567890Kx8NtWb4Yc7Jd") if not h.suppressed]
+    assert 0.5 <= hit.confidence < hit.rule.confidence
+    [generic] = [h for h in SCANNER.hits("api_token = 'Qm1234567890rTyZw'") if not h.suppressed]
+    assert generic.confidence < 0.5
+
+
+def test_publishable_keys_are_below_the_default_threshold() -> None:
+    [hit] = [h for h in SCANNER.hits("Stripe.setPublishableKey('pk_live_Zq3v9Ls0Pm2Kx8NtWb4Yc7Jd')")]
+    assert not hit.suppressed and hit.confidence < 0.5
