@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,25 @@ from ramparts.engine import decide
 from ramparts.model import Decision, Event, SessionState
 from ramparts.policy.load import compile_policy, load_policy
 from ramparts.policy.types import Policy
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_detector_cache() -> Iterator[Path]:
+    """One compiled detector cache for the whole run (hook processes of every test read it through
+    ``RAMPARTS_CACHE_DIR``): each fresh state directory would otherwise start its own multi-second
+    Hyperscan compile in the background. Tests of the cold path set their own cache folder."""
+    from ramparts.detect.scanner import Detectors
+
+    folder = Path(__file__).resolve().parent.parent / ".pytest_cache" / "ramparts-detectors"
+    folder.mkdir(parents=True, exist_ok=True)
+    Detectors(("secret", "pii"), cache_dir=str(folder))
+    old = os.environ.get("RAMPARTS_CACHE_DIR")
+    os.environ["RAMPARTS_CACHE_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("RAMPARTS_CACHE_DIR", None)
+    else:
+        os.environ["RAMPARTS_CACHE_DIR"] = old
 
 
 @pytest.fixture(scope="session")

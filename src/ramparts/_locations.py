@@ -37,3 +37,14 @@ def state_dir(explicit: str | None) -> str:
         return os.path.expanduser(env)
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return os.path.join(base, "ramparts")
+
+
+def detector_cache_dir(state: str) -> str:
+    """Where the compiled pattern databases live: ``RAMPARTS_CACHE_DIR`` when set (one warm cache shared
+    by many state directories: test suites, image builds), else the state directory's ``cache``.
+
+    The databases decide what the detectors can see, so the folder must be as protected as the state
+    directory; the hook's self-protection rules cover both.
+    """
+    env = os.environ.get("RAMPARTS_CACHE_DIR")
+    return os.path.expanduser(env) if env else os.path.join(state, "cache")

@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any
 
-from ._locations import state_dir
+from ._locations import detector_cache_dir, state_dir
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 DEFAULT_MAX_BYTES = 8 << 20
@@ -55,18 +55,23 @@ def add_parser(sub: Any) -> None:
         help="only build the compiled pattern databases in the state directory's cache (what the hook "
         "loads in milliseconds), then exit",
     )
+    p.add_argument(
+        "--cache-dir", help="with --warm: the cache folder (default: RAMPARTS_CACHE_DIR or STATE/cache)"
+    )
     p.set_defaults(func=cmd_scan)
 
 
 _NAMES = {"secrets": "secret", "pii": "pii", "injection": "injection"}
 
 
-def warm(state: str) -> int:
-    """Compile the detectors' pattern databases into the state directory's cache."""
+def warm(cache_dir: str) -> int:
+    """Compile the detectors' pattern databases into ``cache_dir`` (at low priority)."""
     from .detect.scanner import Detectors
 
+    if hasattr(os, "nice"):
+        os.nice(10)
     started = time.monotonic()
-    detectors = Detectors(("secret", "pii"), cache_dir=os.path.join(state, "cache"))
+    detectors = Detectors(("secret", "pii"), cache_dir=cache_dir)
     print(
         f"pattern databases ready ({detectors.backend()}) in {time.monotonic() - started:.1f} s",
         file=sys.stderr,
@@ -85,7 +90,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         print(f"ramparts scan: unknown detector {exc.args[0]!r} (secrets, pii, injection)", file=sys.stderr)
         return EXIT_USAGE
     if args.warm:
-        return warm(state_dir(args.state_dir))
+        return warm(args.cache_dir or detector_cache_dir(state_dir(args.state_dir)))
     if not args.paths and not args.jsonl:
         print("ramparts scan: give PATHs, '-' for stdin, or --jsonl", file=sys.stderr)
         return EXIT_USAGE
@@ -99,7 +104,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     detectors = Detectors.from_settings(
         settings,
         categories,  # type: ignore[arg-type]
-        cache_dir=os.path.join(state, "cache"),
+        cache_dir=detector_cache_dir(state),
     )
     if args.jsonl:
         return _jsonl(detectors, key, args)

@@ -384,14 +384,14 @@ def mcp_hits(policy: Policy, call: ToolCall, event: Event) -> tuple[list[Hit], b
 
 def git_hits(policy: Policy, call: ToolCall, event: Event) -> list[Hit]:
     """Pushes to protected branches, hook bypasses and history rewrites, in every spelling git reads."""
-    from .shell.git import GitSettings, check_git
-
-    settings = GitSettings(policy.git.protected_branches, policy.git.push)
     hits: list[Hit] = []
     for command in call.commands:
         program = command.argv[0].rsplit("/", 1)[-1] if command.argv else ""
         if program != "git" and not program.startswith("git-"):
             continue
+        from .shell.git import GitSettings, check_git  # only calls that run git pay for it
+
+        settings = GitSettings(policy.git.protected_branches, policy.git.push)
         argv = command.as_written or command.argv
         for finding in check_git(argv, settings, current_branch=event.git_branch or None):
             hits.append(Hit(finding.verdict, finding.rule_id, f"{finding.reason} ({' '.join(argv)!r})"))

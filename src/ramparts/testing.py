@@ -590,6 +590,8 @@ def hermetic_env(*, home: Path, base_url: str, extra_env: Mapping[str, str] | No
         "CLAUDE_CODE_ENABLE_TELEMETRY": "0",
         "NO_PROXY": "127.0.0.1,localhost",
     }
+    if os.environ.get("RAMPARTS_CACHE_DIR"):  # a shared, already compiled detector cache (test suites)
+        env["RAMPARTS_CACHE_DIR"] = os.environ["RAMPARTS_CACHE_DIR"]
     if extra_env:
         env.update(extra_env)
     return env

@@ -505,6 +505,10 @@ def protect_own_files(policy: Policy, *, policy_file: str, state_dir: str) -> Po
         protected.append(
             (f"Edit(//{os.path.realpath(policy_file).strip('/')})", "the Ramparts policy in force")
         )
+    cache = os.environ.get("RAMPARTS_CACHE_DIR")
+    if cache:
+        where = os.path.realpath(os.path.expanduser(cache)).strip("/")
+        protected.append((f"Edit(//{where}/**)", "the detectors' compiled pattern databases"))
     protected += [(f"Bash({pattern})", what) for pattern, what in _SELF_COMMANDS]
     extra = []
     for text, what in protected:

@@ -90,3 +90,22 @@ def test_the_current_branch_is_read_from_the_files(tmp_path: Path) -> None:
     (worktree / ".git").write_text(f"gitdir: {tmp_path / 'gitdir'}\n")
     assert current_branch(str(worktree)) == "feature"
     assert current_branch(str(tmp_path)) == ""
+
+
+def test_a_cold_cache_falls_back_to_re_and_warms_in_the_background(tmp_path: Path, policy: Any) -> None:
+    import time
+
+    from ramparts.detect.matcher import available_backends
+
+    if "hyperscan" not in available_backends():
+        pytest.skip("hyperscan is not installed here: re is the only backend, never cold")
+    cache = tmp_path / "cache"
+    cold = detectors_for(policy, ("secret",), str(cache))
+    assert cold.cold and cold.backend() == "re"
+    assert (cache / "warming").exists()  # a detached `ramparts scan --warm` was started for it
+    assert cold.scan(AWS, KEY)[0].detector == "aws-access-key-id"  # same findings meanwhile
+    deadline = time.monotonic() + 90
+    while not list(cache.glob("hs-*.db.always")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    warm = detectors_for(policy, ("secret",), str(cache))
+    assert not warm.cold and warm.backend() == "hyperscan"

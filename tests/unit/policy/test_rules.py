@@ -636,3 +636,13 @@ def test_path_may_match_below_root_directory() -> None:
 )
 def test_command_matches_any_flag_order(raw: str, argv: tuple[str, ...], expected: bool) -> None:
     assert command_matches_any_flag_order(rule(raw), argv) is expected
+
+
+@given(
+    spec=st.text(alphabet="ab *-.\n", max_size=12),
+    text=st.text(alphabet="ab *-.\n", max_size=16),
+)
+def test_glob_matching_agrees_with_the_regex_form(spec: str, text: str) -> None:
+    from ramparts.policy.rules import command_glob_matches
+
+    assert command_glob_matches(spec, text) == (command_regex(spec).fullmatch(text) is not None)

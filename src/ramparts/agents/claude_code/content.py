@@ -31,24 +31,25 @@ def detectors_for(policy: Policy, categories: tuple[Category, ...], cache_dir: s
     there, else ``re`` (same findings), and a background warm-up builds the cache for the next call."""
     detectors = Detectors.from_settings(policy.detect, categories, cache_dir=cache_dir, backend="cached")
     if detectors.cold:
-        warm_in_background(os.path.dirname(cache_dir))
+        warm_in_background(cache_dir)
     return detectors
 
 
-def warm_in_background(state_dir: str) -> None:
-    """Start ``ramparts scan --warm`` detached, unless one started in the last two minutes."""
+def warm_in_background(cache_dir: str) -> None:
+    """Start ``ramparts scan --warm`` detached and at low priority (so it does not slow the hooks of the
+    session that needs it), unless one started for this cache in the last two minutes."""
     import subprocess
     import sys
     import time
 
-    marker = os.path.join(state_dir, "cache", "warming")
+    marker = os.path.join(cache_dir, "warming")
     try:
         os.makedirs(os.path.dirname(marker), exist_ok=True)
         if os.path.exists(marker) and time.time() - os.path.getmtime(marker) < 120:
             return
         with open(marker, "w", encoding="utf-8") as handle:
             handle.write(str(os.getpid()))
-        argv = [sys.executable, "-I", "-m", "ramparts", "scan", "--warm", "--state-dir", state_dir]
+        argv = [sys.executable, "-I", "-m", "ramparts", "scan", "--warm", "--cache-dir", cache_dir]
         if os.name == "posix":
             # a short-lived sh puts the warm-up in the background and exits at once: nothing of it is
             # left for this process to wait for (the words are sh's arguments, never parsed as code)

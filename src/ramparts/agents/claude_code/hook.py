@@ -304,12 +304,15 @@ class Hook:
 
     def _scan(self, policy: Any, event: Event, payload: dict[str, Any], key: bytes) -> tuple[Any, ...]:
         """Scan what the event exposes: files before a read, the prompt, a tool's result."""
+        from ..._locations import detector_cache_dir
         from .content import detectors_for, scan_prompt, scan_reads, scan_result, scans_result
 
-        cache = os.path.join(self.state_dir, "cache")
+        cache = detector_cache_dir(self.state_dir)
         if event.kind == "pre_tool_use" and event.tool is not None:
-            if not any(a.mode == "read" for a in event.tool.accesses):
-                return ()
+            if not any(
+                a.mode == "read" and (a.recursive or os.path.isfile(a.path)) for a in event.tool.accesses
+            ):
+                return ()  # no file to read: the detectors are not even imported
             return scan_reads(event.tool, policy, detectors_for(policy, ("secret",), cache), key)
         if event.kind == "user_prompt":
             detectors = detectors_for(policy, ("secret", "pii"), cache)
