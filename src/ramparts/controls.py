@@ -9,7 +9,6 @@ finding's control (``session.*`` HIGH-04/MED-02, ``dlp.*`` CRIT-01, ``injection.
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
 from typing import Literal, NamedTuple
 
 from .model import Content, Event, Finding, SessionState, ToolCall
@@ -284,6 +283,8 @@ def reauth_hits(policy: Policy, call: ToolCall, event: Event, state: SessionStat
 
 
 def _api_host(host: str, patterns: tuple[str, ...]) -> bool:
+    from fnmatch import fnmatchcase  # imported when needed: it costs every hook process ~1 ms
+
     return any(host == p or host.endswith("." + p) or fnmatchcase(host, p) for p in patterns)
 
 
@@ -366,6 +367,8 @@ def mcp_hits(policy: Policy, call: ToolCall, event: Event) -> tuple[list[Hit], b
                 f"MCP server {server!r} is not in the policy's mcp.servers",
             )
         ], False
+    from fnmatch import fnmatchcase
+
     if not any(fnmatchcase(tool, pattern) for pattern in listed.tools):
         return [
             Hit(

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ...detect.scanner import Category, Detectors
 from ...model import Content, Event, ToolCall
-from ...policy.types import Policy
+
+if TYPE_CHECKING:  # the detectors are imported only when something is scanned
+    from ...detect.scanner import Category, Detectors
+    from ...policy.types import Policy
 
 SCANNED_RESULTS = frozenset(
     {"Bash", "BashOutput", "Read", "NotebookRead", "Grep", "WebFetch", "WebSearch", "Agent", "Task"}
@@ -29,6 +31,8 @@ _KEEP = frozenset({"type", "filePath", "file_path", "path", "url", "mode", "code
 def detectors_for(policy: Policy, categories: tuple[Category, ...], cache_dir: str) -> Detectors:
     """The policy's detectors, built within the hook's deadline: Hyperscan from the cache when it is
     there, else ``re`` (same findings), and a background warm-up builds the cache for the next call."""
+    from ...detect.scanner import Detectors
+
     detectors = Detectors.from_settings(policy.detect, categories, cache_dir=cache_dir, backend="cached")
     if detectors.cold:
         warm_in_background(cache_dir)

@@ -312,7 +312,7 @@ class Hook:
             if not any(
                 a.mode == "read" and (a.recursive or os.path.isfile(a.path)) for a in event.tool.accesses
             ):
-                return ()  # no file to read: the detectors are not even imported
+                return ()  # no file to read: the detectors are not even loaded
             return scan_reads(event.tool, policy, detectors_for(policy, ("secret",), cache), key)
         if event.kind == "user_prompt":
             detectors = detectors_for(policy, ("secret", "pii"), cache)

@@ -7,13 +7,14 @@ turns into a deny. Path resolution (``~``, globs against ``cwd``, symlinks) happ
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...detect.redact import Redactor
 from ...errors import HookInputError
 from ...model import AccessMode, Event, EventKind, FileAccess, Subject, ToolCall
-from ...shell import analyze
-from ...shell.analyze import FileWord
+
+if TYPE_CHECKING:
+    from ...shell.analyze import FileWord
 
 EVENT_KINDS: dict[str, EventKind] = {
     "PreToolUse": "pre_tool_use",
@@ -85,7 +86,11 @@ def to_event(payload: dict[str, Any], *, home: str, subject: Subject) -> Event:
             raise HookInputError("hook input field 'tool_input' is missing or not an object")
         if kind == "post_tool_use" and "tool_response" not in payload:
             raise HookInputError("PostToolUse input has no 'tool_response'")
-        tool = tool_call(tool_name, tool_input, cwd=cwd, home=home)
+        if kind == "post_tool_use":
+            # the call already ran: what it returned is screened, its command is not analysed again
+            tool = ToolCall(tool_name, tool_input)
+        else:
+            tool = tool_call(tool_name, tool_input, cwd=cwd, home=home)
     elif kind == "user_prompt" and not isinstance(payload.get("prompt"), str):
         raise HookInputError("UserPromptSubmit input has no string 'prompt'")
     server = payload.get("mcp_server")
@@ -140,6 +145,8 @@ def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> 
         command = tool_input.get("command")
         if not isinstance(command, str):
             raise HookInputError(f"{name} tool_input has no string 'command'")
+        from ...shell import analyze  # the parser loads only for shell commands
+
         analysis = analyze(_clean(command, "tool_input.command"))
         accesses, unresolved = resolve_words(analysis.files, cwd=cwd, home=home)
         opaque = (*analysis.opaque, *unresolved)
