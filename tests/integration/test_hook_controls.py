@@ -204,6 +204,15 @@ def test_injected_tool_output_is_quarantined_and_the_next_network_call_is_not_ru
     assert any(s["tainted"] for s in json.loads(listing.stdout)["sessions"] if s["id"] == session_id)
     cleared = _ramparts(setup, "session", "clear", session_id)
     assert cleared.returncode == 0, cleared.stderr
+    # the incident review: the timeline, and what the session changed or ran
+    replay = _ramparts(setup, "session", "replay", session_id)
+    assert replay.returncode == 0, replay.stderr
+    assert "injection.tool_result" in replay.stdout and "session.tainted" in replay.stdout
+    assert probe not in replay.stdout
+    changes = _ramparts(setup, "session", "changes", session_id, "--json")
+    assert changes.returncode == 0, changes.stderr
+    ran = json.dumps(json.loads(changes.stdout))
+    assert "cat notes.txt" in ran and "echo still-reading" in ran and "curl-ran" not in ran
 
 
 GIT_SPELLINGS = [

@@ -211,3 +211,39 @@ def test_compile_without_state_dir_leaves_it_per_user(
     _, out, _ = run(capsys, "compile", "--policy", "profile:baseline")
     command = json.loads(out)["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
     assert "--state-dir" not in command and "--policy profile:baseline" in command
+
+
+def test_mcp_policy_compiles_into_claude_code_keys_and_managed_mcp(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "ramparts.yaml"
+    policy.write_text(
+        "version: 1\nextends: baseline\nmcp:\n  managed_only: true\n  denied: [shady]\n  servers:\n"
+        "    github: {tools: [get_issue]}\n"
+        "    docs:\n      approval: true\n      managed: {type: stdio, command: /opt/mcp/docs, args: [--ro]}\n"
+    )
+    code, out, _ = run(
+        capsys, "compile", "--policy", str(policy), "--mcp-output", str(tmp_path / "managed-mcp.json")
+    )
+    assert code == 0
+    settings = json.loads(out)
+    assert settings["allowedMcpServers"] == [{"serverName": "github"}, {"serverName": "docs"}]
+    assert settings["deniedMcpServers"] == [{"serverName": "shady"}]
+    assert settings["allowManagedMcpServersOnly"] is True
+    managed = json.loads((tmp_path / "managed-mcp.json").read_text())
+    assert managed == {
+        "mcpServers": {"docs": {"type": "stdio", "command": "/opt/mcp/docs", "args": ["--ro"]}}
+    }
+    root = tmp_path / "root"
+    assert run(capsys, "install", "--scope", "managed", "--root", str(root), "--policy", str(policy))[0] == 0
+    assert (root / "etc" / "claude-code" / "managed-mcp.json").exists()
+    baseline = tmp_path / "base.yaml"
+    baseline.write_text("version: 1\nextends: baseline\n")
+    code, out, _ = run(capsys, "compile", "--policy", str(baseline))
+    assert json.loads(out)["allowedMcpServers"] == []  # default deny: no server may load
+    code, _, err = run(capsys, "compile", "--policy", str(baseline), "--mcp-output", str(tmp_path / "x.json"))
+    assert code == 1 and "no managed MCP servers" in err
+    open_mcp = tmp_path / "open.yaml"
+    open_mcp.write_text("version: 1\nmcp: {default: allow}\n")
+    code, out, _ = run(capsys, "compile", "--policy", str(open_mcp))
+    assert "allowedMcpServers" not in json.loads(out)
