@@ -21,7 +21,14 @@ $(TOOLS)/.installed-$(CLAUDE_VERSION):
 	$(CLAUDE_BIN) --version | grep -q '^$(CLAUDE_VERSION) '
 	touch $@
 
-deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION)
+# A real PostgreSQL server for the scale-out store's tests (Debian's package; the tests start their own
+# throwaway server on 127.0.0.1).
+$(TOOLS)/.installed-postgres:
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  (apt-get update && apt-get install -y --no-install-recommends postgresql)
+	mkdir -p $(TOOLS) && touch $@
+
+deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-postgres
 
 up: deps
 	$(VENV)/bin/ramparts demo --claude-bin $(RAMPARTS_CLAUDE_BIN)
