@@ -551,4 +551,7 @@ _SELF_COMMANDS = (
     ("*ramparts*reauth*", "step-up re-authentication (a human grants it)"),
     ("*ramparts*kill*", "the kill switch"),
     ("*ramparts*install*", "Ramparts' installation"),
+    # the hook itself: run by hand it would write decisions of the agent's making into the audit trail
+    ("*ramparts hook*", "the audit trail (only Claude Code runs the hook)"),
+    ("*ramparts.cli*", "the audit trail (only Claude Code runs the hook)"),
 )
