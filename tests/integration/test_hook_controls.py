@@ -443,7 +443,7 @@ SELF_ATTACKS = [
     ("pkill -f ramparts", "self:Bash(pkill *ramparts*)"),
     ("echo 'export RAMPARTS_POLICY=/tmp/open.yaml' >> ~/.bashrc", "self:"),
     ("ramparts session clear abc", "self:"),
-    ("echo '{}' | python3 -m ramparts hook --policy x", "self:Bash(*ramparts hook*)"),
+    ("echo '{{}}' | python3 -m ramparts hook --policy x", "self:Bash(*ramparts hook*)"),
     ("env -u CLAUDECODE git status", "self:Bash(*env *-u*CLAUDECODE*)"),
 ]
 
