@@ -115,7 +115,9 @@ def unregister_classifier(fn: TextClassifier | Callable[[str], float]) -> None:
 class _Sig(NamedTuple):
     id: str
     weight: float
-    pattern: re.Pattern[str]
+    pattern: str
+    """Compiled when its gates first pass (``re``'s own cache keeps it): a fresh hook process that
+    screens one benign tool result compiles few or none of them."""
     gates: tuple[tuple[frozenset[str], tuple[str, ...]], ...]
     """Cheap pre-checks, all of which must pass: each holds words (one must be among the text's
     tokens) and substrings (or one must occur). Most texts skip most regexes this way."""
@@ -131,7 +133,7 @@ def _sig(id: str, weight: float, pattern: str, *gates: str, decoded_only: bool =
         items = gate.split()
         words = frozenset(i for i in items if i.isalnum())
         parsed.append((words, tuple(i for i in items if not i.isalnum())))
-    return _Sig(id, weight, re.compile(pattern), tuple(parsed), decoded_only)
+    return _Sig(id, weight, pattern, tuple(parsed), decoded_only)
 
 
 _DET = r"(?:(?:all|any|every|each|the|your|my|our|these|those|its|of|whatever|that)\s+){0,3}"
@@ -446,7 +448,7 @@ def _signatures(low: str, words: set[str] | frozenset[str], decoded: bool, out: 
             continue
         if not all((gw and not gw.isdisjoint(words)) or any(g in low for g in gs) for gw, gs in sig.gates):
             continue
-        for n, m in enumerate(sig.pattern.finditer(low)):
+        for n, m in enumerate(re.compile(sig.pattern).finditer(low)):
             out.append(Evidence("signature", sig.id, m.start(), m.end(), sig.weight))
             if n >= 2:
                 break

@@ -322,3 +322,14 @@ def test_score_never_raises_and_stays_in_range(text: str) -> None:
         assert isinstance(e, Evidence)
         assert 0.0 <= e.weight <= 1.0
         assert 0 <= e.start <= e.end <= len(text)
+
+
+def test_every_signature_compiles() -> None:
+    """Signatures compile lazily on the hot path; a broken one must still fail here, not in a hook."""
+    import re
+
+    from ramparts.detect.injection import _SIGNATURES
+
+    assert len(_SIGNATURES) > 20
+    for sig in _SIGNATURES:
+        re.compile(sig.pattern)
