@@ -21,6 +21,7 @@ import logging
 import os
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -292,7 +293,7 @@ class Shipper:
         backoff: Backoff | None = None,
         interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         names = [s.name for s in sinks]
@@ -307,7 +308,8 @@ class Shipper:
         self.backoff = backoff or Backoff()
         self.interval = interval
         self.clock = clock
-        self.sleep = sleep
+        self._wake = threading.Event()
+        self.sleep = sleep or self._wake.wait  # stop() interrupts the default sleep
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         self._stop = False
         self.states = {
@@ -320,7 +322,9 @@ class Shipper:
         }
 
     def stop(self) -> None:
+        """Finish the current send and return from ``run`` (safe from a signal handler or thread)."""
         self._stop = True
+        self._wake.set()
 
     def close(self) -> None:
         for state in self.states.values():

@@ -299,3 +299,64 @@ def _build(spec: SinkSpec) -> Sink:
     from .sinks.aws import FirehoseSink
 
     return FirehoseSink.from_options(spec.name, o)
+
+
+def load_config_file(path: str) -> ShipConfig:
+    """Read a YAML or JSON file holding a ``ship:`` section (or just the section)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except OSError as exc:
+        raise PolicyError(f"cannot read the ship configuration: {exc.strerror}", file=path) from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"not valid YAML: {exc}", file=path) from exc
+    try:
+        return parse_ship_config(data)
+    except PolicyError as exc:
+        raise PolicyError(exc.problem, file=path) from exc
+
+
+def default_log_id(store_path: str) -> str:
+    """The chained store has no log id of its own: host name plus a digest of the store's path."""
+    import hashlib
+    import os
+    import socket
+
+    host = "".join(ch for ch in socket.gethostname() if ch.isalnum() or ch in "-.") or "host"
+    digest = hashlib.sha256(os.path.realpath(store_path).encode()).hexdigest()[:8]
+    return f"{host}-{digest}"
+
+
+def ship_command(state_dir: str, config_path: str, *, once: bool, only: Sequence[str]) -> int:
+    """``ramparts audit ship``: 0 when every selected sink is caught up, 1 otherwise."""
+    import logging
+    import os
+    import signal
+    import sys
+
+    from ..errors import StoreError
+    from .ship import StoreSource, open_shipper
+    from .store import AuditStore
+
+    logging.basicConfig(level=logging.INFO, format="ramparts: %(message)s")
+    config = load_config_file(config_path)
+    store_path = os.path.join(state_dir, "audit.db")
+    if not os.path.exists(store_path):
+        raise StoreError(f"no audit store at {store_path}")
+    with AuditStore(store_path) as store:
+        source = StoreSource(store, config.log_id or default_log_id(store_path))
+        shipper = open_shipper(source, state_dir, config, only=only)
+        if not once:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: shipper.stop())
+        try:
+            report = shipper.run(until_idle=once)
+        finally:
+            shipper.close()
+    for name, count in sorted(report.delivered.items()):
+        print(f"{name}: delivered {count} item(s)")
+    for name, error in sorted(report.errors.items()):
+        print(f"{name}: FAILED: {error}", file=sys.stderr)
+    return 0 if report.ok else 1

@@ -26,7 +26,7 @@ class JsonlSink:
             parent = os.path.dirname(self.path) or "."
             os.makedirs(parent, mode=0o700, exist_ok=True)
             created = not os.path.exists(self.path)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 self._heal(fd)
                 view = memoryview(data)
