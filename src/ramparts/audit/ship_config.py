@@ -337,7 +337,8 @@ def ship_command(state_dir: str, config_path: str, *, once: bool, only: Sequence
     import sys
 
     from ..errors import StoreError
-    from .ship import StoreSource, open_shipper
+    from .ship import open_shipper
+    from .ship_sources import StoreSource
     from .store import AuditStore
 
     logging.basicConfig(level=logging.INFO, format="ramparts: %(message)s")

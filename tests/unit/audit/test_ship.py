@@ -19,15 +19,14 @@ import pytest
 from ramparts.audit.ship import (
     Backoff,
     Cursor,
-    MemorySource,
     PermanentSinkError,
     ShipItem,
     Shipper,
-    StoreSource,
     TransientSinkError,
     open_shipper,
 )
 from ramparts.audit.ship_config import parse_ship_config
+from ramparts.audit.ship_sources import MemorySource, StoreSource
 from ramparts.audit.store import AuditStore
 from ramparts.errors import PolicyError
 

@@ -27,12 +27,12 @@ from botocore.stub import Stubber  # noqa: E402
 
 from ramparts.audit.ship import (  # noqa: E402
     Cursor,
-    MemorySource,
     PermanentSinkError,
     ShipItem,
     Shipper,
     TransientSinkError,
 )
+from ramparts.audit.ship_sources import MemorySource  # noqa: E402
 from ramparts.audit.sinks.aws import FirehoseSink, S3Sink, chunks  # noqa: E402
 
 NOW = datetime.datetime(2026, 5, 1, 12, 0, 0, tzinfo=datetime.UTC)

@@ -20,12 +20,12 @@ import pytest
 
 from ramparts.audit.ship import (
     Cursor,
-    MemorySource,
     PermanentSinkError,
     ShipItem,
     Shipper,
     TransientSinkError,
 )
+from ramparts.audit.ship_sources import MemorySource
 from ramparts.audit.sinks import envelope
 from ramparts.audit.sinks.http import HttpSink, read_token
 from ramparts.audit.sinks.jsonl import JsonlSink

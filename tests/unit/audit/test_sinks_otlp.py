@@ -18,7 +18,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceResponse,
 )
 
-from ramparts.audit.ship import Cursor, MemorySource, ShipItem, Shipper, TransientSinkError
+from ramparts.audit.ship import Cursor, ShipItem, Shipper, TransientSinkError
+from ramparts.audit.ship_sources import MemorySource
 from ramparts.audit.sinks.otlp import OtlpSink
 
 
