@@ -413,6 +413,7 @@ def _write_config(tmp_path: Path, batch_size: int = 50) -> Path:
         "ship:\n"
         "  log_id: host-1\n"
         f"  batch_size: {batch_size}\n"
+        "  interval_seconds: 0.2\n"
         "  unsafe_single_checkpoint_sink: true\n"
         "  checkpoint_sinks: [local]\n"
         "  sinks:\n"
@@ -465,9 +466,13 @@ def test_sigkill_during_shipping_loses_nothing(tmp_path: Path) -> None:
     rng = random.Random(7)
     cursor = Cursor(state / "ship.db")
     killed_midway = 0
-    for _ in range(6):
+    for _ in range(5):
+        before = cursor.get("local", "host-1").seq
         proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.25, 0.45))
+        deadline = time.monotonic() + 30
+        while cursor.get("local", "host-1").seq == before and time.monotonic() < deadline:
+            time.sleep(0.005)  # wait until this run is shipping, then kill it at a random moment
+        time.sleep(rng.uniform(0, 0.05))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         at = cursor.get("local", "host-1").seq
@@ -498,3 +503,30 @@ def test_the_hook_never_imports_shipping_libraries() -> None:
         env=_env(), capture_output=True, timeout=60,
     )  # fmt: skip
     assert hook.returncode == 0
+
+
+def test_service_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with AuditStore(state / "audit.db") as store:
+        store.append({"i": 0})
+    cfg = _write_config(tmp_path)
+    cmd = [sys.executable, "-m", "ramparts", "audit", "ship", "--state-dir", str(state), "--config", str(cfg)]
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        out = tmp_path / "out.jsonl"
+        while time.monotonic() < deadline and not (out.exists() and len(out.read_text().splitlines()) == 2):
+            time.sleep(0.05)
+        with AuditStore(state / "audit.db") as store:
+            store.append({"i": 1})  # picked up by the running service on its next round
+        while time.monotonic() < deadline and _delivered(out) != [1, 2]:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        stdout, _ = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert _delivered(out) == [1, 2]
+    assert "local: delivered" in stdout

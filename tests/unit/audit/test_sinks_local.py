@@ -390,3 +390,48 @@ def test_http_token_comes_from_env_or_file(tmp_path: Path, monkeypatch: pytest.M
         read_token("c", {"token_env": "SHIP_TOKEN"})
     with pytest.raises(PermanentSinkError, match="cannot read"):
         read_token("c", {"token_file": os.fspath(tmp_path / "missing")})
+
+
+def test_syslog_tcp_reconnects_after_the_server_closed_the_connection() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(10)
+    try:
+        sink = SyslogSink("s", "127.0.0.1", listener.getsockname()[1], transport="tcp", hostname="ws")
+        sink.send([_item(1)])
+        first, _ = listener.accept()
+        first.settimeout(10)
+        assert _read_frames(first.recv(65536))[0].startswith(b"<110>1 ")
+        first.close()  # e.g. an idle timeout on the server
+        time.sleep(0.05)
+        sink.send([_item(2)])
+        second, _ = listener.accept()
+        second.settimeout(10)
+        assert b'seq="2"' in second.recv(65536)
+        second.close()
+        sink.close()
+    finally:
+        listener.close()
+
+
+def test_http_over_tls_with_a_private_ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cert, key = _self_signed(tmp_path)
+    c = _Collector([])
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    c.server.socket = server_ctx.wrap_socket(c.server.socket, server_side=True)
+    url = c.url.replace("http://", "https://")
+    monkeypatch.setenv("RAMPARTS_TEST_TOKEN", "tls-token")
+    try:
+        sink = HttpSink.from_options(
+            "c", {"url": url, "token_env": "RAMPARTS_TEST_TOKEN", "ca_file": str(cert)}
+        )
+        assert sink.send([_item()]) == []
+        assert c.requests[0][1]["Authorization"] == "Bearer tls-token"
+        untrusted = HttpSink("c", url, "t")  # the system trust store does not know the test CA
+        with pytest.raises(TransientSinkError):
+            untrusted.send([_item()])
+        assert len(c.requests) == 1
+    finally:
+        c.close()

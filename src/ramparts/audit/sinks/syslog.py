@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import socket
 import ssl
 from collections.abc import Mapping, Sequence
@@ -145,6 +146,12 @@ class SyslogSink:
         )
 
     def _connect(self) -> socket.socket:
+        if self._sock is not None and self.transport != "udp":
+            # a syslog server never writes to us: a readable socket means it closed the connection,
+            # and writing into a dead one would "succeed" and lose the batch
+            readable, _, _ = select.select([self._sock], [], [], 0)
+            if readable:
+                self.close()
         if self._sock is not None:
             return self._sock
         if self.transport == "udp":
