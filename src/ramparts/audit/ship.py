@@ -294,7 +294,7 @@ class Shipper:
                 sent += len(todo) - len(left)
                 if left:
                     state.pending = left
-                    raise TransientSinkError(f"{len(left)} of {len(todo)} item(s) not accepted yet")
+                    raise TransientSinkError(f"sink {sink.name}: {len(left)} of {len(todo)} item(s) not accepted yet")
                 self.cursor.delivered(sink.name, log_id, state.pending_end)
                 state.pending = None
         if state.checkpoints:
@@ -303,7 +303,7 @@ class Shipper:
                 checkpoint.body
             ):
                 if sink.send([checkpoint]):
-                    raise TransientSinkError("the checkpoint was not accepted yet")
+                    raise TransientSinkError(f"sink {sink.name}: the checkpoint was not accepted yet")
                 self.cursor.checkpoint_delivered(sink.name, log_id, checkpoint)
                 sent += 1
         return sent
