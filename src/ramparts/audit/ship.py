@@ -294,7 +294,9 @@ class Shipper:
                 sent += len(todo) - len(left)
                 if left:
                     state.pending = left
-                    raise TransientSinkError(f"sink {sink.name}: {len(left)} of {len(todo)} item(s) not accepted yet")
+                    raise TransientSinkError(
+                        f"sink {sink.name}: {len(left)} of {len(todo)} item(s) not accepted yet"
+                    )
                 self.cursor.delivered(sink.name, log_id, state.pending_end)
                 state.pending = None
         if state.checkpoints:
