@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = aud.add_parser("verify", help="check the hash chain; one line per problem")
     common(p, policy=False)
     p.set_defaults(func=cmd_audit_verify)
+    p = aud.add_parser("ship", help="deliver records and checkpoints to the configured sinks")
+    common(p, policy=False)
+    p.add_argument("--config", required=True, help="YAML/JSON file with the ship: section")
+    p.add_argument("--once", action="store_true", help="deliver what is there, retry with backoff, then exit")
+    p.add_argument("--sink", action="append", default=[], metavar="NAME", help="only this sink (repeatable)")
+    p.set_defaults(func=cmd_audit_ship)
 
     p = sub.add_parser("explain", help="dry-run one tool call and show the reasoning")
     common(p)
@@ -276,6 +282,12 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
             return EXIT_PROBLEMS
         print(f"{store.path}: ok, {count} record(s), hash chain intact")
     return EXIT_OK
+
+
+def cmd_audit_ship(args: argparse.Namespace) -> int:
+    from .audit.ship_config import ship_command
+
+    return ship_command(state_dir(args.state_dir), args.config, once=args.once, only=args.sink)
 
 
 # -- explain -----------------------------------------------------------------------------------------------------------
