@@ -397,6 +397,102 @@ def run_benchmark(setup: Setup, payloads: list[bytes], runs: int, seed: int) -> 
     return times
 
 
+CONTROL_CASES = ("plain", "read_20k", "grep_tree", "prompt_2k", "post_bash_20k", "post_webfetch_100k")
+
+
+def control_payloads(setup: Setup) -> dict[str, bytes]:
+    """One payload per control the hook runs besides the rules, with the plain rules-only call as baseline."""
+    src = setup.project / "src"
+    src.mkdir(exist_ok=True)
+    rng = random.Random(7)
+    words = ["def", "return", "self", "value", "config", "user", "items", "for", "in", "if", "None", "print"]
+    for i in range(40):  # a small source tree for the recursive read
+        (src / f"mod{i}.py").write_text(
+            "\n".join(" ".join(rng.choice(words) for _ in range(8)) for _ in range(60)), "utf-8"
+        )
+    big = src / "big.py"
+    big.write_text("\n".join(" ".join(rng.choice(words) for _ in range(10)) for _ in range(400)), "utf-8")
+    prose = " ".join(rng.choice(words) for _ in range(20_000))
+    base = {
+        "session_id": "5c0f7d1e-3b8a-4f2e-9d61-2a7c4e8b9f03",
+        "transcript_path": "/tmp/t.jsonl",
+        "cwd": str(setup.project),
+        "permission_mode": "default",
+    }
+
+    def pre(tool: str, tool_input: dict[str, object]) -> bytes:
+        event = {**base, "hook_event_name": "PreToolUse", "tool_name": tool, "tool_input": tool_input}
+        return json.dumps({**event, "tool_use_id": "toolu_1"}).encode()
+
+    def post(tool: str, tool_input: dict[str, object], response: object) -> bytes:
+        event = {**base, "hook_event_name": "PostToolUse", "tool_name": tool, "tool_input": tool_input}
+        return json.dumps({**event, "tool_use_id": "toolu_1", "tool_response": response}).encode()
+
+    return {
+        "plain": pre("Bash", {"command": "ls -la"}),
+        "read_20k": pre("Read", {"file_path": str(big)}),
+        "grep_tree": pre("Bash", {"command": "grep -rn value src"}),
+        "prompt_2k": json.dumps(
+            {**base, "hook_event_name": "UserPromptSubmit", "prompt": prose[:2000]}
+        ).encode(),
+        "post_bash_20k": post(
+            "Bash",
+            {"command": "cat src/big.py"},
+            {"stdout": prose[:20_000], "stderr": "", "interrupted": False},
+        ),
+        "post_webfetch_100k": post(
+            "WebFetch",
+            {"url": "https://docs.python.org/3/", "prompt": "summarise"},
+            {"result": prose[:100_000], "code": 200, "url": "https://docs.python.org/3/"},
+        ),
+    }
+
+
+def run_controls(setup: Setup, runs: int, seed: int) -> dict[str, list[float]]:
+    """The hook once per control case a round, in shuffled order, with ``bare`` in the same rounds."""
+    cases = control_payloads(setup)
+    argv = setup.hook_argv()
+    bare = [setup.python, "-I", "-c", "pass"]
+    for name, payload in cases.items():  # warm: detector caches and compiled databases
+        for _ in range(2):
+            _, rc, out, err = timed(argv, payload, env=setup.env, cwd=setup.project)
+            if rc != 0:
+                raise BenchError(f"control case {name} failed: exit {rc}: {err.decode()[-300:]}")
+        time.sleep(0.1)
+    deadline = time.monotonic() + 60
+    while not list((setup.state / "cache").glob("hs-*.db")) and time.monotonic() < deadline:
+        time.sleep(0.5)  # the hook's background warm-up compiles the Hyperscan databases
+    times: dict[str, list[float]] = {name: [] for name in (*CONTROL_CASES, "bare")}
+    rng = random.Random(seed)
+    order = [*CONTROL_CASES, "bare"]
+    for _ in range(runs):
+        rng.shuffle(order)
+        for name in order:
+            ms, rc, out, err = timed(
+                bare if name == "bare" else argv, cases.get(name, b""), env=setup.env, cwd=setup.project
+            )
+            if rc != 0:
+                raise BenchError(f"control case {name}: exit {rc}: {err.decode()[-300:]}")
+            if name != "bare":
+                json.loads(out)
+            times[name].append(ms)
+    return times
+
+
+def report_controls(times: dict[str, list[float]]) -> dict[str, float]:
+    print(f"\n{'control case':20} {'n':>5} {'p50':>8} {'p95':>8}   x bare   + plain (ms)")
+    bare = percentile(times["bare"], 50)
+    plain = percentile(times["plain"], 50)
+    out: dict[str, float] = {}
+    for name in (*CONTROL_CASES, "bare"):
+        p50, p95 = percentile(times[name], 50), percentile(times[name], 95)
+        out[name] = p50
+        print(
+            f"{name:20} {len(times[name]):5d} {p50:8.2f} {p95:8.2f}   x{p50 / bare:5.2f}   {p50 - plain:+7.2f}"
+        )
+    return out
+
+
 def report(times: dict[str, list[float]], server: list[float]) -> dict[str, float]:
     print(f"\n{'variant':12} {'n':>5} {'min':>8} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}   (ms)")
     stats: dict[str, float] = {}
@@ -818,6 +914,7 @@ def main(argv: list[str] | None = None) -> int:
         stats = report(times, server)
         print(f"(benchmark took {time.perf_counter() - t0:.1f} s)")
         setup.stop_server()
+        controls = report_controls(run_controls(setup, max(10, runs // 3), args.seed))
         if args.profile:
             modules = profile_imports(setup, payloads[2])
             profile_anatomy(setup, payloads, modules)
@@ -840,7 +937,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"RESULT hook_p50_ms={stats['hook_p50']:.2f} hook_p99_ms={stats['hook_p99']:.2f} "
         f"bare_p50_ms={stats['bare_p50']:.2f} ratio_p50={stats['hook_p50'] / stats['bare_p50']:.2f} "
-        f"ratio_p99={stats['hook_p99'] / stats['bare_p99']:.2f} runs={runs}"
+        f"ratio_p99={stats['hook_p99'] / stats['bare_p99']:.2f} runs={runs} "
+        f"read_20k_p50_ms={controls['read_20k']:.2f} grep_tree_p50_ms={controls['grep_tree']:.2f} "
+        f"prompt_p50_ms={controls['prompt_2k']:.2f} post_20k_p50_ms={controls['post_bash_20k']:.2f} "
+        f"post_100k_p50_ms={controls['post_webfetch_100k']:.2f} "
+        f"controls_max_ratio={max(v for k, v in controls.items() if k != 'bare') / controls['bare']:.2f}"
     )
     return 0
 
