@@ -46,6 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("hook", help="Claude Code command hook: event JSON on stdin, decision on stdout")
     common(p)
 
+    p = sub.add_parser(
+        "hook-server", help="resident hook: answer hook events over a Unix socket (see docs/hook.md)"
+    )
+    common(p)
+    p.add_argument("--socket", help="socket path (default: STATE_DIR/hook.sock)")
+    p.add_argument(
+        "--idle-exit", type=float, default=900, help="exit after this many seconds without a request"
+    )
+    p.add_argument("--deadline-ms", type=int, help=argparse.SUPPRESS)  # the hook command's; per request
+    p.set_defaults(func=cmd_hook_server)
+
     pol = sub.add_parser("policy", help="write, check or describe policy files").add_subparsers(
         metavar="ACTION"
     )
@@ -126,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=["baseline", "strict", "readonly"], default="baseline")
     p.set_defaults(func=cmd_demo)
     return parser
+
+
+def cmd_hook_server(args: argparse.Namespace) -> int:
+    from .agents.claude_code.hook_server import main
+
+    return main(
+        policy=args.policy, state=args.state_dir, socket_path=args.socket, idle_exit=args.idle_exit
+    )
 
 
 # -- policy -------------------------------------------------------------------------------------------
