@@ -20,10 +20,9 @@ client starts), ``--no-start`` (never start a server). The state directory is th
 ``--state-dir``, else ``RAMPARTS_STATE_DIR``, else ``$XDG_STATE_HOME/ramparts``.
 """
 
+import _socket
 import os
 import sys
-
-import _socket
 
 MAGIC = b"RPH1"
 ENV_KEYS = (
@@ -159,7 +158,7 @@ def _start_server(hook_argv: list[str], socket_path: str, idle_exit: str | None)
         (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0),
         (os.POSIX_SPAWN_OPEN, 2, null, os.O_WRONLY, 0),
     ]
-    try:
+    try:  # noqa: SIM105 - contextlib costs an import on every event
         os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=actions, setsid=True)
     except (OSError, ValueError):
         pass
@@ -177,7 +176,7 @@ def fallback(hook_argv: list[str], data: bytes) -> None:
         else:
             import tempfile
 
-            handle = tempfile.TemporaryFile()
+            handle = tempfile.TemporaryFile()  # noqa: SIM115 - its fd is dup'ed onto stdin
             handle.write(data)
             handle.flush()
             fd = os.dup(handle.fileno())
@@ -186,7 +185,7 @@ def fallback(hook_argv: list[str], data: bytes) -> None:
         os.close(fd)
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execv(hook_argv[0], hook_argv)
+        os.execv(hook_argv[0], hook_argv)  # noqa: S606 - the hook command Ramparts installed
     except (OSError, ValueError, IndexError) as exc:
         deny(f"the hook command cannot be run: {exc}", data)
 
@@ -230,9 +229,7 @@ def request(hook_argv: list[str], data: bytes, nonce: bytes) -> bytes:
         value = os.environ.get(name)
         fields.append(name if value is None else f"{name}={value}")
     meta = "\0".join([*fields, "--", *hook_argv]).encode("utf-8", "surrogateescape")
-    return b"".join(
-        (MAGIC, nonce, len(meta).to_bytes(4, "big"), meta, len(data).to_bytes(4, "big"), data)
-    )
+    return b"".join((MAGIC, nonce, len(meta).to_bytes(4, "big"), meta, len(data).to_bytes(4, "big"), data))
 
 
 def ask(

@@ -58,13 +58,81 @@ class _Drop(Exception):
     """Close the connection without an answer (before the go byte: the client falls back)."""
 
 
+class _Kept:
+    """A store kept open across requests (closing the sole connection checkpoints the WAL and costs a
+    file sync): ``Hook.run`` closing it leaves it open."""
+
+    def __init__(self, inner: Any, ident: tuple[int, int]) -> None:
+        self.inner = inner
+        self.ident = ident
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def close(self) -> None:
+        pass
+
+    def close_db(self) -> None:
+        pass
+
+
+class Stores:
+    """The audit and session stores, open across requests; reopened when their file is replaced."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, _Kept] = {}
+
+    def get(self, path: str, busy_timeout_ms: int) -> _Kept:
+        kept = self.kept.get(path)
+        try:
+            st = os.stat(path)
+            ident = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            ident = (-1, -1)
+        if kept is not None and kept.ident == ident:
+            return kept
+        self.drop(path)
+        if path.endswith("audit.db"):
+            from ...audit.store import AuditStore
+
+            inner: Any = AuditStore(path, busy_timeout_ms=busy_timeout_ms)
+        else:
+            from ...session.store import SessionStore
+
+            inner = SessionStore(path, busy_timeout_ms=busy_timeout_ms)
+        st = os.stat(path)
+        kept = self.kept[path] = _Kept(inner, (st.st_dev, st.st_ino))
+        return kept
+
+    def drop(self, path: str | None = None) -> None:
+        for name in [path] if path else list(self.kept):
+            kept = self.kept.pop(name, None) if name else None
+            if kept is not None:
+                with contextlib.suppress(Exception):
+                    closer = getattr(kept.inner, "close_db", None) or kept.inner.close
+                    closer()
+
+
 class ResidentHook(Hook):
     """The CLI hook, for a request served in-process: the deadline and SIGTERM must not end the server."""
 
-    def __init__(self, *, on_term: Any, **kwargs: Any) -> None:
+    def __init__(self, *, on_term: Any, stores: Stores, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.on_term = on_term
+        self.stores = stores
         self.deadline_passed = False
+
+    def _store(self) -> Any:
+        if self.store is None:
+            path = os.path.join(self.state_dir, "audit.db")
+            self.store = self.stores.get(path, max(self.deadline_ms // 2, 100))
+        return self.store
+
+    def _sessions(self) -> Any:
+        if self.sessions is None:
+            path = os.path.join(self.state_dir, "sessions.db")
+            self.sessions = self.stores.get(path, max(self.deadline_ms // 2, 100))
+        return self.sessions
 
     def _on_deadline(self, signum: int, frame: object) -> None:
         del frame
@@ -144,6 +212,7 @@ class Server:
         self.served = 0
         self.env = {name: os.environ.get(name) for name in proto.ENV_KEYS}
         self.key = b""
+        self.stores = Stores()
         self._files: list[str] = []
         self._stamp: tuple[tuple[int, int], ...] = ()
         self._stamp_checked = 0.0
@@ -196,6 +265,7 @@ class Server:
         return True
 
     def close(self) -> None:
+        self.stores.drop()
         if self._sock is not None:
             self._sock.close()
             self._sock = None
@@ -234,7 +304,7 @@ class Server:
                         self.handle(conn)
                     except (OSError, _Drop):
                         pass  # the client falls back before the go byte, and denies after it
-                    except (Exception, _DeadlinePassed):  # noqa: BLE001 - one bad request must not end the server
+                    except (Exception, _DeadlinePassed):  # noqa: BLE001, S110 - one bad request must not end the server
                         pass
                 last = time.monotonic()
         except _Stop:
@@ -339,6 +409,7 @@ class Server:
         try:
             hook = ResidentHook(
                 on_term=self._term_in_request,
+                stores=self.stores,
                 policy=self.policy,
                 state=self.state,
                 stdin=io.BytesIO(event),
@@ -353,6 +424,8 @@ class Server:
                 os.environ.pop("CLAUDE_PID", None)
             else:
                 os.environ["CLAUDE_PID"] = saved
+        if code != 0:
+            self.stores.drop()  # after any failure, start the next request from fresh connections
         if code not in (0, EXIT_BLOCK):
             code = EXIT_BLOCK
         return code, out.getvalue(), err.getvalue()
@@ -365,9 +438,7 @@ def _recv(conn: Any, n: int) -> bytes:
         raise _Drop(str(exc)) from exc
 
 
-def main(
-    *, policy: str | None, state: str | None, socket_path: str | None, idle_exit: float
-) -> int:
+def main(*, policy: str | None, state: str | None, socket_path: str | None, idle_exit: float) -> int:
     server = Server(policy=policy, state=state, socket_path=socket_path, idle_exit=idle_exit)
     if not server.open():
         print(f"ramparts hook-server: {server.socket_path} is already served", file=sys.stderr)
