@@ -654,7 +654,7 @@ def test_deadline_inside_the_server_denies_and_the_server_survives(
     assert records(tmp_path / "s") == []  # like the CLI: the deny, no record of an unfinished decision
     monkeypatch.setattr(ramparts.engine, "decide", real)
     code, out, _ = server.run_hook(event(), None, os.getpid(), None)
-    assert code == 0 and "\"allow\"" in out, out
+    assert code == 0 and '"allow"' in out, out
     assert len(records(tmp_path / "s")) == 1
     server.stores.drop()
 
