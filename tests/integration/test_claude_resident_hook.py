@@ -109,8 +109,9 @@ def test_resident_hook_denies_and_audits(claude_bin: Path, root: Path) -> None:
                 str(policy),
                 "--state-dir",
                 str(state),
-            ]
-            + ["--idle-exit", "60"],
+                "--idle-exit",
+                "60",
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -140,7 +141,7 @@ def test_resident_hook_denies_and_audits(claude_bin: Path, root: Path) -> None:
     assert listed is not None and not listed.is_error
     assert CANARY not in model.all_text()
     with AuditStore(state / "audit.db") as store:
-        count, problems = store.verify()
+        _count, problems = store.verify()
         bodies = [r.data() for r in store.records()]
     assert problems == []
     tools = [(b["event"], b.get("tool"), b["decision"]) for b in bodies if b["event"] == "PreToolUse"]

@@ -11,6 +11,7 @@ Real processes and real Unix sockets (in short private folders under /tmp: a soc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -502,10 +503,8 @@ class FakeServer:
         self.thread.start()
 
     def run(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # the client went away: that is its business
             self.serve_one()
-        except OSError:
-            pass  # the client went away: that is its business
 
     def serve_one(self) -> None:
         conn, _ = self.sock.accept()
