@@ -16,12 +16,15 @@ in a shuffled order, so machine noise hits all of them alike:
 - ``bare_S``      ``python -I -S -c pass``: the floor without ``site``
 - ``thin``        ``python -I -S -c CLIENT``: a thin client asking a warm resident process over a Unix
   socket (started here; it runs the same ``Hook`` in-process, durable audit write included)
+- ``resident``    the product of that idea: ``python -I -S hook_client.py -- <hook command>`` asking a real
+  ``ramparts hook-server`` (its own state directory; what ``hook.resident: true`` installs)
 
 Every hook run must exit 0 and print a ``hookSpecificOutput``; the audit store must gain exactly one
 record per run and its hash chain must verify. Any failure ends the benchmark with exit status 1.
 The last line is machine-readable::
 
-    RESULT hook_p50_ms=... hook_p99_ms=... bare_p50_ms=... ratio_p50=... ratio_p99=... runs=...
+    RESULT hook_p50_ms=... hook_p99_ms=... bare_p50_ms=... ratio_p50=... ratio_p99=...
+           resident_p50_ms=... resident_p99_ms=... resident_ratio_p50=... resident_ratio_p99=... runs=...
 
 ``--profile`` adds where the time goes: ``-X importtime`` of the hook (top 15 imports by cumulative time,
 top 10 by self time, who imports what), the process split into start / imports / work / teardown, what
@@ -51,7 +54,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 PAYLOADS_FILE = BENCH_DIR / "payloads.jsonl"
-VARIANTS = ("hook", "hook_script", "bare", "bare_S", "thin")
+VARIANTS = ("hook", "hook_script", "bare", "bare_S", "thin", "resident")
 WATCHED_MODULES = (
     "argparse",
     "typing",
@@ -168,6 +171,9 @@ class Setup:
         self.policy = root / "ramparts.yaml"
         self.state = root / "state"
         self.daemon_state = root / "state-daemon"
+        self.resident_state = root / "state-resident"
+        self.client = ""
+        self.resident: subprocess.Popen[bytes] | None = None
         self.project = root / "project"
         self.socket = str(root / "helper.sock")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
@@ -202,8 +208,39 @@ class Setup:
         head = [self.script] if script else [self.python, "-I", *extra, "-m", "ramparts"]
         return [*head, *self.hook_args()]
 
-    def hook_args(self) -> list[str]:
-        return ["hook", "--policy", str(self.policy), "--state-dir", str(self.state)]
+    def hook_args(self, state: Path | None = None) -> list[str]:
+        return ["hook", "--policy", str(self.policy), "--state-dir", str(state or self.state)]
+
+    def resident_argv(self) -> list[str]:
+        hook = [self.python, "-I", "-m", "ramparts", *self.hook_args(self.resident_state)]
+        return [self.python, "-I", "-S", self.client, "--no-start", "--", *hook]
+
+    def start_resident(self) -> None:
+        """A real ``ramparts hook-server`` (the interpreter's installed ramparts), and its client's path."""
+        probe = subprocess.run(
+            [
+                self.python,
+                "-I",
+                "-c",
+                "import ramparts.agents.claude_code.hook_client as c; print(c.__file__)",
+            ],
+            capture_output=True,
+            text=True,
+            env=self.env,
+        )
+        if probe.returncode != 0:
+            raise BenchError(f"this ramparts has no resident hook client: {probe.stderr.strip()[-300:]}")
+        self.client = probe.stdout.strip()
+        argv = [self.python, "-I", "-m", "ramparts", "hook-server", "--policy", str(self.policy)]
+        argv += ["--state-dir", str(self.resident_state), "--idle-exit", "300"]
+        self.resident = subprocess.Popen(
+            argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 30
+        while not (self.resident_state / "hook.sock").exists():
+            if self.resident.poll() is not None or time.monotonic() > deadline:
+                raise BenchError("ramparts hook-server did not start")
+            time.sleep(0.02)
 
     def payloads(self) -> list[bytes]:
         project = json.dumps(str(self.project))[1:-1]
@@ -252,13 +289,16 @@ class Setup:
         return [float(x) for x in json.loads(b"".join(chunks))]
 
     def stop_server(self) -> None:
-        if self.server is not None and self.server.poll() is None:
-            self.server.terminate()
-            try:
-                self.server.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.server.kill()
-                self.server.wait()
+        for server in (self.server, self.resident):
+            if server is not None and server.poll() is None:
+                server.terminate()
+                try:
+                    server.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
+        if self.resident is not None and self.resident.stderr is not None:
+            self.resident.stderr.close()
 
 
 def audit_count(state: Path) -> int:
@@ -335,13 +375,15 @@ def run_benchmark(setup: Setup, payloads: list[bytes], runs: int, seed: int) -> 
         "bare": [setup.python, "-I", "-c", "pass"],
         "bare_S": [setup.python, "-I", "-S", "-c", "pass"],
         "thin": [setup.python, "-I", "-S", "-c", CLIENT_CODE, setup.socket],
+        "resident": setup.resident_argv(),
     }
-    checked = ("hook", "hook_script", "thin")
+    checked = ("hook", "hook_script", "thin", "resident")
     times: dict[str, list[float]] = {v: [] for v in VARIANTS}
     failures: list[str] = []
     decisions: dict[str, dict[str, str]] = {}
     before = audit_count(setup.state)
     before_daemon = audit_count(setup.daemon_state)
+    before_resident = audit_count(setup.resident_state)
     rng = random.Random(seed)
     order = list(VARIANTS)
     for i in range(runs):
@@ -376,7 +418,10 @@ def run_benchmark(setup: Setup, payloads: list[bytes], runs: int, seed: int) -> 
     gained_daemon = audit_count(setup.daemon_state) - before_daemon
     if gained_daemon != runs:
         failures.append(f"resident helper's audit store gained {gained_daemon} records for {runs} runs")
-    for state in (setup.state, setup.daemon_state):
+    gained_resident = audit_count(setup.resident_state) - before_resident
+    if gained_resident != runs:
+        failures.append(f"hook-server's audit store gained {gained_resident} records for {runs} runs")
+    for state in (setup.state, setup.daemon_state, setup.resident_state):
         proc = subprocess.run(
             [setup.python, "-I", "-m", "ramparts", "audit", "verify", "--state-dir", str(state)],
             capture_output=True,
@@ -391,8 +436,8 @@ def run_benchmark(setup: Setup, payloads: list[bytes], runs: int, seed: int) -> 
             print("  " + f, file=sys.stderr)
         raise BenchError(f"{len(failures)} hook run(s) or checks failed")
     print(
-        f"audit: +{gained} records for {expected} hook runs, +{gained_daemon} for {runs} thin runs; "
-        "both hash chains verify"
+        f"audit: +{gained} records for {expected} hook runs, +{gained_daemon} for {runs} thin runs, "
+        f"+{gained_resident} for {runs} resident runs; every hash chain verifies"
     )
     return times
 
@@ -509,7 +554,7 @@ def report(times: dict[str, list[float]], server: list[float]) -> dict[str, floa
         )
     bare50, bare99 = stats["bare_p50"], stats["bare_p99"]
     print()
-    for variant in ("hook", "hook_script", "bare_S", "thin"):
+    for variant in ("hook", "hook_script", "bare_S", "thin", "resident"):
         print(
             f"{variant:12} / bare: p50 x{stats[f'{variant}_p50'] / bare50:.2f} "
             f"(+{stats[f'{variant}_p50'] - bare50:.1f} ms)   p99 x{stats[f'{variant}_p99'] / bare99:.2f}"
@@ -899,8 +944,10 @@ def main(argv: list[str] | None = None) -> int:
         if not list((setup.state / "cache").glob("policy-*.json")):
             raise BenchError("the hook did not write a compiled policy cache")
         setup.start_server()
-        for p in payloads:  # warm the helper's lazy imports and policy cache
+        setup.start_resident()
+        for p in payloads:  # warm the helpers' lazy imports and policy cache
             timed([args.python, "-I", "-S", "-c", CLIENT_CODE, setup.socket], p, env=setup.env, cwd=root)
+            timed(setup.resident_argv(), p, env=setup.env, cwd=root)
         uname = os.uname()
         print(
             f"python {sys.version.split()[0]} ({args.python}); {uname.sysname} {uname.release}; "
@@ -937,7 +984,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"RESULT hook_p50_ms={stats['hook_p50']:.2f} hook_p99_ms={stats['hook_p99']:.2f} "
         f"bare_p50_ms={stats['bare_p50']:.2f} ratio_p50={stats['hook_p50'] / stats['bare_p50']:.2f} "
-        f"ratio_p99={stats['hook_p99'] / stats['bare_p99']:.2f} runs={runs} "
+        f"ratio_p99={stats['hook_p99'] / stats['bare_p99']:.2f} "
+        f"resident_p50_ms={stats['resident_p50']:.2f} resident_p99_ms={stats['resident_p99']:.2f} "
+        f"resident_ratio_p50={stats['resident_p50'] / stats['bare_p50']:.2f} "
+        f"resident_ratio_p99={stats['resident_p99'] / stats['bare_p99']:.2f} runs={runs} "
         f"read_20k_p50_ms={controls['read_20k']:.2f} grep_tree_p50_ms={controls['grep_tree']:.2f} "
         f"prompt_p50_ms={controls['prompt_2k']:.2f} post_20k_p50_ms={controls['post_bash_20k']:.2f} "
         f"post_100k_p50_ms={controls['post_webfetch_100k']:.2f} "

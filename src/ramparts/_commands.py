@@ -46,6 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("hook", help="Claude Code command hook: event JSON on stdin, decision on stdout")
     common(p)
 
+    p = sub.add_parser(
+        "hook-server", help="resident hook: answer hook events over a Unix socket (see docs/hook.md)"
+    )
+    common(p)
+    p.add_argument("--socket", help="socket path (default: STATE_DIR/hook.sock)")
+    p.add_argument(
+        "--idle-exit", type=float, default=900, help="exit after this many seconds without a request"
+    )
+    p.add_argument("--deadline-ms", type=int, help=argparse.SUPPRESS)  # the hook command's; per request
+    p.set_defaults(func=cmd_hook_server)
+
     pol = sub.add_parser("policy", help="write, check or describe policy files").add_subparsers(
         metavar="ACTION"
     )
@@ -66,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write here instead of stdout")
     p.add_argument("--mcp-output", help="also write managed-mcp.json (the policy's managed MCP servers) here")
     p.add_argument("--python", help="interpreter the hook runs with (default: this one)")
+    p.add_argument(
+        "--resident", action="store_true", help="install the resident hook's client (as hook.resident: true)"
+    )
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("install", help="compile and write the settings for a scope")
@@ -75,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--platform", choices=["linux", "darwin", "win32"], help="target platform's paths")
     p.add_argument("--force", action="store_true", help="overwrite a settings file Ramparts did not write")
     p.add_argument("--python", help="interpreter the hook runs with (default: this one)")
+    p.add_argument(
+        "--resident", action="store_true", help="install the resident hook's client (as hook.resident: true)"
+    )
     p.set_defaults(func=cmd_install)
 
     aud = sub.add_parser("audit", help="read and verify the audit trail").add_subparsers(metavar="ACTION")
@@ -132,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=["baseline", "strict", "readonly"], default="baseline")
     p.set_defaults(func=cmd_demo)
     return parser
+
+
+def cmd_hook_server(args: argparse.Namespace) -> int:
+    from .agents.claude_code.hook_server import main
+
+    return main(policy=args.policy, state=args.state_dir, socket_path=args.socket, idle_exit=args.idle_exit)
 
 
 # -- policy -------------------------------------------------------------------------------------------
@@ -199,6 +222,12 @@ def _compiled(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         python=args.python,
         deadline_ms=policy.hook.deadline_ms,
     )
+    if policy.hook.resident or getattr(args, "resident", False):
+        from .policy.compile import resident_command
+
+        command = resident_command(
+            command, python=args.python, timeout=policy.hook.timeout, deadline_ms=policy.hook.deadline_ms
+        )
     return managed_settings(policy, command=command), policy.revision
 
 

@@ -36,6 +36,24 @@ def hook_command(
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def resident_command(hook: str, *, python: str | None = None, timeout: int, deadline_ms: int) -> str:
+    """The thin client of the resident hook server (``hook.resident``), wrapping the full ``hook`` command.
+
+    The client runs with ``-I -S`` (no site: it imports only built-in modules) and falls back to
+    ``hook`` whenever the server cannot take the event. ``--wait-ms`` (how long it waits for the
+    server before falling back) leaves the fallback its whole deadline within Claude Code's timeout.
+    """
+    import os
+
+    from ..agents.claude_code import hook_client
+
+    interpreter = python or sys.executable
+    client = os.path.realpath(hook_client.__file__)
+    wait = max(100, min(1000, (timeout * 1000 - deadline_ms - 500) // 2))
+    head = [interpreter, "-I", "-S", client, "--wait-ms", str(wait), "--"]
+    return " ".join(shlex.quote(p) for p in head) + " " + hook
+
+
 def claude_rule(rule: Rule) -> str:
     """The rule as Claude Code should read it; ``/x`` anchored to the policy's folder becomes ``//abs/x``."""
     if rule.kind == "path" and rule.spec.startswith("abs:"):

@@ -180,6 +180,7 @@ SCHEMA: dict[str, Any] = {
                 "timeout": {"type": "integer", "minimum": 1, "maximum": 600},
                 "deadline_ms": {"type": "integer", "minimum": 100, "maximum": 600000},
                 "max_input_bytes": {"type": "integer", "minimum": 1024, "maximum": 268435456},
+                "resident": {"type": "boolean"},
             },
         },
         "settings": {

@@ -139,11 +139,14 @@ def ancestors(pid: int | None = None) -> list[int]:
     return out
 
 
-def agent_pid() -> int | None:
-    """The pid of the Claude Code process this hook runs under, or None (not Linux, or not found)."""
+def agent_pid(start: int | None = None) -> int | None:
+    """The pid of the Claude Code process this hook runs under, or None (not Linux, or not found).
+
+    ``start``: whose ancestors to search (default: this process; the resident hook server passes its
+    client's pid)."""
     if not os.path.isdir(f"{_PROC}/self"):
         return None
-    for pid in ancestors():
+    for pid in ancestors(start):
         if pid > 1 and is_agent(pid):
             return pid
     return None

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import time
-from typing import IO, Any, NoReturn
+from typing import IO, Any
 
 from ..._locations import policy_ref, state_dir
 from ...errors import HookInputError, PolicyError, RampartsError
@@ -52,6 +52,9 @@ class Hook:
         self.store: Any = None
         self.sessions: Any = None
         self._timer: Any = None
+        self.peer_pid: int | None = None
+        """The process whose ancestors include the agent (default: this one; the resident server sets the
+        client's pid, read from the socket's peer credentials)."""
 
     # -- the answer -----------------------------------------------------------------------------
 
@@ -134,7 +137,7 @@ class Hook:
 
     # -- the run --------------------------------------------------------------------------------
 
-    def _on_deadline(self, signum: int, frame: object) -> NoReturn:
+    def _on_deadline(self, signum: int, frame: object) -> None:
         del signum, frame
         code = self.fail(f"hook deadline of {self.deadline_ms} ms passed")
         os._exit(code)
@@ -244,7 +247,7 @@ class Hook:
             cwd=event.cwd,
             now=now,
             event=name,
-            pid=_claude_pid() if name == "SessionStart" else None,
+            pid=_claude_pid(self.peer_pid) if name == "SessionStart" else None,
             others_since=now - policy.session.idle_timeout_minutes * 60,
         )
         install_key = load_key(os.path.join(self.state_dir, "keys", "fingerprint.key"))
@@ -423,14 +426,15 @@ def _dlp_record(record: dict[str, Any], scanned: tuple[Any, ...]) -> dict[str, A
     }
 
 
-def _claude_pid() -> int | None:
-    """The ``claude`` process this hook serves: Claude Code says it in ``CLAUDE_PID``; else the ancestry."""
+def _claude_pid(start: int | None = None) -> int | None:
+    """The ``claude`` process this hook serves: Claude Code says it in ``CLAUDE_PID``; else the ancestry
+    (of ``start``, default this process)."""
     value = os.environ.get("CLAUDE_PID", "")
     if value.isdigit() and int(value) > 1:
         return int(value)
     from ...session.process import agent_pid
 
-    return agent_pid()
+    return agent_pid(start)
 
 
 def _user() -> str:

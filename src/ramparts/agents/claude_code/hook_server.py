@@ -1,0 +1,446 @@
+"""``ramparts hook-server``: a per-user resident process that answers hook events over a Unix socket.
+
+The thin client (``hook_client.py``, run by path with ``python -I -S``) sends one event per connection;
+the server runs the same :class:`~ramparts.agents.claude_code.hook.Hook` in-process (in-memory stdin,
+stdout and stderr; the audit record and session store written exactly as by ``ramparts hook``) and
+replies with the exit code, stdout and stderr. Requests are served one at a time in the main thread,
+so the hook's SIGALRM deadline works as in the CLI: here it raises instead of ending the process.
+
+Protocol (all lengths 4-byte big-endian; MAC = keyed BLAKE2b-256 with ``<state>/keys/hook.key``)::
+
+    client: "RPH1" nonce[16] len meta len event      meta: NAME=value or NAME (unset), "--", hook argv; \\0-joined
+    server: "K" MAC(request, "K")                    ready: nothing recorded yet
+        or: "F" len reason                           declined: the client runs the full hook
+    client: "G"                                      go: from here on the client never falls back
+    server: "R" code len stdout len stderr MAC(request, reply)
+
+The server processes nothing durable before the go byte, and gives up on a connection whose go byte
+does not come within a second; the client falls back to the full hook only before sending it. So an
+event is recorded at most once by the resident path and never both by it and by the fallback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import stat
+import sys
+import time
+from typing import Any
+
+from ..._locations import policy_ref, state_dir
+from ...errors import RampartsError
+from . import hook_client as proto
+from .hook import EXIT_BLOCK, HARD_MAX_INPUT, Hook
+
+DEFAULT_IDLE_EXIT = 900
+GO_TIMEOUT = 1.0
+READ_TIMEOUT = 2.0
+MAX_META = 64 * 1024
+STAMP_INTERVAL = 1.0
+
+
+class ServerError(RampartsError):
+    """The server cannot start (unsafe socket folder, bind failure)."""
+
+
+class _DeadlinePassed(BaseException):
+    """Raised by the deadline alarm inside a served request (the CLI would end its process instead)."""
+
+
+class _Stop(BaseException):
+    """SIGTERM while no request is in progress."""
+
+
+class _Drop(Exception):
+    """Close the connection without an answer (before the go byte: the client falls back)."""
+
+
+class _Kept:
+    """A store kept open across requests (closing the sole connection checkpoints the WAL and costs a
+    file sync): ``Hook.run`` closing it leaves it open."""
+
+    def __init__(self, inner: Any, ident: tuple[int, int]) -> None:
+        self.inner = inner
+        self.ident = ident
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def close(self) -> None:
+        pass
+
+    def close_db(self) -> None:
+        pass
+
+
+class Stores:
+    """The audit and session stores, open across requests; reopened when their file is replaced."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, _Kept] = {}
+
+    def get(self, path: str, busy_timeout_ms: int) -> _Kept:
+        kept = self.kept.get(path)
+        try:
+            st = os.stat(path)
+            ident = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            ident = (-1, -1)
+        if kept is not None and kept.ident == ident:
+            return kept
+        self.drop(path)
+        if path.endswith("audit.db"):
+            from ...audit.store import AuditStore
+
+            inner: Any = AuditStore(path, busy_timeout_ms=busy_timeout_ms)
+        else:
+            from ...session.store import SessionStore
+
+            inner = SessionStore(path, busy_timeout_ms=busy_timeout_ms)
+        st = os.stat(path)
+        kept = self.kept[path] = _Kept(inner, (st.st_dev, st.st_ino))
+        return kept
+
+    def drop(self, path: str | None = None) -> None:
+        for name in [path] if path else list(self.kept):
+            kept = self.kept.pop(name, None) if name else None
+            if kept is not None:
+                with contextlib.suppress(Exception):
+                    closer = getattr(kept.inner, "close_db", None) or kept.inner.close
+                    closer()
+
+
+class ResidentHook(Hook):
+    """The CLI hook, for a request served in-process: the deadline and SIGTERM must not end the server."""
+
+    def __init__(self, *, on_term: Any, stores: Stores, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.on_term = on_term
+        self.stores = stores
+        self.deadline_passed = False
+
+    def _store(self) -> Any:
+        if self.store is None:
+            path = os.path.join(self.state_dir, "audit.db")
+            self.store = self.stores.get(path, max(self.deadline_ms // 2, 100))
+        return self.store
+
+    def _sessions(self) -> Any:
+        if self.sessions is None:
+            path = os.path.join(self.state_dir, "sessions.db")
+            self.sessions = self.stores.get(path, max(self.deadline_ms // 2, 100))
+        return self.sessions
+
+    def _on_deadline(self, signum: int, frame: object) -> None:
+        del frame
+        if signum == signal.SIGTERM:
+            self.on_term()  # finish this request, then stop
+            return
+        self.deadline_passed = True
+        self.fail(f"hook deadline of {self.deadline_ms} ms passed")
+        raise _DeadlinePassed
+
+    def _error(self, reason: str) -> int:
+        if self.deadline_passed:
+            return self.fail(reason)  # like the CLI at its deadline: the deny, and no error record
+        return super()._error(reason)
+
+
+def _norm_policy(ref: str) -> str:
+    return ref if ref.startswith("profile:") else os.path.realpath(os.path.expanduser(ref))
+
+
+def _hook_args(argv: list[str]) -> dict[str, str] | None:
+    from ...cli import _hook_args as parse
+
+    if "hook" not in argv:
+        return None
+    return parse(argv[argv.index("hook") + 1 :])
+
+
+def check_folder(folder: str) -> None:
+    """The socket's folder must be ours and writable by nobody else (created 0700 when absent)."""
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    st = os.stat(folder)
+    if not stat.S_ISDIR(st.st_mode):
+        raise ServerError(f"{folder} is not a folder")
+    if st.st_uid != os.geteuid():
+        raise ServerError(f"refusing to serve: {folder} belongs to another user (uid {st.st_uid})")
+    if st.st_mode & 0o022:
+        raise ServerError(f"refusing to serve: {folder} is group- or world-writable")
+
+
+def _code_files() -> list[str]:
+    import ramparts
+
+    root = os.path.dirname(os.path.abspath(ramparts.__file__))
+    out = []
+    for folder, _dirs, files in os.walk(root):
+        out += [os.path.join(folder, f) for f in files if f.endswith(".py")]
+    return sorted(out)
+
+
+def _stamp(files: list[str]) -> tuple[tuple[int, int], ...]:
+    out = []
+    for path in files:
+        try:
+            st = os.stat(path)
+            out.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((0, -1))
+    return tuple(out)
+
+
+class Server:
+    def __init__(
+        self,
+        *,
+        policy: str | None,
+        state: str | None,
+        socket_path: str | None = None,
+        idle_exit: float = DEFAULT_IDLE_EXIT,
+    ) -> None:
+        self.policy = policy_ref(policy)
+        self.state = state_dir(state)
+        self.socket_path = os.path.abspath(socket_path or os.path.join(self.state, "hook.sock"))
+        self.idle_exit = idle_exit
+        self.stopping = False
+        self.busy = False
+        self.served = 0
+        self.env = {name: os.environ.get(name) for name in proto.ENV_KEYS}
+        self.key = b""
+        self.stores = Stores()
+        self._files: list[str] = []
+        self._stamp: tuple[tuple[int, int], ...] = ()
+        self._stamp_checked = 0.0
+        self._lock_fd = -1
+        self._sock: Any = None
+        self._inode: tuple[int, int] | None = None
+
+    # -- life cycle ------------------------------------------------------------------------------------
+
+    def open(self) -> bool:
+        """Take the lock and bind the socket; False when another server already serves this socket."""
+        import fcntl
+        import socket
+
+        from ...detect.redact import load_key
+
+        if not hasattr(signal, "SIGALRM") or not hasattr(socket, "AF_UNIX"):
+            raise ServerError("the resident hook needs a POSIX system (Unix sockets, SIGALRM)")
+        folder = os.path.dirname(self.socket_path)
+        check_folder(folder)
+        self._lock_fd = os.open(self.socket_path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+            return False
+        os.ftruncate(self._lock_fd, 0)
+        os.write(self._lock_fd, f"{os.getpid()}\n".encode())
+        self.key = load_key(os.path.join(self.state, "keys", "hook.key"))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.socket_path)  # we hold the lock: whoever bound it is gone
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)  # born 0600: no moment when another user could connect
+        try:
+            sock.bind(self.socket_path)
+        except OSError as exc:
+            sock.close()
+            raise ServerError(f"cannot bind {self.socket_path}: {exc}") from exc
+        finally:
+            os.umask(old)
+        os.chmod(self.socket_path, 0o600)
+        st = os.stat(self.socket_path)
+        self._inode = (st.st_dev, st.st_ino)
+        sock.listen(64)
+        self._sock = sock
+        self._files = _code_files()
+        self._stamp = _stamp(self._files)
+        self._stamp_checked = time.monotonic()
+        return True
+
+    def close(self) -> None:
+        self.stores.drop()
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+            try:
+                st = os.stat(self.socket_path)
+                if (st.st_dev, st.st_ino) == self._inode:
+                    os.unlink(self.socket_path)
+            except OSError:
+                pass
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    def _on_term(self, signum: int, frame: object) -> None:
+        del signum, frame
+        self.stopping = True
+        if not self.busy:
+            raise _Stop
+
+    def _term_in_request(self) -> None:
+        self.stopping = True
+
+    def serve(self) -> int:
+        """Serve until idle for ``idle_exit`` seconds, SIGTERM, or an upgrade of Ramparts' code."""
+        old = signal.signal(signal.SIGTERM, self._on_term)
+        last = time.monotonic()
+        try:
+            while not self.stopping:
+                self._sock.settimeout(max(self.idle_exit - (time.monotonic() - last), 0.001))
+                try:
+                    conn, _ = self._sock.accept()
+                except TimeoutError:
+                    break
+                with conn:
+                    try:
+                        self.handle(conn)
+                    except (OSError, _Drop):
+                        pass  # the client falls back before the go byte, and denies after it
+                    except (Exception, _DeadlinePassed):  # noqa: BLE001, S110 - one bad request must not end the server
+                        pass
+                last = time.monotonic()
+        except _Stop:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, old)
+            self.close()
+        return 0
+
+    # -- one connection ---------------------------------------------------------------------------------
+
+    def _decline(self, conn: Any, reason: str) -> None:
+        data = reason.encode()
+        conn.sendall(proto.DECLINE + len(data).to_bytes(4, "big") + data)
+        raise _Drop(reason)
+
+    def _code_changed(self) -> bool:
+        now = time.monotonic()
+        if now - self._stamp_checked < STAMP_INTERVAL:
+            return False
+        self._stamp_checked = now
+        return _stamp(self._files) != self._stamp
+
+    def read_request(self, conn: Any) -> tuple[bytes, dict[str, str | None], list[str], bytes]:
+        """(request bytes, client environment, hook argv, event); _Drop when malformed."""
+        conn.settimeout(READ_TIMEOUT)
+        head = _recv(conn, len(proto.MAGIC) + proto.NONCE_BYTES + 4)
+        if head[:4] != proto.MAGIC:
+            raise _Drop("bad magic")
+        size = int.from_bytes(head[-4:], "big")
+        if size > MAX_META:
+            raise _Drop("meta too large")
+        meta = _recv(conn, size)
+        size_bytes = _recv(conn, 4)
+        size = int.from_bytes(size_bytes, "big")
+        if size > HARD_MAX_INPUT + 1:
+            raise _Drop("event too large")
+        event = _recv(conn, size)
+        fields = meta.decode("utf-8", "surrogateescape").split("\0")
+        if "--" not in fields:
+            raise _Drop("no hook command")
+        split = fields.index("--")
+        env: dict[str, str | None] = {}
+        for field in fields[:split]:
+            name, eq, value = field.partition("=")
+            env[name] = value if eq else None
+        return head + meta + size_bytes + event, env, fields[split + 1 :], event
+
+    def handle(self, conn: Any) -> None:
+        import socket
+
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+        peer_pid = int.from_bytes(creds[0:4], sys.byteorder)
+        peer_uid = int.from_bytes(creds[4:8], sys.byteorder)
+        if peer_uid != os.geteuid():
+            raise _Drop("another user")  # the socket's mode already stops them; this is the second lock
+        request, env, hook_argv, event = self.read_request(conn)
+        if self._code_changed():
+            self.stopping = True
+            self._decline(conn, "Ramparts' code changed since the server started")
+        if any(env.get(name, None) != value for name, value in self.env.items()):
+            self._decline(conn, "the client's environment differs from the server's")
+        args = _hook_args(hook_argv)
+        if args is None:
+            self._decline(conn, "the hook command line is not one the server can serve")
+        assert args is not None
+        policy, state = args.get("--policy"), args.get("--state-dir")
+        if policy and not (policy.startswith("profile:") or os.path.isabs(os.path.expanduser(policy))):
+            self._decline(conn, "the hook command names a relative policy path")
+        if state and not os.path.isabs(os.path.expanduser(state)):
+            self._decline(conn, "the hook command names a relative state directory")
+        if _norm_policy(policy_ref(policy)) != _norm_policy(self.policy):
+            self._decline(conn, "the hook command names another policy")
+        if os.path.realpath(state_dir(state)) != os.path.realpath(self.state):
+            self._decline(conn, "the hook command names another state directory")
+        conn.sendall(proto.READY + proto._mac(self.key, request, proto.READY))
+        conn.settimeout(GO_TIMEOUT)
+        if conn.recv(1) != proto.GO:
+            raise _Drop("no go")  # the client gave up (it falls back): nothing was recorded here
+        self.busy = True
+        try:
+            code, out, err = self.run_hook(event, env.get("CLAUDE_PID"), peer_pid, args.get("--deadline-ms"))
+            reply = [proto.REPLY + bytes([code])]
+            for text in (out, err):
+                data = text.encode("utf-8", "surrogateescape")
+                reply += [len(data).to_bytes(4, "big"), data]
+            conn.settimeout(READ_TIMEOUT)
+            conn.sendall(b"".join(reply) + proto._mac(self.key, request, *reply))
+        finally:
+            self.busy = False
+            self.served += 1
+
+    def run_hook(
+        self, event: bytes, claude_pid: str | None, peer_pid: int, deadline: str | None
+    ) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        saved = os.environ.get("CLAUDE_PID")
+        if claude_pid is None:
+            os.environ.pop("CLAUDE_PID", None)
+        else:
+            os.environ["CLAUDE_PID"] = claude_pid
+        try:
+            hook = ResidentHook(
+                on_term=self._term_in_request,
+                stores=self.stores,
+                policy=self.policy,
+                state=self.state,
+                stdin=io.BytesIO(event),
+                stdout=out,
+                stderr=err,
+                deadline_ms=int(deadline) if deadline else None,
+            )
+            hook.peer_pid = peer_pid
+            code = hook.run()
+        finally:
+            if saved is None:
+                os.environ.pop("CLAUDE_PID", None)
+            else:
+                os.environ["CLAUDE_PID"] = saved
+        if code != 0:
+            self.stores.drop()  # after any failure, start the next request from fresh connections
+        if code not in (0, EXIT_BLOCK):
+            code = EXIT_BLOCK
+        return code, out.getvalue(), err.getvalue()
+
+
+def _recv(conn: Any, n: int) -> bytes:
+    try:
+        return proto._recv_exact(conn, n)
+    except OSError as exc:
+        raise _Drop(str(exc)) from exc
+
+
+def main(*, policy: str | None, state: str | None, socket_path: str | None, idle_exit: float) -> int:
+    server = Server(policy=policy, state=state, socket_path=socket_path, idle_exit=idle_exit)
+    if not server.open():
+        print(f"ramparts hook-server: {server.socket_path} is already served", file=sys.stderr)
+        return 0
+    return server.serve()
