@@ -72,9 +72,10 @@ def root(leaves: Sequence[bytes]) -> bytes:
     return _mth(leaves, 0, len(leaves))
 
 
-def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
+def inclusion_proof(index: int, leaves: Sequence[bytes] | Tree) -> list[bytes]:
     """PATH(index, D[n]) over the leaf hashes of a tree of size ``len(leaves)``."""
-    n = len(leaves)
+    tree = leaves if isinstance(leaves, Tree) else Tree(leaves)
+    n = len(tree)
     if not 0 <= index < n:
         raise ProofError(f"leaf index {index} is outside a tree of size {n}")
     proof: list[bytes] = []
@@ -82,18 +83,19 @@ def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     while hi - lo > 1:
         k = split(hi - lo)
         if index < lo + k:
-            proof.append(_mth(leaves, lo + k, hi))
+            proof.append(tree.subtree(lo + k, hi))
             hi = lo + k
         else:
-            proof.append(_mth(leaves, lo, lo + k))
+            proof.append(tree.subtree(lo, lo + k))
             lo += k
     proof.reverse()
     return proof
 
 
-def consistency_proof(size1: int, leaves: Sequence[bytes]) -> list[bytes]:
+def consistency_proof(size1: int, leaves: Sequence[bytes] | Tree) -> list[bytes]:
     """PROOF(size1, D[n]) (RFC 6962 §2.1.2) between the first size1 leaves and all of them."""
-    n = len(leaves)
+    tree = leaves if isinstance(leaves, Tree) else Tree(leaves)
+    n = len(tree)
     if not 0 <= size1 <= n:
         raise ProofError(f"old size {size1} is outside 0..{n}")
     if size1 in (0, n):
@@ -103,17 +105,45 @@ def consistency_proof(size1: int, leaves: Sequence[bytes]) -> list[bytes]:
     while m != hi - lo:
         k = split(hi - lo)
         if m <= k:
-            proof.append(_mth(leaves, lo + k, hi))
+            proof.append(tree.subtree(lo + k, hi))
             hi = lo + k
         else:
-            proof.append(_mth(leaves, lo, lo + k))
+            proof.append(tree.subtree(lo, lo + k))
             lo += k
             m -= k
             complete = False
     if not complete:
-        proof.append(_mth(leaves, lo, hi))
+        proof.append(tree.subtree(lo, hi))
     proof.reverse()
     return proof
+
+
+class Tree:
+    """All levels of the tree over some leaf hashes (2n hashes of memory): any subtree hash in O(log n)."""
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        self.levels: list[list[bytes]] = [list(leaves)]
+        while len(self.levels[-1]) > 1:
+            lv = self.levels[-1]
+            self.levels.append([node_hash(lv[i], lv[i + 1]) for i in range(0, len(lv) - 1, 2)])
+
+    def __len__(self) -> int:
+        return len(self.levels[0])
+
+    def subtree(self, lo: int, hi: int) -> bytes:
+        """MTH(D[lo:hi]) where lo is a multiple of the largest power of two <= hi - lo (as in PATH/PROOF)."""
+        parts, o = [], lo
+        n = hi - lo
+        for k in range(n.bit_length() - 1, -1, -1):
+            if n >> k & 1:
+                if o % (1 << k):
+                    return _mth(self.levels[0], lo, hi)  # not aligned: recompute (never for RFC ranges)
+                parts.append(self.levels[k][o >> k])
+                o += 1 << k
+        return fold(parts)
+
+    def root(self, size: int | None = None) -> bytes:
+        return self.subtree(0, len(self) if size is None else size)
 
 
 def _check_hashes(*hashes: bytes) -> None:

@@ -293,14 +293,15 @@ def verify_log(backend: Backend, *, anchor: str | None = None, verifier: Verifie
     claims = [(cp.size, f"checkpoint #{cid}") for cid, cp in valid] + [(head.size, "the head")]
     if anchor_cp is not None:
         claims.append((anchor_cp.size, "the anchor"))
-    top, source = max(claims)
+    top = max(size for size, _ in claims)
     if top > expected:
-        how = "rolled back to an older copy or its tail deleted" if source == "the anchor" else "tail deleted"
-        problems.append(
-            Problem(
-                expected, "truncated", f"{source} covers {top} records, the log ends at {expected}: {how}"
-            )
+        sources = sorted({name for size, name in claims if size == top}, key=lambda n: n != "the anchor")
+        how = (
+            "rolled back to an older copy or its tail deleted" if "the anchor" in sources else "tail deleted"
         )
+        verb = "covers" if len(sources) == 1 else "cover"
+        detail = f"{' and '.join(sources)} {verb} {top} records, the log ends at {expected}: {how}"
+        problems.append(Problem(expected, "truncated", detail))
     if head.size < expected:
         if getattr(backend, "atomic", True):
             detail = f"records {head.size}-{expected - 1} are beyond the head (written around the log)"
