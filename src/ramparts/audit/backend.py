@@ -21,12 +21,10 @@ checkpoints. A backend only stores and serialises. Its contract:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True)
-class LogMeta:
+class LogMeta(NamedTuple):
     log_id: str  # 32 hex digits, random, made with the log
     origin: str  # the checkpoint origin line, unique per log
     verifier: str  # the C2SP verifier key string of the checkpoint key (the private key is elsewhere)
@@ -35,8 +33,7 @@ class LogMeta:
     version: int = 1
 
 
-@dataclass(frozen=True)
-class Head:
+class Head(NamedTuple):
     """The log's mutable head: its size and frontier, and the latest checkpoint's size and time."""
 
     size: int = 0
@@ -58,11 +55,10 @@ class CheckpointRow(NamedTuple):
     time: float
 
 
-@dataclass(frozen=True)
-class Commit:
+class Commit(NamedTuple):
     head: Head
     rows: Sequence[Row] = ()
-    checkpoints: Sequence[tuple[int, str]] = field(default_factory=tuple)  # (size, signed note)
+    checkpoints: Sequence[tuple[int, str]] = ()  # (size, signed note)
 
 
 class Backend(Protocol):

@@ -18,8 +18,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._hashing import sha256
 from .merkle import HASH_SIZE
@@ -52,8 +51,7 @@ def key_hash(name: str, public_key: bytes) -> bytes:
     return digest[:4]
 
 
-@dataclass(frozen=True)
-class Checkpoint:
+class Checkpoint(NamedTuple):
     origin: str
     size: int
     root: bytes
@@ -84,8 +82,7 @@ class Checkpoint:
         return cls(origin, int(size), digest, tuple(lines[3:]))
 
 
-@dataclass(frozen=True)
-class Verifier:
+class Verifier(NamedTuple):
     name: str
     hash: bytes
     public_key: bytes
@@ -183,8 +180,7 @@ def _check_text(text: str, what: str) -> None:
                 raise NoteError(f"{what} line {n}: control character U+{ord(ch):04X}")
 
 
-@dataclass(frozen=True)
-class OpenedNote:
+class OpenedNote(NamedTuple):
     body: str
     verified_by: tuple[Verifier, ...]
     unknown: int  # signatures by keys we do not know (ignored)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .checkpoint import Verifier
 from .keys import default_key_path
@@ -22,9 +22,11 @@ from .log import (
     canonical,
 )
 from .sqlite import SQLiteBackend
-from .verify import Problem, Report, verify_log
 
-__all__ = ["AuditStore", "Problem", "Report", "StoredRecord", "canonical"]
+if TYPE_CHECKING:
+    from .verify import Problem, Report
+
+__all__ = ["AuditStore", "StoredRecord", "canonical"]
 
 
 class AuditStore:
@@ -74,6 +76,8 @@ class AuditStore:
         return self.log.checkpoint()
 
     def report(self, *, anchor: str | None = None, verifier: Verifier | None = None) -> Report:
+        from .verify import verify_log  # hashlib and the verifier load only when verifying
+
         return verify_log(self.backend, anchor=anchor, verifier=verifier)
 
     def verify(self, *, anchor: str | None = None) -> tuple[int, list[Problem]]:
