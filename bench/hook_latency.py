@@ -884,7 +884,7 @@ def profile_sqlite(root: Path, iterations: int = 40) -> None:
         def run() -> None:
             store = AuditStore(db)
             if pragma:
-                store._db.execute(pragma)
+                store.backend._db.execute(pragma)
             store.append(record)
             store.close()
 

@@ -100,8 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=20)
     p.add_argument("--json", action="store_true", help="one JSON record a line")
     p.set_defaults(func=cmd_audit_tail)
-    p = aud.add_parser("verify", help="check the hash chain; one line per problem")
+    p = aud.add_parser(
+        "verify", help="check records, Merkle tree and signed checkpoints; one line per problem"
+    )
     common(p, policy=False)
+    p.add_argument(
+        "--anchor", metavar="CHECKPOINT_FILE", help="a checkpoint note kept elsewhere (truncation, rollback)"
+    )
+    p.add_argument(
+        "--key", metavar="VERIFIER", help="the verifier key to trust (default: the one in the log)"
+    )
     p.set_defaults(func=cmd_audit_verify)
     p = aud.add_parser("ship", help="deliver records and checkpoints to the configured sinks")
     common(p, policy=False)
@@ -109,6 +117,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="deliver what is there, retry with backoff, then exit")
     p.add_argument("--sink", action="append", default=[], metavar="NAME", help="only this sink (repeatable)")
     p.set_defaults(func=cmd_audit_ship)
+    p = aud.add_parser("checkpoint", help="sign and print a checkpoint of the log as it is now")
+    common(p, policy=False)
+    p.set_defaults(func=cmd_audit_checkpoint)
+    p = aud.add_parser("prove", help="inclusion proof of one record in the latest checkpoint (JSON)")
+    common(p, policy=False)
+    p.add_argument("--record", type=int, required=True, metavar="SEQ")
+    p.set_defaults(func=cmd_audit_prove)
+    p = aud.add_parser("consistency", help="consistency proof between two sizes of the log (JSON)")
+    common(p, policy=False)
+    p.add_argument("old", type=int)
+    p.add_argument("new", type=int)
+    p.set_defaults(func=cmd_audit_consistency)
+    p = aud.add_parser("export", help="one session's records with the proofs to verify them offline")
+    common(p, policy=False)
+    p.add_argument("--session", required=True)
+    p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    p.add_argument("-o", "--output", help="write here instead of stdout")
+    p.set_defaults(func=cmd_audit_export)
+    p = aud.add_parser("verify-export", help="check an export file offline against a verifier key")
+    common(p, policy=False)
+    p.add_argument("file")
+    p.add_argument("--key", required=True, metavar="VERIFIER")
+    p.add_argument("--format", choices=["jsonl", "csv"], help="default: from the file name")
+    p.set_defaults(func=cmd_audit_verify_export)
 
     p = sub.add_parser("explain", help="dry-run one tool call and show the reasoning")
     common(p)
@@ -302,14 +334,24 @@ def cmd_audit_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from .audit.checkpoint import NoteError, Verifier
+
+    anchor = Path(args.anchor).read_text(encoding="utf-8", errors="surrogateescape") if args.anchor else None
+    try:
+        key = Verifier.parse(args.key) if args.key else None
+    except NoteError as exc:
+        print(f"ramparts: --key: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     with _store(args) as store:
-        count, problems = store.verify()
-        for problem in problems:
-            print(f"FAIL record {problem.seq}: {problem.kind}: {problem.detail}")
-        if problems:
-            print(f"{store.path}: {len(problems)} problem(s) in {count} record(s)")
-            return EXIT_PROBLEMS
-        print(f"{store.path}: ok, {count} record(s), hash chain intact")
+        report = store.report(anchor=anchor, verifier=key)
+    for line in report.lines():
+        print(line)
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        sys.stdout.write(store.checkpoint())
     return EXIT_OK
 
 
@@ -317,6 +359,46 @@ def cmd_audit_ship(args: argparse.Namespace) -> int:
     from .audit.ship_config import ship_command
 
     return ship_command(state_dir(args.state_dir), args.config, once=args.once, only=args.sink)
+
+
+def cmd_audit_prove(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        print(json.dumps(store.log.prove(args.record), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def cmd_audit_consistency(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        print(json.dumps(store.log.consistency(args.old, args.new), indent=2))
+    return EXIT_OK
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    from .audit.export import export_session
+
+    with _store(args) as store:
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:
+                count = export_session(store.log, args.session, args.format, out)
+        else:
+            count = export_session(store.log, args.session, args.format, sys.stdout)
+    print(f"exported {count} record(s) of session {args.session}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_audit_verify_export(args: argparse.Namespace) -> int:
+    from .audit.checkpoint import Verifier
+    from .audit.export import verify_export
+
+    fmt = args.format or ("csv" if args.file.endswith(".csv") else "jsonl")
+    text = Path(args.file).read_text(encoding="utf-8")
+    count, problems = verify_export(text, fmt, Verifier.parse(args.key))
+    from .audit.render import escape
+
+    for problem in problems:
+        print(escape(problem))
+    print(f"{'FAILED' if problems else 'OK'}: {count} record(s), {len(problems)} problem(s)")
+    return EXIT_PROBLEMS if problems else EXIT_OK
 
 
 # -- explain -----------------------------------------------------------------------------------------------------------

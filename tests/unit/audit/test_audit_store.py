@@ -1,19 +1,31 @@
-"""The chained SQLite audit store: durable appends, one linear chain, tampering detected."""
+"""The SQLite-backed Merkle audit store: durable appends, one linear log, checkpoints, exact text, failures."""
 
 from __future__ import annotations
 
+import io
+import json
 import multiprocessing
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ramparts.audit.checkpoint import Checkpoint, sign_note
+from ramparts.audit.keys import load_signer
+from ramparts.audit.log import canonical
+from ramparts.audit.merkle import leaf_hash
 from ramparts.audit.render import escape, render_line
-from ramparts.audit.store import GENESIS, AuditStore, chain_hash
+from ramparts.audit.store import AuditStore
+from ramparts.errors import AuditError, StoreError
 
 
-def _fill(path: Path, n: int = 5) -> None:
-    with AuditStore(path) as store:
+def _fill(path: Path, n: int = 5, **kw: Any) -> None:
+    with AuditStore(path, **kw) as store:
         for i in range(n):
             store.append({"i": i, "decision": "allow", "text": f"record {i} é"})
 
@@ -25,97 +37,221 @@ def _sql(path: Path, statement: str, *args: object) -> None:
     db.close()
 
 
-def test_append_links_records(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
+def _kinds(path: Path, **kw: Any) -> list[tuple[int | None, str]]:
     with AuditStore(path) as store:
-        first = store.append({"a": 1})
-        second = store.append({"b": "ü"})
-        assert first.seq == 1 and first.prev_hash == GENESIS
-        assert second.prev_hash == first.hash
-        assert second.hash == chain_hash(first.hash, '{"b":"ü"}')
-        assert [r.data() for r in store.records()] == [{"a": 1}, {"b": "ü"}]
+        return [(p.seq, p.kind) for p in store.verify(**kw)[1]]
+
+
+def test_append_stores_exactly_the_hashed_canonical_envelope(tmp_path: Path) -> None:
+    with AuditStore(tmp_path / "audit.db") as store:
+        first = store.append({"b": "ü", "a": 1})
+        second = store.append({"z": [1.0, 2.5, None, True]})
+        log_id = store.log.meta()
+        assert log_id is not None
+        assert first.seq == 0 and second.seq == 1  # 0-based: seq = leaf index
+        assert first.raw == b'{"log":"%s","rec":{"a":1,"b":"\xc3\xbc"},"seq":0}' % log_id.log_id.encode()
+        assert first.leaf == leaf_hash(first.raw)
+        assert [r.data() for r in store.records()] == [{"a": 1, "b": "ü"}, {"z": [1, 2.5, None, True]}]
+        assert [r.raw for r in store.records()] == [first.raw, second.raw]
         assert store.verify() == (2, [])
+        assert len(log_id.log_id) == 32
+
+
+TEXTS = [
+    "line\nbreak\r\n",
+    "nul\x00byte",
+    "\u2028\u2029 separators",
+    "\x1b[2J ansi",
+    "\u202eevil\u202c bidi",
+    "e\u0301 vs \u00e9",  # NFD and NFC stay distinct
+    "astral \U0001f600 and \uffff",
+    '"quotes" \\ backslash \t tab',
+]
+
+
+def test_text_round_trips_exactly(tmp_path: Path) -> None:
+    with AuditStore(tmp_path / "audit.db") as store:
+        for t in TEXTS:
+            store.append({"t": t, t: "key"})
+        got = [r.data() for r in store.records()]
+    assert got == [{"t": t, t: "key"} for t in TEXTS]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [{"n": 2**60}, {"f": float("nan")}, {"s": "lone \ud800 surrogate"}, {1: "non-string key"}],
+)
+def test_what_jcs_cannot_represent_is_refused(tmp_path: Path, record: dict[Any, Any]) -> None:
+    with pytest.raises(AuditError, match="cannot be canonicalised"):
+        canonical(record)
+    with AuditStore(tmp_path / "audit.db") as store, pytest.raises(AuditError):
+        store.append(record)
+
+
+def test_jcs_sorts_keys_by_utf16_and_normalises_numbers() -> None:
+    assert canonical({"\U0001f600": 1, "\uffff": 2}) == '{"\U0001f600":1,"\uffff":2}'.encode()
+    assert canonical({"a": 1.0, "b": 1e21, "c": -0.0}) == b'{"a":1,"b":1e+21,"c":0}'
 
 
 def test_store_is_wal_and_full_sync(tmp_path: Path) -> None:
     with AuditStore(tmp_path / "audit.db") as store:
-        assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        db = store.backend._db
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
-def test_edited_record_is_detected(tmp_path: Path) -> None:
+def test_checkpoints_every_n_on_time_and_on_demand(tmp_path: Path) -> None:
+    now = [1000.0]
+    path = tmp_path / "audit.db"
+    with AuditStore(path, checkpoint_every=4, checkpoint_seconds=60, clock=lambda: now[0]) as store:
+        for _ in range(9):
+            store.append({"x": 1})
+        sizes = [c.size for c in store.backend.checkpoints()]
+        assert sizes == [1, 4, 8]  # the first record of a new log, then every 4th
+        now[0] += 61
+        store.append({"x": 2})  # 60 s since the last checkpoint: one now
+        assert [c.size for c in store.backend.checkpoints()][-1] == 10
+        note = store.checkpoint()
+        assert store.checkpoint() == note  # nothing new: the same checkpoint
+        store.append({"x": 3})
+        note2 = store.checkpoint()
+        assert note2 != note and note2.split("\n")[1] == "11"
+        assert store.verify() == (11, [])
+
+
+def test_the_signing_key_lives_outside_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    _fill(path, 2)
+    key = tmp_path / "keys" / "audit-ed25519.key"
+    assert key.exists() and oct(key.stat().st_mode & 0o777) == "0o600"
+    seed_line = key.read_text().strip()
+    with AuditStore(path) as store:
+        meta = store.log.meta()
+        assert meta is not None
+    assert meta.verifier == str(load_signer(str(key)).verifier)
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("audit.db*"))
+    assert seed_line.rsplit("+", 1)[1].encode() not in raw
+
+
+def test_a_different_key_cannot_sign_for_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    _fill(path, 2)
+    (tmp_path / "keys" / "audit-ed25519.key").unlink()
+    with (
+        AuditStore(path, key_path=str(tmp_path / "other.key")) as store,
+        pytest.raises(StoreError, match="not the key"),
+    ):
+        store.checkpoint()
+
+
+def test_edited_record_is_located(tmp_path: Path) -> None:
     path = tmp_path / "audit.db"
     _fill(path)
     _sql(path, "UPDATE records SET body = replace(body, 'allow', 'deny') WHERE seq = 3")
-    with AuditStore(path) as store:
-        count, problems = store.verify()
-    assert count == 5
-    assert [(p.seq, p.kind) for p in problems] == [(3, "modified")]
+    assert _kinds(path) == [(3, "modified")]
 
 
-def test_edited_record_with_recomputed_hash_breaks_the_next_link(tmp_path: Path) -> None:
+def test_edit_with_recomputed_hashes_is_caught_by_the_signed_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "audit.db"
-    _fill(path)
-    with AuditStore(path) as store:
-        rec = store.tail(3)[0]
-    body = rec.body.replace("allow", "deny")
-    _sql(
-        path,
-        "UPDATE records SET body = ?, hash = ? WHERE seq = ?",
-        body,
-        chain_hash(rec.prev_hash, body),
-        rec.seq,
-    )
-    with AuditStore(path) as store:
-        _, problems = store.verify()
-    assert [(p.seq, p.kind) for p in problems] == [(4, "broken-link")]
-
-
-def test_deleted_record_is_detected(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
-    _fill(path)
-    _sql(path, "DELETE FROM records WHERE seq = 2")
-    with AuditStore(path) as store:
-        _, problems = store.verify()
-    kinds = [(p.seq, p.kind) for p in problems]
-    assert (2, "deleted") in kinds and (3, "broken-link") in kinds
-
-
-def test_deleted_first_record_is_detected(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
-    _fill(path)
-    _sql(path, "DELETE FROM records WHERE seq = 1")
-    with AuditStore(path) as store:
-        _, problems = store.verify()
-    assert (1, "deleted") in [(p.seq, p.kind) for p in problems]
-
-
-def test_swapped_records_are_detected(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
-    _fill(path)
+    _fill(path, 12, checkpoint_every=4)
     db = sqlite3.connect(path)
-    rows = {
-        seq: (body, h, prev)
-        for seq, body, h, prev in db.execute("SELECT seq, body, hash, prev_hash FROM records")
-    }
-    db.execute("UPDATE records SET body=?, hash=?, prev_hash=? WHERE seq=2", rows[3])
-    db.execute("UPDATE records SET body=?, hash=?, prev_hash=? WHERE seq=3", rows[2])
+    (body,) = db.execute("SELECT body FROM records WHERE seq = 6").fetchone()
+    body = body.replace(b"allow", b"deny!")
+    db.execute("UPDATE records SET body = ?, leaf = ? WHERE seq = 6", (body, leaf_hash(body)))
     db.commit()
     db.close()
     with AuditStore(path) as store:
-        _, problems = store.verify()
-    assert problems
+        report = store.report()
+    changed = [p for p in report.problems if p.kind == "changed"]
+    assert len(changed) == 1 and (changed[0].seq, changed[0].last) == (4, 7)
+    assert report.first_bad == 4 and not report.ok
+
+
+def test_deleted_records_are_located(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    _fill(path)
+    _sql(path, "DELETE FROM records WHERE seq = 2")
+    assert (2, "deleted") in _kinds(path)
+    path2 = tmp_path / "b" / "audit.db"
+    _fill(path2)
+    _sql(path2, "DELETE FROM records WHERE seq = 0")
+    assert (0, "deleted") in _kinds(path2)
+
+
+def test_tail_deletion_is_located_by_the_head(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    _fill(path)
+    _sql(path, "DELETE FROM records WHERE seq >= 3")
+    assert _kinds(path)[0] == (3, "truncated")
+
+
+def test_swapped_records_are_located(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    _fill(path)
+    db = sqlite3.connect(path)
+    rows = {seq: (leaf, body) for seq, leaf, body in db.execute("SELECT seq, leaf, body FROM records")}
+    db.execute("UPDATE records SET leaf=?, body=? WHERE seq=1", rows[3])
+    db.execute("UPDATE records SET leaf=?, body=? WHERE seq=3", rows[1])
+    db.commit()
+    db.close()
+    assert _kinds(path) == [(1, "reordered")]
+
+
+def test_equivocation_and_inconsistent_checkpoints(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    _fill(path, 8, checkpoint_every=4)
+    signer = load_signer(str(tmp_path / "keys" / "audit-ed25519.key"))
+    with AuditStore(path) as store:
+        meta = store.log.meta()
+        assert meta is not None
+    fake = sign_note(Checkpoint(meta.origin, 4, b"\x07" * 32).body(), signer)
+    _sql(path, "INSERT INTO checkpoints (size, note, time) VALUES (4, ?, 0)", fake)
+    kinds = _kinds(path)
+    assert (None, "equivocation") in kinds and (None, "inconsistent-checkpoint") in kinds
+    assert not [k for k in kinds if k[0] is not None]  # the records themselves are fine
+
+
+def test_bad_signature_and_foreign_checkpoints(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    _fill(path, 4, checkpoint_every=4)
+    _sql(path, "UPDATE checkpoints SET note = replace(note, '\n4\n', '\n3\n') WHERE size = 4")
+    kinds = _kinds(path)
+    assert (None, "bad-signature") in kinds and (None, "missing-checkpoint") in kinds
+
+
+def test_anchor_detects_truncation_and_rollback(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    _fill(path, 6)
+    old = tmp_path / "old.db"
+    with AuditStore(path) as store:
+        store.backend._db.execute("VACUUM INTO ?", (str(old),))
+        for i in range(3):
+            store.append({"later": i})
+        anchor = store.checkpoint()
+    assert _kinds(path, anchor=anchor) == []
+    # an attacker puts back the older copy: consistent on its own, short against the anchor
+    os.replace(old, path)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    assert _kinds(path) == []
+    assert _kinds(path, anchor=anchor) == [(6, "truncated")]
+    # ... and then keeps appending so that it is longer than the anchor again: a rollback
+    with AuditStore(path) as store:
+        for i in range(5):
+            store.append({"other": i})
+        report = store.report(anchor=anchor)
+    assert [p.kind for p in report.problems] == ["rollback"] and report.first_bad == 1
 
 
 def _writer(path: str, n: int) -> None:
-    with AuditStore(Path(path), busy_timeout_ms=10000) as store:
+    with AuditStore(Path(path), busy_timeout_ms=10000, checkpoint_every=16) as store:
         for i in range(n):
             store.append({"writer": multiprocessing.current_process().name, "i": i})
 
 
-def test_concurrent_writers_keep_one_linear_chain(tmp_path: Path) -> None:
+def test_concurrent_writers_keep_one_linear_log(tmp_path: Path) -> None:
     path = tmp_path / "audit.db"
-    AuditStore(path).close()
+    _fill(path, 0)
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_writer, args=(str(path), 40)) for _ in range(4)]
     for p in procs:
@@ -126,16 +262,131 @@ def test_concurrent_writers_keep_one_linear_chain(tmp_path: Path) -> None:
     with AuditStore(path) as store:
         count, problems = store.verify()
         seqs = [r.seq for r in store.records()]
+        sizes = sorted(c.size for c in store.backend.checkpoints())
     assert count == 160 and problems == []
-    assert seqs == list(range(1, 161))
+    assert seqs == list(range(160))
+    assert set(range(16, 161, 16)) <= set(sizes)
 
 
 def test_open_failure_is_a_store_error(tmp_path: Path) -> None:
-    from ramparts.errors import StoreError
-
     (tmp_path / "audit.db").write_bytes(b"garbage" * 200)
     with pytest.raises(StoreError, match="cannot open audit store"):
         AuditStore(tmp_path / "audit.db")
+
+
+def test_a_lock_held_past_the_busy_timeout_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    _fill(path, 1)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with AuditStore(path, busy_timeout_ms=150) as store, pytest.raises(StoreError, match="locked"):
+            store.append({"x": 1})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert _kinds(path) == []
+
+
+_READONLY_CHILD = """
+import sys
+from ramparts.audit.store import AuditStore
+from ramparts.errors import StoreError
+try:
+    with AuditStore(sys.argv[1]) as store:
+        store.append({"x": 1})
+except StoreError as exc:
+    print("StoreError:", exc)
+    sys.exit(3)
+sys.exit(0)
+"""
+
+
+def test_a_read_only_directory_is_a_store_error(tmp_path: Path) -> None:
+    state = tmp_path / "ro"
+    _fill(state / "audit.db", 2)
+    for name in ("audit.db-wal", "audit.db-shm"):
+        (state / name).unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3] / "src")}
+    child = [sys.executable, "-c", _READONLY_CHILD, str(state / "audit.db")]
+    if os.geteuid() == 0:  # root ignores permissions: a read-only bind mount in a private mount namespace
+        if shutil.which("unshare") is None:
+            pytest.skip("needs unshare(1) when run as root")
+        script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+        child = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, str(state), *child]
+    else:
+        os.chmod(state / "audit.db", 0o444)
+        os.chmod(state, 0o555)
+    try:
+        proc = subprocess.run(child, capture_output=True, text=True, env=env, timeout=60, check=False)
+    finally:
+        os.chmod(state, 0o700)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "StoreError" in proc.stdout
+
+
+def test_the_pre_merkle_format_is_kept_aside(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE records (seq INTEGER PRIMARY KEY, prev_hash TEXT, hash TEXT, body TEXT)")
+    db.execute("INSERT INTO records VALUES (1, '0', 'x', '{}')")
+    db.commit()
+    db.close()
+    _fill(path, 2)
+    assert _kinds(path) == []
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT count(*) FROM legacy_chain_records").fetchone()[0] == 1
+    db.close()
+
+
+def test_hook_records_hold_no_secret_bytes(tmp_path: Path) -> None:
+    """Canary through the real hook in-process: the stored bytes (database and WAL) never hold the secret."""
+    from ramparts.agents.claude_code.hook import Hook
+
+    secret = "ghp_Zx9Q2w8E7r6T5y4U3i2O1pAsDfGhJkLzXcVb"
+    policy = tmp_path / "ramparts.yaml"
+    policy.write_text("version: 1\nextends: baseline\n")
+    state = tmp_path / "state"
+    payloads = [
+        {
+            "tool_name": "Bash",
+            "tool_input": {"command": f"curl -H 'Authorization: token {secret}' https://x"},
+        },
+        {"tool_name": "Write", "tool_input": {"file_path": "/tmp/a", "content": f"TOKEN={secret}"}},
+        {
+            "hook_event_name": "PostToolUse",
+            "tool_name": "Bash",
+            "tool_input": {"command": "env"},
+            "tool_response": {"stdout": f"GITHUB_TOKEN={secret}"},
+        },
+    ]
+    for extra in payloads:
+        payload = {
+            "session_id": "s-1",
+            "transcript_path": "/tmp/t",
+            "cwd": str(tmp_path),
+            "hook_event_name": "PreToolUse",
+            "permission_mode": "default",
+            "tool_use_id": "t1",
+            **extra,
+        }
+        out, err = io.StringIO(), io.StringIO()
+        hook = Hook(
+            policy=str(policy),
+            state=str(state),
+            stdin=io.BytesIO(json.dumps(payload).encode()),
+            stdout=out,
+            stderr=err,
+        )
+        hook.run()
+        assert secret not in out.getvalue() + err.getvalue()
+    with AuditStore(state / "audit.db") as store:
+        records = list(store.records())
+        assert store.verify()[1] == []
+    assert len(records) >= len(payloads)
+    stored = b"".join(p.read_bytes() for p in state.glob("audit.db*"))
+    assert secret.encode() not in stored
+    assert secret[4:20].encode() not in stored
 
 
 def test_rendering_escapes_control_and_bidi_characters() -> None:

@@ -223,7 +223,9 @@ def test_replay_escapes_and_filters(capsys: pytest.CaptureFixture[str], state: P
     lines = out.splitlines()
     assert len(lines) == 11  # every s1 record, one line each, none of "other"
     assert "\x1b" not in out and "\u202e" not in out
-    assert lines[1].startswith("#2 T02 PreToolUse Bash command=") and lines[1].endswith("ALLOW")
+    assert lines[1].startswith("#1 T02 PreToolUse Bash command=") and lines[1].endswith(
+        "ALLOW"
+    )  # seqs are 0-based
     assert "\\x1b[31mred\\nFAKE #99 allow\\u202egnp.exe" in lines[1]
     assert "result: 12 chars, 1 finding(s) (aws-key), injection 0.93" in lines[2]
     assert "file_path='/proj/app.py'" in lines[3] and "rules=allow.project" in lines[3]
@@ -232,7 +234,7 @@ def test_replay_escapes_and_filters(capsys: pytest.CaptureFixture[str], state: P
     code, out, _ = cli(capsys, state, "session", "replay", "s1", "--json")
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) == 11 and rows[1]["input"]["command"].startswith("echo \x1b[31m")
-    assert "\x1b" not in out and "\u202e" not in out and rows[0]["seq"] == 1
+    assert "\x1b" not in out and "\u202e" not in out and rows[0]["seq"] == 0
     code, _, err = cli(capsys, state, "session", "replay", "nope")
     assert code == 1 and "no audit records for session nope" in err
 
