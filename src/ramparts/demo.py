@@ -93,9 +93,14 @@ def run_demo(*, workdir: Path, claude_bin: str | None, profile: str = "baseline"
         for rec in store.records():
             print("  " + render_line(rec.seq, rec.data()))
         count, problems = store.verify()
+        note = store.checkpoint()
     print(
-        f"\naudit verify: {'ok' if not problems else 'FAILED'} ({count} records, hash chain "
-        f"{'intact' if not problems else 'broken'})"
+        f"\naudit verify: {'ok' if not problems else 'FAILED'} ({count} records in the Merkle log, "
+        f"{'every leaf and checkpoint checks out' if not problems else 'tampering found'})"
     )
+    print(
+        "signed checkpoint (keep a copy elsewhere; `ramparts audit verify --anchor FILE` then catches a cut tail):"
+    )
+    print("  " + "\n  ".join(note.rstrip("\n").splitlines()))
     print(f"secret from .env reached the model: {'YES - FAILURE' if leaked else 'no'}")
     return 0 if not problems and not leaked and run.returncode == 0 else 1

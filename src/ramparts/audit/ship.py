@@ -82,7 +82,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cursor (
     sink TEXT NOT NULL,
     log_id TEXT NOT NULL,
-    seq INTEGER NOT NULL DEFAULT 0,
+    seq INTEGER NOT NULL DEFAULT -1,
     checkpoint TEXT NOT NULL DEFAULT '',
     checkpoint_seq INTEGER NOT NULL DEFAULT 0,
     last_error TEXT NOT NULL DEFAULT '',
@@ -123,7 +123,7 @@ class Cursor:
             "SELECT seq, checkpoint, checkpoint_seq, last_error FROM cursor WHERE sink = ? AND log_id = ?",
             (sink, log_id),
         ).fetchone()
-        return SinkCursor(*row) if row else SinkCursor(0, "", 0, "")
+        return SinkCursor(*row) if row else SinkCursor(-1, "", 0, "")  # -1: the log's seqs start at 0
 
     def _upsert(self, sink: str, log_id: str, column_sql: str, values: tuple[object, ...]) -> None:
         try:

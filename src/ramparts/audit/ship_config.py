@@ -347,7 +347,7 @@ def ship_command(state_dir: str, config_path: str, *, once: bool, only: Sequence
     if not os.path.exists(store_path):
         raise StoreError(f"no audit store at {store_path}")
     with AuditStore(store_path) as store:
-        source = StoreSource(store, config.log_id or default_log_id(store_path))
+        source = StoreSource(store, config.log_id or None)  # default: the log's own id
         shipper = open_shipper(source, state_dir, config, only=only)
         if not once:
             for sig in (signal.SIGINT, signal.SIGTERM):

@@ -7,6 +7,7 @@ A source for another store needs ``log_id``, ``items_after(seq, limit)`` and
 from __future__ import annotations
 
 import json
+import time
 
 from .ship import ShipItem
 from .store import AuditStore
@@ -43,13 +44,14 @@ class MemorySource:
 
 
 class StoreSource:
-    """Adapter over the chained SQLite store. It has no signed checkpoints yet, so the "checkpoint"
-    is an unsigned chain-head note (origin, size, head hash) — enough to detect a truncated tail
-    against a copy shipped elsewhere. The Merkle store's adapter returns its signed notes instead."""
+    """Adapter over the Merkle audit store: each record's exact stored bytes (what its leaf hashes) under
+    its seq (the leaf index, from 0), and the latest signed checkpoint note, so a receiver can verify
+    what it holds and notice a truncated tail."""
 
-    def __init__(self, store: AuditStore, log_id: str) -> None:
+    def __init__(self, store: AuditStore, log_id: str | None = None) -> None:
         self.store = store
-        self._log_id = log_id
+        meta = store.log.meta()
+        self._log_id = log_id or (meta.log_id if meta is not None else "")
 
     @property
     def log_id(self) -> str:
@@ -58,25 +60,23 @@ class StoreSource:
     def items_after(self, seq: int, limit: int) -> list[ShipItem]:
         out: list[ShipItem] = []
         for rec in self.store.records(after=seq):
-            out.append(
-                ShipItem(self._log_id, rec.seq, "record", rec.body.encode("utf-8"), _time_of(rec.body))
-            )
+            out.append(ShipItem(self._log_id, rec.seq, "record", rec.raw, _time_of(rec.body)))
             if len(out) >= limit:
                 break
         return out
 
     def latest_checkpoint(self) -> ShipItem | None:
-        tail = self.store.tail(1)
-        if not tail:
+        row = self.store.log.latest_checkpoint()
+        if row is None:
             return None
-        head = tail[0]
-        note = f"ramparts-chain/{self._log_id}\n{head.seq}\n{head.hash}\n"
-        return ShipItem(self._log_id, head.seq, "checkpoint", note.encode("utf-8"), _time_of(head.body))
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row.time))
+        return ShipItem(self._log_id, row.size, "checkpoint", row.note.encode("utf-8"), when)
 
 
 def _time_of(body: str) -> str:
     try:
-        value = json.loads(body).get("time")
+        value = json.loads(body)
+        value = value.get("rec", value).get("time")
     except (ValueError, AttributeError):
         return ""
     return value if isinstance(value, str) else ""

@@ -106,7 +106,7 @@ def test_cursor_file_is_wal_and_full_sync(tmp_path: Path) -> None:
     cursor.delivered("s", "l", 5)
     cursor.delivered("s", "l", 3)  # never moves back
     assert cursor.get("s", "l").seq == 5
-    assert cursor.get("s", "other-log").seq == 0
+    assert cursor.get("s", "other-log").seq == -1  # nothing delivered: the log's seqs start at 0
 
 
 def test_crash_between_delivery_and_cursor_save_resends_but_loses_nothing(
@@ -270,21 +270,24 @@ def test_service_loop_keeps_retrying_and_stops_on_request(tmp_path: Path) -> Non
     assert max(clock.sleeps) <= 2.0
 
 
-def test_store_source_adapts_the_chained_store(tmp_path: Path) -> None:
+def test_store_source_ships_the_merkle_logs_exact_bytes_and_signed_checkpoints(tmp_path: Path) -> None:
     with AuditStore(tmp_path / "audit.db") as store:
         for i in range(3):
             store.append({"i": i, "time": f"2026-05-01T12:00:0{i}Z", "text": "é\n"})
-        src = StoreSource(store, "host-1")
-        items = src.items_after(1, 10)
+        src = StoreSource(store)
+        assert src.log_id == store.log.meta().log_id  # type: ignore[union-attr]
+        items = src.items_after(0, 10)
         assert [(i.seq, i.kind, i.time) for i in items] == [
-            (2, "record", "2026-05-01T12:00:01Z"),
-            (3, "record", "2026-05-01T12:00:02Z"),
+            (1, "record", "2026-05-01T12:00:01Z"),
+            (2, "record", "2026-05-01T12:00:02Z"),
         ]
-        assert items[0].body == store.tail(2)[0].body.encode()
-        assert len(src.items_after(0, 2)) == 2
+        assert items[0].body == store.tail(2)[0].raw
+        assert [i.seq for i in src.items_after(-1, 2)] == [0, 1]
+        assert src.latest_checkpoint() is None or src.latest_checkpoint().kind == "checkpoint"  # type: ignore[union-attr]
+        note = store.checkpoint()
         cp = src.latest_checkpoint()
-        assert cp is not None and cp.kind == "checkpoint" and cp.seq == 3
-        assert cp.body.decode().splitlines() == ["ramparts-chain/host-1", "3", store.tail(1)[0].hash]
+        assert cp is not None and cp.kind == "checkpoint" and cp.seq == 3 and cp.body == note.encode()
+        assert StoreSource(store, "host-1").log_id == "host-1"
     with AuditStore(tmp_path / "empty.db") as empty:
         assert StoreSource(empty, "x").latest_checkpoint() is None
 
@@ -439,14 +442,15 @@ def test_cli_ship_once(tmp_path: Path) -> None:
     with AuditStore(state / "audit.db") as store:
         for i in range(7):
             store.append({"i": i})
+        store.checkpoint()
     cfg = _write_config(tmp_path)
     cmd = [sys.executable, "-m", "ramparts", "audit", "ship", "--once", "--state-dir", str(state)]
     result = subprocess.run(
         [*cmd, "--config", str(cfg)], env=_env(), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert "local: delivered 8 item(s)" in result.stdout  # 7 records and the chain-head checkpoint
-    assert _delivered(tmp_path / "out.jsonl") == list(range(1, 8))
+    assert "local: delivered 8 item(s)" in result.stdout  # 7 records and the signed checkpoint
+    assert _delivered(tmp_path / "out.jsonl") == list(range(7))
     bad = subprocess.run(
         [*cmd, "--config", str(cfg), "--sink", "nope"], env=_env(), capture_output=True, text=True, timeout=60
     )
@@ -458,9 +462,7 @@ def test_sigkill_during_shipping_loses_nothing(tmp_path: Path) -> None:
     state = tmp_path / "state"
     total = 3000
     with AuditStore(state / "audit.db") as store:
-        store._db.execute("PRAGMA synchronous=OFF")  # filling the fixture fast; not under test
-        for i in range(total):
-            store.append({"i": i})
+        store.log.append_many({"i": i} for i in range(total))  # one transaction: the fixture, fast
     cfg = _write_config(tmp_path, batch_size=1)  # one fsynced append and one cursor commit per record
     cmd = [sys.executable, "-m", "ramparts", "audit", "ship", "--state-dir", str(state), "--config", str(cfg)]
     rng = random.Random(7)
@@ -476,14 +478,14 @@ def test_sigkill_during_shipping_loses_nothing(tmp_path: Path) -> None:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         at = cursor.get("local", "host-1").seq
-        killed_midway += 0 < at < total
-        if at == total:
+        killed_midway += 0 <= at < total - 1
+        if at == total - 1:
             break
     assert killed_midway >= 1  # the kills did land while records were being shipped
     subprocess.run([*cmd, "--once"], env=_env(), check=True, capture_output=True, timeout=120)
     seqs = _delivered(tmp_path / "out.jsonl")
-    assert set(seqs) == set(range(1, total + 1))
-    assert cursor.get("local", "host-1").seq == total
+    assert set(seqs) == set(range(total))
+    assert cursor.get("local", "host-1").seq == total - 1
 
 
 def test_the_hook_never_imports_shipping_libraries() -> None:
@@ -515,11 +517,11 @@ def test_service_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 20
         out = tmp_path / "out.jsonl"
-        while time.monotonic() < deadline and not (out.exists() and len(out.read_text().splitlines()) == 2):
+        while time.monotonic() < deadline and not (out.exists() and _delivered(out) == [0]):
             time.sleep(0.05)
         with AuditStore(state / "audit.db") as store:
             store.append({"i": 1})  # picked up by the running service on its next round
-        while time.monotonic() < deadline and _delivered(out) != [1, 2]:
+        while time.monotonic() < deadline and _delivered(out) != [0, 1]:
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         stdout, _ = proc.communicate(timeout=10)
@@ -528,5 +530,5 @@ def test_service_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0
-    assert _delivered(out) == [1, 2]
+    assert _delivered(out) == [0, 1]
     assert "local: delivered" in stdout
