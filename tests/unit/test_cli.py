@@ -195,13 +195,13 @@ def test_audit_tail_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str
     code, out, _ = run(capsys, "audit", "tail", "--state-dir", str(state))
     assert code == 0 and "ALLOW 'ls'" in out and "DENY 'git push origin main'" in out
     code, out, _ = run(capsys, "audit", "verify", "--state-dir", str(state))
-    assert code == 0 and "ok, 2 record(s)" in out
+    assert code == 0 and "OK: 2/2 records valid" in out
     db = sqlite3.connect(state / "audit.db")
-    db.execute("UPDATE records SET body = replace(body, '\"deny\"', '\"allow\"') WHERE seq = 2")
+    db.execute("UPDATE records SET body = replace(body, '\"deny\"', '\"allow\"') WHERE seq = 1")
     db.commit()
     db.close()
     code, out, _ = run(capsys, "audit", "verify", "--state-dir", str(state))
-    assert code == 1 and "FAIL record 2: modified" in out
+    assert code == 1 and "record 1: INVALID: modified" in out
 
 
 def test_compile_without_state_dir_leaves_it_per_user(

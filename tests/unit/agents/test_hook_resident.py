@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import sysconfig
@@ -205,11 +204,10 @@ def records(state: Path) -> list[dict[str, Any]]:
     db = state / "audit.db"
     if not db.exists():
         return []
-    con = sqlite3.connect(db)
-    try:
-        return [json.loads(b) for (b,) in con.execute("SELECT body FROM records ORDER BY seq")]
-    finally:
-        con.close()
+    from ramparts.audit.store import AuditStore
+
+    with AuditStore(db) as store:
+        return [r.data() for r in store.records()]
 
 
 def answer(proc: subprocess.CompletedProcess[bytes]) -> tuple[int, Any]:
