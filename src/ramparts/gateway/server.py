@@ -15,7 +15,6 @@ module only moves bytes, measures and records.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import json
 import os
@@ -31,11 +30,12 @@ from aiohttp import web
 
 from .._locations import detector_cache_dir
 from ..errors import GatewayError
+from ._records import AuditWriter, Usage, masked_record, now, screened_record, take_usage
 from .config import GatewayConfig
 from .limits import RateLimiter, UsageStore, retry_after, utc_day
-from .mask import MaskBlocked, Masked, Masker, MaskResult, detector_scanner
+from .mask import MaskBlocked, Masker, MaskResult, detector_scanner
 from .restore import StreamGuard, restore_message
-from .screen import Screened, Screener, ScreenResult, injection_scorer
+from .screen import Screener, ScreenResult, injection_scorer
 from .sse import SSEDecoder, SSEError, SSEEvent, encode
 from .tokens import Identity, TokenStore
 from .vault import SQLiteVault
@@ -63,7 +63,6 @@ _NOT_DOWNSTREAM = _HOP | {"content-encoding", "set-cookie"}
 _SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _MAX_ERROR_BODY = 4 * 1024 * 1024
 _MAX_RESPONSE_BODY = 64 * 1024 * 1024
-_AUDIT_LIST = 100  # findings listed per record; the counts cover the rest
 HEALTH_PATHS = ("/", "/api/hello", "/healthz")
 
 
@@ -78,130 +77,12 @@ def error_response(
     return web.json_response(error_body(kind, message), status=status, headers=headers)
 
 
-def _now() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-
-
 class Prepared(NamedTuple):
     body: Any
     payload: bytes
     screened: ScreenResult
     masked: MaskResult
     known: Mapping[str, str]
-
-
-class AuditWriter:
-    """Appends records to ``<state>/audit.db`` from one background thread (SQLite with a durable
-    commit per record must not block the event loop). Also runs the usage-store updates, so a record
-    and its budget charge leave even when the client has gone."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ramparts-audit")
-        self._store: Any = None
-        self.failures = 0
-        self._pool.submit(self._open).result()  # fail at start, not on the first request
-
-    def _open(self) -> None:
-        from ..audit.store import AuditStore
-
-        if self._store is None:
-            self._store = AuditStore(self.path)
-
-    def _append(self, record: dict[str, Any]) -> None:
-        try:
-            self._open()
-            self._store.append(record)
-        except Exception as exc:  # noqa: BLE001 - an observer: report, never crash the proxy
-            self.failures += 1
-            print(f"ramparts gateway: audit write failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-
-    def append(self, record: dict[str, Any]) -> concurrent.futures.Future[None]:
-        return self._pool.submit(self._append, record)
-
-    def run(self, fn: Callable[[], None]) -> concurrent.futures.Future[None]:
-        return self._pool.submit(fn)
-
-    def flush(self) -> None:
-        """Wait until every record submitted so far is written."""
-        self._pool.submit(lambda: None).result()
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        if self._store is not None:
-            self._store.close()
-
-
-def _masked_record(findings: tuple[Masked, ...]) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for f in findings:
-        key = f"{f.detector}:{f.action}"
-        counts[key] = counts.get(key, 0) + 1
-    return {
-        "count": len(findings),
-        "by_detector": counts,
-        "items": [
-            {
-                "where": f.where,
-                "detector": f.detector,
-                "category": f.category,
-                "rule": f.rule,
-                "action": f.action,
-                "fingerprint": f.fingerprint,
-            }
-            for f in findings[:_AUDIT_LIST]
-        ],
-    }
-
-
-def _screened_record(screened: tuple[Screened, ...], results: int) -> dict[str, Any]:
-    return {
-        "tool_results": results,
-        "items": [
-            {
-                "where": s.where,
-                "tool_use_id": s.tool_use_id,
-                "action": s.action,
-                "score": s.score,
-                "signal": s.signal,
-                "fingerprint": s.fingerprint,
-            }
-            for s in screened[:_AUDIT_LIST]
-        ],
-    }
-
-
-class _Usage:
-    __slots__ = ("cache_creation", "cache_read", "input", "output")
-
-    def __init__(self) -> None:
-        self.input = self.output = self.cache_read = self.cache_creation = 0
-
-    def take(self, usage: Any) -> None:
-        if not isinstance(usage, dict):
-            return
-        for attr, key in (
-            ("input", "input_tokens"),
-            ("output", "output_tokens"),
-            ("cache_read", "cache_read_input_tokens"),
-            ("cache_creation", "cache_creation_input_tokens"),
-        ):
-            value = usage.get(key)
-            if isinstance(value, int) and value >= 0:
-                setattr(self, attr, value)  # message_delta's counts are cumulative
-
-    @property
-    def total(self) -> int:
-        return self.input + self.output + self.cache_read + self.cache_creation
-
-    def record(self) -> dict[str, int]:
-        return {
-            "input_tokens": self.input,
-            "output_tokens": self.output,
-            "cache_read_input_tokens": self.cache_read,
-            "cache_creation_input_tokens": self.cache_creation,
-        }
 
 
 class Gateway:
@@ -316,7 +197,7 @@ class Gateway:
     def _record(self, request: web.Request, identity: Identity | None, session: str | None) -> dict[str, Any]:
         return {
             "v": 1,
-            "time": _now(),
+            "time": now(),
             "user": identity.user if identity else None,
             "token_id": identity.token_id if identity else None,
             "host": socket.gethostname(),
@@ -491,8 +372,8 @@ class Gateway:
                 f"gateway.dlp.{blocked.rule}",
                 started,
             )
-        record["masked"] = _masked_record(prepared.masked.findings)
-        record["screened"] = _screened_record(prepared.screened.screened, prepared.screened.results)
+        record["masked"] = masked_record(prepared.masked.findings)
+        record["screened"] = screened_record(prepared.screened.screened, prepared.screened.results)
         if not prepared.payload:
             prepared = prepared._replace(payload=raw)
         record["upstream_bytes"] = len(prepared.payload)
@@ -609,7 +490,7 @@ class Gateway:
             value = known.get(placeholder)
             return value if value is not None else self.vault.value_for(vault_session, placeholder)
 
-        usage = _Usage()
+        usage = Usage()
         record.update(decision="allow", outcome="ok")
         url = self.config.upstream + request.path_qs
         self.in_flight += 1
@@ -652,7 +533,7 @@ class Gateway:
         record.update(status=status, outcome="upstream_error", reasons=[message])
         return error_response(status, kind, message)
 
-    def _finish(self, record: dict[str, Any], identity: Identity, usage: _Usage, started: float) -> None:
+    def _finish(self, record: dict[str, Any], identity: Identity, usage: Usage, started: float) -> None:
         record["latency_ms"] = self._ms(started)
         record["usage"] = usage.record()
         total = usage.total
@@ -666,7 +547,7 @@ class Gateway:
         data: bytes,
         headers: dict[str, str],
         lookup: Callable[[str], str | None],
-        usage: _Usage,
+        usage: Usage,
         record: dict[str, Any],
     ) -> web.Response:
         try:
@@ -689,7 +570,7 @@ class Gateway:
         upstream: aiohttp.ClientResponse,
         headers: dict[str, str],
         lookup: Callable[[str], str | None],
-        usage: _Usage,
+        usage: Usage,
         record: dict[str, Any],
     ) -> web.StreamResponse:
         response = web.StreamResponse(status=200, headers=headers)
@@ -705,7 +586,7 @@ class Gateway:
                 for item in decoder.feed(chunk):
                     events += 1
                     if item.event in ("message_start", "message_delta") and item.data:
-                        _take_usage(item, usage)
+                        take_usage(item, usage)
                     out.extend(encode(e) for e in guard.feed(item))
                 if out:
                     data = b"".join(out)
@@ -755,22 +636,6 @@ class Gateway:
         tail = b"".join(encode(e) for e in guard.close())
         event = SSEEvent(event="error", data=json.dumps(error_body(kind, message)))
         await response.write(tail + encode(event))
-
-
-def _take_usage(item: SSEEvent, usage: _Usage) -> None:
-    try:
-        obj = json.loads(item.data or "")
-    except ValueError:
-        return
-    if not isinstance(obj, dict):
-        return
-    if obj.get("type") == "message_start" and isinstance(obj.get("message"), dict):
-        usage.take(obj["message"].get("usage"))
-    elif obj.get("type") == "message_delta":
-        usage.take(obj.get("usage"))
-
-
-# -- running -----------------------------------------------------------------------------------------
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
