@@ -6,6 +6,7 @@ reach the model, and the Write the model makes from placeholders puts the real v
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -267,3 +268,61 @@ def test_two_replicas_behind_a_balancer_restore_each_others_placeholders(
         # the file's placeholders as B sent them (turn 2) and as A sent them (turn 3): the same
         assert sorted(set(placeholders(main[1].raw))) == sorted(set(placeholders(main[2].raw)))
     assert (project / "backup.txt").read_text() == FILE
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _strip_cache_control(value: Any) -> Any:
+    """Without the marker, and with string content as the one text block Claude Code turns it into
+    when it puts the marker on it."""
+    if isinstance(value, dict) and isinstance(value.get("content"), str) and "role" in value:
+        value = {**value, "content": [{"type": "text", "text": value["content"]}]}
+    if isinstance(value, dict):
+        return {k: _strip_cache_control(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [_strip_cache_control(v) for v in value]
+    return value
+
+
+def test_masked_prefix_is_byte_identical_across_five_turns(claude_bin: Path, tmp_path: Path) -> None:
+    """Prompt caching survives masking: each turn re-masks the whole conversation to the same bytes.
+
+    Claude Code moves its ``cache_control`` marker to the newest message every turn, so the bytes
+    compared are everything before the previous turn's last message; that message must differ only by
+    the marker (and the shape Claude Code gives it to carry the marker)."""
+    setup = setup_project(tmp_path)
+    project, token = setup["project"], (tmp_path / "token").read_text()
+    config, readme = str(project / "config.txt"), str(project / "README.md")
+    scenario: list[Step] = [
+        ToolUse("Read", {"file_path": config}),
+        ToolUse("Read", {"file_path": readme}),
+        ToolUse("Read", {"file_path": config}),
+        ToolUse("Read", {"file_path": readme}),
+    ]
+    with ScriptedModelServer(scenario) as server, gateway(server.url, setup["state"]) as url:
+        run = run_claude(
+            "read the files",
+            claude_bin=claude_bin,
+            cwd=project,
+            home=setup["home"],
+            base_url=url,
+            settings=setup["settings"],
+            extra_env={"ANTHROPIC_AUTH_TOKEN": token, "ANTHROPIC_API_KEY": ""},
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert_nothing_leaked(server, token)
+        turns = server.main_requests()
+    assert len(turns) == 5
+    for before, after in itertools.pairwise(turns):
+        old, new = before.body["messages"], after.body["messages"]
+        start = before.raw.index('"messages":[') + len('"messages":[')
+        stable = _compact(old[:-1])[1:-1]  # every message but the last, as the gateway serialised them
+        assert before.raw[start : start + len(stable)] == stable
+        assert after.raw[: start + len(stable)] == before.raw[: start + len(stable)]
+        assert _strip_cache_control(new[len(old) - 1]) == _strip_cache_control(old[-1])
+        assert after.body["system"] == before.body["system"] and after.body["tools"] == before.body["tools"]
+    # the masked file content is part of the stable prefix from the second turn on
+    last_prefix = turns[-1].raw[: turns[-1].raw.index(_compact(turns[-1].body["messages"][-1]))]
+    assert len(set(placeholders(last_prefix))) >= 3
