@@ -15,6 +15,7 @@ module only moves bytes, measures and records.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -121,6 +122,9 @@ class Gateway:
         self.audit = AuditWriter(os.path.join(state, "audit.db"))
         self.replica = f"{socket.gethostname()}:{os.getpid()}"
         self._client: aiohttp.ClientSession | None = None
+        # One worker thread for screening and masking: it keeps the event loop free for streams, and
+        # the detectors' Hyperscan scratch space may not be used by two threads at once.
+        self._prep = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ramparts-mask")
         self.in_flight = 0
 
     # -- lifecycle
@@ -153,6 +157,7 @@ class Gateway:
         await asyncio.to_thread(self.close)
 
     def close(self) -> None:
+        self._prep.shutdown(wait=True)
         self.audit.close()
         self.vault.close()
         self.tokens.close()
@@ -359,7 +364,8 @@ class Gateway:
         self, body: dict[str, Any], raw: bytes, vault_session: str, record: dict[str, Any], started: float
     ) -> Prepared | web.Response:
         try:
-            prepared = await asyncio.to_thread(self._prepare, body, vault_session)
+            loop = asyncio.get_running_loop()
+            prepared = await loop.run_in_executor(self._prep, self._prepare, body, vault_session)
         except MaskBlocked as blocked:
             record["masked"] = {
                 "blocked": {"rule": blocked.rule, "detector": blocked.detector, "where": blocked.where}
