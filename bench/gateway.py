@@ -314,10 +314,6 @@ def main() -> int:
                 f"# {os.cpu_count()} CPUs; {events} events/stream at {args.interval_ms:g} ms; 20 KB prompts; "
                 f"{rounds} round(s) per level, direct and gateway alternating"
             )
-            print(
-                f"{'streams':>7} {'path':>8} {'events':>7} {'lat p50':>8} {'lat p99':>8} {'ttfb p50':>9} "
-                f"{'ttfb p99':>9} {'rss/stream':>10}"
-            )
             probes = asyncio.run(
                 ttfb_probe(
                     {"direct": upstream_url, "gateway": gateway_url}, headers, 20 if args.quick else 60
@@ -331,6 +327,10 @@ def main() -> int:
                 f"delta p50 {g50 - d50:+.2f} ms p99 {g99 - d99:+.2f} ms"
             )
             ttfb_p50 = g50 - d50
+            print(
+                f"{'streams':>7} {'path':>8} {'events':>7} {'lat p50':>8} {'lat p99':>8} {'ttfb p50':>9} "
+                f"{'ttfb p99':>9} {'rss/stream':>10}"
+            )
             figures: dict[str, Any] = {}
             for level in levels:
                 got: dict[str, dict[str, Any]] = {
