@@ -174,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .session._commands import add_parsers as add_session_parsers
 
     add_session_parsers(sub, common)
+    from .gateway._commands import add_parsers as add_gateway_parsers
+
+    add_gateway_parsers(sub, common)
 
     p = sub.add_parser("demo", help="run a guarded Claude Code session against the scripted model")
     p.add_argument("--claude-bin", help="the claude binary (default: the project-local pinned CLI)")

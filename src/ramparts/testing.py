@@ -39,7 +39,7 @@ import subprocess
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -80,8 +80,9 @@ class ToolUse:
     input: dict[str, Any] = field(default_factory=dict)
 
 
-Step = ToolUse | str
-"""A scenario step: a ``ToolUse``, or a ``str`` the model answers before ending the turn."""
+Step = ToolUse | str | Callable[["RecordedRequest"], ToolUse | str]
+"""A scenario step: a ``ToolUse``, a ``str`` the model answers before ending the turn, or a callable that
+builds either from the request it answers (e.g. to copy what the model was sent into a tool call)."""
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,10 @@ class _Handler(BaseHTTPRequestHandler):
         input_tokens = max(1, len(request.raw) // 4)
         message_id = f"msg_ramparts_{len(self.server.owner.requests):04d}"
         if body.get("stream"):
-            self._send_sse(_stream_events(message_id, model, block, stop_reason, input_tokens))
+            owner = self.server.owner
+            self._send_sse(
+                _stream_events(message_id, model, block, stop_reason, input_tokens, owner.delta_chars)
+            )
         else:
             self._send_json(
                 HTTPStatus.OK,
@@ -296,8 +300,19 @@ class _Handler(BaseHTTPRequestHandler):
     do_PATCH = do_PUT
 
 
+def _pieces(text: str, size: int | None) -> list[str]:
+    if not size or len(text) <= size:
+        return [text]
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
 def _stream_events(
-    message_id: str, model: str, block: Mapping[str, Any], stop_reason: str, input_tokens: int
+    message_id: str,
+    model: str,
+    block: Mapping[str, Any],
+    stop_reason: str,
+    input_tokens: int,
+    delta_chars: int | None = None,
 ) -> list[bytes]:
     usage = {
         "input_tokens": input_tokens,
@@ -321,13 +336,21 @@ def _stream_events(
     events = [_sse("message_start", start), _sse("ping", {"type": "ping"})]
     if block["type"] == "tool_use":
         opening = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
-        delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+        deltas = [
+            {"type": "input_json_delta", "partial_json": piece}
+            for piece in _pieces(json.dumps(block["input"]), delta_chars)
+        ]
     else:
         opening = {"type": "text", "text": ""}
-        delta = {"type": "text_delta", "text": block["text"]}
+        deltas = [{"type": "text_delta", "text": piece} for piece in _pieces(block["text"], delta_chars)]
+    events.append(
+        _sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": opening})
+    )
     events += [
-        _sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": opening}),
-        _sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}),
+        _sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+        for delta in deltas
+    ]
+    events += [
         _sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
         _sse(
             "message_delta",
@@ -358,6 +381,9 @@ class ScriptedModelServer:
     already in ``messages`` (so retries get the same answer); step *i* of ``scenario`` is answered, and once
     the scenario is exhausted the model says ``final_text`` and ends the turn. Requests without ``tools``
     (side requests such as title generation) get a short text reply.
+
+    ``delta_chars`` splits each streamed text or tool input into ``text_delta``/``input_json_delta``
+    events of that many characters (``None``: one delta per block, as before).
     """
 
     def __init__(
@@ -367,10 +393,14 @@ class ScriptedModelServer:
         host: str = "127.0.0.1",
         port: int = 0,
         final_text: str = "done",
+        delta_chars: int | None = None,
     ) -> None:
         for step in scenario:
-            if not isinstance(step, ToolUse | str):
-                raise TypeError(f"scenario step must be ToolUse or str, not {type(step).__name__}")
+            if not isinstance(step, ToolUse | str) and not callable(step):
+                raise TypeError(f"scenario step must be ToolUse, str or callable, not {type(step).__name__}")
+        if delta_chars is not None and delta_chars < 1:
+            raise ValueError("delta_chars must be at least 1")
+        self.delta_chars = delta_chars
         self.scenario: tuple[Step, ...] = tuple(scenario)
         self.final_text = final_text
         self._host = host
@@ -437,6 +467,8 @@ class ScriptedModelServer:
             turn = sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
         if turn < len(self.scenario):
             step = self.scenario[turn]
+            if not isinstance(step, ToolUse | str):
+                step = step(request)
             if isinstance(step, ToolUse):
                 block = {"type": "tool_use", "id": self.tool_use_id(turn), "name": step.name}
                 return {**block, "input": step.input}, "tool_use"

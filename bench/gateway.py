@@ -1,0 +1,387 @@
+"""What the gateway adds to a streamed Messages answer: per-event latency, TTFB, memory per stream.
+
+Usage::
+
+    .venv/bin/python bench/gateway.py [--quick] [--levels 1,50,100] [--events N] [--interval-ms MS]
+
+Three processes on loopback: a paced scripted upstream (aiohttp; each SSE event carries the
+``time.monotonic()`` at which it was written, a system-wide clock on Linux), ``ramparts gateway``
+(started with the CLI, its own state directory, a client token) and this client. For each
+concurrency level (1, 50, 100 streams) the client runs the same batch **direct to the upstream** and
+**through the gateway**, alternating, in one run. Every stream posts a 20 KB prompt (a config file with
+an e-mail address, a phone number and an AWS key, so the gateway really masks) and receives ``events``
+text deltas ``interval`` ms apart (F1: 200 at 20 ms; ``--quick``: 50).
+
+Figures, per level:
+
+- per-event latency = arrival at the client − write at the upstream; added = gateway − direct, at p50
+  and p99 (the direct run pays the same client and upstream costs);
+- TTFB = request start → first byte of the answer, gateway − direct at p50 and p99 (includes the
+  gateway's masking of the 20 KB prompt);
+- RSS per stream = (gateway RSS with every stream open − RSS before the batch) / streams.
+
+The last line is ``RESULT p99_added_ms_100=… p50_added_ms_100=… ttfb_delta_p50_ms=… rss_kb_per_stream=…``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+STAMP = re.compile(rb'"text":"t=([0-9.]+) ')
+EMAIL, PHONE, AWS = "jane.roe@acme-corp.io", "+1 415 555 2671", "AKIAQ3EGXJ5TZRPLW4NB"
+
+
+# -- the paced upstream (its own process) ------------------------------------------------------------
+
+
+def serve_upstream(events: int, interval: float, lifetime: float) -> None:
+    from aiohttp import web
+
+    def sse(kind: str, obj: dict[str, Any]) -> bytes:
+        return f"event: {kind}\ndata: {json.dumps(obj, separators=(',', ':'))}\n\n".encode()
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        start = {
+            "type": "message_start",
+            "message": {
+                "id": "m",
+                "type": "message",
+                "role": "assistant",
+                "content": [],
+                "usage": {"input_tokens": 5000},
+            },
+        }
+        await response.write(
+            sse("message_start", start)
+            + sse(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            )
+        )
+        for i in range(events):
+            await asyncio.sleep(interval)
+            if i % 25 == 0:
+                await response.write(b'event: ping\ndata: {"type":"ping"}\n\n')
+            delta = {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": f"t={time.monotonic():.6f} word{i} "},
+            }
+            await response.write(sse("content_block_delta", delta))
+        await response.write(
+            sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+            + sse(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn"},
+                    "usage": {"output_tokens": events},
+                },
+            )
+            + sse("message_stop", {"type": "message_stop"})
+        )
+        await response.write_eof()
+        return response
+
+    async def main() -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/messages", messages)
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        server: Any = site._server
+        print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
+        await asyncio.sleep(lifetime)
+        await runner.cleanup()
+
+    asyncio.run(main())
+
+
+# -- measurement ------------------------------------------------------------------------------------
+
+
+def prompt(size: int = 20_000) -> dict[str, Any]:
+    file = f"owner: Jane Roe\nemail: {EMAIL}\nphone: {PHONE}\naws_access_key_id = {AWS}\n"
+    filler = "def handler(event, context):\n    return {'status': 200, 'body': event.get('body')}\n"
+    text = file + filler * ((size - len(file)) // len(filler) + 1)
+    return {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 4096,
+        "stream": True,
+        "messages": [
+            {"role": "user", "content": "summarise config.py"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t0", "name": "Read", "input": {}}]},
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "t0", "content": text[:size]}],
+            },
+        ],
+    }
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def one_stream(
+    client: Any, url: str, body: bytes, headers: dict[str, str], opened: Any
+) -> tuple[float, list[float]]:
+    started = time.monotonic()
+    latencies: list[float] = []
+    ttfb = 0.0
+    async with client.post(url + "/v1/messages?beta=true", data=body, headers=headers) as response:
+        assert response.status == 200, await response.text()
+        first = True
+        buffer = b""
+        async for chunk in response.content.iter_any():
+            now = time.monotonic()
+            if first:
+                ttfb, first = now - started, False
+                opened()
+            buffer += chunk
+            *events, buffer = buffer.split(b"\n\n")
+            for event in events:
+                match = STAMP.search(event)
+                if match:
+                    latencies.append(now - float(match.group(1)))
+    return ttfb, latencies
+
+
+async def batch(url: str, streams: int, headers: dict[str, str], gateway_pid: int | None) -> dict[str, Any]:
+    import aiohttp
+
+    body = json.dumps(prompt()).encode()
+    base = rss_kb(gateway_pid) if gateway_pid else 0
+    peak = [base]
+    open_count = [0]
+
+    def opened() -> None:
+        open_count[0] += 1
+        if gateway_pid and open_count[0] == streams:
+            peak[0] = rss_kb(gateway_pid)
+
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=300)) as client:
+        results = await asyncio.gather(
+            *(one_stream(client, url, body, headers, opened) for _ in range(streams))
+        )
+    if gateway_pid:  # sample once more at the end too (streams may all be open by then)
+        peak[0] = max(peak[0], base)
+    return {
+        "ttfb": [r[0] for r in results],
+        "latency": [x for r in results for x in r[1]],
+        "events": sum(len(r[1]) for r in results),
+        "rss_delta_kb": peak[0] - base,
+    }
+
+
+async def ttfb_probe(urls: dict[str, str], headers: dict[str, str], count: int) -> dict[str, list[float]]:
+    """Sequential requests, alternating direct / gateway: time to the first byte of each answer (the
+    stream is then dropped, which also exercises the gateway's client-abort path)."""
+    import aiohttp
+
+    body = json.dumps(prompt()).encode()
+    out: dict[str, list[float]] = {path: [] for path in urls}
+    async with aiohttp.ClientSession() as client:
+        for _ in range(count):
+            for path, url in urls.items():
+                started = time.monotonic()
+                async with client.post(
+                    url + "/v1/messages?beta=true", data=body, headers=headers
+                ) as response:
+                    await response.content.readany()
+                    out[path].append(time.monotonic() - started)
+                    response.close()
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def start(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+    if not match:
+        process.kill()
+        raise SystemExit(f"did not start: {argv[:4]} {line!r}")
+    return process, match.group(1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="50 events a stream, one round (< 1 min)")
+    parser.add_argument("--levels", default="1,50,100")
+    parser.add_argument("--events", type=int)
+    parser.add_argument("--interval-ms", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--lifetime", type=float, default=900, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    events = args.events or (50 if args.quick else 200)
+    if args.serve_upstream:
+        serve_upstream(events, args.interval_ms / 1000, args.lifetime)
+        return 0
+    rounds = args.rounds or (1 if args.quick else 2)
+    levels = [int(x) for x in args.levels.split(",")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "ANTHROPIC_API_KEY": "sk-bench-upstream"}
+    with tempfile.TemporaryDirectory(prefix="ramparts-bench-gw-") as tmp:
+        lifetime = str(120 if args.quick else 900)
+        upstream, upstream_url = start(
+            [
+                sys.executable,
+                __file__,
+                "--serve-upstream",
+                "--events",
+                str(events),
+                "--interval-ms",
+                str(args.interval_ms),
+                "--lifetime",
+                lifetime,
+            ],
+            env,
+        )
+        state = str(Path(tmp) / "state")
+        token = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ramparts",
+                "gateway",
+                "token",
+                "create",
+                "--user",
+                "bench",
+                "--state-dir",
+                state,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        gateway, gateway_url = start(
+            [
+                sys.executable,
+                "-m",
+                "ramparts",
+                "gateway",
+                "--listen",
+                "127.0.0.1:0",
+                "--upstream",
+                upstream_url,
+                "--state-dir",
+                state,
+                "--max-lifetime",
+                lifetime,
+            ],
+            env,
+        )
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "anthropic-version": "2023-06-01",
+            "content-type": "application/json",
+            "X-Claude-Code-Session-Id": "bench-session",
+        }
+        try:
+            asyncio.run(batch(gateway_url, 2, headers, None))  # warm both paths
+            asyncio.run(batch(upstream_url, 2, headers, None))
+            print(
+                f"# {os.cpu_count()} CPUs; {events} events/stream at {args.interval_ms:g} ms; 20 KB prompts; "
+                f"{rounds} round(s) per level, direct and gateway alternating"
+            )
+            probes = asyncio.run(
+                ttfb_probe(
+                    {"direct": upstream_url, "gateway": gateway_url}, headers, 20 if args.quick else 60
+                )
+            )
+            d50, g50 = pct(probes["direct"], 50) * 1000, pct(probes["gateway"], 50) * 1000
+            d99, g99 = pct(probes["direct"], 99) * 1000, pct(probes["gateway"], 99) * 1000
+            print(
+                f"# TTFB, {len(probes['direct'])} sequential requests each way: direct p50 {d50:.2f} ms "
+                f"p99 {d99:.2f} ms; gateway p50 {g50:.2f} ms p99 {g99:.2f} ms; "
+                f"delta p50 {g50 - d50:+.2f} ms p99 {g99 - d99:+.2f} ms"
+            )
+            ttfb_p50 = g50 - d50
+            print(
+                f"{'streams':>7} {'path':>8} {'events':>7} {'lat p50':>8} {'lat p99':>8} {'ttfb p50':>9} "
+                f"{'ttfb p99':>9} {'rss/stream':>10}"
+            )
+            figures: dict[str, Any] = {}
+            for level in levels:
+                got: dict[str, dict[str, Any]] = {
+                    "direct": {"ttfb": [], "latency": [], "events": 0, "rss": []},
+                    "gateway": {"ttfb": [], "latency": [], "events": 0, "rss": []},
+                }
+                for _ in range(rounds):
+                    for path, url, pid in (
+                        ("direct", upstream_url, None),
+                        ("gateway", gateway_url, gateway.pid),
+                    ):
+                        result = asyncio.run(batch(url, level, headers, pid))
+                        got[path]["ttfb"] += result["ttfb"]
+                        got[path]["latency"] += result["latency"]
+                        got[path]["events"] += result["events"]
+                        got[path]["rss"].append(result["rss_delta_kb"] / level)
+                for path in ("direct", "gateway"):
+                    g = got[path]
+                    rss = f"{statistics.mean(g['rss']):.0f} KB" if path == "gateway" else "-"
+                    print(
+                        f"{level:>7} {path:>8} {g['events']:>7} {pct(g['latency'], 50) * 1000:>6.2f}ms "
+                        f"{pct(g['latency'], 99) * 1000:>6.2f}ms {pct(g['ttfb'], 50) * 1000:>7.2f}ms "
+                        f"{pct(g['ttfb'], 99) * 1000:>7.2f}ms {rss:>10}"
+                    )
+                d, gw = got["direct"], got["gateway"]
+                added50 = (pct(gw["latency"], 50) - pct(d["latency"], 50)) * 1000
+                added99 = (pct(gw["latency"], 99) - pct(d["latency"], 99)) * 1000
+                ttfb50 = (pct(gw["ttfb"], 50) - pct(d["ttfb"], 50)) * 1000
+                ttfb99 = (pct(gw["ttfb"], 99) - pct(d["ttfb"], 99)) * 1000
+                print(
+                    f"{level:>7}    added  per event p50 {added50:+.2f} ms, p99 {added99:+.2f} ms; "
+                    f"TTFB p50 {ttfb50:+.2f} ms, p99 {ttfb99:+.2f} ms"
+                )
+                figures[level] = (added50, added99, ttfb50, ttfb99, statistics.mean(gw["rss"]))
+        finally:
+            for process in (gateway, upstream):
+                process.terminate()
+                try:
+                    process.communicate(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.communicate()
+    top = max(levels)
+    added50, added99, _t50, _t99, rss = figures[top]
+    print(
+        f"RESULT p99_added_ms_{top}={added99:.2f} p50_added_ms_{top}={added50:.2f} "
+        f"ttfb_delta_p50_ms={ttfb_p50:.2f} ttfb_delta_p50_ms_{top}={figures[top][2]:.2f} "
+        f"rss_kb_per_stream={rss:.0f} events_per_stream={events}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

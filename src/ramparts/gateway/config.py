@@ -1,0 +1,72 @@
+"""The gateway's settings: parsed and checked once, then frozen (the lead wires the policy later)."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from .mask import MaskPolicy
+
+MaxTokensMode = Literal["clamp", "reject"]
+
+DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
+"""Anthropic's own limit for a Messages request is 32 MB."""
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """What one gateway process does. Every limit is off (``None``/empty) unless set."""
+
+    upstream: str
+    """Base URL of the Anthropic Messages API (``https://api.anthropic.com``, a scripted server...)."""
+    state_dir: str
+    mask: MaskPolicy = field(default_factory=MaskPolicy)
+    models: tuple[str, ...] = ()
+    """Allowed model ids, ``fnmatch`` patterns (``claude-sonnet-*``); empty: every model."""
+    max_tokens: int | None = None
+    max_tokens_mode: MaxTokensMode = "clamp"
+    """``clamp`` lowers ``max_tokens`` to the cap (Claude Code asks for 128000 on every turn, so
+    ``reject`` would refuse every turn); ``reject`` answers 400 instead."""
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    rate_per_minute: int | None = None
+    """Requests per user per minute (a token bucket per replica)."""
+    daily_tokens: int | None = None
+    """Input + output tokens per user per UTC day (counted from responses' usage, shared by replicas)."""
+    injection_block: float = 0.8
+    injection_warn: float = 0.5
+    upstream_key: str | None = field(default=None, repr=False)
+    """Sent upstream as ``x-api-key``; from ``ANTHROPIC_API_KEY`` by default. Never logged."""
+    upstream_timeout: float = 600.0
+    """Seconds a whole upstream exchange may take (Claude Code's own timeout is 600 s)."""
+    connect_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.upstream)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"upstream must be an http(s) URL, not {self.upstream!r}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError("max_tokens cap must be at least 1")
+        if self.max_tokens_mode not in ("clamp", "reject"):
+            raise ValueError("max_tokens_mode must be clamp or reject")
+        if self.max_request_bytes < 1024:
+            raise ValueError("max_request_bytes must be at least 1024")
+        if self.rate_per_minute is not None and self.rate_per_minute < 1:
+            raise ValueError("rate_per_minute must be at least 1")
+        if self.daily_tokens is not None and self.daily_tokens < 1:
+            raise ValueError("daily_tokens must be at least 1")
+        if not 0.0 <= self.injection_warn <= self.injection_block <= 1.0:
+            raise ValueError("injection thresholds must satisfy 0 <= warn <= block <= 1")
+
+    @classmethod
+    def from_env(cls, upstream: str, state_dir: str, **options: Any) -> GatewayConfig:
+        """A config whose upstream key comes from the environment (``ANTHROPIC_API_KEY``)."""
+        options.setdefault("upstream_key", os.environ.get("ANTHROPIC_API_KEY") or None)
+        return cls(upstream=upstream.rstrip("/"), state_dir=state_dir, **options)
+
+    def model_allowed(self, model: object) -> bool:
+        if not self.models:
+            return True
+        return isinstance(model, str) and any(fnmatch.fnmatchcase(model, p) for p in self.models)

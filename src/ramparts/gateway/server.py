@@ -1,0 +1,701 @@
+"""The gateway's I/O shell: an aiohttp server in front of the Anthropic Messages API.
+
+Per ``POST /v1/messages`` (``?beta=true`` and any query kept): authenticate the gateway token, apply
+the limits (rate, daily budget, size, model, ``max_tokens``), screen tool results for injections and
+mask the body (worker thread: detectors and the SQLite vault), forward it with the gateway's own
+upstream key, then restore placeholders in the answer — event by event for SSE (each upstream chunk's
+events are written and flushed as soon as they are decoded; only a placeholder's possible beginning is
+held back), whole for JSON — and write one audit record. ``count_tokens`` is screened and masked the
+same way; ``/v1/models`` and health checks pass through.
+
+The sans-IO cores (:mod:`.sse`, :mod:`.mask`, :mod:`.restore`, :mod:`.screen`) hold the logic; this
+module only moves bytes, measures and records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import os
+import re
+import socket
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import aiohttp
+from aiohttp import web
+
+from .._locations import detector_cache_dir
+from ..errors import GatewayError
+from ._records import AuditWriter, Usage, masked_record, now, screened_record, take_usage
+from .config import GatewayConfig
+from .limits import RateLimiter, UsageStore, retry_after, utc_day
+from .mask import MaskBlocked, Masker, MaskResult, detector_scanner
+from .restore import StreamGuard, restore_message
+from .screen import Screener, ScreenResult, injection_scorer
+from .sse import SSEDecoder, SSEError, SSEEvent, encode
+from .tokens import Identity, TokenStore
+from .vault import SQLiteVault
+
+# Hop-by-hop headers (RFC 9110 §7.6.1) and what the gateway sets itself; never copied across.
+_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "expect",
+    }
+)
+_NOT_UPSTREAM = _HOP | {"authorization", "x-api-key", "accept-encoding", "cookie"}
+_NOT_DOWNSTREAM = _HOP | {"content-encoding", "set-cookie"}
+_SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_MAX_ERROR_BODY = 4 * 1024 * 1024
+_MAX_RESPONSE_BODY = 64 * 1024 * 1024
+HEALTH_PATHS = ("/", "/api/hello", "/healthz")
+
+
+def error_body(kind: str, message: str) -> dict[str, Any]:
+    """Anthropic's error format."""
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def error_response(
+    status: int, kind: str, message: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    return web.json_response(error_body(kind, message), status=status, headers=headers)
+
+
+class Prepared(NamedTuple):
+    body: Any
+    payload: bytes
+    screened: ScreenResult
+    masked: MaskResult
+    known: Mapping[str, str]
+
+
+class Gateway:
+    """One gateway process: configuration, stores, cores and the aiohttp application."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        masker: Masker | None = None,
+        screener: Screener | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        from ..detect.redact import load_key
+
+        self.config = config
+        state = config.state_dir
+        os.makedirs(state, mode=0o700, exist_ok=True)
+        db = os.path.join(state, "gateway.db")
+        self.vault = SQLiteVault(db)
+        self.tokens = TokenStore(db)
+        self.usage = UsageStore(db)
+        key = load_key(os.path.join(state, "keys", "fingerprint.key"))
+        if masker is None:
+            from ..detect.scanner import Detectors
+
+            detectors = Detectors(("secret", "pii"), cache_dir=detector_cache_dir(state))
+            masker = Masker(config.mask, detector_scanner(detectors, key), self.vault)
+        self.masker = masker
+        self.screener = screener or Screener(
+            injection_scorer(key, block=config.injection_block, warn=config.injection_warn),
+            block=config.injection_block,
+            warn=config.injection_warn,
+        )
+        self.rate = RateLimiter(config.rate_per_minute, clock) if config.rate_per_minute else None
+        self.audit = AuditWriter(os.path.join(state, "audit.db"))
+        self.replica = f"{socket.gethostname()}:{os.getpid()}"
+        self._client: aiohttp.ClientSession | None = None
+        # One worker thread for screening and masking: it keeps the event loop free for streams, and
+        # the detectors' Hyperscan scratch space may not be used by two threads at once.
+        self._prep = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ramparts-mask")
+        self.in_flight = 0
+
+    # -- lifecycle
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=self.config.max_request_bytes)
+        app.router.add_post("/v1/messages", self.messages)
+        app.router.add_post("/v1/messages/count_tokens", self.count_tokens)
+        app.router.add_get("/v1/models", self.models)
+        app.router.add_get("/v1/models/{model_id}", self.models)
+        for path in HEALTH_PATHS:
+            app.router.add_get(path, self.health)  # GET routes answer HEAD too
+        app.router.add_route("*", "/{tail:.*}", self.not_found)
+        app.on_startup.append(self._startup)
+        app.on_cleanup.append(self._cleanup)
+        return app
+
+    async def _startup(self, app: web.Application) -> None:
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
+        timeout = aiohttp.ClientTimeout(
+            total=self.config.upstream_timeout, sock_connect=self.config.connect_timeout
+        )
+        self._client = aiohttp.ClientSession(
+            connector=connector, timeout=timeout, auto_decompress=True, trust_env=False
+        )
+
+    async def _cleanup(self, app: web.Application) -> None:
+        if self._client is not None:
+            await self._client.close()
+        await asyncio.to_thread(self.close)
+
+    def close(self) -> None:
+        self._prep.shutdown(wait=True)
+        self.audit.close()
+        self.vault.close()
+        self.tokens.close()
+        self.usage.close()
+
+    @property
+    def client(self) -> aiohttp.ClientSession:
+        if self._client is None:
+            raise GatewayError("the gateway's upstream client is not started")
+        return self._client
+
+    # -- helpers
+
+    def _identify(self, request: web.Request) -> Identity | None:
+        auth = request.headers.get("Authorization", "")
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+        if not token:
+            token = request.headers.get("x-api-key", "").strip() or None
+        return self.tokens.identify(token)
+
+    def _upstream_headers(self, request: web.Request) -> dict[str, str]:
+        named = {h.strip().lower() for h in request.headers.get("Connection", "").split(",")}
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k.lower() not in _NOT_UPSTREAM and k.lower() not in named
+        }
+        headers["Accept-Encoding"] = "identity"  # events must arrive as they are written
+        if self.config.upstream_key:
+            headers["x-api-key"] = self.config.upstream_key
+        return headers
+
+    @staticmethod
+    def _downstream_headers(upstream: aiohttp.ClientResponse) -> dict[str, str]:
+        named = {h.strip().lower() for h in upstream.headers.get("Connection", "").split(",")}
+        return {
+            k: v
+            for k, v in upstream.headers.items()
+            if k.lower() not in _NOT_DOWNSTREAM and k.lower() not in named
+        }
+
+    def _record(self, request: web.Request, identity: Identity | None, session: str | None) -> dict[str, Any]:
+        return {
+            "v": 1,
+            "time": now(),
+            "user": identity.user if identity else None,
+            "token_id": identity.token_id if identity else None,
+            "host": socket.gethostname(),
+            "agent": "claude-code",
+            "session": session,
+            "event": "GatewayRequest",
+            "route": request.path,
+            "method": request.method,
+            "replica": self.replica,
+            "decision_id": os.urandom(12).hex(),
+        }
+
+    def _deny(
+        self,
+        record: dict[str, Any],
+        status: int,
+        kind: str,
+        message: str,
+        rule: str,
+        started: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> web.Response:
+        record.update(
+            decision="deny",
+            status=status,
+            outcome="denied",
+            reasons=[message],
+            rule_ids=[rule],
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+        self.audit.append(record)
+        return error_response(status, kind, message, headers)
+
+    async def _read_json(self, request: web.Request) -> tuple[bytes, Any] | str:
+        """The raw body and its JSON, or a reason to refuse it (``"too_large"`` or a message)."""
+        length = request.content_length
+        if length is not None and length > self.config.max_request_bytes:
+            return "too_large"
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return "too_large"
+        try:
+            return raw, json.loads(raw)
+        except ValueError:
+            return "the request body is not valid JSON"
+
+    def _session(self, request: web.Request, identity: Identity) -> tuple[str | None, str]:
+        """The client's session id (for the audit) and the vault's session: per user, so one user
+        cannot have another user's placeholders restored by naming their session."""
+        header = request.headers.get("X-Claude-Code-Session-Id")
+        session = header if header and _SESSION_ID.fullmatch(header) else None
+        return session, f"{identity.user}/{session or 'token-' + identity.token_id}"
+
+    def _prepare(self, body: dict[str, Any], vault_session: str) -> Prepared:
+        """Screen, mask, serialise (worker thread). Raises :class:`MaskBlocked`."""
+        screened = self.screener.screen_request(body)
+        masked = self.masker.mask_request(screened.body, vault_session)
+        out = masked.body
+        payload = b"" if out is body else json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode()
+        return Prepared(out, payload, screened, masked, self.vault.known(vault_session))
+
+    async def _admit(
+        self, request: web.Request, record: dict[str, Any], started: float
+    ) -> tuple[Identity, str, dict[str, Any], bytes] | web.Response:
+        """Authentication, limits and body checks shared by messages and count_tokens."""
+        identity = self._identify(request)
+        if identity is None:
+            return self._deny(
+                record,
+                401,
+                "authentication_error",
+                "invalid or missing Ramparts gateway token (set ANTHROPIC_AUTH_TOKEN to a token from "
+                "`ramparts gateway token create`)",
+                "gateway.auth",
+                started,
+            )
+        session, vault_session = self._session(request, identity)
+        record.update(user=identity.user, token_id=identity.token_id, session=session)
+        if self.rate is not None:
+            wait = self.rate.take(identity.user)
+            if wait > 0:
+                return self._deny(
+                    record,
+                    429,
+                    "rate_limit_error",
+                    f"Ramparts gateway: more than {self.config.rate_per_minute} requests per minute",
+                    "gateway.rate",
+                    started,
+                    {"retry-after": retry_after(wait)},
+                )
+        if self.config.daily_tokens is not None:
+            used = await asyncio.to_thread(self.usage.used, identity.user, utc_day())
+            if used >= self.config.daily_tokens:
+                now = time.time()
+                return self._deny(
+                    record,
+                    429,
+                    "rate_limit_error",
+                    f"Ramparts gateway: the daily token budget ({self.config.daily_tokens}) is used up",
+                    "gateway.budget",
+                    started,
+                    {"retry-after": retry_after(86400 - now % 86400)},
+                )
+        got = await self._read_json(request)
+        if got == "too_large":
+            return self._deny(
+                record,
+                413,
+                "request_too_large",
+                f"Ramparts gateway: the request exceeds {self.config.max_request_bytes} bytes",
+                "gateway.size",
+                started,
+            )
+        if isinstance(got, str):
+            return self._deny(record, 400, "invalid_request_error", got, "gateway.json", started)
+        raw, body = got
+        record["request_bytes"] = len(raw)
+        if not isinstance(body, dict):
+            return self._deny(
+                record,
+                400,
+                "invalid_request_error",
+                "the body must be a JSON object",
+                "gateway.json",
+                started,
+            )
+        model = body.get("model")
+        record["model"] = model if isinstance(model, str) else None
+        if not self.config.model_allowed(model):
+            return self._deny(
+                record,
+                400,
+                "invalid_request_error",
+                f"Ramparts gateway: model {str(model)[:100]!r} is not allowed here; allowed: "
+                + ", ".join(self.config.models),
+                "gateway.model",
+                started,
+            )
+        return identity, vault_session, body, raw
+
+    def _cap_max_tokens(self, body: dict[str, Any], record: dict[str, Any]) -> dict[str, Any] | str:
+        cap = self.config.max_tokens
+        asked = body.get("max_tokens")
+        if cap is None or not isinstance(asked, int) or asked <= cap:
+            return body
+        if self.config.max_tokens_mode == "reject":
+            return f"Ramparts gateway: max_tokens {asked} is above the cap of {cap}"
+        record["max_tokens"] = {"asked": asked, "sent": cap}
+        out = {**body, "max_tokens": cap}
+        thinking = body.get("thinking")
+        budget = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
+        if isinstance(thinking, dict) and isinstance(budget, int) and budget >= cap:
+            # the API wants budget_tokens < max_tokens
+            out["thinking"] = {**thinking, "budget_tokens": max(1, cap - 1)}
+        return out
+
+    async def _screen_and_mask(
+        self, body: dict[str, Any], raw: bytes, vault_session: str, record: dict[str, Any], started: float
+    ) -> Prepared | web.Response:
+        try:
+            loop = asyncio.get_running_loop()
+            prepared = await loop.run_in_executor(self._prep, self._prepare, body, vault_session)
+        except MaskBlocked as blocked:
+            record["masked"] = {
+                "blocked": {"rule": blocked.rule, "detector": blocked.detector, "where": blocked.where}
+            }
+            return self._deny(
+                record,
+                400,
+                "invalid_request_error",
+                f"Ramparts gateway: {blocked}",
+                f"gateway.dlp.{blocked.rule}",
+                started,
+            )
+        record["masked"] = masked_record(prepared.masked.findings)
+        record["screened"] = screened_record(prepared.screened.screened, prepared.screened.results)
+        if not prepared.payload:
+            prepared = prepared._replace(payload=raw)
+        record["upstream_bytes"] = len(prepared.payload)
+        return prepared
+
+    # -- handlers
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "service": "ramparts-gateway"})
+
+    async def not_found(self, request: web.Request) -> web.Response:
+        return error_response(
+            404, "not_found_error", f"Ramparts gateway: no route for {request.method} {request.path}"
+        )
+
+    async def models(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        record = self._record(request, None, None)
+        identity = self._identify(request)
+        if identity is None:
+            return self._deny(
+                record,
+                401,
+                "authentication_error",
+                "invalid or missing Ramparts gateway token",
+                "gateway.auth",
+                started,
+            )
+        record.update(user=identity.user, token_id=identity.token_id)
+        url = self.config.upstream + request.path_qs
+        try:
+            async with self.client.get(url, headers=self._upstream_headers(request)) as upstream:
+                data = await upstream.content.read(_MAX_ERROR_BODY)
+                headers = self._downstream_headers(upstream)
+                status = upstream.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return self._upstream_failed(record, exc, started)
+        if status == 200 and self.config.models and request.match_info.get("model_id") is None:
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                listing = json.loads(data)
+                listing["data"] = [m for m in listing["data"] if self.config.model_allowed(m.get("id"))]
+                data = json.dumps(listing).encode()
+        record.update(decision="allow", status=status, outcome="ok", latency_ms=self._ms(started))
+        self.audit.append(record)
+        return web.Response(status=status, body=data, headers=headers)
+
+    async def count_tokens(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        record = self._record(request, None, None)
+        admitted = await self._admit(request, record, started)
+        if isinstance(admitted, web.Response):
+            return admitted
+        _identity, vault_session, body, raw = admitted
+        prepared = await self._screen_and_mask(body, raw, vault_session, record, started)
+        if isinstance(prepared, web.Response):
+            return prepared
+        url = self.config.upstream + request.path_qs
+        try:
+            async with self.client.post(
+                url, data=prepared.payload, headers=self._upstream_headers(request)
+            ) as upstream:
+                data = await upstream.content.read(_MAX_ERROR_BODY)
+                headers = self._downstream_headers(upstream)
+                status = upstream.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return self._upstream_failed(record, exc, started)
+        record.update(decision="allow", status=status, outcome="ok", latency_ms=self._ms(started))
+        self.audit.append(record)
+        return web.Response(status=status, body=data, headers=headers)
+
+    @staticmethod
+    def _ms(started: float) -> float:
+        return round((time.perf_counter() - started) * 1000, 3)
+
+    def _upstream_failed(self, record: dict[str, Any], exc: BaseException, started: float) -> web.Response:
+        timeout = isinstance(exc, TimeoutError)
+        status, kind = (504, "timeout_error") if timeout else (502, "api_error")
+        message = "Ramparts gateway: the upstream " + (
+            "timed out" if timeout else f"failed ({type(exc).__name__})"
+        )
+        record.update(
+            decision="allow",
+            status=status,
+            outcome="upstream_error",
+            reasons=[message],
+            latency_ms=self._ms(started),
+        )
+        self.audit.append(record)
+        return error_response(status, kind, message)
+
+    async def messages(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        record = self._record(request, None, None)
+        admitted = await self._admit(request, record, started)
+        if isinstance(admitted, web.Response):
+            return admitted
+        identity, vault_session, body, raw = admitted
+        capped = self._cap_max_tokens(body, record)
+        if isinstance(capped, str):
+            return self._deny(record, 400, "invalid_request_error", capped, "gateway.max_tokens", started)
+        prepared = await self._screen_and_mask(capped, raw, vault_session, record, started)
+        if isinstance(prepared, web.Response):
+            return prepared
+        if capped is not body and prepared.body is capped:  # clamped but nothing masked: serialise
+            prepared = prepared._replace(
+                payload=json.dumps(capped, ensure_ascii=False, separators=(",", ":")).encode()
+            )
+            record["upstream_bytes"] = len(prepared.payload)
+        record["stream"] = bool(body.get("stream"))
+        record["prepare_ms"] = self._ms(started)
+        known = prepared.known
+
+        def lookup(placeholder: str) -> str | None:
+            value = known.get(placeholder)
+            return value if value is not None else self.vault.value_for(vault_session, placeholder)
+
+        usage = Usage()
+        record.update(decision="allow", outcome="ok")
+        url = self.config.upstream + request.path_qs
+        self.in_flight += 1
+        try:
+            async with self.client.post(
+                url, data=prepared.payload, headers=self._upstream_headers(request)
+            ) as upstream:
+                record["ttfb_ms"] = self._ms(started)
+                record["status"] = upstream.status
+                headers = self._downstream_headers(upstream)
+                if upstream.status != 200:
+                    data = await upstream.content.read(_MAX_ERROR_BODY)
+                    record.update(outcome="upstream_status", response_bytes=len(data))
+                    return web.Response(status=upstream.status, body=data, headers=headers)
+                if upstream.content_type == "text/event-stream":
+                    return await self._stream(request, upstream, headers, lookup, usage, record)
+                data = await upstream.content.read(_MAX_RESPONSE_BODY)
+                return self._whole(data, headers, lookup, usage, record)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            if record.get("streamed"):
+                record["outcome"] = "upstream_error"
+                raise
+            record.pop("status", None)
+            return self._upstream_failed_late(record, exc, started)
+        except asyncio.CancelledError:
+            record["outcome"] = "client_aborted"
+            raise
+        finally:
+            self.in_flight -= 1
+            self._finish(record, identity, usage, started)
+
+    def _upstream_failed_late(
+        self, record: dict[str, Any], exc: BaseException, started: float
+    ) -> web.Response:
+        timeout = isinstance(exc, TimeoutError)
+        status, kind = (504, "timeout_error") if timeout else (502, "api_error")
+        message = "Ramparts gateway: the upstream " + (
+            "timed out" if timeout else f"failed ({type(exc).__name__})"
+        )
+        record.update(status=status, outcome="upstream_error", reasons=[message])
+        return error_response(status, kind, message)
+
+    def _finish(self, record: dict[str, Any], identity: Identity, usage: Usage, started: float) -> None:
+        record["latency_ms"] = self._ms(started)
+        record["usage"] = usage.record()
+        total = usage.total
+        if total and self.config.daily_tokens is not None:
+            user, day = identity.user, utc_day()
+            self.audit.run(lambda: self.usage.add(user, day, total))
+        self.audit.append(record)
+
+    def _whole(
+        self,
+        data: bytes,
+        headers: dict[str, str],
+        lookup: Callable[[str], str | None],
+        usage: Usage,
+        record: dict[str, Any],
+    ) -> web.Response:
+        try:
+            message = json.loads(data)
+        except ValueError:
+            record["response_bytes"] = len(data)
+            return web.Response(status=200, body=data, headers=headers)
+        if isinstance(message, dict):
+            usage.take(message.get("usage"))
+        restored = restore_message(message, lookup)
+        if restored is not message:
+            data = json.dumps(restored, ensure_ascii=False, separators=(",", ":")).encode()
+            record["restored"] = 1
+        record["response_bytes"] = len(data)
+        return web.Response(status=200, body=data, headers=headers)
+
+    async def _stream(
+        self,
+        request: web.Request,
+        upstream: aiohttp.ClientResponse,
+        headers: dict[str, str],
+        lookup: Callable[[str], str | None],
+        usage: Usage,
+        record: dict[str, Any],
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(status=200, headers=headers)
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Accel-Buffering"] = "no"
+        await response.prepare(request)
+        record["streamed"] = True
+        decoder, guard = SSEDecoder(), StreamGuard(lookup)
+        sent = events = 0
+        try:
+            async for chunk in upstream.content.iter_any():
+                out: list[bytes] = []
+                for item in decoder.feed(chunk):
+                    events += 1
+                    if item.event in ("message_start", "message_delta") and item.data:
+                        take_usage(item, usage)
+                    out.extend(encode(e) for e in guard.feed(item))
+                if out:
+                    data = b"".join(out)
+                    sent += len(data)
+                    await response.write(data)
+            tail = [encode(e) for e in guard.close()]
+            rest = decoder.pending()
+            if rest:  # a truncated last event: pass it on as it came
+                tail.append(rest)
+                record["outcome"] = "partial"
+            if tail:
+                data = b"".join(tail)
+                sent += len(data)
+                await response.write(data)
+        except SSEError as exc:
+            record["outcome"] = "partial"
+            record["reasons"] = [str(exc)]
+            await self._stream_error(response, guard, "api_error", "Ramparts gateway: " + str(exc))
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as exc:
+            # upstream broke mid-stream: tell the client, close cleanly, never retry (a tool call
+            # may already be half out)
+            record["outcome"] = "partial"
+            record["reasons"] = [f"upstream failed mid-stream ({type(exc).__name__})"]
+            with contextlib.suppress(ConnectionError, aiohttp.ClientConnectionResetError):
+                await self._stream_error(
+                    response, guard, "api_error", "Ramparts gateway: the upstream stream broke"
+                )
+        except (ConnectionError, aiohttp.ClientConnectionResetError):
+            record["outcome"] = "client_aborted"  # the client went away while we wrote
+        finally:
+            record.update(
+                response_bytes=sent,
+                events=events,
+                restored=guard.restored,
+                unknown_placeholders=guard.unknown,
+                malformed_events=guard.malformed,
+            )
+        if record["outcome"] != "client_aborted":
+            with contextlib.suppress(ConnectionError, aiohttp.ClientConnectionResetError):
+                await response.write_eof()
+        return response
+
+    @staticmethod
+    async def _stream_error(
+        response: web.StreamResponse, guard: StreamGuard, kind: str, message: str
+    ) -> None:
+        tail = b"".join(encode(e) for e in guard.close())
+        event = SSEEvent(event="error", data=json.dumps(error_body(kind, message)))
+        await response.write(tail + encode(event))
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise GatewayError(f"--listen must be HOST:PORT, not {listen!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+async def serve(
+    gateway: Gateway,
+    host: str,
+    port: int,
+    *,
+    ready: Callable[[str], None] | None = None,
+    max_lifetime: float | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until ``stop`` is set, SIGINT/SIGTERM, or ``max_lifetime`` seconds have passed."""
+    import signal
+
+    runner = web.AppRunner(gateway.app(), handler_cancellation=True, access_log=None, shutdown_timeout=5)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
+    await site.start()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    server = getattr(site, "_server", None)
+    sockets = getattr(server, "sockets", None) or []
+    bound = sockets[0].getsockname()[:2] if sockets else (host, port)
+    url = f"http://{bound[0]}:{bound[1]}"
+    if ready is not None:
+        ready(url)
+    try:
+        if max_lifetime is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max_lifetime)
+        else:
+            await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def run(config: GatewayConfig, listen: str, *, max_lifetime: float | None = None, out: Any = None) -> int:
+    """``ramparts gateway``: serve on ``listen`` (port 0 picks a free one); prints the URL when ready."""
+    host, port = parse_listen(listen)
+    gateway = Gateway(config)
+    stream = out or sys.stdout
+
+    def ready(url: str) -> None:
+        print(f"ramparts gateway listening on {url} -> {config.upstream}", file=stream, flush=True)
+
+    asyncio.run(serve(gateway, host, port, ready=ready, max_lifetime=max_lifetime))
+    return 0

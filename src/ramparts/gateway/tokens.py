@@ -1,0 +1,105 @@
+"""Gateway-issued client tokens: ``ramparts gateway token create --user NAME`` prints one; only its
+SHA-256 is stored (table ``gateway_tokens`` in the state directory's ``gateway.db``).
+
+A token is 32 random bytes, so a plain hash is enough (nothing to brute-force, unlike a password);
+lookups compare hashes, never tokens. The client sends it as ``ANTHROPIC_AUTH_TOKEN``
+(``Authorization: Bearer``) or ``ANTHROPIC_API_KEY`` (``x-api-key``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from typing import NamedTuple
+
+from ..errors import GatewayError
+
+PREFIX = "rgw_"
+_USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+
+
+class Identity(NamedTuple):
+    user: str
+    token_id: str
+    """The first 12 hex digits of the token's hash: names the token in audit records and logs."""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class TokenStore:
+    SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS gateway_tokens ("
+        " hash TEXT PRIMARY KEY, user TEXT NOT NULL, created REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0)"
+    )
+
+    def __init__(self, path: str, busy_timeout_ms: int = 5000) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._cache: dict[str, Identity] = {}
+        try:
+            self._db = sqlite3.connect(
+                path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(self.SCHEMA)
+        except sqlite3.Error as exc:
+            raise GatewayError(f"cannot open the token store {path}: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def create(self, user: str) -> str:
+        """A new token for ``user``; the token itself is returned once and never stored."""
+        if not _USER.fullmatch(user):
+            raise GatewayError(f"user name {user!r}: letters, digits and ._@+- only, at most 128")
+        token = PREFIX + secrets.token_urlsafe(32)
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO gateway_tokens (hash, user, created) VALUES (?, ?, ?)",
+                    (token_hash(token), user, time.time()),
+                )
+            except sqlite3.Error as exc:
+                raise GatewayError(f"token store {self.path}: {exc}") from exc
+        return token
+
+    def revoke_user(self, user: str) -> int:
+        with self._lock:
+            try:
+                cursor = self._db.execute("UPDATE gateway_tokens SET revoked = 1 WHERE user = ?", (user,))
+            except sqlite3.Error as exc:
+                raise GatewayError(f"token store {self.path}: {exc}") from exc
+            self._cache.clear()
+        return cursor.rowcount
+
+    def identify(self, token: str | None) -> Identity | None:
+        """The user a presented token belongs to, or ``None`` (unknown, revoked, missing).
+
+        Positive answers are cached for the process's life (a revocation reaches a running replica
+        when it restarts; the kill switch is the session store's job)."""
+        if not token or len(token) > 512:
+            return None
+        digest = token_hash(token)
+        held = self._cache.get(digest)
+        if held is not None:
+            return held
+        with self._lock:
+            try:
+                row = self._db.execute(
+                    "SELECT user FROM gateway_tokens WHERE hash = ? AND revoked = 0", (digest,)
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise GatewayError(f"token store {self.path}: {exc}") from exc
+        if row is None:
+            return None
+        identity = Identity(str(row[0]), digest[:12])
+        self._cache[digest] = identity
+        return identity
