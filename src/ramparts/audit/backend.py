@@ -18,7 +18,8 @@ checkpoints. A backend only stores and serialises. Its contract:
 4. ``create(meta)`` stores the log's metadata once (first creator wins) and returns what is stored.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typing.NamedTuple would compile each string annotation
+# into a ForwardRef on every hook start; evaluated annotations cost little.
 
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple, Protocol

@@ -7,9 +7,12 @@ processes creating it at once agree on one key), and never rewritten. The log ke
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ..errors import StoreError
-from .checkpoint import NoteError, Signer
+
+if TYPE_CHECKING:  # the signing code loads only when a key is read or made
+    from .checkpoint import Signer
 
 KEY_FILE = "audit-ed25519.key"
 
@@ -19,6 +22,8 @@ def default_key_path(state_dir: str) -> str:
 
 
 def load_signer(path: str) -> Signer:
+    from .checkpoint import NoteError, Signer
+
     try:
         with open(path, encoding="ascii") as f:
             text = f.read(4096)
@@ -32,6 +37,8 @@ def load_signer(path: str) -> Signer:
 
 def load_or_create_signer(path: str, name: str) -> Signer:
     """The key at ``path``; when there is none, a new one named ``name``."""
+    from .checkpoint import Signer
+
     if os.path.exists(path):
         return load_signer(path)
     signer = Signer.generate(name)

@@ -21,12 +21,14 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import AuditError, StoreError
 from .backend import Backend, CheckpointRow, Commit, Head, LogMeta, Row
-from .checkpoint import Checkpoint, NoteError, Signer, Verifier, open_checkpoint, sign_note
 from .merkle import Frontier, consistency_proof, inclusion_proof, leaf_hash, root
+
+if TYPE_CHECKING:  # checkpoints are signed or read now and then: the hook does not import them per call
+    from .checkpoint import Signer, Verifier
 
 DEFAULT_CHECKPOINT_EVERY = 1000
 DEFAULT_CHECKPOINT_SECONDS = 60.0
@@ -145,6 +147,8 @@ class AuditLog:
         return signer
 
     def verifier(self) -> Verifier | None:
+        from .checkpoint import Verifier
+
         meta = self.meta()
         return Verifier.parse(meta.verifier) if meta else None
 
@@ -156,6 +160,8 @@ class AuditLog:
         return head.checkpoint_size < size and now - head.checkpoint_time >= self.checkpoint_seconds
 
     def _sign(self, meta: LogMeta, frontier: Frontier) -> str:
+        from .checkpoint import Checkpoint, sign_note
+
         return sign_note(Checkpoint(meta.origin, frontier.size, frontier.root()).body(), self.signer())
 
     def append(self, record: dict[str, Any]) -> StoredRecord:
@@ -232,6 +238,8 @@ class AuditLog:
 
     def latest_checkpoint(self, verifier: Verifier | None = None) -> CheckpointRow | None:
         """The largest stored checkpoint whose signature verifies."""
+        from .checkpoint import NoteError, open_checkpoint
+
         verifier = verifier or self.verifier()
         if verifier is None:
             return None
@@ -252,6 +260,8 @@ class AuditLog:
         meta = self._require_meta()
         latest = self.latest_checkpoint()
         note = self.checkpoint() if latest is None or latest.size <= seq else latest.note
+        from .checkpoint import Verifier, open_checkpoint
+
         cp, _ = open_checkpoint(note, [Verifier.parse(meta.verifier)])
         leaves = self.backend.leaves(0, cp.size)
         if len(leaves) != cp.size or root(leaves) != cp.root:

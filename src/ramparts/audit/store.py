@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .checkpoint import Verifier
 from .keys import default_key_path
 from .log import (
     DEFAULT_CHECKPOINT_EVERY,
@@ -24,6 +23,7 @@ from .log import (
 from .sqlite import SQLiteBackend
 
 if TYPE_CHECKING:
+    from .checkpoint import Verifier
     from .verify import Problem, Report
 
 __all__ = ["AuditStore", "StoredRecord", "canonical"]

@@ -1,6 +1,7 @@
 """The compiled, frozen policy. Built once by :mod:`ramparts.policy.load`; read by the engine and compilers."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typing.NamedTuple would compile each string annotation
+# into a ForwardRef on every hook start; evaluated annotations cost little.
 
 from typing import Any, Literal, NamedTuple
 
