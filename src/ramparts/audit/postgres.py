@@ -110,8 +110,14 @@ class PostgresBackend:
     # -- connections ---------------------------------------------------------------------------------------
 
     def _connect(self, action: str) -> psycopg.Connection[Any]:
-        options = (
-            f"-c synchronous_commit=on -c lock_timeout={self.lock_timeout_ms}"
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            given = str(conninfo_to_dict(self.dsn).get("options") or "")
+        except self._pg.Error as exc:
+            raise self._error(action, exc) from exc
+        options = given + (  # the DSN's own options (e.g. a read-only test) come first; ours win
+            f" -c synchronous_commit=on -c lock_timeout={self.lock_timeout_ms}"
             f" -c statement_timeout={self.statement_timeout_ms}"
             f" -c idle_in_transaction_session_timeout={max(self.statement_timeout_ms, 10000)}"
         )
