@@ -22,7 +22,7 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ..errors import StoreError
 from .backend import CheckpointRow, Commit, Head, LogMeta, Row
@@ -51,7 +51,10 @@ def split_schema(dsn: str, schema: str | None = None) -> tuple[str, str]:
         given = [v for k, v in query if k == "schema"]
         if given:
             schema = given[-1]
-            dsn = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "schema"])))
+            rest = urlencode(
+                [(k, v) for k, v in query if k != "schema"], quote_via=quote
+            )  # libpq: %20, not +
+            dsn = urlunsplit(parts._replace(query=rest))
     schema = schema or DEFAULT_SCHEMA
     if not _IDENT.match(schema):
         raise StoreError(f"invalid audit schema name {schema!r} (letters, digits, underscores)")
