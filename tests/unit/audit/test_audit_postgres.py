@@ -127,7 +127,9 @@ def test_a_writer_role_may_append_and_read_but_not_change_or_remove(site: PgSite
 def test_an_unreachable_server_is_a_store_error_soon(site: PgSite) -> None:
     url = f"postgresql://ramparts@127.0.0.1:{_closed_port()}/ramparts"
     started = time.monotonic()
-    with pytest.raises(StoreError, match=re.escape("cannot open audit store postgresql://ramparts@127.0.0.1")):
+    with pytest.raises(
+        StoreError, match=re.escape("cannot open audit store postgresql://ramparts@127.0.0.1")
+    ):
         AuditStore(url, key_path=site.key_path, busy_timeout_ms=200)
     assert time.monotonic() - started < 5
 
