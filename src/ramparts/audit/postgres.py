@@ -151,6 +151,17 @@ class PostgresBackend:
             self._reader = self._connect("open")
         return self._reader
 
+    def reopen(self) -> PostgresBackend:
+        """New connections to the same log (for a forked verifier process)."""
+        return PostgresBackend(
+            self.dsn,
+            schema=self.schema,
+            lock_timeout_ms=self.lock_timeout_ms,
+            statement_timeout_ms=self.statement_timeout_ms,
+            connect_timeout_s=self.connect_timeout_s,
+            create=False,
+        )
+
     def close(self) -> None:
         for conn in (self._db, self._reader):
             if conn is not None:

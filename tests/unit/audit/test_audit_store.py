@@ -411,3 +411,58 @@ def test_rendering_escapes_control_and_bidi_characters() -> None:
     assert "\n" not in line and "\x1b" not in line and "\u202e" not in line
     assert "\\u000a" in line or "\\n" in line
     assert escape("a\rb") == "a\\u000db"
+
+
+@pytest.mark.parametrize("damage", ["none", "recompute-late", "edit-late", "delete-at-split", "tail"])
+def test_two_process_verification_reports_exactly_what_one_process_does(
+    backend: Site, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    """Small chunks make a small log "large": the forked half's tree parts must give the same roots,
+    frontier and findings as one process, and any damage falls back to the full serial pass."""
+    from ramparts.audit import verify
+
+    monkeypatch.setattr(verify, "CHUNK", 16)
+    monkeypatch.setattr(verify, "PARALLEL_MIN", 64)
+    with backend.open(checkpoint_every=10) as store:
+        store.log.append_many([{"i": i, "decision": "allow"} for i in range(203)])
+    if damage == "recompute-late":  # hashes recomputed without the key: only the signed roots catch it
+        (body,) = backend.sql("SELECT body FROM records WHERE seq = 150")[0]
+        body = bytes(body).replace(b"allow", b"deny!")
+        backend.sql("UPDATE records SET body = ?, leaf = ? WHERE seq = 150", body, leaf_hash(body))
+    elif damage == "edit-late":
+        backend.sql("UPDATE records SET body = ? WHERE seq = 170", b"x")
+    elif damage == "delete-at-split":  # the split is at 96 (half of 203, down to a chunk)
+        backend.sql("DELETE FROM records WHERE seq = 95")
+    elif damage == "tail":
+        backend.sql("DELETE FROM records WHERE seq >= 200")
+    taken: list[bool] = []
+    real = verify._parallel_scan
+
+    def spy(*args: Any) -> Any:
+        got = real(*args)
+        if args[-1] == 2:
+            taken.append(got is not None)
+        return got
+
+    monkeypatch.setattr(verify, "_parallel_scan", spy)
+    reports = []
+    for workers in (1, 2):
+        b = backend.backend()
+        try:
+            reports.append(verify.verify_log(b, workers=workers))
+        finally:
+            b.close()
+    one, two = reports
+    assert (two.count, two.end, two.checkpoints, two.latest, two.problems) == (
+        one.count,
+        one.end,
+        one.checkpoints,
+        one.latest,
+        one.problems,
+    )
+    assert one.ok == (damage == "none")
+    if damage == "recompute-late":
+        assert "changed" in [p.kind for p in one.problems] and one.first_bad == 150
+    assert taken == (
+        [False] if damage in ("edit-late", "delete-at-split") else [True]
+    )  # damaged rows: serial
