@@ -436,7 +436,7 @@ def _scan_rows(
     return count, expected, True
 
 
-PARALLEL_MIN = 1 << 17  # below this many records one process is as fast
+PARALLEL_MIN = 1 << 16  # below this many records the fork costs more than it saves
 
 
 def _parallel_scan(
@@ -454,7 +454,8 @@ def _parallel_scan(
     then scans serially, which classifies every problem. Only from a single-threaded process (fork)."""
     reopen = getattr(backend, "reopen", None)
     if workers is None:
-        workers = min(2, os.cpu_count() or 1)
+        hint = getattr(backend, "verify_workers", None)
+        workers = min(2, os.cpu_count() or 1, hint() if hint else 2)
     if workers < 2 or reopen is None or meta is None or not hasattr(os, "fork"):
         return None
     if threading.active_count() > 1:
