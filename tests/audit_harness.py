@@ -1,7 +1,12 @@
 """Tamper and crash harnesses for the audit log, shared by the unit tests (small counts) and bench/audit.py.
 
+Both run against either backend: a ``Site`` is where a log lives (a SQLite file, or a schema on a
+PostgreSQL server) and how an attacker with database access edits it underneath the store (on
+PostgreSQL as a superuser with ``session_replication_role = replica``, which skips the append-only
+triggers — exactly what the triggers cannot prevent and the verifier must catch).
+
 Tamper: a log of M records (checkpoint every ``every``, a final checkpoint kept as the user's anchor) and
-older copies of it; each mutation is applied to a fresh copy of the file with plain SQL, the verifier
+older copies of it; each mutation is applied to a fresh copy of the log with plain SQL, the verifier
 runs, and we check that it failed and that the first bad record it names is the mutated one (exactly,
 or — for an attacker who recomputed the hashes without the key — inside the checkpoint interval it
 reports).
@@ -21,14 +26,205 @@ import signal
 import sqlite3
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from ramparts.audit.backend import Backend
 from ramparts.audit.log import canonical
 from ramparts.audit.merkle import Frontier, leaf_hash
 from ramparts.audit.sqlite import SQLiteBackend
 from ramparts.audit.store import AuditStore
 from ramparts.audit.verify import verify_log
+
+# -- where a log lives ---------------------------------------------------------------------------------
+
+
+class Site:
+    """A log's location (``location``: a path or a URL), its signing key, and raw SQL access to it."""
+
+    kind = ""
+    location = ""
+    key_path = ""
+
+    def open(self, **kw: Any) -> AuditStore:
+        kw.setdefault("key_path", self.key_path)
+        return AuditStore(self.location, **kw)
+
+    def connect(self) -> Any:
+        """A DB-API-like connection (``execute(sql, args)`` with ``?`` placeholders, ``commit``, ``close``)
+        that bypasses every guard, as an attacker with database (or file) access would."""
+        raise NotImplementedError
+
+    def sql(self, statement: str, *args: object) -> list[tuple[Any, ...]]:
+        db = self.connect()
+        try:
+            cur = db.execute(statement, args)
+            rows = list(cur.fetchall()) if cur.description else []
+            db.commit()
+            return rows
+        finally:
+            db.close()
+
+    def backend(self) -> Backend:
+        raise NotImplementedError
+
+    def sibling(self, name: str) -> Site:
+        """Another, empty place of the same kind (its own log)."""
+        raise NotImplementedError
+
+    def snapshot(self, name: str) -> Site:
+        """A copy of the log as it is now, under ``name``."""
+        raise NotImplementedError
+
+    def replace_with(self, other: Site) -> None:
+        """Replace this log by a copy of ``other`` (which stays as it is)."""
+        raise NotImplementedError
+
+    def raw_bytes(self) -> bytes:
+        """Everything the store holds, as bytes (to look for what must not be there)."""
+        raise NotImplementedError
+
+    def drop(self) -> None:
+        pass
+
+
+class SQLiteSite(Site):
+    kind = "sqlite"
+
+    def __init__(self, path: Path, key_path: Path | None = None) -> None:
+        self.path = path
+        self.location = str(path)
+        self.key_path = str(key_path or path.parent / "keys" / "audit-ed25519.key")
+
+    def connect(self) -> Any:
+        return sqlite3.connect(self.path)
+
+    def backend(self) -> Backend:
+        return SQLiteBackend(self.path)
+
+    def sibling(self, name: str) -> Site:
+        return SQLiteSite(self.path.parent / name / self.path.name, Path(self.key_path))
+
+    def snapshot(self, name: str) -> Site:
+        target = self.path.parent / f"{name}.db"
+        db = sqlite3.connect(self.path)
+        try:
+            db.execute("VACUUM INTO ?", (str(target),))
+        finally:
+            db.close()
+        return SQLiteSite(target, Path(self.key_path))
+
+    def replace_with(self, other: Site) -> None:
+        assert isinstance(other, SQLiteSite)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(other.path, self.path)
+
+    def raw_bytes(self) -> bytes:
+        return b"".join(p.read_bytes() for p in self.path.parent.glob(self.path.name + "*"))
+
+
+_PG_TABLES = ("meta", "records", "head", "checkpoints")
+
+
+class _PgConn:
+    """psycopg with sqlite3's ``?`` placeholders, in the log's schema, with triggers skipped."""
+
+    def __init__(self, dsn: str, schema: str) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(dsn)
+        self.conn.execute(f'SET search_path TO "{schema}"')
+        self.conn.execute("SET session_replication_role = replica")  # superuser only: no user triggers
+
+    def execute(self, statement: str, args: tuple[Any, ...] = ()) -> Any:
+        return self.conn.execute(statement.replace("?", "%s"), args or None)
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class PgSite(Site):
+    kind = "postgres"
+
+    def __init__(self, server: Any, schema: str, key_path: Path) -> None:
+        self.server, self.schema = server, schema
+        self.dsn = server.dsn
+        self.location = (
+            f"postgresql://{server.user}@127.0.0.1:{server.port}/{server.database}?schema={schema}"
+        )
+        self.key_path = str(key_path)
+
+    def admin(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(self.dsn, autocommit=True)
+
+    def connect(self) -> Any:
+        return _PgConn(self.dsn, self.schema)
+
+    def backend(self) -> Backend:
+        from ramparts.audit.postgres import PostgresBackend
+
+        return PostgresBackend(self.location, create=False)
+
+    def sibling(self, name: str) -> Site:
+        return PgSite(self.server, f"{self.schema}_{name}", Path(self.key_path))
+
+    def snapshot(self, name: str) -> Site:
+        copy = PgSite(self.server, f"{self.schema}_{name}", Path(self.key_path))
+        copy._copy_from(self.schema)
+        return copy
+
+    def replace_with(self, other: Site) -> None:
+        assert isinstance(other, PgSite)
+        self._copy_from(other.schema)
+
+    def _copy_from(self, source: str) -> None:
+        """Drop this schema and make it a copy of ``source``'s tables (without their triggers)."""
+        src, dst = f'"{source}"', f'"{self.schema}"'
+        with self.admin() as db, db.transaction():
+            db.execute(f"DROP SCHEMA IF EXISTS {dst} CASCADE")
+            db.execute(f"CREATE SCHEMA {dst}")
+            for t in _PG_TABLES:
+                db.execute(f"CREATE TABLE {dst}.{t} (LIKE {src}.{t} INCLUDING ALL)")
+                over = " OVERRIDING SYSTEM VALUE" if t == "checkpoints" else ""
+                db.execute(f"INSERT INTO {dst}.{t}{over} SELECT * FROM {src}.{t}")
+            db.execute(
+                f"SELECT setval(pg_get_serial_sequence('{dst}.checkpoints', 'id'), "
+                f"GREATEST(max(id), 1), max(id) IS NOT NULL) FROM {dst}.checkpoints"
+            )
+
+    def raw_bytes(self) -> bytes:
+        with self.admin() as db:
+            out = []
+            for t in _PG_TABLES:
+                for (text,) in db.execute(f'SELECT t::text FROM "{self.schema}".{t} t'):
+                    out.append(text.encode("utf-8", "surrogateescape"))
+            return b"\n".join(out)
+
+    def drop(self) -> None:
+        with self.admin() as db:
+            db.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+
+
+SiteFactory = Callable[[str], Site]
+
+
+def sqlite_sites(folder: Path) -> SiteFactory:
+    key = folder / "keys" / "k"
+    return lambda name: SQLiteSite(folder / f"{name}.db", key)
+
+
+def pg_sites(server: Any, prefix: str, folder: Path) -> SiteFactory:
+    key = folder / "keys" / "k"
+    return lambda name: PgSite(server, f"{prefix}_{name.replace('-', '_')}", key)
+
 
 OPERATORS = (
     "byteflip",
@@ -48,20 +244,29 @@ OPERATORS = (
 
 @dataclass
 class TamperBase:
-    path: Path
+    site: Site
     size: int
     anchor: str
     log_id: str
-    older: list[tuple[int, Path]]
+    older: list[tuple[int, Site]]
 
 
-def build_base(folder: Path, size: int, *, every: int = 100, copies: int = 4, seed: int = 1) -> TamperBase:
+def build_base(
+    folder: Path,
+    size: int,
+    *,
+    every: int = 100,
+    copies: int = 4,
+    seed: int = 1,
+    sites: SiteFactory | None = None,
+) -> TamperBase:
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "base.db"
+    sites = sites or sqlite_sites(folder)
+    site = sites("base")
     snap_at = sorted(rng.sample(range(1, size), min(copies, size - 1)))
     older = []
-    with AuditStore(path, checkpoint_every=every, key_path=str(folder / "keys" / "k")) as store:
+    with site.open(checkpoint_every=every) as store:
         done = 0
         for cut in [*snap_at, size]:
             batch = [
@@ -76,41 +281,40 @@ def build_base(folder: Path, size: int, *, every: int = 100, copies: int = 4, se
             store.log.append_many(batch)
             done = cut
             if cut < size:
-                snap = folder / f"older-{cut}.db"
-                store.backend._db.execute("VACUUM INTO ?", (str(snap),))
-                older.append((cut, snap))
+                older.append((cut, site.snapshot(f"older-{cut}")))
         anchor = store.checkpoint()
         meta = store.log.meta()
         assert meta is not None
-        store.backend._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return TamperBase(path, size, anchor, meta.log_id, older)
+        if isinstance(site, SQLiteSite):
+            store.backend._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[attr-defined]
+    return TamperBase(site, size, anchor, meta.log_id, older)
 
 
-def _fix_head(db: sqlite3.Connection) -> None:
+def _fix_head(db: Any) -> None:
     leaves = [r[0] for r in db.execute("SELECT leaf FROM records ORDER BY seq")]
     f = Frontier.of(leaves)
     db.execute("UPDATE head SET size = ?, frontier = ?", (f.size, f.to_bytes()))
 
 
-def _row(db: sqlite3.Connection, seq: int) -> tuple[bytes, bytes]:
+def _row(db: Any, seq: int) -> tuple[bytes, bytes]:
     leaf, body = db.execute("SELECT leaf, body FROM records WHERE seq = ?", (seq,)).fetchone()
     return bytes(leaf), bytes(body)
 
 
-def _shift(db: sqlite3.Connection, start: int, by: int) -> None:
+def _shift(db: Any, start: int, by: int) -> None:
     db.execute("UPDATE records SET seq = -(seq + ?) - 1 WHERE seq >= ?", (by, start))
     db.execute("UPDATE records SET seq = -seq - 1 WHERE seq < 0")
 
 
-def mutate(base: TamperBase, work: Path, op: str, rng: random.Random) -> tuple[int, bool]:
+def mutate(base: TamperBase, work: Site, op: str, rng: random.Random) -> tuple[int, bool]:
     """Apply one mutation to a copy at ``work``; return (the first bad seq, whether it is located exactly)."""
     n = base.size
     if op == "rollback":
         cut, snap = rng.choice(base.older)
-        shutil.copyfile(snap, work)
+        work.replace_with(snap)
         return cut, True
-    shutil.copyfile(base.path, work)
-    db = sqlite3.connect(work)
+    work.replace_with(base.site)
+    db = work.connect()
     try:
         s = rng.randrange(n - 1)
         if op == "byteflip":
@@ -182,19 +386,24 @@ class TamperResult:
 
 
 def run_tamper(
-    folder: Path, *, records: int, mutations: int, seed: int = 7, every: int = 100
+    folder: Path,
+    *,
+    records: int,
+    mutations: int,
+    seed: int = 7,
+    every: int = 100,
+    sites: SiteFactory | None = None,
 ) -> TamperResult:
-    base = build_base(folder, records, every=every, seed=seed)
+    sites = sites or sqlite_sites(folder)
+    base = build_base(folder, records, every=every, seed=seed, sites=sites)
     rng = random.Random(seed)
     out = TamperResult()
-    work = folder / "work.db"
+    work = sites("work")
     started = time.perf_counter()
     for k in range(mutations):
         op = OPERATORS[k % len(OPERATORS)]
-        for suffix in ("-wal", "-shm"):
-            Path(f"{work}{suffix}").unlink(missing_ok=True)
         expected, exact = mutate(base, work, op, rng)
-        backend = SQLiteBackend(work)
+        backend = work.backend()
         try:
             report = verify_log(backend, anchor=base.anchor)
         finally:
@@ -226,8 +435,8 @@ def run_tamper(
 # -- crash ---------------------------------------------------------------------------------------------
 
 
-def _writer(path: str, key: str, w: int, start: int) -> None:
-    store = AuditStore(path, checkpoint_every=50, key_path=key, busy_timeout_ms=10000)
+def _writer(location: str, key: str, w: int, start: int) -> None:
+    store = AuditStore(location, checkpoint_every=50, key_path=key, busy_timeout_ms=10000)
     os.write(w, b"ready\n")
     i = start
     while True:
@@ -237,7 +446,7 @@ def _writer(path: str, key: str, w: int, start: int) -> None:
 
 
 def crash_once(
-    path: Path, key: Path, iteration: int, rng: random.Random, max_delay: float = 0.05
+    path: Path | str, key: Path, iteration: int, rng: random.Random, max_delay: float = 0.05
 ) -> dict[int, int]:
     """Fork a writer, SIGKILL it at a random moment; return {seq: i} of the records it acknowledged."""
     r, w = os.pipe()
@@ -280,9 +489,12 @@ class CrashResult:
     problems: list[str] = field(default_factory=list)
 
 
-def run_crash(folder: Path, *, kills: int, seed: int = 3, max_delay: float = 0.05) -> CrashResult:
+def run_crash(
+    folder: Path, *, kills: int, seed: int = 3, max_delay: float = 0.05, location: str | None = None
+) -> CrashResult:
+    """``location``: a PostgreSQL URL instead of ``folder/audit.db``."""
     rng = random.Random(seed)
-    path, key = folder / "audit.db", folder / "keys" / "audit-ed25519.key"
+    path, key = location or folder / "audit.db", folder / "keys" / "audit-ed25519.key"
     out = CrashResult()
     acked_all: dict[int, int] = {}
     for k in range(kills):

@@ -36,6 +36,24 @@ def shared_detector_cache() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """One throwaway PostgreSQL server (loopback only) for the whole run; tests make their own schema or
+    database in it. Skipped when PostgreSQL or psycopg is missing — except under CI, where that fails."""
+    from ramparts.testing_postgres import PostgresNotFoundError, PostgresServer
+
+    try:
+        import psycopg  # noqa: F401
+
+        server = PostgresServer()
+    except (ImportError, PostgresNotFoundError) as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is missing under CI (make test installs it): {exc}")
+        pytest.skip(f"PostgreSQL tests skipped, no server to run them against: {exc}")
+    with server as pg:
+        yield pg
+
+
+@pytest.fixture(scope="session")
 def baseline() -> Policy:
     return load_policy("profile:baseline")
 

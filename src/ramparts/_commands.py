@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
                 "--state-dir", help="state directory (else RAMPARTS_STATE_DIR, else per-user default)"
             )
 
+    def audit_url(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--audit-url",
+            metavar="URL",
+            help="a postgresql:// audit store (else RAMPARTS_AUDIT_URL, else <state dir>/audit.db)",
+        )
+
     p = sub.add_parser("hook", help="Claude Code command hook: event JSON on stdin, decision on stdout")
     common(p)
 
@@ -97,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     aud = sub.add_parser("audit", help="read and verify the audit trail").add_subparsers(metavar="ACTION")
     p = aud.add_parser("tail", help="print the newest records")
     common(p, policy=False)
+    audit_url(p)
     p.add_argument("-n", type=int, default=20)
     p.add_argument("--json", action="store_true", help="one JSON record a line")
     p.set_defaults(func=cmd_audit_tail)
@@ -104,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="check records, Merkle tree and signed checkpoints; one line per problem"
     )
     common(p, policy=False)
+    audit_url(p)
     p.add_argument(
         "--anchor", metavar="CHECKPOINT_FILE", help="a checkpoint note kept elsewhere (truncation, rollback)"
     )
@@ -113,24 +122,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_audit_verify)
     p = aud.add_parser("ship", help="deliver records and checkpoints to the configured sinks")
     common(p, policy=False)
+    audit_url(p)
     p.add_argument("--config", required=True, help="YAML/JSON file with the ship: section")
     p.add_argument("--once", action="store_true", help="deliver what is there, retry with backoff, then exit")
     p.add_argument("--sink", action="append", default=[], metavar="NAME", help="only this sink (repeatable)")
     p.set_defaults(func=cmd_audit_ship)
     p = aud.add_parser("checkpoint", help="sign and print a checkpoint of the log as it is now")
     common(p, policy=False)
+    audit_url(p)
     p.set_defaults(func=cmd_audit_checkpoint)
     p = aud.add_parser("prove", help="inclusion proof of one record in the latest checkpoint (JSON)")
     common(p, policy=False)
+    audit_url(p)
     p.add_argument("--record", type=int, required=True, metavar="SEQ")
     p.set_defaults(func=cmd_audit_prove)
     p = aud.add_parser("consistency", help="consistency proof between two sizes of the log (JSON)")
     common(p, policy=False)
+    audit_url(p)
     p.add_argument("old", type=int)
     p.add_argument("new", type=int)
     p.set_defaults(func=cmd_audit_consistency)
     p = aud.add_parser("export", help="one session's records with the proofs to verify them offline")
     common(p, policy=False)
+    audit_url(p)
     p.add_argument("--session", required=True)
     p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     p.add_argument("-o", "--output", help="write here instead of stdout")
@@ -319,12 +333,7 @@ def cmd_install(args: argparse.Namespace) -> int:
 def _store(args: argparse.Namespace) -> Any:
     from .audit.store import AuditStore
 
-    path = Path(state_dir(args.state_dir)) / "audit.db"
-    if not path.exists():
-        from .errors import StoreError
-
-        raise StoreError(f"no audit store at {path}")
-    return AuditStore(path)
+    return AuditStore.open(state_dir(args.state_dir), url=getattr(args, "audit_url", None), must_exist=True)
 
 
 def cmd_audit_tail(args: argparse.Namespace) -> int:
@@ -361,7 +370,9 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
 def cmd_audit_ship(args: argparse.Namespace) -> int:
     from .audit.ship_config import ship_command
 
-    return ship_command(state_dir(args.state_dir), args.config, once=args.once, only=args.sink)
+    return ship_command(
+        state_dir(args.state_dir), args.config, once=args.once, only=args.sink, url=args.audit_url
+    )
 
 
 def cmd_audit_prove(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -52,12 +53,13 @@ def _free_port() -> int:
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    # No imports here: the child may already run as ``postgres``, which cannot read root's Python install
+    # (ctypes is imported by the parent, in start()).
     try:
-        import ctypes
-
+        ctypes = sys.modules["ctypes"]
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, KeyError):
         pass
     os.setsid()
 
@@ -100,6 +102,8 @@ class PostgresServer:
             **self._run_as,
         )
         self.port = _free_port()
+        with contextlib.suppress(ImportError):
+            import ctypes  # noqa: F401 - for _die_with_parent, which must not import in the child
         self._log = open(self.root / "server.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [
@@ -170,7 +174,11 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> PostgresServer:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()  # a failed start leaves no server and no data folder behind
+            raise
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

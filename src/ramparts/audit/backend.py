@@ -16,6 +16,8 @@ checkpoints. A backend only stores and serialises. Its contract:
 3. Reads return rows exactly as stored, in seq order, *including* gaps or oddities an attacker made:
    the verifier must see them. ``leaf`` and ``body`` are always ``bytes``.
 4. ``create(meta)`` stores the log's metadata once (first creator wins) and returns what is stored.
+5. Optional ``reopen()``: a new backend on the same log with its own connection; the verifier then
+   checks the second half of a large log in a forked process.
 """
 
 # No `from __future__ import annotations`: typing.NamedTuple would compile each string annotation

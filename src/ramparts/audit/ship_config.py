@@ -329,24 +329,21 @@ def default_log_id(store_path: str) -> str:
     return f"{host}-{digest}"
 
 
-def ship_command(state_dir: str, config_path: str, *, once: bool, only: Sequence[str]) -> int:
+def ship_command(
+    state_dir: str, config_path: str, *, once: bool, only: Sequence[str], url: str | None = None
+) -> int:
     """``ramparts audit ship``: 0 when every selected sink is caught up, 1 otherwise."""
     import logging
-    import os
     import signal
     import sys
 
-    from ..errors import StoreError
     from .ship import open_shipper
     from .ship_sources import StoreSource
     from .store import AuditStore
 
     logging.basicConfig(level=logging.INFO, format="ramparts: %(message)s")
     config = load_config_file(config_path)
-    store_path = os.path.join(state_dir, "audit.db")
-    if not os.path.exists(store_path):
-        raise StoreError(f"no audit store at {store_path}")
-    with AuditStore(store_path) as store:
+    with AuditStore.open(state_dir, url=url, must_exist=True) as store:
         source = StoreSource(store, config.log_id or None)  # default: the log's own id
         shipper = open_shipper(source, state_dir, config, only=only)
         if not once:

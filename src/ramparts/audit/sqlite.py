@@ -35,6 +35,7 @@ _ROWS = "SELECT seq, CAST(leaf AS BLOB), CAST(body AS BLOB) FROM records"
 class SQLiteBackend:
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 2000) -> None:
         self.name = self.path = os.fspath(path)
+        self.busy_timeout_ms = busy_timeout_ms
         try:
             os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000, isolation_level=None)
@@ -51,6 +52,10 @@ class SQLiteBackend:
         except sqlite3.Error as exc:
             self._db.close()
             raise StoreError(f"cannot open audit store {self.path}: {exc}") from exc
+
+    def reopen(self) -> SQLiteBackend:
+        """A new connection to the same file (for a forked verifier process)."""
+        return SQLiteBackend(self.path, busy_timeout_ms=self.busy_timeout_ms)
 
     def _create_schema(self, tables: set[str]) -> None:
         self._db.execute("BEGIN IMMEDIATE")

@@ -23,11 +23,14 @@ declare ``atomic = False`` get rows beyond the head reported as ``torn-tail``, a
 from __future__ import annotations
 
 import hashlib
+import os
+import pickle
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .backend import Backend, LogMeta
 from .checkpoint import Checkpoint, NoteError, Verifier, open_checkpoint, peek_checkpoint
@@ -127,17 +130,31 @@ class Report:
         return out
 
 
-class _TreeScan:
-    """Roots over the stored leaf hashes at chosen sizes, in chunks of CHUNK leaves (bounded memory)."""
+class _Part(NamedTuple):
+    """What one chunk contributes to the tree, without the chunks before it: its root (when full), the
+    in-chunk part of the frontier at each wanted size in it, and (for the last chunk) at its end."""
 
-    def __init__(self, wanted: Iterable[int]) -> None:
-        self.wanted = sorted({w for w in wanted if w > 0})
+    root: bytes | None
+    intras: dict[int, list[bytes]]
+    final: list[bytes] | None
+
+
+class _TreeScan:
+    """Roots over the stored leaf hashes at chosen sizes, in chunks of CHUNK leaves (bounded memory).
+
+    ``start`` (a multiple of CHUNK) and ``parts``: scan only the leaves from ``start`` on and keep each
+    chunk's ``_Part`` instead of roots, for a scan of the leaves before ``start`` to ``absorb`` (two
+    processes hash two halves of a log)."""
+
+    def __init__(self, wanted: Iterable[int], *, start: int = 0, parts: bool = False) -> None:
+        self.wanted = sorted({w for w in wanted if w > start})
         self.next = 0
         self.big = Frontier()  # one unit per full chunk
-        self.done = 0
+        self.done = start
         self.buf: list[bytes] = []
         self.roots: dict[int, bytes] = {0: EMPTY_ROOT}
         self.frontier: list[bytes] = []
+        self.parts: list[_Part] | None = [] if parts else None
 
     def add(self, leaves: list[bytes]) -> None:
         self.buf.extend(leaves)
@@ -152,15 +169,30 @@ class _TreeScan:
             lv = levels[-1]
             levels.append([sha(b"\x01" + a + b).digest() for a, b in zip(lv[0::2], lv[1::2], strict=False)])
         end = self.done + len(chunk)
+        intras: dict[int, list[bytes]] = {}
         while self.next < len(self.wanted) and self.wanted[self.next] <= end:
             size = self.wanted[self.next]
-            self.roots[size] = fold(self.big.hashes + self._intra(size - self.done, levels))
+            intras[size] = self._intra(size - self.done, levels)
             self.next += 1
-        if last:
-            self.frontier = self.big.hashes + self._intra(len(chunk), levels)
-        elif len(chunk) == CHUNK:
-            self.big.append(levels[-1][0])
+        full = not last and len(chunk) == CHUNK
+        part = _Part(
+            levels[-1][0] if full else None, intras, self._intra(len(chunk), levels) if last else None
+        )
+        if full:
             self.done += CHUNK
+        if self.parts is not None:
+            self.parts.append(part)
+        else:
+            self.absorb(part)
+
+    def absorb(self, part: _Part) -> None:
+        """Add one chunk's contribution (made here or by another process) after the chunks so far."""
+        for size, intra in part.intras.items():
+            self.roots[size] = fold(self.big.hashes + intra)
+        if part.final is not None:
+            self.frontier = self.big.hashes + part.final
+        elif part.root is not None:
+            self.big.append(part.root)
 
     @staticmethod
     def _intra(r: int, levels: list[list[bytes]]) -> list[bytes]:
@@ -187,7 +219,14 @@ def _open(note: str, verifier: Verifier | None, meta: LogMeta | None) -> tuple[C
     return cp, ""
 
 
-def verify_log(backend: Backend, *, anchor: str | None = None, verifier: Verifier | None = None) -> Report:
+def verify_log(
+    backend: Backend,
+    *,
+    anchor: str | None = None,
+    verifier: Verifier | None = None,
+    workers: int | None = None,
+) -> Report:
+    """Verify ``backend``; ``workers``: 1 for one process, default 2 on two or more cores (large logs)."""
     meta = backend.meta()
     report = Report(backend.name, meta.log_id if meta else None)
     problems = report.problems
@@ -243,46 +282,13 @@ def verify_log(backend: Backend, *, anchor: str | None = None, verifier: Verifie
     wanted = {cp.size for _, cp in valid} | ({anchor_cp.size} if anchor_cp else set())
     scan = _TreeScan(wanted)
     misplaced: list[tuple[int, int]] = []
-    expected = 0
-    count = 0
-    sha = hashlib.sha256
-    for batch in backend.rows():
-        seqs = [r[0] for r in batch]
-        leaves = [r[1] for r in batch]
-        bodies = [r[2] for r in batch]
-        count += len(batch)
-        scan.add(leaves)
-        fast = (
-            seqs[0] == expected
-            and seqs[-1] - expected == len(batch) - 1
-            and [sha(b"\x00" + b).digest() for b in bodies] == leaves
-            and meta is not None
-            and all(map(bytes.startswith, bodies, repeat(prefix)))
-            and all(map(bytes.endswith, bodies, [b',"seq":%d}' % s for s in seqs]))
-        )
-        if fast:
-            expected = seqs[-1] + 1
-            continue
-        for seq, leaf, body in batch:
-            if seq > expected:
-                span = f"{expected}" if seq == expected + 1 else f"{expected}-{seq - 1}"
-                problems.append(Problem(expected, "deleted", f"record(s) {span} missing before record {seq}"))
-            expected = seq + 1
-            if sha(b"\x00" + body).digest() != leaf:
-                problems.append(
-                    Problem(seq, "modified", "the stored bytes do not match the record's leaf hash")
-                )
-                continue
-            m = _ENVELOPE.match(body)
-            if m is None:
-                problems.append(
-                    Problem(seq, "forged", "not a record envelope of this format (hashes recomputed)")
-                )
-            elif meta is not None and m.group(1) != meta.log_id.encode():
-                problems.append(Problem(seq, "foreign", f"a record of another log ({m.group(1).decode()!r})"))
-            elif int(m.group(2)) != seq:
-                misplaced.append((seq, int(m.group(2))))
-    scan.finish()
+    done = _parallel_scan(backend, meta, prefix, wanted, scan, workers)
+    if done is not None:
+        count, expected = done
+    else:
+        scan = _TreeScan(wanted)
+        count, expected, _ = _scan_rows(backend.rows(), 0, meta, prefix, scan, problems, misplaced)
+        scan.finish()
     report.count, report.end = count, expected
     if count and meta is None:
         problems.append(Problem(None, "missing-metadata", "the log has records but no log id or key"))
@@ -371,6 +377,125 @@ def verify_log(backend: Backend, *, anchor: str | None = None, verifier: Verifie
     _drop_explained(problems)
     problems.sort(key=lambda p: (p.seq is None, p.seq if p.seq is not None else 0, p.kind))
     return report
+
+
+def _scan_rows(
+    batches: Iterable[list[Any]],
+    expected: int,
+    meta: LogMeta | None,
+    prefix: bytes,
+    scan: _TreeScan,
+    problems: list[Problem],
+    misplaced: list[tuple[int, int]],
+    *,
+    strict: bool = False,
+) -> tuple[int, int, bool]:
+    """Check rows batch by batch from seq ``expected`` on, feeding the tree scan; return (rows read, the
+    next expected seq, whether every batch passed the fast check). ``strict``: stop at the first batch
+    that does not (a parallel scan then redoes the whole log serially, where problems are classified)."""
+    count = 0
+    sha = hashlib.sha256
+    for batch in batches:
+        seqs = [r[0] for r in batch]
+        leaves = [r[1] for r in batch]
+        bodies = [r[2] for r in batch]
+        fast = (
+            seqs[0] == expected
+            and seqs[-1] - expected == len(batch) - 1
+            and [sha(b"\x00" + b).digest() for b in bodies] == leaves
+            and meta is not None
+            and all(map(bytes.startswith, bodies, repeat(prefix)))
+            and all(map(bytes.endswith, bodies, [b',"seq":%d}' % s for s in seqs]))
+        )
+        if not fast and strict:
+            return count, expected, False
+        count += len(batch)
+        scan.add(leaves)
+        if fast:
+            expected = seqs[-1] + 1
+            continue
+        for seq, leaf, body in batch:
+            if seq > expected:
+                span = f"{expected}" if seq == expected + 1 else f"{expected}-{seq - 1}"
+                problems.append(Problem(expected, "deleted", f"record(s) {span} missing before record {seq}"))
+            expected = seq + 1
+            if sha(b"\x00" + body).digest() != leaf:
+                problems.append(
+                    Problem(seq, "modified", "the stored bytes do not match the record's leaf hash")
+                )
+                continue
+            m = _ENVELOPE.match(body)
+            if m is None:
+                problems.append(
+                    Problem(seq, "forged", "not a record envelope of this format (hashes recomputed)")
+                )
+            elif meta is not None and m.group(1) != meta.log_id.encode():
+                problems.append(Problem(seq, "foreign", f"a record of another log ({m.group(1).decode()!r})"))
+            elif int(m.group(2)) != seq:
+                misplaced.append((seq, int(m.group(2))))
+    return count, expected, True
+
+
+PARALLEL_MIN = 1 << 16  # below this many records the fork costs more than it saves
+
+
+def _parallel_scan(
+    backend: Backend,
+    meta: LogMeta | None,
+    prefix: bytes,
+    wanted: set[int],
+    scan: _TreeScan,
+    workers: int | None,
+) -> tuple[int, int] | None:
+    """Check the rows in two processes: a forked child reads and hashes the second half (from a CHUNK
+    boundary) over its own connection while this process does the first; the child's per-chunk tree parts
+    are absorbed after the first half, so roots and frontier are exactly the serial scan's. Returns
+    (count, next expected seq), or None when not applicable or when any batch is not clean — the caller
+    then scans serially, which classifies every problem. Only from a single-threaded process (fork)."""
+    reopen = getattr(backend, "reopen", None)
+    if workers is None:
+        hint = getattr(backend, "verify_workers", None)
+        workers = min(2, os.cpu_count() or 1, hint() if hint else 2)
+    if workers < 2 or reopen is None or meta is None or not hasattr(os, "fork"):
+        return None
+    if threading.active_count() > 1:
+        return None
+    size = backend.head().size  # only a hint where to split: the halves are checked to meet exactly
+    mid = size // 2 // CHUNK * CHUNK
+    if size < PARALLEL_MIN or mid == 0:
+        return None
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe and never returns
+        code = 1
+        try:
+            os.close(r)
+            other = reopen()
+            part = _TreeScan(wanted, start=mid, parts=True)
+            result = _scan_rows(other.rows(mid), mid, meta, prefix, part, [], [], strict=True)
+            part.finish()
+            other.close()
+            with os.fdopen(w, "wb") as out:
+                pickle.dump((result, part.parts), out, protocol=pickle.HIGHEST_PROTOCOL)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    try:
+        first = _scan_rows(backend.rows(0, mid), 0, meta, prefix, scan, [], [], strict=True)
+    finally:
+        with os.fdopen(r, "rb") as inp:
+            data = inp.read()
+        _, status = os.waitpid(pid, 0)
+    if status != 0 or not data:
+        return None
+    (count2, expected2, ok2), parts = pickle.loads(data)  # noqa: S301 - our own child, over our own pipe
+    count1, expected1, ok1 = first
+    if not (ok1 and ok2 and expected1 == mid and count1 == mid):
+        return None
+    for part in parts:
+        scan.absorb(part)
+    return count1 + count2, expected2
 
 
 def _drop_explained(problems: list[Problem]) -> None:

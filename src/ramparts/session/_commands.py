@@ -129,10 +129,6 @@ def _sessions(args: argparse.Namespace, *, create: bool = True) -> Any:
     return SessionStore(path, synchronous="FULL")
 
 
-def _audit_path(args: argparse.Namespace) -> Path:
-    return Path(state_dir(args.state_dir)) / "audit.db"
-
-
 def _who() -> str:
     user = ""
     for var in ("USER", "LOGNAME"):
@@ -185,7 +181,7 @@ def _audit(
         "reasons": [reason],
         "rule_ids": [rule],
     }
-    with AuditStore(_audit_path(args)) as store:
+    with AuditStore.open(state_dir(args.state_dir)) as store:  # $RAMPARTS_AUDIT_URL, else the state dir's
         store.append(record)
 
 
@@ -292,14 +288,10 @@ def cmd_session_clear(args: argparse.Namespace) -> int:
 
 def _records(args: argparse.Namespace, session_id: str) -> list[tuple[int, dict[str, Any]]]:
     from ..audit.store import AuditStore
-    from ..errors import StoreError
 
-    path = _audit_path(args)
-    if not path.exists():
-        raise StoreError(f"no audit store at {path}")
     needle = json.dumps(session_id, ensure_ascii=False)  # as canonical() writes it, quotes included
     out = []
-    with AuditStore(path) as store:
+    with AuditStore.open(state_dir(args.state_dir), must_exist=True) as store:
         for rec in store.records():
             if needle not in rec.body:  # cheap: most records are other sessions'
                 continue

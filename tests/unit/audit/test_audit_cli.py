@@ -1,9 +1,9 @@
-"""`ramparts audit ...`: verify (with an anchor), checkpoint, prove, consistency, export, tail."""
+"""`ramparts audit ...`: verify (with an anchor), checkpoint, prove, consistency, export, tail — on a SQLite
+file in the state directory and on PostgreSQL named with ``--audit-url`` (the ``backend`` fixture)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,13 +12,13 @@ from ramparts._commands import run
 from ramparts.audit.checkpoint import Verifier, open_checkpoint
 from ramparts.audit.export import verify_export
 from ramparts.audit.merkle import verify_consistency, verify_inclusion
-from ramparts.audit.store import AuditStore
+from tests.audit_harness import PgSite, Site
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> Path:
-    state = tmp_path / "state"
-    with AuditStore(state / "audit.db", checkpoint_every=8) as store:
+def state(backend: Site) -> Site:
+    """The log (``state_dir``: the folder of its signing key, as ``ramparts audit`` expects it)."""
+    with backend.open(checkpoint_every=8) as store:
         for i in range(20):
             store.append(
                 {
@@ -33,29 +33,30 @@ def state(tmp_path: Path) -> Path:
                     "rule_ids": ["r1"],
                 }
             )
-    return state
+    return backend
 
 
-def cli(capsys: pytest.CaptureFixture[str], state: Path, *args: str) -> tuple[int, str, str]:
-    code = run(["audit", *args, "--state-dir", str(state)])
+def cli(capsys: pytest.CaptureFixture[str], state: Site, *args: str) -> tuple[int, str, str]:
+    where = ["--state-dir", str(Path(state.key_path).parent.parent)]
+    if isinstance(state, PgSite) and args[0] != "verify-export":
+        where += ["--audit-url", state.location]
+    code = run(["audit", *args, *where])
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def _verifier(state: Path) -> Verifier:
-    with AuditStore(state / "audit.db") as store:
+def _verifier(state: Site) -> Verifier:
+    with state.open() as store:
         v = store.log.verifier()
     assert v is not None
     return v
 
 
-def test_verify_ok_and_tampered(capsys: pytest.CaptureFixture[str], state: Path) -> None:
+def test_verify_ok_and_tampered(capsys: pytest.CaptureFixture[str], state: Site) -> None:
     code, out, _ = cli(capsys, state, "verify")
     assert code == 0 and out.splitlines()[-1].startswith("OK: 20/20 records valid, 3 checkpoint(s)")
-    db = sqlite3.connect(state / "audit.db")
-    db.execute("UPDATE records SET body = replace(body, 'allow', 'deny!') WHERE seq = 5")
-    db.commit()
-    db.close()
+    (body,) = state.sql("SELECT body FROM records WHERE seq = 5")[0]
+    state.sql("UPDATE records SET body = ? WHERE seq = 5", bytes(body).replace(b"allow", b"deny!"))
     code, out, _ = cli(capsys, state, "verify")
     assert code == 1
     assert "record 5: INVALID: modified: the stored bytes do not match the record's leaf hash" in out
@@ -63,7 +64,7 @@ def test_verify_ok_and_tampered(capsys: pytest.CaptureFixture[str], state: Path)
 
 
 def test_checkpoint_then_anchor_catches_truncation(
-    capsys: pytest.CaptureFixture[str], state: Path, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], state: Site, tmp_path: Path
 ) -> None:
     code, note, _ = cli(capsys, state, "checkpoint")
     assert code == 0
@@ -72,11 +73,8 @@ def test_checkpoint_then_anchor_catches_truncation(
     anchor = tmp_path / "anchor.txt"
     anchor.write_text(note)
     assert cli(capsys, state, "verify", "--anchor", str(anchor))[0] == 0
-    db = sqlite3.connect(state / "audit.db")
-    db.execute("DELETE FROM records WHERE seq >= 17")
-    db.execute("DELETE FROM checkpoints WHERE size > 16")
-    db.commit()
-    db.close()
+    state.sql("DELETE FROM records WHERE seq >= 17")
+    state.sql("DELETE FROM checkpoints WHERE size > 16")
     code, out, _ = cli(capsys, state, "verify", "--anchor", str(anchor))
     assert code == 1 and "record 17: INVALID: truncated: the anchor and the head cover 20 records" in out
     # a verifier key given on the command line must be the log's own
@@ -85,7 +83,7 @@ def test_checkpoint_then_anchor_catches_truncation(
     assert code == 2 and "--key" in err
 
 
-def test_prove_and_consistency_verify(capsys: pytest.CaptureFixture[str], state: Path) -> None:
+def test_prove_and_consistency_verify(capsys: pytest.CaptureFixture[str], state: Site) -> None:
     code, out, _ = cli(capsys, state, "prove", "--record", "6")
     assert code == 0
     proof = json.loads(out)
@@ -108,7 +106,7 @@ def test_prove_and_consistency_verify(capsys: pytest.CaptureFixture[str], state:
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_export_verifies_offline_and_detects_edits(
-    capsys: pytest.CaptureFixture[str], state: Path, tmp_path: Path, fmt: str
+    capsys: pytest.CaptureFixture[str], state: Site, tmp_path: Path, fmt: str
 ) -> None:
     target = tmp_path / f"s1.{fmt}"
     code, _, err = cli(capsys, state, "export", "--session", "s-1", "--format", fmt, "-o", str(target))
@@ -123,7 +121,14 @@ def test_export_verifies_offline_and_detects_edits(
     assert verify_export(edited, fmt, _verifier(state))[1]
 
 
-def test_tail_escapes_control_characters(capsys: pytest.CaptureFixture[str], state: Path) -> None:
+def test_a_missing_store_or_a_bad_url_is_an_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code = run(["audit", "verify", "--state-dir", str(tmp_path / "none")])
+    assert code != 0 and "no audit store" in capsys.readouterr().err
+    code = run(["audit", "verify", "--state-dir", str(tmp_path), "--audit-url", "mysql://x/y"])
+    assert code != 0 and "postgresql://" in capsys.readouterr().err
+
+
+def test_tail_escapes_control_characters(capsys: pytest.CaptureFixture[str], state: Site) -> None:
     code, out, _ = cli(capsys, state, "tail", "-n", "3")
     assert code == 0 and len(out.splitlines()) == 3
     assert "\x1b" not in out and "\u202e" not in out

@@ -1,4 +1,6 @@
-"""The SQLite-backed Merkle audit store: durable appends, one linear log, checkpoints, exact text, failures."""
+"""The Merkle audit store on SQLite and PostgreSQL: durable appends, one linear log, checkpoints, exact text,
+tamper findings, failures. Tests taking ``backend`` run against both (see conftest.py); the rest are about one
+backend's own mechanics (SQLite's file, WAL and locks; PostgreSQL's settings, roles and triggers)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,28 +25,22 @@ from ramparts.audit.merkle import leaf_hash
 from ramparts.audit.render import escape, render_line
 from ramparts.audit.store import AuditStore
 from ramparts.errors import AuditError, StoreError
+from tests.audit_harness import Site, SQLiteSite
 
 
-def _fill(path: Path, n: int = 5, **kw: Any) -> None:
-    with AuditStore(path, **kw) as store:
+def _fill(site: Site, n: int = 5, **kw: Any) -> None:
+    with site.open(**kw) as store:
         for i in range(n):
             store.append({"i": i, "decision": "allow", "text": f"record {i} é"})
 
 
-def _sql(path: Path, statement: str, *args: object) -> None:
-    db = sqlite3.connect(path)
-    db.execute(statement, args)
-    db.commit()
-    db.close()
-
-
-def _kinds(path: Path, **kw: Any) -> list[tuple[int | None, str]]:
-    with AuditStore(path) as store:
+def _kinds(site: Site, **kw: Any) -> list[tuple[int | None, str]]:
+    with site.open() as store:
         return [(p.seq, p.kind) for p in store.verify(**kw)[1]]
 
 
-def test_append_stores_exactly_the_hashed_canonical_envelope(tmp_path: Path) -> None:
-    with AuditStore(tmp_path / "audit.db") as store:
+def test_append_stores_exactly_the_hashed_canonical_envelope(backend: Site) -> None:
+    with backend.open() as store:
         first = store.append({"b": "ü", "a": 1})
         second = store.append({"z": [1.0, 2.5, None, True]})
         log_id = store.log.meta()
@@ -69,8 +66,8 @@ TEXTS = [
 ]
 
 
-def test_text_round_trips_exactly(tmp_path: Path) -> None:
-    with AuditStore(tmp_path / "audit.db") as store:
+def test_text_round_trips_exactly(backend: Site) -> None:
+    with backend.open() as store:
         for t in TEXTS:
             store.append({"t": t, t: "key"})
         got = [r.data() for r in store.records()]
@@ -81,11 +78,13 @@ def test_text_round_trips_exactly(tmp_path: Path) -> None:
     "record",
     [{"n": 2**60}, {"f": float("nan")}, {"s": "lone \ud800 surrogate"}, {1: "non-string key"}],
 )
-def test_what_jcs_cannot_represent_is_refused(tmp_path: Path, record: dict[Any, Any]) -> None:
+def test_what_jcs_cannot_represent_is_refused(backend: Site, record: dict[Any, Any]) -> None:
     with pytest.raises(AuditError, match="cannot be canonicalised"):
         canonical(record)
-    with AuditStore(tmp_path / "audit.db") as store, pytest.raises(AuditError):
-        store.append(record)
+    with backend.open() as store:
+        with pytest.raises(AuditError):
+            store.append(record)
+        assert store.backend.head().size == 0
 
 
 def test_jcs_sorts_keys_by_utf16_and_normalises_numbers() -> None:
@@ -100,10 +99,9 @@ def test_store_is_wal_and_full_sync(tmp_path: Path) -> None:
         assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
-def test_checkpoints_every_n_on_time_and_on_demand(tmp_path: Path) -> None:
+def test_checkpoints_every_n_on_time_and_on_demand(backend: Site) -> None:
     now = [1000.0]
-    path = tmp_path / "audit.db"
-    with AuditStore(path, checkpoint_every=4, checkpoint_seconds=60, clock=lambda: now[0]) as store:
+    with backend.open(checkpoint_every=4, checkpoint_seconds=60, clock=lambda: now[0]) as store:
         for _ in range(9):
             store.append({"x": 1})
         sizes = [c.size for c in store.backend.checkpoints()]
@@ -119,147 +117,132 @@ def test_checkpoints_every_n_on_time_and_on_demand(tmp_path: Path) -> None:
         assert store.verify() == (11, [])
 
 
-def test_the_signing_key_lives_outside_the_log(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
-    _fill(path, 2)
-    key = tmp_path / "keys" / "audit-ed25519.key"
+def test_the_signing_key_lives_outside_the_log(backend: Site) -> None:
+    _fill(backend, 2)
+    key = Path(backend.key_path)
     assert key.exists() and oct(key.stat().st_mode & 0o777) == "0o600"
     seed_line = key.read_text().strip()
-    with AuditStore(path) as store:
+    with backend.open() as store:
         meta = store.log.meta()
         assert meta is not None
     assert meta.verifier == str(load_signer(str(key)).verifier)
-    raw = b"".join(p.read_bytes() for p in tmp_path.glob("audit.db*"))
+    raw = backend.raw_bytes()
+    assert meta.verifier.encode() in raw  # the check can see what is stored
     assert seed_line.rsplit("+", 1)[1].encode() not in raw
 
 
-def test_a_different_key_cannot_sign_for_the_log(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
-    _fill(path, 2)
-    (tmp_path / "keys" / "audit-ed25519.key").unlink()
+def test_a_different_key_cannot_sign_for_the_log(backend: Site, tmp_path: Path) -> None:
+    _fill(backend, 2)
+    Path(backend.key_path).unlink()
     with (
-        AuditStore(path, key_path=str(tmp_path / "other.key")) as store,
+        backend.open(key_path=str(tmp_path / "other.key")) as store,
         pytest.raises(StoreError, match="not the key"),
     ):
         store.checkpoint()
 
 
-def test_edited_record_is_located(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
-    _fill(path)
-    _sql(path, "UPDATE records SET body = replace(body, 'allow', 'deny') WHERE seq = 3")
-    assert _kinds(path) == [(3, "modified")]
+def test_edited_record_is_located(backend: Site) -> None:
+    _fill(backend)
+    (body,) = backend.sql("SELECT body FROM records WHERE seq = 3")[0]
+    backend.sql("UPDATE records SET body = ? WHERE seq = 3", bytes(body).replace(b"allow", b"deny"))
+    assert _kinds(backend) == [(3, "modified")]
 
 
-def test_edit_with_recomputed_hashes_is_caught_by_the_signed_checkpoint(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
-    _fill(path, 12, checkpoint_every=4)
-    db = sqlite3.connect(path)
-    (body,) = db.execute("SELECT body FROM records WHERE seq = 6").fetchone()
-    body = body.replace(b"allow", b"deny!")
-    db.execute("UPDATE records SET body = ?, leaf = ? WHERE seq = 6", (body, leaf_hash(body)))
-    db.commit()
-    db.close()
-    with AuditStore(path) as store:
+def test_edit_with_recomputed_hashes_is_caught_by_the_signed_checkpoint(backend: Site) -> None:
+    _fill(backend, 12, checkpoint_every=4)
+    (body,) = backend.sql("SELECT body FROM records WHERE seq = 6")[0]
+    body = bytes(body).replace(b"allow", b"deny!")
+    backend.sql("UPDATE records SET body = ?, leaf = ? WHERE seq = 6", body, leaf_hash(body))
+    with backend.open() as store:
         report = store.report()
     changed = [p for p in report.problems if p.kind == "changed"]
     assert len(changed) == 1 and (changed[0].seq, changed[0].last) == (4, 7)
     assert report.first_bad == 4 and not report.ok
 
 
-def test_deleted_records_are_located(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
-    _fill(path)
-    _sql(path, "DELETE FROM records WHERE seq = 2")
-    assert (2, "deleted") in _kinds(path)
-    path2 = tmp_path / "b" / "audit.db"
-    _fill(path2)
-    _sql(path2, "DELETE FROM records WHERE seq = 0")
-    assert (0, "deleted") in _kinds(path2)
+def test_deleted_records_are_located(backend: Site) -> None:
+    _fill(backend)
+    backend.sql("DELETE FROM records WHERE seq = 2")
+    assert (2, "deleted") in _kinds(backend)
+    other = backend.sibling("b")
+    try:
+        _fill(other)
+        other.sql("DELETE FROM records WHERE seq = 0")
+        assert (0, "deleted") in _kinds(other)
+    finally:
+        other.drop()
 
 
-def test_tail_deletion_is_located_by_the_head(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
-    _fill(path)
-    _sql(path, "DELETE FROM records WHERE seq >= 3")
-    assert _kinds(path)[0] == (3, "truncated")
+def test_tail_deletion_is_located_by_the_head(backend: Site) -> None:
+    _fill(backend)
+    backend.sql("DELETE FROM records WHERE seq >= 3")
+    assert _kinds(backend)[0] == (3, "truncated")
 
 
-def test_swapped_records_are_located(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
-    _fill(path)
-    db = sqlite3.connect(path)
-    rows = {seq: (leaf, body) for seq, leaf, body in db.execute("SELECT seq, leaf, body FROM records")}
-    db.execute("UPDATE records SET leaf=?, body=? WHERE seq=1", rows[3])
-    db.execute("UPDATE records SET leaf=?, body=? WHERE seq=3", rows[1])
-    db.commit()
-    db.close()
-    assert _kinds(path) == [(1, "reordered")]
+def test_swapped_records_are_located(backend: Site) -> None:
+    _fill(backend)
+    rows = {seq: (leaf, body) for seq, leaf, body in backend.sql("SELECT seq, leaf, body FROM records")}
+    backend.sql("UPDATE records SET leaf=?, body=? WHERE seq=1", *rows[3])
+    backend.sql("UPDATE records SET leaf=?, body=? WHERE seq=3", *rows[1])
+    assert _kinds(backend) == [(1, "reordered")]
 
 
-def test_equivocation_and_inconsistent_checkpoints(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
-    _fill(path, 8, checkpoint_every=4)
-    signer = load_signer(str(tmp_path / "keys" / "audit-ed25519.key"))
-    with AuditStore(path) as store:
+def test_equivocation_and_inconsistent_checkpoints(backend: Site) -> None:
+    _fill(backend, 8, checkpoint_every=4)
+    signer = load_signer(backend.key_path)
+    with backend.open() as store:
         meta = store.log.meta()
         assert meta is not None
     fake = sign_note(Checkpoint(meta.origin, 4, b"\x07" * 32).body(), signer)
-    _sql(path, "INSERT INTO checkpoints (size, note, time) VALUES (4, ?, 0)", fake)
-    kinds = _kinds(path)
+    backend.sql("INSERT INTO checkpoints (size, note, time) VALUES (4, ?, 0)", fake)
+    kinds = _kinds(backend)
     assert (None, "equivocation") in kinds and (None, "inconsistent-checkpoint") in kinds
     assert not [k for k in kinds if k[0] is not None]  # the records themselves are fine
 
 
-def test_bad_signature_and_foreign_checkpoints(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
-    _fill(path, 4, checkpoint_every=4)
-    _sql(path, "UPDATE checkpoints SET note = replace(note, '\n4\n', '\n3\n') WHERE size = 4")
-    kinds = _kinds(path)
+def test_bad_signature_and_foreign_checkpoints(backend: Site) -> None:
+    _fill(backend, 4, checkpoint_every=4)
+    backend.sql("UPDATE checkpoints SET note = replace(note, ?, ?) WHERE size = 4", "\n4\n", "\n3\n")
+    kinds = _kinds(backend)
     assert (None, "bad-signature") in kinds and (None, "missing-checkpoint") in kinds
 
 
-def test_anchor_detects_truncation_and_rollback(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
-    _fill(path, 6)
-    old = tmp_path / "old.db"
-    with AuditStore(path) as store:
-        store.backend._db.execute("VACUUM INTO ?", (str(old),))
+def test_anchor_detects_truncation_and_rollback(backend: Site) -> None:
+    _fill(backend, 6)
+    old = backend.snapshot("old")
+    with backend.open() as store:
         for i in range(3):
             store.append({"later": i})
         anchor = store.checkpoint()
-    assert _kinds(path, anchor=anchor) == []
+    assert _kinds(backend, anchor=anchor) == []
     # an attacker puts back the older copy: consistent on its own, short against the anchor
-    os.replace(old, path)
-    for suffix in ("-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    assert _kinds(path) == []
-    assert _kinds(path, anchor=anchor) == [(6, "truncated")]
+    backend.replace_with(old)
+    assert _kinds(backend) == []
+    assert _kinds(backend, anchor=anchor) == [(6, "truncated")]
     # ... and then keeps appending so that it is longer than the anchor again: a rollback
-    with AuditStore(path) as store:
+    with backend.open() as store:
         for i in range(5):
             store.append({"other": i})
         report = store.report(anchor=anchor)
     assert [p.kind for p in report.problems] == ["rollback"] and report.first_bad == 1
 
 
-def _writer(path: str, n: int) -> None:
-    with AuditStore(Path(path), busy_timeout_ms=10000, checkpoint_every=16) as store:
+def _writer(location: str, key: str, n: int) -> None:
+    with AuditStore(location, key_path=key, busy_timeout_ms=10000, checkpoint_every=16) as store:
         for i in range(n):
             store.append({"writer": multiprocessing.current_process().name, "i": i})
 
 
-def test_concurrent_writers_keep_one_linear_log(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
-    _fill(path, 0)
+def test_concurrent_writers_keep_one_linear_log(backend: Site) -> None:
+    _fill(backend, 0)
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(str(path), 40)) for _ in range(4)]
+    procs = [ctx.Process(target=_writer, args=(backend.location, backend.key_path, 40)) for _ in range(4)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
-    with AuditStore(path) as store:
+    with backend.open() as store:
         count, problems = store.verify()
         seqs = [r.seq for r in store.records()]
         sizes = sorted(c.size for c in store.backend.checkpoints())
@@ -268,24 +251,46 @@ def test_concurrent_writers_keep_one_linear_log(tmp_path: Path) -> None:
     assert set(range(16, 161, 16)) <= set(sizes)
 
 
+def test_first_users_at_once_agree_on_one_log(backend: Site) -> None:
+    """Several processes opening a store that does not exist yet: one schema, one log id, one linear log."""
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(backend.location, backend.key_path, 5)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    with backend.open() as store:
+        count, problems = store.verify()
+        logs = {r.envelope()["log"] for r in store.records()}
+    assert (count, problems) == (20, []) and len(logs) == 1
+
+
 def test_open_failure_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "audit.db").write_bytes(b"garbage" * 200)
     with pytest.raises(StoreError, match="cannot open audit store"):
         AuditStore(tmp_path / "audit.db")
 
 
-def test_a_lock_held_past_the_busy_timeout_is_a_store_error(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
-    _fill(path, 1)
-    holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
+def test_a_lock_held_past_the_busy_timeout_is_a_store_error(backend: Site) -> None:
+    """Another writer holding the log's write lock past the timeout: StoreError (the hook denies), nothing
+    written, and the log is fine afterwards."""
+    _fill(backend, 1)
+    holder = backend.connect()
+    if isinstance(backend, SQLiteSite):
+        holder.isolation_level = None
+        holder.execute("BEGIN IMMEDIATE")
+    else:
+        holder.execute("SELECT * FROM head WHERE id = 0 FOR UPDATE")  # psycopg: inside a transaction
     try:
-        with AuditStore(path, busy_timeout_ms=150) as store, pytest.raises(StoreError, match="locked"):
+        started = time.monotonic()
+        with backend.open(busy_timeout_ms=150) as store, pytest.raises(StoreError, match="lock"):
             store.append({"x": 1})
+        assert time.monotonic() - started < 5
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert _kinds(path) == []
+    assert _kinds(backend) == []
 
 
 _READONLY_CHILD = """
@@ -304,7 +309,7 @@ sys.exit(0)
 
 def test_a_read_only_directory_is_a_store_error(tmp_path: Path) -> None:
     state = tmp_path / "ro"
-    _fill(state / "audit.db", 2)
+    _fill(SQLiteSite(state / "audit.db"), 2)
     for name in ("audit.db-wal", "audit.db-shm"):
         (state / name).unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3] / "src")}
@@ -332,8 +337,8 @@ def test_the_pre_merkle_format_is_kept_aside(tmp_path: Path) -> None:
     db.execute("INSERT INTO records VALUES (1, '0', 'x', '{}')")
     db.commit()
     db.close()
-    _fill(path, 2)
-    assert _kinds(path) == []
+    _fill(SQLiteSite(path), 2)
+    assert _kinds(SQLiteSite(path)) == []
     db = sqlite3.connect(path)
     assert db.execute("SELECT count(*) FROM legacy_chain_records").fetchone()[0] == 1
     db.close()
@@ -406,3 +411,58 @@ def test_rendering_escapes_control_and_bidi_characters() -> None:
     assert "\n" not in line and "\x1b" not in line and "\u202e" not in line
     assert "\\u000a" in line or "\\n" in line
     assert escape("a\rb") == "a\\u000db"
+
+
+@pytest.mark.parametrize("damage", ["none", "recompute-late", "edit-late", "delete-at-split", "tail"])
+def test_two_process_verification_reports_exactly_what_one_process_does(
+    backend: Site, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    """Small chunks make a small log "large": the forked half's tree parts must give the same roots,
+    frontier and findings as one process, and any damage falls back to the full serial pass."""
+    from ramparts.audit import verify
+
+    monkeypatch.setattr(verify, "CHUNK", 16)
+    monkeypatch.setattr(verify, "PARALLEL_MIN", 64)
+    with backend.open(checkpoint_every=10) as store:
+        store.log.append_many([{"i": i, "decision": "allow"} for i in range(203)])
+    if damage == "recompute-late":  # hashes recomputed without the key: only the signed roots catch it
+        (body,) = backend.sql("SELECT body FROM records WHERE seq = 150")[0]
+        body = bytes(body).replace(b"allow", b"deny!")
+        backend.sql("UPDATE records SET body = ?, leaf = ? WHERE seq = 150", body, leaf_hash(body))
+    elif damage == "edit-late":
+        backend.sql("UPDATE records SET body = ? WHERE seq = 170", b"x")
+    elif damage == "delete-at-split":  # the split is at 96 (half of 203, down to a chunk)
+        backend.sql("DELETE FROM records WHERE seq = 95")
+    elif damage == "tail":
+        backend.sql("DELETE FROM records WHERE seq >= 200")
+    taken: list[bool] = []
+    real = verify._parallel_scan
+
+    def spy(*args: Any) -> Any:
+        got = real(*args)
+        if args[-1] == 2:
+            taken.append(got is not None)
+        return got
+
+    monkeypatch.setattr(verify, "_parallel_scan", spy)
+    reports = []
+    for workers in (1, 2):
+        b = backend.backend()
+        try:
+            reports.append(verify.verify_log(b, workers=workers))
+        finally:
+            b.close()
+    one, two = reports
+    assert (two.count, two.end, two.checkpoints, two.latest, two.problems) == (
+        one.count,
+        one.end,
+        one.checkpoints,
+        one.latest,
+        one.problems,
+    )
+    assert one.ok == (damage == "none")
+    if damage == "recompute-late":
+        assert "changed" in [p.kind for p in one.problems] and one.first_bad == 150
+    assert taken == (
+        [False] if damage in ("edit-late", "delete-at-split") else [True]
+    )  # damaged rows: serial

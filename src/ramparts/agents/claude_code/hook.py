@@ -348,9 +348,8 @@ class Hook:
         if self.store is None:
             from ...audit.store import AuditStore
 
-            self.store = AuditStore(
-                os.path.join(self.state_dir, "audit.db"), busy_timeout_ms=max(self.deadline_ms // 2, 100)
-            )
+            # $RAMPARTS_AUDIT_URL selects PostgreSQL; any failure to open or write is a StoreError: deny
+            self.store = AuditStore.open(self.state_dir, busy_timeout_ms=max(self.deadline_ms // 2, 100))
         return self.store
 
     def _record_error(self, reason: str) -> None:

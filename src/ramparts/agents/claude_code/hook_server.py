@@ -82,26 +82,27 @@ class Stores:
     def __init__(self) -> None:
         self.kept: dict[str, _Kept] = {}
 
-    def get(self, path: str, busy_timeout_ms: int) -> _Kept:
+    def get(self, path: str, busy_timeout_ms: int, *, key_path: str | None = None) -> _Kept:
+        url = path.startswith(("postgresql://", "postgres://"))  # a server: no file to watch
         kept = self.kept.get(path)
         try:
-            st = os.stat(path)
-            ident = (st.st_dev, st.st_ino)
+            st = os.stat(path) if not url else None
+            ident = (st.st_dev, st.st_ino) if st else (0, 0)
         except FileNotFoundError:
             ident = (-1, -1)
         if kept is not None and kept.ident == ident:
             return kept
         self.drop(path)
-        if path.endswith("audit.db"):
+        if url or path.endswith("audit.db"):
             from ...audit.store import AuditStore
 
-            inner: Any = AuditStore(path, busy_timeout_ms=busy_timeout_ms)
+            inner: Any = AuditStore(path, busy_timeout_ms=busy_timeout_ms, key_path=key_path)
         else:
             from ...session.store import SessionStore
 
             inner = SessionStore(path, busy_timeout_ms=busy_timeout_ms)
-        st = os.stat(path)
-        kept = self.kept[path] = _Kept(inner, (st.st_dev, st.st_ino))
+        st = os.stat(path) if not url else None
+        kept = self.kept[path] = _Kept(inner, (st.st_dev, st.st_ino) if st else (0, 0))
         return kept
 
     def drop(self, path: str | None = None) -> None:
@@ -124,8 +125,12 @@ class ResidentHook(Hook):
 
     def _store(self) -> Any:
         if self.store is None:
-            path = os.path.join(self.state_dir, "audit.db")
-            self.store = self.stores.get(path, max(self.deadline_ms // 2, 100))
+            from ...audit.keys import default_key_path
+            from ...audit.store import audit_location
+
+            path = audit_location(self.state_dir)  # $RAMPARTS_AUDIT_URL, else the state directory's file
+            key = default_key_path(self.state_dir)
+            self.store = self.stores.get(path, max(self.deadline_ms // 2, 100), key_path=key)
         return self.store
 
     def _sessions(self) -> Any:
