@@ -2,7 +2,9 @@
 
 Writes a baseline policy, compiles it into settings, and runs the real ``claude`` CLI against the
 scripted model, which tries a mix of harmless and dangerous tool calls. Prints what Ramparts
-decided for each, what the model was told, and the verified audit trail.
+decided for each, what the model was told, and the verified audit trail. Then a second, short session
+goes through ``ramparts gateway`` (:mod:`.demo_gateway`): the model sees placeholders, the files on
+disk get the real values.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from .agents.claude_code.install import render
 from .audit.render import render_line
 from .audit.store import AuditStore
+from .demo_gateway import run_gateway_leg
 from .policy.compile import hook_command, managed_settings
 from .policy.load import load_policy
 from .policy.template import render_template
@@ -103,4 +106,6 @@ def run_demo(*, workdir: Path, claude_bin: str | None, profile: str = "baseline"
     )
     print("  " + "\n  ".join(note.rstrip("\n").splitlines()))
     print(f"secret from .env reached the model: {'YES - FAILURE' if leaked else 'no'}")
-    return 0 if not problems and not leaked and run.returncode == 0 else 1
+    hook_ok = not problems and not leaked and run.returncode == 0
+    gateway_ok = run_gateway_leg(workdir=workdir, claude_bin=binary, policy_file=policy_file)
+    return 0 if hook_ok and gateway_ok else 1

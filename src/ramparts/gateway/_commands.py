@@ -9,9 +9,12 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._locations import state_dir
+
+if TYPE_CHECKING:
+    from ..policy.types import GatewaySettings
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -28,15 +31,13 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument(
         "--listen", default="127.0.0.1:8788", help="HOST:PORT (port 0: a free port; default %(default)s)"
     )
-    p.add_argument("--upstream", help="Messages API base URL, e.g. https://api.anthropic.com")
+    p.add_argument(
+        "--upstream",
+        help="Messages API base URL (default: the policy's gateway.upstream, https://api.anthropic.com)",
+    )
     p.add_argument("--model", action="append", default=[], help="allowed model (fnmatch pattern; repeatable)")
     p.add_argument("--max-tokens", type=int, help="max_tokens cap")
-    p.add_argument(
-        "--max-tokens-mode",
-        choices=["clamp", "reject"],
-        default="clamp",
-        help="over the cap (default: clamp)",
-    )
+    p.add_argument("--max-tokens-mode", choices=["clamp", "reject"], help="over the cap (default: clamp)")
     p.add_argument("--max-request-bytes", type=int, help="request size cap (default 32 MiB)")
     p.add_argument("--rate-per-minute", type=int, help="requests per user per minute (per replica)")
     p.add_argument("--daily-tokens", type=int, help="tokens per user per UTC day (shared by replicas)")
@@ -69,31 +70,61 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def gateway_options(settings: GatewaySettings) -> dict[str, Any]:
+    """``GatewayConfig`` keyword arguments from the policy's ``gateway`` section."""
+    from .mask import MaskPolicy
+
+    return {
+        "upstream": settings.upstream,
+        "models": settings.models,
+        "max_tokens": settings.max_tokens,
+        "max_tokens_mode": settings.max_tokens_mode,
+        "max_request_bytes": settings.max_request_bytes,
+        "rate_per_minute": settings.rate_per_minute,
+        "daily_tokens": settings.daily_tokens,
+        "mask": MaskPolicy.from_mapping(dict(settings.dlp)),
+    }
+
+
 def cmd_gateway(args: argparse.Namespace) -> int:
-    if not args.upstream:
-        print("ramparts gateway: --upstream URL is required", file=sys.stderr)
-        return EXIT_USAGE
     from .config import GatewayConfig
     from .server import run
 
-    options: dict[str, Any] = {
-        "models": tuple(args.model),
+    options: dict[str, Any] = {}
+    if args.policy or os.environ.get("RAMPARTS_POLICY"):
+        from .._locations import policy_ref
+        from ..errors import PolicyError
+        from ..policy.load import load_policy
+
+        try:
+            policy = load_policy(policy_ref(args.policy))
+        except PolicyError as exc:
+            print(f"ramparts gateway: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        options = gateway_options(policy.gateway)
+        options["detect"] = policy.detect
+        options["injection_block"] = policy.detect.injection_block
+        options["injection_warn"] = policy.detect.injection_warn
+    # flags override the policy
+    flags = {
+        "upstream": args.upstream,
+        "models": tuple(args.model) or None,
         "max_tokens": args.max_tokens,
         "max_tokens_mode": args.max_tokens_mode,
+        "max_request_bytes": args.max_request_bytes,
         "rate_per_minute": args.rate_per_minute,
         "daily_tokens": args.daily_tokens,
     }
-    if args.max_request_bytes:
-        options["max_request_bytes"] = args.max_request_bytes
-    if args.policy or os.environ.get("RAMPARTS_POLICY"):
-        from .._locations import policy_ref
-        from ..policy.load import load_policy
-
-        detect = load_policy(policy_ref(args.policy)).detect
-        options["injection_block"] = detect.injection_block
-        options["injection_warn"] = detect.injection_warn
+    options.update({k: v for k, v in flags.items() if v is not None})
+    upstream = options.pop("upstream", None)
+    if not upstream:
+        print(
+            "ramparts gateway: --upstream URL (or --policy with a gateway section) is required",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
-        config = GatewayConfig.from_env(args.upstream, _state(args), **options)
+        config = GatewayConfig.from_env(upstream, _state(args), **options)
     except ValueError as exc:
         print(f"ramparts gateway: {exc}", file=sys.stderr)
         return EXIT_USAGE

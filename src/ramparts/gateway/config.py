@@ -1,4 +1,5 @@
-"""The gateway's settings: parsed and checked once, then frozen (the lead wires the policy later)."""
+"""The gateway's settings: parsed and checked once, then frozen (``ramparts gateway`` builds them from the
+policy's ``gateway`` section and its flags)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from ..policy.types import DetectSettings
 from .mask import MaskPolicy
 
 MaxTokensMode = Literal["clamp", "reject"]
@@ -42,6 +44,8 @@ class GatewayConfig:
     upstream_timeout: float = 600.0
     """Seconds a whole upstream exchange may take (Claude Code's own timeout is 600 s)."""
     connect_timeout: float = 10.0
+    detect: DetectSettings | None = None
+    """The policy's ``detect`` section: custom entities (``pii-custom-NAME``) and IP addresses."""
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.upstream)

@@ -110,7 +110,12 @@ class Gateway:
         if masker is None:
             from ..detect.scanner import Detectors
 
-            detectors = Detectors(("secret", "pii"), cache_dir=detector_cache_dir(state))
+            cache = detector_cache_dir(state)
+            detectors = (
+                Detectors(("secret", "pii"), cache_dir=cache)
+                if config.detect is None
+                else Detectors.from_settings(config.detect, ("secret", "pii"), cache_dir=cache)
+            )
             masker = Masker(config.mask, detector_scanner(detectors, key), self.vault)
         self.masker = masker
         self.screener = screener or Screener(

@@ -19,6 +19,7 @@ from .types import (
     CustomEntity,
     DetectSettings,
     DlpSettings,
+    GatewaySettings,
     GitPolicy,
     HookSettings,
     McpServer,
@@ -213,7 +214,15 @@ def validate(data: dict[str, Any], marks: Marks, display: str) -> None:
                 problems.append((line, col, f"unknown key {where!r}{hint}"))
             continue
         line, col = marks.get(path, (1, 1))
-        if error.validator == "oneOf" and path and path[0] == "permissions":
+        if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
+            line, col = marks.get((*path, error.instance, "<key>"), (line, col))
+        if path[:2] == ("gateway", "dlp") and "propertyNames" in error.absolute_schema_path:
+            message = (
+                f"{error.instance!r} is not a detector id (lowercase, digits, '-'; a prefix ends in '*')"
+            )
+        elif path == ("gateway", "upstream") and error.validator == "pattern":
+            message = f"{error.instance!r} is not an http(s) URL"
+        elif error.validator == "oneOf" and path and path[0] == "permissions":
             message = (
                 "a rule is a string like 'Bash(git push *)' or a mapping with 'rule' (and 'id', 'reason')"
             )
@@ -273,6 +282,9 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
     mcp: dict[str, Any] = {}
     mcp_servers: dict[str, dict[str, Any]] = {}
     git: dict[str, Any] = {}
+    gateway: dict[str, Any] = {}
+    gateway_dlp: dict[str, Any] = dict(GatewaySettings().dlp)
+    gateway_keys: list[tuple[str, tuple[int, int], str]] = []
     settings: dict[str, Any] = {}
     env: dict[str, str] = {}
     sensitive: list[str] = []
@@ -308,6 +320,13 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         mcp_servers.update(layer_mcp.pop("servers", {}))
         mcp.update(layer_mcp)
         git.update(data.get("git", {}))
+        layer_gateway = dict(data.get("gateway", {}))
+        for key, action in layer_gateway.pop("dlp", {}).items():
+            # `secrets` and `pii` are the categories (MaskPolicy's `secret` and `pii`); the rest ids.
+            gateway_dlp[_GATEWAY_CATEGORIES.get(key, key)] = action
+            if not where.startswith("profile:"):  # the shipped profiles' keys are tested
+                gateway_keys.append((key, marks.get(("gateway", "dlp", key, "<key>"), (0, 0)), where))
+        gateway.update(layer_gateway)
         layer_settings = dict(data.get("settings", {}))
         env.update(layer_settings.pop("env", {}))
         settings.update(layer_settings)
@@ -351,6 +370,12 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         raise PolicyError(
             "hook.deadline_ms must be below hook.timeout (seconds) so the hook answers in time", file=display
         )
+    if gateway_keys:
+        _check_gateway_dlp(gateway_keys, {e.name for e in custom})
+    if "upstream" in gateway:
+        gateway["upstream"] = str(gateway["upstream"]).rstrip("/")
+    if "models" in gateway:
+        gateway["models"] = tuple(gateway["models"])
     return Policy(
         revision=revision[:16],
         source=display,
@@ -395,7 +420,49 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
             protected_branches=tuple(git.get("protected_branches", GitPolicy().protected_branches)),
             push=git.get("push", "ask"),
         ),
+        gateway=GatewaySettings(
+            **gateway,
+            dlp=tuple(gateway_dlp.items()),
+        ),
     )
+
+
+_GATEWAY_CATEGORIES = {"secrets": "secret", "pii": "pii"}
+
+
+def _check_gateway_dlp(keys: list[tuple[str, tuple[int, int], str]], custom: set[str]) -> None:
+    """Every ``gateway.dlp`` key names a category, a detector id or a prefix of one: a typo would
+    otherwise leave that data unmasked without a word."""
+    known = _detector_ids() | {f"pii-custom-{name}" for name in custom}
+    for key, (line, col), where in keys:
+        if key in _GATEWAY_CATEGORIES:
+            continue
+        if key.endswith("*") and any(d.startswith(key[:-1]) for d in known):
+            continue
+        if key in known:
+            continue
+        hint = " (the category is 'secrets')" if key == "secret" else ""
+        raise PolicyError(
+            f"gateway.dlp: {key!r} is not 'secrets', 'pii', a detector id (pii-email, aws-access-key-id, "
+            f"pii-custom-NAME ...) or a prefix* of one{hint}",
+            file=where,
+            line=line or None,
+            column=col or None,
+        )
+
+
+def _detector_ids() -> set[str]:
+    """Built-in PII ids and secret rule ids, read from the rule files without loading the detectors."""
+    import re
+
+    folder = os.path.join(os.path.dirname(_HERE), "detect", "rules", "secrets")
+    ids = {"pii-email", "pii-phone", "pii-us-ssn", "pii-payment-card", "pii-iban", "pii-ip-address"}
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith((".yaml", ".yml")):
+            continue
+        path = os.path.join(folder, name)
+        ids.update(re.findall(r"^\s*-\s*id:\s*['\"]?([A-Za-z0-9_.\-]+)", _bytes(path).decode(), re.MULTILINE))
+    return ids
 
 
 def _custom_entity(item: dict[str, Any], marks: Marks, path: tuple[Any, ...], display: str) -> CustomEntity:

@@ -183,6 +183,26 @@ SCHEMA: dict[str, Any] = {
                 "resident": {"type": "boolean"},
             },
         },
+        "gateway": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "upstream": {"type": "string", "pattern": "^https?://[^/\\s]+(/\\S*)?$"},
+                "models": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                "max_tokens": {"type": ["integer", "null"], "minimum": 1},
+                "max_tokens_mode": {"enum": ["clamp", "reject"]},
+                "max_request_bytes": {"type": "integer", "minimum": 1024, "maximum": 1073741824},
+                "rate_per_minute": {"type": ["integer", "null"], "minimum": 1},
+                "daily_tokens": {"type": ["integer", "null"], "minimum": 1},
+                "dlp": {
+                    "type": "object",
+                    "description": "secrets, pii, a detector id (pii-email, aws-access-key-id) or a "
+                    "prefix* -> mask | redact | block",
+                    "propertyNames": {"pattern": "^[a-z0-9][a-z0-9-]*\\*?$"},
+                    "additionalProperties": {"enum": ["mask", "redact", "block"]},
+                },
+            },
+        },
         "settings": {
             "type": "object",
             "additionalProperties": False,

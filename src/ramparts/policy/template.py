@@ -43,6 +43,12 @@ shell:
   # Code handed to an interpreter (python3 -c, perl -e, node -e, awk system()): ask or deny.
   inline_code: ask
 
+# The LLM gateway (`ramparts gateway --policy THIS_FILE`); the profile sets upstream, models, limits
+# and masks secrets, e-mail, phone, SSN and card numbers. Per entity: mask, redact or block.
+# gateway:
+#   max_tokens: 32000
+#   dlp: {{pii-iban: block, pii-phone: redact}}
+
 hook:
   timeout: 10        # seconds, Claude Code's hook timeout
   deadline_ms: 4000  # Ramparts denies by itself before this

@@ -108,6 +108,35 @@ class GitPolicy(NamedTuple):
     push: Literal["deny", "ask", "allow"] = "ask"
 
 
+GatewayAction = Literal["mask", "redact", "block"]
+
+GATEWAY_BASELINE_DLP: tuple[tuple[str, GatewayAction], ...] = (
+    ("secret", "mask"),
+    ("pii-email", "mask"),
+    ("pii-phone", "mask"),
+    ("pii-us-ssn", "mask"),
+    ("pii-payment-card", "mask"),
+)
+
+
+class GatewaySettings(NamedTuple):
+    """CRIT-01 layer 2: what ``ramparts gateway`` does (``gateway``). Read by the gateway only."""
+
+    upstream: str = "https://api.anthropic.com"
+    models: tuple[str, ...] = ()
+    """Allowed model ids (fnmatch globs); empty: every model."""
+    max_tokens: int | None = None
+    """``max_tokens`` cap; ``None``: no cap."""
+    max_tokens_mode: Literal["clamp", "reject"] = "clamp"
+    max_request_bytes: int = 32 * 1024 * 1024
+    rate_per_minute: int | None = None
+    """Requests per user per minute (per replica); ``None``: no limit."""
+    daily_tokens: int | None = None
+    """Tokens per user per UTC day (shared by replicas); ``None``: no budget."""
+    dlp: tuple[tuple[str, GatewayAction], ...] = GATEWAY_BASELINE_DLP
+    """(key, action): key a detector id, a ``prefix*`` or a category (``secret``, ``pii``)."""
+
+
 class Policy(NamedTuple):
     revision: str
     """Content hash of the policy file and the profiles it extends."""
@@ -132,6 +161,7 @@ class Policy(NamedTuple):
     session: SessionSettings = SessionSettings()
     mcp: McpSettings = McpSettings()
     git: GitPolicy = GitPolicy()
+    gateway: GatewaySettings = GatewaySettings()
 
 
 def policy_to_json(policy: Policy) -> dict[str, Any]:
@@ -148,6 +178,8 @@ def policy_to_json(policy: Policy) -> dict[str, Any]:
     data["mcp"] = policy.mcp._asdict()
     data["mcp"]["servers"] = [list(server) for server in policy.mcp.servers]
     data["git"] = policy.git._asdict()
+    data["gateway"] = policy.gateway._asdict()
+    data["gateway"]["dlp"] = [list(item) for item in policy.gateway.dlp]
     return data
 
 
@@ -182,4 +214,8 @@ def policy_from_json(data: dict[str, Any]) -> Policy:
     fields["git"] = GitPolicy(
         **{**data["git"], "protected_branches": tuple(data["git"]["protected_branches"])}
     )
+    gateway = dict(data["gateway"])
+    gateway["models"] = tuple(gateway["models"])
+    gateway["dlp"] = tuple((k, a) for k, a in gateway["dlp"])
+    fields["gateway"] = GatewaySettings(**gateway)
     return Policy(**fields)

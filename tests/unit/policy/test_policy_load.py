@@ -37,7 +37,7 @@ def error_of(text: str) -> PolicyError:
             "a rule is a string",
         ),
         ("version: 1\nhook: {timeout: 5000}\n", 2, 17, "hook.timeout"),
-        ("version: 1\nsettings: {env: {'bad-name': 'x'}}\n", 2, 17, "settings.env"),
+        ("version: 1\nsettings: {env: {'bad-name': 'x'}}\n", 2, 18, "settings.env"),
         ("- a\n- b\n", 1, 1, "must be a mapping"),
         ("", 1, 1, "policy file is empty"),
         ("version: 1\n? [a]\n: b\n", 2, 3, "must be a string"),
