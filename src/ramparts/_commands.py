@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,33 @@ def run(args_list: list[str]) -> int:
     except RampartsError as exc:
         print(f"ramparts: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
+    finally:
+        if "state_dir" in vars(args):
+            give_back(state_dir(args.state_dir))
     return code
+
+
+def give_back(folder: str) -> None:
+    """Run as root on a user's state directory (an administrator's `ramparts kill`, `audit checkpoint`…),
+    hand every file root created there back to the directory's owner: a root-owned ``sessions.db-wal`` or
+    key would leave that user's hook unable to write, and so denying every tool call."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return
+    try:
+        owner = os.stat(folder)
+    except OSError:
+        return
+    if owner.st_uid == 0:
+        return
+    for root, dirs, files in os.walk(folder):
+        for name in (*dirs, *files):
+            path = os.path.join(root, name)
+            try:
+                st = os.lstat(path)
+                if st.st_uid != owner.st_uid:
+                    os.lchown(path, owner.st_uid, owner.st_gid)
+            except OSError:
+                continue
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -423,6 +450,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .policy.load import load_policy, protect_own_files
 
     ref = policy_ref(args.policy)
+    if not args.policy and not os.environ.get("RAMPARTS_POLICY") and not Path(ref).exists():
+        # nothing installed yet: explain against the baseline, and say so
+        print(f"ramparts explain: no policy at {ref}; using profile:baseline", file=sys.stderr)
+        ref = "profile:baseline"
     policy = protect_own_files(load_policy(ref), policy_file=ref, state_dir=state_dir(args.state_dir))
     if args.jsonl:
         return explain_jsonl(policy, sys.stdin, sys.stdout, default_cwd=args.cwd)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -247,3 +248,33 @@ def test_mcp_policy_compiles_into_claude_code_keys_and_managed_mcp(
     open_mcp.write_text("version: 1\nmcp: {default: allow}\n")
     code, out, _ = run(capsys, "compile", "--policy", str(open_mcp))
     assert "allowedMcpServers" not in json.loads(out)
+
+
+def test_explain_without_an_installed_policy_uses_the_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RAMPARTS_POLICY", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "nothing-here"))
+    monkeypatch.setattr("ramparts._locations.SYSTEM_POLICY", str(tmp_path / "absent.yaml"))
+    code, out, err = run(
+        capsys, "explain", "--state-dir", str(tmp_path / "st"), "Bash", "git push origin main"
+    )
+    assert code == 0 and out.startswith("decision: DENY") and "using profile:baseline" in err
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to own files for others"
+)
+def test_root_hands_state_files_back_to_the_users_state_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    state = tmp_path / "state"
+    state.mkdir()
+    os.chown(state, nobody.pw_uid, nobody.pw_gid)
+    code, _, _ = run(capsys, "kill", "--user", "alice", "--reason", "incident", "--state-dir", str(state))
+    assert code == 0
+    created = [p for p in state.rglob("*")]
+    assert created and all(p.lstat().st_uid == nobody.pw_uid for p in created)
