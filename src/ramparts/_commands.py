@@ -148,9 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_audit_verify)
     p = aud.add_parser("ship", help="deliver records and checkpoints to the configured sinks")
-    common(p, policy=False)
+    common(p)
     audit_url(p)
-    p.add_argument("--config", required=True, help="YAML/JSON file with the ship: section")
+    p.add_argument(
+        "--config", help="YAML/JSON file with a ship: section (default: the policy's ship: section)"
+    )
     p.add_argument("--once", action="store_true", help="deliver what is there, retry with backoff, then exit")
     p.add_argument("--sink", action="append", default=[], metavar="NAME", help="only this sink (repeatable)")
     p.set_defaults(func=cmd_audit_ship)
@@ -395,11 +397,20 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_ship(args: argparse.Namespace) -> int:
-    from .audit.ship_config import ship_command
+    import json as json_
 
-    return ship_command(
-        state_dir(args.state_dir), args.config, once=args.once, only=args.sink, url=args.audit_url
-    )
+    from .audit.ship_config import parse_ship_config, ship_command
+    from .errors import PolicyError
+    from .policy.load import load_policy
+
+    config: Any = args.config
+    if config is None:
+        ref = policy_ref(args.policy)
+        policy = load_policy(ref)
+        if not policy.ship:
+            raise PolicyError("the policy has no ship: section (or give --config FILE)", file=ref)
+        config = parse_ship_config(json_.loads(policy.ship))
+    return ship_command(state_dir(args.state_dir), config, once=args.once, only=args.sink, url=args.audit_url)
 
 
 def cmd_audit_prove(args: argparse.Namespace) -> int:

@@ -330,7 +330,7 @@ def default_log_id(store_path: str) -> str:
 
 
 def ship_command(
-    state_dir: str, config_path: str, *, once: bool, only: Sequence[str], url: str | None = None
+    state_dir: str, config_path: str | ShipConfig, *, once: bool, only: Sequence[str], url: str | None = None
 ) -> int:
     """``ramparts audit ship``: 0 when every selected sink is caught up, 1 otherwise."""
     import logging
@@ -342,7 +342,7 @@ def ship_command(
     from .store import AuditStore
 
     logging.basicConfig(level=logging.INFO, format="ramparts: %(message)s")
-    config = load_config_file(config_path)
+    config = load_config_file(config_path) if isinstance(config_path, str) else config_path
     with AuditStore.open(state_dir, url=url, must_exist=True) as store:
         source = StoreSource(store, config.log_id or None)  # default: the log's own id
         shipper = open_shipper(source, state_dir, config, only=only)

@@ -282,6 +282,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
     mcp: dict[str, Any] = {}
     mcp_servers: dict[str, dict[str, Any]] = {}
     git: dict[str, Any] = {}
+    ship: tuple[Any, Marks, str] | None = None
     gateway: dict[str, Any] = {}
     gateway_dlp: dict[str, Any] = dict(GatewaySettings().dlp)
     gateway_keys: list[tuple[str, tuple[int, int], str]] = []
@@ -320,6 +321,8 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         mcp_servers.update(layer_mcp.pop("servers", {}))
         mcp.update(layer_mcp)
         git.update(data.get("git", {}))
+        if "ship" in data:  # replaced as a whole by a later layer, never merged
+            ship = (data["ship"], marks, where)
         layer_gateway = dict(data.get("gateway", {}))
         for key, action in layer_gateway.pop("dlp", {}).items():
             # `secrets` and `pii` are the categories (MaskPolicy's `secret` and `pii`); the rest ids.
@@ -376,7 +379,9 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         gateway["upstream"] = str(gateway["upstream"]).rstrip("/")
     if "models" in gateway:
         gateway["models"] = tuple(gateway["models"])
+    ship_json = _ship_section(ship)
     return Policy(
+        ship=ship_json,
         revision=revision[:16],
         source=display,
         base_dir=base_dir,
@@ -463,6 +468,26 @@ def _detector_ids() -> set[str]:
         path = os.path.join(folder, name)
         ids.update(re.findall(r"^\s*-\s*id:\s*['\"]?([A-Za-z0-9_.\-]+)", _bytes(path).decode(), re.MULTILINE))
     return ids
+
+
+def _ship_section(ship: tuple[Any, Marks, str] | None) -> str:
+    """Check the ``ship:`` section with the shipper's own parser, so a bad sink is an error now, with the
+    section's line, not when ``ramparts audit ship`` first runs."""
+    if ship is None:
+        return ""
+    import warnings
+
+    from ..audit.ship_config import parse_ship_config
+
+    data, marks, where = ship
+    line, col = marks.get(("ship",), (0, 0))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # unsafe_* settings warn when the shipper starts
+            parse_ship_config({"ship": data})
+    except PolicyError as exc:
+        raise PolicyError(exc.problem, file=where, line=line or None, column=col or None) from exc
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 def _custom_entity(item: dict[str, Any], marks: Marks, path: tuple[Any, ...], display: str) -> CustomEntity:

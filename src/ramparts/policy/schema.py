@@ -173,6 +173,10 @@ SCHEMA: dict[str, Any] = {
                 "push": _VERDICT,
             },
         },
+        "ship": {
+            "type": "object",
+            "description": "audit shipping: sinks and checkpoint sinks (docs/shipping.md); checked when loaded",
+        },
         "hook": {
             "type": "object",
             "additionalProperties": False,

@@ -161,6 +161,8 @@ class Policy(NamedTuple):
     session: SessionSettings = SessionSettings()
     mcp: McpSettings = McpSettings()
     git: GitPolicy = GitPolicy()
+    ship: str = ""
+    """The ``ship:`` section as canonical JSON ('' when absent): parsed by ``ramparts.audit.ship_config``."""
     gateway: GatewaySettings = GatewaySettings()
 
 
