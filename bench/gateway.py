@@ -116,8 +116,10 @@ def serve_upstream(events: int, interval: float, lifetime: float) -> None:
 # -- measurement ------------------------------------------------------------------------------------
 
 
-def prompt(size: int = 20_000) -> dict[str, Any]:
-    file = f"owner: Jane Roe\nemail: {EMAIL}\nphone: {PHONE}\naws_access_key_id = {AWS}\n"
+def prompt(size: int = 20_000, tag: str = "") -> dict[str, Any]:
+    """A 20 KB tool result; ``tag`` makes it unique, so the gateway's per-text scan cache never helps
+    (the figures are for new text; a conversation's earlier turns cost nothing to re-scan)."""
+    file = f"# request {tag}\nowner: Jane Roe\nemail: {EMAIL}\nphone: {PHONE}\naws_access_key_id = {AWS}\n"
     filler = "def handler(event, context):\n    return {'status': 200, 'body': event.get('body')}\n"
     text = file + filler * ((size - len(file)) // len(filler) + 1)
     return {
@@ -169,7 +171,8 @@ async def one_stream(
 async def batch(url: str, streams: int, headers: dict[str, str], gateway_pid: int | None) -> dict[str, Any]:
     import aiohttp
 
-    body = json.dumps(prompt()).encode()
+    nonce = os.urandom(6).hex()
+    bodies = [json.dumps(prompt(tag=f"{nonce}-{i}")).encode() for i in range(streams)]
     base = rss_kb(gateway_pid) if gateway_pid else 0
     peak = [base]
     open_count = [0]
@@ -181,9 +184,7 @@ async def batch(url: str, streams: int, headers: dict[str, str], gateway_pid: in
 
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=300)) as client:
-        results = await asyncio.gather(
-            *(one_stream(client, url, body, headers, opened) for _ in range(streams))
-        )
+        results = await asyncio.gather(*(one_stream(client, url, body, headers, opened) for body in bodies))
     if gateway_pid:  # sample once more at the end too (streams may all be open by then)
         peak[0] = max(peak[0], base)
     return {
@@ -199,10 +200,10 @@ async def ttfb_probe(urls: dict[str, str], headers: dict[str, str], count: int) 
     stream is then dropped, which also exercises the gateway's client-abort path)."""
     import aiohttp
 
-    body = json.dumps(prompt()).encode()
     out: dict[str, list[float]] = {path: [] for path in urls}
     async with aiohttp.ClientSession() as client:
-        for _ in range(count):
+        for i in range(count):
+            body = json.dumps(prompt(tag=f"{os.urandom(6).hex()}-{i}")).encode()
             for path, url in urls.items():
                 started = time.monotonic()
                 async with client.post(
@@ -239,6 +240,9 @@ def main() -> int:
     parser.add_argument("--events", type=int)
     parser.add_argument("--interval-ms", type=float, default=20.0)
     parser.add_argument("--rounds", type=int)
+    parser.add_argument(
+        "--scan-workers", type=int, help="the gateway's detector processes (default: its own default)"
+    )
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--lifetime", type=float, default=900, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -298,6 +302,7 @@ def main() -> int:
                 state,
                 "--max-lifetime",
                 lifetime,
+                *(["--scan-workers", str(args.scan_workers)] if args.scan_workers is not None else []),
             ],
             env,
         )

@@ -41,6 +41,11 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument("--max-request-bytes", type=int, help="request size cap (default 32 MiB)")
     p.add_argument("--rate-per-minute", type=int, help="requests per user per minute (per replica)")
     p.add_argument("--daily-tokens", type=int, help="tokens per user per UTC day (shared by replicas)")
+    p.add_argument(
+        "--scan-workers",
+        type=int,
+        help="detector processes (default: one per CPU, at most 4; 0: scan in the gateway process)",
+    )
     p.add_argument("--max-lifetime", type=float, help=argparse.SUPPRESS)  # tests and benchmarks
     p.set_defaults(func=cmd_gateway)
     actions = p.add_subparsers(metavar="ACTION")
@@ -114,6 +119,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         "max_request_bytes": args.max_request_bytes,
         "rate_per_minute": args.rate_per_minute,
         "daily_tokens": args.daily_tokens,
+        "scan_workers": args.scan_workers,
     }
     options.update({k: v for k, v in flags.items() if v is not None})
     upstream = options.pop("upstream", None)

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ..policy.types import DetectSettings
+from .front import FrontLimits
 from .mask import MaskPolicy
 
 MaxTokensMode = Literal["clamp", "reject"]
@@ -45,6 +46,15 @@ class GatewayConfig:
     """Seconds a whole upstream exchange may take (Claude Code's own timeout is 600 s)."""
     connect_timeout: float = 10.0
     detect: DetectSettings | None = None
+    front: FrontLimits = field(default_factory=FrontLimits)
+    """Request-head deadline and size limits (:mod:`.front`)."""
+    body_timeout: float = 120.0
+    scan_workers: int | None = None
+    """Detector worker processes (:mod:`.pool`); ``None``: one per CPU, at most 4; ``0``: scan on a
+    thread of the gateway process itself."""
+    scan_timeout: float = 30.0
+    """Seconds one text's scan may take before the request is refused."""
+    """Seconds a client may take to send a request body once its head has arrived (else 408)."""
     """The policy's ``detect`` section: custom entities (``pii-custom-NAME``) and IP addresses."""
 
     def __post_init__(self) -> None:
@@ -61,6 +71,12 @@ class GatewayConfig:
             raise ValueError("rate_per_minute must be at least 1")
         if self.daily_tokens is not None and self.daily_tokens < 1:
             raise ValueError("daily_tokens must be at least 1")
+        if self.scan_workers is not None and not 0 <= self.scan_workers <= 64:
+            raise ValueError("scan_workers must be between 0 and 64")
+        if self.scan_timeout <= 0:
+            raise ValueError("scan_timeout must be positive")
+        if self.body_timeout <= 0:
+            raise ValueError("body_timeout must be positive")
         if not 0.0 <= self.injection_warn <= self.injection_block <= 1.0:
             raise ValueError("injection thresholds must satisfy 0 <= warn <= block <= 1")
 
@@ -69,6 +85,12 @@ class GatewayConfig:
         """A config whose upstream key comes from the environment (``ANTHROPIC_API_KEY``)."""
         options.setdefault("upstream_key", os.environ.get("ANTHROPIC_API_KEY") or None)
         return cls(upstream=upstream.rstrip("/"), state_dir=state_dir, **options)
+
+    def workers(self) -> int:
+        """How many detector processes to start."""
+        if self.scan_workers is not None:
+            return self.scan_workers
+        return min(4, os.cpu_count() or 1)
 
     def model_allowed(self, model: object) -> bool:
         if not self.models:

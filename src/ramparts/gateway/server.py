@@ -23,7 +23,7 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import aiohttp
@@ -31,10 +31,13 @@ from aiohttp import web
 
 from .._locations import detector_cache_dir
 from ..errors import GatewayError
+from ..model import Finding
 from ._records import AuditWriter, Usage, masked_record, now, screened_record, take_usage
 from .config import GatewayConfig
+from .front import GatewayRunner
 from .limits import RateLimiter, UsageStore, retry_after, utc_day
 from .mask import MaskBlocked, Masker, MaskResult, detector_scanner
+from .pool import ScanFailed, ScanPool, cached
 from .restore import StreamGuard, restore_message
 from .screen import Screener, ScreenResult, injection_scorer
 from .sse import SSEDecoder, SSEError, SSEEvent, encode
@@ -107,19 +110,38 @@ class Gateway:
         self.tokens = TokenStore(db)
         self.usage = UsageStore(db)
         key = load_key(os.path.join(state, "keys", "fingerprint.key"))
+        self.pool: ScanPool | None = None
+        scorer: Callable[[str], tuple[float, str, str]] | None = None
         if masker is None:
-            from ..detect.scanner import Detectors
-
+            scan: Callable[[str], Sequence[Finding]]
             cache = detector_cache_dir(state)
-            detectors = (
-                Detectors(("secret", "pii"), cache_dir=cache)
-                if config.detect is None
-                else Detectors.from_settings(config.detect, ("secret", "pii"), cache_dir=cache)
-            )
-            masker = Masker(config.mask, detector_scanner(detectors, key), self.vault)
+            workers = config.workers()
+            if workers:
+                self.pool = ScanPool(
+                    workers,
+                    settings=config.detect,
+                    cache_dir=cache,
+                    key=key,
+                    block=config.injection_block,
+                    warn=config.injection_warn,
+                    timeout=config.scan_timeout,
+                )
+                scan, scorer = self.pool.scan, self.pool.score
+            else:
+                from ..detect import injection
+                from ..detect.scanner import Detectors
+
+                injection.use_numpy(True)
+                detectors = (
+                    Detectors(("secret", "pii"), cache_dir=cache)
+                    if config.detect is None
+                    else Detectors.from_settings(config.detect, ("secret", "pii"), cache_dir=cache)
+                )
+                scan = detector_scanner(detectors, key)
+            masker = Masker(config.mask, cached(scan), self.vault)
         self.masker = masker
         self.screener = screener or Screener(
-            injection_scorer(key, block=config.injection_block, warn=config.injection_warn),
+            scorer or injection_scorer(key, block=config.injection_block, warn=config.injection_warn),
             block=config.injection_block,
             warn=config.injection_warn,
         )
@@ -127,9 +149,11 @@ class Gateway:
         self.audit = AuditWriter(os.path.join(state, "audit.db"))
         self.replica = f"{socket.gethostname()}:{os.getpid()}"
         self._client: aiohttp.ClientSession | None = None
-        # One worker thread for screening and masking: it keeps the event loop free for streams, and
-        # the detectors' Hyperscan scratch space may not be used by two threads at once.
-        self._prep = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ramparts-mask")
+        # Screening and masking run on worker threads, so the event loop stays free for streams. With a
+        # scan pool the threads mostly wait for the worker processes; without one, a single thread
+        # scans (the detectors' Hyperscan scratch space may not be used by two threads at once).
+        threads = 1 if self.pool is None else 2 * self.pool.workers + 2
+        self._prep = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="ramparts-mask")
         self.in_flight = 0
 
     # -- lifecycle
@@ -147,7 +171,15 @@ class Gateway:
         app.on_cleanup.append(self._cleanup)
         return app
 
+    def runner(self, **kwargs: Any) -> web.AppRunner:
+        """The application behind the hardened HTTP front (:mod:`.front`: head deadline and limits)."""
+        kwargs.setdefault("handler_cancellation", True)
+        kwargs.setdefault("access_log", None)
+        return GatewayRunner(self.app(), self.config.front, **kwargs)
+
     async def _startup(self, app: web.Application) -> None:
+        if self.pool is not None:
+            await asyncio.to_thread(self.pool.warm)
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
         timeout = aiohttp.ClientTimeout(
             total=self.config.upstream_timeout, sock_connect=self.config.connect_timeout
@@ -163,6 +195,8 @@ class Gateway:
 
     def close(self) -> None:
         self._prep.shutdown(wait=True)
+        if self.pool is not None:
+            self.pool.close()
         self.audit.close()
         self.vault.close()
         self.tokens.close()
@@ -242,14 +276,18 @@ class Gateway:
         return error_response(status, kind, message, headers)
 
     async def _read_json(self, request: web.Request) -> tuple[bytes, Any] | str:
-        """The raw body and its JSON, or a reason to refuse it (``"too_large"`` or a message)."""
+        """The raw body and its JSON, or a reason to refuse it (``"too_large"``, ``"body_timeout"`` or a
+        message)."""
         length = request.content_length
         if length is not None and length > self.config.max_request_bytes:
             return "too_large"
         try:
-            raw = await request.read()
+            async with asyncio.timeout(self.config.body_timeout):
+                raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return "too_large"
+        except TimeoutError:
+            return "body_timeout"
         try:
             return raw, json.loads(raw)
         except ValueError:
@@ -322,6 +360,17 @@ class Gateway:
                 "gateway.size",
                 started,
             )
+        if got == "body_timeout":
+            refused = self._deny(
+                record,
+                408,
+                "timeout_error",
+                f"Ramparts gateway: the request body did not arrive within {self.config.body_timeout:g} s",
+                "gateway.body_timeout",
+                started,
+            )
+            refused.force_close()  # the rest of the body is not waited for
+            return refused
         if isinstance(got, str):
             return self._deny(record, 400, "invalid_request_error", got, "gateway.json", started)
         raw, body = got
@@ -381,6 +430,16 @@ class Gateway:
                 "invalid_request_error",
                 f"Ramparts gateway: {blocked}",
                 f"gateway.dlp.{blocked.rule}",
+                started,
+            )
+        except GatewayError as exc:  # detectors or vault failed: nothing goes out unscanned
+            kind = "scan" if isinstance(exc, ScanFailed) else "vault"
+            return self._deny(
+                record,
+                500,
+                "api_error",
+                f"Ramparts gateway: the request could not be checked ({exc})",
+                f"gateway.{kind}_failed",
                 started,
             )
         record["masked"] = masked_record(prepared.masked.findings)
@@ -668,7 +727,7 @@ async def serve(
     """Serve until ``stop`` is set, SIGINT/SIGTERM, or ``max_lifetime`` seconds have passed."""
     import signal
 
-    runner = web.AppRunner(gateway.app(), handler_cancellation=True, access_log=None, shutdown_timeout=5)
+    runner = gateway.runner(shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
     await site.start()

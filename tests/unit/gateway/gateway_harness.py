@@ -148,10 +148,11 @@ async def running(
     await up_site.start()
     upstream.url = f"http://127.0.0.1:{_port(up_site)}"
     config.setdefault("upstream_key", "sk-upstream-secret-key")
+    config.setdefault("scan_workers", 0)  # in-process scanning; the pool has its own tests
     cfg = GatewayConfig(upstream=upstream.url, state_dir=str(state or tmp_path / "state"), **config)
     gateway = Gateway(cfg, **(gateway_kwargs or {}))
     token = gateway.tokens.create("alice")
-    runner = web.AppRunner(gateway.app(), handler_cancellation=True, access_log=None)
+    runner = gateway.runner()
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
