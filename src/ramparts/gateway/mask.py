@@ -190,6 +190,19 @@ class Masker:
         return MaskResult(out, tuple(findings), out is not body)
 
 
+def request_texts(body: Any) -> list[str]:
+    """Every text :meth:`Masker.mask_request` scans in ``body`` (to scan them ahead, in parallel)."""
+    out: list[str] = []
+
+    def collect(text: str, where: str) -> str:
+        out.append(text)
+        return text
+
+    if isinstance(body, dict):
+        walk_request(body, collect)
+    return out
+
+
 def _substitute(
     text: str, found: Sequence[tuple[int, int, str]], anywhere: Sequence[str], replace: Mapping[str, str]
 ) -> str:

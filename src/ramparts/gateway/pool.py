@@ -17,17 +17,17 @@ Failures close: a worker that dies, hangs past ``timeout`` or raises makes the c
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
+import contextlib
 import multiprocessing
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..errors import GatewayError
 from ..model import Finding
 from ..policy.types import DetectSettings
+from .cache import ResultCache
 
 if TYPE_CHECKING:
     from ..detect.scanner import Category
@@ -37,36 +37,6 @@ T = TypeVar("T")
 
 class ScanFailed(GatewayError):
     """The detectors could not give an answer (the request must not go out unscanned)."""
-
-
-class ResultCache:
-    """A thread-safe LRU of ``digest(text) -> result``; ``get_or(text, compute)``."""
-
-    def __init__(self, size: int = 8192) -> None:
-        self._size = size
-        self._rows: OrderedDict[bytes, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    @staticmethod
-    def digest(text: str) -> bytes:
-        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-    def get_or(self, text: str, compute: Callable[[str], T]) -> T:
-        key = self.digest(text)
-        with self._lock:
-            if key in self._rows:
-                self._rows.move_to_end(key)
-                self.hits += 1
-                held: T = self._rows[key]
-                return held
-            self.misses += 1
-        result = compute(text)
-        with self._lock:
-            self._rows[key] = result
-            while len(self._rows) > self._size:
-                self._rows.popitem(last=False)
-        return result
 
 
 def cached(scan: Callable[[str], Sequence[Finding]], size: int = 8192) -> Callable[[str], Sequence[Finding]]:
@@ -99,6 +69,10 @@ def _init_worker(
         if settings is None
         else Detectors.from_settings(settings, categories, cache_dir=cache_dir)
     )
+    import os
+
+    with contextlib.suppress(OSError):
+        os.nice(5)  # streams already under way (the event loop's process) come before new scans
     injection.use_numpy(True)  # a long-lived process: the vector path pays for its import
     _WORKER["scan"] = detector_scanner(detectors, key)
     _WORKER["score"] = injection_scorer(key, block=block, warn=warn)
@@ -115,6 +89,23 @@ def _score(text: str) -> tuple[float, str, str]:
 
 def _ready() -> bool:
     return "scan" in _WORKER
+
+
+class Pending(Generic[T]):
+    """A scan under way in a worker."""
+
+    __slots__ = ("_executor", "_future", "_pool")
+
+    def __init__(
+        self,
+        pool: ScanPool,
+        executor: concurrent.futures.ProcessPoolExecutor,
+        future: concurrent.futures.Future[T],
+    ) -> None:
+        self._pool, self._executor, self._future = pool, executor, future
+
+    def result(self) -> T:
+        return self._pool._wait(self._executor, self._future)
 
 
 class ScanPool:
@@ -149,10 +140,30 @@ class ScanPool:
             initargs=self._initargs,
         )
 
-    def _call(self, fn: Callable[[str], T], text: str) -> T:
+    def submit_scan(self, text: str) -> Pending[tuple[Finding, ...]]:
+        """Start scanning ``text``; :meth:`Pending.result` gives the findings or raises ScanFailed."""
+        return self._submit(_scan, text)
+
+    def submit_score(self, text: str) -> Pending[tuple[float, str, str]]:
+        return self._submit(_score, text)
+
+    def _submit(self, fn: Callable[[str], T], text: str) -> Pending[T]:
         executor = self._executor
         try:
-            future = executor.submit(fn, text)
+            return Pending(self, executor, executor.submit(fn, text))
+        except BrokenProcessPool as exc:
+            self._replace(executor)
+            raise ScanFailed("a detector worker process died") from exc
+        except RuntimeError as exc:  # submit after shutdown
+            raise ScanFailed(f"the detector pool is not running ({exc})") from exc
+
+    def _call(self, fn: Callable[[str], T], text: str) -> T:
+        return self._submit(fn, text).result()
+
+    def _wait(
+        self, executor: concurrent.futures.ProcessPoolExecutor, future: concurrent.futures.Future[T]
+    ) -> T:
+        try:
             return future.result(self.timeout)
         except concurrent.futures.TimeoutError as exc:
             self._replace(executor)  # a hung worker would hold its slot forever
@@ -160,8 +171,6 @@ class ScanPool:
         except BrokenProcessPool as exc:
             self._replace(executor)
             raise ScanFailed("a detector worker process died") from exc
-        except RuntimeError as exc:  # submit after shutdown
-            raise ScanFailed(f"the detector pool is not running ({exc})") from exc
         except Exception as exc:
             raise ScanFailed(f"the detectors failed ({type(exc).__name__})") from exc
 

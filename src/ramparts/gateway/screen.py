@@ -14,13 +14,11 @@ Only ``text`` (strings and ``text`` blocks) is scored; images and other blocks k
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..detect import injection
+from .cache import ResultCache
 
 QUARANTINE = (
     "[Ramparts gateway: this tool result was withheld because it looks like a prompt injection "
@@ -77,22 +75,10 @@ class Screener:
         self.scorer = scorer
         self.block = block
         self.warn = warn
-        self._cache: OrderedDict[bytes, tuple[float, str, str]] = OrderedDict()
-        self._size = cache_size
-        self._lock = threading.Lock()
+        self.cache = ResultCache(cache_size)
 
     def _score(self, text: str) -> tuple[float, str, str]:
-        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        with self._lock:
-            held = self._cache.get(digest)
-            if held is not None:
-                self._cache.move_to_end(digest)
-                return held
-        result = self.scorer(text)
-        with self._lock:
-            self._cache[digest] = result
-            while len(self._cache) > self._size:
-                self._cache.popitem(last=False)
+        result: tuple[float, str, str] = self.cache.get_or(text, self.scorer)
         return result
 
     def screen_request(self, body: Any) -> ScreenResult:
@@ -139,6 +125,22 @@ class Screener:
         if new_messages is None:
             return ScreenResult(body, tuple(screened), count)
         return ScreenResult({**body, "messages": new_messages}, tuple(screened), count)
+
+
+def screened_texts(body: Any) -> list[str]:
+    """The texts :meth:`Screener.screen_request` scores in ``body`` (to score them ahead, in parallel)."""
+    out: list[str] = []
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        return out
+    for message in body["messages"]:
+        if not isinstance(message, dict) or not isinstance(message.get("content"), list):
+            continue
+        for block in message["content"]:
+            if isinstance(block, dict) and block.get("type") in _TOOL_RESULT:
+                text = _text_of(block.get("content"))
+                if text:
+                    out.append(text)
+    return out
 
 
 def _text_of(content: Any) -> str:

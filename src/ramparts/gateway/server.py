@@ -33,13 +33,14 @@ from .._locations import detector_cache_dir
 from ..errors import GatewayError
 from ..model import Finding
 from ._records import AuditWriter, Usage, masked_record, now, screened_record, take_usage
+from .cache import ResultCache
 from .config import GatewayConfig
 from .front import GatewayRunner
 from .limits import RateLimiter, UsageStore, retry_after, utc_day
-from .mask import MaskBlocked, Masker, MaskResult, detector_scanner
-from .pool import ScanFailed, ScanPool, cached
+from .mask import MaskBlocked, Masker, MaskResult, detector_scanner, request_texts
+from .pool import Pending, ScanFailed, ScanPool, cached
 from .restore import StreamGuard, restore_message
-from .screen import Screener, ScreenResult, injection_scorer
+from .screen import Screener, ScreenResult, injection_scorer, screened_texts
 from .sse import SSEDecoder, SSEError, SSEEvent, encode
 from .tokens import Identity, TokenStore
 from .vault import SQLiteVault
@@ -302,11 +303,29 @@ class Gateway:
 
     def _prepare(self, body: dict[str, Any], vault_session: str) -> Prepared:
         """Screen, mask, serialise (worker thread). Raises :class:`MaskBlocked`."""
+        if self.pool is not None:
+            self._prefetch(body)
         screened = self.screener.screen_request(body)
         masked = self.masker.mask_request(screened.body, vault_session)
         out = masked.body
         payload = b"" if out is body else json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode()
         return Prepared(out, payload, screened, masked, self.vault.known(vault_session))
+
+    def _prefetch(self, body: dict[str, Any]) -> None:
+        """Send every text the screener and the masker will need, and do not have cached, to the
+        detector processes at once (a request's injection scoring and scanning run side by side)."""
+        assert self.pool is not None
+        jobs: list[tuple[ResultCache, str, Pending[Any]]] = []
+        scan_cache = getattr(self.masker.scan, "cache", None)
+        if isinstance(scan_cache, ResultCache):
+            for text in dict.fromkeys(request_texts(body)):
+                if text not in scan_cache:
+                    jobs.append((scan_cache, text, self.pool.submit_scan(text)))
+        for text in dict.fromkeys(screened_texts(body)):
+            if text not in self.screener.cache:
+                jobs.append((self.screener.cache, text, self.pool.submit_score(text)))
+        for cache, text, pending in jobs:
+            cache.put(text, pending.result())
 
     async def _admit(
         self, request: web.Request, record: dict[str, Any], started: float

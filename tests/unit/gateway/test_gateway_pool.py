@@ -15,8 +15,9 @@ import pytest
 from ramparts._locations import detector_cache_dir
 from ramparts.detect.redact import load_key
 from ramparts.detect.scanner import Detectors
+from ramparts.gateway.cache import ResultCache
 from ramparts.gateway.mask import Masker, MaskPolicy, detector_scanner
-from ramparts.gateway.pool import ResultCache, ScanFailed, ScanPool, cached
+from ramparts.gateway.pool import ScanFailed, ScanPool, cached
 from ramparts.gateway.screen import injection_scorer
 from ramparts.gateway.vault import PLACEHOLDER, MemoryVault
 from ramparts.model import Finding
@@ -79,6 +80,15 @@ def test_the_gateway_masks_through_worker_processes_and_refuses_when_they_die(tm
             assert status == 200
             sent = up.requests[-1].raw.decode()
             assert EMAIL not in sent and AWS not in sent and PLACEHOLDER.search(sent)
+
+            # screening and scanning ahead, side by side in the workers: an injected tool result is
+            # quarantined, the values around it are masked, and both caches now hold the texts
+            status, _h, _raw = await post(url, request(f"{INJECTED}\n{TEXT}"), headers(token))
+            assert status == 200
+            sent = up.requests[-1].raw.decode()
+            assert "withheld because it looks like a prompt injection" in sent
+            assert "evil.example" not in sent and EMAIL not in sent
+            assert f"{INJECTED}\n{TEXT}" in gateway.screener.cache
 
             for process in list(gateway.pool._executor._processes.values()):
                 os.kill(process.pid, signal.SIGKILL)

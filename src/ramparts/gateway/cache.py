@@ -1,0 +1,58 @@
+"""A bounded per-text result cache, keyed by a digest of the text (never the text itself).
+
+Claude Code resends the whole conversation every turn, so all but the newest blocks were already
+scanned and scored on an earlier turn; the detectors are deterministic for one key, so their answers
+can be reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ResultCache:
+    """A thread-safe LRU of ``digest(text) -> result``."""
+
+    def __init__(self, size: int = 8192) -> None:
+        self._size = size
+        self._rows: OrderedDict[bytes, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def digest(text: str) -> bytes:
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def get_or(self, text: str, compute: Callable[[str], T]) -> T:
+        key = self.digest(text)
+        with self._lock:
+            if key in self._rows:
+                self._rows.move_to_end(key)
+                self.hits += 1
+                held: T = self._rows[key]
+                return held
+            self.misses += 1
+        result = compute(text)
+        with self._lock:
+            self._rows[key] = result
+            while len(self._rows) > self._size:
+                self._rows.popitem(last=False)
+        return result
+
+    def __contains__(self, text: str) -> bool:
+        with self._lock:
+            return self.digest(text) in self._rows
+
+    def put(self, text: str, result: Any) -> None:
+        key = self.digest(text)
+        with self._lock:
+            self._rows[key] = result
+            self._rows.move_to_end(key)
+            while len(self._rows) > self._size:
+                self._rows.popitem(last=False)
