@@ -476,3 +476,64 @@ def test_cli_flags_build_or_override_the_bedrock_config(
         assert code == 2 and config is None
     err = capsys.readouterr().err
     assert "GLOB=ID" in err and "need a region" in err and "need models" in err
+
+
+def test_the_scripted_server_speaks_bedrock_to_botocores_own_client() -> None:
+    """Cross-check of the fake: botocore's client signs requests the fake accepts, and parses the
+    fake's event stream (frames, chunk payloads, the exception frame) with the service model."""
+    import botocore.session
+    from botocore.config import Config
+    from botocore.exceptions import ClientError, EventStreamError
+
+    from ramparts.testing_bedrock import BedrockFault
+
+    body = json.dumps(
+        {
+            "anthropic_version": ANTHROPIC_VERSION,
+            "max_tokens": 10,
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+    ).encode()
+    faults = [
+        BedrockFault("throttlingException", "slow down", after=2),
+        BedrockFault("ValidationException", "no", 400),
+    ]
+    with ScriptedBedrockServer(delta_chars=1, split_bytes=9, faults=faults) as server:
+        client = botocore.session.get_session().create_client(
+            "bedrock-runtime",
+            region_name="us-east-1",
+            endpoint_url=server.url,
+            aws_access_key_id=TEST_CREDENTIALS.access_key,
+            aws_secret_access_key=TEST_CREDENTIALS.secret_key,
+            aws_session_token=TEST_CREDENTIALS.token,
+            config=Config(retries={"max_attempts": 1}),
+        )
+        stream = client.invoke_model_with_response_stream(modelId=SONNET, body=body)["body"]
+        with pytest.raises(EventStreamError, match="slow down"):
+            for _event in stream:
+                pass
+        with pytest.raises(ClientError, match="ValidationException"):
+            client.invoke_model(modelId=SONNET, body=body)
+        stream = client.invoke_model_with_response_stream(modelId=SONNET, body=body)["body"]
+        events = [json.loads(part["chunk"]["bytes"]) for part in stream]
+        assert events[0]["type"] == "message_start" and events[-1]["type"] == "message_stop"
+        assert (
+            "".join(e["delta"].get("text", "") for e in events if e["type"] == "content_block_delta") == "ok"
+        )
+        answer = client.invoke_model(modelId=SONNET, body=body)
+        assert json.loads(answer["body"].read())["type"] == "message"
+        counted = client.count_tokens(modelId=SONNET, input={"invokeModel": {"body": body}})
+        assert counted["inputTokens"] >= 1
+        assert all(r.signature_ok for r in server.requests) and len(server.requests) == 5
+        assert server.requests[-1].body == json.loads(body)
+        wrong = botocore.session.get_session().create_client(
+            "bedrock-runtime",
+            region_name="us-east-1",
+            endpoint_url=server.url,
+            aws_access_key_id=TEST_CREDENTIALS.access_key,
+            aws_secret_access_key="wrong",
+            aws_session_token=TEST_CREDENTIALS.token,
+            config=Config(retries={"max_attempts": 1}),
+        )
+        with pytest.raises(ClientError, match="InvalidSignatureException"):
+            wrong.invoke_model(modelId=SONNET, body=body)
