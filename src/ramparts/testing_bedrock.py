@@ -32,6 +32,7 @@ import os
 import re
 import struct
 import threading
+import time
 import zlib
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -274,17 +275,20 @@ class _BedrockHandler(_Handler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         size = split or len(data) or 1
+        delay = self.server.owner.delay  # type: ignore[attr-defined]
         for i in range(0, len(data), size):
             piece = data[i : i + size]
             self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
             self.wfile.flush()
+            if delay:
+                time.sleep(delay)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
 
 class ScriptedBedrockServer(ScriptedModelServer):
     """See the module doc. ``split_bytes`` writes the event stream in pieces of that many bytes (frames
-    split anywhere); ``credentials`` are what signatures must be made with."""
+    split anywhere), ``delay`` seconds apart; ``credentials`` are what signatures must be made with."""
 
     handler_class = _BedrockHandler
 
@@ -295,6 +299,7 @@ class ScriptedBedrockServer(ScriptedModelServer):
         credentials: AwsTestCredentials = TEST_CREDENTIALS,
         region: str = TEST_REGION,
         split_bytes: int | None = None,
+        delay: float = 0.0,
         faults: Sequence[BedrockFault] = (),
         max_lifetime: float = 600.0,
         **options: Any,
@@ -303,6 +308,7 @@ class ScriptedBedrockServer(ScriptedModelServer):
         self.credentials = credentials
         self.region = region
         self.split_bytes = split_bytes
+        self.delay = delay
         self.faults: deque[BedrockFault] = deque(faults)
         self.max_lifetime = max_lifetime
         self._fault_lock = threading.Lock()

@@ -42,6 +42,9 @@ MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+-]{0,2047}")
 """A Bedrock model id, inference profile id or ARN (the characters botocore's pattern allows)."""
 
 
+PING = SSEEvent(event="ping", data='{"type": "ping"}')
+
+
 class EventSource(Protocol):
     """What the proxy's stream loop needs of a decoder: bytes in, SSE events out."""
 
@@ -300,10 +303,14 @@ class EventStreamDecoder:
         self.frames = 0
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """The events completed by ``chunk``; an empty chunk (the proxy's idle tick: Bedrock sends no
+        keep-alives) is answered with a ``ping`` event, as Anthropic's API sends during silences."""
         from botocore.eventstream import ParserError
 
         if self.error is not None:
             return []
+        if not chunk:
+            return [PING]
         self._buffer.add_data(chunk)
         self._undecoded += len(chunk)
         out: list[SSEEvent] = []

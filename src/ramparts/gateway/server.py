@@ -23,7 +23,7 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import aiohttp
@@ -675,6 +675,7 @@ class Gateway:
         usage: Usage,
         record: dict[str, Any],
         decoder: EventSource | None = None,
+        chunks: AsyncIterator[bytes] | None = None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(status=200, headers=headers)
         response.headers["Cache-Control"] = "no-cache"
@@ -684,7 +685,7 @@ class Gateway:
         decoder, guard = decoder or SSEDecoder(), StreamGuard(lookup)
         sent = events = 0
         try:
-            async for chunk in upstream.content.iter_any():
+            async for chunk in chunks or upstream.content.iter_any():
                 out: list[bytes] = []
                 for item in decoder.feed(chunk):
                     events += 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -42,6 +42,9 @@ from .bedrock import (
 if TYPE_CHECKING:
     from .server import Gateway
 
+PING_INTERVAL = 10.0
+"""Seconds of silence from Bedrock after which the client gets a ``ping`` event (Claude Code aborts a
+stream after 300 s without one; Bedrock sends no keep-alives)."""
 _MAX_ERROR_BODY = 4 * 1024 * 1024
 _MAX_RESPONSE_BODY = 64 * 1024 * 1024
 
@@ -103,6 +106,30 @@ class BedrockUpstream:
         )
         headers["Accept-Encoding"] = "identity"  # unsigned: events must not wait in a compressor
         return url, headers, tuple(s for s in (frozen.access_key, frozen.token) if s)
+
+
+async def _ticking(content: aiohttp.StreamReader, interval: float) -> AsyncGenerator[bytes, None]:
+    """The body's chunks as they arrive, and ``b""`` after each ``interval`` seconds without one. One
+    read stays pending across ticks (nothing is cancelled mid-read); the read's own errors and
+    timeouts propagate."""
+    pending: asyncio.Task[bytes] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(content.readany())
+            done, _ = await asyncio.wait({pending}, timeout=interval)
+            if not done:
+                yield b""
+                continue
+            chunk, pending = pending.result(), None
+            if not chunk:
+                return
+            yield chunk
+    finally:
+        if pending is not None:
+            pending.cancel()
+            if pending.done() and not pending.cancelled():
+                pending.exception()  # retrieved: no "never retrieved" report
 
 
 def _request_id(upstream: aiohttp.ClientResponse) -> dict[str, str]:
@@ -167,7 +194,13 @@ async def messages(
                 )
             decoder = EventStreamDecoder(secrets=secrets)
             out = {"Content-Type": "text/event-stream; charset=utf-8", **_request_id(upstream)}
-            response = await gateway._stream(request, upstream, out, lookup, usage, record, decoder=decoder)
+            chunks = _ticking(upstream.content, PING_INTERVAL)
+            try:
+                response = await gateway._stream(
+                    request, upstream, out, lookup, usage, record, decoder=decoder, chunks=chunks
+                )
+            finally:
+                await chunks.aclose()
             if decoder.error is not None and record.get("outcome") == "ok":
                 record.update(outcome="upstream_error", reasons=[f"{decoder.error.aws_type} mid-stream"])
             return response

@@ -337,3 +337,40 @@ def test_models_listing_names_the_literal_bedrock_models(tmp_path: Path) -> None
             assert ids == ["claude-opus-4-1", "claude-sonnet-4-5"]
 
     asyncio.run(scenario())
+
+
+def test_silences_get_pings_and_a_client_disconnect_ends_the_bedrock_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ramparts.gateway import upstream as upstream_module
+
+    monkeypatch.setattr(upstream_module, "PING_INTERVAL", 0.05)
+
+    async def scenario(server: ScriptedBedrockServer) -> None:
+        async with running(tmp_path, bedrock=bedrock_config(server)) as (gateway, url, _up, token):
+            status, _h, raw = await post(url, conversation(), headers(token))
+            assert status == 200
+            kinds = [e["type"] for e in events_of(raw)]
+            assert "ping" in kinds
+            real = [k for k in kinds if k != "ping"]  # pings may come anywhere, as Anthropic's do
+            assert real[0] == "message_start" and real[-1] == "message_stop"
+            assert text_of(raw) == "quiet"
+            server.delay = 2.0  # a long silence: the client leaves
+            client = aiohttp.ClientSession()
+            response = await client.post(
+                url + "/v1/messages", data=json.dumps(conversation()), headers=headers(token)
+            )
+            assert response.status == 200
+            assert b"ping" in await asyncio.wait_for(response.content.readany(), 5)
+            response.close()
+            await client.close()
+            for _ in range(100):
+                if gateway.in_flight == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert gateway.in_flight == 0
+            gateway.audit.flush()
+        assert audit_records(tmp_path)[-1]["outcome"] == "client_aborted"
+
+    with ScriptedBedrockServer(["quiet"] * 2, split_bytes=300, delay=0.12) as server:
+        asyncio.run(scenario(server))
