@@ -25,7 +25,8 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
         help="run the LLM gateway (Anthropic Messages API proxy with DLP masking)",
         description="Point Claude Code at it with ANTHROPIC_BASE_URL=http://HOST:PORT and "
         "ANTHROPIC_AUTH_TOKEN=<a token from `ramparts gateway token create`>. The upstream key comes "
-        "from the gateway's own ANTHROPIC_API_KEY.",
+        "from the gateway's own ANTHROPIC_API_KEY; models routed to Amazon Bedrock (--bedrock-model or "
+        "the policy's gateway.bedrock) are signed with AWS credentials from botocore's default chain.",
     )
     common(p)
     p.add_argument(
