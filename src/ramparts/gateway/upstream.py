@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any
@@ -67,7 +68,7 @@ class BedrockUpstream:
 
     def frozen_credentials(self) -> Any:
         """This request's credentials (blocking: the chain may ask a metadata service or STS)."""
-        from botocore.exceptions import BotoCoreError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             with self._lock:
@@ -81,7 +82,7 @@ class BedrockUpstream:
                         )
                 credentials = self._credentials
             frozen = credentials.get_frozen_credentials()
-        except BotoCoreError as exc:
+        except (BotoCoreError, ClientError) as exc:  # ClientError: an STS refresh refused
             raise BedrockCredentialsError(
                 f"the AWS credentials for Amazon Bedrock could not be read ({type(exc).__name__})"
             ) from exc
@@ -150,6 +151,17 @@ async def _sign(
         )
 
 
+def _internal_error(record: dict[str, Any], exc: Exception) -> web.Response:
+    """An unexpected failure on the Bedrock path, in Anthropic's format (the type name only: an
+    exception's text could hold a header or a body)."""
+    message = f"Ramparts gateway: the Amazon Bedrock request failed ({type(exc).__name__})"
+    print(message, file=sys.stderr)
+    record.update(status=500, outcome="error", reasons=[message])
+    return web.json_response(
+        {"type": "error", "error": {"type": "api_error", "message": message}}, status=500
+    )
+
+
 async def messages(
     gateway: Gateway,
     request: web.Request,
@@ -161,7 +173,28 @@ async def messages(
     started: float,
 ) -> web.StreamResponse:
     """``POST /v1/messages`` to Bedrock. ``body`` is the masked (and clamped) body. Connection errors
-    and timeouts propagate to the caller, which answers them as for the Anthropic upstream."""
+    and timeouts propagate to the caller, which answers them as for the Anthropic upstream; any other
+    failure before the answer has started is a 500 ``api_error``."""
+    try:
+        return await _messages(gateway, request, body, model_id, lookup, usage, record, started)
+    except (aiohttp.ClientError, TimeoutError):
+        raise
+    except Exception as exc:
+        if record.get("streamed"):
+            raise
+        return _internal_error(record, exc)
+
+
+async def _messages(
+    gateway: Gateway,
+    request: web.Request,
+    body: dict[str, Any],
+    model_id: str,
+    lookup: Callable[[str], str | None],
+    usage: Usage,
+    record: dict[str, Any],
+    started: float,
+) -> web.StreamResponse:
     assert gateway.bedrock is not None
     stream = bool(body.get("stream"))
     payload = dumps(translate_body(body, betas(request.headers.getall("anthropic-beta", []))))
@@ -225,7 +258,10 @@ async def count_tokens(
     invoke.setdefault("max_tokens", 1)
     payload = count_tokens_body(dumps(invoke))
     record.update(upstream="bedrock", upstream_bytes=len(payload), decision="allow")
-    response = await _count(gateway, payload, model_id, record, started)
+    try:
+        response = await _count(gateway, payload, model_id, record, started)
+    except Exception as exc:  # noqa: BLE001 - fail closed, in the client's error format
+        response = _internal_error(record, exc)
     record["latency_ms"] = gateway._ms(started)
     record.setdefault("outcome", "ok")
     gateway.audit.append(record)

@@ -537,3 +537,17 @@ def test_the_scripted_server_speaks_bedrock_to_botocores_own_client() -> None:
         )
         with pytest.raises(ClientError, match="InvalidSignatureException"):
             wrong.invoke_model(modelId=SONNET, body=body)
+
+
+def test_a_refresh_that_fails_is_a_credentials_error_naming_no_value() -> None:
+    from botocore.exceptions import ClientError
+
+    def refused() -> dict[str, str]:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not for you"}}, "AssumeRole")
+
+    expired = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)).isoformat()
+    credentials = RefreshableCredentials.create_from_metadata(
+        {"access_key": "ASIAOLD", "secret_key": "s", "token": "t", "expiry_time": expired}, refused, "test"
+    )
+    with pytest.raises(BedrockCredentialsError, match=r"could not be read \(ClientError\)"):
+        BedrockUpstream(CONFIG, credentials=credentials).signed("invoke", SONNET, b"{}")

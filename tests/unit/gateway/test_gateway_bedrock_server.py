@@ -374,3 +374,29 @@ def test_silences_get_pings_and_a_client_disconnect_ends_the_bedrock_stream(
 
     with ScriptedBedrockServer(["quiet"] * 2, split_bytes=300, delay=0.12) as server:
         asyncio.run(scenario(server))
+
+
+def test_an_unexpected_failure_is_an_anthropic_500_naming_only_its_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ramparts.gateway import upstream as upstream_module
+
+    def broken(self: Any, operation: str, model_id: str, body: bytes) -> Any:
+        raise RuntimeError("x-amz-security-token: do-not-show")
+
+    monkeypatch.setattr(upstream_module.BedrockUpstream, "signed", broken)
+
+    async def scenario(server: ScriptedBedrockServer) -> None:
+        async with running(tmp_path, bedrock=bedrock_config(server)) as (gateway, url, _up, token):
+            for path in ("/v1/messages?beta=true", "/v1/messages/count_tokens"):
+                status, _h, raw = await post(url, conversation(), headers(token), path=path)
+                assert status == 500
+                error = json.loads(raw)
+                assert error["error"]["type"] == "api_error" and "RuntimeError" in error["error"]["message"]
+                assert "do-not-show" not in raw.decode()
+            assert server.requests == []
+            gateway.audit.flush()
+        assert [r["outcome"] for r in audit_records(tmp_path)] == ["error", "error"]
+
+    with ScriptedBedrockServer() as server:
+        asyncio.run(scenario(server))
