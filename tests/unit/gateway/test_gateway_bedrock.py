@@ -498,6 +498,7 @@ def test_the_scripted_server_speaks_bedrock_to_botocores_own_client() -> None:
         BedrockFault("throttlingException", "slow down", after=2),
         BedrockFault("ValidationException", "no", 400),
     ]
+    clients: list[Any] = []
     with ScriptedBedrockServer(delta_chars=1, split_bytes=9, faults=faults) as server:
         client = botocore.session.get_session().create_client(
             "bedrock-runtime",
@@ -508,14 +509,17 @@ def test_the_scripted_server_speaks_bedrock_to_botocores_own_client() -> None:
             aws_session_token=TEST_CREDENTIALS.token,
             config=Config(retries={"max_attempts": 1}),
         )
+        clients.append(client)
         stream = client.invoke_model_with_response_stream(modelId=SONNET, body=body)["body"]
         with pytest.raises(EventStreamError, match="slow down"):
             for _event in stream:
                 pass
+        stream.close()
         with pytest.raises(ClientError, match="ValidationException"):
             client.invoke_model(modelId=SONNET, body=body)
         stream = client.invoke_model_with_response_stream(modelId=SONNET, body=body)["body"]
         events = [json.loads(part["chunk"]["bytes"]) for part in stream]
+        stream.close()
         assert events[0]["type"] == "message_start" and events[-1]["type"] == "message_stop"
         assert (
             "".join(e["delta"].get("text", "") for e in events if e["type"] == "content_block_delta") == "ok"
@@ -535,8 +539,11 @@ def test_the_scripted_server_speaks_bedrock_to_botocores_own_client() -> None:
             aws_session_token=TEST_CREDENTIALS.token,
             config=Config(retries={"max_attempts": 1}),
         )
+        clients.append(wrong)
         with pytest.raises(ClientError, match="InvalidSignatureException"):
             wrong.invoke_model(modelId=SONNET, body=body)
+    for opened in clients:
+        opened.close()  # its connection pool: no socket left for the garbage collector to report
 
 
 def test_a_refresh_that_fails_is_a_credentials_error_naming_no_value() -> None:
