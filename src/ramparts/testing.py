@@ -371,7 +371,7 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], owner: ScriptedModelServer) -> None:
         self.owner = owner
-        super().__init__(address, _Handler)
+        super().__init__(address, owner.handler_class)
 
 
 class ScriptedModelServer:
@@ -385,6 +385,9 @@ class ScriptedModelServer:
     ``delta_chars`` splits each streamed text or tool input into ``text_delta``/``input_json_delta``
     events of that many characters (``None``: one delta per block, as before).
     """
+
+    handler_class: type[BaseHTTPRequestHandler] = _Handler
+    """The request handler (a subclass speaks another API: ``ramparts.testing_bedrock``)."""
 
     def __init__(
         self,

@@ -25,7 +25,8 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
         help="run the LLM gateway (Anthropic Messages API proxy with DLP masking)",
         description="Point Claude Code at it with ANTHROPIC_BASE_URL=http://HOST:PORT and "
         "ANTHROPIC_AUTH_TOKEN=<a token from `ramparts gateway token create`>. The upstream key comes "
-        "from the gateway's own ANTHROPIC_API_KEY.",
+        "from the gateway's own ANTHROPIC_API_KEY; models routed to Amazon Bedrock (--bedrock-model or "
+        "the policy's gateway.bedrock) are signed with AWS credentials from botocore's default chain.",
     )
     common(p)
     p.add_argument(
@@ -46,6 +47,16 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
         type=int,
         help="detector processes (default: one per CPU, at most 4; 0: scan in the gateway process)",
     )
+    p.add_argument(
+        "--bedrock-model",
+        action="append",
+        default=[],
+        metavar="GLOB=ID",
+        help="send models matching GLOB to Amazon Bedrock as model/inference profile ID (repeatable; "
+        "replaces the policy's gateway.bedrock.models); AWS credentials from botocore's default chain",
+    )
+    p.add_argument("--bedrock-region", help="Amazon Bedrock's region (default: the policy's)")
+    p.add_argument("--bedrock-endpoint-url", help="Bedrock runtime endpoint (default: the region's)")
     p.add_argument("--max-lifetime", type=float, help=argparse.SUPPRESS)  # tests and benchmarks
     p.set_defaults(func=cmd_gateway)
     actions = p.add_subparsers(metavar="ACTION")
@@ -77,6 +88,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def gateway_options(settings: GatewaySettings) -> dict[str, Any]:
     """``GatewayConfig`` keyword arguments from the policy's ``gateway`` section."""
+    from .bedrock import BedrockConfig
     from .mask import MaskPolicy
 
     return {
@@ -88,7 +100,29 @@ def gateway_options(settings: GatewaySettings) -> dict[str, Any]:
         "rate_per_minute": settings.rate_per_minute,
         "daily_tokens": settings.daily_tokens,
         "mask": MaskPolicy.from_mapping(dict(settings.dlp)),
+        "bedrock": None if settings.bedrock is None else BedrockConfig(**settings.bedrock._asdict()),
     }
+
+
+def _bedrock(args: argparse.Namespace, policy: Any) -> Any:
+    """The ``BedrockConfig`` from the policy's section and the flags (flags win), or ``None``."""
+    from .bedrock import BedrockConfig
+
+    models: tuple[tuple[str, str], ...] = policy.models if policy is not None else ()
+    if args.bedrock_model:
+        pairs = [item.partition("=") for item in args.bedrock_model]
+        if any(not sep or not glob or not model for glob, sep, model in pairs):
+            raise ValueError("--bedrock-model takes GLOB=ID (claude-sonnet-4-5*=us.anthropic.claude-…)")
+        models = tuple((glob, model) for glob, _sep, model in pairs)
+    region = args.bedrock_region or (policy.region if policy is not None else None)
+    endpoint = args.bedrock_endpoint_url or (policy.endpoint_url if policy is not None else None)
+    if not models:
+        if args.bedrock_region or args.bedrock_endpoint_url:
+            raise ValueError("--bedrock-region/--bedrock-endpoint-url need models (--bedrock-model GLOB=ID)")
+        return None
+    if not region:
+        raise ValueError("Amazon Bedrock models need a region (--bedrock-region)")
+    return BedrockConfig(region=region, models=models, endpoint_url=endpoint)
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
@@ -122,6 +156,11 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         "scan_workers": args.scan_workers,
     }
     options.update({k: v for k, v in flags.items() if v is not None})
+    try:
+        options["bedrock"] = _bedrock(args, options.get("bedrock"))
+    except ValueError as exc:
+        print(f"ramparts gateway: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     upstream = options.pop("upstream", None)
     if not upstream:
         print(

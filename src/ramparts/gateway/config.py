@@ -10,6 +10,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ..policy.types import DetectSettings
+from .bedrock import BedrockConfig
 from .front import FrontLimits
 from .mask import MaskPolicy
 
@@ -56,6 +57,9 @@ class GatewayConfig:
     """Seconds one text's scan may take before the request is refused."""
     """Seconds a client may take to send a request body once its head has arrived (else 408)."""
     """The policy's ``detect`` section: custom entities (``pii-custom-NAME``) and IP addresses."""
+    bedrock: BedrockConfig | None = None
+    """Models routed to Amazon Bedrock (SigV4, credentials from botocore's default chain); the
+    rest go to ``upstream``."""
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.upstream)

@@ -23,7 +23,7 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import aiohttp
@@ -32,7 +32,9 @@ from aiohttp import web
 from .._locations import detector_cache_dir
 from ..errors import GatewayError
 from ..model import Finding
+from . import upstream as upstream_mod
 from ._records import AuditWriter, Usage, masked_record, now, screened_record, take_usage
+from .bedrock import EventSource
 from .cache import ResultCache
 from .config import GatewayConfig
 from .front import GatewayRunner
@@ -156,6 +158,7 @@ class Gateway:
         threads = 1 if self.pool is None else 2 * self.pool.workers + 2
         self._prep = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="ramparts-mask")
         self.in_flight = 0
+        self.bedrock = upstream_mod.BedrockUpstream(config.bedrock) if config.bedrock is not None else None
 
     # -- lifecycle
 
@@ -505,6 +508,8 @@ class Gateway:
                 listing = json.loads(data)
                 listing["data"] = [m for m in listing["data"] if self.config.model_allowed(m.get("id"))]
                 data = json.dumps(listing).encode()
+        if status == 200 and self.bedrock is not None and request.match_info.get("model_id") is None:
+            data = upstream_mod.add_models(self.bedrock.config, self.config.model_allowed, data)
         record.update(decision="allow", status=status, outcome="ok", latency_ms=self._ms(started))
         self.audit.append(record)
         return web.Response(status=status, body=data, headers=headers)
@@ -519,6 +524,9 @@ class Gateway:
         prepared = await self._screen_and_mask(body, raw, vault_session, record, started)
         if isinstance(prepared, web.Response):
             return prepared
+        bedrock_id = self.bedrock.route(body.get("model")) if self.bedrock is not None else None
+        if bedrock_id is not None:
+            return await upstream_mod.count_tokens(self, request, prepared.body, bedrock_id, record, started)
         url = self.config.upstream + request.path_qs
         try:
             async with self.client.post(
@@ -582,8 +590,13 @@ class Gateway:
         usage = Usage()
         record.update(decision="allow", outcome="ok")
         url = self.config.upstream + request.path_qs
+        bedrock_id = self.bedrock.route(body.get("model")) if self.bedrock is not None else None
         self.in_flight += 1
         try:
+            if bedrock_id is not None:
+                return await upstream_mod.messages(
+                    self, request, prepared.body, bedrock_id, lookup, usage, record, started
+                )
             async with self.client.post(
                 url, data=prepared.payload, headers=self._upstream_headers(request)
             ) as upstream:
@@ -661,16 +674,18 @@ class Gateway:
         lookup: Callable[[str], str | None],
         usage: Usage,
         record: dict[str, Any],
+        decoder: EventSource | None = None,
+        chunks: AsyncIterator[bytes] | None = None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(status=200, headers=headers)
         response.headers["Cache-Control"] = "no-cache"
         response.headers["X-Accel-Buffering"] = "no"
         await response.prepare(request)
         record["streamed"] = True
-        decoder, guard = SSEDecoder(), StreamGuard(lookup)
+        decoder, guard = decoder or SSEDecoder(), StreamGuard(lookup)
         sent = events = 0
         try:
-            async for chunk in upstream.content.iter_any():
+            async for chunk in chunks or upstream.content.iter_any():
                 out: list[bytes] = []
                 for item in decoder.feed(chunk):
                     events += 1

@@ -15,6 +15,7 @@ from .._hashing import sha256
 from ..errors import PolicyError
 from .rules import Rule, RuleList, parse_rule
 from .types import (
+    BedrockSettings,
     CompileSettings,
     CustomEntity,
     DetectSettings,
@@ -220,8 +221,14 @@ def validate(data: dict[str, Any], marks: Marks, display: str) -> None:
             message = (
                 f"{error.instance!r} is not a detector id (lowercase, digits, '-'; a prefix ends in '*')"
             )
-        elif path == ("gateway", "upstream") and error.validator == "pattern":
+        elif path in (("gateway", "upstream"), ("gateway", "bedrock", "endpoint_url")) and (
+            error.validator == "pattern"
+        ):
             message = f"{error.instance!r} is not an http(s) URL"
+        elif path == ("gateway", "bedrock", "region") and error.validator == "pattern":
+            message = f"{error.instance!r} is not an AWS region name (us-east-1)"
+        elif path[:3] == ("gateway", "bedrock", "models") and error.validator == "pattern":
+            message = f"{error.instance!r} is not a Bedrock model id, inference profile id or ARN"
         elif error.validator == "oneOf" and path and path[0] == "permissions":
             message = (
                 "a rule is a string like 'Bash(git push *)' or a mapping with 'rule' (and 'id', 'reason')"
@@ -286,6 +293,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
     gateway: dict[str, Any] = {}
     gateway_dlp: dict[str, Any] = dict(GatewaySettings().dlp)
     gateway_keys: list[tuple[str, tuple[int, int], str]] = []
+    bedrock_at: tuple[tuple[int, int], str] = ((0, 0), display)
     settings: dict[str, Any] = {}
     env: dict[str, str] = {}
     sensitive: list[str] = []
@@ -329,6 +337,8 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
             gateway_dlp[_GATEWAY_CATEGORIES.get(key, key)] = action
             if not where.startswith("profile:"):  # the shipped profiles' keys are tested
                 gateway_keys.append((key, marks.get(("gateway", "dlp", key, "<key>"), (0, 0)), where))
+        if layer_gateway.get("bedrock") is not None:  # replaced as a whole by a later layer
+            bedrock_at = (marks.get(("gateway", "bedrock"), (0, 0)), where)
         gateway.update(layer_gateway)
         layer_settings = dict(data.get("settings", {}))
         env.update(layer_settings.pop("env", {}))
@@ -379,6 +389,8 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         gateway["upstream"] = str(gateway["upstream"]).rstrip("/")
     if "models" in gateway:
         gateway["models"] = tuple(gateway["models"])
+    if gateway.get("bedrock") is not None:
+        gateway["bedrock"] = _bedrock(gateway["bedrock"], *bedrock_at)
     ship_json = _ship_section(ship)
     return Policy(
         ship=ship_json,
@@ -433,6 +445,25 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
 
 
 _GATEWAY_CATEGORIES = {"secrets": "secret", "pii": "pii"}
+
+
+def _bedrock(section: dict[str, Any], at: tuple[int, int], where: str) -> BedrockSettings:
+    """``gateway.bedrock``, checked as the gateway will check it (errors at the section's line)."""
+    from ..gateway.bedrock import BedrockConfig
+
+    endpoint = section.get("endpoint_url")
+    settings = BedrockSettings(
+        region=section["region"],
+        models=tuple((str(g), str(m)) for g, m in section["models"].items()),
+        endpoint_url=str(endpoint).rstrip("/") if endpoint else None,
+    )
+    try:
+        BedrockConfig(**settings._asdict())
+    except ValueError as exc:
+        raise PolicyError(
+            f"gateway.bedrock: {exc}", file=where, line=at[0] or None, column=at[1] or None
+        ) from exc
+    return settings
 
 
 def _check_gateway_dlp(keys: list[tuple[str, tuple[int, int], str]], custom: set[str]) -> None:

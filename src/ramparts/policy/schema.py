@@ -198,6 +198,27 @@ SCHEMA: dict[str, Any] = {
                 "max_request_bytes": {"type": "integer", "minimum": 1024, "maximum": 1073741824},
                 "rate_per_minute": {"type": ["integer", "null"], "minimum": 1},
                 "daily_tokens": {"type": ["integer", "null"], "minimum": 1},
+                "bedrock": {
+                    "type": ["object", "null"],
+                    "description": "models routed to Amazon Bedrock (docs/gateway.md); null: none",
+                    "additionalProperties": False,
+                    "required": ["region", "models"],
+                    "properties": {
+                        "region": {"type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$"},
+                        "endpoint_url": {"type": "string", "pattern": "^https?://[^/\\s?#]+(/[^\\s?#]*)?$"},
+                        "models": {
+                            "type": "object",
+                            "description": "Anthropic model id glob -> Bedrock model id, inference "
+                            "profile id or ARN",
+                            "minProperties": 1,
+                            "propertyNames": {"minLength": 1, "maxLength": 200},
+                            "additionalProperties": {
+                                "type": "string",
+                                "pattern": "^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,2047}$",
+                            },
+                        },
+                    },
+                },
                 "dlp": {
                     "type": "object",
                     "description": "secrets, pii, a detector id (pii-email, aws-access-key-id) or a "

@@ -48,6 +48,9 @@ shell:
 # gateway:
 #   max_tokens: 32000
 #   dlp: {{pii-iban: block, pii-phone: redact}}
+#   bedrock:   # models sent to Amazon Bedrock (AWS credentials from the gateway's environment)
+#     region: us-east-1
+#     models: {{"claude-sonnet-4-5*": us.anthropic.claude-sonnet-4-5-20250929-v1:0}}
 
 hook:
   timeout: 10        # seconds, Claude Code's hook timeout

@@ -119,6 +119,15 @@ GATEWAY_BASELINE_DLP: tuple[tuple[str, GatewayAction], ...] = (
 )
 
 
+class BedrockSettings(NamedTuple):
+    """``gateway.bedrock``: models the gateway sends to Amazon Bedrock instead of ``upstream``."""
+
+    region: str
+    models: tuple[tuple[str, str], ...]
+    """(Anthropic model id glob, Bedrock model id / inference profile id / ARN), in file order."""
+    endpoint_url: str | None = None
+
+
 class GatewaySettings(NamedTuple):
     """CRIT-01 layer 2: what ``ramparts gateway`` does (``gateway``). Read by the gateway only."""
 
@@ -135,6 +144,7 @@ class GatewaySettings(NamedTuple):
     """Tokens per user per UTC day (shared by replicas); ``None``: no budget."""
     dlp: tuple[tuple[str, GatewayAction], ...] = GATEWAY_BASELINE_DLP
     """(key, action): key a detector id, a ``prefix*`` or a category (``secret``, ``pii``)."""
+    bedrock: BedrockSettings | None = None
 
 
 class Policy(NamedTuple):
@@ -182,6 +192,10 @@ def policy_to_json(policy: Policy) -> dict[str, Any]:
     data["git"] = policy.git._asdict()
     data["gateway"] = policy.gateway._asdict()
     data["gateway"]["dlp"] = [list(item) for item in policy.gateway.dlp]
+    bedrock = policy.gateway.bedrock
+    data["gateway"]["bedrock"] = (
+        None if bedrock is None else {**bedrock._asdict(), "models": [list(m) for m in bedrock.models]}
+    )
     return data
 
 
@@ -219,5 +233,13 @@ def policy_from_json(data: dict[str, Any]) -> Policy:
     gateway = dict(data["gateway"])
     gateway["models"] = tuple(gateway["models"])
     gateway["dlp"] = tuple((k, a) for k, a in gateway["dlp"])
+    bedrock = gateway.get("bedrock")
+    gateway["bedrock"] = (
+        None
+        if bedrock is None
+        else BedrockSettings(
+            bedrock["region"], tuple((g, m) for g, m in bedrock["models"]), bedrock.get("endpoint_url")
+        )
+    )
     fields["gateway"] = GatewaySettings(**gateway)
     return Policy(**fields)
