@@ -46,6 +46,13 @@ class GatewayConfig:
     connect_timeout: float = 10.0
     detect: DetectSettings | None = None
     """The policy's ``detect`` section: custom entities (``pii-custom-NAME``) and IP addresses."""
+    store_url: str | None = field(default=None, repr=False)
+    """A ``postgresql://`` URL for the vault, tokens and budget (``--store-url``, the policy's
+    ``gateway.store``); ``None``: ``$RAMPARTS_GATEWAY_STORE_URL``, else ``<state_dir>/gateway.db``."""
+    vault_key: str | None = None
+    """The vault key file; ``None``: ``$RAMPARTS_GATEWAY_VAULT_KEY``, else ``<state_dir>/vault.key``."""
+    audit_url: str | None = field(default=None, repr=False)
+    """A ``postgresql://`` audit store; ``None``: ``$RAMPARTS_AUDIT_URL``, else ``<state_dir>/audit.db``."""
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.upstream)
@@ -63,6 +70,9 @@ class GatewayConfig:
             raise ValueError("daily_tokens must be at least 1")
         if not 0.0 <= self.injection_warn <= self.injection_block <= 1.0:
             raise ValueError("injection thresholds must satisfy 0 <= warn <= block <= 1")
+        for name, url in (("store_url", self.store_url), ("audit_url", self.audit_url)):
+            if url is not None and not url.startswith(("postgresql://", "postgres://")):
+                raise ValueError(f"{name} must be a postgresql:// URL (got {url.split(':', 1)[0]!r})")
 
     @classmethod
     def from_env(cls, upstream: str, state_dir: str, **options: Any) -> GatewayConfig:
