@@ -49,9 +49,11 @@ class Database(Protocol):
     name: str
     """The store for messages: a path, or a URL without its password."""
 
-    def execute(self, sql: str, args: Sequence[Any] = (), *, retry: bool = True) -> Result:
-        """Run one statement (autocommit). ``retry``: the statement may run again on a fresh connection
-        when the old one turns out broken (a server restart); only for idempotent statements."""
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Result:
+        """Run one statement (autocommit). On PostgreSQL, a statement that finds its connection broken
+        (a server restart, a failover) runs once more on a new one. Every statement is idempotent but
+        the budget's increment, which could then count one answer twice if the connection broke between
+        its commit and the reply: rare, and on the safe side of a limit."""
         ...
 
     def close(self) -> None: ...
@@ -107,7 +109,7 @@ class SQLiteDatabase:
         except (sqlite3.Error, OSError) as exc:
             raise error(f"cannot open the gateway store {path}: {_first_line(exc)}") from exc
 
-    def execute(self, sql: str, args: Sequence[Any] = (), *, retry: bool = True) -> Result:
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Result:
         with self._lock:
             try:
                 cursor = self._db.execute(sql, tuple(args))
@@ -198,7 +200,7 @@ class PostgresDatabase:
             raise self.error(f"cannot connect to gateway store {self.name}: {_first_line(exc)}") from exc
         return self._db
 
-    def execute(self, sql: str, args: Sequence[Any] = (), *, retry: bool = True) -> Result:
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Result:
         statement = sql.replace("?", "%s")
         with self._lock:
             for attempt in (1, 2):
@@ -208,7 +210,7 @@ class PostgresDatabase:
                     rows = cursor.fetchall() if cursor.description is not None else []
                     return Result([tuple(r) for r in rows], cursor.rowcount)
                 except self._pg.Error as exc:
-                    if retry and attempt == 1 and conn.broken:
+                    if attempt == 1 and conn.broken:
                         continue  # a connection a server restart broke: once more on a new one
                     raise self.error(f"gateway store {self.name}: {_first_line(exc)}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
@@ -218,3 +220,18 @@ class PostgresDatabase:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+class Tables:
+    """A store whose rows live in the gateway's state store: ``DDL``'s tables at ``location`` (a SQLite
+    path or a ``postgresql://`` URL), on a connection of its own."""
+
+    DDL: tuple[str, ...] = ()
+
+    def __init__(self, location: str) -> None:
+        self._db = open_database(location, self.DDL)
+        self.path = location
+        self.name = self._db.name
+
+    def close(self) -> None:
+        self._db.close()

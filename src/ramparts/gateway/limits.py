@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ._db import open_database
+from ._db import Tables
 
 Clock = Callable[[], float]
 
@@ -51,7 +51,7 @@ def utc_day(now: float | None = None) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(time.time() if now is None else now))
 
 
-class UsageStore:
+class UsageStore(Tables):
     """Tokens used per user per UTC day (table ``gateway_usage``) in the gateway's state store: the state
     directory's ``gateway.db`` or a ``postgresql://`` URL. ``add`` is one atomic upsert-increment, so
     concurrent replicas add up exactly."""
@@ -61,11 +61,6 @@ class UsageStore:
         ' "user" TEXT NOT NULL, day TEXT NOT NULL, tokens {int} NOT NULL DEFAULT 0,'
         ' PRIMARY KEY ("user", day))',
     )
-
-    def __init__(self, location: str) -> None:
-        self._db = open_database(location, self.DDL)
-        self.path = location
-        self.name = self._db.name
 
     def used(self, user: str, day: str) -> int:
         rows = self._db.execute(
@@ -80,8 +75,4 @@ class UsageStore:
             'INSERT INTO gateway_usage ("user", day, tokens) VALUES (?, ?, ?)'
             ' ON CONFLICT ("user", day) DO UPDATE SET tokens = gateway_usage.tokens + excluded.tokens',
             (user, day, tokens),
-            retry=False,  # not idempotent: a lost answer must not count twice
         )
-
-    def close(self) -> None:
-        self._db.close()

@@ -16,7 +16,7 @@ import time
 from typing import NamedTuple
 
 from ..errors import GatewayError
-from ._db import open_database
+from ._db import Tables
 
 PREFIX = "rgw_"
 _USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
@@ -32,7 +32,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-class TokenStore:
+class TokenStore(Tables):
     """Token hashes and their users in the gateway's state store: a SQLite file (the state directory's
     ``gateway.db``) or a ``postgresql://`` URL (shared by replicas on several machines)."""
 
@@ -43,13 +43,8 @@ class TokenStore:
     )
 
     def __init__(self, location: str) -> None:
-        self._db = open_database(location, self.DDL)
-        self.path = location
-        self.name = self._db.name
+        super().__init__(location)
         self._cache: dict[str, Identity] = {}
-
-    def close(self) -> None:
-        self._db.close()
 
     def create(self, user: str) -> str:
         """A new token for ``user``; the token itself is returned once and never stored."""
