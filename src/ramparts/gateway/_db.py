@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -164,7 +165,16 @@ class PostgresDatabase:
         with self._lock:
             conn = self._conn()
             tables = _ddl(ddl, "postgres", f'"{self.schema}".')
+            names = [
+                f'"{self.schema}".{t}'
+                for t in re.findall(r"CREATE TABLE IF NOT EXISTS \{schema\}(\w+)", " ".join(ddl))
+            ]
             try:
+                if names:
+                    query = "SELECT " + ", ".join(["to_regclass(%s)"] * len(names))
+                    found = conn.execute(query, names).fetchone()
+                    if found is not None and None not in found:
+                        return  # a role that may only read and write the tables needs no CREATE
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_DDL_LOCK, self.schema))
                     if conn.execute("SELECT to_regnamespace(%s)", (self.schema,)).fetchone() == (None,):

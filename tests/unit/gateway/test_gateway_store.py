@@ -142,6 +142,39 @@ def test_store_location_and_key_path(tmp_path: Path, monkeypatch: pytest.MonkeyP
     )
 
 
+def test_a_role_that_may_only_read_and_write_the_tables_runs_the_gateway(
+    pg_store: str, postgres_server: Any, tmp_path: Path
+) -> None:
+    """The tables made once by their owner, replicas can run as a role without CREATE: SELECT, INSERT
+    and UPDATE on the tables are all they need."""
+    import psycopg
+
+    from ramparts.audit.postgres import split_schema
+
+    key = str(tmp_path / "vault.key")
+    open_stores(pg_store, key_path=key).close()  # the owner creates the schema and tables
+    _dsn, schema = split_schema(pg_store)
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as db:
+        db.execute("DROP ROLE IF EXISTS gw_replica")
+        db.execute("CREATE ROLE gw_replica LOGIN")
+        db.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO gw_replica')
+        db.execute(f'GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA "{schema}" TO gw_replica')
+    replica_url = pg_store.replace(f"//{postgres_server.user}@", "//gw_replica@")
+    try:
+        stores = open_stores(replica_url, key_path=key)
+        p = stores.vault.placeholder_for("s", "pii-email", EMAIL)
+        token = stores.tokens.create("alice")
+        stores.usage.add("alice", "d", 3)
+        assert stores.tokens.identify(token) is not None and stores.usage.used("alice", "d") == 3
+        assert stores.vault.known("s") == {p: EMAIL}
+        stores.close()
+    finally:
+        with psycopg.connect(postgres_server.dsn, autocommit=True) as db:
+            db.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM gw_replica')
+            db.execute(f'REVOKE ALL ON SCHEMA "{schema}" FROM gw_replica')
+            db.execute("DROP ROLE gw_replica")
+
+
 def test_invalid_schema_name_is_a_store_error(postgres_server: Any) -> None:
     with pytest.raises(GatewayStoreError, match="schema"):
         TokenStore(pg_url(postgres_server, "no-dashes"))
