@@ -147,8 +147,8 @@ class PostgresDatabase:
         self.error = error
         try:
             self.dsn, self.schema = split_schema(url, DEFAULT_SCHEMA)
-        except StoreError as exc:
-            raise error(f"gateway store: {exc}") from exc
+        except StoreError as exc:  # the only check split_schema makes: the schema's name
+            raise error("gateway store: invalid schema name (letters, digits, underscores)") from exc
         self.name = display_name(self.dsn, self.schema)
         self.connect_timeout_s = max(2, math.ceil(connect_timeout_s))
         self.statement_timeout_ms = int(statement_timeout_ms)
