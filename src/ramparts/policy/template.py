@@ -45,9 +45,12 @@ shell:
 
 # The LLM gateway (`ramparts gateway --policy THIS_FILE`); the profile sets upstream, models, limits
 # and masks secrets, e-mail, phone, SSN and card numbers. Per entity: mask, redact or block.
+# Replicas on several machines share their vault, tokens and budget through `store` (no password
+# here: PGPASSWORD or ~/.pgpass); they also need the same vault key file (docs/gateway.md).
 # gateway:
 #   max_tokens: 32000
 #   dlp: {{pii-iban: block, pii-phone: redact}}
+#   store: postgresql://gateway@db.internal/ramparts
 
 hook:
   timeout: 10        # seconds, Claude Code's hook timeout
