@@ -13,7 +13,8 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ def placeholders(text: str) -> list[str]:
 
 
 @contextmanager
-def gateway(upstream: str, state: Path, *, lifetime: float = 150) -> Iterator[str]:
+def gateway(upstream: str, state: Path, *, lifetime: float = 150, extra: Sequence[str] = ()) -> Iterator[str]:
     """``ramparts gateway`` as its own process on a free loopback port; stops by itself."""
     env = {**os.environ, "ANTHROPIC_API_KEY": UPSTREAM_KEY, "PYTHONPATH": SRC}
     process = subprocess.Popen(
@@ -54,6 +55,7 @@ def gateway(upstream: str, state: Path, *, lifetime: float = 150) -> Iterator[st
             str(state),
             "--max-lifetime",
             str(lifetime),
+            *extra,
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -234,12 +236,26 @@ def test_claude_through_the_gateway_masks_the_file_and_writes_the_real_values(
     assert (project / "backup.txt").read_text() == FILE
 
 
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_two_replicas_behind_a_balancer_restore_each_others_placeholders(
-    claude_bin: Path, tmp_path: Path
+    claude_bin: Path, tmp_path: Path, store: str, request: pytest.FixtureRequest
 ) -> None:
-    """Turn 1 → replica A, turn 2 → B (B masks the file first), turn 3 → A (A restores the Write)."""
+    """Turn 1 → replica A, turn 2 → B (B masks the file first), turn 3 → A (A restores the Write).
+
+    ``sqlite``: both on one state directory. ``postgres``: each with its own state directory (two
+    machines), one ``--store-url`` and one ``--vault-key`` file; the token is made in that store."""
     setup = setup_project(tmp_path)
     project, token = setup["project"], (tmp_path / "token").read_text()
+    state_a = state_b = setup["state"]
+    extra: list[str] = []
+    if store == "postgres":
+        pg = request.getfixturevalue("postgres_server")
+        url = f"postgresql://{pg.user}@127.0.0.1:{pg.port}/{pg.database}?schema=gw_{uuid.uuid4().hex[:12]}"
+        extra = ["--store-url", url, "--vault-key", str(tmp_path / "shared-vault.key")]
+        state_a, state_b = tmp_path / "machine-a", tmp_path / "machine-b"
+        tokens = TokenStore(url)
+        token = tokens.create("alice")
+        tokens.close()
     scenario: list[Step] = [
         ToolUse("Read", {"file_path": str(project / "config.txt")}),
         ToolUse("Read", {"file_path": str(project / "README.md")}),
@@ -247,8 +263,8 @@ def test_two_replicas_behind_a_balancer_restore_each_others_placeholders(
     ]
     with (
         ScriptedModelServer(scenario, delta_chars=7) as server,
-        gateway(server.url, setup["state"]) as replica_a,
-        gateway(server.url, setup["state"]) as replica_b,
+        gateway(server.url, state_a, extra=extra) as replica_a,
+        gateway(server.url, state_b, extra=extra) as replica_b,
         RoundRobin([replica_a, replica_b]) as balancer,
     ):
         run = run_claude(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .._locations import state_dir
 
 if TYPE_CHECKING:
-    from ..policy.types import GatewaySettings
+    from ..policy.types import GatewaySettings, Policy
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -57,6 +57,23 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     )
     p.add_argument("--bedrock-region", help="Amazon Bedrock's region (default: the policy's)")
     p.add_argument("--bedrock-endpoint-url", help="Bedrock runtime endpoint (default: the region's)")
+    p.add_argument(
+        "--store-url",
+        metavar="URL",
+        help="a postgresql:// store for the vault, tokens and budget, shared by replicas (else "
+        "RAMPARTS_GATEWAY_STORE_URL, else the policy's gateway.store, else <state dir>/gateway.db)",
+    )
+    p.add_argument(
+        "--vault-key",
+        metavar="FILE",
+        help="the vault key file, the same on every replica (else RAMPARTS_GATEWAY_VAULT_KEY, else "
+        "<state dir>/vault.key)",
+    )
+    p.add_argument(
+        "--audit-url",
+        metavar="URL",
+        help="a postgresql:// audit store (else RAMPARTS_AUDIT_URL, else <state dir>/audit.db)",
+    )
     p.add_argument("--max-lifetime", type=float, help=argparse.SUPPRESS)  # tests and benchmarks
     p.set_defaults(func=cmd_gateway)
     actions = p.add_subparsers(metavar="ACTION")
@@ -64,6 +81,12 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     t = tok.add_parser("create", help="print a new client token for a user (only its hash is stored)")
     t.add_argument("--user", required=True)
     t.add_argument("--state-dir", dest="token_state_dir", help="state directory (as for the gateway)")
+    t.add_argument(
+        "--store-url",
+        dest="token_store_url",
+        metavar="URL",
+        help="the gateway's postgresql:// store (as for the gateway)",
+    )
     t.set_defaults(func=cmd_token_create)
 
 
@@ -71,12 +94,33 @@ def _state(args: argparse.Namespace) -> str:
     return os.path.abspath(state_dir(getattr(args, "token_state_dir", None) or args.state_dir))
 
 
-def cmd_token_create(args: argparse.Namespace) -> int:
-    from .tokens import TokenStore
+def _policy_settings(args: argparse.Namespace) -> Policy | None:
+    """The policy named by ``--policy`` or ``RAMPARTS_POLICY``; ``None`` when neither is set."""
+    if not (args.policy or os.environ.get("RAMPARTS_POLICY")):
+        return None
+    from .._locations import policy_ref
+    from ..policy.load import load_policy
 
-    state = _state(args)
-    os.makedirs(state, mode=0o700, exist_ok=True)
-    store = TokenStore(os.path.join(state, "gateway.db"))
+    return load_policy(policy_ref(args.policy))
+
+
+def _store_url(flag: str | None, policy: Policy | None) -> str | None:
+    """``--store-url``, else ``RAMPARTS_GATEWAY_STORE_URL``, else the policy's ``gateway.store``."""
+    from .store import STORE_URL_ENV
+
+    return flag or os.environ.get(STORE_URL_ENV) or (policy.gateway.store if policy else None)
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from ..errors import PolicyError
+    from .store import open_token_store
+
+    try:
+        policy = _policy_settings(args)
+    except PolicyError as exc:
+        print(f"ramparts gateway token create: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    store = open_token_store(_state(args), _store_url(getattr(args, "token_store_url", None), policy))
     try:
         token = store.create(args.user)
     finally:
@@ -126,20 +170,17 @@ def _bedrock(args: argparse.Namespace, policy: Any) -> Any:
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
+    from ..errors import PolicyError
     from .config import GatewayConfig
     from .server import run
 
     options: dict[str, Any] = {}
-    if args.policy or os.environ.get("RAMPARTS_POLICY"):
-        from .._locations import policy_ref
-        from ..errors import PolicyError
-        from ..policy.load import load_policy
-
-        try:
-            policy = load_policy(policy_ref(args.policy))
-        except PolicyError as exc:
-            print(f"ramparts gateway: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+    try:
+        policy = _policy_settings(args)
+    except PolicyError as exc:
+        print(f"ramparts gateway: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if policy is not None:
         options = gateway_options(policy.gateway)
         options["detect"] = policy.detect
         options["injection_block"] = policy.detect.injection_block
@@ -154,6 +195,9 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         "rate_per_minute": args.rate_per_minute,
         "daily_tokens": args.daily_tokens,
         "scan_workers": args.scan_workers,
+        "store_url": _store_url(args.store_url, policy),
+        "vault_key": args.vault_key,
+        "audit_url": args.audit_url,
     }
     options.update({k: v for k, v in flags.items() if v is not None})
     try:

@@ -1,5 +1,6 @@
 """Audit records and usage accounting for the gateway: the record's parts (fingerprints and counts,
-never values), token usage from responses, and the writer thread that appends to ``<state>/audit.db``."""
+never values), token usage from responses, and the writer thread that appends to the audit store
+(``$RAMPARTS_AUDIT_URL`` or ``--audit-url`` when set, like the hook's; else ``<state>/audit.db``)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,13 @@ def now() -> str:
 
 
 class AuditWriter:
-    """Appends records to ``<state>/audit.db`` from one background thread (SQLite with a durable
+    """Appends records to the audit store (a SQLite path or a PostgreSQL URL) from one background thread (SQLite with a durable
     commit per record must not block the event loop). Also runs the usage-store updates, so a record
     and its budget charge leave even when the client has gone."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, key_path: str | None = None) -> None:
         self.path = path
+        self.key_path = key_path
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ramparts-audit")
         self._store: Any = None
         self.failures = 0
@@ -38,7 +40,7 @@ class AuditWriter:
         from ..audit.store import AuditStore
 
         if self._store is None:
-            self._store = AuditStore(self.path)
+            self._store = AuditStore(self.path, key_path=self.key_path)
 
     def _append(self, record: dict[str, Any]) -> None:
         try:
@@ -52,7 +54,14 @@ class AuditWriter:
         return self._pool.submit(self._append, record)
 
     def run(self, fn: Callable[[], None]) -> concurrent.futures.Future[None]:
-        return self._pool.submit(fn)
+        return self._pool.submit(self._run, fn)
+
+    def _run(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - e.g. the budget's store is down: say so, keep going
+            self.failures += 1
+            print(f"ramparts gateway: background update failed: {type(exc).__name__}: {exc}", file=sys.stderr)
 
     def flush(self) -> None:
         """Wait until every record submitted so far is written."""

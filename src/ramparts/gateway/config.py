@@ -47,19 +47,26 @@ class GatewayConfig:
     """Seconds a whole upstream exchange may take (Claude Code's own timeout is 600 s)."""
     connect_timeout: float = 10.0
     detect: DetectSettings | None = None
+    """The policy's ``detect`` section: custom entities (``pii-custom-NAME``) and IP addresses."""
     front: FrontLimits = field(default_factory=FrontLimits)
     """Request-head deadline and size limits (:mod:`.front`)."""
     body_timeout: float = 120.0
+    """Seconds a client may take to send a request body once its head has arrived (else 408)."""
     scan_workers: int | None = None
     """Detector worker processes (:mod:`.pool`); ``None``: one per CPU, at most 4; ``0``: scan on a
     thread of the gateway process itself."""
     scan_timeout: float = 30.0
     """Seconds one text's scan may take before the request is refused."""
-    """Seconds a client may take to send a request body once its head has arrived (else 408)."""
-    """The policy's ``detect`` section: custom entities (``pii-custom-NAME``) and IP addresses."""
     bedrock: BedrockConfig | None = None
     """Models routed to Amazon Bedrock (SigV4, credentials from botocore's default chain); the
     rest go to ``upstream``."""
+    store_url: str | None = field(default=None, repr=False)
+    """A ``postgresql://`` URL for the vault, tokens and budget (``--store-url``, the policy's
+    ``gateway.store``); ``None``: ``$RAMPARTS_GATEWAY_STORE_URL``, else ``<state_dir>/gateway.db``."""
+    vault_key: str | None = None
+    """The vault key file; ``None``: ``$RAMPARTS_GATEWAY_VAULT_KEY``, else ``<state_dir>/vault.key``."""
+    audit_url: str | None = field(default=None, repr=False)
+    """A ``postgresql://`` audit store; ``None``: ``$RAMPARTS_AUDIT_URL``, else ``<state_dir>/audit.db``."""
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.upstream)
@@ -83,6 +90,9 @@ class GatewayConfig:
             raise ValueError("body_timeout must be positive")
         if not 0.0 <= self.injection_warn <= self.injection_block <= 1.0:
             raise ValueError("injection thresholds must satisfy 0 <= warn <= block <= 1")
+        for name, url in (("store_url", self.store_url), ("audit_url", self.audit_url)):
+            if url is not None and not url.startswith(("postgresql://", "postgres://")):
+                raise ValueError(f"{name} must be a postgresql:// URL (got {url.split(':', 1)[0]!r})")
 
     @classmethod
     def from_env(cls, upstream: str, state_dir: str, **options: Any) -> GatewayConfig:

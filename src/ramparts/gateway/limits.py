@@ -1,4 +1,5 @@
-"""Per-user request rate (token bucket, in memory) and daily token budget (SQLite, shared by replicas).
+"""Per-user request rate (token bucket, in memory) and daily token budget (the state store, shared by
+replicas).
 
 Pure apart from the budget store; the clock is injected so tests need no sleeping.
 """
@@ -6,13 +7,11 @@ Pure apart from the budget store; the clock is injected so tests need no sleepin
 from __future__ import annotations
 
 import math
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
-from ..errors import GatewayError
+from ._db import Tables
 
 Clock = Callable[[], float]
 
@@ -52,53 +51,28 @@ def utc_day(now: float | None = None) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(time.time() if now is None else now))
 
 
-class UsageStore:
-    """Tokens used per user per UTC day, in the state directory's ``gateway.db`` (table ``gateway_usage``)."""
+class UsageStore(Tables):
+    """Tokens used per user per UTC day (table ``gateway_usage``) in the gateway's state store: the state
+    directory's ``gateway.db`` or a ``postgresql://`` URL. ``add`` is one atomic upsert-increment, so
+    concurrent replicas add up exactly."""
 
-    SCHEMA = (
-        "CREATE TABLE IF NOT EXISTS gateway_usage ("
-        " user TEXT NOT NULL, day TEXT NOT NULL, tokens INTEGER NOT NULL DEFAULT 0,"
-        " PRIMARY KEY (user, day))"
+    DDL = (
+        "CREATE TABLE IF NOT EXISTS {schema}gateway_usage ("
+        ' "user" TEXT NOT NULL, day TEXT NOT NULL, tokens {int} NOT NULL DEFAULT 0,'
+        ' PRIMARY KEY ("user", day))',
     )
 
-    def __init__(self, path: str, busy_timeout_ms: int = 5000) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(
-                path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(self.SCHEMA)
-        except sqlite3.Error as exc:
-            raise GatewayError(f"cannot open the usage store {path}: {exc}") from exc
-
-    @contextmanager
-    def _guard(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                yield self._db
-            except sqlite3.Error as exc:
-                raise GatewayError(f"usage store {self.path}: {exc}") from exc
-
     def used(self, user: str, day: str) -> int:
-        with self._guard() as db:
-            row = db.execute(
-                "SELECT tokens FROM gateway_usage WHERE user = ? AND day = ?", (user, day)
-            ).fetchone()
-        return int(row[0]) if row else 0
+        rows = self._db.execute(
+            'SELECT tokens FROM gateway_usage WHERE "user" = ? AND day = ?', (user, day)
+        ).rows
+        return int(rows[0][0]) if rows else 0
 
     def add(self, user: str, day: str, tokens: int) -> None:
         if tokens <= 0:
             return
-        with self._guard() as db:
-            db.execute(
-                "INSERT INTO gateway_usage (user, day, tokens) VALUES (?, ?, ?)"
-                " ON CONFLICT (user, day) DO UPDATE SET tokens = tokens + excluded.tokens",
-                (user, day, tokens),
-            )
-
-    def close(self) -> None:
-        self._db.close()
+        self._db.execute(
+            'INSERT INTO gateway_usage ("user", day, tokens) VALUES (?, ?, ?)'
+            ' ON CONFLICT ("user", day) DO UPDATE SET tokens = gateway_usage.tokens + excluded.tokens',
+            (user, day, tokens),
+        )

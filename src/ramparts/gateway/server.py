@@ -2,7 +2,7 @@
 
 Per ``POST /v1/messages`` (``?beta=true`` and any query kept): authenticate the gateway token, apply
 the limits (rate, daily budget, size, model, ``max_tokens``), screen tool results for injections and
-mask the body (worker thread: detectors and the SQLite vault), forward it with the gateway's own
+mask the body (worker thread: detectors and the vault), forward it with the gateway's own
 upstream key, then restore placeholders in the answer — event by event for SSE (each upstream chunk's
 events are written and flushed as soon as they are decoded; only a placeholder's possible beginning is
 held back), whole for JSON — and write one audit record. ``count_tokens`` is screened and masked the
@@ -30,6 +30,8 @@ import aiohttp
 from aiohttp import web
 
 from .._locations import detector_cache_dir
+from ..audit.keys import default_key_path
+from ..audit.store import audit_location
 from ..errors import GatewayError
 from ..model import Finding
 from . import upstream as upstream_mod
@@ -38,14 +40,14 @@ from .bedrock import EventSource
 from .cache import ResultCache
 from .config import GatewayConfig
 from .front import GatewayRunner
-from .limits import RateLimiter, UsageStore, retry_after, utc_day
+from .limits import RateLimiter, retry_after, utc_day
 from .mask import MaskBlocked, Masker, MaskResult, detector_scanner, request_texts
 from .pool import Pending, ScanFailed, ScanPool, cached
 from .restore import StreamGuard, restore_message
 from .screen import Screener, ScreenResult, injection_scorer, screened_texts
 from .sse import SSEDecoder, SSEError, SSEEvent, encode
-from .tokens import Identity, TokenStore
-from .vault import SQLiteVault
+from .store import GatewayStoreError, open_stores, store_location, vault_key_path
+from .tokens import Identity
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) and what the gateway sets itself; never copied across.
 _HOP = frozenset(
@@ -108,10 +110,11 @@ class Gateway:
         self.config = config
         state = config.state_dir
         os.makedirs(state, mode=0o700, exist_ok=True)
-        db = os.path.join(state, "gateway.db")
-        self.vault = SQLiteVault(db)
-        self.tokens = TokenStore(db)
-        self.usage = UsageStore(db)
+        # the shared state: <state>/gateway.db, or PostgreSQL when configured (replicas on many machines)
+        stores = open_stores(
+            store_location(state, config.store_url), key_path=vault_key_path(state, config.vault_key)
+        )
+        self.vault, self.tokens, self.usage = stores
         key = load_key(os.path.join(state, "keys", "fingerprint.key"))
         self.pool: ScanPool | None = None
         scorer: Callable[[str], tuple[float, str, str]] | None = None
@@ -149,7 +152,8 @@ class Gateway:
             warn=config.injection_warn,
         )
         self.rate = RateLimiter(config.rate_per_minute, clock) if config.rate_per_minute else None
-        self.audit = AuditWriter(os.path.join(state, "audit.db"))
+        # like the hook's: $RAMPARTS_AUDIT_URL (or --audit-url), else <state>/audit.db; the state dir's key
+        self.audit = AuditWriter(audit_location(state, config.audit_url), key_path=default_key_path(state))
         self.replica = f"{socket.gethostname()}:{os.getpid()}"
         self._client: aiohttp.ClientSession | None = None
         # Screening and masking run on worker threads, so the event loop stays free for streams. With a
@@ -164,6 +168,7 @@ class Gateway:
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.config.max_request_bytes)
+        app.middlewares.append(self._store_failures)
         app.router.add_post("/v1/messages", self.messages)
         app.router.add_post("/v1/messages/count_tokens", self.count_tokens)
         app.router.add_get("/v1/models", self.models)
@@ -211,6 +216,26 @@ class Gateway:
         if self._client is None:
             raise GatewayError("the gateway's upstream client is not started")
         return self._client
+
+    @web.middleware
+    async def _store_failures(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """The state store failed (PostgreSQL down, a broken vault row): fail closed, in Anthropic's
+        format, with nothing sent upstream; the message names no value and no store detail."""
+        try:
+            return await handler(request)  # type: ignore[no-any-return]
+        except GatewayStoreError as exc:
+            print(f"ramparts gateway: state store failed: {exc}", file=sys.stderr, flush=True)
+            message = "Ramparts gateway: its state store is unavailable; the request was not sent"
+            record = self._record(request, None, None)
+            record.update(
+                decision="deny",
+                status=503,
+                outcome="store_error",
+                reasons=[message],
+                rule_ids=["gateway.store"],
+            )
+            self.audit.append(record)
+            return error_response(503, "api_error", message)
 
     # -- helpers
 
@@ -454,14 +479,14 @@ class Gateway:
                 f"gateway.dlp.{blocked.rule}",
                 started,
             )
-        except GatewayError as exc:  # detectors or vault failed: nothing goes out unscanned
-            kind = "scan" if isinstance(exc, ScanFailed) else "vault"
+        except ScanFailed as exc:  # the detectors failed: nothing goes out unscanned (store failures
+            # are the _store_failures middleware's: 503)
             return self._deny(
                 record,
                 500,
                 "api_error",
                 f"Ramparts gateway: the request could not be checked ({exc})",
-                f"gateway.{kind}_failed",
+                "gateway.scan_failed",
                 started,
             )
         record["masked"] = masked_record(prepared.masked.findings)
@@ -709,6 +734,13 @@ class Gateway:
             record["outcome"] = "partial"
             record["reasons"] = [str(exc)]
             await self._stream_error(response, guard, "api_error", "Ramparts gateway: " + str(exc))
+        except GatewayStoreError as exc:  # a placeholder to restore, and the vault went away
+            print(f"ramparts gateway: state store failed: {exc}", file=sys.stderr, flush=True)
+            record["outcome"] = "partial"
+            record["reasons"] = ["the state store failed mid-stream"]
+            await self._stream_error(
+                response, guard, "api_error", "Ramparts gateway: its state store is unavailable"
+            )
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as exc:
             # upstream broke mid-stream: tell the client, close cleanly, never retry (a tool call
             # may already be half out)

@@ -1,5 +1,6 @@
 """Gateway-issued client tokens: ``ramparts gateway token create --user NAME`` prints one; only its
-SHA-256 is stored (table ``gateway_tokens`` in the state directory's ``gateway.db``).
+SHA-256 is stored (table ``gateway_tokens`` in the gateway's state store: the state directory's
+``gateway.db``, or PostgreSQL when configured).
 
 A token is 32 random bytes, so a plain hash is enough (nothing to brute-force, unlike a password);
 lookups compare hashes, never tokens. The client sends it as ``ANTHROPIC_AUTH_TOKEN``
@@ -11,12 +12,11 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import sqlite3
-import threading
 import time
 from typing import NamedTuple
 
 from ..errors import GatewayError
+from ._db import Tables
 
 PREFIX = "rgw_"
 _USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
@@ -32,53 +32,35 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-class TokenStore:
-    SCHEMA = (
-        "CREATE TABLE IF NOT EXISTS gateway_tokens ("
-        " hash TEXT PRIMARY KEY, user TEXT NOT NULL, created REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0)"
+class TokenStore(Tables):
+    """Token hashes and their users in the gateway's state store: a SQLite file (the state directory's
+    ``gateway.db``) or a ``postgresql://`` URL (shared by replicas on several machines)."""
+
+    DDL = (
+        "CREATE TABLE IF NOT EXISTS {schema}gateway_tokens ("
+        ' hash TEXT PRIMARY KEY, "user" TEXT NOT NULL, created {real} NOT NULL,'
+        " revoked INTEGER NOT NULL DEFAULT 0)",
     )
 
-    def __init__(self, path: str, busy_timeout_ms: int = 5000) -> None:
-        self.path = path
-        self._lock = threading.Lock()
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
         self._cache: dict[str, Identity] = {}
-        try:
-            self._db = sqlite3.connect(
-                path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(self.SCHEMA)
-        except sqlite3.Error as exc:
-            raise GatewayError(f"cannot open the token store {path}: {exc}") from exc
-
-    def close(self) -> None:
-        self._db.close()
 
     def create(self, user: str) -> str:
         """A new token for ``user``; the token itself is returned once and never stored."""
         if not _USER.fullmatch(user):
             raise GatewayError(f"user name {user!r}: letters, digits and ._@+- only, at most 128")
         token = PREFIX + secrets.token_urlsafe(32)
-        with self._lock:
-            try:
-                self._db.execute(
-                    "INSERT INTO gateway_tokens (hash, user, created) VALUES (?, ?, ?)",
-                    (token_hash(token), user, time.time()),
-                )
-            except sqlite3.Error as exc:
-                raise GatewayError(f"token store {self.path}: {exc}") from exc
+        self._db.execute(
+            'INSERT INTO gateway_tokens (hash, "user", created) VALUES (?, ?, ?)',
+            (token_hash(token), user, time.time()),
+        )
         return token
 
     def revoke_user(self, user: str) -> int:
-        with self._lock:
-            try:
-                cursor = self._db.execute("UPDATE gateway_tokens SET revoked = 1 WHERE user = ?", (user,))
-            except sqlite3.Error as exc:
-                raise GatewayError(f"token store {self.path}: {exc}") from exc
-            self._cache.clear()
-        return cursor.rowcount
+        count = self._db.execute('UPDATE gateway_tokens SET revoked = 1 WHERE "user" = ?', (user,)).changed
+        self._cache.clear()
+        return count
 
     def identify(self, token: str | None) -> Identity | None:
         """The user a presented token belongs to, or ``None`` (unknown, revoked, missing).
@@ -91,15 +73,11 @@ class TokenStore:
         held = self._cache.get(digest)
         if held is not None:
             return held
-        with self._lock:
-            try:
-                row = self._db.execute(
-                    "SELECT user FROM gateway_tokens WHERE hash = ? AND revoked = 0", (digest,)
-                ).fetchone()
-            except sqlite3.Error as exc:
-                raise GatewayError(f"token store {self.path}: {exc}") from exc
-        if row is None:
+        rows = self._db.execute(
+            'SELECT "user" FROM gateway_tokens WHERE hash = ? AND revoked = 0', (digest,)
+        ).rows
+        if not rows:
             return None
-        identity = Identity(str(row[0]), digest[:12])
+        identity = Identity(str(rows[0][0]), digest[:12])
         self._cache[digest] = identity
         return identity

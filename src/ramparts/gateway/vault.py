@@ -22,14 +22,12 @@ from __future__ import annotations
 import hmac
 import os
 import re
-import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from hashlib import sha256
 from typing import Protocol
 
-from ..errors import GatewayError
+from ._db import Database, GatewayStoreError, PostgresDatabase, SQLiteDatabase
 
 PREFIX = "[[RAMPARTS:"
 SUFFIX = "]]"
@@ -40,8 +38,12 @@ PLACEHOLDER = re.compile(r"\[\[RAMPARTS:([A-Z][A-Z0-9_]{0,31}):([0-9a-f]{8,32})\
 _CACHE_MAX = 100_000
 
 
-class VaultError(GatewayError):
+class VaultError(GatewayStoreError):
     """The vault cannot store or read a value (store failure, wrong key, digest space exhausted)."""
+
+
+class VaultKeyMismatch(VaultError):
+    """The vault's store was sealed with another key (a replica with a key of its own)."""
 
 
 def label(entity_type: str) -> str:
@@ -75,6 +77,8 @@ class _Keys:
             raise VaultError("the vault key must be at least 32 bytes")
         self.digest = hmac.new(master, b"ramparts-vault-placeholder", sha256).digest()
         self.encrypt = hmac.new(master, b"ramparts-vault-encrypt", sha256).digest()
+        self.check = hmac.new(master, b"ramparts-vault-key-check", sha256).hexdigest()
+        """Stored in the store's ``gateway_meta``: tells a wrong key at start, reveals nothing of it."""
 
     def candidates(self, session_id: str, entity_type: str, value: str) -> Iterator[str]:
         message = session_id.encode("utf-8", "surrogatepass") + b"\0" + value.encode("utf-8", "surrogatepass")
@@ -124,66 +128,66 @@ class MemoryVault:
             return dict(self._rows.get(session_id, {}))
 
 
-class SQLiteVault:
-    """A vault in a SQLite file, values encrypted with AES-256-GCM; safe for several processes.
+class StoreVault:
+    """A vault in the gateway's state store, values encrypted with AES-256-GCM; safe for several
+    processes and, on PostgreSQL, several machines. :class:`SQLiteVault` and :class:`PostgresVault`
+    differ only in the store they open.
 
-    The key comes from ``key`` or from ``key_path`` (32 random bytes, created mode 0600 on first use);
-    replicas sharing the database must share the key. Each value is sealed with a fresh nonce and the
-    row's (session, placeholder) as associated data, so a value copied to another row does not open.
+    Each value is sealed with a fresh nonce and the row's (session, placeholder) as associated data, so
+    a value copied to another row does not open. A placeholder is claimed with ``INSERT … ON CONFLICT
+    DO NOTHING`` and read back: the first writer wins and every replica agrees on what it stands for.
+
+    Replicas sharing the store must share the key. The store keeps a key check (an HMAC of a constant
+    under the key) in ``gateway_meta``; a vault opened with another key is refused at once
+    (:class:`VaultKeyMismatch`) instead of minting a second set of placeholders next to rows it cannot
+    open. A store from before the check gets one when one of its rows opens with the key.
     """
 
-    SCHEMA = (
-        "CREATE TABLE IF NOT EXISTS gateway_vault ("
+    DDL = (
+        "CREATE TABLE IF NOT EXISTS {schema}gateway_vault ("
         " session TEXT NOT NULL,"
         " placeholder TEXT NOT NULL,"
-        " sealed BLOB NOT NULL,"
-        " PRIMARY KEY (session, placeholder))"
+        " sealed {blob} NOT NULL,"
+        " PRIMARY KEY (session, placeholder))",
+        "CREATE TABLE IF NOT EXISTS {schema}gateway_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     )
 
-    def __init__(
-        self,
-        path: str,
-        *,
-        key: bytes | None = None,
-        key_path: str | None = None,
-        busy_timeout_ms: int = 5000,
-    ) -> None:
+    def __init__(self, db: Database, key: bytes, key_name: str) -> None:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        if key is None:
-            if key_path is None:
-                key_path = os.path.join(os.path.dirname(os.path.abspath(path)), "vault.key")
-            from ..detect.redact import load_key
-
-            key = load_key(key_path)
-        self._keys = _Keys(key)
-        self._aead = AESGCM(self._keys.encrypt)
-        self._cache = _Cache()
-        self._lock = threading.Lock()
-        self.path = path
+        self._db = db
+        self.name = db.name
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
-            self._db = sqlite3.connect(
-                path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(self.SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise VaultError(f"cannot open the vault {path}: {exc}") from exc
+            self._keys = _Keys(key)
+            self._aead = AESGCM(self._keys.encrypt)
+            self._cache = _Cache()
+            self._check_key(key_name)
+        except BaseException:
+            db.close()
+            raise
 
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def _guard(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                yield self._db
-            except sqlite3.Error as exc:
-                raise VaultError(f"vault {self.path}: {exc}") from exc
+    def _check_key(self, key_name: str) -> None:
+        rows = self._db.execute("SELECT value FROM gateway_meta WHERE key = 'vault_key_check'").rows
+        if not rows:
+            sample = self._db.execute("SELECT session, placeholder, sealed FROM gateway_vault LIMIT 1").rows
+            if sample and not self._opens(str(sample[0][0]), str(sample[0][1]), bytes(sample[0][2])):
+                rows = [("(rows sealed with another key)",)]
+            else:
+                self._db.execute(
+                    "INSERT INTO gateway_meta (key, value) VALUES ('vault_key_check', ?)"
+                    " ON CONFLICT (key) DO NOTHING",
+                    (self._keys.check,),
+                )
+                rows = self._db.execute("SELECT value FROM gateway_meta WHERE key = 'vault_key_check'").rows
+        if not rows or rows[0][0] != self._keys.check:
+            raise VaultKeyMismatch(
+                f"the vault key {key_name} is not the key the vault {self.name} was sealed with: every "
+                "replica sharing a store needs the same key file (copy it from the first replica; "
+                "a new key would make new placeholders and leave the stored ones unreadable)"
+            )
 
     @staticmethod
     def _aad(session_id: str, placeholder: str) -> bytes:
@@ -203,21 +207,33 @@ class SQLiteVault:
             raise VaultError("a vault value does not decrypt (wrong key or altered row)") from exc
         return data.decode("utf-8", "surrogatepass")
 
+    def _opens(self, session_id: str, placeholder: str, sealed: bytes) -> bool:
+        try:
+            self._open(session_id, placeholder, sealed)
+        except VaultError:
+            return False
+        return True
+
+    def _sealed(self, session_id: str, placeholder: str) -> bytes | None:
+        rows = self._db.execute(
+            "SELECT sealed FROM gateway_vault WHERE session = ? AND placeholder = ?",
+            (session_id, placeholder),
+        ).rows
+        return bytes(rows[0][0]) if rows else None
+
     def placeholder_for(self, session_id: str, entity_type: str, value: str) -> str:
         for candidate in self._keys.candidates(session_id, entity_type, value):
             held = self._cache.get(session_id, candidate)
             if held is None:
-                with self._guard() as db:
-                    db.execute(
-                        "INSERT INTO gateway_vault (session, placeholder, sealed) VALUES (?, ?, ?)"
-                        " ON CONFLICT (session, placeholder) DO NOTHING",
-                        (session_id, candidate, self._seal(session_id, candidate, value)),
-                    )
-                    row = db.execute(
-                        "SELECT sealed FROM gateway_vault WHERE session = ? AND placeholder = ?",
-                        (session_id, candidate),
-                    ).fetchone()
-                held = self._open(session_id, candidate, row[0])
+                self._db.execute(
+                    "INSERT INTO gateway_vault (session, placeholder, sealed) VALUES (?, ?, ?)"
+                    " ON CONFLICT (session, placeholder) DO NOTHING",
+                    (session_id, candidate, self._seal(session_id, candidate, value)),
+                )
+                sealed = self._sealed(session_id, candidate)
+                if sealed is None:
+                    raise VaultError(f"vault {self.name}: a claimed placeholder is not there")
+                held = self._open(session_id, candidate, sealed)
                 self._cache.put(session_id, candidate, held)
             if held == value:
                 return candidate
@@ -227,30 +243,85 @@ class SQLiteVault:
         held = self._cache.get(session_id, placeholder)
         if held is not None:
             return held
-        with self._guard() as db:
-            row = db.execute(
-                "SELECT sealed FROM gateway_vault WHERE session = ? AND placeholder = ?",
-                (session_id, placeholder),
-            ).fetchone()
-        if row is None:
+        sealed = self._sealed(session_id, placeholder)
+        if sealed is None:
             return None
-        held = self._open(session_id, placeholder, row[0])
+        held = self._open(session_id, placeholder, sealed)
         self._cache.put(session_id, placeholder, held)
         return held
 
     def known(self, session_id: str) -> Mapping[str, str]:
-        with self._guard() as db:
-            rows = db.execute(
-                "SELECT placeholder, sealed FROM gateway_vault WHERE session = ?", (session_id,)
-            ).fetchall()
+        rows = self._db.execute(
+            "SELECT placeholder, sealed FROM gateway_vault WHERE session = ?", (session_id,)
+        ).rows
         out: dict[str, str] = {}
         for placeholder, sealed in rows:
             held = self._cache.get(session_id, placeholder)
             if held is None:
-                held = self._open(session_id, placeholder, sealed)
+                held = self._open(session_id, placeholder, bytes(sealed))
                 self._cache.put(session_id, placeholder, held)
             out[placeholder] = held
         return out
+
+
+def _vault_key(key: bytes | None, key_path: str) -> bytes:
+    if key is not None:
+        return key
+    from ..detect.redact import load_key
+
+    try:
+        return load_key(key_path)
+    except OSError as exc:
+        raise VaultError(f"cannot read the vault key {key_path}: {exc}") from exc
+
+
+class SQLiteVault(StoreVault):
+    """The vault in a SQLite file (the state directory's ``gateway.db``): replicas on one machine.
+
+    The key comes from ``key`` or from ``key_path`` (32 random bytes, created mode 0600 on first use;
+    default: ``vault.key`` next to the database)."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        key: bytes | None = None,
+        key_path: str | None = None,
+        busy_timeout_ms: int = 5000,
+    ) -> None:
+        if key_path is None:
+            key_path = os.path.join(os.path.dirname(os.path.abspath(path)), "vault.key")
+        master = _vault_key(key, key_path)
+        self.path = path
+        db = SQLiteDatabase(path, self.DDL, busy_timeout_ms=busy_timeout_ms, error=VaultError)
+        super().__init__(db, master, "given" if key is not None else key_path)
+
+
+class PostgresVault(StoreVault):
+    """The vault in PostgreSQL (``postgresql://…[?schema=NAME]``, schema ``ramparts_gateway`` by
+    default): replicas on several machines. ``key`` or ``key_path`` as for :class:`SQLiteVault`; every
+    replica must hold the same key (a key file created on a second machine is refused)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        key: bytes | None = None,
+        key_path: str | None = None,
+        connect_timeout_s: float = 3,
+        statement_timeout_ms: int = 5000,
+    ) -> None:
+        if key is None and key_path is None:
+            raise VaultError("a PostgreSQL vault needs its key or key file (shared by every replica)")
+        master = _vault_key(key, key_path or "")
+        db = PostgresDatabase(
+            url,
+            self.DDL,
+            connect_timeout_s=connect_timeout_s,
+            statement_timeout_ms=statement_timeout_ms,
+            error=VaultError,
+        )
+        super().__init__(db, master, "given" if key is not None else str(key_path))
 
 
 def is_placeholder(text: str) -> bool:
@@ -261,9 +332,12 @@ __all__ = [
     "PLACEHOLDER",
     "PLACEHOLDER_MAX",
     "MemoryVault",
+    "PostgresVault",
     "SQLiteVault",
+    "StoreVault",
     "Vault",
     "VaultError",
+    "VaultKeyMismatch",
     "is_placeholder",
     "label",
 ]

@@ -229,6 +229,11 @@ def validate(data: dict[str, Any], marks: Marks, display: str) -> None:
             message = f"{error.instance!r} is not an AWS region name (us-east-1)"
         elif path[:3] == ("gateway", "bedrock", "models") and error.validator == "pattern":
             message = f"{error.instance!r} is not a Bedrock model id, inference profile id or ARN"
+        elif path == ("gateway", "store") and error.validator == "pattern":
+            message = (  # never echo it: it may hold a password
+                "must be a postgresql:// URL without a password (every machine reads the policy: give "
+                "the password in PGPASSWORD or ~/.pgpass, or the whole URL in RAMPARTS_GATEWAY_STORE_URL)"
+            )
         elif error.validator == "oneOf" and path and path[0] == "permissions":
             message = (
                 "a rule is a string like 'Bash(git push *)' or a mapping with 'rule' (and 'id', 'reason')"

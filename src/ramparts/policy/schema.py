@@ -21,6 +21,8 @@ _RULE: dict[str, Any] = {
 }
 
 _VERDICT = {"enum": ["deny", "ask", "allow"]}
+STORE_URL_PATTERN = r"^postgres(ql)?://(?![^/?#]*:[^/?#@]*@)(?!.*[?&]password=)\S+$"
+"""A PostgreSQL URL without a password (neither ``user:password@`` nor ``?password=``)."""
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -218,6 +220,12 @@ SCHEMA: dict[str, Any] = {
                             },
                         },
                     },
+                },
+                "store": {
+                    "type": ["string", "null"],
+                    "description": "postgresql:// URL of the store shared by gateway replicas (vault, "
+                    "tokens, budget); no password: the policy is read on every machine",
+                    "pattern": STORE_URL_PATTERN,
                 },
                 "dlp": {
                     "type": "object",

@@ -45,12 +45,15 @@ shell:
 
 # The LLM gateway (`ramparts gateway --policy THIS_FILE`); the profile sets upstream, models, limits
 # and masks secrets, e-mail, phone, SSN and card numbers. Per entity: mask, redact or block.
+# Replicas on several machines share their vault, tokens and budget through `store` (no password
+# here: PGPASSWORD or ~/.pgpass); they also need the same vault key file (docs/gateway.md).
 # gateway:
 #   max_tokens: 32000
 #   dlp: {{pii-iban: block, pii-phone: redact}}
 #   bedrock:   # models sent to Amazon Bedrock (AWS credentials from the gateway's environment)
 #     region: us-east-1
 #     models: {{"claude-sonnet-4-5*": us.anthropic.claude-sonnet-4-5-20250929-v1:0}}
+#   store: postgresql://gateway@db.internal/ramparts
 
 hook:
   timeout: 10        # seconds, Claude Code's hook timeout

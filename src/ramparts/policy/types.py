@@ -142,6 +142,8 @@ class GatewaySettings(NamedTuple):
     """Requests per user per minute (per replica); ``None``: no limit."""
     daily_tokens: int | None = None
     """Tokens per user per UTC day (shared by replicas); ``None``: no budget."""
+    store: str | None = None
+    """A ``postgresql://`` URL (no password) for the state replicas share; ``None``: the state dir's file."""
     dlp: tuple[tuple[str, GatewayAction], ...] = GATEWAY_BASELINE_DLP
     """(key, action): key a detector id, a ``prefix*`` or a category (``secret``, ``pii``)."""
     bedrock: BedrockSettings | None = None

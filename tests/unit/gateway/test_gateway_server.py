@@ -302,42 +302,6 @@ def test_upstream_breaking_mid_stream_ends_the_client_stream_with_an_error_event
     asyncio.run(scenario())
 
 
-def test_two_gateways_sharing_state_restore_each_others_placeholders(tmp_path: Path) -> None:
-    """Replica A masks; replica B, which never saw the values, restores A's placeholders from the
-    shared vault (the request B gets carries none of the values)."""
-    state = tmp_path / "shared"
-    sent: dict[str, str] = {}
-
-    async def handler(request: web.Request, up: Upstream) -> web.StreamResponse:
-        from tests.unit.gateway.gateway_harness import stream_handler
-
-        up.events = message_events(tool_input=json.dumps({"content": " ".join(sent.values())}))
-        return await stream_handler(request, up)
-
-    async def scenario() -> None:
-        async with (
-            running(tmp_path, Upstream(handler=handler), state=state) as (_a, url_a, up_a, token),
-            running(tmp_path, Upstream(handler=handler), state=state) as (_b, url_b, _up_b, _t),
-        ):
-            await post(url_a, conversation(), headers(token))
-            for value, placeholder in zip(VALUES, placeholders(up_a.text()), strict=False):
-                sent[value] = placeholder
-            assert len(set(sent.values())) == 3
-            plain = {
-                "model": "m",
-                "max_tokens": 10,
-                "stream": True,
-                "messages": [{"role": "user", "content": "go on"}],
-            }
-            status, _h, raw = await post(url_b, plain, headers(token))
-            assert status == 200
-            content = tool_input(raw)["content"]
-            for value in VALUES:
-                assert value in content
-
-    asyncio.run(scenario())
-
-
 # -- identity ---------------------------------------------------------------------------------------
 
 

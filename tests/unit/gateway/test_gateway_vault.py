@@ -1,4 +1,5 @@
-"""The vault: deterministic placeholders, shared by two replicas, values encrypted at rest."""
+"""The vault: deterministic placeholders, shared by two replicas, values encrypted at rest; the store
+tests run against SQLite and a real PostgreSQL (``store`` fixture)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import sqlite3
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,8 +18,11 @@ from ramparts.gateway.vault import (
     PLACEHOLDER,
     PLACEHOLDER_MAX,
     MemoryVault,
+    PostgresVault,
     SQLiteVault,
+    StoreVault,
     VaultError,
+    VaultKeyMismatch,
     is_placeholder,
     label,
 )
@@ -78,10 +83,36 @@ def test_digest_collision_takes_a_longer_placeholder(monkeypatch: pytest.MonkeyP
     assert vault.value_for("s", p1) == "a@x.io" and vault.value_for("s", p2) == "b@x.io"
 
 
-def test_sqlite_two_replicas_agree_and_restore_each_other(tmp_path: Path) -> None:
-    db = str(tmp_path / "state" / "vault.db")
-    one = SQLiteVault(db)
-    two = SQLiteVault(db)  # a second connection, the key read from the same state dir
+def open_vault(store: str, *, key: bytes | None = None, key_path: str | None = None) -> StoreVault:
+    """The vault at ``store``: a SQLite path, or a PostgreSQL URL (key file: ``vault.key`` next to the
+    test's SQLite path, as a replica's state directory would hold it)."""
+    if store.startswith("postgresql://"):
+        return PostgresVault(store, key=key, key_path=key_path)
+    return SQLiteVault(store, key=key, key_path=key_path)
+
+
+def raw(store: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """A statement on the store's tables behind the vault's back (``?`` parameters)."""
+    if store.startswith("postgresql://"):
+        import psycopg
+
+        from ramparts.audit.postgres import split_schema
+
+        dsn, schema = split_schema(store)
+        with psycopg.connect(dsn, autocommit=True, options=f"-c search_path={schema}") as db:
+            cur = db.execute(sql.replace("?", "%s"), args)
+            return [tuple(r) for r in cur.fetchall()] if cur.description else []
+    con = sqlite3.connect(store, isolation_level=None)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def test_two_replicas_agree_and_restore_each_other(store: str, tmp_path: Path) -> None:
+    key_file = tmp_path / "state" / "vault.key"
+    one = open_vault(store, key_path=str(key_file))
+    two = open_vault(store, key_path=str(key_file))  # a second connection, the same key file
     p = one.placeholder_for("sess", "pii-phone", "+1 415 555 2671")
     assert two.value_for("sess", p) == "+1 415 555 2671"
     assert two.placeholder_for("sess", "pii-phone", "+1 415 555 2671") == p
@@ -89,39 +120,81 @@ def test_sqlite_two_replicas_agree_and_restore_each_other(tmp_path: Path) -> Non
     assert one.value_for("sess", q) == "AKIAIOSFODNN7EXAMPLX"
     assert one.known("sess") == two.known("sess") == {p: "+1 415 555 2671", q: "AKIAIOSFODNN7EXAMPLX"}
     assert one.value_for("other", p) is None
-    key_file = tmp_path / "state" / "vault.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    one.close()
-    two.close()
+    # the same key in a third process gives the same placeholders (prompt caching across replicas)
+    three = open_vault(store, key=key_file.read_bytes())
+    assert three.placeholder_for("sess", "pii-phone", "+1 415 555 2671") == p
+    for v in (one, two, three):
+        v.close()
 
 
-def test_sqlite_values_encrypted_at_rest_and_bound_to_their_row(tmp_path: Path) -> None:
-    db = str(tmp_path / "vault.db")
-    vault = SQLiteVault(db, key=KEY)
+def test_sqlite_default_key_file_is_next_to_the_database(tmp_path: Path) -> None:
+    vault = SQLiteVault(str(tmp_path / "state" / "vault.db"))
+    vault.close()
+    assert stat.S_IMODE((tmp_path / "state" / "vault.key").stat().st_mode) == 0o600
+
+
+def test_values_encrypted_at_rest_and_bound_to_their_row(store: str) -> None:
+    vault = open_vault(store, key=KEY)
     p = vault.placeholder_for("sess", "pii-email", "secret.person@example.com")
     q = vault.placeholder_for("sess", "pii-email", "other@example.com")
     vault.close()
-    raw = Path(db).read_bytes() + (Path(db + "-wal").read_bytes() if Path(db + "-wal").exists() else b"")
-    assert b"secret.person" not in raw
-    con = sqlite3.connect(db)
-    con.execute(
+    rows = raw(store, "SELECT session, placeholder, sealed FROM gateway_vault")
+    assert len(rows) == 2 and all(b"secret.person" not in bytes(r[2]) for r in rows)
+    if not store.startswith("postgresql://"):
+        db = Path(store)
+        data = db.read_bytes() + (Path(store + "-wal").read_bytes() if Path(store + "-wal").exists() else b"")
+        assert b"secret.person" not in data
+    raw(
+        store,
         "UPDATE gateway_vault SET sealed = (SELECT sealed FROM gateway_vault WHERE placeholder = ?)"
         " WHERE placeholder = ?",
         (p, q),
     )
-    con.commit()
-    con.close()
-    fresh = SQLiteVault(db, key=KEY)
+    fresh = open_vault(store, key=KEY)
     assert fresh.value_for("sess", p) == "secret.person@example.com"
     with pytest.raises(VaultError):
         fresh.value_for("sess", q)  # a value moved to another row does not decrypt
-    with pytest.raises(VaultError):
-        SQLiteVault(db, key=b"z" * 32).value_for("sess", p)
+    fresh.close()
 
 
-def test_sqlite_collision_resolved_by_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = str(tmp_path / "vault.db")
-    one, two = SQLiteVault(db, key=KEY), SQLiteVault(db, key=KEY)
+def test_wrong_key_is_refused_at_open(store: str) -> None:
+    """A replica with a key of its own (a key file created on a second machine) must not mint a second
+    set of placeholders next to rows it cannot open: the store's key check refuses it at once."""
+    first = open_vault(store, key=KEY)
+    first.placeholder_for("sess", "pii-email", "bob@example.com")
+    first.close()
+    with pytest.raises(VaultKeyMismatch, match="same key file") as refused:
+        open_vault(store, key=b"z" * 32)
+    assert KEY.hex() not in str(refused.value) and "z" * 32 not in str(refused.value)
+    assert raw(store, "SELECT count(*) FROM gateway_vault") == [(1,)]  # nothing added by the refused one
+    open_vault(store, key=KEY).close()  # the right key still opens it
+
+
+def test_empty_store_claimed_by_the_first_key(store: str) -> None:
+    open_vault(store, key=KEY).close()
+    with pytest.raises(VaultKeyMismatch):
+        open_vault(store, key=b"z" * 32)
+
+
+def test_store_without_key_check_gets_one_from_a_row_that_opens(store: str) -> None:
+    """A vault written before the key check: the right key opens a row and records the check; a wrong
+    key opens none and is refused."""
+    vault = open_vault(store, key=KEY)
+    p = vault.placeholder_for("sess", "pii-email", "bob@example.com")
+    vault.close()
+    raw(store, "DELETE FROM gateway_meta")
+    with pytest.raises(VaultKeyMismatch):
+        open_vault(store, key=b"z" * 32)
+    assert raw(store, "SELECT count(*) FROM gateway_meta") == [(0,)]
+    again = open_vault(store, key=KEY)
+    assert again.value_for("sess", p) == "bob@example.com"
+    again.close()
+    assert raw(store, "SELECT count(*) FROM gateway_meta") == [(1,)]
+
+
+def test_collision_resolved_by_the_store(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    one, two = open_vault(store, key=KEY), open_vault(store, key=KEY)
     for v in (one, two):
         real = v._keys.candidates
         monkeypatch.setattr(
@@ -133,20 +206,21 @@ def test_sqlite_collision_resolved_by_the_store(tmp_path: Path, monkeypatch: pyt
     p2 = two.placeholder_for("s", "x", "second")
     assert p1 == "[[RAMPARTS:X:00000000]]" != p2
     assert one.value_for("s", p2) == "second" and two.value_for("s", p1) == "first"
+    one.close()
+    two.close()
 
 
-def _replica(db: str, key: bytes, values: list[str], out: multiprocessing.Queue[list[str]]) -> None:
-    vault = SQLiteVault(db, key=key)
+def _replica(store: str, key: bytes, values: list[str], out: multiprocessing.Queue[list[str]]) -> None:
+    vault = open_vault(store, key=key)
     out.put([vault.placeholder_for("shared", "pii-email", v) for v in values])
 
 
-def test_two_processes_insert_concurrently(tmp_path: Path) -> None:
-    db = str(tmp_path / "vault.db")
-    SQLiteVault(db, key=KEY).close()
+def test_two_processes_insert_concurrently(store: str) -> None:
+    open_vault(store, key=KEY).close()
     values = [f"user{i}@example.com" for i in range(200)]
     ctx = multiprocessing.get_context("spawn")
     queue: multiprocessing.Queue[list[str]] = ctx.Queue()
-    procs = [ctx.Process(target=_replica, args=(db, KEY, values, queue)) for _ in range(2)]
+    procs = [ctx.Process(target=_replica, args=(store, KEY, values, queue)) for _ in range(2)]
     for proc in procs:
         proc.start()
     results = [queue.get(timeout=60) for _ in procs]
@@ -155,14 +229,32 @@ def test_two_processes_insert_concurrently(tmp_path: Path) -> None:
         assert proc.exitcode == 0
     assert results[0] == results[1]
     assert len(set(results[0])) == len(values)
-    check = SQLiteVault(db, key=KEY)
+    check = open_vault(store, key=KEY)
     assert [check.value_for("shared", p) for p in results[0]] == values
+    check.close()
 
 
 def test_unopenable_store_is_a_vault_error(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(VaultError):
         SQLiteVault(str(tmp_path / "dir.db"), key=KEY)
+
+
+def test_unreachable_postgres_is_a_vault_error_naming_no_password() -> None:
+    import socket
+
+    pytest.importorskip("psycopg")
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(VaultError, match="cannot connect") as failed:
+        PostgresVault(f"postgresql://gw:hunter2@127.0.0.1:{port}/db", key=KEY)
+    assert "hunter2" not in str(failed.value)
+
+
+def test_postgres_vault_needs_a_key() -> None:
+    with pytest.raises(VaultError, match="key"):
+        PostgresVault("postgresql://127.0.0.1/db")
 
 
 def test_short_key_rejected() -> None:
