@@ -16,6 +16,10 @@ into ``.bench-cache/``. Every tool reads the same list of text files:
 
 ``--quick`` scans a fixed sample of the files (the same sample for every tool). Throughput is MB of
 file content per second; the headline figures are ratios measured in the same run.
+
+``--record FILE`` writes every Ramparts finding (path, detector, offsets, confidence, line, fingerprint,
+excerpt) to FILE; ``--check FILE`` compares this run's findings with it and fails on any difference,
+so a faster scan is also shown to find exactly what the slower one found.
 Install the comparison tools with ``.venv/bin/pip install -r bench/requirements.txt``.
 """
 
@@ -170,15 +174,53 @@ def kingfisher_run(files: list[str]) -> tuple[float, int] | None:
     return elapsed, found
 
 
+def all_findings(texts: list[tuple[str, str]], tree: Path) -> list[str]:
+    """Every finding of the secrets+PII scan, one JSON line each, in file then text order."""
+    import json
+
+    detectors = Detectors(["secret", "pii"], cache_dir=str(CACHE / "ramparts-cache"))
+    return [
+        json.dumps([os.path.relpath(path, tree), *finding])
+        for path, text in texts
+        for finding in detectors.scan(text, KEY)
+    ]
+
+
+def check_findings(lines: list[str], record: str | None, check: str | None) -> bool:
+    if record:
+        Path(record).write_text("".join(line + "\n" for line in lines))
+        print(f"findings: {len(lines)} recorded in {record}")
+    if not check:
+        return True
+    expected = Path(check).read_text().splitlines()
+    if lines == expected:
+        print(f"findings: the same {len(lines)} as {check}")
+        return True
+    missing, extra = sorted(set(expected) - set(lines)), sorted(set(lines) - set(expected))
+    print(
+        f"findings DIFFER from {check}: {len(missing)} missing, {len(extra)} new (order or duplicates otherwise)"
+    )
+    for line in missing[:10]:
+        print("  - " + line)
+    for line in extra[:10]:
+        print("  + " + line)
+    return False
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--record", metavar="FILE", help="write every finding to FILE")
+    parser.add_argument("--check", metavar="FILE", help="fail unless the findings are those in FILE")
     args = parser.parse_args()
     tree = source_tree()
     files = file_list(tree, args.quick)
     texts = read_all(files)
     mb = sum(len(t.encode("utf-8")) for _p, t in texts) / 1e6
     print(f"tree: {tree.name}, {len(files)} files, {mb:.1f} MB")
+    same = True
+    if args.record or args.check:
+        same = check_findings(all_findings(texts, tree), args.record, args.check)
     ramparts_single(texts[:50])  # warm: compile or load the pattern databases
     single, found = ramparts_single(texts)
     print(f"ramparts (1 process): {mb / single:.1f} MB/s, {found} findings")
@@ -207,7 +249,7 @@ def main() -> int:
         figures["x_kingfisher_2p"] = round(kf[0] / parallel, 2)
         figures["x_kingfisher_secrets_1p"] = round(kf[0] / secrets_only, 2)  # both: secrets only
     print("RESULT " + " ".join(f"{k}={v}" for k, v in figures.items()))
-    return 0
+    return 0 if same else 1
 
 
 if __name__ == "__main__":
