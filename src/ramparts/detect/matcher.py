@@ -16,6 +16,7 @@ one, which ``tests/unit/detect`` checks by running every backend over the same i
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from collections.abc import Sequence
@@ -97,6 +98,9 @@ class Matcher:
         a deadline (the hook), where compiling the Hyperscan database (seconds) is not affordable."""
         self.patterns = tuple(patterns)
         self._keywords = [tuple(k.lower() for k in p.keywords) for p in self.patterns]
+        self._byte_keywords: list[tuple[bytes, ...]] | None = None
+        if all(_plain_ascii(k) for ks in self._keywords for k in ks):
+            self._byte_keywords = [tuple(k.encode("ascii") for k in ks) for ks in self._keywords]
         self._impl: Any = None
         self.cold = False
         chosen: Backend | None = None
@@ -128,13 +132,18 @@ class Matcher:
         self.backend: Backend = chosen
 
     def candidates(self, text: str, lowered: str | None = None) -> list[int]:
-        """Indices of the patterns worth running on ``text``, in pattern order."""
-        if lowered is None:
-            lowered = lower(text)
-        hits = self._impl(text, lowered)
-        return [
-            i for i in sorted(hits) if not self._keywords[i] or any(k in lowered for k in self._keywords[i])
-        ]
+        """Indices of the patterns worth running on ``text``, in pattern order: those the backend
+        reports and, for a pattern with keywords, only when one of them occurs in ``text.lower()``."""
+        keywords: Sequence[tuple[str | bytes, ...]] = self._keywords
+        haystack: str | bytes
+        if lowered is not None:
+            haystack = lowered
+        elif self._byte_keywords is not None and keywords_in_ascii(text):
+            haystack, keywords = lower_ascii_bytes(text), self._byte_keywords
+        else:
+            haystack = lower(text)
+        hits = self._impl(text, haystack, keywords)
+        return [i for i in sorted(hits) if not keywords[i] or any(k in haystack for k in keywords[i])]
 
 
 class _CompileError(Exception):
@@ -149,10 +158,10 @@ def _re_backend(patterns: Sequence[Pattern], cache_dir: str | None) -> Any:
     del cache_dir
     compiled: list[re.Pattern[str] | None] = [None] * len(patterns)
 
-    def run(text: str, lowered: str) -> set[int]:
+    def run(text: str, haystack: Any, keywords: Sequence[tuple[Any, ...]]) -> set[int]:
         out: set[int] = set()
         for i, pattern in enumerate(patterns):
-            if pattern.keywords and not any(k in lowered for k in pattern.keywords):
+            if keywords[i] and not any(k in haystack for k in keywords[i]):
                 continue
             regex = compiled[i]
             if regex is None:
@@ -185,8 +194,8 @@ def _re2_backend(patterns: Sequence[Pattern], cache_dir: str | None) -> Any:
         if ids:
             regex_set.Compile()
 
-    def run(text: str, lowered: str) -> set[int]:
-        del lowered
+    def run(text: str, haystack: Any, keywords: Any) -> set[int]:
+        del haystack, keywords
         out: set[int] = set()
         for regex_set, ids in sets.values():
             if ids:
@@ -226,8 +235,8 @@ def _hyperscan_backend(
     scratch = hyperscan.Scratch(database)
     fallback = frozenset(always)
 
-    def run(text: str, lowered: str) -> set[int]:
-        del lowered
+    def run(text: str, haystack: Any, keywords: Any) -> set[int]:
+        del haystack, keywords
         out: set[int] = set(fallback)
 
         def on_match(pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
@@ -291,14 +300,47 @@ def ascii_bytes(text: str) -> bytes:
     seen, data = _LAST_ASCII  # one tuple, replaced whole: safe to read from any thread
     if seen is text:
         return data  # the secret and PII prefilters scan the same text one after the other
-    data = text.encode("ascii") if text.isascii() else _NON_ASCII.sub("\x7f", text).encode("ascii")
+    data = text.encode("ascii", _AS_DEL)  # each run of non-ASCII characters: one DEL per character
     _LAST_ASCII = (text, data)
     return data
 
 
-_NON_ASCII = re.compile("[^\x00-\x7f]")
+def _as_del(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):  # pragma: no cover - registered for encoding only
+        raise error
+    return "\x7f" * (error.end - error.start), error.end
+
+
+_AS_DEL = "ramparts-ascii-del"
+codecs.register_error(_AS_DEL, _as_del)
 _LAST_ASCII: tuple[str | None, bytes] = (None, b"")
 _LAST_LOWER: tuple[str | None, str] = (None, "")
+_LAST_LOWER_BYTES: tuple[str | None, bytes] = (None, b"")
+_INTO_ASCII = ("\u0130", "\u212a")
+"""The only non-ASCII characters ``str.lower`` turns into ASCII ones: ``İ`` into ``i`` and a combining
+dot (two characters), the Kelvin sign into ``k``."""
+
+
+def _plain_ascii(keyword: str) -> bool:
+    return keyword.isascii() and "\x7f" not in keyword
+
+
+def keywords_in_ascii(text: str) -> bool:
+    """Whether an ASCII keyword occurs in ``text.lower()`` exactly where it occurs in
+    :func:`lower_ascii_bytes`: true unless the text holds a character that lower-cases into ASCII."""
+    return text.isascii() or not any(c in text for c in _INTO_ASCII)
+
+
+def lower_ascii_bytes(text: str) -> bytes:
+    """:func:`ascii_bytes` lower-cased: where ASCII keywords are looked for. On non-ASCII text it is
+    several times cheaper than ``text.lower()`` and, when :func:`keywords_in_ascii`, gives the same
+    answers (a non-ASCII character lower-cases into a non-ASCII one, and is DEL here)."""
+    global _LAST_LOWER_BYTES
+    seen, data = _LAST_LOWER_BYTES
+    if seen is not text:
+        data = ascii_bytes(text).lower()
+        _LAST_LOWER_BYTES = (text, data)
+    return data
 
 
 def lower(text: str) -> str:

@@ -122,10 +122,13 @@ _DATE = re.compile(
 )
 
 
+_NON_DIGIT = re.compile(r"\D")
+
+
 def _phone(value: str) -> bool:
     import phonenumbers  # imported only when a candidate needs it (about 20 ms)
 
-    digits = re.sub(r"\D", "", value)
+    digits = _NON_DIGIT.sub("", value)
     if not 7 <= len(digits) <= 15 or len(set(digits)) < 3 or _DATE.search(value):
         return False
     regions = (None,) if value.lstrip().startswith("+") else _PHONE_REGIONS
@@ -157,6 +160,21 @@ def _phone_shaped(value: str) -> bool:
     """An international prefix, an area code in parentheses, or ten digits and more."""
     stripped = value.strip()
     return stripped.startswith("+") or "(" in stripped or sum(c.isdigit() for c in stripped) >= 10
+
+
+# A phone candidate's value is the same string many times over in a large tree (a number in a
+# footer, a coordinate in a repeated drawing); ``phonenumbers`` tries up to 15 regions per value.
+_phone_valid = functools.lru_cache(maxsize=4096)(_phone)
+_phone_possible = functools.lru_cache(maxsize=1024)(phone_possible)
+
+
+def _phone_candidate_shaped(value: str) -> bool:
+    """:func:`_phone_shaped` for a value the built-in phone pattern matched (ASCII digits, spaces and
+    ``+().-`` only, no leading or trailing space): the same answer without a loop in Python."""
+    return value[0] == "+" or "(" in value or len(value) - len(value.translate(_DROP_DIGITS)) >= 10
+
+
+_DROP_DIGITS = str.maketrans("", "", "0123456789")
 
 
 def _email(value: str) -> bool:
@@ -310,9 +328,15 @@ class PiiScanner:
         """(entity, start, end, confidence) of every accepted candidate, in order."""
         if limit is not None:
             text = text[:limit]
-        lowered = lower(text)
+        # Context words are looked for in the lower-cased 48 characters before a value. Lower-casing a
+        # whole non-ASCII text is slow (a translation file: tens of ms), and a window lower-cased on its
+        # own is the same string unless the text holds a character whose lower case is two characters
+        # (İ, which would shift every offset after it) or depends on its neighbours (Σ): only then, and
+        # for ASCII text (where it is nearly free), is the whole text lower-cased once.
+        lowered = lower(text) if text.isascii() or "\u0130" in text or "\u03a3" in text else None
         data = ascii_bytes(text)  # same offsets as the text; the prefilter made it already
         out: list[tuple[Entity, int, int, float]] = []
+        minimum = self.min_confidence
         for index in self.matcher.candidates(text, lowered):
             entity = self.entities[index]
             found = self._compiled.get(index)
@@ -321,34 +345,40 @@ class PiiScanner:
                 regex = compile_regex(
                     entity.pattern, entity.case_insensitive, engine=self._engine, binary=binary
                 )
-                found = self._compiled[index] = (regex, binary)
-            regex, binary = found
+                found = self._compiled[index] = (
+                    regex,
+                    binary,
+                    _any_word(tuple(entity.context) + tuple(entity.against)),
+                )
+            regex, binary, words = found
             phone = entity.id == "pii-phone"
+            builtin_phone = phone and entity.pattern == PHONE.pattern
+            check = CHECKS[entity.check] if entity.check and not phone else None
+            private = entity.id == "pii-ip-address" and not self.private_ips
+            base = max(0.0, min(1.0, entity.base))
             for match in regex.finditer(data if binary else text):
                 start, end = match.span()
                 value = text[start:end]
-                # context first: it is cheap, and a candidate that cannot reach min_confidence even
-                # when valid is not worth a phonenumbers parse
-                confidence = _with_context(entity, lowered, start)
+                if not phone and check is not None and not check(value):
+                    continue  # the entity's own check first: cheaper than the context words
+                # the context (one search for any word in the window, most often none) before a
+                # phonenumbers parse: a candidate that cannot reach min_confidence is not worth one
+                at = start - CONTEXT_WINDOW if start > CONTEXT_WINDOW else 0
+                window = lowered[at:start] if lowered is not None else text[at:start].lower()
+                confidence = (
+                    base if words is None or words.search(window) is None else _context(entity, window)
+                )
                 if phone:
-                    if not _phone_shaped(value):
+                    if not (_phone_candidate_shaped(value) if builtin_phone else _phone_shaped(value)):
                         confidence -= 0.2  # 7-9 bare digits are as often a street number or a count
-                    if confidence < self.min_confidence:
+                    if confidence < minimum:
                         continue
-                    if not _phone(value):
+                    if not _phone_valid(value):
                         # possible but unassigned: only with a context word
-                        if confidence - 0.2 < self.min_confidence or not phone_possible(value):
+                        if confidence - 0.2 < minimum or not _phone_possible(value):
                             continue
                         confidence -= 0.2
-                elif (
-                    confidence < self.min_confidence
-                    or (entity.check and not CHECKS[entity.check](value))
-                    or (
-                        entity.id == "pii-ip-address"
-                        and not self.private_ips
-                        and ipaddress.ip_address(value).is_private
-                    )
-                ):
+                elif confidence < minimum or (private and ipaddress.ip_address(value).is_private):
                     continue
                 out.append((entity, start, end, confidence))
         # One span, one entity: a card number is not also a phone number; the more confident wins.
@@ -389,7 +419,11 @@ def _with_context(entity: Entity, lowered: str, start: int) -> float:
     """The base confidence, raised by a context word before the value or lowered by a word that says it
     is something else, whichever is nearer; nearer context counts slightly more (so ``SSN 536-22-8842``
     after ``call us`` is an SSN, not a phone number)."""
-    window = lowered[max(0, start - CONTEXT_WINDOW) : start]
+    return _context(entity, lowered[max(0, start - CONTEXT_WINDOW) : start])
+
+
+def _context(entity: Entity, window: str) -> float:
+    """:func:`_with_context` on the lower-cased window before the value."""
     near_for = _nearest(entity.context, window)
     near_against = _nearest(entity.against, window)
     confidence = entity.base
@@ -401,14 +435,16 @@ def _with_context(entity: Entity, lowered: str, start: int) -> float:
 
 
 @functools.lru_cache(maxsize=256)
-def _any_word(words: tuple[str, ...]) -> re.Pattern[str]:
-    """Whether any of ``words`` occurs at all (whole word or not): the quick test before the exact one."""
-    return re.compile("|".join(re.escape(w) for w in words))
+def _any_word(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Whether any of ``words`` occurs at all (whole word or not): the quick test before the exact one.
+    ``None`` when there are no words (nothing to look for)."""
+    return re.compile("|".join(re.escape(w) for w in words)) if words else None
 
 
 def _nearest(words: Sequence[str], window: str) -> int | None:
     """How far before the end of ``window`` the nearest of ``words`` (as a whole word) ends."""
-    if not words or _any_word(tuple(words)).search(window) is None:
+    quick = _any_word(tuple(words))
+    if quick is None or quick.search(window) is None:
         return None  # the common case, one C call instead of a ``rfind`` per word
     best: int | None = None
     for word in words:
