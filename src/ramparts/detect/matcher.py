@@ -16,7 +16,6 @@ one, which ``tests/unit/detect`` checks by running every backend over the same i
 
 from __future__ import annotations
 
-import codecs
 import os
 import re
 from collections.abc import Sequence
@@ -300,19 +299,19 @@ def ascii_bytes(text: str) -> bytes:
     seen, data = _LAST_ASCII  # one tuple, replaced whole: safe to read from any thread
     if seen is text:
         return data  # the secret and PII prefilters scan the same text one after the other
-    data = text.encode("ascii", _AS_DEL)  # each run of non-ASCII characters: one DEL per character
+    if text.isascii():
+        data = text.encode("ascii")
+    else:
+        # in UTF-8 a non-ASCII character is one lead byte (0xc0-0xff) and continuation bytes
+        # (0x80-0xbf): one C pass turns each lead into DEL and drops the continuations (a lone
+        # surrogate, encoded as three bytes with surrogatepass, becomes one DEL too)
+        data = text.encode("utf-8", "surrogatepass").translate(_LEAD_AS_DEL, _CONTINUATION)
     _LAST_ASCII = (text, data)
     return data
 
 
-def _as_del(error: UnicodeError) -> tuple[str, int]:
-    if not isinstance(error, UnicodeEncodeError):  # pragma: no cover - registered for encoding only
-        raise error
-    return "\x7f" * (error.end - error.start), error.end
-
-
-_AS_DEL = "ramparts-ascii-del"
-codecs.register_error(_AS_DEL, _as_del)
+_LEAD_AS_DEL = bytes(range(0x80)) + b"\x7f" * 0x80
+_CONTINUATION = bytes(range(0x80, 0xC0))
 _LAST_ASCII: tuple[str | None, bytes] = (None, b"")
 _LAST_LOWER: tuple[str | None, str] = (None, "")
 _LAST_LOWER_BYTES: tuple[str | None, bytes] = (None, b"")

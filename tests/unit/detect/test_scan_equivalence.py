@@ -141,7 +141,8 @@ def test_context_windows_with_characters_whose_lower_case_is_special() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=60))
 def test_ascii_bytes_is_one_del_per_non_ascii_character(text: str) -> None:
-    assert ascii_bytes(text) == re.sub("[^\x00-\x7f]", "\x7f", text).encode("ascii")
+    for sample in (text, text + "\ud800", "\udfff" + text + "é\U0001f600"):  # lone surrogates too
+        assert ascii_bytes(sample) == re.sub("[^\x00-\x7f]", "\x7f", sample).encode("ascii")
 
 
 _KEYWORD_TEXT = st.text(alphabet="keyKEYabAB\u212a\u0130iIΣσ é\x7f:@-", max_size=30)
