@@ -412,8 +412,10 @@ class PiiScanner:
         return sorted(kept, key=lambda h: h[1])
 
     def scan(self, text: str, key: bytes, *, limit: int | None = None) -> list[Finding]:
-        line = line_index(text)
         hits = self.hits(text, limit=limit)
+        if not hits:
+            return []
+        line = line_index(text)
         shown = excerpts(text, [(start, end, entity.id) for entity, start, end, _ in hits], key)
         return [
             Finding(
