@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal, NamedTuple
 
 from .._hashing import sha256
@@ -56,6 +56,70 @@ def compile_regex(regex: str, case_insensitive: bool, *, engine: str = "auto", b
                 if engine == "re2":
                     raise
     return re.compile(source, flags(case_insensitive))
+
+
+def spans(regex: Any, data: bytes) -> Iterator[tuple[int, int]]:
+    """``m.span() for m in regex.finditer(data)``, for a pattern from :func:`compile_regex` over bytes.
+
+    For RE2 it calls the compiled pattern's ``Match`` directly, as ``re2``'s own ``finditer`` does for
+    bytes, without building a match object per match (a fifth of the PII scan went there: the phone
+    pattern matches every ``1.2`` and ``12-34``). Any other pattern, or an ``re2`` whose internals
+    differ from what :func:`_raw_re2_match` checked, goes through ``finditer``.
+    """
+    raw = _raw_re2_match(regex)
+    if raw is None:
+        for match in regex.finditer(data):
+            yield match.span()
+        return
+    match, anchor = raw
+    pos, endpos = 0, len(data)
+    while True:
+        found = match(anchor, data, pos, endpos)[0]
+        if found[0] == -1:
+            return
+        yield found
+        if pos == endpos:
+            return
+        pos = pos + 1 if pos == found[1] else found[1]  # past an empty match, else after this one
+
+
+def _raw_re2_match(regex: Any) -> tuple[Any, Any] | None:
+    """The bound ``RE2.Match`` and its unanchored mode, when ``regex`` is an ``re2`` pattern whose
+    direct calls give what its ``finditer`` gives on a probe (checked once per pattern)."""
+    cached = _RAW.get(id(regex))
+    if cached is not None and cached[0] is regex:
+        return cached[1]
+    raw: tuple[Any, Any] | None = None
+    try:
+        import re2
+
+        inner = regex._regexp
+        candidate = (inner.Match, re2._Anchor.UNANCHORED)
+    except (ImportError, AttributeError):
+        pass
+    else:
+        probe = b"x 12-34 a@b.co 1.2.3.4 \x7f 555 0100 ab:cd:ef::1 "
+        try:
+            expected = [m.span() for m in regex.finditer(probe)]
+            got = []
+            pos = 0
+            while True:
+                found = tuple(candidate[0](candidate[1], probe, pos, len(probe))[0])
+                if found[0] == -1:
+                    break
+                got.append(found)
+                if pos == len(probe):
+                    break
+                pos = pos + 1 if pos == found[1] else found[1]
+            if got == expected:
+                raw = candidate
+        except Exception:  # noqa: BLE001 - any surprise: the public API
+            raw = None
+    _RAW[id(regex)] = (regex, raw)
+    return raw
+
+
+_RAW: dict[int, tuple[Any, tuple[Any, Any] | None]] = {}
 
 
 class Pattern(NamedTuple):

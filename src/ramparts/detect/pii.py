@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from ..model import Finding
 from .excerpt import excerpts
-from .matcher import Backend, Matcher, Pattern, ascii_bytes, compile_regex, lower
+from .matcher import Backend, Matcher, Pattern, ascii_bytes, compile_regex, lower, spans
 from .redact import fingerprint
 from .secrets import line_index, luhn
 
@@ -372,8 +372,7 @@ class PiiScanner:
                 check = _card_candidate
             private = entity.id == "pii-ip-address" and not self.private_ips
             base = max(0.0, min(1.0, entity.base))
-            for match in regex.finditer(data if binary else text):
-                start, end = match.span()
+            for start, end in spans(regex, data) if binary else (m.span() for m in regex.finditer(text)):
                 value = text[start:end]
                 if not phone and check is not None and not check(value):
                     continue  # the entity's own check first: cheaper than the context words

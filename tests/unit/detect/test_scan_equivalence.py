@@ -169,3 +169,19 @@ def test_keywords_are_looked_up_as_in_the_lower_cased_text(backend: str, pattern
         _MATCHERS[key] = Matcher(_PATTERN_SETS[patterns], backend=backend)  # type: ignore[arg-type]
     matcher = _MATCHERS[key]
     assert matcher.candidates(text) == matcher.candidates(text, text.lower())
+
+
+_SPAN_PATTERNS = [(e.pattern, e.case_insensitive) for e in pii.BUILTIN] + [("x*", False), ("(a)|b?", True)]
+
+
+@pytest.mark.parametrize("engine", ["auto", "re"])
+@settings(max_examples=200, deadline=None)
+@given(TEXTS)
+def test_spans_are_those_of_finditer(engine: str, text: str) -> None:
+    """matcher.spans (RE2's Match called directly) against the public finditer, empty matches too."""
+    from ramparts.detect.matcher import compile_regex, spans
+
+    data = ascii_bytes(text)
+    for pattern, case_insensitive in _SPAN_PATTERNS:
+        regex = compile_regex(pattern, case_insensitive, engine=engine, binary=True)
+        assert list(spans(regex, data)) == [m.span() for m in regex.finditer(data)], pattern
