@@ -120,6 +120,13 @@ _PIECES = st.sampled_from(
         "--token=",
         "sshpass -p ",
         "mysql ",
+        "mariadb -psecret1 ",
+        "sshpass -pabc ",
+        "BASIC ",
+        "Bearer\t",
+        "baſic ",
+        "\u212aey=",
+        "--secret x",
         " -p",
         "«",
         "b2mac:",
@@ -141,3 +148,17 @@ _PIECES = st.sampled_from(
 def test_quick_field_test_changes_nothing(text: str) -> None:
     assert redact_text(text, KEY) == _reference_redact(text, KEY)
     assert redact_text(text, KEY, limit=20) == _reference_redact(text, KEY, limit=20)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.one_of(_PIECES, st.text(alphabet="abcdefgpsuyBKMS=:-_ \t", max_size=8)), max_size=10).map(
+        "".join
+    )
+)
+def test_field_patterns_need_what_the_quick_test_looks_for(text: str) -> None:
+    from ramparts.detect import redact as r
+
+    if not r._may_have_field(text):
+        for pattern in (r._ASSIGN, r._BEARER, r._USERINFO, r._QUERY, r._OPTION, r._SSHPASS, r._MYSQL):
+            assert pattern.search(text) is None, (pattern.pattern, text)

@@ -41,6 +41,27 @@ _ANY_FIELD = re.compile(
 )
 """Whether any of the field patterns occurs at all: when none does, none of their substitutions (each
 over the previous one's unchanged output) changes anything, and only ``_TOKEN`` is left to run."""
+
+
+def _may_have_field(text: str) -> bool:
+    """False only when no field pattern can match: on ASCII text each needs ``:`` or ``=``, ``--``,
+    ``bearer``/``basic`` in any case, ``sshpass`` or ``mysql``/``mariadb`` (non-ASCII text gets the
+    full test: under IGNORECASE, ``ſ`` matches ``s`` and the Kelvin sign ``k``)."""
+    if not text.isascii():
+        return True
+    if (
+        ":" in text
+        or "=" in text
+        or "--" in text
+        or "sshpass" in text
+        or "mysql" in text
+        or "mariadb" in text
+    ):
+        return True
+    lowered = text.lower()
+    return "bearer" in lowered or "basic" in lowered
+
+
 _PREFIXES = (
     "sk-",
     "ghp_",
@@ -129,7 +150,7 @@ def redact_text(text: str, key: bytes, limit: int = 240) -> str:
         return m.group(1) + mask(m.group(2)) + (m.group(3) if m.lastindex == 3 else "")
 
     out = text
-    if _ANY_FIELD.search(text) is not None:  # most texts (an excerpt's few words) have none of them
+    if _may_have_field(text) and _ANY_FIELD.search(text) is not None:  # most texts have none
         out = _ASSIGN.sub(keep_first, text)
         for pattern in (_BEARER, _USERINFO, _QUERY, _OPTION, _SSHPASS):
             out = pattern.sub(keep_first, out)
