@@ -301,14 +301,15 @@ def _hyperscan_backend(
     def run(text: str, haystack: Any, keywords: Any) -> set[int]:
         del haystack, keywords
         out: set[int] = set(fallback)
-
-        def on_match(pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
-            out.add(pattern_id)
-
-        database.scan(ascii_bytes(text), match_event_handler=on_match, scratch=scratch)
+        database.scan(ascii_bytes(text), match_event_handler=_add_id, scratch=scratch, context=out)
         return out
 
     return run
+
+
+def _add_id(pattern_id: int, start: int, end: int, flags: int, found: set[int]) -> None:
+    """Hyperscan's match callback: one function for every scan, the set to fill comes as its context."""
+    found.add(pattern_id)
 
 
 def _compile(hyperscan: Any, expressions: list[bytes], flags: list[int]) -> tuple[Any, list[int]]:

@@ -347,11 +347,14 @@ class PiiScanner:
         # own is the same string unless the text holds a character whose lower case is two characters
         # (İ, which would shift every offset after it) or depends on its neighbours (Σ): only then, and
         # for ASCII text (where it is nearly free), is the whole text lower-cased once.
+        indices = self.matcher.candidates(text)  # keywords: in the bytes the secret scan lower-cased
+        if not indices:
+            return []
         lowered = lower(text) if text.isascii() or "\u0130" in text or "\u03a3" in text else None
         data = ascii_bytes(text)  # same offsets as the text; the prefilter made it already
         out: list[tuple[Entity, int, int, float]] = []
         minimum = self.min_confidence
-        for index in self.matcher.candidates(text, lowered):
+        for index in indices:
             entity = self.entities[index]
             found = self._compiled.get(index)
             if found is None:
