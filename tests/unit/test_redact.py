@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ramparts.detect.redact import Redactor, fingerprint, load_key, redact_text
 
@@ -71,3 +75,90 @@ def test_credentials_in_common_command_shapes_are_masked() -> None:
 def test_redaction_is_idempotent() -> None:
     once = redact_text("export TOKEN=ghp_0123456789abcdefghijABCDEFGHIJ012345 && curl -u a:b https://x", KEY)
     assert redact_text(once, KEY) == once
+
+
+def _reference_redact(text: str, key: bytes, limit: int = 240) -> str:
+    """redact_text as it was before its quick test for field patterns (every substitution, always)."""
+    from ramparts.detect import redact as r
+
+    def mask(value: str) -> str:
+        return f"«redacted {fingerprint(value, key)}»"
+
+    def keep_first(m: re.Match[str]) -> str:
+        return m.group(1) + mask(m.group(2)) + (m.group(3) if m.lastindex == 3 else "")
+
+    out = r._ASSIGN.sub(keep_first, text)
+    for pattern in (r._BEARER, r._USERINFO, r._QUERY, r._OPTION, r._SSHPASS):
+        out = pattern.sub(keep_first, out)
+    if r._MYSQL.search(out):
+        out = r._MYSQL_P.sub(keep_first, out)
+    out = r._TOKEN.sub(
+        lambda m: (
+            mask(m.group(0))
+            if r._looks_secret(m.group(0)) and not m.group(0).startswith("b2mac:")
+            else m.group(0)
+        ),
+        out,
+    )
+    if len(out) > limit:
+        out = out[:limit] + f"… [{len(text)} chars]"
+    return out
+
+
+_PIECES = st.sampled_from(
+    [
+        "password=",
+        "Token: ",
+        "API-KEY = '",
+        "bearer ",
+        "Basic ",
+        "https://user:",
+        "@host/",
+        "?sig=",
+        "&code=",
+        "--password ",
+        "--token=",
+        "sshpass -p ",
+        "mysql ",
+        "mariadb -psecret1 ",
+        "sshpass -pabc ",
+        "BASIC ",
+        "Bearer\t",
+        "baſic ",
+        "\u212aey=",
+        "--secret x",
+        " -p",
+        "«",
+        "b2mac:",
+        "ghp_0123456789abcdefghijABCDEFGHIJ012345",
+        "hunter2hunter2",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCY",
+        " ",
+        "\n",
+        "é",
+        "x",
+        '"',
+        ";",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=6)), max_size=14).map("".join))
+def test_quick_field_test_changes_nothing(text: str) -> None:
+    assert redact_text(text, KEY) == _reference_redact(text, KEY)
+    assert redact_text(text, KEY, limit=20) == _reference_redact(text, KEY, limit=20)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.one_of(_PIECES, st.text(alphabet="abcdefgpsuyBKMS=:-_ \t", max_size=8)), max_size=10).map(
+        "".join
+    )
+)
+def test_field_patterns_need_what_the_quick_test_looks_for(text: str) -> None:
+    from ramparts.detect import redact as r
+
+    if not r._may_have_field(text):
+        for pattern in (r._ASSIGN, r._BEARER, r._USERINFO, r._QUERY, r._OPTION, r._SSHPASS, r._MYSQL):
+            assert pattern.search(text) is None, (pattern.pattern, text)

@@ -20,9 +20,13 @@ WIDTH = 40
 
 def excerpts(text: str, spans: Sequence[tuple[int, int, str]], key: bytes, width: int = WIDTH) -> list[str]:
     """One excerpt per ``(start, end, label)`` span; each masks every span it overlaps."""
+    if not spans:
+        return []
     ordered = sorted(spans)
     starts = [s for s, _e, _l in ordered]
-    longest = max((e - s for s, e, _l in ordered), default=0)
+    longest = max(e - s for s, e, _l in ordered)
+    prints: dict[tuple[int, int], str] = {}  # a span masked in several excerpts is hashed once
+    limit = width * 4
     out = []
     for start, end, _label in spans:
         line_start = text.rfind("\n", 0, start) + 1
@@ -35,10 +39,13 @@ def excerpts(text: str, spans: Sequence[tuple[int, int, str]], key: bytes, width
         for s, e, label in ordered[first : bisect.bisect_left(starts, hi)]:
             if e <= cursor:
                 continue  # outside the window, or already masked with an overlapping span
-            parts.append(redact_text(text[cursor : max(cursor, s)], key, limit=width * 4))
-            parts.append(f"«{label} {fingerprint(text[s:e], key)}»")
+            parts.append(redact_text(text[cursor : max(cursor, s)], key, limit=limit))
+            mark = prints.get((s, e))
+            if mark is None:
+                mark = prints[(s, e)] = fingerprint(text[s:e], key)
+            parts.append(f"«{label} {mark}»")
             cursor = e
-        parts.append(redact_text(text[cursor : max(cursor, hi)], key, limit=width * 4))
+        parts.append(redact_text(text[cursor : max(cursor, hi)], key, limit=limit))
         out.append(visible("".join(parts)))
     return out
 

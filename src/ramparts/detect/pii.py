@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from ..model import Finding
 from .excerpt import excerpts
-from .matcher import Backend, Matcher, Pattern, ascii_bytes, compile_regex, lower
+from .matcher import Backend, Matcher, Pattern, ascii_bytes, compile_regex, lower, spans
 from .redact import fingerprint
 from .secrets import line_index, luhn
 
@@ -84,6 +84,20 @@ def _card(value: str) -> bool:
     return any(prefix(digits) and len(digits) in lengths for prefix, lengths in _CARD_NETWORKS)
 
 
+_DOUBLED = str.maketrans("0123456789", "0246813579")
+"""Each digit doubled, its two digits summed (Luhn's every second digit from the right)."""
+
+
+def _card_candidate(value: str) -> bool:
+    """:func:`_card` for a value the built-in card pattern matched (12 to 19 ASCII digits, single spaces
+    or dashes between them): the same answer, Luhn's sum done by ``str.translate`` and ``map``."""
+    digits = value.replace(" ", "").replace("-", "")
+    total = sum(map(int, digits[-1::-2])) + sum(map(int, digits[-2::-2].translate(_DOUBLED)))
+    if total % 10:
+        return False
+    return any(prefix(digits) and len(digits) in lengths for prefix, lengths in _CARD_NETWORKS)
+
+
 # ISO 13616 lengths per country.
 _IBAN_LENGTHS = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
@@ -122,10 +136,13 @@ _DATE = re.compile(
 )
 
 
+_NON_DIGIT = re.compile(r"\D")
+
+
 def _phone(value: str) -> bool:
     import phonenumbers  # imported only when a candidate needs it (about 20 ms)
 
-    digits = re.sub(r"\D", "", value)
+    digits = _NON_DIGIT.sub("", value)
     if not 7 <= len(digits) <= 15 or len(set(digits)) < 3 or _DATE.search(value):
         return False
     regions = (None,) if value.lstrip().startswith("+") else _PHONE_REGIONS
@@ -157,6 +174,21 @@ def _phone_shaped(value: str) -> bool:
     """An international prefix, an area code in parentheses, or ten digits and more."""
     stripped = value.strip()
     return stripped.startswith("+") or "(" in stripped or sum(c.isdigit() for c in stripped) >= 10
+
+
+# A phone candidate's value is the same string many times over in a large tree (a number in a
+# footer, a coordinate in a repeated drawing); ``phonenumbers`` tries up to 15 regions per value.
+_phone_valid = functools.lru_cache(maxsize=4096)(_phone)
+_phone_possible = functools.lru_cache(maxsize=1024)(phone_possible)
+
+
+def _phone_candidate_shaped(value: str) -> bool:
+    """:func:`_phone_shaped` for a value the built-in phone pattern matched (ASCII digits, spaces and
+    ``+().-`` only, no leading or trailing space): the same answer without a loop in Python."""
+    return value[0] == "+" or "(" in value or len(value) - len(value.translate(_DROP_DIGITS)) >= 10
+
+
+_DROP_DIGITS = str.maketrans("", "", "0123456789")
 
 
 def _email(value: str) -> bool:
@@ -310,10 +342,19 @@ class PiiScanner:
         """(entity, start, end, confidence) of every accepted candidate, in order."""
         if limit is not None:
             text = text[:limit]
-        lowered = lower(text)
+        # Context words are looked for in the lower-cased 48 characters before a value. Lower-casing a
+        # whole non-ASCII text is slow (a translation file: tens of ms), and a window lower-cased on its
+        # own is the same string unless the text holds a character whose lower case is two characters
+        # (İ, which would shift every offset after it) or depends on its neighbours (Σ): only then, and
+        # for ASCII text (where it is nearly free), is the whole text lower-cased once.
+        indices = self.matcher.candidates(text)  # keywords: in the bytes the secret scan lower-cased
+        if not indices:
+            return []
+        lowered = lower(text) if text.isascii() or "\u0130" in text or "\u03a3" in text else None
         data = ascii_bytes(text)  # same offsets as the text; the prefilter made it already
         out: list[tuple[Entity, int, int, float]] = []
-        for index in self.matcher.candidates(text, lowered):
+        minimum = self.min_confidence
+        for index in indices:
             entity = self.entities[index]
             found = self._compiled.get(index)
             if found is None:
@@ -321,34 +362,41 @@ class PiiScanner:
                 regex = compile_regex(
                     entity.pattern, entity.case_insensitive, engine=self._engine, binary=binary
                 )
-                found = self._compiled[index] = (regex, binary)
-            regex, binary = found
+                found = self._compiled[index] = (
+                    regex,
+                    binary,
+                    _any_word(tuple(entity.context) + tuple(entity.against)),
+                )
+            regex, binary, words = found
             phone = entity.id == "pii-phone"
-            for match in regex.finditer(data if binary else text):
-                start, end = match.span()
+            builtin_phone = phone and entity.pattern == PHONE.pattern
+            check = CHECKS[entity.check] if entity.check and not phone else None
+            if check is _card and entity.pattern == CARD.pattern:
+                check = _card_candidate
+            private = entity.id == "pii-ip-address" and not self.private_ips
+            base = max(0.0, min(1.0, entity.base))
+            for start, end in spans(regex, data) if binary else (m.span() for m in regex.finditer(text)):
                 value = text[start:end]
-                # context first: it is cheap, and a candidate that cannot reach min_confidence even
-                # when valid is not worth a phonenumbers parse
-                confidence = _with_context(entity, lowered, start)
+                if not phone and check is not None and not check(value):
+                    continue  # the entity's own check first: cheaper than the context words
+                # the context (one search for any word in the window, most often none) before a
+                # phonenumbers parse: a candidate that cannot reach min_confidence is not worth one
+                at = start - CONTEXT_WINDOW if start > CONTEXT_WINDOW else 0
+                window = lowered[at:start] if lowered is not None else text[at:start].lower()
+                confidence = (
+                    base if words is None or words.search(window) is None else _context(entity, window)
+                )
                 if phone:
-                    if not _phone_shaped(value):
+                    if not (_phone_candidate_shaped(value) if builtin_phone else _phone_shaped(value)):
                         confidence -= 0.2  # 7-9 bare digits are as often a street number or a count
-                    if confidence < self.min_confidence:
+                    if confidence < minimum:
                         continue
-                    if not _phone(value):
+                    if not _phone_valid(value):
                         # possible but unassigned: only with a context word
-                        if confidence - 0.2 < self.min_confidence or not phone_possible(value):
+                        if confidence - 0.2 < minimum or not _phone_possible(value):
                             continue
                         confidence -= 0.2
-                elif (
-                    confidence < self.min_confidence
-                    or (entity.check and not CHECKS[entity.check](value))
-                    or (
-                        entity.id == "pii-ip-address"
-                        and not self.private_ips
-                        and ipaddress.ip_address(value).is_private
-                    )
-                ):
+                elif confidence < minimum or (private and ipaddress.ip_address(value).is_private):
                     continue
                 out.append((entity, start, end, confidence))
         # One span, one entity: a card number is not also a phone number; the more confident wins.
@@ -366,8 +414,10 @@ class PiiScanner:
         return sorted(kept, key=lambda h: h[1])
 
     def scan(self, text: str, key: bytes, *, limit: int | None = None) -> list[Finding]:
-        line = line_index(text)
         hits = self.hits(text, limit=limit)
+        if not hits:
+            return []
+        line = line_index(text)
         shown = excerpts(text, [(start, end, entity.id) for entity, start, end, _ in hits], key)
         return [
             Finding(
@@ -389,7 +439,11 @@ def _with_context(entity: Entity, lowered: str, start: int) -> float:
     """The base confidence, raised by a context word before the value or lowered by a word that says it
     is something else, whichever is nearer; nearer context counts slightly more (so ``SSN 536-22-8842``
     after ``call us`` is an SSN, not a phone number)."""
-    window = lowered[max(0, start - CONTEXT_WINDOW) : start]
+    return _context(entity, lowered[max(0, start - CONTEXT_WINDOW) : start])
+
+
+def _context(entity: Entity, window: str) -> float:
+    """:func:`_with_context` on the lower-cased window before the value."""
     near_for = _nearest(entity.context, window)
     near_against = _nearest(entity.against, window)
     confidence = entity.base
@@ -401,14 +455,16 @@ def _with_context(entity: Entity, lowered: str, start: int) -> float:
 
 
 @functools.lru_cache(maxsize=256)
-def _any_word(words: tuple[str, ...]) -> re.Pattern[str]:
-    """Whether any of ``words`` occurs at all (whole word or not): the quick test before the exact one."""
-    return re.compile("|".join(re.escape(w) for w in words))
+def _any_word(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Whether any of ``words`` occurs at all (whole word or not): the quick test before the exact one.
+    ``None`` when there are no words (nothing to look for)."""
+    return re.compile("|".join(re.escape(w) for w in words)) if words else None
 
 
 def _nearest(words: Sequence[str], window: str) -> int | None:
     """How far before the end of ``window`` the nearest of ``words`` (as a whole word) ends."""
-    if not words or _any_word(tuple(words)).search(window) is None:
+    quick = _any_word(tuple(words))
+    if quick is None or quick.search(window) is None:
         return None  # the common case, one C call instead of a ``rfind`` per word
     best: int | None = None
     for word in words:

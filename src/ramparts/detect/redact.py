@@ -29,6 +29,39 @@ _OPTION = re.compile(r"(?i)((?:--password|--passwd|--token|--secret|--api-key)(?
 _SSHPASS = re.compile(r"(sshpass\s+-p\s*)(\S+)")
 _MYSQL = re.compile(r"\b(?:mysql|mysqldump|mysqladmin|mariadb)\b")
 _MYSQL_P = re.compile(r"(?<!\S)(-p)(\S{3,})")
+
+
+def _scoped(pattern: re.Pattern[str]) -> str:
+    source = pattern.pattern
+    return f"(?i:{source[4:]})" if source.startswith("(?i)") else f"(?:{source})"
+
+
+_ANY_FIELD = re.compile(
+    "|".join(_scoped(p) for p in (_ASSIGN, _BEARER, _USERINFO, _QUERY, _OPTION, _SSHPASS, _MYSQL))
+)
+"""Whether any of the field patterns occurs at all: when none does, none of their substitutions (each
+over the previous one's unchanged output) changes anything, and only ``_TOKEN`` is left to run."""
+
+
+def _may_have_field(text: str) -> bool:
+    """False only when no field pattern can match: on ASCII text each needs ``:`` or ``=``, ``--``,
+    ``bearer``/``basic`` in any case, ``sshpass`` or ``mysql``/``mariadb`` (non-ASCII text gets the
+    full test: under IGNORECASE, ``ſ`` matches ``s`` and the Kelvin sign ``k``)."""
+    if not text.isascii():
+        return True
+    if (
+        ":" in text
+        or "=" in text
+        or "--" in text
+        or "sshpass" in text
+        or "mysql" in text
+        or "mariadb" in text
+    ):
+        return True
+    lowered = text.lower()
+    return "bearer" in lowered or "basic" in lowered
+
+
 _PREFIXES = (
     "sk-",
     "ghp_",
@@ -116,11 +149,13 @@ def redact_text(text: str, key: bytes, limit: int = 240) -> str:
     def keep_first(m: re.Match[str]) -> str:
         return m.group(1) + mask(m.group(2)) + (m.group(3) if m.lastindex == 3 else "")
 
-    out = _ASSIGN.sub(keep_first, text)
-    for pattern in (_BEARER, _USERINFO, _QUERY, _OPTION, _SSHPASS):
-        out = pattern.sub(keep_first, out)
-    if _MYSQL.search(out):
-        out = _MYSQL_P.sub(keep_first, out)
+    out = text
+    if _may_have_field(text) and _ANY_FIELD.search(text) is not None:  # most texts have none
+        out = _ASSIGN.sub(keep_first, text)
+        for pattern in (_BEARER, _USERINFO, _QUERY, _OPTION, _SSHPASS):
+            out = pattern.sub(keep_first, out)
+        if _MYSQL.search(out):
+            out = _MYSQL_P.sub(keep_first, out)
     out = _TOKEN.sub(
         lambda m: (
             mask(m.group(0))

@@ -1,0 +1,187 @@
+"""The scan's speed-ups against plain reference versions of what they replace, on generated texts.
+
+The PII scan now lower-cases a 48-character window instead of the whole text (unless the text holds
+İ or Σ), runs an entity's check before its context words, memoises phone validity and looks keywords
+up in lower-cased ASCII bytes. Each is exact by argument; these tests hold them to it on texts built
+from the pieces where they could differ (non-ASCII letters whose lower case is special, context words
+at the window's edge, every entity's shapes).
+"""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ramparts.detect import pii
+from ramparts.detect.matcher import Matcher, Pattern, ascii_bytes, available_backends, flags
+
+SCANNER = pii.PiiScanner()
+PRIVATE = pii.PiiScanner(private_ips=True)
+
+
+def reference_hits(scanner: pii.PiiScanner, text: str) -> list[tuple[str, int, int, float]]:
+    """PiiScanner.hits as it was before the speed-ups: every pattern with Python's ``re`` over the
+    text, the whole text lower-cased for the context, context before the entity's check."""
+    lowered = text.lower()
+    out: list[tuple[pii.Entity, int, int, float]] = []
+    for entity in scanner.entities:
+        phone = entity.id == "pii-phone"
+        for match in re.finditer(entity.pattern, text, flags(entity.case_insensitive)):
+            start, end = match.span()
+            value = text[start:end]
+            confidence = pii._with_context(entity, lowered, start)
+            if phone:
+                if not pii._phone_shaped(value):
+                    confidence -= 0.2
+                if confidence < scanner.min_confidence:
+                    continue
+                if not pii._phone(value):
+                    if confidence - 0.2 < scanner.min_confidence or not pii.phone_possible(value):
+                        continue
+                    confidence -= 0.2
+            elif (
+                confidence < scanner.min_confidence
+                or (entity.check and not pii.CHECKS[entity.check](value))
+                or (
+                    entity.id == "pii-ip-address"
+                    and not scanner.private_ips
+                    and ipaddress.ip_address(value).is_private
+                )
+            ):
+                continue
+            out.append((entity, start, end, confidence))
+    out.sort(key=lambda h: (-h[3], h[0].id == "pii-phone", h[1]))
+    kept: list[tuple[pii.Entity, int, int, float]] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for hit in out:
+        at = bisect.bisect_right(starts, hit[1])
+        if (at and ends[at - 1] > hit[1]) or (at < len(starts) and starts[at] < hit[2]):
+            continue
+        starts.insert(at, hit[1])
+        ends.insert(at, hit[2])
+        kept.append(hit)
+    return [(e.id, s, x, c) for e, s, x, c in sorted(kept, key=lambda h: h[1])]
+
+
+def hits(scanner: pii.PiiScanner, text: str) -> list[tuple[str, int, int, float]]:
+    return [(e.id, s, x, c) for e, s, x, c in scanner.hits(text)]
+
+
+_PIECES = st.sampled_from(
+    [
+        "phone: ",
+        "Tel ",
+        "call ",
+        "version ",
+        "order #",
+        "SSN ",
+        "card ",
+        "iban ",
+        "host ",
+        "e-mail ",
+        "fax",
+        "İ",
+        "\u212a",
+        "Σ",
+        "ΑΣ ",
+        "é",
+        "ß",
+        "\u200b",
+        "\n",
+        " ",
+        "x" * 40,
+        "+44 20 7946 0958",
+        "(415) 555-2671",
+        "415-555-2671",
+        "030 1234 5678",
+        "555 0100",
+        "2006-10-25 14",
+        "0001 116 229",
+        "536-22-8842",
+        "4111 1111 1111 1111",
+        "5555555555554444",
+        "3782 822463 10005",
+        "DE89 3704 0044 0532 0130 00",
+        "GB82WEST12345698765432",
+        "81.2.69.142",
+        "10.0.0.1",
+        "2a00:1450:4009:81f::200e",
+        "jane.roe@acme-corp.io",
+        "logo@2x.png",
+    ]
+)
+TEXTS = st.lists(st.one_of(_PIECES, st.text(alphabet="0123456789 .-+()", max_size=12)), max_size=16).map(
+    "".join
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS)
+def test_pii_hits_are_the_reference_ones(text: str) -> None:
+    assert hits(SCANNER, text) == reference_hits(SCANNER, text)
+    assert hits(PRIVATE, text) == reference_hits(PRIVATE, text)
+
+
+def test_context_windows_with_characters_whose_lower_case_is_special() -> None:
+    """İ lower-cases into two characters (every later offset in the lower-cased text shifts), Σ into ς
+    or σ by its neighbours, the Kelvin sign into k: each must give what the whole text's lower case
+    gave, however odd."""
+    for prefix in ("İİİİ", "ΑΣ", "Σ", "\u212a", "é" * 60, "İ" * 50):
+        for body in ("phone: 555 0100", "call 030 1234 5678", "ssn 536-22-8842", "version 415-555-2671"):
+            text = prefix + " " + body + " " + prefix + body
+            assert hits(SCANNER, text) == reference_hits(SCANNER, text), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_ascii_bytes_is_one_del_per_non_ascii_character(text: str) -> None:
+    for sample in (text, text + "\ud800", "\udfff" + text + "é\U0001f600"):  # lone surrogates too
+        assert ascii_bytes(sample) == re.sub("[^\x00-\x7f]", "\x7f", sample).encode("ascii")
+
+
+_KEYWORD_TEXT = st.text(alphabet="keyKEYabAB\u212a\u0130iIΣσ é\x7f:@-", max_size=30)
+
+
+_PATTERN_SETS = {
+    "ascii": [
+        Pattern("[a-z]", ("key",), case_insensitive=True),
+        Pattern("@|:", ("@",)),
+        Pattern("[a-z]", ()),
+    ],
+    "non-ascii": [Pattern("[a-z]", ("i\u0307",)), Pattern("[a-z]", ("key",))],
+}
+_MATCHERS: dict[tuple[str, str], Matcher] = {}
+
+
+@pytest.mark.parametrize("backend", available_backends())
+@pytest.mark.parametrize("patterns", sorted(_PATTERN_SETS))
+@settings(max_examples=200, deadline=None)
+@given(text=_KEYWORD_TEXT)
+def test_keywords_are_looked_up_as_in_the_lower_cased_text(backend: str, patterns: str, text: str) -> None:
+    key = (backend, patterns)
+    if key not in _MATCHERS:
+        _MATCHERS[key] = Matcher(_PATTERN_SETS[patterns], backend=backend)  # type: ignore[arg-type]
+    matcher = _MATCHERS[key]
+    assert matcher.candidates(text) == matcher.candidates(text, text.lower())
+
+
+_SPAN_PATTERNS = [(e.pattern, e.case_insensitive) for e in pii.BUILTIN] + [("x*", False), ("(a)|b?", True)]
+
+
+@pytest.mark.parametrize("engine", ["auto", "re"])
+@settings(max_examples=200, deadline=None)
+@given(TEXTS)
+def test_spans_are_those_of_finditer(engine: str, text: str) -> None:
+    """matcher.spans (RE2's Match called directly) against the public finditer, empty matches too."""
+    from ramparts.detect.matcher import compile_regex, spans
+
+    data = ascii_bytes(text)
+    for pattern, case_insensitive in _SPAN_PATTERNS:
+        regex = compile_regex(pattern, case_insensitive, engine=engine, binary=True)
+        assert list(spans(regex, data)) == [m.span() for m in regex.finditer(data)], pattern
