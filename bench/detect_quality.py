@@ -59,7 +59,7 @@ def _why_missed(hits: list[Any]) -> str:
     if any(not h.suppressed for h in hits):
         return "below-threshold"  # reported, but scaled under MIN_CONFIDENCE (made-up looking, public key)
     reasons = {h.suppressed for h in hits}
-    for reason in ("placeholder", "reference", "validator", "entropy"):
+    for reason in ("placeholder", "name", "reference", "validator", "entropy"):
         if reason in reasons:
             return reason
     return sorted(reasons)[0]
