@@ -194,7 +194,7 @@ def entropy(value: str) -> float:
 
 
 PLACEHOLDER = re.compile(
-    r"(?i)example|x{4}|\*{4}|your[_\- ]|changeme|change_me|dummy|sample|fake|placeholder|redacted|"
+    r"(?i)example|x{4}|\*{4}|your[_\- ]|changeme|change_me|dummy|sample|fake|mock|placeholder|redacted|"
     r"<[^>]{0,40}>|\$\{[^}]{0,60}\}|\{\{[^}]{0,60}\}\}|%\([a-z_]+\)s"
 )
 SYNTHETIC = re.compile(r"(?i)0123456789|1234567890|abcdefghij|abcdef0123|(.)\1{5,}")
@@ -211,13 +211,32 @@ _STAND_IN_WORD = re.compile(
     r"none|null|nil|undefined|true|false|string|value|test"
 )
 """A word that names a field instead of filling it (``curl -u username:password``)."""
+_FIELD_WORD_LIST = (
+    "my your the some aws api access secret key id token pass password passwd pwd user username userid uid "
+    "login credential credentials client auth db app account name"
+)
+_FIELD_WORDS = frozenset(_FIELD_WORD_LIST.split())
+
+
+def _field_name(part: str) -> bool:
+    """``password``, ``my_secret``, ``access_key_id``, ``myUsername``: only words that name fields."""
+    if _STAND_IN_WORD.fullmatch(part):
+        return True
+    words = [w.lower() for w in _PIECES.findall(part) if w[0].isalpha()]
+    letters = sum(len(w) for w in words)
+    return (
+        bool(words)
+        and letters + part.count("_") + part.count("-") == len(part)
+        and set(words) <= _FIELD_WORDS
+    )
 
 
 def is_stand_in(value: str) -> bool:
-    """A ``user:password`` pair made only of field names (``username:token``, ``user:pass``). A lone
-    ``password`` is not one: in a connection string it is as often the real, weak, password."""
+    """A ``user:password`` pair made only of field names (``username:token``, ``user:pass``,
+    ``access_key_id:secret_access_key``). A lone ``password`` is not one: in a connection string it is
+    as often the real, weak, password."""
     parts = value.split(":")
-    return len(parts) == 2 and all(_STAND_IN_WORD.fullmatch(p.strip("\"'[](){}<>")) for p in parts)
+    return len(parts) == 2 and all(_field_name(p.strip("\"'[](){}<>")) for p in parts)
 
 
 def is_placeholder(value: str) -> bool:
@@ -255,7 +274,7 @@ def echoes_name(value: str, name: str) -> bool:
     """``password = "password"``, ``API_KEY=api-key``, ``TEST_PASSWORD = "test_password"``: a value
     that repeats the name it is assigned to, or the secret noun in it, labels the field instead of
     filling it (a template's or a test's stand-in). A rule marks the name with a ``name`` group."""
-    bare = _NOT_ALNUM.sub("", value.lower())
+    bare = _NOT_ALNUM.sub("", value.lower().translate(_UNLEET))  # P@55w0rd spells password
     bare_name = _NOT_ALNUM.sub("", name.lower())
     if len(bare) >= 3 and bare in bare_name:
         return True
@@ -265,6 +284,7 @@ def echoes_name(value: str, name: str) -> bool:
     )
 
 
+_UNLEET = str.maketrans("0134578@$", "oieastbas")
 _SECRET_NOUNS = ("password", "passwd", "passphrase", "passw", "pwd", "pswd", "secret", "token", "key", "cred")
 _SECRET_ENDINGS = _SECRET_NOUNS + tuple(f"{n}s" for n in _SECRET_NOUNS) + ("credential", "credentials")
 _QUALIFIER_WORDS = (
@@ -336,17 +356,17 @@ def is_identifier(value: str) -> bool:
     return letters >= 8 and letters >= 4 * words  # words, not the short runs a random string splits into
 
 
-_CALL = re.compile(r"[A-Za-z_$][\w$]*(?:(?:\.|->|::)[A-Za-z_$][\w$]*)*\(")
+_CALL = re.compile(r"[A-Za-z_$][\w$]*(?:(?:\.|->|::)[A-Za-z_$][\w$]*)*[(\[]")
 _ATTRIBUTE = re.compile(r"[A-Za-z_]+[0-9]{0,2}(?:(?:\.|->|::)[A-Za-z_]+[0-9]{0,2})+")
 _COMPOUND = re.compile(r"[a-z][A-Z]|[A-Za-z]_[A-Za-z]")
 
 
 def is_reference(value: str) -> bool:
-    """An unquoted value that reads as code, naming a value instead of being one: a call
-    (``get_password()``, ``CharField(``), an attribute path (``settings.SECRET_KEY``, ``user.pass_word``)
+    """An unquoted value that reads as code, naming a value instead of being one: a call or a
+    subscript (``get_password()``, ``CharField(``, ``Optional[str]``), an attribute path (``settings.SECRET_KEY``, ``user.pass_word``)
     or a compound variable name (``raw_password``, ``newPassword``)."""
     return (
-        _CALL.match(value) is not None
+        (_CALL.match(value) is not None and value[-1] in ")]([,:")
         or _ATTRIBUTE.fullmatch(value) is not None
         or (_COMPOUND.search(value) is not None and is_identifier(value))
     )

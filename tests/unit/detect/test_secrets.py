@@ -334,3 +334,20 @@ def test_url_credentials_made_of_field_names_are_stand_ins() -> None:
     hits = SCANNER.hits("http://userid:password@example.org:8080/")
     assert hits and all(h.suppressed == "placeholder" for h in hits)
     assert [h for h in SCANNER.hits("https://deploy:Zq3v9Ls0Pm2Kx8@git.corp.net/") if not h.suppressed]
+
+
+def test_pairs_of_field_names_and_leetspeak_echoes_are_stand_ins() -> None:
+    from ramparts.detect.secrets import echoes_name, is_stand_in
+
+    assert is_stand_in("access_key_id:secret_access_key")
+    assert is_stand_in("myUsername:myPassword")
+    assert not is_stand_in("admin:Zq3v9Ls0")  # a real account name with a real-looking password
+    assert echoes_name("P@55w0rd!", "password")
+    assert not echoes_name("Xk7#pQ2m!vR9wL", "password")
+
+
+def test_type_annotations_are_code() -> None:
+    from ramparts.detect.secrets import is_reference
+
+    assert is_reference("Optional[str]") and is_reference("list[str],")
+    assert not is_reference("Xk7[pQ2")  # brackets inside a password do not make it code
