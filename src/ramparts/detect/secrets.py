@@ -202,7 +202,7 @@ SYNTHETIC = re.compile(r"(?i)0123456789|1234567890|abcdefghij|abcdef0123|(.)\1{5
 
 
 SYNTHETIC_FACTOR = 0.7
-"""Confidence factor for a made-up looking value: a provider rule's finding (0.75 and up) stays at or
+"""Confidence factor for a made-up looking value: a provider rule's finding (0.72 and up) stays at or
 above ``ramparts scan``'s default 0.5, a generic assignment's (0.4-0.6) drops below it."""
 
 
