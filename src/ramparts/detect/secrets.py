@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import math
 import os
@@ -244,20 +245,53 @@ def is_placeholder(value: str) -> bool:
     return PLACEHOLDER.search(value) is not None or SYNTHETIC.search(value) is not None or is_stand_in(value)
 
 
-def key_bits(value: str) -> float:
-    """How much key material a value can hold: its length times log2 of its alphabet's size, the
-    alphabet being hexadecimal when it fits, else the classes it draws on (digits, lower and upper
-    case letters, and each distinct symbol). 16 hex digits hold 64 bits; 16 base62 characters, 95."""
-    if not value:
-        return 0.0
+def alphabet_size(value: str) -> int:
+    """The size of the alphabet a value is drawn from: hexadecimal when it fits, else the classes it
+    uses (digits, lower and upper case letters) plus each distinct symbol."""
     lowered = value.lower()
     if all(ch in "0123456789abcdef-" for ch in lowered) and (value == lowered or value == value.upper()):
-        size = 16
-    else:
-        size = len({ch for ch in value if not ch.isalnum()})
-        size += 10 * any(ch.isdigit() for ch in value)
-        size += 26 * any(ch.islower() for ch in value) + 26 * any(ch.isupper() for ch in value)
-    return len(value) * math.log2(max(size, 2))
+        return 16
+    size = len({ch for ch in value if not ch.isalnum()})
+    size += 10 * any(ch.isdigit() for ch in value)
+    size += 26 * any(ch.islower() for ch in value) + 26 * any(ch.isupper() for ch in value)
+    return max(size, 2)
+
+
+def key_bits(value: str) -> float:
+    """How much key material a value can hold: its length times log2 of its alphabet's size.
+    16 hex digits hold 64 bits; 16 base62 characters, 95."""
+    return len(value) * math.log2(alphabet_size(value)) if value else 0.0
+
+
+@functools.lru_cache(maxsize=4096)
+def random_entropy(length: int, size: int) -> float:
+    """The Shannon entropy a random string of ``length`` characters from ``size`` symbols shows on
+    average (the exact expectation over each symbol's binomial count). Short strings and small
+    alphabets show less than log2(size): 32 random hex digits average 3.61 bits, 16 random digits 2.84."""
+    p = 1.0 / size
+    expected = sum(
+        math.comb(length, c) * p**c * (1 - p) ** (length - c) * c * math.log2(c) for c in range(2, length + 1)
+    )
+    return math.log2(length) - size * expected / length
+
+
+ENTROPY_MARGIN = 0.4
+"""How far below a random string's average entropy a value may fall and still pass: about three
+standard deviations at 16 to 32 characters."""
+
+
+def low_entropy(value: str, minimum: float, *, generated: bool = True) -> bool:
+    """Below the rule's ``min_entropy`` (stated for its widest alphabet) and, for a generated hex or
+    decimal value, also below what a random value of that length and alphabet shows: a random hex or
+    decimal key cannot reach a threshold set for base62, and is not held to it. A value a person chose (a
+    password) is held to the rule's threshold: its alphabet says nothing about how it was made."""
+    measured = entropy(value)
+    if measured >= minimum:
+        return False
+    size = alphabet_size(value)
+    if not generated or size > 16:
+        return True  # letters: a low figure means repetition or words, not a small alphabet
+    return measured < random_entropy(min(len(value), 128), size) - ENTROPY_MARGIN
 
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
@@ -606,7 +640,7 @@ def _check(rule: SecretRule, match: Any, groups: tuple[int, int, int], offset: i
         not rule.human_chosen and is_identifier(value)
     ):
         suppressed = "reference"
-    elif (rule.min_entropy and entropy(value) < rule.min_entropy) or (
+    elif (rule.min_entropy and low_entropy(value, rule.min_entropy, generated=not rule.human_chosen)) or (
         rule.min_bits and key_bits(value) < rule.min_bits
     ):
         suppressed = "entropy"

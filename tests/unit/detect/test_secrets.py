@@ -351,3 +351,14 @@ def test_type_annotations_are_code() -> None:
 
     assert is_reference("Optional[str]") and is_reference("list[str],")
     assert not is_reference("Xk7[pQ2")  # brackets inside a password do not make it code
+
+
+def test_hex_and_decimal_keys_are_held_to_what_random_ones_show() -> None:
+    from ramparts.detect.secrets import low_entropy, random_entropy
+
+    assert 3.5 < random_entropy(32, 16) < 3.7 and 2.7 < random_entropy(16, 10) < 2.95
+    rng = random.Random(3)
+    hex_keys = ["".join(rng.choice("0123456789abcdef") for _ in range(32)) for _ in range(300)]
+    assert sum(low_entropy(k, 3.6) for k in hex_keys) <= 3  # the base62 threshold alone drops 41 %
+    assert low_entropy("abcdefabcdefabcdefabcdefabcdefab", 3.0)  # repetition still fails
+    assert low_entropy("3eCa3P", 2.5, generated=False)  # a chosen password keeps the rule's threshold
