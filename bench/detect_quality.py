@@ -6,8 +6,10 @@ Usage::
 
 - **secrets** (``secrets/{gitleaks,detect_secrets,kingfisher}.jsonl``): a row counts as flagged when any
   secret rule reports a finding in its text with confidence >= 0.5 (``ramparts scan``'s default). Precision and recall per corpus, plus *strict* recall
-  (counting the matches the placeholder allowlist suppressed) and how many rows the allowlist removed:
-  many "true" examples in these rule-test sets are placeholders production scanners drop on purpose.
+  (counting the matches the checks suppressed or scaled below 0.5) and how many true rows each check
+  removed (placeholder, reference, validator, entropy, below-threshold): many "true" examples in these
+  rule-test sets are placeholders production scanners drop on purpose. ``--detail`` adds false positives
+  by rule id and misses by the corpus's own label (counts only, never samples).
 - **pii** (``pii/presidio_synth_dataset_v2.json``): span-level precision and recall for the entity types
   Ramparts has (email, phone, US SSN, credit card, IBAN, IP), a predicted span counting when it overlaps
   a labelled span of the same type; side by side with Presidio's own pattern recognizers when
@@ -52,7 +54,18 @@ def corpora() -> Path | None:
     return base if base.is_dir() else None
 
 
-def secrets_quality(base: Path, quick: bool, figures: dict[str, float]) -> None:
+def _why_missed(hits: list[Any]) -> str:
+    """Why a row with matches was not flagged: the check that removed its best match."""
+    if any(not h.suppressed for h in hits):
+        return "below-threshold"  # reported, but scaled under MIN_CONFIDENCE (made-up looking, public key)
+    reasons = {h.suppressed for h in hits}
+    for reason in ("placeholder", "name", "reference", "validator", "entropy"):
+        if reason in reasons:
+            return reason
+    return sorted(reasons)[0]
+
+
+def secrets_quality(base: Path, quick: bool, figures: dict[str, float], detail: bool = False) -> None:
     scanner = SecretScanner()
     for name in ("gitleaks", "detect_secrets", "kingfisher"):
         rows = [
@@ -60,30 +73,42 @@ def secrets_quality(base: Path, quick: bool, figures: dict[str, float]) -> None:
         ]
         if quick:
             rows = rows[::3]
-        tp = fp = fn = tn = strict_tp = removed = 0
+        tp = fp = fn = tn = strict_tp = 0
+        removed: collections.Counter[str] = collections.Counter()
+        false_by_rule: collections.Counter[str] = collections.Counter()
+        missed_by_label: collections.Counter[str] = collections.Counter()
         for row in rows:
             hits = scanner.hits(row["text"])
-            reported = any(not h.suppressed and h.confidence >= MIN_CONFIDENCE for h in hits)
-            any_hit = bool(hits)
+            flagged = [h for h in hits if not h.suppressed and h.confidence >= MIN_CONFIDENCE]
             truth = str(row["label"]) == "1"
             if truth:
-                tp += reported
-                fn += not reported
-                strict_tp += any_hit
-                removed += any_hit and not reported
+                tp += bool(flagged)
+                fn += not flagged
+                strict_tp += bool(hits)
+                if hits and not flagged:
+                    removed[_why_missed(hits)] += 1
+                if not flagged:
+                    missed_by_label[str(row.get("rule") or row.get("plugin") or "?")] += 1
             else:
-                fp += reported
-                tn += not reported
+                fp += bool(flagged)
+                tn += not flagged
+                false_by_rule.update({h.rule.id for h in flagged})
         precision = tp / (tp + fp) if tp + fp else 1.0
         recall = tp / (tp + fn) if tp + fn else 1.0
         strict = strict_tp / (tp + fn) if tp + fn else 1.0
+        why = ", ".join(f"{k} {v}" for k, v in removed.most_common()) or "none"
         print(
             f"secrets/{name} ({len(rows)} rows): precision {precision:.3f}, recall {recall:.3f}, "
-            f"strict recall {strict:.3f} (the placeholder allowlist removed {removed} true rows), "
-            f"false positives {fp}/{fp + tn}"
+            f"strict recall {strict:.3f}, false positives {fp}/{fp + tn}; "
+            f"true rows the checks removed: {sum(removed.values())} ({why}); "
+            f"true rows no rule matched: {fn - sum(removed.values())}"
         )
+        if detail:  # rule ids and counts only: never the samples
+            print(f"  false positives by rule: {dict(false_by_rule.most_common(15))}")
+            print(f"  misses by the corpus's label: {dict(missed_by_label.most_common(25))}")
         figures[f"{name}_precision"] = round(precision, 3)
         figures[f"{name}_recall"] = round(recall, 3)
+        figures[f"{name}_strict_recall"] = round(strict, 3)
 
 
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -193,6 +218,12 @@ def injection_quality(quick: bool, figures: dict[str, float]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--only", choices=("secrets", "pii", "injection"), help="run one section (the others take minutes)"
+    )
+    parser.add_argument(
+        "--detail", action="store_true", help="secrets: false positives by rule, misses by corpus label"
+    )
     args = parser.parse_args()
     base = corpora()
     if base is None:
@@ -200,9 +231,12 @@ def main() -> int:
         print("RESULT skipped=1")
         return 0
     figures: dict[str, float] = {}
-    secrets_quality(base, args.quick, figures)
-    pii_quality(base, args.quick, figures)
-    injection_quality(args.quick, figures)
+    if args.only in (None, "secrets"):
+        secrets_quality(base, args.quick, figures, args.detail)
+    if args.only in (None, "pii"):
+        pii_quality(base, args.quick, figures)
+    if args.only in (None, "injection"):
+        injection_quality(args.quick, figures)
     print("RESULT " + " ".join(f"{k}={v}" for k, v in figures.items()))
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import math
 import os
@@ -40,9 +41,13 @@ class SecretRule(NamedTuple):
     keywords: tuple[str, ...] = ()
     case_insensitive: bool = False
     min_entropy: float = 0.0
+    min_bits: int = 0
+    """Least key material (length times bits per character of the value's alphabet) a value must carry."""
     validator: str = ""
     severity: str = "high"
     confidence: float = 0.8
+    human_chosen: bool = False
+    """The value is chosen by a person (a password), not generated: words in it are no sign of a name."""
     positive: tuple[str, ...] = ()
     negative: tuple[str, ...] = ()
 
@@ -61,9 +66,11 @@ _KEYS = frozenset(
         "keywords",
         "case_insensitive",
         "min_entropy",
+        "min_bits",
         "validator",
         "severity",
         "confidence",
+        "human_chosen",
         "examples",
     }
 )
@@ -83,7 +90,7 @@ def load_rules(files: Sequence[str] | None = None, *, cache_dir: str | None = No
             contents.append(handle.read())
     key = ""
     if cache_dir is not None:
-        digest = sha256(b"ramparts-secret-rules-v2")
+        digest = sha256(b"ramparts-secret-rules-v3")
         for path, data in zip(paths, contents, strict=True):
             digest.update(os.path.basename(path).encode() + b"\0" + data + b"\0")
         key = digest.hexdigest()[:32]
@@ -150,9 +157,11 @@ def _parse(paths: Sequence[str], contents: Sequence[bytes]) -> tuple[SecretRule,
                     keywords=tuple(str(k).lower() for k in item.get("keywords") or ()),
                     case_insensitive=bool(item.get("case_insensitive", False)),
                     min_entropy=float(item.get("min_entropy", 0.0) or 0.0),
+                    min_bits=int(item.get("min_bits", 0) or 0),
                     validator=validator,
                     severity=severity,
                     confidence=float(item.get("confidence", 0.8)),
+                    human_chosen=bool(item.get("human_chosen", False)),
                     positive=tuple(str(x) for x in examples.get("positive") or ()),
                     negative=tuple(str(x) for x in examples.get("negative") or ()),
                 )
@@ -186,7 +195,7 @@ def entropy(value: str) -> float:
 
 
 PLACEHOLDER = re.compile(
-    r"(?i)example|x{4}|\*{4}|your[_\- ]|changeme|change_me|dummy|sample|fake|placeholder|redacted|"
+    r"(?i)example|x{4}|\*{4}|your[_\- ]|changeme|change_me|dummy|sample|fake|mock|placeholder|redacted|"
     r"<[^>]{0,40}>|\$\{[^}]{0,60}\}|\{\{[^}]{0,60}\}\}|%\([a-z_]+\)s"
 )
 SYNTHETIC = re.compile(r"(?i)0123456789|1234567890|abcdefghij|abcdef0123|(.)\1{5,}")
@@ -194,27 +203,207 @@ SYNTHETIC = re.compile(r"(?i)0123456789|1234567890|abcdefghij|abcdef0123|(.)\1{5
 
 
 SYNTHETIC_FACTOR = 0.7
-"""Confidence factor for a made-up looking value: a provider rule's finding (0.75 and up) stays at or
+"""Confidence factor for a made-up looking value: a provider rule's finding (0.72 and up) stays at or
 above ``ramparts scan``'s default 0.5, a generic assignment's (0.4-0.6) drops below it."""
 
 
 _STAND_IN_WORD = re.compile(
-    r"(?i)pass(?:word|wd)?|pwd|secret|token|api[_\-]?key|key|credentials?|user(?:name)?|login|"
+    r"(?i)pass(?:word|wd)?|pwd|secret|token|api[_\-]?key|key|credentials?|user(?:name|[_\-]?id)?|uid|login|"
     r"none|null|nil|undefined|true|false|string|value|test"
 )
 """A word that names a field instead of filling it (``curl -u username:password``)."""
+_FIELD_WORD_LIST = (
+    "my your the some aws api access secret key id token pass password passwd pwd user username userid uid "
+    "login credential credentials client auth db app account name"
+)
+_FIELD_WORDS = frozenset(_FIELD_WORD_LIST.split())
+
+
+def _field_name(part: str) -> bool:
+    """``password``, ``my_secret``, ``access_key_id``, ``myUsername``: only words that name fields."""
+    if _STAND_IN_WORD.fullmatch(part):
+        return True
+    words = [w.lower() for w in _PIECES.findall(part) if w[0].isalpha()]
+    letters = sum(len(w) for w in words)
+    return (
+        bool(words)
+        and letters + part.count("_") + part.count("-") == len(part)
+        and set(words) <= _FIELD_WORDS
+    )
 
 
 def is_stand_in(value: str) -> bool:
-    """A ``user:password`` pair made only of field names (``username:token``, ``user:pass``). A lone
-    ``password`` is not one: in a connection string it is as often the real, weak, password."""
+    """A ``user:password`` pair made only of field names (``username:token``, ``user:pass``,
+    ``access_key_id:secret_access_key``). A lone ``password`` is not one: in a connection string it is
+    as often the real, weak, password."""
     parts = value.split(":")
-    return len(parts) == 2 and all(_STAND_IN_WORD.fullmatch(p.strip("\"'[](){}<>")) for p in parts)
+    return len(parts) == 2 and all(_field_name(p.strip("\"'[](){}<>")) for p in parts)
 
 
 def is_placeholder(value: str) -> bool:
     """An obvious stand-in rather than a credential (documentation, templates, masked values)."""
     return PLACEHOLDER.search(value) is not None or SYNTHETIC.search(value) is not None or is_stand_in(value)
+
+
+def alphabet_size(value: str) -> int:
+    """The size of the alphabet a value is drawn from: hexadecimal when it fits, else the classes it
+    uses (digits, lower and upper case letters) plus each distinct symbol."""
+    lowered = value.lower()
+    if all(ch in "0123456789abcdef-" for ch in lowered) and (value == lowered or value == value.upper()):
+        return 16
+    size = len({ch for ch in value if not ch.isalnum()})
+    size += 10 * any(ch.isdigit() for ch in value)
+    size += 26 * any(ch.islower() for ch in value) + 26 * any(ch.isupper() for ch in value)
+    return max(size, 2)
+
+
+def key_bits(value: str) -> float:
+    """How much key material a value can hold: its length times log2 of its alphabet's size.
+    16 hex digits hold 64 bits; 16 base62 characters, 95."""
+    return len(value) * math.log2(alphabet_size(value)) if value else 0.0
+
+
+@functools.lru_cache(maxsize=4096)
+def random_entropy(length: int, size: int) -> float:
+    """The Shannon entropy a random string of ``length`` characters from ``size`` symbols shows on
+    average (the exact expectation over each symbol's binomial count). Short strings and small
+    alphabets show less than log2(size): 32 random hex digits average 3.61 bits, 16 random digits 2.84."""
+    p = 1.0 / size
+    expected = sum(
+        math.comb(length, c) * p**c * (1 - p) ** (length - c) * c * math.log2(c) for c in range(2, length + 1)
+    )
+    return math.log2(length) - size * expected / length
+
+
+ENTROPY_MARGIN = 0.4
+"""How far below a random string's average entropy a value may fall and still pass: about three
+standard deviations at 16 to 32 characters."""
+
+
+def low_entropy(value: str, minimum: float, *, generated: bool = True) -> bool:
+    """Below the rule's ``min_entropy`` (stated for its widest alphabet) and, for a generated hex or
+    decimal value, also below what a random value of that length and alphabet shows: a random hex or
+    decimal key cannot reach a threshold set for base62, and is not held to it. A value a person chose (a
+    password) is held to the rule's threshold: its alphabet says nothing about how it was made."""
+    measured = entropy(value)
+    if measured >= minimum:
+        return False
+    size = alphabet_size(value)
+    if not generated or size > 16:
+        return True  # letters: a low figure means repetition or words, not a small alphabet
+    return measured < random_entropy(min(len(value), 128), size) - ENTROPY_MARGIN
+
+
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_ECHO_NOUNS = (
+    ("password", "passwd", "passphrase", "pwd"),
+    ("secret",),
+    ("token",),
+    ("apikey",),
+    ("credential",),
+)
+
+
+def echoes_name(value: str, name: str) -> bool:
+    """``password = "password"``, ``API_KEY=api-key``, ``TEST_PASSWORD = "test_password"``: a value
+    that repeats the name it is assigned to, or the secret noun in it, labels the field instead of
+    filling it (a template's or a test's stand-in). A rule marks the name with a ``name`` group."""
+    bare = _NOT_ALNUM.sub("", value.lower().translate(_UNLEET))  # P@55w0rd spells password
+    bare_name = _NOT_ALNUM.sub("", name.lower())
+    if len(bare) >= 3 and bare in bare_name:
+        return True
+    return any(
+        any(noun in bare for noun in family) and any(noun in bare_name for noun in family)
+        for family in _ECHO_NOUNS
+    )
+
+
+_UNLEET = str.maketrans("0134578@$", "oieastbas")
+_SECRET_NOUNS = ("password", "passwd", "passphrase", "passw", "pwd", "pswd", "secret", "token", "key", "cred")
+_SECRET_ENDINGS = _SECRET_NOUNS + tuple(f"{n}s" for n in _SECRET_NOUNS) + ("credential", "credentials")
+_QUALIFIER_WORDS = (
+    "value val str string raw plain plaintext b64 base64 hex enc encoded prod production dev development "
+    "test testing staging stage live sandbox local default new old current confirm confirmation again "
+    "repeat here"
+)
+_QUALIFIERS = frozenset(_QUALIFIER_WORDS.split())
+
+
+def names_a_secret(name: str) -> bool:
+    """Whether an assignment's name says its value is a secret: its last word (after digits and
+    qualifiers such as ``_prod`` or ``_b64``) ends in a secret noun (``db_password``, ``apiToken``,
+    ``AWS_SECRET_ACCESS_KEY``, ``password2``). ``token_type``, ``password_change_template``,
+    ``SecretTargetAttachment``, ``passenv`` and ``IPAssociation`` name something else; a bare ``pass``
+    counts only as a whole word (``DB_PASS``, not ``bypass``)."""
+    words: list[str] = [p.lower() for p in _PIECES.findall(name) if p[0].isalpha()]
+    while words and words[-1] in _QUALIFIERS:
+        words.pop()
+    if not words:
+        return False
+    last = words[-1]
+    return last == "pass" or last.endswith(_SECRET_ENDINGS)
+
+
+_PIECES = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[^A-Za-z]+")
+_VOWELS = frozenset("aeiouy")
+_SEPARATORS = frozenset("_-. /:")
+_SHORT_WORD_LIST = "a an as at be by db do go id if in io is it me my no of ok on or os so to up us we"
+_SHORT_WORDS = frozenset(_SHORT_WORD_LIST.split())
+
+
+def _word_like(piece: str) -> bool:
+    """One piece of a name: pronounceable (a vowel at least every few letters), a short acronym, or
+    one of the few one- and two-letter words names use."""
+    lower = piece.lower()
+    if len(piece) <= 2:
+        return lower in _SHORT_WORDS or piece.isupper()  # AI, ML, IO
+    vowels = sum(ch in _VOWELS for ch in lower)
+    if not vowels:
+        return len(piece) <= 4 and (piece.isupper() or len(piece) == 3)  # HTTP, XML, Vpn, Dns
+    run = longest = 0
+    for ch in lower:
+        run = 0 if ch in _VOWELS else run + 1
+        longest = max(longest, run)
+    return longest <= (4 if len(piece) >= 7 else 3) and vowels * 6 >= len(piece)
+
+
+def is_identifier(value: str) -> bool:
+    """A name made of words (``StackRefactorActions``, ``content-transfer-encoding``,
+    ``SYMMETRIC_DEFAULT``) rather than generated key material.
+
+    Generated values of 16 or more characters almost always hold a digit (all but 6 % of base62 ones,
+    all but 0.4 % at 32 characters), and the few that do not split into pronounceable camel-case or
+    snake-case pieces less than one time in 300: a value with no digit whose every piece reads as a word
+    is a name (a dictionary key, a type, a setting), not a secret. Not applied to values a person
+    chooses (``human_chosen`` rules), where a passphrase of words is a real one."""
+    if any(ch.isdigit() for ch in value):
+        return False
+    letters = words = 0
+    for piece in _PIECES.findall(value):
+        if piece[0].isalpha():
+            if not _word_like(piece):
+                return False
+            letters += len(piece)
+            words += 1
+        elif not set(piece) <= _SEPARATORS:
+            return False
+    return letters >= 8 and letters >= 4 * words  # words, not the short runs a random string splits into
+
+
+_CALL = re.compile(r"[A-Za-z_$][\w$]*(?:(?:\.|->|::)[A-Za-z_$][\w$]*)*[(\[]")
+_ATTRIBUTE = re.compile(r"[A-Za-z_]+[0-9]{0,2}(?:(?:\.|->|::)[A-Za-z_]+[0-9]{0,2})+")
+_COMPOUND = re.compile(r"[a-z][A-Z]|[A-Za-z]_[A-Za-z]")
+
+
+def is_reference(value: str) -> bool:
+    """An unquoted value that reads as code, naming a value instead of being one: a call or a
+    subscript (``get_password()``, ``CharField(``, ``Optional[str]``), an attribute path (``settings.SECRET_KEY``, ``user.pass_word``)
+    or a compound variable name (``raw_password``, ``newPassword``)."""
+    return (
+        (_CALL.match(value) is not None and value[-1] in ")]([,:")
+        or _ATTRIBUTE.fullmatch(value) is not None
+        or (_COMPOUND.search(value) is not None and is_identifier(value))
+    )
 
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -305,7 +494,9 @@ class Hit(NamedTuple):
     value: str
     confidence: float
     suppressed: str
-    """Why it is not reported ('' when it is): ``placeholder``, ``entropy``, ``validator``."""
+    """Why it is not reported ('' when it is): ``placeholder`` (a stand-in, or a value repeating its
+    name), ``name`` (assigned to a name that is not a secret's: ``token_type``), ``reference`` (code or a
+    name made of words, not a value), ``entropy``, ``validator``."""
 
 
 Verifier = Callable[[SecretRule, str], "bool | None"]
@@ -347,19 +538,22 @@ class SecretScanner:
             cache_dir=cache_dir,
         )
         self._engine = "re" if self.matcher.backend == "re" else "auto"
-        self._compiled: dict[int, tuple[Any, int]] = {}
+        self._compiled: dict[int, tuple[Any, int, int, int]] = {}
 
     @property
     def backend(self) -> str:
         return self.matcher.backend
 
-    def _regex(self, index: int) -> tuple[Any, int]:
-        """The compiled rule and the number of its ``secret`` group (0: the whole match)."""
+    def _regex(self, index: int) -> tuple[Any, int, int, int]:
+        """The compiled rule and the numbers of its ``secret`` group (0: the whole match) and of its
+        optional ``name`` (what the value is assigned to) and ``user`` (the account it goes with) groups."""
         found = self._compiled.get(index)
         if found is None:
             rule = self.rules[index]
             regex = compile_regex(rule.pattern, rule.case_insensitive, engine=self._engine)
-            found = self._compiled[index] = (regex, regex.groupindex.get("secret", 0))
+            groups = regex.groupindex
+            found = (regex, groups.get("secret", 0), groups.get("name", 0), groups.get("user", 0))
+            self._compiled[index] = found
         return found
 
     def hits(self, text: str, *, limit: int | None = None) -> list[Hit]:
@@ -371,9 +565,9 @@ class SecretScanner:
             piece = text[offset : offset + CHUNK + OVERLAP]
             for index in self.matcher.candidates(piece):
                 rule = self.rules[index]
-                regex, group = self._regex(index)
+                regex, group, name, user = self._regex(index)
                 for match in regex.finditer(piece):
-                    hit = _check(rule, match, group, offset)
+                    hit = _check(rule, match, (group, name, user), offset)
                     if hit is not None:
                         out.setdefault((rule.id, hit.start), hit)
             if offset + CHUNK >= len(text):
@@ -419,18 +613,36 @@ def _one_per_span(hits: Iterable[Hit]) -> list[Hit]:
     return sorted(out, key=lambda h: (h.start, h.rule.id))
 
 
-def _check(rule: SecretRule, match: Any, group: int, offset: int) -> Hit | None:
+def _check(rule: SecretRule, match: Any, groups: tuple[int, int, int], offset: int) -> Hit | None:
+    group, name_group, user_group = groups
     value = match.group(group)
     if not value:
         return None
     start, end = match.start(group) + offset, match.end(group) + offset
     confidence = rule.confidence
     suppressed = ""
+    name = match.group(name_group) if name_group else None
+    user = match.group(user_group) if user_group else None
+    before = match.start(group) - 1
+    quoted = before >= 0 and match.string[before] in "\"'`"
     if SYNTHETIC.search(value):
         confidence = round(confidence * SYNTHETIC_FACTOR, 3)  # a consumer may want more before it blocks
-    if PLACEHOLDER.search(value) or is_stand_in(value):
+    if (
+        PLACEHOLDER.search(value)
+        or is_stand_in(value)
+        or (name and echoes_name(value, name))
+        or (user and is_stand_in(f"{user}:{value}"))
+    ):
         suppressed = "placeholder"
-    elif rule.min_entropy and entropy(value) < rule.min_entropy:
+    elif name is not None and not names_a_secret(name):
+        suppressed = "name"
+    elif (name is not None and not quoted and is_reference(value)) or (
+        not rule.human_chosen and is_identifier(value)
+    ):
+        suppressed = "reference"
+    elif (rule.min_entropy and low_entropy(value, rule.min_entropy, generated=not rule.human_chosen)) or (
+        rule.min_bits and key_bits(value) < rule.min_bits
+    ):
         suppressed = "entropy"
     elif rule.validator:
         if VALIDATORS[rule.validator](match.group(0) if rule.validator == "pem" else value):

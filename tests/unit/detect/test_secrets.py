@@ -249,3 +249,116 @@ def test_a_made_up_value_from_a_provider_rule_stays_reported_at_the_default_thre
 def test_publishable_keys_are_below_the_default_threshold() -> None:
     [hit] = [h for h in SCANNER.hits("Stripe.setPublishableKey('pk_live_Zq3v9Ls0Pm2Kx8NtWb4Yc7Jd')")]
     assert not hit.suppressed and hit.confidence < 0.5
+
+
+def test_a_value_repeating_its_name_is_a_stand_in() -> None:
+    from ramparts.detect.secrets import echoes_name
+
+    assert echoes_name("password", "password")
+    assert echoes_name("api-key", "API_KEY")
+    assert echoes_name("some_test_password", "PASSWORD")  # the name's noun inside the value
+    assert echoes_name("nopasswd", "MYSQL_PWD")  # one family: password, passwd, pwd
+    assert not echoes_name("Zq3v9Ls0Pm2Kx8", "password")
+    assert not echoes_name("key-3ax6xnjp29jd6fds4gc373sgvjxteol0", "api_key")  # "key" alone is no echo
+    [hit] = SCANNER.hits('String password = "password";')
+    assert hit.suppressed == "placeholder"
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("db_password", True),
+        ("apiToken", True),
+        ("AWS_SECRET_ACCESS_KEY", True),
+        ("password2", True),
+        ("client_secret_prod", True),
+        ("DB_PASS", True),
+        ("credentials", True),
+        ("token_type", False),
+        ("password_change_template", False),
+        ("SecretTargetAttachment", False),
+        ("passenv", False),
+        ("PAssociation", False),
+        ("bypass", False),
+        ("api_key_id", False),
+    ],
+)
+def test_the_name_must_say_the_value_is_a_secret(name: str, secret: bool) -> None:
+    from ramparts.detect.secrets import names_a_secret
+
+    assert names_a_secret(name) is secret
+
+
+def test_names_made_of_words_are_not_key_material() -> None:
+    from ramparts.detect.secrets import is_identifier
+
+    for value in (
+        "StackRefactorActions",
+        "content-transfer-encoding",
+        "SYMMETRIC_DEFAULT",
+        "AIWorkloadConfigs",
+    ):
+        assert is_identifier(value), value
+    for value in ("KQsk6FsZiu3yg2rdqTZRpS1v9mDFS5ii", "zJfXwBLDMhVaoWuYVaRhRVWSCi", "short"):
+        assert not is_identifier(value), value
+    rng = random.Random(7)
+    alphabet = string.ascii_letters + string.digits
+    tokens = ["".join(rng.choice(alphabet) for _ in range(20)) for _ in range(5000)]
+    assert sum(map(is_identifier, tokens)) <= 5  # generated values almost never read as words
+    [hit] = SCANNER.hits('"result_key": "ReservedInstanceModifications"')
+    assert hit.suppressed == "reference"
+
+
+def test_code_is_a_reference_not_a_value() -> None:
+    from ramparts.detect.secrets import is_reference
+
+    for value in ("get_password()", "CharField(", "settings.SECRET_KEY", "user.pass_word", "raw_password"):
+        assert is_reference(value), value
+    for value in ("Zq3v9Ls0Pm2Kx8", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "p@ss.w0rd"):
+        assert not is_reference(value), value
+    # unquoted in an assignment: code; quoted: a literal, whatever it looks like
+    assert all(h.suppressed for h in SCANNER.hits("password = admin.portal\n"))
+    assert [h for h in SCANNER.hits('password = "admin.portal"\n') if not h.suppressed]
+
+
+def test_generic_values_need_enough_key_material() -> None:
+    from ramparts.detect.secrets import key_bits
+
+    assert key_bits("5e0b9a7c3d1f2e4a") == 64  # 16 hex digits
+    assert 95 < key_bits("Zq3v9Ls0Pm2Kx8Nt") < 96  # 16 base62 characters
+    assert [h.suppressed for h in SCANNER.hits('"AccessKey": "5e0b9a7c3d1f2e4a"')] == ["entropy"] * 2
+    assert [h for h in SCANNER.hits('"AccessKey": "5e0b9a7c3d1f2e4a9b8c"') if not h.suppressed]  # 80 bits
+
+
+def test_url_credentials_made_of_field_names_are_stand_ins() -> None:
+    hits = SCANNER.hits("http://userid:password@example.org:8080/")
+    assert hits and all(h.suppressed == "placeholder" for h in hits)
+    assert [h for h in SCANNER.hits("https://deploy:Zq3v9Ls0Pm2Kx8@git.corp.net/") if not h.suppressed]
+
+
+def test_pairs_of_field_names_and_leetspeak_echoes_are_stand_ins() -> None:
+    from ramparts.detect.secrets import echoes_name, is_stand_in
+
+    assert is_stand_in("access_key_id:secret_access_key")
+    assert is_stand_in("myUsername:myPassword")
+    assert not is_stand_in("admin:Zq3v9Ls0")  # a real account name with a real-looking password
+    assert echoes_name("P@55w0rd!", "password")
+    assert not echoes_name("Xk7#pQ2m!vR9wL", "password")
+
+
+def test_type_annotations_are_code() -> None:
+    from ramparts.detect.secrets import is_reference
+
+    assert is_reference("Optional[str]") and is_reference("list[str],")
+    assert not is_reference("Xk7[pQ2")  # brackets inside a password do not make it code
+
+
+def test_hex_and_decimal_keys_are_held_to_what_random_ones_show() -> None:
+    from ramparts.detect.secrets import low_entropy, random_entropy
+
+    assert 3.5 < random_entropy(32, 16) < 3.7 and 2.7 < random_entropy(16, 10) < 2.95
+    rng = random.Random(3)
+    hex_keys = ["".join(rng.choice("0123456789abcdef") for _ in range(32)) for _ in range(300)]
+    assert sum(low_entropy(k, 3.6) for k in hex_keys) <= 3  # the base62 threshold alone drops 41 %
+    assert low_entropy("abcdefabcdefabcdefabcdefabcdefab", 3.0)  # repetition still fails
+    assert low_entropy("3eCa3P", 2.5, generated=False)  # a chosen password keeps the rule's threshold
