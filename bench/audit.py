@@ -8,7 +8,7 @@
     python bench/audit.py --no-pg        # SQLite only
 
 Goals (issue 6): >= 2,000 durable appends/s single writer on SQLite; verification >= 500,000 records/s.
-PostgreSQL runs on a throwaway local server (``ramparts.testing_postgres``: loopback, fsync=on,
+PostgreSQL runs on a throwaway local server (``ramparts.testing.postgres``: loopback, fsync=on,
 synchronous_commit=on), so its figures include a TCP round trip per statement but no network.
 Ends with one ``RESULT name=value ...`` line (PostgreSQL's fields start with ``pg_``).
 """
@@ -131,7 +131,7 @@ def verify_rate(path: str, key: str, n: int, workers: int | None = None) -> floa
 def postgres(figures: dict[str, str], folder: Path, quick: bool) -> None:
     """The same figures on a throwaway local PostgreSQL server."""
     try:
-        from ramparts.testing_postgres import PostgresServer
+        from ramparts.testing.postgres import PostgresServer
 
         server = PostgresServer()
     except (ImportError, FileNotFoundError) as exc:

@@ -39,7 +39,7 @@ def shared_detector_cache() -> Iterator[Path]:
 def postgres_server() -> Iterator[Any]:
     """One throwaway PostgreSQL server (loopback only) for the whole run; tests make their own schema or
     database in it. Skipped when PostgreSQL or psycopg is missing — except under CI, where that fails."""
-    from ramparts.testing_postgres import PostgresNotFoundError, PostgresServer
+    from ramparts.testing.postgres import PostgresNotFoundError, PostgresServer
 
     try:
         import psycopg  # noqa: F401

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ramparts.testing import Step, ToolUse, run_claude
-from ramparts.testing_bedrock import TEST_CREDENTIALS, ScriptedBedrockServer
+from ramparts.testing.bedrock import TEST_CREDENTIALS, ScriptedBedrockServer
 from tests.integration.test_gateway_claude import (
     AWS,
     EMAIL,

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from ramparts.testing_postgres import PostgresNotFoundError, PostgresServer
+from ramparts.testing.postgres import PostgresNotFoundError, PostgresServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ramparts._commands import run
 from ramparts.audit.checkpoint import Verifier, open_checkpoint
 from ramparts.audit.export import verify_export
 from ramparts.audit.merkle import verify_consistency, verify_inclusion
+from ramparts.cli._main import run
 from tests.audit_harness import PgSite, Site
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ramparts._commands import run
 from ramparts.audit.store import AuditStore
+from ramparts.cli._main import run
 from ramparts.errors import PolicyError
 from ramparts.policy.load import load_policy
 

@@ -31,7 +31,7 @@ from ramparts.gateway.bedrock import (
 from ramparts.gateway.upstream import BedrockCredentialsError, BedrockUpstream
 from ramparts.policy.load import compile_policy
 from ramparts.policy.types import BedrockSettings, policy_from_json, policy_to_json
-from ramparts.testing_bedrock import (
+from ramparts.testing.bedrock import (
     TEST_CREDENTIALS,
     ScriptedBedrockServer,
     chunk_frame,
@@ -407,7 +407,7 @@ gateway:
 
 
 def test_policy_section_compiles_round_trips_and_builds_the_config() -> None:
-    from ramparts.gateway._commands import gateway_options
+    from ramparts.cli.gateway import gateway_options
 
     policy = compile_policy(SECTION.encode(), "p.yaml")
     assert policy.gateway.bedrock == BedrockSettings(
@@ -485,7 +485,7 @@ def test_the_scripted_server_speaks_bedrock_to_botocores_own_client() -> None:
     from botocore.config import Config
     from botocore.exceptions import ClientError, EventStreamError
 
-    from ramparts.testing_bedrock import BedrockFault
+    from ramparts.testing.bedrock import BedrockFault
 
     body = json.dumps(
         {

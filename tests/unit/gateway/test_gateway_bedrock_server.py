@@ -16,7 +16,7 @@ import pytest
 from ramparts.gateway.bedrock import BedrockConfig
 from ramparts.gateway.limits import utc_day
 from ramparts.testing import ToolUse
-from ramparts.testing_bedrock import TEST_CREDENTIALS, BedrockFault, ScriptedBedrockServer
+from ramparts.testing.bedrock import TEST_CREDENTIALS, BedrockFault, ScriptedBedrockServer
 from tests.unit.gateway.gateway_harness import (
     Upstream,
     events_of,

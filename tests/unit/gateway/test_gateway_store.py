@@ -304,7 +304,7 @@ def test_replica_with_another_vault_key_refuses_to_start(pg_store: str, tmp_path
 def test_postgres_down_fails_closed_in_anthropic_format(postgres_server: Any, tmp_path: Path) -> None:
     """The store goes away under a running gateway: every request (a known token, an unknown one) is a
     503 ``api_error`` in Anthropic's format, nothing reaches the upstream, the audit says why."""
-    from ramparts.testing_postgres import PostgresServer
+    from ramparts.testing.postgres import PostgresServer
 
     async def scenario(server: PostgresServer) -> None:
         url = pg_url(server, "ramparts_gateway")

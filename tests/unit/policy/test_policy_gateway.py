@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from ramparts.cli.gateway import gateway_options
 from ramparts.errors import PolicyError
-from ramparts.gateway._commands import gateway_options
 from ramparts.gateway.config import GatewayConfig
 from ramparts.policy.load import compile_policy, load_policy
 from ramparts.policy.types import GATEWAY_BASELINE_DLP, GatewaySettings, policy_from_json, policy_to_json

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from ramparts._commands import run
 from ramparts.audit.store import AuditStore
+from ramparts.cli._main import run
 from ramparts.session.process import descendants, pid_alive
 from ramparts.session.store import SessionStore, this_host
 

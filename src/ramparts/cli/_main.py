@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._locations import policy_ref, state_dir
+from .._locations import policy_ref, state_dir
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -20,7 +20,7 @@ def run(args_list: list[str]) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
-    from .errors import RampartsError
+    from ..errors import RampartsError
 
     try:
         code: int = args.func(args)
@@ -211,13 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace a pre-push hook Ramparts did not write")
     p.set_defaults(func=cmd_git_install_hooks)
 
-    from ._scan_command import add_parser as add_scan_parser
+    from .scan import add_parser as add_scan_parser
 
     add_scan_parser(sub)
-    from .session._commands import add_parsers as add_session_parsers
+    from .session import add_parsers as add_session_parsers
 
     add_session_parsers(sub, common)
-    from .gateway._commands import add_parsers as add_gateway_parsers
+    from .gateway import add_parsers as add_gateway_parsers
 
     add_gateway_parsers(sub, common)
 
@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_hook_server(args: argparse.Namespace) -> int:
-    from .agents.claude_code.hook_server import main
+    from ..agents.claude_code.hook_server import main
 
     return main(policy=args.policy, state=args.state_dir, socket_path=args.socket, idle_exit=args.idle_exit)
 
@@ -239,7 +239,7 @@ def cmd_hook_server(args: argparse.Namespace) -> int:
 
 
 def cmd_policy_init(args: argparse.Namespace) -> int:
-    from .policy.template import render_template
+    from ..policy.template import render_template
 
     target = Path(args.path)
     if target.exists() and not args.force:
@@ -252,9 +252,9 @@ def cmd_policy_init(args: argparse.Namespace) -> int:
 
 
 def cmd_policy_check(args: argparse.Namespace) -> int:
-    from .errors import PolicyError
-    from .policy.lint import lint
-    from .policy.load import load_policy
+    from ..errors import PolicyError
+    from ..policy.lint import lint
+    from ..policy.load import load_policy
 
     ref = policy_ref(args.path)
     try:
@@ -274,7 +274,7 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
 
 
 def cmd_policy_schema(args: argparse.Namespace) -> int:
-    from .policy.schema import SCHEMA
+    from ..policy.schema import SCHEMA
 
     print(json.dumps(SCHEMA, indent=2))
     return EXIT_OK
@@ -286,8 +286,8 @@ def cmd_policy_schema(args: argparse.Namespace) -> int:
 def _compiled(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     import os
 
-    from .policy.compile import hook_command, managed_settings
-    from .policy.load import load_policy, resolve_ref
+    from ..policy.compile import hook_command, managed_settings
+    from ..policy.load import load_policy, resolve_ref
 
     ref = policy_ref(args.policy)
     policy = load_policy(ref)
@@ -301,7 +301,7 @@ def _compiled(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         deadline_ms=policy.hook.deadline_ms,
     )
     if policy.hook.resident or getattr(args, "resident", False):
-        from .policy.compile import resident_command
+        from ..policy.compile import resident_command
 
         command = resident_command(
             command, python=args.python, timeout=policy.hook.timeout, deadline_ms=policy.hook.deadline_ms
@@ -310,7 +310,7 @@ def _compiled(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from .agents.claude_code.install import render
+    from ..agents.claude_code.install import render
 
     settings, _ = _compiled(args)
     data = render(settings)
@@ -320,8 +320,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(data.decode("utf-8"))
     if args.mcp_output:
-        from .policy.compile import managed_mcp
-        from .policy.load import load_policy
+        from ..policy.compile import managed_mcp
+        from ..policy.load import load_policy
 
         servers = managed_mcp(load_policy(policy_ref(args.policy)))
         if servers is None:
@@ -336,15 +336,15 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    from .agents.claude_code.install import settings_path, write_settings
+    from ..agents.claude_code.install import settings_path, write_settings
 
     settings, revision = _compiled(args)
     target = settings_path(args.scope, root=Path(args.root) if args.root else None, platform=args.platform)
     write_settings(target, settings, force=args.force, note=f"policy revision {revision}")
     print(f"installed Ramparts ({args.scope} scope, policy revision {revision}) in {target}")
     if args.scope == "managed":
-        from .policy.compile import managed_mcp
-        from .policy.load import load_policy
+        from ..policy.compile import managed_mcp
+        from ..policy.load import load_policy
 
         servers = managed_mcp(load_policy(policy_ref(args.policy)))
         if servers is not None:
@@ -360,13 +360,13 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from .audit.store import AuditStore
+    from ..audit.store import AuditStore
 
     return AuditStore.open(state_dir(args.state_dir), url=getattr(args, "audit_url", None), must_exist=True)
 
 
 def cmd_audit_tail(args: argparse.Namespace) -> int:
-    from .audit.render import render_line
+    from ..audit.render import render_line
 
     with _store(args) as store:
         for rec in store.tail(args.n):
@@ -375,7 +375,7 @@ def cmd_audit_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from .audit.checkpoint import NoteError, Verifier
+    from ..audit.checkpoint import NoteError, Verifier
 
     anchor = Path(args.anchor).read_text(encoding="utf-8", errors="surrogateescape") if args.anchor else None
     try:
@@ -399,9 +399,9 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
 def cmd_audit_ship(args: argparse.Namespace) -> int:
     import json as json_
 
-    from .audit.ship_config import parse_ship_config, ship_command
-    from .errors import PolicyError
-    from .policy.load import load_policy
+    from ..audit.ship_config import parse_ship_config, ship_command
+    from ..errors import PolicyError
+    from ..policy.load import load_policy
 
     config: Any = args.config
     if config is None:
@@ -426,7 +426,7 @@ def cmd_audit_consistency(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
-    from .audit.export import export_session
+    from ..audit.export import export_session
 
     with _store(args) as store:
         if args.output:
@@ -439,13 +439,13 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify_export(args: argparse.Namespace) -> int:
-    from .audit.checkpoint import Verifier
-    from .audit.export import verify_export
+    from ..audit.checkpoint import Verifier
+    from ..audit.export import verify_export
 
     fmt = args.format or ("csv" if args.file.endswith(".csv") else "jsonl")
     text = Path(args.file).read_text(encoding="utf-8")
     count, problems = verify_export(text, fmt, Verifier.parse(args.key))
-    from .audit.render import escape
+    from ..audit.render import escape
 
     for problem in problems:
         print(escape(problem))
@@ -457,8 +457,8 @@ def cmd_audit_verify_export(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .explain import explain_call, explain_jsonl, render_text
-    from .policy.load import load_policy, protect_own_files
+    from ..explain import explain_call, explain_jsonl, render_text
+    from ..policy.load import load_policy, protect_own_files
 
     ref = policy_ref(args.policy)
     if not args.policy and not os.environ.get("RAMPARTS_POLICY") and not Path(ref).exists():
@@ -489,8 +489,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_git_install_hooks(args: argparse.Namespace) -> int:
-    from .policy.githooks import install_hooks
-    from .policy.load import load_policy
+    from ..policy.githooks import install_hooks
+    from ..policy.load import load_policy
 
     # the policy's git.protected_branches (the installed policy, else the baseline) plus --protect
     ref = policy_ref(args.policy)
@@ -504,6 +504,6 @@ def cmd_git_install_hooks(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from ..demo import run_demo
 
     return run_demo(workdir=Path(args.workdir), claude_bin=args.claude_bin, profile=args.profile)

@@ -387,7 +387,7 @@ class ScriptedModelServer:
     """
 
     handler_class: type[BaseHTTPRequestHandler] = _Handler
-    """The request handler (a subclass speaks another API: ``ramparts.testing_bedrock``)."""
+    """The request handler (a subclass speaks another API: ``ramparts.testing.bedrock``)."""
 
     def __init__(
         self,

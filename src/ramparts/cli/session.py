@@ -120,7 +120,7 @@ def _esc(text: object) -> str:
 
 
 def _sessions(args: argparse.Namespace, *, create: bool = True) -> Any:
-    from .store import SessionStore
+    from ..session.store import SessionStore
 
     path = Path(state_dir(args.state_dir)) / "sessions.db"
     if not create and not path.exists():
@@ -164,7 +164,7 @@ def _audit(
 ) -> None:
     """Append one record of an administrator's order to the audit store (durable on return)."""
     from ..audit.store import AuditStore
-    from .store import this_host
+    from ..session.store import this_host
 
     record = {
         "v": 1,
@@ -202,8 +202,8 @@ def _short(text: str, limit: int = 120) -> str:
 
 
 def cmd_session_list(args: argparse.Namespace) -> int:
-    from .process import pid_alive
-    from .store import this_host
+    from ..session.process import pid_alive
+    from ..session.store import this_host
 
     store = _sessions(args, create=False)
     if store is None:
@@ -510,8 +510,8 @@ def _lift(args: argparse.Namespace, kwargs: dict[str, Any], scope: str, target: 
 
 
 def _terminate(args: argparse.Namespace, affected: list[str]) -> int:
-    from .process import is_agent, pid_alive, terminate_tree
-    from .store import this_host
+    from ..session.process import is_agent, pid_alive, terminate_tree
+    from ..session.store import this_host
 
     local = this_host()
     signalled: dict[str, list[int]] = {}

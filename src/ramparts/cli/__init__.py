@@ -1,7 +1,7 @@
 """The ``ramparts`` command.
 
 ``ramparts hook`` is special-cased first: it runs once per tool call, so it parses its three flags
-by hand and imports nothing else it does not need. Every other subcommand lives in ``_commands``.
+by hand and imports nothing else it does not need. Every other subcommand lives in ``cli._main`` and its siblings.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def _hook_args(argv: list[str]) -> dict[str, str] | None:
 
 def _hook(argv: list[str]) -> int:
     try:
-        from .agents.claude_code.hook import Hook
+        from ..agents.claude_code.hook import Hook
     except BaseException as exc:  # noqa: BLE001 - a hook that cannot even import must still deny
         reason = (
             f"Ramparts blocked this (the hook cannot start: {type(exc).__name__}: {exc}). It fails closed."
@@ -79,6 +79,6 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.flush()
             os._exit(code)
         return code
-    from ._commands import run
+    from ._main import run
 
     return run(args_list)

@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any
 
-from ._locations import detector_cache_dir, state_dir
+from .._locations import detector_cache_dir, state_dir
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 DEFAULT_MAX_BYTES = 8 << 20
@@ -66,7 +66,7 @@ _NAMES = {"secrets": "secret", "pii": "pii", "injection": "injection"}
 
 def warm(cache_dir: str) -> int:
     """Compile the detectors' pattern databases into ``cache_dir`` (at low priority)."""
-    from .detect.scanner import Detectors
+    from ..detect.scanner import Detectors
 
     if hasattr(os, "nice"):
         os.nice(10)
@@ -80,9 +80,9 @@ def warm(cache_dir: str) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from .detect.redact import load_key
-    from .detect.scanner import Detectors
-    from .policy.types import DetectSettings
+    from ..detect.redact import load_key
+    from ..detect.scanner import Detectors
+    from ..policy.types import DetectSettings
 
     try:
         categories = [_NAMES[n.strip()] for n in args.detectors.split(",") if n.strip()]
@@ -98,7 +98,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     key = load_key(os.path.join(state, "keys", "fingerprint.key"))
     settings = DetectSettings()
     if args.policy:
-        from .policy.load import load_policy
+        from ..policy.load import load_policy
 
         settings = load_policy(args.policy).detect  # a PolicyError names the file and line
     detectors = Detectors.from_settings(
@@ -144,15 +144,15 @@ def _jsonl(detectors: Any, key: bytes, args: argparse.Namespace) -> int:
 
 
 def _rank(severity: str) -> int:
-    from .detect.report import SEVERITY_ORDER
+    from ..detect.report import SEVERITY_ORDER
 
     return SEVERITY_ORDER.get(severity, 0)
 
 
 def _files(detectors: Any, key: bytes, args: argparse.Namespace) -> int:
-    from . import __version__
-    from .detect.files import Skipped, read_text, walk
-    from .detect.report import (
+    from .. import __version__
+    from ..detect.files import Skipped, read_text, walk
+    from ..detect.report import (
         Located,
         baseline_doc,
         baseline_keys,

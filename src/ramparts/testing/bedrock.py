@@ -41,7 +41,7 @@ from http import HTTPStatus
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
-from .testing import (
+from . import (
     RecordedRequest,
     ScriptedModelServer,
     Step,

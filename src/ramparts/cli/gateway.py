@@ -106,14 +106,14 @@ def _policy_settings(args: argparse.Namespace) -> Policy | None:
 
 def _store_url(flag: str | None, policy: Policy | None) -> str | None:
     """``--store-url``, else ``RAMPARTS_GATEWAY_STORE_URL``, else the policy's ``gateway.store``."""
-    from .store import STORE_URL_ENV
+    from ..gateway.store import STORE_URL_ENV
 
     return flag or os.environ.get(STORE_URL_ENV) or (policy.gateway.store if policy else None)
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     from ..errors import PolicyError
-    from .store import open_token_store
+    from ..gateway.store import open_token_store
 
     try:
         policy = _policy_settings(args)
@@ -132,8 +132,8 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def gateway_options(settings: GatewaySettings) -> dict[str, Any]:
     """``GatewayConfig`` keyword arguments from the policy's ``gateway`` section."""
-    from .bedrock import BedrockConfig
-    from .mask import MaskPolicy
+    from ..gateway.bedrock import BedrockConfig
+    from ..gateway.mask import MaskPolicy
 
     return {
         "upstream": settings.upstream,
@@ -150,7 +150,7 @@ def gateway_options(settings: GatewaySettings) -> dict[str, Any]:
 
 def _bedrock(args: argparse.Namespace, policy: Any) -> Any:
     """The ``BedrockConfig`` from the policy's section and the flags (flags win), or ``None``."""
-    from .bedrock import BedrockConfig
+    from ..gateway.bedrock import BedrockConfig
 
     models: tuple[tuple[str, str], ...] = policy.models if policy is not None else ()
     if args.bedrock_model:
@@ -171,8 +171,8 @@ def _bedrock(args: argparse.Namespace, policy: Any) -> Any:
 
 def cmd_gateway(args: argparse.Namespace) -> int:
     from ..errors import PolicyError
-    from .config import GatewayConfig
-    from .server import run
+    from ..gateway.config import GatewayConfig
+    from ..gateway.server import run
 
     options: dict[str, Any] = {}
     try:
