@@ -1,0 +1,472 @@
+"""The one audit record every surface writes, and the one function that builds it.
+
+Every producer (the hook, the gateway, the egress proxy, people's commands, the control plane) turns a
+:class:`~ramparts.model.Decision` and its context into an :class:`AuditRecord` with :func:`build_record`
+and appends :func:`to_json` of it; every consumer reads records back with :func:`from_json`, which
+validates them and also reads the version 1 records written before this type existed.
+
+The declaration is a tree of ``NamedTuple`` classes: immutable, typed and cheap to import on the hook's
+hot path. Validation and the JSON Schema (``ramparts audit schema``, Draft 2020-12) are derived from the
+same classes through msgspec, imported only when a record is read or the schema is asked for. Records
+hold fingerprints and redacted excerpts, never a matched value.
+"""
+
+# No `from __future__ import annotations`: NamedTuple annotations are evaluated once (see model.py), and
+# the schema derivation below reads them as real types.
+
+from typing import Any, Literal, NamedTuple, Union, get_args, get_origin, get_type_hints
+
+from ..model import Decision, Verdict
+
+RECORD_VERSION = 2
+SCHEMA_ID = "https://ramparts.dev/schemas/audit-record-v2.json"
+
+Surface = Literal["hook", "gateway", "egress", "admin", "server"]
+"""Who wrote the record: the Claude Code hook, the model-API gateway, the egress proxy, a person's
+command (kill, clear, re-auth, session end) or the control plane (alerts, automatic responses, the
+dashboard's actions)."""
+
+AGENT = "claude-code"
+"""The agent's name in every record (version 1 records said ``claude_code`` or ``claude-code``)."""
+
+
+class FindingRecord(NamedTuple):
+    """What a detector found, as a record may hold it: a keyed fingerprint and a redacted excerpt."""
+
+    detector: str
+    category: str
+    severity: str = ""
+    confidence: float = 0.0
+    line: int = 0
+    fingerprint: str = ""
+    excerpt: str = ""
+    where: str = ""
+    """Where in the request (gateway: a JSON path such as ``messages[2].content[0].text``)."""
+    action: str = ""
+    """What was done with it (gateway: ``mask``, ``redact``, ``block``; screen: ``quarantine``)."""
+
+
+class ContentRecord(NamedTuple):
+    """One piece of content that was scanned: a file before a read, a prompt, a tool result."""
+
+    source: str
+    name: str
+    truncated: bool = False
+    error: str = ""
+    findings: tuple[FindingRecord, ...] = ()
+
+
+class HookDetail(NamedTuple):
+    """What only the hook knows."""
+
+    cwd: str = ""
+    permission_mode: str = ""
+    input: Union[dict[str, Any], None] = None  # noqa: UP007 - evaluated at runtime by the schema
+    """The tool input, redacted: strings through the redactor, contents as length and fingerprint."""
+    result_chars: Union[int, None] = None  # noqa: UP007
+    result_fingerprint: str = ""
+    agent_id: str = ""
+    agent_type: str = ""
+    deadline: bool = False
+    """The decision was the deny given when the hook's deadline ran out."""
+
+
+class GatewayDetail(NamedTuple):
+    """What only the model-API gateway knows about one request."""
+
+    route: str = ""
+    method: str = ""
+    status: int = 0
+    outcome: str = ""
+    """``ok``, ``denied``, ``upstream_error``, ``store_error``, ``partial``, ``client_aborted``."""
+    replica: str = ""
+    token_id: str = ""
+    model: str = ""
+    stream: bool = False
+    request_bytes: int = 0
+    upstream_bytes: int = 0
+    response_bytes: int = 0
+    max_tokens_asked: int = 0
+    max_tokens_sent: int = 0
+    masked: int = 0
+    """How many values were masked, redacted or blocked (the findings list the first 100)."""
+    screened_results: int = 0
+    """How many tool results were screened for injection."""
+    restored: int = 0
+    usage: Union[dict[str, int], None] = None  # noqa: UP007
+    prepare_ms: float = 0.0
+    ttfb_ms: float = 0.0
+    latency_ms: float = 0.0
+
+
+class EgressDetail(NamedTuple):
+    """What only the egress proxy knows about one connection or request."""
+
+    protocol: str = ""
+    """``connect``, ``http``, ``socks5``, ``dns``."""
+    target: str = ""
+    """The host (or address) and port the client asked for, as it asked."""
+    address: str = ""
+    """The address the proxy classified and dialled."""
+    address_class: str = ""
+    sni: str = ""
+    method: str = ""
+    bytes_up: int = 0
+    bytes_down: int = 0
+    mode: str = ""
+    client: str = ""
+    """The per-session proxy credential's id (never the credential)."""
+    anomalies: tuple[str, ...] = ()
+
+
+class AdminDetail(NamedTuple):
+    """An order a person gave (kill, clear, re-auth, end) or an action of the control plane."""
+
+    action: str = ""
+    target: Union[dict[str, str], None] = None  # noqa: UP007
+    details: Union[dict[str, Any], None] = None  # noqa: UP007
+
+
+class AuditRecord(NamedTuple):
+    """One entry of the audit log."""
+
+    time: str
+    """UTC, ISO 8601 with milliseconds and a ``Z``."""
+    surface: Surface
+    event: str
+    """``PreToolUse``, ``PostToolUse``, ``UserPromptSubmit``, ``SessionStart``, ``SessionEnd`` … (hook);
+    ``GatewayRequest``; ``EgressRequest``; ``DLPBlock``; ``KillOrder``, ``SessionClear``, ``Reauth``,
+    ``SessionEndOrder`` (people); ``Alert``, ``AutoResponse``, ``DashboardAction`` (control plane)."""
+    decision: Union[Verdict, None] = None  # noqa: UP007
+    enforced: bool = True
+    would: Union[Verdict, None] = None  # noqa: UP007
+    """In report mode, what enforce mode would have decided."""
+    reasons: tuple[str, ...] = ()
+    rule_ids: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    policy: str = ""
+    """The policy revision that decided."""
+    decision_id: str = ""
+    user: str = ""
+    host: str = ""
+    agent: str = AGENT
+    session: str = ""
+    tool: str = ""
+    tool_use_id: str = ""
+    content: tuple[ContentRecord, ...] = ()
+    """What was scanned to decide, with what was found (fingerprints only)."""
+    findings: tuple[FindingRecord, ...] = ()
+    """Findings that belong to no one piece of content (the gateway's masked values)."""
+    hook: Union[HookDetail, None] = None  # noqa: UP007
+    gateway: Union[GatewayDetail, None] = None  # noqa: UP007
+    egress: Union[EgressDetail, None] = None  # noqa: UP007
+    admin: Union[AdminDetail, None] = None  # noqa: UP007
+    v: int = RECORD_VERSION
+
+
+Detail = Union[HookDetail, GatewayDetail, EgressDetail, AdminDetail]  # noqa: UP007
+
+_DETAIL_FIELD = {HookDetail: "hook", GatewayDetail: "gateway", EgressDetail: "egress", AdminDetail: "admin"}
+
+
+def build_record(
+    decision: Decision,
+    *,
+    surface: Surface,
+    event: str,
+    time: str,
+    user: str = "",
+    host: str = "",
+    session: str = "",
+    tool: str = "",
+    tool_use_id: str = "",
+    content: tuple[ContentRecord, ...] = (),
+    findings: tuple[FindingRecord, ...] = (),
+    detail: Union[Detail, None] = None,  # noqa: UP007
+    agent: str = AGENT,
+) -> AuditRecord:
+    """The record of one decision: the verdict, reasons, rule ids, revision and id come from the
+    Decision, the rest from the adapter that made it. Every producer calls this; none builds a dict."""
+    extra: dict[str, Any] = {}
+    if detail is not None:
+        extra[_DETAIL_FIELD[type(detail)]] = detail
+    return AuditRecord(
+        time=time,
+        surface=surface,
+        event=event,
+        decision=decision.verdict,
+        enforced=decision.enforced,
+        would=decision.would_verdict,
+        reasons=decision.reasons,
+        rule_ids=decision.rule_ids,
+        warnings=decision.warnings,
+        policy=decision.policy_revision,
+        decision_id=decision.decision_id,
+        user=user,
+        host=host,
+        agent=agent,
+        session=session,
+        tool=tool,
+        tool_use_id=tool_use_id,
+        content=content,
+        findings=findings,
+        **extra,
+    )
+
+
+def finding_record(finding: Any, *, where: str = "", action: str = "") -> FindingRecord:
+    """A :class:`~ramparts.model.Finding` (or anything with its fields) as a record holds it."""
+    return FindingRecord(
+        detector=finding.detector,
+        category=finding.category,
+        severity=finding.severity,
+        confidence=float(finding.confidence),
+        line=finding.line,
+        fingerprint=finding.fingerprint,
+        excerpt=finding.excerpt,
+        where=where,
+        action=action,
+    )
+
+
+def content_record(content: Any) -> ContentRecord:
+    """A :class:`~ramparts.model.Content` as a record holds it."""
+    return ContentRecord(
+        source=content.source,
+        name=content.name,
+        truncated=content.truncated,
+        error=content.error,
+        findings=tuple(finding_record(f) for f in content.findings),
+    )
+
+
+# -- JSON
+
+
+def to_json(value: Any) -> Any:
+    """The record as JSON-ready data: fields equal to their default are left out (``time``,
+    ``surface``, ``event``, ``decision`` and ``v`` always stay), tuples become lists."""
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        defaults: dict[str, Any] = type(value)._field_defaults  # type: ignore[attr-defined]
+        out: dict[str, Any] = {}
+        for name in value._fields:
+            item = getattr(value, name)
+            if name in defaults and item == defaults[name] and name not in _ALWAYS:
+                continue
+            out[name] = to_json(item)
+        return out
+    if isinstance(value, (tuple, list)):
+        return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    return value
+
+
+_ALWAYS = frozenset({"decision", "v"})
+
+
+class RecordError(ValueError):
+    """A record does not fit the schema; the message names the field."""
+
+
+def from_json(data: Any) -> AuditRecord:
+    """Validate and read one stored record (version 2, or a version 1 record, translated)."""
+    import msgspec
+
+    if isinstance(data, dict) and data.get("v") == 1:
+        data = _from_v1(data)
+    try:
+        loose: Any = msgspec.convert(data, _structs()[AuditRecord], strict=True)
+    except msgspec.ValidationError as exc:
+        raise RecordError(str(exc)) from exc
+    return _to_named(loose, AuditRecord)  # type: ignore[no-any-return]
+
+
+def schema() -> dict[str, Any]:
+    """The record's JSON Schema (Draft 2020-12), derived from the classes above."""
+    import msgspec
+
+    out: dict[str, Any] = msgspec.json.schema(_structs()[AuditRecord])
+    body = out.pop("$defs", {})
+    root_ref = out.get("$ref", "")
+    root = body.pop(root_ref.rsplit("/", 1)[-1], out) if root_ref else out
+    result: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "Ramparts audit record",
+        **root,
+    }
+    if body:
+        result["$defs"] = body
+    return result
+
+
+_STRUCTS: dict[type, type] = {}
+
+
+def _structs() -> dict[type, type]:
+    """msgspec Structs mirroring every NamedTuple of the record, made once."""
+    if _STRUCTS:
+        return _STRUCTS
+    import msgspec
+
+    def convert(tp: Any) -> Any:
+        if isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields"):
+            return make(tp)
+        origin = get_origin(tp)
+        if origin is Union:
+            return Union[tuple(convert(a) for a in get_args(tp))]  # noqa: UP007
+        if origin is tuple:
+            args = get_args(tp)
+            return tuple[convert(args[0]), ...]  # type: ignore[misc]
+        return tp
+
+    def make(nt: type) -> type:
+        if nt in _STRUCTS:
+            return _STRUCTS[nt]
+        hints = get_type_hints(nt)
+        defaults = nt._field_defaults  # type: ignore[attr-defined]
+        fields: list[Any] = []
+        for name in nt._fields:  # type: ignore[attr-defined]
+            tp = convert(hints[name])
+            fields.append((name, tp, defaults[name]) if name in defaults else (name, tp))
+        struct = msgspec.defstruct(
+            nt.__name__, fields, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+        )
+        struct.__doc__ = (nt.__doc__ or "").strip().split("\n")[0]
+        _STRUCTS[nt] = struct
+        return struct
+
+    make(AuditRecord)
+    return _STRUCTS
+
+
+def _to_named(value: Any, nt: Any) -> Any:
+    """A validated Struct back into the NamedTuple it mirrors (nested ones too)."""
+    hints = get_type_hints(nt)
+    kwargs = {}
+    for name in nt._fields:
+        kwargs[name] = _named_value(getattr(value, name), hints[name])
+    return nt(**kwargs)
+
+
+def _named_value(item: Any, tp: Any) -> Any:
+    if item is None:
+        return None
+    origin = get_origin(tp)
+    if origin is Union:
+        for arg in get_args(tp):
+            named = isinstance(arg, type) and issubclass(arg, tuple) and hasattr(arg, "_fields")
+            if named and type(item).__name__ == arg.__name__:
+                return _to_named(item, arg)
+        return item
+    if origin is tuple:
+        (arg, _) = get_args(tp)
+        return tuple(_named_value(i, arg) for i in item)
+    if isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields"):
+        return _to_named(item, tp)
+    return item
+
+
+# -- version 1
+
+_GATEWAY_V1 = (
+    "route",
+    "method",
+    "status",
+    "outcome",
+    "replica",
+    "token_id",
+    "model",
+    "stream",
+    "request_bytes",
+    "upstream_bytes",
+    "response_bytes",
+    "restored",
+    "usage",
+    "prepare_ms",
+    "ttfb_ms",
+    "latency_ms",
+)
+
+
+def _from_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 record (hand-built dicts, before this type) in the version 2 shape."""
+    event = str(data.get("event") or "")
+    agent = str(data.get("agent") or "")
+    out: dict[str, Any] = {
+        "v": RECORD_VERSION,
+        "time": str(data.get("time") or ""),
+        "event": event,
+        "decision": data.get("decision"),
+    }
+    for key in ("enforced", "would"):
+        if key in data and data[key] is not None:
+            out[key] = data[key]
+    for key in ("reasons", "rule_ids", "warnings"):
+        if isinstance(data.get(key), list):
+            out[key] = [str(x) for x in data[key]]
+    for key in ("policy", "decision_id", "user", "host", "session", "tool", "tool_use_id"):
+        if data.get(key) is not None:
+            out[key] = str(data[key])
+    content = []
+    for item in list(data.get("scanned") or []) + list(data.get("blocked") or []):
+        if isinstance(item, dict):
+            content.append(
+                {
+                    "source": str(item.get("source", "")),
+                    "name": str(item.get("name", "")),
+                    "truncated": bool(item.get("truncated", False)),
+                    "error": str(item.get("error", "")),
+                    "findings": [_v1_finding(f) for f in item.get("findings") or [] if isinstance(f, dict)],
+                }
+            )
+    if content:
+        out["content"] = content
+    if event == "GatewayRequest":
+        out["surface"] = "gateway"
+        gateway = {k: data[k] for k in _GATEWAY_V1 if data.get(k) is not None}
+        masked = data.get("masked")
+        if isinstance(masked, dict) and isinstance(masked.get("count"), int):
+            gateway["masked"] = masked["count"]
+        screened = data.get("screened")
+        if isinstance(screened, dict) and isinstance(screened.get("tool_results"), int):
+            gateway["screened_results"] = screened["tool_results"]
+        restored = gateway.get("restored")
+        if isinstance(restored, bool):
+            gateway["restored"] = int(restored)
+        out["gateway"] = gateway
+    elif agent == "ramparts":
+        out["surface"] = "admin"
+        out["agent"] = "ramparts"
+        details = data.get("input")
+        out["admin"] = {"action": event, **({"details": details} if isinstance(details, dict) else {})}
+    else:
+        out["surface"] = "hook"
+        hook: dict[str, Any] = {}
+        for key in ("cwd", "permission_mode", "agent_id", "agent_type"):
+            if isinstance(data.get(key), str):
+                hook[key] = data[key]
+        if isinstance(data.get("input"), dict):
+            hook["input"] = data["input"]
+        result = data.get("result")
+        if isinstance(result, dict):
+            if isinstance(result.get("chars"), int):
+                hook["result_chars"] = result["chars"]
+            if isinstance(result.get("fingerprint"), str):
+                hook["result_fingerprint"] = result["fingerprint"]
+        if hook:
+            out["hook"] = hook
+    return out
+
+
+def _v1_finding(f: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "detector": str(f.get("detector", "")),
+        "category": str(f.get("category", "")),
+        "severity": str(f.get("severity", "")),
+        "confidence": float(f.get("confidence", 0.0) or 0.0),
+        "line": int(f.get("line", 0) or 0),
+        "fingerprint": str(f.get("fingerprint", "")),
+        "excerpt": str(f.get("excerpt", "")),
+    }
