@@ -8,6 +8,8 @@ decision's trace so ``ramparts explain`` can show the reasoning.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .controls import Hit, content_hits, git_hits, mcp_hits, reauth_hits, session_hits, taint_hits, url_host
 from .model import Decision, Event, SessionState, ToolCall, Verdict
 from .policy.rules import (
@@ -24,6 +26,9 @@ from .policy.rules import (
     tool_name_matches,
 )
 from .policy.types import Policy
+
+if TYPE_CHECKING:
+    from .gateway.decide import Facts, Limits, Refusal
 
 READ_ONLY_RULE = Rule(
     id="shell.read_only",
@@ -354,3 +359,11 @@ def _allowed(
         if hit:
             return hit[:1], []
     return [], [f"tool {call.name}"]
+
+
+def decide_gateway(limits: Limits, facts: Facts, *, now: float) -> tuple[Decision, Refusal | None]:
+    """The model-API gateway's admission (authentication, rate, budget, body, model, ``max_tokens``),
+    pure like :func:`decide`: the gateway gathers the facts, this decides, the gateway renders."""
+    from .gateway.decide import admit
+
+    return admit(limits, facts, now=now)

@@ -44,6 +44,8 @@ class FindingRecord(NamedTuple):
     """Where in the request (gateway: a JSON path such as ``messages[2].content[0].text``)."""
     action: str = ""
     """What was done with it (gateway: ``mask``, ``redact``, ``block``; screen: ``quarantine``)."""
+    tool_use_id: str = ""
+    """The tool call whose result held it (the gateway's injection screen)."""
 
 
 class ContentRecord(NamedTuple):
@@ -93,6 +95,14 @@ class GatewayDetail(NamedTuple):
     screened_results: int = 0
     """How many tool results were screened for injection."""
     restored: int = 0
+    upstream_status: int = 0
+    """The status the upstream answered, when the gateway answered another one."""
+    upstream: str = ""
+    """``bedrock`` when the request went to Amazon Bedrock; empty for the Anthropic upstream."""
+    streamed: bool = False
+    events: int = 0
+    unknown_placeholders: int = 0
+    malformed_events: int = 0
     usage: Union[dict[str, int], None] = None  # noqa: UP007
     prepare_ms: float = 0.0
     ttfb_ms: float = 0.0
@@ -273,7 +283,7 @@ def from_json(data: Any) -> AuditRecord:
     """Validate and read one stored record (version 2, or a version 1 record, translated)."""
     import msgspec
 
-    if isinstance(data, dict) and data.get("v") == 1:
+    if isinstance(data, dict) and data.get("v", 1) == 1:
         data = _from_v1(data)
     try:
         loose: Any = msgspec.convert(data, _structs()[AuditRecord], strict=True)
@@ -398,11 +408,12 @@ def _from_v1(data: dict[str, Any]) -> dict[str, Any]:
         "v": RECORD_VERSION,
         "time": str(data.get("time") or ""),
         "event": event,
-        "decision": data.get("decision"),
+        "decision": data.get("decision") if data.get("decision") in ("allow", "ask", "deny") else None,
     }
-    for key in ("enforced", "would"):
-        if key in data and data[key] is not None:
-            out[key] = data[key]
+    if isinstance(data.get("enforced"), bool):
+        out["enforced"] = data["enforced"]
+    if data.get("would") in ("allow", "ask", "deny"):
+        out["would"] = data["would"]
     for key in ("reasons", "rule_ids", "warnings"):
         if isinstance(data.get(key), list):
             out[key] = [str(x) for x in data[key]]
@@ -421,6 +432,14 @@ def _from_v1(data: dict[str, Any]) -> dict[str, Any]:
                     "findings": [_v1_finding(f) for f in item.get("findings") or [] if isinstance(f, dict)],
                 }
             )
+    result = data.get("result")
+    if isinstance(result, dict):
+        found = [_v1_finding(f) for f in result.get("findings") or [] if isinstance(f, dict)]
+        score = result.get("injection_score")
+        if isinstance(score, (int, float)) and not isinstance(score, bool):
+            found.append({"detector": "injection", "category": "injection", "confidence": float(score)})
+        if found:
+            content.append({"source": "tool_result", "name": str(data.get("tool") or ""), "findings": found})
     if content:
         out["content"] = content
     if event == "GatewayRequest":

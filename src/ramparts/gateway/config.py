@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from ..policy.types import DetectSettings
 from .bedrock import BedrockConfig
+from .decide import Limits, Mode
 from .front import FrontLimits
 from .mask import MaskPolicy
 
@@ -65,6 +66,9 @@ class GatewayConfig:
     ``gateway.store``); ``None``: ``$RAMPARTS_GATEWAY_STORE_URL``, else ``<state_dir>/gateway.db``."""
     vault_key: str | None = None
     """The vault key file; ``None``: ``$RAMPARTS_GATEWAY_VAULT_KEY``, else ``<state_dir>/vault.key``."""
+    mode: Mode = "enforce"
+    """The policy's mode: in ``report`` the limits are recorded as would-deny, not enforced
+    (:mod:`.decide` says which)."""
     audit_url: str | None = field(default=None, repr=False)
     """A ``postgresql://`` audit store; ``None``: ``$RAMPARTS_AUDIT_URL``, else ``<state_dir>/audit.db``."""
 
@@ -105,6 +109,19 @@ class GatewayConfig:
         if self.scan_workers is not None:
             return self.scan_workers
         return min(4, os.cpu_count() or 1)
+
+    def limits(self) -> Limits:
+        """The limits the engine's gateway decisions read."""
+        return Limits(
+            mode=self.mode,
+            models=self.models,
+            max_tokens=self.max_tokens,
+            max_tokens_mode=self.max_tokens_mode,
+            max_request_bytes=self.max_request_bytes,
+            rate_per_minute=self.rate_per_minute,
+            daily_tokens=self.daily_tokens,
+            body_timeout=self.body_timeout,
+        )
 
     def model_allowed(self, model: object) -> bool:
         if not self.models:

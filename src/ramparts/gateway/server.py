@@ -32,10 +32,12 @@ from aiohttp import web
 from .._locations import detector_cache_dir
 from ..audit.keys import default_key_path
 from ..audit.store import audit_location
+from ..engine import decide_gateway
 from ..errors import GatewayError
-from ..model import Finding
+from ..model import Decision, Finding
+from . import decide
 from . import upstream as upstream_mod
-from ._records import AuditWriter, Usage, masked_record, now, screened_record, take_usage
+from ._records import AuditWriter, Usage, masked_record, screened_record, take_usage
 from .bedrock import EventSource
 from .cache import ResultCache
 from .config import GatewayConfig
@@ -151,6 +153,7 @@ class Gateway:
             block=config.injection_block,
             warn=config.injection_warn,
         )
+        self.limits = config.limits()
         self.rate = RateLimiter(config.rate_per_minute, clock) if config.rate_per_minute else None
         # like the hook's: $RAMPARTS_AUDIT_URL (or --audit-url), else <state>/audit.db; the state dir's key
         self.audit = AuditWriter(audit_location(state, config.audit_url), key_path=default_key_path(state))
@@ -225,17 +228,11 @@ class Gateway:
             return await handler(request)  # type: ignore[no-any-return]
         except GatewayStoreError as exc:
             print(f"ramparts gateway: state store failed: {exc}", file=sys.stderr, flush=True)
-            message = "Ramparts gateway: its state store is unavailable; the request was not sent"
+            decision = decide.store_failed()
             record = self._record(request, None, None)
-            record.update(
-                decision="deny",
-                status=503,
-                outcome="store_error",
-                reasons=[message],
-                rule_ids=["gateway.store"],
-            )
+            record.update(decision=decision, status=503, outcome="store_error")
             self.audit.append(record)
-            return error_response(503, "api_error", message)
+            return error_response(503, "api_error", "Ramparts gateway: " + decision.reason)
 
     # -- helpers
 
@@ -269,40 +266,38 @@ class Gateway:
 
     def _record(self, request: web.Request, identity: Identity | None, session: str | None) -> dict[str, Any]:
         return {
-            "v": 1,
-            "time": now(),
             "user": identity.user if identity else None,
             "token_id": identity.token_id if identity else None,
             "host": socket.gethostname(),
-            "agent": "claude-code",
             "session": session,
-            "event": "GatewayRequest",
             "route": request.path,
             "method": request.method,
             "replica": self.replica,
             "decision_id": os.urandom(12).hex(),
         }
 
-    def _deny(
-        self,
-        record: dict[str, Any],
-        status: int,
-        kind: str,
-        message: str,
-        rule: str,
-        started: float,
-        headers: Mapping[str, str] | None = None,
+    def _refuse(
+        self, record: dict[str, Any], decision: Decision, refusal: decide.Refusal, started: float
     ) -> web.Response:
+        """Record a deny, then answer it in Anthropic's error format."""
         record.update(
-            decision="deny",
-            status=status,
-            outcome="denied",
-            reasons=[message],
-            rule_ids=[rule],
-            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            decision=decision, status=refusal.status, outcome="denied", latency_ms=self._ms(started)
         )
         self.audit.append(record)
-        return error_response(status, kind, message, headers)
+        headers = (
+            {"retry-after": retry_after(refusal.retry_after)} if refusal.retry_after is not None else None
+        )
+        return error_response(refusal.status, refusal.kind, "Ramparts gateway: " + decision.reason, headers)
+
+    def _check(self, record: dict[str, Any], facts: decide.Facts, started: float) -> web.Response | None:
+        """Ask the engine about the facts gathered so far: None to go on (a report-mode would-deny is
+        kept for the record), or the refusal to send."""
+        decision, refusal = decide_gateway(self.limits, facts, now=time.time())
+        if refusal is not None:
+            return self._refuse(record, decision, refusal, started)
+        if not decision.enforced:
+            record["decision"] = decision
+        return None
 
     async def _read_json(self, request: web.Request) -> tuple[bytes, Any] | str:
         """The raw body and its JSON, or a reason to refuse it (``"too_large"``, ``"body_timeout"`` or a
@@ -360,98 +355,67 @@ class Gateway:
     ) -> tuple[Identity, str, dict[str, Any], bytes] | web.Response:
         """Authentication, limits and body checks shared by messages and count_tokens."""
         identity = self._identify(request)
-        if identity is None:
-            return self._deny(
-                record,
-                401,
-                "authentication_error",
-                "invalid or missing Ramparts gateway token (set ANTHROPIC_AUTH_TOKEN to a token from "
-                "`ramparts gateway token create`)",
-                "gateway.auth",
-                started,
-            )
+        facts = decide.Facts(authenticated=identity is not None)
+        refused = self._check(record, facts, started)
+        if refused is not None or identity is None:
+            return refused or error_response(401, "authentication_error", "unauthenticated")
         session, vault_session = self._session(request, identity)
         record.update(user=identity.user, token_id=identity.token_id, session=session)
+        if not self.audit.healthy:  # the last audit write failed: this request's record is the probe
+            decision = decide.audit_unhealthy(self.limits.mode)
+            if decision.verdict == "deny":
+                return self._refuse(
+                    record, decision, decide.refusal(decision, self.limits, facts, now=0), started
+                )
+            record["decision"] = decision
         if self.rate is not None:
-            wait = self.rate.take(identity.user)
-            if wait > 0:
-                return self._deny(
-                    record,
-                    429,
-                    "rate_limit_error",
-                    f"Ramparts gateway: more than {self.config.rate_per_minute} requests per minute",
-                    "gateway.rate",
-                    started,
-                    {"retry-after": retry_after(wait)},
-                )
+            facts = facts._replace(rate_wait=self.rate.take(identity.user))
         if self.config.daily_tokens is not None:
-            used = await asyncio.to_thread(self.usage.used, identity.user, utc_day())
-            if used >= self.config.daily_tokens:
-                now = time.time()
-                return self._deny(
-                    record,
-                    429,
-                    "rate_limit_error",
-                    f"Ramparts gateway: the daily token budget ({self.config.daily_tokens}) is used up",
-                    "gateway.budget",
-                    started,
-                    {"retry-after": retry_after(86400 - now % 86400)},
-                )
-        got = await self._read_json(request)
-        if got == "too_large":
-            return self._deny(
-                record,
-                413,
-                "request_too_large",
-                f"Ramparts gateway: the request exceeds {self.config.max_request_bytes} bytes",
-                "gateway.size",
-                started,
+            facts = facts._replace(
+                tokens_used=await asyncio.to_thread(self.usage.used, identity.user, utc_day())
             )
-        if got == "body_timeout":
-            refused = self._deny(
-                record,
-                408,
-                "timeout_error",
-                f"Ramparts gateway: the request body did not arrive within {self.config.body_timeout:g} s",
-                "gateway.body_timeout",
-                started,
-            )
-            refused.force_close()  # the rest of the body is not waited for
+        refused = self._check(record, facts, started)
+        if refused is not None:
             return refused
+        got = await self._read_json(request)
+        if got in ("too_large", "body_timeout"):
+            state: decide.BodyState = "too_large" if got == "too_large" else "body_timeout"
+            refused = self._check(record, facts._replace(body=state), started)
+            if refused is not None and got == "body_timeout":
+                refused.force_close()  # the rest of the body is not waited for
+            return refused or error_response(400, "invalid_request_error", "unreadable body")
         if isinstance(got, str):
-            return self._deny(record, 400, "invalid_request_error", got, "gateway.json", started)
+            refused = self._check(record, facts._replace(body="invalid", body_problem=got), started)
+            return refused or error_response(400, "invalid_request_error", got)
         raw, body = got
         record["request_bytes"] = len(raw)
         if not isinstance(body, dict):
-            return self._deny(
-                record,
-                400,
-                "invalid_request_error",
-                "the body must be a JSON object",
-                "gateway.json",
-                started,
-            )
+            facts = facts._replace(body="invalid", body_problem="the body must be a JSON object")
+            return self._check(record, facts, started) or error_response(400, "invalid_request_error", "")
         model = body.get("model")
         record["model"] = model if isinstance(model, str) else None
-        if not self.config.model_allowed(model):
-            return self._deny(
-                record,
-                400,
-                "invalid_request_error",
-                f"Ramparts gateway: model {str(model)[:100]!r} is not allowed here; allowed: "
-                + ", ".join(self.config.models),
-                "gateway.model",
-                started,
-            )
+        asked = body.get("max_tokens")
+        facts = facts._replace(
+            body="ok",
+            model=model if isinstance(model, str) else None,
+            model_known=True,
+            max_tokens=asked if isinstance(asked, int) and not isinstance(asked, bool) else None,
+        )
+        refused = self._check(record, facts, started)
+        if refused is not None:
+            return refused
         return identity, vault_session, body, raw
 
-    def _cap_max_tokens(self, body: dict[str, Any], record: dict[str, Any]) -> dict[str, Any] | str:
+    def _cap_max_tokens(self, body: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
         cap = self.config.max_tokens
         asked = body.get("max_tokens")
-        if cap is None or not isinstance(asked, int) or asked <= cap:
-            return body
-        if self.config.max_tokens_mode == "reject":
-            return f"Ramparts gateway: max_tokens {asked} is above the cap of {cap}"
+        if (
+            cap is None
+            or not isinstance(asked, int)
+            or asked <= cap
+            or self.config.max_tokens_mode == "reject"
+        ):
+            return body  # within the cap, or over it in reject mode (admission refused it, or reports it)
         record["max_tokens"] = {"asked": asked, "sent": cap}
         out = {**body, "max_tokens": cap}
         thinking = body.get("thinking")
@@ -471,24 +435,12 @@ class Gateway:
             record["masked"] = {
                 "blocked": {"rule": blocked.rule, "detector": blocked.detector, "where": blocked.where}
             }
-            return self._deny(
-                record,
-                400,
-                "invalid_request_error",
-                f"Ramparts gateway: {blocked}",
-                f"gateway.dlp.{blocked.rule}",
-                started,
-            )
+            decision = decide.dlp_block(blocked.rule, blocked.detector, blocked.where, str(blocked))
+            return self._refuse(record, decision, decide.Refusal(400, "invalid_request_error"), started)
         except ScanFailed as exc:  # the detectors failed: nothing goes out unscanned (store failures
             # are the _store_failures middleware's: 503)
-            return self._deny(
-                record,
-                500,
-                "api_error",
-                f"Ramparts gateway: the request could not be checked ({exc})",
-                "gateway.scan_failed",
-                started,
-            )
+            decision = decide.scan_failed(str(exc))
+            return self._refuse(record, decision, decide.Refusal(500, "api_error"), started)
         record["masked"] = masked_record(prepared.masked.findings)
         record["screened"] = screened_record(prepared.screened.screened, prepared.screened.results)
         if not prepared.payload:
@@ -510,15 +462,9 @@ class Gateway:
         started = time.perf_counter()
         record = self._record(request, None, None)
         identity = self._identify(request)
-        if identity is None:
-            return self._deny(
-                record,
-                401,
-                "authentication_error",
-                "invalid or missing Ramparts gateway token",
-                "gateway.auth",
-                started,
-            )
+        refused = self._check(record, decide.Facts(authenticated=identity is not None), started)
+        if refused is not None or identity is None:
+            return refused or error_response(401, "authentication_error", "unauthenticated")
         record.update(user=identity.user, token_id=identity.token_id)
         url = self.config.upstream + request.path_qs
         try:
@@ -535,7 +481,8 @@ class Gateway:
                 data = json.dumps(listing).encode()
         if status == 200 and self.bedrock is not None and request.match_info.get("model_id") is None:
             data = upstream_mod.add_models(self.bedrock.config, self.config.model_allowed, data)
-        record.update(decision="allow", status=status, outcome="ok", latency_ms=self._ms(started))
+        record.setdefault("decision", decide.ALLOW)
+        record.update(status=status, outcome="ok", latency_ms=self._ms(started))
         self.audit.append(record)
         return web.Response(status=status, body=data, headers=headers)
 
@@ -562,7 +509,8 @@ class Gateway:
                 status = upstream.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             return self._upstream_failed(record, exc, started)
-        record.update(decision="allow", status=status, outcome="ok", latency_ms=self._ms(started))
+        record.setdefault("decision", decide.ALLOW)
+        record.update(status=status, outcome="ok", latency_ms=self._ms(started))
         self.audit.append(record)
         return web.Response(status=status, body=data, headers=headers)
 
@@ -576,8 +524,8 @@ class Gateway:
         message = "Ramparts gateway: the upstream " + (
             "timed out" if timeout else f"failed ({type(exc).__name__})"
         )
+        record.setdefault("decision", decide.ALLOW)
         record.update(
-            decision="allow",
             status=status,
             outcome="upstream_error",
             reasons=[message],
@@ -594,8 +542,6 @@ class Gateway:
             return admitted
         identity, vault_session, body, raw = admitted
         capped = self._cap_max_tokens(body, record)
-        if isinstance(capped, str):
-            return self._deny(record, 400, "invalid_request_error", capped, "gateway.max_tokens", started)
         prepared = await self._screen_and_mask(capped, raw, vault_session, record, started)
         if isinstance(prepared, web.Response):
             return prepared
@@ -613,7 +559,8 @@ class Gateway:
             return value if value is not None else self.vault.value_for(vault_session, placeholder)
 
         usage = Usage()
-        record.update(decision="allow", outcome="ok")
+        record.setdefault("decision", decide.ALLOW)
+        record["outcome"] = "ok"
         url = self.config.upstream + request.path_qs
         bedrock_id = self.bedrock.route(body.get("model")) if self.bedrock is not None else None
         self.in_flight += 1

@@ -286,7 +286,7 @@ def test_good_input_allows_and_records_before_answering(env: dict[str, Any]) -> 
         record = store.tail(1)[0].data()
     assert record["decision"] == "allow"
     assert record["tool"] == "Bash"
-    assert record["input"]["command"] == "ls -la"
+    assert record["hook"]["input"]["command"] == "ls -la"
     assert record["rule_ids"] == ["allow:Bash(ls *)"]
     assert f"[decision {record['decision_id']}]" in spec["permissionDecisionReason"]
     assert len(record["decision_id"]) == 24

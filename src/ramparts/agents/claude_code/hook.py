@@ -18,6 +18,7 @@ import time
 from typing import IO, Any
 
 from ..._locations import policy_ref, state_dir
+from ..._util import utc_stamp
 from ...errors import HookInputError, PolicyError, RampartsError
 from ...model import Decision, Event, Subject
 
@@ -52,6 +53,7 @@ class Hook:
         self.store: Any = None
         self.sessions: Any = None
         self._timer: Any = None
+        self._deadline_hit = False
         self.peer_pid: int | None = None
         """The process whose ancestors include the agent (default: this one; the resident server sets the
         client's pid, read from the socket's peer credentials)."""
@@ -138,14 +140,25 @@ class Hook:
     # -- the run --------------------------------------------------------------------------------
 
     def _on_deadline(self, signum: int, frame: object) -> None:
+        """The watchdog fired (at the deadline less the reserve): record the deny, answer, exit. A second
+        firing, at the deadline itself, while the record is still being written answers without it."""
         del signum, frame
-        code = self.fail(f"hook deadline of {self.deadline_ms} ms passed")
+        reason = f"hook deadline of {self.deadline_ms} ms passed"
+        if not self._deadline_hit and not self.answered:
+            self._deadline_hit = True
+            self._arm_in(_reserve_ms(self.deadline_ms) / 1000)
+            self._record_error(reason, "hook.deadline")
+        code = self.fail(reason)
         os._exit(code)
 
     def _arm(self, deadline_ms: int) -> None:
-        """(Re)start the watchdog: SIGALRM where it exists, a timer thread elsewhere (Windows)."""
+        """(Re)start the watchdog: SIGALRM where it exists, a timer thread elsewhere (Windows). It fires
+        a reserve before the deadline, so that the deny it gives is recorded in time."""
         self.deadline_ms = deadline_ms
-        remaining = max(deadline_ms / 1000 - (time.monotonic() - self.started), 0.001)
+        budget = (deadline_ms - _reserve_ms(deadline_ms)) / 1000
+        self._arm_in(max(budget - (time.monotonic() - self.started), 0.001))
+
+    def _arm_in(self, remaining: float) -> None:
         if _HAS_ALARM:
             signal.setitimer(signal.ITIMER_REAL, remaining)
             return
@@ -264,43 +277,38 @@ class Hook:
             reasons=tuple(short.text(r) for r in decision.reasons),
             warnings=tuple(short.text(w) for w in decision.warnings),
         )
-        record = {
-            "v": 1,
-            "time": _now(),
-            "user": subject.user,
-            "host": subject.host,
-            "agent": event.agent,
-            "session": event.session_id,
-            "event": name,
-            "tool": event.tool.name if event.tool else None,
-            "tool_use_id": payload.get("tool_use_id")
-            if isinstance(payload.get("tool_use_id"), str)
-            else None,
-            "cwd": event.cwd,
-            "permission_mode": event.permission_mode,
-            "input": summarize(payload, redactor),
-            "decision": decision.verdict,
-            "enforced": decision.enforced,
-            "would": decision.would_verdict,
-            "reasons": list(decision.reasons),
-            "rule_ids": list(decision.rule_ids),
-            "policy": policy.revision,
-            "decision_id": decision.decision_id,
-        }
-        if decision.warnings:
-            record["warnings"] = list(decision.warnings)
-        if scanned:
-            record["scanned"] = [_content_record(c) for c in scanned]
+        from ...audit.record import HookDetail, build_record, content_record, to_json
+
+        use_id = payload.get("tool_use_id")
+        detail = HookDetail(
+            cwd=event.cwd,
+            permission_mode=event.permission_mode,
+            input=summarize(payload, redactor),
+            agent_id=redactor.text(payload["agent_id"]) if isinstance(payload.get("agent_id"), str) else "",
+            agent_type=redactor.text(payload["agent_type"])
+            if isinstance(payload.get("agent_type"), str)
+            else "",
+        )
         if name == "PostToolUse":
             text = str(payload.get("tool_response"))
-            record["result"] = {"chars": len(text), "fingerprint": redactor.fingerprint(text)}
-        for key in ("agent_id", "agent_type"):  # set inside subagents
-            if isinstance(payload.get(key), str):
-                record[key] = redactor.text(payload[key])
+            detail = detail._replace(result_chars=len(text), result_fingerprint=redactor.fingerprint(text))
+        record = build_record(
+            decision._replace(policy_revision=policy.revision),
+            surface="hook",
+            event=name,
+            time=utc_stamp(),
+            user=subject.user,
+            host=subject.host,
+            session=event.session_id,
+            tool=event.tool.name if event.tool else "",
+            tool_use_id=use_id if isinstance(use_id, str) else "",
+            content=tuple(content_record(c) for c in scanned),
+            detail=detail,
+        )
         store = self._store()
-        store.append(record)
+        store.append(to_json(record))
         if decision.verdict == "deny" and any(r.startswith("dlp.") for r in decision.rule_ids):
-            store.append(_dlp_record(record, scanned))  # the DLP block log: what was kept from the model
+            store.append(to_json(_dlp_record(record)))  # the DLP block log: what was kept from the model
         self._apply_effects(sessions, event, decision, name)
         self._disarm()  # durable now: what the record says is what Claude Code will be told
         return self.answer(event, decision, payload)
@@ -352,7 +360,7 @@ class Hook:
             self.store = AuditStore.open(self.state_dir, busy_timeout_ms=max(self.deadline_ms // 2, 100))
         return self.store
 
-    def _record_error(self, reason: str) -> None:
+    def _record_error(self, reason: str, rule: str = "hook.error") -> None:
         """Best effort: put the failure itself in the audit trail (the answer is a deny either way)."""
         try:
             from ...detect.redact import Redactor, load_key
@@ -363,66 +371,38 @@ class Hook:
         except Exception:  # noqa: BLE001 - without the key, keep only a short prefix
             reason = reason[:120]
         try:
+            from ...audit.record import HookDetail, build_record, to_json
+
             session = self.payload.get("session_id") if self.payload else None
-            self._store().append(
-                {
-                    "v": 1,
-                    "time": _now(),
-                    "user": _user(),
-                    "host": _host(),
-                    "agent": "claude_code",
-                    "session": session if isinstance(session, str) else None,
-                    "event": self.event_name,
-                    "decision": "deny",
-                    "enforced": True,
-                    "reasons": [reason],
-                    "rule_ids": ["hook.error"],
-                }
+            record = build_record(
+                Decision("deny", (reason,), (rule,)),
+                surface="hook",
+                event=self.event_name,
+                time=utc_stamp(),
+                user=_user(),
+                host=_host(),
+                session=session if isinstance(session, str) else "",
+                detail=HookDetail(deadline=rule == "hook.deadline"),
             )
+            self._store().append(to_json(record))
         except Exception:  # noqa: BLE001, S110 - recording the error must not change the deny
             pass
 
 
-def _content_record(content: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"source": content.source, "name": content.name}
-    if content.truncated:
-        out["truncated"] = True
-    if content.error:
-        out["error"] = content.error
-    out["findings"] = [
-        {
-            "detector": f.detector,
-            "category": f.category,
-            "severity": f.severity,
-            "confidence": f.confidence,
-            "line": f.line,
-            "fingerprint": f.fingerprint,
-            "excerpt": f.excerpt,
-        }
-        for f in content.findings
-    ]
-    return out
+def _reserve_ms(deadline_ms: int) -> int:
+    """Time kept back from the deadline to record the deny it gives: a quarter, at most 300 ms."""
+    return min(deadline_ms // 4, 300)
 
 
-def _dlp_record(record: dict[str, Any], scanned: tuple[Any, ...]) -> dict[str, Any]:
+def _dlp_record(record: Any) -> Any:
     """One entry of the DLP block log: what was kept from the model, by which rule, as fingerprints."""
-    return {
-        "v": 1,
-        "time": record["time"],
-        "user": record["user"],
-        "host": record["host"],
-        "agent": record["agent"],
-        "session": record["session"],
-        "event": "DLPBlock",
-        "tool": record["tool"],
-        "tool_use_id": record["tool_use_id"],
-        "decision": "deny",
-        "enforced": record["enforced"],
-        "reasons": record["reasons"],
-        "rule_ids": [r for r in record["rule_ids"] if r.startswith("dlp.")],
-        "decision_id": record["decision_id"],
-        "blocked": [_content_record(c) for c in scanned if c.findings or c.error],
-    }
+    return record._replace(
+        event="DLPBlock",
+        rule_ids=tuple(r for r in record.rule_ids if r.startswith("dlp.")),
+        warnings=(),
+        content=tuple(c for c in record.content if c.findings or c.error),
+        hook=None,
+    )
 
 
 def _claude_pid(start: int | None = None) -> int | None:
@@ -455,11 +435,6 @@ def _host() -> str:
     import platform
 
     return platform.node()
-
-
-def _now() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
 
 
 def main(policy: str | None = None, state: str | None = None, deadline_ms: int | None = None) -> int:
