@@ -467,12 +467,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
         ref = "profile:baseline"
     policy = protect_own_files(load_policy(ref), policy_file=ref, state_dir=state_dir(args.state_dir))
     if args.jsonl:
-        return explain_jsonl(policy, sys.stdin, sys.stdout, default_cwd=args.cwd)
+        return explain_jsonl(policy, sys.stdin, sys.stdout, default_cwd=args.cwd, state_dir=args.state_dir)
     if not args.tool:
         print("ramparts explain: name a tool (e.g. Bash 'git push') or use --jsonl", file=sys.stderr)
         return EXIT_USAGE
     tool_input = json.loads(args.input) if args.input else None
-    decision = explain_call(policy, args.tool, args.argument, tool_input=tool_input, cwd=args.cwd)
+    decision = explain_call(
+        policy, args.tool, args.argument, tool_input=tool_input, cwd=args.cwd, state_dir=args.state_dir
+    )
     if args.json:
         result = {
             "decision": decision.verdict,

@@ -245,8 +245,9 @@ class Hook:
             raise HookInputError(
                 f"hook input is larger than the policy's {policy.hook.max_input_bytes} bytes"
             )
+        from ..._locations import detector_cache_dir
         from ...detect.redact import Redactor, load_key
-        from ...engine import decide
+        from .decide import decide_event
         from .normalize import summarize, to_event
 
         subject = Subject(user=_user(), host=_host())
@@ -264,11 +265,9 @@ class Hook:
             others_since=now - policy.session.idle_timeout_minutes * 60,
         )
         install_key = load_key(os.path.join(self.state_dir, "keys", "fingerprint.key"))
-        decision = decide(policy, event, state)
-        scanned = self._scan(policy, event, payload, install_key) if decision.verdict != "deny" else ()
-        if scanned:
-            event = event._replace(content=scanned)
-            decision = decide(policy, event, state)
+        decision, scanned = decide_event(
+            policy, event, state, payload, key=install_key, cache_dir=detector_cache_dir(self.state_dir)
+        )
         decision = decision._replace(decision_id=os.urandom(12).hex())
         redactor = Redactor(install_key)
         # Reasons quote commands and paths: mask what looks like a credential before it goes anywhere.
@@ -312,26 +311,6 @@ class Hook:
         self._apply_effects(sessions, event, decision, name)
         self._disarm()  # durable now: what the record says is what Claude Code will be told
         return self.answer(event, decision, payload)
-
-    def _scan(self, policy: Any, event: Event, payload: dict[str, Any], key: bytes) -> tuple[Any, ...]:
-        """Scan what the event exposes: files before a read, the prompt, a tool's result."""
-        from ..._locations import detector_cache_dir
-        from .content import detectors_for, scan_prompt, scan_reads, scan_result, scans_result
-
-        cache = detector_cache_dir(self.state_dir)
-        if event.kind == "pre_tool_use" and event.tool is not None:
-            if not any(
-                a.mode == "read" and (a.recursive or os.path.isfile(a.path)) for a in event.tool.accesses
-            ):
-                return ()  # no file to read: the detectors are not even loaded
-            return scan_reads(event.tool, policy, detectors_for(policy, ("secret",), cache), key)
-        if event.kind == "user_prompt":
-            detectors = detectors_for(policy, ("secret", "pii"), cache)
-            return (scan_prompt(str(payload.get("prompt", "")), policy, detectors, key),)
-        if event.kind == "post_tool_use" and event.tool is not None and scans_result(event.tool.name):
-            detectors = detectors_for(policy, ("secret", "injection"), cache)
-            return (scan_result(event.tool.name, payload.get("tool_response"), policy, detectors, key),)
-        return ()
 
     def _apply_effects(self, sessions: Any, event: Event, decision: Decision, name: str) -> None:
         now = time.time()
