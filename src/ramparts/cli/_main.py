@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_install)
 
     aud = sub.add_parser("audit", help="read and verify the audit trail").add_subparsers(metavar="ACTION")
+    p = aud.add_parser(
+        "schema", help="print the audit record's JSON Schema (Draft 2020-12), what the control plane accepts"
+    )
+    p.set_defaults(func=cmd_audit_schema)
     p = aud.add_parser("tail", help="print the newest records")
     common(p, policy=False)
     audit_url(p)
@@ -363,6 +367,13 @@ def _store(args: argparse.Namespace) -> Any:
     from ..audit.store import AuditStore
 
     return AuditStore.open(state_dir(args.state_dir), url=getattr(args, "audit_url", None), must_exist=True)
+
+
+def cmd_audit_schema(args: argparse.Namespace) -> int:
+    from ..audit.record import schema
+
+    print(json.dumps(schema(), indent=2, sort_keys=True))
+    return EXIT_OK
 
 
 def cmd_audit_tail(args: argparse.Namespace) -> int:
