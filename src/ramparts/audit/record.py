@@ -16,6 +16,7 @@ hold fingerprints and redacted excerpts, never a matched value.
 
 from typing import Any, Literal, NamedTuple, Union, get_args, get_origin, get_type_hints
 
+from ..errors import AuditError
 from ..model import Decision, Verdict
 
 RECORD_VERSION = 2
@@ -275,7 +276,7 @@ def to_json(value: Any) -> Any:
 _ALWAYS = frozenset({"decision", "v"})
 
 
-class RecordError(ValueError):
+class RecordError(AuditError, ValueError):
     """A record does not fit the schema; the message names the field."""
 
 
