@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -15,22 +16,78 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
 def run(args_list: list[str]) -> int:
+    """Every command but the hook: one line on stderr for any failure, never a traceback (set
+    ``RAMPARTS_DEBUG=1`` for one); exit 0 done, 1 a check failed or something broke, 2 bad usage or
+    input."""
     parser = build_parser()
     args = parser.parse_args(args_list)
     if not getattr(args, "func", None):
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return EXIT_USAGE
-    from ..errors import RampartsError
-
     try:
         code: int = args.func(args)
-    except RampartsError as exc:
-        print(f"ramparts: {exc}", file=sys.stderr)
-        return EXIT_PROBLEMS
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at interpreter exit
+    except BaseException as exc:  # noqa: BLE001 - translated into one line and an exit code
+        return _failed(exc)
     finally:
         if "state_dir" in vars(args):
             give_back(state_dir(args.state_dir))
     return code
+
+
+def _failed(exc: BaseException) -> int:
+    """One line for the person at the terminal, and the exit code the failure calls for."""
+    import errno
+
+    from ..errors import PolicyError, RampartsError
+
+    if isinstance(exc, SystemExit):
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE):
+        # the reader went away (`… | head`): stop quietly, as a shell pipeline would
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    if isinstance(exc, KeyboardInterrupt):
+        print("ramparts: interrupted", file=sys.stderr)
+        return 130
+    if os.environ.get("RAMPARTS_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, PolicyError):
+        print(f"ramparts: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(exc, RampartsError):
+        print(f"ramparts: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if isinstance(exc, json.JSONDecodeError):
+        print(f"ramparts: not valid JSON: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)):
+        where = f" {exc.filename}" if exc.filename else ""
+        what = {
+            FileNotFoundError: "no such file or folder",
+            IsADirectoryError: "is a folder, not a file",
+            NotADirectoryError: "a part of the path is not a folder",
+            PermissionError: "permission denied",
+        }[type(exc)]
+        print(f"ramparts: cannot use{where}: {what}; check the path", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"ramparts: I/O error{where}: {exc.strerror or exc}", file=sys.stderr)
+        with contextlib.suppress(OSError):  # what stdout still holds would fail again at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PROBLEMS
+    if isinstance(exc, ValueError):
+        print(f"ramparts: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"ramparts: internal error: {type(exc).__name__}: {exc} (RAMPARTS_DEBUG=1 shows the traceback)",
+        file=sys.stderr,
+    )
+    return EXIT_PROBLEMS
 
 
 def give_back(folder: str) -> None:
@@ -57,8 +114,38 @@ def give_back(folder: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
     parser = argparse.ArgumentParser(prog="ramparts", description="Defense in depth for AI coding agents.")
+    parser.add_argument("--version", action="version", version=f"ramparts {__version__}")
     sub = parser.add_subparsers(metavar="COMMAND")
+    _build(sub)
+    _groups_print_their_help(parser)
+    return parser
+
+
+def _groups_print_their_help(parser: argparse.ArgumentParser) -> None:
+    """A command made only of actions (``ramparts policy``, ``audit``, ``gateway token`` …) given no
+    action prints its own help and exits 2, instead of the top-level help or its parent's default."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for child in dict.fromkeys(action.choices.values()):
+            has_actions = any(isinstance(a, argparse._SubParsersAction) for a in child._actions)
+            if has_actions and child.get_default("func") is None:
+                child.set_defaults(func=_helper(child))
+            _groups_print_their_help(child)
+
+
+def _helper(parser: argparse.ArgumentParser) -> Any:
+    def show(args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+
+    return show
+
+
+def _build(sub: Any) -> None:
 
     def common(p: argparse.ArgumentParser, *, policy: bool = True, state: bool = True) -> None:
         if policy:
@@ -230,7 +317,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default=".demo", help="where the demo keeps its project, policy and state")
     p.add_argument("--profile", choices=["baseline", "strict", "readonly"], default="baseline")
     p.set_defaults(func=cmd_demo)
-    return parser
 
 
 def cmd_hook_server(args: argparse.Namespace) -> int:
@@ -250,7 +336,7 @@ def cmd_policy_init(args: argparse.Namespace) -> int:
         print(f"ramparts: {target} exists; use --force to overwrite it", file=sys.stderr)
         return EXIT_PROBLEMS
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_template(args.profile), "utf-8")
+    target.write_text(render_template(args.profile, str(target)), "utf-8")
     print(f"wrote {target} (extends the {args.profile} profile)")
     return EXIT_OK
 

@@ -185,6 +185,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         options["detect"] = policy.detect
         options["injection_block"] = policy.detect.injection_block
         options["injection_warn"] = policy.detect.injection_warn
+        options["mode"] = policy.mode if policy.mode in ("enforce", "report") else "enforce"
     # flags override the policy
     flags = {
         "upstream": args.upstream,

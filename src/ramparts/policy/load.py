@@ -110,6 +110,27 @@ def _write_cache(target: str, policy: Policy) -> None:
 # -- parsing with positions ---------------------------------------------------------------------
 
 
+def _empty_list_hint(text: str, error_line: int) -> str:
+    """The commonest edit of a fresh policy file: an example rule uncommented below ``deny: []``. Say
+    how to fix it, since YAML's own message ("expected <block end>") does not."""
+    lines = text.splitlines()
+    for index in range(min(error_line, len(lines) - 1), -1, -1):
+        line = lines[index]
+        stripped = line.split("#", 1)[0].rstrip()
+        if not stripped:
+            continue
+        if stripped.lstrip().startswith("- "):
+            continue
+        key, sep, value = stripped.partition(":")
+        if sep and value.strip() == "[]":
+            return (
+                f"; the list item(s) below '{key.strip()}: []' (line {index + 1}) cannot belong to it: "
+                f"write '{key.strip()}:' without the '[]'"
+            )
+        return ""
+    return ""
+
+
 def parse_document(raw: bytes, display: str) -> tuple[dict[str, Any], Marks]:
     """Parse YAML into plain data plus a map from key paths to (line, column), both 1-based."""
     import yaml
@@ -126,6 +147,7 @@ def parse_document(raw: bytes, display: str) -> tuple[dict[str, Any], Marks]:
         problem = f"YAML syntax error: {exc.problem or exc.context}"
         if mark is None:
             raise PolicyError(problem, file=display) from exc
+        problem += _empty_list_hint(text, mark.line)
         raise PolicyError(problem, file=display, line=mark.line + 1, column=mark.column + 1) from exc
     except yaml.YAMLError as exc:
         raise PolicyError(f"YAML error: {exc}", file=display) from exc
@@ -238,8 +260,10 @@ def validate(data: dict[str, Any], marks: Marks, display: str) -> None:
             message = (
                 "a rule is a string like 'Bash(git push *)' or a mapping with 'rule' (and 'id', 'reason')"
             )
-        elif error.validator == "required":
-            message = error.message
+        elif error.validator == "type" and error.instance is None:
+            wanted = error.validator_value
+            empty = {"array": "[]", "object": "{}"}.get(wanted if isinstance(wanted, str) else "", "")
+            message = f"is empty: give it a value{f' (an empty one is {empty})' if empty else ''}"
         else:
             message = error.message
         problems.append((line, col, f"{dotted}: {message}"))
