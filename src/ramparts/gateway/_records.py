@@ -99,8 +99,10 @@ def masked_record(findings: tuple[Masked, ...]) -> dict[str, Any]:
     }
 
 
-def screened_record(screened: tuple[Screened, ...], results: int) -> dict[str, Any]:
-    return {
+def screened_record(
+    screened: tuple[Screened, ...], results: int, tools: tuple[Screened, ...] = ()
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
         "tool_results": results,
         "items": [
             {
@@ -114,6 +116,19 @@ def screened_record(screened: tuple[Screened, ...], results: int) -> dict[str, A
             for s in screened[:_AUDIT_LIST]
         ],
     }
+    if tools:  # tool definitions at or above warn (the name in "tool"; no text)
+        record["tool_definitions"] = [
+            {
+                "where": s.where,
+                "tool": s.tool_use_id,
+                "action": s.action,
+                "score": s.score,
+                "signal": s.signal,
+                "fingerprint": s.fingerprint,
+            }
+            for s in tools[:_AUDIT_LIST]
+        ]
+    return record
 
 
 class Usage:
