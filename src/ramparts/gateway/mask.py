@@ -232,15 +232,9 @@ class Masker:
         def run(texts: list[tuple[str, str]]) -> None:
             """A value split across adjacent text blocks: scan around each boundary of the joined
             text; the first piece becomes the placeholder, the other pieces become empty."""
-            starts, pos = [], 0
-            for _where, text in texts:
-                starts.append(pos)
-                pos += len(text)
-            joined = "".join(t for _w, t in texts)
+            starts, joined, windows = boundary_windows(texts)
             seen: set[tuple[int, int]] = set()
-            for boundary in starts[1:]:
-                lo = max(0, boundary - _WINDOW)
-                window = joined[lo : boundary + _WINDOW]
+            for lo, boundary, window in windows:
                 for f in self.scan(window):
                     start, end = lo + f.start, lo + f.end
                     if not start < boundary < end or (start, end) in seen:
@@ -311,17 +305,37 @@ class Masker:
         return MaskResult(out, tuple(findings), out is not body)
 
 
+def boundary_windows(texts: list[tuple[str, str]]) -> tuple[list[int], str, list[tuple[int, int, str]]]:
+    """For a run of adjacent text blocks: each block's offset in the joined text, the joined text, and
+    per boundary ``(window start, boundary, window)``: up to ``_WINDOW`` characters each side."""
+    starts, pos = [], 0
+    for _where, text in texts:
+        starts.append(pos)
+        pos += len(text)
+    joined = "".join(t for _w, t in texts)
+    windows = []
+    for boundary in starts[1:]:
+        lo = max(0, boundary - _WINDOW)
+        windows.append((lo, boundary, joined[lo : boundary + _WINDOW]))
+    return starts, joined, windows
+
+
 def request_texts(body: Any, shapes: Shapes | None = None) -> list[str]:
-    """Every text :meth:`Masker.mask_request` scans in ``body`` (to scan them ahead, in parallel)."""
+    """Every text :meth:`Masker.mask_request` scans in ``body`` (to scan them ahead, in parallel):
+    the texts, then the windows around the boundaries of adjacent text blocks."""
     out: list[str] = []
+    joints: list[str] = []
 
     def collect(text: str, where: str) -> str:
         out.append(text)
         return text
 
+    def run(texts: list[tuple[str, str]]) -> None:
+        joints.extend(window for _lo, _b, window in boundary_windows(texts)[2])
+
     if isinstance(body, dict):
-        walk_request(body, collect, shapes)
-    return out
+        walk_request(body, collect, shapes, runs=run)
+    return out + joints
 
 
 def request_documents(body: Any, shapes: Shapes | None = None) -> list[str]:
@@ -352,7 +366,7 @@ def _substitute(
         pattern = re.compile("|".join(re.escape(v) for v in candidates))
         cuts.extend((m.start(), m.end(), m.group(0), None) for m in pattern.finditer(text))
     keep = [(m.start(), m.end()) for m in PLACEHOLDER.finditer(text)] if "[[RAMPARTS:" in text else []
-    cuts.sort(key=lambda c: (c[0], -(c[1] - c[0])))
+    cuts.sort(key=lambda c: (c[0], -(c[1] - c[0]), c[3] is None))  # a split value's piece first
     out: list[str] = []
     pos = 0
     for start, end, value, token in cuts:
