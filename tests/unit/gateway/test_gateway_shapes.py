@@ -702,3 +702,30 @@ def test_a_poisoned_tool_description_is_refused_and_recorded(tmp_path: Path, end
         assert "id_rsa" not in json.dumps(records)
 
     asyncio.run(scenario())
+
+
+def test_pdfs_are_read_in_the_detector_processes(tmp_path: Path) -> None:
+    """With a scan pool, PDFs are extracted and scanned in the workers (pypdf holds the GIL)."""
+    dirty = b64(make_pdf(["Quarterly", f"aws key {AWS}"]))
+    clean = b64(make_pdf(["Quarterly", "nothing"]))
+
+    def body(data: str) -> dict[str, Any]:
+        doc = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": data}}
+        return {"model": "m", "max_tokens": 5, "messages": [user(text("read"), doc)]}
+
+    async def scenario() -> None:
+        async with running(tmp_path, scan_workers=1, documents=DocumentPolicy(findings="drop")) as (
+            gateway,
+            url,
+            up,
+            token,
+        ):
+            assert gateway.pool is not None
+            status, _h, raw = await post(url, body(dirty), headers(token))
+            assert status == 200, raw
+            assert "withheld" in up.requests[-1].body["messages"][0]["content"][1]["text"]
+            await post_raw(url, json.dumps(body(clean)).encode(), headers(token), "/v1/messages")
+            assert up.requests[-1].raw == json.dumps(body(clean)).encode()
+            assert gateway.pdf_cache is not None and clean in gateway.pdf_cache
+
+    asyncio.run(scenario())
