@@ -30,6 +30,7 @@ from typing import Any, Literal, NamedTuple
 
 from ..errors import GatewayError
 from ..model import Finding
+from .cache import ResultCache
 from .documents import DocumentPolicy, PdfScan, scan_pdf
 from .shapes import ShapeRefused, Shapes, TextFn, walk_request
 from .vault import PLACEHOLDER, Vault, label
@@ -164,7 +165,8 @@ class Masker:
 
     ``shapes`` says what happens to unknown block types and fields (refused by default) and images;
     ``documents`` what a PDF with findings, or an unreadable one, gets; ``pdf_scan`` finds what a
-    base64 PDF's text holds (default: :func:`.documents.scan_pdf` with ``scan``, on this thread)."""
+    base64 PDF's text holds (default: :func:`.documents.scan_pdf` with ``scan``, on this thread,
+    cached by the base64 data)."""
 
     def __init__(
         self,
@@ -181,7 +183,13 @@ class Masker:
         self.vault = vault
         self.shapes = shapes or Shapes()
         self.documents = documents or DocumentPolicy()
-        self.pdf_scan = pdf_scan or (lambda data: scan_pdf(data, self.scan, self.documents))
+        if pdf_scan is None:
+            pdfs = ResultCache(256)  # a PDF is resent every turn: read it once
+
+            def pdf_scan(data: str) -> PdfScan:
+                return pdfs.get_or(data, lambda d: scan_pdf(d, self.scan, self.documents))
+
+        self.pdf_scan = pdf_scan
 
     def mask_request(self, body: Any, session_id: str) -> MaskResult:
         """Mask a Messages (or count_tokens) request body. Raises :class:`MaskBlocked` and
