@@ -243,14 +243,16 @@ def walk_bench(quick: bool) -> dict[str, float]:
     identity = lambda text, where: text  # noqa: E731
     n = 30 if quick else 200
 
-    def timed(fn: Any) -> float:
-        fn()
-        samples = []
+    def paired(before: Any, after: Any) -> tuple[float, float]:
+        """Median µs of each, calls alternating (a busy machine slows both alike)."""
+        before(), after()
+        samples: tuple[list[float], list[float]] = ([], [])
         for _ in range(n):
-            t = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - t)
-        return statistics.median(samples) * 1e6
+            for i, fn in enumerate((before, after)):
+                t = time.perf_counter()
+                fn()
+                samples[i].append(time.perf_counter() - t)
+        return statistics.median(samples[0]) * 1e6, statistics.median(samples[1]) * 1e6
 
     def fresh() -> tuple[Masker, Screener]:
         pdfs = ResultCache(64)
@@ -270,20 +272,23 @@ def walk_bench(quick: bool) -> dict[str, float]:
     def prepare_after(masker: Masker, screener: Screener) -> None:
         masker.mask_request(screener.screen_request(body).body, "s")
 
-    out = {
-        "walk_us_before": timed(lambda: walk_before(body, identity)),
-        "walk_us_after": timed(lambda: walk_after(body, identity)),
-    }
-    for name, prepare in (("before", prepare_before), ("after", prepare_after)):
-        cold = []
-        for _ in range(3):
+    out: dict[str, float] = {}
+    out["walk_us_before"], out["walk_us_after"] = paired(
+        lambda: walk_before(body, identity), lambda: walk_after(body, identity)
+    )
+    cold: dict[str, list[float]] = {"before": [], "after": []}
+    for _ in range(3):
+        for name, prepare in (("before", prepare_before), ("after", prepare_after)):
             masker, screener = fresh()
             t = time.perf_counter()
             prepare(masker, screener)
-            cold.append(time.perf_counter() - t)
-        out[f"cold_ms_{name}"] = statistics.median(cold) * 1000
-        masker, screener = fresh()
-        out[f"prepare_us_{name}"] = timed(lambda m=masker, s=screener, p=prepare: p(m, s))
+            cold[name].append(time.perf_counter() - t)
+    out["cold_ms_before"] = statistics.median(cold["before"]) * 1000
+    out["cold_ms_after"] = statistics.median(cold["after"]) * 1000
+    warm_before, warm_after = fresh(), fresh()
+    out["prepare_us_before"], out["prepare_us_after"] = paired(
+        lambda: prepare_before(*warm_before), lambda: prepare_after(*warm_after)
+    )
     size = len(json.dumps(body)) // 1024
     print(f"# request walk (issue 22), one {size} KB Claude Code-shaped body, median of {n}, this process:")
     print(f"{'':>30} {'before':>10} {'after':>10} {'added':>10}")
