@@ -292,7 +292,7 @@ class Masker:
                         "text": DROPPED.format(what=what, why=f"its text could not be read ({result})"),
                     }
                 return block
-            detectors = sorted({f.detector for f in result if ruled(f, where, document=True)})
+            detectors = sorted({f.detector for f in result if ruled(f, f"{where} (PDF text)", document=True)})
             if detectors:
                 why = "it holds data the policy does not let leave (" + ", ".join(detectors) + ")"
                 drops[where] = {"type": "text", "text": DROPPED.format(what=what, why=why)}
