@@ -97,7 +97,20 @@ def injection_scorer(key: bytes, *, block: float, warn: float) -> Scorer:
 class Screener:
     """Screens request bodies; thread-safe; remembers up to ``cache_size`` scores."""
 
-    def __init__(self, scorer: Scorer, *, block: float, warn: float, cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        scorer: Scorer,
+        *,
+        block: float,
+        warn: float,
+        cache_size: int = 4096,
+        tool_block: float | None = None,
+        tool_warn: float | None = None,
+    ) -> None:
+        """``tool_block``/``tool_warn``: thresholds for tool definitions (default: ``block``/``warn``,
+        the hook's; a per-surface setting can pass its own)."""
+        self.tool_block = block if tool_block is None else tool_block
+        self.tool_warn = warn if tool_warn is None else tool_warn
         self.scorer = scorer
         self.block = block
         self.warn = warn
@@ -112,9 +125,9 @@ class Screener:
         out: list[Screened] = []
         for index, name, text in tool_texts(body):
             score, signal, fp = self._score(text)
-            if score < self.warn:
+            if score < self.tool_warn:
                 continue
-            action = "refuse" if score >= self.block else "warn"
+            action = "refuse" if score >= self.tool_block else "warn"
             item = Screened(f"tools[{index}]", name, action, score, signal, fp)
             if action == "refuse":
                 raise ToolPoisoned(item)

@@ -710,7 +710,10 @@ def test_pdfs_are_read_in_the_detector_processes(tmp_path: Path) -> None:
     clean = b64(make_pdf(["Quarterly", "nothing"]))
 
     def body(data: str) -> dict[str, Any]:
-        doc = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": data}}
+        doc = {
+            "type": "document",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": data},
+        }
         return {"model": "m", "max_tokens": 5, "messages": [user(text("read"), doc)]}
 
     async def scenario() -> None:

@@ -239,3 +239,6 @@ def test_tool_definition_texts_and_thresholds() -> None:
     result = screener.screen_request(body)
     assert [(s.tool_use_id, s.action) for s in result.tools] == [("c", "warn")]
     assert result.body is body
+    strict = Screener(lambda t: (scores.get(t, 0.0), "sig", "fp"), block=0.8, warn=0.5, tool_block=0.55)
+    with pytest.raises(ToolPoisoned, match="'c'"):
+        strict.screen_tools(body)
