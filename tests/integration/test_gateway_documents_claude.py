@@ -47,8 +47,6 @@ def test_claude_reads_a_pdf_and_a_text_file_with_secrets_and_the_model_sees_none
         make_pdf(["Quarterly report", f"deploy key {PDF_KEY}", f"owner {EMAIL}"])
     )
     (project / "notes.txt").write_text(f"deploy notes\naws_access_key_id = {AWS}\n")
-    policy = tmp_path / "policy.yaml"
-    policy.write_text("version: 1\ngateway:\n  documents: {findings: drop}\n")
     scenario: list[Step] = [
         ToolUse("Read", {"file_path": str(project / "report.pdf")}),
         ToolUse("Read", {"file_path": str(project / "notes.txt")}),
@@ -56,7 +54,7 @@ def test_claude_reads_a_pdf_and_a_text_file_with_secrets_and_the_model_sees_none
     ]
     with (
         ScriptedModelServer(scenario) as server,
-        gateway(server.url, setup["state"], extra=["--policy", str(policy)]) as url,
+        gateway(server.url, setup["state"]) as url,  # the defaults: a PDF with findings is dropped
     ):
         run = run_claude(
             "read report.pdf and notes.txt",

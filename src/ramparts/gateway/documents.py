@@ -29,9 +29,11 @@ PdfScan = tuple[Finding, ...] | str
 class DocumentPolicy(NamedTuple):
     """What a binary (base64) document gets."""
 
-    findings: Literal["block", "drop"] = "block"
-    """A PDF whose text holds a value a mask/redact rule names: refuse the request (400), or send a
-    notice in the document's place. A ``block`` rule's finding always refuses."""
+    findings: Literal["block", "drop"] = "drop"
+    """A PDF whose text holds a value a mask/redact rule names: send a notice in the document's place
+    (the default: a PDF cannot be masked, so dropping is masking's counterpart; the session goes on), or
+    refuse the request (400 — and every later turn of the session, which resends the PDF). A ``block``
+    rule's finding always refuses."""
     unreadable: Literal["block", "drop", "pass"] = "block"
     """A PDF that cannot be parsed (or is over a bound), or a binary media type the gateway cannot
     read: refuse (fail closed), drop it, or send it unscreened."""

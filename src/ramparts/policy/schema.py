@@ -238,8 +238,8 @@ SCHEMA: dict[str, Any] = {
                     "properties": {
                         "findings": {
                             "enum": ["block", "drop"],
-                            "description": "a PDF holding a value a dlp rule names: refuse the request, "
-                            "or send a notice in its place",
+                            "description": "a PDF holding a value a mask/redact rule names: drop (a "
+                            "notice in its place; default) or block (400); a block rule always blocks",
                         },
                         "unreadable": {
                             "enum": ["block", "drop", "pass"],

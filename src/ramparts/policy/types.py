@@ -149,8 +149,8 @@ class GatewaySettings(NamedTuple):
     bedrock: BedrockSettings | None = None
     images: Literal["allow", "refuse"] = "allow"
     """Images are not inspected; ``refuse`` answers 400 to a request carrying one."""
-    documents_findings: Literal["block", "drop"] = "block"
-    """A base64 PDF whose text holds a value a ``dlp`` rule names: refuse, or drop the document."""
+    documents_findings: Literal["block", "drop"] = "drop"
+    """A base64 PDF whose text holds a value a ``dlp`` rule names: drop the document, or refuse."""
     documents_unreadable: Literal["block", "drop", "pass"] = "block"
     """A PDF that cannot be parsed, or another binary document: refuse (fail closed), drop, or pass."""
     documents_max_pages: int = 200

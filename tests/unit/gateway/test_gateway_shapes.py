@@ -549,7 +549,7 @@ def test_unknown_shapes_are_refused_by_name_and_nothing_is_sent(tmp_path: Path, 
     path = "/v1/messages" if endpoint == "messages" else "/v1/messages/count_tokens"
 
     async def scenario() -> None:
-        async with running(tmp_path) as (gateway, url, up, token):
+        async with running(tmp_path, documents=DocumentPolicy(findings="block")) as (gateway, url, up, token):
             for name, (fields, named) in REFUSED.items():
                 status, _h, raw = await post(
                     url, {"model": "claude-sonnet-4-5", "max_tokens": 5, **fields}, headers(token), path=path
@@ -589,7 +589,7 @@ def test_policy_lets_named_shapes_through_refuses_images_and_drops_documents(tmp
             fields={"sidecar": "screen", "raw": "pass"},
             images="refuse",
         )
-        documents = DocumentPolicy(findings="drop", unreadable="drop")
+        documents = DocumentPolicy(unreadable="drop")  # findings: drop is the default
         async with running(tmp_path, shapes=shapes, documents=documents) as (_g, url, up, token):
             body = {
                 "model": "m",
@@ -717,7 +717,7 @@ def test_pdfs_are_read_in_the_detector_processes(tmp_path: Path) -> None:
         return {"model": "m", "max_tokens": 5, "messages": [user(text("read"), doc)]}
 
     async def scenario() -> None:
-        async with running(tmp_path, scan_workers=1, documents=DocumentPolicy(findings="drop")) as (
+        async with running(tmp_path, scan_workers=1) as (
             gateway,
             url,
             up,
