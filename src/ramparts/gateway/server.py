@@ -336,6 +336,8 @@ class Gateway:
             return raw, json.loads(raw)
         except ValueError:
             return "the request body is not valid JSON"
+        except RecursionError:
+            return "the request body is nested too deeply"
 
     def _session(self, request: web.Request, identity: Identity) -> tuple[str | None, str]:
         """The client's session id (for the audit) and the vault's session: per user, so one user

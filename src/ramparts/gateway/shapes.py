@@ -379,5 +379,9 @@ def walk_request(
     runs: RunFn | None = None,
     document: DocumentFn | None = None,
 ) -> dict[str, Any]:
-    """Apply ``fn(text, where)`` to every text of a Messages request; raises :class:`ShapeRefused`."""
-    return Walker(fn, shapes or Shapes(), runs, document).request(body)
+    """Apply ``fn(text, where)`` to every text of a Messages request; raises :class:`ShapeRefused`
+    (also for a body nested too deeply to walk: it could not be screened)."""
+    try:
+        return Walker(fn, shapes or Shapes(), runs, document).request(body)
+    except RecursionError:
+        raise ShapeRefused("body", "nesting", "body", "it is nested too deeply to be screened") from None

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -426,8 +427,6 @@ def test_every_block_type_and_field_is_masked_and_restored(tmp_path: Path, endpo
 
 
 async def post_raw(url: str, data: bytes, hdrs: dict[str, str], path: str) -> None:
-    import aiohttp
-
     async with (
         aiohttp.ClientSession() as client,
         client.post(url + path, data=data, headers=hdrs) as response,
@@ -730,5 +729,21 @@ def test_pdfs_are_read_in_the_detector_processes(tmp_path: Path) -> None:
             await post_raw(url, json.dumps(body(clean)).encode(), headers(token), "/v1/messages")
             assert up.requests[-1].raw == json.dumps(body(clean)).encode()
             assert gateway.pdf_cache is not None and clean in gateway.pdf_cache
+
+    asyncio.run(scenario())
+
+
+def test_deeply_nested_bodies_are_refused_with_a_reason(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running(tmp_path) as (_g, url, up, token):
+            for depth in (900, 5000):  # walked too deep; beyond the JSON parser's own limit
+                raw = b'{"model":"m","max_tokens":5,"metadata":' + b"[" * depth + b"]" * depth + b"}"
+                async with (
+                    aiohttp.ClientSession() as client,
+                    client.post(url + "/v1/messages", data=raw, headers=headers(token)) as response,
+                ):
+                    assert response.status == 400, depth
+                    assert "nested too deeply" in (await response.json())["error"]["message"]
+            assert up.requests == []
 
     asyncio.run(scenario())

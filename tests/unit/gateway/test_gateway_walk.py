@@ -21,6 +21,20 @@ from ramparts.gateway.vault import PLACEHOLDER, MemoryVault
 from ramparts.testing.pdf import make_pdf
 from tests.unit.gateway.test_gateway_mask import AWS, EMAIL, KEY, fake_scan
 
+KEYS = [
+    "type",
+    "text",
+    "content",
+    "source",
+    "data",
+    "media_type",
+    "input",
+    "citations",
+    "title",
+    "url",
+    "role",
+]
+TOP = ["system", "messages", "tools", "metadata", "tool_choice", "container", "model", "thinking", "other"]
 RUN_TEXT = f"prefix words; the key {AWS} and mail {EMAIL}; suffix words"
 
 
@@ -242,3 +256,27 @@ def test_tool_definition_texts_and_thresholds() -> None:
     strict = Screener(lambda t: (scores.get(t, 0.0), "sig", "fp"), block=0.8, warn=0.5, tool_block=0.55)
     with pytest.raises(ToolPoisoned, match="'c'"):
         strict.screen_tools(body)
+
+
+_any_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=4),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(TOP), _any_json, max_size=5))
+def test_arbitrary_bodies_are_walked_or_refused_by_name_never_crash(body: dict[str, Any]) -> None:
+    try:
+        masker(shapes=Shapes()).mask_request(body, "s")
+    except ShapeRefused as refused:
+        assert refused.error_body()["error"]["type"] == "invalid_request_error"
+    except Exception as exc:  # a block rule is the only other way out (none in the default rules)
+        raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def test_a_body_nested_too_deeply_is_refused_not_crashed() -> None:
+    body = json.loads('{"metadata":' + "[" * 900 + "]" * 900 + "}")
+    with pytest.raises(ShapeRefused, match="nested too deeply"):
+        masker().mask_request(body, "s")
