@@ -44,7 +44,7 @@ def load_or_create_signer(path: str, name: str) -> Signer:
         return load_signer(path)
     signer = Signer.generate(name)
     folder = os.path.dirname(path) or "."
-    tmp = f"{path}.{os.getpid()}.tmp"
+    tmp = f"{path}.{os.getpid()}.{os.urandom(6).hex()}.tmp"  # unique per thread too: replicas share a process in tests
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

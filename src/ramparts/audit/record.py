@@ -95,6 +95,9 @@ class GatewayDetail(NamedTuple):
     """How many values were masked, redacted or blocked (the findings list the first 100)."""
     screened_results: int = 0
     """How many tool results were screened for injection."""
+    refused: str = ""
+    """What the request walk refused: the kind (block, field, source, image, document), its name and
+    where (``block 'x' at messages[1].content[0]``)."""
     restored: int = 0
     upstream_status: int = 0
     """The status the upstream answered, when the gateway answered another one."""

@@ -120,6 +120,7 @@ _CONTEXT_KEYS = _DETAIL_KEYS | {
     "masked",
     "screened",
     "max_tokens",
+    "refused",
 }
 
 
@@ -177,6 +178,21 @@ def gateway_record(ctx: dict[str, Any]) -> dict[str, Any]:
                     tool_use_id=item.get("tool_use_id") or "",
                 )
             )
+        for item in screened.get("tool_definitions", []):
+            findings.append(
+                FindingRecord(
+                    detector=f"injection:{item['signal']}" if item.get("signal") else "injection",
+                    category="injection",
+                    confidence=float(item.get("score") or 0.0),
+                    fingerprint=item.get("fingerprint") or "",
+                    where=item["where"],
+                    action=item["action"],
+                    tool_use_id=str(item.get("tool") or ""),
+                )
+            )
+    refused = ctx.get("refused")
+    if isinstance(refused, dict):
+        detail["refused"] = f"{refused.get('kind')} {refused.get('name')!r} at {refused.get('where')}"
     capped = ctx.get("max_tokens")
     if isinstance(capped, dict):
         detail["max_tokens_asked"] = capped["asked"]
@@ -217,8 +233,10 @@ def masked_record(findings: tuple[Masked, ...]) -> dict[str, Any]:
     }
 
 
-def screened_record(screened: tuple[Screened, ...], results: int) -> dict[str, Any]:
-    return {
+def screened_record(
+    screened: tuple[Screened, ...], results: int, tools: tuple[Screened, ...] = ()
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
         "tool_results": results,
         "items": [
             {
@@ -232,6 +250,19 @@ def screened_record(screened: tuple[Screened, ...], results: int) -> dict[str, A
             for s in screened[:_AUDIT_LIST]
         ],
     }
+    if tools:  # tool definitions at or above warn (the name in "tool"; no text)
+        record["tool_definitions"] = [
+            {
+                "where": s.where,
+                "tool": s.tool_use_id,
+                "action": s.action,
+                "score": s.score,
+                "signal": s.signal,
+                "fingerprint": s.fingerprint,
+            }
+            for s in tools[:_AUDIT_LIST]
+        ]
+    return record
 
 
 class Usage:

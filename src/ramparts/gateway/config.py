@@ -12,8 +12,10 @@ from urllib.parse import urlsplit
 from ..policy.types import DetectSettings
 from .bedrock import BedrockConfig
 from .decide import Limits, Mode
+from .documents import DocumentPolicy
 from .front import FrontLimits
 from .mask import MaskPolicy
+from .shapes import Shapes
 
 MaxTokensMode = Literal["clamp", "reject"]
 
@@ -29,6 +31,10 @@ class GatewayConfig:
     """Base URL of the Anthropic Messages API (``https://api.anthropic.com``, a scripted server...)."""
     state_dir: str
     mask: MaskPolicy = field(default_factory=MaskPolicy)
+    shapes: Shapes = field(default_factory=Shapes)
+    """Unknown block types and fields (refused unless listed) and images (allowed, not inspected)."""
+    documents: DocumentPolicy = field(default_factory=DocumentPolicy)
+    """Base64 PDFs with findings (block or drop) and unreadable ones (block, drop or pass)."""
     models: tuple[str, ...] = ()
     """Allowed model ids, ``fnmatch`` patterns (``claude-sonnet-*``); empty: every model."""
     max_tokens: int | None = None

@@ -70,6 +70,8 @@ REFUSALS: dict[str, tuple[int, str]] = {
     "gateway.model": (400, "invalid_request_error"),
     "gateway.max_tokens": (400, "invalid_request_error"),
     "gateway.dlp": (400, "invalid_request_error"),
+    "gateway.shape": (400, "invalid_request_error"),
+    "gateway.injection.tool_definition": (400, "invalid_request_error"),
     "gateway.scan_failed": (500, "api_error"),
     "gateway.store": (503, "api_error"),
     "gateway.audit": (503, "api_error"),
@@ -191,6 +193,17 @@ def refusal(decision: Decision, limits: Limits, facts: Facts, *, now: float) -> 
 def dlp_block(rule: str, detector: str, where: str, message: str) -> Decision:
     """A value the DLP policy blocks: a deny in every mode (report mode would have to send it)."""
     return Decision("deny", (message,), (f"gateway.dlp.{rule}",), trace=(f"{detector} at {where}",))
+
+
+def shape_refused(rule: str, message: str) -> Decision:
+    """A block type, field or document the gateway does not know (or the policy refuses): never
+    forwarded unscreened, in every mode."""
+    return Decision("deny", (message,), (rule,))
+
+
+def tool_poisoned(message: str) -> Decision:
+    """A tool definition that reads as a prompt injection (tool poisoning): refused in every mode."""
+    return Decision("deny", (message,), ("gateway.injection.tool_definition",))
 
 
 def scan_failed(problem: str) -> Decision:

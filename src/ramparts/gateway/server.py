@@ -41,12 +41,14 @@ from ._records import AuditWriter, Usage, masked_record, screened_record, take_u
 from .bedrock import EventSource
 from .cache import ResultCache
 from .config import GatewayConfig
+from .documents import PdfScan, scan_pdf
 from .front import GatewayRunner
 from .limits import RateLimiter, retry_after, utc_day
-from .mask import MaskBlocked, Masker, MaskResult, detector_scanner, request_texts
+from .mask import MaskBlocked, Masker, MaskResult, detector_scanner, request_documents, request_texts
 from .pool import Pending, ScanFailed, ScanPool, cached
 from .restore import StreamGuard, restore_message
-from .screen import Screener, ScreenResult, injection_scorer, screened_texts
+from .screen import Screener, ScreenResult, ToolPoisoned, injection_scorer, screened_texts
+from .shapes import ShapeRefused
 from .sse import SSEDecoder, SSEError, SSEEvent, encode
 from .store import GatewayStoreError, open_stores, store_location, vault_key_path
 from .tokens import Identity
@@ -119,6 +121,7 @@ class Gateway:
         self.vault, self.tokens, self.usage = stores
         key = load_key(os.path.join(state, "keys", "fingerprint.key"))
         self.pool: ScanPool | None = None
+        self.pdf_cache: ResultCache | None = None
         scorer: Callable[[str], tuple[float, str, str]] | None = None
         if masker is None:
             scan: Callable[[str], Sequence[Finding]]
@@ -133,8 +136,10 @@ class Gateway:
                     block=config.injection_block,
                     warn=config.injection_warn,
                     timeout=config.scan_timeout,
+                    documents=config.documents,
                 )
                 scan, scorer = self.pool.scan, self.pool.score
+                pdf: Callable[[str], PdfScan] = self.pool.pdf
             else:
                 from ..detect import injection
                 from ..detect.scanner import Detectors
@@ -146,7 +151,17 @@ class Gateway:
                     else Detectors.from_settings(config.detect, ("secret", "pii"), cache_dir=cache)
                 )
                 scan = detector_scanner(detectors, key)
-            masker = Masker(config.mask, cached(scan), self.vault)
+                local = scan
+                pdf = lambda data: scan_pdf(data, local, config.documents)  # noqa: E731
+            pdf_cache = self.pdf_cache = ResultCache(1024)  # base64 -> findings: resent every turn
+            masker = Masker(
+                config.mask,
+                cached(scan),
+                self.vault,
+                shapes=config.shapes,
+                documents=config.documents,
+                pdf_scan=lambda data: pdf_cache.get_or(data, pdf),
+            )
         self.masker = masker
         self.screener = screener or Screener(
             scorer or injection_scorer(key, block=config.injection_block, warn=config.injection_warn),
@@ -316,6 +331,8 @@ class Gateway:
             return raw, json.loads(raw)
         except ValueError:
             return "the request body is not valid JSON"
+        except RecursionError:
+            return "the request body is nested too deeply"
 
     def _session(self, request: web.Request, identity: Identity) -> tuple[str | None, str]:
         """The client's session id (for the audit) and the vault's session: per user, so one user
@@ -341,9 +358,14 @@ class Gateway:
         jobs: list[tuple[ResultCache, str, Pending[Any]]] = []
         scan_cache = getattr(self.masker.scan, "cache", None)
         if isinstance(scan_cache, ResultCache):
-            for text in dict.fromkeys(request_texts(body)):
+            for text in dict.fromkeys(request_texts(body, self.masker.shapes)):
                 if text not in scan_cache:
                     jobs.append((scan_cache, text, self.pool.submit_scan(text)))
+        pdf_cache = self.pdf_cache
+        if pdf_cache is not None:
+            for data in dict.fromkeys(request_documents(body, self.masker.shapes)):
+                if data not in pdf_cache:
+                    jobs.append((pdf_cache, data, self.pool.submit_pdf(data)))
         for text in dict.fromkeys(screened_texts(body)):
             if text not in self.screener.cache:
                 jobs.append((self.screener.cache, text, self.pool.submit_score(text)))
@@ -437,12 +459,36 @@ class Gateway:
             }
             decision = decide.dlp_block(blocked.rule, blocked.detector, blocked.where, str(blocked))
             return self._refuse(record, decision, decide.Refusal(400, "invalid_request_error"), started)
+        except ShapeRefused as refused:  # an unknown block type or field, a refused image or document
+            record["refused"] = {"kind": refused.kind, "name": refused.name[:100], "where": refused.where}
+            decision = decide.shape_refused(refused.rule, str(refused))
+            return self._refuse(record, decision, decide.Refusal(400, "invalid_request_error"), started)
+        except ToolPoisoned as poisoned:
+            item = poisoned.screened
+            record["screened"] = {
+                "tool_results": 0,
+                "items": [],
+                "tool_definitions": [
+                    {
+                        "where": item.where,
+                        "tool": item.tool_use_id,
+                        "action": item.action,
+                        "score": item.score,
+                        "signal": item.signal,
+                        "fingerprint": item.fingerprint,
+                    }
+                ],
+            }
+            decision = decide.tool_poisoned(str(poisoned))
+            return self._refuse(record, decision, decide.Refusal(400, "invalid_request_error"), started)
         except ScanFailed as exc:  # the detectors failed: nothing goes out unscanned (store failures
             # are the _store_failures middleware's: 503)
             decision = decide.scan_failed(str(exc))
             return self._refuse(record, decision, decide.Refusal(500, "api_error"), started)
         record["masked"] = masked_record(prepared.masked.findings)
-        record["screened"] = screened_record(prepared.screened.screened, prepared.screened.results)
+        record["screened"] = screened_record(
+            prepared.screened.screened, prepared.screened.results, prepared.screened.tools
+        )
         if not prepared.payload:
             prepared = prepared._replace(payload=raw)
         record["upstream_bytes"] = len(prepared.payload)

@@ -322,6 +322,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
     gateway: dict[str, Any] = {}
     gateway_dlp: dict[str, Any] = dict(GatewaySettings().dlp)
     gateway_keys: list[tuple[str, tuple[int, int], str]] = []
+    gateway_unknown: dict[str, dict[str, Any]] = {}
     bedrock_at: tuple[tuple[int, int], str] = ((0, 0), display)
     settings: dict[str, Any] = {}
     env: dict[str, str] = {}
@@ -366,6 +367,10 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
             gateway_dlp[_GATEWAY_CATEGORIES.get(key, key)] = action
             if not where.startswith("profile:"):  # the shipped profiles' keys are tested
                 gateway_keys.append((key, marks.get(("gateway", "dlp", key, "<key>"), (0, 0)), where))
+        for key in ("unknown_blocks", "unknown_fields"):  # merged per name across layers
+            gateway_unknown.setdefault(key, {}).update(layer_gateway.pop(key, {}))
+        for key, value in layer_gateway.pop("documents", {}).items():
+            gateway[f"documents_{key}"] = value
         if layer_gateway.get("bedrock") is not None:  # replaced as a whole by a later layer
             bedrock_at = (marks.get(("gateway", "bedrock"), (0, 0)), where)
         gateway.update(layer_gateway)
@@ -420,6 +425,8 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         gateway["models"] = tuple(gateway["models"])
     if gateway.get("bedrock") is not None:
         gateway["bedrock"] = _bedrock(gateway["bedrock"], *bedrock_at)
+    for key, names in gateway_unknown.items():
+        gateway[key] = tuple(names.items())
     ship_json = _ship_section(ship)
     return Policy(
         ship=ship_json,

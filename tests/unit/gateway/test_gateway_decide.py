@@ -125,3 +125,11 @@ def test_a_decision_without_a_rule_is_refused_as_a_store_failure() -> None:
 
     assert decide.refusal(Decision(), LIMITS, OK, now=NOW) == decide.Refusal(503, "api_error")
     assert decide.refusal(Decision(rule_ids=("gateway.new",)), LIMITS, OK, now=NOW).status == 500
+
+
+def test_shape_and_tool_definition_refusals() -> None:
+    shape = decide.shape_refused("gateway.shape.block", "block type 'x' is not known")
+    assert shape.verdict == "deny" and decide.refusal(shape, LIMITS, OK, now=NOW).status == 400
+    poisoned = decide.tool_poisoned("tools[1] reads as a prompt injection")
+    assert poisoned.rule_ids == ("gateway.injection.tool_definition",)
+    assert decide.refusal(poisoned, LIMITS, OK, now=NOW) == decide.Refusal(400, "invalid_request_error")
