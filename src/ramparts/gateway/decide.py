@@ -179,9 +179,11 @@ def _model_allowed(models: tuple[str, ...], model: str | None) -> bool:
 def refusal(decision: Decision, limits: Limits, facts: Facts, *, now: float) -> Refusal:
     """How a deny is rendered: the status and error type its rule id calls for, and when to retry."""
     rule = decision.rule_ids[0] if decision.rule_ids else "gateway.store"
-    status, kind = REFUSALS.get(
-        "gateway.dlp" if rule.startswith("gateway.dlp.") else rule, (500, "api_error")
-    )
+    family = rule
+    for prefix in ("gateway.dlp", "gateway.shape"):
+        if rule.startswith(prefix + "."):
+            family = prefix
+    status, kind = REFUSALS.get(family, (500, "api_error"))
     retry: float | None = None
     if rule == "gateway.rate" and facts.rate_wait is not None:
         retry = facts.rate_wait
