@@ -238,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .posture import add_parsers as add_posture_parsers
 
     add_posture_parsers(sub, common)
+    from .sandbox import add_parsers as add_sandbox_parsers
+
+    add_sandbox_parsers(sub, common)
 
     p = sub.add_parser("demo", help="run a guarded Claude Code session against the scripted model")
     p.add_argument("--claude-bin", help="the claude binary (default: the project-local pinned CLI)")
