@@ -82,6 +82,15 @@ class Effective:
         return fallback
 
 
+def obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else empty (Claude Code skips entries of the wrong shape)."""
+    return value if isinstance(value, dict) else {}
+
+
+def seq(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _merge(
     into: dict[str, Any], data: dict[str, Any], origin: dict[str, str], path: str, prefix: str = ""
 ) -> None:
@@ -113,8 +122,12 @@ def _mark(data: dict[str, Any], origin: dict[str, str], path: str, prefix: str) 
 def _copy(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
+    if isinstance(value, list):  # Claude Code's lists are sets: union, deduplicated
+        out: list[Any] = []
+        for item in value:
+            if item not in out:
+                out.append(_copy(item))
+        return out
     return value
 
 
@@ -163,7 +176,7 @@ def compute(discovery: Discovery) -> Effective:
         perms = (source.data or {}).get("permissions")
         if isinstance(perms, dict):
             for name in RULE_LISTS:
-                for raw in perms.get(name) or []:
+                for raw in seq(perms.get(name)):
                     if isinstance(raw, str):
                         rules.append(RuleEntry(name, raw, source.path))
     if rules_only:
@@ -183,30 +196,30 @@ def compute(discovery: Discovery) -> Effective:
                 for group in groups if isinstance(groups, list) else []:
                     if not isinstance(group, dict):
                         continue
-                    for handler in group.get("hooks") or []:
+                    for handler in seq(group.get("hooks")):
                         if isinstance(handler, dict):
                             hooks.append(
                                 HookEntry(event, str(group.get("matcher", "")), handler, source.path)
                             )
     if mcp_only:
-        settings["allowedMcpServers"] = list(managed_data.get("allowedMcpServers") or [])
+        settings["allowedMcpServers"] = list(seq(managed_data.get("allowedMcpServers")))
 
     servers: list[tuple[str, dict[str, Any], str]] = []
     mcp_files = [s for s in discovery.get("managed-mcp") if s.status == "ok"]
     if mcp_files:
         for source in mcp_files:
-            for name, config in ((source.data or {}).get("mcpServers") or {}).items():
-                servers.append((name, config if isinstance(config, dict) else {}, source.path))
+            for server, config in obj((source.data or {}).get("mcpServers")).items():
+                servers.append((server, config if isinstance(config, dict) else {}, source.path))
     else:
         for scope in ("user-state", "project-mcp"):
             for source in discovery.get(scope):
                 data = source.data or {}
-                for name, config in (data.get("mcpServers") or {}).items():
-                    servers.append((name, config if isinstance(config, dict) else {}, source.path))
+                for server, config in obj(data.get("mcpServers")).items():
+                    servers.append((server, config if isinstance(config, dict) else {}, source.path))
                 if scope == "user-state":
-                    project = (data.get("projects") or {}).get(discovery.project) or {}
-                    for name, config in (project.get("mcpServers") or {}).items():
-                        servers.append((name, config if isinstance(config, dict) else {}, source.path))
+                    project = obj(obj(data.get("projects")).get(discovery.project))
+                    for server, config in obj(project.get("mcpServers")).items():
+                        servers.append((server, config if isinstance(config, dict) else {}, source.path))
     return Effective(
         settings=settings,
         origin=origin,

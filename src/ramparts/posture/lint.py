@@ -14,7 +14,7 @@ from ..errors import PolicyError
 from ..policy.lint import rule_warning
 from ..policy.rules import Rule, RuleList, parse_rule, path_matches
 from .discovery import Discovery
-from .effective import Effective, compute
+from .effective import Effective, compute, obj, seq
 from .findings import Finding, Severity
 
 PINNED_VERSION = "2.1.328"
@@ -408,7 +408,7 @@ def _sensitive(discovery: Discovery, effective: Effective, out: _Out) -> None:
         h.event == "PreToolUse" and _is_ramparts_hook(str(h.handler.get("command", "")))
         for h in effective.hooks
     )
-    deny_read = effective.get("sandbox.filesystem.denyRead") or []
+    deny_read = seq(effective.get("sandbox.filesystem.denyRead"))
     sandboxed = effective.get("sandbox.enabled") is True and bool(deny_read)
     if read_denies and not hooked and not sandboxed:
         out.add(
@@ -515,7 +515,7 @@ def _sandbox(effective: Effective, out: _Out) -> None:
             "enableWeakerNestedSandbox is true",
             "remove it; run Claude Code where bubblewrap can create namespaces",
         )
-    for entry in effective.get("sandbox.excludedCommands") or []:
+    for entry in seq(effective.get("sandbox.excludedCommands")):
         text = str(entry).replace(":*", " *")
         head = text.split()[0].rsplit("/", 1)[-1] if text.split() else "*"
         if head in ("*", "") or head in SHELL_WRAPPERS:
@@ -530,7 +530,7 @@ def _sandbox(effective: Effective, out: _Out) -> None:
 
 
 def _proxy(effective: Effective, out: _Out, options: Options) -> None:
-    env = effective.get("env") or {}
+    env = obj(effective.get("env"))
     value = env.get("HTTPS_PROXY") or env.get("https_proxy")
     if not value:
         out.add(
@@ -570,7 +570,7 @@ def _version(text: str) -> tuple[int, ...] | None:
 
 
 def _telemetry(effective: Effective, out: _Out, options: Options) -> None:
-    env = effective.get("env") or {}
+    env = obj(effective.get("env"))
     on = str(env.get("CLAUDE_CODE_ENABLE_TELEMETRY", "")).strip().lower() in _TRUE
     exporter = str(env.get("OTEL_LOGS_EXPORTER", ""))
     if not on or "otlp" not in exporter:
