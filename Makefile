@@ -28,9 +28,11 @@ $(TOOLS)/.installed-postgres:
 	  (apt-get update && apt-get install -y --no-install-recommends postgresql)
 	mkdir -p $(TOOLS) && touch $@
 
-# bubblewrap: `ramparts sandbox` and `ramparts mcp wrap` (and Claude Code's own Bash sandbox) run under it.
+# bubblewrap: `ramparts sandbox` and `ramparts mcp wrap` run under it; Claude Code's own Bash sandbox needs it
+# and socat (the compiled settings set failIfUnavailable, so without them the CLI refuses to start).
 $(TOOLS)/.installed-bubblewrap:
-	command -v bwrap >/dev/null || (apt-get update && apt-get install -y --no-install-recommends bubblewrap)
+	(command -v bwrap && command -v socat) >/dev/null || \
+	  (apt-get update && apt-get install -y --no-install-recommends bubblewrap socat)
 	mkdir -p $(TOOLS) && touch $@
 
 # checkov scans the compiled Terraform in the tests; it pins old versions of boto3 and others, so it lives in a

@@ -189,8 +189,13 @@ _CHECKS: tuple[Check, ...] = (
         "BASE",
         "requiredMinimumVersion unset or below the pinned release: older clients lack onFailure and fixes.",
     ),
-)
-_CHECKS += (
+    Check(
+        "RP065",
+        "Deny glob under /proc breaks the sandbox",
+        "CRIT-02",
+        "Claude Code mounts over each path a Read/Edit deny glob matches when it starts the sandbox; under "
+        "/proc those processes may be gone by then and bwrap fails every sandboxed command.",
+    ),
     Check(
         "RP082",
         "Transcripts deleted early",

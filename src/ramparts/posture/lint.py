@@ -515,6 +515,20 @@ def _sandbox(effective: Effective, out: _Out) -> None:
             "enableWeakerNestedSandbox is true",
             "remove it; run Claude Code where bubblewrap can create namespaces",
         )
+    for rule in effective.rules:
+        if (
+            rule.list in ("deny", "ask")
+            and rule.rule.startswith(("Read(//proc/", "Edit(//proc/"))
+            and "*" in rule.rule
+        ):
+            out.add(
+                "RP065",
+                "medium",
+                f"permissions.{rule.list}",
+                f"{rule.rule}: with the sandbox on, Bash commands fail (bwrap: Can't mkdir parents for /proc/PID/...)",
+                "drop the rule from the settings and leave it to Ramparts' hook (compile --all does)",
+                file=rule.source,
+            )
     for entry in seq(effective.get("sandbox.excludedCommands")):
         text = str(entry).replace(":*", " *")
         head = text.split()[0].rsplit("/", 1)[-1] if text.split() else "*"

@@ -151,6 +151,7 @@ def test_managed_only_rules_drop_lower_scopes(tmp_path: Path) -> None:
         ({"allowManagedMcpServersOnly": False}, {"RP052"}),
         ({"permissions": {"deny": ["Write(secrets/**)"]}}, {"RP020"}),
         ({"permissions": {"allow": ["Bash"]}}, {"RP030"}),
+        ({"permissions": {"deny": ["Read(//proc/*/environ)"]}}, {"RP065"}),
     ],
 )
 def test_each_weakening_is_caught(tmp_path: Path, patch: dict[str, Any], expected: set[str]) -> None:
@@ -325,3 +326,14 @@ def test_posture_runs_as_a_command(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 1 and "RP031" in result.stdout
+
+
+def test_every_check_is_catalogued_with_a_mapped_control() -> None:
+    from ramparts.posture.findings import CHECKS, COMPLIANCE
+
+    assert len(CHECKS) == len({c.id for c in CHECKS.values()})
+    for check in CHECKS.values():
+        assert check.crbrs in COMPLIANCE and check.help
+    source = (Path(__file__).parents[3] / "src/ramparts/posture/lint.py").read_text()
+    used = set(__import__("re").findall(r'"(RP\d{3})"', source))
+    assert used <= set(CHECKS)

@@ -22,6 +22,12 @@ def deployment_settings(context: Context) -> dict[str, Any]:
     MCP allowlist closed to user additions."""
     policy, options = context.policy, context.options
     settings = managed_settings(policy, command=options.hook_command)
+    permissions = settings["permissions"]
+    for name in ("deny", "ask"):
+        # Claude Code turns Read/Edit denies into sandbox mounts, expanding globs to the paths that exist at
+        # that moment: under /proc those are processes that may be gone when bwrap mounts them, and bwrap
+        # then fails every sandboxed command. Ramparts' hook still enforces these rules.
+        permissions[name] = [r for r in permissions[name] if not _volatile(r)]
     env = dict(settings.get("env") or {})
     env.update(
         {
@@ -58,6 +64,10 @@ def deployment_settings(context: Context) -> dict[str, Any]:
     settings["allowManagedMcpServersOnly"] = True
     settings["requiredMinimumVersion"] = PINNED_VERSION
     return settings
+
+
+def _volatile(rule: str) -> bool:
+    return rule.startswith(("Read(//proc/", "Edit(//proc/")) and "*" in rule
 
 
 def _check_settings(data: bytes) -> None:
