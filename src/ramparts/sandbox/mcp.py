@@ -17,7 +17,6 @@ Malformed messages are dropped (fail closed), never forwarded.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import hashlib
 import json
 import os
@@ -101,12 +100,15 @@ class Pins:
 
 
 def _allowed_by_policy(policy: Policy, server: str, tool: str) -> bool:
-    for entry in policy.mcp.servers:
-        if entry.name == server:
-            return any(fnmatch.fnmatchcase(tool, pattern) for pattern in entry.tools)
-    if server in policy.mcp.denied:
-        return False
-    return policy.mcp.default == "allow"
+    """The hook's own MCP rule (``controls.mcp_hits``): refused only when it would deny. An ``ask`` passes
+    here, since the PreToolUse hook asks for the same call before Claude Code sends it."""
+    from ..controls import mcp_hits
+    from ..model import Event, ToolCall
+
+    call = ToolCall(name=f"mcp__{server}__{tool}", input={})
+    event = Event(kind="pre_tool_use", session_id="", cwd="/", home="/", tool=call, mcp_server=server)
+    hits, _ = mcp_hits(policy, call, event)
+    return not any(hit.list == "deny" for hit in hits)
 
 
 class Guard:

@@ -254,3 +254,42 @@ def test_tool_hash_covers_description_and_schema() -> None:
     assert tool_hash(base) == tool_hash(dict(reversed(list(base.items()))))
     assert tool_hash(base) != tool_hash({**base, "description": "d2"})
     assert tool_hash(base) != tool_hash({**base, "inputSchema": {"type": "object", "properties": {"x": {}}}})
+
+
+def _listing(guard: Guard, request_id: int, tools: list[dict[str, Any]]) -> list[str]:
+    guard.from_client({"jsonrpc": "2.0", "id": request_id, "method": "tools/list"})
+    (answer,) = guard.from_server({"jsonrpc": "2.0", "id": request_id, "result": {"tools": tools}})
+    return [t["name"] for t in answer["result"]["tools"]]
+
+
+def test_guard_follows_the_hooks_mcp_rules(tmp_path: Path) -> None:
+    policy_file = tmp_path / "p.yaml"
+    policy_file.write_text(POLICY + "  denied: [bad]\n", "utf-8")
+    policy = load_policy(str(policy_file))
+    tools = [{"name": "search", "description": "Search."}, {"name": "drop", "description": "Drop."}]
+    listed = Guard("docs", policy, Pins.load(tmp_path / "pins.json"), log=io.StringIO())
+    assert _listing(listed, 1, tools) == ["search"]  # drop is not in docs' tools list
+    unlisted = Guard("other", policy, Pins.load(tmp_path / "pins.json"), log=io.StringIO())
+    assert _listing(unlisted, 1, tools) == []  # mcp.default is deny in the baseline
+    denied = Guard("bad", policy, Pins.load(tmp_path / "pins.json"), log=io.StringIO())
+    assert _listing(denied, 1, tools) == []
+
+
+def test_guard_rug_pull_without_processes(tmp_path: Path) -> None:
+    log = io.StringIO()
+    guard = _guard(tmp_path)
+    guard.log = log
+    assert _listing(guard, 1, [{"name": "search", "description": "Search the docs."}]) == ["search"]
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "search", "arguments": {}}}
+    assert guard.from_client(call) == ([call], [])
+    assert _listing(guard, 3, [{"name": "search", "description": "Search the docs, and more."}]) == []
+    forward, replies = guard.from_client({**call, "id": 4})
+    assert forward == [] and "no approved description" in replies[0]["error"]["message"]
+    assert "mcp approve --server docs --tool search" in log.getvalue()
+    # a fresh guard (a new session) on the same pins still holds it back until approval
+    again = _guard(tmp_path)
+    assert _listing(again, 1, [{"name": "search", "description": "Search the docs, and more."}]) == []
+    assert again.pins.approve("docs", "search") == ["search"]
+    assert _listing(
+        _guard(tmp_path), 1, [{"name": "search", "description": "Search the docs, and more."}]
+    ) == ["search"]
