@@ -360,9 +360,11 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 def _compile_all(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     from ..policy.artefacts import Context, Options, write_all
-    from ..policy.load import load_policy
+    from ..policy.load import load_policy, resolve_ref
 
-    policy = load_policy(policy_ref(args.policy))
+    ref = policy_ref(args.policy)
+    policy = load_policy(ref)
+    path, _ = resolve_ref(ref)
     command = settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
     options = Options(
         hook_command=command,
@@ -370,9 +372,10 @@ def _compile_all(args: argparse.Namespace, settings: dict[str, Any]) -> int:
         otel_endpoint=args.otel_endpoint,
         wrap_mcp=args.wrap_mcp,
         ramparts_bin=str(Path(sys.executable).with_name("ramparts")),
+        policy_arg=ref if ref.startswith("profile:") else str(Path(path).resolve()),
     )
-    for path in write_all(Context(policy, options), Path(args.all)):
-        print(f"wrote {path}")
+    for written in write_all(Context(policy, options), Path(args.all)):
+        print(f"wrote {written}")
     return EXIT_OK
 
 

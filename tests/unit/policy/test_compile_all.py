@@ -270,8 +270,23 @@ def test_wrapped_mcp_servers(tmp_path: Path) -> None:
     plain = build_all(Context(policy, Options(hook_command=HOOK)))
     assert json.loads(plain["claude-code/managed-mcp.json"])["mcpServers"]["docs"]["command"] == "docs-mcp"
     wrapped = build_all(
-        Context(policy, Options(hook_command=HOOK, wrap_mcp=True, ramparts_bin="/opt/r/bin/ramparts"))
+        Context(
+            policy,
+            Options(
+                hook_command=HOOK, wrap_mcp=True, ramparts_bin="/opt/r/bin/ramparts", policy_arg="/etc/r.yaml"
+            ),
+        )
     )
     server = json.loads(wrapped["claude-code/managed-mcp.json"])["mcpServers"]["docs"]
     assert server["command"] == "/opt/r/bin/ramparts"
-    assert server["args"] == ["mcp", "wrap", "--server", "docs", "--", "docs-mcp", "--stdio"]
+    assert server["args"] == [
+        "mcp",
+        "wrap",
+        "--server",
+        "docs",
+        "--policy",
+        "/etc/r.yaml",
+        "--",
+        "docs-mcp",
+        "--stdio",
+    ]

@@ -32,6 +32,8 @@ class Options:
     wrap_mcp: bool = False
     """Run every managed stdio MCP server inside ``ramparts mcp wrap`` (bubblewrap + JSON-RPC screening)."""
     ramparts_bin: str = "ramparts"
+    policy_arg: str = ""
+    """The ``--policy`` the wrapped MCP servers load (the same one the hook loads); empty: the installed one."""
     account_tag: tuple[str, str] = ("Department", "Engineering")
     """Principal tag (key, value) that may invoke Claude models on Bedrock."""
     audit_bucket: str = "ramparts-audit"

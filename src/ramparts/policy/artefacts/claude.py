@@ -105,13 +105,14 @@ def wrapped_servers(context: Context) -> dict[str, Any] | None:
     if servers is None or not context.options.wrap_mcp:
         return servers
     out: dict[str, Any] = {}
+    policy = ["--policy", context.options.policy_arg] if context.options.policy_arg else []
     for name, config in servers["mcpServers"].items():
         if config.get("type", "stdio") == "stdio" and config.get("command"):
             inner = [str(config["command"]), *[str(a) for a in config.get("args") or []]]
             config = {
                 **config,
                 "command": context.options.ramparts_bin,
-                "args": ["mcp", "wrap", "--server", name, "--", *inner],
+                "args": ["mcp", "wrap", "--server", name, *policy, "--", *inner],
             }
         out[name] = config
     return {"mcpServers": out}
