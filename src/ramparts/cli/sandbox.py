@@ -31,6 +31,13 @@ def _isolation(p: argparse.ArgumentParser) -> None:
         help="none: no network at all; proxy: only Ramparts' egress proxy (default %(default)s)",
     )
     p.add_argument(
+        "--keep-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="pass this variable in (repeatable); otherwise only PATH, HOME, USER, LANG, LC_*, TERM and TZ are",
+    )
+    p.add_argument(
         "--egress-proxy",
         default=os.environ.get("RAMPARTS_EGRESS_PROXY", "http://127.0.0.1:8789"),
         help="with --net proxy: the egress proxy's http://HOST:PORT (else RAMPARTS_EGRESS_PROXY)",
@@ -88,7 +95,13 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if not command:
         print("ramparts sandbox: give the command after --", file=sys.stderr)
         return EXIT_USAGE
-    spec = Spec(command, allow_write=tuple(args.allow_write), net=args.net, cwd=os.getcwd())
+    spec = Spec(
+        command,
+        allow_write=tuple(args.allow_write),
+        net=args.net,
+        cwd=os.getcwd(),
+        keep_env=tuple(args.keep_env),
+    )
     return run(spec, egress_proxy=args.egress_proxy if args.net == "proxy" else None)
 
 
@@ -103,7 +116,13 @@ def cmd_mcp_wrap(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     policy = load_policy(policy_ref(args.policy))
     guard = Guard(args.server, policy, Pins.load(_pins_path(args)))
-    spec = Spec(command, allow_write=tuple(args.allow_write), net=args.net, cwd=os.getcwd())
+    spec = Spec(
+        command,
+        allow_write=tuple(args.allow_write),
+        net=args.net,
+        cwd=os.getcwd(),
+        keep_env=tuple(args.keep_env),
+    )
     return wrap(guard, spec, egress_proxy=args.egress_proxy if args.net == "proxy" else None)
 
 

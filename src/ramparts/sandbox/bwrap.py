@@ -30,6 +30,9 @@ Net = Literal["none", "proxy"]
 SOCKET_INSIDE = "/run/ramparts-egress.sock"
 PROXY_PORT_INSIDE = 3128
 RELAY = Path(__file__).with_name("_relay.py")
+KEEP_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "TZ")
+"""Variables a sandboxed command inherits (plus ``LC_*`` and ``--keep-env`` names); nothing else, so
+API keys and cloud credentials in the caller's environment stay outside."""
 
 
 class SandboxError(RampartsError):
@@ -43,7 +46,16 @@ class Spec:
     net: Net = "none"
     cwd: str | None = None
     env: dict[str, str] = field(default_factory=dict)
-    """Extra environment for the command (the rest is inherited)."""
+    """Extra environment for the command (not secret: it is on bwrap's command line)."""
+    keep_env: tuple[str, ...] = ()
+    """Names of the caller's variables passed in beside :data:`KEEP_ENV` (e.g. a server's token)."""
+
+
+def inherited_env(spec: Spec, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment bwrap (and so the command) starts with: only the kept names."""
+    source = dict(os.environ if environ is None else environ)
+    keep = set(KEEP_ENV) | set(spec.keep_env)
+    return {k: v for k, v in source.items() if k in keep or k.startswith("LC_")}
 
 
 def bwrap_binary() -> str:
@@ -193,7 +205,7 @@ def start(
         forwarder = _Forwarder(egress_proxy)
     try:
         command = argv(spec, bwrap=bwrap_binary(), proxy_socket=forwarder.path if forwarder else None)
-        process = subprocess.Popen(command, stdin=stdin, stdout=stdout)
+        process = subprocess.Popen(command, stdin=stdin, stdout=stdout, env=inherited_env(spec))
     except (OSError, SandboxError) as exc:
         if forwarder is not None:
             forwarder.close()

@@ -263,7 +263,7 @@ def test_wrapped_mcp_servers(tmp_path: Path) -> None:
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text(
         "version: 1\nextends: baseline\nmcp:\n  servers:\n    docs:\n      tools: [search]\n"
-        "      managed: {command: docs-mcp, args: [--stdio]}\n",
+        "      managed: {command: docs-mcp, args: [--stdio], env: {DOCS_TOKEN: x}}\n",
         "utf-8",
     )
     policy = load_policy(str(policy_file))
@@ -286,6 +286,8 @@ def test_wrapped_mcp_servers(tmp_path: Path) -> None:
         "docs",
         "--policy",
         "/etc/r.yaml",
+        "--keep-env",
+        "DOCS_TOKEN",
         "--",
         "docs-mcp",
         "--stdio",

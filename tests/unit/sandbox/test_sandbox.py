@@ -293,3 +293,12 @@ def test_guard_rug_pull_without_processes(tmp_path: Path) -> None:
     assert _listing(
         _guard(tmp_path), 1, [{"name": "search", "description": "Search the docs, and more."}]
     ) == ["search"]
+
+
+def test_secrets_in_the_environment_stay_outside(tmp_path: Path) -> None:
+    env = {"ANTHROPIC_API_KEY": "sk-ant-test-value", "DOCS_TOKEN": "kept-token", "LC_ALL": "C.UTF-8"}
+    code = "import os; print(sorted(k for k in ('ANTHROPIC_API_KEY', 'DOCS_TOKEN', 'LC_ALL', 'PATH') if k in os.environ))"
+    result = ramparts(
+        "sandbox", "--keep-env", "DOCS_TOKEN", "--", sys.executable, "-c", code, cwd=tmp_path, env=env
+    )
+    assert result.stdout.strip() == "['DOCS_TOKEN', 'LC_ALL', 'PATH']", result.stderr

@@ -109,10 +109,11 @@ def wrapped_servers(context: Context) -> dict[str, Any] | None:
     for name, config in servers["mcpServers"].items():
         if config.get("type", "stdio") == "stdio" and config.get("command"):
             inner = [str(config["command"]), *[str(a) for a in config.get("args") or []]]
+            keep = [a for name in sorted(config.get("env") or {}) for a in ("--keep-env", str(name))]
             config = {
                 **config,
                 "command": context.options.ramparts_bin,
-                "args": ["mcp", "wrap", "--server", name, *policy, "--", *inner],
+                "args": ["mcp", "wrap", "--server", name, *policy, *keep, "--", *inner],
             }
         out[name] = config
     return {"mcpServers": out}
