@@ -28,7 +28,21 @@ $(TOOLS)/.installed-postgres:
 	  (apt-get update && apt-get install -y --no-install-recommends postgresql)
 	mkdir -p $(TOOLS) && touch $@
 
-deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-postgres
+# bubblewrap: `ramparts sandbox` and `ramparts mcp wrap` run under it; Claude Code's own Bash sandbox needs it
+# and socat (the compiled settings set failIfUnavailable, so without them the CLI refuses to start).
+$(TOOLS)/.installed-bubblewrap:
+	(command -v bwrap && command -v socat) >/dev/null || \
+	  (apt-get update && apt-get install -y --no-install-recommends bubblewrap socat)
+	mkdir -p $(TOOLS) && touch $@
+
+# checkov scans the compiled Terraform in the tests; it pins old versions of boto3 and others, so it lives in a
+# venv of its own (the tests find it at .tools/checkov/bin/checkov, or $$RAMPARTS_CHECKOV).
+$(TOOLS)/.installed-checkov:
+	$(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/pip install --quiet 'checkov>=3.2'
+	touch $@
+
+deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-postgres $(TOOLS)/.installed-bubblewrap $(TOOLS)/.installed-checkov
 
 up: deps
 	$(VENV)/bin/ramparts demo --claude-bin $(RAMPARTS_CLAUDE_BIN)

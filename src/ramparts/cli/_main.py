@@ -197,6 +197,21 @@ def _build(sub: Any) -> None:
     common(p)
     p.add_argument("-o", "--output", help="write here instead of stdout")
     p.add_argument("--mcp-output", help="also write managed-mcp.json (the policy's managed MCP servers) here")
+    p.add_argument(
+        "--all",
+        metavar="DIR",
+        help="write every deployment artefact into DIR (hardened managed settings, managed-mcp.json, pre-push "
+        "hook, GitHub ruleset, Bedrock IAM policy, Terraform for the audit archive), each checked",
+    )
+    p.add_argument(
+        "--egress-proxy", default="http://127.0.0.1:8789", help="with --all: Ramparts' egress proxy URL"
+    )
+    p.add_argument("--otel-endpoint", default="http://127.0.0.1:4318", help="with --all: the OTLP collector")
+    p.add_argument(
+        "--wrap-mcp",
+        action="store_true",
+        help="with --all: run managed stdio MCP servers in `ramparts mcp wrap`",
+    )
     p.add_argument("--python", help="interpreter the hook runs with (default: this one)")
     p.add_argument(
         "--resident", action="store_true", help="install the resident hook's client (as hook.resident: true)"
@@ -311,6 +326,12 @@ def _build(sub: Any) -> None:
     from .gateway import add_parsers as add_gateway_parsers
 
     add_gateway_parsers(sub, common)
+    from .posture import add_parsers as add_posture_parsers
+
+    add_posture_parsers(sub, common)
+    from .sandbox import add_parsers as add_sandbox_parsers
+
+    add_sandbox_parsers(sub, common)
 
     p = sub.add_parser("demo", help="run a guarded Claude Code session against the scripted model")
     p.add_argument("--claude-bin", help="the claude binary (default: the project-local pinned CLI)")
@@ -403,6 +424,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from ..agents.claude_code.install import render
 
     settings, _ = _compiled(args)
+    if args.all:
+        return _compile_all(args, settings)
     data = render(settings)
     if args.output:
         Path(args.output).write_bytes(data)
@@ -422,6 +445,27 @@ def cmd_compile(args: argparse.Namespace) -> int:
             return EXIT_PROBLEMS
         Path(args.mcp_output).write_bytes(render(servers))
         print(f"wrote {args.mcp_output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _compile_all(args: argparse.Namespace, settings: dict[str, Any]) -> int:
+    from ..policy.artefacts import Context, Options, write_all
+    from ..policy.load import load_policy, resolve_ref
+
+    ref = policy_ref(args.policy)
+    policy = load_policy(ref)
+    path, _ = resolve_ref(ref)
+    command = settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+    options = Options(
+        hook_command=command,
+        egress_proxy=args.egress_proxy,
+        otel_endpoint=args.otel_endpoint,
+        wrap_mcp=args.wrap_mcp,
+        ramparts_bin=str(Path(sys.executable).with_name("ramparts")),
+        policy_arg=ref if ref.startswith("profile:") else str(Path(path).resolve()),
+    )
+    for written in write_all(Context(policy, options), Path(args.all)):
+        print(f"wrote {written}")
     return EXIT_OK
 
 
