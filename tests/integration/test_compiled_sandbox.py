@@ -17,7 +17,11 @@ from ramparts.testing import ScriptedModelServer, ToolUse, run_claude
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 
-POLICY = "version: 1\nextends: baseline\npermissions:\n  allow:\n    - Bash(touch *)\n    - Edit(./**)\n"
+# a generous hook deadline: on a loaded CI machine the cold hook must not deny at its deadline
+POLICY = (
+    "version: 1\nextends: baseline\nhook: {deadline_ms: 20000, timeout: 30}\n"
+    "permissions:\n  allow:\n    - Bash(touch *)\n    - Edit(./**)\n"
+)
 
 
 @pytest.mark.skipif(
