@@ -151,6 +151,16 @@ def _file_hits(policy: Policy, content: Content) -> list[Hit]:
                 file=True,
             )
         ]
+    if content.truncated:  # what was not scanned may hold anything: a partial scan is never an allow
+        return [
+            Hit(
+                "ask",
+                "dlp.read_partial",
+                f"only part of {content.name} could be scanned for secrets (the scan stops at "
+                f"dlp.max_scan_bytes, {dlp.max_scan_bytes} bytes in all)",
+                file=True,
+            )
+        ]
     if low and dlp.read_low != "allow":
         listed = ", ".join(_describe(f) for f in low[:3])
         return [
