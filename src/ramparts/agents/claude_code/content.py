@@ -100,9 +100,14 @@ def scan_reads(call: ToolCall, policy: Policy, detectors: Detectors, key: bytes)
     budget = limit
     out: list[Content] = []
     for access in call.accesses:
-        if access.recursive and access.mode == "read" and access.below is None:
-            if os.path.isdir(access.path) and not access.path.startswith(_DEVICES):
-                out.append(Content("file", access.path, error="too many files below it to list and scan"))
+        if (
+            access.recursive
+            and access.mode == "read"
+            and access.below is None
+            and os.path.isdir(access.path)
+            and not access.path.startswith(_DEVICES)
+        ):
+            out.append(Content("file", access.path, error="too many files below it to list and scan"))
     for n, path in enumerate(dict.fromkeys(read_targets(call))):
         if n >= MAX_FILES:
             out.append(Content("file", path, error=f"more than {MAX_FILES} files to scan"))
