@@ -251,3 +251,53 @@ def test_git_history_asks_in_baseline(tmp_path: Path) -> None:
     project.mkdir()
     assert decide_in(project, "git show HEAD~1")[0] == "ask"
     assert decide_in(project, "git log --oneline")[0] == "allow"
+
+
+# -- 6. name variants and letter case ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".env_local",
+        ".env-prod",
+        ".env~",
+        ".envrc",
+        "prod.env.bak",
+        ".ENV",
+        ".Env.Local",
+        "ID_RSA",
+        "Secrets/key",
+        "id_rsa.bak",
+        "id_rsa.BAK",
+        ".npmrc~",
+        "server.key.orig",
+        ".#.env",
+        "'#.env#'",  # quoted: a bare # starts a comment
+        ".pypirc.old",
+        "cert.PEM",
+    ],
+)
+def test_spellings_of_a_sensitive_file_are_denied(tmp_path: Path, name: str) -> None:
+    project = tmp_path / "p"
+    (project / "Secrets").mkdir(parents=True)
+    assert decide_in(project, f"cat {name}")[0] == "deny", name
+
+
+def test_a_policy_may_match_letter_case_exactly(tmp_path: Path) -> None:
+    from tests.conftest import policy_from
+
+    exact = policy_from("version: 1\nextends: baseline\npermissions: {paths_ignore_case: false}\n")
+    project = tmp_path / "p"
+    project.mkdir()
+    assert decide_in(project, "cat .ENV", exact)[0] == "allow"
+    assert decide_in(project, "cat .ENV")[0] == "deny"
+
+
+@pytest.mark.parametrize(
+    "name", ["environment.md", "env.py", "README.env.md", "src/.envoy", "id_rsa_reader.py"]
+)
+def test_ordinary_names_are_not_variants(tmp_path: Path, name: str) -> None:
+    project = tmp_path / "p"
+    (project / "src").mkdir(parents=True)
+    assert decide_in(project, f"cat {name}")[0] == "allow", name
