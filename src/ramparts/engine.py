@@ -18,9 +18,9 @@ from .policy.rules import (
     command_matches,
     command_matches_any_flag_order,
     domain_matches,
+    name_variants,
     param_matches,
     path_matches,
-    name_variants,
     path_may_match_below,
     tool_name_matches,
 )
