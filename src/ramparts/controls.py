@@ -392,6 +392,23 @@ def mcp_hits(policy: Policy, call: ToolCall, event: Event) -> tuple[list[Hit], b
     return [], True
 
 
+# -- catastrophic commands (issue 13) ---------------------------------------------------------------
+
+
+def catastrophic_hits(call: ToolCall, event: Event) -> list[Hit]:
+    """Wiping / or the home folder, writing to a disk, mkfs, recursive chmod/chown of /, kill -1, fork
+    bombs: a deny in every profile, whatever the allow rules say (``shell.catastrophic.*``)."""
+    if call.name not in SHELL_TOOLS:
+        return []
+    from .shell.catastrophic import catastrophic
+
+    text = call.input.get("command")
+    writes = (a.path for a in call.accesses if a.mode == "write")
+    argvs = (c.argv for c in call.commands)
+    found = catastrophic(argvs, writes, text if isinstance(text, str) else "", event.cwd, event.home)
+    return [Hit("deny", rule_id, f"catastrophic command: {why}") for rule_id, why in found]
+
+
 # -- git (HIGH-03) -----------------------------------------------------------------------------------
 
 
