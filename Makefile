@@ -28,7 +28,13 @@ $(TOOLS)/.installed-postgres:
 	  (apt-get update && apt-get install -y --no-install-recommends postgresql)
 	mkdir -p $(TOOLS) && touch $@
 
-deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-postgres
+# The shell oracle runs commands in real bash inside bubblewrap and traces them with strace.
+$(TOOLS)/.installed-oracle:
+	command -v bwrap >/dev/null && command -v strace >/dev/null || \
+	  (apt-get update && apt-get install -y --no-install-recommends bubblewrap strace)
+	mkdir -p $(TOOLS) && touch $@
+
+deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-postgres $(TOOLS)/.installed-oracle
 
 up: deps
 	$(VENV)/bin/ramparts demo --claude-bin $(RAMPARTS_CLAUDE_BIN)

@@ -242,7 +242,9 @@ def test_baseline_profile(check: Decider, baseline: object) -> None:
         "aws s3 ls": "ask",
         "ls -la": "allow",
         "git status": "allow",
-        "git diff": "allow",
+        "git diff --stat": "allow",
+        "git log --oneline": "allow",
+        "git diff": "ask",  # every changed tracked file below ., where .env is
         "git diff HEAD": "ask",  # prints HEAD's content, which no rule or scan saw (issue 13)
     }
     for command, verdict in cases.items():

@@ -974,7 +974,10 @@ def _git_argv(argv: list[str], files: list[FileWord], opaque: list[str]) -> list
                     path = path[2:]  # `:0:path`, the index's stage 0
                 files.append(FileWord(path or ".", "read", "argument"))
     if sub == "diff":  # git switches to --no-index by itself for paths outside the work tree
-        files.extend(FileWord(w, "read", "argument", "--no-index" in args) for w in _positionals(args))
+        paths = _positionals(args)
+        files.extend(FileWord(w, "read", "argument", True) for w in paths)
+        if not paths and "--no-index" not in args and not _no_patch(args):  # every changed tracked file
+            files.append(FileWord(".", "read", "argument", True))
     if sub in ("log", "show", "blame", "annotate", "diff-tree", "whatchanged", "shortlog") and "--" in args:
         # `git log -p -- .env` prints the history of .env's content
         files.extend(FileWord(w, "read", "argument") for w in args[args.index("--") + 1 :])

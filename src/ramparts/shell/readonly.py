@@ -240,7 +240,7 @@ TABLE: dict[str, Spec] = {
         "grep egrep fgrep zgrep zcat bzcat xzcat ag ack strings od hexdump hd lsattr getfacl namei "
         "whoami id groups uname uptime nproc tty locale lscpu lsblk lsusb lspci free vmstat "
         "iostat pgrep pidof lsof w who last netstat sw_vers system_profiler mdfind mdls getconf cal "
-        "zipinfo tldr apropos whatis info"
+        "zipinfo tldr apropos whatis info cd pushd popd dirs"
     ),
     "sort": _spec(deny="-o --output --compress-program"),
     "jq": _spec(forbid="*env*"),  # `jq -n env` and `$ENV` print the environment
