@@ -84,6 +84,7 @@ VALUE_OPTIONS: dict[str, frozenset[str]] = {
     "cut": frozenset({"-d", "-f", "-c", "-b"}),
     "sort": frozenset({"-t", "-k", "-o", "-S", "--output"}),
     "jq": frozenset({"--arg", "--argjson", "-f", "--from-file"}),
+    "unzip": frozenset({"-d", "-P"}),
 }
 VALUE_OPTIONS["egrep"] = VALUE_OPTIONS["fgrep"] = VALUE_OPTIONS["grep"]
 VALUE_OPTIONS["gawk"] = VALUE_OPTIONS["mawk"] = VALUE_OPTIONS["awk"]
@@ -196,6 +197,8 @@ READERS: dict[str, int] = {
     "xzcat": 0,
     "zless": 0,
     "openssl": 0,
+    "unzip": 0,
+    "zipinfo": 0,
     "grep": 1,
     "egrep": 1,
     "fgrep": 1,
@@ -250,6 +253,22 @@ MAX_DEPTH = 4
 RECURSIVE_READERS = frozenset({"grep", "egrep", "fgrep", "diff", "zgrep"})
 ALWAYS_RECURSIVE = frozenset({"rg", "ag", "ack"})
 CLOUD_CLIS = {"aws": "amazonaws.com", "az": "management.azure.com", "gcloud": "googleapis.com"}
+API_CLIS = {
+    "kubectl": "kubernetes.kubeconfig",
+    "oc": "kubernetes.kubeconfig",
+    "helm": "kubernetes.kubeconfig",
+    "gh": "api.github.com",
+    "docker": "docker.daemon",
+    "podman": "docker.daemon",
+    # package managers look for updates of themselves (npm's update notifier, pip's version check)
+    "npm": "registry.npmjs.org",
+    "npx": "registry.npmjs.org",
+    "pnpm": "registry.npmjs.org",
+    "yarn": "registry.npmjs.org",
+    "pip": "pypi.org",
+    "pip3": "pypi.org",
+}
+"""CLIs that talk to a server their configuration names (a cluster, a daemon, GitHub's API)."""
 """Cloud CLIs and the service they send their parameters (and the files those name) to."""
 ARCHIVERS = frozenset({"zip", "7z", "7zz", "cpio"})
 FILE_OPTIONS = frozenset({"-f", "--file", "--from-file"})
@@ -1192,6 +1211,12 @@ def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[s
     elif name in CLOUD_CLIS:
         if args and not {"help", "--help", "--version", "version"} & set(args):
             hosts.append(CLOUD_CLIS[name])  # its help and version are local
+    elif name in API_CLIS:
+        local = {"help", "--help", "-h", "completion"} & set(args) or (
+            args[:1] == ["version"] and ("--client" in args or name == "helm")
+        )
+        if args and not local and args[:1] != ["--version"]:
+            hosts.append(API_CLIS[name])  # the server the CLI's configuration names
     elif name in DNS_TOOLS:
         for word in _positionals(args):
             if "$(" in word or "`" in word or "$" in word:
