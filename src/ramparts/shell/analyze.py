@@ -300,7 +300,6 @@ PATTERN_FILE_READERS = frozenset({"grep", "egrep", "fgrep", "rg", "sed", "awk", 
 GIT_GLOBAL_VALUE_OPTIONS = frozenset(
     {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--attr-source", "--config-env"}
 )
-_BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 
 
 class FileWord(NamedTuple):
@@ -505,9 +504,7 @@ def _run(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
 
 def _expansions(words: list[str], opaque: list[str]) -> None:
     """Words bash would expand in ways this analyser does not reproduce."""
-    for word in words:
-        if _BRACE.search(word):
-            opaque.append(f"brace expansion in {word[:60]!r}")
+    for word in words:  # brace expansion is found by the parser, which knows what was quoted
         if word.startswith("~") and not (word == "~" or word.startswith("~/")):
             opaque.append(f"tilde expansion {word.split('/', 1)[0]!r}")
         if "[[:" in word or "[[=" in word or "[[." in word or "[^" in word:

@@ -50,6 +50,8 @@ _ARITHMETIC = frozenset({"c_style_for_statement", "subscript", "arithmetic_expan
 _ARITHMETIC_TEST = re.compile(r"\s-(?:eq|ne|lt|le|gt|ge)\s")
 _CONTINUATION = re.compile(rb"(?<!\\)((?:\\\\)*)\\\n")
 _UNESCAPED_NEWLINE = re.compile(rb"(?<!\\)\n")
+_BRACE = re.compile(r"(?<!\\)\{[^{}]*(,|\.\.)[^{}]*(?<!\\)\}")
+"""An unquoted ``{a,b}`` or ``{1..3}``: bash expands it into several words."""
 _REDIRECT_NODES = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 _parser: Any = None
 IFS_SPLIT = "\x00"
@@ -348,6 +350,8 @@ class _Walker:
             parts = [self.word(child, depth) for child in node.named_children]
             return "".join(p for p, _ in parts), any(d for _, d in parts)
         if kind == "word":
+            if _BRACE.search(_text(node)):
+                self.opaque.append(f"brace expansion in {_text(node)[:60]!r}")
             return _WORD_ESCAPE.sub(lambda m: m.group(1) or "", _text(node)), False
         if kind in ("number", "variable_name", "regex", "extglob_pattern"):
             return _text(node), False
@@ -358,8 +362,14 @@ class _Walker:
         if kind in ("string", "translated_string"):
             return self._string(node, depth)
         if kind == "concatenation":
+            shape = "".join(_text(c) if c.type == "word" else "Q" for c in node.named_children)
+            if _BRACE.search(shape):  # quoted parts do not take part in brace expansion
+                self.opaque.append(f"brace expansion in {_text(node)[:60]!r}")
             parts = [self.word(child, depth) for child in node.named_children]
             return "".join(p for p, _ in parts), any(d for _, d in parts)
+        if kind == "brace_expression":
+            self.opaque.append(f"brace expansion in {_text(node)[:60]!r}")
+            return _text(node), False
         if kind in ("simple_expansion", "expansion") and self.ifs_known and _text(node) in ("$IFS", "${IFS}"):
             return IFS_SPLIT, False
         if kind in ("simple_expansion", "expansion", "arithmetic_expansion"):

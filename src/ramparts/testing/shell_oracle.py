@@ -86,7 +86,7 @@ _QUIET_WRITES = (
 )
 # Programs that run helpers of their own; the helpers are part of the program the analysis named.
 HELPERS: dict[str, tuple[str, ...]] = {
-    "git": ("git", "git-*", "ssh", "less", "pager"),
+    "git": ("*",),  # git-bisect and friends are shell scripts (basename, sed, gettext ...)
     "npm": ("node",),
     "npx": ("node",),
     "yarn": ("node",),

@@ -139,6 +139,7 @@ FOUND = [
     "nice npm bin",  # npm's update check reached the registry
     "env --chd secrets npm ls -a",
     "timeout 5 gcloud dns record-sets describe www --zone=my-zone --type=A",  # gcloud's launcher script
+    "LANG=C git bisect visualize",  # git-bisect is a shell script
 ]
 
 
