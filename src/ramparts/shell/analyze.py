@@ -199,6 +199,7 @@ READERS: dict[str, int] = {
     "openssl": 0,
     "unzip": 0,
     "zipinfo": 0,
+    "df": 0,  # opens each file it is given (to find its file system)
     "grep": 1,
     "egrep": 1,
     "fgrep": 1,
@@ -284,6 +285,8 @@ OPTION_READS: dict[str, frozenset[str]] = {
     "diff": frozenset({"--from-file", "--to-file", "-X", "--exclude-from"}),
     "jq": frozenset({"--rawfile", "--slurpfile"}),
     "grep": frozenset({"--exclude-from"}),
+    "pip": frozenset({"--path", "-r", "--requirement", "-c", "--constraint"}),
+    "pip3": frozenset({"--path", "-r", "--requirement", "-c", "--constraint"}),
     "tree": frozenset({"--fromfile"}),
     "rsync": frozenset({"--files-from", "--exclude-from", "--include-from", "--password-file"}),
     "gpg": frozenset({"--passphrase-file"}),

@@ -97,7 +97,7 @@ HELPERS: dict[str, tuple[str, ...]] = {
     "gcloud": ("*",),
     "az": ("*",),
     "aws": ("*",),
-    "man": ("man", "manconv", "preconv", "tbl", "nroff", "groff", "troff", "grotty", "col", "less", "pager"),
+    "man": ("*",),  # man-db's formatters, apropos for `man -k`
     "timeout": (),
     "tree": (),
 }

@@ -140,6 +140,10 @@ FOUND = [
     "env --chd secrets npm ls -a",
     "timeout 5 gcloud dns record-sets describe www --zone=my-zone --type=A",  # gcloud's launcher script
     "LANG=C git bisect visualize",  # git-bisect is a shell script
+    "git request-pull v1.1 https://example.com/project branch_name &",  # git ran uname
+    'command man -k "search_string"',  # man ran apropos
+    "pip freeze --path src/../deploy.key",  # pip read the folder --path names
+    'df .""ENV.prod',  # df opened the file it was given
 ]
 
 
