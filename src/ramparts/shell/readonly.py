@@ -184,7 +184,8 @@ _KUBECTL = _spec(
     "--field-selector -c --container --since --tail -L --label-columns --sort-by",
     sub={
         **_subs("get describe", _spec(forbid="*secret*")),
-        **_subs("logs top explain api-resources api-versions version events completion wait diff"),
+        # not `diff`: it writes both sides to temporary files and runs an external diff program
+        **_subs("logs top explain api-resources api-versions version events completion wait"),
         "cluster-info": _spec(sub={"": ANY}),  # `cluster-info dump` writes files
         "config": _spec(
             sub={

@@ -144,6 +144,7 @@ FOUND = [
     'command man -k "search_string"',  # man ran apropos
     "pip freeze --path src/../deploy.key",  # pip read the folder --path names
     'df .""ENV.prod',  # df opened the file it was given
+    "kubectl diff -f src/../secrets/key",  # read the -f file, wrote temporary files, ran diff
 ]
 
 
