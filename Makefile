@@ -21,18 +21,15 @@ $(TOOLS)/.installed-$(CLAUDE_VERSION):
 	$(CLAUDE_BIN) --version | grep -q '^$(CLAUDE_VERSION) '
 	touch $@
 
-# A real PostgreSQL server for the scale-out store's tests (Debian's package; the tests start their own
-# throwaway server on 127.0.0.1).
-$(TOOLS)/.installed-postgres:
-	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
-	  (apt-get update && apt-get install -y --no-install-recommends postgresql)
-	mkdir -p $(TOOLS) && touch $@
-
-# bubblewrap: `ramparts sandbox` and `ramparts mcp wrap` run under it; Claude Code's own Bash sandbox needs it
-# and socat (the compiled settings set failIfUnavailable, so without them the CLI refuses to start).
-$(TOOLS)/.installed-bubblewrap:
-	(command -v bwrap && command -v socat) >/dev/null || \
-	  (apt-get update && apt-get install -y --no-install-recommends bubblewrap socat)
+# Debian packages the tests and the stack run: PostgreSQL (the stores' tests start their own throwaway server
+# on 127.0.0.1), bubblewrap and socat (`ramparts sandbox`, `mcp wrap`, and Claude Code's own Bash sandbox: the
+# compiled settings set failIfUnavailable, so without them the CLI refuses to start), strace (the shell
+# oracle traces real bash with it).
+DEBIAN_PACKAGES := postgresql bubblewrap socat strace
+$(TOOLS)/.installed-debian:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; fi
 	mkdir -p $(TOOLS) && touch $@
 
 # checkov scans the compiled Terraform in the tests; it pins old versions of boto3 and others, so it lives in a
@@ -42,7 +39,7 @@ $(TOOLS)/.installed-checkov:
 	$(TOOLS)/checkov/bin/pip install --quiet 'checkov>=3.2'
 	touch $@
 
-deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-postgres $(TOOLS)/.installed-bubblewrap $(TOOLS)/.installed-checkov
+deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-debian $(TOOLS)/.installed-checkov
 
 up: deps
 	$(VENV)/bin/ramparts demo --claude-bin $(RAMPARTS_CLAUDE_BIN)

@@ -327,6 +327,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
     settings: dict[str, Any] = {}
     env: dict[str, str] = {}
     sensitive: list[str] = []
+    ignore_case = True
     lists: dict[RuleList, list[Rule]] = {"deny": [], "ask": [], "allow": []}
     seen_ids: set[tuple[str, str]] = set()
     for data, marks, where in layers:
@@ -334,6 +335,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         mode = data.get("mode", mode)
         perms = data.get("permissions", {})
         default = perms.get("default", default)
+        ignore_case = perms.get("paths_ignore_case", ignore_case)
         shell.update(data.get("shell", {}))
         detect = data.get("detect", {})
         pii.update({k: v for k, v in detect.get("pii", {}).items() if k != "custom"})
@@ -442,6 +444,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         opaque_shell=shell.get("opaque", "ask"),
         inline_code=shell.get("inline_code", "ask"),
         allow_read_only=shell.get("allow_read_only", False),
+        paths_ignore_case=ignore_case,
         hook=HookSettings(**hook),
         settings=CompileSettings(env=tuple(sorted(env.items())), **settings),
         extends=tuple(where for _d, _m, where in layers[:-1]),

@@ -43,6 +43,7 @@ SCHEMA: dict[str, Any] = {
                 "ask": {"type": "array", "items": _RULE},
                 "allow": {"type": "array", "items": _RULE},
                 "drop": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                "paths_ignore_case": {"type": "boolean"},
             },
         },
         "sensitive_paths": {"type": "array", "items": {"type": "string", "minLength": 1}},

@@ -176,6 +176,8 @@ class Policy(NamedTuple):
     """What code handed to an interpreter inline (``python3 -c``, ``perl -e``) gets at most."""
     allow_read_only: bool = False
     """Allow commands the built-in read-only table knows cannot change anything (``shell/readonly.py``)."""
+    paths_ignore_case: bool = True
+    """Deny and ask path rules match regardless of letter case (``.ENV`` is ``.env`` on macOS and Windows)."""
     hook: HookSettings = HookSettings()
     settings: CompileSettings = CompileSettings()
     extends: tuple[str, ...] = ()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ...engine import decide
+from ... import engine
 from ...model import Content, Decision, Event, SessionState
 
 
@@ -17,12 +17,12 @@ def decide_event(
     policy: Any, event: Event, state: SessionState, payload: dict[str, Any], *, key: bytes, cache_dir: str
 ) -> tuple[Decision, tuple[Content, ...]]:
     """The decision on one event and the content scanned to reach it."""
-    decision = decide(policy, event, state)
+    decision = engine.decide(policy, event, state)
     if decision.verdict == "deny":  # nothing to read: a deny stays a deny whatever the content
         return decision, ()
     scanned = scan_event(policy, event, payload, key=key, cache_dir=cache_dir)
     if scanned:
-        decision = decide(policy, event._replace(content=scanned), state)
+        decision = engine.decide(policy, event._replace(content=scanned), state)
     return decision, scanned
 
 

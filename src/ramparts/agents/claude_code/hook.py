@@ -25,6 +25,8 @@ from ...model import Decision, Event, Subject
 HARD_MAX_INPUT = 64 * 1024 * 1024
 """Never read more than this, whatever the policy says."""
 DEFAULT_DEADLINE_MS = 4000
+RESERVE_MS = 1000
+"""At most this long after the deadline, the deny is answered whether or not its record is written."""
 EXIT_BLOCK = 2
 _HAS_ALARM = hasattr(signal, "SIGALRM") and hasattr(signal, "setitimer")
 
@@ -54,6 +56,9 @@ class Hook:
         self.sessions: Any = None
         self._timer: Any = None
         self._deadline_hit = False
+        self.reserve_ms = RESERVE_MS
+        """Time given after the deadline to record its deny: within Claude Code's own timeout (set from
+        the policy's ``hook.timeout`` once it is read)."""
         self.peer_pid: int | None = None
         """The process whose ancestors include the agent (default: this one; the resident server sets the
         client's pid, read from the socket's peer credentials)."""
@@ -140,23 +145,23 @@ class Hook:
     # -- the run --------------------------------------------------------------------------------
 
     def _on_deadline(self, signum: int, frame: object) -> None:
-        """The watchdog fired (at the deadline less the reserve): record the deny, answer, exit. A second
-        firing, at the deadline itself, while the record is still being written answers without it."""
+        """The watchdog fired at the deadline: record the deny, answer, exit. A second firing, a reserve
+        later, while the record is still being written answers without it."""
         del signum, frame
         reason = f"hook deadline of {self.deadline_ms} ms passed"
         if not self._deadline_hit and not self.answered:
             self._deadline_hit = True
-            self._arm_in(_reserve_ms(self.deadline_ms) / 1000)
+            self._arm_in(self.reserve_ms / 1000)
             self._record_error(reason, "hook.deadline")
         code = self.fail(reason)
         os._exit(code)
 
     def _arm(self, deadline_ms: int) -> None:
-        """(Re)start the watchdog: SIGALRM where it exists, a timer thread elsewhere (Windows). It fires
-        a reserve before the deadline, so that the deny it gives is recorded in time."""
+        """(Re)start the watchdog: SIGALRM where it exists, a timer thread elsewhere (Windows). When it
+        fires, the deny it gives is recorded within a short reserve after the deadline: the deadline is
+        well inside Claude Code's own hook timeout (the policy checks it), so the answer still counts."""
         self.deadline_ms = deadline_ms
-        budget = (deadline_ms - _reserve_ms(deadline_ms)) / 1000
-        self._arm_in(max(budget - (time.monotonic() - self.started), 0.001))
+        self._arm_in(max(deadline_ms / 1000 - (time.monotonic() - self.started), 0.001))
 
     def _arm_in(self, remaining: float) -> None:
         if _HAS_ALARM:
@@ -241,6 +246,7 @@ class Hook:
         policy = protect_own_files(policy, policy_file=self.policy_ref, state_dir=self.state_dir)
         deadline = policy.hook.deadline_ms
         self._arm(min(deadline, self.deadline_ms) if self.explicit_deadline else deadline)
+        self.reserve_ms = max(min(RESERVE_MS, policy.hook.timeout * 1000 - self.deadline_ms - 200), 50)
         if self.input_bytes > policy.hook.max_input_bytes:
             raise HookInputError(
                 f"hook input is larger than the policy's {policy.hook.max_input_bytes} bytes"
@@ -366,11 +372,6 @@ class Hook:
             self._store().append(to_json(record))
         except Exception:  # noqa: BLE001, S110 - recording the error must not change the deny
             pass
-
-
-def _reserve_ms(deadline_ms: int) -> int:
-    """Time kept back from the deadline to record the deny it gives: a quarter, at most 300 ms."""
-    return min(deadline_ms // 4, 300)
 
 
 def _dlp_record(record: Any) -> Any:
