@@ -69,6 +69,8 @@ class HookDetail(NamedTuple):
     agent_type: str = ""
     deadline: bool = False
     """The decision was the deny given when the hook's deadline ran out."""
+    sinks: tuple[str, ...] = ()
+    """Outbound DLP: where the call would have sent its data (``mcp: MCP server 'chat' (…)``)."""
 
 
 class GatewayDetail(NamedTuple):

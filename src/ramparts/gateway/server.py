@@ -43,7 +43,7 @@ from .front import GatewayRunner
 from .limits import RateLimiter, retry_after, utc_day
 from .mask import MaskBlocked, Masker, MaskResult, detector_scanner, request_texts
 from .pool import Pending, ScanFailed, ScanPool, cached
-from .restore import StreamGuard, restore_message
+from .restore import OutboundLookup, StreamGuard, restore_message
 from .screen import Screener, ScreenResult, injection_scorer, screened_texts
 from .sse import SSEDecoder, SSEError, SSEEvent, encode
 from .store import GatewayStoreError, open_stores, store_location, vault_key_path
@@ -608,9 +608,12 @@ class Gateway:
         record["prepare_ms"] = self._ms(started)
         known = prepared.known
 
-        def lookup(placeholder: str) -> str | None:
+        def vault_lookup(placeholder: str) -> str | None:
             value = known.get(placeholder)
             return value if value is not None else self.vault.value_for(vault_session, placeholder)
+
+        # tool inputs bound for a sink get only what may travel there (the placeholder stays otherwise)
+        lookup = OutboundLookup(vault_lookup, self.config.outbound)
 
         usage = Usage()
         record.update(decision="allow", outcome="ok")

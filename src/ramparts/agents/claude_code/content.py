@@ -153,6 +153,24 @@ def scan_result(tool_name: str, response: Any, policy: Policy, detectors: Detect
     return Content("tool_result", tool_name, tuple(findings), truncated=len(text) > policy.dlp.max_scan_bytes)
 
 
+def scan_tool_input(call: ToolCall, policy: Policy, detectors: Detectors, key: bytes) -> Content:
+    """Scan what a call would send to its sinks: every string of its input, also URL-decoded,
+    JSON-unescaped and with base64 URL parameters decoded (``ramparts.sinks.decoded_views``). Findings
+    in several views of the same value are kept once (by detector and fingerprint)."""
+    from ...sinks import decoded_views, outbound_text
+
+    text = outbound_text(call.input)
+    limit = policy.dlp.max_scan_bytes
+    seen: set[tuple[str, str]] = set()
+    findings = []
+    for view in decoded_views(text[:limit]):
+        for finding in detectors.scan(view, key, limit=limit, categories=("secret", "pii")):
+            if (finding.detector, finding.fingerprint) not in seen:
+                seen.add((finding.detector, finding.fingerprint))
+                findings.append(finding)
+    return Content("tool_input", call.name, tuple(findings), truncated=len(text) > limit)
+
+
 def quarantined(response: Any, notice: str) -> Any:
     """The tool result with its text replaced by ``notice``, in the same shape (Claude Code only takes a
     replacement shaped like the tool's own output): the longest text field gets the notice, the

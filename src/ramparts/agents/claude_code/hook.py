@@ -251,11 +251,17 @@ class Hook:
             others_since=now - policy.session.idle_timeout_minutes * 60,
         )
         install_key = load_key(os.path.join(self.state_dir, "keys", "fingerprint.key"))
+        outbound, sinks = self._scan_outbound(policy, event, install_key)
+        if outbound:
+            event = event._replace(content=outbound)
         decision = decide(policy, event, state)
         scanned = self._scan(policy, event, payload, install_key) if decision.verdict != "deny" else ()
         if scanned:
-            event = event._replace(content=scanned)
+            event = event._replace(content=(*outbound, *scanned))
             decision = decide(policy, event, state)
+        scanned = (*outbound, *scanned)
+        if any(c.findings for c in outbound):
+            decision = _outbound_reasons(decision)
         decision = decision._replace(decision_id=os.urandom(12).hex())
         redactor = Redactor(install_key)
         # Reasons quote commands and paths: mask what looks like a credential before it goes anywhere.
@@ -278,7 +284,9 @@ class Hook:
             else None,
             "cwd": event.cwd,
             "permission_mode": event.permission_mode,
-            "input": summarize(payload, redactor),
+            "input": _fingerprinted(summarize(payload, redactor), payload, redactor)
+            if any(c.findings for c in outbound)
+            else summarize(payload, redactor),
             "decision": decision.verdict,
             "enforced": decision.enforced,
             "would": decision.would_verdict,
@@ -299,11 +307,33 @@ class Hook:
                 record[key] = redactor.text(payload[key])
         store = self._store()
         store.append(record)
-        if decision.verdict == "deny" and any(r.startswith("dlp.") for r in decision.rule_ids):
+        if decision.verdict == "deny" and any(
+            r.startswith("dlp.") and not r.startswith("dlp.outbound") for r in decision.rule_ids
+        ):
             store.append(_dlp_record(record, scanned))  # the DLP block log: what was kept from the model
+        if decision.verdict == "deny" and any(r.startswith("dlp.outbound") for r in decision.rule_ids):
+            store.append(_outbound_record(decision, record, outbound, sinks))  # what was kept from a sink
         self._apply_effects(sessions, event, decision, name)
         self._disarm()  # durable now: what the record says is what Claude Code will be told
         return self.answer(event, decision, payload)
+
+    def _scan_outbound(
+        self, policy: Any, event: Event, key: bytes
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """Outbound DLP: the input of a call that sends data out, scanned, and its sinks (a call with no
+        sink costs the classification only: the detectors are not loaded)."""
+        if event.kind != "pre_tool_use" or event.tool is None:
+            return (), ()
+        from ...sinks import sinks_for
+
+        sinks = sinks_for(policy, event.tool, event)
+        if not sinks:
+            return (), ()
+        from ..._locations import detector_cache_dir
+        from .content import detectors_for, scan_tool_input
+
+        detectors = detectors_for(policy, ("secret", "pii"), detector_cache_dir(self.state_dir))
+        return (scan_tool_input(event.tool, policy, detectors, key),), sinks
 
     def _scan(self, policy: Any, event: Event, payload: dict[str, Any], key: bytes) -> tuple[Any, ...]:
         """Scan what the event exposes: files before a read, the prompt, a tool's result."""
@@ -423,6 +453,62 @@ def _dlp_record(record: dict[str, Any], scanned: tuple[Any, ...]) -> dict[str, A
         "decision_id": record["decision_id"],
         "blocked": [_content_record(c) for c in scanned if c.findings or c.error],
     }
+
+
+def _outbound_reasons(decision: Decision) -> Decision:
+    """When a call's outbound input holds something a detector found, the reasons of other rules (which
+    quote commands and URLs, perhaps with the value encoded past the redactor) give only their rule id."""
+    if decision.verdict == "allow" or len(decision.reasons) != len(decision.rule_ids):
+        return decision
+    return decision._replace(
+        reasons=tuple(
+            reason
+            if rule.startswith("dlp.")
+            else f"{rule} (details withheld: the input carries sensitive data)"
+            for reason, rule in zip(decision.reasons, decision.rule_ids, strict=True)
+        )
+    )
+
+
+def _fingerprinted(summary: dict[str, Any], payload: dict[str, Any], redactor: Any) -> dict[str, Any]:
+    """The input summary with every value as its length and fingerprint (the input carries data the
+    detectors found, maybe encoded past the redactor)."""
+    tool_input = payload.get("tool_input")
+    out = dict(summary)
+    if isinstance(tool_input, dict):
+        for key, value in tool_input.items():
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            out[key] = {"chars": len(text), "fingerprint": redactor.fingerprint(text)}
+    return out
+
+
+def _outbound_record(
+    decision: Decision, record: dict[str, Any], outbound: tuple[Any, ...], sinks: Any
+) -> Any:
+    """The DLPBlock record of one blocked outbound attempt: which sinks, which rules, what was found (as
+    fingerprints), built through the audit record module."""
+    from ...audit.record import HookDetail, build_record, content_record, to_json
+
+    return to_json(
+        build_record(
+            decision._replace(rule_ids=tuple(r for r in decision.rule_ids if r.startswith("dlp.outbound"))),
+            surface="hook",
+            event="DLPBlock",
+            time=record["time"],
+            user=record["user"],
+            host=record["host"],
+            session=record["session"] or "",
+            tool=record["tool"] or "",
+            tool_use_id=record["tool_use_id"] or "",
+            content=tuple(content_record(c) for c in outbound),
+            detail=HookDetail(
+                cwd=record["cwd"],
+                permission_mode=record["permission_mode"],
+                input=record["input"],
+                sinks=tuple(f"{s.kind}: {s.target}" for s in sinks),
+            ),
+        )
+    )
 
 
 def _claude_pid(start: int | None = None) -> int | None:
