@@ -236,7 +236,7 @@ def outbound_hits(policy: Policy, call: ToolCall, event: Event) -> list[Hit]:
     fingerprint), personal data gets the policy's action per entity, and a gateway placeholder bound
     for a sink (the value the gateway kept back) is denied so the attempt is recorded. The adapter
     scanned the input (``Content`` with source ``tool_input``); reasons carry fingerprints only."""
-    from .sinks import describe, placeholder_labels, sinks_for
+    from .sinks import decoded_views, describe, placeholder_labels, sinks_for
 
     sinks = sinks_for(policy, call, event)
     if not sinks:
@@ -244,7 +244,7 @@ def outbound_hits(policy: Policy, call: ToolCall, event: Event) -> list[Hit]:
     where = describe(sinks)
     settings = policy.dlp.outbound
     hits: list[Hit] = []
-    labels = placeholder_labels(outbound_input(call))
+    labels = placeholder_labels("\n".join(decoded_views(outbound_input(call))))
     if labels:
         hits.append(
             Hit(

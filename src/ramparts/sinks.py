@@ -144,7 +144,7 @@ def outbound_text(value: object) -> str:
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _JSON_ESCAPE = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|[\"\\/bfnrt])")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>`]+")
-_B64 = re.compile(r"^[A-Za-z0-9+/_-]{16,}={0,2}$")
+_B64 = re.compile(r"^[A-Za-z0-9+/_-]{12,}={0,2}$")
 MAX_VIEWS = 64
 
 
