@@ -74,7 +74,7 @@ def sinks_for(policy: Policy, call: ToolCall, event: Event) -> tuple[Sink, ...]:
     elif call.name in WEB_TOOLS:
         out.append(Sink("web", f"{call.name} to {_web_target(call)}"))
     if call.hosts:
-        out.append(Sink("network", "network: " + ", ".join(call.hosts)))
+        out.append(Sink("network", "hosts " + ", ".join(call.hosts)))
     if any(NETWORK_CODE.search(c.code) for c in call.code):
         runs = ", ".join(dict.fromkeys(c.interpreter for c in call.code if NETWORK_CODE.search(c.code)))
         out.append(Sink("network", f"inline {runs} code that may open connections"))
