@@ -149,3 +149,6 @@ def test_a_placeholder_the_model_sends_out_never_becomes_the_value(claude_bin: P
     ]
     assert blocks[2].hook is not None and blocks[2].hook.sinks == ("network: hosts collector.example",)
     assert KEY not in json.dumps(records)
+    # the gateway's own records say how many placeholders it kept out of sink inputs
+    withheld = [from_json(r).gateway for r in records if r.get("event") == "GatewayRequest"]
+    assert sum(g.withheld for g in withheld if g is not None) == 2

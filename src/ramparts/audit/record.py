@@ -95,6 +95,8 @@ class GatewayDetail(NamedTuple):
     screened_results: int = 0
     """How many tool results were screened for injection."""
     restored: int = 0
+    withheld: int = 0
+    """Placeholders left in a sink's tool input because the policy does not let them travel there."""
     usage: Union[dict[str, int], None] = None  # noqa: UP007
     prepare_ms: float = 0.0
     ttfb_ms: float = 0.0
@@ -385,6 +387,7 @@ _GATEWAY_V1 = (
     "upstream_bytes",
     "response_bytes",
     "restored",
+    "withheld",
     "usage",
     "prepare_ms",
     "ttfb_ms",

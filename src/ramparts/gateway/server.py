@@ -650,6 +650,8 @@ class Gateway:
             raise
         finally:
             self.in_flight -= 1
+            if lookup.withheld:
+                record["withheld"] = lookup.withheld
             self._finish(record, identity, usage, started)
 
     def _upstream_failed_late(
