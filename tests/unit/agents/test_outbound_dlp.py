@@ -179,3 +179,42 @@ def test_every_sink_kind_against_every_kind_of_data(
     stored = (tmp_path / "state" / "audit.db").read_bytes()
     for shape in (KEY, KEY[4:], quote(KEY), base64.urlsafe_b64encode(KEY.encode()).decode()[:16], SSN):
         assert shape.encode() not in stored
+
+
+def test_an_exception_by_fingerprint_is_the_only_way_a_secret_travels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    env = Env(tmp_path, "baseline")
+    call = SINKS["mcp"](KEY)
+    _, answer = env.run(*call, monkeypatch)
+    assert answer["permissionDecision"] == "deny"
+    fingerprint = re.search(r"b2mac:[0-9a-f]{16}", answer["permissionDecisionReason"])
+    assert fingerprint is not None
+    env.policy.write_text(
+        env.policy.read_text()
+        + f"    exceptions:\n      - {{fingerprint: '{fingerprint.group(0)}', reason: the docs' sample key}}\n"
+    )
+    _, answer = env.run(*call, monkeypatch)
+    assert answer["permissionDecision"] == "allow", answer
+    other = "AKIA" + "ZXCVBNMASDFGHJKL"  # another key is still kept in
+    _, answer = env.run(*SINKS["mcp"](other), monkeypatch)
+    assert answer["permissionDecision"] == "deny"
+
+
+def test_a_custom_entity_the_policy_keeps_in_is_denied_outbound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = Env(tmp_path, "baseline")
+    env.policy.write_text(
+        "version: 1\nextends: baseline\n"
+        "mcp:\n  servers:\n    chat: {tools: ['*']}\n"
+        "detect:\n  pii:\n    custom:\n      - {name: employee-id, pattern: 'EMP-[0-9]{6}', confidence: 0.9}\n"
+        "dlp:\n  outbound:\n    pii: {pii-custom-employee-id: deny}\n"
+    )
+    _, answer = env.run(*SINKS["mcp"]("EMP-204817"), monkeypatch)
+    assert answer["permissionDecision"] == "deny"
+    assert "pii-custom-employee-id (fingerprint b2mac:" in answer["permissionDecisionReason"]
+    _, answer = env.run(*SINKS["mcp"]("EMP-2048"), monkeypatch)
+    assert answer["permissionDecision"] == "allow"
