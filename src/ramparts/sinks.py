@@ -32,12 +32,15 @@ class Sink(NamedTuple):
 
 
 WEB_TOOLS = frozenset({"WebFetch", "WebSearch"})
-PLACEHOLDER = re.compile(r"\[\[RAMPARTS:([A-Z][A-Z0-9_]{0,31}):([0-9a-f]{8,32})\]\]")
-"""The gateway's placeholder shape (``ramparts.gateway.vault.PLACEHOLDER``; a test keeps them equal)."""
+PLACEHOLDER_PATTERN = r"\[\[RAMPARTS:([A-Z][A-Z0-9_]{0,31}):([0-9a-f]{8,32})\]\]"
+"""The gateway's placeholder shape (``ramparts.gateway.vault.PLACEHOLDER``; a test keeps them equal).
+
+Patterns are kept as text and compiled on first use (``re`` caches them): a call with no sink pays
+for none of them on the hook's hot path."""
 PII_LABELS = frozenset({"EMAIL", "PHONE", "US_SSN", "PAYMENT_CARD", "IBAN", "IP_ADDRESS"})
 """Placeholder labels of the built-in personal-data detectors (``pii-email`` → ``EMAIL``); custom
 entities are ``CUSTOM_…``; every other label is a secret's."""
-NETWORK_CODE = re.compile(
+NETWORK_CODE = (
     r"\b(?:socket|urllib\d?|urlopen|requests|httpx|aiohttp|http\.client|httplib|smtplib|ftplib|telnetlib|"
     r"paramiko|boto3|fetch|XMLHttpRequest|WebSocket|Net::HTTP|LWP|HTTP::Tiny|IO::Socket|open-uri|"
     r"fsockopen|curl_exec|curl_init|net/http|Invoke-WebRequest|Invoke-RestMethod|WebClient)\b|"
@@ -75,8 +78,8 @@ def sinks_for(policy: Policy, call: ToolCall, event: Event) -> tuple[Sink, ...]:
         out.append(Sink("web", f"{call.name} to {_web_target(call)}"))
     if call.hosts:
         out.append(Sink("network", "hosts " + ", ".join(call.hosts)))
-    if any(NETWORK_CODE.search(c.code) for c in call.code):
-        runs = ", ".join(dict.fromkeys(c.interpreter for c in call.code if NETWORK_CODE.search(c.code)))
+    if any(re.search(NETWORK_CODE, c.code) for c in call.code):
+        runs = ", ".join(dict.fromkeys(c.interpreter for c in call.code if re.search(NETWORK_CODE, c.code)))
         out.append(Sink("network", f"inline {runs} code that may open connections"))
     if call.opaque:
         out.append(Sink("network", "a command Ramparts cannot analyse (it may send anywhere)"))
@@ -141,10 +144,10 @@ def outbound_text(value: object) -> str:
     return "\n".join(parts)
 
 
-_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
-_JSON_ESCAPE = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|[\"\\/bfnrt])")
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>`]+")
-_B64 = re.compile(r"^[A-Za-z0-9+/_-]{12,}={0,2}$")
+_PERCENT = r"%[0-9A-Fa-f]{2}"
+_JSON_ESCAPE = r"\\(?:u[0-9A-Fa-f]{4}|[\"\\/bfnrt])"
+_URL = r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>`]+"
+_B64 = r"[A-Za-z0-9+/_-]{12,}={0,2}"
 MAX_VIEWS = 64
 
 
@@ -161,15 +164,15 @@ def decoded_views(text: str) -> list[str]:
             views.append(view)
 
     for view in list(views):
-        if "%" in view and _PERCENT.search(view):
+        if "%" in view and re.search(_PERCENT, view):
             from urllib.parse import unquote_plus
 
             add(unquote_plus(view))
     for view in list(views):
-        if "\\" in view and _JSON_ESCAPE.search(view):
+        if "\\" in view and re.search(_JSON_ESCAPE, view):
             add(_json_unescape(view))
     for view in list(views):
-        for url in _URL.findall(view):
+        for url in re.findall(_URL, view):
             for value in _url_values(url):
                 decoded = _base64(value)
                 if decoded:
@@ -186,7 +189,7 @@ def _json_unescape(text: str) -> str:
             return chr(int(body[1:], 16))
         return simple[body]
 
-    return _JSON_ESCAPE.sub(one, text)
+    return re.sub(_JSON_ESCAPE, one, text)
 
 
 def _url_values(url: str) -> list[str]:
@@ -209,7 +212,7 @@ def _base64(value: str) -> str:
     import base64
     import binascii
 
-    if not _B64.match(value):
+    if not re.fullmatch(_B64, value):
         return ""
     body = value.rstrip("=")
     padded = body + "=" * (-len(body) % 4)
@@ -228,7 +231,7 @@ def placeholder_labels(text: str) -> list[str]:
     """Labels of the gateway placeholders in ``text``, in order, once each."""
     if "[[RAMPARTS:" not in text:
         return []
-    return list(dict.fromkeys(m.group(1) for m in PLACEHOLDER.finditer(text)))
+    return list(dict.fromkeys(m.group(1) for m in re.finditer(PLACEHOLDER_PATTERN, text)))
 
 
 def label_category(label: str) -> tuple[str, str]:

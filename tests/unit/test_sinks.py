@@ -17,7 +17,7 @@ from ramparts.gateway.vault import label
 from ramparts.model import Event
 from ramparts.policy.types import OutboundSettings, Policy
 from ramparts.sinks import (
-    PLACEHOLDER,
+    PLACEHOLDER_PATTERN,
     decoded_views,
     describe,
     label_category,
@@ -154,7 +154,7 @@ def test_base64_of_any_printable_text_in_a_url_parameter_is_decoded(text: str) -
 
 
 def test_the_placeholder_shape_is_the_vaults() -> None:
-    assert PLACEHOLDER.pattern == VAULT_PLACEHOLDER.pattern
+    assert VAULT_PLACEHOLDER.pattern == PLACEHOLDER_PATTERN
 
 
 @pytest.mark.parametrize(
