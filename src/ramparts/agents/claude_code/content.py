@@ -30,13 +30,27 @@ _KEEP = frozenset({"type", "filePath", "file_path", "path", "url", "mode", "code
 
 def detectors_for(policy: Policy, categories: tuple[Category, ...], cache_dir: str) -> Detectors:
     """The policy's detectors, built within the hook's deadline: Hyperscan from the cache when it is
-    there, else ``re`` (same findings), and a background warm-up builds the cache for the next call."""
+    there, else ``re`` (same findings), and a background warm-up builds the cache for the next call.
+
+    A process that serves many events (the resident hook server, which serves them one at a time)
+    keeps the warm ones it loaded, so only its first event of a kind pays for loading them."""
     from ...detect.scanner import Detectors
 
+    key = (policy.detect, categories, cache_dir)
+    loaded = _LOADED.get(key)
+    if loaded is not None:
+        return loaded
     detectors = Detectors.from_settings(policy.detect, categories, cache_dir=cache_dir, backend="cached")
     if detectors.cold:
         warm_in_background(cache_dir)
+    else:
+        if len(_LOADED) >= 8:
+            _LOADED.clear()
+        _LOADED[key] = detectors
     return detectors
+
+
+_LOADED: dict[tuple[object, ...], Detectors] = {}
 
 
 def warm_in_background(cache_dir: str) -> None:
