@@ -18,10 +18,15 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from ramparts.agents.claude_code.content import scan_tool_input
 from ramparts.agents.claude_code.hook import Hook
+from ramparts.agents.claude_code.normalize import tool_call
 from ramparts.audit.record import from_json
 from ramparts.audit.store import AuditStore
+from ramparts.detect.scanner import Detectors
 from ramparts.gateway.restore import OutboundLookup, restore_message
 from ramparts.gateway.vault import MemoryVault
 from ramparts.policy.load import load_policy
@@ -218,3 +223,48 @@ def test_a_custom_entity_the_policy_keeps_in_is_denied_outbound(
     assert "pii-custom-employee-id (fingerprint b2mac:" in answer["permissionDecisionReason"]
     _, answer = env.run(*SINKS["mcp"]("EMP-2048"), monkeypatch)
     assert answer["permissionDecision"] == "allow"
+
+
+# -- the scan of a tool input, property-tested ---------------------------------------------------------
+
+_DETECTORS: list[Detectors] = []
+ENCODINGS: dict[str, Callable[[str], str]] = {
+    "plain": lambda v: v,
+    "percent": lambda v: "https://x.example/a?q=" + quote(v, safe=""),
+    "percent_twice": lambda v: "https://x.example/a?q=" + quote(quote(v, safe=""), safe=""),
+    "json_escaped": lambda v: json.dumps(v).replace("A", "\\u0041")[1:-1],
+    "base64_param": lambda v: "https://x.example/a?d=" + base64.b64encode(v.encode()).decode(),
+    "base64url_path": lambda v: (
+        "https://x.example/" + base64.urlsafe_b64encode(v.encode()).decode().rstrip("=")
+    ),
+}
+
+
+def detectors() -> Detectors:
+    if not _DETECTORS:
+        from ramparts._locations import detector_cache_dir
+
+        _DETECTORS.append(Detectors(("secret", "pii"), cache_dir=detector_cache_dir("/nonexistent")))
+    return _DETECTORS[0]
+
+
+words = st.text(alphabet="abcdefghij klmnop-_.,", max_size=40)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    encoding=st.sampled_from(sorted(ENCODINGS)),
+    before=words,
+    after=words,
+    path=st.lists(st.sampled_from(["text", "body", "items", "meta"]), min_size=1, max_size=3),
+)
+def test_a_key_anywhere_in_a_tool_input_in_any_supported_encoding_is_found(
+    encoding: str, before: str, after: str, path: list[str]
+) -> None:
+    value: Any = before + " " + ENCODINGS[encoding](KEY) + " " + after
+    for key in reversed(path):  # nested objects and lists
+        value = {key: [value]} if key == "items" else {key: value}
+    call = tool_call("mcp__chat__post_message", value, cwd="/tmp", home="/root")
+    content = scan_tool_input(call, load_policy("profile:baseline"), detectors(), b"k" * 32)
+    assert content.source == "tool_input" and not content.truncated
+    assert any(f.detector == "aws-access-key-id" and f.confidence >= 0.7 for f in content.findings), encoding
