@@ -457,7 +457,15 @@ def _dlp_record(record: dict[str, Any], scanned: tuple[Any, ...]) -> dict[str, A
 
 def _outbound_reasons(decision: Decision) -> Decision:
     """When a call's outbound input holds something a detector found, the reasons of other rules (which
-    quote commands and URLs, perhaps with the value encoded past the redactor) give only their rule id."""
+    quote commands and URLs, perhaps with the value encoded past the redactor) give only their rule id.
+    In report mode, where the reasons are one sentence, that sentence gives the rule ids only."""
+    if not decision.enforced and decision.would_verdict is not None:
+        return decision._replace(
+            reasons=(
+                f"report mode, would {decision.would_verdict}: {', '.join(decision.rule_ids)} (details "
+                "withheld: the input carries data a detector found; the record lists its fingerprints)",
+            )
+        )
     if decision.verdict == "allow" or len(decision.reasons) != len(decision.rule_ids):
         return decision
     return decision._replace(
