@@ -171,7 +171,6 @@ def scan_tool_input(call: ToolCall, policy: Policy, detectors: Detectors, key: b
     """Scan what a call would send to its sinks: every string of its input, also URL-decoded,
     JSON-unescaped and with base64 URL parameters decoded (``ramparts.sinks.decoded_views``). Findings
     in several views of the same value are kept once (by detector and fingerprint)."""
-    from ...detect.excerpt import excerpts
     from ...sinks import decoded_views, outbound_text
 
     text = outbound_text(call.input)
@@ -179,13 +178,10 @@ def scan_tool_input(call: ToolCall, policy: Policy, detectors: Detectors, key: b
     seen: set[tuple[str, str]] = set()
     findings = []
     for view in decoded_views(text[:limit]):
-        found = detectors.scan(view, key, limit=limit, categories=("secret", "pii"))
-        # each detector family masks only its own values in its excerpts: mask every value found
-        masked = excerpts(view, [(f.start, f.end, f.detector) for f in found], key)
-        for finding, excerpt in zip(found, masked, strict=True):
+        for finding in detectors.scan(view, key, limit=limit, categories=("secret", "pii")):
             if (finding.detector, finding.fingerprint) not in seen:
                 seen.add((finding.detector, finding.fingerprint))
-                findings.append(finding._replace(excerpt=excerpt))
+                findings.append(finding)
     return Content("tool_input", call.name, tuple(findings), truncated=len(text) > limit)
 
 
