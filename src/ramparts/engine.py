@@ -16,6 +16,7 @@ from .controls import (
     content_hits,
     git_hits,
     mcp_hits,
+    outbound_hits,
     reauth_hits,
     session_hits,
     taint_hits,
@@ -143,6 +144,7 @@ def _decide_tool(
         *mcp,
         *git_hits(policy, call, event),
         *catastrophic_hits(call, event),
+        *outbound_hits(policy, call, event),
         *taint_hits(policy, call, state),
         *reauth_hits(policy, call, event, state),
     ]

@@ -30,13 +30,27 @@ _KEEP = frozenset({"type", "filePath", "file_path", "path", "url", "mode", "code
 
 def detectors_for(policy: Policy, categories: tuple[Category, ...], cache_dir: str) -> Detectors:
     """The policy's detectors, built within the hook's deadline: Hyperscan from the cache when it is
-    there, else ``re`` (same findings), and a background warm-up builds the cache for the next call."""
+    there, else ``re`` (same findings), and a background warm-up builds the cache for the next call.
+
+    A process that serves many events (the resident hook server, which serves them one at a time)
+    keeps the warm ones it loaded, so only its first event of a kind pays for loading them."""
     from ...detect.scanner import Detectors
 
+    key = (policy.detect, categories, cache_dir)
+    loaded = _LOADED.get(key)
+    if loaded is not None:
+        return loaded
     detectors = Detectors.from_settings(policy.detect, categories, cache_dir=cache_dir, backend="cached")
     if detectors.cold:
         warm_in_background(cache_dir)
+    else:
+        if len(_LOADED) >= 8:
+            _LOADED.clear()
+        _LOADED[key] = detectors
     return detectors
+
+
+_LOADED: dict[tuple[object, ...], Detectors] = {}
 
 
 def warm_in_background(cache_dir: str) -> None:
@@ -195,6 +209,24 @@ def scan_result(tool_name: str, response: Any, policy: Policy, detectors: Detect
     text = response_text(response)
     findings = detectors.scan(text, key, limit=policy.dlp.max_scan_bytes, categories=("secret", "injection"))
     return Content("tool_result", tool_name, tuple(findings), truncated=len(text) > policy.dlp.max_scan_bytes)
+
+
+def scan_tool_input(call: ToolCall, policy: Policy, detectors: Detectors, key: bytes) -> Content:
+    """Scan what a call would send to its sinks: every string of its input, also URL-decoded,
+    JSON-unescaped and with base64 URL parameters decoded (``ramparts.sinks.decoded_views``). Findings
+    in several views of the same value are kept once (by detector and fingerprint)."""
+    from ...sinks import decoded_views, outbound_text
+
+    text = outbound_text(call.input)
+    limit = policy.dlp.max_scan_bytes
+    seen: set[tuple[str, str]] = set()
+    findings = []
+    for view in decoded_views(text[:limit]):
+        for finding in detectors.scan(view, key, limit=limit, categories=("secret", "pii")):
+            if (finding.detector, finding.fingerprint) not in seen:
+                seen.add((finding.detector, finding.fingerprint))
+                findings.append(finding)
+    return Content("tool_input", call.name, tuple(findings), truncated=len(text) > limit)
 
 
 def quarantined(response: Any, notice: str) -> Any:

@@ -271,9 +271,10 @@ class Hook:
             others_since=now - policy.session.idle_timeout_minutes * 60,
         )
         install_key = load_key(os.path.join(self.state_dir, "keys", "fingerprint.key"))
-        decision, scanned = decide_event(
+        outcome = decide_event(
             policy, event, state, payload, key=install_key, cache_dir=detector_cache_dir(self.state_dir)
         )
+        decision, scanned, outbound, sinks = outcome
         decision = decision._replace(decision_id=os.urandom(12).hex())
         redactor = Redactor(install_key)
         # Reasons quote commands and paths: mask what looks like a credential before it goes anywhere.
@@ -288,7 +289,9 @@ class Hook:
         detail = HookDetail(
             cwd=event.cwd,
             permission_mode=event.permission_mode,
-            input=summarize(payload, redactor),
+            input=_fingerprinted(summarize(payload, redactor), payload, redactor)
+            if any(c.findings for c in outbound)
+            else summarize(payload, redactor),
             agent_id=redactor.text(payload["agent_id"]) if isinstance(payload.get("agent_id"), str) else "",
             agent_type=redactor.text(payload["agent_type"])
             if isinstance(payload.get("agent_type"), str)
@@ -312,8 +315,12 @@ class Hook:
         )
         store = self._store()
         store.append(to_json(record))
-        if decision.verdict == "deny" and any(r.startswith("dlp.") for r in decision.rule_ids):
+        if decision.verdict == "deny" and any(
+            r.startswith("dlp.") and not r.startswith("dlp.outbound") for r in decision.rule_ids
+        ):
             store.append(to_json(_dlp_record(record)))  # the DLP block log: what was kept from the model
+        if decision.verdict == "deny" and any(r.startswith("dlp.outbound") for r in decision.rule_ids):
+            store.append(to_json(_outbound_record(record, outbound, sinks)))  # what was kept from a sink
         self._apply_effects(sessions, event, decision, name)
         self._disarm()  # durable now: what the record says is what Claude Code will be told
         return self.answer(event, decision, payload)
@@ -378,10 +385,40 @@ def _dlp_record(record: Any) -> Any:
     """One entry of the DLP block log: what was kept from the model, by which rule, as fingerprints."""
     return record._replace(
         event="DLPBlock",
-        rule_ids=tuple(r for r in record.rule_ids if r.startswith("dlp.")),
+        rule_ids=tuple(
+            r for r in record.rule_ids if r.startswith("dlp.") and not r.startswith("dlp.outbound")
+        ),
         warnings=(),
-        content=tuple(c for c in record.content if c.findings or c.error),
+        content=tuple(c for c in record.content if (c.findings or c.error) and c.source != "tool_input"),
         hook=None,
+    )
+
+
+def _fingerprinted(summary: dict[str, Any], payload: dict[str, Any], redactor: Any) -> dict[str, Any]:
+    """The input summary with every value as its length and fingerprint (the input carries data the
+    detectors found, maybe encoded past the redactor)."""
+    tool_input = payload.get("tool_input")
+    out = dict(summary)
+    if isinstance(tool_input, dict):
+        for key, value in tool_input.items():
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            out[key] = {"chars": len(text), "fingerprint": redactor.fingerprint(text)}
+    return out
+
+
+def _outbound_record(record: Any, outbound: tuple[Any, ...], sinks: Any) -> Any:
+    """The DLPBlock record of one blocked outbound attempt: which sinks, which rules, what was found (as
+    fingerprints); the call's record with only what concerns the sink."""
+    from ...audit.record import content_record
+
+    return record._replace(
+        event="DLPBlock",
+        rule_ids=tuple(r for r in record.rule_ids if r.startswith("dlp.outbound")),
+        warnings=(),
+        content=tuple(content_record(c) for c in outbound),
+        hook=record.hook._replace(sinks=tuple(f"{s.kind}: {s.target}" for s in sinks))
+        if record.hook
+        else None,
     )
 
 
