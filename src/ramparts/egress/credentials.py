@@ -55,7 +55,7 @@ def _connect(state_dir: str) -> sqlite3.Connection:
     path = db_path(state_dir)
     try:
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
-        db = sqlite3.connect(path, timeout=2, isolation_level=None)
+        db = sqlite3.connect(path, timeout=2, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA busy_timeout=2000")
         db.executescript(_SCHEMA)
         os.chmod(path, 0o600)

@@ -34,6 +34,7 @@ from .wire import (
     SOCKS_NOT_ALLOWED,
     SOCKS_OK,
     BadRequest,
+    Hello,
     RequestHead,
     client_hello_sni,
     parse_authority,
@@ -218,8 +219,15 @@ class EgressProxy:
         return str(bound[0]), int(bound[1])
 
     async def close(self) -> None:
+        """Stop listening, end every open connection, close the stores."""
         if self.server is not None:
             self.server.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self.server is not None:
             await self.server.wait_closed()
         if self.verifier is not None:
             self.verifier.close()
@@ -267,6 +275,9 @@ class EgressProxy:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.active += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         try:
             first = await asyncio.wait_for(reader.readexactly(1), self.config.head_timeout)
             if first == b"\x05":
@@ -278,6 +289,8 @@ class EgressProxy:
         except Exception as exc:  # noqa: BLE001 - one connection's bug must not stop the others
             print(f"ramparts egress: connection failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         finally:
+            if task is not None:
+                self._tasks.discard(task)
             self.active -= 1
             self.served += 1
             writer.close()
@@ -545,7 +558,7 @@ class EgressProxy:
                 hello = client_hello_sni(first)
                 if hello.complete or len(first) > 70_000:
                     break
-            hello = client_hello_sni(first)
+            hello = client_hello_sni(first) if first else Hello(complete=True, tls=False)
             if hello.tls and not hello.complete:
                 raise BadRequest("incomplete TLS ClientHello")
             conn.sni = hello.sni
@@ -568,6 +581,9 @@ class EgressProxy:
         except Refused as refused:
             down.cancel()
             return refused.decision
+        except BaseException:
+            down.cancel()
+            raise
         if first:
             conn.up += len(first)
             upstream_writer.write(first)
@@ -594,23 +610,18 @@ class EgressProxy:
         allow: Decision,
     ) -> Decision:
         up = asyncio.ensure_future(self._pipe(conn, reader, upstream_writer, upload=True))
-        done, _pending = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
-        if up in done and up.result() is None and not up.cancelled():
-            # the client finished sending: let the answer come back
-            with contextlib.suppress(Exception):
-                await down
+        try:
+            done, _pending = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
+            if up in done and up.result() is None:
+                await down  # the client finished sending: let the answer come back
+        finally:
+            for task in (up, down):
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
         for task in (up, down):
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-        for task in (up, down):
-            if (
-                task.done()
-                and not task.cancelled()
-                and task.exception() is None
-                and task.result() is not None
-            ):
+            if not task.cancelled() and task.exception() is None and task.result() is not None:
                 return task.result()  # type: ignore[return-value]
         return allow
 

@@ -8,7 +8,7 @@ import socket
 import struct
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from ramparts.egress.classify import IPAddress
@@ -63,6 +63,8 @@ class ProxyThread:
         self, config: ProxyConfig, resolve: dict[str, list[str]] | None = None, **kwargs: Any
     ) -> None:
         self.records: list[dict[str, Any]] = []
+        self.last_answer = b""
+        """What the last CONNECT got back (head and whatever came with it)."""
         self.loop = asyncio.new_event_loop()
         names = resolve or {}
 
@@ -120,6 +122,7 @@ def http_connect(proxy: ProxyThread, target: str, *, auth: str = "") -> tuple[in
     extra = f"Proxy-Authorization: Basic {auth}\r\n" if auth else ""
     sock.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n{extra}\r\n".encode())
     head = read_head(sock)
+    proxy.last_answer = head
     status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/1.1 ") else 0
     return status, sock
 
@@ -174,8 +177,6 @@ def client_hello(server_name: str) -> bytes:
     context = ssl.create_default_context()
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = context.wrap_bio(incoming, outgoing, server_hostname=server_name)
-    try:
+    with suppress(ssl.SSLWantReadError):
         tls.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
     return outgoing.read()
