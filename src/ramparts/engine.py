@@ -8,7 +8,17 @@ decision's trace so ``ramparts explain`` can show the reasoning.
 
 from __future__ import annotations
 
-from .controls import Hit, content_hits, git_hits, mcp_hits, reauth_hits, session_hits, taint_hits, url_host
+from .controls import (
+    Hit,
+    content_hits,
+    egress_hits,
+    git_hits,
+    mcp_hits,
+    reauth_hits,
+    session_hits,
+    taint_hits,
+    url_host,
+)
 from .model import Decision, Event, SessionState, ToolCall, Verdict
 from .policy.rules import (
     EDIT_TOOLS,
@@ -126,6 +136,7 @@ def _decide_tool(
         *content_hits(policy, event),
         *mcp,
         *git_hits(policy, call, event),
+        *egress_hits(policy, call),
         *taint_hits(policy, call, state),
         *reauth_hits(policy, call, event, state),
     ]

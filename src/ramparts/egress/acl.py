@@ -102,6 +102,7 @@ DOH_HOSTS: tuple[str, ...] = (
 """DNS-over-HTTPS endpoints: a resolver the DNS firewall cannot see. Denied unless ``doh: allow``."""
 
 DOT_PORT = 853
+_LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
 
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$"
@@ -199,6 +200,8 @@ def check_host(acl: EgressAcl, host: str, port: int) -> Decision:
         return _decide(acl, "deny", "egress.metadata", f"{name} is a cloud metadata service", hard=True)
     if port == DOT_PORT and acl.doh == "deny":
         return _decide(acl, "deny", "egress.dot", f"{name}:{port} is DNS over TLS", hard=True)
+    if name == "localhost" or name.endswith(".localhost"):  # RFC 6761: always the loopback
+        return _address_decision(acl, name, classify(_LOOPBACK, acl.own), port, literal=False)
     for pattern in acl.deny:
         if host_matches(pattern, name):
             return _decide(
@@ -337,10 +340,12 @@ def hook_denial(acl: EgressAcl, host: str, port: int, *, fetch: bool) -> Decisio
     if fetch or not rule.startswith("egress.address."):
         return found
     literal = parse_address(host)
+    if literal is None:
+        return None  # a name (localhost): what it resolves to is the proxy's to check
     plain = host.strip().strip("[]").lower().rstrip(".")
-    if literal is not None and literal.version == 4 and plain == str(literal):
+    if literal.version == 4 and plain == str(literal):
         return None
-    if literal is not None and literal.version == 6 and not classify(literal).via:
+    if literal.version == 6 and not classify(literal).via:
         return None
     return found._replace(
         rule_ids=("egress.disguised_address",),

@@ -62,6 +62,8 @@ def ids(acl: EgressAcl, host: str, port: int = 443) -> tuple[str, str]:
         ("93.184.216.34", 443, "allow", "egress.allowed"),
         ("93.184.216.35", 443, "deny", "egress.not_allowed"),
         ("bad host", 443, "deny", "egress.malformed"),
+        ("localhost", 80, "deny", "egress.address.loopback"),
+        ("app.localhost.", 80, "deny", "egress.address.loopback"),
         ("api.anthropic.com", 0, "deny", "egress.malformed"),
         ("api.anthropic.com", 70000, "deny", "egress.malformed"),
         ("bücher.example", 443, "deny", "egress.not_allowed"),
@@ -147,8 +149,9 @@ def test_hook_denial() -> None:
     assert "disguised" in d.reason
     d = hook_denial(plain, "::ffff:127.0.0.1", 80, fetch=False)
     assert d is not None and d.rule_ids == ("egress.disguised_address",)
-    d = hook_denial(plain, "localhost.", 80, fetch=False)
-    assert d is None
+    assert hook_denial(plain, "localhost.", 80, fetch=False) is None
+    d = hook_denial(plain, "localhost", 80, fetch=True)
+    assert d is not None and d.rule_ids == ("egress.address.loopback",)
 
 
 def test_tunnel_shapes() -> None:
