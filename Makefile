@@ -28,7 +28,12 @@ $(TOOLS)/.installed-postgres:
 	  (apt-get update && apt-get install -y --no-install-recommends postgresql)
 	mkdir -p $(TOOLS) && touch $@
 
-deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-postgres
+# tinyproxy: the baseline bench/egress.py measures the egress proxy against (Debian's package).
+$(TOOLS)/.installed-tinyproxy:
+	command -v tinyproxy >/dev/null || (apt-get update && apt-get install -y --no-install-recommends tinyproxy)
+	mkdir -p $(TOOLS) && touch $@
+
+deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-postgres $(TOOLS)/.installed-tinyproxy
 
 up: deps
 	$(VENV)/bin/ramparts demo --claude-bin $(RAMPARTS_CLAUDE_BIN)
@@ -43,7 +48,7 @@ typecheck: $(VENV)/.installed
 # The whole suite under coverage; the engine, its controls and the rule matcher stay at 100 % branch coverage.
 test: deps lint typecheck
 	$(VENV)/bin/coverage run -m pytest -q
-	$(VENV)/bin/coverage report --include='*/ramparts/engine.py,*/ramparts/controls.py,*/ramparts/policy/rules.py' --fail-under=100
+	$(VENV)/bin/coverage report --include='*/ramparts/engine.py,*/ramparts/controls.py,*/ramparts/policy/rules.py,*/ramparts/egress/classify.py,*/ramparts/egress/acl.py' --fail-under=100
 
 bench: deps
 	for b in bench/*.py; do $(VENV)/bin/python $$b --quick || exit 1; done

@@ -20,7 +20,7 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from ..model import Decision
 from .acl import EgressAcl, check_address, check_host, normal_host
@@ -45,6 +45,7 @@ from .wire import (
     split_absolute,
 )
 
+_T = TypeVar("_T")
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 RecordSink = Callable[[dict[str, Any]], object]
 _CHUNK = 256 * 1024
@@ -279,7 +280,7 @@ class EgressProxy:
         if task is not None:
             self._tasks.add(task)
         try:
-            first = await asyncio.wait_for(reader.readexactly(1), self.config.head_timeout)
+            first = await _within(reader.readexactly(1), self.config.head_timeout)
             if first == b"\x05":
                 await self._socks(reader, writer)
             else:
@@ -338,24 +339,26 @@ class EgressProxy:
         if decision.verdict == "deny":
             if literal is not None:
                 conn.address, conn.address_class = str(literal), classify(literal, self.acl.own).label
+            elif decision.rule_ids[0].startswith("egress.address."):  # localhost: loopback by name
+                conn.address_class = decision.rule_ids[0].removeprefix("egress.address.")
             raise Refused(decision)
         conn.admitted = decision
         session = conn.identity.session if conn.identity else ""
         refusal = self._anomalies(conn, self.tracker.request(session, conn.host, self.clock()))
         if refusal is not None:
             raise Refused(refusal, status=429, socks=SOCKS_NOT_ALLOWED)
-        if literal is not None:
-            addresses: list[IPAddress] = [literal]
-        else:
-            try:
-                addresses = await asyncio.wait_for(
-                    self.resolver(normal_host(conn.host), conn.port), self.config.connect_timeout
-                )
-            except (OSError, TimeoutError, UnicodeError, ValueError) as exc:
-                why = f"cannot resolve {conn.host}: {type(exc).__name__}"
-                raise Refused(self._deny("egress.resolve_failed", why), 502, SOCKS_HOST_UNREACHABLE) from exc
-            if not addresses:
-                raise Refused(self._deny("egress.resolve_failed", f"{conn.host} has no address"), 502, 4)
+        if literal is not None:  # check_host classified it already
+            conn.address, conn.address_class = str(literal), classify(literal, self.acl.own).label
+            return (literal,)
+        try:
+            addresses = await _within(
+                self.resolver(normal_host(conn.host), conn.port), self.config.connect_timeout
+            )
+        except (OSError, TimeoutError, UnicodeError, ValueError) as exc:
+            why = f"cannot resolve {conn.host}: {type(exc).__name__}"
+            raise Refused(self._deny("egress.resolve_failed", why), 502, SOCKS_HOST_UNREACHABLE) from exc
+        if not addresses:
+            raise Refused(self._deny("egress.resolve_failed", f"{conn.host} has no address"), 502, 4)
         allowed: list[IPAddress] = []
         for address in addresses:
             found = check_address(self.acl, conn.host, address, conn.port)
@@ -373,7 +376,7 @@ class EgressProxy:
         last: Exception | None = None
         for address in addresses:
             try:
-                reader, writer = await asyncio.wait_for(
+                reader, writer = await _within(
                     asyncio.open_connection(str(address), conn.port, limit=_CHUNK),
                     self.config.connect_timeout,
                 )
@@ -392,7 +395,7 @@ class EgressProxy:
         conn = _Conn("http")
         try:
             try:
-                rest = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.config.head_timeout)
+                rest = await _within(reader.readuntil(b"\r\n\r\n"), self.config.head_timeout)
             except asyncio.LimitOverrunError as exc:
                 raise BadRequest("request head too large") from exc
             head = parse_request_head(first + rest)
@@ -476,8 +479,8 @@ class EgressProxy:
     async def _socks(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = _Conn("socks5")
         timeout = self.config.head_timeout
-        count = (await asyncio.wait_for(reader.readexactly(1), timeout))[0]
-        methods = await asyncio.wait_for(reader.readexactly(count), timeout)
+        count = (await _within(reader.readexactly(1), timeout))[0]
+        methods = await _within(reader.readexactly(count), timeout)
         wanted = 2 if self.verifier is not None else 0
         if wanted not in methods:
             self._record(self._deny("egress.auth", "SOCKS5 client offers no acceptable method"), conn)
@@ -485,9 +488,13 @@ class EgressProxy:
             return
         writer.write(bytes((5, wanted)))
         if wanted == 2:
-            version = (await asyncio.wait_for(reader.readexactly(1), timeout))[0]
-            user = await reader.readexactly((await reader.readexactly(1))[0])
-            password = await reader.readexactly((await reader.readexactly(1))[0])
+            version = (await _within(reader.readexactly(1), timeout))[0]
+            user = await _within(
+                reader.readexactly((await _within(reader.readexactly(1), timeout))[0]), timeout
+            )
+            password = await _within(
+                reader.readexactly((await _within(reader.readexactly(1), timeout))[0]), timeout
+            )
             creds = None
             if version == 1:
                 with contextlib.suppress(UnicodeDecodeError):
@@ -500,16 +507,18 @@ class EgressProxy:
                 writer.write(b"\x01\x01")
                 return
             writer.write(b"\x01\x00")
-        version, command, _reserved, atyp = await asyncio.wait_for(reader.readexactly(4), timeout)
+        version, command, _reserved, atyp = await _within(reader.readexactly(4), timeout)
         if version != 5:
             self._record(self._deny("egress.malformed", "bad SOCKS5 request"), conn)
             return
         try:
             if atyp == 3:
-                raw = await reader.readexactly((await reader.readexactly(1))[0])
+                raw = await _within(
+                    reader.readexactly((await _within(reader.readexactly(1), timeout))[0]), timeout
+                )
             else:
-                raw = await reader.readexactly({1: 4, 4: 16}.get(atyp, 0))
-            conn.port = int.from_bytes(await reader.readexactly(2), "big")
+                raw = await _within(reader.readexactly({1: 4, 4: 16}.get(atyp, 0)), timeout)
+            conn.port = int.from_bytes(await _within(reader.readexactly(2), timeout), "big")
             conn.host = socks_target(atyp, raw)
         except BadRequest as exc:
             self._record(self._deny("egress.malformed", f"bad SOCKS5 request: {exc}"), conn)
@@ -551,7 +560,7 @@ class EgressProxy:
         first = b""
         try:
             while True:
-                chunk = await asyncio.wait_for(reader.read(_CHUNK), self.config.head_timeout)
+                chunk = await _within(reader.read(_CHUNK), self.config.head_timeout)
                 if not chunk:
                     break
                 first += chunk
@@ -654,6 +663,12 @@ class EgressProxy:
                 await dst.drain()
         except (ConnectionError, OSError, TimeoutError):
             return None
+
+
+async def _within(awaitable: Awaitable[_T], seconds: float) -> _T:
+    """``await`` with a deadline (cheaper than ``wait_for``: no task per call)."""
+    async with asyncio.timeout(seconds):
+        return await awaitable
 
 
 def _forward_head(head: RequestHead, origin: str) -> bytes:
