@@ -86,8 +86,20 @@ def managed_settings(policy: Policy, *, command: str) -> dict[str, Any]:
         settings["allowManagedPermissionRulesOnly"] = True
     if policy.settings.env:
         settings["env"] = dict(policy.settings.env)
+    if policy.egress.proxy:
+        settings.update(egress_settings(policy))
     settings.update(mcp_settings(policy))
     return settings
+
+
+def egress_settings(policy: Policy) -> dict[str, Any]:
+    """HIGH-02 in Claude Code's own keys (``egress.proxy`` set): a mandatory sandbox whose network goes
+    through ``ramparts egress``, and the proxy in ``env`` for Claude Code's own calls."""
+    from ..egress.exports import proxy_env, sandbox_settings
+
+    host, _, port = policy.egress.proxy.rpartition(":")
+    env = {**proxy_env(host, int(port)), **dict(policy.settings.env)}
+    return {"sandbox": sandbox_settings(policy.egress, port=int(port)), "env": env}
 
 
 def mcp_settings(policy: Policy) -> dict[str, Any]:

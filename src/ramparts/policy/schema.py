@@ -252,6 +252,11 @@ SCHEMA: dict[str, Any] = {
                     "items": {"type": "string", "minLength": 2, "maxLength": 64},
                 },
                 "doh": {"enum": ["deny", "allow"]},
+                "proxy": {
+                    "type": "string",
+                    "description": "HOST:PORT of `ramparts egress`: compile points Claude Code's sandbox at it",
+                    "pattern": "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",
+                },
                 "anomalies": {
                     "type": "object",
                     "additionalProperties": False,

@@ -166,6 +166,9 @@ class EgressSettings(NamedTuple):
     tunnel_label_length: int = 40
     tunnel_entropy: float = 3.5
     tunnel_subdomains: int = 50
+    proxy: str = ""
+    """``HOST:PORT`` of ``ramparts egress``: when set, ``ramparts compile`` writes Claude Code's sandbox
+    keys pointing at it and ``HTTPS_PROXY``/``HTTP_PROXY`` for the Claude Code process."""
 
 
 class Policy(NamedTuple):
