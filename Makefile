@@ -28,9 +28,11 @@ $(TOOLS)/.installed-postgres:
 	  (apt-get update && apt-get install -y --no-install-recommends postgresql)
 	mkdir -p $(TOOLS) && touch $@
 
-# tinyproxy: the baseline bench/egress.py measures the egress proxy against (Debian's package).
+# tinyproxy: the baseline bench/egress.py measures the egress proxy against; bubblewrap and socat: Claude
+# Code's sandbox, which the egress integration test runs (Debian's packages).
 $(TOOLS)/.installed-tinyproxy:
-	command -v tinyproxy >/dev/null || (apt-get update && apt-get install -y --no-install-recommends tinyproxy)
+	command -v tinyproxy >/dev/null && command -v bwrap >/dev/null && command -v socat >/dev/null || \
+	  (apt-get update && apt-get install -y --no-install-recommends tinyproxy bubblewrap socat)
 	mkdir -p $(TOOLS) && touch $@
 
 deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-postgres $(TOOLS)/.installed-tinyproxy
