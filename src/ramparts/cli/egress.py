@@ -51,6 +51,11 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
         metavar="URL",
         help="a postgresql:// audit store (else RAMPARTS_AUDIT_URL, else <state dir>/audit.db)",
     )
+    p.add_argument(
+        "--dns",
+        metavar="HOST:PORT",
+        help="also serve the DNS stub on UDP HOST:PORT (allowed names only, tunnel shapes flagged)",
+    )
     p.add_argument("--max-lifetime", type=float, help=argparse.SUPPRESS)  # tests and benchmarks
     p.set_defaults(func=cmd_egress)
     actions = p.add_subparsers(metavar="ACTION")
@@ -107,6 +112,7 @@ def cmd_egress(args: argparse.Namespace) -> int:
 
     try:
         listen = _listen(args.listen)
+        dns = _listen(args.dns) if args.dns else None
         acl = build_acl(args)
     except (PolicyError, ValueError) as exc:
         print(f"ramparts egress: {exc}", file=sys.stderr)
@@ -133,7 +139,14 @@ def cmd_egress(args: argparse.Namespace) -> int:
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             runner.run(
-                serve(config, listen, records=writer.append, ready=ready, max_lifetime=args.max_lifetime)
+                serve(
+                    config,
+                    listen,
+                    records=writer.append,
+                    ready=ready,
+                    max_lifetime=args.max_lifetime,
+                    dns=dns,
+                )
             )
     except KeyboardInterrupt:
         pass

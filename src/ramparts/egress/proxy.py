@@ -690,10 +690,18 @@ async def serve(
     records: RecordSink | None = None,
     ready: Callable[[tuple[str, int]], None] | None = None,
     max_lifetime: float | None = None,
+    dns: tuple[str, int] | None = None,
 ) -> None:
-    """Run the proxy until cancelled (or ``max_lifetime`` seconds)."""
+    """Run the proxy (and the DNS stub on UDP ``dns``) until cancelled (or ``max_lifetime`` seconds)."""
     proxy = EgressProxy(config, records=records)
     bound = await proxy.start(*listen)
+    stub: asyncio.DatagramTransport | None = None
+    if dns is not None:
+        from .dns import start_dns
+
+        stub, _protocol = await start_dns(
+            config.acl, dns, records=records, user=config.user, host=config.host
+        )
     if ready is not None:
         ready(bound)
     try:
@@ -702,6 +710,8 @@ async def serve(
         else:
             await asyncio.sleep(max_lifetime)
     finally:
+        if stub is not None:
+            stub.close()
         await proxy.close()
 
 
