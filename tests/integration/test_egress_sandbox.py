@@ -2,7 +2,8 @@
 
 Claude Code runs each Bash command in bwrap with ``--unshare-net``; with ``sandbox.network.httpProxyPort``
 and ``socksProxyPort`` (written by ``egress.exports.sandbox_settings``, as ``ramparts compile`` does) the
-only way out is our proxy. The scripted model runs three commands: curl to an allowed origin (its body
+only way out is our proxy. A SessionStart hook mints the session's proxy credential into ``$CLAUDE_ENV_FILE``, so every request
+is tied to the session. The scripted model runs these commands: curl to an allowed origin (its body
 comes back), curl to a denied host (the proxy's reason comes back), and a program that ignores the proxy
 variables (no route out).
 """
@@ -13,7 +14,9 @@ import functools
 import http.server
 import ipaddress
 import json
+import shlex
 import shutil
+import sys
 import threading
 from pathlib import Path
 
@@ -25,6 +28,8 @@ from ramparts.egress.proxy import ProxyConfig
 from ramparts.policy.types import EgressSettings
 from ramparts.testing import ScriptedModelServer, ToolUse, run_claude
 from tests.unit.egress.harness import running
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 pytestmark = [
     pytest.mark.integration,
@@ -55,15 +60,19 @@ def test_sandboxed_bash_reaches_only_what_the_proxy_allows(claude_bin: Path, tmp
     project.mkdir()
     home = tmp_path / "home"
     try:
-        with running(
-            ProxyConfig(acl=acl, state_dir=str(tmp_path / "state"), auth=False), resolve=resolve
-        ) as proxy:
+        state = tmp_path / "state"
+        # the SessionStart hook `ramparts compile` adds: this session's credential into $CLAUDE_ENV_FILE
+        # (spelled out here so the hook runs this worktree's code: compile's command runs python -I)
+        mint = f"PYTHONPATH={shlex.quote(SRC)} {shlex.quote(sys.executable)} -m ramparts egress credential --hook"
+        mint += f" --state-dir {shlex.quote(str(state))}"
+        with running(ProxyConfig(acl=acl, state_dir=str(state), auth=True), resolve=resolve) as proxy:
             settings = {
                 "sandbox": {
                     **sandbox_settings(EgressSettings(allow=("origin.test",)), port=proxy.address[1]),
                     "autoAllowBashIfSandboxed": True,
                 },
                 "permissions": {"allow": ["Bash"]},
+                "hooks": {"SessionStart": [{"hooks": [{"type": "command", "command": mint}]}]},
             }
             path = tmp_path / "settings.json"
             path.write_text(json.dumps(settings))
@@ -106,3 +115,9 @@ def test_sandboxed_bash_reaches_only_what_the_proxy_allows(claude_bin: Path, tmp
     assert ("allow", "egress.allowed") in decided
     assert ("deny", "egress.not_allowed") in decided
     assert ("deny", "egress.metadata") in decided
+    # every proxied request carried the session's credential: tied to the claude session and its user
+    sessions = {r.get("session") for r in records if r["event"] == "EgressRequest"}
+    assert len(sessions) == 1 and sessions != {None} and sessions != {""}
+    assert all(
+        r["egress"].get("client", "").startswith("rp") for r in records if r["event"] == "EgressRequest"
+    )

@@ -60,7 +60,13 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     p.set_defaults(func=cmd_egress)
     actions = p.add_subparsers(metavar="ACTION")
     c = actions.add_parser("credential", help="mint a per-session proxy credential (prints the proxy URL)")
-    c.add_argument("--session", required=True, help="the Claude Code session id")
+    c.add_argument("--session", help="the Claude Code session id (required without --hook)")
+    c.add_argument(
+        "--hook",
+        action="store_true",
+        help="run as Claude Code's SessionStart hook: the session id from the hook input on stdin, the "
+        "credential written into $CLAUDE_ENV_FILE (the proxy URLs of later Bash commands), nothing printed",
+    )
     c.add_argument("--user", default="", help="the user (default: the current OS user)")
     c.add_argument(
         "--proxy", default="127.0.0.1:8789", metavar="HOST:PORT", help="the proxy's address for the URL"
@@ -163,6 +169,11 @@ def cmd_credential(args: argparse.Namespace) -> int:
     from ..errors import StoreError
 
     state = os.path.abspath(state_dir(args.cred_state_dir or args.state_dir))
+    if args.hook:
+        return _credential_hook(state, args.user or getpass.getuser())
+    if not args.session:
+        print("ramparts egress credential: --session ID (or --hook) is required", file=sys.stderr)
+        return EXIT_USAGE
     try:
         host, port = _listen(args.proxy)
         cred = mint(state, user=args.user or getpass.getuser(), session=args.session)
@@ -174,4 +185,33 @@ def cmd_credential(args: argparse.Namespace) -> int:
         f"credential {cred.client} for session {args.session}: use it as HTTPS_PROXY/HTTP_PROXY",
         file=sys.stderr,
     )
+    return EXIT_OK
+
+
+def _credential_hook(state: str, user: str) -> int:
+    """SessionStart: mint the session's credential and append it to ``$CLAUDE_ENV_FILE``. Its stdout would
+    reach the model, so nothing is printed there; a failure leaves Bash without a credential, and the
+    proxy then refuses it (407): closed, not open."""
+    import json
+
+    from ..egress.credentials import env_lines, mint
+    from ..errors import StoreError
+
+    try:
+        payload = json.loads(sys.stdin.read(1 << 20) or "{}")
+    except ValueError:
+        payload = {}
+    session = payload.get("session_id") if isinstance(payload, dict) else None
+    target = os.environ.get("CLAUDE_ENV_FILE", "")
+    if not isinstance(session, str) or not session or not target:
+        print("ramparts egress credential --hook: no session_id or no CLAUDE_ENV_FILE", file=sys.stderr)
+        return EXIT_PROBLEMS
+    try:
+        cred = mint(state, user=user, session=session)
+        descriptor = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+            handle.write(env_lines(cred))
+    except (StoreError, OSError) as exc:
+        print(f"ramparts egress credential --hook: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
     return EXIT_OK

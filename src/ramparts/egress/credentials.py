@@ -47,6 +47,23 @@ class Credential(NamedTuple):
         return f"http://{self.client}:{self.secret}@{host}:{port}"
 
 
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def env_lines(cred: Credential) -> str:
+    """Shell lines for ``$CLAUDE_ENV_FILE`` that put the credential into whatever proxy URL each Bash
+    command already has (inside Claude Code's sandbox: its bridge to the proxy, ``localhost:3128``), so
+    the port never has to be known here. A URL that already carries credentials is left alone."""
+    auth = f"{cred.client}:{cred.secret}"
+    lines = ["# Ramparts egress: this session's proxy credential"]
+    for var in PROXY_VARIABLES:
+        lines.append(
+            f'case "${{{var}:-}}" in *://*@*|"") ;; *://*) '
+            f'{var}="${{{var}%%://*}}://{auth}@${{{var}#*://}}"; export {var} ;; esac'
+        )
+    return "\n".join(lines) + "\n"
+
+
 def db_path(state_dir: str) -> str:
     return os.path.join(state_dir, "egress.db")
 

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple, TypeVar
 
 from ..model import Decision
-from .acl import EgressAcl, check_address, check_host, normal_host
+from .acl import DEFAULT_ALLOW, EgressAcl, check_address, check_host, host_matches, normal_host
 from .anomaly import Anomaly, Tracker
 from .classify import IPAddress, classify, parse_address
 from .credentials import Identity, Verifier
@@ -65,6 +65,9 @@ class ProxyConfig(NamedTuple):
     idle_timeout: float = 900.0
     user: str = ""
     """Recorded for connections without a credential (``auth=False``)."""
+    anonymous: tuple[str, ...] = DEFAULT_ALLOW
+    """Hosts an HTTP client without a credential may still reach (still held to the ACL): the model API,
+    for the Claude Code process itself, whose environment cannot carry a per-session credential."""
     host: str = ""
 
 
@@ -422,7 +425,10 @@ class EgressProxy:
             self._record(refused.decision, conn)
             await self._answer(writer, refused.status, refused.decision.reason)
             return
-        conn.identity, why = self._identify(proxy_credentials(head.get("Proxy-Authorization")))
+        creds = proxy_credentials(head.get("Proxy-Authorization"))
+        conn.identity, why = self._identify(creds)
+        if why and creds is None and any(host_matches(p, conn.host) for p in self.config.anonymous):
+            why = ""  # the agent process itself (no session credential) reaching the model API
         if why:
             status = 407 if conn.identity is None and "stopped" not in why and "closed" not in why else 403
             self._record(self._deny("egress.auth" if status == 407 else "egress.killed", why), conn)

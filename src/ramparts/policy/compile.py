@@ -61,8 +61,17 @@ def claude_rule(rule: Rule) -> str:
     return rule.raw
 
 
-def managed_settings(policy: Policy, *, command: str) -> dict[str, Any]:
-    """The settings object for a policy, with hooks running ``command``."""
+def credential_command(state_dir: str | None, *, python: str | None = None) -> str:
+    """The SessionStart hook that mints the session's egress credential into ``$CLAUDE_ENV_FILE``."""
+    parts = [python or sys.executable, "-I", "-m", "ramparts", "egress", "credential", "--hook"]
+    if state_dir is not None:
+        parts += ["--state-dir", state_dir]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def managed_settings(policy: Policy, *, command: str, egress_command: str | None = None) -> dict[str, Any]:
+    """The settings object for a policy, with hooks running ``command`` (and, with ``egress.proxy`` set,
+    ``egress_command`` at SessionStart: :func:`credential_command`)."""
     timeout = policy.hook.timeout
     handler = {"type": "command", "command": command, "timeout": timeout, "onFailure": "block"}
     hooks: dict[str, Any] = {}
@@ -88,6 +97,9 @@ def managed_settings(policy: Policy, *, command: str) -> dict[str, Any]:
         settings["env"] = dict(policy.settings.env)
     if policy.egress.proxy:
         settings.update(egress_settings(policy))
+        if egress_command is not None:
+            credential = {"type": "command", "command": egress_command, "timeout": timeout}
+            hooks["SessionStart"].append({"hooks": [credential]})
     settings.update(mcp_settings(policy))
     return settings
 

@@ -111,3 +111,46 @@ def test_curl_through_the_proxy_with_a_session_credential(tmp_path: Path) -> Non
     assert egress[2].rule_ids == ("egress.auth",)
     assert egress[4].egress is not None and egress[4].egress.protocol == "socks5"
     assert egress[4].egress.address == "127.0.0.1"
+
+
+def test_credential_hook_writes_the_env_file_and_prints_nothing(tmp_path: Path) -> None:
+    env_file = tmp_path / "env.sh"
+    state = tmp_path / "state"
+    hook = subprocess.run(
+        [sys.executable, "-m", "ramparts", "egress", "credential", "--hook", "--state-dir", str(state)],
+        input='{"session_id": "sess-9", "hook_event_name": "SessionStart"}',
+        env={**ENV, "CLAUDE_ENV_FILE": str(env_file)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert hook.returncode == 0, hook.stderr
+    assert hook.stdout == ""  # SessionStart stdout would reach the model
+    shell = subprocess.run(
+        ["sh", "-c", f'. {env_file}; printf \'%s\\n\' "$HTTPS_PROXY" "$ALL_PROXY" "$HTTP_PROXY"'],
+        env={
+            "PATH": os.environ["PATH"],
+            "HTTPS_PROXY": "http://localhost:3128",
+            "ALL_PROXY": "socks5h://localhost:1080",
+        },
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    https, socks, plain = shell.stdout.splitlines()
+    assert re.fullmatch(r"http://rp[0-9a-f]{16}:[A-Za-z0-9_-]+@localhost:3128", https), https
+    assert socks.startswith("socks5h://rp") and socks.endswith("@localhost:1080")
+    assert plain == ""  # unset stays unset
+    from ramparts.egress.credentials import Verifier
+
+    client, secret = https.removeprefix("http://").split("@")[0].split(":")
+    verifier = Verifier(str(state))
+    try:
+        identity = verifier.identify(client, secret)
+    finally:
+        verifier.close()
+    assert identity is not None and identity.session == "sess-9"
+    missing = ramparts("egress", "credential", "--hook", "--state-dir", str(state), input="{}")
+    assert missing.returncode == 1
+    usage = ramparts("egress", "credential", "--state-dir", str(state))
+    assert usage.returncode == 2

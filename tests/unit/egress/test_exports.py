@@ -102,3 +102,15 @@ def test_compile_writes_the_sandbox_when_the_policy_names_the_proxy() -> None:
     assert settings["sandbox"]["network"]["httpProxyPort"] == 8789
     assert settings["env"]["HTTP_PROXY"] == "http://127.0.0.1:8789"
     assert settings["env"]["HTTPS_PROXY"] == "http://corp:3128"  # the policy's own env wins
+
+
+def test_compile_adds_the_credential_hook_at_session_start() -> None:
+    from ramparts.policy.compile import credential_command
+
+    policy = compile_policy(b"version: 1\negress:\n  proxy: 127.0.0.1:8789\n", "p.yaml")
+    command = credential_command("/var/lib/ramparts", python="/usr/bin/python3")
+    assert command == "/usr/bin/python3 -I -m ramparts egress credential --hook --state-dir /var/lib/ramparts"
+    settings = managed_settings(policy, command="hook", egress_command=command)
+    starts = [h["command"] for entry in settings["hooks"]["SessionStart"] for h in entry["hooks"]]
+    assert starts == ["hook", command]
+    assert credential_command(None, python="py").endswith("--hook")

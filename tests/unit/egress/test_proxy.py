@@ -330,3 +330,19 @@ def test_egress_record_shape_and_own_addresses() -> None:
     assert record["time"] == "1970-01-01T00:00:00.000Z" and record["surface"] == "egress"
     assert from_json(record).egress is not None
     assert all(not a.is_loopback for a in own_addresses())
+
+
+def test_without_a_credential_only_the_model_api_is_reachable(tmp_path: Path) -> None:
+    canary = Canary("127.0.0.2")
+    resolve = {**RESOLVE, "api.anthropic.com": ["127.0.0.2"]}
+    try:
+        config = ProxyConfig(acl=acl(allow=("allowed.test", "api.anthropic.com")), state_dir=str(tmp_path))
+        with running(config, resolve=resolve) as proxy:
+            status, sock = http_connect(proxy, f"api.anthropic.com:{canary.port}")
+            sock.close()
+            assert status == 200
+            status, sock = http_connect(proxy, f"allowed.test:{canary.port}")
+            sock.close()
+            assert status == 407
+    finally:
+        canary.close()
