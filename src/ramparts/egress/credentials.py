@@ -74,6 +74,8 @@ def _connect(state_dir: str) -> sqlite3.Connection:
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
         db = sqlite3.connect(path, timeout=2, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA busy_timeout=2000")
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.execute("PRAGMA journal_mode=WAL")  # the proxy's reads never wait for a SessionStart's mint
         db.executescript(_SCHEMA)
         os.chmod(path, 0o600)
     except (sqlite3.Error, OSError) as exc:

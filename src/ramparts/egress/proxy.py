@@ -411,6 +411,11 @@ class EgressProxy:
                 scheme, conn.host, conn.port, origin = split_absolute(head.target)
                 if scheme != "http":
                     raise BadRequest("send https:// through CONNECT")
+                if head.get("Transfer-Encoding") is not None:
+                    # one request per connection, its body bounded by Content-Length: nothing pipelined
+                    # behind it can reach the origin under another Host
+                    d = self._deny("egress.malformed", "a chunked request body: send Content-Length")
+                    raise Refused(d, 411)
                 host_header = head.get("Host")
                 if host_header is not None:
                     named, _port = parse_authority(host_header, conn.port)
@@ -449,7 +454,8 @@ class EgressProxy:
                 allow = await self._tunnel(conn, reader, writer, upstream_reader, upstream_writer, allow)
             else:
                 upstream_writer.write(_forward_head(head, origin))
-                allow = await self._relay(conn, reader, writer, upstream_reader, upstream_writer, allow)
+                body = int(head.get("Content-Length") or 0)
+                allow = await self._relay(conn, reader, writer, upstream_reader, upstream_writer, allow, body)
         finally:
             upstream_writer.close()
         self._record(allow, conn)
@@ -461,6 +467,7 @@ class EgressProxy:
             400: "Bad Request",
             403: "Forbidden",
             407: "Proxy Authentication Required",
+            411: "Length Required",
             421: "Misdirected Request",
             429: "Too Many Requests",
             502: "Bad Gateway",
@@ -612,9 +619,10 @@ class EgressProxy:
         upstream_reader: asyncio.StreamReader,
         upstream_writer: asyncio.StreamWriter,
         allow: Decision,
+        body: int,
     ) -> Decision:
         down = asyncio.ensure_future(self._pipe(conn, upstream_reader, writer, upload=False))
-        return await self._finish(conn, reader, upstream_writer, down, allow)
+        return await self._finish(conn, reader, upstream_writer, down, allow, limit=body)
 
     async def _finish(
         self,
@@ -623,8 +631,9 @@ class EgressProxy:
         upstream_writer: asyncio.StreamWriter,
         down: asyncio.Future[Decision | None],
         allow: Decision,
+        limit: int | None = None,
     ) -> Decision:
-        up = asyncio.ensure_future(self._pipe(conn, reader, upstream_writer, upload=True))
+        up = asyncio.ensure_future(self._pipe(conn, reader, upstream_writer, upload=True, limit=limit))
         try:
             done, _pending = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
             if up in done and up.result() is None:
@@ -641,14 +650,26 @@ class EgressProxy:
         return allow
 
     async def _pipe(
-        self, conn: _Conn, src: asyncio.StreamReader, dst: asyncio.StreamWriter, *, upload: bool
+        self,
+        conn: _Conn,
+        src: asyncio.StreamReader,
+        dst: asyncio.StreamWriter,
+        *,
+        upload: bool,
+        limit: int | None = None,
     ) -> Decision | None:
-        """Copy until EOF; an over-size upload in enforce mode returns the refusal (the caller closes)."""
+        """Copy until EOF (or ``limit`` bytes: a request body, after which nothing more of the client's
+        goes upstream); an over-size upload in enforce mode returns the refusal (the caller closes)."""
         flagged = False
+        left = limit
         try:
             while True:
+                if left is not None and left <= 0:
+                    return None
                 async with asyncio.timeout(self.config.idle_timeout):
-                    data = await src.read(_CHUNK)
+                    data = await src.read(_CHUNK if left is None else min(_CHUNK, left))
+                if left is not None:
+                    left -= len(data)
                 if not data:
                     if dst.can_write_eof():
                         with contextlib.suppress(OSError):

@@ -346,3 +346,59 @@ def test_without_a_credential_only_the_model_api_is_reachable(tmp_path: Path) ->
             assert status == 407
     finally:
         canary.close()
+
+
+def test_absolute_form_forwards_one_bounded_request_and_nothing_pipelined_behind_it() -> None:
+    import threading
+
+    origin = socket.socket()
+    origin.bind(("127.0.0.2", 0))
+    origin.listen(4)
+    port = origin.getsockname()[1]
+    seen: list[bytes] = []
+
+    def serve(count: int) -> None:
+        for _ in range(count):
+            conn, _ = origin.accept()
+            with conn:
+                conn.settimeout(0.5)
+                data = b""
+                try:
+                    while chunk := conn.recv(65536):
+                        data += chunk
+                except OSError:
+                    pass  # nothing more came: answer
+                seen.append(data)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    thread = threading.Thread(target=serve, args=(2,))
+    thread.start()
+    try:
+        with running(ProxyConfig(acl=acl(), state_dir="/x", auth=False), resolve=RESOLVE) as proxy:
+            for payload in (
+                f"GET http://allowed.test:{port}/a HTTP/1.1\r\nHost: allowed.test\r\n\r\n"
+                "GET /b HTTP/1.1\r\nHost: evil.example\r\n\r\n",
+                f"POST http://allowed.test:{port}/p HTTP/1.1\r\nHost: allowed.test\r\nContent-Length: 5\r\n\r\n"
+                "helloGET /smuggled HTTP/1.1\r\nHost: evil.example\r\n\r\n",
+            ):
+                with proxy.connect() as sock:
+                    sock.sendall(payload.encode())
+                    answer = b""
+                    while chunk := sock.recv(65536):
+                        answer += chunk
+                assert answer.endswith(b"ok")
+            thread.join(10)
+    finally:
+        origin.close()
+    assert len(seen) == 2
+    assert b"evil.example" not in seen[0] and seen[0].count(b"HTTP/1.1") == 1
+    assert seen[1].endswith(b"\r\n\r\nhello") and b"smuggled" not in seen[1]
+
+
+def test_chunked_request_bodies_get_411() -> None:
+    with (
+        running(ProxyConfig(acl=acl(), state_dir="/x", auth=False), resolve=RESOLVE) as proxy,
+        proxy.connect() as sock,
+    ):
+        sock.sendall(b"POST http://allowed.test:1/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.1 411")
