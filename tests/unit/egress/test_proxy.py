@@ -10,7 +10,13 @@ import ipaddress
 import json
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ramparts.audit.record import from_json
 from ramparts.egress.acl import Anomalies, EgressAcl
@@ -402,3 +408,39 @@ def test_chunked_request_bodies_get_411() -> None:
     ):
         sock.sendall(b"POST http://allowed.test:1/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
         assert sock.recv(100).startswith(b"HTTP/1.1 411")
+
+
+@pytest.fixture(scope="module")
+def live_proxy() -> Iterator[Any]:
+    with running(
+        ProxyConfig(acl=acl(), state_dir="/x", auth=False, head_timeout=1.0), resolve=RESOLVE
+    ) as proxy:
+        yield proxy
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.builds(
+            lambda m, t, rest: f"{m} {t} HTTP/1.1\r\n".encode() + rest + b"\r\n\r\n",
+            st.sampled_from(["GET", "CONNECT", "POST", "\x00", "G ET"]),
+            st.text(alphabet="abc:/[]@.0x7f1%", max_size=30),
+            st.binary(max_size=80),
+        ),
+        st.builds(lambda rest: b"\x05" + rest, st.binary(max_size=40)),
+    )
+)
+def test_live_fuzz_garbage_never_stops_the_proxy(live_proxy: Any, data: bytes) -> None:
+    with live_proxy.connect() as sock:
+        sock.settimeout(3)
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            answer = sock.recv(200)
+        except OSError:
+            answer = b""
+    assert answer == b"" or answer.startswith((b"HTTP/1.1 4", b"HTTP/1.1 5", b"\x05", b"\x01")), answer[:60]
+    status, sock = http_connect(live_proxy, "allowed.test:1")  # still serving: a real answer comes back
+    sock.close()
+    assert status in (502, 200)
