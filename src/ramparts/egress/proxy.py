@@ -584,13 +584,19 @@ class EgressProxy:
             if hello.tls and not hello.complete:
                 raise BadRequest("incomplete TLS ClientHello")
             conn.sni = hello.sni
+            named = "" if hello.tls else _plain_http_host(first)
+            why = ""
             if hello.sni and normal_host(hello.sni) != normal_host(conn.host):
                 why = f"the TLS server name {hello.sni[:100]!r} differs from the requested host {conn.host!r}"
+            elif named and parse_address(conn.host) is None and normal_host(named) != normal_host(conn.host):
+                why = f"the tunnelled request's Host {named[:100]!r} differs from the requested host {conn.host!r}"
+            if why:
+                rule = "egress.sni_mismatch" if hello.sni else "egress.host_mismatch"
                 if self.acl.mode != "report":
-                    raise Refused(self._deny("egress.sni_mismatch", why))
+                    raise Refused(self._deny(rule, why))
                 allow = allow._replace(
                     reasons=(f"report mode, would deny: {why}",),
-                    rule_ids=("egress.sni_mismatch",),
+                    rule_ids=(rule,),
                     enforced=False,
                     would_verdict="deny",
                 )
@@ -690,6 +696,20 @@ class EgressProxy:
                 await dst.drain()
         except (ConnectionError, OSError, TimeoutError):
             return None
+
+
+def _plain_http_host(first: bytes) -> str:
+    """The Host of a plain HTTP request at the start of a tunnel ('' when the bytes are not one whole
+    request head: another protocol, or a head split over packets, which passes unchecked)."""
+    end = first.find(b"\r\n\r\n")
+    if end < 0 or not first[:1].isalpha():
+        return ""
+    try:
+        head = parse_request_head(first[: end + 4])
+        value = head.get("Host")
+        return parse_authority(value, 80)[0] if value else ""
+    except BadRequest:
+        return ""
 
 
 async def _within(awaitable: Awaitable[_T], seconds: float) -> _T:

@@ -444,3 +444,27 @@ def test_live_fuzz_garbage_never_stops_the_proxy(live_proxy: Any, data: bytes) -
     status, sock = http_connect(live_proxy, "allowed.test:1")  # still serving: a real answer comes back
     sock.close()
     assert status in (502, 200)
+
+
+def test_plain_http_in_a_tunnel_must_name_the_connect_host() -> None:
+    canary = Canary("127.0.0.2")
+    try:
+        with running(ProxyConfig(acl=acl(), state_dir="/x", auth=False), resolve=RESOLVE) as proxy:
+            status, sock = http_connect(proxy, f"allowed.test:{canary.port}")
+            assert status == 200
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+            sock.settimeout(5)
+            assert sock.recv(100) == b""
+            sock.close()
+            status, sock = http_connect(proxy, f"allowed.test:{canary.port}")
+            request = f"GET / HTTP/1.1\r\nHost: allowed.test:{canary.port}\r\n\r\n".encode()
+            sock.sendall(request)
+            echoed = b""
+            while len(echoed) < len(request):
+                echoed += sock.recv(65536)
+            sock.close()
+            time.sleep(0.2)
+            rules = [r["rule_ids"][0] for r in proxy.records if r["event"] == "EgressRequest"]
+            assert rules == ["egress.host_mismatch", "egress.allowed"]
+    finally:
+        canary.close()
