@@ -9,7 +9,8 @@ spelling is classified, a name is checked against the lists). Every answer is a
 classes still are).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: NamedTuple would compile each string annotation into a
+# ForwardRef when the hook first imports this (see model.py); evaluated annotations cost little.
 
 import ipaddress
 import math

@@ -13,7 +13,8 @@ Two steps, both without I/O:
 The ACL (:mod:`ramparts.egress.acl`) turns a class into a decision.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: NamedTuple would compile each string annotation into a
+# ForwardRef when the hook first imports this (see model.py); evaluated annotations cost little.
 
 import ipaddress
 import re
