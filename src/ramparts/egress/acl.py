@@ -12,6 +12,7 @@ classes still are).
 # No `from __future__ import annotations`: NamedTuple would compile each string annotation into a
 # ForwardRef when the hook first imports this (see model.py); evaluated annotations cost little.
 
+import functools
 import ipaddress
 import math
 import re
@@ -152,6 +153,36 @@ def host_matches(pattern: str, host: str) -> bool:
     return host == pattern
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(patterns: tuple[str, ...]) -> tuple[dict[str, str], tuple[tuple[str, str], ...], str]:
+    """(exact name -> pattern, (suffix, pattern) pairs, the ``*`` pattern or '') for a list."""
+    exact: dict[str, str] = {}
+    suffixes: list[tuple[str, str]] = []
+    star = ""
+    for pattern in patterns:
+        norm = pattern.lower().rstrip(".")
+        if norm == "*":
+            star = star or pattern
+        elif norm.startswith("*."):
+            suffixes.append((norm[1:], pattern))
+        else:
+            exact.setdefault(norm, pattern)
+    return exact, tuple(suffixes), star
+
+
+def first_match(patterns: tuple[str, ...], name: str) -> str:
+    """The first pattern of the list (as :func:`host_matches` reads it) that ``name`` matches; ''.
+    Exact names are checked before wildcards: which one matches only changes the reason's wording."""
+    exact, suffixes, star = _compiled(patterns)
+    host = name.lower().rstrip(".")
+    if host in exact:
+        return exact[host]
+    for suffix, pattern in suffixes:
+        if host.endswith(suffix):
+            return pattern
+    return star
+
+
 def normal_host(host: str) -> str:
     """A host name as the lists see it: lowercase, no trailing dot, IDNA (punycode) for non-ASCII;
     '' when it is not a host name at all."""
@@ -193,7 +224,7 @@ def check_host(acl: EgressAcl, host: str, port: int) -> Decision:
         return _decide(acl, "deny", "egress.malformed", f"port {port} is out of range", hard=True)
     literal = parse_address(host)
     if literal is not None:
-        return check_address(acl, host, literal, port)
+        return check_address(acl, host, literal, port, literal=True)
     name = normal_host(host)
     if not name:
         return _decide(acl, "deny", "egress.malformed", f"{host[:80]!r} is not a host name", hard=True)
@@ -203,31 +234,31 @@ def check_host(acl: EgressAcl, host: str, port: int) -> Decision:
         return _decide(acl, "deny", "egress.dot", f"{name}:{port} is DNS over TLS", hard=True)
     if name == "localhost" or name.endswith(".localhost"):  # RFC 6761: always the loopback
         return _address_decision(acl, name, classify(_LOOPBACK, acl.own), port, literal=False)
-    for pattern in acl.deny:
-        if host_matches(pattern, name):
-            return _decide(
-                acl,
-                "deny",
-                "egress.denied_host",
-                f"{name} is denied by the egress deny list ({pattern})",
-                hard=True,
-            )
-    if acl.doh == "deny":
-        for pattern in DOH_HOSTS:
-            if host_matches(pattern, name):
-                return _decide(acl, "deny", "egress.doh", f"{name} is a DNS-over-HTTPS resolver", hard=True)
-    for pattern in acl.allow:
-        if host_matches(pattern, name):
-            return _decide(acl, "allow", "egress.allowed", f"{name} is allowed ({pattern})")
+    pattern = first_match(acl.deny, name)
+    if pattern:
+        why = f"{name} is denied by the egress deny list ({pattern})"
+        return _decide(acl, "deny", "egress.denied_host", why, hard=True)
+    if acl.doh == "deny" and first_match(DOH_HOSTS, name):
+        return _decide(acl, "deny", "egress.doh", f"{name} is a DNS-over-HTTPS resolver", hard=True)
+    pattern = first_match(acl.allow, name)
+    if pattern:
+        return _decide(acl, "allow", "egress.allowed", f"{name} is allowed ({pattern})")
     return _decide(acl, "deny", "egress.not_allowed", f"{name} is not in the egress allow list")
 
 
 def check_address(
-    acl: EgressAcl, host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int
+    acl: EgressAcl,
+    host: str,
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    port: int,
+    *,
+    literal: bool | None = None,
 ) -> Decision:
-    """After DNS (or for a literal address): the one address the proxy would dial."""
+    """After DNS (or for a literal address): the one address the proxy would dial. ``literal``: the
+    host was that address written out (computed from ``host`` when not given)."""
     found = classify(address, acl.own)
-    literal = parse_address(host) is not None
+    if literal is None:
+        literal = parse_address(host) is not None
     return _address_decision(acl, host, found, port, literal=literal)
 
 

@@ -70,9 +70,16 @@ def _number(part: str) -> int:
     return int(part, 8 if part[:1] == "0" else 10)
 
 
+_DOTTED = re.compile(
+    r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"
+)
+
+
 def parse_ipv4_legacy(text: str) -> ipaddress.IPv4Address | None:
     """An IPv4 address in ``inet_aton`` syntax (glibc, curl, Python's socket): one to four parts,
     each decimal, octal (leading ``0``) or hex (``0x``); the last part fills the remaining bytes."""
+    if _DOTTED.match(text):  # the usual spelling, quickly
+        return ipaddress.IPv4Address(text)
     parts = text.split(".")
     if not 1 <= len(parts) <= 4 or not all(_PART.match(p) for p in parts):
         return None
@@ -221,16 +228,26 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Ad
     return None
 
 
+def _masks(table: tuple[tuple[IPNetwork, AddressKind], ...]) -> tuple[tuple[int, int, AddressKind], ...]:
+    """(mask, network, kind) as integers: a class test is one AND and one compare."""
+    return tuple((int(net.netmask), int(net.network_address), kind) for net, kind in table)
+
+
+_V4_INT = _masks(_V4)
+_V6_INT = _masks(_V6)
+_GLOBAL_MASK, _GLOBAL_NET = int(_GLOBAL_UNICAST.netmask), int(_GLOBAL_UNICAST.network_address)
+
+
 def _kind(address: IPAddress, own: frozenset[IPAddress]) -> AddressKind:
     if address in METADATA:
         return "metadata"
     if address in own:
         return "own-address"
-    table = _V4 if address.version == 4 else _V6
-    for net, kind in table:
-        if address in net:
+    value = int(address)
+    for mask, net, kind in _V4_INT if address.version == 4 else _V6_INT:
+        if value & mask == net:
             return kind
-    if address.version == 6 and address not in _GLOBAL_UNICAST:
+    if address.version == 6 and value & _GLOBAL_MASK != _GLOBAL_NET:
         return "reserved"
     if address in DNS_RESOLVERS:
         return "dns-resolver"
@@ -252,7 +269,12 @@ def covered(address: str, ranges: tuple[IPNetwork, ...]) -> bool:
     """An allowed range covers the address (for a metadata address: names exactly that address)."""
     parsed = ipaddress.ip_address(address)
     exact = parsed in METADATA
+    value = int(parsed)
     for net in ranges:
-        if parsed.version == net.version and parsed in net and (not exact or net.num_addresses == 1):
+        if (
+            parsed.version == net.version
+            and value & int(net.netmask) == int(net.network_address)
+            and (not exact or net.num_addresses == 1)
+        ):
             return True
     return False

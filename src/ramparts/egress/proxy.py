@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import ipaddress
 import os
+import signal
 import socket
 import sys
 import time
@@ -458,7 +459,7 @@ class EgressProxy:
                 allow = await self._relay(conn, reader, writer, upstream_reader, upstream_writer, allow, body)
         finally:
             upstream_writer.close()
-        self._record(allow, conn)
+            self._record(allow, conn)  # also when the proxy shuts down mid-connection
 
     async def _answer(
         self, writer: asyncio.StreamWriter, status: int, reason: str, *, auth: bool = False
@@ -555,7 +556,7 @@ class EgressProxy:
             allow = await self._tunnel(conn, reader, writer, upstream_reader, upstream_writer, allow)
         finally:
             upstream_writer.close()
-        self._record(allow, conn)
+            self._record(allow, conn)  # also when the proxy shuts down mid-connection
 
     # -- moving bytes ----------------------------------------------------------------------------------
 
@@ -749,13 +750,17 @@ async def serve(
         stub, _protocol = await start_dns(
             config.acl, dns, records=records, user=config.user, host=config.host
         )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)  # shut down cleanly: every record gets written
     if ready is not None:
         ready(bound)
     try:
-        if max_lifetime is None:
-            await asyncio.Event().wait()
-        else:
-            await asyncio.sleep(max_lifetime)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max_lifetime):
+                await stop.wait()
     finally:
         if stub is not None:
             stub.close()

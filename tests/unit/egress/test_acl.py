@@ -177,3 +177,26 @@ def test_acl_from_settings() -> None:
     assert acl.anomalies == Anomalies()
     with pytest.raises(ValueError):
         acl_from_settings(settings, allow_ranges=("10.0.0.1/8",))
+
+
+_LABEL = st.sampled_from(["a", "b", "example", "com", "x-y", "A"])
+
+
+@given(
+    st.lists(
+        st.builds(
+            lambda star, labels: ("*." if star else "") + ".".join(labels),
+            st.booleans(),
+            st.lists(_LABEL, min_size=1, max_size=3),
+        )
+        | st.just("*"),
+        max_size=6,
+    ),
+    st.lists(_LABEL, min_size=1, max_size=4).map(".".join),
+)
+def test_first_match_agrees_with_host_matches(patterns: list[str], host: str) -> None:
+    from ramparts.egress.acl import first_match
+
+    found = first_match(tuple(patterns), host)
+    assert bool(found) == any(host_matches(p, host) for p in patterns)
+    assert not found or host_matches(found, host)
