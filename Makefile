@@ -24,8 +24,8 @@ $(TOOLS)/.installed-$(CLAUDE_VERSION):
 # Debian packages the tests and the stack run: PostgreSQL (the stores' tests start their own throwaway server
 # on 127.0.0.1), bubblewrap and socat (`ramparts sandbox`, `mcp wrap`, and Claude Code's own Bash sandbox: the
 # compiled settings set failIfUnavailable, so without them the CLI refuses to start), strace (the shell
-# oracle traces real bash with it).
-DEBIAN_PACKAGES := postgresql bubblewrap socat strace
+# oracle traces real bash with it), tinyproxy (the baseline bench/egress.py measures the proxy against).
+DEBIAN_PACKAGES := postgresql bubblewrap socat strace tinyproxy
 $(TOOLS)/.installed-debian:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
@@ -54,7 +54,8 @@ typecheck: $(VENV)/.installed
 # The whole suite under coverage, on every core (pytest-xdist; PYTEST_WORKERS overrides); the engine, its
 # controls, the rule matcher and the gateway's decisions stay at 100 % branch coverage.
 PYTEST_WORKERS ?= auto
-COVERED := */ramparts/engine.py,*/ramparts/controls.py,*/ramparts/policy/rules.py,*/ramparts/gateway/decide.py
+COVERED := */ramparts/engine.py,*/ramparts/controls.py,*/ramparts/policy/rules.py,*/ramparts/gateway/decide.py,\
+  */ramparts/egress/classify.py,*/ramparts/egress/acl.py
 test: deps lint typecheck
 	$(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --cov=ramparts --cov-branch --cov-report=
 	$(VENV)/bin/coverage report --include='$(COVERED)' --fail-under=100

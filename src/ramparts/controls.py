@@ -425,6 +425,51 @@ def url_host(url: object) -> str:
         return ""
 
 
+# -- egress (HIGH-02): the proxy's classifier, before anything connects ------------------------------
+
+
+def egress_hits(policy: Policy, call: ToolCall) -> list[Hit]:
+    """Metadata services, denied hosts, DoH/DoT and special addresses (for a shell command: written in a
+    disguised spelling) in a WebFetch URL or a shell command's network targets, classified by the
+    egress proxy's own code (``ramparts.egress.acl``). The allow list stays the proxy's business."""
+    targets: list[tuple[str, int, bool]] = []
+    if call.name == "WebFetch":
+        url = call.input.get("url")
+        host = url_host(url)
+        if host:
+            targets.append((host, _url_port(str(url)), True))
+    targets.extend((host, 443, False) for host in call.hosts)
+    if not targets:
+        return []
+    from .egress.acl import acl_from_settings, hook_denial  # only network calls pay for it
+
+    settings = policy.egress
+    try:
+        acl = acl_from_settings(settings)
+    except ValueError:  # a cached policy compiled elsewhere; the loader checks ranges
+        return [Hit("deny", "egress.malformed", "the policy's egress.allow_ranges cannot be read")]
+    hits: list[Hit] = []
+    for host, port, fetch in dict.fromkeys(targets):
+        found = hook_denial(acl, host, port, fetch=fetch)
+        if found is None:
+            continue
+        if settings.mode == "report":
+            hits.append(Hit("warn", found.rule_ids[0], f"egress report mode, would deny: {found.reason}"))
+        else:
+            hits.append(Hit("deny", found.rule_ids[0], f"egress: {found.reason}"))
+    return hits
+
+
+def _url_port(url: str) -> int:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        return parts.port or (80 if parts.scheme.lower() == "http" else 443)
+    except ValueError:
+        return 443
+
+
 # -- MCP (MED-04) ------------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from .controls import (
     Hit,
     catastrophic_hits,
     content_hits,
+    egress_hits,
     git_hits,
     mcp_hits,
     outbound_hits,
@@ -145,6 +146,7 @@ def _decide_tool(
         *git_hits(policy, call, event),
         *catastrophic_hits(call, event),
         *outbound_hits(policy, call, event),
+        *egress_hits(policy, call),
         *taint_hits(policy, call, state),
         *reauth_hits(policy, call, event, state),
     ]

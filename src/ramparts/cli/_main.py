@@ -332,6 +332,9 @@ def _build(sub: Any) -> None:
     from .sandbox import add_parsers as add_sandbox_parsers
 
     add_sandbox_parsers(sub, common)
+    from .egress import add_parsers as add_egress_parsers
+
+    add_egress_parsers(sub, common)
 
     p = sub.add_parser("demo", help="run a guarded Claude Code session against the scripted model")
     p.add_argument("--claude-bin", help="the claude binary (default: the project-local pinned CLI)")
@@ -417,7 +420,14 @@ def _compiled(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         command = resident_command(
             command, python=args.python, timeout=policy.hook.timeout, deadline_ms=policy.hook.deadline_ms
         )
-    return managed_settings(policy, command=command), policy.revision
+    egress_command = None
+    if policy.egress.proxy:
+        from ..policy.compile import credential_command
+
+        egress_command = credential_command(
+            str(Path(explicit_state).expanduser().resolve()) if explicit_state else None, python=args.python
+        )
+    return managed_settings(policy, command=command, egress_command=egress_command), policy.revision
 
 
 def cmd_compile(args: argparse.Namespace) -> int:

@@ -4,13 +4,11 @@ never values), token usage from responses, and the writer thread that appends to
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
-import sys
-from collections.abc import Callable
 from typing import Any
 
 from .._util import utc_stamp
+from ..audit.writer import AuditWriter
 from .mask import Masked
 from .screen import Screened
 from .sse import SSEEvent
@@ -20,68 +18,6 @@ _AUDIT_LIST = 100  # findings listed per record; the counts cover the rest
 
 def now() -> str:
     return utc_stamp()
-
-
-class AuditWriter:
-    """Appends records to the audit store (a SQLite path or a PostgreSQL URL) from one background thread (SQLite with a durable
-    commit per record must not block the event loop). Also runs the usage-store updates, so a record
-    and its budget charge leave even when the client has gone."""
-
-    def __init__(self, path: str, *, key_path: str | None = None) -> None:
-        self.path = path
-        self.key_path = key_path
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ramparts-audit")
-        self._store: Any = None
-        self.failures = 0
-        self.healthy = True
-        """False after a write failed, until one succeeds: the server refuses requests meanwhile."""
-        self._pool.submit(self._open).result()  # fail at start, not on the first request
-
-    def _open(self) -> None:
-        from ..audit.store import AuditStore
-
-        if self._store is None:
-            self._store = AuditStore(self.path, key_path=self.key_path)
-
-    def _append(self, record: dict[str, Any]) -> bool:
-        try:
-            self._open()
-            self._store.append(gateway_record(record))
-        except Exception as exc:  # noqa: BLE001 - said, counted, and the server fails closed after it
-            self.failures += 1
-            self.healthy = False
-            print(f"ramparts gateway: audit write failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return False
-        self.healthy = True
-        return True
-
-    def append(self, record: dict[str, Any]) -> concurrent.futures.Future[bool]:
-        """Write the record of one request (its context, see :func:`gateway_record`) in the background;
-        the future says whether it was written."""
-        return self._pool.submit(self._append, record)
-
-    def run(self, fn: Callable[[], None]) -> concurrent.futures.Future[None]:
-        return self._pool.submit(self._run, fn)
-
-    def _run(self, fn: Callable[[], None]) -> None:
-        try:
-            fn()
-        except Exception as exc:  # noqa: BLE001 - e.g. the budget's store is down: say so, keep going
-            self.failures += 1
-            print(f"ramparts gateway: background update failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-
-    def flush(self) -> None:
-        """Wait until every record submitted so far is written."""
-        self._pool.submit(lambda: None).result()
-
-    def _close_store(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-
-    def close(self) -> None:
-        self._pool.submit(self._close_store).result()  # SQLite objects stay in their thread
-        self._pool.shutdown(wait=True)
 
 
 _DETAIL_KEYS = frozenset(
@@ -210,6 +146,13 @@ def gateway_record(ctx: dict[str, Any]) -> dict[str, Any]:
         detail=GatewayDetail(**detail),
     )
     return to_json(record)  # type: ignore[no-any-return]
+
+
+class GatewayAuditWriter(AuditWriter):
+    """The audit writer of the gateway: it is handed a request's context and writes its record."""
+
+    def convert(self, record: dict[str, Any]) -> dict[str, Any]:
+        return gateway_record(record)
 
 
 def masked_record(findings: tuple[Masked, ...]) -> dict[str, Any]:

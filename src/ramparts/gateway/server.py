@@ -37,7 +37,7 @@ from ..errors import GatewayError
 from ..model import Decision, Finding
 from . import decide
 from . import upstream as upstream_mod
-from ._records import AuditWriter, Usage, masked_record, screened_record, take_usage
+from ._records import GatewayAuditWriter, Usage, masked_record, screened_record, take_usage
 from .bedrock import EventSource
 from .cache import ResultCache
 from .config import GatewayConfig
@@ -171,7 +171,9 @@ class Gateway:
         self.limits = config.limits()
         self.rate = RateLimiter(config.rate_per_minute, clock) if config.rate_per_minute else None
         # like the hook's: $RAMPARTS_AUDIT_URL (or --audit-url), else <state>/audit.db; the state dir's key
-        self.audit = AuditWriter(audit_location(state, config.audit_url), key_path=default_key_path(state))
+        self.audit = GatewayAuditWriter(
+            audit_location(state, config.audit_url), key_path=default_key_path(state)
+        )
         self.replica = f"{socket.gethostname()}:{os.getpid()}"
         self._client: aiohttp.ClientSession | None = None
         # Screening and masking run on worker threads, so the event loop stays free for streams. With a

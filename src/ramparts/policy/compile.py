@@ -61,8 +61,17 @@ def claude_rule(rule: Rule) -> str:
     return rule.raw
 
 
-def managed_settings(policy: Policy, *, command: str) -> dict[str, Any]:
-    """The settings object for a policy, with hooks running ``command``."""
+def credential_command(state_dir: str | None, *, python: str | None = None) -> str:
+    """The SessionStart hook that mints the session's egress credential into ``$CLAUDE_ENV_FILE``."""
+    parts = [python or sys.executable, "-I", "-m", "ramparts", "egress", "credential", "--hook"]
+    if state_dir is not None:
+        parts += ["--state-dir", state_dir]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def managed_settings(policy: Policy, *, command: str, egress_command: str | None = None) -> dict[str, Any]:
+    """The settings object for a policy, with hooks running ``command`` (and, with ``egress.proxy`` set,
+    ``egress_command`` at SessionStart: :func:`credential_command`)."""
     timeout = policy.hook.timeout
     handler = {"type": "command", "command": command, "timeout": timeout, "onFailure": "block"}
     hooks: dict[str, Any] = {}
@@ -86,8 +95,23 @@ def managed_settings(policy: Policy, *, command: str) -> dict[str, Any]:
         settings["allowManagedPermissionRulesOnly"] = True
     if policy.settings.env:
         settings["env"] = dict(policy.settings.env)
+    if policy.egress.proxy:
+        settings.update(egress_settings(policy))
+        if egress_command is not None:
+            credential = {"type": "command", "command": egress_command, "timeout": timeout}
+            hooks["SessionStart"].append({"hooks": [credential]})
     settings.update(mcp_settings(policy))
     return settings
+
+
+def egress_settings(policy: Policy) -> dict[str, Any]:
+    """HIGH-02 in Claude Code's own keys (``egress.proxy`` set): a mandatory sandbox whose network goes
+    through ``ramparts egress``, and the proxy in ``env`` for Claude Code's own calls."""
+    from ..egress.exports import proxy_env, sandbox_settings
+
+    host, _, port = policy.egress.proxy.rpartition(":")
+    env = {**proxy_env(host, int(port)), **dict(policy.settings.env)}
+    return {"sandbox": sandbox_settings(policy.egress, port=int(port)), "env": env}
 
 
 def mcp_settings(policy: Policy) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from .types import (
     CustomEntity,
     DetectSettings,
     DlpSettings,
+    EgressSettings,
     GatewaySettings,
     GitPolicy,
     HookSettings,
@@ -328,6 +329,8 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
     gateway_keys: list[tuple[str, tuple[int, int], str]] = []
     gateway_unknown: dict[str, dict[str, Any]] = {}
     bedrock_at: tuple[tuple[int, int], str] = ((0, 0), display)
+    egress: dict[str, Any] = {}
+    egress_lists: dict[str, list[str]] = {"allow": [], "deny": [], "allow_ranges": []}
     settings: dict[str, Any] = {}
     env: dict[str, str] = {}
     sensitive: list[str] = []
@@ -383,6 +386,15 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         if layer_gateway.get("bedrock") is not None:  # replaced as a whole by a later layer
             bedrock_at = (marks.get(("gateway", "bedrock"), (0, 0)), where)
         gateway.update(layer_gateway)
+        layer_egress = dict(data.get("egress", {}))
+        egress.update(layer_egress.pop("anomalies", {}))
+        for key, items in egress_lists.items():
+            for i, item in enumerate(layer_egress.pop(key, [])):
+                if key == "allow_ranges":
+                    item = _egress_range(item, marks, ("egress", key, i), where)
+                if item not in items:
+                    items.append(item)
+        egress.update(layer_egress)
         layer_settings = dict(data.get("settings", {}))
         env.update(layer_settings.pop("env", {}))
         settings.update(layer_settings)
@@ -496,7 +508,30 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
             **gateway,
             dlp=tuple(gateway_dlp.items()),
         ),
+        egress=EgressSettings(
+            **egress,
+            allow=tuple(egress_lists["allow"]),
+            deny=tuple(egress_lists["deny"]),
+            allow_ranges=tuple(egress_lists["allow_ranges"]),
+        ),
     )
+
+
+def _egress_range(text: str, marks: Marks, path: tuple[Any, ...], display: str) -> str:
+    """An ``egress.allow_ranges`` CIDR, canonical; a typo (host bits set, not an address) is an error
+    at its position, never a silently wider or empty range."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_network(text.strip(), strict=True))
+    except ValueError as exc:
+        line, col = marks.get(path, (0, 0))
+        raise PolicyError(
+            f"egress.allow_ranges: {text!r} is not a CIDR range ({exc})",
+            file=display,
+            line=line or None,
+            column=col or None,
+        ) from exc
 
 
 _GATEWAY_CATEGORIES = {"secrets": "secret", "pii": "pii"}

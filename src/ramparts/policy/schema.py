@@ -24,6 +24,9 @@ _VERDICT = {"enum": ["deny", "ask", "allow"]}
 STORE_URL_PATTERN = r"^postgres(ql)?://(?![^/?#]*:[^/?#@]*@)(?!.*[?&]password=)\S+$"
 """A PostgreSQL URL without a password (neither ``user:password@`` nor ``?password=``)."""
 
+HOST_PATTERN = r"^(\*|(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?\.?|[0-9A-Fa-f:.]+)$"
+"""An egress host pattern: ``*``, ``name``, ``*.name`` (subdomains) or a literal address."""
+
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Ramparts policy",
@@ -302,6 +305,38 @@ SCHEMA: dict[str, Any] = {
                     "prefix* -> mask | redact | block",
                     "propertyNames": {"pattern": "^[a-z0-9][a-z0-9-]*\\*?$"},
                     "additionalProperties": {"enum": ["mask", "redact", "block"]},
+                },
+            },
+        },
+        "egress": {
+            "type": "object",
+            "description": "the egress proxy's lists and limits (docs/egress.md); the hook applies its denials",
+            "additionalProperties": False,
+            "properties": {
+                "mode": {"enum": ["enforce", "report", "open"]},
+                "allow": {"type": "array", "items": {"type": "string", "pattern": HOST_PATTERN}},
+                "deny": {"type": "array", "items": {"type": "string", "pattern": HOST_PATTERN}},
+                "allow_ranges": {
+                    "type": "array",
+                    "items": {"type": "string", "minLength": 2, "maxLength": 64},
+                },
+                "doh": {"enum": ["deny", "allow"]},
+                "proxy": {
+                    "type": "string",
+                    "description": "HOST:PORT of `ramparts egress`: compile points Claude Code's sandbox at it",
+                    "pattern": "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",
+                },
+                "anomalies": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "max_upload_bytes": {"type": "integer", "minimum": 1024},
+                        "max_requests_per_minute": {"type": "integer", "minimum": 1},
+                        "first_seen": {"type": "boolean"},
+                        "tunnel_label_length": {"type": "integer", "minimum": 16, "maximum": 63},
+                        "tunnel_entropy": {"type": "number", "minimum": 2, "maximum": 6},
+                        "tunnel_subdomains": {"type": "integer", "minimum": 2},
+                    },
                 },
             },
         },

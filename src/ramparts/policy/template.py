@@ -66,6 +66,16 @@ shell:
 #     models: {{"claude-sonnet-4-5*": us.anthropic.claude-sonnet-4-5-20250929-v1:0}}
 #   store: postgresql://gateway@db.internal/ramparts
 
+# The egress proxy (`ramparts egress --policy THIS_FILE`, docs/egress.md). `allow` and `deny` extend the
+# built-in lists (the model API; paste sites, tunnels, request bins); loopback, private, link-local and
+# metadata addresses are refused in every spelling unless `allow_ranges` covers them. With `proxy` set,
+# `ramparts compile` makes Claude Code's sandbox mandatory and sends its network through the proxy.
+# egress:
+#   mode: enforce      # or report, or open (allow list off; deny lists and addresses still apply)
+#   allow: [pypi.org, "*.pythonhosted.org", registry.npmjs.org]
+#   allow_ranges: [10.20.0.0/16]
+#   proxy: 127.0.0.1:8789
+
 hook:
   timeout: 10        # seconds, Claude Code's hook timeout
   deadline_ms: 4000  # Ramparts denies by itself before this

@@ -192,6 +192,28 @@ class GatewaySettings(NamedTuple):
     """Top-level fields the gateway does not know that may go through; others: 400."""
 
 
+class EgressSettings(NamedTuple):
+    """HIGH-02: what the egress proxy lets out (``egress``); the hook applies its denials too.
+
+    ``allow`` and ``deny`` extend the built-in lists (``ramparts.egress.acl``: the model API; paste
+    sites, tunnels, request bins). Ranges are CIDR strings, checked when the policy is loaded."""
+
+    mode: Literal["enforce", "report", "open"] = "enforce"
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    allow_ranges: tuple[str, ...] = ()
+    doh: Literal["deny", "allow"] = "deny"
+    max_upload_bytes: int = 1024 * 1024
+    max_requests_per_minute: int = 100
+    first_seen: bool = True
+    tunnel_label_length: int = 40
+    tunnel_entropy: float = 3.5
+    tunnel_subdomains: int = 50
+    proxy: str = ""
+    """``HOST:PORT`` of ``ramparts egress``: when set, ``ramparts compile`` writes Claude Code's sandbox
+    keys pointing at it and ``HTTPS_PROXY``/``HTTP_PROXY`` for the Claude Code process."""
+
+
 class Policy(NamedTuple):
     revision: str
     """Content hash of the policy file and the profiles it extends."""
@@ -221,6 +243,7 @@ class Policy(NamedTuple):
     ship: str = ""
     """The ``ship:`` section as canonical JSON ('' when absent): parsed by ``ramparts.audit.ship_config``."""
     gateway: GatewaySettings = GatewaySettings()
+    egress: EgressSettings = EgressSettings()
 
 
 def policy_to_json(policy: Policy) -> dict[str, Any]:
@@ -251,6 +274,7 @@ def policy_to_json(policy: Policy) -> dict[str, Any]:
     data["gateway"]["bedrock"] = (
         None if bedrock is None else {**bedrock._asdict(), "models": [list(m) for m in bedrock.models]}
     )
+    data["egress"] = policy.egress._asdict()
     return data
 
 
@@ -312,4 +336,9 @@ def policy_from_json(data: dict[str, Any]) -> Policy:
         )
     )
     fields["gateway"] = GatewaySettings(**gateway)
+    egress = dict(data.get("egress") or {})
+    for key in ("allow", "deny", "allow_ranges"):
+        if key in egress:
+            egress[key] = tuple(egress[key])
+    fields["egress"] = EgressSettings(**egress)
     return Policy(**fields)

@@ -45,9 +45,12 @@ def test_deterministic_and_golden() -> None:
     assert set(first) == {
         "aws/bedrock-iam.json",
         "claude-code/managed-settings.json",
+        "egress/squid-acl.conf",
+        "egress/suricata.rules",
         "git/pre-push",
         "github/ruleset.json",
         "terraform/audit.tf",
+        "terraform/dns-firewall.tf",
     }
     if os.environ.get("RAMPARTS_UPDATE_GOLDEN"):
         for name, data in first.items():

@@ -60,6 +60,7 @@ MODULES = (
     "ramparts.policy.artefacts.claude",
     "ramparts.policy.artefacts.git",
     "ramparts.policy.artefacts.aws",
+    "ramparts.policy.artefacts.egress",
 )
 
 

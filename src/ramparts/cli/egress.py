@@ -1,0 +1,217 @@
+"""``ramparts egress --listen HOST:PORT [--allow-host P] [--allow-range CIDR]`` and
+``ramparts egress credential --session ID``.
+
+The proxy's lists come from the policy's ``egress:`` section (``--policy`` or ``RAMPARTS_POLICY``;
+the built-in defaults without one); the flags extend them. Nothing heavy is imported at parse time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from .._locations import state_dir
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def add_parsers(sub: Any, common: Callable[..., None]) -> None:
+    p = sub.add_parser(
+        "egress",
+        help="run the egress proxy (CONNECT, absolute-form HTTP and SOCKS5 on one port)",
+        description="Point clients at it with HTTPS_PROXY/HTTP_PROXY=http://ID:SECRET@HOST:PORT (a "
+        "per-session credential from `ramparts egress credential`) or ALL_PROXY=socks5h://ID:SECRET@HOST:PORT.",
+    )
+    common(p)
+    p.add_argument(
+        "--listen", default="127.0.0.1:8789", help="HOST:PORT (port 0: a free port; default %(default)s)"
+    )
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="also allow this host pattern (name, *.suffix, *)",
+    )
+    p.add_argument(
+        "--allow-range", action="append", default=[], metavar="CIDR", help="also allow this address range"
+    )
+    p.add_argument("--mode", choices=["enforce", "report", "open"], help="override the policy's egress.mode")
+    p.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve clients without a per-session credential (tests, a single-user box)",
+    )
+    p.add_argument(
+        "--audit-url",
+        metavar="URL",
+        help="a postgresql:// audit store (else RAMPARTS_AUDIT_URL, else <state dir>/audit.db)",
+    )
+    p.add_argument(
+        "--dns",
+        metavar="HOST:PORT",
+        help="also serve the DNS stub on UDP HOST:PORT (allowed names only, tunnel shapes flagged)",
+    )
+    p.add_argument("--max-lifetime", type=float, help=argparse.SUPPRESS)  # tests and benchmarks
+    p.set_defaults(func=cmd_egress)
+    actions = p.add_subparsers(metavar="ACTION")
+    c = actions.add_parser("credential", help="mint a per-session proxy credential (prints the proxy URL)")
+    c.add_argument("--session", help="the Claude Code session id (required without --hook)")
+    c.add_argument(
+        "--hook",
+        action="store_true",
+        help="run as Claude Code's SessionStart hook: the session id from the hook input on stdin, the "
+        "credential written into $CLAUDE_ENV_FILE (the proxy URLs of later Bash commands), nothing printed",
+    )
+    c.add_argument("--user", default="", help="the user (default: the current OS user)")
+    c.add_argument(
+        "--proxy", default="127.0.0.1:8789", metavar="HOST:PORT", help="the proxy's address for the URL"
+    )
+    c.add_argument("--state-dir", dest="cred_state_dir", help="state directory (as for the proxy)")
+    c.set_defaults(func=cmd_credential)
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--listen takes HOST:PORT, not {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def build_acl(args: argparse.Namespace) -> Any:
+    """The ACL from the policy (when one is named) and the flags; raises PolicyError / ValueError."""
+    from ..egress.acl import acl_from_settings
+    from ..egress.proxy import own_addresses
+    from ..policy.types import EgressSettings
+
+    settings = EgressSettings()
+    revision = ""
+    if args.policy or os.environ.get("RAMPARTS_POLICY"):
+        from .._locations import policy_ref
+        from ..policy.load import load_policy
+
+        policy = load_policy(policy_ref(args.policy))
+        settings, revision = policy.egress, policy.revision
+    if args.mode:
+        settings = settings._replace(mode=args.mode)
+    return acl_from_settings(
+        settings,
+        allow=tuple(args.allow_host),
+        allow_ranges=tuple(args.allow_range),
+        own=own_addresses(),
+        revision=revision,
+    )
+
+
+def cmd_egress(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ..audit.keys import default_key_path
+    from ..audit.store import audit_location
+    from ..audit.writer import AuditWriter
+    from ..egress.proxy import ProxyConfig, default_host, serve
+    from ..errors import PolicyError
+
+    try:
+        listen = _listen(args.listen)
+        dns = _listen(args.dns) if args.dns else None
+        acl = build_acl(args)
+    except (PolicyError, ValueError) as exc:
+        print(f"ramparts egress: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    state = os.path.abspath(state_dir(args.state_dir))
+    config = ProxyConfig(
+        acl=acl, state_dir=state, auth=not args.no_auth, user=getpass.getuser(), host=default_host()
+    )
+    writer = AuditWriter(audit_location(state, args.audit_url), key_path=default_key_path(state))
+
+    def ready(bound: tuple[str, int]) -> None:
+        print(
+            f"ramparts egress: listening on {bound[0]}:{bound[1]} (mode {acl.mode})",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    try:
+        import uvloop  # the egress extra: a faster event loop for many tunnels
+
+        loop_factory: Any = uvloop.new_event_loop
+    except ImportError:
+        loop_factory = asyncio.new_event_loop
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(
+                serve(
+                    config,
+                    listen,
+                    records=writer.append,
+                    ready=ready,
+                    max_lifetime=args.max_lifetime,
+                    dns=dns,
+                )
+            )
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"ramparts egress: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    finally:
+        writer.close()
+    return EXIT_OK
+
+
+def cmd_credential(args: argparse.Namespace) -> int:
+    from ..egress.credentials import mint
+    from ..errors import StoreError
+
+    state = os.path.abspath(state_dir(args.cred_state_dir or args.state_dir))
+    if args.hook:
+        return _credential_hook(state, args.user or getpass.getuser())
+    if not args.session:
+        print("ramparts egress credential: --session ID (or --hook) is required", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        host, port = _listen(args.proxy)
+        cred = mint(state, user=args.user or getpass.getuser(), session=args.session)
+    except (StoreError, ValueError) as exc:
+        print(f"ramparts egress credential: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(cred.proxy_url(host, port))
+    print(
+        f"credential {cred.client} for session {args.session}: use it as HTTPS_PROXY/HTTP_PROXY",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _credential_hook(state: str, user: str) -> int:
+    """SessionStart: mint the session's credential and append it to ``$CLAUDE_ENV_FILE``. Its stdout would
+    reach the model, so nothing is printed there; a failure leaves Bash without a credential, and the
+    proxy then refuses it (407): closed, not open."""
+    import json
+
+    from ..egress.credentials import env_lines, mint
+    from ..errors import StoreError
+
+    try:
+        payload = json.loads(sys.stdin.read(1 << 20) or "{}")
+    except ValueError:
+        payload = {}
+    session = payload.get("session_id") if isinstance(payload, dict) else None
+    target = os.environ.get("CLAUDE_ENV_FILE", "")
+    if not isinstance(session, str) or not session or not target:
+        print("ramparts egress credential --hook: no session_id or no CLAUDE_ENV_FILE", file=sys.stderr)
+        return EXIT_PROBLEMS
+    try:
+        cred = mint(state, user=user, session=session)
+        descriptor = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+            handle.write(env_lines(cred))
+    except (StoreError, OSError) as exc:
+        print(f"ramparts egress credential --hook: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    return EXIT_OK

@@ -1,0 +1,215 @@
+"""The egress lists as other enforcement points read them: pure functions returning text (or settings),
+so ``ramparts compile --all DIR`` can register each as an artefact.
+
+- :func:`sandbox_settings` / :func:`proxy_env`: Claude Code's sandbox keys pointing at the proxy, and
+  ``HTTPS_PROXY``/``HTTP_PROXY`` for the Claude Code process;
+- :func:`squid_acl`: the allow and deny lists as a squid ACL (``dstdomain``, SNI via ``ssl::server_name``);
+- :func:`suricata_rules`: AWS Network Firewall rules (Suricata, strict rule order): denied hosts, DoH
+  endpoints and DoT dropped, allowed TLS SNI and HTTP hosts passed, every other TLS/HTTP flow dropped;
+- :func:`route53_firewall_terraform`: Route 53 Resolver DNS Firewall (Terraform): block the deny list and
+  DoH names, allow the allow list, block everything else.
+
+Patterns keep the proxy's meaning: ``name`` is that name only, ``*.name`` its subdomains, ``*`` all.
+Literal addresses in the lists are left to the proxy (DNS and SNI rules match names).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ..policy.types import EgressSettings
+from .acl import DEFAULT_ALLOW, DEFAULT_DENY, DOH_HOSTS, DOT_PORT
+from .classify import parse_address
+
+SID_BASE = 4_170_000
+"""Suricata rule ids start here (a private range; one id per rule, stable for a given list)."""
+
+
+def _names(patterns: tuple[str, ...]) -> list[str]:
+    """The name patterns (lowercase, no trailing dot), addresses left out, order kept, no repeats."""
+    out: list[str] = []
+    for pattern in patterns:
+        name = pattern.strip().lower().rstrip(".")
+        if name and parse_address(name) is None and name not in out:
+            out.append(name)
+    return out
+
+
+def allow_names(settings: EgressSettings) -> list[str]:
+    return _names((*DEFAULT_ALLOW, *settings.allow))
+
+
+def deny_names(settings: EgressSettings) -> list[str]:
+    return _names((*DEFAULT_DENY, *settings.deny))
+
+
+def doh_names(settings: EgressSettings) -> list[str]:
+    return _names(DOH_HOSTS) if settings.doh == "deny" else []
+
+
+# -- Claude Code ------------------------------------------------------------------------------------
+
+
+def sandbox_settings(settings: EgressSettings, *, port: int) -> dict[str, Any]:
+    """Claude Code's ``sandbox`` key: mandatory (fail if unavailable, no unsandboxed retries), its
+    HTTP and SOCKS traffic handed to the Ramparts proxy on ``port``, the allowed domains mirrored."""
+    allowed = [n for n in allow_names(settings) if n != "*"]
+    return {
+        "enabled": True,
+        "failIfUnavailable": True,
+        "allowUnsandboxedCommands": False,
+        "network": {
+            "httpProxyPort": port,
+            "socksProxyPort": port,
+            "allowedDomains": allowed,
+            "deniedDomains": [*deny_names(settings), *doh_names(settings)],
+            "allowManagedDomainsOnly": True,
+        },
+    }
+
+
+def proxy_env(host: str, port: int) -> dict[str, str]:
+    """``env`` for the Claude Code process itself (its own HTTPS calls go through the proxy too)."""
+    url = f"http://{host}:{port}"
+    return {"HTTPS_PROXY": url, "HTTP_PROXY": url, "https_proxy": url, "http_proxy": url}
+
+
+# -- squid ------------------------------------------------------------------------------------------
+
+
+def _squid_domain(name: str) -> str:
+    return "." + name[2:] if name.startswith("*.") else name
+
+
+def squid_acl(settings: EgressSettings) -> str:
+    """A squid.conf fragment: deny the deny list and DoH, allow the allow list (CONNECT by SNI too), deny the rest."""
+    lines = ["# Ramparts egress lists (generated; edit the policy's egress: section instead)"]
+
+    def acl(name: str, kind: str, values: list[str]) -> None:
+        for value in values:
+            lines.append(f"acl {name} {kind} {value}")
+
+    denied = [_squid_domain(n) for n in (*deny_names(settings), *doh_names(settings))]
+    allowed = [_squid_domain(n) for n in allow_names(settings) if n != "*"]
+    acl("ramparts_denied", "dstdomain", denied)
+    acl("ramparts_denied_sni", "ssl::server_name", denied)
+    if settings.doh == "deny":
+        lines.append(f"acl ramparts_dot port {DOT_PORT}")
+        lines.append("http_access deny ramparts_dot")
+    lines.append("http_access deny ramparts_denied")
+    lines.append("http_access deny CONNECT ramparts_denied_sni")
+    if "*" in allow_names(settings):
+        lines.append("http_access allow all")
+    else:
+        acl("ramparts_allowed", "dstdomain", allowed)
+        lines.append("http_access allow ramparts_allowed")
+    lines.append("http_access deny all")
+    return "\n".join(lines) + "\n"
+
+
+# -- Suricata (AWS Network Firewall, strict order) ---------------------------------------------------
+
+
+def _content(name: str) -> str:
+    """Suricata content match for a name pattern on a sticky buffer (tls.sni / http.host)."""
+    if name.startswith("*."):
+        return f'content:"{name[1:]}"; nocase; endswith;'
+    return f'content:"{name}"; nocase; startswith; endswith;'
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^a-z0-9*.-]", "", name)
+
+
+def suricata_rules(settings: EgressSettings) -> str:
+    """Rules for a stateful rule group in STRICT_ORDER: drops first, then passes, then the default drop."""
+    rules: list[str] = []
+    sid = SID_BASE
+
+    def add(text: str) -> None:
+        nonlocal sid
+        sid += 1
+        rules.append(f"{text} sid:{sid}; rev:1;)")
+
+    head = "$HOME_NET any -> $EXTERNAL_NET any"
+    for why, names in (("denied host", deny_names(settings)), ("DNS over HTTPS", doh_names(settings))):
+        for name in names:
+            name = _safe(name)
+            add(
+                f'drop tls {head} (msg:"ramparts egress: {why} {name}"; flow:to_server,established; tls.sni; {_content(name)}'
+            )
+            add(
+                f'drop http {head} (msg:"ramparts egress: {why} {name}"; flow:to_server,established; http.host; {_content(name)}'
+            )
+    if settings.doh == "deny":
+        add(
+            f'drop tcp $HOME_NET any -> $EXTERNAL_NET {DOT_PORT} (msg:"ramparts egress: DNS over TLS"; flow:to_server;'
+        )
+    allowed = allow_names(settings)
+    if "*" in allowed:
+        add(f'pass tls {head} (msg:"ramparts egress: every host allowed"; flow:to_server,established;')
+        add(f'pass http {head} (msg:"ramparts egress: every host allowed"; flow:to_server,established;')
+    else:
+        for name in allowed:
+            name = _safe(name)
+            add(
+                f'pass tls {head} (msg:"ramparts egress: allowed {name}"; flow:to_server,established; tls.sni; {_content(name)}'
+            )
+            add(
+                f'pass http {head} (msg:"ramparts egress: allowed {name}"; flow:to_server,established; http.host; {_content(name)}'
+            )
+    add(f'drop tls {head} (msg:"ramparts egress: TLS server name not allowed"; flow:to_server,established;')
+    add(f'drop http {head} (msg:"ramparts egress: HTTP host not allowed"; flow:to_server,established;')
+    return (
+        "# Ramparts egress rules: AWS Network Firewall stateful rule group, STRICT_ORDER\n"
+        + "\n".join(rules)
+        + "\n"
+    )
+
+
+# -- Route 53 Resolver DNS Firewall (Terraform) -----------------------------------------------------
+
+
+def route53_firewall_terraform(settings: EgressSettings, *, name: str = "ramparts-egress") -> str:
+    """Terraform for a DNS Firewall rule group: BLOCK denied and DoH names, ALLOW the allow list, BLOCK
+    every other name (``*``). Associate the rule group with the agents' VPCs."""
+    ident = re.sub(r"[^a-z0-9_]", "_", name.lower())
+    allowed = allow_names(settings)
+    blocked = [*deny_names(settings), *doh_names(settings)]
+
+    def domain_list(key: str, domains: list[str]) -> str:
+        return (
+            f'resource "aws_route53_resolver_firewall_domain_list" "{ident}_{key}" {{\n'
+            f'  name    = "{name}-{key}"\n'
+            f"  domains = {json.dumps(domains)}\n"
+            f'  tags    = {{ managed-by = "ramparts" }}\n'
+            "}\n"
+        )
+
+    def rule(key: str, priority: int, action: str, lst: str) -> str:
+        block = '  block_response = "NXDOMAIN"\n' if action == "BLOCK" else ""
+        return (
+            f'resource "aws_route53_resolver_firewall_rule" "{ident}_{key}" {{\n'
+            f'  name                    = "{name}-{key}"\n'
+            f'  action                  = "{action}"\n'
+            f"{block}"
+            f"  firewall_domain_list_id = aws_route53_resolver_firewall_domain_list.{ident}_{lst}.id\n"
+            f"  firewall_rule_group_id  = aws_route53_resolver_firewall_rule_group.{ident}.id\n"
+            f"  priority                = {priority}\n"
+            "}\n"
+        )
+
+    parts = [
+        "# Ramparts egress lists as a Route 53 Resolver DNS Firewall (generated)\n",
+        f'resource "aws_route53_resolver_firewall_rule_group" "{ident}" {{\n  name = "{name}"\n'
+        f'  tags = {{ managed-by = "ramparts" }}\n}}\n',
+        domain_list("blocked", blocked or ["blocked.invalid"]),
+        domain_list("allowed", allowed),
+        domain_list("everything", ["*"]),
+        rule("block", 100, "BLOCK", "blocked"),
+        rule("allow", 200, "ALLOW", "allowed"),
+        rule("default", 300, "BLOCK", "everything"),
+    ]
+    return "\n".join(parts)

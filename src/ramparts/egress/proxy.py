@@ -1,0 +1,771 @@
+"""The egress proxy: CONNECT tunnels, absolute-form HTTP and SOCKS5 (CONNECT), held to one ACL.
+
+For every request: authenticate the per-session credential (and refuse a killed or closed session),
+check the name (:func:`~ramparts.egress.acl.check_host`), count the anomalies, resolve, classify every
+resolved address (:func:`~ramparts.egress.acl.check_address`) and dial exactly an address that was
+allowed, so DNS rebinding between the check and the dial cannot happen. Inside a tunnel the first
+bytes the client sends are read before anything goes upstream: a TLS ClientHello whose server name
+differs from the host the client asked for is refused. Every decision is one audit record
+(``surface=egress``), and every anomaly another. Garbage gets a 400 or a closed connection; the
+proxy keeps serving everyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple, TypeVar
+
+from ..model import Decision
+from .acl import DEFAULT_ALLOW, EgressAcl, check_address, check_host, host_matches, normal_host
+from .anomaly import Anomaly, Tracker
+from .classify import IPAddress, classify, parse_address
+from .credentials import Identity, Verifier
+from .wire import (
+    MAX_HEAD,
+    SOCKS_COMMAND_UNSUPPORTED,
+    SOCKS_HOST_UNREACHABLE,
+    SOCKS_NOT_ALLOWED,
+    SOCKS_OK,
+    BadRequest,
+    Hello,
+    RequestHead,
+    client_hello_sni,
+    parse_authority,
+    parse_request_head,
+    proxy_credentials,
+    socks_reply,
+    socks_target,
+    split_absolute,
+)
+
+_T = TypeVar("_T")
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+RecordSink = Callable[[dict[str, Any]], object]
+_CHUNK = 256 * 1024
+_HOP = frozenset(
+    {"proxy-authorization", "proxy-connection", "connection", "keep-alive", "te", "trailer", "upgrade"}
+)
+
+
+class ProxyConfig(NamedTuple):
+    acl: EgressAcl
+    state_dir: str
+    auth: bool = True
+    """Require a per-session credential (Proxy-Authorization Basic, SOCKS5 user/password)."""
+    connect_timeout: float = 10.0
+    head_timeout: float = 15.0
+    """For the request head, the SOCKS handshake and the ClientHello."""
+    idle_timeout: float = 900.0
+    user: str = ""
+    """Recorded for connections without a credential (``auth=False``)."""
+    anonymous: tuple[str, ...] = DEFAULT_ALLOW
+    """Hosts an HTTP client without a credential may still reach (still held to the ACL): the model API,
+    for the Claude Code process itself, whose environment cannot carry a per-session credential."""
+    host: str = ""
+
+
+class Refused(Exception):
+    """A decision not to serve: the client gets ``status`` (HTTP) or ``socks`` (SOCKS5)."""
+
+    def __init__(self, decision: Decision, status: int = 403, socks: int = SOCKS_NOT_ALLOWED) -> None:
+        super().__init__(decision.reason)
+        self.decision = decision
+        self.status = status
+        self.socks = socks
+
+
+class _Conn:
+    """What one client connection knows, for its audit record."""
+
+    __slots__ = (
+        "address",
+        "address_class",
+        "admitted",
+        "anomalies",
+        "down",
+        "host",
+        "identity",
+        "method",
+        "port",
+        "protocol",
+        "sni",
+        "target",
+        "up",
+    )
+
+    def __init__(self, protocol: str) -> None:
+        self.protocol = protocol
+        self.target = ""
+        self.host = ""
+        self.port = 0
+        self.address = ""
+        self.address_class = ""
+        self.sni = ""
+        self.method = ""
+        self.up = 0
+        self.down = 0
+        self.identity: Identity | None = None
+        self.anomalies: list[Anomaly] = []
+        self.admitted: Decision | None = None
+        """The ACL's allow (in report mode: the would-deny) that let the connection through."""
+
+
+async def system_resolver(host: str, port: int) -> list[IPAddress]:
+    """Every address the system resolver gives for ``host`` (A and AAAA)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    out: list[IPAddress] = []
+    for _family, _type, _proto, _name, sockaddr in infos:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if address not in out:
+            out.append(address)
+    return out
+
+
+def own_addresses() -> frozenset[IPAddress]:
+    """The host's own interface addresses (IPv6 from /proc, IPv4 from the interfaces' ioctl and the
+    host name), so a client cannot reach this machine's services on a public address."""
+    found: set[IPAddress] = set()
+    with contextlib.suppress(OSError):
+        for _f, _t, _p, _n, sockaddr in socket.getaddrinfo(socket.gethostname(), None):
+            found.add(ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0]))
+    with contextlib.suppress(OSError, ValueError), open("/proc/net/if_inet6", encoding="ascii") as handle:
+        for line in handle:
+            raw = line.split()[0]
+            found.add(ipaddress.IPv6Address(int(raw, 16)))
+    with contextlib.suppress(OSError, ImportError):
+        import fcntl
+        import struct
+
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            for _index, name in socket.if_nameindex():
+                with contextlib.suppress(OSError):
+                    packed = struct.pack("256s", name.encode()[:15])
+                    answer = fcntl.ioctl(probe.fileno(), 0x8915, packed)  # SIOCGIFADDR
+                    found.add(ipaddress.IPv4Address(answer[20:24]))
+        finally:
+            probe.close()
+    return frozenset(a for a in found if classify(a).kind == "public")
+
+
+def _now_iso(now: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+def egress_record(
+    decision: Decision, conn: _Conn, *, event: str, now: float, user: str, host: str, mode: str
+) -> dict[str, Any]:
+    """The audit record of one decision of the proxy (the one place records are built)."""
+    from ..audit.record import EgressDetail, build_record, to_json
+
+    identity = conn.identity
+    detail = EgressDetail(
+        protocol=conn.protocol,
+        target=conn.target[:300],
+        address=conn.address,
+        address_class=conn.address_class,
+        sni=conn.sni[:300],
+        method=conn.method,
+        bytes_up=conn.up,
+        bytes_down=conn.down,
+        mode=mode,
+        client=identity.client if identity else "",
+        anomalies=tuple(a.rule_id for a in conn.anomalies),
+    )
+    record = build_record(
+        decision,
+        surface="egress",
+        event=event,
+        time=_now_iso(now),
+        user=identity.user if identity else user,
+        host=host,
+        session=identity.session if identity else "",
+        detail=detail,
+    )
+    out: dict[str, Any] = to_json(record)
+    return out
+
+
+class EgressProxy:
+    """One listening socket serving HTTP proxy requests and SOCKS5 on the same port."""
+
+    def __init__(
+        self,
+        config: ProxyConfig,
+        *,
+        records: RecordSink | None = None,
+        resolver: Resolver = system_resolver,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.acl = config.acl
+        self.records = records
+        self.resolver = resolver
+        self.clock = clock
+        self.tracker = Tracker(config.acl.anomalies)
+        self.verifier = Verifier(config.state_dir) if config.auth else None
+        self._auth_cache: dict[tuple[str, str], tuple[float, Identity | None, str]] = {}
+        self.server: asyncio.Server | None = None
+        self.served = 0
+        self.active = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        self.server = await asyncio.start_server(self._client, host, port, limit=MAX_HEAD, backlog=4096)
+        bound = self.server.sockets[0].getsockname()
+        return str(bound[0]), int(bound[1])
+
+    async def close(self) -> None:
+        """Stop listening, end every open connection, close the stores."""
+        if self.server is not None:
+            self.server.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self.server is not None:
+            await self.server.wait_closed()
+        if self.verifier is not None:
+            self.verifier.close()
+
+    # -- records ---------------------------------------------------------------------------------------
+
+    def _record(self, decision: Decision, conn: _Conn, event: str = "EgressRequest") -> None:
+        if self.records is None:
+            return
+        try:
+            self.records(
+                egress_record(
+                    decision,
+                    conn,
+                    event=event,
+                    now=self.clock(),
+                    user=self.config.user,
+                    host=self.config.host,
+                    mode=self.acl.mode,
+                )
+            )
+        except Exception as exc:  # noqa: BLE001 - recording must never take the proxy down
+            print(f"ramparts egress: audit record failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    def _anomalies(self, conn: _Conn, found: list[Anomaly]) -> Decision | None:
+        """Record each anomaly; the refusal (size, rate) in enforce mode."""
+        refusal: Decision | None = None
+        for anomaly in found:
+            conn.anomalies.append(anomaly)
+            refuse = anomaly.refuse and self.acl.mode == "enforce"
+            decision = Decision(
+                verdict="deny" if refuse else "allow",
+                reasons=(anomaly.reason,),
+                rule_ids=(anomaly.rule_id,),
+                policy_revision=self.acl.revision,
+                enforced=refuse or not anomaly.refuse,
+                would_verdict=None if refuse or not anomaly.refuse else "deny",
+            )
+            self._record(decision, conn, "EgressAnomaly")
+            if refuse and refusal is None:
+                refusal = decision
+        return refusal
+
+    # -- the connection --------------------------------------------------------------------------------
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.active += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            first = await _within(reader.readexactly(1), self.config.head_timeout)
+            if first == b"\x05":
+                await self._socks(reader, writer)
+            else:
+                await self._http(first, reader, writer)
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, OSError):
+            pass
+        except Exception as exc:  # noqa: BLE001 - one connection's bug must not stop the others
+            print(f"ramparts egress: connection failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+            self.active -= 1
+            self.served += 1
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    def _identify(self, creds: tuple[str, str] | None) -> tuple[Identity | None, str]:
+        """(identity, why refused); with ``auth`` off: (None, '')."""
+        if self.verifier is None:
+            return None, ""
+        if creds is None:
+            return None, "proxy authentication required (a per-session credential)"
+        now = self.clock()
+        cached = self._auth_cache.get(creds)
+        if cached is not None and cached[0] > now:
+            return cached[1], cached[2]
+        try:
+            identity = self.verifier.identify(*creds)
+            why = "" if identity else "unknown proxy credential"
+            if identity is not None:
+                why = self.verifier.stopped(identity)
+        except Exception as exc:  # noqa: BLE001 - fail closed when the stores cannot be read
+            identity, why = None, f"cannot check the proxy credential ({type(exc).__name__})"
+        if len(self._auth_cache) > 4096:
+            self._auth_cache.clear()
+        self._auth_cache[creds] = (now + 1.0, identity, why)  # the kill switch reaches within a second
+        return identity, why
+
+    def _allowed(self, conn: _Conn) -> Decision:
+        base = conn.admitted or Decision(verdict="allow", reasons=(), rule_ids=("egress.allowed",))
+        return base._replace(
+            reasons=(*base.reasons, f"dialled {conn.address} for {conn.host}:{conn.port}"),
+            policy_revision=self.acl.revision,
+        )
+
+    def _deny(self, rule: str, reason: str) -> Decision:
+        return Decision(
+            verdict="deny", reasons=(reason,), rule_ids=(rule,), policy_revision=self.acl.revision
+        )
+
+    async def _admit(self, conn: _Conn) -> tuple[IPAddress, ...]:
+        """Check the target, count anomalies, resolve and classify; the addresses to dial, or Refused."""
+        decision = check_host(self.acl, conn.host, conn.port)
+        literal = parse_address(conn.host)
+        if decision.verdict == "deny":
+            if literal is not None:
+                conn.address, conn.address_class = str(literal), classify(literal, self.acl.own).label
+            elif decision.rule_ids[0].startswith("egress.address."):  # localhost: loopback by name
+                conn.address_class = decision.rule_ids[0].removeprefix("egress.address.")
+            raise Refused(decision)
+        conn.admitted = decision
+        session = conn.identity.session if conn.identity else ""
+        refusal = self._anomalies(conn, self.tracker.request(session, conn.host, self.clock()))
+        if refusal is not None:
+            raise Refused(refusal, status=429, socks=SOCKS_NOT_ALLOWED)
+        if literal is not None:  # check_host classified it already
+            conn.address, conn.address_class = str(literal), classify(literal, self.acl.own).label
+            return (literal,)
+        try:
+            addresses = await _within(
+                self.resolver(normal_host(conn.host), conn.port), self.config.connect_timeout
+            )
+        except (OSError, TimeoutError, UnicodeError, ValueError) as exc:
+            why = f"cannot resolve {conn.host}: {type(exc).__name__}"
+            raise Refused(self._deny("egress.resolve_failed", why), 502, SOCKS_HOST_UNREACHABLE) from exc
+        if not addresses:
+            raise Refused(self._deny("egress.resolve_failed", f"{conn.host} has no address"), 502, 4)
+        allowed: list[IPAddress] = []
+        for address in addresses:
+            found = check_address(self.acl, conn.host, address, conn.port)
+            if found.verdict == "deny":  # one bad answer refuses the name: no rebinding games
+                conn.address, conn.address_class = str(address), classify(address, self.acl.own).label
+                raise Refused(found)
+            if not found.enforced and conn.admitted.enforced:
+                conn.admitted = found  # report mode: keep what enforce would have done
+            allowed.append(address)
+        conn.address = str(allowed[0])
+        conn.address_class = classify(allowed[0], self.acl.own).label
+        return tuple(allowed)
+
+    async def _dial(self, conn: _Conn, addresses: tuple[IPAddress, ...]) -> tuple[Any, Any]:
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                reader, writer = await _within(
+                    asyncio.open_connection(str(address), conn.port, limit=_CHUNK),
+                    self.config.connect_timeout,
+                )
+            except (OSError, TimeoutError) as exc:
+                last = exc
+                continue
+            conn.address = str(address)
+            conn.address_class = classify(address, self.acl.own).label
+            return reader, writer
+        why = f"cannot connect to {conn.host}:{conn.port} ({type(last).__name__})"
+        raise Refused(self._deny("egress.connect_failed", why), 502, SOCKS_HOST_UNREACHABLE)
+
+    # -- HTTP: CONNECT and absolute-form --------------------------------------------------------------
+
+    async def _http(self, first: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = _Conn("http")
+        try:
+            try:
+                rest = await _within(reader.readuntil(b"\r\n\r\n"), self.config.head_timeout)
+            except asyncio.LimitOverrunError as exc:
+                raise BadRequest("request head too large") from exc
+            head = parse_request_head(first + rest)
+            conn.method = head.method.upper()
+            conn.target = head.target
+            if conn.method == "CONNECT":
+                conn.protocol = "connect"
+                conn.host, conn.port = parse_authority(head.target)
+            else:
+                scheme, conn.host, conn.port, origin = split_absolute(head.target)
+                if scheme != "http":
+                    raise BadRequest("send https:// through CONNECT")
+                if head.get("Transfer-Encoding") is not None:
+                    # one request per connection, its body bounded by Content-Length: nothing pipelined
+                    # behind it can reach the origin under another Host
+                    d = self._deny("egress.malformed", "a chunked request body: send Content-Length")
+                    raise Refused(d, 411)
+                host_header = head.get("Host")
+                if host_header is not None:
+                    named, _port = parse_authority(host_header, conn.port)
+                    if named.lower().rstrip(".") != conn.host.lower().rstrip("."):
+                        d = self._deny("egress.host_mismatch", f"Host {named!r} differs from the URL's host")
+                        raise Refused(d, 421)
+        except BadRequest as exc:
+            self._record(self._deny("egress.malformed", f"bad request: {exc}"), conn)
+            await self._answer(writer, 400, str(exc))
+            return
+        except Refused as refused:
+            self._record(refused.decision, conn)
+            await self._answer(writer, refused.status, refused.decision.reason)
+            return
+        creds = proxy_credentials(head.get("Proxy-Authorization"))
+        conn.identity, why = self._identify(creds)
+        if why and creds is None and any(host_matches(p, conn.host) for p in self.config.anonymous):
+            why = ""  # the agent process itself (no session credential) reaching the model API
+        if why:
+            status = 407 if conn.identity is None and "stopped" not in why and "closed" not in why else 403
+            self._record(self._deny("egress.auth" if status == 407 else "egress.killed", why), conn)
+            await self._answer(writer, status, why, auth=status == 407)
+            return
+        try:
+            addresses = await self._admit(conn)
+            upstream_reader, upstream_writer = await self._dial(conn, addresses)
+        except Refused as refused:
+            self._record(refused.decision, conn)
+            await self._answer(writer, refused.status, refused.decision.reason)
+            return
+        allow = self._allowed(conn)
+        try:
+            if conn.protocol == "connect":
+                writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                await writer.drain()
+                allow = await self._tunnel(conn, reader, writer, upstream_reader, upstream_writer, allow)
+            else:
+                upstream_writer.write(_forward_head(head, origin))
+                body = int(head.get("Content-Length") or 0)
+                allow = await self._relay(conn, reader, writer, upstream_reader, upstream_writer, allow, body)
+        finally:
+            upstream_writer.close()
+            self._record(allow, conn)  # also when the proxy shuts down mid-connection
+
+    async def _answer(
+        self, writer: asyncio.StreamWriter, status: int, reason: str, *, auth: bool = False
+    ) -> None:
+        phrase = {
+            400: "Bad Request",
+            403: "Forbidden",
+            407: "Proxy Authentication Required",
+            411: "Length Required",
+            421: "Misdirected Request",
+            429: "Too Many Requests",
+            502: "Bad Gateway",
+        }.get(status, "Error")
+        body = f"ramparts egress: {reason}\n".encode("utf-8", "replace")
+        safe = reason.encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")[:300]
+        lines = [
+            f"HTTP/1.1 {status} {phrase}",
+            f"X-Ramparts-Reason: {safe}",
+            "Content-Type: text/plain; charset=utf-8",
+            f"Content-Length: {len(body)}",
+            "Connection: close",
+        ]
+        if auth:
+            lines.append('Proxy-Authenticate: Basic realm="ramparts-egress"')
+        with contextlib.suppress(ConnectionError, OSError):
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+            await writer.drain()
+
+    # -- SOCKS5 ----------------------------------------------------------------------------------------
+
+    async def _socks(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = _Conn("socks5")
+        timeout = self.config.head_timeout
+        count = (await _within(reader.readexactly(1), timeout))[0]
+        methods = await _within(reader.readexactly(count), timeout)
+        wanted = 2 if self.verifier is not None else 0
+        if wanted not in methods:
+            self._record(self._deny("egress.auth", "SOCKS5 client offers no acceptable method"), conn)
+            writer.write(b"\x05\xff")
+            return
+        writer.write(bytes((5, wanted)))
+        if wanted == 2:
+            version = (await _within(reader.readexactly(1), timeout))[0]
+            user = await _within(
+                reader.readexactly((await _within(reader.readexactly(1), timeout))[0]), timeout
+            )
+            password = await _within(
+                reader.readexactly((await _within(reader.readexactly(1), timeout))[0]), timeout
+            )
+            creds = None
+            if version == 1:
+                with contextlib.suppress(UnicodeDecodeError):
+                    creds = (user.decode(), password.decode())
+            conn.identity, why = self._identify(creds)
+            if why:
+                self._record(
+                    self._deny("egress.auth" if conn.identity is None else "egress.killed", why), conn
+                )
+                writer.write(b"\x01\x01")
+                return
+            writer.write(b"\x01\x00")
+        version, command, _reserved, atyp = await _within(reader.readexactly(4), timeout)
+        if version != 5:
+            self._record(self._deny("egress.malformed", "bad SOCKS5 request"), conn)
+            return
+        try:
+            if atyp == 3:
+                raw = await _within(
+                    reader.readexactly((await _within(reader.readexactly(1), timeout))[0]), timeout
+                )
+            else:
+                raw = await _within(reader.readexactly({1: 4, 4: 16}.get(atyp, 0)), timeout)
+            conn.port = int.from_bytes(await _within(reader.readexactly(2), timeout), "big")
+            conn.host = socks_target(atyp, raw)
+        except BadRequest as exc:
+            self._record(self._deny("egress.malformed", f"bad SOCKS5 request: {exc}"), conn)
+            writer.write(socks_reply(0x08))
+            return
+        conn.target = f"{conn.host}:{conn.port}"
+        if command != 1:
+            self._record(self._deny("egress.malformed", f"SOCKS5 command {command} is not supported"), conn)
+            writer.write(socks_reply(SOCKS_COMMAND_UNSUPPORTED))
+            return
+        try:
+            addresses = await self._admit(conn)
+            upstream_reader, upstream_writer = await self._dial(conn, addresses)
+        except Refused as refused:
+            self._record(refused.decision, conn)
+            writer.write(socks_reply(refused.socks))
+            return
+        writer.write(socks_reply(SOCKS_OK))
+        allow = self._allowed(conn)
+        try:
+            allow = await self._tunnel(conn, reader, writer, upstream_reader, upstream_writer, allow)
+        finally:
+            upstream_writer.close()
+            self._record(allow, conn)  # also when the proxy shuts down mid-connection
+
+    # -- moving bytes ----------------------------------------------------------------------------------
+
+    async def _tunnel(
+        self,
+        conn: _Conn,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        upstream_reader: asyncio.StreamReader,
+        upstream_writer: asyncio.StreamWriter,
+        allow: Decision,
+    ) -> Decision:
+        """Check the ClientHello's server name against the target, then relay."""
+        down = asyncio.ensure_future(self._pipe(conn, upstream_reader, writer, upload=False))
+        first = b""
+        try:
+            while True:
+                chunk = await _within(reader.read(_CHUNK), self.config.head_timeout)
+                if not chunk:
+                    break
+                first += chunk
+                hello = client_hello_sni(first)
+                if hello.complete or len(first) > 70_000:
+                    break
+            hello = client_hello_sni(first) if first else Hello(complete=True, tls=False)
+            if hello.tls and not hello.complete:
+                raise BadRequest("incomplete TLS ClientHello")
+            conn.sni = hello.sni
+            named = "" if hello.tls else _plain_http_host(first)
+            why = ""
+            if hello.sni and normal_host(hello.sni) != normal_host(conn.host):
+                why = f"the TLS server name {hello.sni[:100]!r} differs from the requested host {conn.host!r}"
+            elif named and parse_address(conn.host) is None and normal_host(named) != normal_host(conn.host):
+                why = f"the tunnelled request's Host {named[:100]!r} differs from the requested host {conn.host!r}"
+            if why:
+                rule = "egress.sni_mismatch" if hello.sni else "egress.host_mismatch"
+                if self.acl.mode != "report":
+                    raise Refused(self._deny(rule, why))
+                allow = allow._replace(
+                    reasons=(f"report mode, would deny: {why}",),
+                    rule_ids=(rule,),
+                    enforced=False,
+                    would_verdict="deny",
+                )
+        except BadRequest as exc:
+            down.cancel()
+            return self._deny("egress.malformed", f"tunnel: {exc}")
+        except TimeoutError:
+            down.cancel()
+            return self._deny("egress.malformed", "tunnel: the client sent no complete first message in time")
+        except Refused as refused:
+            down.cancel()
+            return refused.decision
+        except BaseException:
+            down.cancel()
+            raise
+        if first:
+            conn.up += len(first)
+            upstream_writer.write(first)
+        return await self._finish(conn, reader, upstream_writer, down, allow)
+
+    async def _relay(
+        self,
+        conn: _Conn,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        upstream_reader: asyncio.StreamReader,
+        upstream_writer: asyncio.StreamWriter,
+        allow: Decision,
+        body: int,
+    ) -> Decision:
+        down = asyncio.ensure_future(self._pipe(conn, upstream_reader, writer, upload=False))
+        return await self._finish(conn, reader, upstream_writer, down, allow, limit=body)
+
+    async def _finish(
+        self,
+        conn: _Conn,
+        reader: asyncio.StreamReader,
+        upstream_writer: asyncio.StreamWriter,
+        down: asyncio.Future[Decision | None],
+        allow: Decision,
+        limit: int | None = None,
+    ) -> Decision:
+        up = asyncio.ensure_future(self._pipe(conn, reader, upstream_writer, upload=True, limit=limit))
+        try:
+            done, _pending = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
+            if up in done and up.result() is None:
+                await down  # the client finished sending: let the answer come back
+        finally:
+            for task in (up, down):
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+        for task in (up, down):
+            if not task.cancelled() and task.exception() is None and task.result() is not None:
+                return task.result()  # type: ignore[return-value]
+        return allow
+
+    async def _pipe(
+        self,
+        conn: _Conn,
+        src: asyncio.StreamReader,
+        dst: asyncio.StreamWriter,
+        *,
+        upload: bool,
+        limit: int | None = None,
+    ) -> Decision | None:
+        """Copy until EOF (or ``limit`` bytes: a request body, after which nothing more of the client's
+        goes upstream); an over-size upload in enforce mode returns the refusal (the caller closes)."""
+        flagged = False
+        left = limit
+        try:
+            while True:
+                if left is not None and left <= 0:
+                    return None
+                async with asyncio.timeout(self.config.idle_timeout):
+                    data = await src.read(_CHUNK if left is None else min(_CHUNK, left))
+                if left is not None:
+                    left -= len(data)
+                if not data:
+                    if dst.can_write_eof():
+                        with contextlib.suppress(OSError):
+                            dst.write_eof()
+                    return None
+                if upload:
+                    conn.up += len(data)
+                    if not flagged:
+                        anomaly = self.tracker.upload(conn.up)
+                        if anomaly is not None:
+                            flagged = True
+                            refusal = self._anomalies(conn, [anomaly])
+                            if refusal is not None:
+                                return refusal
+                else:
+                    conn.down += len(data)
+                dst.write(data)
+                await dst.drain()
+        except (ConnectionError, OSError, TimeoutError):
+            return None
+
+
+def _plain_http_host(first: bytes) -> str:
+    """The Host of a plain HTTP request at the start of a tunnel ('' when the bytes are not one whole
+    request head: another protocol, or a head split over packets, which passes unchecked)."""
+    end = first.find(b"\r\n\r\n")
+    if end < 0 or not first[:1].isalpha():
+        return ""
+    try:
+        head = parse_request_head(first[: end + 4])
+        value = head.get("Host")
+        return parse_authority(value, 80)[0] if value else ""
+    except BadRequest:
+        return ""
+
+
+async def _within(awaitable: Awaitable[_T], seconds: float) -> _T:
+    """``await`` with a deadline (cheaper than ``wait_for``: no task per call)."""
+    async with asyncio.timeout(seconds):
+        return await awaitable
+
+
+def _forward_head(head: RequestHead, origin: str) -> bytes:
+    """The request as the origin server sees it: origin-form target, no proxy or hop-by-hop headers."""
+    named = {v.strip().lower() for k, v in head.headers if k.lower() == "connection" for v in v.split(",")}
+    lines = [f"{head.method} {origin} {head.version}"]
+    for name, value in head.headers:
+        if name.lower() in _HOP or name.lower() in named:
+            continue
+        lines.append(f"{name}: {value}")
+    lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+async def serve(
+    config: ProxyConfig,
+    listen: tuple[str, int],
+    *,
+    records: RecordSink | None = None,
+    ready: Callable[[tuple[str, int]], None] | None = None,
+    max_lifetime: float | None = None,
+    dns: tuple[str, int] | None = None,
+) -> None:
+    """Run the proxy (and the DNS stub on UDP ``dns``) until cancelled (or ``max_lifetime`` seconds)."""
+    proxy = EgressProxy(config, records=records)
+    bound = await proxy.start(*listen)
+    stub: asyncio.DatagramTransport | None = None
+    if dns is not None:
+        from .dns import start_dns
+
+        stub, _protocol = await start_dns(
+            config.acl, dns, records=records, user=config.user, host=config.host
+        )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)  # shut down cleanly: every record gets written
+    if ready is not None:
+        ready(bound)
+    try:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max_lifetime):
+                await stop.wait()
+    finally:
+        if stub is not None:
+            stub.close()
+        await proxy.close()
+
+
+def default_host() -> str:
+    return os.uname().nodename if hasattr(os, "uname") else ""
