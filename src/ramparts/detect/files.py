@@ -8,6 +8,8 @@ import os
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+from .matcher import remember_ascii
+
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", ".tox", ".mypy_cache"})
 SNIFF = 8192
 
@@ -97,7 +99,12 @@ def read_file(path: str, max_bytes: int) -> tuple[str, bool] | Skipped:
         return Skipped(path, f"unreadable: {exc.strerror or exc}")
     if b"\0" in data[:SNIFF]:
         return Skipped(path, "binary")
-    return data[:max_bytes].decode("utf-8", "replace"), len(data) > max_bytes
+    body = data[:max_bytes]
+    if not body.isascii():
+        return body.decode("utf-8", "replace"), len(data) > max_bytes
+    text = body.decode("ascii")
+    remember_ascii(text, body)  # the prefilters scan exactly these bytes: spare them encoding the text again
+    return text, len(data) > max_bytes
 
 
 def read_text(path: str, max_bytes: int) -> tuple[str, bool]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
+import os
 import random
 import string
 import subprocess
@@ -10,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ramparts._locations import detector_cache_dir
 from ramparts.cli import scan as scan_cli
@@ -115,3 +119,37 @@ def test_few_small_files_stay_in_this_process(tree: Path, state: Path) -> None:
     finally:
         scan_cli._JOB = None
     assert [r.scanned for r in results] == [True, True]
+
+
+_PIECES = st.sampled_from(
+    ["AKIA" + "Q" * 4 + "7EXAMPLEKEY12", "token = 'Zx81kq0PwLm3Nb7Rt5Yv'", "ghp_", "sk_live_", "@", "call ",
+     "+1 415 555 0199", "jane@acme-corp.io", "4111 1111 1111 1111", "\n", " ", "x", "0", "é", "İ"]
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(pieces=st.lists(_PIECES, max_size=40), cut=st.integers(min_value=1, max_value=400))
+def test_a_file_read_as_bytes_scans_as_its_text(
+    pieces: list[str], cut: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``read_file`` hands the prefilters the file's own bytes for an ASCII file: the findings are
+    those of the same text built afresh (whose bytes the prefilter has to make itself)."""
+    from ramparts.detect.files import read_file
+    from ramparts.detect.matcher import ascii_bytes
+
+    path = tmp_path_factory.mktemp("read") / "f.txt"
+    path.write_bytes("".join(pieces).encode("utf-8"))
+    read = read_file(str(path), cut)
+    assert not isinstance(read, Skipped)
+    text, was_cut = read
+    fresh = "".join(pieces).encode("utf-8")[:cut].decode("utf-8", "replace")
+    assert text == fresh and was_cut == (len("".join(pieces).encode("utf-8")) > cut)
+    if text.isascii():
+        assert ascii_bytes(text) == fresh.encode("ascii")
+    detectors = _detectors()
+    assert detectors.scan(text, KEY) == detectors.scan(fresh, KEY)  # a separate str: no bytes remembered
+
+
+@functools.cache
+def _detectors() -> Detectors:
+    return Detectors(["secret", "pii"], cache_dir=os.environ.get("RAMPARTS_CACHE_DIR"))
