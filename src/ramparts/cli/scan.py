@@ -221,6 +221,9 @@ PARALLEL_MIN_FILES = 16
 """Fewer files than this are scanned in this process: starting workers would cost more than it saves ..."""
 PARALLEL_MIN_BYTES = 2 << 20
 """... unless they hold this many bytes."""
+START_METHOD = "fork" if sys.platform == "linux" else "spawn"
+"""fork: the workers start with this process's detectors (no rule loading, no database load); where
+forking a process is unsafe (macOS) each worker builds its own from the warm cache."""
 TASK_FILES = 4
 """Files per task handed to a worker: few enough that the two workers finish together."""
 
@@ -238,9 +241,7 @@ def _scan_all(sources: list[Any], jobs: int, spec: tuple[Any, Any, str | None]) 
 
     assert _JOB is not None
     _detectors, key, max_bytes = _JOB
-    # fork: the workers start with this process's detectors (no rule loading, no database load)
-    method = "fork" if sys.platform == "linux" else "spawn"
-    context = multiprocessing.get_context(method)
+    context = multiprocessing.get_context(START_METHOD)
     with context.Pool(jobs, initializer=_init_worker, initargs=(spec, key, max_bytes)) as pool:
         yield from pool.imap(_scan_source, sources, chunksize=TASK_FILES)
 

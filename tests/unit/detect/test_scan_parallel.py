@@ -82,7 +82,13 @@ def test_two_workers_report_exactly_what_one_process_reports(tree: Path, state: 
     assert two == one
 
 
-def test_the_pool_really_runs_and_keeps_the_order(tree: Path, state: Path) -> None:
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_the_pool_really_runs_and_keeps_the_order(
+    tree: Path, state: Path, method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forked workers use this process's detectors; spawned ones (macOS) build their own from the
+    settings: the same results either way."""
+    monkeypatch.setattr(scan_cli, "START_METHOD", method)
     cache = detector_cache_dir(str(state))
     detectors = Detectors(["secret", "pii"], cache_dir=cache)
     sources: list[str | Skipped | tuple[str, bytes]] = list(
