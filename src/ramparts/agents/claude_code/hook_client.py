@@ -1,6 +1,6 @@
 """The resident hook's thin client: ``python -I -S hook_client.py [options] -- <full hook command>``.
 
-Claude Code runs this file by path for every event when the policy sets ``hook.resident: true``. It
+Claude Code runs this file by path for every event (the default; ``hook.resident: false`` opts out). It
 imports only built-in modules (``_socket``, ``_blake2``, ``os``, ``sys``) so it starts about as fast
 as a bare interpreter, hands the event to ``ramparts hook-server`` over a Unix socket and relays the
 server's answer (stdout, stderr, exit code).
