@@ -241,9 +241,15 @@ def _scan_all(sources: list[Any], jobs: int, spec: tuple[Any, Any, str | None]) 
 
     assert _JOB is not None
     _detectors, key, max_bytes = _JOB
+    from concurrent.futures import ProcessPoolExecutor
+
+    # an executor, not multiprocessing.Pool: a worker that dies (killed, out of memory) fails the scan
+    # with BrokenProcessPool instead of leaving it waiting forever for the lost files
     context = multiprocessing.get_context(START_METHOD)
-    with context.Pool(jobs, initializer=_init_worker, initargs=(spec, key, max_bytes)) as pool:
-        yield from pool.imap(_scan_source, sources, chunksize=TASK_FILES)
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_init_worker, initargs=(spec, key, max_bytes)
+    ) as pool:
+        yield from pool.map(_scan_source, sources, chunksize=TASK_FILES)
 
 
 def _size(files: list[str]) -> int:
@@ -256,6 +262,8 @@ def _size(files: list[str]) -> int:
 
 def _files(detectors: Any, key: bytes, args: argparse.Namespace, spec: tuple[Any, Any, str | None]) -> int:
     global _JOB
+    from concurrent.futures.process import BrokenProcessPool
+
     from .. import __version__
     from ..detect.files import walk
     from ..detect.report import (
@@ -289,23 +297,27 @@ def _files(detectors: Any, key: bytes, args: argparse.Namespace, spec: tuple[Any
                 walk([path], max_bytes=args.max_bytes, gitignore=not args.no_gitignore, sniff=False)
             )
     _JOB = (detectors, key, args.max_bytes)
-    for n, result in enumerate(_scan_all(sources, _jobs(args.jobs), spec), 1):
-        skipped.extend(result.skipped)
-        scanned += result.scanned
-        for item in result.located:
-            finding = item.finding
-            if finding.confidence < args.min_confidence:
-                continue
-            if (item.path, finding.detector, finding.fingerprint) in accepted:
-                continue
-            items.append(item)
-        if show and (n % 25 == 0 or n == len(sources)):
-            rate = n / max(time.monotonic() - started, 1e-6)
-            print(
-                f"\r  scanned {n}/{len(sources)} files ({rate:.0f}/s), {len(items)} findings",
-                end="",
-                file=sys.stderr,
-            )
+    try:
+        for n, result in enumerate(_scan_all(sources, _jobs(args.jobs), spec), 1):
+            skipped.extend(result.skipped)
+            scanned += result.scanned
+            for item in result.located:
+                finding = item.finding
+                if finding.confidence < args.min_confidence:
+                    continue
+                if (item.path, finding.detector, finding.fingerprint) in accepted:
+                    continue
+                items.append(item)
+            if show and (n % 25 == 0 or n == len(sources)):
+                rate = n / max(time.monotonic() - started, 1e-6)
+                print(
+                    f"\r  scanned {n}/{len(sources)} files ({rate:.0f}/s), {len(items)} findings",
+                    end="",
+                    file=sys.stderr,
+                )
+    except BrokenProcessPool as exc:
+        print(f"\nramparts scan: a worker process died ({exc}); no report written", file=sys.stderr)
+        return EXIT_USAGE
     if show:
         print(file=sys.stderr)
     if args.write_baseline:

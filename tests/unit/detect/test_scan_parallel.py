@@ -159,3 +159,31 @@ def test_a_file_read_as_bytes_scans_as_its_text(
 @functools.cache
 def _detectors() -> Detectors:
     return Detectors(["secret", "pii"], cache_dir=os.environ.get("RAMPARTS_CACHE_DIR"))
+
+
+class _DiesOnMarker:
+    """Detectors whose scan ends its (worker) process on one file: a worker killed mid-scan."""
+
+    secrets = None
+
+    def scan(self, text: str, key: bytes) -> list[object]:
+        if "DIE-HERE" in text:
+            os._exit(3)
+        return []
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_that_dies_fails_the_scan_instead_of_hanging(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ramparts.cli._main import build_parser
+
+    for i in range(20):
+        (tmp_path / f"f{i:02d}.txt").write_text("DIE-HERE\n" if i == 13 else "fine\n")
+    args = build_parser().parse_args(["scan", str(tmp_path), "-j", "2"])
+    try:
+        code = scan_cli._files(_DiesOnMarker(), KEY, args, (DetectSettings(), ("secret",), None))
+    finally:
+        scan_cli._JOB = None
+    assert code == 2
+    assert "a worker process died" in capsys.readouterr().err
