@@ -169,6 +169,13 @@ def test_compiled_settings_use_the_resident_client_by_default(
     assert _commands(installed) == {resident}
     assert run(capsys, "install", "--scope", "user", "--root", str(root), *base, "--no-resident")[0] == 0
     assert _commands(json.loads((root / ".claude" / "settings.json").read_text())) == {plain}
+    # Windows has no Unix sockets for the client: the plain command, unless asked for
+    win = ["install", "--scope", "managed", "--platform", "win32", "--root", str(tmp_path / "win"), *base]
+    target = tmp_path / "win" / "Program Files" / "ClaudeCode" / "managed-settings.json"
+    assert run(capsys, *win)[0] == 0
+    assert _commands(json.loads(target.read_text())) == {plain}
+    assert run(capsys, *win, "--resident", "--force")[0] == 0
+    assert _commands(json.loads(target.read_text())) == {resident}
 
 
 def test_installed_hook_command_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -316,7 +316,9 @@ def _compiled(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         python=args.python,
         deadline_ms=policy.hook.deadline_ms,
     )
-    resident = policy.hook.resident
+    # the client needs Unix sockets: on Windows it would only ever fall back (two interpreters an event)
+    platform = getattr(args, "platform", None) or sys.platform
+    resident = policy.hook.resident and platform != "win32"
     if getattr(args, "resident", None) is not None:
         resident = args.resident  # the command line wins over the policy's hook.resident
     if resident:
