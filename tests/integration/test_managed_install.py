@@ -7,9 +7,12 @@ root on a machine with no /etc/claude-code of its own, and removes everything it
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,7 +90,8 @@ def test_managed_install_locks_out_other_hooks_and_bypass(
         ToolUse("Bash", {"command": "ls", "description": "d"}),
         "done",
     ]
-    with ScriptedModelServer(scenario) as server:
+    with ScriptedModelServer(scenario) as server, contextlib.ExitStack() as cleanup:
+        cleanup.callback(_stop_resident_server, state)
         run = run_claude(
             "go",
             claude_bin=claude_bin,
@@ -106,3 +110,21 @@ def test_managed_install_locks_out_other_hooks_and_bypass(
     assert pushed is not None and pushed.is_error
     assert listed is not None and not listed.is_error
     assert (state / "audit.db").exists()
+    assert "hook_client.py" in installed["hooks"]["PreToolUse"][0]["hooks"][0]["command"]  # the default
+
+
+def _stop_resident_server(state: Path) -> None:
+    """The installed (resident) hook started a ``hook-server`` for this state folder: stop it by the
+    pid its lock file holds, rather than leave it to its idle exit."""
+    try:
+        fd = os.open(state / "hook.sock.lock", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:  # held: the server whose pid the file names is running
+        pid = int(os.pread(fd, 32, 0).split()[0])
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    finally:
+        os.close(fd)

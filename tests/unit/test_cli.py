@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,12 +132,61 @@ def test_compile_and_install(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert (root / ".claude" / "settings.json").exists()
 
 
+def _commands(settings: dict[str, Any]) -> set[str]:
+    return {h["command"] for entries in settings["hooks"].values() for e in entries for h in e["hooks"]}
+
+
+def test_compiled_settings_use_the_resident_client_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """compile and install write the resident hook's client, wrapping the plain hook command (its
+    fallback); --no-resident or hook.resident: false write the plain command; the flag wins."""
+    from ramparts.agents.claude_code import hook_client
+
+    policy = tmp_path / "ramparts.yaml"
+    run(capsys, "policy", "init", str(policy))
+    base = ["--policy", str(policy), "--state-dir", str(tmp_path / "st")]
+    client = os.path.realpath(hook_client.__file__)
+
+    def compiled(*extra: str, path: Path = policy) -> set[str]:
+        code, out, err = run(capsys, "compile", *base[:1], str(path), *base[2:], *extra)
+        assert code == 0, err
+        return _commands(json.loads(out))
+
+    (resident,) = compiled()
+    assert resident.startswith(f"{sys.executable} -I -S {client} --wait-ms ")
+    (plain,) = compiled("--no-resident")
+    assert "hook_client" not in plain and " -I -m ramparts hook " in plain
+    assert resident.endswith(" -- " + plain)  # the fallback is exactly the plain hook command
+    assert compiled("--resident") == {resident}
+    opted_out = tmp_path / "cold.yaml"
+    opted_out.write_text(policy.read_text().replace("hook:\n", "hook:\n  resident: false\n", 1))
+    assert compiled(path=opted_out) == {plain.replace(str(policy), str(opted_out))}
+    assert compiled("--resident", path=opted_out) == {resident.replace(str(policy), str(opted_out))}
+    root = tmp_path / "root"
+    assert run(capsys, "install", "--scope", "managed", "--root", str(root), *base)[0] == 0
+    installed = json.loads((root / "etc" / "claude-code" / "managed-settings.json").read_text())
+    assert _commands(installed) == {resident}
+    assert run(capsys, "install", "--scope", "user", "--root", str(root), *base, "--no-resident")[0] == 0
+    assert _commands(json.loads((root / ".claude" / "settings.json").read_text())) == {plain}
+    # Windows has no Unix sockets for the client: the plain command, unless asked for
+    win = ["install", "--scope", "managed", "--platform", "win32", "--root", str(tmp_path / "win"), *base]
+    target = tmp_path / "win" / "Program Files" / "ClaudeCode" / "managed-settings.json"
+    assert run(capsys, *win)[0] == 0
+    assert _commands(json.loads(target.read_text())) == {plain}
+    assert run(capsys, *win, "--resident", "--force")[0] == 0
+    assert _commands(json.loads(target.read_text())) == {resident}
+
+
 def test_installed_hook_command_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The command written into the settings really works as a shell command, from any cwd."""
     policy = tmp_path / "ramparts.yaml"
     run(capsys, "policy", "init", str(policy))
-    _, out, _ = run(capsys, "compile", "--policy", str(policy), "--state-dir", str(tmp_path / "st"))
+    _, out, _ = run(
+        capsys, "compile", "--policy", str(policy), "--state-dir", str(tmp_path / "st"), "--no-resident"
+    )
     command = json.loads(out)["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+    assert "hook_client.py" not in command  # the plain hook (the resident client: test_hook_resident.py)
     evil = tmp_path / "repo"
     (evil / "ramparts").mkdir(parents=True)
     (evil / "ramparts" / "__init__.py").write_text(

@@ -213,9 +213,7 @@ def _build(sub: Any) -> None:
         help="with --all: run managed stdio MCP servers in `ramparts mcp wrap`",
     )
     p.add_argument("--python", help="interpreter the hook runs with (default: this one)")
-    p.add_argument(
-        "--resident", action="store_true", help="install the resident hook's client (as hook.resident: true)"
-    )
+    resident_flags(p)
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("install", help="compile and write the settings for a scope")
@@ -225,9 +223,7 @@ def _build(sub: Any) -> None:
     p.add_argument("--platform", choices=["linux", "darwin", "win32"], help="target platform's paths")
     p.add_argument("--force", action="store_true", help="overwrite a settings file Ramparts did not write")
     p.add_argument("--python", help="interpreter the hook runs with (default: this one)")
-    p.add_argument(
-        "--resident", action="store_true", help="install the resident hook's client (as hook.resident: true)"
-    )
+    resident_flags(p)
     p.set_defaults(func=cmd_install)
 
     aud = sub.add_parser("audit", help="read and verify the audit trail").add_subparsers(metavar="ACTION")
@@ -397,6 +393,26 @@ def cmd_policy_schema(args: argparse.Namespace) -> int:
 # -- compile / install -------------------------------------------------------------------------------------------
 
 
+def resident_flags(p: argparse.ArgumentParser) -> None:
+    flags = p.add_mutually_exclusive_group()
+    flags.add_argument(
+        "--resident",
+        dest="resident",
+        action="store_const",
+        const=True,
+        default=None,
+        help="install the resident hook's client, falling back to the plain hook (the default, unless "
+        "the policy sets hook.resident: false)",
+    )
+    flags.add_argument(
+        "--no-resident",
+        dest="resident",
+        action="store_const",
+        const=False,
+        help="install the plain hook command only (a fresh interpreter per event, as hook.resident: false)",
+    )
+
+
 def _compiled(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     import os
 
@@ -414,7 +430,12 @@ def _compiled(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         python=args.python,
         deadline_ms=policy.hook.deadline_ms,
     )
-    if policy.hook.resident or getattr(args, "resident", False):
+    # the client needs Unix sockets: on Windows it would only ever fall back (two interpreters an event)
+    platform = getattr(args, "platform", None) or sys.platform
+    resident = policy.hook.resident and platform != "win32"
+    if getattr(args, "resident", None) is not None:
+        resident = args.resident  # the command line wins over the policy's hook.resident
+    if resident:
         from ..policy.compile import resident_command
 
         command = resident_command(

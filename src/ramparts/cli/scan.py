@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 from .._locations import detector_cache_dir, state_dir
 
@@ -48,6 +50,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--write-baseline", help="write the findings of this scan as a baseline file")
     p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="bytes read per file or stdin")
     p.add_argument("--no-gitignore", action="store_true", help="scan files .gitignore excludes too")
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="worker processes for folders and many files (default: one per available core; 1: none); "
+        "the findings and their order are the same for every N",
+    )
     p.add_argument("--progress", action="store_true", help="show progress on stderr (default: when a tty)")
     p.add_argument(
         "--warm",
@@ -108,7 +119,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     )
     if args.jsonl:
         return _jsonl(detectors, key, args)
-    return _files(detectors, key, args)
+    return _files(detectors, key, args, (settings, categories, detector_cache_dir(state)))
 
 
 def _jsonl(detectors: Any, key: bytes, args: argparse.Namespace) -> int:
@@ -149,14 +160,115 @@ def _rank(severity: str) -> int:
     return SEVERITY_ORDER.get(severity, 0)
 
 
-def _files(detectors: Any, key: bytes, args: argparse.Namespace) -> int:
+class _Scanned(NamedTuple):
+    """One source's outcome: every finding with its column (the thresholds and the baseline are
+    applied by the caller), what was skipped or cut, and whether it was scanned."""
+
+    located: list[Any]
+    skipped: list[tuple[str, str]]
+    scanned: bool
+
+
+_JOB: tuple[Any, bytes, int] | None = None
+"""The detectors, the fingerprint key and ``--max-bytes`` of this process's scan (a worker's too)."""
+
+
+def _scan_source(source: Any) -> _Scanned:
+    """Read and scan one source: a path, a :class:`Skipped` from the walk, or ``(name, bytes)`` read
+    from stdin. The one function both the single-process and the parallel scan run per source."""
+    from ..detect.files import Skipped, read_file
+    from ..detect.report import Located, column
+
+    assert _JOB is not None
+    detectors, key, max_bytes = _JOB
+    if isinstance(source, Skipped):
+        return _Scanned([], [(source.path, source.why)], False)
+    if isinstance(source, tuple):
+        name, data = source
+        text, cut = data[:max_bytes].decode("utf-8", "replace"), len(data) > max_bytes
+    else:
+        name = source
+        read = read_file(source, max_bytes)
+        if isinstance(read, Skipped):
+            return _Scanned([], [(read.path, read.why)], False)
+        text, cut = read
+    skipped = [(name, f"only the first {max_bytes} bytes were scanned")] if cut else []
+    located = [Located(name, column(text, f.start), f) for f in detectors.scan(text, key)]
+    return _Scanned(located, skipped, True)
+
+
+def _init_worker(spec: tuple[Any, Any, str | None], key: bytes, max_bytes: int) -> None:
+    """A pool worker's start: a forked worker already holds the parent's detectors (built, caches
+    loaded); a spawned one builds its own from the same settings (from the warm cache)."""
+    global _JOB
+    if _JOB is None:
+        from ..detect.scanner import Detectors
+
+        settings, categories, cache_dir = spec
+        _JOB = (Detectors.from_settings(settings, categories, cache_dir=cache_dir), key, max_bytes)
+
+
+def _jobs(requested: int) -> int:
+    if requested > 0:
+        return requested
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+PARALLEL_MIN_FILES = 16
+"""Fewer files than this are scanned in this process: starting workers would cost more than it saves ..."""
+PARALLEL_MIN_BYTES = 2 << 20
+"""... unless they hold this many bytes."""
+START_METHOD = "fork" if sys.platform == "linux" else "spawn"
+"""fork: the workers start with this process's detectors (no rule loading, no database load); where
+forking a process is unsafe (macOS) each worker builds its own from the warm cache."""
+TASK_FILES = 4
+"""Files per task handed to a worker: few enough that the two workers finish together."""
+
+
+def _scan_all(sources: list[Any], jobs: int, spec: tuple[Any, Any, str | None]) -> Iterator[_Scanned]:
+    """Every source's outcome, in the order of ``sources``: with ``jobs`` > 1 and enough to scan, from
+    a pool of worker processes (each reads its own files; only findings come back, so memory stays
+    bounded by the findings, not by the tree)."""
+    files = [s for s in sources if isinstance(s, str)]
+    big = len(files) >= PARALLEL_MIN_FILES or _size(files) >= PARALLEL_MIN_BYTES
+    if jobs <= 1 or len(sources) < 2 or not big:
+        yield from map(_scan_source, sources)
+        return
+    import multiprocessing
+
+    assert _JOB is not None
+    _detectors, key, max_bytes = _JOB
+    from concurrent.futures import ProcessPoolExecutor
+
+    # an executor, not multiprocessing.Pool: a worker that dies (killed, out of memory) fails the scan
+    # with BrokenProcessPool instead of leaving it waiting forever for the lost files
+    context = multiprocessing.get_context(START_METHOD)
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_init_worker, initargs=(spec, key, max_bytes)
+    ) as pool:
+        yield from pool.map(_scan_source, sources, chunksize=TASK_FILES)
+
+
+def _size(files: list[str]) -> int:
+    total = 0
+    for path in files[:PARALLEL_MIN_FILES]:
+        with contextlib.suppress(OSError):  # an unreadable file is reported when it is read
+            total += os.path.getsize(path)
+    return total
+
+
+def _files(detectors: Any, key: bytes, args: argparse.Namespace, spec: tuple[Any, Any, str | None]) -> int:
+    global _JOB
+    from concurrent.futures.process import BrokenProcessPool
+
     from .. import __version__
-    from ..detect.files import Skipped, read_text, walk
+    from ..detect.files import walk
     from ..detect.report import (
-        Located,
         baseline_doc,
         baseline_keys,
-        column,
         json_report,
         sarif_report,
         text_report,
@@ -170,50 +282,42 @@ def _files(detectors: Any, key: bytes, args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             print(f"ramparts scan: baseline {args.baseline}: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    items: list[Located] = []
+    items: list[Any] = []
     skipped: list[tuple[str, str]] = []
     scanned = 0
     show = args.progress or (sys.stderr.isatty() and args.format == "text")
     started = time.monotonic()
     sources: list[Any] = []
     for path in args.paths:
-        sources.extend(
-            ["-"] if path == "-" else walk([path], max_bytes=args.max_bytes, gitignore=not args.no_gitignore)
-        )
-    for n, source in enumerate(sources, 1):
-        if isinstance(source, Skipped):
-            skipped.append((source.path, source.why))
-            continue
-        if source == "-":
-            data = sys.stdin.buffer.read(args.max_bytes + 1)
-            text, cut, name = (
-                data[: args.max_bytes].decode("utf-8", "replace"),
-                len(data) > args.max_bytes,
-                "<stdin>",
-            )
+        if path == "-":
+            sources.append(("<stdin>", sys.stdin.buffer.read(args.max_bytes + 1)))
         else:
-            try:
-                text, cut = read_text(source, args.max_bytes)
-            except OSError as exc:
-                skipped.append((source, f"unreadable: {exc.strerror or exc}"))
-                continue
-            name = source
-        if cut:
-            skipped.append((name, f"only the first {args.max_bytes} bytes were scanned"))
-        scanned += 1
-        for finding in detectors.scan(text, key):
-            if finding.confidence < args.min_confidence:
-                continue
-            if (name, finding.detector, finding.fingerprint) in accepted:
-                continue
-            items.append(Located(name, column(text, finding.start), finding))
-        if show and (n % 25 == 0 or n == len(sources)):
-            rate = n / max(time.monotonic() - started, 1e-6)
-            print(
-                f"\r  scanned {n}/{len(sources)} files ({rate:.0f}/s), {len(items)} findings",
-                end="",
-                file=sys.stderr,
+            # the binary check is made where each file is read (in a worker), not here
+            sources.extend(
+                walk([path], max_bytes=args.max_bytes, gitignore=not args.no_gitignore, sniff=False)
             )
+    _JOB = (detectors, key, args.max_bytes)
+    try:
+        for n, result in enumerate(_scan_all(sources, _jobs(args.jobs), spec), 1):
+            skipped.extend(result.skipped)
+            scanned += result.scanned
+            for item in result.located:
+                finding = item.finding
+                if finding.confidence < args.min_confidence:
+                    continue
+                if (item.path, finding.detector, finding.fingerprint) in accepted:
+                    continue
+                items.append(item)
+            if show and (n % 25 == 0 or n == len(sources)):
+                rate = n / max(time.monotonic() - started, 1e-6)
+                print(
+                    f"\r  scanned {n}/{len(sources)} files ({rate:.0f}/s), {len(items)} findings",
+                    end="",
+                    file=sys.stderr,
+                )
+    except BrokenProcessPool as exc:
+        print(f"\nramparts scan: a worker process died ({exc}); no report written", file=sys.stderr)
+        return EXIT_USAGE
     if show:
         print(file=sys.stderr)
     if args.write_baseline:

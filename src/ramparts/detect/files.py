@@ -8,6 +8,8 @@ import os
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+from .matcher import remember_ascii
+
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", ".tox", ".mypy_cache"})
 SNIFF = 8192
 
@@ -17,16 +19,22 @@ class Skipped(NamedTuple):
     why: str
 
 
-def walk(paths: list[str], *, max_bytes: int, gitignore: bool = True) -> Iterator[str | Skipped]:
-    """Files to scan, in a stable order, and the files skipped with the reason."""
+def walk(
+    paths: list[str], *, max_bytes: int, gitignore: bool = True, sniff: bool = True
+) -> Iterator[str | Skipped]:
+    """Files to scan, in a stable order, and the files skipped with the reason.
+
+    ``sniff=False`` leaves out the binary check (one open and read per file): the caller reads each
+    file with :func:`read_file`, which makes the same check on the bytes it reads anyway.
+    """
     for root in paths:
         if os.path.isdir(root):
-            yield from _walk_dir(root, max_bytes, gitignore)
+            yield from _walk_dir(root, max_bytes, gitignore, sniff)
         else:
-            yield _check(root, max_bytes)
+            yield _check(root, max_bytes) if sniff else root
 
 
-def _walk_dir(root: str, max_bytes: int, gitignore: bool) -> Iterator[str | Skipped]:
+def _walk_dir(root: str, max_bytes: int, gitignore: bool, sniff: bool) -> Iterator[str | Skipped]:
     import pathspec
 
     specs: list[tuple[str, Any]] = []
@@ -35,7 +43,7 @@ def _walk_dir(root: str, max_bytes: int, gitignore: bool) -> Iterator[str | Skip
         if gitignore and ".gitignore" in files:
             try:
                 with open(os.path.join(folder, ".gitignore"), encoding="utf-8", errors="replace") as handle:
-                    specs.append((folder, pathspec.PathSpec.from_lines("gitwildmatch", handle)))
+                    specs.append((folder, _gitignore(pathspec, handle.read().splitlines())))
             except OSError:
                 pass
         active = [(base, spec) for base, spec in specs if folder == base or folder.startswith(base + os.sep)]
@@ -52,7 +60,14 @@ def _walk_dir(root: str, max_bytes: int, gitignore: bool) -> Iterator[str | Skip
             if os.path.islink(full):
                 yield Skipped(full, "symbolic link")
                 continue
-            yield _check(full, max_bytes)
+            yield _check(full, max_bytes) if sniff else full
+
+
+def _gitignore(pathspec: Any, lines: list[str]) -> Any:
+    try:
+        return pathspec.PathSpec.from_lines("gitignore", lines)
+    except KeyError:  # pathspec before 1.0 names these patterns "gitwildmatch" (deprecated since)
+        return pathspec.PathSpec.from_lines("gitwildmatch", lines)
 
 
 def _ignored(specs: list[tuple[str, Any]], path: str, *, directory: bool) -> bool:
@@ -72,6 +87,24 @@ def _check(path: str, max_bytes: int) -> str | Skipped:
     if b"\0" in head:
         return Skipped(path, "binary")
     return path  # a file larger than max_bytes is scanned up to it; read_text says it was cut
+
+
+def read_file(path: str, max_bytes: int) -> tuple[str, bool] | Skipped:
+    """What a sniffing :func:`walk` and then :func:`read_text` give, from one open: the text and
+    whether it was cut, or why the file is skipped (binary, unreadable)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max(max_bytes + 1, SNIFF))
+    except OSError as exc:
+        return Skipped(path, f"unreadable: {exc.strerror or exc}")
+    if b"\0" in data[:SNIFF]:
+        return Skipped(path, "binary")
+    body = data[:max_bytes]
+    if not body.isascii():
+        return body.decode("utf-8", "replace"), len(data) > max_bytes
+    text = body.decode("ascii")
+    remember_ascii(text, body)  # the prefilters scan exactly these bytes: spare them encoding the text again
+    return text, len(data) > max_bytes
 
 
 def read_text(path: str, max_bytes: int) -> tuple[str, bool]:

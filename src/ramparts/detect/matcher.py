@@ -375,6 +375,15 @@ def ascii_bytes(text: str) -> bytes:
     return data
 
 
+def remember_ascii(text: str, data: bytes) -> None:
+    """Tell :func:`ascii_bytes` that ``data`` is ``text.encode("ascii")`` (the bytes of an ASCII file
+    ``text`` was just decoded from), so the next scan of ``text`` does not encode it again. Only the
+    cheap part is checked (ASCII, same length): call it with the very bytes ``text`` came from."""
+    global _LAST_ASCII
+    if len(data) == len(text) and data.isascii():
+        _LAST_ASCII = (text, data)
+
+
 _LEAD_AS_DEL = bytes(range(0x80)) + b"\x7f" * 0x80
 _CONTINUATION = bytes(range(0x80, 0xC0))
 _LAST_ASCII: tuple[str | None, bytes] = (None, b"")

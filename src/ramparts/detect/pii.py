@@ -241,6 +241,10 @@ PHONE = Entity(
     ),
     against=("version", "id", "order", "invoice", "isbn", "serial", "date", "port", "ip"),
     check="phone",
+    # Every match holds two digits, a separator and two digits (the end of one group and the start of
+    # the next) or "+" and eight digits. Hyperscan runs the pattern itself several times slower, and
+    # slows the whole database down with it on digit-heavy text (botocore's JSON: 0.44 s against 0.20 s).
+    prefilter=r"\d\d[ .\-]\d\d|\+\d{8}",
 )
 SSN = Entity(
     "pii-us-ssn",

@@ -16,8 +16,9 @@ class HookSettings(NamedTuple):
     deadline_ms: int = 4000
     """The hook's own deadline: past it, it denies. Kept well under ``timeout``."""
     max_input_bytes: int = 16 * 1024 * 1024
-    resident: bool = False
-    """Install the thin client of a resident ``ramparts hook-server`` instead of the plain hook command."""
+    resident: bool = True
+    """Install the thin client of a resident ``ramparts hook-server`` (falling back to the plain hook
+    command whenever the server cannot take an event); false: the plain hook command only."""
 
 
 class CompileSettings(NamedTuple):

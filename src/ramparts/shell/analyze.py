@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from shlex import quote as shlex_quote
 from typing import NamedTuple
 
@@ -791,18 +792,32 @@ def _find(args: list[str], acc: _Acc, depth: int) -> None:
         acc.merge(inner)
 
 
-_CODE_LITERAL = re.compile(r"""(['"])([^'"\n]{1,300})\1""")
-_SED_FILE = re.compile(r"(?:^|[;{}\n\d$/])\s*[rR]\s*([^\s;}]+)")
+def _lazy(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
+    """A pattern compiled on its first use. These serve only some commands (sed, awk, inline code,
+    network clients), and the hook is a fresh process per event: compiling them at import cost every
+    event about 2 ms (the case-insensitive hostname pattern alone over 1 ms)."""
+    cell: list[re.Pattern[str]] = []
+
+    def get() -> re.Pattern[str]:
+        if not cell:
+            cell.append(re.compile(pattern, flags))
+        return cell[0]
+
+    return get
+
+
+_CODE_LITERAL = _lazy(r"""(['"])([^'"\n]{1,300})\1""")
+_SED_FILE = _lazy(r"(?:^|[;{}\n\d$/])\s*[rR]\s*([^\s;}]+)")
 # awk programs that run commands or write files: system(), `print | "cmd"`, `"cmd" | getline`, `|&`,
 # `print > "file"`; gawk's @load/@include pull in code from files.
 # An awk program is code with effects when it can run a command, write a file or read one it names:
 # system(), getline, any pipe (not `||`), ENVIRON, @load/@include, or print with a `>` anywhere
 # (parsing awk's strings to tell `print "a;" > f` from a comparison is not worth a miss).
-_AWK_EFFECTS = re.compile(r"system|getline|(?<!\|)\|(?!\|)|ENVIRON|@load|@include|\bprintf?\b[\s\S]*>")
+_AWK_EFFECTS = _lazy(r"system|getline|(?<!\|)\|(?!\|)|ENVIRON|@load|@include|\bprintf?\b[\s\S]*>")
 # GNU sed commands that run a command or touch a file other than its input: `e`, `w`/`W`, `r`/`R`,
 # and the `e`/`w` flags of `s///`.
 _SED_ADDRESS = r"(?:\d+|\$|/(?:\\.|[^/\n])*/[IM]*|\\[^\n]+?)(?:~\d+)?"
-_SED_EFFECTS = re.compile(
+_SED_EFFECTS = _lazy(
     rf"(?:^|[;{{}}\n])\s*(?:{_SED_ADDRESS}\s*(?:,\s*(?:{_SED_ADDRESS}|[+~]\d+))?)?\s*!?\s*[eEwWrRF]"
     r"|s(?P<d>.)(?:\\.|(?!(?P=d)).)*(?P=d)(?:\\.|(?!(?P=d)).)*(?P=d)[gpiImMe0-9]*[ew]",
     re.DOTALL,
@@ -813,7 +828,7 @@ def _inline_code(name: str, argv: list[str], acc: _Acc, stdin: str | None) -> No
     """Code handed to an interpreter on its command line or in a here-document: its own kind of action."""
     if name in ("awk", "gawk", "mawk", "nawk", "sed"):
         program = _script_argument(argv[1:], VALUE_OPTIONS.get(name, frozenset()))
-        pattern = _SED_EFFECTS if name == "sed" else _AWK_EFFECTS
+        pattern = _SED_EFFECTS() if name == "sed" else _AWK_EFFECTS()
         if program is None and any(
             w in ("-f", "--file", "-W") or w.startswith(("--file=", "-W")) for w in argv[1:]
         ):
@@ -845,10 +860,10 @@ def _inline_code(name: str, argv: list[str], acc: _Acc, stdin: str | None) -> No
 def _literal_reads(code: str, acc: _Acc) -> None:
     """String literals in code that look like paths count as reads, so a Read deny still denies
     `python3 -c "print(open('.env').read())"` instead of only asking (and sed's `r .env`)."""
-    for _quote, literal in _CODE_LITERAL.findall(code):
+    for _quote, literal in _CODE_LITERAL().findall(code):
         if ("/" in literal or "." in literal or literal.startswith("~")) and " " not in literal:
             acc.files.append(FileWord(literal, "read", "argument"))
-    for match in _SED_FILE.finditer(code):
+    for match in _SED_FILE().finditer(code):
         acc.files.append(FileWord(match.group(1), "read", "argument"))
 
 
@@ -1100,10 +1115,8 @@ def _git_prints_history(sub: str, args: list[str]) -> str:
 # -- network targets ---------------------------------------------------------------------------------
 
 _DEV_NET = re.compile(r"/dev/(?:tcp|udp)/([^/]+)/")
-_URL_HOST = re.compile(r"^(?:[a-z][a-z0-9+.\-]*://)?(?:[^@/\s]*@)?(\[[^\]]+\]|[^:/?#\s]+)", re.IGNORECASE)
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_\-]{0,62})(?:\.[a-z0-9_\-]{1,63})*$", re.IGNORECASE
-)
+_URL_HOST = _lazy(r"^(?:[a-z][a-z0-9+.\-]*://)?(?:[^@/\s]*@)?(\[[^\]]+\]|[^:/?#\s]+)", re.IGNORECASE)
+_HOSTNAME = _lazy(r"^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_\-]{0,62})(?:\.[a-z0-9_\-]{1,63})*$", re.IGNORECASE)
 HTTP_CLIENTS = frozenset({"curl", "wget", "http", "https", "xh", "aria2c"})
 RAW_CLIENTS = frozenset({"nc", "ncat", "netcat", "telnet", "openssl"})
 REMOTE_SHELLS = frozenset({"ssh", "scp", "sftp", "rsync", "mosh"})
@@ -1157,11 +1170,11 @@ _UPLOAD_FILE = frozenset(
 
 
 def _host_of(word: str) -> str:
-    match = _URL_HOST.match(word)
+    match = _URL_HOST().match(word)
     if not match:
         return ""
     host = match.group(1).strip("[]").lower()
-    return host if host and (_HOSTNAME.match(host) or ":" in host) else ""
+    return host if host and (_HOSTNAME().match(host) or ":" in host) else ""
 
 
 def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[str]) -> list[str]:

@@ -137,6 +137,20 @@ def test_prefilters_match_wherever_their_patterns_do(text: str) -> None:
             assert re.search(entity.prefilter.encode(), ascii_bytes(text)), (entity.id, text)
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789 .-+()x\u00e9", max_size=40))
+def test_the_phone_prefilter_matches_wherever_the_phone_pattern_does(text: str) -> None:
+    """Phone shapes (digit groups, separators, "+", parentheses) densely: the loose phone prefilter
+    (two digits, a separator, two digits; or "+" and eight digits) must hold every phone match."""
+    import re
+
+    from ramparts.detect.matcher import ascii_bytes, flags
+    from ramparts.detect.pii import PHONE
+
+    if re.search(PHONE.pattern, text, flags(False)):
+        assert re.search(PHONE.prefilter.encode(), ascii_bytes(text)), text
+
+
 def test_non_ascii_text_keeps_character_offsets() -> None:
     text = "héllo wörld: jane.roe@acme-corp.io, SSN 536-22-8842"
     assert found(text) == [("pii-email", "jane.roe@acme-corp.io"), ("pii-us-ssn", "536-22-8842")]

@@ -1,6 +1,6 @@
 """The resident hook's thin client: ``python -I -S hook_client.py [options] -- <full hook command>``.
 
-Claude Code runs this file by path for every event when the policy sets ``hook.resident: true``. It
+Claude Code runs this file by path for every event (the default; ``hook.resident: false`` opts out). It
 imports only built-in modules (``_socket``, ``_blake2``, ``os``, ``sys``) so it starts about as fast
 as a bare interpreter, hands the event to ``ramparts hook-server`` over a Unix socket and relays the
 server's answer (stdout, stderr, exit code).
@@ -160,7 +160,7 @@ def _start_server(hook_argv: list[str], socket_path: str, idle_exit: str | None)
     ]
     try:  # noqa: SIM105 - contextlib costs an import on every event
         os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=actions, setsid=True)
-    except (OSError, ValueError):
+    except (OSError, ValueError, NotImplementedError):  # NotImplementedError: no POSIX_SPAWN_SETSID
         pass
 
 
@@ -238,6 +238,8 @@ def ask(
     """Ask the resident server; raises _Fallback before the go byte, _Deny after it."""
     import time
 
+    if not hasattr(_socket, "AF_UNIX") or not hasattr(os, "getuid"):
+        raise _Fallback("no Unix sockets here (Windows): the full hook decides")
     uid = os.getuid()
     state = _state_dir(hook_argv)
     path = options.get("--socket") or os.path.join(state, "hook.sock")
