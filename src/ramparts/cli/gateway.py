@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._locations import state_dir
+from ._args import int_range, listen_address
 
 if TYPE_CHECKING:
     from ..policy.types import GatewaySettings, Policy
@@ -30,21 +31,26 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     )
     common(p)
     p.add_argument(
-        "--listen", default="127.0.0.1:8788", help="HOST:PORT (port 0: a free port; default %(default)s)"
+        "--listen",
+        type=listen_address,
+        default="127.0.0.1:8788",
+        help="HOST:PORT (port 0: a free port; default %(default)s)",
     )
     p.add_argument(
         "--upstream",
         help="Messages API base URL (default: the policy's gateway.upstream, https://api.anthropic.com)",
     )
     p.add_argument("--model", action="append", default=[], help="allowed model (fnmatch pattern; repeatable)")
-    p.add_argument("--max-tokens", type=int, help="max_tokens cap")
+    p.add_argument("--max-tokens", type=int_range(1), help="max_tokens cap")
     p.add_argument("--max-tokens-mode", choices=["clamp", "reject"], help="over the cap (default: clamp)")
-    p.add_argument("--max-request-bytes", type=int, help="request size cap (default 32 MiB)")
-    p.add_argument("--rate-per-minute", type=int, help="requests per user per minute (per replica)")
-    p.add_argument("--daily-tokens", type=int, help="tokens per user per UTC day (shared by replicas)")
+    p.add_argument("--max-request-bytes", type=int_range(1), help="request size cap (default 32 MiB)")
+    p.add_argument("--rate-per-minute", type=int_range(1), help="requests per user per minute (per replica)")
+    p.add_argument(
+        "--daily-tokens", type=int_range(1), help="tokens per user per UTC day (shared by replicas)"
+    )
     p.add_argument(
         "--scan-workers",
-        type=int,
+        type=int_range(0, 64),
         help="detector processes (default: one per CPU, at most 4; 0: scan in the gateway process)",
     )
     p.add_argument(
@@ -79,7 +85,7 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     actions = p.add_subparsers(metavar="ACTION")
     tok = actions.add_parser("token", help="client tokens").add_subparsers(metavar="ACTION")
     t = tok.add_parser("create", help="print a new client token for a user (only its hash is stored)")
-    t.add_argument("--user", required=True)
+    t.add_argument("--user", required=True, help="the user the token identifies")
     t.add_argument("--state-dir", dest="token_state_dir", help="state directory (as for the gateway)")
     t.add_argument(
         "--store-url",
