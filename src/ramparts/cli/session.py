@@ -80,6 +80,17 @@ def add_parsers(sub: Any, common: Common) -> None:
     common(p, policy=False)
     p.add_argument("id", metavar="ID", help="the session id (ramparts session list)")
     p.set_defaults(func=cmd_session_clear)
+    p = ses.add_parser(
+        "end",
+        help="end a finished or abandoned session, e.g. one holding the max_concurrent limit (audited)",
+        description="Ends the session as its agent would with SessionEnd: it no longer counts against "
+        "session.max_concurrent, and resuming the conversation later reopens it. To stop a session "
+        "that is still working, use `ramparts kill --session ID`.",
+    )
+    common(p, policy=False)
+    p.add_argument("id", metavar="ID", help="the session id (ramparts session list)")
+    p.add_argument("--reason", help="why, for the audit trail")
+    p.set_defaults(func=cmd_session_end)
     p = ses.add_parser("replay", help="a session's timeline from the audit trail")
     common(p, policy=False)
     p.add_argument("id", metavar="ID", help="the session id")
@@ -271,15 +282,45 @@ def cmd_session_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_session_clear(args: argparse.Namespace) -> int:
+def _info(args: argparse.Namespace, session_id: str) -> Any:
     store = _sessions(args, create=False)
-    info = None
-    if store is not None:
-        with store:
-            info = store.get(args.id)
+    if store is None:
+        return None
+    with store:
+        return store.get(session_id)
+
+
+def cmd_session_end(args: argparse.Namespace) -> int:
+    info = _info(args, args.id)
+    if info is None:
+        print(
+            _esc(f"ramparts: unknown session {args.id} (see `ramparts session list --all`)"), file=sys.stderr
+        )
+        return EXIT_USAGE
+    if info.closed:
+        print(_esc(f"session {args.id} is already over: {info.closed}"))
+        return EXIT_OK
+    reason = args.reason or f"ended by {_who()} with ramparts session end"
+    _audit(  # ending one frees a concurrency slot: a relaxation, so the record comes first
+        args,
+        "SessionEnded",
+        session=args.id,
+        decision="allow",
+        rule="session.end",
+        reason=reason,
+        details={"user": info.user, "host": info.host, "pid": info.pid, "events": info.events},
+    )
+    with _sessions(args) as store:
+        store.end(args.id, time.time(), reason)
+    print(_esc(f"ended session {args.id} ({info.user}@{info.host}): {reason}"))
+    return EXIT_OK
+
+
+def cmd_session_clear(args: argparse.Namespace) -> int:
+    info = _info(args, args.id)
     if info is None:
         print(_esc(f"ramparts: unknown session {args.id}"), file=sys.stderr)
-        return EXIT_PROBLEMS
+        return EXIT_USAGE
     if not info.tainted:
         print(_esc(f"session {args.id} is not tainted; nothing to clear"))
         return EXIT_OK
