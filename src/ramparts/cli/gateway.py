@@ -84,16 +84,39 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     p.set_defaults(func=cmd_gateway)
     actions = p.add_subparsers(metavar="ACTION")
     tok = actions.add_parser("token", help="client tokens").add_subparsers(metavar="ACTION")
+
+    def where(t: argparse.ArgumentParser) -> None:
+        t.add_argument("--state-dir", dest="token_state_dir", help="state directory (as for the gateway)")
+        t.add_argument(
+            "--store-url",
+            dest="token_store_url",
+            metavar="URL",
+            help="the gateway's postgresql:// store (as for the gateway)",
+        )
+
     t = tok.add_parser("create", help="print a new client token for a user (only its hash is stored)")
     t.add_argument("--user", required=True, help="the user the token identifies")
-    t.add_argument("--state-dir", dest="token_state_dir", help="state directory (as for the gateway)")
-    t.add_argument(
-        "--store-url",
-        dest="token_store_url",
-        metavar="URL",
-        help="the gateway's postgresql:// store (as for the gateway)",
-    )
+    where(t)
     t.set_defaults(func=cmd_token_create)
+    t = tok.add_parser("list", help="every token's id, user, creation time and state (never the token)")
+    t.add_argument("--json", action="store_true", help="print JSON")
+    where(t)
+    t.set_defaults(func=cmd_token_list)
+    t = tok.add_parser(
+        "revoke",
+        help="revoke a token by id, or all of a user's (running replicas stop accepting it within seconds)",
+    )
+    which = t.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--id", metavar="TOKEN_ID", help="the token's id from `token list` (6 to 12 hex digits)"
+    )
+    which.add_argument("--user", help="every live token of this user")
+    where(t)
+    t.set_defaults(func=cmd_token_revoke)
+    t = tok.add_parser("rotate", help="print a new token for a user and revoke their old ones")
+    t.add_argument("--user", required=True, help="the user whose tokens to rotate")
+    where(t)
+    t.set_defaults(func=cmd_token_rotate)
 
 
 def _state(args: argparse.Namespace) -> str:
@@ -115,6 +138,98 @@ def _store_url(flag: str | None, policy: Policy | None) -> str | None:
     from ..gateway.store import STORE_URL_ENV
 
     return flag or os.environ.get(STORE_URL_ENV) or (policy.gateway.store if policy else None)
+
+
+def _tokens(args: argparse.Namespace) -> Any:
+    from ..gateway.store import open_token_store
+
+    return open_token_store(
+        _state(args), _store_url(getattr(args, "token_store_url", None), _policy_settings(args))
+    )
+
+
+def _audit_token(args: argparse.Namespace, event: str, details: dict[str, Any]) -> None:
+    """An administrator's token order, in the audit store (ids, never tokens)."""
+    from argparse import Namespace
+
+    from .session import _audit
+
+    _audit(
+        Namespace(state_dir=getattr(args, "token_state_dir", None) or args.state_dir),
+        event,
+        session=None,
+        decision="deny",
+        rule="gateway.token",
+        reason=f"{event} by an administrator",
+        details=details,
+    )
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    import json
+
+    from .._util import utc_stamp
+    from ..audit.render import escape
+
+    store = _tokens(args)
+    try:
+        tokens = store.list()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps([t._asdict() for t in tokens], indent=2))
+        return EXIT_OK
+    if not tokens:
+        print("no tokens (ramparts gateway token create --user NAME)")
+    for t in tokens:
+        print(
+            escape(
+                f"{t.token_id}  {t.user}  created {utc_stamp(t.created)}  {'REVOKED' if t.revoked else 'live'}"
+            )
+        )
+    return EXIT_OK
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from ..audit.render import escape
+
+    store = _tokens(args)
+    try:
+        if args.user is not None:
+            count = store.revoke_user(args.user)
+            ids: list[str] = []
+        else:
+            matches = store.revoke_id(args.id)
+            if len(matches) != 1:
+                what = "no live token has" if not matches else f"{len(matches)} live tokens have"
+                print(
+                    escape(f"ramparts: {what} the id {args.id}; see `ramparts gateway token list`"),
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
+            count, ids = 1, [matches[0].token_id]
+    finally:
+        store.close()
+    target = f"user {args.user}" if args.user is not None else f"token {args.id}"
+    if count:  # a revocation tightens: applied first, then recorded
+        _audit_token(args, "TokenRevoked", {"user": args.user or "", "token_ids": ids, "count": count})
+    print(escape(f"revoked {count} token(s) of {target}; running gateways refuse them within seconds"))
+    return EXIT_OK
+
+
+def cmd_token_rotate(args: argparse.Namespace) -> int:
+    store = _tokens(args)
+    try:
+        token, revoked = store.rotate(args.user)
+    finally:
+        store.close()
+    _audit_token(args, "TokenRotated", {"user": args.user, "revoked": revoked})
+    print(token)
+    print(
+        f"new token for {args.user} (set ANTHROPIC_AUTH_TOKEN to it); {revoked} old token(s) revoked",
+        file=sys.stderr,
+    )
+    return EXIT_OK
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:

@@ -37,13 +37,14 @@ from ..errors import GatewayError
 from ..model import Decision, Finding
 from . import decide
 from . import upstream as upstream_mod
+from ._db import is_postgres_url
 from ._records import AuditWriter, Usage, masked_record, screened_record, take_usage
 from .bedrock import EventSource
 from .cache import ResultCache
 from .config import GatewayConfig
 from .documents import PdfScan, scan_pdf
 from .front import GatewayRunner
-from .limits import RateLimiter, retry_after, utc_day
+from .limits import RateLimiter, SharedRateLimiter, retry_after, utc_day
 from .mask import MaskBlocked, Masker, MaskResult, detector_scanner, request_documents, request_texts
 from .pool import Pending, ScanFailed, ScanPool, cached
 from .restore import StreamGuard, restore_message
@@ -169,7 +170,11 @@ class Gateway:
             warn=config.injection_warn,
         )
         self.limits = config.limits()
-        self.rate = RateLimiter(config.rate_per_minute, clock) if config.rate_per_minute else None
+        self.rate: RateLimiter | SharedRateLimiter | None = None
+        if config.rate_per_minute and is_postgres_url(store_location(state, config.store_url)):
+            self.rate = SharedRateLimiter(store_location(state, config.store_url), config.rate_per_minute)
+        elif config.rate_per_minute:
+            self.rate = RateLimiter(config.rate_per_minute, clock)
         # like the hook's: $RAMPARTS_AUDIT_URL (or --audit-url), else <state>/audit.db; the state dir's key
         self.audit = AuditWriter(audit_location(state, config.audit_url), key_path=default_key_path(state))
         self.replica = f"{socket.gethostname()}:{os.getpid()}"
@@ -228,6 +233,8 @@ class Gateway:
         self.vault.close()
         self.tokens.close()
         self.usage.close()
+        if isinstance(self.rate, SharedRateLimiter):
+            self.rate.close()
 
     @property
     def client(self) -> aiohttp.ClientSession:
@@ -391,7 +398,12 @@ class Gateway:
                 )
             record["decision"] = decision
         if self.rate is not None:
-            facts = facts._replace(rate_wait=self.rate.take(identity.user))
+            wait = (
+                await asyncio.to_thread(self.rate.take, identity.user)
+                if isinstance(self.rate, SharedRateLimiter)
+                else self.rate.take(identity.user)
+            )
+            facts = facts._replace(rate_wait=wait)
         if self.config.daily_tokens is not None:
             facts = facts._replace(
                 tokens_used=await asyncio.to_thread(self.usage.used, identity.user, utc_day())
