@@ -79,12 +79,19 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("gateway", ["--upstream", "notaurl"], 2, "http(s) URL"),
     ("gateway token create", [], 2, "required: --user"),
     ("gateway token create", ["--user", "bob", "--state-dir", "/proc/nope"], 2, "no such file"),
+    ("gateway token list", ["--state-dir", "/proc/nope"], 2, "no such file"),
+    ("gateway token revoke", ["--id", "zz"], 2, "no live token has the id zz"),
+    ("gateway token revoke", [], 2, "one of the arguments --id --user is required"),
+    ("gateway token rotate", [], 2, "required: --user"),
     ("posture", ["--format", "pdf"], 2, "invalid choice"),
     ("sandbox", ["--bogus"], 2, "unrecognized arguments"),
     ("mcp wrap", [], 2, "required"),
     ("mcp approve", [], 2, "required"),
     ("mcp pins", ["--bogus"], 2, "unrecognized arguments"),
     ("demo", ["--profile", "nope"], 2, "invalid choice"),
+    ("doctor", ["--scope", "nope"], 2, "invalid choice"),
+    ("uninstall", ["--scope", "user", "--root", "{dir}", "--platform", "beos"], 2, "invalid choice"),
+    ("policy show", ["{missing}"], 2, "policy file not found"),
 ]
 
 

@@ -216,6 +216,16 @@ def _build(sub: Any) -> None:
     p.set_defaults(func=cmd_policy_check)
     p = pol.add_parser("schema", help="print the policy file's JSON Schema")
     p.set_defaults(func=cmd_policy_schema)
+    p = pol.add_parser("show", help="print a policy in YAML")
+    p.add_argument(
+        "path", nargs="?", help="the policy file or profile:NAME (default: RAMPARTS_POLICY, else installed)"
+    )
+    p.add_argument(
+        "--effective",
+        action="store_true",
+        help="the merged policy after its profile and extends chain, every setting spelled out (the default)",
+    )
+    p.set_defaults(func=cmd_policy_show)
 
     p = sub.add_parser("compile", help="print or write the managed-settings.json for a policy")
     common(p)
@@ -358,6 +368,9 @@ def _build(sub: Any) -> None:
     from .sandbox import add_parsers as add_sandbox_parsers
 
     add_sandbox_parsers(sub, common)
+    from .doctor import add_parsers as add_doctor_parsers
+
+    add_doctor_parsers(sub, common)
 
     p = sub.add_parser("demo", help="run a guarded Claude Code session against the scripted model")
     p.add_argument("--claude-bin", help="the claude binary (default: the project-local pinned CLI)")
@@ -694,3 +707,62 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo import run_demo
 
     return run_demo(workdir=Path(args.workdir), claude_bin=args.claude_bin, profile=args.profile)
+
+
+# -- policy show ------------------------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """NamedTuples, tuples and pairs-lists as YAML-friendly dicts and lists."""
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, frozenset):
+        return sorted(_plain(v) for v in value)
+    return value
+
+
+def effective_document(policy: Any) -> dict[str, Any]:
+    """The compiled policy, merged over its profile and ``extends`` chain, as one YAML-ready mapping:
+    rules as written (with the id each decision names), every section with every setting spelled out."""
+    doc: dict[str, Any] = {
+        "source": policy.source,
+        "revision": policy.revision,
+        "extends": list(policy.extends),
+        "mode": policy.mode,
+        "default": policy.default,
+        "permissions": {
+            name: [
+                r.raw if r.id == f"{name}:{r.raw}" else {"rule": r.raw, "id": r.id, "reason": r.reason}
+                for r in getattr(policy, name)
+            ]
+            for name in ("deny", "ask", "allow")
+        },
+        "sensitive_paths": list(policy.sensitive_paths),
+        "shell": {
+            "opaque": policy.opaque_shell,
+            "inline_code": policy.inline_code,
+            "allow_read_only": policy.allow_read_only,
+        },
+    }
+    for section in ("hook", "settings", "detect", "dlp", "session", "mcp", "git", "gateway"):
+        doc[section] = _plain(getattr(policy, section))
+    if policy.ship:
+        doc["ship"] = json.loads(policy.ship)
+    return doc
+
+
+def cmd_policy_show(args: argparse.Namespace) -> int:
+    import yaml
+
+    from ..policy.load import load_policy
+
+    policy = load_policy(policy_ref(args.path))
+    sys.stdout.write(f"# the effective policy of {policy.source} (revision {policy.revision})\n")
+    sys.stdout.write(
+        yaml.safe_dump(effective_document(policy), sort_keys=False, allow_unicode=True, width=120)
+    )
+    return EXIT_OK
