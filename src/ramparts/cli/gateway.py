@@ -266,6 +266,7 @@ def gateway_options(settings: GatewaySettings) -> dict[str, Any]:
         "max_request_bytes": settings.max_request_bytes,
         "rate_per_minute": settings.rate_per_minute,
         "daily_tokens": settings.daily_tokens,
+        "vault_retention_hours": settings.vault_retention_hours,
         "mask": MaskPolicy.from_mapping(dict(settings.dlp)),
         "bedrock": None if settings.bedrock is None else BedrockConfig(**settings.bedrock._asdict()),
         "shapes": Shapes(dict(settings.unknown_blocks), dict(settings.unknown_fields), settings.images),

@@ -219,8 +219,30 @@ class Gateway:
         self._client = aiohttp.ClientSession(
             connector=connector, timeout=timeout, auto_decompress=True, trust_env=False
         )
+        self._sweeper = asyncio.create_task(self._sweep_vault())
+
+    async def _sweep_vault(self, every: float = 3600.0) -> None:
+        """Delete the vault rows of sessions older than ``vault_retention_hours``: at start, then hourly.
+        A failed sweep is logged and tried again next time; requests are not affected."""
+        while True:
+            cutoff = time.time() - self.config.vault_retention_hours * 3600
+            try:
+                removed = await asyncio.to_thread(self.vault.expire, cutoff)
+                if removed:
+                    hours = self.config.vault_retention_hours
+                    print(
+                        f"ramparts gateway: vault: deleted {removed} row(s) past the {hours} h retention",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            except Exception as exc:  # noqa: BLE001 - the next sweep retries
+                print(f"ramparts gateway: vault retention sweep failed: {exc}", file=sys.stderr, flush=True)
+            await asyncio.sleep(every)
 
     async def _cleanup(self, app: web.Application) -> None:
+        sweeper = getattr(self, "_sweeper", None)
+        if sweeper is not None:
+            sweeper.cancel()
         if self._client is not None:
             await self._client.close()
         await asyncio.to_thread(self.close)
