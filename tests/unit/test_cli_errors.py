@@ -83,6 +83,8 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("gateway token revoke", ["--id", "zz"], 2, "no live token has the id zz"),
     ("gateway token revoke", [], 2, "one of the arguments --id --user is required"),
     ("gateway token rotate", [], 2, "required: --user"),
+    ("gateway token rotate", ["--user", "no spaces"], 2, "letters, digits"),
+    ("gateway token create", ["--user", "-x"], 2, "expected one argument"),
     ("posture", ["--format", "pdf"], 2, "invalid choice"),
     ("sandbox", ["--bogus"], 2, "unrecognized arguments"),
     ("mcp wrap", [], 2, "required"),

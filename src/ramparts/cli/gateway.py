@@ -95,7 +95,7 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
         )
 
     t = tok.add_parser("create", help="print a new client token for a user (only its hash is stored)")
-    t.add_argument("--user", required=True, help="the user the token identifies")
+    t.add_argument("--user", required=True, type=user_name, help="the user the token identifies")
     where(t)
     t.set_defaults(func=cmd_token_create)
     t = tok.add_parser("list", help="every token's id, user, creation time and state (never the token)")
@@ -114,9 +114,18 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     where(t)
     t.set_defaults(func=cmd_token_revoke)
     t = tok.add_parser("rotate", help="print a new token for a user and revoke their old ones")
-    t.add_argument("--user", required=True, help="the user whose tokens to rotate")
+    t.add_argument("--user", required=True, type=user_name, help="the user whose tokens to rotate")
     where(t)
     t.set_defaults(func=cmd_token_rotate)
+
+
+def user_name(text: str) -> str:
+    """A user name a token may carry (letters, digits and ._@+-, at most 128)."""
+    from ..gateway.tokens import valid_user
+
+    if not valid_user(text):
+        raise argparse.ArgumentTypeError(f"{text!r}: letters, digits and ._@+- only, at most 128")
+    return text
 
 
 def _state(args: argparse.Namespace) -> str:

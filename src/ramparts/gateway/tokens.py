@@ -39,6 +39,10 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def valid_user(user: str) -> bool:
+    return _USER.fullmatch(user) is not None
+
+
 class TokenInfo(NamedTuple):
     token_id: str
     user: str
