@@ -118,10 +118,12 @@ def _hook_answers(command: str, timeout: float) -> Check:
         answer = json.loads(out) if out.strip() else {}
     except ValueError:
         answer = None
-    decision = (answer or {}).get("hookSpecificOutput", {}).get("permissionDecision", "allow")
+    specific = answer.get("hookSpecificOutput") if isinstance(answer, dict) else None
+    specific = specific if isinstance(specific, dict) else {}
     if code == 0 and isinstance(answer, dict):
+        decision = specific.get("permissionDecision", "allow")
         return Check("hook answers", True, f"a probe Bash call: {decision} ({session})")
-    reason = (answer or {}).get("hookSpecificOutput", {}).get("permissionDecisionReason") or err.strip()
+    reason = specific.get("permissionDecisionReason") or err.strip() or f"not a hook answer: {out[:100]!r}"
     return Check("hook answers", False, f"exit {code}: {str(reason)[:300]}")
 
 
@@ -252,7 +254,8 @@ def doctor(
     checks.append(_audit(folder))
     env: dict[str, str] = {}
     for _scope, found in reversed(installed):  # managed wins
-        env.update({k: str(v) for k, v in (found.get("env") or {}).items()})
+        values = found.get("env")
+        env.update({str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else {})
     for key, label in (
         ("ANTHROPIC_BASE_URL", "gateway"),
         ("HTTPS_PROXY", "egress proxy"),
