@@ -107,3 +107,54 @@ def test_the_rate_limit_is_shared_by_replicas(store: str) -> None:
     finally:
         for r in replicas:
             r.close()
+
+
+def test_two_gateway_replicas_on_postgresql_share_revocation_and_rate(
+    pg_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two running gateways (two machines: own state directories, one store URL and key file): a token
+    revoked with the command line is refused by both within REVALIDATE_SECONDS, no restart; the rate
+    limit counts both replicas' requests."""
+    import asyncio
+    import time
+
+    from tests.unit.gateway.gateway_harness import Upstream, headers, post, running
+
+    monkeypatch.delenv("RAMPARTS_POLICY", raising=False)
+    options = {"store_url": pg_store, "vault_key": str(tmp_path / "vault.key"), "rate_per_minute": 3}
+    body = {"model": "m", "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+
+    async def scenario() -> float:
+        async with (
+            running(tmp_path, Upstream(), state=tmp_path / "a", **options) as (_a, url_a, _ua, token),
+            running(tmp_path, Upstream(), state=tmp_path / "b", **options) as (_b, url_b, _ub, _t),
+        ):
+            statuses = [(await post(url, body, headers(token)))[0] for url in (url_a, url_b, url_a, url_b)]
+            assert statuses == [200, 200, 200, 429]  # 3 a minute in all, not 3 per replica
+            code = await asyncio.to_thread(
+                main,
+                [
+                    "gateway",
+                    "token",
+                    "revoke",
+                    "--user",
+                    "alice",
+                    "--store-url",
+                    pg_store,
+                    "--state-dir",
+                    str(tmp_path / "admin"),
+                ],
+            )
+            assert code == 0
+            revoked = time.monotonic()
+            refused: set[str] = set()
+            while len(refused) < 2 and time.monotonic() - revoked < REVALIDATE_SECONDS + 5:
+                for url in (url_a, url_b):
+                    if (await post(url, body, headers(token)))[0] == 401:
+                        refused.add(url)
+                await asyncio.sleep(0.1)
+            assert refused == {url_a, url_b}
+            return time.monotonic() - revoked
+
+    took = asyncio.run(scenario())
+    print(f"revocation reached both replicas in {took:.2f} s")
