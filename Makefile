@@ -11,44 +11,40 @@ export RAMPARTS_CLAUDE_BIN := $(abspath $(CLAUDE_BIN))
 
 # Each step says what it installs before it starts (`make up` takes a minute or two on a fresh machine).
 $(VENV)/.installed: pyproject.toml
-	@echo "==> [1/5] Python virtualenv $(VENV) with Ramparts and its dev tools (pip; about a minute)"
+	@echo "==> [1/4] Python virtualenv $(VENV) with Ramparts and its dev tools (pip; about a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --progress-bar off -e '.[dev]'
 	touch $@
 
 $(TOOLS)/.installed-$(CLAUDE_VERSION):
-	@echo "==> [2/5] Claude Code $(CLAUDE_VERSION) into $(TOOLS) (npm; about 370 MB)"
+	@echo "==> [2/4] Claude Code $(CLAUDE_VERSION) into $(TOOLS) (npm; about 370 MB)"
 	command -v npm >/dev/null || (apt-get update && apt-get install -y --no-install-recommends nodejs npm)
 	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error @anthropic-ai/claude-code@$(CLAUDE_VERSION)
 	$(CLAUDE_BIN) --version | grep -q '^$(CLAUDE_VERSION) '
 	touch $@
 
-# A real PostgreSQL server for the scale-out store's tests (Debian's package; the tests start their own
-# throwaway server on 127.0.0.1).
-$(TOOLS)/.installed-postgres:
-	@echo "==> [3/5] PostgreSQL for the tests (apt-get, only when missing)"
-	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
-	  (apt-get update && apt-get install -y --no-install-recommends postgresql)
-	mkdir -p $(TOOLS) && touch $@
-
-# bubblewrap: `ramparts sandbox` and `ramparts mcp wrap` run under it; Claude Code's own Bash sandbox needs it
-# and socat (the compiled settings set failIfUnavailable, so without them the CLI refuses to start).
-$(TOOLS)/.installed-bubblewrap:
-	@echo "==> [4/5] bubblewrap and socat (apt-get, only when missing)"
-	(command -v bwrap && command -v socat) >/dev/null || \
-	  (apt-get update && apt-get install -y --no-install-recommends bubblewrap socat)
+# Debian packages the tests and the stack run: PostgreSQL (the stores' tests start their own throwaway server
+# on 127.0.0.1), bubblewrap and socat (`ramparts sandbox`, `mcp wrap`, and Claude Code's own Bash sandbox: the
+# compiled settings set failIfUnavailable, so without them the CLI refuses to start), strace (the shell
+# oracle traces real bash with it).
+DEBIAN_PACKAGES := postgresql bubblewrap socat strace
+$(TOOLS)/.installed-debian:
+	@echo "==> [3/4] Debian packages when missing: $(DEBIAN_PACKAGES) (apt-get)"
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; fi
 	mkdir -p $(TOOLS) && touch $@
 
 # checkov scans the compiled Terraform in the tests; it pins old versions of boto3 and others, so it lives in a
 # venv of its own (the tests find it at .tools/checkov/bin/checkov, or $$RAMPARTS_CHECKOV).
 $(TOOLS)/.installed-checkov:
-	@echo "==> [5/5] checkov in $(TOOLS)/checkov (pip; for the Terraform checks in the tests)"
+	@echo "==> [4/4] checkov in $(TOOLS)/checkov (pip; for the Terraform checks in the tests)"
 	$(PYTHON) -m venv $(TOOLS)/checkov
 	$(TOOLS)/checkov/bin/pip install --quiet 'checkov>=3.2'
 	touch $@
 
-deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-postgres $(TOOLS)/.installed-bubblewrap $(TOOLS)/.installed-checkov
+deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-debian $(TOOLS)/.installed-checkov
 
 up: deps
 	@echo "==> installed; running the guarded demo session"

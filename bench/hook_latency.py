@@ -26,6 +26,12 @@ The last line is machine-readable::
     RESULT hook_p50_ms=... hook_p99_ms=... bare_p50_ms=... ratio_p50=... ratio_p99=...
            resident_p50_ms=... resident_p99_ms=... resident_ratio_p50=... resident_ratio_p99=... runs=...
 
+``--before SRC`` adds a side-by-side run of two source trees (``--after SRC``, default this checkout's
+``src``; e.g. ``git worktree add /tmp/base BASE`` then ``--before /tmp/base/src``) over the outbound-DLP
+cases (a call with no sink, an allowlisted MCP call with 2 KB of text, a WebFetch, a curl upload, a
+read): each round runs every case under both trees in shuffled order, and the report gives the p50 and
+p95 of each and the after/before ratio; the RESULT line then ends with ``outbound_*`` figures.
+
 ``--profile`` adds where the time goes: ``-X importtime`` of the hook (top 15 imports by cumulative time,
 top 10 by self time, who imports what), the process split into start / imports / work / teardown, what
 single stdlib modules cost a fresh interpreter, phases inside one process, cProfile of ``Hook.run``
@@ -524,6 +530,120 @@ def run_controls(setup: Setup, runs: int, seed: int) -> dict[str, list[float]]:
     return times
 
 
+OUTBOUND_CASES = ("no_sink", "mcp_2k", "webfetch", "curl", "read_20k")
+BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from ramparts.cli import main; sys.exit(main())"
+"""Runs ``ramparts`` from the source tree given as its first argument (``-I`` keeps PYTHONPATH out)."""
+
+
+def outbound_payloads(setup: Setup) -> dict[str, bytes]:
+    cases = control_payloads(setup)
+    rng = random.Random(11)
+    words = ["deploy", "finished", "release", "notes", "team", "build", "green", "shipping", "today", "ok"]
+    text = " ".join(rng.choice(words) for _ in range(400))[:2000]
+    base = {
+        "session_id": "5c0f7d1e-3b8a-4f2e-9d61-2a7c4e8b9f03",
+        "transcript_path": "/tmp/t.jsonl",
+        "cwd": str(setup.project),
+        "permission_mode": "default",
+        "hook_event_name": "PreToolUse",
+        "tool_use_id": "toolu_1",
+    }
+
+    def pre(tool: str, tool_input: dict[str, object]) -> bytes:
+        return json.dumps({**base, "tool_name": tool, "tool_input": tool_input}).encode()
+
+    return {
+        "no_sink": pre("Bash", {"command": "ls -la"}),
+        "mcp_2k": pre("mcp__chat__post_message", {"channel": "ops", "text": text}),
+        "webfetch": pre(
+            "WebFetch",
+            {"url": "https://docs.python.org/3/search.html?q=sqlite3+wal&area=default", "prompt": "x"},
+        ),
+        "curl": pre(
+            "Bash", {"command": "curl -s -d 'status=green&build=1432' https://ci.example.com/api/report"}
+        ),
+        "read_20k": cases["read_20k"],
+    }
+
+
+def run_outbound(setup: Setup, before: Path, after: Path, runs: int, seed: int) -> dict[str, list[float]]:
+    """Every outbound case under both source trees each round, shuffled; separate state directories."""
+    policy = setup.root / "outbound.yaml"
+    policy.write_text(
+        setup.policy.read_text("utf-8") + "\nmcp:\n  servers:\n    chat: {tools: ['*']}\n", "utf-8"
+    )
+    cases = outbound_payloads(setup)
+    argvs = {
+        tree: [
+            setup.python,
+            "-I",
+            "-c",
+            BOOT,
+            str(src),
+            "hook",
+            "--policy",
+            str(policy),
+            "--state-dir",
+            str(state),
+        ]
+        for tree, src, state in (
+            ("before", before, setup.root / "state-before"),
+            ("after", after, setup.root / "state-after"),
+        )
+    }
+    for tree, argv in argvs.items():
+        for name, payload in cases.items():
+            for _ in range(2):  # warm: policy cache, detector databases (built in the background)
+                _, rc, out, err = timed(argv, payload, env=setup.env, cwd=setup.project)
+                problem = check_hook_output(rc, out)
+                if problem:
+                    raise BenchError(f"outbound {tree} {name}: {problem}: {err.decode()[-300:]}")
+        deadline = time.monotonic() + 60
+        while (
+            not list((setup.root / f"state-{tree}" / "cache").glob("hs-*.db")) and time.monotonic() < deadline
+        ):
+            time.sleep(0.5)
+    decisions = {}
+    for name, payload in cases.items():
+        decisions[name] = {
+            tree: json.loads(timed(argv, payload, env=setup.env, cwd=setup.project)[2])["hookSpecificOutput"][
+                "permissionDecision"
+            ]
+            for tree, argv in argvs.items()
+        }
+    print("\noutbound cases, decisions (before -> after):")
+    for name, by_tree in decisions.items():
+        print(f"  {name:10} {by_tree['before']} -> {by_tree['after']}")
+    times: dict[str, list[float]] = {f"{tree}:{name}": [] for tree in argvs for name in cases}
+    rng = random.Random(seed)
+    order = list(times)
+    for _ in range(runs):
+        rng.shuffle(order)
+        for key in order:
+            tree, name = key.split(":")
+            ms, rc, out, err = timed(argvs[tree], cases[name], env=setup.env, cwd=setup.project)
+            problem = check_hook_output(rc, out)
+            if problem:
+                raise BenchError(f"outbound {key}: {problem}: {err.decode()[-300:]}")
+            times[key].append(ms)
+    return times
+
+
+def report_outbound(times: dict[str, list[float]], before: Path, after: Path) -> dict[str, float]:
+    print(f"\nbefore: {before}\nafter:  {after}")
+    print(
+        f"{'case':10} {'n':>5} {'before p50':>11} {'after p50':>10} {'before p95':>11} {'after p95':>10}  ratio p50"
+    )
+    out: dict[str, float] = {}
+    for name in OUTBOUND_CASES:
+        b, a = times[f"before:{name}"], times[f"after:{name}"]
+        b50, a50, b95, a95 = percentile(b, 50), percentile(a, 50), percentile(b, 95), percentile(a, 95)
+        out[name] = a50 / b50
+        out[f"{name}_before"], out[f"{name}_after"] = b50, a50
+        print(f"{name:10} {len(a):5d} {b50:11.2f} {a50:10.2f} {b95:11.2f} {a95:10.2f}  x{a50 / b50:.2f}")
+    return out
+
+
 def report_controls(times: dict[str, list[float]]) -> dict[str, float]:
     print(f"\n{'control case':20} {'n':>5} {'p50':>8} {'p95':>8}   x bare   + plain (ms)")
     bare = percentile(times["bare"], 50)
@@ -926,6 +1046,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default=sys.executable, help="interpreter (default: this one)")
     parser.add_argument("--seed", type=int, default=1, help="seed for the per-round variant order")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    parser.add_argument("--before", type=Path, help="source tree to compare against (outbound DLP cases)")
+    parser.add_argument(
+        "--after", type=Path, default=BENCH_DIR.parent / "src", help="source tree measured against --before"
+    )
     args = parser.parse_args(argv)
     runs = args.runs or (60 if args.quick else 200)
     if runs < 1:
@@ -962,6 +1086,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(benchmark took {time.perf_counter() - t0:.1f} s)")
         setup.stop_server()
         controls = report_controls(run_controls(setup, max(10, runs // 3), args.seed))
+        outbound: dict[str, float] = {}
+        if args.before is not None:
+            before, after = args.before.resolve(), args.after.resolve()
+            outbound = report_outbound(
+                run_outbound(setup, before, after, max(10, runs // 3), args.seed), before, after
+            )
         if args.profile:
             modules = profile_imports(setup, payloads[2])
             profile_anatomy(setup, payloads, modules)
@@ -992,6 +1122,12 @@ def main(argv: list[str] | None = None) -> int:
         f"prompt_p50_ms={controls['prompt_2k']:.2f} post_20k_p50_ms={controls['post_bash_20k']:.2f} "
         f"post_100k_p50_ms={controls['post_webfetch_100k']:.2f} "
         f"controls_max_ratio={max(v for k, v in controls.items() if k != 'bare') / controls['bare']:.2f}"
+        + "".join(
+            f" outbound_{name}_before_ms={outbound[name + '_before']:.2f}"
+            f" outbound_{name}_after_ms={outbound[name + '_after']:.2f} outbound_{name}_ratio={outbound[name]:.2f}"
+            for name in OUTBOUND_CASES
+            if name in outbound
+        )
     )
     return 0
 

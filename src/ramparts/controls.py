@@ -120,8 +120,9 @@ def content_hits(policy: Policy, event: Event) -> list[Hit]:
             hits.extend(_file_hits(policy, content))
         elif content.source == "prompt":
             hits.extend(_prompt_hits(policy, content))
-        else:
+        elif content.source == "tool_result":
             hits.extend(_result_hits(policy, content))
+        # "tool_input": what a call would send out, judged with its sinks by outbound_hits
     return hits
 
 
@@ -151,6 +152,16 @@ def _file_hits(policy: Policy, content: Content) -> list[Hit]:
                 dlp.read_high,
                 "dlp.read_secret",
                 f"{content.name} holds a credential ({listed}{more}); its content may not reach the model",
+                file=True,
+            )
+        ]
+    if content.truncated:  # what was not scanned may hold anything: a partial scan is never an allow
+        return [
+            Hit(
+                "ask",
+                "dlp.read_partial",
+                f"only part of {content.name} could be scanned for secrets (the scan stops at "
+                f"dlp.max_scan_bytes, {dlp.max_scan_bytes} bytes in all)",
                 file=True,
             )
         ]
@@ -228,6 +239,91 @@ def _result_hits(policy: Policy, content: Content) -> list[Hit]:
             )
         )
     return hits
+
+
+# -- outbound DLP: what a call would send to a sink (issue 23) -----------------------------------------
+
+
+def outbound_hits(policy: Policy, call: ToolCall, event: Event) -> list[Hit]:
+    """A secret bound for a sink is denied (no approval can change that; only an exception by
+    fingerprint), personal data gets the policy's action per entity, and a gateway placeholder bound
+    for a sink (the value the gateway kept back) is denied so the attempt is recorded. The adapter
+    scanned the input (``Content`` with source ``tool_input``); reasons carry fingerprints only."""
+    from .sinks import decoded_views, describe, placeholder_labels, sinks_for
+
+    sinks = sinks_for(policy, call, event)
+    if not sinks:
+        return []
+    where = describe(sinks)
+    settings = policy.dlp.outbound
+    hits: list[Hit] = []
+    labels = placeholder_labels("\n".join(decoded_views(outbound_input(call))))
+    if labels:
+        hits.append(
+            Hit(
+                "deny",
+                "dlp.outbound_placeholder",
+                f"the call would send masked values ({', '.join(labels)}) to {where}; the real values were "
+                "kept from this call: do not send them",
+            )
+        )
+    excepted = {e.fingerprint for e in settings.exceptions}
+    for content in event.content:
+        if content.source != "tool_input":
+            continue
+        if content.error or content.truncated:
+            why = content.error or f"larger than dlp.max_scan_bytes ({policy.dlp.max_scan_bytes})"
+            hits.append(
+                Hit(
+                    "deny",
+                    "dlp.outbound_unscanned",
+                    f"the input bound for {where} could not be scanned ({why})",
+                )
+            )
+            continue
+        high, low = _secrets(policy, content)
+        high = [f for f in high if f.fingerprint not in excepted]
+        if high:
+            hits.append(
+                Hit(
+                    "deny",
+                    "dlp.outbound_secret",
+                    f"the call would send a credential to {where}: {_listed(high)}; no approval can let a "
+                    "secret leave (only a dlp.outbound.exceptions entry for its fingerprint)",
+                )
+            )
+        low = [f for f in low if f.fingerprint not in excepted]
+        if low and settings.possible_secrets != "allow":
+            hits.append(
+                Hit(
+                    settings.possible_secrets,
+                    "dlp.outbound_possible_secret",
+                    f"the call may send a credential to {where}: {_listed(low)}",
+                )
+            )
+        pii = [f for f in content.findings if f.category == "pii" and f.fingerprint not in excepted]
+        for action in ("deny", "ask"):
+            kept = [f for f in pii if settings.pii_action(f.detector) == action]
+            if kept:
+                hits.append(
+                    Hit(
+                        action,
+                        "dlp.outbound_pii",
+                        f"the call would send personal data to {where}: {_listed(kept)}",
+                    )
+                )
+    return hits
+
+
+def outbound_input(call: ToolCall) -> str:
+    from .sinks import outbound_text
+
+    return outbound_text(call.input)
+
+
+def _listed(findings: list[Finding]) -> str:
+    shown = ", ".join(dict.fromkeys(f"{f.detector} (fingerprint {f.fingerprint})" for f in findings[:3]))
+    return shown + (f" and {len(findings) - 3} more" if len(findings) > 3 else "")
 
 
 # -- taint and step-up re-authentication (CRIT-02, HIGH-04) ---------------------------------------
@@ -383,6 +479,23 @@ def mcp_hits(policy: Policy, call: ToolCall, event: Event) -> tuple[list[Hit], b
     if listed.approval:
         return [Hit("ask", "mcp.approval", f"MCP server {server!r} requires approval for each call")], False
     return [], True
+
+
+# -- catastrophic commands (issue 13) ---------------------------------------------------------------
+
+
+def catastrophic_hits(call: ToolCall, event: Event) -> list[Hit]:
+    """Wiping / or the home folder, writing to a disk, mkfs, recursive chmod/chown of /, kill -1, fork
+    bombs: a deny in every profile, whatever the allow rules say (``shell.catastrophic.*``)."""
+    if call.name not in SHELL_TOOLS:
+        return []
+    from .shell.catastrophic import catastrophic
+
+    text = call.input.get("command")
+    writes = (a.path for a in call.accesses if a.mode == "write")
+    argvs = (c.argv for c in call.commands)
+    found = catastrophic(argvs, writes, text if isinstance(text, str) else "", event.cwd, event.home)
+    return [Hit("deny", rule_id, f"catastrophic command: {why}") for rule_id, why in found]
 
 
 # -- git (HIGH-03) -----------------------------------------------------------------------------------

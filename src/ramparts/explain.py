@@ -66,7 +66,7 @@ def explain_input(
     payload = {"tool_name": tool, "tool_input": tool_input, "cwd": cwd}
     state = _state(state_dir)
     try:
-        decision, scanned = decide_event(
+        decision, scanned, _outbound, _sinks = decide_event(
             policy,
             event,
             SessionState(session_id="explain"),

@@ -102,9 +102,9 @@ class Content(NamedTuple):
     The engine never sees the text itself: only where it came from and what was found in it.
     """
 
-    source: Literal["file", "prompt", "tool_result"]
+    source: Literal["file", "prompt", "tool_result", "tool_input"]
     name: str
-    """The file's path, ``prompt``, or the tool whose result it is."""
+    """The file's path, ``prompt``, or the tool whose result (or input bound for a sink) it is."""
     findings: tuple[Finding, ...] = ()
     truncated: bool = False
     """Only the first part was scanned (the policy's ``dlp.max_scan_bytes``)."""

@@ -1,7 +1,8 @@
 """A tiny stdio MCP server for the integration tests: two tools, newline-delimited JSON-RPC 2.0.
 
 ``echo`` returns its text; ``wipe`` pretends to do something dangerous. Each call is appended to the
-file named by ``MCP_CALL_LOG`` so a test can tell which tools really ran.
+file named by ``MCP_CALL_LOG``, with its arguments, so a test can tell which tools really ran and what
+they were given.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def handle(request: dict[str, Any]) -> dict[str, Any] | None:
         log = os.environ.get("MCP_CALL_LOG")
         if log:
             with open(log, "a", encoding="utf-8") as handle_:
-                handle_.write(json.dumps({"tool": name}) + "\n")
+                handle_.write(json.dumps({"tool": name, "arguments": params.get("arguments", {})}) + "\n")
         text = str(params.get("arguments", {}).get("text", "")) if name == "echo" else "wiped"
         result = {"content": [{"type": "text", "text": f"MCP-{name}-RESULT: {text}"}]}
     elif method in ("resources/list", "prompts/list"):

@@ -307,3 +307,137 @@ def test_report_mode_keeps_warnings(project: Path) -> None:
     high = (Content("file", path, (finding("secret", 0.9),)),)
     decision = run(project, "Read", {"file_path": path}, policy=report, content=high)
     assert decision.verdict == "allow" and not decision.enforced and decision.would_verdict == "deny"
+
+
+# -- outbound DLP (issue 23) -----------------------------------------------------------------------
+
+OUTBOUND = policy_from(
+    """
+version: 1
+extends: baseline
+mcp:
+  servers:
+    chat: {tools: ['*']}
+dlp:
+  outbound:
+    pii: {pii-email: ask, pii-us-ssn: deny, pii-phone: allow}
+    local_mcp: [notes]
+    exceptions:
+      - {fingerprint: 'b2mac:00000000000000ee', reason: a published test key}
+""",
+    base_dir="/srv/p",
+)
+
+
+def sent(
+    project: Path,
+    tool: str,
+    tool_input: dict[str, object],
+    *findings: Finding,
+    policy: Policy = OUTBOUND,
+    **kw: object,
+):  # type: ignore[no-untyped-def]
+    content = (Content("tool_input", tool, tuple(findings), **kw),)  # type: ignore[arg-type]
+    return run(project, tool, tool_input, policy=policy, content=content)
+
+
+def found(
+    category: str, confidence: float, detector: str, fingerprint: str = "b2mac:0000000000000001"
+) -> Finding:
+    return Finding(detector, category, "high", confidence, 0, 4, 1, fingerprint, "AK…")  # type: ignore[arg-type]
+
+
+def test_a_secret_bound_for_a_sink_is_denied_even_where_the_call_is_allowed(project: Path) -> None:
+    ordinary = sent(project, "mcp__chat__post_message", {"text": "hello"})
+    assert ordinary.verdict == "allow"
+    leak = sent(project, "mcp__chat__post_message", {"text": "k"}, found("secret", 0.9, "aws-access-key-id"))
+    assert leak.verdict == "deny" and leak.rule_ids == ("dlp.outbound_secret",)
+    assert "aws-access-key-id (fingerprint b2mac:0000000000000001)" in leak.reason
+    assert "MCP server 'chat'" in leak.reason
+    # a step-up grant (an approval) does not soften it
+    granted = decide(
+        OUTBOUND,
+        tool_event(
+            project,
+            "WebFetch",
+            {"url": "https://docs.python.org/x"},
+            content=(Content("tool_input", "WebFetch", (found("secret", 0.9, "aws-access-key-id"),)),),
+        ),
+        state(grant_until=NOW + 600),
+    )
+    assert granted.verdict == "deny" and "WebFetch to docs.python.org" in granted.reason
+
+
+def test_an_exception_by_fingerprint_lets_that_secret_travel_and_local_servers_are_no_sink(
+    project: Path,
+) -> None:
+    excepted = found("secret", 0.9, "aws-access-key-id", "b2mac:00000000000000ee")
+    assert sent(project, "mcp__chat__post_message", {"text": "k"}, excepted).verdict == "allow"
+    local = sent(project, "mcp__notes__add", {"text": "k"}, found("secret", 0.9, "aws-access-key-id"))
+    assert "dlp.outbound_secret" not in local.rule_ids
+
+
+@pytest.mark.parametrize(
+    ("setting", "verdict", "warned"),
+    [("deny", "deny", False), ("warn", "allow", True), ("allow", "allow", False)],
+)
+def test_a_possible_secret_follows_the_policy(
+    project: Path, setting: str, verdict: str, warned: bool
+) -> None:
+    policy = OUTBOUND._replace(
+        dlp=OUTBOUND.dlp._replace(outbound=OUTBOUND.dlp.outbound._replace(possible_secrets=setting))
+    )
+    low = found("secret", 0.5, "generic-password-unquoted")
+    decision = sent(project, "mcp__chat__post_message", {"text": "k"}, low, policy=policy)
+    assert decision.verdict == verdict
+    assert bool(decision.warnings) == warned
+
+
+def test_personal_data_follows_the_policy_per_entity(project: Path) -> None:
+    ssn = found("pii", 0.85, "pii-us-ssn")
+    email = found("pii", 0.85, "pii-email", "b2mac:0000000000000002")
+    phone = found("pii", 0.85, "pii-phone", "b2mac:0000000000000003")
+    denied = sent(project, "mcp__chat__post_message", {"text": "x"}, ssn, email, phone)
+    assert denied.verdict == "deny" and denied.rule_ids == ("dlp.outbound_pii",)
+    assert "pii-us-ssn" in denied.reason and "pii-email" not in denied.reason
+    asked = sent(project, "mcp__chat__post_message", {"text": "x"}, email, phone)
+    assert asked.verdict == "ask" and asked.rule_ids == ("dlp.outbound_pii",)
+    assert sent(project, "mcp__chat__post_message", {"text": "x"}, phone).verdict == "allow"
+
+
+def test_many_findings_are_listed_briefly(project: Path) -> None:
+    many = [found("secret", 0.9, f"rule-{i}", f"b2mac:000000000000001{i}") for i in range(5)]
+    decision = sent(project, "mcp__chat__post_message", {"text": "x"}, *many)
+    assert "and 2 more" in decision.reason and "rule-3" not in decision.reason
+
+
+def test_a_placeholder_bound_for_a_sink_is_denied_and_elsewhere_left_alone(project: Path) -> None:
+    text = {"text": "key [[RAMPARTS:AWS_ACCESS_KEY_ID:1a2b3c4d]]"}
+    decision = sent(project, "mcp__chat__post_message", text)
+    assert decision.verdict == "deny" and decision.rule_ids == ("dlp.outbound_placeholder",)
+    assert "AWS_ACCESS_KEY_ID" in decision.reason
+    local = run(
+        project, "Bash", {"command": "echo '[[RAMPARTS:AWS_ACCESS_KEY_ID:1a2b3c4d]]'"}, policy=OUTBOUND
+    )
+    assert "dlp.outbound_placeholder" not in local.rule_ids
+
+
+def test_an_input_that_could_not_be_scanned_whole_is_denied(project: Path) -> None:
+    truncated = sent(project, "WebSearch", {"query": "q"}, truncated=True)
+    assert truncated.verdict == "deny" and "larger than dlp.max_scan_bytes" in truncated.reason
+    broken = sent(project, "WebSearch", {"query": "q"}, error="detector failed")
+    assert broken.rule_ids == ("dlp.outbound_unscanned",) and "detector failed" in broken.reason
+
+
+def test_other_content_is_not_taken_for_outbound_input(project: Path) -> None:
+    other = (Content("file", "/srv/p/x", ()), Content("tool_input", "WebSearch", ()))
+    decision = run(project, "WebSearch", {"query": "q"}, policy=OUTBOUND, content=other)
+    assert not any(r.startswith("dlp.") for r in decision.rule_ids)
+
+
+def test_report_mode_only_reports_an_outbound_secret(project: Path) -> None:
+    policy = OUTBOUND._replace(mode="report")
+    decision = sent(
+        project, "mcp__chat__post_message", {"text": "k"}, found("secret", 0.9, "x"), policy=policy
+    )
+    assert decision.verdict == "allow" and decision.would_verdict == "deny" and not decision.enforced

@@ -72,6 +72,8 @@ class HookDetail(NamedTuple):
     agent_type: str = ""
     deadline: bool = False
     """The decision was the deny given when the hook's deadline ran out."""
+    sinks: tuple[str, ...] = ()
+    """Outbound DLP: where the call would have sent its data (``mcp: MCP server 'chat' (…)``)."""
 
 
 class GatewayDetail(NamedTuple):
@@ -107,6 +109,8 @@ class GatewayDetail(NamedTuple):
     events: int = 0
     unknown_placeholders: int = 0
     malformed_events: int = 0
+    withheld: int = 0
+    """Placeholders left in a sink's tool input because the policy does not let them travel there."""
     usage: Union[dict[str, int], None] = None  # noqa: UP007
     prepare_ms: float = 0.0
     ttfb_ms: float = 0.0
@@ -397,6 +401,7 @@ _GATEWAY_V1 = (
     "upstream_bytes",
     "response_bytes",
     "restored",
+    "withheld",
     "usage",
     "prepare_ms",
     "ttfb_ms",

@@ -322,6 +322,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     if policy is not None:
         options = gateway_options(policy.gateway)
         options["detect"] = policy.detect
+        options["outbound"] = policy.dlp.outbound
         options["injection_block"] = policy.detect.injection_block
         options["injection_warn"] = policy.detect.injection_warn
         options["mode"] = policy.mode if policy.mode in ("enforce", "report") else "enforce"

@@ -113,6 +113,13 @@ class Detectors:
             out.extend(
                 f for f in self.pii.scan(text, key) if not any(f.start < e and s < f.end for s, e in taken)
             )
+        if len({f.category for f in out}) > 1:
+            # each family masked only its own values in its excerpts: a secret's excerpt could show a
+            # card number beside it in the clear; mask every value found in every excerpt
+            from .excerpt import excerpts
+
+            masked = excerpts(text, [(f.start, f.end, f.detector) for f in out], key)
+            out = [f._replace(excerpt=e) for f, e in zip(out, masked, strict=True)]
         if "injection" in wanted and "injection" in self.categories:
             from .injection import findings as injection_findings
 

@@ -100,6 +100,7 @@ _DETAIL_KEYS = frozenset(
         "restored",
         "upstream",
         "upstream_status",
+        "withheld",
         "streamed",
         "events",
         "unknown_placeholders",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from ..policy.types import DetectSettings
+from ..policy.types import DetectSettings, OutboundSettings
 from .bedrock import BedrockConfig
 from .decide import Limits, Mode
 from .documents import DocumentPolicy
@@ -55,6 +55,8 @@ class GatewayConfig:
     connect_timeout: float = 10.0
     detect: DetectSettings | None = None
     """The policy's ``detect`` section: custom entities (``pii-custom-NAME``) and IP addresses."""
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    """The policy's ``dlp.outbound``: which masked values may be restored into a sink's tool input."""
     front: FrontLimits = field(default_factory=FrontLimits)
     """Request-head deadline and size limits (:mod:`.front`)."""
     body_timeout: float = 120.0

@@ -13,6 +13,10 @@
 - ``thinking_delta``, ``signature_delta``, ``citations_delta`` and unknown deltas, ``ping``,
   ``message_delta`` and unknown event types pass through untouched, as do comments;
 - a placeholder the lookup does not know stays as it is;
+- a ``tool_use`` whose tool is a sink (``ramparts.sinks``: an MCP tool of a server not marked local,
+  WebFetch, WebSearch; every ``server_tool_use`` and ``mcp_tool_use``, which run at Anthropic) gets only
+  the placeholders the policy lets travel there, when the lookup is an :class:`OutboundLookup`: never a
+  secret's; the placeholder stays, so the call fails harmlessly and the hook records it;
 - an event it cannot parse (data not a JSON object, a delta without an index or text) is passed
   through unchanged, after every held tail has been sent: the guard never raises and never drops or
   reorders text; a placeholder cut by such an event then reaches the client unrestored.
@@ -27,11 +31,53 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..policy.types import OutboundSettings
 from .sse import SSEEvent
 from .vault import PLACEHOLDER, PLACEHOLDER_MAX, PREFIX
 
 Lookup = Callable[[str], str | None]
 """Placeholder → value for the response's session (``vault.known(session).get`` or ``value_for``)."""
+
+
+class OutboundLookup:
+    """A lookup that knows where a placeholder goes: text is restored as by the plain lookup, a tool
+    input bound for a sink only with what the policy's ``dlp.outbound`` lets travel there."""
+
+    def __init__(self, lookup: Lookup, outbound: OutboundSettings) -> None:
+        self.lookup = lookup
+        self.outbound = outbound
+        self.withheld = 0
+        """Placeholders left in a sink's tool input (for the audit record)."""
+
+    def __call__(self, placeholder: str) -> str | None:
+        return self.lookup(placeholder)
+
+    def for_block(self, block: dict[str, Any]) -> Lookup:
+        """The lookup for one tool-input block (its ``name`` tells the tool; unknown: a sink)."""
+        from ..sinks import tool_is_sink
+
+        name = block.get("name")
+        if (
+            block.get("type") == "tool_use"
+            and isinstance(name, str)
+            and not tool_is_sink(self.outbound, name)
+        ):
+            return self.lookup
+        return self._guarded
+
+    def _guarded(self, placeholder: str) -> str | None:
+        from ..sinks import placeholder_travels
+
+        match = PLACEHOLDER.fullmatch(placeholder)
+        if match is None or not placeholder_travels(self.outbound, match.group(1)):
+            self.withheld += 1
+            return None
+        return self.lookup(placeholder)
+
+
+def _for_block(lookup: Lookup, block: dict[str, Any]) -> Lookup:
+    return lookup.for_block(block) if isinstance(lookup, OutboundLookup) else lookup
+
 
 _TOOL_INPUT = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 _NEVER = frozenset({"thinking", "redacted_thinking"})
@@ -161,7 +207,7 @@ def _restore_block(block: Any, lookup: Lookup) -> Any:
         text = restore_text(block["text"], lookup)
         return block if text is block["text"] else {**block, "text": text}
     if kind in _TOOL_INPUT and "input" in block:
-        new = restore_value(block["input"], lookup)
+        new = restore_value(block["input"], _for_block(lookup, block))
         return block if new is block["input"] else {**block, "input": new}
     return block
 
@@ -273,7 +319,7 @@ class StreamGuard:
                 if new != text:
                     return [*out, item.with_data(_dumps({**obj, "content_block": {**block, "text": new}}))]
         elif kind in _TOOL_INPUT:
-            self._blocks[index] = Restorer(self.lookup, json_mode=True)
+            self._blocks[index] = Restorer(_for_block(self.lookup, block), json_mode=True)
             restored = _restore_block(block, self.lookup)
             if restored is not block:
                 return [*out, item.with_data(_dumps({**obj, "content_block": restored}))]
@@ -299,7 +345,9 @@ class StreamGuard:
         out: list[SSEEvent] = []
         if restorer is None or restorer.json_mode != json_mode:
             out = self._flush(index)
-            restorer = self._blocks[index] = Restorer(self.lookup, json_mode)
+            # a tool input whose start was never seen: its tool is unknown, so it counts as a sink
+            lookup = _for_block(self.lookup, {"type": "?"}) if json_mode else self.lookup
+            restorer = self._blocks[index] = Restorer(lookup, json_mode)
         new = restorer.feed(text)
         self._count(restorer)
         if new == text:

@@ -47,7 +47,7 @@ from .front import GatewayRunner
 from .limits import RateLimiter, SharedRateLimiter, retry_after, utc_day
 from .mask import MaskBlocked, Masker, MaskResult, detector_scanner, request_documents, request_texts
 from .pool import Pending, ScanFailed, ScanPool, cached
-from .restore import StreamGuard, restore_message
+from .restore import OutboundLookup, StreamGuard, restore_message
 from .screen import Screener, ScreenResult, ToolPoisoned, injection_scorer, screened_texts
 from .shapes import ShapeRefused
 from .sse import SSEDecoder, SSEError, SSEEvent, encode
@@ -634,9 +634,12 @@ class Gateway:
         record["prepare_ms"] = self._ms(started)
         known = prepared.known
 
-        def lookup(placeholder: str) -> str | None:
+        def vault_lookup(placeholder: str) -> str | None:
             value = known.get(placeholder)
             return value if value is not None else self.vault.value_for(vault_session, placeholder)
+
+        # tool inputs bound for a sink get only what may travel there (the placeholder stays otherwise)
+        lookup = OutboundLookup(vault_lookup, self.config.outbound)
 
         usage = Usage()
         record.setdefault("decision", decide.ALLOW)
@@ -674,6 +677,8 @@ class Gateway:
             raise
         finally:
             self.in_flight -= 1
+            if lookup.withheld:
+                record["withheld"] = lookup.withheld
             self._finish(record, identity, usage, started)
 
     def _upstream_failed_late(

@@ -25,6 +25,8 @@ from .types import (
     HookSettings,
     McpServer,
     McpSettings,
+    OutboundException,
+    OutboundSettings,
     Policy,
     SessionSettings,
     policy_from_json,
@@ -33,7 +35,7 @@ from .types import (
 
 PROFILE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profiles")
 PROFILES = ("baseline", "strict", "readonly")
-CACHE_FORMAT = "ramparts-policy-cache-v2"
+CACHE_FORMAT = "ramparts-policy-cache-v3"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _COMPILER_FILES = tuple(os.path.join(_HERE, name) for name in ("load.py", "types.py", "rules.py"))
 
@@ -314,6 +316,8 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
     custom: list[CustomEntity] = []
     hook: dict[str, Any] = {}
     dlp: dict[str, Any] = {}
+    outbound: dict[str, Any] = {}
+    outbound_keys: list[tuple[str, tuple[int, int], str]] = []
     session: dict[str, Any] = {}
     mcp: dict[str, Any] = {}
     mcp_servers: dict[str, dict[str, Any]] = {}
@@ -327,6 +331,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
     settings: dict[str, Any] = {}
     env: dict[str, str] = {}
     sensitive: list[str] = []
+    ignore_case = True
     lists: dict[RuleList, list[Rule]] = {"deny": [], "ask": [], "allow": []}
     seen_ids: set[tuple[str, str]] = set()
     for data, marks, where in layers:
@@ -334,6 +339,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         mode = data.get("mode", mode)
         perms = data.get("permissions", {})
         default = perms.get("default", default)
+        ignore_case = perms.get("paths_ignore_case", ignore_case)
         shell.update(data.get("shell", {}))
         detect = data.get("detect", {})
         pii.update({k: v for k, v in detect.get("pii", {}).items() if k != "custom"})
@@ -342,10 +348,13 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
             custom.append(_custom_entity(item, marks, ("detect", "pii", "custom", i, "pattern"), where))
         hook.update(data.get("hook", {}))
         layer_dlp = data.get("dlp", {})
-        dlp.update({k: v for k, v in layer_dlp.items() if k not in ("reads", "prompts", "tool_results")})
+        dlp.update(
+            {k: v for k, v in layer_dlp.items() if k not in ("reads", "prompts", "tool_results", "outbound")}
+        )
         dlp.update({f"read_{k}": v for k, v in layer_dlp.get("reads", {}).items()})
         dlp.update({f"prompt_{k}": v for k, v in layer_dlp.get("prompts", {}).items()})
         dlp.update({f"result_{k}": v for k, v in layer_dlp.get("tool_results", {}).items()})
+        _outbound_layer(outbound, layer_dlp.get("outbound", {}), marks, where, outbound_keys)
         layer_session = dict(data.get("session", {}))
         reauth = layer_session.pop("reauth", {})
         session.update(layer_session)
@@ -419,6 +428,8 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         )
     if gateway_keys:
         _check_gateway_dlp(gateway_keys, {e.name for e in custom})
+    if outbound_keys:
+        _check_outbound_pii(outbound_keys, {e.name for e in custom})
     if "upstream" in gateway:
         gateway["upstream"] = str(gateway["upstream"]).rstrip("/")
     if "models" in gateway:
@@ -442,6 +453,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         opaque_shell=shell.get("opaque", "ask"),
         inline_code=shell.get("inline_code", "ask"),
         allow_read_only=shell.get("allow_read_only", False),
+        paths_ignore_case=ignore_case,
         hook=HookSettings(**hook),
         settings=CompileSettings(env=tuple(sorted(env.items())), **settings),
         extends=tuple(where for _d, _m, where in layers[:-1]),
@@ -452,7 +464,14 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
             injection_warn=injection.get("warn", 0.5),
         ),
         dlp=DlpSettings(
-            **{**dlp, **({"prompt_pii": tuple(dlp["prompt_pii"])} if "prompt_pii" in dlp else {})}
+            **{**dlp, **({"prompt_pii": tuple(dlp["prompt_pii"])} if "prompt_pii" in dlp else {})},
+            outbound=OutboundSettings(
+                pii=tuple(outbound.get("pii", {}).items()),
+                possible_secrets=outbound.get("possible_secrets", "warn"),
+                local_mcp=tuple(outbound.get("local_mcp", ())),
+                sync_paths=tuple(outbound.get("sync_paths", ())),
+                exceptions=tuple(outbound.get("exceptions", {}).values()),
+            ),
         ),
         session=SessionSettings(**session),
         mcp=McpSettings(
@@ -521,6 +540,48 @@ def _check_gateway_dlp(keys: list[tuple[str, tuple[int, int], str]], custom: set
             line=line or None,
             column=col or None,
         )
+
+
+def _outbound_layer(
+    merged: dict[str, Any],
+    layer: dict[str, Any],
+    marks: Marks,
+    where: str,
+    keys: list[tuple[str, tuple[int, int], str]],
+) -> None:
+    """Merge one layer's ``dlp.outbound``: entity actions and exceptions by key, lists added to, the rest
+    replaced; sync paths are parsed here so a bad one is reported at its line."""
+    for key, action in layer.get("pii", {}).items():
+        merged.setdefault("pii", {})[key] = action
+        keys.append((key, marks.get(("dlp", "outbound", "pii", key, "<key>"), (0, 0)), where))
+    if "possible_secrets" in layer:
+        merged["possible_secrets"] = layer["possible_secrets"]
+    for name in ("local_mcp", "sync_paths"):
+        items = merged.setdefault(name, [])
+        for i, item in enumerate(layer.get(name, [])):
+            if name == "sync_paths":
+                _parse_at(f"Edit({item})", "ask", "", "", marks, ("dlp", "outbound", name, i), where, "")
+            if item not in items:
+                items.append(item)
+    for item in layer.get("exceptions", []):
+        merged.setdefault("exceptions", {})[item["fingerprint"]] = OutboundException(
+            item["fingerprint"], item["reason"]
+        )
+
+
+def _check_outbound_pii(keys: list[tuple[str, tuple[int, int], str]], custom: set[str]) -> None:
+    """Every ``dlp.outbound.pii`` key names a personal-data detector: a typo would let that data travel."""
+    known = {d for d in _detector_ids() if d.startswith("pii-")} | {f"pii-custom-{name}" for name in custom}
+    for key, (line, col), where in keys:
+        if key not in known:
+            raise PolicyError(
+                f"dlp.outbound.pii: {key!r} is not a personal-data detector ("
+                + ", ".join(sorted(d for d in known if not d.startswith("pii-custom-")))
+                + ", or pii-custom-NAME of a detect.pii.custom entity)",
+                file=where,
+                line=line or None,
+                column=col or None,
+            )
 
 
 def _detector_ids() -> set[str]:

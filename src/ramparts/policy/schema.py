@@ -43,6 +43,7 @@ SCHEMA: dict[str, Any] = {
                 "ask": {"type": "array", "items": _RULE},
                 "allow": {"type": "array", "items": _RULE},
                 "drop": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                "paths_ignore_case": {"type": "boolean"},
             },
         },
         "sensitive_paths": {"type": "array", "items": {"type": "string", "minLength": 1}},
@@ -120,6 +121,38 @@ SCHEMA: dict[str, Any] = {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {"secrets": {"enum": ["block", "warn", "allow"]}},
+                },
+                "outbound": {
+                    "type": "object",
+                    "description": "what tool calls may carry to sinks (MCP, web, network, git push, synced "
+                    "paths); a secret is always denied unless excepted by fingerprint (docs/policy.md)",
+                    "additionalProperties": False,
+                    "properties": {
+                        "pii": {
+                            "type": "object",
+                            "description": "detector id (pii-email, pii-custom-NAME) -> deny | ask | allow",
+                            "propertyNames": {"pattern": "^pii-[a-z0-9-]+$"},
+                            "additionalProperties": _VERDICT,
+                        },
+                        "possible_secrets": {"enum": ["deny", "warn", "allow"]},
+                        "local_mcp": {
+                            "type": "array",
+                            "items": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+                        },
+                        "sync_paths": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                        "exceptions": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["fingerprint", "reason"],
+                                "properties": {
+                                    "fingerprint": {"type": "string", "pattern": "^b2mac:[0-9a-f]{16}$"},
+                                    "reason": {"type": "string", "minLength": 1},
+                                },
+                            },
+                        },
+                    },
                 },
             },
         },

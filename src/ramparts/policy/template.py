@@ -43,6 +43,17 @@ shell:
   # Code handed to an interpreter (python3 -c, perl -e, node -e, awk system()): ask or deny.
   inline_code: ask
 
+# Outbound DLP: what a tool call may carry to an MCP server, the web, a remote host, a git push or a
+# synced folder. A secret is always denied there; only an exception by its fingerprint (the b2mac:...
+# in the denial) lets one through. Personal data per entity: deny, ask or allow.
+# dlp:
+#   outbound:
+#     pii: {{pii-email: ask}}
+#     local_mcp: [notes]               # MCP servers that keep their data on this machine
+#     sync_paths: ['~/Dropbox/**']     # writes here leave the machine
+#     exceptions:
+#       - {{fingerprint: 'b2mac:0123456789abcdef', reason: the docs' public sample key}}
+
 # The LLM gateway (`ramparts gateway --policy THIS_FILE`); the profile sets upstream, models, limits
 # and masks secrets, e-mail, phone, SSN and card numbers. Per entity: mask, redact or block.
 # Replicas on several machines share their vault, tokens and budget through `store` (no password

@@ -48,6 +48,37 @@ class DetectSettings(NamedTuple):
     """... at or above this warn; below, they are only recorded."""
 
 
+class OutboundException(NamedTuple):
+    """A value that may travel to a sink after all, named by its keyed fingerprint (``b2mac:…``)."""
+
+    fingerprint: str
+    reason: str = ""
+
+
+OutboundAction = Literal["deny", "ask", "allow"]
+
+
+class OutboundSettings(NamedTuple):
+    """Outbound DLP (``dlp.outbound``): what a tool call may carry to a sink (``ramparts.sinks``).
+
+    A high-confidence secret bound for a sink is always denied; only an exception by fingerprint lets
+    one through. The rest is the policy's to choose.
+    """
+
+    pii: tuple[tuple[str, OutboundAction], ...] = ()
+    """(detector id, action) for personal data and custom entities; unlisted ones travel."""
+    possible_secrets: Literal["deny", "warn", "allow"] = "warn"
+    """Secret findings below ``dlp.secret_confidence`` (never ``ask``: the prompt would show the value)."""
+    local_mcp: tuple[str, ...] = ()
+    """MCP servers that keep their data on this machine: not sinks."""
+    sync_paths: tuple[str, ...] = ()
+    """Paths (``Edit(...)`` syntax without the tool) whose files are synced out: writing there is a sink."""
+    exceptions: tuple[OutboundException, ...] = ()
+
+    def pii_action(self, detector: str) -> OutboundAction:
+        return next((action for name, action in self.pii if name == detector), "allow")
+
+
 class DlpSettings(NamedTuple):
     """What found secrets and personal data do to reads, prompts and tool results (``dlp``)."""
 
@@ -61,6 +92,7 @@ class DlpSettings(NamedTuple):
     prompt_pii: tuple[str, ...] = ("pii-us-ssn", "pii-payment-card", "pii-iban")
     """Detector ids of personal data that block a prompt."""
     result_secrets: Literal["block", "warn", "allow"] = "warn"
+    outbound: OutboundSettings = OutboundSettings()
 
 
 class SessionSettings(NamedTuple):
@@ -178,6 +210,8 @@ class Policy(NamedTuple):
     """What code handed to an interpreter inline (``python3 -c``, ``perl -e``) gets at most."""
     allow_read_only: bool = False
     """Allow commands the built-in read-only table knows cannot change anything (``shell/readonly.py``)."""
+    paths_ignore_case: bool = True
+    """Deny and ask path rules match regardless of letter case (``.ENV`` is ``.env`` on macOS and Windows)."""
     hook: HookSettings = HookSettings()
     settings: CompileSettings = CompileSettings()
     extends: tuple[str, ...] = ()
@@ -201,6 +235,12 @@ def policy_to_json(policy: Policy) -> dict[str, Any]:
     data["detect"] = policy.detect._asdict()
     data["detect"]["custom_entities"] = [list(e) for e in policy.detect.custom_entities]
     data["dlp"] = policy.dlp._asdict()
+    outbound = policy.dlp.outbound
+    data["dlp"]["outbound"] = {
+        **outbound._asdict(),
+        "pii": [list(item) for item in outbound.pii],
+        "exceptions": [list(item) for item in outbound.exceptions],
+    }
     data["session"] = policy.session._asdict()
     data["mcp"] = policy.mcp._asdict()
     data["mcp"]["servers"] = [list(server) for server in policy.mcp.servers]
@@ -231,7 +271,20 @@ def policy_from_json(data: dict[str, Any]) -> Policy:
         CustomEntity(e[0], e[1], tuple(e[2]), *e[3:]) for e in detect.get("custom_entities", ())
     )
     fields["detect"] = DetectSettings(**detect)
-    fields["dlp"] = DlpSettings(**{**data["dlp"], "prompt_pii": tuple(data["dlp"]["prompt_pii"])})
+    outbound = dict(data["dlp"].get("outbound") or {})
+    fields["dlp"] = DlpSettings(
+        **{
+            **data["dlp"],
+            "prompt_pii": tuple(data["dlp"]["prompt_pii"]),
+            "outbound": OutboundSettings(
+                pii=tuple((d, a) for d, a in outbound.get("pii", ())),
+                possible_secrets=outbound.get("possible_secrets", "warn"),
+                local_mcp=tuple(outbound.get("local_mcp", ())),
+                sync_paths=tuple(outbound.get("sync_paths", ())),
+                exceptions=tuple(OutboundException(*e) for e in outbound.get("exceptions", ())),
+            ),
+        }
+    )
     fields["session"] = SessionSettings(
         **{
             **data["session"],

@@ -10,9 +10,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ramparts.gateway.restore import StreamGuard, _viable, restore_message, restore_text
+from ramparts.gateway.restore import OutboundLookup, StreamGuard, _viable, restore_message, restore_text
 from ramparts.gateway.sse import SSEDecoder, SSEEvent, encode
 from ramparts.gateway.vault import PLACEHOLDER_MAX, MemoryVault
+from ramparts.policy.types import OutboundSettings
 
 VAULT = MemoryVault(b"r" * 32)
 TRICKY = [
@@ -348,3 +349,70 @@ def test_malformed_event_sends_the_held_tail_first_and_passes_through() -> None:
     assert out[3] is bad and guard.malformed == 1
     assert delta_text(out[2]) == p[:12]  # the held tail went out before the malformed event
     assert collected(out) == "x " + p  # cut by the bad event, so not restored, but nothing lost
+
+
+# -- where a placeholder goes (outbound DLP, issue 23) ----------------------------------------------
+
+SECRET_PH = VAULT.placeholder_for("s", "aws-access-key-id", "AKIAQYLPMN5HHHFPZAM2")
+EMAIL_PH = VAULT.placeholder_for("s", "pii-email", "jane@corp.example")
+SSN_PH = VAULT.placeholder_for("s", "pii-us-ssn", "536-22-8164")
+OUT_VALUES = {p: VAULT.value_for("s", p) for p in (SECRET_PH, EMAIL_PH, SSN_PH)}
+SETTINGS = OutboundSettings(pii=(("pii-us-ssn", "deny"),), local_mcp=("notes",))
+
+
+def tool_start(name: str, index: int = 0, kind: str = "tool_use") -> SSEEvent:
+    block = {"type": kind, "id": "toolu_9", "name": name, "input": {}}
+    return ev({"type": "content_block_start", "index": index, "content_block": block})
+
+
+def streamed_input(name: str, kind: str = "tool_use", with_start: bool = True) -> tuple[dict[str, Any], int]:
+    lookup = OutboundLookup(OUT_VALUES.get, SETTINGS)
+    text = json.dumps({"text": f"key {SECRET_PH} mail {EMAIL_PH} ssn {SSN_PH}"})
+    events = [json_delta(text[i : i + 7]) for i in range(0, len(text), 7)]
+    out = run(StreamGuard(lookup), [*([tool_start(name, kind=kind)] if with_start else []), *events, stop()])
+    return json.loads(collected(out)), lookup.withheld
+
+
+def test_a_sink_tool_input_gets_only_what_may_travel_there() -> None:
+    for name in ("mcp__chat__post_message", "WebFetch", "WebSearch"):
+        restored, withheld = streamed_input(name)
+        assert restored["text"] == f"key {SECRET_PH} mail jane@corp.example ssn {SSN_PH}", name
+        assert withheld == 2
+    for kind in ("server_tool_use", "mcp_tool_use"):  # they run at Anthropic: always sinks
+        assert streamed_input("web_search", kind=kind)[0]["text"].startswith(f"key {SECRET_PH}")
+    # a tool input whose start never came: its tool is unknown, so it counts as a sink
+    assert streamed_input("", with_start=False)[0]["text"].startswith(f"key {SECRET_PH}")
+
+
+def test_a_local_tool_or_text_gets_every_value() -> None:
+    for name in ("Bash", "Write", "mcp__notes__add"):
+        restored, withheld = streamed_input(name)
+        assert restored["text"] == "key AKIAQYLPMN5HHHFPZAM2 mail jane@corp.example ssn 536-22-8164", name
+        assert withheld == 0
+    guard = StreamGuard(OutboundLookup(OUT_VALUES.get, SETTINGS))
+    out = run(guard, [start("text"), text_delta(f"the key is {SECRET_PH}"), stop()])
+    assert collected(out) == "the key is AKIAQYLPMN5HHHFPZAM2"
+
+
+def test_a_whole_message_keeps_secrets_out_of_sink_inputs() -> None:
+    lookup = OutboundLookup(OUT_VALUES.get, SETTINGS)
+    message = {
+        "content": [
+            {"type": "text", "text": f"sending {SECRET_PH}"},
+            {
+                "type": "tool_use",
+                "id": "a",
+                "name": "mcp__chat__post",
+                "input": {"t": f"{SECRET_PH} {EMAIL_PH}"},
+            },
+            {"type": "tool_use", "id": "b", "name": "Bash", "input": {"command": f"aws --key {SECRET_PH}"}},
+        ]
+    }
+    restored = restore_message(message, lookup)
+    assert restored["content"][0]["text"] == "sending AKIAQYLPMN5HHHFPZAM2"
+    assert restored["content"][1]["input"] == {"t": f"{SECRET_PH} jane@corp.example"}
+    assert restored["content"][2]["input"] == {"command": "aws --key AKIAQYLPMN5HHHFPZAM2"}
+    assert lookup.withheld == 1
+    # a plain lookup (no policy known) restores everywhere, as before
+    assert restore_message(message, OUT_VALUES.get)["content"][1]["input"]["t"].startswith("AKIA")
+    assert lookup("[[RAMPARTS:EMAIL:ffffffff]]") is None

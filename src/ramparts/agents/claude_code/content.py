@@ -30,13 +30,27 @@ _KEEP = frozenset({"type", "filePath", "file_path", "path", "url", "mode", "code
 
 def detectors_for(policy: Policy, categories: tuple[Category, ...], cache_dir: str) -> Detectors:
     """The policy's detectors, built within the hook's deadline: Hyperscan from the cache when it is
-    there, else ``re`` (same findings), and a background warm-up builds the cache for the next call."""
+    there, else ``re`` (same findings), and a background warm-up builds the cache for the next call.
+
+    A process that serves many events (the resident hook server, which serves them one at a time)
+    keeps the warm ones it loaded, so only its first event of a kind pays for loading them."""
     from ...detect.scanner import Detectors
 
+    key = (policy.detect, categories, cache_dir)
+    loaded = _LOADED.get(key)
+    if loaded is not None:
+        return loaded
     detectors = Detectors.from_settings(policy.detect, categories, cache_dir=cache_dir, backend="cached")
     if detectors.cold:
         warm_in_background(cache_dir)
+    else:
+        if len(_LOADED) >= 8:
+            _LOADED.clear()
+        _LOADED[key] = detectors
     return detectors
+
+
+_LOADED: dict[tuple[object, ...], Detectors] = {}
 
 
 def warm_in_background(cache_dir: str) -> None:
@@ -90,30 +104,74 @@ def read_targets(call: ToolCall) -> Iterator[str]:
 
 
 def scan_reads(call: ToolCall, policy: Policy, detectors: Detectors, key: bytes) -> tuple[Content, ...]:
-    """Scan each file the call would read, up to ``dlp.max_scan_bytes`` in all (a file past the budget
-    is reported unscanned, so the engine asks rather than lets it through unseen)."""
-    budget = policy.dlp.max_scan_bytes
+    """Scan each file the call would read, up to ``dlp.max_scan_bytes`` in all.
+
+    Nothing read is ever passed over silently: a file cut at the limit is ``truncated``, a file left
+    when the budget ran out, past ``MAX_FILES`` or below a folder too big to list carries an ``error``,
+    and the engine asks for each rather than lets it through unseen.
+    """
+    limit = policy.dlp.max_scan_bytes
+    budget = limit
     out: list[Content] = []
+    for access in call.accesses:
+        if (
+            access.recursive
+            and access.mode == "read"
+            and access.below is None
+            and os.path.isdir(access.path)
+            and not access.path.startswith(_DEVICES)
+        ):
+            out.append(Content("file", access.path, error="too many files below it to list and scan"))
     for n, path in enumerate(dict.fromkeys(read_targets(call))):
         if n >= MAX_FILES:
             out.append(Content("file", path, error=f"more than {MAX_FILES} files to scan"))
             break
+        if budget <= 0:
+            out.append(Content("file", path, error=f"the scan budget of {limit} bytes ran out before it"))
+            continue
         try:
             size = os.path.getsize(path)
             with open(path, "rb") as handle:
-                data = handle.read(min(budget, policy.dlp.max_scan_bytes))
+                data = handle.read(budget)
         except OSError as exc:
             if isinstance(exc, FileNotFoundError):
                 continue  # nothing to read: the tool will say so
             out.append(Content("file", path, error=exc.strerror or type(exc).__name__))
             continue
         budget -= len(data)
-        text = data.decode("utf-8", "replace")
-        findings = detectors.scan(text, key, categories=("secret",))
-        out.append(Content("file", path, tuple(findings), truncated=size > len(data)))
-        if budget <= 0:
-            break
+        findings: dict[tuple[str, int, int, str], Any] = {}
+        for text in decodings(data):
+            for finding in detectors.scan(text, key, categories=("secret",)):
+                findings.setdefault(
+                    (finding.detector, finding.line, finding.start, finding.fingerprint), finding
+                )
+        out.append(Content("file", path, tuple(findings.values()), truncated=size > len(data)))
     return tuple(out)
+
+
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def decodings(data: bytes) -> list[str]:
+    """The texts a reader may make of these bytes: UTF-8 (undecodable bytes replaced, which keeps every
+    ASCII-compatible encoding's ASCII), the encoding a byte-order mark names, and UTF-16 in both byte
+    orders when NUL bytes say the text may be UTF-16 without a mark (``iconv`` or an editor turns it
+    into readable text, so a secret written in UTF-16 is still a secret)."""
+    texts = []
+    for mark, codec in _BOMS:
+        if data.startswith(mark):
+            texts.append(data[len(mark) :].decode(codec, "replace"))
+            break
+    texts.append(data.decode("utf-8", "replace"))
+    if b"\x00" in data[:4096] and not any(data.startswith(m) for m, _ in _BOMS):
+        texts.extend(data[k:].decode("utf-16-le", "replace") for k in (0, 1))  # little- and big-endian
+    return list(dict.fromkeys(texts))
 
 
 # -- prompts and tool results ---------------------------------------------------------------------------
@@ -151,6 +209,24 @@ def scan_result(tool_name: str, response: Any, policy: Policy, detectors: Detect
     text = response_text(response)
     findings = detectors.scan(text, key, limit=policy.dlp.max_scan_bytes, categories=("secret", "injection"))
     return Content("tool_result", tool_name, tuple(findings), truncated=len(text) > policy.dlp.max_scan_bytes)
+
+
+def scan_tool_input(call: ToolCall, policy: Policy, detectors: Detectors, key: bytes) -> Content:
+    """Scan what a call would send to its sinks: every string of its input, also URL-decoded,
+    JSON-unescaped and with base64 URL parameters decoded (``ramparts.sinks.decoded_views``). Findings
+    in several views of the same value are kept once (by detector and fingerprint)."""
+    from ...sinks import decoded_views, outbound_text
+
+    text = outbound_text(call.input)
+    limit = policy.dlp.max_scan_bytes
+    seen: set[tuple[str, str]] = set()
+    findings = []
+    for view in decoded_views(text[:limit]):
+        for finding in detectors.scan(view, key, limit=limit, categories=("secret", "pii")):
+            if (finding.detector, finding.fingerprint) not in seen:
+                seen.add((finding.detector, finding.fingerprint))
+                findings.append(finding)
+    return Content("tool_input", call.name, tuple(findings), truncated=len(text) > limit)
 
 
 def quarantined(response: Any, notice: str) -> Any:

@@ -7,23 +7,78 @@ key written), so the two cannot disagree about a call.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
-from ...engine import decide
+from ... import engine
 from ...model import Content, Decision, Event, SessionState
+
+
+class Outcome(NamedTuple):
+    decision: Decision
+    scanned: tuple[Content, ...]
+    """Everything scanned to decide: the call's outbound input first, then what it would expose."""
+    outbound: tuple[Content, ...]
+    """The input of a call that sends data out (a sink), scanned."""
+    sinks: tuple[Any, ...]
 
 
 def decide_event(
     policy: Any, event: Event, state: SessionState, payload: dict[str, Any], *, key: bytes, cache_dir: str
-) -> tuple[Decision, tuple[Content, ...]]:
+) -> Outcome:
     """The decision on one event and the content scanned to reach it."""
-    decision = decide(policy, event, state)
-    if decision.verdict == "deny":  # nothing to read: a deny stays a deny whatever the content
-        return decision, ()
-    scanned = scan_event(policy, event, payload, key=key, cache_dir=cache_dir)
-    if scanned:
-        decision = decide(policy, event._replace(content=scanned), state)
-    return decision, scanned
+    outbound, sinks = scan_outbound(policy, event, key=key, cache_dir=cache_dir)
+    if outbound:
+        event = event._replace(content=outbound)
+    decision = engine.decide(policy, event, state)
+    scanned: tuple[Content, ...] = ()
+    if decision.verdict != "deny":  # a deny stays a deny whatever the content
+        scanned = scan_event(policy, event, payload, key=key, cache_dir=cache_dir)
+        if scanned:
+            decision = engine.decide(policy, event._replace(content=(*outbound, *scanned)), state)
+    if any(c.findings for c in outbound):
+        decision = outbound_reasons(decision)
+    return Outcome(decision, (*outbound, *scanned), outbound, sinks)
+
+
+def scan_outbound(
+    policy: Any, event: Event, *, key: bytes, cache_dir: str
+) -> tuple[tuple[Content, ...], tuple[Any, ...]]:
+    """Outbound DLP: the input of a call that sends data out, scanned, and its sinks (a call with no
+    sink costs the classification only: the detectors are not loaded)."""
+    if event.kind != "pre_tool_use" or event.tool is None:
+        return (), ()
+    from ...sinks import sinks_for
+
+    sinks = sinks_for(policy, event.tool, event)
+    if not sinks:
+        return (), ()
+    from .content import detectors_for, scan_tool_input
+
+    detectors = detectors_for(policy, ("secret", "pii"), cache_dir)
+    return (scan_tool_input(event.tool, policy, detectors, key),), tuple(sinks)
+
+
+def outbound_reasons(decision: Decision) -> Decision:
+    """When a call's outbound input holds something a detector found, the reasons of other rules (which
+    quote commands and URLs, perhaps with the value encoded past the redactor) give only their rule id.
+    In report mode, where the reasons are one sentence, that sentence gives the rule ids only."""
+    if not decision.enforced and decision.would_verdict is not None:
+        return decision._replace(
+            reasons=(
+                f"report mode, would {decision.would_verdict}: {', '.join(decision.rule_ids)} (details "
+                "withheld: the input carries data a detector found; the record lists its fingerprints)",
+            )
+        )
+    if decision.verdict == "allow" or len(decision.reasons) != len(decision.rule_ids):
+        return decision
+    return decision._replace(
+        reasons=tuple(
+            reason
+            if rule.startswith("dlp.")
+            else f"{rule} (details withheld: the input carries sensitive data)"
+            for reason, rule in zip(decision.reasons, decision.rule_ids, strict=True)
+        )
+    )
 
 
 def scan_event(

@@ -25,6 +25,8 @@ from ...model import Decision, Event, Subject
 HARD_MAX_INPUT = 64 * 1024 * 1024
 """Never read more than this, whatever the policy says."""
 DEFAULT_DEADLINE_MS = 4000
+RESERVE_MS = 1000
+"""At most this long after the deadline, the deny is answered whether or not its record is written."""
 EXIT_BLOCK = 2
 _HAS_ALARM = hasattr(signal, "SIGALRM") and hasattr(signal, "setitimer")
 
@@ -54,6 +56,9 @@ class Hook:
         self.sessions: Any = None
         self._timer: Any = None
         self._deadline_hit = False
+        self.reserve_ms = RESERVE_MS
+        """Time given after the deadline to record its deny: within Claude Code's own timeout (set from
+        the policy's ``hook.timeout`` once it is read)."""
         self.peer_pid: int | None = None
         """The process whose ancestors include the agent (default: this one; the resident server sets the
         client's pid, read from the socket's peer credentials)."""
@@ -140,23 +145,23 @@ class Hook:
     # -- the run --------------------------------------------------------------------------------
 
     def _on_deadline(self, signum: int, frame: object) -> None:
-        """The watchdog fired (at the deadline less the reserve): record the deny, answer, exit. A second
-        firing, at the deadline itself, while the record is still being written answers without it."""
+        """The watchdog fired at the deadline: record the deny, answer, exit. A second firing, a reserve
+        later, while the record is still being written answers without it."""
         del signum, frame
         reason = f"hook deadline of {self.deadline_ms} ms passed"
         if not self._deadline_hit and not self.answered:
             self._deadline_hit = True
-            self._arm_in(_reserve_ms(self.deadline_ms) / 1000)
+            self._arm_in(self.reserve_ms / 1000)
             self._record_error(reason, "hook.deadline")
         code = self.fail(reason)
         os._exit(code)
 
     def _arm(self, deadline_ms: int) -> None:
-        """(Re)start the watchdog: SIGALRM where it exists, a timer thread elsewhere (Windows). It fires
-        a reserve before the deadline, so that the deny it gives is recorded in time."""
+        """(Re)start the watchdog: SIGALRM where it exists, a timer thread elsewhere (Windows). When it
+        fires, the deny it gives is recorded within a short reserve after the deadline: the deadline is
+        well inside Claude Code's own hook timeout (the policy checks it), so the answer still counts."""
         self.deadline_ms = deadline_ms
-        budget = (deadline_ms - _reserve_ms(deadline_ms)) / 1000
-        self._arm_in(max(budget - (time.monotonic() - self.started), 0.001))
+        self._arm_in(max(deadline_ms / 1000 - (time.monotonic() - self.started), 0.001))
 
     def _arm_in(self, remaining: float) -> None:
         if _HAS_ALARM:
@@ -241,6 +246,7 @@ class Hook:
         policy = protect_own_files(policy, policy_file=self.policy_ref, state_dir=self.state_dir)
         deadline = policy.hook.deadline_ms
         self._arm(min(deadline, self.deadline_ms) if self.explicit_deadline else deadline)
+        self.reserve_ms = max(min(RESERVE_MS, policy.hook.timeout * 1000 - self.deadline_ms - 200), 50)
         if self.input_bytes > policy.hook.max_input_bytes:
             raise HookInputError(
                 f"hook input is larger than the policy's {policy.hook.max_input_bytes} bytes"
@@ -265,9 +271,10 @@ class Hook:
             others_since=now - policy.session.idle_timeout_minutes * 60,
         )
         install_key = load_key(os.path.join(self.state_dir, "keys", "fingerprint.key"))
-        decision, scanned = decide_event(
+        outcome = decide_event(
             policy, event, state, payload, key=install_key, cache_dir=detector_cache_dir(self.state_dir)
         )
+        decision, scanned, outbound, sinks = outcome
         decision = decision._replace(decision_id=os.urandom(12).hex())
         redactor = Redactor(install_key)
         # Reasons quote commands and paths: mask what looks like a credential before it goes anywhere.
@@ -282,7 +289,9 @@ class Hook:
         detail = HookDetail(
             cwd=event.cwd,
             permission_mode=event.permission_mode,
-            input=summarize(payload, redactor),
+            input=_fingerprinted(summarize(payload, redactor), payload, redactor)
+            if any(c.findings for c in outbound)
+            else summarize(payload, redactor),
             agent_id=redactor.text(payload["agent_id"]) if isinstance(payload.get("agent_id"), str) else "",
             agent_type=redactor.text(payload["agent_type"])
             if isinstance(payload.get("agent_type"), str)
@@ -306,8 +315,12 @@ class Hook:
         )
         store = self._store()
         store.append(to_json(record))
-        if decision.verdict == "deny" and any(r.startswith("dlp.") for r in decision.rule_ids):
+        if decision.verdict == "deny" and any(
+            r.startswith("dlp.") and not r.startswith("dlp.outbound") for r in decision.rule_ids
+        ):
             store.append(to_json(_dlp_record(record)))  # the DLP block log: what was kept from the model
+        if decision.verdict == "deny" and any(r.startswith("dlp.outbound") for r in decision.rule_ids):
+            store.append(to_json(_outbound_record(record, outbound, sinks)))  # what was kept from a sink
         self._apply_effects(sessions, event, decision, name)
         self._disarm()  # durable now: what the record says is what Claude Code will be told
         return self.answer(event, decision, payload)
@@ -368,19 +381,44 @@ class Hook:
             pass
 
 
-def _reserve_ms(deadline_ms: int) -> int:
-    """Time kept back from the deadline to record the deny it gives: a quarter, at most 300 ms."""
-    return min(deadline_ms // 4, 300)
-
-
 def _dlp_record(record: Any) -> Any:
     """One entry of the DLP block log: what was kept from the model, by which rule, as fingerprints."""
     return record._replace(
         event="DLPBlock",
-        rule_ids=tuple(r for r in record.rule_ids if r.startswith("dlp.")),
+        rule_ids=tuple(
+            r for r in record.rule_ids if r.startswith("dlp.") and not r.startswith("dlp.outbound")
+        ),
         warnings=(),
-        content=tuple(c for c in record.content if c.findings or c.error),
+        content=tuple(c for c in record.content if (c.findings or c.error) and c.source != "tool_input"),
         hook=None,
+    )
+
+
+def _fingerprinted(summary: dict[str, Any], payload: dict[str, Any], redactor: Any) -> dict[str, Any]:
+    """The input summary with every value as its length and fingerprint (the input carries data the
+    detectors found, maybe encoded past the redactor)."""
+    tool_input = payload.get("tool_input")
+    out = dict(summary)
+    if isinstance(tool_input, dict):
+        for key, value in tool_input.items():
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            out[key] = {"chars": len(text), "fingerprint": redactor.fingerprint(text)}
+    return out
+
+
+def _outbound_record(record: Any, outbound: tuple[Any, ...], sinks: Any) -> Any:
+    """The DLPBlock record of one blocked outbound attempt: which sinks, which rules, what was found (as
+    fingerprints); the call's record with only what concerns the sink."""
+    from ...audit.record import content_record
+
+    return record._replace(
+        event="DLPBlock",
+        rule_ids=tuple(r for r in record.rule_ids if r.startswith("dlp.outbound")),
+        warnings=(),
+        content=tuple(content_record(c) for c in outbound),
+        hook=record.hook._replace(sinks=tuple(f"{s.kind}: {s.target}" for s in sinks))
+        if record.hook
+        else None,
     )
 
 
