@@ -9,13 +9,16 @@ export RAMPARTS_CLAUDE_BIN := $(abspath $(CLAUDE_BIN))
 
 .PHONY: up test lint typecheck unit integration bench clean deps
 
+# Each step says what it installs before it starts (`make up` takes a minute or two on a fresh machine).
 $(VENV)/.installed: pyproject.toml
+	@echo "==> [1/4] Python virtualenv $(VENV) with Ramparts and its dev tools (pip; about a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install --progress-bar off -e '.[dev]'
 	touch $@
 
 $(TOOLS)/.installed-$(CLAUDE_VERSION):
+	@echo "==> [2/4] Claude Code $(CLAUDE_VERSION) into $(TOOLS) (npm; about 370 MB)"
 	command -v npm >/dev/null || (apt-get update && apt-get install -y --no-install-recommends nodejs npm)
 	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error @anthropic-ai/claude-code@$(CLAUDE_VERSION)
 	$(CLAUDE_BIN) --version | grep -q '^$(CLAUDE_VERSION) '
@@ -27,6 +30,7 @@ $(TOOLS)/.installed-$(CLAUDE_VERSION):
 # oracle traces real bash with it), tinyproxy (the baseline bench/egress.py measures the proxy against).
 DEBIAN_PACKAGES := postgresql bubblewrap socat strace tinyproxy
 $(TOOLS)/.installed-debian:
+	@echo "==> [3/4] Debian packages when missing: $(DEBIAN_PACKAGES) (apt-get)"
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; fi
@@ -35,6 +39,7 @@ $(TOOLS)/.installed-debian:
 # checkov scans the compiled Terraform in the tests; it pins old versions of boto3 and others, so it lives in a
 # venv of its own (the tests find it at .tools/checkov/bin/checkov, or $$RAMPARTS_CHECKOV).
 $(TOOLS)/.installed-checkov:
+	@echo "==> [4/4] checkov in $(TOOLS)/checkov (pip; for the Terraform checks in the tests)"
 	$(PYTHON) -m venv $(TOOLS)/checkov
 	$(TOOLS)/checkov/bin/pip install --quiet 'checkov>=3.2'
 	touch $@
@@ -42,6 +47,7 @@ $(TOOLS)/.installed-checkov:
 deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-debian $(TOOLS)/.installed-checkov
 
 up: deps
+	@echo "==> installed; running the guarded demo session"
 	$(VENV)/bin/ramparts demo --claude-bin $(RAMPARTS_CLAUDE_BIN)
 
 lint: $(VENV)/.installed

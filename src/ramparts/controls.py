@@ -90,13 +90,16 @@ def session_hits(policy: Policy, event: Event, state: SessionState) -> list[Hit]
         other = live[0]
         where = f" in {other.cwd}" if other.cwd else ""
         host = f" on {other.host}" if other.host else ""
+        gap = state.now - other.last_event
+        idle = f"{max(int(gap), 0)} s" if gap < 60 else _minutes(gap)
         hits.append(
             Hit(
                 "deny",
                 "session.concurrent",
                 f"this user already has {len(live)} live session(s) (limit {limits.max_concurrent}): "
-                f"session {other.session_id}{where}{host}; end it or run `ramparts kill --session "
-                f"{other.session_id}`",
+                f"session {other.session_id}{where}{host}, last active {idle} ago. If it is finished or "
+                f"abandoned, end it with `ramparts session end {other.session_id}` (or exit that Claude Code), "
+                "then retry",
             )
         )
     return hits

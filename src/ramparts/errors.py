@@ -28,6 +28,10 @@ class RampartsError(Exception):
     """Base of every error Ramparts raises on purpose."""
 
 
+class UsageError(RampartsError):
+    """Bad usage or input the person can fix (a missing path, a value out of range): exit 2."""
+
+
 class PolicyError(RampartsError):
     """A policy file or rule is invalid.
 

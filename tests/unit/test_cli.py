@@ -215,7 +215,7 @@ def test_installed_hook_command_runs(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_audit_tail_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     state = tmp_path / "state"
-    assert run(capsys, "audit", "verify", "--state-dir", str(state))[0] == 1  # no store yet
+    assert run(capsys, "audit", "verify", "--state-dir", str(state))[0] == 2  # no store: bad input
     for command in ("ls", "git push origin main"):
         event = {
             "session_id": "s",

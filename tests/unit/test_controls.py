@@ -109,6 +109,7 @@ def test_a_second_live_session_of_the_user_is_refused_naming_the_first(project: 
     decision = run(project, "Bash", {"command": "echo hi"}, state(others=(other,)))
     assert decision.verdict == "deny" and decision.rule_ids == ("session.concurrent",)
     assert "first" in decision.reason and "/work/a" in decision.reason and "laptop" in decision.reason
+    assert "`ramparts session end first`" in decision.reason and "last active 10 s ago" in decision.reason
     stale = OtherSession("gone", NOW - 100, NOW - 3600)  # idle past the limit: not live
     assert run(project, "Bash", {"command": "echo hi"}, state(others=(stale,))).verdict == "allow"
     start = Event(kind="session_start", session_id="s1", cwd=str(project), home="/h")

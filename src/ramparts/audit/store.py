@@ -107,7 +107,8 @@ class AuditStore:
         if must_exist and not is_url(location) and not os.path.exists(location):
             from ..errors import StoreError
 
-            raise StoreError(f"no audit store at {location}")
+            missing = FileNotFoundError(2, "no such file", location)  # the CLI's cue: bad input, exit 2
+            raise StoreError(f"no audit store at {location}; check --state-dir or the audit URL") from missing
         kwargs.setdefault("key_path", default_key_path(state_dir))
         return cls(location, **kwargs)
 

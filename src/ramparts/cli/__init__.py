@@ -6,8 +6,10 @@ by hand and imports nothing else it does not need. Every other subcommand lives 
 
 from __future__ import annotations
 
+import io
 import os
 import sys
+from typing import BinaryIO
 
 _HOOK_FLAGS = ("--policy", "--state-dir", "--deadline-ms")
 
@@ -36,7 +38,42 @@ def _hook_args(argv: list[str]) -> dict[str, str] | None:
     return out
 
 
+HOOK_USAGE = """usage: ramparts hook [--policy P] [--state-dir S] [--deadline-ms N]
+
+Claude Code's PreToolUse/PostToolUse/... command hook: reads one hook event as JSON on stdin and
+writes the decision on stdout. `ramparts install` writes the command into Claude Code's settings;
+`ramparts explain TOOL ARG` dry-runs a call by hand.
+
+options:
+  --policy P         policy file or profile:NAME (else RAMPARTS_POLICY, else installed)
+  --state-dir S      state directory (else RAMPARTS_STATE_DIR, else per-user default)
+  --deadline-ms N    deny when no decision is ready after N ms (100..600000)
+
+Any other command line is answered with a deny (the hook fails closed).
+"""
+
+
+def _help_asked(argv: list[str], stdin: BinaryIO) -> tuple[bool, BinaryIO]:
+    """``--help`` alone with no event on stdin (a terminal, or empty). Returns the stdin to use from
+    here on: what was read to find out is handed on to the hook unchanged."""
+    if argv not in (["--help"], ["-h"]):
+        return False, stdin
+    try:
+        if stdin.isatty():
+            return True, stdin
+        data = stdin.read()
+    except (OSError, ValueError):  # a closed stdin: nothing on it
+        return True, stdin
+    return not data.strip(), io.BytesIO(data)
+
+
 def _hook(argv: list[str]) -> int:
+    asked, stdin = _help_asked(argv, sys.stdin.buffer)
+    if asked:
+        # a person asking: usage, exit 0. A hook event on stdin still gets the fail-closed deny below,
+        # so a hook command misconfigured as `ramparts hook --help` never lets a tool call through.
+        sys.stdout.write(HOOK_USAGE)
+        return 0
     try:
         from ..agents.claude_code.hook import Hook
     except BaseException as exc:  # noqa: BLE001 - a hook that cannot even import must still deny
@@ -56,7 +93,7 @@ def _hook(argv: list[str]) -> int:
 
     args = _hook_args(argv)
     if args is None:  # a broken hook command line still has to deny
-        hook = Hook(policy=None, state=None, stdin=sys.stdin.buffer, stdout=sys.stdout, stderr=sys.stderr)
+        hook = Hook(policy=None, state=None, stdin=stdin, stdout=sys.stdout, stderr=sys.stderr)
         return hook.fail("the hook command line is invalid")
     deadline = args.get("--deadline-ms")
     return Hook(

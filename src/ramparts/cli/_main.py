@@ -8,9 +8,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .._locations import policy_ref, state_dir
+from ._args import float_range, int_range
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -20,7 +21,10 @@ def run(args_list: list[str]) -> int:
     ``RAMPARTS_DEBUG=1`` for one); exit 0 done, 1 a check failed or something broke, 2 bad usage or
     input."""
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # --help, --version, or a usage error already reported in one line
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -39,7 +43,7 @@ def _failed(exc: BaseException) -> int:
     """One line for the person at the terminal, and the exit code the failure calls for."""
     import errno
 
-    from ..errors import PolicyError, RampartsError
+    from ..errors import PolicyError, RampartsError, UsageError
 
     if isinstance(exc, SystemExit):
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
@@ -55,7 +59,9 @@ def _failed(exc: BaseException) -> int:
         import traceback
 
         traceback.print_exception(exc)
-    if isinstance(exc, PolicyError):
+    if isinstance(exc, (PolicyError, UsageError)) or (
+        isinstance(exc, RampartsError) and isinstance(exc.__cause__, _PATH_ERRORS)
+    ):  # a RampartsError raised from a missing or unwritable path is bad input too
         print(f"ramparts: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if isinstance(exc, RampartsError):
@@ -64,7 +70,7 @@ def _failed(exc: BaseException) -> int:
     if isinstance(exc, json.JSONDecodeError):
         print(f"ramparts: not valid JSON: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)):
+    if isinstance(exc, _PATH_ERRORS):
         where = f" {exc.filename}" if exc.filename else ""
         what = {
             FileNotFoundError: "no such file or folder",
@@ -90,6 +96,9 @@ def _failed(exc: BaseException) -> int:
     return EXIT_PROBLEMS
 
 
+_PATH_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
 def give_back(folder: str) -> None:
     """Run as root on a user's state directory (an administrator's `ramparts kill`, `audit checkpoint`…),
     hand every file root created there back to the directory's owner: a root-owned ``sessions.db-wal`` or
@@ -113,10 +122,17 @@ def give_back(folder: str) -> None:
                 continue
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a usage error in one line (what is wrong and where the help is), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(prog="ramparts", description="Defense in depth for AI coding agents.")
+    parser = Parser(prog="ramparts", description="Defense in depth for AI coding agents.")
     parser.add_argument("--version", action="version", version=f"ramparts {__version__}")
     sub = parser.add_subparsers(metavar="COMMAND")
     _build(sub)
@@ -173,7 +189,10 @@ def _build(sub: Any) -> None:
     common(p)
     p.add_argument("--socket", help="socket path (default: STATE_DIR/hook.sock)")
     p.add_argument(
-        "--idle-exit", type=float, default=900, help="exit after this many seconds without a request"
+        "--idle-exit",
+        type=float_range(1, 7 * 86400),
+        default=900,
+        help="exit after this many seconds without a request (1..604800; default 900)",
     )
     p.add_argument("--deadline-ms", type=int, help=argparse.SUPPRESS)  # the hook command's; per request
     p.set_defaults(func=cmd_hook_server)
@@ -182,16 +201,31 @@ def _build(sub: Any) -> None:
         metavar="ACTION"
     )
     p = pol.add_parser("init", help="write a commented policy file")
-    p.add_argument("--profile", choices=["baseline", "strict", "readonly"], default="baseline")
+    p.add_argument(
+        "--profile",
+        choices=["baseline", "strict", "readonly"],
+        default="baseline",
+        help="the profile the file extends (default baseline)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
-    p.add_argument("path")
+    p.add_argument("path", help="where to write the policy file")
     p.set_defaults(func=cmd_policy_init)
     p = pol.add_parser("check", help="validate a policy and warn about rules Claude Code cannot match")
-    p.add_argument("path", nargs="?")
+    p.add_argument("path", nargs="?", help="the policy file (default: RAMPARTS_POLICY, else installed)")
     p.add_argument("--strict", action="store_true", help="exit non-zero on warnings too")
     p.set_defaults(func=cmd_policy_check)
     p = pol.add_parser("schema", help="print the policy file's JSON Schema")
     p.set_defaults(func=cmd_policy_schema)
+    p = pol.add_parser("show", help="print a policy in YAML")
+    p.add_argument(
+        "path", nargs="?", help="the policy file or profile:NAME (default: RAMPARTS_POLICY, else installed)"
+    )
+    p.add_argument(
+        "--effective",
+        action="store_true",
+        help="the merged policy after its profile and extends chain, every setting spelled out (the default)",
+    )
+    p.set_defaults(func=cmd_policy_show)
 
     p = sub.add_parser("compile", help="print or write the managed-settings.json for a policy")
     common(p)
@@ -218,7 +252,9 @@ def _build(sub: Any) -> None:
 
     p = sub.add_parser("install", help="compile and write the settings for a scope")
     common(p)
-    p.add_argument("--scope", choices=["managed", "user"], default="managed")
+    p.add_argument(
+        "--scope", choices=["managed", "user"], default="managed", help="where to install (default managed)"
+    )
     p.add_argument("--root", help="write below this folder instead of / (tests, image builds)")
     p.add_argument("--platform", choices=["linux", "darwin", "win32"], help="target platform's paths")
     p.add_argument("--force", action="store_true", help="overwrite a settings file Ramparts did not write")
@@ -234,7 +270,7 @@ def _build(sub: Any) -> None:
     p = aud.add_parser("tail", help="print the newest records")
     common(p, policy=False)
     audit_url(p)
-    p.add_argument("-n", type=int, default=20)
+    p.add_argument("-n", type=int_range(1), default=20, help="how many records (default 20)")
     p.add_argument("--json", action="store_true", help="one JSON record a line")
     p.set_defaults(func=cmd_audit_tail)
     p = aud.add_parser(
@@ -265,25 +301,25 @@ def _build(sub: Any) -> None:
     p = aud.add_parser("prove", help="inclusion proof of one record in the latest checkpoint (JSON)")
     common(p, policy=False)
     audit_url(p)
-    p.add_argument("--record", type=int, required=True, metavar="SEQ")
+    p.add_argument("--record", type=int_range(1), required=True, metavar="SEQ", help="the record's number")
     p.set_defaults(func=cmd_audit_prove)
     p = aud.add_parser("consistency", help="consistency proof between two sizes of the log (JSON)")
     common(p, policy=False)
     audit_url(p)
-    p.add_argument("old", type=int)
-    p.add_argument("new", type=int)
+    p.add_argument("old", type=int_range(0), help="the older size (records)")
+    p.add_argument("new", type=int_range(0), help="the newer size (records)")
     p.set_defaults(func=cmd_audit_consistency)
     p = aud.add_parser("export", help="one session's records with the proofs to verify them offline")
     common(p, policy=False)
     audit_url(p)
-    p.add_argument("--session", required=True)
-    p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    p.add_argument("--session", required=True, help="the session id")
+    p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="default jsonl")
     p.add_argument("-o", "--output", help="write here instead of stdout")
     p.set_defaults(func=cmd_audit_export)
     p = aud.add_parser("verify-export", help="check an export file offline against a verifier key")
     common(p, policy=False)
-    p.add_argument("file")
-    p.add_argument("--key", required=True, metavar="VERIFIER")
+    p.add_argument("file", help="the export file")
+    p.add_argument("--key", required=True, metavar="VERIFIER", help="the verifier key to trust")
     p.add_argument("--format", choices=["jsonl", "csv"], help="default: from the file name")
     p.set_defaults(func=cmd_audit_verify_export)
 
@@ -331,11 +367,16 @@ def _build(sub: Any) -> None:
     from .egress import add_parsers as add_egress_parsers
 
     add_egress_parsers(sub, common)
+    from .doctor import add_parsers as add_doctor_parsers
+
+    add_doctor_parsers(sub, common)
 
     p = sub.add_parser("demo", help="run a guarded Claude Code session against the scripted model")
     p.add_argument("--claude-bin", help="the claude binary (default: the project-local pinned CLI)")
     p.add_argument("--workdir", default=".demo", help="where the demo keeps its project, policy and state")
-    p.add_argument("--profile", choices=["baseline", "strict", "readonly"], default="baseline")
+    p.add_argument(
+        "--profile", choices=["baseline", "strict", "readonly"], default="baseline", help="default baseline"
+    )
     p.set_defaults(func=cmd_demo)
 
 
@@ -352,6 +393,12 @@ def cmd_policy_init(args: argparse.Namespace) -> int:
     from ..policy.template import render_template
 
     target = Path(args.path)
+    if target.is_dir():
+        print(
+            f"ramparts: {target} is a folder; give a file name such as {target / 'ramparts.yaml'}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if target.exists() and not args.force:
         print(f"ramparts: {target} exists; use --force to overwrite it", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -367,6 +414,10 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
     from ..policy.load import load_policy
 
     ref = policy_ref(args.path)
+    if not ref.startswith("profile:") and not Path(ref).is_file():
+        what = "is a folder" if Path(ref).is_dir() else "does not exist"
+        print(f"ramparts: {ref} {what}; give a policy file (or profile:NAME)", file=sys.stderr)
+        return EXIT_USAGE
     try:
         policy = load_policy(ref)
     except PolicyError as exc:
@@ -644,6 +695,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print("ramparts explain: name a tool (e.g. Bash 'git push') or use --jsonl", file=sys.stderr)
         return EXIT_USAGE
     tool_input = json.loads(args.input) if args.input else None
+    if tool_input is not None and not isinstance(tool_input, dict):
+        print('ramparts explain: --input must be a JSON object, e.g. {"command": "ls"}', file=sys.stderr)
+        return EXIT_USAGE
     decision = explain_call(
         policy, args.tool, args.argument, tool_input=tool_input, cwd=args.cwd, state_dir=args.state_dir
     )
@@ -670,6 +724,9 @@ def cmd_git_install_hooks(args: argparse.Namespace) -> int:
     ref = policy_ref(args.policy)
     if not args.policy and not Path(ref).exists():
         ref = "profile:baseline"
+    if not Path(args.repo).is_dir():
+        print(f"ramparts: {args.repo} is not a folder; give the repository's folder", file=sys.stderr)
+        return EXIT_USAGE
     branches = load_policy(ref).git.protected_branches
     protected = tuple(dict.fromkeys([*branches, *args.protect]))
     path = install_hooks(args.repo, protected, force=args.force)
@@ -681,3 +738,62 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo import run_demo
 
     return run_demo(workdir=Path(args.workdir), claude_bin=args.claude_bin, profile=args.profile)
+
+
+# -- policy show ------------------------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """NamedTuples, tuples and pairs-lists as YAML-friendly dicts and lists."""
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, frozenset):
+        return sorted(_plain(v) for v in value)
+    return value
+
+
+def effective_document(policy: Any) -> dict[str, Any]:
+    """The compiled policy, merged over its profile and ``extends`` chain, as one YAML-ready mapping:
+    rules as written (with the id each decision names), every section with every setting spelled out."""
+    doc: dict[str, Any] = {
+        "source": policy.source,
+        "revision": policy.revision,
+        "extends": list(policy.extends),
+        "mode": policy.mode,
+        "default": policy.default,
+        "permissions": {
+            name: [
+                r.raw if r.id == f"{name}:{r.raw}" else {"rule": r.raw, "id": r.id, "reason": r.reason}
+                for r in getattr(policy, name)
+            ]
+            for name in ("deny", "ask", "allow")
+        },
+        "sensitive_paths": list(policy.sensitive_paths),
+        "shell": {
+            "opaque": policy.opaque_shell,
+            "inline_code": policy.inline_code,
+            "allow_read_only": policy.allow_read_only,
+        },
+    }
+    for section in ("hook", "settings", "detect", "dlp", "session", "mcp", "git", "gateway"):
+        doc[section] = _plain(getattr(policy, section))
+    if policy.ship:
+        doc["ship"] = json.loads(policy.ship)
+    return doc
+
+
+def cmd_policy_show(args: argparse.Namespace) -> int:
+    import yaml
+
+    from ..policy.load import load_policy
+
+    policy = load_policy(policy_ref(args.path))
+    sys.stdout.write(f"# the effective policy of {policy.source} (revision {policy.revision})\n")
+    sys.stdout.write(
+        yaml.safe_dump(effective_document(policy), sort_keys=False, allow_unicode=True, width=120)
+    )
+    return EXIT_OK

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._locations import state_dir
+from ._args import int_range, listen_address
 
 if TYPE_CHECKING:
     from ..policy.types import GatewaySettings, Policy
@@ -30,21 +31,26 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     )
     common(p)
     p.add_argument(
-        "--listen", default="127.0.0.1:8788", help="HOST:PORT (port 0: a free port; default %(default)s)"
+        "--listen",
+        type=listen_address,
+        default="127.0.0.1:8788",
+        help="HOST:PORT (port 0: a free port; default %(default)s)",
     )
     p.add_argument(
         "--upstream",
         help="Messages API base URL (default: the policy's gateway.upstream, https://api.anthropic.com)",
     )
     p.add_argument("--model", action="append", default=[], help="allowed model (fnmatch pattern; repeatable)")
-    p.add_argument("--max-tokens", type=int, help="max_tokens cap")
+    p.add_argument("--max-tokens", type=int_range(1), help="max_tokens cap")
     p.add_argument("--max-tokens-mode", choices=["clamp", "reject"], help="over the cap (default: clamp)")
-    p.add_argument("--max-request-bytes", type=int, help="request size cap (default 32 MiB)")
-    p.add_argument("--rate-per-minute", type=int, help="requests per user per minute (per replica)")
-    p.add_argument("--daily-tokens", type=int, help="tokens per user per UTC day (shared by replicas)")
+    p.add_argument("--max-request-bytes", type=int_range(1), help="request size cap (default 32 MiB)")
+    p.add_argument("--rate-per-minute", type=int_range(1), help="requests per user per minute (per replica)")
+    p.add_argument(
+        "--daily-tokens", type=int_range(1), help="tokens per user per UTC day (shared by replicas)"
+    )
     p.add_argument(
         "--scan-workers",
-        type=int,
+        type=int_range(0, 64),
         help="detector processes (default: one per CPU, at most 4; 0: scan in the gateway process)",
     )
     p.add_argument(
@@ -78,16 +84,48 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     p.set_defaults(func=cmd_gateway)
     actions = p.add_subparsers(metavar="ACTION")
     tok = actions.add_parser("token", help="client tokens").add_subparsers(metavar="ACTION")
+
+    def where(t: argparse.ArgumentParser) -> None:
+        t.add_argument("--state-dir", dest="token_state_dir", help="state directory (as for the gateway)")
+        t.add_argument(
+            "--store-url",
+            dest="token_store_url",
+            metavar="URL",
+            help="the gateway's postgresql:// store (as for the gateway)",
+        )
+
     t = tok.add_parser("create", help="print a new client token for a user (only its hash is stored)")
-    t.add_argument("--user", required=True)
-    t.add_argument("--state-dir", dest="token_state_dir", help="state directory (as for the gateway)")
-    t.add_argument(
-        "--store-url",
-        dest="token_store_url",
-        metavar="URL",
-        help="the gateway's postgresql:// store (as for the gateway)",
-    )
+    t.add_argument("--user", required=True, type=user_name, help="the user the token identifies")
+    where(t)
     t.set_defaults(func=cmd_token_create)
+    t = tok.add_parser("list", help="every token's id, user, creation time and state (never the token)")
+    t.add_argument("--json", action="store_true", help="print JSON")
+    where(t)
+    t.set_defaults(func=cmd_token_list)
+    t = tok.add_parser(
+        "revoke",
+        help="revoke a token by id, or all of a user's (running replicas stop accepting it within seconds)",
+    )
+    which = t.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--id", metavar="TOKEN_ID", help="the token's id from `token list` (6 to 12 hex digits)"
+    )
+    which.add_argument("--user", help="every live token of this user")
+    where(t)
+    t.set_defaults(func=cmd_token_revoke)
+    t = tok.add_parser("rotate", help="print a new token for a user and revoke their old ones")
+    t.add_argument("--user", required=True, type=user_name, help="the user whose tokens to rotate")
+    where(t)
+    t.set_defaults(func=cmd_token_rotate)
+
+
+def user_name(text: str) -> str:
+    """A user name a token may carry (letters, digits and ._@+-, at most 128)."""
+    from ..gateway.tokens import valid_user
+
+    if not valid_user(text):
+        raise argparse.ArgumentTypeError(f"{text!r}: letters, digits and ._@+- only, at most 128")
+    return text
 
 
 def _state(args: argparse.Namespace) -> str:
@@ -109,6 +147,98 @@ def _store_url(flag: str | None, policy: Policy | None) -> str | None:
     from ..gateway.store import STORE_URL_ENV
 
     return flag or os.environ.get(STORE_URL_ENV) or (policy.gateway.store if policy else None)
+
+
+def _tokens(args: argparse.Namespace) -> Any:
+    from ..gateway.store import open_token_store
+
+    return open_token_store(
+        _state(args), _store_url(getattr(args, "token_store_url", None), _policy_settings(args))
+    )
+
+
+def _audit_token(args: argparse.Namespace, event: str, details: dict[str, Any]) -> None:
+    """An administrator's token order, in the audit store (ids, never tokens)."""
+    from argparse import Namespace
+
+    from .session import _audit
+
+    _audit(
+        Namespace(state_dir=getattr(args, "token_state_dir", None) or args.state_dir),
+        event,
+        session=None,
+        decision="deny",
+        rule="gateway.token",
+        reason=f"{event} by an administrator",
+        details=details,
+    )
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    import json
+
+    from .._util import utc_stamp
+    from ..audit.render import escape
+
+    store = _tokens(args)
+    try:
+        tokens = store.list()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps([t._asdict() for t in tokens], indent=2))
+        return EXIT_OK
+    if not tokens:
+        print("no tokens (ramparts gateway token create --user NAME)")
+    for t in tokens:
+        print(
+            escape(
+                f"{t.token_id}  {t.user}  created {utc_stamp(t.created)}  {'REVOKED' if t.revoked else 'live'}"
+            )
+        )
+    return EXIT_OK
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from ..audit.render import escape
+
+    store = _tokens(args)
+    try:
+        if args.user is not None:
+            count = store.revoke_user(args.user)
+            ids: list[str] = []
+        else:
+            matches = store.revoke_id(args.id)
+            if len(matches) != 1:
+                what = "no live token has" if not matches else f"{len(matches)} live tokens have"
+                print(
+                    escape(f"ramparts: {what} the id {args.id}; see `ramparts gateway token list`"),
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
+            count, ids = 1, [matches[0].token_id]
+    finally:
+        store.close()
+    target = f"user {args.user}" if args.user is not None else f"token {args.id}"
+    if count:  # a revocation tightens: applied first, then recorded
+        _audit_token(args, "TokenRevoked", {"user": args.user or "", "token_ids": ids, "count": count})
+    print(escape(f"revoked {count} token(s) of {target}; running gateways refuse them within seconds"))
+    return EXIT_OK
+
+
+def cmd_token_rotate(args: argparse.Namespace) -> int:
+    store = _tokens(args)
+    try:
+        token, revoked = store.rotate(args.user)
+    finally:
+        store.close()
+    _audit_token(args, "TokenRotated", {"user": args.user, "revoked": revoked})
+    print(token)
+    print(
+        f"new token for {args.user} (set ANTHROPIC_AUTH_TOKEN to it); {revoked} old token(s) revoked",
+        file=sys.stderr,
+    )
+    return EXIT_OK
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
@@ -145,6 +275,7 @@ def gateway_options(settings: GatewaySettings) -> dict[str, Any]:
         "max_request_bytes": settings.max_request_bytes,
         "rate_per_minute": settings.rate_per_minute,
         "daily_tokens": settings.daily_tokens,
+        "vault_retention_hours": settings.vault_retention_hours,
         "mask": MaskPolicy.from_mapping(dict(settings.dlp)),
         "bedrock": None if settings.bedrock is None else BedrockConfig(**settings.bedrock._asdict()),
         "shapes": Shapes(dict(settings.unknown_blocks), dict(settings.unknown_fields), settings.images),

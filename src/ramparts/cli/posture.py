@@ -23,7 +23,7 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument("--root", help="read a tree that mirrors / (fixtures, images) instead of /")
     p.add_argument("--home", help="the user's home as seen inside --root (default: $HOME)")
     p.add_argument("--project", help="the project folder as seen inside --root (default: the current folder)")
-    p.add_argument("--format", choices=["text", "json", "sarif", "html"], default="text")
+    p.add_argument("--format", choices=["text", "json", "sarif", "html"], default="text", help="default text")
     p.add_argument("-o", "--output", help="write the report here instead of stdout")
     p.add_argument(
         "--fail-on",

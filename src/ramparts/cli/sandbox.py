@@ -78,8 +78,8 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
         "approve", help="approve a tool's changed description (all pending ones without --tool)"
     )
     common(p, policy=False)
-    p.add_argument("--server", required=True)
-    p.add_argument("--tool")
+    p.add_argument("--server", required=True, help="the server's name in the policy's mcp.servers")
+    p.add_argument("--tool", help="approve only this tool's new definition")
     p.add_argument("--pins", help=f"the pin file (else {PINS_ENV}, else <state dir>/mcp-pins.json)")
     p.set_defaults(func=cmd_mcp_approve)
     p = actions.add_parser("pins", help="print the pinned and pending tool hashes")

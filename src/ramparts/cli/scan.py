@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from .._locations import detector_cache_dir, state_dir
+from ._args import float_range, int_range
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 DEFAULT_MAX_BYTES = 8 << 20
@@ -35,7 +36,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--detectors", default="secrets,pii,injection", help="comma-separated: secrets, pii, injection"
     )
-    p.add_argument("--format", choices=["text", "json", "sarif"], default="text")
+    p.add_argument("--format", choices=["text", "json", "sarif"], default="text", help="default text")
     p.add_argument(
         "--jsonl",
         action="store_true",
@@ -44,11 +45,20 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--all-scores", action="store_true", help="with --jsonl: report the injection score even below warn"
     )
-    p.add_argument("--fail-on", choices=["low", "medium", "high", "critical"], default="medium")
-    p.add_argument("--min-confidence", type=float, default=0.5, help="drop findings below this (0..1)")
+    p.add_argument(
+        "--fail-on",
+        choices=["low", "medium", "high", "critical"],
+        default="medium",
+        help="exit 1 on a finding at or above this severity (default medium)",
+    )
+    p.add_argument(
+        "--min-confidence", type=float_range(0, 1), default=0.5, help="drop findings below this (0..1)"
+    )
     p.add_argument("--baseline", help="JSON file of accepted findings to leave out")
     p.add_argument("--write-baseline", help="write the findings of this scan as a baseline file")
-    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="bytes read per file or stdin")
+    p.add_argument(
+        "--max-bytes", type=int_range(1), default=DEFAULT_MAX_BYTES, help="bytes read per file or stdin"
+    )
     p.add_argument("--no-gitignore", action="store_true", help="scan files .gitignore excludes too")
     p.add_argument(
         "-j",
@@ -104,6 +114,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
         return warm(args.cache_dir or detector_cache_dir(state_dir(args.state_dir)))
     if not args.paths and not args.jsonl:
         print("ramparts scan: give PATHs, '-' for stdin, or --jsonl", file=sys.stderr)
+        return EXIT_USAGE
+    missing = [p for p in args.paths if p != "-" and not os.path.lexists(p)]
+    if missing:  # a mistyped path in CI must not pass green
+        print(f"ramparts scan: no such file or folder: {missing[0]}; check the path", file=sys.stderr)
         return EXIT_USAGE
     state = state_dir(args.state_dir)
     key = load_key(os.path.join(state, "keys", "fingerprint.key"))

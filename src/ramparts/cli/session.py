@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._locations import state_dir
 from .._util import utc_stamp
+from ._args import float_range, int_range
 
 if TYPE_CHECKING:
     from ..audit.record import AuditRecord
@@ -73,21 +74,32 @@ def add_parsers(sub: Any, common: Common) -> None:
     p = ses.add_parser("list", help="live sessions and their state")
     common(p, policy=False)
     p.add_argument("--all", action="store_true", help="closed and ended sessions too")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_session_list)
     p = ses.add_parser("clear", help="clear a session's prompt-injection taint (audited)")
     common(p, policy=False)
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help="the session id (ramparts session list)")
     p.set_defaults(func=cmd_session_clear)
+    p = ses.add_parser(
+        "end",
+        help="end a finished or abandoned session, e.g. one holding the max_concurrent limit (audited)",
+        description="Ends the session as its agent would with SessionEnd: it no longer counts against "
+        "session.max_concurrent, and resuming the conversation later reopens it. To stop a session "
+        "that is still working, use `ramparts kill --session ID`.",
+    )
+    common(p, policy=False)
+    p.add_argument("id", metavar="ID", help="the session id (ramparts session list)")
+    p.add_argument("--reason", help="why, for the audit trail")
+    p.set_defaults(func=cmd_session_end)
     p = ses.add_parser("replay", help="a session's timeline from the audit trail")
     common(p, policy=False)
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help="the session id")
     p.add_argument("--json", action="store_true", help="one JSON record a line")
     p.set_defaults(func=cmd_session_replay)
     p = ses.add_parser("changes", help="files a session wrote and commands it ran, for incident review")
     common(p, policy=False)
-    p.add_argument("id", metavar="ID")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("id", metavar="ID", help="the session id")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_session_changes)
 
     p = sub.add_parser(
@@ -99,19 +111,31 @@ def add_parsers(sub: Any, common: Common) -> None:
     )
     common(p, policy=False)
     target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--session", metavar="ID")
-    target.add_argument("--user", metavar="NAME")
+    target.add_argument("--session", metavar="ID", help="one session (see ramparts session list)")
+    target.add_argument("--user", metavar="NAME", help="every session of this user, later ones included")
     target.add_argument("--all", action="store_true", help="every session of every user")
     p.add_argument("--lift", action="store_true", help="withdraw the kill order for the target")
     p.add_argument("--terminate", action="store_true", help="also end the agents' process trees (this host)")
-    p.add_argument("--grace", type=float, default=5.0, help="seconds from SIGTERM to SIGKILL (default 5)")
+    p.add_argument(
+        "--grace",
+        type=float_range(0, 600),
+        default=5.0,
+        help="seconds from SIGTERM to SIGKILL (0..600, default 5)",
+    )
     p.add_argument("--reason", help="the incident, quoted to the agent and in the audit trail")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="record an order for a session id this host has not seen (e.g. one that has not started yet)",
+    )
     p.set_defaults(func=cmd_kill)
 
     p = sub.add_parser("reauth", help="step-up grant for a session's sensitive operations (audited)")
     common(p, policy=False)
-    p.add_argument("--session", metavar="ID", required=True)
-    p.add_argument("--minutes", type=int, required=True, help=f"1..{MAX_GRANT_MINUTES}")
+    p.add_argument("--session", metavar="ID", required=True, help="the session to grant")
+    p.add_argument(
+        "--minutes", type=int_range(1, MAX_GRANT_MINUTES), required=True, help=f"1..{MAX_GRANT_MINUTES}"
+    )
     p.set_defaults(func=cmd_reauth)
 
 
@@ -258,15 +282,45 @@ def cmd_session_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_session_clear(args: argparse.Namespace) -> int:
+def _info(args: argparse.Namespace, session_id: str) -> Any:
     store = _sessions(args, create=False)
-    info = None
-    if store is not None:
-        with store:
-            info = store.get(args.id)
+    if store is None:
+        return None
+    with store:
+        return store.get(session_id)
+
+
+def cmd_session_end(args: argparse.Namespace) -> int:
+    info = _info(args, args.id)
+    if info is None:
+        print(
+            _esc(f"ramparts: unknown session {args.id} (see `ramparts session list --all`)"), file=sys.stderr
+        )
+        return EXIT_USAGE
+    if info.closed:
+        print(_esc(f"session {args.id} is already over: {info.closed}"))
+        return EXIT_OK
+    reason = args.reason or f"ended by {_who()} with ramparts session end"
+    _audit(  # ending one frees a concurrency slot: a relaxation, so the record comes first
+        args,
+        "SessionEnded",
+        session=args.id,
+        decision="allow",
+        rule="session.end",
+        reason=reason,
+        details={"user": info.user, "host": info.host, "pid": info.pid, "events": info.events},
+    )
+    with _sessions(args) as store:
+        store.end(args.id, time.time(), reason)
+    print(_esc(f"ended session {args.id} ({info.user}@{info.host}): {reason}"))
+    return EXIT_OK
+
+
+def cmd_session_clear(args: argparse.Namespace) -> int:
+    info = _info(args, args.id)
     if info is None:
         print(_esc(f"ramparts: unknown session {args.id}"), file=sys.stderr)
-        return EXIT_PROBLEMS
+        return EXIT_USAGE
     if not info.tainted:
         print(_esc(f"session {args.id} is not tainted; nothing to clear"))
         return EXIT_OK
@@ -463,6 +517,15 @@ def _target(args: argparse.Namespace) -> tuple[dict[str, Any], str, str]:
     return {"all_sessions": True}, "all", ""
 
 
+def _known(args: argparse.Namespace, session_id: str) -> bool:
+    """Whether the session store has seen ``session_id`` (live or not)."""
+    store = _sessions(args, create=False)
+    if store is None:
+        return False
+    with store:
+        return store.get(session_id) is not None
+
+
 def cmd_kill(args: argparse.Namespace) -> int:
     kwargs, scope, target = _target(args)
     what = {"session": f"session {target}", "user": f"user {target}", "all": "all sessions"}[scope]
@@ -475,6 +538,15 @@ def cmd_kill(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         return _lift(args, kwargs, scope, target, what)
     reason = args.reason or "stopped by the Ramparts kill switch"
+    if scope == "session" and not args.force and not _known(args, target):
+        print(
+            _esc(
+                f"ramparts kill: no such session is known here: {target} (see `ramparts session list --all`;"
+                " --force records the order anyway)"
+            ),
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     with _sessions(args) as store:
         affected = store.kill(**kwargs, reason=reason, now=time.time(), by=_who())
     print(_esc(f"kill order for {what}: {reason}"))

@@ -74,6 +74,8 @@ class GatewayConfig:
     ``gateway.store``); ``None``: ``$RAMPARTS_GATEWAY_STORE_URL``, else ``<state_dir>/gateway.db``."""
     vault_key: str | None = None
     """The vault key file; ``None``: ``$RAMPARTS_GATEWAY_VAULT_KEY``, else ``<state_dir>/vault.key``."""
+    vault_retention_hours: int = 720
+    """A session's vault rows are deleted this long after its first placeholder (swept hourly)."""
     mode: Mode = "enforce"
     """The policy's mode: in ``report`` the limits are recorded as would-deny, not enforced
     (:mod:`.decide` says which)."""

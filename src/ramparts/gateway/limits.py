@@ -1,5 +1,5 @@
-"""Per-user request rate (token bucket, in memory) and daily token budget (the state store, shared by
-replicas).
+"""Per-user request rate (token bucket in memory; on PostgreSQL a per-minute count shared by replicas)
+and daily token budget (the state store, shared by replicas).
 
 Pure apart from the budget store; the clock is injected so tests need no sleeping.
 """
@@ -40,6 +40,41 @@ class RateLimiter:
                 return 0.0
             self._buckets[key] = (tokens, now)
             return (1.0 - tokens) / self.refill
+
+
+class SharedRateLimiter(Tables):
+    """``rate`` requests per user per UTC minute, counted in the shared store (table ``gateway_rate``), so
+    replicas behind one address allow ``rate`` in all, not ``rate`` each. A fixed window: one atomic
+    upsert-increment per request; up to ``2 * rate`` can pass around a minute boundary. Rows older than
+    the previous minute are swept now and then."""
+
+    DDL = (
+        "CREATE TABLE IF NOT EXISTS {schema}gateway_rate ("
+        ' "user" TEXT NOT NULL, minute {int} NOT NULL, count {int} NOT NULL DEFAULT 0,'
+        ' PRIMARY KEY ("user", minute))',
+    )
+
+    def __init__(self, location: str, rate_per_minute: int, clock: Clock = time.time) -> None:
+        super().__init__(location)
+        self.rate = rate_per_minute
+        self.clock = clock
+        self._swept = -1
+
+    def take(self, key: str) -> float:
+        """0 when allowed (and counted), else the seconds until the next minute."""
+        now = self.clock()
+        minute = int(now // 60)
+        rows = self._db.execute(
+            'INSERT INTO gateway_rate ("user", minute, count) VALUES (?, ?, 1)'
+            ' ON CONFLICT ("user", minute) DO UPDATE SET count = gateway_rate.count + 1 RETURNING count',
+            (key, minute),
+        ).rows
+        if minute != self._swept:
+            self._swept = minute
+            self._db.execute("DELETE FROM gateway_rate WHERE minute < ?", (minute - 1,))
+        if int(rows[0][0]) <= self.rate:
+            return 0.0
+        return max((minute + 1) * 60 - now, 0.001)
 
 
 def retry_after(seconds: float) -> str:

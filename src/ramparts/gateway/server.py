@@ -37,13 +37,14 @@ from ..errors import GatewayError
 from ..model import Decision, Finding
 from . import decide
 from . import upstream as upstream_mod
+from ._db import is_postgres_url
 from ._records import GatewayAuditWriter, Usage, masked_record, screened_record, take_usage
 from .bedrock import EventSource
 from .cache import ResultCache
 from .config import GatewayConfig
 from .documents import PdfScan, scan_pdf
 from .front import GatewayRunner
-from .limits import RateLimiter, retry_after, utc_day
+from .limits import RateLimiter, SharedRateLimiter, retry_after, utc_day
 from .mask import MaskBlocked, Masker, MaskResult, detector_scanner, request_documents, request_texts
 from .pool import Pending, ScanFailed, ScanPool, cached
 from .restore import OutboundLookup, StreamGuard, restore_message
@@ -169,7 +170,11 @@ class Gateway:
             warn=config.injection_warn,
         )
         self.limits = config.limits()
-        self.rate = RateLimiter(config.rate_per_minute, clock) if config.rate_per_minute else None
+        self.rate: RateLimiter | SharedRateLimiter | None = None
+        if config.rate_per_minute and is_postgres_url(store_location(state, config.store_url)):
+            self.rate = SharedRateLimiter(store_location(state, config.store_url), config.rate_per_minute)
+        elif config.rate_per_minute:
+            self.rate = RateLimiter(config.rate_per_minute, clock)
         # like the hook's: $RAMPARTS_AUDIT_URL (or --audit-url), else <state>/audit.db; the state dir's key
         self.audit = GatewayAuditWriter(
             audit_location(state, config.audit_url), key_path=default_key_path(state)
@@ -216,8 +221,30 @@ class Gateway:
         self._client = aiohttp.ClientSession(
             connector=connector, timeout=timeout, auto_decompress=True, trust_env=False
         )
+        self._sweeper = asyncio.create_task(self._sweep_vault())
+
+    async def _sweep_vault(self, every: float = 3600.0) -> None:
+        """Delete the vault rows of sessions older than ``vault_retention_hours``: at start, then hourly.
+        A failed sweep is logged and tried again next time; requests are not affected."""
+        while True:
+            cutoff = time.time() - self.config.vault_retention_hours * 3600
+            try:
+                removed = await asyncio.to_thread(self.vault.expire, cutoff)
+                if removed:
+                    hours = self.config.vault_retention_hours
+                    print(
+                        f"ramparts gateway: vault: deleted {removed} row(s) past the {hours} h retention",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            except Exception as exc:  # noqa: BLE001 - the next sweep retries
+                print(f"ramparts gateway: vault retention sweep failed: {exc}", file=sys.stderr, flush=True)
+            await asyncio.sleep(every)
 
     async def _cleanup(self, app: web.Application) -> None:
+        sweeper = getattr(self, "_sweeper", None)
+        if sweeper is not None:
+            sweeper.cancel()
         if self._client is not None:
             await self._client.close()
         await asyncio.to_thread(self.close)
@@ -230,6 +257,8 @@ class Gateway:
         self.vault.close()
         self.tokens.close()
         self.usage.close()
+        if isinstance(self.rate, SharedRateLimiter):
+            self.rate.close()
 
     @property
     def client(self) -> aiohttp.ClientSession:
@@ -393,7 +422,12 @@ class Gateway:
                 )
             record["decision"] = decision
         if self.rate is not None:
-            facts = facts._replace(rate_wait=self.rate.take(identity.user))
+            wait = (
+                await asyncio.to_thread(self.rate.take, identity.user)
+                if isinstance(self.rate, SharedRateLimiter)
+                else self.rate.take(identity.user)
+            )
+            facts = facts._replace(rate_wait=wait)
         if self.config.daily_tokens is not None:
             facts = facts._replace(
                 tokens_used=await asyncio.to_thread(self.usage.used, identity.user, utc_day())

@@ -23,6 +23,7 @@ import hmac
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from hashlib import sha256
 from typing import Protocol
@@ -150,6 +151,8 @@ class StoreVault:
         " sealed {blob} NOT NULL,"
         " PRIMARY KEY (session, placeholder))",
         "CREATE TABLE IF NOT EXISTS {schema}gateway_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        # when each session's first placeholder was made: its rows expire together (gateway.vault_retention_hours)
+        "CREATE TABLE IF NOT EXISTS {schema}gateway_vault_sessions (session TEXT PRIMARY KEY, first {real} NOT NULL)",
     )
 
     def __init__(self, db: Database, key: bytes, key_name: str) -> None:
@@ -161,6 +164,7 @@ class StoreVault:
             self._keys = _Keys(key)
             self._aead = AESGCM(self._keys.encrypt)
             self._cache = _Cache()
+            self._dated: set[str] = set()
             self._check_key(key_name)
         except BaseException:
             db.close()
@@ -221,7 +225,33 @@ class StoreVault:
         ).rows
         return bytes(rows[0][0]) if rows else None
 
+    def expire(self, before: float, now: float | None = None) -> int:
+        """Delete every row of the sessions whose first placeholder was made before ``before`` (a time
+        stamp); the number of rows deleted. Sessions stored before their date was kept are dated now."""
+        now = time.time() if now is None else now
+        self._db.execute(
+            "INSERT INTO gateway_vault_sessions (session, first) SELECT DISTINCT session, ? FROM gateway_vault"
+            " WHERE session NOT IN (SELECT session FROM gateway_vault_sessions) ON CONFLICT (session) DO NOTHING",
+            (now,),
+        )
+        count = self._db.execute(
+            "DELETE FROM gateway_vault WHERE session IN (SELECT session FROM gateway_vault_sessions WHERE first < ?)",
+            (before,),
+        ).changed
+        self._db.execute("DELETE FROM gateway_vault_sessions WHERE first < ?", (before,))
+        self._cache = _Cache()
+        self._dated.clear()
+        return max(count, 0)
+
     def placeholder_for(self, session_id: str, entity_type: str, value: str) -> str:
+        if session_id not in self._dated:
+            self._db.execute(
+                "INSERT INTO gateway_vault_sessions (session, first) VALUES (?, ?) ON CONFLICT (session) DO NOTHING",
+                (session_id, time.time()),
+            )
+            if len(self._dated) > 100_000:
+                self._dated.clear()
+            self._dated.add(session_id)
         for candidate in self._keys.candidates(session_id, entity_type, value):
             held = self._cache.get(session_id, candidate)
             if held is None:

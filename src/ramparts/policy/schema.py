@@ -257,6 +257,13 @@ SCHEMA: dict[str, Any] = {
                         },
                     },
                 },
+                "vault_retention_hours": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 87600,
+                    "description": "hours a session's placeholders are kept in the vault (from its first "
+                    "one); older sessions' rows are deleted, and their placeholders are no longer restored",
+                },
                 "store": {
                     "type": ["string", "null"],
                     "description": "postgresql:// URL of the store shared by gateway replicas (vault, "

@@ -177,6 +177,8 @@ class GatewaySettings(NamedTuple):
     """Tokens per user per UTC day (shared by replicas); ``None``: no budget."""
     store: str | None = None
     """A ``postgresql://`` URL (no password) for the state replicas share; ``None``: the state dir's file."""
+    vault_retention_hours: int = 720
+    """A session's vault rows are deleted this long after its first placeholder (30 days by default)."""
     dlp: tuple[tuple[str, GatewayAction], ...] = GATEWAY_BASELINE_DLP
     """(key, action): key a detector id, a ``prefix*`` or a category (``secret``, ``pii``)."""
     bedrock: BedrockSettings | None = None

@@ -272,6 +272,22 @@ class SessionStore:
                         "UPDATE sessions SET last_event = ?, events = events + 1 WHERE id = ?",
                         (now, session_id),
                     )
+            if event == "SessionStart" and pid is not None and not closed:
+                # One agent process runs one session at a time: `/clear` (or a new conversation) starts a
+                # new id in the same process, and the old id will never send SessionEnd. End it, as the
+                # agent would have (kind "end": resuming it later reopens it, and ends this one in turn).
+                db.execute(
+                    "UPDATE sessions SET closed = ?, closed_kind = 'end', closed_at = ? "
+                    "WHERE closed = '' AND id != ? AND host = ? AND pid = ? AND pid_start IS ?",
+                    (
+                        f"replaced by session {session_id} in the same agent process",
+                        now,
+                        session_id,
+                        host,
+                        pid,
+                        start_ticks,
+                    ),
+                )
             orders = self._orders(db)
             killed = self._killed(orders, session_id, owner, user)  # the user it started as, and now
             others: builtins.list[OtherSession] = []

@@ -38,7 +38,7 @@ def test_a_policys_ship_section_drives_audit_ship(tmp_path: Path, capsys: pytest
     assert any(i["kind"] == "checkpoint" for i in items)  # the log's signed checkpoint goes too
     bare = tmp_path / "bare.yaml"
     bare.write_text("version: 1\n")
-    assert run(["audit", "ship", "--once", "--policy", str(bare), "--state-dir", str(state)]) == 1
+    assert run(["audit", "ship", "--once", "--policy", str(bare), "--state-dir", str(state)]) == 2
     assert "no ship: section" in capsys.readouterr().err
 
 

@@ -265,3 +265,32 @@ def test_short_key_rejected() -> None:
 def test_module_exports() -> None:
     assert set(vault_module.__all__) <= set(dir(vault_module))
     assert os.path.basename(vault_module.__file__ or "") == "vault.py"
+
+
+def test_rows_expire_with_their_session_after_the_retention(store: str) -> None:
+    vault = open_vault(store, key=KEY)
+    other = open_vault(store, key=KEY)  # a second replica
+    try:
+        old = vault.placeholder_for("old-session", "EMAIL", "a@example.com")
+        vault.placeholder_for("old-session", "PHONE", "+1 415 555 0100")
+        raw(store, "UPDATE gateway_vault_sessions SET first = 100.0 WHERE session = 'old-session'")
+        new = other.placeholder_for("new-session", "EMAIL", "b@example.com")
+        assert vault.expire(before=200.0) == 2  # both rows of the old session, none of the new one
+        assert vault.value_for("old-session", old) is None and other.known("old-session") == {}
+        assert other.value_for("new-session", new) == "b@example.com"
+        # rows stored before sessions were dated are dated at the first sweep, then expire in turn
+        raw(store, "DELETE FROM gateway_vault_sessions")
+        assert vault.expire(before=100.0, now=150.0) == 0  # dated 150 now, within the retention
+        assert vault.expire(before=160.0) == 1
+    finally:
+        vault.close()
+        other.close()
+
+
+def test_the_retention_comes_from_the_policy() -> None:
+    from ramparts.cli.gateway import gateway_options
+    from ramparts.policy.load import compile_policy
+
+    policy = compile_policy(b"version: 1\ngateway:\n  vault_retention_hours: 12\n", "p.yaml")
+    assert gateway_options(policy.gateway)["vault_retention_hours"] == 12
+    assert compile_policy(b"version: 1\n", "p.yaml").gateway.vault_retention_hours == 720

@@ -91,7 +91,7 @@ def test_list_empty_and_populated(capsys: pytest.CaptureFixture[str], state: Pat
 
 def test_clear_taint(capsys: pytest.CaptureFixture[str], state: Path) -> None:
     code, _, err = cli(capsys, state, "session", "clear", "nope")
-    assert code == 1 and "unknown session nope" in err
+    assert code == 2 and "unknown session nope" in err
     observe(state, "s1", 100.0)
     code, out, _ = cli(capsys, state, "session", "clear", "s1")
     assert code == 0 and "not tainted" in out
@@ -243,7 +243,7 @@ def test_replay_escapes_and_filters(capsys: pytest.CaptureFixture[str], state: P
 
 def test_replay_without_an_audit_store(capsys: pytest.CaptureFixture[str], state: Path) -> None:
     code, _, err = cli(capsys, state, "session", "replay", "s1")
-    assert code == 1 and "no audit store" in err
+    assert code == 2 and "no audit store" in err  # a mistyped state directory is bad input
 
 
 def test_changes(capsys: pytest.CaptureFixture[str], state: Path) -> None:
@@ -297,8 +297,7 @@ def test_kill_and_lift_are_audited(capsys: pytest.CaptureFixture[str], state: Pa
     )
     assert lifted["event"] == "KillLifted" and lifted["rule_ids"] == ["session.kill"]
     assert kill_all["admin"]["details"]["scope"] == "all" and "session" not in kill_all
-    with pytest.raises(SystemExit):
-        run(["kill", "--user", "a", "--all", "--state-dir", str(state)])
+    assert run(["kill", "--user", "a", "--all", "--state-dir", str(state)]) == 2  # a usage error
     code, _, _ = cli(capsys, state, "kill", "--lift", "--terminate", "--all")
     assert code == 2
 
@@ -370,3 +369,23 @@ def test_reauth(capsys: pytest.CaptureFixture[str], state: Path) -> None:
     assert record["admin"]["details"]["minutes"] == 15 and record["user"] == "sec-admin"
     code, _, err = cli(capsys, state, "reauth", "--session", "s1", "--minutes", "5")
     assert code == 1 and "closed (idle)" in err
+
+
+def test_session_end_frees_the_concurrency_slot_and_is_audited(
+    capsys: pytest.CaptureFixture[str], state: Path
+) -> None:
+    now = time.time()
+    observe(state, "abandoned", now - 120)
+    with sessions(state) as s:
+        before = s.observe("second", user="alice", host=this_host(), cwd="/w", now=now, event="PreToolUse")
+    assert [o.session_id for o in before.others] == ["abandoned"]
+    code, out, _ = cli(capsys, state, "session", "end", "abandoned", "--reason", "crashed terminal")
+    assert code == 0 and "ended session abandoned" in out and "crashed terminal" in out
+    with sessions(state) as s:
+        after = s.observe("second", user="alice", host=this_host(), cwd="/w", now=now + 1, event="PreToolUse")
+        info = s.get("abandoned")
+    assert after.others == () and info is not None and info.closed == "crashed terminal"
+    code, out, _ = cli(capsys, state, "session", "end", "abandoned")
+    assert code == 0 and "already over" in out
+    ended = [r for r in audit_records(state) if r["event"] == "SessionEnded"]
+    assert len(ended) == 1 and ended[0]["session"] == "abandoned" and ended[0]["rule_ids"] == ["session.end"]

@@ -137,6 +137,27 @@ def test_others_are_earlier_live_sessions_of_the_same_user(store: SessionStore) 
     assert [o.session_id for o in _see(store, "a-old", 302.0).others] == []
 
 
+def test_a_new_session_of_the_same_agent_process_ends_the_old_one(store: SessionStore) -> None:
+    # `/clear` starts a new session id in the same claude process; the old id never sends SessionEnd
+    _see(store, "before-clear", 100.0, event="SessionStart", pid=os.getpid())
+    _see(store, "other-process", 110.0, event="SessionStart", pid=os.getppid())
+    _see(store, "before-clear", 150.0)
+    state = _see(store, "after-clear", 200.0, event="SessionStart", pid=os.getpid())
+    old = store.get("before-clear")
+    assert old is not None and old.closed == "replaced by session after-clear in the same agent process"
+    other = store.get("other-process")
+    assert other is not None and other.closed == ""  # another process's session is left alone
+    assert [o.session_id for o in state.others] == ["other-process"]
+    # resuming the old conversation in that process reopens it and ends the newer one in turn
+    assert _see(store, "before-clear", 300.0, event="SessionStart", pid=os.getpid()).closed == ""
+    newer = store.get("after-clear")
+    assert newer is not None and newer.closed.startswith("replaced by session before-clear")
+    # a SessionStart without a pid (the ancestry could not be read) ends nothing
+    _see(store, "no-pid", 400.0, event="SessionStart")
+    again = store.get("before-clear")
+    assert again is not None and again.closed == ""
+
+
 def test_others_skip_a_reused_pid(store: SessionStore, tmp_path: Path) -> None:
     _see(store, "old", 100.0, event="SessionStart", pid=os.getpid())
     assert [o.session_id for o in _see(store, "new", 200.0).others] == ["old"]

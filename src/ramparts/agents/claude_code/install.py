@@ -63,6 +63,17 @@ def write_settings(target: Path, settings: dict[str, Any], *, force: bool = Fals
         if current != ours:
             why = "was changed since Ramparts wrote it" if ours else "was not written by Ramparts"
             raise InstallError(f"{target} {why}; refusing to overwrite it (use --force to replace it)")
+    backup = ""
+    if target.exists() and force:
+        current = hashlib.sha256(target.read_bytes()).hexdigest()
+        held = _recorded(sidecar).get(target.name, {})
+        backup = held.get("backup", "")
+        if current != held.get("sha256"):  # someone else's file: keep it for uninstall to put back
+            backup = f"{target.name}.before-ramparts"
+            try:
+                os.replace(target, target.with_name(backup))
+            except OSError as exc:
+                raise InstallError(f"cannot keep a copy of {target}: {exc}") from exc
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -74,11 +85,51 @@ def write_settings(target: Path, settings: dict[str, Any], *, force: bool = Fals
             "sha256": hashlib.sha256(data).hexdigest(),
             "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "note": note,
+            **({"backup": backup} if backup else {}),
         }
         sidecar.write_text(json.dumps(records, indent=2) + "\n", "utf-8")
     except OSError as exc:
         raise InstallError(f"cannot write {target}: {exc}") from exc
     return target
+
+
+def uninstall_settings(
+    scope: Scope, *, root: Path | None = None, platform: str | None = None, force: bool = False
+) -> list[str]:
+    """Remove what ``ramparts install`` wrote for ``scope`` (the settings file, and managed-mcp.json for
+    the managed scope), exactly: a file changed since is refused unless ``force``; a file install
+    replaced with --force is put back. Returns one line per file handled; ``[]`` when nothing was ours."""
+    target = settings_path(scope, root=root, platform=platform)
+    sidecar = target.parent / SIDECAR
+    records = _recorded(sidecar)
+    names = [target.name] + (["managed-mcp.json"] if scope == "managed" else [])
+    done: list[str] = []
+    for name in names:
+        entry = records.get(name)
+        if not isinstance(entry, dict):
+            continue
+        path = target.parent / name
+        try:
+            if path.exists():
+                if hashlib.sha256(path.read_bytes()).hexdigest() != entry.get("sha256") and not force:
+                    raise InstallError(
+                        f"{path} was changed since Ramparts wrote it; refusing to remove it (--force removes it)"
+                    )
+                path.unlink()
+            backup = path.with_name(str(entry.get("backup") or "")) if entry.get("backup") else None
+            if backup is not None and backup.exists():
+                os.replace(backup, path)
+                done.append(f"removed Ramparts' {path} and put back the file it had replaced")
+            else:
+                done.append(f"removed {path}")
+            del records[name]
+            if records:
+                sidecar.write_text(json.dumps(records, indent=2) + "\n", "utf-8")
+            else:
+                sidecar.unlink(missing_ok=True)
+        except OSError as exc:
+            raise InstallError(f"cannot remove {path}: {exc}") from exc
+    return done
 
 
 def _recorded(sidecar: Path) -> dict[str, Any]:
