@@ -453,7 +453,7 @@ def _mcp(effective: Effective, out: _Out) -> None:
         )
     allow = effective.get("allowedMcpServers")
     for name, config, source in effective.mcp_servers:
-        if allow is None:
+        if not isinstance(allow, list):  # absent, or not a list Claude Code could read: no allowlist
             out.add(
                 "RP051",
                 "high",
