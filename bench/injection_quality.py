@@ -34,16 +34,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from injection_gen import hard_benign  # noqa: E402
 from train_injection import (  # noqa: E402
     FILES,
+    PER_PROBE,
     Row,
     auc,
     cap_per_group,
     corpora_dir,
+    fit,
+    generated_rows,
     load_rows,
+    local_rows,
     roc_points,
     split_rows,
+    tldr_rows,
     tpr_at,
+    use_model,
 )
 
 from ramparts.detect import injection  # noqa: E402
@@ -114,6 +121,7 @@ def _report(name: str, rows: Sequence[Row], scorer: Callable[[str], float]) -> d
     positives = [s for s, y in zip(scores, labels, strict=True) if y == 1]
     return {
         "tpr_at_fpr1": tpr1,
+        "th1": th1,
         "tpr_at_fpr5": tpr5,
         "auc": area,
         "tpr_warn": _rate(positives, WARN),
@@ -123,9 +131,103 @@ def _report(name: str, rows: Sequence[Row], scorer: Callable[[str], float]) -> d
     }
 
 
+HARD_SEED = 7
+HARD_PER_KIND = 100
+
+
+def hard_rows(per_kind: int = HARD_PER_KIND) -> list[Row]:
+    """The hard benign sets (``injection_gen.hard_benign``, its ``eval`` phrase banks: never trained on)."""
+    return [Row(s.text, 0, "hard_benign", s.kind, s.text) for s in hard_benign(HARD_SEED, per_kind, "eval")]
+
+
+def _hard_report(rows: Sequence[Row], scorer: Callable[[str], float], threshold: float) -> dict[str, float]:
+    """FPR per hard benign kind at warn, block and ``threshold``; returns the overall FPR at warn."""
+    by_kind: dict[str, list[float]] = collections.defaultdict(list)
+    for row in rows:
+        by_kind[row.group].append(scorer(row.text))
+    print(f"{'hard benign kind':34s} {'rows':>5s} {'>=warn':>7s} {'>=block':>7s} {'>=t1':>7s}")
+    for kind in sorted(by_kind):
+        sub = by_kind[kind]
+        print(
+            f"{kind:34s} {len(sub):5d} {_rate(sub, WARN):7.3f} {_rate(sub, BLOCK):7.3f} {_rate(sub, threshold):7.3f}"
+        )
+    every = [x for sub in by_kind.values() for x in sub]
+    print(
+        f"{'all hard benign':34s} {len(every):5d} {_rate(every, WARN):7.3f} {_rate(every, BLOCK):7.3f}"
+        f" {_rate(every, threshold):7.3f}"
+    )
+    return {"warn": _rate(every, WARN), "block": _rate(every, BLOCK), "t1": _rate(every, threshold)}
+
+
+def source_of(row: Row) -> str:
+    """The leave-one-source-out unit: a corpus, or a garak probe family (they differ in kind)."""
+    if row.corpus == "garak_benign" or row.group.startswith("latentinjection"):
+        return "garak:latentinjection"
+    if row.corpus == "garak_attacks":
+        family = row.group.split(".")[0]
+        return f"garak:{family}" if family in ("encoding", "promptinject", "web_injection") else "garak:other"
+    if row.corpus.startswith("bipia"):
+        return "bipia"
+    return row.corpus
+
+
+def loso(folder: Path, epochs: int, eval_cap: int, generated: bool = True) -> tuple[float, str]:
+    """Train without one source, test on it, for each source; the worst TPR at FPR <= 1 % and its source.
+
+    Each fold's threshold is the one giving FPR <= 1 % on benign rows that fold's model never saw:
+    the left-out source's own benign rows and the hard benign sets. The extra benign text (tldr
+    pages, local files) is always in training; it is not a source of injections. With
+    ``generated=False`` the generator's rows are a test source only, never trained on (the recipe
+    before the generator existed).
+    """
+    rows = load_rows(folder) + generated_rows()
+    extra = tldr_rows(folder) + local_rows()
+    hard = hard_rows()
+    sources = sorted({source_of(r) for r in rows})
+    print(f"\n== leave-one-source-out: {len(sources)} sources, {epochs} epochs per fold; scorer = all layers")
+    print(
+        f"{'left-out source':26s} {'pos':>5s} {'neg':>5s} {'TPR@1%':>7s} {'thresh':>7s} {'FPRsrc':>7s}"
+        f" {'TPR@warn':>8s} {'FPR@warn':>8s} {'hard@warn':>9s}"
+    )
+    worst, worst_source = 1.0, ""
+    for source in sources:
+        kept = [r for r in rows if source_of(r) != source and (generated or r.corpus != "generated")]
+        train_rows = cap_per_group(kept + extra, PER_PROBE)
+        test = cap_per_group([r for r in rows if source_of(r) == source], eval_cap)
+        use_model(fit(train_rows, epochs, verbose=False))
+        scores = [injection.score(r.text).score for r in test]
+        pos = [x for x, r in zip(scores, test, strict=True) if r.label == 1]
+        neg = [x for x, r in zip(scores, test, strict=True) if r.label == 0]
+        hard_scores = [injection.score(r.text).score for r in hard]
+        pool = neg + hard_scores
+        points = roc_points(pool + pos, [0] * len(pool) + [1] * len(pos))
+        tpr1, th1 = tpr_at(points, 0.01) if pos else (float("nan"), _quantile(pool, 0.99))
+        print(
+            f"{source:26s} {len(pos):5d} {len(neg):5d} {tpr1:7.3f} {th1:7.3f} {_rate(neg, th1):7.3f}"
+            f" {_rate(pos, WARN):8.3f} {_rate(neg, WARN):8.3f} {_rate(hard_scores, WARN):9.3f}",
+            flush=True,
+        )
+        if pos and tpr1 < worst:
+            worst, worst_source = tpr1, source
+    injection._model = None
+    print(f"worst source: {worst_source} TPR@FPR1%={worst:.3f}")
+    return worst, worst_source
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 1.0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="20 rows per garak probe (under a minute)")
+    parser.add_argument(
+        "--quick", action="store_true", help="20 rows per garak probe, 2 epochs per leave-one-out fold"
+    )
+    parser.add_argument(
+        "--no-generated", action="store_true", help="leave-one-out folds never train on the generated rows"
+    )
+    parser.add_argument("--no-loso", action="store_true", help="skip the leave-one-source-out folds")
     args = parser.parse_args(argv)
     folder = corpora_dir()
     if folder is None:
@@ -141,12 +243,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     full = _report("scorer (all layers)", rows, lambda t: injection.score(t).score)
     alone = _report("classifier layer alone", rows, lambda t: injection._classify(injection.tokens(t))[0])
+    print(f"\n== hard benign sets (generated, never trained on), shipped model, t1 = {full['th1']:.3f}")
+    hard = _hard_report(hard_rows(), lambda t: injection.score(t).score, full["th1"])
     ms = _speed(5 if args.quick else 20)
-    print(f"\nspeed: {ms:.2f} ms to score 10 KB")
+    print(f"\nspeed: {ms:.2f} ms to score 10 KB ({10.24 / ms:.1f} MB/s on one core)")
+    worst, worst_source = (float("nan"), "skipped")
+    if not args.no_loso:
+        worst, worst_source = loso(
+            folder, 2 if args.quick else 6, 20 if args.quick else 60, generated=not args.no_generated
+        )
     print(
-        f"RESULT tpr_at_fpr1={full['tpr_at_fpr1']:.3f} tpr_at_fpr5={full['tpr_at_fpr5']:.3f} auc={full['auc']:.4f}"
-        f" tpr_warn={full['tpr_warn']:.3f} fpr_warn={full['fpr_warn']:.3f} fpr_block={full['fpr_block']:.3f}"
-        f" classifier_tpr_at_fpr1={alone['tpr_at_fpr1']:.3f} ms_per_10kb={ms:.2f}"
+        f"RESULT loso_worst_tpr_at_fpr1={worst:.3f} loso_worst_source={worst_source}"
+        f" hard_fpr_warn={hard['warn']:.3f} hard_fpr_block={hard['block']:.3f}"
+        f" split_tpr_at_fpr1={full['tpr_at_fpr1']:.3f} auc={full['auc']:.4f}"
+        f" fpr_warn={full['fpr_warn']:.3f} classifier_tpr_at_fpr1={alone['tpr_at_fpr1']:.3f}"
+        f" ms_per_10kb={ms:.2f} mb_per_s={10.24 / ms:.1f}"
     )
     return 0
 
