@@ -387,7 +387,7 @@ def fit(
         print(f"weights: {len(trained.w)} trained, {len(pruned)} kept, bias {trained.bias:.3f}")
     return {
         "format": "ramparts-injection-lr/1",
-        "features": {"bits": BITS, "ngrams": ngrams, "window": window, "hash": "crc32-mix"},
+        "features": {"bits": BITS, "ngrams": ngrams, "window": window, "hash": "crc32-mix", "shape": True},
         "bias": round(trained.bias, 4),
         "length_penalty": length_penalty,
         "weights": {"features": sorted(pruned), "values": [pruned[k] for k in sorted(pruned)]},
@@ -396,14 +396,7 @@ def fit(
 
 def use_model(doc: dict[str, Any]) -> None:
     """Make ``ramparts.detect.injection`` score with ``doc`` (a model from :func:`fit`) in this process."""
-    injection._model = injection._Model(
-        float(doc["bias"]),
-        dict(zip(doc["weights"]["features"], doc["weights"]["values"], strict=True)),
-        (1 << int(doc["features"]["bits"])) - 1,
-        int(doc["features"]["window"]),
-        int(doc["features"]["ngrams"]),
-        float(doc.get("length_penalty", 0.0)),
-    )
+    injection._model = injection.model_from_doc(doc)
 
 
 # -- metrics ----------------------------------------------------------------------------------------

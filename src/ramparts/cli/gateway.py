@@ -183,8 +183,10 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     if policy is not None:
         options = gateway_options(policy.gateway)
         options["detect"] = policy.detect
-        options["injection_block"] = policy.detect.injection_block
-        options["injection_warn"] = policy.detect.injection_warn
+        block, warn = policy.detect.injection_thresholds("tool_result")
+        options["injection_block"], options["injection_warn"] = block, warn
+        block, warn = policy.detect.injection_thresholds("mcp_tool_description")
+        options["description_block"], options["description_warn"] = block, warn
     # flags override the policy
     flags = {
         "upstream": args.upstream,

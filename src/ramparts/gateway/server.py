@@ -129,7 +129,7 @@ class Gateway:
                     cache_dir=cache,
                     key=key,
                     block=config.injection_block,
-                    warn=config.injection_warn,
+                    warn=_lowest_warn(config),
                     timeout=config.scan_timeout,
                 )
                 scan, scorer = self.pool.scan, self.pool.score
@@ -147,9 +147,11 @@ class Gateway:
             masker = Masker(config.mask, cached(scan), self.vault)
         self.masker = masker
         self.screener = screener or Screener(
-            scorer or injection_scorer(key, block=config.injection_block, warn=config.injection_warn),
+            scorer or injection_scorer(key, block=config.injection_block, warn=_lowest_warn(config)),
             block=config.injection_block,
             warn=config.injection_warn,
+            description_block=config.description_block,
+            description_warn=config.description_warn,
         )
         self.rate = RateLimiter(config.rate_per_minute, clock) if config.rate_per_minute else None
         # like the hook's: $RAMPARTS_AUDIT_URL (or --audit-url), else <state>/audit.db; the state dir's key
@@ -829,3 +831,12 @@ def run(config: GatewayConfig, listen: str, *, max_lifetime: float | None = None
 
     asyncio.run(serve(gateway, host, port, ready=ready, max_lifetime=max_lifetime))
     return 0
+
+
+def _lowest_warn(config: GatewayConfig) -> float:
+    """The scorer computes a fingerprint for any text at or above this: the lower of the two surfaces'."""
+    if config.description_warn is not None:
+        return min(config.injection_warn, config.description_warn)
+    if config.description_block is not None:
+        return min(config.injection_warn, config.description_block)
+    return config.injection_warn
