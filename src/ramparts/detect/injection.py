@@ -26,6 +26,7 @@ a sample of the middle and the neighbourhood of any invisible character are scan
 from __future__ import annotations
 
 import binascii
+import itertools
 import json
 import math
 import os
@@ -58,7 +59,7 @@ separately by ``MAX_ATTEMPTS``."""
 MAX_ATTEMPTS = 64
 MAX_PAYLOAD = 8 * 1024
 MIN_PAYLOAD = 16
-_TOKEN = re.compile(r"[^\W_](?:[^\W_]|[\u00ad\u200b-\u200d\u2060\ufeff])*|[^\w\s]")
+_TOKEN = re.compile(r"[^\W_]+(?:[\u00ad\u200b-\u200d\u2060\ufeff]+[^\W_]+)*|[^\w\s]")
 """Words (zero-width characters inside a word stay inside its token, and are dropped by
 :func:`_canonical`, so "ig<U+200B>nore" is one word) and single punctuation marks."""
 
@@ -981,6 +982,10 @@ def _canon_table() -> dict[str, str]:
     return _canon_map
 
 
+_LETTER_RUN = re.compile(r"(?<!\S)[^\W\d_](?: [^\W\d_]){2}(?!\S)")
+"""Three single-letter tokens in a row, in the tokens joined by spaces."""
+
+
 def _canonical(toks: list[str], index: list[int] | None = None) -> list[str]:
     """The classifier's tokens: look-alikes folded, zero-width characters dropped, keyword typos
     corrected, and a run of three or more single letters ("i g n o r e") joined into one word.
@@ -988,6 +993,14 @@ def _canonical(toks: list[str], index: list[int] | None = None) -> list[str]:
     With ``index``, the position in ``toks`` of each canonical token's first token is appended to it.
     """
     table = _canon_table()
+    joined = " ".join(toks)
+    if not _LETTER_RUN.search(joined):  # the common case: one token for one
+        folded = toks if joined.isascii() else [t if t.isascii() else t.translate(_CONFUSABLES) for t in toks]
+        if all(folded):  # no token was only zero-width characters
+            if index is not None:
+                index.extend(range(len(toks)))
+            get = table.get
+            return [get(tok, tok) for tok in folded]
     out: list[str] = []
     run: list[str] = []
     run_at = 0
@@ -1031,19 +1044,33 @@ def _iban_like(tok: str) -> bool:
     return 15 <= len(tok) <= 34 and tok[:2].isalpha() and tok[2:4].isdigit() and tok.isalnum()
 
 
-def _shape_features(toks: list[str]) -> list[tuple[int, list[int]]]:
+def _class_of_long(tok: str) -> int:
+    cls = _CLASSES.get(tok)
+    return cls if cls is not None else TARGET if _iban_like(tok) else -1
+
+
+def _token_class(tok: str) -> int:
+    """A token's word class, or -1."""
+    return _CLASSES.get(tok, -1) if len(tok) < 15 else _class_of_long(tok)
+
+
+def _shape_features(
+    toks: list[str], hits: list[tuple[int, int]] | None = None
+) -> list[tuple[int, list[int]]]:
     """Extra hashed features at the tokens that carry a word class: the class itself, and each pair
     (earlier class, this class) whose earlier member lies within :data:`_CLASS_WINDOW` tokens.
-    Sparse: most tokens have no class. Unmasked CRC32 values (the caller masks)."""
-    get = _CLASSES.get
+    Sparse: most tokens have no class. Unmasked CRC32 values (the caller masks). ``hits``, the
+    (position, class) of the classed tokens, when the caller has found them already."""
+    if hits is None:
+        get = _CLASSES.get
+        hits = [
+            (i, cls)
+            for i, tok in enumerate(toks)
+            if (cls := get(tok, -1) if len(tok) < 15 else _class_of_long(tok)) >= 0
+        ]
     last = [-(10**9)] * 6
     out: list[tuple[int, list[int]]] = []
-    for i, tok in enumerate(toks):
-        cls = get(tok)
-        if cls is None:
-            if not _iban_like(tok):
-                continue
-            cls = TARGET
+    for i, cls in hits:
         feats = [_CLASS_IDS[cls]]
         for other in range(6):
             if other != cls and i - last[other] <= _CLASS_WINDOW:
@@ -1051,12 +1078,6 @@ def _shape_features(toks: list[str]) -> list[tuple[int, list[int]]]:
         last[cls] = i
         out.append((i, feats))
     return out
-
-
-_MASK32 = 0xFFFFFFFF
-_MIX2 = 0x01000193
-_SALT2 = 0x5BD1E995
-_MIX3 = 0x2545F491
 
 
 def _token_hash(tok: str, cache: dict[str, int]) -> int:
@@ -1123,10 +1144,12 @@ def _contributions(toks: list[str], model: _Model) -> list[float]:
     return out
 
 
-def _add_shape(toks: list[str], model: _Model, out: list[float]) -> None:
+def _add_shape(
+    toks: list[str], model: _Model, out: list[float], hits: list[tuple[int, int]] | None = None
+) -> None:
     get = model.weights.get
     mask = model.mask
-    for i, extra in _shape_features(toks):
+    for i, extra in _shape_features(toks, hits):
         c = out[i]
         for f in extra:
             c += get(f & mask, 0.0)
@@ -1178,8 +1201,11 @@ def _contributions_numpy(toks: list[str], model: _Model) -> list[float]:
             mixed = (h[:-2] * np.uint64(_MIX2)) ^ h2[1:]  # only the low 32 bits matter: wrapping is fine
             out[2:] += _dense[(((mixed * np.uint64(_MIX3)) & low32) & mask).astype(np.int64)]
     result: list[float] = out.tolist()
-    if model.shape:
-        _add_shape(toks, model, result)
+    if model.shape:  # the classed tokens found by array, from each distinct token's class
+        classes = {tok: _token_class(tok) for tok in cache}
+        codes = np.fromiter(map(classes.__getitem__, toks), dtype=np.int8, count=len(toks))
+        where = np.flatnonzero(codes >= 0)
+        _add_shape(toks, model, result, list(zip(where.tolist(), codes[where].tolist(), strict=True)))
     return result
 
 
@@ -1197,12 +1223,11 @@ def _classify(toks: list[str]) -> tuple[float, int, int]:
             return 0.0, 0, 0
     contributions = _contributions_numpy(toks, model) if _dense is not None else _contributions(toks, model)
     width = min(model.window, len(contributions))
-    total = sum(contributions[:width])
-    best, best_start = total, 0
-    for i in range(width, len(contributions)):
-        total += contributions[i] - contributions[i - width]
-        if total > best:
-            best, best_start = total, i - width + 1
+    # every window's sum from prefix sums (sequential float64 additions in both paths: same floats)
+    prefix = [0.0, *itertools.accumulate(contributions)]
+    sums = [b - a for a, b in zip(prefix, prefix[width:], strict=False)]
+    best_start = max(range(len(sums)), key=sums.__getitem__)
+    best = sums[best_start]
     z = model.bias + best - length_offset(len(toks), model.window, model.length_penalty)
     z = max(-60.0, min(60.0, z))
     prob = 1.0 / (1.0 + math.exp(-z))
