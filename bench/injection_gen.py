@@ -222,6 +222,69 @@ BENIGN_IMPERATIVES = [
     "Don't forget to delete your test accounts after the demo.",
 ]
 
+_B_LEADS = [
+    "Please",
+    "Could you",
+    "Can you",
+    "Remember to",
+    "Don't forget to",
+    "Make sure to",
+    "You should",
+    "First,",
+    "Before the review,",
+    "Kindly",
+    "When you get a chance,",
+    "",
+]
+_B_ACTIONS = [
+    lambda r: (
+        f"send the {r.choice(['agenda', 'draft', 'minutes', 'invoice', 'photos', 'report'])} to {r.choice(NAMES).lower()}@{r.choice(COMPANIES).split()[0].lower()}.example"
+    ),
+    lambda r: f"forward the {r.choice(['thread', 'ticket', 'offer letter', 'receipt'])} to {r.choice(NAMES)}",
+    lambda r: (
+        f"run `{r.choice(['make test', 'npm ci', 'cargo build', 'tox -e lint', './scripts/setup.sh'])}` before pushing"
+    ),
+    lambda r: (
+        f"delete the {r.choice(['old branches', 'tmp folder', 'stale tickets', 'duplicate rows'])} from {r.choice(['the repo', 'the board', 'the sheet'])}"
+    ),
+    lambda r: (
+        f"visit https://{r.choice(['status', 'docs', 'wiki', 'intranet'])}.{r.choice(COMPANIES).split()[0].lower()}.example for {r.choice(TOPICS)}"
+    ),
+    lambda r: (
+        f"transfer the {r.choice(['files', 'budget', 'meeting', 'ownership'])} to {r.choice(NAMES)} before {r.choice(['Friday', 'noon', 'the offsite'])}"
+    ),
+    lambda r: (
+        f"ignore the {r.choice(['first email', 'flaky test', 'old numbers', 'draft section'])}; {r.choice(['it is outdated', 'we fixed it', 'it was a mistake'])}"
+    ),
+    lambda r: (
+        f"forget the {r.choice(['old password policy', 'previous schedule', 'earlier estimate'])}, the new one is in the wiki"
+    ),
+    lambda r: (
+        f"email {r.choice(NAMES)} the {r.choice(['summary', 'answer', 'updated figures'])} by {r.choice(['Monday', 'tomorrow', 'end of day'])}"
+    ),
+    lambda r: f"reply to the customer with the {r.choice(['refund', 'tracking', 'ticket'])} number",
+    lambda r: (
+        f"update your {r.choice(['password', 'SSH key', 'API token'])} in the {r.choice(['settings page', 'vault', 'admin console'])}"
+    ),
+    lambda r: (
+        f"pay the {r.choice(['invoice', 'deposit', 'fee'])} to IBAN {r.choice(IBANS)} before the {r.randint(1, 28)}th"
+    ),
+    lambda r: (
+        f"write your {r.choice(['answer', 'response', 'summary'])} in {r.choice(['English', 'the shared doc', 'bullet points'])}"
+    ),
+    lambda r: (
+        f"print the {r.choice(['boarding pass', 'labels', 'slides'])} and bring them to {r.choice(['the desk', 'room 4', 'the meeting'])}"
+    ),
+]
+
+
+def _benign_imperative(r: random.Random) -> str:
+    """A human-to-human request with an action and a target (training hard negatives only)."""
+    lead = r.choice(_B_LEADS)
+    action = r.choice(_B_ACTIONS)(r)
+    return f"{lead} {action}.".strip() if lead else f"{action[0].upper()}{action[1:]}."
+
+
 CARRIERS: list[Callable[[random.Random, list[str]], str]] = [
     # e-mail
     lambda r, body: (
@@ -389,9 +452,11 @@ def generate(seed: int, n: int, part: str = "train") -> list[Sample]:
         if label:
             payload = _perturb(r, r.choice(FRAMINGS)(r, r.choice(GOALS)(r)))
         else:
-            payload = r.choice(benign)
+            payload = r.choice(benign) if r.random() < 0.4 else _benign_imperative(r)
             if r.random() < 0.3:
                 payload = _typo(r, payload)
+            if r.random() < 0.5:  # often more than one request in an ordinary message
+                body.insert(r.randint(0, len(body)), _benign_imperative(r))
         body.insert(r.randint(0, len(body)), payload)
         kind = "gen_attack" if label else "gen_benign"
         out.append(Sample(carrier(r, body), label, kind))
