@@ -17,7 +17,8 @@ Figures, per level:
 - per-event latency = arrival at the client − write at the upstream; added = gateway − direct, at p50
   and p99 (the direct run pays the same client and upstream costs);
 - TTFB = request start → first byte of the answer, gateway − direct at p50 and p99 (includes the
-  gateway's masking of the 20 KB prompt);
+  gateway's masking and injection screening of the 20 KB prompt); and, sequentially, the TTFB of the
+  same conversation one turn later (one new 1 KB tool result; the 20 KB one is cached by digest);
 - RSS per stream = (gateway RSS with every stream open − RSS before the batch) / streams.
 
 The last line is ``RESULT p99_added_ms_100=… p50_added_ms_100=… ttfb_delta_p50_ms=… rss_kb_per_stream=…``.
@@ -302,6 +303,28 @@ def walk_bench(quick: bool) -> dict[str, float]:
     return out
 
 
+def appended(body: dict[str, Any], turn: int, size: int = 1_000) -> dict[str, Any]:
+    """``body`` one turn later: the model's next tool call and a new ``size``-byte result. Every
+    earlier block is unchanged (Claude Code resends the conversation), so only the new one is new."""
+    text = (
+        f"# turn {turn} {os.urandom(4).hex()}\n" + "ok: all checks passed on this file\n" * (size // 34 + 1)
+    )[:size]
+    return {
+        **body,
+        "messages": [
+            *body["messages"],
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": f"t{turn}", "name": "Read", "input": {}}],
+            },
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": f"t{turn}", "content": text}],
+            },
+        ],
+    }
+
+
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -365,18 +388,21 @@ async def ttfb_probe(urls: dict[str, str], headers: dict[str, str], count: int) 
     stream is then dropped, which also exercises the gateway's client-abort path)."""
     import aiohttp
 
-    out: dict[str, list[float]] = {path: [] for path in urls}
+    out: dict[str, list[float]] = {key: [] for path in urls for key in (path, path + "+append")}
     async with aiohttp.ClientSession() as client:
         for i in range(count):
-            body = json.dumps(prompt(tag=f"{os.urandom(6).hex()}-{i}")).encode()
-            for path, url in urls.items():
-                started = time.monotonic()
-                async with client.post(
-                    url + "/v1/messages?beta=true", data=body, headers=headers
-                ) as response:
-                    await response.content.readany()
-                    out[path].append(time.monotonic() - started)
-                    response.close()
+            first = prompt(tag=f"{os.urandom(6).hex()}-{i}")
+            # the fresh 20 KB conversation, then the same conversation one turn later
+            for suffix, body in (("", first), ("+append", appended(first, 1))):
+                data = json.dumps(body).encode()
+                for path, url in urls.items():
+                    started = time.monotonic()
+                    async with client.post(
+                        url + "/v1/messages?beta=true", data=data, headers=headers
+                    ) as response:
+                        await response.content.readany()
+                        out[path + suffix].append(time.monotonic() - started)
+                        response.close()
     return out
 
 
@@ -503,6 +529,14 @@ def main() -> int:
                 f"delta p50 {g50 - d50:+.2f} ms p99 {g99 - d99:+.2f} ms"
             )
             ttfb_p50 = g50 - d50
+            a_d50, a_g50 = pct(probes["direct+append"], 50) * 1000, pct(probes["gateway+append"], 50) * 1000
+            a_d99, a_g99 = pct(probes["direct+append"], 99) * 1000, pct(probes["gateway+append"], 99) * 1000
+            append_p50 = a_g50 - a_d50
+            print(
+                f"# TTFB of the next turn (one new 1 KB tool result, the 20 KB one already seen): direct p50"
+                f" {a_d50:.2f} ms; gateway p50 {a_g50:.2f} ms; delta p50 {append_p50:+.2f} ms"
+                f" p99 {a_g99 - a_d99:+.2f} ms"
+            )
             print(
                 f"{'streams':>7} {'path':>8} {'events':>7} {'lat p50':>8} {'lat p99':>8} {'ttfb p50':>9} "
                 f"{'ttfb p99':>9} {'rss/stream':>10}"
@@ -553,7 +587,8 @@ def main() -> int:
     added50, added99, _t50, _t99, rss = figures[top]
     print(
         f"RESULT p99_added_ms_{top}={added99:.2f} p50_added_ms_{top}={added50:.2f} "
-        f"ttfb_delta_p50_ms={ttfb_p50:.2f} ttfb_delta_p50_ms_{top}={figures[top][2]:.2f} "
+        f"ttfb_delta_p50_ms={ttfb_p50:.2f} ttfb_append_delta_p50_ms={append_p50:.2f} "
+        f"ttfb_delta_p50_ms_{top}={figures[top][2]:.2f} ttfb_delta_p99_ms_{top}={figures[top][3]:.2f} "
         f"rss_kb_per_stream={rss:.0f} events_per_stream={events} {walk_result}"
     )
     return 0

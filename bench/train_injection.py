@@ -43,6 +43,7 @@ from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from ramparts.detect import injection  # noqa: E402
 
@@ -320,7 +321,15 @@ class Trainer:
             w[f] = wf - self.lr * gf / math.sqrt(acc)
 
 
-def train(docs: list[Doc], epochs: int, window: int, seed_order: list[int], lr: float, l2: float) -> Trainer:
+def train(
+    docs: list[Doc],
+    epochs: int,
+    window: int,
+    seed_order: list[int],
+    lr: float,
+    l2: float,
+    verbose: bool = True,
+) -> Trainer:
     model = Trainer(lr, l2)
     for epoch in range(epochs):
         t0 = time.time()
@@ -338,13 +347,56 @@ def train(docs: list[Doc], epochs: int, window: int, seed_order: list[int], lr: 
                 continue
             start, end = best_window(doc, model.w, window)
             model.step(window_counts(doc, start, end), doc.label, doc.weight)
-        print(f"  epoch {epoch + 1}/{epochs}: {time.time() - t0:.1f}s, {len(model.w)} weights", flush=True)
+        if verbose:
+            print(
+                f"  epoch {epoch + 1}/{epochs}: {time.time() - t0:.1f}s, {len(model.w)} weights", flush=True
+            )
     return model
 
 
 def prune(weights: dict[int, float], keep: int) -> dict[int, float]:
     ranked = sorted(weights.items(), key=lambda kv: -abs(kv[1]))[:keep]
     return {k: round(v, 4) for k, v in ranked if round(v, 4) != 0.0}
+
+
+def fit(
+    train_rows: Sequence[Row],
+    epochs: int,
+    window: int = WINDOW,
+    keep: int = KEEP,
+    ngrams: int = NGRAMS,
+    lr: float = LR,
+    l2: float = L2,
+    length_penalty: float = LENGTH_PENALTY,
+    verbose: bool = True,
+) -> dict[str, Any]:
+    """Train on ``train_rows`` and return the model document (the shipped JSON's shape)."""
+    mask = (1 << BITS) - 1
+    t0 = time.time()
+    weights = weigh(train_rows)
+    docs = []
+    for row, weight in zip(train_rows, weights, strict=True):
+        feats, offsets = featurize(row.text, mask, ngrams)
+        docs.append(Doc(feats, offsets, row.label, weight))
+    if verbose:
+        print(f"features: {time.time() - t0:.1f}s")
+    order = sorted(range(len(docs)), key=lambda i: _order(train_rows[i].text))
+    trained = train(docs, epochs, window, order, lr, l2, verbose)
+    pruned = prune(trained.w, keep)
+    if verbose:
+        print(f"weights: {len(trained.w)} trained, {len(pruned)} kept, bias {trained.bias:.3f}")
+    return {
+        "format": "ramparts-injection-lr/1",
+        "features": {"bits": BITS, "ngrams": ngrams, "window": window, "hash": "crc32-mix", "shape": True},
+        "bias": round(trained.bias, 4),
+        "length_penalty": length_penalty,
+        "weights": {"features": sorted(pruned), "values": [pruned[k] for k in sorted(pruned)]},
+    }
+
+
+def use_model(doc: dict[str, Any]) -> None:
+    """Make ``ramparts.detect.injection`` score with ``doc`` (a model from :func:`fit`) in this process."""
+    injection._model = injection.model_from_doc(doc)
 
 
 # -- metrics ----------------------------------------------------------------------------------------
@@ -386,6 +438,19 @@ def auc(points: Sequence[tuple[float, float, float]]) -> float:
 
 
 EXTRA = ("tldr_pages", "local_files")
+GENERATED = "generated"
+GEN_SEED = 1
+GEN_ROWS = 3000
+"""Rows from ``bench/injection_gen.py`` (its ``train`` part only: the ``eval`` part's phrase banks are
+kept for the hard benign sets that ``bench/injection_quality.py`` measures)."""
+
+
+def generated_rows(seed: int = GEN_SEED, n: int = GEN_ROWS) -> list[Row]:
+    from injection_gen import generate
+
+    return [Row(s.text, s.label, GENERATED, s.kind, s.text) for s in generate(seed, n, "train")]
+
+
 BARE_WEIGHT = 0.25
 """Weight of garak encoding rows that are a bare payload with no words around it ("$0V]O;@"): no
 text model can tell them from ordinary punctuation-heavy code, and at full weight they teach the
@@ -441,41 +506,25 @@ def main(argv: list[str] | None = None) -> int:
         print("injection corpora not found (set RAMPARTS_CORPORA); nothing to train")
         print("RESULT skipped=1")
         return 0
-    rows = load_rows(folder) + tldr_rows(folder) + local_rows()
+    rows = load_rows(folder) + tldr_rows(folder) + local_rows() + generated_rows()
     train_rows, test_rows = split_rows(rows)
     train_rows = cap_per_group(train_rows, PER_PROBE)
     print(
         f"rows: {len(rows)}; train {len(train_rows)} (garak capped at {PER_PROBE}/probe), held-out {len(test_rows)}"
     )
-    for corpus in (*FILES, *EXTRA):
+    for corpus in (*FILES, *EXTRA, GENERATED):
         sub = [r for r in train_rows if r.corpus == corpus]
         print(f"  train {corpus:28s} {len(sub):6d}  positives {sum(r.label for r in sub)}")
 
-    mask = (1 << BITS) - 1
-    t0 = time.time()
-    weights = weigh(train_rows)
-    docs = []
-    for row, weight in zip(train_rows, weights, strict=True):
-        feats, offsets = featurize(row.text, mask, args.ngrams)
-        docs.append(Doc(feats, offsets, row.label, weight))
-    print(f"features: {time.time() - t0:.1f}s")
-    order = sorted(range(len(docs)), key=lambda i: _order(train_rows[i].text))
-    trained = train(docs, args.epochs, args.window, order, args.lr, args.l2)
-    pruned = prune(trained.w, args.keep)
-    print(f"weights: {len(trained.w)} trained, {len(pruned)} kept, bias {trained.bias:.3f}")
-
-    model_doc: dict[str, Any] = {
-        "format": "ramparts-injection-lr/1",
-        "features": {"bits": BITS, "ngrams": args.ngrams, "window": args.window, "hash": "crc32-mix"},
-        "bias": round(trained.bias, 4),
-        "length_penalty": args.length_penalty,
-        "trained_on": {
-            "corpora": list(FILES),
-            "split": f"blake2b(host or text, key=ramparts-inj-split-v1) % 100 < {TEST_PERCENT} is held out",
-            "garak_per_probe": PER_PROBE,
-            "rows": len(train_rows),
-        },
-        "weights": {"features": sorted(pruned), "values": [pruned[k] for k in sorted(pruned)]},
+    model_doc = fit(
+        train_rows, args.epochs, args.window, args.keep, args.ngrams, args.lr, args.l2, args.length_penalty
+    )
+    model_doc["trained_on"] = {
+        "corpora": [*FILES, *EXTRA, GENERATED],
+        "split": f"blake2b(host or text, key=ramparts-inj-split-v1) % 100 < {TEST_PERCENT} is held out",
+        "garak_per_probe": PER_PROBE,
+        "generated": f"bench/injection_gen.py generate(seed={GEN_SEED}, n={GEN_ROWS}, part=train)",
+        "rows": len(train_rows),
     }
     import tempfile
 

@@ -323,8 +323,10 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         options = gateway_options(policy.gateway)
         options["detect"] = policy.detect
         options["outbound"] = policy.dlp.outbound
-        options["injection_block"] = policy.detect.injection_block
-        options["injection_warn"] = policy.detect.injection_warn
+        block, warn = policy.detect.injection_thresholds("tool_result")
+        options["injection_block"], options["injection_warn"] = block, warn
+        block, warn = policy.detect.injection_thresholds("mcp_tool_description")
+        options["description_block"], options["description_warn"] = block, warn
         options["mode"] = policy.mode if policy.mode in ("enforce", "report") else "enforce"
     # flags override the policy
     flags = {

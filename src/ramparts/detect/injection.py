@@ -26,6 +26,7 @@ a sample of the middle and the neighbourhood of any invisible character are scan
 from __future__ import annotations
 
 import binascii
+import itertools
 import json
 import math
 import os
@@ -58,7 +59,9 @@ separately by ``MAX_ATTEMPTS``."""
 MAX_ATTEMPTS = 64
 MAX_PAYLOAD = 8 * 1024
 MIN_PAYLOAD = 16
-_TOKEN = re.compile(r"[^\W_]+|[^\w\s]")
+_TOKEN = re.compile(r"[^\W_]+(?:[\u00ad\u200b-\u200d\u2060\ufeff]+[^\W_]+)*|[^\w\s]")
+"""Words (zero-width characters inside a word stay inside its token, and are dropped by
+:func:`_canonical`, so "ig<U+200B>nore" is one word) and single punctuation marks."""
 
 
 class Evidence(NamedTuple):
@@ -678,6 +681,9 @@ _HEX_CHARS = frozenset("0123456789abcdefABCDEF")
 _HEX = re.compile(r"[0-9a-f]{16,}")
 _HEX_ESCAPES = re.compile(r"(?:\\x[0-9a-f]{2}){6,}")
 _PERCENT = re.compile(r"(?:%[0-9a-f]{2}[^\s%]{0,40}){3,}")
+_ENTITY = re.compile(r"&#(?:\d{2,7}|[xX][0-9a-fA-F]{2,6});")
+"""Numeric character references: letters written as ``&#105;`` hide words (named ones like ``&amp;``
+are ordinary HTML)."""
 _PERCENT_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _ROT13_WORDS = frozenset(
     [
@@ -802,6 +808,17 @@ def _encoded(text: str, low: str, words: set[str], depth: int, budget: _Budget, 
             kind, decoded = "encoded.base64", _b64(token[:MAX_PAYLOAD])
         if decoded and decoded != token:
             out.append(_nested("encoded", kind, start, end, _inner(decoded, depth, budget), 0.0))
+    if "&#" in text and len(_ENTITY.findall(text, 0, MAX_PAYLOAD)) >= 4 and budget.decodes > 0:
+        import html
+
+        piece = text[:MAX_PAYLOAD]
+        decoded = html.unescape(piece)
+        if decoded != piece:
+            out.append(
+                _nested(
+                    "encoded", "encoded.html_entities", 0, len(piece), _inner(decoded, depth, budget), 0.0
+                )
+            )
     hints = _ROT13_WORDS & words
     if len(hints) >= 2 and budget.decodes > 0:
         piece = text[:MAX_PAYLOAD]
@@ -829,6 +846,9 @@ class _Model(NamedTuple):
     window: int
     ngrams: int
     length_penalty: float
+    shape: bool = False
+    """Whether the model was trained with the shape features (:func:`_shape_features`) and canonical
+    tokens (:func:`_canonical`); older weight files were not."""
 
 
 _model: _Model | None = None
@@ -841,17 +861,223 @@ def _load_model(path: str = MODEL_PATH) -> _Model:
         try:
             with open(path, "rb") as handle:
                 doc = json.loads(handle.read())
-            _model = _Model(
-                float(doc["bias"]),
-                dict(zip(doc["weights"]["features"], doc["weights"]["values"], strict=True)),
-                (1 << int(doc["features"]["bits"])) - 1,
-                int(doc["features"]["window"]),
-                int(doc["features"]["ngrams"]),
-                float(doc.get("length_penalty", 0.0)),
-            )
+            _model = model_from_doc(doc)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ScanError(f"cannot load the injection model {path}: {exc}") from exc
     return _model
+
+
+def model_from_doc(doc: dict[str, Any]) -> _Model:
+    """A model from its JSON document (the shipped file's shape; ``bench/train_injection.py`` writes it)."""
+    features = doc["features"]
+    return _Model(
+        float(doc["bias"]),
+        dict(zip(doc["weights"]["features"], doc["weights"]["values"], strict=True)),
+        (1 << int(features["bits"])) - 1,
+        int(features["window"]),
+        int(features["ngrams"]),
+        float(doc.get("length_penalty", 0.0)),
+        bool(features.get("shape", False)),
+    )
+
+
+# -- the shape of an injection: canonical tokens and word classes ----------------------------------
+
+_LOOKALIKES = {
+    **dict(zip("аеорсухіјѕԁһпԛѵԝ", "aeopcyxijsdhnqvw", strict=True)),  # Cyrillic
+    **dict(zip("αειικνορτυχ", "aeiiknoptux", strict=True)),  # Greek
+    **{chr(0xFF41 + i): chr(ord("a") + i) for i in range(26)},  # fullwidth
+}
+_LOOKALIKE = str.maketrans(_LOOKALIKES)
+"""Look-alike letters folded to Latin, one for one (offsets hold): for the signatures."""
+_CONFUSABLES = str.maketrans({**_LOOKALIKES, **dict.fromkeys("\u00ad\u200b\u200c\u200d\u2060\ufeff")})
+"""Look-alike letters folded to Latin and zero-width characters dropped, inside a token."""
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+_KEYWORDS = _words(
+    "ignore disregard forget override instructions instruction previous prior system prompt assistant"
+    " important attention instead before first directions message model claude chatgpt language agent"
+    " immediately urgent forward transfer delete execute visit upload download password credentials"
+    " secret secrets private reveal response answer reply summary output include append mention"
+    " following access account contents conversation history summarize summarise"
+)
+"""Words whose misspellings (one deletion, transposition or doubled letter) are read as the word."""
+
+ADDR, SWITCH, ACT, TARGET, ROLE, OUTPUT = range(6)
+_CLASSES: dict[str, int] = {
+    **dict.fromkeys(
+        _words(
+            "you your yourself ai assistant assistants model models llm llms claude chatgpt gpt gemini copilot"
+            " bot chatbot agent agents bard llama mistral"
+        ),
+        ADDR,
+    ),
+    **dict.fromkeys(
+        _words(
+            "ignore disregard forget override instead before first new instructions instruction important"
+            " attention urgent immediately now stop actually additionally also"
+        ),
+        SWITCH,
+    ),
+    **dict.fromkeys(
+        _words(
+            "send forward transfer wire pay delete remove erase visit open navigate click run execute exec"
+            " install download upload post email mail cc bcc share paste print reveal repeat leak publish"
+            " push merge approve grant add write say tell recommend include insert append embed mention"
+            " respond answer reply translate encode render use"
+        ),
+        ACT,
+    ),
+    **dict.fromkeys(
+        _words(
+            "http https www com net org io url link website iban account password passwords credentials"
+            " token tokens key keys ssh env aws secret secrets file files inbox contacts rsa gist webhook"
+            " server endpoint address @ ~"
+        ),
+        TARGET,
+    ),
+    **dict.fromkeys(
+        _words(
+            "system user human inst sys im_start im_end developer admin administrator role assistant_message"
+            " endoftext"
+        ),
+        ROLE,
+    ),
+    **dict.fromkeys(
+        _words(
+            "response responses reply replies answer answers output summary summaries message implementation"
+            " code message translation"
+        ),
+        OUTPUT,
+    ),
+}
+"""Word classes: who is addressed, task-switch markers, actions, targets, role markers, and the
+model's own output ("in your response"). A word in two roles keeps the later one."""
+_CLASS_WINDOW = 12
+"""A class pair (``you`` … ``send``, ``send`` … ``https``) counts when both fall within this many tokens."""
+
+_canon_map: dict[str, str] | None = None
+
+
+def _canon_table() -> dict[str, str]:
+    """Misspellings of :data:`_KEYWORDS` mapped to the word (built on first use: about a millisecond)."""
+    global _canon_map
+    if _canon_map is None:
+        table: dict[str, str] = {}
+        for word in _KEYWORDS:
+            n = len(word)
+            variants = [word[:i] + word[i + 1 :] for i in range(n)]
+            variants += [word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(n - 1)]
+            variants += [word[:i] + word[i] + word[i:] for i in range(n)]
+            for v in variants:
+                if len(v) >= 5 and v != word:
+                    table.setdefault(v, word)
+        for word in _KEYWORDS:  # a keyword is never a misspelling of another one
+            table.pop(word, None)
+        _canon_map = table
+    return _canon_map
+
+
+_LETTER_RUN = re.compile(r"(?<!\S)[^\W\d_](?: [^\W\d_]){2}(?!\S)")
+"""Three single-letter tokens in a row, in the tokens joined by spaces."""
+
+
+def _canonical(toks: list[str], index: list[int] | None = None) -> list[str]:
+    """The classifier's tokens: look-alikes folded, zero-width characters dropped, keyword typos
+    corrected, and a run of three or more single letters ("i g n o r e") joined into one word.
+
+    With ``index``, the position in ``toks`` of each canonical token's first token is appended to it.
+    """
+    table = _canon_table()
+    joined = " ".join(toks)
+    if not _LETTER_RUN.search(joined):  # the common case: one token for one
+        folded = toks if joined.isascii() else [t if t.isascii() else t.translate(_CONFUSABLES) for t in toks]
+        if all(folded):  # no token was only zero-width characters
+            if index is not None:
+                index.extend(range(len(toks)))
+            get = table.get
+            return [get(tok, tok) for tok in folded]
+    out: list[str] = []
+    run: list[str] = []
+    run_at = 0
+    for i, tok in enumerate(toks):
+        if not tok.isascii():
+            tok = tok.translate(_CONFUSABLES)
+            if not tok:
+                continue
+        if len(tok) == 1 and tok.isalpha():
+            if not run:
+                run_at = i
+            run.append(tok)
+            continue
+        if run:
+            _flush(run, run_at, out, index)
+            run = []
+        if index is not None:
+            index.append(i)
+        out.append(table.get(tok, tok))
+    if run:
+        _flush(run, run_at, out, index)
+    return out
+
+
+def _flush(run: list[str], at: int, out: list[str], index: list[int] | None) -> None:
+    if len(run) < 3:
+        out.extend(run)
+        if index is not None:
+            index.extend(range(at, at + len(run)))
+    else:
+        out.append("".join(run))
+        if index is not None:
+            index.append(at)
+
+
+_PAIR_IDS: list[list[int]] = [[zlib.crc32(f"__pair_{a}_{b}".encode()) for b in range(6)] for a in range(6)]
+_CLASS_IDS: list[int] = [zlib.crc32(f"__class_{c}".encode()) for c in range(6)]
+
+
+def _iban_like(tok: str) -> bool:
+    return 15 <= len(tok) <= 34 and tok[:2].isalpha() and tok[2:4].isdigit() and tok.isalnum()
+
+
+def _class_of_long(tok: str) -> int:
+    cls = _CLASSES.get(tok)
+    return cls if cls is not None else TARGET if _iban_like(tok) else -1
+
+
+def _token_class(tok: str) -> int:
+    """A token's word class, or -1."""
+    return _CLASSES.get(tok, -1) if len(tok) < 15 else _class_of_long(tok)
+
+
+def _shape_features(
+    toks: list[str], hits: list[tuple[int, int]] | None = None
+) -> list[tuple[int, list[int]]]:
+    """Extra hashed features at the tokens that carry a word class: the class itself, and each pair
+    (earlier class, this class) whose earlier member lies within :data:`_CLASS_WINDOW` tokens.
+    Sparse: most tokens have no class. Unmasked CRC32 values (the caller masks). ``hits``, the
+    (position, class) of the classed tokens, when the caller has found them already."""
+    if hits is None:
+        get = _CLASSES.get
+        hits = [
+            (i, cls)
+            for i, tok in enumerate(toks)
+            if (cls := get(tok, -1) if len(tok) < 15 else _class_of_long(tok)) >= 0
+        ]
+    last = [-(10**9)] * 6
+    out: list[tuple[int, list[int]]] = []
+    for i, cls in hits:
+        feats = [_CLASS_IDS[cls]]
+        for other in range(6):
+            if other != cls and i - last[other] <= _CLASS_WINDOW:
+                feats.append(_PAIR_IDS[other][cls])
+        last[cls] = i
+        out.append((i, feats))
+    return out
 
 
 def _token_hash(tok: str, cache: dict[str, int]) -> int:
@@ -862,16 +1088,19 @@ def _token_hash(tok: str, cache: dict[str, int]) -> int:
     return h
 
 
-def feature_hashes(toks: Iterable[str], mask: int, ngrams: int) -> list[list[int]]:
-    """Hashed features ending at each token: the word, then the 2- and 3-grams ending there.
+def feature_hashes(toks: Iterable[str], mask: int, ngrams: int, shape: bool = True) -> list[list[int]]:
+    """Hashed features at each token: the word, the 2- and 3-grams ending there, then (``shape``) its
+    word class and class pairs, over the canonical tokens (:func:`_canonical`).
 
     CRC32 of each token, mixed for n-grams: stable across processes (``hash()`` is not). The training
-    script calls this; :func:`_contributions` computes the same features inline, for speed.
+    script calls this; :func:`_contributions` computes the same features inline, for speed. With
+    ``shape`` the features belong to the canonical tokens, which may be fewer than ``toks``.
     """
+    seq = _canonical(list(toks)) if shape else list(toks)
     out: list[list[int]] = []
     cache: dict[str, int] = {}
     prev1 = prev2 = -1
-    for tok in toks:
+    for tok in seq:
         h = _token_hash(tok, cache)
         feats = [h & mask]
         if ngrams >= 2 and prev1 >= 0:
@@ -881,11 +1110,15 @@ def feature_hashes(toks: Iterable[str], mask: int, ngrams: int) -> list[list[int
                 feats.append((((prev2 * _MIX2) ^ h2) * _MIX3) & _MASK32 & mask)
         out.append(feats)
         prev2, prev1 = prev1, h
+    if shape:
+        for i, extra in _shape_features(seq):
+            out[i].extend(f & mask for f in extra)
     return out
 
 
 def _contributions(toks: list[str], model: _Model) -> list[float]:
-    """Each token's share of the logit: the weights of the features :func:`feature_hashes` gives it."""
+    """Each (canonical) token's share of the logit: the weights of the features
+    :func:`feature_hashes` gives it. ``toks`` are the canonical tokens when the model has shape."""
     get = model.weights.get
     mask = model.mask
     cache: dict[str, int] = {}
@@ -906,7 +1139,21 @@ def _contributions(toks: list[str], model: _Model) -> list[float]:
                 c += get((((prev2 * _MIX2) ^ h2) * _MIX3) & _MASK32 & mask, 0.0)
         out.append(c)
         prev2, prev1 = prev1, h
+    if model.shape:
+        _add_shape(toks, model, out)
     return out
+
+
+def _add_shape(
+    toks: list[str], model: _Model, out: list[float], hits: list[tuple[int, int]] | None = None
+) -> None:
+    get = model.weights.get
+    mask = model.mask
+    for i, extra in _shape_features(toks, hits):
+        c = out[i]
+        for f in extra:
+            c += get(f & mask, 0.0)
+        out[i] = c
 
 
 _dense: Any = None
@@ -936,7 +1183,7 @@ def use_numpy(enabled: bool = True) -> bool:
 
 def _contributions_numpy(toks: list[str], model: _Model) -> list[float]:
     """:func:`_contributions` with arrays: the same features and the same additions in the same order
-    (w1 + w2, then + w3, in float64), so the floats are identical."""
+    (w1 + w2, then + w3, then the shape features one by one, in float64), so the floats are identical."""
     import numpy as np
 
     cache: dict[str, int] = {}
@@ -954,6 +1201,11 @@ def _contributions_numpy(toks: list[str], model: _Model) -> list[float]:
             mixed = (h[:-2] * np.uint64(_MIX2)) ^ h2[1:]  # only the low 32 bits matter: wrapping is fine
             out[2:] += _dense[(((mixed * np.uint64(_MIX3)) & low32) & mask).astype(np.int64)]
     result: list[float] = out.tolist()
+    if model.shape:  # the classed tokens found by array, from each distinct token's class
+        classes = {tok: _token_class(tok) for tok in cache}
+        codes = np.fromiter(map(classes.__getitem__, toks), dtype=np.int8, count=len(toks))
+        where = np.flatnonzero(codes >= 0)
+        _add_shape(toks, model, result, list(zip(where.tolist(), codes[where].tolist(), strict=True)))
     return result
 
 
@@ -962,17 +1214,27 @@ def _classify(toks: list[str]) -> tuple[float, int, int]:
     if not toks:
         return 0.0, 0, 0
     model = _load_model()
+    index: list[int] | None = None
+    if model.shape:
+        index = []
+        raw_count = len(toks)
+        toks = _canonical(toks, index)
+        if not toks:
+            return 0.0, 0, 0
     contributions = _contributions_numpy(toks, model) if _dense is not None else _contributions(toks, model)
     width = min(model.window, len(contributions))
-    total = sum(contributions[:width])
-    best, best_start = total, 0
-    for i in range(width, len(contributions)):
-        total += contributions[i] - contributions[i - width]
-        if total > best:
-            best, best_start = total, i - width + 1
+    # every window's sum from prefix sums (sequential float64 additions in both paths: same floats)
+    prefix = [0.0, *itertools.accumulate(contributions)]
+    sums = [b - a for a, b in zip(prefix, prefix[width:], strict=False)]
+    best_start = max(range(len(sums)), key=sums.__getitem__)
+    best = sums[best_start]
     z = model.bias + best - length_offset(len(toks), model.window, model.length_penalty)
     z = max(-60.0, min(60.0, z))
-    return 1.0 / (1.0 + math.exp(-z)), best_start, best_start + width
+    prob = 1.0 / (1.0 + math.exp(-z))
+    if index is not None and len(index) != raw_count:  # back to the positions of the tokens given
+        end = best_start + width
+        return prob, index[best_start], index[end] if end < len(index) else raw_count
+    return prob, best_start, best_start + width
 
 
 def length_offset(count: int, window: int, penalty: float) -> float:
@@ -1026,7 +1288,11 @@ def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]
     toks = _TOKEN.findall(low)
     words = set(toks)
     evidence: list[Evidence] = []
-    _signatures(low, words, depth > 0, evidence)
+    if low.isascii():
+        _signatures(low, words, depth > 0, evidence)
+    else:
+        folded = low.translate(_LOOKALIKE)
+        _signatures(folded, set(_TOKEN.findall(folded)), depth > 0, evidence)
     sig = _combine(_per_signal(evidence).values())
     cls, first, end = _classify(toks)
     if cls >= 0.05:

@@ -7,7 +7,7 @@ call ``scan`` on each text. Categories can be switched off per call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 from ..model import Finding
@@ -30,6 +30,7 @@ class Detectors:
         ip_addresses: bool = True,
         injection_high: float = 0.8,
         injection_medium: float = 0.5,
+        injection_surfaces: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
         self.categories = tuple(dict.fromkeys(categories))
         unknown = set(self.categories) - set(CATEGORIES)
@@ -47,6 +48,8 @@ class Detectors:
         )
         self.injection_high = injection_high
         self.injection_medium = injection_medium
+        self.injection_surfaces: dict[str, tuple[float, float]] = dict(injection_surfaces or {})
+        """surface → (high, medium); :meth:`scan` with a surface not listed uses the two above."""
 
     @property
     def cold(self) -> bool:
@@ -86,6 +89,7 @@ class Detectors:
             ip_addresses=settings.ip_addresses,
             injection_high=settings.injection_block,
             injection_medium=settings.injection_warn,
+            injection_surfaces={name: (block, warn) for name, block, warn in settings.injection_surfaces},
         )
 
     def scan(
@@ -96,11 +100,13 @@ class Detectors:
         limit: int | None = None,
         categories: Iterable[Category] | None = None,
         all_scores: bool = False,
+        surface: str | None = None,
     ) -> list[Finding]:
         """Findings of every enabled detector over the first ``limit`` characters, in text order.
 
         A span a secret rule reports is not reported again as personal data (a password that looks
-        like a phone number is a password).
+        like a phone number is a password). ``surface`` (``tool_result``, ``prompt``,
+        ``mcp_tool_description``) picks the policy's injection thresholds for where the text came from.
         """
         wanted = set(categories) if categories is not None else set(self.categories)
         if limit is not None:
@@ -123,9 +129,8 @@ class Detectors:
         if "injection" in wanted and "injection" in self.categories:
             from .injection import findings as injection_findings
 
-            out.extend(
-                injection_findings(
-                    text, key, high=self.injection_high, medium=self.injection_medium, all_scores=all_scores
-                )
+            high, medium = self.injection_surfaces.get(
+                surface or "", (self.injection_high, self.injection_medium)
             )
+            out.extend(injection_findings(text, key, high=high, medium=medium, all_scores=all_scores))
         return sorted(out, key=lambda f: (f.start, f.detector))

@@ -48,6 +48,10 @@ class GatewayConfig:
     """Input + output tokens per user per UTC day (counted from responses' usage, shared by replicas)."""
     injection_block: float = 0.8
     injection_warn: float = 0.5
+    """Thresholds for ``tool_result`` blocks (the policy's ``tool_result`` surface)."""
+    description_block: float | None = None
+    description_warn: float | None = None
+    """Thresholds for MCP tool descriptions (the ``mcp_tool_description`` surface); ``None``: as above."""
     upstream_key: str | None = field(default=None, repr=False)
     """Sent upstream as ``x-api-key``; from ``ANTHROPIC_API_KEY`` by default. Never logged."""
     upstream_timeout: float = 600.0
@@ -104,6 +108,10 @@ class GatewayConfig:
             raise ValueError("body_timeout must be positive")
         if not 0.0 <= self.injection_warn <= self.injection_block <= 1.0:
             raise ValueError("injection thresholds must satisfy 0 <= warn <= block <= 1")
+        d_block = self.injection_block if self.description_block is None else self.description_block
+        d_warn = min(self.injection_warn, d_block) if self.description_warn is None else self.description_warn
+        if not 0.0 <= d_warn <= d_block <= 1.0:
+            raise ValueError("tool-description injection thresholds must satisfy 0 <= warn <= block <= 1")
         for name, url in (("store_url", self.store_url), ("audit_url", self.audit_url)):
             if url is not None and not url.startswith(("postgresql://", "postgres://")):
                 raise ValueError(f"{name} must be a postgresql:// URL (got {url.split(':', 1)[0]!r})")

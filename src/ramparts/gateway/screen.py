@@ -12,7 +12,8 @@ keeps hitting — and scores are cached by a digest of the text.
 Only ``text`` (strings and ``text`` blocks) is scored; images and other blocks keep their place.
 
 Tool definitions (``tools[]``: MCP servers write their descriptions, so they can carry an injection —
-tool poisoning) are scored with the same thresholds: a definition scoring ≥ ``block`` raises
+tool poisoning) are scored with the policy's ``mcp_tool_description`` thresholds (default: the tool
+results'): a definition scoring ≥ ``block`` raises
 :class:`ToolPoisoned` (the proxy answers 400 and records it); ≥ ``warn`` is recorded only (changing a
 definition would break the prompt cache of every turn). The text scored is the description and every
 ``description``/``title`` string of the input schema, in order.
@@ -106,11 +107,18 @@ class Screener:
         cache_size: int = 4096,
         tool_block: float | None = None,
         tool_warn: float | None = None,
+        description_block: float | None = None,
+        description_warn: float | None = None,
     ) -> None:
-        """``tool_block``/``tool_warn``: thresholds for tool definitions (default: ``block``/``warn``,
-        the hook's; a per-surface setting can pass its own)."""
+        """``tool_block``/``tool_warn`` (or their policy names ``description_block``/``description_warn``,
+        the ``detect.injection.surfaces.mcp_tool_description`` thresholds): for tool definitions;
+        default ``block``/``warn``, the tool results' own."""
+        if tool_block is None:
+            tool_block = description_block
+        if tool_warn is None:
+            tool_warn = description_warn
         self.tool_block = block if tool_block is None else tool_block
-        self.tool_warn = warn if tool_warn is None else tool_warn
+        self.tool_warn = min(warn, self.tool_block) if tool_warn is None else tool_warn
         self.scorer = scorer
         self.block = block
         self.warn = warn

@@ -135,7 +135,7 @@ class Gateway:
                     cache_dir=cache,
                     key=key,
                     block=config.injection_block,
-                    warn=config.injection_warn,
+                    warn=_lowest_warn(config),
                     timeout=config.scan_timeout,
                     documents=config.documents,
                 )
@@ -165,9 +165,11 @@ class Gateway:
             )
         self.masker = masker
         self.screener = screener or Screener(
-            scorer or injection_scorer(key, block=config.injection_block, warn=config.injection_warn),
+            scorer or injection_scorer(key, block=config.injection_block, warn=_lowest_warn(config)),
             block=config.injection_block,
             warn=config.injection_warn,
+            description_block=config.description_block,
+            description_warn=config.description_warn,
         )
         self.limits = config.limits()
         self.rate: RateLimiter | SharedRateLimiter | None = None
@@ -863,3 +865,12 @@ def run(config: GatewayConfig, listen: str, *, max_lifetime: float | None = None
 
     asyncio.run(serve(gateway, host, port, ready=ready, max_lifetime=max_lifetime))
     return 0
+
+
+def _lowest_warn(config: GatewayConfig) -> float:
+    """The scorer computes a fingerprint for any text at or above this: the lower of the two surfaces'."""
+    if config.description_warn is not None:
+        return min(config.injection_warn, config.description_warn)
+    if config.description_block is not None:
+        return min(config.injection_warn, config.description_block)
+    return config.injection_warn

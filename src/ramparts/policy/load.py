@@ -314,6 +314,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
     shell: dict[str, Any] = {}
     pii: dict[str, Any] = {}
     injection: dict[str, Any] = {}
+    surfaces: dict[str, dict[str, float]] = {}
     custom: list[CustomEntity] = []
     hook: dict[str, Any] = {}
     dlp: dict[str, Any] = {}
@@ -346,7 +347,10 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         shell.update(data.get("shell", {}))
         detect = data.get("detect", {})
         pii.update({k: v for k, v in detect.get("pii", {}).items() if k != "custom"})
-        injection.update(detect.get("injection", {}))
+        layer_injection = detect.get("injection", {})
+        injection.update({k: v for k, v in layer_injection.items() if k != "surfaces"})
+        for surface, values in layer_injection.get("surfaces", {}).items():
+            surfaces.setdefault(surface, {}).update(values)
         for i, item in enumerate(detect.get("pii", {}).get("custom", [])):
             custom.append(_custom_entity(item, marks, ("detect", "pii", "custom", i, "pattern"), where))
         hook.update(data.get("hook", {}))
@@ -474,6 +478,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
             ip_addresses=pii.get("ip_addresses", True),
             injection_block=injection.get("block", 0.8),
             injection_warn=injection.get("warn", 0.5),
+            injection_surfaces=_injection_surfaces(injection, surfaces, display),
         ),
         dlp=DlpSettings(
             **{**dlp, **({"prompt_pii": tuple(dlp["prompt_pii"])} if "prompt_pii" in dlp else {})},
@@ -810,3 +815,26 @@ _SELF_COMMANDS = (
     ("*ramparts hook*", "the audit trail (only Claude Code runs the hook)"),
     ("*ramparts.cli*", "the audit trail (only Claude Code runs the hook)"),
 )
+
+
+def _injection_surfaces(
+    injection: dict[str, Any], surfaces: dict[str, dict[str, float]], display: str
+) -> tuple[tuple[Any, float, float], ...]:
+    """(surface, block, warn) for each surface the policy names; a missing value comes from the
+    section's own ``block``/``warn``. ``warn`` above ``block`` is refused (fail closed on a typo that
+    would turn blocking off)."""
+    block = injection.get("block", 0.8)
+    warn = injection.get("warn", 0.5)
+    if warn > block:
+        raise PolicyError(f"detect.injection: warn ({warn}) is above block ({block})", file=display)
+    out = []
+    for surface in sorted(surfaces):
+        s_block = surfaces[surface].get("block", block)
+        s_warn = surfaces[surface].get("warn", min(warn, s_block))
+        if s_warn > s_block:
+            raise PolicyError(
+                f"detect.injection.surfaces.{surface}: warn ({s_warn}) is above block ({s_block})",
+                file=display,
+            )
+        out.append((surface, float(s_block), float(s_warn)))
+    return tuple(out)

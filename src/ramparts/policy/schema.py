@@ -94,6 +94,21 @@ SCHEMA: dict[str, Any] = {
                     "properties": {
                         "block": {"type": "number", "minimum": 0, "maximum": 1},
                         "warn": {"type": "number", "minimum": 0, "maximum": 1},
+                        "surfaces": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                surface: {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "block": {"type": "number", "minimum": 0, "maximum": 1},
+                                        "warn": {"type": "number", "minimum": 0, "maximum": 1},
+                                    },
+                                }
+                                for surface in ("prompt", "tool_result", "mcp_tool_description")
+                            },
+                        },
                     },
                 },
             },

@@ -40,6 +40,12 @@ class CustomEntity(NamedTuple):
     severity: str = "medium"
 
 
+InjectionSurface = Literal["prompt", "tool_result", "mcp_tool_description"]
+"""Where screened text comes from: a user's prompt (jailbreaks), a tool's result (PostToolUse, the
+gateway's ``tool_result`` blocks), or an MCP tool's description (the gateway's ``tools`` list)."""
+INJECTION_SURFACES: tuple[InjectionSurface, ...] = ("prompt", "tool_result", "mcp_tool_description")
+
+
 class DetectSettings(NamedTuple):
     custom_entities: tuple[CustomEntity, ...] = ()
     ip_addresses: bool = True
@@ -47,6 +53,17 @@ class DetectSettings(NamedTuple):
     """Injection scores at or above this block."""
     injection_warn: float = 0.5
     """... at or above this warn; below, they are only recorded."""
+    injection_surfaces: tuple[tuple[InjectionSurface, float, float], ...] = ()
+    """Per-surface (surface, block, warn) from ``detect.injection.surfaces``; a surface not listed
+    uses ``injection_block`` and ``injection_warn``."""
+
+    def injection_thresholds(self, surface: InjectionSurface) -> tuple[float, float]:
+        """(block, warn) for text seen on ``surface``: the hook and the gateway both ask here, so
+        they flag the same text the same way."""
+        for name, block, warn in self.injection_surfaces:
+            if name == surface:
+                return block, warn
+        return self.injection_block, self.injection_warn
 
 
 class OutboundException(NamedTuple):
@@ -295,6 +312,7 @@ def policy_from_json(data: dict[str, Any]) -> Policy:
     detect["custom_entities"] = tuple(
         CustomEntity(e[0], e[1], tuple(e[2]), *e[3:]) for e in detect.get("custom_entities", ())
     )
+    detect["injection_surfaces"] = tuple(tuple(item) for item in detect.get("injection_surfaces", ()))
     fields["detect"] = DetectSettings(**detect)
     outbound = dict(data["dlp"].get("outbound") or {})
     fields["dlp"] = DlpSettings(

@@ -207,7 +207,9 @@ def response_text(response: Any) -> str:
 
 def scan_result(tool_name: str, response: Any, policy: Policy, detectors: Detectors, key: bytes) -> Content:
     text = response_text(response)
-    findings = detectors.scan(text, key, limit=policy.dlp.max_scan_bytes, categories=("secret", "injection"))
+    findings = detectors.scan(
+        text, key, limit=policy.dlp.max_scan_bytes, categories=("secret", "injection"), surface="tool_result"
+    )
     return Content("tool_result", tool_name, tuple(findings), truncated=len(text) > policy.dlp.max_scan_bytes)
 
 
