@@ -250,6 +250,8 @@ class Hook:
             pid=_claude_pid(self.peer_pid) if name == "SessionStart" else None,
             others_since=now - policy.session.idle_timeout_minutes * 60,
         )
+        if not state.killed and (policy.server or os.environ.get("RAMPARTS_SERVER")):
+            state = self._central_kill(policy.server, state, subject.user, now)
         install_key = load_key(os.path.join(self.state_dir, "keys", "fingerprint.key"))
         decision = decide(policy, event, state)
         scanned = self._scan(policy, event, payload, install_key) if decision.verdict != "deny" else ()
@@ -304,6 +306,16 @@ class Hook:
         self._apply_effects(sessions, event, decision, name)
         self._disarm()  # durable now: what the record says is what Claude Code will be told
         return self.answer(event, decision, payload)
+
+    def _central_kill(self, section: str, state: Any, user: str, now: float) -> Any:
+        """The control plane's kill orders, through the short local cache (docs/server.md)."""
+        from ...server.config import central_kill, resolve
+
+        settings = resolve(section)
+        if settings is None:
+            return state
+        message = central_kill(settings, self.state_dir, state.session_id, user, now=now)
+        return state._replace(killed=message) if message else state
 
     def _scan(self, policy: Any, event: Event, payload: dict[str, Any], key: bytes) -> tuple[Any, ...]:
         """Scan what the event exposes: files before a read, the prompt, a tool's result."""

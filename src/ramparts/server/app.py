@@ -1,0 +1,161 @@
+"""The control plane's HTTP API (Starlette; served by uvicorn from ``ramparts server``).
+
+Every route but ``/healthz`` and ``/openapi.json`` takes ``Authorization: Bearer <token>``: a host token
+(``ramparts server token create --host NAME``) ingests and reads kill orders; an admin token (``--admin``)
+also gives and lifts kill orders and reads alerts and the fleet. Unknown or revoked tokens get 401, a host
+token on an admin route 403. Errors are JSON ``{"error": "…"}`` and never echo a record's content. The
+store's blocking calls run in Starlette's thread pool.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..errors import StoreError
+from .batch import BatchError, parse_batch
+from .openapi import document
+from .store import ForeignLogError, ServerStore, TokenInfo
+
+log = logging.getLogger("ramparts.server")
+
+MAX_BODY = 32 * 1024 * 1024
+MAX_REASON = 1000
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="ramparts"'} if status == 401 else None
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+async def _token(request: Request, store: ServerStore) -> TokenInfo | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret:
+        return None
+    return await run_in_threadpool(store.authenticate, secret.strip())
+
+
+def _guarded(
+    store: ServerStore, handler: Callable[[Request, TokenInfo], Awaitable[Response]], admin: bool
+) -> Handler:
+    async def endpoint(request: Request) -> Response:
+        try:
+            token = await _token(request, store)
+            if token is None:
+                return _error(401, "unknown or revoked token")
+            if admin and token.kind != "admin":
+                return _error(403, "this route needs an admin token")
+            return await handler(request, token)
+        except StoreError as exc:
+            log.error("store error: %s", exc)
+            return _error(503, "the control plane's store is unavailable")
+
+    return endpoint
+
+
+async def _json_body(request: Request) -> Any:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise BatchError(f"body: larger than {MAX_BODY} bytes")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BatchError("body: not JSON") from exc
+
+
+def _order_json(o: Any) -> dict[str, Any]:
+    return {"scope": o.scope, "target": o.target, "reason": o.reason, "by": o.by, "at": o.at}
+
+
+def _kill_request(data: Any, lift: bool) -> tuple[str, str, str]:
+    if not isinstance(data, dict):
+        raise BatchError("body: must be an object")
+    allowed = {"scope", "target"} | (set() if lift else {"reason"})
+    extra = sorted(set(data) - allowed)
+    if extra:
+        raise BatchError(f"{extra[0]}: unknown field")
+    scope, target, reason = data.get("scope"), data.get("target", ""), data.get("reason", "")
+    if scope not in ("session", "user", "all"):
+        raise BatchError("scope: must be session, user or all")
+    if not isinstance(target, str) or len(target) > 256 or (scope == "all") == bool(target):
+        raise BatchError("target: a session id or user name (1 to 256 characters); empty for all")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON:
+        raise BatchError(f"reason: a string of at most {MAX_REASON} characters")
+    return scope, target, reason or "stopped by the Ramparts control plane"
+
+
+def create_app(store: ServerStore) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document())
+
+    async def ingest(request: Request, token: TokenInfo) -> Response:
+        if token.kind != "host":
+            return _error(403, "only host tokens ingest")
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return _error(413, f"batch larger than {MAX_BODY} bytes")
+        try:
+            batch = await run_in_threadpool(parse_batch, body)
+        except BatchError as exc:
+            return _error(400, str(exc))
+        try:
+            result = await run_in_threadpool(store.ingest, token, batch)
+        except ForeignLogError as exc:
+            return _error(403, str(exc))
+        return JSONResponse(result._asdict())
+
+    async def kills(request: Request, token: TokenInfo) -> Response:
+        orders = await run_in_threadpool(store.kills)
+        return JSONResponse({"orders": [_order_json(o) for o in orders]})
+
+    async def kill(request: Request, token: TokenInfo) -> Response:
+        try:
+            scope, target, reason = _kill_request(await _json_body(request), lift=False)
+        except BatchError as exc:
+            return _error(400, str(exc))
+        order = await run_in_threadpool(store.kill, scope, target, reason, f"{token.name} (token {token.id})")  # type: ignore[arg-type]
+        return JSONResponse(_order_json(order), status_code=201)
+
+    async def lift(request: Request, token: TokenInfo) -> Response:
+        try:
+            scope, target, _ = _kill_request(await _json_body(request), lift=True)
+        except BatchError as exc:
+            return _error(400, str(exc))
+        lifted = await run_in_threadpool(store.lift, scope, target)  # type: ignore[arg-type]
+        if not lifted:
+            return _error(404, "no kill order for that target")
+        return JSONResponse({"lifted": True})
+
+    async def alerts(request: Request, token: TokenInfo) -> Response:
+        rows = await run_in_threadpool(store.alerts)
+        return JSONResponse({"alerts": [a._asdict() for a in rows]})
+
+    async def fleet(request: Request, token: TokenInfo) -> Response:
+        rows = await run_in_threadpool(store.logs)
+        return JSONResponse({"logs": [r._asdict() for r in rows]})
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/v1/ingest", _guarded(store, ingest, admin=False), methods=["POST"]),
+        Route("/v1/kills", _guarded(store, kills, admin=False), methods=["GET"]),
+        Route("/v1/kills", _guarded(store, kill, admin=True), methods=["POST"]),
+        Route("/v1/kills/lift", _guarded(store, lift, admin=True), methods=["POST"]),
+        Route("/v1/alerts", _guarded(store, alerts, admin=True), methods=["GET"]),
+        Route("/v1/logs", _guarded(store, fleet, admin=True), methods=["GET"]),
+    ]
+    return Starlette(routes=routes)

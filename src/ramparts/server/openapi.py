@@ -1,0 +1,290 @@
+"""The API's OpenAPI 3.1 document, built from the audit record's JSON Schema and small schemas here."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from ..audit.record import schema as record_schema
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}},
+}
+_SCOPE = {"type": "string", "enum": ["session", "user", "all"]}
+_ORDER = {
+    "type": "object",
+    "required": ["scope", "target", "reason", "by", "at"],
+    "properties": {
+        "scope": _SCOPE,
+        "target": {"type": "string"},
+        "reason": {"type": "string"},
+        "by": {"type": "string"},
+        "at": {"type": "number"},
+    },
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "malformed request; the message names the field",
+        401: "unknown or revoked token",
+        403: "the token may not do this",
+        404: "not found",
+        413: "body too large",
+        503: "the store is unavailable",
+    }
+    return {str(c): _json(_ref("Error"), text[c]) for c in codes}
+
+
+def _record_components() -> dict[str, Any]:
+    """The record's schema with its ``$defs`` moved to components (refs rewritten)."""
+    data = record_schema()
+    defs = data.pop("$defs", {})
+    for key in ("$schema", "$id"):
+        data.pop(key, None)
+    text = json.dumps({"AuditRecord": data, **defs}).replace('"#/$defs/', '"#/components/schemas/')
+    out: dict[str, Any] = json.loads(text)
+    return out
+
+
+@functools.cache
+def document() -> dict[str, Any]:
+    secured: list[dict[str, list[str]]] = [{"bearer": []}]
+    item = {
+        "type": "object",
+        "required": ["kind", "log_id", "seq"],
+        "additionalProperties": False,
+        "properties": {
+            "kind": {"type": "string", "enum": ["record", "checkpoint"]},
+            "log_id": {"type": "string"},
+            "seq": {"type": "integer", "minimum": 0},
+            "time": {"type": "string"},
+            "record": {
+                "type": "object",
+                "description": "the record's stored envelope, byte for byte: {log, rec, seq}",
+                "required": ["log", "rec", "seq"],
+                "additionalProperties": False,
+                "properties": {
+                    "log": {"type": "string"},
+                    "rec": _ref("AuditRecord"),
+                    "seq": {"type": "integer"},
+                },
+            },
+            "checkpoint": {"type": "string", "description": "a signed checkpoint note (C2SP)"},
+        },
+    }
+    schemas = {
+        **_record_components(),
+        "Error": _ERROR,
+        "IngestBatch": {
+            "type": "object",
+            "required": ["log_id", "items"],
+            "additionalProperties": False,
+            "properties": {
+                "log_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
+                "verifier": {"type": "string", "description": "the log's checkpoint verifier key"},
+                "items": {"type": "array", "maxItems": 5000, "items": item},
+            },
+        },
+        "IngestResult": {
+            "type": "object",
+            "required": ["accepted", "duplicates", "quarantined", "checkpoints", "alerts", "kills", "state"],
+            "properties": {
+                "accepted": {"type": "integer"},
+                "duplicates": {"type": "integer"},
+                "quarantined": {"type": "integer"},
+                "checkpoints": {"type": "integer"},
+                "alerts": {"type": "integer"},
+                "kills": {"type": "integer"},
+                "state": {"type": "string", "enum": ["ok", "rewritten"]},
+            },
+        },
+        "KillOrder": _ORDER,
+        "KillRequest": {
+            "type": "object",
+            "required": ["scope"],
+            "additionalProperties": False,
+            "properties": {
+                "scope": _SCOPE,
+                "target": {"type": "string", "maxLength": 256},
+                "reason": {"type": "string", "maxLength": 1000},
+            },
+        },
+        "LiftRequest": {
+            "type": "object",
+            "required": ["scope"],
+            "additionalProperties": False,
+            "properties": {"scope": _SCOPE, "target": {"type": "string", "maxLength": 256}},
+        },
+        "Alert": {
+            "type": "object",
+            "required": ["id", "at", "severity", "rule", "host", "user", "session", "log_id", "message"],
+            "properties": {
+                "id": {"type": "integer"},
+                "at": {"type": "number"},
+                "severity": {"type": "string", "enum": ["high", "medium", "low"]},
+                "rule": {"type": "string"},
+                "host": {"type": "string"},
+                "user": {"type": "string"},
+                "session": {"type": "string"},
+                "log_id": {"type": "string"},
+                "message": {"type": "string"},
+                "response": {"type": "string"},
+                "acknowledged": {"type": ["number", "null"]},
+            },
+        },
+        "LogInfo": {
+            "type": "object",
+            "required": ["log_id", "host", "state", "size", "verified_size"],
+            "properties": {
+                "log_id": {"type": "string"},
+                "host": {"type": "string"},
+                "state": {"type": "string", "enum": ["ok", "rewritten"]},
+                "problem": {"type": "string"},
+                "size": {"type": "integer"},
+                "verified_size": {"type": "integer"},
+                "first_seen": {"type": "number"},
+                "last_seen": {"type": "number"},
+            },
+        },
+    }
+    obj = {"type": "object"}
+    paths: dict[str, Any] = {
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "liveness",
+                "responses": {
+                    "200": _json(
+                        {**obj, "required": ["status"], "properties": {"status": {"const": "ok"}}}, "up"
+                    )
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "this document",
+                "responses": {"200": _json(obj, "the OpenAPI document")},
+            }
+        },
+        "/v1/ingest": {
+            "post": {
+                "operationId": "ingest",
+                "summary": "a batch of audit records and checkpoints from one host log (host token)",
+                "security": secured,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("IngestBatch")}},
+                },
+                "responses": {
+                    "200": _json(
+                        _ref("IngestResult"), "stored (duplicates dropped, contradictions stored apart)"
+                    ),
+                    **_errors(400, 401, 403, 413, 503),
+                },
+            }
+        },
+        "/v1/kills": {
+            "get": {
+                "operationId": "listKills",
+                "summary": "the standing kill orders (any token)",
+                "security": secured,
+                "responses": {
+                    "200": _json(
+                        {
+                            **obj,
+                            "required": ["orders"],
+                            "properties": {"orders": {"type": "array", "items": _ref("KillOrder")}},
+                        },
+                        "orders",
+                    ),
+                    **_errors(401, 503),
+                },
+            },
+            "post": {
+                "operationId": "kill",
+                "summary": "give a kill order (admin token)",
+                "security": secured,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("KillRequest")}},
+                },
+                "responses": {"201": _json(_ref("KillOrder"), "the order"), **_errors(400, 401, 403, 503)},
+            },
+        },
+        "/v1/kills/lift": {
+            "post": {
+                "operationId": "liftKill",
+                "summary": "withdraw a kill order (admin token)",
+                "security": secured,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("LiftRequest")}},
+                },
+                "responses": {
+                    "200": _json(
+                        {**obj, "required": ["lifted"], "properties": {"lifted": {"type": "boolean"}}},
+                        "lifted",
+                    ),
+                    **_errors(400, 401, 403, 404, 503),
+                },
+            }
+        },
+        "/v1/alerts": {
+            "get": {
+                "operationId": "listAlerts",
+                "summary": "alerts, newest first (admin token)",
+                "security": secured,
+                "responses": {
+                    "200": _json(
+                        {
+                            **obj,
+                            "required": ["alerts"],
+                            "properties": {"alerts": {"type": "array", "items": _ref("Alert")}},
+                        },
+                        "alerts",
+                    ),
+                    **_errors(401, 403, 503),
+                },
+            }
+        },
+        "/v1/logs": {
+            "get": {
+                "operationId": "listLogs",
+                "summary": "each host log's state: size, last verified checkpoint, rewritten or not (admin token)",
+                "security": secured,
+                "responses": {
+                    "200": _json(
+                        {
+                            **obj,
+                            "required": ["logs"],
+                            "properties": {"logs": {"type": "array", "items": _ref("LogInfo")}},
+                        },
+                        "logs",
+                    ),
+                    **_errors(401, 403, 503),
+                },
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Ramparts control plane", "version": "1"},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": paths,
+    }
