@@ -1,0 +1,259 @@
+"""The control plane end to end: a real ``ramparts server``, two simulated hosts (two state directories,
+each with its own ``ramparts agent``) whose hooks run as the real ``ramparts hook`` command.
+
+* a burst of 45 tool calls in a minute is blocked automatically and alerted; a calm session is untouched;
+* a kill given from one host stops a session on the other within seconds;
+* the same on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ramparts
+from ramparts.server.store import ServerStore
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+SRC = str(Path(ramparts.__file__).resolve().parents[1])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAMPARTS_SERVER")}
+    env["PYTHONPATH"] = SRC
+    env.update(extra)
+    return env
+
+
+def _ramparts(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ramparts", *args]
+
+
+class Host:
+    def __init__(self, root: Path, name: str, url: str, token: str, policy: Path) -> None:
+        self.state = root / name / "state"
+        self.project = root / name / "project"
+        self.project.mkdir(parents=True)
+        (self.project / "app.py").write_text("print('hi')\n")
+        self.env = _env(RAMPARTS_SERVER=url, RAMPARTS_SERVER_TOKEN=token, USER=f"dev-{name}")
+        self.policy = policy
+        self.agent = subprocess.Popen(
+            _ramparts(
+                "agent",
+                "--state-dir",
+                str(self.state),
+                "--policy",
+                str(policy),
+                "--interval",
+                "0.2",
+                "--exit-after",
+                "240",
+            ),
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def call(self, session: str, user: str = "") -> dict[str, Any]:
+        """One PreToolUse through the real hook command; the hook's answer. (One live session per user
+        is the baseline's limit: another session of the same host runs as another user.)"""
+        payload = {
+            "session_id": session,
+            "transcript_path": "/tmp/t.jsonl",
+            "cwd": str(self.project),
+            "permission_mode": "default",
+            "hook_event_name": "PreToolUse",
+            "tool_name": "Glob",
+            "tool_input": {"pattern": "*.py"},
+            "tool_use_id": f"toolu_{uuid.uuid4().hex[:8]}",
+        }
+        proc = subprocess.run(
+            _ramparts("hook", "--policy", str(self.policy), "--state-dir", str(self.state)),
+            input=json.dumps(payload).encode(),
+            capture_output=True,
+            env=dict(self.env, USER=user) if user else self.env,
+            timeout=30,
+            check=False,
+        )
+        out = json.loads(proc.stdout)["hookSpecificOutput"]
+        return {"decision": out["permissionDecision"], "reason": out.get("permissionDecisionReason", "")}
+
+    def stop(self) -> str:
+        self.agent.terminate()
+        try:
+            _, err = self.agent.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.agent.kill()
+            _, err = self.agent.communicate()
+        return err.decode(errors="replace")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def plane(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    if request.param == "sqlite":
+        db = str(tmp_path / "server" / "server.db")
+    else:
+        pg = request.getfixturevalue("postgres_server")
+        db = f"postgresql://{pg.user}@127.0.0.1:{pg.port}/{pg.database}?schema=cp_{uuid.uuid4().hex[:10]}"
+    with ServerStore(db) as store:
+        tokens = {
+            "a": store.create_token("host", "host-a")[1],
+            "b": store.create_token("host", "host-b")[1],
+            "admin": store.create_token("admin", "security-team")[1],
+        }
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        _ramparts(
+            "server", "--listen", f"127.0.0.1:{port}", "--db", db, "--state-dir", str(tmp_path / "server")
+        ),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:
+                    assert json.load(r) == {"status": "ok"}
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+                assert time.monotonic() < deadline, "the server did not come up"
+                time.sleep(0.2)
+        policy = tmp_path / "ramparts.yaml"
+        policy.write_text(
+            "version: 1\nextends: baseline\nserver:\n  cache_seconds: 1\n  unreachable: fail_closed\n"
+        )
+        hosts = {
+            "a": Host(tmp_path, "a", url, tokens["a"], policy),
+            "b": Host(tmp_path, "b", url, tokens["b"], policy),
+        }
+        yield {"url": url, "tokens": tokens, "hosts": hosts, "db": db, "tmp": tmp_path}
+        for h in hosts.values():
+            h.stop()
+    finally:
+        server.terminate()
+        try:
+            server.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate()
+
+
+def test_burst_blocked_kill_reaches_the_other_host(plane: dict[str, Any]) -> None:
+    a, b = plane["hosts"]["a"], plane["hosts"]["b"]
+    burst = f"burst-{uuid.uuid4().hex[:6]}"
+    calm = f"calm-{uuid.uuid4().hex[:6]}"
+
+    # a burst of 45 tool calls on host a, in well under a minute
+    started = time.monotonic()
+    answers = [a.call(burst) for _ in range(45)]
+    assert time.monotonic() - started < 60
+    decisions = [x["decision"] for x in answers]
+    first_deny = decisions.index("deny")  # raises if the burst was never stopped
+    assert first_deny >= 30, decisions  # 30 calls a minute are within the rule
+    assert set(decisions[first_deny:]) == {"deny"}, decisions
+    assert "rate.tool_calls" in answers[first_deny]["reason"]
+    assert "central kill switch" in answers[first_deny]["reason"]
+
+    # a calm session on host b is untouched
+    for _ in range(5):
+        assert b.call(calm)["decision"] == "allow"
+        time.sleep(0.2)
+
+    # the alert, read by a person with an admin token
+    admin_env = dict(b.env, RAMPARTS_SERVER_TOKEN=plane["tokens"]["admin"])
+    out = subprocess.run(
+        _ramparts("alerts", "--json", "--state-dir", str(b.state)),
+        env=admin_env,
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    alerts = json.loads(out.stdout)
+    rate = [x for x in alerts if x["rule"] == "rate.tool_calls"]
+    assert [(x["session"], x["severity"], x["response"], x["host"]) for x in rate] == [
+        (burst, "high", "kill", "host-a")
+    ]
+    assert not [x for x in alerts if x["session"] == calm]
+
+    # a kill given on host b stops a session that runs on host a, within seconds
+    target = f"target-{uuid.uuid4().hex[:6]}"
+    assert a.call(target, user="dev-a2")["decision"] == "allow"
+    subprocess.run(
+        _ramparts("kill", "--session", target, "--reason", "incident 4711", "--state-dir", str(b.state)),
+        env=admin_env,
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    given = time.monotonic()
+    while True:
+        answer = a.call(target, user="dev-a2")
+        if answer["decision"] == "deny":
+            break
+        assert time.monotonic() - given < 10, "the kill did not reach host a"
+    assert time.monotonic() - given < 5
+    assert "incident 4711" in answer["reason"]
+    assert b.call(calm)["decision"] == "allow"  # the order names one session
+
+    # the records reached the server, from both hosts' logs, verified
+    with ServerStore(plane["db"]) as store:
+        hosts = {log.host: log for log in store.logs()}
+        assert set(hosts) == {"host-a", "host-b"}
+        assert all(log.state == "ok" for log in hosts.values())
+        assert len(store.session_records(burst)) >= 40
+
+
+def test_host_token_cannot_kill_and_revoked_token_gets_401(plane: dict[str, Any]) -> None:
+    from ramparts.server.client import Client, ServerError
+
+    host = Client(plane["url"], plane["tokens"]["a"])
+    with pytest.raises(ServerError) as info:
+        host.kill("all", "", "x")
+    assert info.value.status == 403
+    assert host.kills() == []
+    with ServerStore(plane["db"]) as store:
+        (token,) = [t for t in store.tokens() if t.name == "host-b"]
+        store.revoke_token(token.id)
+    with pytest.raises(ServerError) as info:
+        Client(plane["url"], plane["tokens"]["b"]).request("POST", "/v1/ingest", {"log_id": "x", "items": []})
+    assert info.value.status == 401
+
+
+def test_malformed_batch_gets_400_naming_the_field(plane: dict[str, Any]) -> None:
+    from ramparts.server.client import Client, ServerError
+    from tests.server_harness import HostLog, hook_record
+
+    log = HostLog(plane["tmp"] / "forged")
+    for i in range(3):
+        log.append(hook_record("s-forged", time.time() + i))
+    head, _, tail = log.body().rpartition(b'"decision":"allow"')
+    log.close()
+    body = head + b'"decision":"perhaps"' + tail
+    with pytest.raises(ServerError) as info:
+        Client(plane["url"], plane["tokens"]["a"]).request("POST", "/v1/ingest", body)
+    assert info.value.status == 400
+    assert "items[2].record" in str(info.value)
+    with ServerStore(plane["db"]) as store:
+        assert store.session_records("s-forged") == []
