@@ -28,12 +28,12 @@ What counts (all read from the record, never from anything it does not hold):
 
 from __future__ import annotations
 
-import calendar
 import fnmatch
+import functools
 import os
 import posixpath
-import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
@@ -214,10 +214,14 @@ def _rule(item: Any, path: str) -> Rule:
 def epoch(stamp: str) -> float:
     """An ISO 8601 UTC stamp (``2026-01-02T03:04:05.678Z``) as epoch seconds; 0.0 when unreadable."""
     try:
-        main, _, frac = stamp.rstrip("Z").partition(".")
-        base = calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S"))
-        return base + (float("0." + frac) if frac.isdigit() else 0.0)
-    except (ValueError, OverflowError):
+        when = datetime.fromisoformat(stamp)
+    except (ValueError, TypeError):
+        return 0.0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    try:
+        return when.timestamp()
+    except (OverflowError, OSError, ValueError):
         return 0.0
 
 
@@ -284,17 +288,24 @@ def _sensitive(v: RecordView, rule: Rule) -> bool:
 # -- the step ------------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=16)
+def _limits(config: MonitorConfig) -> tuple[float, int]:
+    """The longest rate window, and how many directories to remember (the largest threshold + 1)."""
+    window = max((r.window_seconds for r in config.rules if r.kind == "rate"), default=60.0)
+    dirs = int(max((r.threshold for r in config.rules if r.kind == "directories"), default=0)) + 1
+    return window, dirs
+
+
 def step(
     config: MonitorConfig, features: SessionFeatures, v: RecordView
 ) -> tuple[SessionFeatures, list[Hit]]:
     """The session's features after one more record, and the rules it trips (each once per session)."""
     is_call = v.event == "PreToolUse" and bool(v.tool)
     is_read = is_call and v.tool in READ_TOOLS
-    window = max((r.window_seconds for r in config.rules if r.kind == "rate"), default=60.0)
+    window, dir_limit = _limits(config)
     recent = features.recent_calls
     if is_call:
         recent = (*(t for t in recent if t > v.time - window), v.time)
-    dir_limit = int(max((r.threshold for r in config.rules if r.kind == "directories"), default=0)) + 1
     dirs = features.dirs
     if is_read and len(dirs) < dir_limit:
         folder = _directory(v)

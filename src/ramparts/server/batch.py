@@ -16,7 +16,7 @@ import msgspec
 
 from ..audit.log import envelope_prefix, envelope_suffix
 from ..audit.merkle import leaf_hash
-from ..audit.record import AuditRecord, RecordError, from_json
+from ..audit.record import RecordError, validate
 
 MAX_ITEMS = 5000
 LOG_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -52,7 +52,8 @@ class RecordItem(NamedTuple):
     leaf: bytes
     body: bytes
     """The envelope bytes as the host stored and hashed them."""
-    record: AuditRecord
+    record: Any
+    """The validated record (a msgspec Struct with :class:`~ramparts.audit.record.AuditRecord`'s fields)."""
 
 
 class CheckpointItem(NamedTuple):
@@ -119,7 +120,7 @@ def parse_batch(body: bytes) -> Batch:
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise BatchError(_path(str(exc), f"{where}.record")) from exc
         try:
-            record = from_json(env.rec)
+            record = validate(env.rec)
         except RecordError as exc:
             raise BatchError(_path(str(exc), f"{where}.record.rec")) from exc
         records.append(RecordItem(item.seq, leaf_hash(body), body, record))

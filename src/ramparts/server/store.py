@@ -719,13 +719,19 @@ class _Ingest:
         if not records or not config.rules:
             return
         tx = self.tx
-        sessions: dict[str, SessionFeatures] = {}
+        names = sorted({r.session for r in records if r.session})
+        sessions: dict[str, SessionFeatures] = {name: SessionFeatures() for name in names}
+        for lo in range(0, len(names), 500):
+            chunk = names[lo : lo + 500]
+            marks = ", ".join("?" * len(chunk))
+            for name, data in tx.q(
+                f"SELECT session, features FROM monitor_state WHERE session IN ({marks})",  # noqa: S608 - marks
+                chunk,
+            ):
+                sessions[name] = features_from_json(json.loads(data))
         for r in records:
             if not r.session:
                 continue
-            if r.session not in sessions:
-                row = tx.one("SELECT features FROM monitor_state WHERE session = ?", (r.session,))
-                sessions[r.session] = features_from_json(json.loads(row[0])) if row else SessionFeatures()
             features, hits = step(config, sessions[r.session], view(r))
             sessions[r.session] = features
             for hit in hits:
@@ -755,10 +761,11 @@ class _Ingest:
                     log_id=self.batch.log_id,
                     response=response,
                 )
-        for session, features in sessions.items():
-            data = json.dumps(features_to_json(features), separators=(",", ":"))
-            tx.x("DELETE FROM monitor_state WHERE session = ?", (session,))
-            tx.x(
-                "INSERT INTO monitor_state (session, features, updated) VALUES (?, ?, ?)",
-                (session, data, self.now),
-            )
+        tx.many(
+            "INSERT INTO monitor_state (session, features, updated) VALUES (?, ?, ?) ON CONFLICT (session) "
+            "DO UPDATE SET features = excluded.features, updated = excluded.updated",
+            [
+                (name, json.dumps(features_to_json(f), separators=(",", ":")), self.now)
+                for name, f in sessions.items()
+            ],
+        )
