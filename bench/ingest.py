@@ -59,7 +59,7 @@ def _env() -> dict[str, str]:
 
 
 class Server:
-    def __init__(self, db: str, folder: Path) -> None:
+    def __init__(self, db: str, folder: Path, workers: int = 1) -> None:
         self.db = db
         self.port = _port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -75,6 +75,8 @@ class Server:
                 db,
                 "--state-dir",
                 str(folder),
+                "--workers",
+                str(workers),
             ],
             env=_env(),
             stdout=subprocess.DEVNULL,
@@ -231,9 +233,10 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
-def run_backend(kind: str, db: str, folder: Path, quick: bool, figures: dict[str, Any]) -> None:
+def run_backend(kind: str, db: str, folder: Path, args: argparse.Namespace, figures: dict[str, Any]) -> None:
     prefix = "pg_" if kind == "postgres" else "sqlite_"
-    server = Server(db, folder)
+    quick = args.quick
+    server = Server(db, folder, args.workers)
     try:
         for shippers in (1, 8, 32):
             total = (4000 if quick else 40000) if shippers == 1 else (16000 if quick else 160000)
@@ -267,17 +270,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="the server's uvicorn workers (default 1)")
     args = parser.parse_args()
     figures: dict[str, Any] = {}
     folder = Path(tempfile.mkdtemp(prefix="ramparts-ingest-"))
     try:
-        run_backend("sqlite", str(folder / "server.db"), folder, args.quick, figures)
+        if not args.no_sqlite:
+            run_backend("sqlite", str(folder / "server.db"), folder, args, figures)
         if not args.no_pg:
             from ramparts.testing.postgres import PostgresServer
 
             with PostgresServer() as pg:
                 db = f"postgresql://{pg.user}@127.0.0.1:{pg.port}/{pg.database}?schema=bench"
-                run_backend("postgres", db, folder, args.quick, figures)
+                run_backend("postgres", db, folder, args, figures)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     print("RESULT " + " ".join(f"{k}={v}" for k, v in figures.items()))

@@ -28,6 +28,7 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     )
     common(p)
     p.add_argument("--listen", default="127.0.0.1:8790", help="HOST:PORT (default %(default)s)")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
     _db(p)
     p.set_defaults(func=cmd_server)
     srv = p.add_subparsers(metavar="ACTION")
@@ -112,15 +113,24 @@ def cmd_server(args: argparse.Namespace) -> int:
     if not host or not port.isdigit():
         print("ramparts server: --listen must be HOST:PORT", file=sys.stderr)
         return EXIT_USAGE
-    monitor = None
+    section = ""
     if args.policy or os.environ.get("RAMPARTS_POLICY"):
         section = _policy(args).monitor
-        monitor = parse_monitor(json.loads(section)) if section else None
+    monitor = parse_monitor(json.loads(section)) if section else None
     logging.basicConfig(level=logging.INFO, format="ramparts server: %(message)s")
-    store = _store(args, monitor=monitor)
+    store = _store(args, monitor=monitor)  # creates the tables once, before any worker starts
+    bind = {"host": host.strip("[]"), "port": int(port), "log_level": "warning"}
     try:
         print(f"ramparts server: listening on http://{host}:{port} (store {store.name})", flush=True)
-        uvicorn.run(create_app(store), host=host.strip("[]"), port=int(port), log_level="warning")
+        if args.workers > 1:
+            from ..server.app import DB_ENV, MONITOR_ENV
+
+            store.close()
+            os.environ[DB_ENV] = store.location
+            os.environ[MONITOR_ENV] = section
+            uvicorn.run("ramparts.server.app:app_from_env", factory=True, workers=args.workers, **bind)
+        else:
+            uvicorn.run(create_app(store), **bind)
     finally:
         store.close()
     return EXIT_OK

@@ -159,3 +159,19 @@ def create_app(store: ServerStore) -> Starlette:
         Route("/v1/logs", _guarded(store, fleet, admin=True), methods=["GET"]),
     ]
     return Starlette(routes=routes)
+
+
+DB_ENV = "_RAMPARTS_CP_DB"
+MONITOR_ENV = "_RAMPARTS_CP_MONITOR"
+
+
+def app_from_env() -> Starlette:
+    """The app for each of several uvicorn worker processes (``ramparts server --workers N``): the store's
+    location and the monitor: section come from the environment ``ramparts server`` sets for them."""
+    import os
+
+    from ..monitor import parse_monitor
+
+    section = os.environ.get(MONITOR_ENV, "")
+    monitor = parse_monitor(json.loads(section)) if section else None
+    return create_app(ServerStore(os.environ[DB_ENV], monitor=monitor))

@@ -369,9 +369,10 @@ class ServerStore:
         return order
 
     def _kill(self, tx: _Tx, order: KillOrder) -> None:
-        tx.x("DELETE FROM kills WHERE scope = ? AND target = ?", (order.scope, order.target))
         tx.x(
-            "INSERT INTO kills (scope, target, reason, by_whom, at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO kills (scope, target, reason, by_whom, at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (scope, target) DO UPDATE SET reason = excluded.reason, by_whom = excluded.by_whom, "
+            "at = excluded.at",
             (order.scope, order.target, order.reason, order.by, order.at),
         )
 
@@ -482,20 +483,19 @@ class _Ingest:
 
     def run(self) -> IngestResult:
         tx, b = self.tx, self.batch
+        empty = Frontier().to_bytes()
+        # create the log's row if it is new (two first batches racing: one inserts, both then lock it)
+        tx.x(
+            "INSERT INTO logs (log_id, host, token_id, verifier, size, frontier, verified_size, "
+            "verified_frontier, first_seen, last_seen) VALUES (?, ?, ?, ?, 0, ?, 0, ?, ?, ?) "
+            "ON CONFLICT (log_id) DO NOTHING",
+            (b.log_id, self.token.name, self.token.id, b.verifier, empty, empty, self.now, self.now),
+        )
         lock = " FOR UPDATE" if self.store.postgres else ""
         sql = "SELECT token_id, verifier, state, size, frontier, verified_size, verified_frontier FROM logs "
-        row = tx.one(
-            sql + "WHERE log_id = ?" + lock,
-            (b.log_id,),
-        )
+        row = tx.one(sql + "WHERE log_id = ?" + lock, (b.log_id,))
         if row is None:
-            empty = Frontier().to_bytes()
-            tx.x(
-                "INSERT INTO logs (log_id, host, token_id, verifier, size, frontier, verified_size, "
-                "verified_frontier, first_seen, last_seen) VALUES (?, ?, ?, ?, 0, ?, 0, ?, ?, ?)",
-                (b.log_id, self.token.name, self.token.id, b.verifier, empty, empty, self.now, self.now),
-            )
-            row = (self.token.id, b.verifier, "ok", 0, empty, 0, empty)
+            raise StoreError(f"log {b.log_id} vanished during an ingest")
         token_id, verifier, state, size, frontier_blob, vsize, vfrontier = row
         if token_id != self.token.id:
             raise ForeignLogError(f"log {b.log_id} is reported by another host's token")

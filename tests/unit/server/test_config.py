@@ -117,3 +117,33 @@ def test_the_policy_carries_both_sections_and_rejects_bad_ones_with_their_line()
     with pytest.raises(PolicyError) as info:
         compile_policy(b"version: 1\nserver:\n  url: ftp://x\n", "test.yaml", base_dir="/opt")
     assert info.value.problem.startswith("server.url") and info.value.line in (2, 3)
+
+
+def test_audit_ship_knows_the_ramparts_sink(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ramparts.audit.ship_config import build_sinks, parse_ship_config
+    from ramparts.audit.sinks.server import ServerSink
+
+    monkeypatch.setenv("CP_TOKEN", "rpt_x")
+    with pytest.warns(UserWarning, match="unsafe_single_checkpoint_sink"):
+        config = parse_ship_config(
+            {
+                "ship": {
+                    "sinks": [
+                        {
+                            "name": "cp",
+                            "type": "ramparts",
+                            "url": "http://127.0.0.1:8790",
+                            "token_env": "CP_TOKEN",
+                        }
+                    ],
+                    "checkpoint_sinks": ["cp"],
+                    "unsafe_single_checkpoint_sink": True,
+                }
+            }
+        )
+    (sink,) = build_sinks(config.sinks)
+    assert isinstance(sink, ServerSink) and sink.path == "/v1/ingest" and sink.token == "rpt_x"
+    with pytest.raises(PolicyError):
+        parse_ship_config(
+            {"ship": {"sinks": [{"name": "cp", "type": "ramparts", "url": "http://cp.example"}]}}
+        )
