@@ -29,6 +29,12 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     common(p)
     p.add_argument("--listen", default="127.0.0.1:8790", help="HOST:PORT (default %(default)s)")
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    p.add_argument(
+        "--telemetry-grace",
+        type=float,
+        default=60.0,
+        help="seconds Claude Code's telemetry waits for the hook's records before a missing one alerts",
+    )
     _db(p)
     p.set_defaults(func=cmd_server)
     srv = p.add_subparsers(metavar="ACTION")
@@ -123,14 +129,15 @@ def cmd_server(args: argparse.Namespace) -> int:
     try:
         print(f"ramparts server: listening on http://{host}:{port} (store {store.name})", flush=True)
         if args.workers > 1:
-            from ..server.app import DB_ENV, MONITOR_ENV
+            from ..server.app import DB_ENV, GRACE_ENV, MONITOR_ENV
 
             store.close()
             os.environ[DB_ENV] = store.location
             os.environ[MONITOR_ENV] = section
+            os.environ[GRACE_ENV] = str(args.telemetry_grace)
             uvicorn.run("ramparts.server.app:app_from_env", factory=True, workers=args.workers, **bind)
         else:
-            uvicorn.run(create_app(store), **bind)
+            uvicorn.run(create_app(store, telemetry_grace=args.telemetry_grace), **bind)
     finally:
         store.close()
     return EXIT_OK

@@ -9,9 +9,11 @@ store's blocking calls run in Starlette's thread pool.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -24,6 +26,9 @@ from ..errors import StoreError
 from .batch import BatchError, parse_batch
 from .openapi import document
 from .store import ForeignLogError, ServerStore, TokenInfo
+from .telemetry import TelemetryError
+from .telemetry import decode as telemetry_decode
+from .telemetry import events as telemetry_events
 
 log = logging.getLogger("ramparts.server")
 
@@ -40,6 +45,8 @@ def _error(status: int, message: str) -> JSONResponse:
 
 async def _token(request: Request, store: ServerStore) -> TokenInfo | None:
     header = request.headers.get("authorization", "")
+    if header[:9].lower() == "bearer%20":  # Claude Code sends OTEL_EXPORTER_OTLP_HEADERS values undecoded
+        header = "Bearer " + header[9:]
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret:
         return None
@@ -95,7 +102,20 @@ def _kill_request(data: Any, lift: bool) -> tuple[str, str, str]:
     return scope, target, reason or "stopped by the Ramparts control plane"
 
 
-def create_app(store: ServerStore) -> Starlette:
+def create_app(store: ServerStore, *, telemetry_grace: float = 60.0) -> Starlette:
+    """The API over ``store``. Telemetry is checked against the hook's records every few seconds, once
+    it is ``telemetry_grace`` seconds old (see :meth:`ServerStore.telemetry_check`)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(_telemetry_checks(store, telemetry_grace))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -140,6 +160,22 @@ def create_app(store: ServerStore) -> Starlette:
             return _error(404, "no kill order for that target")
         return JSONResponse({"lifted": True})
 
+    async def otlp_logs(request: Request, token: TokenInfo) -> Response:
+        if token.kind != "host":
+            return _error(403, "only host tokens send telemetry")
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return _error(413, f"body larger than {MAX_BODY} bytes")
+        content_type = request.headers.get("content-type", "application/json")
+        try:
+            found = telemetry_events(telemetry_decode(body, content_type))
+        except TelemetryError as exc:
+            return _error(400, str(exc))
+        await run_in_threadpool(store.telemetry_ingest, token, found)
+        if "protobuf" in content_type:
+            return Response(b"", media_type="application/x-protobuf")  # an empty ExportLogsServiceResponse
+        return JSONResponse({"partialSuccess": {}})
+
     async def alerts(request: Request, token: TokenInfo) -> Response:
         rows = await run_in_threadpool(store.alerts)
         return JSONResponse({"alerts": [a._asdict() for a in rows]})
@@ -155,14 +191,26 @@ def create_app(store: ServerStore) -> Starlette:
         Route("/v1/kills", _guarded(store, kills, admin=False), methods=["GET"]),
         Route("/v1/kills", _guarded(store, kill, admin=True), methods=["POST"]),
         Route("/v1/kills/lift", _guarded(store, lift, admin=True), methods=["POST"]),
+        Route("/otlp/v1/logs", _guarded(store, otlp_logs, admin=False), methods=["POST"]),
         Route("/v1/alerts", _guarded(store, alerts, admin=True), methods=["GET"]),
         Route("/v1/logs", _guarded(store, fleet, admin=True), methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _telemetry_checks(store: ServerStore, grace: float) -> None:
+    interval = min(max(grace / 2, 0.2), 5.0)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(store.telemetry_check, None, grace)
+        except Exception as exc:  # noqa: BLE001 - an observer: log and carry on
+            log.error("telemetry check failed: %s", exc)
 
 
 DB_ENV = "_RAMPARTS_CP_DB"
 MONITOR_ENV = "_RAMPARTS_CP_MONITOR"
+GRACE_ENV = "_RAMPARTS_CP_TELEMETRY_GRACE"
 
 
 def app_from_env() -> Starlette:
@@ -174,4 +222,5 @@ def app_from_env() -> Starlette:
 
     section = os.environ.get(MONITOR_ENV, "")
     monitor = parse_monitor(json.loads(section)) if section else None
-    return create_app(ServerStore(os.environ[DB_ENV], monitor=monitor))
+    grace = float(os.environ.get(GRACE_ENV) or 60.0)
+    return create_app(ServerStore(os.environ[DB_ENV], monitor=monitor), telemetry_grace=grace)

@@ -242,6 +242,37 @@ def document() -> dict[str, Any]:
                 },
             }
         },
+        "/otlp/v1/logs": {
+            "post": {
+                "operationId": "otlpLogs",
+                "summary": "Claude Code's telemetry: an OTLP/HTTP ExportLogsServiceRequest (host token)",
+                "security": secured,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "resourceLogs": {"type": "array", "items": {"type": "object"}}
+                                },
+                            }
+                        },
+                        "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "accepted",
+                        "content": {
+                            "application/json": {"schema": {"type": "object"}},
+                            "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                        },
+                    },
+                    **_errors(400, 401, 403, 413, 503),
+                },
+            }
+        },
         "/v1/alerts": {
             "get": {
                 "operationId": "listAlerts",

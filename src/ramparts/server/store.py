@@ -68,7 +68,7 @@ CREATE TABLE IF NOT EXISTS records (
     log_id TEXT NOT NULL, seq BIGINT NOT NULL, leaf {blob} NOT NULL, body TEXT NOT NULL,
     time TEXT NOT NULL, surface TEXT NOT NULL, event TEXT NOT NULL, decision TEXT NOT NULL,
     session TEXT NOT NULL, user_name TEXT NOT NULL, host TEXT NOT NULL, tool TEXT NOT NULL,
-    received DOUBLE PRECISION NOT NULL,
+    tool_use_id TEXT NOT NULL DEFAULT '', received DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (log_id, seq)
 );
 CREATE INDEX IF NOT EXISTS records_by_session ON records (session, log_id, seq);
@@ -89,6 +89,12 @@ CREATE TABLE IF NOT EXISTS kills (
     scope TEXT NOT NULL, target TEXT NOT NULL, reason TEXT NOT NULL, by_whom TEXT NOT NULL,
     at DOUBLE PRECISION NOT NULL, PRIMARY KEY (scope, target)
 );
+CREATE TABLE IF NOT EXISTS telemetry (
+    id {serial}, session TEXT NOT NULL, event TEXT NOT NULL, tool TEXT NOT NULL, tool_use_id TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL, host TEXT NOT NULL, received DOUBLE PRECISION NOT NULL, attrs TEXT NOT NULL,
+    checked INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS telemetry_unchecked ON telemetry (checked, received);
 CREATE TABLE IF NOT EXISTS monitor_state (
     session TEXT PRIMARY KEY, features TEXT NOT NULL, updated DOUBLE PRECISION NOT NULL
 );
@@ -442,6 +448,92 @@ class ServerStore:
                 out.append(rec)
         return out
 
+    # -- Claude Code's telemetry -----------------------------------------------------------------------------------
+
+    def telemetry_ingest(self, token: TokenInfo, events: Sequence[Any], now: float | None = None) -> int:
+        """Store telemetry events (:class:`ramparts.server.telemetry.TelemetryEvent`) from a host."""
+        now = time.time() if now is None else now
+        with self._tx() as tx:
+            tx.many(
+                "INSERT INTO telemetry (session, event, tool, tool_use_id, at, host, received, attrs) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        e.session,
+                        e.event,
+                        e.tool,
+                        e.tool_use_id,
+                        e.time,
+                        token.name,
+                        now,
+                        json.dumps(e.attributes),
+                    )
+                    for e in events
+                ],
+            )
+        return len(events)
+
+    def telemetry(self, session: str | None = None, limit: int = 1000) -> list[tuple[str, str, str, str]]:
+        """(session, event, tool, tool_use_id) of the telemetry received, oldest first."""
+        with self._tx(write=False) as tx:
+            if session is None:
+                rows = tx.q(
+                    "SELECT session, event, tool, tool_use_id FROM telemetry ORDER BY id LIMIT ?", (limit,)
+                )
+            else:
+                rows = tx.q(
+                    "SELECT session, event, tool, tool_use_id FROM telemetry WHERE session = ? ORDER BY id LIMIT ?",
+                    (session, limit),
+                )
+        return [(str(a), str(b), str(c), str(d)) for a, b, c, d in rows]
+
+    def telemetry_check(self, now: float | None = None, grace: float = 60.0) -> int:
+        """Alert on sessions whose telemetry shows activity the hook never recorded: no hook record at all
+        for the session, or tool calls (``tool_result``) whose ``tool_use_id`` no hook record carries.
+        Looks at telemetry received more than ``grace`` seconds ago (the hook's records travel through the
+        host's agent) and marks it checked. Returns the number of alerts raised."""
+        now = time.time() if now is None else now
+        raised = 0
+        skip = " FOR UPDATE SKIP LOCKED" if self.postgres else ""
+        sql = "SELECT id, session, event, tool, tool_use_id, host FROM telemetry WHERE checked = 0 "
+        with self._tx() as tx:
+            rows = tx.q(sql + "AND received <= ? ORDER BY id LIMIT 5000" + skip, (now - grace,))
+            by_session: dict[str, list[tuple[Any, ...]]] = {}
+            for row in rows:
+                by_session.setdefault(str(row[1]), []).append(row)
+            for session, items in by_session.items():
+                host = str(items[0][5])
+                held = tx.one("SELECT count(*) FROM records WHERE session = ?", (session,))
+                activity = [
+                    i for i in items if i[2] in ("user_prompt", "tool_decision", "tool_result", "api_request")
+                ]
+                message = ""
+                if activity and held is not None and int(held[0]) == 0:
+                    message = f"session {session} reports {len(activity)} event(s) through telemetry and none through the hook"
+                else:
+                    ids = sorted({str(i[4]) for i in items if i[2] == "tool_result" and i[4]})
+                    if ids:
+                        marks = ", ".join("?" * len(ids))
+                        seen = {
+                            str(r[0])
+                            for r in tx.q(
+                                f"SELECT tool_use_id FROM records WHERE session = ? AND tool_use_id IN ({marks})",  # noqa: S608
+                                (session, *ids),
+                            )
+                        }
+                        missing = [i for i in ids if i not in seen]
+                        if missing:
+                            tools = sorted({str(i[3]) for i in items if str(i[4]) in missing})
+                            message = (
+                                f"{len(missing)} tool call(s) of session {session} ran without a hook record "
+                                f"({', '.join(tools)})"
+                            )
+                if message:
+                    self._alert(tx, now, "high", "telemetry.no_hook", message, host=host, session=session)
+                    raised += 1
+            tx.many("UPDATE telemetry SET checked = 1 WHERE id = ?", [(r[0],) for r in rows])
+        return raised
+
     # -- ingest ------------------------------------------------------------------------------------------------
 
     def ingest(self, token: TokenInfo, batch: Batch, now: float | None = None) -> IngestResult:
@@ -589,13 +681,14 @@ class _Ingest:
                     r.user,
                     r.host,
                     r.tool,
+                    r.tool_use_id,
                     self.now,
                 )
             )
             fresh.append(item)
         tx.many(
             "INSERT INTO records (log_id, seq, leaf, body, time, surface, event, decision, session, "
-            "user_name, host, tool, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "user_name, host, tool, tool_use_id, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         self._extend(frontier, fresh)
