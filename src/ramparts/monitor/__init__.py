@@ -86,8 +86,22 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 )
 
 
+class Delivery(NamedTuple):
+    """Where the control plane sends alerts (``monitor.deliver``): a webhook in Slack's, Teams' or plain
+    JSON shape, for alerts at or above ``min_severity``."""
+
+    name: str
+    url: str
+    format: Literal["slack", "teams", "json"] = "json"
+    min_severity: Severity = "medium"
+    token_env: str = ""
+    """An environment variable holding a bearer token for the webhook ('' for none)."""
+    timeout_seconds: float = 10.0
+
+
 class MonitorConfig(NamedTuple):
     rules: tuple[Rule, ...] = DEFAULT_RULES
+    deliver: tuple[Delivery, ...] = ()
 
 
 class SessionFeatures(NamedTuple):
@@ -128,7 +142,8 @@ class RecordView(NamedTuple):
     findings: int
 
 
-_KEYS_TOP = {"rules"}
+_KEYS_TOP = {"rules", "deliver"}
+_KEYS_DELIVER = {"name", "type", "url", "format", "min_severity", "token_env", "timeout_seconds"}
 _KEYS_RULE = {
     "id",
     "kind",
@@ -152,18 +167,54 @@ def parse_monitor(data: Any, where: str = "monitor") -> MonitorConfig:
     extra = sorted(set(data) - _KEYS_TOP)
     if extra:
         raise PolicyError(f"{where}.{extra[0]}: unknown key")
+    deliver = tuple(
+        _delivery(item, f"{where}.deliver[{i}]") for i, item in enumerate(_list(data, "deliver", where))
+    )
+    if len({d.name for d in deliver}) != len(deliver):
+        raise PolicyError(f"{where}.deliver: names must be unique")
     rules_data = data.get("rules")
     if rules_data is None:
-        return MonitorConfig()
-    if not isinstance(rules_data, Sequence) or isinstance(rules_data, str):
-        raise PolicyError(f"{where}.rules: must be a list")
-    rules: list[Rule] = []
-    for i, item in enumerate(rules_data):
-        rules.append(_rule(item, f"{where}.rules[{i}]"))
+        return MonitorConfig(deliver=deliver)
+    rules = [_rule(item, f"{where}.rules[{i}]") for i, item in enumerate(_list(data, "rules", where))]
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):
         raise PolicyError(f"{where}.rules: rule ids must be unique")
-    return MonitorConfig(tuple(rules))
+    return MonitorConfig(tuple(rules), deliver)
+
+
+def _list(data: Mapping[str, Any], key: str, where: str) -> Sequence[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise PolicyError(f"{where}.{key}: must be a list")
+    return value
+
+
+def _delivery(item: Any, path: str) -> Delivery:
+    if not isinstance(item, Mapping):
+        raise PolicyError(f"{path}: must be a mapping")
+    extra = sorted(set(item) - _KEYS_DELIVER)
+    if extra:
+        raise PolicyError(f"{path}.{extra[0]}: unknown key")
+    if item.get("type", "webhook") != "webhook":
+        raise PolicyError(f"{path}.type: must be webhook")
+    name, url = item.get("name"), item.get("url")
+    if not isinstance(name, str) or not name:
+        raise PolicyError(f"{path}.name: must be a non-empty string")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise PolicyError(f"{path}.url: must be an http(s) URL")
+    if item.get("format", "json") not in ("slack", "teams", "json"):
+        raise PolicyError(f"{path}.format: must be slack, teams or json")
+    if item.get("min_severity", "medium") not in ("high", "medium", "low"):
+        raise PolicyError(f"{path}.min_severity: must be high, medium or low")
+    token_env = item.get("token_env", "")
+    if not isinstance(token_env, str):
+        raise PolicyError(f"{path}.token_env: must be a string")
+    timeout = item.get("timeout_seconds", 10)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.1 <= timeout <= 120:
+        raise PolicyError(f"{path}.timeout_seconds: must be a number from 0.1 to 120")
+    return Delivery(
+        name, url, item.get("format", "json"), item.get("min_severity", "medium"), token_env, float(timeout)
+    )
 
 
 def _rule(item: Any, path: str) -> Rule:

@@ -108,13 +108,16 @@ def create_app(store: ServerStore, *, telemetry_grace: float = 60.0) -> Starlett
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(_telemetry_checks(store, telemetry_grace))
+        tasks = [asyncio.create_task(_telemetry_checks(store, telemetry_grace))]
+        if store.monitor.deliver:
+            tasks.append(asyncio.create_task(_deliveries(store)))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -196,6 +199,17 @@ def create_app(store: ServerStore, *, telemetry_grace: float = 60.0) -> Starlett
         Route("/v1/logs", _guarded(store, fleet, admin=True), methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _deliveries(store: ServerStore) -> None:
+    from .deliver import deliver_due
+
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            await run_in_threadpool(deliver_due, store)
+        except Exception as exc:  # noqa: BLE001 - an observer: log and carry on
+            log.error("alert delivery pass failed: %s", exc)
 
 
 async def _telemetry_checks(store: ServerStore, grace: float) -> None:
