@@ -173,8 +173,12 @@ def test_burst_blocked_kill_reaches_the_other_host(plane: dict[str, Any]) -> Non
     first_deny = decisions.index("deny")  # raises if the burst was never stopped
     assert first_deny >= 30, decisions  # 30 calls a minute are within the rule
     assert set(decisions[first_deny:]) == {"deny"}, decisions
-    assert "rate.tool_calls" in answers[first_deny]["reason"]
-    assert "central kill switch" in answers[first_deny]["reason"]
+    assert first_deny == 30 and "rate.tool_calls (enforced by the hook)" in answers[first_deny]["reason"]
+    # the server's automatic kill order reaches the host too (from then on it stops the session)
+    deadline = time.monotonic() + 10
+    while "central kill switch" not in (answer := a.call(burst))["reason"]:
+        assert time.monotonic() < deadline, answer
+    assert answer["decision"] == "deny" and "behaviour rule rate.tool_calls" in answer["reason"]
 
     # a calm session on host b is untouched
     for _ in range(5):
@@ -257,3 +261,17 @@ def test_malformed_batch_gets_400_naming_the_field(plane: dict[str, Any]) -> Non
     assert "items[2].record" in str(info.value)
     with ServerStore(plane["db"]) as store:
         assert store.session_records("s-forged") == []
+
+
+def test_a_burst_is_stopped_by_the_hook_while_the_server_is_down(tmp_path: Path) -> None:
+    policy = tmp_path / "ramparts.yaml"
+    policy.write_text(
+        "version: 1\nextends: baseline\nserver:\n  unreachable: last_known\n  timeout_seconds: 0.2\n"
+    )
+    host = Host(tmp_path, "offline", f"http://127.0.0.1:{_free_port()}", "rpt_unused", policy)
+    try:
+        decisions = [host.call("offline-burst") for _ in range(33)]
+    finally:
+        host.stop()
+    assert [d["decision"] for d in decisions] == ["allow"] * 30 + ["deny"] * 3
+    assert "31 tool calls in 60 s (limit 30)" in decisions[30]["reason"]

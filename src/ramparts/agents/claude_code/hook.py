@@ -250,8 +250,14 @@ class Hook:
             pid=_claude_pid(self.peer_pid) if name == "SessionStart" else None,
             others_since=now - policy.session.idle_timeout_minutes * 60,
         )
-        if not state.killed and (policy.server or os.environ.get("RAMPARTS_SERVER")):
-            state = self._central_kill(policy.server, state, subject.user, now)
+        if policy.server or os.environ.get("RAMPARTS_SERVER"):  # the control plane (docs/server.md)
+            if not state.killed:
+                state = self._central_kill(policy.server, state, subject.user, now)
+            if not state.killed and event.kind == "pre_tool_use":
+                from ...server.local import local_rate
+
+                message = local_rate(self.state_dir, policy.monitor, event.session_id, now)
+                state = state._replace(killed=message) if message else state
         install_key = load_key(os.path.join(self.state_dir, "keys", "fingerprint.key"))
         decision = decide(policy, event, state)
         scanned = self._scan(policy, event, payload, install_key) if decision.verdict != "deny" else ()
