@@ -70,6 +70,17 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument("--exit-after", type=float, default=0.0, help="stop after this many seconds (0: never)")
     p.set_defaults(func=cmd_agent)
 
+    p = sub.add_parser("approvals", help="requests waiting for a person's answer (server.approvals: remote)")
+    common(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_approvals)
+    p = sub.add_parser("approve", help="allow (or --deny) a pending approval request (needs an admin token)")
+    common(p)
+    p.add_argument("id")
+    p.add_argument("--deny", action="store_true", help="refuse instead")
+    p.add_argument("--reason", default="", help="said to the agent and kept in the audit trail")
+    p.set_defaults(func=cmd_approve)
+
     p = sub.add_parser("alerts", help="the control plane's alerts (needs an admin token)")
     common(p)
     _db(p)
@@ -283,3 +294,62 @@ def cmd_agent(args: argparse.Namespace) -> int:
         if store is not None:
             store.close()
     return EXIT_OK if ok else EXIT_PROBLEMS
+
+
+def _admin_client(args: argparse.Namespace, command: str) -> Any:
+    from ..server.config import client
+
+    settings = _settings(args)
+    if settings is None:
+        print(
+            f"ramparts {command}: no control plane (set RAMPARTS_SERVER or the policy's server.url)",
+            file=sys.stderr,
+        )
+        return None
+    return client(settings, timeout=10)
+
+
+def cmd_approvals(args: argparse.Namespace) -> int:
+    from ..audit.render import escape
+    from ..server.client import ServerError
+
+    try:
+        api = _admin_client(args, "approvals")
+        if api is None:
+            return EXIT_USAGE
+        items = api.approvals()
+    except ServerError as exc:
+        print(f"ramparts approvals: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if args.json:
+        print(json.dumps(items, indent=2))
+        return EXIT_OK
+    for a in items:
+        print(
+            escape(
+                f"{a.get('id')} {a.get('state'):8} {_iso(a.get('created'))} host={a.get('host')} "
+                f"session={a.get('session')} {a.get('tool')} {a.get('summary', '')[:120]}"
+            )
+        )
+    return EXIT_OK
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from ..audit.render import escape
+    from ..server.client import ServerError
+
+    verdict = "deny" if args.deny else "allow"
+    try:
+        api = _admin_client(args, "approve")
+        if api is None:
+            return EXIT_USAGE
+        answered = api.decide(args.id, verdict, args.reason)
+    except ServerError as exc:
+        print(f"ramparts approve: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(
+        escape(
+            f"{answered.get('id')}: {answered.get('state')} ({answered.get('tool')} in session {answered.get('session')})"
+        )
+    )
+    return EXIT_OK

@@ -102,6 +102,28 @@ def _kill_request(data: Any, lift: bool) -> tuple[str, str, str]:
     return scope, target, reason or "stopped by the Ramparts control plane"
 
 
+def _approval_request(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise BatchError("body: must be an object")
+    limits = {"session": 256, "user": 256, "tool": 256, "summary": 4000, "reasons": 2000}
+    extra = sorted(set(data) - set(limits) - {"wait_seconds"})
+    if extra:
+        raise BatchError(f"{extra[0]}: unknown field")
+    out: dict[str, Any] = {}
+    for key, limit in limits.items():
+        value = data.get(key, "")
+        if not isinstance(value, str) or len(value) > limit or (key == "session" and not value):
+            raise BatchError(
+                f"{key}: a string of at most {limit} characters" + (", not empty" if key == "session" else "")
+            )
+        out[key] = value
+    wait = data.get("wait_seconds", 60)
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or not 1 <= wait <= 3600:
+        raise BatchError("wait_seconds: a number from 1 to 3600")
+    out["wait_seconds"] = wait
+    return out
+
+
 def create_app(store: ServerStore, *, telemetry_grace: float = 60.0) -> Starlette:
     """The API over ``store``. Telemetry is checked against the hook's records every few seconds, once
     it is ``telemetry_grace`` seconds old (see :meth:`ServerStore.telemetry_check`)."""
@@ -179,6 +201,58 @@ def create_app(store: ServerStore, *, telemetry_grace: float = 60.0) -> Starlett
             return Response(b"", media_type="application/x-protobuf")  # an empty ExportLogsServiceResponse
         return JSONResponse({"partialSuccess": {}})
 
+    async def ask(request: Request, token: TokenInfo) -> Response:
+        if token.kind != "host":
+            return _error(403, "only host tokens ask for approvals")
+        try:
+            data = await _json_body(request)
+            fields = _approval_request(data)
+        except BatchError as exc:
+            return _error(400, str(exc))
+        approval = await run_in_threadpool(
+            store.request_approval,
+            token.name,
+            fields["session"],
+            fields["user"],
+            fields["tool"],
+            fields["summary"],
+            fields["reasons"],
+            float(fields["wait_seconds"]),
+        )
+        return JSONResponse(approval._asdict(), status_code=201)
+
+    async def approval(request: Request, token: TokenInfo) -> Response:
+        found = await run_in_threadpool(store.approval, request.path_params["approval_id"])
+        if found is None or (token.kind == "host" and found.host != token.name):
+            return _error(404, "no such approval request")
+        return JSONResponse(found._asdict())
+
+    async def approvals(request: Request, token: TokenInfo) -> Response:
+        rows = await run_in_threadpool(store.approvals)
+        return JSONResponse({"approvals": [a._asdict() for a in rows]})
+
+    async def decide(request: Request, token: TokenInfo) -> Response:
+        try:
+            data = await _json_body(request)
+            if not isinstance(data, dict) or set(data) - {"decision", "reason"}:
+                raise BatchError("body: an object with decision and an optional reason")
+            verdict, reason = data.get("decision"), data.get("reason", "")
+            if verdict not in ("allow", "deny"):
+                raise BatchError("decision: must be allow or deny")
+            if not isinstance(reason, str) or len(reason) > MAX_REASON:
+                raise BatchError(f"reason: a string of at most {MAX_REASON} characters")
+        except BatchError as exc:
+            return _error(400, str(exc))
+        approval_id = request.path_params["approval_id"]
+        by = f"{token.name} (token {token.id})"
+        answered = await run_in_threadpool(store.decide_approval, approval_id, verdict, by, reason)
+        if answered is None:
+            known = await run_in_threadpool(store.approval, approval_id)
+            if known is None:
+                return _error(404, "no such approval request")
+            return _error(409, f"the request is {known.state}, no longer pending")
+        return JSONResponse(answered._asdict())
+
     async def alerts(request: Request, token: TokenInfo) -> Response:
         rows = await run_in_threadpool(store.alerts)
         return JSONResponse({"alerts": [a._asdict() for a in rows]})
@@ -195,6 +269,10 @@ def create_app(store: ServerStore, *, telemetry_grace: float = 60.0) -> Starlett
         Route("/v1/kills", _guarded(store, kill, admin=True), methods=["POST"]),
         Route("/v1/kills/lift", _guarded(store, lift, admin=True), methods=["POST"]),
         Route("/otlp/v1/logs", _guarded(store, otlp_logs, admin=False), methods=["POST"]),
+        Route("/v1/approvals", _guarded(store, ask, admin=False), methods=["POST"]),
+        Route("/v1/approvals", _guarded(store, approvals, admin=True), methods=["GET"]),
+        Route("/v1/approvals/{approval_id}", _guarded(store, approval, admin=False), methods=["GET"]),
+        Route("/v1/approvals/{approval_id}/decide", _guarded(store, decide, admin=True), methods=["POST"]),
         Route("/v1/alerts", _guarded(store, alerts, admin=True), methods=["GET"]),
         Route("/v1/logs", _guarded(store, fleet, admin=True), methods=["GET"]),
     ]

@@ -89,6 +89,12 @@ CREATE TABLE IF NOT EXISTS deliveries (
     alert_id BIGINT NOT NULL, sink TEXT NOT NULL, attempts INTEGER NOT NULL, next_try DOUBLE PRECISION NOT NULL,
     last_error TEXT NOT NULL, delivered DOUBLE PRECISION, gave_up DOUBLE PRECISION, PRIMARY KEY (alert_id, sink)
 );
+CREATE TABLE IF NOT EXISTS approvals (
+    id TEXT PRIMARY KEY, created DOUBLE PRECISION NOT NULL, host TEXT NOT NULL, session TEXT NOT NULL,
+    user_name TEXT NOT NULL, tool TEXT NOT NULL, summary TEXT NOT NULL, reasons TEXT NOT NULL,
+    state TEXT NOT NULL, decided_by TEXT NOT NULL DEFAULT '', decided_at DOUBLE PRECISION,
+    reason TEXT NOT NULL DEFAULT '', expires DOUBLE PRECISION NOT NULL
+);
 CREATE TABLE IF NOT EXISTS kills (
     scope TEXT NOT NULL, target TEXT NOT NULL, reason TEXT NOT NULL, by_whom TEXT NOT NULL,
     at DOUBLE PRECISION NOT NULL, PRIMARY KEY (scope, target)
@@ -147,6 +153,27 @@ class LogInfo(NamedTuple):
     verified_size: int
     first_seen: float
     last_seen: float
+
+
+class Approval(NamedTuple):
+    id: str
+    created: float
+    host: str
+    session: str
+    user: str
+    tool: str
+    summary: str
+    """The tool input as the hook's record holds it (redacted), as JSON."""
+    reasons: str
+    state: str
+    """``pending``, ``allow``, ``deny`` or ``expired``."""
+    decided_by: str
+    decided_at: float | None
+    reason: str
+    expires: float
+
+
+_APPROVAL_COLUMNS = "id, created, host, session, user_name, tool, summary, reasons, state, decided_by, decided_at, reason, expires"
 
 
 class IngestResult(NamedTuple):
@@ -397,6 +424,82 @@ class ServerStore:
         with self._tx(write=False) as tx:
             rows = tx.q("SELECT scope, target, reason, by_whom, at FROM kills ORDER BY at, scope, target")
         return [KillOrder(*row) for row in rows]
+
+    # -- remote approvals (``server.approvals: remote``) ----------------------------------------------------------
+
+    def request_approval(
+        self,
+        host: str,
+        session: str,
+        user: str,
+        tool: str,
+        summary: str,
+        reasons: str,
+        wait: float,
+        now: float | None = None,
+    ) -> Approval:
+        now = time.time() if now is None else now
+        approval = Approval(
+            secrets.token_hex(8),
+            now,
+            host,
+            session,
+            user,
+            tool,
+            summary[:4000],
+            reasons[:2000],
+            "pending",
+            "",
+            None,
+            "",
+            now + wait,
+        )
+        with self._tx() as tx:
+            tx.x(
+                f"INSERT INTO approvals ({_APPROVAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                approval,
+            )
+        return approval
+
+    def approval(self, approval_id: str, now: float | None = None) -> Approval | None:
+        """The request as it stands (a pending one past its wait reads as ``expired``)."""
+        now = time.time() if now is None else now
+        with self._tx(write=False) as tx:
+            row = tx.one(f"SELECT {_APPROVAL_COLUMNS} FROM approvals WHERE id = ?", (approval_id,))  # noqa: S608
+        if row is None:
+            return None
+        found = Approval(*row)
+        return found._replace(state="expired") if found.state == "pending" and now > found.expires else found
+
+    def approvals(
+        self, *, pending_only: bool = False, limit: int = 200, now: float | None = None
+    ) -> list[Approval]:
+        now = time.time() if now is None else now
+        with self._tx(write=False) as tx:
+            rows = tx.q(f"SELECT {_APPROVAL_COLUMNS} FROM approvals ORDER BY created DESC LIMIT ?", (limit,))  # noqa: S608
+        out = []
+        for row in rows:
+            a = Approval(*row)
+            if a.state == "pending" and now > a.expires:
+                a = a._replace(state="expired")
+            if not pending_only or a.state == "pending":
+                out.append(a)
+        return out
+
+    def decide_approval(
+        self, approval_id: str, verdict: str, by: str, reason: str, now: float | None = None
+    ) -> Approval | None:
+        """Answer a pending request (None when it is unknown, already answered or expired)."""
+        if verdict not in ("allow", "deny"):
+            raise ValueError("an approval answers allow or deny")
+        now = time.time() if now is None else now
+        with self._tx() as tx:
+            changed = tx.x(
+                "UPDATE approvals SET state = ?, decided_by = ?, decided_at = ?, reason = ? "
+                "WHERE id = ? AND state = 'pending' AND expires >= ?",
+                (verdict, by, now, reason[:1000], approval_id, now),
+            )
+        return self.approval(approval_id, now) if changed else None
 
     # -- alerts and fleet --------------------------------------------------------------------------------------
 
