@@ -57,6 +57,19 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     t.add_argument("id")
     t.set_defaults(func=cmd_token_revoke)
 
+    usr = srv.add_parser("user", help="people who sign in to the dashboard").add_subparsers(metavar="ACTION")
+    u = usr.add_parser(
+        "add", help="add (or reset) a person: admin or viewer; the password is read from stdin"
+    )
+    common(u, policy=False)
+    _db(u)
+    u.add_argument("name")
+    u.add_argument("--role", choices=["admin", "viewer"], required=True)
+    u.add_argument(
+        "--password-stdin", action="store_true", required=True, help="read the password from stdin"
+    )
+    u.set_defaults(func=cmd_user_add)
+
     p = sub.add_parser(
         "agent",
         help="ship this host's audit log to the control plane and keep the hook's copy of its kill orders fresh",
@@ -137,20 +150,42 @@ def cmd_server(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="ramparts server: %(message)s")
     store = _store(args, monitor=monitor)  # creates the tables once, before any worker starts
     bind = {"host": host.strip("[]"), "port": int(port), "log_level": "warning"}
+    # the dashboard's cookie is Secure (HTTPS only) unless the server is on loopback (tests, make up)
+    secure = host.strip("[]") not in ("127.0.0.1", "localhost", "::1")
     try:
         print(f"ramparts server: listening on http://{host}:{port} (store {store.name})", flush=True)
         if args.workers > 1:
-            from ..server.app import DB_ENV, GRACE_ENV, MONITOR_ENV
+            from ..server.app import DB_ENV, GRACE_ENV, MONITOR_ENV, SECURE_ENV, STATE_ENV
 
             store.close()
             os.environ[DB_ENV] = store.location
             os.environ[MONITOR_ENV] = section
             os.environ[GRACE_ENV] = str(args.telemetry_grace)
+            os.environ[STATE_ENV] = state_dir(args.state_dir)
+            os.environ[SECURE_ENV] = "1" if secure else "0"
             uvicorn.run("ramparts.server.app:app_from_env", factory=True, workers=args.workers, **bind)
         else:
-            uvicorn.run(create_app(store, telemetry_grace=args.telemetry_grace), **bind)
+            app = create_app(
+                store,
+                telemetry_grace=args.telemetry_grace,
+                state_dir=state_dir(args.state_dir),
+                cookie_secure=secure,
+            )
+            uvicorn.run(app, **bind)
     finally:
         store.close()
+    return EXIT_OK
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with _store(args) as store:
+            store.add_user(args.name, args.role, password)
+    except ValueError as exc:
+        print(f"ramparts server user add: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{args.role} {args.name} can sign in to the dashboard")
     return EXIT_OK
 
 

@@ -124,7 +124,13 @@ def _approval_request(data: Any) -> dict[str, Any]:
     return out
 
 
-def create_app(store: ServerStore, *, telemetry_grace: float = 60.0) -> Starlette:
+def create_app(
+    store: ServerStore,
+    *,
+    telemetry_grace: float = 60.0,
+    state_dir: str | None = None,
+    cookie_secure: bool = True,
+) -> Starlette:
     """The API over ``store``. Telemetry is checked against the hook's records every few seconds, once
     it is ``telemetry_grace`` seconds old (see :meth:`ServerStore.telemetry_check`)."""
 
@@ -276,7 +282,26 @@ def create_app(store: ServerStore, *, telemetry_grace: float = 60.0) -> Starlett
         Route("/v1/alerts", _guarded(store, alerts, admin=True), methods=["GET"]),
         Route("/v1/logs", _guarded(store, fleet, admin=True), methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = []
+    if state_dir is not None:  # the dashboard (signed-cookie sessions; its own audit log in the state dir)
+        from starlette.middleware import Middleware
+        from starlette.middleware.sessions import SessionMiddleware
+
+        from .dashboard import Dashboard
+
+        dashboard = Dashboard(store, state_dir)
+        routes.extend(dashboard.routes())
+        middleware.append(
+            Middleware(
+                SessionMiddleware,
+                secret_key=dashboard.secret(),
+                session_cookie="ramparts_session",
+                max_age=8 * 3600,
+                same_site="strict",
+                https_only=cookie_secure,
+            )
+        )
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
 
 
 async def _deliveries(store: ServerStore) -> None:
@@ -303,6 +328,8 @@ async def _telemetry_checks(store: ServerStore, grace: float) -> None:
 DB_ENV = "_RAMPARTS_CP_DB"
 MONITOR_ENV = "_RAMPARTS_CP_MONITOR"
 GRACE_ENV = "_RAMPARTS_CP_TELEMETRY_GRACE"
+STATE_ENV = "_RAMPARTS_CP_STATE_DIR"
+SECURE_ENV = "_RAMPARTS_CP_COOKIE_SECURE"
 
 
 def app_from_env() -> Starlette:
@@ -315,4 +342,9 @@ def app_from_env() -> Starlette:
     section = os.environ.get(MONITOR_ENV, "")
     monitor = parse_monitor(json.loads(section)) if section else None
     grace = float(os.environ.get(GRACE_ENV) or 60.0)
-    return create_app(ServerStore(os.environ[DB_ENV], monitor=monitor), telemetry_grace=grace)
+    return create_app(
+        ServerStore(os.environ[DB_ENV], monitor=monitor),
+        telemetry_grace=grace,
+        state_dir=os.environ.get(STATE_ENV) or None,
+        cookie_secure=os.environ.get(SECURE_ENV) != "0",
+    )

@@ -95,6 +95,9 @@ CREATE TABLE IF NOT EXISTS approvals (
     state TEXT NOT NULL, decided_by TEXT NOT NULL DEFAULT '', decided_at DOUBLE PRECISION,
     reason TEXT NOT NULL DEFAULT '', expires DOUBLE PRECISION NOT NULL
 );
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL, created DOUBLE PRECISION NOT NULL
+);
 CREATE TABLE IF NOT EXISTS kills (
     scope TEXT NOT NULL, target TEXT NOT NULL, reason TEXT NOT NULL, by_whom TEXT NOT NULL,
     at DOUBLE PRECISION NOT NULL, PRIMARY KEY (scope, target)
@@ -112,6 +115,7 @@ CREATE TABLE IF NOT EXISTS monitor_state (
 
 
 _RANK = {"low": 0, "medium": 1, "high": 2}
+_DUMMY_HASH: dict[str, str] = {}  # an unknown user's check costs one argon2 verify, like a known one
 
 
 class TokenInfo(NamedTuple):
@@ -500,6 +504,85 @@ class ServerStore:
                 (verdict, by, now, reason[:1000], approval_id, now),
             )
         return self.approval(approval_id, now) if changed else None
+
+    # -- people (the dashboard) ----------------------------------------------------------------------------------
+
+    def add_user(self, name: str, role: str, password: str, now: float | None = None) -> None:
+        """Add or replace a person; the password is kept as an argon2id hash."""
+        from argon2 import PasswordHasher
+
+        if role not in ("admin", "viewer") or not name or len(name) > 100 or len(password) < 12:
+            raise ValueError(
+                "a user has a name (1-100 characters), role admin or viewer, a password of 12+ characters"
+            )
+        digest = PasswordHasher().hash(password)
+        with self._tx() as tx:
+            tx.x(
+                "INSERT INTO users (name, role, hash, created) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE "
+                "SET role = excluded.role, hash = excluded.hash",
+                (name, role, digest, time.time() if now is None else now),
+            )
+
+    def check_password(self, name: str, password: str) -> str | None:
+        """The user's role when the password is right; None otherwise (the same work either way)."""
+        from argon2 import PasswordHasher
+        from argon2.exceptions import InvalidHashError, VerificationError
+
+        with self._tx(write=False) as tx:
+            row = tx.one("SELECT role, hash FROM users WHERE name = ?", (name,))
+        hasher = PasswordHasher()
+        digest = (
+            str(row[1]) if row else _DUMMY_HASH.get("h") or _DUMMY_HASH.setdefault("h", hasher.hash("x" * 16))
+        )
+        try:
+            hasher.verify(digest, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return str(row[0]) if row else None
+
+    def users(self) -> list[tuple[str, str, float]]:
+        with self._tx(write=False) as tx:
+            return [
+                (str(n), str(r), float(c))
+                for n, r, c in tx.q("SELECT name, role, created FROM users ORDER BY name")
+            ]
+
+    def sessions(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The sessions the records show, most recently active first, with their last decision."""
+        with self._tx(write=False) as tx:
+            rows = tx.q(
+                "SELECT session, max(user_name), max(host), count(*), min(time), max(time), max(received) FROM records "
+                "WHERE session != '' GROUP BY session ORDER BY max(received) DESC LIMIT ?",
+                (limit,),
+            )
+            out = []
+            for session, user, host, count, first, last, _ in rows:
+                row = tx.one(
+                    "SELECT decision, tool, event FROM records WHERE session = ? ORDER BY received DESC, seq DESC LIMIT 1",
+                    (session,),
+                )
+                out.append(
+                    {
+                        "session": session,
+                        "user": user,
+                        "host": host,
+                        "records": int(count),
+                        "first": first,
+                        "last": last,
+                        "last_decision": f"{row[0]} {row[1] or row[2]}" if row else "",
+                    }
+                )
+            orders = tx.q("SELECT scope, target FROM kills")
+        killed_sessions = {t for sc, t in orders if sc == "session"}
+        killed_users = {t for sc, t in orders if sc == "user"}
+        everyone = any(sc == "all" for sc, _ in orders)
+        for item in out:
+            item["state"] = (
+                "killed"
+                if everyone or item["session"] in killed_sessions or item["user"] in killed_users
+                else "live"
+            )
+        return out
 
     # -- alerts and fleet --------------------------------------------------------------------------------------
 

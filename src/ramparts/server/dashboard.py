@@ -1,0 +1,299 @@
+"""The dashboard's first pages (issue 19): sign-in, live sessions with a kill button for admins, alerts.
+
+Server-rendered HTML (Jinja2, autoescaped, templates in this module: no CDN, no network). People are
+added with ``ramparts server user add NAME --role admin|viewer --password-stdin`` (argon2id hashes).
+Sessions are a signed cookie (HttpOnly, SameSite=Strict, Secure unless the server listens on loopback);
+every form carries a per-session CSRF token; failed sign-ins are limited per user name and per client
+address (5 in 5 minutes, in this process). Viewers see the same pages without any button and get 403
+from every action. Every sign-in, failed sign-in and action is appended to the control plane's own audit
+log (``<state dir>/server-audit.db``) as a ``surface: server`` record.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from jinja2 import DictLoader, Environment, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from .store import ServerStore
+
+MAX_FAILURES = 5
+FAILURE_WINDOW = 300.0
+
+_BASE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{% block title %}Ramparts{% endblock %} · Ramparts control plane</title>
+<style>
+:root { color-scheme: light dark; --fg:#1b1f24; --bg:#fff; --muted:#57606a; --line:#d0d7de; --bad:#cf222e; }
+@media (prefers-color-scheme: dark) { :root { --fg:#e6edf3; --bg:#0d1117; --muted:#8b949e; --line:#30363d; --bad:#f85149; } }
+body { font: 15px/1.45 system-ui, sans-serif; color: var(--fg); background: var(--bg); margin: 0 auto; max-width: 72rem; padding: 1rem; }
+nav a, nav form { margin-right: 1rem; display: inline; } table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+.muted { color: var(--muted); } .killed, .high { color: var(--bad); font-weight: 600; }
+button { font: inherit; padding: .25rem .8rem; cursor: pointer; } label { display: block; margin: .5rem 0 .2rem; }
+:focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
+</style></head><body>
+{% if user %}<nav aria-label="Main"><a href="/ui/">Sessions</a><a href="/ui/alerts">Alerts</a>
+<span class="muted">{{ user.name }} ({{ user.role }})</span>
+<form method="post" action="/ui/logout"><input type="hidden" name="csrf" value="{{ csrf }}">
+<button type="submit">Sign out</button></form></nav>{% endif %}
+<main>{% block main %}{% endblock %}</main></body></html>"""
+
+_LOGIN = """{% extends "base" %}{% block title %}Sign in{% endblock %}{% block main %}
+<h1>Sign in</h1>{% if error %}<p role="alert" class="killed">{{ error }}</p>{% endif %}
+<form method="post" action="/ui/login"><input type="hidden" name="csrf" value="{{ csrf }}">
+<label for="username">Username</label><input id="username" name="username" autocomplete="username" required>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<p><button type="submit">Sign in</button></p></form>{% endblock %}"""
+
+_SESSIONS = """{% extends "base" %}{% block title %}Sessions{% endblock %}{% block main %}
+<h1>Sessions</h1>{% if notice %}<p role="status">{{ notice }}</p>{% endif %}
+<table aria-label="Sessions"><thead><tr><th>Session</th><th>User</th><th>Host</th><th>Records</th>
+<th>Last activity</th><th>Last decision</th><th>State</th>{% if user.role == "admin" %}<th>Action</th>{% endif %}</tr></thead>
+<tbody>{% for s in sessions %}<tr>
+<td><code>{{ s.session }}</code></td><td>{{ s.user }}</td><td>{{ s.host }}</td><td>{{ s.records }}</td>
+<td>{{ s.last }}</td><td>{{ s.last_decision }}</td><td class="{{ s.state }}">{{ s.state }}</td>
+{% if user.role == "admin" %}<td>{% if s.state != "killed" %}<form method="get" action="/ui/sessions/{{ s.session|urlencode }}/kill">
+<button type="submit" aria-label="Kill session {{ s.session }}">Kill</button></form>{% endif %}</td>{% endif %}
+</tr>{% else %}<tr><td colspan="8" class="muted">No session has reported yet.</td></tr>{% endfor %}</tbody></table>
+{% endblock %}"""
+
+_CONFIRM = """{% extends "base" %}{% block title %}Kill {{ session }}{% endblock %}{% block main %}
+<h1>Kill session <code>{{ session }}</code>?</h1>
+<p>Every later tool call of this session, on whatever host it runs, is denied until the order is lifted.</p>
+<form method="post" action="/ui/sessions/{{ session|urlencode }}/kill"><input type="hidden" name="csrf" value="{{ csrf }}">
+<label for="reason">Reason</label><input id="reason" name="reason" value="stopped from the dashboard" maxlength="500">
+<p><button type="submit">Confirm</button> <a href="/ui/">Cancel</a></p></form>{% endblock %}"""
+
+_ALERTS = """{% extends "base" %}{% block title %}Alerts{% endblock %}{% block main %}
+<h1>Alerts</h1><table aria-label="Alerts"><thead><tr><th>Time</th><th>Severity</th><th>Rule</th><th>Host</th>
+<th>Session</th><th>Message</th><th>Response</th></tr></thead><tbody>
+{% for a in alerts %}<tr><td>{{ a.when }}</td><td class="{{ a.severity }}">{{ a.severity }}</td><td>{{ a.rule }}</td>
+<td>{{ a.host }}</td><td><code>{{ a.session }}</code></td><td>{{ a.message }}</td><td>{{ a.response }}</td></tr>
+{% else %}<tr><td colspan="7" class="muted">No alerts.</td></tr>{% endfor %}</tbody></table>{% endblock %}"""
+
+_ENV = Environment(
+    loader=DictLoader(
+        {"base": _BASE, "login": _LOGIN, "sessions": _SESSIONS, "confirm": _CONFIRM, "alerts": _ALERTS}
+    ),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+)
+
+
+def _iso(when: float | None) -> str:
+    return "-" if not when else time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(when))
+
+
+class Limiter:
+    """Failed sign-ins per key (a user name, a client address), in a sliding window."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failures: dict[str, deque[float]] = {}
+
+    def blocked(self, *keys: str, now: float) -> bool:
+        with self._lock:
+            for key in keys:
+                q = self._failures.get(key)
+                while q and q[0] < now - FAILURE_WINDOW:
+                    q.popleft()
+                if q is not None and len(q) >= MAX_FAILURES:
+                    return True
+        return False
+
+    def failed(self, *keys: str, now: float) -> None:
+        with self._lock:
+            for key in keys:
+                self._failures.setdefault(key, deque()).append(now)
+
+
+class Dashboard:
+    def __init__(self, store: ServerStore, state_dir: str) -> None:
+        self.store = store
+        self.state_dir = state_dir
+        self.limiter = Limiter()
+        self._audit_lock = threading.Lock()
+
+    # -- plumbing --------------------------------------------------------------------------------------------
+
+    def secret(self) -> str:
+        """The cookie-signing key, kept in the state directory (0600), shared by every worker."""
+        path = os.path.join(self.state_dir, "keys", "dashboard-session.key")
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            with open(path, encoding="ascii") as fh:
+                return fh.read().strip()
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            key = secrets.token_urlsafe(48)
+            fh.write(key)
+        return key
+
+    def audit(
+        self,
+        event: str,
+        user: str,
+        action: str,
+        *,
+        verdict: str,
+        reason: str,
+        target: dict[str, str] | None = None,
+    ) -> None:
+        """An AuditRecord of a dashboard action, in the control plane's own log (durable on return)."""
+        from ..audit.record import AdminDetail, build_record, to_json
+        from ..audit.store import AuditStore
+        from ..model import Decision
+
+        now = time.time()
+        record = build_record(
+            Decision(verdict=verdict, reasons=(reason,), rule_ids=(f"dashboard.{action}",)),  # type: ignore[arg-type]
+            surface="server",
+            event=event,
+            time=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z",
+            user=user,
+            session=(target or {}).get("target", "") if (target or {}).get("scope") == "session" else "",
+            detail=AdminDetail(action=action, target=target),
+            agent="ramparts",
+        )
+        with self._audit_lock, AuditStore(os.path.join(self.state_dir, "server-audit.db")) as log:
+            log.append(to_json(record))
+
+    @staticmethod
+    def user(request: Request) -> dict[str, str] | None:
+        name, role = request.session.get("user"), request.session.get("role")
+        return {"name": name, "role": role} if isinstance(name, str) and role in ("admin", "viewer") else None
+
+    @staticmethod
+    def csrf(request: Request) -> str:
+        token = request.session.get("csrf")
+        if not isinstance(token, str):
+            token = secrets.token_urlsafe(24)
+            request.session["csrf"] = token
+        return token
+
+    @staticmethod
+    def csrf_ok(request: Request, form: Any) -> bool:
+        sent, kept = form.get("csrf"), request.session.get("csrf")
+        return isinstance(sent, str) and isinstance(kept, str) and hmac.compare_digest(sent, kept)
+
+    def page(self, request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+        html = _ENV.get_template(name).render(user=self.user(request), csrf=self.csrf(request), **values)
+        headers = {
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store",
+        }
+        return HTMLResponse(html, status_code=status, headers=headers)
+
+    # -- pages -----------------------------------------------------------------------------------------------
+
+    async def login_form(self, request: Request) -> Response:
+        return self.page(request, "login")
+
+    async def login(self, request: Request) -> Response:
+        form = await request.form()
+        if not self.csrf_ok(request, form):
+            return self.page(request, "login", 403, error="The form expired; try again.")
+        name, password = str(form.get("username") or ""), str(form.get("password") or "")
+        client = request.client.host if request.client else "?"
+        now = time.time()
+        keys = (f"user:{name}", f"addr:{client}")
+        if self.limiter.blocked(*keys, now=now):
+            await run_in_threadpool(
+                self.audit, "DashboardLogin", name, "login", verdict="deny", reason="sign-in rate limit"
+            )
+            return self.page(request, "login", 429, error="Too many failed sign-ins; wait a few minutes.")
+        role = await run_in_threadpool(self.store.check_password, name, password)
+        if role is None:
+            self.limiter.failed(*keys, now=now)
+            await run_in_threadpool(
+                self.audit,
+                "DashboardLogin",
+                name,
+                "login",
+                verdict="deny",
+                reason="wrong user name or password",
+            )
+            return self.page(request, "login", 401, error="Wrong user name or password.")
+        request.session.clear()
+        request.session.update({"user": name, "role": role, "csrf": secrets.token_urlsafe(24)})
+        await run_in_threadpool(
+            self.audit, "DashboardLogin", name, "login", verdict="allow", reason=f"signed in as {role}"
+        )
+        return RedirectResponse("/ui/", status_code=303)
+
+    async def logout(self, request: Request) -> Response:
+        form = await request.form()
+        if self.csrf_ok(request, form):
+            request.session.clear()
+        return RedirectResponse("/ui/login", status_code=303)
+
+    async def sessions(self, request: Request) -> Response:
+        if self.user(request) is None:
+            return RedirectResponse("/ui/login", status_code=303)
+        rows = await run_in_threadpool(self.store.sessions)
+        for row in rows:
+            row["last"] = row["last"].replace("T", " ")[:19] if row["last"] else "-"
+        return self.page(
+            request, "sessions", sessions=rows, notice=request.query_params.get("notice", "")[:200]
+        )
+
+    async def confirm_kill(self, request: Request) -> Response:
+        user = self.user(request)
+        if user is None:
+            return RedirectResponse("/ui/login", status_code=303)
+        if user["role"] != "admin":
+            return self.page(request, "sessions", 403, sessions=[], notice="Viewers cannot kill sessions.")
+        return self.page(request, "confirm", session=request.path_params["session"])
+
+    async def kill(self, request: Request) -> Response:
+        user = self.user(request)
+        if user is None:
+            return Response("sign in first", status_code=401)
+        if user["role"] != "admin":
+            return Response("viewers cannot kill sessions", status_code=403)
+        form = await request.form()
+        if not self.csrf_ok(request, form):
+            return Response("the form's CSRF token does not match", status_code=403)
+        session = request.path_params["session"]
+        reason = str(form.get("reason") or "stopped from the dashboard")[:500]
+        await run_in_threadpool(self.store.kill, "session", session, reason, f"{user['name']} (dashboard)")
+        await run_in_threadpool(
+            self.audit,
+            "DashboardAction",
+            user["name"],
+            "kill",
+            verdict="deny",
+            reason=reason,
+            target={"scope": "session", "target": session},
+        )
+        return RedirectResponse(f"/ui/?notice=Killed+session+{session}", status_code=303)
+
+    async def alerts(self, request: Request) -> Response:
+        if self.user(request) is None:
+            return RedirectResponse("/ui/login", status_code=303)
+        rows = [dict(a._asdict(), when=_iso(a.at)) for a in await run_in_threadpool(self.store.alerts, 500)]
+        return self.page(request, "alerts", alerts=rows)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/ui/login", self.login_form, methods=["GET"]),
+            Route("/ui/login", self.login, methods=["POST"]),
+            Route("/ui/logout", self.logout, methods=["POST"]),
+            Route("/ui/", self.sessions, methods=["GET"]),
+            Route("/ui/alerts", self.alerts, methods=["GET"]),
+            Route("/ui/sessions/{session}/kill", self.confirm_kill, methods=["GET"]),
+            Route("/ui/sessions/{session}/kill", self.kill, methods=["POST"]),
+        ]
