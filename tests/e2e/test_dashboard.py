@@ -61,7 +61,10 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
         stderr=subprocess.PIPE,
     )
     policy = tmp_path / "ramparts.yaml"
-    policy.write_text("version: 1\nextends: baseline\nserver:\n  cache_seconds: 1\n")
+    policy.write_text(
+        "version: 1\nextends: baseline\nhook: {deadline_ms: 30000, timeout: 40}\n"
+        "server:\n  cache_seconds: 1\n  approvals: remote\n  approval_timeout_seconds: 25\n"
+    )
     host = None
     try:
         deadline = time.monotonic() + 30
@@ -120,6 +123,40 @@ def test_admin_kills_a_live_session_viewer_cannot_and_sign_in_is_limited(stack: 
                 page.reload()
             expect(row).to_contain_text("live")
             page.screenshot(path=str(shots / "sessions.png"))
+
+            # its timeline
+            page.get_by_role("link", name=session).click()
+            expect(page.get_by_role("heading", name=f"Session {session}")).to_be_visible()
+            expect(page.get_by_role("row").filter(has_text="PreToolUse")).to_contain_text("Glob")
+            page.screenshot(path=str(shots / "timeline.png"))
+
+            # an ask answered in the dashboard: the hook waits for it (server.approvals: remote)
+            import threading
+
+            asked: dict[str, Any] = {}
+            make = {"command": "make build", "description": "d"}
+            thread = threading.Thread(
+                target=lambda: asked.update(host.call("ask-1", user="dev-ask", tool="Bash", tool_input=make))
+            )
+            thread.start()
+            page.goto(f"{url}/ui/approvals")
+            button = page.get_by_role("button", name="Allow Bash in session ask-1")
+            deadline = time.monotonic() + 20
+            while button.count() == 0:
+                assert time.monotonic() < deadline, "the request never appeared"
+                time.sleep(0.3)
+                page.reload()
+            page.screenshot(path=str(shots / "approvals.png"))
+            button.click()
+            thread.join(timeout=30)
+            assert asked["decision"] == "allow" and "approved by alice (dashboard)" in asked["reason"], asked
+
+            page.goto(f"{url}/ui/fleet")
+            expect(page.get_by_role("row").filter(has_text="host-a")).to_contain_text("ok")
+            page.screenshot(path=str(shots / "fleet.png"))
+
+            page.goto(f"{url}/ui/")
+            row = page.get_by_role("row").filter(has_text=session)
             page.get_by_role("button", name=f"Kill session {session}").click()
             expect(page.get_by_role("heading", name=f"Kill session {session}?")).to_be_visible()
             page.screenshot(path=str(shots / "confirm-kill.png"))
@@ -167,7 +204,10 @@ def test_admin_kills_a_live_session_viewer_cannot_and_sign_in_is_limited(stack: 
         records = [r.data() for r in log.records()]
         assert log.verify()[1] == []
     kills = [r for r in records if r["event"] == "DashboardAction"]
-    assert [(r["user"], r["admin"]["action"], r["session"]) for r in kills] == [("alice", "kill", session)]
+    assert [(r["user"], r["admin"]["action"], r["session"]) for r in kills] == [
+        ("alice", "approval", "ask-1"),
+        ("alice", "kill", session),
+    ]
     logins = [(r["user"], r["decision"]) for r in records if r["event"] == "DashboardLogin"]
     assert (
         ("alice", "allow") in logins

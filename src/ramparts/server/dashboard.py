@@ -12,6 +12,7 @@ log (``<state dir>/server-audit.db``) as a ``surface: server`` record.
 from __future__ import annotations
 
 import hmac
+import json
 import os
 import secrets
 import threading
@@ -44,6 +45,7 @@ button { font: inherit; padding: .25rem .8rem; cursor: pointer; } label { displa
 :focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
 </style></head><body>
 {% if user %}<nav aria-label="Main"><a href="/ui/">Sessions</a><a href="/ui/alerts">Alerts</a>
+<a href="/ui/approvals">Approvals</a><a href="/ui/fleet">Fleet</a>
 <span class="muted">{{ user.name }} ({{ user.role }})</span>
 <form method="post" action="/ui/logout"><input type="hidden" name="csrf" value="{{ csrf }}">
 <button type="submit">Sign out</button></form></nav>{% endif %}
@@ -61,7 +63,7 @@ _SESSIONS = """{% extends "base" %}{% block title %}Sessions{% endblock %}{% blo
 <table aria-label="Sessions"><thead><tr><th>Session</th><th>User</th><th>Host</th><th>Records</th>
 <th>Last activity</th><th>Last decision</th><th>State</th>{% if user.role == "admin" %}<th>Action</th>{% endif %}</tr></thead>
 <tbody>{% for s in sessions %}<tr>
-<td><code>{{ s.session }}</code></td><td>{{ s.user }}</td><td>{{ s.host }}</td><td>{{ s.records }}</td>
+<td><a href="/ui/sessions/{{ s.session|urlencode }}"><code>{{ s.session }}</code></a></td><td>{{ s.user }}</td><td>{{ s.host }}</td><td>{{ s.records }}</td>
 <td>{{ s.last }}</td><td>{{ s.last_decision }}</td><td class="{{ s.state }}">{{ s.state }}</td>
 {% if user.role == "admin" %}<td>{% if s.state != "killed" %}<form method="get" action="/ui/sessions/{{ s.session|urlencode }}/kill">
 <button type="submit" aria-label="Kill session {{ s.session }}">Kill</button></form>{% endif %}</td>{% endif %}
@@ -82,9 +84,47 @@ _ALERTS = """{% extends "base" %}{% block title %}Alerts{% endblock %}{% block m
 <td>{{ a.host }}</td><td><code>{{ a.session }}</code></td><td>{{ a.message }}</td><td>{{ a.response }}</td></tr>
 {% else %}<tr><td colspan="7" class="muted">No alerts.</td></tr>{% endfor %}</tbody></table>{% endblock %}"""
 
+_TIMELINE = """{% extends "base" %}{% block title %}Session {{ session }}{% endblock %}{% block main %}
+<h1>Session <code>{{ session }}</code></h1>
+<table aria-label="Timeline"><thead><tr><th>Time</th><th>Surface</th><th>Event</th><th>Tool</th><th>Decision</th>
+<th>Rules</th><th>Reasons</th><th>Input (redacted)</th></tr></thead><tbody>
+{% for r in records %}<tr><td>{{ r.time }}</td><td>{{ r.surface }}</td><td>{{ r.event }}</td><td>{{ r.tool }}</td>
+<td class="{{ 'killed' if r.decision == 'deny' else '' }}">{{ r.decision }}</td><td>{{ r.rules }}</td><td>{{ r.reasons }}</td>
+<td><code>{{ r.input }}</code></td></tr>
+{% else %}<tr><td colspan="8" class="muted">No records.</td></tr>{% endfor %}</tbody></table>{% endblock %}"""
+
+_APPROVALS = """{% extends "base" %}{% block title %}Approvals{% endblock %}{% block main %}
+<h1>Approvals</h1><table aria-label="Approvals"><thead><tr><th>Asked</th><th>State</th><th>Host</th><th>Session</th>
+<th>User</th><th>Tool</th><th>Input (redacted)</th><th>Why asked</th>{% if user.role == "admin" %}<th>Answer</th>{% endif %}</tr></thead><tbody>
+{% for a in approvals %}<tr><td>{{ a.when }}</td><td>{{ a.state }}</td><td>{{ a.host }}</td><td><code>{{ a.session }}</code></td>
+<td>{{ a.user }}</td><td>{{ a.tool }}</td><td><code>{{ a.summary }}</code></td><td>{{ a.reasons }}</td>
+{% if user.role == "admin" %}<td>{% if a.state == "pending" %}<form method="post" action="/ui/approvals/{{ a.id }}">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<button type="submit" name="decision" value="allow" aria-label="Allow {{ a.tool }} in session {{ a.session }}">Allow</button>
+<button type="submit" name="decision" value="deny" aria-label="Deny {{ a.tool }} in session {{ a.session }}">Deny</button>
+</form>{% else %}{{ a.decided_by }}{% endif %}</td>{% endif %}</tr>
+{% else %}<tr><td colspan="9" class="muted">No requests.</td></tr>{% endfor %}</tbody></table>{% endblock %}"""
+
+_FLEET = """{% extends "base" %}{% block title %}Fleet{% endblock %}{% block main %}
+<h1>Fleet integrity</h1><table aria-label="Fleet"><thead><tr><th>Host</th><th>Log</th><th>State</th><th>Records</th>
+<th>Verified up to</th><th>Last report</th><th>Problem</th></tr></thead><tbody>
+{% for l in logs %}<tr><td>{{ l.host }}</td><td><code>{{ l.log_id }}</code></td>
+<td class="{{ 'killed' if l.state != 'ok' else '' }}">{{ l.state }}</td><td>{{ l.size }}</td><td>{{ l.verified_size }}</td>
+<td>{{ l.seen }}</td><td>{{ l.problem }}</td></tr>
+{% else %}<tr><td colspan="7" class="muted">No host has reported.</td></tr>{% endfor %}</tbody></table>{% endblock %}"""
+
 _ENV = Environment(
     loader=DictLoader(
-        {"base": _BASE, "login": _LOGIN, "sessions": _SESSIONS, "confirm": _CONFIRM, "alerts": _ALERTS}
+        {
+            "base": _BASE,
+            "login": _LOGIN,
+            "sessions": _SESSIONS,
+            "confirm": _CONFIRM,
+            "alerts": _ALERTS,
+            "timeline": _TIMELINE,
+            "approvals": _APPROVALS,
+            "fleet": _FLEET,
+        }
     ),
     autoescape=select_autoescape(default=True, default_for_string=True),
 )
@@ -287,6 +327,77 @@ class Dashboard:
         rows = [dict(a._asdict(), when=_iso(a.at)) for a in await run_in_threadpool(self.store.alerts, 500)]
         return self.page(request, "alerts", alerts=rows)
 
+    async def timeline(self, request: Request) -> Response:
+        if self.user(request) is None:
+            return RedirectResponse("/ui/login", status_code=303)
+        session = request.path_params["session"]
+        rows = []
+        for r in await run_in_threadpool(self.store.session_records, session, 2000):
+            hook: dict[str, Any] = r["hook"] if isinstance(r.get("hook"), dict) else {}
+            inputs = r.get("input", hook.get("input", ""))  # version 1 records keep the input at the top
+            rows.append(
+                {
+                    "time": str(r.get("time", "")).replace("T", " ")[:23],
+                    "surface": r.get("surface", "hook"),
+                    "event": r.get("event", ""),
+                    "tool": r.get("tool") or "",
+                    "decision": r.get("decision") or "",
+                    "rules": ", ".join(r.get("rule_ids") or []),
+                    "reasons": "; ".join(r.get("reasons") or []),
+                    "input": json.dumps(inputs)[:300] if inputs else "",
+                }
+            )
+        return self.page(request, "timeline", session=session, records=rows)
+
+    async def approvals(self, request: Request) -> Response:
+        if self.user(request) is None:
+            return RedirectResponse("/ui/login", status_code=303)
+        rows = [
+            dict(a._asdict(), when=_iso(a.created)) for a in await run_in_threadpool(self.store.approvals)
+        ]
+        return self.page(request, "approvals", approvals=rows)
+
+    async def answer(self, request: Request) -> Response:
+        user = self.user(request)
+        if user is None:
+            return Response("sign in first", status_code=401)
+        if user["role"] != "admin":
+            return Response("viewers cannot answer approval requests", status_code=403)
+        form = await request.form()
+        if not self.csrf_ok(request, form):
+            return Response("the form's CSRF token does not match", status_code=403)
+        verdict = form.get("decision")
+        if verdict not in ("allow", "deny"):
+            return Response("decision must be allow or deny", status_code=400)
+        approval_id = request.path_params["approval_id"]
+        answered = await run_in_threadpool(
+            self.store.decide_approval,
+            approval_id,
+            str(verdict),
+            f"{user['name']} (dashboard)",
+            "answered in the dashboard",
+        )
+        if answered is None:
+            return Response("the request is no longer pending", status_code=409)
+        await run_in_threadpool(
+            self.audit,
+            "DashboardAction",
+            user["name"],
+            "approval",
+            verdict=str(verdict),
+            reason=f"{verdict} {answered.tool} in session {answered.session}",
+            target={"scope": "session", "target": answered.session, "approval": approval_id},
+        )
+        return RedirectResponse("/ui/approvals", status_code=303)
+
+    async def fleet(self, request: Request) -> Response:
+        if self.user(request) is None:
+            return RedirectResponse("/ui/login", status_code=303)
+        rows = [
+            dict(log._asdict(), seen=_iso(log.last_seen)) for log in await run_in_threadpool(self.store.logs)
+        ]
+        return self.page(request, "fleet", logs=rows)
+
     def routes(self) -> list[Route]:
         return [
             Route("/ui/login", self.login_form, methods=["GET"]),
@@ -294,6 +405,10 @@ class Dashboard:
             Route("/ui/logout", self.logout, methods=["POST"]),
             Route("/ui/", self.sessions, methods=["GET"]),
             Route("/ui/alerts", self.alerts, methods=["GET"]),
+            Route("/ui/sessions/{session}", self.timeline, methods=["GET"]),
+            Route("/ui/approvals", self.approvals, methods=["GET"]),
+            Route("/ui/approvals/{approval_id}", self.answer, methods=["POST"]),
+            Route("/ui/fleet", self.fleet, methods=["GET"]),
             Route("/ui/sessions/{session}/kill", self.confirm_kill, methods=["GET"]),
             Route("/ui/sessions/{session}/kill", self.kill, methods=["POST"]),
         ]
