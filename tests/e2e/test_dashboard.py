@@ -124,6 +124,11 @@ def test_admin_kills_a_live_session_viewer_cannot_and_sign_in_is_limited(stack: 
             expect(row).to_contain_text("live")
             page.screenshot(path=str(shots / "sessions.png"))
 
+            # a new session appears without a reload (server-sent events)
+            fresh = f"fresh-{os.urandom(3).hex()}"
+            assert host.call(fresh, user="dev-fresh")["decision"] == "allow"
+            expect(page.get_by_role("row").filter(has_text=fresh)).to_be_visible(timeout=20_000)
+
             # its timeline
             page.get_by_role("link", name=session).click()
             expect(page.get_by_role("heading", name=f"Session {session}")).to_be_visible()

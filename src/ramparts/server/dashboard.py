@@ -1,6 +1,8 @@
 """The dashboard's first pages (issue 19): sign-in, live sessions with a kill button for admins, alerts.
 
-Server-rendered HTML (Jinja2, autoescaped, templates in this module: no CDN, no network). People are
+Server-rendered HTML (Jinja2, autoescaped, templates in this module: no CDN, no network); the sessions
+table updates live through server-sent events (``/ui/events``, rows rendered server-side, one small
+script served from here). People are
 added with ``ramparts server user add NAME --role admin|viewer --password-stdin`` (argon2id hashes).
 Sessions are a signed cookie (HttpOnly, SameSite=Strict, Secure unless the server listens on loopback);
 every form carries a per-session CSRF token; failed sign-ins are limited per user name and per client
@@ -11,6 +13,7 @@ log (``<state dir>/server-audit.db``) as a ``surface: server`` record.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import os
@@ -18,12 +21,13 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from typing import Any
 
 from jinja2 import DictLoader, Environment, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .store import ServerStore
@@ -58,17 +62,31 @@ _LOGIN = """{% extends "base" %}{% block title %}Sign in{% endblock %}{% block m
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
 <p><button type="submit">Sign in</button></p></form>{% endblock %}"""
 
-_SESSIONS = """{% extends "base" %}{% block title %}Sessions{% endblock %}{% block main %}
-<h1>Sessions</h1>{% if notice %}<p role="status">{{ notice }}</p>{% endif %}
-<table aria-label="Sessions"><thead><tr><th>Session</th><th>User</th><th>Host</th><th>Records</th>
-<th>Last activity</th><th>Last decision</th><th>State</th>{% if user.role == "admin" %}<th>Action</th>{% endif %}</tr></thead>
-<tbody>{% for s in sessions %}<tr>
-<td><a href="/ui/sessions/{{ s.session|urlencode }}"><code>{{ s.session }}</code></a></td><td>{{ s.user }}</td><td>{{ s.host }}</td><td>{{ s.records }}</td>
+_ROWS = """{% for s in sessions %}<tr>
+<td><a href="/ui/sessions/{{ s.session|urlencode }}"><code>{{ s.session }}</code></a></td><td>{{ s.user }}</td>
+<td>{{ s.host }}</td><td>{{ s.records }}</td>
 <td>{{ s.last }}</td><td>{{ s.last_decision }}</td><td class="{{ s.state }}">{{ s.state }}</td>
 {% if user.role == "admin" %}<td>{% if s.state != "killed" %}<form method="get" action="/ui/sessions/{{ s.session|urlencode }}/kill">
 <button type="submit" aria-label="Kill session {{ s.session }}">Kill</button></form>{% endif %}</td>{% endif %}
-</tr>{% else %}<tr><td colspan="8" class="muted">No session has reported yet.</td></tr>{% endfor %}</tbody></table>
-{% endblock %}"""
+</tr>{% else %}<tr><td colspan="8" class="muted">No session has reported yet.</td></tr>{% endfor %}"""
+
+_SESSIONS = """{% extends "base" %}{% block title %}Sessions{% endblock %}{% block main %}
+<h1>Sessions</h1>{% if notice %}<p role="status">{{ notice }}</p>{% endif %}
+<p class="muted" id="live-state">Updates live.</p>
+<table aria-label="Sessions"><thead><tr><th>Session</th><th>User</th><th>Host</th><th>Records</th>
+<th>Last activity</th><th>Last decision</th><th>State</th>{% if user.role == "admin" %}<th>Action</th>{% endif %}</tr></thead>
+<tbody id="sessions-body">{% include "rows" %}</tbody></table>
+<script src="/ui/live.js"></script>{% endblock %}"""
+
+_LIVE_JS = """// Replaces the sessions table's rows with what the server streams (rendered and escaped server-side).
+(function () {
+  var body = document.getElementById("sessions-body");
+  if (!body || !window.EventSource) { return; }
+  var source = new EventSource("/ui/events");
+  source.onmessage = function (event) { body.innerHTML = JSON.parse(event.data).rows; };
+  source.onerror = function () { document.getElementById("live-state").textContent = "Live updates paused; reload."; };
+})();
+"""
 
 _CONFIRM = """{% extends "base" %}{% block title %}Kill {{ session }}{% endblock %}{% block main %}
 <h1>Kill session <code>{{ session }}</code>?</h1>
@@ -119,6 +137,7 @@ _ENV = Environment(
             "base": _BASE,
             "login": _LOGIN,
             "sessions": _SESSIONS,
+            "rows": _ROWS,
             "confirm": _CONFIRM,
             "alerts": _ALERTS,
             "timeline": _TIMELINE,
@@ -230,7 +249,8 @@ class Dashboard:
     def page(self, request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         html = _ENV.get_template(name).render(user=self.user(request), csrf=self.csrf(request), **values)
         headers = {
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; "
+            "connect-src 'self'; form-action 'self'; frame-ancestors 'none'",
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-store",
@@ -289,6 +309,36 @@ class Dashboard:
         return self.page(
             request, "sessions", sessions=rows, notice=request.query_params.get("notice", "")[:200]
         )
+
+    async def live_js(self, request: Request) -> Response:
+        return Response(_LIVE_JS, media_type="text/javascript", headers={"X-Content-Type-Options": "nosniff"})
+
+    async def events(self, request: Request) -> Response:
+        """Server-sent events: the sessions table's rows, whenever they change (checked every second)."""
+        user = self.user(request)
+        if user is None:
+            return Response("sign in first", status_code=401)
+
+        async def stream() -> AsyncIterator[bytes]:
+            last = ""
+            quiet = 0
+            while not await request.is_disconnected():
+                rows = await run_in_threadpool(self.store.sessions)
+                for row in rows:
+                    row["last"] = row["last"].replace("T", " ")[:19] if row["last"] else "-"
+                html = _ENV.get_template("rows").render(sessions=rows, user=user)
+                if html != last:
+                    last, quiet = html, 0
+                    yield f"data: {json.dumps({'rows': html})}\n\n".encode()
+                else:
+                    quiet += 1
+                    if quiet >= 15:
+                        quiet = 0
+                        yield b": keep-alive\n\n"
+                await asyncio.sleep(1.0)
+
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
 
     async def confirm_kill(self, request: Request) -> Response:
         user = self.user(request)
@@ -404,6 +454,8 @@ class Dashboard:
             Route("/ui/login", self.login, methods=["POST"]),
             Route("/ui/logout", self.logout, methods=["POST"]),
             Route("/ui/", self.sessions, methods=["GET"]),
+            Route("/ui/live.js", self.live_js, methods=["GET"]),
+            Route("/ui/events", self.events, methods=["GET"]),
             Route("/ui/alerts", self.alerts, methods=["GET"]),
             Route("/ui/sessions/{session}", self.timeline, methods=["GET"]),
             Route("/ui/approvals", self.approvals, methods=["GET"]),
