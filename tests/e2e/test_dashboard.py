@@ -76,6 +76,7 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
                 assert server.poll() is None and time.monotonic() < deadline, "the server did not come up"
                 time.sleep(0.2)
         host = Host(tmp_path, "a", url, host_token, policy)
+        host.wait_ready()
         artifacts = Path(os.environ.get("RAMPARTS_ARTIFACTS") or tmp_path) / "dashboard"
         artifacts.mkdir(parents=True, exist_ok=True)
         yield {"url": url, "host": host, "state": state, "artifacts": artifacts}
