@@ -57,6 +57,12 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     t.add_argument("id")
     t.set_defaults(func=cmd_token_revoke)
 
+    o = srv.add_parser(
+        "otel-headers", help="print the OTLP Authorization header (Claude Code's otelHeadersHelper runs this)"
+    )
+    common(o)
+    o.set_defaults(func=cmd_otel_headers)
+
     usr = srv.add_parser("user", help="people who sign in to the dashboard").add_subparsers(metavar="ACTION")
     u = usr.add_parser(
         "add", help="add (or reset) a person: admin or viewer; the password is read from stdin"
@@ -174,6 +180,23 @@ def cmd_server(args: argparse.Namespace) -> int:
             uvicorn.run(app, **bind)
     finally:
         store.close()
+    return EXIT_OK
+
+
+def cmd_otel_headers(args: argparse.Namespace) -> int:
+    from ..server.client import ServerError
+    from ..server.config import read_token
+
+    settings = _settings(args)
+    if settings is None:
+        print("ramparts server otel-headers: no control plane configured", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        token = read_token(settings)
+    except ServerError as exc:
+        print(f"ramparts server otel-headers: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(json.dumps({"Authorization": f"Bearer {token}"}))
     return EXIT_OK
 
 

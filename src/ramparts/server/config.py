@@ -231,3 +231,27 @@ def remote_approval(settings: ServerSettings, fields: dict[str, Any], wait: floa
     except (ServerError, KeyError, OSError) as exc:
         return "deny", f"the approval request failed: {exc}"
     return "deny", f"no approver answered within {wait:.0f} s (server.approvals: remote)"
+
+
+def managed_telemetry(section: str, hook_command: str) -> dict[str, Any]:
+    """What ``compile`` adds to managed settings when the policy names a control plane: Claude Code's
+    telemetry sent to its OTLP logs receiver (``env``), and an ``otelHeadersHelper`` that prints the host
+    token's header (``ramparts server otel-headers``), so no token is written into the settings file."""
+    import shlex
+
+    settings = parse_server(json.loads(section)) if section else ServerSettings()
+    if not settings.url:
+        return {}
+    words = shlex.split(hook_command)
+    helper = [words[0], "-I", "-m", "ramparts", "server", "otel-headers"] if words else []
+    if "--policy" in words[:-1]:
+        helper += ["--policy", words[words.index("--policy") + 1]]
+    return {
+        "env": {
+            "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+            "OTEL_LOGS_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": settings.url.rstrip("/") + "/otlp/v1/logs",
+        },
+        "otelHeadersHelper": " ".join(shlex.quote(w) for w in helper),
+    }
