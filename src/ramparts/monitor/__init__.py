@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 from ..errors import PolicyError
 
 Severity = Literal["high", "medium", "low"]
-Kind = Literal["rate", "reads", "directories", "network", "error_rate", "sequence"]
+Kind = Literal["rate", "reads", "directories", "network", "error_rate", "sequence", "baseline"]
 
 READ_TOOLS = frozenset({"Read", "Grep", "Glob", "NotebookRead", "LS"})
 NETWORK_TOOLS = frozenset({"WebFetch", "WebSearch"})
@@ -74,6 +74,8 @@ class Rule(NamedTuple):
     """network: hosts (``*.`` globs) that raise nothing."""
     paths: tuple[str, ...] = ()
     """sequence: globs naming sensitive paths."""
+    days: int = 7
+    """baseline: how many past days make a user's baseline (at least 3 of them with activity)."""
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
@@ -83,6 +85,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("network.outside_allowlist", "network", "medium", allow=DEFAULT_ALLOW),
     Rule("errors.rate", "error_rate", "medium", threshold=0.2, min_calls=10),
     Rule("sequence.sensitive_read_then_network", "sequence", "high", within=5, paths=DEFAULT_SENSITIVE),
+    Rule("anomaly.user_baseline", "baseline", "medium", threshold=0.8, days=7),
 )
 
 
@@ -154,8 +157,9 @@ _KEYS_RULE = {
     "within",
     "allow",
     "paths",
+    "days",
 }
-_KINDS = ("rate", "reads", "directories", "network", "error_rate", "sequence")
+_KINDS = ("rate", "reads", "directories", "network", "error_rate", "sequence", "baseline")
 
 
 def parse_monitor(data: Any, where: str = "monitor") -> MonitorConfig:
@@ -239,7 +243,7 @@ def _rule(item: Any, path: str) -> Rule:
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise PolicyError(f"{path}.{key}: must be a number >= 0")
             changes[key] = float(value)
-    for key in ("min_calls", "within"):
+    for key in ("min_calls", "within", "days"):
         if key in item:
             value = item[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -252,8 +256,8 @@ def _rule(item: Any, path: str) -> Rule:
                 raise PolicyError(f"{path}.{key}: must be a list of non-empty strings")
             changes[key] = tuple(v.lower() if key == "allow" else v for v in value)
     out = base._replace(**changes)
-    if kind == "error_rate" and out.threshold > 1:
-        raise PolicyError(f"{path}.threshold: an error rate is a fraction from 0 to 1")
+    if kind in ("error_rate", "baseline") and out.threshold > 1:
+        raise PolicyError(f"{path}.threshold: a rate or a score is a fraction from 0 to 1")
     if kind == "rate" and out.window_seconds <= 0:
         raise PolicyError(f"{path}.window_seconds: must be > 0")
     return out
@@ -436,3 +440,20 @@ def features_from_json(data: Mapping[str, Any]) -> SessionFeatures:
         sensitive_at=int(data.get("sensitive_at", -1)),
         fired=tuple(str(r) for r in data.get("fired", ())),
     )
+
+
+# -- the per-user baseline --------------------------------------------------------------------------------------
+
+
+def anomaly_score(history: Sequence[int], today: int, *, min_days: int = 3) -> float | None:
+    """How unusual ``today``'s tool calls are for a user whose past days (with activity) are ``history``:
+    0 for at or below the mean, rising towards 1 with the distance in standard deviations (z / (z + 2):
+    0.8 at 8 standard deviations). The deviation is at least 1 call and 10 % of the mean, so a very steady
+    user is not flagged for a few extra calls. ``None`` until ``min_days`` days of history exist."""
+    days = [d for d in history if d > 0]
+    if len(days) < min_days:
+        return None
+    mean = sum(days) / len(days)
+    spread = (sum((d - mean) ** 2 for d in days) / len(days)) ** 0.5
+    z = (today - mean) / max(spread, 1.0, 0.1 * mean)
+    return 0.0 if z <= 0 else z / (z + 2)
