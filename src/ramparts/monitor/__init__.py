@@ -91,15 +91,20 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 
 class Delivery(NamedTuple):
     """Where the control plane sends alerts (``monitor.deliver``): a webhook in Slack's, Teams' or plain
-    JSON shape, for alerts at or above ``min_severity``."""
+    JSON shape, or syslog (RFC 5424 over UDP, TCP or TLS, the audit shipper's sink), for alerts at or
+    above ``min_severity``."""
 
     name: str
     url: str
+    """webhook: the URL ('' for syslog)."""
     format: Literal["slack", "teams", "json"] = "json"
     min_severity: Severity = "medium"
     token_env: str = ""
     """An environment variable holding a bearer token for the webhook ('' for none)."""
     timeout_seconds: float = 10.0
+    type: Literal["webhook", "syslog"] = "webhook"
+    syslog: tuple[tuple[str, Any], ...] = ()
+    """syslog: ``host``, ``port``, ``transport`` (udp, tcp, tls), ``ca_file``, ``facility``."""
 
 
 class MonitorConfig(NamedTuple):
@@ -147,6 +152,17 @@ class RecordView(NamedTuple):
 
 _KEYS_TOP = {"rules", "deliver"}
 _KEYS_DELIVER = {"name", "type", "url", "format", "min_severity", "token_env", "timeout_seconds"}
+_KEYS_SYSLOG = {
+    "name",
+    "type",
+    "min_severity",
+    "host",
+    "port",
+    "transport",
+    "ca_file",
+    "facility",
+    "timeout_seconds",
+}
 _KEYS_RULE = {
     "id",
     "kind",
@@ -196,14 +212,19 @@ def _list(data: Mapping[str, Any], key: str, where: str) -> Sequence[Any]:
 def _delivery(item: Any, path: str) -> Delivery:
     if not isinstance(item, Mapping):
         raise PolicyError(f"{path}: must be a mapping")
-    extra = sorted(set(item) - _KEYS_DELIVER)
+    kind = item.get("type", "webhook")
+    if kind not in ("webhook", "syslog"):
+        raise PolicyError(f"{path}.type: must be webhook or syslog")
+    extra = sorted(set(item) - (_KEYS_DELIVER if kind == "webhook" else _KEYS_SYSLOG))
     if extra:
         raise PolicyError(f"{path}.{extra[0]}: unknown key")
-    if item.get("type", "webhook") != "webhook":
-        raise PolicyError(f"{path}.type: must be webhook")
     name, url = item.get("name"), item.get("url")
     if not isinstance(name, str) or not name:
         raise PolicyError(f"{path}.name: must be a non-empty string")
+    if item.get("min_severity", "medium") not in ("high", "medium", "low"):
+        raise PolicyError(f"{path}.min_severity: must be high, medium or low")
+    if kind == "syslog":
+        return _syslog(item, path, name)
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
         raise PolicyError(f"{path}.url: must be an http(s) URL")
     if item.get("format", "json") not in ("slack", "teams", "json"):
@@ -218,6 +239,35 @@ def _delivery(item: Any, path: str) -> Delivery:
         raise PolicyError(f"{path}.timeout_seconds: must be a number from 0.1 to 120")
     return Delivery(
         name, url, item.get("format", "json"), item.get("min_severity", "medium"), token_env, float(timeout)
+    )
+
+
+def _syslog(item: Mapping[str, Any], path: str, name: str) -> Delivery:
+    host, transport = item.get("host"), item.get("transport", "tcp")
+    if not isinstance(host, str) or not host:
+        raise PolicyError(f"{path}.host: must be a non-empty string")
+    if transport not in ("udp", "tcp", "tls"):
+        raise PolicyError(f"{path}.transport: must be udp, tcp or tls")
+    port = item.get("port", 6514 if transport == "tls" else 514)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise PolicyError(f"{path}.port: must be an integer from 1 to 65535")
+    facility = item.get("facility", 13)
+    if isinstance(facility, bool) or not isinstance(facility, int) or not 0 <= facility <= 23:
+        raise PolicyError(f"{path}.facility: must be an integer from 0 to 23")
+    ca_file = item.get("ca_file", "")
+    if not isinstance(ca_file, str):
+        raise PolicyError(f"{path}.ca_file: must be a string")
+    options = {"host": host, "port": port, "transport": transport, "facility": facility}
+    if ca_file:
+        options["ca_file"] = ca_file
+    return Delivery(
+        name,
+        "",
+        "json",
+        item.get("min_severity", "medium"),
+        timeout_seconds=float(item.get("timeout_seconds", 10)),
+        type="syslog",
+        syslog=tuple(sorted(options.items())),
     )
 
 
