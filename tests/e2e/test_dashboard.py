@@ -161,6 +161,14 @@ def test_admin_kills_a_live_session_viewer_cannot_and_sign_in_is_limited(stack: 
             expect(page.get_by_role("row").filter(has_text="host-a")).to_contain_text("ok")
             page.screenshot(path=str(shots / "fleet.png"))
 
+            # the policy, and a call tried against it on the server
+            page.goto(f"{url}/ui/policy")
+            page.get_by_label("Tool").fill("Bash")
+            page.get_by_label("Argument").fill("git push --force origin main")
+            page.get_by_role("button", name="Explain").click()
+            expect(page.get_by_label("Explanation")).to_contain_text("decision: DENY")
+            page.screenshot(path=str(shots / "policy.png"))
+
             page.goto(f"{url}/ui/")
             row = page.get_by_role("row").filter(has_text=session)
             page.get_by_role("button", name=f"Kill session {session}").click()

@@ -150,8 +150,10 @@ def cmd_server(args: argparse.Namespace) -> int:
         print("ramparts server: --listen must be HOST:PORT", file=sys.stderr)
         return EXIT_USAGE
     section = ""
+    policy = None
     if args.policy or os.environ.get("RAMPARTS_POLICY"):
-        section = _policy(args).monitor
+        policy = _policy(args)
+        section = policy.monitor
     monitor = parse_monitor(json.loads(section)) if section else None
     logging.basicConfig(level=logging.INFO, format="ramparts server: %(message)s")
     store = _store(args, monitor=monitor)  # creates the tables once, before any worker starts
@@ -161,7 +163,7 @@ def cmd_server(args: argparse.Namespace) -> int:
     try:
         print(f"ramparts server: listening on http://{host}:{port} (store {store.name})", flush=True)
         if args.workers > 1:
-            from ..server.app import DB_ENV, GRACE_ENV, MONITOR_ENV, SECURE_ENV, STATE_ENV
+            from ..server.app import DB_ENV, GRACE_ENV, MONITOR_ENV, POLICY_ENV, SECURE_ENV, STATE_ENV
 
             store.close()
             os.environ[DB_ENV] = store.location
@@ -169,6 +171,10 @@ def cmd_server(args: argparse.Namespace) -> int:
             os.environ[GRACE_ENV] = str(args.telemetry_grace)
             os.environ[STATE_ENV] = state_dir(args.state_dir)
             os.environ[SECURE_ENV] = "1" if secure else "0"
+            if policy is not None:
+                from .._locations import policy_ref
+
+                os.environ[POLICY_ENV] = policy_ref(args.policy)
             uvicorn.run("ramparts.server.app:app_from_env", factory=True, workers=args.workers, **bind)
         else:
             app = create_app(

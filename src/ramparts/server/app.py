@@ -130,6 +130,7 @@ def create_app(
     telemetry_grace: float = 60.0,
     state_dir: str | None = None,
     cookie_secure: bool = True,
+    policy: Any = None,
 ) -> Starlette:
     """The API over ``store``. Telemetry is checked against the hook's records every few seconds, once
     it is ``telemetry_grace`` seconds old (see :meth:`ServerStore.telemetry_check`)."""
@@ -289,7 +290,7 @@ def create_app(
 
         from .dashboard import Dashboard
 
-        dashboard = Dashboard(store, state_dir)
+        dashboard = Dashboard(store, state_dir, policy)
         routes.extend(dashboard.routes())
         middleware.append(
             Middleware(
@@ -330,6 +331,7 @@ MONITOR_ENV = "_RAMPARTS_CP_MONITOR"
 GRACE_ENV = "_RAMPARTS_CP_TELEMETRY_GRACE"
 STATE_ENV = "_RAMPARTS_CP_STATE_DIR"
 SECURE_ENV = "_RAMPARTS_CP_COOKIE_SECURE"
+POLICY_ENV = "_RAMPARTS_CP_POLICY"
 
 
 def app_from_env() -> Starlette:
@@ -347,4 +349,16 @@ def app_from_env() -> Starlette:
         telemetry_grace=grace,
         state_dir=os.environ.get(STATE_ENV) or None,
         cookie_secure=os.environ.get(SECURE_ENV) != "0",
+        policy=_policy_from_env(),
     )
+
+
+def _policy_from_env() -> Any:
+    import os
+
+    ref = os.environ.get(POLICY_ENV)
+    if not ref:
+        return None
+    from ..policy.load import load_policy
+
+    return load_policy(ref)

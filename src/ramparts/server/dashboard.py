@@ -49,7 +49,7 @@ button { font: inherit; padding: .25rem .8rem; cursor: pointer; } label { displa
 :focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
 </style></head><body>
 {% if user %}<nav aria-label="Main"><a href="/ui/">Sessions</a><a href="/ui/alerts">Alerts</a>
-<a href="/ui/approvals">Approvals</a><a href="/ui/fleet">Fleet</a>
+<a href="/ui/approvals">Approvals</a><a href="/ui/fleet">Fleet</a><a href="/ui/policy">Policy</a>
 <span class="muted">{{ user.name }} ({{ user.role }})</span>
 <form method="post" action="/ui/logout"><input type="hidden" name="csrf" value="{{ csrf }}">
 <button type="submit">Sign out</button></form></nav>{% endif %}
@@ -131,6 +131,18 @@ _FLEET = """{% extends "base" %}{% block title %}Fleet{% endblock %}{% block mai
 <td>{{ l.seen }}</td><td>{{ l.problem }}</td></tr>
 {% else %}<tr><td colspan="7" class="muted">No host has reported.</td></tr>{% endfor %}</tbody></table>{% endblock %}"""
 
+_POLICY = """{% extends "base" %}{% block title %}Policy{% endblock %}{% block main %}
+<h1>Policy</h1><p>{{ source }} (revision <code>{{ revision }}</code>, mode {{ mode }}, default {{ default }})</p>
+<h2>Try a call</h2>
+<form method="post" action="/ui/policy"><input type="hidden" name="csrf" value="{{ csrf }}">
+<label for="tool">Tool</label><input id="tool" name="tool" value="{{ tool }}" required maxlength="100">
+<label for="argument">Argument</label><input id="argument" name="argument" value="{{ argument }}" size="60" maxlength="4000">
+<label for="cwd">Working directory</label><input id="cwd" name="cwd" value="{{ cwd }}" size="40" maxlength="1000">
+<p><button type="submit">Explain</button></p></form>
+{% if result %}<h2>Result</h2><pre aria-label="Explanation">{{ result }}</pre>{% endif %}
+<h2>Rules</h2>{% for name, rules in lists %}<h3>{{ name }} ({{ rules|length }})</h3>
+<ul>{% for r in rules %}<li><code>{{ r }}</code></li>{% endfor %}</ul>{% endfor %}{% endblock %}"""
+
 _ENV = Environment(
     loader=DictLoader(
         {
@@ -143,6 +155,7 @@ _ENV = Environment(
             "timeline": _TIMELINE,
             "approvals": _APPROVALS,
             "fleet": _FLEET,
+            "policy": _POLICY,
         }
     ),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -177,8 +190,10 @@ class Limiter:
 
 
 class Dashboard:
-    def __init__(self, store: ServerStore, state_dir: str) -> None:
+    def __init__(self, store: ServerStore, state_dir: str, policy: Any = None) -> None:
         self.store = store
+        self.policy = policy
+        """The compiled policy the policy page shows and explains against (``ramparts server --policy``)."""
         self.state_dir = state_dir
         self.limiter = Limiter()
         self._audit_lock = threading.Lock()
@@ -448,6 +463,56 @@ class Dashboard:
         ]
         return self.page(request, "fleet", logs=rows)
 
+    def _loaded_policy(self) -> Any:
+        if self.policy is None:  # no --policy: the baseline profile
+            from ..policy.load import load_policy
+
+            self.policy = load_policy("profile:baseline")
+        return self.policy
+
+    def _policy_page(self, request: Request, status: int = 200, **values: Any) -> HTMLResponse:
+        policy = self._loaded_policy()
+        lists = [(name, [r.raw for r in getattr(policy, name)]) for name in ("deny", "ask", "allow")]
+        defaults = {"tool": "Bash", "argument": "", "cwd": "/srv/project", "result": ""}
+        return self.page(
+            request,
+            "policy",
+            status,
+            source=policy.source,
+            revision=policy.revision,
+            mode=policy.mode,
+            default=policy.default,
+            lists=lists,
+            **{**defaults, **values},
+        )
+
+    async def policy_page(self, request: Request) -> Response:
+        if self.user(request) is None:
+            return RedirectResponse("/ui/login", status_code=303)
+        return await run_in_threadpool(self._policy_page, request)
+
+    async def try_call(self, request: Request) -> Response:
+        """``ramparts explain`` on the server: the engine's decision and its steps (nothing runs)."""
+        if self.user(request) is None:
+            return Response("sign in first", status_code=401)
+        form = await request.form()
+        if not self.csrf_ok(request, form):
+            return Response("the form's CSRF token does not match", status_code=403)
+        tool = str(form.get("tool") or "")[:100]
+        argument = str(form.get("argument") or "")[:4000]
+        cwd = str(form.get("cwd") or "/")[:1000]
+        if not cwd.startswith("/"):
+            cwd = "/" + cwd
+
+        def run() -> HTMLResponse:
+            from ..explain import explain_call, render_text
+
+            policy = self._loaded_policy()
+            result = render_text(policy, tool, explain_call(policy, tool, argument or None, cwd=cwd))
+            return self._policy_page(request, tool=tool, argument=argument, cwd=cwd, result=result)
+
+        return await run_in_threadpool(run)
+
     def routes(self) -> list[Route]:
         return [
             Route("/ui/login", self.login_form, methods=["GET"]),
@@ -461,6 +526,8 @@ class Dashboard:
             Route("/ui/approvals", self.approvals, methods=["GET"]),
             Route("/ui/approvals/{approval_id}", self.answer, methods=["POST"]),
             Route("/ui/fleet", self.fleet, methods=["GET"]),
+            Route("/ui/policy", self.policy_page, methods=["GET"]),
+            Route("/ui/policy", self.try_call, methods=["POST"]),
             Route("/ui/sessions/{session}/kill", self.confirm_kill, methods=["GET"]),
             Route("/ui/sessions/{session}/kill", self.kill, methods=["POST"]),
         ]
