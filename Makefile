@@ -21,19 +21,26 @@ $(TOOLS)/.installed-$(CLAUDE_VERSION):
 	$(CLAUDE_BIN) --version | grep -q '^$(CLAUDE_VERSION) '
 	touch $@
 
-# A real PostgreSQL server for the scale-out store's tests (Debian's package; the tests start their own
-# throwaway server on 127.0.0.1).
-$(TOOLS)/.installed-postgres:
-	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
-	  (apt-get update && apt-get install -y --no-install-recommends postgresql)
+# Debian packages the tests and the stack run: PostgreSQL (the stores' tests start their own throwaway server
+# on 127.0.0.1), bubblewrap and socat (`ramparts sandbox`, `mcp wrap`, and Claude Code's own Bash sandbox: the
+# compiled settings set failIfUnavailable, so without them the CLI refuses to start), strace (the shell
+# oracle traces real bash with it), chromium (the dashboard's browser tests: Playwright drives Debian's
+# headless Chromium, no browser download).
+DEBIAN_PACKAGES := postgresql bubblewrap socat strace chromium
+$(TOOLS)/.installed-debian:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; fi
 	mkdir -p $(TOOLS) && touch $@
 
-# Debian's headless Chromium for the dashboard's browser tests (Playwright drives it; no browser download).
-$(TOOLS)/.installed-chromium:
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
-	mkdir -p $(TOOLS) && touch $@
+# checkov scans the compiled Terraform in the tests; it pins old versions of boto3 and others, so it lives in a
+# venv of its own (the tests find it at .tools/checkov/bin/checkov, or $$RAMPARTS_CHECKOV).
+$(TOOLS)/.installed-checkov:
+	$(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/pip install --quiet 'checkov>=3.2'
+	touch $@
 
-deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-postgres $(TOOLS)/.installed-chromium
+deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-debian $(TOOLS)/.installed-checkov
 
 up: deps
 	$(VENV)/bin/ramparts demo --claude-bin $(RAMPARTS_CLAUDE_BIN)
@@ -45,10 +52,13 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy --strict src
 
-# The whole suite under coverage; the engine, its controls and the rule matcher stay at 100 % branch coverage.
+# The whole suite under coverage, on every core (pytest-xdist; PYTEST_WORKERS overrides); the engine, its
+# controls, the rule matcher and the gateway's decisions stay at 100 % branch coverage.
+PYTEST_WORKERS ?= auto
+COVERED := */ramparts/engine.py,*/ramparts/controls.py,*/ramparts/policy/rules.py,*/ramparts/gateway/decide.py
 test: deps lint typecheck
-	$(VENV)/bin/coverage run -m pytest -q
-	$(VENV)/bin/coverage report --include='*/ramparts/engine.py,*/ramparts/controls.py,*/ramparts/policy/rules.py' --fail-under=100
+	$(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --cov=ramparts --cov-branch --cov-report=
+	$(VENV)/bin/coverage report --include='$(COVERED)' --fail-under=100
 
 bench: deps
 	for b in bench/*.py; do $(VENV)/bin/python $$b --quick || exit 1; done

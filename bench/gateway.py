@@ -21,6 +21,14 @@ Figures, per level:
 - RSS per stream = (gateway RSS with every stream open − RSS before the batch) / streams.
 
 The last line is ``RESULT p99_added_ms_100=… p50_added_ms_100=… ttfb_delta_p50_ms=… rss_kb_per_stream=…``.
+
+``--walk`` (also run first in every full or ``--quick`` run): what the request walk of issue 22 costs
+per request, in this process, old and new side by side on the same Claude Code-shaped body (system
+blocks, 12 tool definitions, metadata and settings fields, 20 turns of tool results, one PDF): the
+walk alone, and screening plus masking with warm caches (every turn after the first: only the newest
+blocks are new) and cold (a gateway's first request: tool definitions scored, the PDF read). The old
+code is ``bench/_gateway_before.py``. Its figures are added to the RESULT line (``walk_us_*``,
+``prepare_us_*``, ``cold_ms_*``).
 """
 
 from __future__ import annotations
@@ -137,6 +145,163 @@ def prompt(size: int = 20_000, tag: str = "") -> dict[str, Any]:
     }
 
 
+def claude_like_body(turns: int = 20) -> dict[str, Any]:
+    """A request shaped like Claude Code's (synthetic text): system blocks, tool definitions, the
+    settings fields it sends, ``turns`` Read calls with 4 KB results, a PDF read in turn 3."""
+    import base64
+
+    from ramparts.testing.pdf import make_pdf
+
+    words = "the tool reads a file from the workspace and returns its lines with numbers prefixed "
+    tools = [
+        {
+            "name": f"Tool{i}",
+            "description": (words * (8 + 3 * i))[: 600 + 250 * i],
+            "input_schema": {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string", "description": "absolute path of the file to read"},
+                    "limit": {"type": "integer", "description": "how many lines to read at most"},
+                },
+                "required": ["path"],
+            },
+        }
+        for i in range(12)
+    ]
+    filler = "def handler(event, context):\n    return {'status': 200, 'body': event.get('body')}\n"
+    messages: list[dict[str, Any]] = [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "<reminder>" + words * 10}, {"type": "text", "text": "go"}],
+        }
+    ]
+    pdf = base64.b64encode(make_pdf(["Quarterly report", "revenue is up"])).decode()
+    for turn in range(turns):
+        messages.append(
+            {
+                "role": "assistant",
+                "content": [
+                    {
+                        "type": "tool_use",
+                        "id": f"t{turn}",
+                        "name": "Read",
+                        "input": {"file_path": f"/w/f{turn}.py"},
+                    }
+                ],
+            }
+        )
+        result: Any = f"# file {turn}\n" + filler * 50
+        if turn == 3:
+            result = [
+                {"type": "text", "text": "PDF file read"},
+                {
+                    "type": "document",
+                    "source": {"type": "base64", "media_type": "application/pdf", "data": pdf},
+                },
+            ]
+        messages.append(
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": f"t{turn}", "content": result}],
+            }
+        )
+    return {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 32000,
+        "stream": True,
+        "system": [{"type": "text", "text": "billing header"}, {"type": "text", "text": words * 150}],
+        "tools": tools,
+        "metadata": {"user_id": json.dumps({"device_id": "d" * 64, "session_id": "s"})},
+        "thinking": {"type": "adaptive"},
+        "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+        "output_config": {"effort": "medium"},
+        "messages": messages,
+    }
+
+
+def walk_bench(quick: bool) -> dict[str, float]:
+    """Old and new walk, warm and cold prepare, on the same body (this process, one thread)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _gateway_before import mask_request_before
+    from _gateway_before import walk_request as walk_before
+
+    from ramparts.detect.scanner import Detectors
+    from ramparts.gateway.cache import ResultCache
+    from ramparts.gateway.documents import DocumentPolicy, scan_pdf
+    from ramparts.gateway.mask import Masker, MaskPolicy, detector_scanner
+    from ramparts.gateway.pool import cached
+    from ramparts.gateway.screen import Screener, injection_scorer
+    from ramparts.gateway.shapes import walk_request as walk_after
+    from ramparts.gateway.vault import MemoryVault
+
+    key = b"k" * 32
+    with tempfile.TemporaryDirectory(prefix="ramparts-bench-walk-") as cache_dir:
+        detectors = Detectors(("secret", "pii"), cache_dir=cache_dir)
+    scan = detector_scanner(detectors, key)
+    body = claude_like_body()
+    identity = lambda text, where: text  # noqa: E731
+    n = 30 if quick else 200
+
+    def paired(before: Any, after: Any) -> tuple[float, float]:
+        """Median µs of each, calls alternating (a busy machine slows both alike)."""
+        before(), after()
+        samples: tuple[list[float], list[float]] = ([], [])
+        for _ in range(n):
+            for i, fn in enumerate((before, after)):
+                t = time.perf_counter()
+                fn()
+                samples[i].append(time.perf_counter() - t)
+        return statistics.median(samples[0]) * 1e6, statistics.median(samples[1]) * 1e6
+
+    def fresh() -> tuple[Masker, Screener]:
+        pdfs = ResultCache(64)
+        policy = DocumentPolicy()
+        scanned = cached(scan)
+        masker = Masker(
+            MaskPolicy(),
+            scanned,
+            MemoryVault(key),
+            pdf_scan=lambda d: pdfs.get_or(d, lambda x: scan_pdf(x, scanned, policy)),
+        )
+        return masker, Screener(injection_scorer(key, block=0.8, warn=0.5), block=0.8, warn=0.5)
+
+    def prepare_before(masker: Masker, screener: Screener) -> None:
+        mask_request_before(masker, screener._screen_results(body).body, "s")
+
+    def prepare_after(masker: Masker, screener: Screener) -> None:
+        masker.mask_request(screener.screen_request(body).body, "s")
+
+    out: dict[str, float] = {}
+    out["walk_us_before"], out["walk_us_after"] = paired(
+        lambda: walk_before(body, identity), lambda: walk_after(body, identity)
+    )
+    cold: dict[str, list[float]] = {"before": [], "after": []}
+    for _ in range(3):
+        for name, prepare in (("before", prepare_before), ("after", prepare_after)):
+            masker, screener = fresh()
+            t = time.perf_counter()
+            prepare(masker, screener)
+            cold[name].append(time.perf_counter() - t)
+    out["cold_ms_before"] = statistics.median(cold["before"]) * 1000
+    out["cold_ms_after"] = statistics.median(cold["after"]) * 1000
+    warm_before, warm_after = fresh(), fresh()
+    out["prepare_us_before"], out["prepare_us_after"] = paired(
+        lambda: prepare_before(*warm_before), lambda: prepare_after(*warm_after)
+    )
+    size = len(json.dumps(body)) // 1024
+    print(f"# request walk (issue 22), one {size} KB Claude Code-shaped body, median of {n}, this process:")
+    print(f"{'':>30} {'before':>10} {'after':>10} {'added':>10}")
+    for label_, unit, k in (
+        ("walk alone", "us", "walk_us"),
+        ("screen + mask, warm caches", "us", "prepare_us"),
+        ("screen + mask, cold", "ms", "cold_ms"),
+    ):
+        before, after = out[f"{k}_before"], out[f"{k}_after"]
+        print(f"{label_:>30} {before:>8.1f}{unit} {after:>8.1f}{unit} {after - before:>+8.1f}{unit}")
+    return out
+
+
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -243,12 +408,18 @@ def main() -> int:
     parser.add_argument(
         "--scan-workers", type=int, help="the gateway's detector processes (default: its own default)"
     )
+    parser.add_argument("--walk", action="store_true", help="only the request walk's cost, before and after")
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--lifetime", type=float, default=900, help=argparse.SUPPRESS)
     args = parser.parse_args()
     events = args.events or (50 if args.quick else 200)
     if args.serve_upstream:
         serve_upstream(events, args.interval_ms / 1000, args.lifetime)
+        return 0
+    walk = walk_bench(args.quick)
+    walk_result = " ".join(f"{k}={v:.1f}" for k, v in walk.items())
+    if args.walk:
+        print(f"RESULT {walk_result}")
         return 0
     rounds = args.rounds or (1 if args.quick else 2)
     levels = [int(x) for x in args.levels.split(",")]
@@ -383,7 +554,7 @@ def main() -> int:
     print(
         f"RESULT p99_added_ms_{top}={added99:.2f} p50_added_ms_{top}={added50:.2f} "
         f"ttfb_delta_p50_ms={ttfb_p50:.2f} ttfb_delta_p50_ms_{top}={figures[top][2]:.2f} "
-        f"rss_kb_per_stream={rss:.0f} events_per_stream={events}"
+        f"rss_kb_per_stream={rss:.0f} events_per_stream={events} {walk_result}"
     )
     return 0
 

@@ -151,6 +151,16 @@ def _file_hits(policy: Policy, content: Content) -> list[Hit]:
                 file=True,
             )
         ]
+    if content.truncated:  # what was not scanned may hold anything: a partial scan is never an allow
+        return [
+            Hit(
+                "ask",
+                "dlp.read_partial",
+                f"only part of {content.name} could be scanned for secrets (the scan stops at "
+                f"dlp.max_scan_bytes, {dlp.max_scan_bytes} bytes in all)",
+                file=True,
+            )
+        ]
     if low and dlp.read_low != "allow":
         listed = ", ".join(_describe(f) for f in low[:3])
         return [
@@ -380,6 +390,23 @@ def mcp_hits(policy: Policy, call: ToolCall, event: Event) -> tuple[list[Hit], b
     if listed.approval:
         return [Hit("ask", "mcp.approval", f"MCP server {server!r} requires approval for each call")], False
     return [], True
+
+
+# -- catastrophic commands (issue 13) ---------------------------------------------------------------
+
+
+def catastrophic_hits(call: ToolCall, event: Event) -> list[Hit]:
+    """Wiping / or the home folder, writing to a disk, mkfs, recursive chmod/chown of /, kill -1, fork
+    bombs: a deny in every profile, whatever the allow rules say (``shell.catastrophic.*``)."""
+    if call.name not in SHELL_TOOLS:
+        return []
+    from .shell.catastrophic import catastrophic
+
+    text = call.input.get("command")
+    writes = (a.path for a in call.accesses if a.mode == "write")
+    argvs = (c.argv for c in call.commands)
+    found = catastrophic(argvs, writes, text if isinstance(text, str) else "", event.cwd, event.home)
+    return [Hit("deny", rule_id, f"catastrophic command: {why}") for rule_id, why in found]
 
 
 # -- git (HIGH-03) -----------------------------------------------------------------------------------

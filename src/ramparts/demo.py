@@ -51,7 +51,7 @@ def run_demo(*, workdir: Path, claude_bin: str | None, profile: str = "baseline"
     (project / "README.md").write_text("# Demo project\nNothing secret here.\n", "utf-8")
     (project / ".env").write_text(f"DEMO_API_KEY={CANARY}\n", "utf-8")
     policy_file = workdir / "ramparts.yaml"
-    policy_file.write_text(render_template(profile), "utf-8")
+    policy_file.write_text(render_template(profile, str(policy_file)), "utf-8")
     policy = load_policy(str(policy_file))
     settings_file = workdir / "managed-settings.json"
     command = hook_command(str(policy_file), str(state), deadline_ms=policy.hook.deadline_ms)

@@ -8,7 +8,19 @@ decision's trace so ``ramparts explain`` can show the reasoning.
 
 from __future__ import annotations
 
-from .controls import Hit, content_hits, git_hits, mcp_hits, reauth_hits, session_hits, taint_hits, url_host
+from typing import TYPE_CHECKING
+
+from .controls import (
+    Hit,
+    catastrophic_hits,
+    content_hits,
+    git_hits,
+    mcp_hits,
+    reauth_hits,
+    session_hits,
+    taint_hits,
+    url_host,
+)
 from .model import Decision, Event, SessionState, ToolCall, Verdict
 from .policy.rules import (
     EDIT_TOOLS,
@@ -18,12 +30,16 @@ from .policy.rules import (
     command_matches,
     command_matches_any_flag_order,
     domain_matches,
+    name_variants,
     param_matches,
     path_matches,
     path_may_match_below,
     tool_name_matches,
 )
 from .policy.types import Policy
+
+if TYPE_CHECKING:
+    from .gateway.decide import Facts, Limits, Refusal
 
 READ_ONLY_RULE = Rule(
     id="shell.read_only",
@@ -116,7 +132,7 @@ def _decide_tool(
     hits: dict[Verdict, list[tuple[Rule, str]]] = {"deny": [], "ask": []}
     for list_name, rules in (("deny", policy.deny), ("ask", policy.ask)):
         for rule in rules:
-            why = _applies(rule, call, event)
+            why = _applies(rule, call, event, fold=policy.paths_ignore_case)
             if why:
                 hits[list_name].append((rule, why))  # type: ignore[index]
                 trace.append(f"{list_name} rule {rule.raw!r} matches: {why}")
@@ -126,6 +142,7 @@ def _decide_tool(
         *content_hits(policy, event),
         *mcp,
         *git_hits(policy, call, event),
+        *catastrophic_hits(call, event),
         *taint_hits(policy, call, state),
         *reauth_hits(policy, call, event, state),
     ]
@@ -211,7 +228,7 @@ def _reason(prefix: str, rule: Rule, why: str) -> str:
     return f"{text}: {rule.reason}" if rule.reason else text
 
 
-def _applies(rule: Rule, call: ToolCall, event: Event) -> str:
+def _applies(rule: Rule, call: ToolCall, event: Event, *, fold: bool = False) -> str:
     """For deny and ask rules: why the rule matches the call, or '' when it does not."""
     kind = rule.kind
     if kind in ("tool", "tool_glob", "mcp_server"):
@@ -229,9 +246,11 @@ def _applies(rule: Rule, call: ToolCall, event: Event) -> str:
     if kind == "path":
         for access in call.accesses:
             if rule.tool == "Read" or (rule.tool == "Edit" and access.mode == "write"):
-                if _path_hit(rule, access.path, event):
+                if _path_hit(rule, access.path, event, fold):
                     return f"{access.mode} of {access.path}"
-            elif rule.tool == call.name and access.via == "tool" and _path_hit(rule, access.path, event):
+            elif (
+                rule.tool == call.name and access.via == "tool" and _path_hit(rule, access.path, event, fold)
+            ):
                 return f"{access.mode} of {access.path}"
         return ""
     if kind == "domain":
@@ -264,21 +283,33 @@ def _recursive_hits(policy: Policy, call: ToolCall, event: Event) -> list[tuple[
             if (
                 rule.kind != "path"
                 or rule.tool != "Read"
-                or not path_may_match_below(rule, access.path, event.cwd, event.home)
+                or not path_may_match_below(
+                    rule, access.path, event.cwd, event.home, fold=policy.paths_ignore_case
+                )
             ):
                 continue
             if access.below is None:
                 out.append((rule, f"reads everything under {access.path}, where {rule.raw} protects files"))
                 break
-            found = next((p for p in access.below if _path_hit(rule, p, event)), None)
+            found = next(
+                (p for p in access.below if _path_hit(rule, p, event, policy.paths_ignore_case)), None
+            )
             if found is not None:
                 out.append((rule, f"reads everything under {access.path}, including {found}"))
                 break
     return out
 
 
-def _path_hit(rule: Rule, path: str, event: Event) -> bool:
-    return path_matches(rule, path, event.cwd, event.home)
+def _path_hit(rule: Rule, path: str, event: Event, fold: bool = False) -> bool:
+    """Does a path rule match? Allow rules match the path as written; deny and ask rules also match
+    regardless of case (``fold``: the policy's ``permissions.paths_ignore_case``) and the backup and
+    editor spellings of a protected name (``id_rsa.bak``, ``.npmrc~``)."""
+    if rule.list == "allow":
+        return path_matches(rule, path, event.cwd, event.home)
+    return any(
+        path_matches(rule, candidate, event.cwd, event.home, fold=fold)
+        for candidate in (path, *name_variants(path))
+    )
 
 
 def _url_host(call: ToolCall) -> str:
@@ -354,3 +385,11 @@ def _allowed(
         if hit:
             return hit[:1], []
     return [], [f"tool {call.name}"]
+
+
+def decide_gateway(limits: Limits, facts: Facts, *, now: float) -> tuple[Decision, Refusal | None]:
+    """The model-API gateway's admission (authentication, rate, budget, body, model, ``max_tokens``),
+    pure like :func:`decide`: the gateway gathers the facts, this decides, the gateway renders."""
+    from .gateway.decide import admit
+
+    return admit(limits, facts, now=now)

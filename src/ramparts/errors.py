@@ -3,12 +3,20 @@
     RampartsError
      ├── PolicyError        a policy file or rule is invalid (carries file, line, column)
      ├── ScanError          a detector failed
+     │    └── RuleError     a detector rule pack is invalid (detect.secrets)
      ├── GatewayError       the model-API proxy failed
      ├── EgressError        the egress proxy failed
      ├── HookInputError     the agent sent input the hook cannot trust
      └── AuditError         the audit log cannot be written or read
           ├── TamperError   the audit log does not verify
-          └── StoreError    the backing store failed
+          ├── StoreError    the backing store failed
+          ├── RecordError   a record does not fit the record schema (audit.record)
+          ├── NoteError     a checkpoint note does not parse or verify (audit.checkpoint)
+          ├── ProofError    a Merkle proof does not verify (audit.merkle)
+          └── SinkError     a shipping sink failed (audit.ship; transient or permanent)
+
+Every public error Ramparts raises is in this tree (the ones defined next to their code subclass these,
+and ValueError where callers relied on that); the gateway's own errors root in GatewayError.
 
 Library exceptions are translated at the boundary with ``raise ... from``.
 """

@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
+from ramparts.audit.record import to_json
 from ramparts.audit.store import AuditStore
-from ramparts.testing import ScriptedModelServer, Step, ToolUse, hermetic_env, run_claude
+from ramparts.testing import ScriptedModelServer, Step, ToolUse, audit_records, hermetic_env, run_claude
 from tests.integration.test_claude_hook import settings_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -76,7 +77,7 @@ def _run(
 def _records(setup: dict[str, Path]) -> list[dict[str, Any]]:
     with AuditStore(setup["state"] / "audit.db") as store:
         assert store.verify()[1] == []
-        return [r.data() for r in store.records()]
+    return [to_json(r) for r in audit_records(setup["state"])]  # checked against the record schema
 
 
 def _ramparts(setup: dict[str, Path], *args: str) -> subprocess.CompletedProcess[str]:
@@ -116,7 +117,7 @@ def test_a_read_of_a_file_holding_an_aws_key_is_denied_and_the_key_never_reaches
     records = _records(setup)
     dlp = [r for r in records if r["event"] == "DLPBlock"]
     assert len(dlp) == 3 and all(r["rule_ids"] == ["dlp.read_secret"] for r in dlp)
-    assert dlp[0]["blocked"][0]["findings"][0]["fingerprint"].startswith("b2mac:")
+    assert dlp[0]["content"][0]["findings"][0]["fingerprint"].startswith("b2mac:")
     dump = json.dumps(records)
     assert AWS_ID not in dump and AWS_SECRET not in dump
 
@@ -197,7 +198,7 @@ def test_injected_tool_output_is_quarantined_and_the_next_network_call_is_not_ru
     records = _records(setup)
     post = [r for r in records if r["event"] == "PostToolUse" and r["decision"] == "deny"]
     assert post and post[0]["rule_ids"] == ["injection.tool_result"]
-    assert post[0]["scanned"][0]["findings"][0]["confidence"] >= 0.8
+    assert post[0]["content"][0]["findings"][0]["confidence"] >= 0.8
     session_id = post[0]["session"]
     listing = _ramparts(setup, "session", "list", "--all", "--json")
     assert listing.returncode == 0, listing.stderr

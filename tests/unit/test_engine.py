@@ -237,12 +237,17 @@ def test_baseline_profile(check: Decider, baseline: object) -> None:
         "git reset --hard HEAD~1": "deny",
         "git commit --no-verify -m x": "deny",
         "git commit -m x --no-verify": "deny",
-        "docker ps": "ask",
-        "kubectl get pods": "ask",
-        "aws s3 ls": "ask",
+        "docker ps": "allow",  # read-only: the baseline allows what the read-only table proves (issue 13)
+        "kubectl get pods": "allow",
+        "aws s3 ls": "allow",
+        "aws s3 rm s3://b/k": "ask",
+        "kubectl delete pod x": "ask",
         "ls -la": "allow",
         "git status": "allow",
-        "git diff HEAD": "allow",
+        "git diff --stat": "allow",
+        "git log --oneline": "allow",
+        "git diff": "ask",  # every changed tracked file below ., where .env is
+        "git diff HEAD": "ask",  # prints HEAD's content, which no rule or scan saw (issue 13)
     }
     for command, verdict in cases.items():
         assert check(baseline, "Bash", {"command": command}).verdict == verdict, command

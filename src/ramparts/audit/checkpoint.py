@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from .._hashing import sha256
+from ..errors import AuditError
 from .merkle import HASH_SIZE
 
 ALG_ED25519 = 0x01
@@ -30,7 +31,7 @@ _NAME = re.compile(r"[^\s+\u2014]+")
 _SIZE = re.compile(r"0|[1-9][0-9]{0,19}")
 
 
-class NoteError(ValueError):
+class NoteError(AuditError, ValueError):
     """A signed note or checkpoint is malformed or does not verify; the message names the line."""
 
 

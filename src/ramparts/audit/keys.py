@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from .._util import fsync_dir
 from ..errors import StoreError
 
 if TYPE_CHECKING:  # the signing code loads only when a key is read or made
@@ -43,7 +44,7 @@ def load_or_create_signer(path: str, name: str) -> Signer:
         return load_signer(path)
     signer = Signer.generate(name)
     folder = os.path.dirname(path) or "."
-    tmp = f"{path}.{os.getpid()}.tmp"
+    tmp = f"{path}.{os.getpid()}.{os.urandom(6).hex()}.tmp"  # unique per thread too: replicas share a process in tests
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -58,11 +59,7 @@ def load_or_create_signer(path: str, name: str) -> Signer:
             return load_signer(path)  # another process won the race: use its key
         finally:
             os.unlink(tmp)
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        fsync_dir(folder)
     except OSError as exc:
         raise StoreError(f"cannot create the audit signing key {path}: {exc}") from exc
     return signer

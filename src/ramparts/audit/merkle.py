@@ -17,13 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from .._hashing import sha256
+from ..errors import AuditError
 
 HASH_SIZE = 32
 EMPTY_ROOT = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
 _LEAF, _NODE = b"\x00", b"\x01"
 
 
-class ProofError(ValueError):
+class ProofError(AuditError, ValueError):
     """A proof or its parameters are malformed (a failed check returns False instead)."""
 
 

@@ -16,6 +16,7 @@ hold fingerprints and redacted excerpts, never a matched value.
 
 from typing import Any, Literal, NamedTuple, Union, get_args, get_origin, get_type_hints
 
+from ..errors import AuditError
 from ..model import Decision, Verdict
 
 RECORD_VERSION = 2
@@ -44,6 +45,8 @@ class FindingRecord(NamedTuple):
     """Where in the request (gateway: a JSON path such as ``messages[2].content[0].text``)."""
     action: str = ""
     """What was done with it (gateway: ``mask``, ``redact``, ``block``; screen: ``quarantine``)."""
+    tool_use_id: str = ""
+    """The tool call whose result held it (the gateway's injection screen)."""
 
 
 class ContentRecord(NamedTuple):
@@ -92,7 +95,18 @@ class GatewayDetail(NamedTuple):
     """How many values were masked, redacted or blocked (the findings list the first 100)."""
     screened_results: int = 0
     """How many tool results were screened for injection."""
+    refused: str = ""
+    """What the request walk refused: the kind (block, field, source, image, document), its name and
+    where (``block 'x' at messages[1].content[0]``)."""
     restored: int = 0
+    upstream_status: int = 0
+    """The status the upstream answered, when the gateway answered another one."""
+    upstream: str = ""
+    """``bedrock`` when the request went to Amazon Bedrock; empty for the Anthropic upstream."""
+    streamed: bool = False
+    events: int = 0
+    unknown_placeholders: int = 0
+    malformed_events: int = 0
     usage: Union[dict[str, int], None] = None  # noqa: UP007
     prepare_ms: float = 0.0
     ttfb_ms: float = 0.0
@@ -265,7 +279,7 @@ def to_json(value: Any) -> Any:
 _ALWAYS = frozenset({"decision", "v"})
 
 
-class RecordError(ValueError):
+class RecordError(AuditError, ValueError):
     """A record does not fit the schema; the message names the field."""
 
 
@@ -273,7 +287,7 @@ def from_json(data: Any) -> AuditRecord:
     """Validate and read one stored record (version 2, or a version 1 record, translated)."""
     import msgspec
 
-    if isinstance(data, dict) and data.get("v") == 1:
+    if isinstance(data, dict) and data.get("v", 1) == 1:
         data = _from_v1(data)
     try:
         loose: Any = msgspec.convert(data, _structs()[AuditRecord], strict=True)
@@ -417,11 +431,12 @@ def _from_v1(data: dict[str, Any]) -> dict[str, Any]:
         "v": RECORD_VERSION,
         "time": str(data.get("time") or ""),
         "event": event,
-        "decision": data.get("decision"),
+        "decision": data.get("decision") if data.get("decision") in ("allow", "ask", "deny") else None,
     }
-    for key in ("enforced", "would"):
-        if key in data and data[key] is not None:
-            out[key] = data[key]
+    if isinstance(data.get("enforced"), bool):
+        out["enforced"] = data["enforced"]
+    if data.get("would") in ("allow", "ask", "deny"):
+        out["would"] = data["would"]
     for key in ("reasons", "rule_ids", "warnings"):
         if isinstance(data.get(key), list):
             out[key] = [str(x) for x in data[key]]
@@ -440,6 +455,14 @@ def _from_v1(data: dict[str, Any]) -> dict[str, Any]:
                     "findings": [_v1_finding(f) for f in item.get("findings") or [] if isinstance(f, dict)],
                 }
             )
+    result = data.get("result")
+    if isinstance(result, dict):
+        found = [_v1_finding(f) for f in result.get("findings") or [] if isinstance(f, dict)]
+        score = result.get("injection_score")
+        if isinstance(score, (int, float)) and not isinstance(score, bool):
+            found.append({"detector": "injection", "category": "injection", "confidence": float(score)})
+        if found:
+            content.append({"source": "tool_result", "name": str(data.get("tool") or ""), "findings": found})
     if content:
         out["content"] = content
     if event == "GatewayRequest":

@@ -14,27 +14,32 @@ def escape(text: str) -> str:
 
 
 def render_line(seq: int, data: dict[str, Any]) -> str:
-    session = str(data.get("session") or "-")[:8]
+    """One record on one line; a record that does not fit the schema is shown as such, not guessed at."""
+    from .record import RecordError, from_json
+
+    try:
+        record = from_json(data)
+    except (RecordError, ValueError) as exc:
+        return escape(f"#{seq} (a record that does not fit the schema: {str(exc)[:120]})")
     parts = [
         f"#{seq}",
-        str(data.get("time", "?")),
-        f"{data.get('user', '?')}@{data.get('host', '?')}",
-        f"session={session}",
-        str(data.get("event", "?")),
+        record.time or "?",
+        f"{record.user or '?'}@{record.host or '?'}",
+        f"session={(record.session or '-')[:8]}",
+        record.event or "?",
     ]
-    if data.get("tool"):
-        parts.append(str(data["tool"]))
-    verdict = str(data.get("decision", "?")).upper()
-    if data.get("enforced") is False:
-        verdict += f"(report:{data.get('would')})"
+    if record.tool:
+        parts.append(record.tool)
+    verdict = str(record.decision or "?").upper()
+    if not record.enforced:
+        verdict += f"(report:{record.would})"
     parts.append(verdict)
-    summary = data.get("input") or {}
-    if isinstance(summary, dict):
-        main = (
-            summary.get("command") or summary.get("file_path") or summary.get("url") or summary.get("pattern")
-        )
-        if isinstance(main, str):
-            parts.append(repr(main[:120]))
-    if data.get("rule_ids"):
-        parts.append("rules=" + ",".join(str(r) for r in data["rule_ids"]))
+    summary = (record.hook.input if record.hook is not None else None) or {}
+    main = summary.get("command") or summary.get("file_path") or summary.get("url") or summary.get("pattern")
+    if isinstance(main, str):
+        parts.append(repr(main[:120]))
+    if record.gateway is not None:
+        parts.append(f"{record.gateway.method} {record.gateway.route} {record.gateway.status}")
+    if record.rule_ids:
+        parts.append("rules=" + ",".join(record.rule_ids))
     return escape(" ".join(parts))

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, Protocol
 
+from .._util import open_sqlite
 from ..errors import AuditError, StoreError
 
 log = logging.getLogger("ramparts.audit.ship")
@@ -105,12 +106,7 @@ class Cursor:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         try:
-            os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout=5000")
-            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db = open_sqlite(self.path, busy_timeout_ms=5000)
             self._db.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the shipping cursor {self.path}: {exc}") from exc

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .._util import open_sqlite
 from ..errors import StoreError
 from .backend import CheckpointRow, Commit, Head, LogMeta, Row
 
@@ -37,15 +38,10 @@ class SQLiteBackend:
         self.name = self.path = os.fspath(path)
         self.busy_timeout_ms = busy_timeout_ms
         try:
-            os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000, isolation_level=None)
+            self._db = open_sqlite(self.path, busy_timeout_ms=busy_timeout_ms)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open audit store {self.path}: {exc}") from exc
         try:
-            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
             tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if not {"meta", "records", "head", "checkpoints"} <= tables:
                 self._create_schema(tables)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -15,22 +16,78 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
 def run(args_list: list[str]) -> int:
+    """Every command but the hook: one line on stderr for any failure, never a traceback (set
+    ``RAMPARTS_DEBUG=1`` for one); exit 0 done, 1 a check failed or something broke, 2 bad usage or
+    input."""
     parser = build_parser()
     args = parser.parse_args(args_list)
     if not getattr(args, "func", None):
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return EXIT_USAGE
-    from ..errors import RampartsError
-
     try:
         code: int = args.func(args)
-    except RampartsError as exc:
-        print(f"ramparts: {exc}", file=sys.stderr)
-        return EXIT_PROBLEMS
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at interpreter exit
+    except BaseException as exc:  # noqa: BLE001 - translated into one line and an exit code
+        return _failed(exc)
     finally:
         if "state_dir" in vars(args):
             give_back(state_dir(args.state_dir))
     return code
+
+
+def _failed(exc: BaseException) -> int:
+    """One line for the person at the terminal, and the exit code the failure calls for."""
+    import errno
+
+    from ..errors import PolicyError, RampartsError
+
+    if isinstance(exc, SystemExit):
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE):
+        # the reader went away (`… | head`): stop quietly, as a shell pipeline would
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    if isinstance(exc, KeyboardInterrupt):
+        print("ramparts: interrupted", file=sys.stderr)
+        return 130
+    if os.environ.get("RAMPARTS_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, PolicyError):
+        print(f"ramparts: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(exc, RampartsError):
+        print(f"ramparts: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if isinstance(exc, json.JSONDecodeError):
+        print(f"ramparts: not valid JSON: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)):
+        where = f" {exc.filename}" if exc.filename else ""
+        what = {
+            FileNotFoundError: "no such file or folder",
+            IsADirectoryError: "is a folder, not a file",
+            NotADirectoryError: "a part of the path is not a folder",
+            PermissionError: "permission denied",
+        }[type(exc)]
+        print(f"ramparts: cannot use{where}: {what}; check the path", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"ramparts: I/O error{where}: {exc.strerror or exc}", file=sys.stderr)
+        with contextlib.suppress(OSError):  # what stdout still holds would fail again at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PROBLEMS
+    if isinstance(exc, ValueError):
+        print(f"ramparts: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"ramparts: internal error: {type(exc).__name__}: {exc} (RAMPARTS_DEBUG=1 shows the traceback)",
+        file=sys.stderr,
+    )
+    return EXIT_PROBLEMS
 
 
 def give_back(folder: str) -> None:
@@ -57,8 +114,38 @@ def give_back(folder: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
     parser = argparse.ArgumentParser(prog="ramparts", description="Defense in depth for AI coding agents.")
+    parser.add_argument("--version", action="version", version=f"ramparts {__version__}")
     sub = parser.add_subparsers(metavar="COMMAND")
+    _build(sub)
+    _groups_print_their_help(parser)
+    return parser
+
+
+def _groups_print_their_help(parser: argparse.ArgumentParser) -> None:
+    """A command made only of actions (``ramparts policy``, ``audit``, ``gateway token`` …) given no
+    action prints its own help and exits 2, instead of the top-level help or its parent's default."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for child in dict.fromkeys(action.choices.values()):
+            has_actions = any(isinstance(a, argparse._SubParsersAction) for a in child._actions)
+            if has_actions and child.get_default("func") is None:
+                child.set_defaults(func=_helper(child))
+            _groups_print_their_help(child)
+
+
+def _helper(parser: argparse.ArgumentParser) -> Any:
+    def show(args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+
+    return show
+
+
+def _build(sub: Any) -> None:
 
     def common(p: argparse.ArgumentParser, *, policy: bool = True, state: bool = True) -> None:
         if policy:
@@ -110,6 +197,21 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("-o", "--output", help="write here instead of stdout")
     p.add_argument("--mcp-output", help="also write managed-mcp.json (the policy's managed MCP servers) here")
+    p.add_argument(
+        "--all",
+        metavar="DIR",
+        help="write every deployment artefact into DIR (hardened managed settings, managed-mcp.json, pre-push "
+        "hook, GitHub ruleset, Bedrock IAM policy, Terraform for the audit archive), each checked",
+    )
+    p.add_argument(
+        "--egress-proxy", default="http://127.0.0.1:8789", help="with --all: Ramparts' egress proxy URL"
+    )
+    p.add_argument("--otel-endpoint", default="http://127.0.0.1:4318", help="with --all: the OTLP collector")
+    p.add_argument(
+        "--wrap-mcp",
+        action="store_true",
+        help="with --all: run managed stdio MCP servers in `ramparts mcp wrap`",
+    )
     p.add_argument("--python", help="interpreter the hook runs with (default: this one)")
     p.add_argument(
         "--resident", action="store_true", help="install the resident hook's client (as hook.resident: true)"
@@ -129,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_install)
 
     aud = sub.add_parser("audit", help="read and verify the audit trail").add_subparsers(metavar="ACTION")
+    p = aud.add_parser(
+        "schema", help="print the audit record's JSON Schema (Draft 2020-12), what the control plane accepts"
+    )
+    p.set_defaults(func=cmd_audit_schema)
     p = aud.add_parser("tail", help="print the newest records")
     common(p, policy=False)
     audit_url(p)
@@ -220,6 +326,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .gateway import add_parsers as add_gateway_parsers
 
     add_gateway_parsers(sub, common)
+    from .posture import add_parsers as add_posture_parsers
+
+    add_posture_parsers(sub, common)
+    from .sandbox import add_parsers as add_sandbox_parsers
+
+    add_sandbox_parsers(sub, common)
     from .server import add_parsers as add_server_parsers
 
     add_server_parsers(sub, common)
@@ -229,7 +341,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default=".demo", help="where the demo keeps its project, policy and state")
     p.add_argument("--profile", choices=["baseline", "strict", "readonly"], default="baseline")
     p.set_defaults(func=cmd_demo)
-    return parser
 
 
 def cmd_hook_server(args: argparse.Namespace) -> int:
@@ -249,7 +360,7 @@ def cmd_policy_init(args: argparse.Namespace) -> int:
         print(f"ramparts: {target} exists; use --force to overwrite it", file=sys.stderr)
         return EXIT_PROBLEMS
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_template(args.profile), "utf-8")
+    target.write_text(render_template(args.profile, str(target)), "utf-8")
     print(f"wrote {target} (extends the {args.profile} profile)")
     return EXIT_OK
 
@@ -316,6 +427,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from ..agents.claude_code.install import render
 
     settings, _ = _compiled(args)
+    if args.all:
+        return _compile_all(args, settings)
     data = render(settings)
     if args.output:
         Path(args.output).write_bytes(data)
@@ -335,6 +448,27 @@ def cmd_compile(args: argparse.Namespace) -> int:
             return EXIT_PROBLEMS
         Path(args.mcp_output).write_bytes(render(servers))
         print(f"wrote {args.mcp_output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _compile_all(args: argparse.Namespace, settings: dict[str, Any]) -> int:
+    from ..policy.artefacts import Context, Options, write_all
+    from ..policy.load import load_policy, resolve_ref
+
+    ref = policy_ref(args.policy)
+    policy = load_policy(ref)
+    path, _ = resolve_ref(ref)
+    command = settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+    options = Options(
+        hook_command=command,
+        egress_proxy=args.egress_proxy,
+        otel_endpoint=args.otel_endpoint,
+        wrap_mcp=args.wrap_mcp,
+        ramparts_bin=str(Path(sys.executable).with_name("ramparts")),
+        policy_arg=ref if ref.startswith("profile:") else str(Path(path).resolve()),
+    )
+    for written in write_all(Context(policy, options), Path(args.all)):
+        print(f"wrote {written}")
     return EXIT_OK
 
 
@@ -366,6 +500,13 @@ def _store(args: argparse.Namespace) -> Any:
     from ..audit.store import AuditStore
 
     return AuditStore.open(state_dir(args.state_dir), url=getattr(args, "audit_url", None), must_exist=True)
+
+
+def cmd_audit_schema(args: argparse.Namespace) -> int:
+    from ..audit.record import schema
+
+    print(json.dumps(schema(), indent=2, sort_keys=True))
+    return EXIT_OK
 
 
 def cmd_audit_tail(args: argparse.Namespace) -> int:
@@ -470,12 +611,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
         ref = "profile:baseline"
     policy = protect_own_files(load_policy(ref), policy_file=ref, state_dir=state_dir(args.state_dir))
     if args.jsonl:
-        return explain_jsonl(policy, sys.stdin, sys.stdout, default_cwd=args.cwd)
+        return explain_jsonl(policy, sys.stdin, sys.stdout, default_cwd=args.cwd, state_dir=args.state_dir)
     if not args.tool:
         print("ramparts explain: name a tool (e.g. Bash 'git push') or use --jsonl", file=sys.stderr)
         return EXIT_USAGE
     tool_input = json.loads(args.input) if args.input else None
-    decision = explain_call(policy, args.tool, args.argument, tool_input=tool_input, cwd=args.cwd)
+    decision = explain_call(
+        policy, args.tool, args.argument, tool_input=tool_input, cwd=args.cwd, state_dir=args.state_dir
+    )
     if args.json:
         result = {
             "decision": decision.verdict,

@@ -133,7 +133,9 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 def gateway_options(settings: GatewaySettings) -> dict[str, Any]:
     """``GatewayConfig`` keyword arguments from the policy's ``gateway`` section."""
     from ..gateway.bedrock import BedrockConfig
+    from ..gateway.documents import DocumentPolicy
     from ..gateway.mask import MaskPolicy
+    from ..gateway.shapes import Shapes
 
     return {
         "upstream": settings.upstream,
@@ -145,6 +147,12 @@ def gateway_options(settings: GatewaySettings) -> dict[str, Any]:
         "daily_tokens": settings.daily_tokens,
         "mask": MaskPolicy.from_mapping(dict(settings.dlp)),
         "bedrock": None if settings.bedrock is None else BedrockConfig(**settings.bedrock._asdict()),
+        "shapes": Shapes(dict(settings.unknown_blocks), dict(settings.unknown_fields), settings.images),
+        "documents": DocumentPolicy(
+            findings=settings.documents_findings,
+            unreadable=settings.documents_unreadable,
+            max_pages=settings.documents_max_pages,
+        ),
     }
 
 
@@ -185,6 +193,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         options["detect"] = policy.detect
         options["injection_block"] = policy.detect.injection_block
         options["injection_warn"] = policy.detect.injection_warn
+        options["mode"] = policy.mode if policy.mode in ("enforce", "report") else "enforce"
     # flags override the policy
     flags = {
         "upstream": args.upstream,

@@ -16,9 +16,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._locations import state_dir
+from .._util import utc_stamp
+
+if TYPE_CHECKING:
+    from ..audit.record import AuditRecord
+    from ..model import Verdict
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 MAX_GRANT_MINUTES = 480
@@ -147,9 +152,7 @@ def _who() -> str:
 
 
 def _iso(when: float | None) -> str:
-    if when is None:
-        return "-"
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{int(when % 1 * 1000):03d}Z"
+    return "-" if when is None else utc_stamp(when)
 
 
 def _audit(
@@ -163,26 +166,25 @@ def _audit(
     details: dict[str, Any],
 ) -> None:
     """Append one record of an administrator's order to the audit store (durable on return)."""
+    from ..audit.record import AdminDetail, build_record, to_json
     from ..audit.store import AuditStore
+    from ..model import Decision
     from ..session.store import this_host
 
-    record = {
-        "v": 1,
-        "time": _iso(time.time()),
-        "user": _who(),
-        "host": this_host(),
-        "agent": "ramparts",
-        "session": session,
-        "event": event,
-        "tool": None,
-        "input": details,
-        "decision": decision,
-        "enforced": True,
-        "reasons": [reason],
-        "rule_ids": [rule],
-    }
+    verdict: Verdict = "allow" if decision == "allow" else "deny"
+    record = build_record(
+        Decision(verdict, (reason,), (rule,), decision_id=os.urandom(12).hex()),
+        surface="admin",
+        event=event,
+        time=utc_stamp(),
+        user=_who(),
+        host=this_host(),
+        session=session or "",
+        agent="ramparts",
+        detail=AdminDetail(action=event, details=details),
+    )
     with AuditStore.open(state_dir(args.state_dir)) as store:  # $RAMPARTS_AUDIT_URL, else the state dir's
-        store.append(record)
+        store.append(to_json(record))
 
 
 def _duration(seconds: float) -> str:
@@ -286,7 +288,8 @@ def cmd_session_clear(args: argparse.Namespace) -> int:
 # -- replay / changes ------------------------------------------------------------------------------------------
 
 
-def _records(args: argparse.Namespace, session_id: str) -> list[tuple[int, dict[str, Any]]]:
+def _records(args: argparse.Namespace, session_id: str) -> list[tuple[int, AuditRecord]]:
+    from ..audit.record import RecordError, from_json
     from ..audit.store import AuditStore
 
     needle = json.dumps(session_id, ensure_ascii=False)  # as canonical() writes it, quotes included
@@ -296,22 +299,25 @@ def _records(args: argparse.Namespace, session_id: str) -> list[tuple[int, dict[
             if needle not in rec.body:  # cheap: most records are other sessions'
                 continue
             try:
-                data = rec.data()
-            except ValueError:
+                record = from_json(rec.data())
+            except (ValueError, RecordError):
                 continue
-            if data.get("session") == session_id:
-                out.append((rec.seq, data))
+            if record.session == session_id:
+                out.append((rec.seq, record))
     return out
 
 
-def _input(data: dict[str, Any]) -> dict[str, Any]:
-    value = data.get("input")
-    return value if isinstance(value, dict) else {}
+def _input(record: AuditRecord) -> dict[str, Any]:
+    if record.hook is not None and record.hook.input is not None:
+        return record.hook.input
+    if record.admin is not None and record.admin.details is not None:
+        return record.admin.details
+    return {}
 
 
-def summary(data: dict[str, Any]) -> str:
+def summary(record: AuditRecord) -> str:
     """A short description of what a record's (already redacted) input summary names."""
-    inputs = _input(data)
+    inputs = _input(record)
     for key in _SUMMARY_KEYS:
         value = inputs.get(key)
         if isinstance(value, str) and value:
@@ -324,89 +330,89 @@ def summary(data: dict[str, Any]) -> str:
     return ""
 
 
-def _result(data: dict[str, Any]) -> str:
-    result = data.get("result")
-    if not isinstance(result, dict):
-        return ""
+def _result(record: AuditRecord) -> str:
     parts = []
-    if isinstance(result.get("chars"), int):
-        parts.append(f"{result['chars']} chars")
-    findings = result.get("findings")
-    if isinstance(findings, list) and findings:
-        kinds = sorted(
-            {str(f.get("detector") or f.get("category") or "?") for f in findings if isinstance(f, dict)}
-        )
+    if record.hook is not None and record.hook.result_chars is not None:
+        parts.append(f"{record.hook.result_chars} chars")
+    found = [f for c in record.content if c.source == "tool_result" for f in c.findings]
+    findings = [f for f in found if f.category != "injection"]
+    if findings:
+        kinds = sorted({f.detector or f.category or "?" for f in findings})
         parts.append(f"{len(findings)} finding(s)" + (f" ({', '.join(kinds)})" if kinds else ""))
-    score = result.get("injection_score")
-    if isinstance(score, (int, float)) and not isinstance(score, bool):
-        parts.append(f"injection {score:.2f}")
+    scores = [f.confidence for f in found if f.category == "injection"]
+    if scores:
+        parts.append(f"injection {max(scores):.2f}")
     return "result: " + ", ".join(parts) if parts else ""
 
 
-def replay_line(seq: int, data: dict[str, Any]) -> str:
-    verdict = str(data.get("decision") or "?").upper()
-    if data.get("enforced") is False:
-        verdict += f"(report:{data.get('would')})"
-    parts = [f"#{seq}", str(data.get("time", "?")), str(data.get("event", "?")), str(data.get("tool") or "-")]
-    text = summary(data)
+def replay_line(seq: int, record: AuditRecord) -> str:
+    verdict = str(record.decision or "?").upper()
+    if not record.enforced:
+        verdict += f"(report:{record.would})"
+    parts = [f"#{seq}", record.time or "?", record.event or "?", record.tool or "-"]
+    text = summary(record)
     if text:
         parts.append(text)
     parts.append(verdict)
-    if data.get("rule_ids") and isinstance(data["rule_ids"], list):
-        parts.append("rules=" + ",".join(str(r) for r in data["rule_ids"]))
-    extra = _result(data)
+    if record.rule_ids:
+        parts.append("rules=" + ",".join(record.rule_ids))
+    extra = _result(record)
     if extra:
         parts.append(extra)
-    reasons = data.get("reasons")
-    if verdict != "ALLOW" and isinstance(reasons, list) and reasons:
-        parts.append("— " + _short("; ".join(str(r) for r in reasons), 160))
+    if verdict != "ALLOW" and record.reasons:
+        parts.append("— " + _short("; ".join(record.reasons), 160))
     return _esc(" ".join(parts))
 
 
 def cmd_session_replay(args: argparse.Namespace) -> int:
+    from ..audit.record import to_json
+
     records = _records(args, args.id)
     if not records:
         print(_esc(f"ramparts: no audit records for session {args.id}"), file=sys.stderr)
         return EXIT_PROBLEMS
-    for seq, data in records:
-        print(json.dumps(dict(data, seq=seq), ensure_ascii=True) if args.json else replay_line(seq, data))
+    for seq, record in records:
+        if args.json:
+            print(json.dumps(dict(to_json(record), seq=seq), ensure_ascii=True))
+        else:
+            print(replay_line(seq, record))
     return EXIT_OK
 
 
-def changes(records: list[tuple[int, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+def changes(records: list[tuple[int, AuditRecord]]) -> dict[str, list[dict[str, Any]]]:
     """Files written, commands run and other tools used (a PostToolUse record shows the call ran), and
     calls that were let through but never confirmed (failed, declined at a prompt, interrupted)."""
-    ran: dict[str, dict[str, Any]] = {}
-    for _, data in records:
-        if data.get("event") == "PostToolUse" and isinstance(data.get("tool_use_id"), str):
-            ran[data["tool_use_id"]] = data
-    pre: dict[str, dict[str, Any]] = {}
+    ran: dict[str, AuditRecord] = {}
+    for _, record in records:
+        if record.event == "PostToolUse" and record.tool_use_id:
+            ran[record.tool_use_id] = record
+    pre: dict[str, AuditRecord] = {}
     files: list[dict[str, Any]] = []
     commands: list[dict[str, Any]] = []
     other: list[dict[str, Any]] = []
     unconfirmed: list[dict[str, Any]] = []
-    for seq, data in records:
-        event, tool, use_id = data.get("event"), str(data.get("tool") or ""), data.get("tool_use_id")
+    for seq, record in records:
+        event, tool, use_id = record.event, record.tool, record.tool_use_id or None
         if event == "PreToolUse":
-            if isinstance(use_id, str):
-                pre[use_id] = data
-            let_through = data.get("decision") != "deny" or data.get("enforced") is False
-            if let_through and not (isinstance(use_id, str) and use_id in ran):
+            if use_id:
+                pre[use_id] = record
+            let_through = record.decision != "deny" or not record.enforced
+            if let_through and not (use_id and use_id in ran):
                 unconfirmed.append(
                     {
                         "seq": seq,
-                        "time": data.get("time"),
+                        "time": record.time,
                         "tool": tool,
-                        "summary": summary(data),
-                        "decision": data.get("decision"),
+                        "summary": summary(record),
+                        "decision": record.decision,
                         "tool_use_id": use_id,
                     }
                 )
             continue
         if event != "PostToolUse":
             continue
-        inputs = _input(data) or _input(pre.get(use_id, {}) if isinstance(use_id, str) else {})
-        base = {"seq": seq, "time": data.get("time"), "tool": tool, "tool_use_id": use_id}
+        inputs = _input(record) or (_input(pre[use_id]) if use_id and use_id in pre else {})
+        base = {"seq": seq, "time": record.time, "tool": tool, "tool_use_id": use_id}
         if tool in FILE_TOOLS:
             path = inputs.get(FILE_TOOLS[tool]) or inputs.get("file_path")
             files.append(dict(base, path=path if isinstance(path, str) else None))
@@ -414,7 +420,7 @@ def changes(records: list[tuple[int, dict[str, Any]]]) -> dict[str, list[dict[st
             command = inputs.get("command")
             commands.append(dict(base, command=command if isinstance(command, str) else None))
         elif tool not in READ_ONLY_TOOLS:
-            other.append(dict(base, summary=summary(data)))
+            other.append(dict(base, summary=summary(record)))
     return {"files": files, "commands": commands, "other": other, "unconfirmed": unconfirmed}
 
 

@@ -93,7 +93,9 @@ def load_key(path: str) -> bytes:
         pass
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     key = os.urandom(KEY_BYTES)
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}")
+    tmp = os.path.join(
+        os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(6).hex()}"
+    )
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, key)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from .._hashing import sha256
+from ..errors import ScanError
 from ..model import Finding
 from .excerpt import excerpts
 from .matcher import Backend, Matcher, Pattern, compile_regex
@@ -52,7 +53,7 @@ class SecretRule(NamedTuple):
     negative: tuple[str, ...] = ()
 
 
-class RuleError(ValueError):
+class RuleError(ScanError, ValueError):
     """A rule file is malformed: the message names the file and the rule."""
 
 

@@ -16,13 +16,13 @@ such a request with a 503 in Anthropic's format and sends nothing upstream. Mess
 from __future__ import annotations
 
 import math
-import os
 import re
 import sqlite3
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from .._util import open_sqlite
 from ..errors import GatewayError
 
 if TYPE_CHECKING:
@@ -97,14 +97,9 @@ class SQLiteDatabase:
         self.error = error
         self._lock = threading.Lock()
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
-            self._db = sqlite3.connect(
-                path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+            self._db = open_sqlite(
+                path, busy_timeout_ms=busy_timeout_ms, synchronous="NORMAL", check_same_thread=False
             )
-            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
             for statement in _ddl(ddl, "sqlite"):
                 self._db.execute(statement)
         except (sqlite3.Error, OSError) as exc:

@@ -11,8 +11,11 @@ from urllib.parse import urlsplit
 
 from ..policy.types import DetectSettings
 from .bedrock import BedrockConfig
+from .decide import Limits, Mode
+from .documents import DocumentPolicy
 from .front import FrontLimits
 from .mask import MaskPolicy
+from .shapes import Shapes
 
 MaxTokensMode = Literal["clamp", "reject"]
 
@@ -28,6 +31,10 @@ class GatewayConfig:
     """Base URL of the Anthropic Messages API (``https://api.anthropic.com``, a scripted server...)."""
     state_dir: str
     mask: MaskPolicy = field(default_factory=MaskPolicy)
+    shapes: Shapes = field(default_factory=Shapes)
+    """Unknown block types and fields (refused unless listed) and images (allowed, not inspected)."""
+    documents: DocumentPolicy = field(default_factory=DocumentPolicy)
+    """Base64 PDFs with findings (block or drop) and unreadable ones (block, drop or pass)."""
     models: tuple[str, ...] = ()
     """Allowed model ids, ``fnmatch`` patterns (``claude-sonnet-*``); empty: every model."""
     max_tokens: int | None = None
@@ -65,6 +72,9 @@ class GatewayConfig:
     ``gateway.store``); ``None``: ``$RAMPARTS_GATEWAY_STORE_URL``, else ``<state_dir>/gateway.db``."""
     vault_key: str | None = None
     """The vault key file; ``None``: ``$RAMPARTS_GATEWAY_VAULT_KEY``, else ``<state_dir>/vault.key``."""
+    mode: Mode = "enforce"
+    """The policy's mode: in ``report`` the limits are recorded as would-deny, not enforced
+    (:mod:`.decide` says which)."""
     audit_url: str | None = field(default=None, repr=False)
     """A ``postgresql://`` audit store; ``None``: ``$RAMPARTS_AUDIT_URL``, else ``<state_dir>/audit.db``."""
 
@@ -105,6 +115,19 @@ class GatewayConfig:
         if self.scan_workers is not None:
             return self.scan_workers
         return min(4, os.cpu_count() or 1)
+
+    def limits(self) -> Limits:
+        """The limits the engine's gateway decisions read."""
+        return Limits(
+            mode=self.mode,
+            models=self.models,
+            max_tokens=self.max_tokens,
+            max_tokens_mode=self.max_tokens_mode,
+            max_request_bytes=self.max_request_bytes,
+            rate_per_minute=self.rate_per_minute,
+            daily_tokens=self.daily_tokens,
+            body_timeout=self.body_timeout,
+        )
 
     def model_allowed(self, model: object) -> bool:
         if not self.models:

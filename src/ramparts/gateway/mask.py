@@ -1,20 +1,21 @@
 """Outbound DLP for an Anthropic Messages request body: mask, redact or block what the policy names.
 
-:meth:`Masker.mask_request` walks every text the body carries (``system``; message content strings;
-``text`` blocks and their citations' ``cited_text``; ``tool_use``/``server_tool_use``/``mcp_tool_use``
-``input`` values; ``tool_result``/``mcp_tool_result`` content, nested; ``document`` text sources,
-content sources, titles and context; ``search_result`` blocks) and applies, per finding, the action of
-the most specific rule: a detector id (``pii-email``), a prefix (``aws-*``) or a category (``secret``,
-``pii``).
+:meth:`Masker.mask_request` walks every string the upstream reads (:mod:`.shapes`: every block
+type and top-level field the Messages API defines; unknown ones are refused unless the policy lets
+them through) and applies, per finding, the action of the most specific rule: a detector id
+(``pii-email``), a prefix (``aws-*``) or a category (``secret``, ``pii``).
 
 - ``mask``: a reversible placeholder from the vault (the same value, the same placeholder, every turn);
 - ``redact``: ``[REDACTED:TYPE]``, irreversible;
 - ``block``: :class:`MaskBlocked`, which names the rule; the proxy answers 400 (:meth:`MaskBlocked.error_body`).
 
-Never touched: ``thinking`` and ``redacted_thinking`` blocks, any block that has a ``signature``, block
-types it does not know (server tool results with encrypted content, images, future types), dict keys,
-and every other field of the body. What it does not change it returns as the very same objects, so
-the body re-serialises to the same bytes and Anthropic's prompt cache keeps hitting.
+A value split across two adjacent ``text`` blocks is found in their joined text and masked piece by
+piece. Base64 text documents are decoded, masked and re-encoded; a base64 PDF's text is extracted and
+scanned (:mod:`.documents`), and the request is blocked or the document dropped per policy.
+
+Never touched: ``thinking`` and ``redacted_thinking`` blocks, provider ids and encrypted values, dict
+keys, images (not inspected). What it does not change it returns as the very same objects, so the
+body re-serialises to the same bytes and Anthropic's prompt cache keeps hitting.
 
 Values the detectors found before, in this session or elsewhere in this body, are replaced wherever
 they occur, even where the detectors would not find them (an assistant turn that repeats a restored
@@ -29,7 +30,28 @@ from typing import Any, Literal, NamedTuple
 
 from ..errors import GatewayError
 from ..model import Finding
+from .cache import ResultCache
+from .documents import DocumentPolicy, PdfScan, scan_pdf
+from .shapes import ShapeRefused, Shapes, TextFn, walk_request
 from .vault import PLACEHOLDER, Vault, label
+
+__all__ = [
+    "ACTIONS",
+    "BASELINE_RULES",
+    "DocumentPolicy",
+    "MaskBlocked",
+    "MaskPolicy",
+    "MaskResult",
+    "Masked",
+    "Masker",
+    "ShapeRefused",
+    "Shapes",
+    "TextFn",
+    "detector_scanner",
+    "request_documents",
+    "request_texts",
+    "walk_request",
+]
 
 Action = Literal["mask", "redact", "block"]
 ACTIONS: tuple[Action, ...] = ("mask", "redact", "block")
@@ -46,9 +68,6 @@ BASELINE_RULES: Mapping[str, Action] = {
 """The baseline profile: secrets and the review's personal data types, masked reversibly."""
 
 _MIN_ANYWHERE = 6  # a known value shorter than this is replaced only where a detector finds it
-_TOOL_INPUT = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
-_TOOL_RESULT = frozenset({"tool_result", "mcp_tool_result"})
-_NEVER = frozenset({"thinking", "redacted_thinking"})
 
 
 class MaskBlocked(GatewayError):
@@ -112,7 +131,8 @@ class Masked(NamedTuple):
     detector: str
     category: str
     rule: str
-    action: Action
+    action: str
+    """``mask``, ``redact``, ``block``; for a document: ``drop``, ``block`` or ``pass``."""
     fingerprint: str
 
 
@@ -133,213 +153,239 @@ def detector_scanner(detectors: Any, key: bytes, limit: int | None = None) -> Sc
     return scan
 
 
-TextFn = Callable[[str, str], str]
+DROPPED = (
+    "[Ramparts gateway: a {what} was withheld here: {why}. Its content did not reach the model; "
+    "ask the user for the parts you need without the secret or personal data.]"
+)
+_WINDOW = 2048  # characters each side of a block boundary scanned for a value split across blocks
 
 
 class Masker:
-    """Masks request bodies for one policy, detector set and vault (thread-safe; no state per call)."""
+    """Masks request bodies for one policy, detector set and vault (thread-safe; no state per call).
 
-    def __init__(self, policy: MaskPolicy, scan: Scanner, vault: Vault) -> None:
+    ``shapes`` says what happens to unknown block types and fields (refused by default) and images;
+    ``documents`` what a PDF with findings, or an unreadable one, gets; ``pdf_scan`` finds what a
+    base64 PDF's text holds (default: :func:`.documents.scan_pdf` with ``scan``, on this thread,
+    cached by the base64 data)."""
+
+    def __init__(
+        self,
+        policy: MaskPolicy,
+        scan: Scanner,
+        vault: Vault,
+        *,
+        shapes: Shapes | None = None,
+        documents: DocumentPolicy | None = None,
+        pdf_scan: Callable[[str], PdfScan] | None = None,
+    ) -> None:
         self.policy = policy
         self.scan = scan
         self.vault = vault
+        self.shapes = shapes or Shapes()
+        self.documents = documents or DocumentPolicy()
+        if pdf_scan is None:
+            pdfs = ResultCache(256)  # a PDF is resent every turn: read it once
+
+            def pdf_scan(data: str) -> PdfScan:
+                return pdfs.get_or(data, lambda d: scan_pdf(d, self.scan, self.documents))
+
+        self.pdf_scan = pdf_scan
 
     def mask_request(self, body: Any, session_id: str) -> MaskResult:
-        """Mask a Messages (or count_tokens) request body. Raises :class:`MaskBlocked`."""
+        """Mask a Messages (or count_tokens) request body. Raises :class:`MaskBlocked` and
+        :class:`.shapes.ShapeRefused`."""
         if not isinstance(body, dict):
             return MaskResult(body, (), False)
         replace: dict[str, str] = {v: p for p, v in self.vault.known(session_id).items()}
-        spans: dict[str, list[tuple[int, int, str]]] = {}
+        spans: dict[str, list[tuple[int, int, str, str | None]]] = {}
+        drops: dict[str, Any] = {}
         findings: list[Masked] = []
 
+        def ruled(f: Finding, where: str, *, document: bool = False) -> tuple[str, str] | None:
+            """The rule and action for a finding (recorded); raises on ``block``."""
+            if f.confidence < self.policy.min_confidence or f.category == "injection":
+                return None
+            rule = self.policy.rule_for(f)
+            if rule is None:
+                return None
+            name, action = rule
+            if document and action != "block":
+                action_taken = "drop" if self.documents.findings == "drop" else "block"
+            else:
+                action_taken = action
+            findings.append(Masked(where, f.detector, f.category, name, action_taken, f.fingerprint))
+            if action_taken == "block":
+                raise MaskBlocked(name, f.detector, where)
+            return name, action
+
+        def placeholder(value: str, detector: str, action: str) -> str:
+            if value not in replace:
+                replace[value] = (
+                    self.vault.placeholder_for(session_id, detector, value)
+                    if action == "mask"
+                    else f"[REDACTED:{label(detector)}]"
+                )
+            return replace[value]
+
         def collect(text: str, where: str) -> str:
-            found: list[tuple[int, int, str]] = []
             for f in self.scan(text):
-                if f.confidence < self.policy.min_confidence or f.category == "injection":
-                    continue
-                rule = self.policy.rule_for(f)
-                if rule is None:
-                    continue
-                name, action = rule
-                findings.append(Masked(where, f.detector, f.category, name, action, f.fingerprint))
-                if action == "block":
-                    raise MaskBlocked(name, f.detector, where)
+                rule = ruled(f, where)
                 value = text[f.start : f.end]
-                if not value:
+                if rule is None or not value:
                     continue
-                if value not in replace:
-                    replace[value] = (
-                        self.vault.placeholder_for(session_id, f.detector, value)
-                        if action == "mask"
-                        else f"[REDACTED:{label(f.detector)}]"
-                    )
-                found.append((f.start, f.end, value))
-            if found:
-                spans[where] = found
+                placeholder(value, f.detector, rule[1])
+                spans.setdefault(where, []).append((f.start, f.end, value, None))
             return text
 
-        walk_request(body, collect)
-        if not replace:
+        def run(texts: list[tuple[str, str]]) -> None:
+            """A value split across adjacent text blocks: scan around each boundary of the joined
+            text; the first piece becomes the placeholder, the other pieces become empty."""
+            starts, joined, windows = boundary_windows(texts)
+            seen: set[tuple[int, int]] = set()
+            for lo, boundary, window in windows:
+                for f in self.scan(window):
+                    start, end = lo + f.start, lo + f.end
+                    if not start < boundary < end or (start, end) in seen:
+                        continue
+                    seen.add((start, end))
+                    first = next(
+                        i for i in range(len(texts)) if starts[i] <= start < starts[i] + len(texts[i][1])
+                    )
+                    rule = ruled(f, texts[first][0])
+                    if rule is None:
+                        continue
+                    value = joined[start:end]
+                    token = placeholder(value, f.detector, rule[1])
+                    for i, (where, text) in enumerate(texts):
+                        a, b = max(start, starts[i]), min(end, starts[i] + len(text))
+                        if a < b:
+                            piece = text[a - starts[i] : b - starts[i]]
+                            spans.setdefault(where, []).append(
+                                (a - starts[i], b - starts[i], piece, token if i == first else "")
+                            )
+
+        def document(block: dict[str, Any], where: str, media: str, data: str) -> Any:
+            what = "PDF document" if media == "application/pdf" else f"{media} document"
+            result = self.pdf_scan(data) if media == "application/pdf" else f"{media} is not read"
+            if isinstance(result, str):
+                findings.append(
+                    Masked(
+                        where,
+                        "document-unreadable",
+                        "document",
+                        "gateway.documents.unreadable",
+                        self.documents.unreadable,
+                        "",
+                    )
+                )
+                if self.documents.unreadable == "block":
+                    raise ShapeRefused(
+                        "document",
+                        media,
+                        where,
+                        f"its text could not be read ({result}); the policy's "
+                        "gateway.documents.unreadable is block",
+                    )
+                if self.documents.unreadable == "drop":
+                    drops[where] = {
+                        "type": "text",
+                        "text": DROPPED.format(what=what, why=f"its text could not be read ({result})"),
+                    }
+                return block
+            detectors = sorted({f.detector for f in result if ruled(f, f"{where} (PDF text)", document=True)})
+            if detectors:
+                why = "it holds data the policy does not let leave (" + ", ".join(detectors) + ")"
+                drops[where] = {"type": "text", "text": DROPPED.format(what=what, why=why)}
+            return block
+
+        walk_request(body, collect, self.shapes, runs=run, document=document)
+        if not replace and not drops:
             return MaskResult(body, tuple(findings), False)
         anywhere = sorted((v for v in replace if len(v) >= _MIN_ANYWHERE), key=len, reverse=True)
 
         def apply(text: str, where: str) -> str:
             return _substitute(text, spans.get(where, ()), anywhere, replace)
 
-        out = walk_request(body, apply)
+        def swap(block: dict[str, Any], where: str, media: str, data: str) -> Any:
+            return drops.get(where, block)
+
+        out = walk_request(body, apply, self.shapes, document=swap)
         return MaskResult(out, tuple(findings), out is not body)
 
 
-def request_texts(body: Any) -> list[str]:
-    """Every text :meth:`Masker.mask_request` scans in ``body`` (to scan them ahead, in parallel)."""
+def boundary_windows(texts: list[tuple[str, str]]) -> tuple[list[int], str, list[tuple[int, int, str]]]:
+    """For a run of adjacent text blocks: each block's offset in the joined text, the joined text, and
+    per boundary ``(window start, boundary, window)``: up to ``_WINDOW`` characters each side."""
+    starts, pos = [], 0
+    for _where, text in texts:
+        starts.append(pos)
+        pos += len(text)
+    joined = "".join(t for _w, t in texts)
+    windows = []
+    for boundary in starts[1:]:
+        lo = max(0, boundary - _WINDOW)
+        windows.append((lo, boundary, joined[lo : boundary + _WINDOW]))
+    return starts, joined, windows
+
+
+def request_texts(body: Any, shapes: Shapes | None = None) -> list[str]:
+    """Every text :meth:`Masker.mask_request` scans in ``body`` (to scan them ahead, in parallel):
+    the texts, then the windows around the boundaries of adjacent text blocks."""
     out: list[str] = []
+    joints: list[str] = []
 
     def collect(text: str, where: str) -> str:
         out.append(text)
         return text
 
+    def run(texts: list[tuple[str, str]]) -> None:
+        joints.extend(window for _lo, _b, window in boundary_windows(texts)[2])
+
     if isinstance(body, dict):
-        walk_request(body, collect)
+        walk_request(body, collect, shapes, runs=run)
+    return out + joints
+
+
+def request_documents(body: Any, shapes: Shapes | None = None) -> list[str]:
+    """The base64 data of every PDF document in ``body`` (to extract and scan them ahead)."""
+    out: list[str] = []
+
+    def document(block: dict[str, Any], where: str, media: str, data: str) -> Any:
+        if media == "application/pdf":
+            out.append(data)
+        return block
+
+    if isinstance(body, dict):
+        walk_request(body, lambda text, where: text, shapes, document=document)
     return out
 
 
 def _substitute(
-    text: str, found: Sequence[tuple[int, int, str]], anywhere: Sequence[str], replace: Mapping[str, str]
+    text: str,
+    found: Sequence[tuple[int, int, str, str | None]],
+    anywhere: Sequence[str],
+    replace: Mapping[str, str],
 ) -> str:
     candidates = [v for v in anywhere if v in text]
     if not found and not candidates:
         return text
-    cuts: list[tuple[int, int, str]] = list(found)
+    cuts: list[tuple[int, int, str, str | None]] = list(found)
     if candidates:
         pattern = re.compile("|".join(re.escape(v) for v in candidates))
-        cuts.extend((m.start(), m.end(), m.group(0)) for m in pattern.finditer(text))
+        cuts.extend((m.start(), m.end(), m.group(0), None) for m in pattern.finditer(text))
     keep = [(m.start(), m.end()) for m in PLACEHOLDER.finditer(text)] if "[[RAMPARTS:" in text else []
-    cuts.sort(key=lambda c: (c[0], -(c[1] - c[0])))
+    cuts.sort(key=lambda c: (c[0], -(c[1] - c[0]), c[3] is None))  # a split value's piece first
     out: list[str] = []
     pos = 0
-    for start, end, value in cuts:
+    for start, end, value, token in cuts:
         if text[start:end] != value:
             continue  # not the text these offsets were found in (never expected)
         if start < pos or any(s < end and start < e for s, e in keep):
             continue  # overlaps a span already replaced, or inside a placeholder
         out.append(text[pos:start])
-        out.append(replace[value])
+        out.append(replace[value] if token is None else token)  # token: a piece of a split value
         pos = end
     if pos == 0:
         return text
     out.append(text[pos:])
     return "".join(out)
-
-
-# --- walking the body: copy-on-write, unchanged parts returned as the same objects -------------------
-
-
-def _with(obj: dict[str, Any], key: str, new: Any) -> dict[str, Any]:
-    if new is obj[key]:
-        return obj
-    return {**obj, key: new}  # same key order
-
-
-def _items(seq: list[Any], where: str, fn: Callable[[Any, str], Any]) -> list[Any]:
-    out: list[Any] | None = None
-    for i, item in enumerate(seq):
-        new = fn(item, f"{where}[{i}]")
-        if new is not item:
-            if out is None:
-                out = list(seq)
-            out[i] = new
-    return seq if out is None else out
-
-
-def walk_request(body: dict[str, Any], fn: TextFn) -> dict[str, Any]:
-    """Apply ``fn(text, where)`` to every text a Messages request carries; see the module doc."""
-    out = body
-    system = body.get("system")
-    if isinstance(system, str):
-        out = _with(out, "system", fn(system, "system"))
-    elif isinstance(system, list):
-        out = _with(out, "system", _items(system, "system", lambda b, w: _block(b, w, fn)))
-    messages = body.get("messages")
-    if isinstance(messages, list):
-
-        def message(msg: Any, where: str) -> Any:
-            if not isinstance(msg, dict) or "content" not in msg:
-                return msg
-            return _with(msg, "content", _content(msg["content"], f"{where}.content", fn))
-
-        out = _with(out, "messages", _items(messages, "messages", message))
-    return out
-
-
-def _content(content: Any, where: str, fn: TextFn) -> Any:
-    if isinstance(content, str):
-        return fn(content, where)
-    if isinstance(content, list):
-        return _items(content, where, lambda b, w: _block(b, w, fn))
-    return content
-
-
-def _text_field(block: dict[str, Any], key: str, where: str, fn: TextFn) -> dict[str, Any]:
-    value = block.get(key)
-    return _with(block, key, fn(value, f"{where}.{key}")) if isinstance(value, str) else block
-
-
-def _block(block: Any, where: str, fn: TextFn) -> Any:
-    if not isinstance(block, dict) or "signature" in block:
-        return block
-    kind = block.get("type")
-    if not isinstance(kind, str) or kind in _NEVER:
-        return block
-    out = block
-    if kind == "text":
-        out = _text_field(out, "text", where, fn)
-        citations = out.get("citations")
-        if isinstance(citations, list):
-            out = _with(
-                out,
-                "citations",
-                _items(citations, f"{where}.citations", lambda c, w: _cited(c, w, fn)),
-            )
-    elif kind in _TOOL_INPUT:
-        if "input" in out:
-            out = _with(out, "input", _json(out["input"], f"{where}.input", fn))
-    elif kind in _TOOL_RESULT:
-        if "content" in out:
-            out = _with(out, "content", _content(out["content"], f"{where}.content", fn))
-    elif kind == "document":
-        source = out.get("source")
-        if isinstance(source, dict) and "signature" not in source:
-            if source.get("type") == "text":
-                out = _with(out, "source", _text_field(source, "data", f"{where}.source", fn))
-            elif source.get("type") == "content" and "content" in source:
-                new = _with(source, "content", _content(source["content"], f"{where}.source.content", fn))
-                out = _with(out, "source", new)
-        out = _text_field(_text_field(out, "title", where, fn), "context", where, fn)
-    elif kind == "search_result":
-        if "content" in out:
-            out = _with(out, "content", _content(out["content"], f"{where}.content", fn))
-        out = _text_field(_text_field(out, "title", where, fn), "source", where, fn)
-    return out
-
-
-def _cited(citation: Any, where: str, fn: TextFn) -> Any:
-    if not isinstance(citation, dict) or "signature" in citation:
-        return citation
-    return _text_field(citation, "cited_text", where, fn)
-
-
-def _json(value: Any, where: str, fn: TextFn) -> Any:
-    if isinstance(value, str):
-        return fn(value, where)
-    if isinstance(value, list):
-        return _items(value, where, lambda v, w: _json(v, w, fn))
-    if isinstance(value, dict):
-        out: dict[str, Any] | None = None
-        for key, item in value.items():
-            new = _json(item, f"{where}.{key}", fn)
-            if new is not item:
-                if out is None:
-                    out = dict(value)
-                out[key] = new
-        return value if out is None else out
-    return value

@@ -28,6 +28,7 @@ from ..errors import GatewayError
 from ..model import Finding
 from ..policy.types import DetectSettings
 from .cache import ResultCache
+from .documents import DocumentPolicy, PdfScan
 
 if TYPE_CHECKING:
     from ..detect.scanner import Category
@@ -56,7 +57,12 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(
-    settings: DetectSettings | None, cache_dir: str, key: bytes, block: float, warn: float
+    settings: DetectSettings | None,
+    cache_dir: str,
+    key: bytes,
+    block: float,
+    warn: float,
+    documents: DocumentPolicy | None = None,
 ) -> None:
     from ..detect import injection
     from ..detect.scanner import Detectors
@@ -76,6 +82,7 @@ def _init_worker(
     injection.use_numpy(True)  # a long-lived process: the vector path pays for its import
     _WORKER["scan"] = detector_scanner(detectors, key)
     _WORKER["score"] = injection_scorer(key, block=block, warn=warn)
+    _WORKER["documents"] = documents or DocumentPolicy()
 
 
 def _scan(text: str) -> tuple[Finding, ...]:
@@ -85,6 +92,12 @@ def _scan(text: str) -> tuple[Finding, ...]:
 def _score(text: str) -> tuple[float, str, str]:
     result: tuple[float, str, str] = _WORKER["score"](text)
     return result
+
+
+def _pdf(data: str) -> PdfScan:
+    from .documents import scan_pdf
+
+    return scan_pdf(data, _WORKER["scan"], _WORKER["documents"])
 
 
 def _ready() -> bool:
@@ -122,12 +135,13 @@ class ScanPool:
         block: float,
         warn: float,
         timeout: float = 30.0,
+        documents: DocumentPolicy | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("a scan pool needs at least one worker")
         self.workers = workers
         self.timeout = timeout
-        self._initargs = (settings, cache_dir, key, block, warn)
+        self._initargs = (settings, cache_dir, key, block, warn, documents)
         self._lock = threading.Lock()
         self._executor = self._start()
 
@@ -146,6 +160,13 @@ class ScanPool:
 
     def submit_score(self, text: str) -> Pending[tuple[float, str, str]]:
         return self._submit(_score, text)
+
+    def submit_pdf(self, data: str) -> Pending[PdfScan]:
+        """Extract and scan a base64 PDF in a worker (pypdf is pure Python: it holds the GIL)."""
+        return self._submit(_pdf, data)
+
+    def pdf(self, data: str) -> PdfScan:
+        return self._call(_pdf, data)
 
     def _submit(self, fn: Callable[[str], T], text: str) -> Pending[T]:
         executor = self._executor

@@ -10,6 +10,12 @@ keeps hitting — and scores are cached by a digest of the text.
 - below: unchanged (the same object).
 
 Only ``text`` (strings and ``text`` blocks) is scored; images and other blocks keep their place.
+
+Tool definitions (``tools[]``: MCP servers write their descriptions, so they can carry an injection —
+tool poisoning) are scored with the same thresholds: a definition scoring ≥ ``block`` raises
+:class:`ToolPoisoned` (the proxy answers 400 and records it); ≥ ``warn`` is recorded only (changing a
+definition would break the prompt cache of every turn). The text scored is the description and every
+``description``/``title`` string of the input schema, in order.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..detect import injection
+from ..errors import GatewayError
 from .cache import ResultCache
 
 QUARANTINE = (
@@ -48,6 +55,25 @@ class ScreenResult(NamedTuple):
     screened: tuple[Screened, ...]
     results: int
     """Tool results scored (for the audit counts)."""
+    tools: tuple[Screened, ...] = ()
+    """Tool definitions scoring ≥ warn (``tool_use_id`` holds the tool's name)."""
+
+
+class ToolPoisoned(GatewayError):
+    """A tool definition scores as a prompt injection (≥ block). Names the tool, never its text."""
+
+    def __init__(self, screened: Screened) -> None:
+        self.screened = screened
+        super().__init__(
+            f"the definition of tool {screened.tool_use_id!r} ({screened.where}) looks like a prompt "
+            f"injection (score {screened.score:.2f}, {screened.signal or 'score'}); the request was not sent"
+        )
+
+    def error_body(self) -> dict[str, Any]:
+        return {
+            "type": "error",
+            "error": {"type": "invalid_request_error", "message": f"Ramparts gateway: {self}"},
+        }
 
 
 Scorer = Callable[[str], tuple[float, str, str]]
@@ -71,7 +97,20 @@ def injection_scorer(key: bytes, *, block: float, warn: float) -> Scorer:
 class Screener:
     """Screens request bodies; thread-safe; remembers up to ``cache_size`` scores."""
 
-    def __init__(self, scorer: Scorer, *, block: float, warn: float, cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        scorer: Scorer,
+        *,
+        block: float,
+        warn: float,
+        cache_size: int = 4096,
+        tool_block: float | None = None,
+        tool_warn: float | None = None,
+    ) -> None:
+        """``tool_block``/``tool_warn``: thresholds for tool definitions (default: ``block``/``warn``,
+        the hook's; a per-surface setting can pass its own)."""
+        self.tool_block = block if tool_block is None else tool_block
+        self.tool_warn = warn if tool_warn is None else tool_warn
         self.scorer = scorer
         self.block = block
         self.warn = warn
@@ -81,7 +120,26 @@ class Screener:
         result: tuple[float, str, str] = self.cache.get_or(text, self.scorer)
         return result
 
+    def screen_tools(self, body: Any) -> tuple[Screened, ...]:
+        """Score every tool definition; raises :class:`ToolPoisoned` for the first one ≥ block."""
+        out: list[Screened] = []
+        for index, name, text in tool_texts(body):
+            score, signal, fp = self._score(text)
+            if score < self.tool_warn:
+                continue
+            action = "refuse" if score >= self.tool_block else "warn"
+            item = Screened(f"tools[{index}]", name, action, score, signal, fp)
+            if action == "refuse":
+                raise ToolPoisoned(item)
+            out.append(item)
+        return tuple(out)
+
     def screen_request(self, body: Any) -> ScreenResult:
+        tools = self.screen_tools(body)
+        result = self._screen_results(body)
+        return result._replace(tools=tools) if tools else result
+
+    def _screen_results(self, body: Any) -> ScreenResult:
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return ScreenResult(body, (), 0)
         screened: list[Screened] = []
@@ -127,9 +185,41 @@ class Screener:
         return ScreenResult({**body, "messages": new_messages}, tuple(screened), count)
 
 
+def tool_texts(body: Any) -> list[tuple[int, str, str]]:
+    """``(index, name, text)`` per tool definition: its description and the input schema's
+    descriptions and titles (what the model reads as instructions), joined by newlines."""
+    out: list[tuple[int, str, str]] = []
+    tools = body.get("tools") if isinstance(body, dict) else None
+    if not isinstance(tools, list):
+        return out
+    for index, tool in enumerate(tools):
+        if not isinstance(tool, dict):
+            continue
+        parts: list[str] = []
+        if isinstance(tool.get("description"), str):
+            parts.append(tool["description"])
+        _schema_texts(tool.get("input_schema"), parts)
+        text = "\n".join(p for p in parts if p)
+        if text:
+            out.append((index, str(tool.get("name", ""))[:200], text))
+    return out
+
+
+def _schema_texts(schema: Any, out: list[str]) -> None:
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key in ("description", "title") and isinstance(value, str):
+                out.append(value)
+            else:
+                _schema_texts(value, out)
+    elif isinstance(schema, list):
+        for value in schema:
+            _schema_texts(value, out)
+
+
 def screened_texts(body: Any) -> list[str]:
     """The texts :meth:`Screener.screen_request` scores in ``body`` (to score them ahead, in parallel)."""
-    out: list[str] = []
+    out: list[str] = [text for _i, _n, text in tool_texts(body)]
     if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
         return out
     for message in body["messages"]:

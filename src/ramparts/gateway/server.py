@@ -32,19 +32,23 @@ from aiohttp import web
 from .._locations import detector_cache_dir
 from ..audit.keys import default_key_path
 from ..audit.store import audit_location
+from ..engine import decide_gateway
 from ..errors import GatewayError
-from ..model import Finding
+from ..model import Decision, Finding
+from . import decide
 from . import upstream as upstream_mod
-from ._records import AuditWriter, Usage, masked_record, now, screened_record, take_usage
+from ._records import AuditWriter, Usage, masked_record, screened_record, take_usage
 from .bedrock import EventSource
 from .cache import ResultCache
 from .config import GatewayConfig
+from .documents import PdfScan, scan_pdf
 from .front import GatewayRunner
 from .limits import RateLimiter, retry_after, utc_day
-from .mask import MaskBlocked, Masker, MaskResult, detector_scanner, request_texts
+from .mask import MaskBlocked, Masker, MaskResult, detector_scanner, request_documents, request_texts
 from .pool import Pending, ScanFailed, ScanPool, cached
 from .restore import StreamGuard, restore_message
-from .screen import Screener, ScreenResult, injection_scorer, screened_texts
+from .screen import Screener, ScreenResult, ToolPoisoned, injection_scorer, screened_texts
+from .shapes import ShapeRefused
 from .sse import SSEDecoder, SSEError, SSEEvent, encode
 from .store import GatewayStoreError, open_stores, store_location, vault_key_path
 from .tokens import Identity
@@ -117,6 +121,7 @@ class Gateway:
         self.vault, self.tokens, self.usage = stores
         key = load_key(os.path.join(state, "keys", "fingerprint.key"))
         self.pool: ScanPool | None = None
+        self.pdf_cache: ResultCache | None = None
         scorer: Callable[[str], tuple[float, str, str]] | None = None
         if masker is None:
             scan: Callable[[str], Sequence[Finding]]
@@ -131,8 +136,10 @@ class Gateway:
                     block=config.injection_block,
                     warn=config.injection_warn,
                     timeout=config.scan_timeout,
+                    documents=config.documents,
                 )
                 scan, scorer = self.pool.scan, self.pool.score
+                pdf: Callable[[str], PdfScan] = self.pool.pdf
             else:
                 from ..detect import injection
                 from ..detect.scanner import Detectors
@@ -144,13 +151,24 @@ class Gateway:
                     else Detectors.from_settings(config.detect, ("secret", "pii"), cache_dir=cache)
                 )
                 scan = detector_scanner(detectors, key)
-            masker = Masker(config.mask, cached(scan), self.vault)
+                local = scan
+                pdf = lambda data: scan_pdf(data, local, config.documents)  # noqa: E731
+            pdf_cache = self.pdf_cache = ResultCache(1024)  # base64 -> findings: resent every turn
+            masker = Masker(
+                config.mask,
+                cached(scan),
+                self.vault,
+                shapes=config.shapes,
+                documents=config.documents,
+                pdf_scan=lambda data: pdf_cache.get_or(data, pdf),
+            )
         self.masker = masker
         self.screener = screener or Screener(
             scorer or injection_scorer(key, block=config.injection_block, warn=config.injection_warn),
             block=config.injection_block,
             warn=config.injection_warn,
         )
+        self.limits = config.limits()
         self.rate = RateLimiter(config.rate_per_minute, clock) if config.rate_per_minute else None
         # like the hook's: $RAMPARTS_AUDIT_URL (or --audit-url), else <state>/audit.db; the state dir's key
         self.audit = AuditWriter(audit_location(state, config.audit_url), key_path=default_key_path(state))
@@ -225,17 +243,11 @@ class Gateway:
             return await handler(request)  # type: ignore[no-any-return]
         except GatewayStoreError as exc:
             print(f"ramparts gateway: state store failed: {exc}", file=sys.stderr, flush=True)
-            message = "Ramparts gateway: its state store is unavailable; the request was not sent"
+            decision = decide.store_failed()
             record = self._record(request, None, None)
-            record.update(
-                decision="deny",
-                status=503,
-                outcome="store_error",
-                reasons=[message],
-                rule_ids=["gateway.store"],
-            )
+            record.update(decision=decision, status=503, outcome="store_error")
             self.audit.append(record)
-            return error_response(503, "api_error", message)
+            return error_response(503, "api_error", "Ramparts gateway: " + decision.reason)
 
     # -- helpers
 
@@ -269,40 +281,38 @@ class Gateway:
 
     def _record(self, request: web.Request, identity: Identity | None, session: str | None) -> dict[str, Any]:
         return {
-            "v": 1,
-            "time": now(),
             "user": identity.user if identity else None,
             "token_id": identity.token_id if identity else None,
             "host": socket.gethostname(),
-            "agent": "claude-code",
             "session": session,
-            "event": "GatewayRequest",
             "route": request.path,
             "method": request.method,
             "replica": self.replica,
             "decision_id": os.urandom(12).hex(),
         }
 
-    def _deny(
-        self,
-        record: dict[str, Any],
-        status: int,
-        kind: str,
-        message: str,
-        rule: str,
-        started: float,
-        headers: Mapping[str, str] | None = None,
+    def _refuse(
+        self, record: dict[str, Any], decision: Decision, refusal: decide.Refusal, started: float
     ) -> web.Response:
+        """Record a deny, then answer it in Anthropic's error format."""
         record.update(
-            decision="deny",
-            status=status,
-            outcome="denied",
-            reasons=[message],
-            rule_ids=[rule],
-            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            decision=decision, status=refusal.status, outcome="denied", latency_ms=self._ms(started)
         )
         self.audit.append(record)
-        return error_response(status, kind, message, headers)
+        headers = (
+            {"retry-after": retry_after(refusal.retry_after)} if refusal.retry_after is not None else None
+        )
+        return error_response(refusal.status, refusal.kind, "Ramparts gateway: " + decision.reason, headers)
+
+    def _check(self, record: dict[str, Any], facts: decide.Facts, started: float) -> web.Response | None:
+        """Ask the engine about the facts gathered so far: None to go on (a report-mode would-deny is
+        kept for the record), or the refusal to send."""
+        decision, refusal = decide_gateway(self.limits, facts, now=time.time())
+        if refusal is not None:
+            return self._refuse(record, decision, refusal, started)
+        if not decision.enforced:
+            record["decision"] = decision
+        return None
 
     async def _read_json(self, request: web.Request) -> tuple[bytes, Any] | str:
         """The raw body and its JSON, or a reason to refuse it (``"too_large"``, ``"body_timeout"`` or a
@@ -321,6 +331,8 @@ class Gateway:
             return raw, json.loads(raw)
         except ValueError:
             return "the request body is not valid JSON"
+        except RecursionError:
+            return "the request body is nested too deeply"
 
     def _session(self, request: web.Request, identity: Identity) -> tuple[str | None, str]:
         """The client's session id (for the audit) and the vault's session: per user, so one user
@@ -346,9 +358,14 @@ class Gateway:
         jobs: list[tuple[ResultCache, str, Pending[Any]]] = []
         scan_cache = getattr(self.masker.scan, "cache", None)
         if isinstance(scan_cache, ResultCache):
-            for text in dict.fromkeys(request_texts(body)):
+            for text in dict.fromkeys(request_texts(body, self.masker.shapes)):
                 if text not in scan_cache:
                     jobs.append((scan_cache, text, self.pool.submit_scan(text)))
+        pdf_cache = self.pdf_cache
+        if pdf_cache is not None:
+            for data in dict.fromkeys(request_documents(body, self.masker.shapes)):
+                if data not in pdf_cache:
+                    jobs.append((pdf_cache, data, self.pool.submit_pdf(data)))
         for text in dict.fromkeys(screened_texts(body)):
             if text not in self.screener.cache:
                 jobs.append((self.screener.cache, text, self.pool.submit_score(text)))
@@ -360,98 +377,67 @@ class Gateway:
     ) -> tuple[Identity, str, dict[str, Any], bytes] | web.Response:
         """Authentication, limits and body checks shared by messages and count_tokens."""
         identity = self._identify(request)
-        if identity is None:
-            return self._deny(
-                record,
-                401,
-                "authentication_error",
-                "invalid or missing Ramparts gateway token (set ANTHROPIC_AUTH_TOKEN to a token from "
-                "`ramparts gateway token create`)",
-                "gateway.auth",
-                started,
-            )
+        facts = decide.Facts(authenticated=identity is not None)
+        refused = self._check(record, facts, started)
+        if refused is not None or identity is None:
+            return refused or error_response(401, "authentication_error", "unauthenticated")
         session, vault_session = self._session(request, identity)
         record.update(user=identity.user, token_id=identity.token_id, session=session)
+        if not self.audit.healthy:  # the last audit write failed: this request's record is the probe
+            decision = decide.audit_unhealthy(self.limits.mode)
+            if decision.verdict == "deny":
+                return self._refuse(
+                    record, decision, decide.refusal(decision, self.limits, facts, now=0), started
+                )
+            record["decision"] = decision
         if self.rate is not None:
-            wait = self.rate.take(identity.user)
-            if wait > 0:
-                return self._deny(
-                    record,
-                    429,
-                    "rate_limit_error",
-                    f"Ramparts gateway: more than {self.config.rate_per_minute} requests per minute",
-                    "gateway.rate",
-                    started,
-                    {"retry-after": retry_after(wait)},
-                )
+            facts = facts._replace(rate_wait=self.rate.take(identity.user))
         if self.config.daily_tokens is not None:
-            used = await asyncio.to_thread(self.usage.used, identity.user, utc_day())
-            if used >= self.config.daily_tokens:
-                now = time.time()
-                return self._deny(
-                    record,
-                    429,
-                    "rate_limit_error",
-                    f"Ramparts gateway: the daily token budget ({self.config.daily_tokens}) is used up",
-                    "gateway.budget",
-                    started,
-                    {"retry-after": retry_after(86400 - now % 86400)},
-                )
-        got = await self._read_json(request)
-        if got == "too_large":
-            return self._deny(
-                record,
-                413,
-                "request_too_large",
-                f"Ramparts gateway: the request exceeds {self.config.max_request_bytes} bytes",
-                "gateway.size",
-                started,
+            facts = facts._replace(
+                tokens_used=await asyncio.to_thread(self.usage.used, identity.user, utc_day())
             )
-        if got == "body_timeout":
-            refused = self._deny(
-                record,
-                408,
-                "timeout_error",
-                f"Ramparts gateway: the request body did not arrive within {self.config.body_timeout:g} s",
-                "gateway.body_timeout",
-                started,
-            )
-            refused.force_close()  # the rest of the body is not waited for
+        refused = self._check(record, facts, started)
+        if refused is not None:
             return refused
+        got = await self._read_json(request)
+        if got in ("too_large", "body_timeout"):
+            state: decide.BodyState = "too_large" if got == "too_large" else "body_timeout"
+            refused = self._check(record, facts._replace(body=state), started)
+            if refused is not None and got == "body_timeout":
+                refused.force_close()  # the rest of the body is not waited for
+            return refused or error_response(400, "invalid_request_error", "unreadable body")
         if isinstance(got, str):
-            return self._deny(record, 400, "invalid_request_error", got, "gateway.json", started)
+            refused = self._check(record, facts._replace(body="invalid", body_problem=got), started)
+            return refused or error_response(400, "invalid_request_error", got)
         raw, body = got
         record["request_bytes"] = len(raw)
         if not isinstance(body, dict):
-            return self._deny(
-                record,
-                400,
-                "invalid_request_error",
-                "the body must be a JSON object",
-                "gateway.json",
-                started,
-            )
+            facts = facts._replace(body="invalid", body_problem="the body must be a JSON object")
+            return self._check(record, facts, started) or error_response(400, "invalid_request_error", "")
         model = body.get("model")
         record["model"] = model if isinstance(model, str) else None
-        if not self.config.model_allowed(model):
-            return self._deny(
-                record,
-                400,
-                "invalid_request_error",
-                f"Ramparts gateway: model {str(model)[:100]!r} is not allowed here; allowed: "
-                + ", ".join(self.config.models),
-                "gateway.model",
-                started,
-            )
+        asked = body.get("max_tokens")
+        facts = facts._replace(
+            body="ok",
+            model=model if isinstance(model, str) else None,
+            model_known=True,
+            max_tokens=asked if isinstance(asked, int) and not isinstance(asked, bool) else None,
+        )
+        refused = self._check(record, facts, started)
+        if refused is not None:
+            return refused
         return identity, vault_session, body, raw
 
-    def _cap_max_tokens(self, body: dict[str, Any], record: dict[str, Any]) -> dict[str, Any] | str:
+    def _cap_max_tokens(self, body: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
         cap = self.config.max_tokens
         asked = body.get("max_tokens")
-        if cap is None or not isinstance(asked, int) or asked <= cap:
-            return body
-        if self.config.max_tokens_mode == "reject":
-            return f"Ramparts gateway: max_tokens {asked} is above the cap of {cap}"
+        if (
+            cap is None
+            or not isinstance(asked, int)
+            or asked <= cap
+            or self.config.max_tokens_mode == "reject"
+        ):
+            return body  # within the cap, or over it in reject mode (admission refused it, or reports it)
         record["max_tokens"] = {"asked": asked, "sent": cap}
         out = {**body, "max_tokens": cap}
         thinking = body.get("thinking")
@@ -471,26 +457,38 @@ class Gateway:
             record["masked"] = {
                 "blocked": {"rule": blocked.rule, "detector": blocked.detector, "where": blocked.where}
             }
-            return self._deny(
-                record,
-                400,
-                "invalid_request_error",
-                f"Ramparts gateway: {blocked}",
-                f"gateway.dlp.{blocked.rule}",
-                started,
-            )
+            decision = decide.dlp_block(blocked.rule, blocked.detector, blocked.where, str(blocked))
+            return self._refuse(record, decision, decide.Refusal(400, "invalid_request_error"), started)
+        except ShapeRefused as refused:  # an unknown block type or field, a refused image or document
+            record["refused"] = {"kind": refused.kind, "name": refused.name[:100], "where": refused.where}
+            decision = decide.shape_refused(refused.rule, str(refused))
+            return self._refuse(record, decision, decide.Refusal(400, "invalid_request_error"), started)
+        except ToolPoisoned as poisoned:
+            item = poisoned.screened
+            record["screened"] = {
+                "tool_results": 0,
+                "items": [],
+                "tool_definitions": [
+                    {
+                        "where": item.where,
+                        "tool": item.tool_use_id,
+                        "action": item.action,
+                        "score": item.score,
+                        "signal": item.signal,
+                        "fingerprint": item.fingerprint,
+                    }
+                ],
+            }
+            decision = decide.tool_poisoned(str(poisoned))
+            return self._refuse(record, decision, decide.Refusal(400, "invalid_request_error"), started)
         except ScanFailed as exc:  # the detectors failed: nothing goes out unscanned (store failures
             # are the _store_failures middleware's: 503)
-            return self._deny(
-                record,
-                500,
-                "api_error",
-                f"Ramparts gateway: the request could not be checked ({exc})",
-                "gateway.scan_failed",
-                started,
-            )
+            decision = decide.scan_failed(str(exc))
+            return self._refuse(record, decision, decide.Refusal(500, "api_error"), started)
         record["masked"] = masked_record(prepared.masked.findings)
-        record["screened"] = screened_record(prepared.screened.screened, prepared.screened.results)
+        record["screened"] = screened_record(
+            prepared.screened.screened, prepared.screened.results, prepared.screened.tools
+        )
         if not prepared.payload:
             prepared = prepared._replace(payload=raw)
         record["upstream_bytes"] = len(prepared.payload)
@@ -510,15 +508,9 @@ class Gateway:
         started = time.perf_counter()
         record = self._record(request, None, None)
         identity = self._identify(request)
-        if identity is None:
-            return self._deny(
-                record,
-                401,
-                "authentication_error",
-                "invalid or missing Ramparts gateway token",
-                "gateway.auth",
-                started,
-            )
+        refused = self._check(record, decide.Facts(authenticated=identity is not None), started)
+        if refused is not None or identity is None:
+            return refused or error_response(401, "authentication_error", "unauthenticated")
         record.update(user=identity.user, token_id=identity.token_id)
         url = self.config.upstream + request.path_qs
         try:
@@ -535,7 +527,8 @@ class Gateway:
                 data = json.dumps(listing).encode()
         if status == 200 and self.bedrock is not None and request.match_info.get("model_id") is None:
             data = upstream_mod.add_models(self.bedrock.config, self.config.model_allowed, data)
-        record.update(decision="allow", status=status, outcome="ok", latency_ms=self._ms(started))
+        record.setdefault("decision", decide.ALLOW)
+        record.update(status=status, outcome="ok", latency_ms=self._ms(started))
         self.audit.append(record)
         return web.Response(status=status, body=data, headers=headers)
 
@@ -562,7 +555,8 @@ class Gateway:
                 status = upstream.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             return self._upstream_failed(record, exc, started)
-        record.update(decision="allow", status=status, outcome="ok", latency_ms=self._ms(started))
+        record.setdefault("decision", decide.ALLOW)
+        record.update(status=status, outcome="ok", latency_ms=self._ms(started))
         self.audit.append(record)
         return web.Response(status=status, body=data, headers=headers)
 
@@ -576,8 +570,8 @@ class Gateway:
         message = "Ramparts gateway: the upstream " + (
             "timed out" if timeout else f"failed ({type(exc).__name__})"
         )
+        record.setdefault("decision", decide.ALLOW)
         record.update(
-            decision="allow",
             status=status,
             outcome="upstream_error",
             reasons=[message],
@@ -594,8 +588,6 @@ class Gateway:
             return admitted
         identity, vault_session, body, raw = admitted
         capped = self._cap_max_tokens(body, record)
-        if isinstance(capped, str):
-            return self._deny(record, 400, "invalid_request_error", capped, "gateway.max_tokens", started)
         prepared = await self._screen_and_mask(capped, raw, vault_session, record, started)
         if isinstance(prepared, web.Response):
             return prepared
@@ -613,7 +605,8 @@ class Gateway:
             return value if value is not None else self.vault.value_for(vault_session, placeholder)
 
         usage = Usage()
-        record.update(decision="allow", outcome="ok")
+        record.setdefault("decision", decide.ALLOW)
+        record["outcome"] = "ok"
         url = self.config.upstream + request.path_qs
         bedrock_id = self.bedrock.route(body.get("model")) if self.bedrock is not None else None
         self.in_flight += 1

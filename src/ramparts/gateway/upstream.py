@@ -26,6 +26,7 @@ from aiohttp import web
 from yarl import URL
 
 from ..errors import GatewayError
+from . import decide
 from ._records import Usage
 from .bedrock import (
     EVENTSTREAM,
@@ -257,7 +258,8 @@ async def count_tokens(
     invoke = translate_body(body, betas(request.headers.getall("anthropic-beta", [])))
     invoke.setdefault("max_tokens", 1)
     payload = count_tokens_body(dumps(invoke))
-    record.update(upstream="bedrock", upstream_bytes=len(payload), decision="allow")
+    record.update(upstream="bedrock", upstream_bytes=len(payload))
+    record.setdefault("decision", decide.ALLOW)
     try:
         response = await _count(gateway, payload, model_id, record, started)
     except Exception as exc:  # noqa: BLE001 - fail closed, in the client's error format

@@ -110,6 +110,27 @@ def _write_cache(target: str, policy: Policy) -> None:
 # -- parsing with positions ---------------------------------------------------------------------
 
 
+def _empty_list_hint(text: str, error_line: int) -> str:
+    """The commonest edit of a fresh policy file: an example rule uncommented below ``deny: []``. Say
+    how to fix it, since YAML's own message ("expected <block end>") does not."""
+    lines = text.splitlines()
+    for index in range(min(error_line, len(lines) - 1), -1, -1):
+        line = lines[index]
+        stripped = line.split("#", 1)[0].rstrip()
+        if not stripped:
+            continue
+        if stripped.lstrip().startswith("- "):
+            continue
+        key, sep, value = stripped.partition(":")
+        if sep and value.strip() == "[]":
+            return (
+                f"; the list item(s) below '{key.strip()}: []' (line {index + 1}) cannot belong to it: "
+                f"write '{key.strip()}:' without the '[]'"
+            )
+        return ""
+    return ""
+
+
 def parse_document(raw: bytes, display: str) -> tuple[dict[str, Any], Marks]:
     """Parse YAML into plain data plus a map from key paths to (line, column), both 1-based."""
     import yaml
@@ -126,6 +147,7 @@ def parse_document(raw: bytes, display: str) -> tuple[dict[str, Any], Marks]:
         problem = f"YAML syntax error: {exc.problem or exc.context}"
         if mark is None:
             raise PolicyError(problem, file=display) from exc
+        problem += _empty_list_hint(text, mark.line)
         raise PolicyError(problem, file=display, line=mark.line + 1, column=mark.column + 1) from exc
     except yaml.YAMLError as exc:
         raise PolicyError(f"YAML error: {exc}", file=display) from exc
@@ -238,8 +260,10 @@ def validate(data: dict[str, Any], marks: Marks, display: str) -> None:
             message = (
                 "a rule is a string like 'Bash(git push *)' or a mapping with 'rule' (and 'id', 'reason')"
             )
-        elif error.validator == "required":
-            message = error.message
+        elif error.validator == "type" and error.instance is None:
+            wanted = error.validator_value
+            empty = {"array": "[]", "object": "{}"}.get(wanted if isinstance(wanted, str) else "", "")
+            message = f"is empty: give it a value{f' (an empty one is {empty})' if empty else ''}"
         else:
             message = error.message
         problems.append((line, col, f"{dotted}: {message}"))
@@ -299,10 +323,12 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
     gateway: dict[str, Any] = {}
     gateway_dlp: dict[str, Any] = dict(GatewaySettings().dlp)
     gateway_keys: list[tuple[str, tuple[int, int], str]] = []
+    gateway_unknown: dict[str, dict[str, Any]] = {}
     bedrock_at: tuple[tuple[int, int], str] = ((0, 0), display)
     settings: dict[str, Any] = {}
     env: dict[str, str] = {}
     sensitive: list[str] = []
+    ignore_case = True
     lists: dict[RuleList, list[Rule]] = {"deny": [], "ask": [], "allow": []}
     seen_ids: set[tuple[str, str]] = set()
     for data, marks, where in layers:
@@ -310,6 +336,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         mode = data.get("mode", mode)
         perms = data.get("permissions", {})
         default = perms.get("default", default)
+        ignore_case = perms.get("paths_ignore_case", ignore_case)
         shell.update(data.get("shell", {}))
         detect = data.get("detect", {})
         pii.update({k: v for k, v in detect.get("pii", {}).items() if k != "custom"})
@@ -346,6 +373,10 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
             gateway_dlp[_GATEWAY_CATEGORIES.get(key, key)] = action
             if not where.startswith("profile:"):  # the shipped profiles' keys are tested
                 gateway_keys.append((key, marks.get(("gateway", "dlp", key, "<key>"), (0, 0)), where))
+        for key in ("unknown_blocks", "unknown_fields"):  # merged per name across layers
+            gateway_unknown.setdefault(key, {}).update(layer_gateway.pop(key, {}))
+        for key, value in layer_gateway.pop("documents", {}).items():
+            gateway[f"documents_{key}"] = value
         if layer_gateway.get("bedrock") is not None:  # replaced as a whole by a later layer
             bedrock_at = (marks.get(("gateway", "bedrock"), (0, 0)), where)
         gateway.update(layer_gateway)
@@ -400,6 +431,8 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         gateway["models"] = tuple(gateway["models"])
     if gateway.get("bedrock") is not None:
         gateway["bedrock"] = _bedrock(gateway["bedrock"], *bedrock_at)
+    for key, names in gateway_unknown.items():
+        gateway[key] = tuple(names.items())
     ship_json = _ship_section(ship)
     return Policy(
         ship=ship_json,
@@ -417,6 +450,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         opaque_shell=shell.get("opaque", "ask"),
         inline_code=shell.get("inline_code", "ask"),
         allow_read_only=shell.get("allow_read_only", False),
+        paths_ignore_case=ignore_case,
         hook=HookSettings(**hook),
         settings=CompileSettings(env=tuple(sorted(env.items())), **settings),
         extends=tuple(where for _d, _m, where in layers[:-1]),

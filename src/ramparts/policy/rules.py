@@ -278,8 +278,15 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + "(?:/.*)?", re.DOTALL)
 
 
-def _relative(path: str, root: str) -> str | None:
+@lru_cache(maxsize=1024)
+def _glob_regex_folded(pattern: str) -> re.Pattern[str]:
+    return re.compile(glob_regex(pattern).pattern, re.DOTALL | re.IGNORECASE)
+
+
+def _relative(path: str, root: str, fold: bool = False) -> str | None:
     root = root.rstrip("/")
+    if fold:
+        path, root = path.lower(), root.lower()
     if path == root:
         return "."
     if path.startswith(root + "/"):
@@ -287,32 +294,63 @@ def _relative(path: str, root: str) -> str | None:
     return None
 
 
-def path_matches(rule: Rule, path: str, cwd: str, home: str) -> bool:
-    """Does an absolute, normalised ``path`` fall under the rule's path pattern?"""
+def path_matches(rule: Rule, path: str, cwd: str, home: str, *, fold: bool = False) -> bool:
+    """Does an absolute, normalised ``path`` fall under the rule's path pattern? With ``fold``, letter
+    case does not count (a case-insensitive file system: ``.ENV`` is ``.env``)."""
     anchor, _, pattern = rule.spec.partition(":")
+    compiled = _glob_regex_folded if fold else glob_regex
     if anchor == "abs":
         if pattern.strip("/") == "":
             return path.startswith("/")
-        return glob_regex(pattern.rstrip("/")).fullmatch(path) is not None
+        return compiled(pattern.rstrip("/")).fullmatch(path) is not None
     if anchor == "float":
-        return glob_regex("**/" + pattern).fullmatch(path.lstrip("/")) is not None
+        return compiled("**/" + pattern).fullmatch(path.lstrip("/")) is not None
     root = home if anchor == "home" else cwd
-    rel = _relative(path, root)
+    rel = _relative(path, root, fold)
     if rel is None:
         return False
     if anchor == "cwdfloat":
-        return glob_regex("**/" + pattern).fullmatch(rel) is not None
+        return compiled("**/" + pattern).fullmatch(rel) is not None
     pattern = pattern.rstrip("/")
     if pattern in ("", "."):
         return True
-    return glob_regex(pattern).fullmatch(rel) is not None
+    return compiled(pattern).fullmatch(rel) is not None
+
+
+_BACKUP_SUFFIX = re.compile(
+    r"(?:~|[._-](?:bak|backup|orig|old|save|sav|swp|swo|swn|tmp|temp|copy|dist|prev|[0-9]{1,3}))$",
+    re.IGNORECASE,
+)
+
+
+def name_variants(path: str) -> list[str]:
+    """The names a protected file is known by when it is copied aside: editor and backup spellings
+    (``id_rsa.bak``, ``.npmrc~``, ``server.key.orig``, ``.#.env``, ``#.env#``) name the file they hold."""
+    head, _, base = path.rpartition("/")
+    out: list[str] = []
+    if base.startswith(".#") and len(base) > 2:
+        out.append(f"{head}/{base[2:]}")
+    if len(base) > 2 and base[0] == base[-1] == "#":
+        out.append(f"{head}/{base[1:-1]}")
+    name = base
+    for _ in range(3):
+        match = _BACKUP_SUFFIX.search(name)
+        if match is None or match.start() == 0:
+            break
+        name = name[: match.start()]
+        out.append(f"{head}/{name}")
+    return out
 
 
 _GLOB_START = re.compile(r"[*?\[]")
 
 
-def path_may_match_below(rule: Rule, directory: str, cwd: str, home: str) -> bool:
+def path_may_match_below(rule: Rule, directory: str, cwd: str, home: str, *, fold: bool = False) -> bool:
     """Could the rule's pattern match the directory or anything below it? (For recursive reads.)"""
+    if fold:
+        return path_may_match_below(
+            rule._replace(spec=rule.spec.lower()), directory.lower(), cwd.lower(), home.lower()
+        )
     anchor, _, pattern = rule.spec.partition(":")
     if anchor == "float":
         return True

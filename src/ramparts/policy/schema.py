@@ -43,6 +43,7 @@ SCHEMA: dict[str, Any] = {
                 "ask": {"type": "array", "items": _RULE},
                 "allow": {"type": "array", "items": _RULE},
                 "drop": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                "paths_ignore_case": {"type": "boolean"},
             },
         },
         "sensitive_paths": {"type": "array", "items": {"type": "string", "minLength": 1}},
@@ -236,6 +237,42 @@ SCHEMA: dict[str, Any] = {
                     "description": "postgresql:// URL of the store shared by gateway replicas (vault, "
                     "tokens, budget); no password: the policy is read on every machine",
                     "pattern": STORE_URL_PATTERN,
+                },
+                "images": {
+                    "enum": ["allow", "refuse"],
+                    "description": "images are never inspected; refuse answers 400 to a request with one",
+                },
+                "documents": {
+                    "type": "object",
+                    "description": "base64 PDF documents: their text is extracted and scanned",
+                    "additionalProperties": False,
+                    "properties": {
+                        "findings": {
+                            "enum": ["block", "drop"],
+                            "description": "a PDF holding a value a mask/redact rule names: drop (a "
+                            "notice in its place; default) or block (400); a block rule always blocks",
+                        },
+                        "unreadable": {
+                            "enum": ["block", "drop", "pass"],
+                            "description": "a PDF that cannot be parsed (or another binary document): "
+                            "refuse (fail closed), drop, or send unscreened",
+                        },
+                        "max_pages": {"type": "integer", "minimum": 1, "maximum": 10000},
+                    },
+                },
+                "unknown_blocks": {
+                    "type": "object",
+                    "description": "content block types the gateway does not know -> pass (sent "
+                    "unscreened) | screen (every string masked); others are refused",
+                    "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,63}$"},
+                    "additionalProperties": {"enum": ["pass", "screen"]},
+                },
+                "unknown_fields": {
+                    "type": "object",
+                    "description": "top-level request fields the gateway does not know -> pass | screen; "
+                    "others are refused",
+                    "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,63}$"},
+                    "additionalProperties": {"enum": ["pass", "screen"]},
                 },
                 "dlp": {
                     "type": "object",

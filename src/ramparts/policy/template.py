@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 _TEMPLATE = """\
-# Ramparts policy (docs/policy.md). Checked with: ramparts policy check {{path}}
+# Ramparts policy (docs/policy.md). Checked with: ramparts policy check {path}
 version: 1
 
 # Start from a shipped profile: baseline (the organisation-wide floor), strict (baseline + a human
@@ -67,5 +67,6 @@ settings:
 """
 
 
-def render_template(profile: str) -> str:
-    return _TEMPLATE.format(profile=profile)
+def render_template(profile: str, path: str = "ramparts.yaml") -> str:
+    """The file for ``profile``; ``path`` is where it is written (its header says how to check it)."""
+    return _TEMPLATE.format(profile=profile, path=path)

@@ -147,6 +147,17 @@ class GatewaySettings(NamedTuple):
     dlp: tuple[tuple[str, GatewayAction], ...] = GATEWAY_BASELINE_DLP
     """(key, action): key a detector id, a ``prefix*`` or a category (``secret``, ``pii``)."""
     bedrock: BedrockSettings | None = None
+    images: Literal["allow", "refuse"] = "allow"
+    """Images are not inspected; ``refuse`` answers 400 to a request carrying one."""
+    documents_findings: Literal["block", "drop"] = "drop"
+    """A base64 PDF whose text holds a value a ``dlp`` rule names: drop the document, or refuse."""
+    documents_unreadable: Literal["block", "drop", "pass"] = "block"
+    """A PDF that cannot be parsed, or another binary document: refuse (fail closed), drop, or pass."""
+    documents_max_pages: int = 200
+    unknown_blocks: tuple[tuple[str, Literal["pass", "screen"]], ...] = ()
+    """Block types the gateway does not know that may go through (unscreened, or screened); others: 400."""
+    unknown_fields: tuple[tuple[str, Literal["pass", "screen"]], ...] = ()
+    """Top-level fields the gateway does not know that may go through; others: 400."""
 
 
 class Policy(NamedTuple):
@@ -165,6 +176,8 @@ class Policy(NamedTuple):
     """What code handed to an interpreter inline (``python3 -c``, ``perl -e``) gets at most."""
     allow_read_only: bool = False
     """Allow commands the built-in read-only table knows cannot change anything (``shell/readonly.py``)."""
+    paths_ignore_case: bool = True
+    """Deny and ask path rules match regardless of letter case (``.ENV`` is ``.env`` on macOS and Windows)."""
     hook: HookSettings = HookSettings()
     settings: CompileSettings = CompileSettings()
     extends: tuple[str, ...] = ()
@@ -198,6 +211,8 @@ def policy_to_json(policy: Policy) -> dict[str, Any]:
     data["git"] = policy.git._asdict()
     data["gateway"] = policy.gateway._asdict()
     data["gateway"]["dlp"] = [list(item) for item in policy.gateway.dlp]
+    data["gateway"]["unknown_blocks"] = [list(item) for item in policy.gateway.unknown_blocks]
+    data["gateway"]["unknown_fields"] = [list(item) for item in policy.gateway.unknown_fields]
     bedrock = policy.gateway.bedrock
     data["gateway"]["bedrock"] = (
         None if bedrock is None else {**bedrock._asdict(), "models": [list(m) for m in bedrock.models]}
@@ -239,6 +254,8 @@ def policy_from_json(data: dict[str, Any]) -> Policy:
     gateway = dict(data["gateway"])
     gateway["models"] = tuple(gateway["models"])
     gateway["dlp"] = tuple((k, a) for k, a in gateway["dlp"])
+    for key in ("unknown_blocks", "unknown_fields"):
+        gateway[key] = tuple((k, a) for k, a in gateway.get(key, ()))
     bedrock = gateway.get("bedrock")
     gateway["bedrock"] = (
         None

@@ -26,8 +26,9 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
+from .._util import open_sqlite
 from ..errors import StoreError
 from ..model import OtherSession, SessionState
 from .process import pid_alive, process_start
@@ -126,21 +127,16 @@ class SessionStore:
         path: str | os.PathLike[str],
         *,
         busy_timeout_ms: int = 2000,
-        synchronous: str = "NORMAL",
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError("synchronous must be NORMAL or FULL")
         self.path = os.fspath(path)
         try:
-            os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000, isolation_level=None)
+            self._db = open_sqlite(self.path, busy_timeout_ms=busy_timeout_ms, synchronous=synchronous)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open session store {self.path}: {exc}") from exc
         try:
-            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
             if self._db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'kills'").fetchone()[0] == 0:
                 self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:

@@ -13,8 +13,9 @@ from typing import NamedTuple
 
 from ..model import AccessMode, Command, InlineCode
 from .readonly import SYSTEM_DIRS, is_read_only
+from .readonly import TABLE as READ_ONLY_TABLE
 from .split import REDIRECTS, split
-from .unwrap import options, unwrap
+from .unwrap import expand_long, options, unwrap
 
 # Programs that run another command or code Ramparts cannot see in this analyser.
 OPAQUE_RUNNERS = frozenset(
@@ -63,8 +64,19 @@ _SHELL_C_CLUSTER = frozenset("celuvx")
 _SHELL_QUIET = frozenset({"--norc", "--noprofile", "--posix", "--login"})
 # Options that take a separate value word, per reader (so the value is not taken for a file).
 VALUE_OPTIONS: dict[str, frozenset[str]] = {
-    "grep": frozenset({"-e", "-f", "-m", "-A", "-B", "-C", "--regexp", "--file", "--max-count"}),
-    "rg": frozenset({"-e", "-f", "-m", "-A", "-B", "-C", "-g", "-t", "-T", "--regexp", "--glob", "--type"}),
+    "grep": options(
+        "-e -f -m -A -B -C -d -D --regexp --file --max-count --after-context --before-context --context "
+        "--label --binary-files --devices --directories --exclude --exclude-from --exclude-dir --include "
+        "--group-separator"
+    ),
+    "rg": options(
+        "-e -f -m -A -B -C -g -t -T -E -j -M -r -d --regexp --file --max-count --after-context "
+        "--before-context --context --glob --iglob --type --type-not --type-add --type-clear --max-depth "
+        "--maxdepth --max-filesize --threads --encoding --engine --replace --sort --sortr --colors --color "
+        "--context-separator --field-match-separator --field-context-separator --path-separator --pre "
+        "--pre-glob --ignore-file --max-columns --dfa-size-limit --regex-size-limit --generate "
+        "--hyperlink-format"
+    ),
     "head": frozenset({"-n", "-c", "--lines", "--bytes"}),
     "tail": frozenset({"-n", "-c", "--lines", "--bytes"}),
     "sed": frozenset({"-e", "-f", "--expression", "--file"}),
@@ -72,9 +84,33 @@ VALUE_OPTIONS: dict[str, frozenset[str]] = {
     "cut": frozenset({"-d", "-f", "-c", "-b"}),
     "sort": frozenset({"-t", "-k", "-o", "-S", "--output"}),
     "jq": frozenset({"--arg", "--argjson", "-f", "--from-file"}),
+    "unzip": frozenset({"-d", "-P"}),
 }
 VALUE_OPTIONS["egrep"] = VALUE_OPTIONS["fgrep"] = VALUE_OPTIONS["grep"]
 VALUE_OPTIONS["gawk"] = VALUE_OPTIONS["mawk"] = VALUE_OPTIONS["awk"]
+# Long options known to take no value, per reader whose first positional is a pattern: any other long
+# option without `=` may take the next word, so the word taken for the pattern may be a file.
+BOOLEAN_OPTIONS: dict[str, frozenset[str]] = {
+    "grep": options(
+        "--extended-regexp --fixed-strings --basic-regexp --perl-regexp --ignore-case --no-ignore-case "
+        "--word-regexp --line-regexp --null-data --no-messages --invert-match --version --help "
+        "--byte-offset --line-number --no-line-number --line-buffered --with-filename --no-filename "
+        "--only-matching --quiet --silent --text --recursive --dereference-recursive "
+        "--files-without-match --files-with-matches --count --initial-tab --null --binary "
+        "--no-group-separator --color --colour"
+    ),
+    "rg": options(
+        "--ignore-case --smart-case --case-sensitive --fixed-strings --word-regexp --line-regexp "
+        "--invert-match --count --count-matches --files --files-with-matches --files-without-match "
+        "--hidden --no-ignore --no-ignore-vcs --no-ignore-parent --no-ignore-dot --no-ignore-global "
+        "--no-ignore-exclude --no-ignore-files --follow --line-number --no-line-number --column "
+        "--no-filename --with-filename --heading --no-heading --json --vimgrep --only-matching "
+        "--pretty --quiet --multiline --multiline-dotall --pcre2 --text --search-zip --null "
+        "--null-data --unrestricted --stats --trim --byte-offset --crlf --debug --trace --version "
+        "--help --passthru --no-messages --no-config --one-file-system --binary --sort-files"
+    ),
+}
+BOOLEAN_OPTIONS["egrep"] = BOOLEAN_OPTIONS["fgrep"] = BOOLEAN_OPTIONS["zgrep"] = BOOLEAN_OPTIONS["grep"]
 # Options that give grep/sed/jq their pattern or script, so no positional argument is the pattern.
 PATTERN_OPTIONS = ("-e", "-f", "--regexp", "--file", "--expression", "--from-file")
 SHELL_KEYWORDS = frozenset(
@@ -161,6 +197,9 @@ READERS: dict[str, int] = {
     "xzcat": 0,
     "zless": 0,
     "openssl": 0,
+    "unzip": 0,
+    "zipinfo": 0,
+    "df": 0,  # opens each file it is given (to find its file system)
     "grep": 1,
     "egrep": 1,
     "fgrep": 1,
@@ -215,6 +254,22 @@ MAX_DEPTH = 4
 RECURSIVE_READERS = frozenset({"grep", "egrep", "fgrep", "diff", "zgrep"})
 ALWAYS_RECURSIVE = frozenset({"rg", "ag", "ack"})
 CLOUD_CLIS = {"aws": "amazonaws.com", "az": "management.azure.com", "gcloud": "googleapis.com"}
+API_CLIS = {
+    "kubectl": "kubernetes.kubeconfig",
+    "oc": "kubernetes.kubeconfig",
+    "helm": "kubernetes.kubeconfig",
+    "gh": "api.github.com",
+    "docker": "docker.daemon",
+    "podman": "docker.daemon",
+    # package managers look for updates of themselves (npm's update notifier, pip's version check)
+    "npm": "registry.npmjs.org",
+    "npx": "registry.npmjs.org",
+    "pnpm": "registry.npmjs.org",
+    "yarn": "registry.npmjs.org",
+    "pip": "pypi.org",
+    "pip3": "pypi.org",
+}
+"""CLIs that talk to a server their configuration names (a cluster, a daemon, GitHub's API)."""
 """Cloud CLIs and the service they send their parameters (and the files those name) to."""
 ARCHIVERS = frozenset({"zip", "7z", "7zz", "cpio"})
 FILE_OPTIONS = frozenset({"-f", "--file", "--from-file"})
@@ -229,6 +284,12 @@ OPTION_READS: dict[str, frozenset[str]] = {
     "tar": frozenset({"-T", "--files-from", "-X", "--exclude-from"}),
     "diff": frozenset({"--from-file", "--to-file", "-X", "--exclude-from"}),
     "jq": frozenset({"--rawfile", "--slurpfile"}),
+    "grep": frozenset({"--exclude-from"}),
+    "pip": frozenset({"--path", "-r", "--requirement", "-c", "--constraint"}),
+    "kubectl": frozenset({"-f", "--filename", "-k", "--kustomize"}),
+    "oc": frozenset({"-f", "--filename", "-k", "--kustomize"}),
+    "helm": frozenset({"-f", "--values", "--set-file"}),
+    "pip3": frozenset({"--path", "-r", "--requirement", "-c", "--constraint"}),
     "tree": frozenset({"--fromfile"}),
     "rsync": frozenset({"--files-from", "--exclude-from", "--include-from", "--password-file"}),
     "gpg": frozenset({"--passphrase-file"}),
@@ -245,7 +306,6 @@ PATTERN_FILE_READERS = frozenset({"grep", "egrep", "fgrep", "rg", "sed", "awk", 
 GIT_GLOBAL_VALUE_OPTIONS = frozenset(
     {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--attr-source", "--config-env"}
 )
-_BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 
 
 class FileWord(NamedTuple):
@@ -302,7 +362,7 @@ def _target_directory(args: list[str]) -> str | None:
 class _Acc:
     """What one level of analysis found."""
 
-    __slots__ = ("code", "commands", "files", "hosts", "opaque")
+    __slots__ = ("code", "commands", "dirs", "files", "hosts", "opaque")
 
     def __init__(self, opaque: tuple[str, ...] = ()) -> None:
         self.commands: list[Command] = []
@@ -310,6 +370,8 @@ class _Acc:
         self.opaque: list[str] = list(opaque)
         self.hosts: list[str] = []
         self.code: list[InlineCode] = []
+        self.dirs: list[str] = []
+        """Directories a ``cd``/``pushd`` in the string may move to."""
 
     def add(
         self,
@@ -361,7 +423,46 @@ def _analyze(text: str, depth: int) -> _Acc:
             continue
         mode = REDIRECTS.get(redirect.op, "write")
         acc.files.append(FileWord(redirect.target, "read" if mode == "read" else "write", "redirect"))
+    if acc.dirs:
+        _also_in(acc, acc.dirs)
     return acc
+
+
+MAX_DIRS = 8
+"""Directories a command string may ``cd`` into before it is opaque."""
+
+
+def _also_in(acc: _Acc, dirs: list[str]) -> None:
+    """A ``cd DIR`` anywhere in the string may run any of its commands in DIR (functions, loops and
+    subshells make the order unknowable): every relative file word counts in each directory too."""
+    places = list(dict.fromkeys(dirs))
+    if len(places) > MAX_DIRS:
+        acc.opaque.append(f"the command changes directory more than {MAX_DIRS} ways")
+        return
+    extra: list[FileWord] = []
+    for place in places:
+        for found in acc.files:
+            if not found.word.startswith(("/", "~")):
+                extra.append(found._replace(word=_join(place, found.word)))
+    acc.files.extend(extra)
+    acc.dirs = []
+
+
+def _join(folder: str, word: str) -> str:
+    return folder if word in ("", ".") else folder.rstrip("/") + "/" + word
+
+
+def _cd_target(name: str, args: list[str], acc: _Acc) -> None:
+    """Where ``cd``/``pushd`` moves (``cd`` alone: home; ``cd -``: the previous folder, unknown)."""
+    words = [w for w in args if not (w.startswith("-") and len(w) > 1 and w != "--")]
+    words = [w for w in words if w != "--"]
+    target = words[0] if words else "~"
+    if name == "pushd" and target.startswith(("+", "-")):
+        acc.opaque.append(f"pushd {target!r} rotates the directory stack")
+    elif target == "-":
+        acc.opaque.append("cd - returns to a folder only known when it runs")
+    else:
+        acc.dirs.append(target)
 
 
 def _run(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
@@ -369,11 +470,13 @@ def _run(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
     kept: list[tuple[str, ...]] = []
     remote = False
     written: list[str] = []
+    chdir: list[str] = []
     while True:
         unwrapped = unwrap(argv, acc.opaque)
         kept.extend(unwrapped.kept)
         remote = remote or unwrapped.remote
         written.extend(unwrapped.written)
+        chdir.extend(unwrapped.chdir)
         argv = unwrapped.argv
         if not argv or argv[0] not in SHELL_KEYWORDS:
             break
@@ -388,15 +491,26 @@ def _run(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
         inner = _Acc()
         _command(argv, inner, depth, stdin)
         acc.merge(inner, files=False)
+    elif chdir:  # `env -C DIR CMD`, `sudo -D DIR CMD`: CMD's relative paths are below DIR
+        inner = _Acc()
+        _command(argv, inner, depth, stdin)
+        folder = chdir[0]
+        for deeper in chdir[1:]:
+            folder = deeper if deeper.startswith(("/", "~")) else _join(folder, deeper)
+        inner.files = [
+            f if f.word.startswith(("/", "~")) else f._replace(word=_join(folder, f.word))
+            for f in inner.files
+        ]
+        inner.dirs = [d if d.startswith(("/", "~")) else _join(folder, d) for d in inner.dirs]
+        acc.merge(inner)
+        acc.dirs.extend(inner.dirs)
     else:
         _command(argv, acc, depth, stdin)
 
 
 def _expansions(words: list[str], opaque: list[str]) -> None:
     """Words bash would expand in ways this analyser does not reproduce."""
-    for word in words:
-        if _BRACE.search(word):
-            opaque.append(f"brace expansion in {word[:60]!r}")
+    for word in words:  # brace expansion is found by the parser, which knows what was quoted
         if word.startswith("~") and not (word == "~" or word.startswith("~/")):
             opaque.append(f"tilde expansion {word.split('/', 1)[0]!r}")
         if "[[:" in word or "[[=" in word or "[[." in word or "[^" in word:
@@ -425,7 +539,8 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
     if name == "git":
         argv = _git_argv(argv, acc.files, acc.opaque)
     words = (name, *argv[1:])
-    args = list(argv[1:])
+    args = spelt_out(name, list(argv[1:]))
+    argv = [argv[0], *args]
     nested = depth < MAX_DEPTH
     string = _shell_string(args) if name in SHELLS and nested else None
     script = stdin if name in SHELLS and nested and string is None and not _positionals(args) else None
@@ -462,6 +577,8 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
         acc.opaque.append(f"{name!r} runs a command this analyser cannot see")
     elif name == "find":
         _find(args, acc, depth)
+    elif name in ("cd", "pushd"):
+        _cd_target(name, args, acc)
     else:
         _inline_code(name, argv, acc, stdin)
     for word in args:  # `diff --from-file=.env`, `wc --files0-from=.env`: a long option's value may be a file
@@ -573,8 +690,13 @@ def _tar(args: list[str], files: list[FileWord]) -> None:
                     target = attached if letter == "C" else target
                     break
                 pending.append(letter)
-    if mode in _TAR_CREATE:
-        files.extend(FileWord(w, "read", "argument", True) for w in positional)
+    if mode in _TAR_CREATE:  # `tar -C DIR -c x`: the members are read below DIR
+        files.extend(
+            FileWord(
+                w if target == "." or w.startswith(("/", "~")) else _join(target, w), "read", "argument", True
+            )
+            for w in positional
+        )
         if archive not in (None, "-"):
             files.append(FileWord(str(archive), "write", "argument"))
         return
@@ -639,6 +761,7 @@ def _find(args: list[str], acc: _Acc, depth: int) -> None:
         while end < len(args) and args[end] not in (";", "+"):
             end += 1
         inner_argv = [w.replace("{}", _FOUND) for w in args[j + 1 : end]]
+        in_found_dir = args[j] in ("-execdir", "-okdir")
         j = end + 1
         if end >= len(args) or not inner_argv:
             acc.opaque.append("find -exec without a complete command")
@@ -657,6 +780,12 @@ def _find(args: list[str], acc: _Acc, depth: int) -> None:
         ]
         found = [f for f in inner.files if _FOUND in f.word]
         inner.files = [f for f in inner.files if _FOUND not in f.word]
+        if in_found_dir:  # -execdir runs CMD in each found file's folder: a relative path is below a root
+            relative = [f for f in inner.files if not f.word.startswith(("/", "~"))]
+            inner.files = [f for f in inner.files if f.word.startswith(("/", "~"))]
+            found.extend(relative)
+            if any(f.mode == "write" for f in relative):
+                acc.opaque.append("find -execdir writes a relative path in every folder it visits")
         for access in found:  # `{}` is every file below the roots
             inner.files.extend(FileWord(root, access.mode, access.via, True) for root in roots)
         acc.merge(inner)
@@ -755,9 +884,50 @@ def _script_argument(args: list[str], takes_value: frozenset[str]) -> str | None
     return positional[0] if positional else None
 
 
+def long_names(name: str) -> frozenset[str]:
+    """The long options Ramparts knows for a program (their abbreviations are spelt out)."""
+    names = (
+        VALUE_OPTIONS.get(name, frozenset())
+        | BOOLEAN_OPTIONS.get(name, frozenset())
+        | OPTION_READS.get(name, frozenset())
+        | frozenset(PATTERN_OPTIONS)
+        | FILE_OPTIONS
+        | _TO_STDOUT
+        | frozenset({"--recursive", "--dereference-recursive", "--target-directory", "--in-place", "--null"})
+        | frozenset({"--output", "--no-index", "--ext-diff", "--textconv", "--add-file", "--directory"})
+        | frozenset(_TAR_LONG_MODES)
+    )
+    spec = READ_ONLY_TABLE.get(name)
+    if spec is not None:
+        names |= spec.deny | spec.values | spec.need
+    if name in HTTP_CLIENTS:
+        names |= _UPLOAD_VALUE | _UPLOAD_FILE
+    return frozenset(n for n in names if n.startswith("--"))
+
+
+def spelt_out(name: str, args: list[str]) -> list[str]:
+    """``args`` with every abbreviated long option spelt out (getopt_long takes any unique prefix:
+    ``grep --reg=x`` is ``grep --regexp=x``), up to ``--``."""
+    if not any(w.startswith("--") and len(w) > 2 for w in args):
+        return args
+    names = long_names(name)
+    out: list[str] = []
+    for i, word in enumerate(args):
+        if word == "--":
+            return [*out, *args[i:]]
+        out.append(expand_long(word, names))
+    return out
+
+
 def _reader(name: str, args: list[str], files: list[FileWord]) -> None:
     skip = READERS[name]
     value_options = VALUE_OPTIONS.get(name, frozenset())
+    known = value_options | BOOLEAN_OPTIONS.get(name, frozenset()) | OPTION_READS.get(name, frozenset())
+    if skip and any(
+        w.startswith("--") and "=" not in w and w not in known and w not in PATTERN_OPTIONS
+        for w in itertools.takewhile(lambda w: w != "--", args)
+    ):
+        skip = 0  # an option Ramparts does not know may take the next word: the "pattern" may be a file
     if skip and any(
         w.startswith(PATTERN_OPTIONS) or (w[:1] == "-" and w[1:2] != "-" and ("e" in w[1:] or "f" in w[1:]))
         for w in args
@@ -821,9 +991,15 @@ def _git_argv(argv: list[str], files: list[FileWord], opaque: list[str]) -> list
     if sub in ("show", "cat-file", "diff", "log", "blame", "archive"):
         for word in _positionals(args):
             if ":" in word and not word.startswith(("http:", "https:", "ssh:", "git@")):
-                files.append(FileWord(word.split(":", 1)[1] or ".", "read", "argument"))
+                path = word.split(":", 1)[1]
+                if word.startswith(":") and re.match(r"[0-3]:", path):
+                    path = path[2:]  # `:0:path`, the index's stage 0
+                files.append(FileWord(path or ".", "read", "argument"))
     if sub == "diff":  # git switches to --no-index by itself for paths outside the work tree
-        files.extend(FileWord(w, "read", "argument", "--no-index" in args) for w in _positionals(args))
+        paths = _positionals(args)
+        files.extend(FileWord(w, "read", "argument", True) for w in paths)
+        if not paths and "--no-index" not in args and not _no_patch(args):  # every changed tracked file
+            files.append(FileWord(".", "read", "argument", True))
     if sub in ("log", "show", "blame", "annotate", "diff-tree", "whatchanged", "shortlog") and "--" in args:
         # `git log -p -- .env` prints the history of .env's content
         files.extend(FileWord(w, "read", "argument") for w in args[args.index("--") + 1 :])
@@ -839,7 +1015,86 @@ def _git_argv(argv: list[str], files: list[FileWord], opaque: list[str]) -> list
         )
     if sub == "grep":
         files.append(FileWord(".", "read", "argument", True))
+    why = _git_prints_history(sub, args)
+    if why:
+        opaque.append(f"git {sub} {why}, which Ramparts did not scan")
     return out
+
+
+# What makes git print file content rather than names and metadata.
+_GIT_PATCH = options(
+    "-p -u --patch --patch-with-stat --patch-with-raw --cc -c --combined-all-paths -W --function-context "
+    "--word-diff --color-words --binary --full-diff -m --diff-merges --remerge-diff --dd --textconv"
+)
+_GIT_PATCH_PREFIXES = ("-U", "--unified", "--word-diff", "--color-words", "-L", "--diff-merges")
+_GIT_NO_PATCH = options(
+    "-s --no-patch --stat --shortstat --numstat --name-only --name-status --summary --dirstat --raw "
+    "--compact-summary --check"
+)
+_GIT_NO_PATCH_PREFIXES = ("--stat=", "--dirstat=")
+_GIT_HEAD = re.compile(r"(?:HEAD|@)(?:[~^][0-9]*)*")
+_GIT_LOG_LIKE = frozenset({"log", "whatchanged", "reflog", "shortlog", "rev-list", "cherry", "show-branch"})
+_GIT_DIFF_LIKE = frozenset({"diff", "diff-tree", "diff-index", "diff-files", "range-diff", "request-pull"})
+
+
+def _patch_wanted(args: list[str]) -> bool:
+    return any(
+        w in _GIT_PATCH or (w.startswith(_GIT_PATCH_PREFIXES) and not w.startswith("--unified-"))
+        for w in itertools.takewhile(lambda w: w != "--", args)
+    )
+
+
+def _no_patch(args: list[str]) -> bool:
+    return any(
+        w in _GIT_NO_PATCH or w.startswith(_GIT_NO_PATCH_PREFIXES) for w in args
+    ) and not _patch_wanted([w for w in args if w not in ("-s", "--no-patch")])
+
+
+def _git_prints_history(sub: str, args: list[str]) -> str:
+    """Why a git command prints content from the object database (history, the index, blobs), which
+    the file rules and the content scan of the working tree do not see; '' when it cannot."""
+    named = [w for w in itertools.takewhile(lambda w: w != "--", args) if not w.startswith("-")]
+    if sub in _GIT_LOG_LIKE:
+        if sub in ("log", "whatchanged", "reflog") and _patch_wanted(args):
+            return "prints patches from history"
+        return ""
+    if sub == "show":
+        if not named or all(_GIT_HEAD.fullmatch(w) for w in named):
+            return "" if _no_patch(args) else "prints a commit's patch"
+        return "prints the objects it is given (a commit's patch, a blob's or a tree's content)"
+    if sub in _GIT_DIFF_LIKE:
+        if sub in ("diff-tree", "diff-index", "diff-files") and not _patch_wanted(args):
+            return ""
+        if sub == "request-pull" and not _patch_wanted(args):
+            return ""
+        if _no_patch(args):
+            return ""
+        if sub == "diff" and not named and "--cached" not in args and "--staged" not in args:
+            return ""  # the working tree against the index: the paths are read (below)
+        if sub == "diff" and "--no-index" in args:
+            return ""
+        return "prints content from commits or the index"
+    if sub == "stash" and named[:1] == ["show"] and _patch_wanted(args):
+        return "prints a stash's patch"
+    if sub == "grep":
+        pattern_given = any(w in ("-e", "-f") or w.startswith(("--regexp", "--file")) for w in args)
+        revs = named if pattern_given else named[1:]
+        if revs or any(w in ("--cached", "--untracked", "--no-index") for w in args):
+            return "searches commits or the index"
+        return ""
+    if sub == "cat-file":
+        flags = [w for w in args if w.startswith("-")]
+        harmless = ("-t", "-s", "-e", "--batch-check", "--batch-all-objects")
+        return "" if flags and all(w in harmless for w in flags) else "prints an object"
+    if sub == "archive":
+        return "" if any(w in ("-l", "--list") for w in args) else "prints a tree's content"
+    if sub in ("blame", "annotate") and (len(named) > 1 or ("--" in args and named)):
+        return "prints a file's content at another commit"
+    if sub in ("fast-export", "format-patch"):
+        return "prints content from history"
+    if sub == "notes" and named[:1] == ["show"]:
+        return "prints a note"
+    return ""
 
 
 # -- network targets ---------------------------------------------------------------------------------
@@ -959,6 +1214,12 @@ def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[s
     elif name in CLOUD_CLIS:
         if args and not {"help", "--help", "--version", "version"} & set(args):
             hosts.append(CLOUD_CLIS[name])  # its help and version are local
+    elif name in API_CLIS:
+        local = {"help", "--help", "-h", "completion"} & set(args) or (
+            args[:1] == ["version"] and ("--client" in args or name == "helm")
+        )
+        if args and not local and args[:1] != ["--version"]:
+            hosts.append(API_CLIS[name])  # the server the CLI's configuration names
     elif name in DNS_TOOLS:
         for word in _positionals(args):
             if "$(" in word or "`" in word or "$" in word:

@@ -184,7 +184,8 @@ _KUBECTL = _spec(
     "--field-selector -c --container --since --tail -L --label-columns --sort-by",
     sub={
         **_subs("get describe", _spec(forbid="*secret*")),
-        **_subs("logs top explain api-resources api-versions version events completion wait diff"),
+        # not `diff`: it writes both sides to temporary files and runs an external diff program
+        **_subs("logs top explain api-resources api-versions version events completion wait"),
         "cluster-info": _spec(sub={"": ANY}),  # `cluster-info dump` writes files
         "config": _spec(
             sub={
@@ -240,7 +241,7 @@ TABLE: dict[str, Spec] = {
         "grep egrep fgrep zgrep zcat bzcat xzcat ag ack strings od hexdump hd lsattr getfacl namei "
         "whoami id groups uname uptime nproc tty locale lscpu lsblk lsusb lspci free vmstat "
         "iostat pgrep pidof lsof w who last netstat sw_vers system_profiler mdfind mdls getconf cal "
-        "zipinfo tldr apropos whatis info"
+        "zipinfo tldr apropos whatis info cd pushd popd dirs"
     ),
     "sort": _spec(deny="-o --output --compress-program"),
     "jq": _spec(forbid="*env*"),  # `jq -n env` and `$ENV` print the environment
@@ -455,6 +456,9 @@ TABLE: dict[str, Spec] = {
 SYSTEM_DIRS = ("/bin/", "/usr/bin/", "/usr/local/bin/", "/sbin/", "/usr/sbin/", "/opt/homebrew/bin/")
 """A program given by path is only the one in the table when it lives here (``./ls`` is not ``ls``)."""
 _VERSION_ONLY = frozenset({("--version",), ("-h",), ("help",), ("version",)})
+_ANY_VERSION = frozenset({("--version",), ("--help",)})
+_NO_HELP = frozenset({"eval", "exec", "source", ".", "xargs", "parallel", "watch", "yes"})
+"""Programs whose ``--help`` is not theirs to print (they run or repeat their arguments)."""
 
 
 def is_read_only(argv: tuple[str, ...], program: str = "") -> bool:
@@ -464,9 +468,11 @@ def is_read_only(argv: tuple[str, ...], program: str = "") -> bool:
     if program and "/" in program and not program.startswith(SYSTEM_DIRS):
         return False
     spec = TABLE.get(argv[0])
-    if spec is None:
-        return False
     args = argv[1:]
+    if spec is None:
+        # `PROG --version`, `PROG --help` of any program on PATH prints and exits (GNU, BSD and most
+        # others); a short or bare word is not taken for it (`shutdown -h` halts the machine)
+        return args in _ANY_VERSION and argv[0] not in _NO_HELP
     if args in _VERSION_ONLY or (len(args) == 2 and args[1] == "--help" and not args[0].startswith("-")):
         return True  # `PROG --version`, `PROG SUB --help`: prints and exits (a `--help` elsewhere may be a value)
     return _matches(spec, list(args))

@@ -48,8 +48,10 @@ _ANSI_SIMPLE = {
 }
 _ARITHMETIC = frozenset({"c_style_for_statement", "subscript", "arithmetic_expansion"})
 _ARITHMETIC_TEST = re.compile(r"\s-(?:eq|ne|lt|le|gt|ge)\s")
-_CONTINUATION = re.compile(r"(?<!\\)((?:\\\\)*)\\\n")
+_CONTINUATION = re.compile(rb"(?<!\\)((?:\\\\)*)\\\n")
 _UNESCAPED_NEWLINE = re.compile(rb"(?<!\\)\n")
+_BRACE = re.compile(r"(?<!\\)\{[^{}]*(,|\.\.)[^{}]*(?<!\\)\}")
+"""An unquoted ``{a,b}`` or ``{1..3}``: bash expands it into several words."""
 _REDIRECT_NODES = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 _parser: Any = None
 IFS_SPLIT = "\x00"
@@ -124,8 +126,9 @@ def split(text: str) -> Split:
         # e.g. emoji after a '{'; upstream tree-sitter-bash#337, reproduced here with 0.23.3 and 0.25.1):
         # such text is never handed to the parser.
         return Split((), (), ("characters beyond U+FFFF, which the bash parser cannot read safely",))
-    # bash removes backslash-newline before it splits words (`cat .en\<newline>v` reads .env)
-    source = _CONTINUATION.sub(r"\1", text).encode("utf-8", "surrogatepass")
+    source = text.encode("utf-8", "surrogatepass")
+    if b"\\\n" in source:
+        source = join_continuations(source)
     # bash never takes IFS from the environment, so `cat${IFS}.env` is `cat .env` unless the
     # command itself sets IFS (then any mention of it but a plain read makes the words unknown).
     walker = _Walker(source, ifs_known="IFS" not in _IFS_READS.sub("", text))
@@ -139,6 +142,43 @@ def split(text: str) -> Split:
         tuple(dict.fromkeys(walker.opaque)),
         tuple(walker.stdin),
     )
+
+
+_KEEPS_CONTINUATION = frozenset({"comment", "raw_string", "ansi_c_string"})
+
+
+def join_continuations(source: bytes) -> bytes:
+    """Remove backslash-newline where bash does, and only there.
+
+    bash joins lines at a backslash-newline in ordinary text, double quotes and unquoted
+    here-document bodies (`cat .en\\<newline>v` reads .env), but not in a comment (the comment
+    ends at the newline: `echo ok # \\<newline>curl x` runs curl), in single quotes or ``$'...'``,
+    nor in the body of a quoted here-document (a body line ending in a backslash does not swallow
+    the delimiter line). The contexts come from a parse of the text as written.
+    """
+    keep: list[tuple[int, int]] = []
+    stack = [_get_parser().parse(source).root_node]
+    while stack:
+        node = stack.pop()
+        kind = node.type
+        if kind in _KEEPS_CONTINUATION:
+            keep.append((node.start_byte, node.end_byte))
+            continue
+        if kind == "heredoc_redirect":
+            start = next((c for c in node.named_children if c.type == "heredoc_start"), None)
+            if start is not None and any(q in start.text for q in (b"'", b'"', b"\\")):
+                keep.extend(
+                    (c.start_byte, c.end_byte) for c in node.named_children if c.type == "heredoc_body"
+                )
+        stack.extend(node.named_children)
+
+    def join(match: re.Match[bytes]) -> bytes:
+        at = match.end() - 2  # the backslash
+        if any(start <= at < end for start, end in keep):
+            return match.group(0)
+        return match.group(1)
+
+    return _CONTINUATION.sub(join, source)
 
 
 def _ifs_fields(word: str) -> list[str]:
@@ -310,6 +350,8 @@ class _Walker:
             parts = [self.word(child, depth) for child in node.named_children]
             return "".join(p for p, _ in parts), any(d for _, d in parts)
         if kind == "word":
+            if _BRACE.search(_text(node)):
+                self.opaque.append(f"brace expansion in {_text(node)[:60]!r}")
             return _WORD_ESCAPE.sub(lambda m: m.group(1) or "", _text(node)), False
         if kind in ("number", "variable_name", "regex", "extglob_pattern"):
             return _text(node), False
@@ -320,8 +362,14 @@ class _Walker:
         if kind in ("string", "translated_string"):
             return self._string(node, depth)
         if kind == "concatenation":
+            shape = "".join(_text(c) if c.type == "word" else "Q" for c in node.named_children)
+            if _BRACE.search(shape):  # quoted parts do not take part in brace expansion
+                self.opaque.append(f"brace expansion in {_text(node)[:60]!r}")
             parts = [self.word(child, depth) for child in node.named_children]
             return "".join(p for p, _ in parts), any(d for _, d in parts)
+        if kind == "brace_expression":
+            self.opaque.append(f"brace expansion in {_text(node)[:60]!r}")
+            return _text(node), False
         if kind in ("simple_expansion", "expansion") and self.ifs_known and _text(node) in ("$IFS", "${IFS}"):
             return IFS_SPLIT, False
         if kind in ("simple_expansion", "expansion", "arithmetic_expansion"):

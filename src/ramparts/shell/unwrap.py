@@ -38,6 +38,8 @@ class Wrapper(NamedTuple):
     """The command runs on another machine: its file paths are not local ones."""
     builtin: bool = False
     """A shell builtin: a program of the same name given by path is not it."""
+    chdir: frozenset[str] = frozenset()
+    """Options whose value is the directory the command runs in (``env -C DIR``, ``sudo -D DIR``)."""
 
 
 _SHELL = "starts an interactive shell"
@@ -51,7 +53,7 @@ WRAPPERS: dict[str, Wrapper] = {
     "builtin": Wrapper(builtin=True),
     "noglob": Wrapper(builtin=True),
     "exec": Wrapper(frozenset({"-a"}), builtin=True),
-    "env": Wrapper(frozenset({"-u", "--unset", "-C", "--chdir"})),
+    "env": Wrapper(frozenset({"-u", "--unset", "-C", "--chdir"}), chdir=frozenset({"-C", "--chdir"})),
     "ionice": Wrapper(frozenset({"-c", "--class", "-n", "--classdata", "-p", "--pid", "-P", "--pgid", "-u"})),
     "setsid": Wrapper(),
     "flock": Wrapper(
@@ -79,6 +81,7 @@ WRAPPERS: dict[str, Wrapper] = {
         keep=True,
         shell_flags=frozenset({"-s", "--shell", "-i", "--login"}),
         bare=_SHELL,
+        chdir=frozenset({"-D", "--chdir"}),
     ),
     "doas": Wrapper(frozenset({"-u", "-C"}), keep=True, shell_flags=frozenset({"-s"}), bare=_SHELL),
     "su": Wrapper(
@@ -88,9 +91,14 @@ WRAPPERS: dict[str, Wrapper] = {
         frozenset({"-s", "--shell", "-g", "--group", "-G", "-u", "--user"}), keep=True, bare=_SHELL
     ),
     "chroot": Wrapper(frozenset({"--userspec", "--groups"}), positional=1, keep=True, bare=_SHELL),
-    "unshare": Wrapper(options("-S --setuid -G --setgid -R --root -w --wd"), keep=True, bare=_SHELL),
+    "unshare": Wrapper(
+        options("-S --setuid -G --setgid -R --root -w --wd"), keep=True, bare=_SHELL, chdir=options("-w --wd")
+    ),
     "nsenter": Wrapper(
-        options("-t --target -S --setuid -G --setgid -r --root -w --wd"), keep=True, bare=_SHELL
+        options("-t --target -S --setuid -G --setgid -r --root -w --wd"),
+        keep=True,
+        bare=_SHELL,
+        chdir=options("-w --wd"),
     ),
     "pkexec": Wrapper(frozenset({"--user"}), keep=True, bare=_SHELL),
     "ssh": Wrapper(
@@ -138,6 +146,8 @@ class Unwrapped(NamedTuple):
     """The command runs on another machine (``ssh host CMD``)."""
     written: tuple[str, ...] = ()
     """Files a wrapper itself writes (``script``'s typescript, ``strace -o``)."""
+    chdir: tuple[str, ...] = ()
+    """Directories a wrapper makes the command run in, outermost first (``env -C DIR``)."""
 
 
 def note_assignment(word: str, opaque: list[str]) -> None:
@@ -154,6 +164,7 @@ def unwrap(argv: list[str], opaque: list[str]) -> Unwrapped:
     """
     kept: list[tuple[str, ...]] = []
     written: list[str] = []
+    chdir: list[str] = []
     remote = False
     for _ in range(MAX_WRAPPERS):
         assigned: list[str] = []
@@ -161,15 +172,21 @@ def unwrap(argv: list[str], opaque: list[str]) -> Unwrapped:
             assigned.append(argv[0])
             argv = argv[1:]
         if not argv:
-            return Unwrapped(argv, kept, remote, tuple(written))  # plain assignments run nothing
+            return Unwrapped(
+                argv, kept, remote, tuple(written), tuple(chdir)
+            )  # plain assignments run nothing
         for word in assigned:
             note_assignment(word, opaque)
         name = argv[0].rsplit("/", 1)[-1]
         if name == "sudoedit":
-            return Unwrapped(["sudoedit", *argv[1:]], [*kept, tuple(argv)], remote, tuple(written))
+            return Unwrapped(
+                ["sudoedit", *argv[1:]], [*kept, tuple(argv)], remote, tuple(written), tuple(chdir)
+            )
         spec = WRAPPERS.get(name)
         if spec is None or (spec.builtin and name != argv[0]):
-            return Unwrapped(argv, kept, remote, tuple(written))  # `/path/to/command` is not the builtin
+            return Unwrapped(
+                argv, kept, remote, tuple(written), tuple(chdir)
+            )  # `/path/to/command` is not the builtin
         if name == "command" and any(w in ("-v", "-V", "-pv", "-pV") for w in argv[1:3]):
             return Unwrapped(
                 argv, kept, remote, tuple(written)
@@ -177,37 +194,53 @@ def unwrap(argv: list[str], opaque: list[str]) -> Unwrapped:
         if spec.keep:
             kept.append((name, *argv[1:]))
         remote = remote or spec.remote
-        rest, string, through_shell = _skip_options(name, spec, argv, opaque, written)
+        rest, string, through_shell = _skip_options(name, spec, argv, opaque, written, chdir)
         if name in ("sudo", "doas") and any(w in ("-e", "--edit") for w in argv[1 : len(argv) - len(rest)]):
-            return Unwrapped(["sudoedit", *rest], kept, remote, tuple(written))
+            return Unwrapped(["sudoedit", *rest], kept, remote, tuple(written), tuple(chdir))
         if name in ("su", "runuser"):
             string = string or _su_string(argv[1:])
             rest = []
         if string is not None:
-            return Unwrapped(["sh", "-c", string], kept, remote, tuple(written))
+            return Unwrapped(["sh", "-c", string], kept, remote, tuple(written), tuple(chdir))
         if not rest:
             if spec.bare:
                 opaque.append(f"{name!r} without a command {spec.bare}")
-                return Unwrapped([], kept, remote, tuple(written))
+                return Unwrapped([], kept, remote, tuple(written), tuple(chdir))
             # nothing to run: the wrapper is the command (`env` prints the environment, `arch` the CPU)
-            return Unwrapped([] if spec.keep else argv, kept, remote, tuple(written))
+            return Unwrapped([] if spec.keep else argv, kept, remote, tuple(written), tuple(chdir))
         if through_shell or (spec.joins and not (name == "watch" and _watch_exec(argv))):
-            return Unwrapped(["sh", "-c", " ".join(rest)], kept, remote, tuple(written))
+            return Unwrapped(["sh", "-c", " ".join(rest)], kept, remote, tuple(written), tuple(chdir))
         argv = rest
     opaque.append("wrappers nested too deep")
-    return Unwrapped(argv, kept, remote, tuple(written))
+    return Unwrapped(argv, kept, remote, tuple(written), tuple(chdir))
+
+
+def expand_long(word: str, names: frozenset[str]) -> str:
+    """``word`` with an abbreviated long option spelt out, as getopt_long reads it: ``--reg=x`` is
+    ``--regexp=x`` when ``--regexp`` is the only known option starting with ``--reg``. An exact name
+    or an unknown or ambiguous prefix is returned unchanged."""
+    if not word.startswith("--") or len(word) < 3:
+        return word
+    flag, eq, value = word.partition("=")
+    if flag in names:
+        return word
+    matches = [n for n in names if n.startswith(flag) and n.startswith("--")]
+    if len(matches) != 1:
+        return word
+    return matches[0] + eq + value
 
 
 def _skip_options(
-    name: str, spec: Wrapper, argv: list[str], opaque: list[str], written: list[str]
+    name: str, spec: Wrapper, argv: list[str], opaque: list[str], written: list[str], chdir: list[str]
 ) -> tuple[list[str], str | None, bool]:
     """The words after the wrapper's own options, a shell string it was given, and whether it uses a shell."""
     i = 1
     positional = spec.positional
     string: str | None = None
     through_shell = False
+    known = spec.values | spec.string | spec.shell_flags | spec.chdir
     while i < len(argv):
-        word = argv[i]
+        word = expand_long(argv[i], known)
         if word == "--":
             i += 1
             break
@@ -229,6 +262,8 @@ def _skip_options(
             ):
                 through_shell = True
             value = attached if eq else (argv[i + 1] if i + 1 < len(argv) else "")
+            if flag in spec.chdir:
+                chdir.append(value)  # `-C DIR`, `--chdir=DIR`
             if flag in spec.string:
                 string = value
             elif name in ("strace", "ltrace", "time") and _output_option(word):
@@ -238,6 +273,11 @@ def _skip_options(
                 elif target:
                     written.append(target)
                 i += 1 if (eq or (word[1:2] != "-" and len(word) > 2)) else 2
+                continue
+            if word[1:2] != "-" and len(word) > 2 and flag not in known:
+                i += _cluster(word, spec, argv[i + 1] if i + 1 < len(argv) else "", chdir)
+                if string is None and any(f"-{c}" in spec.string for c in word[1:]):
+                    opaque.append(f"{name} {word[:20]!r} clusters an option that takes a shell string")
                 continue
             i += 2 if (flag in spec.values or flag in spec.string) and not eq else 1
             continue
@@ -250,6 +290,19 @@ def _skip_options(
         break
     rest = argv[i:]
     return rest, string, through_shell
+
+
+def _cluster(word: str, spec: Wrapper, following: str, chdir: list[str]) -> int:
+    """A short-option cluster (``-iC DIR``, ``-CDIR``, ``-n5``) as getopt reads it: a letter that takes a
+    value ends the cluster and takes the rest of it, or the next word. Returns the words used."""
+    for k, letter in enumerate(word[1:], 2):
+        short = f"-{letter}"
+        if short in spec.values or short in spec.string or short in spec.chdir:
+            attached = word[k:]
+            if short in spec.chdir:
+                chdir.append(attached or following)
+            return 1 if attached else 2
+    return 1
 
 
 def _output_option(word: str) -> bool:

@@ -736,3 +736,25 @@ def _kill_group(process: subprocess.Popen[str]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
+
+
+def audit_records(location: str | os.PathLike[str]) -> list[Any]:
+    """Every record of an audit store (a state directory or its ``audit.db``), read as the typed
+    :class:`~ramparts.audit.record.AuditRecord` and checked against its JSON Schema on the way: a
+    producer that writes anything else fails the test that reads it."""
+    import jsonschema
+
+    from ..audit.record import from_json, schema
+    from ..audit.store import AuditStore
+
+    path = os.fspath(location)
+    if os.path.isdir(path):
+        path = os.path.join(path, "audit.db")
+    validator = jsonschema.Draft202012Validator(schema())
+    out = []
+    with AuditStore(path) as store:
+        for stored in store.records():
+            data = stored.data()
+            validator.validate(data)
+            out.append(from_json(data))
+    return out

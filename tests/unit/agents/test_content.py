@@ -109,3 +109,65 @@ def test_a_cold_cache_falls_back_to_re_and_warms_in_the_background(tmp_path: Pat
         time.sleep(0.5)
     warm = detectors_for(policy, ("secret",), str(cache))
     assert not warm.cold and warm.backend() == "hyperscan"
+
+
+# -- issue 13: content not fully scanned is never an allow --------------------------------------------
+
+
+def _decide_reads(call: Any, policy: Any, detectors: Any) -> tuple[str, tuple[str, ...]]:
+    from ramparts.engine import decide
+    from ramparts.model import Event, SessionState
+
+    content = scan_reads(call, policy, detectors, KEY)
+    event = Event("pre_tool_use", "s", "/", "/h", tool=call, content=content)
+    decision = decide(policy, event, SessionState())
+    return decision.verdict, decision.rule_ids
+
+
+def test_a_file_cut_at_the_limit_asks(tmp_path: Path, policy: Any, detectors: Any) -> None:
+    (tmp_path / "big.txt").write_text("a" * 5000 + AWS)
+    call = tool_call("Bash", {"command": "cat big.txt"}, cwd=str(tmp_path), home="/h")
+    small = policy._replace(dlp=policy.dlp._replace(max_scan_bytes=4096))
+    verdict, rules = _decide_reads(call, small, detectors)
+    assert (verdict, rules) == ("ask", ("dlp.read_partial",))
+
+
+def test_files_past_the_budget_are_unscanned_and_ask(tmp_path: Path, policy: Any, detectors: Any) -> None:
+    (tmp_path / "a.txt").write_text("a" * 4096)
+    (tmp_path / "b.txt").write_text(AWS)
+    call = tool_call("Bash", {"command": "cat a.txt b.txt"}, cwd=str(tmp_path), home="/h")
+    small = policy._replace(dlp=policy.dlp._replace(max_scan_bytes=4096))
+    scanned = scan_reads(call, small, detectors, KEY)
+    assert scanned[1].error.startswith("the scan budget")
+    assert _decide_reads(call, small, detectors)[0] == "ask"
+
+
+def test_a_folder_too_big_to_list_is_unscanned(tmp_path: Path, policy: Any, detectors: Any) -> None:
+    from ramparts.model import FileAccess, ToolCall
+
+    (tmp_path / "f.txt").write_text("x")
+    access = FileAccess(str(tmp_path), "read", "argument", recursive=True, below=None)  # the walk gave up
+    call = ToolCall("Bash", {"command": "grep -r x ."}, accesses=(access,))
+    scanned = scan_reads(call, policy, detectors, KEY)
+    assert scanned[0].error.startswith("too many files")
+    verdict, rules = _decide_reads(call, policy, detectors)
+    assert verdict == "ask" and "dlp.read_unscanned" in rules
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda t: t.encode("utf-16"),  # with a byte-order mark
+        lambda t: t.encode("utf-16-le"),
+        lambda t: t.encode("utf-16-be"),
+        lambda t: b"\xef\xbb\xbf" + t.encode(),
+        lambda t: t.encode("utf-32"),
+    ],
+)
+def test_a_secret_in_another_unicode_encoding_is_found(
+    tmp_path: Path, policy: Any, detectors: Any, encode: Any
+) -> None:
+    (tmp_path / "conf.txt").write_bytes(encode("x = 1\n" + AWS))
+    call = tool_call("Bash", {"command": "iconv -f utf-16 -t utf-8 conf.txt"}, cwd=str(tmp_path), home="/h")
+    verdict, rules = _decide_reads(call, policy, detectors)
+    assert verdict == "deny" and "dlp.read_secret" in rules

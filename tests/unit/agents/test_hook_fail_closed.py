@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from ramparts.audit.store import AuditStore
+from ramparts.testing import audit_records
 
 GOOD = {
     "session_id": "11111111-2222-3333-4444-555555555555",
@@ -208,6 +209,10 @@ def test_stdin_that_never_ends_denies_at_deadline(env: dict[str, Any]) -> None:
     assert json.loads(out)["hookSpecificOutput"]["permissionDecision"] == "deny"
     assert b"deadline" in err
     assert elapsed < 5
+    # the deny given at the deadline is in the audit trail too (issue 16)
+    [record] = audit_records(env["state"])
+    assert record.rule_ids == ("hook.deadline",) and record.decision == "deny"
+    assert record.hook is not None and record.hook.deadline
 
 
 def _wait(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
@@ -286,7 +291,7 @@ def test_good_input_allows_and_records_before_answering(env: dict[str, Any]) -> 
         record = store.tail(1)[0].data()
     assert record["decision"] == "allow"
     assert record["tool"] == "Bash"
-    assert record["input"]["command"] == "ls -la"
+    assert record["hook"]["input"]["command"] == "ls -la"
     assert record["rule_ids"] == ["allow:Bash(ls *)"]
     assert f"[decision {record['decision_id']}]" in spec["permissionDecisionReason"]
     assert len(record["decision_id"]) == 24

@@ -648,11 +648,13 @@ def test_deadline_inside_the_server_denies_and_the_server_survives(
     monkeypatch.setattr(ramparts.engine, "decide", slow)
     code, out, err = server.run_hook(event(), None, os.getpid(), "200")
     assert code == 2 and "deadline of 200 ms passed" in out and "deadline" in err
-    assert records(tmp_path / "s") == []  # like the CLI: the deny, no record of an unfinished decision
+    # like the CLI: the deny given at the deadline is recorded (and nothing of the unfinished decision)
+    [deadline] = records(tmp_path / "s")
+    assert deadline["rule_ids"] == ["hook.deadline"] and deadline["decision"] == "deny"
     monkeypatch.setattr(ramparts.engine, "decide", real)
     code, out, _ = server.run_hook(event(), None, os.getpid(), None)
     assert code == 0 and '"allow"' in out, out
-    assert len(records(tmp_path / "s")) == 1
+    assert len(records(tmp_path / "s")) == 2
     server.stores.drop()
 
 

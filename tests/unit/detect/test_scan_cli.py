@@ -131,4 +131,4 @@ def test_custom_entities_come_from_the_policy(tmp_path: Path, state: Path) -> No
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\ndetect:\n  pii:\n    custom:\n      - name: x\n        pattern: '(?<=a)b'\n")
     done = ramparts("-", "--policy", str(bad), state=state, stdin="x")
-    assert done.returncode == 1 and "bad.yaml:6:" in done.stderr and "lookaround" in done.stderr
+    assert done.returncode == 2 and "bad.yaml:6:" in done.stderr and "lookaround" in done.stderr

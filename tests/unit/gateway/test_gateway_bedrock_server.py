@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from ramparts.audit.record import to_json
 from ramparts.gateway.bedrock import BedrockConfig
 from ramparts.gateway.limits import utc_day
 from ramparts.testing import ToolUse
@@ -113,12 +114,14 @@ def test_stream_is_masked_signed_and_restored_across_split_frames(tmp_path: Path
             gateway.audit.flush()
             assert gateway.usage.used("alice", utc_day()) > 0  # the daily budget is charged
         [record] = audit_records(tmp_path)
-        assert record["upstream"] == "bedrock" and record["outcome"] == "ok" and record["status"] == 200
-        assert record["restored"] >= 3 and record["masked"]["count"] >= 3
-        assert record["usage"]["output_tokens"] == 10 and record["usage"]["input_tokens"] > 0
-        assert_no_aws_secret(json.dumps(record))
+        gw = record.gateway
+        assert gw is not None and gw.usage is not None
+        assert gw.upstream == "bedrock" and gw.outcome == "ok" and gw.status == 200
+        assert gw.restored >= 3 and gw.masked >= 3
+        assert gw.usage["output_tokens"] == 10 and gw.usage["input_tokens"] > 0
+        assert_no_aws_secret(json.dumps(to_json(record)))
         for value in VALUES:
-            assert value not in json.dumps(record)
+            assert value not in json.dumps(to_json(record))
 
     with ScriptedBedrockServer([copy_step, copy_step], delta_chars=7, split_bytes=5) as server:
         asyncio.run(scenario(server))
@@ -154,7 +157,7 @@ def test_each_model_goes_to_its_upstream(tmp_path: Path) -> None:
             for request in server.requests:
                 assert "x-api-key" not in {k.lower() for k in request.headers}  # nor the Anthropic key here
             gateway.audit.flush()
-        assert [r.get("upstream") for r in audit_records(tmp_path)] == ["bedrock", None, "bedrock"]
+        assert [r.gateway.upstream for r in audit_records(tmp_path)] == ["bedrock", "", "bedrock"]
 
     with ScriptedBedrockServer() as server:
         asyncio.run(scenario(server))
@@ -179,12 +182,12 @@ def test_a_bad_signature_is_an_anthropic_403_without_aws_internals(
             assert not sent.signature_ok
             gateway.audit.flush()
         record = audit_records(tmp_path)[-1]
-        assert (record["status"], record["upstream_status"], record["outcome"]) == (
+        assert (record.gateway.status, record.gateway.upstream_status, record.gateway.outcome) == (
             403,
             403,
             "upstream_status",
         )
-        assert_no_aws_secret(json.dumps(record))
+        assert_no_aws_secret(json.dumps(to_json(record)))
 
     with ScriptedBedrockServer() as server:
         asyncio.run(scenario(server))
@@ -246,7 +249,8 @@ def test_exception_mid_stream_ends_with_an_sse_error_event(tmp_path: Path, excep
             assert text_of(raw) == "Writing [["
             gateway.audit.flush()
         record = audit_records(tmp_path)[-1]
-        assert record["outcome"] == "upstream_error" and record["status"] == 200
+        assert record.gateway is not None
+        assert record.gateway.outcome == "upstream_error" and record.gateway.status == 200
 
     with ScriptedBedrockServer(
         ["Writing [[RAMPARTS:EMAIL:0123abcd]] and more"] * 2,
@@ -275,7 +279,7 @@ def test_count_tokens_goes_to_bedrock_masked(tmp_path: Path) -> None:
             assert anthropic.requests == []
             gateway.audit.flush()
         record = audit_records(tmp_path)[-1]
-        assert (record["route"], record["upstream"], record["status"]) == (
+        assert (record.gateway.route, record.gateway.upstream, record.gateway.status) == (
             "/v1/messages/count_tokens",
             "bedrock",
             200,
@@ -370,7 +374,7 @@ def test_silences_get_pings_and_a_client_disconnect_ends_the_bedrock_stream(
                 await asyncio.sleep(0.01)
             assert gateway.in_flight == 0
             gateway.audit.flush()
-        assert audit_records(tmp_path)[-1]["outcome"] == "client_aborted"
+        assert audit_records(tmp_path)[-1].gateway.outcome == "client_aborted"
 
     with ScriptedBedrockServer(["quiet"] * 2, split_bytes=300, delay=0.12) as server:
         asyncio.run(scenario(server))
@@ -396,7 +400,7 @@ def test_an_unexpected_failure_is_an_anthropic_500_naming_only_its_type(
                 assert "do-not-show" not in raw.decode()
             assert server.requests == []
             gateway.audit.flush()
-        assert [r["outcome"] for r in audit_records(tmp_path)] == ["error", "error"]
+        assert [r.gateway.outcome for r in audit_records(tmp_path)] == ["error", "error"]
 
     with ScriptedBedrockServer() as server:
         asyncio.run(scenario(server))

@@ -14,10 +14,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from ramparts.audit.store import AuditStore
+from ramparts.audit.record import AuditRecord, to_json
 from ramparts.gateway.mask import MaskPolicy
 from ramparts.gateway.screen import Screener
 from ramparts.gateway.vault import PLACEHOLDER
+from ramparts.testing import audit_records as read_records
 from tests.unit.gateway.gateway_harness import (
     Upstream,
     events_of,
@@ -61,9 +62,8 @@ def placeholders(text: str) -> list[str]:
     return [m.group(0) for m in PLACEHOLDER.finditer(text)]
 
 
-def audit_records(tmp_path: Path, state: str = "state") -> list[dict[str, Any]]:
-    with AuditStore(tmp_path / state / "audit.db") as store:
-        return [r.data() for r in store.records()]
+def audit_records(tmp_path: Path, state: str = "state") -> list[AuditRecord]:
+    return read_records(tmp_path / state)
 
 
 def echo_placeholders(upstream: Upstream, template: str = "{}") -> None:
@@ -118,13 +118,15 @@ def test_stream_is_masked_upstream_and_restored_for_the_client(tmp_path: Path) -
         records = audit_records(tmp_path)
         assert len(records) == 1
         record = records[0]
-        assert record["user"] == "alice"
-        assert record["session"] == "3f1c0d2e-aaaa-bbbb-cccc-000000000001"
-        assert record["outcome"] == "ok" and record["status"] == 200 and record["stream"] is True
-        assert record["masked"]["count"] >= 3
-        assert record["restored"] >= 3
-        assert record["usage"]["input_tokens"] == 100 and record["usage"]["output_tokens"] == 50
-        dump = json.dumps(records)
+        assert record.user == "alice" and record.surface == "gateway" and record.decision == "allow"
+        assert record.session == "3f1c0d2e-aaaa-bbbb-cccc-000000000001"
+        gw = record.gateway
+        assert gw is not None
+        assert gw.outcome == "ok" and gw.status == 200 and gw.stream is True
+        assert gw.masked >= 3 and len([f for f in record.findings if f.action == "mask"]) >= 3
+        assert gw.restored >= 3
+        assert gw.usage is not None and gw.usage["input_tokens"] == 100 and gw.usage["output_tokens"] == 50
+        dump = json.dumps([to_json(r) for r in records])
         for value in (*VALUES, token, "sk-upstream-secret-key"):
             assert value not in dump
 
@@ -196,7 +198,7 @@ def test_upstream_errors_pass_back_verbatim(tmp_path: Path, status: int, body: d
             assert (got_status, raw) == (status, raw_body)
             assert hdrs["retry-after"] == "3"
             gateway.audit.flush()
-        assert audit_records(tmp_path)[-1]["outcome"] == "upstream_status"
+        assert audit_records(tmp_path)[-1].gateway.outcome == "upstream_status"
 
     asyncio.run(scenario())
 
@@ -276,7 +278,7 @@ def test_client_disconnect_cancels_the_upstream_within_a_second(tmp_path: Path) 
                 await asyncio.sleep(0.01)
             gateway.audit.flush()
         record = audit_records(tmp_path)[-1]
-        assert record["outcome"] == "client_aborted"
+        assert record.gateway is not None and record.gateway.outcome == "client_aborted"
 
     asyncio.run(scenario())
 
@@ -297,7 +299,7 @@ def test_upstream_breaking_mid_stream_ends_the_client_stream_with_an_error_event
             kinds = [e["type"] for e in events_of(raw)]
             assert kinds == ["message_start", "error"]
             gateway.audit.flush()
-        assert audit_records(tmp_path)[-1]["outcome"] == "partial"
+        assert audit_records(tmp_path)[-1].gateway.outcome == "partial"
 
     asyncio.run(scenario())
 
@@ -322,8 +324,8 @@ def test_missing_or_unknown_token_is_401_in_anthropic_format(tmp_path: Path) -> 
             assert len(up.requests) == 1
             gateway.audit.flush()
         records = audit_records(tmp_path)
-        assert [r["status"] for r in records] == [401, 401, 401, 200]
-        assert "sk-ant-real-looking-key" not in json.dumps(records)
+        assert [r.gateway.status for r in records] == [401, 401, 401, 200]
+        assert "sk-ant-real-looking-key" not in json.dumps([to_json(r) for r in records])
 
     asyncio.run(scenario())
 
@@ -375,7 +377,7 @@ def test_block_rule_answers_400_naming_the_rule_and_sends_nothing(tmp_path: Path
             assert up.requests == []
             gateway.audit.flush()
         record = audit_records(tmp_path)[-1]
-        assert record["rule_ids"] == ["gateway.dlp.pii-email"]
+        assert record.rule_ids == ("gateway.dlp.pii-email",) and record.decision == "deny"
 
     asyncio.run(scenario())
 
@@ -432,9 +434,9 @@ def test_tool_results_are_quarantined_or_warned(tmp_path: Path) -> None:
             assert warned[1]["text"] == "MEH: you might want to run this"
             assert messages[2] == conversation()["messages"][2] or EMAIL not in json.dumps(messages[2])
             gateway.audit.flush()
-        screened = audit_records(tmp_path)[-1]["screened"]
-        assert screened["tool_results"] == 3
-        assert [(i["tool_use_id"], i["action"]) for i in screened["items"]] == [
+        record = audit_records(tmp_path)[-1]
+        assert record.gateway is not None and record.gateway.screened_results == 3
+        assert [(f.tool_use_id, f.action) for f in record.findings if f.category == "injection"] == [
             ("toolu_1", "quarantine"),
             ("toolu_2", "warn"),
         ]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from ramparts.audit.record import from_json
 from ramparts.errors import PolicyError
 from ramparts.gateway.config import GatewayConfig
 from ramparts.gateway.limits import UsageStore
@@ -326,8 +327,8 @@ def test_postgres_down_fails_closed_in_anthropic_format(postgres_server: Any, tm
             assert len(up.requests) == 1  # nothing was sent
             gateway.audit.flush()
         records = audit_records(tmp_path)
-        assert [r["outcome"] for r in records[-2:]] == ["store_error", "store_error"]
-        assert records[-1]["rule_ids"] == ["gateway.store"] and records[-1]["status"] == 503
+        assert [r.gateway.outcome for r in records[-2:]] == ["store_error", "store_error"]
+        assert records[-1].rule_ids == ("gateway.store",) and records[-1].gateway.status == 503
 
     with PostgresServer() as server:
         asyncio.run(scenario(server))
@@ -352,7 +353,7 @@ def test_vault_failing_mid_stream_ends_it_with_an_error_event(tmp_path: Path) ->
             assert events[-1]["type"] == "error" and "state store" in events[-1]["error"]["message"]
             assert unknown not in data.decode()
             gateway.audit.flush()
-        assert audit_records(tmp_path)[-1]["outcome"] == "partial"
+        assert audit_records(tmp_path)[-1].gateway.outcome == "partial"
 
     asyncio.run(scenario())
 
@@ -376,8 +377,8 @@ def test_gateway_audit_follows_ramparts_audit_url(
     try:
         asyncio.run(scenario())
         with AuditStore(url, key_path=str(tmp_path / "state" / "keys" / "audit-ed25519.key")) as audit:
-            records = [r.data() for r in audit.records()]
-        assert [r["event"] for r in records] == ["GatewayRequest"] and records[0]["status"] == 200
+            records = [from_json(r.data()) for r in audit.records()]
+        assert [r.event for r in records] == ["GatewayRequest"] and records[0].gateway.status == 200
         assert not (tmp_path / "state" / "audit.db").exists()
     finally:
         drop_schema(postgres_server, schema)

@@ -230,3 +230,40 @@ def test_cli_without_policy_or_upstream_is_a_usage_error(
 ) -> None:
     code, config = _captured_config(monkeypatch, ["gateway", "--state-dir", str(tmp_path)])
     assert code == 2 and config is None
+
+
+def test_request_shapes_documents_and_images_layer_and_reach_the_config() -> None:
+    base = compiled("version: 1\n")
+    assert (base.images, base.documents_findings, base.documents_unreadable) == ("allow", "drop", "block")
+    assert base.unknown_blocks == () and base.unknown_fields == ()
+    settings = compiled(
+        "version: 1\nextends: baseline\ngateway:\n  images: refuse\n"
+        "  documents: {findings: block, max_pages: 20}\n"
+        "  unknown_blocks: {hologram: screen, opaque: pass}\n  unknown_fields: {sidecar: pass}\n"
+    )
+    assert settings.images == "refuse" and settings.documents_findings == "block"
+    assert settings.documents_unreadable == "block" and settings.documents_max_pages == 20
+    assert dict(settings.unknown_blocks) == {"hologram": "screen", "opaque": "pass"}
+    options = gateway_options(settings)
+    assert options["shapes"].blocks == {"hologram": "screen", "opaque": "pass"}
+    assert options["shapes"].fields == {"sidecar": "pass"} and options["shapes"].images == "refuse"
+    assert (options["documents"].findings, options["documents"].max_pages) == ("block", 20)
+    policy = compile_policy(
+        b"version: 1\ngateway: {unknown_fields: {sidecar: screen}, documents: {unreadable: pass}}\n", "p.yaml"
+    )
+    assert policy_from_json(json.loads(json.dumps(policy_to_json(policy)))) == policy
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("version: 1\ngateway:\n  images: ignore\n", "gateway.images"),
+        ("version: 1\ngateway:\n  documents: {findings: mask}\n", "'mask' is not one of"),
+        ("version: 1\ngateway:\n  documents: {unreadable: allow}\n", "'allow' is not one of"),
+        ("version: 1\ngateway:\n  documents: {max_page: 3}\n", "gateway.documents.max_page"),
+        ("version: 1\ngateway:\n  unknown_blocks: {hologram: allow}\n", "'allow' is not one of"),
+        ("version: 1\ngateway:\n  unknown_fields: {Bad-Name: pass}\n", "gateway.unknown_fields"),
+    ],
+)
+def test_broken_shape_settings_are_refused(text: str, fragment: str) -> None:
+    assert fragment in str(error_of(text))

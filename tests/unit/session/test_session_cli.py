@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 
+from ramparts.audit.record import to_json
 from ramparts.audit.store import AuditStore
 from ramparts.cli._main import run
 from ramparts.session.process import descendants, pid_alive
 from ramparts.session.store import SessionStore, this_host
+from ramparts.testing import audit_records as read_records
 
 HOST = this_host()
 
@@ -46,8 +48,8 @@ def observe(state: Path, sid: str, now: float, *, user: str = "alice", pid: int 
 
 
 def audit_records(state: Path) -> list[dict[str, Any]]:
-    with AuditStore(state / "audit.db") as store:
-        return [r.data() for r in store.records()]
+    """The records as stored, each checked against the record's JSON Schema first."""
+    return [to_json(r) for r in read_records(state)]
 
 
 def append(state: Path, *records: dict[str, Any]) -> None:
@@ -102,7 +104,7 @@ def test_clear_taint(capsys: pytest.CaptureFixture[str], state: Path) -> None:
     assert info is not None and info.tainted == ""
     (record,) = audit_records(state)
     assert record["event"] == "TaintCleared" and record["user"] == "sec-admin" and record["session"] == "s1"
-    assert record["rule_ids"] == ["session.clear"] and "0.97" in record["input"]["tainted"]
+    assert record["rule_ids"] == ["session.clear"] and "0.97" in record["admin"]["details"]["tainted"]
 
 
 TIMELINE: list[dict[str, Any]] = [
@@ -233,7 +235,7 @@ def test_replay_escapes_and_filters(capsys: pytest.CaptureFixture[str], state: P
     assert "T04" not in out
     code, out, _ = cli(capsys, state, "session", "replay", "s1", "--json")
     rows = [json.loads(line) for line in out.splitlines()]
-    assert len(rows) == 11 and rows[1]["input"]["command"].startswith("echo \x1b[31m")
+    assert len(rows) == 11 and rows[1]["hook"]["input"]["command"].startswith("echo \x1b[31m")
     assert "\x1b" not in out and "\u202e" not in out and rows[0]["seq"] == 0
     code, _, err = cli(capsys, state, "session", "replay", "nope")
     assert code == 1 and "no audit records for session nope" in err
@@ -255,7 +257,10 @@ def test_changes(capsys: pytest.CaptureFixture[str], state: Path) -> None:
     ]
     assert [c["command"] for c in data["commands"]] == ["echo \x1b[31mred\nFAKE #99 allow\u202egnp.exe"]
     assert [o["tool"] for o in data["other"]] == ["mcp__db__query"]
-    assert [(u["tool"], u["decision"]) for u in data["unconfirmed"]] == [("Edit", "ask"), ("Bash", 7)]
+    assert [(u["tool"], u["decision"]) for u in data["unconfirmed"]] == [
+        ("Edit", "ask"),
+        ("Bash", None),
+    ]  # a version 1 record with no valid verdict
     code, out, _ = cli(capsys, state, "session", "changes", "s1")
     assert code == 0 and "\x1b" not in out and "\u202e" not in out
     assert "files written (2):" in out and "commands run (1):" in out and "curl" not in out
@@ -286,10 +291,12 @@ def test_kill_and_lift_are_audited(capsys: pytest.CaptureFixture[str], state: Pa
         "sec-admin",
     )
     assert (
-        kill["session"] == "s1" and kill["input"]["affected"] == ["s1"] and kill["reasons"] == ["incident 12"]
+        kill["session"] == "s1"
+        and kill["admin"]["details"]["affected"] == ["s1"]
+        and kill["reasons"] == ["incident 12"]
     )
     assert lifted["event"] == "KillLifted" and lifted["rule_ids"] == ["session.kill"]
-    assert kill_all["input"]["scope"] == "all" and kill_all["session"] is None
+    assert kill_all["admin"]["details"]["scope"] == "all" and "session" not in kill_all
     with pytest.raises(SystemExit):
         run(["kill", "--user", "a", "--all", "--state-dir", str(state)])
     code, _, _ = cli(capsys, state, "kill", "--lift", "--terminate", "--all")
@@ -337,7 +344,7 @@ def test_kill_terminate_signals_only_agent_trees(
     assert stranger.poll() is None and pid_alive(stranger.pid)
     records = audit_records(state)
     assert [r["event"] for r in records] == ["Kill", "Terminate"]
-    assert records[1]["input"]["signalled"]["agent"][0] == agent.pid
+    assert records[1]["admin"]["details"]["signalled"]["agent"][0] == agent.pid
 
 
 def test_reauth(capsys: pytest.CaptureFixture[str], state: Path) -> None:
@@ -360,6 +367,6 @@ def test_reauth(capsys: pytest.CaptureFixture[str], state: Path) -> None:
         "allow",
         ["session.reauth"],
     )
-    assert record["input"]["minutes"] == 15 and record["user"] == "sec-admin"
+    assert record["admin"]["details"]["minutes"] == 15 and record["user"] == "sec-admin"
     code, _, err = cli(capsys, state, "reauth", "--session", "s1", "--minutes", "5")
     assert code == 1 and "closed (idle)" in err

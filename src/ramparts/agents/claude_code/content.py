@@ -90,30 +90,74 @@ def read_targets(call: ToolCall) -> Iterator[str]:
 
 
 def scan_reads(call: ToolCall, policy: Policy, detectors: Detectors, key: bytes) -> tuple[Content, ...]:
-    """Scan each file the call would read, up to ``dlp.max_scan_bytes`` in all (a file past the budget
-    is reported unscanned, so the engine asks rather than lets it through unseen)."""
-    budget = policy.dlp.max_scan_bytes
+    """Scan each file the call would read, up to ``dlp.max_scan_bytes`` in all.
+
+    Nothing read is ever passed over silently: a file cut at the limit is ``truncated``, a file left
+    when the budget ran out, past ``MAX_FILES`` or below a folder too big to list carries an ``error``,
+    and the engine asks for each rather than lets it through unseen.
+    """
+    limit = policy.dlp.max_scan_bytes
+    budget = limit
     out: list[Content] = []
+    for access in call.accesses:
+        if (
+            access.recursive
+            and access.mode == "read"
+            and access.below is None
+            and os.path.isdir(access.path)
+            and not access.path.startswith(_DEVICES)
+        ):
+            out.append(Content("file", access.path, error="too many files below it to list and scan"))
     for n, path in enumerate(dict.fromkeys(read_targets(call))):
         if n >= MAX_FILES:
             out.append(Content("file", path, error=f"more than {MAX_FILES} files to scan"))
             break
+        if budget <= 0:
+            out.append(Content("file", path, error=f"the scan budget of {limit} bytes ran out before it"))
+            continue
         try:
             size = os.path.getsize(path)
             with open(path, "rb") as handle:
-                data = handle.read(min(budget, policy.dlp.max_scan_bytes))
+                data = handle.read(budget)
         except OSError as exc:
             if isinstance(exc, FileNotFoundError):
                 continue  # nothing to read: the tool will say so
             out.append(Content("file", path, error=exc.strerror or type(exc).__name__))
             continue
         budget -= len(data)
-        text = data.decode("utf-8", "replace")
-        findings = detectors.scan(text, key, categories=("secret",))
-        out.append(Content("file", path, tuple(findings), truncated=size > len(data)))
-        if budget <= 0:
-            break
+        findings: dict[tuple[str, int, int, str], Any] = {}
+        for text in decodings(data):
+            for finding in detectors.scan(text, key, categories=("secret",)):
+                findings.setdefault(
+                    (finding.detector, finding.line, finding.start, finding.fingerprint), finding
+                )
+        out.append(Content("file", path, tuple(findings.values()), truncated=size > len(data)))
     return tuple(out)
+
+
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def decodings(data: bytes) -> list[str]:
+    """The texts a reader may make of these bytes: UTF-8 (undecodable bytes replaced, which keeps every
+    ASCII-compatible encoding's ASCII), the encoding a byte-order mark names, and UTF-16 in both byte
+    orders when NUL bytes say the text may be UTF-16 without a mark (``iconv`` or an editor turns it
+    into readable text, so a secret written in UTF-16 is still a secret)."""
+    texts = []
+    for mark, codec in _BOMS:
+        if data.startswith(mark):
+            texts.append(data[len(mark) :].decode(codec, "replace"))
+            break
+    texts.append(data.decode("utf-8", "replace"))
+    if b"\x00" in data[:4096] and not any(data.startswith(m) for m, _ in _BOMS):
+        texts.extend(data[k:].decode("utf-16-le", "replace") for k in (0, 1))  # little- and big-endian
+    return list(dict.fromkeys(texts))
 
 
 # -- prompts and tool results ---------------------------------------------------------------------------

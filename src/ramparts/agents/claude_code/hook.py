@@ -18,12 +18,15 @@ import time
 from typing import IO, Any
 
 from ..._locations import policy_ref, state_dir
+from ..._util import utc_stamp
 from ...errors import HookInputError, PolicyError, RampartsError
 from ...model import Decision, Event, Subject
 
 HARD_MAX_INPUT = 64 * 1024 * 1024
 """Never read more than this, whatever the policy says."""
 DEFAULT_DEADLINE_MS = 4000
+RESERVE_MS = 1000
+"""At most this long after the deadline, the deny is answered whether or not its record is written."""
 EXIT_BLOCK = 2
 _HAS_ALARM = hasattr(signal, "SIGALRM") and hasattr(signal, "setitimer")
 
@@ -52,6 +55,10 @@ class Hook:
         self.store: Any = None
         self.sessions: Any = None
         self._timer: Any = None
+        self._deadline_hit = False
+        self.reserve_ms = RESERVE_MS
+        """Time given after the deadline to record its deny: within Claude Code's own timeout (set from
+        the policy's ``hook.timeout`` once it is read)."""
         self.peer_pid: int | None = None
         """The process whose ancestors include the agent (default: this one; the resident server sets the
         client's pid, read from the socket's peer credentials)."""
@@ -138,14 +145,25 @@ class Hook:
     # -- the run --------------------------------------------------------------------------------
 
     def _on_deadline(self, signum: int, frame: object) -> None:
+        """The watchdog fired at the deadline: record the deny, answer, exit. A second firing, a reserve
+        later, while the record is still being written answers without it."""
         del signum, frame
-        code = self.fail(f"hook deadline of {self.deadline_ms} ms passed")
+        reason = f"hook deadline of {self.deadline_ms} ms passed"
+        if not self._deadline_hit and not self.answered:
+            self._deadline_hit = True
+            self._arm_in(self.reserve_ms / 1000)
+            self._record_error(reason, "hook.deadline")
+        code = self.fail(reason)
         os._exit(code)
 
     def _arm(self, deadline_ms: int) -> None:
-        """(Re)start the watchdog: SIGALRM where it exists, a timer thread elsewhere (Windows)."""
+        """(Re)start the watchdog: SIGALRM where it exists, a timer thread elsewhere (Windows). When it
+        fires, the deny it gives is recorded within a short reserve after the deadline: the deadline is
+        well inside Claude Code's own hook timeout (the policy checks it), so the answer still counts."""
         self.deadline_ms = deadline_ms
-        remaining = max(deadline_ms / 1000 - (time.monotonic() - self.started), 0.001)
+        self._arm_in(max(deadline_ms / 1000 - (time.monotonic() - self.started), 0.001))
+
+    def _arm_in(self, remaining: float) -> None:
         if _HAS_ALARM:
             signal.setitimer(signal.ITIMER_REAL, remaining)
             return
@@ -228,12 +246,14 @@ class Hook:
         policy = protect_own_files(policy, policy_file=self.policy_ref, state_dir=self.state_dir)
         deadline = policy.hook.deadline_ms
         self._arm(min(deadline, self.deadline_ms) if self.explicit_deadline else deadline)
+        self.reserve_ms = max(min(RESERVE_MS, policy.hook.timeout * 1000 - self.deadline_ms - 200), 50)
         if self.input_bytes > policy.hook.max_input_bytes:
             raise HookInputError(
                 f"hook input is larger than the policy's {policy.hook.max_input_bytes} bytes"
             )
+        from ..._locations import detector_cache_dir
         from ...detect.redact import Redactor, load_key
-        from ...engine import decide
+        from .decide import decide_event
         from .normalize import summarize, to_event
 
         subject = Subject(user=_user(), host=_host())
@@ -259,11 +279,9 @@ class Hook:
                 message = local_rate(self.state_dir, policy.monitor, event.session_id, now)
                 state = state._replace(killed=message) if message else state
         install_key = load_key(os.path.join(self.state_dir, "keys", "fingerprint.key"))
-        decision = decide(policy, event, state)
-        scanned = self._scan(policy, event, payload, install_key) if decision.verdict != "deny" else ()
-        if scanned:
-            event = event._replace(content=scanned)
-            decision = decide(policy, event, state)
+        decision, scanned = decide_event(
+            policy, event, state, payload, key=install_key, cache_dir=detector_cache_dir(self.state_dir)
+        )
         decision = decision._replace(decision_id=os.urandom(12).hex())
         redactor = Redactor(install_key)
         # Reasons quote commands and paths: mask what looks like a credential before it goes anywhere.
@@ -277,43 +295,38 @@ class Hook:
             decision = self._remote_approval(
                 policy, event, decision, summarize(payload, redactor), subject.user
             )
-        record = {
-            "v": 1,
-            "time": _now(),
-            "user": subject.user,
-            "host": subject.host,
-            "agent": event.agent,
-            "session": event.session_id,
-            "event": name,
-            "tool": event.tool.name if event.tool else None,
-            "tool_use_id": payload.get("tool_use_id")
-            if isinstance(payload.get("tool_use_id"), str)
-            else None,
-            "cwd": event.cwd,
-            "permission_mode": event.permission_mode,
-            "input": summarize(payload, redactor),
-            "decision": decision.verdict,
-            "enforced": decision.enforced,
-            "would": decision.would_verdict,
-            "reasons": list(decision.reasons),
-            "rule_ids": list(decision.rule_ids),
-            "policy": policy.revision,
-            "decision_id": decision.decision_id,
-        }
-        if decision.warnings:
-            record["warnings"] = list(decision.warnings)
-        if scanned:
-            record["scanned"] = [_content_record(c) for c in scanned]
+        from ...audit.record import HookDetail, build_record, content_record, to_json
+
+        use_id = payload.get("tool_use_id")
+        detail = HookDetail(
+            cwd=event.cwd,
+            permission_mode=event.permission_mode,
+            input=summarize(payload, redactor),
+            agent_id=redactor.text(payload["agent_id"]) if isinstance(payload.get("agent_id"), str) else "",
+            agent_type=redactor.text(payload["agent_type"])
+            if isinstance(payload.get("agent_type"), str)
+            else "",
+        )
         if name == "PostToolUse":
             text = str(payload.get("tool_response"))
-            record["result"] = {"chars": len(text), "fingerprint": redactor.fingerprint(text)}
-        for key in ("agent_id", "agent_type"):  # set inside subagents
-            if isinstance(payload.get(key), str):
-                record[key] = redactor.text(payload[key])
+            detail = detail._replace(result_chars=len(text), result_fingerprint=redactor.fingerprint(text))
+        record = build_record(
+            decision._replace(policy_revision=policy.revision),
+            surface="hook",
+            event=name,
+            time=utc_stamp(),
+            user=subject.user,
+            host=subject.host,
+            session=event.session_id,
+            tool=event.tool.name if event.tool else "",
+            tool_use_id=use_id if isinstance(use_id, str) else "",
+            content=tuple(content_record(c) for c in scanned),
+            detail=detail,
+        )
         store = self._store()
-        store.append(record)
+        store.append(to_json(record))
         if decision.verdict == "deny" and any(r.startswith("dlp.") for r in decision.rule_ids):
-            store.append(_dlp_record(record, scanned))  # the DLP block log: what was kept from the model
+            store.append(to_json(_dlp_record(record)))  # the DLP block log: what was kept from the model
         self._apply_effects(sessions, event, decision, name)
         self._disarm()  # durable now: what the record says is what Claude Code will be told
         return self.answer(event, decision, payload)
@@ -357,26 +370,6 @@ class Hook:
             rule_ids=(*decision.rule_ids, "server.approval"),
         )
 
-    def _scan(self, policy: Any, event: Event, payload: dict[str, Any], key: bytes) -> tuple[Any, ...]:
-        """Scan what the event exposes: files before a read, the prompt, a tool's result."""
-        from ..._locations import detector_cache_dir
-        from .content import detectors_for, scan_prompt, scan_reads, scan_result, scans_result
-
-        cache = detector_cache_dir(self.state_dir)
-        if event.kind == "pre_tool_use" and event.tool is not None:
-            if not any(
-                a.mode == "read" and (a.recursive or os.path.isfile(a.path)) for a in event.tool.accesses
-            ):
-                return ()  # no file to read: the detectors are not even loaded
-            return scan_reads(event.tool, policy, detectors_for(policy, ("secret",), cache), key)
-        if event.kind == "user_prompt":
-            detectors = detectors_for(policy, ("secret", "pii"), cache)
-            return (scan_prompt(str(payload.get("prompt", "")), policy, detectors, key),)
-        if event.kind == "post_tool_use" and event.tool is not None and scans_result(event.tool.name):
-            detectors = detectors_for(policy, ("secret", "injection"), cache)
-            return (scan_result(event.tool.name, payload.get("tool_response"), policy, detectors, key),)
-        return ()
-
     def _apply_effects(self, sessions: Any, event: Event, decision: Decision, name: str) -> None:
         now = time.time()
         for action, why in decision.effects:
@@ -404,7 +397,7 @@ class Hook:
             self.store = AuditStore.open(self.state_dir, busy_timeout_ms=max(self.deadline_ms // 2, 100))
         return self.store
 
-    def _record_error(self, reason: str) -> None:
+    def _record_error(self, reason: str, rule: str = "hook.error") -> None:
         """Best effort: put the failure itself in the audit trail (the answer is a deny either way)."""
         try:
             from ...detect.redact import Redactor, load_key
@@ -415,66 +408,33 @@ class Hook:
         except Exception:  # noqa: BLE001 - without the key, keep only a short prefix
             reason = reason[:120]
         try:
+            from ...audit.record import HookDetail, build_record, to_json
+
             session = self.payload.get("session_id") if self.payload else None
-            self._store().append(
-                {
-                    "v": 1,
-                    "time": _now(),
-                    "user": _user(),
-                    "host": _host(),
-                    "agent": "claude_code",
-                    "session": session if isinstance(session, str) else None,
-                    "event": self.event_name,
-                    "decision": "deny",
-                    "enforced": True,
-                    "reasons": [reason],
-                    "rule_ids": ["hook.error"],
-                }
+            record = build_record(
+                Decision("deny", (reason,), (rule,)),
+                surface="hook",
+                event=self.event_name,
+                time=utc_stamp(),
+                user=_user(),
+                host=_host(),
+                session=session if isinstance(session, str) else "",
+                detail=HookDetail(deadline=rule == "hook.deadline"),
             )
+            self._store().append(to_json(record))
         except Exception:  # noqa: BLE001, S110 - recording the error must not change the deny
             pass
 
 
-def _content_record(content: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"source": content.source, "name": content.name}
-    if content.truncated:
-        out["truncated"] = True
-    if content.error:
-        out["error"] = content.error
-    out["findings"] = [
-        {
-            "detector": f.detector,
-            "category": f.category,
-            "severity": f.severity,
-            "confidence": f.confidence,
-            "line": f.line,
-            "fingerprint": f.fingerprint,
-            "excerpt": f.excerpt,
-        }
-        for f in content.findings
-    ]
-    return out
-
-
-def _dlp_record(record: dict[str, Any], scanned: tuple[Any, ...]) -> dict[str, Any]:
+def _dlp_record(record: Any) -> Any:
     """One entry of the DLP block log: what was kept from the model, by which rule, as fingerprints."""
-    return {
-        "v": 1,
-        "time": record["time"],
-        "user": record["user"],
-        "host": record["host"],
-        "agent": record["agent"],
-        "session": record["session"],
-        "event": "DLPBlock",
-        "tool": record["tool"],
-        "tool_use_id": record["tool_use_id"],
-        "decision": "deny",
-        "enforced": record["enforced"],
-        "reasons": record["reasons"],
-        "rule_ids": [r for r in record["rule_ids"] if r.startswith("dlp.")],
-        "decision_id": record["decision_id"],
-        "blocked": [_content_record(c) for c in scanned if c.findings or c.error],
-    }
+    return record._replace(
+        event="DLPBlock",
+        rule_ids=tuple(r for r in record.rule_ids if r.startswith("dlp.")),
+        warnings=(),
+        content=tuple(c for c in record.content if c.findings or c.error),
+        hook=None,
+    )
 
 
 def _claude_pid(start: int | None = None) -> int | None:
@@ -507,11 +467,6 @@ def _host() -> str:
     import platform
 
     return platform.node()
-
-
-def _now() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
 
 
 def main(policy: str | None = None, state: str | None = None, deadline_ms: int | None = None) -> int:

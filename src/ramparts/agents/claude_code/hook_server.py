@@ -149,8 +149,9 @@ class ResidentHook(Hook):
         raise _DeadlinePassed
 
     def _error(self, reason: str) -> int:
-        if self.deadline_passed:
-            return self.fail(reason)  # like the CLI at its deadline: the deny, and no error record
+        if self.deadline_passed:  # answered already; the request has unwound: record the deadline's deny
+            self._record_error(f"hook deadline of {self.deadline_ms} ms passed", "hook.deadline")
+            return self.fail(reason)
         return super()._error(reason)
 
 

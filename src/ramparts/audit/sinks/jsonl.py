@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from ..._util import fsync_dir
 from ..ship import ShipItem, TransientSinkError
 from . import envelope
 
@@ -37,11 +38,7 @@ class JsonlSink:
             finally:
                 os.close(fd)
             if created and self.fsync:
-                dir_fd = os.open(parent, os.O_RDONLY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
+                fsync_dir(parent)
         except OSError as exc:
             raise TransientSinkError(f"cannot append to {self.path}: {exc.strerror or exc}") from exc
         return []

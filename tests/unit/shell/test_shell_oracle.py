@@ -1,0 +1,178 @@
+"""The differential oracle: real bash in bubblewrap under strace, against the analysis (issue 13).
+
+A fixed-seed campaign runs in CI; every under-report any campaign found stays below as a regression
+case, and one representative per bypass class of the issue is checked against bash here too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from ramparts.testing.shell_oracle import (
+    CANARY,
+    Sandbox,
+    available,
+    campaign,
+    check,
+    commands,
+    compare,
+    corpus_commands,
+    parse_trace,
+    verdicts,
+)
+
+WHY = available()
+needs_sandbox = pytest.mark.skipif(bool(WHY), reason=f"the oracle cannot run here: {WHY}")
+CAMPAIGN_CASES = int(os.environ.get("RAMPARTS_ORACLE_CASES", "2000"))
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as box:
+        yield box
+
+
+# -- the trace parser ----------------------------------------------------------------------------------
+
+TRACE = """\
+10    execve("/usr/bin/bash", ["bash", "-c", "cat .env"], 0x7ffd /* 3 vars */) = 0
+10    clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|SIGCHLD <unfinished ...>
+11    execve("/usr/bin/cat", ["cat", ".env", "a\\"b"], 0x55 /* 6 vars */) = 0
+10    <... clone resumed>, child_tidptr=0x7f) = 11
+11    openat(AT_FDCWD</w/p>, ".env", O_RDONLY) = 3</w/p/.env>
+11    openat(AT_FDCWD</w/p>, "missing", O_RDONLY) = -1 ENOENT (No such file or directory)
+11    openat(AT_FDCWD</w/p>, "src", O_RDONLY|O_NONBLOCK|O_CLOEXEC|O_DIRECTORY) = 4</w/p/src>
+11    openat(AT_FDCWD</w/p/src>, "out", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 5</w/p/src/out>
+11    unlinkat(4</w/p/src>, "gone", 0) = 0
+11    symlinkat("/etc/passwd", AT_FDCWD</w/p>, "lnk") = 0
+11    rename("a", "b") = 0
+11    connect(3<socket:[1]>, {sa_family=AF_INET, sin_port=htons(443), sin_addr=inet_addr("10.1.2.3")}, 16) = -1
+11    connect(3<socket:[2]>, {sa_family=AF_UNIX, sun_path="/var/run/nscd/socket"}, 110) = -1 ENOENT
+"""
+
+
+def test_the_trace_says_what_ran_read_wrote_and_contacted() -> None:
+    observed = parse_trace(TRACE)
+    assert observed.execs == (
+        ("", ("/usr/bin/bash", "-c", "cat .env")),
+        ("bash", ("/usr/bin/cat", ".env", 'a"b')),
+    )
+    assert observed.reads == {"/w/p/.env"}  # not the missing file, not the directory
+    assert observed.writes == {"/w/p/src/out", "/w/p/src/gone", "/w/p/lnk", "/a", "/b"}
+    assert observed.connects == ("inet:10.1.2.3:443",)
+
+
+# -- the oracle itself can fail --------------------------------------------------------------------------
+
+
+@needs_sandbox
+def test_the_oracle_sees_what_an_analysis_missed(sandbox: Sandbox) -> None:
+    observed = sandbox.observe("cat .env; ls src | head -1; echo x > out.txt")
+    assert CANARY in observed.output
+    _found, innocent = verdicts("cat README.md", sandbox.project, sandbox.home)
+    problems = compare(innocent, observed, str(sandbox.root))
+    assert any("ran 'ls'" in p for p in problems)
+    assert any(
+        p.startswith("read ") and p.endswith("/.env, which the analysis did not name") for p in problems
+    )
+    assert any(p.startswith("wrote ") and "out.txt" in p for p in problems)
+    assert any("printed protected content" in p for p in problems)
+
+
+@needs_sandbox
+def test_a_network_contact_needs_a_host_in_the_analysis(sandbox: Sandbox) -> None:
+    observed = sandbox.observe("exec 3<>/dev/tcp/10.9.9.9/80 || true")
+    _found, innocent = verdicts("true", sandbox.project, sandbox.home)
+    assert any("connected to inet:10.9.9.9:80" in p for p in compare(innocent, observed, str(sandbox.root)))
+
+
+# -- each bypass class of the issue, against bash ----------------------------------------------------------
+
+CLASSES = {
+    "comment continuation": "echo ok # \\\ncat .env",
+    "quoted here-document continuation": "cat <<'EOF'\nx\\\nEOF\ncat secrets/key\nEOF",
+    "unquoted here-document continuation": "cat <<EOF\nx\\\nEOF\n$(cat .env)\nEOF",
+    "env -C": "env -C secrets cat key",
+    "env --chdir abbreviated": "env --chd secrets cat key",
+    "cd": "cd secrets && cat key",
+    "function after cd": "f() { cat key; }; cd secrets; f",
+    "find -execdir": "find . -name key -execdir cat key \\;",
+    "grep --reg=": "grep --reg=KEY .env",
+    "grep --fil": "grep --fil .env README.md",
+    "grep --exclude-from": "grep --exclude-from .env x README.md",
+    "git show REV": "git show HEAD~1",
+    "git REV:path": "git show HEAD~1:config.txt",
+    "git log -p": "git log -p",
+    "git diff against a tree": "git diff HEAD~1",
+    "git diff of tracked files": "git diff",
+    "git grep REV": "git grep -n token HEAD~1",
+    "git cat-file": "git cat-file -p HEAD~1:config.txt",
+    "git archive": "git archive HEAD~1",
+    "git blame REV": "git blame HEAD~1 -- config.txt",
+    "name variant": "cat .env_local",
+    "letter case": "cat .ENV.prod",
+    "backup name": "cat id_rsa.bak",
+    "catastrophic": "rm -rf ~",
+}
+
+
+@needs_sandbox
+@pytest.mark.parametrize("name", list(CLASSES))
+def test_each_bypass_class_agrees_with_bash(sandbox: Sandbox, name: str) -> None:
+    command = CLASSES[name]
+    result = check(sandbox, command)
+    assert "allow" not in result.verdicts.values(), (command, result.verdicts)
+    observed = sandbox.observe(command)
+    _found, call = verdicts(command, sandbox.project, sandbox.home)
+    assert compare(call, observed, str(sandbox.root), allowed=False) == [], command
+
+
+# -- every under-report a campaign found ------------------------------------------------------------------
+
+FOUND = [
+    "unzip -Z -1 'deploy.key'",  # unzip read its archive unnamed
+    "command kubectl logs deployment/nginx",  # reached the cluster with no host named
+    "nice npm bin",  # npm's update check reached the registry
+    "env --chd secrets npm ls -a",
+    "timeout 5 gcloud dns record-sets describe www --zone=my-zone --type=A",  # gcloud's launcher script
+    "LANG=C git bisect visualize",  # git-bisect is a shell script
+    "git request-pull v1.1 https://example.com/project branch_name &",  # git ran uname
+    'command man -k "search_string"',  # man ran apropos
+    "pip freeze --path src/../deploy.key",  # pip read the folder --path names
+    'df .""ENV.prod',  # df opened the file it was given
+    "kubectl diff -f src/../secrets/key",  # read the -f file, wrote temporary files, ran diff
+]
+
+
+@needs_sandbox
+@pytest.mark.parametrize("command", FOUND)
+def test_cases_campaigns_found_stay_fixed(sandbox: Sandbox, command: str) -> None:
+    assert check(sandbox, command).problems == ()
+
+
+@needs_sandbox
+def test_a_fixed_seed_campaign_finds_no_under_report(sandbox: Sandbox) -> None:
+    start = time.monotonic()
+    corpus = corpus_commands()
+    results = [check(sandbox, command) for command in campaign(13, CAMPAIGN_CASES, corpus)]
+    bad = [(r.command, r.problems) for r in results if r.problems]
+    assert bad == [], bad[:10]
+    assert sum(r.ran for r in results) > CAMPAIGN_CASES // 10  # the campaign really ran commands
+    assert time.monotonic() - start < 600
+
+
+def test_the_grammar_is_a_hypothesis_strategy_the_analysis_never_chokes_on() -> None:
+    from hypothesis import given, settings
+
+    from ramparts.shell import analyze
+
+    @settings(max_examples=200, deadline=None)
+    @given(commands())
+    def run(command: str) -> None:
+        analyze(command)
+
+    run()
