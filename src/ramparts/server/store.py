@@ -559,12 +559,21 @@ class ServerStore:
                 "WHERE session != '' GROUP BY session ORDER BY max(received) DESC LIMIT ?",
                 (limit,),
             )
+            last_rows: dict[str, tuple[Any, ...]] = {}
+            names = [str(r[0]) for r in rows]
+            for lo in range(0, len(names), 500):
+                chunk = names[lo : lo + 500]
+                marks = ", ".join("?" * len(chunk))
+                for session, decision, tool, event in tx.q(
+                    "SELECT session, decision, tool, event FROM (SELECT session, decision, tool, event, "  # noqa: S608
+                    "ROW_NUMBER() OVER (PARTITION BY session ORDER BY received DESC, seq DESC) AS rn FROM records "
+                    f"WHERE session IN ({marks})) AS latest WHERE rn = 1",
+                    chunk,
+                ):
+                    last_rows[str(session)] = (decision, tool, event)
             out = []
             for session, user, host, count, first, last, _ in rows:
-                row = tx.one(
-                    "SELECT decision, tool, event FROM records WHERE session = ? ORDER BY received DESC, seq DESC LIMIT 1",
-                    (session,),
-                )
+                row = last_rows.get(str(session))
                 out.append(
                     {
                         "session": session,

@@ -185,3 +185,20 @@ def test_a_user_far_above_their_baseline_is_alerted_once(server: ServerStore, ho
     for i in range(400, 420):
         host.append(hook_record("today", midnight + i * 100))
     assert server.ingest(token, parse_batch(host.body(after=524))).alerts == 0  # once a day
+
+
+def test_sessions_show_the_last_decision_and_the_kill_state(server: ServerStore, host: HostLog) -> None:
+    token, _ = server.create_token("host", "host-a")
+    now = time.time()
+    host.append(hook_record("one", now, tool="Read", file_path="/a"))
+    host.append(hook_record("two", now + 1))
+    host.append(hook_record("one", now + 2, tool="Bash", decision="deny"))
+    server.ingest(token, parse_batch(host.body()))
+    server.kill("session", "two", "x", "y")
+    rows = {r["session"]: r for r in server.sessions()}
+    assert (rows["one"]["records"], rows["one"]["last_decision"], rows["one"]["state"]) == (
+        2,
+        "deny Bash",
+        "live",
+    )
+    assert (rows["two"]["last_decision"], rows["two"]["state"]) == ("allow Bash", "killed")
