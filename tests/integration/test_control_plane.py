@@ -213,6 +213,17 @@ def test_burst_blocked_kill_reaches_the_other_host(plane: dict[str, Any]) -> Non
         (burst, "high", "kill", "host-a")
     ]
     assert not [x for x in alerts if x["session"] == calm]
+    watch = subprocess.run(
+        _ramparts("watch", "--once", "--state-dir", str(b.state)),
+        env=admin_env,
+        capture_output=True,
+        timeout=30,
+        check=True,
+    ).stdout.decode()
+    (burst_line,) = [line for line in watch.splitlines() if line.startswith(burst)]
+    assert burst_line.rstrip().endswith("killed") and " dev-a " in burst_line
+    assert any(line.startswith(calm) and line.rstrip().endswith("live") for line in watch.splitlines())
+    assert "rate.tool_calls" in watch.split("LATEST ALERTS", 1)[1]
 
     # a kill given on host b stops a session that runs on host a, within seconds
     target = f"target-{uuid.uuid4().hex[:6]}"

@@ -100,6 +100,12 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument("--reason", default="", help="said to the agent and kept in the audit trail")
     p.set_defaults(func=cmd_approve)
 
+    p = sub.add_parser("watch", help="the control plane's sessions and latest alerts, live, in the terminal")
+    common(p)
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes (default 2)")
+    p.add_argument("--once", action="store_true", help="print once and exit")
+    p.set_defaults(func=cmd_watch)
+
     p = sub.add_parser("alerts", help="the control plane's alerts (needs an admin token)")
     common(p)
     _db(p)
@@ -417,3 +423,49 @@ def cmd_approve(args: argparse.Namespace) -> int:
         )
     )
     return EXIT_OK
+
+
+def watch_screen(sessions: list[dict[str, Any]], alerts: list[dict[str, Any]], width: int = 120) -> str:
+    """One screen of ``ramparts watch``: the sessions table and the latest alerts (escaped, clipped)."""
+    from ..audit.render import escape
+
+    lines = [
+        f"{'SESSION':38} {'USER':14} {'HOST':14} {'RECS':>5} {'LAST ACTIVITY':19} {'LAST DECISION':18} STATE"
+    ]
+    for s in sessions[:40]:
+        last = str(s.get("last") or "-").replace("T", " ")[:19]
+        lines.append(
+            f"{str(s.get('session'))[:38]:38} {str(s.get('user'))[:14]:14} {str(s.get('host'))[:14]:14} "
+            f"{s.get('records', 0):>5} {last:19} {str(s.get('last_decision'))[:18]:18} {s.get('state')}"
+        )
+    if not sessions:
+        lines.append("(no session has reported yet)")
+    lines += ["", "LATEST ALERTS"]
+    for a in alerts[:10]:
+        lines.append(
+            f"{_iso(a.get('at'))} {a.get('severity', '?'):6} {a.get('rule')} {a.get('session') or '-'}: {a.get('message')}"
+        )
+    if not alerts:
+        lines.append("(none)")
+    return "\n".join(escape(line)[:width] for line in lines)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from ..server.client import ServerError
+
+    try:
+        api = _admin_client(args, "watch")
+        if api is None:
+            return EXIT_USAGE
+        while True:
+            screen = watch_screen(api.sessions(), api.alerts())
+            if args.once:
+                print(screen)
+                return EXIT_OK
+            print("\x1b[H\x1b[2J" + screen, flush=True)
+            time.sleep(max(args.interval, 0.5))
+    except ServerError as exc:
+        print(f"ramparts watch: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        return EXIT_OK

@@ -264,6 +264,10 @@ def create_app(
         rows = await run_in_threadpool(store.alerts)
         return JSONResponse({"alerts": [a._asdict() for a in rows]})
 
+    async def sessions(request: Request, token: TokenInfo) -> Response:
+        rows = await run_in_threadpool(store.sessions)
+        return JSONResponse({"sessions": rows})
+
     async def fleet(request: Request, token: TokenInfo) -> Response:
         rows = await run_in_threadpool(store.logs)
         return JSONResponse({"logs": [r._asdict() for r in rows]})
@@ -282,6 +286,7 @@ def create_app(
         Route("/v1/approvals/{approval_id}/decide", _guarded(store, decide, admin=True), methods=["POST"]),
         Route("/v1/alerts", _guarded(store, alerts, admin=True), methods=["GET"]),
         Route("/v1/logs", _guarded(store, fleet, admin=True), methods=["GET"]),
+        Route("/v1/sessions", _guarded(store, sessions, admin=True), methods=["GET"]),
     ]
     middleware = []
     if state_dir is not None:  # the dashboard (signed-cookie sessions; its own audit log in the state dir)

@@ -98,3 +98,7 @@ class Client:
         body = {"decision": decision, "reason": reason}
         result: dict[str, Any] = self.request("POST", f"/v1/approvals/{approval_id}/decide", body)
         return result
+
+    def sessions(self) -> list[dict[str, Any]]:
+        items = self.request("GET", "/v1/sessions").get("sessions")
+        return [a for a in items if isinstance(a, dict)] if isinstance(items, list) else []

@@ -199,6 +199,20 @@ def document() -> dict[str, Any]:
                 "acknowledged": {"type": ["number", "null"]},
             },
         },
+        "Session": {
+            "type": "object",
+            "required": ["session", "user", "host", "records", "first", "last", "last_decision", "state"],
+            "properties": {
+                "session": {"type": "string"},
+                "user": {"type": "string"},
+                "host": {"type": "string"},
+                "records": {"type": "integer"},
+                "first": {"type": "string"},
+                "last": {"type": "string"},
+                "last_decision": {"type": "string"},
+                "state": {"type": "string", "enum": ["live", "killed"]},
+            },
+        },
         "LogInfo": {
             "type": "object",
             "required": ["log_id", "host", "state", "size", "verified_size"],
@@ -398,6 +412,24 @@ def document() -> dict[str, Any]:
                             "properties": {"alerts": {"type": "array", "items": _ref("Alert")}},
                         },
                         "alerts",
+                    ),
+                    **_errors(401, 403, 503),
+                },
+            }
+        },
+        "/v1/sessions": {
+            "get": {
+                "operationId": "listSessions",
+                "summary": "sessions the records show, most recently active first (admin token)",
+                "security": secured,
+                "responses": {
+                    "200": _json(
+                        {
+                            **obj,
+                            "required": ["sessions"],
+                            "properties": {"sessions": {"type": "array", "items": _ref("Session")}},
+                        },
+                        "sessions",
                     ),
                     **_errors(401, 403, 503),
                 },
