@@ -27,8 +27,9 @@ $(TOOLS)/.installed-$(CLAUDE_VERSION):
 # Debian packages the tests and the stack run: PostgreSQL (the stores' tests start their own throwaway server
 # on 127.0.0.1), bubblewrap and socat (`ramparts sandbox`, `mcp wrap`, and Claude Code's own Bash sandbox: the
 # compiled settings set failIfUnavailable, so without them the CLI refuses to start), strace (the shell
-# oracle traces real bash with it), tinyproxy (the baseline bench/egress.py measures the proxy against).
-DEBIAN_PACKAGES := postgresql bubblewrap socat strace tinyproxy
+# oracle traces real bash with it), tinyproxy (the baseline bench/egress.py measures the proxy against),
+# chromium (the dashboard's browser tests: Playwright drives Debian's headless Chromium, no browser download).
+DEBIAN_PACKAGES := postgresql bubblewrap socat strace tinyproxy chromium
 $(TOOLS)/.installed-debian:
 	@echo "==> [3/4] Debian packages when missing: $(DEBIAN_PACKAGES) (apt-get)"
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

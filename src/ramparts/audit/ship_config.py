@@ -44,6 +44,7 @@ _SINK_KEYS: dict[str, set[str]] = {
         "ca_file",
         "unsafe_plain_http",
     },
+    "ramparts": {"url", "token_env", "token_file", "timeout_seconds", "ca_file", "unsafe_plain_http"},
     "s3": {
         "bucket",
         "prefix",
@@ -187,7 +188,7 @@ def _sink(raw: Any, index: int, notes: list[str]) -> SinkSpec:
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
         ):
             raise _err(f"{path}.headers", "must map header names to strings")
-    elif kind == "http":
+    elif kind in ("http", "ramparts"):
         _check_url(opts, "url", path, notes)
         _num(opts, "timeout_seconds", path, 10, 0.1, 300)
         if not (opts.get("token_env") or opts.get("token_file")):
@@ -288,6 +289,10 @@ def _build(spec: SinkSpec) -> Sink:
         from .sinks.otlp import OtlpSink
 
         return OtlpSink.from_options(spec.name, o)
+    if spec.type == "ramparts":
+        from .sinks.server import ServerSink
+
+        return ServerSink.from_options(spec.name, o)
     if spec.type == "http":
         from .sinks.http import HttpSink
 
@@ -346,6 +351,10 @@ def ship_command(
     with AuditStore.open(state_dir, url=url, must_exist=True) as store:
         source = StoreSource(store, config.log_id or None)  # default: the log's own id
         shipper = open_shipper(source, state_dir, config, only=only)
+        for state in shipper.states.values():  # the control plane's sink sends the log's verifier key
+            bind = getattr(state.sink, "bind_source", None)
+            if bind is not None:
+                bind(source)
         if not once:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: shipper.stop())

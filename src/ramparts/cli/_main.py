@@ -370,6 +370,9 @@ def _build(sub: Any) -> None:
     from .doctor import add_parsers as add_doctor_parsers
 
     add_doctor_parsers(sub, common)
+    from .server import add_parsers as add_server_parsers
+
+    add_server_parsers(sub, common)
 
     p = sub.add_parser("demo", help="run a guarded Claude Code session against the scripted model")
     p.add_argument("--claude-bin", help="the claude binary (default: the project-local pinned CLI)")

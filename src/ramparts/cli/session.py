@@ -536,6 +536,10 @@ def cmd_kill(args: argparse.Namespace) -> int:
         if args.terminate:
             print("ramparts kill: --lift and --terminate do not go together", file=sys.stderr)
             return EXIT_USAGE
+        if _central_settings(args) is not None:
+            with _sessions(args) as store:
+                store.lift(**kwargs)
+            return _central(args, scope, target, "", lift=True)
         return _lift(args, kwargs, scope, target, what)
     reason = args.reason or "stopped by the Ramparts kill switch"
     if scope == "session" and not args.force and not _known(args, target):
@@ -560,9 +564,37 @@ def cmd_kill(args: argparse.Namespace) -> int:
         reason=reason,
         details={"scope": scope, "target": target, "terminate": bool(args.terminate), "affected": affected},
     )
+    central = _central(args, scope, target, reason, lift=False)
     if not args.terminate:
+        return central
+    return max(_terminate(args, affected), central)
+
+
+def _central_settings(args: argparse.Namespace) -> Any:
+    from .server import _settings
+
+    return _settings(args)
+
+
+def _central(args: argparse.Namespace, scope: str, target: str, reason: str, *, lift: bool) -> int:
+    """Give (or lift) the order on the control plane too, when one is configured."""
+    settings = _central_settings(args)
+    if settings is None:
         return EXIT_OK
-    return _terminate(args, affected)
+    from ..server.client import ServerError
+    from ..server.config import client
+
+    try:
+        api = client(settings, timeout=10)
+        if lift:
+            api.lift(scope, target)
+        else:
+            api.kill(scope, target, reason)
+    except ServerError as exc:
+        print(_esc(f"ramparts kill: the control plane did not take the order: {exc}"), file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(_esc(f"{'lifted the' if lift else 'gave the'} central kill order on {settings.url}"))
+    return EXIT_OK
 
 
 def _lift(args: argparse.Namespace, kwargs: dict[str, Any], scope: str, target: str, what: str) -> int:

@@ -100,6 +100,13 @@ def managed_settings(policy: Policy, *, command: str, egress_command: str | None
         if egress_command is not None:
             credential = {"type": "command", "command": egress_command, "timeout": timeout}
             hooks["SessionStart"].append({"hooks": [credential]})
+    if policy.server:  # the control plane: Claude Code's own telemetry goes to it too (docs/server.md)
+        from ..server.config import managed_telemetry
+
+        extra = managed_telemetry(policy.server, command)
+        if extra:
+            settings["env"] = {**extra["env"], **settings.get("env", {})}  # the policy's own env wins
+            settings["otelHeadersHelper"] = extra["otelHeadersHelper"]
     settings.update(mcp_settings(policy))
     return settings
 

@@ -325,6 +325,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
     mcp_servers: dict[str, dict[str, Any]] = {}
     git: dict[str, Any] = {}
     ship: tuple[Any, Marks, str] | None = None
+    sections: dict[str, tuple[Any, Marks, str]] = {}
     gateway: dict[str, Any] = {}
     gateway_dlp: dict[str, Any] = dict(GatewaySettings().dlp)
     gateway_keys: list[tuple[str, tuple[int, int], str]] = []
@@ -377,6 +378,9 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
         git.update(data.get("git", {}))
         if "ship" in data:  # replaced as a whole by a later layer, never merged
             ship = (data["ship"], marks, where)
+        for key in ("server", "monitor"):  # replaced as a whole by a later layer, never merged
+            if key in data:
+                sections[key] = (data[key], marks, where)
         layer_gateway = dict(data.get("gateway", {}))
         for key, action in layer_gateway.pop("dlp", {}).items():
             # `secrets` and `pii` are the categories (MaskPolicy's `secret` and `pii`); the rest ids.
@@ -457,6 +461,8 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
     ship_json = _ship_section(ship)
     return Policy(
         ship=ship_json,
+        server=_section("server", sections.get("server")),
+        monitor=_section("monitor", sections.get("monitor")),
         revision=revision[:16],
         source=display,
         base_dir=base_dir,
@@ -653,6 +659,26 @@ def _ship_section(ship: tuple[Any, Marks, str] | None) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # unsafe_* settings warn when the shipper starts
             parse_ship_config({"ship": data})
+    except PolicyError as exc:
+        raise PolicyError(exc.problem, file=where, line=line or None, column=col or None) from exc
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def _section(key: str, section: tuple[Any, Marks, str] | None) -> str:
+    """Check the ``server:`` or ``monitor:`` section with its own parser (errors carry the line)."""
+    if section is None:
+        return ""
+    data, marks, where = section
+    line, col = marks.get((key,), (0, 0))
+    try:
+        if key == "server":
+            from ..server.config import parse_server
+
+            parse_server(data)
+        else:
+            from ..monitor import parse_monitor
+
+            parse_monitor(data)
     except PolicyError as exc:
         raise PolicyError(exc.problem, file=where, line=line or None, column=col or None) from exc
     return json.dumps(data, sort_keys=True, separators=(",", ":"))

@@ -230,6 +230,16 @@ SCHEMA: dict[str, Any] = {
             "type": "object",
             "description": "audit shipping: sinks and checkpoint sinks (docs/shipping.md); checked when loaded",
         },
+        "server": {
+            "type": "object",
+            "description": "the control plane hosts report to and take kill orders from (docs/server.md); "
+            "checked when loaded",
+        },
+        "monitor": {
+            "type": "object",
+            "description": "behaviour rules the control plane applies to every session (docs/server.md); "
+            "checked when loaded",
+        },
         "hook": {
             "type": "object",
             "additionalProperties": False,

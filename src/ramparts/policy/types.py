@@ -262,6 +262,10 @@ class Policy(NamedTuple):
     git: GitPolicy = GitPolicy()
     ship: str = ""
     """The ``ship:`` section as canonical JSON ('' when absent): parsed by ``ramparts.audit.ship_config``."""
+    server: str = ""
+    """The ``server:`` section as canonical JSON ('' when absent): parsed by ``ramparts.server.config``."""
+    monitor: str = ""
+    """The ``monitor:`` section as canonical JSON ('' when absent): parsed by ``ramparts.monitor``."""
     gateway: GatewaySettings = GatewaySettings()
     egress: EgressSettings = EgressSettings()
 

@@ -124,7 +124,9 @@ def test_the_hook_and_the_gateway_flag_the_same_tool_results(
     assert {"none", "warn", "block"} <= set(hook)
 
 
-def test_tool_definitions_use_the_mcp_description_surface(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_tool_definitions_use_the_mcp_description_surface(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """Tool definitions are scored with ``mcp_tool_description``'s thresholds: a poisoned one refuses the
     request (ToolPoisoned: the proxy answers 400 and records it), a suspicious one is recorded."""
     from ramparts.gateway.screen import ToolPoisoned

@@ -270,6 +270,14 @@ class Hook:
             pid=_claude_pid(self.peer_pid) if name == "SessionStart" else None,
             others_since=now - policy.session.idle_timeout_minutes * 60,
         )
+        if policy.server or os.environ.get("RAMPARTS_SERVER"):  # the control plane (docs/server.md)
+            if not state.killed:
+                state = self._central_kill(policy.server, state, subject.user, now)
+            if not state.killed and event.kind == "pre_tool_use":
+                from ...server.local import local_rate
+
+                message = local_rate(self.state_dir, policy.monitor, event.session_id, now)
+                state = state._replace(killed=message) if message else state
         install_key = load_key(os.path.join(self.state_dir, "keys", "fingerprint.key"))
         outcome = decide_event(
             policy, event, state, payload, key=install_key, cache_dir=detector_cache_dir(self.state_dir)
@@ -283,6 +291,11 @@ class Hook:
             reasons=tuple(short.text(r) for r in decision.reasons),
             warnings=tuple(short.text(w) for w in decision.warnings),
         )
+        remote = policy.server or os.environ.get("RAMPARTS_SERVER")
+        if remote and decision.verdict == "ask" and event.kind == "pre_tool_use" and decision.enforced:
+            decision = self._remote_approval(
+                policy, event, decision, summarize(payload, redactor), subject.user
+            )
         from ...audit.record import HookDetail, build_record, content_record, to_json
 
         use_id = payload.get("tool_use_id")
@@ -324,6 +337,45 @@ class Hook:
         self._apply_effects(sessions, event, decision, name)
         self._disarm()  # durable now: what the record says is what Claude Code will be told
         return self.answer(event, decision, payload)
+
+    def _central_kill(self, section: str, state: Any, user: str, now: float) -> Any:
+        """The control plane's kill orders, through the short local cache (docs/server.md)."""
+        from ...server.config import central_kill, resolve
+
+        settings = resolve(section)
+        if settings is None:
+            return state
+        message = central_kill(settings, self.state_dir, state.session_id, user, now=now)
+        return state._replace(killed=message) if message else state
+
+    def _remote_approval(
+        self, policy: Any, event: Event, decision: Decision, summary: dict[str, Any], user: str
+    ) -> Decision:
+        """``server.approvals: remote``: a person answers the ask through the control plane (docs/server.md)."""
+        from ...server.config import remote_approval, resolve
+
+        settings = resolve(policy.server)
+        if settings is None or settings.approvals != "remote":
+            return decision
+        deadline = (
+            min(policy.hook.deadline_ms, self.deadline_ms)
+            if self.explicit_deadline
+            else policy.hook.deadline_ms
+        )
+        left = deadline / 1000 - (time.monotonic() - self.started) - 1.0  # a second to record and answer
+        fields = {
+            "session": event.session_id,
+            "user": user,
+            "tool": event.tool.name if event.tool else "",
+            "summary": json.dumps(summary)[:4000],
+            "reasons": "; ".join(decision.reasons)[:2000],
+        }
+        verdict, why = remote_approval(settings, fields, min(settings.approval_timeout_seconds, left))
+        return decision._replace(
+            verdict="allow" if verdict == "allow" else "deny",
+            reasons=(*decision.reasons, why),
+            rule_ids=(*decision.rule_ids, "server.approval"),
+        )
 
     def _apply_effects(self, sessions: Any, event: Event, decision: Decision, name: str) -> None:
         now = time.time()

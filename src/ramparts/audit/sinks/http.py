@@ -83,16 +83,19 @@ class HttpSink:
             self._post(log_id, group)
         return []
 
-    def _post(self, log_id: str, items: list[ShipItem]) -> None:
+    def _body(self, log_id: str, items: list[ShipItem]) -> bytes:
         import json
 
-        body = (
+        return (
             b'{"log_id":'
             + json.dumps(log_id).encode()
             + b',"items":['
             + b",".join(envelope(i) for i in items)
             + b"]}"
         )
+
+    def _post(self, log_id: str, items: list[ShipItem]) -> None:
+        body = self._body(log_id, items)
         headers = {
             "Content-Type": "application/json",
             "Authorization": f"Bearer {self.token}",
