@@ -35,9 +35,18 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
         default=60.0,
         help="seconds Claude Code's telemetry waits for the hook's records before a missing one alerts",
     )
+    p.add_argument("--no-dashboard", action="store_true", help="serve the API only (no pages under /ui)")
+    p.add_argument(
+        "--secure-cookies",
+        action="store_true",
+        help="mark the dashboard's cookies Secure (behind a TLS proxy)",
+    )
     _db(p)
     p.set_defaults(func=cmd_server)
     srv = p.add_subparsers(metavar="ACTION")
+    from .dashboard import add_user_parsers
+
+    add_user_parsers(srv, common, _db)
     tok = srv.add_parser("token", help="create, list or revoke API tokens").add_subparsers(metavar="ACTION")
     t = tok.add_parser("create", help="a token for a host (--host NAME) or a person (--admin NAME)")
     common(t, policy=False)
@@ -125,19 +134,33 @@ def cmd_server(args: argparse.Namespace) -> int:
     monitor = parse_monitor(json.loads(section)) if section else None
     logging.basicConfig(level=logging.INFO, format="ramparts server: %(message)s")
     store = _store(args, monitor=monitor)  # creates the tables once, before any worker starts
+    dashboard = None
+    if not args.no_dashboard:
+        from .._locations import policy_ref
+        from ..server.dashboard.web import build
+
+        ref = policy_ref(args.policy) if (args.policy or os.environ.get("RAMPARTS_POLICY")) else ""
+        dashboard = build(store, state_dir(args.state_dir), ref, secure_cookies=args.secure_cookies)
     bind = {"host": host.strip("[]"), "port": int(port), "log_level": "warning"}
     try:
         print(f"ramparts server: listening on http://{host}:{port} (store {store.name})", flush=True)
+        if dashboard is not None:
+            print(f"ramparts server: dashboard at http://{host}:{port}/ui/", flush=True)
         if args.workers > 1:
             from ..server.app import DB_ENV, GRACE_ENV, MONITOR_ENV
+            from ..server.dashboard.web import DASHBOARD_ENV
 
             store.close()
+            if dashboard is not None:
+                os.environ[DASHBOARD_ENV] = json.dumps(
+                    {"state_dir": state_dir(args.state_dir), "policy": ref, "secure": args.secure_cookies}
+                )
             os.environ[DB_ENV] = store.location
             os.environ[MONITOR_ENV] = section
             os.environ[GRACE_ENV] = str(args.telemetry_grace)
             uvicorn.run("ramparts.server.app:app_from_env", factory=True, workers=args.workers, **bind)
         else:
-            uvicorn.run(create_app(store, telemetry_grace=args.telemetry_grace), **bind)
+            uvicorn.run(create_app(store, telemetry_grace=args.telemetry_grace, dashboard=dashboard), **bind)
     finally:
         store.close()
     return EXIT_OK

@@ -102,9 +102,10 @@ def _kill_request(data: Any, lift: bool) -> tuple[str, str, str]:
     return scope, target, reason or "stopped by the Ramparts control plane"
 
 
-def create_app(store: ServerStore, *, telemetry_grace: float = 60.0) -> Starlette:
+def create_app(store: ServerStore, *, telemetry_grace: float = 60.0, dashboard: Any = None) -> Starlette:
     """The API over ``store``. Telemetry is checked against the hook's records every few seconds, once
-    it is ``telemetry_grace`` seconds old (see :meth:`ServerStore.telemetry_check`)."""
+    it is ``telemetry_grace`` seconds old (see :meth:`ServerStore.telemetry_check`). ``dashboard``: a
+    :class:`ramparts.server.dashboard.Dashboard` whose pages are served under ``/ui``."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -198,6 +199,8 @@ def create_app(store: ServerStore, *, telemetry_grace: float = 60.0) -> Starlett
         Route("/v1/alerts", _guarded(store, alerts, admin=True), methods=["GET"]),
         Route("/v1/logs", _guarded(store, fleet, admin=True), methods=["GET"]),
     ]
+    if dashboard is not None:
+        routes += dashboard.routes()
     return Starlette(routes=routes, lifespan=lifespan)
 
 
@@ -237,4 +240,11 @@ def app_from_env() -> Starlette:
     section = os.environ.get(MONITOR_ENV, "")
     monitor = parse_monitor(json.loads(section)) if section else None
     grace = float(os.environ.get(GRACE_ENV) or 60.0)
-    return create_app(ServerStore(os.environ[DB_ENV], monitor=monitor), telemetry_grace=grace)
+    store = ServerStore(os.environ[DB_ENV], monitor=monitor)
+    dashboard = None
+    from .dashboard.web import DASHBOARD_ENV, build
+
+    if os.environ.get(DASHBOARD_ENV):
+        spec = json.loads(os.environ[DASHBOARD_ENV])
+        dashboard = build(store, spec["state_dir"], spec["policy"], secure_cookies=bool(spec["secure"]))
+    return create_app(store, telemetry_grace=grace, dashboard=dashboard)
