@@ -35,6 +35,13 @@ class SessionRow(NamedTuple):
     last_rules: tuple[str, ...]
 
 
+def normal(rec: dict[str, Any]) -> dict[str, Any]:
+    """A stored record in the current shape (the hook still writes version 1 records)."""
+    from ...audit.record import RECORD_VERSION, _from_v1
+
+    return rec if rec.get("v") == RECORD_VERSION else _from_v1(rec)
+
+
 def epoch(stamp: str) -> float:
     try:
         return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
@@ -105,7 +112,7 @@ def _live_sessions(store: ServerStore, now: float, limit: int, session: str = ""
     out = []
     for session, user, host, first, latest, count, received, tainted in groups:
         decision, tool, body = last.get(str(session), ("", "", "{}"))
-        rec = json.loads(body).get("rec") or {}
+        rec = normal(json.loads(body).get("rec") or {})
         hook = rec.get("hook") or {}
         state = "live"
         if _killed(orders, str(session), str(user)):

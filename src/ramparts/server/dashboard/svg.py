@@ -41,6 +41,11 @@ def rate_chart(series: list[tuple[float, int]], threshold: float | None, window:
 
     points = " ".join(xy(t, c) for t, c in series)
     body = _axes() + f'<polyline class="line" fill="none" points="{points}"/>'
+    if len(series) <= 60:  # a few calls: show each
+        body += "".join(
+            f'<circle class="dot" cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="3"/>'
+            for p in points.split()
+        )
     if threshold:
         y = H - PAD - threshold * sy
         body += (
@@ -90,7 +95,7 @@ def bars_chart(items: list[tuple[str, int]], title: str) -> str:
     if not items:
         return _frame(title, f'<text x="{W // 2}" y="{H // 2}" class="label">none</text>', "no data")
     top = max(n for _, n in items) or 1
-    row = (H - 8) / len(items)
+    row = min((H - 8) / len(items), 28.0)
     body = ""
     for i, (name, n) in enumerate(items):
         w = n / top * (W - 260)

@@ -47,7 +47,7 @@ _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # no-referrer would make Chromium send Origin: null
     "Cache-Control": "no-store",
 }
 
@@ -393,7 +393,7 @@ class Dashboard:
 
         def load() -> tuple[Any, list[dict[str, Any]], Any]:
             row = queries.session_state(self.store, sid)
-            recs = self.store.session_records(sid, limit=2000)
+            recs = [queries.normal(r) for r in self.store.session_records(sid, limit=2000)]
             order = queries.kill_order(self.store, sid, row.user if row else "")
             return row, recs, order
 
