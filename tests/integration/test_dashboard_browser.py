@@ -95,13 +95,14 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     )
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
+    errors = (tmp / "server.err").open("wb")
     server = subprocess.Popen(
         _ramparts(
             "server", "--listen", f"127.0.0.1:{port}", "--state-dir", str(state), "--policy", str(policy)
         ),
         env=_env(),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=errors,
     )
     host = None
     try:
@@ -111,7 +112,7 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 with urllib.request.urlopen(f"{url}/healthz", timeout=1):
                     break
             except OSError:
-                assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+                assert server.poll() is None, (tmp / "server.err").read_text()
                 assert time.monotonic() < deadline, "the server did not come up"
                 time.sleep(0.2)
         host = Host(tmp, "a", url, host_token, policy)
@@ -125,6 +126,8 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.communicate()
+        errors.close()
+        print((tmp / "server.err").read_text()[-3000:])
 
 
 def _sign_in(page: Any, url: str, name: str, password: str) -> None:

@@ -19,6 +19,21 @@ STALE_AFTER = 600.0
 TAINT_MARKS = ("session.tainted", "injection.tool_result")
 
 
+INDEXES = (
+    # covering indexes: the pages' aggregates read these, never the records' bodies (50,000 records: ~10x)
+    "CREATE INDEX IF NOT EXISTS dashboard_records_sessions ON records "
+    "(session, received, time, decision, user_name, host)",
+    "CREATE INDEX IF NOT EXISTS dashboard_records_hours ON records (time, decision)",
+    "CREATE INDEX IF NOT EXISTS dashboard_records_decisions ON records (decision, received)",
+)
+
+
+def ensure_indexes(store: ServerStore) -> None:
+    with store._tx() as tx:
+        for statement in INDEXES:
+            tx.x(statement)
+
+
 class SessionRow(NamedTuple):
     session: str
     user: str
@@ -89,11 +104,18 @@ def _live_sessions(store: ServerStore, now: float, limit: int, session: str = ""
     where = "session = ?" if session else "session <> ?"
     with store._tx(write=False) as tx:
         groups = tx.q(
-            "SELECT session, MIN(user_name), MIN(host), MIN(time), MAX(time), COUNT(*), MAX(received), "  # noqa: S608
-            f"SUM(CASE WHEN decision IN ('deny', 'ask') AND ({taint}) THEN 1 ELSE 0 END) "
+            "SELECT session, MIN(user_name), MIN(host), MIN(time), MAX(time), COUNT(*), MAX(received) "  # noqa: S608
             f"FROM records WHERE {where} GROUP BY session ORDER BY MAX(received) DESC LIMIT ?",
-            (*(f"%{m}%" for m in TAINT_MARKS), session, limit),
+            (session, limit),
         )
+        one = " AND session = ?" if session else ""
+        tainted = {
+            str(r[0])
+            for r in tx.q(
+                f"SELECT DISTINCT session FROM records WHERE decision IN ('deny', 'ask') AND ({taint}){one}",  # noqa: S608
+                (*(f"%{m}%" for m in TAINT_MARKS), *((session,) if session else ())),
+            )
+        }
         last: dict[str, tuple[str, str, str]] = {}
         for lo in range(0, len(groups), 200):
             chunk = groups[lo : lo + 200]
@@ -110,14 +132,14 @@ def _live_sessions(store: ServerStore, now: float, limit: int, session: str = ""
                 last[str(session)] = (str(decision), str(tool), str(body))
         orders = [KillOrder(*r) for r in tx.q("SELECT scope, target, reason, by_whom, at FROM kills")]
     out = []
-    for session, user, host, first, latest, count, received, tainted in groups:
+    for session, user, host, first, latest, count, received in groups:
         decision, tool, body = last.get(str(session), ("", "", "{}"))
         rec = normal(json.loads(body).get("rec") or {})
         hook = rec.get("hook") or {}
         state = "live"
         if _killed(orders, str(session), str(user)):
             state = "killed"
-        elif int(tainted or 0):
+        elif str(session) in tainted:
             state = "tainted"
         elif now - float(received) > IDLE_AFTER:
             state = "idle"
@@ -169,6 +191,20 @@ def rate_series(records: list[dict[str, Any]], window: float = 60.0) -> list[tup
     return out
 
 
+_plots_cache: weakref.WeakKeyDictionary[ServerStore, _Cache] = weakref.WeakKeyDictionary()
+
+
+def plot_data(
+    store: ServerStore,
+) -> tuple[list[tuple[str, dict[str, int]]], list[tuple[str, int]]]:
+    """(decisions per hour, top rules), recomputed at most every 10 seconds (hour-scale plots)."""
+    cache = _plots_cache.setdefault(store, _Cache(10.0))
+    value: tuple[list[tuple[str, dict[str, int]]], list[tuple[str, int]]] = cache.get(
+        lambda: (decisions_per_hour(store), top_rules(store))
+    )
+    return value
+
+
 def decisions_per_hour(
     store: ServerStore, now: float | None = None, hours: int = 24
 ) -> list[tuple[str, dict[str, int]]]:
@@ -189,7 +225,7 @@ def decisions_per_hour(
     return list(by_hour.items())
 
 
-def top_rules(store: ServerStore, limit: int = 10, scan: int = 5000) -> list[tuple[str, int]]:
+def top_rules(store: ServerStore, limit: int = 10, scan: int = 2000) -> list[tuple[str, int]]:
     """The rules named most often by the latest ``scan`` deny and ask decisions."""
     with store._tx(write=False) as tx:
         rows = tx.q(

@@ -18,6 +18,7 @@ import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from html import escape
 from importlib import resources
 from typing import Any
@@ -121,12 +122,15 @@ class Dashboard:
     ) -> None:
         self.store = store
         self.users = Users(store)
+        queries.ensure_indexes(store)
         self.audit_dir = audit_dir
         self.policy = policy
         self.policy_error = policy_error
         self.secure_cookies = secure_cookies
         self._audit: Any = None
         self._audit_lock = threading.Lock()
+        # the audit store's SQLite connection belongs to one thread: every append runs on this one
+        self._audit_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashboard-audit")
 
     # -- plumbing ----------------------------------------------------------------------------------------------
 
@@ -142,7 +146,7 @@ class Dashboard:
     async def _act(self, request: Request, user: SignedIn | None, action: str, **kwargs: Any) -> None:
         client = request.client.host if request.client else "?"
         rec = action_record(user.name if user else "", user.role if user else "", action, client, **kwargs)
-        await run_in_threadpool(self.record, rec)
+        await asyncio.get_running_loop().run_in_executor(self._audit_thread, self.record, rec)
 
     def _page(self, status: int, title: str, body: str, user: SignedIn | None, active: str = "") -> Response:
         nav = ""
@@ -477,8 +481,9 @@ class Dashboard:
     async def kill(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
         sid = request.path_params["sid"]
         reason = (form.get("reason") or "stopped from the dashboard")[:500]
-        await run_in_threadpool(self.store.kill, "session", sid, reason, f"{user.name} (dashboard)")
+        # recorded first: a kill that cannot be recorded is not given
         await self._act(request, user, "kill", target={"session": sid}, details={"reason": reason})
+        await run_in_threadpool(self.store.kill, "session", sid, reason, f"{user.name} (dashboard)")
         return RedirectResponse(_sid_url(sid), status_code=303)
 
     async def lift(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
@@ -615,8 +620,7 @@ class Dashboard:
 
     async def plots_page(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
         def load() -> str:
-            hours = queries.decisions_per_hour(self.store)
-            rules = queries.top_rules(self.store)
+            hours, rules = queries.plot_data(self.store)
             threshold = queries.rate_threshold(self.store)
             calls, window = threshold if threshold else (None, 60.0)
             charts = []
