@@ -28,9 +28,9 @@ $(TOOLS)/.installed-postgres:
 	  (apt-get update && apt-get install -y --no-install-recommends postgresql)
 	mkdir -p $(TOOLS) && touch $@
 
-# Debian's Chromium for the dashboard's browser tests (Playwright drives it; `playwright install` is never run).
+# Debian's headless Chromium for the dashboard's browser tests (Playwright drives it; no browser download).
 $(TOOLS)/.installed-chromium:
-	test -x /usr/bin/chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 	mkdir -p $(TOOLS) && touch $@
 
 deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-postgres $(TOOLS)/.installed-chromium

@@ -72,7 +72,18 @@ class Host:
             stderr=subprocess.PIPE,
         )
 
-    def call(self, session: str, user: str = "") -> dict[str, Any]:
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until the agent has fetched the kill orders once: before that, a hook under fail_closed that
+        cannot fetch them within its own timeout (a loaded machine) denies, as it should."""
+        deadline = time.monotonic() + timeout
+        while not (self.state / "server-orders.json").exists():
+            assert self.agent.poll() is None, "the agent exited"
+            assert time.monotonic() < deadline, "the agent never fetched the kill orders"
+            time.sleep(0.1)
+
+    def call(
+        self, session: str, user: str = "", tool: str = "Glob", tool_input: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """One PreToolUse through the real hook command; the hook's answer. (One live session per user
         is the baseline's limit: another session of the same host runs as another user.)"""
         payload = {
@@ -81,8 +92,8 @@ class Host:
             "cwd": str(self.project),
             "permission_mode": "default",
             "hook_event_name": "PreToolUse",
-            "tool_name": "Glob",
-            "tool_input": {"pattern": "*.py"},
+            "tool_name": tool,
+            "tool_input": tool_input or {"pattern": "*.py"},
             "tool_use_id": f"toolu_{uuid.uuid4().hex[:8]}",
         }
         proc = subprocess.run(
@@ -148,6 +159,8 @@ def plane(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, 
             "a": Host(tmp_path, "a", url, tokens["a"], policy),
             "b": Host(tmp_path, "b", url, tokens["b"], policy),
         }
+        for h in hosts.values():
+            h.wait_ready()
         yield {"url": url, "tokens": tokens, "hosts": hosts, "db": db, "tmp": tmp_path}
         for h in hosts.values():
             h.stop()
@@ -171,7 +184,7 @@ def test_burst_blocked_kill_reaches_the_other_host(plane: dict[str, Any]) -> Non
     assert time.monotonic() - started < 60
     decisions = [x["decision"] for x in answers]
     first_deny = decisions.index("deny")  # raises if the burst was never stopped
-    assert first_deny >= 30, decisions  # 30 calls a minute are within the rule
+    assert first_deny >= 30, answers[first_deny]  # 30 calls a minute are within the rule
     assert set(decisions[first_deny:]) == {"deny"}, decisions
     assert first_deny == 30 and "rate.tool_calls (enforced by the hook)" in answers[first_deny]["reason"]
     # the server's automatic kill order reaches the host too (from then on it stops the session)
@@ -275,3 +288,49 @@ def test_a_burst_is_stopped_by_the_hook_while_the_server_is_down(tmp_path: Path)
         host.stop()
     assert [d["decision"] for d in decisions] == ["allow"] * 30 + ["deny"] * 3
     assert "31 tool calls in 60 s (limit 30)" in decisions[30]["reason"]
+
+
+def test_an_ask_is_answered_by_a_person_through_the_server(plane: dict[str, Any]) -> None:
+    import threading
+
+    from ramparts.server.client import Client
+
+    policy = plane["tmp"] / "remote.yaml"
+    policy.write_text(
+        "version: 1\nextends: baseline\nhook: {deadline_ms: 30000, timeout: 40}\n"
+        "server:\n  approvals: remote\n  approval_timeout_seconds: 20\n"
+    )
+    host = Host(plane["tmp"], "asker", plane["url"], plane["tokens"]["a"], policy)
+    host.wait_ready()
+    admin = Client(plane["url"], plane["tokens"]["admin"])
+    answers: list[str] = []
+
+    def approver(verdict: str) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            pending = [a for a in admin.approvals() if a["state"] == "pending"]
+            if pending:
+                answers.append(admin.decide(pending[0]["id"], verdict, f"{verdict} by the on-call")["state"])
+                return
+            time.sleep(0.2)
+
+    make = {"command": "make build", "description": "d"}
+    try:
+        for verdict in ("allow", "deny"):
+            thread = threading.Thread(target=approver, args=(verdict,))
+            thread.start()
+            answer = host.call(f"ask-{verdict}", user=f"dev-{verdict}", tool="Bash", tool_input=make)
+            thread.join()
+            assert answer["decision"] == verdict, answer
+            verb = "approved" if verdict == "allow" else "refused"
+            assert (
+                f"{verb} by security-team" in answer["reason"]
+                and f"{verdict} by the on-call" in answer["reason"]
+            )
+        assert answers == ["allow", "deny"]
+        (request,) = [a for a in admin.approvals() if a["session"] == "ask-allow"]
+        assert (
+            request["tool"] == "Bash" and "make build" in request["summary"] and request["host"] == "host-a"
+        )
+    finally:
+        host.stop()

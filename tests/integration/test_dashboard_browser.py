@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 import time
 import urllib.request
 import uuid
@@ -91,7 +92,8 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         )
     policy = tmp / "ramparts.yaml"
     policy.write_text(
-        "version: 1\nextends: baseline\nserver:\n  cache_seconds: 1\n  unreachable: fail_closed\n"
+        "version: 1\nextends: baseline\nhook: {deadline_ms: 30000, timeout: 40}\nserver:\n  cache_seconds: 1\n"
+        "  unreachable: fail_closed\n  approvals: remote\n  approval_timeout_seconds: 25\n"
     )
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -116,6 +118,7 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 assert time.monotonic() < deadline, "the server did not come up"
                 time.sleep(0.2)
         host = Host(tmp, "a", url, host_token, policy)
+        host.wait_ready()
         yield {"url": url, "host": host, "state": state, "db": db}
     finally:
         if host is not None:
@@ -177,6 +180,26 @@ def test_admin_sees_a_live_session_and_kills_it(plane: dict[str, Any], page: Any
         time.sleep(0.3)
     assert "incident 5150 from the browser" in answer["reason"]
 
+    # an ask answered in the dashboard while the hook waits for it (server.approvals: remote)
+    asked: dict[str, Any] = {}
+    make = {"command": "make build", "description": "build"}
+    waiting = threading.Thread(
+        target=lambda: asked.update(host.call("ask-1", user="dev-ask", tool="Bash", tool_input=make))
+    )
+    waiting.start()
+    page.get_by_role("link", name="Approvals").click()
+    allow = page.get_by_role("button", name="Allow Bash in session ask-1")
+    deadline = time.monotonic() + 20
+    while allow.count() == 0:
+        assert time.monotonic() < deadline, "the request never appeared"
+        time.sleep(0.3)
+        page.reload()
+    _shot(page, "approvals")
+    allow.click()
+    waiting.join(timeout=40)
+    assert asked["decision"] == "allow" and "ada (dashboard)" in asked["reason"], asked
+    expect(page.get_by_role("cell", name="ada (dashboard)")).to_be_visible()
+
     # the other pages
     page.get_by_role("link", name="Alerts").click()
     expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
@@ -202,16 +225,18 @@ def test_admin_sees_a_live_session_and_kills_it(plane: dict[str, Any], page: Any
     from ramparts.audit.record import from_json
     from ramparts.audit.store import AuditStore
 
-    store = AuditStore.open(str(plane["state"] / "dashboard"), must_exist=True)
-    try:
-        actions = [from_json(r.data()) for r in store.records()]
-    finally:
-        store.close()
+    with AuditStore(plane["state"] / "server-audit.db") as log:
+        actions = [from_json(r.data()) for r in log.records()]
+        assert log.verify()[1] == []
     kills = [a for a in actions if a.admin is not None and a.admin.action == "kill"]
     assert [(a.user, a.session, a.event, a.surface) for a in kills] == [
         ("ada", session, "DashboardAction", "server")
     ]
     assert any(a.admin is not None and a.admin.action == "sign-in" and a.user == "ada" for a in actions)
+    answers = [a for a in actions if a.admin is not None and a.admin.action == "approval"]
+    assert [(a.user, a.admin.details["verdict"]) for a in answers if a.admin and a.admin.details] == [
+        ("ada", "allow")
+    ]
 
 
 def _shot_login(page: Any, url: str) -> None:

@@ -35,18 +35,9 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
         default=60.0,
         help="seconds Claude Code's telemetry waits for the hook's records before a missing one alerts",
     )
-    p.add_argument("--no-dashboard", action="store_true", help="serve the API only (no pages under /ui)")
-    p.add_argument(
-        "--secure-cookies",
-        action="store_true",
-        help="mark the dashboard's cookies Secure (behind a TLS proxy)",
-    )
     _db(p)
     p.set_defaults(func=cmd_server)
     srv = p.add_subparsers(metavar="ACTION")
-    from .dashboard import add_user_parsers
-
-    add_user_parsers(srv, common, _db)
     tok = srv.add_parser("token", help="create, list or revoke API tokens").add_subparsers(metavar="ACTION")
     t = tok.add_parser("create", help="a token for a host (--host NAME) or a person (--admin NAME)")
     common(t, policy=False)
@@ -66,6 +57,25 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     t.add_argument("id")
     t.set_defaults(func=cmd_token_revoke)
 
+    o = srv.add_parser(
+        "otel-headers", help="print the OTLP Authorization header (Claude Code's otelHeadersHelper runs this)"
+    )
+    common(o)
+    o.set_defaults(func=cmd_otel_headers)
+
+    usr = srv.add_parser("user", help="people who sign in to the dashboard").add_subparsers(metavar="ACTION")
+    u = usr.add_parser(
+        "add", help="add (or reset) a person: admin or viewer; the password is read from stdin"
+    )
+    common(u, policy=False)
+    _db(u)
+    u.add_argument("name")
+    u.add_argument("--role", choices=["admin", "viewer"], required=True)
+    u.add_argument(
+        "--password-stdin", action="store_true", required=True, help="read the password from stdin"
+    )
+    u.set_defaults(func=cmd_user_add)
+
     p = sub.add_parser(
         "agent",
         help="ship this host's audit log to the control plane and keep the hook's copy of its kill orders fresh",
@@ -78,6 +88,17 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument("--once", action="store_true", help="one pass, then exit (0: everything delivered)")
     p.add_argument("--exit-after", type=float, default=0.0, help="stop after this many seconds (0: never)")
     p.set_defaults(func=cmd_agent)
+
+    p = sub.add_parser("approvals", help="requests waiting for a person's answer (server.approvals: remote)")
+    common(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_approvals)
+    p = sub.add_parser("approve", help="allow (or --deny) a pending approval request (needs an admin token)")
+    common(p)
+    p.add_argument("id")
+    p.add_argument("--deny", action="store_true", help="refuse instead")
+    p.add_argument("--reason", default="", help="said to the agent and kept in the audit trail")
+    p.set_defaults(func=cmd_approve)
 
     p = sub.add_parser("alerts", help="the control plane's alerts (needs an admin token)")
     common(p)
@@ -134,35 +155,67 @@ def cmd_server(args: argparse.Namespace) -> int:
     monitor = parse_monitor(json.loads(section)) if section else None
     logging.basicConfig(level=logging.INFO, format="ramparts server: %(message)s")
     store = _store(args, monitor=monitor)  # creates the tables once, before any worker starts
-    dashboard = None
-    if not args.no_dashboard:
-        from .._locations import policy_ref
-        from ..server.dashboard.web import build
-
-        ref = policy_ref(args.policy) if (args.policy or os.environ.get("RAMPARTS_POLICY")) else ""
-        dashboard = build(store, state_dir(args.state_dir), ref, secure_cookies=args.secure_cookies)
     bind = {"host": host.strip("[]"), "port": int(port), "log_level": "warning"}
+    # the dashboard's cookie is Secure (HTTPS only) unless the server is on loopback (tests, make up)
+    secure = host.strip("[]") not in ("127.0.0.1", "localhost", "::1")
+    from .._locations import policy_ref
+
+    # the policy the dashboard's policy page shows and explains (the baseline when none is named)
+    ref = policy_ref(args.policy) if (args.policy or os.environ.get("RAMPARTS_POLICY")) else ""
     try:
         print(f"ramparts server: listening on http://{host}:{port} (store {store.name})", flush=True)
-        if dashboard is not None:
-            print(f"ramparts server: dashboard at http://{host}:{port}/ui/", flush=True)
+        print(f"ramparts server: dashboard at http://{host}:{port}/ui/", flush=True)
         if args.workers > 1:
-            from ..server.app import DB_ENV, GRACE_ENV, MONITOR_ENV
-            from ..server.dashboard.web import DASHBOARD_ENV
+            from ..server.app import DB_ENV, GRACE_ENV, MONITOR_ENV, POLICY_ENV, SECURE_ENV, STATE_ENV
 
             store.close()
-            if dashboard is not None:
-                os.environ[DASHBOARD_ENV] = json.dumps(
-                    {"state_dir": state_dir(args.state_dir), "policy": ref, "secure": args.secure_cookies}
-                )
             os.environ[DB_ENV] = store.location
             os.environ[MONITOR_ENV] = section
             os.environ[GRACE_ENV] = str(args.telemetry_grace)
+            os.environ[STATE_ENV] = state_dir(args.state_dir)
+            os.environ[SECURE_ENV] = "1" if secure else "0"
+            os.environ[POLICY_ENV] = ref
             uvicorn.run("ramparts.server.app:app_from_env", factory=True, workers=args.workers, **bind)
         else:
-            uvicorn.run(create_app(store, telemetry_grace=args.telemetry_grace, dashboard=dashboard), **bind)
+            app = create_app(
+                store,
+                telemetry_grace=args.telemetry_grace,
+                state_dir=state_dir(args.state_dir),
+                cookie_secure=secure,
+                policy_ref=ref,
+            )
+            uvicorn.run(app, **bind)
     finally:
         store.close()
+    return EXIT_OK
+
+
+def cmd_otel_headers(args: argparse.Namespace) -> int:
+    from ..server.client import ServerError
+    from ..server.config import read_token
+
+    settings = _settings(args)
+    if settings is None:
+        print("ramparts server otel-headers: no control plane configured", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        token = read_token(settings)
+    except ServerError as exc:
+        print(f"ramparts server otel-headers: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(json.dumps({"Authorization": f"Bearer {token}"}))
+    return EXIT_OK
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with _store(args) as store:
+            store.add_user(args.name, args.role, password)
+    except ValueError as exc:
+        print(f"ramparts server user add: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{args.role} {args.name} can sign in to the dashboard")
     return EXIT_OK
 
 
@@ -306,3 +359,62 @@ def cmd_agent(args: argparse.Namespace) -> int:
         if store is not None:
             store.close()
     return EXIT_OK if ok else EXIT_PROBLEMS
+
+
+def _admin_client(args: argparse.Namespace, command: str) -> Any:
+    from ..server.config import client
+
+    settings = _settings(args)
+    if settings is None:
+        print(
+            f"ramparts {command}: no control plane (set RAMPARTS_SERVER or the policy's server.url)",
+            file=sys.stderr,
+        )
+        return None
+    return client(settings, timeout=10)
+
+
+def cmd_approvals(args: argparse.Namespace) -> int:
+    from ..audit.render import escape
+    from ..server.client import ServerError
+
+    try:
+        api = _admin_client(args, "approvals")
+        if api is None:
+            return EXIT_USAGE
+        items = api.approvals()
+    except ServerError as exc:
+        print(f"ramparts approvals: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if args.json:
+        print(json.dumps(items, indent=2))
+        return EXIT_OK
+    for a in items:
+        print(
+            escape(
+                f"{a.get('id')} {a.get('state'):8} {_iso(a.get('created'))} host={a.get('host')} "
+                f"session={a.get('session')} {a.get('tool')} {a.get('summary', '')[:120]}"
+            )
+        )
+    return EXIT_OK
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from ..audit.render import escape
+    from ..server.client import ServerError
+
+    verdict = "deny" if args.deny else "allow"
+    try:
+        api = _admin_client(args, "approve")
+        if api is None:
+            return EXIT_USAGE
+        answered = api.decide(args.id, verdict, args.reason)
+    except ServerError as exc:
+        print(f"ramparts approve: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(
+        escape(
+            f"{answered.get('id')}: {answered.get('state')} ({answered.get('tool')} in session {answered.get('session')})"
+        )
+    )
+    return EXIT_OK

@@ -86,6 +86,13 @@ def managed_settings(policy: Policy, *, command: str) -> dict[str, Any]:
         settings["allowManagedPermissionRulesOnly"] = True
     if policy.settings.env:
         settings["env"] = dict(policy.settings.env)
+    if policy.server:  # the control plane: Claude Code's own telemetry goes to it too (docs/server.md)
+        from ..server.config import managed_telemetry
+
+        extra = managed_telemetry(policy.server, command)
+        if extra:
+            settings["env"] = {**extra["env"], **settings.get("env", {})}  # the policy's own env wins
+            settings["otelHeadersHelper"] = extra["otelHeadersHelper"]
     settings.update(mcp_settings(policy))
     return settings
 

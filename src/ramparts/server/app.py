@@ -102,10 +102,40 @@ def _kill_request(data: Any, lift: bool) -> tuple[str, str, str]:
     return scope, target, reason or "stopped by the Ramparts control plane"
 
 
-def create_app(store: ServerStore, *, telemetry_grace: float = 60.0, dashboard: Any = None) -> Starlette:
+def _approval_request(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise BatchError("body: must be an object")
+    limits = {"session": 256, "user": 256, "tool": 256, "summary": 4000, "reasons": 2000}
+    extra = sorted(set(data) - set(limits) - {"wait_seconds"})
+    if extra:
+        raise BatchError(f"{extra[0]}: unknown field")
+    out: dict[str, Any] = {}
+    for key, limit in limits.items():
+        value = data.get(key, "")
+        if not isinstance(value, str) or len(value) > limit or (key == "session" and not value):
+            raise BatchError(
+                f"{key}: a string of at most {limit} characters" + (", not empty" if key == "session" else "")
+            )
+        out[key] = value
+    wait = data.get("wait_seconds", 60)
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or not 1 <= wait <= 3600:
+        raise BatchError("wait_seconds: a number from 1 to 3600")
+    out["wait_seconds"] = wait
+    return out
+
+
+def create_app(
+    store: ServerStore,
+    *,
+    telemetry_grace: float = 60.0,
+    state_dir: str | None = None,
+    cookie_secure: bool = True,
+    policy_ref: str = "",
+) -> Starlette:
     """The API over ``store``. Telemetry is checked against the hook's records every few seconds, once
-    it is ``telemetry_grace`` seconds old (see :meth:`ServerStore.telemetry_check`). ``dashboard``: a
-    :class:`ramparts.server.dashboard.Dashboard` whose pages are served under ``/ui``."""
+    it is ``telemetry_grace`` seconds old (see :meth:`ServerStore.telemetry_check`). With ``state_dir`` the
+    dashboard is served under ``/ui`` (its action log in the state dir; ``policy_ref``: the policy its policy
+    page shows and explains, the baseline when empty; ``cookie_secure``: Secure cookies)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -180,6 +210,58 @@ def create_app(store: ServerStore, *, telemetry_grace: float = 60.0, dashboard: 
             return Response(b"", media_type="application/x-protobuf")  # an empty ExportLogsServiceResponse
         return JSONResponse({"partialSuccess": {}})
 
+    async def ask(request: Request, token: TokenInfo) -> Response:
+        if token.kind != "host":
+            return _error(403, "only host tokens ask for approvals")
+        try:
+            data = await _json_body(request)
+            fields = _approval_request(data)
+        except BatchError as exc:
+            return _error(400, str(exc))
+        approval = await run_in_threadpool(
+            store.request_approval,
+            token.name,
+            fields["session"],
+            fields["user"],
+            fields["tool"],
+            fields["summary"],
+            fields["reasons"],
+            float(fields["wait_seconds"]),
+        )
+        return JSONResponse(approval._asdict(), status_code=201)
+
+    async def approval(request: Request, token: TokenInfo) -> Response:
+        found = await run_in_threadpool(store.approval, request.path_params["approval_id"])
+        if found is None or (token.kind == "host" and found.host != token.name):
+            return _error(404, "no such approval request")
+        return JSONResponse(found._asdict())
+
+    async def approvals(request: Request, token: TokenInfo) -> Response:
+        rows = await run_in_threadpool(store.approvals)
+        return JSONResponse({"approvals": [a._asdict() for a in rows]})
+
+    async def decide(request: Request, token: TokenInfo) -> Response:
+        try:
+            data = await _json_body(request)
+            if not isinstance(data, dict) or set(data) - {"decision", "reason"}:
+                raise BatchError("body: an object with decision and an optional reason")
+            verdict, reason = data.get("decision"), data.get("reason", "")
+            if verdict not in ("allow", "deny"):
+                raise BatchError("decision: must be allow or deny")
+            if not isinstance(reason, str) or len(reason) > MAX_REASON:
+                raise BatchError(f"reason: a string of at most {MAX_REASON} characters")
+        except BatchError as exc:
+            return _error(400, str(exc))
+        approval_id = request.path_params["approval_id"]
+        by = f"{token.name} (token {token.id})"
+        answered = await run_in_threadpool(store.decide_approval, approval_id, verdict, by, reason)
+        if answered is None:
+            known = await run_in_threadpool(store.approval, approval_id)
+            if known is None:
+                return _error(404, "no such approval request")
+            return _error(409, f"the request is {known.state}, no longer pending")
+        return JSONResponse(answered._asdict())
+
     async def alerts(request: Request, token: TokenInfo) -> Response:
         rows = await run_in_threadpool(store.alerts)
         return JSONResponse({"alerts": [a._asdict() for a in rows]})
@@ -196,11 +278,17 @@ def create_app(store: ServerStore, *, telemetry_grace: float = 60.0, dashboard: 
         Route("/v1/kills", _guarded(store, kill, admin=True), methods=["POST"]),
         Route("/v1/kills/lift", _guarded(store, lift, admin=True), methods=["POST"]),
         Route("/otlp/v1/logs", _guarded(store, otlp_logs, admin=False), methods=["POST"]),
+        Route("/v1/approvals", _guarded(store, ask, admin=False), methods=["POST"]),
+        Route("/v1/approvals", _guarded(store, approvals, admin=True), methods=["GET"]),
+        Route("/v1/approvals/{approval_id}", _guarded(store, approval, admin=False), methods=["GET"]),
+        Route("/v1/approvals/{approval_id}/decide", _guarded(store, decide, admin=True), methods=["POST"]),
         Route("/v1/alerts", _guarded(store, alerts, admin=True), methods=["GET"]),
         Route("/v1/logs", _guarded(store, fleet, admin=True), methods=["GET"]),
     ]
-    if dashboard is not None:
-        routes += dashboard.routes()
+    if state_dir is not None:  # the dashboard under /ui (ramparts.server.dashboard; its log in the state dir)
+        from .dashboard.web import build
+
+        routes.extend(build(store, state_dir, policy_ref, secure_cookies=cookie_secure).routes())
     return Starlette(routes=routes, lifespan=lifespan)
 
 
@@ -228,6 +316,9 @@ async def _telemetry_checks(store: ServerStore, grace: float) -> None:
 DB_ENV = "_RAMPARTS_CP_DB"
 MONITOR_ENV = "_RAMPARTS_CP_MONITOR"
 GRACE_ENV = "_RAMPARTS_CP_TELEMETRY_GRACE"
+STATE_ENV = "_RAMPARTS_CP_STATE_DIR"
+SECURE_ENV = "_RAMPARTS_CP_COOKIE_SECURE"
+POLICY_ENV = "_RAMPARTS_CP_DASHBOARD_POLICY"
 
 
 def app_from_env() -> Starlette:
@@ -240,11 +331,10 @@ def app_from_env() -> Starlette:
     section = os.environ.get(MONITOR_ENV, "")
     monitor = parse_monitor(json.loads(section)) if section else None
     grace = float(os.environ.get(GRACE_ENV) or 60.0)
-    store = ServerStore(os.environ[DB_ENV], monitor=monitor)
-    dashboard = None
-    from .dashboard.web import DASHBOARD_ENV, build
-
-    if os.environ.get(DASHBOARD_ENV):
-        spec = json.loads(os.environ[DASHBOARD_ENV])
-        dashboard = build(store, spec["state_dir"], spec["policy"], secure_cookies=bool(spec["secure"]))
-    return create_app(store, telemetry_grace=grace, dashboard=dashboard)
+    return create_app(
+        ServerStore(os.environ[DB_ENV], monitor=monitor),
+        telemetry_grace=grace,
+        state_dir=os.environ.get(STATE_ENV) or None,
+        cookie_secure=os.environ.get(SECURE_ENV) != "0",
+        policy_ref=os.environ.get(POLICY_ENV, ""),
+    )

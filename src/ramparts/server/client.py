@@ -81,3 +81,20 @@ class Client:
     def alerts(self) -> list[dict[str, Any]]:
         alerts = self.request("GET", "/v1/alerts").get("alerts")
         return [a for a in alerts if isinstance(a, dict)] if isinstance(alerts, list) else []
+
+    def ask(self, fields: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("POST", "/v1/approvals", fields)
+        return result
+
+    def approval(self, approval_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", f"/v1/approvals/{approval_id}")
+        return result
+
+    def approvals(self) -> list[dict[str, Any]]:
+        items = self.request("GET", "/v1/approvals").get("approvals")
+        return [a for a in items if isinstance(a, dict)] if isinstance(items, list) else []
+
+    def decide(self, approval_id: str, decision: str, reason: str = "") -> dict[str, Any]:
+        body = {"decision": decision, "reason": reason}
+        result: dict[str, Any] = self.request("POST", f"/v1/approvals/{approval_id}/decide", body)
+        return result

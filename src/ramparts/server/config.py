@@ -38,6 +38,10 @@ class ServerSettings(NamedTuple):
     timeout_seconds: float = 1.0
     unreachable: Literal["fail_closed", "last_known"] = "fail_closed"
     ca_file: str = ""
+    approvals: Literal["off", "remote"] = "off"
+    """``remote``: a tool call the policy asks about waits for a person's answer through the server."""
+    approval_timeout_seconds: float = 60.0
+    """How long the hook waits for that answer (bounded by its own deadline); no answer denies."""
 
 
 _KEYS = set(ServerSettings._fields)
@@ -61,12 +65,20 @@ def parse_server(data: Any, where: str = "server") -> ServerSettings:
     out = ServerSettings(**changes)
     if out.url and not out.url.startswith(("http://", "https://")):
         raise PolicyError(f"{where}.url: must start with http:// or https://")
-    for key, lo, hi in (("cache_seconds", 0.0, 3600.0), ("timeout_seconds", 0.05, 60.0)):
+    for key, lo, hi in (
+        ("cache_seconds", 0.0, 3600.0),
+        ("timeout_seconds", 0.05, 60.0),
+        ("approval_timeout_seconds", 1.0, 3600.0),
+    ):
         if key in data:
             value = data[key]
             if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
                 raise PolicyError(f"{where}.{key}: must be a number from {lo:g} to {hi:g}")
             changes[key] = float(value)
+    if "approvals" in data:
+        if data["approvals"] not in ("off", "remote"):
+            raise PolicyError(f"{where}.approvals: must be off or remote")
+        changes["approvals"] = data["approvals"]
     if "unreachable" in data:
         if data["unreachable"] not in ("fail_closed", "last_known"):
             raise PolicyError(f"{where}.unreachable: must be fail_closed or last_known")
@@ -188,3 +200,58 @@ def central_kill(settings: ServerSettings, state_dir: str, session_id: str, *use
             if order.get("scope") == scope and _applies(order, session_id, users):
                 return _message(order)
     return ""
+
+
+def remote_approval(settings: ServerSettings, fields: dict[str, Any], wait: float) -> tuple[str, str]:
+    """Ask the control plane for a person's answer and wait up to ``wait`` seconds for it; returns
+    (``allow`` or ``deny``, the reason). Anything but an answer in time denies (fail closed)."""
+    from .client import ServerError
+
+    if wait < 1:
+        return (
+            "deny",
+            "no time left to ask an approver (the hook's deadline is too short for server.approvals)",
+        )
+    deadline = time.monotonic() + wait
+    try:
+        api = client(settings)
+        request = api.ask({**fields, "wait_seconds": round(wait, 1)})
+        approval_id = str(request["id"])
+        while time.monotonic() < deadline:
+            time.sleep(min(0.5, max(deadline - time.monotonic(), 0.0)))
+            state = api.approval(approval_id)
+            if state.get("state") in ("allow", "deny"):
+                why = f" ({state.get('reason')})" if state.get("reason") else ""
+                verb = "approved" if state["state"] == "allow" else "refused"
+                return str(
+                    state["state"]
+                ), f"{verb} by {state.get('decided_by')} through the control plane{why}"
+            if state.get("state") == "expired":
+                break
+    except (ServerError, KeyError, OSError) as exc:
+        return "deny", f"the approval request failed: {exc}"
+    return "deny", f"no approver answered within {wait:.0f} s (server.approvals: remote)"
+
+
+def managed_telemetry(section: str, hook_command: str) -> dict[str, Any]:
+    """What ``compile`` adds to managed settings when the policy names a control plane: Claude Code's
+    telemetry sent to its OTLP logs receiver (``env``), and an ``otelHeadersHelper`` that prints the host
+    token's header (``ramparts server otel-headers``), so no token is written into the settings file."""
+    import shlex
+
+    settings = parse_server(json.loads(section)) if section else ServerSettings()
+    if not settings.url:
+        return {}
+    words = shlex.split(hook_command)
+    helper = [words[0], "-I", "-m", "ramparts", "server", "otel-headers"] if words else []
+    if "--policy" in words[:-1]:
+        helper += ["--policy", words[words.index("--policy") + 1]]
+    return {
+        "env": {
+            "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+            "OTEL_LOGS_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": settings.url.rstrip("/") + "/otlp/v1/logs",
+        },
+        "otelHeadersHelper": " ".join(shlex.quote(w) for w in helper),
+    }

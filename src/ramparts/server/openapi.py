@@ -27,6 +27,9 @@ _ORDER = {
 }
 
 
+_APPROVAL_ID = {"name": "approval_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -111,6 +114,58 @@ def document() -> dict[str, Any]:
             },
         },
         "KillOrder": _ORDER,
+        "Approval": {
+            "type": "object",
+            "required": [
+                "id",
+                "created",
+                "host",
+                "session",
+                "user",
+                "tool",
+                "summary",
+                "reasons",
+                "state",
+                "expires",
+            ],
+            "properties": {
+                "id": {"type": "string"},
+                "created": {"type": "number"},
+                "host": {"type": "string"},
+                "session": {"type": "string"},
+                "user": {"type": "string"},
+                "tool": {"type": "string"},
+                "summary": {"type": "string"},
+                "reasons": {"type": "string"},
+                "state": {"type": "string", "enum": ["pending", "allow", "deny", "expired"]},
+                "decided_by": {"type": "string"},
+                "decided_at": {"type": ["number", "null"]},
+                "reason": {"type": "string"},
+                "expires": {"type": "number"},
+            },
+        },
+        "ApprovalRequest": {
+            "type": "object",
+            "required": ["session"],
+            "additionalProperties": False,
+            "properties": {
+                "session": {"type": "string", "minLength": 1, "maxLength": 256},
+                "user": {"type": "string", "maxLength": 256},
+                "tool": {"type": "string", "maxLength": 256},
+                "summary": {"type": "string", "maxLength": 4000},
+                "reasons": {"type": "string", "maxLength": 2000},
+                "wait_seconds": {"type": "number", "minimum": 1, "maximum": 3600},
+            },
+        },
+        "ApprovalDecision": {
+            "type": "object",
+            "required": ["decision"],
+            "additionalProperties": False,
+            "properties": {
+                "decision": {"type": "string", "enum": ["allow", "deny"]},
+                "reason": {"type": "string", "maxLength": 1000},
+            },
+        },
         "KillRequest": {
             "type": "object",
             "required": ["scope"],
@@ -270,6 +325,63 @@ def document() -> dict[str, Any]:
                         },
                     },
                     **_errors(400, 401, 403, 413, 503),
+                },
+            }
+        },
+        "/v1/approvals": {
+            "post": {
+                "operationId": "askApproval",
+                "summary": "a hook asks a person to allow or deny a call (host token; server.approvals: remote)",
+                "security": secured,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("ApprovalRequest")}},
+                },
+                "responses": {
+                    "201": _json(_ref("Approval"), "the pending request"),
+                    **_errors(400, 401, 403, 503),
+                },
+            },
+            "get": {
+                "operationId": "listApprovals",
+                "summary": "approval requests, newest first (admin token)",
+                "security": secured,
+                "responses": {
+                    "200": _json(
+                        {
+                            **obj,
+                            "required": ["approvals"],
+                            "properties": {"approvals": {"type": "array", "items": _ref("Approval")}},
+                        },
+                        "requests",
+                    ),
+                    **_errors(401, 403, 503),
+                },
+            },
+        },
+        "/v1/approvals/{approval_id}": {
+            "get": {
+                "operationId": "getApproval",
+                "summary": "one request's state (the host that asked, or an admin)",
+                "security": secured,
+                "parameters": [_APPROVAL_ID],
+                "responses": {"200": _json(_ref("Approval"), "the request"), **_errors(401, 404, 503)},
+            }
+        },
+        "/v1/approvals/{approval_id}/decide": {
+            "post": {
+                "operationId": "decideApproval",
+                "summary": "allow or deny a pending request (admin token)",
+                "security": secured,
+                "parameters": [_APPROVAL_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("ApprovalDecision")}},
+                },
+                "responses": {
+                    "200": _json(_ref("Approval"), "answered"),
+                    "409": _json(_ref("Error"), "no longer pending"),
+                    **_errors(400, 401, 403, 404, 503),
                 },
             }
         },

@@ -89,6 +89,15 @@ CREATE TABLE IF NOT EXISTS deliveries (
     alert_id BIGINT NOT NULL, sink TEXT NOT NULL, attempts INTEGER NOT NULL, next_try DOUBLE PRECISION NOT NULL,
     last_error TEXT NOT NULL, delivered DOUBLE PRECISION, gave_up DOUBLE PRECISION, PRIMARY KEY (alert_id, sink)
 );
+CREATE TABLE IF NOT EXISTS approvals (
+    id TEXT PRIMARY KEY, created DOUBLE PRECISION NOT NULL, host TEXT NOT NULL, session TEXT NOT NULL,
+    user_name TEXT NOT NULL, tool TEXT NOT NULL, summary TEXT NOT NULL, reasons TEXT NOT NULL,
+    state TEXT NOT NULL, decided_by TEXT NOT NULL DEFAULT '', decided_at DOUBLE PRECISION,
+    reason TEXT NOT NULL DEFAULT '', expires DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL, created DOUBLE PRECISION NOT NULL
+);
 CREATE TABLE IF NOT EXISTS kills (
     scope TEXT NOT NULL, target TEXT NOT NULL, reason TEXT NOT NULL, by_whom TEXT NOT NULL,
     at DOUBLE PRECISION NOT NULL, PRIMARY KEY (scope, target)
@@ -106,6 +115,7 @@ CREATE TABLE IF NOT EXISTS monitor_state (
 
 
 _RANK = {"low": 0, "medium": 1, "high": 2}
+_DUMMY_HASH: dict[str, str] = {}  # an unknown user's check costs one argon2 verify, like a known one
 
 
 class TokenInfo(NamedTuple):
@@ -147,6 +157,27 @@ class LogInfo(NamedTuple):
     verified_size: int
     first_seen: float
     last_seen: float
+
+
+class Approval(NamedTuple):
+    id: str
+    created: float
+    host: str
+    session: str
+    user: str
+    tool: str
+    summary: str
+    """The tool input as the hook's record holds it (redacted), as JSON."""
+    reasons: str
+    state: str
+    """``pending``, ``allow``, ``deny`` or ``expired``."""
+    decided_by: str
+    decided_at: float | None
+    reason: str
+    expires: float
+
+
+_APPROVAL_COLUMNS = "id, created, host, session, user_name, tool, summary, reasons, state, decided_by, decided_at, reason, expires"
 
 
 class IngestResult(NamedTuple):
@@ -397,6 +428,161 @@ class ServerStore:
         with self._tx(write=False) as tx:
             rows = tx.q("SELECT scope, target, reason, by_whom, at FROM kills ORDER BY at, scope, target")
         return [KillOrder(*row) for row in rows]
+
+    # -- remote approvals (``server.approvals: remote``) ----------------------------------------------------------
+
+    def request_approval(
+        self,
+        host: str,
+        session: str,
+        user: str,
+        tool: str,
+        summary: str,
+        reasons: str,
+        wait: float,
+        now: float | None = None,
+    ) -> Approval:
+        now = time.time() if now is None else now
+        approval = Approval(
+            secrets.token_hex(8),
+            now,
+            host,
+            session,
+            user,
+            tool,
+            summary[:4000],
+            reasons[:2000],
+            "pending",
+            "",
+            None,
+            "",
+            now + wait,
+        )
+        with self._tx() as tx:
+            tx.x(
+                f"INSERT INTO approvals ({_APPROVAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                approval,
+            )
+        return approval
+
+    def approval(self, approval_id: str, now: float | None = None) -> Approval | None:
+        """The request as it stands (a pending one past its wait reads as ``expired``)."""
+        now = time.time() if now is None else now
+        with self._tx(write=False) as tx:
+            row = tx.one(f"SELECT {_APPROVAL_COLUMNS} FROM approvals WHERE id = ?", (approval_id,))  # noqa: S608
+        if row is None:
+            return None
+        found = Approval(*row)
+        return found._replace(state="expired") if found.state == "pending" and now > found.expires else found
+
+    def approvals(
+        self, *, pending_only: bool = False, limit: int = 200, now: float | None = None
+    ) -> list[Approval]:
+        now = time.time() if now is None else now
+        with self._tx(write=False) as tx:
+            rows = tx.q(f"SELECT {_APPROVAL_COLUMNS} FROM approvals ORDER BY created DESC LIMIT ?", (limit,))  # noqa: S608
+        out = []
+        for row in rows:
+            a = Approval(*row)
+            if a.state == "pending" and now > a.expires:
+                a = a._replace(state="expired")
+            if not pending_only or a.state == "pending":
+                out.append(a)
+        return out
+
+    def decide_approval(
+        self, approval_id: str, verdict: str, by: str, reason: str, now: float | None = None
+    ) -> Approval | None:
+        """Answer a pending request (None when it is unknown, already answered or expired)."""
+        if verdict not in ("allow", "deny"):
+            raise ValueError("an approval answers allow or deny")
+        now = time.time() if now is None else now
+        with self._tx() as tx:
+            changed = tx.x(
+                "UPDATE approvals SET state = ?, decided_by = ?, decided_at = ?, reason = ? "
+                "WHERE id = ? AND state = 'pending' AND expires >= ?",
+                (verdict, by, now, reason[:1000], approval_id, now),
+            )
+        return self.approval(approval_id, now) if changed else None
+
+    # -- people (the dashboard) ----------------------------------------------------------------------------------
+
+    def add_user(self, name: str, role: str, password: str, now: float | None = None) -> None:
+        """Add or replace a person; the password is kept as an argon2id hash."""
+        from argon2 import PasswordHasher
+
+        if role not in ("admin", "viewer") or not name or len(name) > 100 or len(password) < 12:
+            raise ValueError(
+                "a user has a name (1-100 characters), role admin or viewer, a password of 12+ characters"
+            )
+        digest = PasswordHasher().hash(password)
+        with self._tx() as tx:
+            tx.x(
+                "INSERT INTO users (name, role, hash, created) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE "
+                "SET role = excluded.role, hash = excluded.hash",
+                (name, role, digest, time.time() if now is None else now),
+            )
+
+    def check_password(self, name: str, password: str) -> str | None:
+        """The user's role when the password is right; None otherwise (the same work either way)."""
+        from argon2 import PasswordHasher
+        from argon2.exceptions import InvalidHashError, VerificationError
+
+        with self._tx(write=False) as tx:
+            row = tx.one("SELECT role, hash FROM users WHERE name = ?", (name,))
+        hasher = PasswordHasher()
+        digest = (
+            str(row[1]) if row else _DUMMY_HASH.get("h") or _DUMMY_HASH.setdefault("h", hasher.hash("x" * 16))
+        )
+        try:
+            hasher.verify(digest, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return str(row[0]) if row else None
+
+    def users(self) -> list[tuple[str, str, float]]:
+        with self._tx(write=False) as tx:
+            return [
+                (str(n), str(r), float(c))
+                for n, r, c in tx.q("SELECT name, role, created FROM users ORDER BY name")
+            ]
+
+    def sessions(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The sessions the records show, most recently active first, with their last decision."""
+        with self._tx(write=False) as tx:
+            rows = tx.q(
+                "SELECT session, max(user_name), max(host), count(*), min(time), max(time), max(received) FROM records "
+                "WHERE session != '' GROUP BY session ORDER BY max(received) DESC LIMIT ?",
+                (limit,),
+            )
+            out = []
+            for session, user, host, count, first, last, _ in rows:
+                row = tx.one(
+                    "SELECT decision, tool, event FROM records WHERE session = ? ORDER BY received DESC, seq DESC LIMIT 1",
+                    (session,),
+                )
+                out.append(
+                    {
+                        "session": session,
+                        "user": user,
+                        "host": host,
+                        "records": int(count),
+                        "first": first,
+                        "last": last,
+                        "last_decision": f"{row[0]} {row[1] or row[2]}" if row else "",
+                    }
+                )
+            orders = tx.q("SELECT scope, target FROM kills")
+        killed_sessions = {t for sc, t in orders if sc == "session"}
+        killed_users = {t for sc, t in orders if sc == "user"}
+        everyone = any(sc == "all" for sc, _ in orders)
+        for item in out:
+            item["state"] = (
+                "killed"
+                if everyone or item["session"] in killed_sessions or item["user"] in killed_users
+                else "live"
+            )
+        return out
 
     # -- alerts and fleet --------------------------------------------------------------------------------------
 

@@ -147,3 +147,40 @@ def test_audit_ship_knows_the_ramparts_sink(monkeypatch: pytest.MonkeyPatch) -> 
         parse_ship_config(
             {"ship": {"sinks": [{"name": "cp", "type": "ramparts", "url": "http://cp.example"}]}}
         )
+
+
+def test_compile_sends_claude_code_telemetry_to_the_control_plane(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import ramparts
+    from ramparts.policy.compile import hook_command, managed_settings
+    from ramparts.policy.load import compile_policy
+
+    policy_file = tmp_path / "org.yaml"
+    policy_file.write_text(
+        "version: 1\nextends: baseline\nserver:\n  url: https://cp.example.com/\n  token_env: CP_TOKEN\n"
+    )
+    policy = compile_policy(policy_file.read_bytes(), str(policy_file), base_dir=str(tmp_path))
+    settings = managed_settings(policy, command=hook_command(str(policy_file), None))
+    assert settings["env"]["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"] == "https://cp.example.com/otlp/v1/logs"
+    assert settings["env"]["CLAUDE_CODE_ENABLE_TELEMETRY"] == "1"
+    assert settings["env"]["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/json"
+    helper = settings["otelHeadersHelper"]
+    assert helper.endswith(f"-m ramparts server otel-headers --policy {policy_file}")
+    assert "rpt_" not in json.dumps(settings)  # no token in the settings file
+    plain = compile_policy(b"version: 1\nextends: baseline\n", "p.yaml", base_dir="/opt")
+    assert "otelHeadersHelper" not in managed_settings(plain, command="x")
+
+    # the helper prints the header Claude Code adds to its OTLP requests
+    src = str(Path(ramparts.__file__).resolve().parents[1])
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": src, "CP_TOKEN": "rpt_abc", "HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "ramparts", "server", "otel-headers", "--policy", str(policy_file)],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(out.stdout) == {"Authorization": "Bearer rpt_abc"}

@@ -33,7 +33,7 @@ def test_users_sign_in_and_sessions(server: ServerStore) -> None:
     users.add("victor", "viewer", PASSWORD + "!")
     assert [(n, r) for n, r, _ in users.list()] == [("alice", "admin"), ("victor", "viewer")]
     with server._tx(write=False) as tx:
-        (stored,) = tx.one("SELECT hash FROM dashboard_users WHERE name = 'alice'") or ("",)
+        (stored,) = tx.one("SELECT hash FROM users WHERE name = 'alice'") or ("",)
     assert str(stored).startswith("$argon2id$") and PASSWORD not in str(stored)
 
     assert not users.login("alice", "wrong password!", "10.0.0.1").ok

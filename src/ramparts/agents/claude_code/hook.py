@@ -272,6 +272,11 @@ class Hook:
             reasons=tuple(short.text(r) for r in decision.reasons),
             warnings=tuple(short.text(w) for w in decision.warnings),
         )
+        remote = policy.server or os.environ.get("RAMPARTS_SERVER")
+        if remote and decision.verdict == "ask" and event.kind == "pre_tool_use" and decision.enforced:
+            decision = self._remote_approval(
+                policy, event, decision, summarize(payload, redactor), subject.user
+            )
         record = {
             "v": 1,
             "time": _now(),
@@ -322,6 +327,35 @@ class Hook:
             return state
         message = central_kill(settings, self.state_dir, state.session_id, user, now=now)
         return state._replace(killed=message) if message else state
+
+    def _remote_approval(
+        self, policy: Any, event: Event, decision: Decision, summary: dict[str, Any], user: str
+    ) -> Decision:
+        """``server.approvals: remote``: a person answers the ask through the control plane (docs/server.md)."""
+        from ...server.config import remote_approval, resolve
+
+        settings = resolve(policy.server)
+        if settings is None or settings.approvals != "remote":
+            return decision
+        deadline = (
+            min(policy.hook.deadline_ms, self.deadline_ms)
+            if self.explicit_deadline
+            else policy.hook.deadline_ms
+        )
+        left = deadline / 1000 - (time.monotonic() - self.started) - 1.0  # a second to record and answer
+        fields = {
+            "session": event.session_id,
+            "user": user,
+            "tool": event.tool.name if event.tool else "",
+            "summary": json.dumps(summary)[:4000],
+            "reasons": "; ".join(decision.reasons)[:2000],
+        }
+        verdict, why = remote_approval(settings, fields, min(settings.approval_timeout_seconds, left))
+        return decision._replace(
+            verdict="allow" if verdict == "allow" else "deny",
+            reasons=(*decision.reasons, why),
+            rule_ids=(*decision.rule_ids, "server.approval"),
+        )
 
     def _scan(self, policy: Any, event: Event, payload: dict[str, Any], key: bytes) -> tuple[Any, ...]:
         """Scan what the event exposes: files before a read, the prompt, a tool's result."""

@@ -1,7 +1,8 @@
 """The dashboard's people, sign-in sessions and sign-in rate limit, kept in the control plane's store.
 
-Tables (created on first use, in ``server.db`` or the PostgreSQL schema): ``dashboard_users`` (argon2id
-hashes only), ``dashboard_sessions`` (the SHA-256 of each cookie's secret, the role and the CSRF token) and
+Tables (in ``server.db`` or the PostgreSQL schema): the store's ``users`` (argon2id hashes only, written
+by ``ramparts server user add`` through :meth:`ServerStore.add_user` or by :meth:`Users.add`), and, created
+on first use, ``dashboard_sessions`` (the SHA-256 of each cookie's secret, the role and the CSRF token) and
 ``dashboard_failures`` (failed sign-ins by user and by client address, for the rate limit). Keeping them in
 the store makes sessions and the limit hold across ``--workers`` processes and restarts.
 """
@@ -28,8 +29,6 @@ FAILURE_WINDOW = 60.0
 MAX_FAILURES = 5
 
 _DDL = (
-    "CREATE TABLE IF NOT EXISTS dashboard_users (name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL, "
-    "created DOUBLE PRECISION NOT NULL)",
     "CREATE TABLE IF NOT EXISTS dashboard_sessions (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, "
     "csrf TEXT NOT NULL, created DOUBLE PRECISION NOT NULL, expires DOUBLE PRECISION NOT NULL)",
     "CREATE TABLE IF NOT EXISTS dashboard_failures (key TEXT NOT NULL, at DOUBLE PRECISION NOT NULL)",
@@ -82,7 +81,7 @@ class Users:
         digest = self.hasher.hash(password)
         with self.store._tx() as tx:
             tx.x(
-                "INSERT INTO dashboard_users (name, role, hash, created) VALUES (?, ?, ?, ?) ON CONFLICT (name) "
+                "INSERT INTO users (name, role, hash, created) VALUES (?, ?, ?, ?) ON CONFLICT (name) "
                 "DO UPDATE SET role = excluded.role, hash = excluded.hash",
                 (name, role, digest, time.time() if now is None else now),
             )
@@ -91,11 +90,11 @@ class Users:
     def remove(self, name: str) -> bool:
         with self.store._tx() as tx:
             tx.x("DELETE FROM dashboard_sessions WHERE name = ?", (name,))
-            return tx.x("DELETE FROM dashboard_users WHERE name = ?", (name,)) > 0
+            return tx.x("DELETE FROM users WHERE name = ?", (name,)) > 0
 
     def list(self) -> list[tuple[str, str, float]]:
         with self.store._tx(write=False) as tx:
-            rows = tx.q("SELECT name, role, created FROM dashboard_users ORDER BY name")
+            rows = tx.q("SELECT name, role, created FROM users ORDER BY name")
         return [(str(n), str(r), float(c)) for n, r, c in rows]
 
     def login(self, name: str, password: str, client: str, now: float | None = None) -> LoginResult:
@@ -111,7 +110,7 @@ class Users:
                 )
                 if row is not None and int(row[0]) >= MAX_FAILURES:
                     return LoginResult(ok=False, limited=True)
-            found = tx.one("SELECT role, hash FROM dashboard_users WHERE name = ?", (name,))
+            found = tx.one("SELECT role, hash FROM users WHERE name = ?", (name,))
         ok = False
         try:
             if found is None and not self._dummy:
@@ -141,7 +140,7 @@ class Users:
         now = time.time() if now is None else now
         with self.store._tx(write=False) as tx:
             row = tx.one(
-                "SELECT s.name, u.role, s.csrf, s.expires FROM dashboard_sessions s JOIN dashboard_users u "
+                "SELECT s.name, u.role, s.csrf, s.expires FROM dashboard_sessions s JOIN users u "
                 "ON u.name = s.name WHERE s.id = ?",
                 (_digest(secret),),
             )

@@ -4,7 +4,7 @@ Sign-in sets an HttpOnly, SameSite=Strict session cookie (``Secure`` on HTTPS or
 carries the session's CSRF token and, when the browser sends one, an ``Origin`` of this server. Viewers see
 tool inputs, working directories and finding excerpts hidden (fingerprints stay) and get 403 from every
 admin action. Every action (sign-in, failed sign-in, sign-out, kill, lift, acknowledge, try a call) is an
-audit record in the dashboard's own signed log (``<state dir>/dashboard/audit.db``).
+audit record in the control plane's own signed log (``<state dir>/server-audit.db``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
 
 from ...errors import StoreError
 from ..store import ServerStore
@@ -66,7 +66,9 @@ def action_record(
     details: dict[str, Any] | None = None,
     when: float | None = None,
 ) -> dict[str, Any]:
-    """The audit record of one dashboard action (the ONE place it is built)."""
+    """The audit record of one dashboard action (the ONE place it is built): surface ``server``, event
+    ``DashboardAction``, the action in ``admin.action`` (``sign-in``, ``sign-out``, ``kill``, ``lift``,
+    ``acknowledge``, ``approval``, ``try-call``), verdict allow when it was done and deny when refused."""
     from ...audit.record import AdminDetail, build_record, to_json
     from ...model import Decision
 
@@ -87,6 +89,7 @@ def action_record(
         detail=AdminDetail(
             action=action, target=target, details=dict(details or {}, role=role, client=client)
         ),
+        agent="ramparts",
     )
     return to_json(record)  # type: ignore[no-any-return]
 
@@ -115,7 +118,7 @@ class Dashboard:
         self,
         store: ServerStore,
         *,
-        audit_dir: str,
+        audit_path: str,
         policy: Any = None,
         policy_error: str = "",
         secure_cookies: bool = False,
@@ -123,7 +126,7 @@ class Dashboard:
         self.store = store
         self.users = Users(store)
         queries.ensure_indexes(store)
-        self.audit_dir = audit_dir
+        self.audit_path = audit_path
         self.policy = policy
         self.policy_error = policy_error
         self.secure_cookies = secure_cookies
@@ -139,8 +142,8 @@ class Dashboard:
 
         with self._audit_lock:
             if self._audit is None:
-                os.makedirs(self.audit_dir, mode=0o700, exist_ok=True)
-                self._audit = AuditStore.open(self.audit_dir)
+                os.makedirs(os.path.dirname(os.path.abspath(self.audit_path)), mode=0o700, exist_ok=True)
+                self._audit = AuditStore(self.audit_path)
             self._audit.append(record)
 
     async def _act(self, request: Request, user: SignedIn | None, action: str, **kwargs: Any) -> None:
@@ -156,6 +159,7 @@ class Dashboard:
                 for name, href in (
                     ("Sessions", "/"),
                     ("Alerts", "/alerts"),
+                    ("Approvals", "/approvals"),
                     ("Fleet", "/fleet"),
                     ("Policy", "/policy"),
                     ("Plots", "/plots"),
@@ -181,9 +185,13 @@ class Dashboard:
     def _problem(self, status: int, message: str, user: SignedIn | None) -> Response:
         return self._page(
             status,
-            {401: "Sign in first", 403: "Not allowed", 404: "Not found", 429: "Too many attempts"}.get(
-                status, "Error"
-            ),
+            {
+                401: "Sign in first",
+                403: "Not allowed",
+                404: "Not found",
+                409: "Already answered",
+                429: "Too many attempts",
+            }.get(status, "Error"),
             f'<p role="alert">{escape(message)}</p>',
             user,
         )
@@ -230,7 +238,7 @@ class Dashboard:
 
         return endpoint
 
-    def routes(self) -> list[BaseRoute]:
+    def routes(self) -> list[Route]:
         g = self._guard
         return [
             Route("/", lambda r: RedirectResponse(f"{PREFIX}/", status_code=303), methods=["GET"]),
@@ -246,6 +254,8 @@ class Dashboard:
             Route(f"{PREFIX}/sessions/{{sid}}/lift", g(self.lift, admin=True), methods=["POST"]),
             Route(f"{PREFIX}/alerts", g(self.alerts_page), methods=["GET"]),
             Route(f"{PREFIX}/alerts/{{aid:int}}/ack", g(self.acknowledge, admin=True), methods=["POST"]),
+            Route(f"{PREFIX}/approvals", g(self.approvals_page), methods=["GET"]),
+            Route(f"{PREFIX}/approvals/{{approval_id}}", g(self.answer, admin=True), methods=["POST"]),
             Route(f"{PREFIX}/fleet", g(self.fleet_page), methods=["GET"]),
             Route(f"{PREFIX}/policy", g(self.policy_page), methods=["GET"]),
             Route(f"{PREFIX}/policy/try", g(self.try_call), methods=["POST"]),
@@ -514,7 +524,7 @@ class Dashboard:
                 f"<td>{escape(a.message)}</td><td>{escape(a.response or '-')}</td><td>{ack}</td></tr>"
             )
         body = (
-            '<p class="hint">The approval queue for <code>ask: remote</code> rules appears here once the control plane serves approvals.</p>'
+            f'<p class="hint">Requests waiting for a person: <a href="{PREFIX}/approvals">Approvals</a>.</p>'
             f'<table class="grid"><caption>Alerts ({len(alerts)}, newest first)</caption><thead><tr><th scope=col>Time (UTC)</th>'
             "<th scope=col>Severity</th><th scope=col>Rule</th><th scope=col>Host</th><th scope=col>User</th><th scope=col>Session</th>"
             "<th scope=col>Message</th><th scope=col>Response</th><th scope=col>Acknowledged</th></tr></thead>"
@@ -527,6 +537,56 @@ class Dashboard:
         done = await run_in_threadpool(self.store.acknowledge, aid)
         await self._act(request, user, "acknowledge", ok=done, target={"alert": str(aid)})
         return RedirectResponse(f"{PREFIX}/alerts", status_code=303)
+
+    async def approvals_page(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
+        items = await run_in_threadpool(self.store.approvals)
+        admin = user.role == "admin"
+        rows = []
+        for a in items:
+            if a.state == "pending" and admin:
+                what = f"{escape(a.tool)} in session {escape(a.session)}"
+                answer = (
+                    f'<form method="post" action="{PREFIX}/approvals/{quote(a.id, safe="")}" class="actions">'
+                    f'<input type="hidden" name="csrf" value="{user.csrf}">'
+                    f'<button type="submit" name="decision" value="allow" aria-label="Allow {what}">Allow</button>'
+                    f'<button type="submit" name="decision" value="deny" class="danger" aria-label="Deny {what}">Deny</button></form>'
+                )
+            else:
+                answer = escape(a.decided_by or a.state)
+            rows.append(
+                f"<tr><td>{_iso(a.created)}</td><td>{escape(a.state)}</td><td>{escape(a.host)}</td>"
+                f'<td><a href="{_sid_url(a.session)}">{escape(a.session)}</a></td><td>{escape(a.user)}</td><td>{escape(a.tool)}</td>'
+                f"<td><code>{escape(a.summary if admin else HIDDEN)}</code></td><td>{escape(a.reasons)}</td><td>{answer}</td></tr>"
+            )
+        body = (
+            '<p class="hint">Calls a rule asks about, waiting for a person (<code>server.approvals: remote</code>); '
+            "no answer before the hook's deadline denies.</p>"
+            f'<table class="grid"><caption>Approval requests ({len(items)})</caption><thead><tr><th scope=col>Asked (UTC)</th>'
+            "<th scope=col>State</th><th scope=col>Host</th><th scope=col>Session</th><th scope=col>User</th><th scope=col>Tool</th>"
+            "<th scope=col>Input (redacted)</th><th scope=col>Why asked</th><th scope=col>Answer</th></tr></thead>"
+            f"<tbody>{''.join(rows) or '<tr><td colspan=9>No requests.</td></tr>'}</tbody></table>"
+        )
+        return self._page(200, "Approvals", body, user, "Approvals")
+
+    async def answer(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
+        verdict = form.get("decision", "")
+        if verdict not in ("allow", "deny"):
+            return self._problem(400, "The answer is allow or deny.", user)
+        approval_id = request.path_params["approval_id"]
+        # recorded first: an answer that cannot be recorded is not given
+        await self._act(
+            request, user, "approval", target={"approval": approval_id}, details={"verdict": verdict}
+        )
+        answered = await run_in_threadpool(
+            self.store.decide_approval,
+            approval_id,
+            verdict,
+            f"{user.name} (dashboard)",
+            "answered in the dashboard",
+        )
+        if answered is None:
+            return self._problem(409, "That request is no longer pending (answered or expired).", user)
+        return RedirectResponse(f"{PREFIX}/approvals", status_code=303)
 
     async def fleet_page(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
         logs = await run_in_threadpool(self.store.logs)
@@ -644,7 +704,7 @@ DASHBOARD_ENV = "_RAMPARTS_CP_DASHBOARD"
 def build(
     store: ServerStore, state_dir: str, policy_ref: str = "", *, secure_cookies: bool = False
 ) -> Dashboard:
-    """The dashboard of ``ramparts server``: its action log under ``<state_dir>/dashboard`` and the policy
+    """The dashboard of ``ramparts server``: its action log ``<state_dir>/server-audit.db`` and the policy
     ``policy_ref`` (or the baseline profile when none is given) for the policy page and "try a call"."""
     from ...policy.load import load_policy
 
@@ -655,7 +715,7 @@ def build(
         error = f"{policy_ref}: {exc}"
     return Dashboard(
         store,
-        audit_dir=os.path.join(state_dir, "dashboard"),
+        audit_path=os.path.join(state_dir, "server-audit.db"),
         policy=policy,
         policy_error=error,
         secure_cookies=secure_cookies,
