@@ -79,6 +79,7 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     db = str(state / "server.db")
     with ServerStore(db) as store:
         host_token = store.create_token("host", "host-a")[1]
+        admin_token = store.create_token("admin", "security-team")[1]
     for name, role, password in (("ada", "admin", ADMIN_PASSWORD), ("vic", "viewer", VIEWER_PASSWORD)):
         subprocess.run(
             _ramparts(
@@ -119,7 +120,14 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 time.sleep(0.2)
         host = Host(tmp, "a", url, host_token, policy)
         host.wait_ready()
-        yield {"url": url, "host": host, "state": state, "db": db}
+        yield {
+            "url": url,
+            "host": host,
+            "state": state,
+            "db": db,
+            "admin_token": admin_token,
+            "host_token": host_token,
+        }
     finally:
         if host is not None:
             host.stop()
@@ -269,6 +277,32 @@ def test_viewer_cannot_kill(plane: dict[str, Any], page: Any) -> None:
     with ServerStore(plane["db"]) as store:
         assert not [o for o in store.kills() if o.target == session]
     assert host.call(session, user="dev-viewed")["decision"] == "allow"
+
+
+def test_ramparts_watch_shows_the_live_sessions(plane: dict[str, Any]) -> None:
+    from ramparts.server.client import Client, ServerError
+
+    session = f"watched-{uuid.uuid4().hex[:8]}"
+    assert plane["host"].call(session, user="dev-watched")["decision"] == "allow"
+    api = Client(plane["url"], plane["admin_token"])
+    deadline = time.monotonic() + 20
+    while not [r for r in api.request("GET", "/v1/sessions")["sessions"] if r["session"] == session]:
+        assert time.monotonic() < deadline, "the session never reached the server"
+        time.sleep(0.3)
+    with pytest.raises(ServerError) as info:
+        Client(plane["url"], plane["host_token"]).request("GET", "/v1/sessions")
+    assert info.value.status == 403
+    env = _env(RAMPARTS_SERVER=plane["url"], RAMPARTS_SERVER_TOKEN=plane["admin_token"], COLUMNS="220")
+    for extra in ([], ["--db", plane["db"]]):
+        out = subprocess.run(
+            _ramparts("watch", "--once", "--state-dir", str(plane["state"]), *extra),
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        ).stdout.decode()
+        line = next(x for x in out.splitlines() if session in x)
+        assert "dev-watched" in line and "live" in line and "allow Glob" in line, out
 
 
 def test_wrong_password_and_rate_limit(plane: dict[str, Any], page: Any) -> None:

@@ -223,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .server import add_parsers as add_server_parsers
 
     add_server_parsers(sub, common)
+    from .watch import add_parsers as add_watch_parsers
+
+    add_watch_parsers(sub, common)
 
     p = sub.add_parser("demo", help="run a guarded Claude Code session against the scripted model")
     p.add_argument("--claude-bin", help="the claude binary (default: the project-local pinned CLI)")

@@ -238,9 +238,17 @@ class Dashboard:
 
         return endpoint
 
+    async def api_sessions(self, request: Request, token: Any) -> Response:
+        """``GET /v1/sessions`` (admin token): the live sessions, as ``ramparts watch`` reads them."""
+        rows = await run_in_threadpool(queries.live_sessions, self.store)
+        return Response(json.dumps({"sessions": [r._asdict() for r in rows]}), media_type="application/json")
+
     def routes(self) -> list[Route]:
+        from ..app import _guarded
+
         g = self._guard
         return [
+            Route("/v1/sessions", _guarded(self.store, self.api_sessions, admin=True), methods=["GET"]),
             Route("/", lambda r: RedirectResponse(f"{PREFIX}/", status_code=303), methods=["GET"]),
             Route(f"{PREFIX}/static/{{name}}", self.static, methods=["GET"]),
             Route(f"{PREFIX}/login", self.login_form, methods=["GET"]),
