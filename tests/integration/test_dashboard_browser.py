@@ -164,6 +164,7 @@ def test_admin_sees_a_live_session_and_kills_it(plane: dict[str, Any], page: Any
     expect(row).to_contain_text("project")  # the repository (the hook's working directory)
     expect(row).to_contain_text("live")
     expect(row).to_contain_text("allow Glob")
+    expect(row.get_by_role("button", name=f"Kill session {session}")).to_be_visible()
     _shot(page, "sessions")
 
     link.click()
@@ -260,6 +261,7 @@ def test_viewer_cannot_kill(plane: dict[str, Any], page: Any) -> None:
     _sign_in(page, url, "vic", VIEWER_PASSWORD)
     link = page.get_by_role("link", name=session)
     expect(link).to_be_visible(timeout=20_000)
+    expect(page.get_by_role("button", name="Kill session", exact=False)).to_have_count(0)
     link.click()
     expect(page.get_by_role("heading", name=f"Session {session}")).to_be_visible()
     expect(page.get_by_role("button", name="Kill")).to_have_count(0)

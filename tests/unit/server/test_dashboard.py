@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ramparts.audit.record import AuditRecord, HookDetail, from_json, to_json
 from ramparts.server.batch import parse_batch
@@ -154,3 +156,49 @@ def test_action_record_is_a_valid_admin_record(tmp_path: Path) -> None:
     assert parsed.admin.details == {"reason": "x", "role": "admin", "client": "127.0.0.1"}
     failed = from_json(action_record("", "", "sign-in", "10.0.0.1", ok=False, details={"name": "mallory"}))
     assert failed.decision == "deny"
+
+
+_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@given(
+    st.lists(
+        st.builds(
+            queries.SessionRow,
+            session=_text,
+            user=_text,
+            host=_text,
+            cwd=_text,
+            started=_text,
+            last=_text,
+            duration=st.floats(min_value=0, max_value=1e7),
+            records=st.integers(min_value=0, max_value=10**9),
+            state=st.sampled_from(["live", "idle", "tainted", "killed"]),
+            last_decision=st.sampled_from(["allow", "ask", "deny", ""]),
+            last_tool=_text,
+            last_rules=st.just(()),
+        ),
+        max_size=5,
+    ),
+    st.sampled_from(["admin", "viewer"]),
+)
+def test_session_rows_escape_every_value(rows: list[queries.SessionRow], role: str) -> None:
+    """Whatever a host reports, the rows are exactly the expected elements: nothing it sends becomes markup."""
+    from html.parser import HTMLParser
+
+    from ramparts.server.dashboard.web import session_rows
+
+    class Tags(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tags: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.tags.append(tag)
+
+    parser = Tags()
+    parser.feed(session_rows(rows, role))
+    kill = sum(1 for r in rows if r.state != "killed") if role == "admin" else 0
+    assert parser.tags.count("tr") == max(len(rows), 1)
+    assert parser.tags.count("a") == len(rows) and parser.tags.count("button") == kill
+    assert set(parser.tags) <= {"tr", "td", "a", "span", "form", "input", "button"}

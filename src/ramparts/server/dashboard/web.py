@@ -111,6 +111,33 @@ def _sid_url(session: str) -> str:
     return f"{PREFIX}/sessions/{quote(session, safe='')}"
 
 
+def session_rows(rows: list[queries.SessionRow], role: str) -> str:
+    """The live sessions table's rows (every value escaped); admins get a Kill button per live row, which
+    leads to the confirmation page."""
+    if not rows:
+        return '<tr><td colspan="9">No sessions have reported yet.</td></tr>'
+    out = []
+    for r in rows:
+        cwd = r.cwd if role == "admin" else (os.path.basename(r.cwd.rstrip("/")) if r.cwd else "")
+        last = f"{r.last_decision or '-'} {r.last_tool}".strip()
+        action = ""
+        if role == "admin":
+            action = "<td></td>"
+            if r.state != "killed":
+                action = (
+                    f'<td><form method="get" action="{_sid_url(r.session)}/confirm"><input type="hidden" name="action" '
+                    f'value="kill"><button type="submit" class="danger" aria-label="Kill session {escape(r.session)}">'
+                    "Kill</button></form></td>"
+                )
+        out.append(
+            f'<tr data-session="{escape(r.session)}"><td><a href="{_sid_url(r.session)}">{escape(r.session)}</a></td>'
+            f"<td>{escape(r.user)}</td><td>{escape(r.host)}</td><td>{escape(cwd)}</td>"
+            f'<td>{_duration(r.duration)}</td><td><span class="state st-{escape(r.state)}">{escape(r.state)}</span></td>'
+            f'<td><span class="d-{escape(r.last_decision or "none")}">{escape(last)}</span></td><td>{r.records}</td>{action}</tr>'
+        )
+    return "".join(out)
+
+
 class Dashboard:
     """``Dashboard(store, policy=…, audit_dir=…)``; :meth:`routes` go into the control plane's app."""
 
@@ -357,29 +384,15 @@ class Dashboard:
 
     # -- live sessions -------------------------------------------------------------------------------------------
 
-    def _rows(self, rows: list[queries.SessionRow], user: SignedIn) -> str:
-        if not rows:
-            return '<tr><td colspan="8">No sessions have reported yet.</td></tr>'
-        out = []
-        for r in rows:
-            cwd = r.cwd if user.role == "admin" else (os.path.basename(r.cwd.rstrip("/")) if r.cwd else "")
-            last = f"{r.last_decision or '-'} {r.last_tool}".strip()
-            out.append(
-                f'<tr data-session="{escape(r.session)}"><td><a href="{_sid_url(r.session)}">{escape(r.session)}</a></td>'
-                f"<td>{escape(r.user)}</td><td>{escape(r.host)}</td><td>{escape(cwd)}</td>"
-                f'<td>{_duration(r.duration)}</td><td><span class="state st-{r.state}">{r.state}</span></td>'
-                f'<td><span class="d-{escape(r.last_decision or "none")}">{escape(last)}</span></td><td>{r.records}</td></tr>'
-            )
-        return "".join(out)
-
     async def sessions_page(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
         rows = await run_in_threadpool(queries.live_sessions, self.store)
         body = (
             '<p class="hint">Updates live. States: live, idle (no record for 5 min), tainted, killed.</p>'
-            f'<table class="grid" aria-describedby="sessions-caption"><caption id="sessions-caption">Sessions ({len(rows)})</caption>'
+            f'<table class="grid" aria-describedby="sessions-caption"><caption id="sessions-caption" aria-live="polite">Sessions ({len(rows)})</caption>'
             "<thead><tr><th scope=col>Session</th><th scope=col>User</th><th scope=col>Host</th><th scope=col>Repository</th>"
-            "<th scope=col>Duration</th><th scope=col>State</th><th scope=col>Last decision</th><th scope=col>Records</th></tr></thead>"
-            f'<tbody id="sessions-body" data-events="{PREFIX}/events" aria-live="polite">{self._rows(rows, user)}</tbody></table>'
+            "<th scope=col>Duration</th><th scope=col>State</th><th scope=col>Last decision</th><th scope=col>Records</th>"
+            f"{'<th scope=col>Action</th>' if user.role == 'admin' else ''}</tr></thead>"
+            f'<tbody id="sessions-body" data-events="{PREFIX}/events">{session_rows(rows, user.role)}</tbody></table>'
         )
         return self._page(200, "Live sessions", body, user, "Sessions")
 
@@ -394,7 +407,7 @@ class Dashboard:
                     rows = await run_in_threadpool(queries.live_sessions, self.store)
                 except StoreError:
                     return
-                html = self._rows(rows, user)
+                html = session_rows(rows, user.role)
                 if html != sent:
                     sent = html
                     yield f"event: sessions\ndata: {json.dumps({'html': html, 'count': len(rows)})}\n\n".encode()
