@@ -150,18 +150,16 @@ def cmd_server(args: argparse.Namespace) -> int:
         print("ramparts server: --listen must be HOST:PORT", file=sys.stderr)
         return EXIT_USAGE
     section = ""
+    policy = None
     if args.policy or os.environ.get("RAMPARTS_POLICY"):
-        section = _policy(args).monitor
+        policy = _policy(args)
+        section = policy.monitor
     monitor = parse_monitor(json.loads(section)) if section else None
     logging.basicConfig(level=logging.INFO, format="ramparts server: %(message)s")
     store = _store(args, monitor=monitor)  # creates the tables once, before any worker starts
     bind = {"host": host.strip("[]"), "port": int(port), "log_level": "warning"}
     # the dashboard's cookie is Secure (HTTPS only) unless the server is on loopback (tests, make up)
     secure = host.strip("[]") not in ("127.0.0.1", "localhost", "::1")
-    from .._locations import policy_ref
-
-    # the policy the dashboard's policy page shows and explains (the baseline when none is named)
-    ref = policy_ref(args.policy) if (args.policy or os.environ.get("RAMPARTS_POLICY")) else ""
     try:
         print(f"ramparts server: listening on http://{host}:{port} (store {store.name})", flush=True)
         print(f"ramparts server: dashboard at http://{host}:{port}/ui/", flush=True)
@@ -174,7 +172,10 @@ def cmd_server(args: argparse.Namespace) -> int:
             os.environ[GRACE_ENV] = str(args.telemetry_grace)
             os.environ[STATE_ENV] = state_dir(args.state_dir)
             os.environ[SECURE_ENV] = "1" if secure else "0"
-            os.environ[POLICY_ENV] = ref
+            if policy is not None:
+                from .._locations import policy_ref
+
+                os.environ[POLICY_ENV] = policy_ref(args.policy)
             uvicorn.run("ramparts.server.app:app_from_env", factory=True, workers=args.workers, **bind)
         else:
             app = create_app(
@@ -182,7 +183,6 @@ def cmd_server(args: argparse.Namespace) -> int:
                 telemetry_grace=args.telemetry_grace,
                 state_dir=state_dir(args.state_dir),
                 cookie_secure=secure,
-                policy_ref=ref,
             )
             uvicorn.run(app, **bind)
     finally:

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 from ..errors import PolicyError
 
 Severity = Literal["high", "medium", "low"]
-Kind = Literal["rate", "reads", "directories", "network", "error_rate", "sequence"]
+Kind = Literal["rate", "reads", "directories", "network", "error_rate", "sequence", "baseline"]
 
 READ_TOOLS = frozenset({"Read", "Grep", "Glob", "NotebookRead", "LS"})
 NETWORK_TOOLS = frozenset({"WebFetch", "WebSearch"})
@@ -74,6 +74,8 @@ class Rule(NamedTuple):
     """network: hosts (``*.`` globs) that raise nothing."""
     paths: tuple[str, ...] = ()
     """sequence: globs naming sensitive paths."""
+    days: int = 7
+    """baseline: how many past days make a user's baseline (at least 3 of them with activity)."""
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
@@ -83,20 +85,26 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("network.outside_allowlist", "network", "medium", allow=DEFAULT_ALLOW),
     Rule("errors.rate", "error_rate", "medium", threshold=0.2, min_calls=10),
     Rule("sequence.sensitive_read_then_network", "sequence", "high", within=5, paths=DEFAULT_SENSITIVE),
+    Rule("anomaly.user_baseline", "baseline", "medium", threshold=0.8, days=7),
 )
 
 
 class Delivery(NamedTuple):
     """Where the control plane sends alerts (``monitor.deliver``): a webhook in Slack's, Teams' or plain
-    JSON shape, for alerts at or above ``min_severity``."""
+    JSON shape, or syslog (RFC 5424 over UDP, TCP or TLS, the audit shipper's sink), for alerts at or
+    above ``min_severity``."""
 
     name: str
     url: str
+    """webhook: the URL ('' for syslog)."""
     format: Literal["slack", "teams", "json"] = "json"
     min_severity: Severity = "medium"
     token_env: str = ""
     """An environment variable holding a bearer token for the webhook ('' for none)."""
     timeout_seconds: float = 10.0
+    type: Literal["webhook", "syslog"] = "webhook"
+    syslog: tuple[tuple[str, Any], ...] = ()
+    """syslog: ``host``, ``port``, ``transport`` (udp, tcp, tls), ``ca_file``, ``facility``."""
 
 
 class MonitorConfig(NamedTuple):
@@ -144,6 +152,17 @@ class RecordView(NamedTuple):
 
 _KEYS_TOP = {"rules", "deliver"}
 _KEYS_DELIVER = {"name", "type", "url", "format", "min_severity", "token_env", "timeout_seconds"}
+_KEYS_SYSLOG = {
+    "name",
+    "type",
+    "min_severity",
+    "host",
+    "port",
+    "transport",
+    "ca_file",
+    "facility",
+    "timeout_seconds",
+}
 _KEYS_RULE = {
     "id",
     "kind",
@@ -154,8 +173,9 @@ _KEYS_RULE = {
     "within",
     "allow",
     "paths",
+    "days",
 }
-_KINDS = ("rate", "reads", "directories", "network", "error_rate", "sequence")
+_KINDS = ("rate", "reads", "directories", "network", "error_rate", "sequence", "baseline")
 
 
 def parse_monitor(data: Any, where: str = "monitor") -> MonitorConfig:
@@ -192,14 +212,19 @@ def _list(data: Mapping[str, Any], key: str, where: str) -> Sequence[Any]:
 def _delivery(item: Any, path: str) -> Delivery:
     if not isinstance(item, Mapping):
         raise PolicyError(f"{path}: must be a mapping")
-    extra = sorted(set(item) - _KEYS_DELIVER)
+    kind = item.get("type", "webhook")
+    if kind not in ("webhook", "syslog"):
+        raise PolicyError(f"{path}.type: must be webhook or syslog")
+    extra = sorted(set(item) - (_KEYS_DELIVER if kind == "webhook" else _KEYS_SYSLOG))
     if extra:
         raise PolicyError(f"{path}.{extra[0]}: unknown key")
-    if item.get("type", "webhook") != "webhook":
-        raise PolicyError(f"{path}.type: must be webhook")
     name, url = item.get("name"), item.get("url")
     if not isinstance(name, str) or not name:
         raise PolicyError(f"{path}.name: must be a non-empty string")
+    if item.get("min_severity", "medium") not in ("high", "medium", "low"):
+        raise PolicyError(f"{path}.min_severity: must be high, medium or low")
+    if kind == "syslog":
+        return _syslog(item, path, name)
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
         raise PolicyError(f"{path}.url: must be an http(s) URL")
     if item.get("format", "json") not in ("slack", "teams", "json"):
@@ -214,6 +239,35 @@ def _delivery(item: Any, path: str) -> Delivery:
         raise PolicyError(f"{path}.timeout_seconds: must be a number from 0.1 to 120")
     return Delivery(
         name, url, item.get("format", "json"), item.get("min_severity", "medium"), token_env, float(timeout)
+    )
+
+
+def _syslog(item: Mapping[str, Any], path: str, name: str) -> Delivery:
+    host, transport = item.get("host"), item.get("transport", "tcp")
+    if not isinstance(host, str) or not host:
+        raise PolicyError(f"{path}.host: must be a non-empty string")
+    if transport not in ("udp", "tcp", "tls"):
+        raise PolicyError(f"{path}.transport: must be udp, tcp or tls")
+    port = item.get("port", 6514 if transport == "tls" else 514)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise PolicyError(f"{path}.port: must be an integer from 1 to 65535")
+    facility = item.get("facility", 13)
+    if isinstance(facility, bool) or not isinstance(facility, int) or not 0 <= facility <= 23:
+        raise PolicyError(f"{path}.facility: must be an integer from 0 to 23")
+    ca_file = item.get("ca_file", "")
+    if not isinstance(ca_file, str):
+        raise PolicyError(f"{path}.ca_file: must be a string")
+    options = {"host": host, "port": port, "transport": transport, "facility": facility}
+    if ca_file:
+        options["ca_file"] = ca_file
+    return Delivery(
+        name,
+        "",
+        "json",
+        item.get("min_severity", "medium"),
+        timeout_seconds=float(item.get("timeout_seconds", 10)),
+        type="syslog",
+        syslog=tuple(sorted(options.items())),
     )
 
 
@@ -239,7 +293,7 @@ def _rule(item: Any, path: str) -> Rule:
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise PolicyError(f"{path}.{key}: must be a number >= 0")
             changes[key] = float(value)
-    for key in ("min_calls", "within"):
+    for key in ("min_calls", "within", "days"):
         if key in item:
             value = item[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -252,8 +306,8 @@ def _rule(item: Any, path: str) -> Rule:
                 raise PolicyError(f"{path}.{key}: must be a list of non-empty strings")
             changes[key] = tuple(v.lower() if key == "allow" else v for v in value)
     out = base._replace(**changes)
-    if kind == "error_rate" and out.threshold > 1:
-        raise PolicyError(f"{path}.threshold: an error rate is a fraction from 0 to 1")
+    if kind in ("error_rate", "baseline") and out.threshold > 1:
+        raise PolicyError(f"{path}.threshold: a rate or a score is a fraction from 0 to 1")
     if kind == "rate" and out.window_seconds <= 0:
         raise PolicyError(f"{path}.window_seconds: must be > 0")
     return out
@@ -436,3 +490,20 @@ def features_from_json(data: Mapping[str, Any]) -> SessionFeatures:
         sensitive_at=int(data.get("sensitive_at", -1)),
         fired=tuple(str(r) for r in data.get("fired", ())),
     )
+
+
+# -- the per-user baseline --------------------------------------------------------------------------------------
+
+
+def anomaly_score(history: Sequence[int], today: int, *, min_days: int = 3) -> float | None:
+    """How unusual ``today``'s tool calls are for a user whose past days (with activity) are ``history``:
+    0 for at or below the mean, rising towards 1 with the distance in standard deviations (z / (z + 2):
+    0.8 at 8 standard deviations). The deviation is at least 1 call and 10 % of the mean, so a very steady
+    user is not flagged for a few extra calls. ``None`` until ``min_days`` days of history exist."""
+    days = [d for d in history if d > 0]
+    if len(days) < min_days:
+        return None
+    mean = sum(days) / len(days)
+    spread = (sum((d - mean) ** 2 for d in days) / len(days)) ** 0.5
+    z = (today - mean) / max(spread, 1.0, 0.1 * mean)
+    return 0.0 if z <= 0 else z / (z + 2)

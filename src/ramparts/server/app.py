@@ -130,12 +130,10 @@ def create_app(
     telemetry_grace: float = 60.0,
     state_dir: str | None = None,
     cookie_secure: bool = True,
-    policy_ref: str = "",
+    policy: Any = None,
 ) -> Starlette:
     """The API over ``store``. Telemetry is checked against the hook's records every few seconds, once
-    it is ``telemetry_grace`` seconds old (see :meth:`ServerStore.telemetry_check`). With ``state_dir`` the
-    dashboard is served under ``/ui`` (its action log in the state dir; ``policy_ref``: the policy its policy
-    page shows and explains, the baseline when empty; ``cookie_secure``: Secure cookies)."""
+    it is ``telemetry_grace`` seconds old (see :meth:`ServerStore.telemetry_check`)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -288,7 +286,7 @@ def create_app(
     if state_dir is not None:  # the dashboard under /ui (ramparts.server.dashboard; its log in the state dir)
         from .dashboard.web import build
 
-        routes.extend(build(store, state_dir, policy_ref, secure_cookies=cookie_secure).routes())
+        routes.extend(build(store, state_dir, policy, secure_cookies=cookie_secure).routes())
     return Starlette(routes=routes, lifespan=lifespan)
 
 
@@ -318,7 +316,7 @@ MONITOR_ENV = "_RAMPARTS_CP_MONITOR"
 GRACE_ENV = "_RAMPARTS_CP_TELEMETRY_GRACE"
 STATE_ENV = "_RAMPARTS_CP_STATE_DIR"
 SECURE_ENV = "_RAMPARTS_CP_COOKIE_SECURE"
-POLICY_ENV = "_RAMPARTS_CP_DASHBOARD_POLICY"
+POLICY_ENV = "_RAMPARTS_CP_POLICY"
 
 
 def app_from_env() -> Starlette:
@@ -336,5 +334,16 @@ def app_from_env() -> Starlette:
         telemetry_grace=grace,
         state_dir=os.environ.get(STATE_ENV) or None,
         cookie_secure=os.environ.get(SECURE_ENV) != "0",
-        policy_ref=os.environ.get(POLICY_ENV, ""),
+        policy=_policy_from_env(),
     )
+
+
+def _policy_from_env() -> Any:
+    import os
+
+    ref = os.environ.get(POLICY_ENV)
+    if not ref:
+        return None
+    from ..policy.load import load_policy
+
+    return load_policy(ref)

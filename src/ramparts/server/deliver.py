@@ -87,6 +87,27 @@ def post(sink: Delivery, body: dict[str, Any]) -> None:
         raise DeliveryError(f"webhook answered {status}")
 
 
+def send_syslog(sink: Delivery, alert: Alert) -> None:
+    """One RFC 5424 message through the audit shipper's syslog sink (MSG: the alert as JSON)."""
+    from ..audit.ship import ShipItem, SinkError
+    from ..audit.sinks.syslog import SyslogSink
+
+    options = dict(sink.syslog, timeout_seconds=sink.timeout_seconds, app_name="ramparts-alerts")
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(alert.at))
+    body = json.dumps(alert._asdict(), sort_keys=True, separators=(",", ":")).encode()
+    try:
+        syslog = SyslogSink.from_options(sink.name, options)
+        try:
+            if syslog.send([ShipItem("alerts", alert.id, "record", body, when)]):
+                raise DeliveryError("the syslog sink did not take the message")
+        finally:
+            syslog.close()
+    except SinkError as exc:
+        raise DeliveryError(str(exc)) from exc
+    except OSError as exc:
+        raise DeliveryError(f"syslog: {type(exc).__name__}") from exc
+
+
 def deliver_due(store: ServerStore, now: float | None = None) -> tuple[int, int]:
     """One pass over the due deliveries; returns (delivered, failed)."""
     sinks = {d.name: d for d in store.monitor.deliver}
@@ -96,7 +117,10 @@ def deliver_due(store: ServerStore, now: float | None = None) -> tuple[int, int]
         try:
             if sink is None:
                 raise DeliveryError("the sink is no longer configured")
-            post(sink, payload(alert, sink.format))
+            if sink.type == "syslog":
+                send_syslog(sink, alert)
+            else:
+                post(sink, payload(alert, sink.format))
         except DeliveryError as exc:
             store.delivery_failed(alert.id, name, str(exc), now)
             failed += 1

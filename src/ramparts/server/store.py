@@ -98,6 +98,10 @@ CREATE TABLE IF NOT EXISTS approvals (
 CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL, created DOUBLE PRECISION NOT NULL
 );
+CREATE TABLE IF NOT EXISTS user_days (
+    user_name TEXT NOT NULL, day TEXT NOT NULL, calls BIGINT NOT NULL, alerted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_name, day)
+);
 CREATE TABLE IF NOT EXISTS kills (
     scope TEXT NOT NULL, target TEXT NOT NULL, reason TEXT NOT NULL, by_whom TEXT NOT NULL,
     at DOUBLE PRECISION NOT NULL, PRIMARY KEY (scope, target)
@@ -1113,6 +1117,7 @@ class _Ingest:
                     log_id=self.batch.log_id,
                     response=response,
                 )
+        self._baseline(records)
         tx.many(
             "INSERT INTO monitor_state (session, features, updated) VALUES (?, ?, ?) ON CONFLICT (session) "
             "DO UPDATE SET features = excluded.features, updated = excluded.updated",
@@ -1121,3 +1126,55 @@ class _Ingest:
                 for name, f in sessions.items()
             ],
         )
+
+    def _baseline(self, records: list[Any]) -> None:
+        """The per-user baseline rule: tool calls per UTC day against the user's previous days."""
+        import datetime
+
+        from ..monitor import anomaly_score
+
+        rules = [r for r in self.store.monitor.rules if r.kind == "baseline"]
+        counts: dict[tuple[str, str], int] = {}
+        for r in records:
+            if r.event == "PreToolUse" and r.tool and r.user and len(r.time) >= 10:
+                key = (r.user, r.time[:10])
+                counts[key] = counts.get(key, 0) + 1
+        if not rules or not counts:
+            return
+        tx = self.tx
+        tx.many(
+            "INSERT INTO user_days (user_name, day, calls) VALUES (?, ?, ?) ON CONFLICT (user_name, day) "
+            "DO UPDATE SET calls = user_days.calls + excluded.calls",
+            [(user, day, n) for (user, day), n in counts.items()],
+        )
+        for user, day in counts:
+            try:
+                today = datetime.date.fromisoformat(day)
+            except ValueError:
+                continue
+            for rule in rules:
+                first = (today - datetime.timedelta(days=rule.days)).isoformat()
+                rows = tx.q(
+                    "SELECT day, calls, alerted FROM user_days WHERE user_name = ? AND day >= ? AND day <= ?",
+                    (user, first, day),
+                )
+                current = next(((int(c), int(a)) for d, c, a in rows if d == day), (0, 0))
+                history = [int(c) for d, c, _ in rows if d != day]
+                score = anomaly_score(history, current[0])
+                if score is None or score < rule.threshold or current[1]:
+                    continue
+                tx.x("UPDATE user_days SET alerted = 1 WHERE user_name = ? AND day = ?", (user, day))
+                mean = sum(history) / len([h for h in history if h > 0])
+                if rule.severity in ("high", "medium"):
+                    self.alerts += 1
+                self.store._alert(
+                    tx,
+                    self.now,
+                    rule.severity,
+                    rule.id,
+                    f"user {user}: {current[0]} tool calls on {day} against {mean:.0f} a day over the previous "
+                    f"{rule.days} days (anomaly score {score:.2f}, threshold {rule.threshold:g})",
+                    host=self.token.name,
+                    user=user,
+                    log_id=self.batch.log_id,
+                )

@@ -115,3 +115,51 @@ def test_bad_delivery_config_names_the_key() -> None:
         with pytest.raises(PolicyError) as info:
             parse_monitor(bad)
         assert info.value.problem.startswith(where)
+
+
+def test_alerts_reach_a_syslog_collector(store_url: str) -> None:
+    received: list[bytes] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(10)
+
+    def accept() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(5)
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                received.append(chunk)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    config = parse_monitor(
+        {
+            "deliver": [
+                {"name": "siem", "type": "syslog", "host": "127.0.0.1", "port": port, "transport": "tcp"}
+            ]
+        }
+    )
+    with ServerStore(store_url, monitor=config) as store:
+        with store._tx() as tx:
+            store._alert(
+                tx, 1000.0, "high", "rate.tool_calls", "31 tool calls in 60 s", host="h", session="s1"
+            )
+        assert deliver_due(store, 1000.0) == (1, 0)
+    thread.join(timeout=10)
+    listener.close()
+    message = b"".join(received).decode()
+    assert (
+        " ramparts-alerts " in message
+        and '"rule":"rate.tool_calls"' in message
+        and '"session":"s1"' in message
+    )
+    with pytest.raises(PolicyError) as info:
+        parse_monitor(
+            {"deliver": [{"name": "x", "type": "syslog", "host": "h", "transport": "carrier-pigeon"}]}
+        )
+    assert info.value.problem.startswith("monitor.deliver[0].transport")

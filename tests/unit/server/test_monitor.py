@@ -117,3 +117,25 @@ def test_epoch_never_raises(text: str) -> None:
 def test_features_round_trip() -> None:
     f, _ = run([hook_record("s", time.time() + i, tool="Read", file_path=f"/a{i}/x") for i in range(5)])
     assert features_from_json(features_to_json(f)) == f
+
+
+def test_anomaly_score() -> None:
+    from ramparts.monitor import anomaly_score
+
+    assert anomaly_score([10, 12], 500) is None  # not enough history
+    assert anomaly_score([0, 0, 10, 12, 11], 11) == 0.0
+    assert anomaly_score([20, 20, 20], 24) == pytest.approx(2 / 4)  # deviation floor: 10 % of the mean
+    assert anomaly_score([100, 120, 110, 90], 400) > 0.8
+
+
+@given(
+    st.lists(st.integers(0, 10_000), min_size=3, max_size=7), st.integers(0, 10_000), st.integers(0, 10_000)
+)
+def test_anomaly_score_is_a_fraction_that_grows_with_today(history: list[int], a: int, b: int) -> None:
+    from ramparts.monitor import anomaly_score
+
+    low, high = anomaly_score(history, min(a, b)), anomaly_score(history, max(a, b))
+    if low is None or high is None:
+        assert low is None and high is None
+        return
+    assert 0.0 <= low <= high < 1.0

@@ -164,3 +164,24 @@ def test_kill_orders_and_lifts(server: ServerStore) -> None:
     assert server.lift("user", "bob") and not server.lift("user", "bob")
     with pytest.raises(ValueError):
         server.kill("all", "bob", "x", "admin")
+
+
+def test_a_user_far_above_their_baseline_is_alerted_once(server: ServerStore, host: HostLog) -> None:
+    token, _ = server.create_token("host", "host-a")
+    midnight = 1_796_083_200.0  # 2026-12-01T00:00:00Z
+    for day in range(1, 6):  # five ordinary days: 20 tool calls each, 100 s apart
+        for i in range(20):
+            host.append(hook_record(f"d{day}", midnight - day * 86400 + i * 100))
+    for i in range(25):  # today starts normally
+        host.append(hook_record("today", midnight + i * 100))
+    assert server.ingest(token, parse_batch(host.body())).alerts == 0
+    for i in range(25, 400):  # then 400 calls in the day: 20 standard deviations above the usual
+        host.append(hook_record("today", midnight + i * 100))
+    result = server.ingest(token, parse_batch(host.body(after=124)))
+    assert result.alerts == 1
+    (alert,) = [a for a in server.alerts() if a.rule == "anomaly.user_baseline"]
+    assert alert.severity == "medium" and alert.user == "alice"
+    assert "on 2026-12-01 against 20 a day" in alert.message
+    for i in range(400, 420):
+        host.append(hook_record("today", midnight + i * 100))
+    assert server.ingest(token, parse_batch(host.body(after=524))).alerts == 0  # once a day

@@ -723,17 +723,19 @@ DASHBOARD_ENV = "_RAMPARTS_CP_DASHBOARD"
 
 
 def build(
-    store: ServerStore, state_dir: str, policy_ref: str = "", *, secure_cookies: bool = False
+    store: ServerStore, state_dir: str, policy: Any = None, *, secure_cookies: bool = False
 ) -> Dashboard:
     """The dashboard of ``ramparts server``: its action log ``<state_dir>/server-audit.db`` and the policy
-    ``policy_ref`` (or the baseline profile when none is given) for the policy page and "try a call"."""
+    the server runs with (a loaded ``Policy``; the baseline profile when None) for the policy page and
+    "try a call"."""
     from ...policy.load import load_policy
 
-    policy, error = None, ""
-    try:
-        policy = load_policy(policy_ref or "profile:baseline")
-    except Exception as exc:  # noqa: BLE001 - shown on the policy page; try-a-call then explains nothing
-        error = f"{policy_ref}: {exc}"
+    error = ""
+    if policy is None:
+        try:
+            policy = load_policy("profile:baseline")
+        except Exception as exc:  # noqa: BLE001 - shown on the policy page; try-a-call then explains nothing
+            error = f"profile:baseline: {exc}"
     return Dashboard(
         store,
         audit_path=os.path.join(state_dir, "server-audit.db"),
