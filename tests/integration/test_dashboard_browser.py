@@ -155,6 +155,11 @@ def test_admin_sees_a_live_session_and_kills_it(plane: dict[str, Any], page: Any
     session = f"browser-{uuid.uuid4().hex[:8]}"
     _shot_login(page, url)
     _sign_in(page, url, "ada", ADMIN_PASSWORD)
+    # an admin's POST without the session's CSRF token is refused (and nothing is killed)
+    forged = page.request.post(
+        f"{url}/ui/sessions/{session}/kill", form={"csrf": "forged", "reason": "x"}, fail_on_status_code=False
+    )
+    assert forged.status == 403
     # the page is open before the session exists: the row arrives through the live stream
     assert host.call(session)["decision"] == "allow"
     link = page.get_by_role("link", name=session)
@@ -229,6 +234,10 @@ def test_admin_sees_a_live_session_and_kills_it(plane: dict[str, Any], page: Any
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
     _shot(page, "plots-dark")
     page.get_by_role("button", name="Dark theme").click()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.goto(f"{url}/ui/")  # the old cookie no longer opens anything
+    expect(page).to_have_url(re.compile(r"/ui/login$"))
 
     # the kill is itself an audit record, in the dashboard's own log
     from ramparts.audit.record import from_json
@@ -242,6 +251,7 @@ def test_admin_sees_a_live_session_and_kills_it(plane: dict[str, Any], page: Any
         ("ada", session, "DashboardAction", "server")
     ]
     assert any(a.admin is not None and a.admin.action == "sign-in" and a.user == "ada" for a in actions)
+    assert any(a.admin is not None and a.admin.action == "sign-out" and a.user == "ada" for a in actions)
     answers = [a for a in actions if a.admin is not None and a.admin.action == "approval"]
     assert [(a.user, a.admin.details["verdict"]) for a in answers if a.admin and a.admin.details] == [
         ("ada", "allow")

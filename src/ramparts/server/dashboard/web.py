@@ -41,6 +41,7 @@ COOKIE = "ramparts_dash"
 LOGIN_COOKIE = "ramparts_login"
 MAX_FORM = 64 * 1024
 STREAM_SECONDS = 600.0
+MAX_SESSION = 256  # as the API's kill orders
 HIDDEN = "hidden for viewers"
 _CURRENT = ' aria-current="page"'
 _STATIC = {"app.css": "text/css", "app.js": "text/javascript"}
@@ -397,13 +398,19 @@ class Dashboard:
         return self._page(200, "Live sessions", body, user, "Sessions")
 
     async def events(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
+        secret = request.cookies.get(COOKIE, "")
+
         async def stream() -> AsyncIterator[bytes]:
-            sent, started = "", time.monotonic()
+            sent, started, checked = "", time.monotonic(), time.monotonic()
             yield b"retry: 2000\n\n"
             while time.monotonic() - started < STREAM_SECONDS:
                 if await request.is_disconnected():
                     return
                 try:
+                    if time.monotonic() - checked > 15:  # a signed-out or removed user's stream ends
+                        checked = time.monotonic()
+                        if await run_in_threadpool(self.users.session, secret) is None:
+                            return
                     rows = await run_in_threadpool(queries.live_sessions, self.store)
                 except StoreError:
                     return
@@ -488,6 +495,8 @@ class Dashboard:
 
     async def confirm(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
         sid = request.path_params["sid"]
+        if len(sid) > MAX_SESSION:
+            return self._problem(400, f"A session id has at most {MAX_SESSION} characters.", user)
         action = request.query_params.get("action", "")
         if action not in ("kill", "lift"):
             return self._problem(400, "Unknown action.", user)
@@ -511,6 +520,8 @@ class Dashboard:
 
     async def kill(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
         sid = request.path_params["sid"]
+        if len(sid) > MAX_SESSION:
+            return self._problem(400, f"A session id has at most {MAX_SESSION} characters.", user)
         reason = (form.get("reason") or "stopped from the dashboard")[:500]
         # recorded first: a kill that cannot be recorded is not given
         await self._act(request, user, "kill", target={"session": sid}, details={"reason": reason})
