@@ -96,6 +96,17 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("policy show", ["{missing}"], 2, "policy file not found"),
     ("egress", ["--listen", "nope"], 2, "HOST:PORT"),
     ("egress credential", [], 2, "--session ID (or --hook) is required"),
+    ("agent", [], 2, "no control plane"),
+    ("alerts", ["--bogus"], 2, "unrecognized arguments"),
+    ("approvals", ["--bogus"], 2, "unrecognized arguments"),
+    ("approve", [], 2, "required: id"),
+    ("server", ["--listen", "nope"], 2, "HOST:PORT"),
+    ("server token create", [], 2, "one of the arguments --host --admin is required"),
+    ("server token list", ["--bogus"], 2, "unrecognized arguments"),
+    ("server token revoke", [], 2, "required: id"),
+    ("server user add", [], 2, "required: name"),
+    ("server otel-headers", ["--bogus"], 2, "unrecognized arguments"),
+    ("watch", [], 2, "no control plane"),
 ]
 
 

@@ -373,6 +373,9 @@ def _build(sub: Any) -> None:
     from .server import add_parsers as add_server_parsers
 
     add_server_parsers(sub, common)
+    from .watch import add_parsers as add_watch_parsers
+
+    add_watch_parsers(sub, common)
 
     p = sub.add_parser("demo", help="run a guarded Claude Code session against the scripted model")
     p.add_argument("--claude-bin", help="the claude binary (default: the project-local pinned CLI)")

@@ -49,12 +49,12 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     t = tok.add_parser("list", help="tokens (ids, kinds, names; never the secrets)")
     common(t, policy=False)
     _db(t)
-    t.add_argument("--json", action="store_true")
+    t.add_argument("--json", action="store_true", help="one JSON object a line, for scripts")
     t.set_defaults(func=cmd_token_list)
     t = tok.add_parser("revoke", help="revoke a token by id (its requests get 401 from then on)")
     common(t, policy=False)
     _db(t)
-    t.add_argument("id")
+    t.add_argument("id", help="the token id `server token list` shows")
     t.set_defaults(func=cmd_token_revoke)
 
     o = srv.add_parser(
@@ -69,8 +69,10 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     )
     common(u, policy=False)
     _db(u)
-    u.add_argument("name")
-    u.add_argument("--role", choices=["admin", "viewer"], required=True)
+    u.add_argument("name", help="the sign-in name")
+    u.add_argument(
+        "--role", choices=["admin", "viewer"], required=True, help="admin: may act; viewer: sees, redacted"
+    )
     u.add_argument(
         "--password-stdin", action="store_true", required=True, help="read the password from stdin"
     )
@@ -91,25 +93,19 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
 
     p = sub.add_parser("approvals", help="requests waiting for a person's answer (server.approvals: remote)")
     common(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object a line, for scripts")
     p.set_defaults(func=cmd_approvals)
     p = sub.add_parser("approve", help="allow (or --deny) a pending approval request (needs an admin token)")
     common(p)
-    p.add_argument("id")
+    p.add_argument("id", help="the approval request id `ramparts approvals` shows")
     p.add_argument("--deny", action="store_true", help="refuse instead")
     p.add_argument("--reason", default="", help="said to the agent and kept in the audit trail")
     p.set_defaults(func=cmd_approve)
 
-    p = sub.add_parser("watch", help="the control plane's sessions and latest alerts, live, in the terminal")
-    common(p)
-    p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes (default 2)")
-    p.add_argument("--once", action="store_true", help="print once and exit")
-    p.set_defaults(func=cmd_watch)
-
     p = sub.add_parser("alerts", help="the control plane's alerts (needs an admin token)")
     common(p)
     _db(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object a line, for scripts")
     p.set_defaults(func=cmd_alerts)
 
 
@@ -168,6 +164,7 @@ def cmd_server(args: argparse.Namespace) -> int:
     secure = host.strip("[]") not in ("127.0.0.1", "localhost", "::1")
     try:
         print(f"ramparts server: listening on http://{host}:{port} (store {store.name})", flush=True)
+        print(f"ramparts server: dashboard at http://{host}:{port}/ui/", flush=True)
         if args.workers > 1:
             from ..server.app import DB_ENV, GRACE_ENV, MONITOR_ENV, POLICY_ENV, SECURE_ENV, STATE_ENV
 
@@ -423,49 +420,3 @@ def cmd_approve(args: argparse.Namespace) -> int:
         )
     )
     return EXIT_OK
-
-
-def watch_screen(sessions: list[dict[str, Any]], alerts: list[dict[str, Any]], width: int = 120) -> str:
-    """One screen of ``ramparts watch``: the sessions table and the latest alerts (escaped, clipped)."""
-    from ..audit.render import escape
-
-    lines = [
-        f"{'SESSION':38} {'USER':14} {'HOST':14} {'RECS':>5} {'LAST ACTIVITY':19} {'LAST DECISION':18} STATE"
-    ]
-    for s in sessions[:40]:
-        last = str(s.get("last") or "-").replace("T", " ")[:19]
-        lines.append(
-            f"{str(s.get('session'))[:38]:38} {str(s.get('user'))[:14]:14} {str(s.get('host'))[:14]:14} "
-            f"{s.get('records', 0):>5} {last:19} {str(s.get('last_decision'))[:18]:18} {s.get('state')}"
-        )
-    if not sessions:
-        lines.append("(no session has reported yet)")
-    lines += ["", "LATEST ALERTS"]
-    for a in alerts[:10]:
-        lines.append(
-            f"{_iso(a.get('at'))} {a.get('severity', '?'):6} {a.get('rule')} {a.get('session') or '-'}: {a.get('message')}"
-        )
-    if not alerts:
-        lines.append("(none)")
-    return "\n".join(escape(line)[:width] for line in lines)
-
-
-def cmd_watch(args: argparse.Namespace) -> int:
-    from ..server.client import ServerError
-
-    try:
-        api = _admin_client(args, "watch")
-        if api is None:
-            return EXIT_USAGE
-        while True:
-            screen = watch_screen(api.sessions(), api.alerts())
-            if args.once:
-                print(screen)
-                return EXIT_OK
-            print("\x1b[H\x1b[2J" + screen, flush=True)
-            time.sleep(max(args.interval, 0.5))
-    except ServerError as exc:
-        print(f"ramparts watch: {exc}", file=sys.stderr)
-        return EXIT_PROBLEMS
-    except KeyboardInterrupt:
-        return EXIT_OK

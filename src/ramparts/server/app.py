@@ -288,26 +288,11 @@ def create_app(
         Route("/v1/logs", _guarded(store, fleet, admin=True), methods=["GET"]),
         Route("/v1/sessions", _guarded(store, sessions, admin=True), methods=["GET"]),
     ]
-    middleware = []
-    if state_dir is not None:  # the dashboard (signed-cookie sessions; its own audit log in the state dir)
-        from starlette.middleware import Middleware
-        from starlette.middleware.sessions import SessionMiddleware
+    if state_dir is not None:  # the dashboard under /ui (ramparts.server.dashboard; its log in the state dir)
+        from .dashboard.web import build
 
-        from .dashboard import Dashboard
-
-        dashboard = Dashboard(store, state_dir, policy)
-        routes.extend(dashboard.routes())
-        middleware.append(
-            Middleware(
-                SessionMiddleware,
-                secret_key=dashboard.secret(),
-                session_cookie="ramparts_session",
-                max_age=8 * 3600,
-                same_site="strict",
-                https_only=cookie_secure,
-            )
-        )
-    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+        routes.extend(build(store, state_dir, policy, secure_cookies=cookie_secure).routes())
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 async def _deliveries(store: ServerStore) -> None:
