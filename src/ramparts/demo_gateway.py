@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .audit.record import from_json
 from .audit.store import AuditStore
 from .testing import RecordedRequest, ScriptedModelServer, Step, ToolUse, run_claude
 
@@ -207,15 +208,20 @@ def run_gateway_leg(*, workdir: Path, claude_bin: Path, policy_file: Path) -> bo
     print("gateway audit (state/audit.db):")
     with AuditStore(state / "audit.db") as store:
         for rec in store.records():
-            data = rec.data()
-            masked = data.get("masked") or {}
-            by = ", ".join(f"{k} x{v}" for k, v in sorted((masked.get("by_detector") or {}).items()))
-            clamp = data.get("max_tokens") or {}
-            clamped = f" max_tokens {clamp.get('asked')}->{clamp.get('sent')}" if clamp else ""
+            record = from_json(rec.data())
+            gw = record.gateway
+            if gw is None:
+                continue
+            counts: dict[str, int] = {}
+            for f in record.findings:
+                if f.action in ("mask", "redact", "block"):
+                    key = f"{f.detector}:{f.action}"
+                    counts[key] = counts.get(key, 0) + 1
+            by = ", ".join(f"{k} x{v}" for k, v in sorted(counts.items()))
+            clamped = f" max_tokens {gw.max_tokens_asked}->{gw.max_tokens_sent}" if gw.max_tokens_sent else ""
             print(
-                f"    #{rec.seq} {data.get('route', '?')} {data.get('model', '?')} status {data.get('status', '?')}"
-                f"{clamped} masked {masked.get('count', 0)}{f' ({by})' if by else ''}"
-                f" restored {data.get('restored', 0)}"
+                f"    #{rec.seq} {gw.route or '?'} {gw.model or '?'} status {gw.status or '?'}"
+                f"{clamped} masked {gw.masked}{f' ({by})' if by else ''} restored {gw.restored}"
             )
     print(
         f"real values that reached the upstream: {'YES - FAILURE: ' + ', '.join(leaked) if leaked else 'no'}"
