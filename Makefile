@@ -80,7 +80,7 @@ PYTEST_WORKERS ?= auto
 COVERED := */ramparts/engine.py,*/ramparts/controls.py,*/ramparts/policy/rules.py,*/ramparts/gateway/decide.py,\
   */ramparts/egress/classify.py,*/ramparts/egress/acl.py
 test: deps lint typecheck
-	$(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --cov=ramparts --cov-branch --cov-report=
+	$(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --cov=ramparts --cov-branch --cov-report=
 	$(VENV)/bin/coverage report --include='$(COVERED)' --fail-under=100
 
 bench: deps

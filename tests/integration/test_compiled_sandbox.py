@@ -15,7 +15,9 @@ import pytest
 from ramparts.cli import main
 from ramparts.testing import ScriptedModelServer, ToolUse, run_claude
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
+# Claude Code's sandbox makes its bridge sockets where two sandboxed CLIs running at once collide ("Failed to
+# create bridge sockets"): every test that runs it is in one xdist group, so they run one after another.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(150), pytest.mark.xdist_group("claude-sandbox")]
 
 # a generous hook deadline: on a loaded CI machine the cold hook must not deny at its deadline
 POLICY = (
@@ -28,9 +30,10 @@ POLICY = (
     shutil.which("bwrap") is None or shutil.which("socat") is None, reason="needs bwrap and socat"
 )
 def test_compiled_settings_sandbox_bash_in_the_real_cli(
-    claude_bin: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    claude_bin: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], short_home: Path
 ) -> None:
-    policy, state, project, home, out = (tmp_path / n for n in ("r.yaml", "state", "p", "h", "deploy"))
+    policy, state, project, out = (tmp_path / n for n in ("r.yaml", "state", "p", "deploy"))
+    home = short_home
     project.mkdir()
     policy.write_text(POLICY, "utf-8")
     assert main(["compile", "--policy", str(policy), "--state-dir", str(state), "--all", str(out)]) == 0

@@ -32,6 +32,7 @@ from tests.unit.egress.harness import running
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 pytestmark = [
+    pytest.mark.xdist_group("claude-sandbox"),  # see test_compiled_sandbox: one sandboxed CLI at a time
     pytest.mark.integration,
     pytest.mark.timeout(180),
     pytest.mark.skipif(
@@ -46,7 +47,9 @@ pytestmark = [
 META = "curl -s -m 10 --noproxy '' http://169.254.169.254/latest/ || curl -s -m 5 http://169.254.169.254/"
 
 
-def test_sandboxed_bash_reaches_only_what_the_proxy_allows(claude_bin: Path, tmp_path: Path) -> None:
+def test_sandboxed_bash_reaches_only_what_the_proxy_allows(
+    claude_bin: Path, tmp_path: Path, short_home: Path
+) -> None:
     site = tmp_path / "site"
     site.mkdir()
     (site / "ok.txt").write_text("ALLOWED-ORIGIN-MARKER-9051\n")
@@ -58,7 +61,7 @@ def test_sandboxed_bash_reaches_only_what_the_proxy_allows(claude_bin: Path, tmp
     resolve = {"origin.test": ["127.0.0.2"], "evil.test": ["127.0.0.2"]}
     project = tmp_path / "project"
     project.mkdir()
-    home = tmp_path / "home"
+    home = short_home
     try:
         state = tmp_path / "state"
         # the SessionStart hook `ramparts compile` adds: this session's credential into $CLAUDE_ENV_FILE
