@@ -646,3 +646,15 @@ def test_glob_matching_agrees_with_the_regex_form(spec: str, text: str) -> None:
     from ramparts.policy.rules import command_glob_matches
 
     assert command_glob_matches(spec, text) == (command_regex(spec).fullmatch(text) is not None)
+
+
+def test_name_variants_strip_at_most_three_backup_suffixes() -> None:
+    from ramparts.policy.rules import name_variants
+
+    assert name_variants("/p/id_rsa.bak.old.orig.tmp") == [
+        "/p/id_rsa.bak.old.orig",
+        "/p/id_rsa.bak.old",
+        "/p/id_rsa.bak",
+    ]
+    assert name_variants("/p/.#.env") == ["/p/.env"]
+    assert name_variants("/p/.bak") == []
