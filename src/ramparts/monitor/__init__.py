@@ -23,7 +23,10 @@ What counts (all read from the record, never from anything it does not hold):
   egress record (its target host);
 * an *error* is a tool call the hook denied (the hook's records do not yet say whether a tool failed);
 * a *sensitive read* is a read whose path matches the rule's ``paths`` globs or whose scanned content
-  carried a finding.
+  carried a finding;
+* a *blocked outbound attempt* is a ``DLPBlock`` record of an outbound DLP rule (``dlp.outbound*``): a
+  secret or listed personal data the hook kept from a sink; more than ``threshold`` in one session is a
+  burst (``dlp_blocks``, default: more than 2, an alert).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from urllib.parse import urlsplit
 from ..errors import PolicyError
 
 Severity = Literal["high", "medium", "low"]
-Kind = Literal["rate", "reads", "directories", "network", "error_rate", "sequence", "baseline"]
+Kind = Literal["rate", "reads", "directories", "network", "error_rate", "sequence", "baseline", "dlp_blocks"]
 
 READ_TOOLS = frozenset({"Read", "Grep", "Glob", "NotebookRead", "LS"})
 NETWORK_TOOLS = frozenset({"WebFetch", "WebSearch"})
@@ -86,6 +89,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("errors.rate", "error_rate", "medium", threshold=0.2, min_calls=10),
     Rule("sequence.sensitive_read_then_network", "sequence", "high", within=5, paths=DEFAULT_SENSITIVE),
     Rule("anomaly.user_baseline", "baseline", "medium", threshold=0.8, days=7),
+    Rule("dlp.outbound_burst", "dlp_blocks", "medium", threshold=2),
 )
 
 
@@ -127,6 +131,8 @@ class SessionFeatures(NamedTuple):
     """``events`` when the last sensitive read happened, -1 for none."""
     fired: tuple[str, ...] = ()
     """Rules already tripped in this session (each fires once per session)."""
+    dlp_blocks: int = 0
+    """Blocked outbound attempts (``DLPBlock`` records of the outbound rules) in the session."""
 
 
 class Hit(NamedTuple):
@@ -148,6 +154,8 @@ class RecordView(NamedTuple):
     host: str
     """The network host the record's request reaches, '' for none."""
     findings: int
+    outbound: bool = False
+    """The record blocks data bound for a sink (an outbound DLP rule, ``dlp.outbound*``)."""
 
 
 _KEYS_TOP = {"rules", "deliver"}
@@ -175,7 +183,7 @@ _KEYS_RULE = {
     "paths",
     "days",
 }
-_KINDS = ("rate", "reads", "directories", "network", "error_rate", "sequence", "baseline")
+_KINDS = ("rate", "reads", "directories", "network", "error_rate", "sequence", "baseline", "dlp_blocks")
 
 
 def parse_monitor(data: Any, where: str = "monitor") -> MonitorConfig:
@@ -364,6 +372,7 @@ def view(record: Any) -> RecordView:
         path=path,
         host=host,
         findings=findings,
+        outbound=any(str(r).startswith("dlp.outbound") for r in record.rule_ids),
     )
 
 
@@ -417,7 +426,9 @@ def step(
         if folder and folder not in dirs:
             dirs = (*dirs, folder)
     events = features.events + 1
+    outbound_block = v.event == "DLPBlock" and v.outbound
     f = features._replace(
+        dlp_blocks=features.dlp_blocks + int(outbound_block),
         calls=features.calls + int(is_call),
         errors=features.errors + int(is_call and v.decision == "deny"),
         reads=features.reads + int(is_read),
@@ -462,6 +473,11 @@ def _check(rule: Rule, f: SessionFeatures, v: RecordView, is_call: bool, is_read
             return (
                 f"{f.errors} of {f.calls} tool calls denied ({share:.0f} %, limit {100 * rule.threshold:g} %)"
             )
+    elif rule.kind == "dlp_blocks":
+        if v.event == "DLPBlock" and v.outbound and f.dlp_blocks > rule.threshold:
+            return (
+                f"{f.dlp_blocks} outbound attempts blocked by DLP in the session (limit {rule.threshold:g})"
+            )
     elif (
         rule.kind == "sequence"
         and v.host
@@ -489,6 +505,7 @@ def features_from_json(data: Mapping[str, Any]) -> SessionFeatures:
         dirs=tuple(str(d) for d in data.get("dirs", ())),
         sensitive_at=int(data.get("sensitive_at", -1)),
         fired=tuple(str(r) for r in data.get("fired", ())),
+        dlp_blocks=int(data.get("dlp_blocks", 0)),
     )
 
 

@@ -79,6 +79,25 @@ def test_reads_directories_errors_network_and_sequence() -> None:
     assert "sequence.sensitive_read_then_network" not in {h.rule for h in run(far)[1]}
 
 
+def test_a_burst_of_blocked_outbound_attempts_raises_an_alert() -> None:
+    """Issue 23: the hook's DLPBlock records of outbound rules; more than two in a session is a burst."""
+
+    def blocked(when: float, rule: str = "dlp.outbound_secret") -> dict[str, Any]:
+        record = hook_record("s", when, tool="mcp__chat__post_message", decision="deny")
+        return {**record, "event": "DLPBlock", "rule_ids": [rule]}
+
+    two = [blocked(T0), blocked(T0 + 1)]
+    f, hits = run(two)
+    assert f.dlp_blocks == 2 and hits == []
+    f, hits = run([*two, blocked(T0 + 2)])
+    assert [(h.rule, h.severity) for h in hits] == [("dlp.outbound_burst", "medium")]
+    assert "3 outbound attempts blocked" in hits[0].message
+    # a read the DLP kept from the model is not an outbound attempt
+    reads = [blocked(T0 + i, "dlp.read_secret") for i in range(5)]
+    assert run(reads)[0].dlp_blocks == 0
+    assert features_from_json(features_to_json(f)) == f
+
+
 def test_the_policy_replaces_the_rules() -> None:
     config = parse_monitor({"rules": [{"id": "fast", "kind": "rate", "threshold": 3, "window_seconds": 10}]})
     assert [r.id for r in config.rules] == ["fast"] and config.rules[0].severity == "medium"
