@@ -255,7 +255,6 @@ def outbound_hits(policy: Policy, call: ToolCall, event: Event) -> list[Hit]:
     if not sinks:
         return []
     where = describe(sinks)
-    settings = policy.dlp.outbound
     hits: list[Hit] = []
     labels = placeholder_labels("\n".join(decoded_views(outbound_input(call))))
     if labels:
@@ -267,51 +266,55 @@ def outbound_hits(policy: Policy, call: ToolCall, event: Event) -> list[Hit]:
                 "kept from this call: do not send them",
             )
         )
-    excepted = {e.fingerprint for e in settings.exceptions}
     for content in event.content:
-        if content.source != "tool_input":
-            continue
-        if content.error or content.truncated:
-            why = content.error or f"larger than dlp.max_scan_bytes ({policy.dlp.max_scan_bytes})"
+        if content.source == "tool_input":
+            hits.extend(content_outbound_hits(policy, content, where))
+    return hits
+
+
+def content_outbound_hits(policy: Policy, content: Content, where: str) -> list[Hit]:
+    """What the outbound DLP policy says of scanned data bound for ``where`` (a tool call's sinks, or a
+    plain-HTTP request the egress proxy can read): a secret denies, a possible secret and personal
+    data get the policy's action, an unscanned input denies; exceptions go by fingerprint only."""
+    settings = policy.dlp.outbound
+    excepted = {e.fingerprint for e in settings.exceptions}
+    if content.error or content.truncated:
+        why = content.error or f"larger than dlp.max_scan_bytes ({policy.dlp.max_scan_bytes})"
+        return [
+            Hit("deny", "dlp.outbound_unscanned", f"the input bound for {where} could not be scanned ({why})")
+        ]
+    hits: list[Hit] = []
+    high, low = _secrets(policy, content)
+    high = [f for f in high if f.fingerprint not in excepted]
+    if high:
+        hits.append(
+            Hit(
+                "deny",
+                "dlp.outbound_secret",
+                f"the call would send a credential to {where}: {_listed(high)}; no approval can let a "
+                "secret leave (only a dlp.outbound.exceptions entry for its fingerprint)",
+            )
+        )
+    low = [f for f in low if f.fingerprint not in excepted]
+    if low and settings.possible_secrets != "allow":
+        hits.append(
+            Hit(
+                settings.possible_secrets,
+                "dlp.outbound_possible_secret",
+                f"the call may send a credential to {where}: {_listed(low)}",
+            )
+        )
+    pii = [f for f in content.findings if f.category == "pii" and f.fingerprint not in excepted]
+    for action in ("deny", "ask"):
+        kept = [f for f in pii if settings.pii_action(f.detector) == action]
+        if kept:
             hits.append(
                 Hit(
-                    "deny",
-                    "dlp.outbound_unscanned",
-                    f"the input bound for {where} could not be scanned ({why})",
+                    action,
+                    "dlp.outbound_pii",
+                    f"the call would send personal data to {where}: {_listed(kept)}",
                 )
             )
-            continue
-        high, low = _secrets(policy, content)
-        high = [f for f in high if f.fingerprint not in excepted]
-        if high:
-            hits.append(
-                Hit(
-                    "deny",
-                    "dlp.outbound_secret",
-                    f"the call would send a credential to {where}: {_listed(high)}; no approval can let a "
-                    "secret leave (only a dlp.outbound.exceptions entry for its fingerprint)",
-                )
-            )
-        low = [f for f in low if f.fingerprint not in excepted]
-        if low and settings.possible_secrets != "allow":
-            hits.append(
-                Hit(
-                    settings.possible_secrets,
-                    "dlp.outbound_possible_secret",
-                    f"the call may send a credential to {where}: {_listed(low)}",
-                )
-            )
-        pii = [f for f in content.findings if f.category == "pii" and f.fingerprint not in excepted]
-        for action in ("deny", "ask"):
-            kept = [f for f in pii if settings.pii_action(f.detector) == action]
-            if kept:
-                hits.append(
-                    Hit(
-                        action,
-                        "dlp.outbound_pii",
-                        f"the call would send personal data to {where}: {_listed(kept)}",
-                    )
-                )
     return hits
 
 

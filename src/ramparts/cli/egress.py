@@ -47,6 +47,11 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
         help="serve clients without a per-session credential (tests, a single-user box)",
     )
     p.add_argument(
+        "--no-dlp",
+        action="store_true",
+        help="do not scan plain-HTTP requests for secrets and personal data (outbound DLP is on by default)",
+    )
+    p.add_argument(
         "--audit-url",
         metavar="URL",
         help="a postgresql:// audit store (else RAMPARTS_AUDIT_URL, else <state dir>/audit.db)",
@@ -73,6 +78,21 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     )
     c.add_argument("--state-dir", dest="cred_state_dir", help="state directory (as for the proxy)")
     c.set_defaults(func=cmd_credential)
+
+
+def _dlp_checker(args: argparse.Namespace, state: str) -> Any:
+    """Outbound DLP for plain-HTTP requests: the named policy's (else the baseline's) outbound rules,
+    the detectors it sets, this state directory's fingerprint key."""
+    from .._locations import detector_cache_dir, policy_ref
+    from ..detect.redact import load_key
+    from ..detect.scanner import Detectors
+    from ..egress.dlp import make_checker
+    from ..policy.load import load_policy
+
+    named = args.policy or os.environ.get("RAMPARTS_POLICY")
+    policy = load_policy(policy_ref(args.policy) if named else "profile:baseline")
+    detectors = Detectors.from_settings(policy.detect, ("secret", "pii"), cache_dir=detector_cache_dir(state))
+    return make_checker(policy, detectors, load_key(os.path.join(state, "keys", "fingerprint.key")))
 
 
 def _listen(text: str) -> tuple[str, int]:
@@ -125,7 +145,12 @@ def cmd_egress(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     state = os.path.abspath(state_dir(args.state_dir))
     config = ProxyConfig(
-        acl=acl, state_dir=state, auth=not args.no_auth, user=getpass.getuser(), host=default_host()
+        acl=acl,
+        state_dir=state,
+        auth=not args.no_auth,
+        user=getpass.getuser(),
+        host=default_host(),
+        dlp=None if args.no_dlp else _dlp_checker(args, state),
     )
     writer = AuditWriter(audit_location(state, args.audit_url), key_path=default_key_path(state))
 

@@ -70,6 +70,11 @@ class ProxyConfig(NamedTuple):
     """Hosts an HTTP client without a credential may still reach (still held to the ACL): the model API,
     for the Claude Code process itself, whose environment cannot carry a per-session credential."""
     host: str = ""
+    dlp: Any = None
+    """Outbound DLP (:func:`ramparts.egress.dlp.make_checker`): ``(bytes, where) -> Decision | None``
+    over what a plain-HTTP request carries; None: not scanned."""
+    dlp_max_body: int = 4 * 1024 * 1024
+    """A plain-HTTP body longer than this cannot be scanned whole: with DLP on, it is refused."""
 
 
 class Refused(Exception):
@@ -169,7 +174,7 @@ def egress_record(
     identity = conn.identity
     detail = EgressDetail(
         protocol=conn.protocol,
-        target=conn.target[:300],
+        target=_recorded_target(conn.target)[:300],
         address=conn.address,
         address_class=conn.address_class,
         sni=conn.sni[:300],
@@ -192,6 +197,13 @@ def egress_record(
     )
     out: dict[str, Any] = to_json(record)
     return out
+
+
+def _recorded_target(target: str) -> str:
+    """The target as a record holds it: a URL's query and fragment are left out (they carry tokens and
+    data; their length is kept), the rest as asked."""
+    cut = min((i for i in (target.find("?"), target.find("#")) if i >= 0), default=-1)
+    return target if cut < 0 else f"{target[:cut]}?<{len(target) - cut - 1} chars left out>"
 
 
 class EgressProxy:
@@ -440,26 +452,73 @@ class EgressProxy:
             self._record(self._deny("egress.auth" if status == 407 else "egress.killed", why), conn)
             await self._answer(writer, status, why, auth=status == 407)
             return
+        body_bytes, reported = b"", None
         try:
             addresses = await self._admit(conn)
+            if conn.protocol != "connect" and self.config.dlp is not None:
+                body_bytes, reported = await self._scanned_body(conn, head, reader)
             upstream_reader, upstream_writer = await self._dial(conn, addresses)
         except Refused as refused:
             self._record(refused.decision, conn)
             await self._answer(writer, refused.status, refused.decision.reason)
             return
-        allow = self._allowed(conn)
+        allow = reported or self._allowed(conn)
         try:
             if conn.protocol == "connect":
                 writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
                 await writer.drain()
                 allow = await self._tunnel(conn, reader, writer, upstream_reader, upstream_writer, allow)
             else:
-                upstream_writer.write(_forward_head(head, origin))
-                body = int(head.get("Content-Length") or 0)
+                upstream_writer.write(_forward_head(head, origin) + body_bytes)
+                conn.up += len(body_bytes)
+                body = int(head.get("Content-Length") or 0) - len(body_bytes)
                 allow = await self._relay(conn, reader, writer, upstream_reader, upstream_writer, allow, body)
         finally:
             upstream_writer.close()
             self._record(allow, conn)  # also when the proxy shuts down mid-connection
+
+    async def _scanned_body(
+        self, conn: _Conn, head: RequestHead, reader: asyncio.StreamReader
+    ) -> tuple[bytes, Decision | None]:
+        """Outbound DLP on an absolute-form request: read its whole body, scan the request line, the
+        headers (not the proxy's credential) and the body; raises :class:`Refused` when the policy says
+        the data may not leave. Returns the body, to forward as it came, and in report mode the
+        would-deny to record."""
+        try:
+            length = int(head.get("Content-Length") or 0)
+        except ValueError as exc:
+            raise Refused(
+                self._deny("egress.malformed", "a Content-Length that is not a number"), 400
+            ) from exc
+        if length > self.config.dlp_max_body:
+            why = f"a body of {length} bytes is larger than the {self.config.dlp_max_body} the proxy scans"
+            raise Refused(self._deny("egress.dlp.outbound_unscanned", why))
+        try:
+            body = await _within(reader.readexactly(length), self.config.head_timeout) if length else b""
+        except (asyncio.IncompleteReadError, TimeoutError) as exc:
+            raise Refused(
+                self._deny("egress.malformed", "the request body did not arrive whole"), 400
+            ) from exc
+        shown = [f"{head.method} {head.target}"] + [
+            f"{name}: {value}" for name, value in head.headers if name.lower() != "proxy-authorization"
+        ]
+        decision = self.config.dlp(
+            ("\r\n".join(shown) + "\r\n\r\n").encode("latin-1", "replace") + body, conn.host
+        )
+        if decision is None:
+            return body, None
+        conn.target = (
+            f"{conn.host}:{conn.port}"  # the path may hold what was found: the record names the host
+        )
+        if self.acl.mode == "report":
+            return body, self._dlp_decision(decision)
+        raise Refused(decision)
+
+    def _dlp_decision(self, decision: Decision) -> Decision:
+        """A DLP deny in the proxy's mode: report mode records it as a would-deny and lets it through."""
+        if self.acl.mode == "report":
+            return decision._replace(verdict="allow", enforced=False, would_verdict="deny")
+        return decision
 
     async def _answer(
         self, writer: asyncio.StreamWriter, status: int, reason: str, *, auth: bool = False
@@ -591,6 +650,12 @@ class EgressProxy:
                 why = f"the TLS server name {hello.sni[:100]!r} differs from the requested host {conn.host!r}"
             elif named and parse_address(conn.host) is None and normal_host(named) != normal_host(conn.host):
                 why = f"the tunnelled request's Host {named[:100]!r} differs from the requested host {conn.host!r}"
+            if not hello.tls and first and self.config.dlp is not None:
+                found = self.config.dlp(first, conn.host)
+                if found is not None and self.acl.mode != "report":
+                    raise Refused(found)
+                if found is not None:
+                    allow = self._dlp_decision(found)
             if why:
                 rule = "egress.sni_mismatch" if hello.sni else "egress.host_mismatch"
                 if self.acl.mode != "report":

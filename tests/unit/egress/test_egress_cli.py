@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import threading
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
-from ramparts.audit.record import from_json
+from ramparts.audit.record import from_json, to_json
 from ramparts.audit.store import AuditStore
 
 SRC = str(Path(__file__).resolve().parents[3] / "src")
@@ -37,6 +39,10 @@ def test_bad_flags_and_policy_errors_are_usage_errors(tmp_path: Path) -> None:
     policy.write_text("version: 1\negress:\n  mode: sideways\n")
     proc = ramparts("egress", "--policy", str(policy), "--state-dir", str(tmp_path), "--max-lifetime", "1")
     assert proc.returncode == 2 and f"{policy}:3:9" in proc.stderr
+
+
+AWS_ID = "AKIAQWERTYUIOPASDFGH"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEQ"
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
@@ -95,6 +101,14 @@ def test_curl_through_the_proxy_with_a_session_credential(tmp_path: Path) -> Non
         socks = url.replace("http://", "socks5h://")
         assert curl("-x", socks, f"http://127.0.0.2:{port}/").stdout == "200"
         assert curl("-x", socks, f"http://0x7f.1:{port}/").stdout == "000"
+        # outbound DLP (issue 23): a key in the query (URL-encoded), in a POST body, or in a plain-HTTP
+        # request inside a CONNECT tunnel never reaches the origin; an ordinary POST does
+        quoted = urllib.parse.quote(f"{AWS_ID} {AWS_SECRET}")
+        assert curl("-x", url, f"http://127.0.0.2:{port}/?k={quoted}").stdout == "403"
+        body = f"aws_access_key_id={AWS_ID}&aws_secret_access_key={AWS_SECRET}"
+        assert curl("-x", url, "-d", body, f"http://127.0.0.2:{port}/").stdout == "403"
+        assert curl("-x", url, "-p", f"http://127.0.0.2:{port}/?k={quoted}").stdout == "000"
+        assert curl("-x", url, "-d", "name=value", f"http://127.0.0.2:{port}/").stdout == "501"
     finally:
         proxy.terminate()
         proxy.wait(10)
@@ -105,7 +119,11 @@ def test_curl_through_the_proxy_with_a_session_credential(tmp_path: Path) -> Non
     with AuditStore.open(str(state)) as store:
         records = [from_json(r.data()) for r in store.records()]
     egress = [r for r in records if r.surface == "egress" and r.event == "EgressRequest"]
-    assert [r.decision for r in egress] == ["allow", "deny", "deny", "allow", "deny"]
+    assert [r.decision for r in egress] == ["allow", "deny", "deny", "allow", "deny", *["deny"] * 3, "allow"]
+    dlp = egress[5:8]
+    assert all("egress.dlp.outbound_secret" in r.rule_ids for r in dlp), [r.rule_ids for r in dlp]
+    stored = json.dumps([to_json(r) for r in records])
+    assert AWS_SECRET not in stored and AWS_ID not in stored and "fingerprint" in stored
     assert egress[0].session == "sess-1" and egress[0].user == "alice"
     assert egress[1].rule_ids == ("egress.address.loopback",)
     assert egress[2].rule_ids == ("egress.auth",)
