@@ -401,10 +401,12 @@ def test_a_killed_session_is_refused_on_its_next_call(claude_bin: Path, setup: d
 
     thread = threading.Thread(target=play)
     thread.start()
-    _wait_for_session(setup, session_id)
-    killed = _ramparts(setup, "kill", "--session", session_id, "--reason", "incident 42")
-    assert killed.returncode == 0, killed.stderr
-    thread.join(150)
+    try:
+        _wait_for_session(setup, session_id)
+        killed = _ramparts(setup, "kill", "--session", session_id, "--reason", "incident 42")
+        assert killed.returncode == 0, killed.stderr
+    finally:  # never leave the run behind: a live thread changes what later tests in this worker see
+        thread.join(150)
     server: ScriptedModelServer = outcome["server"]
     after = server.tool_result(1)
     assert after is not None and after.is_error and "session.killed" in after.content
@@ -426,12 +428,16 @@ def test_terminate_ends_the_claude_process(claude_bin: Path, setup: dict[str, Pa
 
     thread = threading.Thread(target=play)
     thread.start()
-    _wait_for_session(setup, session_id)
-    time.sleep(1)  # the command is running now
-    killed = _ramparts(setup, "kill", "--session", session_id, "--terminate", "--grace", "2")
-    assert killed.returncode == 0, killed.stderr
-    assert "1 live session(s) stopped" in killed.stdout, killed.stdout
-    thread.join(60)
+    try:
+        _wait_for_session(setup, session_id)
+        time.sleep(1)  # the command is running now
+        killed = _ramparts(setup, "kill", "--session", session_id, "--terminate", "--grace", "2")
+        assert killed.returncode == 0, killed.stderr
+        assert "1 live session(s) stopped" in killed.stdout, killed.stdout
+    finally:
+        if thread.is_alive():  # the session never got going: stop the CLI rather than leave it running
+            _ramparts(setup, "kill", "--session", session_id, "--terminate", "--grace", "1", "--force")
+        thread.join(60)
     assert not thread.is_alive()
     assert outcome["took"] < 60, "claude kept running after --terminate"
     assert outcome["run"].returncode != 0

@@ -542,7 +542,9 @@ def cmd_kill(args: argparse.Namespace) -> int:
             return _central(args, scope, target, "", lift=True)
         return _lift(args, kwargs, scope, target, what)
     reason = args.reason or "stopped by the Ramparts kill switch"
-    if scope == "session" and not args.force and not _known(args, target):
+    # with a control plane the order is for every host: the session may be running on another one
+    central_plane = _central_settings(args) is not None
+    if scope == "session" and not args.force and not central_plane and not _known(args, target):
         print(
             _esc(
                 f"ramparts kill: no such session is known here: {target} (see `ramparts session list --all`;"

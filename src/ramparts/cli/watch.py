@@ -131,7 +131,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
         return Group(table(fetch(), args.limit, source), alerts_table(fetch_alerts()))
 
-    console = Console()
+    # printed once or into a pipe: wide enough that no row folds (a row is one line for scripts and grep)
+    console = Console() if sys.stdout.isatty() else Console(width=240)
     try:
         if args.once:
             console.print(screen())

@@ -99,6 +99,8 @@ def argv(
             out += ["--ro-bind", cwd, cwd]  # under the private /tmp: still visible, read-only
         out += ["--chdir", cwd]
     command = list(spec.command)
+    for path in _under_private_folders(command, python):
+        out += ["--ro-bind", path, path]
     if spec.net == "proxy":
         if proxy_socket is None:
             raise SandboxError("--net proxy needs the egress proxy's socket")
@@ -120,6 +122,24 @@ def argv(
     for key, value in sorted(spec.env.items()):
         out += ["--setenv", key, value]
     return [*out, "--", *command]
+
+
+def _under_private_folders(command: list[str], python: str | None) -> list[str]:
+    """What the command needs from under ``/tmp`` or ``/run`` (which the sandbox replaces with private
+    ones), shown read-only: the interpreter Ramparts runs from and its package (a checkout or a venv may
+    live under /tmp), the command's program and the files its arguments name. Nothing else of the
+    host's /tmp is visible."""
+    wanted: list[str] = [sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(__file__))]
+    if python:
+        wanted.append(os.path.dirname(python))
+    wanted += [arg for arg in command if os.path.isabs(arg)]
+    out: list[str] = []
+    for path in wanted:
+        real = os.path.realpath(path)
+        hidden = any(real.startswith(d + "/") for d in ("/tmp", "/run"))  # noqa: S108
+        if hidden and os.path.exists(real) and not any(real == o or real.startswith(o + "/") for o in out):
+            out.append(real if os.path.isdir(real) else os.path.dirname(real))
+    return sorted(set(out), key=len)
 
 
 class _Forwarder:
