@@ -34,6 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
+NO_DLP = "--no-dlp" in sys.argv
+"""``--no-dlp``: run the proxy without its outbound DLP scan (the tunnels here carry plain bytes, whose
+first message the scan reads; tinyproxy inspects nothing), to measure the proxy's own cost apart."""
 ROOT = Path(__file__).resolve().parents[1]
 ORIGIN_HOST = "127.0.0.2"
 
@@ -177,6 +180,7 @@ def main() -> int:
     parser.add_argument("--connects", type=int)
     parser.add_argument("--megabytes", type=int)
     parser.add_argument("--tunnels", type=int, default=1000)
+    parser.add_argument("--no-dlp", action="store_true", help="the proxy without its outbound DLP scan")
     args = parser.parse_args()
     connects = args.connects or (200 if args.quick else 1000)
     megabytes = args.megabytes or (64 if args.quick else 512)
@@ -213,6 +217,7 @@ def main() -> int:
                     "--state-dir",
                     f"{tmp}/state",
                     "--no-auth",
+                    *(["--no-dlp"] if NO_DLP else []),
                     "--policy",
                     str(policy),
                     "--allow-range",
