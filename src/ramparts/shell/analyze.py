@@ -1212,13 +1212,14 @@ def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[s
                 if host:
                     hosts.append(host)
     elif name in CLOUD_CLIS:
-        if args and not {"help", "--help", "--version", "version"} & set(args):
-            hosts.append(CLOUD_CLIS[name])  # its help and version are local
+        if args and args != ["--version"]:
+            hosts.append(CLOUD_CLIS[name])  # even `gcloud help` looks for updates
     elif name in API_CLIS:
         local = {"help", "--help", "-h", "completion"} & set(args) or (
             args[:1] == ["version"] and ("--client" in args or name == "helm")
         )
-        if args and not local and args[:1] != ["--version"]:
+        updates = API_CLIS[name] in ("registry.npmjs.org", "pypi.org")  # they look for updates of themselves
+        if args and (updates or (not local and args[:1] != ["--version"])):
             hosts.append(API_CLIS[name])  # the server the CLI's configuration names
     elif name in DNS_TOOLS:
         for word in _positionals(args):

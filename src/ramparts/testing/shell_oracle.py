@@ -87,12 +87,14 @@ _QUIET_WRITES = (
 # Programs that run helpers of their own; the helpers are part of the program the analysis named.
 HELPERS: dict[str, tuple[str, ...]] = {
     "git": ("*",),  # git-bisect and friends are shell scripts (basename, sed, gettext ...)
-    "npm": ("node",),
+    # package managers (only their read-only subcommands are ever allowed): node, man for `npm help`,
+    # lsb_release for pip's platform detection
+    "npm": ("*",),
     "npx": ("node",),
     "yarn": ("node",),
     "pnpm": ("node",),
-    "pip": ("python3*",),
-    "pip3": ("python3*",),
+    "pip": ("*",),
+    "pip3": ("*",),
     # launcher scripts: whatever they run is the program itself
     "gcloud": ("*",),
     "az": ("*",),
@@ -483,11 +485,12 @@ def compare(call: Any, observed: Observed, root: str, *, allowed: bool = True) -
         )
 
     git_runs = "git" in named
-    own = tuple(f"{root}/home/{p}" for name in named for p in OWN_FILES.get(name, ()))
+    # its own configuration in whatever home it found (`env -i` leaves it the passwd entry's)
+    own_parts = tuple(f"/{p}" for name in named for p in OWN_FILES.get(name, ()))
     for path in sorted(observed.reads):
         if not path.startswith(root + "/") or known(path) or os.path.isdir(path):
             continue
-        if own and (path + "/").startswith(own):
+        if any(part in path + "/" for part in own_parts):
             continue
         if git_runs:
             continue  # git hashes the files it tracks; what it prints is checked by the canaries below
@@ -500,8 +503,8 @@ def compare(call: Any, observed: Observed, root: str, *, allowed: bool = True) -
             continue
         if path.startswith(root + "/home/") and any(c in path + "/" for c in _CACHES):
             continue
-        if own and ((path + "/").startswith(own) or any(o.startswith(path + "/") for o in own)):
-            continue  # its own configuration, and the folders above it
+        if any(part in path + "/" or part.startswith(path[path.rfind("/") :] + "/") for part in own_parts):
+            continue  # its own configuration, and the folder above it (`~/.config`)
         problems.append(f"wrote {path}, which the analysis did not name")
     if observed.connects and not call.hosts:
         problems.append(f"connected to {', '.join(observed.connects[:3])} with no host in the analysis")

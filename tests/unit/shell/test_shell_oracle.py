@@ -145,6 +145,10 @@ FOUND = [
     "pip freeze --path src/../deploy.key",  # pip read the folder --path names
     'df .""ENV.prod',  # df opened the file it was given
     "kubectl diff -f src/../secrets/key",  # read the -f file, wrote temporary files, ran diff
+    "env -iC secrets gcloud config configurations list",  # gcloud's own config in the passwd home
+    "env gcloud help compute",  # gcloud help reached the network
+    "cd src && npm help install",  # npm ran man
+    "timeout 5 pip index versions requests --platform linux_x86_64",  # pip ran lsb_release
 ]
 
 
