@@ -268,6 +268,7 @@ API_CLIS = {
     "yarn": "registry.npmjs.org",
     "pip": "pypi.org",
     "pip3": "pypi.org",
+    "terraform": "checkpoint-api.hashicorp.com",  # its update check (and the state backend, if remote)
 }
 """CLIs that talk to a server their configuration names (a cluster, a daemon, GitHub's API)."""
 """Cloud CLIs and the service they send their parameters (and the files those name) to."""
@@ -1218,7 +1219,8 @@ def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[s
         local = {"help", "--help", "-h", "completion"} & set(args) or (
             args[:1] == ["version"] and ("--client" in args or name == "helm")
         )
-        updates = API_CLIS[name] in ("registry.npmjs.org", "pypi.org")  # they look for updates of themselves
+        # they look for updates of themselves
+        updates = API_CLIS[name] in ("registry.npmjs.org", "pypi.org", "checkpoint-api.hashicorp.com")
         if args and (updates or (not local and args[:1] != ["--version"])):
             hosts.append(API_CLIS[name])  # the server the CLI's configuration names
     elif name in DNS_TOOLS:

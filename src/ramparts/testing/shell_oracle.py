@@ -70,6 +70,7 @@ OWN_FILES: dict[str, tuple[str, ...]] = {
     "docker": (".docker/",),
     "npm": (".npmrc", ".npm/"),
     "pip": (".config/pip/", ".pip/"),
+    "terraform": (".terraform.d/",),
 }
 """Below the home folder: the configuration a named program reads and keeps for itself (the CLI using
 its own credentials is not the command exposing them; printing them is caught by the canaries)."""
@@ -91,6 +92,9 @@ HELPERS: dict[str, tuple[str, ...]] = {
     # lsb_release for pip's platform detection
     "npm": ("*",),
     "npx": ("node",),
+    "egrep": ("grep",),  # shell scripts around grep
+    "fgrep": ("grep",),
+    "zgrep": ("*",),
     "yarn": ("node",),
     "pnpm": ("node",),
     "pip": ("*",),

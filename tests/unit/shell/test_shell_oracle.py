@@ -149,6 +149,8 @@ FOUND = [
     "env gcloud help compute",  # gcloud help reached the network
     "cd src && npm help install",  # npm ran man
     "timeout 5 pip index versions requests --platform linux_x86_64",  # pip ran lsb_release
+    "egrep 'a?' path/to/file \\\n  ",  # egrep is a script around grep
+    "env terraform show path/to/file.tfplan",  # terraform's update check and checkpoint file
 ]
 
 
