@@ -200,6 +200,7 @@ READERS: dict[str, int] = {
     "unzip": 0,
     "zipinfo": 0,
     "df": 0,  # opens each file it is given (to find its file system)
+    "journalctl": 0,  # a path is opened to match the executable's entries
     "grep": 1,
     "egrep": 1,
     "fgrep": 1,
@@ -288,6 +289,7 @@ OPTION_READS: dict[str, frozenset[str]] = {
     "grep": frozenset({"--exclude-from"}),
     "pip": frozenset({"--path", "-r", "--requirement", "-c", "--constraint"}),
     "kubectl": frozenset({"-f", "--filename", "-k", "--kustomize"}),
+    "journalctl": frozenset({"--file", "-D", "--directory", "--root", "-i"}),
     "oc": frozenset({"-f", "--filename", "-k", "--kustomize"}),
     "helm": frozenset({"-f", "--values", "--set-file"}),
     "pip3": frozenset({"--path", "-r", "--requirement", "-c", "--constraint"}),

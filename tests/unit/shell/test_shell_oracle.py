@@ -151,6 +151,7 @@ FOUND = [
     "timeout 5 pip index versions requests --platform linux_x86_64",  # pip ran lsb_release
     "egrep 'a?' path/to/file \\\n  ",  # egrep is a script around grep
     "env terraform show path/to/file.tfplan",  # terraform's update check and checkpoint file
+    "journalctl ~/'.aws/credentials'",  # journalctl opened the path it was given
 ]
 
 
