@@ -1189,6 +1189,20 @@ def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[s
                 host = _host_of(word)
                 if host:
                     hosts.append(host)
+    elif (
+        name == "openssl"
+    ):  # only its clients reach a host: `s_client -connect HOST:PORT`, `s_time`, `ocsp -url`
+        for i, word in enumerate(args):
+            flag, eq, value = word.partition("=")
+            if flag in ("-connect", "-url", "-host", "-proxy") and (eq or i + 1 < len(args)):
+                host = _host_of(
+                    (value if eq else args[i + 1]).split(":", 1)[0]
+                    if flag != "-url"
+                    else (value if eq else args[i + 1])
+                )
+                hosts.append(host or "openssl.peer")
+        if args[:1] in (["s_client"], ["s_time"], ["ocsp"]) and not hosts:
+            hosts.append("localhost")  # s_client's default peer
     elif name in RAW_CLIENTS:
         positional = [w for w in _positionals(args) if not w.isdigit()]
         if positional:
@@ -1215,7 +1229,8 @@ def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[s
                 if host:
                     hosts.append(host)
     elif name in CLOUD_CLIS:
-        if args and args != ["--version"]:
+        local = args == ["--version"] or (name != "gcloud" and {"help", "--help", "version"} & set(args))
+        if args and not local:
             hosts.append(CLOUD_CLIS[name])  # even `gcloud help` looks for updates
     elif name in API_CLIS:
         local = {"help", "--help", "-h", "completion"} & set(args) or (
