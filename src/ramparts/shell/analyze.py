@@ -60,7 +60,8 @@ PARALLEL_VALUE_OPTIONS = options(
     "-a --arg-file -j --jobs -S --sshlogin --colsep -C -d --delimiter -E -I --results --joblog"
 )
 _SHELL_C_CLUSTER = frozenset("celuvx")
-"""Letters a shell's ``-c`` may be clustered with (``bash -lc``, ``sh -ec``) and still run just the string."""
+"""Letters a shell's ``-c`` may be clustered with (``bash -lc``, ``sh -ec``); the string is analysed, and
+``-l``/``--login`` also makes the command opaque (a login shell first runs /etc/profile, ~/.profile)."""
 _SHELL_QUIET = frozenset({"--norc", "--noprofile", "--posix", "--login"})
 # Options that take a separate value word, per reader (so the value is not taken for a file).
 VALUE_OPTIONS: dict[str, frozenset[str]] = {
@@ -551,6 +552,10 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
     # after it: allow rules need not cover the shell itself (deny and ask rules still see it).
     acc.add(words, wrapper=string is not None or script is not None, program=program, as_written=as_written)
     _expansions(argv, acc.opaque)
+    if string is not None and any(
+        w == "--login" or (w[:1] == "-" and w[1:2] != "-" and "l" in w) for w in args[: args.index(string)]
+    ):
+        acc.opaque.append(f"{name} -l runs the login profile scripts before the command")
     if any(ch in program for ch in "{}*?[]"):
         acc.opaque.append(f"program name {program!r} is expanded by the shell")
     elif string is not None or script is not None:
@@ -1233,9 +1238,9 @@ def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[s
         if args and not local:
             hosts.append(CLOUD_CLIS[name])  # even `gcloud help` looks for updates
     elif name in API_CLIS:
-        local = {"help", "--help", "-h", "completion"} & set(args) or (
+        local = (name not in ("kubectl", "oc") and {"help", "--help", "-h", "completion"} & set(args)) or (
             args[:1] == ["version"] and ("--client" in args or name == "helm")
-        )
+        )  # kubectl fetches the server's API list even for `--help`
         # they look for updates of themselves
         updates = API_CLIS[name] in ("registry.npmjs.org", "pypi.org", "checkpoint-api.hashicorp.com")
         if args and (updates or (not local and args[:1] != ["--version"])):

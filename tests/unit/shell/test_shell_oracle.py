@@ -152,6 +152,9 @@ FOUND = [
     "egrep 'a?' path/to/file \\\n  ",  # egrep is a script around grep
     "env terraform show path/to/file.tfplan",  # terraform's update check and checkpoint file
     "journalctl ~/'.aws/credentials'",  # journalctl opened the path it was given
+    "terraform validate secrets/ke*",
+    "time sh -cl 'git status'",  # a login shell ran /etc/profile (id -u)
+    "LANG=C kubectl delete --help",  # kubectl --help fetched the server's API list
 ]
 
 
