@@ -95,6 +95,12 @@ HELPERS: dict[str, tuple[str, ...]] = {
     "egrep": ("grep",),  # shell scripts around grep
     "fgrep": ("grep",),
     "zgrep": ("*",),
+    "gunzip": ("gzip",),  # shell scripts around gzip
+    "zcat": ("gzip",),
+    "zless": ("*",),
+    "zmore": ("*",),
+    "zdiff": ("*",),
+    "zcmp": ("*",),
     "yarn": ("node",),
     "pnpm": ("node",),
     "pip": ("*",),
