@@ -634,6 +634,14 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
                     files.append(FileWord(value[len(prefix) :], "read", "argument"))
     elif name in ("tar", "bsdtar", "gtar"):
         _tar(args, files)
+    elif name == "terraform":  # `terraform show PLAN`, `-state=FILE`, `-var-file=FILE` read files
+        for word in args:
+            flag, eq, value = word.partition("=")
+            if flag == "-chdir":
+                acc.opaque.append("terraform -chdir runs in another folder")
+            elif eq and flag in ("-state", "-var-file", "-backup", "-state-out", "-plan"):
+                files.append(FileWord(value, "read", "argument"))
+        files.extend(FileWord(w, "read", "argument") for w in _positionals(args)[1:])
     elif name in ARCHIVERS:
         files.extend(FileWord(w, "read", "argument", True) for w in _positionals(args))
 

@@ -156,6 +156,8 @@ FOUND = [
     "time sh -cl 'git status'",  # a login shell ran /etc/profile (id -u)
     "LANG=C kubectl delete --help",  # kubectl --help fetched the server's API list
     "gunzip -l ke*",  # gunzip is a script around gzip
+    "terraform show src/../secrets/key",  # terraform show read the plan file it was given
+    "terraform show .\\\nenv_local",
 ]
 
 
