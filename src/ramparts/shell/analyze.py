@@ -1256,7 +1256,9 @@ def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[s
         )  # kubectl fetches the server's API list even for `--help`
         # they look for updates of themselves
         updates = API_CLIS[name] in ("registry.npmjs.org", "pypi.org", "checkpoint-api.hashicorp.com")
-        if args and (updates or (not local and args[:1] != ["--version"])):
+        # kubectl and oc reach the server for `--version` too (it is not their version flag)
+        version = args[:1] == ["--version"] and name not in ("kubectl", "oc")
+        if args and (updates or (not local and not version)):
             hosts.append(API_CLIS[name])  # the server the CLI's configuration names
     elif name in DNS_TOOLS:
         for word in _positionals(args):

@@ -74,6 +74,8 @@ OWN_FILES: dict[str, tuple[str, ...]] = {
 }
 """Below the home folder: the configuration a named program reads and keeps for itself (the CLI using
 its own credentials is not the command exposing them; printing them is caught by the canaries)."""
+TEMP_WRITERS = frozenset({"tac", "sort", "kubectl", "oc"})
+"""Programs that keep temporary files of their own in /tmp (the sandbox's, not the scratch root)."""
 _CACHES = ("/.npm/", "/.cache/")
 """Below the home folder: caches and logs programs keep for themselves (not data the command writes)."""
 _QUIET_WRITES = (
@@ -139,6 +141,8 @@ class Result(NamedTuple):
     problems: tuple[str, ...] = ()
     """Under-reports in a command some profile allows (empty: the analysis and bash agree)."""
     ran: bool = False
+    timed_out: bool = False
+    """It was still running when the sandbox stopped it (``ip monitor``): what it did until then counts."""
 
 
 def available() -> str:
@@ -506,6 +510,8 @@ def compare(call: Any, observed: Observed, root: str, *, allowed: bool = True) -
             continue  # git hashes the files it tracks; what it prints is checked by the canaries below
         problems.append(f"read {path}, which the analysis did not name")
     written = [a.path.rstrip("/") for a in call.accesses if a.mode == "write"]
+    if named & TEMP_WRITERS:
+        written.append("/tmp")  # noqa: S108 - their own temporary files (`tac` buffers a pipe in one)
     for path in sorted(observed.writes):
         if path.startswith(_QUIET_WRITES) or known(path) or any(path.startswith(w + "/") for w in written):
             continue
@@ -531,9 +537,7 @@ def check(sandbox: Sandbox, command: str) -> Result:
         return Result(command, found)
     observed = sandbox.observe(command)
     problems = compare(call, observed, str(sandbox.root))
-    if observed.timed_out:
-        problems.append("timed out in the sandbox")
-    return Result(command, found, tuple(problems), ran=True)
+    return Result(command, found, tuple(problems), ran=True, timed_out=observed.timed_out)
 
 
 # -- the generator ----------------------------------------------------------------------------------

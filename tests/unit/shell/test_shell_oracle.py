@@ -158,6 +158,9 @@ FOUND = [
     "gunzip -l ke*",  # gunzip is a script around gzip
     "terraform show src/../secrets/key",  # terraform show read the plan file it was given
     "terraform show .\\\nenv_local",
+    "time kubectl --version",  # kubectl --version reached the server
+    "(cat path/to/file | tac)",  # tac buffered the pipe in a temporary file
+    "stdbuf -o0 gunzip -l file.gz",
 ]
 
 
