@@ -78,7 +78,10 @@ TEMP_WRITERS = frozenset({"tac", "sort", "kubectl", "oc"})
 """Programs that keep temporary files of their own in /tmp (the sandbox's, not the scratch root)."""
 _CACHES = ("/.npm/", "/.cache/")
 """Below the home folder: caches and logs programs keep for themselves (not data the command writes)."""
+_BASH_HEREDOC = "/tmp/sh-thd"  # noqa: S108 - the name bash gives it inside the sandbox
+"""bash keeps a long here-document in a temporary file of its own."""
 _QUIET_WRITES = (
+    _BASH_HEREDOC,
     "/dev/null",
     "/dev/tty",
     "/dev/pts/",
