@@ -161,6 +161,7 @@ FOUND = [
     "time kubectl --version",  # kubectl --version reached the server
     "(cat path/to/file | tac)",  # tac buffered the pipe in a temporary file
     "stdbuf -o0 gunzip -l file.gz",
+    "command curl -v --resolve example.com:80:127.0.0.1 http://example.com",  # curl's -v is not command -v
     "cat <<EOF\nx\\\nEOF\n$(pip inspect)\nEOF",  # bash kept the here-document in /tmp/sh-thd.*
 ]
 
