@@ -252,7 +252,7 @@ TABLE: dict[str, Spec] = {
         deny="-E --env",
         values="-C -p -u -U -g -G -o -O -t -q --pid --ppid --user --group --sort --format",
     ),
-    "ss": _spec(deny="-K --kill -D --diag"),
+    "ss": _spec(deny="-K --kill -D --diag", max_positional=0),  # a filter's host names go to DNS
     "command": _spec(need="-v -V -pv -pV", options_first=True),  # `command curl -v` runs curl
     "man": _spec(deny="-H --html -P --pager -X --gxditview -R --recode"),  # `man -H/bin/sh` runs it
     "uniq": _spec(max_positional=1),

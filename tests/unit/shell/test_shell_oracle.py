@@ -162,6 +162,7 @@ FOUND = [
     "(cat path/to/file | tac)",  # tac buffered the pipe in a temporary file
     "stdbuf -o0 gunzip -l file.gz",
     "command curl -v --resolve example.com:80:127.0.0.1 http://example.com",  # curl's -v is not command -v
+    "ss -lt src i'd_rsa.bak'",  # ss looked up the filter's names over DNS
     "cat <<EOF\nx\\\nEOF\n$(pip inspect)\nEOF",  # bash kept the here-document in /tmp/sh-thd.*
 ]
 
