@@ -64,6 +64,13 @@ def _bash_accepts(text: str) -> bool:
     return done.returncode == 0
 
 
+def _local(text: str) -> bool:
+    """A command that stays on this machine and that the analysis sees whole: the benign read-only
+    commands issue 13 counts (Dippy's `allow` label also covers `curl` GETs and cloud API calls)."""
+    result = analyze(text)
+    return not result.hosts and not result.opaque and not result.code
+
+
 def corpora_dir() -> Path | None:
     env = os.environ.get("RAMPARTS_CORPORA")
     base = Path(env) if env else ROOT.parent / "shared" / "corpora"
@@ -141,8 +148,19 @@ def main() -> int:
         dippy = load(folder, "dippy.jsonl", limit)
         for profile_name, profile in (("baseline", policy), ("readonly", readonly)):
             table: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+            local: collections.Counter[str] = collections.Counter()
             for row in dippy:
-                table[row["label"]][decide(row["text"], profile)] += 1
+                verdict = decide(row["text"], profile)
+                table[row["label"]][verdict] += 1
+                if row["label"] == "allow" and _local(row["text"]):
+                    local[verdict] += 1
+            local_total = sum(local.values()) or 1
+            print(
+                f"dippy 'allow' that stays on this machine under {profile_name} ({local_total}; no host "
+                f"contacted, no xargs/$(...)/inline code): allowed {local['allow']} "
+                f"({local['allow'] / local_total:.1%}), ask {local['ask']}, deny {local['deny']}"
+            )
+            figures[f"benign_local_allowed_pct_{profile_name}"] = round(local["allow"] / local_total * 100, 2)
             for label in ("allow", "ask"):
                 counts = table[label]
                 total = sum(counts.values()) or 1

@@ -37,7 +37,7 @@ def main() -> int:
     why = available()
     if why:
         print(f"skipped: {why}")
-        print("RESULT cases=0 allowed=0 ran=0 underreported=0 seconds=0")
+        print("RESULT cases=0 allowed=0 ran=0 underreported=0 timed_out=0 seconds=0")
         return 0
     cases = 300 if args.quick else args.cases
     corpus = corpus_commands()

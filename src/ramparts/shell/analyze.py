@@ -61,7 +61,8 @@ PARALLEL_VALUE_OPTIONS = options(
     "-a --arg-file -j --jobs -S --sshlogin --colsep -C -d --delimiter -E -I --results --joblog"
 )
 _SHELL_C_CLUSTER = frozenset("celuvx")
-"""Letters a shell's ``-c`` may be clustered with (``bash -lc``, ``sh -ec``) and still run just the string."""
+"""Letters a shell's ``-c`` may be clustered with (``bash -lc``, ``sh -ec``); the string is analysed, and
+``-l``/``--login`` also makes the command opaque (a login shell first runs /etc/profile, ~/.profile)."""
 _SHELL_QUIET = frozenset({"--norc", "--noprofile", "--posix", "--login"})
 # Options that take a separate value word, per reader (so the value is not taken for a file).
 VALUE_OPTIONS: dict[str, frozenset[str]] = {
@@ -172,6 +173,10 @@ READERS: dict[str, int] = {
     "sha1sum": 0,
     "sha256sum": 0,
     "sha512sum": 0,
+    "sha224sum": 0,
+    "sha384sum": 0,
+    "b2sum": 0,
+    "sum": 0,
     "cksum": 0,
     "file": 0,
     "stat": 0,
@@ -201,6 +206,7 @@ READERS: dict[str, int] = {
     "unzip": 0,
     "zipinfo": 0,
     "df": 0,  # opens each file it is given (to find its file system)
+    "journalctl": 0,  # a path is opened to match the executable's entries
     "grep": 1,
     "egrep": 1,
     "fgrep": 1,
@@ -269,6 +275,7 @@ API_CLIS = {
     "yarn": "registry.npmjs.org",
     "pip": "pypi.org",
     "pip3": "pypi.org",
+    "terraform": "checkpoint-api.hashicorp.com",  # its update check (and the state backend, if remote)
 }
 """CLIs that talk to a server their configuration names (a cluster, a daemon, GitHub's API)."""
 """Cloud CLIs and the service they send their parameters (and the files those name) to."""
@@ -288,6 +295,8 @@ OPTION_READS: dict[str, frozenset[str]] = {
     "grep": frozenset({"--exclude-from"}),
     "pip": frozenset({"--path", "-r", "--requirement", "-c", "--constraint"}),
     "kubectl": frozenset({"-f", "--filename", "-k", "--kustomize"}),
+    "journalctl": frozenset({"--file", "-D", "--directory", "--root", "-i"}),
+    "info": frozenset({"-f", "--file"}),
     "oc": frozenset({"-f", "--filename", "-k", "--kustomize"}),
     "helm": frozenset({"-f", "--values", "--set-file"}),
     "pip3": frozenset({"--path", "-r", "--requirement", "-c", "--constraint"}),
@@ -549,6 +558,10 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
     # after it: allow rules need not cover the shell itself (deny and ask rules still see it).
     acc.add(words, wrapper=string is not None or script is not None, program=program, as_written=as_written)
     _expansions(argv, acc.opaque)
+    if string is not None and any(
+        w == "--login" or (w[:1] == "-" and w[1:2] != "-" and "l" in w) for w in args[: args.index(string)]
+    ):
+        acc.opaque.append(f"{name} -l runs the login profile scripts before the command")
     if any(ch in program for ch in "{}*?[]"):
         acc.opaque.append(f"program name {program!r} is expanded by the shell")
     elif string is not None or script is not None:
@@ -627,6 +640,14 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
                     files.append(FileWord(value[len(prefix) :], "read", "argument"))
     elif name in ("tar", "bsdtar", "gtar"):
         _tar(args, files)
+    elif name == "terraform":  # `terraform show PLAN`, `-state=FILE`, `-var-file=FILE` read files
+        for word in args:
+            flag, eq, value = word.partition("=")
+            if flag == "-chdir":
+                acc.opaque.append("terraform -chdir runs in another folder")
+            elif eq and flag in ("-state", "-var-file", "-backup", "-state-out", "-plan"):
+                files.append(FileWord(value, "read", "argument"))
+        files.extend(FileWord(w, "read", "argument") for w in _positionals(args)[1:])
     elif name in ARCHIVERS:
         files.extend(FileWord(w, "read", "argument", True) for w in _positionals(args))
 
@@ -1199,6 +1220,20 @@ def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[s
                 host = _host_of(word)
                 if host:
                     hosts.append(host)
+    elif (
+        name == "openssl"
+    ):  # only its clients reach a host: `s_client -connect HOST:PORT`, `s_time`, `ocsp -url`
+        for i, word in enumerate(args):
+            flag, eq, value = word.partition("=")
+            if flag in ("-connect", "-url", "-host", "-proxy") and (eq or i + 1 < len(args)):
+                host = _host_of(
+                    (value if eq else args[i + 1]).split(":", 1)[0]
+                    if flag != "-url"
+                    else (value if eq else args[i + 1])
+                )
+                hosts.append(host or "openssl.peer")
+        if args[:1] in (["s_client"], ["s_time"], ["ocsp"]) and not hosts:
+            hosts.append("localhost")  # s_client's default peer
     elif name in RAW_CLIENTS:
         positional = [w for w in _positionals(args) if not w.isdigit()]
         if positional:
@@ -1225,13 +1260,18 @@ def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[s
                 if host:
                     hosts.append(host)
     elif name in CLOUD_CLIS:
-        if args and not {"help", "--help", "--version", "version"} & set(args):
-            hosts.append(CLOUD_CLIS[name])  # its help and version are local
+        local = args == ["--version"] or (name != "gcloud" and {"help", "--help", "version"} & set(args))
+        if args and not local:
+            hosts.append(CLOUD_CLIS[name])  # even `gcloud help` looks for updates
     elif name in API_CLIS:
-        local = {"help", "--help", "-h", "completion"} & set(args) or (
+        local = (name not in ("kubectl", "oc") and {"help", "--help", "-h", "completion"} & set(args)) or (
             args[:1] == ["version"] and ("--client" in args or name == "helm")
-        )
-        if args and not local and args[:1] != ["--version"]:
+        )  # kubectl fetches the server's API list even for `--help`
+        # they look for updates of themselves
+        updates = API_CLIS[name] in ("registry.npmjs.org", "pypi.org", "checkpoint-api.hashicorp.com")
+        # kubectl and oc reach the server for `--version` too (it is not their version flag)
+        version = args[:1] == ["--version"] and name not in ("kubectl", "oc")
+        if args and (updates or (not local and not version)):
             hosts.append(API_CLIS[name])  # the server the CLI's configuration names
     elif name in DNS_TOOLS:
         for word in _positionals(args):

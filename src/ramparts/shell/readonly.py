@@ -252,8 +252,8 @@ TABLE: dict[str, Spec] = {
         deny="-E --env",
         values="-C -p -u -U -g -G -o -O -t -q --pid --ppid --user --group --sort --format",
     ),
-    "ss": _spec(deny="-K --kill -D --diag"),
-    "command": _spec(need="-v -V -pv -pV"),
+    "ss": _spec(deny="-K --kill -D --diag", max_positional=0),  # a filter's host names go to DNS
+    "command": _spec(need="-v -V -pv -pV", options_first=True),  # `command curl -v` runs curl
     "man": _spec(deny="-H --html -P --pager -X --gxditview -R --recode"),  # `man -H/bin/sh` runs it
     "uniq": _spec(max_positional=1),
     "tree": _spec(deny="-o --fromfile"),
@@ -319,10 +319,10 @@ TABLE: dict[str, Spec] = {
         "--human-readable --summarize --request-payer --only-show-errors --no-progress",
     ),
     "az": _spec(values="--subscription -g --resource-group -o --output --query", verbs=_CLOUD_VERBS),
-    "gcloud": _spec(
+    "gcloud": _spec(  # not `help`: it opens a pager and looks for updates over the network
         deny="--destination --log-http --access-token-file",
         values="--project --account --configuration --format --filter --region --zone",
-        verbs=_CLOUD_VERBS,
+        verbs=_CLOUD_VERBS.replace(" help ", " "),
     ),
     "kubectl": _KUBECTL,
     "oc": _KUBECTL,
@@ -455,7 +455,7 @@ TABLE: dict[str, Spec] = {
 }
 SYSTEM_DIRS = ("/bin/", "/usr/bin/", "/usr/local/bin/", "/sbin/", "/usr/sbin/", "/opt/homebrew/bin/")
 """A program given by path is only the one in the table when it lives here (``./ls`` is not ``ls``)."""
-_VERSION_ONLY = frozenset({("--version",), ("-h",), ("help",), ("version",)})
+_VERSION_ONLY = frozenset({("--version",), ("--help",), ("-h",), ("-V",), ("help",), ("version",)})
 _ANY_VERSION = frozenset({("--version",), ("--help",)})
 _NO_HELP = frozenset({"eval", "exec", "source", ".", "xargs", "parallel", "watch", "yes"})
 """Programs whose ``--help`` is not theirs to print (they run or repeat their arguments)."""
@@ -473,6 +473,8 @@ def is_read_only(argv: tuple[str, ...], program: str = "") -> bool:
         # `PROG --version`, `PROG --help` of any program on PATH prints and exits (GNU, BSD and most
         # others); a short or bare word is not taken for it (`shutdown -h` halts the machine)
         return args in _ANY_VERSION and argv[0] not in _NO_HELP
+    if argv[0] == "gcloud" and "help" in args:
+        return False  # gcloud's help pages open a pager and reach the network
     if args in _VERSION_ONLY or (len(args) == 2 and args[1] == "--help" and not args[0].startswith("-")):
         return True  # `PROG --version`, `PROG SUB --help`: prints and exits (a `--help` elsewhere may be a value)
     return _matches(spec, list(args))
@@ -549,7 +551,11 @@ def _matches(spec: Spec, args: list[str], inherited: frozenset[str] = frozenset(
         return False
     if spec.verbs:
         # `file://x`, `fileb://x` and `@x` parameters send a local file's content to the service
-        if any(w.partition("=")[2 if "=" in w else 0].startswith(("file://", "fileb://", "@")) for w in args):
+        if any(
+            w.partition("=")[2 if "=" in w else 0].startswith(("file://", "fileb://", "@"))
+            and w not in ("@me", "@copilot")  # gh's names for the user, not files
+            for w in args
+        ):
             return False
         return _cloud_operation(spec, path, len(positional))
     if spec.sub is not None:

@@ -52,6 +52,10 @@ _CONTINUATION = re.compile(rb"(?<!\\)((?:\\\\)*)\\\n")
 _UNESCAPED_NEWLINE = re.compile(rb"(?<!\\)\n")
 _BRACE = re.compile(r"(?<!\\)\{[^{}]*(,|\.\.)[^{}]*(?<!\\)\}")
 """An unquoted ``{a,b}`` or ``{1..3}``: bash expands it into several words."""
+_PRINTERS = frozenset({"echo", "printf"})
+_PLAIN_VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
+_SECRET_NAME = re.compile(r"(?i)token|secret|passw|key|cred|auth|cookie|session|private|api")
+"""A variable whose name says it holds a credential is not printed unasked (``echo $GITHUB_TOKEN``)."""
 _REDIRECT_NODES = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 _parser: Any = None
 IFS_SPLIT = "\x00"
@@ -218,6 +222,8 @@ class _Walker:
         self.redirects: list[Redirect] = []
         self.opaque: list[str] = []
         self.stdin: list[tuple[int, str]] = []
+        self.printing = False
+        """Inside the arguments of a command that only prints them (``echo``, ``printf``)."""
 
     # -- structure -------------------------------------------------------------------------------
 
@@ -259,6 +265,14 @@ class _Walker:
                 self.walk(child, depth + 1)
 
     def _command(self, node: Any, depth: int) -> None:
+        outer = self.printing
+        try:
+            self._simple_command(node, depth)
+        finally:
+            self.printing = outer
+
+    def _simple_command(self, node: Any, depth: int) -> None:
+        self.printing = False
         argv: list[str] = []
         redirects: list[Any] = []
         siblings = list(node.named_children)
@@ -287,6 +301,7 @@ class _Walker:
                 if dynamic:
                     self.opaque.append(f"the command name {_text(child)[:60]!r} is not static")
                 argv.extend(_ifs_fields(word))
+                self.printing = not dynamic and word in _PRINTERS
             else:
                 word, _ = self.word(child, depth)
                 argv.extend(_ifs_fields(word))
@@ -372,6 +387,13 @@ class _Walker:
             return _text(node), False
         if kind in ("simple_expansion", "expansion") and self.ifs_known and _text(node) in ("$IFS", "${IFS}"):
             return IFS_SPLIT, False
+        if (
+            self.printing
+            and kind in ("simple_expansion", "expansion")
+            and _PLAIN_VARIABLE.fullmatch(_text(node))
+            and not _SECRET_NAME.search(_text(node))
+        ):
+            return _text(node), False  # `echo $HOME`: a plain variable's value is only printed
         if kind in ("simple_expansion", "expansion", "arithmetic_expansion"):
             self.walk(node, depth + 1)
             self.opaque.append("$ expansion (value unknown before it runs)")

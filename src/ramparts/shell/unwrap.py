@@ -10,6 +10,7 @@ runs; what it cannot follow is reported as opaque.
 # No `from __future__ import annotations`: typing.NamedTuple would compile each string annotation
 # into a ForwardRef on every hook start; evaluated annotations cost little.
 
+import itertools
 import re
 from typing import NamedTuple
 
@@ -187,7 +188,8 @@ def unwrap(argv: list[str], opaque: list[str]) -> Unwrapped:
             return Unwrapped(
                 argv, kept, remote, tuple(written), tuple(chdir)
             )  # `/path/to/command` is not the builtin
-        if name == "command" and any(w in ("-v", "-V", "-pv", "-pV") for w in argv[1:3]):
+        leading = list(itertools.takewhile(lambda w: w.startswith("-") and w != "--", argv[1:]))
+        if name == "command" and any(set(w[1:]) & {"v", "V"} for w in leading):  # not curl's `-v`
             return Unwrapped(
                 argv, kept, remote, tuple(written)
             )  # `command -v curl` looks curl up, runs nothing

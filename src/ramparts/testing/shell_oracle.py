@@ -70,12 +70,18 @@ OWN_FILES: dict[str, tuple[str, ...]] = {
     "docker": (".docker/",),
     "npm": (".npmrc", ".npm/"),
     "pip": (".config/pip/", ".pip/"),
+    "terraform": (".terraform.d/",),
 }
 """Below the home folder: the configuration a named program reads and keeps for itself (the CLI using
 its own credentials is not the command exposing them; printing them is caught by the canaries)."""
+TEMP_WRITERS = frozenset({"tac", "sort", "kubectl", "oc"})
+"""Programs that keep temporary files of their own in /tmp (the sandbox's, not the scratch root)."""
 _CACHES = ("/.npm/", "/.cache/")
 """Below the home folder: caches and logs programs keep for themselves (not data the command writes)."""
+_BASH_HEREDOC = "/tmp/sh-thd"  # noqa: S108 - the name bash gives it inside the sandbox
+"""bash keeps a long here-document in a temporary file of its own."""
 _QUIET_WRITES = (
+    _BASH_HEREDOC,
     "/dev/null",
     "/dev/tty",
     "/dev/pts/",
@@ -87,12 +93,23 @@ _QUIET_WRITES = (
 # Programs that run helpers of their own; the helpers are part of the program the analysis named.
 HELPERS: dict[str, tuple[str, ...]] = {
     "git": ("*",),  # git-bisect and friends are shell scripts (basename, sed, gettext ...)
-    "npm": ("node",),
+    # package managers (only their read-only subcommands are ever allowed): node, man for `npm help`,
+    # lsb_release for pip's platform detection
+    "npm": ("*",),
     "npx": ("node",),
+    "egrep": ("grep",),  # shell scripts around grep
+    "fgrep": ("grep",),
+    "zgrep": ("*",),
+    "gunzip": ("gzip",),  # shell scripts around gzip
+    "zcat": ("gzip",),
+    "zless": ("*",),
+    "zmore": ("*",),
+    "zdiff": ("*",),
+    "zcmp": ("*",),
     "yarn": ("node",),
     "pnpm": ("node",),
-    "pip": ("python3*",),
-    "pip3": ("python3*",),
+    "pip": ("*",),
+    "pip3": ("*",),
     # launcher scripts: whatever they run is the program itself
     "gcloud": ("*",),
     "az": ("*",),
@@ -127,6 +144,8 @@ class Result(NamedTuple):
     problems: tuple[str, ...] = ()
     """Under-reports in a command some profile allows (empty: the analysis and bash agree)."""
     ran: bool = False
+    timed_out: bool = False
+    """It was still running when the sandbox stopped it (``ip monitor``): what it did until then counts."""
 
 
 def available() -> str:
@@ -483,16 +502,19 @@ def compare(call: Any, observed: Observed, root: str, *, allowed: bool = True) -
         )
 
     git_runs = "git" in named
-    own = tuple(f"{root}/home/{p}" for name in named for p in OWN_FILES.get(name, ()))
+    # its own configuration in whatever home it found (`env -i` leaves it the passwd entry's)
+    own_parts = tuple(f"/{p}" for name in named for p in OWN_FILES.get(name, ()))
     for path in sorted(observed.reads):
         if not path.startswith(root + "/") or known(path) or os.path.isdir(path):
             continue
-        if own and (path + "/").startswith(own):
+        if any(part in path + "/" for part in own_parts):
             continue
         if git_runs:
             continue  # git hashes the files it tracks; what it prints is checked by the canaries below
         problems.append(f"read {path}, which the analysis did not name")
     written = [a.path.rstrip("/") for a in call.accesses if a.mode == "write"]
+    if named & TEMP_WRITERS:
+        written.append("/tmp")  # noqa: S108 - their own temporary files (`tac` buffers a pipe in one)
     for path in sorted(observed.writes):
         if path.startswith(_QUIET_WRITES) or known(path) or any(path.startswith(w + "/") for w in written):
             continue
@@ -500,8 +522,8 @@ def compare(call: Any, observed: Observed, root: str, *, allowed: bool = True) -
             continue
         if path.startswith(root + "/home/") and any(c in path + "/" for c in _CACHES):
             continue
-        if own and ((path + "/").startswith(own) or any(o.startswith(path + "/") for o in own)):
-            continue  # its own configuration, and the folders above it
+        if any(part in path + "/" or part.startswith(path[path.rfind("/") :] + "/") for part in own_parts):
+            continue  # its own configuration, and the folder above it (`~/.config`)
         problems.append(f"wrote {path}, which the analysis did not name")
     if observed.connects and not call.hosts:
         problems.append(f"connected to {', '.join(observed.connects[:3])} with no host in the analysis")
@@ -518,9 +540,7 @@ def check(sandbox: Sandbox, command: str) -> Result:
         return Result(command, found)
     observed = sandbox.observe(command)
     problems = compare(call, observed, str(sandbox.root))
-    if observed.timed_out:
-        problems.append("timed out in the sandbox")
-    return Result(command, found, tuple(problems), ran=True)
+    return Result(command, found, tuple(problems), ran=True, timed_out=observed.timed_out)
 
 
 # -- the generator ----------------------------------------------------------------------------------

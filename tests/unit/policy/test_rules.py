@@ -658,3 +658,39 @@ def test_name_variants_strip_at_most_three_backup_suffixes() -> None:
     ]
     assert name_variants("/p/.#.env") == ["/p/.env"]
     assert name_variants("/p/.bak") == []
+
+
+# -- issue 13: backup spellings and letter case ---------------------------------------------------------
+
+
+def test_backup_and_editor_spellings_name_the_file_they_hold() -> None:
+    from ramparts.policy.rules import name_variants
+
+    assert name_variants("/p/id_rsa.bak") == ["/p/id_rsa"]
+    assert name_variants("/p/.npmrc~") == ["/p/.npmrc"]
+    assert name_variants("/p/.#.env") == ["/p/.env"]
+    assert name_variants("/p/#.env#") == ["/p/.env"]
+    assert name_variants("/p/a.key.old.orig.bak.1") == [
+        "/p/a.key.old.orig.bak",
+        "/p/a.key.old.orig",
+        "/p/a.key.old",
+    ]
+    assert name_variants("/p/.bak") == []  # the whole name is the "suffix": nothing to strip
+    assert name_variants("/p/README.md") == []
+
+
+def test_folded_matching_ignores_letter_case_everywhere() -> None:
+    from ramparts.policy.rules import parse_rule, path_matches, path_may_match_below
+
+    rule = parse_rule("Read(./Secrets/**)", list_="deny")
+    assert path_matches(rule, "/W/P/secrets/KEY", "/w/p", "/h", fold=True)
+    assert not path_matches(rule, "/W/P/secrets/KEY", "/w/p", "/h")
+    assert path_may_match_below(rule, "/W/P", "/w/p", "/h", fold=True)
+
+
+@given(st.text(max_size=80))
+def test_name_variants_never_raise_and_only_shorten(name: str) -> None:
+    from ramparts.policy.rules import name_variants
+
+    for variant in name_variants("/p/" + name):
+        assert len(variant) < len("/p/" + name)

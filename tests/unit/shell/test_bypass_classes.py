@@ -301,3 +301,32 @@ def test_ordinary_names_are_not_variants(tmp_path: Path, name: str) -> None:
     project = tmp_path / "p"
     (project / "src").mkdir(parents=True)
     assert decide_in(project, f"cat {name}")[0] == "allow", name
+
+
+# -- properties of the new parsers ---------------------------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PIECES = [*"ab #'\"\\\n<-EOF$(){};|&~.", "<<", "<<'EOF'", "\nEOF\n"]
+SHELLISH = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
+
+
+@given(SHELLISH)
+def test_joining_continuations_never_raises_and_only_removes(text: str) -> None:
+    from ramparts.shell.split import join_continuations
+
+    source = text.encode()
+    joined = join_continuations(source)
+    rest = iter(source)
+    assert all(byte in rest for byte in joined)  # what is left is the source with pieces taken out
+
+
+@given(st.lists(st.text(alphabet="-abcdefgrxz=", max_size=12), max_size=6))
+def test_spelling_out_options_keeps_the_word_count_and_never_raises(args: list[str]) -> None:
+    from ramparts.shell.analyze import spelt_out
+
+    out = spelt_out("grep", args)
+    assert len(out) == len(args)
+    for before, after in zip(args, out, strict=True):
+        assert after == before or (before.startswith("--") and after.startswith(before.partition("=")[0]))

@@ -146,3 +146,9 @@ def test_targets_resolve_like_the_shell(word: str, target: str) -> None:
 def test_the_checks_never_raise(text: str) -> None:
     fork_bomb(text)
     catastrophic([tuple(text.split()) or ("x",)], [text], text, "/", "/home/u")
+
+
+def test_an_empty_command_and_a_harmless_target_are_passed_over() -> None:
+    assert catastrophic([(), ("chmod", "-R", "755", "src", "/")], [], "", "/work/p", "/home/u") == [
+        ("shell.catastrophic.recursive_permissions", "`chmod -R` changes every file below /")
+    ]

@@ -363,3 +363,46 @@ NEVER_ALLOWED = [
 @pytest.mark.parametrize("command", NEVER_ALLOWED)
 def test_review_findings_are_never_allowed(project: Path, command: str) -> None:
     assert decide_in(project, command) != "allow"
+
+
+# -- issue 13: fewer needless prompts in the baseline --------------------------------------------------------
+
+BASELINE = load_policy("profile:baseline")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "rg TODO src",
+        "sed -n 1,5p README.md",
+        "tree src",
+        "cd src && ls",
+        "packer --version",
+        "cargo --help",
+        "echo $HOME",
+        "git branch -a",
+        "du -sh src",
+        "file README.md",
+        "stat README.md",
+        "kubectl get pods",
+        "aws ec2 describe-instances",
+        "awk '{print $1}' README.md",
+        "gh pr list --author @me",
+    ],
+)
+def test_the_baseline_allows_what_the_table_proves_read_only(project: Path, command: str) -> None:
+    from ramparts.agents.claude_code.normalize import tool_call
+
+    (project / "src").mkdir(exist_ok=True)
+    home = str(project.parent / "home")
+    call = tool_call("Bash", {"command": command}, cwd=str(project), home=home)
+    event = Event(kind="pre_tool_use", session_id="s", cwd=str(project), home=home, tool=call)
+    assert decide(BASELINE, event, SessionState("s")).verdict == "allow", command
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("shutdown", "-h"), ("xargs", "--help"), ("eval", "--version"), ("gcloud", "help"), ("foo", "-V")],
+)
+def test_help_of_an_unknown_program_is_only_the_long_forms(argv: tuple[str, ...]) -> None:
+    assert not is_read_only(argv)

@@ -145,6 +145,25 @@ FOUND = [
     "pip freeze --path src/../deploy.key",  # pip read the folder --path names
     'df .""ENV.prod',  # df opened the file it was given
     "kubectl diff -f src/../secrets/key",  # read the -f file, wrote temporary files, ran diff
+    "env -iC secrets gcloud config configurations list",  # gcloud's own config in the passwd home
+    "env gcloud help compute",  # gcloud help reached the network
+    "cd src && npm help install",  # npm ran man
+    "timeout 5 pip index versions requests --platform linux_x86_64",  # pip ran lsb_release
+    "egrep 'a?' path/to/file \\\n  ",  # egrep is a script around grep
+    "env terraform show path/to/file.tfplan",  # terraform's update check and checkpoint file
+    "journalctl ~/'.aws/credentials'",  # journalctl opened the path it was given
+    "terraform validate secrets/ke*",
+    "time sh -cl 'git status'",  # a login shell ran /etc/profile (id -u)
+    "LANG=C kubectl delete --help",  # kubectl --help fetched the server's API list
+    "gunzip -l ke*",  # gunzip is a script around gzip
+    "terraform show src/../secrets/key",  # terraform show read the plan file it was given
+    "terraform show .\\\nenv_local",
+    "time kubectl --version",  # kubectl --version reached the server
+    "(cat path/to/file | tac)",  # tac buffered the pipe in a temporary file
+    "stdbuf -o0 gunzip -l file.gz",
+    "command curl -v --resolve example.com:80:127.0.0.1 http://example.com",  # curl's -v is not command -v
+    "ss -lt src i'd_rsa.bak'",  # ss looked up the filter's names over DNS
+    "cat <<EOF\nx\\\nEOF\n$(pip inspect)\nEOF",  # bash kept the here-document in /tmp/sh-thd.*
 ]
 
 

@@ -323,7 +323,8 @@ def test_pipeline_reader_and_redirect() -> None:
         ("echo $(id)", "command substitution output is only known when it runs"),
         ("FOO=$(touch p) echo hi", "command substitution output is only known when it runs"),
         ("echo `id`", "backtick output is only known when it runs"),
-        ("echo $HOME", "$ expansion (value unknown before it runs)"),
+        ("cat $HOME", "$ expansion (value unknown before it runs)"),  # echo $HOME only prints it (issue 13)
+        ("echo $API_TOKEN", "$ expansion (value unknown before it runs)"),  # a credential's name
         ("cat ${FILE}", "$ expansion (value unknown before it runs)"),
         ("X=.env; cat $X", "$ expansion (value unknown before it runs)"),
         ("eval ls", "'eval' runs a command this analyser cannot see whole"),

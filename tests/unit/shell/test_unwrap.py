@@ -211,6 +211,7 @@ def test_xargs_argument_file_is_read() -> None:
 def test_a_shell_given_a_string_is_a_wrapper(text: str) -> None:
     result = analyze(text)
     assert texts(result) == ["curl x"]
+    assert bool(result.opaque) == ("-l" in text)  # a login shell runs its profile first
     assert [c.wrapper for c in result.commands] == [c.argv[0] in ("bash", "sh") for c in result.commands]
 
 
