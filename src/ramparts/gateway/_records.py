@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from .._util import utc_stamp
+from ..audit.record import GatewayDetail
 from ..audit.writer import AuditWriter
 from .mask import Masked
 from .screen import Screened
@@ -20,33 +21,14 @@ def now() -> str:
     return utc_stamp()
 
 
-_DETAIL_KEYS = frozenset(
-    {
-        "route",
-        "method",
-        "status",
-        "outcome",
-        "replica",
-        "token_id",
-        "model",
-        "stream",
-        "request_bytes",
-        "upstream_bytes",
-        "response_bytes",
-        "restored",
-        "upstream",
-        "upstream_status",
-        "withheld",
-        "streamed",
-        "events",
-        "unknown_placeholders",
-        "malformed_events",
-        "usage",
-        "prepare_ms",
-        "ttfb_ms",
-        "latency_ms",
-    }
-)
+# what the server's request context names the record's fields directly (the rest are built below)
+_DETAIL_KEYS = frozenset(GatewayDetail._fields) - {
+    "masked",
+    "screened_results",
+    "refused",
+    "max_tokens_asked",
+    "max_tokens_sent",
+}
 _CONTEXT_KEYS = _DETAIL_KEYS | {
     "decision",
     "user",
@@ -103,7 +85,11 @@ def gateway_record(ctx: dict[str, Any]) -> dict[str, Any]:
     screened = ctx.get("screened")
     if isinstance(screened, dict):
         detail["screened_results"] = int(screened.get("tool_results", 0))
-        for item in screened.get("items", []):
+        # tool results (by their tool_use_id) and tool definitions (by the tool's name)
+        for item, owner in [
+            *((i, i.get("tool_use_id")) for i in screened.get("items", [])),
+            *((i, i.get("tool")) for i in screened.get("tool_definitions", [])),
+        ]:
             findings.append(
                 FindingRecord(
                     detector=f"injection:{item['signal']}" if item.get("signal") else "injection",
@@ -112,19 +98,7 @@ def gateway_record(ctx: dict[str, Any]) -> dict[str, Any]:
                     fingerprint=item.get("fingerprint") or "",
                     where=item["where"],
                     action=item["action"],
-                    tool_use_id=item.get("tool_use_id") or "",
-                )
-            )
-        for item in screened.get("tool_definitions", []):
-            findings.append(
-                FindingRecord(
-                    detector=f"injection:{item['signal']}" if item.get("signal") else "injection",
-                    category="injection",
-                    confidence=float(item.get("score") or 0.0),
-                    fingerprint=item.get("fingerprint") or "",
-                    where=item["where"],
-                    action=item["action"],
-                    tool_use_id=str(item.get("tool") or ""),
+                    tool_use_id=str(owner or ""),
                 )
             )
     refused = ctx.get("refused")
