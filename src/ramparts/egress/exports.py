@@ -213,3 +213,40 @@ def route53_firewall_terraform(settings: EgressSettings, *, name: str = "rampart
         rule("default", 300, "BLOCK", "everything"),
     ]
     return "\n".join(parts)
+
+
+def network_firewall_terraform(settings: EgressSettings, *, name: str = "ramparts-egress") -> str:
+    """Terraform for an AWS Network Firewall stateful rule group holding :func:`suricata_rules` in strict
+    order, encrypted with its own KMS key. Attach it to a firewall policy whose stateful engine also runs
+    in STRICT_ORDER (the rules' order is the policy: allow the listed names, drop the rest)."""
+    ident = re.sub(r"[^a-z0-9_]", "_", name.lower())
+    rules = suricata_rules(settings)
+    if "EOT" in rules.split():
+        raise ValueError("the Suricata rules hold a heredoc marker")
+    capacity = max(100, 2 * sum(1 for line in rules.splitlines() if line and not line.startswith("#")))
+    return (
+        "# Ramparts egress lists as an AWS Network Firewall rule group (generated)\n"
+        f'resource "aws_kms_key" "{ident}_firewall" {{\n'
+        f'  description         = "{name}: Network Firewall rule group"\n'
+        "  enable_key_rotation = true\n"
+        f'  tags                = {{ managed-by = "ramparts" }}\n'
+        "}\n\n"
+        f'resource "aws_networkfirewall_rule_group" "{ident}" {{\n'
+        f'  name     = "{name}"\n'
+        '  type     = "STATEFUL"\n'
+        f"  capacity = {capacity}\n"
+        "  encryption_configuration {\n"
+        '    type   = "CUSTOMER_KMS"\n'
+        f"    key_id = aws_kms_key.{ident}_firewall.arn\n"
+        "  }\n"
+        "  rule_group {\n"
+        "    stateful_rule_options {\n"
+        '      rule_order = "STRICT_ORDER"\n'
+        "    }\n"
+        "    rules_source {\n"
+        f"      rules_string = <<EOT\n{rules.rstrip()}\nEOT\n"
+        "    }\n"
+        "  }\n"
+        f'  tags = {{ managed-by = "ramparts" }}\n'
+        "}\n"
+    )

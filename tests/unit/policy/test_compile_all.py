@@ -51,6 +51,7 @@ def test_deterministic_and_golden() -> None:
         "github/ruleset.json",
         "terraform/audit.tf",
         "terraform/dns-firewall.tf",
+        "terraform/network-firewall.tf",
     }
     if os.environ.get("RAMPARTS_UPDATE_GOLDEN"):
         for name, data in first.items():

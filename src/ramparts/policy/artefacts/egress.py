@@ -66,3 +66,29 @@ def build_squid(context: Context) -> bytes:
     from ...egress.exports import squid_acl
 
     return squid_acl(context.policy.egress).encode("utf-8")
+
+
+def _check_network_firewall(data: bytes) -> None:
+    """Parses with python-hcl2, holds a Network Firewall rule group, and its rules parse as Suricata's."""
+    import hcl2
+
+    text = data.decode("utf-8")
+    try:
+        tree = hcl2.loads(text)
+    except Exception as exc:
+        raise ArtefactError(f"terraform/network-firewall.tf does not parse: {exc}") from exc
+    kinds = {kind.strip('"') for block in tree.get("resource", []) for kind in block}
+    if "aws_networkfirewall_rule_group" not in kinds or "<<EOT\n" not in text:
+        raise ArtefactError("terraform/network-firewall.tf has no Network Firewall rule group")
+    _check_suricata(text.split("<<EOT\n", 1)[1].split("\nEOT", 1)[0].encode("utf-8"))
+
+
+@artefact(
+    "terraform/network-firewall.tf",
+    "Terraform: AWS Network Firewall stateful rule group (the Suricata rules, strict order, KMS-encrypted)",
+    check=_check_network_firewall,
+)
+def build_network_firewall(context: Context) -> bytes:
+    from ...egress.exports import network_firewall_terraform
+
+    return network_firewall_terraform(context.policy.egress).encode("utf-8")
