@@ -1,4 +1,4 @@
-"""The dashboard in a real browser: Debian's headless Chromium driven by Playwright (pytest-playwright),
+"""The dashboard in a real browser: Debian's headless Chromium driven by Playwright's sync API,
 against a real ``ramparts server`` whose host runs the real ``ramparts hook`` command and ``ramparts agent``.
 
 * an admin signs in, sees a session appear live (no reload) when a hook call reports, opens its timeline,
@@ -30,7 +30,8 @@ from tests.integration.test_control_plane import Host, _env, _free_port, _rampar
 playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+# one worker runs the module in order: the rate-limit test comes last (it locks 127.0.0.1 out for a minute)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300), pytest.mark.xdist_group("dashboard-browser")]
 
 CHROMIUM = "/usr/bin/chromium"
 ARTEFACTS = Path(__file__).resolve().parents[2] / ".artefacts" / "dashboard"
@@ -38,33 +39,43 @@ ADMIN_PASSWORD = "admin password " + uuid.uuid4().hex[:8]
 VIEWER_PASSWORD = "viewer password " + uuid.uuid4().hex[:8]
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """Debian's chromium, never a downloaded browser."""
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Debian's chromium (never a downloaded browser), started by Playwright for this module and closed
+    with it: Playwright's sync API keeps an event loop running in this thread while it is open, which
+    would break every asyncio test after it in the same worker."""
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
             pytest.fail("chromium is missing under CI (make deps installs it)")
         pytest.skip("no /usr/bin/chromium")
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ],
-    }
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
-@pytest.fixture(scope="session")
-def base_url() -> None:
-    """Replaces pytest-base-url's fixture (a session fixture on a class, which this pytest rejects)."""
-    return None
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def _shot(page: Any, name: str) -> None:
