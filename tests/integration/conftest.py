@@ -35,3 +35,35 @@ def short_home() -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+_MANAGED_LOCK = "/tmp/ramparts-tests-managed-settings.lock"
+_MANAGED_INTENT = _MANAGED_LOCK + ".intent"
+
+
+@pytest.fixture(autouse=True)
+def _managed_settings_guard(request: pytest.FixtureRequest) -> Iterator[None]:
+    """``test_managed_install`` writes the real /etc/claude-code, which every claude process on the machine
+    reads while it exists: under pytest-xdist a claude run of another test would get its hooks and locks.
+    Every test that runs the real CLI holds a lock shared; the managed-install test holds it alone. It
+    first takes an intent lock, which new CLI tests pass through, so that it is not starved."""
+    import fcntl
+
+    uses_cli = "claude_bin" in request.fixturenames
+    alone = request.node.get_closest_marker("managed_settings") is not None
+    if not (uses_cli or alone):
+        yield
+        return
+    with open(_MANAGED_INTENT, "a") as intent, open(_MANAGED_LOCK, "a") as handle:
+        if alone:
+            fcntl.flock(intent, fcntl.LOCK_EX)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        else:
+            fcntl.flock(intent, fcntl.LOCK_SH)
+            fcntl.flock(handle, fcntl.LOCK_SH)
+            fcntl.flock(intent, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(intent, fcntl.LOCK_UN)

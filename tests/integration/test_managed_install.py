@@ -21,7 +21,8 @@ import pytest
 from ramparts.cli import main
 from ramparts.testing import ScriptedModelServer, ToolUse, run_claude
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+# managed_settings: it runs alone, no other test's claude process may read the /etc/claude-code it writes
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300), pytest.mark.managed_settings]
 
 MANAGED = Path("/etc/claude-code")
 
