@@ -77,8 +77,8 @@ typecheck: $(VENV)/.installed
 # The whole suite under coverage, on every core (pytest-xdist; PYTEST_WORKERS overrides); the engine, its
 # controls, the rule matcher and the gateway's decisions stay at 100 % branch coverage.
 PYTEST_WORKERS ?= auto
-COVERED := */ramparts/engine.py,*/ramparts/controls.py,*/ramparts/policy/rules.py,*/ramparts/gateway/decide.py,\
-  */ramparts/egress/classify.py,*/ramparts/egress/acl.py
+COVERED := */ramparts/engine.py,*/ramparts/controls.py,*/ramparts/policy/rules.py,*/ramparts/gateway/decide.py
+COVERED := $(COVERED),*/ramparts/egress/classify.py,*/ramparts/egress/acl.py
 test: deps lint typecheck
 	$(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --cov=ramparts --cov-branch --cov-report=
 	$(VENV)/bin/coverage report --include='$(COVERED)' --fail-under=100
