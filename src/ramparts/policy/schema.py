@@ -1,391 +1,137 @@
-"""The policy file's JSON Schema (draft 2020-12). ``ramparts policy schema`` prints it for editors."""
+"""The policy file's JSON Schema (draft 2020-12), derived from the declaration in :mod:`.types`.
+
+``ramparts policy schema`` prints it for editors; :func:`ramparts.policy.load.validate` checks every
+file against it. :func:`fields` is the declaration read as the file's layout, which the loader also
+uses to merge layers and build the config.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+import types as _types
+from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_origin
 
-_RULE: dict[str, Any] = {
-    "oneOf": [
-        {"type": "string", "minLength": 1},
-        {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["rule"],
-            "properties": {
-                "rule": {"type": "string", "minLength": 1},
-                "id": {"type": "string", "pattern": "^[A-Za-z0-9_.:\\-]+$"},
-                "reason": {"type": "string"},
-            },
-        },
-    ]
-}
+from .decl import Key
+from .types import FILE_OBJECTS, FILE_ONLY, FILE_REQUIRED, Policy
 
-_VERDICT = {"enum": ["deny", "ask", "allow"]}
-STORE_URL_PATTERN = r"^postgres(ql)?://(?![^/?#]*:[^/?#@]*@)(?!.*[?&]password=)\S+$"
-"""A PostgreSQL URL without a password (neither ``user:password@`` nor ``?password=``)."""
+MISSING: Any = object()
 
-HOST_PATTERN = r"^(\*|(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?\.?|[0-9A-Fa-f:.]+)$"
-"""An egress host pattern: ``*``, ``name``, ``*.name`` (subdomains) or a literal address."""
 
-SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "Ramparts policy",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["version"],
-    "properties": {
-        "version": {"const": 1},
-        "extends": {"enum": ["baseline", "strict", "readonly", "none"]},
-        "mode": {"enum": ["enforce", "report"]},
-        "permissions": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "default": _VERDICT,
-                "deny": {"type": "array", "items": _RULE},
-                "ask": {"type": "array", "items": _RULE},
-                "allow": {"type": "array", "items": _RULE},
-                "drop": {"type": "array", "items": {"type": "string", "minLength": 1}},
-                "paths_ignore_case": {"type": "boolean"},
-            },
-        },
-        "sensitive_paths": {"type": "array", "items": {"type": "string", "minLength": 1}},
-        "shell": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "opaque": {"enum": ["deny", "ask"]},
-                "inline_code": {"enum": ["deny", "ask"]},
-                "allow_read_only": {"type": "boolean"},
-            },
-        },
-        "detect": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "pii": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "ip_addresses": {"type": "boolean"},
-                        "custom": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "required": ["name", "pattern"],
-                                "properties": {
-                                    "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"},
-                                    "pattern": {"type": "string", "minLength": 1},
-                                    "context": {"type": "array", "items": {"type": "string", "minLength": 1}},
-                                    "validator": {
-                                        "enum": ["luhn", "iban", "ssn", "card", "email", "phone", "ip"]
-                                    },
-                                    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-                                    "severity": {"enum": ["low", "medium", "high", "critical"]},
-                                },
-                            },
-                        },
-                    },
-                },
-                "injection": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "block": {"type": "number", "minimum": 0, "maximum": 1},
-                        "warn": {"type": "number", "minimum": 0, "maximum": 1},
-                        "surfaces": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "properties": {
-                                surface: {
-                                    "type": "object",
-                                    "additionalProperties": False,
-                                    "properties": {
-                                        "block": {"type": "number", "minimum": 0, "maximum": 1},
-                                        "warn": {"type": "number", "minimum": 0, "maximum": 1},
-                                    },
-                                }
-                                for surface in ("prompt", "tool_result", "mcp_tool_description")
-                            },
-                        },
-                    },
-                },
-            },
-        },
-        "dlp": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "max_scan_bytes": {"type": "integer", "minimum": 1024, "maximum": 268435456},
-                "secret_confidence": {"type": "number", "minimum": 0, "maximum": 1},
-                "reads": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "high": {"enum": ["deny", "ask"]},
-                        "low": {"enum": ["ask", "warn", "allow"]},
-                    },
-                },
-                "prompts": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "secrets": {"enum": ["block", "warn", "allow"]},
-                        "pii": {"type": "array", "items": {"type": "string", "pattern": "^pii-[a-z0-9-]+$"}},
-                    },
-                },
-                "tool_results": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {"secrets": {"enum": ["block", "warn", "allow"]}},
-                },
-                "outbound": {
-                    "type": "object",
-                    "description": "what tool calls may carry to sinks (MCP, web, network, git push, synced "
-                    "paths); a secret is always denied unless excepted by fingerprint (docs/policy.md)",
-                    "additionalProperties": False,
-                    "properties": {
-                        "pii": {
-                            "type": "object",
-                            "description": "detector id (pii-email, pii-custom-NAME) -> deny | ask | allow",
-                            "propertyNames": {"pattern": "^pii-[a-z0-9-]+$"},
-                            "additionalProperties": _VERDICT,
-                        },
-                        "possible_secrets": {"enum": ["deny", "warn", "allow"]},
-                        "local_mcp": {
-                            "type": "array",
-                            "items": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
-                        },
-                        "sync_paths": {"type": "array", "items": {"type": "string", "minLength": 1}},
-                        "exceptions": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "required": ["fingerprint", "reason"],
-                                "properties": {
-                                    "fingerprint": {"type": "string", "pattern": "^b2mac:[0-9a-f]{16}$"},
-                                    "reason": {"type": "string", "minLength": 1},
-                                },
-                            },
-                        },
-                    },
-                },
-            },
-        },
-        "session": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "max_duration_minutes": {"type": "integer", "minimum": 1, "maximum": 10080},
-                "idle_timeout_minutes": {"type": "integer", "minimum": 1, "maximum": 10080},
-                "max_concurrent": {"type": "integer", "minimum": 0, "maximum": 1000},
-                "taint": {"enum": ["ask", "deny"]},
-                "reauth": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "enabled": {"type": "boolean"},
-                        "paths": {"type": "array", "items": {"type": "string", "minLength": 1}},
-                        "hosts": {"type": "array", "items": {"type": "string", "minLength": 1}},
-                    },
-                },
-            },
-        },
-        "mcp": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "default": _VERDICT,
-                "managed_only": {"type": "boolean"},
-                "denied": {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"}},
-                "servers": {
-                    "type": "object",
-                    "propertyNames": {"pattern": "^[A-Za-z0-9_.-]+$"},
-                    "additionalProperties": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "properties": {
-                            "tools": {"type": "array", "items": {"type": "string", "minLength": 1}},
-                            "approval": {"type": "boolean"},
-                            "managed": {
-                                "type": "object",
-                                "description": "the server's entry in managed-mcp.json (command/args/env or type/url)",
-                            },
-                        },
-                    },
-                },
-            },
-        },
-        "git": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "protected_branches": {"type": "array", "items": {"type": "string", "minLength": 1}},
-                "push": _VERDICT,
-            },
-        },
-        "ship": {
-            "type": "object",
-            "description": "audit shipping: sinks and checkpoint sinks (docs/shipping.md); checked when loaded",
-        },
-        "server": {
-            "type": "object",
-            "description": "the control plane hosts report to and take kill orders from (docs/server.md); "
-            "checked when loaded",
-        },
-        "monitor": {
-            "type": "object",
-            "description": "behaviour rules the control plane applies to every session (docs/server.md); "
-            "checked when loaded",
-        },
-        "hook": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "timeout": {"type": "integer", "minimum": 1, "maximum": 600},
-                "deadline_ms": {"type": "integer", "minimum": 100, "maximum": 600000},
-                "max_input_bytes": {"type": "integer", "minimum": 1024, "maximum": 268435456},
-                "resident": {"type": "boolean"},
-            },
-        },
-        "gateway": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "upstream": {"type": "string", "pattern": "^https?://[^/\\s]+(/\\S*)?$"},
-                "models": {"type": "array", "items": {"type": "string", "minLength": 1}},
-                "max_tokens": {"type": ["integer", "null"], "minimum": 1},
-                "max_tokens_mode": {"enum": ["clamp", "reject"]},
-                "max_request_bytes": {"type": "integer", "minimum": 1024, "maximum": 1073741824},
-                "rate_per_minute": {"type": ["integer", "null"], "minimum": 1},
-                "daily_tokens": {"type": ["integer", "null"], "minimum": 1},
-                "bedrock": {
-                    "type": ["object", "null"],
-                    "description": "models routed to Amazon Bedrock (docs/gateway.md); null: none",
-                    "additionalProperties": False,
-                    "required": ["region", "models"],
-                    "properties": {
-                        "region": {"type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$"},
-                        "endpoint_url": {"type": "string", "pattern": "^https?://[^/\\s?#]+(/[^\\s?#]*)?$"},
-                        "models": {
-                            "type": "object",
-                            "description": "Anthropic model id glob -> Bedrock model id, inference "
-                            "profile id or ARN",
-                            "minProperties": 1,
-                            "propertyNames": {"minLength": 1, "maxLength": 200},
-                            "additionalProperties": {
-                                "type": "string",
-                                "pattern": "^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,2047}$",
-                            },
-                        },
-                    },
-                },
-                "vault_retention_hours": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": 87600,
-                    "description": "hours a session's placeholders are kept in the vault (from its first "
-                    "one); older sessions' rows are deleted, and their placeholders are no longer restored",
-                },
-                "store": {
-                    "type": ["string", "null"],
-                    "description": "postgresql:// URL of the store shared by gateway replicas (vault, "
-                    "tokens, budget); no password: the policy is read on every machine",
-                    "pattern": STORE_URL_PATTERN,
-                },
-                "images": {
-                    "enum": ["allow", "refuse"],
-                    "description": "images are never inspected; refuse answers 400 to a request with one",
-                },
-                "documents": {
-                    "type": "object",
-                    "description": "base64 PDF documents: their text is extracted and scanned",
-                    "additionalProperties": False,
-                    "properties": {
-                        "findings": {
-                            "enum": ["block", "drop"],
-                            "description": "a PDF holding a value a mask/redact rule names: drop (a "
-                            "notice in its place; default) or block (400); a block rule always blocks",
-                        },
-                        "unreadable": {
-                            "enum": ["block", "drop", "pass"],
-                            "description": "a PDF that cannot be parsed (or another binary document): "
-                            "refuse (fail closed), drop, or send unscreened",
-                        },
-                        "max_pages": {"type": "integer", "minimum": 1, "maximum": 10000},
-                    },
-                },
-                "unknown_blocks": {
-                    "type": "object",
-                    "description": "content block types the gateway does not know -> pass (sent "
-                    "unscreened) | screen (every string masked); others are refused",
-                    "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,63}$"},
-                    "additionalProperties": {"enum": ["pass", "screen"]},
-                },
-                "unknown_fields": {
-                    "type": "object",
-                    "description": "top-level request fields the gateway does not know -> pass | screen; "
-                    "others are refused",
-                    "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,63}$"},
-                    "additionalProperties": {"enum": ["pass", "screen"]},
-                },
-                "dlp": {
-                    "type": "object",
-                    "description": "secrets, pii, a detector id (pii-email, aws-access-key-id) or a "
-                    "prefix* -> mask | redact | block",
-                    "propertyNames": {"pattern": "^[a-z0-9][a-z0-9-]*\\*?$"},
-                    "additionalProperties": {"enum": ["mask", "redact", "block"]},
-                },
-            },
-        },
-        "egress": {
-            "type": "object",
-            "description": "the egress proxy's lists and limits (docs/egress.md); the hook applies its denials",
-            "additionalProperties": False,
-            "properties": {
-                "mode": {"enum": ["enforce", "report", "open"]},
-                "allow": {"type": "array", "items": {"type": "string", "pattern": HOST_PATTERN}},
-                "deny": {"type": "array", "items": {"type": "string", "pattern": HOST_PATTERN}},
-                "allow_ranges": {
-                    "type": "array",
-                    "items": {"type": "string", "minLength": 2, "maxLength": 64},
-                },
-                "doh": {"enum": ["deny", "allow"]},
-                "proxy": {
-                    "type": "string",
-                    "description": "HOST:PORT of `ramparts egress`: compile points Claude Code's sandbox at it",
-                    "pattern": "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",
-                },
-                "anomalies": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "max_upload_bytes": {"type": "integer", "minimum": 1024},
-                        "max_requests_per_minute": {"type": "integer", "minimum": 1},
-                        "first_seen": {"type": "boolean"},
-                        "tunnel_label_length": {"type": "integer", "minimum": 16, "maximum": 63},
-                        "tunnel_entropy": {"type": "number", "minimum": 2, "maximum": 6},
-                        "tunnel_subdomains": {"type": "integer", "minimum": 2},
-                    },
-                },
-            },
-        },
-        "settings": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "disable_bypass_permissions": {"type": "boolean"},
-                "allow_managed_hooks_only": {"type": "boolean"},
-                "allow_managed_permission_rules_only": {"type": "boolean"},
-                "default_mode": {"enum": ["default", "acceptEdits", "plan", "dontAsk"]},
-                "env": {
-                    "type": "object",
-                    "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
-                    "additionalProperties": {"type": "string"},
-                },
-            },
-        },
-    },
-}
+class Field(NamedTuple):
+    """One declared field: its typed path, its place in the file (``None``: not in the file), its
+    type (``Annotated`` and ``Optional`` taken off), whether it may be null, its key, its default."""
+
+    attrs: tuple[str, ...]
+    path: tuple[str, ...] | None
+    tp: Any
+    nullable: bool
+    key: Key
+    default: Any
+    group: bool
+    """A nested section: its fields follow it in :func:`fields`."""
+
+
+def is_record(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields")
+
+
+def declared(cls: Any) -> list[tuple[str, Any, bool, Key, Any]]:
+    """(name, type, nullable, key, default) of each field of a NamedTuple."""
+    out = []
+    keys: dict[str, Key] = cls.__dict__.get("__keys__", {})
+    for name, ann in cls.__annotations__.items():
+        key = keys.get(name, Key())
+        if get_origin(ann) is Annotated:
+            ann, *metas = get_args(ann)
+            key = next((m for m in metas if isinstance(m, Key)), key)
+        nullable = False
+        if get_origin(ann) in (Union, _types.UnionType):
+            args = [a for a in get_args(ann) if a is not type(None)]
+            nullable = len(args) != len(get_args(ann))
+            ann = args[0]
+        out.append((name, ann, nullable, key, cls._field_defaults.get(name, MISSING)))
+    return out
+
+
+def fields(cls: Any = Policy, attrs: tuple[str, ...] = (), path: tuple[str, ...] = ()) -> list[Field]:
+    """Every field of ``cls`` and of its nested sections, depth first, in declaration order."""
+    out: list[Field] = []
+    for name, tp, nullable, key, default in declared(cls):
+        where = None if key.path is None else (*path, *(key.path or name).split("."))
+        group = is_record(tp) and not key.special and not nullable
+        out.append(Field((*attrs, name), where, tp, nullable, key, default, group))
+        if group and where is not None:
+            out.extend(fields(tp, (*attrs, name), where))
+    return out
+
+
+def value_schema(tp: Any, key: Key, nullable: bool = False) -> dict[str, Any]:
+    """The schema of one value of type ``tp`` declared with ``key``."""
+    if key.schema is not None:
+        return copy.deepcopy(key.schema)
+    schema: dict[str, Any]
+    origin = get_origin(tp)
+    if origin is Literal:
+        schema = {"enum": list(get_args(tp))}
+    elif origin is tuple and key.is_map:
+        pair = get_args(get_args(tp)[0])
+        schema = {"type": "object", "additionalProperties": value_schema(pair[1], Key())}
+    elif origin is tuple:
+        schema = {"type": "array", "items": value_schema(get_args(tp)[0], Key())}
+    elif is_record(tp):
+        schema = _object()
+        required = []
+        for name, sub, sub_null, sub_key, default in declared(tp):
+            schema["properties"][name] = value_schema(sub, sub_key, sub_null)
+            if default is MISSING:
+                required.append(name)
+        if required:
+            schema["required"] = required
+    else:
+        schema = {"type": {bool: "boolean", int: "integer", float: "number", str: "string"}[tp]}
+    if nullable and "type" in schema:
+        schema["type"] = [schema["type"], "null"]
+    schema.update(copy.deepcopy(key.extra))
+    return schema
+
+
+def _object() -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False, "properties": {}}
+
+
+def _place(root: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    """The object schema at ``path`` (created, with :data:`FILE_OBJECTS` keywords, on first use)."""
+    node = root
+    for depth, part in enumerate(path):
+        props = node["properties"]
+        if part not in props:
+            props[part] = _object()
+            props[part].update(FILE_OBJECTS.get(".".join(path[: depth + 1]), {}))
+        node = props[part]
+    return node
+
+
+def build_schema() -> dict[str, Any]:
+    root: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Ramparts policy",
+        **_object(),
+        "required": list(FILE_REQUIRED),
+    }
+    for dotted, schema in FILE_ONLY.items():
+        *parent, name = dotted.split(".")
+        _place(root, tuple(parent))["properties"][name] = copy.deepcopy(schema)
+    for field in fields():
+        if field.path is None:
+            continue
+        node = _place(root, field.path)
+        if field.group:
+            node.update(copy.deepcopy(field.key.extra))
+        else:
+            *parent, name = field.path
+            node = _place(root, tuple(parent))
+            node["properties"][name] = value_schema(field.tp, field.key, field.nullable)
+    return root
+
+
+SCHEMA: dict[str, Any] = build_schema()

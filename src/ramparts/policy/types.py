@@ -1,59 +1,105 @@
-"""The compiled, frozen policy. Built once by :mod:`ramparts.policy.load`; read by the engine and compilers."""
+"""The compiled, frozen policy, and the one declaration of every policy key.
+
+Each field says with its default, ``timeout: int = key(10, minimum=1)`` (:mod:`ramparts.policy.decl`),
+where it sits in the policy file, its JSON Schema keywords and how layers merge.
+From this module alone :mod:`ramparts.policy.schema` derives the schema, :mod:`ramparts.policy.load`
+merges and builds the config, and :func:`policy_from_json` reads the hook's cache. Adding a policy key
+is one field here (plus its docs and tests).
+"""
 
 # No `from __future__ import annotations`: typing.NamedTuple would compile each string annotation
 # into a ForwardRef on every hook start; evaluated annotations cost little.
 
-from typing import Any, Literal, NamedTuple
+import types as _types
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_origin
 
+from .decl import DERIVED, Key, declare, key
 from .rules import Rule
 
 Mode = Literal["enforce", "report"]
+Verdict = Literal["deny", "ask", "allow"]
+
+HOST_PATTERN = r"^(\*|(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?\.?|[0-9A-Fa-f:.]+)$"
+"""An egress host pattern: ``*``, ``name``, ``*.name`` (subdomains) or a literal address."""
+STORE_URL_PATTERN = r"^postgres(ql)?://(?![^/?#]*:[^/?#@]*@)(?!.*[?&]password=)\S+$"
+"""A PostgreSQL URL without a password (neither ``user:password@`` nor ``?password=``)."""
+_NAME = "^[A-Za-z0-9_.-]+$"
+_STRINGS: dict[str, Any] = {"type": "string", "minLength": 1}
+_UNIT: dict[str, Any] = {"minimum": 0, "maximum": 1}
 
 
+@declare
 class HookSettings(NamedTuple):
-    timeout: int = 10
+    timeout: int = key(10, minimum=1, maximum=600)
     """Seconds, written into the settings' hook handlers (Claude Code's unit)."""
-    deadline_ms: int = 4000
+    deadline_ms: int = key(4000, minimum=100, maximum=600000)
     """The hook's own deadline: past it, it denies. Kept well under ``timeout``."""
-    max_input_bytes: int = 16 * 1024 * 1024
+    max_input_bytes: int = key(16 * 1024 * 1024, minimum=1024, maximum=268435456)
     resident: bool = True
     """Install the thin client of a resident ``ramparts hook-server`` (falling back to the plain hook
     command whenever the server cannot take an event); false: the plain hook command only."""
 
 
+@declare
 class CompileSettings(NamedTuple):
     disable_bypass_permissions: bool = True
     allow_managed_hooks_only: bool = True
     allow_managed_permission_rules_only: bool = False
-    default_mode: str = ""
-    env: tuple[tuple[str, str], ...] = ()
+    default_mode: str = key("", schema={"enum": ["default", "acceptEdits", "plan", "dontAsk"]})
+    env: tuple[tuple[str, str], ...] = key(
+        (),
+        is_map=True,
+        merge="map",
+        special="sorted_items",
+        propertyNames={"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+    )
 
 
+@declare
 class CustomEntity(NamedTuple):
     """A kind of personal or confidential data the policy defines (``detect.pii.custom``)."""
 
-    name: str
-    pattern: str
-    context: tuple[str, ...] = ()
-    validator: str = ""
-    confidence: float = 0.6
-    severity: str = "medium"
+    name: Annotated[str, Key(pattern="^[a-z0-9][a-z0-9-]*$")]
+    pattern: Annotated[str, Key(minLength=1)]
+    context: tuple[str, ...] = key((), items=_STRINGS)
+    validator: str = key("", schema={"enum": ["luhn", "iban", "ssn", "card", "email", "phone", "ip"]})
+    confidence: float = key(0.6, **_UNIT)
+    severity: str = key("medium", schema={"enum": ["low", "medium", "high", "critical"]})
 
 
 InjectionSurface = Literal["prompt", "tool_result", "mcp_tool_description"]
 """Where screened text comes from: a user's prompt (jailbreaks), a tool's result (PostToolUse, the
 gateway's ``tool_result`` blocks), or an MCP tool's description (the gateway's ``tools`` list)."""
 INJECTION_SURFACES: tuple[InjectionSurface, ...] = ("prompt", "tool_result", "mcp_tool_description")
+_THRESHOLDS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"block": {"type": "number", **_UNIT}, "warn": {"type": "number", **_UNIT}},
+}
+
+_SURFACES: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": dict.fromkeys(INJECTION_SURFACES, _THRESHOLDS),
+}
 
 
+@declare
 class DetectSettings(NamedTuple):
-    custom_entities: tuple[CustomEntity, ...] = ()
-    ip_addresses: bool = True
-    injection_block: float = 0.8
+    custom_entities: tuple[CustomEntity, ...] = key((), "pii.custom", merge="append", item="custom_entity")
+    ip_addresses: bool = key(True, "pii.ip_addresses")
+    injection_block: float = key(0.8, "injection.block", **_UNIT)
     """Injection scores at or above this block."""
-    injection_warn: float = 0.5
+    injection_warn: float = key(0.5, "injection.warn", **_UNIT)
     """... at or above this warn; below, they are only recorded."""
-    injection_surfaces: tuple[tuple[InjectionSurface, float, float], ...] = ()
+    injection_surfaces: tuple[tuple[InjectionSurface, float, float], ...] = key(
+        (),
+        "injection.surfaces",
+        merge="map_deep",
+        special="injection_surfaces",
+        schema=_SURFACES,
+    )
     """Per-surface (surface, block, warn) from ``detect.injection.surfaces``; a surface not listed
     uses ``injection_block`` and ``injection_warn``."""
 
@@ -66,16 +112,18 @@ class DetectSettings(NamedTuple):
         return self.injection_block, self.injection_warn
 
 
+@declare
 class OutboundException(NamedTuple):
     """A value that may travel to a sink after all, named by its keyed fingerprint (``b2mac:…``)."""
 
-    fingerprint: str
-    reason: str = ""
+    fingerprint: Annotated[str, Key(pattern="^b2mac:[0-9a-f]{16}$")]
+    reason: Annotated[str, Key(minLength=1)]
 
 
 OutboundAction = Literal["deny", "ask", "allow"]
 
 
+@declare
 class OutboundSettings(NamedTuple):
     """Outbound DLP (``dlp.outbound``): what a tool call may carry to a sink (``ramparts.sinks``).
 
@@ -83,53 +131,71 @@ class OutboundSettings(NamedTuple):
     one through. The rest is the policy's to choose.
     """
 
-    pii: tuple[tuple[str, OutboundAction], ...] = ()
+    pii: tuple[tuple[str, OutboundAction], ...] = key(
+        (),
+        is_map=True,
+        merge="map",
+        description="detector id (pii-email, pii-custom-NAME) -> deny | ask | allow",
+        propertyNames={"pattern": "^pii-[a-z0-9-]+$"},
+    )
     """(detector id, action) for personal data and custom entities; unlisted ones travel."""
     possible_secrets: Literal["deny", "warn", "allow"] = "warn"
     """Secret findings below ``dlp.secret_confidence`` (never ``ask``: the prompt would show the value)."""
-    local_mcp: tuple[str, ...] = ()
+    local_mcp: tuple[str, ...] = key((), merge="union", items={"type": "string", "pattern": _NAME})
     """MCP servers that keep their data on this machine: not sinks."""
-    sync_paths: tuple[str, ...] = ()
+    sync_paths: tuple[str, ...] = key((), merge="union", item="sync_path", items=_STRINGS)
     """Paths (``Edit(...)`` syntax without the tool) whose files are synced out: writing there is a sink."""
-    exceptions: tuple[OutboundException, ...] = ()
+    exceptions: tuple[OutboundException, ...] = key((), merge="union")
+    """Later layers replace an exception with the same fingerprint."""
 
     def pii_action(self, detector: str) -> OutboundAction:
         return next((action for name, action in self.pii if name == detector), "allow")
 
 
+@declare
 class DlpSettings(NamedTuple):
     """What found secrets and personal data do to reads, prompts and tool results (``dlp``)."""
 
-    max_scan_bytes: int = 4 * 1024 * 1024
+    max_scan_bytes: int = key(4 * 1024 * 1024, minimum=1024, maximum=268435456)
     """A file is scanned up to this many bytes before a read; the rest is not looked at."""
-    secret_confidence: float = 0.7
+    secret_confidence: float = key(0.7, **_UNIT)
     """Secret findings at or above this confidence are "high confidence"."""
-    read_high: Literal["deny", "ask"] = "deny"
-    read_low: Literal["ask", "warn", "allow"] = "warn"
-    prompt_secrets: Literal["block", "warn", "allow"] = "block"
-    prompt_pii: tuple[str, ...] = ("pii-us-ssn", "pii-payment-card", "pii-iban")
+    read_high: Literal["deny", "ask"] = key("deny", "reads.high")
+    read_low: Literal["ask", "warn", "allow"] = key("warn", "reads.low")
+    prompt_secrets: Literal["block", "warn", "allow"] = key("block", "prompts.secrets")
+    prompt_pii: tuple[str, ...] = key(
+        ("pii-us-ssn", "pii-payment-card", "pii-iban"),
+        "prompts.pii",
+        items={"type": "string", "pattern": "^pii-[a-z0-9-]+$"},
+    )
     """Detector ids of personal data that block a prompt."""
-    result_secrets: Literal["block", "warn", "allow"] = "warn"
-    outbound: OutboundSettings = OutboundSettings()
+    result_secrets: Literal["block", "warn", "allow"] = key("warn", "tool_results.secrets")
+    outbound: OutboundSettings = key(
+        OutboundSettings(),
+        description="what tool calls may carry to sinks (MCP, web, network, git push, synced "
+        "paths); a secret is always denied unless excepted by fingerprint (docs/policy.md)",
+    )
 
 
+@declare
 class SessionSettings(NamedTuple):
     """HIGH-04: session limits, taint and step-up re-authentication (``session``)."""
 
-    max_duration_minutes: int = 480
-    idle_timeout_minutes: int = 30
-    max_concurrent: int = 1
+    max_duration_minutes: int = key(480, minimum=1, maximum=10080)
+    idle_timeout_minutes: int = key(30, minimum=1, maximum=10080)
+    max_concurrent: int = key(1, minimum=0, maximum=1000)
     """Per user; 0 means no limit."""
     taint: Literal["ask", "deny"] = "ask"
     """What a write, an execution or a network call gets after a tool result carried an injection."""
-    reauth: bool = True
+    reauth: bool = key(True, "reauth.enabled")
     """Sensitive operations are asked (a human confirms each) unless a ``ramparts reauth`` grant holds."""
-    reauth_paths: tuple[str, ...] = ()
+    reauth_paths: tuple[str, ...] = key((), "reauth.paths", items=_STRINGS)
     """Edit-rule paths whose writes need re-authentication (``Edit(...)`` syntax without the tool)."""
-    reauth_hosts: tuple[str, ...] = ("api.anthropic.com",)
+    reauth_hosts: tuple[str, ...] = key(("api.anthropic.com",), "reauth.hosts", item="host", items=_STRINGS)
     """Hosts (and their subdomains; ``*`` globs allowed) reached without re-authentication: the APIs."""
 
 
+@declare
 class McpServer(NamedTuple):
     name: str
     tools: tuple[str, ...] = ("*",)
@@ -138,24 +204,44 @@ class McpServer(NamedTuple):
     """Each call is asked."""
 
 
+_MCP_SERVERS: dict[str, Any] = {
+    "type": "object",
+    "propertyNames": {"pattern": _NAME},
+    "additionalProperties": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "tools": {"type": "array", "items": _STRINGS},
+            "approval": {"type": "boolean"},
+            "managed": {
+                "type": "object",
+                "description": "the server's entry in managed-mcp.json (command/args/env or type/url)",
+            },
+        },
+    },
+}
+
+
+@declare
 class McpSettings(NamedTuple):
     """MED-04: which MCP servers and tools the agent may use (``mcp``)."""
 
-    default: Literal["deny", "ask", "allow"] = "deny"
-    servers: tuple[McpServer, ...] = ()
+    default: Verdict = "deny"
+    servers: tuple[McpServer, ...] = key((), merge="map", special="mcp_servers", schema=_MCP_SERVERS)
     managed_only: bool = False
     """Compile ``allowManagedMcpServersOnly``: only the servers in ``managed-mcp.json`` load."""
-    managed_servers: tuple[tuple[str, str], ...] = ()
-    """(name, JSON of the server's config) written into ``managed-mcp.json``."""
-    denied: tuple[str, ...] = ()
+    managed_servers: tuple[tuple[str, str], ...] = key((), None, special="mcp_managed")
+    """(name, JSON of the server's config) written into ``managed-mcp.json`` (from ``servers``)."""
+    denied: tuple[str, ...] = key((), items={"type": "string", "pattern": _NAME})
     """Servers denied outright (compiled into ``deniedMcpServers``)."""
 
 
+@declare
 class GitPolicy(NamedTuple):
     """HIGH-03: branches the agent may not push to or delete, and what other pushes get (``git``)."""
 
-    protected_branches: tuple[str, ...] = ("main", "master", "release/*")
-    push: Literal["deny", "ask", "allow"] = "ask"
+    protected_branches: tuple[str, ...] = key(("main", "master", "release/*"), items=_STRINGS)
+    push: Verdict = "ask"
 
 
 GatewayAction = Literal["mask", "redact", "block"]
@@ -169,6 +255,7 @@ GATEWAY_BASELINE_DLP: tuple[tuple[str, GatewayAction], ...] = (
 )
 
 
+@declare
 class BedrockSettings(NamedTuple):
     """``gateway.bedrock``: models the gateway sends to Amazon Bedrock instead of ``upstream``."""
 
@@ -178,40 +265,109 @@ class BedrockSettings(NamedTuple):
     endpoint_url: str | None = None
 
 
+_BEDROCK: dict[str, Any] = {
+    "type": ["object", "null"],
+    "description": "models routed to Amazon Bedrock (docs/gateway.md); null: none",
+    "additionalProperties": False,
+    "required": ["region", "models"],
+    "properties": {
+        "region": {"type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$"},
+        "endpoint_url": {"type": "string", "pattern": "^https?://[^/\\s?#]+(/[^\\s?#]*)?$"},
+        "models": {
+            "type": "object",
+            "description": "Anthropic model id glob -> Bedrock model id, inference profile id or ARN",
+            "minProperties": 1,
+            "propertyNames": {"minLength": 1, "maxLength": 200},
+            "additionalProperties": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,2047}$"},
+        },
+    },
+}
+_PASS_OR_SCREEN: dict[str, Any] = {"pattern": "^[a-z][a-z0-9_]{0,63}$"}
+
+
+@declare
 class GatewaySettings(NamedTuple):
     """CRIT-01 layer 2: what ``ramparts gateway`` does (``gateway``). Read by the gateway only."""
 
-    upstream: str = "https://api.anthropic.com"
-    models: tuple[str, ...] = ()
+    upstream: str = key("https://api.anthropic.com", item="url", pattern="^https?://[^/\\s]+(/\\S*)?$")
+    models: tuple[str, ...] = key((), items=_STRINGS)
     """Allowed model ids (fnmatch globs); empty: every model."""
-    max_tokens: int | None = None
+    max_tokens: int | None = key(None, minimum=1)
     """``max_tokens`` cap; ``None``: no cap."""
     max_tokens_mode: Literal["clamp", "reject"] = "clamp"
-    max_request_bytes: int = 32 * 1024 * 1024
-    rate_per_minute: int | None = None
+    max_request_bytes: int = key(32 * 1024 * 1024, minimum=1024, maximum=1073741824)
+    rate_per_minute: int | None = key(None, minimum=1)
     """Requests per user per minute (per replica); ``None``: no limit."""
-    daily_tokens: int | None = None
+    daily_tokens: int | None = key(None, minimum=1)
     """Tokens per user per UTC day (shared by replicas); ``None``: no budget."""
-    store: str | None = None
+    store: str | None = key(
+        None,
+        description="postgresql:// URL of the store shared by gateway replicas (vault, tokens, budget); "
+        "no password: the policy is read on every machine",
+        pattern=STORE_URL_PATTERN,
+    )
     """A ``postgresql://`` URL (no password) for the state replicas share; ``None``: the state dir's file."""
-    vault_retention_hours: int = 720
+    vault_retention_hours: int = key(
+        720,
+        minimum=1,
+        maximum=87600,
+        description="hours a session's placeholders are kept in the vault (from its first one); older "
+        "sessions' rows are deleted, and their placeholders are no longer restored",
+    )
     """A session's vault rows are deleted this long after its first placeholder (30 days by default)."""
-    dlp: tuple[tuple[str, GatewayAction], ...] = GATEWAY_BASELINE_DLP
+    dlp: tuple[tuple[str, GatewayAction], ...] = key(
+        GATEWAY_BASELINE_DLP,
+        is_map=True,
+        merge="map",
+        special="gateway_dlp",
+        description="secrets, pii, a detector id (pii-email, aws-access-key-id) or a prefix* -> "
+        "mask | redact | block",
+        propertyNames={"pattern": "^[a-z0-9][a-z0-9-]*\\*?$"},
+    )
     """(key, action): key a detector id, a ``prefix*`` or a category (``secret``, ``pii``)."""
-    bedrock: BedrockSettings | None = None
-    images: Literal["allow", "refuse"] = "allow"
+    bedrock: BedrockSettings | None = key(None, special="bedrock", schema=_BEDROCK)
+    images: Literal["allow", "refuse"] = key(
+        "allow", description="images are never inspected; refuse answers 400 to a request with one"
+    )
     """Images are not inspected; ``refuse`` answers 400 to a request carrying one."""
-    documents_findings: Literal["block", "drop"] = "drop"
+    documents_findings: Literal["block", "drop"] = key(
+        "drop",
+        "documents.findings",
+        description="a PDF holding a value a mask/redact rule names: drop (a notice in its place; "
+        "default) or block (400); a block rule always blocks",
+    )
     """A base64 PDF whose text holds a value a ``dlp`` rule names: drop the document, or refuse."""
-    documents_unreadable: Literal["block", "drop", "pass"] = "block"
+    documents_unreadable: Literal["block", "drop", "pass"] = key(
+        "block",
+        "documents.unreadable",
+        description="a PDF that cannot be parsed (or another binary document): refuse (fail "
+        "closed), drop, or send unscreened",
+    )
     """A PDF that cannot be parsed, or another binary document: refuse (fail closed), drop, or pass."""
-    documents_max_pages: int = 200
-    unknown_blocks: tuple[tuple[str, Literal["pass", "screen"]], ...] = ()
+    documents_max_pages: int = key(200, "documents.max_pages", minimum=1, maximum=10000)
+    unknown_blocks: tuple[tuple[str, Literal["pass", "screen"]], ...] = key(
+        (),
+        is_map=True,
+        merge="map",
+        description="content block types the gateway does not know -> pass (sent unscreened) | "
+        "screen (every string masked); others are refused",
+        propertyNames=_PASS_OR_SCREEN,
+    )
     """Block types the gateway does not know that may go through (unscreened, or screened); others: 400."""
-    unknown_fields: tuple[tuple[str, Literal["pass", "screen"]], ...] = ()
+    unknown_fields: tuple[tuple[str, Literal["pass", "screen"]], ...] = key(
+        (),
+        is_map=True,
+        merge="map",
+        description="top-level request fields the gateway does not know -> pass | screen; others are refused",
+        propertyNames=_PASS_OR_SCREEN,
+    )
     """Top-level fields the gateway does not know that may go through; others: 400."""
 
 
+_HOSTS: dict[str, Any] = {"type": "string", "pattern": HOST_PATTERN}
+
+
+@declare
 class EgressSettings(NamedTuple):
     """HIGH-02: what the egress proxy lets out (``egress``); the hook applies its denials too.
 
@@ -219,151 +375,188 @@ class EgressSettings(NamedTuple):
     sites, tunnels, request bins). Ranges are CIDR strings, checked when the policy is loaded."""
 
     mode: Literal["enforce", "report", "open"] = "enforce"
-    allow: tuple[str, ...] = ()
-    deny: tuple[str, ...] = ()
-    allow_ranges: tuple[str, ...] = ()
+    allow: tuple[str, ...] = key((), merge="union", items=_HOSTS)
+    deny: tuple[str, ...] = key((), merge="union", items=_HOSTS)
+    allow_ranges: tuple[str, ...] = key(
+        (), merge="union", item="cidr", items={"type": "string", "minLength": 2, "maxLength": 64}
+    )
     doh: Literal["deny", "allow"] = "deny"
-    max_upload_bytes: int = 1024 * 1024
-    max_requests_per_minute: int = 100
-    first_seen: bool = True
-    tunnel_label_length: int = 40
-    tunnel_entropy: float = 3.5
-    tunnel_subdomains: int = 50
-    proxy: str = ""
+    max_upload_bytes: int = key(1024 * 1024, "anomalies.max_upload_bytes", minimum=1024)
+    max_requests_per_minute: int = key(100, "anomalies.max_requests_per_minute", minimum=1)
+    first_seen: bool = key(True, "anomalies.first_seen")
+    tunnel_label_length: int = key(40, "anomalies.tunnel_label_length", minimum=16, maximum=63)
+    tunnel_entropy: float = key(3.5, "anomalies.tunnel_entropy", minimum=2, maximum=6)
+    tunnel_subdomains: int = key(50, "anomalies.tunnel_subdomains", minimum=2)
+    proxy: str = key(
+        "",
+        description="HOST:PORT of `ramparts egress`: compile points Claude Code's sandbox at it",
+        pattern="^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",
+    )
     """``HOST:PORT`` of ``ramparts egress``: when set, ``ramparts compile`` writes Claude Code's sandbox
     keys pointing at it and ``HTTPS_PROXY``/``HTTP_PROXY`` for the Claude Code process."""
 
 
+_RULE: dict[str, Any] = {
+    "oneOf": [
+        {"type": "string", "minLength": 1},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["rule"],
+            "properties": {
+                "rule": {"type": "string", "minLength": 1},
+                "id": {"type": "string", "pattern": "^[A-Za-z0-9_.:\\-]+$"},
+                "reason": {"type": "string"},
+            },
+        },
+    ]
+}
+_RULES: dict[str, Any] = {"type": "array", "items": _RULE}
+
+
+def _section(what: str) -> str:
+    """``ship``, ``server`` and ``monitor``: kept as canonical JSON, checked by their owner's parser."""
+    return key(
+        "", special="section", schema={"type": "object", "description": f"{what}; checked when loaded"}
+    )
+
+
+@declare
 class Policy(NamedTuple):
-    revision: str
+    revision: Annotated[str, DERIVED]
     """Content hash of the policy file and the profiles it extends."""
-    source: str
-    base_dir: str
+    source: Annotated[str, DERIVED]
+    base_dir: Annotated[str, DERIVED]
     mode: Mode = "enforce"
-    default: Literal["deny", "ask", "allow"] = "ask"
-    deny: tuple[Rule, ...] = ()
-    ask: tuple[Rule, ...] = ()
-    allow: tuple[Rule, ...] = ()
-    sensitive_paths: tuple[str, ...] = ()
-    opaque_shell: Literal["deny", "ask"] = "ask"
-    inline_code: Literal["deny", "ask"] = "ask"
+    default: Verdict = key("ask", "permissions.default")
+    deny: tuple[Rule, ...] = key((), "permissions.deny", special="rules", schema=_RULES)
+    ask: tuple[Rule, ...] = key((), "permissions.ask", special="rules", schema=_RULES)
+    allow: tuple[Rule, ...] = key((), "permissions.allow", special="rules", schema=_RULES)
+    sensitive_paths: tuple[str, ...] = key((), merge="union", items=_STRINGS)
+    opaque_shell: Literal["deny", "ask"] = key("ask", "shell.opaque")
+    inline_code: Literal["deny", "ask"] = key("ask", "shell.inline_code")
     """What code handed to an interpreter inline (``python3 -c``, ``perl -e``) gets at most."""
-    allow_read_only: bool = False
+    allow_read_only: bool = key(False, "shell.allow_read_only")
     """Allow commands the built-in read-only table knows cannot change anything (``shell/readonly.py``)."""
-    paths_ignore_case: bool = True
+    paths_ignore_case: bool = key(True, "permissions.paths_ignore_case")
     """Deny and ask path rules match regardless of letter case (``.ENV`` is ``.env`` on macOS and Windows)."""
     hook: HookSettings = HookSettings()
     settings: CompileSettings = CompileSettings()
-    extends: tuple[str, ...] = ()
+    extends: tuple[str, ...] = key((), None)
+    """The profiles the file extends, base first (the file's ``extends`` names the nearest)."""
     detect: DetectSettings = DetectSettings()
     dlp: DlpSettings = DlpSettings()
     session: SessionSettings = SessionSettings()
     mcp: McpSettings = McpSettings()
     git: GitPolicy = GitPolicy()
-    ship: str = ""
+    ship: str = _section("audit shipping: sinks and checkpoint sinks (docs/shipping.md)")
     """The ``ship:`` section as canonical JSON ('' when absent): parsed by ``ramparts.audit.ship_config``."""
-    server: str = ""
+    server: str = _section("the control plane hosts report to and take kill orders from (docs/server.md)")
     """The ``server:`` section as canonical JSON ('' when absent): parsed by ``ramparts.server.config``."""
-    monitor: str = ""
+    monitor: str = _section("behaviour rules the control plane applies to every session (docs/server.md)")
     """The ``monitor:`` section as canonical JSON ('' when absent): parsed by ``ramparts.monitor``."""
     gateway: GatewaySettings = GatewaySettings()
-    egress: EgressSettings = EgressSettings()
+    egress: EgressSettings = key(
+        EgressSettings(),
+        description="the egress proxy's lists and limits (docs/egress.md); the hook applies its denials",
+    )
 
 
-def policy_to_json(policy: Policy) -> dict[str, Any]:
-    """A JSON-ready form of a compiled policy (for the hook's cache)."""
-    data = policy._asdict()
-    for key in ("deny", "ask", "allow"):
-        data[key] = [list(rule) for rule in data[key]]
-    data["hook"] = policy.hook._asdict()
-    data["settings"] = policy.settings._asdict()
-    data["detect"] = policy.detect._asdict()
-    data["detect"]["custom_entities"] = [list(e) for e in policy.detect.custom_entities]
-    data["dlp"] = policy.dlp._asdict()
-    outbound = policy.dlp.outbound
-    data["dlp"]["outbound"] = {
-        **outbound._asdict(),
-        "pii": [list(item) for item in outbound.pii],
-        "exceptions": [list(item) for item in outbound.exceptions],
-    }
-    data["session"] = policy.session._asdict()
-    data["mcp"] = policy.mcp._asdict()
-    data["mcp"]["servers"] = [list(server) for server in policy.mcp.servers]
-    data["git"] = policy.git._asdict()
-    data["gateway"] = policy.gateway._asdict()
-    data["gateway"]["dlp"] = [list(item) for item in policy.gateway.dlp]
-    data["gateway"]["unknown_blocks"] = [list(item) for item in policy.gateway.unknown_blocks]
-    data["gateway"]["unknown_fields"] = [list(item) for item in policy.gateway.unknown_fields]
-    bedrock = policy.gateway.bedrock
-    data["gateway"]["bedrock"] = (
-        None if bedrock is None else {**bedrock._asdict(), "models": [list(m) for m in bedrock.models]}
-    )
-    data["egress"] = policy.egress._asdict()
-    return data
+FILE_ONLY: dict[str, dict[str, Any]] = {
+    "version": {"const": 1},
+    "extends": {"enum": ["baseline", "strict", "readonly", "none"]},
+    "permissions.drop": {"type": "array", "items": _STRINGS},
+}
+"""Keys of the file that are not fields of the config: the format version, the profile a file
+extends (``Policy.extends`` lists the resolved chain) and rules dropped from extended profiles."""
+FILE_REQUIRED = ("version",)
+FILE_OBJECTS: dict[str, dict[str, Any]] = {
+    "gateway.documents": {"description": "base64 PDF documents: their text is extracted and scanned"},
+}
+"""Schema keywords for objects of the file that only group keys (``gateway.documents``)."""
 
 
-def policy_from_json(data: dict[str, Any]) -> Policy:
-    fields: dict[str, Any] = dict(data)
-    for key in ("deny", "ask", "allow"):
-        fields[key] = tuple(Rule(*item) for item in data[key])
-    fields["sensitive_paths"] = tuple(data["sensitive_paths"])
-    fields["extends"] = tuple(data["extends"])
-    fields["hook"] = HookSettings(**data["hook"])
-    settings = dict(data["settings"])
-    settings["env"] = tuple((k, v) for k, v in settings["env"])
-    fields["settings"] = CompileSettings(**settings)
-    detect = dict(data.get("detect") or {})
-    detect["custom_entities"] = tuple(
-        CustomEntity(e[0], e[1], tuple(e[2]), *e[3:]) for e in detect.get("custom_entities", ())
-    )
-    detect["injection_surfaces"] = tuple(tuple(item) for item in detect.get("injection_surfaces", ()))
-    fields["detect"] = DetectSettings(**detect)
-    outbound = dict(data["dlp"].get("outbound") or {})
-    fields["dlp"] = DlpSettings(
-        **{
-            **data["dlp"],
-            "prompt_pii": tuple(data["dlp"]["prompt_pii"]),
-            "outbound": OutboundSettings(
-                pii=tuple((d, a) for d, a in outbound.get("pii", ())),
-                possible_secrets=outbound.get("possible_secrets", "warn"),
-                local_mcp=tuple(outbound.get("local_mcp", ())),
-                sync_paths=tuple(outbound.get("sync_paths", ())),
-                exceptions=tuple(OutboundException(*e) for e in outbound.get("exceptions", ())),
-            ),
-        }
-    )
-    fields["session"] = SessionSettings(
-        **{
-            **data["session"],
-            "reauth_paths": tuple(data["session"]["reauth_paths"]),
-            "reauth_hosts": tuple(data["session"]["reauth_hosts"]),
-        }
-    )
-    mcp = dict(data["mcp"])
-    mcp["servers"] = tuple(McpServer(s[0], tuple(s[1]), s[2]) for s in mcp["servers"])
-    mcp["managed_servers"] = tuple((n, c) for n, c in mcp["managed_servers"])
-    mcp["denied"] = tuple(mcp["denied"])
-    fields["mcp"] = McpSettings(**mcp)
-    fields["git"] = GitPolicy(
-        **{**data["git"], "protected_branches": tuple(data["git"]["protected_branches"])}
-    )
-    gateway = dict(data["gateway"])
-    gateway["models"] = tuple(gateway["models"])
-    gateway["dlp"] = tuple((k, a) for k, a in gateway["dlp"])
-    for key in ("unknown_blocks", "unknown_fields"):
-        gateway[key] = tuple((k, a) for k, a in gateway.get(key, ()))
-    bedrock = gateway.get("bedrock")
-    gateway["bedrock"] = (
-        None
-        if bedrock is None
-        else BedrockSettings(
-            bedrock["region"], tuple((g, m) for g, m in bedrock["models"]), bedrock.get("endpoint_url")
-        )
-    )
-    fields["gateway"] = GatewaySettings(**gateway)
-    egress = dict(data.get("egress") or {})
-    for key in ("allow", "deny", "allow_ranges"):
-        if key in egress:
-            egress[key] = tuple(egress[key])
-    fields["egress"] = EgressSettings(**egress)
-    return Policy(**fields)
+# -- the hook's cache: the frozen config as nested JSON arrays, read back by its own field types -----
+
+
+def policy_to_json(policy: Policy) -> list[Any]:
+    """A JSON-ready form of a compiled policy (for the hook's cache): every NamedTuple an array."""
+    return _plain(policy)  # type: ignore[no-any-return]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def policy_from_json(data: Any) -> Policy:
+    """The compiled policy from :func:`policy_to_json`'s form; raises ``TypeError``/``ValueError`` on
+    a form that does not fit the declaration (a stale or damaged cache is then compiled afresh)."""
+    return _reader(Policy)(data)  # type: ignore[no-any-return]
+
+
+_READERS: dict[Any, Callable[[Any], Any]] = {}
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _reader(tp: Any) -> Callable[[Any], Any]:
+    """A function reading JSON data into values of type ``tp`` (built once per type, then reused)."""
+    found = _READERS.get(tp)
+    if found is not None:
+        return found
+    origin = get_origin(tp)
+    reader: Callable[[Any], Any]
+    if origin is Annotated:
+        reader = _reader(get_args(tp)[0])
+    elif isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields"):
+        reader = _record_reader(tp)
+    elif origin is tuple:
+        reader = _tuple_reader(get_args(tp))
+    elif origin is Union or origin is _types.UnionType:
+        inner = _reader(next(arg for arg in get_args(tp) if arg is not type(None)))
+        reader = lambda value: None if value is None else inner(value)  # noqa: E731
+    elif tp is float:
+        reader = _float
+    else:  # str, int, bool, Literal[...]: JSON already gives the value
+        reader = _same
+    _READERS[tp] = reader
+    return reader
+
+
+def _float(value: Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"not a number: {value!r}")
+    return float(value)
+
+
+def _record_reader(cls: Any) -> Callable[[Any], Any]:
+    fields = [_reader(tp) for tp in cls.__annotations__.values()]
+    count = len(fields)
+    plain = all(read is _same for read in fields)  # a rule: strings only, read as they are
+
+    def read(value: Any) -> Any:
+        if not isinstance(value, (list, tuple)) or len(value) != count:
+            raise ValueError(f"{cls.__name__}: expected {count} fields")
+        if plain:
+            return cls._make(value)
+        return cls._make([read_field(item) for read_field, item in zip(fields, value, strict=True)])
+
+    return read
+
+
+def _tuple_reader(args: tuple[Any, ...]) -> Callable[[Any], Any]:
+    if len(args) == 2 and args[1] is Ellipsis:
+        item = _reader(args[0])
+        return lambda value: tuple(item(v) for v in value)
+    items = [_reader(arg) for arg in args]
+
+    def read(value: Any) -> tuple[Any, ...]:
+        if len(value) != len(items):
+            raise ValueError(f"expected {len(items)} items")
+        return tuple(read_item(v) for read_item, v in zip(items, value, strict=True))
+
+    return read
