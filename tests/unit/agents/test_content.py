@@ -171,3 +171,52 @@ def test_a_secret_in_another_unicode_encoding_is_found(
     call = tool_call("Bash", {"command": "iconv -f utf-16 -t utf-8 conf.txt"}, cwd=str(tmp_path), home="/h")
     verdict, rules = _decide_reads(call, policy, detectors)
     assert verdict == "deny" and "dlp.read_secret" in rules
+
+
+def _pdf_call(path: Path) -> Any:
+    return tool_call("Read", {"file_path": str(path)}, cwd=str(path.parent), home="/h")
+
+
+def test_a_pdf_is_scanned_as_the_text_a_reader_shows(tmp_path: Path, policy: Any, detectors: Any) -> None:
+    # Claude Code's Read renders a PDF's pages for the model: the deflated bytes on disk hide the key
+    from ramparts.agents.claude_code.content import decodings
+    from ramparts.testing.pdf import make_pdf
+
+    pdf = make_pdf(["Quarterly report", AWS.strip()], compress=True)
+    assert b"AKIAQ3EGXJ5TZRPLW4NB" not in pdf
+    assert not any(detectors.scan(text, KEY, categories=("secret",)) for text in decodings(pdf))
+    (tmp_path / "report.pdf").write_bytes(pdf)
+    (scanned,) = scan_reads(_pdf_call(tmp_path / "report.pdf"), policy, detectors, KEY)
+    assert scanned.findings and scanned.findings[0].detector == "aws-access-key-id" and not scanned.error
+    (tmp_path / "clean.pdf").write_bytes(make_pdf(["nothing to see"], compress=True))
+    (clean,) = scan_reads(_pdf_call(tmp_path / "clean.pdf"), policy, detectors, KEY)
+    assert not clean.findings and not clean.error
+
+
+def test_a_pdf_that_cannot_be_read_whole_is_not_passed_over(
+    tmp_path: Path, policy: Any, detectors: Any
+) -> None:
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    from ramparts.testing.pdf import make_pdf
+
+    pdf = make_pdf([AWS.strip()], compress=True)
+    writer = PdfWriter()
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        writer.add_page(page)
+    writer.encrypt("owner-only-password", algorithm="AES-128")
+    out = io.BytesIO()
+    writer.write(out)
+    (tmp_path / "locked.pdf").write_bytes(out.getvalue())
+    (tmp_path / "broken.pdf").write_bytes(pdf[: len(pdf) // 2])
+    (tmp_path / "big.pdf").write_bytes(pdf + b"%" + b"x" * 5000 + b"\n")
+    small = policy._replace(dlp=policy.dlp._replace(max_scan_bytes=len(pdf)))
+    for name, why, limits in (
+        ("locked.pdf", "encrypted", policy),
+        ("broken.pdf", "could not be extracted", policy),
+        ("big.pdf", "scan budget", small),
+    ):
+        (scanned,) = scan_reads(_pdf_call(tmp_path / name), limits, detectors, KEY)
+        assert why in scanned.error, (name, scanned)

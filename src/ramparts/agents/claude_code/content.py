@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ...model import Content, Event, ToolCall
 
@@ -140,13 +140,38 @@ def scan_reads(call: ToolCall, policy: Policy, detectors: Detectors, key: bytes)
             continue
         budget -= len(data)
         findings: dict[tuple[str, int, int, str], Any] = {}
-        for text in decodings(data):
+        texts = decodings(data)
+        if data.startswith(b"%PDF-"):
+            pdf = pdf_text_of(data, cut=size > len(data), seconds=policy.hook.deadline_ms / 2000)
+            if isinstance(pdf, Unreadable):
+                out.append(Content("file", path, error=pdf.why))
+                continue
+            texts.append(pdf)
+        for text in texts:
             for finding in detectors.scan(text, key, categories=("secret",)):
                 findings.setdefault(
                     (finding.detector, finding.line, finding.start, finding.fingerprint), finding
                 )
         out.append(Content("file", path, tuple(findings.values()), truncated=size > len(data)))
     return tuple(out)
+
+
+class Unreadable(NamedTuple):
+    why: str
+
+
+def pdf_text_of(data: bytes, *, cut: bool, seconds: float) -> str | Unreadable:
+    """The text a PDF reader shows of ``data`` (Claude Code's Read renders a PDF's pages for the model,
+    so its text is what is read, not the compressed bytes on disk), or why it cannot be had: a PDF
+    cut at the scan budget, encrypted, broken or over a bound is not read past unseen."""
+    if cut:
+        return Unreadable("a PDF larger than the scan budget: its text cannot be extracted to scan")
+    from ...gateway.documents import DocumentPolicy, DocumentUnreadable, pdf_text
+
+    try:
+        return pdf_text(data, DocumentPolicy(timeout=seconds))
+    except DocumentUnreadable as exc:
+        return Unreadable(f"a PDF whose text could not be extracted to scan ({exc})")
 
 
 _BOMS = (
