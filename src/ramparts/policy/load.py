@@ -248,7 +248,8 @@ def validate(data: dict[str, Any], marks: Marks, display: str) -> None:
             )
         elif error.validator == "oneOf" and path and path[0] == "permissions":
             message = (
-                "a rule is a string like 'Bash(git push *)' or a mapping with 'rule' (and 'id', 'reason')"
+                "a rule is a string like 'Bash(git push *)' or a mapping with 'rule' (and 'id', 'reason', "
+                "'ask': local or remote)"
             )
         elif error.validator == "type" and error.instance is None:
             wanted = error.validator_value

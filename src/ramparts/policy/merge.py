@@ -264,7 +264,13 @@ def _custom_entity(item: dict[str, Any], marks: Marks, path: tuple[Any, ...], wh
     )
 
 
+def _yaml_off(value: Any, marks: Marks, path: tuple[Any, ...], where: str) -> Any:
+    """YAML 1.1 reads a bare ``off`` as false: an enum that has ``off`` means it."""
+    return "off" if value is False else value
+
+
 ITEMS: dict[str, Callable[[Any, Marks, tuple[Any, ...], str], Any]] = {
+    "yaml_off": _yaml_off,
     "cidr": _cidr,
     "host": _host,
     "url": _url,
@@ -430,6 +436,14 @@ def _rules(layers: list[Layer], base_dir: str, display: str) -> dict[RuleList, t
                     else (item["rule"], item.get("id", ""), item.get("reason", ""))
                 )
                 rule = parse_at(text, lst, rid, reason, marks, ("permissions", lst, i), where, layer_dir)
+                if not isinstance(item, str) and item.get("ask", "local") == "remote":
+                    if lst != "ask":
+                        raise _error(
+                            f"permissions.{lst}[{i}].ask: only a rule in the ask list can ask remotely",
+                            where,
+                            _at(marks, ("permissions", lst, i, "ask")),
+                        )
+                    rule = rule._replace(remote=True)
                 if (rule.list, rule.id) in seen_ids:
                     continue
                 seen_ids.add((rule.list, rule.id))

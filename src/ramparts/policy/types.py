@@ -102,6 +102,13 @@ class DetectSettings(NamedTuple):
     )
     """Per-surface (surface, block, warn) from ``detect.injection.surfaces``; a surface not listed
     uses ``injection_block`` and ``injection_warn``."""
+    injection_prompt_action: Literal["off", "warn", "block"] = key(
+        "warn", "injection.prompt_action", item="yaml_off", schema={"enum": ["off", "warn", "block", False]}
+    )
+    """What a user's own prompt (UserPromptSubmit, the gateway's last user message) scoring at the
+    ``prompt`` surface's thresholds gets: ``warn`` (default) only warns and records, even above
+    ``block``; ``block`` refuses it at ``block``; ``off`` does not screen prompts for injection (a
+    bare ``off`` is YAML's false, read as ``off``)."""
 
     def injection_thresholds(self, surface: InjectionSurface) -> tuple[float, float]:
         """(block, warn) for text seen on ``surface``: the hook and the gateway both ask here, so
@@ -387,6 +394,14 @@ class EgressSettings(NamedTuple):
     tunnel_label_length: int = key(40, "anomalies.tunnel_label_length", minimum=16, maximum=63)
     tunnel_entropy: float = key(3.5, "anomalies.tunnel_entropy", minimum=2, maximum=6)
     tunnel_subdomains: int = key(50, "anomalies.tunnel_subdomains", minimum=2)
+    ports: tuple[int, ...] = key(
+        (80, 443),
+        description="the ports a name or public address may be reached on (allowed ranges: any)",
+        items={"type": "integer", "minimum": 1, "maximum": 65535},
+        uniqueItems=True,
+    )
+    """The ports a name or a public address may be reached on (a later layer replaces the list); an
+    address in ``allow_ranges`` (an internal service the policy names) may be reached on any port."""
     proxy: str = key(
         "",
         description="HOST:PORT of `ramparts egress`: compile points Claude Code's sandbox at it",
@@ -407,6 +422,11 @@ _RULE: dict[str, Any] = {
                 "rule": {"type": "string", "minLength": 1},
                 "id": {"type": "string", "pattern": "^[A-Za-z0-9_.:\\-]+$"},
                 "reason": {"type": "string"},
+                "ask": {
+                    "enum": ["local", "remote"],
+                    "description": "ask rules only: remote sends the question to an approver through the "
+                    "control plane (docs/server.md)",
+                },
             },
         },
     ]
