@@ -30,7 +30,10 @@ The last line is machine-readable::
 ``src``; e.g. ``git worktree add /tmp/base BASE`` then ``--before /tmp/base/src``) over the outbound-DLP
 cases (a call with no sink, an allowlisted MCP call with 2 KB of text, a WebFetch, a curl upload, a
 read): each round runs every case under both trees in shuffled order, and the report gives the p50 and
-p95 of each and the after/before ratio; the RESULT line then ends with ``outbound_*`` figures.
+p95 of each and the after/before ratio; the RESULT line then ends with ``outbound_*`` figures. The same
+rounds run each tree's resident hook (its own ``hook-server`` and the client command that tree installs,
+``run_hook_client.py`` or, before it, ``hook_client.py``) and a bare interpreter, so the resident and
+cold figures of both trees, as ratios to bare, come from one run (``resident_*``, ``cold_*``).
 
 ``--profile`` adds where the time goes: ``-X importtime`` of the hook (top 15 imports by cumulative time,
 top 10 by self time, who imports what), the process split into start / imports / work / teardown, what
@@ -180,6 +183,8 @@ class Setup:
         self.resident_state = root / "state-resident"
         self.client = ""
         self.resident: subprocess.Popen[bytes] | None = None
+        self.extra_servers: list[subprocess.Popen[bytes]] = []
+        """The --before/--after trees' own hook-servers."""
         self.project = root / "project"
         self.socket = str(root / "helper.sock")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
@@ -295,7 +300,7 @@ class Setup:
         return [float(x) for x in json.loads(b"".join(chunks))]
 
     def stop_server(self) -> None:
-        for server in (self.server, self.resident):
+        for server in (self.server, self.resident, *self.extra_servers):
             if server is not None and server.poll() is None:
                 server.terminate()
                 try:
@@ -591,7 +596,43 @@ def run_outbound(setup: Setup, before: Path, after: Path, runs: int, seed: int) 
             ("after", after, setup.root / "state-after"),
         )
     }
+    for tree, src in (("before", before), ("after", after)):
+        # the tree's own pattern databases (a hook's background warm-up runs the installed ramparts,
+        # whose databases another tree may not load), then its resident hook: its own server, and
+        # the client that tree installs
+        state = setup.root / f"state-{tree}"
+        warm = [
+            setup.python,
+            "-I",
+            "-c",
+            BOOT,
+            str(src),
+            "scan",
+            "--warm",
+            "--cache-dir",
+            str(state / "cache"),
+        ]
+        if subprocess.run(warm, env=setup.env, capture_output=True, check=False).returncode != 0:
+            raise BenchError(f"the {tree} tree's scan --warm failed")
+        server = [setup.python, "-I", "-c", BOOT, str(src), "hook-server", "--policy", str(policy)]
+        server += ["--state-dir", str(state), "--idle-exit", "300"]
+        folder = src / "ramparts" / "agents" / "claude_code"
+        client = folder / "run_hook_client.py"
+        if not client.exists():
+            client = folder / "hook_client.py"  # a tree from before the launcher
+        setup.extra_servers.append(
+            subprocess.Popen(server, env=setup.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+        deadline = time.monotonic() + 30
+        while not (state / "hook.sock").exists():
+            if setup.extra_servers[-1].poll() is not None or time.monotonic() > deadline:
+                raise BenchError(f"the {tree} tree's hook-server did not start")
+            time.sleep(0.02)
+        argvs[f"{tree}_resident"] = [setup.python, "-I", "-S", str(client), "--no-start", "--", *argvs[tree]]
+    argvs["bare"] = [setup.python, "-I", "-c", "pass"]
     for tree, argv in argvs.items():
+        if tree == "bare":
+            continue
         for name, payload in cases.items():
             for _ in range(2):  # warm: policy cache, detector databases (built in the background)
                 _, rc, out, err = timed(argv, payload, env=setup.env, cwd=setup.project)
@@ -600,7 +641,8 @@ def run_outbound(setup: Setup, before: Path, after: Path, runs: int, seed: int) 
                     raise BenchError(f"outbound {tree} {name}: {problem}: {err.decode()[-300:]}")
         deadline = time.monotonic() + 60
         while (
-            not list((setup.root / f"state-{tree}" / "cache").glob("hs-*.db")) and time.monotonic() < deadline
+            not list((setup.root / f"state-{tree.split('_')[0]}" / "cache").glob("hs-*.db"))
+            and time.monotonic() < deadline
         ):
             time.sleep(0.5)
     decisions = {}
@@ -610,10 +652,16 @@ def run_outbound(setup: Setup, before: Path, after: Path, runs: int, seed: int) 
                 "permissionDecision"
             ]
             for tree, argv in argvs.items()
+            if tree != "bare"
         }
-    print("\noutbound cases, decisions (before -> after):")
+    print("\noutbound cases, decisions (before -> after; resident before -> after):")
     for name, by_tree in decisions.items():
-        print(f"  {name:10} {by_tree['before']} -> {by_tree['after']}")
+        print(
+            f"  {name:10} {by_tree['before']} -> {by_tree['after']};"
+            f" {by_tree['before_resident']} -> {by_tree['after_resident']}"
+        )
+        if by_tree["before_resident"] != by_tree["before"] or by_tree["after_resident"] != by_tree["after"]:
+            raise BenchError(f"outbound {name}: the resident hook decided otherwise than the plain one")
     times: dict[str, list[float]] = {f"{tree}:{name}": [] for tree in argvs for name in cases}
     rng = random.Random(seed)
     order = list(times)
@@ -622,7 +670,7 @@ def run_outbound(setup: Setup, before: Path, after: Path, runs: int, seed: int) 
         for key in order:
             tree, name = key.split(":")
             ms, rc, out, err = timed(argvs[tree], cases[name], env=setup.env, cwd=setup.project)
-            problem = check_hook_output(rc, out)
+            problem = check_hook_output(rc, out) if tree != "bare" else ("" if rc == 0 else f"exit {rc}")
             if problem:
                 raise BenchError(f"outbound {key}: {problem}: {err.decode()[-300:]}")
             times[key].append(ms)
@@ -641,6 +689,32 @@ def report_outbound(times: dict[str, list[float]], before: Path, after: Path) ->
         out[name] = a50 / b50
         out[f"{name}_before"], out[f"{name}_after"] = b50, a50
         print(f"{name:10} {len(a):5d} {b50:11.2f} {a50:10.2f} {b95:11.2f} {a95:10.2f}  x{a50 / b50:.2f}")
+    bare = [ms for key, values in times.items() if key.startswith("bare:") for ms in values]
+    bare50 = percentile(bare, 50)
+    print(f"\nthe resident hook of each tree (its own server), the same rounds; bare p50 {bare50:.2f} ms")
+    print(
+        f"{'case':10} {'n':>5} {'before p50':>11} {'after p50':>10} {'before p99':>11} {'after p99':>10}  ratio p50"
+    )
+    every: dict[str, list[float]] = {"before": [], "after": []}
+    for name in OUTBOUND_CASES:
+        b, a = times[f"before_resident:{name}"], times[f"after_resident:{name}"]
+        every["before"] += b
+        every["after"] += a
+        b50, a50, b99, a99 = percentile(b, 50), percentile(a, 50), percentile(b, 99), percentile(a, 99)
+        print(f"{name:10} {len(a):5d} {b50:11.2f} {a50:10.2f} {b99:11.2f} {a99:10.2f}  x{a50 / b50:.2f}")
+    for tree, values in every.items():
+        p50, p99 = percentile(values, 50), percentile(values, 99)
+        out[f"resident_{tree}_p50"], out[f"resident_{tree}_p99"] = p50, p99
+        out[f"resident_{tree}_x_bare"] = p50 / bare50
+        print(
+            f"resident {tree:6}: p50 {p50:7.2f} ms (x{p50 / bare50:.2f} bare), p99 {p99:7.2f} ms, all cases"
+        )
+    cold = {tree: [ms for n in OUTBOUND_CASES for ms in times[f"{tree}:{n}"]] for tree in ("before", "after")}
+    for tree, values in cold.items():
+        out[f"cold_{tree}_x_bare"] = percentile(values, 50) / bare50
+        print(
+            f"cold     {tree:6}: p50 {percentile(values, 50):7.2f} ms (x{out[f'cold_{tree}_x_bare']:.2f} bare)"
+        )
     return out
 
 
@@ -1127,6 +1201,20 @@ def main(argv: list[str] | None = None) -> int:
             f" outbound_{name}_after_ms={outbound[name + '_after']:.2f} outbound_{name}_ratio={outbound[name]:.2f}"
             for name in OUTBOUND_CASES
             if name in outbound
+        )
+        + "".join(
+            f" {key}={outbound[key]:.2f}"
+            for key in (
+                "resident_before_p50",
+                "resident_after_p50",
+                "resident_before_p99",
+                "resident_after_p99",
+                "resident_before_x_bare",
+                "resident_after_x_bare",
+                "cold_before_x_bare",
+                "cold_after_x_bare",
+            )
+            if key in outbound
         )
     )
     return 0

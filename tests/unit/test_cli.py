@@ -146,7 +146,7 @@ def test_compiled_settings_use_the_resident_client_by_default(
     policy = tmp_path / "ramparts.yaml"
     run(capsys, "policy", "init", str(policy))
     base = ["--policy", str(policy), "--state-dir", str(tmp_path / "st")]
-    client = os.path.realpath(hook_client.__file__)
+    client = os.path.join(os.path.dirname(os.path.realpath(hook_client.__file__)), "run_hook_client.py")
 
     def compiled(*extra: str, path: Path = policy) -> set[str]:
         code, out, err = run(capsys, "compile", *base[:1], str(path), *base[2:], *extra)

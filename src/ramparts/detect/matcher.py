@@ -16,9 +16,10 @@ one, which ``tests/unit/detect`` checks by running every backend over the same i
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any, Literal, NamedTuple
 
 from .._hashing import sha256
@@ -83,6 +84,68 @@ def spans(regex: Any, data: bytes) -> Iterator[tuple[int, int]]:
         pos = pos + 1 if pos == found[1] else found[1]  # past an empty match, else after this one
 
 
+def window_spans(
+    regex: Any, data: bytes, ends: Sequence[int], width: int
+) -> Iterator[tuple[int, int]] | None:
+    """What :func:`spans` gives, looking only near ``ends``; ``None`` when it cannot (not RE2).
+
+    ``ends`` are the sorted end offsets of every match, in ``data``, of a pattern that lies inside each
+    match of ``regex`` (its Hyperscan prefilter, or the pattern itself), and ``width`` is the most
+    characters a match of ``regex`` spans (at least one). A match ``[s, t)`` then holds a prefilter
+    match ending at some ``e`` with ``s < e <= t <= s + width``: no match starts before the first such
+    end past the search position minus ``width``. Each search runs in a window with RE2's ``endpos``,
+    which keeps the whole of ``data`` as the context of ``\\b`` and ``$``; a match found in a window is
+    taken only when every match from its start would fit in it (``s + width <= endpos``), so it is the
+    leftmost-first match of the whole data. The phone pattern, run over a JSON file of numbers, scans
+    a few hundred bytes around each candidate instead of the file.
+    """
+    raw = _raw_re2_match(regex)
+    if raw is None or width < 1:
+        return None
+    return _window_spans(raw, data, ends, width)
+
+
+def _window_spans(
+    raw: tuple[Any, Any], data: bytes, ends: Sequence[int], width: int
+) -> Iterator[tuple[int, int]]:
+    match, anchor = raw
+    size = len(data)
+    span = 2 * width + 256
+    low = 0  # no match of the whole data starts in [the search position, low)
+    while True:
+        at = bisect.bisect_right(ends, low)
+        if at == len(ends):
+            return
+        low = max(low, ends[at] - width)
+        high = min(size, low + span)
+        found = match(anchor, data, low, high)[0]
+        if found[0] != -1 and (found[0] + width <= high or high == size):
+            yield found[0], found[1]
+            low = found[1]  # a match is never empty (width >= 1 and every match ends past its start)
+            continue
+        if high == size:
+            return
+        low = high - width + 1  # nothing starts in [low, high - width]: each would have fit
+
+
+def pattern_width(regex: str, case_insensitive: bool) -> int:
+    """The most characters a match of ``regex`` spans, or 0 when unbounded (or too wide to window)
+    or when it may match the empty string."""
+    import importlib
+
+    sre_parse: Any = importlib.import_module("re._parser")  # what ``re`` compiles with (no stubs)
+
+    try:
+        low, high = sre_parse.parse(regex, flags(case_insensitive)).getwidth()
+    except (re.error, OverflowError, RecursionError):
+        return 0
+    return high if low >= 1 and high <= MAX_WINDOW_WIDTH else 0
+
+
+MAX_WINDOW_WIDTH = 4096
+"""A pattern wider than this is run over the whole text (its windows would be most of it)."""
+
+
 def _raw_re2_match(regex: Any) -> tuple[Any, Any] | None:
     """The bound ``RE2.Match`` and its unanchored mode, when ``regex`` is an ``re2`` pattern whose
     direct calls give what its ``finditer`` gives on a probe (checked once per pattern)."""
@@ -130,7 +193,8 @@ class Pattern(NamedTuple):
     case_insensitive: bool = False
     prefilter: str = ""
     """Optional looser regex the multi-pattern pass runs instead of ``regex``: it must match wherever
-    ``regex`` does (a superset). Hyperscan is slow on long bounded repeats before a literal (an email's
+    ``regex`` does (a superset), and inside each of its matches (where the scan then looks: see
+    :func:`window_spans`). Hyperscan is slow on long bounded repeats before a literal (an email's
     local part before ``@``); ``[A-Za-z0-9._%+-]@[A-Za-z0-9]`` finds the same texts at full speed."""
 
 
@@ -155,11 +219,16 @@ class Matcher:
         *,
         backend: Backend | Literal["auto", "cached"] = "auto",
         cache_dir: str | None = None,
+        positions: Collection[int] = (),
     ) -> None:
         """``backend="cached"``: Hyperscan when its compiled database is already in ``cache_dir``, else
         ``re`` (which builds at once); ``cold`` then says a warm-up would pay off. For processes with
-        a deadline (the hook), where compiling the Hyperscan database (seconds) is not affordable."""
+        a deadline (the hook), where compiling the Hyperscan database (seconds) is not affordable.
+
+        ``positions``: the patterns whose every match end :meth:`scan` reports (Hyperscan only), so a
+        detector can run the pattern near those ends instead of over the whole text."""
         self.patterns = tuple(patterns)
+        self.positions = frozenset(positions)
         self._keywords = [tuple(k.lower() for k in p.keywords) for p in self.patterns]
         self._byte_keywords: list[tuple[bytes, ...]] | None = None
         if all(_plain_ascii(k) for ks in self._keywords for k in ks):
@@ -178,7 +247,9 @@ class Matcher:
         for name in names:
             try:
                 if name == "hyperscan":
-                    self._impl = _hyperscan_backend(self.patterns, cache_dir, cached_only=cached_only)
+                    self._impl = _hyperscan_backend(
+                        self.patterns, cache_dir, cached_only=cached_only, positions=self.positions
+                    )
                 else:
                     self._impl = _BUILDERS[name](self.patterns, cache_dir)
             except _NotCached:
@@ -194,9 +265,24 @@ class Matcher:
             raise RuntimeError("no pattern backend could be built")
         self.backend: Backend = chosen
 
-    def candidates(self, text: str, lowered: str | None = None) -> list[int]:
+    def scan(self, text: str) -> tuple[set[int], dict[int, list[int]]]:
+        """What the backend reports on ``text``, before the keywords: the patterns that may match and,
+        for each of :attr:`positions` that does (under Hyperscan), the sorted end offsets of its
+        matches in :func:`ascii_bytes` (a pattern without an entry there must be run over the text).
+        Give the first to :meth:`candidates` as ``hits``."""
+        ends: dict[int, list[int]] = {}
+        hits = self._impl(text, None, None, ends)
+        return hits, ends
+
+    def candidates(
+        self, text: str, lowered: str | None = None, *, hits: Collection[int] | None = None
+    ) -> list[int]:
         """Indices of the patterns worth running on ``text``, in pattern order: those the backend
-        reports and, for a pattern with keywords, only when one of them occurs in ``text.lower()``."""
+        reports and, for a pattern with keywords, only when one of them occurs in ``text.lower()``.
+
+        ``hits``: what :meth:`scan` reported on ``text`` or on a text holding it (a superset of what
+        the backend would report on ``text``: a pattern it adds does not match here, so it only costs
+        a search)."""
         keywords: Sequence[tuple[str | bytes, ...]] = self._keywords
         haystack: str | bytes
         if lowered is not None:
@@ -205,7 +291,8 @@ class Matcher:
             haystack, keywords = lower_ascii_bytes(text), self._byte_keywords
         else:
             haystack = lower(text)
-        hits = self._impl(text, haystack, keywords)
+        if hits is None:
+            hits = self._impl(text, haystack, keywords, None)
         return [i for i in sorted(hits) if not keywords[i] or any(k in haystack for k in keywords[i])]
 
 
@@ -221,10 +308,11 @@ def _re_backend(patterns: Sequence[Pattern], cache_dir: str | None) -> Any:
     del cache_dir
     compiled: list[re.Pattern[str] | None] = [None] * len(patterns)
 
-    def run(text: str, haystack: Any, keywords: Sequence[tuple[Any, ...]]) -> set[int]:
+    def run(text: str, haystack: Any, keywords: Sequence[tuple[Any, ...]] | None, ends: Any) -> set[int]:
+        del ends  # no positions: the detector runs each pattern over the text
         out: set[int] = set()
         for i, pattern in enumerate(patterns):
-            if keywords[i] and not any(k in haystack for k in keywords[i]):
+            if keywords is not None and keywords[i] and not any(k in haystack for k in keywords[i]):
                 continue
             regex = compiled[i]
             if regex is None:
@@ -257,8 +345,8 @@ def _re2_backend(patterns: Sequence[Pattern], cache_dir: str | None) -> Any:
         if ids:
             regex_set.Compile()
 
-    def run(text: str, haystack: Any, keywords: Any) -> set[int]:
-        del haystack, keywords
+    def run(text: str, haystack: Any, keywords: Any, ends: Any) -> set[int]:
+        del haystack, keywords, ends
         out: set[int] = set()
         for regex_set, ids in sets.values():
             if ids:
@@ -269,12 +357,20 @@ def _re2_backend(patterns: Sequence[Pattern], cache_dir: str | None) -> Any:
 
 
 def _hyperscan_backend(
-    patterns: Sequence[Pattern], cache_dir: str | None, *, cached_only: bool = False
+    patterns: Sequence[Pattern],
+    cache_dir: str | None,
+    *,
+    cached_only: bool = False,
+    positions: frozenset[int] = frozenset(),
 ) -> Any:
     import hyperscan
 
-    base = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
-    flags = [base | (hyperscan.HS_FLAG_CASELESS if p.case_insensitive else 0) for p in patterns]
+    flags = [
+        hyperscan.HS_FLAG_ALLOWEMPTY
+        | (0 if i in positions else hyperscan.HS_FLAG_SINGLEMATCH)  # every end of these, once of the rest
+        | (hyperscan.HS_FLAG_CASELESS if p.case_insensitive else 0)
+        for i, p in enumerate(patterns)
+    ]
     expressions = [(p.prefilter or p.regex).encode("utf-8") for p in patterns]
     key = sha256(repr((getattr(hyperscan, "__version__", ""), expressions, flags)).encode()).hexdigest()[:32]
     path = os.path.join(cache_dir, f"hs-{key}.db") if cache_dir else None
@@ -298,18 +394,51 @@ def _hyperscan_backend(
     scratch = hyperscan.Scratch(database)
     fallback = frozenset(always)
 
-    def run(text: str, haystack: Any, keywords: Any) -> set[int]:
+    if not positions:
+
+        def run(text: str, haystack: Any, keywords: Any, ends: Any) -> set[int]:
+            del haystack, keywords, ends
+            out: set[int] = set(fallback)
+            database.scan(ascii_bytes(text), match_event_handler=_add_id, scratch=scratch, context=out)
+            return out
+
+        return run
+
+    def run_positions(text: str, haystack: Any, keywords: Any, ends: dict[int, list[int]] | None) -> set[int]:
         del haystack, keywords
+        found: list[tuple[int, int]] = []
+        database.scan(ascii_bytes(text), match_event_handler=_add_end, scratch=scratch, context=found)
         out: set[int] = set(fallback)
-        database.scan(ascii_bytes(text), match_event_handler=_add_id, scratch=scratch, context=out)
+        if ends is None:
+            out.update(pattern_id for pattern_id, _ in found)
+            return out
+        for pattern_id, end in found:
+            if pattern_id in positions:
+                at = ends.get(pattern_id)
+                if at is None:
+                    ends[pattern_id] = [end]
+                    out.add(pattern_id)
+                else:
+                    at.append(end)
+            else:
+                out.add(pattern_id)
+        for at in ends.values():
+            at.sort()  # Hyperscan reports by end offset already: a linear check
+        for pattern_id in fallback:
+            ends.pop(pattern_id, None)  # not in the database: no positions, run it over the text
         return out
 
-    return run
+    return run_positions
 
 
 def _add_id(pattern_id: int, start: int, end: int, flags: int, found: set[int]) -> None:
     """Hyperscan's match callback: one function for every scan, the set to fill comes as its context."""
     found.add(pattern_id)
+
+
+def _add_end(pattern_id: int, start: int, end: int, flags: int, found: list[tuple[int, int]]) -> None:
+    """The callback of a database with positions: every match, in the order Hyperscan reports them."""
+    found.append((pattern_id, end))
 
 
 def _compile(hyperscan: Any, expressions: list[bytes], flags: list[int]) -> tuple[Any, list[int]]:

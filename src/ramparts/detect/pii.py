@@ -14,12 +14,22 @@ import bisect
 import functools
 import ipaddress
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from ..model import Finding
 from .excerpt import excerpts
-from .matcher import Backend, Matcher, Pattern, ascii_bytes, compile_regex, lower, spans
+from .matcher import (
+    Backend,
+    Matcher,
+    Pattern,
+    ascii_bytes,
+    compile_regex,
+    lower,
+    pattern_width,
+    spans,
+    window_spans,
+)
 from .redact import fingerprint
 from .secrets import line_index, luhn
 
@@ -338,6 +348,7 @@ class PiiScanner:
             [Pattern(e.pattern, e.keywords, e.case_insensitive, e.prefilter) for e in self.entities],
             backend=backend,  # type: ignore[arg-type]
             cache_dir=cache_dir,
+            positions=range(len(self.entities)),
         )
         self._engine = "re" if self.matcher.backend == "re" else "auto"
         self._compiled: dict[int, Any] = {}
@@ -346,12 +357,15 @@ class PiiScanner:
         """(entity, start, end, confidence) of every accepted candidate, in order."""
         if limit is not None:
             text = text[:limit]
+        # the prefilter reports where each entity's prefilter matched: the pattern is run near there
+        hit_ids, positions = self.matcher.scan(text)
         # Context words are looked for in the lower-cased 48 characters before a value. Lower-casing a
         # whole non-ASCII text is slow (a translation file: tens of ms), and a window lower-cased on its
         # own is the same string unless the text holds a character whose lower case is two characters
         # (İ, which would shift every offset after it) or depends on its neighbours (Σ): only then, and
         # for ASCII text (where it is nearly free), is the whole text lower-cased once.
-        indices = self.matcher.candidates(text)  # keywords: in the bytes the secret scan lower-cased
+        # keywords: in the bytes the secret scan lower-cased
+        indices = self.matcher.candidates(text, hits=hit_ids)
         if not indices:
             return []
         lowered = lower(text) if text.isascii() or "\u0130" in text or "\u03a3" in text else None
@@ -360,18 +374,19 @@ class PiiScanner:
         minimum = self.min_confidence
         for index in indices:
             entity = self.entities[index]
-            found = self._compiled.get(index)
-            if found is None:
+            compiled = self._compiled.get(index)
+            if compiled is None:
                 binary = entity.pattern.isascii()
                 regex = compile_regex(
                     entity.pattern, entity.case_insensitive, engine=self._engine, binary=binary
                 )
-                found = self._compiled[index] = (
+                compiled = self._compiled[index] = (
                     regex,
                     binary,
                     _any_word(tuple(entity.context) + tuple(entity.against)),
+                    pattern_width(entity.pattern, entity.case_insensitive) if binary else 0,
                 )
-            regex, binary, words = found
+            regex, binary, words, width = compiled
             phone = entity.id == "pii-phone"
             builtin_phone = phone and entity.pattern == PHONE.pattern
             check = CHECKS[entity.check] if entity.check and not phone else None
@@ -379,7 +394,15 @@ class PiiScanner:
                 check = _card_candidate
             private = entity.id == "pii-ip-address" and not self.private_ips
             base = max(0.0, min(1.0, entity.base))
-            for start, end in spans(regex, data) if binary else (m.span() for m in regex.finditer(text)):
+            near = positions.get(index) if width else None
+            windowed = window_spans(regex, data, near, width) if near is not None else None
+            if windowed is not None:
+                matches: Iterable[tuple[int, int]] = windowed  # only near where the prefilter matched
+            elif binary:
+                matches = spans(regex, data)
+            else:
+                matches = (m.span() for m in regex.finditer(text))
+            for start, end in matches:
                 value = text[start:end]
                 if not phone and check is not None and not check(value):
                     continue  # the entity's own check first: cheaper than the context words

@@ -42,13 +42,15 @@ def resident_command(hook: str, *, python: str | None = None, timeout: int, dead
     The client runs with ``-I -S`` (no site: it imports only built-in modules) and falls back to
     ``hook`` whenever the server cannot take the event. ``--wait-ms`` (how long it waits for the
     server before falling back) leaves the fallback its whole deadline within Claude Code's timeout.
+    The file run is ``run_hook_client.py``, which imports the client from its cached bytecode (run
+    by path, ``hook_client.py`` itself would be compiled on every event).
     """
     import os
 
     from ..agents.claude_code import hook_client
 
     interpreter = python or sys.executable
-    client = os.path.realpath(hook_client.__file__)
+    client = os.path.join(os.path.dirname(os.path.realpath(hook_client.__file__)), "run_hook_client.py")
     wait = max(100, min(1000, (timeout * 1000 - deadline_ms - 500) // 2))
     head = [interpreter, "-I", "-S", client, "--wait-ms", str(wait), "--"]
     return " ".join(shlex.quote(p) for p in head) + " " + hook

@@ -35,6 +35,8 @@ from ramparts.agents.claude_code import hook_server
 from ramparts.detect.redact import load_key
 
 CLIENT = Path(proto.__file__).resolve()
+LAUNCHER = CLIENT.with_name("run_hook_client.py")
+"""What the installed command runs: the client, imported from its cached bytecode."""
 POLICY = "version: 1\nextends: baseline\nhook: {deadline_ms: 1500, timeout: 5}\n"
 
 
@@ -251,6 +253,27 @@ def test_client_imports_only_builtin_modules(env: Env) -> None:
     # `-S` skips site and so os; the client's os and its frozen helpers are the only other modules
     frozen_os = {"os", "posixpath", "genericpath", "stat", "_stat", "_collections_abc", "abc", "_abc"}
     assert names(proc.stderr) - names(bare.stderr) <= {"_socket", "_blake2", "time", *frozen_os}
+    launched = subprocess.run(
+        [env.python, "-I", "-S", "-X", "importtime", str(LAUNCHER), "--no-start", "--", *env.hook_argv()],
+        input=event().decode(),
+        capture_output=True,
+        text=True,
+        env=env.env,
+        check=False,
+    )
+    assert launched.returncode == 0, launched.stderr
+    assert json.loads(launched.stdout)["hookSpecificOutput"]["permissionDecision"] == "allow"
+    extra = {"_socket", "_blake2", "time", "hook_client", *frozen_os}
+    assert "hook_client" in names(launched.stderr)  # imported (from bytecode), not run as a script
+    assert names(launched.stderr) - names(bare.stderr) <= extra
+
+
+def test_the_launcher_does_nothing_when_imported() -> None:
+    """Only run by path does it read stdin and ask the server."""
+    import importlib
+
+    module = importlib.import_module("ramparts.agents.claude_code.run_hook_client")
+    assert not hasattr(module, "hook_client")
 
 
 def test_request_framing_round_trips() -> None:
@@ -693,7 +716,7 @@ def test_compile_resident_writes_the_client_command(env: Env) -> None:
     ).stdout
     handler = json.loads(out)["hooks"]["PreToolUse"][0]["hooks"][0]
     assert handler["onFailure"] == "block" and handler["timeout"] == 5
-    assert f"-I -S {CLIENT} --wait-ms" in handler["command"]
+    assert f"-I -S {LAUNCHER} --wait-ms" in handler["command"]
     assert handler["command"].endswith(" ".join(env.hook_argv()))
     env.policy.write_text(POLICY.replace("timeout: 5}", "timeout: 5, resident: true}"))
     out = subprocess.run(
@@ -703,7 +726,7 @@ def test_compile_resident_writes_the_client_command(env: Env) -> None:
         env=env.env,
         check=True,
     ).stdout
-    assert str(CLIENT) in json.loads(out)["hooks"]["SessionStart"][0]["hooks"][0]["command"]
+    assert str(LAUNCHER) in json.loads(out)["hooks"]["SessionStart"][0]["hooks"][0]["command"]
     # the compiled command works through a shell, as Claude Code runs it
     proc = subprocess.run(
         ["/bin/sh", "-c", handler["command"]],

@@ -185,3 +185,126 @@ def test_spans_are_those_of_finditer(engine: str, text: str) -> None:
     for pattern, case_insensitive in _SPAN_PATTERNS:
         regex = compile_regex(pattern, case_insensitive, engine=engine, binary=True)
         assert list(spans(regex, data)) == [m.span() for m in regex.finditer(data)], pattern
+
+
+# Long texts: candidates far apart (the windows jump), close together (one window holds several) and
+# at either end, so every branch of the window search meets the full scan.
+LONG_TEXTS = st.lists(
+    st.one_of(
+        _PIECES,
+        st.text(alphabet="0123456789 .-+():@abcdef", max_size=12),
+        st.sampled_from(["y" * 300, "7" * 90]),
+    ),
+    max_size=24,
+).map("".join)
+_POSITIONS: dict[str, Matcher] = {}
+
+
+def _positions_matcher() -> Matcher:
+    if "pii" not in _POSITIONS:
+        entities = [*pii.BUILTIN, pii.custom_entity("ticket", r"\bTCK-\d{4,8}\b")]
+        _POSITIONS["pii"] = Matcher(
+            [Pattern(e.pattern, e.keywords, e.case_insensitive, e.prefilter) for e in entities],
+            backend="hyperscan",
+            positions=range(len(entities)),
+        )
+    return _POSITIONS["pii"]
+
+
+@pytest.mark.skipif("hyperscan" not in available_backends(), reason="the match ends come from Hyperscan")
+@settings(max_examples=300, deadline=None)
+@given(LONG_TEXTS)
+def test_window_spans_are_the_full_scans(text: str) -> None:
+    """Every entity's pattern run only near where Hyperscan saw its prefilter end gives exactly the
+    spans of a scan of the whole text (the prefilter lies inside each match; see window_spans)."""
+    from ramparts.detect.matcher import compile_regex, pattern_width, spans, window_spans
+
+    matcher = _positions_matcher()
+    hits, ends = matcher.scan(text)
+    data = ascii_bytes(text)
+    for index, pattern in enumerate(matcher.patterns):
+        regex = compile_regex(pattern.regex, pattern.case_insensitive, binary=True)
+        full = list(spans(regex, data))
+        if not full:
+            continue
+        assert index in hits and index in ends, (pattern.regex, text)  # the prefilter never misses
+        width = pattern_width(pattern.regex, pattern.case_insensitive)
+        assert width > 0
+        windowed = window_spans(regex, data, ends[index], width)
+        if windowed is not None:  # None: RE2 is not installed
+            assert list(windowed) == full, (pattern.regex, text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789 .-+()x\u00e9:abcdefABCDEF@", max_size=60))
+def test_prefilters_lie_inside_every_match(text: str) -> None:
+    """What window_spans relies on: each match of an entity's pattern holds a match of its prefilter."""
+    for entity in pii.BUILTIN:
+        if not entity.prefilter:
+            continue
+        data = ascii_bytes(text)
+        for match in re.finditer(entity.pattern.encode(), data, flags(entity.case_insensitive)):
+            assert re.search(entity.prefilter.encode(), match.group(0)), (entity.id, text)
+
+
+def test_pattern_widths() -> None:
+    from ramparts.detect.matcher import pattern_width
+
+    assert pattern_width(pii.SSN.pattern, False) == 11
+    assert pattern_width(pii.PHONE.pattern, False) == 36
+    assert pattern_width(r"\d+", False) == 0  # unbounded: the whole text is scanned
+    assert pattern_width(r"a?", False) == 0  # may be empty
+    assert pattern_width("(", False) == 0  # not a pattern
+    assert pattern_width("a{5000}", False) == 0  # wider than a window is worth
+
+
+def test_a_json_file_of_dates_and_numbers() -> None:
+    """botocore's service models: thousands of dates and versions the phone prefilter stops at."""
+    rows = [
+        f'"v{i}": "20{i % 90 + 10:02d}-{i % 12 + 1:02d}-{i % 28 + 1:02d}", "n": {i * 7919 % 100000}.{i}'
+        for i in range(3000)
+    ]
+    text = "{" + ",\n".join(rows) + ', "contact": "call 415-555-2671 or jane.roe@acme-corp.io"}'
+    assert hits(SCANNER, text) == reference_hits(SCANNER, text)
+    assert [h[0] for h in hits(SCANNER, text)] == ["pii-phone", "pii-email"]
+
+
+_VALUES = [
+    "415-555-2671 x",
+    "+44 20 7946 0958",
+    "4111 1111 1111 1111",
+    "536-22-8842",
+    "DE89 3704 0044 0532 0130 00",
+    "81.2.69.142",
+    "2a00:1450:4009:81f::200e",
+    "jane.roe@acme-corp.io",
+    "TCK-123456",
+]
+
+
+@pytest.mark.skipif("hyperscan" not in available_backends(), reason="the match ends come from Hyperscan")
+def test_window_spans_at_every_window_edge() -> None:
+    """Values placed where a window could cut one short or miss one: at either end of the text, just
+    inside and outside a window's width from the previous value, in runs."""
+    from ramparts.detect.matcher import compile_regex, pattern_width, spans, window_spans
+
+    matcher = _positions_matcher()
+    checked = 0
+    gaps = (0, 1, 2, 10, 35, 36, 37, 70, 128, 255, 300, 329, 330, 331, 700, 1300)
+    for value in _VALUES:
+        for other in ("555 0100 1234", "4111-1111-1111-1111", value):
+            for gap in gaps:
+                for filler in ("y", "7", " "):
+                    text = filler * gap + value + filler * gap + other + filler * (gap // 2) + value
+                    hits, ends = matcher.scan(text)
+                    data = ascii_bytes(text)
+                    for index in hits:
+                        pattern = matcher.patterns[index]
+                        regex = compile_regex(pattern.regex, pattern.case_insensitive, binary=True)
+                        width = pattern_width(pattern.regex, pattern.case_insensitive)
+                        windowed = window_spans(regex, data, ends[index], width)
+                        if windowed is None:
+                            pytest.skip("RE2 is not installed")
+                        assert list(windowed) == list(spans(regex, data)), (pattern.regex, text)
+                        checked += 1
+    assert checked > 1000

@@ -1,6 +1,8 @@
-"""The resident hook's thin client: ``python -I -S hook_client.py [options] -- <full hook command>``.
+"""The resident hook's thin client: ``python -I -S run_hook_client.py [options] -- <full hook command>``.
 
-Claude Code runs this file by path for every event (the default; ``hook.resident: false`` opts out). It
+Claude Code runs it for every event (the default; ``hook.resident: false`` opts out), through
+``run_hook_client.py``, which imports this module from its cached bytecode (run by path, as older
+installs do, it works the same but is compiled on every event). It
 imports only built-in modules (``_socket``, ``_blake2``, ``os``, ``sys``) so it starts about as fast
 as a bare interpreter, hands the event to ``ramparts hook-server`` over a Unix socket and relays the
 server's answer (stdout, stderr, exit code).
