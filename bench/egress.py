@@ -3,7 +3,11 @@ and 1,000 concurrent tunnels held open (RSS of each proxy).
 
 Usage::
 
-    .venv/bin/python bench/egress.py [--quick] [--connects N] [--megabytes M] [--tunnels T]
+    .venv/bin/python bench/egress.py [--quick] [--connects N] [--megabytes M] [--tunnels T] [--no-dlp]
+        [--before OLD/src]
+
+``--before DIR``: also run the proxy from another source tree (e.g. ``git worktree add /tmp/old <rev>``,
+then ``--before /tmp/old/src``) in the same run, for the CONNECT latency only, and print its ratios too.
 
 Processes on loopback: an origin on 127.0.0.2 (asyncio; a line ``SEND n`` gets n bytes back, anything
 else is echoed), ``ramparts egress`` (the CLI, enforce mode, no credential, an allowed range for the
@@ -181,6 +185,7 @@ def main() -> int:
     parser.add_argument("--megabytes", type=int)
     parser.add_argument("--tunnels", type=int, default=1000)
     parser.add_argument("--no-dlp", action="store_true", help="the proxy without its outbound DLP scan")
+    parser.add_argument("--before", metavar="SRC", help="also measure CONNECT latency of this source tree")
     args = parser.parse_args()
     connects = args.connects or (200 if args.quick else 1000)
     megabytes = args.megabytes or (64 if args.quick else 512)
@@ -203,32 +208,39 @@ def main() -> int:
                 f"egress.serve_origin({origin_port}, {lifetime})"
             )
             procs.append(subprocess.Popen([sys.executable, "-c", origin_code]))
-            env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
             policy = Path(tmp, "policy.yaml")  # the bench is one client far above the per-session rate limit
             policy.write_text("version: 1\negress:\n  anomalies: {max_requests_per_minute: 10000000}\n")
-            ramparts = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "ramparts",
-                    "egress",
-                    "--listen",
-                    f"127.0.0.1:{ramparts_port}",
-                    "--state-dir",
-                    f"{tmp}/state",
-                    "--no-auth",
-                    *(["--no-dlp"] if NO_DLP else []),
-                    "--policy",
-                    str(policy),
-                    "--allow-range",
-                    f"{ORIGIN_HOST}/32",
-                    "--max-lifetime",
-                    str(lifetime),
-                ],
-                env=env,
-                stderr=subprocess.DEVNULL,
-            )
+
+            def proxy(src: str, port: int, state: str) -> subprocess.Popen[bytes]:
+                return subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "ramparts",
+                        "egress",
+                        "--listen",
+                        f"127.0.0.1:{port}",
+                        "--state-dir",
+                        f"{tmp}/{state}",
+                        "--no-auth",
+                        *(["--no-dlp"] if NO_DLP else []),
+                        "--policy",
+                        str(policy),
+                        "--allow-range",
+                        f"{ORIGIN_HOST}/32",
+                        "--max-lifetime",
+                        str(lifetime),
+                    ],
+                    env={**os.environ, "PYTHONPATH": src},
+                    stderr=subprocess.DEVNULL,
+                )
+
+            ramparts = proxy(str(ROOT / "src"), ramparts_port, "state")
             procs.append(ramparts)
+            before_port = 0
+            if args.before:
+                before_port = free_port()
+                procs.append(proxy(os.path.abspath(args.before), before_port, "state-before"))
             conf = Path(tmp, "tinyproxy.conf")
             conf.write_text(
                 f"Port {tiny_port}\nListen 127.0.0.1\nTimeout 600\nMaxClients 4096\nLogLevel Critical\n"
@@ -236,11 +248,22 @@ def main() -> int:
             )
             tiny = subprocess.Popen([tinyproxy_bin, "-d", "-c", str(conf)], stderr=subprocess.DEVNULL)
             procs.append(tiny)
-            for port in (ramparts_port, tiny_port):
-                wait_port(port)
+            for port in (ramparts_port, tiny_port, before_port):
+                if port:
+                    wait_port(port)
             time.sleep(0.3)
             return asyncio.run(
-                run(args, connects, megabytes, origin_port, ramparts_port, tiny_port, ramparts.pid, tiny.pid)
+                run(
+                    args,
+                    connects,
+                    megabytes,
+                    origin_port,
+                    ramparts_port,
+                    tiny_port,
+                    ramparts.pid,
+                    tiny.pid,
+                    before_port,
+                )
             )
         finally:
             for proc in procs:
@@ -261,15 +284,17 @@ async def run(
     tiny_port: int,
     ramparts_pid: int,
     tiny_pid: int,
+    before_port: int = 0,
 ) -> int:
     names = {"ramparts": ramparts_port, "tinyproxy": tiny_port}
-    latency: dict[str, list[float]] = {n: [] for n in names}
+    timed = {**names, **({"before": before_port} if before_port else {})}
+    latency: dict[str, list[float]] = {n: [] for n in timed}
     rates: dict[str, list[float]] = {n: [] for n in names}
-    await connect_latency(ramparts_port, origin_port, 20)  # warm-up: imports, first audit records
-    await connect_latency(tiny_port, origin_port, 20)
-    rounds = 4
+    for port in timed.values():
+        await connect_latency(port, origin_port, 20)  # warm-up: imports, first audit records
+    rounds = 8  # interleaved in short rounds: a load spike on the shared machine hits every proxy
     for _ in range(rounds):
-        for name, port in names.items():
+        for name, port in timed.items():
             latency[name] += await connect_latency(port, origin_port, connects // rounds)
     for _ in range(3):
         for name, port in names.items():
@@ -280,7 +305,7 @@ async def run(
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
     print(f"CONNECT setup latency over {connects} sequential tunnels (ms):")
-    for name in names:
+    for name in timed:
         print(f"  {name:10s} p50 {pct(latency[name], 0.5):6.3f}  p99 {pct(latency[name], 0.99):6.3f}")
     print(f"tunnel throughput, {megabytes} MB download, best of 3 (MB/s):")
     for name in names:
@@ -295,8 +320,14 @@ async def run(
     lat_ratio = statistics.median(latency["ramparts"]) / statistics.median(latency["tinyproxy"])
     p99_ratio = pct(latency["ramparts"], 0.99) / pct(latency["tinyproxy"], 0.99)
     tp_ratio = max(rates["ramparts"]) / max(rates["tinyproxy"])
+    before = ""
+    if before_port:
+        b50 = statistics.median(latency["before"]) / statistics.median(latency["tinyproxy"])
+        b99 = pct(latency["before"], 0.99) / pct(latency["tinyproxy"], 0.99)
+        before = f"before_connect_p50_ratio={b50:.2f} before_connect_p99_ratio={b99:.2f} "
     print(
-        f"RESULT connect_p50_ratio={lat_ratio:.2f} connect_p99_ratio={p99_ratio:.2f} throughput_ratio={tp_ratio:.2f} "
+        f"RESULT connect_p50_ratio={lat_ratio:.2f} connect_p99_ratio={p99_ratio:.2f} {before}"
+        f"throughput_ratio={tp_ratio:.2f} "
         f"connect_p50_ms={pct(latency['ramparts'], 0.5):.3f} throughput_mbps={max(rates['ramparts']):.0f} "
         f"tunnels={held['ramparts'][0]} rss_mb={held['ramparts'][2]:.1f} "
         f"tinyproxy_rss_mb={held['tinyproxy'][2]:.1f}"
