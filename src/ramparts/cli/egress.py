@@ -95,6 +95,24 @@ def _dlp_checker(args: argparse.Namespace, state: str) -> Any:
     return make_checker(policy, detectors, load_key(os.path.join(state, "keys", "fingerprint.key")))
 
 
+def _release_freed_memory() -> None:
+    """Give back to the system what loading the detectors freed. Compiling their pattern databases on a
+    cold cache leaves ~50 MB of freed heap that glibc keeps; a proxy holding 1,000 tunnels for hours
+    should not carry it. Nothing happens where there is no glibc."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if name:
+        try:
+            trim = ctypes.CDLL(name).malloc_trim
+        except (OSError, AttributeError):
+            return
+        trim(0)
+
+
 def _listen(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit():
@@ -152,6 +170,8 @@ def cmd_egress(args: argparse.Namespace) -> int:
         host=default_host(),
         dlp=None if args.no_dlp else _dlp_checker(args, state),
     )
+    if config.dlp is not None:
+        _release_freed_memory()
     # records gathered for up to 20 ms into one commit: the proxy's records must not cost its CONNECTs
     writer = AuditWriter(
         audit_location(state, args.audit_url), key_path=default_key_path(state), batch_seconds=0.02
