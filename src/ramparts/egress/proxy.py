@@ -913,35 +913,44 @@ def _forward_head(head: RequestHead, origin: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+Ready = Callable[[tuple[str, int], "tuple[str, int] | None"], None]
+"""Called once the proxy listens: (its address, the DNS stub's UDP address or None)."""
+
+
 async def serve(
     config: ProxyConfig,
     listen: tuple[str, int],
     *,
     records: RecordSink | None = None,
     lazy_records: LazyRecordSink | None = None,
-    ready: Callable[[tuple[str, int]], None] | None = None,
+    ready: Ready | None = None,
     max_lifetime: float | None = None,
     dns: tuple[str, int] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Run the proxy (and the DNS stub on UDP ``dns``) until cancelled (or ``max_lifetime`` seconds).
-    ``lazy_records``: the proxy's records are built off the loop (the stub's go to ``records``)."""
+    """Run the proxy (and the DNS stub on UDP ``dns``) until ``stop`` is set, SIGTERM/SIGINT, a cancel,
+    or ``max_lifetime`` seconds. ``lazy_records``: the proxy's records are built off the loop (the
+    stub's go to ``records``). Port 0 in ``listen`` or ``dns`` picks a free port; ``ready`` says which."""
     proxy = EgressProxy(config, records=None if lazy_records else records, lazy_records=lazy_records)
     bound = await proxy.start(*listen)
     stub: asyncio.DatagramTransport | None = None
-    if dns is not None:
-        from .dns import start_dns
-
-        stub, _protocol = await start_dns(
-            config.acl, dns, records=records, user=config.user, host=config.host
-        )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, stop.set)  # shut down cleanly: every record gets written
-    if ready is not None:
-        ready(bound)
+    dns_bound: tuple[str, int] | None = None
     try:
+        if dns is not None:
+            from .dns import start_dns
+
+            stub, _protocol = await start_dns(
+                config.acl, dns, records=records, user=config.user, host=config.host
+            )
+            name = stub.get_extra_info("sockname")
+            dns_bound = (str(name[0]), int(name[1]))
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, stop.set)  # shut down cleanly: every record gets written
+        if ready is not None:
+            ready(bound, dns_bound)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max_lifetime):
                 await stop.wait()
