@@ -402,6 +402,8 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
                     item = _egress_range(item, marks, ("egress", key, i), where)
                 if item not in items:
                     items.append(item)
+        if "ports" in layer_egress:
+            layer_egress["ports"] = tuple(layer_egress["ports"])
         egress.update(layer_egress)
         layer_settings = dict(data.get("settings", {}))
         env.update(layer_settings.pop("env", {}))

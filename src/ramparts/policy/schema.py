@@ -353,6 +353,12 @@ SCHEMA: dict[str, Any] = {
                     "items": {"type": "string", "minLength": 2, "maxLength": 64},
                 },
                 "doh": {"enum": ["deny", "allow"]},
+                "ports": {
+                    "type": "array",
+                    "description": "the ports a name or public address may be reached on (allowed ranges: any)",
+                    "items": {"type": "integer", "minimum": 1, "maximum": 65535},
+                    "uniqueItems": True,
+                },
                 "proxy": {
                     "type": "string",
                     "description": "HOST:PORT of `ramparts egress`: compile points Claude Code's sandbox at it",

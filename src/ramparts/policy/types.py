@@ -229,6 +229,9 @@ class EgressSettings(NamedTuple):
     tunnel_label_length: int = 40
     tunnel_entropy: float = 3.5
     tunnel_subdomains: int = 50
+    ports: tuple[int, ...] = (80, 443)
+    """The ports a name or a public address may be reached on (a later layer replaces the list); an
+    address in ``allow_ranges`` (an internal service the policy names) may be reached on any port."""
     proxy: str = ""
     """``HOST:PORT`` of ``ramparts egress``: when set, ``ramparts compile`` writes Claude Code's sandbox
     keys pointing at it and ``HTTPS_PROXY``/``HTTP_PROXY`` for the Claude Code process."""
@@ -362,7 +365,7 @@ def policy_from_json(data: dict[str, Any]) -> Policy:
     )
     fields["gateway"] = GatewaySettings(**gateway)
     egress = dict(data.get("egress") or {})
-    for key in ("allow", "deny", "allow_ranges"):
+    for key in ("allow", "deny", "allow_ranges", "ports"):
         if key in egress:
             egress[key] = tuple(egress[key])
     fields["egress"] = EgressSettings(**egress)
