@@ -41,6 +41,14 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument(
         "--allow-range", action="append", default=[], metavar="CIDR", help="also allow this address range"
     )
+    p.add_argument(
+        "--allow-port",
+        action="append",
+        default=[],
+        type=int,
+        metavar="PORT",
+        help="also allow this port for names and public addresses (the policy's egress.ports: 80, 443)",
+    )
     p.add_argument("--mode", choices=["enforce", "report", "open"], help="override the policy's egress.mode")
     p.add_argument(
         "--no-auth",
@@ -109,6 +117,7 @@ def cmd_egress(args: argparse.Namespace) -> int:
             policy=args.policy or os.environ.get("RAMPARTS_POLICY"),
             allow_hosts=args.allow_host,
             allow_ranges=args.allow_range,
+            allow_ports=args.allow_port,
             mode=args.mode,
             auth=not args.no_auth,
             dlp=not args.no_dlp,

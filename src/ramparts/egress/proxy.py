@@ -25,7 +25,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple, TypeVar
 
 from ..model import Decision
-from .acl import DEFAULT_ALLOW, EgressAcl, check_address, check_host, host_matches, normal_host
+from .acl import (
+    DEFAULT_ALLOW,
+    EgressAcl,
+    check_address,
+    check_host,
+    check_port,
+    host_matches,
+    normal_host,
+)
 from .anomaly import Anomaly, Tracker
 from .classify import Classified, IPAddress, classify, parse_address
 from .credentials import Identity, Verifier
@@ -458,6 +466,7 @@ class EgressProxy:
                 raise Refused(refusal, status=429, socks=SOCKS_NOT_ALLOWED)
         if literal is not None:  # check_host classified it already
             conn.address, conn.address_class = str(literal), self._classify(literal).label
+            self._port(conn, (literal,))
             return (literal,)
         try:
             addresses = await self._resolve(normal_host(conn.host), conn.port)
@@ -475,7 +484,20 @@ class EgressProxy:
                 conn.admitted = found_address  # report mode: keep what enforce would have done
         conn.address = str(addresses[0])
         conn.address_class = self._classify(addresses[0]).label
+        self._port(conn, addresses)
         return addresses
+
+    def _port(self, conn: _Conn, addresses: tuple[IPAddress, ...]) -> None:
+        """Refuse a port outside the policy's for any address the connection could be dialled to."""
+        for address in addresses:
+            found = check_port(self.acl, conn.host, address, conn.port)
+            if found is None:
+                continue
+            if found.verdict == "deny":
+                conn.address, conn.address_class = str(address), self._classify(address).label
+                raise Refused(found)
+            if conn.admitted is not None and conn.admitted.enforced:
+                conn.admitted = found  # report or open mode: keep what enforce would have done
 
     async def _dial(self, conn: _Conn, addresses: tuple[IPAddress, ...]) -> tuple[Any, Any]:
         """Connect to the first of ``addresses`` (each one classified and allowed) that answers. The

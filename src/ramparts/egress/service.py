@@ -105,6 +105,7 @@ def build_config(
     policy: str | None = None,
     allow_hosts: Sequence[str] = (),
     allow_ranges: Sequence[str] = (),
+    allow_ports: Sequence[int] = (),
     mode: str | None = None,
     auth: bool = True,
     dlp: bool = True,
@@ -132,6 +133,7 @@ def build_config(
         settings,
         allow=tuple(allow_hosts),
         allow_ranges=tuple(allow_ranges),
+        ports=tuple(allow_ports),
         own=own_addresses(),
         revision=loaded.revision if loaded is not None else "",
     )
@@ -271,6 +273,7 @@ def start_in_process(
     policy: str | None = None,
     allow_hosts: Sequence[str] = (),
     allow_ranges: Sequence[str] = (),
+    allow_ports: Sequence[int] = (),
     mode: str | None = None,
     auth: bool = True,
     dlp: bool = True,
@@ -284,6 +287,7 @@ def start_in_process(
         policy=policy,
         allow_hosts=allow_hosts,
         allow_ranges=allow_ranges,
+        allow_ports=allow_ports,
         mode=mode,
         auth=auth,
         dlp=dlp,
@@ -357,6 +361,7 @@ def start_subprocess(
     policy: str | None = None,
     allow_hosts: Sequence[str] = (),
     allow_ranges: Sequence[str] = (),
+    allow_ports: Sequence[int] = (),
     mode: str | None = None,
     auth: bool = True,
     dlp: bool = True,
@@ -377,6 +382,8 @@ def start_subprocess(
         command += ["--allow-host", host]
     for cidr in allow_ranges:
         command += ["--allow-range", cidr]
+    for port in allow_ports:
+        command += ["--allow-port", str(port)]
     if policy:
         command += ["--policy", policy]
     if mode:

@@ -236,6 +236,44 @@ def test_connect_ports_outside_the_range_or_malformed_are_refused(canaries: tupl
     assert allowed.hits == private.hits == six.hits == 0
 
 
+PUBLIC = {"public.test": ["93.184.216.34"], "mixed.test": ["93.184.216.34", "127.0.0.1"]}
+
+
+def test_ports_outside_the_policy_are_refused_for_names_and_public_addresses(
+    canaries: tuple[Canary, ...],
+) -> None:
+    """egress.ports (80, 443 by default) holds for names and public addresses on CONNECT, absolute-form
+    and SOCKS; an allowed range (an internal service) is reachable on any port; an address's class is
+    what a denial names when both apply. Nothing here may dial out: the public address is refused
+    before any connect (a port outside the list), and so is the mixed answer (its loopback address)."""
+    allowed, private, six = canaries
+    ports_acl = acl(allow=("allowed.test", "public.test", "mixed.test", "93.184.216.34"), ports=(80, 443))
+    config = ProxyConfig(acl=ports_acl, state_dir="/x", auth=False)
+    with running(config, resolve={**PUBLIC, "allowed.test": ["127.0.0.2"]}) as p:
+        for target in ("public.test:25", "93.184.216.34:22", "PUBLIC.test.:6379"):
+            status, sock = http_connect(p, target)
+            sock.close()
+            assert status == 403, target
+            assert requests(p)[-1]["rule_ids"] == ["egress.port"]
+        status, _body = http_get(p, "http://public.test:8080/")
+        assert status == 403 and requests(p)[-1]["rule_ids"] == ["egress.port"]
+        code, sock = socks_connect(p, "public.test", 5432)
+        sock.close()
+        assert code == 0x02 and requests(p)[-1]["rule_ids"] == ["egress.port"]
+        status, sock = http_connect(p, "mixed.test:25")
+        sock.close()
+        assert status == 403 and requests(p)[-1]["rule_ids"] == ["egress.address.loopback"]
+        status, sock = http_connect(p, f"allowed.test:{allowed.port}")  # an allowed range: any port
+        sock.close()
+        assert status == 200
+    report = ProxyConfig(acl=ports_acl._replace(mode="report"), state_dir="/x", auth=False)
+    with running(report, resolve={"allowed.test": ["127.0.0.2"], "elsewhere.test": ["127.0.0.2"]}) as p:
+        status, sock = http_connect(p, f"127.0.0.2:{allowed.port}")
+        sock.close()
+        assert status == 200
+    assert private.hits == six.hits == 0
+
+
 # -- IPv6 zone ids ----------------------------------------------------------------------------------------
 
 
