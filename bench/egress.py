@@ -82,6 +82,41 @@ def serve_origin(port: int, lifetime: float) -> None:
     asyncio.run(main())
 
 
+def serve_floor(port: int, lifetime: float) -> None:
+    """The floor of any asyncio proxy here: a bare CONNECT relay on uvloop streams (no checks, no
+    records, no timeouts), to tell the proxy's own cost from the runtime's (``--floor``)."""
+    import uvloop
+
+    async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(1 << 18):
+                dst.write(data)
+                await dst.drain()
+            dst.write_eof()
+        except (ConnectionError, OSError):
+            pass
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            host, _, port_text = head.split(b" ", 2)[1].decode().rpartition(":")
+            up_reader, up_writer = await asyncio.open_connection(host, int(port_text))
+            writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+            up_writer.close()
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096)
+        async with server:
+            await asyncio.sleep(lifetime)
+
+    uvloop.run(main())
+
+
 # -- clients --------------------------------------------------------------------------------------------
 
 
@@ -186,6 +221,9 @@ def main() -> int:
     parser.add_argument("--tunnels", type=int, default=1000)
     parser.add_argument("--no-dlp", action="store_true", help="the proxy without its outbound DLP scan")
     parser.add_argument("--before", metavar="SRC", help="also measure CONNECT latency of this source tree")
+    parser.add_argument(
+        "--floor", action="store_true", help="also time a bare asyncio CONNECT relay (the runtime's floor)"
+    )
     args = parser.parse_args()
     connects = args.connects or (200 if args.quick else 1000)
     megabytes = args.megabytes or (64 if args.quick else 512)
@@ -254,7 +292,15 @@ def main() -> int:
             )
             tiny = subprocess.Popen([tinyproxy_bin, "-d", "-c", str(conf)], stderr=subprocess.DEVNULL)
             procs.append(tiny)
-            for port in (ramparts_port, tiny_port, before_port):
+            floor_port = 0
+            if args.floor:
+                floor_port = free_port()
+                floor_code = (
+                    f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import egress; "
+                    f"egress.serve_floor({floor_port}, {lifetime})"
+                )
+                procs.append(subprocess.Popen([sys.executable, "-c", floor_code], stderr=subprocess.DEVNULL))
+            for port in (ramparts_port, tiny_port, before_port, floor_port):
                 if port:
                     wait_port(port)
             time.sleep(0.3)
@@ -269,6 +315,7 @@ def main() -> int:
                     ramparts.pid,
                     tiny.pid,
                     before_port,
+                    floor_port,
                 )
             )
         finally:
@@ -291,9 +338,11 @@ async def run(
     ramparts_pid: int,
     tiny_pid: int,
     before_port: int = 0,
+    floor_port: int = 0,
 ) -> int:
     names = {"ramparts": ramparts_port, "tinyproxy": tiny_port}
     timed = {**names, **({"before": before_port} if before_port else {})}
+    timed.update({"floor": floor_port} if floor_port else {})
     latency: dict[str, list[float]] = {n: [] for n in timed}
     rates: dict[str, list[float]] = {n: [] for n in names}
     for port in timed.values():
@@ -331,6 +380,9 @@ async def run(
         b50 = statistics.median(latency["before"]) / statistics.median(latency["tinyproxy"])
         b99 = pct(latency["before"], 0.99) / pct(latency["tinyproxy"], 0.99)
         before = f"before_connect_p50_ratio={b50:.2f} before_connect_p99_ratio={b99:.2f} "
+    if floor_port:
+        f50 = statistics.median(latency["floor"]) / statistics.median(latency["tinyproxy"])
+        before += f"floor_connect_p50_ratio={f50:.2f} "
     print(
         f"RESULT connect_p50_ratio={lat_ratio:.2f} connect_p99_ratio={p99_ratio:.2f} {before}"
         f"throughput_ratio={tp_ratio:.2f} "
