@@ -116,6 +116,9 @@ def build_config(
     from .acl import acl_from_settings
     from .proxy import ProxyConfig, default_host, own_addresses
 
+    for port in allow_ports:
+        if not 0 < port < 65536:
+            raise ValueError(f"a port is 1 to 65535, not {port}")
     loaded = None
     if policy:
         from .._locations import policy_ref
