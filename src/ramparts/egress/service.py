@@ -142,8 +142,7 @@ def build_config(
     )
     state = os.path.abspath(state_dir)
     checker = _dlp_checker(loaded, state) if dlp else None
-    if checker is not None:
-        release_freed_memory()
+    release_freed_memory()
     return ProxyConfig(
         acl=acl, state_dir=state, auth=auth, user=getpass.getuser(), host=default_host(), dlp=checker
     )
@@ -164,14 +163,18 @@ def _dlp_checker(loaded: Any, state: str) -> Any:
 
 
 def release_freed_memory() -> None:
-    """Give back to the system what loading the detectors freed. Compiling their pattern databases on a
-    cold cache leaves ~50 MB of freed heap that glibc keeps; a proxy holding 1,000 tunnels for hours
-    should not carry it. Nothing happens where there is no glibc."""
+    """Settle the heap once everything long-lived is loaded: freeze it out of the garbage collector's
+    sight and give back to the system what loading freed (compiling the detectors' pattern databases on
+    a cold cache leaves ~50 MB of freed heap that glibc keeps; a proxy holding 1,000 tunnels for hours
+    should not carry it). The trim is skipped where there is no glibc."""
     import ctypes
     import ctypes.util
     import gc
 
     gc.collect()
+    # what is loaded by now (modules, the policy, the detectors) lives as long as the process: out of
+    # the collector's sight, so the collections a busy proxy's allocations trigger do not walk it
+    gc.freeze()
     name = ctypes.util.find_library("c")
     if name:
         try:
@@ -219,14 +222,17 @@ class InProcessProxy:
             self.ready = Ready(bound[0], bound[1], dns, self.config.acl.mode, os.getpid())
             self._up.set()
 
+        writer = self.writer
+
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             await serve(
                 self.config,
                 self.listen,
-                records=self.writer.append if self.writer else None,
-                lazy_records=self.writer.append_built if self.writer else None,
+                records=writer.append if writer else None,
+                lazy_records=writer.append_built if writer else None,
+                audit_healthy=(lambda: bool(writer.healthy)) if writer else None,
                 ready=ready,
                 dns=self.dns,
                 stop=self._stop,
