@@ -155,6 +155,7 @@ def cmd_egress(args: argparse.Namespace) -> int:
                     listen,
                     records=writer.append,
                     lazy_records=writer.append_built,
+                    audit_healthy=lambda: bool(writer.healthy),
                     ready=ready,
                     max_lifetime=args.max_lifetime,
                     dns=dns,

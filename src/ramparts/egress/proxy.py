@@ -40,6 +40,7 @@ from .credentials import Identity, Verifier
 from .wire import (
     MAX_HEAD,
     SOCKS_COMMAND_UNSUPPORTED,
+    SOCKS_FAILURE,
     SOCKS_HOST_UNREACHABLE,
     SOCKS_NOT_ALLOWED,
     SOCKS_OK,
@@ -245,11 +246,16 @@ class EgressProxy:
         lazy_records: LazyRecordSink | None = None,
         resolver: Resolver = system_resolver,
         clock: Callable[[], float] = time.time,
+        audit_healthy: Callable[[], bool] | None = None,
     ) -> None:
         self.config = config
         self.acl = config.acl
         self.records = records
         self.lazy_records = lazy_records
+        self.audit_healthy = audit_healthy
+        """False after an audit write failed, until one succeeds: connections are refused meanwhile (503,
+        ``egress.audit``; report mode lets them through as would-deny). The refusal's own record is the
+        write that probes the store."""
         """When given, records are built off the event loop (what the CLI does); else ``records`` gets them
         built, on the loop (tests read them at once)."""
         # Pure answers memoised per proxy (the ACL is immutable): the name check, the address classes
@@ -450,6 +456,18 @@ class EgressProxy:
 
     async def _admit(self, conn: _Conn) -> tuple[IPAddress, ...]:
         """Check the target, count anomalies, resolve and classify; the addresses to dial, or Refused."""
+        unrecorded: Decision | None = None
+        if self.audit_healthy is not None and not self.audit_healthy():
+            why = "the audit store cannot be written; refusing until a write succeeds"
+            unrecorded = self._deny("egress.audit", why)
+            if self.acl.mode != "report":
+                raise Refused(unrecorded, 503, SOCKS_FAILURE)
+            unrecorded = unrecorded._replace(
+                verdict="allow",
+                reasons=(f"report mode, would deny: {why}",),
+                enforced=False,
+                would_verdict="deny",
+            )
         decision, literal = self._check_host(conn.host, conn.port)
         if decision.verdict == "deny":
             if literal is not None:
@@ -457,7 +475,7 @@ class EgressProxy:
             elif decision.rule_ids[0].startswith("egress.address."):  # localhost: loopback by name
                 conn.address_class = decision.rule_ids[0].removeprefix("egress.address.")
             raise Refused(decision)
-        conn.admitted = decision
+        conn.admitted = unrecorded or decision
         session = conn.identity.session if conn.identity else ""
         found = self.tracker.request(session, conn.host, self.clock())
         if found:
@@ -646,6 +664,7 @@ class EgressProxy:
             421: "Misdirected Request",
             429: "Too Many Requests",
             502: "Bad Gateway",
+            503: "Service Unavailable",
         }.get(status, "Error")
         body = f"ramparts egress: {reason}\n".encode("utf-8", "replace")
         safe = reason.encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")[:300]
@@ -949,11 +968,17 @@ async def serve(
     max_lifetime: float | None = None,
     dns: tuple[str, int] | None = None,
     stop: asyncio.Event | None = None,
+    audit_healthy: Callable[[], bool] | None = None,
 ) -> None:
     """Run the proxy (and the DNS stub on UDP ``dns``) until ``stop`` is set, SIGTERM/SIGINT, a cancel,
     or ``max_lifetime`` seconds. ``lazy_records``: the proxy's records are built off the loop (the
     stub's go to ``records``). Port 0 in ``listen`` or ``dns`` picks a free port; ``ready`` says which."""
-    proxy = EgressProxy(config, records=None if lazy_records else records, lazy_records=lazy_records)
+    proxy = EgressProxy(
+        config,
+        records=None if lazy_records else records,
+        lazy_records=lazy_records,
+        audit_healthy=audit_healthy,
+    )
     bound = await proxy.start(*listen)
     stub: asyncio.DatagramTransport | None = None
     dns_bound: tuple[str, int] | None = None

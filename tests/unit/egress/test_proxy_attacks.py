@@ -475,3 +475,57 @@ def test_records_built_off_the_loop_are_group_committed_in_order(tmp_path: Path)
         ("EgressRequest", "deny", "egress.connect_failed"),
         ("EgressRequest", "deny", "egress.not_allowed"),
     ]
+
+
+def test_an_audit_store_that_cannot_be_written_closes_the_proxy_until_a_write_succeeds(
+    tmp_path: Path,
+) -> None:
+    """Fail closed: after a failed audit write every connection is refused (503, egress.audit), and the
+    refusal's own record is the probe; once it is written the proxy serves again. Report mode lets
+    connections through, recorded as would-deny. A real AuditWriter on SQLite."""
+    from ramparts.audit.keys import default_key_path
+    from ramparts.audit.writer import AuditWriter
+    from ramparts.testing import audit_records
+
+    canary = Canary("127.0.0.2")
+    writer = AuditWriter(str(tmp_path / "audit.db"), key_path=default_key_path(str(tmp_path)))
+    target = f"allowed.test:{canary.port}"
+
+    def broken() -> dict[str, Any]:
+        raise ValueError("the store said no")
+
+    try:
+        for mode, expected in (("enforce", 503), ("report", 200)):
+            config = ProxyConfig(acl=acl(mode=mode), state_dir="/x", auth=False)
+            with running(
+                config,
+                resolve={"allowed.test": ["127.0.0.2"]},
+                lazy_records=writer.append_built,
+                audit_healthy=lambda: bool(writer.healthy),
+            ) as p:
+                writer.append_built(broken)
+                writer.flush()
+                assert not writer.healthy
+                status, sock = http_connect(p, target)
+                sock.close()
+                assert status == expected
+                if mode == "enforce":
+                    assert b"X-Ramparts-Reason: the audit store cannot be written" in p.last_answer
+                    code, sock = socks_connect(p, "allowed.test", canary.port)
+                    sock.close()
+                    assert code == 0x01
+                writer.flush()
+                assert writer.healthy  # the refusal's record was written: the store works again
+                status, sock = http_connect(p, target)
+                sock.close()
+                assert status == 200
+            writer.flush()  # every record of this proxy is in before the next one starts
+    finally:
+        writer.close()
+        canary.close()
+    audit = [r for r in audit_records(tmp_path / "audit.db") if r.rule_ids[0] == "egress.audit"]
+    assert sorted((r.decision, r.enforced) for r in audit) == [
+        ("allow", False),
+        ("deny", True),
+        ("deny", True),
+    ]
