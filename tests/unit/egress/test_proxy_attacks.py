@@ -529,3 +529,35 @@ def test_an_audit_store_that_cannot_be_written_closes_the_proxy_until_a_write_su
         ("deny", True),
         ("deny", True),
     ]
+
+
+def test_a_long_dlp_scan_does_not_stop_the_other_tunnels(canaries: tuple[Canary, ...]) -> None:
+    """The outbound scan runs off the event loop: while one client's first message is being scanned
+    (here: a scan that lasts until another client has been served), the proxy serves the others. Were
+    the scan on the loop, the second CONNECT could not be answered and the scan would give up after
+    10 s with the other client unserved."""
+    from ramparts.model import Decision
+
+    allowed, *_ = canaries
+    scanning, served = threading.Event(), threading.Event()
+    outcome: list[bool] = []
+
+    def checker(data: bytes, where: str) -> Decision | None:
+        scanning.set()
+        outcome.append(served.wait(10))
+        return None
+
+    config = ProxyConfig(acl=acl(), state_dir="/x", auth=False, dlp=checker)
+    with running(config, resolve={"allowed.test": ["127.0.0.2"]}) as p:
+        status, first = http_connect(p, f"allowed.test:{allowed.port}")
+        assert status == 200
+        with first:
+            first.sendall(b"hello, plain bytes\n")  # not TLS: scanned before it goes upstream
+            assert scanning.wait(10)
+            status, second = http_connect(p, f"allowed.test:{allowed.port}")
+            second.close()
+            assert status == 200
+            served.set()
+            first.settimeout(10)
+            assert first.recv(100) == b"hello, plain bytes\n"  # then the first one's bytes flow
+    assert outcome == [True]
