@@ -95,6 +95,17 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     c.set_defaults(func=cmd_credential)
 
 
+def _raise_open_file_limit() -> None:
+    """Two descriptors per tunnel: take the hard limit on open files (often 1,024 soft)."""
+    try:
+        import resource
+
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def _listen(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit():
@@ -125,6 +136,7 @@ def cmd_egress(args: argparse.Namespace) -> int:
     except (PolicyError, ValueError) as exc:
         print(f"ramparts egress: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    _raise_open_file_limit()
     writer = audit_writer(config.state_dir, args.audit_url)
     wrote: list[str] = []
 

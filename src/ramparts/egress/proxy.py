@@ -90,6 +90,9 @@ class ProxyConfig(NamedTuple):
     over what a plain-HTTP request carries; None: not scanned."""
     dlp_max_body: int = 4 * 1024 * 1024
     """A plain-HTTP body longer than this cannot be scanned whole: with DLP on, it is refused."""
+    max_connections: int = 8192
+    """Client connections served at once; one more is answered 503 and closed at once (many slow
+    clients cannot take every file descriptor; each is also held to ``head_timeout``)."""
     dns_cache_seconds: float = 5.0
     """How long a name's resolved addresses are reused (0: resolve every time). Every address is still
     classified on every connection and only a classified one is dialled, so the cache cannot let a
@@ -355,6 +358,17 @@ class EgressProxy:
     # -- the connection --------------------------------------------------------------------------------
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.active >= self.config.max_connections:
+            self.served += 1
+            conn = _Conn("http")
+            why = f"the proxy is serving its limit of {self.config.max_connections} connections"
+            self._record(self._deny("egress.busy", why), conn)
+            with contextlib.suppress(ConnectionError, OSError):
+                writer.write(
+                    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+                )
+            writer.close()
+            return
         self.active += 1
         task = asyncio.current_task()
         if task is not None:

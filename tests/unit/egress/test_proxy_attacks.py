@@ -561,3 +561,27 @@ def test_a_long_dlp_scan_does_not_stop_the_other_tunnels(canaries: tuple[Canary,
             first.settimeout(10)
             assert first.recv(100) == b"hello, plain bytes\n"  # then the first one's bytes flow
     assert outcome == [True]
+
+
+def test_past_max_connections_one_more_gets_503_and_the_rest_are_served(canaries: tuple[Canary, ...]) -> None:
+    allowed, *_ = canaries
+    config = ProxyConfig(acl=acl(), state_dir="/x", auth=False, max_connections=2)
+    with running(config, resolve={"allowed.test": ["127.0.0.2"]}) as p:
+        held = [p.connect(), p.connect()]  # two clients that send nothing yet
+        for _ in range(200):
+            if p.proxy.active == 2:
+                break
+            time.sleep(0.01)
+        with p.connect() as extra:
+            assert read_head(extra).startswith(b"HTTP/1.1 503 ")
+        assert requests(p)[-1]["rule_ids"] == ["egress.busy"]
+        held.pop().close()
+        for _ in range(200):
+            if p.proxy.active < 2:
+                break
+            time.sleep(0.01)
+        status, sock = http_connect(p, f"allowed.test:{allowed.port}")
+        sock.close()
+        assert status == 200
+        for sock in held:
+            sock.close()
