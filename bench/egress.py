@@ -3,7 +3,11 @@ and 1,000 concurrent tunnels held open (RSS of each proxy).
 
 Usage::
 
-    .venv/bin/python bench/egress.py [--quick] [--connects N] [--megabytes M] [--tunnels T]
+    .venv/bin/python bench/egress.py [--quick] [--connects N] [--megabytes M] [--tunnels T] [--no-dlp]
+        [--before OLD/src]
+
+``--before DIR``: also run the proxy from another source tree (e.g. ``git worktree add /tmp/old <rev>``,
+then ``--before /tmp/old/src``) in the same run, for the CONNECT latency only, and print its ratios too.
 
 Processes on loopback: an origin on 127.0.0.2 (asyncio; a line ``SEND n`` gets n bytes back, anything
 else is echoed), ``ramparts egress`` (the CLI, enforce mode, no credential, an allowed range for the
@@ -76,6 +80,41 @@ def serve_origin(port: int, lifetime: float) -> None:
             await asyncio.sleep(lifetime)
 
     asyncio.run(main())
+
+
+def serve_floor(port: int, lifetime: float) -> None:
+    """The floor of any asyncio proxy here: a bare CONNECT relay on uvloop streams (no checks, no
+    records, no timeouts), to tell the proxy's own cost from the runtime's (``--floor``)."""
+    import uvloop
+
+    async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(1 << 18):
+                dst.write(data)
+                await dst.drain()
+            dst.write_eof()
+        except (ConnectionError, OSError):
+            pass
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            host, _, port_text = head.split(b" ", 2)[1].decode().rpartition(":")
+            up_reader, up_writer = await asyncio.open_connection(host, int(port_text))
+            writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+            up_writer.close()
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096)
+        async with server:
+            await asyncio.sleep(lifetime)
+
+    uvloop.run(main())
 
 
 # -- clients --------------------------------------------------------------------------------------------
@@ -163,7 +202,7 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
-def wait_port(port: int, deadline: float = 20.0) -> None:
+def wait_port(port: int, deadline: float = 120.0) -> None:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         try:
@@ -181,6 +220,10 @@ def main() -> int:
     parser.add_argument("--megabytes", type=int)
     parser.add_argument("--tunnels", type=int, default=1000)
     parser.add_argument("--no-dlp", action="store_true", help="the proxy without its outbound DLP scan")
+    parser.add_argument("--before", metavar="SRC", help="also measure CONNECT latency of this source tree")
+    parser.add_argument(
+        "--floor", action="store_true", help="also time a bare asyncio CONNECT relay (the runtime's floor)"
+    )
     args = parser.parse_args()
     connects = args.connects or (200 if args.quick else 1000)
     megabytes = args.megabytes or (64 if args.quick else 512)
@@ -203,32 +246,45 @@ def main() -> int:
                 f"egress.serve_origin({origin_port}, {lifetime})"
             )
             procs.append(subprocess.Popen([sys.executable, "-c", origin_code]))
-            env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
             policy = Path(tmp, "policy.yaml")  # the bench is one client far above the per-session rate limit
             policy.write_text("version: 1\negress:\n  anomalies: {max_requests_per_minute: 10000000}\n")
-            ramparts = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "ramparts",
-                    "egress",
-                    "--listen",
-                    f"127.0.0.1:{ramparts_port}",
-                    "--state-dir",
-                    f"{tmp}/state",
-                    "--no-auth",
-                    *(["--no-dlp"] if NO_DLP else []),
-                    "--policy",
-                    str(policy),
-                    "--allow-range",
-                    f"{ORIGIN_HOST}/32",
-                    "--max-lifetime",
-                    str(lifetime),
-                ],
-                env=env,
-                stderr=subprocess.DEVNULL,
+
+            # the detectors' compiled databases, shared by every run as a deployed proxy's persist: a
+            # cold compile (~15 s) at each start would time the compiler, not the proxy
+            cache = os.environ.get("RAMPARTS_CACHE_DIR") or os.path.join(
+                tempfile.gettempdir(), "ramparts-bench-detector-cache"
             )
+
+            def proxy(src: str, port: int, state: str) -> subprocess.Popen[bytes]:
+                return subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "ramparts",
+                        "egress",
+                        "--listen",
+                        f"127.0.0.1:{port}",
+                        "--state-dir",
+                        f"{tmp}/{state}",
+                        "--no-auth",
+                        *(["--no-dlp"] if NO_DLP else []),
+                        "--policy",
+                        str(policy),
+                        "--allow-range",
+                        f"{ORIGIN_HOST}/32",
+                        "--max-lifetime",
+                        str(lifetime),
+                    ],
+                    env={**os.environ, "PYTHONPATH": src, "RAMPARTS_CACHE_DIR": cache},
+                    stderr=subprocess.DEVNULL,
+                )
+
+            ramparts = proxy(str(ROOT / "src"), ramparts_port, "state")
             procs.append(ramparts)
+            before_port = 0
+            if args.before:
+                before_port = free_port()
+                procs.append(proxy(os.path.abspath(args.before), before_port, "state-before"))
             conf = Path(tmp, "tinyproxy.conf")
             conf.write_text(
                 f"Port {tiny_port}\nListen 127.0.0.1\nTimeout 600\nMaxClients 4096\nLogLevel Critical\n"
@@ -236,11 +292,31 @@ def main() -> int:
             )
             tiny = subprocess.Popen([tinyproxy_bin, "-d", "-c", str(conf)], stderr=subprocess.DEVNULL)
             procs.append(tiny)
-            for port in (ramparts_port, tiny_port):
-                wait_port(port)
+            floor_port = 0
+            if args.floor:
+                floor_port = free_port()
+                floor_code = (
+                    f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import egress; "
+                    f"egress.serve_floor({floor_port}, {lifetime})"
+                )
+                procs.append(subprocess.Popen([sys.executable, "-c", floor_code], stderr=subprocess.DEVNULL))
+            for port in (ramparts_port, tiny_port, before_port, floor_port):
+                if port:
+                    wait_port(port)
             time.sleep(0.3)
             return asyncio.run(
-                run(args, connects, megabytes, origin_port, ramparts_port, tiny_port, ramparts.pid, tiny.pid)
+                run(
+                    args,
+                    connects,
+                    megabytes,
+                    origin_port,
+                    ramparts_port,
+                    tiny_port,
+                    ramparts.pid,
+                    tiny.pid,
+                    before_port,
+                    floor_port,
+                )
             )
         finally:
             for proc in procs:
@@ -261,15 +337,19 @@ async def run(
     tiny_port: int,
     ramparts_pid: int,
     tiny_pid: int,
+    before_port: int = 0,
+    floor_port: int = 0,
 ) -> int:
     names = {"ramparts": ramparts_port, "tinyproxy": tiny_port}
-    latency: dict[str, list[float]] = {n: [] for n in names}
+    timed = {**names, **({"before": before_port} if before_port else {})}
+    timed.update({"floor": floor_port} if floor_port else {})
+    latency: dict[str, list[float]] = {n: [] for n in timed}
     rates: dict[str, list[float]] = {n: [] for n in names}
-    await connect_latency(ramparts_port, origin_port, 20)  # warm-up: imports, first audit records
-    await connect_latency(tiny_port, origin_port, 20)
-    rounds = 4
+    for port in timed.values():
+        await connect_latency(port, origin_port, 20)  # warm-up: imports, first audit records
+    rounds = 8  # interleaved in short rounds: a load spike on the shared machine hits every proxy
     for _ in range(rounds):
-        for name, port in names.items():
+        for name, port in timed.items():
             latency[name] += await connect_latency(port, origin_port, connects // rounds)
     for _ in range(3):
         for name, port in names.items():
@@ -280,7 +360,7 @@ async def run(
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
     print(f"CONNECT setup latency over {connects} sequential tunnels (ms):")
-    for name in names:
+    for name in timed:
         print(f"  {name:10s} p50 {pct(latency[name], 0.5):6.3f}  p99 {pct(latency[name], 0.99):6.3f}")
     print(f"tunnel throughput, {megabytes} MB download, best of 3 (MB/s):")
     for name in names:
@@ -295,8 +375,17 @@ async def run(
     lat_ratio = statistics.median(latency["ramparts"]) / statistics.median(latency["tinyproxy"])
     p99_ratio = pct(latency["ramparts"], 0.99) / pct(latency["tinyproxy"], 0.99)
     tp_ratio = max(rates["ramparts"]) / max(rates["tinyproxy"])
+    before = ""
+    if before_port:
+        b50 = statistics.median(latency["before"]) / statistics.median(latency["tinyproxy"])
+        b99 = pct(latency["before"], 0.99) / pct(latency["tinyproxy"], 0.99)
+        before = f"before_connect_p50_ratio={b50:.2f} before_connect_p99_ratio={b99:.2f} "
+    if floor_port:
+        f50 = statistics.median(latency["floor"]) / statistics.median(latency["tinyproxy"])
+        before += f"floor_connect_p50_ratio={f50:.2f} "
     print(
-        f"RESULT connect_p50_ratio={lat_ratio:.2f} connect_p99_ratio={p99_ratio:.2f} throughput_ratio={tp_ratio:.2f} "
+        f"RESULT connect_p50_ratio={lat_ratio:.2f} connect_p99_ratio={p99_ratio:.2f} {before}"
+        f"throughput_ratio={tp_ratio:.2f} "
         f"connect_p50_ms={pct(latency['ramparts'], 0.5):.3f} throughput_mbps={max(rates['ramparts']):.0f} "
         f"tunnels={held['ramparts'][0]} rss_mb={held['ramparts'][2]:.1f} "
         f"tinyproxy_rss_mb={held['tinyproxy'][2]:.1f}"

@@ -95,6 +95,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("uninstall", ["--scope", "user", "--root", "{dir}", "--platform", "beos"], 2, "invalid choice"),
     ("policy show", ["{missing}"], 2, "policy file not found"),
     ("egress", ["--listen", "nope"], 2, "HOST:PORT"),
+    ("egress", ["--allow-port", "70000"], 2, "a port is 1 to 65535, not 70000"),
     ("egress credential", [], 2, "--session ID (or --hook) is required"),
     ("agent", [], 2, "no control plane"),
     ("alerts", ["--bogus"], 2, "unrecognized arguments"),

@@ -130,6 +130,10 @@ class AuditStore:
         """Append one record; returns once the commit is durable."""
         return self.log.append(record)
 
+    def append_many(self, records: list[dict[str, Any]]) -> list[StoredRecord]:
+        """Append several records in one durable commit, in order."""
+        return self.log.append_many(records)
+
     def records(self, *, after: int | None = None, start: int = 0) -> Iterator[StoredRecord]:
         """Records in seq order (seqs are 0-based): from ``start``, or those after seq ``after``."""
         return self.log.records(start if after is None else after + 1)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,11 +17,17 @@ class AuditWriter:
     commit per record must not block the event loop). Also runs the usage-store updates, so a record
     and its budget charge leave even when the client has gone."""
 
-    def __init__(self, path: str, *, key_path: str | None = None) -> None:
+    def __init__(self, path: str, *, key_path: str | None = None, batch_seconds: float = 0.0) -> None:
         self.path = path
         self.key_path = key_path
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ramparts-audit")
         self._store: Any = None
+        self._lock = threading.Lock()
+        self._pending: list[Callable[[], dict[str, Any]]] = []
+        self._draining = False
+        self.batch_seconds = batch_seconds
+        """How long :meth:`append_built` waits to gather records into one commit (a busy proxy's records
+        then cost one durable commit per window, not one each)."""
         self.failures = 0
         self.healthy = True
         """False after a write failed, until one succeeds: the server refuses requests meanwhile."""
@@ -50,6 +58,44 @@ class AuditWriter:
     def append(self, record: dict[str, Any]) -> concurrent.futures.Future[bool]:
         """Write one record in the background; the future says whether it was written."""
         return self._pool.submit(self._append, record)
+
+    def append_built(self, build: Callable[[], dict[str, Any]]) -> None:
+        """Queue a function that builds one record: the background thread builds every record queued
+        since its last turn and writes them in one durable commit (group commit), so a busy event loop
+        neither builds records nor waits a commit per record. A build that fails counts as a failed
+        write; so does a failed commit (for every record in it)."""
+        with self._lock:
+            self._pending.append(build)
+            if self._draining:
+                return
+            self._draining = True
+        self._pool.submit(self._drain)
+
+    def _drain(self) -> None:
+        if self.batch_seconds > 0:
+            time.sleep(self.batch_seconds)  # gather what arrives meanwhile into the same commit
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._draining = False
+        records: list[dict[str, Any]] = []
+        for build in batch:
+            try:
+                records.append(self.convert(build()))
+            except Exception as exc:  # noqa: BLE001 - said, counted, and the adapter fails closed after it
+                self.failures += 1
+                self.healthy = False
+                print(f"ramparts: audit record failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if not records:
+            return
+        try:
+            self._open()
+            self._store.append_many(records)
+        except Exception as exc:  # noqa: BLE001 - said, counted, and the adapter fails closed after it
+            self.failures += len(records)
+            self.healthy = False
+            print(f"ramparts: audit write failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return
+        self.healthy = True
 
     def run(self, fn: Callable[[], None]) -> concurrent.futures.Future[None]:
         return self._pool.submit(self._run, fn)

@@ -8,6 +8,7 @@ the built-in defaults without one); the flags extend them. Nothing heavy is impo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import sys
@@ -40,6 +41,14 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument(
         "--allow-range", action="append", default=[], metavar="CIDR", help="also allow this address range"
     )
+    p.add_argument(
+        "--allow-port",
+        action="append",
+        default=[],
+        type=int,
+        metavar="PORT",
+        help="also allow this port for names and public addresses (the policy's egress.ports: 80, 443)",
+    )
     p.add_argument("--mode", choices=["enforce", "report", "open"], help="override the policy's egress.mode")
     p.add_argument(
         "--no-auth",
@@ -61,6 +70,12 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
         metavar="HOST:PORT",
         help="also serve the DNS stub on UDP HOST:PORT (allowed names only, tunnel shapes flagged)",
     )
+    p.add_argument(
+        "--ready-file",
+        metavar="PATH",
+        help="once listening, write {proxy, url, dns, pid, mode} as JSON here (removed on exit): the "
+        "readiness signal for scripts (with --listen 127.0.0.1:0, the port it picked)",
+    )
     p.add_argument("--max-lifetime", type=float, help=argparse.SUPPRESS)  # tests and benchmarks
     p.set_defaults(func=cmd_egress)
     actions = p.add_subparsers(metavar="ACTION")
@@ -80,19 +95,15 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     c.set_defaults(func=cmd_credential)
 
 
-def _dlp_checker(args: argparse.Namespace, state: str) -> Any:
-    """Outbound DLP for plain-HTTP requests: the named policy's (else the baseline's) outbound rules,
-    the detectors it sets, this state directory's fingerprint key."""
-    from .._locations import detector_cache_dir, policy_ref
-    from ..detect.redact import load_key
-    from ..detect.scanner import Detectors
-    from ..egress.dlp import make_checker
-    from ..policy.load import load_policy
+def _raise_open_file_limit() -> None:
+    """Two descriptors per tunnel: take the hard limit on open files (often 1,024 soft)."""
+    try:
+        import resource
 
-    named = args.policy or os.environ.get("RAMPARTS_POLICY")
-    policy = load_policy(policy_ref(args.policy) if named else "profile:baseline")
-    detectors = Detectors.from_settings(policy.detect, ("secret", "pii"), cache_dir=detector_cache_dir(state))
-    return make_checker(policy, detectors, load_key(os.path.join(state, "keys", "fingerprint.key")))
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError):
+        pass
 
 
 def _listen(text: str) -> tuple[str, int]:
@@ -102,61 +113,42 @@ def _listen(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def build_acl(args: argparse.Namespace) -> Any:
-    """The ACL from the policy (when one is named) and the flags; raises PolicyError / ValueError."""
-    from ..egress.acl import acl_from_settings
-    from ..egress.proxy import own_addresses
-    from ..policy.types import EgressSettings
-
-    settings = EgressSettings()
-    revision = ""
-    if args.policy or os.environ.get("RAMPARTS_POLICY"):
-        from .._locations import policy_ref
-        from ..policy.load import load_policy
-
-        policy = load_policy(policy_ref(args.policy))
-        settings, revision = policy.egress, policy.revision
-    if args.mode:
-        settings = settings._replace(mode=args.mode)
-    return acl_from_settings(
-        settings,
-        allow=tuple(args.allow_host),
-        allow_ranges=tuple(args.allow_range),
-        own=own_addresses(),
-        revision=revision,
-    )
-
-
 def cmd_egress(args: argparse.Namespace) -> int:
     import asyncio
 
-    from ..audit.keys import default_key_path
-    from ..audit.store import audit_location
-    from ..audit.writer import AuditWriter
-    from ..egress.proxy import ProxyConfig, default_host, serve
+    from ..egress.proxy import serve
+    from ..egress.service import Ready, audit_writer, build_config, write_ready_file
     from ..errors import PolicyError
 
     try:
         listen = _listen(args.listen)
         dns = _listen(args.dns) if args.dns else None
-        acl = build_acl(args)
+        config = build_config(
+            state_dir(args.state_dir),
+            policy=args.policy or os.environ.get("RAMPARTS_POLICY"),
+            allow_hosts=args.allow_host,
+            allow_ranges=args.allow_range,
+            allow_ports=args.allow_port,
+            mode=args.mode,
+            auth=not args.no_auth,
+            dlp=not args.no_dlp,
+        )
     except (PolicyError, ValueError) as exc:
         print(f"ramparts egress: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    state = os.path.abspath(state_dir(args.state_dir))
-    config = ProxyConfig(
-        acl=acl,
-        state_dir=state,
-        auth=not args.no_auth,
-        user=getpass.getuser(),
-        host=default_host(),
-        dlp=None if args.no_dlp else _dlp_checker(args, state),
-    )
-    writer = AuditWriter(audit_location(state, args.audit_url), key_path=default_key_path(state))
+    _raise_open_file_limit()
+    writer = audit_writer(config.state_dir, args.audit_url)
+    wrote: list[str] = []
 
-    def ready(bound: tuple[str, int]) -> None:
+    def ready(bound: tuple[str, int], dns_bound: tuple[str, int] | None) -> None:
+        if args.ready_file:
+            write_ready_file(
+                args.ready_file, Ready(bound[0], bound[1], dns_bound, config.acl.mode, os.getpid())
+            )
+            wrote.append(args.ready_file)
+        shown = f", DNS on {dns_bound[0]}:{dns_bound[1]}" if dns_bound else ""
         print(
-            f"ramparts egress: listening on {bound[0]}:{bound[1]} (mode {acl.mode})",
+            f"ramparts egress: listening on {bound[0]}:{bound[1]} (mode {config.acl.mode}){shown}",
             file=sys.stderr,
             flush=True,
         )
@@ -174,6 +166,8 @@ def cmd_egress(args: argparse.Namespace) -> int:
                     config,
                     listen,
                     records=writer.append,
+                    lazy_records=writer.append_built,
+                    audit_healthy=lambda: bool(writer.healthy),
                     ready=ready,
                     max_lifetime=args.max_lifetime,
                     dns=dns,
@@ -185,6 +179,9 @@ def cmd_egress(args: argparse.Namespace) -> int:
         print(f"ramparts egress: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
     finally:
+        for path in wrote:  # not ready any more
+            with contextlib.suppress(OSError):
+                os.unlink(path)
         writer.close()
     return EXIT_OK
 

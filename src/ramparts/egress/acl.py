@@ -139,6 +139,9 @@ class EgressAcl(NamedTuple):
     anomalies: Anomalies = Anomalies()
     own: frozenset[ipaddress.IPv4Address | ipaddress.IPv6Address] = frozenset()
     revision: str = ""
+    ports: tuple[int, ...] = ()
+    """The ports a name or public address may be reached on; empty: any (the policy's default is 80
+    and 443, see :func:`acl_from_settings`)."""
 
 
 def host_matches(pattern: str, host: str) -> bool:
@@ -288,6 +291,18 @@ def _address_decision(acl: EgressAcl, host: str, found: Classified, port: int, *
     return _decide(acl, "allow", "egress.address.public", f"{shown} is a public address")
 
 
+def check_port(
+    acl: EgressAcl, host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int
+) -> Decision | None:
+    """After the address checks passed: a port outside ``acl.ports`` is denied, unless an allowed range
+    covers the address (an internal service the policy names, on whatever port it serves). None: the
+    port is fine. Checked last, so an address's class is what a denial names when both apply."""
+    if not acl.ports or port in acl.ports or covered(str(address), acl.allow_ranges):
+        return None
+    listed = ", ".join(str(p) for p in acl.ports)
+    return _decide(acl, "deny", "egress.port", f"{host[:80]}:{port}: port {port} is not allowed ({listed})")
+
+
 def check_target(acl: EgressAcl, host: str, port: int) -> Decision:
     """The hook's check, without DNS: the same as the proxy's first step."""
     return check_host(acl, host, port)
@@ -336,9 +351,10 @@ def acl_from_settings(
     allow_ranges: tuple[str, ...] = (),
     own: frozenset[ipaddress.IPv4Address | ipaddress.IPv6Address] = frozenset(),
     revision: str = "",
+    ports: tuple[int, ...] = (),
 ) -> EgressAcl:
-    """The ACL of a policy's ``egress:`` section, extended by the command line's ``--allow-host`` and
-    ``--allow-range`` (raises ValueError for a range that is not a CIDR)."""
+    """The ACL of a policy's ``egress:`` section, extended by the command line's ``--allow-host``,
+    ``--allow-range`` and ``--allow-port`` (raises ValueError for a range that is not a CIDR)."""
     ranges = tuple(ipaddress.ip_network(r, strict=True) for r in (*settings.allow_ranges, *allow_ranges))
     return EgressAcl(
         allow=tuple(dict.fromkeys((*DEFAULT_ALLOW, *settings.allow, *allow))),
@@ -356,6 +372,7 @@ def acl_from_settings(
         ),
         own=own,
         revision=revision,
+        ports=tuple(dict.fromkeys((*settings.ports, *ports))),
     )
 
 

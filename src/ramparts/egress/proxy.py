@@ -13,7 +13,9 @@ proxy keeps serving everyone else.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
 import ipaddress
 import os
 import signal
@@ -24,13 +26,22 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple, TypeVar
 
 from ..model import Decision
-from .acl import DEFAULT_ALLOW, EgressAcl, check_address, check_host, host_matches, normal_host
+from .acl import (
+    DEFAULT_ALLOW,
+    EgressAcl,
+    check_address,
+    check_host,
+    check_port,
+    host_matches,
+    normal_host,
+)
 from .anomaly import Anomaly, Tracker
-from .classify import IPAddress, classify, parse_address
+from .classify import Classified, IPAddress, classify, parse_address
 from .credentials import Identity, Verifier
 from .wire import (
     MAX_HEAD,
     SOCKS_COMMAND_UNSUPPORTED,
+    SOCKS_FAILURE,
     SOCKS_HOST_UNREACHABLE,
     SOCKS_NOT_ALLOWED,
     SOCKS_OK,
@@ -49,6 +60,10 @@ from .wire import (
 _T = TypeVar("_T")
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 RecordSink = Callable[[dict[str, Any]], object]
+LazyRecordSink = Callable[[Callable[[], dict[str, Any]]], object]
+"""Takes a function that builds the record, to call off the event loop (``AuditWriter.append_built``)."""
+_CACHED = 4096
+"""Entries each of the proxy's memo tables holds (cleared whole when full: bounded memory)."""
 _CHUNK = 256 * 1024
 _HOP = frozenset(
     {"proxy-authorization", "proxy-connection", "connection", "keep-alive", "te", "trailer", "upgrade"}
@@ -75,6 +90,13 @@ class ProxyConfig(NamedTuple):
     over what a plain-HTTP request carries; None: not scanned."""
     dlp_max_body: int = 4 * 1024 * 1024
     """A plain-HTTP body longer than this cannot be scanned whole: with DLP on, it is refused."""
+    max_connections: int = 8192
+    """Client connections served at once; one more is answered 503 and closed at once (many slow
+    clients cannot take every file descriptor; each is also held to ``head_timeout``)."""
+    dns_cache_seconds: float = 5.0
+    """How long a name's resolved addresses are reused (0: resolve every time). Every address is still
+    classified on every connection and only a classified one is dialled, so the cache cannot let a
+    private answer through; it only pins a name to the addresses checked first, for this long."""
 
 
 class Refused(Exception):
@@ -98,6 +120,7 @@ class _Conn:
         "down",
         "host",
         "identity",
+        "last",
         "method",
         "port",
         "protocol",
@@ -118,9 +141,19 @@ class _Conn:
         self.up = 0
         self.down = 0
         self.identity: Identity | None = None
+        self.last = 0.0
+        """time.monotonic() of the last bytes relayed either way (the idle watchdog reads it)."""
         self.anomalies: list[Anomaly] = []
         self.admitted: Decision | None = None
         """The ACL's allow (in report mode: the would-deny) that let the connection through."""
+
+    def snapshot(self) -> _Conn:
+        """A copy to build a record from later (off the event loop), while this one goes on changing."""
+        copy = _Conn(self.protocol)
+        for name in self.__slots__:
+            setattr(copy, name, getattr(self, name))
+        copy.anomalies = list(self.anomalies)
+        return copy
 
 
 async def system_resolver(host: str, port: int) -> list[IPAddress]:
@@ -214,12 +247,28 @@ class EgressProxy:
         config: ProxyConfig,
         *,
         records: RecordSink | None = None,
+        lazy_records: LazyRecordSink | None = None,
         resolver: Resolver = system_resolver,
         clock: Callable[[], float] = time.time,
+        audit_healthy: Callable[[], bool] | None = None,
     ) -> None:
         self.config = config
         self.acl = config.acl
         self.records = records
+        self.lazy_records = lazy_records
+        self.audit_healthy = audit_healthy
+        """False after an audit write failed, until one succeeds: connections are refused meanwhile (503,
+        ``egress.audit``; report mode lets them through as would-deny). The refusal's own record is the
+        write that probes the store."""
+        """When given, records are built off the event loop (what the CLI does); else ``records`` gets them
+        built, on the loop (tests read them at once)."""
+        # Pure answers memoised per proxy (the ACL is immutable): the name check, the address classes
+        # and the address checks cost more than the rest of a CONNECT's Python work together.
+        self._host_checks: dict[tuple[str, int], tuple[Decision, IPAddress | None]] = {}
+        self._address_checks: dict[tuple[str, IPAddress, int], Decision] = {}
+        self._classes: dict[IPAddress, Classified] = {}
+        self._dns: dict[str, tuple[float, tuple[IPAddress, ...]]] = {}
+        self._scanner: concurrent.futures.ThreadPoolExecutor | None = None
         self.resolver = resolver
         self.clock = clock
         self.tracker = Tracker(config.acl.anomalies)
@@ -248,24 +297,42 @@ class EgressProxy:
             await self.server.wait_closed()
         if self.verifier is not None:
             self.verifier.close()
+        if self._scanner is not None:
+            self._scanner.shutdown(wait=False, cancel_futures=True)
 
     # -- records ---------------------------------------------------------------------------------------
 
     def _record(self, decision: Decision, conn: _Conn, event: str = "EgressRequest") -> None:
-        if self.records is None:
+        if self.records is None and self.lazy_records is None:
             return
         try:
-            self.records(
-                egress_record(
-                    decision,
-                    conn,
-                    event=event,
-                    now=self.clock(),
-                    user=self.config.user,
-                    host=self.config.host,
-                    mode=self.acl.mode,
+            now = self.clock()
+            config = self.config
+            if self.lazy_records is not None:  # built by the audit writer's thread, not here
+                self.lazy_records(
+                    functools.partial(
+                        egress_record,
+                        decision,
+                        conn.snapshot(),
+                        event=event,
+                        now=now,
+                        user=config.user,
+                        host=config.host,
+                        mode=self.acl.mode,
+                    )
                 )
-            )
+            elif self.records is not None:
+                self.records(
+                    egress_record(
+                        decision,
+                        conn,
+                        event=event,
+                        now=now,
+                        user=config.user,
+                        host=config.host,
+                        mode=self.acl.mode,
+                    )
+                )
         except Exception as exc:  # noqa: BLE001 - recording must never take the proxy down
             print(f"ramparts egress: audit record failed: {type(exc).__name__}: {exc}", file=sys.stderr)
 
@@ -291,16 +358,28 @@ class EgressProxy:
     # -- the connection --------------------------------------------------------------------------------
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.active >= self.config.max_connections:
+            self.served += 1
+            conn = _Conn("http")
+            why = f"the proxy is serving its limit of {self.config.max_connections} connections"
+            self._record(self._deny("egress.busy", why), conn)
+            with contextlib.suppress(ConnectionError, OSError):
+                writer.write(
+                    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+                )
+            writer.close()
+            return
         self.active += 1
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
         try:
-            first = await _within(reader.readexactly(1), self.config.head_timeout)
+            deadline = asyncio.get_running_loop().time() + self.config.head_timeout
+            first = await _by(reader.readexactly(1), deadline)
             if first == b"\x05":
-                await self._socks(reader, writer)
+                await self._socks(reader, writer, deadline)
             else:
-                await self._http(first, reader, writer)
+                await self._http(first, reader, writer, deadline)
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, OSError):
             pass
         except Exception as exc:  # noqa: BLE001 - one connection's bug must not stop the others
@@ -348,47 +427,117 @@ class EgressProxy:
             verdict="deny", reasons=(reason,), rule_ids=(rule,), policy_revision=self.acl.revision
         )
 
+    # -- memoised pure checks --------------------------------------------------------------------------
+
+    def _check_host(self, host: str, port: int) -> tuple[Decision, IPAddress | None]:
+        """:func:`check_host` and the literal address in ``host`` (None for a name), memoised."""
+        key = (host, port)
+        hit = self._host_checks.get(key)
+        if hit is None:
+            if len(self._host_checks) >= _CACHED:
+                self._host_checks.clear()
+            hit = self._host_checks[key] = (check_host(self.acl, host, port), parse_address(host))
+        return hit
+
+    def _check_address(self, host: str, address: IPAddress, port: int) -> Decision:
+        key = (host, address, port)
+        hit = self._address_checks.get(key)
+        if hit is None:
+            if len(self._address_checks) >= _CACHED:
+                self._address_checks.clear()
+            hit = self._address_checks[key] = check_address(self.acl, host, address, port)
+        return hit
+
+    def _classify(self, address: IPAddress) -> Classified:
+        hit = self._classes.get(address)
+        if hit is None:
+            if len(self._classes) >= _CACHED:
+                self._classes.clear()
+            hit = self._classes[address] = classify(address, self.acl.own)
+        return hit
+
+    async def _resolve(self, name: str, port: int) -> tuple[IPAddress, ...]:
+        """The resolver's answer, reused for ``dns_cache_seconds`` (what is reused is only ever dialled
+        after being classified again by the caller)."""
+        ttl = self.config.dns_cache_seconds
+        now = time.monotonic()
+        if ttl > 0:
+            hit = self._dns.get(name)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        addresses = tuple(await _within(self.resolver(name, port), self.config.connect_timeout))
+        if ttl > 0 and addresses:
+            if len(self._dns) >= _CACHED:
+                self._dns.clear()
+            self._dns[name] = (now + ttl, addresses)
+        return addresses
+
     async def _admit(self, conn: _Conn) -> tuple[IPAddress, ...]:
         """Check the target, count anomalies, resolve and classify; the addresses to dial, or Refused."""
-        decision = check_host(self.acl, conn.host, conn.port)
-        literal = parse_address(conn.host)
+        unrecorded: Decision | None = None
+        if self.audit_healthy is not None and not self.audit_healthy():
+            why = "the audit store cannot be written; refusing until a write succeeds"
+            unrecorded = self._deny("egress.audit", why)
+            if self.acl.mode != "report":
+                raise Refused(unrecorded, 503, SOCKS_FAILURE)
+            unrecorded = unrecorded._replace(
+                verdict="allow",
+                reasons=(f"report mode, would deny: {why}",),
+                enforced=False,
+                would_verdict="deny",
+            )
+        decision, literal = self._check_host(conn.host, conn.port)
         if decision.verdict == "deny":
             if literal is not None:
-                conn.address, conn.address_class = str(literal), classify(literal, self.acl.own).label
+                conn.address, conn.address_class = str(literal), self._classify(literal).label
             elif decision.rule_ids[0].startswith("egress.address."):  # localhost: loopback by name
                 conn.address_class = decision.rule_ids[0].removeprefix("egress.address.")
             raise Refused(decision)
-        conn.admitted = decision
+        conn.admitted = unrecorded or decision
         session = conn.identity.session if conn.identity else ""
-        refusal = self._anomalies(conn, self.tracker.request(session, conn.host, self.clock()))
-        if refusal is not None:
-            raise Refused(refusal, status=429, socks=SOCKS_NOT_ALLOWED)
+        found = self.tracker.request(session, conn.host, self.clock())
+        if found:
+            refusal = self._anomalies(conn, found)
+            if refusal is not None:
+                raise Refused(refusal, status=429, socks=SOCKS_NOT_ALLOWED)
         if literal is not None:  # check_host classified it already
-            conn.address, conn.address_class = str(literal), classify(literal, self.acl.own).label
+            conn.address, conn.address_class = str(literal), self._classify(literal).label
+            self._port(conn, (literal,))
             return (literal,)
         try:
-            addresses = await _within(
-                self.resolver(normal_host(conn.host), conn.port), self.config.connect_timeout
-            )
+            addresses = await self._resolve(normal_host(conn.host), conn.port)
         except (OSError, TimeoutError, UnicodeError, ValueError) as exc:
             why = f"cannot resolve {conn.host}: {type(exc).__name__}"
             raise Refused(self._deny("egress.resolve_failed", why), 502, SOCKS_HOST_UNREACHABLE) from exc
         if not addresses:
             raise Refused(self._deny("egress.resolve_failed", f"{conn.host} has no address"), 502, 4)
-        allowed: list[IPAddress] = []
         for address in addresses:
-            found = check_address(self.acl, conn.host, address, conn.port)
-            if found.verdict == "deny":  # one bad answer refuses the name: no rebinding games
-                conn.address, conn.address_class = str(address), classify(address, self.acl.own).label
+            found_address = self._check_address(conn.host, address, conn.port)
+            if found_address.verdict == "deny":  # one bad answer refuses the name: no rebinding games
+                conn.address, conn.address_class = str(address), self._classify(address).label
+                raise Refused(found_address)
+            if not found_address.enforced and conn.admitted.enforced:
+                conn.admitted = found_address  # report mode: keep what enforce would have done
+        conn.address = str(addresses[0])
+        conn.address_class = self._classify(addresses[0]).label
+        self._port(conn, addresses)
+        return addresses
+
+    def _port(self, conn: _Conn, addresses: tuple[IPAddress, ...]) -> None:
+        """Refuse a port outside the policy's for any address the connection could be dialled to."""
+        for address in addresses:
+            found = check_port(self.acl, conn.host, address, conn.port)
+            if found is None:
+                continue
+            if found.verdict == "deny":
+                conn.address, conn.address_class = str(address), self._classify(address).label
                 raise Refused(found)
-            if not found.enforced and conn.admitted.enforced:
-                conn.admitted = found  # report mode: keep what enforce would have done
-            allowed.append(address)
-        conn.address = str(allowed[0])
-        conn.address_class = classify(allowed[0], self.acl.own).label
-        return tuple(allowed)
+            if conn.admitted is not None and conn.admitted.enforced:
+                conn.admitted = found  # report or open mode: keep what enforce would have done
 
     async def _dial(self, conn: _Conn, addresses: tuple[IPAddress, ...]) -> tuple[Any, Any]:
+        """Connect to the first of ``addresses`` (each one classified and allowed) that answers. The
+        address is passed to the loop as a literal, so nothing resolves it again."""
         last: Exception | None = None
         for address in addresses:
             try:
@@ -400,18 +549,20 @@ class EgressProxy:
                 last = exc
                 continue
             conn.address = str(address)
-            conn.address_class = classify(address, self.acl.own).label
+            conn.address_class = self._classify(address).label
             return reader, writer
         why = f"cannot connect to {conn.host}:{conn.port} ({type(last).__name__})"
         raise Refused(self._deny("egress.connect_failed", why), 502, SOCKS_HOST_UNREACHABLE)
 
     # -- HTTP: CONNECT and absolute-form --------------------------------------------------------------
 
-    async def _http(self, first: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _http(
+        self, first: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, deadline: float
+    ) -> None:
         conn = _Conn("http")
         try:
             try:
-                rest = await _within(reader.readuntil(b"\r\n\r\n"), self.config.head_timeout)
+                rest = await _by(reader.readuntil(b"\r\n\r\n"), deadline)
             except asyncio.LimitOverrunError as exc:
                 raise BadRequest("request head too large") from exc
             head = parse_request_head(first + rest)
@@ -502,7 +653,7 @@ class EgressProxy:
         shown = [f"{head.method} {head.target}"] + [
             f"{name}: {value}" for name, value in head.headers if name.lower() != "proxy-authorization"
         ]
-        decision = self.config.dlp(
+        decision = await self._scan(
             ("\r\n".join(shown) + "\r\n\r\n").encode("latin-1", "replace") + body, conn.host
         )
         if decision is None:
@@ -513,6 +664,16 @@ class EgressProxy:
         if self.acl.mode == "report":
             return body, self._dlp_decision(decision)
         raise Refused(decision)
+
+    async def _scan(self, data: bytes, where: str) -> Decision | None:
+        """The outbound DLP scan, on the proxy's one scanning thread: a 4 MiB body takes the detectors
+        a while, and the event loop keeps moving every other tunnel's bytes meanwhile. One thread, so
+        the detectors (and their pattern databases' scratch space) are never used by two scans at once."""
+        if self._scanner is None:
+            self._scanner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ramparts-egress-dlp")
+        loop = asyncio.get_running_loop()
+        result: Decision | None = await loop.run_in_executor(self._scanner, self.config.dlp, data, where)
+        return result
 
     def _dlp_decision(self, decision: Decision) -> Decision:
         """A DLP deny in the proxy's mode: report mode records it as a would-deny and lets it through."""
@@ -531,6 +692,7 @@ class EgressProxy:
             421: "Misdirected Request",
             429: "Too Many Requests",
             502: "Bad Gateway",
+            503: "Service Unavailable",
         }.get(status, "Error")
         body = f"ramparts egress: {reason}\n".encode("utf-8", "replace")
         safe = reason.encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")[:300]
@@ -549,11 +711,13 @@ class EgressProxy:
 
     # -- SOCKS5 ----------------------------------------------------------------------------------------
 
-    async def _socks(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _socks(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, deadline: float
+    ) -> None:
         conn = _Conn("socks5")
-        timeout = self.config.head_timeout
-        count = (await _within(reader.readexactly(1), timeout))[0]
-        methods = await _within(reader.readexactly(count), timeout)
+        timeout = deadline  # the whole handshake by one deadline: dripped bytes cannot stretch it
+        count = (await _by(reader.readexactly(1), timeout))[0]
+        methods = await _by(reader.readexactly(count), timeout)
         wanted = 2 if self.verifier is not None else 0
         if wanted not in methods:
             self._record(self._deny("egress.auth", "SOCKS5 client offers no acceptable method"), conn)
@@ -561,13 +725,9 @@ class EgressProxy:
             return
         writer.write(bytes((5, wanted)))
         if wanted == 2:
-            version = (await _within(reader.readexactly(1), timeout))[0]
-            user = await _within(
-                reader.readexactly((await _within(reader.readexactly(1), timeout))[0]), timeout
-            )
-            password = await _within(
-                reader.readexactly((await _within(reader.readexactly(1), timeout))[0]), timeout
-            )
+            version = (await _by(reader.readexactly(1), timeout))[0]
+            user = await _by(reader.readexactly((await _by(reader.readexactly(1), timeout))[0]), timeout)
+            password = await _by(reader.readexactly((await _by(reader.readexactly(1), timeout))[0]), timeout)
             creds = None
             if version == 1:
                 with contextlib.suppress(UnicodeDecodeError):
@@ -580,18 +740,16 @@ class EgressProxy:
                 writer.write(b"\x01\x01")
                 return
             writer.write(b"\x01\x00")
-        version, command, _reserved, atyp = await _within(reader.readexactly(4), timeout)
+        version, command, _reserved, atyp = await _by(reader.readexactly(4), timeout)
         if version != 5:
             self._record(self._deny("egress.malformed", "bad SOCKS5 request"), conn)
             return
         try:
             if atyp == 3:
-                raw = await _within(
-                    reader.readexactly((await _within(reader.readexactly(1), timeout))[0]), timeout
-                )
+                raw = await _by(reader.readexactly((await _by(reader.readexactly(1), timeout))[0]), timeout)
             else:
-                raw = await _within(reader.readexactly({1: 4, 4: 16}.get(atyp, 0)), timeout)
-            conn.port = int.from_bytes(await _within(reader.readexactly(2), timeout), "big")
+                raw = await _by(reader.readexactly({1: 4, 4: 16}.get(atyp, 0)), timeout)
+            conn.port = int.from_bytes(await _by(reader.readexactly(2), timeout), "big")
             conn.host = socks_target(atyp, raw)
         except BadRequest as exc:
             self._record(self._deny("egress.malformed", f"bad SOCKS5 request: {exc}"), conn)
@@ -632,14 +790,17 @@ class EgressProxy:
         down = asyncio.ensure_future(self._pipe(conn, upstream_reader, writer, upload=False))
         first = b""
         try:
-            while True:
-                chunk = await _within(reader.read(_CHUNK), self.config.head_timeout)
-                if not chunk:
-                    break
-                first += chunk
-                hello = client_hello_sni(first)
-                if hello.complete or len(first) > 70_000:
-                    break
+            # the whole first message by one deadline: a ClientHello dripped a byte at a time cannot
+            # hold the connection longer than head_timeout
+            async with asyncio.timeout(self.config.head_timeout):
+                while True:
+                    chunk = await reader.read(_CHUNK)
+                    if not chunk:
+                        break
+                    first += chunk
+                    hello = client_hello_sni(first)
+                    if hello.complete or len(first) > 70_000:
+                        break
             hello = client_hello_sni(first) if first else Hello(complete=True, tls=False)
             if hello.tls and not hello.complete:
                 raise BadRequest("incomplete TLS ClientHello")
@@ -651,7 +812,7 @@ class EgressProxy:
             elif named and parse_address(conn.host) is None and normal_host(named) != normal_host(conn.host):
                 why = f"the tunnelled request's Host {named[:100]!r} differs from the requested host {conn.host!r}"
             if not hello.tls and first and self.config.dlp is not None:
-                found = self.config.dlp(first, conn.host)
+                found = await self._scan(first, conn.host)
                 if found is not None and self.acl.mode != "report":
                     raise Refused(found)
                 if found is not None:
@@ -681,7 +842,7 @@ class EgressProxy:
         if first:
             conn.up += len(first)
             upstream_writer.write(first)
-        return await self._finish(conn, reader, upstream_writer, down, allow)
+        return await self._finish(conn, reader, writer, upstream_writer, down, allow)
 
     async def _relay(
         self,
@@ -694,31 +855,49 @@ class EgressProxy:
         body: int,
     ) -> Decision:
         down = asyncio.ensure_future(self._pipe(conn, upstream_reader, writer, upload=False))
-        return await self._finish(conn, reader, upstream_writer, down, allow, limit=body)
+        return await self._finish(conn, reader, writer, upstream_writer, down, allow, limit=body)
 
     async def _finish(
         self,
         conn: _Conn,
         reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
         upstream_writer: asyncio.StreamWriter,
         down: asyncio.Future[Decision | None],
         allow: Decision,
         limit: int | None = None,
     ) -> Decision:
-        up = asyncio.ensure_future(self._pipe(conn, reader, upstream_writer, upload=True, limit=limit))
+        """Relay the client's bytes upstream in this task while ``down`` relays the answer; when the
+        upstream side ends first the client's reader is ended too. One watchdog per connection cuts it
+        after ``idle_timeout`` without bytes either way (no timer per chunk read)."""
+        loop = asyncio.get_running_loop()
+        idle = self.config.idle_timeout
+        conn.last = time.monotonic()
+
+        timer: list[asyncio.TimerHandle] = []
+
+        def watch() -> None:
+            quiet = time.monotonic() - conn.last
+            if quiet >= idle:
+                for side in (writer, upstream_writer):
+                    side.transport.abort()
+            else:
+                timer[0] = loop.call_later(idle - quiet, watch)
+
+        timer.append(loop.call_later(idle, watch))
+        down.add_done_callback(lambda _done: reader.feed_eof())
         try:
-            done, _pending = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
-            if up in done and up.result() is None:
+            refusal = await self._pipe(conn, reader, upstream_writer, upload=True, limit=limit)
+            if refusal is not None:
+                return refusal
+            if not down.done():
                 await down  # the client finished sending: let the answer come back
         finally:
-            for task in (up, down):
-                if not task.done():
-                    task.cancel()
-                    with contextlib.suppress(BaseException):
-                        await task
-        for task in (up, down):
-            if not task.cancelled() and task.exception() is None and task.result() is not None:
-                return task.result()  # type: ignore[return-value]
+            timer[0].cancel()
+            if not down.done():
+                down.cancel()
+                with contextlib.suppress(BaseException):
+                    await down
         return allow
 
     async def _pipe(
@@ -734,12 +913,13 @@ class EgressProxy:
         goes upstream); an over-size upload in enforce mode returns the refusal (the caller closes)."""
         flagged = False
         left = limit
+        monotonic = time.monotonic
         try:
             while True:
                 if left is not None and left <= 0:
                     return None
-                async with asyncio.timeout(self.config.idle_timeout):
-                    data = await src.read(_CHUNK if left is None else min(_CHUNK, left))
+                data = await src.read(_CHUNK if left is None else min(_CHUNK, left))
+                conn.last = monotonic()
                 if left is not None:
                     left -= len(data)
                 if not data:
@@ -779,8 +959,14 @@ def _plain_http_host(first: bytes) -> str:
 
 
 async def _within(awaitable: Awaitable[_T], seconds: float) -> _T:
-    """``await`` with a deadline (cheaper than ``wait_for``: no task per call)."""
+    """``await`` with a time limit (cheaper than ``wait_for``: no task per call)."""
     async with asyncio.timeout(seconds):
+        return await awaitable
+
+
+async def _by(awaitable: Awaitable[_T], deadline: float) -> _T:
+    """``await`` until ``deadline`` (the loop's clock)."""
+    async with asyncio.timeout_at(deadline):
         return await awaitable
 
 
@@ -796,33 +982,50 @@ def _forward_head(head: RequestHead, origin: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+Ready = Callable[[tuple[str, int], "tuple[str, int] | None"], None]
+"""Called once the proxy listens: (its address, the DNS stub's UDP address or None)."""
+
+
 async def serve(
     config: ProxyConfig,
     listen: tuple[str, int],
     *,
     records: RecordSink | None = None,
-    ready: Callable[[tuple[str, int]], None] | None = None,
+    lazy_records: LazyRecordSink | None = None,
+    ready: Ready | None = None,
     max_lifetime: float | None = None,
     dns: tuple[str, int] | None = None,
+    stop: asyncio.Event | None = None,
+    audit_healthy: Callable[[], bool] | None = None,
 ) -> None:
-    """Run the proxy (and the DNS stub on UDP ``dns``) until cancelled (or ``max_lifetime`` seconds)."""
-    proxy = EgressProxy(config, records=records)
+    """Run the proxy (and the DNS stub on UDP ``dns``) until ``stop`` is set, SIGTERM/SIGINT, a cancel,
+    or ``max_lifetime`` seconds. ``lazy_records``: the proxy's records are built off the loop (the
+    stub's go to ``records``). Port 0 in ``listen`` or ``dns`` picks a free port; ``ready`` says which."""
+    proxy = EgressProxy(
+        config,
+        records=None if lazy_records else records,
+        lazy_records=lazy_records,
+        audit_healthy=audit_healthy,
+    )
     bound = await proxy.start(*listen)
     stub: asyncio.DatagramTransport | None = None
-    if dns is not None:
-        from .dns import start_dns
-
-        stub, _protocol = await start_dns(
-            config.acl, dns, records=records, user=config.user, host=config.host
-        )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, stop.set)  # shut down cleanly: every record gets written
-    if ready is not None:
-        ready(bound)
+    dns_bound: tuple[str, int] | None = None
     try:
+        if dns is not None:
+            from .dns import start_dns
+
+            stub, _protocol = await start_dns(
+                config.acl, dns, records=records, user=config.user, host=config.host
+            )
+            name = stub.get_extra_info("sockname")
+            dns_bound = (str(name[0]), int(name[1]))
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, stop.set)  # shut down cleanly: every record gets written
+        if ready is not None:
+            ready(bound, dns_bound)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max_lifetime):
                 await stop.wait()

@@ -18,6 +18,10 @@ MAX_HEAD = 32 * 1024
 """The most a request head (request line and headers) may take."""
 _TOKEN = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _VERSION = re.compile(rb"^HTTP/1\.[01]$")
+_NOT_VISIBLE = re.compile(rb"[^\x21-\x7e]")
+"""A byte a request target may not hold (controls, space, DEL, non-ASCII)."""
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+"""A control byte a header value may not hold (tab is allowed)."""
 
 
 class BadRequest(ValueError):
@@ -52,7 +56,7 @@ def parse_request_head(data: bytes) -> RequestHead:
     if len(parts) != 3 or not _TOKEN.match(parts[0]) or not parts[1] or not _VERSION.match(parts[2]):
         raise BadRequest("malformed request line")
     target = parts[1]
-    if any(c < 0x21 or c > 0x7E for c in target):
+    if _NOT_VISIBLE.search(target):
         raise BadRequest("malformed request target")
     headers: list[tuple[str, str]] = []
     for line in lines[1:]:
@@ -60,7 +64,7 @@ def parse_request_head(data: bytes) -> RequestHead:
         if not colon or not _TOKEN.match(name):
             raise BadRequest("malformed header line")
         stripped = value.strip(b" \t")
-        if any((c < 0x20 and c != 0x09) or c == 0x7F for c in stripped):
+        if _CONTROL.search(stripped):
             raise BadRequest("control character in a header value")
         headers.append((name.decode("ascii"), stripped.decode("latin-1")))
     head = RequestHead(

@@ -73,6 +73,7 @@ class ProxyThread:
                 raise socket.gaierror(socket.EAI_NONAME, "unknown name")
             return [ipaddress.ip_address(a) for a in names[host]]
 
+        resolver = kwargs.pop("resolver", resolver)  # a test's own resolver (answers that change)
         self.proxy = EgressProxy(config, records=self.records.append, resolver=resolver, **kwargs)
         ready = threading.Event()
         self.address: tuple[str, int] = ("", 0)

@@ -14,6 +14,7 @@ from ramparts.egress.acl import (
     acl_from_settings,
     check_address,
     check_host,
+    check_port,
     check_target,
     entropy,
     hook_denial,
@@ -175,8 +176,25 @@ def test_acl_from_settings() -> None:
     assert acl.allow_ranges == (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("127.0.0.2/32"))
     assert acl.mode == "report" and acl.revision == "x"
     assert acl.anomalies == Anomalies()
+    assert acl.ports == (80, 443)
+    assert acl_from_settings(settings._replace(ports=(443,)), ports=(22, 443)).ports == (443, 22)
     with pytest.raises(ValueError):
         acl_from_settings(settings, allow_ranges=("10.0.0.1/8",))
+
+
+def test_check_port() -> None:
+    acl = EgressAcl(ports=(80, 443), allow_ranges=(ipaddress.ip_network("10.9.0.0/16"),), revision="p")
+    public, internal = ipaddress.ip_address("93.184.216.34"), ipaddress.ip_address("10.9.1.1")
+    assert check_port(acl, "x.test", public, 443) is None
+    assert check_port(acl, "x.test", internal, 5432) is None  # an allowed range: any port
+    assert check_port(acl._replace(ports=()), "x.test", public, 25) is None  # no list: any port
+    denied = check_port(acl, "x.test", public, 25)
+    assert denied is not None and denied.verdict == "deny" and denied.rule_ids == ("egress.port",)
+    assert "port 25 is not allowed (80, 443)" in denied.reason
+    report = check_port(acl._replace(mode="report"), "x.test", public, 25)
+    assert report is not None and report.verdict == "allow" and report.would_verdict == "deny"
+    opened = check_port(acl._replace(mode="open"), "x.test", public, 25)
+    assert opened is not None and opened.verdict == "allow"
 
 
 _LABEL = st.sampled_from(["a", "b", "example", "com", "x-y", "A"])

@@ -29,6 +29,7 @@ egress:
   deny: [evil.example]
   allow_ranges: [10.1.0.0/16, "fd00:1::/64"]
   doh: allow
+  ports: [443, 22, 5432]
   anomalies:
     max_upload_bytes: 2048
     max_requests_per_minute: 5
@@ -45,6 +46,7 @@ egress:
         deny=("evil.example",),
         allow_ranges=("10.1.0.0/16", "fd00:1::/64"),
         doh="allow",
+        ports=(443, 22, 5432),
         max_upload_bytes=2048,
         max_requests_per_minute=5,
         first_seen=False,
@@ -68,6 +70,8 @@ egress:
             "less than the minimum",
         ),
         ("version: 1\negress:\n  allowed: []\n", "p.yaml:3:3:", "unknown key 'egress.allowed'"),
+        ("version: 1\negress:\n  ports: [443, 70000]\n", "p.yaml:3:16:", "greater than the maximum"),
+        ("version: 1\negress:\n  ports: [443, 443]\n", "p.yaml:3:10:", "non-unique"),
     ],
 )
 def test_errors_name_file_line_and_column(text: str, where: str, what: str) -> None:
