@@ -94,6 +94,7 @@ SCHEMA: dict[str, Any] = {
                     "properties": {
                         "block": {"type": "number", "minimum": 0, "maximum": 1},
                         "warn": {"type": "number", "minimum": 0, "maximum": 1},
+                        "prompt_action": {"enum": ["off", "warn", "block"]},
                         "surfaces": {
                             "type": "object",
                             "additionalProperties": False,

@@ -56,6 +56,10 @@ class DetectSettings(NamedTuple):
     injection_surfaces: tuple[tuple[InjectionSurface, float, float], ...] = ()
     """Per-surface (surface, block, warn) from ``detect.injection.surfaces``; a surface not listed
     uses ``injection_block`` and ``injection_warn``."""
+    injection_prompt_action: Literal["off", "warn", "block"] = "warn"
+    """What a user's own prompt (UserPromptSubmit, the gateway's last user message) scoring at the
+    ``prompt`` surface's thresholds gets: ``warn`` (default) only warns and records, even above
+    ``block``; ``block`` refuses it at ``block``; ``off`` does not screen prompts for injection."""
 
     def injection_thresholds(self, surface: InjectionSurface) -> tuple[float, float]:
         """(block, warn) for text seen on ``surface``: the hook and the gateway both ask here, so
