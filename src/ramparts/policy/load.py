@@ -485,7 +485,7 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
             injection_block=injection.get("block", 0.8),
             injection_warn=injection.get("warn", 0.5),
             injection_surfaces=_injection_surfaces(injection, surfaces, display),
-            injection_prompt_action=injection.get("prompt_action", "warn"),
+            injection_prompt_action=injection.get("prompt_action", "warn") or "off",  # YAML: off is false
         ),
         dlp=DlpSettings(
             **{**dlp, **({"prompt_pii": tuple(dlp["prompt_pii"])} if "prompt_pii" in dlp else {})},

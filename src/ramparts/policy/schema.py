@@ -94,7 +94,9 @@ SCHEMA: dict[str, Any] = {
                     "properties": {
                         "block": {"type": "number", "minimum": 0, "maximum": 1},
                         "warn": {"type": "number", "minimum": 0, "maximum": 1},
-                        "prompt_action": {"enum": ["off", "warn", "block"]},
+                        "prompt_action": {
+                            "enum": ["off", "warn", "block", False]
+                        },  # YAML reads a bare off as false
                         "surfaces": {
                             "type": "object",
                             "additionalProperties": False,
