@@ -582,11 +582,28 @@ def tokens(text: str) -> list[str]:
     return _tokenize(_lower(text))
 
 
+def _gates_pass(sig: _Sig, low: str, words: set[str] | frozenset[str], present: dict[str, bool]) -> bool:
+    """Whether every gate of ``sig`` passes (substring tests shared between signatures in ``present``)."""
+    for gate_words, substrings in sig.gates:
+        if gate_words and not gate_words.isdisjoint(words):
+            continue
+        for sub in substrings:
+            found = present.get(sub)
+            if found is None:
+                found = present[sub] = sub in low
+            if found:
+                break
+        else:
+            return False
+    return True
+
+
 def _signatures(low: str, words: set[str] | frozenset[str], decoded: bool, out: list[Evidence]) -> None:
+    present: dict[str, bool] = {}
     for sig in _SIGNATURES:
         if sig.decoded_only and not decoded:
             continue
-        if not all((gw and not gw.isdisjoint(words)) or any(g in low for g in gs) for gw, gs in sig.gates):
+        if not _gates_pass(sig, low, words, present):
             continue
         for n, m in enumerate(re.compile(sig.pattern).finditer(low)):
             out.append(Evidence("signature", sig.id, m.start(), m.end(), sig.weight))
@@ -1370,10 +1387,18 @@ def _classify(toks: list[str]) -> tuple[float, int, int]:
     contributions = _contributions_numpy(toks, model) if _dense is not None else _contributions(toks, model)
     width = min(model.window, len(contributions))
     # every window's sum from prefix sums (sequential float64 additions in both paths: same floats)
-    prefix = [0.0, *itertools.accumulate(contributions)]
-    sums = [b - a for a, b in zip(prefix, prefix[width:], strict=False)]
-    best = max(sums)
-    best_start = sums.index(best)  # the first window with the best sum, as before
+    if _dense is not None:
+        import numpy as np
+
+        prefix_array = np.concatenate(([0.0], np.cumsum(np.asarray(contributions, dtype=np.float64))))
+        window_sums = prefix_array[width:] - prefix_array[: len(prefix_array) - width]
+        best_start = int(np.argmax(window_sums))  # the first window with the best sum
+        best = float(window_sums[best_start])
+    else:
+        prefix = [0.0, *itertools.accumulate(contributions)]
+        sums = [b - a for a, b in zip(prefix, prefix[width:], strict=False)]
+        best = max(sums)
+        best_start = sums.index(best)  # the first window with the best sum
     z = model.bias + best - length_offset(len(toks), model.window, model.length_penalty)
     z = max(-60.0, min(60.0, z))
     prob = 1.0 / (1.0 + math.exp(-z))

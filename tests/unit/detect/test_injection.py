@@ -541,3 +541,18 @@ def test_a_window_without_a_cue_word_cannot_reach_warn_on_the_classifier_alone()
         assert prob > 0.99  # a window with an action word keeps its probability
     finally:
         injection._model = saved
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_WORDS, min_size=1, max_size=300))
+def test_the_numpy_window_search_picks_the_python_window(words: list[str]) -> None:
+    """The best window's probability and span are the same with the array prefix sums."""
+    pytest.importorskip("numpy")
+    toks = injection.tokens(" ".join(words))
+    python = injection._classify(toks)
+    try:
+        assert injection.use_numpy(True)
+        vector = injection._classify(toks)
+    finally:
+        injection.use_numpy(False)
+    assert vector == python
