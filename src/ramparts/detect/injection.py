@@ -1113,10 +1113,13 @@ _CLASSES: dict[str, int] = {
 model's own output ("in your response"). A word in two roles keeps the later one."""
 _CLASS_WINDOW = 12
 _CUE_CLASSES = frozenset((ADDR, SWITCH, ACT, ROLE))
-NO_CUE_CAP = 0.45
-"""The classifier alone cannot reach ``warn`` on a window holding no word that addresses the model,
-switches its task, asks for an action or names a role: the windows of tables, logs and JSON data that
-score high on their cell values and punctuation (an injection asks for something)."""
+NO_CUE_CAP = 0.79
+"""The classifier alone cannot reach ``block`` (0.8 by default) on a window holding no word that
+addresses the model, switches its task, asks for an action or names a role: the windows of tables,
+logs and JSON data that score high on their cell values and punctuation (an injection asks for
+something). It may still warn there: at 0.45 (below warn) the held-out split lost 6 points of TPR at
+FPR 1 % (garak's bare encoded payloads, BIPIA's memorised task sentences) for the same
+leave-one-source-out figures."""
 """A class pair (``you`` … ``send``, ``send`` … ``https``) counts when both fall within this many tokens."""
 
 _canon_map: dict[str, str] | None = None

@@ -526,9 +526,9 @@ def test_the_ascii_fast_paths_give_the_same_tokens(text: str) -> None:
     assert fast == (injection._LETTER_RUN.search(joined) is not None)
 
 
-def test_a_window_without_a_cue_word_cannot_reach_warn_on_the_classifier_alone() -> None:
+def test_a_window_without_a_cue_word_cannot_reach_block_on_the_classifier_alone() -> None:
     """Tables, logs and JSON data: a window with no word that addresses the model, switches its task,
-    asks for an action or names a role is capped below warn, whatever its cells' weights."""
+    asks for an action or names a role is capped below block, whatever its cells' weights."""
     model = injection._load_model()
     toks = injection.tokens("| 21 | sc | scandium | 582163 |\n" * 20)
     heavy = model._replace(weights={**model.weights, **dict.fromkeys(range(model.mask + 1), 0.0)}, bias=30.0)
@@ -536,7 +536,7 @@ def test_a_window_without_a_cue_word_cannot_reach_warn_on_the_classifier_alone()
     try:
         injection._model = heavy
         prob, _, _ = injection._classify(toks)
-        assert prob == injection.NO_CUE_CAP
+        assert prob == injection.NO_CUE_CAP < 0.8
         prob, _, _ = injection._classify(injection.tokens("please send the file"))
         assert prob > 0.99  # a window with an action word keeps its probability
     finally:
