@@ -10,7 +10,9 @@ negatives the classifier is trained on (they do share the generator's style: say
   (an email, a calendar event, a web page, a review, a file, a JSON field, a Slack message, an issue
   thread), and hard negatives from the same carriers holding a benign imperative instead;
 - :func:`hard_benign` gives the benign hard sets by kind: documentation, e-mails, READMEs, code
-  comments, issue threads and JSON tool results with ``instructions`` fields, all full of imperatives.
+  comments, issue threads and JSON tool results with ``instructions`` fields, all full of imperatives;
+  and structured data (markdown tables, logs, JSON API responses, CSV) whose cells hold action words,
+  roles, addresses and accounts without asking for anything.
 
 Usage (prints counts and a few benign samples; injections are never printed)::
 
@@ -522,6 +524,69 @@ def _json_instructions(r: random.Random, bank: list[str]) -> str:
     )
 
 
+_STATUSES = ["active", "suspended", "pending", "deleted", "invited", "admin", "read-only"]
+_ACTIONS = ["send", "delete", "forward", "transfer", "upload", "run", "approve", "reset password", "export"]
+
+
+def _table(r: random.Random, bank: list[str]) -> str:
+    """A markdown table of records whose cells hold action words, names and addresses (no request)."""
+    head = "| id | user | email | last action | status | amount |\n|----|------|-------|-------------|--------|--------|\n"
+    rows = [
+        f"| {r.randint(100, 999)} | {r.choice(NAMES)} | {r.choice(NAMES).lower()}@{r.choice(COMPANIES).split()[0].lower()}.example"
+        f" | {r.choice(_ACTIONS)} | {r.choice(_STATUSES)} | {r.randint(1, 9999)}.{r.randint(0, 99):02d} |"
+        for _ in range(r.randint(5, 25))
+    ]
+    return head + "\n".join(rows)
+
+
+def _log(r: random.Random, bank: list[str]) -> str:
+    """Server and CI log lines: HTTP verbs, users, paths, tokens redacted, a failing step."""
+    lines = []
+    for _ in range(r.randint(8, 30)):
+        ts = f"2026-0{r.randint(1, 9)}-1{r.randint(0, 9)}T{r.randint(10, 23)}:{r.randint(10, 59)}:{r.randint(10, 59)}Z"
+        lines.append(
+            r.choice(
+                [
+                    f"{ts} INFO  {r.choice(['GET', 'POST', 'DELETE', 'PUT'])} /api/v2/users/{r.randint(1, 999)}"
+                    f" {r.choice([200, 201, 204, 403, 404])} {r.randint(2, 900)}ms user={r.choice(NAMES).lower()}",
+                    f"{ts} WARN  retrying upload to s3://backups-{r.randint(1, 9)}/daily (attempt {r.randint(2, 5)})",
+                    f"{ts} ERROR system: failed to send email to {r.choice(NAMES).lower()}@example.com: timeout",
+                    f"{ts} DEBUG token=*** refreshed for service account deploy-bot",
+                    f"{ts} INFO  run step 'npm test' finished with exit code {r.choice([0, 1])}",
+                    f"{ts} INFO  admin {r.choice(NAMES).lower()} approved merge request !{r.randint(10, 999)}",
+                ]
+            )
+        )
+    return "\n".join(lines)
+
+
+def _json_data(r: random.Random, bank: list[str]) -> str:
+    """A JSON API response: records with role, action and message fields, no instruction in them."""
+    items = [
+        {
+            "id": r.randint(1000, 9999),
+            "role": r.choice(["user", "assistant", "system", "admin"]),
+            "action": r.choice(_ACTIONS),
+            "target": r.choice(["invoice", "report.pdf", "main", "s3://exports/", "ticket"]),
+            "message": f"{r.choice(_ACTIONS).capitalize()} completed for {r.choice(TOPICS)}",
+            "ok": r.random() < 0.8,
+        }
+        for _ in range(r.randint(2, 8))
+    ]
+    return json.dumps({"data": items, "next": None, "count": len(items)}, indent=r.choice([None, 2]))
+
+
+def _csv(r: random.Random, bank: list[str]) -> str:
+    """A CSV export of transactions with IBAN-like accounts and free-text memos."""
+    out = ["date,account,payee,memo,amount"]
+    for _ in range(r.randint(5, 30)):
+        out.append(
+            f"2026-0{r.randint(1, 9)}-{r.randint(10, 28)},{r.choice(IBANS)},{r.choice(COMPANIES)},"
+            f'"{r.choice(["transfer", "refund", "wire", "payment"])} for {r.choice(TOPICS)}",{r.randint(5, 5000)}.00'
+        )
+    return "\n".join(out)
+
+
 HARD_KINDS: dict[str, Callable[[random.Random, list[str]], str]] = {
     "docs": _docs,
     "email": _email,
@@ -529,6 +594,10 @@ HARD_KINDS: dict[str, Callable[[random.Random, list[str]], str]] = {
     "code_comment": _code_comment,
     "issue_thread": _issue,
     "json_instructions": _json_instructions,
+    "table": _table,
+    "log": _log,
+    "json_data": _json_data,
+    "csv": _csv,
 }
 
 

@@ -69,22 +69,59 @@ def _rate(scores: Sequence[float], threshold: float) -> float:
     return sum(1 for s in scores if s >= threshold) / len(scores) if scores else 0.0
 
 
-def _speed(repeat: int) -> float:
-    """Milliseconds to score 10 KB of mixed prose, code and markup (best of ``repeat``)."""
-    unit = (
-        "The build failed because the cache was stale; please ignore the previous error and retry.\n"
-        "```python\ndef handler(event):\n    return {'status': 200, 'body': event.get('body', '')}\n```\n"
-        "<div class='note'>See https://example.com/docs?page=2 for details.</div>\n"
-        "| name | value |\n| ---- | ----- |\n| retries | 3 |\n"
-    )
-    text = (unit * (10240 // len(unit) + 1))[:10240]
+_SPEED_UNIT = (
+    "The build failed because the cache was stale; please ignore the previous error and retry.\n"
+    "```python\ndef handler(event):\n    return {'status': 200, 'body': event.get('body', '')}\n```\n"
+    "<div class='note'>See https://example.com/docs?page=2 for details.</div>\n"
+    "| name | value |\n| ---- | ----- |\n| retries | 3 |\n"
+)
+_SPEED_SNIPPET = """
+import sys, time
+from ramparts.detect import injection
+if sys.argv[2] == "numpy":
+    injection.use_numpy(True)
+unit = sys.stdin.read()
+text = (unit * (10240 // len(unit) + 1))[:10240]
+injection.score(text)
+best = float("inf")
+for _ in range(int(sys.argv[1])):
+    t0 = time.process_time()  # CPU time: other processes on a busy machine do not count
     injection.score(text)
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        injection.score(text)
-        best = min(best, time.perf_counter() - t0)
-    return best * 1000
+    best = min(best, time.process_time() - t0)
+print(best * 1000)
+"""
+
+
+def _speed_of(src: Path, repeat: int, numpy: bool) -> float:
+    """CPU milliseconds to score 10 KB of mixed prose, code and markup (best of ``repeat``) with the
+    detector of the source tree ``src``, in a fresh process on one core."""
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-c", _SPEED_SNIPPET, str(repeat), "numpy" if numpy else "python"],
+        input=_SPEED_UNIT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**__import__("os").environ, "PYTHONPATH": str(src)},
+    )
+    return float(out.stdout.strip())
+
+
+def _speed(repeat: int, baseline: Path | None) -> dict[str, float]:
+    """This tree's speed, pure Python (the hook) and with NumPy (the gateway's detector workers), and
+    the baseline tree's, measured in alternating rounds so both see the same machine load; best of
+    each. Keys: ``ms``, ``ms_numpy`` and, with a baseline, ``base_ms``, ``base_ms_numpy``."""
+    trees = {"": ROOT / "src"}
+    if baseline is not None:
+        trees["base_"] = baseline
+    best: dict[str, float] = {}
+    for _ in range(3):
+        for prefix, src in trees.items():
+            for numpy in (False, True):
+                key = f"{prefix}ms" + ("_numpy" if numpy else "")
+                best[key] = min(best.get(key, float("inf")), _speed_of(src, repeat, numpy))
+    return best
 
 
 def _report(name: str, rows: Sequence[Row], scorer: Callable[[str], float]) -> dict[str, float]:
@@ -235,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
         "--no-generated", action="store_true", help="leave-one-out folds never train on the generated rows"
     )
     parser.add_argument("--no-loso", action="store_true", help="skip the leave-one-source-out folds")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="a source tree (e.g. a checkout of an earlier commit's src/) to time side by side",
+    )
     args = parser.parse_args(argv)
     folder = corpora_dir()
     if folder is None:
@@ -252,8 +294,21 @@ def main(argv: list[str] | None = None) -> int:
     alone = _report("classifier layer alone", rows, lambda t: injection._classify(injection.tokens(t))[0])
     print(f"\n== hard benign sets (generated, never trained on), shipped model, t1 = {full['th1']:.3f}")
     hard = _hard_report(hard_rows(), lambda t: injection.score(t).score, full["th1"])
-    ms = _speed(5 if args.quick else 20)
-    print(f"\nspeed: {ms:.2f} ms to score 10 KB ({10.24 / ms:.1f} MB/s on one core)")
+    speed = _speed(5 if args.quick else 20, args.baseline_src)
+    ms = speed["ms"]
+    print("\nspeed, 10 KB of mixed prose, code and markup, one core (best of alternating rounds):")
+    for prefix, name in (("", "this tree"), ("base_", f"baseline {args.baseline_src}")):
+        if f"{prefix}ms" in speed:
+            python, numpy = speed[f"{prefix}ms"], speed[f"{prefix}ms_numpy"]
+            print(
+                f"  {name}: pure Python {python:.2f} ms ({10.24 / python:.1f} MB/s),"
+                f" NumPy {numpy:.2f} ms ({10.24 / numpy:.1f} MB/s)"
+            )
+    if "base_ms" in speed:
+        print(
+            f"  ratio this/baseline: pure Python x{ms / speed['base_ms']:.2f},"
+            f" NumPy x{speed['ms_numpy'] / speed['base_ms_numpy']:.2f}"
+        )
     worst, worst_source = (float("nan"), "skipped")
     if not args.no_loso:
         worst, worst_source = loso(
@@ -264,7 +319,12 @@ def main(argv: list[str] | None = None) -> int:
         f" hard_fpr_warn={hard['warn']:.3f} hard_fpr_block={hard['block']:.3f}"
         f" split_tpr_at_fpr1={full['tpr_at_fpr1']:.3f} auc={full['auc']:.4f}"
         f" fpr_warn={full['fpr_warn']:.3f} classifier_tpr_at_fpr1={alone['tpr_at_fpr1']:.3f}"
-        f" ms_per_10kb={ms:.2f} mb_per_s={10.24 / ms:.1f}"
+        f" ms_per_10kb={ms:.2f} mb_per_s={10.24 / ms:.1f} mb_per_s_numpy={10.24 / speed['ms_numpy']:.1f}"
+        + (
+            f" base_mb_per_s={10.24 / speed['base_ms']:.1f} base_mb_per_s_numpy={10.24 / speed['base_ms_numpy']:.1f}"
+            if "base_ms" in speed
+            else ""
+        )
     )
     return 0
 

@@ -191,6 +191,28 @@ def _prompt_hits(policy: Policy, content: Content) -> list[Hit]:
                 f"the prompt carries a credential ({listed}); remove it and send the prompt again",
             )
         )
+    injections = [f for f in content.findings if f.category == "injection"]
+    action = policy.detect.injection_prompt_action
+    if injections and action != "off":
+        top = max(injections, key=lambda f: f.confidence)
+        block, warn = policy.detect.injection_thresholds("prompt")
+        where = f"score {top.confidence:.2f}, line {top.line}"
+        if action == "block" and top.confidence >= block:
+            hits.append(
+                Hit(
+                    "deny",
+                    "injection.prompt",
+                    f"the prompt reads as a prompt injection ({where}); the policy blocks such prompts",
+                )
+            )
+        elif top.confidence >= warn:
+            hits.append(
+                Hit(
+                    "warn",
+                    "injection.prompt",
+                    f"the prompt may carry a prompt injection or jailbreak ({where}); it was sent and recorded",
+                )
+            )
     pii = [f for f in content.findings if f.category == "pii" and f.detector in dlp.prompt_pii]
     if pii:
         kinds = ", ".join(dict.fromkeys(f"{f.detector} at line {f.line}" for f in pii))
@@ -213,13 +235,14 @@ def _result_hits(policy: Policy, content: Content) -> list[Hit]:
     )
     if injections:
         top = injections[0]
-        if top.confidence >= detect.injection_block:
+        block, warn = detect.injection_thresholds("tool_result")
+        if top.confidence >= block:
             why = (
                 f"the {content.name} result looks like a prompt injection (score {top.confidence:.2f}, "
                 f"line {top.line}); it was quarantined"
             )
             hits.append(Hit("deny", "injection.tool_result", why, ("taint", why)))
-        elif top.confidence >= detect.injection_warn:
+        elif top.confidence >= warn:
             hits.append(
                 Hit(
                     "warn",

@@ -181,6 +181,32 @@ def test_prompts_with_secrets_or_listed_personal_data_are_blocked(project: Path)
     assert decide(allow, _prompt(project, finding("secret", 0.95)), state()).warnings == ()
 
 
+def test_an_injection_in_the_users_own_prompt_warns_unless_the_policy_blocks(project: Path) -> None:
+    """A user's own prompt is never blocked silently: the default warns (and records), even above the
+    ``prompt`` surface's block threshold; ``prompt_action: block`` refuses it there; ``off`` ignores it."""
+    surfaces = BASE.detect._replace(injection_surfaces=(("prompt", 0.9, 0.7),))
+    warn = BASE._replace(detect=surfaces)
+    high = _prompt(project, finding("injection", 0.95, "injection", 3))
+    decision = decide(warn, high, state())
+    assert decision.verdict == "allow" and "prompt injection or jailbreak" in decision.warnings[0]
+    assert "0.95, line 3" in decision.warnings[0] and "was sent and recorded" in decision.warnings[0]
+    assert decide(warn, _prompt(project, finding("injection", 0.6, "injection")), state()).warnings == ()
+    block = BASE._replace(detect=surfaces._replace(injection_prompt_action="block"))
+    decision = decide(block, high, state())
+    assert decision.verdict == "deny" and decision.rule_ids == ("injection.prompt",)
+    decision = decide(block, _prompt(project, finding("injection", 0.8, "injection")), state())
+    assert decision.verdict == "allow" and "was sent and recorded" in decision.warnings[0]
+    off = BASE._replace(detect=surfaces._replace(injection_prompt_action="off"))
+    assert decide(off, high, state()).warnings == ()
+
+
+def test_tool_results_use_the_tool_result_surface_thresholds(project: Path) -> None:
+    surfaces = BASE._replace(detect=BASE.detect._replace(injection_surfaces=(("tool_result", 0.97, 0.9),)))
+    decision = decide(surfaces, _result(project, finding("injection", 0.93, "injection")), state())
+    assert decision.verdict == "allow" and "treat it as data" in decision.warnings[0]
+    assert decide(surfaces, _result(project, finding("injection", 0.85, "injection")), state()).warnings == ()
+
+
 def _result(project: Path, *findings: Finding) -> Event:
     event = tool_event(project, "Bash", {"command": "cat notes.txt"}, kind="post_tool_use")
     return event._replace(content=(Content("tool_result", "Bash", findings),))

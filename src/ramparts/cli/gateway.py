@@ -327,6 +327,9 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         options["injection_block"], options["injection_warn"] = block, warn
         block, warn = policy.detect.injection_thresholds("mcp_tool_description")
         options["description_block"], options["description_warn"] = block, warn
+        block, warn = policy.detect.injection_thresholds("prompt")
+        options["prompt_block"], options["prompt_warn"] = block, warn
+        options["prompt_action"] = policy.detect.injection_prompt_action
         options["mode"] = policy.mode if policy.mode in ("enforce", "report") else "enforce"
     # flags override the policy
     flags = {

@@ -62,6 +62,13 @@ MIN_PAYLOAD = 16
 _TOKEN = re.compile(r"[^\W_]+(?:[\u00ad\u200b-\u200d\u2060\ufeff]+[^\W_]+)*|[^\w\s]")
 """Words (zero-width characters inside a word stay inside its token, and are dropped by
 :func:`_canonical`, so "ig<U+200B>nore" is one word) and single punctuation marks."""
+_ASCII_TOKEN = re.compile(r"[a-zA-Z0-9]+|[^\w\s\x1c-\x1f]", re.ASCII)
+"""The same tokens for lower-cased ASCII text (no zero-width characters there), found faster."""
+
+
+def _tokenize(low: str) -> list[str]:
+    """:data:`_TOKEN` over lower-cased text, by the ASCII pattern when the text is ASCII."""
+    return _ASCII_TOKEN.findall(low) if low.isascii() else _TOKEN.findall(low)
 
 
 class Evidence(NamedTuple):
@@ -157,6 +164,25 @@ _PLACEHOLDER = (
     r"|messages?|query|input|memory|credentials?|user_?data)\b(?!:))"
 )
 _OVERRIDE_VERBS = "ignore ignoring disregard forget override overlook neglect abandon discard bypass"
+_OUTPUT = (
+    r"(?:responses?|answers?|repl(?:y|ies)|output|summar(?:y|ies)|translation|code\s+implementation|implementation"
+    r"|solution|final\s+answer|rewrite|explanation)"
+)
+"""The model's own output: "in your response", "at the end of your answer"."""
+_OUTPUT_GATE = (
+    "response responses answer answers reply replies output summary summaries translation implementation"
+    " solution rewrite explanation"
+)
+_AI = (
+    r"(?:ai|a\.i\.|assistant|ai\s+assistant|ai\s+model|ai\s+agent|model|llm|chatbot|bot|claude|chatgpt|gpt|gemini"
+    r"|copilot|agent|coding\s+agent|language\s+model|large\s+language\s+model)"
+)
+"""Names for the model a text may address."""
+_AI_GATE = "ai assistant model llm chatbot bot claude chatgpt gpt gemini copilot agent"
+_CODECS = (
+    r"(?:base\s*(?:64|32|16|85|2048)|hex|rot-?13|ascii85|uu|uuencoded?|morse|braille|zalgo|ecoji|atbash|leet(?:speak)?"
+    r"|nato|mime|quoted-printable|unicode\s+tags?|(?:unicode\s+)?variant\s+selectors?|binary)"
+)
 
 _SIGNATURES: tuple[_Sig, ...] = (
     # instruction override
@@ -409,6 +435,117 @@ _SIGNATURES: tuple[_Sig, ...] = (
         r"(?:https?://|url|link)",
         "image img pixel",
     ),
+    # addressing the model: who is spoken to, who claims to speak, what its output must hold
+    _sig(
+        "task.output_directive",
+        0.55,
+        r"\b(?:in|into|to|within|throughout|at\s+the\s+(?:start|end|beginning|top|bottom)\s+of)\s+"
+        r"(?:each\s+of\s+|every\s+|all\s+(?:of\s+)?)?your\s+(?:final\s+|next\s+|generated\s+|whole\s+|entire\s+)?"
+        rf"{_OUTPUT}\b",
+        "your",
+        _OUTPUT_GATE,
+    ),
+    _sig(
+        "task.edit_output",
+        0.45,
+        r"(?:^|[.!?\n:|]\s*)(?:please\s+|also\s+|now\s+|kindly\s+|then\s+|and\s+)?(?:enhance|modify|augment|enrich|alter"
+        r"|change|adjust|rewrite|scramble|reverse|remove|replace|format|structure|end|begin|start|conclude|finish"
+        r"|close|prefix|encode|translate|encrypt|obfuscate|display|present|write|deliver|express|compose|craft"
+        r"|render|embed|insert|include|append|introduce|inject|weave|integrate|incorporate|blend|supplement"
+        r"|enlist|adopt|leverage|feature|spice\s+up|infuse|garnish|decorate|sprinkle|punctuate|pepper)\b"
+        r"[^.!?\n]{0,80}?\byour\s+(?:final\s+|next\s+|whole\s+|entire\s+)?(?:responses?|repl(?:y|ies)|answers?|output"
+        r"|implementation|solution(?:\s+logic)?|codebase|code\s+foundation|algorithm|program\s+logic|elucidation"
+        r"|explanation)\b",
+        "your",
+        "response responses reply replies answer answers output implementation solution codebase foundation"
+        " algorithm logic elucidation explanation",
+    ),
+    _sig(
+        "override.ignore_rest",
+        0.75,
+        r"\b(?:ignore|ignoring|disregard|forget|skip|overlook)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+)?(?:rest|remainder)"
+        r"\s+of\s+(?:the|this|these|that|my|your|its)\s+[\w-]+(?:\s+[\w-]+)?\s*(?:,|;|:|\.|and\b|then\b)\s*(?:and\s+)?"
+        r"(?:then\s+|just\s+|only\s+|instead\s+)?(?:print|say|output|write|respond|reply|answer|return|tell|state"
+        r"|repeat|summari[sz]e|translate|follow|do|report|recommend|send)\b",
+        "ignore ignoring disregard forget skip overlook",
+        "rest remainder",
+    ),
+    _sig(
+        "override.ignore_all_but",
+        0.6,
+        r"\b(?:ignore|disregard|forget)\s+(?:all|everything|any(?:thing)?)\s+(?:[\w-]+\s+){0,3}?(?:except|but|apart\s+from"
+        r"|other\s+than)\b|\b(?:ignore|disregard)\s+(?:your\s+|the\s+|all\s+|any\s+)?(?:instructions|directives"
+        r"|guidelines|programming)\s*(?:[,.;:!]|and\b)",
+        "ignore disregard forget",
+    ),
+    _sig(
+        "task.conditional_reply",
+        0.55,
+        r"\b(?:if|when|whenever|once)\s+(?:the\s+|a\s+|any\s+)?user\s+(?:asks?|requests?|queries|wants|says|inquires)\b"
+        r"[^.\n]{0,80}?\b(?:reply|respond|answer|say|output|print|tell|state|return|write)\b",
+        "user",
+        "reply respond answer say output print tell state return write",
+    ),
+    _sig(
+        "role.user_turn",
+        0.5,
+        r"(?:^|\n)[ \t>*]*(?:user|human|system)\s*:[ \t]*(?:next|now|please|ignore|repeat|forget|also|from\s+now"
+        r"|instead|disregard|new\s+task|actually)\b",
+        "user human system",
+    ),
+    _sig(
+        "role.bracket_authority",
+        0.6,
+        r"\[\s*(?:admin|administrator|system|developer|root|security|operator|assistant)(?:\s+|_|-)?"
+        r"(?:request|message|override|instructions?|command|directive|note|notice)?\s*::|\[\s*(?:admin|administrator|system"
+        r"|developer|operator)[\s_-]+(?:request|override|instructions?|command|directive)\s*[:\]]",
+        "admin administrator system developer root security operator assistant",
+        "[",
+    ),
+    _sig(
+        "addr.user_claim",
+        0.6,
+        r"\b(?:this\s+is\s+(?:the\s+|your\s+)?user\b|(?:message|note|request|instructions?)\s+from\s+(?:the\s+|your\s+)?user"
+        r"\s+to\b|the\s+user\s+(?:wants|asked|asks|has\s+asked|instructs|requests|requested|would\s+like|needs)\s+you\s+to\b"
+        r"|i\s+am\s+(?:the\s+|your\s+)?(?:user|developer|administrator|admin|operator)\s+(?:and|of|speaking|here)\b)",
+        "user developer administrator admin operator",
+    ),
+    _sig(
+        "addr.vocative",
+        0.55,
+        r"(?:^|[\n.!?:]\s*)(?:dear\s+|hey\s+|hi\s+|hello\s+|note\s+(?:to|for)\s+(?:the\s+|any\s+)?|attention\s*,?\s*"
+        r"|message\s+(?:to|for)\s+(?:the\s+|any\s+)?|important\s+(?:note\s+)?(?:to|for)\s+(?:the\s+|any\s+)?)"
+        rf"{_AI}\s*[,:!\-]",
+        _AI_GATE,
+    ),
+    _sig(
+        "addr.if_you_are_ai",
+        0.6,
+        rf"\bif\s+you\s+are\s+(?:an?\s+|the\s+)?(?:\w+\s+)?{_AI}\b(?:\s+(?:reading|processing|summari[sz]ing|parsing"
+        r"|analy[sz]ing|handling|seeing)\b|\s*,)",
+        _AI_GATE,
+    ),
+    _sig(
+        "encoded.decode_request",
+        0.85,
+        r"\b(?:decode|decipher|decrypt|unscramble|deobfuscate)\s+(?:the\s+|this\s+|following\s+|below\s+|these\s+"
+        r"|that\s+)+[^\n]{0,60}?(?:in\s+your\s+(?:monologue|head|mind|thoughts|reasoning|response)"
+        r"|and\s+(?:then\s+)?(?:follow|execute|obey|do|run|carry\s+out|act\s+on|perform)\b|system\s+message)",
+        "decode decipher decrypt unscramble deobfuscate",
+    ),
+    _sig(
+        "encoded.completion_bait",
+        0.8,
+        r"(?:^|\n)[^\n]{0,60}?\b(?:de(?:coded|crypted|ciphered|obfuscated)|plain\s*text)(?:\s+(?:string|text|message"
+        r"|version|output|value))?\s*:[ \t]*\s*$",
+        "decoded decrypted deciphered deobfuscated plaintext plain",
+    ),
+    _sig(
+        "encoded.labelled_payload",
+        0.4,
+        rf"\b{_CODECS}\s+(?:encoded|encrypted|ciphered|obfuscated)\s+(?:string|text|message|payload|instructions?)\s*:",
+        "encoded encrypted ciphered obfuscated",
+    ),
     # active content, only suspicious once decoded or hidden
     _sig(
         "decoded.active_content",
@@ -442,14 +579,31 @@ def _lower(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """The classifier's units: lower-cased words and single punctuation marks, in order."""
-    return _TOKEN.findall(_lower(text))
+    return _tokenize(_lower(text))
+
+
+def _gates_pass(sig: _Sig, low: str, words: set[str] | frozenset[str], present: dict[str, bool]) -> bool:
+    """Whether every gate of ``sig`` passes (substring tests shared between signatures in ``present``)."""
+    for gate_words, substrings in sig.gates:
+        if gate_words and not gate_words.isdisjoint(words):
+            continue
+        for sub in substrings:
+            found = present.get(sub)
+            if found is None:
+                found = present[sub] = sub in low
+            if found:
+                break
+        else:
+            return False
+    return True
 
 
 def _signatures(low: str, words: set[str] | frozenset[str], decoded: bool, out: list[Evidence]) -> None:
+    present: dict[str, bool] = {}
     for sig in _SIGNATURES:
         if sig.decoded_only and not decoded:
             continue
-        if not all((gw and not gw.isdisjoint(words)) or any(g in low for g in gs) for gw, gs in sig.gates):
+        if not _gates_pass(sig, low, words, present):
             continue
         for n, m in enumerate(re.compile(sig.pattern).finditer(low)):
             out.append(Evidence("signature", sig.id, m.start(), m.end(), sig.weight))
@@ -560,7 +714,7 @@ def _printable_ratio(text: str) -> float:
 
 
 def _hidden(text: str, low: str, depth: int, budget: _Budget, out: list[Evidence]) -> None:
-    if _INVISIBLE.search(text):
+    if not text.isascii() and _INVISIBLE.search(text):
         _invisible(text, depth, budget, out)
     if "<!--" in text:
         for n, m in enumerate(_HTML_COMMENT.finditer(text)):
@@ -958,6 +1112,14 @@ _CLASSES: dict[str, int] = {
 """Word classes: who is addressed, task-switch markers, actions, targets, role markers, and the
 model's own output ("in your response"). A word in two roles keeps the later one."""
 _CLASS_WINDOW = 12
+_CUE_CLASSES = frozenset((ADDR, SWITCH, ACT, ROLE))
+NO_CUE_CAP = 0.79
+"""The classifier alone cannot reach ``block`` (0.8 by default) on a window holding no word that
+addresses the model, switches its task, asks for an action or names a role: the windows of tables,
+logs and JSON data that score high on their cell values and punctuation (an injection asks for
+something). It may still warn there: at 0.45 (below warn) the held-out split lost 6 points of TPR at
+FPR 1 % (garak's bare encoded payloads, BIPIA's memorised task sentences) for the same
+leave-one-source-out figures."""
 """A class pair (``you`` … ``send``, ``send`` … ``https``) counts when both fall within this many tokens."""
 
 _canon_map: dict[str, str] | None = None
@@ -984,6 +1146,8 @@ def _canon_table() -> dict[str, str]:
 
 _LETTER_RUN = re.compile(r"(?<!\S)[^\W\d_](?: [^\W\d_]){2}(?!\S)")
 """Three single-letter tokens in a row, in the tokens joined by spaces."""
+_ASCII_LETTER_RUN = re.compile(r" [a-z] [a-z] [a-z] ", re.ASCII)
+"""The same for ASCII tokens, in the joined tokens with a space added at each end (faster)."""
 
 
 def _canonical(toks: list[str], index: list[int] | None = None) -> list[str]:
@@ -994,8 +1158,10 @@ def _canonical(toks: list[str], index: list[int] | None = None) -> list[str]:
     """
     table = _canon_table()
     joined = " ".join(toks)
-    if not _LETTER_RUN.search(joined):  # the common case: one token for one
-        folded = toks if joined.isascii() else [t if t.isascii() else t.translate(_CONFUSABLES) for t in toks]
+    ascii_only = joined.isascii()
+    if not (_ASCII_LETTER_RUN.search(f" {joined} ") if ascii_only else _LETTER_RUN.search(joined)):
+        # the common case: one token for one
+        folded = toks if ascii_only else [t if t.isascii() else t.translate(_CONFUSABLES) for t in toks]
         if all(folded):  # no token was only zero-width characters
             if index is not None:
                 index.extend(range(len(toks)))
@@ -1121,17 +1287,17 @@ def _contributions(toks: list[str], model: _Model) -> list[float]:
     :func:`feature_hashes` gives it. ``toks`` are the canonical tokens when the model has shape."""
     get = model.weights.get
     mask = model.mask
-    cache: dict[str, int] = {}
     out: list[float] = []
     prev1 = prev2 = -1
     bigrams = model.ngrams >= 2
     trigrams = model.ngrams >= 3
+    unigram: dict[str, tuple[int, float]] = {}
     for tok in toks:
-        h = cache.get(tok)
-        if h is None:
+        known = unigram.get(tok)
+        if known is None:
             h = zlib.crc32(tok.encode("utf-8", "surrogatepass"))
-            cache[tok] = h
-        c = get(h & mask, 0.0)
+            known = unigram[tok] = (h, get(h & mask, 0.0))
+        h, c = known
         if bigrams and prev1 >= 0:
             h2 = ((prev1 * _MIX2) ^ h) & _MASK32
             c += get((h2 ^ _SALT2) & mask, 0.0)
@@ -1224,13 +1390,25 @@ def _classify(toks: list[str]) -> tuple[float, int, int]:
     contributions = _contributions_numpy(toks, model) if _dense is not None else _contributions(toks, model)
     width = min(model.window, len(contributions))
     # every window's sum from prefix sums (sequential float64 additions in both paths: same floats)
-    prefix = [0.0, *itertools.accumulate(contributions)]
-    sums = [b - a for a, b in zip(prefix, prefix[width:], strict=False)]
-    best_start = max(range(len(sums)), key=sums.__getitem__)
-    best = sums[best_start]
+    if _dense is not None:
+        import numpy as np
+
+        prefix_array = np.concatenate(([0.0], np.cumsum(np.asarray(contributions, dtype=np.float64))))
+        window_sums = prefix_array[width:] - prefix_array[: len(prefix_array) - width]
+        best_start = int(np.argmax(window_sums))  # the first window with the best sum
+        best = float(window_sums[best_start])
+    else:
+        prefix = [0.0, *itertools.accumulate(contributions)]
+        sums = [b - a for a, b in zip(prefix, prefix[width:], strict=False)]
+        best = max(sums)
+        best_start = sums.index(best)  # the first window with the best sum
     z = model.bias + best - length_offset(len(toks), model.window, model.length_penalty)
     z = max(-60.0, min(60.0, z))
     prob = 1.0 / (1.0 + math.exp(-z))
+    if prob > NO_CUE_CAP and not any(
+        _token_class(t) in _CUE_CLASSES for t in toks[best_start : best_start + width]
+    ):
+        prob = NO_CUE_CAP
     if index is not None and len(index) != raw_count:  # back to the positions of the tokens given
         end = best_start + width
         return prob, index[best_start], index[end] if end < len(index) else raw_count
@@ -1285,7 +1463,7 @@ def _merge(signature: float, classifier: float) -> float:
 def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]]:
     """Every layer over one piece of text; evidence offsets are relative to it."""
     low = _lower(text)
-    toks = _TOKEN.findall(low)
+    toks = _tokenize(low)
     words = set(toks)
     evidence: list[Evidence] = []
     if low.isascii():

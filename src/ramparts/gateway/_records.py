@@ -89,6 +89,7 @@ def gateway_record(ctx: dict[str, Any]) -> dict[str, Any]:
         for item, owner in [
             *((i, i.get("tool_use_id")) for i in screened.get("items", [])),
             *((i, i.get("tool")) for i in screened.get("tool_definitions", [])),
+            *((i, "") for i in screened.get("prompts", [])),
         ]:
             findings.append(
                 FindingRecord(
@@ -152,7 +153,10 @@ def masked_record(findings: tuple[Masked, ...]) -> dict[str, Any]:
 
 
 def screened_record(
-    screened: tuple[Screened, ...], results: int, tools: tuple[Screened, ...] = ()
+    screened: tuple[Screened, ...],
+    results: int,
+    tools: tuple[Screened, ...] = (),
+    prompts: tuple[Screened, ...] = (),
 ) -> dict[str, Any]:
     record: dict[str, Any] = {
         "tool_results": results,
@@ -179,6 +183,17 @@ def screened_record(
                 "fingerprint": s.fingerprint,
             }
             for s in tools[:_AUDIT_LIST]
+        ]
+    if prompts:  # the user's prompt at or above the prompt surface's warn (no text)
+        record["prompts"] = [
+            {
+                "where": s.where,
+                "action": s.action,
+                "score": s.score,
+                "signal": s.signal,
+                "fingerprint": s.fingerprint,
+            }
+            for s in prompts
         ]
     return record
 

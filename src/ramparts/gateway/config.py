@@ -52,6 +52,13 @@ class GatewayConfig:
     description_block: float | None = None
     description_warn: float | None = None
     """Thresholds for MCP tool descriptions (the ``mcp_tool_description`` surface); ``None``: as above."""
+    prompt_block: float | None = None
+    prompt_warn: float | None = None
+    """Thresholds for the user's own prompt, the last user message's text (the ``prompt`` surface);
+    ``None``: as the tool results'."""
+    prompt_action: Literal["off", "warn", "block"] = "warn"
+    """``warn``: a prompt at ``prompt_warn`` or above is recorded, never refused; ``block``: refused
+    (400) at ``prompt_block``; ``off``: prompts are not screened for injection."""
     upstream_key: str | None = field(default=None, repr=False)
     """Sent upstream as ``x-api-key``; from ``ANTHROPIC_API_KEY`` by default. Never logged."""
     upstream_timeout: float = 600.0
@@ -112,6 +119,12 @@ class GatewayConfig:
         d_warn = min(self.injection_warn, d_block) if self.description_warn is None else self.description_warn
         if not 0.0 <= d_warn <= d_block <= 1.0:
             raise ValueError("tool-description injection thresholds must satisfy 0 <= warn <= block <= 1")
+        p_block = self.injection_block if self.prompt_block is None else self.prompt_block
+        p_warn = min(self.injection_warn, p_block) if self.prompt_warn is None else self.prompt_warn
+        if not 0.0 <= p_warn <= p_block <= 1.0:
+            raise ValueError("prompt injection thresholds must satisfy 0 <= warn <= block <= 1")
+        if self.prompt_action not in ("off", "warn", "block"):
+            raise ValueError("prompt_action must be off, warn or block")
         for name, url in (("store_url", self.store_url), ("audit_url", self.audit_url)):
             if url is not None and not url.startswith(("postgresql://", "postgres://")):
                 raise ValueError(f"{name} must be a postgresql:// URL (got {url.split(':', 1)[0]!r})")

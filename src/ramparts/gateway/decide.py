@@ -208,6 +208,12 @@ def tool_poisoned(message: str) -> Decision:
     return Decision("deny", (message,), ("gateway.injection.tool_definition",))
 
 
+def prompt_injection(message: str) -> Decision:
+    """The user's prompt reads as a prompt injection and the policy blocks such prompts (enforce mode;
+    report mode only records it)."""
+    return Decision("deny", (message,), ("gateway.injection.prompt",))
+
+
 def scan_failed(problem: str) -> Decision:
     """The detectors failed: nothing goes out unscanned, in every mode."""
     return Decision("deny", (f"the request could not be checked ({problem})",), ("gateway.scan_failed",))

@@ -17,6 +17,13 @@ results'): a definition scoring ≥ ``block`` raises
 :class:`ToolPoisoned` (the proxy answers 400 and records it); ≥ ``warn`` is recorded only (changing a
 definition would break the prompt cache of every turn). The text scored is the description and every
 ``description``/``title`` string of the input schema, in order.
+
+The user's own prompt (the ``prompt`` surface, what the hook sees as UserPromptSubmit) is the text of
+the last message when it is a user message: its string content or its ``text`` blocks, without the
+``<system-reminder>`` blocks Claude Code adds and without tool results. Earlier prompts were screened
+when they were the last. With ``prompt_action`` ``warn`` (the default) a prompt at ``prompt_warn`` is
+recorded and sent unchanged; with ``block`` one at ``prompt_block`` raises :class:`PromptRefused`
+(the proxy answers 400 and records it); ``off`` screens no prompt.
 """
 
 from __future__ import annotations
@@ -58,6 +65,8 @@ class ScreenResult(NamedTuple):
     """Tool results scored (for the audit counts)."""
     tools: tuple[Screened, ...] = ()
     """Tool definitions scoring ≥ warn (``tool_use_id`` holds the tool's name)."""
+    prompts: tuple[Screened, ...] = ()
+    """The user's prompt when it scores ≥ the prompt surface's warn (``tool_use_id`` is empty)."""
 
 
 class ToolPoisoned(GatewayError):
@@ -68,6 +77,24 @@ class ToolPoisoned(GatewayError):
         super().__init__(
             f"the definition of tool {screened.tool_use_id!r} ({screened.where}) looks like a prompt "
             f"injection (score {screened.score:.2f}, {screened.signal or 'score'}); the request was not sent"
+        )
+
+    def error_body(self) -> dict[str, Any]:
+        return {
+            "type": "error",
+            "error": {"type": "invalid_request_error", "message": f"Ramparts gateway: {self}"},
+        }
+
+
+class PromptRefused(GatewayError):
+    """The user's prompt scores as a prompt injection at the policy's block threshold, and the policy
+    blocks such prompts (``prompt_action: block``). Names where, never the text."""
+
+    def __init__(self, screened: Screened) -> None:
+        self.screened = screened
+        super().__init__(
+            f"the prompt ({screened.where}) reads as a prompt injection (score {screened.score:.2f}, "
+            f"{screened.signal or 'score'}) and the policy blocks such prompts; the request was not sent"
         )
 
     def error_body(self) -> dict[str, Any]:
@@ -109,6 +136,9 @@ class Screener:
         tool_warn: float | None = None,
         description_block: float | None = None,
         description_warn: float | None = None,
+        prompt_block: float | None = None,
+        prompt_warn: float | None = None,
+        prompt_action: str = "warn",
     ) -> None:
         """``tool_block``/``tool_warn`` (or their policy names ``description_block``/``description_warn``,
         the ``detect.injection.surfaces.mcp_tool_description`` thresholds): for tool definitions;
@@ -119,6 +149,9 @@ class Screener:
             tool_warn = description_warn
         self.tool_block = block if tool_block is None else tool_block
         self.tool_warn = min(warn, self.tool_block) if tool_warn is None else tool_warn
+        self.prompt_block = block if prompt_block is None else prompt_block
+        self.prompt_warn = min(warn, self.prompt_block) if prompt_warn is None else prompt_warn
+        self.prompt_action = prompt_action
         self.scorer = scorer
         self.block = block
         self.warn = warn
@@ -142,10 +175,28 @@ class Screener:
             out.append(item)
         return tuple(out)
 
+    def screen_prompt(self, body: Any) -> tuple[Screened, ...]:
+        """Score the user's prompt; raises :class:`PromptRefused` when the policy blocks it."""
+        if self.prompt_action == "off":
+            return ()
+        found = prompt_text(body)
+        if found is None:
+            return ()
+        where, text = found
+        score, signal, fp = self._score(text)
+        if score < self.prompt_warn:
+            return ()
+        if self.prompt_action == "block" and score >= self.prompt_block:
+            raise PromptRefused(Screened(where, "", "refuse", score, signal, fp))
+        return (Screened(where, "", "warn", score, signal, fp),)
+
     def screen_request(self, body: Any) -> ScreenResult:
         tools = self.screen_tools(body)
+        prompts = self.screen_prompt(body)
         result = self._screen_results(body)
-        return result._replace(tools=tools) if tools else result
+        if tools:
+            result = result._replace(tools=tools)
+        return result._replace(prompts=prompts) if prompts else result
 
     def _screen_results(self, body: Any) -> ScreenResult:
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -225,9 +276,42 @@ def _schema_texts(schema: Any, out: list[str]) -> None:
             _schema_texts(value, out)
 
 
-def screened_texts(body: Any) -> list[str]:
+_REMINDER = "<system-reminder>"
+
+
+def prompt_text(body: Any) -> tuple[str, str] | None:
+    """``(where, text)`` of the user's prompt: the last message, when it is the user's, its string
+    content or its ``text`` blocks (Claude Code's ``<system-reminder>`` blocks left out), joined."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list) or not messages:
+        return None
+    last = messages[-1]
+    if not isinstance(last, dict) or last.get("role") != "user":
+        return None
+    where = f"messages[{len(messages) - 1}]"
+    content = last.get("content")
+    if isinstance(content, str):
+        return (where, content) if content.strip() else None
+    if not isinstance(content, list):
+        return None
+    parts = [
+        b["text"]
+        for b in content
+        if isinstance(b, dict)
+        and b.get("type") == "text"
+        and isinstance(b.get("text"), str)
+        and not b["text"].lstrip().startswith(_REMINDER)
+    ]
+    text = "\n".join(p for p in parts if p.strip())
+    return (where, text) if text else None
+
+
+def screened_texts(body: Any, prompts: bool = True) -> list[str]:
     """The texts :meth:`Screener.screen_request` scores in ``body`` (to score them ahead, in parallel)."""
     out: list[str] = [text for _i, _n, text in tool_texts(body)]
+    found = prompt_text(body) if prompts else None
+    if found is not None:
+        out.append(found[1])
     if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
         return out
     for message in body["messages"]:

@@ -48,7 +48,7 @@ from .limits import RateLimiter, SharedRateLimiter, retry_after, utc_day
 from .mask import MaskBlocked, Masker, MaskResult, detector_scanner, request_documents, request_texts
 from .pool import Pending, ScanFailed, ScanPool, cached
 from .restore import OutboundLookup, StreamGuard, restore_message
-from .screen import Screener, ScreenResult, ToolPoisoned, injection_scorer, screened_texts
+from .screen import PromptRefused, Screener, ScreenResult, ToolPoisoned, injection_scorer, screened_texts
 from .shapes import ShapeRefused
 from .sse import SSEDecoder, SSEError, SSEEvent, encode
 from .store import GatewayStoreError, open_stores, store_location, vault_key_path
@@ -170,6 +170,9 @@ class Gateway:
             warn=config.injection_warn,
             description_block=config.description_block,
             description_warn=config.description_warn,
+            prompt_block=config.prompt_block,
+            prompt_warn=config.prompt_warn,
+            prompt_action=config.prompt_action if config.mode == "enforce" else _report(config.prompt_action),
         )
         self.limits = config.limits()
         self.rate: RateLimiter | SharedRateLimiter | None = None
@@ -399,7 +402,7 @@ class Gateway:
             for data in dict.fromkeys(request_documents(body, self.masker.shapes)):
                 if data not in pdf_cache:
                     jobs.append((pdf_cache, data, self.pool.submit_pdf(data)))
-        for text in dict.fromkeys(screened_texts(body)):
+        for text in dict.fromkeys(screened_texts(body, self.screener.prompt_action != "off")):
             if text not in self.screener.cache:
                 jobs.append((self.screener.cache, text, self.pool.submit_score(text)))
         for cache, text, pending in jobs:
@@ -519,13 +522,20 @@ class Gateway:
             }
             decision = decide.tool_poisoned(str(poisoned))
             return self._refuse(record, decision, decide.Refusal(400, "invalid_request_error"), started)
+        except PromptRefused as refused_prompt:
+            record["screened"] = screened_record((), 0, prompts=(refused_prompt.screened,))
+            decision = decide.prompt_injection(str(refused_prompt))
+            return self._refuse(record, decision, decide.Refusal(400, "invalid_request_error"), started)
         except ScanFailed as exc:  # the detectors failed: nothing goes out unscanned (store failures
             # are the _store_failures middleware's: 503)
             decision = decide.scan_failed(str(exc))
             return self._refuse(record, decision, decide.Refusal(500, "api_error"), started)
         record["masked"] = masked_record(prepared.masked.findings)
         record["screened"] = screened_record(
-            prepared.screened.screened, prepared.screened.results, prepared.screened.tools
+            prepared.screened.screened,
+            prepared.screened.results,
+            prepared.screened.tools,
+            prepared.screened.prompts,
         )
         if not prepared.payload:
             prepared = prepared._replace(payload=raw)
@@ -867,10 +877,21 @@ def run(config: GatewayConfig, listen: str, *, max_lifetime: float | None = None
     return 0
 
 
+def _report(action: str) -> str:
+    """In report mode a prompt the policy would block is only recorded (as a warn)."""
+    return "off" if action == "off" else "warn"
+
+
 def _lowest_warn(config: GatewayConfig) -> float:
-    """The scorer computes a fingerprint for any text at or above this: the lower of the two surfaces'."""
+    """The scorer computes a fingerprint for any text at or above this: the lowest of the surfaces'."""
+    lowest = config.injection_warn
     if config.description_warn is not None:
-        return min(config.injection_warn, config.description_warn)
-    if config.description_block is not None:
-        return min(config.injection_warn, config.description_block)
-    return config.injection_warn
+        lowest = min(lowest, config.description_warn)
+    elif config.description_block is not None:
+        lowest = min(lowest, config.description_block)
+    if config.prompt_action != "off":
+        if config.prompt_warn is not None:
+            lowest = min(lowest, config.prompt_warn)
+        elif config.prompt_block is not None:
+            lowest = min(lowest, config.prompt_block)
+    return lowest

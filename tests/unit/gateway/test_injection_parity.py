@@ -161,3 +161,51 @@ def test_a_surface_with_warn_above_block_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(PolicyError, match=r"surfaces\.prompt"):
         load_policy(str(path))
+
+
+@pytest.mark.parametrize("action", ["warn", "block"])
+def test_the_hook_and_the_gateway_flag_the_same_prompts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, action: str
+) -> None:
+    """A user's prompt: the hook's UserPromptSubmit scan and the gateway's last user message follow the
+    ``prompt`` surface and ``prompt_action`` alike (warned at warn; refused at block only under block)."""
+    from ramparts.agents.claude_code.content import scan_prompt
+    from ramparts.controls import content_hits
+    from ramparts.gateway.screen import PromptRefused
+    from ramparts.gateway.server import Gateway
+    from ramparts.model import Event
+
+    path = tmp_path / "ramparts.yaml"
+    path.write_text(
+        POLICY.replace("    surfaces:\n", "    surfaces:\n      prompt: {block: 0.8, warn: 0.4}\n").replace(
+            "    warn: 0.9\n", f"    warn: 0.9\n    prompt_action: {action}\n"
+        )
+    )
+    policy = load_policy(str(path))
+    assert policy.detect.injection_thresholds("prompt") == (0.8, 0.4)
+    assert policy.detect.injection_prompt_action == action
+    config = _gateway_config(monkeypatch, path, tmp_path / "state")
+    assert (config.prompt_block, config.prompt_warn, config.prompt_action) == (0.8, 0.4, action)
+    gateway = Gateway(config)
+    detectors = Detectors.from_settings(policy.detect, ("secret", "pii", "injection"))
+    hook: list[str] = []
+    gate: list[str] = []
+    for text in TEXTS:
+        content = scan_prompt(text, policy, detectors, KEY)
+        event = Event("user_prompt", "s", str(tmp_path), str(tmp_path), content=(content,))
+        verdicts = [h.list for h in content_hits(policy, event) if h.rule_id == "injection.prompt"]
+        hook.append({"deny": "block", "warn": "warn"}[verdicts[0]] if verdicts else "none")
+        body = {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": text}]}
+        try:
+            result = gateway.screener.screen_request(body)
+        except PromptRefused:
+            gate.append("block")
+            continue
+        gate.append("warn" if result.prompts else "none")
+        assert result.body is body  # a prompt is never rewritten
+    assert hook == gate
+    expected = [_expected(injection.score(t).score, 0.8, 0.4) for t in TEXTS]
+    if action == "warn":  # never blocked: what would block only warns
+        expected = ["warn" if e == "block" else e for e in expected]
+    assert hook == expected
+    assert {"none", "warn"} <= set(hook) and ("block" in hook) == (action == "block")

@@ -203,7 +203,14 @@ def decodings(data: bytes) -> list[str]:
 
 
 def scan_prompt(prompt: str, policy: Policy, detectors: Detectors, key: bytes) -> Content:
-    findings = detectors.scan(prompt, key, limit=policy.dlp.max_scan_bytes, categories=("secret", "pii"))
+    """Secrets and personal data in a user's prompt, and injection (the ``prompt`` surface's
+    thresholds) unless ``detect.injection.prompt_action`` is ``off``."""
+    categories: tuple[Category, ...] = ("secret", "pii")
+    if policy.detect.injection_prompt_action != "off":
+        categories += ("injection",)
+    findings = detectors.scan(
+        prompt, key, limit=policy.dlp.max_scan_bytes, categories=categories, surface="prompt"
+    )
     return Content("prompt", "prompt", tuple(findings), truncated=len(prompt) > policy.dlp.max_scan_bytes)
 
 

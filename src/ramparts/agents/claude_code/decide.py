@@ -7,10 +7,13 @@ key written), so the two cannot disagree about a call.
 from __future__ import annotations
 
 import os
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ... import engine
 from ...model import Content, Decision, Event, SessionState
+
+if TYPE_CHECKING:
+    from ...detect.scanner import Category
 
 
 class Outcome(NamedTuple):
@@ -94,7 +97,10 @@ def scan_event(
     if event.kind == "user_prompt":
         from .content import detectors_for, scan_prompt
 
-        detectors = detectors_for(policy, ("secret", "pii"), cache_dir)
+        categories: tuple[Category, ...] = ("secret", "pii")
+        if policy.detect.injection_prompt_action != "off":
+            categories += ("injection",)
+        detectors = detectors_for(policy, categories, cache_dir)
         return (scan_prompt(str(payload.get("prompt", "")), policy, detectors, key),)
     if event.kind == "post_tool_use" and event.tool is not None:
         from .content import detectors_for, scan_result, scans_result
