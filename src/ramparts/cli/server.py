@@ -35,6 +35,13 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
         default=60.0,
         help="seconds Claude Code's telemetry waits for the hook's records before a missing one alerts",
     )
+    p.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate chain (PEM)")
+    p.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM)")
+    p.add_argument(
+        "--client-ca",
+        metavar="FILE",
+        help="mTLS: ingest needs a client certificate from this CA naming the host token's host",
+    )
     _db(p)
     p.set_defaults(func=cmd_server)
     srv = p.add_subparsers(metavar="ACTION")
@@ -130,12 +137,10 @@ def _settings(args: argparse.Namespace) -> Any:
     """The server settings from $RAMPARTS_SERVER and the policy's server: section (None: none set)."""
     from ..server.config import resolve
 
-    section = ""
-    if not os.environ.get("RAMPARTS_SERVER"):
-        try:
-            section = _policy(args).server
-        except Exception:  # noqa: BLE001 - no policy: only the environment can name a server
-            section = ""
+    try:  # the environment names the server; the policy's section still gives the CA and the certificate
+        section = _policy(args).server
+    except Exception:  # noqa: BLE001 - no policy: only the environment can name a server
+        section = ""
     return resolve(section)
 
 
@@ -159,14 +164,38 @@ def cmd_server(args: argparse.Namespace) -> int:
     monitor = parse_monitor(json.loads(section)) if section else None
     logging.basicConfig(level=logging.INFO, format="ramparts server: %(message)s")
     store = _store(args, monitor=monitor)  # creates the tables once, before any worker starts
-    bind = {"host": host.strip("[]"), "port": int(port), "log_level": "warning"}
+    if bool(args.tls_cert) != bool(args.tls_key) or (args.client_ca and not args.tls_cert):
+        print(
+            "ramparts server: --tls-cert and --tls-key go together; --client-ca needs them", file=sys.stderr
+        )
+        return EXIT_USAGE
+    bind: dict[str, Any] = {"host": host.strip("[]"), "port": int(port), "log_level": "warning"}
+    if args.tls_cert:
+        bind.update(ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
+    if args.client_ca:
+        import ssl
+
+        from ..server.tls import MtlsH11Protocol
+
+        bind.update(ssl_ca_certs=args.client_ca, ssl_cert_reqs=ssl.CERT_OPTIONAL, http=MtlsH11Protocol)
+    scheme = "https" if args.tls_cert else "http"
     # the dashboard's cookie is Secure (HTTPS only) unless the server is on loopback (tests, make up)
     secure = host.strip("[]") not in ("127.0.0.1", "localhost", "::1")
     try:
-        print(f"ramparts server: listening on http://{host}:{port} (store {store.name})", flush=True)
-        print(f"ramparts server: dashboard at http://{host}:{port}/ui/", flush=True)
+        print(f"ramparts server: listening on {scheme}://{host}:{port} (store {store.name})", flush=True)
+        if args.client_ca:
+            print("ramparts server: ingest needs a client certificate (mTLS)", flush=True)
+        print(f"ramparts server: dashboard at {scheme}://{host}:{port}/ui/", flush=True)
         if args.workers > 1:
-            from ..server.app import DB_ENV, GRACE_ENV, MONITOR_ENV, POLICY_ENV, SECURE_ENV, STATE_ENV
+            from ..server.app import (
+                DB_ENV,
+                GRACE_ENV,
+                MONITOR_ENV,
+                MTLS_ENV,
+                POLICY_ENV,
+                SECURE_ENV,
+                STATE_ENV,
+            )
 
             store.close()
             os.environ[DB_ENV] = store.location
@@ -174,6 +203,7 @@ def cmd_server(args: argparse.Namespace) -> int:
             os.environ[GRACE_ENV] = str(args.telemetry_grace)
             os.environ[STATE_ENV] = state_dir(args.state_dir)
             os.environ[SECURE_ENV] = "1" if secure else "0"
+            os.environ[MTLS_ENV] = "1" if args.client_ca else "0"
             if policy is not None:
                 from .._locations import policy_ref
 
@@ -185,6 +215,7 @@ def cmd_server(args: argparse.Namespace) -> int:
                 telemetry_grace=args.telemetry_grace,
                 state_dir=state_dir(args.state_dir),
                 cookie_secure=secure,
+                mtls=bool(args.client_ca),
             )
             uvicorn.run(app, **bind)
     finally:
@@ -312,7 +343,16 @@ def cmd_agent(args: argparse.Namespace) -> int:
     except ServerError as exc:
         print(f"ramparts agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    sink = ServerSink("control-plane", settings.url, token, timeout=max(settings.timeout_seconds, 5.0))
+    from ..server.client import tls_context
+
+    try:
+        context = tls_context(settings.ca_file or None, settings.cert_file or None, settings.key_file or None)
+    except ServerError as exc:
+        print(f"ramparts agent: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    sink = ServerSink(
+        "control-plane", settings.url, token, timeout=max(settings.timeout_seconds, 5.0), context=context
+    )
     stop = {"now": False}
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.update(now=True))

@@ -23,6 +23,8 @@ class ServerSink(HttpSink):
         import ssl
 
         context = ssl.create_default_context(cafile=o.get("ca_file") or None)
+        if o.get("cert_file"):  # mTLS: the control plane's ingest may ask for the host's certificate
+            context.load_cert_chain(o["cert_file"], o.get("key_file") or None)
         return cls(
             name, o["url"], read_token(name, o), timeout=float(o.get("timeout_seconds", 10)), context=context
         )
