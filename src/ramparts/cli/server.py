@@ -64,6 +64,28 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     t.add_argument("id", help="the token id `server token list` shows")
     t.set_defaults(func=cmd_token_revoke)
 
+    key = srv.add_parser(
+        "key", help="log signing keys bound to host tokens (the first is bound when the host first ships)"
+    ).add_subparsers(metavar="ACTION")
+    k = key.add_parser("list", help="bound keys, and unknown ones whose batches are quarantined")
+    common(k, policy=False)
+    _db(k)
+    k.add_argument("--json", action="store_true", help="one JSON object a line, for scripts")
+    k.set_defaults(func=cmd_key_list)
+    k = key.add_parser("pin", help="bind a log's signing key (verifier) to a host token")
+    common(k, policy=False)
+    _db(k)
+    k.add_argument("token_id", help="the host token's id (`server token list`)")
+    k.add_argument("verifier", help="the key as `server key list` or `audit verify` shows it: NAME+HASH+KEY")
+    k.add_argument("--by", default=os.environ.get("USER", "admin"), help="who pins it (kept with the key)")
+    k.set_defaults(func=cmd_key_pin)
+    k = key.add_parser("unpin", help="unbind a key: that log's batches are quarantined from then on")
+    common(k, policy=False)
+    _db(k)
+    k.add_argument("token_id")
+    k.add_argument("verifier")
+    k.set_defaults(func=cmd_key_unpin)
+
     o = srv.add_parser(
         "otel-headers", help="print the OTLP Authorization header (Claude Code's otelHeadersHelper runs this)"
     )
@@ -279,6 +301,37 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
             print(f"ramparts: no active token {args.id}", file=sys.stderr)
             return EXIT_PROBLEMS
     print(f"revoked token {args.id}")
+    return EXIT_OK
+
+
+def cmd_key_list(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        keys = store.host_keys()
+    for k in keys:
+        if args.json:
+            print(json.dumps(k._asdict()))
+        else:
+            print(f"{k.token_id}  {k.source:8}  {_iso(k.at)}  {k.host}  {k.verifier}")
+    return EXIT_OK
+
+
+def cmd_key_pin(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        try:
+            key = store.pin_key(args.token_id, args.verifier, args.by)
+        except ValueError as exc:
+            print(f"ramparts server key pin: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    print(f"pinned {key.verifier.split('+')[0]} to host {key.host} (token {key.token_id})")
+    return EXIT_OK
+
+
+def cmd_key_unpin(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        if not store.unpin_key(args.token_id, args.verifier):
+            print(f"ramparts: no such key bound to token {args.token_id}", file=sys.stderr)
+            return EXIT_PROBLEMS
+    print(f"unpinned the key from token {args.token_id}")
     return EXIT_OK
 
 

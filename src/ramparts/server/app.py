@@ -177,6 +177,11 @@ def create_app(
             result = await run_in_threadpool(store.ingest, token, batch)
         except ForeignLogError as exc:
             return _error(403, str(exc))
+        if result.state == "unknown_key":  # kept apart; the host keeps the batch and retries
+            return JSONResponse(
+                {**result._asdict(), "error": "the log's signing key is not bound to this host's token"},
+                status_code=409,
+            )
         return JSONResponse(result._asdict())
 
     async def kills(request: Request, token: TokenInfo) -> Response:

@@ -14,6 +14,10 @@ from .http import HttpSink, read_token
 
 
 class ServerSink(HttpSink):
+    # 409: the log's signing key is not bound to the host's token yet; the batch stays here until an
+    # admin pins the key (``ramparts server key pin``), then goes through
+    retry_status = HttpSink.retry_status | {409}
+
     def __init__(self, name: str, url: str, token: str, **kwargs: Any) -> None:
         super().__init__(name, url.rstrip("/") + "/v1/ingest", token, **kwargs)
         self.verifier = ""
