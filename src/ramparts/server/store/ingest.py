@@ -25,6 +25,23 @@ from .model import (
     TokenInfo,
 )
 
+_RECORD_COLUMNS = (
+    "log_id",
+    "seq",
+    "leaf",
+    "body",
+    "time",
+    "surface",
+    "event",
+    "decision",
+    "session",
+    "user_name",
+    "host",
+    "tool",
+    "tool_use_id",
+    "received",
+)
+
 
 class IngestStore(StoreBase):
     """Ingest."""
@@ -223,11 +240,8 @@ class _Ingest:
                 )
             )
             fresh.append(item)
-        tx.many(
-            "INSERT INTO records (log_id, seq, leaf, body, time, surface, event, decision, session, "
-            "user_name, host, tool, tool_use_id, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        # new rows only (duplicates were dropped above, under the log's row lock): COPY on PostgreSQL
+        tx.copy("records", _RECORD_COLUMNS, rows)
         self._extend(frontier, fresh)
         self._monitor([f.record for f in sorted(fresh, key=lambda f: f.seq)])
         return len(rows), duplicates, quarantined
