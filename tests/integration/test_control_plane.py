@@ -346,3 +346,87 @@ def test_an_ask_is_answered_by_a_person_through_the_server(plane: dict[str, Any]
         )
     finally:
         host.stop()
+
+
+def test_only_a_remote_rule_asks_the_server(plane: dict[str, Any]) -> None:
+    """``ask: remote`` on one ask rule: its ask waits for an approver; another rule's ask stays local."""
+    import threading
+
+    from ramparts.server.client import Client
+
+    policy = plane["tmp"] / "per-rule.yaml"
+    policy.write_text(
+        "version: 1\nextends: baseline\nhook: {deadline_ms: 30000, timeout: 40}\n"
+        "server:\n  approval_timeout_seconds: 20\npermissions:\n  ask:\n"
+        "    - {rule: 'Bash(make deploy *)', id: deploy.prod, ask: remote}\n"
+        "    - 'Bash(make build *)'\n    - 'Bash(* --force)'\n"
+    )
+    host = Host(plane["tmp"], "per-rule", plane["url"], plane["tokens"]["a"], policy)
+    host.wait_ready()
+    admin = Client(plane["url"], plane["tokens"]["admin"])
+    seen: list[dict[str, Any]] = []
+
+    def approver() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            pending = [a for a in admin.approvals() if a["state"] == "pending"]
+            if pending:
+                seen.append(pending[0])
+                admin.decide(pending[0]["id"], "allow", "release window")
+                return
+            time.sleep(0.2)
+
+    try:
+        local = host.call("rule-local", user="dev-local", tool="Bash", tool_input={"command": "make build x"})
+        assert local["decision"] == "ask" and "through the control plane" not in local["reason"]
+        assert not admin.approvals()  # a local rule's ask never reaches the server
+        thread = threading.Thread(target=approver)
+        thread.start()
+        deploy = {"command": "make deploy prod", "description": "d"}
+        answer = host.call("rule-remote", user="dev-remote", tool="Bash", tool_input=deploy)
+        thread.join()
+        assert answer["decision"] == "allow", answer
+        assert "approved by security-team" in answer["reason"] and "(release window)" in answer["reason"]
+        assert seen[0]["session"] == "rule-remote" and "Bash(make deploy *)" in seen[0]["reasons"]
+        thread = threading.Thread(target=approver)  # both rules: the approver's yes leaves the local ask
+        thread.start()
+        forced = {"command": "make deploy prod --force", "description": "d"}
+        answer = host.call("rule-both", user="dev-both", tool="Bash", tool_input=forced)
+        thread.join()
+        assert answer["decision"] == "ask" and "approved by security-team" in answer["reason"], answer
+        assert seen[1]["session"] == "rule-both"
+    finally:
+        host.stop()
+
+
+def test_a_remote_rule_without_a_server_denies(tmp_path: Path) -> None:
+    policy = tmp_path / "ramparts.yaml"
+    policy.write_text(
+        "version: 1\nextends: baseline\npermissions:\n  ask:\n"
+        "    - {rule: 'Bash(make deploy *)', id: deploy.prod, ask: remote}\n"
+    )
+    state = tmp_path / "state"
+    payload = {
+        "session_id": "no-server",
+        "transcript_path": "/tmp/t.jsonl",
+        "cwd": str(tmp_path),
+        "permission_mode": "default",
+        "hook_event_name": "PreToolUse",
+        "tool_name": "Bash",
+        "tool_input": {"command": "make deploy prod"},
+        "tool_use_id": "toolu_1",
+    }
+    proc = subprocess.run(
+        _ramparts("hook", "--policy", str(policy), "--state-dir", str(state)),
+        input=json.dumps(payload).encode(),
+        capture_output=True,
+        env=_env(),
+        timeout=30,
+        check=False,
+    )
+    out = json.loads(proc.stdout)["hookSpecificOutput"]
+    assert out["permissionDecision"] == "deny"
+    assert (
+        "rule deploy.prod asks a remote approver and no control plane is configured"
+        in (out["permissionDecisionReason"])
+    )

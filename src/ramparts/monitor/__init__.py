@@ -95,20 +95,22 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 
 class Delivery(NamedTuple):
     """Where the control plane sends alerts (``monitor.deliver``): a webhook in Slack's, Teams' or plain
-    JSON shape, or syslog (RFC 5424 over UDP, TCP or TLS, the audit shipper's sink), for alerts at or
-    above ``min_severity``."""
+    JSON shape; syslog (RFC 5424 over UDP, TCP or TLS, the audit shipper's sink) with the alert as JSON or
+    as CEF; or OpenTelemetry logs over OTLP/HTTP; for alerts at or above ``min_severity``."""
 
     name: str
     url: str
-    """webhook: the URL ('' for syslog)."""
-    format: Literal["slack", "teams", "json"] = "json"
+    """webhook: the URL; otlp: the collector's logs endpoint (``…/v1/logs``); '' for syslog."""
+    format: Literal["slack", "teams", "json", "cef"] = "json"
     min_severity: Severity = "medium"
     token_env: str = ""
     """An environment variable holding a bearer token for the webhook ('' for none)."""
     timeout_seconds: float = 10.0
-    type: Literal["webhook", "syslog"] = "webhook"
+    type: Literal["webhook", "syslog", "otlp"] = "webhook"
     syslog: tuple[tuple[str, Any], ...] = ()
     """syslog: ``host``, ``port``, ``transport`` (udp, tcp, tls), ``ca_file``, ``facility``."""
+    ca_file: str = ""
+    """otlp: a CA bundle for an https endpoint ('' for the system's)."""
 
 
 class MonitorConfig(NamedTuple):
@@ -170,7 +172,9 @@ _KEYS_SYSLOG = {
     "ca_file",
     "facility",
     "timeout_seconds",
+    "format",
 }
+_KEYS_OTLP = {"name", "type", "min_severity", "url", "token_env", "ca_file", "timeout_seconds"}
 _KEYS_RULE = {
     "id",
     "kind",
@@ -221,9 +225,10 @@ def _delivery(item: Any, path: str) -> Delivery:
     if not isinstance(item, Mapping):
         raise PolicyError(f"{path}: must be a mapping")
     kind = item.get("type", "webhook")
-    if kind not in ("webhook", "syslog"):
-        raise PolicyError(f"{path}.type: must be webhook or syslog")
-    extra = sorted(set(item) - (_KEYS_DELIVER if kind == "webhook" else _KEYS_SYSLOG))
+    if kind not in ("webhook", "syslog", "otlp"):
+        raise PolicyError(f"{path}.type: must be webhook, syslog or otlp")
+    keys = {"webhook": _KEYS_DELIVER, "syslog": _KEYS_SYSLOG, "otlp": _KEYS_OTLP}[kind]
+    extra = sorted(set(item) - keys)
     if extra:
         raise PolicyError(f"{path}.{extra[0]}: unknown key")
     name, url = item.get("name"), item.get("url")
@@ -235,19 +240,36 @@ def _delivery(item: Any, path: str) -> Delivery:
         return _syslog(item, path, name)
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
         raise PolicyError(f"{path}.url: must be an http(s) URL")
-    if item.get("format", "json") not in ("slack", "teams", "json"):
+    if kind == "webhook" and item.get("format", "json") not in ("slack", "teams", "json"):
         raise PolicyError(f"{path}.format: must be slack, teams or json")
-    if item.get("min_severity", "medium") not in ("high", "medium", "low"):
-        raise PolicyError(f"{path}.min_severity: must be high, medium or low")
     token_env = item.get("token_env", "")
     if not isinstance(token_env, str):
         raise PolicyError(f"{path}.token_env: must be a string")
+    timeout = _timeout(item, path)
+    if kind == "otlp":
+        ca_file = item.get("ca_file", "")
+        if not isinstance(ca_file, str):
+            raise PolicyError(f"{path}.ca_file: must be a string")
+        return Delivery(
+            name,
+            url,
+            "json",
+            item.get("min_severity", "medium"),
+            token_env,
+            timeout,
+            type="otlp",
+            ca_file=ca_file,
+        )
+    return Delivery(
+        name, url, item.get("format", "json"), item.get("min_severity", "medium"), token_env, timeout
+    )
+
+
+def _timeout(item: Mapping[str, Any], path: str) -> float:
     timeout = item.get("timeout_seconds", 10)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.1 <= timeout <= 120:
         raise PolicyError(f"{path}.timeout_seconds: must be a number from 0.1 to 120")
-    return Delivery(
-        name, url, item.get("format", "json"), item.get("min_severity", "medium"), token_env, float(timeout)
-    )
+    return float(timeout)
 
 
 def _syslog(item: Mapping[str, Any], path: str, name: str) -> Delivery:
@@ -265,15 +287,17 @@ def _syslog(item: Mapping[str, Any], path: str, name: str) -> Delivery:
     ca_file = item.get("ca_file", "")
     if not isinstance(ca_file, str):
         raise PolicyError(f"{path}.ca_file: must be a string")
+    if item.get("format", "json") not in ("json", "cef"):
+        raise PolicyError(f"{path}.format: must be json or cef")
     options = {"host": host, "port": port, "transport": transport, "facility": facility}
     if ca_file:
         options["ca_file"] = ca_file
     return Delivery(
         name,
         "",
-        "json",
+        item.get("format", "json"),
         item.get("min_severity", "medium"),
-        timeout_seconds=float(item.get("timeout_seconds", 10)),
+        timeout_seconds=_timeout(item, path),
         type="syslog",
         syslog=tuple(sorted(options.items())),
     )

@@ -260,9 +260,7 @@ def validate(data: dict[str, Any], marks: Marks, display: str) -> None:
                 "the password in PGPASSWORD or ~/.pgpass, or the whole URL in RAMPARTS_GATEWAY_STORE_URL)"
             )
         elif error.validator == "oneOf" and path and path[0] == "permissions":
-            message = (
-                "a rule is a string like 'Bash(git push *)' or a mapping with 'rule' (and 'id', 'reason')"
-            )
+            message = "a rule is a string like 'Bash(git push *)' or a mapping with 'rule' (and 'id', 'reason', 'ask': local or remote)"
         elif error.validator == "type" and error.instance is None:
             wanted = error.validator_value
             empty = {"array": "[]", "object": "{}"}.get(wanted if isinstance(wanted, str) else "", "")
@@ -438,6 +436,16 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
                 rule = _parse_at(
                     text, lst, rid, reason, marks, ("permissions", list_name, i), where, layer_dir
                 )
+                if not isinstance(item, str) and item.get("ask", "local") == "remote":
+                    if lst != "ask":
+                        line, col = marks.get(("permissions", list_name, i, "ask"), (0, 0))
+                        raise PolicyError(
+                            f"permissions.{list_name}[{i}].ask: only a rule in the ask list can ask remotely",
+                            file=where,
+                            line=line or None,
+                            column=col or None,
+                        )
+                    rule = rule._replace(remote=True)
                 if (rule.list, rule.id) in seen_ids:
                     continue
                 seen_ids.add((rule.list, rule.id))

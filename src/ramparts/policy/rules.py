@@ -67,6 +67,8 @@ class Rule(NamedTuple):
     param: str = ""
     reason: str = ""
     line: int = 0
+    remote: bool = False
+    """An ask rule with ``ask: remote``: its question goes to an approver through the control plane."""
 
 
 def parse_rule(

@@ -15,6 +15,11 @@ _RULE: dict[str, Any] = {
                 "rule": {"type": "string", "minLength": 1},
                 "id": {"type": "string", "pattern": "^[A-Za-z0-9_.:\\-]+$"},
                 "reason": {"type": "string"},
+                "ask": {
+                    "enum": ["local", "remote"],
+                    "description": "ask rules only: remote sends the question to an approver through the "
+                    "control plane (docs/server.md)",
+                },
             },
         },
     ]

@@ -1,5 +1,5 @@
-"""Alert delivery to webhooks (``monitor.deliver``): Slack's and Teams' message shapes, or the alert as
-JSON. The ``deliveries`` table is the outbox: every alert at or above a sink's ``min_severity`` gets a row
+"""Alert delivery (``monitor.deliver``): webhooks in Slack's and Teams' message shapes or the alert as
+JSON; syslog with the alert as JSON or CEF; OpenTelemetry logs over OTLP/HTTP. The ``deliveries`` table is the outbox: every alert at or above a sink's ``min_severity`` gets a row
 when it is raised (in the same transaction), and :func:`deliver_due` posts what is due, retrying with
 exponential backoff; after 8 failures the store records a ``delivery.failed`` alert."""
 
@@ -88,9 +88,12 @@ def post(sink: Delivery, body: dict[str, Any]) -> None:
 
 
 def send_syslog(sink: Delivery, alert: Alert) -> None:
-    """One RFC 5424 message through the audit shipper's syslog sink (MSG: the alert as JSON)."""
+    """One RFC 5424 message through the audit shipper's syslog sink; MSG is the alert as JSON, or as CEF
+    (:mod:`ramparts.server.cef`) when the sink's ``format`` is ``cef``."""
+    from .. import __version__
     from ..audit.ship import ShipItem, SinkError
     from ..audit.sinks.syslog import SyslogSink
+    from .cef import syslog_message
 
     options = dict(sink.syslog, timeout_seconds=sink.timeout_seconds, app_name="ramparts-alerts")
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(alert.at))
@@ -98,7 +101,15 @@ def send_syslog(sink: Delivery, alert: Alert) -> None:
     try:
         syslog = SyslogSink.from_options(sink.name, options)
         try:
-            if syslog.send([ShipItem("alerts", alert.id, "record", body, when)]):
+            if sink.format == "cef":
+                message = syslog_message(
+                    alert,
+                    version=__version__,
+                    hostname=str(syslog.fmt["hostname"]),
+                    facility=int(options["facility"]),
+                )
+                syslog.send_messages([message])
+            elif syslog.send([ShipItem("alerts", alert.id, "record", body, when)]):
                 raise DeliveryError("the syslog sink did not take the message")
         finally:
             syslog.close()
@@ -106,6 +117,58 @@ def send_syslog(sink: Delivery, alert: Alert) -> None:
         raise DeliveryError(str(exc)) from exc
     except OSError as exc:
         raise DeliveryError(f"syslog: {type(exc).__name__}") from exc
+
+
+def send_otlp(sink: Delivery, alert: Alert) -> None:
+    """One OpenTelemetry log record over OTLP/HTTP (protobuf) through the audit shipper's OTLP sink: body
+    the alert's message, event ``ramparts.alert``, the alert's fields as ``ramparts.alert.*`` attributes,
+    severity WARN (medium), ERROR (high) or INFO (low)."""
+    try:
+        from opentelemetry._logs import SeverityNumber
+
+        from ..audit.ship import SinkError
+        from ..audit.sinks.otlp import LogEntry, OtlpSink
+    except ImportError as exc:
+        raise DeliveryError("OTLP delivery needs the otel extra (opentelemetry-sdk)") from exc
+    headers = {}
+    if sink.token_env:
+        token = os.environ.get(sink.token_env, "")
+        if not token:
+            raise DeliveryError(f"environment variable {sink.token_env} is empty")
+        headers["Authorization"] = f"Bearer {token}"
+    severity = {"high": SeverityNumber.ERROR, "medium": SeverityNumber.WARN}.get(
+        alert.severity, SeverityNumber.INFO
+    )
+    attributes: dict[str, str | int | float | bool] = {
+        f"ramparts.alert.{key}": value
+        for key, value in alert._asdict().items()
+        if key != "acknowledged" and value not in ("", None)
+    }
+    entry = LogEntry(
+        int(alert.at * 1_000_000_000),
+        severity,
+        alert.severity.upper(),
+        alert.message,
+        attributes,
+        "ramparts.alert",
+    )
+    try:
+        otlp = OtlpSink(
+            sink.name,
+            sink.url,
+            headers=headers,
+            timeout=sink.timeout_seconds,
+            ca_file=sink.ca_file or None,
+            service_name="ramparts-control-plane",
+        )
+        try:
+            otlp.export_logs([entry])
+        finally:
+            otlp.close()
+    except SinkError as exc:
+        raise DeliveryError(str(exc)) from exc
+    except (OSError, ValueError) as exc:
+        raise DeliveryError(f"otlp: {type(exc).__name__}") from exc
 
 
 def deliver_due(store: ServerStore, now: float | None = None) -> tuple[int, int]:
@@ -119,6 +182,8 @@ def deliver_due(store: ServerStore, now: float | None = None) -> tuple[int, int]
                 raise DeliveryError("the sink is no longer configured")
             if sink.type == "syslog":
                 send_syslog(sink, alert)
+            elif sink.type == "otlp":
+                send_otlp(sink, alert)
             else:
                 post(sink, payload(alert, sink.format))
         except DeliveryError as exc:

@@ -151,3 +151,27 @@ def test_alias_bomb_is_refused_quickly() -> None:
         levels.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
     text = "version: 1\n" + "\n".join(levels) + "\n"
     assert "too large" in str(error_of(text))
+
+
+def test_an_ask_rule_may_ask_a_remote_approver(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nextends: none\npermissions:\n  ask:\n"
+        "    - {rule: 'Bash(make deploy *)', id: deploy, ask: remote}\n"
+        "    - {rule: 'Bash(make build *)', ask: local}\n    - 'Bash(rm *)'\n"
+    )
+    policy = compile_policy(text.encode(), "p.yaml")
+    assert [(r.id, r.remote) for r in policy.ask] == [
+        ("deploy", True),
+        ("ask:Bash(make build *)", False),
+        ("ask:Bash(rm *)", False),
+    ]
+    (tmp_path / "p.yaml").write_text(text)
+    cached = load_policy(str(tmp_path / "p.yaml"), cache_dir=tmp_path / "cache")
+    assert load_policy(str(tmp_path / "p.yaml"), cache_dir=tmp_path / "cache") == cached
+    assert cached.ask[0].remote
+    error = error_of("version: 1\npermissions:\n  deny:\n    - {rule: 'Bash(x)', ask: remote}\n")
+    assert (error.line, error.column) == (4, 30) and "only a rule in the ask list" in error.problem
+    assert (
+        "'ask': local or remote"
+        in error_of("version: 1\npermissions:\n  ask:\n    - {rule: 'Bash(x)', ask: elsewhere}\n").problem
+    )

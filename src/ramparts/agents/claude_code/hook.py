@@ -291,7 +291,7 @@ class Hook:
             reasons=tuple(short.text(r) for r in decision.reasons),
             warnings=tuple(short.text(w) for w in decision.warnings),
         )
-        remote = policy.server or os.environ.get("RAMPARTS_SERVER")
+        remote = policy.server or os.environ.get("RAMPARTS_SERVER") or any(r.remote for r in policy.ask)
         if remote and decision.verdict == "ask" and event.kind == "pre_tool_use" and decision.enforced:
             decision = self._remote_approval(
                 policy, event, decision, summarize(payload, redactor), subject.user
@@ -351,12 +351,27 @@ class Hook:
     def _remote_approval(
         self, policy: Any, event: Event, decision: Decision, summary: dict[str, Any], user: str
     ) -> Decision:
-        """``server.approvals: remote``: a person answers the ask through the control plane (docs/server.md)."""
+        """``server.approvals: remote`` (every ask) or an ask rule with ``ask: remote`` (its ask): a person
+        answers through the control plane (docs/server.md). A remote rule's ask with no control plane to
+        ask denies; an approver's yes to a remote rule leaves any local rule's ask to the user."""
         from ...server.config import remote_approval, resolve
 
         settings = resolve(policy.server)
-        if settings is None or settings.approvals != "remote":
+        remote_rules = {r.id for r in policy.ask if r.remote}
+        asked = [rid for rid in decision.rule_ids if rid in remote_rules]
+        everything = settings is not None and settings.approvals == "remote"
+        if not everything and not asked:
             return decision
+        if settings is None:
+            return decision._replace(
+                verdict="deny",
+                reasons=(
+                    *decision.reasons,
+                    f"rule {asked[0]} asks a remote approver and no control plane is configured "
+                    "(server.url or RAMPARTS_SERVER)",
+                ),
+                rule_ids=(*decision.rule_ids, "server.approval"),
+            )
         deadline = (
             min(policy.hook.deadline_ms, self.deadline_ms)
             if self.explicit_deadline
@@ -371,6 +386,11 @@ class Hook:
             "reasons": "; ".join(decision.reasons)[:2000],
         }
         verdict, why = remote_approval(settings, fields, min(settings.approval_timeout_seconds, left))
+        local = [rid for rid in decision.rule_ids if rid not in remote_rules]
+        if verdict == "allow" and not everything and local:
+            return decision._replace(  # the remote rules are answered; the others still ask the user
+                reasons=(*decision.reasons, why), rule_ids=(*decision.rule_ids, "server.approval")
+            )
         return decision._replace(
             verdict="allow" if verdict == "allow" else "deny",
             reasons=(*decision.reasons, why),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -25,6 +25,17 @@ from opentelemetry.sdk._logs.export import LogRecordExportResult
 from opentelemetry.sdk.resources import Resource
 
 from ..ship import ShipItem, TransientSinkError
+
+
+class LogEntry(NamedTuple):
+    """One log record to export: time (epoch ns, None for now), severity, body, attributes, event name."""
+
+    time_ns: int | None
+    severity: SeverityNumber
+    severity_text: str
+    body: str
+    attributes: Mapping[str, str | int | float | bool]
+    event: str
 
 
 class _Collect(LogRecordProcessor):
@@ -96,28 +107,41 @@ class OtlpSink:
         )
 
     def send(self, items: Sequence[ShipItem]) -> Sequence[ShipItem]:
+        self.export_logs(
+            [
+                LogEntry(
+                    _nanos(item.time),
+                    SeverityNumber.INFO if item.kind == "record" else SeverityNumber.INFO2,
+                    "INFO",
+                    item.body.decode("utf-8"),
+                    {"ramparts.log_id": item.log_id, "ramparts.seq": item.seq, "ramparts.kind": item.kind},
+                    f"ramparts.audit.{item.kind}",
+                )
+                for item in items
+            ]
+        )
+        return []
+
+    def export_logs(self, entries: Sequence[LogEntry]) -> None:
+        """Emit the entries as log records and export them in one request; raises
+        :class:`TransientSinkError` unless the collector took them (the control plane's alerts use it)."""
         self.collect.take()
-        for item in items:
+        for entry in entries:
             self.logger.emit(
-                timestamp=_nanos(item.time),
-                severity_number=SeverityNumber.INFO if item.kind == "record" else SeverityNumber.INFO2,
-                severity_text="INFO",
-                body=item.body.decode("utf-8"),
-                attributes={
-                    "ramparts.log_id": item.log_id,
-                    "ramparts.seq": item.seq,
-                    "ramparts.kind": item.kind,
-                },
-                event_name=f"ramparts.audit.{item.kind}",
+                timestamp=entry.time_ns,
+                severity_number=entry.severity,
+                severity_text=entry.severity_text,
+                body=entry.body,
+                attributes=dict(entry.attributes),
+                event_name=entry.event,
             )
         batch = self.collect.take()
-        if len(batch) != len(items):
+        if len(batch) != len(entries):
             raise TransientSinkError(
-                f"sink {self.name}: {len(items) - len(batch)} log record(s) were not emitted"
+                f"sink {self.name}: {len(entries) - len(batch)} log record(s) were not emitted"
             )
         if self.exporter.export(batch) is not LogRecordExportResult.SUCCESS:
             raise TransientSinkError(f"sink {self.name}: OTLP export failed")
-        return []
 
     def close(self) -> None:
         self.provider.shutdown()

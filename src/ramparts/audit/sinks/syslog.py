@@ -171,7 +171,11 @@ class SyslogSink:
         return sock
 
     def send(self, items: Sequence[ShipItem]) -> Sequence[ShipItem]:
-        messages = [format_message(item, **self.fmt) for item in items]
+        self.send_messages([format_message(item, **self.fmt) for item in items])
+        return []
+
+    def send_messages(self, messages: Sequence[bytes]) -> None:
+        """Send formatted SYSLOG-MSGs (framed here for TCP and TLS); the control plane's CEF alerts use it."""
         try:
             sock = self._connect()
             if self.transport == "udp":
@@ -190,7 +194,6 @@ class SyslogSink:
                 f"sink {self.name}: syslog {self.transport} to {self.host}:{self.port}: "
                 f"{type(exc).__name__}: {exc.strerror or exc}"
             ) from exc
-        return []
 
     def close(self) -> None:
         if self._sock is not None:

@@ -1,0 +1,96 @@
+"""The store's row types, token format and shared constants."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Literal, NamedTuple
+
+TokenKind = Literal["host", "admin"]
+Scope = Literal["session", "user", "all"]
+DEFAULT_SCHEMA = "ramparts_server"
+TOKEN_PREFIX = "rpt_"  # noqa: S105 - a prefix, not a secret
+_TOKEN = re.compile(r"rpt_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
+
+_RANK = {"low": 0, "medium": 1, "high": 2}
+_DUMMY_HASH: dict[str, str] = {}  # an unknown user's check costs one argon2 verify, like a known one
+
+
+class TokenInfo(NamedTuple):
+    id: str
+    kind: TokenKind
+    name: str
+    created: float
+    revoked: float | None
+
+
+class KillOrder(NamedTuple):
+    scope: Scope
+    target: str
+    reason: str
+    by: str
+    at: float
+
+
+class Alert(NamedTuple):
+    id: int
+    at: float
+    severity: str
+    rule: str
+    host: str
+    user: str
+    session: str
+    log_id: str
+    message: str
+    response: str
+    acknowledged: float | None
+
+
+class LogInfo(NamedTuple):
+    log_id: str
+    host: str
+    state: str
+    problem: str
+    size: int
+    verified_size: int
+    first_seen: float
+    last_seen: float
+
+
+class Approval(NamedTuple):
+    id: str
+    created: float
+    host: str
+    session: str
+    user: str
+    tool: str
+    summary: str
+    """The tool input as the hook's record holds it (redacted), as JSON."""
+    reasons: str
+    state: str
+    """``pending``, ``allow``, ``deny`` or ``expired``."""
+    decided_by: str
+    decided_at: float | None
+    reason: str
+    expires: float
+
+
+_APPROVAL_COLUMNS = "id, created, host, session, user_name, tool, summary, reasons, state, decided_by, decided_at, reason, expires"
+
+
+class IngestResult(NamedTuple):
+    accepted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    checkpoints: int = 0
+    alerts: int = 0
+    kills: int = 0
+    state: str = "ok"
+
+
+class ForeignLogError(Exception):
+    """The batch's log was first shipped with another token (another host's log)."""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
