@@ -80,7 +80,8 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
 
     p = sub.add_parser(
         "agent",
-        help="ship this host's audit log to the control plane and keep the hook's copy of its kill orders fresh",
+        help="ship this host's audit log to the control plane, keep the hook's copy of its kill orders fresh "
+        "and apply its end and re-auth orders",
         description="Needs RAMPARTS_SERVER and RAMPARTS_SERVER_TOKEN (a host token), or the policy's server: "
         "section. The audit log is the outbox: records the server has not acknowledged stay there and are "
         "sent when it is back.",
@@ -295,8 +296,10 @@ def cmd_agent(args: argparse.Namespace) -> int:
     from ..audit.ship_sources import StoreSource
     from ..audit.sinks.server import ServerSink
     from ..audit.store import AuditStore
+    from ..errors import RampartsError
     from ..server.client import ServerError
-    from ..server.config import read_token, refresh
+    from ..server.config import client, read_token, refresh
+    from ..server.host_orders import sync_orders
 
     logging.basicConfig(level=logging.INFO, format="ramparts agent: %(message)s")
     settings = _settings(args)
@@ -328,6 +331,13 @@ def cmd_agent(args: argparse.Namespace) -> int:
             except (ServerError, OSError) as exc:
                 ok = False
                 logging.getLogger("ramparts.agent").warning("kill orders not refreshed: %s", exc)
+            try:  # end and re-auth orders for this host's sessions (docs/server.md)
+                applied = sync_orders(client(settings, timeout=max(settings.timeout_seconds, 2.0)), folder)
+                if applied:
+                    logging.getLogger("ramparts.agent").info("applied %d session order(s)", applied)
+            except (ServerError, RampartsError, OSError) as exc:
+                ok = False
+                logging.getLogger("ramparts.agent").warning("session orders not applied: %s", exc)
             audit_here = os.path.exists(os.path.join(folder, "audit.db")) or os.environ.get(
                 "RAMPARTS_AUDIT_URL"
             )

@@ -26,6 +26,7 @@ from ..errors import StoreError
 from .batch import BatchError, parse_batch
 from .openapi import document
 from .store import ForeignLogError, ServerStore, TokenInfo
+from .store.model import MAX_GRANT_MINUTES
 from .telemetry import TelemetryError
 from .telemetry import decode as telemetry_decode
 from .telemetry import events as telemetry_events
@@ -100,6 +101,46 @@ def _kill_request(data: Any, lift: bool) -> tuple[str, str, str]:
     if not isinstance(reason, str) or len(reason) > MAX_REASON:
         raise BatchError(f"reason: a string of at most {MAX_REASON} characters")
     return scope, target, reason or "stopped by the Ramparts control plane"
+
+
+def session_order_json(o: Any) -> dict[str, Any]:
+    return dict(o._asdict())
+
+
+def _session_order_request(data: Any) -> tuple[str, str, str, float]:
+    if not isinstance(data, dict):
+        raise BatchError("body: must be an object")
+    extra = sorted(set(data) - {"kind", "session", "reason", "minutes"})
+    if extra:
+        raise BatchError(f"{extra[0]}: unknown field")
+    kind, session, reason = data.get("kind"), data.get("session"), data.get("reason", "")
+    minutes = data.get("minutes", 0 if kind == "end" else 15)
+    if kind not in ("end", "reauth"):
+        raise BatchError("kind: must be end or reauth")
+    if not isinstance(session, str) or not 1 <= len(session) <= 256:
+        raise BatchError("session: a session id (1 to 256 characters)")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON:
+        raise BatchError(f"reason: a string of at most {MAX_REASON} characters")
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float):
+        raise BatchError("minutes: a number")
+    if kind == "reauth" and not 1 <= minutes <= MAX_GRANT_MINUTES:
+        raise BatchError(f"minutes: a re-auth grant lasts 1 to {MAX_GRANT_MINUTES:g} minutes")
+    default = (
+        "ended through the control plane" if kind == "end" else "step-up granted through the control plane"
+    )
+    return kind, session, reason or default, float(minutes)
+
+
+def _ack_request(data: Any) -> str:
+    if not isinstance(data, dict):
+        raise BatchError("body: must be an object")
+    extra = sorted(set(data) - {"outcome"})
+    if extra:
+        raise BatchError(f"{extra[0]}: unknown field")
+    outcome = data.get("outcome", "")
+    if not isinstance(outcome, str) or len(outcome) > MAX_REASON:
+        raise BatchError(f"outcome: a string of at most {MAX_REASON} characters")
+    return outcome
 
 
 def _approval_request(data: Any) -> dict[str, Any]:
@@ -192,6 +233,35 @@ def create_app(
             return _error(404, "no kill order for that target")
         return JSONResponse({"lifted": True})
 
+    async def session_orders(request: Request, token: TokenInfo) -> Response:
+        pending = await run_in_threadpool(lambda: store.session_orders(pending_only=True))
+        return JSONResponse({"orders": [session_order_json(o) for o in pending]})
+
+    async def order_session(request: Request, token: TokenInfo) -> Response:
+        try:
+            kind, session, reason, minutes = _session_order_request(await _json_body(request))
+        except BatchError as exc:
+            return _error(400, str(exc))
+        by = f"{token.name} (token {token.id})"
+        order = await run_in_threadpool(
+            lambda: store.order_session(kind, session, reason, by, minutes=minutes)  # type: ignore[arg-type]
+        )
+        return JSONResponse(session_order_json(order), status_code=201)
+
+    async def order_applied(request: Request, token: TokenInfo) -> Response:
+        if token.kind != "host":
+            return _error(403, "only the host that applied an order acknowledges it")
+        try:
+            outcome = _ack_request(await _json_body(request))
+        except BatchError as exc:
+            return _error(400, str(exc))
+        order_id = request.path_params["order_id"]
+        by = f"{token.name} (token {token.id})"
+        applied = await run_in_threadpool(store.order_applied, order_id, by, outcome)
+        if applied is None:
+            return _error(404, "no pending order with that id")
+        return JSONResponse(session_order_json(applied))
+
     async def otlp_logs(request: Request, token: TokenInfo) -> Response:
         if token.kind != "host":
             return _error(403, "only host tokens send telemetry")
@@ -279,6 +349,9 @@ def create_app(
         Route("/v1/kills", _guarded(store, kills, admin=False), methods=["GET"]),
         Route("/v1/kills", _guarded(store, kill, admin=True), methods=["POST"]),
         Route("/v1/kills/lift", _guarded(store, lift, admin=True), methods=["POST"]),
+        Route("/v1/orders", _guarded(store, session_orders, admin=False), methods=["GET"]),
+        Route("/v1/orders", _guarded(store, order_session, admin=True), methods=["POST"]),
+        Route("/v1/orders/{order_id}/ack", _guarded(store, order_applied, admin=False), methods=["POST"]),
         Route("/otlp/v1/logs", _guarded(store, otlp_logs, admin=False), methods=["POST"]),
         Route("/v1/approvals", _guarded(store, ask, admin=False), methods=["POST"]),
         Route("/v1/approvals", _guarded(store, approvals, admin=True), methods=["GET"]),
