@@ -269,6 +269,85 @@ def test_admin_sees_a_live_session_and_kills_it(plane: dict[str, Any], page: Any
     ]
 
 
+def _order_applied(page: Any, what: str) -> None:
+    """Reload the timeline until the order's row reads applied (the host's agent polls every second)."""
+    row = page.locator("#orders tr", has_text=what)
+    deadline = time.monotonic() + 20
+    while "applied" not in (row.first.inner_text() if row.count() else ""):
+        assert time.monotonic() < deadline, page.locator("#orders").inner_text()
+        time.sleep(0.5)
+        page.reload()
+
+
+def test_admin_grants_reauth_then_ends_the_session(plane: dict[str, Any], page: Any) -> None:
+    """The timeline's "Grant re-auth" and "End session" buttons: each a confirmed order, pending until the
+    host's agent applies it, then applied; the real hook then allows the sensitive call, and after the end
+    denies every call with the reason. Both orders are dashboard audit records."""
+    url, host = plane["url"], plane["host"]
+    session = f"orders-{uuid.uuid4().hex[:8]}"
+    user = "dev-orders"
+    network = {"command": "git ls-remote http://example.com/repo.git", "description": "a step-up"}
+    assert host.call(session, user=user)["decision"] == "allow"
+    _sign_in(page, url, "ada", ADMIN_PASSWORD)
+    page.goto(f"{url}/ui/sessions/{session}")
+    expect(page.get_by_role("heading", name=f"Session {session}")).to_be_visible()
+
+    page.get_by_role("button", name="Grant re-auth").click()
+    expect(page.get_by_role("heading", name="Confirm")).to_be_visible()
+    page.get_by_label("Minutes").fill("10")
+    page.get_by_label("Reason").fill("on call confirmed by phone")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("heading", name=f"Session {session}")).to_be_visible()
+    expect(page.locator("#orders")).to_contain_text("Grant re-auth (10 min)")
+    _order_applied(page, "Grant re-auth")
+    expect(page.locator("#orders")).to_contain_text("granted for 10 minute(s)")
+    answer = host.call(session, user=user, tool="Bash", tool_input=network)
+    assert answer["decision"] == "allow", answer  # without the grant: a step-up ask
+
+    page.get_by_role("button", name="End session").click()
+    page.get_by_label("Reason").fill("incident 77: contained")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#orders")).to_contain_text("pending")
+    _shot(page, "timeline-orders-pending")
+    _order_applied(page, "End")
+    expect(page.locator("#session-state")).to_have_text("ended")
+    expect(page.get_by_role("button", name="End session")).to_have_count(0)  # nothing left to end
+    expect(page.locator(".facts")).to_contain_text(user)  # the host's records are the session user's
+    _shot(page, "timeline-orders")
+    answer = host.call(session, user=user)
+    assert answer["decision"] == "deny" and "incident 77: contained" in answer["reason"], answer
+
+    from ramparts.audit.record import from_json
+    from ramparts.audit.store import AuditStore
+
+    with AuditStore(plane["state"] / "server-audit.db") as log:
+        actions = [from_json(r.data()) for r in log.records()]
+    given = [
+        (a.admin.action, a.session)
+        for a in actions
+        if a.admin is not None and a.admin.action in ("end", "reauth")
+    ]
+    assert given == [("reauth", session), ("end", session)]
+    with ServerStore(plane["db"]) as store:
+        assert [(o.kind, o.state) for o in store.session_orders(session=session)] == [
+            ("reauth", "applied"),
+            ("end", "applied"),
+        ]
+    # a viewer can neither see the buttons nor give an order
+    page.get_by_role("button", name="Sign out").click()
+    _sign_in(page, url, "vic", VIEWER_PASSWORD)
+    page.goto(f"{url}/ui/sessions/{session}")
+    expect(page.get_by_role("button", name="End session")).to_have_count(0)
+    expect(page.get_by_role("button", name="Grant re-auth")).to_have_count(0)
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+    for action in ("end", "reauth"):
+        refused = page.request.post(
+            f"{url}/ui/sessions/{session}/{action}", form={"csrf": csrf}, fail_on_status_code=False
+        )
+        assert refused.status == 403
+    page.get_by_role("button", name="Sign out").click()
+
+
 def _shot_login(page: Any, url: str) -> None:
     page.goto(f"{url}/ui/login")
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()

@@ -33,8 +33,10 @@ class Applied(NamedTuple):
 
 
 def _record(
-    state_dir: str, event: str, order: Mapping[str, Any], verdict: str, reason: str, **details: Any
+    state_dir: str, event: str, order: Mapping[str, Any], user: str, verdict: str, reason: str, **details: Any
 ) -> None:
+    """The host's record of an order it applies: the session's user (whose session it is), the order's
+    id and giver in the details."""
     from ..audit.record import AdminDetail, build_record, to_json
     from ..audit.store import AuditStore
     from ..model import Decision
@@ -48,12 +50,18 @@ def _record(
         surface="admin",
         event=event,
         time=utc_stamp(),
-        user=str(order.get("by", ""))[:200],
+        user=user,
         host=this_host(),
         session=str(order.get("session", "")),
         agent="ramparts",
         detail=AdminDetail(
-            action=event, details={"order": str(order.get("id", "")), "source": "control plane", **details}
+            action=event,
+            details={
+                "order": str(order.get("id", "")),
+                "by": str(order.get("by", ""))[:200],
+                "source": "control plane",
+                **details,
+            },
         ),
     )
     with AuditStore.open(state_dir) as store:
@@ -87,7 +95,7 @@ def apply_orders(
                     done.append(Applied(oid, f"already closed: {info.closed}"))
                     continue
                 message = f"{reason} (ended through the control plane by {by})"
-                _record(state_dir, "SessionEnded", order, "deny", message, user=info.user, host=info.host)
+                _record(state_dir, "SessionEnded", order, info.user, "deny", message, host=info.host)
                 sessions.close(sid, when, message)
                 done.append(Applied(oid, "ended: its next tool call is denied"))
             elif kind == "reauth":
@@ -110,6 +118,7 @@ def apply_orders(
                     state_dir,
                     "Reauth",
                     order,
+                    info.user,
                     "allow",
                     message,
                     minutes=float(minutes),

@@ -186,6 +186,7 @@ def test_end_and_reauth_orders_reach_the_real_hook(tmp_path: Path) -> None:
         ("SessionEnded", "deny", ("session.end",), SID),
     ]
     assert admin[0].admin is not None and admin[0].admin.details["order"] == "o-reauth"
+    assert admin[0].admin.details["by"] == "alice (dashboard)"
     with SessionStore(state / "sessions.db") as sessions:
         info = sessions.get(SID)
     assert info is not None and info.closed.startswith("incident 42")
