@@ -35,6 +35,12 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
         default=60.0,
         help="seconds Claude Code's telemetry waits for the hook's records before a missing one alerts",
     )
+    p.add_argument(
+        "--oidc",
+        metavar="FILE",
+        help="dashboard sign-in through an OpenID Connect provider (YAML: issuer, client_id, roles_claim, "
+        "admin_values, viewer_values; docs/server.md)",
+    )
     _db(p)
     p.set_defaults(func=cmd_server)
     srv = p.add_subparsers(metavar="ACTION")
@@ -158,6 +164,15 @@ def cmd_server(args: argparse.Namespace) -> int:
         policy = _policy(args)
         section = policy.monitor
     monitor = parse_monitor(json.loads(section)) if section else None
+    oidc = None
+    if args.oidc:
+        from ..server.dashboard.oidc import load_oidc
+
+        try:
+            oidc = load_oidc(args.oidc)
+        except ValueError as exc:
+            print(f"ramparts server: --oidc {exc}", file=sys.stderr)
+            return EXIT_USAGE
     logging.basicConfig(level=logging.INFO, format="ramparts server: %(message)s")
     store = _store(args, monitor=monitor)  # creates the tables once, before any worker starts
     bind = {"host": host.strip("[]"), "port": int(port), "log_level": "warning"}
@@ -167,7 +182,15 @@ def cmd_server(args: argparse.Namespace) -> int:
         print(f"ramparts server: listening on http://{host}:{port} (store {store.name})", flush=True)
         print(f"ramparts server: dashboard at http://{host}:{port}/ui/", flush=True)
         if args.workers > 1:
-            from ..server.app import DB_ENV, GRACE_ENV, MONITOR_ENV, POLICY_ENV, SECURE_ENV, STATE_ENV
+            from ..server.app import (
+                DB_ENV,
+                GRACE_ENV,
+                MONITOR_ENV,
+                OIDC_ENV,
+                POLICY_ENV,
+                SECURE_ENV,
+                STATE_ENV,
+            )
 
             store.close()
             os.environ[DB_ENV] = store.location
@@ -175,6 +198,8 @@ def cmd_server(args: argparse.Namespace) -> int:
             os.environ[GRACE_ENV] = str(args.telemetry_grace)
             os.environ[STATE_ENV] = state_dir(args.state_dir)
             os.environ[SECURE_ENV] = "1" if secure else "0"
+            if args.oidc:
+                os.environ[OIDC_ENV] = os.path.abspath(args.oidc)
             if policy is not None:
                 from .._locations import policy_ref
 
@@ -186,6 +211,7 @@ def cmd_server(args: argparse.Namespace) -> int:
                 telemetry_grace=args.telemetry_grace,
                 state_dir=state_dir(args.state_dir),
                 cookie_secure=secure,
+                oidc=oidc,
             )
             uvicorn.run(app, **bind)
     finally:

@@ -172,6 +172,7 @@ def create_app(
     state_dir: str | None = None,
     cookie_secure: bool = True,
     policy: Any = None,
+    oidc: Any = None,
 ) -> Starlette:
     """The API over ``store``. Telemetry is checked against the hook's records every few seconds, once
     it is ``telemetry_grace`` seconds old (see :meth:`ServerStore.telemetry_check`)."""
@@ -364,7 +365,7 @@ def create_app(
     if state_dir is not None:  # the dashboard under /ui (ramparts.server.dashboard; its log in the state dir)
         from .dashboard.web import build
 
-        routes.extend(build(store, state_dir, policy, secure_cookies=cookie_secure).routes())
+        routes.extend(build(store, state_dir, policy, secure_cookies=cookie_secure, oidc=oidc).routes())
     return Starlette(routes=routes, lifespan=lifespan)
 
 
@@ -395,6 +396,7 @@ GRACE_ENV = "_RAMPARTS_CP_TELEMETRY_GRACE"
 STATE_ENV = "_RAMPARTS_CP_STATE_DIR"
 SECURE_ENV = "_RAMPARTS_CP_COOKIE_SECURE"
 POLICY_ENV = "_RAMPARTS_CP_POLICY"
+OIDC_ENV = "_RAMPARTS_CP_OIDC"
 
 
 def app_from_env() -> Starlette:
@@ -413,7 +415,19 @@ def app_from_env() -> Starlette:
         state_dir=os.environ.get(STATE_ENV) or None,
         cookie_secure=os.environ.get(SECURE_ENV) != "0",
         policy=_policy_from_env(),
+        oidc=_oidc_from_env(),
     )
+
+
+def _oidc_from_env() -> Any:
+    import os
+
+    path = os.environ.get(OIDC_ENV)
+    if not path:
+        return None
+    from .dashboard.oidc import load_oidc
+
+    return load_oidc(path)
 
 
 def _policy_from_env() -> Any:

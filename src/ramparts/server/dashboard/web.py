@@ -40,6 +40,7 @@ log = logging.getLogger("ramparts.server.dashboard")
 PREFIX = "/ui"
 COOKIE = "ramparts_dash"
 LOGIN_COOKIE = "ramparts_login"
+OIDC_COOKIE = "ramparts_oidc"
 MAX_FORM = 64 * 1024
 STREAM_SECONDS = 600.0
 MAX_SESSION = 256  # as the API's kill orders
@@ -151,8 +152,14 @@ class Dashboard:
         policy: Any = None,
         policy_error: str = "",
         secure_cookies: bool = False,
+        oidc: Any = None,
     ) -> None:
         self.store = store
+        self.oidc: Any = None
+        if oidc is not None:  # an OidcConfig (ramparts server --oidc FILE)
+            from .oidc import Oidc
+
+            self.oidc = Oidc(oidc, store)
         self.users = Users(store)
         queries.ensure_indexes(store)
         self.audit_path = audit_path
@@ -283,6 +290,8 @@ class Dashboard:
             Route(f"{PREFIX}/login", self.login_form, methods=["GET"]),
             Route(f"{PREFIX}/login", self.login, methods=["POST"]),
             Route(f"{PREFIX}/logout", g(self.logout), methods=["POST"]),
+            Route(f"{PREFIX}/oidc/start", self.oidc_start, methods=["GET"]),
+            Route(f"{PREFIX}/oidc/callback", self.oidc_callback, methods=["GET"], name="oidc_callback"),
             Route(f"{PREFIX}/", g(self.sessions_page), methods=["GET"]),
             Route(f"{PREFIX}/events", g(self.events), methods=["GET"]),
             Route(f"{PREFIX}/sessions/{{sid}}", g(self.timeline), methods=["GET"]),
@@ -324,6 +333,8 @@ class Dashboard:
             '<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>'
             '<button type="submit">Sign in</button></form>'
         )
+        if self.oidc is not None:
+            body += f'<p class="sso"><a class="button" href="{PREFIX}/oidc/start">Sign in with SSO</a></p>'
         resp = self._page(status, "Sign in", body, None)
         resp.set_cookie(
             LOGIN_COOKIE,
@@ -377,6 +388,71 @@ class Dashboard:
             secure=self.secure_cookies or request.url.scheme == "https",
         )
         resp.delete_cookie(LOGIN_COOKIE, path=f"{PREFIX}/login")
+        return resp
+
+    # -- OpenID Connect (oidc.py) ------------------------------------------------------------------------------
+
+    def _callback_url(self, request: Request) -> str:
+        return str(request.url_for("oidc_callback"))
+
+    async def oidc_start(self, request: Request) -> Response:
+        from .oidc import OidcError
+
+        if self.oidc is None:
+            return self._problem(404, "Single sign-on is not configured.", None)
+        try:
+            url, binding = await run_in_threadpool(self.oidc.start, self._callback_url(request))
+        except (OidcError, StoreError) as exc:
+            await self._act(request, None, "sign-in", ok=False, details={"method": "oidc", "why": str(exc)})
+            return self._login_page(503, f"Single sign-on is unavailable: {exc}")
+        resp = RedirectResponse(url, status_code=303)
+        # Lax: the provider's redirect back is a cross-site navigation, which a Strict cookie would miss
+        resp.set_cookie(
+            OIDC_COOKIE,
+            binding,
+            max_age=600,
+            path=f"{PREFIX}/oidc",
+            httponly=True,
+            samesite="lax",
+            secure=self.secure_cookies or request.url.scheme == "https",
+        )
+        return resp
+
+    async def oidc_callback(self, request: Request) -> Response:
+        from .oidc import OidcError
+
+        if self.oidc is None:
+            return self._problem(404, "Single sign-on is not configured.", None)
+        params = {k: v for k, v in request.query_params.items() if k in ("state", "code", "error")}
+        try:
+            flow = await run_in_threadpool(self.oidc.finish, params, request.cookies.get(OIDC_COOKIE, ""))
+            result = await run_in_threadpool(self.users.sso_login, flow.name, flow.role)
+        except (OidcError, StoreError) as exc:
+            await self._act(request, None, "sign-in", ok=False, details={"method": "oidc", "why": str(exc)})
+            resp = self._login_page(403, f"Single sign-on failed: {exc}")
+            resp.delete_cookie(OIDC_COOKIE, path=f"{PREFIX}/oidc")
+            return resp
+        assert result.user is not None
+        await self._act(
+            request, result.user, "sign-in", details={"method": "oidc", "subject": flow.subject[:200]}
+        )
+        # a page of our own that moves on to /ui/: the session cookie is SameSite=Strict, and the browser
+        # would not send it on a redirect chain that a cross-site navigation (the provider's) started
+        body = (
+            f'<meta http-equiv="refresh" content="0;url={PREFIX}/"><p>Signed in as {escape(result.user.name)}. '
+            f'<a href="{PREFIX}/">Continue</a></p>'
+        )
+        resp = self._page(200, "Signed in", body, None)
+        resp.set_cookie(
+            COOKIE,
+            result.session,
+            max_age=int(result.user.expires - time.time()),
+            path=PREFIX,
+            httponly=True,
+            samesite="strict",
+            secure=self.secure_cookies or request.url.scheme == "https",
+        )
+        resp.delete_cookie(OIDC_COOKIE, path=f"{PREFIX}/oidc")
         return resp
 
     async def logout(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
@@ -803,7 +879,7 @@ DASHBOARD_ENV = "_RAMPARTS_CP_DASHBOARD"
 
 
 def build(
-    store: ServerStore, state_dir: str, policy: Any = None, *, secure_cookies: bool = False
+    store: ServerStore, state_dir: str, policy: Any = None, *, secure_cookies: bool = False, oidc: Any = None
 ) -> Dashboard:
     """The dashboard of ``ramparts server``: its action log ``<state_dir>/server-audit.db`` and the policy
     the server runs with (a loaded ``Policy``; the baseline profile when None) for the policy page and
@@ -822,4 +898,5 @@ def build(
         policy=policy,
         policy_error=error,
         secure_cookies=secure_cookies,
+        oidc=oidc,
     )
