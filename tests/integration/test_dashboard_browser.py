@@ -407,6 +407,80 @@ def test_ramparts_watch_shows_the_live_sessions(plane: dict[str, Any]) -> None:
         assert "dev-watched" in line and "live" in line and "allow Glob" in line, out
 
 
+def test_single_sign_on_through_an_oidc_provider(tmp_path: Path, page: Any) -> None:
+    """SSO in the browser: a real OpenID provider (its own process), a server started with --oidc. The
+    admin-group person lands on the live sessions as an admin; a person with no dashboard group is
+    refused; the callback cannot be replayed; each attempt is a DashboardAction record."""
+    from ramparts.audit.record import from_json
+    from ramparts.audit.store import AuditStore
+    from ramparts.testing.oidc import oidc_provider
+
+    people = [
+        {"sub": "olga", "groups": ["ramparts-admins"], "preferred_username": "olga"},
+        {"sub": "nora", "groups": ["finance"]},
+    ]
+    with oidc_provider(people) as issuer:
+        config = tmp_path / "oidc.yaml"
+        config.write_text(
+            f"issuer: {issuer}\nclient_id: ramparts-dashboard\nclient_secret_env: TEST_OIDC_SECRET\n"
+            "roles_claim: groups\nadmin_values: [ramparts-admins]\nviewer_values: [ramparts-viewers]\n"
+        )
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        state = tmp_path / "server"
+        server = subprocess.Popen(
+            _ramparts(
+                "server", "--listen", f"127.0.0.1:{port}", "--state-dir", str(state), "--oidc", str(config)
+            ),
+            env=_env(TEST_OIDC_SECRET="a client secret for the test"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/healthz", timeout=1):
+                        break
+                except OSError:
+                    assert server.poll() is None and time.monotonic() < deadline, "the server did not come up"
+                    time.sleep(0.2)
+            callbacks: list[str] = []
+            page.on("request", lambda r: callbacks.append(r.url) if "/ui/oidc/callback" in r.url else None)
+            page.goto(f"{url}/ui/login")
+            page.get_by_role("link", name="Sign in with SSO").click()
+            expect(page).to_have_url(
+                re.compile(re.escape(issuer) + r"/oauth2/authorize\?.*code_challenge_method=S256")
+            )
+            page.get_by_role("button", name="olga").click()
+            expect(page.get_by_role("heading", name="Live sessions")).to_be_visible()
+            expect(page.get_by_text("sso:olga (admin)")).to_be_visible()
+            _shot(page, "sso-signed-in")
+            page.get_by_role("button", name="Sign out").click()
+
+            page.goto(callbacks[0])  # the same state again: used up
+            expect(page.get_by_role("alert")).to_contain_text("unknown or already used sign-in state")
+
+            page.goto(f"{url}/ui/login")
+            page.get_by_role("link", name="Sign in with SSO").click()
+            page.get_by_role("button", name="nora").click()
+            expect(page.get_by_role("alert")).to_contain_text("names no dashboard role")
+            page.goto(f"{url}/ui/")
+            expect(page).to_have_url(re.compile(r"/ui/login$"))  # no session came of it
+        finally:
+            server.terminate()
+            _, err = server.communicate(timeout=15)
+        assert b"Traceback" not in err, err.decode(errors="replace")[-3000:]
+    with AuditStore(state / "server-audit.db") as log:
+        signs = [from_json(r.data()) for r in log.records()]
+    attempts = [
+        (a.decision, a.user, (a.admin.details or {}).get("method"))
+        for a in signs
+        if a.admin is not None and a.admin.action == "sign-in"
+    ]
+    assert attempts == [("allow", "sso:olga", "oidc"), ("deny", "", "oidc"), ("deny", "", "oidc")]
+
+
 def test_wrong_password_and_rate_limit(plane: dict[str, Any], page: Any) -> None:
     url = plane["url"]
     page.goto(f"{url}/ui/login")
