@@ -264,16 +264,16 @@ def run_up(
     def say(text: str = "") -> None:
         print(text, file=out or sys.stdout, flush=True)
 
+    host, _, port = listen.rpartition(":")
+    if host != "127.0.0.1" or not port.isdigit():  # checked before anything is removed or started
+        print("ramparts up: --listen must be 127.0.0.1:PORT (the stack stays on loopback)", file=sys.stderr)
+        return 2
     root = root.resolve()
     if root.exists():
         shutil.rmtree(root)
     dirs = {name: root / name for name in ("server", "hooks", "gateway", "egress", "sessions")}
     for folder in dirs.values():
         folder.mkdir(parents=True, mode=0o700)
-    host, _, port = listen.rpartition(":")
-    if host != "127.0.0.1" or not port.isdigit():
-        say("ramparts up: --listen must be 127.0.0.1:PORT (the stack stays on loopback)")
-        return 2
     binary = Path(claude_bin) if claude_bin else find_claude_bin()
 
     password = secrets.token_urlsafe(15)

@@ -9,7 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._args import int_range
+from ._args import int_range, listen_address
+
+
+def loopback(text: str) -> str:
+    """``127.0.0.1:PORT``: the stack stays on loopback."""
+    listen_address(text)
+    host, _, port = text.rpartition(":")
+    if host != "127.0.0.1" or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"give 127.0.0.1:PORT (the stack stays on loopback), not {text!r}")
+    return text
 
 
 def add_parsers(sub: Any, common: Callable[..., None]) -> None:
@@ -26,6 +35,7 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument(
         "--listen",
         default="127.0.0.1:8790",
+        type=loopback,
         help="the dashboard's 127.0.0.1:PORT (another free port when that one is taken; default %(default)s)",
     )
     p.add_argument("--claude-bin", help="the claude binary (default: the project-local pinned CLI)")
