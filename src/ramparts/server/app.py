@@ -258,7 +258,12 @@ def create_app(
             return _error(400, str(exc))
         order_id = request.path_params["order_id"]
         by = f"{token.name} (token {token.id})"
-        applied = await run_in_threadpool(store.order_applied, order_id, by, outcome)
+        try:
+            applied = await run_in_threadpool(
+                lambda: store.order_applied(order_id, by, outcome, token_id=token.id)
+            )
+        except PermissionError as exc:
+            return _error(403, str(exc))
         if applied is None:
             return _error(404, "no pending order with that id")
         return JSONResponse(session_order_json(applied))

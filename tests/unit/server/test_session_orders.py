@@ -16,11 +16,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ramparts.server.app import _ack_request, _session_order_request
-from ramparts.server.batch import BatchError
+from ramparts.server.batch import BatchError, parse_batch
 from ramparts.server.host_orders import apply_orders, sync_orders
 from ramparts.server.store import ServerStore
 from ramparts.session.store import SessionStore
 from ramparts.testing import audit_records
+from tests.server_harness import HostLog, hook_record
 
 SID = "11111111-2222-3333-4444-555555555555"
 
@@ -43,6 +44,20 @@ def test_orders_are_pending_until_a_host_applies_them(server: ServerStore) -> No
     assert server.order_applied("nope", "host-a", "x") is None
     assert [o.id for o in server.session_orders(pending_only=True)] == [grant.id]
     assert [o.state for o in server.session_orders(session=SID)] == ["applied"]
+
+
+def test_only_a_host_that_reported_the_session_acknowledges(server: ServerStore, host: HostLog) -> None:
+    a, _ = server.create_token("host", "host-a")
+    b, _ = server.create_token("host", "host-b")
+    host.append(hook_record(SID, time.time()))
+    server.ingest(a, parse_batch(host.body()))
+    order = server.order_session("end", SID, "", "alice (dashboard)")
+    with pytest.raises(PermissionError, match="no record of that session"):
+        server.order_applied(order.id, "host-b", "ended", token_id=b.id)
+    assert [o.state for o in server.session_orders(session=SID)] == ["pending"]
+    applied = server.order_applied(order.id, "host-a", "ended", token_id=a.id)
+    assert applied is not None and applied.state == "applied"
+    assert server.order_applied("unknown", "host-a", "x", token_id=a.id) is None
 
 
 @pytest.mark.parametrize(

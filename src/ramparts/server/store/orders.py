@@ -104,17 +104,31 @@ class OrderStore(StoreBase):
         return [SessionOrder(*row) for row in rows]
 
     def order_applied(
-        self, order_id: str, by: str, outcome: str, now: float | None = None
+        self, order_id: str, by: str, outcome: str, now: float | None = None, *, token_id: str | None = None
     ) -> SessionOrder | None:
-        """A host's acknowledgement: the pending order is ``applied`` (None: unknown or already applied)."""
+        """A host's acknowledgement: the pending order is ``applied`` (None: unknown or already applied).
+        With ``token_id``, only a host whose own logs hold records of the order's session may acknowledge
+        it (PermissionError otherwise): another host cannot mark an order applied that it never ran."""
         now = time.time() if now is None else now
+        refused, changed, row = False, 0, None
         with self._tx() as tx:
-            changed = tx.x(
-                "UPDATE session_orders SET state = 'applied', applied_at = ?, applied_by = ?, outcome = ? "
-                "WHERE id = ? AND state = 'pending'",
-                (now, by[:200], outcome[:1000], order_id),
-            )
-            row = tx.one(f"SELECT {_ORDER_COLUMNS} FROM session_orders WHERE id = ?", (order_id,))  # noqa: S608
+            if token_id is not None:
+                owned = tx.one(
+                    "SELECT 1 FROM session_orders o WHERE o.id = ? AND EXISTS (SELECT 1 FROM records r "
+                    "JOIN logs l ON l.log_id = r.log_id WHERE r.session = o.session AND l.token_id = ?)",
+                    (order_id, token_id),
+                )
+                known = tx.one("SELECT 1 FROM session_orders WHERE id = ?", (order_id,))
+                refused = known is not None and owned is None
+            if not refused:
+                changed = tx.x(
+                    "UPDATE session_orders SET state = 'applied', applied_at = ?, applied_by = ?, outcome = ? "
+                    "WHERE id = ? AND state = 'pending'",
+                    (now, by[:200], outcome[:1000], order_id),
+                )
+                row = tx.one(f"SELECT {_ORDER_COLUMNS} FROM session_orders WHERE id = ?", (order_id,))  # noqa: S608
+        if refused:  # raised outside the transaction, which reports OSErrors as store failures
+            raise PermissionError("this host has sent no record of that session")
         return SessionOrder(*row) if changed and row is not None else None
 
     # -- remote approvals (``server.approvals: remote``) ----------------------------------------------------------
