@@ -1,5 +1,5 @@
-# Two entry points: `make up` (guarded demo on embedded defaults) and `make test` (the whole suite);
-# `make up-server` runs the control plane and its dashboard until Ctrl-C.
+# Two entry points: `make up` (the whole stack on embedded defaults, with demo sessions, until Ctrl-C) and
+# `make test` (the whole suite).
 # Both install what they need: the venv with Ramparts and its dev tools, and the pinned Claude Code CLI.
 PYTHON ?= python3
 CLAUDE_VERSION := 2.1.328
@@ -8,7 +8,7 @@ TOOLS := .tools
 CLAUDE_BIN := $(TOOLS)/node_modules/@anthropic-ai/claude-code/bin/claude.exe
 export RAMPARTS_CLAUDE_BIN := $(abspath $(CLAUDE_BIN))
 
-.PHONY: up up-server test lint typecheck unit integration bench clean deps
+.PHONY: up test lint typecheck unit integration bench clean deps
 
 # Each step says what it installs before it starts (`make up` takes a minute or two on a fresh machine).
 $(VENV)/.installed: pyproject.toml
@@ -48,24 +48,12 @@ $(TOOLS)/.installed-checkov:
 
 deps: $(VENV)/.installed $(TOOLS)/.installed-$(CLAUDE_VERSION) $(TOOLS)/.installed-debian $(TOOLS)/.installed-checkov
 
-up: deps
-	@echo "==> installed; running the guarded demo session"
-	$(VENV)/bin/ramparts demo --claude-bin $(RAMPARTS_CLAUDE_BIN)
-
-# The control plane with its dashboard on 127.0.0.1 (SQLite in $(UP_STATE)), a demo admin whose password is
-# printed once, and the two lines that make a developer's own Claude Code report to it; Ctrl-C stops it.
-UP_STATE ?= .state/up
+# The whole stack on 127.0.0.1 (ramparts up: control plane + dashboard on SQLite, gateway, egress proxy,
+# agents, demo Claude Code sessions reporting to them); Ctrl-C stops it. UP_FLAGS=--exit-after-demo: CI's run.
+UP_DIR ?= .state/up
 UP_LISTEN ?= 127.0.0.1:8790
-up-server: deps
-	@mkdir -p $(UP_STATE)
-	@pw=$$($(VENV)/bin/python -c 'import secrets; print(secrets.token_urlsafe(15))'); \
-	  echo "$$pw" | $(VENV)/bin/ramparts server user add admin --role admin --password-stdin --state-dir $(UP_STATE) >/dev/null && \
-	  token=$$($(VENV)/bin/ramparts server token create --host "$$(hostname)" --state-dir $(UP_STATE) 2>/dev/null) && \
-	  echo "dashboard: http://$(UP_LISTEN)/ui/   user: admin   password: $$pw   (shown once)" && \
-	  echo "to report to it from this machine (then run: ramparts agent):" && \
-	  echo "  export RAMPARTS_SERVER=http://$(UP_LISTEN)" && \
-	  echo "  export RAMPARTS_SERVER_TOKEN=$$token"
-	$(VENV)/bin/ramparts server --listen $(UP_LISTEN) --state-dir $(UP_STATE)
+up: deps
+	$(VENV)/bin/ramparts up --dir $(UP_DIR) --listen $(UP_LISTEN) --claude-bin $(RAMPARTS_CLAUDE_BIN) $(UP_FLAGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests bench

@@ -269,6 +269,85 @@ def test_admin_sees_a_live_session_and_kills_it(plane: dict[str, Any], page: Any
     ]
 
 
+def _order_applied(page: Any, what: str) -> None:
+    """Reload the timeline until the order's row reads applied (the host's agent polls every second)."""
+    row = page.locator("#orders tr", has_text=what)
+    deadline = time.monotonic() + 20
+    while "applied" not in (row.first.inner_text() if row.count() else ""):
+        assert time.monotonic() < deadline, page.locator("#orders").inner_text()
+        time.sleep(0.5)
+        page.reload()
+
+
+def test_admin_grants_reauth_then_ends_the_session(plane: dict[str, Any], page: Any) -> None:
+    """The timeline's "Grant re-auth" and "End session" buttons: each a confirmed order, pending until the
+    host's agent applies it, then applied; the real hook then allows the sensitive call, and after the end
+    denies every call with the reason. Both orders are dashboard audit records."""
+    url, host = plane["url"], plane["host"]
+    session = f"orders-{uuid.uuid4().hex[:8]}"
+    user = "dev-orders"
+    network = {"command": "git ls-remote http://example.com/repo.git", "description": "a step-up"}
+    assert host.call(session, user=user)["decision"] == "allow"
+    _sign_in(page, url, "ada", ADMIN_PASSWORD)
+    page.goto(f"{url}/ui/sessions/{session}")
+    expect(page.get_by_role("heading", name=f"Session {session}")).to_be_visible()
+
+    page.get_by_role("button", name="Grant re-auth").click()
+    expect(page.get_by_role("heading", name="Confirm")).to_be_visible()
+    page.get_by_label("Minutes").fill("10")
+    page.get_by_label("Reason").fill("on call confirmed by phone")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("heading", name=f"Session {session}")).to_be_visible()
+    expect(page.locator("#orders")).to_contain_text("Grant re-auth (10 min)")
+    _order_applied(page, "Grant re-auth")
+    expect(page.locator("#orders")).to_contain_text("granted for 10 minute(s)")
+    answer = host.call(session, user=user, tool="Bash", tool_input=network)
+    assert answer["decision"] == "allow", answer  # without the grant: a step-up ask
+
+    page.get_by_role("button", name="End session").click()
+    page.get_by_label("Reason").fill("incident 77: contained")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#orders")).to_contain_text("pending")
+    _shot(page, "timeline-orders-pending")
+    _order_applied(page, "End")
+    expect(page.locator("#session-state")).to_have_text("ended")
+    expect(page.get_by_role("button", name="End session")).to_have_count(0)  # nothing left to end
+    expect(page.locator(".facts")).to_contain_text(user)  # the host's records are the session user's
+    _shot(page, "timeline-orders")
+    answer = host.call(session, user=user)
+    assert answer["decision"] == "deny" and "incident 77: contained" in answer["reason"], answer
+
+    from ramparts.audit.record import from_json
+    from ramparts.audit.store import AuditStore
+
+    with AuditStore(plane["state"] / "server-audit.db") as log:
+        actions = [from_json(r.data()) for r in log.records()]
+    given = [
+        (a.admin.action, a.session)
+        for a in actions
+        if a.admin is not None and a.admin.action in ("end", "reauth")
+    ]
+    assert given == [("reauth", session), ("end", session)]
+    with ServerStore(plane["db"]) as store:
+        assert [(o.kind, o.state) for o in store.session_orders(session=session)] == [
+            ("reauth", "applied"),
+            ("end", "applied"),
+        ]
+    # a viewer can neither see the buttons nor give an order
+    page.get_by_role("button", name="Sign out").click()
+    _sign_in(page, url, "vic", VIEWER_PASSWORD)
+    page.goto(f"{url}/ui/sessions/{session}")
+    expect(page.get_by_role("button", name="End session")).to_have_count(0)
+    expect(page.get_by_role("button", name="Grant re-auth")).to_have_count(0)
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+    for action in ("end", "reauth"):
+        refused = page.request.post(
+            f"{url}/ui/sessions/{session}/{action}", form={"csrf": csrf}, fail_on_status_code=False
+        )
+        assert refused.status == 403
+    page.get_by_role("button", name="Sign out").click()
+
+
 def _shot_login(page: Any, url: str) -> None:
     page.goto(f"{url}/ui/login")
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
@@ -326,6 +405,80 @@ def test_ramparts_watch_shows_the_live_sessions(plane: dict[str, Any]) -> None:
         ).stdout.decode()
         line = next(x for x in out.splitlines() if session in x)
         assert "dev-watched" in line and "live" in line and "allow Glob" in line, out
+
+
+def test_single_sign_on_through_an_oidc_provider(tmp_path: Path, page: Any) -> None:
+    """SSO in the browser: a real OpenID provider (its own process), a server started with --oidc. The
+    admin-group person lands on the live sessions as an admin; a person with no dashboard group is
+    refused; the callback cannot be replayed; each attempt is a DashboardAction record."""
+    from ramparts.audit.record import from_json
+    from ramparts.audit.store import AuditStore
+    from ramparts.testing.oidc import oidc_provider
+
+    people = [
+        {"sub": "olga", "groups": ["ramparts-admins"], "preferred_username": "olga"},
+        {"sub": "nora", "groups": ["finance"]},
+    ]
+    with oidc_provider(people) as issuer:
+        config = tmp_path / "oidc.yaml"
+        config.write_text(
+            f"issuer: {issuer}\nclient_id: ramparts-dashboard\nclient_secret_env: TEST_OIDC_SECRET\n"
+            "roles_claim: groups\nadmin_values: [ramparts-admins]\nviewer_values: [ramparts-viewers]\n"
+        )
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        state = tmp_path / "server"
+        server = subprocess.Popen(
+            _ramparts(
+                "server", "--listen", f"127.0.0.1:{port}", "--state-dir", str(state), "--oidc", str(config)
+            ),
+            env=_env(TEST_OIDC_SECRET="a client secret for the test"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/healthz", timeout=1):
+                        break
+                except OSError:
+                    assert server.poll() is None and time.monotonic() < deadline, "the server did not come up"
+                    time.sleep(0.2)
+            callbacks: list[str] = []
+            page.on("request", lambda r: callbacks.append(r.url) if "/ui/oidc/callback" in r.url else None)
+            page.goto(f"{url}/ui/login")
+            page.get_by_role("link", name="Sign in with SSO").click()
+            expect(page).to_have_url(
+                re.compile(re.escape(issuer) + r"/oauth2/authorize\?.*code_challenge_method=S256")
+            )
+            page.get_by_role("button", name="olga").click()
+            expect(page.get_by_role("heading", name="Live sessions")).to_be_visible()
+            expect(page.get_by_text("sso:olga (admin)")).to_be_visible()
+            _shot(page, "sso-signed-in")
+            page.get_by_role("button", name="Sign out").click()
+
+            page.goto(callbacks[0])  # the same state again: used up
+            expect(page.get_by_role("alert")).to_contain_text("unknown or already used sign-in state")
+
+            page.goto(f"{url}/ui/login")
+            page.get_by_role("link", name="Sign in with SSO").click()
+            page.get_by_role("button", name="nora").click()
+            expect(page.get_by_role("alert")).to_contain_text("names no dashboard role")
+            page.goto(f"{url}/ui/")
+            expect(page).to_have_url(re.compile(r"/ui/login$"))  # no session came of it
+        finally:
+            server.terminate()
+            _, err = server.communicate(timeout=15)
+        assert b"Traceback" not in err, err.decode(errors="replace")[-3000:]
+    with AuditStore(state / "server-audit.db") as log:
+        signs = [from_json(r.data()) for r in log.records()]
+    attempts = [
+        (a.decision, a.user, (a.admin.details or {}).get("method"))
+        for a in signs
+        if a.admin is not None and a.admin.action == "sign-in"
+    ]
+    assert attempts == [("allow", "sso:olga", "oidc"), ("deny", "", "oidc"), ("deny", "", "oidc")]
 
 
 def test_wrong_password_and_rate_limit(plane: dict[str, Any], page: Any) -> None:

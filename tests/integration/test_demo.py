@@ -1,21 +1,31 @@
-"""``ramparts demo`` (``make up``) end to end with the real claude CLI, and its gateway leg on its own:
-the upstream sees placeholders only, the file on disk gets the real values, the gateway is stopped,
+"""``ramparts up`` (``make up``) and ``ramparts demo`` end to end with the real claude CLI, and the
+demo's gateway leg on its own: the upstream sees placeholders only, the file on disk gets the real values, the gateway is stopped,
 and the leg fails loudly when a value does reach the upstream."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+import ramparts
 from ramparts import demo_gateway
 from ramparts.demo import run_demo
 from ramparts.demo_gateway import AWS_KEY, CONFIG, EMAIL, PHONE, run_gateway_leg
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+SRC = str(Path(ramparts.__file__).resolve().parents[1])
 
 
 def policy(tmp_path: Path, extra: str = "") -> Path:
@@ -87,3 +97,78 @@ def test_make_up_demo_passes_end_to_end(
     assert "== gateway leg" in out
     assert "backup.txt holds the real values: yes" in out
     assert out.rstrip().endswith("real values that reached the upstream: no")
+
+
+def _up(folder: Path, claude_bin: Path, *extra: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAMPARTS_SERVER")}
+    env["PYTHONPATH"] = SRC
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    argv = [sys.executable, "-m", "ramparts", "up", "--dir", str(folder), "--listen", f"127.0.0.1:{port}"]
+    return subprocess.Popen(
+        [*argv, "--claude-bin", str(claude_bin), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _left_over(folder: Path) -> list[str]:
+    """Processes whose command line names the run's folder (the stack's children all do)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = (
+                Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            )
+        except OSError:
+            continue
+        if str(folder) in cmdline:
+            found.append(f"{pid}: {cmdline[:200]}")
+    return found
+
+
+def test_ramparts_up_exit_after_demo_reports_to_the_control_plane(claude_bin: Path, tmp_path: Path) -> None:
+    """make up's CI variant: server, gateway, egress proxy and agents up, two real claude sessions whose
+    hook, gateway and proxy records reach the control plane (with the proxy's network alert), then every
+    process stopped."""
+    folder = tmp_path / "up"
+    process = _up(folder, claude_bin, "--exit-after-demo")
+    out, _ = process.communicate(timeout=220)
+    assert process.returncode == 0, out
+    assert re.search(r"dashboard +http://127\.0\.0\.1:\d+/ui/ +user: admin +password: \S{20}", out)
+    assert "export RAMPARTS_SERVER_TOKEN=rpt_" in out
+    assert "secret from .env reached the model: no" in out
+    assert re.search(r"has 2 session\(s\), \d+ records from 3 log\(s\)", out), out
+    assert "alert medium network.outside_allowlist" in out
+    assert out.rstrip().endswith("ramparts up: stopped every process it started")
+    assert _left_over(folder) == []
+
+
+def test_ramparts_up_stays_up_until_interrupted(claude_bin: Path, tmp_path: Path) -> None:
+    """Without the flag the stack serves the dashboard until SIGINT (Ctrl-C), then stops everything."""
+    folder = tmp_path / "up"
+    process = _up(folder, claude_bin, "--sessions", "1")
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 200
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        assert line, "".join(lines)
+        lines.append(line)
+        if "the stack stays up" in line:
+            break
+    url = re.search(r"open (http://\S+/ui/)", lines[-1])
+    assert url, "".join(lines)
+    with urllib.request.urlopen(url.group(1) + "login", timeout=10) as page:
+        assert page.status == 200 and b"Password" in page.read()
+    assert len(_left_over(folder)) >= 7  # up, server, gateway, proxy, three agents
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, rest
+    assert "stopped every process it started" in rest
+    assert _left_over(folder) == []

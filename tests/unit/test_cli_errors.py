@@ -108,6 +108,8 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("server user add", [], 2, "required: name"),
     ("server otel-headers", ["--bogus"], 2, "unrecognized arguments"),
     ("watch", [], 2, "no control plane"),
+    ("up", ["--listen", "0.0.0.0:8790"], 2, "127.0.0.1:PORT"),
+    ("up", ["--sessions", "0"], 2, "out of range"),
 ]
 
 

@@ -376,6 +376,9 @@ def _build(sub: Any) -> None:
     from .watch import add_parsers as add_watch_parsers
 
     add_watch_parsers(sub, common)
+    from .up import add_parsers as add_up_parsers
+
+    add_up_parsers(sub, common)
 
     p = sub.add_parser("demo", help="run a guarded Claude Code session against the scripted model")
     p.add_argument("--claude-bin", help="the claude binary (default: the project-local pinned CLI)")

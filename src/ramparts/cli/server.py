@@ -42,6 +42,12 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
         metavar="FILE",
         help="mTLS: ingest needs a client certificate from this CA naming the host token's host",
     )
+    p.add_argument(
+        "--oidc",
+        metavar="FILE",
+        help="dashboard sign-in through an OpenID Connect provider (YAML: issuer, client_id, roles_claim, "
+        "admin_values, viewer_values; docs/server.md)",
+    )
     _db(p)
     p.set_defaults(func=cmd_server)
     srv = p.add_subparsers(metavar="ACTION")
@@ -109,7 +115,8 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
 
     p = sub.add_parser(
         "agent",
-        help="ship this host's audit log to the control plane and keep the hook's copy of its kill orders fresh",
+        help="ship this host's audit log to the control plane, keep the hook's copy of its kill orders fresh "
+        "and apply its end and re-auth orders",
         description="Needs RAMPARTS_SERVER and RAMPARTS_SERVER_TOKEN (a host token), or the policy's server: "
         "section. The audit log is the outbox: records the server has not acknowledged stay there and are "
         "sent when it is back.",
@@ -184,6 +191,15 @@ def cmd_server(args: argparse.Namespace) -> int:
         policy = _policy(args)
         section = policy.monitor
     monitor = parse_monitor(json.loads(section)) if section else None
+    oidc = None
+    if args.oidc:
+        from ..server.dashboard.oidc import load_oidc
+
+        try:
+            oidc = load_oidc(args.oidc)
+        except ValueError as exc:
+            print(f"ramparts server: --oidc {exc}", file=sys.stderr)
+            return EXIT_USAGE
     logging.basicConfig(level=logging.INFO, format="ramparts server: %(message)s")
     store = _store(args, monitor=monitor)  # creates the tables once, before any worker starts
     if bool(args.tls_cert) != bool(args.tls_key) or (args.client_ca and not args.tls_cert):
@@ -214,6 +230,7 @@ def cmd_server(args: argparse.Namespace) -> int:
                 GRACE_ENV,
                 MONITOR_ENV,
                 MTLS_ENV,
+                OIDC_ENV,
                 POLICY_ENV,
                 SECURE_ENV,
                 STATE_ENV,
@@ -226,6 +243,8 @@ def cmd_server(args: argparse.Namespace) -> int:
             os.environ[STATE_ENV] = state_dir(args.state_dir)
             os.environ[SECURE_ENV] = "1" if secure else "0"
             os.environ[MTLS_ENV] = "1" if args.client_ca else "0"
+            if args.oidc:
+                os.environ[OIDC_ENV] = os.path.abspath(args.oidc)
             if policy is not None:
                 from .._locations import policy_ref
 
@@ -238,6 +257,7 @@ def cmd_server(args: argparse.Namespace) -> int:
                 state_dir=state_dir(args.state_dir),
                 cookie_secure=secure,
                 mtls=bool(args.client_ca),
+                oidc=oidc,
             )
             uvicorn.run(app, **bind)
     finally:
@@ -379,8 +399,10 @@ def cmd_agent(args: argparse.Namespace) -> int:
     from ..audit.ship_sources import StoreSource
     from ..audit.sinks.server import ServerSink
     from ..audit.store import AuditStore
+    from ..errors import RampartsError
     from ..server.client import ServerError
-    from ..server.config import read_token, refresh
+    from ..server.config import client, read_token, refresh
+    from ..server.host_orders import sync_orders
 
     logging.basicConfig(level=logging.INFO, format="ramparts agent: %(message)s")
     settings = _settings(args)
@@ -421,6 +443,13 @@ def cmd_agent(args: argparse.Namespace) -> int:
             except (ServerError, OSError) as exc:
                 ok = False
                 logging.getLogger("ramparts.agent").warning("kill orders not refreshed: %s", exc)
+            try:  # end and re-auth orders for this host's sessions (docs/server.md)
+                applied = sync_orders(client(settings, timeout=max(settings.timeout_seconds, 2.0)), folder)
+                if applied:
+                    logging.getLogger("ramparts.agent").info("applied %d session order(s)", applied)
+            except (ServerError, RampartsError, OSError) as exc:
+                ok = False
+                logging.getLogger("ramparts.agent").warning("session orders not applied: %s", exc)
             audit_here = os.path.exists(os.path.join(folder, "audit.db")) or os.environ.get(
                 "RAMPARTS_AUDIT_URL"
             )

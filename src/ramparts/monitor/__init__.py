@@ -384,7 +384,7 @@ def view(record: Any) -> RecordView:
     elif record.tool == "WebSearch":
         host = "web-search"
     if record.egress is not None:
-        host = record.egress.target.rsplit(":", 1)[0].strip("[]").lower()
+        host = egress_host(record.egress.target)
     findings = len(record.findings) + sum(len(c.findings) for c in record.content)
     return RecordView(
         time=epoch(record.time),
@@ -398,6 +398,17 @@ def view(record: Any) -> RecordView:
         findings=findings,
         outbound=any(str(r).startswith("dlp.outbound") for r in record.rule_ids),
     )
+
+
+def egress_host(target: str) -> str:
+    """The host an egress record's target names: ``host:port`` (CONNECT, SOCKS) or a URL (plain HTTP's
+    absolute form, whose scheme is not a host)."""
+    if "://" in target:
+        try:
+            return (urlsplit(target).hostname or "?").lower()
+        except ValueError:
+            return "?"
+    return target.rsplit(":", 1)[0].strip("[]").lower()
 
 
 def _host_allowed(host: str, allow: Sequence[str]) -> bool:

@@ -26,6 +26,7 @@ from ..errors import StoreError
 from .batch import BatchError, parse_batch
 from .openapi import document
 from .store import ForeignLogError, ServerStore, TokenInfo
+from .store.model import MAX_GRANT_MINUTES
 from .telemetry import TelemetryError
 from .telemetry import decode as telemetry_decode
 from .telemetry import events as telemetry_events
@@ -103,6 +104,46 @@ def _kill_request(data: Any, lift: bool) -> tuple[str, str, str]:
     return scope, target, reason or "stopped by the Ramparts control plane"
 
 
+def session_order_json(o: Any) -> dict[str, Any]:
+    return dict(o._asdict())
+
+
+def _session_order_request(data: Any) -> tuple[str, str, str, float]:
+    if not isinstance(data, dict):
+        raise BatchError("body: must be an object")
+    extra = sorted(set(data) - {"kind", "session", "reason", "minutes"})
+    if extra:
+        raise BatchError(f"{extra[0]}: unknown field")
+    kind, session, reason = data.get("kind"), data.get("session"), data.get("reason", "")
+    minutes = data.get("minutes", 0 if kind == "end" else 15)
+    if kind not in ("end", "reauth"):
+        raise BatchError("kind: must be end or reauth")
+    if not isinstance(session, str) or not 1 <= len(session) <= 256:
+        raise BatchError("session: a session id (1 to 256 characters)")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON:
+        raise BatchError(f"reason: a string of at most {MAX_REASON} characters")
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float):
+        raise BatchError("minutes: a number")
+    if kind == "reauth" and not 1 <= minutes <= MAX_GRANT_MINUTES:
+        raise BatchError(f"minutes: a re-auth grant lasts 1 to {MAX_GRANT_MINUTES:g} minutes")
+    default = (
+        "ended through the control plane" if kind == "end" else "step-up granted through the control plane"
+    )
+    return kind, session, reason or default, float(minutes)
+
+
+def _ack_request(data: Any) -> str:
+    if not isinstance(data, dict):
+        raise BatchError("body: must be an object")
+    extra = sorted(set(data) - {"outcome"})
+    if extra:
+        raise BatchError(f"{extra[0]}: unknown field")
+    outcome = data.get("outcome", "")
+    if not isinstance(outcome, str) or len(outcome) > MAX_REASON:
+        raise BatchError(f"outcome: a string of at most {MAX_REASON} characters")
+    return outcome
+
+
 def _approval_request(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BatchError("body: must be an object")
@@ -133,6 +174,7 @@ def create_app(
     cookie_secure: bool = True,
     policy: Any = None,
     mtls: bool = False,
+    oidc: Any = None,
 ) -> Starlette:
     """The API over ``store``. Telemetry is checked against the hook's records every few seconds, once
     it is ``telemetry_grace`` seconds old (see :meth:`ServerStore.telemetry_check`). With ``mtls``, an
@@ -205,6 +247,40 @@ def create_app(
         if not lifted:
             return _error(404, "no kill order for that target")
         return JSONResponse({"lifted": True})
+
+    async def session_orders(request: Request, token: TokenInfo) -> Response:
+        pending = await run_in_threadpool(lambda: store.session_orders(pending_only=True))
+        return JSONResponse({"orders": [session_order_json(o) for o in pending]})
+
+    async def order_session(request: Request, token: TokenInfo) -> Response:
+        try:
+            kind, session, reason, minutes = _session_order_request(await _json_body(request))
+        except BatchError as exc:
+            return _error(400, str(exc))
+        by = f"{token.name} (token {token.id})"
+        order = await run_in_threadpool(
+            lambda: store.order_session(kind, session, reason, by, minutes=minutes)  # type: ignore[arg-type]
+        )
+        return JSONResponse(session_order_json(order), status_code=201)
+
+    async def order_applied(request: Request, token: TokenInfo) -> Response:
+        if token.kind != "host":
+            return _error(403, "only the host that applied an order acknowledges it")
+        try:
+            outcome = _ack_request(await _json_body(request))
+        except BatchError as exc:
+            return _error(400, str(exc))
+        order_id = request.path_params["order_id"]
+        by = f"{token.name} (token {token.id})"
+        try:
+            applied = await run_in_threadpool(
+                lambda: store.order_applied(order_id, by, outcome, token_id=token.id)
+            )
+        except PermissionError as exc:
+            return _error(403, str(exc))
+        if applied is None:
+            return _error(404, "no pending order with that id")
+        return JSONResponse(session_order_json(applied))
 
     async def otlp_logs(request: Request, token: TokenInfo) -> Response:
         if token.kind != "host":
@@ -293,6 +369,9 @@ def create_app(
         Route("/v1/kills", _guarded(store, kills, admin=False), methods=["GET"]),
         Route("/v1/kills", _guarded(store, kill, admin=True), methods=["POST"]),
         Route("/v1/kills/lift", _guarded(store, lift, admin=True), methods=["POST"]),
+        Route("/v1/orders", _guarded(store, session_orders, admin=False), methods=["GET"]),
+        Route("/v1/orders", _guarded(store, order_session, admin=True), methods=["POST"]),
+        Route("/v1/orders/{order_id}/ack", _guarded(store, order_applied, admin=False), methods=["POST"]),
         Route("/otlp/v1/logs", _guarded(store, otlp_logs, admin=False), methods=["POST"]),
         Route("/v1/approvals", _guarded(store, ask, admin=False), methods=["POST"]),
         Route("/v1/approvals", _guarded(store, approvals, admin=True), methods=["GET"]),
@@ -305,7 +384,7 @@ def create_app(
     if state_dir is not None:  # the dashboard under /ui (ramparts.server.dashboard; its log in the state dir)
         from .dashboard.web import build
 
-        routes.extend(build(store, state_dir, policy, secure_cookies=cookie_secure).routes())
+        routes.extend(build(store, state_dir, policy, secure_cookies=cookie_secure, oidc=oidc).routes())
     return Starlette(routes=routes, lifespan=lifespan)
 
 
@@ -337,6 +416,7 @@ STATE_ENV = "_RAMPARTS_CP_STATE_DIR"
 SECURE_ENV = "_RAMPARTS_CP_COOKIE_SECURE"
 POLICY_ENV = "_RAMPARTS_CP_POLICY"
 MTLS_ENV = "_RAMPARTS_CP_MTLS"
+OIDC_ENV = "_RAMPARTS_CP_OIDC"
 
 
 def app_from_env() -> Starlette:
@@ -356,7 +436,19 @@ def app_from_env() -> Starlette:
         cookie_secure=os.environ.get(SECURE_ENV) != "0",
         policy=_policy_from_env(),
         mtls=os.environ.get(MTLS_ENV) == "1",
+        oidc=_oidc_from_env(),
     )
+
+
+def _oidc_from_env() -> Any:
+    import os
+
+    path = os.environ.get(OIDC_ENV)
+    if not path:
+        return None
+    from .dashboard.oidc import load_oidc
+
+    return load_oidc(path)
 
 
 def _policy_from_env() -> Any:

@@ -125,3 +125,25 @@ class Client:
     def sessions(self) -> list[dict[str, Any]]:
         items = self.request("GET", "/v1/sessions").get("sessions")
         return [a for a in items if isinstance(a, dict)] if isinstance(items, list) else []
+
+    def session_orders(self) -> list[dict[str, Any]]:
+        """The pending session orders (end, grant re-auth) for the hosts to apply."""
+        orders = self.request("GET", "/v1/orders").get("orders")
+        if not isinstance(orders, list):
+            raise ServerError("control plane answered without an orders list")
+        return [o for o in orders if isinstance(o, dict)]
+
+    def order_session(self, kind: str, session: str, reason: str = "", minutes: float = 15) -> dict[str, Any]:
+        body: dict[str, Any] = {"kind": kind, "session": session, "reason": reason}
+        if kind == "reauth":
+            body["minutes"] = minutes
+        order: dict[str, Any] = self.request("POST", "/v1/orders", body)
+        return order
+
+    def order_applied(self, order_id: str, outcome: str) -> dict[str, Any]:
+        from urllib.parse import quote
+
+        order: dict[str, Any] = self.request(
+            "POST", f"/v1/orders/{quote(order_id, safe='')}/ack", {"outcome": outcome}
+        )
+        return order

@@ -27,6 +27,36 @@ _ORDER = {
 }
 
 
+_SESSION_ORDER = {
+    "type": "object",
+    "required": [
+        "id",
+        "kind",
+        "session",
+        "reason",
+        "minutes",
+        "by",
+        "created",
+        "state",
+        "applied_at",
+        "applied_by",
+        "outcome",
+    ],
+    "properties": {
+        "id": {"type": "string"},
+        "kind": {"type": "string", "enum": ["end", "reauth"]},
+        "session": {"type": "string"},
+        "reason": {"type": "string"},
+        "minutes": {"type": "number"},
+        "by": {"type": "string"},
+        "created": {"type": "number"},
+        "state": {"type": "string", "enum": ["pending", "applied"]},
+        "applied_at": {"type": ["number", "null"]},
+        "applied_by": {"type": "string"},
+        "outcome": {"type": "string"},
+    },
+}
+_ORDER_ID = {"name": "order_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _APPROVAL_ID = {"name": "approval_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -115,6 +145,23 @@ def document() -> dict[str, Any]:
             },
         },
         "KillOrder": _ORDER,
+        "SessionOrder": _SESSION_ORDER,
+        "SessionOrderRequest": {
+            "type": "object",
+            "required": ["kind", "session"],
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"type": "string", "enum": ["end", "reauth"]},
+                "session": {"type": "string", "minLength": 1, "maxLength": 256},
+                "reason": {"type": "string", "maxLength": 1000},
+                "minutes": {"type": "number", "description": "reauth: 1 to 480 (default 15)"},
+            },
+        },
+        "OrderAck": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"outcome": {"type": "string", "maxLength": 1000}},
+        },
         "Approval": {
             "type": "object",
             "required": [
@@ -312,6 +359,53 @@ def document() -> dict[str, Any]:
                         {**obj, "required": ["lifted"], "properties": {"lifted": {"type": "boolean"}}},
                         "lifted",
                     ),
+                    **_errors(400, 401, 403, 404, 503),
+                },
+            }
+        },
+        "/v1/orders": {
+            "get": {
+                "operationId": "listSessionOrders",
+                "summary": "pending session orders (end, grant re-auth) for the hosts to apply (any token)",
+                "security": secured,
+                "responses": {
+                    "200": _json(
+                        {
+                            **obj,
+                            "required": ["orders"],
+                            "properties": {"orders": {"type": "array", "items": _ref("SessionOrder")}},
+                        },
+                        "orders",
+                    ),
+                    **_errors(401, 503),
+                },
+            },
+            "post": {
+                "operationId": "orderSession",
+                "summary": "order a session ended or its step-up granted (admin token)",
+                "security": secured,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("SessionOrderRequest")}},
+                },
+                "responses": {
+                    "201": _json(_ref("SessionOrder"), "the order, pending"),
+                    **_errors(400, 401, 403, 503),
+                },
+            },
+        },
+        "/v1/orders/{order_id}/ack": {
+            "post": {
+                "operationId": "acknowledgeSessionOrder",
+                "summary": "the host that applied a pending order says so (host token)",
+                "security": secured,
+                "parameters": [_ORDER_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("OrderAck")}},
+                },
+                "responses": {
+                    "200": _json(_ref("SessionOrder"), "the order, applied"),
                     **_errors(400, 401, 403, 404, 503),
                 },
             }

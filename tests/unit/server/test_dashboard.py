@@ -104,8 +104,13 @@ def test_live_sessions_states_and_plots(server: ServerStore, host: HostLog) -> N
     host.append(hook_record("s-idle", now - 4000))
     host.append(_tainted("s-taint", now - 20))
     host.append(hook_record("s-killed", now - 5))
+    host.append(hook_record("s-ended", now - 5))
+    host.append(hook_record("s-ending", now - 5))
     _ingest(server, host)
     server.kill("session", "s-killed", "incident", "test")
+    ended = server.order_session("end", "s-ended", "incident", "test")
+    server.order_applied(ended.id, "host-a", "ended")
+    server.order_session("end", "s-ending", "incident", "test")  # pending: the host has not applied it
     rows = {r.session: r for r in queries._live_sessions(server, time.time() + 1000 * 0, 500)}
     assert rows["s-live"].records == 6 and rows["s-live"].last_decision == "deny"
     assert rows["s-live"].cwd == "/work/project" and rows["s-live"].user == "alice"
@@ -116,15 +121,19 @@ def test_live_sessions_states_and_plots(server: ServerStore, host: HostLog) -> N
         "s-idle": "live",
         "s-taint": "tainted",
         "s-killed": "killed",
+        "s-ended": "ended",
+        "s-ending": "live",
     }
     later = {r.session: r.state for r in queries._live_sessions(server, time.time() + 3600, 500)}
     assert later["s-live"] == "idle"
     one = queries.session_state(server, "s-taint")
     assert one is not None and one.state == "tainted" and one.user == "bob"
     assert queries.session_state(server, "nope") is None
+    ended_row = queries.session_state(server, "s-ended")
+    assert ended_row is not None and ended_row.state == "ended"
 
     hours = queries.decisions_per_hour(server, now=now + 60)
-    assert len(hours) == 24 and sum(v.get("allow", 0) for _, v in hours) == 7
+    assert len(hours) == 24 and sum(v.get("allow", 0) for _, v in hours) == 9
     assert sum(v.get("deny", 0) for _, v in hours) == 2
     assert queries.top_rules(server) == [("session.tainted", 1)]
     series = queries.rate_series(server.session_records("s-live"))

@@ -15,6 +15,7 @@ from ramparts.monitor import (
     DEFAULT_RULES,
     MonitorConfig,
     SessionFeatures,
+    egress_host,
     epoch,
     features_from_json,
     features_to_json,
@@ -77,6 +78,25 @@ def test_reads_directories_errors_network_and_sequence() -> None:
     assert rules == {"sequence.sensitive_read_then_network": "high", "network.outside_allowlist": "medium"}
     far = [seq[0], *[hook_record("s", T0 + 1 + i) for i in range(6)], seq[2]]
     assert "sequence.sensitive_read_then_network" not in {h.rule for h in run(far)[1]}
+
+
+@pytest.mark.parametrize(
+    ("target", "host"),
+    [
+        ("example.com:443", "example.com"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("http://Example.COM/left-pad", "example.com"),  # plain HTTP's absolute form: not host "http"
+        ("http://user@example.com:8080/x?q", "example.com"),
+        ("http://[::1", "?"),
+    ],
+)
+def test_the_egress_target_names_its_host(target: str, host: str) -> None:
+    assert egress_host(target) == host
+
+
+@given(st.text(max_size=60))
+def test_egress_host_never_raises(target: str) -> None:
+    assert isinstance(egress_host(target), str)
 
 
 def test_a_burst_of_blocked_outbound_attempts_raises_an_alert() -> None:

@@ -44,7 +44,7 @@ class SessionRow(NamedTuple):
     duration: float
     records: int
     state: str
-    """live, idle, tainted or killed."""
+    """live, idle, tainted, ended (an applied end order) or killed."""
     last_decision: str
     last_tool: str
     last_rules: tuple[str, ...]
@@ -101,6 +101,7 @@ def live_sessions(store: ServerStore, now: float | None = None, limit: int = 500
 
 def _live_sessions(store: ServerStore, now: float, limit: int, session: str = "") -> list[SessionRow]:
     taint = " OR ".join("body LIKE ?" for _ in TAINT_MARKS)
+    only = session  # (the loops below rebind ``session``)
     where = "session = ?" if session else "session <> ?"
     with store._tx(write=False) as tx:
         groups = tx.q(
@@ -131,6 +132,13 @@ def _live_sessions(store: ServerStore, now: float, limit: int, session: str = ""
             ):
                 last[str(session)] = (str(decision), str(tool), str(body))
         orders = [KillOrder(*r) for r in tx.q("SELECT scope, target, reason, by_whom, at FROM kills")]
+        ended = {
+            str(r[0])
+            for r in tx.q(
+                f"SELECT DISTINCT session FROM session_orders WHERE kind = 'end' AND state = 'applied'{one}",  # noqa: S608
+                (only,) if only else (),
+            )
+        }
     out = []
     for session, user, host, first, latest, count, received in groups:
         decision, tool, body = last.get(str(session), ("", "", "{}"))
@@ -139,6 +147,8 @@ def _live_sessions(store: ServerStore, now: float, limit: int, session: str = ""
         state = "live"
         if _killed(orders, str(session), str(user)):
             state = "killed"
+        elif str(session) in ended:
+            state = "ended"
         elif str(session) in tainted:
             state = "tainted"
         elif now - float(received) > IDLE_AFTER:

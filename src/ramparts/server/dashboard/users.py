@@ -27,6 +27,7 @@ MIN_PASSWORD = 12
 SESSION_SECONDS = 8 * 3600
 FAILURE_WINDOW = 60.0
 MAX_FAILURES = 5
+SSO_HASH = "!sso"  # not an argon2 hash: a password sign-in as an sso: person always fails
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS dashboard_sessions (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, "
@@ -131,6 +132,27 @@ class Users:
                 (_digest(secret), name, user.role, csrf, now, user.expires),
             )
             tx.x("DELETE FROM dashboard_sessions WHERE expires < ?", (now,))
+        return LoginResult(ok=True, session=secret, user=user)
+
+    def sso_login(self, name: str, role: str, now: float | None = None) -> LoginResult:
+        """A sign-in the identity provider vouched for (``oidc.py``): the ``sso:`` person is kept in
+        ``users`` with the role the provider's claim gave this time and a hash no password matches, then
+        gets a session as a password sign-in does."""
+        if not name.startswith("sso:") or role not in ROLES:
+            raise UserError("an SSO person is named sso:… and is an admin or a viewer")
+        now = time.time() if now is None else now
+        secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        user = SignedIn(name, role, csrf, now + SESSION_SECONDS)
+        with self.store._tx() as tx:
+            tx.x(
+                "INSERT INTO users (name, role, hash, created) VALUES (?, ?, ?, ?) ON CONFLICT (name) "
+                "DO UPDATE SET role = excluded.role, hash = excluded.hash",
+                (name, role, SSO_HASH, now),
+            )
+            tx.x(
+                "INSERT INTO dashboard_sessions (id, name, role, csrf, created, expires) VALUES (?, ?, ?, ?, ?, ?)",
+                (_digest(secret), name, role, csrf, now, user.expires),
+            )
         return LoginResult(ok=True, session=secret, user=user)
 
     def session(self, secret: str, now: float | None = None) -> SignedIn | None:

@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from ...errors import StoreError
 from ..store import ServerStore
+from ..store.model import MAX_GRANT_MINUTES
 from . import queries, svg
 from .users import SignedIn, Users
 
@@ -39,6 +40,7 @@ log = logging.getLogger("ramparts.server.dashboard")
 PREFIX = "/ui"
 COOKIE = "ramparts_dash"
 LOGIN_COOKIE = "ramparts_login"
+OIDC_COOKIE = "ramparts_oidc"
 MAX_FORM = 64 * 1024
 STREAM_SECONDS = 600.0
 MAX_SESSION = 256  # as the API's kill orders
@@ -69,7 +71,7 @@ def action_record(
 ) -> dict[str, Any]:
     """The audit record of one dashboard action (the ONE place it is built): surface ``server``, event
     ``DashboardAction``, the action in ``admin.action`` (``sign-in``, ``sign-out``, ``kill``, ``lift``,
-    ``acknowledge``, ``approval``, ``try-call``), verdict allow when it was done and deny when refused."""
+    ``end``, ``reauth``, ``acknowledge``, ``approval``, ``try-call``), verdict allow when it was done and deny when refused."""
     from ...audit.record import AdminDetail, build_record, to_json
     from ...model import Decision
 
@@ -150,8 +152,14 @@ class Dashboard:
         policy: Any = None,
         policy_error: str = "",
         secure_cookies: bool = False,
+        oidc: Any = None,
     ) -> None:
         self.store = store
+        self.oidc: Any = None
+        if oidc is not None:  # an OidcConfig (ramparts server --oidc FILE)
+            from .oidc import Oidc
+
+            self.oidc = Oidc(oidc, store)
         self.users = Users(store)
         queries.ensure_indexes(store)
         self.audit_path = audit_path
@@ -282,12 +290,16 @@ class Dashboard:
             Route(f"{PREFIX}/login", self.login_form, methods=["GET"]),
             Route(f"{PREFIX}/login", self.login, methods=["POST"]),
             Route(f"{PREFIX}/logout", g(self.logout), methods=["POST"]),
+            Route(f"{PREFIX}/oidc/start", self.oidc_start, methods=["GET"]),
+            Route(f"{PREFIX}/oidc/callback", self.oidc_callback, methods=["GET"], name="oidc_callback"),
             Route(f"{PREFIX}/", g(self.sessions_page), methods=["GET"]),
             Route(f"{PREFIX}/events", g(self.events), methods=["GET"]),
             Route(f"{PREFIX}/sessions/{{sid}}", g(self.timeline), methods=["GET"]),
             Route(f"{PREFIX}/sessions/{{sid}}/confirm", g(self.confirm, admin=True), methods=["GET"]),
             Route(f"{PREFIX}/sessions/{{sid}}/kill", g(self.kill, admin=True), methods=["POST"]),
             Route(f"{PREFIX}/sessions/{{sid}}/lift", g(self.lift, admin=True), methods=["POST"]),
+            Route(f"{PREFIX}/sessions/{{sid}}/end", g(self.end, admin=True), methods=["POST"]),
+            Route(f"{PREFIX}/sessions/{{sid}}/reauth", g(self.reauth, admin=True), methods=["POST"]),
             Route(f"{PREFIX}/alerts", g(self.alerts_page), methods=["GET"]),
             Route(f"{PREFIX}/alerts/{{aid:int}}/ack", g(self.acknowledge, admin=True), methods=["POST"]),
             Route(f"{PREFIX}/approvals", g(self.approvals_page), methods=["GET"]),
@@ -321,6 +333,8 @@ class Dashboard:
             '<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>'
             '<button type="submit">Sign in</button></form>'
         )
+        if self.oidc is not None:
+            body += f'<p class="sso"><a class="button" href="{PREFIX}/oidc/start">Sign in with SSO</a></p>'
         resp = self._page(status, "Sign in", body, None)
         resp.set_cookie(
             LOGIN_COOKIE,
@@ -376,6 +390,71 @@ class Dashboard:
         resp.delete_cookie(LOGIN_COOKIE, path=f"{PREFIX}/login")
         return resp
 
+    # -- OpenID Connect (oidc.py) ------------------------------------------------------------------------------
+
+    def _callback_url(self, request: Request) -> str:
+        return str(request.url_for("oidc_callback"))
+
+    async def oidc_start(self, request: Request) -> Response:
+        from .oidc import OidcError
+
+        if self.oidc is None:
+            return self._problem(404, "Single sign-on is not configured.", None)
+        try:
+            url, binding = await run_in_threadpool(self.oidc.start, self._callback_url(request))
+        except (OidcError, StoreError) as exc:
+            await self._act(request, None, "sign-in", ok=False, details={"method": "oidc", "why": str(exc)})
+            return self._login_page(503, f"Single sign-on is unavailable: {exc}")
+        resp = RedirectResponse(url, status_code=303)
+        # Lax: the provider's redirect back is a cross-site navigation, which a Strict cookie would miss
+        resp.set_cookie(
+            OIDC_COOKIE,
+            binding,
+            max_age=600,
+            path=f"{PREFIX}/oidc",
+            httponly=True,
+            samesite="lax",
+            secure=self.secure_cookies or request.url.scheme == "https",
+        )
+        return resp
+
+    async def oidc_callback(self, request: Request) -> Response:
+        from .oidc import OidcError
+
+        if self.oidc is None:
+            return self._problem(404, "Single sign-on is not configured.", None)
+        params = {k: v for k, v in request.query_params.items() if k in ("state", "code", "error")}
+        try:
+            flow = await run_in_threadpool(self.oidc.finish, params, request.cookies.get(OIDC_COOKIE, ""))
+            result = await run_in_threadpool(self.users.sso_login, flow.name, flow.role)
+        except (OidcError, StoreError) as exc:
+            await self._act(request, None, "sign-in", ok=False, details={"method": "oidc", "why": str(exc)})
+            resp = self._login_page(403, f"Single sign-on failed: {exc}")
+            resp.delete_cookie(OIDC_COOKIE, path=f"{PREFIX}/oidc")
+            return resp
+        assert result.user is not None
+        await self._act(
+            request, result.user, "sign-in", details={"method": "oidc", "subject": flow.subject[:200]}
+        )
+        # a page of our own that moves on to /ui/: the session cookie is SameSite=Strict, and the browser
+        # would not send it on a redirect chain that a cross-site navigation (the provider's) started
+        body = (
+            f'<meta http-equiv="refresh" content="0;url={PREFIX}/"><p>Signed in as {escape(result.user.name)}. '
+            f'<a href="{PREFIX}/">Continue</a></p>'
+        )
+        resp = self._page(200, "Signed in", body, None)
+        resp.set_cookie(
+            COOKIE,
+            result.session,
+            max_age=int(result.user.expires - time.time()),
+            path=PREFIX,
+            httponly=True,
+            samesite="strict",
+            secure=self.secure_cookies or request.url.scheme == "https",
+        )
+        resp.delete_cookie(OIDC_COOKIE, path=f"{PREFIX}/oidc")
+        return resp
+
     async def logout(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
         await run_in_threadpool(self.users.logout, request.cookies.get(COOKIE, ""))
         await self._act(request, user, "sign-out")
@@ -388,7 +467,7 @@ class Dashboard:
     async def sessions_page(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
         rows = await run_in_threadpool(queries.live_sessions, self.store)
         body = (
-            '<p class="hint">Updates live. States: live, idle (no record for 5 min), tainted, killed.</p>'
+            '<p class="hint">Updates live. States: live, idle (no record for 5 min), tainted, ended, killed.</p>'
             f'<table class="grid" aria-describedby="sessions-caption"><caption id="sessions-caption" aria-live="polite">Sessions ({len(rows)})</caption>'
             "<thead><tr><th scope=col>Session</th><th scope=col>User</th><th scope=col>Host</th><th scope=col>Repository</th>"
             "<th scope=col>Duration</th><th scope=col>State</th><th scope=col>Last decision</th><th scope=col>Records</th>"
@@ -433,13 +512,13 @@ class Dashboard:
     async def timeline(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
         sid = request.path_params["sid"]
 
-        def load() -> tuple[Any, list[dict[str, Any]], Any]:
+        def load() -> tuple[Any, list[dict[str, Any]], Any, list[Any]]:
             row = queries.session_state(self.store, sid)
             recs = [queries.normal(r) for r in self.store.session_records(sid, limit=2000)]
             order = queries.kill_order(self.store, sid, row.user if row else "")
-            return row, recs, order
+            return row, recs, order, self.store.session_orders(session=sid)
 
-        row, recs, order = await run_in_threadpool(load)
+        row, recs, order, orders = await run_in_threadpool(load)
         if row is None:
             return self._problem(404, "No records for that session.", user)
         admin = user.role == "admin"
@@ -458,7 +537,28 @@ class Dashboard:
             actions += f'<form method="get" action="{base}"><input type="hidden" name="action" value="kill"><button type="submit" class="danger">Kill</button></form>'
             if order is not None and order.scope == "session":
                 actions += f'<form method="get" action="{base}"><input type="hidden" name="action" value="lift"><button type="submit">Lift kill</button></form>'
+            if row.state != "ended":
+                actions += f'<form method="get" action="{base}"><input type="hidden" name="action" value="end"><button type="submit">End session</button></form>'
+                actions += f'<form method="get" action="{base}"><input type="hidden" name="action" value="reauth"><button type="submit">Grant re-auth</button></form>'
             actions += "</div>"
+        if orders:
+            lines = []
+            for o in orders:
+                what = "End" if o.kind == "end" else f"Grant re-auth ({o.minutes:g} min)"
+                done = (
+                    f"applied {_iso(o.applied_at)} UTC by {escape(o.applied_by)}: {escape(o.outcome)}"
+                    if o.state == "applied"
+                    else "waiting for the host"
+                )
+                lines.append(
+                    f'<tr><td>{what}</td><td><span class="state order-{o.state}">{o.state}</span></td>'
+                    f"<td>{escape(o.reason)}</td><td>{escape(o.by)}, {_iso(o.created)} UTC</td><td>{done}</td></tr>"
+                )
+            actions += (
+                '<table class="grid" id="orders"><caption>Orders for this session</caption><thead><tr>'
+                "<th scope=col>Order</th><th scope=col>State</th><th scope=col>Reason</th><th scope=col>Given</th>"
+                f"<th scope=col>Applied</th></tr></thead><tbody>{''.join(lines)}</tbody></table>"
+            )
         threshold = queries.rate_threshold(self.store)
         chart = svg.rate_chart(
             queries.rate_series(recs, threshold[1] if threshold else 60.0),
@@ -498,18 +598,32 @@ class Dashboard:
         if len(sid) > MAX_SESSION:
             return self._problem(400, f"A session id has at most {MAX_SESSION} characters.", user)
         action = request.query_params.get("action", "")
-        if action not in ("kill", "lift"):
+        questions = {
+            "kill": f"Kill session {sid}? Every further tool call of it is denied on every host within seconds.",
+            "lift": f"Lift the kill order of session {sid}? Its tool calls are judged by the policy again.",
+            "end": f"End session {sid}? The host that runs it closes it: its next tool call is denied, and it "
+            "cannot be resumed.",
+            "reauth": f"Grant session {sid} re-authentication? Its sensitive operations (network hosts, "
+            "protected paths) are allowed without asking until the grant ends.",
+        }
+        if action not in questions:
             return self._problem(400, "Unknown action.", user)
-        question = (
-            f"Kill session {sid}? Every further tool call of it is denied on every host within seconds."
-            if action == "kill"
-            else f"Lift the kill order of session {sid}? Its tool calls are judged by the policy again."
-        )
+        question = questions[action]
+        defaults = {
+            "kill": "stopped from the dashboard",
+            "end": "ended from the dashboard",
+            "reauth": "step-up confirmed",
+        }
         reason = (
-            '<label for="reason">Reason</label><input id="reason" name="reason" maxlength="500" value="stopped from the dashboard">'
-            if action == "kill"
+            f'<label for="reason">Reason</label><input id="reason" name="reason" maxlength="500" value="{defaults[action]}">'
+            if action in defaults
             else ""
         )
+        if action == "reauth":
+            reason += (
+                '<label for="minutes">Minutes</label>'
+                f'<input id="minutes" name="minutes" type="number" min="1" max="{MAX_GRANT_MINUTES:g}" value="15">'
+            )
         body = (
             f'<form method="post" action="{_sid_url(sid)}/{action}" class="confirm"><p>{escape(question)}</p>'
             f'<input type="hidden" name="csrf" value="{user.csrf}">{reason}'
@@ -526,6 +640,37 @@ class Dashboard:
         # recorded first: a kill that cannot be recorded is not given
         await self._act(request, user, "kill", target={"session": sid}, details={"reason": reason})
         await run_in_threadpool(self.store.kill, "session", sid, reason, f"{user.name} (dashboard)")
+        return RedirectResponse(_sid_url(sid), status_code=303)
+
+    async def end(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
+        return await self._order(request, user, form, "end")
+
+    async def reauth(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
+        return await self._order(request, user, form, "reauth")
+
+    async def _order(self, request: Request, user: SignedIn, form: dict[str, str], kind: str) -> Response:
+        """An end or re-auth order for the session's host (:mod:`ramparts.server.host_orders` applies it)."""
+        sid = request.path_params["sid"]
+        if len(sid) > MAX_SESSION:
+            return self._problem(400, f"A session id has at most {MAX_SESSION} characters.", user)
+        reason = (
+            form.get("reason") or ("ended from the dashboard" if kind == "end" else "step-up confirmed")
+        )[:500]
+        minutes = 0.0
+        if kind == "reauth":
+            try:
+                minutes = float(form.get("minutes") or "15")
+            except ValueError:
+                minutes = -1.0
+            if not 1 <= minutes <= MAX_GRANT_MINUTES:
+                return self._problem(400, f"A grant lasts 1 to {MAX_GRANT_MINUTES:g} minutes.", user)
+        details: dict[str, Any] = {"reason": reason} | ({"minutes": minutes} if kind == "reauth" else {})
+        # recorded first: an order that cannot be recorded is not given
+        await self._act(request, user, kind, target={"session": sid}, details=details)
+        by = f"{user.name} (dashboard)"
+        await run_in_threadpool(
+            lambda: self.store.order_session(kind, sid, reason, by, minutes=minutes)  # type: ignore[arg-type]
+        )
         return RedirectResponse(_sid_url(sid), status_code=303)
 
     async def lift(self, request: Request, user: SignedIn, form: dict[str, str]) -> Response:
@@ -734,7 +879,7 @@ DASHBOARD_ENV = "_RAMPARTS_CP_DASHBOARD"
 
 
 def build(
-    store: ServerStore, state_dir: str, policy: Any = None, *, secure_cookies: bool = False
+    store: ServerStore, state_dir: str, policy: Any = None, *, secure_cookies: bool = False, oidc: Any = None
 ) -> Dashboard:
     """The dashboard of ``ramparts server``: its action log ``<state_dir>/server-audit.db`` and the policy
     the server runs with (a loaded ``Policy``; the baseline profile when None) for the policy page and
@@ -753,4 +898,5 @@ def build(
         policy=policy,
         policy_error=error,
         secure_cookies=secure_cookies,
+        oidc=oidc,
     )

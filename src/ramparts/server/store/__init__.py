@@ -4,7 +4,8 @@ Tables: ``tokens`` (hashes only), ``logs`` (one per host audit log: its verifier
 the records received in order, the last verified checkpoint, ``state`` ``ok`` or ``rewritten``),
 ``records`` (each by ``(log_id, seq)``: the envelope bytes and leaf hash, with a few columns for queries),
 ``checkpoints``, ``quarantine`` (what contradicted a log's history: stored apart, never merged),
-``alerts``, ``kills`` (the central kill orders) and ``monitor_state`` (the behaviour rules' per-session
+``alerts``, ``kills`` (the central kill orders), ``session_orders`` (end and re-auth orders for one
+session, pending until its host applies them) and ``monitor_state`` (the behaviour rules' per-session
 features).
 
 An ingest runs in ONE transaction holding the log's row lock (``SELECT … FOR UPDATE``; SQLite's
@@ -38,6 +39,7 @@ from .model import (
     KillOrder,
     LogInfo,
     Scope,
+    SessionOrder,
     TokenInfo,
     TokenKind,
     token_hash,
@@ -58,6 +60,7 @@ __all__ = [
     "LogInfo",
     "Scope",
     "ServerStore",
+    "SessionOrder",
     "StoreBase",
     "TokenInfo",
     "TokenKind",

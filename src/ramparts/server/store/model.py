@@ -32,6 +32,34 @@ class KillOrder(NamedTuple):
     at: float
 
 
+OrderKind = Literal["end", "reauth"]
+MAX_GRANT_MINUTES = 480.0
+"""The longest re-auth grant an order may give (as ``ramparts reauth``'s limit)."""
+
+
+class SessionOrder(NamedTuple):
+    """An order for one session, given in the dashboard (or the API) and applied by the host that runs it:
+    ``end`` closes the session (its next tool call is denied), ``reauth`` grants the step-up for
+    ``minutes``. ``state`` is ``pending`` until a host acknowledges it, then ``applied``."""
+
+    id: str
+    kind: OrderKind
+    session: str
+    reason: str
+    minutes: float
+    by: str
+    created: float
+    state: str
+    applied_at: float | None
+    applied_by: str
+    outcome: str
+
+
+_ORDER_COLUMNS = (
+    "id, kind, session, reason, minutes, by_whom, created, state, applied_at, applied_by, outcome"
+)
+
+
 class Alert(NamedTuple):
     id: int
     at: float

@@ -1,4 +1,5 @@
-"""Orders served to hosts: central kill orders and remote approval requests."""
+"""Orders served to hosts: central kill orders, session orders (end, grant re-auth) and remote approval
+requests."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ import time
 from .base import StoreBase
 from .model import (
     _APPROVAL_COLUMNS,
+    _ORDER_COLUMNS,
+    MAX_GRANT_MINUTES,
     Approval,
     KillOrder,
+    OrderKind,
     Scope,
+    SessionOrder,
 )
+
+MAX_SESSION = 256  # as the kill orders' targets
 
 
 class OrderStore(StoreBase):
@@ -35,6 +42,94 @@ class OrderStore(StoreBase):
         with self._tx(write=False) as tx:
             rows = tx.q("SELECT scope, target, reason, by_whom, at FROM kills ORDER BY at, scope, target")
         return [KillOrder(*row) for row in rows]
+
+    # -- session orders (end, grant re-auth) --------------------------------------------------------------------
+
+    def order_session(
+        self,
+        kind: OrderKind,
+        session: str,
+        reason: str,
+        by: str,
+        *,
+        minutes: float = 0.0,
+        now: float | None = None,
+    ) -> SessionOrder:
+        """Store an order for a session; the host that runs it applies and acknowledges it."""
+        if kind not in ("end", "reauth"):
+            raise ValueError("a session order is end or reauth")
+        if not session or len(session) > MAX_SESSION:
+            raise ValueError(f"a session order names a session (1 to {MAX_SESSION} characters)")
+        if kind == "reauth" and not 1 <= minutes <= MAX_GRANT_MINUTES:
+            raise ValueError(f"a re-auth grant lasts 1 to {MAX_GRANT_MINUTES:g} minutes")
+        if kind == "end":
+            minutes = 0.0
+        order = SessionOrder(
+            secrets.token_hex(8),
+            kind,
+            session,
+            reason[:1000],
+            float(minutes),
+            by[:200],
+            time.time() if now is None else now,
+            "pending",
+            None,
+            "",
+            "",
+        )
+        with self._tx() as tx:
+            tx.x(
+                f"INSERT INTO session_orders ({_ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                order,
+            )
+        return order
+
+    def session_orders(
+        self, *, session: str | None = None, pending_only: bool = False, limit: int = 500
+    ) -> list[SessionOrder]:
+        """Orders, oldest first: one session's, or every one (``pending_only``: what hosts still apply)."""
+        where: list[str] = []
+        params: list[str] = []
+        if session is not None:
+            where.append("session = ?")
+            params.append(session)
+        if pending_only:
+            where.append("state = 'pending'")
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        with self._tx(write=False) as tx:
+            rows = tx.q(
+                f"SELECT {_ORDER_COLUMNS} FROM session_orders {clause}ORDER BY created, id LIMIT ?",  # noqa: S608
+                (*params, limit),
+            )
+        return [SessionOrder(*row) for row in rows]
+
+    def order_applied(
+        self, order_id: str, by: str, outcome: str, now: float | None = None, *, token_id: str | None = None
+    ) -> SessionOrder | None:
+        """A host's acknowledgement: the pending order is ``applied`` (None: unknown or already applied).
+        With ``token_id``, only a host whose own logs hold records of the order's session may acknowledge
+        it (PermissionError otherwise): another host cannot mark an order applied that it never ran."""
+        now = time.time() if now is None else now
+        refused, changed, row = False, 0, None
+        with self._tx() as tx:
+            if token_id is not None:
+                owned = tx.one(
+                    "SELECT 1 FROM session_orders o WHERE o.id = ? AND EXISTS (SELECT 1 FROM records r "
+                    "JOIN logs l ON l.log_id = r.log_id WHERE r.session = o.session AND l.token_id = ?)",
+                    (order_id, token_id),
+                )
+                known = tx.one("SELECT 1 FROM session_orders WHERE id = ?", (order_id,))
+                refused = known is not None and owned is None
+            if not refused:
+                changed = tx.x(
+                    "UPDATE session_orders SET state = 'applied', applied_at = ?, applied_by = ?, outcome = ? "
+                    "WHERE id = ? AND state = 'pending'",
+                    (now, by[:200], outcome[:1000], order_id),
+                )
+                row = tx.one(f"SELECT {_ORDER_COLUMNS} FROM session_orders WHERE id = ?", (order_id,))  # noqa: S608
+        if refused:  # raised outside the transaction, which reports OSErrors as store failures
+            raise PermissionError("this host has sent no record of that session")
+        return SessionOrder(*row) if changed and row is not None else None
 
     # -- remote approvals (``server.approvals: remote``) ----------------------------------------------------------
 

@@ -56,6 +56,13 @@ CREATE TABLE IF NOT EXISTS kills (
     scope TEXT NOT NULL, target TEXT NOT NULL, reason TEXT NOT NULL, by_whom TEXT NOT NULL,
     at DOUBLE PRECISION NOT NULL, PRIMARY KEY (scope, target)
 );
+CREATE TABLE IF NOT EXISTS session_orders (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, session TEXT NOT NULL, reason TEXT NOT NULL,
+    minutes DOUBLE PRECISION NOT NULL, by_whom TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,
+    state TEXT NOT NULL, applied_at DOUBLE PRECISION, applied_by TEXT NOT NULL DEFAULT '',
+    outcome TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS session_orders_by_session ON session_orders (session, created);
 CREATE TABLE IF NOT EXISTS telemetry (
     id {serial}, session TEXT NOT NULL, event TEXT NOT NULL, tool TEXT NOT NULL, tool_use_id TEXT NOT NULL,
     at DOUBLE PRECISION NOT NULL, host TEXT NOT NULL, received DOUBLE PRECISION NOT NULL, attrs TEXT NOT NULL,
