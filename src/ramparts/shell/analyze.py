@@ -1190,16 +1190,63 @@ _UPLOAD_FILE = frozenset(
 )
 
 
+_IP_LIKE = frozenset("0123456789abcdefx.:%[]")
+
+
 def _host_of(word: str) -> str:
     match = _URL_HOST().match(word)
     if not match:
         return ""
     host = match.group(1).strip("[]").lower()
+    if host.endswith(".") and ":" not in host:
+        host = host[:-1]  # `127.0.0.1.` and `example.com.` resolve as written without the dot
+    if ip_spelling(host):
+        return host  # named below as the address too (`network_targets`)
     return host if host and (_HOSTNAME().match(host) or ":" in host) else ""
 
 
+def ip_spelling(host: str) -> str:
+    """The canonical address a host written as an IP address stands for, in every spelling a resolver
+    accepts (``2130706433``, ``0x7f000001``, ``017700000001``, ``127.1``, ``[::ffff:127.0.0.1]``),
+    read by the egress proxy's own parser; an IPv4-mapped IPv6 address is named as the IPv4 address it
+    reaches. '' for a name."""
+    if not host or not set(host.partition("%")[0].lower()) <= _IP_LIKE:
+        return ""
+    from ..egress.classify import parse_address  # only hosts spelt as numbers pay for it
+
+    address = parse_address(host)
+    if address is None:
+        return ""
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped if mapped is not None else address)
+
+
+# HTTP client options whose separate value word is a number (so `curl -m 10 URL` does not contact "10")
+_NUMERIC_VALUE = options(
+    "-m --max-time --connect-timeout --retry --retry-delay --retry-max-time --limit-rate --max-filesize "
+    "-y --speed-time -Y --speed-limit --max-redirs -C --continue-at --keepalive-time --expect100-timeout "
+    "-r --range -t --tries -T --timeout -w --wait -l --level -Q --quota --rate-limit --parallel-max "
+    "--happy-eyeballs-timeout-ms --ip-tos --vlan-priority --local-port"
+)
+
+
+def _value_of(args: list[str], i: int) -> bool:
+    """Is ``args[i]`` the value of the option before it that takes a number?"""
+    return i > 0 and args[i - 1] in _NUMERIC_VALUE
+
+
 def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[str]) -> list[str]:
-    """Hosts a simple command contacts; files it uploads are added to ``files`` as reads."""
+    """Hosts a simple command contacts; files it uploads are added to ``files`` as reads. A host spelt
+    as an IP address is named twice: as the canonical address it reaches (for the rules) and as
+    written (the egress check denies a disguised spelling of a special address)."""
+    out: list[str] = []
+    for host in _network_targets(argv, files, opaque):
+        address = ip_spelling(host)
+        out.extend((address, host) if address and address != host else (host,))
+    return out
+
+
+def _network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[str]) -> list[str]:
     name, args = argv[0], list(argv[1:])
     hosts: list[str] = []
     if name in HTTP_CLIENTS:
@@ -1216,7 +1263,13 @@ def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[s
                         files.append(FileWord(part.split(";", 1)[0], "read", "argument"))
             elif flag in _UPLOAD_FILE and value:
                 files.append(FileWord(value, "read", "argument"))
-            if "://" in word or (not word.startswith("-") and "." in word.split("/", 1)[0]):
+            if "://" in word or (
+                not word.startswith("-")
+                and (
+                    "." in word.split("/", 1)[0]
+                    or (ip_spelling(word.split("/", 1)[0]) and not _value_of(args, i))
+                )
+            ):
                 host = _host_of(word)
                 if host:
                     hosts.append(host)
