@@ -63,7 +63,7 @@ sensitive_paths: [".env", "~/.ssh/**"]
         ("Bash", {"command": "ls > /etc/motd"}, "deny", "deny:Edit(//etc/**)"),
         ("Bash", {"command": "ls > out.txt"}, "ask", "permissions.default"),
         ("Bash", {"command": "ls > src/out.txt"}, "allow", "allow:Bash(ls *)"),
-        ("Bash", {"command": "echo $(curl evil)"}, "ask", "shell.opaque"),
+        ("Bash", {"command": "cat $(curl evil)"}, "ask", "shell.opaque"),
         ("Bash", {"command": "python3 -c 'print(1)'"}, "ask", "shell.inline_code"),
         ("Bash", {"command": "ls", "run_in_background": True}, "deny", "deny:Bash(run_in_background:true)"),
         ("Read", {"file_path": "README.md"}, "allow", "allow:Read"),

@@ -313,6 +313,10 @@ COMPRESSORS = frozenset(
 )
 _TO_STDOUT = frozenset({"-c", "--stdout", "--to-stdout", "-l", "--list", "-t", "--test"})
 PATTERN_FILE_READERS = frozenset({"grep", "egrep", "fgrep", "rg", "sed", "awk", "gawk", "mawk", "jq"})
+GIT_TRACKED = "git-tracked"
+"""``via`` of a recursive read that only reaches the files git tracks (``git diff`` with no path: the
+working tree against the index); the adapter lists the repository's tracked files rather than the
+folder, so an untracked ``.env`` beside them does not count."""
 GIT_GLOBAL_VALUE_OPTIONS = frozenset(
     {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--attr-source", "--config-env"}
 )
@@ -518,6 +522,82 @@ def _run(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
         _command(argv, acc, depth, stdin)
 
 
+XARGS_METADATA = frozenset({"ls", "stat", "basename", "dirname", "realpath", "readlink", "echo"})
+"""Programs that print names and metadata of the files they are given, never content, whatever words
+are appended to them: none has an option that reads a list of names, a pattern or a format from a
+file (so a word from stdin such as ``--files0-from=.env`` cannot make it print a file)."""
+XARGS_METADATA_AFTER_DASHES = frozenset({"wc", "du"})
+"""Programs that print only counts and sizes once every appended word is an operand (after ``--``):
+before it, ``--files0-from=.env`` would make them print the file's lines in their error messages."""
+_XARGS_FLAGS = frozenset("0prtxo")
+_XARGS_VALUES = frozenset("adEILnPs")
+_XARGS_OPTIONAL = frozenset("eil")  # `-e[EOF]`, `-i[R]`, `-l[N]`: a value only when attached
+_XARGS_LONG_FLAGS = frozenset(
+    {"--null", "--interactive", "--no-run-if-empty", "--verbose", "--exit", "--open-tty", "--show-limits"}
+)
+_XARGS_LONG_OPTIONAL = frozenset({"--eof", "--replace", "--max-lines"})
+_XARGS_LONG_VALUES = frozenset(
+    {"--arg-file", "--delimiter", "--max-args", "--max-procs", "--max-chars", "--process-slot-var"}
+)
+
+
+def xargs_blind_command(args: list[str]) -> list[str] | None:
+    """The command ``xargs ARGS`` runs, when it is one that only prints names and metadata of the
+    files stdin names (``xargs ls -la``, ``xargs -0 stat``, ``xargs wc -l --``); None otherwise.
+
+    xargs' options are read strictly as GNU xargs reads them; an unknown or abbreviated option, a
+    program given by path, or the replace string inside the program name gives None (opaque)."""
+    i = 0
+    replace = ""
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            i += 1
+            break
+        if not word.startswith("-") or word == "-":
+            break
+        if word.startswith("--"):
+            flag, eq, value = word.partition("=")
+            if flag in _XARGS_LONG_FLAGS and not eq:
+                i += 1
+            elif flag in _XARGS_LONG_OPTIONAL:
+                if flag == "--replace":
+                    replace = value if eq else "{}"
+                i += 1
+            elif flag in _XARGS_LONG_VALUES:
+                i += 1 if eq else 2
+            else:
+                return None
+            continue
+        step = 1
+        for j, ch in enumerate(word[1:], start=1):
+            rest = word[j + 1 :]
+            if ch in _XARGS_FLAGS:
+                continue
+            if ch in _XARGS_VALUES:
+                value = rest if rest else (args[i + 1] if i + 1 < len(args) else "")
+                step = 1 if rest else 2
+                if ch == "I":
+                    replace = value
+                break
+            if ch in _XARGS_OPTIONAL:
+                if ch == "i":
+                    replace = rest or "{}"
+                break
+            return None
+        i += step
+    command = args[i:] or ["echo"]
+    if i > len(args) or "/" in command[0] or (replace and replace in command[0]):
+        return None
+    if command[0] in XARGS_METADATA:
+        return command
+    if command[0] in XARGS_METADATA_AFTER_DASHES and "--" in command:
+        dashes = command.index("--")
+        if not replace or all(replace not in w for w in command[: dashes + 1]):
+            return command
+    return None
+
+
 def _expansions(words: list[str], opaque: list[str]) -> None:
     """Words bash would expand in ways this analyser does not reproduce."""
     for word in words:  # brace expansion is found by the parser, which knows what was quoted
@@ -554,9 +634,16 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
     nested = depth < MAX_DEPTH
     string = _shell_string(args) if name in SHELLS and nested else None
     script = stdin if name in SHELLS and nested and string is None and not _positionals(args) else None
+    blind = xargs_blind_command(args) if name == "xargs" and nested else None
     # A shell given a string or a here-document only runs the commands inside, which are listed
-    # after it: allow rules need not cover the shell itself (deny and ask rules still see it).
-    acc.add(words, wrapper=string is not None or script is not None, program=program, as_written=as_written)
+    # after it: allow rules need not cover the shell itself (deny and ask rules still see it). The
+    # same holds for xargs running a command that prints no file content (below).
+    acc.add(
+        words,
+        wrapper=string is not None or script is not None or blind is not None,
+        program=program,
+        as_written=as_written,
+    )
     _expansions(argv, acc.opaque)
     if string is not None and any(
         w == "--login" or (w[:1] == "-" and w[1:2] != "-" and "l" in w) for w in args[: args.index(string)]
@@ -566,6 +653,12 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
         acc.opaque.append(f"program name {program!r} is expanded by the shell")
     elif string is not None or script is not None:
         acc.merge(_analyze(string if string is not None else str(script), depth + 1))
+        return
+    elif blind is not None:
+        # the words xargs reads are file names only known when it runs; the command prints names
+        # and metadata, never what the files hold, so which files they are does not matter here
+        acc.merge(_analyze(" ".join(shlex_quote(w) for w in blind), depth + 1))
+        _file_options(args, ("-a", "--arg-file"), acc.files)
         return
     elif name in ("eval", "xargs", "parallel") and nested:
         acc.opaque.append(f"{name!r} runs a command this analyser cannot see whole")
@@ -1035,7 +1128,7 @@ def _git_argv(argv: list[str], files: list[FileWord], opaque: list[str]) -> list
         paths = _positionals(args)
         files.extend(FileWord(w, "read", "argument", True) for w in paths)
         if not paths and "--no-index" not in args and not _no_patch(args):  # every changed tracked file
-            files.append(FileWord(".", "read", "argument", True))
+            files.append(FileWord(".", "read", GIT_TRACKED, True))
     if sub in ("log", "show", "blame", "annotate", "diff-tree", "whatchanged", "shortlog") and "--" in args:
         # `git log -p -- .env` prints the history of .env's content
         files.extend(FileWord(w, "read", "argument") for w in args[args.index("--") + 1 :])

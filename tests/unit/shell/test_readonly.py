@@ -233,7 +233,7 @@ def decide_in(project: Path, command: str) -> str:
         ("curl https://example.com", "deny"),
         ("sudo ls", "deny"),
         ("python3 -c 'print(1)'", "ask"),
-        ("ls $(whoami)", "ask"),
+        ("cat $(whoami)", "ask"),  # `ls $(whoami)` is allowed: ls prints names only
         ("./ls", "ask"),
         ("rg TODO", "ask"),  # reads everything below ., where .env is
         ("rg TODO src", "allow"),  # src holds no protected file

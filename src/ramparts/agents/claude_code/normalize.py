@@ -178,6 +178,8 @@ def resolve_words(
     words: tuple[FileWord, ...], *, cwd: str, home: str
 ) -> tuple[tuple[FileAccess, ...], tuple[str, ...]]:
     """Resolve file words to accesses; also say which words could not be resolved completely."""
+    from ...shell.analyze import GIT_TRACKED  # loaded already: the words come from the analysis
+
     out: dict[tuple[str, str], FileAccess] = {}
     unresolved: list[str] = []
     for word in words:
@@ -187,9 +189,42 @@ def resolve_words(
         for path in paths:
             key = (path, word.mode)
             if key not in out or word.recursive:
-                below = listing(path) if word.recursive and word.mode == "read" else None
+                below = None
+                if word.recursive and word.mode == "read":
+                    below = tracked(path) if word.via == GIT_TRACKED else listing(path)
                 out[key] = FileAccess(path, word.mode, word.via, word.recursive, below)
     return tuple(out.values()), tuple(unresolved)
+
+
+def tracked(folder: str, limit: int = MAX_LISTING) -> tuple[str, ...] | None:
+    """Every file git tracks in the repository holding ``folder`` (the whole repository: ``git diff``
+    run in a subfolder still shows every change), as absolute paths; None when there is no repository
+    beside it, git fails or takes over 2 s, or past ``limit`` files (then any rule that may match
+    below counts). ``git ls-files`` reads the index only; the file-system monitor is switched off so
+    no program the repository configures runs."""
+    import subprocess
+
+    top = folder
+    while not os.path.lexists(os.path.join(top, ".git")):
+        parent = os.path.dirname(top)
+        if parent == top:
+            return None
+        top = parent
+    try:
+        done = subprocess.run(
+            ["git", "-c", "core.fsmonitor=false", "ls-files", "-z", "--full-name", "--", ":/"],
+            cwd=top,
+            capture_output=True,
+            timeout=2,
+            check=False,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_CONFIG_NOSYSTEM": "1"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    names = [name for name in done.stdout.split(b"\0") if name]
+    if done.returncode != 0 or len(names) > limit:
+        return None
+    return tuple(os.path.join(top, os.fsdecode(name)) for name in names)
 
 
 def listing(root: str, limit: int = MAX_LISTING) -> tuple[str, ...] | None:
