@@ -440,8 +440,8 @@ def test_readonly_profile_allows_only_what_cannot_change_anything(check: Decider
         "sort -o x README.md",
         "find . -delete",
         "npm install",
-    ):
-        assert check(readonly, "Bash", {"command": command}).verdict == "ask", command
+    ):  # readonly refuses a change the baseline would ask about
+        assert check(readonly, "Bash", {"command": command}).verdict == "deny", command
     for command in ("cat .env", "git push", "curl https://x", "git branch -D main"):
         assert check(readonly, "Bash", {"command": command}).verdict == "deny", command
 
