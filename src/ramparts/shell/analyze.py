@@ -541,12 +541,32 @@ _XARGS_LONG_VALUES = frozenset(
 )
 
 
+def xargs_arg_files(args: list[str]) -> list[str]:
+    """The files ``xargs -a FILE`` / ``--arg-file FILE`` reads its words from, in every spelling
+    (``-aFILE``, ``-0a FILE``, ``--arg-file=FILE``); conservative: a word after any ``-…a`` cluster."""
+    out: list[str] = []
+    for i, word in enumerate(args):
+        if word == "--" or not word.startswith("-"):
+            break
+        flag, eq, value = word.partition("=")
+        if word.startswith("--"):
+            if flag == "--arg-file" or (len(flag) > 4 and "--arg-file".startswith(flag)):
+                out.extend([value] if eq else args[i + 1 : i + 2])
+            continue
+        at = word.find("a", 1)
+        if at > 0:
+            rest = word[at + 1 :]
+            out.extend([rest] if rest else args[i + 1 : i + 2])
+    return out
+
+
 def xargs_blind_command(args: list[str]) -> list[str] | None:
     """The command ``xargs ARGS`` runs, when it is one that only prints names and metadata of the
     files stdin names (``xargs ls -la``, ``xargs -0 stat``, ``xargs wc -l --``); None otherwise.
 
     xargs' options are read strictly as GNU xargs reads them; an unknown or abbreviated option, a
-    program given by path, or the replace string inside the program name gives None (opaque)."""
+    program given by path, or the replace string inside the program name gives None (opaque). The
+    files ``-a`` names are reads of their own (:func:`xargs_arg_files`)."""
     i = 0
     replace = ""
     while i < len(args):
@@ -658,7 +678,7 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
         # the words xargs reads are file names only known when it runs; the command prints names
         # and metadata, never what the files hold, so which files they are does not matter here
         acc.merge(_analyze(" ".join(shlex_quote(w) for w in blind), depth + 1))
-        _file_options(args, ("-a", "--arg-file"), acc.files)
+        acc.files.extend(FileWord(w, "read", "argument") for w in xargs_arg_files(args))
         return
     elif name in ("eval", "xargs", "parallel") and nested:
         acc.opaque.append(f"{name!r} runs a command this analyser cannot see whole")
@@ -670,6 +690,8 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
                 rest = list(itertools.takewhile(lambda w: not w.startswith(":::"), rest))
             text = " ".join(rest) if name == "parallel" else " ".join(shlex_quote(w) for w in rest)
             _file_options(args, ("-a", "--arg-file"), acc.files)
+            if name == "xargs":
+                acc.files.extend(FileWord(w, "read", "argument") for w in xargs_arg_files(args))
         if text.strip():
             acc.merge(_analyze(text, depth + 1))
         return

@@ -87,7 +87,16 @@ NOT_ALLOWED = [
     "xxd README.md out.bin",
     "ifconfig eth0 -arp",
 ]
-DENIED = ["echo $(cat .env)", "ls $(cat .env)", "xargs -a .env ls", "tar tf .env"]
+DENIED = [
+    "echo $(cat .env)",
+    "ls $(cat .env)",
+    "tar tf .env",
+    # xargs reading its words from a protected file prints them in ls's errors: every spelling of -a
+    "xargs -a .env ls",
+    "xargs --arg-file=.env ls",
+    "xargs -a.env stat",
+    "xargs -0a .env wc -l --",
+]
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +144,8 @@ ORACLE = [
     "printf '.env\\n' | xargs stat",
     "find . -name '.env*' -print0 | xargs -0 wc -c --",
     "echo $(ls -a) `id -un`",
+    "xargs --arg-file=notes.txt ls",  # xargs' own read is named (only the program's reads are stdin's)
+    "xargs -0a README.md wc -c --",
 ]
 
 
@@ -260,3 +271,16 @@ def test_table_additions_are_read_only_and_their_writing_forms_are_not() -> None
         assert is_read_only(tuple(command.split())), command
     for command in ("xattr -w k v f", "git branch -m a b", "git tag -f v1", "git cat-file --batch"):
         assert not is_read_only(tuple(command.split())), command
+
+
+@needs_sandbox
+def test_the_oracle_still_sees_what_xargs_itself_reads(sandbox: Sandbox) -> None:
+    """Only the metadata program's reads are stdin's; xargs' own `--arg-file` read must be named (an
+    analysis that missed it, as the first version of this exception did, is caught)."""
+    from ramparts.testing.shell_oracle import compare, verdicts
+
+    observed = sandbox.observe("xargs --arg-file=.env ls")
+    _verdicts, blind_call = verdicts("xargs ls", sandbox.project, sandbox.home)
+    problems = compare(blind_call, observed, str(sandbox.root))
+    assert any(".env, which the analysis did not name" in p for p in problems), problems
+    assert any("printed protected content" in p for p in problems), problems
