@@ -442,8 +442,9 @@ TABLE: dict[str, Spec] = {
     # macOS state
     "launchctl": _spec(
         sub=_subs(
-            "list print print-disabled print-cache blame version hostinfo managerpid manageruid managername "
-            "variant error procinfo plist dumpjpcategory resolveport"
+            # not `procinfo`, `print-cache`, `dumpstate`: they print processes' or jobs' environments
+            "list print print-disabled blame version hostinfo managerpid manageruid managername "
+            "variant error plist dumpjpcategory resolveport"
         )
     ),
     # extended attributes: listing and printing (-w writes, -d and -c remove)

@@ -204,6 +204,8 @@ def tracked(folder: str, limit: int = MAX_LISTING) -> tuple[str, ...] | None:
     no program the repository configures runs."""
     import subprocess
 
+    if "GIT_DIR" in os.environ or "GIT_WORK_TREE" in os.environ:
+        return None  # the repository is not the one beside the folder
     top = folder
     while not os.path.lexists(os.path.join(top, ".git")):
         parent = os.path.dirname(top)
