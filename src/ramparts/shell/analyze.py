@@ -314,9 +314,9 @@ COMPRESSORS = frozenset(
 _TO_STDOUT = frozenset({"-c", "--stdout", "--to-stdout", "-l", "--list", "-t", "--test"})
 PATTERN_FILE_READERS = frozenset({"grep", "egrep", "fgrep", "rg", "sed", "awk", "gawk", "mawk", "jq"})
 GIT_TRACKED = "git-tracked"
-"""``via`` of a recursive read that only reaches the files git tracks (``git diff`` with no path: the
-working tree against the index); the adapter lists the repository's tracked files rather than the
-folder, so an untracked ``.env`` beside them does not count."""
+"""``via`` of a recursive read that only reaches tracked files git finds changed (``git diff`` with no
+path: the working tree against the index); the adapter asks git for those names rather than listing
+the folder, so an untracked ``.env`` beside them does not count, nor a tracked one left unchanged."""
 GIT_GLOBAL_VALUE_OPTIONS = frozenset(
     {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--attr-source", "--config-env"}
 )

@@ -260,6 +260,7 @@ def test_git_diff_is_allowed_beside_an_untracked_env_and_asks_when_a_protected_f
     assert verdict("grep -r b .", repo) == "ask"  # a folder read still counts the untracked .env
     _git(repo, "add", "-f", ".env")
     _git(repo, "commit", "-qm", "two")
+    assert verdict("git diff", repo) == "allow"  # tracked but unchanged: git diff does not print it
     (repo / ".env").write_text("KEY=another-value\n")
     assert verdict("git diff", repo) == "ask"
     assert verdict("git diff", repo / "sub") == "ask"  # the whole repository's changes are shown

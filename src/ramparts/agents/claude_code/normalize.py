@@ -197,11 +197,13 @@ def resolve_words(
 
 
 def tracked(folder: str, limit: int = MAX_LISTING) -> tuple[str, ...] | None:
-    """Every file git tracks in the repository holding ``folder`` (the whole repository: ``git diff``
-    run in a subfolder still shows every change), as absolute paths; None when there is no repository
-    beside it, git fails or takes over 2 s, or past ``limit`` files (then any rule that may match
-    below counts). ``git ls-files`` reads the index only; the file-system monitor is switched off so
-    no program the repository configures runs."""
+    """The files ``git diff`` (no path: the working tree against the index) would show, in the
+    repository holding ``folder`` (the whole repository: run in a subfolder it still shows every
+    change), as absolute paths; None when there is no repository beside it, git fails or takes over
+    2 s, or past ``limit`` files (then any rule that may match below counts).
+
+    git lists the names itself (``diff --name-only``), with the file-system monitor off and no
+    external diff or textconv program, so nothing the repository configures runs."""
     import subprocess
 
     if "GIT_DIR" in os.environ or "GIT_WORK_TREE" in os.environ:
@@ -212,14 +214,16 @@ def tracked(folder: str, limit: int = MAX_LISTING) -> tuple[str, ...] | None:
         if parent == top:
             return None
         top = parent
+    argv = ["git", "-c", "core.fsmonitor=false", "-c", "diff.relative=false", "-c", "core.quotePath=false"]
+    argv += ["diff", "--name-only", "-z", "--no-ext-diff", "--no-textconv", "--no-color"]
     try:
         done = subprocess.run(
-            ["git", "-c", "core.fsmonitor=false", "ls-files", "-z", "--full-name", "--", ":/"],
+            argv,
             cwd=top,
             capture_output=True,
             timeout=2,
             check=False,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_CONFIG_NOSYSTEM": "1"},
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_PAGER": "cat"},
         )
     except (OSError, subprocess.SubprocessError):
         return None
