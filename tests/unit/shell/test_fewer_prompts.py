@@ -252,8 +252,11 @@ def test_git_diff_is_allowed_beside_an_untracked_env_and_asks_when_a_protected_f
     _git(repo, "commit", "-qm", "one")
     (repo / "a.txt").write_text("b\n")
 
-    def verdict(command: str, where: Path) -> str:
-        return explain_input(baseline, "Bash", {"command": command}, str(where)).verdict  # type: ignore[arg-type]
+    def verdict(command: str, where: Path, env: dict[str, str] | None = None) -> str:
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in (env or {}).items():
+                patch.setenv(key, value)
+            return explain_input(baseline, "Bash", {"command": command}, str(where)).verdict  # type: ignore[arg-type]
 
     assert verdict("git diff", repo) == "allow"
     assert verdict("git diff", repo / "sub") == "allow"
@@ -264,7 +267,8 @@ def test_git_diff_is_allowed_beside_an_untracked_env_and_asks_when_a_protected_f
     (repo / ".env").write_text("KEY=another-value\n")
     assert verdict("git diff", repo) == "ask"
     assert verdict("git diff", repo / "sub") == "ask"  # the whole repository's changes are shown
-    assert verdict("git diff", tmp_path) != "allow"  # no repository: nothing to list, so not proven
+    assert verdict("git diff", tmp_path) == "allow"  # no repository: git diff prints only its usage
+    assert verdict("git diff", repo, env={"GIT_DIR": str(repo / ".git")}) == "ask"  # another repository
 
 
 def test_table_additions_are_read_only_and_their_writing_forms_are_not() -> None:

@@ -212,7 +212,7 @@ def tracked(folder: str, limit: int = MAX_LISTING) -> tuple[str, ...] | None:
     while not os.path.lexists(os.path.join(top, ".git")):
         parent = os.path.dirname(top)
         if parent == top:
-            return None
+            return ()  # no repository: git diff without paths prints nothing (it only shows its usage)
         top = parent
     argv = ["git", "-c", "core.fsmonitor=false", "-c", "diff.relative=false", "-c", "core.quotePath=false"]
     argv += ["diff", "--name-only", "-z", "--no-ext-diff", "--no-textconv", "--no-color"]
