@@ -4,6 +4,7 @@ scripted model. One lean session per class."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 from pathlib import Path
@@ -30,6 +31,9 @@ CLASSES: dict[str, tuple[str, str, str]] = {
     "UTF-16 content": ("iconv -f utf-16 -t utf-8 conf.txt", "deny", "dlp.read_secret"),
     "name variant": ("cat .env_local .ENV", "deny", "sensitive:Read:"),
     "catastrophic": ("rm -rf ~", "deny", "shell.catastrophic.wipe"),
+    # second pass: what a decoder prints is scanned decoded; xargs feeding a content printer stays opaque
+    "decoded content": ("zcat notes.gz", "deny", "dlp.read_secret"),
+    "xargs printing unknown files": ("git ls-files | xargs cat", "ask", "shell.opaque"),
 }
 
 
@@ -44,6 +48,7 @@ def setup(tmp_path: Path) -> dict[str, Path]:
     for name in (".env", ".env_local", ".ENV", "secrets/key"):
         (project / name).write_text(f"TOKEN={CANARY}\n")
     (project / "conf.txt").write_bytes(("x = 1\n" + AWS).encode("utf-16"))
+    (project / "notes.gz").write_bytes(gzip.compress(AWS.encode()))
     with (project / "big.log").open("w") as handle:  # past the baseline's 4 MiB scan limit
         handle.write(("log line\n" * 500_000) + AWS)
     env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null", "HOME": str(tmp_path)}

@@ -63,7 +63,7 @@ sensitive_paths: [".env", "~/.ssh/**"]
         ("Bash", {"command": "ls > /etc/motd"}, "deny", "deny:Edit(//etc/**)"),
         ("Bash", {"command": "ls > out.txt"}, "ask", "permissions.default"),
         ("Bash", {"command": "ls > src/out.txt"}, "allow", "allow:Bash(ls *)"),
-        ("Bash", {"command": "echo $(curl evil)"}, "ask", "shell.opaque"),
+        ("Bash", {"command": "cat $(curl evil)"}, "ask", "shell.opaque"),
         ("Bash", {"command": "python3 -c 'print(1)'"}, "ask", "shell.inline_code"),
         ("Bash", {"command": "ls", "run_in_background": True}, "deny", "deny:Bash(run_in_background:true)"),
         ("Read", {"file_path": "README.md"}, "allow", "allow:Read"),
@@ -440,8 +440,8 @@ def test_readonly_profile_allows_only_what_cannot_change_anything(check: Decider
         "sort -o x README.md",
         "find . -delete",
         "npm install",
-    ):
-        assert check(readonly, "Bash", {"command": command}).verdict == "ask", command
+    ):  # readonly refuses a change the baseline would ask about
+        assert check(readonly, "Bash", {"command": command}).verdict == "deny", command
     for command in ("cat .env", "git push", "curl https://x", "git branch -D main"):
         assert check(readonly, "Bash", {"command": command}).verdict == "deny", command
 

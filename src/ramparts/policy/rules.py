@@ -320,14 +320,17 @@ def path_matches(rule: Rule, path: str, cwd: str, home: str, *, fold: bool = Fal
 
 
 _BACKUP_SUFFIX = re.compile(
-    r"(?:~|[._-](?:bak|backup|orig|old|save|sav|swp|swo|swn|tmp|temp|copy|dist|prev|[0-9]{1,3}))$",
+    r"(?:~|[._-](?:bak|backup|orig|old|save|sav|swp|swo|swn|tmp|temp|copy|dist|prev|[0-9]{1,3}"
+    # compressed or encoded copies: `zcat id_rsa.gz`, `base64 -d server.key.b64` print the file
+    r"|gz|bz2|xz|zst|lz4|lzma|z|b64|base64|hex))$",
     re.IGNORECASE,
 )
 
 
 def name_variants(path: str) -> list[str]:
     """The names a protected file is known by when it is copied aside: editor and backup spellings
-    (``id_rsa.bak``, ``.npmrc~``, ``server.key.orig``, ``.#.env``, ``#.env#``) name the file they hold."""
+    (``id_rsa.bak``, ``.npmrc~``, ``server.key.orig``, ``.#.env``, ``#.env#``) and compressed or
+    encoded copies (``id_rsa.gz``, ``server.key.b64``) name the file they hold."""
     head, _, base = path.rpartition("/")
     out: list[str] = []
     if base.startswith(".#") and len(base) > 2:

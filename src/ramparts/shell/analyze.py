@@ -313,6 +313,10 @@ COMPRESSORS = frozenset(
 )
 _TO_STDOUT = frozenset({"-c", "--stdout", "--to-stdout", "-l", "--list", "-t", "--test"})
 PATTERN_FILE_READERS = frozenset({"grep", "egrep", "fgrep", "rg", "sed", "awk", "gawk", "mawk", "jq"})
+GIT_TRACKED = "git-tracked"
+"""``via`` of a recursive read that only reaches tracked files git finds changed (``git diff`` with no
+path: the working tree against the index); the adapter asks git for those names rather than listing
+the folder, so an untracked ``.env`` beside them does not count, nor a tracked one left unchanged."""
 GIT_GLOBAL_VALUE_OPTIONS = frozenset(
     {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--attr-source", "--config-env"}
 )
@@ -518,6 +522,102 @@ def _run(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
         _command(argv, acc, depth, stdin)
 
 
+XARGS_METADATA = frozenset({"ls", "stat", "basename", "dirname", "realpath", "readlink", "echo"})
+"""Programs that print names and metadata of the files they are given, never content, whatever words
+are appended to them: none has an option that reads a list of names, a pattern or a format from a
+file (so a word from stdin such as ``--files0-from=.env`` cannot make it print a file)."""
+XARGS_METADATA_AFTER_DASHES = frozenset({"wc", "du"})
+"""Programs that print only counts and sizes once every appended word is an operand (after ``--``):
+before it, ``--files0-from=.env`` would make them print the file's lines in their error messages."""
+_XARGS_FLAGS = frozenset("0prtxo")
+_XARGS_VALUES = frozenset("adEILnPs")
+_XARGS_OPTIONAL = frozenset("eil")  # `-e[EOF]`, `-i[R]`, `-l[N]`: a value only when attached
+_XARGS_LONG_FLAGS = frozenset(
+    {"--null", "--interactive", "--no-run-if-empty", "--verbose", "--exit", "--open-tty", "--show-limits"}
+)
+_XARGS_LONG_OPTIONAL = frozenset({"--eof", "--replace", "--max-lines"})
+_XARGS_LONG_VALUES = frozenset(
+    {"--arg-file", "--delimiter", "--max-args", "--max-procs", "--max-chars", "--process-slot-var"}
+)
+
+
+def xargs_arg_files(args: list[str]) -> list[str]:
+    """The files ``xargs -a FILE`` / ``--arg-file FILE`` reads its words from, in every spelling
+    (``-aFILE``, ``-0a FILE``, ``--arg-file=FILE``); conservative: a word after any ``-…a`` cluster."""
+    out: list[str] = []
+    for i, word in enumerate(args):
+        if word == "--" or not word.startswith("-"):
+            break
+        flag, eq, value = word.partition("=")
+        if word.startswith("--"):
+            if flag == "--arg-file" or (len(flag) > 4 and "--arg-file".startswith(flag)):
+                out.extend([value] if eq else args[i + 1 : i + 2])
+            continue
+        at = word.find("a", 1)
+        if at > 0:
+            rest = word[at + 1 :]
+            out.extend([rest] if rest else args[i + 1 : i + 2])
+    return out
+
+
+def xargs_blind_command(args: list[str]) -> list[str] | None:
+    """The command ``xargs ARGS`` runs, when it is one that only prints names and metadata of the
+    files stdin names (``xargs ls -la``, ``xargs -0 stat``, ``xargs wc -l --``); None otherwise.
+
+    xargs' options are read strictly as GNU xargs reads them; an unknown or abbreviated option, a
+    program given by path, or the replace string inside the program name gives None (opaque). The
+    files ``-a`` names are reads of their own (:func:`xargs_arg_files`)."""
+    i = 0
+    replace = ""
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            i += 1
+            break
+        if not word.startswith("-") or word == "-":
+            break
+        if word.startswith("--"):
+            flag, eq, value = word.partition("=")
+            if flag in _XARGS_LONG_FLAGS and not eq:
+                i += 1
+            elif flag in _XARGS_LONG_OPTIONAL:
+                if flag == "--replace":
+                    replace = value if eq else "{}"
+                i += 1
+            elif flag in _XARGS_LONG_VALUES:
+                i += 1 if eq else 2
+            else:
+                return None
+            continue
+        step = 1
+        for j, ch in enumerate(word[1:], start=1):
+            rest = word[j + 1 :]
+            if ch in _XARGS_FLAGS:
+                continue
+            if ch in _XARGS_VALUES:
+                value = rest if rest else (args[i + 1] if i + 1 < len(args) else "")
+                step = 1 if rest else 2
+                if ch == "I":
+                    replace = value
+                break
+            if ch in _XARGS_OPTIONAL:
+                if ch == "i":
+                    replace = rest or "{}"
+                break
+            return None
+        i += step
+    command = args[i:] or ["echo"]
+    if i > len(args) or "/" in command[0] or (replace and replace in command[0]):
+        return None
+    if command[0] in XARGS_METADATA:
+        return command
+    if command[0] in XARGS_METADATA_AFTER_DASHES and "--" in command:
+        dashes = command.index("--")
+        if not replace or all(replace not in w for w in command[: dashes + 1]):
+            return command
+    return None
+
+
 def _expansions(words: list[str], opaque: list[str]) -> None:
     """Words bash would expand in ways this analyser does not reproduce."""
     for word in words:  # brace expansion is found by the parser, which knows what was quoted
@@ -554,9 +654,16 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
     nested = depth < MAX_DEPTH
     string = _shell_string(args) if name in SHELLS and nested else None
     script = stdin if name in SHELLS and nested and string is None and not _positionals(args) else None
+    blind = xargs_blind_command(args) if name == "xargs" and nested else None
     # A shell given a string or a here-document only runs the commands inside, which are listed
-    # after it: allow rules need not cover the shell itself (deny and ask rules still see it).
-    acc.add(words, wrapper=string is not None or script is not None, program=program, as_written=as_written)
+    # after it: allow rules need not cover the shell itself (deny and ask rules still see it). The
+    # same holds for xargs running a command that prints no file content (below).
+    acc.add(
+        words,
+        wrapper=string is not None or script is not None or blind is not None,
+        program=program,
+        as_written=as_written,
+    )
     _expansions(argv, acc.opaque)
     if string is not None and any(
         w == "--login" or (w[:1] == "-" and w[1:2] != "-" and "l" in w) for w in args[: args.index(string)]
@@ -566,6 +673,12 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
         acc.opaque.append(f"program name {program!r} is expanded by the shell")
     elif string is not None or script is not None:
         acc.merge(_analyze(string if string is not None else str(script), depth + 1))
+        return
+    elif blind is not None:
+        # the words xargs reads are file names only known when it runs; the command prints names
+        # and metadata, never what the files hold, so which files they are does not matter here
+        acc.merge(_analyze(" ".join(shlex_quote(w) for w in blind), depth + 1))
+        acc.files.extend(FileWord(w, "read", "argument") for w in xargs_arg_files(args))
         return
     elif name in ("eval", "xargs", "parallel") and nested:
         acc.opaque.append(f"{name!r} runs a command this analyser cannot see whole")
@@ -577,6 +690,8 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
                 rest = list(itertools.takewhile(lambda w: not w.startswith(":::"), rest))
             text = " ".join(rest) if name == "parallel" else " ".join(shlex_quote(w) for w in rest)
             _file_options(args, ("-a", "--arg-file"), acc.files)
+            if name == "xargs":
+                acc.files.extend(FileWord(w, "read", "argument") for w in xargs_arg_files(args))
         if text.strip():
             acc.merge(_analyze(text, depth + 1))
         return
@@ -1035,7 +1150,7 @@ def _git_argv(argv: list[str], files: list[FileWord], opaque: list[str]) -> list
         paths = _positionals(args)
         files.extend(FileWord(w, "read", "argument", True) for w in paths)
         if not paths and "--no-index" not in args and not _no_patch(args):  # every changed tracked file
-            files.append(FileWord(".", "read", "argument", True))
+            files.append(FileWord(".", "read", GIT_TRACKED, True))
     if sub in ("log", "show", "blame", "annotate", "diff-tree", "whatchanged", "shortlog") and "--" in args:
         # `git log -p -- .env` prints the history of .env's content
         files.extend(FileWord(w, "read", "argument") for w in args[args.index("--") + 1 :])
@@ -1190,16 +1305,63 @@ _UPLOAD_FILE = frozenset(
 )
 
 
+_IP_LIKE = frozenset("0123456789abcdefx.:%[]")
+
+
 def _host_of(word: str) -> str:
     match = _URL_HOST().match(word)
     if not match:
         return ""
     host = match.group(1).strip("[]").lower()
+    if host.endswith(".") and ":" not in host:
+        host = host[:-1]  # `127.0.0.1.` and `example.com.` resolve as written without the dot
+    if ip_spelling(host):
+        return host  # named below as the address too (`network_targets`)
     return host if host and (_HOSTNAME().match(host) or ":" in host) else ""
 
 
+def ip_spelling(host: str) -> str:
+    """The canonical address a host written as an IP address stands for, in every spelling a resolver
+    accepts (``2130706433``, ``0x7f000001``, ``017700000001``, ``127.1``, ``[::ffff:127.0.0.1]``),
+    read by the egress proxy's own parser; an IPv4-mapped IPv6 address is named as the IPv4 address it
+    reaches. '' for a name."""
+    if not host or not set(host.partition("%")[0].lower()) <= _IP_LIKE:
+        return ""
+    from ..egress.classify import parse_address  # only hosts spelt as numbers pay for it
+
+    address = parse_address(host)
+    if address is None:
+        return ""
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped if mapped is not None else address)
+
+
+# HTTP client options whose separate value word is a number (so `curl -m 10 URL` does not contact "10")
+_NUMERIC_VALUE = options(
+    "-m --max-time --connect-timeout --retry --retry-delay --retry-max-time --limit-rate --max-filesize "
+    "-y --speed-time -Y --speed-limit --max-redirs -C --continue-at --keepalive-time --expect100-timeout "
+    "-r --range -t --tries -T --timeout -w --wait -l --level -Q --quota --rate-limit --parallel-max "
+    "--happy-eyeballs-timeout-ms --ip-tos --vlan-priority --local-port"
+)
+
+
+def _value_of(args: list[str], i: int) -> bool:
+    """Is ``args[i]`` the value of the option before it that takes a number?"""
+    return i > 0 and args[i - 1] in _NUMERIC_VALUE
+
+
 def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[str]) -> list[str]:
-    """Hosts a simple command contacts; files it uploads are added to ``files`` as reads."""
+    """Hosts a simple command contacts; files it uploads are added to ``files`` as reads. A host spelt
+    as an IP address is named twice: as the canonical address it reaches (for the rules) and as
+    written (the egress check denies a disguised spelling of a special address)."""
+    out: list[str] = []
+    for host in _network_targets(argv, files, opaque):
+        address = ip_spelling(host)
+        out.extend((address, host) if address and address != host else (host,))
+    return out
+
+
+def _network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[str]) -> list[str]:
     name, args = argv[0], list(argv[1:])
     hosts: list[str] = []
     if name in HTTP_CLIENTS:
@@ -1216,7 +1378,13 @@ def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[s
                         files.append(FileWord(part.split(";", 1)[0], "read", "argument"))
             elif flag in _UPLOAD_FILE and value:
                 files.append(FileWord(value, "read", "argument"))
-            if "://" in word or (not word.startswith("-") and "." in word.split("/", 1)[0]):
+            if "://" in word or (
+                not word.startswith("-")
+                and (
+                    "." in word.split("/", 1)[0]
+                    or (ip_spelling(word.split("/", 1)[0]) and not _value_of(args, i))
+                )
+            ):
                 host = _host_of(word)
                 if host:
                     hosts.append(host)

@@ -53,6 +53,9 @@ class Spec(NamedTuple):
     """A positional after the operation is a file it writes (aws, except ``aws s3``)."""
     booleans: frozenset[str] | None = None
     """When set, every ``--long`` option takes a value except these (aws: ``--filters X``)."""
+    listing: frozenset[str] = frozenset()
+    """Options that make positional words patterns to list by, lifting ``max_positional``
+    (``git tag -l 'v1.*'``, ``git branch --list 'feature/*'``)."""
 
 
 ANY = Spec()
@@ -72,6 +75,7 @@ def _spec(
     options_first: bool = False,
     outfile: bool = False,
     booleans: str | None = None,
+    listing: str = "",
 ) -> Spec:
     """A table entry, with option lists written as space-separated strings.
 
@@ -93,6 +97,7 @@ def _spec(
         options_first,
         outfile,
         None if booleans is None else options(booleans),
+        options(listing),
     )
 
 
@@ -155,14 +160,25 @@ _GIT = _spec(
         "sparse-checkout": _spec(sub=_subs("list")),
         "rerere": _spec(sub=_subs("status diff remaining")),
         "lfs": _spec(sub=_subs("ls-files status env version locks")),
+        # a positional word names a branch or tag to create, unless a listing option makes it a pattern
         "branch": _spec(
             deny="-d -D -m -M -c -C --delete --move --copy --set-upstream-to -u --unset-upstream "
-            "--edit-description -f --force",
+            "--edit-description -f --force --track -t --no-track --create-reflog --recurse-submodules",
+            values="--contains --no-contains --merged --no-merged --points-at --sort --format --color "
+            "--column --abbrev",
+            listing="-l --list --contains --no-contains --merged --no-merged --points-at -v -vv --verbose",
             max_positional=0,
         ),
         "tag": _spec(
-            need="-l --list -n --contains --points-at --merged --no-merged",
-            deny="-d --delete -a -s -u -f --force -m -F --file",
+            deny="-d --delete -a --annotate -s --sign -u --local-user -f --force -m --message -F --file "
+            "-e --edit --create-reflog --cleanup --trailer",
+            values="--contains --no-contains --merged --no-merged --points-at --sort --format --color --column",
+            listing="-l --list --contains --no-contains --points-at --merged --no-merged -n",
+            max_positional=0,
+        ),
+        # the type, size or existence of an object; never its content (`-p`, `--batch`)
+        "cat-file": _spec(
+            need="-t -s -e", deny="-p --batch --batch-command --textconv --filters", max_positional=1
         ),
         "remote": _spec(sub={"": ANY, "show": ANY, "get-url": ANY}),
         "stash": _spec(sub={"list": _spec(deny=_NO_EXT), "show": _spec(deny=_NO_EXT)}),
@@ -263,7 +279,7 @@ TABLE: dict[str, Spec] = {
     "gawk": _spec(deny="-f --file -i --include -l --load -E --exec -W"),
     "mawk": _spec(deny="-f -W"),
     "yq": _spec(deny="-i --inplace -s --split-exp", forbid="*env*"),  # `yq -n env` prints the environment
-    "xxd": _spec(max_positional=1),
+    "xxd": _spec(max_positional=1, values="-c -cols -g -groupsize -l -len -o -offset -s -seek -n -name"),
     "base64": _spec(deny="-o --output"),
     "base32": ANY,
     "iconv": _spec(deny="-o --output"),
@@ -361,6 +377,7 @@ TABLE: dict[str, Spec] = {
                 "list ls info search outdated deps uses config doctor leaves desc commands --prefix --version "
                 "--cellar --repository --cache --env"
             ),
+            **_subs("missing options tap-info"),
             "tap": _spec(max_positional=0, deny="--repair"),
             "services": _spec(sub=_subs("list info")),
             "bundle": _spec(sub=_subs("check list")),
@@ -423,7 +440,17 @@ TABLE: dict[str, Spec] = {
     "networksetup": _spec(need="-get* -list* -print* -show* -version -help"),
     "scutil": _spec(need="--get --dns --proxy --nwi -r", deny="--set"),
     # macOS state
-    "launchctl": _spec(sub=_subs("list print print-disabled blame version")),
+    "launchctl": _spec(
+        sub=_subs(
+            # not `procinfo`, `print-cache`, `dumpstate`: they print processes' or jobs' environments
+            "list print print-disabled blame version hostinfo managerpid manageruid managername "
+            "variant error plist dumpjpcategory resolveport"
+        )
+    ),
+    # extended attributes: listing and printing (-w writes, -d and -c remove)
+    "xattr": _spec(deny="-w -d -c"),
+    # `ifconfig`, `ifconfig -a`, `ifconfig IF`; any word after the interface configures it (`eth0 -arp`)
+    "ifconfig": _spec(max_positional=1, options_first=True),
     "defaults": _spec(sub=_subs("read read-type domains find")),
     "diskutil": _spec(sub={**_subs("list info activity"), "apfs": _spec(sub=_subs("list"))}),
     "tmutil": _spec(
@@ -475,6 +502,8 @@ def is_read_only(argv: tuple[str, ...], program: str = "") -> bool:
         return args in _ANY_VERSION and argv[0] not in _NO_HELP
     if argv[0] == "gcloud" and "help" in args:
         return False  # gcloud's help pages open a pager and reach the network
+    if argv[0] == "tar" and args and args[0].isalpha():
+        args = ("-" + args[0], *args[1:])  # `tar tzf A`: the old-style key is the first word's letters
     if args in _VERSION_ONLY or (len(args) == 2 and args[1] == "--help" and not args[0].startswith("-")):
         return True  # `PROG --version`, `PROG SUB --help`: prints and exits (a `--help` elsewhere may be a value)
     return _matches(spec, list(args))
@@ -511,6 +540,7 @@ def _matches(spec: Spec, args: list[str], inherited: frozenset[str] = frozenset(
     path_open = True
     skip = False
     seen_need = not (spec.need or spec.need_letters)
+    listing = False
     done = False
     for i, word in enumerate(args):
         if skip:
@@ -531,6 +561,7 @@ def _matches(spec: Spec, args: list[str], inherited: frozenset[str] = frozenset(
             continue
         if _long_match(flag, deny) or _letters(word, spec, spec.letters):
             return False
+        listing = listing or flag in spec.listing
         if (
             flag in spec.need
             or any("*" in n and fnmatch.fnmatchcase(flag, n) for n in spec.need)
@@ -561,7 +592,7 @@ def _matches(spec: Spec, args: list[str], inherited: frozenset[str] = frozenset(
     if spec.sub is not None:
         sub = spec.sub.get("")
         return sub is not None and not positional  # no subcommand: `git remote`, `ip addr`
-    return not 0 <= spec.max_positional < len(positional)
+    return listing or not 0 <= spec.max_positional < len(positional)
 
 
 _PART = re.compile(r"[-_.]")

@@ -53,6 +53,11 @@ _UNESCAPED_NEWLINE = re.compile(rb"(?<!\\)\n")
 _BRACE = re.compile(r"(?<!\\)\{[^{}]*(,|\.\.)[^{}]*(?<!\\)\}")
 """An unquoted ``{a,b}`` or ``{1..3}``: bash expands it into several words."""
 _PRINTERS = frozenset({"echo", "printf"})
+SUBSTITUTION_SAFE = frozenset({"echo", "ls", "stat", "basename", "dirname", "realpath", "readlink"})
+"""Commands whose arguments may come from a ``$(...)``/backtick substitution: whatever words the
+output makes (options included), they only print those words or the names and metadata of the files
+they name, never content. The commands inside the substitution are reported like any other, so the
+whole is allowed only when each of them is (``echo $(whoami)``, ``ls $(pwd)``; not ``cat $(ls)``)."""
 _PLAIN_VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
 _SECRET_NAME = re.compile(r"(?i)token|secret|passw|key|cred|auth|cookie|session|private|api")
 """A variable whose name says it holds a credential is not printed unasked (``echo $GITHUB_TOKEN``)."""
@@ -224,6 +229,8 @@ class _Walker:
         self.stdin: list[tuple[int, str]] = []
         self.printing = False
         """Inside the arguments of a command that only prints them (``echo``, ``printf``)."""
+        self.substituting = False
+        """Inside the arguments of a command in ``SUBSTITUTION_SAFE``."""
 
     # -- structure -------------------------------------------------------------------------------
 
@@ -265,14 +272,14 @@ class _Walker:
                 self.walk(child, depth + 1)
 
     def _command(self, node: Any, depth: int) -> None:
-        outer = self.printing
+        outer = self.printing, self.substituting
         try:
             self._simple_command(node, depth)
         finally:
-            self.printing = outer
+            self.printing, self.substituting = outer
 
     def _simple_command(self, node: Any, depth: int) -> None:
-        self.printing = False
+        self.printing = self.substituting = False
         argv: list[str] = []
         redirects: list[Any] = []
         siblings = list(node.named_children)
@@ -302,9 +309,11 @@ class _Walker:
                     self.opaque.append(f"the command name {_text(child)[:60]!r} is not static")
                 argv.extend(_ifs_fields(word))
                 self.printing = not dynamic and word in _PRINTERS
+                self.substituting = not dynamic and not argv[:-1] and word in SUBSTITUTION_SAFE
             else:
                 word, _ = self.word(child, depth)
                 argv.extend(_ifs_fields(word))
+        self.printing = self.substituting = False  # a redirect target is no argument
         index = len(self.commands)
         if argv:
             self.commands.append(tuple(argv))
@@ -397,6 +406,13 @@ class _Walker:
         if kind in ("simple_expansion", "expansion", "arithmetic_expansion"):
             self.walk(node, depth + 1)
             self.opaque.append("$ expansion (value unknown before it runs)")
+            return _text(node), True
+        if kind == "command_substitution" and self.substituting:
+            outer = self.printing, self.substituting
+            try:
+                self.walk(node, depth + 1)  # its commands are reported (and judged) themselves
+            finally:
+                self.printing, self.substituting = outer
             return _text(node), True
         if kind in ("command_substitution", "process_substitution"):
             self.walk(node, depth + 1)

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..shell.analyze import XARGS_METADATA, XARGS_METADATA_AFTER_DASHES
 from ..shell.unwrap import WRAPPERS as UNWRAPPED
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ OWN_FILES: dict[str, tuple[str, ...]] = {
 }
 """Below the home folder: the configuration a named program reads and keeps for itself (the CLI using
 its own credentials is not the command exposing them; printing them is caught by the canaries)."""
+_XARGS_BLIND = XARGS_METADATA | XARGS_METADATA_AFTER_DASHES
 TEMP_WRITERS = frozenset({"tac", "sort", "kubectl", "oc"})
 """Programs that keep temporary files of their own in /tmp (the sandbox's, not the scratch root)."""
 _CACHES = ("/.npm/", "/.cache/")
@@ -135,6 +137,9 @@ class Observed(NamedTuple):
     """Network peers connected to (``inet:ADDR:PORT``, ``unix:PATH``)."""
     output: str
     timed_out: bool = False
+    blind_reads: frozenset[str] = frozenset()
+    """Files opened by a names-and-metadata program that xargs ran (``xargs wc -l --``): the files
+    stdin named, which the analysis cannot name (xargs' own reads, ``-a FILE``, are not here)."""
 
 
 class Result(NamedTuple):
@@ -363,6 +368,8 @@ def parse_trace(text: str) -> Observed:
     writes: set[str] = set()
     connects: list[str] = []
     program: dict[str, str] = {}
+    running: dict[str, str] = {}  # pid -> the basename of the file it last executed
+    blind: set[str] = set()
     forking: dict[str, str] = {}  # pid inside an unfinished fork -> the program it runs
     for pid, body in _joined(iter(text.splitlines())):
         if body == "fork-started":
@@ -377,6 +384,7 @@ def parse_trace(text: str) -> Observed:
                 path = _unescape(match.group(1))
                 owner = program.get(pid, "")
                 execs.append((owner, (path, *args[1:])))
+                running[pid] = os.path.basename(path)
                 if _shell_like(owner):  # what a shell runs owns whatever it runs in turn
                     program[pid] = os.path.basename(path)
             continue
@@ -401,6 +409,8 @@ def parse_trace(text: str) -> Observed:
                 writes.add(path)
             elif result != "-1" and "O_DIRECTORY" not in flags:
                 reads.add(_unescape(real) if real else path)
+                if program.get(pid) == "xargs" and running.get(pid) in _XARGS_BLIND:
+                    blind.add(_unescape(real) if real else path)
             continue
         if _WRITE_CALLS.match(body):
             call = body.split("(", 1)[0]
@@ -429,7 +439,9 @@ def parse_trace(text: str) -> Observed:
                 connects.append(
                     f"inet:{(inet.group(2) or inet.group(3)) if inet else '?'}:{inet.group(1) if inet else '?'}"
                 )
-    return Observed(tuple(execs), frozenset(reads), frozenset(writes), tuple(connects), "")
+    return Observed(
+        tuple(execs), frozenset(reads), frozenset(writes), tuple(connects), "", blind_reads=frozenset(blind)
+    )
 
 
 # -- the comparison ---------------------------------------------------------------------------------
@@ -502,6 +514,10 @@ def compare(call: Any, observed: Observed, root: str, *, allowed: bool = True) -
         )
 
     git_runs = "git" in named
+    # xargs running a names-and-metadata program (`xargs wc -l --`, `xargs stat`): the files that
+    # program opens come from stdin, so the analysis cannot name them; what it prints is checked by
+    # the canaries. Reads by xargs itself (`-a FILE`) must still be named.
+    blind = observed.blind_reads if "xargs" in named and not call.opaque else frozenset()
     # its own configuration in whatever home it found (`env -i` leaves it the passwd entry's)
     own_parts = tuple(f"/{p}" for name in named for p in OWN_FILES.get(name, ()))
     for path in sorted(observed.reads):
@@ -509,7 +525,7 @@ def compare(call: Any, observed: Observed, root: str, *, allowed: bool = True) -
             continue
         if any(part in path + "/" for part in own_parts):
             continue
-        if git_runs:
+        if git_runs or path in blind:
             continue  # git hashes the files it tracks; what it prints is checked by the canaries below
         problems.append(f"read {path}, which the analysis did not name")
     written = [a.path.rstrip("/") for a in call.accesses if a.mode == "write"]
@@ -628,6 +644,27 @@ READERS = (
     "git show HEAD:{f}",
     "git diff --stat -- {f}",
     "git blame {f}",
+    # second pass: xargs, substitutions, decoders and listing forms the analysis now allows
+    "printf '%s\\n' {f} | xargs ls -la",
+    "echo {f} | xargs wc -c --",
+    "echo {f} | xargs wc -c",
+    "printf -- '--files0-from=%s' {f} | xargs wc -l --",
+    "printf -- '--files0-from=%s' {f} | xargs du",
+    "echo {f} | xargs -I % stat %",
+    "echo {f} | xargs -0 realpath",
+    "xargs --arg-file={f} ls",
+    "xargs -a{f} stat",
+    "xargs -0a {f} wc -c --",
+    "ls $(echo {f})",
+    "echo $(cat {f})",
+    "stat $(printf %s {f})",
+    "echo `head -1 {f}`",
+    "zcat {f}",
+    "gzip -dc {f}",
+    "base64 -d {f}",
+    "xxd -r -p {f}",
+    "tar tf {f}",
+    "git diff -- {f}",
 )
 PLAIN = (
     "ls",
@@ -655,6 +692,16 @@ PLAIN = (
     "uname -a",
     "echo $HOME",
     "printenv HOME",
+    "git tag",
+    "git tag -l 'v*'",
+    "git branch --list 'm*'",
+    "git cat-file -t HEAD",
+    "echo $(whoami) `date`",
+    "ls $(pwd)",
+    "git ls-files | xargs stat",
+    "git ls-files -z | xargs -0 du -sh --",
+    "find . -type f | xargs wc -l --",
+    "find . | xargs ls -ld",
 )
 WRAPPED = (
     "timeout 5 {c}",

@@ -226,16 +226,16 @@ def decide_in(project: Path, command: str) -> str:
         ("kubectl get pods", "allow"),
         ("bash -c 'git log | head -5'", "allow"),
         ("cat .env", "deny"),  # the baseline's sensitive paths stay
-        ("cat README.md > copy.md", "ask"),  # a write no rule allows
-        ("ls && rm x", "ask"),
-        ("aws s3 rm s3://b/k", "ask"),
-        ("kubectl get secret x -o yaml", "ask"),
+        ("cat README.md > copy.md", "deny"),  # readonly: a change no rule allows is refused, not asked
+        ("ls && rm x", "deny"),
+        ("aws s3 rm s3://b/k", "deny"),
+        ("kubectl get secret x -o yaml", "deny"),
         ("curl https://example.com", "deny"),
         ("sudo ls", "deny"),
-        ("python3 -c 'print(1)'", "ask"),
-        ("ls $(whoami)", "ask"),
-        ("./ls", "ask"),
-        ("rg TODO", "ask"),  # reads everything below ., where .env is
+        ("python3 -c 'print(1)'", "deny"),  # inline code
+        ("cat $(whoami)", "deny"),  # opaque (`ls $(whoami)` is allowed: ls prints names only)
+        ("./ls", "deny"),
+        ("rg TODO", "ask"),  # reads everything below ., where .env is: a read a human may approve
         ("rg TODO src", "allow"),  # src holds no protected file
         ("grep -r TODO src", "allow"),
     ],
@@ -249,6 +249,26 @@ def test_readonly_profile_drops_the_cloud_prompts_but_keeps_every_deny() -> None
     assert {r.raw for r in baseline.deny} <= {r.raw for r in READONLY.deny}
     assert "Bash(aws *)" not in {r.raw for r in READONLY.ask}
     assert READONLY.allow_read_only
+
+
+def test_readonly_is_more_than_baseline(project: Path) -> None:
+    """Where the baseline asks for a change, readonly refuses it; what it allows is the same."""
+    from ramparts.explain import explain_input
+
+    baseline = load_policy("profile:baseline")
+    assert READONLY.default == "deny" and baseline.default == "ask"
+    assert (READONLY.opaque_shell, READONLY.inline_code) == ("deny", "deny")
+    for tool, tool_input in (
+        ("Write", {"file_path": str(project / "new.txt"), "content": "x"}),
+        ("Edit", {"file_path": str(project / "README.md"), "old_string": "a", "new_string": "b"}),
+        ("Bash", {"command": "npm install"}),
+        ("Bash", {"command": "eval ls"}),
+        ("Bash", {"command": "touch x"}),
+    ):
+        assert explain_input(baseline, tool, tool_input, str(project)).verdict == "ask", tool_input
+        assert explain_input(READONLY, tool, tool_input, str(project)).verdict == "deny", tool_input
+    for command in ("git status && ls", "cat README.md", "echo $(whoami)"):
+        assert explain_input(READONLY, "Bash", {"command": command}, str(project)).verdict == "allow"
 
 
 def test_drop_of_a_rule_that_is_not_there_names_the_line() -> None:

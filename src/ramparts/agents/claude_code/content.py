@@ -113,6 +113,7 @@ def scan_reads(call: ToolCall, policy: Policy, detectors: Detectors, key: bytes)
     limit = policy.dlp.max_scan_bytes
     budget = limit
     out: list[Content] = []
+    decoding = decodes(call)
     for access in call.accesses:
         if (
             access.recursive
@@ -147,12 +148,19 @@ def scan_reads(call: ToolCall, policy: Policy, detectors: Detectors, key: bytes)
                 out.append(Content("file", path, error=pdf.why))
                 continue
             texts.append(pdf)
+        cut = False
+        if decoding:  # what the command prints is the decoded content: scan that too
+            views, cut, why = decoded_views(data, limit)
+            if why:
+                out.append(Content("file", path, error=why))
+                continue
+            texts = [*texts, *(text for view in views for text in decodings(view))]
         for text in texts:
             for finding in detectors.scan(text, key, categories=("secret",)):
                 findings.setdefault(
                     (finding.detector, finding.line, finding.start, finding.fingerprint), finding
                 )
-        out.append(Content("file", path, tuple(findings.values()), truncated=size > len(data)))
+        out.append(Content("file", path, tuple(findings.values()), truncated=size > len(data) or cut))
     return tuple(out)
 
 
@@ -172,6 +180,113 @@ def pdf_text_of(data: bytes, *, cut: bool, seconds: float) -> str | Unreadable:
         return pdf_text(data, DocumentPolicy(timeout=seconds))
     except DocumentUnreadable as exc:
         return Unreadable(f"a PDF whose text could not be extracted to scan ({exc})")
+
+
+# -- commands that print a file's content decoded ------------------------------------------------------
+
+_ALWAYS_DECODE = frozenset(
+    {
+        "zcat", "gzcat", "bzcat", "xzcat", "lzcat", "zstdcat", "lz4cat", "zless", "zmore", "zgrep",
+        "zegrep", "zfgrep", "gunzip", "bunzip2", "unxz", "unlzma", "unzstd", "uudecode", "openssl",
+    }
+)  # fmt: skip
+_DECODE_WHEN = {
+    **dict.fromkeys(("gzip", "bzip2", "xz", "lzma", "zstd", "lz4"), ("d", ("--decompress", "--uncompress"))),
+    **dict.fromkeys(("base64", "base32", "basenc"), ("dD", ("--decode",))),
+    "xxd": ("r", ("-revert",)),
+}
+
+
+def decodes(call: ToolCall) -> bool:
+    """Does a command of the call print what it reads decoded (``zcat F``, ``gzip -dc F``,
+    ``base64 -d F``, ``xxd -r F``)? Then every file the call reads is scanned decoded too: the
+    bytes on disk are not what reaches the model (pipes make which file feeds which command unknown)."""
+    for command in call.commands:
+        if not command.argv:
+            continue
+        name, args = command.argv[0].rsplit("/", 1)[-1], command.argv[1:]
+        if name in _ALWAYS_DECODE:
+            return True
+        letters, words = _DECODE_WHEN.get(name, ("", ()))
+        for word in args:
+            if word.startswith("--") and any(
+                w.startswith(word.partition("=")[0]) for w in words if len(word) > 3
+            ):
+                return True
+            if word in words or (word[:1] == "-" and word[1:2] != "-" and set(word[1:]) & set(letters)):
+                return True
+    return False
+
+
+_BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def decoded_views(data: bytes, limit: int, depth: int = 2) -> tuple[list[bytes], bool, str]:
+    """The bytes a decoder may print from ``data`` (gzip, bzip2, xz, base64, base32, hex and xxd dumps,
+    nested up to ``depth``), each bounded by ``limit``; whether a view was cut at the limit; and why
+    the content cannot be decoded for scanning ('' when it can)."""
+    import base64
+    import binascii
+    import bz2
+    import contextlib
+    import lzma
+    import zlib
+
+    views: list[bytes] = []
+    cut = False
+    head = data[:8]
+    if head.startswith((b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18")):
+        return [], False, "compressed with zstd or lz4, which Ramparts cannot decompress to scan"
+    try:
+        if head.startswith(b"\x1f\x8b"):
+            inflater = zlib.decompressobj(wbits=47)
+            views.append(inflater.decompress(data, limit))
+            cut = bool(inflater.unconsumed_tail)
+        elif head.startswith(b"BZh"):
+            bunzip = bz2.BZ2Decompressor()
+            views.append(bunzip.decompress(data, limit))
+            cut = not bunzip.needs_input and not bunzip.eof
+        elif head.startswith(b"\xfd7zXZ\x00"):
+            unxz = lzma.LZMADecompressor()
+            views.append(unxz.decompress(data, limit))
+            cut = not unxz.needs_input and not unxz.eof
+    except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError):
+        return [], False, "compressed content Ramparts cannot decompress to scan"
+    compact = bytes(b for b in data if b not in b" \t\r\n")
+    if len(compact) >= 8 and set(compact) <= _BASE64:
+        for decode, block in ((base64.b64decode, 4), (base64.urlsafe_b64decode, 4), (base64.b32decode, 8)):
+            with contextlib.suppress(binascii.Error, ValueError):
+                views.append(decode(compact.rstrip(b"=") + b"=" * (-len(compact.rstrip(b"=")) % block)))
+    hex_digits = _xxd_hex(data)
+    if len(hex_digits) >= 8:
+        with contextlib.suppress(binascii.Error, ValueError):
+            views.append(binascii.unhexlify(hex_digits[: len(hex_digits) // 2 * 2]))
+    if depth > 1:
+        for view in list(views):
+            inner, inner_cut, why = decoded_views(view, limit, depth - 1)
+            if why:
+                return [], False, why
+            views.extend(inner)
+            cut = cut or inner_cut
+    return [v for v in views if v], cut, ""
+
+
+def _xxd_hex(data: bytes) -> bytes:
+    """The hex digits of a plain hex dump or of ``xxd``'s format (offset, groups, then the text column)."""
+    compact = bytes(b for b in data if b not in b" \t\r\n")
+    if compact and set(compact) <= _HEX:
+        return compact
+    out = bytearray()
+    for line in data.splitlines():
+        offset, colon, rest = line.partition(b":")
+        if not colon or not offset.strip() or not set(offset.strip()) <= _HEX:
+            return b""
+        groups = rest.strip().split(b"  ", 1)[0].replace(b" ", b"")
+        if not set(groups) <= _HEX:
+            return b""
+        out += groups
+    return bytes(out)
 
 
 _BOMS = (

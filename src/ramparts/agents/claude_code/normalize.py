@@ -178,6 +178,8 @@ def resolve_words(
     words: tuple[FileWord, ...], *, cwd: str, home: str
 ) -> tuple[tuple[FileAccess, ...], tuple[str, ...]]:
     """Resolve file words to accesses; also say which words could not be resolved completely."""
+    from ...shell.analyze import GIT_TRACKED  # loaded already: the words come from the analysis
+
     out: dict[tuple[str, str], FileAccess] = {}
     unresolved: list[str] = []
     for word in words:
@@ -187,9 +189,48 @@ def resolve_words(
         for path in paths:
             key = (path, word.mode)
             if key not in out or word.recursive:
-                below = listing(path) if word.recursive and word.mode == "read" else None
+                below = None
+                if word.recursive and word.mode == "read":
+                    below = tracked(path) if word.via == GIT_TRACKED else listing(path)
                 out[key] = FileAccess(path, word.mode, word.via, word.recursive, below)
     return tuple(out.values()), tuple(unresolved)
+
+
+def tracked(folder: str, limit: int = MAX_LISTING) -> tuple[str, ...] | None:
+    """The files ``git diff`` (no path: the working tree against the index) would show, in the
+    repository holding ``folder`` (the whole repository: run in a subfolder it still shows every
+    change), as absolute paths; None when there is no repository beside it, git fails or takes over
+    2 s, or past ``limit`` files (then any rule that may match below counts).
+
+    git lists the names itself (``diff --name-only``), with the file-system monitor off and no
+    external diff or textconv program, so nothing the repository configures runs."""
+    import subprocess
+
+    if "GIT_DIR" in os.environ or "GIT_WORK_TREE" in os.environ:
+        return None  # the repository is not the one beside the folder
+    top = folder
+    while not os.path.lexists(os.path.join(top, ".git")):
+        parent = os.path.dirname(top)
+        if parent == top:
+            return ()  # no repository: git diff without paths prints nothing (it only shows its usage)
+        top = parent
+    argv = ["git", "-c", "core.fsmonitor=false", "-c", "diff.relative=false", "-c", "core.quotePath=false"]
+    argv += ["diff", "--name-only", "-z", "--no-ext-diff", "--no-textconv", "--no-color"]
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=top,
+            capture_output=True,
+            timeout=2,
+            check=False,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_PAGER": "cat"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    names = [name for name in done.stdout.split(b"\0") if name]
+    if done.returncode != 0 or len(names) > limit:
+        return None
+    return tuple(os.path.join(top, os.fsdecode(name)) for name in names)
 
 
 def listing(root: str, limit: int = MAX_LISTING) -> tuple[str, ...] | None:
