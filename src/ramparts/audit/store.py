@@ -134,6 +134,10 @@ class AuditStore:
         """Append several records in one durable commit, in order."""
         return self.log.append_many(records)
 
+    def append_encoded(self, encoded: list[bytes]) -> list[StoredRecord]:
+        """Append records already in RFC 8785 form (``log.canonical``), in one durable commit."""
+        return self.log.append_encoded(encoded)
+
     def records(self, *, after: int | None = None, start: int = 0) -> Iterator[StoredRecord]:
         """Records in seq order (seqs are 0-based): from ``start``, or those after seq ``after``."""
         return self.log.records(start if after is None else after + 1)
