@@ -18,6 +18,7 @@ started; each child also gets SIGTERM from the kernel should this process die fi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -196,6 +197,39 @@ class Stack:
                     child.process.wait()
         self.children.clear()
         return killed
+
+
+def _our_other_children(known: set[int]) -> list[int]:
+    """Processes this one started that the stack does not track: the demo's claude runs (each leads its
+    own process group), when Ctrl-C comes while they are running."""
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in known:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 1 and fields[1] == str(me):
+            found.append(int(entry))
+    return found
+
+
+def stop_sessions(known: set[int], grace: float = 5.0) -> int:
+    """SIGTERM the process group of each untracked child (a claude run: its hooks and shells too), then
+    SIGKILL what is left after ``grace`` seconds; how many groups were signalled."""
+    leaders = _our_other_children(known)
+    for pid in leaders:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while leaders and time.monotonic() < deadline and _our_other_children(known):
+        time.sleep(0.1)
+    for pid in _our_other_children(known):
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+    return len(leaders)
 
 
 def _healthy(url: str) -> Callable[[], str | None]:
@@ -483,10 +517,12 @@ def run_up(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        sessions_stopped = stop_sessions({c.process.pid for c in stack.children})
         model.stop()
         killed = stack.stop()
         say(
             "ramparts up: stopped every process it started"
             + (f" ({', '.join(killed)} had to be killed)" if killed else "")
+            + (f" (and {sessions_stopped} running claude session(s))" if sessions_stopped else "")
         )
     return status
