@@ -44,7 +44,16 @@ _SINK_KEYS: dict[str, set[str]] = {
         "ca_file",
         "unsafe_plain_http",
     },
-    "ramparts": {"url", "token_env", "token_file", "timeout_seconds", "ca_file", "unsafe_plain_http"},
+    "ramparts": {
+        "url",
+        "token_env",
+        "token_file",
+        "timeout_seconds",
+        "ca_file",
+        "cert_file",
+        "key_file",
+        "unsafe_plain_http",
+    },
     "s3": {
         "bucket",
         "prefix",

@@ -41,6 +41,13 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
         help="dashboard sign-in through an OpenID Connect provider (YAML: issuer, client_id, roles_claim, "
         "admin_values, viewer_values; docs/server.md)",
     )
+    p.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate chain (PEM)")
+    p.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM)")
+    p.add_argument(
+        "--client-ca",
+        metavar="FILE",
+        help="mTLS: ingest needs a client certificate from this CA naming the host token's host",
+    )
     _db(p)
     p.set_defaults(func=cmd_server)
     srv = p.add_subparsers(metavar="ACTION")
@@ -62,6 +69,28 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     _db(t)
     t.add_argument("id", help="the token id `server token list` shows")
     t.set_defaults(func=cmd_token_revoke)
+
+    key = srv.add_parser(
+        "key", help="log signing keys bound to host tokens (the first is bound when the host first ships)"
+    ).add_subparsers(metavar="ACTION")
+    k = key.add_parser("list", help="bound keys, and unknown ones whose batches are quarantined")
+    common(k, policy=False)
+    _db(k)
+    k.add_argument("--json", action="store_true", help="one JSON object a line, for scripts")
+    k.set_defaults(func=cmd_key_list)
+    k = key.add_parser("pin", help="bind a log's signing key (verifier) to a host token")
+    common(k, policy=False)
+    _db(k)
+    k.add_argument("token_id", help="the host token's id (`server token list`)")
+    k.add_argument("verifier", help="the key as `server key list` or `audit verify` shows it: NAME+HASH+KEY")
+    k.add_argument("--by", default=os.environ.get("USER", "admin"), help="who pins it (kept with the key)")
+    k.set_defaults(func=cmd_key_pin)
+    k = key.add_parser("unpin", help="unbind a key: that log's batches are quarantined from then on")
+    common(k, policy=False)
+    _db(k)
+    k.add_argument("token_id")
+    k.add_argument("verifier")
+    k.set_defaults(func=cmd_key_unpin)
 
     o = srv.add_parser(
         "otel-headers", help="print the OTLP Authorization header (Claude Code's otelHeadersHelper runs this)"
@@ -137,12 +166,10 @@ def _settings(args: argparse.Namespace) -> Any:
     """The server settings from $RAMPARTS_SERVER and the policy's server: section (None: none set)."""
     from ..server.config import resolve
 
-    section = ""
-    if not os.environ.get("RAMPARTS_SERVER"):
-        try:
-            section = _policy(args).server
-        except Exception:  # noqa: BLE001 - no policy: only the environment can name a server
-            section = ""
+    try:  # the environment names the server; the policy's section still gives the CA and the certificate
+        section = _policy(args).server
+    except Exception:  # noqa: BLE001 - no policy: only the environment can name a server
+        section = ""
     return resolve(section)
 
 
@@ -175,17 +202,34 @@ def cmd_server(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     logging.basicConfig(level=logging.INFO, format="ramparts server: %(message)s")
     store = _store(args, monitor=monitor)  # creates the tables once, before any worker starts
-    bind = {"host": host.strip("[]"), "port": int(port), "log_level": "warning"}
+    if bool(args.tls_cert) != bool(args.tls_key) or (args.client_ca and not args.tls_cert):
+        print(
+            "ramparts server: --tls-cert and --tls-key go together; --client-ca needs them", file=sys.stderr
+        )
+        return EXIT_USAGE
+    bind: dict[str, Any] = {"host": host.strip("[]"), "port": int(port), "log_level": "warning"}
+    if args.tls_cert:
+        bind.update(ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
+    if args.client_ca:
+        import ssl
+
+        from ..server.tls import MtlsH11Protocol
+
+        bind.update(ssl_ca_certs=args.client_ca, ssl_cert_reqs=ssl.CERT_OPTIONAL, http=MtlsH11Protocol)
+    scheme = "https" if args.tls_cert else "http"
     # the dashboard's cookie is Secure (HTTPS only) unless the server is on loopback (tests, make up)
     secure = host.strip("[]") not in ("127.0.0.1", "localhost", "::1")
     try:
-        print(f"ramparts server: listening on http://{host}:{port} (store {store.name})", flush=True)
-        print(f"ramparts server: dashboard at http://{host}:{port}/ui/", flush=True)
+        print(f"ramparts server: listening on {scheme}://{host}:{port} (store {store.name})", flush=True)
+        if args.client_ca:
+            print("ramparts server: ingest needs a client certificate (mTLS)", flush=True)
+        print(f"ramparts server: dashboard at {scheme}://{host}:{port}/ui/", flush=True)
         if args.workers > 1:
             from ..server.app import (
                 DB_ENV,
                 GRACE_ENV,
                 MONITOR_ENV,
+                MTLS_ENV,
                 OIDC_ENV,
                 POLICY_ENV,
                 SECURE_ENV,
@@ -200,6 +244,7 @@ def cmd_server(args: argparse.Namespace) -> int:
             os.environ[SECURE_ENV] = "1" if secure else "0"
             if args.oidc:
                 os.environ[OIDC_ENV] = os.path.abspath(args.oidc)
+            os.environ[MTLS_ENV] = "1" if args.client_ca else "0"
             if policy is not None:
                 from .._locations import policy_ref
 
@@ -212,6 +257,7 @@ def cmd_server(args: argparse.Namespace) -> int:
                 state_dir=state_dir(args.state_dir),
                 cookie_secure=secure,
                 oidc=oidc,
+                mtls=bool(args.client_ca),
             )
             uvicorn.run(app, **bind)
     finally:
@@ -278,6 +324,37 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_key_list(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        keys = store.host_keys()
+    for k in keys:
+        if args.json:
+            print(json.dumps(k._asdict()))
+        else:
+            print(f"{k.token_id}  {k.source:8}  {_iso(k.at)}  {k.host}  {k.verifier}")
+    return EXIT_OK
+
+
+def cmd_key_pin(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        try:
+            key = store.pin_key(args.token_id, args.verifier, args.by)
+        except ValueError as exc:
+            print(f"ramparts server key pin: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    print(f"pinned {key.verifier.split('+')[0]} to host {key.host} (token {key.token_id})")
+    return EXIT_OK
+
+
+def cmd_key_unpin(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        if not store.unpin_key(args.token_id, args.verifier):
+            print(f"ramparts: no such key bound to token {args.token_id}", file=sys.stderr)
+            return EXIT_PROBLEMS
+    print(f"unpinned the key from token {args.token_id}")
+    return EXIT_OK
+
+
 def _iso(when: float | None) -> str:
     return "-" if when is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
 
@@ -341,7 +418,16 @@ def cmd_agent(args: argparse.Namespace) -> int:
     except ServerError as exc:
         print(f"ramparts agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    sink = ServerSink("control-plane", settings.url, token, timeout=max(settings.timeout_seconds, 5.0))
+    from ..server.client import tls_context
+
+    try:
+        context = tls_context(settings.ca_file or None, settings.cert_file or None, settings.key_file or None)
+    except ServerError as exc:
+        print(f"ramparts agent: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    sink = ServerSink(
+        "control-plane", settings.url, token, timeout=max(settings.timeout_seconds, 5.0), context=context
+    )
     stop = {"now": False}
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.update(now=True))

@@ -30,6 +30,7 @@ from .store.model import MAX_GRANT_MINUTES
 from .telemetry import TelemetryError
 from .telemetry import decode as telemetry_decode
 from .telemetry import events as telemetry_events
+from .tls import client_cert_names
 
 log = logging.getLogger("ramparts.server")
 
@@ -173,9 +174,11 @@ def create_app(
     cookie_secure: bool = True,
     policy: Any = None,
     oidc: Any = None,
+    mtls: bool = False,
 ) -> Starlette:
     """The API over ``store``. Telemetry is checked against the hook's records every few seconds, once
-    it is ``telemetry_grace`` seconds old (see :meth:`ServerStore.telemetry_check`)."""
+    it is ``telemetry_grace`` seconds old (see :meth:`ServerStore.telemetry_check`). With ``mtls``, an
+    ingest needs a verified client certificate that names the host token's host (:mod:`.tls`)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -199,6 +202,12 @@ def create_app(
     async def ingest(request: Request, token: TokenInfo) -> Response:
         if token.kind != "host":
             return _error(403, "only host tokens ingest")
+        if mtls:
+            names = client_cert_names(request.scope)
+            if not names:
+                return _error(403, "ingest needs a client certificate from the client CA (mTLS)")
+            if token.name not in names:
+                return _error(403, f"the client certificate does not name host {token.name}")
         body = await request.body()
         if len(body) > MAX_BODY:
             return _error(413, f"batch larger than {MAX_BODY} bytes")
@@ -210,6 +219,11 @@ def create_app(
             result = await run_in_threadpool(store.ingest, token, batch)
         except ForeignLogError as exc:
             return _error(403, str(exc))
+        if result.state == "unknown_key":  # kept apart; the host keeps the batch and retries
+            return JSONResponse(
+                {**result._asdict(), "error": "the log's signing key is not bound to this host's token"},
+                status_code=409,
+            )
         return JSONResponse(result._asdict())
 
     async def kills(request: Request, token: TokenInfo) -> Response:
@@ -402,6 +416,7 @@ STATE_ENV = "_RAMPARTS_CP_STATE_DIR"
 SECURE_ENV = "_RAMPARTS_CP_COOKIE_SECURE"
 POLICY_ENV = "_RAMPARTS_CP_POLICY"
 OIDC_ENV = "_RAMPARTS_CP_OIDC"
+MTLS_ENV = "_RAMPARTS_CP_MTLS"
 
 
 def app_from_env() -> Starlette:
@@ -421,6 +436,7 @@ def app_from_env() -> Starlette:
         cookie_secure=os.environ.get(SECURE_ENV) != "0",
         policy=_policy_from_env(),
         oidc=_oidc_from_env(),
+        mtls=os.environ.get(MTLS_ENV) == "1",
     )
 
 

@@ -17,8 +17,30 @@ class ServerError(Exception):
         self.status = status
 
 
+def tls_context(
+    ca_file: str | None, cert_file: str | None = None, key_file: str | None = None
+) -> ssl.SSLContext:
+    """A verifying client context (``ca_file`` or the system's CAs), presenting ``cert_file`` for mTLS."""
+    context = ssl.create_default_context(cafile=ca_file)
+    if cert_file:
+        try:
+            context.load_cert_chain(cert_file, key_file or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise ServerError(f"cannot load the client certificate {cert_file}: {exc}") from exc
+    return context
+
+
 class Client:
-    def __init__(self, url: str, token: str, *, timeout: float = 5.0, ca_file: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 5.0,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ServerError(
@@ -30,10 +52,11 @@ class Client:
         self.token = token
         self.timeout = timeout
         self.ca_file = ca_file
+        self.cert_file, self.key_file = cert_file, key_file
 
     def _connection(self) -> http.client.HTTPConnection:
         if self.https:
-            context = ssl.create_default_context(cafile=self.ca_file)
+            context = tls_context(self.ca_file, self.cert_file, self.key_file)
             return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=context)
         return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
 

@@ -38,6 +38,10 @@ class ServerSettings(NamedTuple):
     timeout_seconds: float = 1.0
     unreachable: Literal["fail_closed", "last_known"] = "fail_closed"
     ca_file: str = ""
+    cert_file: str = ""
+    """mTLS: this host's client certificate (PEM; its CN or a DNS SAN is the host token's name)."""
+    key_file: str = ""
+    """mTLS: the client certificate's private key ('' when ``cert_file`` holds it)."""
     approvals: Literal["off", "remote"] = "off"
     """``remote``: a tool call the policy asks about waits for a person's answer through the server."""
     approval_timeout_seconds: float = 60.0
@@ -57,7 +61,7 @@ def parse_server(data: Any, where: str = "server") -> ServerSettings:
     if extra:
         raise PolicyError(f"{where}.{extra[0]}: unknown key")
     changes: dict[str, Any] = {}
-    for key in ("url", "token_env", "token_file", "ca_file"):
+    for key in ("url", "token_env", "token_file", "ca_file", "cert_file", "key_file"):
         if key in data:
             if not isinstance(data[key], str):
                 raise PolicyError(f"{where}.{key}: must be a string")
@@ -65,6 +69,8 @@ def parse_server(data: Any, where: str = "server") -> ServerSettings:
     out = ServerSettings(**changes)
     if out.url and not out.url.startswith(("http://", "https://")):
         raise PolicyError(f"{where}.url: must start with http:// or https://")
+    if out.key_file and not out.cert_file:
+        raise PolicyError(f"{where}.key_file: needs cert_file")
     for key, lo, hi in (
         ("cache_seconds", 0.0, 3600.0),
         ("timeout_seconds", 0.05, 60.0),
@@ -121,6 +127,8 @@ def client(settings: ServerSettings, *, timeout: float | None = None) -> Any:
         read_token(settings),
         timeout=settings.timeout_seconds if timeout is None else timeout,
         ca_file=settings.ca_file or None,
+        cert_file=settings.cert_file or None,
+        key_file=settings.key_file or None,
     )
 
 

@@ -140,7 +140,8 @@ def document() -> dict[str, Any]:
                 "checkpoints": {"type": "integer"},
                 "alerts": {"type": "integer"},
                 "kills": {"type": "integer"},
-                "state": {"type": "string", "enum": ["ok", "rewritten"]},
+                "state": {"type": "string", "enum": ["ok", "rewritten", "unknown_key"]},
+                "error": {"type": "string"},
             },
         },
         "KillOrder": _ORDER,
@@ -307,6 +308,10 @@ def document() -> dict[str, Any]:
                 "responses": {
                     "200": _json(
                         _ref("IngestResult"), "stored (duplicates dropped, contradictions stored apart)"
+                    ),
+                    "409": _json(
+                        _ref("IngestResult"),
+                        "the log's signing key is not bound to the host's token: quarantined, not stored",
                     ),
                     **_errors(400, 401, 403, 413, 503),
                 },

@@ -38,6 +38,8 @@ def read_token(name: str, o: Mapping[str, Any]) -> str:
 
 
 class HttpSink:
+    retry_status: frozenset[int] = frozenset(RETRY_STATUS)
+
     def __init__(
         self,
         name: str,
@@ -114,7 +116,7 @@ class HttpSink:
         if 200 <= status < 300:
             return
         what = f"sink {self.name}: collector answered {status} {reason[:80]}"
-        if status >= 500 or status in RETRY_STATUS:
+        if status >= 500 or status in self.retry_status:
             raise TransientSinkError(what)
         raise PermanentSinkError(what)
 

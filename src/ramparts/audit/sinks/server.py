@@ -14,6 +14,10 @@ from .http import HttpSink, read_token
 
 
 class ServerSink(HttpSink):
+    # 409: the log's signing key is not bound to the host's token yet; the batch stays here until an
+    # admin pins the key (``ramparts server key pin``), then goes through
+    retry_status = HttpSink.retry_status | {409}
+
     def __init__(self, name: str, url: str, token: str, **kwargs: Any) -> None:
         super().__init__(name, url.rstrip("/") + "/v1/ingest", token, **kwargs)
         self.verifier = ""
@@ -23,6 +27,8 @@ class ServerSink(HttpSink):
         import ssl
 
         context = ssl.create_default_context(cafile=o.get("ca_file") or None)
+        if o.get("cert_file"):  # mTLS: the control plane's ingest may ask for the host's certificate
+            context.load_cert_chain(o["cert_file"], o.get("key_file") or None)
         return cls(
             name, o["url"], read_token(name, o), timeout=float(o.get("timeout_seconds", 10)), context=context
         )

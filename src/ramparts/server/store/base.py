@@ -54,6 +54,20 @@ class _Tx:
         else:
             self.conn.executemany(sql, rows)
 
+    def copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert rows the caller knows are new: PostgreSQL's COPY (one stream, no per-row statement),
+        SQLite's executemany."""
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if self.postgres:
+            with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(columns))
+            self.conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608 - ours
+
 
 class StoreBase:
     """The connection pool, transactions, and the writers several parts share (alerts, kill orders)."""

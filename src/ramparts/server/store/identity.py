@@ -9,7 +9,9 @@ from .base import StoreBase
 from .model import (
     _DUMMY_HASH,
     _TOKEN,
+    _UNKNOWN_REASON,
     TOKEN_PREFIX,
+    HostKey,
     TokenInfo,
     TokenKind,
     token_hash,
@@ -103,3 +105,50 @@ class IdentityStore(StoreBase):
                 (str(n), str(r), float(c))
                 for n, r, c in tx.q("SELECT name, role, created FROM users ORDER BY name")
             ]
+
+    # -- log signing keys bound to host tokens ---------------------------------------------------------------------
+
+    def pin_key(self, token_id: str, verifier: str, by: str, now: float | None = None) -> HostKey:
+        """Bind a log signing key (a note verifier, ``name+hash+key``) to a host token: an admin's pin."""
+        from ...audit.checkpoint import NoteError, Verifier
+
+        try:
+            key = str(Verifier.parse(verifier))
+        except NoteError as exc:
+            raise ValueError(str(exc)) from exc
+        when = time.time() if now is None else now
+        with self._tx() as tx:
+            row = tx.one("SELECT kind, name, revoked FROM tokens WHERE id = ?", (token_id,))
+            if row is None or row[0] != "host" or row[2] is not None:
+                raise ValueError(f"no live host token {token_id}")
+            tx.x(
+                "INSERT INTO host_keys (token_id, verifier, source, by_whom, at) VALUES (?, ?, 'pinned', ?, ?) "
+                "ON CONFLICT (token_id, verifier) DO UPDATE SET source = 'pinned', by_whom = excluded.by_whom, "
+                "at = excluded.at",
+                (token_id, key, by, when),
+            )
+        return HostKey(token_id, str(row[1]), key, "pinned", by, when)
+
+    def unpin_key(self, token_id: str, verifier: str) -> bool:
+        with self._tx() as tx:
+            return tx.x("DELETE FROM host_keys WHERE token_id = ? AND verifier = ?", (token_id, verifier)) > 0
+
+    def host_keys(self) -> list[HostKey]:
+        """The bound keys, then the unknown ones (quarantined), by host."""
+        with self._tx(write=False) as tx:
+            bound = tx.q(
+                "SELECT k.token_id, t.name, k.verifier, k.source, k.by_whom, k.at FROM host_keys k "
+                "JOIN tokens t ON t.id = k.token_id ORDER BY t.name, k.at"
+            )
+            unknown = tx.q(
+                "SELECT q.reason, max(q.received) FROM quarantine q WHERE q.kind = 'unknown_key' GROUP BY q.reason"
+            )
+            names = {str(i): str(n) for i, n in tx.q("SELECT id, name FROM tokens")}
+        out = [HostKey(str(a), str(b), str(c), str(d), str(e), float(f)) for a, b, c, d, e, f in bound]
+        known = {(k.token_id, k.verifier) for k in out}
+        for reason, at in unknown:
+            match = _UNKNOWN_REASON.fullmatch(str(reason))
+            if match and (match.group(1), match.group(2)) not in known:
+                token_id, verifier = match.groups()
+                out.append(HostKey(token_id, names.get(token_id, ""), verifier, "unknown", "", float(at)))
+        return out

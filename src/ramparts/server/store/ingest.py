@@ -18,10 +18,28 @@ from ...monitor import (
 from ..batch import Batch
 from .base import StoreBase, _Tx
 from .model import (
+    UNKNOWN_KEY,
     ForeignLogError,
     IngestResult,
     KillOrder,
     TokenInfo,
+)
+
+_RECORD_COLUMNS = (
+    "log_id",
+    "seq",
+    "leaf",
+    "body",
+    "time",
+    "surface",
+    "event",
+    "decision",
+    "session",
+    "user_name",
+    "host",
+    "tool",
+    "tool_use_id",
+    "received",
 )
 
 
@@ -46,8 +64,71 @@ class _Ingest:
         self.alerts = 0
         self.kills = 0
 
+    def _key_known(self) -> bool:
+        """Is the batch's signing key bound to the host token? The token's first key is bound now (its
+        enrolment), with the keys of the logs it shipped before keys were bound; another is not."""
+        tx, b = self.tx, self.batch
+        if not b.verifier:
+            return True  # no key claimed: nothing to bind (its checkpoints cannot verify; see _checkpoints)
+        if tx.one("SELECT 1 FROM logs WHERE log_id = ?", (b.log_id,)) is not None:
+            return True  # a log already held: its own key is checked against the batch's in run()
+        bound = {
+            str(v) for (v,) in tx.q("SELECT verifier FROM host_keys WHERE token_id = ?", (self.token.id,))
+        }
+        if b.verifier in bound:
+            return True
+        if bound:
+            return False
+        if self.store.postgres:  # one enrolment per token at a time (SQLite's BEGIN IMMEDIATE serialises)
+            tx.one("SELECT id FROM tokens WHERE id = ? FOR UPDATE", (self.token.id,))
+            if tx.one("SELECT 1 FROM host_keys WHERE token_id = ? LIMIT 1", (self.token.id,)) is not None:
+                return self._key_known()
+        rows = [(self.token.id, b.verifier, "enrolled")]
+        rows += [
+            (self.token.id, str(v), "existing")
+            for (v,) in tx.q(
+                "SELECT DISTINCT verifier FROM logs WHERE token_id = ? AND verifier != ''", (self.token.id,)
+            )
+            if str(v) != b.verifier
+        ]
+        tx.many(
+            "INSERT INTO host_keys (token_id, verifier, source, by_whom, at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (token_id, verifier) DO NOTHING",
+            [(*row, f"{self.token.name} (token {self.token.id})", self.now) for row in rows],
+        )
+        return True
+
+    def _unknown_key(self) -> IngestResult:
+        """Quarantine the batch (once per log: the host keeps it and retries until an admin pins the key)
+        and alert."""
+        tx, b = self.tx, self.batch
+        if tx.one("SELECT 1 FROM quarantine WHERE log_id = ? AND kind = 'unknown_key' LIMIT 1", (b.log_id,)):
+            return IngestResult(quarantined=0, state="unknown_key")
+        reason = f"{UNKNOWN_KEY} of token {self.token.id}: {b.verifier}"
+        for item in b.records:
+            self._quarantine(item.seq, "unknown_key", item.body.decode("utf-8", "replace"), reason)
+        for cp in b.checkpoints:
+            self._quarantine(cp.size, "unknown_key", cp.note, reason)
+        if not b.records and not b.checkpoints:
+            self._quarantine(-1, "unknown_key", "", reason)
+        name = "+".join(b.verifier.split("+")[:2])
+        self.store._alert(
+            tx,
+            self.now,
+            "high",
+            "integrity.unknown_key",
+            f"host {self.token.name} shipped log {b.log_id} signed by key {name}, which is not bound to its "
+            "token: quarantined; `ramparts server key pin` accepts it",
+            host=self.token.name,
+            log_id=b.log_id,
+        )
+        self.alerts += 1
+        return IngestResult(quarantined=len(b.records) + len(b.checkpoints), alerts=1, state="unknown_key")
+
     def run(self) -> IngestResult:
         tx, b = self.tx, self.batch
+        if not self._key_known():
+            return self._unknown_key()
         empty = Frontier().to_bytes()
         # create the log's row if it is new (two first batches racing: one inserts, both then lock it)
         tx.x(
@@ -159,11 +240,8 @@ class _Ingest:
                 )
             )
             fresh.append(item)
-        tx.many(
-            "INSERT INTO records (log_id, seq, leaf, body, time, surface, event, decision, session, "
-            "user_name, host, tool, tool_use_id, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        # new rows only (duplicates were dropped above, under the log's row lock): COPY on PostgreSQL
+        tx.copy("records", _RECORD_COLUMNS, rows)
         self._extend(frontier, fresh)
         self._monitor([f.record for f in sorted(fresh, key=lambda f: f.seq)])
         return len(rows), duplicates, quarantined

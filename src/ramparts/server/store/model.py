@@ -106,6 +106,23 @@ class Approval(NamedTuple):
 _APPROVAL_COLUMNS = "id, created, host, session, user_name, tool, summary, reasons, state, decided_by, decided_at, reason, expires"
 
 
+UNKNOWN_KEY = "unknown signing key"
+_UNKNOWN_REASON = re.compile(r"unknown signing key of token ([0-9a-f]+): (\S+)")
+
+
+class HostKey(NamedTuple):
+    """A log signing key bound to a host token: ``enrolled`` (the token's first batch), ``pinned`` (an
+    admin), ``existing`` (a log the token shipped before keys were bound) or ``unknown`` (seen, not bound:
+    its batches are quarantined)."""
+
+    token_id: str
+    host: str
+    verifier: str
+    source: str
+    by: str
+    at: float
+
+
 class IngestResult(NamedTuple):
     accepted: int = 0
     duplicates: int = 0

@@ -69,6 +69,10 @@ CREATE TABLE IF NOT EXISTS telemetry (
     checked INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS telemetry_unchecked ON telemetry (checked, received);
+CREATE TABLE IF NOT EXISTS host_keys (
+    token_id TEXT NOT NULL, verifier TEXT NOT NULL, source TEXT NOT NULL, by_whom TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL, PRIMARY KEY (token_id, verifier)
+);
 CREATE TABLE IF NOT EXISTS monitor_state (
     session TEXT PRIMARY KEY, features TEXT NOT NULL, updated DOUBLE PRECISION NOT NULL
 );
