@@ -18,6 +18,7 @@ started; each child also gets SIGTERM from the kernel should this process die fi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -198,6 +199,39 @@ class Stack:
         return killed
 
 
+def _our_other_children(known: set[int]) -> list[int]:
+    """Processes this one started that the stack does not track: the demo's claude runs (each leads its
+    own process group), when Ctrl-C comes while they are running."""
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in known:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 1 and fields[1] == str(me):
+            found.append(int(entry))
+    return found
+
+
+def stop_sessions(known: set[int], grace: float = 5.0) -> int:
+    """SIGTERM the process group of each untracked child (a claude run: its hooks and shells too), then
+    SIGKILL what is left after ``grace`` seconds; how many groups were signalled."""
+    leaders = _our_other_children(known)
+    for pid in leaders:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while leaders and time.monotonic() < deadline and _our_other_children(known):
+        time.sleep(0.1)
+    for pid in _our_other_children(known):
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+    return len(leaders)
+
+
 def _healthy(url: str) -> Callable[[], str | None]:
     import urllib.request
 
@@ -218,9 +252,12 @@ class Arrived:
     logs: list[dict[str, Any]]
 
     def ok(self, sessions: Sequence[str], logs: int) -> bool:
+        """Every demo session is there, ``logs`` logs verified-in-order hold records, and an alert names
+        a demo session (an integrity alert about a log does not count)."""
         seen = {s.get("session") for s in self.sessions}
-        full = [entry for entry in self.logs if entry.get("size", 0) > 0]
-        return all(s in seen for s in sessions) and len(full) >= logs and bool(self.alerts)
+        full = [e for e in self.logs if e.get("size", 0) > 0 and e.get("state", "ok") == "ok"]
+        alerted = {a.get("session") for a in self.alerts}
+        return all(s in seen for s in sessions) and len(full) >= logs and any(s in alerted for s in sessions)
 
 
 def arrived(api: Any) -> Arrived:
@@ -279,7 +316,13 @@ def run_up(
     password = secrets.token_urlsafe(15)
     with ServerStore.open(str(dirs["server"])) as store:
         store.add_user("admin", "admin", password)
-        _, host_token = store.create_token("host", socket.gethostname() or "localhost")
+        # one host token a log: the control plane binds each log's signing key to the token that enrols it
+        machine = socket.gethostname() or "localhost"
+        tokens = {
+            name: store.create_token("host", machine if name == "hooks" else f"{machine}-{name}")[1]
+            for name in ("hooks", "gateway", "egress")
+        }
+        host_token = tokens["hooks"]
         _, admin_token = store.create_token("admin", "ramparts up")
     policy_file = root / "ramparts.yaml"
     policy_file.write_text(render_template("baseline", str(policy_file)), "utf-8")
@@ -347,7 +390,7 @@ def run_up(
             stack.spawn(
                 f"agent-{name}",
                 ["agent", "--interval", "0.5", "--state-dir", str(dirs[name])],
-                stack.env(**to_server),
+                stack.env(RAMPARTS_SERVER=url, RAMPARTS_SERVER_TOKEN=tokens[name]),
             )
         model = ScriptedModelServer(_materialise(project), port=model_port).start()
 
@@ -483,10 +526,12 @@ def run_up(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        sessions_stopped = stop_sessions({c.process.pid for c in stack.children})
         model.stop()
         killed = stack.stop()
         say(
             "ramparts up: stopped every process it started"
             + (f" ({', '.join(killed)} had to be killed)" if killed else "")
+            + (f" (and {sessions_stopped} running claude session(s))" if sessions_stopped else "")
         )
     return status

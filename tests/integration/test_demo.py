@@ -172,3 +172,29 @@ def test_ramparts_up_stays_up_until_interrupted(claude_bin: Path, tmp_path: Path
     assert process.returncode == 0, rest
     assert "stopped every process it started" in rest
     assert _left_over(folder) == []
+
+
+def test_ramparts_up_interrupted_mid_session_leaves_nothing_running(claude_bin: Path, tmp_path: Path) -> None:
+    """Ctrl-C while a demo claude session runs: the session's process group goes too."""
+    folder = tmp_path / "up"
+    process = _up(folder, claude_bin, "--sessions", "1")
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 200
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        assert line, "".join(lines)
+        lines.append(line)
+        if "running 1 demo" in line:
+            break
+    deadline = time.monotonic() + 30
+    while not any(
+        "claude" in p for p in _left_over(folder)
+    ):  # the CLI is up (its --settings names the folder)
+        assert time.monotonic() < deadline, _left_over(folder)
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, rest
+    assert "and 1 running claude session(s)" in rest, rest
+    assert _left_over(folder) == []

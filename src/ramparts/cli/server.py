@@ -35,18 +35,18 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
         default=60.0,
         help="seconds Claude Code's telemetry waits for the hook's records before a missing one alerts",
     )
+    p.add_argument(
+        "--oidc",
+        metavar="FILE",
+        help="dashboard sign-in through an OpenID Connect provider (YAML: issuer, client_id, roles_claim, "
+        "admin_values, viewer_values; docs/server.md)",
+    )
     p.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate chain (PEM)")
     p.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM)")
     p.add_argument(
         "--client-ca",
         metavar="FILE",
         help="mTLS: ingest needs a client certificate from this CA naming the host token's host",
-    )
-    p.add_argument(
-        "--oidc",
-        metavar="FILE",
-        help="dashboard sign-in through an OpenID Connect provider (YAML: issuer, client_id, roles_claim, "
-        "admin_values, viewer_values; docs/server.md)",
     )
     _db(p)
     p.set_defaults(func=cmd_server)
@@ -242,9 +242,9 @@ def cmd_server(args: argparse.Namespace) -> int:
             os.environ[GRACE_ENV] = str(args.telemetry_grace)
             os.environ[STATE_ENV] = state_dir(args.state_dir)
             os.environ[SECURE_ENV] = "1" if secure else "0"
-            os.environ[MTLS_ENV] = "1" if args.client_ca else "0"
             if args.oidc:
                 os.environ[OIDC_ENV] = os.path.abspath(args.oidc)
+            os.environ[MTLS_ENV] = "1" if args.client_ca else "0"
             if policy is not None:
                 from .._locations import policy_ref
 
@@ -256,8 +256,8 @@ def cmd_server(args: argparse.Namespace) -> int:
                 telemetry_grace=args.telemetry_grace,
                 state_dir=state_dir(args.state_dir),
                 cookie_secure=secure,
-                mtls=bool(args.client_ca),
                 oidc=oidc,
+                mtls=bool(args.client_ca),
             )
             uvicorn.run(app, **bind)
     finally:

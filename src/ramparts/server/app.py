@@ -173,8 +173,8 @@ def create_app(
     state_dir: str | None = None,
     cookie_secure: bool = True,
     policy: Any = None,
-    mtls: bool = False,
     oidc: Any = None,
+    mtls: bool = False,
 ) -> Starlette:
     """The API over ``store``. Telemetry is checked against the hook's records every few seconds, once
     it is ``telemetry_grace`` seconds old (see :meth:`ServerStore.telemetry_check`). With ``mtls``, an
@@ -415,8 +415,8 @@ GRACE_ENV = "_RAMPARTS_CP_TELEMETRY_GRACE"
 STATE_ENV = "_RAMPARTS_CP_STATE_DIR"
 SECURE_ENV = "_RAMPARTS_CP_COOKIE_SECURE"
 POLICY_ENV = "_RAMPARTS_CP_POLICY"
-MTLS_ENV = "_RAMPARTS_CP_MTLS"
 OIDC_ENV = "_RAMPARTS_CP_OIDC"
+MTLS_ENV = "_RAMPARTS_CP_MTLS"
 
 
 def app_from_env() -> Starlette:
@@ -435,8 +435,8 @@ def app_from_env() -> Starlette:
         state_dir=os.environ.get(STATE_ENV) or None,
         cookie_secure=os.environ.get(SECURE_ENV) != "0",
         policy=_policy_from_env(),
-        mtls=os.environ.get(MTLS_ENV) == "1",
         oidc=_oidc_from_env(),
+        mtls=os.environ.get(MTLS_ENV) == "1",
     )
 
 
