@@ -88,8 +88,8 @@ def add_parsers(sub: Any, common: Callable[..., None]) -> None:
     k = key.add_parser("unpin", help="unbind a key: that log's batches are quarantined from then on")
     common(k, policy=False)
     _db(k)
-    k.add_argument("token_id")
-    k.add_argument("verifier")
+    k.add_argument("token_id", help="the host token's id")
+    k.add_argument("verifier", help="the key to unbind, as `server key list` shows it")
     k.set_defaults(func=cmd_key_unpin)
 
     o = srv.add_parser(

@@ -54,6 +54,15 @@ class _Tx:
         else:
             self.conn.executemany(sql, rows)
 
+    def values(self, head: str, rows: Sequence[Sequence[Any]], tail: str = "", chunk: int = 500) -> None:
+        """``head VALUES (…), (…), … tail`` in statements of up to ``chunk`` rows: one round trip for many
+        rows (an upsert's rows must have distinct keys, as PostgreSQL updates a row once a statement)."""
+        for lo in range(0, len(rows), chunk):
+            part = rows[lo : lo + chunk]
+            one = "(" + ", ".join("?" * len(part[0])) + ")"
+            params = [value for row in part for value in row]
+            self.x(f"{head} VALUES {', '.join([one] * len(part))} {tail}", params)
+
     def copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Insert rows the caller knows are new: PostgreSQL's COPY (one stream, no per-row statement),
         SQLite's executemany."""

@@ -406,13 +406,13 @@ class _Ingest:
                     response=response,
                 )
         self._baseline(records)
-        tx.many(
-            "INSERT INTO monitor_state (session, features, updated) VALUES (?, ?, ?) ON CONFLICT (session) "
-            "DO UPDATE SET features = excluded.features, updated = excluded.updated",
+        tx.values(
+            "INSERT INTO monitor_state (session, features, updated)",
             [
                 (name, json.dumps(features_to_json(f), separators=(",", ":")), self.now)
                 for name, f in sessions.items()
             ],
+            "ON CONFLICT (session) DO UPDATE SET features = excluded.features, updated = excluded.updated",
         )
 
     def _baseline(self, records: list[Any]) -> None:
@@ -430,10 +430,10 @@ class _Ingest:
         if not rules or not counts:
             return
         tx = self.tx
-        tx.many(
-            "INSERT INTO user_days (user_name, day, calls) VALUES (?, ?, ?) ON CONFLICT (user_name, day) "
-            "DO UPDATE SET calls = user_days.calls + excluded.calls",
+        tx.values(
+            "INSERT INTO user_days (user_name, day, calls)",
             [(user, day, n) for (user, day), n in counts.items()],
+            "ON CONFLICT (user_name, day) DO UPDATE SET calls = user_days.calls + excluded.calls",
         )
         for user, day in counts:
             try:
