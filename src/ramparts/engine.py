@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import rule_ids as rids
 from .controls import (
     Hit,
     catastrophic_hits,
@@ -44,16 +45,16 @@ if TYPE_CHECKING:
     from .gateway.decide import Facts, Limits, Refusal
 
 READ_ONLY_RULE = Rule(
-    id="shell.read_only",
+    id=rids.SHELL_READ_ONLY,
     list="allow",
     raw="read-only command (shell.allow_read_only)",
     tool="Bash",
     kind="command",
 )
 """Stands for the read-only table when it is what allows a command."""
-MCP_RULE = Rule(id="mcp.allowlist", list="allow", raw="mcp.servers allowlist", tool="mcp__*", kind="never")
+MCP_RULE = Rule(id=rids.MCP_ALLOWLIST, list="allow", raw="mcp.servers allowlist", tool="mcp__*", kind="never")
 """Stands for the policy's MCP allowlist when it is what allows an MCP tool."""
-GATES = frozenset({"session.reauth", "session.tainted"})
+GATES = frozenset({rids.SESSION_REAUTH, rids.SESSION_TAINTED})
 """Control asks that only hold back a call that would otherwise be allowed or asked."""
 _DEV_FILES = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zero"})
 
@@ -175,17 +176,17 @@ def _decide_tool(
         if protected:
             rule, why = protected[0]
             exfil = f"exfiltration attempt: {why} and sends to {', '.join(call.hosts)}"
-            hits["deny"].insert(0, (rule._replace(id="shell.exfiltration", raw=rule.raw), exfil))
+            hits["deny"].insert(0, (rule._replace(id=rids.SHELL_EXFILTRATION, raw=rule.raw), exfil))
             trace.append(exfil)
     shell_holds: list[
         tuple[str, str, str]
     ] = []  # (rule id, setting, reason): what keeps a command from "allow"
     if call.opaque:
         reason = "cannot analyse the command: " + "; ".join(call.opaque)
-        shell_holds.append(("shell.opaque", policy.opaque_shell, reason))
+        shell_holds.append((rids.SHELL_OPAQUE, policy.opaque_shell, reason))
     if call.code:
         runs = ", ".join(dict.fromkeys(f"{c.interpreter}" for c in call.code))
-        shell_holds.append(("shell.inline_code", policy.inline_code, f"runs inline code ({runs})"))
+        shell_holds.append((rids.SHELL_INLINE_CODE, policy.inline_code, f"runs inline code ({runs})"))
     for rule_id, setting, why in shell_holds:
         trace.append(f"{rule_id} → {setting}: {why}")
     denying = [(rule_id, why) for rule_id, setting, why in shell_holds if setting == "deny"]

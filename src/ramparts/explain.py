@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
+from . import rule_ids as rids
 from ._locations import detector_cache_dir
 from .agents.claude_code.normalize import tool_call
 from .errors import HookInputError
@@ -77,7 +78,7 @@ def explain_input(
     except Exception as exc:  # noqa: BLE001 - the hook denies on the same failure; say so
         return Decision(
             reasons=(f"the content could not be scanned ({type(exc).__name__}: {exc}); the hook denies",),
-            rule_ids=("hook.error",),
+            rule_ids=(rids.HOOK_ERROR,),
             policy_revision=policy.revision,
         )
     return decision._replace(trace=decision.trace + tuple(_scan_steps(scanned)))

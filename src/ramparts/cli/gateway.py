@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .. import rule_ids as rids
 from .._locations import state_dir
 from ._args import int_range, listen_address
 
@@ -168,7 +169,7 @@ def _audit_token(args: argparse.Namespace, event: str, details: dict[str, Any]) 
         event,
         session=None,
         decision="deny",
-        rule="gateway.token",
+        rule=rids.GATEWAY_TOKEN,
         reason=f"{event} by an administrator",
         details=details,
     )

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import rule_ids as rids
 from .._locations import state_dir
 from .._util import utc_stamp
 from ._args import float_range, int_range
@@ -306,7 +307,7 @@ def cmd_session_end(args: argparse.Namespace) -> int:
         "SessionEnded",
         session=args.id,
         decision="allow",
-        rule="session.end",
+        rule=rids.SESSION_END,
         reason=reason,
         details={"user": info.user, "host": info.host, "pid": info.pid, "events": info.events},
     )
@@ -329,7 +330,7 @@ def cmd_session_clear(args: argparse.Namespace) -> int:
         "TaintCleared",
         session=args.id,
         decision="allow",
-        rule="session.clear",
+        rule=rids.SESSION_CLEAR,
         reason=f"taint cleared by {_who()}",
         details={"tainted": info.tainted},
     )
@@ -562,7 +563,7 @@ def cmd_kill(args: argparse.Namespace) -> int:
         "Kill",
         session=target if scope == "session" else None,
         decision="deny",
-        rule="session.kill",
+        rule=rids.SESSION_KILL,
         reason=reason,
         details={"scope": scope, "target": target, "terminate": bool(args.terminate), "affected": affected},
     )
@@ -611,7 +612,7 @@ def _lift(args: argparse.Namespace, kwargs: dict[str, Any], scope: str, target: 
         "KillLifted",
         session=target if scope == "session" else None,
         decision="deny",
-        rule="session.kill",
+        rule=rids.SESSION_KILL,
         reason=reason,
         details={"scope": scope, "target": target},
     )
@@ -656,7 +657,7 @@ def _terminate(args: argparse.Namespace, affected: list[str]) -> int:
             "Terminate",
             session=next(iter(signalled)) if len(signalled) == 1 else None,
             decision="deny",
-            rule="session.kill",
+            rule=rids.SESSION_KILL,
             reason="agent process trees terminated",
             details={"signalled": signalled},
         )
@@ -684,7 +685,7 @@ def cmd_reauth(args: argparse.Namespace) -> int:
         "Reauth",
         session=args.session,
         decision="allow",
-        rule="session.reauth",
+        rule=rids.SESSION_REAUTH,
         reason=f"step-up grant by {who} for {args.minutes} minute(s)",
         details={"minutes": args.minutes, "until": _iso(until)},
     )

@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from typing import Literal, NamedTuple
 
+from .. import rule_ids as rids
 from ..model import Decision
 from ..policy.types import EgressSettings
 from .classify import METADATA_NAMES, Classified, IPNetwork, classify, covered, parse_address
@@ -224,29 +225,29 @@ def _decide(
 def check_host(acl: EgressAcl, host: str, port: int) -> Decision:
     """Before DNS: the name (or literal address) and port the client asked for."""
     if not 0 < port < 65536:
-        return _decide(acl, "deny", "egress.malformed", f"port {port} is out of range", hard=True)
+        return _decide(acl, "deny", rids.EGRESS_MALFORMED, f"port {port} is out of range", hard=True)
     literal = parse_address(host)
     if literal is not None:
         return check_address(acl, host, literal, port, literal=True)
     name = normal_host(host)
     if not name:
-        return _decide(acl, "deny", "egress.malformed", f"{host[:80]!r} is not a host name", hard=True)
+        return _decide(acl, "deny", rids.EGRESS_MALFORMED, f"{host[:80]!r} is not a host name", hard=True)
     if name in METADATA_NAMES or (name.startswith("metadata.") and name.endswith(".internal")):
-        return _decide(acl, "deny", "egress.metadata", f"{name} is a cloud metadata service", hard=True)
+        return _decide(acl, "deny", rids.EGRESS_METADATA, f"{name} is a cloud metadata service", hard=True)
     if port == DOT_PORT and acl.doh == "deny":
-        return _decide(acl, "deny", "egress.dot", f"{name}:{port} is DNS over TLS", hard=True)
+        return _decide(acl, "deny", rids.EGRESS_DOT, f"{name}:{port} is DNS over TLS", hard=True)
     if name == "localhost" or name.endswith(".localhost"):  # RFC 6761: always the loopback
         return _address_decision(acl, name, classify(_LOOPBACK, acl.own), port, literal=False)
     pattern = first_match(acl.deny, name)
     if pattern:
         why = f"{name} is denied by the egress deny list ({pattern})"
-        return _decide(acl, "deny", "egress.denied_host", why, hard=True)
+        return _decide(acl, "deny", rids.EGRESS_DENIED_HOST, why, hard=True)
     if acl.doh == "deny" and first_match(DOH_HOSTS, name):
-        return _decide(acl, "deny", "egress.doh", f"{name} is a DNS-over-HTTPS resolver", hard=True)
+        return _decide(acl, "deny", rids.EGRESS_DOH, f"{name} is a DNS-over-HTTPS resolver", hard=True)
     pattern = first_match(acl.allow, name)
     if pattern:
-        return _decide(acl, "allow", "egress.allowed", f"{name} is allowed ({pattern})")
-    return _decide(acl, "deny", "egress.not_allowed", f"{name} is not in the egress allow list")
+        return _decide(acl, "allow", rids.EGRESS_ALLOWED, f"{name} is allowed ({pattern})")
+    return _decide(acl, "deny", rids.EGRESS_NOT_ALLOWED, f"{name} is not in the egress allow list")
 
 
 def check_address(
@@ -268,27 +269,29 @@ def check_address(
 def _address_decision(acl: EgressAcl, host: str, found: Classified, port: int, *, literal: bool) -> Decision:
     shown = host[:80] if host[:80] == found.address else f"{host[:80]} ({found.address})"
     if port == DOT_PORT and acl.doh == "deny":
-        return _decide(acl, "deny", "egress.dot", f"{shown}:{port} is DNS over TLS", hard=True)
+        return _decide(acl, "deny", rids.EGRESS_DOT, f"{shown}:{port} is DNS over TLS", hard=True)
     ranged = covered(found.address, acl.allow_ranges) or bool(
         found.embedded and covered(found.embedded, acl.allow_ranges)
     )
     if ranged:
-        return _decide(acl, "allow", "egress.allowed_range", f"{shown} is in an allowed range")
+        return _decide(acl, "allow", rids.EGRESS_ALLOWED_RANGE, f"{shown} is in an allowed range")
     if found.kind == "dns-resolver":
         if acl.doh == "deny":
             return _decide(
-                acl, "deny", "egress.doh", f"{shown} is a public DNS resolver (DoH/DoT)", hard=True
+                acl, "deny", rids.EGRESS_DOH, f"{shown} is a public DNS resolver (DoH/DoT)", hard=True
             )
     elif found.kind != "public":
-        rule = "egress.metadata" if found.kind == "metadata" else f"egress.address.{found.kind}"
+        rule = rids.EGRESS_METADATA if found.kind == "metadata" else f"egress.address.{found.kind}"
         return _decide(acl, "deny", rule, f"{shown} is a {found.label} address", hard=True)
     if literal:
         # a public address written as such: only the allow list (or an allowed range) lets it through
         for pattern in acl.allow:
             if pattern == "*" or parse_address(pattern) == parse_address(found.address):
-                return _decide(acl, "allow", "egress.allowed", f"{shown} is allowed ({pattern})")
-        return _decide(acl, "deny", "egress.not_allowed", f"{shown} is an address outside the allowed ranges")
-    return _decide(acl, "allow", "egress.address.public", f"{shown} is a public address")
+                return _decide(acl, "allow", rids.EGRESS_ALLOWED, f"{shown} is allowed ({pattern})")
+        return _decide(
+            acl, "deny", rids.EGRESS_NOT_ALLOWED, f"{shown} is an address outside the allowed ranges"
+        )
+    return _decide(acl, "allow", rids.EGRESS_ADDRESS_PUBLIC, f"{shown} is a public address")
 
 
 def check_port(
@@ -300,7 +303,9 @@ def check_port(
     if not acl.ports or port in acl.ports or covered(str(address), acl.allow_ranges):
         return None
     listed = ", ".join(str(p) for p in acl.ports)
-    return _decide(acl, "deny", "egress.port", f"{host[:80]}:{port}: port {port} is not allowed ({listed})")
+    return _decide(
+        acl, "deny", rids.EGRESS_PORT, f"{host[:80]}:{port}: port {port} is not allowed ({listed})"
+    )
 
 
 def check_target(acl: EgressAcl, host: str, port: int) -> Decision:
@@ -386,7 +391,7 @@ def hook_denial(acl: EgressAcl, host: str, port: int, *, fetch: bool) -> Decisio
     if found.verdict != "deny":
         return None
     rule = found.rule_ids[0]
-    if fetch or not rule.startswith("egress.address."):
+    if fetch or not rule.startswith(rids.EGRESS_ADDRESS_PREFIX):
         return found
     literal = parse_address(host)
     if literal is None:
@@ -397,6 +402,6 @@ def hook_denial(acl: EgressAcl, host: str, port: int, *, fetch: bool) -> Decisio
     if literal.version == 6 and not classify(literal).via:
         return None
     return found._replace(
-        rule_ids=("egress.disguised_address",),
+        rule_ids=(rids.EGRESS_DISGUISED_ADDRESS,),
         reasons=(f"{found.reason} written in a disguised spelling",),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from typing import NamedTuple
 
+from .. import rule_ids as rids
 from .acl import Anomalies, normal_host, tunnel_shaped, zone_of
 
 MAX_KEPT = 10_000
@@ -51,7 +52,7 @@ class Tracker:
         if len(state.times) >= limits.max_requests_per_minute:
             out.append(
                 Anomaly(
-                    "egress.anomaly.rate",
+                    rids.EGRESS_ANOMALY_RATE,
                     f"more than {limits.max_requests_per_minute} requests a minute from this session",
                     refuse=True,
                 )
@@ -64,10 +65,10 @@ class Tracker:
         if limits.first_seen and name not in state.seen:
             if len(state.seen) < MAX_KEPT:
                 state.seen.add(name)
-            out.append(Anomaly("egress.anomaly.first_seen", f"first request of this session to {name}"))
+            out.append(Anomaly(rids.EGRESS_ANOMALY_FIRST_SEEN, f"first request of this session to {name}"))
         shape = tunnel_shaped(name, limits)
         if shape:
-            out.append(Anomaly("egress.anomaly.tunnel_name", f"{name} is tunnel-shaped: {shape}"))
+            out.append(Anomaly(rids.EGRESS_ANOMALY_TUNNEL_NAME, f"{name} is tunnel-shaped: {shape}"))
         zone = zone_of(name)
         names = state.zones.setdefault(zone, {})
         for old in [n for n, t in names.items() if t <= now - 60]:
@@ -77,7 +78,7 @@ class Tracker:
         if len(names) > limits.tunnel_subdomains:
             out.append(
                 Anomaly(
-                    "egress.anomaly.tunnel_zone",
+                    rids.EGRESS_ANOMALY_TUNNEL_ZONE,
                     f"{len(names)} distinct names under {zone} within a minute (DNS tunnel shape)",
                 )
             )
@@ -87,7 +88,7 @@ class Tracker:
         """A connection that has sent ``sent`` bytes so far."""
         if sent > self.limits.max_upload_bytes:
             return Anomaly(
-                "egress.anomaly.upload_size",
+                rids.EGRESS_ANOMALY_UPLOAD_SIZE,
                 f"upload over {self.limits.max_upload_bytes} bytes in one connection",
                 refuse=True,
             )

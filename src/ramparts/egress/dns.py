@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from .. import rule_ids as rids
 from ..model import Decision
 from .acl import EgressAcl, check_address, check_host, normal_host, zone_of
 from .anomaly import Anomaly, Tracker
@@ -94,7 +95,7 @@ class DnsStub(asyncio.DatagramProtocol):
             self._txt.clear()
         if len(times) > self.acl.anomalies.tunnel_subdomains:
             return Anomaly(
-                "egress.anomaly.txt_flood", f"{len(times)} TXT-type queries under {zone} within a minute"
+                rids.EGRESS_ANOMALY_TXT_FLOOD, f"{len(times)} TXT-type queries under {zone} within a minute"
             )
         return None
 
@@ -127,7 +128,7 @@ class DnsStub(asyncio.DatagramProtocol):
             if flood is not None:
                 found.append(flood)
         for anomaly in found:
-            if anomaly.rule_id == "egress.anomaly.first_seen":
+            if anomaly.rule_id == rids.EGRESS_ANOMALY_FIRST_SEEN:
                 continue  # the proxy records first-seen domains; DNS alone would double them
             conn.anomalies.append(anomaly)
             self._record(
@@ -143,14 +144,14 @@ class DnsStub(asyncio.DatagramProtocol):
         decision = check_host(self.acl, name, 53) if normal_host(name) else None
         refusal: Decision | None = None
         if decision is None:
-            refusal = self._deny("egress.malformed", f"{name[:80]!r} is not a host name")
+            refusal = self._deny(rids.EGRESS_MALFORMED, f"{name[:80]!r} is not a host name")
         elif decision.verdict == "deny":
             refusal = decision
         elif qtype not in ("A", "AAAA"):
-            refusal = self._deny("egress.dns_type", f"the stub answers A and AAAA only, not {qtype}")
+            refusal = self._deny(rids.EGRESS_DNS_TYPE, f"the stub answers A and AAAA only, not {qtype}")
         if refusal is not None or decision is None:
             reply.set_rcode(dns.rcode.REFUSED)
-            self._record(refusal or self._deny("egress.malformed", "no decision"), conn)
+            self._record(refusal or self._deny(rids.EGRESS_MALFORMED, "no decision"), conn)
             return bytes(reply.to_wire())
         answers = await self._resolve(name, qtype, conn)
         if answers is None:
@@ -174,7 +175,7 @@ class DnsStub(asyncio.DatagramProtocol):
                 addresses = await self.resolver(name, 443)
         except (OSError, TimeoutError, UnicodeError, ValueError) as exc:
             why = f"cannot resolve {name}: {type(exc).__name__}"
-            self._record(self._deny("egress.resolve_failed", why), conn)
+            self._record(self._deny(rids.EGRESS_RESOLVE_FAILED, why), conn)
             return None
         out: list[str] = []
         for address in addresses:

@@ -25,6 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple, TypeVar
 
+from .. import rule_ids as rids
 from ..model import Decision
 from .acl import (
     DEFAULT_ALLOW,
@@ -362,7 +363,7 @@ class EgressProxy:
             self.served += 1
             conn = _Conn("http")
             why = f"the proxy is serving its limit of {self.config.max_connections} connections"
-            self._record(self._deny("egress.busy", why), conn)
+            self._record(self._deny(rids.EGRESS_BUSY, why), conn)
             with contextlib.suppress(ConnectionError, OSError):
                 writer.write(
                     b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
@@ -416,7 +417,7 @@ class EgressProxy:
         return identity, why
 
     def _allowed(self, conn: _Conn) -> Decision:
-        base = conn.admitted or Decision(verdict="allow", reasons=(), rule_ids=("egress.allowed",))
+        base = conn.admitted or Decision(verdict="allow", reasons=(), rule_ids=(rids.EGRESS_ALLOWED,))
         return base._replace(
             reasons=(*base.reasons, f"dialled {conn.address} for {conn.host}:{conn.port}"),
             policy_revision=self.acl.revision,
@@ -477,7 +478,7 @@ class EgressProxy:
         unrecorded: Decision | None = None
         if self.audit_healthy is not None and not self.audit_healthy():
             why = "the audit store cannot be written; refusing until a write succeeds"
-            unrecorded = self._deny("egress.audit", why)
+            unrecorded = self._deny(rids.EGRESS_AUDIT, why)
             if self.acl.mode != "report":
                 raise Refused(unrecorded, 503, SOCKS_FAILURE)
             unrecorded = unrecorded._replace(
@@ -490,8 +491,8 @@ class EgressProxy:
         if decision.verdict == "deny":
             if literal is not None:
                 conn.address, conn.address_class = str(literal), self._classify(literal).label
-            elif decision.rule_ids[0].startswith("egress.address."):  # localhost: loopback by name
-                conn.address_class = decision.rule_ids[0].removeprefix("egress.address.")
+            elif decision.rule_ids[0].startswith(rids.EGRESS_ADDRESS_PREFIX):  # localhost: loopback by name
+                conn.address_class = decision.rule_ids[0].removeprefix(rids.EGRESS_ADDRESS_PREFIX)
             raise Refused(decision)
         conn.admitted = unrecorded or decision
         session = conn.identity.session if conn.identity else ""
@@ -508,9 +509,9 @@ class EgressProxy:
             addresses = await self._resolve(normal_host(conn.host), conn.port)
         except (OSError, TimeoutError, UnicodeError, ValueError) as exc:
             why = f"cannot resolve {conn.host}: {type(exc).__name__}"
-            raise Refused(self._deny("egress.resolve_failed", why), 502, SOCKS_HOST_UNREACHABLE) from exc
+            raise Refused(self._deny(rids.EGRESS_RESOLVE_FAILED, why), 502, SOCKS_HOST_UNREACHABLE) from exc
         if not addresses:
-            raise Refused(self._deny("egress.resolve_failed", f"{conn.host} has no address"), 502, 4)
+            raise Refused(self._deny(rids.EGRESS_RESOLVE_FAILED, f"{conn.host} has no address"), 502, 4)
         for address in addresses:
             found_address = self._check_address(conn.host, address, conn.port)
             if found_address.verdict == "deny":  # one bad answer refuses the name: no rebinding games
@@ -552,7 +553,7 @@ class EgressProxy:
             conn.address_class = self._classify(address).label
             return reader, writer
         why = f"cannot connect to {conn.host}:{conn.port} ({type(last).__name__})"
-        raise Refused(self._deny("egress.connect_failed", why), 502, SOCKS_HOST_UNREACHABLE)
+        raise Refused(self._deny(rids.EGRESS_CONNECT_FAILED, why), 502, SOCKS_HOST_UNREACHABLE)
 
     # -- HTTP: CONNECT and absolute-form --------------------------------------------------------------
 
@@ -578,16 +579,18 @@ class EgressProxy:
                 if head.get("Transfer-Encoding") is not None:
                     # one request per connection, its body bounded by Content-Length: nothing pipelined
                     # behind it can reach the origin under another Host
-                    d = self._deny("egress.malformed", "a chunked request body: send Content-Length")
+                    d = self._deny(rids.EGRESS_MALFORMED, "a chunked request body: send Content-Length")
                     raise Refused(d, 411)
                 host_header = head.get("Host")
                 if host_header is not None:
                     named, _port = parse_authority(host_header, conn.port)
                     if named.lower().rstrip(".") != conn.host.lower().rstrip("."):
-                        d = self._deny("egress.host_mismatch", f"Host {named!r} differs from the URL's host")
+                        d = self._deny(
+                            rids.EGRESS_HOST_MISMATCH, f"Host {named!r} differs from the URL's host"
+                        )
                         raise Refused(d, 421)
         except BadRequest as exc:
-            self._record(self._deny("egress.malformed", f"bad request: {exc}"), conn)
+            self._record(self._deny(rids.EGRESS_MALFORMED, f"bad request: {exc}"), conn)
             await self._answer(writer, 400, str(exc))
             return
         except Refused as refused:
@@ -600,7 +603,7 @@ class EgressProxy:
             why = ""  # the agent process itself (no session credential) reaching the model API
         if why:
             status = 407 if conn.identity is None and "stopped" not in why and "closed" not in why else 403
-            self._record(self._deny("egress.auth" if status == 407 else "egress.killed", why), conn)
+            self._record(self._deny(rids.EGRESS_AUTH if status == 407 else rids.EGRESS_KILLED, why), conn)
             await self._answer(writer, status, why, auth=status == 407)
             return
         body_bytes, reported = b"", None
@@ -639,16 +642,16 @@ class EgressProxy:
             length = int(head.get("Content-Length") or 0)
         except ValueError as exc:
             raise Refused(
-                self._deny("egress.malformed", "a Content-Length that is not a number"), 400
+                self._deny(rids.EGRESS_MALFORMED, "a Content-Length that is not a number"), 400
             ) from exc
         if length > self.config.dlp_max_body:
             why = f"a body of {length} bytes is larger than the {self.config.dlp_max_body} the proxy scans"
-            raise Refused(self._deny("egress.dlp.outbound_unscanned", why))
+            raise Refused(self._deny(rids.EGRESS_DLP_OUTBOUND_UNSCANNED, why))
         try:
             body = await _within(reader.readexactly(length), self.config.head_timeout) if length else b""
         except (asyncio.IncompleteReadError, TimeoutError) as exc:
             raise Refused(
-                self._deny("egress.malformed", "the request body did not arrive whole"), 400
+                self._deny(rids.EGRESS_MALFORMED, "the request body did not arrive whole"), 400
             ) from exc
         shown = [f"{head.method} {head.target}"] + [
             f"{name}: {value}" for name, value in head.headers if name.lower() != "proxy-authorization"
@@ -720,7 +723,7 @@ class EgressProxy:
         methods = await _by(reader.readexactly(count), timeout)
         wanted = 2 if self.verifier is not None else 0
         if wanted not in methods:
-            self._record(self._deny("egress.auth", "SOCKS5 client offers no acceptable method"), conn)
+            self._record(self._deny(rids.EGRESS_AUTH, "SOCKS5 client offers no acceptable method"), conn)
             writer.write(b"\x05\xff")
             return
         writer.write(bytes((5, wanted)))
@@ -735,14 +738,14 @@ class EgressProxy:
             conn.identity, why = self._identify(creds)
             if why:
                 self._record(
-                    self._deny("egress.auth" if conn.identity is None else "egress.killed", why), conn
+                    self._deny(rids.EGRESS_AUTH if conn.identity is None else rids.EGRESS_KILLED, why), conn
                 )
                 writer.write(b"\x01\x01")
                 return
             writer.write(b"\x01\x00")
         version, command, _reserved, atyp = await _by(reader.readexactly(4), timeout)
         if version != 5:
-            self._record(self._deny("egress.malformed", "bad SOCKS5 request"), conn)
+            self._record(self._deny(rids.EGRESS_MALFORMED, "bad SOCKS5 request"), conn)
             return
         try:
             if atyp == 3:
@@ -752,12 +755,14 @@ class EgressProxy:
             conn.port = int.from_bytes(await _by(reader.readexactly(2), timeout), "big")
             conn.host = socks_target(atyp, raw)
         except BadRequest as exc:
-            self._record(self._deny("egress.malformed", f"bad SOCKS5 request: {exc}"), conn)
+            self._record(self._deny(rids.EGRESS_MALFORMED, f"bad SOCKS5 request: {exc}"), conn)
             writer.write(socks_reply(0x08))
             return
         conn.target = f"{conn.host}:{conn.port}"
         if command != 1:
-            self._record(self._deny("egress.malformed", f"SOCKS5 command {command} is not supported"), conn)
+            self._record(
+                self._deny(rids.EGRESS_MALFORMED, f"SOCKS5 command {command} is not supported"), conn
+            )
             writer.write(socks_reply(SOCKS_COMMAND_UNSUPPORTED))
             return
         try:
@@ -818,7 +823,7 @@ class EgressProxy:
                 if found is not None:
                     allow = self._dlp_decision(found)
             if why:
-                rule = "egress.sni_mismatch" if hello.sni else "egress.host_mismatch"
+                rule = rids.EGRESS_SNI_MISMATCH if hello.sni else rids.EGRESS_HOST_MISMATCH
                 if self.acl.mode != "report":
                     raise Refused(self._deny(rule, why))
                 allow = allow._replace(
@@ -829,10 +834,12 @@ class EgressProxy:
                 )
         except BadRequest as exc:
             down.cancel()
-            return self._deny("egress.malformed", f"tunnel: {exc}")
+            return self._deny(rids.EGRESS_MALFORMED, f"tunnel: {exc}")
         except TimeoutError:
             down.cancel()
-            return self._deny("egress.malformed", "tunnel: the client sent no complete first message in time")
+            return self._deny(
+                rids.EGRESS_MALFORMED, "tunnel: the client sent no complete first message in time"
+            )
         except Refused as refused:
             down.cancel()
             return refused.decision

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+from .. import rule_ids as rids
 from ..model import Decision
 
 Mode = Literal["enforce", "report", "open"]
@@ -61,24 +62,24 @@ class Refusal(NamedTuple):
 
 # rule id -> how it is refused (HTTP status, Anthropic error type); one table, read by the renderer
 REFUSALS: dict[str, tuple[int, str]] = {
-    "gateway.auth": (401, "authentication_error"),
-    "gateway.rate": (429, "rate_limit_error"),
-    "gateway.budget": (429, "rate_limit_error"),
-    "gateway.size": (413, "request_too_large"),
-    "gateway.body_timeout": (408, "timeout_error"),
-    "gateway.json": (400, "invalid_request_error"),
-    "gateway.model": (400, "invalid_request_error"),
-    "gateway.max_tokens": (400, "invalid_request_error"),
-    "gateway.dlp": (400, "invalid_request_error"),
-    "gateway.shape": (400, "invalid_request_error"),
-    "gateway.injection.tool_definition": (400, "invalid_request_error"),
-    "gateway.scan_failed": (500, "api_error"),
-    "gateway.store": (503, "api_error"),
-    "gateway.audit": (503, "api_error"),
+    rids.GATEWAY_AUTH: (401, "authentication_error"),
+    rids.GATEWAY_RATE: (429, "rate_limit_error"),
+    rids.GATEWAY_BUDGET: (429, "rate_limit_error"),
+    rids.GATEWAY_SIZE: (413, "request_too_large"),
+    rids.GATEWAY_BODY_TIMEOUT: (408, "timeout_error"),
+    rids.GATEWAY_JSON: (400, "invalid_request_error"),
+    rids.GATEWAY_MODEL: (400, "invalid_request_error"),
+    rids.GATEWAY_MAX_TOKENS: (400, "invalid_request_error"),
+    rids.GATEWAY_DLP: (400, "invalid_request_error"),
+    rids.GATEWAY_SHAPE: (400, "invalid_request_error"),
+    rids.GATEWAY_INJECTION_TOOL_DEFINITION: (400, "invalid_request_error"),
+    rids.GATEWAY_SCAN_FAILED: (500, "api_error"),
+    rids.GATEWAY_STORE: (503, "api_error"),
+    rids.GATEWAY_AUDIT: (503, "api_error"),
 }
 
 _REPORTABLE = frozenset(
-    {"gateway.rate", "gateway.budget", "gateway.model", "gateway.max_tokens", "gateway.audit"}
+    {rids.GATEWAY_RATE, rids.GATEWAY_BUDGET, rids.GATEWAY_MODEL, rids.GATEWAY_MAX_TOKENS, rids.GATEWAY_AUDIT}
 )
 
 ALLOW = Decision("allow", ("within the gateway's policy",), ())
@@ -105,38 +106,40 @@ def _admission(limits: Limits, facts: Facts) -> Decision:
         return ALLOW
     if not facts.authenticated:
         return _deny(
-            "gateway.auth",
+            rids.GATEWAY_AUTH,
             "invalid or missing Ramparts gateway token (set ANTHROPIC_AUTH_TOKEN to a token from "
             "`ramparts gateway token create`)",
             mode,
         )
     found: list[Decision] = []
     if facts.rate_wait is not None and limits.rate_per_minute is not None and facts.rate_wait > 0:
-        found.append(_deny("gateway.rate", f"more than {limits.rate_per_minute} requests per minute", mode))
+        found.append(
+            _deny(rids.GATEWAY_RATE, f"more than {limits.rate_per_minute} requests per minute", mode)
+        )
     if (
         facts.tokens_used is not None
         and limits.daily_tokens is not None
         and facts.tokens_used >= limits.daily_tokens
     ):
         found.append(
-            _deny("gateway.budget", f"the daily token budget ({limits.daily_tokens}) is used up", mode)
+            _deny(rids.GATEWAY_BUDGET, f"the daily token budget ({limits.daily_tokens}) is used up", mode)
         )
     if facts.body == "too_large":
-        found.append(_deny("gateway.size", f"the request exceeds {limits.max_request_bytes} bytes", mode))
+        found.append(_deny(rids.GATEWAY_SIZE, f"the request exceeds {limits.max_request_bytes} bytes", mode))
     elif facts.body == "body_timeout":
         found.append(
             _deny(
-                "gateway.body_timeout",
+                rids.GATEWAY_BODY_TIMEOUT,
                 f"the request body did not arrive within {limits.body_timeout:g} s",
                 mode,
             )
         )
     elif facts.body == "invalid":
-        found.append(_deny("gateway.json", facts.body_problem or "the body is not a JSON object", mode))
+        found.append(_deny(rids.GATEWAY_JSON, facts.body_problem or "the body is not a JSON object", mode))
     if facts.model_known and not _model_allowed(limits.models, facts.model):
         found.append(
             _deny(
-                "gateway.model",
+                rids.GATEWAY_MODEL,
                 f"model {str(facts.model)[:100]!r} is not allowed here; allowed: " + ", ".join(limits.models),
                 mode,
             )
@@ -149,7 +152,7 @@ def _admission(limits: Limits, facts: Facts) -> Decision:
     ):
         found.append(
             _deny(
-                "gateway.max_tokens",
+                rids.GATEWAY_MAX_TOKENS,
                 f"max_tokens {facts.max_tokens} is above the cap of {limits.max_tokens}",
                 mode,
             )
@@ -178,16 +181,16 @@ def _model_allowed(models: tuple[str, ...], model: str | None) -> bool:
 
 def refusal(decision: Decision, limits: Limits, facts: Facts, *, now: float) -> Refusal:
     """How a deny is rendered: the status and error type its rule id calls for, and when to retry."""
-    rule = decision.rule_ids[0] if decision.rule_ids else "gateway.store"
+    rule = decision.rule_ids[0] if decision.rule_ids else rids.GATEWAY_STORE
     family = rule
-    for prefix in ("gateway.dlp", "gateway.shape"):
+    for prefix in (rids.GATEWAY_DLP, rids.GATEWAY_SHAPE):
         if rule.startswith(prefix + "."):
             family = prefix
     status, kind = REFUSALS.get(family, (500, "api_error"))
     retry: float | None = None
-    if rule == "gateway.rate" and facts.rate_wait is not None:
+    if rule == rids.GATEWAY_RATE and facts.rate_wait is not None:
         retry = facts.rate_wait
-    elif rule == "gateway.budget":
+    elif rule == rids.GATEWAY_BUDGET:
         retry = 86400 - now % 86400
     return Refusal(status, kind, retry)
 
@@ -205,28 +208,32 @@ def shape_refused(rule: str, message: str) -> Decision:
 
 def tool_poisoned(message: str) -> Decision:
     """A tool definition that reads as a prompt injection (tool poisoning): refused in every mode."""
-    return Decision("deny", (message,), ("gateway.injection.tool_definition",))
+    return Decision("deny", (message,), (rids.GATEWAY_INJECTION_TOOL_DEFINITION,))
 
 
 def prompt_injection(message: str) -> Decision:
     """The user's prompt reads as a prompt injection and the policy blocks such prompts (enforce mode;
     report mode only records it)."""
-    return Decision("deny", (message,), ("gateway.injection.prompt",))
+    return Decision("deny", (message,), (rids.GATEWAY_INJECTION_PROMPT,))
 
 
 def scan_failed(problem: str) -> Decision:
     """The detectors failed: nothing goes out unscanned, in every mode."""
-    return Decision("deny", (f"the request could not be checked ({problem})",), ("gateway.scan_failed",))
+    return Decision("deny", (f"the request could not be checked ({problem})",), (rids.GATEWAY_SCAN_FAILED,))
 
 
 def store_failed() -> Decision:
     """The gateway's state store (vault, tokens, budget) failed: nothing is sent, in every mode."""
-    return Decision("deny", ("its state store is unavailable; the request was not sent",), ("gateway.store",))
+    return Decision(
+        "deny", ("its state store is unavailable; the request was not sent",), (rids.GATEWAY_STORE,)
+    )
 
 
 def audit_unhealthy(mode: Mode) -> Decision:
     """The audit store failed its last write: refuse (503) until a write succeeds, or in report mode
     let the request through recorded as a would-deny."""
     return _deny(
-        "gateway.audit", "its audit store failed the last write; requests are refused until it recovers", mode
+        rids.GATEWAY_AUDIT,
+        "its audit store failed the last write; requests are refused until it recovers",
+        mode,
     )

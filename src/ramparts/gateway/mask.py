@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
+from .. import rule_ids as rids
 from ..errors import GatewayError
 from ..model import Finding
 from .cache import ResultCache
@@ -273,7 +274,7 @@ class Masker:
                         where,
                         "document-unreadable",
                         "document",
-                        "gateway.documents.unreadable",
+                        rids.GATEWAY_DOCUMENTS_UNREADABLE,
                         self.documents.unreadable,
                         "",
                     )

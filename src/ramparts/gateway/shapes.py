@@ -23,6 +23,7 @@ import binascii
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, NamedTuple
 
+from .. import rule_ids as rids
 from ..errors import GatewayError
 
 TextFn = Callable[[str, str], str]
@@ -126,7 +127,7 @@ class ShapeRefused(GatewayError):
 
     @property
     def rule(self) -> str:
-        return "gateway.shape." + {"document source": "source"}.get(self.kind, self.kind)
+        return rids.GATEWAY_SHAPE_PREFIX + {"document source": "source"}.get(self.kind, self.kind)
 
     def error_body(self) -> dict[str, Any]:
         return {

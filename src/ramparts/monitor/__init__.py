@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
+from .. import rule_ids as rids
 from ..errors import PolicyError
 
 Severity = Literal["high", "medium", "low"]
@@ -82,14 +83,14 @@ class Rule(NamedTuple):
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule("rate.tool_calls", "rate", "high", threshold=30, window_seconds=60),
-    Rule("volume.reads", "reads", "medium", threshold=500),
-    Rule("spread.directories", "directories", "medium", threshold=20),
-    Rule("network.outside_allowlist", "network", "medium", allow=DEFAULT_ALLOW),
-    Rule("errors.rate", "error_rate", "medium", threshold=0.2, min_calls=10),
-    Rule("sequence.sensitive_read_then_network", "sequence", "high", within=5, paths=DEFAULT_SENSITIVE),
-    Rule("anomaly.user_baseline", "baseline", "medium", threshold=0.8, days=7),
-    Rule("dlp.outbound_burst", "dlp_blocks", "medium", threshold=2),
+    Rule(rids.RATE_TOOL_CALLS, "rate", "high", threshold=30, window_seconds=60),
+    Rule(rids.VOLUME_READS, "reads", "medium", threshold=500),
+    Rule(rids.SPREAD_DIRECTORIES, "directories", "medium", threshold=20),
+    Rule(rids.NETWORK_OUTSIDE_ALLOWLIST, "network", "medium", allow=DEFAULT_ALLOW),
+    Rule(rids.ERRORS_RATE, "error_rate", "medium", threshold=0.2, min_calls=10),
+    Rule(rids.SEQUENCE_SENSITIVE_READ_THEN_NETWORK, "sequence", "high", within=5, paths=DEFAULT_SENSITIVE),
+    Rule(rids.ANOMALY_USER_BASELINE, "baseline", "medium", threshold=0.8, days=7),
+    Rule(rids.DLP_OUTBOUND_BURST, "dlp_blocks", "medium", threshold=2),
 )
 
 
@@ -396,7 +397,7 @@ def view(record: Any) -> RecordView:
         path=path,
         host=host,
         findings=findings,
-        outbound=any(str(r).startswith("dlp.outbound") for r in record.rule_ids),
+        outbound=any(str(r).startswith(rids.DLP_OUTBOUND) for r in record.rule_ids),
     )
 
 

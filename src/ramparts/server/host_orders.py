@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
+from .. import rule_ids as rids
 from .._util import utc_stamp
 
 MAX_GRANT_MINUTES = 480.0
@@ -42,7 +43,7 @@ def _record(
     from ..model import Decision
     from ..session.store import this_host
 
-    rule = "session.end" if order.get("kind") == "end" else "session.reauth"
+    rule = rids.SESSION_END if order.get("kind") == "end" else rids.SESSION_REAUTH
     record = build_record(
         Decision(
             "allow" if verdict == "allow" else "deny", (reason,), (rule,), decision_id=os.urandom(12).hex()

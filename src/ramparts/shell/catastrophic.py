@@ -22,6 +22,7 @@ import posixpath
 import re
 from collections.abc import Iterable
 
+from .. import rule_ids as rids
 from .unwrap import options
 
 SYSTEM_FOLDERS = options(
@@ -112,7 +113,7 @@ def catastrophic(
                 target = resolve(word, cwd, home)
                 if _vital(target, home):
                     found.setdefault(
-                        "shell.catastrophic.wipe", f"`rm` removes all of {target} (wipes {word!r})"
+                        rids.SHELL_CATASTROPHIC_WIPE, f"`rm` removes all of {target} (wipes {word!r})"
                     )
         elif name == "find" and ("-delete" in args or _find_removes(args)):
             for word in args:
@@ -120,30 +121,32 @@ def catastrophic(
                     break
                 target = resolve(word, cwd, home)
                 if _vital(target, home):
-                    found.setdefault("shell.catastrophic.wipe", f"`find` deletes everything below {target}")
+                    found.setdefault(
+                        rids.SHELL_CATASTROPHIC_WIPE, f"`find` deletes everything below {target}"
+                    )
         elif name in _PERMISSIONS and _recursive(args, "R"):
             for word in _operands(args):
                 target = resolve(word, cwd, home)
                 if _vital(target, home):
                     found.setdefault(
-                        "shell.catastrophic.recursive_permissions",
+                        rids.SHELL_CATASTROPHIC_RECURSIVE_PERMISSIONS,
                         f"`{name} -R` changes every file below {target}",
                     )
         elif name.startswith(("mkfs", "newfs_")) or name in _MKFS:
-            found.setdefault("shell.catastrophic.mkfs", f"`{name}` makes a file system or erases a disk")
+            found.setdefault(rids.SHELL_CATASTROPHIC_MKFS, f"`{name}` makes a file system or erases a disk")
         elif name == "wipefs" and ({"a", "o"} & _flags(args)[0] or {"--all", "--offset"} & _flags(args)[1]):
-            found.setdefault("shell.catastrophic.mkfs", "`wipefs` erases file system signatures")
+            found.setdefault(rids.SHELL_CATASTROPHIC_MKFS, "`wipefs` erases file system signatures")
         elif name == "diskutil" and any(w.lower() in _DISKUTIL_ERASE for w in args[:2]):
-            found.setdefault("shell.catastrophic.mkfs", "`diskutil` erases or repartitions a disk")
+            found.setdefault(rids.SHELL_CATASTROPHIC_MKFS, "`diskutil` erases or repartitions a disk")
         elif name == "killall5" or (name == "kill" and "-1" in _kill_targets(args)):
-            found.setdefault("shell.catastrophic.kill_all", f"`{name}` signals every process (pid -1)")
+            found.setdefault(rids.SHELL_CATASTROPHIC_KILL_ALL, f"`{name}` signals every process (pid -1)")
     for path in writes:
         if BLOCK_DEVICE.fullmatch(path):
-            found.setdefault("shell.catastrophic.block_device", f"writes to the device {path}")
+            found.setdefault(rids.SHELL_CATASTROPHIC_BLOCK_DEVICE, f"writes to the device {path}")
     bomb = fork_bomb(text)
     if bomb:
         found.setdefault(
-            "shell.catastrophic.fork_bomb", f"the function {bomb!r} starts itself repeatedly (a fork bomb)"
+            rids.SHELL_CATASTROPHIC_FORK_BOMB, f"the function {bomb!r} starts itself repeatedly (a fork bomb)"
         )
     return list(found.items())
 

@@ -21,6 +21,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple
 
+from .. import rule_ids as rids
 from .unwrap import options
 
 Verdict = Literal["deny", "ask"]
@@ -41,28 +42,28 @@ class GitFinding(NamedTuple):
 
 
 RULES: dict[str, str] = {
-    "git.push_protected": "a push to a protected branch (or to every branch: --all, ':', refs/heads/*)",
-    "git.push_force": "a forced push (-f, --force, --force-with-lease, --force-if-includes, +refspec)",
-    "git.push_mirror": "git push --mirror (or remote.<name>.mirror) makes the remote a copy, deleting",
-    "git.push_delete": "a push that deletes remote branches (--delete, :branch, --prune)",
-    "git.push_no_verify": "git push --no-verify skips the pre-push hook",
-    "git.push_unknown": "a push whose target branch cannot be known (no refspec, current branch unknown)",
-    "git.push_config": "push.default or remote.<name>.push changed, so a plain push goes elsewhere",
-    "git.push_plumbing": "a push that bypasses the porcelain or its hooks (send-pack, --receive-pack)",
-    "git.push": "a push to a branch that is not protected (settings.push)",
-    "git.commit_no_verify": "commit, merge, am or pull with --no-verify skips the commit hooks",
-    "git.rebase": "git rebase, or git pull --rebase, rewrites history",
-    "git.reset_hard": "git reset --hard discards uncommitted work",
-    "git.clean": "git clean deletes untracked files",
-    "git.discard_changes": "checkout --force / switch --discard-changes throws away local changes",
-    "git.hooks_path": "core.hooksPath changed (config or -c): the hooks that guard pushes stop running",
-    "git.remote": "a remote's URL added or changed (remote add/set-url/rename, remote.*.url, insteadOf)",
-    "git.history_rewrite": "filter-branch or filter-repo rewrites every commit",
-    "git.update_ref_delete": "git update-ref -d, --stdin or a zero new value deletes refs",
-    "git.branch_delete_protected": "a protected branch deleted or renamed",
-    "git.branch_force_protected": "a protected branch reset or overwritten (branch -f, -M, -C, checkout -B)",
-    "git.alias": "an alias that runs a shell or a guarded git command, or a subcommand hidden behind -c alias",
-    "git.opaque": "git cannot be read statically (unknown global option, autocorrected subcommand)",
+    rids.GIT_PUSH_PROTECTED: "a push to a protected branch (or to every branch: --all, ':', refs/heads/*)",
+    rids.GIT_PUSH_FORCE: "a forced push (-f, --force, --force-with-lease, --force-if-includes, +refspec)",
+    rids.GIT_PUSH_MIRROR: "git push --mirror (or remote.<name>.mirror) makes the remote a copy, deleting",
+    rids.GIT_PUSH_DELETE: "a push that deletes remote branches (--delete, :branch, --prune)",
+    rids.GIT_PUSH_NO_VERIFY: "git push --no-verify skips the pre-push hook",
+    rids.GIT_PUSH_UNKNOWN: "a push whose target branch cannot be known (no refspec, current branch unknown)",
+    rids.GIT_PUSH_CONFIG: "push.default or remote.<name>.push changed, so a plain push goes elsewhere",
+    rids.GIT_PUSH_PLUMBING: "a push that bypasses the porcelain or its hooks (send-pack, --receive-pack)",
+    rids.GIT_PUSH: "a push to a branch that is not protected (settings.push)",
+    rids.GIT_COMMIT_NO_VERIFY: "commit, merge, am or pull with --no-verify skips the commit hooks",
+    rids.GIT_REBASE: "git rebase, or git pull --rebase, rewrites history",
+    rids.GIT_RESET_HARD: "git reset --hard discards uncommitted work",
+    rids.GIT_CLEAN: "git clean deletes untracked files",
+    rids.GIT_DISCARD_CHANGES: "checkout --force / switch --discard-changes throws away local changes",
+    rids.GIT_HOOKS_PATH: "core.hooksPath changed (config or -c): the hooks that guard pushes stop running",
+    rids.GIT_REMOTE: "a remote's URL added or changed (remote add/set-url/rename, remote.*.url, insteadOf)",
+    rids.GIT_HISTORY_REWRITE: "filter-branch or filter-repo rewrites every commit",
+    rids.GIT_UPDATE_REF_DELETE: "git update-ref -d, --stdin or a zero new value deletes refs",
+    rids.GIT_BRANCH_DELETE_PROTECTED: "a protected branch deleted or renamed",
+    rids.GIT_BRANCH_FORCE_PROTECTED: "a protected branch reset or overwritten (branch -f, -M, -C, checkout -B)",
+    rids.GIT_ALIAS: "an alias that runs a shell or a guarded git command, or a subcommand hidden behind -c alias",
+    rids.GIT_OPAQUE: "git cannot be read statically (unknown global option, autocorrected subcommand)",
 }
 """Every rule id :func:`check_git` can return, with what it means."""
 
@@ -376,20 +377,20 @@ def _push_configs(ctx: Ctx, what: str) -> list[GitFinding]:
         key = config.key.lower()
         if key == "push.default" and (config.value is None or config.value.lower() not in _PUSH_DEFAULT_SAFE):
             out.append(
-                _deny("git.push_config", f"{what} with -c {config.word}: a plain push can update main")
+                _deny(rids.GIT_PUSH_CONFIG, f"{what} with -c {config.word}: a plain push can update main")
             )
         elif key.startswith("remote.") and key.endswith(".push"):
-            out.append(_deny("git.push_config", f"{what} with -c {config.word} changes what is pushed"))
+            out.append(_deny(rids.GIT_PUSH_CONFIG, f"{what} with -c {config.word} changes what is pushed"))
         elif (
             key.startswith("remote.")
             and key.endswith(".mirror")
             and (config.value or "x").lower() not in _FALSE
         ):
-            out.append(_deny("git.push_mirror", f"{what} with -c {config.word} mirrors every ref"))
+            out.append(_deny(rids.GIT_PUSH_MIRROR, f"{what} with -c {config.word} mirrors every ref"))
         elif (key.startswith("remote.") and key.endswith((".url", ".pushurl"))) or (
             key.startswith("url.") and key.endswith(("insteadof", "pushinsteadof"))
         ):
-            out.append(_deny("git.remote", f"{what} with -c {config.word} changes where it pushes"))
+            out.append(_deny(rids.GIT_REMOTE, f"{what} with -c {config.word} changes where it pushes"))
     return out
 
 
@@ -400,24 +401,24 @@ def _push(ctx: Ctx, args: Sequence[str], name: str = "git push") -> list[GitFind
     for option in p.options:
         w = option.word
         if option.name in _FORCE:
-            out.append(_deny("git.push_force", f"{name} {w} overwrites remote history"))
+            out.append(_deny(rids.GIT_PUSH_FORCE, f"{name} {w} overwrites remote history"))
         elif option.name == "mirror":
             out.append(
-                _deny("git.push_mirror", f"{name} {w} makes the remote a copy, deleting its other refs")
+                _deny(rids.GIT_PUSH_MIRROR, f"{name} {w} makes the remote a copy, deleting its other refs")
             )
         elif option.name in ("delete", "prune"):
-            out.append(_deny("git.push_delete", f"{name} {w} deletes remote branches"))
+            out.append(_deny(rids.GIT_PUSH_DELETE, f"{name} {w} deletes remote branches"))
         elif option.name == "no-verify":
-            out.append(_deny("git.push_no_verify", f"{name} {w} skips the pre-push hook"))
+            out.append(_deny(rids.GIT_PUSH_NO_VERIFY, f"{name} {w} skips the pre-push hook"))
         elif option.name in ("receive-pack", "exec"):
-            out.append(_deny("git.push_plumbing", f"{name} {w} runs another program on the remote side"))
+            out.append(_deny(rids.GIT_PUSH_PLUMBING, f"{name} {w} runs another program on the remote side"))
         elif option.name in ("all", "branches"):
             out.append(
-                _deny("git.push_protected", f"{name} {w} pushes every branch, protected ones included")
+                _deny(rids.GIT_PUSH_PROTECTED, f"{name} {w} pushes every branch, protected ones included")
             )
         elif option.name == "recurse-submodules" and (option.value or "").lower() in ("on-demand", "only"):
             out.append(
-                _deny("git.push_unknown", f"{name} {w} also pushes submodules to branches not named here")
+                _deny(rids.GIT_PUSH_UNKNOWN, f"{name} {w} also pushes submodules to branches not named here")
             )
     repo_opt = p.has("repo")
     positional = list(p.positional)
@@ -432,7 +433,7 @@ def _push(ctx: Ctx, args: Sequence[str], name: str = "git push") -> list[GitFind
         if current is None:
             out.append(
                 _deny(
-                    "git.push_unknown",
+                    rids.GIT_PUSH_UNKNOWN,
                     f"{name} with no refspec pushes the current branch, which is not known here "
                     "(name it: git push origin BRANCH)",
                 )
@@ -440,7 +441,8 @@ def _push(ctx: Ctx, args: Sequence[str], name: str = "git push") -> list[GitFind
         elif protected(current, s):
             out.append(
                 _deny(
-                    "git.push_protected", f"{name} to protected branch {current} (current branch, no refspec)"
+                    rids.GIT_PUSH_PROTECTED,
+                    f"{name} to protected branch {current} (current branch, no refspec)",
                 )
             )
         else:
@@ -458,7 +460,7 @@ def _push(ctx: Ctx, args: Sequence[str], name: str = "git push") -> list[GitFind
         targets.append("tags")
     if not any(f.verdict == "deny" for f in out) and s.push != "allow":
         where = ", ".join(dict.fromkeys(targets)) or "the remote"
-        out.append(_f("git.push", s.push, f"{name} to {repo} ({where}) needs review (git push setting)"))
+        out.append(_f(rids.GIT_PUSH, s.push, f"{name} to {repo} ({where}) needs review (git push setting)"))
     return out
 
 
@@ -470,26 +472,26 @@ def _refspec(ctx: Ctx, spec: str, name: str, targets: list[str]) -> list[GitFind
         return out
     if body.startswith("+"):
         body = body[1:]
-        out.append(_deny("git.push_force", f"{name} {spec}: the leading + forces the update"))
+        out.append(_deny(rids.GIT_PUSH_FORCE, f"{name} {spec}: the leading + forces the update"))
     src, colon, dst = body.rpartition(":") if ":" in body else (body, "", "")
     if colon and not src and not dst:
         out.append(
-            _deny("git.push_protected", f"{name} ':' pushes every branch both sides have, main included")
+            _deny(rids.GIT_PUSH_PROTECTED, f"{name} ':' pushes every branch both sides have, main included")
         )
         return out
     if colon and not src:
-        out.append(_deny("git.push_delete", f"{name} {spec} deletes remote branch {dst}"))
+        out.append(_deny(rids.GIT_PUSH_DELETE, f"{name} {spec} deletes remote branch {dst}"))
     if not colon or not dst:
         dst = src
     if dst in ("HEAD", "@"):
         if ctx.current is None:
-            out.append(_deny("git.push_unknown", f"{name} {spec}: the current branch is not known here"))
+            out.append(_deny(rids.GIT_PUSH_UNKNOWN, f"{name} {spec}: the current branch is not known here"))
             return out
         dst = ctx.current
     for branch in _branch_names(dst):
         pattern = _may_hit(branch, s) if _wild(branch) else protected(branch, s)
         if pattern:
-            out.append(_deny("git.push_protected", f"{name} to protected branch {branch} ({spec})"))
+            out.append(_deny(rids.GIT_PUSH_PROTECTED, f"{name} to protected branch {branch} ({spec})"))
             return out
     targets.append(dst)
     return out
@@ -527,7 +529,7 @@ def _no_verify(table: OptionTable, what: str) -> Callable[[Ctx, Sequence[str]], 
         option = parse(args, table).has("no-verify")
         if option is None:
             return []
-        return [_deny("git.commit_no_verify", f"git {what} {option.word} skips the {_HOOKS[what]} hooks")]
+        return [_deny(rids.GIT_COMMIT_NO_VERIFY, f"git {what} {option.word} skips the {_HOOKS[what]} hooks")]
 
     return check
 
@@ -555,13 +557,13 @@ def _pull(ctx: Ctx, args: Sequence[str]) -> list[GitFinding]:
             if key == "pull.rebase" or (key.startswith("branch.") and key.endswith(".rebase")):
                 rebase = f"git -c {config.word} pull" if (config.value or "x").lower() not in _FALSE else ""
     if rebase:
-        out.append(_deny("git.rebase", f"{rebase} rebases the current branch (rewrites its history)"))
+        out.append(_deny(rids.GIT_REBASE, f"{rebase} rebases the current branch (rewrites its history)"))
     return out
 
 
 def _rebase(ctx: Ctx, args: Sequence[str]) -> list[GitFinding]:
     shown = " ".join(["git rebase", *args[:2]])
-    return [_deny("git.rebase", f"{shown}: git rebase rewrites history")]
+    return [_deny(rids.GIT_REBASE, f"{shown}: git rebase rewrites history")]
 
 
 _RESET = _table(
@@ -574,7 +576,7 @@ def _reset(ctx: Ctx, args: Sequence[str]) -> list[GitFinding]:
     option = parse(args, _RESET).has("hard")
     if option is None:
         return []
-    return [_deny("git.reset_hard", f"git reset {option.word} discards uncommitted changes")]
+    return [_deny(rids.GIT_RESET_HARD, f"git reset {option.word} discards uncommitted changes")]
 
 
 _CLEAN = _table("quiet|q dry-run|n force|f interactive|i d exclude|e= x X")
@@ -587,13 +589,13 @@ def _clean(ctx: Ctx, args: Sequence[str]) -> list[GitFinding]:
         return []
     forced = p.has("force") or interactive
     if forced:
-        return [_deny("git.clean", f"git clean {forced.word} deletes untracked files")]
+        return [_deny(rids.GIT_CLEAN, f"git clean {forced.word} deletes untracked files")]
     config = ctx.config("clean.requireforce")
     if config and (config.value or "").lower() in _FALSE:
-        return [_deny("git.clean", f"git -c {config.word} clean deletes untracked files without -f")]
+        return [_deny(rids.GIT_CLEAN, f"git -c {config.word} clean deletes untracked files without -f")]
     return [
         _f(
-            "git.clean",
+            rids.GIT_CLEAN,
             "ask",
             "git clean deletes untracked files if the repository sets clean.requireForce=false",
         )
@@ -617,7 +619,7 @@ def _checkout(table: OptionTable, what: str) -> Callable[[Ctx, Sequence[str]], l
         for option in parse(args, table).options:
             if option.name in ("force", "discard-changes"):
                 out.append(
-                    _f("git.discard_changes", "ask", f"git {what} {option.word} discards local changes")
+                    _f(rids.GIT_DISCARD_CHANGES, "ask", f"git {what} {option.word} discards local changes")
                 )
             elif (
                 option.name in ("B", "force-create")
@@ -626,7 +628,7 @@ def _checkout(table: OptionTable, what: str) -> Callable[[Ctx, Sequence[str]], l
             ):
                 out.append(
                     _deny(
-                        "git.branch_force_protected",
+                        rids.GIT_BRANCH_FORCE_PROTECTED,
                         f"git {what} {option.word} {option.value} resets protected branch {option.value}",
                     )
                 )
@@ -654,7 +656,9 @@ def config_findings(
     lk = k.lower()
     if lk == "core.hookspath":
         return [
-            _deny("git.hooks_path", f"{shown} changes core.hooksPath: the push and commit hooks stop running")
+            _deny(
+                rids.GIT_HOOKS_PATH, f"{shown} changes core.hooksPath: the push and commit hooks stop running"
+            )
         ]
     if lk.startswith("alias.") and not unset:
         alias = k[len("alias.") :]
@@ -664,28 +668,28 @@ def config_findings(
     if (lk.startswith("remote.") and lk.endswith((".url", ".pushurl"))) or (
         lk.startswith("url.") and lk.endswith(("insteadof", "pushinsteadof"))
     ):
-        return [_deny("git.remote", f"{shown} changes where pushes go ({k})")]
+        return [_deny(rids.GIT_REMOTE, f"{shown} changes where pushes go ({k})")]
     if lk == "push.default" and (value is None or value.lower() not in _PUSH_DEFAULT_SAFE):
-        return [_deny("git.push_config", f"{shown}: push.default={value} lets a plain push update main")]
+        return [_deny(rids.GIT_PUSH_CONFIG, f"{shown}: push.default={value} lets a plain push update main")]
     if lk.startswith("remote.") and lk.endswith((".push", ".mirror")):
-        return [_deny("git.push_config", f"{shown} changes what a plain push sends ({k})")]
+        return [_deny(rids.GIT_PUSH_CONFIG, f"{shown} changes what a plain push sends ({k})")]
     return []
 
 
 def _alias_value(ctx: Ctx, alias: str, value: str | None, shown: str) -> list[GitFinding]:
     if value is None:
-        return [_deny("git.alias", f"{shown} defines alias {alias} from a value not visible here")]
+        return [_deny(rids.GIT_ALIAS, f"{shown} defines alias {alias} from a value not visible here")]
     if value.lstrip().startswith("!"):
-        return [_deny("git.alias", f"{shown}: alias {alias} runs a shell command")]
+        return [_deny(rids.GIT_ALIAS, f"{shown}: alias {alias} runs a shell command")]
     try:
         words = shlex.split(value)
     except ValueError:
-        return [_deny("git.alias", f"{shown}: alias {alias} cannot be read")]
+        return [_deny(rids.GIT_ALIAS, f"{shown}: alias {alias} cannot be read")]
     if ctx.depth > 3:
-        return [_deny("git.alias", f"{shown}: alias {alias} nests too deeply")]
+        return [_deny(rids.GIT_ALIAS, f"{shown}: alias {alias} nests too deeply")]
     inner = _check(["git", *words], ctx.settings, None, ctx.depth + 1)
     if inner:
-        return [_deny("git.alias", f"{shown}: alias {alias} runs a guarded command ({inner[0].reason})")]
+        return [_deny(rids.GIT_ALIAS, f"{shown}: alias {alias} runs a guarded command ({inner[0].reason})")]
     return []
 
 
@@ -697,12 +701,12 @@ def _config(ctx: Ctx, args: Sequence[str]) -> list[GitFinding]:
         action = positional.pop(0)
     shown = "git config " + " ".join(args[:6])
     if action == "edit":
-        return [_deny("git.hooks_path", "git config --edit can change core.hooksPath and the remotes")]
+        return [_deny(rids.GIT_HOOKS_PATH, "git config --edit can change core.hooksPath and the remotes")]
     if action in ("rename-section", "remove-section"):
         section = _config_key(positional[0]) if positional else ""
         head = section.split(".")[0].lower()
         if head in ("core", "remote", "url", "push"):
-            rule = "git.hooks_path" if head == "core" else "git.remote"
+            rule = rids.GIT_HOOKS_PATH if head == "core" else rids.GIT_REMOTE
             return [_deny(rule, f"{shown} changes the {section} section")]
         return []
     if not positional or (action is None and p.has(*_CONFIG_READS)):
@@ -726,12 +730,12 @@ def _remote(ctx: Ctx, args: Sequence[str]) -> list[GitFinding]:
     p = parse(args, _table("verbose|v", stop=True))
     if p.positional and p.positional[0] in ("add", "set-url", "rename"):
         sub = " ".join(p.positional[:4])
-        return [_deny("git.remote", f"git remote {sub} changes where pushes go")]
+        return [_deny(rids.GIT_REMOTE, f"git remote {sub} changes where pushes go")]
     return []
 
 
 def _history(ctx: Ctx, args: Sequence[str], what: str) -> list[GitFinding]:
-    return [_deny("git.history_rewrite", f"git {what} rewrites every commit")]
+    return [_deny(rids.GIT_HISTORY_REWRITE, f"git {what} rewrites every commit")]
 
 
 _UPDATE_REF = _table("m= d no-deref z stdin create-reflog")
@@ -740,16 +744,18 @@ _UPDATE_REF = _table("m= d no-deref z stdin create-reflog")
 def _update_ref(ctx: Ctx, args: Sequence[str]) -> list[GitFinding]:
     p = parse(args, _UPDATE_REF)
     if option := p.has("d", "stdin"):
-        return [_deny("git.update_ref_delete", f"git update-ref {option.word} can delete refs")]
+        return [_deny(rids.GIT_UPDATE_REF_DELETE, f"git update-ref {option.word} can delete refs")]
     if len(p.positional) > 1 and p.positional[1] and set(p.positional[1]) == {"0"}:
         return [
-            _deny("git.update_ref_delete", f"git update-ref {p.positional[0]} with a zero value deletes it")
+            _deny(
+                rids.GIT_UPDATE_REF_DELETE, f"git update-ref {p.positional[0]} with a zero value deletes it"
+            )
         ]
     if p.positional:
         for branch in _branch_names(p.positional[0]) if p.positional[0].startswith("refs/") else []:
             if protected(branch, ctx.settings):
                 return [
-                    _deny("git.branch_force_protected", f"git update-ref moves protected branch {branch}")
+                    _deny(rids.GIT_BRANCH_FORCE_PROTECTED, f"git update-ref moves protected branch {branch}")
                 ]
     return []
 
@@ -775,7 +781,7 @@ def _branch(ctx: Ctx, args: Sequence[str]) -> list[GitFinding]:
             if protected(name, s):
                 out.append(
                     _deny(
-                        "git.branch_delete_protected",
+                        rids.GIT_BRANCH_DELETE_PROTECTED,
                         f"git branch {option.word} deletes protected branch {name}",
                     )
                 )
@@ -787,20 +793,21 @@ def _branch(ctx: Ctx, args: Sequence[str]) -> list[GitFinding]:
         if moving and old is None:
             out.append(
                 _deny(
-                    "git.branch_delete_protected",
+                    rids.GIT_BRANCH_DELETE_PROTECTED,
                     f"git branch {option.word} renames the current branch, which is not known here",
                 )
             )
         elif moving and protected(old or "", s):
             out.append(
                 _deny(
-                    "git.branch_delete_protected", f"git branch {option.word} renames protected branch {old}"
+                    rids.GIT_BRANCH_DELETE_PROTECTED,
+                    f"git branch {option.word} renames protected branch {old}",
                 )
             )
         if new and force and protected(new, s):
             out.append(
                 _deny(
-                    "git.branch_force_protected",
+                    rids.GIT_BRANCH_FORCE_PROTECTED,
                     f"git branch {option.word} overwrites protected branch {new}",
                 )
             )
@@ -808,7 +815,7 @@ def _branch(ctx: Ctx, args: Sequence[str]) -> list[GitFinding]:
     if force and names and protected(names[0], s):
         out.append(
             _deny(
-                "git.branch_force_protected",
+                rids.GIT_BRANCH_FORCE_PROTECTED,
                 f"git branch {force.word} {names[0]} resets protected branch {names[0]}",
             )
         )
@@ -817,7 +824,9 @@ def _branch(ctx: Ctx, args: Sequence[str]) -> list[GitFinding]:
 
 def _plumbing_push(what: str) -> Callable[[Ctx, Sequence[str]], list[GitFinding]]:
     def check(ctx: Ctx, args: Sequence[str]) -> list[GitFinding]:
-        return [_deny("git.push_plumbing", f"git {what} pushes without git push's checks and pre-push hook")]
+        return [
+            _deny(rids.GIT_PUSH_PLUMBING, f"git {what} pushes without git push's checks and pre-push hook")
+        ]
 
     return check
 
@@ -826,7 +835,7 @@ def _vcs_bridge(subs: frozenset[str], what: str) -> Callable[[Ctx, Sequence[str]
     def check(ctx: Ctx, args: Sequence[str]) -> list[GitFinding]:
         first = next((a for a in args if not a.startswith("-")), "")
         if first in subs:
-            return [_deny("git.push_plumbing", f"git {what} {first} pushes commits to another system")]
+            return [_deny(rids.GIT_PUSH_PLUMBING, f"git {what} {first} pushes commits to another system")]
         return []
 
     return check
@@ -841,7 +850,7 @@ def _subtree(ctx: Ctx, args: Sequence[str]) -> list[GitFinding]:
         return []
     rest = list(p.positional[1:])
     if len(rest) < 2:
-        return [_deny("git.push_unknown", "git subtree push without a branch")]
+        return [_deny(rids.GIT_PUSH_UNKNOWN, "git subtree push without a branch")]
     repo, ref = rest[0], rest[1]
     force = "+" if ref.startswith("+") else ""
     dst = ref.rpartition(":")[2] or ref.lstrip("+")
@@ -942,14 +951,14 @@ def check_git(
     try:
         findings = _check(argv, settings, current_branch, 0)
     except Exception as exc:  # noqa: BLE001 - an unreadable command must not pass
-        return (_deny("git.opaque", f"git command could not be read ({type(exc).__name__})"),)
+        return (_deny(rids.GIT_OPAQUE, f"git command could not be read ({type(exc).__name__})"),)
     return tuple(dict.fromkeys(findings))
 
 
 def _check(argv: Sequence[str], settings: GitSettings, current: str | None, depth: int) -> list[GitFinding]:
     inv = invocation(argv)
     if inv.problem:
-        return [_deny("git.opaque", inv.problem)]
+        return [_deny(rids.GIT_OPAQUE, inv.problem)]
     if current is not None and current.startswith("refs/heads/"):
         current = current[len("refs/heads/") :]
     ctx = Ctx(settings, None if inv.moved else current, inv.configs, depth)
@@ -967,7 +976,7 @@ def _check(argv: Sequence[str], settings: GitSettings, current: str | None, dept
         return out
     if sub.lower() in aliases and sub not in KNOWN:
         out.append(
-            _deny("git.alias", f"git {sub} is an alias defined on the command line (-c alias.{sub}=…)")
+            _deny(rids.GIT_ALIAS, f"git {sub} is an alias defined on the command line (-c alias.{sub}=…)")
         )
         return out
     handler = _HANDLERS.get(sub)
@@ -982,7 +991,7 @@ def _check(argv: Sequence[str], settings: GitSettings, current: str | None, dept
                 verdict: Verdict = "deny" if any(f.verdict == "deny" for f in found) else "ask"
                 out.append(
                     GitFinding(
-                        "git.opaque",
+                        rids.GIT_OPAQUE,
                         verdict,
                         f"git {sub} is not a git command; with help.autocorrect git runs git {target}: "
                         f"{found[0].reason}",

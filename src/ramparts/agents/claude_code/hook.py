@@ -17,6 +17,7 @@ import sys
 import time
 from typing import IO, Any
 
+from ... import rule_ids as rids
 from ..._locations import policy_ref, state_dir
 from ..._util import utc_stamp
 from ...errors import HookInputError, PolicyError, RampartsError
@@ -152,7 +153,7 @@ class Hook:
         if not self._deadline_hit and not self.answered:
             self._deadline_hit = True
             self._arm_in(self.reserve_ms / 1000)
-            self._record_error(reason, "hook.deadline")
+            self._record_error(reason, rids.HOOK_DEADLINE)
         code = self.fail(reason)
         os._exit(code)
 
@@ -329,10 +330,10 @@ class Hook:
         store = self._store()
         store.append(to_json(record))
         if decision.verdict == "deny" and any(
-            r.startswith("dlp.") and not r.startswith("dlp.outbound") for r in decision.rule_ids
+            r.startswith("dlp.") and not r.startswith(rids.DLP_OUTBOUND) for r in decision.rule_ids
         ):
             store.append(to_json(_dlp_record(record)))  # the DLP block log: what was kept from the model
-        if decision.verdict == "deny" and any(r.startswith("dlp.outbound") for r in decision.rule_ids):
+        if decision.verdict == "deny" and any(r.startswith(rids.DLP_OUTBOUND) for r in decision.rule_ids):
             store.append(to_json(_outbound_record(record, outbound, sinks)))  # what was kept from a sink
         self._apply_effects(sessions, event, decision, name)
         self._disarm()  # durable now: what the record says is what Claude Code will be told
@@ -370,7 +371,7 @@ class Hook:
                     f"rule {asked[0]} asks a remote approver and no control plane is configured "
                     "(server.url or RAMPARTS_SERVER)",
                 ),
-                rule_ids=(*decision.rule_ids, "server.approval"),
+                rule_ids=(*decision.rule_ids, rids.SERVER_APPROVAL),
             )
         deadline = (
             min(policy.hook.deadline_ms, self.deadline_ms)
@@ -389,12 +390,12 @@ class Hook:
         local = [rid for rid in decision.rule_ids if rid not in remote_rules]
         if verdict == "allow" and not everything and local:
             return decision._replace(  # the remote rules are answered; the others still ask the user
-                reasons=(*decision.reasons, why), rule_ids=(*decision.rule_ids, "server.approval")
+                reasons=(*decision.reasons, why), rule_ids=(*decision.rule_ids, rids.SERVER_APPROVAL)
             )
         return decision._replace(
             verdict="allow" if verdict == "allow" else "deny",
             reasons=(*decision.reasons, why),
-            rule_ids=(*decision.rule_ids, "server.approval"),
+            rule_ids=(*decision.rule_ids, rids.SERVER_APPROVAL),
         )
 
     def _apply_effects(self, sessions: Any, event: Event, decision: Decision, name: str) -> None:
@@ -424,7 +425,7 @@ class Hook:
             self.store = AuditStore.open(self.state_dir, busy_timeout_ms=max(self.deadline_ms // 2, 100))
         return self.store
 
-    def _record_error(self, reason: str, rule: str = "hook.error") -> None:
+    def _record_error(self, reason: str, rule: str = rids.HOOK_ERROR) -> None:
         """Best effort: put the failure itself in the audit trail (the answer is a deny either way)."""
         try:
             from ...detect.redact import Redactor, load_key
@@ -446,7 +447,7 @@ class Hook:
                 user=_user(),
                 host=_host(),
                 session=session if isinstance(session, str) else "",
-                detail=HookDetail(deadline=rule == "hook.deadline"),
+                detail=HookDetail(deadline=rule == rids.HOOK_DEADLINE),
             )
             self._store().append(to_json(record))
         except Exception:  # noqa: BLE001, S110 - recording the error must not change the deny
@@ -458,7 +459,7 @@ def _dlp_record(record: Any) -> Any:
     return record._replace(
         event="DLPBlock",
         rule_ids=tuple(
-            r for r in record.rule_ids if r.startswith("dlp.") and not r.startswith("dlp.outbound")
+            r for r in record.rule_ids if r.startswith("dlp.") and not r.startswith(rids.DLP_OUTBOUND)
         ),
         warnings=(),
         content=tuple(c for c in record.content if (c.findings or c.error) and c.source != "tool_input"),
@@ -485,7 +486,7 @@ def _outbound_record(record: Any, outbound: tuple[Any, ...], sinks: Any) -> Any:
 
     return record._replace(
         event="DLPBlock",
-        rule_ids=tuple(r for r in record.rule_ids if r.startswith("dlp.outbound")),
+        rule_ids=tuple(r for r in record.rule_ids if r.startswith(rids.DLP_OUTBOUND)),
         warnings=(),
         content=tuple(content_record(c) for c in outbound),
         hook=record.hook._replace(sinks=tuple(f"{s.kind}: {s.target}" for s in sinks))

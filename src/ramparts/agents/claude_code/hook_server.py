@@ -30,6 +30,7 @@ import sys
 import time
 from typing import Any
 
+from ... import rule_ids as rids
 from ..._locations import policy_ref, state_dir
 from ...errors import RampartsError
 from . import hook_client as proto
@@ -150,7 +151,7 @@ class ResidentHook(Hook):
 
     def _error(self, reason: str) -> int:
         if self.deadline_passed:  # answered already; the request has unwound: record the deadline's deny
-            self._record_error(f"hook deadline of {self.deadline_ms} ms passed", "hook.deadline")
+            self._record_error(f"hook deadline of {self.deadline_ms} ms passed", rids.HOOK_DEADLINE)
             return self.fail(reason)
         return super()._error(reason)
 

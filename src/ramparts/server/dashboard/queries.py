@@ -10,13 +10,14 @@ from collections import Counter
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from ... import rule_ids as rids
 from ..store import KillOrder, ServerStore
 
 IDLE_AFTER = 300.0
 """A session with no record for this many seconds is idle."""
 STALE_AFTER = 600.0
 """A host whose log has not reported for this many seconds is marked as stopped reporting."""
-TAINT_MARKS = ("session.tainted", "injection.tool_result")
+TAINT_MARKS = (rids.SESSION_TAINTED, rids.INJECTION_TOOL_RESULT)
 
 
 INDEXES = (

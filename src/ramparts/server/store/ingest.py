@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from ... import rule_ids as rids
 from ...audit.merkle import Frontier
 from ...errors import StoreError
 from ...monitor import (
@@ -116,7 +117,7 @@ class _Ingest:
             tx,
             self.now,
             "high",
-            "integrity.unknown_key",
+            rids.INTEGRITY_UNKNOWN_KEY,
             f"host {self.token.name} shipped log {b.log_id} signed by key {name}, which is not bound to its "
             "token: quarantined; `ramparts server key pin` accepts it",
             host=self.token.name,
@@ -173,7 +174,7 @@ class _Ingest:
                 self.tx,
                 self.now,
                 "high",
-                "integrity.rewritten",
+                rids.INTEGRITY_REWRITTEN,
                 f"host {self.token.name} rewrote its audit history: {problem}",
                 host=self.token.name,
                 log_id=self.batch.log_id,

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ... import rule_ids as rids
 from .base import StoreBase
 from .model import (
     TokenInfo,
@@ -97,7 +98,7 @@ class TelemetryStore(StoreBase):
                                 f"({', '.join(tools)})"
                             )
                 if message:
-                    self._alert(tx, now, "high", "telemetry.no_hook", message, host=host, session=session)
+                    self._alert(tx, now, "high", rids.TELEMETRY_NO_HOOK, message, host=host, session=session)
                     raised += 1
             tx.many("UPDATE telemetry SET checked = 1 WHERE id = ?", [(r[0],) for r in rows])
         return raised
