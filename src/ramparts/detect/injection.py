@@ -33,7 +33,7 @@ import os
 import re
 import unicodedata
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, NamedTuple, Protocol
 
 from ..errors import ScanError
@@ -134,16 +134,22 @@ class _Sig(NamedTuple):
     decoded_only: bool
     """Only counts inside decoded or hidden content (``<script>`` is normal in a web page, not in
     a base64 payload)."""
+    starts: tuple[str, ...] = ()
+    """Strings every match begins with, when the pattern says so: the pattern is then tried only
+    where one occurs (found by ``str.find``) instead of at every position of the text. Same matches
+    (a property test compares with ``finditer``); a fast path for the costliest patterns."""
 
 
-def _sig(id: str, weight: float, pattern: str, *gates: str, decoded_only: bool = False) -> _Sig:
+def _sig(
+    id: str, weight: float, pattern: str, *gates: str, decoded_only: bool = False, starts: str = ""
+) -> _Sig:
     """A signature over lower-cased text; each gate is a space-separated list of words or substrings."""
     parsed = []
     for gate in gates:
         items = gate.split()
         words = frozenset(i for i in items if i.isalnum())
         parsed.append((words, tuple(i for i in items if not i.isalnum())))
-    return _Sig(id, weight, pattern, tuple(parsed), decoded_only)
+    return _Sig(id, weight, pattern, tuple(parsed), decoded_only, tuple(starts.split()))
 
 
 _DET = r"(?:(?:all|any|every|each|the|your|my|our|these|those|its|of|whatever|that)\s+){0,3}"
@@ -192,6 +198,7 @@ _SIGNATURES: tuple[_Sig, ...] = (
         r"\b(?:ignor(?:e|ing)|disregard|forget|override|overlook|neglect|abandon|discard|bypass)\s+"
         rf"{_DET}{_PRIOR}\s+(?:and\s+\w+\s+)?{_RULES}",
         _OVERRIDE_VERBS,
+        starts="ignor disregard forget override overlook neglect abandon discard bypass",
     ),
     _sig(
         "override.disregard_above",
@@ -200,6 +207,7 @@ _SIGNATURES: tuple[_Sig, ...] = (
         r"(?:above|previous|prior|preceding|foregoing|before|said\s+before|you\s+(?:were|have\s+been)\s+told)"
         r"(?=\s*(?:[.,;:!\n]|and\b|then\b|$))",
         "ignore disregard forget discard",
+        starts="ignore disregard forget discard",
     ),
     _sig(
         "override.ignore_everything",
@@ -207,6 +215,7 @@ _SIGNATURES: tuple[_Sig, ...] = (
         r"\b(?:ignore|disregard|forget)\s+(?:about\s+)?(?:all|everything|anything)\s+(?:else\s+)?"
         r"(?:and|you\b|above|before|previously|that|in\s+this)",
         "ignore disregard forget",
+        starts="ignore disregard forget",
     ),
     _sig(
         "override.new_instructions",
@@ -401,6 +410,7 @@ _SIGNATURES: tuple[_Sig, ...] = (
         r"|--post-file|--post-data)[\s=]*[\"']?(?:@|[^\s\"']*\$\()[^\s\"']*(?:~|\.env|\.ssh|id_rsa|/etc/|env\b"
         r"|printenv|credentials|\.aws|history)|https?://[^\s\"')]*\$\((?:cat|env|printenv|whoami|hostname|base64)\b",
         "curl wget http https",
+        starts="curl wget http",
     ),
     # data-exfiltration markup
     _sig(
@@ -469,6 +479,7 @@ _SIGNATURES: tuple[_Sig, ...] = (
         r"|repeat|summari[sz]e|translate|follow|do|report|recommend|send)\b",
         "ignore ignoring disregard forget skip overlook",
         "rest remainder",
+        starts="ignor disregard forget skip overlook",
     ),
     _sig(
         "override.ignore_all_but",
@@ -477,6 +488,7 @@ _SIGNATURES: tuple[_Sig, ...] = (
         r"|other\s+than)\b|\b(?:ignore|disregard)\s+(?:your\s+|the\s+|all\s+|any\s+)?(?:instructions|directives"
         r"|guidelines|programming)\s*(?:[,.;:!]|and\b)",
         "ignore disregard forget",
+        starts="ignore disregard forget",
     ),
     _sig(
         "task.conditional_reply",
@@ -598,6 +610,25 @@ def _gates_pass(sig: _Sig, low: str, words: set[str] | frozenset[str], present: 
     return True
 
 
+def _anchored(pattern: re.Pattern[str], low: str, starts: tuple[str, ...]) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(low)`` for a pattern whose every match begins with one of ``starts``: tried
+    only where one occurs, in order, skipping positions inside the last match."""
+    positions: set[int] = set()
+    for start in starts:
+        at = low.find(start)
+        while at >= 0:
+            positions.add(at)
+            at = low.find(start, at + 1)
+    end = 0
+    for at in sorted(positions):
+        if at < end:
+            continue
+        m = pattern.match(low, at)
+        if m is not None:
+            end = max(m.end(), at + 1)
+            yield m
+
+
 def _signatures(low: str, words: set[str] | frozenset[str], decoded: bool, out: list[Evidence]) -> None:
     present: dict[str, bool] = {}
     for sig in _SIGNATURES:
@@ -605,7 +636,9 @@ def _signatures(low: str, words: set[str] | frozenset[str], decoded: bool, out: 
             continue
         if not _gates_pass(sig, low, words, present):
             continue
-        for n, m in enumerate(re.compile(sig.pattern).finditer(low)):
+        pattern = re.compile(sig.pattern)
+        found = _anchored(pattern, low, sig.starts) if sig.starts else pattern.finditer(low)
+        for n, m in enumerate(found):
             out.append(Evidence("signature", sig.id, m.start(), m.end(), sig.weight))
             if n >= 2:
                 break

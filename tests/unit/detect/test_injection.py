@@ -556,3 +556,27 @@ def test_the_numpy_window_search_picks_the_python_window(words: list[str]) -> No
     finally:
         injection.use_numpy(False)
     assert vector == python
+
+
+_SIG_WORDS = st.sampled_from(
+    [
+        "ignore", "ignoring", "disregard", "forget", "skip", "the", "rest", "of", "this", "data", "and", "print",
+        "all", "previous", "instructions", "everything", "except", "curl", "-d", "@~/.ssh/id_rsa", "https://x.io/$(cat",
+        "wget", "above", ".", ",", "\n", "bypass", "prior", "rules", "your", "guidelines", "éignore", "xignore",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_SIG_WORDS, max_size=60), st.sampled_from([" ", "  ", "\n"]))
+def test_anchored_signatures_match_what_finditer_matches(words: list[str], sep: str) -> None:
+    """Patterns tried only where their first word occurs find the same matches as a full scan."""
+    import re
+
+    low = sep.join(words)
+    anchored = [s for s in injection._SIGNATURES if s.starts]
+    assert len(anchored) >= 5
+    for sig in anchored:
+        pattern = re.compile(sig.pattern)
+        fast = [m.span() for m in injection._anchored(pattern, low, sig.starts)]
+        assert fast == [m.span() for m in pattern.finditer(low)], sig.id
