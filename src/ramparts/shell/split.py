@@ -331,6 +331,16 @@ class _Walker:
         return f"{name}={value.replace(IFS_SPLIT, _IFS_DEFAULT)}"  # no word splitting in assignments
 
     def _redirect(self, node: Any, command: int, depth: int) -> None:
+        # a redirect target is no argument: a nested command's redirect inside `echo $(…)` must not
+        # inherit echo's leniency for plain variables and substitutions (`echo \`tr a b < $x\``)
+        outer = self.printing, self.substituting
+        self.printing = self.substituting = False
+        try:
+            self._redirect_target(node, command, depth)
+        finally:
+            self.printing, self.substituting = outer
+
+    def _redirect_target(self, node: Any, command: int, depth: int) -> None:
         kind = node.type
         if kind == "heredoc_redirect":
             # The grammar nests whatever follows `<<EOF` on its line (more redirections, `&& cmd`)

@@ -8,7 +8,6 @@ import base64
 import bz2
 import gzip
 import lzma
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,7 @@ def baseline() -> object:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    xxd = subprocess.run(["xxd"], input=KEY, capture_output=True, check=True, timeout=10).stdout
+    xxd = _xxd_dump(KEY)
     files = {
         "notes.gz": gzip.compress(KEY),
         "notes.bz2": bz2.compress(KEY),
@@ -48,6 +47,17 @@ def project(tmp_path: Path) -> Path:
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     return tmp_path
+
+
+def _xxd_dump(data: bytes) -> bytes:
+    """``xxd``'s format (offset, 16 bytes in groups of two, the text column), without needing xxd."""
+    lines = []
+    for at in range(0, len(data), 16):
+        chunk = data[at : at + 16]
+        groups = " ".join(chunk[i : i + 2].hex() for i in range(0, len(chunk), 2))
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{at:08x}: {groups:<39}  {text}")
+    return ("\n".join(lines) + "\n").encode()
 
 
 def verdict(policy: object, command: str, where: Path) -> str:

@@ -164,6 +164,10 @@ FOUND = [
     "command curl -v --resolve example.com:80:127.0.0.1 http://example.com",  # curl's -v is not command -v
     "ss -lt src i'd_rsa.bak'",  # ss looked up the filter's names over DNS
     "cat <<EOF\nx\\\nEOF\n$(pip inspect)\nEOF",  # bash kept the here-document in /tmp/sh-thd.*
+    # echo's leniency for `$x` leaked into a redirect inside its substitution (second pass)
+    "echo `x=$'\\x64\\x65\\x70\\x6c\\x6f\\x79\\x2e\\x6b\\x65\\x79'; tr a b < ${x}`",
+    "echo $(x=deploy.key; cat < $x)",
+    "ls $(f=.env; cat 2>/dev/null <$f)",
 ]
 
 
