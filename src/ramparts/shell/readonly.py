@@ -502,11 +502,28 @@ def is_read_only(argv: tuple[str, ...], program: str = "") -> bool:
         return args in _ANY_VERSION and argv[0] not in _NO_HELP
     if argv[0] == "gcloud" and "help" in args:
         return False  # gcloud's help pages open a pager and reach the network
+    if argv[0] in _PACKAGE_CLIENTS and any(_elsewhere(word, argv[0]) for word in args):
+        return False  # `npm view x --registry=http://any-host/`: a lookup sent where the agent chose
     if argv[0] == "tar" and args and args[0].isalpha():
         args = ("-" + args[0], *args[1:])  # `tar tzf A`: the old-style key is the first word's letters
     if args in _VERSION_ONLY or (len(args) == 2 and args[1] == "--help" and not args[0].startswith("-")):
         return True  # `PROG --version`, `PROG SUB --help`: prints and exits (a `--help` elsewhere may be a value)
     return _matches(spec, list(args))
+
+
+_PACKAGE_CLIENTS = frozenset({"npm", "pnpm", "yarn", "pip", "pip3", "uv", "cargo", "gem", "go", "poetry"})
+"""Package tools whose read-only subcommands still ask a registry: a word that names another registry,
+index, proxy, config file or a URL/VCS package spec sends the lookup (and its arguments) elsewhere."""
+_ELSEWHERE = ("registry", "index", "find-links", "proxy", "userconfig", "globalconfig", "config-file", "://")
+_VCS_SPECS = ("git+", "git:", "github:", "gitlab:", "bitbucket:", "gist:", "file:", "http:", "https:")
+
+
+def _elsewhere(word: str, program: str) -> bool:
+    text = unquote(word).lower()
+    if any(part in text for part in _ELSEWHERE) or text.startswith(_VCS_SPECS) or text in ("-i", "-f"):
+        return True
+    # npm's `user/repo` is a GitHub repository (`@scope/name` is a registry package)
+    return program in ("npm", "pnpm", "yarn") and "/" in text and not text.startswith(("@", "-"))
 
 
 def _long_match(flag: str, names: frozenset[str]) -> bool:

