@@ -249,7 +249,8 @@ def create_app(
         return JSONResponse({"lifted": True})
 
     async def session_orders(request: Request, token: TokenInfo) -> Response:
-        pending = await run_in_threadpool(lambda: store.session_orders(pending_only=True))
+        mine = token.id if token.kind == "host" else None  # a host sees only its own sessions' orders
+        pending = await run_in_threadpool(lambda: store.session_orders(pending_only=True, token_id=mine))
         return JSONResponse({"orders": [session_order_json(o) for o in pending]})
 
     async def order_session(request: Request, token: TokenInfo) -> Response:

@@ -4,18 +4,15 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ramparts.server.app import create_app
 from ramparts.server.batch import parse_batch
 from ramparts.server.store import ServerStore
-from tests.server_harness import HostLog, hook_record
+from tests.server_harness import HostLog, asgi_request, hook_record
 
 
 def _log(tmp_path: Path, name: str, session: str, n: int = 3) -> HostLog:
@@ -113,44 +110,13 @@ def test_pinning_checks_the_key_and_the_token(server: ServerStore, tmp_path: Pat
         log.close()
 
 
-def _post(app: Any, path: str, body: bytes, token: str) -> tuple[int, dict[str, Any]]:
-    """One request through the ASGI app itself (no network, no test client)."""
-    sent: list[dict[str, Any]] = []
-    chunks = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def receive() -> dict[str, Any]:
-        return chunks.pop(0) if chunks else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"authorization", f"Bearer {token}".encode()), (b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
-    asyncio.run(app(scope, receive, send))
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    payload = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return int(status), json.loads(payload)
-
-
 def test_the_api_answers_409_for_an_unknown_key(server: ServerStore, tmp_path: Path) -> None:
     _, secret = server.create_token("host", "host-a")
     app = create_app(server)
     first, second = _log(tmp_path, "one", "s-one"), _log(tmp_path, "two", "s-two")
     try:
-        assert _post(app, "/v1/ingest", first.body(), secret)[0] == 200
-        status, answer = _post(app, "/v1/ingest", second.body(), secret)
+        assert asgi_request(app, "POST", "/v1/ingest", first.body(), secret)[0] == 200
+        status, answer = asgi_request(app, "POST", "/v1/ingest", second.body(), secret)
         assert status == 409 and answer["state"] == "unknown_key" and "not bound" in answer["error"]
     finally:
         first.close()

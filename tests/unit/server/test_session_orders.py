@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ramparts.server.app import _ack_request, _session_order_request
+from ramparts.server.app import _ack_request, _session_order_request, create_app
 from ramparts.server.batch import BatchError, parse_batch
 from ramparts.server.host_orders import apply_orders, sync_orders
 from ramparts.server.store import ServerStore
 from ramparts.session.store import SessionStore
 from ramparts.testing import audit_records
-from tests.server_harness import HostLog, hook_record
+from tests.server_harness import HostLog, asgi_request, hook_record
 
 SID = "11111111-2222-3333-4444-555555555555"
 
@@ -58,6 +58,25 @@ def test_only_a_host_that_reported_the_session_acknowledges(server: ServerStore,
     applied = server.order_applied(order.id, "host-a", "ended", token_id=a.id)
     assert applied is not None and applied.state == "applied"
     assert server.order_applied("unknown", "host-a", "x", token_id=a.id) is None
+
+
+def test_a_host_sees_only_its_own_sessions_orders(server: ServerStore, host: HostLog) -> None:
+    """Another host learns nothing of a session it never ran: not its id, not the reason it was ended.
+    Admin tokens (the dashboard, the API) still see every pending order."""
+    a, a_secret = server.create_token("host", "host-a")
+    _, b_secret = server.create_token("host", "host-b")
+    _, admin_secret = server.create_token("admin", "security-team")
+    host.append(hook_record(SID, time.time()))
+    server.ingest(a, parse_batch(host.body()))
+    mine = server.order_session("end", SID, "contained: incident 7", "alice (dashboard)")
+    elsewhere = server.order_session("end", "a-session-no-host-reported", "x", "alice (dashboard)")
+    assert [o.id for o in server.session_orders(pending_only=True, token_id=a.id)] == [mine.id]
+    app = create_app(server)
+    seen = {
+        who: [o["id"] for o in asgi_request(app, "GET", "/v1/orders", b"", secret)[1]["orders"]]
+        for who, secret in (("a", a_secret), ("b", b_secret), ("admin", admin_secret))
+    }
+    assert seen == {"a": [mine.id], "b": [], "admin": [mine.id, elsewhere.id]}
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,9 @@ from .model import (
 MAX_SESSION = 256  # as the kill orders' targets
 
 
+_ORDER_COLUMNS_OF_O = ", ".join(f"o.{name.strip()}" for name in _ORDER_COLUMNS.split(","))
+
+
 class OrderStore(StoreBase):
     """Kill orders and approvals."""
 
@@ -85,20 +88,33 @@ class OrderStore(StoreBase):
         return order
 
     def session_orders(
-        self, *, session: str | None = None, pending_only: bool = False, limit: int = 500
+        self,
+        *,
+        session: str | None = None,
+        pending_only: bool = False,
+        limit: int = 500,
+        token_id: str | None = None,
     ) -> list[SessionOrder]:
-        """Orders, oldest first: one session's, or every one (``pending_only``: what hosts still apply)."""
+        """Orders, oldest first: one session's, or every one (``pending_only``: what hosts still apply).
+        With ``token_id``, only orders for sessions that host's own logs hold records of: a host learns
+        nothing of other hosts' sessions, their ids or the reasons given for ending them."""
         where: list[str] = []
         params: list[str] = []
         if session is not None:
-            where.append("session = ?")
+            where.append("o.session = ?")
             params.append(session)
         if pending_only:
-            where.append("state = 'pending'")
+            where.append("o.state = 'pending'")
+        if token_id is not None:
+            where.append(
+                "EXISTS (SELECT 1 FROM records r JOIN logs l ON l.log_id = r.log_id "
+                "WHERE r.session = o.session AND l.token_id = ?)"
+            )
+            params.append(token_id)
         clause = f"WHERE {' AND '.join(where)} " if where else ""
         with self._tx(write=False) as tx:
             rows = tx.q(
-                f"SELECT {_ORDER_COLUMNS} FROM session_orders {clause}ORDER BY created, id LIMIT ?",  # noqa: S608
+                f"SELECT {_ORDER_COLUMNS_OF_O} FROM session_orders o {clause}ORDER BY o.created, o.id LIMIT ?",  # noqa: S608
                 (*params, limit),
             )
         return [SessionOrder(*row) for row in rows]
