@@ -29,6 +29,7 @@ import binascii
 import itertools
 import json
 import math
+import operator
 import os
 import re
 import unicodedata
@@ -175,6 +176,15 @@ _OUTPUT = (
     r"|solution|final\s+answer|rewrite|explanation)"
 )
 """The model's own output: "in your response", "at the end of your answer"."""
+_FORM = (
+    r"(?:a\s+|an\s+|the\s+)?(?:form\s+of\s+|style\s+of\s+)?(?:french|spanish|german|portuguese|italian|chinese"
+    r"|japanese|russian|arabic|hindi|korean|dutch|swedish|polish|turkish|greek|hebrew|latin|pig\s+latin|klingon"
+    r"|esperanto|base\s?-?\d+|hex(?:adecimal)?|binary|morse|reverse(?:d)?|backwards|upper\s*case|all\s+caps"
+    r"|emojis?|(?:\w+\s+)?cipher|caesar|rot-?13|leet(?:speak)?|rhym\w*|verse|poem|limerick|haiku|sonnet|song"
+    r"|riddle|shakespearean|pirate)\b"
+)
+"""A form for the model's answer that only changes how it reads: another language (English, the
+default, is not one), an encoding, a cipher, verse. "Render your response in Portuguese"."""
 _OUTPUT_GATE = (
     "response responses answer answers reply replies output summary summaries translation implementation"
     " solution rewrite explanation"
@@ -454,6 +464,16 @@ _SIGNATURES: tuple[_Sig, ...] = (
         rf"{_OUTPUT}\b",
         "your",
         _OUTPUT_GATE,
+    ),
+    _sig(
+        "task.output_form",
+        0.7,
+        rf"\byour\s+(?:final\s+|next\s+|whole\s+|entire\s+)?(?:responses?|answers?|repl(?:y|ies)|output)\b"
+        rf"[^.!?\n]{{0,40}}?\b(?:in|into|using|with|as)\s+{_FORM}"
+        rf"|\b(?:use|using|employ|with)\s+{_FORM}[^.!?\n]{{0,40}}?\byour\s+(?:final\s+|whole\s+|entire\s+)?"
+        r"(?:responses?|answers?|repl(?:y|ies)|output)\b",
+        "your",
+        "response responses answer answers reply replies output",
     ),
     _sig(
         "task.edit_output",
@@ -957,9 +977,15 @@ def _percent(token: str) -> str:
         return ""
 
 
-def _encoded(text: str, low: str, words: set[str], depth: int, budget: _Budget, out: list[Evidence]) -> None:
+def _candidates(text: str, low: str) -> dict[str, tuple[str, int, int]]:
+    """The encoded-looking runs of ``text`` to try decoding: ``{run: (kind, start, end)}``, in order."""
     candidates: dict[str, tuple[str, int, int]] = {}
+    runs: list[tuple[int, int]] = []
+    """Every run of base64 characters: a hex run (``_HEX``) can only lie inside one."""
     for m in _BASE64.finditer(text):
+        runs.append(m.span())
+        if len(candidates) >= MAX_ATTEMPTS * 2:
+            continue
         token = m.group(0)
         if token not in candidates:
             if _HEX_CHARS.issuperset(token):
@@ -969,17 +995,22 @@ def _encoded(text: str, low: str, words: set[str], depth: int, budget: _Budget, 
             else:
                 kind = "encoded.base64"
             candidates[token] = (kind, m.start(), m.end())
-        if len(candidates) >= MAX_ATTEMPTS * 2:
-            break
+    for start, end in runs:
+        for m in _HEX.finditer(low, start, end):
+            candidates.setdefault(text[m.start() : m.end()], ("encoded.hex", m.start(), m.end()))
     for kind, pattern, gate in (
-        ("encoded.hex", _HEX, ""),
         ("encoded.hex", _HEX_ESCAPES, "\\x"),
         ("encoded.url", _PERCENT, "%"),
     ):
-        if gate and gate not in text:
+        if gate not in text:
             continue
         for m in pattern.finditer(low):
             candidates.setdefault(text[m.start() : m.end()], (kind, m.start(), m.end()))
+    return candidates
+
+
+def _encoded(text: str, low: str, words: set[str], depth: int, budget: _Budget, out: list[Evidence]) -> None:
+    candidates = _candidates(text, low)
     decoders: dict[str, Callable[[str], str]] = {
         "encoded.base64": _b64,
         "encoded.base32": _b32,
@@ -1198,8 +1229,7 @@ def _canonical(toks: list[str], index: list[int] | None = None) -> list[str]:
         if all(folded):  # no token was only zero-width characters
             if index is not None:
                 index.extend(range(len(toks)))
-            get = table.get
-            return [get(tok, tok) for tok in folded]
+            return list(map(table.get, folded, folded))
     out: list[str] = []
     run: list[str] = []
     run_at = 0
@@ -1253,6 +1283,16 @@ def _token_class(tok: str) -> int:
     return _CLASSES.get(tok, -1) if len(tok) < 15 else _class_of_long(tok)
 
 
+def _class_hits(toks: list[str]) -> list[tuple[int, int]]:
+    """(position, class) of the tokens that have a word class: each distinct token classed once, the
+    positions found by ``map`` and ``compress`` (most tokens have no class)."""
+    plus_one = {tok: cls + 1 for tok in set(toks) if (cls := _token_class(tok)) >= 0}
+    if not plus_one:
+        return []
+    codes = list(map(plus_one.get, toks))  # None (falsy) for a token with no class
+    return [(i, codes[i] - 1) for i in itertools.compress(range(len(codes)), codes)]  # type: ignore[operator]
+
+
 def _shape_features(
     toks: list[str], hits: list[tuple[int, int]] | None = None
 ) -> list[tuple[int, list[int]]]:
@@ -1261,12 +1301,7 @@ def _shape_features(
     Sparse: most tokens have no class. Unmasked CRC32 values (the caller masks). ``hits``, the
     (position, class) of the classed tokens, when the caller has found them already."""
     if hits is None:
-        get = _CLASSES.get
-        hits = [
-            (i, cls)
-            for i, tok in enumerate(toks)
-            if (cls := get(tok, -1) if len(tok) < 15 else _class_of_long(tok)) >= 0
-        ]
+        hits = _class_hits(toks)
     last = [-(10**9)] * 6
     out: list[tuple[int, list[int]]] = []
     for i, cls in hits:
@@ -1318,6 +1353,36 @@ def feature_hashes(toks: Iterable[str], mask: int, ngrams: int, shape: bool = Tr
 def _contributions(toks: list[str], model: _Model) -> list[float]:
     """Each (canonical) token's share of the logit: the weights of the features
     :func:`feature_hashes` gives it. ``toks`` are the canonical tokens when the model has shape."""
+    if model.ngrams == 2 and len(toks) > 1:
+        out = _contributions_bigram(toks, model)
+    else:
+        out = _contributions_loop(toks, model)
+    if model.shape:
+        _add_shape(toks, model, out)
+    return out
+
+
+def _contributions_bigram(toks: list[str], model: _Model) -> list[float]:
+    """Word 1-2-grams: a token's share depends only on it and the one before, so each distinct pair
+    is computed once (text repeats pairs: code, logs, markup) and the rest are dictionary lookups
+    done by ``map``. Same additions in the same order as :func:`_contributions_loop`: same floats."""
+    get = model.weights.get
+    mask = model.mask
+    hashes: dict[str, tuple[int, float]] = {}
+    for tok in set(toks):
+        h = zlib.crc32(tok.encode("utf-8", "surrogatepass"))
+        hashes[tok] = (h, get(h & mask, 0.0))
+    pairs: dict[tuple[str, str], float] = dict.fromkeys(itertools.pairwise(toks), 0.0)
+    for pair in pairs:
+        h1 = hashes[pair[0]][0]
+        h, c = hashes[pair[1]]
+        pairs[pair] = c + get(((((h1 * _MIX2) ^ h) & _MASK32) ^ _SALT2) & mask, 0.0)
+    out = [hashes[toks[0]][1]]
+    out.extend(map(pairs.__getitem__, itertools.pairwise(toks)))
+    return out
+
+
+def _contributions_loop(toks: list[str], model: _Model) -> list[float]:
     get = model.weights.get
     mask = model.mask
     out: list[float] = []
@@ -1338,8 +1403,6 @@ def _contributions(toks: list[str], model: _Model) -> list[float]:
                 c += get((((prev2 * _MIX2) ^ h2) * _MIX3) & _MASK32 & mask, 0.0)
         out.append(c)
         prev2, prev1 = prev1, h
-    if model.shape:
-        _add_shape(toks, model, out)
     return out
 
 
@@ -1410,16 +1473,22 @@ def _contributions_numpy(toks: list[str], model: _Model) -> list[float]:
 
 def _classify(toks: list[str]) -> tuple[float, int, int]:
     """The probability for the best window of ``window`` tokens, and that window's token range."""
+    return _classify_full(toks)[:3]
+
+
+def _classify_full(toks: list[str]) -> tuple[float, int, int, list[str], list[int] | None]:
+    """:func:`_classify`, and the canonical tokens with the raw position of each (``None`` when the
+    model has no shape features: the tokens are then the raw ones)."""
     if not toks:
-        return 0.0, 0, 0
+        return 0.0, 0, 0, toks, None
     model = _load_model()
     index: list[int] | None = None
+    raw_count = len(toks)
     if model.shape:
         index = []
-        raw_count = len(toks)
         toks = _canonical(toks, index)
         if not toks:
-            return 0.0, 0, 0
+            return 0.0, 0, 0, toks, index
     contributions = _contributions_numpy(toks, model) if _dense is not None else _contributions(toks, model)
     width = min(model.window, len(contributions))
     # every window's sum from prefix sums (sequential float64 additions in both paths: same floats)
@@ -1432,7 +1501,7 @@ def _classify(toks: list[str]) -> tuple[float, int, int]:
         best = float(window_sums[best_start])
     else:
         prefix = [0.0, *itertools.accumulate(contributions)]
-        sums = [b - a for a, b in zip(prefix, prefix[width:], strict=False)]
+        sums = list(map(operator.sub, prefix[width:], prefix))
         best = max(sums)
         best_start = sums.index(best)  # the first window with the best sum
     z = model.bias + best - length_offset(len(toks), model.window, model.length_penalty)
@@ -1444,8 +1513,8 @@ def _classify(toks: list[str]) -> tuple[float, int, int]:
         prob = NO_CUE_CAP
     if index is not None and len(index) != raw_count:  # back to the positions of the tokens given
         end = best_start + width
-        return prob, index[best_start], index[end] if end < len(index) else raw_count
-    return prob, best_start, best_start + width
+        return prob, index[best_start], index[end] if end < len(index) else raw_count, toks, index
+    return prob, best_start, best_start + width, toks, index
 
 
 def length_offset(count: int, window: int, penalty: float) -> float:
@@ -1487,6 +1556,108 @@ def _combine(weights: Iterable[float]) -> float:
     return total
 
 
+CLASSIFIER_ALONE = 0.6
+"""The classifier's probability is scaled by this when no signature (or shape) of at least
+:data:`UNLOCK` fired in the same text: alone it warns only at 0.84 or more and never blocks.
+
+Trained on a few public corpora, the classifier is confident on ordinary requests between people
+("write your summary in the template, then email it to your manager"): held out by source, its
+folds gave 2-17 % of the hard benign sets 0.98 or more, above every signature, so each fold's
+threshold for FPR 1 % sat above the signatures too. Scaled (not clipped), its ranking among texts
+with no signature is unchanged, and a signature of 0.6 or more ranks a text above every text that
+has none. At 0.79 (just under block) the folds' worst source was 0.31; at 0.6, see docs/detectors.md."""
+UNLOCK = 0.4
+"""The signature strength that lets the classifier count in full (a secret path alone, 0.25, does not)."""
+
+
+_AI_WORDS = frozenset(
+    _words(
+        "ai assistant assistants model models llm llms claude chatgpt gpt gemini copilot chatbot bot agent"
+        " agents bard llama mistral"
+    )
+)
+_POSSESSIVE = frozenset(_words("your my our his her their"))
+_AI_NEXT = frozenset(_words("must should shall reading processing processes that who which please you now"))
+"""After a word naming a model, what makes it the one being spoken to ("assistant, …", "AI reading
+this", "the model must …"), not a noun modifier ("the AI team asks …")."""
+_MODEL_TASKS = frozenset(
+    _words(
+        "answer answering respond responding reply replying summarize summarise summarizing summarising"
+        " process processing continue continuing proceed proceeding read reading translate translating"
+        " output outputting complete completing"
+    )
+)
+_VOCATIVE = frozenset((",", ":", "!", ""))
+"""Punctuation after an addressee ("Assistant, …", "Note to the model: …"), or the text's end."""
+_QUOTED = frozenset(('"', "'", ":", "=", "`"))
+"""Before a model's name, what makes it a value (``"role": "assistant"``), not an addressee."""
+_SENTENCE_END = frozenset((".", "?", ";"))
+"""The addressee or task switch and its action must be in one sentence."""
+_SHAPE_GATE = _AI_WORDS | frozenset(_words("before instead when while after"))
+_SHAPE_REACH = 16
+"""How many tokens after the addressee (or the task switch) the action may come."""
+_TARGET_REACH = 12
+
+
+def _shape(toks: list[str]) -> list[tuple[float, str, int, int]]:
+    """The shape of an injection in the canonical tokens: the model addressed, then an action, with a
+    target or the model's output after it; or a switch of the model's own task ("before you answer",
+    "instead of summarising") followed by an action. ``(weight, id, first, end)`` token ranges.
+
+    Base 0.6; +0.15 for a target (URL, e-mail, IBAN, path, keys) or the model's output ("your
+    answer") within :data:`_TARGET_REACH` tokens of the action; +0.15 for a task-switch word between
+    the addressee and the action. Misspellings and look-alike letters are already folded in ``toks``.
+    """
+    if _SHAPE_GATE.isdisjoint(toks):
+        return []
+    out: list[tuple[float, str, int, int]] = []
+    n = len(toks)
+    i = 0
+    while i < n:
+        tok = toks[i]
+        sig_id = ""
+        after = i + 1
+        if tok in _AI_WORDS:
+            while after < n and toks[after] in _AI_WORDS:
+                after += 1
+            nxt = toks[after] if after < n else ""
+            prev = toks[i - 1] if i else ""
+            if prev not in _POSSESSIVE and prev not in _QUOTED and (nxt in _VOCATIVE or nxt in _AI_NEXT):
+                sig_id = "shape.addressed_action"
+        elif tok in ("before", "when", "while", "after") and i + 2 < n and toks[i + 1] == "you":
+            if toks[i + 2] in _MODEL_TASKS:
+                sig_id, after = "shape.task_switch_action", i + 3
+        elif tok == "instead" and i + 2 < n and toks[i + 1] == "of" and toks[i + 2] in _MODEL_TASKS:
+            sig_id, after = "shape.task_switch_action", i + 3
+        if not sig_id:
+            i += 1
+            continue
+        switch = sig_id == "shape.task_switch_action"
+        found = False
+        for j in range(after, min(n, after + _SHAPE_REACH)):
+            if toks[j] in _SENTENCE_END:
+                break
+            cls = _token_class(toks[j])
+            if cls == SWITCH:
+                switch = True
+            elif cls == ACT:
+                weight = 0.6 + (0.15 if switch else 0.0)
+                end = j + 1
+                for k in range(j + 1, min(n, j + 1 + _TARGET_REACH)):
+                    kc = _token_class(toks[k])
+                    if kc == TARGET or (kc == OUTPUT and toks[k - 1] == "your"):
+                        weight += 0.15
+                        end = k + 1
+                        break
+                out.append((round(weight, 2), sig_id, i, end))
+                found = True
+                i = end
+                break
+        if not found:
+            i += 1
+    return out
+
+
 def _merge(signature: float, classifier: float) -> float:
     """Signatures and classifier: the stronger counts, raised when the other agrees."""
     top, low = max(signature, classifier), min(signature, classifier)
@@ -1504,8 +1675,15 @@ def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]
     else:
         folded = low.translate(_LOOKALIKE)
         _signatures(folded, set(_TOKEN.findall(folded)), depth > 0, evidence)
+    cls, first, end, canon, index = _classify_full(toks)
+    for weight, sig_id, a, b in _shape(canon):
+        if index is not None:
+            a, b = index[a], index[b - 1] + 1
+        start, stop = _token_span(low, a, b)
+        evidence.append(Evidence("signature", sig_id, start, stop, weight))
     sig = _combine(_per_signal(evidence).values())
-    cls, first, end = _classify(toks)
+    if sig < UNLOCK:
+        cls *= CLASSIFIER_ALONE
     if cls >= 0.05:
         start, stop = _token_span(low, first, end)
         evidence.append(Evidence("classifier", "classifier.ngram_lr", start, stop, round(cls, 4)))
