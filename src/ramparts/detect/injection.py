@@ -211,6 +211,19 @@ _SIGNATURES: tuple[_Sig, ...] = (
         starts="ignor disregard forget override overlook neglect abandon discard bypass",
     ),
     _sig(
+        "override.ignore_rules",
+        0.75,
+        r"\b(?:ignor(?:e|ing)|disregard(?:ing)?|forget(?:ting)?|overrid(?:e|ing)|bypass(?:ing)?|discard(?:ing)?)\s+"
+        r"(?:(?:all\s+(?:of\s+)?your|all\s+(?:of\s+)?the|all|any|every|your)\s+(?:other\s+|own\s+|current\s+)?"
+        rf"(?:{_PRIOR}\s+)?|(?:the|these|those|my)\s+{_PRIOR}\s+|{_PRIOR}\s+)"
+        r"(?:text|evidence|instructions?|rules|guidelines|directions|directives|prompts?|programming|restrictions"
+        r"|guardrails|system\s+prompts?|safety\s+(?:rules|guidelines))\b"
+        r"|\b(?:ignor(?:e|ing)|disregard(?:ing)?|forget(?:ting)?)\s+(?:the|all|any)\s+(?:text|instructions?|rules"
+        r"|directions|directives|prompts?|guidelines)\s+(?:above|before|so\s+far|you\s+(?:were|have\s+been)\s+given)\b",
+        _OVERRIDE_VERBS,
+        starts="ignor disregard forget overrid bypass discard",
+    ),
+    _sig(
         "override.disregard_above",
         0.75,
         r"\b(?:ignore|disregard|forget|discard)\s+(?:(?:all|everything)\s+(?:of\s+)?)?(?:the\s+|that\s+)?"
@@ -1570,6 +1583,23 @@ UNLOCK = 0.4
 """The signature strength that lets the classifier count in full (a secret path alone, 0.25, does not)."""
 
 
+_MIXABLE = frozenset(_LOOKALIKES) | frozenset("\u0131\u0251\u0261\u0269")
+"""Letters that pass for Latin ones (and the dotless i, script a and g, iota): in a word that also
+has ASCII letters, they are there to be read as Latin by a person and not by a filter."""
+MIXED_WORDS = 3
+
+
+def _mixed_script(low: str, toks: list[str], out: list[Evidence]) -> None:
+    """Words spelt with Latin letters and look-alikes from another script ("Ехрlаіn thеѕе"): text
+    disguised from word filters. Evidence once :data:`MIXED_WORDS` such words occur."""
+    mixed = [
+        t for t in set(toks) if not t.isascii() and not _MIXABLE.isdisjoint(t) and any(c.isascii() for c in t)
+    ]
+    if len(mixed) >= MIXED_WORDS:
+        first = min(low.find(t) for t in mixed)
+        out.append(Evidence("signature", "hidden.mixed_script", first, first + len(mixed[0]), 0.6))
+
+
 _AI_WORDS = frozenset(
     _words(
         "ai assistant assistants model models llm llms claude chatgpt gpt gemini copilot chatbot bot agent"
@@ -1675,6 +1705,7 @@ def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]
     else:
         folded = low.translate(_LOOKALIKE)
         _signatures(folded, set(_TOKEN.findall(folded)), depth > 0, evidence)
+        _mixed_script(low, toks, evidence)
     cls, first, end, canon, index = _classify_full(toks)
     for weight, sig_id, a, b in _shape(canon):
         if index is not None:
