@@ -1575,7 +1575,7 @@ CLASSIFIER_ALONE = 0.6
 
 Trained on a few public corpora, the classifier is confident on ordinary requests between people
 ("write your summary in the template, then email it to your manager"): held out by source, its
-folds gave 2-17 % of the hard benign sets 0.98 or more, above every signature, so each fold's
+folds put 2-15 % of the hard benign sets at warn or above, some at 0.98-1.0, above every signature, so each fold's
 threshold for FPR 1 % sat above the signatures too. Scaled (not clipped), its ranking among texts
 with no signature is unchanged, and a signature of 0.6 or more ranks a text above every text that
 has none. At 0.79 (just under block) the folds' worst source was 0.31; at 0.6, see docs/detectors.md."""
