@@ -1596,8 +1596,8 @@ def _mixed_script(low: str, toks: list[str], out: list[Evidence]) -> None:
         t for t in set(toks) if not t.isascii() and not _MIXABLE.isdisjoint(t) and any(c.isascii() for c in t)
     ]
     if len(mixed) >= MIXED_WORDS:
-        first = min(low.find(t) for t in mixed)
-        out.append(Evidence("signature", "hidden.mixed_script", first, first + len(mixed[0]), 0.6))
+        first, word = min((low.find(t), t) for t in mixed)
+        out.append(Evidence("signature", "hidden.mixed_script", first, first + len(word), 0.6))
 
 
 _AI_WORDS = frozenset(
