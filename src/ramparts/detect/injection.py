@@ -26,6 +26,7 @@ a sample of the middle and the neighbourhood of any invisible character are scan
 from __future__ import annotations
 
 import binascii
+import contextlib
 import itertools
 import json
 import math
@@ -662,10 +663,98 @@ def _anchored(pattern: re.Pattern[str], low: str, starts: tuple[str, ...]) -> It
             yield m
 
 
+_prefilter: Any = None
+"""``(database, scratch, always)`` once :func:`use_hyperscan` has compiled the signatures."""
+_PY_ONLY_SPACE = ("\x1c", "\x1d", "\x1e", "\x1f")
+"""ASCII characters that ``re`` counts as ``\\s`` in a str pattern and Hyperscan does not."""
+
+
+def use_hyperscan(enabled: bool = True, cache_dir: str | None = None) -> bool:
+    """One Hyperscan pass over an ASCII text names the signatures that may match it; only those are
+    then run by ``re``, which gives the matches. Every pattern is compiled in Hyperscan's prefilter
+    mode, which may name a signature that ``re`` then does not match but never misses one, so the
+    evidence is the same as without it (``tests/unit/detect/test_injection_fast_paths.py``).
+
+    Compiling takes seconds, so the database is kept in ``cache_dir`` (keyed by the patterns and the
+    Hyperscan version) and loaded from there next time: for long-lived processes (the gateway's
+    detector workers), like :func:`use_numpy`. Returns whether it is on."""
+    global _prefilter
+    if not enabled:
+        _prefilter = None
+        return False
+    try:
+        import hyperscan
+    except ImportError:
+        return False
+    from hashlib import sha256
+
+    from .matcher import _write_atomic
+
+    flags = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
+    expressions = [sig.pattern.encode() for sig in _SIGNATURES]
+    key = sha256(repr((getattr(hyperscan, "__version__", ""), expressions, flags)).encode()).hexdigest()[:32]
+    path = os.path.join(cache_dir, f"injection-signatures-{key}.hs") if cache_dir else None
+    database: Any = None
+    always: list[int] = []
+    if path is not None:
+        try:
+            with open(path + ".always", "rb") as handle:  # written last: its presence means both are whole
+                always = [int(x) for x in handle.read().split(b",") if x]
+            with open(path, "rb") as handle:
+                database = hyperscan.loadb(handle.read(), hyperscan.HS_MODE_BLOCK)
+        except Exception:  # noqa: BLE001 - any unreadable or stale cache: compile again
+            database, always = None, []
+    if database is None:
+        ids = list(range(len(expressions)))
+        try:
+            database = hyperscan.Database()
+            database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=[flags] * len(ids))
+        except hyperscan.error:
+            kept = []
+            for i in ids:
+                try:
+                    hyperscan.Database().compile(
+                        expressions=[expressions[i]], ids=[0], elements=1, flags=[flags]
+                    )
+                    kept.append(i)
+                except hyperscan.error:
+                    always.append(i)  # not expressible: always run by ``re``
+            database = hyperscan.Database()
+            database.compile(
+                expressions=[expressions[i] for i in kept],
+                ids=kept,
+                elements=len(kept),
+                flags=[flags] * len(kept),
+            )
+        if path is not None:
+            with contextlib.suppress(OSError):
+                _write_atomic(path, hyperscan.dumpb(database))
+                _write_atomic(path + ".always", ",".join(str(i) for i in always).encode())
+    _prefilter = (database, hyperscan.Scratch(database), frozenset(always))
+    return True
+
+
+def _add_candidate(sig_id: int, start: int, end: int, flags: int, found: set[int]) -> None:
+    found.add(sig_id)
+
+
+def _candidate_signatures(low: str) -> set[int] | frozenset[int] | None:
+    """The indexes of the signatures that may match ``low`` (Hyperscan), or ``None``: try them all."""
+    if _prefilter is None or not low.isascii() or any(c in low for c in _PY_ONLY_SPACE):
+        return None
+    database, scratch, always = _prefilter
+    found: set[int] = set(always)
+    database.scan(low.encode("ascii"), match_event_handler=_add_candidate, scratch=scratch, context=found)
+    return found
+
+
 def _signatures(low: str, words: set[str] | frozenset[str], decoded: bool, out: list[Evidence]) -> None:
     present: dict[str, bool] = {}
-    for sig in _SIGNATURES:
+    candidates = _candidate_signatures(low)
+    for index, sig in enumerate(_SIGNATURES):
         if sig.decoded_only and not decoded:
+            continue
+        if candidates is not None and index not in candidates:
             continue
         if not _gates_pass(sig, low, words, present):
             continue

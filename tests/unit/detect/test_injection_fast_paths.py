@@ -3,10 +3,21 @@ classed tokens, the same encoded candidates. Speed work must never move a score.
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+import itertools
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ramparts.detect import injection
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "bench"))
 
 _WORDS = st.sampled_from(
     [
@@ -64,3 +75,64 @@ def test_hex_runs_are_found_inside_base64_runs(words: list[str], sep: str) -> No
     low = injection._lower(text)
     found = injection._candidates(text, low)
     assert list(found.items()) == list(_reference_candidates(text, low).items())
+
+
+@pytest.fixture(scope="module")
+def hyperscan_on(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    pytest.importorskip("hyperscan")
+    assert injection.use_hyperscan(True, str(tmp_path_factory.mktemp("hs")))
+    try:
+        yield
+    finally:
+        injection.use_hyperscan(False)
+
+
+def _evidence(low: str) -> list[injection.Evidence]:
+    out: list[injection.Evidence] = []
+    words = set(injection._tokenize(low))
+    injection._signatures(low, words, False, out)
+    injection._signatures(low, words, True, out)
+    return out
+
+
+def _texts() -> list[str]:
+    import injection_gen
+
+    texts = [s.text for s in injection_gen.generate(1, 800)] + [
+        s.text for s in injection_gen.hard_benign(2, 20)
+    ]
+    folder = Path(os.environ.get("RAMPARTS_CORPORA", ROOT.parent / "shared" / "corpora")) / "injection"
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        with path.open(encoding="utf-8") as handle:
+            texts += [json.loads(line)["text"] for line in itertools.islice(handle, 400)]
+    return texts
+
+
+def test_the_hyperscan_prefilter_finds_the_same_signatures(hyperscan_on: None) -> None:
+    """Every signature ``re`` matches, with the Hyperscan pass naming the candidates or without it."""
+    texts = [injection._lower(t) for t in _texts()]
+    assert sum(t.isascii() for t in texts) > 500
+    for low in texts:
+        with_prefilter = _evidence(low)
+        saved, injection._prefilter = injection._prefilter, None
+        try:
+            assert _evidence(low) == with_prefilter
+        finally:
+            injection._prefilter = saved
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        _WORDS | st.sampled_from(["system", ":", "<|im_start|>", "[inst]", "decode", "your", "answer"]),
+        max_size=80,
+    )
+)
+def test_the_hyperscan_prefilter_on_generated_word_salad(hyperscan_on: None, words: list[str]) -> None:
+    low = injection._lower(" ".join(words))
+    with_prefilter = _evidence(low)
+    saved, injection._prefilter = injection._prefilter, None
+    try:
+        assert _evidence(low) == with_prefilter
+    finally:
+        injection._prefilter = saved
