@@ -192,36 +192,120 @@ def tldr_rows(folder: Path) -> list[Row]:
     return out
 
 
-def local_rows() -> list[Row]:
-    """Benign text found on any machine with Python: standard-library source and installed docs.
+LOCAL_MANIFEST = ROOT / "bench" / "injection_local_files.tsv"
+"""The pinned selection of local benign files: root name, relative path, SHA-256, piece offset."""
 
-    Pieces of up to ``LOCAL_CHARS`` characters, chosen by a stable hash of each file's path (the split key).
-    Not a published corpus, so the exact rows depend on the Python version; the figures reported
-    for them are a sanity check of false alarms on ordinary files, not a benchmark.
-    """
+
+def _local_roots() -> dict[str, Path]:
+    """The folders local benign text is drawn from, by the name the manifest records them under."""
     import sysconfig
 
     paths = sysconfig.get_paths()
-    stdlib = Path(paths["stdlib"])
-    files = [(p, "py") for p in stdlib.rglob("*.py") if "site-packages" not in p.parts]
-    for root in (Path(paths["purelib"]), Path("/usr/share/doc")):
-        if root.is_dir():
-            files += [(p, "doc") for p in root.rglob("*") if p.suffix in ("", ".md", ".rst", ".txt", ".html")]
-    files.sort(key=lambda f: _order(str(f[0])))
-    out: list[Row] = []
-    for path, kind in files:
-        if len(out) >= LOCAL_FILES:
+    return {"stdlib": Path(paths["stdlib"]), "purelib": Path(paths["purelib"]), "doc": Path("/usr/share/doc")}
+
+
+def select_local_files(roots: dict[str, Path], count: int = LOCAL_FILES) -> list[dict[str, Any]]:
+    """Choose ``count`` readable text files under ``roots`` by a stable hash of their relative path.
+
+    Standard-library ``.py`` files (not ``site-packages``) under ``stdlib``; documentation
+    (no suffix, ``.md``, ``.rst``, ``.txt``, ``.html``) under the others. Each entry records the root's
+    name, the path relative to it, the file's SHA-256 and the offset of its ``LOCAL_CHARS`` piece.
+    Run once (``--pin-local``): what it picks depends on what is installed, which is why the result is
+    written to :data:`LOCAL_MANIFEST` and :func:`local_rows` reads only that.
+    """
+    files: list[tuple[str, Path, str]] = []
+    for name, root in sorted(roots.items()):
+        if not root.is_dir():
+            continue
+        if name == "stdlib":
+            found = [(p, "py") for p in root.rglob("*.py") if "site-packages" not in p.parts]
+        else:
+            found = [(p, "doc") for p in root.rglob("*") if p.suffix in ("", ".md", ".rst", ".txt", ".html")]
+        files += [(name, p, kind) for p, kind in found]
+    files.sort(key=lambda f: (_order(f"{f[0]}:{f[1].relative_to(roots[f[0]])}"), str(f[1])))
+    out: list[dict[str, Any]] = []
+    for name, path, kind in files:
+        if len(out) >= count:
             break
         try:
-            if not path.is_file() or path.stat().st_size > 400_000:
+            if path.is_symlink() or not path.is_file() or path.stat().st_size > 400_000:
                 continue
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
+            text = data.decode("utf-8")
         except (OSError, UnicodeDecodeError):
             continue
         if len(text.strip()) < 200:
             continue
-        start = _order(str(path) + "#") % max(1, len(text) - LOCAL_CHARS)
-        out.append(Row(text[start : start + LOCAL_CHARS], 0, "local_files", kind, str(path)))
+        rel = str(path.relative_to(roots[name]))
+        start = _order(f"{name}:{rel}#") % max(1, len(text) - LOCAL_CHARS)
+        digest = hashlib.sha256(data).hexdigest()
+        out.append({"root": name, "path": rel, "sha256": digest, "start": start, "kind": kind})
+    return out
+
+
+def write_local_manifest(entries: list[dict[str, Any]], path: Path = LOCAL_MANIFEST) -> None:
+    """One tab-separated line per file: root, relative path, SHA-256, piece offset, kind."""
+    lines = [
+        "# bench/train_injection.py local benign files, pinned once with --pin-local; local_rows() reads",
+        "# exactly these and skips (and counts) any whose SHA-256 changed. root\tpath\tsha256\tstart\tkind",
+    ]
+    lines += [f"{e['root']}\t{e['path']}\t{e['sha256']}\t{e['start']}\t{e['kind']}" for e in entries]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def read_local_manifest(path: Path = LOCAL_MANIFEST) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            root, rel, digest, start, kind = line.split("\t")
+            out.append({"root": root, "path": rel, "sha256": digest, "start": int(start), "kind": kind})
+    return out
+
+
+def local_rows(
+    manifest: Path = LOCAL_MANIFEST, roots: dict[str, Path] | None = None, report: bool = True
+) -> list[Row]:
+    """Benign text from the files pinned in ``manifest``: standard-library source and installed docs.
+
+    Pieces of ``LOCAL_CHARS`` characters at the pinned offsets. A file that is missing or whose SHA-256
+    differs from the pinned one is skipped and counted on stderr, so the rows are the pinned ones or
+    fewer, never different ones. Not a published corpus: the figures for these rows are a sanity check
+    of false alarms on ordinary files, not a benchmark.
+    """
+    if not manifest.exists():
+        return []
+    entries = read_local_manifest(manifest)
+    roots = roots if roots is not None else _local_roots()
+    out: list[Row] = []
+    missing = 0
+    for entry in entries:
+        root = roots.get(entry["root"])
+        try:
+            if root is None:
+                raise FileNotFoundError(entry["root"])
+            data = (root / entry["path"]).read_bytes()
+        except OSError:
+            missing += 1
+            continue
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            missing += 1
+            continue
+        text = data.decode("utf-8")
+        start = int(entry["start"])
+        out.append(
+            Row(
+                text[start : start + LOCAL_CHARS],
+                0,
+                "local_files",
+                entry["kind"],
+                f"{entry['root']}:{entry['path']}",
+            )
+        )
+    if missing and report:
+        print(
+            f"local_rows: {missing} of {len(entries)} pinned files missing or changed; skipped",
+            file=sys.stderr,
+        )
     return out
 
 
@@ -497,7 +581,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="two epochs, and keep the shipped weights (under a minute)"
     )
+    parser.add_argument(
+        "--pin-local",
+        action="store_true",
+        help=f"choose the local benign files afresh and write {LOCAL_MANIFEST.name} (then train as usual)",
+    )
     args = parser.parse_args(argv)
+    if args.pin_local:
+        write_local_manifest(select_local_files(_local_roots()))
+        print(f"wrote {LOCAL_MANIFEST}")
     if args.quick:
         args.epochs, args.no_write = min(args.epochs, 2), True
 

@@ -26,9 +26,11 @@ a sample of the middle and the neighbourhood of any invisible character are scan
 from __future__ import annotations
 
 import binascii
+import contextlib
 import itertools
 import json
 import math
+import operator
 import os
 import re
 import unicodedata
@@ -175,6 +177,15 @@ _OUTPUT = (
     r"|solution|final\s+answer|rewrite|explanation)"
 )
 """The model's own output: "in your response", "at the end of your answer"."""
+_FORM = (
+    r"(?:a\s+|an\s+|the\s+)?(?:form\s+of\s+|style\s+of\s+)?(?:french|spanish|german|portuguese|italian|chinese"
+    r"|japanese|russian|arabic|hindi|korean|dutch|swedish|polish|turkish|greek|hebrew|latin|pig\s+latin|klingon"
+    r"|esperanto|base\s?-?\d+|hex(?:adecimal)?|binary|morse|reverse(?:d)?|backwards|upper\s*case|all\s+caps"
+    r"|emojis?|(?:\w+\s+)?cipher|caesar|rot-?13|leet(?:speak)?|rhym\w*|verse|poem|limerick|haiku|sonnet|song"
+    r"|riddle|shakespearean|pirate)\b"
+)
+"""A form for the model's answer that only changes how it reads: another language (English, the
+default, is not one), an encoding, a cipher, verse. "Render your response in Portuguese"."""
 _OUTPUT_GATE = (
     "response responses answer answers reply replies output summary summaries translation implementation"
     " solution rewrite explanation"
@@ -199,6 +210,19 @@ _SIGNATURES: tuple[_Sig, ...] = (
         rf"{_DET}{_PRIOR}\s+(?:and\s+\w+\s+)?{_RULES}",
         _OVERRIDE_VERBS,
         starts="ignor disregard forget override overlook neglect abandon discard bypass",
+    ),
+    _sig(
+        "override.ignore_rules",
+        0.75,
+        r"\b(?:ignor(?:e|ing)|disregard(?:ing)?|forget(?:ting)?|overrid(?:e|ing)|bypass(?:ing)?|discard(?:ing)?)\s+"
+        r"(?:(?:all\s+(?:of\s+)?your|all\s+(?:of\s+)?the|all|any|every|your)\s+(?:other\s+|own\s+|current\s+)?"
+        rf"(?:{_PRIOR}\s+)?|(?:the|these|those|my)\s+{_PRIOR}\s+|{_PRIOR}\s+)"
+        r"(?:text|evidence|instructions?|rules|guidelines|directions|directives|prompts?|programming|restrictions"
+        r"|guardrails|system\s+prompts?|safety\s+(?:rules|guidelines))\b"
+        r"|\b(?:ignor(?:e|ing)|disregard(?:ing)?|forget(?:ting)?)\s+(?:the|all|any)\s+(?:text|instructions?|rules"
+        r"|directions|directives|prompts?|guidelines)\s+(?:above|before|so\s+far|you\s+(?:were|have\s+been)\s+given)\b",
+        _OVERRIDE_VERBS,
+        starts="ignor disregard forget overrid bypass discard",
     ),
     _sig(
         "override.disregard_above",
@@ -456,6 +480,16 @@ _SIGNATURES: tuple[_Sig, ...] = (
         _OUTPUT_GATE,
     ),
     _sig(
+        "task.output_form",
+        0.7,
+        rf"\byour\s+(?:final\s+|next\s+|whole\s+|entire\s+)?(?:responses?|answers?|repl(?:y|ies)|output)\b"
+        rf"[^.!?\n]{{0,40}}?\b(?:in|into|using|with|as)\s+{_FORM}"
+        rf"|\b(?:use|using|employ|with)\s+{_FORM}[^.!?\n]{{0,40}}?\byour\s+(?:final\s+|whole\s+|entire\s+)?"
+        r"(?:responses?|answers?|repl(?:y|ies)|output)\b",
+        "your",
+        "response responses answer answers reply replies output",
+    ),
+    _sig(
         "task.edit_output",
         0.45,
         r"(?:^|[.!?\n:|]\s*)(?:please\s+|also\s+|now\s+|kindly\s+|then\s+|and\s+)?(?:enhance|modify|augment|enrich|alter"
@@ -629,10 +663,98 @@ def _anchored(pattern: re.Pattern[str], low: str, starts: tuple[str, ...]) -> It
             yield m
 
 
+_prefilter: Any = None
+"""``(database, scratch, always)`` once :func:`use_hyperscan` has compiled the signatures."""
+_PY_ONLY_SPACE = ("\x1c", "\x1d", "\x1e", "\x1f")
+"""ASCII characters that ``re`` counts as ``\\s`` in a str pattern and Hyperscan does not."""
+
+
+def use_hyperscan(enabled: bool = True, cache_dir: str | None = None) -> bool:
+    """One Hyperscan pass over an ASCII text names the signatures that may match it; only those are
+    then run by ``re``, which gives the matches. Every pattern is compiled in Hyperscan's prefilter
+    mode, which may name a signature that ``re`` then does not match but never misses one, so the
+    evidence is the same as without it (``tests/unit/detect/test_injection_fast_paths.py``).
+
+    Compiling takes seconds, so the database is kept in ``cache_dir`` (keyed by the patterns and the
+    Hyperscan version) and loaded from there next time: for long-lived processes (the gateway's
+    detector workers), like :func:`use_numpy`. Returns whether it is on."""
+    global _prefilter
+    if not enabled:
+        _prefilter = None
+        return False
+    try:
+        import hyperscan
+    except ImportError:
+        return False
+    from hashlib import sha256
+
+    from .matcher import _write_atomic
+
+    flags = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
+    expressions = [sig.pattern.encode() for sig in _SIGNATURES]
+    key = sha256(repr((getattr(hyperscan, "__version__", ""), expressions, flags)).encode()).hexdigest()[:32]
+    path = os.path.join(cache_dir, f"injection-signatures-{key}.hs") if cache_dir else None
+    database: Any = None
+    always: list[int] = []
+    if path is not None:
+        try:
+            with open(path + ".always", "rb") as handle:  # written last: its presence means both are whole
+                always = [int(x) for x in handle.read().split(b",") if x]
+            with open(path, "rb") as handle:
+                database = hyperscan.loadb(handle.read(), hyperscan.HS_MODE_BLOCK)
+        except Exception:  # noqa: BLE001 - any unreadable or stale cache: compile again
+            database, always = None, []
+    if database is None:
+        ids = list(range(len(expressions)))
+        try:
+            database = hyperscan.Database()
+            database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=[flags] * len(ids))
+        except hyperscan.error:
+            kept = []
+            for i in ids:
+                try:
+                    hyperscan.Database().compile(
+                        expressions=[expressions[i]], ids=[0], elements=1, flags=[flags]
+                    )
+                    kept.append(i)
+                except hyperscan.error:
+                    always.append(i)  # not expressible: always run by ``re``
+            database = hyperscan.Database()
+            database.compile(
+                expressions=[expressions[i] for i in kept],
+                ids=kept,
+                elements=len(kept),
+                flags=[flags] * len(kept),
+            )
+        if path is not None:
+            with contextlib.suppress(OSError):
+                _write_atomic(path, hyperscan.dumpb(database))
+                _write_atomic(path + ".always", ",".join(str(i) for i in always).encode())
+    _prefilter = (database, hyperscan.Scratch(database), frozenset(always))
+    return True
+
+
+def _add_candidate(sig_id: int, start: int, end: int, flags: int, found: set[int]) -> None:
+    found.add(sig_id)
+
+
+def _candidate_signatures(low: str) -> set[int] | frozenset[int] | None:
+    """The indexes of the signatures that may match ``low`` (Hyperscan), or ``None``: try them all."""
+    if _prefilter is None or not low.isascii() or any(c in low for c in _PY_ONLY_SPACE):
+        return None
+    database, scratch, always = _prefilter
+    found: set[int] = set(always)
+    database.scan(low.encode("ascii"), match_event_handler=_add_candidate, scratch=scratch, context=found)
+    return found
+
+
 def _signatures(low: str, words: set[str] | frozenset[str], decoded: bool, out: list[Evidence]) -> None:
     present: dict[str, bool] = {}
-    for sig in _SIGNATURES:
+    candidates = _candidate_signatures(low)
+    for index, sig in enumerate(_SIGNATURES):
         if sig.decoded_only and not decoded:
+            continue
+        if candidates is not None and index not in candidates:
             continue
         if not _gates_pass(sig, low, words, present):
             continue
@@ -957,9 +1079,15 @@ def _percent(token: str) -> str:
         return ""
 
 
-def _encoded(text: str, low: str, words: set[str], depth: int, budget: _Budget, out: list[Evidence]) -> None:
+def _candidates(text: str, low: str) -> dict[str, tuple[str, int, int]]:
+    """The encoded-looking runs of ``text`` to try decoding: ``{run: (kind, start, end)}``, in order."""
     candidates: dict[str, tuple[str, int, int]] = {}
+    runs: list[tuple[int, int]] = []
+    """Every run of base64 characters: a hex run (``_HEX``) can only lie inside one."""
     for m in _BASE64.finditer(text):
+        runs.append(m.span())
+        if len(candidates) >= MAX_ATTEMPTS * 2:
+            continue
         token = m.group(0)
         if token not in candidates:
             if _HEX_CHARS.issuperset(token):
@@ -969,17 +1097,22 @@ def _encoded(text: str, low: str, words: set[str], depth: int, budget: _Budget, 
             else:
                 kind = "encoded.base64"
             candidates[token] = (kind, m.start(), m.end())
-        if len(candidates) >= MAX_ATTEMPTS * 2:
-            break
+    for start, end in runs:
+        for m in _HEX.finditer(low, start, end):
+            candidates.setdefault(text[m.start() : m.end()], ("encoded.hex", m.start(), m.end()))
     for kind, pattern, gate in (
-        ("encoded.hex", _HEX, ""),
         ("encoded.hex", _HEX_ESCAPES, "\\x"),
         ("encoded.url", _PERCENT, "%"),
     ):
-        if gate and gate not in text:
+        if gate not in text:
             continue
         for m in pattern.finditer(low):
             candidates.setdefault(text[m.start() : m.end()], (kind, m.start(), m.end()))
+    return candidates
+
+
+def _encoded(text: str, low: str, words: set[str], depth: int, budget: _Budget, out: list[Evidence]) -> None:
+    candidates = _candidates(text, low)
     decoders: dict[str, Callable[[str], str]] = {
         "encoded.base64": _b64,
         "encoded.base32": _b32,
@@ -1198,8 +1331,7 @@ def _canonical(toks: list[str], index: list[int] | None = None) -> list[str]:
         if all(folded):  # no token was only zero-width characters
             if index is not None:
                 index.extend(range(len(toks)))
-            get = table.get
-            return [get(tok, tok) for tok in folded]
+            return list(map(table.get, folded, folded))
     out: list[str] = []
     run: list[str] = []
     run_at = 0
@@ -1253,6 +1385,16 @@ def _token_class(tok: str) -> int:
     return _CLASSES.get(tok, -1) if len(tok) < 15 else _class_of_long(tok)
 
 
+def _class_hits(toks: list[str]) -> list[tuple[int, int]]:
+    """(position, class) of the tokens that have a word class: each distinct token classed once, the
+    positions found by ``map`` and ``compress`` (most tokens have no class)."""
+    plus_one = {tok: cls + 1 for tok in set(toks) if (cls := _token_class(tok)) >= 0}
+    if not plus_one:
+        return []
+    codes = list(map(plus_one.get, toks))  # None (falsy) for a token with no class
+    return [(i, codes[i] - 1) for i in itertools.compress(range(len(codes)), codes)]  # type: ignore[operator]
+
+
 def _shape_features(
     toks: list[str], hits: list[tuple[int, int]] | None = None
 ) -> list[tuple[int, list[int]]]:
@@ -1261,12 +1403,7 @@ def _shape_features(
     Sparse: most tokens have no class. Unmasked CRC32 values (the caller masks). ``hits``, the
     (position, class) of the classed tokens, when the caller has found them already."""
     if hits is None:
-        get = _CLASSES.get
-        hits = [
-            (i, cls)
-            for i, tok in enumerate(toks)
-            if (cls := get(tok, -1) if len(tok) < 15 else _class_of_long(tok)) >= 0
-        ]
+        hits = _class_hits(toks)
     last = [-(10**9)] * 6
     out: list[tuple[int, list[int]]] = []
     for i, cls in hits:
@@ -1318,6 +1455,36 @@ def feature_hashes(toks: Iterable[str], mask: int, ngrams: int, shape: bool = Tr
 def _contributions(toks: list[str], model: _Model) -> list[float]:
     """Each (canonical) token's share of the logit: the weights of the features
     :func:`feature_hashes` gives it. ``toks`` are the canonical tokens when the model has shape."""
+    if model.ngrams == 2 and len(toks) > 1:
+        out = _contributions_bigram(toks, model)
+    else:
+        out = _contributions_loop(toks, model)
+    if model.shape:
+        _add_shape(toks, model, out)
+    return out
+
+
+def _contributions_bigram(toks: list[str], model: _Model) -> list[float]:
+    """Word 1-2-grams: a token's share depends only on it and the one before, so each distinct pair
+    is computed once (text repeats pairs: code, logs, markup) and the rest are dictionary lookups
+    done by ``map``. Same additions in the same order as :func:`_contributions_loop`: same floats."""
+    get = model.weights.get
+    mask = model.mask
+    hashes: dict[str, tuple[int, float]] = {}
+    for tok in set(toks):
+        h = zlib.crc32(tok.encode("utf-8", "surrogatepass"))
+        hashes[tok] = (h, get(h & mask, 0.0))
+    pairs: dict[tuple[str, str], float] = dict.fromkeys(itertools.pairwise(toks), 0.0)
+    for pair in pairs:
+        h1 = hashes[pair[0]][0]
+        h, c = hashes[pair[1]]
+        pairs[pair] = c + get(((((h1 * _MIX2) ^ h) & _MASK32) ^ _SALT2) & mask, 0.0)
+    out = [hashes[toks[0]][1]]
+    out.extend(map(pairs.__getitem__, itertools.pairwise(toks)))
+    return out
+
+
+def _contributions_loop(toks: list[str], model: _Model) -> list[float]:
     get = model.weights.get
     mask = model.mask
     out: list[float] = []
@@ -1338,8 +1505,6 @@ def _contributions(toks: list[str], model: _Model) -> list[float]:
                 c += get((((prev2 * _MIX2) ^ h2) * _MIX3) & _MASK32 & mask, 0.0)
         out.append(c)
         prev2, prev1 = prev1, h
-    if model.shape:
-        _add_shape(toks, model, out)
     return out
 
 
@@ -1410,16 +1575,22 @@ def _contributions_numpy(toks: list[str], model: _Model) -> list[float]:
 
 def _classify(toks: list[str]) -> tuple[float, int, int]:
     """The probability for the best window of ``window`` tokens, and that window's token range."""
+    return _classify_full(toks)[:3]
+
+
+def _classify_full(toks: list[str]) -> tuple[float, int, int, list[str], list[int] | None]:
+    """:func:`_classify`, and the canonical tokens with the raw position of each (``None`` when the
+    model has no shape features: the tokens are then the raw ones)."""
     if not toks:
-        return 0.0, 0, 0
+        return 0.0, 0, 0, toks, None
     model = _load_model()
     index: list[int] | None = None
+    raw_count = len(toks)
     if model.shape:
         index = []
-        raw_count = len(toks)
         toks = _canonical(toks, index)
         if not toks:
-            return 0.0, 0, 0
+            return 0.0, 0, 0, toks, index
     contributions = _contributions_numpy(toks, model) if _dense is not None else _contributions(toks, model)
     width = min(model.window, len(contributions))
     # every window's sum from prefix sums (sequential float64 additions in both paths: same floats)
@@ -1432,7 +1603,7 @@ def _classify(toks: list[str]) -> tuple[float, int, int]:
         best = float(window_sums[best_start])
     else:
         prefix = [0.0, *itertools.accumulate(contributions)]
-        sums = [b - a for a, b in zip(prefix, prefix[width:], strict=False)]
+        sums = list(map(operator.sub, prefix[width:], prefix))
         best = max(sums)
         best_start = sums.index(best)  # the first window with the best sum
     z = model.bias + best - length_offset(len(toks), model.window, model.length_penalty)
@@ -1444,8 +1615,8 @@ def _classify(toks: list[str]) -> tuple[float, int, int]:
         prob = NO_CUE_CAP
     if index is not None and len(index) != raw_count:  # back to the positions of the tokens given
         end = best_start + width
-        return prob, index[best_start], index[end] if end < len(index) else raw_count
-    return prob, best_start, best_start + width
+        return prob, index[best_start], index[end] if end < len(index) else raw_count, toks, index
+    return prob, best_start, best_start + width, toks, index
 
 
 def length_offset(count: int, window: int, penalty: float) -> float:
@@ -1487,6 +1658,125 @@ def _combine(weights: Iterable[float]) -> float:
     return total
 
 
+CLASSIFIER_ALONE = 0.6
+"""The classifier's probability is scaled by this when no signature (or shape) of at least
+:data:`UNLOCK` fired in the same text: alone it warns only at 0.84 or more and never blocks.
+
+Trained on a few public corpora, the classifier is confident on ordinary requests between people
+("write your summary in the template, then email it to your manager"): held out by source, its
+folds put 2-15 % of the hard benign sets at warn or above, some at 0.98-1.0, above every signature, so each fold's
+threshold for FPR 1 % sat above the signatures too. Scaled (not clipped), its ranking among texts
+with no signature is unchanged, and a signature of 0.6 or more ranks a text above every text that
+has none. At 0.79 (just under block) the folds' worst source was 0.31; at 0.6, see docs/detectors.md."""
+UNLOCK = 0.4
+"""The signature strength that lets the classifier count in full (a secret path alone, 0.25, does not)."""
+
+
+_MIXABLE = frozenset(_LOOKALIKES) | frozenset("\u0131\u0251\u0261\u0269")
+"""Letters that pass for Latin ones (and the dotless i, script a and g, iota): in a word that also
+has ASCII letters, they are there to be read as Latin by a person and not by a filter."""
+MIXED_WORDS = 3
+
+
+def _mixed_script(low: str, toks: list[str], out: list[Evidence]) -> None:
+    """Words spelt with Latin letters and look-alikes from another script ("Ехрlаіn thеѕе"): text
+    disguised from word filters. Evidence once :data:`MIXED_WORDS` such words occur."""
+    mixed = [
+        t for t in set(toks) if not t.isascii() and not _MIXABLE.isdisjoint(t) and any(c.isascii() for c in t)
+    ]
+    if len(mixed) >= MIXED_WORDS:
+        first, word = min((low.find(t), t) for t in mixed)
+        out.append(Evidence("signature", "hidden.mixed_script", first, first + len(word), 0.6))
+
+
+_AI_WORDS = frozenset(
+    _words(
+        "ai assistant assistants model models llm llms claude chatgpt gpt gemini copilot chatbot bot agent"
+        " agents bard llama mistral"
+    )
+)
+_POSSESSIVE = frozenset(_words("your my our his her their"))
+_AI_NEXT = frozenset(_words("must should shall reading processing processes that who which please you now"))
+"""After a word naming a model, what makes it the one being spoken to ("assistant, …", "AI reading
+this", "the model must …"), not a noun modifier ("the AI team asks …")."""
+_MODEL_TASKS = frozenset(
+    _words(
+        "answer answering respond responding reply replying summarize summarise summarizing summarising"
+        " process processing continue continuing proceed proceeding read reading translate translating"
+        " output outputting complete completing"
+    )
+)
+_VOCATIVE = frozenset((",", ":", "!", ""))
+"""Punctuation after an addressee ("Assistant, …", "Note to the model: …"), or the text's end."""
+_QUOTED = frozenset(('"', "'", ":", "=", "`"))
+"""Before a model's name, what makes it a value (``"role": "assistant"``), not an addressee."""
+_SENTENCE_END = frozenset((".", "?", ";"))
+"""The addressee or task switch and its action must be in one sentence."""
+_SHAPE_GATE = _AI_WORDS | frozenset(_words("before instead when while after"))
+_SHAPE_REACH = 16
+"""How many tokens after the addressee (or the task switch) the action may come."""
+_TARGET_REACH = 12
+
+
+def _shape(toks: list[str]) -> list[tuple[float, str, int, int]]:
+    """The shape of an injection in the canonical tokens: the model addressed, then an action, with a
+    target or the model's output after it; or a switch of the model's own task ("before you answer",
+    "instead of summarising") followed by an action. ``(weight, id, first, end)`` token ranges.
+
+    Base 0.6; +0.15 for a target (URL, e-mail, IBAN, path, keys) or the model's output ("your
+    answer") within :data:`_TARGET_REACH` tokens of the action; +0.15 for a task-switch word between
+    the addressee and the action. Misspellings and look-alike letters are already folded in ``toks``.
+    """
+    if _SHAPE_GATE.isdisjoint(toks):
+        return []
+    out: list[tuple[float, str, int, int]] = []
+    n = len(toks)
+    i = 0
+    while i < n:
+        tok = toks[i]
+        sig_id = ""
+        after = i + 1
+        if tok in _AI_WORDS:
+            while after < n and toks[after] in _AI_WORDS:
+                after += 1
+            nxt = toks[after] if after < n else ""
+            prev = toks[i - 1] if i else ""
+            if prev not in _POSSESSIVE and prev not in _QUOTED and (nxt in _VOCATIVE or nxt in _AI_NEXT):
+                sig_id = "shape.addressed_action"
+        elif tok in ("before", "when", "while", "after") and i + 2 < n and toks[i + 1] == "you":
+            if toks[i + 2] in _MODEL_TASKS:
+                sig_id, after = "shape.task_switch_action", i + 3
+        elif tok == "instead" and i + 2 < n and toks[i + 1] == "of" and toks[i + 2] in _MODEL_TASKS:
+            sig_id, after = "shape.task_switch_action", i + 3
+        if not sig_id:
+            i += 1
+            continue
+        switch = sig_id == "shape.task_switch_action"
+        found = False
+        for j in range(after, min(n, after + _SHAPE_REACH)):
+            if toks[j] in _SENTENCE_END:
+                break
+            cls = _token_class(toks[j])
+            if cls == SWITCH:
+                switch = True
+            elif cls == ACT:
+                weight = 0.6 + (0.15 if switch else 0.0)
+                end = j + 1
+                for k in range(j + 1, min(n, j + 1 + _TARGET_REACH)):
+                    kc = _token_class(toks[k])
+                    if kc == TARGET or (kc == OUTPUT and toks[k - 1] == "your"):
+                        weight += 0.15
+                        end = k + 1
+                        break
+                out.append((round(weight, 2), sig_id, i, end))
+                found = True
+                i = end
+                break
+        if not found:
+            i += 1
+    return out
+
+
 def _merge(signature: float, classifier: float) -> float:
     """Signatures and classifier: the stronger counts, raised when the other agrees."""
     top, low = max(signature, classifier), min(signature, classifier)
@@ -1504,8 +1794,16 @@ def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]
     else:
         folded = low.translate(_LOOKALIKE)
         _signatures(folded, set(_TOKEN.findall(folded)), depth > 0, evidence)
+        _mixed_script(low, toks, evidence)
+    cls, first, end, canon, index = _classify_full(toks)
+    for weight, sig_id, a, b in _shape(canon):
+        if index is not None:
+            a, b = index[a], index[b - 1] + 1
+        start, stop = _token_span(low, a, b)
+        evidence.append(Evidence("signature", sig_id, start, stop, weight))
     sig = _combine(_per_signal(evidence).values())
-    cls, first, end = _classify(toks)
+    if sig < UNLOCK:
+        cls *= CLASSIFIER_ALONE
     if cls >= 0.05:
         start, stop = _token_span(low, first, end)
         evidence.append(Evidence("classifier", "classifier.ngram_lr", start, stop, round(cls, 4)))

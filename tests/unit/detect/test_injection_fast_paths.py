@@ -1,0 +1,138 @@
+"""The scorer's fast paths give exactly what the straightforward code gives: the same floats, the same
+classed tokens, the same encoded candidates. Speed work must never move a score."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ramparts.detect import injection
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "bench"))
+
+_WORDS = st.sampled_from(
+    [
+        "ignore", "previous", "instructions", "the", "you", "assistant", "send", "https", "GB29NWBK60161331926819",
+        "deadbeefdeadbeef00", "aGVsbG8gd29ybGQgaGVsbG8=", "%41%42%43", "\\x41\\x42", ",", ".", "é", "def",
+    ]
+)  # fmt: skip
+
+
+def _reference_hits(toks: list[str]) -> list[tuple[int, int]]:
+    return [(i, c) for i, tok in enumerate(toks) if (c := injection._token_class(tok)) >= 0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_WORDS, max_size=300), st.text(max_size=100))
+def test_bigram_contributions_and_class_hits_are_the_loops(words: list[str], noise: str) -> None:
+    model = injection._load_model()
+    toks = injection._canonical(injection.tokens(" ".join(words) + noise))
+    if len(toks) > 1 and model.ngrams == 2:
+        assert injection._contributions_bigram(toks, model) == injection._contributions_loop(toks, model)
+    assert injection._class_hits(toks) == _reference_hits(toks)
+
+
+def _reference_candidates(text: str, low: str) -> dict[str, tuple[str, int, int]]:
+    """What ``_encoded`` collected before hex runs were searched inside base64 runs only."""
+    candidates: dict[str, tuple[str, int, int]] = {}
+    for m in injection._BASE64.finditer(text):
+        token = m.group(0)
+        if token not in candidates:
+            if injection._HEX_CHARS.issuperset(token):
+                kind = "encoded.hex"
+            elif len(token) >= 24 and injection._BASE32_CHARS.issuperset(token):
+                kind = "encoded.base32"
+            else:
+                kind = "encoded.base64"
+            candidates[token] = (kind, m.start(), m.end())
+        if len(candidates) >= injection.MAX_ATTEMPTS * 2:
+            break
+    for kind, pattern, gate in (
+        ("encoded.hex", injection._HEX, ""),
+        ("encoded.hex", injection._HEX_ESCAPES, "\\x"),
+        ("encoded.url", injection._PERCENT, "%"),
+    ):
+        if gate and gate not in text:
+            continue
+        for m in pattern.finditer(low):
+            candidates.setdefault(text[m.start() : m.end()], (kind, m.start(), m.end()))
+    return candidates
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_WORDS, max_size=400), st.sampled_from([" ", "-", "", "\n", "Ä"]))
+def test_hex_runs_are_found_inside_base64_runs(words: list[str], sep: str) -> None:
+    text = sep.join(words)
+    low = injection._lower(text)
+    found = injection._candidates(text, low)
+    assert list(found.items()) == list(_reference_candidates(text, low).items())
+
+
+@pytest.fixture(scope="module")
+def hyperscan_on(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    pytest.importorskip("hyperscan")
+    assert injection.use_hyperscan(True, str(tmp_path_factory.mktemp("hs")))
+    try:
+        yield
+    finally:
+        injection.use_hyperscan(False)
+
+
+def _evidence(low: str) -> list[injection.Evidence]:
+    out: list[injection.Evidence] = []
+    words = set(injection._tokenize(low))
+    injection._signatures(low, words, False, out)
+    injection._signatures(low, words, True, out)
+    return out
+
+
+def _texts() -> list[str]:
+    import injection_gen
+
+    texts = [s.text for s in injection_gen.generate(1, 800)] + [
+        s.text for s in injection_gen.hard_benign(2, 20)
+    ]
+    folder = Path(os.environ.get("RAMPARTS_CORPORA", ROOT.parent / "shared" / "corpora")) / "injection"
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        with path.open(encoding="utf-8") as handle:
+            texts += [json.loads(line)["text"] for line in itertools.islice(handle, 400)]
+    return texts
+
+
+def test_the_hyperscan_prefilter_finds_the_same_signatures(hyperscan_on: None) -> None:
+    """Every signature ``re`` matches, with the Hyperscan pass naming the candidates or without it."""
+    texts = [injection._lower(t) for t in _texts()]
+    assert sum(t.isascii() for t in texts) > 500
+    for low in texts:
+        with_prefilter = _evidence(low)
+        saved, injection._prefilter = injection._prefilter, None
+        try:
+            assert _evidence(low) == with_prefilter
+        finally:
+            injection._prefilter = saved
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        _WORDS | st.sampled_from(["system", ":", "<|im_start|>", "[inst]", "decode", "your", "answer"]),
+        max_size=80,
+    )
+)
+def test_the_hyperscan_prefilter_on_generated_word_salad(hyperscan_on: None, words: list[str]) -> None:
+    low = injection._lower(" ".join(words))
+    with_prefilter = _evidence(low)
+    saved, injection._prefilter = injection._prefilter, None
+    try:
+        assert _evidence(low) == with_prefilter
+    finally:
+        injection._prefilter = saved
