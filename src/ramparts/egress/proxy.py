@@ -1166,7 +1166,7 @@ class _Client(asyncio.Protocol):
             self.timer.cancel()
         # the first message by one deadline: a ClientHello dripped a byte at a time cannot hold it
         self.timer = self.loop.call_later(self.proxy.config.head_timeout, self._head_late)
-        upstream.transport.resume_reading()  # the server's bytes flow back (server-first protocols)
+        upstream.start()  # the server's bytes flow back from now on (server-first protocols)
         self.transport.resume_reading()
         if self.buf:
             self._first_message()
@@ -1289,20 +1289,38 @@ class _Client(asyncio.Protocol):
 
 
 class _Upstream(asyncio.Protocol):
-    """The target's side of a CONNECT tunnel: its bytes go to the client as they come."""
+    """The target's side of a CONNECT tunnel: its bytes go to the client as they come, once the
+    client has its 200 (what a server-first target sends before that is held, and its reading paused)."""
 
-    __slots__ = ("client", "transport")
+    __slots__ = ("client", "early", "ended", "open", "transport")
 
     def __init__(self, client: _Client) -> None:
         self.client = client
         self.transport: Any = None
+        self.open = False
+        self.ended = False
+        self.early = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
-        transport.pause_reading()  # type: ignore[attr-defined]  # nothing reaches the client before its 200
+
+    def start(self) -> None:
+        """The client has its 200: what was held goes first, then everything as it comes."""
+        self.open = True
+        if self.early:
+            early, self.early = self.early, b""
+            self.data_received(early)
+        if self.ended:  # the target said all it had before the 200 went out: the tunnel ends
+            self.client._end()
+            return
+        self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         client = self.client
+        if not self.open:
+            self.early += data
+            self.transport.pause_reading()
+            return
         conn = client.conn
         conn.last = time.monotonic()
         conn.down += len(data)
@@ -1310,12 +1328,17 @@ class _Upstream(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         # the target ended first: the client gets what was sent, then the tunnel closes
+        if not self.open:
+            self.ended = True  # its early bytes still go to the client after the 200, then it ends
+            return True
         if self.client.state != _DONE:
             self.client._end()
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.client.state in (_RELAY, _HELLO):
+        if not self.open:
+            self.ended = True  # before the 200: the tunnel ends once the client has it
+        elif self.client.state in (_RELAY, _HELLO):
             self.client._end()
 
     def pause_writing(self) -> None:
