@@ -3,9 +3,11 @@ so ``ramparts compile --all DIR`` can register each as an artefact.
 
 - :func:`sandbox_settings` / :func:`proxy_env`: Claude Code's sandbox keys pointing at the proxy, and
   ``HTTPS_PROXY``/``HTTP_PROXY`` for the Claude Code process;
-- :func:`squid_acl`: the allow and deny lists as a squid ACL (``dstdomain``, SNI via ``ssl::server_name``);
+- :func:`squid_acl`: the allow and deny lists as a squid ACL (``dstdomain``, SNI via ``ssl::server_name``),
+  every port outside ``egress.ports`` denied;
 - :func:`suricata_rules`: AWS Network Firewall rules (Suricata, strict rule order): denied hosts, DoH
-  endpoints and DoT dropped, allowed TLS SNI and HTTP hosts passed, every other TLS/HTTP flow dropped;
+  endpoints, DoT and every port outside ``egress.ports`` dropped, allowed TLS SNI and HTTP hosts passed
+  on those ports, every other TLS/HTTP flow dropped;
 - :func:`route53_firewall_terraform`: Route 53 Resolver DNS Firewall (Terraform): block the deny list and
   DoH names, allow the allow list, block everything else.
 
@@ -79,32 +81,65 @@ def proxy_env(host: str, port: int) -> dict[str, str]:
 # -- squid ------------------------------------------------------------------------------------------
 
 
-def _squid_domain(name: str) -> str:
-    return "." + name[2:] if name.startswith("*.") else name
+def _squid_domains(names: list[str]) -> tuple[list[str], list[str]]:
+    """(``dstdomain`` values, ``dstdom_regex`` values) for name patterns. squid's ``.name`` is the name
+    *and* its subdomains and squid refuses a list holding both ``name`` and ``.name``: a pattern listed
+    with its apex becomes ``.name`` alone; ``*.name`` without its apex (subdomains only, as the proxy
+    reads it) becomes a regex ``\\.name$``, so the ACL allows no more than the proxy does."""
+    listed = set(names)
+    plain: list[str] = []
+    regex: list[str] = []
+    for name in names:
+        if name.startswith("*."):
+            apex = name[2:]
+            if apex in listed:
+                plain.append("." + apex)
+            else:
+                regex.append("\\." + apex.replace(".", "\\.") + "$")  # names: letters, digits, - and .
+        elif "*." + name not in listed:
+            plain.append(name)
+    return plain, regex
+
+
+def _ports(settings: EgressSettings) -> list[int]:
+    """``egress.ports``, sorted, no repeats (the ports names and public addresses may be reached on)."""
+    return sorted(set(settings.ports))
 
 
 def squid_acl(settings: EgressSettings) -> str:
-    """A squid.conf fragment: deny the deny list and DoH, allow the allow list (CONNECT by SNI too), deny the rest."""
+    """A squid.conf fragment: deny DoT, every port outside ``egress.ports``, the deny list and DoH, allow
+    the allow list (CONNECT by SNI too), deny the rest."""
     lines = ["# Ramparts egress lists (generated; edit the policy's egress: section instead)"]
 
     def acl(name: str, kind: str, values: list[str]) -> None:
         for value in values:
             lines.append(f"acl {name} {kind} {value}")
 
-    denied = [_squid_domain(n) for n in (*deny_names(settings), *doh_names(settings))]
-    allowed = [_squid_domain(n) for n in allow_names(settings) if n != "*"]
+    denied, denied_re = _squid_domains([*deny_names(settings), *doh_names(settings)])
     acl("ramparts_denied", "dstdomain", denied)
+    acl("ramparts_denied_re", "dstdom_regex -i", denied_re)
     acl("ramparts_denied_sni", "ssl::server_name", denied)
+    acl("ramparts_denied_sni_re", "ssl::server_name_regex -i", denied_re)
     if settings.doh == "deny":
         lines.append(f"acl ramparts_dot port {DOT_PORT}")
         lines.append("http_access deny ramparts_dot")
+    lines.append(f"acl ramparts_ports port {' '.join(str(p) for p in _ports(settings))}")
+    lines.append("http_access deny !ramparts_ports")  # egress.ports: no other port, CONNECT or not
     lines.append("http_access deny ramparts_denied")
+    if denied_re:
+        lines.append("http_access deny ramparts_denied_re")
     lines.append("http_access deny CONNECT ramparts_denied_sni")
+    if denied_re:
+        lines.append("http_access deny CONNECT ramparts_denied_sni_re")
     if "*" in allow_names(settings):
         lines.append("http_access allow all")
     else:
+        allowed, allowed_re = _squid_domains([n for n in allow_names(settings) if n != "*"])
         acl("ramparts_allowed", "dstdomain", allowed)
+        acl("ramparts_allowed_re", "dstdom_regex -i", allowed_re)
         lines.append("http_access allow ramparts_allowed")
+        if allowed_re:
+            lines.append("http_access allow ramparts_allowed_re")
     lines.append("http_access deny all")
     return "\n".join(lines) + "\n"
 
@@ -123,8 +158,14 @@ def _safe(name: str) -> str:
     return re.sub(r"[^a-z0-9*.-]", "", name)
 
 
+def _suricata_ports(settings: EgressSettings) -> str:
+    ports = _ports(settings)
+    return str(ports[0]) if len(ports) == 1 else "[" + ",".join(str(p) for p in ports) + "]"
+
+
 def suricata_rules(settings: EgressSettings) -> str:
-    """Rules for a stateful rule group in STRICT_ORDER: drops first, then passes, then the default drop."""
+    """Rules for a stateful rule group in STRICT_ORDER: drops first (denied names, DoH, DoT, every port
+    outside ``egress.ports``), then passes (allowed names, on those ports only), then the default drop."""
     rules: list[str] = []
     sid = SID_BASE
 
@@ -147,6 +188,12 @@ def suricata_rules(settings: EgressSettings) -> str:
         add(
             f'drop tcp $HOME_NET any -> $EXTERNAL_NET {DOT_PORT} (msg:"ramparts egress: DNS over TLS"; flow:to_server;'
         )
+    ports = _suricata_ports(settings)
+    # egress.ports: a connection to any other port is dropped at its first packet, whatever it carries
+    add(
+        f'drop tcp $HOME_NET any -> $EXTERNAL_NET !{ports} (msg:"ramparts egress: port not allowed"; flow:to_server;'
+    )
+    head = f"$HOME_NET any -> $EXTERNAL_NET {ports}"  # passes only ever on the allowed ports
     allowed = allow_names(settings)
     if "*" in allowed:
         add(f'pass tls {head} (msg:"ramparts egress: every host allowed"; flow:to_server,established;')
@@ -160,6 +207,7 @@ def suricata_rules(settings: EgressSettings) -> str:
             add(
                 f'pass http {head} (msg:"ramparts egress: allowed {name}"; flow:to_server,established; http.host; {_content(name)}'
             )
+    head = "$HOME_NET any -> $EXTERNAL_NET any"
     add(f'drop tls {head} (msg:"ramparts egress: TLS server name not allowed"; flow:to_server,established;')
     add(f'drop http {head} (msg:"ramparts egress: HTTP host not allowed"; flow:to_server,established;')
     return (
@@ -202,7 +250,10 @@ def route53_firewall_terraform(settings: EgressSettings, *, name: str = "rampart
         )
 
     parts = [
-        "# Ramparts egress lists as a Route 53 Resolver DNS Firewall (generated)\n",
+        "# Ramparts egress lists as a Route 53 Resolver DNS Firewall (generated)\n"
+        "# DNS answers names, not ports: egress.ports ("
+        + ", ".join(str(p) for p in _ports(settings))
+        + ") is enforced by the proxy, the squid ACL and the Network Firewall rules\n",
         f'resource "aws_route53_resolver_firewall_rule_group" "{ident}" {{\n  name = "{name}"\n'
         f'  tags = {{ managed-by = "ramparts" }}\n}}\n',
         domain_list("blocked", blocked or ["blocked.invalid"]),
