@@ -252,8 +252,15 @@ class EgressProxy:
         resolver: Resolver = system_resolver,
         clock: Callable[[], float] = time.time,
         audit_healthy: Callable[[], bool] | None = None,
+        audit_room: Callable[[], bool] | None = None,
     ) -> None:
         self.config = config
+        self.audit_room = audit_room
+        """False while the audit writer's queue is full (``AuditWriter.has_room``): every new connection
+        is answered 503 (``egress.audit``) and closed before anything is read, unrecorded (a record would
+        only grow the queue) but counted in ``audit_refused``; the count becomes one record once there
+        is room again."""
+        self.audit_refused = 0
         self.acl = config.acl
         self.records = records
         self.lazy_records = lazy_records
@@ -342,6 +349,23 @@ class EgressProxy:
                 )
         except Exception as exc:  # noqa: BLE001 - recording must never take the proxy down
             print(f"ramparts egress: audit record failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    def _audit_has_room(self) -> bool:
+        """Whether the audit writer takes more (fails closed when asking fails); the first connection
+        after a full queue records how many were refused meanwhile."""
+        assert self.audit_room is not None
+        try:
+            room = self.audit_room()
+        except Exception:  # noqa: BLE001 - cannot tell: refuse
+            room = False
+        if not room:
+            self.audit_refused += 1
+            return False
+        if self.audit_refused:
+            count, self.audit_refused = self.audit_refused, 0
+            why = f"{count} connection(s) refused unrecorded while the audit writer's queue was full"
+            self._record(self._deny(rids.EGRESS_AUDIT, why), _Conn("http"), "EgressAnomaly")
+        return True
 
     def _anomalies(self, conn: _Conn, found: list[Anomaly]) -> Decision | None:
         """Record each anomaly; the refusal (size, rate) in enforce mode."""
@@ -1047,6 +1071,13 @@ class _Client(asyncio.Protocol):
             )
             transport.close()
             return
+        if proxy.audit_room is not None and not proxy._audit_has_room():
+            self.state = _DONE
+            proxy.served += 1
+            why = "the audit writer is behind (its queue is full); refusing until it catches up"
+            transport.write(_answer_bytes(503, why))  # type: ignore[attr-defined]
+            transport.close()
+            return
         proxy.active += 1
         proxy._clients.add(self)
         self.deadline = self.loop.time() + proxy.config.head_timeout
@@ -1428,6 +1459,7 @@ async def serve(
     dns: tuple[str, int] | None = None,
     stop: asyncio.Event | None = None,
     audit_healthy: Callable[[], bool] | None = None,
+    audit_room: Callable[[], bool] | None = None,
 ) -> None:
     """Run the proxy (and the DNS stub on UDP ``dns``) until ``stop`` is set, SIGTERM/SIGINT, a cancel,
     or ``max_lifetime`` seconds. ``lazy_records``: the proxy's records are built off the loop (the
@@ -1437,6 +1469,7 @@ async def serve(
         records=None if lazy_records else records,
         lazy_records=lazy_records,
         audit_healthy=audit_healthy,
+        audit_room=audit_room,
     )
     bound = await proxy.start(*listen)
     stub: asyncio.DatagramTransport | None = None
