@@ -107,8 +107,9 @@ def _ports(settings: EgressSettings) -> list[int]:
 
 
 def squid_acl(settings: EgressSettings) -> str:
-    """A squid.conf fragment: deny DoT, every port outside ``egress.ports``, the deny list and DoH, allow
-    the allow list (CONNECT by SNI too), deny the rest."""
+    """A squid.conf fragment: deny DoT, the deny list and DoH; allow each ``egress.host_ports`` pair
+    (that host, that port, when the allow list lets the host through); deny every other port outside
+    ``egress.ports``; allow the allow list (CONNECT by SNI too); deny the rest."""
     lines = ["# Ramparts egress lists (generated; edit the policy's egress: section instead)"]
 
     def acl(name: str, kind: str, values: list[str]) -> None:
@@ -120,28 +121,52 @@ def squid_acl(settings: EgressSettings) -> str:
     acl("ramparts_denied_re", "dstdom_regex -i", denied_re)
     acl("ramparts_denied_sni", "ssl::server_name", denied)
     acl("ramparts_denied_sni_re", "ssl::server_name_regex -i", denied_re)
+    everything = "*" in allow_names(settings)
+    allowed, allowed_re = _squid_domains([n for n in allow_names(settings) if n != "*"])
+    if not everything:
+        acl("ramparts_allowed", "dstdomain", allowed)
+        acl("ramparts_allowed_re", "dstdom_regex -i", allowed_re)
     if settings.doh == "deny":
         lines.append(f"acl ramparts_dot port {DOT_PORT}")
         lines.append("http_access deny ramparts_dot")
-    lines.append(f"acl ramparts_ports port {' '.join(str(p) for p in _ports(settings))}")
-    lines.append("http_access deny !ramparts_ports")  # egress.ports: no other port, CONNECT or not
     lines.append("http_access deny ramparts_denied")
     if denied_re:
         lines.append("http_access deny ramparts_denied_re")
     lines.append("http_access deny CONNECT ramparts_denied_sni")
     if denied_re:
         lines.append("http_access deny CONNECT ramparts_denied_sni_re")
-    if "*" in allow_names(settings):
+    for index, (pattern, port) in enumerate(_host_ports(settings), 1):
+        name = f"ramparts_host_port_{index}"
+        plain, regex = _squid_domains([pattern])
+        lines.append(f"acl {name} port {port}")
+        acl(f"{name}_dst", "dstdomain" if plain else "dstdom_regex -i", plain or regex)
+        if everything:
+            lines.append(f"http_access allow {name} {name}_dst")
+            continue
+        for listed, used in (("ramparts_allowed", allowed), ("ramparts_allowed_re", allowed_re)):
+            if used:  # the host must also be allowed: host_ports adds a port, never a host
+                lines.append(f"http_access allow {name} {name}_dst {listed}")
+    lines.append(f"acl ramparts_ports port {' '.join(str(p) for p in _ports(settings))}")
+    lines.append("http_access deny !ramparts_ports")  # egress.ports: no other port, CONNECT or not
+    if everything:
         lines.append("http_access allow all")
     else:
-        allowed, allowed_re = _squid_domains([n for n in allow_names(settings) if n != "*"])
-        acl("ramparts_allowed", "dstdomain", allowed)
-        acl("ramparts_allowed_re", "dstdom_regex -i", allowed_re)
         lines.append("http_access allow ramparts_allowed")
         if allowed_re:
             lines.append("http_access allow ramparts_allowed_re")
     lines.append("http_access deny all")
     return "\n".join(lines) + "\n"
+
+
+def _host_ports(settings: EgressSettings) -> list[tuple[str, int]]:
+    """``egress.host_ports`` as (name pattern, port), addresses left to the proxy, no repeats."""
+    out: list[tuple[str, int]] = []
+    for item in settings.host_ports:
+        name, _, port = item.rpartition(":")
+        pair = (name.lower().rstrip("."), int(port))
+        if pair not in out and parse_address(pair[0]) is None:
+            out.append(pair)
+    return out
 
 
 # -- Suricata (AWS Network Firewall, strict order) ---------------------------------------------------
@@ -167,6 +192,7 @@ def suricata_rules(settings: EgressSettings) -> str:
     """Rules for a stateful rule group in STRICT_ORDER: drops first (denied names, DoH, DoT, every port
     outside ``egress.ports``), then passes (allowed names, on those ports only), then the default drop."""
     rules: list[str] = []
+    comments: list[str] = []
     sid = SID_BASE
 
     def add(text: str) -> None:
@@ -189,6 +215,13 @@ def suricata_rules(settings: EgressSettings) -> str:
             f'drop tcp $HOME_NET any -> $EXTERNAL_NET {DOT_PORT} (msg:"ramparts egress: DNS over TLS"; flow:to_server;'
         )
     ports = _suricata_ports(settings)
+    if settings.host_ports:
+        comments.append(
+            "# egress.host_ports ("
+            + ", ".join(settings.host_ports)
+            + ") are not passed here: SSH and other protocols without a TLS server name or HTTP Host"
+            " carry no name to match, so the port rule drops them; pass them by address if needed"
+        )
     # egress.ports: a connection to any other port is dropped at its first packet, whatever it carries
     add(
         f'drop tcp $HOME_NET any -> $EXTERNAL_NET !{ports} (msg:"ramparts egress: port not allowed"; flow:to_server;'
@@ -212,6 +245,7 @@ def suricata_rules(settings: EgressSettings) -> str:
     add(f'drop http {head} (msg:"ramparts egress: HTTP host not allowed"; flow:to_server,established;')
     return (
         "# Ramparts egress rules: AWS Network Firewall stateful rule group, STRICT_ORDER\n"
+        + "".join(c + "\n" for c in comments)
         + "\n".join(rules)
         + "\n"
     )

@@ -167,3 +167,31 @@ def test_compile_adds_the_credential_hook_at_session_start() -> None:
     starts = [h["command"] for entry in settings["hooks"]["SessionStart"] for h in entry["hooks"]]
     assert starts == ["hook", command]
     assert credential_command(None, python="py").endswith("--hook")
+
+
+def test_host_ports_in_the_exports(tmp_path: Path) -> None:
+    """egress.host_ports: squid allows that host on that port (only when the host is allowed too),
+    after the deny lists and before the port refusal; Suricata cannot name SSH and says so."""
+    settings = EgressSettings(
+        allow=("github.com", "*.pythonhosted.org"), host_ports=("github.com:22", "*.db.example:5432")
+    )
+    text = squid_acl(settings)
+    squid_parse(tmp_path, text)
+    lines = text.splitlines()
+    first = lines.index("http_access allow ramparts_host_port_1 ramparts_host_port_1_dst ramparts_allowed")
+    assert (
+        lines.index("http_access deny ramparts_denied")
+        < first
+        < lines.index("http_access deny !ramparts_ports")
+    )
+    assert (
+        "acl ramparts_host_port_1 port 22" in lines
+        and "acl ramparts_host_port_1_dst dstdomain github.com" in lines
+    )
+    assert "acl ramparts_host_port_2_dst dstdom_regex -i \\.db\\.example$" in lines
+    opened = squid_acl(EgressSettings(allow=("*",), host_ports=("github.com:22",)))
+    squid_parse(tmp_path, opened)
+    assert "http_access allow ramparts_host_port_1 ramparts_host_port_1_dst" in opened.splitlines()
+    rules = suricata_rules(settings)
+    assert "# egress.host_ports (github.com:22, *.db.example:5432) are not passed here" in rules
+    assert "egress.host_ports" not in suricata_rules(EgressSettings(host_ports=()))

@@ -20,6 +20,7 @@ resource "aws_networkfirewall_rule_group" "ramparts_egress" {
     rules_source {
       rules_string = <<EOT
 # Ramparts egress rules: AWS Network Firewall stateful rule group, STRICT_ORDER
+# egress.host_ports (github.com:22, gitlab.com:22, bitbucket.org:22, ssh.dev.azure.com:22) are not passed here: SSH and other protocols without a TLS server name or HTTP Host carry no name to match, so the port rule drops them; pass them by address if needed
 drop tls $HOME_NET any -> $EXTERNAL_NET any (msg:"ramparts egress: denied host pastebin.com"; flow:to_server,established; tls.sni; content:"pastebin.com"; nocase; startswith; endswith; sid:4170001; rev:1;)
 drop http $HOME_NET any -> $EXTERNAL_NET any (msg:"ramparts egress: denied host pastebin.com"; flow:to_server,established; http.host; content:"pastebin.com"; nocase; startswith; endswith; sid:4170002; rev:1;)
 drop tls $HOME_NET any -> $EXTERNAL_NET any (msg:"ramparts egress: denied host *.pastebin.com"; flow:to_server,established; tls.sni; content:".pastebin.com"; nocase; endswith; sid:4170003; rev:1;)
