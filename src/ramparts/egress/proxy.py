@@ -1032,6 +1032,7 @@ class _Client(asyncio.Protocol):
         "buf",
         "conn",
         "deadline",
+        "eof",
         "flagged",
         "loop",
         "proxy",
@@ -1055,6 +1056,9 @@ class _Client(asyncio.Protocol):
         self.allow: Decision | None = None
         self.flagged = False
         self.recorded = False
+        self.eof = False
+        """The client half-closed while its CONNECT or its first message was being decided: what it
+        sent still goes up once allowed, then the EOF."""
 
     # transport callbacks -------------------------------------------------------------------------------
 
@@ -1105,7 +1109,10 @@ class _Client(asyncio.Protocol):
         if self.state == _HELLO:
             self._first_message(eof=True)
             return True
-        return None  # before a decision: closed, as a stream reader's EOF did
+        if self.state == _DECIDING:
+            self.eof = True  # a half-close right behind the request: decided as if it came later
+            return True
+        return None  # an unfinished head: closed, as a stream reader's EOF did
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.state == _DONE and self not in self.proxy._clients:
@@ -1199,8 +1206,8 @@ class _Client(asyncio.Protocol):
         self.timer = self.loop.call_later(self.proxy.config.head_timeout, self._head_late)
         upstream.start()  # the server's bytes flow back from now on (server-first protocols)
         self.transport.resume_reading()
-        if self.buf:
-            self._first_message()
+        if self.buf or self.eof:
+            self._first_message(eof=self.eof)
 
     def refused(self, data: bytes) -> None:
         """The answer to a refused CONNECT, then closed."""
@@ -1269,7 +1276,7 @@ class _Client(asyncio.Protocol):
         if first:
             conn.up += len(first)
             upstream.transport.write(first)
-        if eof:
+        if eof or self.eof:
             if upstream.transport.can_write_eof():
                 with contextlib.suppress(OSError):
                     upstream.transport.write_eof()

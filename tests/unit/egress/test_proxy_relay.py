@@ -157,3 +157,27 @@ def test_tunnels_open_when_the_proxy_stops_are_recorded_once(canary: Canary) -> 
     records = requests(p.records)
     assert [r["rule_ids"][0] for r in records] == ["egress.allowed"]
     assert records[0]["egress"]["bytes_up"] == len(hello) == records[0]["egress"]["bytes_down"]
+
+
+@pytest.mark.parametrize("first", [b"", b"ping\n", None])
+def test_a_half_close_right_behind_the_connect_is_kept(canary: Canary, first: bytes | None) -> None:
+    """A client that sends its CONNECT, its bytes and its EOF at once (``printf … | nc -N``) gets the
+    200, its bytes go up once allowed, then the EOF: the target answers and the tunnel ends. With a
+    ClientHello naming another host, the half-close does not get it through."""
+    data = client_hello("evil.example") if first is None else first
+    with running(config(), resolve=RESOLVE) as p:
+        with connect_with(p, canary.port, data) as sock:
+            sock.shutdown(socket.SHUT_WR)
+            got = b""
+            while chunk := sock.recv(65536):
+                got += chunk
+        time.sleep(0.2)
+    head, _, rest = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    record = requests(p.records)[-1]
+    if first is None:
+        assert rest == b"" and record["rule_ids"] == ["egress.sni_mismatch"]
+    else:
+        assert rest == first and record["rule_ids"] == ["egress.allowed"]
+        egress = record["egress"]
+        assert egress.get("bytes_up", 0) == len(first) == egress.get("bytes_down", 0)
