@@ -29,8 +29,10 @@ $(TOOLS)/.installed-$(CLAUDE_VERSION):
 # on 127.0.0.1), bubblewrap and socat (`ramparts sandbox`, `mcp wrap`, and Claude Code's own Bash sandbox: the
 # compiled settings set failIfUnavailable, so without them the CLI refuses to start), strace (the shell
 # oracle traces real bash with it), tinyproxy (the baseline bench/egress.py measures the proxy against),
-# chromium (the dashboard's browser tests: Playwright drives Debian's headless Chromium, no browser download).
-DEBIAN_PACKAGES := postgresql bubblewrap socat strace tinyproxy chromium
+# chromium (the dashboard's browser tests: Playwright drives Debian's headless Chromium, no browser download),
+# squid-openssl (the egress export tests parse the squid ACL with `squid -k parse`; the openssl build
+# knows ssl::server_name; its service is not started).
+DEBIAN_PACKAGES := postgresql bubblewrap socat strace tinyproxy chromium squid-openssl
 $(TOOLS)/.installed-debian:
 	@echo "==> [3/4] Debian packages when missing: $(DEBIAN_PACKAGES) (apt-get)"
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -281,10 +281,12 @@ def main() -> int:
 
             ramparts = proxy(str(ROOT / "src"), ramparts_port, "state")
             procs.append(ramparts)
-            before_port = 0
+            before_port = before_pid = 0
             if args.before:
                 before_port = free_port()
-                procs.append(proxy(os.path.abspath(args.before), before_port, "state-before"))
+                before_proc = proxy(os.path.abspath(args.before), before_port, "state-before")
+                procs.append(before_proc)
+                before_pid = before_proc.pid
             conf = Path(tmp, "tinyproxy.conf")
             conf.write_text(
                 f"Port {tiny_port}\nListen 127.0.0.1\nTimeout 600\nMaxClients 4096\nLogLevel Critical\n"
@@ -316,6 +318,7 @@ def main() -> int:
                     tiny.pid,
                     before_port,
                     floor_port,
+                    before_pid,
                 )
             )
         finally:
@@ -339,6 +342,7 @@ async def run(
     tiny_pid: int,
     before_port: int = 0,
     floor_port: int = 0,
+    before_pid: int = 0,
 ) -> int:
     names = {"ramparts": ramparts_port, "tinyproxy": tiny_port}
     timed = {**names, **({"before": before_port} if before_port else {})}
@@ -351,6 +355,9 @@ async def run(
     for _ in range(rounds):
         for name, port in timed.items():
             latency[name] += await connect_latency(port, origin_port, connects // rounds)
+    if before_port:  # the older tree's throughput and memory too, in the same run
+        names = {**names, "before": before_port}
+        rates["before"] = []
     for _ in range(3):
         for name, port in names.items():
             rates[name].append(await throughput(port, origin_port, megabytes))
@@ -366,7 +373,10 @@ async def run(
     for name in names:
         print(f"  {name:10s} {max(rates[name]):8.1f}  (runs: {', '.join(f'{r:.0f}' for r in rates[name])})")
     held: dict[str, tuple[int, float, float]] = {}
-    for name, pid in (("ramparts", ramparts_pid), ("tinyproxy", tiny_pid)):
+    pids = [("ramparts", ramparts_pid), ("tinyproxy", tiny_pid)]
+    if before_port and before_pid:
+        pids.append(("before", before_pid))
+    for name, pid in pids:
         held[name] = await hold_tunnels(names[name], origin_port, args.tunnels, pid)
         ok, before, during = held[name]
         print(
@@ -379,7 +389,10 @@ async def run(
     if before_port:
         b50 = statistics.median(latency["before"]) / statistics.median(latency["tinyproxy"])
         b99 = pct(latency["before"], 0.99) / pct(latency["tinyproxy"], 0.99)
-        before = f"before_connect_p50_ratio={b50:.2f} before_connect_p99_ratio={b99:.2f} "
+        bt = max(rates["before"]) / max(rates["tinyproxy"])
+        before = f"before_connect_p50_ratio={b50:.2f} before_connect_p99_ratio={b99:.2f} before_throughput_ratio={bt:.2f} "
+        if "before" in held:
+            before += f"before_rss_mb={held['before'][2]:.1f} "
     if floor_port:
         f50 = statistics.median(latency["floor"]) / statistics.median(latency["tinyproxy"])
         before += f"floor_connect_p50_ratio={f50:.2f} "

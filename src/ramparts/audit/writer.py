@@ -11,14 +11,30 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+MAX_PENDING = 10_000
+"""Records :meth:`AuditWriter.append_built` holds before its adapter stops admitting work (the egress
+proxy answers 503 ``egress.audit``): a writer that cannot keep up (a slow disk, a stalled database) must
+not turn into unbounded memory. Twice this is a hard ceiling: past it a build is dropped, counted, and
+the writer is unhealthy until a write succeeds (the adapter then refuses everything: fail closed)."""
+
 
 class AuditWriter:
     """Appends records to the audit store (a SQLite path or a PostgreSQL URL) from one background thread (SQLite with a durable
     commit per record must not block the event loop). Also runs the usage-store updates, so a record
     and its budget charge leave even when the client has gone."""
 
-    def __init__(self, path: str, *, key_path: str | None = None, batch_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        key_path: str | None = None,
+        batch_seconds: float = 0.0,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
         self.path = path
+        self.max_pending = max_pending
+        self.dropped = 0
+        """Builds refused past the hard ceiling (``2 * max_pending``), each also a failure."""
         self.key_path = key_path
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ramparts-audit")
         self._store: Any = None
@@ -65,11 +81,24 @@ class AuditWriter:
         neither builds records nor waits a commit per record. A build that fails counts as a failed
         write; so does a failed commit (for every record in it)."""
         with self._lock:
+            if len(self._pending) >= 2 * self.max_pending:  # the adapter stopped admitting at max_pending
+                self.dropped += 1
+                self.failures += 1
+                self.healthy = False
+                return
             self._pending.append(build)
             if self._draining:
                 return
             self._draining = True
         self._pool.submit(self._drain)
+
+    def backlog_size(self) -> int:
+        """Records waiting to be built and written."""
+        return len(self._pending)
+
+    def has_room(self) -> bool:
+        """Whether fewer than ``max_pending`` records wait (the adapter admits new work only then)."""
+        return len(self._pending) < self.max_pending
 
     def _drain(self) -> None:
         if self.batch_seconds > 0:

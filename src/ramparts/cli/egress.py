@@ -171,6 +171,7 @@ def cmd_egress(args: argparse.Namespace) -> int:
                     records=writer.append,
                     lazy_records=writer.append_built,
                     audit_healthy=lambda: bool(writer.healthy),
+                    audit_room=writer.has_room,
                     ready=ready,
                     max_lifetime=args.max_lifetime,
                     dns=dns,

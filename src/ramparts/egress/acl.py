@@ -143,6 +143,8 @@ class EgressAcl(NamedTuple):
     ports: tuple[int, ...] = ()
     """The ports a name or public address may be reached on; empty: any (the policy's default is 80
     and 443, see :func:`acl_from_settings`)."""
+    host_ports: tuple[tuple[str, int], ...] = ()
+    """(host pattern, port): that port too for a host the pattern matches (``egress.host_ports``)."""
 
 
 def host_matches(pattern: str, host: str) -> bool:
@@ -298,10 +300,13 @@ def check_port(
     acl: EgressAcl, host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int
 ) -> Decision | None:
     """After the address checks passed: a port outside ``acl.ports`` is denied, unless an allowed range
-    covers the address (an internal service the policy names, on whatever port it serves). None: the
-    port is fine. Checked last, so an address's class is what a denial names when both apply."""
+    covers the address (an internal service the policy names, on whatever port it serves) or
+    ``acl.host_ports`` names this host with this port (git over SSH to a git host). None: the port is
+    fine. Checked last, so an address's class is what a denial names when both apply."""
     if not acl.ports or port in acl.ports or covered(str(address), acl.allow_ranges):
         return None
+    if any(port == p and host_matches(pattern, host) for pattern, p in acl.host_ports):
+        return None  # egress.host_ports: this host on this port (the name check allowed the host)
     listed = ", ".join(str(p) for p in acl.ports)
     return _decide(
         acl, "deny", rids.EGRESS_PORT, f"{host[:80]}:{port}: port {port} is not allowed ({listed})"
@@ -378,7 +383,14 @@ def acl_from_settings(
         own=own,
         revision=revision,
         ports=tuple(dict.fromkeys((*settings.ports, *ports))),
+        host_ports=tuple(host_port(item) for item in settings.host_ports),
     )
+
+
+def host_port(item: str) -> tuple[str, int]:
+    """``name:PORT`` (``egress.host_ports``, checked by the schema) as (pattern, port)."""
+    name, _, port = item.rpartition(":")
+    return name.lower().rstrip("."), int(port)
 
 
 def hook_denial(acl: EgressAcl, host: str, port: int, *, fetch: bool) -> Decision | None:

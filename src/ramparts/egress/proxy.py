@@ -252,8 +252,15 @@ class EgressProxy:
         resolver: Resolver = system_resolver,
         clock: Callable[[], float] = time.time,
         audit_healthy: Callable[[], bool] | None = None,
+        audit_room: Callable[[], bool] | None = None,
     ) -> None:
         self.config = config
+        self.audit_room = audit_room
+        """False while the audit writer's queue is full (``AuditWriter.has_room``): every new connection
+        is answered 503 (``egress.audit``) and closed before anything is read, unrecorded (a record would
+        only grow the queue) but counted in ``audit_refused``; the count becomes one record once there
+        is room again."""
+        self.audit_refused = 0
         self.acl = config.acl
         self.records = records
         self.lazy_records = lazy_records
@@ -279,9 +286,12 @@ class EgressProxy:
         self.served = 0
         self.active = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._clients: set[_Client] = set()
+        """Connections on the protocol path (CONNECT tunnels), to end at close."""
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
-        self.server = await asyncio.start_server(self._client, host, port, limit=MAX_HEAD, backlog=4096)
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: _Client(self), host, port, backlog=4096)
         bound = self.server.sockets[0].getsockname()
         return str(bound[0]), int(bound[1])
 
@@ -294,6 +304,9 @@ class EgressProxy:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        for client in list(self._clients):  # open tunnels: ended, each recorded once
+            client._end()
+        await asyncio.sleep(0)
         if self.server is not None:
             await self.server.wait_closed()
         if self.verifier is not None:
@@ -337,6 +350,23 @@ class EgressProxy:
         except Exception as exc:  # noqa: BLE001 - recording must never take the proxy down
             print(f"ramparts egress: audit record failed: {type(exc).__name__}: {exc}", file=sys.stderr)
 
+    def _audit_has_room(self) -> bool:
+        """Whether the audit writer takes more (fails closed when asking fails); the first connection
+        after a full queue records how many were refused meanwhile."""
+        assert self.audit_room is not None
+        try:
+            room = self.audit_room()
+        except Exception:  # noqa: BLE001 - cannot tell: refuse
+            room = False
+        if not room:
+            self.audit_refused += 1
+            return False
+        if self.audit_refused:
+            count, self.audit_refused = self.audit_refused, 0
+            why = f"{count} connection(s) refused unrecorded while the audit writer's queue was full"
+            self._record(self._deny(rids.EGRESS_AUDIT, why), _Conn("http"), "EgressAnomaly")
+        return True
+
     def _anomalies(self, conn: _Conn, found: list[Anomaly]) -> Decision | None:
         """Record each anomaly; the refusal (size, rate) in enforce mode."""
         refusal: Decision | None = None
@@ -358,24 +388,13 @@ class EgressProxy:
 
     # -- the connection --------------------------------------------------------------------------------
 
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.active >= self.config.max_connections:
-            self.served += 1
-            conn = _Conn("http")
-            why = f"the proxy is serving its limit of {self.config.max_connections} connections"
-            self._record(self._deny(rids.EGRESS_BUSY, why), conn)
-            with contextlib.suppress(ConnectionError, OSError):
-                writer.write(
-                    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-                )
-            writer.close()
-            return
-        self.active += 1
+    async def _streamed(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, deadline: float
+    ) -> None:
+        """A connection the protocol path handed over (SOCKS5, absolute-form HTTP, anything not a
+        well-formed CONNECT head), with the bytes it had read already in ``reader``."""
         task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
         try:
-            deadline = asyncio.get_running_loop().time() + self.config.head_timeout
             first = await _by(reader.readexactly(1), deadline)
             if first == b"\x05":
                 await self._socks(reader, writer, deadline)
@@ -393,6 +412,61 @@ class EgressProxy:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    def _http_identity(self, conn: _Conn, head: RequestHead) -> tuple[int, str]:
+        """Who sent ``head`` (into ``conn``); (status, why) when refused, (0, '') when not."""
+        creds = proxy_credentials(head.get("Proxy-Authorization"))
+        conn.identity, why = self._identify(creds)
+        if why and creds is None and any(host_matches(p, conn.host) for p in self.config.anonymous):
+            why = ""  # the agent process itself (no session credential) reaching the model API
+        if not why:
+            return 0, ""
+        status = 407 if conn.identity is None and "stopped" not in why and "closed" not in why else 403
+        self._record(self._deny(rids.EGRESS_AUTH if status == 407 else rids.EGRESS_KILLED, why), conn)
+        return status, why
+
+    async def _decide_connect(self, client: _Client, head: RequestHead, host: str, port: int) -> None:
+        """The protocol path's CONNECT: identify, admit, dial with a protocol, answer."""
+        conn = client.conn
+        conn.method, conn.target, conn.host, conn.port = "CONNECT", head.target, host, port
+        try:
+            status, why = self._http_identity(conn, head)
+            if status:
+                client.refused(_answer_bytes(status, why, auth=status == 407))
+                return
+            try:
+                addresses = await self._admit(conn)
+                upstream = await self._dial_protocol(conn, addresses, client)
+            except Refused as refused:
+                self._record(refused.decision, conn)
+                client.refused(_answer_bytes(refused.status, refused.decision.reason))
+                return
+            client.opened(upstream, self._allowed(conn))
+        except Exception as exc:  # noqa: BLE001 - one connection's bug must not stop the others
+            if not isinstance(exc, (ConnectionError, OSError)):
+                print(f"ramparts egress: connection failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            client.transport.abort()
+
+    async def _dial_protocol(
+        self, conn: _Conn, addresses: tuple[IPAddress, ...], client: _Client
+    ) -> _Upstream:
+        """:meth:`_dial` for the protocol path: the target's side is an :class:`_Upstream`."""
+        loop = asyncio.get_running_loop()
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                _transport, upstream = await _within(
+                    loop.create_connection(lambda: _Upstream(client), str(address), conn.port),
+                    self.config.connect_timeout,
+                )
+            except (OSError, TimeoutError) as exc:
+                last = exc
+                continue
+            conn.address = str(address)
+            conn.address_class = self._classify(address).label
+            return upstream
+        why = f"cannot connect to {conn.host}:{conn.port} ({type(last).__name__})"
+        raise Refused(self._deny(rids.EGRESS_CONNECT_FAILED, why), 502, SOCKS_HOST_UNREACHABLE)
 
     def _identify(self, creds: tuple[str, str] | None) -> tuple[Identity | None, str]:
         """(identity, why refused); with ``auth`` off: (None, '')."""
@@ -597,13 +671,8 @@ class EgressProxy:
             self._record(refused.decision, conn)
             await self._answer(writer, refused.status, refused.decision.reason)
             return
-        creds = proxy_credentials(head.get("Proxy-Authorization"))
-        conn.identity, why = self._identify(creds)
-        if why and creds is None and any(host_matches(p, conn.host) for p in self.config.anonymous):
-            why = ""  # the agent process itself (no session credential) reaching the model API
-        if why:
-            status = 407 if conn.identity is None and "stopped" not in why and "closed" not in why else 403
-            self._record(self._deny(rids.EGRESS_AUTH if status == 407 else rids.EGRESS_KILLED, why), conn)
+        status, why = self._http_identity(conn, head)
+        if status:
             await self._answer(writer, status, why, auth=status == 407)
             return
         body_bytes, reported = b"", None
@@ -687,29 +756,8 @@ class EgressProxy:
     async def _answer(
         self, writer: asyncio.StreamWriter, status: int, reason: str, *, auth: bool = False
     ) -> None:
-        phrase = {
-            400: "Bad Request",
-            403: "Forbidden",
-            407: "Proxy Authentication Required",
-            411: "Length Required",
-            421: "Misdirected Request",
-            429: "Too Many Requests",
-            502: "Bad Gateway",
-            503: "Service Unavailable",
-        }.get(status, "Error")
-        body = f"ramparts egress: {reason}\n".encode("utf-8", "replace")
-        safe = reason.encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")[:300]
-        lines = [
-            f"HTTP/1.1 {status} {phrase}",
-            f"X-Ramparts-Reason: {safe}",
-            "Content-Type: text/plain; charset=utf-8",
-            f"Content-Length: {len(body)}",
-            "Connection: close",
-        ]
-        if auth:
-            lines.append('Proxy-Authenticate: Basic realm="ramparts-egress"')
         with contextlib.suppress(ConnectionError, OSError):
-            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+            writer.write(_answer_bytes(status, reason, auth=auth))
             await writer.drain()
 
     # -- SOCKS5 ----------------------------------------------------------------------------------------
@@ -807,31 +855,13 @@ class EgressProxy:
                     if hello.complete or len(first) > 70_000:
                         break
             hello = client_hello_sni(first) if first else Hello(complete=True, tls=False)
-            if hello.tls and not hello.complete:
-                raise BadRequest("incomplete TLS ClientHello")
-            conn.sni = hello.sni
-            named = "" if hello.tls else _plain_http_host(first)
-            why = ""
-            if hello.sni and normal_host(hello.sni) != normal_host(conn.host):
-                why = f"the TLS server name {hello.sni[:100]!r} differs from the requested host {conn.host!r}"
-            elif named and parse_address(conn.host) is None and normal_host(named) != normal_host(conn.host):
-                why = f"the tunnelled request's Host {named[:100]!r} differs from the requested host {conn.host!r}"
-            if not hello.tls and first and self.config.dlp is not None:
+            allow, scan = self._judge_first(conn, first, hello, allow)
+            if scan:
                 found = await self._scan(first, conn.host)
                 if found is not None and self.acl.mode != "report":
                     raise Refused(found)
                 if found is not None:
                     allow = self._dlp_decision(found)
-            if why:
-                rule = rids.EGRESS_SNI_MISMATCH if hello.sni else rids.EGRESS_HOST_MISMATCH
-                if self.acl.mode != "report":
-                    raise Refused(self._deny(rule, why))
-                allow = allow._replace(
-                    reasons=(f"report mode, would deny: {why}",),
-                    rule_ids=(rule,),
-                    enforced=False,
-                    would_verdict="deny",
-                )
         except BadRequest as exc:
             down.cancel()
             return self._deny(rids.EGRESS_MALFORMED, f"tunnel: {exc}")
@@ -850,6 +880,34 @@ class EgressProxy:
             conn.up += len(first)
             upstream_writer.write(first)
         return await self._finish(conn, reader, writer, upstream_writer, down, allow)
+
+    def _judge_first(self, conn: _Conn, first: bytes, hello: Hello, allow: Decision) -> tuple[Decision, bool]:
+        """A tunnel's first message against its target: a TLS server name or a plain request's Host
+        that differs is refused (:class:`Refused`; report mode: the would-deny, returned), TLS that does
+        not parse is :class:`BadRequest`. Returns the decision to go on with and whether the message
+        must still be scanned (outbound DLP on plain bytes)."""
+        if hello.tls and not hello.complete:
+            raise BadRequest("incomplete TLS ClientHello")
+        conn.sni = hello.sni
+        named = "" if hello.tls else _plain_http_host(first)
+        why = ""
+        if hello.sni and normal_host(hello.sni) != normal_host(conn.host):
+            why = f"the TLS server name {hello.sni[:100]!r} differs from the requested host {conn.host!r}"
+        elif named and parse_address(conn.host) is None and normal_host(named) != normal_host(conn.host):
+            why = (
+                f"the tunnelled request's Host {named[:100]!r} differs from the requested host {conn.host!r}"
+            )
+        if why:
+            rule = rids.EGRESS_SNI_MISMATCH if hello.sni else rids.EGRESS_HOST_MISMATCH
+            if self.acl.mode != "report":
+                raise Refused(self._deny(rule, why))
+            allow = allow._replace(
+                reasons=(f"report mode, would deny: {why}",),
+                rule_ids=(rule,),
+                enforced=False,
+                would_verdict="deny",
+            )
+        return allow, bool(not hello.tls and first and self.config.dlp is not None)
 
     async def _relay(
         self,
@@ -951,6 +1009,410 @@ class EgressProxy:
             return None
 
 
+# -- the CONNECT fast path: protocols, no streams ----------------------------------------------------------
+
+_HEAD, _DECIDING, _HELLO, _RELAY, _DONE = range(5)
+_CONNECT_PREFIX = b"CONNECT "
+_ESTABLISHED = b"HTTP/1.1 200 Connection Established\r\n\r\n"
+_FIRST_MAX = 70_000
+"""A tunnel's first message is read up to this many bytes (a ClientHello is at most ~16 KiB plus its record)."""
+
+
+class _Client(asyncio.Protocol):
+    """One client connection on the protocol path. A CONNECT request's head is gathered in
+    ``data_received`` (bounded by ``MAX_HEAD`` and by ``head_timeout``), decided by one task, and the
+    tunnel is then two transports piped to each other: each side's ``pause_writing`` pauses the other
+    side's reading (backpressure), one watchdog cuts an idle tunnel, and the record is written once when
+    either side ends. Anything that is not a CONNECT head (SOCKS5, absolute-form HTTP, garbage, a head
+    over the limit) is handed, with the bytes read so far, to the stream-based handler, which answers
+    it exactly as before."""
+
+    __slots__ = (
+        "allow",
+        "buf",
+        "conn",
+        "deadline",
+        "eof",
+        "flagged",
+        "loop",
+        "proxy",
+        "recorded",
+        "state",
+        "timer",
+        "transport",
+        "upstream",
+    )
+
+    def __init__(self, proxy: EgressProxy) -> None:
+        self.proxy = proxy
+        self.loop = asyncio.get_running_loop()
+        self.transport: Any = None
+        self.buf = b""
+        self.state = _HEAD
+        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0
+        self.conn = _Conn("connect")
+        self.upstream: _Upstream | None = None
+        self.allow: Decision | None = None
+        self.flagged = False
+        self.recorded = False
+        self.eof = False
+        """The client half-closed while its CONNECT or its first message was being decided: what it
+        sent still goes up once allowed, then the EOF."""
+
+    # transport callbacks -------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        proxy = self.proxy
+        if proxy.active >= proxy.config.max_connections:
+            self.state = _DONE
+            proxy.served += 1
+            why = f"the proxy is serving its limit of {proxy.config.max_connections} connections"
+            proxy._record(proxy._deny(rids.EGRESS_BUSY, why), _Conn("http"))
+            transport.write(  # type: ignore[attr-defined]
+                b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+            )
+            transport.close()
+            return
+        if proxy.audit_room is not None and not proxy._audit_has_room():
+            self.state = _DONE
+            proxy.served += 1
+            why = "the audit writer is behind (its queue is full); refusing until it catches up"
+            transport.write(_answer_bytes(503, why))  # type: ignore[attr-defined]
+            transport.close()
+            return
+        proxy.active += 1
+        proxy._clients.add(self)
+        self.deadline = self.loop.time() + proxy.config.head_timeout
+        self.timer = self.loop.call_at(self.deadline, self._head_late)
+
+    def data_received(self, data: bytes) -> None:
+        state = self.state
+        if state == _RELAY:
+            self._upload(data)
+        elif state == _HEAD:
+            self._head(data)
+        elif state == _HELLO:
+            self.buf += data
+            self._first_message()
+        elif state == _DECIDING:
+            self.buf += data  # reading is paused meanwhile; this is what was already in flight
+
+    def eof_received(self) -> bool | None:
+        if self.state == _RELAY:
+            upstream = self.upstream
+            if upstream is not None and upstream.transport.can_write_eof():
+                with contextlib.suppress(OSError):
+                    upstream.transport.write_eof()
+            return True  # the client finished sending: let the answer come back
+        if self.state == _HELLO:
+            self._first_message(eof=True)
+            return True
+        if self.state == _DECIDING:
+            self.eof = True  # a half-close right behind the request: decided as if it came later
+            return True
+        return None  # an unfinished head: closed, as a stream reader's EOF did
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.state == _DONE and self not in self.proxy._clients:
+            return  # refused as busy: never counted
+        self._end()
+        if self in self.proxy._clients:
+            self.proxy._clients.discard(self)
+            self.proxy.active -= 1
+            self.proxy.served += 1
+
+    def pause_writing(self) -> None:
+        if self.upstream is not None:
+            self.upstream.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.upstream is not None and self.state == _RELAY:
+            self.upstream.transport.resume_reading()
+
+    # the request head ------------------------------------------------------------------------------------
+
+    def _head(self, data: bytes) -> None:
+        buf = self.buf = self.buf + data
+        if buf[:1] == b"\x05" or (len(buf) >= 8 and buf[:8].upper() != _CONNECT_PREFIX):
+            self._hand_off()
+            return
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(buf) > MAX_HEAD:
+                self._hand_off()  # the stream handler answers 400 (head too large) and records it
+            return
+        try:
+            head = parse_request_head(buf[: end + 4])
+            host, port = parse_authority(head.target)
+        except BadRequest:
+            self._hand_off()  # answered 400 and recorded there, as before
+            return
+        self.buf = buf[end + 4 :]
+        self.state = _DECIDING
+        if self.timer is not None:  # the head arrived in time; admitting and dialling have their own limits
+            self.timer.cancel()
+            self.timer = None
+        self.transport.pause_reading()
+        task = self.loop.create_task(self.proxy._decide_connect(self, head, host, port))
+        self.proxy._tasks.add(task)
+        task.add_done_callback(self.proxy._tasks.discard)
+
+    def _head_late(self) -> None:
+        """The head did not arrive whole by its deadline (dripped bytes cannot stretch it): closed."""
+        if self.state == _HEAD:
+            self.transport.abort()
+        elif self.state == _HELLO:
+            self._end(
+                self.proxy._deny(
+                    rids.EGRESS_MALFORMED, "tunnel: the client sent no complete first message in time"
+                )
+            )
+
+    def _hand_off(self) -> None:
+        """Give the connection to the stream-based handler, with what was read."""
+        if self.timer is not None:
+            self.timer.cancel()
+        self.state = _DONE
+        self.proxy._clients.discard(self)  # the stream handler counts it from here
+        transport, loop = self.transport, self.loop
+        reader = asyncio.StreamReader(limit=MAX_HEAD, loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        if self.buf:
+            reader.feed_data(self.buf)
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        task = loop.create_task(self.proxy._streamed(reader, writer, self.deadline))
+        self.proxy._tasks.add(task)
+        task.add_done_callback(self.proxy._tasks.discard)
+
+    # the tunnel -------------------------------------------------------------------------------------------
+
+    def opened(self, upstream: _Upstream, allow: Decision) -> None:
+        """The target was allowed and dialled: answer 200, then wait for the first message."""
+        if self.state != _DECIDING:  # the client went away meanwhile
+            upstream.transport.close()
+            self.upstream, self.allow = upstream, allow
+            self._end()
+            return
+        self.upstream, self.allow = upstream, allow
+        self.transport.write(_ESTABLISHED)
+        self.state = _HELLO
+        if self.timer is not None:
+            self.timer.cancel()
+        # the first message by one deadline: a ClientHello dripped a byte at a time cannot hold it
+        self.timer = self.loop.call_later(self.proxy.config.head_timeout, self._head_late)
+        upstream.start()  # the server's bytes flow back from now on (server-first protocols)
+        self.transport.resume_reading()
+        if self.buf or self.eof:
+            self._first_message(eof=self.eof)
+
+    def refused(self, data: bytes) -> None:
+        """The answer to a refused CONNECT, then closed."""
+        self.state = _DONE
+        if self.timer is not None:
+            self.timer.cancel()
+        with contextlib.suppress(Exception):
+            self.transport.write(data)
+        self.transport.close()
+
+    def _first_message(self, *, eof: bool = False) -> None:
+        first = self.buf
+        proxy, conn = self.proxy, self.conn
+        try:
+            hello = client_hello_sni(first) if first else Hello(complete=True, tls=False)
+        except BadRequest as exc:
+            self._end(proxy._deny(rids.EGRESS_MALFORMED, f"tunnel: {exc}"))
+            return
+        if not (hello.complete or eof or len(first) > _FIRST_MAX):
+            return
+        self.transport.pause_reading()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.state = _DECIDING
+        assert self.allow is not None
+        try:
+            allow, scan = proxy._judge_first(conn, first, hello, self.allow)
+        except Refused as refused:
+            self._end(refused.decision)
+            return
+        except BadRequest as exc:
+            self._end(proxy._deny(rids.EGRESS_MALFORMED, f"tunnel: {exc}"))
+            return
+        if scan:
+            task = self.loop.create_task(self._scanned(first, allow, eof))
+            proxy._tasks.add(task)
+            task.add_done_callback(proxy._tasks.discard)
+            return
+        self._forward_first(first, allow, eof)
+
+    async def _scanned(self, first: bytes, allow: Decision, eof: bool) -> None:
+        proxy = self.proxy
+        try:
+            found = await proxy._scan(first, self.conn.host)
+        except Exception as exc:  # noqa: BLE001 - the scan failing denies (fail closed)
+            why = f"the outbound scan failed ({type(exc).__name__})"
+            self._end(proxy._deny(rids.EGRESS_DLP_OUTBOUND_UNSCANNED, why))
+            return
+        if found is not None and proxy.acl.mode != "report":
+            self._end(found)
+            return
+        if found is not None:
+            allow = proxy._dlp_decision(found)
+        if self.state == _DECIDING:
+            self._forward_first(first, allow, eof)
+
+    def _forward_first(self, first: bytes, allow: Decision, eof: bool) -> None:
+        upstream = self.upstream
+        assert upstream is not None
+        self.allow = allow
+        self.buf = b""
+        self.state = _RELAY
+        conn = self.conn
+        conn.last = time.monotonic()
+        if first:
+            conn.up += len(first)
+            upstream.transport.write(first)
+        if eof or self.eof:
+            if upstream.transport.can_write_eof():
+                with contextlib.suppress(OSError):
+                    upstream.transport.write_eof()
+        else:
+            self.transport.resume_reading()
+        self.timer = self.loop.call_later(self.proxy.config.idle_timeout, self._watch)
+
+    def _upload(self, data: bytes) -> None:
+        conn = self.conn
+        conn.last = time.monotonic()
+        conn.up += len(data)
+        if not self.flagged:
+            anomaly = self.proxy.tracker.upload(conn.up)
+            if anomaly is not None:
+                self.flagged = True
+                refusal = self.proxy._anomalies(conn, [anomaly])
+                if refusal is not None:
+                    self._end(refusal)
+                    return
+        upstream = self.upstream
+        if upstream is not None:
+            upstream.transport.write(data)
+
+    def _watch(self) -> None:
+        """One watchdog per tunnel: cut after ``idle_timeout`` without a byte either way."""
+        idle = self.proxy.config.idle_timeout
+        quiet = time.monotonic() - self.conn.last
+        if quiet >= idle:
+            self.transport.abort()
+            if self.upstream is not None:
+                self.upstream.transport.abort()
+            self._end()
+        else:
+            self.timer = self.loop.call_later(idle - quiet, self._watch)
+
+    def _end(self, refusal: Decision | None = None) -> None:
+        """Close both sides (what is buffered is still sent) and write the tunnel's one record."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.state = _DONE
+        if self.upstream is not None:
+            self.upstream.transport.close()
+        self.transport.close()
+        if not self.recorded and self.allow is not None:
+            self.recorded = True
+            self.proxy._record(refusal or self.allow, self.conn)
+
+
+class _Upstream(asyncio.Protocol):
+    """The target's side of a CONNECT tunnel: its bytes go to the client as they come, once the
+    client has its 200 (what a server-first target sends before that is held, and its reading paused)."""
+
+    __slots__ = ("client", "early", "ended", "open", "transport")
+
+    def __init__(self, client: _Client) -> None:
+        self.client = client
+        self.transport: Any = None
+        self.open = False
+        self.ended = False
+        self.early = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def start(self) -> None:
+        """The client has its 200: what was held goes first, then everything as it comes."""
+        self.open = True
+        if self.early:
+            early, self.early = self.early, b""
+            self.data_received(early)
+        if self.ended:  # the target said all it had before the 200 went out: the tunnel ends
+            self.client._end()
+            return
+        self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        client = self.client
+        if not self.open:
+            self.early += data
+            self.transport.pause_reading()
+            return
+        conn = client.conn
+        conn.last = time.monotonic()
+        conn.down += len(data)
+        client.transport.write(data)
+
+    def eof_received(self) -> bool | None:
+        # the target ended first: the client gets what was sent, then the tunnel closes
+        if not self.open:
+            self.ended = True  # its early bytes still go to the client after the 200, then it ends
+            return True
+        if self.client.state != _DONE:
+            self.client._end()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.open:
+            self.ended = True  # before the 200: the tunnel ends once the client has it
+        elif self.client.state in (_RELAY, _HELLO):
+            self.client._end()
+
+    def pause_writing(self) -> None:
+        self.client.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.client.state == _RELAY:
+            self.client.transport.resume_reading()
+
+
+def _answer_bytes(status: int, reason: str, *, auth: bool = False) -> bytes:
+    """The proxy's own answer: the status, the reason in a header (ASCII, one line) and the body."""
+    phrase = {
+        400: "Bad Request",
+        403: "Forbidden",
+        407: "Proxy Authentication Required",
+        411: "Length Required",
+        421: "Misdirected Request",
+        429: "Too Many Requests",
+        502: "Bad Gateway",
+        503: "Service Unavailable",
+    }.get(status, "Error")
+    body = f"ramparts egress: {reason}\n".encode("utf-8", "replace")
+    safe = reason.encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")[:300]
+    lines = [
+        f"HTTP/1.1 {status} {phrase}",
+        f"X-Ramparts-Reason: {safe}",
+        "Content-Type: text/plain; charset=utf-8",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+    ]
+    if auth:
+        lines.append('Proxy-Authenticate: Basic realm="ramparts-egress"')
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
 def _plain_http_host(first: bytes) -> str:
     """The Host of a plain HTTP request at the start of a tunnel ('' when the bytes are not one whole
     request head: another protocol, or a head split over packets, which passes unchecked)."""
@@ -1004,6 +1466,7 @@ async def serve(
     dns: tuple[str, int] | None = None,
     stop: asyncio.Event | None = None,
     audit_healthy: Callable[[], bool] | None = None,
+    audit_room: Callable[[], bool] | None = None,
 ) -> None:
     """Run the proxy (and the DNS stub on UDP ``dns``) until ``stop`` is set, SIGTERM/SIGINT, a cancel,
     or ``max_lifetime`` seconds. ``lazy_records``: the proxy's records are built off the loop (the
@@ -1013,6 +1476,7 @@ async def serve(
         records=None if lazy_records else records,
         lazy_records=lazy_records,
         audit_healthy=audit_healthy,
+        audit_room=audit_room,
     )
     bound = await proxy.start(*listen)
     stub: asyncio.DatagramTransport | None = None

@@ -230,6 +230,7 @@ class InProcessProxy:
                 records=writer.append if writer else None,
                 lazy_records=writer.append_built if writer else None,
                 audit_healthy=(lambda: bool(writer.healthy)) if writer else None,
+                audit_room=writer.has_room if writer else None,
                 ready=ready,
                 dns=self.dns,
                 stop=self._stop,

@@ -22,6 +22,12 @@ Verdict = Literal["deny", "ask", "allow"]
 
 HOST_PATTERN = r"^(\*|(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?\.?|[0-9A-Fa-f:.]+)$"
 """An egress host pattern: ``*``, ``name``, ``*.name`` (subdomains) or a literal address."""
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+HOST_PORT_PATTERN = r"^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?:" + _PORT + "$"
+"""An egress per-host port: ``name:PORT`` or ``*.name:PORT`` (port 1-65535)."""
+GIT_SSH_HOSTS = ("github.com:22", "gitlab.com:22", "bitbucket.org:22", "ssh.dev.azure.com:22")
+"""The default ``egress.host_ports``: git over SSH to the public git hosts (reached only once the
+host itself is allowed)."""
 STORE_URL_PATTERN = r"^postgres(ql)?://(?![^/?#]*:[^/?#@]*@)(?!.*[?&]password=)\S+$"
 """A PostgreSQL URL without a password (neither ``user:password@`` nor ``?password=``)."""
 _NAME = "^[A-Za-z0-9_.-]+$"
@@ -402,6 +408,15 @@ class EgressSettings(NamedTuple):
     )
     """The ports a name or a public address may be reached on (a later layer replaces the list); an
     address in ``allow_ranges`` (an internal service the policy names) may be reached on any port."""
+    host_ports: tuple[str, ...] = key(
+        GIT_SSH_HOSTS,
+        description="NAME:PORT pairs: one more port for hosts the allow list already lets through",
+        items={"type": "string", "pattern": HOST_PORT_PATTERN},
+        uniqueItems=True,
+    )
+    """``name:PORT`` (or ``*.name:PORT``): that port too, for that host only, when the allow list lets the
+    host through (it allows no host). The default is git over SSH to the public git hosts; a later
+    layer replaces the list (``host_ports: []`` takes them away)."""
     proxy: str = key(
         "",
         description="HOST:PORT of `ramparts egress`: compile points Claude Code's sandbox at it",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import socket
 import struct
 import threading
@@ -56,6 +57,17 @@ class Canary:
         self.sock.close()
 
 
+def new_loop() -> asyncio.AbstractEventLoop:
+    """The event loop the CLI runs the proxy on: uvloop (the egress extra), unless
+    ``RAMPARTS_TEST_LOOP=asyncio`` asks for the standard loop (the proxy's fallback)."""
+    if os.environ.get("RAMPARTS_TEST_LOOP") != "asyncio":
+        with suppress(ImportError):
+            import uvloop
+
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
 class ProxyThread:
     """An EgressProxy serving on 127.0.0.1 from its own event loop thread."""
 
@@ -65,7 +77,7 @@ class ProxyThread:
         self.records: list[dict[str, Any]] = []
         self.last_answer = b""
         """What the last CONNECT got back (head and whatever came with it)."""
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_loop()
         names = resolve or {}
 
         async def resolver(host: str, port: int) -> list[IPAddress]:

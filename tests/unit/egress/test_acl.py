@@ -197,6 +197,24 @@ def test_check_port() -> None:
     assert opened is not None and opened.verdict == "allow"
 
 
+def test_host_ports_give_one_host_one_more_port() -> None:
+    """egress.host_ports: git over SSH to github.com (the default), not to every host; the name check
+    still decides whether the host is reachable at all."""
+    acl = acl_from_settings(EgressSettings(allow=("github.com", "other.test", "*.db.example")))
+    public = ipaddress.ip_address("140.82.112.3")
+    assert ("github.com", 22) in acl.host_ports
+    assert check_port(acl, "github.com", public, 22) is None
+    assert check_port(acl, "GitHub.com.", public, 22) is None
+    for host, port in (("github.com", 2222), ("other.test", 22), ("api.github.com", 22)):
+        denied = check_port(acl, host, public, port)
+        assert denied is not None and denied.rule_ids == ("egress.port",), (host, port)
+    assert check_host(acl, "gitlab.com", 22).rule_ids == ("egress.not_allowed",)  # listed, not allowed
+    own = acl_from_settings(EgressSettings(host_ports=("*.db.example:5432",)))
+    assert check_port(own, "a.db.example", public, 5432) is None
+    assert check_port(own, "db.example", public, 5432) is not None  # subdomains only
+    assert check_port(own, "github.com", public, 22) is not None  # a file's list replaces the default
+
+
 _LABEL = st.sampled_from(["a", "b", "example", "com", "x-y", "A"])
 
 

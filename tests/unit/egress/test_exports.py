@@ -1,9 +1,15 @@
-"""The egress lists exported: Claude Code's sandbox keys, squid ACL, Suricata rules (parsed with
-suricataparser), Route 53 DNS Firewall Terraform (parsed with python-hcl2), and compile's output."""
+"""The egress lists exported: Claude Code's sandbox keys, squid ACL (parsed by squid itself: Debian's
+squid-openssl, `squid -k parse`), Suricata rules (parsed with suricataparser), Route 53 DNS Firewall
+Terraform (parsed with python-hcl2), and compile's output. Each mirrors ``egress.ports``."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import hcl2
+import pytest
 import suricataparser
 
 from ramparts.egress.exports import (
@@ -80,15 +86,62 @@ def test_route53_terraform_parses() -> None:
     assert "pypi.org" in text and "*.pythonhosted.org" in text and '["*"]' in text
 
 
-def test_squid_acl() -> None:
+def squid_parse(tmp_path: Path, fragment: str) -> None:
+    """squid's own parser on a config holding ``fragment`` (fails with squid's words)."""
+    squid = shutil.which("squid") or "/usr/sbin/squid"
+    conf = tmp_path / "squid.conf"
+    conf.write_text("http_port 127.0.0.1:3128\n" + fragment)
+    done = subprocess.run([squid, "-k", "parse", "-f", str(conf)], capture_output=True, text=True, timeout=60)
+    said = [line for line in done.stderr.splitlines() if "ERROR" in line or "FATAL" in line]
+    assert done.returncode == 0 and not said, said or done.stderr[-2000:]
+
+
+def test_squid_rejects_what_it_cannot_read(tmp_path: Path) -> None:
+    with pytest.raises(AssertionError, match="Bungled"):
+        squid_parse(tmp_path, "acl ramparts_ports port eighty\n")
+
+
+def test_squid_acl(tmp_path: Path) -> None:
     text = squid_acl(SETTINGS)
-    assert "acl ramparts_allowed dstdomain .pythonhosted.org" in text
+    squid_parse(tmp_path, text)
+    assert (
+        "acl ramparts_allowed_re dstdom_regex -i \\.pythonhosted\\.org$" in text
+    )  # subdomains, not the apex
     assert "acl ramparts_denied dstdomain evil.example" in text
     assert text.index("http_access deny ramparts_denied") < text.index("http_access allow ramparts_allowed")
     assert text.rstrip().endswith("http_access deny all")
     assert "acl ramparts_dot port 853" in text
     opened = squid_acl(EgressSettings(allow=("*",), doh="allow"))
     assert "http_access allow all" in opened and "853" not in opened
+    squid_parse(tmp_path, opened)
+    # a name listed with its subdomains is one `.name` (squid refuses both in one list)
+    both = squid_acl(EgressSettings(allow=("example.org", "*.example.org"), deny=("x.test", "*.x.test")))
+    squid_parse(tmp_path, both)
+    assert "dstdomain .example.org" in both and "dstdomain example.org" not in both
+
+
+@pytest.mark.parametrize("ports", [(80, 443), (22, 443, 80), (8443,)])
+def test_the_exports_mirror_the_policy_ports(tmp_path: Path, ports: tuple[int, ...]) -> None:
+    settings = EgressSettings(allow=("pypi.org", "*.pythonhosted.org"), ports=ports)
+    listed = sorted(set(ports))
+    squid = squid_acl(settings)
+    squid_parse(tmp_path, squid)
+    lines = squid.splitlines()
+    assert f"acl ramparts_ports port {' '.join(map(str, listed))}" in lines
+    # the port refusal comes before anything is allowed
+    assert lines.index("http_access deny !ramparts_ports") < lines.index("http_access allow ramparts_allowed")
+    text = suricata_rules(settings)
+    rules = [
+        suricataparser.parse_rule(line) for line in text.splitlines() if line and not line.startswith("#")
+    ]
+    group = str(listed[0]) if len(listed) == 1 else "[" + ",".join(map(str, listed)) + "]"
+    actions = [r.action for r in rules]
+    port_drop = next(i for i, r in enumerate(rules) if r.msg == "ramparts egress: port not allowed")
+    assert rules[port_drop].header == f"tcp $HOME_NET any -> $EXTERNAL_NET !{group}"
+    assert port_drop < actions.index("pass")
+    passes = [r for r in rules if r.action == "pass"]
+    assert passes and all(r.header.endswith(f"-> $EXTERNAL_NET {group}") for r in passes)
+    assert f"egress.ports ({', '.join(map(str, listed))})" in route53_firewall_terraform(settings)
 
 
 def test_compile_writes_the_sandbox_when_the_policy_names_the_proxy() -> None:
@@ -114,3 +167,31 @@ def test_compile_adds_the_credential_hook_at_session_start() -> None:
     starts = [h["command"] for entry in settings["hooks"]["SessionStart"] for h in entry["hooks"]]
     assert starts == ["hook", command]
     assert credential_command(None, python="py").endswith("--hook")
+
+
+def test_host_ports_in_the_exports(tmp_path: Path) -> None:
+    """egress.host_ports: squid allows that host on that port (only when the host is allowed too),
+    after the deny lists and before the port refusal; Suricata cannot name SSH and says so."""
+    settings = EgressSettings(
+        allow=("github.com", "*.pythonhosted.org"), host_ports=("github.com:22", "*.db.example:5432")
+    )
+    text = squid_acl(settings)
+    squid_parse(tmp_path, text)
+    lines = text.splitlines()
+    first = lines.index("http_access allow ramparts_host_port_1 ramparts_host_port_1_dst ramparts_allowed")
+    assert (
+        lines.index("http_access deny ramparts_denied")
+        < first
+        < lines.index("http_access deny !ramparts_ports")
+    )
+    assert (
+        "acl ramparts_host_port_1 port 22" in lines
+        and "acl ramparts_host_port_1_dst dstdomain github.com" in lines
+    )
+    assert "acl ramparts_host_port_2_dst dstdom_regex -i \\.db\\.example$" in lines
+    opened = squid_acl(EgressSettings(allow=("*",), host_ports=("github.com:22",)))
+    squid_parse(tmp_path, opened)
+    assert "http_access allow ramparts_host_port_1 ramparts_host_port_1_dst" in opened.splitlines()
+    rules = suricata_rules(settings)
+    assert "# egress.host_ports (github.com:22, *.db.example:5432) are not passed here" in rules
+    assert "egress.host_ports" not in suricata_rules(EgressSettings(host_ports=()))

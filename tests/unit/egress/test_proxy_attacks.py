@@ -585,3 +585,79 @@ def test_past_max_connections_one_more_gets_503_and_the_rest_are_served(canaries
         assert status == 200
         for sock in held:
             sock.close()
+
+
+def test_a_stalled_audit_writer_fills_its_queue_and_the_proxy_refuses_until_it_drains(
+    tmp_path: Path, canaries: tuple[Canary, ...]
+) -> None:
+    """The audit writer's queue is capped: while its thread is stuck (a slow disk, a locked database),
+    records wait up to ``max_pending``; past that every new connection is a 503 (``egress.audit``),
+    unrecorded but counted, and nothing more is queued. Once the writer drains, connections are served
+    again and the count is one record. A real AuditWriter on SQLite, stalled for real (its one thread
+    blocked)."""
+    from ramparts.audit.keys import default_key_path
+    from ramparts.audit.writer import AuditWriter
+    from ramparts.testing import audit_records
+
+    allowed, *_ = canaries
+    writer = AuditWriter(str(tmp_path / "audit.db"), key_path=default_key_path(str(tmp_path)), max_pending=4)
+    release = threading.Event()
+    stalled = writer.run(lambda: release.wait(30) and None)
+    target = f"allowed.test:{allowed.port}"
+    try:
+        config = ProxyConfig(acl=acl(), state_dir="/x", auth=False)
+        with running(
+            config,
+            resolve={"allowed.test": ["127.0.0.2"]},
+            lazy_records=writer.append_built,
+            audit_healthy=lambda: bool(writer.healthy),
+            audit_room=writer.has_room,
+        ) as p:
+            statuses = []
+            for _ in range(8):
+                status, sock = http_connect(p, "evil.test:443")  # one record each (a deny)
+                sock.close()
+                statuses.append(status)
+            assert statuses == [403] * 4 + [503] * 4
+            assert b"X-Ramparts-Reason: the audit writer is behind" in p.last_answer
+            assert writer.backlog_size() == 4  # capped: the refusals queued nothing
+            release.set()
+            stalled.result(10)
+            writer.flush()
+            status, sock = http_connect(p, target)
+            sock.close()
+            assert status == 200
+        writer.flush()
+    finally:
+        release.set()
+        writer.close()
+    records = audit_records(tmp_path / "audit.db")
+    counted = [r for r in records if r.rule_ids[0] == "egress.audit"]
+    assert len(counted) == 1 and counted[0].event == "EgressAnomaly"
+    assert "4 connection(s) refused unrecorded" in counted[0].reasons[0]
+    assert sum(r.rule_ids[0] == "egress.not_allowed" for r in records) == 4
+    assert any(r.rule_ids[0] == "egress.allowed" for r in records)
+
+
+def test_the_audit_writer_has_a_hard_ceiling(tmp_path: Path) -> None:
+    """Past twice its cap the writer drops a build, counts it and turns unhealthy (the proxy then
+    refuses everything until a write succeeds)."""
+    from ramparts.audit.keys import default_key_path
+    from ramparts.audit.writer import AuditWriter
+
+    writer = AuditWriter(str(tmp_path / "audit.db"), key_path=default_key_path(str(tmp_path)), max_pending=2)
+    release = threading.Event()
+    stalled = writer.run(lambda: release.wait(30) and None)
+    try:
+        for _ in range(5):
+            writer.append_built(lambda: {"event": "x"})
+        assert (writer.backlog_size(), writer.dropped, writer.healthy, writer.has_room()) == (
+            4,
+            1,
+            False,
+            False,
+        )
+    finally:
+        release.set()
+        stalled.result(10)
+        writer.close()

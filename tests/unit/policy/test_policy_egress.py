@@ -30,6 +30,7 @@ egress:
   allow_ranges: [10.1.0.0/16, "fd00:1::/64"]
   doh: allow
   ports: [443, 22, 5432]
+  host_ports: ["git.corp.example:2222", "*.db.example:5432"]
   anomalies:
     max_upload_bytes: 2048
     max_requests_per_minute: 5
@@ -47,6 +48,7 @@ egress:
         allow_ranges=("10.1.0.0/16", "fd00:1::/64"),
         doh="allow",
         ports=(443, 22, 5432),
+        host_ports=("git.corp.example:2222", "*.db.example:5432"),
         max_upload_bytes=2048,
         max_requests_per_minute=5,
         first_seen=False,
@@ -55,6 +57,16 @@ egress:
         tunnel_subdomains=10,
     )
     assert policy_from_json(policy_to_json(policy)) == policy
+
+
+def test_host_ports_default_to_git_over_ssh_and_a_file_replaces_them() -> None:
+    assert compile_policy(b"version: 1\n", "p.yaml").egress.host_ports == (
+        "github.com:22",
+        "gitlab.com:22",
+        "bitbucket.org:22",
+        "ssh.dev.azure.com:22",
+    )
+    assert compile_policy(b"version: 1\negress:\n  host_ports: []\n", "p.yaml").egress.host_ports == ()
 
 
 @pytest.mark.parametrize(
@@ -72,6 +84,9 @@ egress:
         ("version: 1\negress:\n  allowed: []\n", "p.yaml:3:3:", "unknown key 'egress.allowed'"),
         ("version: 1\negress:\n  ports: [443, 70000]\n", "p.yaml:3:16:", "greater than the maximum"),
         ("version: 1\negress:\n  ports: [443, 443]\n", "p.yaml:3:10:", "non-unique"),
+        ("version: 1\negress:\n  host_ports: [github.com:70000]\n", "p.yaml:3:16:", "does not match"),
+        ("version: 1\negress:\n  host_ports: [github.com]\n", "p.yaml:3:16:", "does not match"),
+        ("version: 1\negress:\n  host_ports: ['a b:22']\n", "p.yaml:3:16:", "does not match"),
     ],
 )
 def test_errors_name_file_line_and_column(text: str, where: str, what: str) -> None:

@@ -1,4 +1,5 @@
 # Ramparts egress lists as a Route 53 Resolver DNS Firewall (generated)
+# DNS answers names, not ports: egress.ports (80, 443) is enforced by the proxy, the squid ACL and the Network Firewall rules
 
 resource "aws_route53_resolver_firewall_rule_group" "ramparts_egress" {
   name = "ramparts-egress"

@@ -8,7 +8,7 @@ resource "aws_kms_key" "ramparts_egress_firewall" {
 resource "aws_networkfirewall_rule_group" "ramparts_egress" {
   name     = "ramparts-egress"
   type     = "STATEFUL"
-  capacity = 266
+  capacity = 268
   encryption_configuration {
     type   = "CUSTOMER_KMS"
     key_id = aws_kms_key.ramparts_egress_firewall.arn
@@ -20,6 +20,7 @@ resource "aws_networkfirewall_rule_group" "ramparts_egress" {
     rules_source {
       rules_string = <<EOT
 # Ramparts egress rules: AWS Network Firewall stateful rule group, STRICT_ORDER
+# egress.host_ports (github.com:22, gitlab.com:22, bitbucket.org:22, ssh.dev.azure.com:22) are not passed here: SSH and other protocols without a TLS server name or HTTP Host carry no name to match, so the port rule drops them; pass them by address if needed
 drop tls $HOME_NET any -> $EXTERNAL_NET any (msg:"ramparts egress: denied host pastebin.com"; flow:to_server,established; tls.sni; content:"pastebin.com"; nocase; startswith; endswith; sid:4170001; rev:1;)
 drop http $HOME_NET any -> $EXTERNAL_NET any (msg:"ramparts egress: denied host pastebin.com"; flow:to_server,established; http.host; content:"pastebin.com"; nocase; startswith; endswith; sid:4170002; rev:1;)
 drop tls $HOME_NET any -> $EXTERNAL_NET any (msg:"ramparts egress: denied host *.pastebin.com"; flow:to_server,established; tls.sni; content:".pastebin.com"; nocase; endswith; sid:4170003; rev:1;)
@@ -149,10 +150,11 @@ drop http $HOME_NET any -> $EXTERNAL_NET any (msg:"ramparts egress: DNS over HTT
 drop tls $HOME_NET any -> $EXTERNAL_NET any (msg:"ramparts egress: DNS over HTTPS doh.libredns.gr"; flow:to_server,established; tls.sni; content:"doh.libredns.gr"; nocase; startswith; endswith; sid:4170127; rev:1;)
 drop http $HOME_NET any -> $EXTERNAL_NET any (msg:"ramparts egress: DNS over HTTPS doh.libredns.gr"; flow:to_server,established; http.host; content:"doh.libredns.gr"; nocase; startswith; endswith; sid:4170128; rev:1;)
 drop tcp $HOME_NET any -> $EXTERNAL_NET 853 (msg:"ramparts egress: DNS over TLS"; flow:to_server; sid:4170129; rev:1;)
-pass tls $HOME_NET any -> $EXTERNAL_NET any (msg:"ramparts egress: allowed api.anthropic.com"; flow:to_server,established; tls.sni; content:"api.anthropic.com"; nocase; startswith; endswith; sid:4170130; rev:1;)
-pass http $HOME_NET any -> $EXTERNAL_NET any (msg:"ramparts egress: allowed api.anthropic.com"; flow:to_server,established; http.host; content:"api.anthropic.com"; nocase; startswith; endswith; sid:4170131; rev:1;)
-drop tls $HOME_NET any -> $EXTERNAL_NET any (msg:"ramparts egress: TLS server name not allowed"; flow:to_server,established; sid:4170132; rev:1;)
-drop http $HOME_NET any -> $EXTERNAL_NET any (msg:"ramparts egress: HTTP host not allowed"; flow:to_server,established; sid:4170133; rev:1;)
+drop tcp $HOME_NET any -> $EXTERNAL_NET ![80,443] (msg:"ramparts egress: port not allowed"; flow:to_server; sid:4170130; rev:1;)
+pass tls $HOME_NET any -> $EXTERNAL_NET [80,443] (msg:"ramparts egress: allowed api.anthropic.com"; flow:to_server,established; tls.sni; content:"api.anthropic.com"; nocase; startswith; endswith; sid:4170131; rev:1;)
+pass http $HOME_NET any -> $EXTERNAL_NET [80,443] (msg:"ramparts egress: allowed api.anthropic.com"; flow:to_server,established; http.host; content:"api.anthropic.com"; nocase; startswith; endswith; sid:4170132; rev:1;)
+drop tls $HOME_NET any -> $EXTERNAL_NET any (msg:"ramparts egress: TLS server name not allowed"; flow:to_server,established; sid:4170133; rev:1;)
+drop http $HOME_NET any -> $EXTERNAL_NET any (msg:"ramparts egress: HTTP host not allowed"; flow:to_server,established; sid:4170134; rev:1;)
 EOT
     }
   }
