@@ -19,15 +19,19 @@ T = TypeVar("T")
 class ResultCache:
     """A thread-safe LRU of ``digest(text) -> result``."""
 
-    def __init__(self, size: int = 8192) -> None:
+    def __init__(self, size: int = 8192, *, namespace: str = "") -> None:
+        """``namespace``: what else the results depend on (a scorer's version, its thresholds); it is
+        part of every key, so results of another configuration are never reused."""
         self._size = size
+        self._person = _person(namespace.encode("utf-8", "surrogatepass"))
         self._rows: OrderedDict[bytes, Any] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    @staticmethod
-    def digest(text: str) -> bytes:
-        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    def digest(self, text: str) -> bytes:
+        return hashlib.blake2b(
+            text.encode("utf-8", "surrogatepass"), digest_size=16, person=self._person
+        ).digest()
 
     def get_or(self, text: str, compute: Callable[[str], T]) -> T:
         key = self.digest(text)
@@ -56,3 +60,8 @@ class ResultCache:
             self._rows.move_to_end(key)
             while len(self._rows) > self._size:
                 self._rows.popitem(last=False)
+
+
+def _person(salt: bytes) -> bytes:
+    """BLAKE2b's personalisation (16 bytes at most): the namespace itself when short, else its digest."""
+    return salt if len(salt) <= 16 else hashlib.blake2b(salt, digest_size=16).digest()

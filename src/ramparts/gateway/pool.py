@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ..errors import GatewayError
+from ..errors import GatewayError, ScanError
 from ..model import Finding
 from ..policy.types import DetectSettings
 from .cache import ResultCache
@@ -81,7 +81,12 @@ def _init_worker(
         os.nice(5)  # streams already under way (the event loop's process) come before new scans
     injection.use_numpy(True)  # a long-lived process: the vector path pays for its import
     _WORKER["scan"] = detector_scanner(detectors, key)
-    _WORKER["score"] = injection_scorer(key, block=block, warn=warn)
+    model = None
+    if settings is not None and settings.injection_model.path:
+        from ..detect.injection_model import load_slot
+
+        model = load_slot(settings.injection_model)  # checked by the gateway at start too
+    _WORKER["score"] = injection_scorer(key, block=block, warn=warn, model=model)
     _WORKER["documents"] = documents or DocumentPolicy()
 
 
@@ -192,6 +197,8 @@ class ScanPool:
         except BrokenProcessPool as exc:
             self._replace(executor)
             raise ScanFailed("a detector worker process died") from exc
+        except ScanError as exc:  # says what failed (the model slot's reasons name files, never texts)
+            raise ScanFailed(f"the detectors failed: {exc}") from exc
         except Exception as exc:
             raise ScanFailed(f"the detectors failed ({type(exc).__name__})") from exc
 

@@ -32,6 +32,7 @@ from aiohttp import web
 from .._locations import detector_cache_dir
 from ..audit.keys import default_key_path
 from ..audit.store import audit_location
+from ..detect.injection_model import load_slot
 from ..engine import decide_gateway
 from ..errors import GatewayError
 from ..model import Decision, Finding
@@ -124,6 +125,14 @@ class Gateway:
         self.pool: ScanPool | None = None
         self.pdf_cache: ResultCache | None = None
         scorer: Callable[[str], tuple[float, str, str]] | None = None
+        # the policy's injection model slot: loaded and checked here, so a missing file, a digest
+        # mismatch or a wrong signature stops the gateway at start with the reason (never a gateway
+        # that forwards unscreened); the scan workers load the same checked file
+        model = (
+            load_slot(config.detect.injection_model)
+            if config.detect is not None and config.detect.injection_model.path
+            else None
+        )
         if masker is None:
             scan: Callable[[str], Sequence[Finding]]
             cache = detector_cache_dir(state)
@@ -165,7 +174,8 @@ class Gateway:
             )
         self.masker = masker
         self.screener = screener or Screener(
-            scorer or injection_scorer(key, block=config.injection_block, warn=_lowest_warn(config)),
+            scorer
+            or injection_scorer(key, block=config.injection_block, warn=_lowest_warn(config), model=model),
             block=config.injection_block,
             warn=config.injection_warn,
             description_block=config.description_block,
@@ -173,6 +183,7 @@ class Gateway:
             prompt_block=config.prompt_block,
             prompt_warn=config.prompt_warn,
             prompt_action=config.prompt_action if config.mode == "enforce" else _report(config.prompt_action),
+            version=f"{_lowest_warn(config)}:{model.version if model is not None else 'builtin'}",
         )
         self.limits = config.limits()
         self.rate: RateLimiter | SharedRateLimiter | None = None
