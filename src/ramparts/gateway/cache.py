@@ -11,9 +11,10 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 class ResultCache:
@@ -60,6 +61,41 @@ class ResultCache:
             self._rows.move_to_end(key)
             while len(self._rows) > self._size:
                 self._rows.popitem(last=False)
+
+
+class Waitable(Protocol[T_co]):
+    def result(self) -> T_co: ...
+
+
+class InFlight:
+    """Scans under way, by cache and text digest, so concurrent requests carrying the same new text
+    share one scan: Claude Code sends ``count_tokens`` and the turn itself with the same conversation,
+    and parallel subagents resend the same context. A failure reaches every waiter (each refuses)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[int, bytes], Waitable[Any]] = {}
+        self._lock = threading.Lock()
+        self.shared = 0
+        """Scans a request waited for instead of starting (for the tests and the bench)."""
+
+    def claim(
+        self, cache: ResultCache, text: str, start: Callable[[], Waitable[T]]
+    ) -> tuple[Waitable[T], bool]:
+        """The scan of ``text`` under way, started with ``start`` when none is; ``True``: this caller
+        started it and must :meth:`release` it once its result is in the cache."""
+        key = (id(cache), cache.digest(text))
+        with self._lock:
+            held = self._rows.get(key)
+            if held is not None:
+                self.shared += 1
+                return held, False
+            pending = start()
+            self._rows[key] = pending
+            return pending, True
+
+    def release(self, cache: ResultCache, text: str) -> None:
+        with self._lock:
+            self._rows.pop((id(cache), cache.digest(text)), None)
 
 
 def _person(salt: bytes) -> bytes:
