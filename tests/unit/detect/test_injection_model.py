@@ -166,3 +166,32 @@ def test_the_cold_path_does_not_import_onnxruntime_without_a_model() -> None:
         "assert 'onnxruntime' not in sys.modules and 'onnx' not in sys.modules, 'imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_the_mcp_wrapper_scores_with_the_model_and_withholds_when_it_cannot(
+    model: tuple[str, str], tmp_path: Path
+) -> None:
+    """``ramparts mcp wrap`` screens tool results with the same slot; a model that cannot score
+    withholds the result (noted with the reason), it never passes unscreened."""
+    import io
+
+    from ramparts.sandbox.mcp import Guard, Pins
+
+    path, digest = model
+    for pinned, expect in ((digest, "model"), ("f" * 64, "broken")):
+        text = (
+            "version: 1\nextends: baseline\ndetect:\n  injection:\n"
+            f"    model: {{path: {path}, sha256: '{pinned}'}}\n"
+        )
+        log = io.StringIO()
+        guard = Guard("docs", compile_policy(text.encode(), "p.yaml"), Pins(tmp_path / "pins.json"), log=log)
+        plain = guard._screen_result({"content": [{"type": "text", "text": PLAIN}]})
+        covert = guard._screen_result({"content": [{"type": "text", "text": COVERT}]})
+        assert covert.get("isError") is True and "withheld" in covert["content"][0]["text"]
+        if expect == "model":
+            assert (
+                plain == {"content": [{"type": "text", "text": PLAIN}]}
+                and "cannot score" not in log.getvalue()
+            )
+        else:
+            assert plain.get("isError") is True and "not the pinned" in log.getvalue()
