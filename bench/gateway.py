@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python bench/gateway.py [--quick] [--levels 1,50,100] [--events N] [--interval-ms MS]
+                                      [--baseline-src DIR]
 
 Three processes on loopback: a paced scripted upstream (aiohttp; each SSE event carries the
 ``time.monotonic()`` at which it was written, a system-wide clock on Linux), ``ramparts gateway``
@@ -21,7 +22,15 @@ Figures, per level:
   same conversation one turn later (one new 1 KB tool result; the 20 KB one is cached by digest);
 - RSS per stream = (gateway RSS with every stream open − RSS before the batch) / streams.
 
-The last line is ``RESULT p99_added_ms_100=… p50_added_ms_100=… ttfb_delta_p50_ms=… rss_kb_per_stream=…``.
+- CPU per request = CPU time (``/proc``, 10 ms ticks) of the gateway's own process and of its detector
+  worker processes over a batch / streams: where a burst's time goes.
+
+``--baseline-src DIR`` (another tree's ``src``, e.g. ``git archive main src | tar -x -C /tmp/base``)
+starts that tree's gateway too, as ``before``: direct, before and this gateway alternate in one run,
+so before/after figures come from the same machine state.
+
+The last line is ``RESULT p99_added_ms_100=… p50_added_ms_100=… ttfb_delta_p50_ms=… rss_kb_per_stream=…
+cpu_gateway_ms_per_req_100=… cpu_workers_ms_per_req_100=…`` (with ``before_``-prefixed copies).
 
 ``--walk`` (also run first in every full or ``--quick`` run): what the request walk of issue 22 costs
 per request, in this process, old and new side by side on the same Claude Code-shaped body (system
