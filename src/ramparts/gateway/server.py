@@ -42,7 +42,7 @@ from . import upstream as upstream_mod
 from ._db import is_postgres_url
 from ._records import GatewayAuditWriter, Usage, masked_record, screened_record, take_usage
 from .bedrock import EventSource
-from .cache import InFlight, ResultCache, Waitable
+from .cache import InFlight, ResultCache, Waitable, one_digest_each
 from .config import GatewayConfig
 from .documents import PdfScan, scan_pdf
 from .front import GatewayRunner
@@ -392,10 +392,11 @@ class Gateway:
 
     def _prepare(self, body: dict[str, Any], vault_session: str) -> Prepared:
         """Screen, mask, serialise (worker thread). Raises :class:`MaskBlocked`."""
-        if self.pool is not None:
-            self._prefetch(body)
-        screened = self.screener.screen_request(body)
-        masked = self.masker.mask_request(screened.body, vault_session)
+        with one_digest_each():  # the caches look each text up several times: hash it once
+            if self.pool is not None:
+                self._prefetch(body)
+            screened = self.screener.screen_request(body)
+            masked = self.masker.mask_request(screened.body, vault_session)
         out = masked.body
         payload = b"" if out is body else json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode()
         return Prepared(out, payload, screened, masked, self.vault.known(vault_session))

@@ -83,6 +83,7 @@ def test_concurrent_requests_share_one_scan_and_one_failure(tmp_path: Path) -> N
 
         class Failed:
             def result(self) -> Any:
+                time.sleep(0.3)  # the scan takes a while, so the other request finds it in flight
                 return failing.result()
 
         def failing_submit(text: str) -> Any:
@@ -105,3 +106,33 @@ def test_concurrent_requests_share_one_scan_and_one_failure(tmp_path: Path) -> N
         assert calls == [TEXT, other] and not gateway._inflight._rows
     finally:
         pool.close()
+
+
+def test_a_request_digests_each_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within ``one_digest_each`` equal texts (even distinct objects) are hashed once; the digest is the
+    same as outside it, and the memo is gone afterwards (it holds the texts only for the request)."""
+    import hashlib
+
+    from ramparts.gateway import cache
+
+    outside = cache.text_digest(TEXT)
+    calls: list[int] = []
+    real = hashlib.sha256
+
+    def counting(data: bytes = b"") -> Any:
+        calls.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(cache.hashlib, "sha256", counting)
+    scores, scans = ResultCache(4, namespace="injection:v"), ResultCache(4)
+    with cache.one_digest_each():
+        copy = "".join(list(TEXT))  # equal, not the same object
+        assert copy is not TEXT
+        assert cache.text_digest(TEXT) == cache.text_digest(copy) == outside
+        scores.put(TEXT, 0.1)
+        assert TEXT in scores and copy not in scans
+        assert scores.digest(TEXT) != scans.digest(TEXT)  # the namespace still separates the caches
+    assert calls.count(len(TEXT.encode())) == 1
+    assert getattr(cache._MEMO, "rows", None) is None
+    cache.text_digest(TEXT)
+    assert calls.count(len(TEXT.encode())) == 2  # outside: computed again
