@@ -7,8 +7,8 @@ GIL), and requests are scanned one at a time. In worker processes the loop only 
 workers scan N requests at once.
 
 Why a cache: Claude Code resends the whole conversation every turn, so all but the newest blocks were
-scanned on an earlier turn. Results are cached by a 128-bit BLAKE2b digest of the text (never the text
-itself); the findings hold offsets and keyed fingerprints, no values.
+scanned on an earlier turn. Results are cached by a 128-bit digest of the text (SHA-256, truncated;
+never the text itself); the findings hold offsets and keyed fingerprints, no values.
 
 Failures close: a worker that dies, hangs past ``timeout`` or raises makes the call raise
 :class:`ScanFailed`, and the request is refused. A broken pool is replaced for the next call.
