@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python bench/gateway.py [--quick] [--levels 1,50,100] [--events N] [--interval-ms MS]
+                                      [--baseline-src DIR]
 
 Three processes on loopback: a paced scripted upstream (aiohttp; each SSE event carries the
 ``time.monotonic()`` at which it was written, a system-wide clock on Linux), ``ramparts gateway``
@@ -21,7 +22,15 @@ Figures, per level:
   same conversation one turn later (one new 1 KB tool result; the 20 KB one is cached by digest);
 - RSS per stream = (gateway RSS with every stream open − RSS before the batch) / streams.
 
-The last line is ``RESULT p99_added_ms_100=… p50_added_ms_100=… ttfb_delta_p50_ms=… rss_kb_per_stream=…``.
+- CPU per request = CPU time (``/proc``, 10 ms ticks) of the gateway's own process and of its detector
+  worker processes over a batch / streams: where a burst's time goes.
+
+``--baseline-src DIR`` (another tree's ``src``, e.g. ``git archive main src | tar -x -C /tmp/base``)
+starts that tree's gateway too, as ``before``: direct, before and this gateway alternate in one run,
+so before/after figures come from the same machine state.
+
+The last line is ``RESULT p99_added_ms_100=… p50_added_ms_100=… ttfb_delta_p50_ms=… rss_kb_per_stream=…
+cpu_gateway_ms_per_req_100=… cpu_workers_ms_per_req_100=…`` (with ``before_``-prefixed copies).
 
 ``--walk`` (also run first in every full or ``--quick`` run): what the request walk of issue 22 costs
 per request, in this process, old and new side by side on the same Claude Code-shaped body (system
@@ -332,6 +341,40 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+TOKEN_CREATE = [sys.executable, "-m", "ramparts", "gateway", "token", "create", "--user", "bench"]
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the gateway and its detector worker processes)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo += [int(c) for c in task.read_text().split()]
+            except OSError:
+                continue
+    return out
+
+
+def cpu_ms(pid: int) -> tuple[float, float]:
+    """CPU time (user + system) of the gateway's own process and of its descendants, in ms."""
+    tick = os.sysconf("SC_CLK_TCK")
+    own = rest = 0.0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used = (int(fields[11]) + int(fields[12])) * 1000 / tick
+        if p == pid:
+            own = used
+        else:
+            rest += used
+    return own, rest
+
+
 async def one_stream(
     client: Any, url: str, body: bytes, headers: dict[str, str], opened: Any
 ) -> tuple[float, list[float]]:
@@ -362,6 +405,7 @@ async def batch(url: str, streams: int, headers: dict[str, str], gateway_pid: in
     nonce = os.urandom(6).hex()
     bodies = [json.dumps(prompt(tag=f"{nonce}-{i}")).encode() for i in range(streams)]
     base = rss_kb(gateway_pid) if gateway_pid else 0
+    cpu_before = cpu_ms(gateway_pid) if gateway_pid else (0.0, 0.0)
     peak = [base]
     open_count = [0]
 
@@ -375,7 +419,10 @@ async def batch(url: str, streams: int, headers: dict[str, str], gateway_pid: in
         results = await asyncio.gather(*(one_stream(client, url, body, headers, opened) for body in bodies))
     if gateway_pid:  # sample once more at the end too (streams may all be open by then)
         peak[0] = max(peak[0], base)
+    cpu_after = cpu_ms(gateway_pid) if gateway_pid else (0.0, 0.0)
     return {
+        "cpu_own_ms": (cpu_after[0] - cpu_before[0]) / streams,
+        "cpu_workers_ms": (cpu_after[1] - cpu_before[1]) / streams,
         "ttfb": [r[0] for r in results],
         "latency": [x for r in results for x in r[1]],
         "events": sum(len(r[1]) for r in results),
@@ -383,7 +430,9 @@ async def batch(url: str, streams: int, headers: dict[str, str], gateway_pid: in
     }
 
 
-async def ttfb_probe(urls: dict[str, str], headers: dict[str, str], count: int) -> dict[str, list[float]]:
+async def ttfb_probe(
+    urls: dict[str, str], headers: dict[str, str] | dict[str, dict[str, str]], count: int
+) -> dict[str, list[float]]:
     """Sequential requests, alternating direct / gateway: time to the first byte of each answer (the
     stream is then dropped, which also exercises the gateway's client-abort path)."""
     import aiohttp
@@ -397,8 +446,11 @@ async def ttfb_probe(urls: dict[str, str], headers: dict[str, str], count: int) 
                 data = json.dumps(body).encode()
                 for path, url in urls.items():
                     started = time.monotonic()
+                    sent = headers[path] if isinstance(headers.get(path), dict) else headers
                     async with client.post(
-                        url + "/v1/messages?beta=true", data=data, headers=headers
+                        url + "/v1/messages?beta=true",
+                        data=data,
+                        headers=sent,  # type: ignore[arg-type]
                     ) as response:
                         await response.content.readany()
                         out[path + suffix].append(time.monotonic() - started)
@@ -435,6 +487,11 @@ def main() -> int:
         "--scan-workers", type=int, help="the gateway's detector processes (default: its own default)"
     )
     parser.add_argument("--walk", action="store_true", help="only the request walk's cost, before and after")
+    parser.add_argument(
+        "--baseline-src",
+        help="another tree's src/ (e.g. `git archive main src | tar -x -C /tmp/base`): its gateway runs "
+        "beside this one, alternating in the same run, as `before`",
+    )
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--lifetime", type=float, default=900, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -450,6 +507,9 @@ def main() -> int:
     rounds = args.rounds or (1 if args.quick else 2)
     levels = [int(x) for x in args.levels.split(",")]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "ANTHROPIC_API_KEY": "sk-bench-upstream"}
+    trees = {"gateway": str(ROOT / "src")}
+    if args.baseline_src:
+        trees = {"before": str(Path(args.baseline_src).resolve()), **trees}
     with tempfile.TemporaryDirectory(prefix="ramparts-bench-gw-") as tmp:
         lifetime = str(120 if args.quick else 900)
         upstream, upstream_url = start(
@@ -466,117 +526,112 @@ def main() -> int:
             ],
             env,
         )
-        state = str(Path(tmp) / "state")
-        token = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ramparts",
-                "gateway",
-                "token",
-                "create",
-                "--user",
-                "bench",
-                "--state-dir",
-                state,
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        gateway, gateway_url = start(
-            [
-                sys.executable,
-                "-m",
-                "ramparts",
-                "gateway",
-                "--listen",
-                "127.0.0.1:0",
-                "--upstream",
-                upstream_url,
-                "--state-dir",
-                state,
-                "--max-lifetime",
-                lifetime,
-                *(["--scan-workers", str(args.scan_workers)] if args.scan_workers is not None else []),
-            ],
-            env,
-        )
-        headers = {
-            "Authorization": f"Bearer {token}",
+        processes: list[subprocess.Popen[str]] = [upstream]
+        base_headers = {
             "anthropic-version": "2023-06-01",
             "content-type": "application/json",
             "X-Claude-Code-Session-Id": "bench-session",
         }
+        urls: dict[str, str] = {"direct": upstream_url}
+        headers: dict[str, dict[str, str]] = {"direct": {**base_headers, "Authorization": "Bearer direct"}}
+        pids: dict[str, int | None] = {"direct": None}
         try:
-            asyncio.run(batch(gateway_url, 2, headers, None))  # warm both paths
-            asyncio.run(batch(upstream_url, 2, headers, None))
+            for name, src in trees.items():
+                tree_env = {**env, "PYTHONPATH": src}
+                state = str(Path(tmp) / f"state-{name}")
+                token = subprocess.run(
+                    [*TOKEN_CREATE, "--state-dir", state],
+                    env=tree_env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout.strip()
+                gateway, gateway_url = start(
+                    [sys.executable, "-m", "ramparts", "gateway", "--listen", "127.0.0.1:0"]
+                    + ["--upstream", upstream_url, "--state-dir", state, "--max-lifetime", lifetime]
+                    + (["--scan-workers", str(args.scan_workers)] if args.scan_workers is not None else []),
+                    tree_env,
+                )
+                processes.append(gateway)
+                urls[name], pids[name] = gateway_url, gateway.pid
+                headers[name] = {**base_headers, "Authorization": f"Bearer {token}"}
+            for name in urls:  # warm every path
+                asyncio.run(batch(urls[name], 2, headers[name], None))
             print(
                 f"# {os.cpu_count()} CPUs; {events} events/stream at {args.interval_ms:g} ms; 20 KB prompts; "
-                f"{rounds} round(s) per level, direct and gateway alternating"
+                f"{rounds} round(s) per level, {' / '.join(urls)} alternating"
+                + (f"; before = {trees['before']}" if "before" in trees else "")
             )
-            probes = asyncio.run(
-                ttfb_probe(
-                    {"direct": upstream_url, "gateway": gateway_url}, headers, 20 if args.quick else 60
+            probes = asyncio.run(ttfb_probe(urls, headers, 20 if args.quick else 60))
+            ttfb: dict[str, tuple[float, float, float]] = {}
+            for name in urls:
+                if name == "direct":
+                    continue
+                d50, g50 = pct(probes["direct"], 50) * 1000, pct(probes[name], 50) * 1000
+                d99, g99 = pct(probes["direct"], 99) * 1000, pct(probes[name], 99) * 1000
+                a50 = (pct(probes[name + "+append"], 50) - pct(probes["direct+append"], 50)) * 1000
+                a99 = (pct(probes[name + "+append"], 99) - pct(probes["direct+append"], 99)) * 1000
+                ttfb[name] = (g50 - d50, g99 - d99, a50)
+                print(
+                    f"# {name}: TTFB of a fresh 20 KB prompt, {len(probes[name])} sequential requests: direct p50"
+                    f" {d50:.2f} ms, {name} p50 {g50:.2f} ms p99 {g99:.2f} ms; delta p50 {g50 - d50:+.2f} ms p99"
+                    f" {g99 - d99:+.2f} ms; next turn (one new 1 KB tool result, the 20 KB one already seen)"
+                    f" delta p50 {a50:+.2f} ms p99 {a99:+.2f} ms"
                 )
-            )
-            d50, g50 = pct(probes["direct"], 50) * 1000, pct(probes["gateway"], 50) * 1000
-            d99, g99 = pct(probes["direct"], 99) * 1000, pct(probes["gateway"], 99) * 1000
-            print(
-                f"# TTFB, {len(probes['direct'])} sequential requests each way: direct p50 {d50:.2f} ms "
-                f"p99 {d99:.2f} ms; gateway p50 {g50:.2f} ms p99 {g99:.2f} ms; "
-                f"delta p50 {g50 - d50:+.2f} ms p99 {g99 - d99:+.2f} ms"
-            )
-            ttfb_p50 = g50 - d50
-            a_d50, a_g50 = pct(probes["direct+append"], 50) * 1000, pct(probes["gateway+append"], 50) * 1000
-            a_d99, a_g99 = pct(probes["direct+append"], 99) * 1000, pct(probes["gateway+append"], 99) * 1000
-            append_p50 = a_g50 - a_d50
-            print(
-                f"# TTFB of the next turn (one new 1 KB tool result, the 20 KB one already seen): direct p50"
-                f" {a_d50:.2f} ms; gateway p50 {a_g50:.2f} ms; delta p50 {append_p50:+.2f} ms"
-                f" p99 {a_g99 - a_d99:+.2f} ms"
-            )
             print(
                 f"{'streams':>7} {'path':>8} {'events':>7} {'lat p50':>8} {'lat p99':>8} {'ttfb p50':>9} "
-                f"{'ttfb p99':>9} {'rss/stream':>10}"
+                f"{'ttfb p99':>9} {'rss/stream':>10} {'cpu/req gw+workers':>19}"
             )
-            figures: dict[str, Any] = {}
+            figures: dict[str, dict[int, tuple[float, ...]]] = {name: {} for name in urls if name != "direct"}
             for level in levels:
                 got: dict[str, dict[str, Any]] = {
-                    "direct": {"ttfb": [], "latency": [], "events": 0, "rss": []},
-                    "gateway": {"ttfb": [], "latency": [], "events": 0, "rss": []},
+                    name: {"ttfb": [], "latency": [], "events": 0, "rss": [], "own": [], "workers": []}
+                    for name in urls
                 }
                 for _ in range(rounds):
-                    for path, url, pid in (
-                        ("direct", upstream_url, None),
-                        ("gateway", gateway_url, gateway.pid),
-                    ):
-                        result = asyncio.run(batch(url, level, headers, pid))
-                        got[path]["ttfb"] += result["ttfb"]
-                        got[path]["latency"] += result["latency"]
-                        got[path]["events"] += result["events"]
-                        got[path]["rss"].append(result["rss_delta_kb"] / level)
-                for path in ("direct", "gateway"):
-                    g = got[path]
-                    rss = f"{statistics.mean(g['rss']):.0f} KB" if path == "gateway" else "-"
-                    print(
-                        f"{level:>7} {path:>8} {g['events']:>7} {pct(g['latency'], 50) * 1000:>6.2f}ms "
-                        f"{pct(g['latency'], 99) * 1000:>6.2f}ms {pct(g['ttfb'], 50) * 1000:>7.2f}ms "
-                        f"{pct(g['ttfb'], 99) * 1000:>7.2f}ms {rss:>10}"
+                    for name, url in urls.items():
+                        result = asyncio.run(batch(url, level, headers[name], pids[name]))
+                        g = got[name]
+                        g["ttfb"] += result["ttfb"]
+                        g["latency"] += result["latency"]
+                        g["events"] += result["events"]
+                        g["rss"].append(result["rss_delta_kb"] / level)
+                        g["own"].append(result["cpu_own_ms"])
+                        g["workers"].append(result["cpu_workers_ms"])
+                for name, g in got.items():
+                    rss = f"{statistics.mean(g['rss']):.0f} KB" if name != "direct" else "-"
+                    cpu = (
+                        f"{statistics.mean(g['own']):.1f}+{statistics.mean(g['workers']):.1f} ms"
+                        if name != "direct"
+                        else "-"
                     )
-                d, gw = got["direct"], got["gateway"]
-                added50 = (pct(gw["latency"], 50) - pct(d["latency"], 50)) * 1000
-                added99 = (pct(gw["latency"], 99) - pct(d["latency"], 99)) * 1000
-                ttfb50 = (pct(gw["ttfb"], 50) - pct(d["ttfb"], 50)) * 1000
-                ttfb99 = (pct(gw["ttfb"], 99) - pct(d["ttfb"], 99)) * 1000
-                print(
-                    f"{level:>7}    added  per event p50 {added50:+.2f} ms, p99 {added99:+.2f} ms; "
-                    f"TTFB p50 {ttfb50:+.2f} ms, p99 {ttfb99:+.2f} ms"
-                )
-                figures[level] = (added50, added99, ttfb50, ttfb99, statistics.mean(gw["rss"]))
+                    print(
+                        f"{level:>7} {name:>8} {g['events']:>7} {pct(g['latency'], 50) * 1000:>6.2f}ms "
+                        f"{pct(g['latency'], 99) * 1000:>6.2f}ms {pct(g['ttfb'], 50) * 1000:>7.2f}ms "
+                        f"{pct(g['ttfb'], 99) * 1000:>7.2f}ms {rss:>10} {cpu:>19}"
+                    )
+                d = got["direct"]
+                for name in figures:
+                    gw = got[name]
+                    added50 = (pct(gw["latency"], 50) - pct(d["latency"], 50)) * 1000
+                    added99 = (pct(gw["latency"], 99) - pct(d["latency"], 99)) * 1000
+                    ttfb50 = (pct(gw["ttfb"], 50) - pct(d["ttfb"], 50)) * 1000
+                    ttfb99 = (pct(gw["ttfb"], 99) - pct(d["ttfb"], 99)) * 1000
+                    print(
+                        f"{level:>7} {name:>8} added  per event p50 {added50:+.2f} ms, p99 {added99:+.2f} ms; "
+                        f"TTFB p50 {ttfb50:+.2f} ms, p99 {ttfb99:+.2f} ms"
+                    )
+                    figures[name][level] = (
+                        added50,
+                        added99,
+                        ttfb50,
+                        ttfb99,
+                        statistics.mean(gw["rss"]),
+                        statistics.mean(gw["own"]),
+                        statistics.mean(gw["workers"]),
+                    )
         finally:
-            for process in (gateway, upstream):
+            for process in reversed(processes):
                 process.terminate()
                 try:
                     process.communicate(timeout=10)
@@ -584,13 +639,19 @@ def main() -> int:
                     process.kill()
                     process.communicate()
     top = max(levels)
-    added50, added99, _t50, _t99, rss = figures[top]
-    print(
-        f"RESULT p99_added_ms_{top}={added99:.2f} p50_added_ms_{top}={added50:.2f} "
-        f"ttfb_delta_p50_ms={ttfb_p50:.2f} ttfb_append_delta_p50_ms={append_p50:.2f} "
-        f"ttfb_delta_p50_ms_{top}={figures[top][2]:.2f} ttfb_delta_p99_ms_{top}={figures[top][3]:.2f} "
-        f"rss_kb_per_stream={rss:.0f} events_per_stream={events} {walk_result}"
-    )
+    parts = []
+    for name, by_level in figures.items():
+        tag = "" if name == "gateway" else f"{name}_"
+        added50, added99, _t50, _t99, rss, own, workers = by_level[top]
+        t50, _p99, a50 = ttfb[name]
+        parts.append(
+            f"{tag}p99_added_ms_{top}={added99:.2f} {tag}p50_added_ms_{top}={added50:.2f} "
+            f"{tag}ttfb_delta_p50_ms={t50:.2f} {tag}ttfb_append_delta_p50_ms={a50:.2f} "
+            f"{tag}ttfb_delta_p50_ms_{top}={by_level[top][2]:.2f} {tag}ttfb_delta_p99_ms_{top}={by_level[top][3]:.2f} "
+            f"{tag}rss_kb_per_stream={rss:.0f} {tag}cpu_gateway_ms_per_req_{top}={own:.1f} "
+            f"{tag}cpu_workers_ms_per_req_{top}={workers:.1f}"
+        )
+    print(f"RESULT {' '.join(parts)} events_per_stream={events} {walk_result}")
     return 0
 
 

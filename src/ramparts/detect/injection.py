@@ -115,6 +115,18 @@ def register_classifier(fn: TextClassifier | Callable[[str], float]) -> None:
         _plugins.append(fn)
 
 
+class ModelScore(Protocol):
+    """The policy's model slot (:class:`ramparts.detect.injection_model.ModelSlot`), as :func:`score`
+    uses it: the model's probability for the bounded text, and how it combines with the built-in score.
+    Errors it raises are not swallowed (the caller fails closed)."""
+
+    name: str
+
+    def __call__(self, text: str, /) -> float: ...
+
+    def combine(self, builtin: float, probability: float) -> float: ...
+
+
 def unregister_classifier(fn: TextClassifier | Callable[[str], float]) -> None:
     """Remove a classifier added with :func:`register_classifier` (no error when absent)."""
     if fn in _plugins:
@@ -1837,11 +1849,13 @@ def _views(text: str) -> list[tuple[int, str]]:
     return views
 
 
-def score(text: str, *, high: float = 0.8, medium: float = 0.5) -> InjectionResult:
+def score(
+    text: str, *, high: float = 0.8, medium: float = 0.5, model: ModelScore | None = None
+) -> InjectionResult:
     """How likely ``text`` carries a prompt injection (0..1), why, and the verdict for the thresholds.
 
     ``block`` when the score reaches ``high``, ``warn`` when it reaches ``medium``, else ``log``;
-    the thresholds come from the policy.
+    the thresholds come from the policy. ``model``: the policy's model slot, combined last.
     """
     if not 0.0 <= medium <= high <= 1.0:
         raise ValueError(f"thresholds must satisfy 0 <= medium <= high <= 1, got medium={medium} high={high}")
@@ -1861,6 +1875,10 @@ def score(text: str, *, high: float = 0.8, medium: float = 0.5) -> InjectionResu
             name = getattr(plugin, "__name__", type(plugin).__name__)
             evidence.append(Evidence("plugin", f"plugin.{name}", 0, len(text), round(prob, 4)))
             value = max(value, prob)
+    if model is not None:  # the policy's model slot (detect/injection_model.py); its span is unlocated
+        prob = model(text if len(views) == 1 else "\n".join(piece for _, piece in views))
+        evidence.append(Evidence("model", model.name, 0, 0, round(prob, 4)))
+        value = model.combine(value, prob)
     evidence = [e for e in evidence if e.weight > 0.0]
     evidence.sort(key=lambda e: (-e.weight, e.start))
     value = round(min(1.0, max(0.0, value)), 4)
@@ -1891,7 +1909,13 @@ def _escape(text: str) -> str:
 
 
 def findings(
-    text: str, key: bytes, *, high: float = 0.8, medium: float = 0.5, all_scores: bool = False
+    text: str,
+    key: bytes,
+    *,
+    high: float = 0.8,
+    medium: float = 0.5,
+    all_scores: bool = False,
+    model: ModelScore | None = None,
 ) -> tuple[Finding, ...]:
     """The injection score as a :class:`~ramparts.model.Finding`, when it reaches ``medium`` (or always).
 
@@ -1900,7 +1924,7 @@ def findings(
     carries a keyed fingerprint of that span and a redacted, escaped excerpt of a short window around
     it, never the raw text.
     """
-    result = score(text, high=high, medium=medium)
+    result = score(text, high=high, medium=medium, model=model)
     if result.score < medium and not all_scores:
         return ()
     located = [e for e in result.evidence if e.end > e.start]

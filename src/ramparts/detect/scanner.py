@@ -8,12 +8,15 @@ call ``scan`` on each text. Categories can be switched off per call.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..model import Finding
-from ..policy.types import DetectSettings
+from ..policy.types import DetectSettings, InjectionModel
 from .pii import BUILTIN, Entity, PiiScanner
 from .secrets import SecretScanner
+
+if TYPE_CHECKING:
+    from .injection_model import ModelSlot
 
 Category = Literal["secret", "pii", "injection"]
 CATEGORIES: tuple[Category, ...] = ("secret", "pii", "injection")
@@ -31,6 +34,7 @@ class Detectors:
         injection_high: float = 0.8,
         injection_medium: float = 0.5,
         injection_surfaces: Mapping[str, tuple[float, float]] | None = None,
+        injection_model: InjectionModel | None = None,
     ) -> None:
         self.categories = tuple(dict.fromkeys(categories))
         unknown = set(self.categories) - set(CATEGORIES)
@@ -50,6 +54,12 @@ class Detectors:
         self.injection_medium = injection_medium
         self.injection_surfaces: dict[str, tuple[float, float]] = dict(injection_surfaces or {})
         """surface → (high, medium); :meth:`scan` with a surface not listed uses the two above."""
+        self.injection_model: ModelSlot | None = None
+        """The policy's model slot, loaded and checked now: a broken one raises ModelError here."""
+        if injection_model is not None and injection_model.path and "injection" in self.categories:
+            from .injection_model import load_slot
+
+            self.injection_model = load_slot(injection_model)
 
     @property
     def cold(self) -> bool:
@@ -90,6 +100,7 @@ class Detectors:
             injection_high=settings.injection_block,
             injection_medium=settings.injection_warn,
             injection_surfaces={name: (block, warn) for name, block, warn in settings.injection_surfaces},
+            injection_model=settings.injection_model,
         )
 
     def scan(
@@ -132,5 +143,9 @@ class Detectors:
             high, medium = self.injection_surfaces.get(
                 surface or "", (self.injection_high, self.injection_medium)
             )
-            out.extend(injection_findings(text, key, high=high, medium=medium, all_scores=all_scores))
+            out.extend(
+                injection_findings(
+                    text, key, high=high, medium=medium, all_scores=all_scores, model=self.injection_model
+                )
+            )
         return sorted(out, key=lambda f: (f.start, f.detector))

@@ -7,8 +7,8 @@ GIL), and requests are scanned one at a time. In worker processes the loop only 
 workers scan N requests at once.
 
 Why a cache: Claude Code resends the whole conversation every turn, so all but the newest blocks were
-scanned on an earlier turn. Results are cached by a 128-bit BLAKE2b digest of the text (never the text
-itself); the findings hold offsets and keyed fingerprints, no values.
+scanned on an earlier turn. Results are cached by a 128-bit digest of the text (SHA-256, truncated;
+never the text itself); the findings hold offsets and keyed fingerprints, no values.
 
 Failures close: a worker that dies, hangs past ``timeout`` or raises makes the call raise
 :class:`ScanFailed`, and the request is refused. A broken pool is replaced for the next call.
@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ..errors import GatewayError
+from ..errors import GatewayError, ScanError
 from ..model import Finding
 from ..policy.types import DetectSettings
 from .cache import ResultCache
@@ -81,7 +81,12 @@ def _init_worker(
         os.nice(5)  # streams already under way (the event loop's process) come before new scans
     injection.use_numpy(True)  # a long-lived process: the vector path pays for its import
     _WORKER["scan"] = detector_scanner(detectors, key)
-    _WORKER["score"] = injection_scorer(key, block=block, warn=warn)
+    model = None
+    if settings is not None and settings.injection_model.path:
+        from ..detect.injection_model import load_slot
+
+        model = load_slot(settings.injection_model)  # checked by the gateway at start too
+    _WORKER["score"] = injection_scorer(key, block=block, warn=warn, model=model)
     _WORKER["documents"] = documents or DocumentPolicy()
 
 
@@ -192,6 +197,8 @@ class ScanPool:
         except BrokenProcessPool as exc:
             self._replace(executor)
             raise ScanFailed("a detector worker process died") from exc
+        except ScanError as exc:  # says what failed (the model slot's reasons name files, never texts)
+            raise ScanFailed(f"the detectors failed: {exc}") from exc
         except Exception as exc:
             raise ScanFailed(f"the detectors failed ({type(exc).__name__})") from exc
 

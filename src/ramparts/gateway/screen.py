@@ -108,15 +108,18 @@ Scorer = Callable[[str], tuple[float, str, str]]
 """text → (score, strongest signal id, keyed fingerprint of the strongest span)."""
 
 
-def injection_scorer(key: bytes, *, block: float, warn: float) -> Scorer:
-    """The shared injection detector (``ramparts.detect.injection``) as a :data:`Scorer`."""
+def injection_scorer(
+    key: bytes, *, block: float, warn: float, model: injection.ModelScore | None = None
+) -> Scorer:
+    """The shared injection detector (``ramparts.detect.injection``) as a :data:`Scorer`; ``model``:
+    the policy's model slot (:mod:`ramparts.detect.injection_model`), combined as in the hook."""
 
     def scorer(text: str) -> tuple[float, str, str]:
-        result = injection.score(text, high=block, medium=warn)
+        result = injection.score(text, high=block, medium=warn, model=model)
         if result.score < warn:
             return result.score, "", ""
         signal = result.evidence[0].signal if result.evidence else "score"
-        found = injection.findings(text, key, high=block, medium=warn)
+        found = injection.findings(text, key, high=block, medium=warn, model=model)
         return result.score, signal, found[0].fingerprint if found else ""
 
     return scorer
@@ -139,6 +142,7 @@ class Screener:
         prompt_block: float | None = None,
         prompt_warn: float | None = None,
         prompt_action: str = "warn",
+        version: str = "",
     ) -> None:
         """``tool_block``/``tool_warn`` (or their policy names ``description_block``/``description_warn``,
         the ``detect.injection.surfaces.mcp_tool_description`` thresholds): for tool definitions;
@@ -155,7 +159,9 @@ class Screener:
         self.scorer = scorer
         self.block = block
         self.warn = warn
-        self.cache = ResultCache(cache_size)
+        self.cache = ResultCache(cache_size, namespace=f"injection:{version}")
+        """Scores by a digest of the scorer's ``version`` and the text: a turn that resends the
+        conversation scores only the blocks it has not seen (Claude Code resends every block)."""
 
     def _score(self, text: str) -> tuple[float, str, str]:
         result: tuple[float, str, str] = self.cache.get_or(text, self.scorer)

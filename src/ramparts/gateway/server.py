@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import json
 import os
 import re
@@ -32,6 +33,7 @@ from aiohttp import web
 from .._locations import detector_cache_dir
 from ..audit.keys import default_key_path
 from ..audit.store import audit_location
+from ..detect.injection_model import load_slot
 from ..engine import decide_gateway
 from ..errors import GatewayError
 from ..model import Decision, Finding
@@ -40,7 +42,7 @@ from . import upstream as upstream_mod
 from ._db import is_postgres_url
 from ._records import GatewayAuditWriter, Usage, masked_record, screened_record, take_usage
 from .bedrock import EventSource
-from .cache import ResultCache
+from .cache import InFlight, ResultCache, Waitable, one_digest_each
 from .config import GatewayConfig
 from .documents import PdfScan, scan_pdf
 from .front import GatewayRunner
@@ -122,8 +124,17 @@ class Gateway:
         self.vault, self.tokens, self.usage = stores
         key = load_key(os.path.join(state, "keys", "fingerprint.key"))
         self.pool: ScanPool | None = None
+        self._inflight = InFlight()
         self.pdf_cache: ResultCache | None = None
         scorer: Callable[[str], tuple[float, str, str]] | None = None
+        # the policy's injection model slot: loaded and checked here, so a missing file, a digest
+        # mismatch or a wrong signature stops the gateway at start with the reason (never a gateway
+        # that forwards unscreened); the scan workers load the same checked file
+        model = (
+            load_slot(config.detect.injection_model)
+            if config.detect is not None and config.detect.injection_model.path
+            else None
+        )
         if masker is None:
             scan: Callable[[str], Sequence[Finding]]
             cache = detector_cache_dir(state)
@@ -165,7 +176,8 @@ class Gateway:
             )
         self.masker = masker
         self.screener = screener or Screener(
-            scorer or injection_scorer(key, block=config.injection_block, warn=_lowest_warn(config)),
+            scorer
+            or injection_scorer(key, block=config.injection_block, warn=_lowest_warn(config), model=model),
             block=config.injection_block,
             warn=config.injection_warn,
             description_block=config.description_block,
@@ -173,6 +185,7 @@ class Gateway:
             prompt_block=config.prompt_block,
             prompt_warn=config.prompt_warn,
             prompt_action=config.prompt_action if config.mode == "enforce" else _report(config.prompt_action),
+            version=f"{_lowest_warn(config)}:{model.version if model is not None else 'builtin'}",
         )
         self.limits = config.limits()
         self.rate: RateLimiter | SharedRateLimiter | None = None
@@ -379,10 +392,11 @@ class Gateway:
 
     def _prepare(self, body: dict[str, Any], vault_session: str) -> Prepared:
         """Screen, mask, serialise (worker thread). Raises :class:`MaskBlocked`."""
-        if self.pool is not None:
-            self._prefetch(body)
-        screened = self.screener.screen_request(body)
-        masked = self.masker.mask_request(screened.body, vault_session)
+        with one_digest_each():  # the caches look each text up several times: hash it once
+            if self.pool is not None:
+                self._prefetch(body)
+            screened = self.screener.screen_request(body)
+            masked = self.masker.mask_request(screened.body, vault_session)
         out = masked.body
         payload = b"" if out is body else json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode()
         return Prepared(out, payload, screened, masked, self.vault.known(vault_session))
@@ -390,23 +404,34 @@ class Gateway:
     def _prefetch(self, body: dict[str, Any]) -> None:
         """Send every text the screener and the masker will need, and do not have cached, to the
         detector processes at once (a request's injection scoring and scanning run side by side)."""
-        assert self.pool is not None
-        jobs: list[tuple[ResultCache, str, Pending[Any]]] = []
+        pool = self.pool
+        assert pool is not None
+        wanted: list[tuple[ResultCache, str, Callable[[str], Pending[Any]]]] = []
         scan_cache = getattr(self.masker.scan, "cache", None)
         if isinstance(scan_cache, ResultCache):
-            for text in dict.fromkeys(request_texts(body, self.masker.shapes)):
-                if text not in scan_cache:
-                    jobs.append((scan_cache, text, self.pool.submit_scan(text)))
-        pdf_cache = self.pdf_cache
-        if pdf_cache is not None:
-            for data in dict.fromkeys(request_documents(body, self.masker.shapes)):
-                if data not in pdf_cache:
-                    jobs.append((pdf_cache, data, self.pool.submit_pdf(data)))
-        for text in dict.fromkeys(screened_texts(body, self.screener.prompt_action != "off")):
-            if text not in self.screener.cache:
-                jobs.append((self.screener.cache, text, self.pool.submit_score(text)))
-        for cache, text, pending in jobs:
-            cache.put(text, pending.result())
+            wanted += [(scan_cache, t, pool.submit_scan) for t in request_texts(body, self.masker.shapes)]
+        if self.pdf_cache is not None:
+            wanted += [
+                (self.pdf_cache, d, pool.submit_pdf) for d in request_documents(body, self.masker.shapes)
+            ]
+        prompts = self.screener.prompt_action != "off"
+        wanted += [(self.screener.cache, t, pool.submit_score) for t in screened_texts(body, prompts)]
+        # a text another request is already having scanned is waited for, not scanned again
+        jobs: list[tuple[ResultCache, str, Waitable[Any], bool]] = []
+        seen: set[tuple[int, str]] = set()
+        try:
+            for cache, text, submit in wanted:
+                if (id(cache), text) in seen or text in cache:
+                    continue
+                seen.add((id(cache), text))
+                pending, mine = self._inflight.claim(cache, text, functools.partial(submit, text))
+                jobs.append((cache, text, pending, mine))
+            for cache, text, pending, _mine in jobs:
+                cache.put(text, pending.result())
+        finally:
+            for cache, text, _pending, mine in jobs:
+                if mine:
+                    self._inflight.release(cache, text)
 
     async def _admit(
         self, request: web.Request, record: dict[str, Any], started: float

@@ -92,6 +92,25 @@ _SURFACES: dict[str, Any] = {
 
 
 @declare
+class InjectionModel(NamedTuple):
+    """An ONNX classifier the admin provides (``detect.injection.model``), combined with the built-in
+    injection score on every surface; the surfaces' thresholds apply to the combined score. The I/O
+    contract is in docs/detectors.md ("The model slot"); :mod:`ramparts.detect.injection_model` loads
+    and checks it, and any failure (missing file, digest mismatch, wrong signature, runtime error)
+    fails closed."""
+
+    path: str = key("", pattern="^(/.*)?$")
+    """Absolute path of the ``.onnx`` file on each machine that scores (hook and gateway); empty: no
+    model, the built-in scorer alone."""
+    sha256: str = key("", pattern="^([0-9a-f]{64})?$")
+    """The file's SHA-256, pinned: a file that does not match is refused (required with ``path``)."""
+    combine: Literal["max", "weighted"] = "max"
+    """``max``: the higher of the two scores; ``weighted``: ``(1 - weight) * built-in + weight * model``."""
+    weight: float = key(0.5, **_UNIT)
+    """The model's share of the score with ``combine: weighted``."""
+
+
+@declare
 class DetectSettings(NamedTuple):
     custom_entities: tuple[CustomEntity, ...] = key((), "pii.custom", merge="append", item="custom_entity")
     ip_addresses: bool = key(True, "pii.ip_addresses")
@@ -115,6 +134,13 @@ class DetectSettings(NamedTuple):
     ``prompt`` surface's thresholds gets: ``warn`` (default) only warns and records, even above
     ``block``; ``block`` refuses it at ``block``; ``off`` does not screen prompts for injection (a
     bare ``off`` is YAML's false, read as ``off``)."""
+
+    injection_model: InjectionModel = key(
+        InjectionModel(),
+        "injection.model",
+        description="an ONNX classifier combined with the built-in injection score (docs/detectors.md)",
+    )
+    """The optional model slot; the default (no ``path``) scores with the built-in scorer alone."""
 
     def injection_thresholds(self, surface: InjectionSurface) -> tuple[float, float]:
         """(block, warn) for text seen on ``surface``: the hook and the gateway both ask here, so

@@ -25,13 +25,16 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import rfc8785
 
 from ..errors import RampartsError
 from ..policy.types import Policy
 from .bwrap import Spec, start
+
+if TYPE_CHECKING:
+    from ..detect.injection import InjectionResult
 
 REFUSED = -32001
 
@@ -124,6 +127,20 @@ class Guard:
     def note(self, text: str) -> None:
         print(f"ramparts mcp wrap [{self.server}]: {text}", file=self.log, flush=True)
 
+    def _score(self, text: str) -> InjectionResult:
+        """The injection score with the policy's model slot, if it names one. A model that cannot
+        score (file, digest, contract, run) counts as a block, with the reason noted: fail closed."""
+        from ..detect.injection import InjectionResult, score
+        from ..detect.injection_model import ModelError, load_slot
+
+        detect = self.policy.detect
+        try:
+            model = load_slot(detect.injection_model)
+            return score(text, high=detect.injection_block, medium=detect.injection_warn, model=model)
+        except ModelError as exc:
+            self.note(f"the injection model cannot score, so this is withheld: {exc}")
+            return InjectionResult(1.0, (), "block")
+
     @staticmethod
     def _key(msg_id: Any) -> str:
         return json.dumps(msg_id, sort_keys=True)
@@ -167,8 +184,6 @@ class Guard:
         return [msg]
 
     def _screen_list(self, result: dict[str, Any]) -> dict[str, Any]:
-        from ..detect.injection import score
-
         entry = self.pins.server(self.server)
         kept: list[Any] = []
         changed = False
@@ -180,9 +195,7 @@ class Guard:
                 self.note(f"withheld tool {name!r}: not allowed by the policy")
                 continue
             text = f"{tool.get('description', '')}\n{json.dumps(tool.get('inputSchema', {}), sort_keys=True)}"
-            verdict = score(
-                text, high=self.policy.detect.injection_block, medium=self.policy.detect.injection_warn
-            )
+            verdict = self._score(text)
             if verdict.verdict != "log":
                 self.note(
                     f"withheld tool {name!r}: its description reads as a prompt injection (score {verdict.score:.2f})"
@@ -217,16 +230,10 @@ class Guard:
         return {**result, "tools": kept}
 
     def _screen_result(self, result: dict[str, Any]) -> dict[str, Any]:
-        from ..detect.injection import score
-
         parts = [str(c.get("text", "")) for c in result.get("content") or [] if isinstance(c, dict)]
         if "structuredContent" in result:
             parts.append(json.dumps(result["structuredContent"]))
-        verdict = score(
-            "\n".join(parts),
-            high=self.policy.detect.injection_block,
-            medium=self.policy.detect.injection_warn,
-        )
+        verdict = self._score("\n".join(parts))
         if verdict.verdict == "block":
             self.note(f"withheld a tool result: it reads as a prompt injection (score {verdict.score:.2f})")
             text = f"Ramparts withheld this tool result: it carries a prompt injection (score {verdict.score:.2f})."
