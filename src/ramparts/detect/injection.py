@@ -33,6 +33,7 @@ import math
 import operator
 import os
 import re
+import threading
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -676,7 +677,10 @@ def _anchored(pattern: re.Pattern[str], low: str, starts: tuple[str, ...]) -> It
 
 
 _prefilter: Any = None
-"""``(database, scratch, always)`` once :func:`use_hyperscan` has compiled the signatures."""
+"""``(database, always)`` once :func:`use_hyperscan` has compiled the signatures."""
+_scratch = threading.local()
+"""Each thread's Hyperscan scratch space for the database it last scanned with (a scratch may not be
+shared by threads scanning at once: the in-process gateway and the resident hook score in threads)."""
 _PY_ONLY_SPACE = ("\x1c", "\x1d", "\x1e", "\x1f")
 """ASCII characters that ``re`` counts as ``\\s`` in a str pattern and Hyperscan does not."""
 
@@ -742,8 +746,17 @@ def use_hyperscan(enabled: bool = True, cache_dir: str | None = None) -> bool:
             with contextlib.suppress(OSError):
                 _write_atomic(path, hyperscan.dumpb(database))
                 _write_atomic(path + ".always", ",".join(str(i) for i in always).encode())
-    _prefilter = (database, hyperscan.Scratch(database), frozenset(always))
+    _prefilter = (database, frozenset(always))
     return True
+
+
+def use_hyperscan_in_background(cache_dir: str | None) -> None:
+    """:func:`use_hyperscan` in a daemon thread: a long-lived scorer starts at once on ``re`` alone and
+    takes the prefilter when it is ready (the same evidence either way). Hyperscan's compiler releases
+    the GIL, so the seconds a cold cache costs do not stall the scans meanwhile."""
+    threading.Thread(
+        target=use_hyperscan, kwargs={"cache_dir": cache_dir}, name="ramparts-injection-hs", daemon=True
+    ).start()
 
 
 def _add_candidate(sig_id: int, start: int, end: int, flags: int, found: set[int]) -> None:
@@ -754,7 +767,13 @@ def _candidate_signatures(low: str) -> set[int] | frozenset[int] | None:
     """The indexes of the signatures that may match ``low`` (Hyperscan), or ``None``: try them all."""
     if _prefilter is None or not low.isascii() or any(c in low for c in _PY_ONLY_SPACE):
         return None
-    database, scratch, always = _prefilter
+    database, always = _prefilter
+    scratch = getattr(_scratch, "space", None)
+    if scratch is None or _scratch.database is not database:
+        import hyperscan
+
+        scratch = _scratch.space = hyperscan.Scratch(database)
+        _scratch.database = database
     found: set[int] = set(always)
     database.scan(low.encode("ascii"), match_event_handler=_add_candidate, scratch=scratch, context=found)
     return found

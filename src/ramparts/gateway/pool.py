@@ -80,6 +80,7 @@ def _init_worker(
     with contextlib.suppress(OSError):
         os.nice(5)  # streams already under way (the event loop's process) come before new scans
     injection.use_numpy(True)  # a long-lived process: the vector path pays for its import
+    injection.use_hyperscan_in_background(cache_dir)  # and the signatures' prefilter, once compiled
     _WORKER["scan"] = detector_scanner(detectors, key)
     model = None
     if settings is not None and settings.injection_model.path:

@@ -157,6 +157,7 @@ class Gateway:
                 from ..detect.scanner import Detectors
 
                 injection.use_numpy(True)
+                injection.use_hyperscan_in_background(cache)
                 detectors = (
                     Detectors(("secret", "pii"), cache_dir=cache)
                     if config.detect is None

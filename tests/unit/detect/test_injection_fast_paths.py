@@ -136,3 +136,36 @@ def test_the_hyperscan_prefilter_on_generated_word_salad(hyperscan_on: None, wor
         assert _evidence(low) == with_prefilter
     finally:
         injection._prefilter = saved
+
+
+def test_the_prefilter_serves_threads_scanning_at_once(hyperscan_on: None) -> None:
+    """The in-process gateway and the resident hook score in threads: each has its own scratch space
+    (a shared one fails or corrupts under concurrent scans), and every thread finds what ``re`` finds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [injection._lower(t) for t in _texts() if t.isascii()][:300]
+    saved, injection._prefilter = injection._prefilter, None
+    try:
+        expected = [_evidence(low) for low in texts]
+    finally:
+        injection._prefilter = saved
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            assert list(pool.map(_evidence, texts)) == expected
+
+
+def test_the_prefilter_compiles_in_the_background(tmp_path: Path) -> None:
+    """A long-lived scorer starts on ``re`` alone and takes the prefilter once it is compiled."""
+    pytest.importorskip("hyperscan")
+    import time
+
+    injection.use_hyperscan(False)
+    try:
+        injection.use_hyperscan_in_background(str(tmp_path))
+        deadline = time.monotonic() + 120
+        while injection._prefilter is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert injection._prefilter is not None
+        assert any(p.name.startswith("injection-signatures-") for p in tmp_path.iterdir())
+    finally:
+        injection.use_hyperscan(False)
