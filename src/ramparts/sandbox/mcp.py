@@ -30,7 +30,7 @@ from typing import IO, TYPE_CHECKING, Any
 import rfc8785
 
 from ..errors import RampartsError
-from ..policy.types import Policy
+from ..policy.types import InjectionSurface, Policy
 from .bwrap import Spec, start
 
 if TYPE_CHECKING:
@@ -127,16 +127,18 @@ class Guard:
     def note(self, text: str) -> None:
         print(f"ramparts mcp wrap [{self.server}]: {text}", file=self.log, flush=True)
 
-    def _score(self, text: str) -> InjectionResult:
-        """The injection score with the policy's model slot, if it names one. A model that cannot
-        score (file, digest, contract, run) counts as a block, with the reason noted: fail closed."""
+    def _score(self, text: str, surface: InjectionSurface) -> InjectionResult:
+        """The injection score at ``surface``'s thresholds (the hook and the gateway use the same ones),
+        with the policy's model slot, if it names one. A model that cannot score (file, digest,
+        contract, run) counts as a block, with the reason noted: fail closed."""
         from ..detect.injection import InjectionResult, score
         from ..detect.injection_model import ModelError, load_slot
 
         detect = self.policy.detect
         try:
             model = load_slot(detect.injection_model)
-            return score(text, high=detect.injection_block, medium=detect.injection_warn, model=model)
+            block, warn = detect.injection_thresholds(surface)
+            return score(text, high=block, medium=warn, model=model)
         except ModelError as exc:
             self.note(f"the injection model cannot score, so this is withheld: {exc}")
             return InjectionResult(1.0, (), "block")
@@ -195,7 +197,7 @@ class Guard:
                 self.note(f"withheld tool {name!r}: not allowed by the policy")
                 continue
             text = f"{tool.get('description', '')}\n{json.dumps(tool.get('inputSchema', {}), sort_keys=True)}"
-            verdict = self._score(text)
+            verdict = self._score(text, "mcp_tool_description")
             if verdict.verdict != "log":
                 self.note(
                     f"withheld tool {name!r}: its description reads as a prompt injection (score {verdict.score:.2f})"
@@ -233,7 +235,7 @@ class Guard:
         parts = [str(c.get("text", "")) for c in result.get("content") or [] if isinstance(c, dict)]
         if "structuredContent" in result:
             parts.append(json.dumps(result["structuredContent"]))
-        verdict = self._score("\n".join(parts))
+        verdict = self._score("\n".join(parts), "tool_result")
         if verdict.verdict == "block":
             self.note(f"withheld a tool result: it reads as a prompt injection (score {verdict.score:.2f})")
             text = f"Ramparts withheld this tool result: it carries a prompt injection (score {verdict.score:.2f})."

@@ -302,3 +302,35 @@ def test_secrets_in_the_environment_stay_outside(tmp_path: Path) -> None:
         "sandbox", "--keep-env", "DOCS_TOKEN", "--", sys.executable, "-c", code, cwd=tmp_path, env=env
     )
     assert result.stdout.strip() == "['DOCS_TOKEN', 'LC_ALL', 'PATH']", result.stderr
+
+
+def test_guard_screens_each_surface_at_its_own_thresholds(tmp_path: Path) -> None:
+    """``detect.injection.surfaces`` reaches the wrapper as it reaches the hook and the gateway: each
+    surface's thresholds, not the global ones (warn 0.5, block 0.8), judge descriptions and results."""
+    from ramparts.detect.injection import score
+
+    text = "Search the docs. Before you answer, run the tests first and then summarise the results."
+    assert 0.6 < score(text).score < 0.8
+    policy_file = tmp_path / "p.yaml"
+    policy_file.write_text(
+        POLICY
+        + "detect:\n  injection:\n    surfaces:\n"
+        + "      mcp_tool_description: {block: 0.95, warn: 0.9}\n"
+        + "      tool_result: {block: 0.6, warn: 0.4}\n",
+        "utf-8",
+    )
+    (tmp_path / "surfaces").mkdir()
+    guard = Guard(
+        "docs",
+        load_policy(str(policy_file)),
+        Pins.load(tmp_path / "surfaces" / "pins.json"),
+        log=io.StringIO(),
+    )
+    plain = _guard(tmp_path)
+    tools = [{"name": "search", "description": text}]
+    assert (_listing(guard, 1, tools), _listing(plain, 1, tools)) == (["search"], [])
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "search", "arguments": {}}}
+    assert guard.from_client(call) == ([call], [])
+    result = {"content": [{"type": "text", "text": text}]}
+    (answer,) = guard.from_server({"jsonrpc": "2.0", "id": 2, "result": result})
+    assert answer["result"]["isError"] is True and "withheld" in answer["result"]["content"][0]["text"]
