@@ -1,0 +1,102 @@
+"""``files.walk`` (os.scandir entries) against the os.walk version it replaced, on generated trees:
+nested folders, .gitignore files at several levels (with negations and folder patterns), folders the
+scan always leaves out, links to files and folders, broken links, binaries."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from ramparts.detect import files
+from ramparts.detect.files import SKIP_DIRS, Skipped
+
+
+def reference_walk(root: str, *, gitignore: bool, max_bytes: int = 100) -> Iterator[str | Skipped]:
+    """The walk as it was: os.walk top-down, sorted, one islink per file."""
+    import pathspec
+
+    specs: list[tuple[str, Any]] = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        if gitignore and ".gitignore" in names:
+            with open(os.path.join(folder, ".gitignore"), encoding="utf-8", errors="replace") as handle:
+                specs.append((folder, pathspec.PathSpec.from_lines("gitignore", handle.read().splitlines())))
+        active = [(b, s) for b, s in specs if folder == b or folder.startswith(b + os.sep)]
+
+        def ignored(path: str, directory: bool, active: list[tuple[str, Any]] = active) -> bool:
+            return any(
+                s.match_file(os.path.relpath(path, b).replace(os.sep, "/") + ("/" if directory else ""))
+                for b, s in active
+            )
+
+        dirs[:] = [d for d in dirs if not ignored(os.path.join(folder, d), True)]
+        for name in sorted(names):
+            full = os.path.join(folder, name)
+            if ignored(full, False):
+                continue
+            if os.path.islink(full):
+                yield Skipped(full, "symbolic link")
+                continue
+            yield files._check(full, max_bytes)
+
+
+_NAMES = st.sampled_from(["a", "b", "keep.log", "x.log", "node_modules", ".git", "build", "z.txt", "bin"])
+_IGNORES = st.lists(
+    st.sampled_from(
+        ["*.log", "!keep.log", "build/", "b", "/z.txt", "a/*.txt", "bin", "!build/keep.log", "!b/z.txt"]
+    ),
+    max_size=4,
+)
+"""With negations of files inside an ignored folder, which git (and the walk) does not re-include."""
+
+
+@st.composite
+def _trees(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
+    """name -> file body (str), a link target (("link", relative)), or a folder (dict)."""
+    out: dict[str, Any] = {}
+    for name in draw(st.lists(_NAMES, max_size=4, unique=True)):
+        kind = draw(st.sampled_from(["file", "binary", "link", "folder"] if depth < 3 else ["file", "link"]))
+        if kind == "folder":
+            out[name] = draw(_trees(depth + 1))
+        elif kind == "link":
+            out[name] = ("link", draw(st.sampled_from(["a", "..", "missing", "z.txt"])))
+        else:
+            out[name] = "data\0" if kind == "binary" else "text"
+    if draw(st.booleans()):
+        out[".gitignore"] = "\n".join(draw(_IGNORES))
+    return out
+
+
+def _build(folder: Path, tree: dict[str, Any]) -> None:
+    folder.mkdir(exist_ok=True)
+    for name, item in tree.items():
+        path = folder / name
+        if isinstance(item, dict):
+            _build(path, item)
+        elif isinstance(item, tuple):
+            path.symlink_to(item[1])
+        else:
+            path.write_text(item)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_trees())
+@example({".gitignore": "build/\n!build/keep.log", "build": {"keep.log": "text", "b": {"x.log": "t"}}})
+@example({"a": {"up": ("link", ".."), "z.txt": ("link", "missing"), "bin": "data\0"}, "b": ("link", "a")})
+def test_walk_is_the_os_walk_one(tree: dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "root"
+        _build(root, tree)
+        for gitignore in (True, False):
+            expected = list(reference_walk(str(root), gitignore=gitignore))
+            assert list(files.walk([str(root)], max_bytes=100, gitignore=gitignore)) == expected
+            unsniffed = [
+                e if isinstance(e, Skipped) and e.why != "binary" else getattr(e, "path", e) for e in expected
+            ]
+            assert list(files.walk([str(root)], max_bytes=100, gitignore=gitignore, sniff=False)) == unsniffed
