@@ -119,9 +119,18 @@ def _check(path: str, max_bytes: int) -> str | Skipped:
 def read_file(path: str, max_bytes: int) -> tuple[str, bool] | Skipped:
     """What a sniffing :func:`walk` and then :func:`read_text` give, from one open: the text and
     whether it was cut, or why the file is skipped (binary, unreadable)."""
+    want = max(max_bytes + 1, SNIFF)
     try:
         with open(path, "rb") as handle:
-            data = handle.read(max(max_bytes + 1, SNIFF))
+            # read(n) allocates n bytes first: 8 MB for every small file (botocore: 0.18 s of CPU
+            # against 0.07 s when asked for its size); the result is read(want)'s whatever the size says
+            size = os.fstat(handle.fileno()).st_size
+            if 0 < size < want - 1:
+                data = handle.read(size + 1)
+                if len(data) > size:  # it grew since: read on, as read(want) would
+                    data += handle.read(want - len(data))
+            else:
+                data = handle.read(want)
     except OSError as exc:
         return Skipped(path, f"unreadable: {exc.strerror or exc}")
     if b"\0" in data[:SNIFF]:

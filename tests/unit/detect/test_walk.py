@@ -100,3 +100,33 @@ def test_walk_is_the_os_walk_one(tree: dict[str, Any]) -> None:
                 e if isinstance(e, Skipped) and e.why != "binary" else getattr(e, "path", e) for e in expected
             ]
             assert list(files.walk([str(root)], max_bytes=100, gitignore=gitignore, sniff=False)) == unsniffed
+
+
+def _reference_read(path: str, max_bytes: int) -> tuple[str, bool] | Skipped:
+    with open(path, "rb") as handle:
+        data = handle.read(max(max_bytes + 1, files.SNIFF))
+    if b"\0" in data[: files.SNIFF]:
+        return Skipped(path, "binary")
+    return data[:max_bytes].decode("utf-8", "replace"), len(data) > max_bytes
+
+
+def test_read_file_reads_what_one_read_of_the_limit_reads(tmp_path: Path) -> None:
+    """read_file asks the file's size to read no more than it holds: the same text and cut flag for
+    sizes either side of the limit and of the sniffed head, empty files, non-ASCII text, and a file
+    whose size the system reports as 0 though it has content (/proc)."""
+    paths = []
+    for size in (0, 1, 99, 100, 101, 102, 8191, 8192, 8193, 20000):
+        for body in (b"a", "é".encode(), b"\0"):
+            path = tmp_path / f"f{size}-{len(paths)}"
+            path.write_bytes((body * size)[:size])
+            paths.append(str(path))
+    paths.append("/proc/self/status")
+    for path in paths:
+        for max_bytes in (1, 100, 101, 8192, 1 << 20):
+            got = files.read_file(path, max_bytes)
+            expected = _reference_read(path, max_bytes)
+            if path.startswith("/proc"):  # its content changes between two reads: compare the shape
+                assert isinstance(got, tuple) and isinstance(expected, tuple)
+                assert got[0].split(":")[0] == expected[0].split(":")[0] and got[1] == expected[1]
+            else:
+                assert got == expected, (path, max_bytes)
