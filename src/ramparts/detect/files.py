@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from .matcher import remember_ascii
+from .matcher import remember_ascii, remember_utf8
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", ".tox", ".mypy_cache"})
 SNIFF = 8192
@@ -137,7 +137,12 @@ def read_file(path: str, max_bytes: int) -> tuple[str, bool] | Skipped:
         return Skipped(path, "binary")
     body = data[:max_bytes]
     if not body.isascii():
-        return body.decode("utf-8", "replace"), len(data) > max_bytes
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:  # what replace gives for valid UTF-8 too, without the bytes' help
+            return body.decode("utf-8", "replace"), len(data) > max_bytes
+        remember_utf8(text, body)  # valid UTF-8: the prefilters' bytes are these, translated
+        return text, len(data) > max_bytes
     text = body.decode("ascii")
     remember_ascii(text, body)  # the prefilters scan exactly these bytes: spare them encoding the text again
     return text, len(data) > max_bytes

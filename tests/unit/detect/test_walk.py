@@ -130,3 +130,22 @@ def test_read_file_reads_what_one_read_of_the_limit_reads(tmp_path: Path) -> Non
                 assert got[0].split(":")[0] == expected[0].split(":")[0] and got[1] == expected[1]
             else:
                 assert got == expected, (path, max_bytes)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40), st.integers(min_value=1, max_value=60))
+def test_the_bytes_read_give_the_prefilters_bytes(text: str, max_bytes: int) -> None:
+    """A non-ASCII file decoded strictly hands its bytes to ascii_bytes, which translates them instead
+    of encoding the text again: the same bytes as from the text (a file cut inside a character, or
+    not UTF-8, is decoded with replacement and encoded as before)."""
+    from ramparts.detect import matcher
+
+    data = text.replace("\0", "").encode("utf-8", "surrogatepass") + "é".encode()  # \0: a binary
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "f"
+        path.write_bytes(data)
+        read = files.read_file(str(path), max_bytes)
+    assert isinstance(read, tuple)
+    got = matcher.ascii_bytes(read[0])
+    expected = read[0].encode("utf-8", "surrogatepass").translate(matcher._LEAD_AS_DEL, matcher._CONTINUATION)
+    assert got == expected
