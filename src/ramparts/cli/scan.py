@@ -239,7 +239,16 @@ START_METHOD = "fork" if sys.platform == "linux" else "spawn"
 """fork: the workers start with this process's detectors (no rule loading, no database load); where
 forking a process is unsafe (macOS) each worker builds its own from the warm cache."""
 TASK_FILES = 4
-"""Files per task handed to a worker: few enough that the two workers finish together."""
+"""The fewest files per task handed to a worker."""
+TASKS_PER_WORKER = 16
+"""Tasks per worker: enough that the workers finish close together (the last task is about 1/16 of a
+worker's share), few enough that handing them over costs little. A task costs about 0.2 ms of CPU in
+the pool's queues and pickling: Django's 6,809 files in tasks of 4 cost 0.35 s of CPU, a fifth of the
+whole scan."""
+
+
+def _chunk(sources: int, jobs: int) -> int:
+    return max(TASK_FILES, sources // (jobs * TASKS_PER_WORKER))
 
 
 def _scan_all(sources: list[Any], jobs: int, spec: tuple[Any, Any, str | None]) -> Iterator[_Scanned]:
@@ -263,7 +272,7 @@ def _scan_all(sources: list[Any], jobs: int, spec: tuple[Any, Any, str | None]) 
     with ProcessPoolExecutor(
         jobs, mp_context=context, initializer=_init_worker, initargs=(spec, key, max_bytes)
     ) as pool:
-        yield from pool.map(_scan_source, sources, chunksize=TASK_FILES)
+        yield from pool.map(_scan_source, sources, chunksize=_chunk(len(sources), jobs))
 
 
 def _size(files: list[str]) -> int:

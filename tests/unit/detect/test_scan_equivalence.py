@@ -2,7 +2,8 @@
 
 The PII scan now lower-cases a 48-character window instead of the whole text (unless the text holds
 İ or Σ), runs an entity's check before its context words, memoises phone validity and looks keywords
-up in lower-cased ASCII bytes. Each is exact by argument; these tests hold them to it on texts built
+up in lower-cased ASCII bytes, and skips the regions whose ``phonenumbers`` parse cannot give a valid
+number (see ``pii._may_be_valid``). Each is exact by argument; these tests hold them to it on texts built
 from the pieces where they could differ (non-ASCII letters whose lower case is special, context words
 at the window's edge, every entity's shapes).
 """
@@ -24,6 +25,24 @@ SCANNER = pii.PiiScanner()
 PRIVATE = pii.PiiScanner(private_ips=True)
 
 
+def reference_phone(value: str) -> bool:
+    """``pii._phone`` as it was before its regions were gated: ``phonenumbers`` parses the value for
+    every region in turn (or once, as an international number, after a ``+``) until one is valid."""
+    import phonenumbers
+
+    digits = re.sub(r"\D", "", value)
+    if not 7 <= len(digits) <= 15 or len(set(digits)) < 3 or pii._DATE.search(value):
+        return False
+    for region in (None,) if value.lstrip().startswith("+") else pii._PHONE_REGIONS:
+        try:
+            number = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return True
+    return False
+
+
 def reference_hits(scanner: pii.PiiScanner, text: str) -> list[tuple[str, int, int, float]]:
     """PiiScanner.hits as it was before the speed-ups: every pattern with Python's ``re`` over the
     text, the whole text lower-cased for the context, context before the entity's check."""
@@ -40,7 +59,7 @@ def reference_hits(scanner: pii.PiiScanner, text: str) -> list[tuple[str, int, i
                     confidence -= 0.2
                 if confidence < scanner.min_confidence:
                     continue
-                if not pii._phone(value):
+                if not reference_phone(value):
                     if confidence - 0.2 < scanner.min_confidence or not pii.phone_possible(value):
                         continue
                     confidence -= 0.2
@@ -308,3 +327,123 @@ def test_window_spans_at_every_window_edge() -> None:
                         assert list(windowed) == list(spans(regex, data)), (pattern.regex, text)
                         checked += 1
     assert checked > 1000
+
+
+# Digit strings shaped like what the gate reasons about: international prefixes of the regions (00,
+# 011, 010, 0011, 001x, 14xx0011 for Australia), calling codes of the regions and of their neighbours
+# under the same code, national prefixes (0, 1, 01, 90, 0003768…), Brazil's and Japan's rewritten
+# carrier prefixes, then real-looking subscriber numbers or noise, with the separators the phone
+# pattern allows.
+_PHONE_HEADS = st.sampled_from(
+    (
+        "",
+        *("0", "00", "000", "011", "010", "0011", "0014", "14110011", "1", "01", "044", "045", "90"),
+        *("9021", "0003768", "00037680", "0212", "44", "440", "49", "33", "91", "61", "55", "5521"),
+        *("34", "39", "31", "41", "972", "81", "52", "521", "1876", "7", "8"),
+    )
+)
+_PHONE_TAILS = st.one_of(
+    st.text(alphabet="0123456789", min_size=4, max_size=13),
+    st.sampled_from(
+        (
+            *("4155552671", "2079460958", "7946095", "3012345678", "123456789", "612345678"),
+            *("9876543210", "1123456789", "11987654321", "312345678", "0312345678", "5512345678"),
+            *("20123456", "2345678"),
+        )
+    ),
+)
+_SEPARATED = st.lists(
+    st.tuples(st.sampled_from(["", " ", "-", ".", "(", ")", " (", ") "]), _PHONE_TAILS | _PHONE_HEADS),
+    min_size=1,
+    max_size=4,
+)
+
+
+@st.composite
+def _phone_values(draw: st.DrawFn) -> str:
+    head = draw(_PHONE_HEADS)
+    parts = draw(_SEPARATED)
+    value = head + "".join(sep + digits for sep, digits in parts)
+    return draw(st.sampled_from(["", "+", "(", " "])) + value.strip()
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_phone_values())
+def test_phone_validity_is_the_reference_one(value: str) -> None:
+    """Skipping the regions whose parse cannot give a valid number changes no answer (gated or not)."""
+    assert pii._phone(value) == reference_phone(value), value
+    gate_after, pii.PHONE_GATE_AFTER = pii.PHONE_GATE_AFTER, 0
+    try:
+        assert pii._phone(value) == reference_phone(value), value
+    finally:
+        pii.PHONE_GATE_AFTER = gate_after
+    assert_gate_sound(value)
+
+
+def assert_gate_sound(value: str) -> None:
+    """Region by region (stronger than the answer over all of them): the gate never skips a region
+    whose parse gives a valid number."""
+    import phonenumbers
+
+    if not pii._PLAIN_PHONE.fullmatch(value):
+        return
+    digits = re.sub(r"\D", "", value)
+    for region, gate in pii._phone_gates().items():
+        if pii._may_be_valid(gate, digits):
+            continue
+        try:
+            number = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException:
+            continue
+        assert not phonenumbers.is_valid_number(number), (value, region)
+
+
+_PHONE_CASES = [
+    "415-555-2671",  # US
+    "(415) 555-2671",
+    "1 415 555 2671",  # the calling code without a +, then a number (US, CA share 1)
+    "1-876-555-0123",  # Jamaica, also calling code 1
+    "011 44 20 7946 0958",  # the US international prefix, then a British number
+    "0044 20 7946 0958",
+    "00 49 30 1234 5678",
+    "0001 297 118",  # 00 then 0: no calling code starts with 0, not an international call
+    "020 7946 0958",  # GB with its national prefix
+    "44 20 7946 0958",
+    "440 20 7946 0958",
+    "030 1234 5678",  # DE
+    "01 23 45 67 89",  # FR
+    "06 12 34 56 78",
+    "98765 43210",  # IN
+    "02 9374 4000",  # AU
+    "0011 44 20 7946 0958",  # AU's international prefix
+    "(11) 98765-4321",  # BR
+    "0 21 11 98765 4321",  # BR's national prefix with a carrier code (rewritten)
+    "912 345 678",  # ES
+    "06 6982 2211",  # IT, the leading zero kept
+    "020 123 4567",  # NL
+    "044 668 18 00",  # CH
+    "03-123-4567",  # IL
+    "03-1234-5678",  # JP
+    "0003768 0 312345678",
+    "55 1234 5678",  # MX
+    "044 55 1234 5678",
+    "41.757 547.428",  # coordinates in a drawing
+    "9999 267.117 462",
+    "2012-02-21 10",  # a date: never
+    "+44 20 7946 0958",  # a +: parsed once, as an international number
+    "+1 415 555 2671",
+    "1-800-FLOWERS",  # letters: read as keypad digits, no gate
+    "415 555 2671 ext 7",
+]
+
+
+def test_phone_validity_on_every_branch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """International prefixes, calling codes without a +, national prefixes, rewritten carrier codes,
+    and values the gate does not touch (a +, letters, an extension)."""
+    monkeypatch.setattr(pii, "PHONE_GATE_AFTER", 0)  # gated from the first value
+    for value in _PHONE_CASES:
+        assert_gate_sound(value)
+    answers = {value: pii._phone(value) for value in _PHONE_CASES}
+    assert answers == {value: reference_phone(value) for value in _PHONE_CASES}
+    assert answers["415-555-2671"] and answers["011 44 20 7946 0958"] and answers["020 7946 0958"]
+    assert not answers["2012-02-21 10"]
