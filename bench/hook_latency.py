@@ -35,6 +35,11 @@ rounds run each tree's resident hook (its own ``hook-server`` and the client com
 ``run_hook_client.py`` or, before it, ``hook_client.py``) and a bare interpreter, so the resident and
 cold figures of both trees, as ratios to bare, come from one run (``resident_*``, ``cold_*``).
 
+With ``--before``, the same rounds also run both trees' cold hook on one event of each kind (SessionStart,
+UserPromptSubmit, PreToolUse Bash/Read/Write/Edit/WebFetch, a Read of a missing file, PostToolUse,
+SessionEnd) beside a bare interpreter, check that both trees answer each alike, and report each kind's
+p50 as a ratio to bare (``events_*``).
+
 ``--profile`` adds where the time goes: ``-X importtime`` of the hook (top 15 imports by cumulative time,
 top 10 by self time, who imports what), the process split into start / imports / work / teardown, what
 single stdlib modules cost a fresh interpreter, phases inside one process, cProfile of ``Hook.run``
@@ -677,6 +682,132 @@ def run_outbound(setup: Setup, before: Path, after: Path, runs: int, seed: int) 
     return times
 
 
+EVENT_CASES = (
+    "session_start",
+    "prompt",
+    "bash",
+    "read",
+    "read_missing",
+    "write",
+    "edit",
+    "webfetch",
+    "post_bash",
+    "session_end",
+)
+
+
+def event_payloads(setup: Setup) -> dict[str, bytes]:
+    """One event of each kind Claude Code sends the hook (SessionEnd in a session of its own, so that it
+    closes none the other cases use)."""
+    readme = str(setup.project / "README.md")
+    base = {
+        "session_id": "9e2b4c71-0d3a-4f68-b5e1-7a8c2f9d0e46",
+        "transcript_path": "/tmp/t.jsonl",
+        "cwd": str(setup.project),
+        "permission_mode": "default",
+    }
+
+    def event(name: str, **fields: object) -> bytes:
+        return json.dumps({**base, "hook_event_name": name, **fields}).encode()
+
+    def pre(tool: str, tool_input: dict[str, object]) -> bytes:
+        return event("PreToolUse", tool_name=tool, tool_input=tool_input, tool_use_id="toolu_1")
+
+    return {
+        "session_start": event("SessionStart", source="startup"),
+        "prompt": event("UserPromptSubmit", prompt="run the tests and fix what fails"),
+        "bash": pre("Bash", {"command": "ls -la"}),
+        "read": pre("Read", {"file_path": readme}),
+        "read_missing": pre("Read", {"file_path": str(setup.project / "nope.txt")}),
+        "write": pre("Write", {"file_path": str(setup.project / "notes.txt"), "content": "hello\n"}),
+        "edit": pre("Edit", {"file_path": readme, "old_string": "TODO", "new_string": "DONE"}),
+        "webfetch": pre("WebFetch", {"url": "https://docs.python.org/3/", "prompt": "x"}),
+        "post_bash": event(
+            "PostToolUse",
+            tool_name="Bash",
+            tool_input={"command": "ls"},
+            tool_response={"stdout": "README.md\n", "stderr": "", "interrupted": False},
+            tool_use_id="toolu_1",
+        ),
+        "session_end": json.dumps(
+            {**base, "session_id": "0f4d8a36-7c2e-4b91-a5d0-3e6b1c9f2a77", "hook_event_name": "SessionEnd"}
+            | {"reason": "exit"}
+        ).encode(),
+    }
+
+
+def _same_answer(out: bytes) -> str:
+    """A hook's answer without what differs per run or per install (decision ids, keyed fingerprints)."""
+    import re
+
+    return re.sub(r"decision [0-9a-f]{24}|b2mac:[0-9a-f]+", "*", out.decode())
+
+
+def run_events(setup: Setup, before: Path, after: Path, runs: int, seed: int) -> dict[str, list[float]]:
+    """The cold hook of both trees on one event of each kind, with a bare interpreter, in shuffled rounds;
+    both trees must give the same answer to every event."""
+    cases = event_payloads(setup)
+    argvs = {
+        tree: [
+            setup.python,
+            "-I",
+            "-c",
+            BOOT,
+            str(src),
+            *setup.hook_args(setup.root / f"state-events-{tree}"),
+        ]
+        for tree, src in (("before", before), ("after", after))
+    }
+    argvs["bare"] = [setup.python, "-I", "-c", "pass"]
+    answers: dict[str, dict[str, str]] = {}
+    for tree in ("before", "after"):
+        for name, payload in cases.items():
+            for _ in range(2):  # warm: the policy cache, the detectors' rule cache and databases
+                _, rc, out, err = timed(argvs[tree], payload, env=setup.env, cwd=setup.project)
+                if rc != 0:
+                    raise BenchError(f"event {name} ({tree}): exit {rc}: {err.decode()[-300:]}")
+            answers.setdefault(name, {})[tree] = _same_answer(out)
+    for name, by_tree in answers.items():
+        if by_tree["before"] != by_tree["after"]:
+            raise BenchError(f"event {name}: the trees answer differently: {by_tree}")
+    times: dict[str, list[float]] = {f"{tree}:{name}": [] for tree in ("before", "after") for name in cases}
+    rng = random.Random(seed)
+    order = [*times, *["bare:"] * len(cases)]  # the bare interpreter as often as each tree
+    times["bare:"] = []
+    for _ in range(runs):
+        rng.shuffle(order)
+        for key in order:
+            tree, name = key.split(":")
+            ms, rc, out, err = timed(argvs[tree], cases.get(name, b""), env=setup.env, cwd=setup.project)
+            if rc != 0:
+                raise BenchError(f"event {key}: exit {rc}: {err.decode()[-300:]}")
+            times[key].append(ms)
+    return times
+
+
+def report_events(times: dict[str, list[float]]) -> dict[str, float]:
+    bare50 = percentile(times["bare:"], 50)
+    print(f"\ncold hook per event kind (both trees, same rounds); bare p50 {bare50:.2f} ms")
+    print(
+        f"{'event':14} {'n':>4} {'before p50':>11} {'after p50':>10} {'before/bare':>12} {'after/bare':>11}"
+    )
+    out: dict[str, float] = {}
+    for name in EVENT_CASES:
+        b50, a50 = percentile(times[f"before:{name}"], 50), percentile(times[f"after:{name}"], 50)
+        out[f"event_{name}_before_x_bare"], out[f"event_{name}_after_x_bare"] = b50 / bare50, a50 / bare50
+        print(
+            f"{name:14} {len(times[f'after:{name}']):4d} {b50:11.2f} {a50:10.2f} "
+            f"{b50 / bare50:11.2f}x {a50 / bare50:10.2f}x"
+        )
+    every = {t: [ms for n in EVENT_CASES for ms in times[f"{t}:{n}"]] for t in ("before", "after")}
+    for tree, values in every.items():
+        out[f"events_{tree}_x_bare"] = percentile(values, 50) / bare50
+        print(
+            f"all events {tree:6}: p50 {percentile(values, 50):7.2f} ms (x{out[f'events_{tree}_x_bare']:.2f} bare)"
+        )
+    return out
+
+
 def report_outbound(times: dict[str, list[float]], before: Path, after: Path) -> dict[str, float]:
     print(f"\nbefore: {before}\nafter:  {after}")
     print(
@@ -1166,6 +1297,7 @@ def main(argv: list[str] | None = None) -> int:
             outbound = report_outbound(
                 run_outbound(setup, before, after, max(10, runs // 3), args.seed), before, after
             )
+            outbound |= report_events(run_events(setup, before, after, max(10, runs // 3), args.seed))
         if args.profile:
             modules = profile_imports(setup, payloads[2])
             profile_anatomy(setup, payloads, modules)
@@ -1213,6 +1345,8 @@ def main(argv: list[str] | None = None) -> int:
                 "resident_after_x_bare",
                 "cold_before_x_bare",
                 "cold_after_x_bare",
+                "events_before_x_bare",
+                "events_after_x_bare",
             )
             if key in outbound
         )
