@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/hook_latency.py [--quick] [--runs N] [--profile]
+    .venv/bin/python bench/hook_latency.py [--quick] [--runs N] [--profile] [--busy N] [--before SRC]
 
 Sets up a throwaway policy (``ramparts policy init --profile baseline``), state directory and project
 (README.md, .env), warms the compiled-policy cache once, then runs the exact installed hook command
@@ -39,6 +39,9 @@ With ``--before``, the same rounds also run both trees' cold hook on one event o
 UserPromptSubmit, PreToolUse Bash/Read/Write/Edit/WebFetch, a Read of a missing file, PostToolUse,
 SessionEnd) beside a bare interpreter, check that both trees answer each alike, and report each kind's
 p50 as a ratio to bare (``events_*``).
+
+``--busy N`` keeps N busy-looping processes running while measuring (a synthetic background load, for
+the tail figures under load).
 
 ``--profile`` adds where the time goes: ``-X importtime`` of the hook (top 15 imports by cumulative time,
 top 10 by self time, who imports what), the process split into start / imports / work / teardown, what
@@ -1253,6 +1256,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     parser.add_argument("--before", type=Path, help="source tree to compare against (outbound DLP cases)")
     parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="background load: this many busy-looping processes while measuring (default 0)",
+    )
+    parser.add_argument(
         "--after", type=Path, default=BENCH_DIR.parent / "src", help="source tree measured against --before"
     )
     args = parser.parse_args(argv)
@@ -1262,6 +1271,7 @@ def main(argv: list[str] | None = None) -> int:
 
     root = Path(tempfile.mkdtemp(prefix="ramparts-bench-")).resolve()
     setup = Setup(root, args.python)
+    busy: list[subprocess.Popen[bytes]] = []
     try:
         setup.create()
         payloads = setup.payloads()
@@ -1277,12 +1287,17 @@ def main(argv: list[str] | None = None) -> int:
         for p in payloads:  # warm the helpers' lazy imports and policy cache
             timed([args.python, "-I", "-S", "-c", CLIENT_CODE, setup.socket], p, env=setup.env, cwd=root)
             timed(setup.resident_argv(), p, env=setup.env, cwd=root)
+        busy += [
+            subprocess.Popen([args.python, "-I", "-c", "while True: pass"], env=setup.env)
+            for _ in range(max(args.busy, 0))
+        ]
         uname = os.uname()
         print(
             f"python {sys.version.split()[0]} ({args.python}); {uname.sysname} {uname.release}; "
             f"{os.cpu_count()} CPUs; temp dir on {fs_type(root)}"
         )
         print(f"{runs} rounds x {len(VARIANTS)} variants, {len(payloads)} payloads round-robin")
+        print(f"background load: {args.busy} busy process(es); load average {os.getloadavg()[0]:.1f}")
         print("hook command:", " ".join(setup.hook_argv()))
         t0 = time.perf_counter()
         times = run_benchmark(setup, payloads, runs, args.seed)
@@ -1310,6 +1325,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"BENCHMARK FAILED: {exc}", file=sys.stderr)
         return 1
     finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
         setup.stop_server()
         if args.keep:
             print(f"kept {root}", file=sys.stderr)
@@ -1323,7 +1341,7 @@ def main(argv: list[str] | None = None) -> int:
         f"ratio_p99={stats['hook_p99'] / stats['bare_p99']:.2f} "
         f"resident_p50_ms={stats['resident_p50']:.2f} resident_p99_ms={stats['resident_p99']:.2f} "
         f"resident_ratio_p50={stats['resident_p50'] / stats['bare_p50']:.2f} "
-        f"resident_ratio_p99={stats['resident_p99'] / stats['bare_p99']:.2f} runs={runs} "
+        f"resident_ratio_p99={stats['resident_p99'] / stats['bare_p99']:.2f} runs={runs} busy={args.busy} "
         f"read_20k_p50_ms={controls['read_20k']:.2f} grep_tree_p50_ms={controls['grep_tree']:.2f} "
         f"prompt_p50_ms={controls['prompt_2k']:.2f} post_20k_p50_ms={controls['post_bash_20k']:.2f} "
         f"post_100k_p50_ms={controls['post_webfetch_100k']:.2f} "
