@@ -762,6 +762,11 @@ def run_events(setup: Setup, before: Path, after: Path, runs: int, seed: int) ->
         for tree, src in (("before", before), ("after", after))
     }
     argvs["bare"] = [setup.python, "-I", "-c", "pass"]
+    for tree, src in (("before", before), ("after", after)):  # the tree's own pattern databases, built now
+        cache = setup.root / f"state-events-{tree}" / "cache"
+        warm = [setup.python, "-I", "-c", BOOT, str(src), "scan", "--warm", "--cache-dir", str(cache)]
+        if subprocess.run(warm, env=setup.env, capture_output=True, check=False).returncode != 0:
+            raise BenchError(f"the {tree} tree's scan --warm failed")
     answers: dict[str, dict[str, str]] = {}
     for tree in ("before", "after"):
         for name, payload in cases.items():
@@ -1287,6 +1292,19 @@ def main(argv: list[str] | None = None) -> int:
         for p in payloads:  # warm the helpers' lazy imports and policy cache
             timed([args.python, "-I", "-S", "-c", CLIENT_CODE, setup.socket], p, env=setup.env, cwd=root)
             timed(setup.resident_argv(), p, env=setup.env, cwd=root)
+        if args.busy > 0:  # the busy loops would starve the hook's low-priority background warm-up
+            for state in (setup.state, setup.daemon_state, setup.resident_state):
+                warm = [
+                    args.python,
+                    "-I",
+                    "-m",
+                    "ramparts",
+                    "scan",
+                    "--warm",
+                    "--cache-dir",
+                    str(state / "cache"),
+                ]
+                subprocess.run(warm, env=setup.env, capture_output=True, check=False)
         busy += [
             subprocess.Popen([args.python, "-I", "-c", "while True: pass"], env=setup.env)
             for _ in range(max(args.busy, 0))
