@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/hook_latency.py [--quick] [--runs N] [--profile]
+    .venv/bin/python bench/hook_latency.py [--quick] [--runs N] [--profile] [--busy N] [--before SRC]
 
 Sets up a throwaway policy (``ramparts policy init --profile baseline``), state directory and project
 (README.md, .env), warms the compiled-policy cache once, then runs the exact installed hook command
@@ -34,6 +34,14 @@ p95 of each and the after/before ratio; the RESULT line then ends with ``outboun
 rounds run each tree's resident hook (its own ``hook-server`` and the client command that tree installs,
 ``run_hook_client.py`` or, before it, ``hook_client.py``) and a bare interpreter, so the resident and
 cold figures of both trees, as ratios to bare, come from one run (``resident_*``, ``cold_*``).
+
+With ``--before``, the same rounds also run both trees' cold hook on one event of each kind (SessionStart,
+UserPromptSubmit, PreToolUse Bash/Read/Write/Edit/WebFetch, a Read of a missing file, PostToolUse,
+SessionEnd) beside a bare interpreter, check that both trees answer each alike, and report each kind's
+p50 as a ratio to bare (``events_*``).
+
+``--busy N`` keeps N busy-looping processes running while measuring (a synthetic background load, for
+the tail figures under load).
 
 ``--profile`` adds where the time goes: ``-X importtime`` of the hook (top 15 imports by cumulative time,
 top 10 by self time, who imports what), the process split into start / imports / work / teardown, what
@@ -677,6 +685,137 @@ def run_outbound(setup: Setup, before: Path, after: Path, runs: int, seed: int) 
     return times
 
 
+EVENT_CASES = (
+    "session_start",
+    "prompt",
+    "bash",
+    "read",
+    "read_missing",
+    "write",
+    "edit",
+    "webfetch",
+    "post_bash",
+    "session_end",
+)
+
+
+def event_payloads(setup: Setup) -> dict[str, bytes]:
+    """One event of each kind Claude Code sends the hook (SessionEnd in a session of its own, so that it
+    closes none the other cases use)."""
+    readme = str(setup.project / "README.md")
+    base = {
+        "session_id": "9e2b4c71-0d3a-4f68-b5e1-7a8c2f9d0e46",
+        "transcript_path": "/tmp/t.jsonl",
+        "cwd": str(setup.project),
+        "permission_mode": "default",
+    }
+
+    def event(name: str, **fields: object) -> bytes:
+        return json.dumps({**base, "hook_event_name": name, **fields}).encode()
+
+    def pre(tool: str, tool_input: dict[str, object]) -> bytes:
+        return event("PreToolUse", tool_name=tool, tool_input=tool_input, tool_use_id="toolu_1")
+
+    return {
+        "session_start": event("SessionStart", source="startup"),
+        "prompt": event("UserPromptSubmit", prompt="run the tests and fix what fails"),
+        "bash": pre("Bash", {"command": "ls -la"}),
+        "read": pre("Read", {"file_path": readme}),
+        "read_missing": pre("Read", {"file_path": str(setup.project / "nope.txt")}),
+        "write": pre("Write", {"file_path": str(setup.project / "notes.txt"), "content": "hello\n"}),
+        "edit": pre("Edit", {"file_path": readme, "old_string": "TODO", "new_string": "DONE"}),
+        "webfetch": pre("WebFetch", {"url": "https://docs.python.org/3/", "prompt": "x"}),
+        "post_bash": event(
+            "PostToolUse",
+            tool_name="Bash",
+            tool_input={"command": "ls"},
+            tool_response={"stdout": "README.md\n", "stderr": "", "interrupted": False},
+            tool_use_id="toolu_1",
+        ),
+        "session_end": json.dumps(
+            {**base, "session_id": "0f4d8a36-7c2e-4b91-a5d0-3e6b1c9f2a77", "hook_event_name": "SessionEnd"}
+            | {"reason": "exit"}
+        ).encode(),
+    }
+
+
+def _same_answer(out: bytes) -> str:
+    """A hook's answer without what differs per run or per install (decision ids, keyed fingerprints)."""
+    import re
+
+    return re.sub(r"decision [0-9a-f]{24}|b2mac:[0-9a-f]+", "*", out.decode())
+
+
+def run_events(setup: Setup, before: Path, after: Path, runs: int, seed: int) -> dict[str, list[float]]:
+    """The cold hook of both trees on one event of each kind, with a bare interpreter, in shuffled rounds;
+    both trees must give the same answer to every event."""
+    cases = event_payloads(setup)
+    argvs = {
+        tree: [
+            setup.python,
+            "-I",
+            "-c",
+            BOOT,
+            str(src),
+            *setup.hook_args(setup.root / f"state-events-{tree}"),
+        ]
+        for tree, src in (("before", before), ("after", after))
+    }
+    argvs["bare"] = [setup.python, "-I", "-c", "pass"]
+    for tree, src in (("before", before), ("after", after)):  # the tree's own pattern databases, built now
+        cache = setup.root / f"state-events-{tree}" / "cache"
+        warm = [setup.python, "-I", "-c", BOOT, str(src), "scan", "--warm", "--cache-dir", str(cache)]
+        if subprocess.run(warm, env=setup.env, capture_output=True, check=False).returncode != 0:
+            raise BenchError(f"the {tree} tree's scan --warm failed")
+    answers: dict[str, dict[str, str]] = {}
+    for tree in ("before", "after"):
+        for name, payload in cases.items():
+            for _ in range(2):  # warm: the policy cache, the detectors' rule cache and databases
+                _, rc, out, err = timed(argvs[tree], payload, env=setup.env, cwd=setup.project)
+                if rc != 0:
+                    raise BenchError(f"event {name} ({tree}): exit {rc}: {err.decode()[-300:]}")
+            answers.setdefault(name, {})[tree] = _same_answer(out)
+    for name, by_tree in answers.items():
+        if by_tree["before"] != by_tree["after"]:
+            raise BenchError(f"event {name}: the trees answer differently: {by_tree}")
+    times: dict[str, list[float]] = {f"{tree}:{name}": [] for tree in ("before", "after") for name in cases}
+    rng = random.Random(seed)
+    order = [*times, *["bare:"] * len(cases)]  # the bare interpreter as often as each tree
+    times["bare:"] = []
+    for _ in range(runs):
+        rng.shuffle(order)
+        for key in order:
+            tree, name = key.split(":")
+            ms, rc, out, err = timed(argvs[tree], cases.get(name, b""), env=setup.env, cwd=setup.project)
+            if rc != 0:
+                raise BenchError(f"event {key}: exit {rc}: {err.decode()[-300:]}")
+            times[key].append(ms)
+    return times
+
+
+def report_events(times: dict[str, list[float]]) -> dict[str, float]:
+    bare50 = percentile(times["bare:"], 50)
+    print(f"\ncold hook per event kind (both trees, same rounds); bare p50 {bare50:.2f} ms")
+    print(
+        f"{'event':14} {'n':>4} {'before p50':>11} {'after p50':>10} {'before/bare':>12} {'after/bare':>11}"
+    )
+    out: dict[str, float] = {}
+    for name in EVENT_CASES:
+        b50, a50 = percentile(times[f"before:{name}"], 50), percentile(times[f"after:{name}"], 50)
+        out[f"event_{name}_before_x_bare"], out[f"event_{name}_after_x_bare"] = b50 / bare50, a50 / bare50
+        print(
+            f"{name:14} {len(times[f'after:{name}']):4d} {b50:11.2f} {a50:10.2f} "
+            f"{b50 / bare50:11.2f}x {a50 / bare50:10.2f}x"
+        )
+    every = {t: [ms for n in EVENT_CASES for ms in times[f"{t}:{n}"]] for t in ("before", "after")}
+    for tree, values in every.items():
+        out[f"events_{tree}_x_bare"] = percentile(values, 50) / bare50
+        print(
+            f"all events {tree:6}: p50 {percentile(values, 50):7.2f} ms (x{out[f'events_{tree}_x_bare']:.2f} bare)"
+        )
+    return out
+
+
 def report_outbound(times: dict[str, list[float]], before: Path, after: Path) -> dict[str, float]:
     print(f"\nbefore: {before}\nafter:  {after}")
     print(
@@ -1122,6 +1261,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     parser.add_argument("--before", type=Path, help="source tree to compare against (outbound DLP cases)")
     parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="background load: this many busy-looping processes while measuring (default 0)",
+    )
+    parser.add_argument(
         "--after", type=Path, default=BENCH_DIR.parent / "src", help="source tree measured against --before"
     )
     args = parser.parse_args(argv)
@@ -1131,6 +1276,7 @@ def main(argv: list[str] | None = None) -> int:
 
     root = Path(tempfile.mkdtemp(prefix="ramparts-bench-")).resolve()
     setup = Setup(root, args.python)
+    busy: list[subprocess.Popen[bytes]] = []
     try:
         setup.create()
         payloads = setup.payloads()
@@ -1146,12 +1292,30 @@ def main(argv: list[str] | None = None) -> int:
         for p in payloads:  # warm the helpers' lazy imports and policy cache
             timed([args.python, "-I", "-S", "-c", CLIENT_CODE, setup.socket], p, env=setup.env, cwd=root)
             timed(setup.resident_argv(), p, env=setup.env, cwd=root)
+        if args.busy > 0:  # the busy loops would starve the hook's low-priority background warm-up
+            for state in (setup.state, setup.daemon_state, setup.resident_state):
+                warm = [
+                    args.python,
+                    "-I",
+                    "-m",
+                    "ramparts",
+                    "scan",
+                    "--warm",
+                    "--cache-dir",
+                    str(state / "cache"),
+                ]
+                subprocess.run(warm, env=setup.env, capture_output=True, check=False)
+        busy += [
+            subprocess.Popen([args.python, "-I", "-c", "while True: pass"], env=setup.env)
+            for _ in range(max(args.busy, 0))
+        ]
         uname = os.uname()
         print(
             f"python {sys.version.split()[0]} ({args.python}); {uname.sysname} {uname.release}; "
             f"{os.cpu_count()} CPUs; temp dir on {fs_type(root)}"
         )
         print(f"{runs} rounds x {len(VARIANTS)} variants, {len(payloads)} payloads round-robin")
+        print(f"background load: {args.busy} busy process(es); load average {os.getloadavg()[0]:.1f}")
         print("hook command:", " ".join(setup.hook_argv()))
         t0 = time.perf_counter()
         times = run_benchmark(setup, payloads, runs, args.seed)
@@ -1166,6 +1330,7 @@ def main(argv: list[str] | None = None) -> int:
             outbound = report_outbound(
                 run_outbound(setup, before, after, max(10, runs // 3), args.seed), before, after
             )
+            outbound |= report_events(run_events(setup, before, after, max(10, runs // 3), args.seed))
         if args.profile:
             modules = profile_imports(setup, payloads[2])
             profile_anatomy(setup, payloads, modules)
@@ -1178,6 +1343,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"BENCHMARK FAILED: {exc}", file=sys.stderr)
         return 1
     finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
         setup.stop_server()
         if args.keep:
             print(f"kept {root}", file=sys.stderr)
@@ -1191,7 +1359,7 @@ def main(argv: list[str] | None = None) -> int:
         f"ratio_p99={stats['hook_p99'] / stats['bare_p99']:.2f} "
         f"resident_p50_ms={stats['resident_p50']:.2f} resident_p99_ms={stats['resident_p99']:.2f} "
         f"resident_ratio_p50={stats['resident_p50'] / stats['bare_p50']:.2f} "
-        f"resident_ratio_p99={stats['resident_p99'] / stats['bare_p99']:.2f} runs={runs} "
+        f"resident_ratio_p99={stats['resident_p99'] / stats['bare_p99']:.2f} runs={runs} busy={args.busy} "
         f"read_20k_p50_ms={controls['read_20k']:.2f} grep_tree_p50_ms={controls['grep_tree']:.2f} "
         f"prompt_p50_ms={controls['prompt_2k']:.2f} post_20k_p50_ms={controls['post_bash_20k']:.2f} "
         f"post_100k_p50_ms={controls['post_webfetch_100k']:.2f} "
@@ -1213,6 +1381,8 @@ def main(argv: list[str] | None = None) -> int:
                 "resident_after_x_bare",
                 "cold_before_x_bare",
                 "cold_after_x_bare",
+                "events_before_x_bare",
+                "events_after_x_bare",
             )
             if key in outbound
         )

@@ -67,7 +67,7 @@ def _help_asked(argv: list[str], stdin: BinaryIO) -> tuple[bool, BinaryIO]:
     return not data.strip(), io.BytesIO(data)
 
 
-def _hook(argv: list[str]) -> int:
+def _hook(argv: list[str], *, exiting: bool = False) -> int:
     asked, stdin = _help_asked(argv, sys.stdin.buffer)
     if asked:
         # a person asking: usage, exit 0. A hook event on stdin still gets the fail-closed deny below,
@@ -96,20 +96,22 @@ def _hook(argv: list[str]) -> int:
         hook = Hook(policy=None, state=None, stdin=stdin, stdout=sys.stdout, stderr=sys.stderr)
         return hook.fail("the hook command line is invalid")
     deadline = args.get("--deadline-ms")
-    return Hook(
+    hook = Hook(
         policy=args.get("--policy"),
         state=args.get("--state-dir"),
         stdin=sys.stdin.buffer,
         stdout=sys.stdout,
         stderr=sys.stderr,
         deadline_ms=int(deadline) if deadline else None,
-    ).run()
+    )
+    hook.keep_open = exiting
+    return hook.run()
 
 
 def main(argv: list[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["hook"]:
-        code = _hook(args_list[1:])
+        code = _hook(args_list[1:], exiting=argv is None)
         if argv is None:
             # The answer is written, flushed and durable: skip interpreter teardown (about 5 ms a call).
             sys.stdout.flush()

@@ -41,6 +41,12 @@ def detectors_for(policy: Policy, categories: tuple[Category, ...], cache_dir: s
     if loaded is not None:
         return loaded
     detectors = Detectors.from_settings(policy.detect, categories, cache_dir=cache_dir, backend="cached")
+    if "injection" in categories:
+        from ...detect.injection import load_model_cached
+
+        load_model_cached(
+            cache_dir
+        )  # the classifier's weights through their fast copy (first call writes it)
     if detectors.cold:
         warm_in_background(cache_dir)
     else:
