@@ -907,6 +907,9 @@ STRUCTURES = (
     "! {a}",
     "exec 3<README.md; {a}",
     "{a} \\\n  ",
+    "diff <({a}) <({b})",
+    "cat <({a})",
+    "{a} < <({b})",
 )
 _HEX = "".join
 

@@ -52,6 +52,19 @@ ALLOWED = [
     "tar tvzf notes.tgz",
     "xxd -s 0x10 -l 32 README.md",
     "ifconfig -a",
+    # third pass: process substitution `<(…)` with read-only commands inside (the outer reads a pipe)
+    "diff <(sort notes.txt) <(sort README.md)",
+    "comm -12 <(sort notes.txt) <(ls)",
+    "cat < <(ls src)",
+    "grep -f <(echo alpha) notes.txt",
+    "wc -l <(git log --oneline)",
+    # version queries and dry runs that make nothing
+    "mktemp -u",
+    "mktemp -u tmp.XXXXXX",
+    "mktemp -qu -t prefix.XXXX",
+    "arch",
+    "sqlite3 -version",
+    "mawk -W version",
 ]
 NOT_ALLOWED = [
     # content of files named only at run time
@@ -86,6 +99,20 @@ NOT_ALLOWED = [
     "tar xf notes.tar",
     "xxd README.md out.bin",
     "ifconfig eth0 -arp",
+    # process substitution: a write target, inner commands that write or print history, code from a pipe
+    "tee >(grep x) < notes.txt",
+    "cat <(echo a > x.txt)",
+    "wc -l <(git log -p)",
+    "bash <(echo ls)",
+    "source <(echo ls)",
+    "xargs -a <(echo .env) cat",
+    "sed -f <(echo p) notes.txt",
+    # forms that make or run something
+    "mktemp",
+    "mktemp -d",
+    "arch --arch x86_64 pwd",
+    "sqlite3 x.db",
+    "sqlite3 -version x.db",
 ]
 DENIED = [
     "echo $(cat .env)",
@@ -96,6 +123,9 @@ DENIED = [
     "xargs --arg-file=.env ls",
     "xargs -a.env stat",
     "xargs -0a .env wc -l --",
+    "cat <(cat .env)",
+    "diff <(sort .env) notes.txt",
+    "comm <(ls) <(head -1 < .env)",
 ]
 
 
