@@ -430,11 +430,11 @@ class _Walker:
             # `diff <(sort a) <(sort b)`: bash runs the inner commands (reported and judged themselves,
             # their redirects too) with their output in a pipe, and the outer command gets the pipe's
             # name: it reads what they print, not a file the agent named
-            outer = self.printing, self.substituting
+            saved = self.printing, self.substituting
             try:
                 self.walk(node, depth + 1)
             finally:
-                self.printing, self.substituting = outer
+                self.printing, self.substituting = saved
             return PROCESS_INPUT, False
         if kind in ("command_substitution", "process_substitution"):
             self.walk(node, depth + 1)
