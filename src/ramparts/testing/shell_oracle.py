@@ -604,8 +604,12 @@ UNOBSERVABLE = frozenset(
         *("npm", "npx", "yarn", "pnpm", "pip", "pip3", "uv", "poetry", "pipx", "gem", "bundle", "composer"),
         *("terraform", "tofu", "cdk", "pulumi", "packer", "ansible", "ansible-playbook", "tox", "nox"),
         *("pytest", "jest", "vitest", "tsc", "eslint", "prettier", "ruff", "mypy", "black", "pre-commit"),
-        *("bash", "sh", "dash", "zsh", "fish", "eval", "source", ".", "exec", "xargs", "parallel", "watch"),
-        *("env", "nohup", "timeout", "nice", "time", "sudo", "su", "script", "expect"),
+        *("bash", "sh", "dash", "zsh", "fish", "eval", "source", ".", "exec", "parallel", "watch"),
+        *("sudo", "su", "script", "expect"),
+        # runs its command on words from stdin, which the scratch run leaves empty: the files it would
+        # open are not seen (`xargs cat` reads whatever it is fed; the wrappers env, nice, timeout …
+        # are judged by the commands they run, which the analysis names)
+        "xargs",
         # clients of a service: without the server or credentials they fail before doing anything
         *("aws", "gcloud", "gsutil", "az", "kubectl", "helm", "oc", "docker", "podman", "gh", "glab"),
         *("psql", "mysql", "mongosh", "redis-cli", "sqlcmd", "curl", "wget", "ssh", "scp", "sftp"),
