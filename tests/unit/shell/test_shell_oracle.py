@@ -230,3 +230,11 @@ def test_read_only_by_the_oracle(sandbox: Sandbox, command: str, expected: str) 
 def test_scratch_files_are_the_file_looking_arguments_inside_the_project() -> None:
     call = verdicts("cat a.txt src/b.py ../up.txt /etc/passwd -n key=v.x", "/tmp/p", "/tmp/h")[1]
     assert scratch_files(call) == ("a.txt", "src/b.py")
+
+
+@needs_sandbox
+def test_scratch_files_are_made_only_inside_the_project_and_only_for_one_run(sandbox: Sandbox) -> None:
+    observed = sandbox.observe("ls made.txt sub/ ../escape.txt", files=("made.txt", "sub/", "../escape.txt"))
+    assert "made.txt\n" in observed.output and "'../escape.txt': No such file" in observed.output
+    assert not os.path.exists(os.path.join(sandbox.root, "escape.txt"))
+    assert sandbox.observe("ls made.txt").status != 0  # the next run starts from the template again
