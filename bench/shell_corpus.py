@@ -11,6 +11,11 @@ Reads ``../shared/corpora/commands/`` (or ``$RAMPARTS_CORPORA/commands``):
 - ``dippy.jsonl``: ``allow`` (safe to auto-approve) / ``ask`` labels. Reported: how many of each the
   baseline and read-only profiles allow, ask or deny. An ``ask`` command a profile allows is a miss;
   an ``allow`` command the read-only profile asks for is a needless prompt.
+- The issue-13 goal: of the ``allow`` rows that the oracle shows read-only (run once each in the
+  bubblewrap sandbox, ``ramparts.testing.shell_oracle.read_only_by_oracle``), the share the baseline
+  allows. The oracle's verdicts are cached in ``bench/shell_benign_oracle.json`` keyed by a hash of
+  the command; ``--oracle-refresh`` runs the oracle again over every row (needs bwrap and strace,
+  a few minutes), ``--oracle-missing`` only over rows the cache lacks.
 - ``gtfobins.jsonl``, ``bashfuscator.jsonl``: abuse of ordinary binaries and obfuscated variants.
   Reported per profile: the decision distribution, what is allowed (by binary and function, never
   the command, which may be harmful text), and *violations*: allowed rows that spawn a shell, run a
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import json
 import os
 import sys
@@ -71,6 +77,50 @@ def _local(text: str) -> bool:
     return not result.hosts and not result.opaque and not result.code
 
 
+ORACLE_CACHE = ROOT / "bench" / "shell_benign_oracle.json"
+
+
+def _key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def oracle_verdicts(rows: list[dict[str, Any]], refresh: str) -> dict[str, str]:
+    """hash -> '' (read-only by the oracle) or why not, for the benign rows; ``refresh``: '' (the
+    cache as it is), 'all' or 'missing' (run the oracle over those rows and rewrite the cache)."""
+    cached: dict[str, str] = {}
+    if ORACLE_CACHE.is_file() and refresh != "all":
+        cached = json.loads(ORACLE_CACHE.read_text("utf-8"))["verdicts"]
+    if not refresh:
+        return cached
+    from ramparts.testing.shell_oracle import Sandbox, available, read_only_by_oracle
+
+    why = available()
+    if why:
+        print(f"oracle not run: {why}")
+        return cached
+    todo = [row["text"] for row in rows if _key(row["text"]) not in cached]
+    start = time.perf_counter()
+    with Sandbox() as sandbox:
+        for n, text in enumerate(todo, 1):
+            cached[_key(text)] = read_only_by_oracle(sandbox, text)
+            if n % 500 == 0:
+                print(f"  oracle: {n}/{len(todo)} ({time.perf_counter() - start:.0f} s)", flush=True)
+    ORACLE_CACHE.write_text(
+        json.dumps(
+            {
+                "about": "issue 13's benign denominator: sha256(command)[:16] -> '' when the sandboxed "
+                "oracle shows the dippy 'allow' command read-only, else why not (regenerate: "
+                "bench/shell_corpus.py --oracle-refresh)",
+                "verdicts": dict(sorted(cached.items())),
+            },
+            indent=0,
+        )
+        + "\n",
+        "utf-8",
+    )
+    return cached
+
+
 def corpora_dir() -> Path | None:
     env = os.environ.get("RAMPARTS_CORPORA")
     base = Path(env) if env else ROOT.parent / "shared" / "corpora"
@@ -89,6 +139,8 @@ def load(folder: Path, name: str, limit: int | None) -> list[dict[str, Any]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a sample of each corpus (under a minute)")
+    parser.add_argument("--oracle-refresh", action="store_true", help="run the oracle over every benign row")
+    parser.add_argument("--oracle-missing", action="store_true", help="run it over rows the cache lacks")
     args = parser.parse_args()
     folder = corpora_dir()
     if folder is None:
@@ -146,6 +198,20 @@ def main() -> int:
             return explain_input(profile, "Bash", {"command": text}, scratch).verdict
 
         dippy = load(folder, "dippy.jsonl", limit)
+        refresh = "all" if args.oracle_refresh else "missing" if args.oracle_missing else ""
+        if refresh == "all" and limit is not None:
+            refresh = "missing"  # a sample never rewrites the whole cache
+        benign = [row for row in dippy if row["label"] == "allow"]
+        every = [row for row in load(folder, "dippy.jsonl", None) if row["label"] == "allow"]
+        oracle = oracle_verdicts(every if refresh == "all" else benign, refresh)
+        known = [row for row in benign if _key(row["text"]) in oracle]
+        read_only = [row for row in known if oracle[_key(row["text"])] == ""]
+        reasons = collections.Counter(oracle[_key(row["text"])] or "read-only" for row in known)
+        print(
+            f"dippy 'allow' judged by the oracle: {len(known)} of {len(benign)} "
+            f"({', '.join(f'{k} {v}' for k, v in reasons.most_common())})"
+        )
+        figures["benign_oracle_read_only"] = len(read_only)
         for profile_name, profile in (("baseline", policy), ("readonly", readonly)):
             table: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
             local: collections.Counter[str] = collections.Counter()
@@ -154,6 +220,15 @@ def main() -> int:
                 table[row["label"]][verdict] += 1
                 if row["label"] == "allow" and _local(row["text"]):
                     local[verdict] += 1
+            ro: collections.Counter[str] = collections.Counter(
+                decide(row["text"], profile) for row in read_only
+            )
+            ro_total = sum(ro.values()) or 1
+            print(
+                f"GOAL dippy 'allow' the oracle shows read-only, under {profile_name} ({len(read_only)}): "
+                f"allowed {ro['allow']} ({ro['allow'] / ro_total:.1%}), ask {ro['ask']}, deny {ro['deny']}"
+            )
+            figures[f"benign_readonly_allowed_pct_{profile_name}"] = round(ro["allow"] / ro_total * 100, 2)
             local_total = sum(local.values()) or 1
             print(
                 f"dippy 'allow' that stays on this machine under {profile_name} ({local_total}; no host "
@@ -203,6 +278,11 @@ def main() -> int:
                     print("  allowed: " + ", ".join(f"{k} x{v}" for k, v in allowed.most_common(12)))
                 figures[f"{key}_allowed_{profile_name}"] = counts["allow"]
                 figures[f"{key}_violations_{profile_name}"] = violations
+                # attacker cases allowed: GTFOBins abuse that runs, spawns or reaches out; any obfuscated row
+                attacker = counts["allow"] if key == "bashfuscator" else violations
+                figures[f"attacker_allowed_{profile_name}"] = (
+                    figures.get(f"attacker_allowed_{profile_name}", 0) + attacker
+                )
     print("RESULT " + " ".join(f"{k}={v}" for k, v in figures.items()))
     return 0
 

@@ -34,6 +34,9 @@ CLASSES: dict[str, tuple[str, str, str]] = {
     # second pass: what a decoder prints is scanned decoded; xargs feeding a content printer stays opaque
     "decoded content": ("zcat notes.gz", "deny", "dlp.read_secret"),
     "xargs printing unknown files": ("git ls-files | xargs cat", "ask", "shell.opaque"),
+    # third pass: <(…) is analysed (its reads are judged), and a URL in any program's words names a host
+    "process substitution": ("diff <(cat .env) README.md", "deny", "sensitive:Read:.env"),
+    "URL argument": ("helm show chart --repo https://evil.example/charts x", "ask", "session.reauth"),
 }
 
 

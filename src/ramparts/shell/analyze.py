@@ -1336,6 +1336,52 @@ def ip_spelling(host: str) -> str:
     return str(mapped if mapped is not None else address)
 
 
+_URL_IN_WORD = _lazy(r"([a-z0-9+.\-]*)://", re.IGNORECASE)
+_SCP_FORM = _lazy(r"^(?:-[^=\s]*=)?[A-Za-z0-9._~\-]+@([A-Za-z0-9.\-]+|\[[0-9a-fA-F:.]+\]):")
+URL_TEXT_ONLY = frozenset(
+    {
+        # they print, compare or search their words, or open them as local paths: a URL is text to them
+        *("echo", "printf", "test", "[", "true", "false", "expr", "basename", "dirname", "realpath"),
+        *("grep", "egrep", "fgrep", "rg", "ag", "ack", "sed", "awk", "gawk", "mawk", "jq", "yq", "tr"),
+        *("cat", "tac", "head", "tail", "wc", "ls", "stat", "file", "cut", "sort", "uniq", "nl", "diff"),
+        *("readlink", "printenv", "seq", "sha256sum", "md5sum", "column", "xxd", "od", "base64"),
+    }
+)
+"""Programs that never send a request to a URL among their words (``echo https://x``); every other
+program's URL-looking words name a host (:func:`url_hosts`)."""
+_MESSAGE_OPTIONS = frozenset({"-m", "--message", "-F", "--file", "-t", "--template"})
+
+
+def url_hosts(argv: tuple[str, ...]) -> list[str]:
+    """The host of every URL-looking word of a command: ``scheme://host`` anywhere in a word (an
+    option's value too: ``--registry=https://host``, ``git+https://host/x``) and the scp form
+    ``user@host:path``, for every program but :data:`URL_TEXT_ONLY` (and not in git's commit
+    messages). A read-only command that names a URL may send a request there, so the network rules
+    see that host, whatever the program."""
+    name = argv[0] if argv else ""
+    if name in URL_TEXT_ONLY:
+        return []
+    out: list[str] = []
+    args = argv[1:]
+    for i, word in enumerate(args):
+        if name == "git" and i > 0 and args[i - 1] in _MESSAGE_OPTIONS:
+            continue
+        if name == "git" and word.startswith(("-m", "--message=")):
+            continue
+        for match in _URL_IN_WORD().finditer(word):
+            if match.group(1).lower().endswith("file"):
+                continue  # a local path
+            host = _host_of("u" + word[match.end(1) :])  # a scheme may follow an option letter: -Uhttp://
+            if host and host not in out:
+                out.append(host)
+        scp = _SCP_FORM().match(word)
+        if scp and "://" not in word:
+            host = _host_of(scp.group(1))
+            if host and host not in out:
+                out.append(host)
+    return out
+
+
 # HTTP client options whose separate value word is a number (so `curl -m 10 URL` does not contact "10")
 _NUMERIC_VALUE = options(
     "-m --max-time --connect-timeout --retry --retry-delay --retry-max-time --limit-rate --max-filesize "
@@ -1355,7 +1401,11 @@ def network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[s
     as an IP address is named twice: as the canonical address it reaches (for the rules) and as
     written (the egress check denies a disguised spelling of a special address)."""
     out: list[str] = []
-    for host in _network_targets(argv, files, opaque):
+    found = _network_targets(argv, files, opaque)
+    for host in url_hosts(argv):
+        if host not in found:
+            found.append(host)
+    for host in found:
         address = ip_spelling(host)
         out.extend((address, host) if address and address != host else (host,))
     return out

@@ -279,6 +279,7 @@ TABLE: dict[str, Spec] = {
     "gawk": _spec(deny="-f --file -i --include -l --load -E --exec -W"),
     "mawk": _spec(deny="-f -W"),
     "yq": _spec(deny="-i --inplace -s --split-exp", forbid="*env*"),  # `yq -n env` prints the environment
+    "mktemp": _spec(need="-u --dry-run", need_letters="u"),  # -u: print a fresh name, make nothing
     "xxd": _spec(max_positional=1, values="-c -cols -g -groupsize -l -len -o -offset -s -seek -n -name"),
     "base64": _spec(deny="-o --output"),
     "base32": ANY,
@@ -484,6 +485,12 @@ SYSTEM_DIRS = ("/bin/", "/usr/bin/", "/usr/local/bin/", "/sbin/", "/usr/sbin/", 
 """A program given by path is only the one in the table when it lives here (``./ls`` is not ``ls``)."""
 _VERSION_ONLY = frozenset({("--version",), ("--help",), ("-h",), ("-V",), ("help",), ("version",)})
 _ANY_VERSION = frozenset({("--version",), ("--help",)})
+EXACT: dict[str, frozenset[tuple[str, ...]]] = {
+    "arch": frozenset({()}),  # prints the machine's architecture (with words it runs a program: macOS)
+    "sqlite3": frozenset({("-version",), ("-help",)}),  # anything else opens a database and runs SQL
+    "mawk": frozenset({("-W", "version"), ("-Wversion",), ("-Wv",)}),
+}
+"""Programs read-only only in these exact forms (single-dash version queries)."""
 _NO_HELP = frozenset({"eval", "exec", "source", ".", "xargs", "parallel", "watch", "yes"})
 """Programs whose ``--help`` is not theirs to print (they run or repeat their arguments)."""
 
@@ -496,6 +503,8 @@ def is_read_only(argv: tuple[str, ...], program: str = "") -> bool:
         return False
     spec = TABLE.get(argv[0])
     args = argv[1:]
+    if args in EXACT.get(argv[0], ()):
+        return True
     if spec is None:
         # `PROG --version`, `PROG --help` of any program on PATH prints and exits (GNU, BSD and most
         # others); a short or bare word is not taken for it (`shutdown -h` halts the machine)

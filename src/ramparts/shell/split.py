@@ -63,6 +63,8 @@ _SECRET_NAME = re.compile(r"(?i)token|secret|passw|key|cred|auth|cookie|session|
 """A variable whose name says it holds a credential is not printed unasked (``echo $GITHUB_TOKEN``)."""
 _REDIRECT_NODES = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 _parser: Any = None
+PROCESS_INPUT = "/dev/fd/63"
+"""The word bash gives a command for ``<(…)``: the name of a pipe the inner commands print into."""
 IFS_SPLIT = "\x00"
 """Stands in a word for an unquoted ``$IFS``: bash splits the word there (NUL never occurs in a word)."""
 _IFS_DEFAULT = " \t\n"
@@ -424,6 +426,16 @@ class _Walker:
             finally:
                 self.printing, self.substituting = outer
             return _text(node), True
+        if kind == "process_substitution" and _text(node).startswith("<("):
+            # `diff <(sort a) <(sort b)`: bash runs the inner commands (reported and judged themselves,
+            # their redirects too) with their output in a pipe, and the outer command gets the pipe's
+            # name: it reads what they print, not a file the agent named
+            saved = self.printing, self.substituting
+            try:
+                self.walk(node, depth + 1)
+            finally:
+                self.printing, self.substituting = saved
+            return PROCESS_INPUT, False
         if kind in ("command_substitution", "process_substitution"):
             self.walk(node, depth + 1)
             what = "backtick" if _text(node).startswith("`") else kind.replace("_", " ")

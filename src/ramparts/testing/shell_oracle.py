@@ -140,6 +140,8 @@ class Observed(NamedTuple):
     blind_reads: frozenset[str] = frozenset()
     """Files opened by a names-and-metadata program that xargs ran (``xargs wc -l --``): the files
     stdin named, which the analysis cannot name (xargs' own reads, ``-a FILE``, are not here)."""
+    status: int | None = None
+    """The exit status of the sandboxed ``bash -c`` (None when unknown)."""
 
 
 class Result(NamedTuple):
@@ -253,9 +255,19 @@ class Sandbox:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def observe(self, command: str, timeout: float = 8.0) -> Observed:
-        """Run ``command`` with ``bash -c`` in the sandbox and trace it."""
+    def observe(
+        self,
+        command: str,
+        timeout: float = 8.0,
+        *,
+        files: tuple[str, ...] = (),
+        env: tuple[tuple[str, str], ...] = (),
+    ) -> Observed:
+        """Run ``command`` with ``bash -c`` in the sandbox and trace it. ``files``: project-relative
+        paths made (a line of text; a name ending in ``/`` a folder) for this run only, when missing;
+        ``env``: variables set for it."""
         self.reset()
+        made = self._make(files)
         shutil.rmtree(self.trace_dir, ignore_errors=True)
         self.trace_dir.mkdir()
         trace = self.trace_dir / "trace"
@@ -278,6 +290,7 @@ class Sandbox:
             "--setenv", "GIT_CONFIG_NOSYSTEM", "1",
             "--setenv", "GIT_PAGER", "cat",
             "--setenv", "PAGER", "cat",
+            *(item for name, value in env for item in ("--setenv", name, value)),
             "--",
             "strace", "-f", "-qq", "-y", "-s", "4096", "-e", f"trace={_TRACED}", "-o", str(trace),
             "--", "timeout", "-s", "KILL", str(int(timeout)), "bash", "-c", command,
@@ -301,8 +314,30 @@ class Sandbox:
         root = str(self.root)
         # anything written below the root (or a run cut short) makes the next command start afresh
         self.dirty = timed_out or any(p == root or p.startswith(root + "/") for p in observed.writes)
-        self.dirty = self.dirty or not os.path.isfile(os.path.join(self.project, ".env"))
-        return observed._replace(output=out[:1_000_000].decode("utf-8", "replace"), timed_out=timed_out)
+        self.dirty = made or self.dirty or not os.path.isfile(os.path.join(self.project, ".env"))
+        return observed._replace(
+            output=out[:1_000_000].decode("utf-8", "replace"), timed_out=timed_out, status=proc.returncode
+        )
+
+    def _make(self, files: tuple[str, ...]) -> bool:
+        """Make the missing ``files`` below the project (never outside it); True when any was made."""
+        made = False
+        project = os.path.realpath(self.project)
+        for rel in files:
+            target = os.path.normpath(os.path.join(project, rel))
+            if not target.startswith(project + "/") or os.path.lexists(target):
+                continue
+            try:
+                if rel.endswith("/"):
+                    os.makedirs(target)
+                else:
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    with open(target, "x", encoding="utf-8") as handle:
+                        handle.write("sample line\n")
+            except OSError:
+                continue  # a name the file system refuses (or a file where a folder should be)
+            made = True
+        return made
 
 
 # -- the trace --------------------------------------------------------------------------------------
@@ -559,6 +594,125 @@ def check(sandbox: Sandbox, command: str) -> Result:
     return Result(command, found, tuple(problems), ran=True, timed_out=observed.timed_out)
 
 
+# -- read-only by the oracle (the benign denominator) -----------------------------------------------
+
+UNOBSERVABLE = frozenset(
+    {
+        # run code they are given or the project's own: a scratch project has none, so a quiet run proves nothing
+        *("python", "python3", "python2", "node", "deno", "bun", "ruby", "perl", "php", "java", "lua"),
+        *("make", "cmake", "ninja", "cargo", "rustc", "go", "gradle", "gradlew", "mvn", "ant", "dotnet"),
+        *("npm", "npx", "yarn", "pnpm", "pip", "pip3", "uv", "poetry", "pipx", "gem", "bundle", "composer"),
+        *("terraform", "tofu", "cdk", "pulumi", "packer", "ansible", "ansible-playbook", "tox", "nox"),
+        *("pytest", "jest", "vitest", "tsc", "eslint", "prettier", "ruff", "mypy", "black", "pre-commit"),
+        *("bash", "sh", "dash", "zsh", "fish", "eval", "source", ".", "exec", "parallel", "watch"),
+        *("sudo", "su", "script", "expect"),
+        # runs its command on words from stdin, which the scratch run leaves empty: the files it would
+        # open are not seen (`xargs cat` reads whatever it is fed; the wrappers env, nice, timeout …
+        # are judged by the commands they run, which the analysis names)
+        "xargs",
+        # clients of a service: without the server or credentials they fail before doing anything
+        *("aws", "gcloud", "gsutil", "az", "kubectl", "helm", "oc", "docker", "podman", "gh", "glab"),
+        *("psql", "mysql", "mongosh", "redis-cli", "sqlcmd", "curl", "wget", "ssh", "scp", "sftp"),
+        *("rsync", "nc", "ncat", "telnet", "ftp", "ping", "dig", "nslookup", "host", "openssl", "vault"),
+        # writers whose target a scratch run may not hold (`rm x` with no x writes nothing)
+        *("rm", "rmdir", "mv", "cp", "ln", "mkdir", "touch", "chmod", "chown", "chgrp", "dd", "tee"),
+        *("install", "truncate", "shred", "kill", "pkill", "killall", "crontab", "patch", "unlink"),
+        *("tar", "zip", "unzip", "gzip", "gunzip", "bzip2", "xz", "7z", "split", "csplit"),
+    }
+)
+"""Programs whose effects a run in the scratch sandbox cannot show (see :func:`read_only_by_oracle`)."""
+GIT_OBSERVED = frozenset(
+    {
+        *("status", "log", "show", "diff", "branch", "tag", "remote", "config", "rev-parse", "ls-files"),
+        *("blame", "grep", "describe", "shortlog", "reflog", "cat-file", "ls-tree", "stash", "worktree"),
+        *("help", "version", "rev-list", "show-ref", "for-each-ref", "name-rev", "merge-base", "whatchanged"),
+        *("count-objects", "var", "check-ignore", "annotate", "diff-tree", "diff-files", "diff-index"),
+    }
+)
+"""git subcommands whose every effect the scratch repository can show (a ref made, the config changed);
+the others (commit, checkout, merge, push, fetch …) need a repository state or a remote it does not have."""
+_FILE_WORD = re.compile(r"^(?!-)(?![./]*$)[\w.@+-][\w./@+-]*$")
+_BUILTINS: set[str] = set()
+
+
+def _shell_builtins() -> set[str]:
+    if not _BUILTINS:
+        done = subprocess.run(
+            ["bash", "-c", "compgen -b; compgen -k"], capture_output=True, text=True, check=False
+        )
+        _BUILTINS.update(done.stdout.split())
+    return _BUILTINS
+
+
+def scratch_files(call: Any) -> tuple[str, ...]:
+    """The file-looking arguments of a call (relative, with a dot or a slash): made in the scratch
+    project before the run so that a writer finds its target (``sed -i s/a/b/ notes.md``)."""
+    found: list[str] = []
+    for command in call.commands:
+        for word in command.argv[1:]:
+            if (
+                _FILE_WORD.match(word)
+                and ("." in word.strip(".") or "/" in word.strip("/"))
+                and ".." not in word.split("/")
+                and len(word) < 120
+            ):
+                found.append(word)
+    return tuple(dict.fromkeys(found))
+
+
+def read_only_by_oracle(sandbox: Sandbox, command: str) -> str:
+    """'' when the scratch run shows ``command`` read-only, else a short reason why it does not.
+
+    Read-only by the oracle: every program the analysis names is installed (or a shell builtin) and
+    none of them is :data:`UNOBSERVABLE` (git: only :data:`GIT_OBSERVED` subcommands); run once in the
+    sandbox (its file-looking arguments made as small files in the scratch project), it wrote no file
+    outside ``/dev`` and ``/proc`` (bash's own here-document file aside), opened no socket, executed
+    only programs that are not :data:`UNOBSERVABLE` (git's own helpers aside; git's refresh of its
+    index, a stat cache, is not a write), was found by bash
+    (no status 127), and the analysis names no write either.
+    """
+    from ..agents.claude_code.normalize import tool_call
+    from ..errors import HookInputError
+
+    try:
+        call = tool_call("Bash", {"command": command}, cwd=sandbox.project, home=sandbox.home)
+    except HookInputError:
+        return "unparsed"
+    if not call.commands:
+        return "no-command"
+    builtins = _shell_builtins()
+    for cmd in call.commands:
+        name = os.path.basename(cmd.argv[0]) if cmd.argv else ""
+        if name in UNOBSERVABLE:
+            return "unobservable"
+        if name == "git":
+            sub = next((w for w in cmd.argv[1:] if not w.startswith("-")), "")
+            if sub not in GIT_OBSERVED:
+                return "unobservable"
+        if name not in builtins and shutil.which(name, path=_PATH) is None:
+            return "not-installed"
+    if any(a.mode == "write" for a in call.accesses):
+        return "write"
+    observed = sandbox.observe(
+        command, timeout=5.0, files=scratch_files(call), env=(("GIT_OPTIONAL_LOCKS", "0"),)
+    )
+    for _owner, argv in observed.execs:
+        program = os.path.basename(argv[0])
+        if program in UNOBSERVABLE and program not in SHELL_NAMES:
+            return "unobservable"
+    if observed.status == 127 or "command not found" in observed.output:
+        return "not-installed"
+    git_refresh = ("/.git/index", "/.git/index.lock")  # git's stat cache, refreshed by `git diff`
+    if any(
+        not w.startswith(("/dev/", "/proc/", _BASH_HEREDOC)) and not w.endswith(git_refresh)
+        for w in observed.writes
+    ):
+        return "write"
+    if observed.connects:
+        return "network"
+    return ""
+
+
 # -- the generator ----------------------------------------------------------------------------------
 
 BENIGN_FILES = (
@@ -757,6 +911,9 @@ STRUCTURES = (
     "! {a}",
     "exec 3<README.md; {a}",
     "{a} \\\n  ",
+    "diff <({a}) <({b})",
+    "cat <({a})",
+    "{a} < <({b})",
 )
 _HEX = "".join
 

@@ -52,6 +52,19 @@ ALLOWED = [
     "tar tvzf notes.tgz",
     "xxd -s 0x10 -l 32 README.md",
     "ifconfig -a",
+    # third pass: process substitution `<(…)` with read-only commands inside (the outer reads a pipe)
+    "diff <(sort notes.txt) <(sort README.md)",
+    "comm -12 <(sort notes.txt) <(ls)",
+    "cat < <(ls src)",
+    "grep -f <(echo alpha) notes.txt",
+    "wc -l <(git log --oneline)",
+    # version queries and dry runs that make nothing
+    "mktemp -u",
+    "mktemp -u tmp.XXXXXX",
+    "mktemp -qu -t prefix.XXXX",
+    "arch",
+    "sqlite3 -version",
+    "mawk -W version",
 ]
 NOT_ALLOWED = [
     # content of files named only at run time
@@ -86,6 +99,20 @@ NOT_ALLOWED = [
     "tar xf notes.tar",
     "xxd README.md out.bin",
     "ifconfig eth0 -arp",
+    # process substitution: a write target, inner commands that write or print history, code from a pipe
+    "tee >(grep x) < notes.txt",
+    "cat <(echo a > x.txt)",
+    "wc -l <(git log -p)",
+    "bash <(echo ls)",
+    "source <(echo ls)",
+    "xargs -a <(echo .env) cat",
+    "sed -f <(echo p) notes.txt",
+    # forms that make or run something
+    "mktemp",
+    "mktemp -d",
+    "arch --arch x86_64 pwd",
+    "sqlite3 x.db",
+    "sqlite3 -version x.db",
 ]
 DENIED = [
     "echo $(cat .env)",
@@ -96,6 +123,9 @@ DENIED = [
     "xargs --arg-file=.env ls",
     "xargs -a.env stat",
     "xargs -0a .env wc -l --",
+    "cat <(cat .env)",
+    "diff <(sort .env) notes.txt",
+    "comm <(ls) <(head -1 < .env)",
 ]
 
 
@@ -289,3 +319,34 @@ def test_the_oracle_still_sees_what_xargs_itself_reads(sandbox: Sandbox) -> None
     problems = compare(blind_call, observed, str(sandbox.root))
     assert any(".env, which the analysis did not name" in p for p in problems), problems
     assert any("printed protected content" in p for p in problems), problems
+
+
+def test_git_diff_past_256_changed_files_is_scanned_not_asked_about(baseline: object, tmp_path: Path) -> None:
+    # 300 changed tracked files: all scanned within the time budget (they were asked about past 256)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    for n in range(300):
+        (repo / f"f{n:03}.txt").write_text("a\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "one")
+    for n in range(300):
+        (repo / f"f{n:03}.txt").write_text("b\n")
+    decision = explain_input(baseline, "Bash", {"command": "git diff"}, str(repo))  # type: ignore[arg-type]
+    assert decision.verdict == "allow", decision
+    # a key in the 290th changed file is still found: the scan went past 256 files
+    (repo / "f290.txt").write_text("key AKIAQYLPMN5HHHFPZAM2\n")
+    decision = explain_input(baseline, "Bash", {"command": "git diff"}, str(repo))  # type: ignore[arg-type]
+    assert decision.verdict != "allow", decision
+
+
+def test_a_scan_past_its_file_bound_is_never_an_allow(
+    baseline: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ramparts.agents.claude_code import content
+
+    monkeypatch.setattr(content, "MAX_FILES", 5)
+    for n in range(6):
+        (tmp_path / f"f{n}.txt").write_text("a\n")
+    decision = explain_input(baseline, "Bash", {"command": "grep -r a ."}, str(tmp_path))  # type: ignore[arg-type]
+    assert decision.verdict == "ask" and "more than 5 files" in decision.reason, decision

@@ -22,6 +22,8 @@ from ramparts.testing.shell_oracle import (
     compare,
     corpus_commands,
     parse_trace,
+    read_only_by_oracle,
+    scratch_files,
     verdicts,
 )
 
@@ -199,3 +201,40 @@ def test_the_grammar_is_a_hypothesis_strategy_the_analysis_never_chokes_on() -> 
         analyze(command)
 
     run()
+
+
+# -- read-only by the oracle (the benign denominator of bench/shell_corpus.py) -----------------------
+
+
+@needs_sandbox
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("ls -la", ""),
+        ("cat package.json", ""),  # a missing file is made in the scratch project first
+        ("git status", ""),
+        ("git diff HEAD~1", ""),  # git's stat-cache refresh of its index is not a write
+        ("echo hi > out.txt", "write"),
+        ("git branch made-here", "write"),  # seen in the run: a new ref
+        ("sort -o sorted.txt notes.txt", "write"),
+        ("curl https://example.com", "unobservable"),  # a client of a service
+        ("rm notes.md", "unobservable"),  # a writer: its target may be absent
+        ("git commit -m x", "unobservable"),  # needs a repository state the scratch one lacks
+        ("surely-not-a-program --x", "not-installed"),
+    ],
+)
+def test_read_only_by_the_oracle(sandbox: Sandbox, command: str, expected: str) -> None:
+    assert read_only_by_oracle(sandbox, command) == expected
+
+
+def test_scratch_files_are_the_file_looking_arguments_inside_the_project() -> None:
+    call = verdicts("cat a.txt src/b.py ../up.txt /etc/passwd -n key=v.x", "/tmp/p", "/tmp/h")[1]
+    assert scratch_files(call) == ("a.txt", "src/b.py")
+
+
+@needs_sandbox
+def test_scratch_files_are_made_only_inside_the_project_and_only_for_one_run(sandbox: Sandbox) -> None:
+    observed = sandbox.observe("ls made.txt sub/ ../escape.txt", files=("made.txt", "sub/", "../escape.txt"))
+    assert "made.txt\n" in observed.output and "'../escape.txt': No such file" in observed.output
+    assert not os.path.exists(os.path.join(sandbox.root, "escape.txt"))
+    assert sandbox.observe("ls made.txt").status != 0  # the next run starts from the template again

@@ -335,7 +335,7 @@ def test_pipeline_reader_and_redirect() -> None:
         ("sh", "'sh' runs a command this analyser cannot see"),
         ("python3", "python3 reads code from stdin"),
         ("python3 - < script.py", "python3 reads code from stdin"),
-        ("diff <(ls a) <(ls b)", "process substitution output is only known when it runs"),
+        ("tee >(ls a) < b", "process substitution output is only known when it runs"),
         ("echo 'unbalanced", "the command does not parse completely"),
         ('echo "unbalanced', "the command does not parse completely"),
         ("for f in *; do cat $f; done", "$ expansion (value unknown before it runs)"),

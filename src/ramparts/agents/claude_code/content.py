@@ -8,6 +8,7 @@ never leaves this module: findings carry keyed fingerprints and redacted excerpt
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -21,8 +22,11 @@ SCANNED_RESULTS = frozenset(
     {"Bash", "BashOutput", "Read", "NotebookRead", "Grep", "WebFetch", "WebSearch", "Agent", "Task"}
 )
 """Tools whose results carry outside text into the model (``mcp__*`` tools too)."""
-MAX_FILES = 256
-"""Files a recursive read may scan before the rest is counted as unscanned."""
+MAX_FILES = 4096
+"""Files a recursive read may scan before the rest is counted as unscanned (the bounded listing's size)."""
+ALWAYS_FILES = 256
+"""Files always scanned; past them the scan goes on while it is within its time budget (a quarter of
+the hook's deadline), so ``git diff`` over 300 changed files is scanned, not asked about unseen."""
 _DEVICES = ("/dev/", "/proc/", "/sys/")
 _KEEP = frozenset({"type", "filePath", "file_path", "path", "url", "mode", "codeText", "tool_use_id"})
 """Keys of a tool result whose string values describe it rather than carry its text."""
@@ -120,6 +124,8 @@ def scan_reads(call: ToolCall, policy: Policy, detectors: Detectors, key: bytes)
     budget = limit
     out: list[Content] = []
     decoding = decodes(call)
+    start = time.monotonic()
+    seconds = policy.hook.deadline_ms / 4000
     for access in call.accesses:
         if (
             access.recursive
@@ -132,6 +138,9 @@ def scan_reads(call: ToolCall, policy: Policy, detectors: Detectors, key: bytes)
     for n, path in enumerate(dict.fromkeys(read_targets(call))):
         if n >= MAX_FILES:
             out.append(Content("file", path, error=f"more than {MAX_FILES} files to scan"))
+            break
+        if n >= ALWAYS_FILES and time.monotonic() - start > seconds:
+            out.append(Content("file", path, error=f"the scan's time budget ran out after {n} files"))
             break
         if budget <= 0:
             out.append(Content("file", path, error=f"the scan budget of {limit} bytes ran out before it"))
