@@ -456,14 +456,29 @@ def _also_in(acc: _Acc, dirs: list[str]) -> None:
     extra: list[FileWord] = []
     for place in places:
         for found in acc.files:
-            if not found.word.startswith(("/", "~")):
-                extra.append(found._replace(word=_join(place, found.word)))
+            rest = _relative_part(found.word)
+            if rest is not None:
+                extra.append(found._replace(word=_join(place, rest)))
     acc.files.extend(extra)
     acc.dirs = []
 
 
 def _join(folder: str, word: str) -> str:
     return folder if word in ("", ".") else folder.rstrip("/") + "/" + word
+
+
+_OWN_CWD = ("/proc/self/cwd", "/proc/thread-self/cwd")
+
+
+def _relative_part(word: str) -> str | None:
+    """The part of a file word below the directory the command runs in, or None for a word that does
+    not depend on it. ``/proc/self/cwd/X`` is ``X`` in whatever folder the command has ``cd``-ed to."""
+    if not word.startswith(("/", "~")):
+        return word
+    for prefix in _OWN_CWD:
+        if word == prefix or word.startswith(prefix + "/"):
+            return word[len(prefix) + 1 :] or "."
+    return None
 
 
 def _cd_target(name: str, args: list[str], acc: _Acc) -> None:
@@ -512,7 +527,7 @@ def _run(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
         for deeper in chdir[1:]:
             folder = deeper if deeper.startswith(("/", "~")) else _join(folder, deeper)
         inner.files = [
-            f if f.word.startswith(("/", "~")) else f._replace(word=_join(folder, f.word))
+            f if (rest := _relative_part(f.word)) is None else f._replace(word=_join(folder, rest))
             for f in inner.files
         ]
         inner.dirs = [d if d.startswith(("/", "~")) else _join(folder, d) for d in inner.dirs]

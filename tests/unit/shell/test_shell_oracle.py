@@ -119,6 +119,10 @@ CLASSES = {
     "letter case": "cat .ENV.prod",
     "backup name": "cat id_rsa.bak",
     "catastrophic": "rm -rf ~",
+    # paths bash resolves in the command's own process, not the hook's (found at merge, third pass)
+    "/proc/self/cwd after env -C": "env -C secrets cat /proc/self/cwd/key",
+    "/proc/self/cwd after cd": "cd secrets && cat /proc/self/cwd/key",
+    "/proc/self/cwd/..": "cd secrets && cat /proc/self/cwd/../.env",
 }
 
 

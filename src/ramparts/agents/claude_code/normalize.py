@@ -37,6 +37,18 @@ _PATH_FIELDS = {
 _WRITE_TOOLS = frozenset({"Write", "Edit", "MultiEdit", "NotebookEdit"})
 _GLOB_CHARS = frozenset("*?[")
 MAX_GLOB_MATCHES = 256
+_OWN_STDIO = frozenset(
+    (
+        "/dev/stdin",
+        "/dev/stdout",
+        "/dev/stderr",
+        *(f"{d}/{n}" for d in ("/dev/fd", "/proc/self/fd", "/proc/thread-self/fd") for n in (0, 1, 2)),
+        "/dev/fd/63",  # the pipe a process substitution hands its command (``shell.split.PROCESS_INPUT``)
+    )
+)
+"""Paths that name the command's own standard streams (or the pipe bash made for it), not a file: the
+hook resolving them would read its own process's descriptors (``echo x > /dev/stderr`` asked about
+writing the hook's pipe)."""
 MAX_LISTING = 4096
 """Entries a recursive read's folder may hold for Ramparts to list them; past it, any rule that may
 match below counts (as it would without a listing)."""
@@ -162,7 +174,12 @@ def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> 
             raise HookInputError(f"{name} tool_input has no string {field!r}")
         _clean(raw, f"tool_input.{field}")
         mode: AccessMode = "write" if name in _WRITE_TOOLS else "read"
-        paths, _ = _resolve(raw, cwd=cwd, home=home, expand_globs=False)
+        try:
+            paths, _ = _resolve(raw, cwd=cwd, home=home, expand_globs=False)
+        except _Unknowable as exc:
+            return ToolCall(name, tool_input, opaque=(str(exc),))
+        if not paths:  # the tool's own standard streams: nothing a policy rule can judge
+            return ToolCall(name, tool_input, opaque=(f"{raw[:60]} is a standard stream, not a file",))
         recursive = name == "Grep" and os.path.isdir(paths[0])
         return ToolCall(
             name,
@@ -183,7 +200,11 @@ def resolve_words(
     out: dict[tuple[str, str], FileAccess] = {}
     unresolved: list[str] = []
     for word in words:
-        paths, complete = _resolve(word.word, cwd=cwd, home=home, expand_globs=True)
+        try:
+            paths, complete = _resolve(word.word, cwd=cwd, home=home, expand_globs=True)
+        except _Unknowable as exc:
+            unresolved.append(str(exc))
+            continue
         if not complete:
             unresolved.append(f"the glob {word.word[:60]!r} matches more than {MAX_GLOB_MATCHES} files")
         for path in paths:
@@ -256,11 +277,50 @@ def listing(root: str, limit: int = MAX_LISTING) -> tuple[str, ...] | None:
     return tuple(out)
 
 
+class _Unknowable(Exception):
+    """A path only the running command can resolve (its own descriptors, another process's view)."""
+
+
+def process_relative(path: str, cwd: str) -> tuple[str | None, str]:
+    """A path under ``/proc/self``, ``/proc/PID`` or ``/dev/fd`` means something in the process that
+    opens it, not in the hook: ``(the path in the command's terms, "")``, ``(None, "")`` for the
+    command's own standard streams, or ``(None, reason)`` when only the running command knows."""
+    if path in _OWN_STDIO:
+        return None, ""
+    parts = path.split("/", 4)  # "", "proc", "self", "cwd", rest
+    if len(parts) < 3 or parts[1] != "proc":
+        if path.startswith("/dev/fd/"):
+            return None, f"{path[:60]} is a descriptor only the running command knows"
+        return path, ""
+    who, what, rest = parts[2], parts[3] if len(parts) > 3 else "", parts[4] if len(parts) > 4 else ""
+    if who in ("self", "thread-self"):
+        if what == "cwd":
+            return os.path.normpath(os.path.join(cwd, rest)), ""
+        if what == "root":
+            return os.path.normpath("/" + rest), ""
+        if what in ("fd", "fdinfo", "map_files", "exe", "task"):
+            return None, f"{path[:60]} is only known in the running command"
+        return path, ""  # environ, cmdline, status…: matched as written (sensitive rules name them)
+    if who.isdigit() and what in ("cwd", "root", "fd", "fdinfo", "map_files", "exe", "task"):
+        return None, f"{path[:60]} is another process's view, only known when the command runs"
+    return path, ""
+
+
 def _resolve(word: str, *, cwd: str, home: str, expand_globs: bool) -> tuple[list[str], bool]:
     """Absolute, normalised paths for a word (itself, its glob matches, symlink targets); complete?"""
     if word == "~" or word.startswith("~/"):
         word = home + word[1:]
     base = os.path.normpath(os.path.join(cwd, word))
+    if base.startswith(("/proc/", "/dev/")):
+        mapped, reason = process_relative(base, cwd)
+        if mapped is None:
+            if reason:
+                raise _Unknowable(reason)
+            return [], True
+        if mapped != base:
+            return _resolve(mapped, cwd=cwd, home=home, expand_globs=expand_globs)
+        if base.startswith("/proc/"):
+            return [base], True  # not resolved through the hook's own /proc
     candidates = [base]
     complete = True
     if expand_globs and _GLOB_CHARS & set(word):
