@@ -26,7 +26,6 @@ a sample of the middle and the neighbourhood of any invisible character are scan
 from __future__ import annotations
 
 import binascii
-import contextlib
 import itertools
 import json
 import math
@@ -702,50 +701,14 @@ def use_hyperscan(enabled: bool = True, cache_dir: str | None = None) -> bool:
         import hyperscan
     except ImportError:
         return False
-    from hashlib import sha256
-
-    from .matcher import _write_atomic
+    from .matcher import cached_database
 
     flags = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
     expressions = [sig.pattern.encode() for sig in _SIGNATURES]
-    key = sha256(repr((getattr(hyperscan, "__version__", ""), expressions, flags)).encode()).hexdigest()[:32]
-    path = os.path.join(cache_dir, f"injection-signatures-{key}.hs") if cache_dir else None
-    database: Any = None
-    always: list[int] = []
-    if path is not None:
-        try:
-            with open(path + ".always", "rb") as handle:  # written last: its presence means both are whole
-                always = [int(x) for x in handle.read().split(b",") if x]
-            with open(path, "rb") as handle:
-                database = hyperscan.loadb(handle.read(), hyperscan.HS_MODE_BLOCK)
-        except Exception:  # noqa: BLE001 - any unreadable or stale cache: compile again
-            database, always = None, []
-    if database is None:
-        ids = list(range(len(expressions)))
-        try:
-            database = hyperscan.Database()
-            database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=[flags] * len(ids))
-        except hyperscan.error:
-            kept = []
-            for i in ids:
-                try:
-                    hyperscan.Database().compile(
-                        expressions=[expressions[i]], ids=[0], elements=1, flags=[flags]
-                    )
-                    kept.append(i)
-                except hyperscan.error:
-                    always.append(i)  # not expressible: always run by ``re``
-            database = hyperscan.Database()
-            database.compile(
-                expressions=[expressions[i] for i in kept],
-                ids=kept,
-                elements=len(kept),
-                flags=[flags] * len(kept),
-            )
-        if path is not None:
-            with contextlib.suppress(OSError):
-                _write_atomic(path, hyperscan.dumpb(database))
-                _write_atomic(path + ".always", ",".join(str(i) for i in always).encode())
+    # a signature Hyperscan cannot express even as a prefilter is left out: always run by ``re``
+    database, always = cached_database(
+        hyperscan, expressions, [flags] * len(expressions), cache_dir, "injection-signatures"
+    )
     _prefilter = (database, frozenset(always))
     return True
 

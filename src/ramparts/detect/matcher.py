@@ -372,25 +372,9 @@ def _hyperscan_backend(
         for i, p in enumerate(patterns)
     ]
     expressions = [(p.prefilter or p.regex).encode("utf-8") for p in patterns]
-    key = sha256(repr((getattr(hyperscan, "__version__", ""), expressions, flags)).encode()).hexdigest()[:32]
-    path = os.path.join(cache_dir, f"hs-{key}.db") if cache_dir else None
-    database: Any = None
-    always: list[int] = []
-    if path is not None:
-        try:
-            with open(path + ".always", "rb") as handle:  # written last: its presence means both are whole
-                always = [int(x) for x in handle.read().split(b",") if x]
-            with open(path, "rb") as handle:
-                database = hyperscan.loadb(handle.read(), hyperscan.HS_MODE_BLOCK)
-        except Exception:  # noqa: BLE001 - any unreadable or stale cache: compile again
-            database, always = None, []
-    if database is None:
-        if cached_only:
-            raise _NotCached(path or "no cache folder")
-        database, always = _compile(hyperscan, expressions, flags)
-        if path is not None:
-            _write_atomic(path, hyperscan.dumpb(database))
-            _write_atomic(path + ".always", ",".join(str(i) for i in always).encode())
+    database, always = cached_database(
+        hyperscan, expressions, flags, cache_dir, "hs", cached_only=cached_only
+    )
     scratch = hyperscan.Scratch(database)
     fallback = frozenset(always)
 
@@ -439,6 +423,37 @@ def _add_id(pattern_id: int, start: int, end: int, flags: int, found: set[int]) 
 def _add_end(pattern_id: int, start: int, end: int, flags: int, found: list[tuple[int, int]]) -> None:
     """The callback of a database with positions: every match, in the order Hyperscan reports them."""
     found.append((pattern_id, end))
+
+
+def cached_database(
+    hyperscan: Any,
+    expressions: list[bytes],
+    flags: list[int],
+    cache_dir: str | None,
+    stem: str,
+    *,
+    cached_only: bool = False,
+) -> tuple[Any, list[int]]:
+    """One Hyperscan database for ``expressions`` and the ids left out of it (:func:`_compile`), loaded
+    from ``cache_dir`` (``STEM-KEY.db``, keyed by the expressions, their flags and Hyperscan's version)
+    or compiled and kept there. ``cached_only``: raise :class:`_NotCached` rather than compile."""
+    key = sha256(repr((getattr(hyperscan, "__version__", ""), expressions, flags)).encode()).hexdigest()[:32]
+    path = os.path.join(cache_dir, f"{stem}-{key}.db") if cache_dir else None
+    if path is not None:
+        try:
+            with open(path + ".always", "rb") as handle:  # written last: its presence means both are whole
+                always = [int(x) for x in handle.read().split(b",") if x]
+            with open(path, "rb") as handle:
+                return hyperscan.loadb(handle.read(), hyperscan.HS_MODE_BLOCK), always
+        except Exception:  # noqa: BLE001, S110 - any unreadable or stale cache: compile again
+            pass
+    if cached_only:
+        raise _NotCached(path or "no cache folder")
+    database, always = _compile(hyperscan, expressions, flags)
+    if path is not None:
+        _write_atomic(path, hyperscan.dumpb(database))
+        _write_atomic(path + ".always", ",".join(str(i) for i in always).encode())
+    return database, always
 
 
 def _compile(hyperscan: Any, expressions: list[bytes], flags: list[int]) -> tuple[Any, list[int]]:
