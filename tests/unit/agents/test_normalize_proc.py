@@ -28,7 +28,12 @@ def test_process_substitution_pipes_are_not_resolved_in_the_hook(tmp_path: Path)
 
 
 def test_descriptors_and_other_processes_are_only_known_when_the_command_runs(tmp_path: Path) -> None:
-    for command in ("cat /proc/self/fd/3", "cat /dev/fd/5", "cat /proc/1/cwd/x", "cat /proc/42/root/etc/hosts"):
+    for command in (
+        "cat /proc/self/fd/3",
+        "cat /dev/fd/5",
+        "cat /proc/1/cwd/x",
+        "cat /proc/42/root/etc/hosts",
+    ):
         paths, opaque = _bash(command, tmp_path)
         assert opaque and not any(
             p.startswith(("/proc/self/fd", "/dev/fd", "/proc/1", "/proc/42")) for p in paths
