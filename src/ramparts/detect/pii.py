@@ -325,6 +325,21 @@ def _phone_candidate_shaped(value: str) -> bool:
 _DROP_DIGITS = str.maketrans("", "", "0123456789")
 
 
+def _inside_a_number_run(text: str, start: int, end: int) -> bool:
+    """Whether a phone-shaped match is glued to a word: a letter right before or after it, or a
+    separator and a letter or digit right before it. That is drawing data (SVG paths such as
+    ``t-198-198-273-73-273 73-273zm``, ``q0-148-73-273t``) or part of an identifier, never how a phone
+    number is written in text; a digit right before is not counted (the pattern starts at most four
+    digits into a longer group: ``07700 063 966`` is matched from ``7700``)."""
+    before = text[start - 1] if start else " "
+    if before.isascii() and before.isalpha():
+        return True
+    if before in "-." and start >= 2 and text[start - 2].isascii() and text[start - 2].isalnum():
+        return True
+    after = text[end] if end < len(text) else " "
+    return after.isascii() and after.isalpha()
+
+
 def _email(value: str) -> bool:
     domain = value.rsplit("@", 1)[-1].lower()
     return "." in domain and not domain.endswith((".png", ".jpg", ".svg", ".gif", ".webp", ".css", ".js"))
@@ -538,6 +553,8 @@ class PiiScanner:
                     base if words is None or words.search(window) is None else _context(entity, window)
                 )
                 if phone:
+                    if builtin_phone and _inside_a_number_run(text, start, end):
+                        continue  # drawing or table data: `t-198-198-273-73-273`, `q0-148-73-273t`
                     if not (_phone_candidate_shaped(value) if builtin_phone else _phone_shaped(value)):
                         confidence -= 0.2  # 7-9 bare digits are as often a street number or a count
                     if confidence < minimum:
