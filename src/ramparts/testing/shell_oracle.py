@@ -739,6 +739,9 @@ PROTECTED_FILES = (
     "app.py",  # below src/: a `cd src` or `env -C src` makes it a real file
     "../.env",
     "key",
+    "/proc/self/cwd/.env",  # resolved in the command's process: its folder, after any cd or env -C
+    "/proc/thread-self/cwd/key",
+    "/proc/self/cwd/../.env",
 )
 READERS = (
     "cat {f}",
