@@ -176,8 +176,9 @@ def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> 
         mode: AccessMode = "write" if name in _WRITE_TOOLS else "read"
         try:
             paths, _ = _resolve(raw, cwd=cwd, home=home, expand_globs=False)
-        except _Unknowable as exc:
-            return ToolCall(name, tool_input, opaque=(str(exc),))
+        except _Unknowable as exc:  # it asks, unless a rule on the path as written denies
+            access = FileAccess(exc.path, mode, "tool", False, None)
+            return ToolCall(name, tool_input, accesses=(access,), opaque=(str(exc),))
         if not paths:  # the tool's own standard streams: nothing a policy rule can judge
             return ToolCall(name, tool_input, opaque=(f"{raw[:60]} is a standard stream, not a file",))
         recursive = name == "Grep" and os.path.isdir(paths[0])
@@ -203,8 +204,8 @@ def resolve_words(
         try:
             paths, complete = _resolve(word.word, cwd=cwd, home=home, expand_globs=True)
         except _Unknowable as exc:
-            unresolved.append(str(exc))
-            continue
+            unresolved.append(str(exc))  # it asks, unless a rule on the path as written denies
+            paths, complete = [exc.path], True
         if not complete:
             unresolved.append(f"the glob {word.word[:60]!r} matches more than {MAX_GLOB_MATCHES} files")
         for path in paths:
@@ -280,6 +281,10 @@ def listing(root: str, limit: int = MAX_LISTING) -> tuple[str, ...] | None:
 class _Unknowable(Exception):
     """A path only the running command can resolve (its own descriptors, another process's view)."""
 
+    def __init__(self, reason: str, path: str) -> None:
+        super().__init__(reason)
+        self.path = path
+
 
 def process_relative(path: str, cwd: str) -> tuple[str | None, str]:
     """A path under ``/proc/self``, ``/proc/PID`` or ``/dev/fd`` means something in the process that
@@ -293,6 +298,8 @@ def process_relative(path: str, cwd: str) -> tuple[str | None, str]:
             return None, f"{path[:60]} is a descriptor only the running command knows"
         return path, ""
     who, what, rest = parts[2], parts[3] if len(parts) > 3 else "", parts[4] if len(parts) > 4 else ""
+    if _GLOB_CHARS & set(who + what):  # `/proc/*/root/…`: every process's view, the hook's included
+        return None, f"{path[:60]} ranges over processes, only known when the command runs"
     if who in ("self", "thread-self"):
         if what == "cwd":
             return os.path.normpath(os.path.join(cwd, rest)), ""
@@ -315,7 +322,7 @@ def _resolve(word: str, *, cwd: str, home: str, expand_globs: bool) -> tuple[lis
         mapped, reason = process_relative(base, cwd)
         if mapped is None:
             if reason:
-                raise _Unknowable(reason)
+                raise _Unknowable(reason, base)
             return [], True
         if mapped != base:
             return _resolve(mapped, cwd=cwd, home=home, expand_globs=expand_globs)
