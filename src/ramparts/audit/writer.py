@@ -40,6 +40,8 @@ class AuditWriter:
         self._store: Any = None
         self._lock = threading.Lock()
         self._pending: list[Callable[[], dict[str, Any]]] = []
+        self._inflight = 0
+        """Records handed to :meth:`append` and not yet written (bounded like ``_pending``)."""
         self._draining = False
         self.batch_seconds = batch_seconds
         """How long :meth:`append_built` waits to gather records into one commit (a busy proxy's records
@@ -64,6 +66,9 @@ class AuditWriter:
             self.healthy = False
             print(f"ramparts: audit write failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             return False
+        finally:
+            with self._lock:
+                self._inflight -= 1
         self.healthy = True
         return True
 
@@ -72,8 +77,25 @@ class AuditWriter:
         return record
 
     def append(self, record: dict[str, Any]) -> concurrent.futures.Future[bool]:
-        """Write one record in the background; the future says whether it was written."""
-        return self._pool.submit(self._append, record)
+        """Write one record in the background; the future says whether it was written. Past the hard
+        ceiling (``2 * max_pending`` records waiting) the record is dropped, counted, and the writer is
+        unhealthy until a write succeeds: a stalled store must not turn into unbounded memory, and the
+        adapter (which checks :attr:`healthy` and :meth:`has_room`) then refuses (fail closed)."""
+        with self._lock:
+            if self._inflight + len(self._pending) >= 2 * self.max_pending:
+                self.dropped += 1
+                self.failures += 1
+                self.healthy = False
+                refused: concurrent.futures.Future[bool] = concurrent.futures.Future()
+                refused.set_result(False)
+                return refused
+            self._inflight += 1
+        try:
+            return self._pool.submit(self._append, record)
+        except RuntimeError:  # the pool is shut down: nothing will write it
+            with self._lock:
+                self._inflight -= 1
+            raise
 
     def append_built(self, build: Callable[[], dict[str, Any]]) -> None:
         """Queue a function that builds one record: the background thread builds every record queued
@@ -81,7 +103,9 @@ class AuditWriter:
         neither builds records nor waits a commit per record. A build that fails counts as a failed
         write; so does a failed commit (for every record in it)."""
         with self._lock:
-            if len(self._pending) >= 2 * self.max_pending:  # the adapter stopped admitting at max_pending
+            if (
+                self._inflight + len(self._pending) >= 2 * self.max_pending
+            ):  # admitting stopped at max_pending
                 self.dropped += 1
                 self.failures += 1
                 self.healthy = False
@@ -94,11 +118,11 @@ class AuditWriter:
 
     def backlog_size(self) -> int:
         """Records waiting to be built and written."""
-        return len(self._pending)
+        return len(self._pending) + self._inflight
 
     def has_room(self) -> bool:
         """Whether fewer than ``max_pending`` records wait (the adapter admits new work only then)."""
-        return len(self._pending) < self.max_pending
+        return self.backlog_size() < self.max_pending
 
     def _drain(self) -> None:
         if self.batch_seconds > 0:

@@ -38,9 +38,12 @@ class DnsStub(asyncio.DatagramProtocol):
         clock: Callable[[], float] = time.time,
         user: str = "",
         host: str = "",
+        audit_ok: Callable[[], bool] | None = None,
     ) -> None:
         self.acl = acl
         self.records = records
+        self.audit_ok = audit_ok
+        """False while the audit writer cannot take a record (failed or full): queries are refused."""
         self.resolver = resolver
         self.clock = clock
         self.user = user
@@ -81,6 +84,14 @@ class DnsStub(asyncio.DatagramProtocol):
                 mode=self.acl.mode,
             )
         )
+
+    def _audit_ok(self) -> bool:
+        if self.audit_ok is None:
+            return True
+        try:
+            return bool(self.audit_ok())
+        except Exception:  # noqa: BLE001 - cannot tell whether the answer would be recorded: refuse
+            return False
 
     def _deny(self, rule: str, reason: str) -> Decision:
         return Decision(reasons=(reason,), rule_ids=(rule,), policy_revision=self.acl.revision)
@@ -143,7 +154,11 @@ class DnsStub(asyncio.DatagramProtocol):
             )
         decision = check_host(self.acl, name, 53) if normal_host(name) else None
         refusal: Decision | None = None
-        if decision is None:
+        if self.acl.mode != "report" and not self._audit_ok():
+            refusal = self._deny(
+                rids.EGRESS_AUDIT, "the audit store cannot be written; refusing until it can"
+            )
+        elif decision is None:
             refusal = self._deny(rids.EGRESS_MALFORMED, f"{name[:80]!r} is not a host name")
         elif decision.verdict == "deny":
             refusal = decision

@@ -1485,8 +1485,11 @@ async def serve(
         if dns is not None:
             from .dns import start_dns
 
+            def audit_ok() -> bool:
+                return (audit_healthy is None or audit_healthy()) and (audit_room is None or audit_room())
+
             stub, _protocol = await start_dns(
-                config.acl, dns, records=records, user=config.user, host=config.host
+                config.acl, dns, records=records, user=config.user, host=config.host, audit_ok=audit_ok
             )
             name = stub.get_extra_info("sockname")
             dns_bound = (str(name[0]), int(name[1]))

@@ -229,11 +229,12 @@ def store_failed() -> Decision:
     )
 
 
-def audit_unhealthy(mode: Mode) -> Decision:
-    """The audit store failed its last write: refuse (503) until a write succeeds, or in report mode
-    let the request through recorded as a would-deny."""
-    return _deny(
-        rids.GATEWAY_AUDIT,
-        "its audit store failed the last write; requests are refused until it recovers",
-        mode,
+def audit_unhealthy(mode: Mode, *, backlog: bool = False) -> Decision:
+    """The audit store failed its last write, or (``backlog``) its writer has a full queue: refuse
+    (503) until it recovers, or in report mode let the request through recorded as a would-deny."""
+    why = (
+        "its audit writer cannot keep up (the queue is full)"
+        if backlog
+        else "its audit store failed the last write"
     )
+    return _deny(rids.GATEWAY_AUDIT, why + "; requests are refused until it recovers", mode)

@@ -445,8 +445,9 @@ class Gateway:
             return refused or error_response(401, "authentication_error", "unauthenticated")
         session, vault_session = self._session(request, identity)
         record.update(user=identity.user, token_id=identity.token_id, session=session)
-        if not self.audit.healthy:  # the last audit write failed: this request's record is the probe
-            decision = decide.audit_unhealthy(self.limits.mode)
+        full = not self.audit.has_room()  # a stalled store: the writer's queue is at its cap
+        if full or not self.audit.healthy:  # the last write failed: this request's record is the probe
+            decision = decide.audit_unhealthy(self.limits.mode, backlog=full)
             if decision.verdict == "deny":
                 return self._refuse(
                     record, decision, decide.refusal(decision, self.limits, facts, now=0), started

@@ -121,3 +121,27 @@ def test_a_real_udp_round_trip() -> None:
         return good.rcode(), bad.rcode()
 
     assert asyncio.run(main()) == (dns.rcode.NOERROR, dns.rcode.REFUSED)
+
+
+def test_queries_are_refused_while_the_audit_writer_cannot_take_a_record() -> None:
+    """The stub answers nothing it could not record: a failed or full audit writer (or a check that
+    raises) refuses every query with ``egress.audit``; report mode answers and records as usual."""
+    records: list[dict[str, Any]] = []
+    acl = EgressAcl(allow=("pypi.org",))
+    state = {"ok": False}
+
+    def audit_ok() -> bool:
+        if state["ok"] is None:
+            raise RuntimeError("cannot tell")
+        return bool(state["ok"])
+
+    s = DnsStub(acl, records=records.append, resolver=fake, audit_ok=audit_ok)
+    assert ask(s, "pypi.org").rcode() == dns.rcode.REFUSED
+    assert records[-1]["rule_ids"] == ["egress.audit"] and records[-1]["decision"] == "deny"
+    state["ok"] = None  # type: ignore[assignment]
+    assert ask(s, "pypi.org").rcode() == dns.rcode.REFUSED
+    state["ok"] = True
+    assert ask(s, "pypi.org").rcode() == dns.rcode.NOERROR
+    state["ok"] = False
+    reported = DnsStub(acl._replace(mode="report"), records=records.append, resolver=fake, audit_ok=audit_ok)
+    assert ask(reported, "pypi.org").rcode() == dns.rcode.NOERROR

@@ -661,3 +661,33 @@ def test_the_audit_writer_has_a_hard_ceiling(tmp_path: Path) -> None:
         release.set()
         stalled.result(10)
         writer.close()
+
+
+def test_records_appended_one_by_one_are_bounded_too(tmp_path: Path) -> None:
+    """``append`` (the DNS stub's and the gateway's records) shares the cap: while the writer's thread is
+    stuck, records wait up to twice ``max_pending``; past that each is dropped (its future says False),
+    counted, and the writer is unhealthy. Once the store takes writes again it is healthy."""
+    from ramparts.audit.keys import default_key_path
+    from ramparts.audit.writer import AuditWriter
+
+    writer = AuditWriter(str(tmp_path / "audit.db"), key_path=default_key_path(str(tmp_path)), max_pending=2)
+    release = threading.Event()
+    stalled = writer.run(lambda: release.wait(30) and None)
+    try:
+        futures = [writer.append({"event": "x", "n": i}) for i in range(6)]
+        assert (writer.backlog_size(), writer.dropped, writer.healthy, writer.has_room()) == (
+            4,
+            2,
+            False,
+            False,
+        )
+        assert [f.done() and not f.result() for f in futures[4:]] == [True, True]
+        writer.append_built(lambda: {"event": "y"})  # the lazy queue sees the same ceiling
+        assert writer.dropped == 3
+        release.set()
+        assert [f.result(10) for f in futures[:4]] == [True] * 4
+        assert (writer.backlog_size(), writer.healthy, writer.has_room()) == (0, True, True)
+    finally:
+        release.set()
+        stalled.result(10)
+        writer.close()

@@ -116,6 +116,8 @@ def test_dlp_scan_store_and_audit_decisions() -> None:
     assert decide.refusal(store, LIMITS, OK, now=NOW) == decide.Refusal(503, "api_error")
     audit = decide.audit_unhealthy("enforce")
     assert audit.verdict == "deny" and decide.refusal(audit, LIMITS, OK, now=NOW).status == 503
+    full = decide.audit_unhealthy("enforce", backlog=True)
+    assert "cannot keep up" in full.reason and "failed the last write" in audit.reason
     reported = decide.audit_unhealthy("report")
     assert (reported.verdict, reported.enforced, reported.would_verdict) == ("allow", False, "deny")
 

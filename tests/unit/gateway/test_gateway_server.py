@@ -635,3 +635,35 @@ def test_concurrent_requests_are_all_masked(tmp_path: Path) -> None:
                 assert value not in up.text()
 
     asyncio.run(scenario())
+
+
+def test_a_stalled_audit_writer_refuses_requests_until_it_drains(tmp_path: Path) -> None:
+    """The audit store stops taking writes (its one thread stuck): once the writer's queue is at its cap
+    every request is a 503 ``api_error`` in Anthropic's format that says why, nothing reaches the
+    upstream, and memory stays bounded; when the store drains, requests are served again."""
+    import threading
+
+    async def scenario() -> None:
+        async with running(tmp_path) as (gateway, url, up, token):
+            gateway.audit.max_pending = 1
+            release = threading.Event()
+            stalled = gateway.audit.run(lambda: release.wait(30) and None)
+            try:
+                status, _h, _raw = await post(url, conversation(), headers(token))
+                assert status == 200 and len(up.requests) == 1  # its record waits in the queue
+                status, _h, data = await post(url, conversation(), headers(token))
+                assert status == 503 and len(up.requests) == 1
+                error = json.loads(data)["error"]
+                assert error["type"] == "api_error" and "cannot keep up" in error["message"]
+                assert gateway.audit.backlog_size() <= 2 * gateway.audit.max_pending
+            finally:
+                release.set()
+                await asyncio.to_thread(stalled.result, 10)
+            gateway.audit.flush()
+            status, _h, _raw = await post(url, conversation(), headers(token))
+            assert status == 200 and len(up.requests) == 2
+            gateway.audit.flush()
+        refused = [r for r in audit_records(tmp_path) if r.rule_ids == ("gateway.audit",)]
+        assert refused and refused[0].gateway.status == 503
+
+    asyncio.run(scenario())
