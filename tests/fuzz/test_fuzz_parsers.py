@@ -1,10 +1,12 @@
-"""Hypothesis fuzz targets for the three parsers of untrusted input.
+"""Hypothesis fuzz targets for the parsers of untrusted input.
 
 * ``ramparts.shell.analyze``: any text -> an :class:`Analysis`, never an exception.
 * ``ramparts.agents.claude_code.normalize.to_event``: any JSON-like dict -> an :class:`Event` or
   :class:`HookInputError`, never another exception.
 * ``ramparts.policy.load.compile_policy``: any bytes -> a :class:`Policy` or :class:`PolicyError`
   whose text starts with the display name, never another exception.
+* ``ramparts.agents.claude_code.repo_config.program_keys``: a repository's git configuration (any
+  text) -> the settings that run programs, never an exception.
 
 Inputs that once crashed (NUL and lone surrogates in hook input, hostile YAML: deep nesting,
 recursive aliases, tagged scalars and keys) are kept as explicit cases.
@@ -476,3 +478,29 @@ def test_fuzz_hook_stdin_answers_with_a_decision_or_a_deny(hook_env: tuple[str, 
         blocked = answer.get("hookSpecificOutput", {}).get("permissionDecision") == "deny"
         assert blocked or answer.get("decision") == "block" or answer.get("continue") is False
         assert "Ramparts blocked this" in err.getvalue()
+
+
+_GIT_CONFIG_LINES = st.lists(
+    st.one_of(
+        st.sampled_from(["[core]", '[diff "x"]', "[filter.lfs]", "[include]", "[", '[a "b\\"c"]', "# c", ""]),
+        st.builds(
+            lambda k, v: f"{k} = {v}",
+            st.sampled_from(["fsmonitor", "textconv", "clean", "path", "url", "x-y", "1bad"]),
+            _CLEAN_TEXT,
+        ),
+        _CLEAN_TEXT,
+    ),
+    max_size=20,
+)
+
+
+@FUZZ
+@given(_GIT_CONFIG_LINES, st.binary(max_size=200))
+def test_fuzz_git_config_parser(lines: list[str], raw: bytes) -> None:
+    """A repository's git configuration is the repository's (untrusted): any text is read into a list
+    of settings, never an exception; a line it cannot read is itself reported."""
+    from ramparts.agents.claude_code.repo_config import program_keys
+
+    for text in ("\n".join(lines), raw.decode("utf-8", "replace")):
+        found = program_keys(text)
+        assert all(isinstance(key, str) and isinstance(value, str) for key, value in found)

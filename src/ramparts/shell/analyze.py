@@ -696,7 +696,7 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
         as_written=as_written,
     )
     _expansions(argv, acc.opaque)
-    if name in PROJECT_CONFIG_FILES:
+    if name in PROJECT_CONFIG_FILES or name == "git":  # git: the repository's own configuration
         acc.files.append(FileWord(".", "read", PROJECT_CONFIG + name))
     if string is not None and any(
         w == "--login" or (w[:1] == "-" and w[1:2] != "-" and "l" in w) for w in args[: args.index(string)]

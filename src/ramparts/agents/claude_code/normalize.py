@@ -236,6 +236,10 @@ def project_config(program: str, word: str, *, cwd: str, home: str) -> list[str]
         paths, _complete = _resolve(word, cwd=cwd, home=home, expand_globs=False)
     except _Unknowable as exc:
         return [str(exc)]
+    if program == "git":
+        from .repo_config import repository_risks
+
+        return [why for path in paths[:1] for why in repository_risks(path)]
     names = PROJECT_CONFIG_FILES.get(program, ())
     home = os.path.normpath(home) if home else ""
     found: list[str] = []
@@ -269,14 +273,18 @@ def tracked(folder: str, limit: int = MAX_LISTING) -> tuple[str, ...] | None:
     external diff or textconv program, so nothing the repository configures runs."""
     import subprocess
 
+    from .repo_config import git_dirs, repository_risks
+
     if "GIT_DIR" in os.environ or "GIT_WORK_TREE" in os.environ:
         return None  # the repository is not the one beside the folder
-    top = folder
-    while not os.path.lexists(os.path.join(top, ".git")):
-        parent = os.path.dirname(top)
-        if parent == top:
-            return ()  # no repository: git diff without paths prints nothing (it only shows its usage)
-        top = parent
+    found = git_dirs(folder)
+    if found is None:
+        return None
+    top, dirs = found
+    if not dirs:
+        return ()  # no repository: git diff without paths prints nothing (it only shows its usage)
+    if top in dirs or repository_risks(top):
+        return None  # a bare repository, or its configuration runs programs: the hook does not run git there
     argv = ["git", "-c", "core.fsmonitor=false", "-c", "diff.relative=false", "-c", "core.quotePath=false"]
     argv += ["diff", "--name-only", "-z", "--no-ext-diff", "--no-textconv", "--no-color"]
     try:
