@@ -322,14 +322,31 @@ PROJECT_CONFIG_FILES: dict[str, tuple[str, ...]] = {
     "npx": (".npmrc",),
     "pnpm": (".npmrc", "pnpm-workspace.yaml"),
     "yarn": (".npmrc", ".yarnrc", ".yarnrc.yml"),
-    "cargo": (".cargo/config.toml", ".cargo/config"),
+    "cargo": (".cargo/config.toml", ".cargo/config", "rust-toolchain", "rust-toolchain.toml"),
     "uv": ("uv.toml",),
     "poetry": ("poetry.toml",),
     "bundle": (".bundle/config",),
+    # the JVM options and extensions Maven reads before anything else (`mvn --version` too)
+    **dict.fromkeys(("mvn", "mvnd"), (".mvn/jvm.config", ".mvn/maven.config", ".mvn/extensions.xml")),
+    # rustup's proxies run the toolchain a rust-toolchain file names (a `path` runs its binaries)
+    **dict.fromkeys(
+        (
+            "rustc",
+            "rustdoc",
+            "rustup",
+            "rustfmt",
+            "cargo-fmt",
+            "cargo-clippy",
+            "clippy-driver",
+            "rust-analyzer",
+        ),
+        ("rust-toolchain", "rust-toolchain.toml"),
+    ),
 }
-"""Files a package client reads from the folder it runs in and every folder above it, which can send
-its lookups (and the credentials configured for them: ``//host/:_authToken=${NPM_TOKEN}``) to another
-registry, proxy or program. A repository brings them: they are the repository's, not the user's."""
+"""Files a package client or toolchain reads from the folder it runs in and every folder above it,
+which can send its lookups (and the credentials configured for them: ``//host/:_authToken=${NPM_TOKEN}``)
+to another registry or proxy, or run the repository's code (``yarnPath``, ``-javaagent:``, a toolchain
+``path``). A repository brings them: they are the repository's, not the user's."""
 """``via`` of a recursive read that only reaches tracked files git finds changed (``git diff`` with no
 path: the working tree against the index); the adapter asks git for those names rather than listing
 the folder, so an untracked ``.env`` beside them does not count, nor a tracked one left unchanged."""

@@ -225,42 +225,15 @@ def resolve_words(
 
 
 def project_config(program: str, word: str, *, cwd: str, home: str) -> list[str]:
-    """Why ``program`` run in the folder ``word`` names cannot be judged by its words alone: the
-    configuration files it reads from that folder and each one above it (a repository's ``.npmrc`` can
-    send ``npm view`` and the token configured for the registry to any host). The home folder's own
-    files are the user's configuration and count as theirs; the folders above home are not looked at
-    (nor ``/``). A folder that cannot be resolved is itself a reason."""
-    from ...shell.analyze import PROJECT_CONFIG_FILES
+    """Why ``program`` run in the folder ``word`` names cannot be judged by its words alone
+    (``repo_config.project_risks``); a folder that cannot be resolved is itself a reason."""
+    from .repo_config import project_risks
 
     try:
         paths, _complete = _resolve(word, cwd=cwd, home=home, expand_globs=False)
     except _Unknowable as exc:
         return [str(exc)]
-    if program == "git":
-        from .repo_config import repository_risks
-
-        return [why for path in paths[:1] for why in repository_risks(path)]
-    names = PROJECT_CONFIG_FILES.get(program, ())
-    home = os.path.normpath(home) if home else ""
-    found: list[str] = []
-    for start in paths[:1] or [os.path.normpath(os.path.join(cwd, word))]:
-        folder = start
-        for _ in range(64):
-            if folder in (home, "/"):
-                break
-            for name in names:
-                path = os.path.join(folder, name)
-                if os.path.lexists(path):
-                    found.append(path)
-            parent = os.path.dirname(folder)
-            if parent == folder:
-                break
-            folder = parent
-    return [
-        f"{program} reads {path} (a project's configuration can send its lookups, and the credentials "
-        "configured for them, to another host)"
-        for path in found[:3]
-    ]
+    return [why for path in paths[:1] for why in project_risks(program, path, home)]
 
 
 def tracked(folder: str, limit: int = MAX_LISTING) -> tuple[str, ...] | None:

@@ -1,4 +1,12 @@
-"""What a repository's own git configuration makes git run.
+"""What a repository's own configuration makes a program run or contact.
+
+Package clients and toolchains read files from the folder they run in and every folder above it
+(``shell.analyze.PROJECT_CONFIG_FILES``): a repository's ``.npmrc`` sends ``npm view`` and the token
+configured for the registry to any host, ``.yarnrc.yml``'s ``yarnPath`` makes ``yarn --version`` run
+a script from the repository, ``.mvn/jvm.config`` gives ``mvn --version`` JVM options
+(``-javaagent:``), ``rust-toolchain.toml``'s ``path`` makes ``rustc --version`` run the repository's
+binary. Such a file from the command's folder up to (not including) the home folder makes the command
+opaque; the home folder's own files are the user's configuration.
 
 A read-only git command (``git status``, ``git diff``, ``git log``) runs programs the repository's
 configuration names: ``core.fsmonitor`` on every command that looks at the work tree, ``diff.external``
@@ -199,3 +207,56 @@ def repository_risks(folder: str) -> list[str]:
                     f"the repository's git configuration {path} sets {shown} (it can run programs)"
                 )
     return reasons
+
+
+def project_risks(program: str, folder: str, home: str) -> list[str]:
+    """Why ``program`` run in ``folder`` may do what its words do not say: the repository's
+    configuration files it reads there and above (git: its repository's configuration)."""
+    if program == "git":
+        return repository_risks(folder)
+    from ...shell.analyze import PROJECT_CONFIG_FILES
+
+    names = PROJECT_CONFIG_FILES.get(program, ())
+    home = os.path.normpath(home) if home else ""
+    found: list[str] = []
+    current = os.path.normpath(folder)
+    for _ in range(128):
+        if current in (home, "/"):
+            break
+        for name in names:
+            path = os.path.join(current, name)
+            if os.path.lexists(path) and not _harmless(name, path):
+                found.append(path)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return [
+        f"{program} reads {path} (a repository's configuration can send its lookups and the credentials "
+        "configured for them elsewhere, or run the repository's code)"
+        for path in found[:3]
+    ]
+
+
+_CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}")
+
+
+def _harmless(name: str, path: str) -> bool:
+    """A ``rust-toolchain`` file that only names a channel (rustup installs the official toolchain);
+    one with a ``path`` (a toolchain folder the repository chooses, whose binaries run) is not."""
+    if not name.startswith("rust-toolchain"):
+        return False
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(65_536).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if name == "rust-toolchain" and _CHANNEL.fullmatch(text.strip()):
+        return True  # the legacy format: a channel name alone
+    import tomllib
+
+    try:
+        table = tomllib.loads(text).get("toolchain")
+    except tomllib.TOMLDecodeError:
+        return False
+    return isinstance(table, dict) and "path" not in table
