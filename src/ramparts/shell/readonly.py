@@ -138,9 +138,10 @@ _DOCKER = _spec(
 )
 _NO_EXT = "--ext-diff --textconv --output"
 _GIT = _spec(
-    # -C/--git-dir/--work-tree point git at another repository, whose config can run programs
-    deny="-C --git-dir --work-tree -c --config-env --exec-path",
-    values="--namespace",
+    # -C/--git-dir/--work-tree point git at another repository, whose config can run programs;
+    # `-c KEY=VALUE` is opaque to the analysis unless the key only changes how git shows things
+    deny="-C --git-dir --work-tree --config-env --exec-path",
+    values="--namespace -c",
     sub={
         **_subs(
             "status shortlog describe rev-parse ls-files ls-tree show-ref merge-base name-rev rev-list "
@@ -176,9 +177,10 @@ _GIT = _spec(
             listing="-l --list --contains --no-contains --points-at --merged --no-merged -n",
             max_positional=0,
         ),
-        # the type, size or existence of an object; never its content (`-p`, `--batch`)
+        # the type, size or existence of an object; its content (`-p`) only once the hook has run it
+        # and scanned what it prints (the analysis keeps it opaque until then); never `--batch`
         "cat-file": _spec(
-            need="-t -s -e", deny="-p --batch --batch-command --textconv --filters", max_positional=1
+            need="-t -s -e -p", deny="--batch --batch-command --textconv --filters", max_positional=1
         ),
         "remote": _spec(sub={"": ANY, "show": ANY, "get-url": ANY}),
         "stash": _spec(sub={"list": _spec(deny=_NO_EXT), "show": _spec(deny=_NO_EXT)}),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...detect.redact import Redactor
 from ...errors import HookInputError
-from ...model import AccessMode, Event, EventKind, FileAccess, Subject, ToolCall
+from ...model import AccessMode, Event, EventKind, FileAccess, Printed, Subject, ToolCall
 
 if TYPE_CHECKING:
     from ...shell.analyze import FileWord
@@ -164,7 +164,13 @@ def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> 
         opaque = (*analysis.opaque, *unresolved)
         if name != "Bash":
             opaque = ("PowerShell is not analysed yet", *opaque)
-        return ToolCall(name, tool_input, analysis.commands, accesses, opaque, analysis.hosts, analysis.code)
+        prints = tuple(
+            Printed(p.args, p.flags, os.path.normpath(os.path.join(cwd, _home(p.folder, home))), p.reason)
+            for p in analysis.prints
+        )
+        return ToolCall(
+            name, tool_input, analysis.commands, accesses, opaque, analysis.hosts, analysis.code, prints
+        )
     field = _PATH_FIELDS.get(name)
     if field is not None:
         raw = tool_input.get(field)
@@ -190,6 +196,10 @@ def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> 
             ),
         )
     return ToolCall(name, tool_input)
+
+
+def _home(word: str, home: str) -> str:
+    return home + word[1:] if word == "~" or word.startswith("~/") else word
 
 
 def resolve_words(
