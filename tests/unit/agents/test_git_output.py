@@ -16,6 +16,7 @@ from ramparts.explain import explain_input
 from ramparts.model import Content, Event, Printed, SessionState
 from ramparts.policy.load import load_policy
 from ramparts.shell import analyze
+from ramparts.testing.shell_oracle import CANARY, Sandbox, available, compare
 
 BASELINE = load_policy("profile:baseline")
 AWS_ID = "AKIAQ3EGXJ5TZRPLW4NB"
@@ -319,3 +320,33 @@ def test_header_names_are_read_as_git_writes_them() -> None:
         "merged.pem",
         "sub/.npmrc",
     ]
+
+
+# -- against bash: the oracle's sandboxed project, whose history holds a tracked protected file ------------
+
+WHY = available()
+
+
+@pytest.mark.skipif(bool(WHY), reason=f"the oracle cannot run here: {WHY}")
+def test_the_oracle_agrees_with_the_scanned_history_decisions() -> None:
+    """``git log -p`` in the oracle's project shows the old content of ``deploy.key`` (bash prints its
+    canary): the scanned decision denies, naming the file. What the scan allows, bash runs without
+    printing any canary and without doing anything the analysis did not name."""
+    from ramparts.agents.claude_code.normalize import tool_call
+
+    with Sandbox() as box:
+        decision = explain_input(BASELINE, "Bash", {"command": "git log -p"}, box.project)
+        assert decision.verdict == "deny" and "deploy.key" in decision.reason
+        assert f"{CANARY}TRACKEDKEYOLD" in box.observe("git log -p").output
+        for command in (
+            "git log -p -- README.md src",
+            "git show HEAD -- notes.txt",
+            "git blame -L 1,2 notes.txt",
+        ):
+            assert explain_input(BASELINE, "Bash", {"command": command}, box.project).verdict == "allow", (
+                command
+            )
+            call = tool_call("Bash", {"command": command}, cwd=box.project, home=box.home)
+            observed = box.observe(command)
+            assert observed.status == 0 and CANARY not in observed.output, command
+            assert compare(call, observed, str(box.root)) == [], command
