@@ -69,7 +69,11 @@ _EXTRA: dict[str, tuple[str, ...]] = {
 }
 """Options appended after the agent's own (the last spelling wins): plain diffs with known prefixes,
 and blame's porcelain form, which names the file every line comes from."""
-_ENV_DROP = ("GIT_EXTERNAL_DIFF", "GIT_PAGER", "PAGER", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS")
+_ENV_DROP = (
+    "GIT_EXTERNAL_DIFF", "GIT_DIFF_OPTS", "GIT_PAGER", "PAGER", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS",
+    "GIT_EDITOR", "GIT_SEQUENCE_EDITOR", "GIT_PROXY_COMMAND", "GIT_EXEC_PATH", "SSH_ASKPASS",
+)  # fmt: skip
+"""Variables of the hook's environment that name a program git may run (or where its helpers live)."""
 _PROGRAM_KEYS = re.compile(
     r"^(diff\.external|diff\..+\.(textconv|command)|filter\..+\.(clean|smudge|process)|diff\.submodule)$"
 )
@@ -91,7 +95,7 @@ class Outcome:
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _ENV_DROP}
+    env = {k: v for k, v in os.environ.items() if k not in _ENV_DROP and not k.startswith("GIT_TRACE")}
     env.update(
         GIT_OPTIONAL_LOCKS="0",
         GIT_CONFIG_NOSYSTEM="1",
@@ -122,6 +126,20 @@ def run_git(
         )
     except OSError as exc:
         return None, b"", b"", f"git could not be started ({exc.strerror or type(exc).__name__})"
+    if os.name != "posix":  # pragma: no cover - Windows: pipes cannot be selected; bounded by time only
+        try:
+            raw_out, raw_err = proc.communicate(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            return (
+                None,
+                b"",
+                b"",
+                f"git took longer than {seconds:.1f} s, the share of the hook's deadline it may use",
+            )
+        if len(raw_out) + len(raw_err) > limit:
+            return None, b"", b"", f"git prints more than {limit} bytes (dlp.max_scan_bytes)"
+        return proc.returncode, raw_out, raw_err, ""
     out, err = bytearray(), bytearray()
     deadline = time.monotonic() + seconds
     problem = ""
@@ -164,8 +182,11 @@ def run_git(
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     import signal
 
+    killpg = getattr(os, "killpg", None)
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
+        if killpg is None:  # pragma: no cover - Windows
+            raise OSError
+        killpg(proc.pid, signal.SIGKILL)  # git's own children (a pack helper) go with it
     except OSError:
         proc.kill()
     proc.wait()
