@@ -229,12 +229,13 @@ def _decide_tool(
 
 def still_opaque(call: ToolCall, event: Event) -> tuple[str, ...]:
     """The call's opaque reasons, less those of printing commands whose output the adapter ran and
-    scanned (a ``Content`` of source ``output`` for each: its findings or error then decide). A reason
+    scanned (a ``Content`` of source ``output`` for each, without an error: its findings then decide;
+    one that could not be scanned keeps its reason, so ``shell.opaque`` still decides it). A reason
     is cleared only when every command standing for it was scanned (``cd a; cd b; git log -p`` runs it
     in each folder)."""
     if not call.prints:
         return call.opaque
-    scanned = {c.name for c in event.content if c.source == "output"}
+    scanned = {c.name for c in event.content if c.source == "output" and not c.error}
     pending: dict[str, bool] = {}
     for printed in call.prints:
         pending[printed.reason] = pending.get(printed.reason, True) and printed.key in scanned

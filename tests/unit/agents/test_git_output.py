@@ -350,3 +350,15 @@ def test_the_oracle_agrees_with_the_scanned_history_decisions() -> None:
             observed = box.observe(command)
             assert observed.status == 0 and CANARY not in observed.output, command
             assert compare(call, observed, str(box.root)) == [], command
+
+
+def test_the_read_only_profile_scans_before_it_denies(repo: Path) -> None:
+    """readonly denies what it cannot analyse: a printing git command is scanned first, allowed when
+    clean, denied when its output cannot be scanned, and denied without a scan when something else
+    in the call is denied anyway."""
+    readonly = load_policy("profile:readonly")
+    assert explain_input(readonly, "Bash", {"command": "git show HEAD"}, str(repo)).verdict == "allow"
+    failed = explain_input(readonly, "Bash", {"command": "git show abc1234"}, str(repo))
+    assert failed.verdict == "deny" and "did not scan" in failed.reason
+    both = explain_input(readonly, "Bash", {"command": "git show HEAD; touch x"}, str(repo))
+    assert both.verdict == "deny" and not any("scanned output" in step for step in both.trace)

@@ -35,7 +35,9 @@ def decide_event(
         event = event._replace(content=outbound)
     decision = engine.decide(policy, event, state)
     scanned: tuple[Content, ...] = ()
-    if decision.verdict != "deny":  # a deny stays a deny whatever the content
+    if decision.verdict != "deny" or _only_unscanned(
+        policy, event, state
+    ):  # else a deny whatever the content
         scanned = scan_event(policy, event, payload, key=key, cache_dir=cache_dir)
         if event.kind == "pre_tool_use" and event.tool is not None and event.tool.prints:
             printed, named = scan_printed(policy, event.tool, key=key, cache_dir=cache_dir)
@@ -47,6 +49,17 @@ def decide_event(
     if any(c.findings for c in outbound):
         decision = outbound_reasons(decision)
     return Outcome(decision, (*outbound, *scanned), outbound, sinks)
+
+
+def _only_unscanned(policy: Any, event: Event, state: SessionState) -> bool:
+    """Would the call still be denied if every printing git command's output were scanned and clean?
+    If not, the deny is only ``shell.opaque`` (the read-only profile denies what it cannot analyse)
+    standing for output not scanned yet: scan, then decide on what was found. Scanning only ever adds
+    findings and reads, so a call denied with clean output is denied whatever the output holds."""
+    if event.kind != "pre_tool_use" or event.tool is None or not event.tool.prints:
+        return False
+    clean = tuple(Content("output", printed.key) for printed in event.tool.prints)
+    return engine.decide(policy, event._replace(content=(*event.content, *clean)), state).verdict != "deny"
 
 
 def scan_outbound(
