@@ -1310,10 +1310,12 @@ GIT_SCANNED = frozenset(
 _GIT_UNSCANNABLE = (
     "--output", "--ext-diff", "--textconv", "--binary", "--show-signature", "--line-prefix",
     "--filters", "--batch", "--stdin", "--contents", "--open-files-in-pager", "--exec",
-    "--follow-symlinks", "--path", "--no-index",
+    "--follow-symlinks", "--path", "--no-index", "--no-prefix", "--src-prefix", "--dst-prefix",
+    "--default-prefix", "--incremental",
 )  # fmt: skip
 """Options (and their unique prefixes) that run a program, read stdin or another file, write a file,
-or print what a scan cannot read (base85 binary patches): such a command keeps asking."""
+print what a scan cannot read (base85 binary patches), or undo the prefixes the diff headers are read
+by: such a command keeps asking."""
 
 
 def git_output_scannable(sub: str, args: list[str]) -> bool:

@@ -77,6 +77,7 @@ def verdict(project: Path, command: str) -> tuple[str, str]:
         "git show HEAD",
         "git show HEAD:README.md",
         "git diff HEAD~1 -- notes.txt",
+        "git diff HEAD~1 notes.txt",
         "git diff --cached",
         "git blame -L 1,3 notes.txt",
         "git annotate notes.txt",
@@ -240,6 +241,8 @@ def test_env_in_the_hook_moving_the_repository_asks(repo: Path, monkeypatch: pyt
         "git diff HEAD -o out.txt",
         "git log -p --stdin",
         "git log -p --binary",
+        "git log -p --no-prefix",
+        "git diff --src-prefix=x/ HEAD",
         "git diff --submodule=diff HEAD",
         "git blame --contents notes.txt README.md",
         "git cat-file --filters HEAD:README.md",
@@ -287,19 +290,23 @@ def test_every_folder_a_cd_may_reach_must_be_scanned(tmp_path: Path) -> None:
     assert decide(BASELINE, both, SessionState("s")).verdict == "allow"
 
 
-def test_the_run_is_hardened_and_our_output_options_come_last() -> None:
-    argv = command_argv(
-        Printed(("log", "-p", "--no-prefix", "--", "a b"), ("--literal-pathspecs",), "/r", "x")
-    )
+def test_the_run_is_hardened_and_our_output_options_come_before_the_agents_words() -> None:
+    argv = command_argv(Printed(("log", "-p", "--", "a b"), ("--literal-pathspecs",), "/r", "x"))
     assert argv[:2] == ["git", "--no-pager"]
     assert (
         "core.fsmonitor=false" in argv
         and "protocol.allow=never" in argv
         and "log.showSignature=false" in argv
     )
-    cut = argv.index("--")
-    assert argv.index("--no-prefix") < argv.index("--src-prefix=a/") < cut
-    assert argv[cut:] == ["--", "a b"] and "--no-ext-diff" in argv and "--no-textconv" in argv
+    assert (
+        argv.index("--literal-pathspecs")
+        < argv.index("log")
+        < argv.index("--src-prefix=a/")
+        < argv.index("-p")
+    )
+    assert argv[-2:] == ["--", "a b"] and "--no-ext-diff" in argv and "--no-textconv" in argv
+    stash = command_argv(Printed(("stash", "show", "-p"), (), "/r", "x"))
+    assert stash.index("show") < stash.index("--no-ext-diff") < stash.index("-p")
 
 
 def test_header_names_are_read_as_git_writes_them() -> None:

@@ -53,7 +53,7 @@ HARDENING = (
 )
 """Global options of the hook's own run: no program a config names, no transport, no pager."""
 _DIFF_OPTIONS = ("--no-ext-diff", "--no-textconv", "--no-color", "--src-prefix=a/", "--dst-prefix=b/")
-_EXTRA: dict[str, tuple[str, ...]] = {
+_EXTRA: dict[str, tuple[str, ...]] = {  # before the agent's words, which may not undo them
     "log": _DIFF_OPTIONS,
     "whatchanged": _DIFF_OPTIONS,
     "reflog": _DIFF_OPTIONS,
@@ -67,8 +67,8 @@ _EXTRA: dict[str, tuple[str, ...]] = {
     "annotate": ("--no-textconv", "--porcelain"),
     "cat-file": (),
 }
-"""Options appended after the agent's own (the last spelling wins): plain diffs with known prefixes,
-and blame's porcelain form, which names the file every line comes from."""
+"""Options put before the agent's own: plain diffs with known prefixes, and blame's porcelain form,
+which names the file every line comes from."""
 _ENV_DROP = (
     "GIT_EXTERNAL_DIFF", "GIT_DIFF_OPTS", "GIT_PAGER", "PAGER", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS",
     "GIT_EDITOR", "GIT_SEQUENCE_EDITOR", "GIT_PROXY_COMMAND", "GIT_EXEC_PATH", "SSH_ASKPASS",
@@ -317,18 +317,17 @@ def _reads_work_tree(sub: str, words: tuple[str, ...]) -> bool:
 
 
 def command_argv(printed: Printed) -> list[str]:
-    """The agent's git command with the hardening: ours first, theirs, then our output options."""
+    """The agent's git command with the hardening: our global options, the subcommand, our output
+    options, then the agent's words (git refuses options after a path: ``git diff file.txt --x``).
+    The analysis keeps away the agent's options that would undo ours (``--no-prefix``, ``--ext-diff``)."""
     args = list(printed.args)
-    sub = args[0]
-    extra = list(_EXTRA.get(sub, ()))
-    if sub in ("blame", "annotate") and any(w in ("--incremental", "--line-porcelain") for w in args):
+    head, rest = args[:1], args[1:]
+    if head == ["stash"] and rest[:1] == ["show"]:
+        head, rest = ["stash", "show"], rest[1:]
+    extra = list(_EXTRA.get(head[0], ()))
+    if head[0] in ("blame", "annotate") and any(w in ("--incremental", "--line-porcelain") for w in rest):
         extra = [w for w in extra if w != "--porcelain"]
-    if "--" in args:
-        cut = args.index("--")
-        args = [*args[:cut], *extra, *args[cut:]]
-    else:
-        args = [*args, *extra]
-    return ["git", *HARDENING, *printed.flags, *args]
+    return ["git", *HARDENING, *printed.flags, *head, *extra, *rest]
 
 
 def scan_printed(
