@@ -89,7 +89,7 @@ VALUE_OPTIONS: dict[str, frozenset[str]] = {
     "unzip": frozenset({"-d", "-P"}),
 }
 VALUE_OPTIONS["egrep"] = VALUE_OPTIONS["fgrep"] = VALUE_OPTIONS["grep"]
-VALUE_OPTIONS["gawk"] = VALUE_OPTIONS["mawk"] = VALUE_OPTIONS["awk"]
+VALUE_OPTIONS["gawk"] = VALUE_OPTIONS["mawk"] = VALUE_OPTIONS["nawk"] = VALUE_OPTIONS["awk"]
 # Long options known to take no value, per reader whose first positional is a pattern: any other long
 # option without `=` may take the next word, so the word taken for the pattern may be a file.
 BOOLEAN_OPTIONS: dict[str, frozenset[str]] = {
@@ -216,6 +216,7 @@ READERS: dict[str, int] = {
     "awk": 1,
     "gawk": 1,
     "mawk": 1,
+    "nawk": 1,
     "sed": 1,
     "jq": 1,
     "yq": 1,
@@ -312,7 +313,7 @@ COMPRESSORS = frozenset(
     {"gzip", "gunzip", "bzip2", "bunzip2", "xz", "unxz", "lzma", "unlzma", "zstd", "unzstd", "lz4"}
 )
 _TO_STDOUT = frozenset({"-c", "--stdout", "--to-stdout", "-l", "--list", "-t", "--test"})
-PATTERN_FILE_READERS = frozenset({"grep", "egrep", "fgrep", "rg", "sed", "awk", "gawk", "mawk", "jq"})
+PATTERN_FILE_READERS = frozenset({"grep", "egrep", "fgrep", "rg", "sed", "awk", "gawk", "mawk", "nawk", "jq"})
 GIT_TRACKED = "git-tracked"
 """``via`` of a recursive read that only reaches tracked files git finds changed (``git diff`` with no
 path: the working tree against the index); the adapter asks git for those names rather than listing
@@ -1515,7 +1516,8 @@ URL_TEXT_ONLY = frozenset(
     {
         # they print, compare or search their words, or open them as local paths: a URL is text to them
         *("echo", "printf", "test", "[", "true", "false", "expr", "basename", "dirname", "realpath"),
-        *("grep", "egrep", "fgrep", "rg", "ag", "ack", "sed", "awk", "gawk", "mawk", "jq", "yq", "tr"),
+        *("grep", "egrep", "fgrep", "rg", "ag", "ack", "sed", "awk", "gawk", "mawk", "nawk", "jq", "yq"),
+        "tr",
         *("cat", "tac", "head", "tail", "wc", "ls", "stat", "file", "cut", "sort", "uniq", "nl", "diff"),
         *("readlink", "printenv", "seq", "sha256sum", "md5sum", "column", "xxd", "od", "base64"),
     }

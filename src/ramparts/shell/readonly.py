@@ -280,6 +280,9 @@ TABLE: dict[str, Spec] = {
     "awk": _spec(deny="-f --file -i --include -l --load -E --exec -W"),
     "gawk": _spec(deny="-f --file -i --include -l --load -E --exec -W"),
     "mawk": _spec(deny="-f -W"),
+    # nawk is whichever awk the system links there (mawk on Debian, the one true awk on BSD): every
+    # option any of them reads a program from, loads or runs with is out
+    "nawk": _spec(deny="-f --file -i --include -l --load -E --exec -W --safe"),
     "yq": _spec(deny="-i --inplace -s --split-exp", forbid="*env*"),  # `yq -n env` prints the environment
     "mktemp": _spec(need="-u --dry-run", need_letters="u"),  # -u: print a fresh name, make nothing
     "xxd": _spec(max_positional=1, values="-c -cols -g -groupsize -l -len -o -offset -s -seek -n -name"),
@@ -515,6 +518,8 @@ def is_read_only(argv: tuple[str, ...], program: str = "") -> bool:
         return False  # gcloud's help pages open a pager and reach the network
     if argv[0] in _PACKAGE_CLIENTS and any(_elsewhere(word, argv[0]) for word in args):
         return False  # `npm view x --registry=http://any-host/`: a lookup sent where the agent chose
+    if argv[0] == "ip":  # iproute2 reads `-br`…`-brief` as -brief; `-b` alone (and -ba…) is -batch FILE
+        args = tuple("--brief" if w in ("-br", "-bri", "-brie", "-brief") else w for w in args)
     if argv[0] == "tar" and args and args[0].isalpha():
         args = ("-" + args[0], *args[1:])  # `tar tzf A`: the old-style key is the first word's letters
     if args in _VERSION_ONLY or (len(args) == 2 and args[1] == "--help" and not args[0].startswith("-")):

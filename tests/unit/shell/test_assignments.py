@@ -115,3 +115,30 @@ def test_a_protected_read_is_denied_whatever_the_assignment(tmp_path: Path) -> N
     (tmp_path / ".env").write_text("K=v\n")
     assert verdict(tmp_path, "FOO=1 cat .env") == "deny"
     assert verdict(tmp_path, "env -i FOO=1 cat .env") == "deny"
+
+
+# -- two more read-only forms from the benign set -------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["nawk '{print $1}' README.md", "ip -br addr", "ip -brief link"])
+def test_nawk_and_ip_brief_are_read_only(tmp_path: Path, command: str) -> None:
+    (tmp_path / "README.md").write_text("# r\n")
+    assert verdict(tmp_path, command) == "allow", command
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "nawk -f prog.awk README.md",
+        "nawk 'BEGIN{system(\"id\")}'",
+        "nawk 'BEGIN{print ENVIRON[\"TOKEN\"]}'",
+        "nawk '{print > \"out\"}' README.md",
+        "nawk -W exec /dev/stdin",
+        "ip -b cmds.txt",
+        "ip -ba cmds.txt",
+        "ip -br addr add 10.0.0.1/24 dev eth0",
+    ],
+)
+def test_their_other_forms_are_not(tmp_path: Path, command: str) -> None:
+    (tmp_path / "README.md").write_text("# r\n")
+    assert verdict(tmp_path, command) != "allow", command
