@@ -318,6 +318,10 @@ GIT_TRACKED = "git-tracked"
 """``via`` of a recursive read that only reaches tracked files git finds changed (``git diff`` with no
 path: the working tree against the index); the adapter asks git for those names rather than listing
 the folder, so an untracked ``.env`` beside them does not count, nor a tracked one left unchanged."""
+GIT_ELSEWHERE = "git-elsewhere"
+"""``via`` of the folder ``git -C DIR`` runs in: not a read, but the adapter must show DIR is in the same
+repository as the folder the command starts in (same config), or the command is opaque."""
+GIT_ELSEWHERE_REASON = "git -C/--git-dir/--work-tree works in a repository whose config can run programs"
 GIT_GLOBAL_VALUE_OPTIONS = frozenset(
     {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--attr-source", "--config-env"}
 )
@@ -1203,8 +1207,8 @@ def _git_config_problem(value: str, read_only: bool) -> str:
 def _git_argv(argv: list[str], acc: _Acc) -> list[str]:
     """Drop git's global options (so rules see ``git push``), note what the subcommand reads or writes.
 
-    ``-C DIR`` is opaque (DIR's repository has its own config), but its relative paths are still taken
-    below DIR. ``-c KEY=VALUE`` is opaque unless the key only changes how git shows things
+    ``-C DIR`` moves its relative paths below DIR, and DIR must be a folder of the same repository
+    (the adapter checks: GIT_ELSEWHERE), since another repository's config runs programs. ``-c KEY=VALUE`` is opaque unless the key only changes how git shows things
     (GIT_SAFE_CONFIG)."""
     files, opaque = acc.files, acc.opaque
     first_file = len(files)
@@ -1219,18 +1223,17 @@ def _git_argv(argv: list[str], acc: _Acc) -> list[str]:
         if word == "-c":
             configs.append(value)
         elif word == "-C":
-            # that repository's config runs programs (core.fsmonitor, gpg.program); its paths are
-            # below DIR all the same, so rules that deny see them there
+            # another repository's config runs programs (core.fsmonitor, gpg.program): the adapter
+            # lets it through only for a folder of the same repository (GIT_ELSEWHERE); its paths
+            # are below DIR, so rules that deny see them there
             folder = value if value.startswith(("/", "~")) or not value else _join(folder, value)
             folder = folder or "."
-            opaque.append("git -C/--git-dir/--work-tree works in a repository whose config can run programs")
-            other = True
         elif word == "--exec-path" or word.startswith(("--exec-path=", "--config-env")):
             opaque.append("git -c/--exec-path can make git run other programs")
             other = True
         elif word in ("--git-dir", "--work-tree") or word.startswith(("--git-dir=", "--work-tree=")):
             # that repository's config (core.fsmonitor, diff.external, a pager) runs programs
-            opaque.append("git -C/--git-dir/--work-tree works in a repository whose config can run programs")
+            opaque.append(GIT_ELSEWHERE_REASON)
             other = True
         elif word in GIT_PRINT_FLAGS:
             kept.append(word)
@@ -1289,6 +1292,7 @@ def _git_argv(argv: list[str], acc: _Acc) -> list[str]:
             f if (rest := _relative_part(f.word)) is None else f._replace(word=_join(folder, rest))
             for f in files[first_file:]
         ]
+        files.append(FileWord(folder, "read", GIT_ELSEWHERE))
     why = _git_prints_history(sub, args)
     if why:
         if not other and git_output_scannable(sub, args):

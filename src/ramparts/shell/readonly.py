@@ -138,10 +138,11 @@ _DOCKER = _spec(
 )
 _NO_EXT = "--ext-diff --textconv --output"
 _GIT = _spec(
-    # -C/--git-dir/--work-tree point git at another repository, whose config can run programs;
-    # `-c KEY=VALUE` is opaque to the analysis unless the key only changes how git shows things
-    deny="-C --git-dir --work-tree --config-env --exec-path",
-    values="--namespace -c",
+    # --git-dir/--work-tree point git at another repository, whose config can run programs; `-C DIR`
+    # is opaque unless DIR is in the same repository (the adapter checks), and `-c KEY=VALUE` unless
+    # the key only changes how git shows things
+    deny="--git-dir --work-tree --config-env --exec-path",
+    values="--namespace -c -C",
     sub={
         **_subs(
             "status shortlog describe rev-parse ls-files ls-tree show-ref merge-base name-rev rev-list "

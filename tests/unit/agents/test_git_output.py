@@ -248,8 +248,8 @@ def test_env_in_the_hook_moving_the_repository_asks(repo: Path, monkeypatch: pyt
         "git cat-file --filters HEAD:README.md",
         "git cat-file --batch",
         "git reflog expire -p",
-        "git -C sub log -p",
         "git --git-dir=.git log -p",
+        "git --work-tree=. log -p",
         "git -c diff.external=x log -p",
         "git archive HEAD",
         "git format-patch --stdout -1",
@@ -369,3 +369,42 @@ def test_the_read_only_profile_scans_before_it_denies(repo: Path) -> None:
     assert failed.verdict == "deny" and "did not scan" in failed.reason
     both = explain_input(readonly, "Bash", {"command": "git show HEAD; touch x"}, str(repo))
     assert both.verdict == "deny" and not any("scanned output" in step for step in both.trace)
+
+
+# -- git -C DIR: allowed only within the same repository ---------------------------------------------------
+
+
+def test_git_dash_c_within_the_same_repository_is_allowed(repo: Path) -> None:
+    (repo / "src").mkdir()
+    for command in (
+        f"git -C {repo} status",
+        "git -C src log --oneline",
+        f"git -C {repo} show HEAD -- notes.txt",
+    ):
+        assert verdict(repo, command)[0] == "allow", command
+    assert verdict(repo / "src", f"git -C {repo} status")[0] == "allow"
+
+
+def test_git_dash_c_into_another_repository_asks(repo: Path, tmp_path: Path) -> None:
+    """A nested or vendored clone, a submodule (its .git file points at its own git directory), a
+    folder outside any repository or missing: each has (or may get) a config of its own."""
+    nested = repo / "vendor" / "fixture"
+    nested.mkdir(parents=True)
+    git(nested, "init", "-q")
+    sub = repo / "sub"
+    sub.mkdir()
+    (sub / ".git").write_text(f"gitdir: {repo / '.git' / 'modules' / 'sub'}\n")
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for target in (nested, sub, bare, elsewhere, tmp_path / "missing", Path("vendor/fixture")):
+        result, reason = verdict(repo, f"git -C {target} status")
+        assert result == "ask" and "config can run programs" in reason, target
+
+
+def test_git_dash_c_asks_when_the_hook_environment_moves_git(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(repo.parent))
+    assert verdict(repo, f"git -C {repo} status")[0] == "ask"

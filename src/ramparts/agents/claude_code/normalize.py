@@ -206,11 +206,16 @@ def resolve_words(
     words: tuple[FileWord, ...], *, cwd: str, home: str
 ) -> tuple[tuple[FileAccess, ...], tuple[str, ...]]:
     """Resolve file words to accesses; also say which words could not be resolved completely."""
-    from ...shell.analyze import GIT_TRACKED  # loaded already: the words come from the analysis
+    from ...shell.analyze import GIT_ELSEWHERE, GIT_ELSEWHERE_REASON, GIT_TRACKED  # loaded already
 
     out: dict[tuple[str, str], FileAccess] = {}
     unresolved: list[str] = []
     for word in words:
+        if word.via == GIT_ELSEWHERE:  # `git -C DIR`: not a read; DIR must share the repository
+            folder = os.path.normpath(os.path.join(cwd, _home(word.word, home)))
+            if not same_repository(folder, cwd):
+                unresolved.append(GIT_ELSEWHERE_REASON)
+            continue
         try:
             paths, complete = _resolve(word.word, cwd=cwd, home=home, expand_globs=True)
         except _Unknowable as exc:
@@ -226,6 +231,50 @@ def resolve_words(
                     below = tracked(path) if word.via == GIT_TRACKED else listing(path)
                 out[key] = FileAccess(path, word.mode, word.via, word.recursive, below)
     return tuple(out.values()), tuple(unresolved)
+
+
+_GIT_LOCATION = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_CEILING_DIRECTORIES", "GIT_CONFIG")
+
+
+def git_dir_of(folder: str) -> str | None:
+    """The repository git finds from ``folder`` (its git directory, symlinks resolved), read from the
+    files the way git's discovery walks up: a ``.git`` folder, a ``.git`` file (``gitdir: …``, a
+    worktree or submodule, which has its own config), or a bare repository; None when there is none
+    or it cannot be read."""
+    current = os.path.realpath(folder)
+    if not os.path.isdir(current):
+        return None
+    for _ in range(256):
+        dot_git = os.path.join(current, ".git")
+        try:
+            if os.path.isdir(dot_git):
+                return dot_git
+            if os.path.isfile(dot_git):
+                with open(dot_git, encoding="utf-8") as handle:
+                    pointer = handle.read(4096).strip()
+                if not pointer.startswith("gitdir:"):
+                    return None
+                return os.path.realpath(os.path.join(current, pointer[7:].strip()))
+            if all(os.path.exists(os.path.join(current, n)) for n in ("HEAD", "objects", "refs")):
+                return current  # a bare repository (git takes it as one)
+        except (OSError, UnicodeDecodeError):
+            return None
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+    return None
+
+
+def same_repository(folder: str, cwd: str) -> bool:
+    """Does ``git -C folder`` work in the repository a plain ``git`` in ``cwd`` would (so with the same
+    config, which the agent runs git with anyway)? Not when the hook's environment moves git's
+    repository or its discovery, when either has none, or when they differ (a nested clone, a
+    submodule, a vendored repository: each has a config of its own)."""
+    if any(name in os.environ for name in _GIT_LOCATION):
+        return False
+    here = git_dir_of(cwd)
+    return here is not None and git_dir_of(folder) == here
 
 
 def tracked(folder: str, limit: int = MAX_LISTING) -> tuple[str, ...] | None:
