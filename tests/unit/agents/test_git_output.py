@@ -408,3 +408,21 @@ def test_git_dash_c_asks_when_the_hook_environment_moves_git(
 ) -> None:
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(repo.parent))
     assert verdict(repo, f"git -C {repo} status")[0] == "ask"
+
+
+def test_a_partial_clone_is_not_fetched_from(repo: Path, tmp_path: Path) -> None:
+    """Objects a partial clone lacks would be fetched from its promisor remote (a transport, and
+    core.sshCommand for ssh): the hook's run fetches nothing, and the command asks."""
+    git(repo, "config", "uploadpack.allowFilter", "true")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--no-local", "--filter=blob:none", f"file://{repo}", str(clone))
+
+    def missing() -> int:
+        listed = git(clone, "rev-list", "--objects", "--missing=print", "--all")
+        return sum(1 for line in listed.splitlines() if line.startswith("?"))
+
+    before = missing()
+    assert before > 0
+    result, reason = verdict(clone, "git show HEAD~2 -- creds.txt")
+    assert result == "ask" and "could not be scanned" in reason
+    assert missing() == before
