@@ -322,6 +322,9 @@ GIT_ELSEWHERE = "git-elsewhere"
 """``via`` of the folder ``git -C DIR`` runs in: not a read, but the adapter must show DIR is in the same
 repository as the folder the command starts in (same config), or the command is opaque."""
 GIT_ELSEWHERE_REASON = "git -C/--git-dir/--work-tree works in a repository whose config can run programs"
+GIT_HERE = "git-here"
+"""``via`` of the folder a git command runs in without ``-C`` (``.``, moved by ``cd``/``env -C``): the
+adapter lets it run in another existing folder only when that folder is in the same repository."""
 GIT_GLOBAL_VALUE_OPTIONS = frozenset(
     {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--attr-source", "--config-env"}
 )
@@ -1293,6 +1296,8 @@ def _git_argv(argv: list[str], acc: _Acc) -> list[str]:
             for f in files[first_file:]
         ]
         files.append(FileWord(folder, "read", GIT_ELSEWHERE))
+    else:  # where it runs: a `cd DIR`/`env -C DIR` moves this word there, and DIR's repository counts
+        files.append(FileWord(".", "read", GIT_HERE))
     why = _git_prints_history(sub, args)
     if why:
         if not other and git_output_scannable(sub, args):

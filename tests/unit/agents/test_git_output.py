@@ -426,3 +426,18 @@ def test_a_partial_clone_is_not_fetched_from(repo: Path, tmp_path: Path) -> None
     result, reason = verdict(clone, "git show HEAD~2 -- creds.txt")
     assert result == "ask" and "could not be scanned" in reason
     assert missing() == before
+
+
+def test_cd_or_env_chdir_into_another_repository_asks(repo: Path, tmp_path: Path) -> None:
+    """``cd DIR && git status`` is ``git -C DIR status``: another repository's config (core.fsmonitor,
+    gpg.program) runs programs, so only a folder of the same repository, or a missing one (cd fails),
+    lets git through."""
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q")
+    (repo / "src").mkdir()
+    for command in (f"cd {other} && git status", f"env -C {other} git log --oneline", "cd .. && git status"):
+        result, reason = verdict(repo, command)
+        assert result == "ask" and "outside this repository" in reason, command
+    for command in ("cd src && git status", f"cd {repo} && git log --oneline", "cd missing; git status"):
+        assert verdict(repo, command)[0] == "allow", command

@@ -206,11 +206,18 @@ def resolve_words(
     words: tuple[FileWord, ...], *, cwd: str, home: str
 ) -> tuple[tuple[FileAccess, ...], tuple[str, ...]]:
     """Resolve file words to accesses; also say which words could not be resolved completely."""
-    from ...shell.analyze import GIT_ELSEWHERE, GIT_ELSEWHERE_REASON, GIT_TRACKED  # loaded already
+    from ...shell.analyze import GIT_ELSEWHERE, GIT_ELSEWHERE_REASON, GIT_HERE, GIT_TRACKED  # loaded
 
     out: dict[tuple[str, str], FileAccess] = {}
     unresolved: list[str] = []
     for word in words:
+        if word.via == GIT_HERE:  # `cd DIR && git …`: DIR's repository has a config of its own
+            folder = os.path.normpath(os.path.join(cwd, _home(word.word, home)))
+            if folder != cwd and os.path.isdir(folder) and git_dir_of(folder) != git_dir_of(cwd):
+                unresolved.append(
+                    f"git runs in {folder[:80]}, outside this repository (another one's config can run programs)"
+                )
+            continue
         if word.via == GIT_ELSEWHERE:  # `git -C DIR`: not a read; DIR must share the repository
             folder = os.path.normpath(os.path.join(cwd, _home(word.word, home)))
             if not same_repository(folder, cwd):
