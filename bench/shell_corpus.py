@@ -22,7 +22,10 @@ Reads ``../shared/corpora/commands/`` (or ``$RAMPARTS_CORPORA/commands``):
   command or reach the network (must be 0).
 
 Decisions are taken in an empty scratch folder, the way the hook would for a project with nothing
-in it. The last line is ``RESULT ...`` with the headline figures.
+in it. The issue-13 goal is measured a second time in a small scratch git project (:func:`git_project`:
+two commits, a tag, a branch, a stash; no secret), where the git commands that print history run
+for real: the hook runs them itself and scans what they print (in the empty folder they ask, since
+git fails there). The last line is ``RESULT ...`` with the headline figures.
 """
 
 from __future__ import annotations
@@ -119,6 +122,39 @@ def oracle_verdicts(rows: list[dict[str, Any]], refresh: str) -> dict[str, str]:
         "utf-8",
     )
     return cached
+
+
+def git_project(folder: str) -> None:
+    """A project the dippy git commands make sense in: ``file.txt`` (30 lines), ``README.md``,
+    ``app.py``, two commits on ``main``, a tag ``v1.0``, a branch ``feature`` and one stash entry."""
+    import subprocess
+
+    env = {
+        **os.environ,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@example.invalid",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@example.invalid",
+    }
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=folder, env=env, check=True, capture_output=True, timeout=30)
+
+    root = Path(folder)
+    git("init", "-q", "-b", "main")
+    (root / "file.txt").write_text("".join(f"line {n}\n" for n in range(1, 31)))
+    (root / "README.md").write_text("# project\n")
+    (root / "app.py").write_text("print('hello')\n")
+    git("add", ".")
+    git("commit", "-qm", "first")
+    git("tag", "v1.0")
+    (root / "file.txt").write_text("".join(f"line {n}\n" for n in range(1, 41)))
+    git("commit", "-qam", "second")
+    git("branch", "feature")
+    (root / "app.py").write_text("print('hello, world')\n")
+    git("stash", "-q")
 
 
 def corpora_dir() -> Path | None:
@@ -229,6 +265,19 @@ def main() -> int:
                 f"allowed {ro['allow']} ({ro['allow'] / ro_total:.1%}), ask {ro['ask']}, deny {ro['deny']}"
             )
             figures[f"benign_readonly_allowed_pct_{profile_name}"] = round(ro["allow"] / ro_total * 100, 2)
+            with tempfile.TemporaryDirectory() as other:
+                git_project(other)
+                in_repo: collections.Counter[str] = collections.Counter(
+                    explain_input(profile, "Bash", {"command": row["text"]}, other).verdict
+                    for row in read_only
+                )
+            print(
+                f"GOAL the same {len(read_only)} in a scratch git project, under {profile_name}: allowed "
+                f"{in_repo['allow']} ({in_repo['allow'] / ro_total:.1%}), ask {in_repo['ask']}, deny {in_repo['deny']}"
+            )
+            figures[f"benign_readonly_allowed_pct_{profile_name}_git_project"] = round(
+                in_repo["allow"] / ro_total * 100, 2
+            )
             local_total = sum(local.values()) or 1
             print(
                 f"dippy 'allow' that stays on this machine under {profile_name} ({local_total}; no host "

@@ -117,7 +117,7 @@ def content_hits(policy: Policy, event: Event) -> list[Hit]:
     """What the scanned content of the event means: deny a read, block a prompt, quarantine a result."""
     hits: list[Hit] = []
     for content in event.content:
-        if content.source == "file":
+        if content.source in ("file", "output"):  # output: what a git command the hook ran printed
             hits.extend(_file_hits(policy, content))
         elif content.source == "prompt":
             hits.extend(_prompt_hits(policy, content))

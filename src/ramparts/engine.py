@@ -181,8 +181,9 @@ def _decide_tool(
     shell_holds: list[
         tuple[str, str, str]
     ] = []  # (rule id, setting, reason): what keeps a command from "allow"
-    if call.opaque:
-        reason = "cannot analyse the command: " + "; ".join(call.opaque)
+    opaque = still_opaque(call, event)
+    if opaque:
+        reason = "cannot analyse the command: " + "; ".join(opaque)
         shell_holds.append((rids.SHELL_OPAQUE, policy.opaque_shell, reason))
     if call.code:
         runs = ", ".join(dict.fromkeys(f"{c.interpreter}" for c in call.code))
@@ -224,6 +225,21 @@ def _decide_tool(
         verdict = "ask"
     effects = tuple(hit.effect for hit in controls if hit.effect is not None)
     return _finish(policy, verdict, reasons, rule_ids, trace, warnings=tuple(warnings), effects=effects)
+
+
+def still_opaque(call: ToolCall, event: Event) -> tuple[str, ...]:
+    """The call's opaque reasons, less those of printing commands whose output the adapter ran and
+    scanned (a ``Content`` of source ``output`` for each, without an error: its findings then decide;
+    one that could not be scanned keeps its reason, so ``shell.opaque`` still decides it). A reason
+    is cleared only when every command standing for it was scanned (``cd a; cd b; git log -p`` runs it
+    in each folder)."""
+    if not call.prints:
+        return call.opaque
+    scanned = {c.name for c in event.content if c.source == "output" and not c.error}
+    pending: dict[str, bool] = {}
+    for printed in call.prints:
+        pending[printed.reason] = pending.get(printed.reason, True) and printed.key in scanned
+    return tuple(reason for reason in call.opaque if not pending.get(reason, False))
 
 
 def _reason(prefix: str, rule: Rule, why: str) -> str:

@@ -66,6 +66,26 @@ class FileAccess(NamedTuple):
     walk); None when it could not, and then any rule that may match below counts."""
 
 
+class Printed(NamedTuple):
+    """A command whose output shows content no file rule sees (git history, the index, blobs), which
+    the adapter may run itself, hardened and bounded, to scan what it prints."""
+
+    args: tuple[str, ...]
+    """The git subcommand and its words, as written."""
+    flags: tuple[str, ...]
+    """git's global options kept for the run (``--literal-pathspecs``)."""
+    folder: str
+    """The absolute folder it runs in."""
+    reason: str
+    """The opaque reason it stands for; scanned output (a ``Content`` of source ``output`` named
+    :attr:`key`) replaces it."""
+
+    @property
+    def key(self) -> str:
+        text = " ".join(("git", *self.args))
+        return f"{text[:200]} (in {self.folder})"
+
+
 class ToolCall(NamedTuple):
     """A normalised tool call."""
 
@@ -80,6 +100,9 @@ class ToolCall(NamedTuple):
     """Bash only: hosts the command will contact."""
     code: tuple[InlineCode, ...] = ()
     """Bash only: code run inline by an interpreter; the engine asks (or denies) for it."""
+    prints: tuple[Printed, ...] = ()
+    """Bash only: commands whose printed output the adapter may scan (their reasons are in ``opaque``
+    until it does)."""
 
 
 class Finding(NamedTuple):
@@ -102,9 +125,10 @@ class Content(NamedTuple):
     The engine never sees the text itself: only where it came from and what was found in it.
     """
 
-    source: Literal["file", "prompt", "tool_result", "tool_input"]
+    source: Literal["file", "prompt", "tool_result", "tool_input", "output"]
     name: str
-    """The file's path, ``prompt``, or the tool whose result (or input bound for a sink) it is."""
+    """The file's path, ``prompt``, the tool whose result (or input bound for a sink) it is, or for
+    ``output`` the :attr:`Printed.key` of the command whose output the adapter ran and scanned."""
     findings: tuple[Finding, ...] = ()
     truncated: bool = False
     """Only the first part was scanned (the policy's ``dlp.max_scan_bytes``)."""

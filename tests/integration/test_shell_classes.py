@@ -26,7 +26,10 @@ CLASSES: dict[str, tuple[str, str, str]] = {
     "line continuation in a comment": ("echo ok # \\\ncat .env", "deny", "sensitive:Read:.env"),
     "another directory": ("env -C secrets cat key", "deny", "sensitive:Read:secrets/**"),
     "abbreviated long option": ("grep --reg=x .env", "deny", "sensitive:Read:.env"),
-    "git history": ("git show HEAD~1", "ask", "shell.opaque"),
+    # fourth pass: the hook runs a printing git command itself (hardened) and scans what it prints
+    "git history": ("git show HEAD~1", "deny", "dlp.read_secret"),
+    "git history naming a protected path": ("git log -p", "deny", "sensitive:Read:.env"),
+    "git history by object id": ("git show old-config", "ask", "dlp.read_unscanned"),
     "content not fully scanned": ("tail -c 300 big.log", "ask", "dlp.read_partial"),
     "UTF-16 content": ("iconv -f utf-16 -t utf-8 conf.txt", "deny", "dlp.read_secret"),
     "name variant": ("cat .env_local .ENV", "deny", "sensitive:Read:"),
@@ -63,10 +66,12 @@ def setup(tmp_path: Path) -> dict[str, Path]:
         handle.write(("log line\n" * 500_000) + AWS)
     env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null", "HOME": str(tmp_path)}
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    (project / "config.txt").write_text(f"token={CANARY}\n")
+    (project / "config.txt").write_text(f"token={CANARY}\n{AWS}")
     subprocess.run([*git, "init", "-q", "-b", "main"], cwd=project, check=True, env=env)
-    subprocess.run([*git, "add", "README.md", "config.txt"], cwd=project, check=True, env=env)
+    subprocess.run([*git, "add", "-f", "README.md", "config.txt", ".env"], cwd=project, check=True, env=env)
     subprocess.run([*git, "commit", "-qm", "secret"], cwd=project, check=True, env=env)
+    subprocess.run([*git, "tag", "old-config", "HEAD:config.txt"], cwd=project, check=True, env=env)
+    subprocess.run([*git, "rm", "-q", "--cached", ".env"], cwd=project, check=True, env=env)
     (project / "config.txt").write_text("token=from-the-environment\n")
     subprocess.run([*git, "commit", "-qam", "no secret"], cwd=project, check=True, env=env)
     vendored = project / "docs" / "vendored"

@@ -89,7 +89,7 @@ VALUE_OPTIONS: dict[str, frozenset[str]] = {
     "unzip": frozenset({"-d", "-P"}),
 }
 VALUE_OPTIONS["egrep"] = VALUE_OPTIONS["fgrep"] = VALUE_OPTIONS["grep"]
-VALUE_OPTIONS["gawk"] = VALUE_OPTIONS["mawk"] = VALUE_OPTIONS["awk"]
+VALUE_OPTIONS["gawk"] = VALUE_OPTIONS["mawk"] = VALUE_OPTIONS["nawk"] = VALUE_OPTIONS["awk"]
 # Long options known to take no value, per reader whose first positional is a pattern: any other long
 # option without `=` may take the next word, so the word taken for the pattern may be a file.
 BOOLEAN_OPTIONS: dict[str, frozenset[str]] = {
@@ -216,6 +216,7 @@ READERS: dict[str, int] = {
     "awk": 1,
     "gawk": 1,
     "mawk": 1,
+    "nawk": 1,
     "sed": 1,
     "jq": 1,
     "yq": 1,
@@ -312,7 +313,7 @@ COMPRESSORS = frozenset(
     {"gzip", "gunzip", "bzip2", "bunzip2", "xz", "unxz", "lzma", "unlzma", "zstd", "unzstd", "lz4"}
 )
 _TO_STDOUT = frozenset({"-c", "--stdout", "--to-stdout", "-l", "--list", "-t", "--test"})
-PATTERN_FILE_READERS = frozenset({"grep", "egrep", "fgrep", "rg", "sed", "awk", "gawk", "mawk", "jq"})
+PATTERN_FILE_READERS = frozenset({"grep", "egrep", "fgrep", "rg", "sed", "awk", "gawk", "mawk", "nawk", "jq"})
 GIT_TRACKED = "git-tracked"
 PROJECT_CONFIG = "project-config:"
 """``via`` of a word naming the folder a package client runs in (``project-config:npm``): the adapter
@@ -350,6 +351,13 @@ to another registry or proxy, or run the repository's code (``yarnPath``, ``-jav
 """``via`` of a recursive read that only reaches tracked files git finds changed (``git diff`` with no
 path: the working tree against the index); the adapter asks git for those names rather than listing
 the folder, so an untracked ``.env`` beside them does not count, nor a tracked one left unchanged."""
+GIT_ELSEWHERE = "git-elsewhere"
+"""``via`` of the folder ``git -C DIR`` runs in: not a read, but the adapter must show DIR is in the same
+repository as the folder the command starts in (same config), or the command is opaque."""
+GIT_ELSEWHERE_REASON = "git -C/--git-dir/--work-tree works in a repository whose config can run programs"
+GIT_HERE = "git-here"
+"""``via`` of the folder a git command runs in without ``-C`` (``.``, moved by ``cd``/``env -C``): the
+adapter lets it run in another existing folder only when that folder is in the same repository."""
 GIT_GLOBAL_VALUE_OPTIONS = frozenset(
     {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--attr-source", "--config-env"}
 )
@@ -365,6 +373,20 @@ class FileWord(NamedTuple):
     """Everything below the path is read (``grep -r``, ``cp -r``, ``tar c``)."""
 
 
+class GitPrint(NamedTuple):
+    """A read-only git command that prints repository content (history, the index, blobs), which the
+    adapter may run itself, hardened, to scan what it prints (``agents.claude_code.git_output``)."""
+
+    args: tuple[str, ...]
+    """The subcommand and its words, as written (git's global options not among them)."""
+    flags: tuple[str, ...]
+    """git's global options that change what it prints (``--literal-pathspecs``), kept for the run."""
+    folder: str
+    """Where it runs, as a word (``.``, a ``cd`` or ``-C`` target), still unresolved."""
+    reason: str
+    """The opaque reason it stands for: the engine drops it once the output was scanned."""
+
+
 class Analysis(NamedTuple):
     commands: tuple[Command, ...]
     files: tuple[FileWord, ...]
@@ -373,6 +395,8 @@ class Analysis(NamedTuple):
     """Hosts the command will contact (curl/wget/nc/ssh/git/dig targets, /dev/tcp redirects)."""
     code: tuple[InlineCode, ...] = ()
     """Code run inline by an interpreter (``python3 -c``, ``perl -e``, awk with ``system()``)."""
+    prints: tuple[GitPrint, ...] = ()
+    """git commands whose output the adapter may scan instead of asking (their reasons are in ``opaque``)."""
 
 
 def _positionals(args: list[str], takes_value: frozenset[str] = frozenset()) -> list[str]:
@@ -409,7 +433,7 @@ def _target_directory(args: list[str]) -> str | None:
 class _Acc:
     """What one level of analysis found."""
 
-    __slots__ = ("code", "commands", "dirs", "files", "hosts", "opaque")
+    __slots__ = ("code", "commands", "dirs", "files", "hosts", "opaque", "prints")
 
     def __init__(self, opaque: tuple[str, ...] = ()) -> None:
         self.commands: list[Command] = []
@@ -419,6 +443,7 @@ class _Acc:
         self.code: list[InlineCode] = []
         self.dirs: list[str] = []
         """Directories a ``cd``/``pushd`` in the string may move to."""
+        self.prints: list[GitPrint] = []
 
     def add(
         self,
@@ -442,6 +467,8 @@ class _Acc:
         self.opaque.extend(inner.opaque)
         self.hosts.extend(inner.hosts)
         self.code.extend(inner.code)
+        if files:
+            self.prints.extend(inner.prints)
 
 
 def analyze(text: str, *, depth: int = 0) -> Analysis:
@@ -453,6 +480,7 @@ def analyze(text: str, *, depth: int = 0) -> Analysis:
         tuple(dict.fromkeys(acc.opaque)),
         tuple(dict.fromkeys(acc.hosts)),
         tuple(dict.fromkeys(acc.code)),
+        tuple(dict.fromkeys(acc.prints)),
     )
 
 
@@ -487,12 +515,18 @@ def _also_in(acc: _Acc, dirs: list[str]) -> None:
         acc.opaque.append(f"the command changes directory more than {MAX_DIRS} ways")
         return
     extra: list[FileWord] = []
+    printed: list[GitPrint] = []
     for place in places:
         for found in acc.files:
             rest = _relative_part(found.word)
             if rest is not None:
                 extra.append(found._replace(word=_join(place, rest)))
+        for prints in acc.prints:
+            rest = _relative_part(prints.folder)
+            if rest is not None:
+                printed.append(prints._replace(folder=_join(place, rest)))
     acc.files.extend(extra)
+    acc.prints.extend(printed)
     acc.dirs = []
 
 
@@ -564,6 +598,10 @@ def _run(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
             for f in inner.files
         ]
         inner.dirs = [d if d.startswith(("/", "~")) else _join(folder, d) for d in inner.dirs]
+        inner.prints = [
+            p if (rest := _relative_part(p.folder)) is None else p._replace(folder=_join(folder, rest))
+            for p in inner.prints
+        ]
         acc.merge(inner)
         acc.dirs.extend(inner.dirs)
     else:
@@ -695,7 +733,7 @@ def _command(argv: list[str], acc: _Acc, depth: int, stdin: str | None) -> None:
     name = program.rsplit("/", 1)[-1] if "/" in program else program
     as_written = (name, *argv[1:])
     if name == "git":
-        argv = _git_argv(argv, acc.files, acc.opaque)
+        argv = _git_argv(argv, acc)
     words = (name, *argv[1:])
     args = spelt_out(name, list(argv[1:]))
     argv = [argv[0], *args]
@@ -1163,16 +1201,82 @@ def _reader(name: str, args: list[str], files: list[FileWord]) -> None:
     files.extend(FileWord(w, "write" if in_place else "read", "argument", recursive) for w in positional)
 
 
-def _git_argv(argv: list[str], files: list[FileWord], opaque: list[str]) -> list[str]:
-    """Drop git's global options (so rules see ``git push``), note what the subcommand reads or writes."""
+GIT_PRINT_FLAGS = frozenset(
+    {
+        "--no-replace-objects",
+        "--literal-pathspecs",
+        "--glob-pathspecs",
+        "--noglob-pathspecs",
+        "--icase-pathspecs",
+    }
+)
+"""git's global options that change what a printing command prints: kept when the adapter runs it."""
+_GIT_QUIET_FLAGS = frozenset({"--no-pager", "-P", "-p", "--paginate", "--no-optional-locks", "--no-advice"})
+"""git's global options that change nothing printed (no pager runs without a terminal)."""
+GIT_SAFE_CONFIG = frozenset(
+    {
+        "core.quotepath", "core.abbrev", "core.editor", "user.name", "user.email",
+        "color.ui", "color.diff", "color.status", "color.branch", "color.grep", "color.decorate",
+        "color.showbranch", "color.interactive", "color.pager", "color.advice", "column.ui",
+        "log.date", "log.decorate", "log.abbrevcommit", "log.follow", "log.mailmap", "log.graphcolors",
+        "log.excludedecoration", "log.initialdecorationset", "diff.renames",
+        "diff.renamelimit", "diff.algorithm", "diff.indentheuristic", "diff.colormoved", "diff.context",
+        "diff.interhunkcontext", "diff.mnemonicprefix", "diff.noprefix", "diff.relative", "diff.statgraphwidth",
+        "diff.suppressblankempty", "diff.wserrorhighlight", "diff.dirstat", "status.short", "status.branch",
+        "status.showuntrackedfiles", "status.relativepaths", "advice.detachedhead", "init.defaultbranch",
+        "i18n.logoutputencoding", "grep.linenumber", "grep.extendedregexp", "grep.patterntype", "blame.date", "blame.showemail",
+        "merge.conflictstyle",
+    }
+)  # fmt: skip
+"""``git -c KEY=VALUE`` keys that only change how git shows things or fill in a name: no program, path,
+remote, hook or alias. ``core.editor`` names a program, so it counts only for a command the read-only
+table proves read-only (which never opens an editor)."""
+_GIT_PROGRAM_KEYS = frozenset({"core.editor"})
+
+
+def _git_config_problem(value: str, read_only: bool) -> str:
+    """Why ``git -c VALUE`` may make git run another program or work elsewhere ('' when it cannot)."""
+    key = value.partition("=")[0].lower()
+    if key not in GIT_SAFE_CONFIG or (key in _GIT_PROGRAM_KEYS and not read_only):
+        return "git -c/--exec-path can make git run other programs"
+    return ""
+
+
+def _git_argv(argv: list[str], acc: _Acc) -> list[str]:
+    """Drop git's global options (so rules see ``git push``), note what the subcommand reads or writes.
+
+    ``-C DIR`` moves its relative paths below DIR, and DIR must be a folder of the same repository
+    (the adapter checks: GIT_ELSEWHERE), since another repository's config runs programs. ``-c KEY=VALUE`` is opaque unless the key only changes how git shows things
+    (GIT_SAFE_CONFIG)."""
+    files, opaque = acc.files, acc.opaque
+    first_file = len(files)
+    folder = "."
+    configs: list[str] = []
+    kept: list[str] = []
+    other = False  # a global option the adapter's own run cannot reproduce
     i = 1
     while i < len(argv) and argv[i].startswith("-"):
         word = argv[i]
-        if word in ("-c", "--exec-path") or word.startswith(("--exec-path=", "--config-env")):
+        value = argv[i + 1] if i + 1 < len(argv) else ""
+        if word == "-c":
+            configs.append(value)
+        elif word == "-C":
+            # another repository's config runs programs (core.fsmonitor, gpg.program): the adapter
+            # lets it through only for a folder of the same repository (GIT_ELSEWHERE); its paths
+            # are below DIR, so rules that deny see them there
+            folder = value if value.startswith(("/", "~")) or not value else _join(folder, value)
+            folder = folder or "."
+        elif word == "--exec-path" or word.startswith(("--exec-path=", "--config-env")):
             opaque.append("git -c/--exec-path can make git run other programs")
-        elif word in ("-C", "--git-dir", "--work-tree") or word.startswith(("--git-dir=", "--work-tree=")):
+            other = True
+        elif word in ("--git-dir", "--work-tree") or word.startswith(("--git-dir=", "--work-tree=")):
             # that repository's config (core.fsmonitor, diff.external, a pager) runs programs
-            opaque.append("git -C/--git-dir/--work-tree works in a repository whose config can run programs")
+            opaque.append(GIT_ELSEWHERE_REASON)
+            other = True
+        elif word in GIT_PRINT_FLAGS:
+            kept.append(word)
+        elif word not in _GIT_QUIET_FLAGS:
+            other = True
         if word in GIT_GLOBAL_VALUE_OPTIONS:
             i += 2
         else:
@@ -1180,6 +1284,11 @@ def _git_argv(argv: list[str], files: list[FileWord], opaque: list[str]) -> list
     out = [argv[0], *argv[i:]]
     sub = out[1] if len(out) > 1 else ""
     args = out[2:]
+    if configs:
+        read_only = is_read_only(("git", *out[1:]))
+        problems = [why for why in (_git_config_problem(c, read_only) for c in configs) if why]
+        opaque.extend(problems)
+        other = other or bool(problems)
     for j, word in enumerate(args):
         if word.startswith("--output="):
             files.append(FileWord(word.split("=", 1)[1], "write", "argument"))
@@ -1216,10 +1325,69 @@ def _git_argv(argv: list[str], files: list[FileWord], opaque: list[str]) -> list
         )
     if sub == "grep":
         files.append(FileWord(".", "read", "argument", True))
+    if folder != ".":  # `git -C DIR …`: relative words are below DIR
+        files[first_file:] = [
+            f if (rest := _relative_part(f.word)) is None else f._replace(word=_join(folder, rest))
+            for f in files[first_file:]
+        ]
+        files.append(FileWord(folder, "read", GIT_ELSEWHERE))
+    else:  # where it runs: a `cd DIR`/`env -C DIR` moves this word there, and DIR's repository counts
+        files.append(FileWord(".", "read", GIT_HERE))
     why = _git_prints_history(sub, args)
     if why:
-        opaque.append(f"git {sub} {why}, which Ramparts did not scan")
+        if not other and git_output_scannable(sub, args):
+            # its own reason (naming the command), so scanning it never clears another's
+            shown = " ".join(("git", *kept, sub, *args))
+            shown = shown if len(shown) <= 120 else shown[:117] + "..."
+            reason = f"git {sub} {why} ({shown!r} in {folder!r}), which Ramparts did not scan"
+            acc.prints.append(GitPrint((sub, *args), tuple(kept), folder, reason))
+        else:
+            reason = f"git {sub} {why}, which Ramparts did not scan"
+        opaque.append(reason)
     return out
+
+
+GIT_SCANNED = frozenset(
+    {"log", "whatchanged", "reflog", "show", "diff", "diff-tree", "diff-index", "diff-files", "blame",
+     "annotate", "cat-file", "stash"}
+)  # fmt: skip
+"""Subcommands whose output the adapter may print itself to scan it (the others keep asking)."""
+_GIT_UNSCANNABLE = (
+    "--output", "--ext-diff", "--textconv", "--binary", "--show-signature", "--line-prefix",
+    "--filters", "--batch", "--stdin", "--contents", "--open-files-in-pager", "--exec",
+    "--follow-symlinks", "--path", "--no-index", "--no-prefix", "--src-prefix", "--dst-prefix",
+    "--default-prefix", "--incremental",
+)  # fmt: skip
+"""Options (and their unique prefixes) that run a program, read stdin or another file, write a file,
+print what a scan cannot read (base85 binary patches), or undo the prefixes the diff headers are read
+by: such a command keeps asking."""
+
+
+def git_output_scannable(sub: str, args: list[str]) -> bool:
+    """May the adapter run this printing git command itself to scan what it prints? Only for the
+    subcommands in GIT_SCANNED, with no option that runs a program (``--ext-diff``, ``--textconv``,
+    ``--show-signature``, ``%G`` formats: gpg), reads stdin or a file, writes one, or prints binary."""
+    if sub not in GIT_SCANNED:
+        return False
+    if sub == "cat-file":  # `cat-file -p OBJ`, `cat-file TYPE OBJ`: the table only lets -t/-s/-e through
+        if any(w.startswith("-") and w != "-p" for w in args) or len(args) > 2:
+            return False
+    elif not is_read_only(("git", sub, *args)):
+        return False  # the hook runs it before anyone approves: it must provably change nothing
+    if sub == "stash" and [w for w in args if not w.startswith("-")][:1] != ["show"]:
+        return False
+    if any("%G" in w for w in args):
+        return False  # a signature placeholder runs gpg (gpg.program, which the repository may set)
+    for word in itertools.takewhile(lambda w: w != "--", args):
+        flag = word.partition("=")[0]
+        if word.startswith("--") and len(flag) > 2:
+            if word == "--submodule=diff" or any(
+                n.startswith(flag) or flag.startswith(n) for n in _GIT_UNSCANNABLE
+            ):
+                return False  # also any abbreviation (`--out=x`, `--ext`) and longer spelling
+        elif word[:1] == "-" and word[1:2] in ("o", "O"):
+            return False  # `-o FILE` (diff, log, show), `-O` (grep: a pager; diff: an order file)
+    return True
 
 
 # What makes git print file content rather than names and metadata.
@@ -1392,7 +1560,8 @@ URL_TEXT_ONLY = frozenset(
     {
         # they print, compare or search their words, or open them as local paths: a URL is text to them
         *("echo", "printf", "test", "[", "true", "false", "expr", "basename", "dirname", "realpath"),
-        *("grep", "egrep", "fgrep", "rg", "ag", "ack", "sed", "awk", "gawk", "mawk", "jq", "yq", "tr"),
+        *("grep", "egrep", "fgrep", "rg", "ag", "ack", "sed", "awk", "gawk", "mawk", "nawk", "jq", "yq"),
+        "tr",
         *("cat", "tac", "head", "tail", "wc", "ls", "stat", "file", "cut", "sort", "uniq", "nl", "diff"),
         *("readlink", "printenv", "seq", "sha256sum", "md5sum", "column", "xxd", "od", "base64"),
     }

@@ -138,9 +138,11 @@ _DOCKER = _spec(
 )
 _NO_EXT = "--ext-diff --textconv --output"
 _GIT = _spec(
-    # -C/--git-dir/--work-tree point git at another repository, whose config can run programs
-    deny="-C --git-dir --work-tree -c --config-env --exec-path",
-    values="--namespace",
+    # --git-dir/--work-tree point git at another repository, whose config can run programs; `-C DIR`
+    # is opaque unless DIR is in the same repository (the adapter checks), and `-c KEY=VALUE` unless
+    # the key only changes how git shows things
+    deny="--git-dir --work-tree --config-env --exec-path",
+    values="--namespace -c -C",
     sub={
         **_subs(
             "status shortlog describe rev-parse ls-files ls-tree show-ref merge-base name-rev rev-list "
@@ -176,9 +178,10 @@ _GIT = _spec(
             listing="-l --list --contains --no-contains --points-at --merged --no-merged -n",
             max_positional=0,
         ),
-        # the type, size or existence of an object; never its content (`-p`, `--batch`)
+        # the type, size or existence of an object; its content (`-p`) only once the hook has run it
+        # and scanned what it prints (the analysis keeps it opaque until then); never `--batch`
         "cat-file": _spec(
-            need="-t -s -e", deny="-p --batch --batch-command --textconv --filters", max_positional=1
+            need="-t -s -e -p", deny="--batch --batch-command --textconv --filters", max_positional=1
         ),
         "remote": _spec(sub={"": ANY, "show": ANY, "get-url": ANY}),
         "stash": _spec(sub={"list": _spec(deny=_NO_EXT), "show": _spec(deny=_NO_EXT)}),
@@ -278,6 +281,9 @@ TABLE: dict[str, Spec] = {
     "awk": _spec(deny="-f --file -i --include -l --load -E --exec -W"),
     "gawk": _spec(deny="-f --file -i --include -l --load -E --exec -W"),
     "mawk": _spec(deny="-f -W"),
+    # nawk is whichever awk the system links there (mawk on Debian, the one true awk on BSD): every
+    # option any of them reads a program from, loads or runs with is out
+    "nawk": _spec(deny="-f --file -i --include -l --load -E --exec -W --safe"),
     "yq": _spec(deny="-i --inplace -s --split-exp", forbid="*env*"),  # `yq -n env` prints the environment
     "mktemp": _spec(need="-u --dry-run", need_letters="u"),  # -u: print a fresh name, make nothing
     "xxd": _spec(max_positional=1, values="-c -cols -g -groupsize -l -len -o -offset -s -seek -n -name"),
@@ -513,6 +519,8 @@ def is_read_only(argv: tuple[str, ...], program: str = "") -> bool:
         return False  # gcloud's help pages open a pager and reach the network
     if argv[0] in _PACKAGE_CLIENTS and any(_elsewhere(word, argv[0]) for word in args):
         return False  # `npm view x --registry=http://any-host/`: a lookup sent where the agent chose
+    if argv[0] == "ip":  # iproute2 reads `-br`…`-brief` as -brief; `-b` alone (and -ba…) is -batch FILE
+        args = tuple("--brief" if w in ("-br", "-bri", "-brie", "-brief") else w for w in args)
     if argv[0] == "tar" and args and args[0].isalpha():
         args = ("-" + args[0], *args[1:])  # `tar tzf A`: the old-style key is the first word's letters
     if args in _VERSION_ONLY or (len(args) == 2 and args[1] == "--help" and not args[0].startswith("-")):

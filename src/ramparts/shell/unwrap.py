@@ -151,18 +151,93 @@ class Unwrapped(NamedTuple):
     """Directories a wrapper makes the command run in, outermost first (``env -C DIR``)."""
 
 
-def note_assignment(word: str, opaque: list[str]) -> None:
-    name = word.split("=", 1)[0]
-    if name not in SAFE_ASSIGNMENTS and not name.startswith("LC_"):
-        opaque.append(f"sets {name} for the command it runs")
+_RISKY_PARTS = re.compile(
+    r"PATH|HOME|CONF|DIR|FILE|OPT|CMD|COMMAND|PROG|EXEC|SHELL|EDIT|VISUAL|PAGER|LESS|MORE|PRELOAD|LIB|"
+    r"LOAD|ENV|PROXY|HOST|URL|SERVER|ENDPOINT|ADDR|SOCK|PORT|PLUGIN|HOOK|PASS|TOKEN|AUTH|CRED|KEY|SECRET|"
+    r"BROWSER|TERM|DISPLAY|PROMPT|HIST|MAIL|NLS|PROFILE|INCLUDE|MODULE|BIN|ROOT|PREFIX|CACHE|DATA|TEMP|"
+    r"TMP|ZIP|XZ|ZSTD|LZ4|LZMA|TAR|GREP|POSIX|IFS|GLOB|TUNABLE|MALLOC|ALIAS|DOMAIN|LOCALE|GCONV|CHARSET|"
+    r"FLAGS|MAKE|PWD|INPUTRC|SUDO|RC$|^RC|^PS[0-9]|^LD_|^DYLD_|^GIT|^BASH|^ZSH|^KSH|^PYTHON|^PERL|^RUBY|"
+    r"^NODE|^NPM|^YARN|^PNPM|^JAVA|^JDK|^JRE|^CLASSPATH|^GEM|^BUNDLE|^CARGO|^RUST|^GO|^LUA|^PHP|^DOTNET|"
+    r"^SSH|^GPG|^GNUPG|^XDG|^KUBE|^DOCKER|^PODMAN|^AWS|^GOOGLE|^GCLOUD|^CLOUDSDK|^AZURE|^AZ_|^GH_|"
+    r"^GITHUB|^GITLAB|^HELM|^TF_|^TERRAFORM|^VAULT|^ANSIBLE|^PIP|^UV_|^POETRY|^CONDA|^VIRTUAL|^MAN|"
+    r"^INFO|^DBUS|^SYSTEMD|^OPENSSL|^SSL|^CURL|^WGET|^REQUESTS|^HTTP|^FTP|^ALL_|^NO_|^FZF|^RIPGREP|"
+    r"^BAT|^DELTA|^FD_|^EXA|^EZA|^JQ|^YQ|^SQLITE|^PSQL|^PG|^MYSQL|^REDIS|^MONGO|^TZ|^LS_"
+)
+"""Parts of a variable's name that say it steers a program: a path or folder to search or load from,
+a config or options string, a program or command to run, a host, a credential, the shell's own
+variables. A name with none of them (``FOO=bar ls``) only adds a value no read-only program reads."""
+_RISKY_NAMES = frozenset(
+    {
+        "CC",
+        "CXX",
+        "CPP",
+        "LD",
+        "AR",
+        "AS",
+        "NM",
+        "FC",
+        "M4",
+        "YACC",
+        "LEX",
+        "GCC",
+        "SHLVL",
+        "OLDPWD",
+        "CDPATH",
+    }
+)
+_SYSTEM_PATH = frozenset({"/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin", "/opt/homebrew/bin"})
+
+
+def assignment_kind(word: str) -> str:
+    """``safe`` when ``NAME=value`` cannot steer any program: the names in SAFE_ASSIGNMENTS, ``LC_*``, and
+    ``PATH`` made only of the system folders (``env -i PATH=/bin ls``); ``risky`` when a part of the
+    name says it steers one (:data:`_RISKY_PARTS`: ``LD_PRELOAD``, ``GIT_*``, ``PAGER``, ``BASH_ENV``,
+    ``PATH=.``); else ``unknown`` (``FOO=bar``): harmless before a program the read-only table proves
+    read-only (none of them reads such a name), opaque before any other, which may read anything."""
+    name, _, value = word.partition("=")
+    if name in SAFE_ASSIGNMENTS or name.startswith("LC_"):
+        return "safe"
+    if name == "PATH":
+        parts = value.split(":")
+        return "safe" if value and all(p.rstrip("/") in _SYSTEM_PATH for p in parts) else "risky"
+    upper = name.upper()
+    return "risky" if upper in _RISKY_NAMES or _RISKY_PARTS.search(upper) else "unknown"
+
+
+def note_assignment(word: str, opaque: list[str], unknown: list[str] | None = None) -> None:
+    kind = assignment_kind(word)
+    if kind == "unknown" and unknown is not None:
+        unknown.append(word.split("=", 1)[0])  # judged once the command it applies to is known
+    elif kind != "safe":
+        opaque.append(f"sets {word.split('=', 1)[0]} for the command it runs")
 
 
 def unwrap(argv: list[str], opaque: list[str]) -> Unwrapped:
     """Strip leading assignments and known wrappers; return the argv that really runs.
 
     An assignment of anything but a harmless variable (``GIT_EXTERNAL_DIFF=…``, ``LD_PRELOAD=…``,
-    ``PAGER=…``) can make an allowed program run something else, so it makes the command opaque.
+    ``PAGER=…``) can make an allowed program run something else, so it makes the command opaque; a
+    variable whose name says nothing of the kind (``FOO=bar ls``) is let through only when the command
+    it reaches is one the read-only table proves read-only (``assignment_kind``).
     """
+    from .readonly import is_read_only  # the table imports this module
+
+    unknown: list[str] = []
+    result = _unwrap(argv, opaque, unknown)
+    if unknown:
+        final = result.argv
+        read_only = (
+            bool(final)
+            and not result.kept
+            and is_read_only((final[0].rsplit("/", 1)[-1], *final[1:]), final[0])
+        )
+        if not read_only:
+            opaque.extend(f"sets {name} for the command it runs" for name in dict.fromkeys(unknown))
+    return result
+
+
+def _unwrap(argv: list[str], opaque: list[str], unknown: list[str]) -> Unwrapped:
+    """The work of :func:`unwrap`; names of assignments it cannot judge yet go to ``unknown``."""
     kept: list[tuple[str, ...]] = []
     written: list[str] = []
     chdir: list[str] = []
@@ -177,7 +252,7 @@ def unwrap(argv: list[str], opaque: list[str]) -> Unwrapped:
                 argv, kept, remote, tuple(written), tuple(chdir)
             )  # plain assignments run nothing
         for word in assigned:
-            note_assignment(word, opaque)
+            note_assignment(word, opaque, unknown)
         name = argv[0].rsplit("/", 1)[-1]
         if name == "sudoedit":
             return Unwrapped(
@@ -196,7 +271,7 @@ def unwrap(argv: list[str], opaque: list[str]) -> Unwrapped:
         if spec.keep:
             kept.append((name, *argv[1:]))
         remote = remote or spec.remote
-        rest, string, through_shell = _skip_options(name, spec, argv, opaque, written, chdir)
+        rest, string, through_shell = _skip_options(name, spec, argv, opaque, written, chdir, unknown)
         if name in ("sudo", "doas") and any(w in ("-e", "--edit") for w in argv[1 : len(argv) - len(rest)]):
             return Unwrapped(["sudoedit", *rest], kept, remote, tuple(written), tuple(chdir))
         if name in ("su", "runuser"):
@@ -233,7 +308,13 @@ def expand_long(word: str, names: frozenset[str]) -> str:
 
 
 def _skip_options(
-    name: str, spec: Wrapper, argv: list[str], opaque: list[str], written: list[str], chdir: list[str]
+    name: str,
+    spec: Wrapper,
+    argv: list[str],
+    opaque: list[str],
+    written: list[str],
+    chdir: list[str],
+    unknown: list[str],
 ) -> tuple[list[str], str | None, bool]:
     """The words after the wrapper's own options, a shell string it was given, and whether it uses a shell."""
     i = 1
@@ -248,7 +329,7 @@ def _skip_options(
             break
         if name == "env" and (ASSIGNMENT.fullmatch(word) or word == "-"):
             if word != "-" and i + 1 < len(argv):
-                note_assignment(word, opaque)
+                note_assignment(word, opaque, unknown)
             i += 1
             continue
         if word.startswith("-") and len(word) > 1:

@@ -822,6 +822,13 @@ READERS = (
     "xxd -r -p {f}",
     "tar tf {f}",
     "git diff -- {f}",
+    # fourth pass: nawk, git -C within the repository (paths below DIR), -c display keys
+    "nawk '{{print}}' {f}",
+    "git -C src log --oneline -- ../{f}",
+    "git -C src blame ../{f}",
+    "git -C . show HEAD:{f}",
+    "git -c color.ui=never log --oneline -- {f}",
+    "git -c core.editor=vim show --stat HEAD -- {f}",
 )
 PLAIN = (
     "ls",
@@ -873,6 +880,12 @@ WRAPPED = (
     "stdbuf -o0 {c}",
     "time {c}",
     "LANG=C {c}",
+    # fourth pass: assignments of names that steer nothing, and PATH of the system folders only
+    "FOO=bar {c}",
+    "env FOO=1 BAR=2 {c}",
+    "env -i FOO=1 {c}",
+    "env -i PATH=/usr/bin:/bin {c}",
+    "MY_SETTING=x timeout 5 {c}",
 )
 STRUCTURES = (
     "{a} && {b}",

@@ -65,6 +65,14 @@ ALLOWED = [
     "arch",
     "sqlite3 -version",
     "mawk -W version",
+    # fourth pass: harmless assignments before a read-only command, nawk, ip's brief form
+    "FOO=BAR ls -l",
+    "env FOO=bar BAZ=qux ls",
+    "env -i FOO=bar BAR=baz ls",
+    "env --ignore-environment PATH=/bin ls",
+    "nawk '{print $1}' notes.txt",
+    "ip -br addr",
+    "git -c core.editor=vim log --oneline",
 ]
 NOT_ALLOWED = [
     # content of files named only at run time

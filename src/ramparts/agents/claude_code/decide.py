@@ -7,10 +7,11 @@ key written), so the two cannot disagree about a call.
 from __future__ import annotations
 
 import os
+import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ... import engine
-from ...model import Content, Decision, Event, SessionState
+from ...model import Content, Decision, Event, FileAccess, SessionState, ToolCall
 
 if TYPE_CHECKING:
     from ...detect.scanner import Category
@@ -34,13 +35,31 @@ def decide_event(
         event = event._replace(content=outbound)
     decision = engine.decide(policy, event, state)
     scanned: tuple[Content, ...] = ()
-    if decision.verdict != "deny":  # a deny stays a deny whatever the content
+    if decision.verdict != "deny" or _only_unscanned(
+        policy, event, state
+    ):  # else a deny whatever the content
         scanned = scan_event(policy, event, payload, key=key, cache_dir=cache_dir)
+        if event.kind == "pre_tool_use" and event.tool is not None and event.tool.prints:
+            printed, named = scan_printed(policy, event.tool, key=key, cache_dir=cache_dir)
+            scanned = (*scanned, *printed)
+            if named:  # what the output shows is read: the path rules judge it
+                event = event._replace(tool=event.tool._replace(accesses=(*event.tool.accesses, *named)))
         if scanned:
             decision = engine.decide(policy, event._replace(content=(*outbound, *scanned)), state)
     if any(c.findings for c in outbound):
         decision = outbound_reasons(decision)
     return Outcome(decision, (*outbound, *scanned), outbound, sinks)
+
+
+def _only_unscanned(policy: Any, event: Event, state: SessionState) -> bool:
+    """Would the call still be denied if every printing git command's output were scanned and clean?
+    If not, the deny is only ``shell.opaque`` (the read-only profile denies what it cannot analyse)
+    standing for output not scanned yet: scan, then decide on what was found. Scanning only ever adds
+    findings and reads, so a call denied with clean output is denied whatever the output holds."""
+    if event.kind != "pre_tool_use" or event.tool is None or not event.tool.prints:
+        return False
+    clean = tuple(Content("output", printed.key) for printed in event.tool.prints)
+    return engine.decide(policy, event._replace(content=(*event.content, *clean)), state).verdict != "deny"
 
 
 def scan_outbound(
@@ -82,6 +101,39 @@ def outbound_reasons(decision: Decision) -> Decision:
             for reason, rule in zip(decision.reasons, decision.rule_ids, strict=True)
         )
     )
+
+
+MAX_PRINTED = 8
+"""Printing git commands one call may have run and scanned; past them, the rest ask."""
+
+
+def scan_printed(
+    policy: Any, call: ToolCall, *, key: bytes, cache_dir: str
+) -> tuple[tuple[Content, ...], tuple[FileAccess, ...]]:
+    """Run each printing git command of the call (hardened, bounded: ``git_output``), scan what it
+    prints, and list the paths its output names as reads. They share a quarter of the hook's deadline."""
+    from .content import detectors_for
+    from .git_output import VIA
+    from .git_output import scan_printed as scan_one
+
+    detectors = detectors_for(policy, ("secret",), cache_dir)
+    seconds = policy.hook.deadline_ms / 4000
+    start = time.monotonic()
+    contents: list[Content] = []
+    named: dict[str, FileAccess] = {}
+    for n, printed in enumerate(dict.fromkeys(call.prints)):
+        left = seconds - (time.monotonic() - start)
+        if n >= MAX_PRINTED or left <= 0.05:
+            why = (
+                f"more than {MAX_PRINTED} commands to run" if n >= MAX_PRINTED else "the time budget ran out"
+            )
+            contents.append(Content("output", printed.key, error=f"not run to scan: {why}"))
+            continue
+        outcome = scan_one(printed, policy, detectors, key, seconds=left)
+        contents.append(outcome.content)
+        for path in outcome.named:
+            named.setdefault(path, FileAccess(path, "read", VIA))
+    return tuple(contents), tuple(named.values())
 
 
 def scan_event(

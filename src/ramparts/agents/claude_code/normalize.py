@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...detect.redact import Redactor
 from ...errors import HookInputError
-from ...model import AccessMode, Event, EventKind, FileAccess, Subject, ToolCall
+from ...model import AccessMode, Event, EventKind, FileAccess, Printed, Subject, ToolCall
 
 if TYPE_CHECKING:
     from ...shell.analyze import FileWord
@@ -164,7 +164,13 @@ def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> 
         opaque = (*analysis.opaque, *unresolved)
         if name != "Bash":
             opaque = ("PowerShell is not analysed yet", *opaque)
-        return ToolCall(name, tool_input, analysis.commands, accesses, opaque, analysis.hosts, analysis.code)
+        prints = tuple(
+            Printed(p.args, p.flags, os.path.normpath(os.path.join(cwd, _home(p.folder, home))), p.reason)
+            for p in analysis.prints
+        )
+        return ToolCall(
+            name, tool_input, analysis.commands, accesses, opaque, analysis.hosts, analysis.code, prints
+        )
     field = _PATH_FIELDS.get(name)
     if field is not None:
         raw = tool_input.get(field)
@@ -192,20 +198,39 @@ def tool_call(name: str, tool_input: dict[str, Any], *, cwd: str, home: str) -> 
     return ToolCall(name, tool_input)
 
 
+def _home(word: str, home: str) -> str:
+    return home + word[1:] if word == "~" or word.startswith("~/") else word
+
+
 def resolve_words(
     words: tuple[FileWord, ...], *, cwd: str, home: str
 ) -> tuple[tuple[FileAccess, ...], tuple[str, ...]]:
     """Resolve file words to accesses; also say which words could not be resolved completely."""
-    from ...shell.analyze import (
+    from ...shell.analyze import (  # loaded already: the words come from the analysis
+        GIT_ELSEWHERE,
+        GIT_ELSEWHERE_REASON,
+        GIT_HERE,
         GIT_TRACKED,
         PROJECT_CONFIG,
-    )  # loaded already: the words come from the analysis
+    )
 
     out: dict[tuple[str, str], FileAccess] = {}
     unresolved: list[str] = []
     for word in words:
         if word.via.startswith(PROJECT_CONFIG):
             unresolved.extend(project_config(word.via[len(PROJECT_CONFIG) :], word.word, cwd=cwd, home=home))
+            continue
+        if word.via == GIT_HERE:  # `cd DIR && git …`: DIR's repository has a config of its own
+            folder = os.path.normpath(os.path.join(cwd, _home(word.word, home)))
+            if folder != cwd and os.path.isdir(folder) and git_dir_of(folder) != git_dir_of(cwd):
+                unresolved.append(
+                    f"git runs in {folder[:80]}, outside this repository (another one's config can run programs)"
+                )
+            continue
+        if word.via == GIT_ELSEWHERE:  # `git -C DIR`: not a read; DIR must share the repository
+            folder = os.path.normpath(os.path.join(cwd, _home(word.word, home)))
+            if not same_repository(folder, cwd):
+                unresolved.append(GIT_ELSEWHERE_REASON)
             continue
         try:
             paths, complete = _resolve(word.word, cwd=cwd, home=home, expand_globs=True)
@@ -234,6 +259,35 @@ def project_config(program: str, word: str, *, cwd: str, home: str) -> list[str]
     except _Unknowable as exc:
         return [str(exc)]
     return [why for path in paths[:1] for why in project_risks(program, path, home)]
+
+
+_GIT_LOCATION = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_CEILING_DIRECTORIES", "GIT_CONFIG")
+
+
+def git_dir_of(folder: str) -> str | None:
+    """The repository git finds from ``folder`` (its git directory, symlinks resolved), found the way
+    git's discovery walks up (``repo_config.git_dirs``: a ``.git`` folder, a ``.git`` file naming a
+    worktree's or submodule's own, or a bare repository); None when there is none or it cannot be read."""
+    from .repo_config import git_dirs
+
+    current = os.path.realpath(folder)
+    if not os.path.isdir(current):
+        return None
+    found = git_dirs(current)
+    if not found or not found[1]:
+        return None
+    return os.path.realpath(found[1][0])
+
+
+def same_repository(folder: str, cwd: str) -> bool:
+    """Does ``git -C folder`` work in the repository a plain ``git`` in ``cwd`` would (so with the same
+    config, which the agent runs git with anyway)? Not when the hook's environment moves git's
+    repository or its discovery, when either has none, or when they differ (a nested clone, a
+    submodule, a vendored repository: each has a config of its own)."""
+    if any(name in os.environ for name in _GIT_LOCATION):
+        return False
+    here = git_dir_of(cwd)
+    return here is not None and git_dir_of(folder) == here
 
 
 def tracked(folder: str, limit: int = MAX_LISTING) -> tuple[str, ...] | None:
