@@ -88,18 +88,19 @@ def test_git_dirs_follows_discovery(tmp_path: Path) -> None:
     assert repository_risks(str(repo / "bad"))[0].startswith("cannot tell which repository")
 
 
-def test_a_submodules_own_work_tree_is_not_a_risk(tmp_path: Path) -> None:
+def test_a_dot_git_is_gits_own_and_its_configuration_the_users(tmp_path: Path) -> None:
+    """A ``.git`` folder or file (a clone, a submodule, a worktree) is made by git, never committed: what
+    its configuration runs is the user's choice (git-crypt, LFS), as with their global configuration."""
     repo = tmp_path / "repo"
     modules = repo / ".git" / "modules" / "lib"
     (repo / "lib").mkdir(parents=True)
     _git("init", "-q", cwd=repo)
+    _git("config", "filter.git-crypt.clean", '"git-crypt" clean', cwd=repo)
     modules.mkdir(parents=True)
     _git("init", "-q", "--bare", ".", cwd=modules)
     _git("config", "--file", "config", "core.worktree", "../../../lib", cwd=modules)
     (repo / "lib" / ".git").write_text("gitdir: ../.git/modules/lib\n")
-    assert repository_risks(str(repo / "lib")) == []
-    _git("config", "--file", "config", "core.worktree", str(tmp_path), cwd=modules)
-    assert "core.worktree" in repository_risks(str(repo / "lib"))[0]
+    assert repository_risks(str(repo)) == [] and repository_risks(str(repo / "lib")) == []
 
 
 def test_the_embedded_bare_repository_runs_its_program_in_real_git_and_the_hook_asks() -> None:
@@ -122,14 +123,12 @@ def test_the_embedded_bare_repository_runs_its_program_in_real_git_and_the_hook_
 
 
 def test_the_hook_does_not_run_git_where_the_configuration_runs_programs(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
     repo = tmp_path / "repo"
     repo.mkdir()
     _git("init", "-q", cwd=repo)
-    (repo / "a.txt").write_text("one\n")
-    _git("add", "a.txt", cwd=repo)
-    (repo / "a.txt").write_text("two\n")
-    assert tracked(str(repo)) == (str(repo / "a.txt"),)
-    _git("config", "filter.x.clean", f"touch {tmp_path / 'ran'}", cwd=repo)
-    (repo / ".gitattributes").write_text("* filter=x\n")
-    assert tracked(str(repo)) is None and not (tmp_path / "ran").exists()
-    assert any("filter.x.clean" in why for why in _opaque("git diff --stat", repo))
+    vendored = _embedded(repo, str(marker))
+    (repo / "docs" / "a.txt").write_text("one\n")
+    assert tracked(str(vendored)) is None and not marker.exists()
+    assert any("core.fsmonitor" in why for why in _opaque("git diff --stat", vendored))
+    assert tracked(str(repo)) == ()  # the project's own repository: git's own .git, nothing changed

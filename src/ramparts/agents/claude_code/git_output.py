@@ -200,6 +200,11 @@ def repository_problem(printed: Printed, env: dict[str, str], seconds: float) ->
     for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY"):
         if name in os.environ:
             return "", f"{name} is set, so git works in a repository other than the folder's"
+    from .repo_config import repository_risks
+
+    risks = repository_risks(printed.folder)  # the hook runs no git where the repository names programs
+    if risks:
+        return "", risks[0]
     code, out, err, problem = run_git(
         ["git", *HARDENING, "rev-parse", "--show-toplevel"],
         printed.folder,

@@ -16,10 +16,14 @@ carry an embedded bare repository (``docs/vendored/{HEAD,config,objects,refs}``,
 files) whose ``config`` sets ``core.worktree`` and ``core.fsmonitor``, and ``cd docs/vendored && git
 status`` then runs its program. So before the hook lets a git command through, or runs git itself, it
 finds the repository git would use from that folder (the same discovery: ``.git`` folders, ``.git``
-files naming a gitdir, and bare repositories) and reads its configuration files. Any key that runs a
-program, redirects a URL, moves the work tree or includes another file makes the command opaque.
+files naming a gitdir, and bare repositories). When that is a bare repository (committed files), it
+reads its configuration files: any key that runs a program, redirects a URL, moves the work tree or
+includes another file makes the command opaque.
 
-The user's global and the system configuration are the user's and are not read here.
+A ``.git`` folder or file is git's own, made by the user's clone (git will not commit a ``.git``
+path; the hook denies the agent writing one): its configuration counts as the user's, like their
+global and the system configuration, which are not read here either. A ``.git`` that arrived inside an
+archive the user unpacked is the one case this trusts that it should not.
 """
 
 from __future__ import annotations
@@ -175,11 +179,18 @@ def _with_common(git_dir: str) -> tuple[str, ...]:
 
 
 def repository_risks(folder: str) -> list[str]:
-    """Why git run in ``folder`` may run a program its repository configures ([] when nothing does)."""
+    """Why git run in ``folder`` may run a program the repository's own files configure ([] when
+    nothing does). A ``.git`` folder or file is git's own (made by ``clone``, ``init``, ``submodule``,
+    ``worktree``; git refuses to commit a path named ``.git``, and the hook denies the agent writing
+    one), so its configuration is the user's, like their global one. A bare repository git finds on
+    the way up is made of ordinary files a repository can commit: its configuration is the
+    repository's, and is read."""
     found = git_dirs(folder)
     if found is None:
         return [f"cannot tell which repository git uses in {folder[:80]}"]
     root, dirs = found
+    if root not in dirs:
+        return []  # a `.git` folder or file: git's own, the user's configuration
     reasons: list[str] = []
     for git_dir in dirs:
         for name in ("config", "config.worktree"):
@@ -195,12 +206,7 @@ def repository_risks(folder: str) -> list[str]:
             except OSError as exc:
                 reasons.append(f"cannot read {path}: {type(exc).__name__}")
                 continue
-            keys = [
-                key
-                for key, value in program_keys(text)
-                # a submodule's gitdir names the submodule's own folder as its work tree
-                if not (key == "core.worktree" and os.path.normpath(os.path.join(git_dir, value)) == root)
-            ]
+            keys = [key for key, _value in program_keys(text)]
             if keys:
                 shown = ", ".join(list(dict.fromkeys(keys))[:4])
                 reasons.append(
