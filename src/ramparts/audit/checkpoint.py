@@ -18,9 +18,10 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 from .._hashing import sha256
+from .._tuples import NamedTuple
 from ..errors import AuditError
 from .merkle import HASH_SIZE
 

@@ -20,9 +20,10 @@ import bisect
 import os
 import re
 from collections.abc import Collection, Iterator, Sequence
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from .._hashing import sha256
+from .._tuples import NamedTuple
 
 Backend = Literal["hyperscan", "re2", "re"]
 

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Literal
 
+from .._tuples import NamedTuple
 from ..errors import PolicyError
 
 RuleList = Literal["deny", "ask", "allow"]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from ..._tuples import NamedTuple
 from ...model import Content, Event, ToolCall
 
 if TYPE_CHECKING:  # the detectors are imported only when something is scanned

@@ -7,9 +7,10 @@ key written), so the two cannot disagree about a call.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from ... import engine
+from ..._tuples import NamedTuple
 from ...model import Content, Decision, Event, SessionState
 
 if TYPE_CHECKING:
