@@ -13,14 +13,16 @@ import base64
 import binascii
 import functools
 import json
+import marshal
 import math
 import os
 import re
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from .._hashing import sha256
+from .._tuples import NamedTuple
 from ..errors import ScanError
 from ..model import Finding
 from .excerpt import excerpts
@@ -82,8 +84,13 @@ def rule_files(folder: str = RULES_DIR) -> list[str]:
 
 
 def load_rules(files: Sequence[str] | None = None, *, cache_dir: str | None = None) -> tuple[SecretRule, ...]:
-    """Parse and check the rule files; with ``cache_dir``, reuse a JSON copy keyed by their content
-    (which leaves out the rules' examples: only the tests read those)."""
+    """Parse and check the rule files; with ``cache_dir``, reuse a copy keyed by their content (which
+    leaves out the rules' examples: only the tests read those).
+
+    The copy is ``marshal`` data (tuples of strings, numbers and booleans), which a hook reads in a
+    quarter of the time JSON took (0.6 against 2.4 ms for 732 rules: no parse, and the tuples come back
+    as tuples). The key covers marshal's format version; a copy that does not load, or does not hold
+    rules of the current shape, is rebuilt from the YAML."""
     paths = list(files) if files is not None else rule_files()
     contents = []
     for path in paths:
@@ -91,25 +98,31 @@ def load_rules(files: Sequence[str] | None = None, *, cache_dir: str | None = No
             contents.append(handle.read())
     key = ""
     if cache_dir is not None:
-        digest = sha256(b"ramparts-secret-rules-v3")
+        digest = sha256(b"ramparts-secret-rules-v4-marshal-%d" % marshal.version)
         for path, data in zip(paths, contents, strict=True):
             digest.update(os.path.basename(path).encode() + b"\0" + data + b"\0")
         key = digest.hexdigest()[:32]
         try:
-            with open(os.path.join(cache_dir, f"rules-{key}.json"), "rb") as handle:
-                return tuple(_rule_from_json(row) for row in json.loads(handle.read()))
-        except (OSError, ValueError, TypeError):
+            with open(os.path.join(cache_dir, f"rules-{key}.marshal"), "rb") as handle:
+                # the cache folder is the user's private state (0700), as for the Hyperscan databases
+                # beside it, which are native code's input too; the rows are checked for shape
+                return _rules_from_cache(marshal.loads(handle.read()))  # noqa: S302
+        except (OSError, EOFError, ValueError, TypeError):
             pass
     rules = _parse(paths, contents)
     if cache_dir is not None:
         # the cache is for scanning: without each rule's examples, it loads in half the time
-        runtime = [list(r._replace(positive=(), negative=())) for r in rules]
-        _write_json(os.path.join(cache_dir, f"rules-{key}.json"), runtime)
+        runtime: Any = tuple(tuple(r._replace(positive=(), negative=())) for r in rules)
+        _write_cache(os.path.join(cache_dir, f"rules-{key}.marshal"), marshal.dumps(runtime))
     return rules
 
 
-def _rule_from_json(row: list[Any]) -> SecretRule:
-    return SecretRule._make(tuple(v) if isinstance(v, list) else v for v in row)
+def _rules_from_cache(rows: Any) -> tuple[SecretRule, ...]:
+    """The cached rows as rules; ValueError when they are not rows of the current shape."""
+    width = len(SecretRule._fields)
+    if not isinstance(rows, tuple) or not all(type(row) is tuple and len(row) == width for row in rows):
+        raise ValueError("not a rule cache of this version")
+    return tuple(SecretRule._make(row) for row in rows)
 
 
 def _parse(paths: Sequence[str], contents: Sequence[bytes]) -> tuple[SecretRule, ...]:
@@ -170,12 +183,12 @@ def _parse(paths: Sequence[str], contents: Sequence[bytes]) -> tuple[SecretRule,
     return tuple(out)
 
 
-def _write_json(path: str, data: Any) -> None:
+def _write_cache(path: str, data: bytes) -> None:
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     except OSError:
         pass  # a cache only saves time

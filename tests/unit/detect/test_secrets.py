@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ramparts.detect.matcher import available_backends
 from ramparts.detect.secrets import (
     RuleError,
+    SecretRule,
     SecretScanner,
     entropy,
     github_crc32,
@@ -177,9 +178,29 @@ def test_the_compiled_database_is_cached(tmp_path: Path) -> None:
 
 def test_rule_cache_round_trips(tmp_path: Path) -> None:
     assert load_rules(cache_dir=str(tmp_path)) == RULES  # parsed from YAML, then cached
-    assert list(tmp_path.glob("rules-*.json"))
+    assert list(tmp_path.glob("rules-*.marshal"))
     cached = load_rules(cache_dir=str(tmp_path))
     assert cached == tuple(r._replace(positive=(), negative=()) for r in RULES)  # examples are left out
+    assert all(type(r) is SecretRule and type(r.keywords) is tuple for r in cached)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"", b"\x00garbage", b"truncate", b"wrong shape"],
+)
+def test_rule_cache_that_does_not_load_is_rebuilt(tmp_path: Path, damage: bytes) -> None:
+    import marshal
+
+    load_rules(cache_dir=str(tmp_path))
+    (cache,) = tmp_path.glob("rules-*.marshal")
+    if damage == b"truncate":
+        cache.write_bytes(cache.read_bytes()[:1000])
+    elif damage == b"wrong shape":
+        cache.write_bytes(marshal.dumps((("id", "name"),)))  # rows of another width
+    else:
+        cache.write_bytes(damage)
+    assert load_rules(cache_dir=str(tmp_path)) == RULES  # parsed from YAML again
+    assert load_rules(cache_dir=str(tmp_path)) == tuple(r._replace(positive=(), negative=()) for r in RULES)
 
 
 @pytest.mark.parametrize(
