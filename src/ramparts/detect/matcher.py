@@ -200,15 +200,18 @@ class Pattern(NamedTuple):
 
 
 def available_backends() -> list[Backend]:
-    out: list[Backend] = []
-    for name, module in (("hyperscan", "hyperscan"), ("re2", "re2")):
-        try:
-            __import__(module)
-        except ImportError:
-            continue
-        out.append(name)  # type: ignore[arg-type]
+    out: list[Backend] = [name for name in ("hyperscan", "re2") if _importable(name)]
     out.append("re")
     return out
+
+
+def _importable(module: str) -> bool:
+    """Whether ``module`` imports (it is then imported: the caller is about to use it)."""
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
 
 
 class Matcher:
@@ -240,7 +243,7 @@ class Matcher:
         cached_only = backend == "cached"
         names: list[Backend]
         if backend == "cached":
-            names = ["hyperscan", "re"] if "hyperscan" in available_backends() else ["re"]
+            names = ["hyperscan", "re"] if _importable("hyperscan") else ["re"]
         elif backend == "auto":
             names = available_backends()
         else:
