@@ -5,19 +5,22 @@ Usage::
     .venv/bin/python bench/hook_latency.py [--quick] [--runs N] [--profile] [--busy N] [--before SRC]
 
 Sets up a throwaway policy (``ramparts policy init --profile baseline``), state directory and project
-(README.md, .env), warms the compiled-policy cache once, then runs the exact installed hook command
-(``<python> -I -m ramparts hook --policy P --state-dir S``, see ``ramparts.policy.compile.hook_command``)
-with recorded Claude Code PreToolUse payloads on stdin, round-robin. Every round runs each variant once,
-in a shuffled order, so machine noise hits all of them alike:
+(README.md, .env), warms the compiled-policy cache once, then runs the hook of the source tree given as
+``--after`` (default: this checkout's ``src``), the installed command's interpreter and flags
+(``<python> -I ... hook --policy P --state-dir S``, see ``ramparts.policy.compile.hook_command``) with
+that tree first on its path, with recorded Claude Code PreToolUse payloads on stdin, round-robin. Every
+round runs each variant once, in a shuffled order, so machine noise hits all of them alike:
 
-- ``hook``        the installed command, ``python -I -m ramparts hook ...``
-- ``hook_script`` the console script, ``.venv/bin/ramparts hook ...`` (no ``-I``, no runpy)
+- ``hook``        the cold hook of ``--after``: ``python -I -c BOOT SRC hook ...`` (``BOOT`` puts SRC
+                  first on ``sys.path``, which ``-I`` keeps PYTHONPATH out of, and runs the CLI)
+- ``hook_script`` the console script, ``.venv/bin/ramparts hook ...`` (no ``-I``, no runpy; the tree
+                  the interpreter has installed, which may not be ``--after``)
 - ``bare``        ``python -I -c pass``: the floor any Python hook pays
 - ``bare_S``      ``python -I -S -c pass``: the floor without ``site``
 - ``thin``        ``python -I -S -c CLIENT``: a thin client asking a warm resident process over a Unix
-  socket (started here; it runs the same ``Hook`` in-process, durable audit write included)
-- ``resident``    the product of that idea: ``python -I -S hook_client.py -- <hook command>`` asking a real
-  ``ramparts hook-server`` (its own state directory; what ``hook.resident: true`` installs)
+  socket (started here from ``--after``; it runs the same ``Hook`` in-process, durable audit write included)
+- ``resident``    the product of that idea: ``python -I -S run_hook_client.py -- <hook command>`` asking a
+  real ``ramparts hook-server`` of ``--after`` (its own state directory; what ``compile`` installs)
 
 Every hook run must exit 0 and print a ``hookSpecificOutput``; the audit store must gain exactly one
 record per run and its hash chain must verify. Any failure ends the benchmark with exit status 1.
@@ -103,6 +106,7 @@ WATCHED_MODULES = (
 # answers one hook event per connection. Reply: one ASCII digit (the exit code), then the hook's stdout.
 SERVER_CODE = r"""
 import io, json, socket, sys, time
+sys.path.insert(0, sys.argv.pop(1))  # the source tree measured
 from ramparts.agents.claude_code.hook import Hook
 
 policy, state, path = sys.argv[1:4]
@@ -113,8 +117,8 @@ class KeepOpen:
     # the warm audit connection, shared by every request; Hook.run closing it leaves it open
     def __init__(self, inner):
         self.inner = inner
-    def append(self, record):
-        return self.inner.append(record)
+    def __getattr__(self, name):
+        return getattr(self.inner, name)  # append, path, ...
     def close(self):
         pass
 
@@ -181,9 +185,11 @@ class BenchError(Exception):
 
 
 class Setup:
-    def __init__(self, root: Path, python: str) -> None:
+    def __init__(self, root: Path, python: str, src: Path) -> None:
         self.root = root
         self.python = python
+        self.src = src
+        """The source tree the main table measures (``--after``): its hook, helper and hook-server."""
         self.script = str(Path(python).parent / "ramparts")
         self.policy = root / "ramparts.yaml"
         self.state = root / "state"
@@ -224,33 +230,28 @@ class Setup:
             raise BenchError(f"policy init failed: {proc.stderr.strip()}")
 
     def hook_argv(self, *, script: bool = False, extra: Sequence[str] = ()) -> list[str]:
-        head = [self.script] if script else [self.python, "-I", *extra, "-m", "ramparts"]
+        """The cold hook of :attr:`src` (``-c BOOT``, as the --before/--after rows run each tree), or the
+        installed console script (``script``: whatever tree the interpreter has installed)."""
+        head = [self.script] if script else [self.python, "-I", *extra, "-c", BOOT, str(self.src)]
         return [*head, *self.hook_args()]
 
     def hook_args(self, state: Path | None = None) -> list[str]:
         return ["hook", "--policy", str(self.policy), "--state-dir", str(state or self.state)]
 
     def resident_argv(self) -> list[str]:
-        hook = [self.python, "-I", "-m", "ramparts", *self.hook_args(self.resident_state)]
+        hook = [self.python, "-I", "-c", BOOT, str(self.src), *self.hook_args(self.resident_state)]
         return [self.python, "-I", "-S", self.client, "--no-start", "--", *hook]
 
     def start_resident(self) -> None:
-        """A real ``ramparts hook-server`` (the interpreter's installed ramparts), and its client's path."""
-        probe = subprocess.run(
-            [
-                self.python,
-                "-I",
-                "-c",
-                "import ramparts.agents.claude_code.hook_client as c; print(c.__file__)",
-            ],
-            capture_output=True,
-            text=True,
-            env=self.env,
-        )
-        if probe.returncode != 0:
-            raise BenchError(f"this ramparts has no resident hook client: {probe.stderr.strip()[-300:]}")
-        self.client = probe.stdout.strip()
-        argv = [self.python, "-I", "-m", "ramparts", "hook-server", "--policy", str(self.policy)]
+        """A real ``ramparts hook-server`` of :attr:`src`, and the client that tree installs."""
+        folder = self.src / "ramparts" / "agents" / "claude_code"
+        client = folder / "run_hook_client.py"
+        if not client.exists():
+            client = folder / "hook_client.py"  # a tree from before the launcher
+        if not client.exists():
+            raise BenchError(f"{self.src} has no resident hook client")
+        self.client = str(client)
+        argv = [self.python, "-I", "-c", BOOT, str(self.src), "hook-server", "--policy", str(self.policy)]
         argv += ["--state-dir", str(self.resident_state), "--idle-exit", "300"]
         self.resident = subprocess.Popen(
             argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -282,6 +283,7 @@ class Setup:
                 "-I",
                 "-c",
                 SERVER_CODE,
+                str(self.src),
                 str(self.policy),
                 str(self.daemon_state),
                 self.socket,
@@ -1275,7 +1277,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be positive")
 
     root = Path(tempfile.mkdtemp(prefix="ramparts-bench-")).resolve()
-    setup = Setup(root, args.python)
+    setup = Setup(root, args.python, args.after.resolve())
     busy: list[subprocess.Popen[bytes]] = []
     try:
         setup.create()
