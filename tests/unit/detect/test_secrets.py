@@ -166,6 +166,40 @@ def test_every_backend_gives_the_same_findings(backend: str) -> None:
             assert scanner.hits(example) == SCANNER.hits(example), (backend, rule.id, example[:20])
 
 
+def test_the_keyword_database_gives_the_same_findings(tmp_path: Path) -> None:
+    """The hook's prefilter (the rules' keywords alone) against the rules' own database: every rule's
+    examples, the same with a character that lower-cases into ASCII (K, the Kelvin sign, makes "key"),
+    and a text past KEYWORD_TEXT_MAX, which loads the rules' own database."""
+    if "hyperscan" not in available_backends():
+        pytest.skip("hyperscan is not installed")
+    from ramparts.detect.secrets import KEYWORD_TEXT_MAX
+
+    scanner = SecretScanner(RULES, backend="hyperscan", cache_dir=str(tmp_path), keyword_database=True)
+    assert scanner.matcher.keywords_only and list(tmp_path.glob("hs-kw-*.db"))
+    cached = SecretScanner(RULES, backend="cached", cache_dir=str(tmp_path))  # the hook's: from the cache
+    assert cached.matcher.keywords_only and not cached.matcher.cold
+    for rule in RULES:
+        for example in (*rule.positive, *rule.negative):
+            for text in (example, f"\u212aey: {example} \u0130", f"k\u00e9y {example.upper()}"):
+                assert cached.hits(text) == SCANNER.hits(text), (rule.id, text[:20])
+    token = _github("ghp_", 5)
+    long = "x = 1\n" * (KEYWORD_TEXT_MAX // 6) + token
+    assert cached._full is None
+    assert [h.value for h in cached.hits(long)] == [h.value for h in SCANNER.hits(long)] == [token]
+    assert cached._full is not None and not cached._full.keywords_only  # loaded for the long text
+
+
+def test_without_the_keyword_database_the_hook_s_scanner_is_cold(tmp_path: Path) -> None:
+    if "hyperscan" not in available_backends():
+        pytest.skip("hyperscan is not installed")
+    SecretScanner(RULES, backend="hyperscan", cache_dir=str(tmp_path))  # the rules' own database only
+    scanner = SecretScanner(RULES, backend="cached", cache_dir=str(tmp_path))
+    assert scanner.matcher.cold and not scanner.matcher.keywords_only  # a warm-up builds the other
+    assert scanner.backend == "hyperscan"  # meanwhile the rules' own database serves
+    token = _github("ghp_", 5)
+    assert [h.value for h in scanner.hits(f"x {token} y")] == [token]
+
+
 def test_the_compiled_database_is_cached(tmp_path: Path) -> None:
     if "hyperscan" not in available_backends():
         pytest.skip("hyperscan is not installed")
