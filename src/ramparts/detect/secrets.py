@@ -9,7 +9,6 @@ counted, not reported. Results never hold the value: a keyed fingerprint and a r
 
 from __future__ import annotations
 
-import base64
 import binascii
 import functools
 import json
@@ -442,6 +441,8 @@ def github_crc32(value: str) -> bool:
 
 
 def _b64url(part: str) -> bytes:
+    import base64  # only a JWT-shaped match gets here: not imported by a hook that meets none
+
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
@@ -480,6 +481,8 @@ def pem(value: str) -> bool:
     if match is None:
         return False
     body = "".join(line for line in match.group(2).splitlines() if line and ":" not in line)
+    import base64  # only a PEM-shaped match gets here
+
     try:
         raw = base64.b64decode(body, validate=True)
     except (ValueError, binascii.Error):
