@@ -41,7 +41,10 @@ cold figures of both trees, as ratios to bare, come from one run (``resident_*``
 With ``--before``, the same rounds also run both trees' cold hook on one event of each kind (SessionStart,
 UserPromptSubmit, PreToolUse Bash/Read/Write/Edit/WebFetch, a Read of a missing file, PostToolUse,
 SessionEnd) beside a bare interpreter, check that both trees answer each alike, and report each kind's
-p50 as a ratio to bare (``events_*``).
+p50 as a ratio to bare (``events_*``). Both comparisons also give each process's CPU time (user +
+system, from the children's rusage) against a bare interpreter's (``cold_cpu_*``, ``events_cpu_*``): on
+a machine shared with other jobs, wall time includes waiting for a core and for the disk, CPU time
+much less so.
 
 ``--busy N`` keeps N busy-looping processes running while measuring (a synthetic background load, for
 the tail figures under load).
@@ -350,16 +353,27 @@ def fs_type(path: Path) -> str:
 # -- timing ---------------------------------------------------------------------------------------------
 
 
+LAST_CPU_MS = [0.0]
+"""CPU time (user + system, ms) of the process :func:`timed` ran last: less at the mercy of the other
+jobs on a shared machine than wall time (no waiting for a core), though not of their cache traffic."""
+
+
 def timed(
     argv: Sequence[str], stdin: bytes, *, env: dict[str, str], cwd: Path
 ) -> tuple[float, int, bytes, bytes]:
-    """Wall time in ms of one whole process, stdin fed and stdout/stderr drained."""
+    """Wall time in ms of one whole process, stdin fed and stdout/stderr drained (its CPU time in
+    ``LAST_CPU_MS``; the children are run one at a time, and no other child is reaped meanwhile)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter_ns()
     proc = subprocess.Popen(
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd
     )
     out, err = proc.communicate(stdin)
     elapsed = (time.perf_counter_ns() - t0) / 1e6
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    LAST_CPU_MS[0] = 1000 * (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return elapsed, proc.returncode, out, err
 
 
@@ -684,6 +698,7 @@ def run_outbound(setup: Setup, before: Path, after: Path, runs: int, seed: int) 
             if problem:
                 raise BenchError(f"outbound {key}: {problem}: {err.decode()[-300:]}")
             times[key].append(ms)
+            times.setdefault(f"cpu|{key}", []).append(LAST_CPU_MS[0])
     return times
 
 
@@ -792,6 +807,7 @@ def run_events(setup: Setup, before: Path, after: Path, runs: int, seed: int) ->
             if rc != 0:
                 raise BenchError(f"event {key}: exit {rc}: {err.decode()[-300:]}")
             times[key].append(ms)
+            times.setdefault(f"cpu|{key}", []).append(LAST_CPU_MS[0])
     return times
 
 
@@ -814,6 +830,29 @@ def report_events(times: dict[str, list[float]]) -> dict[str, float]:
         out[f"events_{tree}_x_bare"] = percentile(values, 50) / bare50
         print(
             f"all events {tree:6}: p50 {percentile(values, 50):7.2f} ms (x{out[f'events_{tree}_x_bare']:.2f} bare)"
+        )
+    out |= report_cpu(times, EVENT_CASES, "events")
+    return out
+
+
+def report_cpu(times: dict[str, list[float]], cases: Sequence[str], label: str) -> dict[str, float]:
+    """The same rounds' CPU time (user + system) per process: p50 of each tree over ``cases`` against a
+    bare interpreter's p50, and of each case."""
+    bare = [ms for key, values in times.items() if key.startswith("cpu|bare:") for ms in values]
+    bare50 = percentile(bare, 50)
+    print(f"CPU per process (user + system), the same rounds; bare p50 {bare50:.2f} ms")
+    out: dict[str, float] = {}
+    for name in cases:
+        b50 = percentile(times[f"cpu|before:{name}"], 50)
+        a50 = percentile(times[f"cpu|after:{name}"], 50)
+        print(
+            f"  {name:14} before {b50:7.2f} ms (x{b50 / bare50:.2f})  after {a50:7.2f} ms (x{a50 / bare50:.2f})"
+        )
+    for tree in ("before", "after"):
+        values = [ms for n in cases for ms in times[f"cpu|{tree}:{n}"]]
+        out[f"{label}_cpu_{tree}_x_bare"] = percentile(values, 50) / bare50
+        print(
+            f"{label} CPU {tree:6}: p50 {percentile(values, 50):7.2f} ms (x{out[f'{label}_cpu_{tree}_x_bare']:.2f} bare)"
         )
     return out
 
@@ -856,6 +895,7 @@ def report_outbound(times: dict[str, list[float]], before: Path, after: Path) ->
         print(
             f"cold     {tree:6}: p50 {percentile(values, 50):7.2f} ms (x{out[f'cold_{tree}_x_bare']:.2f} bare)"
         )
+    out |= report_cpu(times, OUTBOUND_CASES, "cold")
     return out
 
 
@@ -1385,6 +1425,10 @@ def main(argv: list[str] | None = None) -> int:
                 "cold_after_x_bare",
                 "events_before_x_bare",
                 "events_after_x_bare",
+                "cold_cpu_before_x_bare",
+                "cold_cpu_after_x_bare",
+                "events_cpu_before_x_bare",
+                "events_cpu_after_x_bare",
             )
             if key in outbound
         )
