@@ -18,7 +18,7 @@ import os
 import re
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from .._hashing import sha256
 from .._tuples import NamedTuple
@@ -209,11 +209,32 @@ def entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
-PLACEHOLDER = re.compile(
+class _Lazy:
+    """A module-level regex compiled on its first use, which then takes its place in the module (so every
+    later use is the compiled pattern's own, at no cost): the value checks below run only on a
+    candidate's match, which most hook processes never meet (compiling them on import cost about 1 ms)."""
+
+    __slots__ = ("_flags", "_name", "_pattern")
+
+    def __init__(self, name: str, pattern: str, flags: int) -> None:
+        self._name, self._pattern, self._flags = name, pattern, flags
+
+    def __getattr__(self, attribute: str) -> Any:
+        compiled = re.compile(self._pattern, self._flags)
+        globals()[self._name] = compiled
+        return getattr(compiled, attribute)
+
+
+def _lazy(name: str, pattern: str, flags: int = 0) -> re.Pattern[str]:
+    return cast("re.Pattern[str]", _Lazy(name, pattern, flags))
+
+
+PLACEHOLDER = _lazy(
+    "PLACEHOLDER",
     r"(?i)example|x{4}|\*{4}|your[_\- ]|changeme|change_me|dummy|sample|fake|mock|placeholder|redacted|"
-    r"<[^>]{0,40}>|\$\{[^}]{0,60}\}|\{\{[^}]{0,60}\}\}|%\([a-z_]+\)s"
+    r"<[^>]{0,40}>|\$\{[^}]{0,60}\}|\{\{[^}]{0,60}\}\}|%\([a-z_]+\)s",
 )
-SYNTHETIC = re.compile(r"(?i)0123456789|1234567890|abcdefghij|abcdef0123|(.)\1{5,}")
+SYNTHETIC = _lazy("SYNTHETIC", r"(?i)0123456789|1234567890|abcdefghij|abcdef0123|(.)\1{5,}")
 """Runs no random generator produces; a value with one is more likely made up than real."""
 
 
@@ -222,9 +243,10 @@ SYNTHETIC_FACTOR = 0.7
 above ``ramparts scan``'s default 0.5, a generic assignment's (0.4-0.6) drops below it."""
 
 
-_STAND_IN_WORD = re.compile(
+_STAND_IN_WORD = _lazy(
+    "_STAND_IN_WORD",
     r"(?i)pass(?:word|wd)?|pwd|secret|token|api[_\-]?key|key|credentials?|user(?:name|[_\-]?id)?|uid|login|"
-    r"none|null|nil|undefined|true|false|string|value|test"
+    r"none|null|nil|undefined|true|false|string|value|test",
 )
 """A word that names a field instead of filling it (``curl -u username:password``)."""
 _FIELD_WORD_LIST = (
@@ -309,7 +331,7 @@ def low_entropy(value: str, minimum: float, *, generated: bool = True) -> bool:
     return measured < random_entropy(min(len(value), 128), size) - ENTROPY_MARGIN
 
 
-_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_NOT_ALNUM = _lazy("_NOT_ALNUM", r"[^a-z0-9]")
 _ECHO_NOUNS = (
     ("password", "passwd", "passphrase", "pwd"),
     ("secret",),
@@ -359,7 +381,7 @@ def names_a_secret(name: str) -> bool:
     return last == "pass" or last.endswith(_SECRET_ENDINGS)
 
 
-_PIECES = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[^A-Za-z]+")
+_PIECES = _lazy("_PIECES", r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[^A-Za-z]+")
 _VOWELS = frozenset("aeiouy")
 _SEPARATORS = frozenset("_-. /:")
 _SHORT_WORD_LIST = "a an as at be by db do go id if in io is it me my no of ok on or os so to up us we"
@@ -405,9 +427,9 @@ def is_identifier(value: str) -> bool:
     return letters >= 8 and letters >= 4 * words  # words, not the short runs a random string splits into
 
 
-_CALL = re.compile(r"[A-Za-z_$][\w$]*(?:(?:\.|->|::)[A-Za-z_$][\w$]*)*[(\[]")
-_ATTRIBUTE = re.compile(r"[A-Za-z_]+[0-9]{0,2}(?:(?:\.|->|::)[A-Za-z_]+[0-9]{0,2})+")
-_COMPOUND = re.compile(r"[a-z][A-Z]|[A-Za-z]_[A-Za-z]")
+_CALL = _lazy("_CALL", r"[A-Za-z_$][\w$]*(?:(?:\.|->|::)[A-Za-z_$][\w$]*)*[(\[]")
+_ATTRIBUTE = _lazy("_ATTRIBUTE", r"[A-Za-z_]+[0-9]{0,2}(?:(?:\.|->|::)[A-Za-z_]+[0-9]{0,2})+")
+_COMPOUND = _lazy("_COMPOUND", r"[a-z][A-Z]|[A-Za-z]_[A-Za-z]")
 
 
 def is_reference(value: str) -> bool:
@@ -472,7 +494,7 @@ def luhn(value: str) -> bool:
     return total % 10 == 0
 
 
-_PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
+_PEM = _lazy("_PEM", r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
 
 
 def pem(value: str) -> bool:
