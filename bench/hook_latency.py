@@ -5,19 +5,22 @@ Usage::
     .venv/bin/python bench/hook_latency.py [--quick] [--runs N] [--profile] [--busy N] [--before SRC]
 
 Sets up a throwaway policy (``ramparts policy init --profile baseline``), state directory and project
-(README.md, .env), warms the compiled-policy cache once, then runs the exact installed hook command
-(``<python> -I -m ramparts hook --policy P --state-dir S``, see ``ramparts.policy.compile.hook_command``)
-with recorded Claude Code PreToolUse payloads on stdin, round-robin. Every round runs each variant once,
-in a shuffled order, so machine noise hits all of them alike:
+(README.md, .env), warms the compiled-policy cache once, then runs the hook of the source tree given as
+``--after`` (default: this checkout's ``src``), the installed command's interpreter and flags
+(``<python> -I ... hook --policy P --state-dir S``, see ``ramparts.policy.compile.hook_command``) with
+that tree first on its path, with recorded Claude Code PreToolUse payloads on stdin, round-robin. Every
+round runs each variant once, in a shuffled order, so machine noise hits all of them alike:
 
-- ``hook``        the installed command, ``python -I -m ramparts hook ...``
-- ``hook_script`` the console script, ``.venv/bin/ramparts hook ...`` (no ``-I``, no runpy)
+- ``hook``        the cold hook of ``--after``: ``python -I -c BOOT SRC hook ...`` (``BOOT`` puts SRC
+                  first on ``sys.path``, which ``-I`` keeps PYTHONPATH out of, and runs the CLI)
+- ``hook_script`` the console script, ``.venv/bin/ramparts hook ...`` (no ``-I``, no runpy; the tree
+                  the interpreter has installed, which may not be ``--after``)
 - ``bare``        ``python -I -c pass``: the floor any Python hook pays
 - ``bare_S``      ``python -I -S -c pass``: the floor without ``site``
 - ``thin``        ``python -I -S -c CLIENT``: a thin client asking a warm resident process over a Unix
-  socket (started here; it runs the same ``Hook`` in-process, durable audit write included)
-- ``resident``    the product of that idea: ``python -I -S hook_client.py -- <hook command>`` asking a real
-  ``ramparts hook-server`` (its own state directory; what ``hook.resident: true`` installs)
+  socket (started here from ``--after``; it runs the same ``Hook`` in-process, durable audit write included)
+- ``resident``    the product of that idea: ``python -I -S run_hook_client.py -- <hook command>`` asking a
+  real ``ramparts hook-server`` of ``--after`` (its own state directory; what ``compile`` installs)
 
 Every hook run must exit 0 and print a ``hookSpecificOutput``; the audit store must gain exactly one
 record per run and its hash chain must verify. Any failure ends the benchmark with exit status 1.
@@ -38,7 +41,10 @@ cold figures of both trees, as ratios to bare, come from one run (``resident_*``
 With ``--before``, the same rounds also run both trees' cold hook on one event of each kind (SessionStart,
 UserPromptSubmit, PreToolUse Bash/Read/Write/Edit/WebFetch, a Read of a missing file, PostToolUse,
 SessionEnd) beside a bare interpreter, check that both trees answer each alike, and report each kind's
-p50 as a ratio to bare (``events_*``).
+p50 as a ratio to bare (``events_*``). Both comparisons also give each process's CPU time (user +
+system, from the children's rusage) against a bare interpreter's (``cold_cpu_*``, ``events_cpu_*``): on
+a machine shared with other jobs, wall time includes waiting for a core and for the disk, CPU time
+much less so.
 
 ``--busy N`` keeps N busy-looping processes running while measuring (a synthetic background load, for
 the tail figures under load).
@@ -103,6 +109,7 @@ WATCHED_MODULES = (
 # answers one hook event per connection. Reply: one ASCII digit (the exit code), then the hook's stdout.
 SERVER_CODE = r"""
 import io, json, socket, sys, time
+sys.path.insert(0, sys.argv.pop(1))  # the source tree measured
 from ramparts.agents.claude_code.hook import Hook
 
 policy, state, path = sys.argv[1:4]
@@ -113,8 +120,8 @@ class KeepOpen:
     # the warm audit connection, shared by every request; Hook.run closing it leaves it open
     def __init__(self, inner):
         self.inner = inner
-    def append(self, record):
-        return self.inner.append(record)
+    def __getattr__(self, name):
+        return getattr(self.inner, name)  # append, path, ...
     def close(self):
         pass
 
@@ -181,9 +188,11 @@ class BenchError(Exception):
 
 
 class Setup:
-    def __init__(self, root: Path, python: str) -> None:
+    def __init__(self, root: Path, python: str, src: Path) -> None:
         self.root = root
         self.python = python
+        self.src = src
+        """The source tree the main table measures (``--after``): its hook, helper and hook-server."""
         self.script = str(Path(python).parent / "ramparts")
         self.policy = root / "ramparts.yaml"
         self.state = root / "state"
@@ -224,33 +233,28 @@ class Setup:
             raise BenchError(f"policy init failed: {proc.stderr.strip()}")
 
     def hook_argv(self, *, script: bool = False, extra: Sequence[str] = ()) -> list[str]:
-        head = [self.script] if script else [self.python, "-I", *extra, "-m", "ramparts"]
+        """The cold hook of :attr:`src` (``-c BOOT``, as the --before/--after rows run each tree), or the
+        installed console script (``script``: whatever tree the interpreter has installed)."""
+        head = [self.script] if script else [self.python, "-I", *extra, "-c", BOOT, str(self.src)]
         return [*head, *self.hook_args()]
 
     def hook_args(self, state: Path | None = None) -> list[str]:
         return ["hook", "--policy", str(self.policy), "--state-dir", str(state or self.state)]
 
     def resident_argv(self) -> list[str]:
-        hook = [self.python, "-I", "-m", "ramparts", *self.hook_args(self.resident_state)]
+        hook = [self.python, "-I", "-c", BOOT, str(self.src), *self.hook_args(self.resident_state)]
         return [self.python, "-I", "-S", self.client, "--no-start", "--", *hook]
 
     def start_resident(self) -> None:
-        """A real ``ramparts hook-server`` (the interpreter's installed ramparts), and its client's path."""
-        probe = subprocess.run(
-            [
-                self.python,
-                "-I",
-                "-c",
-                "import ramparts.agents.claude_code.hook_client as c; print(c.__file__)",
-            ],
-            capture_output=True,
-            text=True,
-            env=self.env,
-        )
-        if probe.returncode != 0:
-            raise BenchError(f"this ramparts has no resident hook client: {probe.stderr.strip()[-300:]}")
-        self.client = probe.stdout.strip()
-        argv = [self.python, "-I", "-m", "ramparts", "hook-server", "--policy", str(self.policy)]
+        """A real ``ramparts hook-server`` of :attr:`src`, and the client that tree installs."""
+        folder = self.src / "ramparts" / "agents" / "claude_code"
+        client = folder / "run_hook_client.py"
+        if not client.exists():
+            client = folder / "hook_client.py"  # a tree from before the launcher
+        if not client.exists():
+            raise BenchError(f"{self.src} has no resident hook client")
+        self.client = str(client)
+        argv = [self.python, "-I", "-c", BOOT, str(self.src), "hook-server", "--policy", str(self.policy)]
         argv += ["--state-dir", str(self.resident_state), "--idle-exit", "300"]
         self.resident = subprocess.Popen(
             argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -282,6 +286,7 @@ class Setup:
                 "-I",
                 "-c",
                 SERVER_CODE,
+                str(self.src),
                 str(self.policy),
                 str(self.daemon_state),
                 self.socket,
@@ -348,16 +353,27 @@ def fs_type(path: Path) -> str:
 # -- timing ---------------------------------------------------------------------------------------------
 
 
+LAST_CPU_MS = [0.0]
+"""CPU time (user + system, ms) of the process :func:`timed` ran last: less at the mercy of the other
+jobs on a shared machine than wall time (no waiting for a core), though not of their cache traffic."""
+
+
 def timed(
     argv: Sequence[str], stdin: bytes, *, env: dict[str, str], cwd: Path
 ) -> tuple[float, int, bytes, bytes]:
-    """Wall time in ms of one whole process, stdin fed and stdout/stderr drained."""
+    """Wall time in ms of one whole process, stdin fed and stdout/stderr drained (its CPU time in
+    ``LAST_CPU_MS``; the children are run one at a time, and no other child is reaped meanwhile)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter_ns()
     proc = subprocess.Popen(
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd
     )
     out, err = proc.communicate(stdin)
     elapsed = (time.perf_counter_ns() - t0) / 1e6
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    LAST_CPU_MS[0] = 1000 * (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return elapsed, proc.returncode, out, err
 
 
@@ -682,6 +698,7 @@ def run_outbound(setup: Setup, before: Path, after: Path, runs: int, seed: int) 
             if problem:
                 raise BenchError(f"outbound {key}: {problem}: {err.decode()[-300:]}")
             times[key].append(ms)
+            times.setdefault(f"cpu|{key}", []).append(LAST_CPU_MS[0])
     return times
 
 
@@ -790,6 +807,7 @@ def run_events(setup: Setup, before: Path, after: Path, runs: int, seed: int) ->
             if rc != 0:
                 raise BenchError(f"event {key}: exit {rc}: {err.decode()[-300:]}")
             times[key].append(ms)
+            times.setdefault(f"cpu|{key}", []).append(LAST_CPU_MS[0])
     return times
 
 
@@ -812,6 +830,29 @@ def report_events(times: dict[str, list[float]]) -> dict[str, float]:
         out[f"events_{tree}_x_bare"] = percentile(values, 50) / bare50
         print(
             f"all events {tree:6}: p50 {percentile(values, 50):7.2f} ms (x{out[f'events_{tree}_x_bare']:.2f} bare)"
+        )
+    out |= report_cpu(times, EVENT_CASES, "events")
+    return out
+
+
+def report_cpu(times: dict[str, list[float]], cases: Sequence[str], label: str) -> dict[str, float]:
+    """The same rounds' CPU time (user + system) per process: p50 of each tree over ``cases`` against a
+    bare interpreter's p50, and of each case."""
+    bare = [ms for key, values in times.items() if key.startswith("cpu|bare:") for ms in values]
+    bare50 = percentile(bare, 50)
+    print(f"CPU per process (user + system), the same rounds; bare p50 {bare50:.2f} ms")
+    out: dict[str, float] = {}
+    for name in cases:
+        b50 = percentile(times[f"cpu|before:{name}"], 50)
+        a50 = percentile(times[f"cpu|after:{name}"], 50)
+        print(
+            f"  {name:14} before {b50:7.2f} ms (x{b50 / bare50:.2f})  after {a50:7.2f} ms (x{a50 / bare50:.2f})"
+        )
+    for tree in ("before", "after"):
+        values = [ms for n in cases for ms in times[f"cpu|{tree}:{n}"]]
+        out[f"{label}_cpu_{tree}_x_bare"] = percentile(values, 50) / bare50
+        print(
+            f"{label} CPU {tree:6}: p50 {percentile(values, 50):7.2f} ms (x{out[f'{label}_cpu_{tree}_x_bare']:.2f} bare)"
         )
     return out
 
@@ -854,6 +895,7 @@ def report_outbound(times: dict[str, list[float]], before: Path, after: Path) ->
         print(
             f"cold     {tree:6}: p50 {percentile(values, 50):7.2f} ms (x{out[f'cold_{tree}_x_bare']:.2f} bare)"
         )
+    out |= report_cpu(times, OUTBOUND_CASES, "cold")
     return out
 
 
@@ -1275,7 +1317,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be positive")
 
     root = Path(tempfile.mkdtemp(prefix="ramparts-bench-")).resolve()
-    setup = Setup(root, args.python)
+    setup = Setup(root, args.python, args.after.resolve())
     busy: list[subprocess.Popen[bytes]] = []
     try:
         setup.create()
@@ -1383,6 +1425,10 @@ def main(argv: list[str] | None = None) -> int:
                 "cold_after_x_bare",
                 "events_before_x_bare",
                 "events_after_x_bare",
+                "cold_cpu_before_x_bare",
+                "cold_cpu_after_x_bare",
+                "events_cpu_before_x_bare",
+                "events_cpu_after_x_bare",
             )
             if key in outbound
         )

@@ -9,9 +9,10 @@ finding's control (``session.*`` HIGH-04/MED-02, ``dlp.*`` CRIT-01, ``injection.
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from . import rule_ids as rids
+from ._tuples import NamedTuple
 from .model import Content, Event, Finding, SessionState, ToolCall
 from .policy.rules import (
     EDIT_TOOLS,

@@ -9,7 +9,9 @@ immutable, typed, and cheap to import on the hook's hot path (``dataclasses`` pu
 # No `from __future__ import annotations` here: typing.NamedTuple compiles every string annotation
 # into a ForwardRef (73 compile() calls, ~3 ms of every hook process); evaluated ones cost little.
 
-from typing import Literal, NamedTuple
+from typing import Literal
+
+from ._tuples import NamedTuple
 
 Verdict = Literal["deny", "ask", "allow"]
 """What the engine decides. Order of strength: deny > ask > allow."""

@@ -16,8 +16,9 @@ Pure (no I/O): the engine, the hook and the gateway ask the same questions here.
 from __future__ import annotations
 
 import re
-from typing import Literal, NamedTuple
+from typing import Literal
 
+from ._tuples import NamedTuple
 from .model import Event, ToolCall
 from .policy.rules import parse_rule, path_matches
 from .policy.types import OutboundSettings, Policy

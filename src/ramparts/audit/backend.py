@@ -24,7 +24,9 @@ checkpoints. A backend only stores and serialises. Its contract:
 # into a ForwardRef on every hook start; evaluated annotations cost little.
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple, Protocol
+from typing import Protocol
+
+from .._tuples import NamedTuple
 
 
 class LogMeta(NamedTuple):

@@ -18,9 +18,10 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 from .._hashing import sha256
+from .._tuples import NamedTuple
 from ..errors import AuditError
 from .merkle import HASH_SIZE
 
@@ -125,8 +126,9 @@ class Signer:
     """An Ed25519 signing key with a note key name."""
 
     def __init__(self, name: str, seed: bytes) -> None:
+        # not cryptography's serialization module: it loads every key type's module (SSH keys), which
+        # doubled what a hook that signs a checkpoint paid for importing cryptography
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
         _check_name(name)
         if len(seed) != 32:
@@ -134,7 +136,7 @@ class Signer:
         self.name = name
         self._key: Any = Ed25519PrivateKey.from_private_bytes(seed)
         self._seed = seed
-        public = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        public = self._key.public_key().public_bytes_raw()
         self.verifier = Verifier(name, key_hash(name, public), public)
 
     @classmethod

@@ -21,8 +21,9 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from .._tuples import NamedTuple
 from ..errors import AuditError, StoreError
 from .backend import Backend, CheckpointRow, Commit, Head, LogMeta, Row
 from .merkle import Frontier, consistency_proof, inclusion_proof, leaf_hash, root

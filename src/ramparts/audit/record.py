@@ -14,8 +14,9 @@ hold fingerprints and redacted excerpts, never a matched value.
 # No `from __future__ import annotations`: NamedTuple annotations are evaluated once (see model.py), and
 # the schema derivation below reads them as real types.
 
-from typing import Any, Literal, NamedTuple, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from .._tuples import NamedTuple
 from ..errors import AuditError
 from ..model import Decision, Verdict
 

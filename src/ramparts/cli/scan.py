@@ -93,6 +93,12 @@ def warm(cache_dir: str) -> int:
         os.nice(10)
     started = time.monotonic()
     detectors = Detectors(("secret", "pii"), cache_dir=cache_dir)
+    from ..detect.secrets import SecretScanner
+
+    # the hook's prefilter for short texts: the secret rules' keywords alone (a fraction of a second)
+    SecretScanner(
+        detectors.secrets.rules if detectors.secrets else None, cache_dir=cache_dir, keyword_database=True
+    )
     print(
         f"pattern databases ready ({detectors.backend()}) in {time.monotonic() - started:.1f} s",
         file=sys.stderr,

@@ -20,9 +20,10 @@ import bisect
 import os
 import re
 from collections.abc import Collection, Iterator, Sequence
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from .._hashing import sha256
+from .._tuples import NamedTuple
 
 Backend = Literal["hyperscan", "re2", "re"]
 
@@ -199,15 +200,18 @@ class Pattern(NamedTuple):
 
 
 def available_backends() -> list[Backend]:
-    out: list[Backend] = []
-    for name, module in (("hyperscan", "hyperscan"), ("re2", "re2")):
-        try:
-            __import__(module)
-        except ImportError:
-            continue
-        out.append(name)  # type: ignore[arg-type]
+    out: list[Backend] = [name for name in ("hyperscan", "re2") if _importable(name)]
     out.append("re")
     return out
+
+
+def _importable(module: str) -> bool:
+    """Whether ``module`` imports (it is then imported: the caller is about to use it)."""
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
 
 
 class Matcher:
@@ -220,13 +224,20 @@ class Matcher:
         backend: Backend | Literal["auto", "cached"] = "auto",
         cache_dir: str | None = None,
         positions: Collection[int] = (),
+        keyword_database: bool = False,
     ) -> None:
         """``backend="cached"``: Hyperscan when its compiled database is already in ``cache_dir``, else
         ``re`` (which builds at once); ``cold`` then says a warm-up would pay off. For processes with
         a deadline (the hook), where compiling the Hyperscan database (seconds) is not affordable.
 
         ``positions``: the patterns whose every match end :meth:`scan` reports (Hyperscan only), so a
-        detector can run the pattern near those ends instead of over the whole text."""
+        detector can run the pattern near those ends instead of over the whole text.
+
+        ``keyword_database``: Hyperscan over the patterns' keywords alone (:func:`_keyword_backend`),
+        when every keyword is plain ASCII (``cached``: from the cache, else the usual choice, ``cold``);
+        :attr:`keywords_only` then says so. Its database loads in a fraction of the time of the
+        patterns' own (the secret rules': 0.9 against 4.2 MB), at the price of more candidates, each
+        then run over the text: the better choice for a short text in a fresh process (the hook)."""
         self.patterns = tuple(patterns)
         self.positions = frozenset(positions)
         self._keywords = [tuple(k.lower() for k in p.keywords) for p in self.patterns]
@@ -235,11 +246,32 @@ class Matcher:
             self._byte_keywords = [tuple(k.encode("ascii") for k in ks) for ks in self._keywords]
         self._impl: Any = None
         self.cold = False
+        self.keywords_only = False
+        if (
+            keyword_database
+            and not self.positions
+            and self._byte_keywords is not None
+            and backend in ("cached", "auto", "hyperscan")
+            and _importable("hyperscan")
+        ):
+            try:
+                self._impl = _keyword_backend(
+                    self._keywords, self._byte_keywords, cache_dir, cached_only=backend == "cached"
+                )
+            except _NotCached:
+                self.cold = True
+            except _CompileError:
+                if backend == "hyperscan":
+                    raise
+            else:
+                self.keywords_only = True
+                self.backend: Backend = "hyperscan"
+                return
         chosen: Backend | None = None
         cached_only = backend == "cached"
         names: list[Backend]
         if backend == "cached":
-            names = ["hyperscan", "re"] if "hyperscan" in available_backends() else ["re"]
+            names = ["hyperscan", "re"] if _importable("hyperscan") else ["re"]
         elif backend == "auto":
             names = available_backends()
         else:
@@ -263,7 +295,7 @@ class Matcher:
             break
         if chosen is None:  # pragma: no cover - "re" always builds
             raise RuntimeError("no pattern backend could be built")
-        self.backend: Backend = chosen
+        self.backend = chosen
 
     def scan(self, text: str) -> tuple[set[int], dict[int, list[int]]]:
         """What the backend reports on ``text``, before the keywords: the patterns that may match and,
@@ -413,6 +445,61 @@ def _hyperscan_backend(
         return out
 
     return run_positions
+
+
+def _keyword_backend(
+    keywords: Sequence[tuple[str, ...]],
+    byte_keywords: Sequence[tuple[bytes, ...]],
+    cache_dir: str | None,
+    *,
+    cached_only: bool = False,
+) -> Any:
+    """Which patterns have a keyword in the text, from one Hyperscan pass over the distinct keywords (as
+    caseless literals over :func:`ascii_bytes`; a pattern without keywords is always one): exactly the
+    patterns :meth:`Matcher.candidates` keeps, as the patterns' own database finds them when they also
+    match. Where the keywords cannot be looked up in :func:`lower_ascii_bytes` (a character that
+    lower-cases into ASCII, or a lower-cased ``str`` given as the haystack) they are looked up with
+    ``in``, as the ``re`` backend does."""
+    import hyperscan
+
+    literals = sorted({k for ks in byte_keywords for k in ks})
+    number = {k: i for i, k in enumerate(literals)}
+    owners: list[list[int]] = [[] for _ in literals]
+    always: set[int] = set()
+    for i, ks in enumerate(byte_keywords):
+        if not ks:
+            always.add(i)
+        for k in ks:
+            owners[number[k]].append(i)
+    expressions = [k.decode("ascii").translate(_LITERAL).encode("ascii") for k in literals]
+    flags = [hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH] * len(literals)
+    database, left_out = cached_database(
+        hyperscan, expressions, flags, cache_dir, "hs-kw", cached_only=cached_only
+    )
+    for literal in left_out:  # not in the database (an empty keyword): always a candidate
+        always.update(owners[literal])
+    scratch = hyperscan.Scratch(database)
+    fixed = frozenset(always)
+
+    def run(text: str, haystack: Any, given: Any, ends: Any) -> set[int]:
+        del given, ends  # no positions: the detector runs each candidate over the text
+        if haystack is None and keywords_in_ascii(text):
+            haystack = b""  # the bytes are looked at by Hyperscan below, not here
+        if isinstance(haystack, bytes):
+            found: set[int] = set()
+            database.scan(ascii_bytes(text), match_event_handler=_add_id, scratch=scratch, context=found)
+            out = set(fixed)
+            for literal in found:
+                out.update(owners[literal])
+            return out
+        lowered = haystack if isinstance(haystack, str) else lower(text)
+        return {i for i, ks in enumerate(keywords) if not ks or any(k in lowered for k in ks)}
+
+    return run
+
+
+_LITERAL = {c: f"\\x{c:02x}" for c in range(128) if not chr(c).isalnum()}
+"""A keyword as a Hyperscan literal: letters and digits as they are, every other character as ``\\xHH``."""
 
 
 def _add_id(pattern_id: int, start: int, end: int, flags: int, found: set[int]) -> None:

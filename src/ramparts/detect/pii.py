@@ -15,8 +15,9 @@ import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
+from .._tuples import NamedTuple
 from ..model import Finding
 from .excerpt import excerpts
 from .matcher import (

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Literal
 
 from ..model import Finding
 from ..policy.types import DetectSettings, InjectionModel
-from .pii import BUILTIN, Entity, PiiScanner
 from .secrets import SecretScanner
 
 if TYPE_CHECKING:
     from .injection_model import ModelSlot
+    from .pii import Entity, PiiScanner
 
 Category = Literal["secret", "pii", "injection"]
 CATEGORIES: tuple[Category, ...] = ("secret", "pii", "injection")
@@ -43,13 +43,13 @@ class Detectors:
         self.secrets = (
             SecretScanner(backend=backend, cache_dir=cache_dir) if "secret" in self.categories else None
         )
-        self.pii = (
-            PiiScanner(
+        self.pii: PiiScanner | None = None
+        if "pii" in self.categories:  # imported only when asked for: a hook's Read scans for secrets only
+            from .pii import BUILTIN, PiiScanner
+
+            self.pii = PiiScanner(
                 (*BUILTIN, *custom_entities), ip_addresses=ip_addresses, backend=backend, cache_dir=cache_dir
             )
-            if "pii" in self.categories
-            else None
-        )
         self.injection_high = injection_high
         self.injection_medium = injection_medium
         self.injection_surfaces: dict[str, tuple[float, float]] = dict(injection_surfaces or {})
@@ -79,13 +79,12 @@ class Detectors:
         backend: str = "auto",
     ) -> Detectors:
         """The detectors a policy's ``detect`` section configures (custom entities, IPs, thresholds)."""
-        from .pii import custom_entity
+        categories = tuple(categories)
+        custom: list[Entity] = []
+        if "pii" in categories and settings.custom_entities:
+            from .pii import custom_entity
 
-        return cls(
-            categories,
-            cache_dir=cache_dir,
-            backend=backend,
-            custom_entities=[
+            custom = [
                 custom_entity(
                     e.name,
                     e.pattern,
@@ -95,7 +94,12 @@ class Detectors:
                     severity=e.severity,
                 )
                 for e in settings.custom_entities
-            ],
+            ]
+        return cls(
+            categories,
+            cache_dir=cache_dir,
+            backend=backend,
+            custom_entities=custom,
             ip_addresses=settings.ip_addresses,
             injection_high=settings.injection_block,
             injection_medium=settings.injection_warn,

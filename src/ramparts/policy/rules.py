@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Literal
 
+from .._tuples import NamedTuple
 from ..errors import PolicyError
 
 RuleList = Literal["deny", "ask", "allow"]
@@ -246,6 +247,13 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     class (``[!...]`` negated; an invalid class is taken literally), a trailing ``/**`` also matches
     the directory itself. Never raises.
     """
+    return re.compile(_glob_source(pattern), re.DOTALL)
+
+
+@lru_cache(maxsize=1024)
+def _glob_source(pattern: str) -> str:
+    """The regex :func:`glob_regex` compiles (the case-folded variant compiles it too, and only it: a
+    deny rule checked without regard to case costs one compilation, not two)."""
     out: list[str] = []
     i, n = 0, len(pattern)
     if pattern.endswith("/**"):
@@ -277,12 +285,12 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(c))
         i += 1
-    return re.compile("".join(out) + "(?:/.*)?", re.DOTALL)
+    return "".join(out) + "(?:/.*)?"
 
 
 @lru_cache(maxsize=1024)
 def _glob_regex_folded(pattern: str) -> re.Pattern[str]:
-    return re.compile(glob_regex(pattern).pattern, re.DOTALL | re.IGNORECASE)
+    return re.compile(_glob_source(pattern), re.DOTALL | re.IGNORECASE)
 
 
 def _relative(path: str, root: str, fold: bool = False) -> str | None:

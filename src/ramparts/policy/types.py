@@ -12,8 +12,9 @@ is one field here (plus its docs and tests).
 
 import types as _types
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+from .._tuples import NamedTuple
 from .decl import DERIVED, Key, declare, key
 from .rules import Rule
 

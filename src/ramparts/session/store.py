@@ -26,8 +26,9 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
+from .._tuples import NamedTuple
 from .._util import open_sqlite
 from ..errors import StoreError
 from ..model import OtherSession, SessionState

@@ -42,14 +42,15 @@ def paths(tmp_path: Path) -> dict[str, Path]:
     return {"policy": policy, "state": tmp_path / "state"}
 
 
-def _hook(paths: dict[str, Path]) -> None:
+def _hook(paths: dict[str, Path], event: dict[str, object] | None = None) -> None:
     argv = [sys.executable, "-I", "-c", BOOT, SRC, "hook", "--policy", str(paths["policy"])]
     argv += ["--state-dir", str(paths["state"])]
     proc = subprocess.run(
-        argv, input=json.dumps(EVENT).encode(), capture_output=True, timeout=60, check=False
+        argv, input=json.dumps(event or EVENT).encode(), capture_output=True, timeout=60, check=False
     )
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-    assert json.loads(proc.stdout)["hookSpecificOutput"]["permissionDecision"] == "allow"
+    if event is None:
+        assert json.loads(proc.stdout)["hookSpecificOutput"]["permissionDecision"] == "allow"
 
 
 def _verified(state: Path) -> int:
@@ -83,3 +84,17 @@ def test_a_large_log_is_checkpointed_and_emptied(paths: dict[str, Path]) -> None
     _hook(paths)  # and the next one starts a fresh log, left open again
     assert wal.exists() and 0 < wal.stat().st_size < KEEP_WAL_BYTES
     assert len(audit_records(paths["state"])) == 3
+
+
+def test_the_session_end_leaves_no_log_behind(paths: dict[str, Path]) -> None:
+    for _ in range(2):
+        _hook(paths)
+    assert (paths["state"] / "audit.db-wal").exists()  # kept open between the session's events
+    end = {k: v for k, v in EVENT.items() if not k.startswith("tool")}
+    _hook(paths, {**end, "hook_event_name": "SessionEnd", "reason": "exit"})
+    for name in ("audit.db", "sessions.db"):
+        wal = paths["state"] / f"{name}-wal"
+        assert not wal.exists() or wal.stat().st_size == 0, name  # checkpointed, the log deleted
+    records = audit_records(paths["state"])
+    assert [r.event for r in records] == ["PreToolUse", "PreToolUse", "SessionEnd"]
+    assert _verified(paths["state"]) == 3

@@ -129,6 +129,23 @@ def test_each_event_imports_what_it_needs(
     assert bool(_loaded(modules, DETECTORS)) == detectors, (name, _loaded(modules, DETECTORS))
 
 
+def test_a_read_loads_the_secret_scanner_only(tmp_path: Path) -> None:
+    """A Read is scanned for secrets: the PII scanner (and ``ipaddress``) and RE2 stay unloaded while no
+    secret rule is a candidate; an MCP call's outbound input is scanned for both (its control)."""
+    setup = {"policy": tmp_path / "p.yaml", "state": tmp_path / "state", "project": tmp_path / "project"}
+    setup["policy"].write_text("version: 1\nextends: baseline\n")
+    setup["project"].mkdir()
+    (setup["project"] / "README.md").write_text("# Demo\n\nNothing secret here.\n")
+    for _ in range(2):  # the first compiles the policy and the rules' cache
+        read = _run(setup, _pre("Read", {"file_path": str(setup["project"] / "README.md")}))
+    assert _verdict(read) == "allow"
+    assert "ramparts.detect.secrets" in read["modules"] and "hyperscan" in read["modules"]
+    assert _loaded(read["modules"], ("ramparts.detect.pii", "ipaddress", "re2")) == []
+    outbound = _run(setup, _pre("WebFetch", {"url": "https://docs.python.org/3/?q=x", "prompt": "x"}))
+    assert _verdict(outbound) == "ask"
+    assert "ramparts.detect.pii" in outbound["modules"]
+
+
 def test_the_driver_sees_lazy_imports(tmp_path: Path) -> None:
     """Mutation guard: the check sees what loads while deciding, and a cold cache does read YAML."""
     paths = {"policy": tmp_path / "p.yaml", "state": tmp_path / "state", "project": tmp_path}

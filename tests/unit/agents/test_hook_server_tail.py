@@ -1,6 +1,7 @@
 """What the resident hook-server keeps off a request's path (issue 21): garbage collection happens between
 requests, over the objects the last request left (the warm server's are frozen), and the check for
-changed code runs between requests and while idle, so an upgrade stops an idle server by itself.
+changed code runs between requests and while idle (woken by inotify on Linux, not every second), so an
+upgrade stops an idle server by itself.
 
 The server runs from a copy of the source tree under test (``-I`` ignores PYTHONPATH; the copy is what
 the test changes to play an upgrade), in its own process, as ``ramparts hook-server``.
@@ -72,6 +73,14 @@ def test_tidy_collects_then_freezes_and_sometimes_starts_over(tmp_path: Path) ->
     assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr[-2000:]
 
 
+def _wakeups(pid: int) -> int:
+    """How often the process's main thread has gone to sleep and been woken (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    raise AssertionError("no voluntary_ctxt_switches")
+
+
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     """A copy of the package: playing an upgrade must not touch the real source."""
@@ -119,6 +128,10 @@ def test_an_idle_server_stops_by_itself_after_an_upgrade(tmp_path: Path, tree: P
         assert json.loads(answer.stdout)["hookSpecificOutput"]["permissionDecision"] == "allow"
         assert len(audit_records(state)) == 1
         assert server.poll() is None  # still serving, idle
+        if sys.platform.startswith("linux"):  # asleep: no wake-up a second to look at the files
+            before = _wakeups(server.pid)
+            time.sleep(3.5)
+            assert _wakeups(server.pid) - before <= 1
         changed = tree / "ramparts" / "engine.py"
         os.utime(changed, ns=(time.time_ns(), time.time_ns() + 5_000_000_000))  # an upgrade, as mtime sees it
         assert server.wait(timeout=20) == 0  # no request needed: the idle loop saw it

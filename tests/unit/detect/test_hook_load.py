@@ -36,7 +36,7 @@ def test_a_fresh_process_loads_the_compiled_database_without_compiling(tmp_path:
     if "hyperscan" not in available_backends():
         pytest.skip("hyperscan is not installed here; the re2 and re backends need no compiled database")
     SecretScanner(cache_dir=str(tmp_path))  # compile once, as `ramparts install` or the first hook does
-    assert list(tmp_path.glob("hs-*.db")) and list(tmp_path.glob("rules-*.json"))
+    assert list(tmp_path.glob("hs-*.db")) and list(tmp_path.glob("rules-*.marshal"))
     done = subprocess.run(
         [sys.executable, "-I", "-c", PROBE, str(tmp_path)], capture_output=True, text=True, check=False
     )

@@ -192,6 +192,31 @@ def test_keywords_are_looked_up_as_in_the_lower_cased_text(backend: str, pattern
     assert matcher.candidates(text) == matcher.candidates(text, text.lower())
 
 
+_KEYWORD_PATTERNS = [
+    Pattern("[0-9]{40}", ("key", "k-y")),
+    Pattern("x", ("token",)),
+    Pattern("y", ()),
+    Pattern("z", ("ey",), case_insensitive=True),
+]
+_KEYWORD_MATCHER: list[Matcher] = []
+
+
+@pytest.mark.skipif("hyperscan" not in available_backends(), reason="the keyword database is Hyperscan's")
+@settings(max_examples=300, deadline=None)
+@given(text=_KEYWORD_TEXT)
+def test_the_keyword_database_keeps_exactly_the_patterns_whose_keyword_occurs(text: str) -> None:
+    if not _KEYWORD_MATCHER:
+        _KEYWORD_MATCHER.append(Matcher(_KEYWORD_PATTERNS, backend="hyperscan", keyword_database=True))
+    matcher = _KEYWORD_MATCHER[0]
+    assert matcher.keywords_only
+    lowered = text.lower()
+    expected = [
+        i for i, p in enumerate(_KEYWORD_PATTERNS) if not p.keywords or any(k in lowered for k in p.keywords)
+    ]
+    assert matcher.candidates(text) == matcher.candidates(text, lowered) == expected
+    assert sorted(matcher.scan(text)[0]) == expected
+
+
 _SPAN_PATTERNS = [(e.pattern, e.case_insensitive) for e in pii.BUILTIN] + [("x*", False), ("(a)|b?", True)]
 
 

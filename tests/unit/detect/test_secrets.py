@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ramparts.detect.matcher import available_backends
 from ramparts.detect.secrets import (
     RuleError,
+    SecretRule,
     SecretScanner,
     entropy,
     github_crc32,
@@ -165,6 +166,40 @@ def test_every_backend_gives_the_same_findings(backend: str) -> None:
             assert scanner.hits(example) == SCANNER.hits(example), (backend, rule.id, example[:20])
 
 
+def test_the_keyword_database_gives_the_same_findings(tmp_path: Path) -> None:
+    """The hook's prefilter (the rules' keywords alone) against the rules' own database: every rule's
+    examples, the same with a character that lower-cases into ASCII (K, the Kelvin sign, makes "key"),
+    and a text past KEYWORD_TEXT_MAX, which loads the rules' own database."""
+    if "hyperscan" not in available_backends():
+        pytest.skip("hyperscan is not installed")
+    from ramparts.detect.secrets import KEYWORD_TEXT_MAX
+
+    scanner = SecretScanner(RULES, backend="hyperscan", cache_dir=str(tmp_path), keyword_database=True)
+    assert scanner.matcher.keywords_only and list(tmp_path.glob("hs-kw-*.db"))
+    cached = SecretScanner(RULES, backend="cached", cache_dir=str(tmp_path))  # the hook's: from the cache
+    assert cached.matcher.keywords_only and not cached.matcher.cold
+    for rule in RULES:
+        for example in (*rule.positive, *rule.negative):
+            for text in (example, f"\u212aey: {example} \u0130", f"k\u00e9y {example.upper()}"):
+                assert cached.hits(text) == SCANNER.hits(text), (rule.id, text[:20])
+    token = _github("ghp_", 5)
+    long = "x = 1\n" * (KEYWORD_TEXT_MAX // 6) + token
+    assert cached._full is None
+    assert [h.value for h in cached.hits(long)] == [h.value for h in SCANNER.hits(long)] == [token]
+    assert cached._full is not None and not cached._full.keywords_only  # loaded for the long text
+
+
+def test_without_the_keyword_database_the_hook_s_scanner_is_cold(tmp_path: Path) -> None:
+    if "hyperscan" not in available_backends():
+        pytest.skip("hyperscan is not installed")
+    SecretScanner(RULES, backend="hyperscan", cache_dir=str(tmp_path))  # the rules' own database only
+    scanner = SecretScanner(RULES, backend="cached", cache_dir=str(tmp_path))
+    assert scanner.matcher.cold and not scanner.matcher.keywords_only  # a warm-up builds the other
+    assert scanner.backend == "hyperscan"  # meanwhile the rules' own database serves
+    token = _github("ghp_", 5)
+    assert [h.value for h in scanner.hits(f"x {token} y")] == [token]
+
+
 def test_the_compiled_database_is_cached(tmp_path: Path) -> None:
     if "hyperscan" not in available_backends():
         pytest.skip("hyperscan is not installed")
@@ -177,9 +212,29 @@ def test_the_compiled_database_is_cached(tmp_path: Path) -> None:
 
 def test_rule_cache_round_trips(tmp_path: Path) -> None:
     assert load_rules(cache_dir=str(tmp_path)) == RULES  # parsed from YAML, then cached
-    assert list(tmp_path.glob("rules-*.json"))
+    assert list(tmp_path.glob("rules-*.marshal"))
     cached = load_rules(cache_dir=str(tmp_path))
     assert cached == tuple(r._replace(positive=(), negative=()) for r in RULES)  # examples are left out
+    assert all(type(r) is SecretRule and type(r.keywords) is tuple for r in cached)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"", b"\x00garbage", b"truncate", b"wrong shape"],
+)
+def test_rule_cache_that_does_not_load_is_rebuilt(tmp_path: Path, damage: bytes) -> None:
+    import marshal
+
+    load_rules(cache_dir=str(tmp_path))
+    (cache,) = tmp_path.glob("rules-*.marshal")
+    if damage == b"truncate":
+        cache.write_bytes(cache.read_bytes()[:1000])
+    elif damage == b"wrong shape":
+        cache.write_bytes(marshal.dumps((("id", "name"),)))  # rows of another width
+    else:
+        cache.write_bytes(damage)
+    assert load_rules(cache_dir=str(tmp_path)) == RULES  # parsed from YAML again
+    assert load_rules(cache_dir=str(tmp_path)) == tuple(r._replace(positive=(), negative=()) for r in RULES)
 
 
 @pytest.mark.parametrize(

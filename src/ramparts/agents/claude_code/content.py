@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from ..._tuples import NamedTuple
 from ...model import Content, Event, ToolCall
 
 if TYPE_CHECKING:  # the detectors are imported only when something is scanned
@@ -61,11 +62,23 @@ def detectors_for(policy: Policy, categories: tuple[Category, ...], cache_dir: s
 
 
 _LOADED: dict[tuple[object, ...], Detectors] = {}
+_WARM = "import sys; sys.path.insert(0, sys.argv.pop(1)); from ramparts.cli import main; sys.exit(main())"
+"""``python -I -c _WARM ROOT scan --warm ...``: the CLI of the Ramparts in ROOT (``-I`` keeps PYTHONPATH out)."""
+
+
+def _ramparts_root() -> str:
+    """The folder holding the ``ramparts`` package this code is."""
+    import ramparts
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(ramparts.__file__)))
 
 
 def warm_in_background(cache_dir: str) -> None:
     """Start ``ramparts scan --warm`` detached and at low priority (so it does not slow the hooks of the
-    session that needs it), unless one started for this cache in the last two minutes."""
+    session that needs it), unless one started for this cache in the last two minutes.
+
+    It runs the Ramparts this hook runs (its folder first on the path), not whatever ``-m ramparts``
+    finds: the databases it builds are the ones this code loads (another tree's may be keyed apart)."""
     import subprocess
     import sys
     import time
@@ -77,7 +90,17 @@ def warm_in_background(cache_dir: str) -> None:
             return
         with open(marker, "w", encoding="utf-8") as handle:
             handle.write(str(os.getpid()))
-        argv = [sys.executable, "-I", "-m", "ramparts", "scan", "--warm", "--cache-dir", cache_dir]
+        argv = [
+            sys.executable,
+            "-I",
+            "-c",
+            _WARM,
+            _ramparts_root(),
+            "scan",
+            "--warm",
+            "--cache-dir",
+            cache_dir,
+        ]
         if os.name == "posix":
             # a short-lived sh puts the warm-up in the background and exits at once: nothing of it is
             # left for this process to wait for (the words are sh's arguments, never parsed as code)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from ... import engine
+from ..._tuples import NamedTuple
 from ...model import Content, Decision, Event, FileAccess, SessionState, ToolCall
 
 if TYPE_CHECKING:

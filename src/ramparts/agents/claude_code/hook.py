@@ -240,8 +240,10 @@ class Hook:
 
     def _may_stay_open(self, path: str) -> bool:
         """``keep_open``, and the SQLite file's write-ahead log is there and under ``KEEP_WAL_BYTES`` (a
-        store elsewhere, e.g. PostgreSQL, has no log here: it is closed)."""
-        if not self.keep_open:
+        store elsewhere, e.g. PostgreSQL, has no log here: it is closed). A session's last event closes
+        its stores, so the log is checkpointed into the database and, when no other process has the file
+        open, deleted: a finished session leaves no ``-wal`` file behind."""
+        if not self.keep_open or self.event_name == "SessionEnd":
             return False
         try:
             return os.stat(path + "-wal").st_size < KEEP_WAL_BYTES

@@ -193,6 +193,55 @@ def _code_files() -> list[str]:
     return sorted(out)
 
 
+class _CodeWatch:
+    """inotify watches on the folders of Ramparts' code files (Linux): its descriptor turns readable when
+    something in them changed, so an idle server can sleep in ``select`` instead of waking every second
+    to look at the files. Only a wake-up: what changed is still decided by the files' stamps."""
+
+    MASK = 0x2 | 0x4 | 0x8 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x800
+    """IN_MODIFY, IN_ATTRIB, IN_CLOSE_WRITE, IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE,
+    IN_DELETE_SELF, IN_MOVE_SELF."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    @classmethod
+    def open(cls, files: list[str]) -> _CodeWatch | None:
+        """Watches on every folder holding one of ``files``; None where that cannot be had (not Linux,
+        no inotify, out of watches): the server then polls."""
+        if not sys.platform.startswith("linux") or not files:
+            return None
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = int(libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC))
+        except (OSError, AttributeError):
+            return None
+        if fd < 0:
+            return None
+        for folder in sorted({os.path.dirname(f) for f in files}):
+            if libc.inotify_add_watch(fd, os.fsencode(folder), cls.MASK) < 0:
+                os.close(fd)
+                return None
+        return cls(fd)
+
+    def pending(self) -> bool:
+        import select
+
+        return bool(select.select([self.fd], [], [], 0)[0])
+
+    def drain(self) -> None:
+        try:
+            while os.read(self.fd, 65536):
+                pass
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 def _stamp(files: list[str]) -> tuple[tuple[int, int], ...]:
     out = []
     for path in files:
@@ -230,6 +279,7 @@ class Server:
         self._lock_fd = -1
         self._sock: Any = None
         self._inode: tuple[int, int] | None = None
+        self._watch: _CodeWatch | None = None
 
     # -- life cycle ------------------------------------------------------------------------------------
 
@@ -303,16 +353,31 @@ class Server:
         """Serve until idle for ``idle_exit`` seconds, SIGTERM, or an upgrade of Ramparts' code.
 
         What the tail of a request's latency needs kept off its path is done between requests: the check
-        for changed code (``STAMP_INTERVAL``, also while idle) and the garbage collector (``_tidy``)."""
+        for changed code and the garbage collector (``_tidy``). While idle the server sleeps until a
+        client connects, its code's folders change (inotify, on Linux: :class:`_CodeWatch`) or the idle
+        deadline; where the folders cannot be watched it wakes every ``STAMP_INTERVAL`` to check."""
+        import select
+
         old = signal.signal(signal.SIGTERM, self._on_term)
         last = time.monotonic()
+        watch = self._watch = _CodeWatch.open(self._files)
         gc.disable()  # collected between requests (_tidy), never in the middle of one
         try:
             while not self.stopping:
                 idle = self.idle_exit - (time.monotonic() - last)
                 if idle <= 0:
                     break
-                self._sock.settimeout(min(idle, STAMP_INTERVAL))
+                if watch is not None:
+                    ready = select.select([self._sock, watch.fd], [], [], idle)[0]
+                    if watch.fd in ready:
+                        watch.drain()
+                        if self._code_changed(now=True):
+                            break  # an upgrade: the next client finds no server, runs the full hook
+                    if self._sock not in ready:
+                        continue
+                    self._sock.settimeout(GO_TIMEOUT)  # ready: accept() returns at once
+                else:
+                    self._sock.settimeout(min(idle, STAMP_INTERVAL))
                 try:
                     conn, _ = self._sock.accept()
                 except TimeoutError:
@@ -335,6 +400,9 @@ class Server:
         finally:
             signal.signal(signal.SIGTERM, old)
             gc.enable()
+            if watch is not None:
+                self._watch = None
+                watch.close()
             self.close()
         return 0
 
@@ -358,14 +426,21 @@ class Server:
         conn.sendall(proto.DECLINE + len(data).to_bytes(4, "big") + data)
         raise _Drop(reason)
 
-    def _code_changed(self, *, recent: bool = False) -> bool:
+    def _code_changed(self, *, recent: bool = False, now: bool = False) -> bool:
         """Whether Ramparts' code files changed; checked at most every ``STAMP_INTERVAL`` (``recent``:
         unless checked within twice that, so that a request's path pays for it only when the loop's own
-        checks, between requests and while idle, fell behind)."""
-        now = time.monotonic()
-        if now - self._stamp_checked < (2 * STAMP_INTERVAL if recent else STAMP_INTERVAL):
+        checks, between requests and while idle, fell behind; ``now``: whatever the last check, as when
+        the code's folders changed). With the folders watched (:class:`_CodeWatch`) the files are looked
+        at only once the watch saw a change in them."""
+        at = time.monotonic()
+        if not now and self._watch is not None:
+            if not self._watch.pending():
+                return False
+            self._watch.drain()
+            now = True
+        if not now and at - self._stamp_checked < (2 * STAMP_INTERVAL if recent else STAMP_INTERVAL):
             return False
-        self._stamp_checked = now
+        self._stamp_checked = at
         return _stamp(self._files) != self._stamp
 
     def read_request(self, conn: Any) -> tuple[bytes, dict[str, str | None], list[str], bytes]:

@@ -1,0 +1,99 @@
+"""``ramparts._tuples.NamedTuple`` builds what ``typing.NamedTuple`` builds, faster (issue 21)."""
+
+from __future__ import annotations
+
+import pickle
+import typing
+from typing import get_type_hints
+
+import pytest
+
+from ramparts._tuples import NamedTuple
+
+
+class Fast(NamedTuple):
+    """A record."""
+
+    name: str
+    tags: tuple[str, ...] = ()
+    """The tags."""
+    count: int = 0
+
+    def shout(self) -> str:
+        return self.name.upper()
+
+    @property
+    def first(self) -> str:
+        return self.tags[0] if self.tags else ""
+
+
+class Slow(typing.NamedTuple):
+    """A record."""
+
+    name: str
+    tags: tuple[str, ...] = ()
+    """The tags."""
+    count: int = 0
+
+    def shout(self) -> str:
+        return self.name.upper()
+
+    @property
+    def first(self) -> str:
+        return self.tags[0] if self.tags else ""
+
+
+@pytest.mark.parametrize("cls", [Fast, Slow])
+def test_the_same_class_as_typing_builds(cls: type) -> None:
+    value = cls("a", ("x",))  # type: ignore[call-arg]
+    assert value == ("a", ("x",), 0) and isinstance(value, tuple)
+    assert value._fields == ("name", "tags", "count")  # type: ignore[attr-defined]
+    assert value._field_defaults == {"tags": (), "count": 0}  # type: ignore[attr-defined]
+    assert value._replace(count=2).count == 2  # type: ignore[attr-defined]
+    assert value._asdict() == {"name": "a", "tags": ("x",), "count": 0}  # type: ignore[attr-defined]
+    assert value.shout() == "A" and value.first == "x"  # type: ignore[attr-defined]
+    assert repr(value) == f"{cls.__name__}(name='a', tags=('x',), count=0)"
+    assert cls.__doc__ == "A record." and cls.__module__ == __name__
+    assert cls.__qualname__ == cls.__name__ and cls.__bases__ == (tuple,)
+    assert cls.__match_args__ == ("name", "tags", "count")  # type: ignore[attr-defined]
+    assert pickle.loads(pickle.dumps(value)) == value
+    assert get_type_hints(cls) == {"name": str, "tags": tuple[str, ...], "count": int}
+    with pytest.raises(AttributeError):
+        value.name = "b"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        cls()
+
+
+def test_typing_s_errors() -> None:
+    with pytest.raises(TypeError, match="Non-default namedtuple field b cannot follow default field a"):
+
+        class Bad(NamedTuple):
+            a: int = 0
+            b: int  # type: ignore[misc]
+
+    with pytest.raises(AttributeError, match="Cannot overwrite NamedTuple attribute _replace"):
+
+        class Worse(NamedTuple):
+            a: int
+
+            def _replace(self) -> None:  # type: ignore[override]
+                pass
+
+
+def test_a_subclass_is_a_plain_subclass() -> None:
+    class More(Fast):
+        def whisper(self) -> str:
+            return self.name.lower()
+
+    assert More("A").whisper() == "a" and More("A")._fields == Fast._fields
+
+
+def test_the_functional_form_is_typing_s() -> None:
+    Point = NamedTuple("Point", [("x", int), ("y", int)])
+    assert Point(1, 2).y == 2 and Point.__annotations__ == {"x": int, "y": int}
+
+
+def test_string_annotations_are_not_compiled() -> None:
+    # the point of it: typing compiles each string annotation into a ForwardRef at class creation
+    assert Fast.__annotations__ == {"name": "str", "tags": "tuple[str, ...]", "count": "int"}
+    assert all(isinstance(v, typing.ForwardRef) for v in Slow.__annotations__.values())
