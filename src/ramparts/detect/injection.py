@@ -26,6 +26,7 @@ a sample of the middle and the neighbourhood of any invisible character are scan
 from __future__ import annotations
 
 import binascii
+import codecs
 import itertools
 import json
 import math
@@ -680,12 +681,48 @@ _prefilter: Any = None
 _scratch = threading.local()
 """Each thread's Hyperscan scratch space for the database it last scanned with (a scratch may not be
 shared by threads scanning at once: the in-process gateway and the resident hook score in threads)."""
-_PY_ONLY_SPACE = ("\x1c", "\x1d", "\x1e", "\x1f")
-"""ASCII characters that ``re`` counts as ``\\s`` in a str pattern and Hyperscan does not."""
+_SPACES = bytes.maketrans(b"\x0b\x0c\x1c\x1d\x1e\x1f", b"      ")
+"""ASCII characters that ``re`` counts as ``\\s`` in a str pattern and Hyperscan may not: scanned as
+spaces (which both count as ``\\s``, and which match every other pattern element they match)."""
+_STAND_IN_ERRORS = "ramparts-injection-stand-in"
+_stand_ins: dict[str, str] = {}
+
+
+def _stand_in_for(ch: str) -> str:
+    """The ASCII character scanned in place of a non-ASCII one (for the prefilter only).
+
+    It matches every pattern element the original matches (a superset is all a prefilter needs): a
+    decimal digit (``\\d``, ``\\w``) stands as ``0``, another letter or digit (``\\w``) as ``q``,
+    white space (``\\s``) as a space, anything else (``\\W``, ``\\S``) as ``\\x01``. No signature
+    names a non-ASCII character, and none of these four occurs in a negated class or a negative
+    look-around of a signature except as ``\\s`` or ``\\w``, which the original matches alike; so
+    ``re`` finds on the stand-in text at least what it finds on the original
+    (``tests/unit/detect/test_injection_fast_paths.py`` holds every signature to this)."""
+    held = _stand_ins.get(ch)
+    if held is None:
+        held = "0" if ch.isdecimal() else "q" if ch.isalnum() else " " if ch.isspace() else "\x01"
+        if len(_stand_ins) < 65536:
+            _stand_ins[ch] = held
+    return held
+
+
+def _stand_in_errors(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    return "".join(map(_stand_in_for, exc.object[exc.start : exc.end])), exc.end
+
+
+codecs.register_error(_STAND_IN_ERRORS, _stand_in_errors)
+
+
+def _prefilter_bytes(low: str) -> bytes:
+    """``low`` as the ASCII bytes the prefilter scans: one byte a character (offsets hold), non-ASCII
+    characters and the spaces only ``re`` knows replaced by :func:`_stand_in_for` and spaces."""
+    return low.encode("ascii", _STAND_IN_ERRORS).translate(_SPACES)
 
 
 def use_hyperscan(enabled: bool = True, cache_dir: str | None = None) -> bool:
-    """One Hyperscan pass over an ASCII text names the signatures that may match it; only those are
+    """One Hyperscan pass over a text (non-ASCII characters stood in for, :func:`_stand_in_for`) names the signatures that may match it; only those are
     then run by ``re``, which gives the matches. Every pattern is compiled in Hyperscan's prefilter
     mode, which may name a signature that ``re`` then does not match but never misses one, so the
     evidence is the same as without it (``tests/unit/detect/test_injection_fast_paths.py``).
@@ -728,7 +765,7 @@ def _add_candidate(sig_id: int, start: int, end: int, flags: int, found: set[int
 
 def _candidate_signatures(low: str) -> set[int] | frozenset[int] | None:
     """The indexes of the signatures that may match ``low`` (Hyperscan), or ``None``: try them all."""
-    if _prefilter is None or not low.isascii() or any(c in low for c in _PY_ONLY_SPACE):
+    if _prefilter is None:
         return None
     database, always = _prefilter
     scratch = getattr(_scratch, "space", None)
@@ -738,7 +775,7 @@ def _candidate_signatures(low: str) -> set[int] | frozenset[int] | None:
         scratch = _scratch.space = hyperscan.Scratch(database)
         _scratch.database = database
     found: set[int] = set(always)
-    database.scan(low.encode("ascii"), match_event_handler=_add_candidate, scratch=scratch, context=found)
+    database.scan(_prefilter_bytes(low), match_event_handler=_add_candidate, scratch=scratch, context=found)
     return found
 
 
@@ -978,7 +1015,11 @@ def _invisible(text: str, depth: int, budget: _Budget, out: list[Evidence]) -> N
 
 # -- encoded payloads ----------------------------------------------------------------------------
 
-_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}")
+"""Runs of base64 characters. Every match of the plain ``[A-Za-z0-9+/_-]{16,}={0,2}`` begins where a
+run begins (greedy, it takes the whole run; a shorter run never matches), so the look-behind finds the
+same matches while failing at once inside a run, where the plain pattern rescanned the run from every
+position (a text of short words cost a regex attempt a character)."""
 _BASE32_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567=")
 _HEX_CHARS = frozenset("0123456789abcdefABCDEF")
 _HEX = re.compile(r"[0-9a-f]{16,}")
@@ -1615,6 +1656,132 @@ def _contributions_numpy(toks: list[str], model: _Model) -> list[float]:
     return result
 
 
+class _Vector(NamedTuple):
+    """The tokens of an ASCII text found by array (:func:`_vector_tokens`): each distinct token once,
+    each position's index into them, and each token's character span."""
+
+    distinct: list[str]
+    at: Any
+    """Per position, the index of its token in ``distinct`` (int64 array)."""
+    starts: Any
+    ends: Any
+
+    def tokens(self) -> list[str]:
+        return list(map(self.distinct.__getitem__, self.at.tolist()))
+
+
+_TOKEN_BYTES: Any = None
+"""Per byte: 1 for a word character of :data:`_ASCII_TOKEN`, 2 for a one-character token, 0 else."""
+_KEY_MASKS: Any = None
+_SHORT = 7
+"""Tokens up to this many bytes are told apart by an integer key (their bytes and length); longer
+ones by their text."""
+
+
+def _vector_tokens(low: str) -> _Vector | None:
+    """:func:`_tokenize` for lower-cased ASCII text without a Python object per token: the token
+    boundaries by array, distinct short tokens by ``numpy.unique`` over an exact integer key (bytes and
+    length), long ones by a dictionary. ``None`` for an empty or non-ASCII text (the caller tokenises)."""
+    import numpy as np
+
+    global _TOKEN_BYTES, _KEY_MASKS
+    if _TOKEN_BYTES is None:
+        table = np.zeros(256, dtype=np.uint8)
+        for code in range(128):
+            ch = chr(code)
+            table[code] = (
+                1 if ch.isalnum() else 0 if ch == "_" or ch in " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f" else 2
+            )
+        _KEY_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(_SHORT + 1)], dtype=np.uint64)
+        _TOKEN_BYTES = table
+    if not low.isascii():
+        return None
+    size = len(low)
+    padded = np.zeros(size + 8, dtype=np.uint8)
+    padded[:size] = np.frombuffer(low.encode("ascii"), dtype=np.uint8)
+    kind = _TOKEN_BYTES[padded[:size]]
+    word = kind == 1
+    around = np.zeros(size + 2, dtype=bool)
+    around[1:-1] = word  # around[i]: character i - 1 is a word character
+    starts = np.flatnonzero((word & ~around[:size]) | (kind == 2))
+    if not len(starts):
+        return None
+    ends = starts + 1
+    ends[word[starts]] = np.flatnonzero(word & ~around[2:]) + 1
+    lengths = ends - starts
+    short = lengths <= _SHORT
+    # eight bytes from each token's start (an unaligned view), cut to its length, the length on top
+    eights = np.ndarray(shape=(size,), dtype="<u8", buffer=padded, offset=0, strides=(1,))
+    at = np.empty(len(starts), dtype=np.int64)
+    short_at = np.flatnonzero(short)
+    keys = (eights[starts[short_at]] & _KEY_MASKS[lengths[short_at]]) | (
+        lengths[short_at].astype(np.uint64) << np.uint64(56)
+    )
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    origin = short_at[first]
+    distinct = [low[a:b] for a, b in zip(starts[origin].tolist(), ends[origin].tolist(), strict=True)]
+    at[short_at] = inverse.reshape(-1)
+    if len(short_at) != len(starts):
+        long_at = np.flatnonzero(~short)
+        ids: dict[str, int] = {}
+        base = len(distinct)
+        codes = [
+            ids.setdefault(low[a:b], base + len(ids))
+            for a, b in zip(starts[long_at].tolist(), ends[long_at].tolist(), strict=True)
+        ]
+        distinct.extend(ids)
+        at[long_at] = codes
+    return _Vector(distinct, at, starts, ends)
+
+
+def _classify_vector(
+    vec: _Vector, model: _Model
+) -> tuple[float, int, int, list[str], list[str], list[int]] | None:
+    """:func:`_classify_full` for array tokens (a model with shape features, NumPy on): the same
+    features, additions and windows, from each distinct token's canonical form, hash and class.
+    Returns the probability, the window, the canonical distinct tokens, and per position the index of
+    its canonical token as a list; ``None`` when the text has a run of single letters ("i g n o r e"),
+    which :func:`_canonical` joins (the caller takes the token path)."""
+    import numpy as np
+
+    distinct = vec.distinct
+    at = vec.at
+    count = len(at)
+    single = np.fromiter((len(t) == 1 and t.isalpha() for t in distinct), dtype=bool, count=len(distinct))[at]
+    if count >= 3 and bool((single[:-2] & single[1:-1] & single[2:]).any()):
+        return None
+    table = _canon_table()
+    canon = [table.get(t, t) for t in distinct]
+    h = np.fromiter((zlib.crc32(t.encode("ascii")) for t in canon), dtype=np.uint64, count=len(canon))[at]
+    mask = np.uint64(model.mask)
+    out = _dense[(h & mask).astype(np.int64)]
+    if model.ngrams >= 2 and count > 1:
+        low32 = np.uint64(_MASK32)
+        h2 = ((h[:-1] * np.uint64(_MIX2)) ^ h[1:]) & low32
+        out[1:] += _dense[((h2 ^ np.uint64(_SALT2)) & mask).astype(np.int64)]
+        if model.ngrams >= 3 and count > 2:
+            mixed = (h[:-2] * np.uint64(_MIX2)) ^ h2[1:]
+            out[2:] += _dense[(((mixed * np.uint64(_MIX3)) & low32) & mask).astype(np.int64)]
+    classes = np.fromiter(map(_token_class, canon), dtype=np.int8, count=len(canon))
+    codes = classes[at]
+    contributions: list[float] = out.tolist()
+    where = np.flatnonzero(codes >= 0)
+    _add_shape([], model, contributions, list(zip(where.tolist(), codes[where].tolist(), strict=True)))
+    width = min(model.window, count)
+    prefix_array = np.concatenate(([0.0], np.cumsum(np.asarray(contributions, dtype=np.float64))))
+    window_sums = prefix_array[width:] - prefix_array[: len(prefix_array) - width]
+    best_start = int(np.argmax(window_sums))
+    best = float(window_sums[best_start])
+    z = model.bias + best - length_offset(count, model.window, model.length_penalty)
+    z = max(-60.0, min(60.0, z))
+    prob = 1.0 / (1.0 + math.exp(-z))
+    if prob > NO_CUE_CAP:
+        window = codes[best_start : best_start + width]
+        if not any(c in _CUE_CLASSES for c in window.tolist()):
+            prob = NO_CUE_CAP
+    return prob, best_start, best_start + width, canon, distinct, at.tolist()
+
+
 def _classify(toks: list[str]) -> tuple[float, int, int]:
     """The probability for the best window of ``window`` tokens, and that window's token range."""
     return _classify_full(toks)[:3]
@@ -1771,24 +1938,34 @@ def _shape(toks: list[str]) -> list[tuple[float, str, int, int]]:
     """
     if _SHAPE_GATE.isdisjoint(toks):
         return []
+    return _shape_at(toks.__getitem__, len(toks), range(len(toks)))
+
+
+def _shape_at(
+    token: Callable[[int], str], n: int, positions: Iterable[int]
+) -> list[tuple[float, str, int, int]]:
+    """:func:`_shape` over ``n`` tokens read by ``token(i)``, tried at ``positions`` (ascending): every
+    position holding a word of :data:`_SHAPE_GATE` must be among them (no other can start a shape)."""
     out: list[tuple[float, str, int, int]] = []
-    n = len(toks)
     i = 0
-    while i < n:
-        tok = toks[i]
+    for p in positions:
+        if p < i:
+            continue
+        i = p
+        tok = token(i)
         sig_id = ""
         after = i + 1
         if tok in _AI_WORDS:
-            while after < n and toks[after] in _AI_WORDS:
+            while after < n and token(after) in _AI_WORDS:
                 after += 1
-            nxt = toks[after] if after < n else ""
-            prev = toks[i - 1] if i else ""
+            nxt = token(after) if after < n else ""
+            prev = token(i - 1) if i else ""
             if prev not in _POSSESSIVE and prev not in _QUOTED and (nxt in _VOCATIVE or nxt in _AI_NEXT):
                 sig_id = "shape.addressed_action"
-        elif tok in ("before", "when", "while", "after") and i + 2 < n and toks[i + 1] == "you":
-            if toks[i + 2] in _MODEL_TASKS:
+        elif tok in ("before", "when", "while", "after") and i + 2 < n and token(i + 1) == "you":
+            if token(i + 2) in _MODEL_TASKS:
                 sig_id, after = "shape.task_switch_action", i + 3
-        elif tok == "instead" and i + 2 < n and toks[i + 1] == "of" and toks[i + 2] in _MODEL_TASKS:
+        elif tok == "instead" and i + 2 < n and token(i + 1) == "of" and token(i + 2) in _MODEL_TASKS:
             sig_id, after = "shape.task_switch_action", i + 3
         if not sig_id:
             i += 1
@@ -1796,17 +1973,18 @@ def _shape(toks: list[str]) -> list[tuple[float, str, int, int]]:
         switch = sig_id == "shape.task_switch_action"
         found = False
         for j in range(after, min(n, after + _SHAPE_REACH)):
-            if toks[j] in _SENTENCE_END:
+            tok_j = token(j)
+            if tok_j in _SENTENCE_END:
                 break
-            cls = _token_class(toks[j])
+            cls = _token_class(tok_j)
             if cls == SWITCH:
                 switch = True
             elif cls == ACT:
                 weight = 0.6 + (0.15 if switch else 0.0)
                 end = j + 1
                 for k in range(j + 1, min(n, j + 1 + _TARGET_REACH)):
-                    kc = _token_class(toks[k])
-                    if kc == TARGET or (kc == OUTPUT and toks[k - 1] == "your"):
+                    kc = _token_class(token(k))
+                    if kc == TARGET or (kc == OUTPUT and token(k - 1) == "your"):
                         weight += 0.15
                         end = k + 1
                         break
@@ -1828,26 +2006,33 @@ def _merge(signature: float, classifier: float) -> float:
 def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]]:
     """Every layer over one piece of text; evidence offsets are relative to it."""
     low = _lower(text)
-    toks = _tokenize(low)
-    words = set(toks)
     evidence: list[Evidence] = []
-    if low.isascii():
-        _signatures(low, words, depth > 0, evidence)
+    fast = _scan_vector(low, depth, evidence) if _dense is not None else None
+    if fast is not None:
+        words, cls, (start, stop) = fast
     else:
-        folded = low.translate(_LOOKALIKE)
-        _signatures(folded, set(_TOKEN.findall(folded)), depth > 0, evidence)
-        _mixed_script(low, toks, evidence)
-    cls, first, end, canon, index = _classify_full(toks)
-    for weight, sig_id, a, b in _shape(canon):
-        if index is not None:
-            a, b = index[a], index[b - 1] + 1
-        start, stop = _token_span(low, a, b)
-        evidence.append(Evidence("signature", sig_id, start, stop, weight))
+        toks = _tokenize(low)
+        words = set(toks)
+        if low.isascii():
+            _signatures(low, words, depth > 0, evidence)
+        else:
+            folded = low.translate(_LOOKALIKE)
+            # the same tokens folded: look-alikes are letters for letters, so no boundary moves
+            _signatures(folded, {t.translate(_LOOKALIKE) for t in words}, depth > 0, evidence)
+            _mixed_script(low, toks, evidence)
+        cls, first, end, canon, index = _classify_full(toks)
+        for weight, sig_id, a, b in _shape(canon):
+            if index is not None:
+                a, b = index[a], index[b - 1] + 1
+            start, stop = _token_span(low, a, b)
+            evidence.append(Evidence("signature", sig_id, start, stop, weight))
+        start = stop = -1  # the classifier's span, found below only when it counts
     sig = _combine(_per_signal(evidence).values())
     if sig < UNLOCK:
         cls *= CLASSIFIER_ALONE
     if cls >= 0.05:
-        start, stop = _token_span(low, first, end)
+        if start < 0:
+            start, stop = _token_span(low, first, end)
         evidence.append(Evidence("classifier", "classifier.ngram_lr", start, stop, round(cls, 4)))
     value = _merge(sig, cls)
     extra: list[Evidence] = []
@@ -1859,6 +2044,36 @@ def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]
     evidence.extend(extra)
     evidence.sort(key=lambda e: (-e.weight, e.start))
     return min(1.0, max(0.0, value)), evidence
+
+
+def _scan_vector(
+    low: str, depth: int, evidence: list[Evidence]
+) -> tuple[set[str], float, tuple[int, int]] | None:
+    """The token layers of :func:`_scan` by array (NumPy on, ASCII text, a shape model): signatures,
+    shapes and the classifier, the same evidence. Returns the distinct tokens, the classifier's
+    probability and its window's span; ``None`` where the token path must run (non-ASCII text, a
+    run of single letters, no tokens), having added no evidence."""
+    model = _load_model()
+    if not model.shape:
+        return None
+    vec = _vector_tokens(low)
+    if vec is None:
+        return None
+    classified = _classify_vector(vec, model)
+    if classified is None:
+        return None
+    cls, first, end, canon, distinct, at = classified
+    words = set(distinct)
+    _signatures(low, words, depth > 0, evidence)
+    if not _SHAPE_GATE.isdisjoint(canon):
+        import numpy as np
+
+        gate = np.fromiter((t in _SHAPE_GATE for t in canon), dtype=bool, count=len(canon))
+        positions = np.flatnonzero(gate[vec.at]).tolist()
+        starts, ends = vec.starts, vec.ends
+        for weight, sig_id, a, b in _shape_at(lambda i: canon[at[i]], len(at), positions):
+            evidence.append(Evidence("signature", sig_id, int(starts[a]), int(ends[b - 1]), weight))
+    return words, cls, (int(vec.starts[first]), int(vec.ends[end - 1]))
 
 
 def _views(text: str) -> list[tuple[int, str]]:
@@ -1957,6 +2172,12 @@ def findings(
     result = score(text, high=high, medium=medium, model=model)
     if result.score < medium and not all_scores:
         return ()
+    return (finding_of(result, text, key),)
+
+
+def finding_of(result: InjectionResult, text: str, key: bytes) -> Finding:
+    """The :class:`~ramparts.model.Finding` for ``result``, the score of ``text`` (what :func:`findings`
+    gives, for a caller that has scored the text already and must not score it twice)."""
     located = [e for e in result.evidence if e.end > e.start]
     precise = (
         [e for e in located if e.layer != "classifier" and e.weight >= 0.5 * located[0].weight]
@@ -1968,16 +2189,14 @@ def findings(
     else:
         start, end = 0, min(len(text), 80)
     window = text[max(0, start - EXCERPT_CONTEXT) : min(len(text), end + EXCERPT_CONTEXT, start + 200)]
-    return (
-        Finding(
-            detector="injection",
-            category="injection",
-            severity=_SEVERITY[result.verdict],
-            confidence=result.score,
-            start=start,
-            end=end,
-            line=text.count("\n", 0, start) + 1,
-            fingerprint=fingerprint(text[start:end], key),
-            excerpt=redact_text(_escape(window), key, limit=240),
-        ),
+    return Finding(
+        detector="injection",
+        category="injection",
+        severity=_SEVERITY[result.verdict],
+        confidence=result.score,
+        start=start,
+        end=end,
+        line=text.count("\n", 0, start) + 1,
+        fingerprint=fingerprint(text[start:end], key),
+        excerpt=redact_text(_escape(window), key, limit=240),
     )
