@@ -1023,8 +1023,10 @@ position (a text of short words cost a regex attempt a character)."""
 _BASE32_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567=")
 _HEX_CHARS = frozenset("0123456789abcdefABCDEF")
 _HEX = re.compile(r"[0-9a-f]{16,}")
-_HEX_ESCAPES = re.compile(r"(?:\\x[0-9a-f]{2}){6,}")
-_PERCENT = re.compile(r"(?:%[0-9a-f]{2}[^\s%]{0,40}){3,}")
+_HEX_ESCAPES = re.compile(r"\\x[0-9a-f]{2}(?:\\x[0-9a-f]{2}){5,}")
+_PERCENT = re.compile(r"%[0-9a-f]{2}[^\s%]{0,40}(?:%[0-9a-f]{2}[^\s%]{0,40}){2,}")
+"""``(?:\\x..){6,}`` and ``(?:%..[^\\s%]{0,40}){3,}`` with the first repetition written out: the same
+matches, and ``re`` then searches for the literal prefix instead of trying the group at every position."""
 _ENTITY = re.compile(r"&#(?:\d{2,7}|[xX][0-9a-fA-F]{2,6});")
 """Numeric character references: letters written as ``&#105;`` hide words (named ones like ``&amp;``
 are ordinary HTML)."""
@@ -1114,16 +1116,46 @@ def _percent(token: str) -> str:
         return ""
 
 
+_BASE64_BYTES: Any = None
+
+
+def _base64_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of :data:`_BASE64`'s matches, by array (NumPy on): every maximal run of at least 16
+    base64 characters, with up to two ``=`` after it. A non-ASCII character, encoded as ``?``, is
+    outside the class as it is for the pattern."""
+    import numpy as np
+
+    global _BASE64_BYTES
+    if _BASE64_BYTES is None:
+        table = np.zeros(256, dtype=bool)
+        table[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")] = True
+        _BASE64_BYTES = table
+    raw = text.encode("ascii", "replace")
+    inside = np.zeros(len(raw) + 2, dtype=bool)
+    inside[1:-1] = _BASE64_BYTES[np.frombuffer(raw, dtype=np.uint8)]
+    edges = np.flatnonzero(inside[1:] != inside[:-1])  # run starts and ends alternate
+    starts, ends = edges[0::2], edges[1::2]
+    keep = ends - starts >= 16
+    out: list[tuple[int, int]] = []
+    for start, end in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True):
+        if raw[end : end + 1] == b"=":
+            end += 2 if raw[end + 1 : end + 2] == b"=" else 1
+        out.append((start, end))
+    return out
+
+
 def _candidates(text: str, low: str) -> dict[str, tuple[str, int, int]]:
     """The encoded-looking runs of ``text`` to try decoding: ``{run: (kind, start, end)}``, in order."""
     candidates: dict[str, tuple[str, int, int]] = {}
     runs: list[tuple[int, int]] = []
     """Every run of base64 characters: a hex run (``_HEX``) can only lie inside one."""
-    for m in _BASE64.finditer(text):
-        runs.append(m.span())
+    for start, end in (
+        _base64_spans(text) if _dense is not None else (m.span() for m in _BASE64.finditer(text))
+    ):
+        runs.append((start, end))
         if len(candidates) >= MAX_ATTEMPTS * 2:
             continue
-        token = m.group(0)
+        token = text[start:end]
         if token not in candidates:
             if _HEX_CHARS.issuperset(token):
                 kind = "encoded.hex"
@@ -1131,7 +1163,7 @@ def _candidates(text: str, low: str) -> dict[str, tuple[str, int, int]]:
                 kind = "encoded.base32"
             else:
                 kind = "encoded.base64"
-            candidates[token] = (kind, m.start(), m.end())
+            candidates[token] = (kind, start, end)
     for start, end in runs:
         for m in _HEX.finditer(low, start, end):
             candidates.setdefault(text[m.start() : m.end()], ("encoded.hex", m.start(), m.end()))
@@ -1665,6 +1697,8 @@ class _Vector(NamedTuple):
     """Per position, the index of its token in ``distinct`` (int64 array)."""
     starts: Any
     ends: Any
+    letters: Any
+    """Per position, whether the token is a single letter (three in a row are joined by :func:`_canonical`)."""
 
     def tokens(self) -> list[str]:
         return list(map(self.distinct.__getitem__, self.at.tolist()))
@@ -1717,10 +1751,16 @@ def _vector_tokens(low: str) -> _Vector | None:
     keys = (eights[starts[short_at]] & _KEY_MASKS[lengths[short_at]]) | (
         lengths[short_at].astype(np.uint64) << np.uint64(56)
     )
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    origin = short_at[first]
+    # distinct keys by sorting (numpy.unique's inverse costs twice as much): any occurrence of a key
+    # stands for its token
+    order = keys.argsort()
+    ordered = keys[order]
+    first = np.empty(len(ordered), dtype=bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    at[short_at[order]] = np.cumsum(first) - 1
+    origin = short_at[order[first]]
     distinct = [low[a:b] for a, b in zip(starts[origin].tolist(), ends[origin].tolist(), strict=True)]
-    at[short_at] = inverse.reshape(-1)
     if len(short_at) != len(starts):
         long_at = np.flatnonzero(~short)
         ids: dict[str, int] = {}
@@ -1731,7 +1771,9 @@ def _vector_tokens(low: str) -> _Vector | None:
         ]
         distinct.extend(ids)
         at[long_at] = codes
-    return _Vector(distinct, at, starts, ends)
+    first_byte = padded[starts]
+    letters = (lengths == 1) & (first_byte >= 0x61) & (first_byte <= 0x7A)  # a-z: the text is lower-cased
+    return _Vector(distinct, at, starts, ends, letters)
 
 
 def _classify_vector(
@@ -1747,7 +1789,7 @@ def _classify_vector(
     distinct = vec.distinct
     at = vec.at
     count = len(at)
-    single = np.fromiter((len(t) == 1 and t.isalpha() for t in distinct), dtype=bool, count=len(distinct))[at]
+    single = vec.letters
     if count >= 3 and bool((single[:-2] & single[1:-1] & single[2:]).any()):
         return None
     table = _canon_table()
@@ -1764,11 +1806,20 @@ def _classify_vector(
             out[2:] += _dense[(((mixed * np.uint64(_MIX3)) & low32) & mask).astype(np.int64)]
     classes = np.fromiter(map(_token_class, canon), dtype=np.int8, count=len(canon))
     codes = classes[at]
-    contributions: list[float] = out.tolist()
     where = np.flatnonzero(codes >= 0)
-    _add_shape([], model, contributions, list(zip(where.tolist(), codes[where].tolist(), strict=True)))
+    if len(where):  # the shape features, added one by one in Python floats at the classed tokens only
+        values: list[float] = out[where].tolist()
+        get = model.weights.get
+        mask_int = model.mask
+        hits = list(zip(where.tolist(), codes[where].tolist(), strict=True))
+        for n, (_, extra) in enumerate(_shape_features([], hits)):
+            c = values[n]
+            for f in extra:
+                c += get(f & mask_int, 0.0)
+            values[n] = c
+        out[where] = values
     width = min(model.window, count)
-    prefix_array = np.concatenate(([0.0], np.cumsum(np.asarray(contributions, dtype=np.float64))))
+    prefix_array = np.concatenate(([0.0], np.cumsum(out)))
     window_sums = prefix_array[width:] - prefix_array[: len(prefix_array) - width]
     best_start = int(np.argmax(window_sums))
     best = float(window_sums[best_start])

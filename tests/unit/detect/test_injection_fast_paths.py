@@ -59,8 +59,8 @@ def _reference_candidates(text: str, low: str) -> dict[str, tuple[str, int, int]
             break
     for kind, pattern, gate in (
         ("encoded.hex", injection._HEX, ""),
-        ("encoded.hex", injection._HEX_ESCAPES, "\\x"),
-        ("encoded.url", injection._PERCENT, "%"),
+        ("encoded.hex", re.compile(r"(?:\\x[0-9a-f]{2}){6,}"), "\\x"),  # the patterns as first written
+        ("encoded.url", re.compile(r"(?:%[0-9a-f]{2}[^\s%]{0,40}){3,}"), "%"),
     ):
         if gate and gate not in text:
             continue
@@ -71,14 +71,27 @@ def _reference_candidates(text: str, low: str) -> dict[str, tuple[str, int, int]
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(_WORDS | st.sampled_from(["=", "==", "===", "+/", "_", "A" * 15, "b" * 17]), max_size=400),
+    st.lists(
+        _WORDS
+        | st.sampled_from(
+            ["=", "==", "===", "+/", "_", "A" * 15, "b" * 17, "%4", "%41", "\\x4", "%%", "\\x41\\x42\\x43"]
+        ),
+        max_size=400,
+    ),
     st.sampled_from([" ", "-", "", "\n", "Ä", "="]),
 )
 def test_hex_runs_are_found_inside_base64_runs(words: list[str], sep: str) -> None:
+    """The candidates as first collected, by regex (the hook) and with base64 runs found by array."""
     text = sep.join(words)
     low = injection._lower(text)
-    found = injection._candidates(text, low)
-    assert list(found.items()) == list(_reference_candidates(text, low).items())
+    expected = list(_reference_candidates(text, low).items())
+    assert list(injection._candidates(text, low).items()) == expected
+    pytest.importorskip("numpy")
+    try:
+        assert injection.use_numpy(True)
+        assert list(injection._candidates(text, low).items()) == expected
+    finally:
+        injection.use_numpy(False)
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +251,7 @@ def test_the_stand_in_scan_finds_the_same_signatures_in_non_ascii_text(prefilter
 
 _PIECES = st.sampled_from(
     ["a", "ab", "abcdefg", "abcdefgh", "abcdefghijklmnop", "x1", "42", "_", "__init__", " ", "\t", "\n", ".",
-     ",", "\x00", "\x01", "\x1c", "\x1f", "\x7f", "\x0b", "{", "ignore", "you", "i", "g"]
+     ",", "\x00", "\x01", "\x1c", "\x1f", "\x7f", "\x0b", "{", "|", "}", "~", "`", "@", "[", "ignore", "you", "i", "g", "z", "Q"]
 )  # fmt: skip
 
 
@@ -247,7 +260,7 @@ _PIECES = st.sampled_from(
 def test_array_tokens_are_the_regex_tokens(pieces: list[str]) -> None:
     """Same tokens, in order, with the spans ``finditer`` gives, for any ASCII text."""
     pytest.importorskip("numpy")
-    low = "".join(pieces)
+    low = injection._lower("".join(pieces))  # the function's input is lower-cased
     vec = injection._vector_tokens(low)
     expected = injection._tokenize(low)
     if not expected:
@@ -258,6 +271,7 @@ def test_array_tokens_are_the_regex_tokens(pieces: list[str]) -> None:
     spans = [m.span() for m in injection._TOKEN.finditer(low)]
     assert list(zip(vec.starts.tolist(), vec.ends.tolist(), strict=True)) == spans
     assert len(set(vec.distinct)) == len(vec.distinct)
+    assert vec.letters.tolist() == [len(t) == 1 and t.isalpha() for t in expected]
 
 
 @pytest.fixture
