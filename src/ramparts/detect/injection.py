@@ -1689,7 +1689,7 @@ def _contributions_numpy(toks: list[str], model: _Model) -> list[float]:
 
 
 class _Vector(NamedTuple):
-    """The tokens of an ASCII text found by array (:func:`_vector_tokens`): each distinct token once,
+    """The tokens of a text found by array (:func:`_vector_tokens`): each distinct token once,
     each position's index into them, and each token's character span."""
 
     distinct: list[str]
@@ -1712,10 +1712,12 @@ _SHORT = 7
 ones by their text."""
 
 
-def _vector_tokens(low: str) -> _Vector | None:
-    """:func:`_tokenize` for lower-cased ASCII text without a Python object per token: the token
-    boundaries by array, distinct short tokens by ``numpy.unique`` over an exact integer key (bytes and
-    length), long ones by a dictionary. ``None`` for an empty or non-ASCII text (the caller tokenises)."""
+_JOINERS = frozenset("\u00ad\u200b\u200c\u200d\u2060\ufeff")
+"""The zero-width characters :data:`_TOKEN` keeps inside a word."""
+
+
+def _token_table() -> Any:
+    """Per ASCII byte: 1 for a word character of :data:`_TOKEN`, 2 for a one-character token, 0 else."""
     import numpy as np
 
     global _TOKEN_BYTES, _KEY_MASKS
@@ -1728,22 +1730,81 @@ def _vector_tokens(low: str) -> _Vector | None:
             )
         _KEY_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(_SHORT + 1)], dtype=np.uint64)
         _TOKEN_BYTES = table
-    if not low.isascii():
-        return None
+    return _TOKEN_BYTES
+
+
+def _unicode_kinds(low: str) -> tuple[Any, Any, Any]:
+    """For a non-ASCII text: each character's code point, and the masks of the characters inside
+    words (with the zero-width characters that join two parts of a word) and of one-character tokens,
+    as :data:`_TOKEN` reads them (``\\w`` is ``str.isalnum``, ``\\s`` is ``str.isspace``)."""
+    import numpy as np
+
+    points = np.frombuffer(low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    size = len(points)
+    wide = points >= 128
+    kind = np.empty(size, dtype=np.uint8)
+    kind[~wide] = _token_table()[points[~wide]]
+    others = points[wide]
+    seen = np.unique(others)
+    kinds = np.fromiter(
+        (
+            3 if ch in _JOINERS else 1 if ch.isalnum() else 0 if ch.isspace() else 2
+            for ch in map(chr, seen.tolist())
+        ),
+        dtype=np.uint8,
+        count=len(seen),
+    )
+    kind[wide] = kinds[np.searchsorted(seen, others)]
+    word = kind == 1
+    single = kind == 2
+    joiner = kind == 3
+    if joiner.any():  # a run of them between two word characters is inside the word, else each is a token
+        runs = np.zeros(size + 2, dtype=bool)
+        runs[1:-1] = joiner
+        run_starts = np.flatnonzero(joiner & ~runs[:size])
+        run_ends = np.flatnonzero(joiner & ~runs[2:]) + 1
+        words = np.zeros(size + 2, dtype=bool)
+        words[1:-1] = word  # words[i]: character i - 1 is a word character
+        joins = words[run_starts] & words[run_ends + 1]
+        delta = np.zeros(size + 1, dtype=np.int32)
+        delta[run_starts[joins]] += 1
+        delta[run_ends[joins]] -= 1
+        inside = np.cumsum(delta[:size]) > 0
+        word = word | inside
+        single = single | (joiner & ~inside)
+    return points, word, single
+
+
+def _vector_tokens(low: str) -> _Vector | None:
+    """:func:`_tokenize` for lower-cased text without a Python object per token: the token boundaries
+    by array, distinct short ASCII tokens by sorting an exact integer key (their bytes and length), the
+    others (longer, or with a non-ASCII character) by a dictionary. ``None`` for a text with no token."""
+    import numpy as np
+
+    table = _token_table()
     size = len(low)
     padded = np.zeros(size + 8, dtype=np.uint8)
-    padded[:size] = np.frombuffer(low.encode("ascii"), dtype=np.uint8)
-    kind = _TOKEN_BYTES[padded[:size]]
-    word = kind == 1
+    plain: Any = None
+    if low.isascii():
+        padded[:size] = np.frombuffer(low.encode("ascii"), dtype=np.uint8)
+        kind = table[padded[:size]]
+        word, single = kind == 1, kind == 2
+    else:
+        points, word, single = _unicode_kinds(low)
+        padded[:size] = points  # the low byte: exact for the ASCII tokens, which alone are keyed
+        plain = np.zeros(size + 1, dtype=np.int32)
+        np.cumsum(points >= 128, out=plain[1:])
     around = np.zeros(size + 2, dtype=bool)
     around[1:-1] = word  # around[i]: character i - 1 is a word character
-    starts = np.flatnonzero((word & ~around[:size]) | (kind == 2))
+    starts = np.flatnonzero((word & ~around[:size]) | single)
     if not len(starts):
         return None
     ends = starts + 1
     ends[word[starts]] = np.flatnonzero(word & ~around[2:]) + 1
     lengths = ends - starts
     short = lengths <= _SHORT
+    if plain is not None:
+        short &= plain[ends] == plain[starts]  # no non-ASCII character in it
     # eight bytes from each token's start (an unaligned view), cut to its length, the length on top
     eights = np.ndarray(shape=(size,), dtype="<u8", buffer=padded, offset=0, strides=(1,))
     at = np.empty(len(starts), dtype=np.int64)
@@ -1771,8 +1832,15 @@ def _vector_tokens(low: str) -> _Vector | None:
         ]
         distinct.extend(ids)
         at[long_at] = codes
-    first_byte = padded[starts]
-    letters = (lengths == 1) & (first_byte >= 0x61) & (first_byte <= 0x7A)  # a-z: the text is lower-cased
+    if plain is None:
+        first_byte = padded[starts]
+        letters = (lengths == 1) & (first_byte >= 0x61) & (first_byte <= 0x7A)  # a-z: the text is lower-cased
+    else:  # what _LETTER_RUN calls a letter: [^\W\d_]
+        letters = np.fromiter(
+            (len(t) == 1 and t.isalnum() and not t.isdecimal() for t in distinct),
+            dtype=bool,
+            count=len(distinct),
+        )[at]
     return _Vector(distinct, at, starts, ends, letters)
 
 
@@ -1793,8 +1861,13 @@ def _classify_vector(
     if count >= 3 and bool((single[:-2] & single[1:-1] & single[2:]).any()):
         return None
     table = _canon_table()
-    canon = [table.get(t, t) for t in distinct]
-    h = np.fromiter((zlib.crc32(t.encode("ascii")) for t in canon), dtype=np.uint64, count=len(canon))[at]
+    folded = [t if t.isascii() else t.translate(_CONFUSABLES) for t in distinct]
+    if not all(folded):  # a token of zero-width characters only: _canonical drops it
+        return None
+    canon = list(map(table.get, folded, folded))
+    h = np.fromiter(
+        (zlib.crc32(t.encode("utf-8", "surrogatepass")) for t in canon), dtype=np.uint64, count=len(canon)
+    )[at]
     mask = np.uint64(model.mask)
     out = _dense[(h & mask).astype(np.int64)]
     if model.ngrams >= 2 and count > 1:
@@ -2100,10 +2173,10 @@ def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]
 def _scan_vector(
     low: str, depth: int, evidence: list[Evidence]
 ) -> tuple[set[str], float, tuple[int, int]] | None:
-    """The token layers of :func:`_scan` by array (NumPy on, ASCII text, a shape model): signatures,
-    shapes and the classifier, the same evidence. Returns the distinct tokens, the classifier's
-    probability and its window's span; ``None`` where the token path must run (non-ASCII text, a
-    run of single letters, no tokens), having added no evidence."""
+    """The token layers of :func:`_scan` by array (NumPy on, a shape model): signatures, shapes and
+    the classifier, the same evidence. Returns the distinct tokens, the classifier's probability and
+    its window's span; ``None`` where the token path must run (a run of single letters, a token of
+    zero-width characters only, no tokens), having added no evidence."""
     model = _load_model()
     if not model.shape:
         return None
@@ -2115,7 +2188,12 @@ def _scan_vector(
         return None
     cls, first, end, canon, distinct, at = classified
     words = set(distinct)
-    _signatures(low, words, depth > 0, evidence)
+    if low.isascii():
+        _signatures(low, words, depth > 0, evidence)
+    else:  # as the token path: signatures over the look-alikes folded, then mixed scripts
+        folded = {t if t.isascii() else t.translate(_LOOKALIKE) for t in distinct}
+        _signatures(low.translate(_LOOKALIKE), folded, depth > 0, evidence)
+        _mixed_script(low, distinct, evidence)
     if not _SHAPE_GATE.isdisjoint(canon):
         import numpy as np
 

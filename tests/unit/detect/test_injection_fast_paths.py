@@ -251,7 +251,9 @@ def test_the_stand_in_scan_finds_the_same_signatures_in_non_ascii_text(prefilter
 
 _PIECES = st.sampled_from(
     ["a", "ab", "abcdefg", "abcdefgh", "abcdefghijklmnop", "x1", "42", "_", "__init__", " ", "\t", "\n", ".",
-     ",", "\x00", "\x01", "\x1c", "\x1f", "\x7f", "\x0b", "{", "|", "}", "~", "`", "@", "[", "ignore", "you", "i", "g", "z", "Q"]
+     ",", "\x00", "\x01", "\x1c", "\x1f", "\x7f", "\x0b", "{", "|", "}", "~", "`", "@", "[", "ignore", "you", "i", "g", "z", "Q",
+     "é", "ж", "Ж", "\u200b", "\u00ad", "\u2060\ufeff", "\u00a0", "\u3000", "\u0663", "²", "ﬁ", "İ", "’", "\ud800",
+     "\U0001f600", "\U000e0041", "аdmin", "ignоre"]
 )  # fmt: skip
 
 
@@ -271,7 +273,7 @@ def test_array_tokens_are_the_regex_tokens(pieces: list[str]) -> None:
     spans = [m.span() for m in injection._TOKEN.finditer(low)]
     assert list(zip(vec.starts.tolist(), vec.ends.tolist(), strict=True)) == spans
     assert len(set(vec.distinct)) == len(vec.distinct)
-    assert vec.letters.tolist() == [len(t) == 1 and t.isalpha() for t in expected]
+    assert vec.letters.tolist() == [re.fullmatch(r"[^\W\d_]", t) is not None for t in expected]
 
 
 @pytest.fixture
@@ -305,3 +307,24 @@ def test_the_array_path_scores_as_the_token_path(numpy_on: None) -> None:
         finally:
             injection._scan_vector = saved  # type: ignore[assignment]
     assert checked > 500
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        _PIECES
+        | _WORDS
+        | st.sampled_from(["assistant", ",", "before", "you", "answer", "send", "https", "ﬁle"]),
+        max_size=120,
+    ),
+    st.sampled_from([" ", "\u00a0", "", "\n"]),
+)
+def test_the_array_path_on_generated_text(numpy_on: None, pieces: list[str], sep: str) -> None:
+    text = sep.join(pieces)
+    with_arrays = injection._scan(text, 0, injection._Budget())
+    saved = injection._scan_vector
+    injection._scan_vector = lambda low, depth, evidence: None  # type: ignore[assignment]
+    try:
+        assert injection._scan(text, 0, injection._Budget()) == with_arrays
+    finally:
+        injection._scan_vector = saved  # type: ignore[assignment]
