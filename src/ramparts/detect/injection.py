@@ -2192,7 +2192,9 @@ def _scan_vector(
         _signatures(low, words, depth > 0, evidence)
     else:  # as the token path: signatures over the look-alikes folded, then mixed scripts
         folded = {t if t.isascii() else t.translate(_LOOKALIKE) for t in distinct}
-        _signatures(low.translate(_LOOKALIKE), folded, depth > 0, evidence)
+        # look-alikes are letters, so all inside tokens: none folded, the text is its own folding
+        same = len(folded) == len(words) and folded == words
+        _signatures(low if same else low.translate(_LOOKALIKE), folded, depth > 0, evidence)
         _mixed_script(low, distinct, evidence)
     if not _SHAPE_GATE.isdisjoint(canon):
         import numpy as np
