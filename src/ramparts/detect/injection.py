@@ -1844,6 +1844,24 @@ def _vector_tokens(low: str) -> _Vector | None:
     return _Vector(distinct, at, starts, ends, letters)
 
 
+_token_facts: dict[str, tuple[str, int, int]] = {}
+"""Per token seen by the array path: its canonical form (``""``: dropped), that form's CRC32 and its
+word class. A text's vocabulary is mostly one seen before (code, prose, markup): a lookup instead of
+folding, correcting, encoding and hashing each distinct token again. Bounded by :data:`_FACTS_KEPT`."""
+_FACTS_KEPT = 1 << 17
+
+
+def _facts_of(tok: str) -> tuple[str, int, int]:
+    """What :func:`_canonical`, :func:`feature_hashes` and :func:`_token_class` make of one token."""
+    folded = tok if tok.isascii() else tok.translate(_CONFUSABLES)
+    canon = _canon_table().get(folded, folded)
+    row = (canon, zlib.crc32(canon.encode("utf-8", "surrogatepass")), _token_class(canon))
+    if len(_token_facts) >= _FACTS_KEPT:
+        _token_facts.clear()
+    _token_facts[tok] = row
+    return row
+
+
 def _classify_vector(
     vec: _Vector, model: _Model
 ) -> tuple[float, int, int, list[str], list[str], list[int]] | None:
@@ -1860,14 +1878,14 @@ def _classify_vector(
     single = vec.letters
     if count >= 3 and bool((single[:-2] & single[1:-1] & single[2:]).any()):
         return None
-    table = _canon_table()
-    folded = [t if t.isascii() else t.translate(_CONFUSABLES) for t in distinct]
-    if not all(folded):  # a token of zero-width characters only: _canonical drops it
+    rows = list(map(_token_facts.get, distinct))
+    for i in [i for i, row in enumerate(rows) if row is None]:
+        rows[i] = _facts_of(distinct[i])
+    canon_t, hashes, classed = zip(*rows, strict=True)
+    if "" in canon_t:  # a token of zero-width characters only: _canonical drops it
         return None
-    canon = list(map(table.get, folded, folded))
-    h = np.fromiter(
-        (zlib.crc32(t.encode("utf-8", "surrogatepass")) for t in canon), dtype=np.uint64, count=len(canon)
-    )[at]
+    canon = list(canon_t)
+    h = np.array(hashes, dtype=np.uint64)[at]
     mask = np.uint64(model.mask)
     out = _dense[(h & mask).astype(np.int64)]
     if model.ngrams >= 2 and count > 1:
@@ -1877,8 +1895,7 @@ def _classify_vector(
         if model.ngrams >= 3 and count > 2:
             mixed = (h[:-2] * np.uint64(_MIX2)) ^ h2[1:]
             out[2:] += _dense[(((mixed * np.uint64(_MIX3)) & low32) & mask).astype(np.int64)]
-    classes = np.fromiter(map(_token_class, canon), dtype=np.int8, count=len(canon))
-    codes = classes[at]
+    codes = np.array(classed, dtype=np.int8)[at]
     where = np.flatnonzero(codes >= 0)
     if len(where):  # the shape features, added one by one in Python floats at the classed tokens only
         values: list[float] = out[where].tolist()
