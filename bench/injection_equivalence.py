@@ -8,8 +8,8 @@ Usage::
 /tmp/base/src``). Each tree scores the same texts in a process of its own, in each mode (pure Python,
 as the hook; NumPy, as the gateway's workers; NumPy with the signatures' Hyperscan prefilter): every
 row of ``$RAMPARTS_CORPORA/injection`` (``--quick``: every fifth), the generator's rows and hard benign
-sets, and 20 KB texts made by joining shuffled rows (the gateway's fresh-prompt size: past the 12 KB
-views, mostly non-ASCII). For each text the score, the verdict and every piece of evidence (layer,
+sets, and 400 (``--quick``: 60) 20 KB texts made by joining shuffled rows (the gateway's fresh-prompt size, scanned
+whole; nearly all non-ASCII). For each text the score, the verdict and every piece of evidence (layer,
 signal, span, weight) are compared, exactly. Texts are never printed, only counts.
 
 The last line is ``RESULT texts=… mismatches=… max_score_diff=… seconds_this=… seconds_base=…``.
@@ -69,14 +69,14 @@ def texts(quick: bool) -> list[str]:
     pool = rows[:] or out[:]
     rnd.shuffle(pool)
     joined: list[str] = []
-    size = 0
+    size = made = 0
     for row in pool:
         joined.append(row)
         size += len(row) + 1
         if size >= 20_480:
             out.append("\n".join(joined)[:20_480])
-            joined, size = [], 0
-            if len(out) >= len(rows[::step]) + (60 if quick else 400) + 220:
+            joined, size, made = [], 0, made + 1
+            if made >= (60 if quick else 400):
                 break
     return out
 
