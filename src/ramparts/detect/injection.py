@@ -1847,8 +1847,11 @@ def _vector_tokens(low: str) -> _Vector | None:
 _token_facts: dict[str, tuple[str, int, int]] = {}
 """Per token seen by the array path: its canonical form (``""``: dropped), that form's CRC32 and its
 word class. A text's vocabulary is mostly one seen before (code, prose, markup): a lookup instead of
-folding, correcting, encoding and hashing each distinct token again. Bounded by :data:`_FACTS_KEPT`."""
-_FACTS_KEPT = 1 << 17
+folding, correcting, encoding and hashing each distinct token again. At most :data:`_FACTS_KEPT`
+tokens of up to :data:`_FACTS_LONGEST` characters (hashes, keys and blobs seldom recur), emptied when
+full: a few MB per process."""
+_FACTS_KEPT = 1 << 15
+_FACTS_LONGEST = 40
 
 
 def _facts_of(tok: str) -> tuple[str, int, int]:
@@ -1856,9 +1859,10 @@ def _facts_of(tok: str) -> tuple[str, int, int]:
     folded = tok if tok.isascii() else tok.translate(_CONFUSABLES)
     canon = _canon_table().get(folded, folded)
     row = (canon, zlib.crc32(canon.encode("utf-8", "surrogatepass")), _token_class(canon))
-    if len(_token_facts) >= _FACTS_KEPT:
-        _token_facts.clear()
-    _token_facts[tok] = row
+    if len(tok) <= _FACTS_LONGEST:
+        if len(_token_facts) >= _FACTS_KEPT:
+            _token_facts.clear()
+        _token_facts[tok] = row
     return row
 
 
