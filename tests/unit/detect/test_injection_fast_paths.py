@@ -87,10 +87,12 @@ def test_hex_runs_are_found_inside_base64_runs(words: list[str], sep: str) -> No
     expected = list(_reference_candidates(text, low).items())
     assert list(injection._candidates(text, low).items()) == expected
     pytest.importorskip("numpy")
+    saved, injection.ARRAYS_FROM = injection.ARRAYS_FROM, 0
     try:
         assert injection.use_numpy(True)
         assert list(injection._candidates(text, low).items()) == expected
     finally:
+        injection.ARRAYS_FROM = saved
         injection.use_numpy(False)
 
 
@@ -278,11 +280,14 @@ def test_array_tokens_are_the_regex_tokens(pieces: list[str]) -> None:
 
 @pytest.fixture
 def numpy_on() -> Iterator[None]:
+    """NumPy on, and the array paths taken at every size (short texts take the loops otherwise)."""
     pytest.importorskip("numpy")
     assert injection.use_numpy(True)
+    saved, injection.ARRAYS_FROM = injection.ARRAYS_FROM, 0
     try:
         yield
     finally:
+        injection.ARRAYS_FROM = saved
         injection.use_numpy(False)
 
 
@@ -342,3 +347,12 @@ def test_the_token_facts_table_stays_bounded(numpy_on: None, monkeypatch: pytest
     assert injection._scan(text, 0, injection._Budget()) == first
     injection._token_facts.clear()
     assert injection._scan(text, 0, injection._Budget()) == first
+
+
+def test_short_texts_take_the_loops_and_score_the_same(numpy_on: None) -> None:
+    """Below ``ARRAYS_FROM`` characters the loops run (cheaper there); the scores are the same."""
+    texts = [t for t in _texts() if 20 < len(t) < 2000][:300]
+    injection.ARRAYS_FROM = 0
+    arrays = [injection.score(t) for t in texts]
+    injection.ARRAYS_FROM = 512
+    assert [injection.score(t) for t in texts] == arrays
