@@ -63,6 +63,7 @@ def test_doctor_passes_on_a_fresh_install_and_names_each_problem(
     assert code == 0, checks
     assert checks["user hook answers"]["ok"] and "allow" in str(checks["user hook answers"]["detail"])
     assert checks["audit log"]["ok"] and checks["claude version"]["ok"]
+    assert checks["injection model"]["ok"] is None  # the baseline names none: the built-in scorer
     # the probe's session was ended through the hook: it holds no concurrency slot
     from ramparts.session.store import SessionStore
 
@@ -138,3 +139,40 @@ def test_policy_show_effective_merges_the_chain(tmp_path: Path, capsys: pytest.C
     assert "Bash(terraform destroy *)" in doc["permissions"]["deny"]  # this file's
     assert "Bash(sudo *)" in doc["permissions"]["deny"]  # the baseline's, through strict
     assert doc["session"]["max_concurrent"] == 3 and doc["session"]["idle_timeout_minutes"] > 0
+
+
+def test_doctor_checks_the_injection_model_the_policy_names(tmp_path: Path) -> None:
+    """Present, the pinned digest, loadable and on the contract, as the hook would load it; none named is
+    not a problem; each failure names its reason (the hook would fail closed on every text)."""
+    pytest.importorskip("onnxruntime")
+    from ramparts.cli.doctor import _injection_model
+    from ramparts.testing import onnx_models
+
+    model = tmp_path / "tiny.onnx"
+    digest = onnx_models.bag_of_words(model, {"zanzibarquux": 6.0})
+
+    def policy(name: str, path: str, sha256: str) -> str:
+        file = tmp_path / f"{name}.yaml"
+        file.write_text(
+            "version: 1\nextends: baseline\ndetect:\n  injection:\n"
+            f"    model: {{path: {path}, sha256: {sha256}}}\n"
+        )
+        return str(file)
+
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("version: 1\nextends: baseline\n")
+    assert _injection_model(str(plain)).ok is None
+    good = _injection_model(policy("good", str(model), digest))
+    assert good.ok is True and str(model) in good.detail and digest[:16] in good.detail
+    wrong = _injection_model(policy("wrong", str(model), "f" * 64))
+    assert wrong.ok is False and "not the pinned" in wrong.detail
+    missing = _injection_model(policy("missing", str(tmp_path / "gone.onnx"), digest))
+    assert missing.ok is False and "cannot be read" in missing.detail
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    import hashlib
+
+    broken = _injection_model(policy("junk", str(junk), hashlib.sha256(b"not a model").hexdigest()))
+    assert broken.ok is False and "not a model onnxruntime can run" in broken.detail
+    unreadable = _injection_model(str(tmp_path / "no-such-policy.yaml"))
+    assert unreadable.ok is False and "cannot be loaded" in unreadable.detail

@@ -2,6 +2,8 @@
 
 Doctor reads the settings files Claude Code reads, runs the installed hook command once with a harmless
 event (and ends the probe's session with a SessionEnd through the same command), verifies the audit log,
+loads the injection model the hook's policy names (``detect.injection.model``: present, pinned digest,
+loadable, on the contract),
 checks that the gateway, egress proxy and OTLP collector the settings point at accept connections, and
 compares the installed Claude Code with ``requiredMinimumVersion``. Exit 1 when anything is wrong.
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from .._locations import state_dir
+from .._locations import policy_ref, state_dir
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 SCOPES = ("managed", "user")
@@ -128,16 +130,48 @@ def _hook_answers(command: str, timeout: float) -> Check:
 
 
 def _state_of(command: str) -> str | None:
+    return _flag_of(command, "--state-dir")
+
+
+def _flag_of(command: str, flag: str) -> str | None:
+    """The value the hook command gives ``flag`` (``--state-dir``, ``--policy``), if any."""
     try:
         words = shlex.split(command)
     except ValueError:
         return None
     for i, word in enumerate(words):
-        if word == "--state-dir" and i + 1 < len(words):
+        if word == flag and i + 1 < len(words):
             return words[i + 1]
-        if word.startswith("--state-dir="):
+        if word.startswith(flag + "="):
             return word.split("=", 1)[1]
     return None
+
+
+def _injection_model(policy: str) -> Check:
+    """The ONNX model the policy names (``detect.injection.model``): present, its digest the pinned one,
+    loadable by onnxruntime, on the contract, and scoring a probe, as the hook and the gateway load it
+    (a model that fails there fails closed: every screened text would be refused)."""
+    from ..detect.injection_model import load_slot
+    from ..errors import RampartsError
+    from ..policy.load import load_policy
+
+    name = "injection model"
+    try:
+        settings = load_policy(policy).detect.injection_model
+    except RampartsError as exc:
+        return Check(name, False, f"the policy {policy} cannot be loaded: {exc}")
+    if not settings.path:
+        return Check(name, None, "none named (detect.injection.model): the built-in scorer alone")
+    try:
+        slot = load_slot(settings)
+    except RampartsError as exc:  # ModelError: missing, digest, not a model, off the contract, no answer
+        return Check(name, False, str(exc))
+    digest = slot.digest if slot is not None else settings.sha256
+    return Check(
+        name,
+        True,
+        f"{settings.path}: sha256 {digest[:16]}… as pinned; loads and scores a probe (combine {settings.combine})",
+    )
 
 
 def _audit(folder: str) -> Check:
@@ -252,6 +286,7 @@ def doctor(
         checks.append(check._replace(name=f"{scope} hook answers"))
     folder = state or _state_of(command) or state_dir(None)
     checks.append(_audit(folder))
+    checks.append(_injection_model(_flag_of(command, "--policy") or policy_ref(None)))
     env: dict[str, str] = {}
     for _scope, found in reversed(installed):  # managed wins
         values = found.get("env")

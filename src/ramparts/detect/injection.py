@@ -26,6 +26,7 @@ a sample of the middle and the neighbourhood of any invisible character are scan
 from __future__ import annotations
 
 import binascii
+import codecs
 import itertools
 import json
 import math
@@ -680,12 +681,48 @@ _prefilter: Any = None
 _scratch = threading.local()
 """Each thread's Hyperscan scratch space for the database it last scanned with (a scratch may not be
 shared by threads scanning at once: the in-process gateway and the resident hook score in threads)."""
-_PY_ONLY_SPACE = ("\x1c", "\x1d", "\x1e", "\x1f")
-"""ASCII characters that ``re`` counts as ``\\s`` in a str pattern and Hyperscan does not."""
+_SPACES = bytes.maketrans(b"\x0b\x0c\x1c\x1d\x1e\x1f", b"      ")
+"""ASCII characters that ``re`` counts as ``\\s`` in a str pattern and Hyperscan may not: scanned as
+spaces (which both count as ``\\s``, and which match every other pattern element they match)."""
+_STAND_IN_ERRORS = "ramparts-injection-stand-in"
+_stand_ins: dict[str, str] = {}
+
+
+def _stand_in_for(ch: str) -> str:
+    """The ASCII character scanned in place of a non-ASCII one (for the prefilter only).
+
+    It matches every pattern element the original matches (a superset is all a prefilter needs): a
+    decimal digit (``\\d``, ``\\w``) stands as ``0``, another letter or digit (``\\w``) as ``q``,
+    white space (``\\s``) as a space, anything else (``\\W``, ``\\S``) as ``\\x01``. No signature
+    names a non-ASCII character, and none of these four occurs in a negated class or a negative
+    look-around of a signature except as ``\\s`` or ``\\w``, which the original matches alike; so
+    ``re`` finds on the stand-in text at least what it finds on the original
+    (``tests/unit/detect/test_injection_fast_paths.py`` holds every signature to this)."""
+    held = _stand_ins.get(ch)
+    if held is None:
+        held = "0" if ch.isdecimal() else "q" if ch.isalnum() else " " if ch.isspace() else "\x01"
+        if len(_stand_ins) < 65536:
+            _stand_ins[ch] = held
+    return held
+
+
+def _stand_in_errors(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    return "".join(map(_stand_in_for, exc.object[exc.start : exc.end])), exc.end
+
+
+codecs.register_error(_STAND_IN_ERRORS, _stand_in_errors)
+
+
+def _prefilter_bytes(low: str) -> bytes:
+    """``low`` as the ASCII bytes the prefilter scans: one byte a character (offsets hold), non-ASCII
+    characters and the spaces only ``re`` knows replaced by :func:`_stand_in_for` and spaces."""
+    return low.encode("ascii", _STAND_IN_ERRORS).translate(_SPACES)
 
 
 def use_hyperscan(enabled: bool = True, cache_dir: str | None = None) -> bool:
-    """One Hyperscan pass over an ASCII text names the signatures that may match it; only those are
+    """One Hyperscan pass over a text (non-ASCII characters stood in for, :func:`_stand_in_for`) names the signatures that may match it; only those are
     then run by ``re``, which gives the matches. Every pattern is compiled in Hyperscan's prefilter
     mode, which may name a signature that ``re`` then does not match but never misses one, so the
     evidence is the same as without it (``tests/unit/detect/test_injection_fast_paths.py``).
@@ -728,7 +765,7 @@ def _add_candidate(sig_id: int, start: int, end: int, flags: int, found: set[int
 
 def _candidate_signatures(low: str) -> set[int] | frozenset[int] | None:
     """The indexes of the signatures that may match ``low`` (Hyperscan), or ``None``: try them all."""
-    if _prefilter is None or not low.isascii() or any(c in low for c in _PY_ONLY_SPACE):
+    if _prefilter is None:
         return None
     database, always = _prefilter
     scratch = getattr(_scratch, "space", None)
@@ -738,7 +775,7 @@ def _candidate_signatures(low: str) -> set[int] | frozenset[int] | None:
         scratch = _scratch.space = hyperscan.Scratch(database)
         _scratch.database = database
     found: set[int] = set(always)
-    database.scan(low.encode("ascii"), match_event_handler=_add_candidate, scratch=scratch, context=found)
+    database.scan(_prefilter_bytes(low), match_event_handler=_add_candidate, scratch=scratch, context=found)
     return found
 
 
@@ -978,12 +1015,18 @@ def _invisible(text: str, depth: int, budget: _Budget, out: list[Evidence]) -> N
 
 # -- encoded payloads ----------------------------------------------------------------------------
 
-_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}")
+"""Runs of base64 characters. Every match of the plain ``[A-Za-z0-9+/_-]{16,}={0,2}`` begins where a
+run begins (greedy, it takes the whole run; a shorter run never matches), so the look-behind finds the
+same matches while failing at once inside a run, where the plain pattern rescanned the run from every
+position (a text of short words cost a regex attempt a character)."""
 _BASE32_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567=")
 _HEX_CHARS = frozenset("0123456789abcdefABCDEF")
 _HEX = re.compile(r"[0-9a-f]{16,}")
-_HEX_ESCAPES = re.compile(r"(?:\\x[0-9a-f]{2}){6,}")
-_PERCENT = re.compile(r"(?:%[0-9a-f]{2}[^\s%]{0,40}){3,}")
+_HEX_ESCAPES = re.compile(r"\\x[0-9a-f]{2}(?:\\x[0-9a-f]{2}){5,}")
+_PERCENT = re.compile(r"%[0-9a-f]{2}[^\s%]{0,40}(?:%[0-9a-f]{2}[^\s%]{0,40}){2,}")
+"""``(?:\\x..){6,}`` and ``(?:%..[^\\s%]{0,40}){3,}`` with the first repetition written out: the same
+matches, and ``re`` then searches for the literal prefix instead of trying the group at every position."""
 _ENTITY = re.compile(r"&#(?:\d{2,7}|[xX][0-9a-fA-F]{2,6});")
 """Numeric character references: letters written as ``&#105;`` hide words (named ones like ``&amp;``
 are ordinary HTML)."""
@@ -1073,16 +1116,48 @@ def _percent(token: str) -> str:
         return ""
 
 
+_BASE64_BYTES: Any = None
+
+
+def _base64_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of :data:`_BASE64`'s matches, by array (NumPy on): every maximal run of at least 16
+    base64 characters, with up to two ``=`` after it. A non-ASCII character, encoded as ``?``, is
+    outside the class as it is for the pattern."""
+    import numpy as np
+
+    global _BASE64_BYTES
+    if _BASE64_BYTES is None:
+        table = np.zeros(256, dtype=bool)
+        table[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")] = True
+        _BASE64_BYTES = table
+    raw = text.encode("ascii", "replace")
+    inside = np.zeros(len(raw) + 2, dtype=bool)
+    inside[1:-1] = _BASE64_BYTES[np.frombuffer(raw, dtype=np.uint8)]
+    edges = np.flatnonzero(inside[1:] != inside[:-1])  # run starts and ends alternate
+    starts, ends = edges[0::2], edges[1::2]
+    keep = ends - starts >= 16
+    out: list[tuple[int, int]] = []
+    for start, end in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True):
+        if raw[end : end + 1] == b"=":
+            end += 2 if raw[end + 1 : end + 2] == b"=" else 1
+        out.append((start, end))
+    return out
+
+
 def _candidates(text: str, low: str) -> dict[str, tuple[str, int, int]]:
     """The encoded-looking runs of ``text`` to try decoding: ``{run: (kind, start, end)}``, in order."""
     candidates: dict[str, tuple[str, int, int]] = {}
     runs: list[tuple[int, int]] = []
     """Every run of base64 characters: a hex run (``_HEX``) can only lie inside one."""
-    for m in _BASE64.finditer(text):
-        runs.append(m.span())
+    for start, end in (
+        _base64_spans(text)
+        if _dense is not None and len(text) >= ARRAYS_FROM
+        else (m.span() for m in _BASE64.finditer(text))
+    ):
+        runs.append((start, end))
         if len(candidates) >= MAX_ATTEMPTS * 2:
             continue
-        token = m.group(0)
+        token = text[start:end]
         if token not in candidates:
             if _HEX_CHARS.issuperset(token):
                 kind = "encoded.hex"
@@ -1090,7 +1165,7 @@ def _candidates(text: str, low: str) -> dict[str, tuple[str, int, int]]:
                 kind = "encoded.base32"
             else:
                 kind = "encoded.base64"
-            candidates[token] = (kind, m.start(), m.end())
+            candidates[token] = (kind, start, end)
     for start, end in runs:
         for m in _HEX.finditer(low, start, end):
             candidates.setdefault(text[m.start() : m.end()], ("encoded.hex", m.start(), m.end()))
@@ -1564,6 +1639,10 @@ def _add_shape(
 
 _dense: Any = None
 """The weights as a dense NumPy array, once :func:`use_numpy` has turned the vector path on."""
+ARRAYS_FROM = 512
+"""With NumPy on, texts from this many characters (tokens from a quarter of it) take the array paths;
+shorter ones the Python loops, which cost less than an array operation's fixed overhead there (100
+characters: 44 against 87 us; 1,000: 163 against 121). The same scores either way."""
 
 
 def use_numpy(enabled: bool = True) -> bool:
@@ -1615,6 +1694,245 @@ def _contributions_numpy(toks: list[str], model: _Model) -> list[float]:
     return result
 
 
+class _Vector(NamedTuple):
+    """The tokens of a text found by array (:func:`_vector_tokens`): each distinct token once,
+    each position's index into them, and each token's character span."""
+
+    distinct: list[str]
+    at: Any
+    """Per position, the index of its token in ``distinct`` (int64 array)."""
+    starts: Any
+    ends: Any
+    letters: Any
+    """Per position, whether the token is a single letter (three in a row are joined by :func:`_canonical`)."""
+
+    def tokens(self) -> list[str]:
+        return list(map(self.distinct.__getitem__, self.at.tolist()))
+
+
+_TOKEN_BYTES: Any = None
+"""Per byte: 1 for a word character of :data:`_ASCII_TOKEN`, 2 for a one-character token, 0 else."""
+_KEY_MASKS: Any = None
+_SHORT = 7
+"""Tokens up to this many bytes are told apart by an integer key (their bytes and length); longer
+ones by their text."""
+
+
+_JOINERS = frozenset("\u00ad\u200b\u200c\u200d\u2060\ufeff")
+"""The zero-width characters :data:`_TOKEN` keeps inside a word."""
+
+
+def _token_table() -> Any:
+    """Per ASCII byte: 1 for a word character of :data:`_TOKEN`, 2 for a one-character token, 0 else."""
+    import numpy as np
+
+    global _TOKEN_BYTES, _KEY_MASKS
+    if _TOKEN_BYTES is None:
+        table = np.zeros(256, dtype=np.uint8)
+        for code in range(128):
+            ch = chr(code)
+            table[code] = (
+                1 if ch.isalnum() else 0 if ch == "_" or ch in " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f" else 2
+            )
+        _KEY_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(_SHORT + 1)], dtype=np.uint64)
+        _TOKEN_BYTES = table
+    return _TOKEN_BYTES
+
+
+def _unicode_kinds(low: str) -> tuple[Any, Any, Any]:
+    """For a non-ASCII text: each character's code point, and the masks of the characters inside
+    words (with the zero-width characters that join two parts of a word) and of one-character tokens,
+    as :data:`_TOKEN` reads them (``\\w`` is ``str.isalnum``, ``\\s`` is ``str.isspace``)."""
+    import numpy as np
+
+    points = np.frombuffer(low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    size = len(points)
+    wide = points >= 128
+    kind = np.empty(size, dtype=np.uint8)
+    kind[~wide] = _token_table()[points[~wide]]
+    others = points[wide]
+    seen = np.unique(others)
+    kinds = np.fromiter(
+        (
+            3 if ch in _JOINERS else 1 if ch.isalnum() else 0 if ch.isspace() else 2
+            for ch in map(chr, seen.tolist())
+        ),
+        dtype=np.uint8,
+        count=len(seen),
+    )
+    kind[wide] = kinds[np.searchsorted(seen, others)]
+    word = kind == 1
+    single = kind == 2
+    joiner = kind == 3
+    if joiner.any():  # a run of them between two word characters is inside the word, else each is a token
+        runs = np.zeros(size + 2, dtype=bool)
+        runs[1:-1] = joiner
+        run_starts = np.flatnonzero(joiner & ~runs[:size])
+        run_ends = np.flatnonzero(joiner & ~runs[2:]) + 1
+        words = np.zeros(size + 2, dtype=bool)
+        words[1:-1] = word  # words[i]: character i - 1 is a word character
+        joins = words[run_starts] & words[run_ends + 1]
+        delta = np.zeros(size + 1, dtype=np.int32)
+        delta[run_starts[joins]] += 1
+        delta[run_ends[joins]] -= 1
+        inside = np.cumsum(delta[:size]) > 0
+        word = word | inside
+        single = single | (joiner & ~inside)
+    return points, word, single
+
+
+def _vector_tokens(low: str) -> _Vector | None:
+    """:func:`_tokenize` for lower-cased text without a Python object per token: the token boundaries
+    by array, distinct short ASCII tokens by sorting an exact integer key (their bytes and length), the
+    others (longer, or with a non-ASCII character) by a dictionary. ``None`` for a text with no token."""
+    import numpy as np
+
+    table = _token_table()
+    size = len(low)
+    padded = np.zeros(size + 8, dtype=np.uint8)
+    plain: Any = None
+    if low.isascii():
+        padded[:size] = np.frombuffer(low.encode("ascii"), dtype=np.uint8)
+        kind = table[padded[:size]]
+        word, single = kind == 1, kind == 2
+    else:
+        points, word, single = _unicode_kinds(low)
+        padded[:size] = points  # the low byte: exact for the ASCII tokens, which alone are keyed
+        plain = np.zeros(size + 1, dtype=np.int32)
+        np.cumsum(points >= 128, out=plain[1:])
+    around = np.zeros(size + 2, dtype=bool)
+    around[1:-1] = word  # around[i]: character i - 1 is a word character
+    starts = np.flatnonzero((word & ~around[:size]) | single)
+    if not len(starts):
+        return None
+    ends = starts + 1
+    ends[word[starts]] = np.flatnonzero(word & ~around[2:]) + 1
+    lengths = ends - starts
+    short = lengths <= _SHORT
+    if plain is not None:
+        short &= plain[ends] == plain[starts]  # no non-ASCII character in it
+    # eight bytes from each token's start (an unaligned view), cut to its length, the length on top
+    eights = np.ndarray(shape=(size,), dtype="<u8", buffer=padded, offset=0, strides=(1,))
+    at = np.empty(len(starts), dtype=np.int64)
+    short_at = np.flatnonzero(short)
+    keys = (eights[starts[short_at]] & _KEY_MASKS[lengths[short_at]]) | (
+        lengths[short_at].astype(np.uint64) << np.uint64(56)
+    )
+    # distinct keys by sorting (numpy.unique's inverse costs twice as much): any occurrence of a key
+    # stands for its token
+    order = keys.argsort()
+    ordered = keys[order]
+    first = np.empty(len(ordered), dtype=bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    at[short_at[order]] = np.cumsum(first) - 1
+    origin = short_at[order[first]]
+    distinct = [low[a:b] for a, b in zip(starts[origin].tolist(), ends[origin].tolist(), strict=True)]
+    if len(short_at) != len(starts):
+        long_at = np.flatnonzero(~short)
+        ids: dict[str, int] = {}
+        base = len(distinct)
+        codes = [
+            ids.setdefault(low[a:b], base + len(ids))
+            for a, b in zip(starts[long_at].tolist(), ends[long_at].tolist(), strict=True)
+        ]
+        distinct.extend(ids)
+        at[long_at] = codes
+    if plain is None:
+        first_byte = padded[starts]
+        letters = (lengths == 1) & (first_byte >= 0x61) & (first_byte <= 0x7A)  # a-z: the text is lower-cased
+    else:  # what _LETTER_RUN calls a letter: [^\W\d_]
+        letters = np.fromiter(
+            (len(t) == 1 and t.isalnum() and not t.isdecimal() for t in distinct),
+            dtype=bool,
+            count=len(distinct),
+        )[at]
+    return _Vector(distinct, at, starts, ends, letters)
+
+
+_token_facts: dict[str, tuple[str, int, int]] = {}
+"""Per token seen by the array path: its canonical form (``""``: dropped), that form's CRC32 and its
+word class. A text's vocabulary is mostly one seen before (code, prose, markup): a lookup instead of
+folding, correcting, encoding and hashing each distinct token again. At most :data:`_FACTS_KEPT`
+tokens of up to :data:`_FACTS_LONGEST` characters (hashes, keys and blobs seldom recur), emptied when
+full: a few MB per process."""
+_FACTS_KEPT = 1 << 15
+_FACTS_LONGEST = 40
+
+
+def _facts_of(tok: str) -> tuple[str, int, int]:
+    """What :func:`_canonical`, :func:`feature_hashes` and :func:`_token_class` make of one token."""
+    folded = tok if tok.isascii() else tok.translate(_CONFUSABLES)
+    canon = _canon_table().get(folded, folded)
+    row = (canon, zlib.crc32(canon.encode("utf-8", "surrogatepass")), _token_class(canon))
+    if len(tok) <= _FACTS_LONGEST:
+        if len(_token_facts) >= _FACTS_KEPT:
+            _token_facts.clear()
+        _token_facts[tok] = row
+    return row
+
+
+def _classify_vector(
+    vec: _Vector, model: _Model
+) -> tuple[float, int, int, list[str], list[str], list[int]] | None:
+    """:func:`_classify_full` for array tokens (a model with shape features, NumPy on): the same
+    features, additions and windows, from each distinct token's canonical form, hash and class.
+    Returns the probability, the window, the canonical distinct tokens, and per position the index of
+    its canonical token as a list; ``None`` when the text has a run of single letters ("i g n o r e"),
+    which :func:`_canonical` joins (the caller takes the token path)."""
+    import numpy as np
+
+    distinct = vec.distinct
+    at = vec.at
+    count = len(at)
+    single = vec.letters
+    if count >= 3 and bool((single[:-2] & single[1:-1] & single[2:]).any()):
+        return None
+    rows = list(map(_token_facts.get, distinct))
+    for i in [i for i, row in enumerate(rows) if row is None]:
+        rows[i] = _facts_of(distinct[i])
+    canon_t, hashes, classed = zip(*rows, strict=True)
+    if "" in canon_t:  # a token of zero-width characters only: _canonical drops it
+        return None
+    canon = list(canon_t)
+    h = np.array(hashes, dtype=np.uint64)[at]
+    mask = np.uint64(model.mask)
+    out = _dense[(h & mask).astype(np.int64)]
+    if model.ngrams >= 2 and count > 1:
+        low32 = np.uint64(_MASK32)
+        h2 = ((h[:-1] * np.uint64(_MIX2)) ^ h[1:]) & low32
+        out[1:] += _dense[((h2 ^ np.uint64(_SALT2)) & mask).astype(np.int64)]
+        if model.ngrams >= 3 and count > 2:
+            mixed = (h[:-2] * np.uint64(_MIX2)) ^ h2[1:]
+            out[2:] += _dense[(((mixed * np.uint64(_MIX3)) & low32) & mask).astype(np.int64)]
+    codes = np.array(classed, dtype=np.int8)[at]
+    where = np.flatnonzero(codes >= 0)
+    if len(where):  # the shape features, added one by one in Python floats at the classed tokens only
+        values: list[float] = out[where].tolist()
+        get = model.weights.get
+        mask_int = model.mask
+        hits = list(zip(where.tolist(), codes[where].tolist(), strict=True))
+        for n, (_, extra) in enumerate(_shape_features([], hits)):
+            c = values[n]
+            for f in extra:
+                c += get(f & mask_int, 0.0)
+            values[n] = c
+        out[where] = values
+    width = min(model.window, count)
+    prefix_array = np.concatenate(([0.0], np.cumsum(out)))
+    window_sums = prefix_array[width:] - prefix_array[: len(prefix_array) - width]
+    best_start = int(np.argmax(window_sums))
+    best = float(window_sums[best_start])
+    z = model.bias + best - length_offset(count, model.window, model.length_penalty)
+    z = max(-60.0, min(60.0, z))
+    prob = 1.0 / (1.0 + math.exp(-z))
+    if prob > NO_CUE_CAP:
+        window = codes[best_start : best_start + width]
+        if not any(c in _CUE_CLASSES for c in window.tolist()):
+            prob = NO_CUE_CAP
+    return prob, best_start, best_start + width, canon, distinct, at.tolist()
+
+
 def _classify(toks: list[str]) -> tuple[float, int, int]:
     """The probability for the best window of ``window`` tokens, and that window's token range."""
     return _classify_full(toks)[:3]
@@ -1633,10 +1951,11 @@ def _classify_full(toks: list[str]) -> tuple[float, int, int, list[str], list[in
         toks = _canonical(toks, index)
         if not toks:
             return 0.0, 0, 0, toks, index
-    contributions = _contributions_numpy(toks, model) if _dense is not None else _contributions(toks, model)
+    arrays = _dense is not None and len(toks) >= ARRAYS_FROM // 4
+    contributions = _contributions_numpy(toks, model) if arrays else _contributions(toks, model)
     width = min(model.window, len(contributions))
     # every window's sum from prefix sums (sequential float64 additions in both paths: same floats)
-    if _dense is not None:
+    if arrays:
         import numpy as np
 
         prefix_array = np.concatenate(([0.0], np.cumsum(np.asarray(contributions, dtype=np.float64))))
@@ -1771,24 +2090,34 @@ def _shape(toks: list[str]) -> list[tuple[float, str, int, int]]:
     """
     if _SHAPE_GATE.isdisjoint(toks):
         return []
+    return _shape_at(toks.__getitem__, len(toks), range(len(toks)))
+
+
+def _shape_at(
+    token: Callable[[int], str], n: int, positions: Iterable[int]
+) -> list[tuple[float, str, int, int]]:
+    """:func:`_shape` over ``n`` tokens read by ``token(i)``, tried at ``positions`` (ascending): every
+    position holding a word of :data:`_SHAPE_GATE` must be among them (no other can start a shape)."""
     out: list[tuple[float, str, int, int]] = []
-    n = len(toks)
     i = 0
-    while i < n:
-        tok = toks[i]
+    for p in positions:
+        if p < i:
+            continue
+        i = p
+        tok = token(i)
         sig_id = ""
         after = i + 1
         if tok in _AI_WORDS:
-            while after < n and toks[after] in _AI_WORDS:
+            while after < n and token(after) in _AI_WORDS:
                 after += 1
-            nxt = toks[after] if after < n else ""
-            prev = toks[i - 1] if i else ""
+            nxt = token(after) if after < n else ""
+            prev = token(i - 1) if i else ""
             if prev not in _POSSESSIVE and prev not in _QUOTED and (nxt in _VOCATIVE or nxt in _AI_NEXT):
                 sig_id = "shape.addressed_action"
-        elif tok in ("before", "when", "while", "after") and i + 2 < n and toks[i + 1] == "you":
-            if toks[i + 2] in _MODEL_TASKS:
+        elif tok in ("before", "when", "while", "after") and i + 2 < n and token(i + 1) == "you":
+            if token(i + 2) in _MODEL_TASKS:
                 sig_id, after = "shape.task_switch_action", i + 3
-        elif tok == "instead" and i + 2 < n and toks[i + 1] == "of" and toks[i + 2] in _MODEL_TASKS:
+        elif tok == "instead" and i + 2 < n and token(i + 1) == "of" and token(i + 2) in _MODEL_TASKS:
             sig_id, after = "shape.task_switch_action", i + 3
         if not sig_id:
             i += 1
@@ -1796,17 +2125,18 @@ def _shape(toks: list[str]) -> list[tuple[float, str, int, int]]:
         switch = sig_id == "shape.task_switch_action"
         found = False
         for j in range(after, min(n, after + _SHAPE_REACH)):
-            if toks[j] in _SENTENCE_END:
+            tok_j = token(j)
+            if tok_j in _SENTENCE_END:
                 break
-            cls = _token_class(toks[j])
+            cls = _token_class(tok_j)
             if cls == SWITCH:
                 switch = True
             elif cls == ACT:
                 weight = 0.6 + (0.15 if switch else 0.0)
                 end = j + 1
                 for k in range(j + 1, min(n, j + 1 + _TARGET_REACH)):
-                    kc = _token_class(toks[k])
-                    if kc == TARGET or (kc == OUTPUT and toks[k - 1] == "your"):
+                    kc = _token_class(token(k))
+                    if kc == TARGET or (kc == OUTPUT and token(k - 1) == "your"):
                         weight += 0.15
                         end = k + 1
                         break
@@ -1828,26 +2158,33 @@ def _merge(signature: float, classifier: float) -> float:
 def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]]:
     """Every layer over one piece of text; evidence offsets are relative to it."""
     low = _lower(text)
-    toks = _tokenize(low)
-    words = set(toks)
     evidence: list[Evidence] = []
-    if low.isascii():
-        _signatures(low, words, depth > 0, evidence)
+    fast = _scan_vector(low, depth, evidence) if _dense is not None and len(low) >= ARRAYS_FROM else None
+    if fast is not None:
+        words, cls, (start, stop) = fast
     else:
-        folded = low.translate(_LOOKALIKE)
-        _signatures(folded, set(_TOKEN.findall(folded)), depth > 0, evidence)
-        _mixed_script(low, toks, evidence)
-    cls, first, end, canon, index = _classify_full(toks)
-    for weight, sig_id, a, b in _shape(canon):
-        if index is not None:
-            a, b = index[a], index[b - 1] + 1
-        start, stop = _token_span(low, a, b)
-        evidence.append(Evidence("signature", sig_id, start, stop, weight))
+        toks = _tokenize(low)
+        words = set(toks)
+        if low.isascii():
+            _signatures(low, words, depth > 0, evidence)
+        else:
+            folded = low.translate(_LOOKALIKE)
+            # the same tokens folded: look-alikes are letters for letters, so no boundary moves
+            _signatures(folded, {t.translate(_LOOKALIKE) for t in words}, depth > 0, evidence)
+            _mixed_script(low, toks, evidence)
+        cls, first, end, canon, index = _classify_full(toks)
+        for weight, sig_id, a, b in _shape(canon):
+            if index is not None:
+                a, b = index[a], index[b - 1] + 1
+            start, stop = _token_span(low, a, b)
+            evidence.append(Evidence("signature", sig_id, start, stop, weight))
+        start = stop = -1  # the classifier's span, found below only when it counts
     sig = _combine(_per_signal(evidence).values())
     if sig < UNLOCK:
         cls *= CLASSIFIER_ALONE
     if cls >= 0.05:
-        start, stop = _token_span(low, first, end)
+        if start < 0:
+            start, stop = _token_span(low, first, end)
         evidence.append(Evidence("classifier", "classifier.ngram_lr", start, stop, round(cls, 4)))
     value = _merge(sig, cls)
     extra: list[Evidence] = []
@@ -1859,6 +2196,43 @@ def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]
     evidence.extend(extra)
     evidence.sort(key=lambda e: (-e.weight, e.start))
     return min(1.0, max(0.0, value)), evidence
+
+
+def _scan_vector(
+    low: str, depth: int, evidence: list[Evidence]
+) -> tuple[set[str], float, tuple[int, int]] | None:
+    """The token layers of :func:`_scan` by array (NumPy on, a shape model): signatures, shapes and
+    the classifier, the same evidence. Returns the distinct tokens, the classifier's probability and
+    its window's span; ``None`` where the token path must run (a run of single letters, a token of
+    zero-width characters only, no tokens), having added no evidence."""
+    model = _load_model()
+    if not model.shape:
+        return None
+    vec = _vector_tokens(low)
+    if vec is None:
+        return None
+    classified = _classify_vector(vec, model)
+    if classified is None:
+        return None
+    cls, first, end, canon, distinct, at = classified
+    words = set(distinct)
+    if low.isascii():
+        _signatures(low, words, depth > 0, evidence)
+    else:  # as the token path: signatures over the look-alikes folded, then mixed scripts
+        folded = {t if t.isascii() else t.translate(_LOOKALIKE) for t in distinct}
+        # look-alikes are letters, so all inside tokens: none folded, the text is its own folding
+        same = len(folded) == len(words) and folded == words
+        _signatures(low if same else low.translate(_LOOKALIKE), folded, depth > 0, evidence)
+        _mixed_script(low, distinct, evidence)
+    if not _SHAPE_GATE.isdisjoint(canon):
+        import numpy as np
+
+        gate = np.fromiter((t in _SHAPE_GATE for t in canon), dtype=bool, count=len(canon))
+        positions = np.flatnonzero(gate[vec.at]).tolist()
+        starts, ends = vec.starts, vec.ends
+        for weight, sig_id, a, b in _shape_at(lambda i: canon[at[i]], len(at), positions):
+            evidence.append(Evidence("signature", sig_id, int(starts[a]), int(ends[b - 1]), weight))
+    return words, cls, (int(vec.starts[first]), int(vec.ends[end - 1]))
 
 
 def _views(text: str) -> list[tuple[int, str]]:
@@ -1957,6 +2331,12 @@ def findings(
     result = score(text, high=high, medium=medium, model=model)
     if result.score < medium and not all_scores:
         return ()
+    return (finding_of(result, text, key),)
+
+
+def finding_of(result: InjectionResult, text: str, key: bytes) -> Finding:
+    """The :class:`~ramparts.model.Finding` for ``result``, the score of ``text`` (what :func:`findings`
+    gives, for a caller that has scored the text already and must not score it twice)."""
     located = [e for e in result.evidence if e.end > e.start]
     precise = (
         [e for e in located if e.layer != "classifier" and e.weight >= 0.5 * located[0].weight]
@@ -1968,16 +2348,14 @@ def findings(
     else:
         start, end = 0, min(len(text), 80)
     window = text[max(0, start - EXCERPT_CONTEXT) : min(len(text), end + EXCERPT_CONTEXT, start + 200)]
-    return (
-        Finding(
-            detector="injection",
-            category="injection",
-            severity=_SEVERITY[result.verdict],
-            confidence=result.score,
-            start=start,
-            end=end,
-            line=text.count("\n", 0, start) + 1,
-            fingerprint=fingerprint(text[start:end], key),
-            excerpt=redact_text(_escape(window), key, limit=240),
-        ),
+    return Finding(
+        detector="injection",
+        category="injection",
+        severity=_SEVERITY[result.verdict],
+        confidence=result.score,
+        start=start,
+        end=end,
+        line=text.count("\n", 0, start) + 1,
+        fingerprint=fingerprint(text[start:end], key),
+        excerpt=redact_text(_escape(window), key, limit=240),
     )

@@ -119,8 +119,8 @@ def injection_scorer(
         if result.score < warn:
             return result.score, "", ""
         signal = result.evidence[0].signal if result.evidence else "score"
-        found = injection.findings(text, key, high=block, medium=warn, model=model)
-        return result.score, signal, found[0].fingerprint if found else ""
+        # the finding from this result: scoring the text again (findings()) doubled a flagged text's cost
+        return result.score, signal, injection.finding_of(result, text, key).fingerprint
 
     return scorer
 

@@ -550,10 +550,12 @@ def test_the_numpy_window_search_picks_the_python_window(words: list[str]) -> No
     pytest.importorskip("numpy")
     toks = injection.tokens(" ".join(words))
     python = injection._classify(toks)
+    saved, injection.ARRAYS_FROM = injection.ARRAYS_FROM, 0  # the arrays at every size
     try:
         assert injection.use_numpy(True)
         vector = injection._classify(toks)
     finally:
+        injection.ARRAYS_FROM = saved
         injection.use_numpy(False)
     assert vector == python
 
