@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +57,23 @@ def test_concurrent_requests_share_one_scan_and_one_failure(tmp_path: Path) -> N
     try:
         calls: list[str] = []
         real = pool.submit_score
+        inflight = gateway._inflight
+        real_claim = inflight.claim
+        claimers: set[int] = set()
+        both = threading.Event()
+
+        def claim(cache: Any, text: str, start: Any) -> Any:  # both threads reached the claim
+            claimers.add(threading.get_ident())
+            if len(claimers) >= 2:
+                both.set()
+            return real_claim(cache, text, start)
+
+        inflight.claim = claim  # type: ignore[method-assign]
 
         def slow_submit(text: str) -> Any:  # the claim is held while this runs: the other thread waits
             calls.append(text)
             pending = real(text)
-            time.sleep(0.3)
+            assert both.wait(20)  # however loaded the machine, the other request is at the claim
             return pending
 
         pool.submit_score = slow_submit  # type: ignore[method-assign]
@@ -82,16 +93,23 @@ def test_concurrent_requests_share_one_scan_and_one_failure(tmp_path: Path) -> N
         failing.set_exception(ScanFailed("the detectors did not answer"))
 
         class Failed:
-            def result(self) -> Any:
-                time.sleep(0.3)  # the scan takes a while, so the other request finds it in flight
+            def result(self) -> Any:  # fails once the other request waits on this scan
+                deadline = threading.Event()
+                for _ in range(2000):
+                    if inflight.shared > shared_before:
+                        break
+                    deadline.wait(0.01)
                 return failing.result()
 
         def failing_submit(text: str) -> Any:
             calls.append(text)
-            time.sleep(0.3)
+            assert both.wait(20)  # the other request is at the claim: it finds this scan in flight
             return Failed()
 
         pool.submit_score = failing_submit  # type: ignore[method-assign]
+        claimers.clear()
+        both.clear()
+        shared_before = inflight.shared
         other = TEXT.replace("ssh", "aws")
 
         def prepare_other() -> Any:

@@ -555,6 +555,13 @@ def _recv(conn: Any, n: int) -> bytes:
 
 def main(*, policy: str | None, state: str | None, socket_path: str | None, idle_exit: float) -> int:
     server = Server(policy=policy, state=state, socket_path=socket_path, idle_exit=idle_exit)
+
+    def stop_early(signum: int, frame: object) -> None:
+        del signum, frame
+        server.stopping = True  # serve() then returns at once, removing the socket
+
+    # a SIGTERM between binding the socket and serve() installing its own handler stops cleanly too
+    signal.signal(signal.SIGTERM, stop_early)
     if not server.open():
         print(f"ramparts hook-server: {server.socket_path} is already served", file=sys.stderr)
         return 0
