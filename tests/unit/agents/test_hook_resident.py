@@ -740,3 +740,37 @@ def test_compile_resident_writes_the_client_command(env: Env) -> None:
     deadline = time.monotonic() + 20  # it started a server: let it come up, so the fixture can stop it
     while not (env.state / "hook.sock").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def test_the_server_takes_the_fast_scoring_paths_after_its_first_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long-lived server loads the injection scorer's array path and prefilter (the gateway's, same
+    scores) once, in a background thread, after the first request: never on the way to an answer. A
+    failure to load leaves the pure-Python path on."""
+    import threading
+
+    from ramparts.detect import injection
+
+    calls: list[str] = []
+    done = threading.Event()
+    monkeypatch.setattr(injection, "use_numpy", lambda enabled=True: calls.append("numpy") or True)
+
+    def hyperscan(enabled: bool = True, cache_dir: str | None = None) -> bool:
+        calls.append(f"hyperscan:{cache_dir}")
+        done.set()
+        return True
+
+    monkeypatch.setattr(injection, "use_hyperscan", hyperscan)
+    monkeypatch.delenv("RAMPARTS_CACHE_DIR", raising=False)
+    server = hook_server.Server(policy="profile:baseline", state=str(tmp_path / "s"))
+    server._speed_up_scoring()
+    server._speed_up_scoring()  # once only
+    assert done.wait(10)
+    assert calls == ["numpy", f"hyperscan:{tmp_path / 's' / 'cache'}"]
+
+    def broken(enabled: bool = True) -> bool:
+        raise RuntimeError("no numpy here")
+
+    monkeypatch.setattr(injection, "use_numpy", broken)
+    server._load_fast_paths()  # said on stderr, nothing raised: the server keeps serving

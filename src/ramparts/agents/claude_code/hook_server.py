@@ -268,6 +268,7 @@ class Server:
         self.idle_exit = idle_exit
         self.stopping = False
         self.busy = False
+        self._sped_up = False
         self.served = 0
         self.env = {name: os.environ.get(name) for name in proto.ENV_KEYS}
         self.key = b""
@@ -358,11 +359,12 @@ class Server:
         deadline; where the folders cannot be watched it wakes every ``STAMP_INTERVAL`` to check."""
         import select
 
+        watch: _CodeWatch | None = None
         old = signal.signal(signal.SIGTERM, self._on_term)
-        last = time.monotonic()
-        watch = self._watch = _CodeWatch.open(self._files)
-        gc.disable()  # collected between requests (_tidy), never in the middle of one
-        try:
+        try:  # from here a SIGTERM raises _Stop, caught below
+            last = time.monotonic()
+            watch = self._watch = _CodeWatch.open(self._files)
+            gc.disable()  # collected between requests (_tidy), never in the middle of one
             while not self.stopping:
                 idle = self.idle_exit - (time.monotonic() - last)
                 if idle <= 0:
@@ -395,6 +397,7 @@ class Server:
                 if self._code_changed():
                     break
                 self._tidy()
+                self._speed_up_scoring()
         except _Stop:
             pass
         finally:
@@ -405,6 +408,30 @@ class Server:
                 watch.close()
             self.close()
         return 0
+
+    def _speed_up_scoring(self) -> None:
+        """Once, after the first request: the injection scorer's array path and its Hyperscan prefilter,
+        as the gateway's long-lived workers use them (the same scores, about 3x faster on a 20 KB tool
+        result), loaded in a background thread so no request waits for NumPy's import or a compile."""
+        if self._sped_up:
+            return
+        self._sped_up = True
+        import threading
+
+        threading.Thread(target=self._load_fast_paths, name="ramparts-hook-speed", daemon=True).start()
+
+    def _load_fast_paths(self) -> None:
+        from ..._locations import detector_cache_dir
+        from ...detect import injection
+
+        try:
+            if injection.use_numpy(True):
+                injection.use_hyperscan(cache_dir=detector_cache_dir(self.state))
+        except Exception as exc:  # noqa: BLE001 - the pure-Python path stays on: same scores, slower
+            print(
+                f"ramparts hook-server: fast scoring unavailable: {type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
 
     def _tidy(self) -> None:
         """After each request: collect what it left in cycles, then freeze the survivors (the policy, the
