@@ -47,15 +47,9 @@ CASES = {
 
 
 def make_repo(folder: str, commits: int) -> None:
-    env = {
-        **os.environ,
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "b",
-        "GIT_AUTHOR_EMAIL": "b@example.invalid",
-        "GIT_COMMITTER_NAME": "b",
-        "GIT_COMMITTER_EMAIL": "b@example.invalid",
-    }
+    from ramparts.testing import scratch_git_env
+
+    env = scratch_git_env(os.environ, "b")
 
     def git(*args: str, stdin: bytes | None = None) -> None:
         subprocess.run(["git", *args], cwd=folder, env=env, check=True, capture_output=True, input=stdin)

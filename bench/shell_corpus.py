@@ -129,15 +129,9 @@ def git_project(folder: str) -> None:
     ``app.py``, two commits on ``main``, a tag ``v1.0``, a branch ``feature`` and one stash entry."""
     import subprocess
 
-    env = {
-        **os.environ,
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "b",
-        "GIT_AUTHOR_EMAIL": "b@example.invalid",
-        "GIT_COMMITTER_NAME": "b",
-        "GIT_COMMITTER_EMAIL": "b@example.invalid",
-    }
+    from ramparts.testing import scratch_git_env
+
+    env = scratch_git_env(os.environ, "b")
 
     def git(*args: str) -> None:
         subprocess.run(["git", *args], cwd=folder, env=env, check=True, capture_output=True, timeout=30)

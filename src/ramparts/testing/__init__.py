@@ -605,6 +605,20 @@ def find_claude_bin() -> Path:
     )
 
 
+def scratch_git_env(base: Mapping[str, str], who: str) -> dict[str, str]:
+    """``base`` with what git needs to make a scratch repository the same way on any machine: no global
+    or system configuration, and ``who`` as author and committer (``who@example.invalid``)."""
+    return {
+        **base,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": who,
+        "GIT_AUTHOR_EMAIL": f"{who}@example.invalid",
+        "GIT_COMMITTER_NAME": who,
+        "GIT_COMMITTER_EMAIL": f"{who}@example.invalid",
+    }
+
+
 def hermetic_env(*, home: Path, base_url: str, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The minimal environment ``run_claude`` uses: nothing from the caller's env except ``PATH``."""
     env = {

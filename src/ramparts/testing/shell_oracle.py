@@ -208,15 +208,9 @@ class Sandbox:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content)
         project = self.template / "project"
-        env = {
-            "PATH": _PATH,
-            "HOME": str(self.template / "home"),
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_AUTHOR_NAME": "o",
-            "GIT_AUTHOR_EMAIL": "o@example.invalid",
-            "GIT_COMMITTER_NAME": "o",
-            "GIT_COMMITTER_EMAIL": "o@example.invalid",
-        }
+        from . import scratch_git_env
+
+        env = scratch_git_env({"PATH": _PATH, "HOME": str(self.template / "home")}, "o")
 
         def git(*args: str) -> None:
             subprocess.run(["git", *args], cwd=project, env=env, check=True, capture_output=True, timeout=30)
