@@ -32,7 +32,7 @@ from ramparts.policy.load import compile_policy
 from ramparts.policy.rules import path_matches
 from ramparts.policy.types import Policy
 from ramparts.shell import Analysis, analyze
-from ramparts.shell.analyze import GIT_TRACKED, PROJECT_CONFIG, PROJECT_CONFIG_FILES
+from ramparts.shell.analyze import GIT_ELSEWHERE, GIT_HERE, GIT_TRACKED, PROJECT_CONFIG, PROJECT_CONFIG_FILES
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HOME = "/home/fuzz"
@@ -65,7 +65,7 @@ def _check_analysis(result: Analysis) -> None:
     for file in result.files:
         assert isinstance(file.word, str)
         assert file.mode in ("read", "write")
-        assert file.via in ("argument", "redirect", GIT_TRACKED) or (
+        assert file.via in ("argument", "redirect", GIT_TRACKED, GIT_HERE, GIT_ELSEWHERE) or (
             file.via.startswith(PROJECT_CONFIG)
             and file.via[len(PROJECT_CONFIG) :] in (*PROJECT_CONFIG_FILES, "git")
         )

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ramparts.shell import Analysis, analyze
+from ramparts.shell.analyze import GIT_ELSEWHERE, GIT_HERE, GIT_TRACKED, PROJECT_CONFIG, PROJECT_CONFIG_FILES
 from ramparts.shell.split import split
 
 
@@ -638,7 +639,10 @@ def _check(text: str) -> Analysis:
         assert command.text == " ".join(command.argv)
     for file in result.files:
         assert file.mode in ("read", "write")
-        assert file.via in ("argument", "redirect")
+        assert file.via in ("argument", "redirect", GIT_TRACKED, GIT_HERE, GIT_ELSEWHERE) or (
+            file.via.startswith(PROJECT_CONFIG)
+            and file.via[len(PROJECT_CONFIG) :] in (*PROJECT_CONFIG_FILES, "git")
+        )
     assert len(result.opaque) == len(set(result.opaque))
     return result
 
