@@ -59,22 +59,30 @@ def test_concurrent_requests_share_one_scan_and_one_failure(tmp_path: Path) -> N
         real = pool.submit_score
         inflight = gateway._inflight
         real_claim = inflight.claim
-        claimers: set[int] = set()
-        both = threading.Event()
+        joined = threading.Event()
 
-        def claim(cache: Any, text: str, start: Any) -> Any:  # both threads reached the claim
-            claimers.add(threading.get_ident())
-            if len(claimers) >= 2:
-                both.set()
-            return real_claim(cache, text, start)
+        class Held:
+            """The scan under way; its result waits until the other request has joined it (so the
+            test holds however loaded the machine is, without sleeping)."""
+
+            def __init__(self, inner: Any) -> None:
+                self.inner = inner
+
+            def result(self) -> Any:
+                assert joined.wait(20)
+                return self.inner.result()
+
+        def claim(cache: Any, text: str, start: Any) -> Any:
+            held, started = real_claim(cache, text, start)
+            if not started and isinstance(held, Held):
+                joined.set()  # the other request found the scan in flight and waits on it
+            return held, started
 
         inflight.claim = claim  # type: ignore[method-assign]
 
-        def slow_submit(text: str) -> Any:  # the claim is held while this runs: the other thread waits
+        def slow_submit(text: str) -> Any:
             calls.append(text)
-            pending = real(text)
-            assert both.wait(20)  # however loaded the machine, the other request is at the claim
-            return pending
+            return Held(real(text))
 
         pool.submit_score = slow_submit  # type: ignore[method-assign]
         barrier = threading.Barrier(2)
@@ -92,24 +100,12 @@ def test_concurrent_requests_share_one_scan_and_one_failure(tmp_path: Path) -> N
         failing: concurrent.futures.Future[Any] = concurrent.futures.Future()
         failing.set_exception(ScanFailed("the detectors did not answer"))
 
-        class Failed:
-            def result(self) -> Any:  # fails once the other request waits on this scan
-                deadline = threading.Event()
-                for _ in range(2000):
-                    if inflight.shared > shared_before:
-                        break
-                    deadline.wait(0.01)
-                return failing.result()
-
         def failing_submit(text: str) -> Any:
             calls.append(text)
-            assert both.wait(20)  # the other request is at the claim: it finds this scan in flight
-            return Failed()
+            return Held(failing)
 
         pool.submit_score = failing_submit  # type: ignore[method-assign]
-        claimers.clear()
-        both.clear()
-        shared_before = inflight.shared
+        joined.clear()
         other = TEXT.replace("ssh", "aws")
 
         def prepare_other() -> Any:
