@@ -742,12 +742,12 @@ def test_compile_resident_writes_the_client_command(env: Env) -> None:
         time.sleep(0.05)
 
 
-def test_the_server_takes_the_fast_scoring_paths_after_its_first_request(
+def test_the_server_takes_the_fast_scoring_paths_once_in_a_quiet_moment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A long-lived server loads the injection scorer's array path and prefilter (the gateway's, same
-    scores) once, in a background thread, after the first request: never on the way to an answer. A
-    failure to load leaves the pure-Python path on."""
+    scores) once, in a background thread, when no request has come for a second: never on the way to
+    an answer. A failure to load leaves the pure-Python path on."""
     import threading
 
     from ramparts.detect import injection

@@ -82,10 +82,13 @@ def _wakeups(pid: int) -> int:
 
 
 def _settled(pid: int) -> int:
-    """The wake-up count once it has stayed put for half a second (at most 20 s)."""
+    """The wake-up count once it has stayed put for longer than the server's quiet moment (when it loads
+    its faster scoring paths, once), at most 30 s."""
+    from ramparts.agents.claude_code.hook_server import SPEED_UP_AFTER
+
     last = _wakeups(pid)
-    for _ in range(40):
-        time.sleep(0.5)
+    for _ in range(int(30 / (SPEED_UP_AFTER + 1.0))):
+        time.sleep(SPEED_UP_AFTER + 1.0)
         now = _wakeups(pid)
         if now == last:
             return now

@@ -44,6 +44,8 @@ MAX_META = 64 * 1024
 STAMP_INTERVAL = 1.0
 REFREEZE_EVERY = 500
 """Requests between two full garbage collections (``Server._tidy``)."""
+SPEED_UP_AFTER = 1.0
+"""Seconds without a request after which the server loads its faster scoring paths (once)."""
 
 
 class ServerError(RampartsError):
@@ -370,7 +372,11 @@ class Server:
                 if idle <= 0:
                     break
                 if watch is not None:
-                    ready = select.select([self._sock, watch.fd], [], [], idle)[0]
+                    wait = idle if self._sped_up else min(idle, SPEED_UP_AFTER)
+                    ready = select.select([self._sock, watch.fd], [], [], wait)[0]
+                    if not ready and not self._sped_up:
+                        self._speed_up_scoring()  # a quiet moment: nothing waits on the loading
+                        continue
                     if watch.fd in ready:
                         watch.drain()
                         if self._code_changed(now=True):
@@ -383,6 +389,7 @@ class Server:
                 try:
                     conn, _ = self._sock.accept()
                 except TimeoutError:
+                    self._speed_up_scoring()
                     if self._code_changed():
                         break  # an upgrade: the next client finds no server, runs the full hook, starts one
                     continue
@@ -397,7 +404,6 @@ class Server:
                 if self._code_changed():
                     break
                 self._tidy()
-                self._speed_up_scoring()
         except _Stop:
             pass
         finally:
@@ -410,9 +416,10 @@ class Server:
         return 0
 
     def _speed_up_scoring(self) -> None:
-        """Once, after the first request: the injection scorer's array path and its Hyperscan prefilter,
-        as the gateway's long-lived workers use them (the same scores, about 3x faster on a 20 KB tool
-        result), loaded in a background thread so no request waits for NumPy's import or a compile."""
+        """Once, at the first quiet moment (``SPEED_UP_AFTER`` seconds without a request): the injection
+        scorer's array path and its Hyperscan prefilter, as the gateway's long-lived workers use them
+        (the same scores, about 3x faster on a 20 KB tool result), loaded in a background thread, so
+        neither a request nor the server's start waits for NumPy's import or a compile."""
         if self._sped_up:
             return
         self._sped_up = True
