@@ -407,26 +407,45 @@ class Gateway:
         detector processes at once (a request's injection scoring and scanning run side by side)."""
         pool = self.pool
         assert pool is not None
-        wanted: list[tuple[ResultCache, str, Callable[[str], Pending[Any]]]] = []
+        # (cache, text, send it to a worker, or scan it here when short: after the long ones are sent)
+        wanted: list[tuple[ResultCache, str, Callable[[str], Pending[Any]], Callable[[str], Any] | None]] = []
         scan_cache = getattr(self.masker.scan, "cache", None)
         if isinstance(scan_cache, ResultCache):
-            wanted += [(scan_cache, t, pool.submit_scan) for t in request_texts(body, self.masker.shapes)]
+            wanted += [
+                (scan_cache, t, pool.submit_scan, pool.scan_here if len(t) < pool.scan_below else None)
+                for t in request_texts(body, self.masker.shapes)
+            ]
         if self.pdf_cache is not None:
             wanted += [
-                (self.pdf_cache, d, pool.submit_pdf) for d in request_documents(body, self.masker.shapes)
+                (self.pdf_cache, d, pool.submit_pdf, None)
+                for d in request_documents(body, self.masker.shapes)
             ]
         prompts = self.screener.prompt_action != "off"
-        wanted += [(self.screener.cache, t, pool.submit_score) for t in screened_texts(body, prompts)]
+        wanted += [
+            (
+                self.screener.cache,
+                t,
+                pool.submit_score,
+                pool.score_here if len(t) < pool.score_below else None,
+            )
+            for t in screened_texts(body, prompts)
+        ]
         # a text another request is already having scanned is waited for, not scanned again
         jobs: list[tuple[ResultCache, str, Waitable[Any], bool]] = []
+        here: list[tuple[ResultCache, str, Callable[[str], Any]]] = []
         seen: set[tuple[int, str]] = set()
         try:
-            for cache, text, submit in wanted:
+            for cache, text, submit, local in wanted:
                 if (id(cache), text) in seen or text in cache:
                     continue
                 seen.add((id(cache), text))
+                if local is not None:
+                    here.append((cache, text, local))
+                    continue
                 pending, mine = self._inflight.claim(cache, text, functools.partial(submit, text))
                 jobs.append((cache, text, pending, mine))
+            for cache, text, local in here:
+                cache.put(text, local(text))
             for cache, text, pending, _mine in jobs:
                 cache.put(text, pending.result())
         finally:
