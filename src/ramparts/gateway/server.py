@@ -407,7 +407,7 @@ class Gateway:
         detector processes at once (a request's injection scoring and scanning run side by side)."""
         pool = self.pool
         assert pool is not None
-        # (cache, text, send it to a worker, or scan it here when short: after the long ones are sent)
+        # (cache, text, send it to a worker, or scan it here when short)
         wanted: list[tuple[ResultCache, str, Callable[[str], Pending[Any]], Callable[[str], Any] | None]] = []
         scan_cache = getattr(self.masker.scan, "cache", None)
         if isinstance(scan_cache, ResultCache):
@@ -431,21 +431,23 @@ class Gateway:
             for t in screened_texts(body, prompts)
         ]
         # a text another request is already having scanned is waited for, not scanned again
+        new = [(c, t, submit, local) for c, t, submit, local in wanted if t not in c]
+        # only short texts new (an appended turn): scanned here, no round trip to the workers. With
+        # a long one among them the round trip is paid anyway, and the short ones ride along: scanned
+        # here, they would hold the GIL the executor's threads need to send the long one out
+        here_only = all(local is not None for _c, _t, _s, local in new)
         jobs: list[tuple[ResultCache, str, Waitable[Any], bool]] = []
-        here: list[tuple[ResultCache, str, Callable[[str], Any]]] = []
         seen: set[tuple[int, str]] = set()
         try:
-            for cache, text, submit, local in wanted:
-                if (id(cache), text) in seen or text in cache:
+            for cache, text, submit, local in new:
+                if (id(cache), text) in seen:
                     continue
                 seen.add((id(cache), text))
-                if local is not None:
-                    here.append((cache, text, local))
+                if here_only and local is not None:
+                    cache.put(text, local(text))
                     continue
                 pending, mine = self._inflight.claim(cache, text, functools.partial(submit, text))
                 jobs.append((cache, text, pending, mine))
-            for cache, text, local in here:
-                cache.put(text, local(text))
             for cache, text, pending, _mine in jobs:
                 cache.put(text, pending.result())
         finally:

@@ -182,6 +182,44 @@ def test_a_failing_scan_in_process_refuses_the_request(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
+def test_a_request_with_only_short_new_texts_never_waits_for_a_worker(tmp_path: Path) -> None:
+    from ramparts.gateway.config import GatewayConfig
+    from ramparts.gateway.server import Gateway
+
+    gateway = Gateway(GatewayConfig(upstream="http://127.0.0.1:9/", state_dir=str(tmp_path), scan_workers=1))
+    pool = gateway.pool
+    assert pool is not None
+    try:
+        pool.warm()
+        sent: list[str] = []
+        here: list[str] = []
+        for name in ("submit_scan", "submit_score", "scan_here", "score_here"):
+            real = getattr(pool, name)
+            into = sent if name.startswith("submit") else here
+
+            def spy(text: str, real: Any = real, into: list[str] = into) -> Any:
+                into.append(text)
+                return real(text)
+
+            setattr(pool, name, spy)
+        # a long new text: every new text goes to the workers, the short ones along with it
+        first = gateway._prepare(request(LONG), "u/s")
+        assert LONG in sent and "read config" in sent and not here
+        assert EMAIL not in json.dumps(first.body)
+        # one turn later only a short result is new: scanned and scored here, nothing sent
+        sent.clear()
+        later = request(LONG)
+        later["messages"] += [
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": INJECTED}]},
+        ]
+        second = gateway._prepare(later, "u/s")
+        assert not sent and here.count(INJECTED) == 2  # scanned once, scored once
+        assert [s.action for s in second.screened.screened] == ["quarantine"]
+    finally:
+        gateway.close()
+
+
 def test_a_conversation_is_scanned_once_per_text() -> None:
     calls: list[str] = []
 
