@@ -201,8 +201,9 @@ class Gateway:
         self.replica = f"{socket.gethostname()}:{os.getpid()}"
         self._client: aiohttp.ClientSession | None = None
         # Screening and masking run on worker threads, so the event loop stays free for streams. With a
-        # scan pool the threads mostly wait for the worker processes; without one, a single thread
-        # scans (the detectors' Hyperscan scratch space may not be used by two threads at once).
+        # scan pool the threads mostly wait for the worker processes (or scan a request's short new
+        # texts: each thread has its own Hyperscan scratch); without one, a single thread scans, so
+        # long scans never hold this process's GIL side by side.
         threads = 1 if self.pool is None else 2 * self.pool.workers + 2
         self._prep = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="ramparts-mask")
         self.in_flight = 0
@@ -404,7 +405,8 @@ class Gateway:
 
     def _prefetch(self, body: dict[str, Any]) -> None:
         """Send every text the screener and the masker will need, and do not have cached, to the
-        detector processes at once (a request's injection scoring and scanning run side by side)."""
+        detector processes at once (a request's injection scoring and scanning run side by side); when
+        every such text is short (``pool.scan_below``), scan them on this thread instead."""
         pool = self.pool
         assert pool is not None
         # (cache, text, send it to a worker, or scan it here when short)
