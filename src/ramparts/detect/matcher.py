@@ -407,7 +407,7 @@ def _hyperscan_backend(
     database, always = cached_database(
         hyperscan, expressions, flags, cache_dir, "hs", cached_only=cached_only
     )
-    scratch = hyperscan.Scratch(database)
+    scratches = _Scratches(hyperscan.Scratch(database))
     fallback = frozenset(always)
 
     if not positions:
@@ -415,7 +415,9 @@ def _hyperscan_backend(
         def run(text: str, haystack: Any, keywords: Any, ends: Any) -> set[int]:
             del haystack, keywords, ends
             out: set[int] = set(fallback)
-            database.scan(ascii_bytes(text), match_event_handler=_add_id, scratch=scratch, context=out)
+            database.scan(
+                ascii_bytes(text), match_event_handler=_add_id, scratch=scratches.get(), context=out
+            )
             return out
 
         return run
@@ -423,7 +425,7 @@ def _hyperscan_backend(
     def run_positions(text: str, haystack: Any, keywords: Any, ends: dict[int, list[int]] | None) -> set[int]:
         del haystack, keywords
         found: list[tuple[int, int]] = []
-        database.scan(ascii_bytes(text), match_event_handler=_add_end, scratch=scratch, context=found)
+        database.scan(ascii_bytes(text), match_event_handler=_add_end, scratch=scratches.get(), context=found)
         out: set[int] = set(fallback)
         if ends is None:
             out.update(pattern_id for pattern_id, _ in found)
@@ -478,7 +480,7 @@ def _keyword_backend(
     )
     for literal in left_out:  # not in the database (an empty keyword): always a candidate
         always.update(owners[literal])
-    scratch = hyperscan.Scratch(database)
+    scratches = _Scratches(hyperscan.Scratch(database))
     fixed = frozenset(always)
 
     def run(text: str, haystack: Any, given: Any, ends: Any) -> set[int]:
@@ -487,7 +489,9 @@ def _keyword_backend(
             haystack = b""  # the bytes are looked at by Hyperscan below, not here
         if isinstance(haystack, bytes):
             found: set[int] = set()
-            database.scan(ascii_bytes(text), match_event_handler=_add_id, scratch=scratch, context=found)
+            database.scan(
+                ascii_bytes(text), match_event_handler=_add_id, scratch=scratches.get(), context=found
+            )
             out = set(fixed)
             for literal in found:
                 out.update(owners[literal])
@@ -496,6 +500,26 @@ def _keyword_backend(
         return {i for i, ks in enumerate(keywords) if not ks or any(k in lowered for k in ks)}
 
     return run
+
+
+class _Scratches:
+    """One Hyperscan scratch space per thread for one database: a scratch may serve one scan at a time,
+    and the gateway scans short texts on several threads at once. Each thread's is a clone of
+    ``first``, which itself never scans (so cloning it is safe while other threads scan)."""
+
+    __slots__ = ("_first", "_local")
+
+    def __init__(self, first: Any) -> None:
+        import threading  # here: the hook's cold start without Hyperscan does not import it
+
+        self._first = first
+        self._local = threading.local()
+
+    def get(self) -> Any:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = self._first.clone()
+        return scratch
 
 
 _LITERAL = {c: f"\\x{c:02x}" for c in range(128) if not chr(c).isalnum()}

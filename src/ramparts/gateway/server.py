@@ -201,8 +201,9 @@ class Gateway:
         self.replica = f"{socket.gethostname()}:{os.getpid()}"
         self._client: aiohttp.ClientSession | None = None
         # Screening and masking run on worker threads, so the event loop stays free for streams. With a
-        # scan pool the threads mostly wait for the worker processes; without one, a single thread
-        # scans (the detectors' Hyperscan scratch space may not be used by two threads at once).
+        # scan pool the threads mostly wait for the worker processes (or scan a request's short new
+        # texts: each thread has its own Hyperscan scratch); without one, a single thread scans, so
+        # long scans never hold this process's GIL side by side.
         threads = 1 if self.pool is None else 2 * self.pool.workers + 2
         self._prep = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="ramparts-mask")
         self.in_flight = 0
@@ -404,27 +405,49 @@ class Gateway:
 
     def _prefetch(self, body: dict[str, Any]) -> None:
         """Send every text the screener and the masker will need, and do not have cached, to the
-        detector processes at once (a request's injection scoring and scanning run side by side)."""
+        detector processes at once (a request's injection scoring and scanning run side by side); when
+        every such text is short (``pool.scan_below``), scan them on this thread instead."""
         pool = self.pool
         assert pool is not None
-        wanted: list[tuple[ResultCache, str, Callable[[str], Pending[Any]]]] = []
+        # (cache, text, send it to a worker, or scan it here when short)
+        wanted: list[tuple[ResultCache, str, Callable[[str], Pending[Any]], Callable[[str], Any] | None]] = []
         scan_cache = getattr(self.masker.scan, "cache", None)
         if isinstance(scan_cache, ResultCache):
-            wanted += [(scan_cache, t, pool.submit_scan) for t in request_texts(body, self.masker.shapes)]
+            wanted += [
+                (scan_cache, t, pool.submit_scan, pool.scan_here if len(t) < pool.scan_below else None)
+                for t in request_texts(body, self.masker.shapes)
+            ]
         if self.pdf_cache is not None:
             wanted += [
-                (self.pdf_cache, d, pool.submit_pdf) for d in request_documents(body, self.masker.shapes)
+                (self.pdf_cache, d, pool.submit_pdf, None)
+                for d in request_documents(body, self.masker.shapes)
             ]
         prompts = self.screener.prompt_action != "off"
-        wanted += [(self.screener.cache, t, pool.submit_score) for t in screened_texts(body, prompts)]
+        wanted += [
+            (
+                self.screener.cache,
+                t,
+                pool.submit_score,
+                pool.score_here if len(t) < pool.score_below else None,
+            )
+            for t in screened_texts(body, prompts)
+        ]
         # a text another request is already having scanned is waited for, not scanned again
+        new = [(c, t, submit, local) for c, t, submit, local in wanted if t not in c]
+        # only short texts new (an appended turn): scanned here, no round trip to the workers. With
+        # a long one among them the round trip is paid anyway, and the short ones ride along: scanned
+        # here, they would hold the GIL the executor's threads need to send the long one out
+        here_only = all(local is not None for _c, _t, _s, local in new)
         jobs: list[tuple[ResultCache, str, Waitable[Any], bool]] = []
         seen: set[tuple[int, str]] = set()
         try:
-            for cache, text, submit in wanted:
-                if (id(cache), text) in seen or text in cache:
+            for cache, text, submit, local in new:
+                if (id(cache), text) in seen:
                     continue
                 seen.add((id(cache), text))
+                if here_only and local is not None:
+                    cache.put(text, local(text))
+                    continue
                 pending, mine = self._inflight.claim(cache, text, functools.partial(submit, text))
                 jobs.append((cache, text, pending, mine))
             for cache, text, pending, _mine in jobs:

@@ -417,3 +417,61 @@ def test_hex_and_decimal_keys_are_held_to_what_random_ones_show() -> None:
     assert sum(low_entropy(k, 3.6) for k in hex_keys) <= 3  # the base62 threshold alone drops 41 %
     assert low_entropy("abcdefabcdefabcdefabcdefabcdefab", 3.0)  # repetition still fails
     assert low_entropy("3eCa3P", 2.5, generated=False)  # a chosen password keeps the rule's threshold
+
+
+@pytest.mark.parametrize("keyword_database", [False, True])
+def test_threads_scan_at_once_with_the_answers_of_one(tmp_path: Path, keyword_database: bool) -> None:
+    """The gateway scans short texts on several threads of one process: each thread has its own
+    Hyperscan scratch space (one shared by two scans at once fails with "scratch in use")."""
+    if "hyperscan" not in available_backends():
+        pytest.skip("hyperscan is not installed")
+    import sys
+    import threading
+
+    scanner = SecretScanner(
+        RULES, backend="hyperscan", cache_dir=str(tmp_path), keyword_database=keyword_database
+    )
+    texts = [f"{rule.positive[0]} {i}\n" * 8 for i, rule in enumerate(RULES) if rule.positive]
+    expected = [[h.value for h in scanner.hits(t)] for t in texts]
+    got: dict[int, list[list[str]]] = {}
+    errors: list[BaseException] = []
+
+    def run(number: int) -> None:
+        try:
+            got[number] = [[h.value for h in scanner.hits(t)] for t in texts]
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often, inside the match callbacks too
+    try:
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[0]
+    assert all(got[n] == expected for n in range(3))
+
+
+def test_each_thread_gets_its_own_scratch_space() -> None:
+    if "hyperscan" not in available_backends():
+        pytest.skip("hyperscan is not installed")
+    import threading
+
+    import hyperscan
+
+    from ramparts.detect.matcher import _Scratches
+
+    database = hyperscan.Database()
+    database.compile(expressions=[b"abc"], ids=[0], flags=[0])
+    scratches = _Scratches(hyperscan.Scratch(database))
+    mine = scratches.get()
+    assert scratches.get() is mine
+    other: list[object] = []
+    thread = threading.Thread(target=lambda: other.append(scratches.get()))
+    thread.start()
+    thread.join()
+    assert other[0] is not mine and other[0] is not scratches._first
