@@ -278,6 +278,16 @@ def test_array_tokens_are_the_regex_tokens(pieces: list[str]) -> None:
     assert vec.letters.tolist() == [re.fullmatch(r"[^\W\d_]", t) is not None for t in expected]
 
 
+def _scan_with_loops(text: str) -> tuple[float, list[injection.Evidence]]:
+    """What the scorer finds with its array path switched off (the loops it replaces)."""
+    saved = injection._scan_vector
+    injection._scan_vector = lambda low, depth, evidence: None  # type: ignore[assignment]
+    try:
+        return injection._scan(text, 0, injection._Budget())
+    finally:
+        injection._scan_vector = saved  # type: ignore[assignment]
+
+
 @pytest.fixture
 def numpy_on() -> Iterator[None]:
     """NumPy on, and the array paths taken at every size (short texts take the loops otherwise)."""
@@ -304,13 +314,7 @@ def test_the_array_path_scores_as_the_token_path(numpy_on: None) -> None:
             assert not fast
             continue
         checked += 1
-        with_arrays = injection._scan(text, 0, injection._Budget())
-        saved = injection._scan_vector
-        injection._scan_vector = lambda low, depth, evidence: None  # type: ignore[assignment]
-        try:
-            assert injection._scan(text, 0, injection._Budget()) == with_arrays
-        finally:
-            injection._scan_vector = saved  # type: ignore[assignment]
+        assert _scan_with_loops(text) == injection._scan(text, 0, injection._Budget())
     assert checked > 500
 
 
@@ -326,13 +330,7 @@ def test_the_array_path_scores_as_the_token_path(numpy_on: None) -> None:
 )
 def test_the_array_path_on_generated_text(numpy_on: None, pieces: list[str], sep: str) -> None:
     text = sep.join(pieces)
-    with_arrays = injection._scan(text, 0, injection._Budget())
-    saved = injection._scan_vector
-    injection._scan_vector = lambda low, depth, evidence: None  # type: ignore[assignment]
-    try:
-        assert injection._scan(text, 0, injection._Budget()) == with_arrays
-    finally:
-        injection._scan_vector = saved  # type: ignore[assignment]
+    assert _scan_with_loops(text) == injection._scan(text, 0, injection._Budget())
 
 
 def test_the_token_facts_table_stays_bounded(numpy_on: None, monkeypatch: pytest.MonkeyPatch) -> None:
