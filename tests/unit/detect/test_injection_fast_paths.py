@@ -114,6 +114,15 @@ def _evidence(low: str) -> list[injection.Evidence]:
     return out
 
 
+def _evidence_without_prefilter(low: str) -> list[injection.Evidence]:
+    """:func:`_evidence` with the Hyperscan pass switched off (``re`` alone)."""
+    saved, injection._prefilter = injection._prefilter, None
+    try:
+        return _evidence(low)
+    finally:
+        injection._prefilter = saved
+
+
 def _texts() -> list[str]:
     import injection_gen
 
@@ -132,12 +141,7 @@ def test_the_hyperscan_prefilter_finds_the_same_signatures(hyperscan_on: None) -
     texts = [injection._lower(t) for t in _texts()]
     assert sum(t.isascii() for t in texts) > 500
     for low in texts:
-        with_prefilter = _evidence(low)
-        saved, injection._prefilter = injection._prefilter, None
-        try:
-            assert _evidence(low) == with_prefilter
-        finally:
-            injection._prefilter = saved
+        assert _evidence_without_prefilter(low) == _evidence(low)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -241,12 +245,7 @@ def test_the_stand_in_scan_finds_the_same_signatures_in_non_ascii_text(prefilter
     assert len(texts) > 300
     for low in texts:
         assert injection._candidate_signatures(low) is not None
-        with_prefilter = _evidence(low)
-        saved, injection._prefilter = injection._prefilter, None
-        try:
-            assert _evidence(low) == with_prefilter
-        finally:
-            injection._prefilter = saved
+        assert _evidence_without_prefilter(low) == _evidence(low)
 
 
 # -- tokens by array ----------------------------------------------------------------------------
