@@ -469,3 +469,39 @@ def test_two_process_verification_reports_exactly_what_one_process_does(
     assert taken == (
         [False] if damage in ("edit-late", "delete-at-split") or not alone else [True]
     )  # damaged rows: serial
+
+
+def test_an_append_committed_while_verifying_is_not_a_deleted_checkpoint(backend: Site) -> None:
+    """Read committed: a writer can commit records, the head and a due checkpoint between the verifier's
+    read of the checkpoints and its read of the rows. Those rows were not there when the checkpoints
+    were read, so their checkpoint is not "deleted"; one deleted before the verifier began still is."""
+    from ramparts.audit import verify
+
+    with backend.open(checkpoint_every=10) as store:
+        store.log.append_many([{"i": i} for i in range(25)])
+
+    class Racing:
+        """The real backend; an append of 10 records lands right after the checkpoints are read."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+        def checkpoints(self) -> Any:
+            got = self.inner.checkpoints()
+            with backend.open(checkpoint_every=10) as writer:
+                writer.log.append_many([{"late": i} for i in range(10)])
+            return got
+
+    b = backend.backend()
+    try:
+        report = verify.verify_log(Racing(b), workers=1)
+        assert (report.count, report.problems) == (35, [])  # the checkpoint at 30 came with the append
+        backend.sql("DELETE FROM checkpoints WHERE size = 20")
+        report = verify.verify_log(Racing(b), workers=1)
+        assert [p.kind for p in report.problems] == ["missing-checkpoint"]
+        assert "size 20" in report.problems[0].detail and "40" not in report.problems[0].detail
+    finally:
+        b.close()
