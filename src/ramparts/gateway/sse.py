@@ -92,6 +92,8 @@ class SSEDecoder:
             self._first = False
             if buf.startswith(b"\xef\xbb\xbf"):
                 self._line_start = self._scan = 3
+        if self._line_start == 0 and not self._fields and not self._skip_lf:
+            self._simple_blocks(out)
         while True:
             if self._skip_lf and self._scan < len(buf):
                 self._skip_lf = False
@@ -120,6 +122,41 @@ class SSEDecoder:
             raise SSEError(f"server-sent event larger than {self.max_event_bytes} bytes")
         return out
 
+    def _simple_blocks(self, out: list[SSEEvent]) -> None:
+        """The fast path for what an API sends: whole blocks of ``name: value`` lines ending in LF,
+        at the start of the buffer, each cut at its ``\\n\\n`` and parsed in one go. It stops at the
+        first block that is anything else (CR line endings, a comment, a stray blank line, a block
+        still arriving), which the line-by-line path below then takes, with the same result."""
+        buf = self._buf
+        pos = 0
+        while True:
+            end = buf.find(b"\n\n", pos)
+            if end <= pos:  # no complete block, or a blank line first
+                break
+            raw = bytes(buf[pos : end + 2])
+            # LF only, no line that is blank (the first) or a comment: the line-by-line path's
+            if raw[0] in (0x0A, 0x3A) or b"\r" in raw or b"\n:" in raw:
+                break
+            for line in raw[:-2].split(b"\n"):
+                self._field(line.decode("utf-8", "replace"))
+            out.append(self._block(raw))
+            pos = end + 2
+        if pos:
+            del buf[:pos]
+            self._scan = self._line_start = 0
+
+    def _block(self, raw: bytes) -> SSEEvent:
+        item = SSEEvent(
+            event=self._event,
+            data=None if self._data is None else "\n".join(self._data),
+            id=self._id,
+            retry=self._retry,
+            comments=tuple(self._comments),
+            raw=raw,
+        )
+        self._reset_fields()
+        return item
+
     def _take(self, upto: int) -> bytes:
         raw = bytes(self._buf[:upto])
         del self._buf[:upto]
@@ -129,16 +166,7 @@ class SSEDecoder:
 
     def _line(self, line_bytes: bytes, upto: int) -> SSEEvent | None:
         if not line_bytes:  # a blank line ends the block
-            item = SSEEvent(
-                event=self._event,
-                data=None if self._data is None else "\n".join(self._data),
-                id=self._id,
-                retry=self._retry,
-                comments=tuple(self._comments),
-                raw=self._take(upto),
-            )
-            self._reset_fields()
-            return item
+            return self._block(self._take(upto))
         line = line_bytes.decode("utf-8", "replace")
         if line.startswith(":"):
             value = line[1:]
@@ -146,6 +174,11 @@ class SSEDecoder:
                 return SSEEvent(comments=(value,), raw=self._take(upto))
             self._comments.append(value)
             return None
+        self._field(line)
+        return None
+
+    def _field(self, line: str) -> None:
+        """One ``name: value`` line (not a comment) of the current block."""
         self._fields += 1
         name, colon, value = line.partition(":")
         if colon and value.startswith(" "):
@@ -161,7 +194,6 @@ class SSEDecoder:
                 self._id = value
         elif name == "retry" and value.isascii() and value.isdigit():
             self._retry = int(value)
-        return None
 
 
 def _check(value: str, what: str) -> str:

@@ -167,3 +167,51 @@ def test_arbitrary_bytes_never_crash_and_lose_nothing(stream: bytes, cuts: list[
     assert [f for f in fields(chunked) if f != (None, None, None, None, ())] == [
         f for f in fields(whole) if f != (None, None, None, None, ())
     ]
+
+
+class _LineByLine(SSEDecoder):
+    """The decoder without its whole-block fast path: every line through the line-by-line path."""
+
+    def _simple_blocks(self, out: list[SSEEvent]) -> None:
+        return None
+
+
+def _items(decoder: SSEDecoder, chunks: list[bytes]) -> tuple[list[tuple[object, ...]], bytes]:
+    out: list[SSEEvent] = []
+    for chunk in chunks:
+        out.extend(decoder.feed(chunk))
+    return [(e.event, e.data, e.id, e.retry, e.comments, e.raw) for e in out], decoder.pending()
+
+
+_piece = st.sampled_from(
+    [
+        *(b"event: a\n", b"data: x\n", b"data:y\n", b"id: 1\n", b"retry: 5\n", b": c\n"),
+        *(b"\n", b"\r\n", b"\r", b"data: caf\xc3", b"\xa9\n", b"\xef\xbb\xbf", b"\xff", b"x", b":", b"id\n"),
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(_piece, max_size=30) | st.binary(max_size=200),
+    st.lists(st.integers(0, 10**6), max_size=10),
+)
+def test_fast_path_gives_what_the_line_by_line_path_gives(
+    stream: list[bytes] | bytes, cuts: list[int]
+) -> None:
+    data = stream if isinstance(stream, bytes) else b"".join(stream)
+    for chunks in ([data], split(data, cuts), [data[i : i + 1] for i in range(len(data))]):
+        assert _items(SSEDecoder(), chunks) == _items(_LineByLine(), chunks)
+
+
+def test_fast_path_takes_the_anthropic_blocks_and_hands_the_rest_on() -> None:
+    decoder = SSEDecoder()
+    # two whole blocks, then a keep-alive comment, a block split in two chunks, and a CRLF block
+    head = ANTHROPIC[: ANTHROPIC.index(b"event: message_stop")]
+    items = decoder.feed(head + b'event: x\ndata: {"a"')
+    assert [e.event for e in items if e.dispatch] == ["message_start", "ping", "content_block_delta"]
+    assert [e.comments for e in items[-2:]] == [(" keep-alive",), ()]  # the comment, the blank line
+    assert b"".join(e.raw for e in items) == head
+    more = decoder.feed(b":1}\n\nevent: y\r\ndata: 2\r\n\r\n")
+    assert [(e.event, e.data) for e in more] == [("x", '{"a":1}'), ("y", "2")]
+    assert decoder.pending() == b""
