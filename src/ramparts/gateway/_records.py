@@ -129,6 +129,14 @@ class GatewayAuditWriter(AuditWriter):
     def convert(self, record: dict[str, Any]) -> dict[str, Any]:
         return gateway_record(record)
 
+    def add(self, ctx: dict[str, Any]) -> None:
+        """Queue one request's record (a copy of its context as it is now). The writer's thread builds
+        it and commits it with every record queued meanwhile, in one durable commit (group commit): a
+        burst's records cost one commit per writer turn, not one each. A failed build or commit
+        leaves the writer unhealthy, and the server refuses requests until a write succeeds."""
+        snapshot = dict(ctx)
+        self.append_built(lambda: snapshot)
+
 
 def masked_record(findings: tuple[Masked, ...]) -> dict[str, Any]:
     counts: dict[str, int] = {}

@@ -297,7 +297,7 @@ class Gateway:
             decision = decide.store_failed()
             record = self._record(request, None, None)
             record.update(decision=decision, status=503, outcome="store_error")
-            self.audit.append(record)
+            self.audit.add(record)
             return error_response(503, "api_error", "Ramparts gateway: " + decision.reason)
 
     # -- helpers
@@ -349,7 +349,7 @@ class Gateway:
         record.update(
             decision=decision, status=refusal.status, outcome="denied", latency_ms=self._ms(started)
         )
-        self.audit.append(record)
+        self.audit.add(record)
         headers = (
             {"retry-after": retry_after(refusal.retry_after)} if refusal.retry_after is not None else None
         )
@@ -627,7 +627,7 @@ class Gateway:
             data = upstream_mod.add_models(self.bedrock.config, self.config.model_allowed, data)
         record.setdefault("decision", decide.ALLOW)
         record.update(status=status, outcome="ok", latency_ms=self._ms(started))
-        self.audit.append(record)
+        self.audit.add(record)
         return web.Response(status=status, body=data, headers=headers)
 
     async def count_tokens(self, request: web.Request) -> web.StreamResponse:
@@ -655,7 +655,7 @@ class Gateway:
             return self._upstream_failed(record, exc, started)
         record.setdefault("decision", decide.ALLOW)
         record.update(status=status, outcome="ok", latency_ms=self._ms(started))
-        self.audit.append(record)
+        self.audit.add(record)
         return web.Response(status=status, body=data, headers=headers)
 
     @staticmethod
@@ -675,7 +675,7 @@ class Gateway:
             reasons=[message],
             latency_ms=self._ms(started),
         )
-        self.audit.append(record)
+        self.audit.add(record)
         return error_response(status, kind, message)
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
@@ -763,7 +763,7 @@ class Gateway:
         if total and self.config.daily_tokens is not None:
             user, day = identity.user, utc_day()
             self.audit.run(lambda: self.usage.add(user, day, total))
-        self.audit.append(record)
+        self.audit.add(record)
 
     def _whole(
         self,

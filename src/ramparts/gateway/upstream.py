@@ -266,7 +266,7 @@ async def count_tokens(
         response = _internal_error(record, exc)
     record["latency_ms"] = gateway._ms(started)
     record.setdefault("outcome", "ok")
-    gateway.audit.append(record)
+    gateway.audit.add(record)
     return response
 
 

@@ -667,3 +667,85 @@ def test_a_stalled_audit_writer_refuses_requests_until_it_drains(tmp_path: Path)
         assert refused and refused[0].gateway.status == 503
 
     asyncio.run(scenario())
+
+
+class _CountingStore:
+    """The writer's audit store, counting its durable commits (or failing them when ``broken``)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store, self.commits, self.broken = store, [], False
+
+    def append_encoded(self, encoded: list[bytes]) -> Any:
+        if self.broken:
+            raise OSError("disk I/O error")
+        self.commits.append(len(encoded))
+        return self.store.append_encoded(encoded)
+
+    def append(self, record: dict[str, Any]) -> Any:  # one record, one commit
+        from ramparts.audit.log import canonical
+
+        return self.append_encoded([canonical(record)])[0]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def test_a_burst_of_records_is_written_in_few_durable_commits(tmp_path: Path) -> None:
+    """Records that arrive while the audit store is busy are committed together (group commit): 12
+    concurrent requests cost far fewer than 12 commits, and every record is in the log."""
+    import threading
+
+    async def scenario() -> None:
+        async with running(tmp_path) as (gateway, url, _up, token):
+            await asyncio.to_thread(gateway.audit.flush)
+            store = _CountingStore(gateway.audit._store)
+            gateway.audit._store = store
+            release = threading.Event()
+            busy = gateway.audit.run(lambda: release.wait(30) and None)  # a commit under way
+            try:
+                results = await asyncio.gather(
+                    *(post(url, conversation(), headers(token)) for _ in range(12))
+                )
+                assert [status for status, _h, _raw in results] == [200] * 12
+            finally:
+                release.set()
+                await asyncio.to_thread(busy.result, 10)
+            await asyncio.to_thread(gateway.audit.flush)
+            assert sum(store.commits) == 12 and len(store.commits) <= 2, store.commits
+            assert gateway.audit.healthy
+        assert len([r for r in audit_records(tmp_path) if r.gateway.status == 200]) == 12
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_audit_commit_refuses_requests_until_a_record_is_written(tmp_path: Path) -> None:
+    """Fail closed: once a record could not be committed, no request goes upstream (503 ``api_error``
+    naming the audit store) until a record is written again; the refusal's own record is the probe."""
+
+    async def scenario() -> None:
+        async with running(tmp_path) as (gateway, url, up, token):
+            await asyncio.to_thread(gateway.audit.flush)
+            store = _CountingStore(gateway.audit._store)
+            gateway.audit._store = store
+            store.broken = True
+            status, _h, _raw = await post(url, conversation(), headers(token))
+            assert status == 200 and len(up.requests) == 1  # its record is the one that fails
+            await asyncio.to_thread(gateway.audit.flush)
+            assert not gateway.audit.healthy
+            for _ in range(2):
+                status, _h, data = await post(url, conversation(), headers(token))
+                error = json.loads(data)["error"]
+                assert (status, error["type"]) == (503, "api_error") and "audit store" in error["message"]
+                assert len(up.requests) == 1
+            await asyncio.to_thread(gateway.audit.flush)  # the refusals' records failed too
+            store.broken = False
+            status, _h, _raw = await post(url, conversation(), headers(token))
+            assert status == 503 and len(up.requests) == 1  # its record is written: the store is back
+            await asyncio.to_thread(gateway.audit.flush)
+            status, _h, _raw = await post(url, conversation(), headers(token))
+            assert status == 200 and len(up.requests) == 2
+            await asyncio.to_thread(gateway.audit.flush)
+        refused = [r for r in audit_records(tmp_path) if r.rule_ids == ("gateway.audit",)]
+        assert len(refused) == 1 and refused[0].gateway.status == 503
+
+    asyncio.run(scenario())
