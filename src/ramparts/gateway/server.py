@@ -923,8 +923,20 @@ def run(config: GatewayConfig, listen: str, *, max_lifetime: float | None = None
     def ready(url: str) -> None:
         print(f"ramparts gateway listening on {url} -> {config.upstream}", file=stream, flush=True)
 
-    asyncio.run(serve(gateway, host, port, ready=ready, max_lifetime=max_lifetime))
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(serve(gateway, host, port, ready=ready, max_lifetime=max_lifetime))
     return 0
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop's event loop when it is installed (the gateway extra, as for the egress proxy), else
+    asyncio's: under a burst the gateway's process is busy mostly in the loop's socket reads and
+    writes of the streams it relays, which uvloop does in C."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
 
 
 def _report(action: str) -> str:

@@ -66,6 +66,26 @@ def audit_records(tmp_path: Path, state: str = "state") -> list[AuditRecord]:
     return read_records(tmp_path / state)
 
 
+LOOPS = ["asyncio", "gateway"]
+"""``asyncio``: the standard event loop (what ``asyncio.run`` gives the tests); ``gateway``: the one
+``ramparts gateway`` runs on (``server.loop_factory``: uvloop when installed)."""
+
+
+def run_on(loop: str, scenario: Any) -> None:
+    from ramparts.gateway.server import loop_factory
+
+    factory = loop_factory() if loop == "gateway" else asyncio.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(scenario)
+
+
+def test_the_gateway_runs_on_uvloop_when_it_is_installed() -> None:
+    uvloop = pytest.importorskip("uvloop")
+    from ramparts.gateway.server import loop_factory
+
+    assert loop_factory() is uvloop.new_event_loop
+
+
 def echo_placeholders(upstream: Upstream, template: str = "{}") -> None:
     """Make the upstream answer with a Write whose content holds every placeholder it was sent."""
 
@@ -86,7 +106,8 @@ def echo_placeholders(upstream: Upstream, template: str = "{}") -> None:
 # -- proxying and restore ---------------------------------------------------------------------------
 
 
-def test_stream_is_masked_upstream_and_restored_for_the_client(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_stream_is_masked_upstream_and_restored_for_the_client(tmp_path: Path, loop: str) -> None:
     async def scenario() -> None:
         upstream = Upstream()
         echo_placeholders(upstream)
@@ -130,7 +151,7 @@ def test_stream_is_masked_upstream_and_restored_for_the_client(tmp_path: Path) -
         for value in (*VALUES, token, "sk-upstream-secret-key"):
             assert value not in dump
 
-    asyncio.run(scenario())
+    run_on(loop, scenario())
 
 
 def test_unchanged_body_goes_upstream_byte_for_byte(tmp_path: Path) -> None:
@@ -249,7 +270,8 @@ def test_events_are_flushed_one_by_one(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_client_disconnect_cancels_the_upstream_within_a_second(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_client_disconnect_cancels_the_upstream_within_a_second(tmp_path: Path, loop: str) -> None:
     async def handler(request: web.Request, up: Upstream) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
@@ -280,7 +302,7 @@ def test_client_disconnect_cancels_the_upstream_within_a_second(tmp_path: Path) 
         record = audit_records(tmp_path)[-1]
         assert record.gateway is not None and record.gateway.outcome == "client_aborted"
 
-    asyncio.run(scenario())
+    run_on(loop, scenario())
 
 
 def test_upstream_breaking_mid_stream_ends_the_client_stream_with_an_error_event(tmp_path: Path) -> None:
