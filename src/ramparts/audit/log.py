@@ -67,12 +67,14 @@ def canonical(record: Any) -> bytes:
     """RFC 8785 canonical JSON. Raises AuditError for what JCS cannot represent exactly (integers beyond
     ±2**53, NaN, lone surrogates, non-string keys).
 
-    A record made only of objects with ASCII keys, arrays, strings, booleans, null and integers within
-    ±2**53 (every record the adapters build) is written by the standard library's C encoder, whose
-    output for those values is the JCS form byte for byte: keys sorted (code points and UTF-16 units
-    agree on ASCII), no whitespace, the same string escapes (``\\b \\t \\n \\f \\r``, ``\\u00xx``
-    lowercase, everything else as UTF-8), integers in decimal. Anything else (a float, a non-ASCII key,
-    a tuple, a large integer) goes through ``rfc8785``. A property test holds the two to the same bytes."""
+    A record made only of objects with ASCII keys, arrays, strings, booleans, null, integers within
+    ±2**53 and floats that Python writes in plain decimals (every record the adapters build) is written
+    by the standard library's C encoder, whose output for those values is the JCS form byte for byte:
+    keys sorted (code points and UTF-16 units agree on ASCII), no whitespace, the same string escapes
+    (``\\b \\t \\n \\f \\r``, ``\\u00xx`` lowercase, everything else as UTF-8), integers in decimal,
+    such floats as their shortest repr. Anything else (an integral or exponent-form float, a non-ASCII
+    key, a tuple, a large integer) goes through ``rfc8785``. A property test holds the two to the same
+    bytes."""
     if _plain(record):
         try:
             return _dumps(record).encode("utf-8")
@@ -97,6 +99,12 @@ def _plain(value: Any) -> bool:
         return True
     if kind is int:
         return bool(-_JCS_INT < value < _JCS_INT)
+    if kind is float:
+        # JCS writes a float as ECMAScript does; for a finite, non-integral float that Python writes
+        # without an exponent (1e-4 <= |x| < 1e16) that is Python's own shortest repr (which rfc8785
+        # starts from and then leaves as it is): latencies and scores, in most records
+        text = repr(value)
+        return not text.endswith(".0") and "e" not in text and "n" not in text
     if kind is dict:
         return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())
     if kind is list:

@@ -59,8 +59,37 @@ def test_records_of_strings_take_the_fast_path(value: dict[str, str]) -> None:
         assert canonical(value) == expected
 
 
+@settings(max_examples=600, deadline=None)
+@given(
+    st.floats(allow_nan=True, allow_infinity=True)
+    | st.integers(-(10**9), 10**9).map(lambda n: n / 1000)  # latency_ms, rounded to µs
+    | st.floats(0, 1)  # scores
+)
+def test_floats_the_fast_path_takes_are_written_as_rfc8785_writes_them(number: float) -> None:
+    record = {"latency_ms": number, "items": [{"score": number}]}
+    expected = reference(record)
+    if _plain(record):
+        assert expected is not None and _dumps_fast(record) == expected
+    if expected is None:
+        with pytest.raises(AuditError):
+            canonical(record)
+    else:
+        assert canonical(record) == expected
+
+
+def _dumps_fast(value: Any) -> bytes:
+    from ramparts.audit.log import _dumps
+
+    return _dumps(value).encode()
+
+
 def test_what_the_fast_path_leaves_to_rfc8785() -> None:
-    assert not _plain({"n": 1.5})
+    assert _plain({"n": 1.5, "m": -0.0001, "k": 123456789012345.6})
+    assert not _plain({"n": 1.0})  # JCS: 1
+    assert not _plain({"n": -0.0})  # JCS: 0
+    assert not _plain({"n": 1e-05})  # JCS: 0.00001
+    assert not _plain({"n": 1.5e16})  # JCS: 15000000000000000
+    assert not _plain({"n": float("inf")})
     assert not _plain({"é": 1})
     assert not _plain({"t": (1, 2)})
     assert not _plain({"big": 2**53})
