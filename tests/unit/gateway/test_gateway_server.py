@@ -771,3 +771,35 @@ def test_a_failed_audit_commit_refuses_requests_until_a_record_is_written(tmp_pa
         assert len(refused) == 1 and refused[0].gateway.status == 503
 
     asyncio.run(scenario())
+
+
+def test_the_cli_gateway_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """``ramparts gateway`` as a process, on the loop it picks (uvloop when installed): it answers, and
+    SIGTERM stops it cleanly (exit 0) within seconds."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    src = str(Path(__file__).resolve().parents[3] / "src")
+    env = {**os.environ, "PYTHONPATH": src, "ANTHROPIC_API_KEY": "sk-test-upstream"}
+    argv = [sys.executable, "-m", "ramparts", "gateway", "--listen", "127.0.0.1:0"]
+    argv += ["--upstream", "http://127.0.0.1:9", "--state-dir", str(tmp_path / "state")]
+    argv += ["--scan-workers", "0", "--max-lifetime", "50"]
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "listening on http://127.0.0.1:" in line, line
+        url = line.split("listening on ", 1)[1].split()[0]
+        with urllib.request.urlopen(url + "/healthz", timeout=10) as response:
+            assert json.loads(response.read()) == {"ok": True, "service": "ramparts-gateway"}
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
