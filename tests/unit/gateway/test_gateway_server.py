@@ -803,3 +803,44 @@ def test_the_cli_gateway_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_upstream_connections_are_kept_alive_and_reused(tmp_path: Path) -> None:
+    """A streamed answer read to its end gives its upstream connection back to the pool: requests one
+    after another share one connection, and a second burst uses the first burst's connections."""
+    from tests.unit.gateway.gateway_harness import stream_handler
+
+    peers: list[int] = []
+
+    async def handler(request: web.Request, up: Upstream) -> web.StreamResponse:
+        assert request.transport is not None
+        peers.append(request.transport.get_extra_info("peername")[1])
+        return await stream_handler(request, up)
+
+    async def scenario() -> None:
+        async with running(tmp_path, Upstream(handler=handler)) as (gateway, url, up, token):
+
+            async def settled() -> None:  # the client has the answer's end before the handler returns
+                for _ in range(200):
+                    if gateway.in_flight == 0:
+                        return
+                    await asyncio.sleep(0.01)
+
+            for _ in range(3):
+                status, _h, _raw = await post(url, conversation(), headers(token))
+                assert status == 200
+                await settled()
+            assert len(set(peers)) == 1, peers
+            kept = set(peers)
+            peers.clear()
+            for _ in range(2):
+                results = await asyncio.gather(*(post(url, conversation(), headers(token)) for _ in range(6)))
+                assert [status for status, _h, _raw in results] == [200] * 6
+                await settled()
+            first, second = set(peers[:6]), set(peers[6:])
+            # the second burst runs on the first's connections (one or two may still be on their way
+            # back to the pool when it starts); a connection per request would be six new ones
+            assert len(second - first - kept) <= 2, peers
+            assert len(up.requests) == 15
+
+    asyncio.run(scenario())
