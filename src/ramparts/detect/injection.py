@@ -1116,32 +1116,36 @@ def _percent(token: str) -> str:
         return ""
 
 
-_BASE64_BYTES: Any = None
+_BASE64_BYTES = bytes(
+    1 if code in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-" else 0
+    for code in range(256)
+)
+_HEX_BYTES = bytes(1 if code in b"0123456789abcdefABCDEF" else 0 for code in range(256))
 
 
 def _base64_spans(text: str) -> list[tuple[int, int]]:
     """The spans of :data:`_BASE64`'s matches, by array (NumPy on): every maximal run of at least 16
     base64 characters, with up to two ``=`` after it. A non-ASCII character, encoded as ``?``, is
     outside the class as it is for the pattern."""
-    import numpy as np
-
-    global _BASE64_BYTES
-    if _BASE64_BYTES is None:
-        table = np.zeros(256, dtype=bool)
-        table[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")] = True
-        _BASE64_BYTES = table
     raw = text.encode("ascii", "replace")
-    inside = np.zeros(len(raw) + 2, dtype=bool)
-    inside[1:-1] = _BASE64_BYTES[np.frombuffer(raw, dtype=np.uint8)]
-    edges = np.flatnonzero(inside[1:] != inside[:-1])  # run starts and ends alternate
-    starts, ends = edges[0::2], edges[1::2]
-    keep = ends - starts >= 16
     out: list[tuple[int, int]] = []
-    for start, end in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True):
+    for start, end in _runs(raw, _BASE64_BYTES, 16):
         if raw[end : end + 1] == b"=":
             end += 2 if raw[end + 1 : end + 2] == b"=" else 1
         out.append((start, end))
     return out
+
+
+def _runs(raw: bytes, table: bytes, shortest: int) -> list[tuple[int, int]]:
+    """The spans of the maximal runs of at least ``shortest`` bytes of ``raw`` that ``table`` (a
+    :func:`_byte_table`) accepts, in order (by array)."""
+    import numpy as np
+
+    inside = np.frombuffer(b"\0" + raw.translate(table) + b"\0", dtype=bool)
+    edges = np.flatnonzero(inside[1:] != inside[:-1])  # run starts and ends alternate
+    starts, ends = edges[0::2], edges[1::2]
+    keep = ends - starts >= shortest
+    return list(zip(starts[keep].tolist(), ends[keep].tolist(), strict=True))
 
 
 def _candidates(text: str, low: str) -> dict[str, tuple[str, int, int]]:
@@ -1149,11 +1153,8 @@ def _candidates(text: str, low: str) -> dict[str, tuple[str, int, int]]:
     candidates: dict[str, tuple[str, int, int]] = {}
     runs: list[tuple[int, int]] = []
     """Every run of base64 characters: a hex run (``_HEX``) can only lie inside one."""
-    for start, end in (
-        _base64_spans(text)
-        if _dense is not None and len(text) >= ARRAYS_FROM
-        else (m.span() for m in _BASE64.finditer(text))
-    ):
+    arrays = _dense is not None and len(text) >= ARRAYS_FROM
+    for start, end in _base64_spans(text) if arrays else (m.span() for m in _BASE64.finditer(text)):
         runs.append((start, end))
         if len(candidates) >= MAX_ATTEMPTS * 2:
             continue
@@ -1166,9 +1167,18 @@ def _candidates(text: str, low: str) -> dict[str, tuple[str, int, int]]:
             else:
                 kind = "encoded.base64"
             candidates[token] = (kind, start, end)
-    for start, end in runs:
-        for m in _HEX.finditer(low, start, end):
-            candidates.setdefault(text[m.start() : m.end()], ("encoded.hex", m.start(), m.end()))
+    if arrays:
+        # the same spans by array: within a base64 run (hex digits are base64 characters, and the
+        # padding after a run is not a digit) ``_HEX`` finds each maximal run of 16 or more hex digits
+        # of ``low``, which are the text's ASCII ``[0-9a-fA-F]`` (``low`` is ``text`` lower-cased and as
+        # long; a non-ASCII character is in no run), in order
+        hex_runs = _runs(text.encode("ascii", "replace"), _HEX_BYTES, 16) if runs else []
+        for start, end in hex_runs:
+            candidates.setdefault(text[start:end], ("encoded.hex", start, end))
+    else:
+        for start, end in runs:
+            for m in _HEX.finditer(low, start, end):
+                candidates.setdefault(text[m.start() : m.end()], ("encoded.hex", m.start(), m.end()))
     for kind, pattern, gate in (
         ("encoded.hex", _HEX_ESCAPES, "\\x"),
         ("encoded.url", _PERCENT, "%"),
@@ -1722,6 +1732,22 @@ _JOINERS = frozenset("\u00ad\u200b\u200c\u200d\u2060\ufeff")
 """The zero-width characters :data:`_TOKEN` keeps inside a word."""
 
 
+def _byte_table(member: Callable[[int], bool]) -> bytes:
+    """A ``bytes.translate`` table: byte 1 for the bytes ``member`` accepts, 0 for the others."""
+    return bytes(1 if member(code) else 0 for code in range(256))
+
+
+_WORD_BYTES = _byte_table(lambda code: code < 128 and chr(code).isalnum())
+"""The ASCII word characters of :data:`_TOKEN` (as :func:`_token_table`'s 1)."""
+_SINGLE_BYTES = _byte_table(
+    lambda code: (
+        code < 128 and not chr(code).isalnum() and chr(code) not in "_ \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+    )
+)
+"""The ASCII one-character tokens of :data:`_TOKEN` (as :func:`_token_table`'s 2)."""
+_LETTER_BYTES = _byte_table(lambda code: 0x61 <= code <= 0x7A)
+
+
 def _token_table() -> Any:
     """Per ASCII byte: 1 for a word character of :data:`_TOKEN`, 2 for a one-character token, 0 else."""
     import numpy as np
@@ -1787,21 +1813,25 @@ def _vector_tokens(low: str) -> _Vector | None:
     others (longer, or with a non-ASCII character) by a dictionary. ``None`` for a text with no token."""
     import numpy as np
 
-    table = _token_table()
+    _token_table()
     size = len(low)
-    padded = np.zeros(size + 8, dtype=np.uint8)
     plain: Any = None
+    raw = b""
     if low.isascii():
-        padded[:size] = np.frombuffer(low.encode("ascii"), dtype=np.uint8)
-        kind = table[padded[:size]]
-        word, single = kind == 1, kind == 2
+        raw = low.encode("ascii")
+        padded = np.frombuffer(raw + bytes(8), dtype=np.uint8)
+        # the byte classes by bytes.translate (one C pass each), the word mask with a zero each side
+        around = np.frombuffer(b"\0" + raw.translate(_WORD_BYTES) + b"\0", dtype=bool)
+        word = around[1:-1]
+        single = np.frombuffer(raw.translate(_SINGLE_BYTES), dtype=bool)
     else:
         points, word, single = _unicode_kinds(low)
+        padded = np.zeros(size + 8, dtype=np.uint8)
         padded[:size] = points  # the low byte: exact for the ASCII tokens, which alone are keyed
         plain = np.zeros(size + 1, dtype=np.int32)
         np.cumsum(points >= 128, out=plain[1:])
-    around = np.zeros(size + 2, dtype=bool)
-    around[1:-1] = word  # around[i]: character i - 1 is a word character
+        around = np.zeros(size + 2, dtype=bool)
+        around[1:-1] = word  # around[i]: character i - 1 is a word character
     starts = np.flatnonzero((word & ~around[:size]) | single)
     if not len(starts):
         return None
@@ -1838,9 +1868,8 @@ def _vector_tokens(low: str) -> _Vector | None:
         ]
         distinct.extend(ids)
         at[long_at] = codes
-    if plain is None:
-        first_byte = padded[starts]
-        letters = (lengths == 1) & (first_byte >= 0x61) & (first_byte <= 0x7A)  # a-z: the text is lower-cased
+    if plain is None:  # a-z: the text is lower-cased
+        letters = (lengths == 1) & np.frombuffer(raw.translate(_LETTER_BYTES), dtype=bool)[starts]
     else:  # what _LETTER_RUN calls a letter: [^\W\d_]
         letters = np.fromiter(
             (len(t) == 1 and t.isalnum() and not t.isdecimal() for t in distinct),
@@ -1850,9 +1879,9 @@ def _vector_tokens(low: str) -> _Vector | None:
     return _Vector(distinct, at, starts, ends, letters)
 
 
-_token_facts: dict[str, tuple[str, int, int]] = {}
-"""Per token seen by the array path: its canonical form (``""``: dropped), that form's CRC32 and its
-word class. A text's vocabulary is mostly one seen before (code, prose, markup): a lookup instead of
+_token_facts: dict[str, tuple[str, int, int, bool]] = {}
+"""Per token seen by the array path: its canonical form (``""``: dropped), that form's CRC32, its
+word class and whether it is a word of :data:`_SHAPE_GATE`. A text's vocabulary is mostly one seen before (code, prose, markup): a lookup instead of
 folding, correcting, encoding and hashing each distinct token again. At most :data:`_FACTS_KEPT`
 tokens of up to :data:`_FACTS_LONGEST` characters (hashes, keys and blobs seldom recur), emptied when
 full: a few MB per process."""
@@ -1860,11 +1889,17 @@ _FACTS_KEPT = 1 << 15
 _FACTS_LONGEST = 40
 
 
-def _facts_of(tok: str) -> tuple[str, int, int]:
-    """What :func:`_canonical`, :func:`feature_hashes` and :func:`_token_class` make of one token."""
+def _facts_of(tok: str) -> tuple[str, int, int, bool]:
+    """What :func:`_canonical`, :func:`feature_hashes` and :func:`_token_class` make of one token, and
+    whether its canonical form is a word of :data:`_SHAPE_GATE`."""
     folded = tok if tok.isascii() else tok.translate(_CONFUSABLES)
     canon = _canon_table().get(folded, folded)
-    row = (canon, zlib.crc32(canon.encode("utf-8", "surrogatepass")), _token_class(canon))
+    row = (
+        canon,
+        zlib.crc32(canon.encode("utf-8", "surrogatepass")),
+        _token_class(canon),
+        canon in _SHAPE_GATE,
+    )
     if len(tok) <= _FACTS_LONGEST:
         if len(_token_facts) >= _FACTS_KEPT:
             _token_facts.clear()
@@ -1874,11 +1909,11 @@ def _facts_of(tok: str) -> tuple[str, int, int]:
 
 def _classify_vector(
     vec: _Vector, model: _Model
-) -> tuple[float, int, int, list[str], list[str], list[int]] | None:
+) -> tuple[float, int, int, list[str], list[str], list[int], tuple[bool, ...]] | None:
     """:func:`_classify_full` for array tokens (a model with shape features, NumPy on): the same
     features, additions and windows, from each distinct token's canonical form, hash and class.
-    Returns the probability, the window, the canonical distinct tokens, and per position the index of
-    its canonical token as a list; ``None`` when the text has a run of single letters ("i g n o r e"),
+    Returns the probability, the window, the canonical distinct tokens, per position the index of
+    its canonical token as a list, and per canonical token whether it is a word of :data:`_SHAPE_GATE`; ``None`` when the text has a run of single letters ("i g n o r e"),
     which :func:`_canonical` joins (the caller takes the token path)."""
     import numpy as np
 
@@ -1889,9 +1924,10 @@ def _classify_vector(
     if count >= 3 and bool((single[:-2] & single[1:-1] & single[2:]).any()):
         return None
     rows = list(map(_token_facts.get, distinct))
-    for i in [i for i, row in enumerate(rows) if row is None]:
-        rows[i] = _facts_of(distinct[i])
-    canon_t, hashes, classed = zip(*rows, strict=True)
+    if None in rows:
+        for i in [i for i, row in enumerate(rows) if row is None]:
+            rows[i] = _facts_of(distinct[i])
+    canon_t, hashes, classed, gated = zip(*rows, strict=True)
     if "" in canon_t:  # a token of zero-width characters only: _canonical drops it
         return None
     canon = list(canon_t)
@@ -1919,7 +1955,9 @@ def _classify_vector(
             values[n] = c
         out[where] = values
     width = min(model.window, count)
-    prefix_array = np.concatenate(([0.0], np.cumsum(out)))
+    prefix_array = np.empty(count + 1, dtype=np.float64)
+    prefix_array[0] = 0.0
+    np.cumsum(out, out=prefix_array[1:])
     window_sums = prefix_array[width:] - prefix_array[: len(prefix_array) - width]
     best_start = int(np.argmax(window_sums))
     best = float(window_sums[best_start])
@@ -1930,7 +1968,7 @@ def _classify_vector(
         window = codes[best_start : best_start + width]
         if not any(c in _CUE_CLASSES for c in window.tolist()):
             prob = NO_CUE_CAP
-    return prob, best_start, best_start + width, canon, distinct, at.tolist()
+    return prob, best_start, best_start + width, canon, distinct, at.tolist(), gated
 
 
 def _classify(toks: list[str]) -> tuple[float, int, int]:
@@ -2214,7 +2252,7 @@ def _scan_vector(
     classified = _classify_vector(vec, model)
     if classified is None:
         return None
-    cls, first, end, canon, distinct, at = classified
+    cls, first, end, canon, distinct, at, gated = classified
     words = set(distinct)
     if low.isascii():
         _signatures(low, words, depth > 0, evidence)
@@ -2224,10 +2262,10 @@ def _scan_vector(
         same = len(folded) == len(words) and folded == words
         _signatures(low if same else low.translate(_LOOKALIKE), folded, depth > 0, evidence)
         _mixed_script(low, distinct, evidence)
-    if not _SHAPE_GATE.isdisjoint(canon):
+    if any(gated):
         import numpy as np
 
-        gate = np.fromiter((t in _SHAPE_GATE for t in canon), dtype=bool, count=len(canon))
+        gate = np.array(gated, dtype=bool)
         positions = np.flatnonzero(gate[vec.at]).tolist()
         starts, ends = vec.starts, vec.ends
         for weight, sig_id, a, b in _shape_at(lambda i: canon[at[i]], len(at), positions):
