@@ -742,6 +742,7 @@ def use_hyperscan(enabled: bool = True, cache_dir: str | None = None) -> bool:
 
     flags = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
     expressions = [sig.pattern.encode() for sig in _SIGNATURES]
+    expressions += ["".join(f"\\x{b:02x}" for b in literal.encode()).encode() for literal in _LITERALS]
     # a signature Hyperscan cannot express even as a prefilter is left out: always run by ``re``
     database, always = cached_database(
         hyperscan, expressions, [flags] * len(expressions), cache_dir, "injection-signatures"
@@ -759,12 +760,30 @@ def use_hyperscan_in_background(cache_dir: str | None) -> None:
     ).start()
 
 
+_LITERALS = ("<!--", "style", "hidden", "\\x", "%", "&#")
+"""Strings :func:`_hidden` and :func:`_encoded` look for before a costlier search, also in the
+prefilter's database (after the signatures, as :data:`_LITERAL_IDS`): the one pass that finds which
+signatures may match says which of these cannot occur, sparing a search of the text for each."""
+_LITERAL_IDS = {literal: len(_SIGNATURES) + n for n, literal in enumerate(_LITERALS)}
+Found = set[int] | frozenset[int] | None
+"""What :func:`_candidate_signatures` reported on a text (``None``: no prefilter)."""
+
+
+def _may_hold(found: Found, literal: str) -> bool:
+    """Whether ``literal`` may occur in the text (lower-cased or not, look-alikes folded or not) whose
+    prefilter pass reported ``found``: false only when the pass ran and did not see it. Lower-casing
+    and folding look-alikes never remove an ASCII string (they change only letters to letters, and
+    non-ASCII characters), and the bytes scanned hold every ASCII character of the text as itself."""
+    return found is None or _LITERAL_IDS[literal] in found
+
+
 def _add_candidate(sig_id: int, start: int, end: int, flags: int, found: set[int]) -> None:
     found.add(sig_id)
 
 
-def _candidate_signatures(low: str) -> set[int] | frozenset[int] | None:
-    """The indexes of the signatures that may match ``low`` (Hyperscan), or ``None``: try them all."""
+def _candidate_signatures(low: str) -> Found:
+    """The indexes of the signatures that may match ``low`` (Hyperscan), or ``None``: try them all;
+    with those of the :data:`_LITERALS` that occur in it."""
     if _prefilter is None:
         return None
     database, always = _prefilter
@@ -779,7 +798,8 @@ def _candidate_signatures(low: str) -> set[int] | frozenset[int] | None:
     return found
 
 
-def _signatures(low: str, words: set[str] | frozenset[str], decoded: bool, out: list[Evidence]) -> None:
+def _signatures(low: str, words: set[str] | frozenset[str], decoded: bool, out: list[Evidence]) -> Found:
+    """Adds the signatures' evidence to ``out``; returns what the prefilter reported (see :data:`Found`)."""
     present: dict[str, bool] = {}
     candidates = _candidate_signatures(low)
     for index, sig in enumerate(_SIGNATURES):
@@ -795,6 +815,7 @@ def _signatures(low: str, words: set[str] | frozenset[str], decoded: bool, out: 
             out.append(Evidence("signature", sig.id, m.start(), m.end(), sig.weight))
             if n >= 2:
                 break
+    return candidates
 
 
 # -- hidden content -------------------------------------------------------------------------------
@@ -899,17 +920,21 @@ def _printable_ratio(text: str) -> float:
     return sum(1 for ch in text if ch.isprintable() or ch in "\n\r\t") / len(text)
 
 
-def _hidden(text: str, low: str, depth: int, budget: _Budget, out: list[Evidence]) -> None:
+def _hidden(
+    text: str, low: str, depth: int, budget: _Budget, out: list[Evidence], prefiltered: Found = None
+) -> None:
     if not text.isascii() and _INVISIBLE.search(text):
         _invisible(text, depth, budget, out)
-    if "<!--" in text:
+    if _may_hold(prefiltered, "<!--") and "<!--" in text:
         for n, m in enumerate(_HTML_COMMENT.finditer(text)):
             if n >= 8:
                 break
             body = m.group(1)
             if len(_WORD.findall(body)) >= 3:
                 out.append(_nested("hidden", "hidden.html_comment", m.start(), m.end(), _shallow(body), 0.02))
-    if "style" in low or "hidden" in low:
+    if (_may_hold(prefiltered, "style") and "style" in low) or (
+        _may_hold(prefiltered, "hidden") and "hidden" in low
+    ):
         found = 0
         for m in _STYLED.finditer(low):
             attrs = m.group("attrs")
@@ -1117,44 +1142,53 @@ def _percent(token: str) -> str:
 
 
 _BASE64_BYTES = bytes(
-    1 if code in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-" else 0
+    2
+    if code in b"0123456789abcdefABCDEF"
+    else 1
+    if code in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
+    else 0
     for code in range(256)
 )
-_HEX_BYTES = bytes(1 if code in b"0123456789abcdefABCDEF" else 0 for code in range(256))
+"""A ``bytes.translate`` table: 2 for a hex digit, 1 for another base64 character, 0 for the rest."""
 
 
-def _base64_spans(text: str) -> list[tuple[int, int]]:
+def _base64_spans(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """The spans of :data:`_BASE64`'s matches, by array (NumPy on): every maximal run of at least 16
-    base64 characters, with up to two ``=`` after it. A non-ASCII character, encoded as ``?``, is
-    outside the class as it is for the pattern."""
+    base64 characters, with up to two ``=`` after it; and those of every maximal run of at least 16
+    hex digits (``[0-9a-fA-F]``), from the same pass. A non-ASCII character, encoded as ``?``, is
+    outside both classes as it is for the patterns."""
+    import numpy as np
+
     raw = text.encode("ascii", "replace")
+    kinds = np.frombuffer(b"\0" + raw.translate(_BASE64_BYTES) + b"\0", dtype=np.uint8)  # 2: hex
+    spans = _runs(kinds != 0)
     out: list[tuple[int, int]] = []
-    for start, end in _runs(raw, _BASE64_BYTES, 16):
+    for start, end in spans:
         if raw[end : end + 1] == b"=":
             end += 2 if raw[end + 1 : end + 2] == b"=" else 1
         out.append((start, end))
-    return out
+    return out, _runs(kinds == 2) if spans else []
 
 
-def _runs(raw: bytes, table: bytes, shortest: int) -> list[tuple[int, int]]:
-    """The spans of the maximal runs of at least ``shortest`` bytes of ``raw`` that ``table`` (a
-    :func:`_byte_table`) accepts, in order (by array)."""
+def _runs(inside: Any) -> list[tuple[int, int]]:
+    """The spans of the maximal runs of at least 16 true values of ``inside`` (a boolean array with a
+    false value added at each end), in order."""
     import numpy as np
 
-    inside = np.frombuffer(b"\0" + raw.translate(table) + b"\0", dtype=bool)
     edges = np.flatnonzero(inside[1:] != inside[:-1])  # run starts and ends alternate
     starts, ends = edges[0::2], edges[1::2]
-    keep = ends - starts >= shortest
+    keep = ends - starts >= 16
     return list(zip(starts[keep].tolist(), ends[keep].tolist(), strict=True))
 
 
-def _candidates(text: str, low: str) -> dict[str, tuple[str, int, int]]:
+def _candidates(text: str, low: str, found: Found = None) -> dict[str, tuple[str, int, int]]:
     """The encoded-looking runs of ``text`` to try decoding: ``{run: (kind, start, end)}``, in order."""
     candidates: dict[str, tuple[str, int, int]] = {}
     runs: list[tuple[int, int]] = []
     """Every run of base64 characters: a hex run (``_HEX``) can only lie inside one."""
     arrays = _dense is not None and len(text) >= ARRAYS_FROM
-    for start, end in _base64_spans(text) if arrays else (m.span() for m in _BASE64.finditer(text)):
+    spans, hex_runs = _base64_spans(text) if arrays else ([m.span() for m in _BASE64.finditer(text)], [])
+    for start, end in spans:
         runs.append((start, end))
         if len(candidates) >= MAX_ATTEMPTS * 2:
             continue
@@ -1172,7 +1206,6 @@ def _candidates(text: str, low: str) -> dict[str, tuple[str, int, int]]:
         # padding after a run is not a digit) ``_HEX`` finds each maximal run of 16 or more hex digits
         # of ``low``, which are the text's ASCII ``[0-9a-fA-F]`` (``low`` is ``text`` lower-cased and as
         # long; a non-ASCII character is in no run), in order
-        hex_runs = _runs(text.encode("ascii", "replace"), _HEX_BYTES, 16) if runs else []
         for start, end in hex_runs:
             candidates.setdefault(text[start:end], ("encoded.hex", start, end))
     else:
@@ -1183,15 +1216,23 @@ def _candidates(text: str, low: str) -> dict[str, tuple[str, int, int]]:
         ("encoded.hex", _HEX_ESCAPES, "\\x"),
         ("encoded.url", _PERCENT, "%"),
     ):
-        if gate not in text:
+        if not _may_hold(found, gate) or gate not in text:
             continue
         for m in pattern.finditer(low):
             candidates.setdefault(text[m.start() : m.end()], (kind, m.start(), m.end()))
     return candidates
 
 
-def _encoded(text: str, low: str, words: set[str], depth: int, budget: _Budget, out: list[Evidence]) -> None:
-    candidates = _candidates(text, low)
+def _encoded(
+    text: str,
+    low: str,
+    words: set[str],
+    depth: int,
+    budget: _Budget,
+    out: list[Evidence],
+    found: Found = None,
+) -> None:
+    candidates = _candidates(text, low, found)
     decoders: dict[str, Callable[[str], str]] = {
         "encoded.base64": _b64,
         "encoded.base32": _b32,
@@ -1207,7 +1248,12 @@ def _encoded(text: str, low: str, words: set[str], depth: int, budget: _Budget, 
             kind, decoded = "encoded.base64", _b64(token[:MAX_PAYLOAD])
         if decoded and decoded != token:
             out.append(_nested("encoded", kind, start, end, _inner(decoded, depth, budget), 0.0))
-    if "&#" in text and len(_ENTITY.findall(text, 0, MAX_PAYLOAD)) >= 4 and budget.decodes > 0:
+    if (
+        _may_hold(found, "&#")
+        and "&#" in text
+        and len(_ENTITY.findall(text, 0, MAX_PAYLOAD)) >= 4
+        and budget.decodes > 0
+    ):
         import html
 
         piece = text[:MAX_PAYLOAD]
@@ -2199,16 +2245,16 @@ def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]
     evidence: list[Evidence] = []
     fast = _scan_vector(low, depth, evidence) if _dense is not None and len(low) >= ARRAYS_FROM else None
     if fast is not None:
-        words, cls, (start, stop) = fast
+        words, cls, (start, stop), found = fast
     else:
         toks = _tokenize(low)
         words = set(toks)
         if low.isascii():
-            _signatures(low, words, depth > 0, evidence)
+            found = _signatures(low, words, depth > 0, evidence)
         else:
             folded = low.translate(_LOOKALIKE)
             # the same tokens folded: look-alikes are letters for letters, so no boundary moves
-            _signatures(folded, {t.translate(_LOOKALIKE) for t in words}, depth > 0, evidence)
+            found = _signatures(folded, {t.translate(_LOOKALIKE) for t in words}, depth > 0, evidence)
             _mixed_script(low, toks, evidence)
         cls, first, end, canon, index = _classify_full(toks)
         for weight, sig_id, a, b in _shape(canon):
@@ -2226,9 +2272,9 @@ def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]
         evidence.append(Evidence("classifier", "classifier.ngram_lr", start, stop, round(cls, 4)))
     value = _merge(sig, cls)
     extra: list[Evidence] = []
-    _hidden(text, low, depth, budget, extra)
+    _hidden(text, low, depth, budget, extra, found)
     if depth < MAX_DEPTH:
-        _encoded(text, low, words, depth, budget, extra)
+        _encoded(text, low, words, depth, budget, extra, found)
     for e in extra:
         value += (1.0 - value) * e.weight
     evidence.extend(extra)
@@ -2238,10 +2284,10 @@ def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]
 
 def _scan_vector(
     low: str, depth: int, evidence: list[Evidence]
-) -> tuple[set[str], float, tuple[int, int]] | None:
+) -> tuple[set[str], float, tuple[int, int], Found] | None:
     """The token layers of :func:`_scan` by array (NumPy on, a shape model): signatures, shapes and
-    the classifier, the same evidence. Returns the distinct tokens, the classifier's probability and
-    its window's span; ``None`` where the token path must run (a run of single letters, a token of
+    the classifier, the same evidence. Returns the distinct tokens, the classifier's probability,
+    its window's span and what the signatures' prefilter reported; ``None`` where the token path must run (a run of single letters, a token of
     zero-width characters only, no tokens), having added no evidence."""
     model = _load_model()
     if not model.shape:
@@ -2255,12 +2301,12 @@ def _scan_vector(
     cls, first, end, canon, distinct, at, gated = classified
     words = set(distinct)
     if low.isascii():
-        _signatures(low, words, depth > 0, evidence)
+        found = _signatures(low, words, depth > 0, evidence)
     else:  # as the token path: signatures over the look-alikes folded, then mixed scripts
         folded = {t if t.isascii() else t.translate(_LOOKALIKE) for t in distinct}
         # look-alikes are letters, so all inside tokens: none folded, the text is its own folding
         same = len(folded) == len(words) and folded == words
-        _signatures(low if same else low.translate(_LOOKALIKE), folded, depth > 0, evidence)
+        found = _signatures(low if same else low.translate(_LOOKALIKE), folded, depth > 0, evidence)
         _mixed_script(low, distinct, evidence)
     if any(gated):
         import numpy as np
@@ -2270,7 +2316,7 @@ def _scan_vector(
         starts, ends = vec.starts, vec.ends
         for weight, sig_id, a, b in _shape_at(lambda i: canon[at[i]], len(at), positions):
             evidence.append(Evidence("signature", sig_id, int(starts[a]), int(ends[b - 1]), weight))
-    return words, cls, (int(vec.starts[first]), int(vec.ends[end - 1]))
+    return words, cls, (int(vec.starts[first]), int(vec.ends[end - 1])), found
 
 
 def _views(text: str) -> list[tuple[int, str]]:
