@@ -37,7 +37,7 @@ import threading
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol, cast
 
 from ..errors import ScanError
 from ..model import Finding
@@ -1902,8 +1902,19 @@ def _vector_tokens(low: str) -> _Vector | None:
     first[:1] = True
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
     at[short_at[order]] = np.cumsum(first) - 1
-    origin = short_at[order[first]]
-    distinct = [low[a:b] for a, b in zip(starts[origin].tolist(), ends[origin].tolist(), strict=True)]
+    # each distinct key's token from the table of those seen before (no slicing, and its hash, which
+    # the facts' table and the set of words look up, is kept in the string); the others sliced
+    keys_seen = ordered[first].tolist()
+    known: list[str | None] = list(map(_short_tokens.get, keys_seen))
+    if None in known:
+        if len(_short_tokens) >= _FACTS_KEPT:
+            _short_tokens.clear()
+        origin = short_at[order[first]]
+        for i in [i for i, tok in enumerate(known) if tok is None]:
+            a = int(starts[origin[i]])
+            tok = known[i] = low[a : int(ends[origin[i]])]
+            _short_tokens[keys_seen[i]] = tok
+    distinct = cast("list[str]", known)  # every one filled in
     if len(short_at) != len(starts):
         long_at = np.flatnonzero(~short)
         ids: dict[str, int] = {}
@@ -1925,6 +1936,10 @@ def _vector_tokens(low: str) -> _Vector | None:
     return _Vector(distinct, at, starts, ends, letters)
 
 
+_short_tokens: dict[int, str] = {}
+"""The tokens of up to :data:`_SHORT` ASCII characters the array path has seen, by their integer key
+(their bytes and length, :func:`_vector_tokens`); emptied when a text finds :data:`_FACTS_KEPT` there
+and brings new ones."""
 _token_facts: dict[str, tuple[str, int, int, bool]] = {}
 """Per token seen by the array path: its canonical form (``""``: dropped), that form's CRC32, its
 word class and whether it is a word of :data:`_SHAPE_GATE`. A text's vocabulary is mostly one seen before (code, prose, markup): a lookup instead of
@@ -1955,11 +1970,11 @@ def _facts_of(tok: str) -> tuple[str, int, int, bool]:
 
 def _classify_vector(
     vec: _Vector, model: _Model
-) -> tuple[float, int, int, list[str], list[str], list[int], tuple[bool, ...]] | None:
+) -> tuple[float, int, int, list[str], list[str], tuple[bool, ...]] | None:
     """:func:`_classify_full` for array tokens (a model with shape features, NumPy on): the same
     features, additions and windows, from each distinct token's canonical form, hash and class.
-    Returns the probability, the window, the canonical distinct tokens, per position the index of
-    its canonical token as a list, and per canonical token whether it is a word of :data:`_SHAPE_GATE`; ``None`` when the text has a run of single letters ("i g n o r e"),
+    Returns the probability, the window, the canonical distinct tokens (``vec.at`` indexes them too),
+    and per canonical token whether it is a word of :data:`_SHAPE_GATE`; ``None`` when the text has a run of single letters ("i g n o r e"),
     which :func:`_canonical` joins (the caller takes the token path)."""
     import numpy as np
 
@@ -2014,7 +2029,7 @@ def _classify_vector(
         window = codes[best_start : best_start + width]
         if not any(c in _CUE_CLASSES for c in window.tolist()):
             prob = NO_CUE_CAP
-    return prob, best_start, best_start + width, canon, distinct, at.tolist(), gated
+    return prob, best_start, best_start + width, canon, distinct, gated
 
 
 def _classify(toks: list[str]) -> tuple[float, int, int]:
@@ -2298,7 +2313,7 @@ def _scan_vector(
     classified = _classify_vector(vec, model)
     if classified is None:
         return None
-    cls, first, end, canon, distinct, at, gated = classified
+    cls, first, end, canon, distinct, gated = classified
     words = set(distinct)
     if low.isascii():
         found = _signatures(low, words, depth > 0, evidence)
@@ -2314,6 +2329,7 @@ def _scan_vector(
         gate = np.array(gated, dtype=bool)
         positions = np.flatnonzero(gate[vec.at]).tolist()
         starts, ends = vec.starts, vec.ends
+        at = vec.at.tolist()  # a list only here: most texts have no gate word
         for weight, sig_id, a, b in _shape_at(lambda i: canon[at[i]], len(at), positions):
             evidence.append(Evidence("signature", sig_id, int(starts[a]), int(ends[b - 1]), weight))
     return words, cls, (int(vec.starts[first]), int(vec.ends[end - 1])), found
