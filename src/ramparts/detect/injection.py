@@ -1152,10 +1152,10 @@ _BASE64_BYTES = bytes(
 """A ``bytes.translate`` table: 2 for a hex digit, 1 for another base64 character, 0 for the rest."""
 
 
-def _base64_spans(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+def _base64_spans(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]] | None]:
     """The spans of :data:`_BASE64`'s matches, by array (NumPy on): every maximal run of at least 16
     base64 characters, with up to two ``=`` after it; and those of every maximal run of at least 16
-    hex digits (``[0-9a-fA-F]``), from the same pass. A non-ASCII character, encoded as ``?``, is
+    hex digits (``[0-9a-fA-F]``), from the same pass, or ``None`` for a text with few base64 runs. A non-ASCII character, encoded as ``?``, is
     outside both classes as it is for the patterns."""
     import numpy as np
 
@@ -1167,7 +1167,9 @@ def _base64_spans(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int
         if raw[end : end + 1] == b"=":
             end += 2 if raw[end + 1 : end + 2] == b"=" else 1
         out.append((start, end))
-    return out, _runs(kinds == 2) if spans else []
+    # the hex runs by array where base64 runs are many (code: identifiers); a few are searched one
+    # by one by the caller (``None``), cheaper than another pass over the whole text
+    return out, _runs(kinds == 2) if len(spans) > 8 else None
 
 
 def _runs(inside: Any) -> list[tuple[int, int]]:
@@ -1187,7 +1189,7 @@ def _candidates(text: str, low: str, found: Found = None) -> dict[str, tuple[str
     runs: list[tuple[int, int]] = []
     """Every run of base64 characters: a hex run (``_HEX``) can only lie inside one."""
     arrays = _dense is not None and len(text) >= ARRAYS_FROM
-    spans, hex_runs = _base64_spans(text) if arrays else ([m.span() for m in _BASE64.finditer(text)], [])
+    spans, hex_runs = _base64_spans(text) if arrays else ([m.span() for m in _BASE64.finditer(text)], None)
     for start, end in spans:
         runs.append((start, end))
         if len(candidates) >= MAX_ATTEMPTS * 2:
@@ -1201,7 +1203,7 @@ def _candidates(text: str, low: str, found: Found = None) -> dict[str, tuple[str
             else:
                 kind = "encoded.base64"
             candidates[token] = (kind, start, end)
-    if arrays:
+    if hex_runs is not None:
         # the same spans by array: within a base64 run (hex digits are base64 characters, and the
         # padding after a run is not a digit) ``_HEX`` finds each maximal run of 16 or more hex digits
         # of ``low``, which are the text's ASCII ``[0-9a-fA-F]`` (``low`` is ``text`` lower-cased and as
