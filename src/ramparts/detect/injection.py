@@ -1883,8 +1883,9 @@ def _vector_tokens(low: str) -> _Vector | None:
     starts = np.flatnonzero((word & ~around[:size]) | single)
     if not len(starts):
         return None
-    ends = starts + 1
-    ends[word[starts]] = np.flatnonzero(word & ~around[2:]) + 1
+    # the tokens are disjoint and in order: the k-th ends after the k-th last character (a word's
+    # last letter or a one-character token)
+    ends = np.flatnonzero((word & ~around[2:]) | single) + 1
     lengths = ends - starts
     short = lengths <= _SHORT
     if plain is not None:
