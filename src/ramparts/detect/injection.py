@@ -684,6 +684,7 @@ shared by threads scanning at once: the in-process gateway and the resident hook
 _SPACES = bytes.maketrans(b"\x0b\x0c\x1c\x1d\x1e\x1f", b"      ")
 """ASCII characters that ``re`` counts as ``\\s`` in a str pattern and Hyperscan may not: scanned as
 spaces (which both count as ``\\s``, and which match every other pattern element they match)."""
+_ONLY_RE_SPACES = tuple(bytes([c]) for c in b"\x0b\x0c\x1c\x1d\x1e\x1f")
 _STAND_IN_ERRORS = "ramparts-injection-stand-in"
 _stand_ins: dict[str, str] = {}
 
@@ -718,7 +719,9 @@ codecs.register_error(_STAND_IN_ERRORS, _stand_in_errors)
 def _prefilter_bytes(low: str) -> bytes:
     """``low`` as the ASCII bytes the prefilter scans: one byte a character (offsets hold), non-ASCII
     characters and the spaces only ``re`` knows replaced by :func:`_stand_in_for` and spaces."""
-    return low.encode("ascii", _STAND_IN_ERRORS).translate(_SPACES)
+    data = low.encode("ascii", _STAND_IN_ERRORS)
+    # most texts hold none of these: six searches for a byte cost less than translating every byte
+    return data.translate(_SPACES) if any(c in data for c in _ONLY_RE_SPACES) else data
 
 
 def use_hyperscan(enabled: bool = True, cache_dir: str | None = None) -> bool:
@@ -1780,20 +1783,19 @@ _JOINERS = frozenset("\u00ad\u200b\u200c\u200d\u2060\ufeff")
 """The zero-width characters :data:`_TOKEN` keeps inside a word."""
 
 
-def _byte_table(member: Callable[[int], bool]) -> bytes:
-    """A ``bytes.translate`` table: byte 1 for the bytes ``member`` accepts, 0 for the others."""
-    return bytes(1 if member(code) else 0 for code in range(256))
+def _byte_kind(code: int) -> int:
+    ch = chr(code)
+    if code >= 128 or ch == "_" or ch in " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f":
+        return 0
+    if not ch.isalnum():
+        return 2
+    return 5 if "a" <= ch <= "z" else 1
 
 
-_WORD_BYTES = _byte_table(lambda code: code < 128 and chr(code).isalnum())
-"""The ASCII word characters of :data:`_TOKEN` (as :func:`_token_table`'s 1)."""
-_SINGLE_BYTES = _byte_table(
-    lambda code: (
-        code < 128 and not chr(code).isalnum() and chr(code) not in "_ \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
-    )
-)
-"""The ASCII one-character tokens of :data:`_TOKEN` (as :func:`_token_table`'s 2)."""
-_LETTER_BYTES = _byte_table(lambda code: 0x61 <= code <= 0x7A)
+_KIND_BYTES = bytes(map(_byte_kind, range(256)))
+"""A ``bytes.translate`` table of what :data:`_TOKEN` makes of each ASCII byte: 1 (bit 0) a word
+character, 5 one that is also a letter a-z (bit 2), 2 a one-character token, 0 neither (as
+:func:`_token_table`'s 1, 2 and 0)."""
 
 
 def _token_table() -> Any:
@@ -1868,10 +1870,11 @@ def _vector_tokens(low: str) -> _Vector | None:
     if low.isascii():
         raw = low.encode("ascii")
         padded = np.frombuffer(raw + bytes(8), dtype=np.uint8)
-        # the byte classes by bytes.translate (one C pass each), the word mask with a zero each side
-        around = np.frombuffer(b"\0" + raw.translate(_WORD_BYTES) + b"\0", dtype=bool)
+        # the byte classes by one bytes.translate (a C pass), a zero each side; the word mask is bit 0
+        kinds = np.frombuffer(b"\0" + raw.translate(_KIND_BYTES) + b"\0", dtype=np.uint8)
+        around = (kinds & 1).view(bool)  # 0 or 1: a proper boolean
         word = around[1:-1]
-        single = np.frombuffer(raw.translate(_SINGLE_BYTES), dtype=bool)
+        single = kinds[1:-1] == 2
     else:
         points, word, single = _unicode_kinds(low)
         padded = np.zeros(size + 8, dtype=np.uint8)
@@ -1929,7 +1932,7 @@ def _vector_tokens(low: str) -> _Vector | None:
         distinct.extend(ids)
         at[long_at] = codes
     if plain is None:  # a-z: the text is lower-cased
-        letters = (lengths == 1) & np.frombuffer(raw.translate(_LETTER_BYTES), dtype=bool)[starts]
+        letters = (lengths == 1) & (kinds[starts + 1] == 5)
     else:  # what _LETTER_RUN calls a letter: [^\W\d_]
         letters = np.fromiter(
             (len(t) == 1 and t.isalnum() and not t.isdecimal() for t in distinct),
