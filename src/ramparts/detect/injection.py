@@ -37,7 +37,7 @@ import threading
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol, cast
 
 from ..errors import ScanError
 from ..model import Finding
@@ -684,6 +684,7 @@ shared by threads scanning at once: the in-process gateway and the resident hook
 _SPACES = bytes.maketrans(b"\x0b\x0c\x1c\x1d\x1e\x1f", b"      ")
 """ASCII characters that ``re`` counts as ``\\s`` in a str pattern and Hyperscan may not: scanned as
 spaces (which both count as ``\\s``, and which match every other pattern element they match)."""
+_ONLY_RE_SPACES = tuple(bytes([c]) for c in b"\x0b\x0c\x1c\x1d\x1e\x1f")
 _STAND_IN_ERRORS = "ramparts-injection-stand-in"
 _stand_ins: dict[str, str] = {}
 
@@ -718,7 +719,9 @@ codecs.register_error(_STAND_IN_ERRORS, _stand_in_errors)
 def _prefilter_bytes(low: str) -> bytes:
     """``low`` as the ASCII bytes the prefilter scans: one byte a character (offsets hold), non-ASCII
     characters and the spaces only ``re`` knows replaced by :func:`_stand_in_for` and spaces."""
-    return low.encode("ascii", _STAND_IN_ERRORS).translate(_SPACES)
+    data = low.encode("ascii", _STAND_IN_ERRORS)
+    # most texts hold none of these: six searches for a byte cost less than translating every byte
+    return data.translate(_SPACES) if any(c in data for c in _ONLY_RE_SPACES) else data
 
 
 def use_hyperscan(enabled: bool = True, cache_dir: str | None = None) -> bool:
@@ -742,6 +745,7 @@ def use_hyperscan(enabled: bool = True, cache_dir: str | None = None) -> bool:
 
     flags = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
     expressions = [sig.pattern.encode() for sig in _SIGNATURES]
+    expressions += ["".join(f"\\x{b:02x}" for b in literal.encode()).encode() for literal in _LITERALS]
     # a signature Hyperscan cannot express even as a prefilter is left out: always run by ``re``
     database, always = cached_database(
         hyperscan, expressions, [flags] * len(expressions), cache_dir, "injection-signatures"
@@ -759,12 +763,30 @@ def use_hyperscan_in_background(cache_dir: str | None) -> None:
     ).start()
 
 
+_LITERALS = ("<!--", "style", "hidden", "\\x", "%", "&#")
+"""Strings :func:`_hidden` and :func:`_encoded` look for before a costlier search, also in the
+prefilter's database (after the signatures, as :data:`_LITERAL_IDS`): the one pass that finds which
+signatures may match says which of these cannot occur, sparing a search of the text for each."""
+_LITERAL_IDS = {literal: len(_SIGNATURES) + n for n, literal in enumerate(_LITERALS)}
+Found = set[int] | frozenset[int] | None
+"""What :func:`_candidate_signatures` reported on a text (``None``: no prefilter)."""
+
+
+def _may_hold(found: Found, literal: str) -> bool:
+    """Whether ``literal`` may occur in the text (lower-cased or not, look-alikes folded or not) whose
+    prefilter pass reported ``found``: false only when the pass ran and did not see it. Lower-casing
+    and folding look-alikes never remove an ASCII string (they change only letters to letters, and
+    non-ASCII characters), and the bytes scanned hold every ASCII character of the text as itself."""
+    return found is None or _LITERAL_IDS[literal] in found
+
+
 def _add_candidate(sig_id: int, start: int, end: int, flags: int, found: set[int]) -> None:
     found.add(sig_id)
 
 
-def _candidate_signatures(low: str) -> set[int] | frozenset[int] | None:
-    """The indexes of the signatures that may match ``low`` (Hyperscan), or ``None``: try them all."""
+def _candidate_signatures(low: str) -> Found:
+    """The indexes of the signatures that may match ``low`` (Hyperscan), or ``None``: try them all;
+    with those of the :data:`_LITERALS` that occur in it."""
     if _prefilter is None:
         return None
     database, always = _prefilter
@@ -779,7 +801,8 @@ def _candidate_signatures(low: str) -> set[int] | frozenset[int] | None:
     return found
 
 
-def _signatures(low: str, words: set[str] | frozenset[str], decoded: bool, out: list[Evidence]) -> None:
+def _signatures(low: str, words: set[str] | frozenset[str], decoded: bool, out: list[Evidence]) -> Found:
+    """Adds the signatures' evidence to ``out``; returns what the prefilter reported (see :data:`Found`)."""
     present: dict[str, bool] = {}
     candidates = _candidate_signatures(low)
     for index, sig in enumerate(_SIGNATURES):
@@ -795,6 +818,7 @@ def _signatures(low: str, words: set[str] | frozenset[str], decoded: bool, out: 
             out.append(Evidence("signature", sig.id, m.start(), m.end(), sig.weight))
             if n >= 2:
                 break
+    return candidates
 
 
 # -- hidden content -------------------------------------------------------------------------------
@@ -899,17 +923,21 @@ def _printable_ratio(text: str) -> float:
     return sum(1 for ch in text if ch.isprintable() or ch in "\n\r\t") / len(text)
 
 
-def _hidden(text: str, low: str, depth: int, budget: _Budget, out: list[Evidence]) -> None:
+def _hidden(
+    text: str, low: str, depth: int, budget: _Budget, out: list[Evidence], prefiltered: Found = None
+) -> None:
     if not text.isascii() and _INVISIBLE.search(text):
         _invisible(text, depth, budget, out)
-    if "<!--" in text:
+    if _may_hold(prefiltered, "<!--") and "<!--" in text:
         for n, m in enumerate(_HTML_COMMENT.finditer(text)):
             if n >= 8:
                 break
             body = m.group(1)
             if len(_WORD.findall(body)) >= 3:
                 out.append(_nested("hidden", "hidden.html_comment", m.start(), m.end(), _shallow(body), 0.02))
-    if "style" in low or "hidden" in low:
+    if (_may_hold(prefiltered, "style") and "style" in low) or (
+        _may_hold(prefiltered, "hidden") and "hidden" in low
+    ):
         found = 0
         for m in _STYLED.finditer(low):
             attrs = m.group("attrs")
@@ -1116,44 +1144,56 @@ def _percent(token: str) -> str:
         return ""
 
 
-_BASE64_BYTES: Any = None
+_BASE64_BYTES = bytes(
+    2
+    if code in b"0123456789abcdefABCDEF"
+    else 1
+    if code in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
+    else 0
+    for code in range(256)
+)
+"""A ``bytes.translate`` table: 2 for a hex digit, 1 for another base64 character, 0 for the rest."""
 
 
-def _base64_spans(text: str) -> list[tuple[int, int]]:
+def _base64_spans(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]] | None]:
     """The spans of :data:`_BASE64`'s matches, by array (NumPy on): every maximal run of at least 16
-    base64 characters, with up to two ``=`` after it. A non-ASCII character, encoded as ``?``, is
-    outside the class as it is for the pattern."""
+    base64 characters, with up to two ``=`` after it; and those of every maximal run of at least 16
+    hex digits (``[0-9a-fA-F]``), from the same pass, or ``None`` for a text with few base64 runs. A non-ASCII character, encoded as ``?``, is
+    outside both classes as it is for the patterns."""
     import numpy as np
 
-    global _BASE64_BYTES
-    if _BASE64_BYTES is None:
-        table = np.zeros(256, dtype=bool)
-        table[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")] = True
-        _BASE64_BYTES = table
     raw = text.encode("ascii", "replace")
-    inside = np.zeros(len(raw) + 2, dtype=bool)
-    inside[1:-1] = _BASE64_BYTES[np.frombuffer(raw, dtype=np.uint8)]
-    edges = np.flatnonzero(inside[1:] != inside[:-1])  # run starts and ends alternate
-    starts, ends = edges[0::2], edges[1::2]
-    keep = ends - starts >= 16
+    kinds = np.frombuffer(b"\0" + raw.translate(_BASE64_BYTES) + b"\0", dtype=np.uint8)  # 2: hex
+    spans = _runs(kinds != 0)
     out: list[tuple[int, int]] = []
-    for start, end in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True):
+    for start, end in spans:
         if raw[end : end + 1] == b"=":
             end += 2 if raw[end + 1 : end + 2] == b"=" else 1
         out.append((start, end))
-    return out
+    # the hex runs by array where base64 runs are many (code: identifiers); a few are searched one
+    # by one by the caller (``None``), cheaper than another pass over the whole text
+    return out, _runs(kinds == 2) if len(spans) > 8 else None
 
 
-def _candidates(text: str, low: str) -> dict[str, tuple[str, int, int]]:
+def _runs(inside: Any) -> list[tuple[int, int]]:
+    """The spans of the maximal runs of at least 16 true values of ``inside`` (a boolean array with a
+    false value added at each end), in order."""
+    import numpy as np
+
+    edges = np.flatnonzero(inside[1:] != inside[:-1])  # run starts and ends alternate
+    starts, ends = edges[0::2], edges[1::2]
+    keep = ends - starts >= 16
+    return list(zip(starts[keep].tolist(), ends[keep].tolist(), strict=True))
+
+
+def _candidates(text: str, low: str, found: Found = None) -> dict[str, tuple[str, int, int]]:
     """The encoded-looking runs of ``text`` to try decoding: ``{run: (kind, start, end)}``, in order."""
     candidates: dict[str, tuple[str, int, int]] = {}
     runs: list[tuple[int, int]] = []
     """Every run of base64 characters: a hex run (``_HEX``) can only lie inside one."""
-    for start, end in (
-        _base64_spans(text)
-        if _dense is not None and len(text) >= ARRAYS_FROM
-        else (m.span() for m in _BASE64.finditer(text))
-    ):
+    arrays = _dense is not None and len(text) >= ARRAYS_FROM
+    spans, hex_runs = _base64_spans(text) if arrays else ([m.span() for m in _BASE64.finditer(text)], None)
+    for start, end in spans:
         runs.append((start, end))
         if len(candidates) >= MAX_ATTEMPTS * 2:
             continue
@@ -1166,22 +1206,38 @@ def _candidates(text: str, low: str) -> dict[str, tuple[str, int, int]]:
             else:
                 kind = "encoded.base64"
             candidates[token] = (kind, start, end)
-    for start, end in runs:
-        for m in _HEX.finditer(low, start, end):
-            candidates.setdefault(text[m.start() : m.end()], ("encoded.hex", m.start(), m.end()))
+    if hex_runs is not None:
+        # the same spans by array: within a base64 run (hex digits are base64 characters, and the
+        # padding after a run is not a digit) ``_HEX`` finds each maximal run of 16 or more hex digits
+        # of ``low``, which are the text's ASCII ``[0-9a-fA-F]`` (``low`` is ``text`` lower-cased and as
+        # long; a non-ASCII character is in no run), in order
+        for start, end in hex_runs:
+            candidates.setdefault(text[start:end], ("encoded.hex", start, end))
+    else:
+        for start, end in runs:
+            for m in _HEX.finditer(low, start, end):
+                candidates.setdefault(text[m.start() : m.end()], ("encoded.hex", m.start(), m.end()))
     for kind, pattern, gate in (
         ("encoded.hex", _HEX_ESCAPES, "\\x"),
         ("encoded.url", _PERCENT, "%"),
     ):
-        if gate not in text:
+        if not _may_hold(found, gate) or gate not in text:
             continue
         for m in pattern.finditer(low):
             candidates.setdefault(text[m.start() : m.end()], (kind, m.start(), m.end()))
     return candidates
 
 
-def _encoded(text: str, low: str, words: set[str], depth: int, budget: _Budget, out: list[Evidence]) -> None:
-    candidates = _candidates(text, low)
+def _encoded(
+    text: str,
+    low: str,
+    words: set[str],
+    depth: int,
+    budget: _Budget,
+    out: list[Evidence],
+    found: Found = None,
+) -> None:
+    candidates = _candidates(text, low, found)
     decoders: dict[str, Callable[[str], str]] = {
         "encoded.base64": _b64,
         "encoded.base32": _b32,
@@ -1197,7 +1253,12 @@ def _encoded(text: str, low: str, words: set[str], depth: int, budget: _Budget, 
             kind, decoded = "encoded.base64", _b64(token[:MAX_PAYLOAD])
         if decoded and decoded != token:
             out.append(_nested("encoded", kind, start, end, _inner(decoded, depth, budget), 0.0))
-    if "&#" in text and len(_ENTITY.findall(text, 0, MAX_PAYLOAD)) >= 4 and budget.decodes > 0:
+    if (
+        _may_hold(found, "&#")
+        and "&#" in text
+        and len(_ENTITY.findall(text, 0, MAX_PAYLOAD)) >= 4
+        and budget.decodes > 0
+    ):
         import html
 
         piece = text[:MAX_PAYLOAD]
@@ -1722,6 +1783,21 @@ _JOINERS = frozenset("\u00ad\u200b\u200c\u200d\u2060\ufeff")
 """The zero-width characters :data:`_TOKEN` keeps inside a word."""
 
 
+def _byte_kind(code: int) -> int:
+    ch = chr(code)
+    if code >= 128 or ch == "_" or ch in " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f":
+        return 0
+    if not ch.isalnum():
+        return 2
+    return 5 if "a" <= ch <= "z" else 1
+
+
+_KIND_BYTES = bytes(map(_byte_kind, range(256)))
+"""A ``bytes.translate`` table of what :data:`_TOKEN` makes of each ASCII byte: 1 (bit 0) a word
+character, 5 one that is also a letter a-z (bit 2), 2 a one-character token, 0 neither (as
+:func:`_token_table`'s 1, 2 and 0)."""
+
+
 def _token_table() -> Any:
     """Per ASCII byte: 1 for a word character of :data:`_TOKEN`, 2 for a one-character token, 0 else."""
     import numpy as np
@@ -1787,26 +1863,32 @@ def _vector_tokens(low: str) -> _Vector | None:
     others (longer, or with a non-ASCII character) by a dictionary. ``None`` for a text with no token."""
     import numpy as np
 
-    table = _token_table()
+    _token_table()
     size = len(low)
-    padded = np.zeros(size + 8, dtype=np.uint8)
     plain: Any = None
+    raw = b""
     if low.isascii():
-        padded[:size] = np.frombuffer(low.encode("ascii"), dtype=np.uint8)
-        kind = table[padded[:size]]
-        word, single = kind == 1, kind == 2
+        raw = low.encode("ascii")
+        padded = np.frombuffer(raw + bytes(8), dtype=np.uint8)
+        # the byte classes by one bytes.translate (a C pass), a zero each side; the word mask is bit 0
+        kinds = np.frombuffer(b"\0" + raw.translate(_KIND_BYTES) + b"\0", dtype=np.uint8)
+        around = (kinds & 1).view(bool)  # 0 or 1: a proper boolean
+        word = around[1:-1]
+        single = kinds[1:-1] == 2
     else:
         points, word, single = _unicode_kinds(low)
+        padded = np.zeros(size + 8, dtype=np.uint8)
         padded[:size] = points  # the low byte: exact for the ASCII tokens, which alone are keyed
         plain = np.zeros(size + 1, dtype=np.int32)
         np.cumsum(points >= 128, out=plain[1:])
-    around = np.zeros(size + 2, dtype=bool)
-    around[1:-1] = word  # around[i]: character i - 1 is a word character
+        around = np.zeros(size + 2, dtype=bool)
+        around[1:-1] = word  # around[i]: character i - 1 is a word character
     starts = np.flatnonzero((word & ~around[:size]) | single)
     if not len(starts):
         return None
-    ends = starts + 1
-    ends[word[starts]] = np.flatnonzero(word & ~around[2:]) + 1
+    # the tokens are disjoint and in order: the k-th ends after the k-th last character (a word's
+    # last letter or a one-character token)
+    ends = np.flatnonzero((word & ~around[2:]) | single) + 1
     lengths = ends - starts
     short = lengths <= _SHORT
     if plain is not None:
@@ -1826,8 +1908,19 @@ def _vector_tokens(low: str) -> _Vector | None:
     first[:1] = True
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
     at[short_at[order]] = np.cumsum(first) - 1
-    origin = short_at[order[first]]
-    distinct = [low[a:b] for a, b in zip(starts[origin].tolist(), ends[origin].tolist(), strict=True)]
+    # each distinct key's token from the table of those seen before (no slicing, and its hash, which
+    # the facts' table and the set of words look up, is kept in the string); the others sliced
+    keys_seen = ordered[first].tolist()
+    known: list[str | None] = list(map(_short_tokens.get, keys_seen))
+    if None in known:
+        if len(_short_tokens) >= _FACTS_KEPT:
+            _short_tokens.clear()
+        origin = short_at[order[first]]
+        for i in [i for i, tok in enumerate(known) if tok is None]:
+            a = int(starts[origin[i]])
+            tok = known[i] = low[a : int(ends[origin[i]])]
+            _short_tokens[keys_seen[i]] = tok
+    distinct = cast("list[str]", known)  # every one filled in
     if len(short_at) != len(starts):
         long_at = np.flatnonzero(~short)
         ids: dict[str, int] = {}
@@ -1838,9 +1931,8 @@ def _vector_tokens(low: str) -> _Vector | None:
         ]
         distinct.extend(ids)
         at[long_at] = codes
-    if plain is None:
-        first_byte = padded[starts]
-        letters = (lengths == 1) & (first_byte >= 0x61) & (first_byte <= 0x7A)  # a-z: the text is lower-cased
+    if plain is None:  # a-z: the text is lower-cased
+        letters = (lengths == 1) & (kinds[starts + 1] == 5)
     else:  # what _LETTER_RUN calls a letter: [^\W\d_]
         letters = np.fromiter(
             (len(t) == 1 and t.isalnum() and not t.isdecimal() for t in distinct),
@@ -1850,9 +1942,13 @@ def _vector_tokens(low: str) -> _Vector | None:
     return _Vector(distinct, at, starts, ends, letters)
 
 
-_token_facts: dict[str, tuple[str, int, int]] = {}
-"""Per token seen by the array path: its canonical form (``""``: dropped), that form's CRC32 and its
-word class. A text's vocabulary is mostly one seen before (code, prose, markup): a lookup instead of
+_short_tokens: dict[int, str] = {}
+"""The tokens of up to :data:`_SHORT` ASCII characters the array path has seen, by their integer key
+(their bytes and length, :func:`_vector_tokens`); emptied when a text finds :data:`_FACTS_KEPT` there
+and brings new ones."""
+_token_facts: dict[str, tuple[str, int, int, bool]] = {}
+"""Per token seen by the array path: its canonical form (``""``: dropped), that form's CRC32, its
+word class and whether it is a word of :data:`_SHAPE_GATE`. A text's vocabulary is mostly one seen before (code, prose, markup): a lookup instead of
 folding, correcting, encoding and hashing each distinct token again. At most :data:`_FACTS_KEPT`
 tokens of up to :data:`_FACTS_LONGEST` characters (hashes, keys and blobs seldom recur), emptied when
 full: a few MB per process."""
@@ -1860,11 +1956,17 @@ _FACTS_KEPT = 1 << 15
 _FACTS_LONGEST = 40
 
 
-def _facts_of(tok: str) -> tuple[str, int, int]:
-    """What :func:`_canonical`, :func:`feature_hashes` and :func:`_token_class` make of one token."""
+def _facts_of(tok: str) -> tuple[str, int, int, bool]:
+    """What :func:`_canonical`, :func:`feature_hashes` and :func:`_token_class` make of one token, and
+    whether its canonical form is a word of :data:`_SHAPE_GATE`."""
     folded = tok if tok.isascii() else tok.translate(_CONFUSABLES)
     canon = _canon_table().get(folded, folded)
-    row = (canon, zlib.crc32(canon.encode("utf-8", "surrogatepass")), _token_class(canon))
+    row = (
+        canon,
+        zlib.crc32(canon.encode("utf-8", "surrogatepass")),
+        _token_class(canon),
+        canon in _SHAPE_GATE,
+    )
     if len(tok) <= _FACTS_LONGEST:
         if len(_token_facts) >= _FACTS_KEPT:
             _token_facts.clear()
@@ -1874,11 +1976,11 @@ def _facts_of(tok: str) -> tuple[str, int, int]:
 
 def _classify_vector(
     vec: _Vector, model: _Model
-) -> tuple[float, int, int, list[str], list[str], list[int]] | None:
+) -> tuple[float, int, int, list[str], list[str], tuple[bool, ...]] | None:
     """:func:`_classify_full` for array tokens (a model with shape features, NumPy on): the same
     features, additions and windows, from each distinct token's canonical form, hash and class.
-    Returns the probability, the window, the canonical distinct tokens, and per position the index of
-    its canonical token as a list; ``None`` when the text has a run of single letters ("i g n o r e"),
+    Returns the probability, the window, the canonical distinct tokens (``vec.at`` indexes them too),
+    and per canonical token whether it is a word of :data:`_SHAPE_GATE`; ``None`` when the text has a run of single letters ("i g n o r e"),
     which :func:`_canonical` joins (the caller takes the token path)."""
     import numpy as np
 
@@ -1889,9 +1991,10 @@ def _classify_vector(
     if count >= 3 and bool((single[:-2] & single[1:-1] & single[2:]).any()):
         return None
     rows = list(map(_token_facts.get, distinct))
-    for i in [i for i, row in enumerate(rows) if row is None]:
-        rows[i] = _facts_of(distinct[i])
-    canon_t, hashes, classed = zip(*rows, strict=True)
+    if None in rows:
+        for i in [i for i, row in enumerate(rows) if row is None]:
+            rows[i] = _facts_of(distinct[i])
+    canon_t, hashes, classed, gated = zip(*rows, strict=True)
     if "" in canon_t:  # a token of zero-width characters only: _canonical drops it
         return None
     canon = list(canon_t)
@@ -1919,7 +2022,9 @@ def _classify_vector(
             values[n] = c
         out[where] = values
     width = min(model.window, count)
-    prefix_array = np.concatenate(([0.0], np.cumsum(out)))
+    prefix_array = np.empty(count + 1, dtype=np.float64)
+    prefix_array[0] = 0.0
+    np.cumsum(out, out=prefix_array[1:])
     window_sums = prefix_array[width:] - prefix_array[: len(prefix_array) - width]
     best_start = int(np.argmax(window_sums))
     best = float(window_sums[best_start])
@@ -1930,7 +2035,7 @@ def _classify_vector(
         window = codes[best_start : best_start + width]
         if not any(c in _CUE_CLASSES for c in window.tolist()):
             prob = NO_CUE_CAP
-    return prob, best_start, best_start + width, canon, distinct, at.tolist()
+    return prob, best_start, best_start + width, canon, distinct, gated
 
 
 def _classify(toks: list[str]) -> tuple[float, int, int]:
@@ -2161,16 +2266,16 @@ def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]
     evidence: list[Evidence] = []
     fast = _scan_vector(low, depth, evidence) if _dense is not None and len(low) >= ARRAYS_FROM else None
     if fast is not None:
-        words, cls, (start, stop) = fast
+        words, cls, (start, stop), found = fast
     else:
         toks = _tokenize(low)
         words = set(toks)
         if low.isascii():
-            _signatures(low, words, depth > 0, evidence)
+            found = _signatures(low, words, depth > 0, evidence)
         else:
             folded = low.translate(_LOOKALIKE)
             # the same tokens folded: look-alikes are letters for letters, so no boundary moves
-            _signatures(folded, {t.translate(_LOOKALIKE) for t in words}, depth > 0, evidence)
+            found = _signatures(folded, {t.translate(_LOOKALIKE) for t in words}, depth > 0, evidence)
             _mixed_script(low, toks, evidence)
         cls, first, end, canon, index = _classify_full(toks)
         for weight, sig_id, a, b in _shape(canon):
@@ -2188,9 +2293,9 @@ def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]
         evidence.append(Evidence("classifier", "classifier.ngram_lr", start, stop, round(cls, 4)))
     value = _merge(sig, cls)
     extra: list[Evidence] = []
-    _hidden(text, low, depth, budget, extra)
+    _hidden(text, low, depth, budget, extra, found)
     if depth < MAX_DEPTH:
-        _encoded(text, low, words, depth, budget, extra)
+        _encoded(text, low, words, depth, budget, extra, found)
     for e in extra:
         value += (1.0 - value) * e.weight
     evidence.extend(extra)
@@ -2200,10 +2305,10 @@ def _scan(text: str, depth: int, budget: _Budget) -> tuple[float, list[Evidence]
 
 def _scan_vector(
     low: str, depth: int, evidence: list[Evidence]
-) -> tuple[set[str], float, tuple[int, int]] | None:
+) -> tuple[set[str], float, tuple[int, int], Found] | None:
     """The token layers of :func:`_scan` by array (NumPy on, a shape model): signatures, shapes and
-    the classifier, the same evidence. Returns the distinct tokens, the classifier's probability and
-    its window's span; ``None`` where the token path must run (a run of single letters, a token of
+    the classifier, the same evidence. Returns the distinct tokens, the classifier's probability,
+    its window's span and what the signatures' prefilter reported; ``None`` where the token path must run (a run of single letters, a token of
     zero-width characters only, no tokens), having added no evidence."""
     model = _load_model()
     if not model.shape:
@@ -2214,25 +2319,26 @@ def _scan_vector(
     classified = _classify_vector(vec, model)
     if classified is None:
         return None
-    cls, first, end, canon, distinct, at = classified
+    cls, first, end, canon, distinct, gated = classified
     words = set(distinct)
     if low.isascii():
-        _signatures(low, words, depth > 0, evidence)
+        found = _signatures(low, words, depth > 0, evidence)
     else:  # as the token path: signatures over the look-alikes folded, then mixed scripts
         folded = {t if t.isascii() else t.translate(_LOOKALIKE) for t in distinct}
         # look-alikes are letters, so all inside tokens: none folded, the text is its own folding
         same = len(folded) == len(words) and folded == words
-        _signatures(low if same else low.translate(_LOOKALIKE), folded, depth > 0, evidence)
+        found = _signatures(low if same else low.translate(_LOOKALIKE), folded, depth > 0, evidence)
         _mixed_script(low, distinct, evidence)
-    if not _SHAPE_GATE.isdisjoint(canon):
+    if any(gated):
         import numpy as np
 
-        gate = np.fromiter((t in _SHAPE_GATE for t in canon), dtype=bool, count=len(canon))
+        gate = np.array(gated, dtype=bool)
         positions = np.flatnonzero(gate[vec.at]).tolist()
         starts, ends = vec.starts, vec.ends
+        at = vec.at.tolist()  # a list only here: most texts have no gate word
         for weight, sig_id, a, b in _shape_at(lambda i: canon[at[i]], len(at), positions):
             evidence.append(Evidence("signature", sig_id, int(starts[a]), int(ends[b - 1]), weight))
-    return words, cls, (int(vec.starts[first]), int(vec.ends[end - 1]))
+    return words, cls, (int(vec.starts[first]), int(vec.ends[end - 1])), found
 
 
 def _views(text: str) -> list[tuple[int, str]]:

@@ -319,6 +319,10 @@ class Matcher:
         haystack: str | bytes
         if lowered is not None:
             haystack = lowered
+        elif text.isascii() and not self.keywords_only:
+            # str.lower costs less than bytes.lower on ASCII text, and the PII scan, which looks at
+            # the same text next, takes this copy from ``lower``'s cache (the same answers as the bytes)
+            haystack = lower(text)
         elif self._byte_keywords is not None and keywords_in_ascii(text):
             haystack, keywords = lower_ascii_bytes(text), self._byte_keywords
         else:

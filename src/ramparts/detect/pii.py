@@ -582,12 +582,18 @@ class PiiScanner:
             kept.append(hit)
         return sorted(kept, key=lambda h: h[1])
 
-    def scan(self, text: str, key: bytes, *, limit: int | None = None) -> list[Finding]:
+    def scan(self, text: str, key: bytes, *, limit: int | None = None, excerpt: bool = True) -> list[Finding]:
+        """Findings with fingerprints and redacted excerpts, never the values; ``excerpt=False``: every
+        excerpt empty, for a caller that makes them itself (:class:`.scanner.Detectors`)."""
         hits = self.hits(text, limit=limit)
         if not hits:
             return []
         line = line_index(text)
-        shown = excerpts(text, [(start, end, entity.id) for entity, start, end, _ in hits], key)
+        shown = (
+            excerpts(text, [(start, end, entity.id) for entity, start, end, _ in hits], key)
+            if excerpt
+            else [""] * len(hits)
+        )
         return [
             Finding(
                 detector=entity.id,

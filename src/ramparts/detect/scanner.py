@@ -128,15 +128,17 @@ class Detectors:
             text = text[:limit]
         out: list[Finding] = []
         if self.secrets is not None and "secret" in wanted:
-            out.extend(self.secrets.scan(text, key))
+            out.extend(self.secrets.scan(text, key, excerpt=False))
         if self.pii is not None and "pii" in wanted:
             taken = [(f.start, f.end) for f in out]
             out.extend(
-                f for f in self.pii.scan(text, key) if not any(f.start < e and s < f.end for s, e in taken)
+                f
+                for f in self.pii.scan(text, key, excerpt=False)
+                if not any(f.start < e and s < f.end for s, e in taken)
             )
-        if len({f.category for f in out}) > 1:
-            # each family masked only its own values in its excerpts: a secret's excerpt could show a
-            # card number beside it in the clear; mask every value found in every excerpt
+        if out:
+            # the excerpts made once, here, for both families: each masks every value found in it (a
+            # secret's excerpt must not show a card number beside it in the clear)
             from .excerpt import excerpts
 
             masked = excerpts(text, [(f.start, f.end, f.detector) for f in out], key)

@@ -643,12 +643,13 @@ class SecretScanner:
                 break
         return _one_per_span(out.values())
 
-    def scan(self, text: str, key: bytes, *, limit: int | None = None) -> list[Finding]:
-        """Reported findings: fingerprints and redacted excerpts, never the values."""
+    def scan(self, text: str, key: bytes, *, limit: int | None = None, excerpt: bool = True) -> list[Finding]:
+        """Reported findings: fingerprints and redacted excerpts, never the values. ``excerpt=False``:
+        every excerpt empty, for a caller that makes them itself (:class:`.scanner.Detectors`)."""
         hits = [h for h in self.hits(text, limit=limit) if not h.suppressed]
         if self.verify:
             hits = [h for h in map(_verified, hits) if not h.suppressed]
-        return to_findings(text, hits, key)
+        return to_findings(text, hits, key, excerpt=excerpt)
 
 
 def _verified(hit: Hit) -> Hit:
@@ -739,9 +740,9 @@ def line_index(text: str) -> Callable[[int], int]:
     return line
 
 
-def to_findings(text: str, hits: Sequence[Hit], key: bytes) -> list[Finding]:
+def to_findings(text: str, hits: Sequence[Hit], key: bytes, *, excerpt: bool = True) -> list[Finding]:
     line = line_index(text)
-    shown = excerpts(text, [(h.start, h.end, h.rule.id) for h in hits], key)
+    shown = excerpts(text, [(h.start, h.end, h.rule.id) for h in hits], key) if excerpt else [""] * len(hits)
     return [
         Finding(
             detector=hit.rule.id,
