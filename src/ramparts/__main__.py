@@ -1,4 +1,4 @@
-"""``python -m ramparts``: the CLI (the hook is installed as ``python -I -m ramparts hook``)."""
+"""``python -m ramparts``: the CLI (the hook is installed as ``python -I -S .../run_hook.py hook``)."""
 
 import sys
 
