@@ -10,8 +10,8 @@ import itertools
 import re
 from collections.abc import Callable
 from shlex import quote as shlex_quote
-from typing import NamedTuple
 
+from .._tuples import NamedTuple
 from ..model import AccessMode, Command, InlineCode
 from .readonly import SYSTEM_DIRS, is_read_only
 from .readonly import TABLE as READ_ONLY_TABLE

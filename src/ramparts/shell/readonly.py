@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import NamedTuple
 
+from .._tuples import NamedTuple
 from .unwrap import options
 
 

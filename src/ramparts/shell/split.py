@@ -13,7 +13,9 @@ not read: the engine then asks or denies, never allows.
 # into a ForwardRef on every hook start; evaluated annotations cost little.
 
 import re
-from typing import Any, NamedTuple
+from typing import Any
+
+from .._tuples import NamedTuple
 
 SEPARATORS = frozenset({";", "&&", "||", "|", "|&", "&", "\n", ";;", ";&", ";;&"})
 REDIRECTS = {

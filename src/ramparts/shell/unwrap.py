@@ -12,7 +12,8 @@ runs; what it cannot follow is reported as opaque.
 
 import itertools
 import re
-from typing import NamedTuple
+
+from .._tuples import NamedTuple
 
 
 def options(text: str) -> frozenset[str]:
