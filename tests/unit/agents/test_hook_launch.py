@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,87 @@ def test_the_installed_command_runs_this_tree_and_decides_as_the_module_does(tmp
             (output["permissionDecision"], output["permissionDecisionReason"].split(" [decision")[0])
         )
     assert answers[0] == answers[1] and answers[0][0] == "deny"
+
+
+def _broken_copy(tmp_path: Path, name: str, line: str) -> Path:
+    """A copy of this tree's ``ramparts`` whose module ``name`` raises when imported: what a broken
+    install or a dependency that does not import looks like to the hook command."""
+    root = tmp_path / "src"
+    shutil.copytree(Path(SRC) / "ramparts", root / "ramparts", ignore=shutil.ignore_patterns("__pycache__"))
+    module = root / "ramparts" / name
+    module.write_text(f"{module.read_text()}\n{line}\n")
+    return root / "ramparts" / "agents" / "claude_code"
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "kind"),
+    [
+        ("cli/__init__.py", "import ramparts_no_such_dependency", "ModuleNotFoundError"),
+        ("agents/claude_code/launch.py", "raise RuntimeError('a broken launcher')", "RuntimeError"),
+    ],
+)
+def test_a_hook_that_cannot_start_exits_2_which_claude_code_reads_as_a_block(
+    tmp_path: Path, name: str, line: str, kind: str
+) -> None:
+    """Claude Code blocks on exit code 2 alone; the traceback's exit code 1 would let the tool run."""
+    folder = _broken_copy(tmp_path, name, line)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            str(folder / "run_hook.py"),
+            "hook",
+            "--policy",
+            str(tmp_path / "p.yaml"),
+        ],
+        input=_event(tmp_path),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr.decode()[-2000:]
+    assert proc.stderr.decode().startswith(f"ramparts hook: cannot start: {kind}: ")
+    assert proc.stderr.decode().endswith("; denying\n") and proc.stdout == b""
+
+
+def test_a_resident_client_that_cannot_load_exits_2(tmp_path: Path) -> None:
+    folder = _broken_copy(tmp_path, "agents/claude_code/hook_client.py", "import ramparts_no_such_dependency")
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", str(folder / "run_hook_client.py"), "--no-start", "--", "/bin/true"],
+        input=_event(tmp_path),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr.decode()[-2000:]
+    assert proc.stderr.decode() == (
+        "ramparts hook: cannot start: ModuleNotFoundError: No module named 'ramparts_no_such_dependency'; denying\n"
+    )
+
+
+@pytest.mark.parametrize("script", ["run_hook_client.py", "hook_client.py"])
+def test_a_resident_client_that_fails_before_asking_exits_2(tmp_path: Path, script: str) -> None:
+    """Its stdin closed: the client raises before its own handler, in either form of the
+    command (older installs run ``hook_client.py`` by path)."""
+    client = Path(SRC) / "ramparts" / "agents" / "claude_code" / script
+    proc = subprocess.run(  # stdin closed (<&-): sys.stdin is None
+        [
+            "/bin/sh",
+            "-c",
+            'exec "$@" <&-',
+            "sh",
+            sys.executable,
+            "-I",
+            "-S",
+            str(client),
+            "--no-start",
+            "--",
+            "/bin/true",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr.decode()[-2000:]
+    assert proc.stderr.decode().startswith("ramparts hook: cannot start: AttributeError")
