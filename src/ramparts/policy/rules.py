@@ -27,6 +27,7 @@ import re
 from functools import lru_cache
 from typing import Literal
 
+from .._recache import compile as re_compile
 from .._tuples import NamedTuple
 from ..errors import PolicyError
 
@@ -51,8 +52,8 @@ PARAM_NAMES: dict[str, frozenset[str]] = {
     "WebSearch": frozenset({"query"}),
 }
 
-_TOOL_NAME = re.compile(r"[A-Za-z0-9_*\-]+")
-_PARAM_FORM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):(.*)", re.DOTALL)
+_TOOL_NAME = re_compile(r"[A-Za-z0-9_*\-]+")
+_PARAM_FORM = re_compile(r"([A-Za-z_][A-Za-z0-9_]*):(.*)", re.DOTALL)
 
 
 class Rule(NamedTuple):
@@ -199,7 +200,7 @@ def command_matches(rule: Rule, command_text: str) -> bool:
     return command_glob_matches(rule.spec, command_text)
 
 
-_SHORT_FLAGS = re.compile(r"-[A-Za-z]+")
+_SHORT_FLAGS = re_compile(r"-[A-Za-z]+")
 
 
 def command_matches_any_flag_order(rule: Rule, argv: tuple[str, ...]) -> bool:
@@ -374,7 +375,7 @@ def path_matches(rule: Rule, path: str, cwd: str, home: str, *, fold: bool = Fal
     return _path_glob_fullmatch(pattern, rel, fold)
 
 
-_BACKUP_SUFFIX = re.compile(
+_BACKUP_SUFFIX = re_compile(
     r"(?:~|[._-](?:bak|backup|orig|old|save|sav|swp|swo|swn|tmp|temp|copy|dist|prev|[0-9]{1,3}"
     # compressed or encoded copies: `zcat id_rsa.gz`, `base64 -d server.key.b64` print the file
     r"|gz|bz2|xz|zst|lz4|lzma|z|b64|base64|hex))$",
@@ -402,7 +403,7 @@ def name_variants(path: str) -> list[str]:
     return out
 
 
-_GLOB_START = re.compile(r"[*?\[]")
+_GLOB_START = re_compile(r"[*?\[]")
 
 
 def path_may_match_below(rule: Rule, directory: str, cwd: str, home: str, *, fold: bool = False) -> bool:
