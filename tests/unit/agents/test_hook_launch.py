@@ -22,6 +22,8 @@ from ramparts.agents.claude_code.launch import pth_folders, venv_site_packages
 from ramparts.policy.compile import hook_command, hook_launcher
 
 SRC = str(Path(ramparts.__file__).resolve().parent.parent)
+BOOT = "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); runpy.run_module('ramparts', run_name='__main__')"
+"""``python -I -m ramparts`` from the tree given first (``-I`` keeps PYTHONPATH out)."""
 VERSION = f"python{sys.version_info[0]}.{sys.version_info[1]}"
 
 
@@ -230,3 +232,25 @@ def test_a_resident_client_that_fails_before_asking_exits_2(tmp_path: Path, scri
     )
     assert proc.returncode == 2, proc.stderr.decode()[-2000:]
     assert proc.stderr.decode().startswith("ramparts hook: cannot start: AttributeError")
+
+
+def test_the_older_module_command_denies_when_the_cli_cannot_be_imported(tmp_path: Path) -> None:
+    _broken_copy(tmp_path, "cli/__init__.py", "import ramparts_no_such_dependency")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            BOOT,
+            str(tmp_path / "src"),
+            "hook",
+            "--policy",
+            str(tmp_path / "p.yaml"),
+        ],
+        input=_event(tmp_path),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr.decode()[-2000:]
+    assert proc.stderr.decode().startswith("ramparts hook: cannot start: ModuleNotFoundError: ")
