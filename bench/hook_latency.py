@@ -11,8 +11,10 @@ Sets up a throwaway policy (``ramparts policy init --profile baseline``), state 
 that tree first on its path, with recorded Claude Code PreToolUse payloads on stdin, round-robin. Every
 round runs each variant once, in a shuffled order, so machine noise hits all of them alike:
 
-- ``hook``        the cold hook of ``--after``: ``python -I -c BOOT SRC hook ...`` (``BOOT`` puts SRC
-                  first on ``sys.path``, which ``-I`` keeps PYTHONPATH out of, and runs the CLI)
+- ``hook``        the cold hook of ``--after`` as that tree installs it (:func:`cold_argv`): ``python -I
+                  -S SRC/ramparts/agents/claude_code/run_hook.py hook ...`` (the launcher puts its own
+                  tree on ``sys.path``); a tree from before the launcher: ``python -I -c BOOT SRC hook
+                  ...`` (``BOOT`` puts SRC first on ``sys.path``, which ``-I`` keeps PYTHONPATH out of)
 - ``hook_script`` the console script, ``.venv/bin/ramparts hook ...`` (no ``-I``, no runpy; the tree
                   the interpreter has installed, which may not be ``--after``)
 - ``bare``        ``python -I -c pass``: the floor any Python hook pays
@@ -233,16 +235,18 @@ class Setup:
             raise BenchError(f"policy init failed: {proc.stderr.strip()}")
 
     def hook_argv(self, *, script: bool = False, extra: Sequence[str] = ()) -> list[str]:
-        """The cold hook of :attr:`src` (``-c BOOT``, as the --before/--after rows run each tree), or the
-        installed console script (``script``: whatever tree the interpreter has installed)."""
-        head = [self.script] if script else [self.python, "-I", *extra, "-c", BOOT, str(self.src)]
-        return [*head, *self.hook_args()]
+        """The cold hook of :attr:`src` as that tree installs it (:func:`cold_argv`, as the --before/--after
+        rows run each tree), or the installed console script (``script``: whatever tree the interpreter
+        has installed)."""
+        if script:
+            return [self.script, *self.hook_args()]
+        return cold_argv(self.python, self.src, self.hook_args(), extra=extra)
 
     def hook_args(self, state: Path | None = None) -> list[str]:
         return ["hook", "--policy", str(self.policy), "--state-dir", str(state or self.state)]
 
     def resident_argv(self) -> list[str]:
-        hook = [self.python, "-I", "-c", BOOT, str(self.src), *self.hook_args(self.resident_state)]
+        hook = cold_argv(self.python, self.src, self.hook_args(self.resident_state))
         return [self.python, "-I", "-S", self.client, "--no-start", "--", *hook]
 
     def start_resident(self) -> None:
@@ -564,6 +568,17 @@ BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from ramparts.cli impor
 """Runs ``ramparts`` from the source tree given as its first argument (``-I`` keeps PYTHONPATH out)."""
 
 
+def cold_argv(python: str, src: Path, args: Sequence[str], *, extra: Sequence[str] = ()) -> list[str]:
+    """The cold hook command the tree ``src`` installs (``ramparts.policy.compile.hook_command``), running
+    that tree: its launcher by path, ``python -I -S .../run_hook.py``, which puts its own tree on the
+    path; a tree from before the launcher installed ``python -I -m ramparts``, run here as ``-c BOOT SRC``
+    (the same imports and flags, with SRC first on the path). ``extra``: interpreter flags (``-X ...``)."""
+    launcher = src / "ramparts" / "agents" / "claude_code" / "run_hook.py"
+    if launcher.exists():
+        return [python, "-I", "-S", *extra, str(launcher), *args]
+    return [python, "-I", *extra, "-c", BOOT, str(src), *args]
+
+
 def outbound_payloads(setup: Setup) -> dict[str, bytes]:
     cases = control_payloads(setup)
     rng = random.Random(11)
@@ -603,18 +618,7 @@ def run_outbound(setup: Setup, before: Path, after: Path, runs: int, seed: int) 
     )
     cases = outbound_payloads(setup)
     argvs = {
-        tree: [
-            setup.python,
-            "-I",
-            "-c",
-            BOOT,
-            str(src),
-            "hook",
-            "--policy",
-            str(policy),
-            "--state-dir",
-            str(state),
-        ]
+        tree: cold_argv(setup.python, src, ["hook", "--policy", str(policy), "--state-dir", str(state)])
         for tree, src, state in (
             ("before", before, setup.root / "state-before"),
             ("after", after, setup.root / "state-after"),
@@ -768,14 +772,7 @@ def run_events(setup: Setup, before: Path, after: Path, runs: int, seed: int) ->
     both trees must give the same answer to every event."""
     cases = event_payloads(setup)
     argvs = {
-        tree: [
-            setup.python,
-            "-I",
-            "-c",
-            BOOT,
-            str(src),
-            *setup.hook_args(setup.root / f"state-events-{tree}"),
-        ]
+        tree: cold_argv(setup.python, src, setup.hook_args(setup.root / f"state-events-{tree}"))
         for tree, src in (("before", before), ("after", after))
     }
     argvs["bare"] = [setup.python, "-I", "-c", "pass"]
@@ -973,7 +970,7 @@ def parse_importtime(text: str) -> list[tuple[str, int, int, int, str]]:
 
 def profile_imports(setup: Setup, payload: bytes, repeats: int = 7) -> list[str]:
     """Print the import profile; return every module the hook imported."""
-    print(f"\n== -X importtime of `python -I -m ramparts hook ...` (median of {repeats} processes) ==")
+    print(f"\n== -X importtime of the cold hook command (median of {repeats} processes) ==")
     per_module: dict[str, list[tuple[int, int]]] = {}
     meta: dict[str, tuple[int, str]] = {}
     totals = []

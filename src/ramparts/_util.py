@@ -4,8 +4,8 @@ imports this."""
 
 from __future__ import annotations
 
+import _sqlite3 as sqlite3  # the C module: the package adds only date adapters and datetime (docs/hook.md)
 import os
-import sqlite3
 import time
 from typing import Literal
 

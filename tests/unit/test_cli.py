@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ramparts.cli import main
+from ramparts.policy.compile import hook_launcher
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -97,7 +98,7 @@ def test_compile_and_install(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     settings = json.loads(out)
     command = settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
     assert f"--policy {policy}" in command and f"--state-dir {tmp_path / 'st'}" in command
-    assert " -I -m ramparts hook " in command
+    assert f" -I -S {hook_launcher()} hook " in command
     root = tmp_path / "root"
     args = [
         "install",
@@ -156,7 +157,7 @@ def test_compiled_settings_use_the_resident_client_by_default(
     (resident,) = compiled()
     assert resident.startswith(f"{sys.executable} -I -S {client} --wait-ms ")
     (plain,) = compiled("--no-resident")
-    assert "hook_client" not in plain and " -I -m ramparts hook " in plain
+    assert "hook_client" not in plain and f" -I -S {hook_launcher()} hook " in plain
     assert resident.endswith(" -- " + plain)  # the fallback is exactly the plain hook command
     assert compiled("--resident") == {resident}
     opted_out = tmp_path / "cold.yaml"

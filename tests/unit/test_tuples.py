@@ -97,3 +97,35 @@ def test_string_annotations_are_not_compiled() -> None:
     # the point of it: typing compiles each string annotation into a ForwardRef at class creation
     assert Fast.__annotations__ == {"name": "str", "tags": "tuple[str, ...]", "count": "int"}
     assert all(isinstance(v, typing.ForwardRef) for v in Slow.__annotations__.values())
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "ramparts.model",
+        "ramparts.policy.types",
+        "ramparts.policy.rules",
+        "ramparts.audit.record",
+        "ramparts.shell.analyze",
+        "ramparts.shell.readonly",
+        "ramparts.shell.split",
+        "ramparts.shell.unwrap",
+        "ramparts.shell.git",
+    ],
+)
+def test_the_cold_hook_s_modules_compile_no_annotation(module: str) -> None:
+    """Every NamedTuple a cold hook defines is built here, not by typing (which compiles each string
+    annotation into a ForwardRef: a compile() per field on every event)."""
+    import importlib
+    import inspect
+
+    loaded = importlib.import_module(module)
+    classes = [
+        v
+        for v in vars(loaded).values()
+        if isinstance(v, type) and issubclass(v, tuple) and hasattr(v, "_fields") and v.__module__ == module
+    ]
+    assert classes
+    for cls in classes:
+        hints = inspect.get_annotations(cls)
+        assert not any(isinstance(h, typing.ForwardRef) for h in hints.values()), cls

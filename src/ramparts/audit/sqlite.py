@@ -7,8 +7,8 @@ with ``prev_hash``) has that table renamed to ``legacy_chain_records`` and a new
 
 from __future__ import annotations
 
+import _sqlite3 as sqlite3  # the C module: the package adds only date adapters and datetime (docs/hook.md)
 import os
-import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 

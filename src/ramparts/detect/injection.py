@@ -39,6 +39,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, NamedTuple, Protocol, cast
 
+from .._recache import compile as re_compile
 from ..errors import ScanError
 from ..model import Finding
 from .redact import fingerprint, redact_text
@@ -62,10 +63,10 @@ separately by ``MAX_ATTEMPTS``."""
 MAX_ATTEMPTS = 64
 MAX_PAYLOAD = 8 * 1024
 MIN_PAYLOAD = 16
-_TOKEN = re.compile(r"[^\W_]+(?:[\u00ad\u200b-\u200d\u2060\ufeff]+[^\W_]+)*|[^\w\s]")
+_TOKEN = re_compile(r"[^\W_]+(?:[\u00ad\u200b-\u200d\u2060\ufeff]+[^\W_]+)*|[^\w\s]")
 """Words (zero-width characters inside a word stay inside its token, and are dropped by
 :func:`_canonical`, so "ig<U+200B>nore" is one word) and single punctuation marks."""
-_ASCII_TOKEN = re.compile(r"[a-zA-Z0-9]+|[^\w\s\x1c-\x1f]", re.ASCII)
+_ASCII_TOKEN = re_compile(r"[a-zA-Z0-9]+|[^\w\s\x1c-\x1f]", re.ASCII)
 """The same tokens for lower-cased ASCII text (no zero-width characters there), found faster."""
 
 
@@ -812,7 +813,7 @@ def _signatures(low: str, words: set[str] | frozenset[str], decoded: bool, out: 
             continue
         if not _gates_pass(sig, low, words, present):
             continue
-        pattern = re.compile(sig.pattern)
+        pattern = re_compile(sig.pattern)
         found = _anchored(pattern, low, sig.starts) if sig.starts else pattern.finditer(low)
         for n, m in enumerate(found):
             out.append(Evidence("signature", sig.id, m.start(), m.end(), sig.weight))
@@ -823,26 +824,26 @@ def _signatures(low: str, words: set[str] | frozenset[str], decoded: bool, out: 
 
 # -- hidden content -------------------------------------------------------------------------------
 
-_INVISIBLE = re.compile(
+_INVISIBLE = re_compile(
     "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufe00-\ufe0f"
     "\U000e0000-\U000e007f\U000e0100-\U000e01ef]+"
 )
 _ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\u180e\ufeff\u00ad")
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_HTML_COMMENT = re.compile(r"<!--(.{12,4000}?)-->", re.DOTALL)
-_STYLED = re.compile(
+_HTML_COMMENT = re_compile(r"<!--(.{12,4000}?)-->", re.DOTALL)
+_STYLED = re_compile(
     r"<(?P<tag>[a-z][a-z0-9]{0,10})\b(?P<attrs>[^>]{0,500})>"
     r"(?P<body>[^<]{0,3000}(?:<(?!/(?P=tag)\s*>)[^<]{0,600}){0,20})</(?P=tag)\s*>"
 )
-_HIDING_STYLE = re.compile(
+_HIDING_STYLE = re_compile(
     r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|rem|%)?\s*(?:[;\"'!]|$)"
     r"|opacity\s*:\s*0(?:\.0+)?\s*(?:[;\"'!]|$)|(?:max-)?height\s*:\s*0(?:px)?\s*;[^\"']*overflow\s*:\s*hidden"
     r"|(?:left|top|text-indent|margin-left)\s*:\s*-\d{3,}|clip\s*:\s*rect\(\s*0|transform\s*:\s*scale\(\s*0\s*\)"
     r"|(?:^|\s)hidden(?:\s|=|$)"
 )
-_COLOR = re.compile(r"(?:^|[;\s\"'])(background(?:-color)?|color)\s*:\s*([#\w(),.\s%]+?)\s*(?:[;\"'!]|$)")
-_TAG_STRIP = re.compile(r"<[^>]{0,500}>")
-_WORD = re.compile(r"[^\W\d_]{2,}")
+_COLOR = re_compile(r"(?:^|[;\s\"'])(background(?:-color)?|color)\s*:\s*([#\w(),.\s%]+?)\s*(?:[;\"'!]|$)")
+_TAG_STRIP = re_compile(r"<[^>]{0,500}>")
+_WORD = re_compile(r"[^\W\d_]{2,}")
 _WHITE = frozenset({"#fff", "#ffffff", "white", "rgb(255,255,255)"})
 
 
@@ -1043,22 +1044,22 @@ def _invisible(text: str, depth: int, budget: _Budget, out: list[Evidence]) -> N
 
 # -- encoded payloads ----------------------------------------------------------------------------
 
-_BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}")
+_BASE64 = re_compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}")
 """Runs of base64 characters. Every match of the plain ``[A-Za-z0-9+/_-]{16,}={0,2}`` begins where a
 run begins (greedy, it takes the whole run; a shorter run never matches), so the look-behind finds the
 same matches while failing at once inside a run, where the plain pattern rescanned the run from every
 position (a text of short words cost a regex attempt a character)."""
 _BASE32_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567=")
 _HEX_CHARS = frozenset("0123456789abcdefABCDEF")
-_HEX = re.compile(r"[0-9a-f]{16,}")
-_HEX_ESCAPES = re.compile(r"\\x[0-9a-f]{2}(?:\\x[0-9a-f]{2}){5,}")
-_PERCENT = re.compile(r"%[0-9a-f]{2}[^\s%]{0,40}(?:%[0-9a-f]{2}[^\s%]{0,40}){2,}")
+_HEX = re_compile(r"[0-9a-f]{16,}")
+_HEX_ESCAPES = re_compile(r"\\x[0-9a-f]{2}(?:\\x[0-9a-f]{2}){5,}")
+_PERCENT = re_compile(r"%[0-9a-f]{2}[^\s%]{0,40}(?:%[0-9a-f]{2}[^\s%]{0,40}){2,}")
 """``(?:\\x..){6,}`` and ``(?:%..[^\\s%]{0,40}){3,}`` with the first repetition written out: the same
 matches, and ``re`` then searches for the literal prefix instead of trying the group at every position."""
-_ENTITY = re.compile(r"&#(?:\d{2,7}|[xX][0-9a-fA-F]{2,6});")
+_ENTITY = re_compile(r"&#(?:\d{2,7}|[xX][0-9a-fA-F]{2,6});")
 """Numeric character references: letters written as ``&#105;`` hide words (named ones like ``&amp;``
 are ordinary HTML)."""
-_PERCENT_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_PERCENT_ESCAPE = re_compile(r"%([0-9A-Fa-f]{2})")
 _ROT13_WORDS = frozenset(
     [
         "gur",
@@ -1488,9 +1489,9 @@ def _canon_table() -> dict[str, str]:
     return _canon_map
 
 
-_LETTER_RUN = re.compile(r"(?<!\S)[^\W\d_](?: [^\W\d_]){2}(?!\S)")
+_LETTER_RUN = re_compile(r"(?<!\S)[^\W\d_](?: [^\W\d_]){2}(?!\S)")
 """Three single-letter tokens in a row, in the tokens joined by spaces."""
-_ASCII_LETTER_RUN = re.compile(r" [a-z] [a-z] [a-z] ", re.ASCII)
+_ASCII_LETTER_RUN = re_compile(r" [a-z] [a-z] [a-z] ", re.ASCII)
 """The same for ASCII tokens, in the joined tokens with a space added at each end (faster)."""
 
 

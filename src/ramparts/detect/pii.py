@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from .._recache import compile as re_compile
 from .._tuples import NamedTuple
 from ..model import Finding
 from .excerpt import excerpts
@@ -142,15 +143,15 @@ def _ip(value: str) -> bool:
 _PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "BR", "ES", "IT", "NL", "CH", "IL", "JP", "MX")
 
 
-_DATE = re.compile(
+_DATE = re_compile(
     r"(?:19|20)\d\d[-./](?:0[1-9]|1[0-2])[-./](?:0[1-9]|[12]\d|3[01])|\d\d?[-./]\d\d?[-./](?:19|20)\d\d"
 )
 
 
-_NON_DIGIT = re.compile(r"\D")
+_NON_DIGIT = re_compile(r"\D")
 
 
-_PLAIN_PHONE = re.compile(r"[0-9 ().\-]+")
+_PLAIN_PHONE = re_compile(r"[0-9 ().\-]+")
 """A value ``phonenumbers`` reads as exactly its ASCII digits, for every region: no ``+``, no letters
 (which it would read as keypad digits), no extension marks (``x``, ``#``, ``,``, ``;``)."""
 

@@ -12,9 +12,10 @@ import os
 import re
 
 from .._hashing import blake2b
+from .._recache import compile as re_compile
 
 KEY_BYTES = 32
-_TOKEN = re.compile(r"[A-Za-z0-9+/_\-.=~:]{16,}")
+_TOKEN = re_compile(r"[A-Za-z0-9+/_\-.=~:]{16,}")
 _FIELDS = (
     # (name, source): each compiled on first use (``_fields``), since most texts need none of them
     (

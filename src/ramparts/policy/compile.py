@@ -21,19 +21,30 @@ _TOOL_EVENTS = ("PreToolUse", "PostToolUse")
 def hook_command(
     policy_path: str, state_dir: str | None, *, python: str | None = None, deadline_ms: int | None = None
 ) -> str:
-    """The shell command Claude Code runs: this interpreter, isolated (-I: no cwd or PYTHONPATH on sys.path).
+    """The shell command Claude Code runs: this interpreter, isolated (-I: no cwd or PYTHONPATH on sys.path)
+    and without ``site`` (-S), running ``run_hook.py`` of this Ramparts by path (it puts this tree and the
+    environment's packages on the path itself, and runs ``ramparts hook``; see its docstring).
 
     Without ``state_dir`` each user's hook keeps its state in that user's own default directory (the
     right thing for a machine-wide install). ``deadline_ms`` (the policy's ``hook.deadline_ms``)
     bounds the hook before it has read its policy.
     """
     interpreter = python or sys.executable
-    parts = [interpreter, "-I", "-m", "ramparts", "hook", "--policy", policy_path]
+    parts = [interpreter, "-I", "-S", hook_launcher(), "hook", "--policy", policy_path]
     if state_dir is not None:
         parts += ["--state-dir", state_dir]
     if deadline_ms is not None:
         parts += ["--deadline-ms", str(deadline_ms)]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def hook_launcher() -> str:
+    """``run_hook.py`` of this Ramparts (the file the installed hook command runs)."""
+    import os
+
+    from ..agents import claude_code
+
+    return os.path.join(os.path.dirname(os.path.realpath(claude_code.__file__)), "run_hook.py")
 
 
 def resident_command(hook: str, *, python: str | None = None, timeout: int, deadline_ms: int) -> str:

@@ -383,4 +383,5 @@ _SELF_COMMANDS = (
     # the hook itself: run by hand it would write decisions of the agent's making into the audit trail
     ("*ramparts hook*", "the audit trail (only Claude Code runs the hook)"),
     ("*ramparts.cli*", "the audit trail (only Claude Code runs the hook)"),
+    ("*run_hook*", "the audit trail (only Claude Code runs the hook)"),
 )

@@ -27,6 +27,7 @@ import re
 from functools import lru_cache
 from typing import Literal
 
+from .._recache import compile as re_compile
 from .._tuples import NamedTuple
 from ..errors import PolicyError
 
@@ -51,8 +52,8 @@ PARAM_NAMES: dict[str, frozenset[str]] = {
     "WebSearch": frozenset({"query"}),
 }
 
-_TOOL_NAME = re.compile(r"[A-Za-z0-9_*\-]+")
-_PARAM_FORM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):(.*)", re.DOTALL)
+_TOOL_NAME = re_compile(r"[A-Za-z0-9_*\-]+")
+_PARAM_FORM = re_compile(r"([A-Za-z_][A-Za-z0-9_]*):(.*)", re.DOTALL)
 
 
 class Rule(NamedTuple):
@@ -199,7 +200,7 @@ def command_matches(rule: Rule, command_text: str) -> bool:
     return command_glob_matches(rule.spec, command_text)
 
 
-_SHORT_FLAGS = re.compile(r"-[A-Za-z]+")
+_SHORT_FLAGS = re_compile(r"-[A-Za-z]+")
 
 
 def command_matches_any_flag_order(rule: Rule, argv: tuple[str, ...]) -> bool:
@@ -293,6 +294,54 @@ def _glob_regex_folded(pattern: str) -> re.Pattern[str]:
     return re.compile(_glob_source(pattern), re.DOTALL | re.IGNORECASE)
 
 
+@lru_cache(maxsize=1024)
+def _glob_literals(pattern: str) -> tuple[str, ...]:
+    """Runs of plain characters that every path the glob matches contains (a cheap necessary condition,
+    checked before compiling the glob's regex; never a sufficient one). It reads the glob as
+    :func:`_glob_source` does: ``*``, ``?``, ``**/`` (which also matches nothing, its slash included), a
+    trailing ``/**`` and anything from a ``[`` to the next ``]`` (a class, or an invalid one taken
+    literally) end a run and require nothing."""
+    runs: list[str] = []
+    run: list[str] = []
+    if pattern.endswith("/**"):
+        pattern = pattern[:-3]
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c in "*?[":
+            if run:
+                runs.append("".join(run))
+                run = []
+            if pattern.startswith("**/", i):
+                i += 2
+            elif c == "[":
+                start = i + 2 if pattern.startswith(("[!", "[^"), i) else i + 1
+                end = pattern.find("]", start + 1)
+                if end != -1:
+                    i = end
+        else:
+            run.append(c)
+        i += 1
+    if run:
+        runs.append("".join(run))
+    return tuple(runs)
+
+
+def _path_glob_fullmatch(pattern: str, subject: str, fold: bool) -> bool:
+    """``glob_regex(pattern).fullmatch(subject)`` (case-folded with ``fold``), without compiling the
+    regex when a plain run of the glob is missing from ``subject``. Folded, only ASCII runs are looked
+    for and only in an ASCII subject: there, and only there, the regex's IGNORECASE is ``lower()``."""
+    if fold:
+        if subject.isascii():
+            folded = subject.lower()
+            if any(r.isascii() and r.lower() not in folded for r in _glob_literals(pattern)):
+                return False
+        return _glob_regex_folded(pattern).fullmatch(subject) is not None
+    if any(r not in subject for r in _glob_literals(pattern)):
+        return False
+    return glob_regex(pattern).fullmatch(subject) is not None
+
+
 def _relative(path: str, root: str, fold: bool = False) -> str | None:
     root = root.rstrip("/")
     if fold:
@@ -308,26 +357,25 @@ def path_matches(rule: Rule, path: str, cwd: str, home: str, *, fold: bool = Fal
     """Does an absolute, normalised ``path`` fall under the rule's path pattern? With ``fold``, letter
     case does not count (a case-insensitive file system: ``.ENV`` is ``.env``)."""
     anchor, _, pattern = rule.spec.partition(":")
-    compiled = _glob_regex_folded if fold else glob_regex
     if anchor == "abs":
         if pattern.strip("/") == "":
             return path.startswith("/")
-        return compiled(pattern.rstrip("/")).fullmatch(path) is not None
+        return _path_glob_fullmatch(pattern.rstrip("/"), path, fold)
     if anchor == "float":
-        return compiled("**/" + pattern).fullmatch(path.lstrip("/")) is not None
+        return _path_glob_fullmatch("**/" + pattern, path.lstrip("/"), fold)
     root = home if anchor == "home" else cwd
     rel = _relative(path, root, fold)
     if rel is None:
         return False
     if anchor == "cwdfloat":
-        return compiled("**/" + pattern).fullmatch(rel) is not None
+        return _path_glob_fullmatch("**/" + pattern, rel, fold)
     pattern = pattern.rstrip("/")
     if pattern in ("", "."):
         return True
-    return compiled(pattern).fullmatch(rel) is not None
+    return _path_glob_fullmatch(pattern, rel, fold)
 
 
-_BACKUP_SUFFIX = re.compile(
+_BACKUP_SUFFIX = re_compile(
     r"(?:~|[._-](?:bak|backup|orig|old|save|sav|swp|swo|swn|tmp|temp|copy|dist|prev|[0-9]{1,3}"
     # compressed or encoded copies: `zcat id_rsa.gz`, `base64 -d server.key.b64` print the file
     r"|gz|bz2|xz|zst|lz4|lzma|z|b64|base64|hex))$",
@@ -355,7 +403,7 @@ def name_variants(path: str) -> list[str]:
     return out
 
 
-_GLOB_START = re.compile(r"[*?\[]")
+_GLOB_START = re_compile(r"[*?\[]")
 
 
 def path_may_match_below(rule: Rule, directory: str, cwd: str, home: str, *, fold: bool = False) -> bool:

@@ -216,6 +216,7 @@ def _is_ramparts_hook(command: str) -> bool:
     joined = " ".join(argv)
     return bool(
         re.search(r"(^|\s)-m ramparts hook(\s|$)", joined)
+        or re.search(r"(^|/)run_hook\.py hook(\s|$)", joined)
         or ("hook_client.py" in joined and " hook " in f" {joined} ")
     ) or (len(argv) > 1 and argv[0].endswith("/ramparts") and argv[1] == "hook")
 

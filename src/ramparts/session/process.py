@@ -14,7 +14,6 @@ npm install's ``claude`` is a symlink to it, so node's argv names either).
 from __future__ import annotations
 
 import os
-import signal
 import time
 
 _PROC = "/proc"
@@ -198,6 +197,8 @@ def terminate_tree(pid: int, *, grace: float = 5.0) -> list[int]:
     SIGTERM only once continued). Returns the pids signalled, the root first. Refuses pid 0 and 1,
     this process and its ancestors (ending them would end us). Linux only (``/proc``).
     """
+    import signal  # here: the hook imports this module for the agent's pid, never to end a tree
+
     if pid <= 1:
         raise ValueError(f"refusing to terminate pid {pid}")
     if pid == os.getpid() or pid in ancestors():

@@ -20,9 +20,9 @@ to ``sqlite3``, ``os`` and ``time`` (and the ``/proc`` helpers): the hook pays f
 
 from __future__ import annotations
 
+import _sqlite3 as sqlite3  # the C module: the package adds only date adapters and datetime (docs/hook.md)
 import builtins
 import os
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager

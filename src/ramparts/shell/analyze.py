@@ -10,8 +10,9 @@ import itertools
 import re
 from collections.abc import Callable
 from shlex import quote as shlex_quote
-from typing import NamedTuple
 
+from .._recache import compile as re_compile
+from .._tuples import NamedTuple
 from ..model import AccessMode, Command, InlineCode
 from .readonly import SYSTEM_DIRS, is_read_only
 from .readonly import TABLE as READ_ONLY_TABLE
@@ -1024,7 +1025,7 @@ def _lazy(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
 
     def get() -> re.Pattern[str]:
         if not cell:
-            cell.append(re.compile(pattern, flags))
+            cell.append(re_compile(pattern, flags))
         return cell[0]
 
     return get
@@ -1401,7 +1402,7 @@ _GIT_NO_PATCH = options(
     "--compact-summary --check"
 )
 _GIT_NO_PATCH_PREFIXES = ("--stat=", "--dirstat=")
-_GIT_HEAD = re.compile(r"(?:HEAD|@)(?:[~^][0-9]*)*")
+_GIT_HEAD = re_compile(r"(?:HEAD|@)(?:[~^][0-9]*)*")
 _GIT_LOG_LIKE = frozenset({"log", "whatchanged", "reflog", "shortlog", "rev-list", "cherry", "show-branch"})
 _GIT_DIFF_LIKE = frozenset({"diff", "diff-tree", "diff-index", "diff-files", "range-diff", "request-pull"})
 
@@ -1468,7 +1469,7 @@ def _git_prints_history(sub: str, args: list[str]) -> str:
 
 # -- network targets ---------------------------------------------------------------------------------
 
-_DEV_NET = re.compile(r"/dev/(?:tcp|udp)/([^/]+)/")
+_DEV_NET = re_compile(r"/dev/(?:tcp|udp)/([^/]+)/")
 _URL_HOST = _lazy(r"^(?:[a-z][a-z0-9+.\-]*://)?(?:[^@/\s]*@)?(\[[^\]]+\]|[^:/?#\s]+)", re.IGNORECASE)
 _HOSTNAME = _lazy(r"^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_\-]{0,62})(?:\.[a-z0-9_\-]{1,63})*$", re.IGNORECASE)
 HTTP_CLIENTS = frozenset({"curl", "wget", "http", "https", "xh", "aria2c"})

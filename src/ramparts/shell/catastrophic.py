@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable
 
 from .. import rule_ids as rids
+from .._recache import compile as re_compile
 from .unwrap import options
 
 SYSTEM_FOLDERS = options(
@@ -31,7 +32,7 @@ SYSTEM_FOLDERS = options(
     "/usr/sbin /usr/share /var/lib"
 )
 """Folders whose recursive removal or permission change breaks the machine."""
-BLOCK_DEVICE = re.compile(
+BLOCK_DEVICE = re_compile(
     r"/dev/(?:(?:sd|hd|vd|xvd)[a-z]+\d*|nvme\d+(?:n\d+(?:p\d+)?)?|mmcblk\d+(?:p\d+)?|r?disk\d+(?:s\d+)*"
     r"|loop\d+|dm-\d+|md\d+|nbd\d+|zd\d+|sr\d+|mapper/.+|disk/.+|block/.+|mem|kmem|port|nvram)"
 )
@@ -40,7 +41,7 @@ _DISKUTIL_ERASE = frozenset(
     {"erasedisk", "erasevolume", "zerodisk", "randomdisk", "secureerase", "partitiondisk", "reformat"}
 )
 _PERMISSIONS = frozenset({"chmod", "chown", "chgrp", "chattr", "setfacl"})
-_FUNCTION = re.compile(
+_FUNCTION = re_compile(
     r"(?:\bfunction\s+)?([^\s(){};|&<>'\"`$]+)\s*\(\s*\)\s*\{|\bfunction\s+([^\s(){};|&<>'\"`$]+)\s*\{"
 )
 

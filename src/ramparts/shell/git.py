@@ -19,9 +19,10 @@ from __future__ import annotations
 import fnmatch
 import shlex
 from collections.abc import Callable, Sequence
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from .. import rule_ids as rids
+from .._tuples import NamedTuple
 from .unwrap import options
 
 Verdict = Literal["deny", "ask"]

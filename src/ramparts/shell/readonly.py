@@ -20,9 +20,9 @@ send data), interpreters, and build tools (they write caches and build outputs).
 from __future__ import annotations
 
 import fnmatch
-import re
-from typing import NamedTuple
 
+from .._recache import compile as re_compile
+from .._tuples import NamedTuple
 from .unwrap import options
 
 
@@ -629,8 +629,8 @@ def _matches(spec: Spec, args: list[str], inherited: frozenset[str] = frozenset(
     return listing or not 0 <= spec.max_positional < len(positional)
 
 
-_PART = re.compile(r"[-_.]")
-_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_PART = re_compile(r"[-_.]")
+_PERCENT = re_compile(r"%([0-9A-Fa-f]{2})")
 
 
 def unquote(word: str) -> str:

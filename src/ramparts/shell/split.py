@@ -13,7 +13,10 @@ not read: the engine then asks or denies, never allows.
 # into a ForwardRef on every hook start; evaluated annotations cost little.
 
 import re
-from typing import Any, NamedTuple
+from typing import Any
+
+from .._recache import compile as re_compile
+from .._tuples import NamedTuple
 
 SEPARATORS = frozenset({";", "&&", "||", "|", "|&", "&", "\n", ";;", ";&", ";;&"})
 REDIRECTS = {
@@ -28,9 +31,9 @@ REDIRECTS = {
 MAX_DEPTH = 200
 """Deepest syntax tree walked; deeper input is opaque rather than a crash."""
 
-_DQ_ESCAPE = re.compile(r"\\([$`\"\\\n])")
-_WORD_ESCAPE = re.compile(r"\\(.)|\\$", re.DOTALL)
-_ANSI_C = re.compile(r"\\(x[0-9a-fA-F]{1,2}|u[0-9a-fA-F]{1,4}|U[0-9a-fA-F]{1,8}|[0-7]{1,3}|c.|.)", re.DOTALL)
+_DQ_ESCAPE = re_compile(r"\\([$`\"\\\n])")
+_WORD_ESCAPE = re_compile(r"\\(.)|\\$", re.DOTALL)
+_ANSI_C = re_compile(r"\\(x[0-9a-fA-F]{1,2}|u[0-9a-fA-F]{1,4}|U[0-9a-fA-F]{1,8}|[0-7]{1,3}|c.|.)", re.DOTALL)
 _ANSI_SIMPLE = {
     "a": "\a",
     "b": "\b",
@@ -47,10 +50,10 @@ _ANSI_SIMPLE = {
     "?": "?",
 }
 _ARITHMETIC = frozenset({"c_style_for_statement", "subscript", "arithmetic_expansion"})
-_ARITHMETIC_TEST = re.compile(r"\s-(?:eq|ne|lt|le|gt|ge)\s")
-_CONTINUATION = re.compile(rb"(?<!\\)((?:\\\\)*)\\\n")
-_UNESCAPED_NEWLINE = re.compile(rb"(?<!\\)\n")
-_BRACE = re.compile(r"(?<!\\)\{[^{}]*(,|\.\.)[^{}]*(?<!\\)\}")
+_ARITHMETIC_TEST = re_compile(r"\s-(?:eq|ne|lt|le|gt|ge)\s")
+_CONTINUATION = re_compile(rb"(?<!\\)((?:\\\\)*)\\\n")
+_UNESCAPED_NEWLINE = re_compile(rb"(?<!\\)\n")
+_BRACE = re_compile(r"(?<!\\)\{[^{}]*(,|\.\.)[^{}]*(?<!\\)\}")
 """An unquoted ``{a,b}`` or ``{1..3}``: bash expands it into several words."""
 _PRINTERS = frozenset({"echo", "printf"})
 SUBSTITUTION_SAFE = frozenset({"echo", "ls", "stat", "basename", "dirname", "realpath", "readlink"})
@@ -58,8 +61,8 @@ SUBSTITUTION_SAFE = frozenset({"echo", "ls", "stat", "basename", "dirname", "rea
 output makes (options included), they only print those words or the names and metadata of the files
 they name, never content. The commands inside the substitution are reported like any other, so the
 whole is allowed only when each of them is (``echo $(whoami)``, ``ls $(pwd)``; not ``cat $(ls)``)."""
-_PLAIN_VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
-_SECRET_NAME = re.compile(r"(?i)token|secret|passw|key|cred|auth|cookie|session|private|api")
+_PLAIN_VARIABLE = re_compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
+_SECRET_NAME = re_compile(r"(?i)token|secret|passw|key|cred|auth|cookie|session|private|api")
 """A variable whose name says it holds a credential is not printed unasked (``echo $GITHUB_TOKEN``)."""
 _REDIRECT_NODES = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 _parser: Any = None
@@ -68,7 +71,7 @@ PROCESS_INPUT = "/dev/fd/63"
 IFS_SPLIT = "\x00"
 """Stands in a word for an unquoted ``$IFS``: bash splits the word there (NUL never occurs in a word)."""
 _IFS_DEFAULT = " \t\n"
-_IFS_READS = re.compile(r"\$IFS\b|\$\{IFS\}")
+_IFS_READS = re_compile(r"\$IFS\b|\$\{IFS\}")
 
 
 class Redirect(NamedTuple):
@@ -127,7 +130,7 @@ def _bash_language() -> Any:
     return tree_sitter_bash.language()  # pragma: no cover
 
 
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_ASTRAL = re_compile("[\U00010000-\U0010ffff]")
 
 
 def split(text: str) -> Split:

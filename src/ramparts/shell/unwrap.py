@@ -12,7 +12,9 @@ runs; what it cannot follow is reported as opaque.
 
 import itertools
 import re
-from typing import NamedTuple
+
+from .._recache import compile as re_compile
+from .._tuples import NamedTuple
 
 
 def options(text: str) -> frozenset[str]:
@@ -134,7 +136,7 @@ SAFE_ASSIGNMENTS = frozenset(
     }
 )
 """Variables whose assignment before a command cannot make it run something else."""
-ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
+ASSIGNMENT = re_compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
 MAX_WRAPPERS = 16
 
 
@@ -151,7 +153,7 @@ class Unwrapped(NamedTuple):
     """Directories a wrapper makes the command run in, outermost first (``env -C DIR``)."""
 
 
-_RISKY_PARTS = re.compile(
+_RISKY_PARTS = re_compile(
     r"PATH|HOME|CONF|DIR|FILE|OPT|CMD|COMMAND|PROG|EXEC|SHELL|EDIT|VISUAL|PAGER|LESS|MORE|PRELOAD|LIB|"
     r"LOAD|ENV|PROXY|HOST|URL|SERVER|ENDPOINT|ADDR|SOCK|PORT|PLUGIN|HOOK|PASS|TOKEN|AUTH|CRED|KEY|SECRET|"
     r"BROWSER|TERM|DISPLAY|PROMPT|HIST|MAIL|NLS|PROFILE|INCLUDE|MODULE|BIN|ROOT|PREFIX|CACHE|DATA|TEMP|"

@@ -717,7 +717,9 @@ def test_compile_resident_writes_the_client_command(env: Env) -> None:
     handler = json.loads(out)["hooks"]["PreToolUse"][0]["hooks"][0]
     assert handler["onFailure"] == "block" and handler["timeout"] == 5
     assert f"-I -S {LAUNCHER} --wait-ms" in handler["command"]
-    assert handler["command"].endswith(" ".join(env.hook_argv()))
+    # the fallback is the plain hook command: this tree's launcher, by path, without site
+    hook = [env.python, "-I", "-S", str(CLIENT.with_name("run_hook.py")), *env.hook_argv()[4:]]
+    assert handler["command"].endswith(" -- " + " ".join(hook))
     env.policy.write_text(POLICY.replace("timeout: 5}", "timeout: 5, resident: true}"))
     out = subprocess.run(
         [*env.hook_argv()[:4], "compile", "--policy", str(env.policy), "--state-dir", str(env.state)],

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+import ramparts
 from ramparts.agents.claude_code.install import InstallError, settings_path, write_settings
-from ramparts.policy.compile import HOOK_EVENTS, hook_command, managed_settings
+from ramparts.policy.compile import HOOK_EVENTS, hook_command, hook_launcher, managed_settings
 from ramparts.policy.lint import lint, rule_warning
 from ramparts.policy.rules import parse_rule
 from ramparts.policy.types import Policy
@@ -51,8 +52,11 @@ def test_hook_command_is_isolated_and_quoted() -> None:
     command = hook_command("/p a/r.yaml", "/s", python="/venv/bin/python", deadline_ms=4000)
     assert (
         command
-        == "/venv/bin/python -I -m ramparts hook --policy '/p a/r.yaml' --state-dir /s --deadline-ms 4000"
+        == f"/venv/bin/python -I -S {hook_launcher()} hook --policy '/p a/r.yaml' --state-dir /s --deadline-ms 4000"
     )
+    launcher = Path(hook_launcher())
+    assert launcher.is_absolute() and launcher.is_file()
+    assert launcher.parent == Path(ramparts.__file__).resolve().parent / "agents" / "claude_code"
 
 
 @pytest.mark.parametrize(

@@ -694,3 +694,40 @@ def test_name_variants_never_raise_and_only_shorten(name: str) -> None:
 
     for variant in name_variants("/p/" + name):
         assert len(variant) < len("/p/" + name)
+
+
+# The plain-run pre-check path_matches does before compiling a glob (issue 21: a Read no longer compiles
+# every protected path's regex) must never change an answer: compared here with the regex alone, on
+# globs and paths drawn from a small alphabet (so that they often match), with and without case folding.
+_GLOB_CHARS = st.sampled_from([*list("aAbB.-/*?[]!^eEnNvVkKsS"), "K", "ſ", "İ", "ß"])
+_PATH_CHARS = st.sampled_from([*list("aAbB.-/eEnNvVkKsS[]!^*?"), "K", "ſ", "İ", "ß"])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(_GLOB_CHARS, max_size=12), st.text(_PATH_CHARS, max_size=16), st.booleans())
+@example("**/.env", ".ENV", True)
+@example("**/.env", "a/.env/b", False)
+@example("k[a-]", "\u212a", True)  # the Kelvin sign folds to k: no pre-check on a non-ASCII path
+@example("\u017f", "s", True)  # the long s: a non-ASCII run of the glob is not looked for
+@example("a[b", "a[b", False)  # an unclosed bracket is a literal
+@example("a[]b]c", "a]c", False)
+@example("a[!]b", "a!]b", False)
+def test_glob_pre_check_never_changes_the_answer(pattern: str, subject: str, fold: bool) -> None:
+    from ramparts.policy.rules import _glob_regex_folded, _path_glob_fullmatch
+
+    regex = _glob_regex_folded(pattern) if fold else glob_regex(pattern)
+    assert _path_glob_fullmatch(pattern, subject, fold) is (regex.fullmatch(subject) is not None)
+
+
+def test_path_rules_that_cannot_match_are_not_compiled() -> None:
+    from ramparts.policy.rules import _glob_regex_folded
+
+    glob_regex.cache_clear()
+    _glob_regex_folded.cache_clear()
+    protected = rule("Read(**/.env.production)", "deny")
+    assert not path_matches(protected, "/proj/README.md", CWD, HOME)
+    assert not path_matches(protected, "/proj/README.md", CWD, HOME, fold=True)
+    assert glob_regex.cache_info().currsize == 0 and _glob_regex_folded.cache_info().currsize == 0
+    assert path_matches(protected, "/proj/x/.ENV.Production", CWD, HOME, fold=True)
+    assert not path_matches(protected, "/proj/x/.ENV.Production", CWD, HOME)
+    assert path_matches(protected, "/proj/x/.env.production", CWD, HOME)

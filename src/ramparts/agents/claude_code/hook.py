@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ... import rule_ids as rids
 from ..._locations import policy_ref, state_dir
+from ..._recache import save as save_regex_cache
 from ..._util import utc_stamp
 from ...errors import HookInputError, PolicyError, RampartsError
 from ...model import Decision, Event, Subject
+
+if TYPE_CHECKING:
+    import signal
+else:  # the C module signal.py wraps: its enums of the signals cost a cold hook 3 M instructions
+    import _signal as signal
 
 HARD_MAX_INPUT = 64 * 1024 * 1024
 """Never read more than this, whatever the policy says."""
@@ -237,6 +242,7 @@ class Hook:
                 self.store.close()
             if self.sessions is not None and not self._may_stay_open(self.sessions.path):
                 self.sessions.close_db()
+            save_regex_cache()  # the patterns this run compiled, for the next (ramparts._recache)
 
     def _may_stay_open(self, path: str) -> bool:
         """``keep_open``, and the SQLite file's write-ahead log is there and under ``KEEP_WAL_BYTES`` (a

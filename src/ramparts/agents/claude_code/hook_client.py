@@ -346,5 +346,14 @@ def main(argv: list[str]) -> None:
     os._exit(code)
 
 
-if __name__ == "__main__":
-    main(sys.argv[1:])
+if __name__ == "__main__":  # older installs run this file by path (run_hook_client.py guards the same way)
+    try:
+        main(sys.argv[1:])
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - exit code 2 alone blocks; any other lets the tool run
+        try:
+            sys.stderr.write(f"ramparts hook: cannot start: {type(exc).__name__}; denying\n")
+            sys.stderr.flush()
+        finally:
+            os._exit(EXIT_BLOCK)
