@@ -41,6 +41,12 @@ NEVER = ("yaml", "jsonschema", "argparse", "ramparts.policy.schema", "ramparts.p
 dataclasses cost a hook more than they are worth."""
 
 
+POLICY = "version: 1\nextends: baseline\nhook:\n  timeout: 120\n  deadline_ms: 60000\n"
+"""The baseline with a long hook deadline: what loads is under test here, not speed, and a first event on a
+cold cache (compiling the policy, the rules' cache and the pattern databases) passed the 4 s default on
+a loaded CI machine (then the hook denies, as it should, and the import check never ran)."""
+
+
 def _loaded(modules: list[str], prefixes: tuple[str, ...]) -> list[str]:
     return [m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes)]
 
@@ -49,7 +55,7 @@ def _loaded(modules: list[str], prefixes: tuple[str, ...]) -> list[str]:
 def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("hook-imports")
     policy = root / "ramparts.yaml"
-    policy.write_text("version: 1\nextends: baseline\n")
+    policy.write_text(POLICY)
     project = root / "project"
     project.mkdir()
     (project / "README.md").write_text("# Demo\n\nNothing secret here.\n")
@@ -133,7 +139,7 @@ def test_a_read_loads_the_secret_scanner_only(tmp_path: Path) -> None:
     """A Read is scanned for secrets: the PII scanner (and ``ipaddress``) and RE2 stay unloaded while no
     secret rule is a candidate; an MCP call's outbound input is scanned for both (its control)."""
     setup = {"policy": tmp_path / "p.yaml", "state": tmp_path / "state", "project": tmp_path / "project"}
-    setup["policy"].write_text("version: 1\nextends: baseline\n")
+    setup["policy"].write_text(POLICY)
     setup["project"].mkdir()
     (setup["project"] / "README.md").write_text("# Demo\n\nNothing secret here.\n")
     for _ in range(2):  # the first compiles the policy and the rules' cache
@@ -149,7 +155,7 @@ def test_a_read_loads_the_secret_scanner_only(tmp_path: Path) -> None:
 def test_the_driver_sees_lazy_imports(tmp_path: Path) -> None:
     """Mutation guard: the check sees what loads while deciding, and a cold cache does read YAML."""
     paths = {"policy": tmp_path / "p.yaml", "state": tmp_path / "state", "project": tmp_path}
-    paths["policy"].write_text("version: 1\nextends: baseline\n")
+    paths["policy"].write_text(POLICY)
     result = _run(paths, _pre("Bash", {"command": "cat README.md | grep TODO"}))
     assert _verdict(result) == "allow"
     assert "ramparts.shell.analyze" in result["modules"]
