@@ -160,6 +160,14 @@ def _broken_copy(tmp_path: Path, name: str, line: str) -> Path:
     return root / "ramparts" / "agents" / "claude_code"
 
 
+def _denied(argv: list[str], stdin: bytes | None) -> str:
+    """Run a hook command that must block (exit code 2, nothing on stdout); its stderr."""
+    proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=60, check=False)
+    assert proc.returncode == 2, proc.stderr.decode()[-2000:]
+    assert proc.stdout == b""
+    return proc.stderr.decode()
+
+
 @pytest.mark.parametrize(
     ("name", "line", "kind"),
     [
@@ -172,37 +180,23 @@ def test_a_hook_that_cannot_start_exits_2_which_claude_code_reads_as_a_block(
 ) -> None:
     """Claude Code blocks on exit code 2 alone; the traceback's exit code 1 would let the tool run."""
     folder = _broken_copy(tmp_path, name, line)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-S",
-            str(folder / "run_hook.py"),
-            "hook",
-            "--policy",
-            str(tmp_path / "p.yaml"),
-        ],
-        input=_event(tmp_path),
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 2, proc.stderr.decode()[-2000:]
-    assert proc.stderr.decode().startswith(f"ramparts hook: cannot start: {kind}: ")
-    assert proc.stderr.decode().endswith("; denying\n") and proc.stdout == b""
+    argv = [
+        sys.executable,
+        "-I",
+        "-S",
+        str(folder / "run_hook.py"),
+        "hook",
+        "--policy",
+        str(tmp_path / "p.yaml"),
+    ]
+    stderr = _denied(argv, _event(tmp_path))
+    assert stderr.startswith(f"ramparts hook: cannot start: {kind}: ") and stderr.endswith("; denying\n")
 
 
 def test_a_resident_client_that_cannot_load_exits_2(tmp_path: Path) -> None:
     folder = _broken_copy(tmp_path, "agents/claude_code/hook_client.py", "import ramparts_no_such_dependency")
-    proc = subprocess.run(
-        [sys.executable, "-I", "-S", str(folder / "run_hook_client.py"), "--no-start", "--", "/bin/true"],
-        input=_event(tmp_path),
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 2, proc.stderr.decode()[-2000:]
-    assert proc.stderr.decode() == (
+    argv = [sys.executable, "-I", "-S", str(folder / "run_hook_client.py"), "--no-start", "--", "/bin/true"]
+    assert _denied(argv, _event(tmp_path)) == (
         "ramparts hook: cannot start: ModuleNotFoundError: No module named 'ramparts_no_such_dependency'; denying\n"
     )
 
@@ -212,45 +206,21 @@ def test_a_resident_client_that_fails_before_asking_exits_2(tmp_path: Path, scri
     """Its stdin closed: the client raises before its own handler, in either form of the
     command (older installs run ``hook_client.py`` by path)."""
     client = Path(SRC) / "ramparts" / "agents" / "claude_code" / script
-    proc = subprocess.run(  # stdin closed (<&-): sys.stdin is None
-        [
-            "/bin/sh",
-            "-c",
-            'exec "$@" <&-',
-            "sh",
-            sys.executable,
-            "-I",
-            "-S",
-            str(client),
-            "--no-start",
-            "--",
-            "/bin/true",
-        ],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 2, proc.stderr.decode()[-2000:]
-    assert proc.stderr.decode().startswith("ramparts hook: cannot start: AttributeError")
+    sh = ["/bin/sh", "-c", 'exec "$@" <&-', "sh"]  # stdin closed (<&-): sys.stdin is None
+    argv = [*sh, sys.executable, "-I", "-S", str(client), "--no-start", "--", "/bin/true"]
+    assert _denied(argv, None).startswith("ramparts hook: cannot start: AttributeError")
 
 
 def test_the_older_module_command_denies_when_the_cli_cannot_be_imported(tmp_path: Path) -> None:
     _broken_copy(tmp_path, "cli/__init__.py", "import ramparts_no_such_dependency")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-c",
-            BOOT,
-            str(tmp_path / "src"),
-            "hook",
-            "--policy",
-            str(tmp_path / "p.yaml"),
-        ],
-        input=_event(tmp_path),
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 2, proc.stderr.decode()[-2000:]
-    assert proc.stderr.decode().startswith("ramparts hook: cannot start: ModuleNotFoundError: ")
+    argv = [
+        sys.executable,
+        "-I",
+        "-c",
+        BOOT,
+        str(tmp_path / "src"),
+        "hook",
+        "--policy",
+        str(tmp_path / "p.yaml"),
+    ]
+    assert _denied(argv, _event(tmp_path)).startswith("ramparts hook: cannot start: ModuleNotFoundError: ")
