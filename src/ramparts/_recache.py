@@ -18,12 +18,17 @@ interpreter keeps bytecode there, and builds the pattern from it on later runs.
 
 from __future__ import annotations
 
-import contextlib
 import marshal
 import os
-import re
 import sys
-from typing import Any, AnyStr
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from typing import Any, AnyStr
+
+# ``re`` itself is imported only on a miss and by save(): a cold hook whose patterns are all cached
+# never loads its pure-Python parser and compiler (nor enum, functools... they import).
 
 try:
     import _sre  # type: ignore[import-not-found]  # the engine re itself uses
@@ -79,6 +84,8 @@ def compile(pattern: AnyStr, flags: int = 0) -> re.Pattern[AnyStr]:
     if done is not None:
         return done
     if _sre is None:
+        import re
+
         return re.compile(pattern, flags)
     if _codes is None:
         _codes = _load()
@@ -90,6 +97,8 @@ def compile(pattern: AnyStr, flags: int = 0) -> re.Pattern[AnyStr]:
         except (RuntimeError, TypeError, ValueError, OverflowError):  # a damaged entry: compiled anew
             compiled = None
     if compiled is None:
+        import re
+
         compiled = re.compile(pattern, flags)
         _missed.append((key, compiled))
     _built[key] = compiled
@@ -122,5 +131,7 @@ def save() -> None:
             handle.write(marshal.dumps(merged))
         os.replace(temp, _PATH)
     except (OSError, ValueError):
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - contextlib would be one more import for the cold hook
             os.unlink(temp)
+        except OSError:
+            pass
