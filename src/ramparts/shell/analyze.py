@@ -10,7 +10,7 @@ import itertools
 
 from .._recache import compile as re_compile
 from .._tuples import NamedTuple
-from ..model import AccessMode, Command, InlineCode
+from ..model import Command, InlineCode
 from .lexical import quote as shlex_quote
 from .readonly import SYSTEM_DIRS, is_read_only
 from .readonly import TABLE as READ_ONLY_TABLE
@@ -21,6 +21,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
     from collections.abc import Callable
+
+    from ..model import AccessMode
 
 # Programs that run another command or code Ramparts cannot see in this analyser.
 OPAQUE_RUNNERS = frozenset(

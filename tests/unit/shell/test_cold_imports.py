@@ -109,3 +109,33 @@ r.save()
     found = _run(code.replace("r.save()", "out['missed'] = [str(len(r._missed))]"))
     assert found["missed"] == ["0"]
     assert "re" not in found["loaded"] and "enum" not in found["loaded"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ramparts._recache",
+        "ramparts.shell.analyze",
+        "ramparts.shell.catastrophic",
+        "ramparts.shell.git",
+        "ramparts.shell.lexical",
+        "ramparts.shell.readonly",
+        "ramparts.shell.split",
+        "ramparts.shell.unwrap",
+        "ramparts.agents.claude_code.repo_config",
+    ],
+)
+def test_the_shell_modules_import_only_what_a_cold_start_has(name: str) -> None:
+    """What the module imports at its top (others' modules may still load more; each is held to this)."""
+    import importlib
+
+    module = importlib.import_module(name)
+    imported = {
+        v.__name__
+        for v in vars(module).values()
+        if type(v) is type(sys) and not v.__name__.startswith("ramparts")
+    }
+    assert imported <= {"sys", "os", "posixpath", "marshal", "itertools", "_sre"}, imported
+    unwanted = {"typing", "collections.abc", "fnmatch", "shlex", "re", "functools", "contextlib"}
+    names = {k: getattr(v, "__module__", None) for k, v in vars(module).items() if callable(v)}
+    assert not {k: v for k, v in names.items() if v in unwanted}
