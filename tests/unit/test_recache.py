@@ -69,6 +69,8 @@ def test_a_damaged_cache_is_compiled_anew(cache: Path) -> None:
         b"not marshal",
         marshal.dumps([1, 2]),
         marshal.dumps({(r"a+b", 0): (32, [1, 2, 3], 0, {}, (None,))}),
+        marshal.dumps({(r"a+b", 0): (32, b"\x01\x02\x03", 0, {}, (None,))}),  # not whole words
+        marshal.dumps({(r"a+b", 0): (32, bytes(range(16)), 0, {}, (None,))}),  # words the engine refuses
     ):
         cache.write_bytes(content)
         _fresh_process()
@@ -112,3 +114,15 @@ def test_a_pattern_is_built_once_a_process(cache: Path) -> None:
     _recache.save()
     _fresh_process()
     assert _recache.compile(r"ignore (?:all|previous) instructions") == first and not _recache._missed
+
+
+def test_the_engine_code_is_kept_as_bytes_and_read_back_alike(cache: Path) -> None:
+    """The code is stored packed (cheaper for a cold hook to read); unpacked it is the engine's own."""
+    _recache.compile(r"(?P<name>[A-Za-z_]+)=(.*)")
+    _recache.save()
+    entry = marshal.loads(cache.read_bytes())[(r"(?P<name>[A-Za-z_]+)=(.*)", 0)]
+    assert isinstance(entry[1], bytes)
+    from re import _compiler, _parser  # type: ignore[attr-defined]
+
+    parsed = _parser.parse(r"(?P<name>[A-Za-z_]+)=(.*)", 0)
+    assert _recache._unpacked(entry)[1] == [int(op) for op in _compiler._code(parsed, 0)]

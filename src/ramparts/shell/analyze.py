@@ -7,17 +7,22 @@ files named in their arguments, and which run code they are given inline.
 from __future__ import annotations
 
 import itertools
-import re
-from collections.abc import Callable
-from shlex import quote as shlex_quote
 
 from .._recache import compile as re_compile
 from .._tuples import NamedTuple
-from ..model import AccessMode, Command, InlineCode
+from ..model import Command, InlineCode
+from .lexical import quote as shlex_quote
 from .readonly import SYSTEM_DIRS, is_read_only
 from .readonly import TABLE as READ_ONLY_TABLE
 from .split import REDIRECTS, split
 from .unwrap import expand_long, options, unwrap
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable
+
+    from ..model import AccessMode
 
 # Programs that run another command or code Ramparts cannot see in this analyser.
 OPAQUE_RUNNERS = frozenset(
@@ -1017,7 +1022,7 @@ def _find(args: list[str], acc: _Acc, depth: int) -> None:
         acc.merge(inner)
 
 
-def _lazy(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
+def _lazy(pattern: str) -> Callable[[], re.Pattern[str]]:
     """A pattern compiled on its first use. These serve only some commands (sed, awk, inline code,
     network clients), and the hook is a fresh process per event: compiling them at import cost every
     event about 2 ms (the case-insensitive hostname pattern alone over 1 ms)."""
@@ -1025,7 +1030,7 @@ def _lazy(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
 
     def get() -> re.Pattern[str]:
         if not cell:
-            cell.append(re_compile(pattern, flags))
+            cell.append(re_compile(pattern))
         return cell[0]
 
     return get
@@ -1042,11 +1047,12 @@ _AWK_EFFECTS = _lazy(r"system|getline|(?<!\|)\|(?!\|)|ENVIRON|@load|@include|\bp
 # GNU sed commands that run a command or touch a file other than its input: `e`, `w`/`W`, `r`/`R`,
 # and the `e`/`w` flags of `s///`.
 _SED_ADDRESS = r"(?:\d+|\$|/(?:\\.|[^/\n])*/[IM]*|\\[^\n]+?)(?:~\d+)?"
-_SED_EFFECTS = _lazy(
-    rf"(?:^|[;{{}}\n])\s*(?:{_SED_ADDRESS}\s*(?:,\s*(?:{_SED_ADDRESS}|[+~]\d+))?)?\s*!?\s*[eEwWrRF]"
+_SED_EFFECTS = _lazy(  # (?s): DOTALL
+    rf"(?s)(?:^|[;{{}}\n])\s*(?:{_SED_ADDRESS}\s*(?:,\s*(?:{_SED_ADDRESS}|[+~]\d+))?)?\s*!?\s*[eEwWrRF]"
     r"|s(?P<d>.)(?:\\.|(?!(?P=d)).)*(?P=d)(?:\\.|(?!(?P=d)).)*(?P=d)[gpiImMe0-9]*[ew]",
-    re.DOTALL,
 )
+_PYTHON_VERSIONED = _lazy(r"python3(\.\d+)?")
+_INDEX_STAGE = _lazy(r"[0-3]:")  # git's `:N:path`
 
 
 def _inline_code(name: str, argv: list[str], acc: _Acc, stdin: str | None) -> None:
@@ -1063,7 +1069,7 @@ def _inline_code(name: str, argv: list[str], acc: _Acc, stdin: str | None) -> No
             _literal_reads(program, acc)
         return
     interpreter = INTERPRETERS.get(name)
-    if interpreter is None and re.fullmatch(r"python3(\.\d+)?", name):
+    if interpreter is None and _PYTHON_VERSIONED().fullmatch(name):
         interpreter = INTERPRETERS["python3"]
     if interpreter is None:
         return
@@ -1303,7 +1309,7 @@ def _git_argv(argv: list[str], acc: _Acc) -> list[str]:
         for word in _positionals(args):
             if ":" in word and not word.startswith(("http:", "https:", "ssh:", "git@")):
                 path = word.split(":", 1)[1]
-                if word.startswith(":") and re.match(r"[0-3]:", path):
+                if word.startswith(":") and _INDEX_STAGE().match(path):
                     path = path[2:]  # `:0:path`, the index's stage 0
                 files.append(FileWord(path or ".", "read", "argument"))
     if sub == "diff":  # git switches to --no-index by itself for paths outside the work tree
@@ -1470,8 +1476,8 @@ def _git_prints_history(sub: str, args: list[str]) -> str:
 # -- network targets ---------------------------------------------------------------------------------
 
 _DEV_NET = re_compile(r"/dev/(?:tcp|udp)/([^/]+)/")
-_URL_HOST = _lazy(r"^(?:[a-z][a-z0-9+.\-]*://)?(?:[^@/\s]*@)?(\[[^\]]+\]|[^:/?#\s]+)", re.IGNORECASE)
-_HOSTNAME = _lazy(r"^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_\-]{0,62})(?:\.[a-z0-9_\-]{1,63})*$", re.IGNORECASE)
+_URL_HOST = _lazy(r"(?i)^(?:[a-z][a-z0-9+.\-]*://)?(?:[^@/\s]*@)?(\[[^\]]+\]|[^:/?#\s]+)")
+_HOSTNAME = _lazy(r"(?i)^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_\-]{0,62})(?:\.[a-z0-9_\-]{1,63})*$")
 HTTP_CLIENTS = frozenset({"curl", "wget", "http", "https", "xh", "aria2c"})
 RAW_CLIENTS = frozenset({"nc", "ncat", "netcat", "telnet", "openssl"})
 REMOTE_SHELLS = frozenset({"ssh", "scp", "sftp", "rsync", "mosh"})
@@ -1555,7 +1561,8 @@ def ip_spelling(host: str) -> str:
     return str(mapped if mapped is not None else address)
 
 
-_URL_IN_WORD = _lazy(r"([a-z0-9+.\-]*)://", re.IGNORECASE)
+_URL_IN_WORD = _lazy(r"(?i)([a-z0-9+.\-]*)://")
+_SUBSTITUTION_END = _lazy(r"[)`}]")
 _SCP_FORM = _lazy(r"^(?:-[^=\s]*=)?[A-Za-z0-9._~\-]+@([A-Za-z0-9.\-]+|\[[0-9a-fA-F:.]+\]):")
 URL_TEXT_ONLY = frozenset(
     {
@@ -1715,7 +1722,7 @@ def _network_targets(argv: tuple[str, ...], files: list[FileWord], opaque: list[
         for word in _positionals(args):
             if "$(" in word or "`" in word or "$" in word:
                 opaque.append(f"{name} looks up a computed name (DNS can carry data out)")
-                suffix = _host_of(re.split(r"[)`}]", word)[-1].lstrip("."))
+                suffix = _host_of(_SUBSTITUTION_END().split(word)[-1].lstrip("."))
                 if suffix and "." in suffix:
                     hosts.append(suffix)  # `$(cat .env).evil.example` reaches evil.example's name servers
             elif "." in word and not word.startswith("@"):

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import itertools
 import posixpath
-import re
-from collections.abc import Iterable
 
 from .. import rule_ids as rids
 from .._recache import compile as re_compile
 from .unwrap import options
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 SYSTEM_FOLDERS = options(
     "/bin /boot /dev /etc /home /lib /lib32 /lib64 /libx32 /opt /proc /root /run /sbin /srv /sys /usr /var "
@@ -44,6 +46,9 @@ _PERMISSIONS = frozenset({"chmod", "chown", "chgrp", "chattr", "setfacl"})
 _FUNCTION = re_compile(
     r"(?:\bfunction\s+)?([^\s(){};|&<>'\"`$]+)\s*\(\s*\)\s*\{|\bfunction\s+([^\s(){};|&<>'\"`$]+)\s*\{"
 )
+
+
+_TRAILING_GLOB = re_compile(r"/(?:\*|\.\*|\.\[!.\]\*|\{[^/]*\})$")
 
 
 def _flags(args: Iterable[str]) -> tuple[set[str], set[str]]:
@@ -86,7 +91,7 @@ def resolve(word: str, cwd: str, home: str) -> str:
     if word == "~" or word.startswith("~/"):
         word = home + word[1:]
     while True:
-        trimmed = re.sub(r"/(?:\*|\.\*|\.\[!.\]\*|\{[^/]*\})$", "", word)
+        trimmed = _TRAILING_GLOB.sub("", word)
         if trimmed == word:
             break
         word = trimmed or "/"
@@ -174,6 +179,8 @@ def _kill_targets(args: list[str]) -> list[str]:
 def fork_bomb(text: str) -> str:
     """The name of a function that runs itself twice or in the background from its own body ('' if none)."""
     for match in _FUNCTION.finditer(text):
+        import re  # a pattern made of the function's name: only for a text that defines one
+
         name = match.group(1) or match.group(2)
         body = text[match.end() :]
         me = rf"(?<![\w.:-]){re.escape(name)}(?![\w.:-])"

@@ -16,16 +16,17 @@ made by editing ``.git/config`` directly.
 
 from __future__ import annotations
 
-import fnmatch
-import shlex
-from collections.abc import Callable, Sequence
-from typing import Literal
-
 from .. import rule_ids as rids
 from .._tuples import NamedTuple
+from .lexical import fnmatchcase
 from .unwrap import options
 
-Verdict = Literal["deny", "ask"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Literal
+
+    Verdict = Literal["deny", "ask"]
 
 
 class GitSettings(NamedTuple):
@@ -297,7 +298,7 @@ def protected(branch: str, settings: GitSettings) -> str | None:
     """The protected pattern ``branch`` matches, if any (case-insensitively, to be safe on macOS)."""
     name = branch.lower()
     for pattern in settings.protected_branches:
-        if fnmatch.fnmatchcase(name, pattern.lower()):
+        if fnmatchcase(name, pattern.lower()):
             return pattern
     return None
 
@@ -312,6 +313,8 @@ def _sample(pattern: str) -> str:
 
 def _may_hit(dst: str, settings: GitSettings) -> str | None:
     """A protected pattern a wildcard destination (``refs/heads/*``, ``rel*``) could write to."""
+    import fnmatch  # the destination is a glob from the command line: fnmatch's own patterns, not cached
+
     d = dst.lower()
     for pattern in settings.protected_branches:
         p = pattern.lower()
@@ -348,7 +351,7 @@ class Ctx(NamedTuple):
         """The last ``-c`` setting of ``key`` (lower-cased), or of a key matching a ``*`` pattern."""
         found = None
         for config in self.configs:
-            if config.key == key or ("*" in key and fnmatch.fnmatchcase(config.key.lower(), key)):
+            if config.key == key or ("*" in key and fnmatchcase(config.key.lower(), key)):
                 found = config
         return found
 
@@ -682,6 +685,8 @@ def _alias_value(ctx: Ctx, alias: str, value: str | None, shown: str) -> list[Gi
         return [_deny(rids.GIT_ALIAS, f"{shown} defines alias {alias} from a value not visible here")]
     if value.lstrip().startswith("!"):
         return [_deny(rids.GIT_ALIAS, f"{shown}: alias {alias} runs a shell command")]
+    import shlex  # only for a command line that defines an alias
+
     try:
         words = shlex.split(value)
     except ValueError:

@@ -19,10 +19,9 @@ send data), interpreters, and build tools (they write caches and build outputs).
 
 from __future__ import annotations
 
-import fnmatch
-
 from .._recache import compile as re_compile
 from .._tuples import NamedTuple
+from .lexical import fnmatchcase
 from .unwrap import options
 
 
@@ -598,7 +597,7 @@ def _matches(spec: Spec, args: list[str], inherited: frozenset[str] = frozenset(
         listing = listing or flag in spec.listing
         if (
             flag in spec.need
-            or any("*" in n and fnmatch.fnmatchcase(flag, n) for n in spec.need)
+            or any("*" in n and fnmatchcase(flag, n) for n in spec.need)
             or _letters(word, spec, spec.need_letters)
         ):
             seen_need = True
@@ -612,7 +611,7 @@ def _matches(spec: Spec, args: list[str], inherited: frozenset[str] = frozenset(
         )
     if not seen_need:
         return False
-    if any(fnmatch.fnmatchcase(unquote(w).lower(), p) for w in positional for p in spec.forbid):
+    if any(fnmatchcase(unquote(w).lower(), p) for w in positional for p in spec.forbid):
         return False
     if spec.verbs:
         # `file://x`, `fileb://x` and `@x` parameters send a local file's content to the service
@@ -658,13 +657,13 @@ def _cloud_operation(spec: Spec, path: list[str], positional: int) -> bool:
         return False
     candidates = [spec.path - 1] if spec.path else range(len(words))
     for index in candidates:
-        if index >= len(words) or not any(fnmatch.fnmatchcase(words[index], p) for p in spec.verbs):
+        if index >= len(words) or not any(fnmatchcase(words[index], p) for p in spec.verbs):
             continue
         if words[index] in WRITING_OPERATIONS:
             return False
         if spec.outfile and positional > index + 1 and words[0] not in POSITIONAL_SERVICES:
             return False  # an aws operation's only positional is the file it writes (`… get-job-output OUT`)
-        return not any(fnmatch.fnmatchcase(w, p) for w in words[:index] for p in MUTATING)
+        return not any(fnmatchcase(w, p) for w in words[:index] for p in MUTATING)
     return False
 
 

@@ -9,14 +9,17 @@ fed to a shell. Words are resolved the way bash removes quotes (``c'u'rl``, ``c\
 not read: the engine then asks or denies, never allows.
 """
 
-# No `from __future__ import annotations`: typing.NamedTuple would compile each string annotation
-# into a ForwardRef on every hook start; evaluated annotations cost little.
+from __future__ import annotations
 
-import re
-from typing import Any
+import sys
 
 from .._recache import compile as re_compile
 from .._tuples import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from typing import Any
 
 SEPARATORS = frozenset({";", "&&", "||", "|", "|&", "&", "\n", ";;", ";&", ";;&"})
 REDIRECTS = {
@@ -32,8 +35,8 @@ MAX_DEPTH = 200
 """Deepest syntax tree walked; deeper input is opaque rather than a crash."""
 
 _DQ_ESCAPE = re_compile(r"\\([$`\"\\\n])")
-_WORD_ESCAPE = re_compile(r"\\(.)|\\$", re.DOTALL)
-_ANSI_C = re_compile(r"\\(x[0-9a-fA-F]{1,2}|u[0-9a-fA-F]{1,4}|U[0-9a-fA-F]{1,8}|[0-7]{1,3}|c.|.)", re.DOTALL)
+_WORD_ESCAPE = re_compile(r"(?s)\\(.)|\\$")
+_ANSI_C = re_compile(r"(?s)\\(x[0-9a-fA-F]{1,2}|u[0-9a-fA-F]{1,4}|U[0-9a-fA-F]{1,8}|[0-7]{1,3}|c.|.)")
 _ANSI_SIMPLE = {
     "a": "\a",
     "b": "\b",
@@ -92,42 +95,50 @@ class Split(NamedTuple):
 def _get_parser() -> Any:
     """The tree-sitter parser, built once per process.
 
-    The grammar's compiled module is loaded directly: its package ``__init__`` imports
-    ``importlib.resources`` (and with it ``pathlib`` and ``tempfile``), about 10 ms the hook would
-    pay on every tool call for query files it never reads.
+    Both compiled modules are loaded directly (:func:`_binding`): the ``tree_sitter`` package
+    ``__init__`` imports ``typing``, and the grammar's imports ``importlib.resources`` (with it
+    ``pathlib`` and ``tempfile``), some 10 ms the hook would pay on every tool call for nothing it uses.
     """
     global _parser
     if _parser is None:
-        import tree_sitter
-
-        _parser = tree_sitter.Parser(tree_sitter.Language(_bash_language()))
+        tree_sitter = _binding("tree_sitter")
+        _parser = tree_sitter.Parser(tree_sitter.Language(_binding("tree_sitter_bash").language()))
     return _parser
 
 
-def _bash_language() -> Any:
-    import importlib.machinery
-    import importlib.util
-    import os
-    import sys
+def _binding(package: str) -> Any:
+    """``package._binding`` (the package's compiled module), without running the package's ``__init__``.
 
-    spec = importlib.util.find_spec("tree_sitter_bash")
-    if spec is not None and spec.submodule_search_locations:
-        folder = next(iter(spec.submodule_search_locations))
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-            path = os.path.join(folder, "_binding" + suffix)
-            if os.path.exists(path):
-                loader = importlib.machinery.ExtensionFileLoader("tree_sitter_bash._binding", path)
-                binding_spec = importlib.util.spec_from_file_location(
-                    "tree_sitter_bash._binding", path, loader=loader
-                )
-                if binding_spec is not None:
-                    module = importlib.util.module_from_spec(binding_spec)
-                    loader.exec_module(module)
-                    sys.modules.setdefault("tree_sitter_bash._binding", module)
-                    return module.language()
-    import tree_sitter_bash  # pragma: no cover - layout changed: take the slow, documented route
+    Only while the package itself is not imported, and only for a compiled module found where the import
+    system would find it; the module is registered under its own name, so a later ``import package`` in
+    this process uses this very module (no stand-in parent package is ever registered). Anything else
+    unexpected: the ordinary import.
+    """
+    name = package + "._binding"
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        return loaded
+    if package not in sys.modules:
+        try:
+            from importlib.machinery import ExtensionFileLoader, ModuleSpec, PathFinder
 
-    return tree_sitter_bash.language()  # pragma: no cover
+            found = PathFinder.find_spec(package)
+            folders = found.submodule_search_locations if found is not None else None
+            spec = PathFinder.find_spec("_binding", list(folders)) if folders else None
+            if spec is not None and isinstance(spec.loader, ExtensionFileLoader) and spec.origin:
+                loader = ExtensionFileLoader(name, spec.origin)
+                spec = ModuleSpec(name, loader, origin=spec.origin)
+                spec.has_location = True
+                module = loader.create_module(spec)
+                module.__spec__, module.__loader__, module.__file__ = spec, loader, spec.origin
+                module.__package__ = package
+                loader.exec_module(module)
+                sys.modules[name] = module
+                return module
+        except Exception:  # noqa: BLE001 - another layout or Python: the ordinary import below
+            sys.modules.pop(name, None)
+    __import__(name)
+    return sys.modules[name]
 
 
 _ASTRAL = re_compile("[\U00010000-\U0010ffff]")

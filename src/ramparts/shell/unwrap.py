@@ -7,11 +7,9 @@ wrapper too: ``sudo``, ``chroot``, ``ssh``), and whether it runs a shell string 
 runs; what it cannot follow is reported as opaque.
 """
 
-# No `from __future__ import annotations`: typing.NamedTuple would compile each string annotation
-# into a ForwardRef on every hook start; evaluated annotations cost little.
+from __future__ import annotations
 
 import itertools
-import re
 
 from .._recache import compile as re_compile
 from .._tuples import NamedTuple
@@ -136,7 +134,7 @@ SAFE_ASSIGNMENTS = frozenset(
     }
 )
 """Variables whose assignment before a command cannot make it run something else."""
-ASSIGNMENT = re_compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
+ASSIGNMENT = re_compile(r"(?s)[A-Za-z_][A-Za-z0-9_]*=.*")
 MAX_WRAPPERS = 16
 
 

@@ -29,12 +29,13 @@ archive the user unpacked is the one case this trusts that it should not.
 from __future__ import annotations
 
 import os
-import re
+
+from ..._recache import compile as re_compile
 
 MAX_CONFIG_BYTES = 256 * 1024
 """A larger configuration file is not parsed: it counts as a risk (nobody writes one by hand)."""
 
-_SAFE_LFS = re.compile(r"git-lfs (?:clean|smudge|filter-process)(?: -- %f)?")
+_SAFE_LFS = re_compile(r"git-lfs (?:clean|smudge|filter-process)(?: -- %f)?")
 """The values ``git lfs install --local`` writes for its filter (the program is found on PATH)."""
 _FALSE = frozenset({"false", "no", "off", "0", ""})
 
@@ -73,8 +74,8 @@ _RUNS = frozenset(
         ("core", "worktree"),
     }
 )
-_SECTION = re.compile(r'\[\s*([A-Za-z0-9.-]+)(?:\s+"((?:[^"\\]|\\.)*)")?\s*\]')
-_KEY = re.compile(r"([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*))?$")
+_SECTION = re_compile(r'\[\s*([A-Za-z0-9.-]+)(?:\s+"((?:[^"\\]|\\.)*)")?\s*\]')
+_KEY = re_compile(r"([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*))?$")
 
 
 def program_keys(text: str) -> list[tuple[str, str]]:
@@ -244,7 +245,7 @@ def project_risks(program: str, folder: str, home: str) -> list[str]:
     ]
 
 
-_CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}")
+_CHANNEL = re_compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}")
 
 
 def _harmless(name: str, path: str) -> bool:
