@@ -35,6 +35,7 @@ import zlib
 from _operator import sub as _subtract  # operator.sub itself (operator is not imported for it)
 from _thread import _local  # threading.local itself (threading is imported only to start a thread)
 
+from .._json import loads as json_loads
 from .._recache import compile as re_compile
 from .._tuples import NamedTuple
 from ..errors import ScanError
@@ -1314,11 +1315,9 @@ def _load_model(path: str = MODEL_PATH) -> _Model:
     """The shipped weights, read on first use and kept for the life of the process."""
     global _model
     if _model is None:
-        import json  # the weights' JSON, read once a process (load_model_cached reads a marshal copy)
-
         try:
             with open(path, "rb") as handle:
-                doc = json.loads(handle.read())
+                doc = json_loads(handle.read())
             _model = model_from_doc(doc)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ScanError(f"cannot load the injection model {path}: {exc}") from exc
@@ -1358,10 +1357,8 @@ def load_model_cached(cache_dir: str, path: str = MODEL_PATH) -> None:
         return
     except (OSError, ValueError, EOFError, TypeError):
         pass
-    import json  # here: no usable marshal copy of the weights
-
     try:
-        model = model_from_doc(json.loads(raw))
+        model = model_from_doc(json_loads(raw))
     except (ValueError, KeyError, TypeError) as exc:
         raise ScanError(f"cannot load the injection model {path}: {exc}") from exc
     _model = model

@@ -16,6 +16,7 @@ import os
 import zlib
 
 from .._hashing import sha256
+from .._json import loads as json_loads
 from .._recache import compile as re_compile
 from .._tuples import NamedTuple
 from ..errors import ScanError
@@ -491,10 +492,8 @@ def jwt(value: str) -> bool:
     parts = value.split(".")
     if len(parts) not in (2, 3):
         return False
-    import json  # only a JWT-shaped match gets here
-
     try:
-        header = json.loads(_b64url(parts[0]))
+        header = json_loads(_b64url(parts[0]))
     except (ValueError, binascii.Error):
         return False
     return isinstance(header, dict) and "alg" in header
