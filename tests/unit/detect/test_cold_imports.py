@@ -129,6 +129,8 @@ def test_a_deferred_re2_pattern_matches_as_re2_does(
     lazy = deferred.finditer("a\ud800b")  # a generator, as the wrapper's: raises on its first step
     with pytest.raises(UnicodeEncodeError):
         next(lazy)
+    wrapped = deferred._wrapper()  # the wrapper is built around the program compiled once, not anew
+    assert type(wrapped).__name__ == "_Regexp" and wrapped._regexp is deferred._regexp
 
 
 def test_a_deferred_pattern_over_bytes_and_its_raw_spans(monkeypatch: pytest.MonkeyPatch) -> None:
