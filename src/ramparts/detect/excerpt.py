@@ -9,11 +9,14 @@ terminal or hide text.
 from __future__ import annotations
 
 import bisect
-import functools
-import re
-from collections.abc import Sequence
 
+from .._recache import compile as re_compile
 from .redact import fingerprint, redact_text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Sequence
 
 WIDTH = 40
 """Characters of context on each side of a value (within its line)."""
@@ -56,9 +59,8 @@ _HIDDEN = "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\U000
 needs it (0.4 ms)."""
 
 
-@functools.lru_cache(maxsize=1)
 def _hidden() -> re.Pattern[str]:
-    return re.compile(_HIDDEN)
+    return re_compile(_HIDDEN)  # compiled once a process (kept by ramparts._recache)
 
 
 def visible(text: str) -> str:

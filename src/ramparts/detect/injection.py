@@ -28,23 +28,49 @@ from __future__ import annotations
 import binascii
 import codecs
 import itertools
-import json
 import math
-import operator
 import os
-import re
-import threading
 import unicodedata
 import zlib
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Literal, NamedTuple, Protocol, cast
+from _operator import sub as _subtract  # operator.sub itself (operator is not imported for it)
+from _thread import _local  # threading.local itself (threading is imported only to start a thread)
 
+from .._json import loads as json_loads
 from .._recache import compile as re_compile
+from .._tuples import NamedTuple
 from ..errors import ScanError
 from ..model import Finding
+from .matcher import ASCII, DOTALL
 from .redact import fingerprint, redact_text
 
-InjectionVerdict = Literal["block", "warn", "log"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import Any, Literal, Protocol
+
+    InjectionVerdict = Literal["block", "warn", "log"]
+
+    class TextClassifier(Protocol):
+        """A pluggable classifier: the probability in 0..1 that a text carries an injection.
+
+        Meant for a transformer model the user runs locally (an ONNX export of a prompt-injection
+        classifier, for instance). It receives the bounded view of the text the other layers scan.
+        """
+
+        def __call__(self, text: str, /) -> float: ...
+
+    class ModelScore(Protocol):
+        """The policy's model slot (:class:`ramparts.detect.injection_model.ModelSlot`), as :func:`score`
+        uses it: the model's probability for the bounded text, and how it combines with the built-in
+        score. Errors it raises are not swallowed (the caller fails closed)."""
+
+        name: str
+
+        def __call__(self, text: str, /) -> float: ...
+
+        def combine(self, builtin: float, probability: float) -> float: ...
+
 
 MODEL_PATH = os.path.join(os.path.dirname(__file__), "data", "injection_model.json")
 FULL_SCAN = 32 * 1024
@@ -66,7 +92,7 @@ MIN_PAYLOAD = 16
 _TOKEN = re_compile(r"[^\W_]+(?:[\u00ad\u200b-\u200d\u2060\ufeff]+[^\W_]+)*|[^\w\s]")
 """Words (zero-width characters inside a word stay inside its token, and are dropped by
 :func:`_canonical`, so "ig<U+200B>nore" is one word) and single punctuation marks."""
-_ASCII_TOKEN = re_compile(r"[a-zA-Z0-9]+|[^\w\s\x1c-\x1f]", re.ASCII)
+_ASCII_TOKEN = re_compile(r"[a-zA-Z0-9]+|[^\w\s\x1c-\x1f]", ASCII)
 """The same tokens for lower-cased ASCII text (no zero-width characters there), found faster."""
 
 
@@ -94,16 +120,6 @@ class InjectionResult(NamedTuple):
     verdict: InjectionVerdict
 
 
-class TextClassifier(Protocol):
-    """A pluggable classifier: the probability in 0..1 that a text carries an injection.
-
-    Meant for a transformer model the user runs locally (an ONNX export of a prompt-injection
-    classifier, for instance). It receives the bounded view of the text the other layers scan.
-    """
-
-    def __call__(self, text: str, /) -> float: ...
-
-
 _plugins: list[TextClassifier] = []
 
 
@@ -115,18 +131,6 @@ def register_classifier(fn: TextClassifier | Callable[[str], float]) -> None:
     """
     if fn not in _plugins:
         _plugins.append(fn)
-
-
-class ModelScore(Protocol):
-    """The policy's model slot (:class:`ramparts.detect.injection_model.ModelSlot`), as :func:`score`
-    uses it: the model's probability for the bounded text, and how it combines with the built-in score.
-    Errors it raises are not swallowed (the caller fails closed)."""
-
-    name: str
-
-    def __call__(self, text: str, /) -> float: ...
-
-    def combine(self, builtin: float, probability: float) -> float: ...
 
 
 def unregister_classifier(fn: TextClassifier | Callable[[str], float]) -> None:
@@ -679,7 +683,7 @@ def _anchored(pattern: re.Pattern[str], low: str, starts: tuple[str, ...]) -> It
 
 _prefilter: Any = None
 """``(database, always)`` once :func:`use_hyperscan` has compiled the signatures."""
-_scratch = threading.local()
+_scratch = _local()
 """Each thread's Hyperscan scratch space for the database it last scanned with (a scratch may not be
 shared by threads scanning at once: the in-process gateway and the resident hook score in threads)."""
 _SPACES = bytes.maketrans(b"\x0b\x0c\x1c\x1d\x1e\x1f", b"      ")
@@ -759,6 +763,8 @@ def use_hyperscan_in_background(cache_dir: str | None) -> None:
     """:func:`use_hyperscan` in a daemon thread: a long-lived scorer starts at once on ``re`` alone and
     takes the prefilter when it is ready (the same evidence either way). Hyperscan's compiler releases
     the GIL, so the seconds a cold cache costs do not stall the scans meanwhile."""
+    import threading  # here: a thread is started
+
     threading.Thread(
         target=use_hyperscan, kwargs={"cache_dir": cache_dir}, name="ramparts-injection-hs", daemon=True
     ).start()
@@ -830,7 +836,7 @@ _INVISIBLE = re_compile(
 )
 _ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\u180e\ufeff\u00ad")
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_HTML_COMMENT = re_compile(r"<!--(.{12,4000}?)-->", re.DOTALL)
+_HTML_COMMENT = re_compile(r"<!--(.{12,4000}?)-->", DOTALL)
 _STYLED = re_compile(
     r"<(?P<tag>[a-z][a-z0-9]{0,10})\b(?P<attrs>[^>]{0,500})>"
     r"(?P<body>[^<]{0,3000}(?:<(?!/(?P=tag)\s*>)[^<]{0,600}){0,20})</(?P=tag)\s*>"
@@ -1311,7 +1317,7 @@ def _load_model(path: str = MODEL_PATH) -> _Model:
     if _model is None:
         try:
             with open(path, "rb") as handle:
-                doc = json.loads(handle.read())
+                doc = json_loads(handle.read())
             _model = model_from_doc(doc)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ScanError(f"cannot load the injection model {path}: {exc}") from exc
@@ -1352,7 +1358,7 @@ def load_model_cached(cache_dir: str, path: str = MODEL_PATH) -> None:
     except (OSError, ValueError, EOFError, TypeError):
         pass
     try:
-        model = model_from_doc(json.loads(raw))
+        model = model_from_doc(json_loads(raw))
     except (ValueError, KeyError, TypeError) as exc:
         raise ScanError(f"cannot load the injection model {path}: {exc}") from exc
     _model = model
@@ -1491,7 +1497,7 @@ def _canon_table() -> dict[str, str]:
 
 _LETTER_RUN = re_compile(r"(?<!\S)[^\W\d_](?: [^\W\d_]){2}(?!\S)")
 """Three single-letter tokens in a row, in the tokens joined by spaces."""
-_ASCII_LETTER_RUN = re_compile(r" [a-z] [a-z] [a-z] ", re.ASCII)
+_ASCII_LETTER_RUN = re_compile(r" [a-z] [a-z] [a-z] ", ASCII)
 """The same for ASCII tokens, in the joined tokens with a space added at each end (faster)."""
 
 
@@ -1921,7 +1927,7 @@ def _vector_tokens(low: str) -> _Vector | None:
             a = int(starts[origin[i]])
             tok = known[i] = low[a : int(ends[origin[i]])]
             _short_tokens[keys_seen[i]] = tok
-    distinct = cast("list[str]", known)  # every one filled in
+    distinct: list[str] = known  # type: ignore[assignment]  # every one filled in
     if len(short_at) != len(starts):
         long_at = np.flatnonzero(~short)
         ids: dict[str, int] = {}
@@ -2070,7 +2076,7 @@ def _classify_full(toks: list[str]) -> tuple[float, int, int, list[str], list[in
         best = float(window_sums[best_start])
     else:
         prefix = [0.0, *itertools.accumulate(contributions)]
-        sums = list(map(operator.sub, prefix[width:], prefix))
+        sums = list(map(_subtract, prefix[width:], prefix))
         best = max(sums)
         best_start = sums.index(best)  # the first window with the best sum
     z = model.bias + best - length_offset(len(toks), model.window, model.length_penalty)

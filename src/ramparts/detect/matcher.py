@@ -18,20 +18,33 @@ from __future__ import annotations
 
 import bisect
 import os
-import re
-from collections.abc import Collection, Iterator, Sequence
-from typing import Any, Literal
+import sys
 
 from .._hashing import sha256
 from .._tuples import NamedTuple
+from ._native import submodule
 
-Backend = Literal["hyperscan", "re2", "re"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Collection, Iterator, Sequence
+    from typing import Any, Literal
+
+    Backend = Literal["hyperscan", "re2", "re"]
+
+ASCII = 256
+"""``re.ASCII``; the flags are spelled here so that the cold hook need not import ``re`` (issue 21)
+for them (``tests/unit/detect`` checks they are ``re``'s)."""
+IGNORECASE = 2
+"""``re.IGNORECASE``."""
+DOTALL = 16
+"""``re.DOTALL``."""
 
 
 def flags(case_insensitive: bool) -> int:
     """Python ``re`` flags matching the other backends: ASCII ``\\b``/``\\w``/``\\d``, as RE2 and
     Hyperscan (without UCP) have them, so every backend agrees on where a word starts."""
-    return re.ASCII | (re.IGNORECASE if case_insensitive else 0)
+    return ASCII | (IGNORECASE if case_insensitive else 0)
 
 
 def compile_regex(regex: str, case_insensitive: bool, *, engine: str = "auto", binary: bool = False) -> Any:
@@ -43,6 +56,9 @@ def compile_regex(regex: str, case_insensitive: bool, *, engine: str = "auto", b
     text's character offsets; RE2 then skips its UTF-8 round trip on every match."""
     source: str | bytes = regex.encode("ascii") if binary else regex
     if engine in ("auto", "re2"):
+        deferred = _deferred_re2(source, case_insensitive)
+        if deferred is not None:
+            return deferred
         try:
             import re2  # type: ignore[import-untyped]
         except ImportError:
@@ -51,13 +67,113 @@ def compile_regex(regex: str, case_insensitive: bool, *, engine: str = "auto", b
         else:
             options = re2.Options()
             options.case_sensitive = not case_insensitive
-            options.max_mem = 64 << 20
+            options.max_mem = _RE2_MAX_MEM
             try:
                 return re2.compile(source, options)
             except re2.error:
                 if engine == "re2":
                     raise
+    import re  # only here: the pattern is run by Python's engine (no RE2)
+
     return re.compile(source, flags(case_insensitive))
+
+
+_RE2_MAX_MEM = 64 << 20
+
+
+def _deferred_re2(source: str | bytes, case_insensitive: bool) -> _DeferredRe2 | None:
+    """The pattern as :class:`_DeferredRe2` when RE2's package is not imported yet and its extension
+    module loads alone and compiles it; ``None`` otherwise (``re2.compile`` then decides, as before)."""
+    if "re2" in sys.modules:
+        return None
+    native = submodule("re2", "_re2")
+    if native is None:
+        return None
+    try:
+        options = native.RE2.Options()
+        options.case_sensitive = not case_insensitive
+        options.max_mem = _RE2_MAX_MEM
+        regexp = native.RE2(source.encode("utf-8") if isinstance(source, str) else source, options)
+        if not regexp.ok():
+            return None  # re2.compile raises re2.error for it: left to that path
+        anchor = native.RE2.Anchor.UNANCHORED
+    except Exception:  # noqa: BLE001 - an extension unlike the one this was written for: the package
+        return None
+    return _DeferredRe2(source, case_insensitive, regexp, anchor)
+
+
+def _re2_around(re2: Any, source: str | bytes, regexp: Any) -> Any:
+    """RE2's wrapper pattern around the program :class:`_DeferredRe2` compiled (RE2 compiles a rule in
+    up to a few hundred microseconds: not twice), as ``re2.compile`` builds it (its ``_Regexp`` holds
+    the source and the program, nothing else); ``None`` when the wrapper is not built that way."""
+    try:
+        kind = re2._Regexp
+        if tuple(kind.__slots__) != ("_pattern", "_regexp"):
+            return None
+        wrapped = kind.__new__(kind)
+        wrapped._pattern = source
+        wrapped._regexp = regexp
+    except Exception:  # noqa: BLE001 - another wrapper: re2.compile builds it
+        return None
+    return wrapped
+
+
+class _DeferredRe2:
+    """``re2.compile(source, options)`` (``case_sensitive``, ``max_mem`` as :func:`compile_regex` sets
+    them), built on first need; until then the same RE2 program, compiled by RE2's extension module.
+
+    RE2's Python wrapper (the ``re2`` package) imports ``functools`` and ``typing``-sized modules, and a
+    hook's text most often matches none of the few rules its keywords made candidates. So
+    :meth:`finditer` first asks the program, on the very bytes the wrapper would search (the text's UTF-8
+    encoding, from offset 0 to its end), whether it matches anywhere: when it does not, the wrapper's
+    ``finditer`` yields nothing, and neither does this; when it does, the wrapper does all the work.
+    :attr:`groupindex` is read as the wrapper reads it; any other use goes to the wrapper."""
+
+    __slots__ = ("_anchor", "_case_insensitive", "_regexp", "_source", "_wrapped")
+
+    def __init__(self, source: str | bytes, case_insensitive: bool, regexp: Any, anchor: Any) -> None:
+        self._source = source
+        self._case_insensitive = case_insensitive
+        self._regexp = regexp
+        self._anchor = anchor
+        self._wrapped: Any = None
+
+    def _wrapper(self) -> Any:
+        if self._wrapped is None:
+            import re2
+
+            self._wrapped = _re2_around(re2, self._source, self._regexp)
+            if self._wrapped is None:
+                options = re2.Options()
+                options.case_sensitive = not self._case_insensitive
+                options.max_mem = _RE2_MAX_MEM
+                self._wrapped = re2.compile(self._source, options)
+        return self._wrapped
+
+    def _no_match(self, text: str | bytes) -> bool:
+        data = text.encode(encoding="utf-8") if isinstance(text, str) else text  # as the wrapper encodes
+        return bool(self._regexp.Match(self._anchor, data, 0, len(data))[0][0] == -1)
+
+    def finditer(self, text: str | bytes, pos: int | None = None, endpos: int | None = None) -> Iterator[Any]:
+        """The wrapper's ``finditer``; a generator as it is (a text that does not encode raises on the
+        first step, there as here)."""
+        if pos is None and endpos is None and self._no_match(text):
+            return
+        yield from self._wrapper().finditer(text, pos, endpos)
+
+    @property
+    def groupindex(self) -> dict[Any, int]:
+        groups = self._regexp.NamedCapturingGroups()
+        if isinstance(self._source, str):
+            return {group.decode(encoding="utf-8"): index for group, index in groups}
+        return dict(groups)
+
+    @property
+    def pattern(self) -> str | bytes:
+        return self._source
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapper(), name)
 
 
 def spans(regex: Any, data: bytes) -> Iterator[tuple[int, int]]:
@@ -133,6 +249,7 @@ def pattern_width(regex: str, case_insensitive: bool) -> int:
     """The most characters a match of ``regex`` spans, or 0 when unbounded (or too wide to window)
     or when it may match the empty string."""
     import importlib
+    import re  # only here: a PII candidate's pattern (its window), not on every text
 
     sre_parse: Any = importlib.import_module("re._parser")  # what ``re`` compiles with (no stubs)
 
@@ -155,10 +272,14 @@ def _raw_re2_match(regex: Any) -> tuple[Any, Any] | None:
         return cached[1]
     raw: tuple[Any, Any] | None = None
     try:
-        import re2
-
         inner = regex._regexp
-        candidate = (inner.Match, re2._Anchor.UNANCHORED)
+        if isinstance(regex, _DeferredRe2):
+            anchor = regex._anchor  # RE2's own Anchor.UNANCHORED, from its extension module
+        else:
+            import re2
+
+            anchor = re2._Anchor.UNANCHORED
+        candidate = (inner.Match, anchor)
     except (ImportError, AttributeError):
         pass
     else:
@@ -206,12 +327,45 @@ def available_backends() -> list[Backend]:
 
 
 def _importable(module: str) -> bool:
-    """Whether ``module`` imports (it is then imported: the caller is about to use it)."""
+    """Whether ``module`` imports (it is then imported: the caller is about to use it); Hyperscan's
+    extension module alone when that loads (:func:`hyperscan_module`)."""
+    if module == "hyperscan":
+        return hyperscan_module() is not None
     try:
         __import__(module)
     except ImportError:
         return False
     return True
+
+
+def hyperscan_module() -> Any:
+    """Hyperscan's API, or ``None`` when it is not installed: the ``hyperscan`` package when imported,
+    else its extension module :mod:`hyperscan._hs_ext` alone (:mod:`._native`), which defines every
+    name the detectors use (the package's ``__init__`` adds ``typing`` and ``ExpressionExt``, and its
+    ``__version__``: see :func:`hyperscan_version`); else the package, imported as usual."""
+    module = sys.modules.get("hyperscan")
+    if module is None:
+        module = submodule("hyperscan", "_hs_ext")
+    if module is None:
+        try:
+            import hyperscan as module
+        except ImportError:
+            return None
+    return module
+
+
+def hyperscan_version(hyperscan: Any) -> str:
+    """``hyperscan.__version__`` as the package has it (its ``_version`` module's, or ``"unknown"``),
+    also for the extension module alone, which has none: part of a cached database's key."""
+    if getattr(hyperscan, "__name__", "") != "hyperscan._hs_ext":
+        return str(getattr(hyperscan, "__version__", ""))
+    # the extension's own __version__ is the Hyperscan library's; the package's hides it (its ``*``
+    # import skips dunder names) with its ``_version`` module's, or "unknown" when that is missing
+    package = sys.modules.get("hyperscan")
+    if package is not None:
+        return str(getattr(package, "__version__", ""))
+    numbered = submodule("hyperscan", "_version")
+    return str(getattr(numbered, "__version__", "unknown"))
 
 
 class Matcher:
@@ -352,6 +506,8 @@ def _re_backend(patterns: Sequence[Pattern], cache_dir: str | None) -> Any:
                 continue
             regex = compiled[i]
             if regex is None:
+                import re  # the re backend: no Hyperscan database (a cold cache) or no Hyperscan
+
                 regex = compiled[i] = re.compile(pattern.regex, flags(pattern.case_insensitive))
             if regex.search(text):
                 out.add(i)
@@ -399,7 +555,9 @@ def _hyperscan_backend(
     cached_only: bool = False,
     positions: frozenset[int] = frozenset(),
 ) -> Any:
-    import hyperscan
+    hyperscan = hyperscan_module()
+    if hyperscan is None:
+        raise ImportError("No module named 'hyperscan'")
 
     flags = [
         hyperscan.HS_FLAG_ALLOWEMPTY
@@ -466,7 +624,9 @@ def _keyword_backend(
     match. Where the keywords cannot be looked up in :func:`lower_ascii_bytes` (a character that
     lower-cases into ASCII, or a lower-cased ``str`` given as the haystack) they are looked up with
     ``in``, as the ``re`` backend does."""
-    import hyperscan
+    hyperscan = hyperscan_module()
+    if hyperscan is None:
+        raise ImportError("No module named 'hyperscan'")
 
     literals = sorted({k for ks in byte_keywords for k in ks})
     number = {k: i for i, k in enumerate(literals)}
@@ -514,10 +674,10 @@ class _Scratches:
     __slots__ = ("_first", "_local")
 
     def __init__(self, first: Any) -> None:
-        import threading  # here: the hook's cold start without Hyperscan does not import it
+        from _thread import _local  # threading.local itself (threading is not imported for it)
 
         self._first = first
-        self._local = threading.local()
+        self._local = _local()
 
     def get(self) -> Any:
         scratch = getattr(self._local, "scratch", None)
@@ -552,7 +712,7 @@ def cached_database(
     """One Hyperscan database for ``expressions`` and the ids left out of it (:func:`_compile`), loaded
     from ``cache_dir`` (``STEM-KEY.db``, keyed by the expressions, their flags and Hyperscan's version)
     or compiled and kept there. ``cached_only``: raise :class:`_NotCached` rather than compile."""
-    key = sha256(repr((getattr(hyperscan, "__version__", ""), expressions, flags)).encode()).hexdigest()[:32]
+    key = sha256(repr((hyperscan_version(hyperscan), expressions, flags)).encode()).hexdigest()[:32]
     path = os.path.join(cache_dir, f"{stem}-{key}.db") if cache_dir else None
     if path is not None:
         try:

@@ -11,18 +11,12 @@ the policy (a regex, optional context words, an optional validator). No result h
 from __future__ import annotations
 
 import bisect
-import functools
-import ipaddress
-import re
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 from .._recache import compile as re_compile
 from .._tuples import NamedTuple
 from ..model import Finding
 from .excerpt import excerpts
 from .matcher import (
-    Backend,
     Matcher,
     Pattern,
     ascii_bytes,
@@ -34,6 +28,14 @@ from .matcher import (
 )
 from .redact import fingerprint
 from .secrets import line_index, luhn
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any
+
+    from .matcher import Backend
 
 
 class Entity(NamedTuple):
@@ -63,7 +65,7 @@ AGAINST_PENALTY = 0.35
 
 
 def _ssn(value: str) -> bool:
-    digits = re.sub(r"\D", "", value)
+    digits = re_compile(r"\D").sub("", value)
     if len(digits) != 9 or len(set(digits)) == 1:
         return False
     area, group, serial = digits[:3], digits[3:5], digits[5:]
@@ -71,7 +73,7 @@ def _ssn(value: str) -> bool:
         return False
     if digits in ("078051120", "219099999", "123456789"):  # the well-known invalid or advertised ones
         return False
-    separators = re.sub(r"\d", "", value)
+    separators = re_compile(r"\d").sub("", value)
     return separators in ("", "--", "  ")
 
 
@@ -90,7 +92,7 @@ _CARD_NETWORKS: tuple[tuple[Callable[[str], bool], frozenset[int]], ...] = (
 
 
 def _card(value: str) -> bool:
-    digits = re.sub(r"[ \-]", "", value)
+    digits = re_compile(r"[ \-]").sub("", value)
     if not digits.isdigit() or not luhn(digits):
         return False
     return any(prefix(digits) and len(digits) in lengths for prefix, lengths in _CARD_NETWORKS)
@@ -124,7 +126,7 @@ _IBAN_LENGTHS = {
 
 
 def _iban(value: str) -> bool:
-    compact = re.sub(r"[ \-]", "", value).upper()
+    compact = re_compile(r"[ \-]").sub("", value).upper()
     if _IBAN_LENGTHS.get(compact[:2]) != len(compact):
         return False
     rearranged = compact[4:] + compact[:4]
@@ -133,6 +135,8 @@ def _iban(value: str) -> bool:
 
 
 def _ip(value: str) -> bool:
+    import ipaddress  # here: only an IP-address candidate is checked
+
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
@@ -186,9 +190,12 @@ def _desc_pattern(desc: Any) -> str | None:
     return out + "(?=(?:" + str(desc.national_number_pattern) + r")\Z)"
 
 
-@functools.cache
 def _phone_gates() -> dict[str, _PhoneGate]:
     """Per region of :data:`_PHONE_REGIONS`, built once from the installed ``phonenumbers`` metadata."""
+    if _GATES:
+        return _GATES[0]
+    import re
+
     import phonenumbers
     from phonenumbers import PhoneMetadata
 
@@ -215,7 +222,11 @@ def _phone_gates() -> dict[str, _PhoneGate]:
             str(code),
             (prefix(meta), prefix(main)),
         )
+    _GATES.append(gates)
     return gates
+
+
+_GATES: list[dict[str, _PhoneGate]] = []
 
 
 PHONE_GATE_AFTER = 32
@@ -314,8 +325,28 @@ def _phone_shaped(value: str) -> bool:
 
 # A phone candidate's value is the same string many times over in a large tree (a number in a
 # footer, a coordinate in a repeated drawing); ``phonenumbers`` tries up to 15 regions per value.
-_phone_valid = functools.lru_cache(maxsize=4096)(_phone)
-_phone_possible = functools.lru_cache(maxsize=1024)(phone_possible)
+# Their caches are made on first use: ``functools`` is imported only where a phone candidate is checked.
+def _phone_valid(value: str) -> bool:
+    """:func:`_phone` through a 4096-value LRU cache."""
+    cached = _PHONE_CACHES.get("valid")
+    if cached is None:
+        import functools
+
+        cached = _PHONE_CACHES["valid"] = functools.lru_cache(maxsize=4096)(_phone)
+    return cached(value)
+
+
+def _phone_possible(value: str) -> bool:
+    """:func:`phone_possible` through a 1024-value LRU cache."""
+    cached = _PHONE_CACHES.get("possible")
+    if cached is None:
+        import functools
+
+        cached = _PHONE_CACHES["possible"] = functools.lru_cache(maxsize=1024)(phone_possible)
+    return cached(value)
+
+
+_PHONE_CACHES: dict[str, Callable[[str], bool]] = {}
 
 
 def _phone_candidate_shaped(value: str) -> bool:
@@ -458,6 +489,8 @@ def custom_entity(
     """An entity a policy defines (employee ids, project code names)."""
     if validator and validator not in CHECKS:
         raise ValueError(f"unknown validator {validator!r} (known: {', '.join(sorted(CHECKS))})")
+    import re  # a policy's custom entity: its pattern checked
+
     re.compile(pattern)
     return Entity(
         f"pii-custom-{name}",
@@ -566,7 +599,7 @@ class PiiScanner:
                         if confidence - 0.2 < minimum or not _phone_possible(value):
                             continue
                         confidence -= 0.2
-                elif confidence < minimum or (private and ipaddress.ip_address(value).is_private):
+                elif confidence < minimum or (private and _private_ip(value)):
                     continue
                 out.append((entity, start, end, confidence))
         # One span, one entity: a card number is not also a phone number; the more confident wins.
@@ -630,11 +663,29 @@ def _context(entity: Entity, window: str) -> float:
     return max(0.0, min(1.0, confidence))
 
 
-@functools.lru_cache(maxsize=256)
+def _private_ip(value: str) -> bool:
+    import ipaddress  # here: only an IP-address candidate that passed its check
+
+    return ipaddress.ip_address(value).is_private
+
+
 def _any_word(words: tuple[str, ...]) -> re.Pattern[str] | None:
     """Whether any of ``words`` occurs at all (whole word or not): the quick test before the exact one.
-    ``None`` when there are no words (nothing to look for)."""
-    return re.compile("|".join(re.escape(w) for w in words)) if words else None
+    ``None`` when there are no words (nothing to look for). Kept per tuple of words (at most 256)."""
+    if not words:
+        return None
+    found = _ANY_WORD.get(words)
+    if found is None:
+        import re  # a candidate's context: re.escape (re is imported for its window already)
+
+        found = re.compile("|".join(re.escape(w) for w in words))
+        if len(_ANY_WORD) >= 256:
+            _ANY_WORD.clear()
+        _ANY_WORD[words] = found
+    return found
+
+
+_ANY_WORD: dict[tuple[str, ...], re.Pattern[str]] = {}
 
 
 def _nearest(words: Sequence[str], window: str) -> int | None:

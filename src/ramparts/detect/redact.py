@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 import os
-import re
 
 from .._hashing import blake2b
 from .._recache import compile as re_compile
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
 KEY_BYTES = 32
 _TOKEN = re_compile(r"[A-Za-z0-9+/_\-.=~:]{16,}")
@@ -50,9 +53,9 @@ def _fields() -> dict[str, re.Pattern[str]]:
     when none does, none of their substitutions (each over the previous one's unchanged output) changes
     anything, and only ``_TOKEN`` is left to run."""
     if not _compiled:
-        out = {name: re.compile(source) for name, source in _FIELDS}
-        out["mysql_p"] = re.compile(_MYSQL_P)
-        out["any"] = re.compile("|".join(_scoped(source) for _, source in _FIELDS))
+        out = {name: re_compile(source) for name, source in _FIELDS}
+        out["mysql_p"] = re_compile(_MYSQL_P)
+        out["any"] = re_compile("|".join(_scoped(source) for _, source in _FIELDS))
         _compiled.update(out)
     return _compiled
 
@@ -161,7 +164,7 @@ def _looks_secret(token: str) -> bool:
         return True
     if "/" in token and token.count("/") >= 2 and _entropy(token) < 4.5:
         return False  # a path
-    classes = sum(bool(re.search(p, token)) for p in ("[a-z]", "[A-Z]", "[0-9]"))
+    classes = sum(bool(re_compile(p).search(token)) for p in ("[a-z]", "[A-Z]", "[0-9]"))
     return len(token) >= 20 and classes >= 2 and _entropy(token) >= 3.5
 
 

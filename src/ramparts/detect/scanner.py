@@ -7,18 +7,19 @@ call ``scan`` on each text. Categories can be switched off per call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
-
-from ..model import Finding
-from ..policy.types import DetectSettings, InjectionModel
 from .secrets import SecretScanner
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from typing import Literal
+
+    from ..model import Finding
+    from ..policy.types import DetectSettings, InjectionModel
     from .injection_model import ModelSlot
     from .pii import Entity, PiiScanner
 
-Category = Literal["secret", "pii", "injection"]
+    Category = Literal["secret", "pii", "injection"]
 CATEGORIES: tuple[Category, ...] = ("secret", "pii", "injection")
 
 

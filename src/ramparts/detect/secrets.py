@@ -10,23 +10,28 @@ counted, not reported. Results never hold the value: a keyed fingerprint and a r
 from __future__ import annotations
 
 import binascii
-import functools
-import json
 import marshal
 import math
 import os
-import re
 import zlib
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, cast
 
 from .._hashing import sha256
+from .._json import loads as json_loads
+from .._recache import compile as re_compile
 from .._tuples import NamedTuple
 from ..errors import ScanError
 from ..model import Finding
 from .excerpt import excerpts
-from .matcher import Backend, Matcher, Pattern, compile_regex
+from .matcher import DOTALL, Matcher, Pattern, compile_regex
 from .redact import fingerprint
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any
+
+    from .matcher import Backend
 
 RULES_DIR = os.path.join(os.path.dirname(__file__), "rules", "secrets")
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -127,6 +132,8 @@ def _rules_from_cache(rows: Any) -> tuple[SecretRule, ...]:
 
 
 def _parse(paths: Sequence[str], contents: Sequence[bytes]) -> tuple[SecretRule, ...]:
+    import re  # here: the rule files are parsed (no cached copy), not on every scan
+
     import yaml
 
     out: list[SecretRule] = []
@@ -220,13 +227,13 @@ class _Lazy:
         self._name, self._pattern, self._flags = name, pattern, flags
 
     def __getattr__(self, attribute: str) -> Any:
-        compiled = re.compile(self._pattern, self._flags)
+        compiled = re_compile(self._pattern, self._flags)
         globals()[self._name] = compiled
         return getattr(compiled, attribute)
 
 
 def _lazy(name: str, pattern: str, flags: int = 0) -> re.Pattern[str]:
-    return cast("re.Pattern[str]", _Lazy(name, pattern, flags))
+    return _Lazy(name, pattern, flags)  # type: ignore[return-value]  # it stands for the pattern
 
 
 PLACEHOLDER = _lazy(
@@ -300,16 +307,27 @@ def key_bits(value: str) -> float:
     return len(value) * math.log2(alphabet_size(value)) if value else 0.0
 
 
-@functools.lru_cache(maxsize=4096)
 def random_entropy(length: int, size: int) -> float:
     """The Shannon entropy a random string of ``length`` characters from ``size`` symbols shows on
     average (the exact expectation over each symbol's binomial count). Short strings and small
-    alphabets show less than log2(size): 32 random hex digits average 3.61 bits, 16 random digits 2.84."""
-    p = 1.0 / size
-    expected = sum(
-        math.comb(length, c) * p**c * (1 - p) ** (length - c) * c * math.log2(c) for c in range(2, length + 1)
-    )
-    return math.log2(length) - size * expected / length
+    alphabets show less than log2(size): 32 random hex digits average 3.61 bits, 16 random digits 2.84.
+    Kept per ``(length, size)`` (at most :data:`_RANDOM_ENTROPY_MAX` of them)."""
+    found = _random_entropy.get((length, size))
+    if found is None:
+        p = 1.0 / size
+        expected = sum(
+            math.comb(length, c) * p**c * (1 - p) ** (length - c) * c * math.log2(c)
+            for c in range(2, length + 1)
+        )
+        found = math.log2(length) - size * expected / length
+        if len(_random_entropy) >= _RANDOM_ENTROPY_MAX:
+            _random_entropy.clear()
+        _random_entropy[(length, size)] = found
+    return found
+
+
+_random_entropy: dict[tuple[int, int], float] = {}
+_RANDOM_ENTROPY_MAX = 4096
 
 
 ENTROPY_MARGIN = 0.4
@@ -475,7 +493,7 @@ def jwt(value: str) -> bool:
     if len(parts) not in (2, 3):
         return False
     try:
-        header = json.loads(_b64url(parts[0]))
+        header = json_loads(_b64url(parts[0]))
     except (ValueError, binascii.Error):
         return False
     return isinstance(header, dict) and "alg" in header
@@ -494,7 +512,7 @@ def luhn(value: str) -> bool:
     return total % 10 == 0
 
 
-_PEM = _lazy("_PEM", r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
+_PEM = _lazy("_PEM", r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", DOTALL)
 
 
 def pem(value: str) -> bool:
@@ -540,8 +558,9 @@ class Hit(NamedTuple):
     name made of words, not a value), ``entropy``, ``validator``."""
 
 
-Verifier = Callable[[SecretRule, str], "bool | None"]
-"""Checks a value against its provider: True live, False revoked or fake, None unknown (no answer)."""
+if TYPE_CHECKING:
+    Verifier = Callable[[SecretRule, str], "bool | None"]
+    """Checks a value against its provider: True live, False revoked or fake, None unknown (no answer)."""
 _VERIFIERS: dict[str, Verifier] = {}
 
 

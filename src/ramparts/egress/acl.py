@@ -9,22 +9,28 @@ spelling is classified, a name is checked against the lists). Every answer is a
 classes still are).
 """
 
-# No `from __future__ import annotations`: NamedTuple would compile each string annotation into a
-# ForwardRef when the hook first imports this (see model.py); evaluated annotations cost little.
+# ``ipaddress`` is imported only where an address is at hand (a literal, ``localhost``, a policy's
+# ranges): a hook that checks a host name needs none of it (issue 21).
 
-import functools
-import ipaddress
+from __future__ import annotations
+
 import math
-import re
-from collections import Counter
-from typing import Literal, NamedTuple
 
 from .. import rule_ids as rids
+from .._recache import compile as re_compile
+from .._tuples import NamedTuple
 from ..model import Decision
-from ..policy.types import EgressSettings
-from .classify import METADATA_NAMES, Classified, IPNetwork, classify, covered, parse_address
+from .classify import METADATA_NAMES, Classified, classify, covered, parse_address
 
-EgressMode = Literal["enforce", "report", "open"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ipaddress
+    from typing import Literal
+
+    from ..policy.types import EgressSettings
+    from .classify import IPNetwork
+
+    EgressMode = Literal["enforce", "report", "open"]
 
 DEFAULT_ALLOW: tuple[str, ...] = ("api.anthropic.com",)
 """The model API; a policy adds the package mirrors and services the company names."""
@@ -105,9 +111,10 @@ DOH_HOSTS: tuple[str, ...] = (
 """DNS-over-HTTPS endpoints: a resolver the DNS firewall cannot see. Denied unless ``doh: allow``."""
 
 DOT_PORT = 853
-_LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
+_LOOPBACK = "127.0.0.1"
+"""What ``localhost`` is (RFC 6761), made an address where it is checked."""
 
-_HOSTNAME = re.compile(
+_HOSTNAME = re_compile(
     r"^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$"
 )
 
@@ -159,9 +166,22 @@ def host_matches(pattern: str, host: str) -> bool:
     return host == pattern
 
 
-@functools.lru_cache(maxsize=64)
 def _compiled(patterns: tuple[str, ...]) -> tuple[dict[str, str], tuple[tuple[str, str], ...], str]:
-    """(exact name -> pattern, (suffix, pattern) pairs, the ``*`` pattern or '') for a list."""
+    """(exact name -> pattern, (suffix, pattern) pairs, the ``*`` pattern or '') for a list (kept for
+    the last 64 lists)."""
+    found = _COMPILED.get(patterns)
+    if found is None:
+        found = _compile_list(patterns)
+        if len(_COMPILED) >= 64:
+            _COMPILED.clear()
+        _COMPILED[patterns] = found
+    return found
+
+
+_COMPILED: dict[tuple[str, ...], tuple[dict[str, str], tuple[tuple[str, str], ...], str]] = {}
+
+
+def _compile_list(patterns: tuple[str, ...]) -> tuple[dict[str, str], tuple[tuple[str, str], ...], str]:
     exact: dict[str, str] = {}
     suffixes: list[tuple[str, str]] = []
     star = ""
@@ -239,7 +259,10 @@ def check_host(acl: EgressAcl, host: str, port: int) -> Decision:
     if port == DOT_PORT and acl.doh == "deny":
         return _decide(acl, "deny", rids.EGRESS_DOT, f"{name}:{port} is DNS over TLS", hard=True)
     if name == "localhost" or name.endswith(".localhost"):  # RFC 6761: always the loopback
-        return _address_decision(acl, name, classify(_LOOPBACK, acl.own), port, literal=False)
+        import ipaddress
+
+        loopback = ipaddress.IPv4Address(_LOOPBACK)
+        return _address_decision(acl, name, classify(loopback, acl.own), port, literal=False)
     pattern = first_match(acl.deny, name)
     if pattern:
         why = f"{name} is denied by the egress deny list ({pattern})"
@@ -325,7 +348,9 @@ def entropy(text: str) -> float:
     """Shannon entropy in bits per character."""
     if not text:
         return 0.0
-    counts = Counter(text)
+    counts: dict[str, int] = {}  # collections.Counter(text), in the same order
+    for ch in text:
+        counts[ch] = counts.get(ch, 0) + 1
     size = len(text)
     return -sum(n / size * math.log2(n / size) for n in counts.values())
 
@@ -365,7 +390,11 @@ def acl_from_settings(
 ) -> EgressAcl:
     """The ACL of a policy's ``egress:`` section, extended by the command line's ``--allow-host``,
     ``--allow-range`` and ``--allow-port`` (raises ValueError for a range that is not a CIDR)."""
-    ranges = tuple(ipaddress.ip_network(r, strict=True) for r in (*settings.allow_ranges, *allow_ranges))
+    ranges: tuple[IPNetwork, ...] = ()
+    if settings.allow_ranges or allow_ranges:
+        import ipaddress  # here: the policy names ranges
+
+        ranges = tuple(ipaddress.ip_network(r, strict=True) for r in (*settings.allow_ranges, *allow_ranges))
     return EgressAcl(
         allow=tuple(dict.fromkeys((*DEFAULT_ALLOW, *settings.allow, *allow))),
         deny=tuple(dict.fromkeys((*DEFAULT_DENY, *settings.deny))),

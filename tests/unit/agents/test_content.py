@@ -222,3 +222,29 @@ def test_a_pdf_that_cannot_be_read_whole_is_not_passed_over(
     ):
         (scanned,) = scan_reads(_pdf_call(tmp_path / name), limits, detectors, KEY)
         assert why in scanned.error, (name, scanned)
+
+
+def test_a_recent_warm_up_is_not_started_again_nor_subprocess_imported(tmp_path: Path) -> None:
+    """Within two minutes of a warm-up, a cold hook neither starts another nor imports ``subprocess``
+    (with ``signal``, ``selectors``, ``threading``: about 20 M instructions) to decide that it need not."""
+    import json
+    import subprocess
+    import sys
+
+    import ramparts
+
+    src = str(Path(ramparts.__file__).resolve().parent.parent)
+    (tmp_path / "warming").write_text("1")
+    probe = (
+        "import json, os, sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from ramparts.agents.claude_code import content\n"
+        "before = os.stat(os.path.join(sys.argv[2], 'warming')).st_mtime_ns\n"
+        "content.warm_in_background(sys.argv[2])\n"
+        "after = os.stat(os.path.join(sys.argv[2], 'warming')).st_mtime_ns\n"
+        "print(json.dumps({'rewritten': before != after, 'subprocess': 'subprocess' in sys.modules}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", probe, src, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout) == {"rewritten": False, "subprocess": False}

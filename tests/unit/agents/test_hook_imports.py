@@ -145,8 +145,13 @@ def test_a_read_loads_the_secret_scanner_only(tmp_path: Path) -> None:
     for _ in range(2):  # the first compiles the policy and the rules' cache
         read = _run(setup, _pre("Read", {"file_path": str(setup["project"] / "README.md")}))
     assert _verdict(read) == "allow"
-    assert "ramparts.detect.secrets" in read["modules"] and "hyperscan" in read["modules"]
+    assert "ramparts.detect.secrets" in read["modules"] and "hyperscan._hs_ext" in read["modules"]
     assert _loaded(read["modules"], ("ramparts.detect.pii", "ipaddress", "re2")) == []
+    # Hyperscan's extension alone (its package imports typing), and no thread or process machinery
+    assert _loaded(read["modules"], ("hyperscan", "threading", "subprocess", "signal", "selectors")) == [
+        "hyperscan._hs_ext",
+        "hyperscan._version",
+    ]
     outbound = _run(setup, _pre("WebFetch", {"url": "https://docs.python.org/3/?q=x", "prompt": "x"}))
     assert _verdict(outbound) == "ask"
     assert "ramparts.detect.pii" in outbound["modules"]

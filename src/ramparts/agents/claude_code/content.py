@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 
 from ..._tuples import NamedTuple
 from ...model import Content, Event, ToolCall
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # the detectors are imported only when something is scanned
+    from collections.abc import Iterator
+    from typing import Any
+
     from ...detect.scanner import Category, Detectors
     from ...policy.types import Policy
 
@@ -79,15 +81,18 @@ def warm_in_background(cache_dir: str) -> None:
 
     It runs the Ramparts this hook runs (its folder first on the path), not whatever ``-m ramparts``
     finds: the databases it builds are the ones this code loads (another tree's may be keyed apart)."""
-    import subprocess
     import sys
-    import time
 
     marker = os.path.join(cache_dir, "warming")
     try:
         os.makedirs(os.path.dirname(marker), exist_ok=True)
         if os.path.exists(marker) and time.time() - os.path.getmtime(marker) < 120:
             return
+    except OSError:
+        return  # only a speed-up: the next call falls back to re again
+    import subprocess  # only here, where a warm-up is really started (it imports signal, selectors...)
+
+    try:
         with open(marker, "w", encoding="utf-8") as handle:
             handle.write(str(os.getpid()))
         argv = [
