@@ -182,7 +182,8 @@ def test_a_cache_hit_imports_neither_typing_nor_json(tmp_path: Path) -> None:
     expected = load_policy(str(path), cache_dir=cache)
     src = str(Path(__file__).resolve().parents[3] / "src")
     probe = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import ramparts, ramparts._tuples, ramparts._hashing\n"
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "import ramparts, ramparts._tuples, ramparts._hashing, ramparts._recache  # not this test's modules\n"
         "before = set(sys.modules)\n"
         "from ramparts.policy.load import load_policy\n"
         "import ramparts.engine, ramparts.controls, ramparts.sinks, ramparts.model, ramparts.cli\n"
