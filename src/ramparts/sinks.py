@@ -215,15 +215,16 @@ def _url_values(url: str) -> list[str]:
 
 def _base64(value: str) -> str:
     """The text a base64 (standard or URL-safe) value stands for, '' when it is not printable text."""
-    import base64
-    import binascii
+    import binascii  # C; base64.b64decode(validate=True) is this call (3.11+) after importing struct
 
     if not re_compile(_B64).fullmatch(value):
         return ""
     body = value.rstrip("=")
     padded = body + "=" * (-len(body) % 4)
     try:
-        raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        raw = binascii.a2b_base64(
+            padded.replace("-", "+").replace("_", "/").encode("ascii"), strict_mode=True
+        )
         text = raw.decode("utf-8")
     except (binascii.Error, ValueError):
         return ""
