@@ -1,4 +1,4 @@
-"""What the policy declaration costs the hook: importing the typed config and reading the compiled cache.
+"""What the policy costs the hook: importing its loader and reading the compiled policy from the cache.
 
 Usage::
 
@@ -6,9 +6,9 @@ Usage::
 
 Each round starts fresh interpreters (``python -I``) on this checkout's ``src`` and, with ``--before``,
 on another tree (e.g. ``git worktree add /tmp/base BASE`` then ``--before /tmp/base/src``), in shuffled
-order, and times inside each: importing ``ramparts.policy.types`` (after ``typing``, ``re`` and the
-rules module, which the hook loads anyway), the first read of a compiled baseline policy's cache (the
-readers are built then) and a warm read. The report gives medians and the after/before ratios::
+order, and times inside each (after ``import ramparts``): importing ``ramparts.policy.load`` (the typed
+config, the rules), the first ``load_policy`` of a baseline policy from its warm cache (what each hook
+event does) and a repeated one. The report gives medians and the after/before ratios::
 
     RESULT import_ms=... first_read_ms=... warm_read_us=... [import_ratio=... first_read_ratio=... warm_read_ratio=...]
 """
@@ -25,27 +25,23 @@ import sys
 import tempfile
 
 PROBE = r"""
-import json, sys, time, typing, re
-import ramparts.policy.rules
+import sys, time
+import ramparts
 t0 = time.perf_counter()
-import ramparts.policy.types as T
+from ramparts.policy.load import load_policy
 t1 = time.perf_counter()
-raw = open(sys.argv[1]).read()
+load_policy(sys.argv[1], cache_dir=sys.argv[2])
 t2 = time.perf_counter()
-T.policy_from_json(json.loads(raw))
-t3 = time.perf_counter()
 for _ in range(20):
-    T.policy_from_json(json.loads(raw))
-t4 = time.perf_counter()
-print(json.dumps([(t1 - t0) * 1e3, (t3 - t2) * 1e3, (t4 - t3) / 20 * 1e6]))
+    load_policy(sys.argv[1], cache_dir=sys.argv[2])
+t3 = time.perf_counter()
+print("[%f, %f, %f]" % ((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) / 20 * 1e6))
 """
 
 MAKE_CACHE = r"""
-import json, sys
-from ramparts.policy.load import compile_policy
-from ramparts.policy.types import policy_to_json
-policy = compile_policy(b"version: 1\nextends: baseline\n", "bench.yaml")
-open(sys.argv[1], "w").write(json.dumps(policy_to_json(policy)))
+import sys
+from ramparts.policy.load import load_policy
+load_policy(sys.argv[1], cache_dir=sys.argv[2])
 """
 
 
@@ -69,16 +65,19 @@ def main() -> int:
         trees["before"] = os.path.abspath(args.before)
     rounds = args.rounds or (15 if args.quick else 60)
     with tempfile.TemporaryDirectory() as tmp:
+        policy = os.path.join(tmp, "ramparts.yaml")
+        with open(policy, "w", encoding="utf-8") as handle:
+            handle.write("version: 1\nextends: baseline\n")
         caches = {}
         for name, src in trees.items():
-            caches[name] = os.path.join(tmp, f"{name}.json")
-            run(src, MAKE_CACHE, caches[name])
+            caches[name] = os.path.join(tmp, f"cache-{name}")
+            run(src, MAKE_CACHE, policy, caches[name])
         samples: dict[str, list[list[float]]] = {name: [] for name in trees}
         for _ in range(rounds):
             order = list(trees)
             random.shuffle(order)
             for name in order:
-                samples[name].append(json.loads(run(trees[name], PROBE, caches[name])))
+                samples[name].append(json.loads(run(trees[name], PROBE, policy, caches[name])))
     medians = {
         name: [statistics.median(s[i] for s in rows) for i in range(3)] for name, rows in samples.items()
     }

@@ -9,11 +9,8 @@ finding's control (``session.*`` HIGH-04/MED-02, ``dlp.*`` CRIT-01, ``injection.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from . import rule_ids as rids
 from ._tuples import NamedTuple
-from .model import Content, Event, Finding, SessionState, ToolCall
 from .policy.rules import (
     EDIT_TOOLS,
     SHELL_TOOLS,
@@ -23,9 +20,15 @@ from .policy.rules import (
     path_matches,
     tool_name_matches,
 )
-from .policy.types import Policy, SessionSettings
 
-HitList = Literal["deny", "ask", "warn"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
+
+    from .model import Content, Event, Finding, SessionState, ToolCall
+    from .policy.types import Policy, SessionSettings
+
+    HitList = Literal["deny", "ask", "warn"]
 
 
 class Hit(NamedTuple):

@@ -8,8 +8,6 @@ decision's trace so ``ramparts explain`` can show the reasoning.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from . import rule_ids as rids
 from .controls import (
     Hit,
@@ -24,7 +22,7 @@ from .controls import (
     taint_hits,
     url_host,
 )
-from .model import Decision, Event, SessionState, ToolCall, Verdict
+from .model import Decision
 from .policy.rules import (
     EDIT_TOOLS,
     READ_TOOLS,
@@ -39,10 +37,12 @@ from .policy.rules import (
     path_may_match_below,
     tool_name_matches,
 )
-from .policy.types import Policy
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .gateway.decide import Facts, Limits, Refusal
+    from .model import Event, SessionState, ToolCall, Verdict
+    from .policy.types import Policy
 
 READ_ONLY_RULE = Rule(
     id=rids.SHELL_READ_ONLY,

@@ -6,19 +6,28 @@ immutable, typed, and cheap to import on the hook's hot path (``dataclasses`` pu
 ``inspect``, which costs the hook more than the rest of its imports together).
 """
 
-# No `from __future__ import annotations` here: typing.NamedTuple compiles every string annotation
-# into a ForwardRef (73 compile() calls, ~3 ms of every hook process); evaluated ones cost little.
-
-from typing import Literal
+# Annotations are strings (typing is not imported on the hook's path; ramparts._tuples keeps them as
+# written); ramparts.policy.decl.type_hints evaluates them with the TYPE_CHECKING block below.
+from __future__ import annotations
 
 from ._tuples import NamedTuple
 
-Verdict = Literal["deny", "ask", "allow"]
-"""What the engine decides. Order of strength: deny > ask > allow."""
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
 
-AccessMode = Literal["read", "write"]
+    Verdict = Literal["deny", "ask", "allow"]
+    """What the engine decides. Order of strength: deny > ask > allow."""
 
-EventKind = Literal["pre_tool_use", "post_tool_use", "user_prompt", "session_start", "session_end"]
+    AccessMode = Literal["read", "write"]
+
+    EventKind = Literal["pre_tool_use", "post_tool_use", "user_prompt", "session_start", "session_end"]
+else:
+
+    def __getattr__(name: str) -> object:  # the aliases above, for a run-time import of one
+        from .policy.decl import lazy_alias
+
+        return lazy_alias(__name__, name)
 
 
 class Subject(NamedTuple):

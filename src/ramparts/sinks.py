@@ -15,15 +15,19 @@ Pure (no I/O): the engine, the hook and the gateway ask the same questions here.
 
 from __future__ import annotations
 
-import re
-from typing import Literal
-
+from ._recache import compile as re_compile
 from ._tuples import NamedTuple
-from .model import Event, ToolCall
 from .policy.rules import parse_rule, path_matches
-from .policy.types import OutboundSettings, Policy
 
-SinkKind = Literal["mcp", "web", "network", "git", "sync"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from typing import Literal
+
+    from .model import Event, ToolCall
+    from .policy.types import OutboundSettings, Policy
+
+    SinkKind = Literal["mcp", "web", "network", "git", "sync"]
 
 
 class Sink(NamedTuple):
@@ -79,8 +83,9 @@ def sinks_for(policy: Policy, call: ToolCall, event: Event) -> tuple[Sink, ...]:
         out.append(Sink("web", f"{call.name} to {_web_target(call)}"))
     if call.hosts:
         out.append(Sink("network", "hosts " + ", ".join(call.hosts)))
-    if any(re.search(NETWORK_CODE, c.code) for c in call.code):
-        runs = ", ".join(dict.fromkeys(c.interpreter for c in call.code if re.search(NETWORK_CODE, c.code)))
+    network = re_compile(NETWORK_CODE)
+    if any(network.search(c.code) for c in call.code):
+        runs = ", ".join(dict.fromkeys(c.interpreter for c in call.code if network.search(c.code)))
         out.append(Sink("network", f"inline {runs} code that may open connections"))
     if call.opaque:
         out.append(Sink("network", "a command Ramparts cannot analyse (it may send anywhere)"))
@@ -165,15 +170,15 @@ def decoded_views(text: str) -> list[str]:
             views.append(view)
 
     for view in list(views):
-        if "%" in view and re.search(_PERCENT, view):
+        if "%" in view and re_compile(_PERCENT).search(view):
             from urllib.parse import unquote_plus
 
             add(unquote_plus(view))
     for view in list(views):
-        if "\\" in view and re.search(_JSON_ESCAPE, view):
+        if "\\" in view and re_compile(_JSON_ESCAPE).search(view):
             add(_json_unescape(view))
     for view in list(views):
-        for url in re.findall(_URL, view):
+        for url in re_compile(_URL).findall(view):
             for value in _url_values(url):
                 decoded = _base64(value)
                 if decoded:
@@ -190,7 +195,7 @@ def _json_unescape(text: str) -> str:
             return chr(int(body[1:], 16))
         return simple[body]
 
-    return re.sub(_JSON_ESCAPE, one, text)
+    return re_compile(_JSON_ESCAPE).sub(one, text)
 
 
 def _url_values(url: str) -> list[str]:
@@ -210,15 +215,16 @@ def _url_values(url: str) -> list[str]:
 
 def _base64(value: str) -> str:
     """The text a base64 (standard or URL-safe) value stands for, '' when it is not printable text."""
-    import base64
-    import binascii
+    import binascii  # C; base64.b64decode(validate=True) is this call (3.11+) after importing struct
 
-    if not re.fullmatch(_B64, value):
+    if not re_compile(_B64).fullmatch(value):
         return ""
     body = value.rstrip("=")
     padded = body + "=" * (-len(body) % 4)
     try:
-        raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        raw = binascii.a2b_base64(
+            padded.replace("-", "+").replace("_", "/").encode("ascii"), strict_mode=True
+        )
         text = raw.decode("utf-8")
     except (binascii.Error, ValueError):
         return ""
@@ -232,7 +238,7 @@ def placeholder_labels(text: str) -> list[str]:
     """Labels of the gateway placeholders in ``text``, in order, once each."""
     if "[[RAMPARTS:" not in text:
         return []
-    return list(dict.fromkeys(m.group(1) for m in re.finditer(PLACEHOLDER_PATTERN, text)))
+    return list(dict.fromkeys(m.group(1) for m in re_compile(PLACEHOLDER_PATTERN).finditer(text)))
 
 
 def label_category(label: str) -> tuple[str, str]:

@@ -186,3 +186,32 @@ def test_placeholder_labels_are_found_once_each() -> None:
     text = "a [[RAMPARTS:EMAIL:1a2b3c4d]] b [[RAMPARTS:EMAIL:1a2b3c4d]] [[RAMPARTS:AWS:0011223344]]"
     assert placeholder_labels(text) == ["EMAIL", "AWS"]
     assert placeholder_labels("no [[RAMPARTS: here") == []
+
+
+def _reference_base64(value: str) -> str:
+    """sinks._base64 as written with base64.b64decode (before it called binascii directly)."""
+    import binascii
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9+/_-]{12,}={0,2}", value):
+        return ""
+    body = value.rstrip("=")
+    padded = body + "=" * (-len(body) % 4)
+    try:
+        text = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return ""
+    return text if text.isprintable() or all(c.isprintable() or c in "\n\r\t" for c in text) else ""
+
+
+@given(
+    st.one_of(
+        st.text(alphabet="ABCXYZabcxyz0189+/_-=", min_size=10, max_size=40),
+        st.binary(min_size=6, max_size=30).map(lambda b: base64.b64encode(b).decode()),
+        st.text(min_size=6, max_size=30).map(lambda t: base64.urlsafe_b64encode(t.encode()).decode()),
+    )
+)
+def test_base64_views_decode_as_b64decode_did(value: str) -> None:
+    from ramparts.sinks import _base64
+
+    assert _base64(value) == _reference_base64(value)

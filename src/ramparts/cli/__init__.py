@@ -9,7 +9,10 @@ from __future__ import annotations
 import io
 import os
 import sys
-from typing import BinaryIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 _HOOK_FLAGS = ("--policy", "--state-dir", "--deadline-ms")
 

@@ -23,18 +23,65 @@ A rule is ``Tool`` or ``Tool(specifier)``, exactly as Claude Code 2.1.328 reads 
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
-from typing import Literal
-
 from .._recache import compile as re_compile
 from .._tuples import NamedTuple
 from ..errors import PolicyError
 
-RuleList = Literal["deny", "ask", "allow"]
-RuleKind = Literal[
-    "tool", "tool_glob", "mcp_server", "command", "path", "domain", "param", "agent_type", "never"
-]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable
+    from typing import Literal, TypeVar
+
+    R = TypeVar("R")
+    RuleList = Literal["deny", "ask", "allow"]
+    RuleKind = Literal[
+        "tool", "tool_glob", "mcp_server", "command", "path", "domain", "param", "agent_type", "never"
+    ]
+else:
+
+    def __getattr__(name: str) -> object:  # the aliases above, for a run-time import of one
+        from .decl import lazy_alias
+
+        return lazy_alias(__name__, name)
+
+
+# re's flags and re.escape, without importing re (the hook builds its patterns with _recache)
+_IGNORECASE = 2
+_DOTALL = 16
+_SPECIAL = {i: "\\" + chr(i) for i in b"()[]{}?*+-|^$\\.&~# \t\n\r\v\f"}
+
+
+def _escape(text: str) -> str:
+    """``_escape(text)`` (the same table)."""
+    return text.translate(_SPECIAL)
+
+
+def _memo(limit: int) -> Callable[[Callable[[str], R]], Callable[[str], R]]:
+    """A per-process memo of a one-string function (``functools.lru_cache`` without importing functools),
+    emptied when it holds ``limit`` results; ``.results`` is the dict."""
+
+    def wrap(function: Callable[[str], R]) -> Callable[[str], R]:
+        results: dict[str, R] = {}
+
+        def memo(arg: str) -> R:
+            try:
+                return results[arg]
+            except KeyError:
+                pass
+            if len(results) >= limit:
+                results.clear()
+            result = results[arg] = function(arg)
+            return result
+
+        memo.__name__ = function.__name__
+        memo.__doc__ = function.__doc__
+        memo.__wrapped__ = function  # type: ignore[attr-defined]
+        memo.results = results  # type: ignore[attr-defined]  # what it holds (tests look)
+        return memo
+
+    return wrap
+
 
 READ_TOOLS = frozenset({"Read", "NotebookRead", "Grep", "Glob", "LS"})
 """Tools whose file access is checked against ``Read(...)`` rules."""
@@ -53,7 +100,7 @@ PARAM_NAMES: dict[str, frozenset[str]] = {
 }
 
 _TOOL_NAME = re_compile(r"[A-Za-z0-9_*\-]+")
-_PARAM_FORM = re_compile(r"([A-Za-z_][A-Za-z0-9_]*):(.*)", re.DOTALL)
+_PARAM_FORM = re_compile(r"([A-Za-z_][A-Za-z0-9_]*):(.*)", _DOTALL)
 
 
 class Rule(NamedTuple):
@@ -152,17 +199,17 @@ def anchor_path(spec: str, list_: RuleList, base_dir: str) -> str:
 # -- matching ---------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1024)
+@_memo(1024)
 def command_regex(spec: str) -> re.Pattern[str]:
     """Compile a Bash rule pattern: ``*`` is any run of characters; a trailing `` *`` is optional."""
     tail = ""
     if spec.endswith(" *"):
         spec, tail = spec[:-2], "(?: .*)?"
-    body = ".*".join(re.escape(part) for part in spec.split("*"))
-    return re.compile(body + tail, re.DOTALL)
+    body = ".*".join(_escape(part) for part in spec.split("*"))
+    return re_compile(body + tail, _DOTALL)
 
 
-@lru_cache(maxsize=4096)
+@_memo(4096)
 def _glob_parts(spec: str) -> tuple[tuple[str, ...], ...]:
     """The ``*``-separated literal parts of a Bash rule pattern; two alternatives when it ends in `` *``
     (the bare command, or the command followed by a space and anything)."""
@@ -232,15 +279,15 @@ def _bracket(inner: str) -> str | None:
         if i + 2 < len(body) and body[i + 1] == "-":
             if body[i] > body[i + 2]:
                 return None
-            out.append(f"{re.escape(body[i])}-{re.escape(body[i + 2])}")
+            out.append(f"{_escape(body[i])}-{_escape(body[i + 2])}")
             i += 3
         else:
-            out.append(re.escape(body[i]))
+            out.append(_escape(body[i]))
             i += 1
     return "[" + ("^/" if negate else "") + "".join(out) + "]"
 
 
-@lru_cache(maxsize=1024)
+@_memo(1024)
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """Compile a gitignore-style glob; the result also matches everything below a matched directory.
 
@@ -248,10 +295,10 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     class (``[!...]`` negated; an invalid class is taken literally), a trailing ``/**`` also matches
     the directory itself. Never raises.
     """
-    return re.compile(_glob_source(pattern), re.DOTALL)
+    return re_compile(_glob_source(pattern), _DOTALL)
 
 
-@lru_cache(maxsize=1024)
+@_memo(1024)
 def _glob_source(pattern: str) -> str:
     """The regex :func:`glob_regex` compiles (the case-folded variant compiles it too, and only it: a
     deny rule checked without regard to case costs one compilation, not two)."""
@@ -279,22 +326,22 @@ def _glob_source(pattern: str) -> str:
             end = pattern.find("]", start + 1)
             translated = _bracket(pattern[i + 1 : end]) if end != -1 else None
             if translated is None:
-                out.append(re.escape(c))
+                out.append(_escape(c))
             else:
                 out.append(translated)
                 i = end
         else:
-            out.append(re.escape(c))
+            out.append(_escape(c))
         i += 1
     return "".join(out) + "(?:/.*)?"
 
 
-@lru_cache(maxsize=1024)
+@_memo(1024)
 def _glob_regex_folded(pattern: str) -> re.Pattern[str]:
-    return re.compile(_glob_source(pattern), re.DOTALL | re.IGNORECASE)
+    return re_compile(_glob_source(pattern), _DOTALL | _IGNORECASE)
 
 
-@lru_cache(maxsize=1024)
+@_memo(1024)
 def _glob_literals(pattern: str) -> tuple[str, ...]:
     """Runs of plain characters that every path the glob matches contains (a cheap necessary condition,
     checked before compiling the glob's regex; never a sufficient one). It reads the glob as
@@ -379,7 +426,7 @@ _BACKUP_SUFFIX = re_compile(
     r"(?:~|[._-](?:bak|backup|orig|old|save|sav|swp|swo|swn|tmp|temp|copy|dist|prev|[0-9]{1,3}"
     # compressed or encoded copies: `zcat id_rsa.gz`, `base64 -d server.key.b64` print the file
     r"|gz|bz2|xz|zst|lz4|lzma|z|b64|base64|hex))$",
-    re.IGNORECASE,
+    _IGNORECASE,
 )
 
 
@@ -435,11 +482,11 @@ def domain_matches(rule: Rule, host: str) -> bool:
     if pattern.startswith("*.") and "*" not in pattern[2:]:
         return host.endswith(pattern[1:])
     if pattern.startswith("*."):
-        regex = r"(?:[^.]+\.)+" + "[^.]*".join(re.escape(p) for p in pattern[2:].split("*"))
-        return re.fullmatch(regex, host) is not None
+        regex = r"(?:[^.]+\.)+" + "[^.]*".join(_escape(p) for p in pattern[2:].split("*"))
+        return re_compile(regex).fullmatch(host) is not None
     if "*" in pattern:
-        regex = "[^.]*".join(re.escape(p) for p in pattern.split("*"))
-        return re.fullmatch(regex, host) is not None
+        regex = "[^.]*".join(_escape(p) for p in pattern.split("*"))
+        return re_compile(regex).fullmatch(host) is not None
     return host == pattern
 
 
@@ -448,8 +495,8 @@ def tool_name_matches(rule: Rule, name: str) -> bool:
     if rule.kind == "tool":
         return name == rule.tool
     if rule.kind == "tool_glob":
-        regex = ".*".join(re.escape(p) for p in rule.tool.split("*"))
-        return re.fullmatch(regex, name) is not None
+        regex = ".*".join(_escape(p) for p in rule.tool.split("*"))
+        return re_compile(regex).fullmatch(name) is not None
     if rule.kind == "mcp_server":
         return name.startswith(rule.tool + "__")
     return False
@@ -459,5 +506,5 @@ def param_matches(rule: Rule, value: object) -> bool:
     if value is None:
         return False
     text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    regex = ".*".join(re.escape(p) for p in rule.spec.split("*"))
-    return re.fullmatch(regex, text, re.IGNORECASE | re.DOTALL) is not None
+    regex = ".*".join(_escape(p) for p in rule.spec.split("*"))
+    return re_compile(regex, _IGNORECASE | _DOTALL).fullmatch(text) is not None

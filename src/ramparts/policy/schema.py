@@ -11,7 +11,7 @@ import copy
 import types as _types
 from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_origin
 
-from .decl import Key
+from .decl import Key, type_hints
 from .types import FILE_OBJECTS, FILE_ONLY, FILE_REQUIRED, Policy
 
 MISSING: Any = object()
@@ -39,7 +39,7 @@ def declared(cls: Any) -> list[tuple[str, Any, bool, Key, Any]]:
     """(name, type, nullable, key, default) of each field of a NamedTuple."""
     out = []
     keys: dict[str, Key] = cls.__dict__.get("__keys__", {})
-    for name, ann in cls.__annotations__.items():
+    for name, ann in type_hints(cls).items():
         key = keys.get(name, Key())
         if get_origin(ann) is Annotated:
             ann, *metas = get_args(ann)

@@ -7,19 +7,32 @@ merges and builds the config, and :func:`policy_from_json` reads the hook's cach
 is one field here (plus its docs and tests).
 """
 
-# No `from __future__ import annotations`: typing.NamedTuple would compile each string annotation
-# into a ForwardRef on every hook start; evaluated annotations cost little.
+from __future__ import annotations
 
-import types as _types
-from collections.abc import Callable
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
-
+# Annotations are strings (the hook only reads values; typing is not imported on its path): the
+# schema and the merge evaluate them with ramparts.policy.decl.type_hints, in this module's namespace
+# plus the TYPE_CHECKING block below, where the type aliases live.
 from .._tuples import NamedTuple
-from .decl import DERIVED, Key, declare, key
+from .decl import DERIVED, RECORDS, Key, declare, key, lazy_alias
 from .rules import Rule
 
-Mode = Literal["enforce", "report"]
-Verdict = Literal["deny", "ask", "allow"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Annotated, Any, Literal
+
+    Mode = Literal["enforce", "report"]
+    Verdict = Literal["deny", "ask", "allow"]
+    InjectionSurface = Literal["prompt", "tool_result", "mcp_tool_description"]
+    """Where screened text comes from: a user's prompt (jailbreaks), a tool's result (PostToolUse, the
+    gateway's ``tool_result`` blocks), or an MCP tool's description (the gateway's ``tools`` list)."""
+    OutboundAction = Literal["deny", "ask", "allow"]
+    GatewayAction = Literal["mask", "redact", "block"]
+else:
+
+    def __getattr__(name: str) -> object:  # the aliases above, for a run-time import of one
+        return lazy_alias(__name__, name)
+
 
 HOST_PATTERN = r"^(\*|(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?\.?|[0-9A-Fa-f:.]+)$"
 """An egress host pattern: ``*``, ``name``, ``*.name`` (subdomains) or a literal address."""
@@ -75,9 +88,6 @@ class CustomEntity(NamedTuple):
     severity: str = key("medium", schema={"enum": ["low", "medium", "high", "critical"]})
 
 
-InjectionSurface = Literal["prompt", "tool_result", "mcp_tool_description"]
-"""Where screened text comes from: a user's prompt (jailbreaks), a tool's result (PostToolUse, the
-gateway's ``tool_result`` blocks), or an MCP tool's description (the gateway's ``tools`` list)."""
 INJECTION_SURFACES: tuple[InjectionSurface, ...] = ("prompt", "tool_result", "mcp_tool_description")
 _THRESHOLDS: dict[str, Any] = {
     "type": "object",
@@ -158,9 +168,6 @@ class OutboundException(NamedTuple):
 
     fingerprint: Annotated[str, Key(pattern="^b2mac:[0-9a-f]{16}$")]
     reason: Annotated[str, Key(minLength=1)]
-
-
-OutboundAction = Literal["deny", "ask", "allow"]
 
 
 @declare
@@ -283,8 +290,6 @@ class GitPolicy(NamedTuple):
     protected_branches: tuple[str, ...] = key(("main", "master", "release/*"), items=_STRINGS)
     push: Verdict = "ask"
 
-
-GatewayAction = Literal["mask", "redact", "block"]
 
 GATEWAY_BASELINE_DLP: tuple[tuple[str, GatewayAction], ...] = (
     ("secret", "mask"),
@@ -538,11 +543,70 @@ FILE_OBJECTS: dict[str, dict[str, Any]] = {
 """Schema keywords for objects of the file that only group keys (``gateway.documents``)."""
 
 
-# -- the hook's cache: the frozen config as nested JSON arrays, read back by its own field types -----
+# -- the hook's cache: the frozen config as marshal-ready data that needs no type to read back ------
+
+RECORDS[Rule.__name__] = Rule
+_SCALARS = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset(_SCALARS)
+
+
+def policy_to_cache(policy: Policy) -> list[Any]:
+    """The compiled policy as data ``marshal`` writes (for the hook's cache): each NamedTuple a list of
+    its class's name then its fields, each other tuple a tuple, scalars as they are. Raises
+    ``TypeError`` on anything else (the cache is then not written)."""
+    return _to_cache(policy)  # type: ignore[no-any-return]
+
+
+def _to_cache(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is tuple:
+        return tuple(_to_cache(item) for item in value)
+    if RECORDS.get(kind.__name__) is kind:
+        return [kind.__name__, *(_to_cache(item) for item in value)]
+    raise TypeError(f"not cached: {kind.__name__}")
+
+
+def policy_from_cache(data: Any) -> Policy:
+    """The compiled policy from :func:`policy_to_cache`'s form, checked shallowly (each record of a
+    declared class and with its number of fields, nothing but tuples and scalars besides); raises
+    ``TypeError``/``ValueError`` on any other form (a stale or damaged cache is then compiled afresh)."""
+    policy = _from_cache(data)
+    if type(policy) is not Policy:
+        raise TypeError("not a compiled policy")
+    return policy
+
+
+def _from_cache(value: Any) -> Any:
+    # The checks run in C where they can: a tuple or a record of scalars only (most of them: the rules)
+    # is taken as marshal built it.
+    kind = type(value)
+    if kind in _SCALAR_TYPES:
+        return value
+    if kind is tuple:
+        if _SCALAR_TYPES.issuperset(map(type, value)):
+            return value
+        return tuple([item if type(item) in _SCALAR_TYPES else _from_cache(item) for item in value])
+    if kind is not list or not value:
+        raise TypeError(f"not a cached value: {kind.__name__}")
+    name = value[0]
+    cls: Any = RECORDS.get(name) if type(name) is str else None
+    if cls is None:
+        raise ValueError(f"not a declared record: {name!r}")
+    if len(value) != len(cls._fields) + 1:
+        raise ValueError(f"{cls.__name__}: expected {len(cls._fields)} fields")
+    fields = value[1:]
+    if not _SCALAR_TYPES.issuperset(map(type, fields)):
+        fields = [item if type(item) in _SCALAR_TYPES else _from_cache(item) for item in fields]
+    return tuple.__new__(cls, fields)
+
+
+# -- the same as nested JSON arrays, read back by the declared field types (not the hook's cache) ------
 
 
 def policy_to_json(policy: Policy) -> list[Any]:
-    """A JSON-ready form of a compiled policy (for the hook's cache): every NamedTuple an array."""
+    """A JSON-ready form of a compiled policy: every NamedTuple an array."""
     return _plain(policy)  # type: ignore[no-any-return]
 
 
@@ -554,7 +618,7 @@ def _plain(value: Any) -> Any:
 
 def policy_from_json(data: Any) -> Policy:
     """The compiled policy from :func:`policy_to_json`'s form; raises ``TypeError``/``ValueError`` on
-    a form that does not fit the declaration (a stale or damaged cache is then compiled afresh)."""
+    a form that does not fit the declaration."""
     return _reader(Policy)(data)  # type: ignore[no-any-return]
 
 
@@ -570,16 +634,19 @@ def _reader(tp: Any) -> Callable[[Any], Any]:
     found = _READERS.get(tp)
     if found is not None:
         return found
-    origin = get_origin(tp)
+    import types
+    import typing
+
+    origin = typing.get_origin(tp)
     reader: Callable[[Any], Any]
-    if origin is Annotated:
-        reader = _reader(get_args(tp)[0])
+    if origin is typing.Annotated:
+        reader = _reader(typing.get_args(tp)[0])
     elif isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields"):
         reader = _record_reader(tp)
     elif origin is tuple:
-        reader = _tuple_reader(get_args(tp))
-    elif origin is Union or origin is _types.UnionType:
-        inner = _reader(next(arg for arg in get_args(tp) if arg is not type(None)))
+        reader = _tuple_reader(typing.get_args(tp))
+    elif origin is typing.Union or origin is types.UnionType:
+        inner = _reader(next(arg for arg in typing.get_args(tp) if arg is not type(None)))
         reader = lambda value: None if value is None else inner(value)  # noqa: E731
     elif tp is float:
         reader = _float
@@ -596,7 +663,9 @@ def _float(value: Any) -> float:
 
 
 def _record_reader(cls: Any) -> Callable[[Any], Any]:
-    fields = [_reader(tp) for tp in cls.__annotations__.values()]
+    from .decl import type_hints
+
+    fields = [_reader(tp) for tp in type_hints(cls).values()]
     count = len(fields)
     plain = all(read is _same for read in fields)  # a rule: strings only, read as they are
 

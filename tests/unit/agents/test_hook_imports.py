@@ -65,7 +65,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # the detectors' first load parses their YAML rules into the same cache (as every install's first read)
     read = _run(paths, _pre("Read", {"file_path": str(project / "README.md")}))
     assert _verdict(read) == "allow"
-    assert list((paths["state"] / "cache").glob("policy-*.json")), "no compiled policy cache"
+    assert list((paths["state"] / "cache").glob("policy-*.marshal")), "no compiled policy cache"
     return paths
 
 

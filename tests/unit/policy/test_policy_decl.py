@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import marshal
 from typing import Any, Literal, get_args, get_origin
 
 import jsonschema
@@ -15,7 +16,14 @@ from hypothesis import strategies as st
 from ramparts.errors import PolicyError
 from ramparts.policy.load import compile_policy
 from ramparts.policy.schema import MISSING, SCHEMA, fields
-from ramparts.policy.types import FILE_ONLY, Policy, policy_from_json, policy_to_json
+from ramparts.policy.types import (
+    FILE_ONLY,
+    Policy,
+    policy_from_cache,
+    policy_from_json,
+    policy_to_cache,
+    policy_to_json,
+)
 
 
 def _schema_at(path: tuple[str, ...]) -> dict[str, Any]:
@@ -114,6 +122,7 @@ def test_every_declared_key_reaches_the_config_and_survives_the_cache(field: Any
         got = getattr(got, attr)
     assert got == value
     assert policy_from_json(json.loads(json.dumps(policy_to_json(policy)))) == policy
+    assert policy_from_cache(marshal.loads(marshal.dumps(policy_to_cache(policy)))) == policy
 
 
 def test_a_later_layer_merges_as_declared(tmp_path: Any) -> None:

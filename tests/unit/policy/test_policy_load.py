@@ -120,7 +120,7 @@ def test_cache_is_used_and_invalidated(tmp_path: Path) -> None:
     path.write_text("version: 1\npermissions: {deny: ['Bash(a *)']}\n")
     cache = tmp_path / "cache"
     first = load_policy(str(path), cache_dir=cache)
-    assert len(list(cache.glob("policy-*.json"))) == 1
+    assert len(list(cache.glob("policy-*.marshal"))) == 1
     assert load_policy(str(path), cache_dir=cache) == first
     path.write_text("version: 1\npermissions: {deny: ['Bash(b *)']}\n")
     second = load_policy(str(path), cache_dir=cache)
@@ -132,7 +132,7 @@ def test_corrupt_cache_is_recompiled(tmp_path: Path) -> None:
     path.write_text("version: 1\n")
     cache = tmp_path / "cache"
     load_policy(str(path), cache_dir=cache)
-    for file in cache.glob("policy-*.json"):
+    for file in cache.glob("policy-*.marshal"):
         file.write_text("{garbage")
     assert load_policy(str(path), cache_dir=cache).source == str(path)
 
