@@ -7,7 +7,10 @@ from __future__ import annotations
 import _sqlite3 as sqlite3  # the C module: the package adds only date adapters and datetime (docs/hook.md)
 import os
 import time
-from typing import Literal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
 
 
 def utc_stamp(when: float | None = None) -> str:

@@ -14,22 +14,22 @@ the note, and at least one known key must verify it.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
-from collections.abc import Iterable
-from typing import Any
+import binascii  # not base64 (it imports re and struct): the hook imports this module to sign a checkpoint
 
 from .._hashing import sha256
 from .._tuples import NamedTuple
 from ..errors import AuditError
 from .merkle import HASH_SIZE
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
 ALG_ED25519 = 0x01
 DASH = "\u2014"
 MAX_SIGNATURES = 100
-_NAME = re.compile(r"[^\s+\u2014]+")
-_SIZE = re.compile(r"0|[1-9][0-9]{0,19}")
+_NOT_IN_NAME = frozenset("+" + DASH)
 
 
 class NoteError(AuditError, ValueError):
@@ -38,13 +38,28 @@ class NoteError(AuditError, ValueError):
 
 def _b64decode(text: str, what: str) -> bytes:
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
+        return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)  # base64.b64decode(validate=True)
     except (binascii.Error, UnicodeEncodeError) as exc:
         raise NoteError(f"{what} is not base64") from exc
 
 
+def _b64encode(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def valid_name(name: str) -> bool:
+    """A key name: not empty, no white space (as ``re``'s ``\\s`` and ``str.isspace`` know it), no plus sign,
+    no dash (U+2014)."""
+    return bool(name) and not any(ch.isspace() or ch in _NOT_IN_NAME for ch in name)
+
+
+def valid_size(text: str) -> bool:
+    """A tree size as a checkpoint writes it: decimal ASCII digits, at most 20, no leading zero."""
+    return text == "0" or (0 < len(text) <= 20 and text.isascii() and text.isdigit() and text[0] != "0")
+
+
 def _check_name(name: str) -> None:
-    if not _NAME.fullmatch(name):
+    if not valid_name(name):
         raise NoteError(f"key name {name!r} is empty or holds a space, a plus sign or a dash")
 
 
@@ -60,7 +75,7 @@ class Checkpoint(NamedTuple):
     extensions: tuple[str, ...] = ()
 
     def body(self) -> str:
-        lines = [self.origin, str(self.size), base64.b64encode(self.root).decode(), *self.extensions]
+        lines = [self.origin, str(self.size), _b64encode(self.root), *self.extensions]
         return "".join(line + "\n" for line in lines)
 
     @classmethod
@@ -73,7 +88,7 @@ class Checkpoint(NamedTuple):
         origin, size, root = lines[:3]
         if not origin:
             raise NoteError("checkpoint line 1: empty origin")
-        if not _SIZE.fullmatch(size):
+        if not valid_size(size):
             raise NoteError(f"checkpoint line 2: tree size {size!r} is not a decimal without leading zeros")
         digest = _b64decode(root, "checkpoint line 3: root hash")
         if len(digest) != HASH_SIZE:
@@ -109,7 +124,7 @@ class Verifier(NamedTuple):
 
     def __str__(self) -> str:
         raw = bytes([ALG_ED25519]) + self.public_key
-        return f"{self.name}+{self.hash.hex()}+{base64.b64encode(raw).decode()}"
+        return f"{self.name}+{self.hash.hex()}+{_b64encode(raw)}"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         from cryptography.exceptions import InvalidSignature
@@ -159,7 +174,7 @@ class Signer:
         return signer
 
     def key_string(self) -> str:
-        raw = base64.b64encode(bytes([ALG_ED25519]) + self._seed).decode()
+        raw = _b64encode(bytes([ALG_ED25519]) + self._seed)
         return f"PRIVATE+KEY+{self.name}+{self.verifier.hash.hex()}+{raw}"
 
     def sign(self, message: bytes) -> bytes:
@@ -172,7 +187,7 @@ def sign_note(body: str, signer: Signer) -> str:
     _check_text(body, "note")
     if not body.endswith("\n"):
         raise NoteError("note: the text does not end with a newline")
-    sig = base64.b64encode(signer.verifier.hash + signer.sign(body.encode())).decode()
+    sig = _b64encode(signer.verifier.hash + signer.sign(body.encode()))
     return f"{body}\n{DASH} {signer.name} {sig}\n"
 
 

@@ -20,16 +20,22 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
 
 from .._tuples import NamedTuple
 from ..errors import AuditError, StoreError
-from .backend import Backend, CheckpointRow, Commit, Head, LogMeta, Row
+from .backend import CheckpointRow, Commit, Head, LogMeta, Row
 from .merkle import Frontier, consistency_proof, inclusion_proof, leaf_hash, root
 
-if TYPE_CHECKING:  # checkpoints are signed or read now and then: the hook does not import them per call
-    from .checkpoint import Signer, Verifier
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import Any
+
+    from .backend import Backend
+    from .checkpoint import (
+        Signer,
+        Verifier,
+    )  # signed or read now and then: the hook does not import them per call
 
 DEFAULT_CHECKPOINT_EVERY = 1000
 DEFAULT_CHECKPOINT_SECONDS = 60.0

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import _sqlite3 as sqlite3  # the C module: the package adds only date adapters and datetime (docs/hook.md)
 import os
-from collections.abc import Callable, Iterator
-from typing import Any
 
 from .._util import open_sqlite
 from ..errors import StoreError
 from .backend import CheckpointRow, Commit, Head, LogMeta, Row
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
