@@ -7,8 +7,9 @@ pays only for what it needs.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+import sys
+
+TYPE_CHECKING = False  # not typing's: the hook imports this package on every event (issue 21)
 
 __version__ = "0.1.0"
 
@@ -60,6 +61,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from ramparts.audit.store import AuditStore
     from ramparts.engine import decide
     from ramparts.errors import (
@@ -80,7 +83,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'ramparts' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
+    __import__(module)  # importlib.import_module is a wrapper of this; importlib's package is not preloaded
+    value = getattr(sys.modules[module], name)
     globals()[name] = value
     return value
 

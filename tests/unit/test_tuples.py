@@ -129,3 +129,67 @@ def test_the_cold_hook_s_modules_compile_no_annotation(module: str) -> None:
     for cls in classes:
         hints = inspect.get_annotations(cls)
         assert not any(isinstance(h, typing.ForwardRef) for h in hints.values()), cls
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 7, 31, 32, 33, 40])
+def test_every_arity_builds_what_collections_builds(count: int) -> None:
+    """Each arity's precompiled ``__new__`` (and a class past the templates, compiled) against
+    ``collections.namedtuple``: signature, docstrings, defaults, keywords and errors."""
+    import collections
+    import inspect
+
+    from ramparts._tuples import _namedtuple  # type: ignore[attr-defined]
+
+    fields = [f"f{i}" for i in range(count)]
+    defaults = list(range(min(count, 3)))
+    ours = _namedtuple("Rec", fields, defaults, __name__)
+    theirs = collections.namedtuple("Rec", fields, defaults=defaults, module=__name__)  # type: ignore[misc]
+    assert inspect.signature(ours) == inspect.signature(theirs)
+    for name in ("__doc__", "_fields", "_field_defaults", "__match_args__", "__module__", "__slots__"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    for name in ("__new__", "_make", "_replace", "__repr__", "_asdict", "__getnewargs__"):
+        assert getattr(ours, name).__doc__ == getattr(theirs, name).__doc__, name
+        assert getattr(ours, name).__qualname__ == getattr(theirs, name).__qualname__, name
+    assert ours.__new__.__defaults__ == theirs.__new__.__defaults__
+    for index, name in enumerate(fields):
+        assert getattr(ours, name).__doc__ == f"Alias for field number {index}"
+    values = list(range(100, 100 + count))
+    kwargs = dict(zip(fields, values, strict=True))
+    made = ours(**kwargs)
+    assert made == tuple(values) == theirs(*values) and repr(made) == repr(theirs(*values))
+    assert made._asdict() == theirs(*values)._asdict()
+    if count:
+        assert ours(*values[: count - len(defaults)]) == theirs(*values[: count - len(defaults)])
+        assert made._replace(f0=-1)[0] == -1
+    with pytest.raises(TypeError, match=f"Expected {count} arguments, got {count + 1}"):
+        ours._make([*values, 0])
+    with pytest.raises(ValueError, match="Got unexpected field names"):
+        made._replace(nope=1)
+    with pytest.raises(TypeError):
+        ours(*values, 0)
+
+
+def test_collections_rules_on_field_names() -> None:
+    from ramparts._tuples import _namedtuple  # type: ignore[attr-defined]
+
+    with pytest.raises(ValueError, match="cannot start with an underscore"):
+        _namedtuple("Rec", ["_x"], [], __name__)
+    with pytest.raises(ValueError, match="duplicate field name"):
+        _namedtuple("Rec", ["x", "x"], [], __name__)
+
+
+def test_building_a_class_imports_neither_typing_nor_collections() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from ramparts._tuples import NamedTuple\n"
+        "class P(NamedTuple):\n    x: int\n    y: 'str' = 'a'\n"
+        "assert P(1) == (1, 'a') and P(y='b', x=2).y == 'b'\n"
+        "print(' '.join(m for m in ('typing', 'collections', 're', 'functools') if m in sys.modules))"
+    )
+    src = str(__import__("pathlib").Path(__import__("ramparts").__file__).resolve().parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, src], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == ""
