@@ -17,10 +17,10 @@ can require one at each multiple), and also when ``checkpoint_seconds`` have pas
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
+from .. import _json
 from .._tuples import NamedTuple
 from ..errors import AuditError, StoreError
 from .backend import CheckpointRow, Commit, Head, LogMeta, Row
@@ -56,7 +56,7 @@ class StoredRecord(NamedTuple):
         return self.leaf.hex()
 
     def envelope(self) -> dict[str, Any]:
-        value = json.loads(self.raw)
+        value = _json.loads(self.raw)
         if not isinstance(value, dict):
             raise ValueError("record body is not an object")
         return value
@@ -94,7 +94,12 @@ def canonical(record: Any) -> bytes:
         raise AuditError(f"the audit record cannot be canonicalised: {exc}") from exc
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode
+def _dumps(record: Any) -> str:
+    """``json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode``
+    without importing the json package (ramparts._json; a property test holds the two to the same text)."""
+    return _json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 _JCS_INT = 2**53
 
 

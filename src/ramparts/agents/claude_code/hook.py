@@ -10,11 +10,11 @@ Keep imports here light: this runs as a fresh process for every tool call.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 
+from ... import _json as json  # json's loads/dumps on its C module alone: the json package imports re
 from ... import rule_ids as rids
 from ..._locations import policy_ref, state_dir
 from ..._recache import save as save_regex_cache
