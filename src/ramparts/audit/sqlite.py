@@ -7,10 +7,9 @@ with ``prev_hash``) has that table renamed to ``legacy_chain_records`` and a new
 
 from __future__ import annotations
 
-import _sqlite3 as sqlite3  # the C module: the package adds only date adapters and datetime (docs/hook.md)
 import os
 
-from .._util import open_sqlite
+from .._util import open_sqlite, sqlite3  # _sqlite3, the C module, loaded without functools
 from ..errors import StoreError
 from .backend import CheckpointRow, Commit, Head, LogMeta, Row
 

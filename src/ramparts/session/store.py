@@ -20,13 +20,12 @@ to ``sqlite3``, ``os`` and ``time`` (and the ``/proc`` helpers): the hook pays f
 
 from __future__ import annotations
 
-import _sqlite3 as sqlite3  # the C module: the package adds only date adapters and datetime (docs/hook.md)
 import builtins
 import os
 import time
 
 from .._tuples import NamedTuple
-from .._util import open_sqlite
+from .._util import open_sqlite, sqlite3  # _sqlite3, the C module, loaded without functools
 from ..errors import StoreError
 from ..model import OtherSession, SessionState
 from .process import pid_alive, process_start

@@ -194,7 +194,9 @@ def test_key_file_is_created_once_0600_and_reused(tmp_path: Path) -> None:
 
 # The checks were regular expressions and base64's functions; the hook signs checkpoints without loading re
 # or base64 now, and these hold the replacements to the same answers.
-_NAME_CHARS = st.characters(codec="utf-8") | st.sampled_from(" \t\n\x1c\x1f\x85\xa0\u2028\u3000+\u2014\u2013-a")
+_NAME_CHARS = st.characters(codec="utf-8") | st.sampled_from(
+    " \t\n\x1c\x1f\x85\xa0\u2028\u3000+\u2014\u2013-a"
+)
 
 
 @given(st.text(_NAME_CHARS, max_size=8))
