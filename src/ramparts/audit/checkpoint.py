@@ -141,15 +141,11 @@ class Signer:
     """An Ed25519 signing key with a note key name."""
 
     def __init__(self, name: str, seed: bytes) -> None:
-        # not cryptography's serialization module: it loads every key type's module (SSH keys), which
-        # doubled what a hook that signs a checkpoint paid for importing cryptography
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
         _check_name(name)
         if len(seed) != 32:
             raise NoteError("signer key: an Ed25519 seed is 32 bytes")
         self.name = name
-        self._key: Any = Ed25519PrivateKey.from_private_bytes(seed)
+        self._key: Any = _private_key(seed)
         self._seed = seed
         public = self._key.public_key().public_bytes_raw()
         self.verifier = Verifier(name, key_hash(name, public), public)
@@ -180,6 +176,62 @@ class Signer:
     def sign(self, message: bytes) -> bytes:
         signature: bytes = self._key.sign(message)
         return signature
+
+
+_RUST = "cryptography.hazmat.bindings._rust"
+
+
+def _private_key(seed: bytes) -> Any:
+    """cryptography's Ed25519 private key of ``seed``.
+
+    ``Ed25519PrivateKey.from_private_bytes`` is ``rust_openssl.ed25519.from_private_bytes`` (cryptography
+    51: the same call), but importing it loads the ``cryptography`` package: typing, enum, re and the
+    rest, some 67 M instructions for a cold hook that signs a checkpoint (every ``checkpoint_seconds``),
+    against some 20 M for the Rust extension alone. So when the package is not loaded yet, its compiled
+    module is loaded by itself, as the interpreter would load it (registered under its own name: a later
+    ``import cryptography`` reuses it) and the key made by that same function. Anything unexpected takes
+    the package's own import. Not cryptography's serialization module either: it loads every key type's
+    module (SSH keys)."""
+    openssl = _rust_openssl()
+    if openssl is not None:
+        try:
+            return openssl.ed25519.from_private_bytes(seed)
+        except Exception:  # noqa: BLE001, S110 - the package's class below says what is wrong, the same way
+            pass
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def _rust_openssl() -> Any:
+    """cryptography's compiled ``openssl`` bindings, loaded without the package when it is not loaded (see
+    ``_private_key``); None to take the package's import."""
+    import sys
+
+    module = sys.modules.get(_RUST)
+    if module is None:
+        if "cryptography" in sys.modules:
+            return None
+        try:
+            import _imp
+            from importlib.machinery import ExtensionFileLoader, PathFinder
+
+            package = PathFinder.find_spec("cryptography")
+            folders = package.submodule_search_locations if package is not None else None
+            if not folders:
+                return None
+            spec = PathFinder.find_spec("_rust", [folders[0] + "/hazmat/bindings"])
+            if spec is None or not isinstance(spec.loader, ExtensionFileLoader):
+                return None
+            spec.name = _RUST
+            module = _imp.create_dynamic(spec)
+            sys.modules[_RUST] = module
+            _imp.exec_dynamic(module)
+        except Exception:  # noqa: BLE001 - anything unexpected: the package's own import
+            if module is not None and sys.modules.get(_RUST) is module:
+                del sys.modules[_RUST]
+            return None
+    return getattr(module, "openssl", None)
 
 
 def sign_note(body: str, signer: Signer) -> str:

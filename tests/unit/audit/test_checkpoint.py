@@ -238,3 +238,38 @@ def test_base64_is_read_and_written_as_the_base64_module_does(text: str) -> None
     else:
         assert _b64decode(text, "x") == expected
         assert _b64encode(expected) == base64.b64encode(expected).decode()
+
+
+SIGN_ALONE = """
+import sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+from ramparts.audit.checkpoint import Signer
+signer = Signer("example.com/log", bytes(range(32)))
+signature = signer.sign(b"body\\n")
+alone = sorted(m for m in ("typing", "enum", "re", "cryptography", "cryptography.hazmat.primitives") if m in sys.modules)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # the package, after
+Ed25519PublicKey.from_public_bytes(signer.verifier.public_key).verify(signature, b"body\\n")
+print(repr((alone, signature.hex(), type(signer._key).__module__)))
+"""
+
+
+def test_a_cold_process_signs_with_the_extension_alone_and_the_same_signature() -> None:
+    """A hook signing a checkpoint loads cryptography's compiled module, not its package (typing, enum, re):
+    the key and signature are the package's own, and the package imported afterwards reuses the module."""
+    import ast
+    import subprocess
+    import sys
+
+    import cryptography
+
+    import ramparts
+
+    src = str(Path(ramparts.__file__).resolve().parent.parent)
+    site = str(Path(cryptography.__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", SIGN_ALONE, src, site], capture_output=True, text=True, check=True
+    )
+    loaded, signature, module = ast.literal_eval(done.stdout)
+    assert loaded == []
+    assert bytes.fromhex(signature) == Signer("example.com/log", bytes(range(32))).sign(b"body\n")
+    assert module == "cryptography.hazmat.bindings._rust.openssl.ed25519"
