@@ -52,9 +52,8 @@ else:
         else:  # more fields than the templates cover: compiled here, as collections would
             arguments = ", ".join(fields)
             source = f"lambda _cls, {arguments}: _tuple_new(_cls, ({arguments},))"
-            code = eval(
-                compile(source, f"namedtuple_{typename}", "eval"), {"_tuple_new": _tuple_new}
-            ).__code__  # noqa: S307
+            namespace = {"_tuple_new": _tuple_new}
+            code = eval(compile(source, f"namedtuple_{typename}", "eval"), namespace).__code__  # noqa: S307
         names = ("_cls", *fields)
         code = code.replace(
             co_varnames=names + code.co_varnames[len(names) :],
