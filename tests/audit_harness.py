@@ -29,14 +29,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ramparts.audit.backend import Backend
 from ramparts.audit.log import canonical
 from ramparts.audit.merkle import Frontier, leaf_hash
 from ramparts.audit.sqlite import SQLiteBackend
 from ramparts.audit.store import AuditStore
 from ramparts.audit.verify import verify_log
+
+if TYPE_CHECKING:
+    from ramparts.audit.backend import Backend
 
 # -- where a log lives ---------------------------------------------------------------------------------
 

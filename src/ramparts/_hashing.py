@@ -7,15 +7,19 @@ uses the built-in implementations, which compute the same digests. Other Pythons
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from importlib import import_module
-from typing import Any
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 
 def _first(*candidates: tuple[str, str]) -> Callable[..., Any]:
     for module, name in candidates:
         try:
-            found: Callable[..., Any] = getattr(import_module(module), name)
+            __import__(module)  # not importlib.import_module: the importlib package loads warnings
+            found: Callable[..., Any] = getattr(sys.modules[module], name)
         except (ImportError, AttributeError):
             continue
         return found

@@ -20,13 +20,14 @@ checkpoints. A backend only stores and serialises. Its contract:
    checks the second half of a large log in a forked process.
 """
 
-# No `from __future__ import annotations`: typing.NamedTuple would compile each string annotation
-# into a ForwardRef on every hook start; evaluated annotations cost little.
-
-from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol
+from __future__ import annotations
 
 from .._tuples import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from typing import Protocol
 
 
 class LogMeta(NamedTuple):
@@ -66,31 +67,33 @@ class Commit(NamedTuple):
     checkpoints: Sequence[tuple[int, str]] = ()  # (size, signed note)
 
 
-class Backend(Protocol):
-    """The storage a log needs. Implementations: ``sqlite.SQLiteBackend``; PostgreSQL later."""
+if TYPE_CHECKING:  # a type only: no code checks for it at run time (typing stays off the hook's path)
 
-    name: str  # for messages: a path or a DSN without the password
+    class Backend(Protocol):
+        """The storage a log needs. Implementations: ``sqlite.SQLiteBackend``; PostgreSQL later."""
 
-    def meta(self) -> LogMeta | None: ...
+        name: str  # for messages: a path or a DSN without the password
 
-    def create(self, meta: LogMeta) -> LogMeta: ...
+        def meta(self) -> LogMeta | None: ...
 
-    def head(self) -> Head: ...
+        def create(self, meta: LogMeta) -> LogMeta: ...
 
-    def write(self, step: Callable[[Head], Commit | None]) -> Commit | None: ...
+        def head(self) -> Head: ...
 
-    def rows(self, start: int = 0, stop: int | None = None, *, batch: int = 65536) -> Iterator[list[Row]]:
-        """Rows with start <= seq < stop, in seq order, in batches."""
-        ...
+        def write(self, step: Callable[[Head], Commit | None]) -> Commit | None: ...
 
-    def leaves(self, start: int = 0, stop: int | None = None) -> list[bytes]:
-        """Leaf hashes of the rows with start <= seq < stop, in seq order."""
-        ...
+        def rows(self, start: int = 0, stop: int | None = None, *, batch: int = 65536) -> Iterator[list[Row]]:
+            """Rows with start <= seq < stop, in seq order, in batches."""
+            ...
 
-    def last_rows(self, count: int) -> list[Row]: ...
+        def leaves(self, start: int = 0, stop: int | None = None) -> list[bytes]:
+            """Leaf hashes of the rows with start <= seq < stop, in seq order."""
+            ...
 
-    def checkpoints(self) -> list[CheckpointRow]:
-        """Every stored checkpoint, in insertion order."""
-        ...
+        def last_rows(self, count: int) -> list[Row]: ...
 
-    def close(self) -> None: ...
+        def checkpoints(self) -> list[CheckpointRow]:
+            """Every stored checkpoint, in insertion order."""
+            ...
+
+        def close(self) -> None: ...

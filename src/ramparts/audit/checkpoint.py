@@ -14,22 +14,22 @@ the note, and at least one known key must verify it.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
-from collections.abc import Iterable
-from typing import Any
+import binascii  # not base64 (it imports re and struct): the hook imports this module to sign a checkpoint
 
 from .._hashing import sha256
 from .._tuples import NamedTuple
 from ..errors import AuditError
 from .merkle import HASH_SIZE
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
 ALG_ED25519 = 0x01
 DASH = "\u2014"
 MAX_SIGNATURES = 100
-_NAME = re.compile(r"[^\s+\u2014]+")
-_SIZE = re.compile(r"0|[1-9][0-9]{0,19}")
+_NOT_IN_NAME = frozenset("+" + DASH)
 
 
 class NoteError(AuditError, ValueError):
@@ -38,13 +38,28 @@ class NoteError(AuditError, ValueError):
 
 def _b64decode(text: str, what: str) -> bytes:
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
+        return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)  # base64.b64decode(validate=True)
     except (binascii.Error, UnicodeEncodeError) as exc:
         raise NoteError(f"{what} is not base64") from exc
 
 
+def _b64encode(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def valid_name(name: str) -> bool:
+    """A key name: not empty, no white space (as ``re``'s ``\\s`` and ``str.isspace`` know it), no plus sign,
+    no dash (U+2014)."""
+    return bool(name) and not any(ch.isspace() or ch in _NOT_IN_NAME for ch in name)
+
+
+def valid_size(text: str) -> bool:
+    """A tree size as a checkpoint writes it: decimal ASCII digits, at most 20, no leading zero."""
+    return text == "0" or (0 < len(text) <= 20 and text.isascii() and text.isdigit() and text[0] != "0")
+
+
 def _check_name(name: str) -> None:
-    if not _NAME.fullmatch(name):
+    if not valid_name(name):
         raise NoteError(f"key name {name!r} is empty or holds a space, a plus sign or a dash")
 
 
@@ -60,7 +75,7 @@ class Checkpoint(NamedTuple):
     extensions: tuple[str, ...] = ()
 
     def body(self) -> str:
-        lines = [self.origin, str(self.size), base64.b64encode(self.root).decode(), *self.extensions]
+        lines = [self.origin, str(self.size), _b64encode(self.root), *self.extensions]
         return "".join(line + "\n" for line in lines)
 
     @classmethod
@@ -73,7 +88,7 @@ class Checkpoint(NamedTuple):
         origin, size, root = lines[:3]
         if not origin:
             raise NoteError("checkpoint line 1: empty origin")
-        if not _SIZE.fullmatch(size):
+        if not valid_size(size):
             raise NoteError(f"checkpoint line 2: tree size {size!r} is not a decimal without leading zeros")
         digest = _b64decode(root, "checkpoint line 3: root hash")
         if len(digest) != HASH_SIZE:
@@ -109,7 +124,7 @@ class Verifier(NamedTuple):
 
     def __str__(self) -> str:
         raw = bytes([ALG_ED25519]) + self.public_key
-        return f"{self.name}+{self.hash.hex()}+{base64.b64encode(raw).decode()}"
+        return f"{self.name}+{self.hash.hex()}+{_b64encode(raw)}"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         from cryptography.exceptions import InvalidSignature
@@ -126,15 +141,11 @@ class Signer:
     """An Ed25519 signing key with a note key name."""
 
     def __init__(self, name: str, seed: bytes) -> None:
-        # not cryptography's serialization module: it loads every key type's module (SSH keys), which
-        # doubled what a hook that signs a checkpoint paid for importing cryptography
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
         _check_name(name)
         if len(seed) != 32:
             raise NoteError("signer key: an Ed25519 seed is 32 bytes")
         self.name = name
-        self._key: Any = Ed25519PrivateKey.from_private_bytes(seed)
+        self._key: Any = _private_key(seed)
         self._seed = seed
         public = self._key.public_key().public_bytes_raw()
         self.verifier = Verifier(name, key_hash(name, public), public)
@@ -159,7 +170,7 @@ class Signer:
         return signer
 
     def key_string(self) -> str:
-        raw = base64.b64encode(bytes([ALG_ED25519]) + self._seed).decode()
+        raw = _b64encode(bytes([ALG_ED25519]) + self._seed)
         return f"PRIVATE+KEY+{self.name}+{self.verifier.hash.hex()}+{raw}"
 
     def sign(self, message: bytes) -> bytes:
@@ -167,12 +178,68 @@ class Signer:
         return signature
 
 
+_RUST = "cryptography.hazmat.bindings._rust"
+
+
+def _private_key(seed: bytes) -> Any:
+    """cryptography's Ed25519 private key of ``seed``.
+
+    ``Ed25519PrivateKey.from_private_bytes`` is ``rust_openssl.ed25519.from_private_bytes`` (cryptography
+    51: the same call), but importing it loads the ``cryptography`` package: typing, enum, re and the
+    rest, some 67 M instructions for a cold hook that signs a checkpoint (every ``checkpoint_seconds``),
+    against some 20 M for the Rust extension alone. So when the package is not loaded yet, its compiled
+    module is loaded by itself, as the interpreter would load it (registered under its own name: a later
+    ``import cryptography`` reuses it) and the key made by that same function. Anything unexpected takes
+    the package's own import. Not cryptography's serialization module either: it loads every key type's
+    module (SSH keys)."""
+    openssl = _rust_openssl()
+    if openssl is not None:
+        try:
+            return openssl.ed25519.from_private_bytes(seed)
+        except Exception:  # noqa: BLE001, S110 - the package's class below says what is wrong, the same way
+            pass
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def _rust_openssl() -> Any:
+    """cryptography's compiled ``openssl`` bindings, loaded without the package when it is not loaded (see
+    ``_private_key``); None to take the package's import."""
+    import sys
+
+    module = sys.modules.get(_RUST)
+    if module is None:
+        if "cryptography" in sys.modules:
+            return None
+        try:
+            import _imp
+            from importlib.machinery import ExtensionFileLoader, PathFinder
+
+            package = PathFinder.find_spec("cryptography")
+            folders = package.submodule_search_locations if package is not None else None
+            if not folders:
+                return None
+            spec = PathFinder.find_spec("_rust", [folders[0] + "/hazmat/bindings"])
+            if spec is None or not isinstance(spec.loader, ExtensionFileLoader):
+                return None
+            spec.name = _RUST
+            module = _imp.create_dynamic(spec)
+            sys.modules[_RUST] = module
+            _imp.exec_dynamic(module)
+        except Exception:  # noqa: BLE001 - anything unexpected: the package's own import
+            if module is not None and sys.modules.get(_RUST) is module:
+                del sys.modules[_RUST]
+            return None
+    return getattr(module, "openssl", None)
+
+
 def sign_note(body: str, signer: Signer) -> str:
     """The signed note: the body, a blank line and one signature line."""
     _check_text(body, "note")
     if not body.endswith("\n"):
         raise NoteError("note: the text does not end with a newline")
-    sig = base64.b64encode(signer.verifier.hash + signer.sign(body.encode())).decode()
+    sig = _b64encode(signer.verifier.hash + signer.sign(body.encode()))
     return f"{body}\n{DASH} {signer.name} {sig}\n"
 
 

@@ -7,11 +7,11 @@ processes creating it at once agree on one key), and never rewritten. The log ke
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from .._util import fsync_dir
 from ..errors import StoreError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # the signing code loads only when a key is read or made
     from .checkpoint import Signer
 

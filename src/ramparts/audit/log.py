@@ -17,19 +17,25 @@ can require one at each multiple), and also when ``checkpoint_seconds`` have pas
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
 
+from .. import _json
 from .._tuples import NamedTuple
 from ..errors import AuditError, StoreError
-from .backend import Backend, CheckpointRow, Commit, Head, LogMeta, Row
+from .backend import CheckpointRow, Commit, Head, LogMeta, Row
 from .merkle import Frontier, consistency_proof, inclusion_proof, leaf_hash, root
 
-if TYPE_CHECKING:  # checkpoints are signed or read now and then: the hook does not import them per call
-    from .checkpoint import Signer, Verifier
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import Any
+
+    from .backend import Backend
+    from .checkpoint import (
+        Signer,
+        Verifier,
+    )  # signed or read now and then: the hook does not import them per call
 
 DEFAULT_CHECKPOINT_EVERY = 1000
 DEFAULT_CHECKPOINT_SECONDS = 60.0
@@ -50,7 +56,7 @@ class StoredRecord(NamedTuple):
         return self.leaf.hex()
 
     def envelope(self) -> dict[str, Any]:
-        value = json.loads(self.raw)
+        value = _json.loads(self.raw)
         if not isinstance(value, dict):
             raise ValueError("record body is not an object")
         return value
@@ -88,7 +94,12 @@ def canonical(record: Any) -> bytes:
         raise AuditError(f"the audit record cannot be canonicalised: {exc}") from exc
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode
+def _dumps(record: Any) -> str:
+    """``json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode``
+    without importing the json package (ramparts._json; a property test holds the two to the same text)."""
+    return _json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 _JCS_INT = 2**53
 
 

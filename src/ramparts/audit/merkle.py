@@ -14,10 +14,12 @@ hashes are recomputed from them, O(n) per proof.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-
 from .._hashing import sha256
 from ..errors import AuditError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")

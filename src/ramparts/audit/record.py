@@ -11,22 +11,32 @@ same classes through msgspec, imported only when a record is read or the schema 
 hold fingerprints and redacted excerpts, never a matched value.
 """
 
-# No `from __future__ import annotations`: NamedTuple annotations are evaluated once (see model.py), and
-# the schema derivation below reads them as real types.
-
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from __future__ import annotations
 
 from .._tuples import NamedTuple
 from ..errors import AuditError
-from ..model import Decision, Verdict
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Literal
+
+    from ..model import Decision, Verdict
+
+    Surface = Literal["hook", "gateway", "egress", "admin", "server"]
+    """Who wrote the record: the Claude Code hook, the model-API gateway, the egress proxy, a person's
+    command (kill, clear, re-auth, session end) or the control plane (alerts, automatic responses, the
+    dashboard's actions)."""
+
+# The annotations stay strings on the hook's path (it builds and writes records, never reads them): typing
+# is imported, and they are evaluated, only to read a record back or to derive the schema (_hints).
+SURFACES = ("hook", "gateway", "egress", "admin", "server")
+"""The values of ``Surface`` (the schema's and the reader's; a test holds the two to the same list)."""
+VERDICTS = ("deny", "ask", "allow")
+"""The values of :data:`ramparts.model.Verdict` (a test holds the two to the same list)."""
 
 RECORD_VERSION = 2
 SCHEMA_ID = "https://ramparts.dev/schemas/audit-record-v2.json"
-
-Surface = Literal["hook", "gateway", "egress", "admin", "server"]
-"""Who wrote the record: the Claude Code hook, the model-API gateway, the egress proxy, a person's
-command (kill, clear, re-auth, session end) or the control plane (alerts, automatic responses, the
-dashboard's actions)."""
 
 AGENT = "claude-code"
 """The agent's name in every record (version 1 records said ``claude_code`` or ``claude-code``)."""
@@ -65,9 +75,9 @@ class HookDetail(NamedTuple):
 
     cwd: str = ""
     permission_mode: str = ""
-    input: Union[dict[str, Any], None] = None  # noqa: UP007 - evaluated at runtime by the schema
+    input: dict[str, Any] | None = None
     """The tool input, redacted: strings through the redactor, contents as length and fingerprint."""
-    result_chars: Union[int, None] = None  # noqa: UP007
+    result_chars: int | None = None
     result_fingerprint: str = ""
     agent_id: str = ""
     agent_type: str = ""
@@ -112,7 +122,7 @@ class GatewayDetail(NamedTuple):
     malformed_events: int = 0
     withheld: int = 0
     """Placeholders left in a sink's tool input because the policy does not let them travel there."""
-    usage: Union[dict[str, int], None] = None  # noqa: UP007
+    usage: dict[str, int] | None = None
     prepare_ms: float = 0.0
     ttfb_ms: float = 0.0
     latency_ms: float = 0.0
@@ -142,8 +152,8 @@ class AdminDetail(NamedTuple):
     """An order a person gave (kill, clear, re-auth, end) or an action of the control plane."""
 
     action: str = ""
-    target: Union[dict[str, str], None] = None  # noqa: UP007
-    details: Union[dict[str, Any], None] = None  # noqa: UP007
+    target: dict[str, str] | None = None
+    details: dict[str, Any] | None = None
 
 
 class AuditRecord(NamedTuple):
@@ -156,9 +166,9 @@ class AuditRecord(NamedTuple):
     """``PreToolUse``, ``PostToolUse``, ``UserPromptSubmit``, ``SessionStart``, ``SessionEnd`` … (hook);
     ``GatewayRequest``; ``EgressRequest``; ``DLPBlock``; ``KillOrder``, ``SessionClear``, ``Reauth``,
     ``SessionEndOrder`` (people); ``Alert``, ``AutoResponse``, ``DashboardAction`` (control plane)."""
-    decision: Union[Verdict, None] = None  # noqa: UP007
+    decision: Verdict | None = None
     enforced: bool = True
-    would: Union[Verdict, None] = None  # noqa: UP007
+    would: Verdict | None = None
     """In report mode, what enforce mode would have decided."""
     reasons: tuple[str, ...] = ()
     rule_ids: tuple[str, ...] = ()
@@ -176,14 +186,15 @@ class AuditRecord(NamedTuple):
     """What was scanned to decide, with what was found (fingerprints only)."""
     findings: tuple[FindingRecord, ...] = ()
     """Findings that belong to no one piece of content (the gateway's masked values)."""
-    hook: Union[HookDetail, None] = None  # noqa: UP007
-    gateway: Union[GatewayDetail, None] = None  # noqa: UP007
-    egress: Union[EgressDetail, None] = None  # noqa: UP007
-    admin: Union[AdminDetail, None] = None  # noqa: UP007
+    hook: HookDetail | None = None
+    gateway: GatewayDetail | None = None
+    egress: EgressDetail | None = None
+    admin: AdminDetail | None = None
     v: int = RECORD_VERSION
 
 
-Detail = Union[HookDetail, GatewayDetail, EgressDetail, AdminDetail]  # noqa: UP007
+if TYPE_CHECKING:
+    Detail = HookDetail | GatewayDetail | EgressDetail | AdminDetail
 
 _DETAIL_FIELD = {HookDetail: "hook", GatewayDetail: "gateway", EgressDetail: "egress", AdminDetail: "admin"}
 
@@ -201,7 +212,7 @@ def build_record(
     tool_use_id: str = "",
     content: tuple[ContentRecord, ...] = (),
     findings: tuple[FindingRecord, ...] = (),
-    detail: Union[Detail, None] = None,  # noqa: UP007
+    detail: Detail | None = None,
     agent: str = AGENT,
 ) -> AuditRecord:
     """The record of one decision: the verdict, reasons, rule ids, revision and id come from the
@@ -341,13 +352,15 @@ def _structs() -> dict[type, type]:
     """msgspec Structs mirroring every NamedTuple of the record, made once."""
     if _STRUCTS:
         return _STRUCTS
+    from typing import Union, get_args, get_origin
+
     import msgspec
 
     def convert(tp: Any) -> Any:
-        if isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields"):
+        if _is_named(tp):
             return make(tp)
         origin = get_origin(tp)
-        if origin is Union:
+        if origin is Union or origin is UnionType:
             return Union[tuple(convert(a) for a in get_args(tp))]  # noqa: UP007
         if origin is tuple:
             args = get_args(tp)
@@ -357,7 +370,7 @@ def _structs() -> dict[type, type]:
     def make(nt: type) -> type:
         if nt in _STRUCTS:
             return _STRUCTS[nt]
-        hints = get_type_hints(nt)
+        hints = _hints(nt)
         defaults = nt._field_defaults  # type: ignore[attr-defined]
         fields: list[Any] = []
         for name in nt._fields:  # type: ignore[attr-defined]
@@ -370,6 +383,7 @@ def _structs() -> dict[type, type]:
         _STRUCTS[nt] = struct
         return struct
 
+    UnionType = type(int | None)
     make(AuditRecord)
     return _STRUCTS
 
@@ -377,33 +391,56 @@ def _structs() -> dict[type, type]:
 _HINTS: dict[Any, dict[str, Any]] = {}
 
 
+def _hints(nt: Any) -> dict[str, Any]:
+    """The field types of a record class, its string annotations evaluated (``typing`` is imported here,
+    on the reader's and the schema's path only); once per class: get_type_hints costs ~0.2 ms."""
+    hints = _HINTS.get(nt)
+    if hints is None:
+        from typing import Any, Literal, get_type_hints
+
+        names = {"Any": Any, "Surface": Literal[SURFACES], "Verdict": Literal[VERDICTS]}
+        hints = _HINTS[nt] = get_type_hints(nt, localns=names)
+    return hints
+
+
+def _is_named(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields")
+
+
+_PLANS: dict[Any, tuple[tuple[str, Callable[[Any], Any] | None], ...]] = {}
+
+
 def _to_named(value: Any, nt: Any) -> Any:
     """A validated Struct back into the NamedTuple it mirrors (nested ones too)."""
-    hints = _HINTS.get(nt)
-    if hints is None:  # get_type_hints costs ~0.2 ms: once per class, not per record
-        hints = _HINTS[nt] = get_type_hints(nt)
+    plan = _PLANS.get(nt)
+    if plan is None:
+        hints = _hints(nt)
+        plan = _PLANS[nt] = tuple((name, _converter(hints[name])) for name in nt._fields)
     kwargs = {}
-    for name in nt._fields:
-        kwargs[name] = _named_value(getattr(value, name), hints[name])
+    for name, convert in plan:
+        item = getattr(value, name)
+        kwargs[name] = item if convert is None or item is None else convert(item)
     return nt(**kwargs)
 
 
-def _named_value(item: Any, tp: Any) -> Any:
-    if item is None:
-        return None
+def _converter(tp: Any) -> Callable[[Any], Any] | None:
+    """How a field's validated value (never None) becomes the NamedTuple's: None when it is kept as is."""
+    from typing import Union, get_args, get_origin
+
+    if _is_named(tp):
+        return lambda item: _to_named(item, tp)
     origin = get_origin(tp)
-    if origin is Union:
-        for arg in get_args(tp):
-            named = isinstance(arg, type) and issubclass(arg, tuple) and hasattr(arg, "_fields")
-            if named and type(item).__name__ == arg.__name__:
-                return _to_named(item, arg)
-        return item
     if origin is tuple:
-        (arg, _) = get_args(tp)
-        return tuple(_named_value(i, arg) for i in item)
-    if isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields"):
-        return _to_named(item, tp)
-    return item
+        inner = _converter(get_args(tp)[0])
+        return None if inner is None else lambda item: tuple(inner(i) for i in item)
+    if origin is Union or origin is type(int | None):  # X | None: the NamedTuple the Struct was made from
+        named = {arg.__name__: arg for arg in get_args(tp) if _is_named(arg)}
+        if not named:
+            return None
+        return lambda item: (
+            _to_named(item, named[type(item).__name__]) if type(item).__name__ in named else item
+        )
+    return None
 
 
 # -- version 1

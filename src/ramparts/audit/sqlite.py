@@ -7,14 +7,16 @@ with ``prev_hash``) has that table renamed to ``legacy_chain_records`` and a new
 
 from __future__ import annotations
 
-import _sqlite3 as sqlite3  # the C module: the package adds only date adapters and datetime (docs/hook.md)
 import os
-from collections.abc import Callable, Iterator
-from typing import Any
 
-from .._util import open_sqlite
+from .._util import open_sqlite, sqlite3  # _sqlite3, the C module, loaded without functools
 from ..errors import StoreError
 from .backend import CheckpointRow, Commit, Head, LogMeta, Row
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

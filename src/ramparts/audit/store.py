@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
 
 from .keys import default_key_path
 from .log import (
@@ -27,7 +25,11 @@ from .log import (
 )
 from .sqlite import SQLiteBackend
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
+
     from .backend import Backend
     from .checkpoint import Verifier
     from .verify import Problem, Report

@@ -30,12 +30,15 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .backend import Backend, LogMeta
+from .backend import LogMeta
 from .checkpoint import Checkpoint, NoteError, Verifier, open_checkpoint, peek_checkpoint
 from .merkle import EMPTY_ROOT, Frontier, ProofError, fold, subtree_ranges
 from .render import escape
+
+if TYPE_CHECKING:
+    from .backend import Backend
 
 _ENVELOPE = re.compile(rb'\A\{"log":"([^"]*)","rec":.*,"seq":(0|[1-9][0-9]*)\}\Z', re.DOTALL)
 CHUNK = 1 << 14

@@ -20,19 +20,19 @@ to ``sqlite3``, ``os`` and ``time`` (and the ``/proc`` helpers): the hook pays f
 
 from __future__ import annotations
 
-import _sqlite3 as sqlite3  # the C module: the package adds only date adapters and datetime (docs/hook.md)
 import builtins
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, Literal
 
 from .._tuples import NamedTuple
-from .._util import open_sqlite
+from .._util import open_sqlite, sqlite3  # _sqlite3, the C module, loaded without functools
 from ..errors import StoreError
 from ..model import OtherSession, SessionState
 from .process import pid_alive, process_start
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -120,6 +120,44 @@ def this_host() -> str:
     return platform.node()
 
 
+class _Transaction:
+    """``with store._write() as db:`` one ``BEGIN IMMEDIATE`` transaction, committed when the block ends,
+    rolled back when it raises; every SQLite error is a StoreError naming the store. (A class, not
+    ``contextlib.contextmanager``: the hook pays for every import.)"""
+
+    __slots__ = ("_db", "_path")
+
+    def __init__(self, db: sqlite3.Connection, path: str) -> None:
+        self._db, self._path = db, path
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        return StoreError(f"cannot write session store {self._path}: {exc}")
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+        return self._db
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        db = self._db
+        try:
+            if exc is None:
+                try:
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            elif db.in_transaction:
+                db.execute("ROLLBACK")
+        except sqlite3.Error as err:
+            raise self._error(err) from err
+        if isinstance(exc, sqlite3.Error):  # raised inside the block: named as the generator named it
+            raise self._error(exc) from exc
+
+
 class SessionStore:
     """Sessions in SQLite. Open one per process; safe across many concurrent processes."""
 
@@ -155,19 +193,8 @@ class SessionStore:
 
     # -- plumbing -------------------------------------------------------------------------------------------
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write session store {self.path}: {exc}") from exc
+    def _write(self) -> _Transaction:
+        return _Transaction(self._db, self.path)
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> builtins.list[tuple[Any, ...]]:
         try:

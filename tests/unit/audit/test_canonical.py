@@ -4,6 +4,7 @@ goes to rfc8785 and fails the same way."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -98,3 +99,44 @@ def test_what_the_fast_path_leaves_to_rfc8785() -> None:
     )
     with pytest.raises(AuditError):
         canonical({"s": "\ud800"})
+
+
+_STDLIB_CANONICAL = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+).encode
+"""The encoder the fast path used before it stopped importing the json package: the leaves of every stored
+record were hashed over its bytes, so ramparts._json must write exactly these."""
+
+
+def _outcome(encode: Any, value: Any) -> tuple[str, str]:
+    try:
+        return "ok", encode(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return type(exc).__name__, str(exc)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(values | st.dictionaries(keys, values, max_size=6))
+def test_the_fast_path_writes_what_the_json_module_wrote(value: Any) -> None:
+    from ramparts.audit.log import _dumps
+
+    assert _outcome(_dumps, value) == _outcome(_STDLIB_CANONICAL, value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"b": '\x00\x1f\x7f\u2028"\\/é😀', "a": [True, False, None, -(2**53) + 1, 0.1, 1e300, -0.0]},
+        {"nested": {"z": [], "a": {}, "m": [{"x": 1}]}, "": ""},
+        "just a string é",
+        [1, "two", 3.5],
+        {"nan": float("nan")},  # refused: allow_nan=False
+        {1: "non-string key"},  # written as "1", as json does
+        {"t": (1, 2)},
+        {"s": {1, 2}},  # not serializable: TypeError, the same message
+    ],
+)
+def test_the_fast_path_matches_the_json_module_on_edge_cases(value: Any) -> None:
+    from ramparts.audit.log import _dumps
+
+    assert _outcome(_dumps, value) == _outcome(_STDLIB_CANONICAL, value)

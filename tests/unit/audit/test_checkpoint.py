@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import os
+import re
 import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from ramparts.audit.checkpoint import (
     DASH,
@@ -16,10 +20,14 @@ from ramparts.audit.checkpoint import (
     NoteError,
     Signer,
     Verifier,
+    _b64decode,
+    _b64encode,
     key_hash,
     open_checkpoint,
     open_note,
     sign_note,
+    valid_name,
+    valid_size,
 )
 from ramparts.audit.keys import load_or_create_signer, load_signer
 from ramparts.errors import StoreError
@@ -182,3 +190,86 @@ def test_key_file_is_created_once_0600_and_reused(tmp_path: Path) -> None:
         load_signer(path)
     with pytest.raises(StoreError, match="cannot read"):
         load_signer(str(tmp_path / "missing"))
+
+
+# The checks were regular expressions and base64's functions; the hook signs checkpoints without loading re
+# or base64 now, and these hold the replacements to the same answers.
+_NAME_CHARS = st.characters(codec="utf-8") | st.sampled_from(
+    " \t\n\x1c\x1f\x85\xa0\u2028\u3000+\u2014\u2013-a"
+)
+
+
+@given(st.text(_NAME_CHARS, max_size=8))
+@example("")
+@example("example.com/log")
+@example("a\u2014b")
+@example("a\x1fb")
+def test_key_names_are_checked_as_the_regular_expression_did(name: str) -> None:
+    assert valid_name(name) == bool(re.fullmatch(r"[^\s+\u2014]+", name))
+
+
+@given(st.text(st.sampled_from("0123456789\u0663\uff11a+- "), max_size=22) | st.integers(0, 10**21).map(str))
+@example("0")
+@example("00")
+@example("9" * 20)
+@example("1" + "0" * 20)
+@example("\u0663")
+def test_tree_sizes_are_checked_as_the_regular_expression_did(text: str) -> None:
+    assert valid_size(text) == bool(re.fullmatch(r"0|[1-9][0-9]{0,19}", text))
+
+
+def _stdlib_b64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        return None
+
+
+@given(st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode()) | st.text(max_size=12))
+@example("AQ=")
+@example("AQ==\n")
+@example("A Q==")
+@example("AQ==AQ==")
+def test_base64_is_read_and_written_as_the_base64_module_does(text: str) -> None:
+    expected = _stdlib_b64(text)
+    if expected is None:
+        with pytest.raises(NoteError, match="is not base64"):
+            _b64decode(text, "x")
+    else:
+        assert _b64decode(text, "x") == expected
+        assert _b64encode(expected) == base64.b64encode(expected).decode()
+
+
+SIGN_ALONE = """
+import sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+from ramparts.audit.checkpoint import Signer
+signer = Signer("example.com/log", bytes(range(32)))
+signature = signer.sign(b"body\\n")
+alone = sorted(m for m in ("typing", "enum", "re", "cryptography", "cryptography.hazmat.primitives") if m in sys.modules)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # the package, after
+Ed25519PublicKey.from_public_bytes(signer.verifier.public_key).verify(signature, b"body\\n")
+print(repr((alone, signature.hex(), type(signer._key).__module__)))
+"""
+
+
+def test_a_cold_process_signs_with_the_extension_alone_and_the_same_signature() -> None:
+    """A hook signing a checkpoint loads cryptography's compiled module, not its package (typing, enum, re):
+    the key and signature are the package's own, and the package imported afterwards reuses the module."""
+    import ast
+    import subprocess
+    import sys
+
+    import cryptography
+
+    import ramparts
+
+    src = str(Path(ramparts.__file__).resolve().parent.parent)
+    site = str(Path(cryptography.__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", SIGN_ALONE, src, site], capture_output=True, text=True, check=True
+    )
+    loaded, signature, module = ast.literal_eval(done.stdout)
+    assert loaded == []
+    assert bytes.fromhex(signature) == Signer("example.com/log", bytes(range(32))).sign(b"body\n")
+    assert module == "cryptography.hazmat.bindings._rust.openssl.ed25519"

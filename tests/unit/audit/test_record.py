@@ -3,16 +3,21 @@ Schema derived from the type (Draft 2020-12), version 1 records read back transl
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import jsonschema
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ramparts.audit import record as record_module
 from ramparts.audit.record import (
+    SURFACES,
+    VERDICTS,
     AdminDetail,
     AuditRecord,
     ContentRecord,
@@ -177,3 +182,36 @@ def test_the_hook_does_not_import_msgspec() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def _literal_values(path: str, alias: str) -> list[str]:
+    """The values of ``alias = Literal[...]`` wherever ``path`` declares it (under TYPE_CHECKING too)."""
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [alias]:
+            value = node.value
+            assert isinstance(value, ast.Subscript) and getattr(value.value, "id", None) == "Literal"
+            items = value.slice.elts if isinstance(value.slice, ast.Tuple) else [value.slice]
+            return [item.value for item in items if isinstance(item, ast.Constant)]
+    raise AssertionError(f"{alias} is not declared in {path}")
+
+
+def test_the_run_time_literals_are_the_declared_ones() -> None:
+    """The type checker reads ``Surface`` and ``model.Verdict``; reading a record and the schema use the
+    tuples (typing is not imported on the hook's path): the two must list the same values."""
+    import ramparts.model
+
+    assert list(SURFACES) == _literal_values(record_module.__file__, "Surface")
+    assert list(VERDICTS) == _literal_values(ramparts.model.__file__, "Verdict")
+    doc = schema()
+    assert sorted(doc["properties"]["surface"]["enum"]) == sorted(SURFACES)
+    decision = doc["properties"]["decision"]["anyOf"]
+    assert sorted(next(d["enum"] for d in decision if "enum" in d)) == sorted(VERDICTS)
+
+
+def test_a_record_read_back_holds_named_tuples_all_the_way_down() -> None:
+    record = _record(DETAILS[0])
+    back = from_json(json.loads(json.dumps(to_json(record))))
+    assert type(back.hook) is HookDetail and type(back.content[0]) is ContentRecord
+    assert type(back.content[0].findings[0]) is FindingRecord and back.hook.input == {"command": "ls"}
+    assert back.reasons == ("because",) and type(back.reasons) is tuple

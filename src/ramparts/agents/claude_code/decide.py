@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any
 
 from ... import engine
 from ..._tuples import NamedTuple
 from ...model import Content, Decision, Event, FileAccess, SessionState, ToolCall
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ...detect.scanner import Category
 
 

@@ -10,12 +10,11 @@ Keep imports here light: this runs as a fresh process for every tool call.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-from typing import IO, TYPE_CHECKING, Any
 
+from ... import _json as json  # json's loads/dumps on its C module alone: the json package imports re
 from ... import rule_ids as rids
 from ..._locations import policy_ref, state_dir
 from ..._recache import save as save_regex_cache
@@ -23,8 +22,10 @@ from ..._util import utc_stamp
 from ...errors import HookInputError, PolicyError, RampartsError
 from ...model import Decision, Event, Subject
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal
+    from typing import IO, Any
 else:  # the C module signal.py wraps: its enums of the signals cost a cold hook 3 M instructions
     import _signal as signal
 

@@ -7,13 +7,16 @@ turns into a deny. Path resolution (``~``, globs against ``cwd``, symlinks) happ
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
 from ...detect.redact import Redactor
 from ...errors import HookInputError
-from ...model import AccessMode, Event, EventKind, FileAccess, Printed, Subject, ToolCall
+from ...model import Event, FileAccess, Printed, Subject, ToolCall
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
+    from ...model import AccessMode, EventKind
     from ...shell.analyze import FileWord
 
 EVENT_KINDS: dict[str, EventKind] = {
