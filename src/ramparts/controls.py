@@ -417,7 +417,7 @@ def reauth_hits(policy: Policy, call: ToolCall, event: Event, state: SessionStat
 
 
 def _api_host(host: str, patterns: tuple[str, ...]) -> bool:
-    from fnmatch import fnmatchcase  # imported when needed: it costs every hook process ~1 ms
+    from ._lexical import fnmatchcase  # fnmatch's, without importing fnmatch and re (issue 21)
 
     return any(host == p or host.endswith("." + p) or fnmatchcase(host, p) for p in patterns)
 
@@ -546,7 +546,7 @@ def mcp_hits(policy: Policy, call: ToolCall, event: Event) -> tuple[list[Hit], b
                 f"MCP server {server!r} is not in the policy's mcp.servers",
             )
         ], False
-    from fnmatch import fnmatchcase
+    from ._lexical import fnmatchcase
 
     if not any(fnmatchcase(tool, pattern) for pattern in listed.tools):
         return [

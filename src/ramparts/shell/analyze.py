@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import itertools
 
+from .._lexical import quote as shlex_quote
 from .._recache import compile as re_compile
 from .._tuples import NamedTuple
 from ..model import Command, InlineCode
-from .lexical import quote as shlex_quote
 from .readonly import SYSTEM_DIRS, is_read_only
 from .readonly import TABLE as READ_ONLY_TABLE
 from .split import REDIRECTS, split

@@ -17,8 +17,8 @@ made by editing ``.git/config`` directly.
 from __future__ import annotations
 
 from .. import rule_ids as rids
+from .._lexical import fnmatchcase
 from .._tuples import NamedTuple
-from .lexical import fnmatchcase
 from .unwrap import options
 
 TYPE_CHECKING = False

@@ -19,9 +19,9 @@ send data), interpreters, and build tools (they write caches and build outputs).
 
 from __future__ import annotations
 
+from .._lexical import fnmatchcase
 from .._recache import compile as re_compile
 from .._tuples import NamedTuple
-from .lexical import fnmatchcase
 from .unwrap import options
 
 

@@ -118,7 +118,7 @@ r.save()
         "ramparts.shell.analyze",
         "ramparts.shell.catastrophic",
         "ramparts.shell.git",
-        "ramparts.shell.lexical",
+        "ramparts._lexical",
         "ramparts.shell.readonly",
         "ramparts.shell.split",
         "ramparts.shell.unwrap",

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ramparts.shell import lexical, readonly
+from ramparts import _lexical as lexical
+from ramparts.shell import readonly
 
 # The characters fnmatch and re treat specially, and a few that they do not.
 GLOB = st.text(alphabet="ab*?[]!^-\\&~|.()$\n", max_size=12)

@@ -14,7 +14,7 @@ cache): a glob taken from a command line goes to ``fnmatch`` directly.
 
 from __future__ import annotations
 
-from .._recache import compile as re_compile
+from ._recache import compile as re_compile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
