@@ -28,6 +28,8 @@ import pytest
 
 import ramparts
 
+pytestmark = pytest.mark.xdist_group("hook-cold-imports")  # the cases share one session, in order
+
 SRC = Path(ramparts.__file__).resolve().parent.parent
 LAUNCHER = SRC / "ramparts" / "agents" / "claude_code" / "run_hook.py"
 SESSION = "0b7e3c52-61f4-4c8e-9a0d-2f5b8e1c7a94"
@@ -149,15 +151,18 @@ CASES: list[tuple[str, dict[str, Any], str, bool]] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("cold-imports")
+def _make(root: Path) -> dict[str, Path]:
     (root / "ramparts.yaml").write_text(POLICY)
     project = root / "project"
     project.mkdir()
     (project / "README.md").write_text("# Demo\n\nTODO: write more.\n")
     (project / ".env").write_text("API_TOKEN=sk-test-0000000000000000\n")
-    found = {"policy": root / "ramparts.yaml", "state": root / "state", "project": project}
+    return {"policy": root / "ramparts.yaml", "state": root / "state", "project": project}
+
+
+@pytest.fixture(scope="module")
+def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    found = _make(tmp_path_factory.mktemp("cold-imports"))
     for name, fields, _, _ in CASES[:-1]:  # warm every cache an event reads (policy, rules, patterns)
         code, _, _ = _run(found, _fields(found, fields))
         assert code in ("0", "None"), name
@@ -185,11 +190,12 @@ def test_the_cold_hook_loads_no_module_it_can_do_without(
         assert _loaded(modules, LEAN) == [], name
 
 
-def test_the_driver_sees_what_loads(paths: dict[str, Path]) -> None:
+def test_the_driver_sees_what_loads(tmp_path: Path) -> None:
     """Mutation guard: the driver reports modules the hook really imported (the shell parser's, and
     ``re`` that ``tree_sitter`` brings), so an empty report cannot pass the check above."""
-    other = "7d2a9c41-5b3e-4f60-8e1d-3c9b0a6f2e85"  # the cases' session may have ended
-    code, verdict, modules = _run(paths, _fields(paths, _pre("Bash", {"command": "ls -la"})), other)
-    assert code == "0"
-    assert verdict == "allow"
+    paths = _make(tmp_path)  # its own state: the cases' session may be live on this worker
+    event = _fields(paths, _pre("Bash", {"command": "ls -la"}))
+    _run(paths, event)  # compiles the caches
+    code, verdict, modules = _run(paths, event)
+    assert code == "0" and verdict == "allow"
     assert "ramparts.shell.analyze" in modules and "re" in modules and "_sqlite3" in modules
