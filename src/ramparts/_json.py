@@ -59,6 +59,11 @@ def loads(text: str | bytes | bytearray) -> Any:
         value, end = _scan(text, _skip(text, 0))
     except StopIteration:
         return _json_module().loads(text)  # raises json's own "Expecting value" error
+    except SystemError:
+        # The scanner raises its errors (an unterminated string, a missing comma...) as json.decoder's
+        # JSONDecodeError, which it takes from sys.modules: without the json package loaded it fails
+        # with this instead. json itself then reads the text and raises the error it describes.
+        return _json_module().loads(text)
     if _skip(text, end) != len(text):
         return _json_module().loads(text)  # raises json's "Extra data"
     return value

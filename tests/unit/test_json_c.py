@@ -119,3 +119,20 @@ def test_the_json_package_stays_unloaded() -> None:
         [sys.executable, "-I", "-S", "-c", code, SRC], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == ""
+
+
+@pytest.mark.parametrize("text", ['{"a": }', '{"a" 1}', '["x', "not JSON", '{"a": "\\u12"}', "[1,]"])
+def test_errors_in_a_process_without_json_are_jsons(text: str) -> None:
+    """The C scanner raises its errors as ``json.decoder.JSONDecodeError``, which it looks up in
+    ``sys.modules``: a process that never imported ``json`` (the cold hook) must still get that error,
+    with json's message, not a ``SystemError``."""
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from ramparts import _json\n"
+        "try:\n    _json.loads(sys.argv[2])\nexcept ValueError as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, SRC, text], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == f"{_outcome(json.loads, text)[0]} {_outcome(json.loads, text)[1]}"
+    assert out.startswith("JSONDecodeError ")
