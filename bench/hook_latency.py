@@ -1324,7 +1324,7 @@ def main(argv: list[str] | None = None) -> int:
             _, rc, out, err = timed(argv, payloads[0], env=setup.env, cwd=setup.project)
             if check_hook_output(rc, out):
                 raise BenchError(f"warm-up failed: {check_hook_output(rc, out)}: {err.decode()[-500:]}")
-        if not list((setup.state / "cache").glob("policy-*.json")):
+        if not list((setup.state / "cache").glob("policy-*")):  # .marshal; .json before the seventh pass
             raise BenchError("the hook did not write a compiled policy cache")
         setup.start_server()
         setup.start_resident()
