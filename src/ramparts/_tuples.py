@@ -20,7 +20,14 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
     from typing import NamedTuple as NamedTuple
+
+    def namedtuple_class(
+        typename: str, fields: tuple[str, ...], defaults: tuple[Any, ...], module: str | None
+    ) -> type:
+        """``collections.namedtuple(typename, fields, defaults=defaults, module=module)``'s class."""
+        ...
 else:
     from _collections import _tuplegetter
 
@@ -134,6 +141,8 @@ else:
         made = type(typename, (tuple,), namespace)
         made.__module__ = module
         return made
+
+    namedtuple_class = _namedtuple
 
     class _NamedTupleMeta(type):
         def __new__(cls, typename, bases, ns):

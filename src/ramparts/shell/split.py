@@ -11,8 +11,6 @@ not read: the engine then asks or denies, never allows.
 
 from __future__ import annotations
 
-import sys
-
 from .._recache import compile as re_compile
 from .._tuples import NamedTuple
 
@@ -95,50 +93,17 @@ class Split(NamedTuple):
 def _get_parser() -> Any:
     """The tree-sitter parser, built once per process.
 
-    Both compiled modules are loaded directly (:func:`_binding`): the ``tree_sitter`` package
-    ``__init__`` imports ``typing``, and the grammar's imports ``importlib.resources`` (with it
-    ``pathlib`` and ``tempfile``), some 10 ms the hook would pay on every tool call for nothing it uses.
+    Both compiled modules are loaded directly, without the standard modules their packages and their
+    initialisation import (:mod:`.binding`): some 15 ms the hook would pay on every tool call for
+    nothing it uses.
     """
     global _parser
     if _parser is None:
-        tree_sitter = _binding("tree_sitter")
-        _parser = tree_sitter.Parser(tree_sitter.Language(_binding("tree_sitter_bash").language()))
+        from .binding import binding
+
+        tree_sitter = binding("tree_sitter")
+        _parser = tree_sitter.Parser(tree_sitter.Language(binding("tree_sitter_bash").language()))
     return _parser
-
-
-def _binding(package: str) -> Any:
-    """``package._binding`` (the package's compiled module), without running the package's ``__init__``.
-
-    Only while the package itself is not imported, and only for a compiled module found where the import
-    system would find it; the module is registered under its own name, so a later ``import package`` in
-    this process uses this very module (no stand-in parent package is ever registered). Anything else
-    unexpected: the ordinary import.
-    """
-    name = package + "._binding"
-    loaded = sys.modules.get(name)
-    if loaded is not None:
-        return loaded
-    if package not in sys.modules:
-        try:
-            from importlib.machinery import ExtensionFileLoader, ModuleSpec, PathFinder
-
-            found = PathFinder.find_spec(package)
-            folders = found.submodule_search_locations if found is not None else None
-            spec = PathFinder.find_spec("_binding", list(folders)) if folders else None
-            if spec is not None and isinstance(spec.loader, ExtensionFileLoader) and spec.origin:
-                loader = ExtensionFileLoader(name, spec.origin)
-                spec = ModuleSpec(name, loader, origin=spec.origin)
-                spec.has_location = True
-                module = loader.create_module(spec)
-                module.__spec__, module.__loader__, module.__file__ = spec, loader, spec.origin
-                module.__package__ = package
-                loader.exec_module(module)
-                sys.modules[name] = module
-                return module
-        except Exception:  # noqa: BLE001 - another layout or Python: the ordinary import below
-            sys.modules.pop(name, None)
-    __import__(name)
-    return sys.modules[name]
 
 
 _ASTRAL = re_compile("[\U00010000-\U0010ffff]")

@@ -7,10 +7,11 @@ Each case here runs the launcher exactly as Claude Code does, through a driver t
 ``sys.modules`` once the hook has answered, and checks:
 
 - no event loads any of :data:`NEVER`;
-- an event that neither parses nor scans text (:data:`LEAN` cases) does not load ``re`` either, nor
-  what it brings (``enum``, ``functools``, ``collections``). The others may: ``tree_sitter``'s C
-  module imports ``re``, ``enum`` and ``collections`` at its own start, ``urllib.parse`` splits a
-  URL with ``re``, and a text that makes a PII rule or RE2's Python wrapper run compiles with ``re``.
+- an event that scans no text (:data:`LEAN` cases), Bash commands included, does not load ``re``
+  either, nor what it brings (``enum``, ``functools``, ``collections``): ``tree_sitter``'s C module
+  names ``re``, ``enum`` and ``collections`` at its own start, and is served there by stand-ins
+  (:mod:`ramparts.shell.binding`). The others may: ``urllib.parse`` splits a URL with ``re``, and a
+  text that makes a PII rule or RE2's Python wrapper run compiles with ``re``.
 
 The verdict is checked too, so a run that broke early (and so imported little) cannot pass.
 """
@@ -81,7 +82,7 @@ NEVER = (
 )
 """Pure-Python modules a cold hook does without (each costs 1-47 M instructions; bare python is 41 M)."""
 LEAN = ("re", "enum", "functools", "collections", "warnings")
-"""Not loaded by an event that neither parses a command or URL nor runs a detector rule in Python."""
+"""Not loaded by an event that neither splits a URL nor runs a detector rule in Python."""
 
 
 def _loaded(modules: list[str], names: tuple[str, ...]) -> list[str]:
@@ -174,7 +175,17 @@ def _fields(paths: dict[str, Path], fields: dict[str, Any]) -> dict[str, Any]:
     return loaded
 
 
-LEAN_CASES = ("session start", "read .env", "write", "edit", "glob", "post bash", "session end")
+LEAN_CASES = (
+    "session start",
+    "read .env",
+    "write",
+    "edit",
+    "glob",
+    "bash ls",
+    "bash cat .env",
+    "post bash",
+    "session end",
+)
 """Events that neither parse a command or URL nor run a detector rule in Python's engine."""
 
 
@@ -191,11 +202,13 @@ def test_the_cold_hook_loads_no_module_it_can_do_without(
 
 
 def test_the_driver_sees_what_loads(tmp_path: Path) -> None:
-    """Mutation guard: the driver reports modules the hook really imported (the shell parser's, and
-    ``re`` that ``tree_sitter`` brings), so an empty report cannot pass the check above."""
+    """Mutation guard: the driver reports modules the hook really imported (the shell parser's, and the
+    C modules it loads), so an empty report cannot pass the check above."""
     paths = _make(tmp_path)  # its own state: the cases' session may be live on this worker
     event = _fields(paths, _pre("Bash", {"command": "ls -la"}))
     _run(paths, event)  # compiles the caches
     code, verdict, modules = _run(paths, event)
     assert code == "0" and verdict == "allow"
-    assert "ramparts.shell.analyze" in modules and "re" in modules and "_sqlite3" in modules
+    assert {"ramparts.shell.analyze", "tree_sitter._binding", "tree_sitter_bash._binding", "_sqlite3"} <= set(
+        modules
+    )

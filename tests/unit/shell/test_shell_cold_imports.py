@@ -139,3 +139,71 @@ def test_the_shell_modules_import_only_what_a_cold_start_has(name: str) -> None:
     unwanted = {"typing", "collections.abc", "fnmatch", "shlex", "re", "functools", "contextlib"}
     names = {k: getattr(v, "__module__", None) for k, v in vars(module).items() if callable(v)}
     assert not {k: v for k, v in names.items() if v in unwanted}
+
+
+BARE_PACKAGES = f"""
+for name, folder in (("ramparts", {str(Path(ramparts.__file__).parent)!r}), ("ramparts.shell", None)):
+    package = type(sys)(name)  # the package alone, not what its __init__ imports
+    package.__path__ = [folder or sys.modules["ramparts"].__path__[0] + "/shell"]
+    sys.modules[name] = package
+from ramparts.shell import binding as b
+"""
+LOAD_BOTH = """
+ts = b.binding("tree_sitter")
+parser = ts.Parser(ts.Language(b.binding("tree_sitter_bash").language()))
+out["root"] = [parser.parse(b"echo hi | cat").root_node.type]
+out["log_type"] = [repr(ts.LogType.PARSE), repr(ts.LogType(1)), str(issubclass(ts.LogType, int))]
+"""
+STANDARD = {"re", "enum", "collections", "functools", "operator", "types", "warnings", "keyword", "reprlib"}
+
+
+def test_tree_sitter_s_initialisation_loads_none_of_the_standard_modules_it_names() -> None:
+    """``PyInit__binding`` imports re, collections and enum (27 M instructions with what they import) for
+    names the analysis never uses; stand-ins serve it, and are gone from ``sys.modules`` afterwards."""
+    found = _run(
+        BARE_PACKAGES
+        + LOAD_BOTH
+        + "out['after'] = sorted(n for n in ('re', 'enum', 'collections') if n in sys.modules)\n"
+        + "import re, enum\n"
+        + "out['real'] = [str(hasattr(re, 'sub')), str(hasattr(enum, 'Flag')), str(issubclass(ts.LogType, enum.Enum))]"
+    )
+    assert found["root"] == ["program"]
+    assert found["log_type"] == ["<LogType.PARSE: 0>", "<LogType.LEX: 1>", "True"]
+    assert found["after"] == []  # no stand-in left behind
+    assert found["real"] == ["True", "True", "False"]  # a later import gets the real modules
+    loaded_before_imports = set(_run(BARE_PACKAGES + LOAD_BOTH)["loaded"])
+    assert {"tree_sitter._binding", "tree_sitter_bash._binding"} <= loaded_before_imports
+    assert not loaded_before_imports & STANDARD, loaded_before_imports & STANDARD
+
+
+@pytest.mark.parametrize(
+    ("prelude", "why"),
+    [
+        ("import enum", "a module already loaded is used itself"),
+        (
+            "import _thread, time\n_thread.start_new_thread(time.sleep, (5,))\ntime.sleep(0.05)",
+            "another thread",
+        ),
+        ("b.int_enum = lambda *a: 1 / 0", "an initialisation the stand-ins fail"),
+    ],
+)
+def test_the_real_modules_serve_when_a_stand_in_cannot(prelude: str, why: str) -> None:
+    found = _run(
+        BARE_PACKAGES
+        + prelude
+        + "\n"
+        + LOAD_BOTH
+        + "import enum\nout['enum'] = [str(issubclass(ts.LogType, enum.IntEnum))]"
+    )
+    assert found["root"] == ["program"], why
+    assert found["log_type"] == ["<LogType.PARSE: 0>", "<LogType.LEX: 1>", "True"], why
+    assert found["enum"] == ["True"], why
+
+
+def test_a_later_import_of_the_package_takes_the_stand_in_log_type() -> None:
+    found = _run(
+        BARE_PACKAGES
+        + LOAD_BOTH
+        + "import tree_sitter\nout['doc'] = [tree_sitter.LogType.__doc__, str(tree_sitter.Parser is ts.Parser)]"
+    )
+    assert found["doc"] == ["The type of a log message.", "True"]
