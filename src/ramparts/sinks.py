@@ -199,14 +199,14 @@ def _json_unescape(text: str) -> str:
 
 
 def _url_values(url: str) -> list[str]:
-    from urllib.parse import unquote, urlsplit
+    from ._url import split, unquote  # urllib.parse's, without its import (40 M instructions)
 
     try:
-        parts = urlsplit(url)
+        _scheme, _netloc, path, query, fragment = split(url)
     except ValueError:
         return []
-    values = [unquote(s) for s in parts.path.split("/") if s]
-    for pair in (parts.query + "&" + parts.fragment).split("&"):
+    values = [unquote(s) for s in path.split("/") if s]
+    for pair in (query + "&" + fragment).split("&"):
         _name, _eq, value = pair.partition("=")
         if value:
             values.append(unquote(value))
