@@ -2,7 +2,8 @@
 
 Every problem is reported as ``FILE:LINE:COLUMN: problem``; unknown keys and duplicate keys are
 errors. Loading is slow (YAML, JSON Schema), so :func:`load_policy` can keep the compiled form
-in a cache directory keyed by the content hash: the hook then only reads it back with ``marshal``.
+in a cache directory keyed by the content hash of the policy and its profiles (and the compiler's
+version and files): the hook then only reads it back with ``marshal``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import marshal
 import os
 import sys
 
+from .. import __version__
 from .._hashing import blake2b, sha256
 from ..errors import PolicyError
 from .rules import parse_rule
@@ -73,11 +75,16 @@ def load_policy(ref: str, *, cache_dir: str | os.PathLike[str] | None = None) ->
     raw = _read(path, display)
     key = ""
     if cache_dir is not None:
-        # BLAKE2b, not SHA-256: every event hashes ~110 KB here, ~1.5 M instructions instead of ~5.5 M
+        # BLAKE2b, not SHA-256: every event hashes the policy and the profiles (~9 KB) here
         digest = blake2b(f"{CACHE_FORMAT}:{_MARSHAL}:{','.join(Policy._fields)}".encode(), digest_size=16)
-        # The compiler's own code is part of the key: an upgrade never reuses a stale compiled form.
+        # The compiler's own code is part of the key: an upgrade never reuses a stale compiled form. Each
+        # file by its size and modification time, as the import system checks the bytecode compiled from
+        # it (hashing its ~100 KB cost every event ~1.4 M instructions), and the version for an install
+        # whose files keep their archive's times.
+        digest.update(f"\0{__version__}".encode())
         for module in _COMPILER_FILES:
-            digest.update(b"\0" + _bytes(module))
+            stat = os.stat(module)
+            digest.update(f"\0{module}:{stat.st_size}:{stat.st_mtime_ns}".encode())
         digest.update(os.path.realpath(path).encode() + b"\0" + raw)
         for name in PROFILES:
             digest.update(b"\0" + _bytes(profile_path(name)))
