@@ -97,11 +97,16 @@ def open_sqlite(
     and durability asked for; the folder is made private (0700) when it does not exist. Raises
     ``sqlite3.Error`` or ``OSError``: the caller names the store in its own error."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+    # connect() sets SQLite's busy timeout itself, to int(timeout * 1000) ms: half a millisecond more
+    # makes that exactly busy_timeout_ms (ms / 1000 * 1000 falls short for some, 1001 -> 1000), with no
+    # PRAGMA statement of its own to prepare and run on every open
     db = sqlite3.connect(
-        path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=check_same_thread
+        path,
+        timeout=(int(busy_timeout_ms) + 0.5) / 1000,
+        isolation_level=None,
+        check_same_thread=check_same_thread,
     )
     try:
-        db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={synchronous}")

@@ -82,3 +82,32 @@ def test_with_another_thread_running_the_plain_import_is_taken() -> None:
     result = _run(before)
     assert "functools" in result["loaded"]  # type: ignore[operator]
     assert result["total"] == [900, 3 * sum(range(300))] and result["real_functools"] is True
+
+
+def test_open_sqlite_sets_the_busy_timeout_exactly_without_a_statement_of_its_own(tmp_path: Path) -> None:
+    """connect() sets the busy timeout (int(timeout * 1000) ms): open_sqlite gives it the exact value
+    (1001 / 1000 * 1000 falls short of 1001) and prepares no PRAGMA for it on every open."""
+    from ramparts import _util
+
+    traced: list[str] = []
+    real = _util.sqlite3.connect
+
+    def connect(*args: object, **kwargs: object) -> object:
+        db = real(*args, **kwargs)  # type: ignore[arg-type]
+        db.set_trace_callback(traced.append)
+        return db
+
+    for ms in (100, 1001, 1003, 2000, 250_000, 300_001, 600_000):
+        traced.clear()
+        _util.sqlite3.connect = connect  # type: ignore[assignment]
+        try:
+            db = _util.open_sqlite(str(tmp_path / "t.db"), busy_timeout_ms=ms)
+        finally:
+            _util.sqlite3.connect = real  # type: ignore[assignment]
+        try:
+            assert not [s for s in traced if "busy_timeout" in s]
+            assert db.execute("PRAGMA busy_timeout").fetchone()[0] == ms
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        finally:
+            db.close()

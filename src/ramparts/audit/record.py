@@ -22,11 +22,23 @@ if TYPE_CHECKING:
     from typing import Any, Literal
 
     from ..model import Decision, Verdict
+    from .details import AdminDetail as AdminDetail
+    from .details import EgressDetail as EgressDetail
+    from .details import GatewayDetail as GatewayDetail
 
     Surface = Literal["hook", "gateway", "egress", "admin", "server"]
     """Who wrote the record: the Claude Code hook, the model-API gateway, the egress proxy, a person's
     command (kill, clear, re-auth, session end) or the control plane (alerts, automatic responses, the
     dashboard's actions)."""
+else:
+
+    def __getattr__(name: str) -> object:  # the other surfaces' details: built on first use (.details)
+        if name in ("GatewayDetail", "EgressDetail", "AdminDetail"):
+            from . import details
+
+            return getattr(details, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # The annotations stay strings on the hook's path (it builds and writes records, never reads them): typing
 # is imported, and they are evaluated, only to read a record back or to derive the schema (_hints).
@@ -87,75 +99,6 @@ class HookDetail(NamedTuple):
     """Outbound DLP: where the call would have sent its data (``mcp: MCP server 'chat' (…)``)."""
 
 
-class GatewayDetail(NamedTuple):
-    """What only the model-API gateway knows about one request."""
-
-    route: str = ""
-    method: str = ""
-    status: int = 0
-    outcome: str = ""
-    """``ok``, ``denied``, ``upstream_error``, ``store_error``, ``partial``, ``client_aborted``."""
-    replica: str = ""
-    token_id: str = ""
-    model: str = ""
-    stream: bool = False
-    request_bytes: int = 0
-    upstream_bytes: int = 0
-    response_bytes: int = 0
-    max_tokens_asked: int = 0
-    max_tokens_sent: int = 0
-    masked: int = 0
-    """How many values were masked, redacted or blocked (the findings list the first 100)."""
-    screened_results: int = 0
-    """How many tool results were screened for injection."""
-    refused: str = ""
-    """What the request walk refused: the kind (block, field, source, image, document), its name and
-    where (``block 'x' at messages[1].content[0]``)."""
-    restored: int = 0
-    upstream_status: int = 0
-    """The status the upstream answered, when the gateway answered another one."""
-    upstream: str = ""
-    """``bedrock`` when the request went to Amazon Bedrock; empty for the Anthropic upstream."""
-    streamed: bool = False
-    events: int = 0
-    unknown_placeholders: int = 0
-    malformed_events: int = 0
-    withheld: int = 0
-    """Placeholders left in a sink's tool input because the policy does not let them travel there."""
-    usage: dict[str, int] | None = None
-    prepare_ms: float = 0.0
-    ttfb_ms: float = 0.0
-    latency_ms: float = 0.0
-
-
-class EgressDetail(NamedTuple):
-    """What only the egress proxy knows about one connection or request."""
-
-    protocol: str = ""
-    """``connect``, ``http``, ``socks5``, ``dns``."""
-    target: str = ""
-    """The host (or address) and port the client asked for, as it asked."""
-    address: str = ""
-    """The address the proxy classified and dialled."""
-    address_class: str = ""
-    sni: str = ""
-    method: str = ""
-    bytes_up: int = 0
-    bytes_down: int = 0
-    mode: str = ""
-    client: str = ""
-    """The per-session proxy credential's id (never the credential)."""
-    anomalies: tuple[str, ...] = ()
-
-
-class AdminDetail(NamedTuple):
-    """An order a person gave (kill, clear, re-auth, end) or an action of the control plane."""
-
-    action: str = ""
-    target: dict[str, str] | None = None
-    details: dict[str, Any] | None = None
-
-
 class AuditRecord(NamedTuple):
     """One entry of the audit log."""
 
@@ -196,7 +139,18 @@ class AuditRecord(NamedTuple):
 if TYPE_CHECKING:
     Detail = HookDetail | GatewayDetail | EgressDetail | AdminDetail
 
-_DETAIL_FIELD = {HookDetail: "hook", GatewayDetail: "gateway", EgressDetail: "egress", AdminDetail: "admin"}
+_DETAIL_FIELD: dict[type, str] = {HookDetail: "hook"}
+"""The record field of each detail class; the other surfaces' join on first use (``_detail_field``)."""
+
+
+def _detail_field(detail: Detail) -> str:
+    field = _DETAIL_FIELD.get(type(detail))
+    if field is None:
+        from .details import AdminDetail, EgressDetail, GatewayDetail
+
+        _DETAIL_FIELD.update({GatewayDetail: "gateway", EgressDetail: "egress", AdminDetail: "admin"})
+        field = _DETAIL_FIELD[type(detail)]  # a KeyError for a class that is no detail, as before
+    return field
 
 
 def build_record(
@@ -219,7 +173,7 @@ def build_record(
     Decision, the rest from the adapter that made it. Every producer calls this; none builds a dict."""
     extra: dict[str, Any] = {}
     if detail is not None:
-        extra[_DETAIL_FIELD[type(detail)]] = detail
+        extra[_detail_field(detail)] = detail
     return AuditRecord(
         time=time,
         surface=surface,
@@ -398,7 +352,16 @@ def _hints(nt: Any) -> dict[str, Any]:
     if hints is None:
         from typing import Any, Literal, get_type_hints
 
-        names = {"Any": Any, "Surface": Literal[SURFACES], "Verdict": Literal[VERDICTS]}
+        from .details import AdminDetail, EgressDetail, GatewayDetail
+
+        names = {
+            "Any": Any,
+            "Surface": Literal[SURFACES],
+            "Verdict": Literal[VERDICTS],
+            "GatewayDetail": GatewayDetail,
+            "EgressDetail": EgressDetail,
+            "AdminDetail": AdminDetail,
+        }
         hints = _HINTS[nt] = get_type_hints(nt, localns=names)
     return hints
 

@@ -2,7 +2,8 @@
 
 Every problem is reported as ``FILE:LINE:COLUMN: problem``; unknown keys and duplicate keys are
 errors. Loading is slow (YAML, JSON Schema), so :func:`load_policy` can keep the compiled form
-in a cache directory keyed by the content hash: the hook then only reads it back with ``marshal``.
+in a cache directory keyed by the content hash of the policy and its profiles (and the compiler's
+version and files): the hook then only reads it back with ``marshal``.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import marshal
 import os
 import sys
 
+from .. import __version__
 from .._hashing import blake2b, sha256
 from ..errors import PolicyError
-from .rules import parse_rule
+from .rules import Rule, parse_rule
 from .types import Policy, policy_from_cache, policy_to_cache
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the merge (and the schema it reads) load only when a policy is compiled
+    from collections.abc import Callable
     from typing import Any
 
     from .merge import Layer, Marks
@@ -73,11 +76,13 @@ def load_policy(ref: str, *, cache_dir: str | os.PathLike[str] | None = None) ->
     raw = _read(path, display)
     key = ""
     if cache_dir is not None:
-        # BLAKE2b, not SHA-256: every event hashes ~110 KB here, ~1.5 M instructions instead of ~5.5 M
+        # BLAKE2b, not SHA-256: every event hashes the policy and the profiles (~9 KB) here
         digest = blake2b(f"{CACHE_FORMAT}:{_MARSHAL}:{','.join(Policy._fields)}".encode(), digest_size=16)
-        # The compiler's own code is part of the key: an upgrade never reuses a stale compiled form.
-        for module in _COMPILER_FILES:
-            digest.update(b"\0" + _bytes(module))
+        # The compiler's own code is part of the key: an upgrade never reuses a stale compiled form. Each
+        # file by its size and modification time, as the import system checks the bytecode compiled from
+        # it (hashing its ~100 KB cost every event ~1.4 M instructions), and the version for an install
+        # whose files keep their archive's times.
+        digest.update(_compiler_stamp())
         digest.update(os.path.realpath(path).encode() + b"\0" + raw)
         for name in PROFILES:
             digest.update(b"\0" + _bytes(profile_path(name)))
@@ -94,11 +99,24 @@ def load_policy(ref: str, *, cache_dir: str | os.PathLike[str] | None = None) ->
     return policy
 
 
+def _compiler_stamp() -> bytes:
+    """The compiler's part of a cache key: the version, and each file's size and modification time."""
+    parts = [__version__]
+    for module in _COMPILER_FILES:
+        stat = os.stat(module)
+        parts.append(f"{module}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "\0".join(parts).encode()
+
+
 def _write_cache(target: str, policy: Policy) -> None:
+    _write_data(target, lambda: policy_to_cache(policy))
+
+
+def _write_data(target: str, value: Callable[[], Any]) -> None:
     try:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         tmp = f"{target}.{os.getpid()}.tmp"
-        data = marshal.dumps(policy_to_cache(policy))
+        data = marshal.dumps(value())
         with open(tmp, "wb") as handle:
             handle.write(data)
         os.replace(tmp, target)
@@ -309,7 +327,9 @@ def compile_policy(raw: bytes, display: str, *, base_dir: str = "") -> Policy:
     return build_policy(layers, revision, display, base_dir)
 
 
-def protect_own_files(policy: Policy, *, policy_file: str, state_dir: str) -> Policy:
+def protect_own_files(
+    policy: Policy, *, policy_file: str, state_dir: str, cache_dir: str | None = None
+) -> Policy:
     """Add deny rules that keep the agent away from Ramparts and from what could switch it off.
 
     Built in, whatever the policy says (ids ``self:…``): a prompt-injected agent runs as the same user
@@ -317,6 +337,10 @@ def protect_own_files(policy: Policy, *, policy_file: str, state_dir: str) -> Po
     installed code, Claude Code's settings of any scope (they can add or drop hooks), ``.mcp.json``,
     git's hooks and config, or shell start-up files; nor stop Ramparts' processes or change the
     environment its hooks read. Every tool and every shell route the shell analysis sees is covered.
+
+    With ``cache_dir`` (the hook's), the parsed rules are kept there, keyed by their texts and the
+    compiler, and read back with ``marshal`` next time: parsing the fifty of them cost every event
+    ~1.2 M instructions. The rules are the same either way.
     """
     import ramparts
 
@@ -348,11 +372,41 @@ def protect_own_files(policy: Policy, *, policy_file: str, state_dir: str) -> Po
         where = os.path.realpath(os.path.expanduser(cache)).strip("/")
         protected.append((f"Edit(//{where}/**)", "the detectors' compiled pattern databases"))
     protected += [(f"Bash({pattern})", what) for pattern, what in _SELF_COMMANDS]
+    cached = ""
+    if cache_dir is not None:
+        digest = blake2b(f"{CACHE_FORMAT}:{_MARSHAL}:self-rules".encode(), digest_size=16)
+        digest.update(_compiler_stamp())
+        for text, what in protected:
+            digest.update(f"\0{text}\0{what}".encode())
+        cached = os.path.join(cache_dir, f"self-{digest.hexdigest()}.marshal")
+        try:
+            # as trusted as the state dir it lives in, like the compiled policy beside it
+            return policy._replace(deny=(*policy.deny, *_rules_from_cache(marshal.loads(_bytes(cached)))))  # noqa: S302
+        except (OSError, EOFError, ValueError, TypeError):
+            pass  # absent, unreadable or damaged: parsed below
     extra = []
     for text, what in protected:
         rule = parse_rule(text, list_="deny", rule_id=f"self:{text}", reason=f"protects {what}", base_dir="")
         extra.append(rule)
+    if cached:
+        _write_data(cached, lambda: [tuple(rule) for rule in extra])
     return policy._replace(deny=(*policy.deny, *extra))
+
+
+_RULE_FIELD_TYPES = tuple(type(value) for value in Rule("", "deny", "", "", "tool"))
+
+
+def _rules_from_cache(data: Any) -> tuple[Rule, ...]:
+    """The rules of a self-rule cache file (a list of field tuples), checked shallowly: each a tuple of
+    ``Rule``'s field count with each field of its type; a ``TypeError`` or ``ValueError`` otherwise."""
+    if type(data) is not list:
+        raise TypeError("not a list of rules")
+    out = []
+    for fields in data:
+        if type(fields) is not tuple or tuple(map(type, fields)) != _RULE_FIELD_TYPES:
+            raise ValueError("not a cached rule")
+        out.append(tuple.__new__(Rule, fields))
+    return tuple(out)
 
 
 _STARTUP_FILES = (

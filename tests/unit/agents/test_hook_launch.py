@@ -224,3 +224,98 @@ def test_the_older_module_command_denies_when_the_cli_cannot_be_imported(tmp_pat
         str(tmp_path / "p.yaml"),
     ]
     assert _denied(argv, _event(tmp_path)).startswith("ramparts hook: cannot start: ModuleNotFoundError: ")
+
+
+def _all_ramparts_modules() -> list[tuple[str, list[str]]]:
+    """Every submodule and subpackage name of the tree, with its parent package's search path."""
+    root = Path(ramparts.__file__).resolve().parent
+    out: list[tuple[str, list[str]]] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        package = "ramparts" + "".join("." + part for part in Path(folder).relative_to(root).parts)
+        out += [(f"{package}.{f[:-3]}", [folder]) for f in files if f.endswith(".py") and f != "__init__.py"]
+        out += [(f"{package}.{d}", [folder]) for d in dirs]
+    return out
+
+
+def test_the_hook_finder_gives_the_spec_the_standard_search_gives() -> None:
+    """For every module of the tree: the same name, file, loader, package path and bytecode path as
+    ``PathFinder`` (or nothing, leaving it to the standard search); and it does serve the tree."""
+    from importlib.machinery import PathFinder, SourceFileLoader
+
+    from ramparts.agents.claude_code.launch import OwnModules
+
+    finder = OwnModules()
+    served = 0
+    for name, path in _all_ramparts_modules():
+        ours = finder.find_spec(name, path)
+        if ours is None:
+            continue
+        served += 1
+        theirs = PathFinder.find_spec(name, path)
+        assert theirs is not None, name
+        assert (ours.name, ours.origin, ours.submodule_search_locations, ours.cached, ours.has_location) == (
+            theirs.name,
+            theirs.origin,
+            theirs.submodule_search_locations,
+            theirs.cached,
+            theirs.has_location,
+        ), name
+        assert type(ours.loader) is type(theirs.loader) is SourceFileLoader, name
+        assert (ours.loader.name, ours.loader.path) == (theirs.loader.name, theirs.loader.path), name
+        assert ours.parent == theirs.parent, name
+    assert served > 100
+    assert finder.find_spec("json", None) is None and finder.find_spec("ramparts.nothing_here", [SRC]) is None
+
+
+def test_the_hook_finder_leaves_other_kinds_of_module_to_the_standard_search(tmp_path: Path) -> None:
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    from ramparts.agents.claude_code.launch import OwnModules
+
+    (tmp_path / "plain.py").write_text("")
+    (tmp_path / "native.py").write_text("")
+    (tmp_path / f"native{EXTENSION_SUFFIXES[0]}").write_text("")  # an extension wins over the source
+    (tmp_path / "onlybytecode.pyc").write_bytes(b"")
+    (tmp_path / "spaced").mkdir()  # a namespace folder
+    (tmp_path / "spaced" / "x.py").write_text("")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "both").mkdir()  # a folder without __init__ beside a module of the same name
+    (tmp_path / "both.py").write_text("")
+    finder = OwnModules()
+    where = [str(tmp_path)]
+    plain = finder.find_spec("ramparts.plain", where)
+    assert plain is not None and plain.origin == str(tmp_path / "plain.py")
+    package = finder.find_spec("ramparts.pkg", where)
+    assert package is not None and package.submodule_search_locations == [str(tmp_path / "pkg")]
+    for name in ("native", "onlybytecode", "spaced", "both", "missing"):
+        assert finder.find_spec(f"ramparts.{name}", where) is None, name
+    assert finder.find_spec("other.plain", where) is None  # not the tree's
+    assert finder.find_spec("ramparts.plain", [*where, *where]) is None  # a search path of several folders
+
+
+HOOK_FINDER = """
+import sys, runpy, types
+sys.argv = [{launcher!r}, *sys.argv[1:]]
+import ramparts
+cli = types.ModuleType("ramparts.cli")  # the command itself: it reports the first finder
+cli.main = lambda: print(getattr(sys.meta_path[0], "__name__", type(sys.meta_path[0]).__name__)) or 0
+sys.modules[cli.__name__] = cli
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(("args", "first"), [(["hook"], "OwnModules"), (["hook-server"], "BuiltinImporter")])
+def test_only_a_hook_puts_its_finder_first(args: list[str], first: str) -> None:
+    """A hook-server lives long: its modules are found the standard way (which sees files come and go)."""
+    probe = HOOK_FINDER.format(launcher=hook_launcher())
+    probe = f"import sys; sys.path.insert(0, {SRC!r})\n" + probe
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert proc.stdout.split() == [first]

@@ -184,6 +184,27 @@ def test_the_hook_does_not_import_msgspec() -> None:
     assert done.stdout.strip() == "False"
 
 
+def test_the_hook_builds_no_detail_class_of_another_surface() -> None:
+    """A hook builds a record with a HookDetail on every event: the gateway's, the egress proxy's and
+    people's detail classes are made only when a producer names one (and then they are the same classes)."""
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "import ramparts.audit.record as r, ramparts.agents.claude_code.hook\n"
+        "before = sorted(n for n in vars(r) if n.endswith('Detail'))\n"
+        "from ramparts.audit.record import GatewayDetail\n"
+        "import ramparts.audit.details as d\n"
+        "from ramparts.model import Decision\n"
+        "rec = r.build_record(Decision('allow', ('ok',), ()), surface='gateway', event='GatewayRequest',"
+        " time='t', detail=GatewayDetail(status=1))\n"
+        "print(before, GatewayDetail is d.GatewayDetail is r.GatewayDetail, rec.gateway.status, rec.hook)\n"
+    )
+    src = str(Path(record_module.__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, src], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "['HookDetail'] True 1 None"
+
+
 def _literal_values(path: str, alias: str) -> list[str]:
     """The values of ``alias = Literal[...]`` wherever ``path`` declares it (under TYPE_CHECKING too)."""
     tree = ast.parse(Path(path).read_text(encoding="utf-8"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import marshal
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -200,3 +201,87 @@ def test_a_cache_hit_imports_neither_typing_nor_json(tmp_path: Path) -> None:
     loaded = set(out[1:])
     heavy = {"typing", "json", "re", "functools", "collections", "enum", "contextlib", "ast", "types"}
     assert not loaded & heavy, loaded & heavy
+
+
+def test_a_cache_hit_reads_no_compiler_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiler's files key the cache by their size and time, as the import system checks the
+    bytecode compiled from them: a hit reads the policy, its profiles and the cache, not ~100 KB of source."""
+    from ramparts.policy import load
+
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\nextends: baseline\n")
+    cache = tmp_path / "cache"
+    expected = load_policy(str(path), cache_dir=cache)
+    read: list[str] = []
+    real = load._bytes
+    monkeypatch.setattr(load, "_bytes", lambda p: read.append(p) or real(p))
+    assert load_policy(str(path), cache_dir=cache) == expected
+    assert not set(read) & set(load._COMPILER_FILES)
+    assert len(read) == 1 + len(load.PROFILES) + 1  # the policy, the profiles, the cached form
+
+
+def test_a_changed_compiler_file_is_a_cache_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ramparts.policy import load
+
+    src = tmp_path / "compiler"
+    src.mkdir()
+    copies = []
+    for module in load._COMPILER_FILES:
+        copy = src / Path(module).name
+        copy.write_bytes(Path(module).read_bytes())
+        copies.append(str(copy))
+    monkeypatch.setattr(load, "_COMPILER_FILES", tuple(copies))
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\n")
+    cache = tmp_path / "cache"
+    load_policy(str(path), cache_dir=cache)
+    load_policy(str(path), cache_dir=cache)
+    assert len(list(cache.glob("policy-*.marshal"))) == 1  # unchanged: one key
+    edited = Path(copies[1])
+    stat = edited.stat()
+    edited.write_bytes(edited.read_bytes() + b"\n# edited\n")
+    load_policy(str(path), cache_dir=cache)
+    assert len(list(cache.glob("policy-*.marshal"))) == 2  # its size changed: another key
+    os.utime(edited, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    load_policy(str(path), cache_dir=cache)
+    assert len(list(cache.glob("policy-*.marshal"))) == 3  # its time changed: another key
+
+
+def test_the_self_rules_read_back_from_the_cache_are_the_parsed_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook keeps its fifty built-in ``self:`` rules parsed in its cache folder: a hit parses none,
+    and gives the very rules (same order, same fields, Rule records) that parsing gives."""
+    from ramparts.policy import load
+
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\nextends: baseline\n")
+    cache = str(tmp_path / "cache")
+    policy = load_policy(str(path), cache_dir=cache)
+    state = str(tmp_path / "state")
+    parsed = load.protect_own_files(policy, policy_file=str(path), state_dir=state)
+    first = load.protect_own_files(policy, policy_file=str(path), state_dir=state, cache_dir=cache)
+    (file,) = Path(cache).glob("self-*.marshal")
+
+    def refuse(*args: object, **kwargs: object) -> object:
+        raise AssertionError("parsed on a cache hit")
+
+    monkeypatch.setattr(load, "parse_rule", refuse)
+    hit = load.protect_own_files(policy, policy_file=str(path), state_dir=state, cache_dir=cache)
+    assert parsed == first == hit and len(hit.deny) > len(policy.deny) + 40
+    assert all(type(rule) is Rule for rule in hit.deny)
+    monkeypatch.undo()
+    # another state folder names other rules: another file; a damaged file is parsed again and rewritten
+    other = load.protect_own_files(
+        policy, policy_file=str(path), state_dir=str(tmp_path / "s2"), cache_dir=cache
+    )
+    assert other != hit and len(list(Path(cache).glob("self-*.marshal"))) == 2
+    for damaged in (
+        b"\x00garbage",
+        marshal.dumps([("self:x",)]),
+        marshal.dumps([(*tuple(hit.deny[-1])[:-1], 1)]),
+    ):
+        file.write_bytes(damaged)
+        again = load.protect_own_files(policy, policy_file=str(path), state_dir=state, cache_dir=cache)
+        assert again == parsed
+        assert marshal.loads(file.read_bytes()) == [tuple(r) for r in parsed.deny[len(policy.deny) :]]

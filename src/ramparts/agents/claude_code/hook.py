@@ -272,8 +272,11 @@ class Hook:
         self.event_name = name
         from ...policy.load import load_policy, protect_own_files
 
-        policy = load_policy(self.policy_ref, cache_dir=os.path.join(self.state_dir, "cache"))
-        policy = protect_own_files(policy, policy_file=self.policy_ref, state_dir=self.state_dir)
+        cache_dir = os.path.join(self.state_dir, "cache")
+        policy = load_policy(self.policy_ref, cache_dir=cache_dir)
+        policy = protect_own_files(
+            policy, policy_file=self.policy_ref, state_dir=self.state_dir, cache_dir=cache_dir
+        )
         deadline = policy.hook.deadline_ms
         self._arm(min(deadline, self.deadline_ms) if self.explicit_deadline else deadline)
         self.reserve_ms = max(min(RESERVE_MS, policy.hook.timeout * 1000 - self.deadline_ms - 200), 50)
