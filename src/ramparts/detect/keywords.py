@@ -37,7 +37,7 @@ before it loads the keywords' Hyperscan database: about where the two cost the s
 RETRY_SECONDS = 10.0
 """While the keywords' database is not in the cache, how long before :class:`KeywordMatcher` looks again."""
 
-_VERSION = "ramparts-keyword-index-v1"
+_VERSION = "ramparts-keyword-index-v2"
 
 
 def _windows(data: bytes, size: int, code: str) -> set[int]:
@@ -64,18 +64,27 @@ class KeywordIndex:
     """The patterns whose keywords (lower-case ASCII bytes, one tuple per pattern) occur in a lower-cased
     haystack: ``{i for i, ks in enumerate(keywords) if not ks or any(k in haystack for k in ks)}``."""
 
-    __slots__ = ("_always", "_long", "_short")
+    __slots__ = ("_always", "_long", "_short", "widths")
 
-    def __init__(self, always: frozenset[int], long: dict[int, bytes], short: tuple[Any, ...]) -> None:
+    def __init__(
+        self,
+        always: frozenset[int],
+        long: dict[int, bytes],
+        short: tuple[Any, ...],
+        widths: tuple[int, ...] = (),
+    ) -> None:
         self._always = always
         self._long = long
         """first four bytes of a keyword (as an integer) -> ``marshal`` of its ``(keyword, owners)`` pairs,
         read only when those four bytes occur in a text"""
         self._short = short
         """``(first two bytes or -1, keyword, owners)`` for keywords under four bytes"""
+        self.widths = widths
+        """The fewest characters a match of each pattern spans (:func:`.matcher.least_width`), when
+        given: a pattern wider than the text cannot match it, however many keywords it holds."""
 
     @classmethod
-    def build(cls, keywords: Sequence[tuple[bytes, ...]]) -> KeywordIndex:
+    def build(cls, keywords: Sequence[tuple[bytes, ...]], widths: Sequence[int] = ()) -> KeywordIndex:
         owners: dict[bytes, list[int]] = {}
         always: set[int] = set()
         for i, ks in enumerate(keywords):
@@ -94,11 +103,15 @@ class KeywordIndex:
             elif k:
                 short.append((-1, k, tuple(o)))  # one byte: looked up with ``in``
         packed = {key: marshal.dumps(tuple(entries)) for key, entries in long.items()}
-        return cls(frozenset(always), packed, tuple(short))
+        return cls(frozenset(always), packed, tuple(short), tuple(widths))
 
     @classmethod
     def cached(
-        cls, keywords: Callable[[], Sequence[tuple[bytes, ...]]], cache_dir: str, key: str
+        cls,
+        keywords: Callable[[], Sequence[tuple[bytes, ...]]],
+        cache_dir: str,
+        key: str,
+        widths: Callable[[], Sequence[int]] = tuple,
     ) -> KeywordIndex:
         """The index of ``keywords()`` from ``cache_dir`` (``kwindex-KEY-ORDER.marshal``, ``key`` naming
         the keywords), else built and kept there. A copy that does not load or is not shaped as one is
@@ -108,17 +121,25 @@ class KeywordIndex:
         try:
             with open(path, "rb") as handle:
                 state = marshal.loads(handle.read())  # noqa: S302 - the user's own cache, checked below
-            tag, always, long, short = state
-            if tag == _VERSION and type(always) is frozenset and type(long) is dict and type(short) is tuple:
-                return cls(always, long, short)
+            tag, always, long, short, least = state
+            if (
+                tag == _VERSION
+                and type(always) is frozenset
+                and type(long) is dict
+                and type(short) is tuple
+                and type(least) is tuple
+            ):
+                return cls(always, long, short, least)
         except (OSError, EOFError, ValueError, TypeError):
             pass
-        index = cls.build(keywords())
+        index = cls.build(keywords(), widths())
         try:
             os.makedirs(cache_dir, mode=0o700, exist_ok=True)
             tmp = f"{path}.{os.getpid()}.tmp"
             with open(tmp, "wb") as handle:
-                handle.write(marshal.dumps((_VERSION, index._always, index._long, index._short)))
+                handle.write(
+                    marshal.dumps((_VERSION, index._always, index._long, index._short, index.widths))
+                )
             os.replace(tmp, path)
         except OSError:
             pass  # a cache only saves time
@@ -169,7 +190,8 @@ def ascii_keywords(keywords: Sequence[tuple[str, ...]]) -> list[tuple[bytes, ...
 
 class KeywordMatcher:
     """The hook's secret prefilter: the rules with a keyword in a text (``Matcher.candidates`` of a
-    keywords-only :class:`.matcher.Matcher`: the same rules, each then run over the text), from
+    keywords-only :class:`.matcher.Matcher`, less the rules no match of which fits in the text; each
+    then run over the text: the same findings), from
     :class:`KeywordIndex` for short texts and the keywords' Hyperscan database past
     :data:`KEYWORD_INDEX_MAX` characters. ``keywords()`` gives each rule's lower-case ASCII keywords
     (asked only when the database or a text the index cannot take needs them)."""
@@ -242,4 +264,7 @@ class KeywordMatcher:
             found = self._index.patterns(haystack)
         else:  # a character that lower-cases into ASCII: ``in`` on the lower-cased text, as Matcher does
             found = {i for i, ks in enumerate(self._words()) if not ks or any(k in haystack for k in ks)}
+        widths = self._index.widths
+        if widths:  # a rule no match of which fits in the text: not compiled for nothing
+            return sorted(i for i in found if widths[i] <= len(text))
         return sorted(found)

@@ -23,7 +23,7 @@ from ..errors import ScanError
 from ..model import Finding
 from .excerpt import excerpts
 from .keywords import KeywordIndex, KeywordMatcher, ascii_keywords
-from .matcher import DOTALL, Matcher, Pattern, compile_regex
+from .matcher import DOTALL, Matcher, Pattern, compile_regex, least_width
 from .redact import fingerprint
 
 TYPE_CHECKING = False
@@ -674,13 +674,16 @@ class SecretScanner:
         def keywords() -> list[tuple[str, ...]]:
             return [row[3] for row in rows]  # SecretRule.keywords
 
+        def widths() -> list[int]:
+            return [least_width(row[2], row[4]) for row in rows]  # SecretRule.pattern, case_insensitive
+
         try:
             if cache_dir is None:
-                index = KeywordIndex.build(ascii_keywords(keywords()))
+                index = KeywordIndex.build(ascii_keywords(keywords()), widths())
             else:
-                if self._rules is not None:
-                    key = sha256(marshal.dumps(tuple(keywords()))).hexdigest()[:32]
-                index = KeywordIndex.cached(lambda: ascii_keywords(keywords()), cache_dir, key)
+                if self._rules is not None:  # keyed by what the index holds: keywords, patterns, flags
+                    key = sha256(marshal.dumps(tuple((r[2], r[3], r[4]) for r in rows))).hexdigest()[:32]
+                index = KeywordIndex.cached(lambda: ascii_keywords(keywords()), cache_dir, key, widths)
         except ValueError:
             return None
         return KeywordMatcher(index, keywords, cache_dir=cache_dir, on_cold=on_cold)

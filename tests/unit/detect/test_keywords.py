@@ -82,6 +82,27 @@ def test_short_keywords_and_patterns_without_any() -> None:
     assert index.patterns(b"") == {0, 6}  # no keyword, an empty keyword: always
 
 
+def test_a_rule_wider_than_the_text_is_no_candidate() -> None:
+    """The index's widths drop a rule no match of which fits in the text: "od" (in "todo") is a keyword
+    of the Discord token's rule, whose matches span at least 58 characters."""
+    from ramparts.detect.keywords import KeywordMatcher
+    from ramparts.detect.matcher import least_width
+
+    widths = [least_width(r.pattern, r.case_insensitive) for r in RULES]
+    discord = next(i for i, r in enumerate(RULES) if r.id == "discord-bot-token")
+    assert widths[discord] == 58
+    plain = KeywordMatcher(KeywordIndex.build(KEYWORDS), lambda: [r.keywords for r in RULES], cache_dir=None)
+    sized = KeywordMatcher(
+        KeywordIndex.build(KEYWORDS, widths), lambda: [r.keywords for r in RULES], cache_dir=None
+    )
+    text = "# Demo project\n\nTODO: write more.\n"
+    assert discord in plain.candidates(text) and discord not in sized.candidates(text)
+    longer = text + " " * 40
+    assert discord in sized.candidates(longer)
+    assert all(widths[i] <= len(longer) for i in sized.candidates(longer))
+    assert set(sized.candidates(longer)) == {i for i in plain.candidates(longer) if widths[i] <= len(longer)}
+
+
 def test_the_index_is_kept_and_read_back(tmp_path: Path) -> None:
     built: list[int] = []
 
@@ -145,10 +166,14 @@ from ramparts.detect.secrets import SecretScanner
 scanner = SecretScanner(backend="cached", cache_dir=sys.argv[1])
 found = [h.rule.id for h in scanner.hits(sys.argv[2] * int(sys.argv[3]))]
 print(json.dumps({"hyperscan": sorted(m for m in sys.modules if m.startswith("hyperscan")),
-                  "backend": scanner.backend, "found": found[:1]}))
+                  "re2": sorted(m for m in sys.modules if m.startswith("re2")),
+                  "backend": scanner.backend, "found": found[:1], "compiled": len(scanner._compiled)}))
 """
-    short = _fresh(probe, str(tmp_path), "TODO: write more.\n", "1")
-    assert short == {"hyperscan": [], "backend": "keywords", "found": []}
+    # "todo" holds "od", a keyword of a rule whose matches span 58 characters or more: not compiled
+    short = _fresh(probe, str(tmp_path), "# Demo project\n\nTODO: write more.\n", "1")
+    assert short == {"hyperscan": [], "re2": [], "backend": "keywords", "found": [], "compiled": 0}
+    token = _fresh(probe, str(tmp_path), "ghp_" + "a1B2" * 9, "1")
+    assert token["hyperscan"] == [] and token["compiled"] and token["found"]  # a real candidate
     line = "x = 1 # todo\n"
     long = _fresh(probe, str(tmp_path), line, str(KEYWORD_INDEX_MAX // len(line) + 1))
     assert long["backend"] == "hyperscan" and long["hyperscan"]  # past the budget: the database
