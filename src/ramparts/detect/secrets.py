@@ -29,7 +29,7 @@ from .redact import fingerprint
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from typing import Any
 
     from .matcher import Backend
@@ -100,7 +100,7 @@ def load_rules(files: Sequence[str] | None = None, *, cache_dir: str | None = No
     A copy that does not load, or does not hold rules of the current shape, is rebuilt from the YAML."""
     paths, contents, key = _sources(files, cache_dir)
     if cache_dir is not None:
-        rows = _cached_rows(cache_dir, key)
+        rows = _cached_rows(cache_dir, key, paths, contents)
         if rows is not None:
             return tuple(SecretRule._make(row) for row in rows)
     rules = _parse(paths, contents)
@@ -109,14 +109,15 @@ def load_rules(files: Sequence[str] | None = None, *, cache_dir: str | None = No
     return rules
 
 
-def rule_rows(cache_dir: str) -> tuple[tuple[Any, ...], str]:
+def rule_rows(cache_dir: str) -> tuple[_Rows | tuple[Any, ...], str]:
     """The shipped rules as the cached rows :func:`load_rules` keeps (``SecretRule._make`` of a row is
-    the rule, without its examples), and the key naming their version: the hook's scanner makes a rule
-    only of a candidate (making all 732 cost about as much as the scan of a short text)."""
+    the rule, without its examples), each read on first use, and the key naming their version: the
+    hook's scanner makes a rule only of a candidate (reading all 732 cost about as much as the scan of
+    a short text)."""
     paths, contents, key = _sources(None, cache_dir)
-    rows = _cached_rows(cache_dir, key)
+    rows = _cached_rows(cache_dir, key, paths, contents)
     if rows is None:
-        rows = _write_rows(cache_dir, key, _parse(paths, contents))
+        return _write_rows(cache_dir, key, _parse(paths, contents)), key
     return rows, key
 
 
@@ -129,33 +130,73 @@ def _sources(files: Sequence[str] | None, cache_dir: str | None) -> tuple[list[s
             contents.append(handle.read())
     key = ""
     if cache_dir is not None:
-        parts = [f"ramparts-secret-rules-v4-marshal-{marshal.version}"]
+        parts = [f"ramparts-secret-rules-v5-marshal-{marshal.version}"]
         for path, data in zip(paths, contents, strict=True):
             parts.append(f"{os.path.basename(path)}:{len(data)}:{zlib.crc32(data):08x}")
         key = sha256("\0".join(parts).encode()).hexdigest()[:32]
     return paths, contents, key
 
 
-def _cached_rows(cache_dir: str, key: str) -> tuple[Any, ...] | None:
-    """The cached rows when they load and are rows of the current shape, else ``None``."""
+_ROWS = "ramparts-secret-rule-rows"
+"""The tag of the cached copy: one ``marshal`` record per rule."""
+_WIDTH = len(SecretRule._fields)
+
+
+class _Rows:
+    """The cached rules, one ``marshal`` record each, read on first use of each (checked for shape
+    then); a record that is not a row of the current shape has the copy rebuilt from the YAML
+    (``rebuild``), which then serves every row."""
+
+    __slots__ = ("_read", "_rebuild", "_records", "_whole")
+
+    def __init__(self, records: tuple[bytes, ...], rebuild: Callable[[], tuple[Any, ...]]) -> None:
+        self._records = records
+        self._rebuild = rebuild
+        self._read: dict[int, tuple[Any, ...]] = {}
+        self._whole: tuple[Any, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self._records) if self._whole is None else len(self._whole)
+
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
+        if self._whole is not None:
+            return self._whole[index]  # type: ignore[no-any-return]
+        row = self._read.get(index)
+        if row is None:
+            try:
+                row = marshal.loads(self._records[index])  # noqa: S302 - as _cached_rows
+            except (EOFError, ValueError, TypeError):
+                row = None
+            if type(row) is not tuple or len(row) != _WIDTH:
+                self._whole = self._rebuild()
+                return self._whole[index]  # type: ignore[no-any-return]
+            self._read[index] = row
+        return row
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return (self[i] for i in range(len(self)))
+
+
+def _cached_rows(cache_dir: str, key: str, paths: Sequence[str], contents: Sequence[bytes]) -> _Rows | None:
+    """The cached rows when the copy loads and holds one record per rule, else ``None``."""
     try:
         with open(os.path.join(cache_dir, f"rules-{key}.marshal"), "rb") as handle:
             # the cache folder is the user's private state (0700), as for the Hyperscan databases
-            # beside it, which are native code's input too; the rows are checked for shape
-            rows = marshal.loads(handle.read())  # noqa: S302
+            # beside it, which are native code's input too; each row is checked for shape when read
+            tag, records = marshal.loads(handle.read())  # noqa: S302
     except (OSError, EOFError, ValueError, TypeError):
         return None
-    width = len(SecretRule._fields)
-    if not isinstance(rows, tuple) or not all(type(row) is tuple and len(row) == width for row in rows):
+    if tag != _ROWS or type(records) is not tuple or (records and set(map(type, records)) != {bytes}):
         return None
-    return rows
+    return _Rows(records, lambda: _write_rows(cache_dir, key, _parse(paths, contents)))
 
 
 def _write_rows(cache_dir: str, key: str, rules: Sequence[SecretRule]) -> tuple[Any, ...]:
-    """Keep the rules' rows in the cache (the cache is for scanning: without each rule's examples, it
-    loads in half the time); the rows kept."""
+    """Keep the rules' rows in the cache, one record each (the cache is for scanning: without each
+    rule's examples, it loads in half the time); the rows kept."""
     rows: Any = tuple(tuple(r._replace(positive=(), negative=())) for r in rules)
-    _write_cache(os.path.join(cache_dir, f"rules-{key}.marshal"), marshal.dumps(rows))
+    records = tuple(marshal.dumps(row) for row in rows)
+    _write_cache(os.path.join(cache_dir, f"rules-{key}.marshal"), marshal.dumps((_ROWS, records)))
     return rows  # type: ignore[no-any-return]
 
 
@@ -638,7 +679,7 @@ class SecretScanner:
         self._on_cold = on_cold
         self._compiled: dict[int, tuple[Any, int, int, int]] = {}
         self._rules: tuple[SecretRule, ...] | None = tuple(rules) if rules is not None else None
-        self._rows: tuple[Any, ...] = ()
+        self._rows: _Rows | tuple[Any, ...] = ()
         self._made: dict[int, SecretRule] = {}
         self._full: Matcher | None = None
         self._engine = "auto"
@@ -669,7 +710,7 @@ class SecretScanner:
             self._rows, key = rule_rows(cache_dir)
         elif self._rules is None:
             self._rules = load_rules()
-        rows: Sequence[Any] = self._rows or self._rules or ()
+        rows: Any = self._rows or self._rules or ()
 
         def keywords() -> list[tuple[str, ...]]:
             return [row[3] for row in rows]  # SecretRule.keywords

@@ -272,6 +272,27 @@ def test_rule_cache_that_does_not_load_is_rebuilt(tmp_path: Path, damage: bytes)
     assert load_rules(cache_dir=str(tmp_path)) == tuple(r._replace(positive=(), negative=()) for r in RULES)
 
 
+@pytest.mark.parametrize("record", [b"\x00garbage", b"", "marshal"])
+def test_a_damaged_rule_record_has_the_cache_rebuilt(tmp_path: Path, record: object) -> None:
+    """The cached rules are read one record per rule, on first use (the hook's scanner reads only its
+    candidates'): a record that does not decode to a rule's row has the copy rebuilt from the YAML."""
+    import marshal
+
+    load_rules(cache_dir=str(tmp_path))
+    (cache,) = tmp_path.glob("rules-*.marshal")
+    tag, records = marshal.loads(cache.read_bytes())
+    github = next(i for i, r in enumerate(RULES) if r.id == "github-classic-pat")
+    bad = marshal.dumps(("github-classic-pat", "too short")) if record == "marshal" else record
+    cache.write_bytes(marshal.dumps((tag, (*records[:github], bad, *records[github + 1 :]))))
+    scanner = SecretScanner(backend="cached", cache_dir=str(tmp_path))
+    token = _github("ghp_", 5)
+    assert [h.value for h in scanner.hits(f"x {token} y") if not h.suppressed] == [token]
+    assert scanner.rules == tuple(r._replace(positive=(), negative=()) for r in RULES)
+    assert marshal.loads(cache.read_bytes())[1][github] == records[github]  # written whole again
+    cache.write_bytes(marshal.dumps((tag, (*records[:github], bad, *records[github + 1 :]))))
+    assert load_rules(cache_dir=str(tmp_path)) == tuple(r._replace(positive=(), negative=()) for r in RULES)
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
