@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/detect_equivalence.py --baseline-src DIR [--quick]
+    .venv/bin/python bench/detect_equivalence.py --baseline-src DIR [--quick] [--hook]
 
 ``DIR`` is another tree's ``src`` (``git archive BASE src | tar -x -C /tmp/base`` then ``--baseline-src
 /tmp/base/src``). Each tree runs what a gateway detector worker runs (``Detectors(("secret", "pii"))``
@@ -12,6 +12,10 @@ injection corpora's rows (every tenth; ``--quick``: every thirtieth), ``bench/ga
 20 KB prompts, and 20 KB joins of shuffled secret, PII and injection rows (the size the gateway
 scans; ASCII and not). For each text every finding (detector, category, severity, confidence, span,
 line, fingerprint, excerpt) is compared, exactly. Texts and findings are never printed, only counts.
+
+``--hook``: the hook's detectors instead (``backend="cached"`` over a warmed cache), this tree's both
+with one scanner for every text and with a fresh one per text (a short text then goes through the
+hook's keyword index, :mod:`ramparts.detect.keywords`), each compared with the baseline's.
 
 The last line is ``RESULT texts=… findings=… mismatches=… seconds_this=… seconds_base=…``.
 """
@@ -33,12 +37,22 @@ sys.path.insert(0, str(ROOT / "bench"))
 _SNIPPET = """
 import json, sys, time
 from ramparts.detect.scanner import Detectors
-path, out, cache = sys.argv[1:4]
-detectors = Detectors(("secret", "pii"), cache_dir=cache)
+path, out, cache, mode = sys.argv[1:5]
 key = bytes(range(32))
 with open(path, encoding="utf-8") as handle:
     texts = json.load(handle)
-rows = [[list(f) for f in detectors.scan(text, key, categories=("secret", "pii"))] for text in texts]
+if mode == "gateway":
+    detectors = Detectors(("secret", "pii"), cache_dir=cache)
+else:  # the hook's detectors, from a warm cache
+    from ramparts.cli.scan import warm
+    warm(cache)
+    def hook():
+        return Detectors(("secret", "pii"), cache_dir=cache, backend="cached")
+    detectors = hook()
+if mode == "hook-fresh":  # one process per event: each text scanned by detectors of its own
+    rows = [[list(f) for f in hook().scan(text, key, categories=("secret", "pii"))] for text in texts]
+else:
+    rows = [[list(f) for f in detectors.scan(text, key, categories=("secret", "pii"))] for text in texts]
 t0 = time.process_time()  # again, timed: a long-lived worker's steady state (each rule compiled)
 for text in texts:
     detectors.scan(text, key, categories=("secret", "pii"))
@@ -91,12 +105,12 @@ def texts(quick: bool) -> list[str]:
     return out
 
 
-def run(src: Path, path: str, cache: str) -> tuple[list[list[object]], float, str]:
+def run(src: Path, path: str, cache: str, mode: str = "gateway") -> tuple[list[list[object]], float, str]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = handle.name
     try:
         subprocess.run(
-            [sys.executable, "-c", _SNIPPET, path, out, cache],
+            [sys.executable, "-c", _SNIPPET, path, out, cache, mode],
             check=True,
             env={**os.environ, "PYTHONPATH": str(src)},
         )
@@ -111,7 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--baseline-src", type=Path, required=True)
     parser.add_argument("--quick", action="store_true", help="fewer corpus rows and joined texts")
+    parser.add_argument(
+        "--hook",
+        action="store_true",
+        help="the hook's detectors (backend 'cached', warm cache) on both sides; this tree's twice: "
+        "one scanner for every text, and a fresh one per text (as one hook process per event)",
+    )
     args = parser.parse_args(argv)
+    if args.hook:
+        return _hook(args)
     sample = texts(args.quick)
     with tempfile.TemporaryDirectory(prefix="ramparts-detect-eq-") as tmp:
         path = os.path.join(tmp, "texts.json")
@@ -125,6 +147,30 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(sample)} texts, {findings} findings ({backend_this} / {backend_base}): {mismatches} differ; "
         f"CPU s of a second pass this {t_this:.2f}, baseline {t_base:.2f}"
     )
+    print(
+        f"RESULT texts={len(sample)} findings={findings} mismatches={mismatches}"
+        f" seconds_this={t_this:.2f} seconds_base={t_base:.2f}"
+    )
+    return 1 if mismatches else 0
+
+
+def _hook(args: argparse.Namespace) -> int:
+    sample = texts(args.quick)
+    with tempfile.TemporaryDirectory(prefix="ramparts-detect-eq-") as tmp:
+        path = os.path.join(tmp, "texts.json")
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(sample, handle)
+        shared, t_this, backend_this = run(ROOT / "src", path, os.path.join(tmp, "this"), "hook")
+        fresh, _, _ = run(ROOT / "src", path, os.path.join(tmp, "this"), "hook-fresh")
+        base, t_base, backend_base = run(args.baseline_src, path, os.path.join(tmp, "base"), "hook")
+    shared_differ = sum(1 for a, b in zip(shared, base, strict=True) if a != b)
+    fresh_differ = sum(1 for a, b in zip(fresh, base, strict=True) if a != b)
+    findings = sum(len(a) for a in base)
+    print(
+        f"hook detectors: {len(sample)} texts, {findings} findings ({backend_this} / {backend_base}): "
+        f"{shared_differ} differ with one scanner, {fresh_differ} with one per text"
+    )
+    mismatches = shared_differ + fresh_differ
     print(
         f"RESULT texts={len(sample)} findings={findings} mismatches={mismatches}"
         f" seconds_this={t_this:.2f} seconds_base={t_base:.2f}"

@@ -260,6 +260,20 @@ def pattern_width(regex: str, case_insensitive: bool) -> int:
     return high if low >= 1 and high <= MAX_WINDOW_WIDTH else 0
 
 
+def least_width(regex: str, case_insensitive: bool) -> int:
+    """The fewest characters a match of ``regex`` spans (0 when it cannot be worked out): a text
+    shorter than that holds no match, in any engine (the patterns are the syntax RE2 and ``re`` share)."""
+    import importlib
+    import re  # only here: building a cached table (``detect.keywords``), not on a hook's scan
+
+    sre_parse: Any = importlib.import_module("re._parser")
+    try:
+        low = sre_parse.parse(regex, flags(case_insensitive)).getwidth()[0]
+    except (re.error, OverflowError, RecursionError):
+        return 0
+    return int(low)
+
+
 MAX_WINDOW_WIDTH = 4096
 """A pattern wider than this is run over the whole text (its windows would be most of it)."""
 

@@ -11,7 +11,7 @@ from .secrets import SecretScanner
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from typing import Literal
 
     from ..model import Finding
@@ -36,13 +36,19 @@ class Detectors:
         injection_medium: float = 0.5,
         injection_surfaces: Mapping[str, tuple[float, float]] | None = None,
         injection_model: InjectionModel | None = None,
+        on_cold: Callable[[], object] | None = None,
     ) -> None:
+        """``on_cold``: called when a scan needs a compiled database the cache does not hold yet (the
+        hook's secret scanner loads its database only for a long text: :attr:`cold` cannot say it at
+        once); a scanner found cold when built says it by :attr:`cold`."""
         self.categories = tuple(dict.fromkeys(categories))
         unknown = set(self.categories) - set(CATEGORIES)
         if unknown:
             raise ValueError(f"unknown detector categories: {', '.join(sorted(unknown))}")
         self.secrets = (
-            SecretScanner(backend=backend, cache_dir=cache_dir) if "secret" in self.categories else None
+            SecretScanner(backend=backend, cache_dir=cache_dir, on_cold=on_cold)
+            if "secret" in self.categories
+            else None
         )
         self.pii: PiiScanner | None = None
         if "pii" in self.categories:  # imported only when asked for: a hook's Read scans for secrets only
@@ -64,8 +70,15 @@ class Detectors:
 
     @property
     def cold(self) -> bool:
-        """A ``backend="cached"`` matcher found no compiled database and fell back to ``re``."""
+        """A ``backend="cached"`` matcher found no compiled database and fell back to ``re`` (or, the
+        hook's secret scanner, found the keywords' database missing when a long text needed it)."""
         return any(s is not None and s.matcher.cold for s in (self.secrets, self.pii))
+
+    def expect(self, characters: int) -> None:
+        """A hint that about this many characters are about to be scanned in all (a recursive read's
+        files): the secret scanner then picks its prefilter for the whole rather than text by text."""
+        if self.secrets is not None:
+            self.secrets.expect(characters)
 
     def backend(self) -> str:
         return ", ".join(sorted({s.matcher.backend for s in (self.secrets, self.pii) if s is not None}))
@@ -78,6 +91,7 @@ class Detectors:
         *,
         cache_dir: str | None = None,
         backend: str = "auto",
+        on_cold: Callable[[], object] | None = None,
     ) -> Detectors:
         """The detectors a policy's ``detect`` section configures (custom entities, IPs, thresholds)."""
         categories = tuple(categories)
@@ -106,6 +120,7 @@ class Detectors:
             injection_medium=settings.injection_warn,
             injection_surfaces={name: (block, warn) for name, block, warn in settings.injection_surfaces},
             injection_model=settings.injection_model,
+            on_cold=on_cold,
         )
 
     def scan(

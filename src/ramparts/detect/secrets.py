@@ -22,13 +22,14 @@ from .._tuples import NamedTuple
 from ..errors import ScanError
 from ..model import Finding
 from .excerpt import excerpts
-from .matcher import DOTALL, Matcher, Pattern, compile_regex
+from .keywords import KeywordIndex, KeywordMatcher, ascii_keywords
+from .matcher import DOTALL, Matcher, Pattern, compile_regex, least_width
 from .redact import fingerprint
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from typing import Any
 
     from .matcher import Backend
@@ -97,6 +98,31 @@ def load_rules(files: Sequence[str] | None = None, *, cache_dir: str | None = No
     450 KB took, 1.2 ms; the key tells versions of the rules apart, it guards against no one: the
     rules and the cache are both files only their owner can change) and by marshal's format version.
     A copy that does not load, or does not hold rules of the current shape, is rebuilt from the YAML."""
+    paths, contents, key = _sources(files, cache_dir)
+    if cache_dir is not None:
+        rows = _cached_rows(cache_dir, key, paths, contents)
+        if rows is not None:
+            return tuple(SecretRule._make(row) for row in rows)
+    rules = _parse(paths, contents)
+    if cache_dir is not None:
+        _write_rows(cache_dir, key, rules)
+    return rules
+
+
+def rule_rows(cache_dir: str) -> tuple[_Rows | tuple[Any, ...], str]:
+    """The shipped rules as the cached rows :func:`load_rules` keeps (``SecretRule._make`` of a row is
+    the rule, without its examples), each read on first use, and the key naming their version: the
+    hook's scanner makes a rule only of a candidate (reading all 732 cost about as much as the scan of
+    a short text)."""
+    paths, contents, key = _sources(None, cache_dir)
+    rows = _cached_rows(cache_dir, key, paths, contents)
+    if rows is None:
+        return _write_rows(cache_dir, key, _parse(paths, contents)), key
+    return rows, key
+
+
+def _sources(files: Sequence[str] | None, cache_dir: str | None) -> tuple[list[str], list[bytes], str]:
+    """The rule files, their contents and (with ``cache_dir``) the key of their cached copy."""
     paths = list(files) if files is not None else rule_files()
     contents = []
     for path in paths:
@@ -104,31 +130,74 @@ def load_rules(files: Sequence[str] | None = None, *, cache_dir: str | None = No
             contents.append(handle.read())
     key = ""
     if cache_dir is not None:
-        parts = [f"ramparts-secret-rules-v4-marshal-{marshal.version}"]
+        parts = [f"ramparts-secret-rules-v5-marshal-{marshal.version}"]
         for path, data in zip(paths, contents, strict=True):
             parts.append(f"{os.path.basename(path)}:{len(data)}:{zlib.crc32(data):08x}")
         key = sha256("\0".join(parts).encode()).hexdigest()[:32]
-        try:
-            with open(os.path.join(cache_dir, f"rules-{key}.marshal"), "rb") as handle:
-                # the cache folder is the user's private state (0700), as for the Hyperscan databases
-                # beside it, which are native code's input too; the rows are checked for shape
-                return _rules_from_cache(marshal.loads(handle.read()))  # noqa: S302
-        except (OSError, EOFError, ValueError, TypeError):
-            pass
-    rules = _parse(paths, contents)
-    if cache_dir is not None:
-        # the cache is for scanning: without each rule's examples, it loads in half the time
-        runtime: Any = tuple(tuple(r._replace(positive=(), negative=())) for r in rules)
-        _write_cache(os.path.join(cache_dir, f"rules-{key}.marshal"), marshal.dumps(runtime))
-    return rules
+    return paths, contents, key
 
 
-def _rules_from_cache(rows: Any) -> tuple[SecretRule, ...]:
-    """The cached rows as rules; ValueError when they are not rows of the current shape."""
-    width = len(SecretRule._fields)
-    if not isinstance(rows, tuple) or not all(type(row) is tuple and len(row) == width for row in rows):
-        raise ValueError("not a rule cache of this version")
-    return tuple(SecretRule._make(row) for row in rows)
+_ROWS = "ramparts-secret-rule-rows"
+"""The tag of the cached copy: one ``marshal`` record per rule."""
+_WIDTH = len(SecretRule._fields)
+
+
+class _Rows:
+    """The cached rules, one ``marshal`` record each, read on first use of each (checked for shape
+    then); a record that is not a row of the current shape has the copy rebuilt from the YAML
+    (``rebuild``), which then serves every row."""
+
+    __slots__ = ("_read", "_rebuild", "_records", "_whole")
+
+    def __init__(self, records: tuple[bytes, ...], rebuild: Callable[[], tuple[Any, ...]]) -> None:
+        self._records = records
+        self._rebuild = rebuild
+        self._read: dict[int, tuple[Any, ...]] = {}
+        self._whole: tuple[Any, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self._records) if self._whole is None else len(self._whole)
+
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
+        if self._whole is not None:
+            return self._whole[index]  # type: ignore[no-any-return]
+        row = self._read.get(index)
+        if row is None:
+            try:
+                row = marshal.loads(self._records[index])  # noqa: S302 - as _cached_rows
+            except (EOFError, ValueError, TypeError):
+                row = None
+            if type(row) is not tuple or len(row) != _WIDTH:
+                self._whole = self._rebuild()
+                return self._whole[index]  # type: ignore[no-any-return]
+            self._read[index] = row
+        return row
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return (self[i] for i in range(len(self)))
+
+
+def _cached_rows(cache_dir: str, key: str, paths: Sequence[str], contents: Sequence[bytes]) -> _Rows | None:
+    """The cached rows when the copy loads and holds one record per rule, else ``None``."""
+    try:
+        with open(os.path.join(cache_dir, f"rules-{key}.marshal"), "rb") as handle:
+            # the cache folder is the user's private state (0700), as for the Hyperscan databases
+            # beside it, which are native code's input too; each row is checked for shape when read
+            tag, records = marshal.loads(handle.read())  # noqa: S302
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if tag != _ROWS or type(records) is not tuple or (records and set(map(type, records)) != {bytes}):
+        return None
+    return _Rows(records, lambda: _write_rows(cache_dir, key, _parse(paths, contents)))
+
+
+def _write_rows(cache_dir: str, key: str, rules: Sequence[SecretRule]) -> tuple[Any, ...]:
+    """Keep the rules' rows in the cache, one record each (the cache is for scanning: without each
+    rule's examples, it loads in half the time); the rows kept."""
+    rows: Any = tuple(tuple(r._replace(positive=(), negative=())) for r in rules)
+    records = tuple(marshal.dumps(row) for row in rows)
+    _write_cache(os.path.join(cache_dir, f"rules-{key}.marshal"), marshal.dumps((_ROWS, records)))
+    return rows  # type: ignore[no-any-return]
 
 
 def _parse(paths: Sequence[str], contents: Sequence[bytes]) -> tuple[SecretRule, ...]:
@@ -596,32 +665,97 @@ class SecretScanner:
         cache_dir: str | None = None,
         verify: bool = False,
         keyword_database: bool | None = None,
+        on_cold: Callable[[], object] | None = None,
     ) -> None:
         """``keyword_database`` (default: with ``backend="cached"``, the hook's): prefilter texts up to
         ``KEYWORD_TEXT_MAX`` with the rules' keywords alone (:class:`Matcher`), whose database loads in
-        a fraction of the time; the same findings (each candidate is run over the text)."""
+        a fraction of the time; the same findings (each candidate is run over the text).
+
+        ``on_cold``: called when a text needs a compiled database that is not in the cache (with
+        ``backend="cached"``, whose keywords-only matcher loads none up front)."""
         self.verify = verify
-        self.rules = tuple(rules) if rules is not None else load_rules(cache_dir=cache_dir)
-        self._patterns = [Pattern(r.pattern, r.keywords, r.case_insensitive) for r in self.rules]
         self._backend = backend
         self._cache_dir = cache_dir
+        self._on_cold = on_cold
+        self._compiled: dict[int, tuple[Any, int, int, int]] = {}
+        self._rules: tuple[SecretRule, ...] | None = tuple(rules) if rules is not None else None
+        self._rows: _Rows | tuple[Any, ...] = ()
+        self._made: dict[int, SecretRule] = {}
+        self._full: Matcher | None = None
+        self._engine = "auto"
+        self.matcher: Matcher | KeywordMatcher
+        if backend == "cached" and keyword_database is not False:
+            keyword_matcher = self._keyword_matcher(cache_dir, on_cold)
+            if keyword_matcher is not None:
+                self.matcher = keyword_matcher
+                return
+        if self._rules is None and not self._rows:
+            self._rules = load_rules(cache_dir=cache_dir)
         self.matcher = Matcher(
-            self._patterns,
+            self._patterns(),
             backend=backend,  # type: ignore[arg-type]
             cache_dir=cache_dir,
             keyword_database=backend == "cached" if keyword_database is None else keyword_database,
         )
-        self._full: Matcher | None = None if self.matcher.keywords_only else self.matcher
+        self._full = None if self.matcher.keywords_only else self.matcher
         self._engine = "re" if self.matcher.backend == "re" else "auto"
-        self._compiled: dict[int, tuple[Any, int, int, int]] = {}
 
-    def _matcher_for(self, text: str) -> Matcher:
+    def _keyword_matcher(
+        self, cache_dir: str | None, on_cold: Callable[[], object] | None
+    ) -> KeywordMatcher | None:
+        """The hook's prefilter (:class:`.keywords.KeywordMatcher`) over these rules' keywords, its index
+        from the cache (keyed as the rules' cached copy, or by the given rules' keywords); ``None`` when
+        a keyword is not plain ASCII (the usual :class:`Matcher` then)."""
+        if self._rules is None and cache_dir is not None:
+            self._rows, key = rule_rows(cache_dir)
+        elif self._rules is None:
+            self._rules = load_rules()
+        rows: Any = self._rows or self._rules or ()
+
+        def keywords() -> list[tuple[str, ...]]:
+            return [row[3] for row in rows]  # SecretRule.keywords
+
+        def widths() -> list[int]:
+            return [least_width(row[2], row[4]) for row in rows]  # SecretRule.pattern, case_insensitive
+
+        try:
+            if cache_dir is None:
+                index = KeywordIndex.build(ascii_keywords(keywords()), widths())
+            else:
+                if self._rules is not None:  # keyed by what the index holds: keywords, patterns, flags
+                    key = sha256(marshal.dumps(tuple((r[2], r[3], r[4]) for r in rows))).hexdigest()[:32]
+                index = KeywordIndex.cached(lambda: ascii_keywords(keywords()), cache_dir, key, widths)
+        except ValueError:
+            return None
+        return KeywordMatcher(index, keywords, cache_dir=cache_dir, on_cold=on_cold)
+
+    @property
+    def rules(self) -> tuple[SecretRule, ...]:
+        """Every rule (made from the cached rows on first use, when the scanner was built from them)."""
+        if self._rules is None:
+            self._rules = tuple(SecretRule._make(row) for row in self._rows)
+        return self._rules
+
+    def _rule(self, index: int) -> SecretRule:
+        if self._rules is not None:
+            return self._rules[index]
+        rule = self._made.get(index)
+        if rule is None:
+            rule = self._made[index] = SecretRule._make(self._rows[index])
+        return rule
+
+    def _patterns(self) -> list[Pattern]:
+        return [Pattern(r.pattern, r.keywords, r.case_insensitive) for r in self.rules]
+
+    def _matcher_for(self, text: str) -> Matcher | KeywordMatcher:
         """The keywords-only matcher for a short text, else the rules' own (loaded on first need)."""
         if self._full is not None:
             return self._full
         if len(text) <= KEYWORD_TEXT_MAX:
             return self.matcher
-        self._full = Matcher(self._patterns, backend=self._backend, cache_dir=self._cache_dir)  # type: ignore[arg-type]
+        self._full = Matcher(self._patterns(), backend=self._backend, cache_dir=self._cache_dir)  # type: ignore[arg-type]
+        if self._full.cold and self._on_cold is not None:
+            self._on_cold()
         if self._full.backend == "re":
             self._engine = "re"  # as when the scanner was built on the re backend
             self._compiled.clear()
@@ -631,12 +765,18 @@ class SecretScanner:
     def backend(self) -> str:
         return self.matcher.backend
 
+    def expect(self, characters: int) -> None:
+        """A hint that about this many characters are about to be scanned, in one text or several (see
+        :meth:`.keywords.KeywordMatcher.expect`); nothing for another matcher."""
+        if isinstance(self.matcher, KeywordMatcher):
+            self.matcher.expect(characters)
+
     def _regex(self, index: int) -> tuple[Any, int, int, int]:
         """The compiled rule and the numbers of its ``secret`` group (0: the whole match) and of its
         optional ``name`` (what the value is assigned to) and ``user`` (the account it goes with) groups."""
         found = self._compiled.get(index)
         if found is None:
-            rule = self.rules[index]
+            rule = self._rule(index)
             regex = compile_regex(rule.pattern, rule.case_insensitive, engine=self._engine)
             groups = regex.groupindex
             found = (regex, groups.get("secret", 0), groups.get("name", 0), groups.get("user", 0))
@@ -652,7 +792,7 @@ class SecretScanner:
         for offset in range(0, max(len(text), 1), CHUNK):
             piece = text[offset : offset + CHUNK + OVERLAP]
             for index in matcher.candidates(piece):
-                rule = self.rules[index]
+                rule = self._rule(index)
                 regex, group, name, user = self._regex(index)
                 for match in regex.finditer(piece):
                     hit = _check(rule, match, (group, name, user), offset)

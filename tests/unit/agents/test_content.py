@@ -92,21 +92,34 @@ def test_the_current_branch_is_read_from_the_files(tmp_path: Path) -> None:
     assert current_branch(str(tmp_path)) == ""
 
 
-def test_a_cold_cache_falls_back_to_re_and_warms_in_the_background(tmp_path: Path, policy: Any) -> None:
+def test_a_cold_cache_falls_back_and_warms_in_the_background(
+    tmp_path: Path, policy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With nothing in the cache the hook's detectors scan all the same. A short text needs no database
+    (the keyword index: never cold, no warm-up); a long one needs the keywords' database, and finding it
+    missing starts the background warm-up, after which the same detectors (a process keeps them) take
+    it up."""
     import time
 
+    from ramparts.detect import keywords
     from ramparts.detect.matcher import available_backends
 
     if "hyperscan" not in available_backends():
-        pytest.skip("hyperscan is not installed here: re is the only backend, never cold")
+        pytest.skip("hyperscan is not installed here: the index serves every text, never cold")
+    monkeypatch.setattr(keywords, "RETRY_SECONDS", 0.0)  # look for the database on every long text
     cache = tmp_path / "cache"
     cold = detectors_for(policy, ("secret",), str(cache))
-    assert cold.cold and cold.backend() == "re"
-    assert (cache / "warming").exists()  # a detached `ramparts scan --warm` was started for it
-    assert cold.scan(AWS, KEY)[0].detector == "aws-access-key-id"  # same findings meanwhile
+    assert not cold.cold and cold.backend() == "keywords"
+    assert cold.scan(AWS, KEY)[0].detector == "aws-access-key-id"
+    assert not (cache / "warming").exists()  # nothing was needed
+    long = "x = 1\n" * (keywords.KEYWORD_INDEX_MAX // 6) + AWS
+    assert [f.detector for f in cold.scan(long, KEY)] == ["aws-access-key-id"]  # same findings meanwhile
+    assert cold.cold and (cache / "warming").exists()  # a detached `ramparts scan --warm` was started
     deadline = time.monotonic() + 90
-    while True:  # every database the hook uses (the keywords' and the rules' own) is built, in any order
+    while True:
         warm = detectors_for(policy, ("secret",), str(cache))
+        assert warm is cold  # kept by the process, as the resident hook server keeps them
+        assert [f.detector for f in warm.scan(long, KEY)] == ["aws-access-key-id"]
         if (not warm.cold and warm.backend() == "hyperscan") or time.monotonic() > deadline:
             break
         time.sleep(0.5)

@@ -189,15 +189,50 @@ def test_the_keyword_database_gives_the_same_findings(tmp_path: Path) -> None:
     assert cached._full is not None and not cached._full.keywords_only  # loaded for the long text
 
 
-def test_without_the_keyword_database_the_hook_s_scanner_is_cold(tmp_path: Path) -> None:
+def test_the_hook_s_scanner_loads_the_keyword_database_only_past_the_index_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook's scanner looks short texts up in Python (no database needed, never cold); once its texts
+    pass KEYWORD_INDEX_MAX characters it loads the keywords' database, and when that is not in the cache
+    says so (cold, on_cold called: the hook starts a warm-up) and goes on with the index, the same
+    findings all along; it looks again later and takes the database once a warm-up has built it."""
     if "hyperscan" not in available_backends():
         pytest.skip("hyperscan is not installed")
-    SecretScanner(RULES, backend="hyperscan", cache_dir=str(tmp_path))  # the rules' own database only
-    scanner = SecretScanner(RULES, backend="cached", cache_dir=str(tmp_path))
-    assert scanner.matcher.cold and not scanner.matcher.keywords_only  # a warm-up builds the other
-    assert scanner.backend == "hyperscan"  # meanwhile the rules' own database serves
+    from ramparts.detect import keywords
+
+    calls: list[int] = []
+    scanner = SecretScanner(RULES, backend="cached", cache_dir=str(tmp_path), on_cold=lambda: calls.append(1))
+    assert scanner.matcher.keywords_only and not scanner.matcher.cold and scanner.backend == "keywords"
     token = _github("ghp_", 5)
     assert [h.value for h in scanner.hits(f"x {token} y")] == [token]
+    assert (scanner.backend, scanner.matcher.cold, calls) == ("keywords", False, [])
+    long = "x = 1\n" * (keywords.KEYWORD_INDEX_MAX // 6) + token
+    assert [h.value for h in scanner.hits(long)] == [h.value for h in SCANNER.hits(long)] == [token]
+    assert (scanner.backend, scanner.matcher.cold, calls) == ("keywords", True, [1])
+    assert [h.value for h in scanner.hits(long)] == [token]
+    assert calls == [1]  # not looked for again at once
+    SecretScanner(RULES, cache_dir=str(tmp_path), keyword_database=True)  # what the warm-up builds
+    monkeypatch.setattr(keywords, "RETRY_SECONDS", 0.0)
+    scanner.matcher._retry_at = 0.0  # type: ignore[union-attr]  # as if ten seconds had passed
+    assert [h.value for h in scanner.hits(long)] == [token]
+    assert (scanner.backend, scanner.matcher.cold, calls) == ("hyperscan", False, [1])
+    for rule in RULES[:50]:
+        for example in rule.positive:
+            assert scanner.hits(example) == SCANNER.hits(example), rule.id
+
+
+def test_the_hook_s_scanner_makes_only_the_candidates_rules(tmp_path: Path) -> None:
+    """Built from the cached rules (the hook's), the scanner makes a rule only of a candidate; all of
+    them when asked for ``rules``, equal to the parsed ones."""
+    load_rules(cache_dir=str(tmp_path))
+    scanner = SecretScanner(backend="cached", cache_dir=str(tmp_path))
+    token = _github("ghp_", 5)
+    text = f"token = {token}"
+    assert [(h.rule.id, h.value, h.suppressed) for h in scanner.hits(text)] == [
+        (h.rule.id, h.value, h.suppressed) for h in SCANNER.hits(text)
+    ]
+    assert 0 < len(scanner._made) < len(RULES) and scanner._rules is None
+    assert scanner.rules == tuple(r._replace(positive=(), negative=()) for r in RULES)
 
 
 def test_the_compiled_database_is_cached(tmp_path: Path) -> None:
@@ -234,6 +269,27 @@ def test_rule_cache_that_does_not_load_is_rebuilt(tmp_path: Path, damage: bytes)
     else:
         cache.write_bytes(damage)
     assert load_rules(cache_dir=str(tmp_path)) == RULES  # parsed from YAML again
+    assert load_rules(cache_dir=str(tmp_path)) == tuple(r._replace(positive=(), negative=()) for r in RULES)
+
+
+@pytest.mark.parametrize("record", [b"\x00garbage", b"", "marshal"])
+def test_a_damaged_rule_record_has_the_cache_rebuilt(tmp_path: Path, record: object) -> None:
+    """The cached rules are read one record per rule, on first use (the hook's scanner reads only its
+    candidates'): a record that does not decode to a rule's row has the copy rebuilt from the YAML."""
+    import marshal
+
+    load_rules(cache_dir=str(tmp_path))
+    (cache,) = tmp_path.glob("rules-*.marshal")
+    tag, records = marshal.loads(cache.read_bytes())
+    github = next(i for i, r in enumerate(RULES) if r.id == "github-classic-pat")
+    bad = marshal.dumps(("github-classic-pat", "too short")) if record == "marshal" else record
+    cache.write_bytes(marshal.dumps((tag, (*records[:github], bad, *records[github + 1 :]))))
+    scanner = SecretScanner(backend="cached", cache_dir=str(tmp_path))
+    token = _github("ghp_", 5)
+    assert [h.value for h in scanner.hits(f"x {token} y") if not h.suppressed] == [token]
+    assert scanner.rules == tuple(r._replace(positive=(), negative=()) for r in RULES)
+    assert marshal.loads(cache.read_bytes())[1][github] == records[github]  # written whole again
+    cache.write_bytes(marshal.dumps((tag, (*records[:github], bad, *records[github + 1 :]))))
     assert load_rules(cache_dir=str(tmp_path)) == tuple(r._replace(positive=(), negative=()) for r in RULES)
 
 

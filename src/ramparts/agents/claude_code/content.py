@@ -38,6 +38,8 @@ _KEEP = frozenset({"type", "filePath", "file_path", "path", "url", "mode", "code
 def detectors_for(policy: Policy, categories: tuple[Category, ...], cache_dir: str) -> Detectors:
     """The policy's detectors, built within the hook's deadline: Hyperscan from the cache when it is
     there, else ``re`` (same findings), and a background warm-up builds the cache for the next call.
+    The secret scanner looks a short text's keywords up without any database; a long text's scan that
+    finds the database it needs missing starts the warm-up then.
 
     A process that serves many events (the resident hook server, which serves them one at a time)
     keeps the warm ones it loaded, so only its first event of a kind pays for loading them."""
@@ -47,7 +49,13 @@ def detectors_for(policy: Policy, categories: tuple[Category, ...], cache_dir: s
     loaded = _LOADED.get(key)
     if loaded is not None:
         return loaded
-    detectors = Detectors.from_settings(policy.detect, categories, cache_dir=cache_dir, backend="cached")
+    detectors = Detectors.from_settings(
+        policy.detect,
+        categories,
+        cache_dir=cache_dir,
+        backend="cached",
+        on_cold=lambda: warm_in_background(cache_dir),  # a database a long text needs is not there
+    )
     if "injection" in categories:
         from ...detect.injection import load_model_cached
 
@@ -163,7 +171,10 @@ def scan_reads(call: ToolCall, policy: Policy, detectors: Detectors, key: bytes)
             and not access.path.startswith(_DEVICES)
         ):
             out.append(Content("file", access.path, error="too many files below it to list and scan"))
-    for n, path in enumerate(dict.fromkeys(read_targets(call))):
+    targets = list(dict.fromkeys(read_targets(call)))
+    if len(targets) > 1:
+        detectors.expect(min(limit, sum(_size(path) for path in targets[:MAX_FILES])))
+    for n, path in enumerate(targets):
         if n >= MAX_FILES:
             out.append(Content("file", path, error=f"more than {MAX_FILES} files to scan"))
             break
@@ -205,6 +216,14 @@ def scan_reads(call: ToolCall, policy: Policy, detectors: Detectors, key: bytes)
                 )
         out.append(Content("file", path, tuple(findings.values()), truncated=size > len(data) or cut))
     return tuple(out)
+
+
+def _size(path: str) -> int:
+    """A file's size, 0 when it cannot be had (the scan below says why)."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 class Unreadable(NamedTuple):
