@@ -935,7 +935,7 @@ def report_controls(times: dict[str, list[float]]) -> dict[str, float]:
     return out
 
 
-def report(times: dict[str, list[float]], server: list[float]) -> dict[str, float]:
+def report(times: dict[str, list[float]], server: list[float], payload_count: int = 1) -> dict[str, float]:
     print(f"\n{'variant':12} {'n':>5} {'min':>8} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}   (ms)")
     stats: dict[str, float] = {}
     for variant in VARIANTS:
@@ -958,6 +958,9 @@ def report(times: dict[str, list[float]], server: list[float]) -> dict[str, floa
         )
     paired = [h - b for h, b in zip(times["hook"], times["bare"], strict=True)]
     print(f"paired hook - bare (same round): median {statistics.median(paired):.1f} ms")
+    count = min(payload_count, len(times["hook"]))  # round i ran payload i % payload_count
+    by_payload = [statistics.median(times["hook"][i::count]) / bare50 for i in range(count)]
+    print("hook p50 by payload, x bare: " + " ".join(f"p{i} {r:.2f}" for i, r in enumerate(by_payload)))
     return stats
 
 
@@ -1400,7 +1403,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         times = run_benchmark(setup, payloads, runs, args.seed)
         server = setup.server_times()[len(payloads) :]
-        stats = report(times, server)
+        stats = report(times, server, len(payloads))
         print(f"(benchmark took {time.perf_counter() - t0:.1f} s)")
         setup.stop_server()
         controls = report_controls(run_controls(setup, max(10, runs // 3), args.seed))
