@@ -93,19 +93,44 @@ def classify(exc: BaseException | None) -> tuple[int, str]:
     return 400, "malformed HTTP request"
 
 
+def _head_part(tail: bytes, data: bytes) -> int:
+    """How many bytes of ``data`` belong to a request head still arriving (``tail``: the last bytes
+    received before it): up to the blank line that ends the head (CRLF CRLF, or LF LF, which the
+    parser also takes), or all of them. A body that arrives in the same read as its head (a large
+    request in one write) is not head."""
+    joined = tail + data
+    ends = [i + n for i, n in ((joined.find(b"\r\n\r\n"), 4), (joined.find(b"\n\n"), 2)) if i >= 0]
+    if not ends:
+        return len(data)
+    return max(0, min(ends) - len(tail))
+
+
 class GatewayProtocol(RequestHandler):
     """aiohttp's request handler with a head deadline and a head byte limit."""
 
-    __slots__ = ("_front", "_head_bytes", "_head_timer")
+    __slots__ = ("_front", "_handled", "_head_bytes", "_head_tail", "_head_timer")
 
     def __init__(self, manager: web.Server, *, front: FrontLimits, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._front = front
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_bytes = 0
+        self._handled = 0
+        self._head_tail = b""
+        """The last bytes of the head so far (its end may be cut across two reads)."""
 
     def _awaiting_head(self) -> bool:
-        return not (self._messages or self._request_in_progress or self._payload_parser is not None)
+        # every head parsed so far has had its handler run (aiohttp counts the heads): the bytes of a
+        # body still arriving before its handler starts are not head
+        return self._handled == self._request_count and not (
+            self._messages or self._request_in_progress or self._payload_parser is not None
+        )
+
+    async def _handle_request(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._handle_request(*args, **kwargs)
+        finally:
+            self._handled += 1
 
     def data_received(self, data: bytes) -> None:
         if self._force_close or self._close:
@@ -113,14 +138,15 @@ class GatewayProtocol(RequestHandler):
         if data and self._awaiting_head():
             if self._head_timer is None:
                 self._head_timer = self._loop.call_later(self._front.head_timeout, self._head_expired)
-            self._head_bytes += len(data)
+            self._head_bytes += _head_part(self._head_tail, data)
+            self._head_tail = data[-3:]
             if self._head_bytes > self._front.max_head_bytes:
                 self._refuse(431, f"the request head exceeds {self._front.max_head_bytes} bytes")
                 return
         super().data_received(data)
         if self._head_timer is not None and not self._awaiting_head():
             self._head_timer.cancel()
-            self._head_timer, self._head_bytes = None, 0
+            self._head_timer, self._head_bytes, self._head_tail = None, 0, b""
 
     def _head_expired(self) -> None:
         self._head_timer = None

@@ -271,3 +271,38 @@ def test_front_limits_are_checked() -> None:
         FrontLimits(head_timeout=0)
     with pytest.raises(ValueError):
         FrontLimits(max_head_bytes=2048, max_field_size=4096)
+
+
+@pytest.mark.parametrize("cut", [None, -2, 3], ids=["one-write", "cut-in-the-blank-line", "cut-after-it"])
+def test_a_body_arriving_with_its_head_is_not_counted_as_head(tmp_path: Path, cut: int | None) -> None:
+    """A large request written at once reaches the gateway in one read of head and body: only the head
+    counts against ``max_head_bytes``, wherever the reads cut the blank line that ends it."""
+    front = FrontLimits(max_head_bytes=16 * 1024, max_field_size=4096, max_headers=100)
+    long_body = json.dumps(
+        {
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 64,
+            "messages": [{"role": "user", "content": "x" * 200_000}],
+        }
+    ).encode()
+
+    async def scenario() -> None:
+        async with running(tmp_path, front=front) as (_gateway, url, up, token):
+            head = request_head(token, "Connection: close", length=len(long_body))
+            data = head + long_body
+            parts = [data] if cut is None else [data[: len(head) + cut], data[len(head) + cut :]]
+            response = await raw_exchange(url, parts, pause=0.05)
+            assert response.startswith(b"HTTP/1.1 200 "), response[:300]
+            assert len(up.requests) == 1 and len(up.requests[0].raw) > 200_000
+
+    asyncio.run(scenario())
+
+
+def test_head_part_counts_the_head_only() -> None:
+    from ramparts.gateway.front import _head_part
+
+    assert _head_part(b"", b"GET / HTTP/1.1\r\nA: b\r\n\r\nbody") == len(b"GET / HTTP/1.1\r\nA: b\r\n\r\n")
+    assert _head_part(b"", b"GET / HTTP/1.1\nA: b\n\nbody") == len(b"GET / HTTP/1.1\nA: b\n\n")
+    assert _head_part(b"", b"GET / HTTP/1.1\r\nA: b") == len(b"GET / HTTP/1.1\r\nA: b")
+    assert _head_part(b"b\r\n", b"\r\nbody") == 2  # the blank line cut across two reads
+    assert _head_part(b"\r\n\r", b"\nbody") == 1
