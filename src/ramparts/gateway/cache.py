@@ -99,25 +99,26 @@ class Waitable(Protocol[T_co]):
     def result(self) -> T_co: ...
 
 
+W = TypeVar("W", bound=Waitable[Any])
+
+
 class InFlight:
     """Scans under way, by cache and text digest, so concurrent requests carrying the same new text
     share one scan: Claude Code sends ``count_tokens`` and the turn itself with the same conversation,
     and parallel subagents resend the same context. A failure reaches every waiter (each refuses)."""
 
     def __init__(self) -> None:
-        self._rows: dict[tuple[int, bytes], Waitable[Any]] = {}
+        self._rows: dict[tuple[int, bytes], Any] = {}
         self._lock = threading.Lock()
         self.shared = 0
         """Scans a request waited for instead of starting (for the tests and the bench)."""
 
-    def claim(
-        self, cache: ResultCache, text: str, start: Callable[[], Waitable[T]]
-    ) -> tuple[Waitable[T], bool]:
+    def claim(self, cache: ResultCache, text: str, start: Callable[[], W]) -> tuple[W, bool]:
         """The scan of ``text`` under way, started with ``start`` when none is; ``True``: this caller
         started it and must :meth:`release` it once its result is in the cache."""
         key = (id(cache), cache.digest(text))
         with self._lock:
-            held = self._rows.get(key)
+            held: W | None = self._rows.get(key)
             if held is not None:
                 self.shared += 1
                 return held, False

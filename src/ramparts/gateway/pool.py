@@ -23,6 +23,7 @@ Failures close: a worker that dies, hangs past ``timeout`` or raises makes the c
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import multiprocessing
@@ -126,6 +127,10 @@ def _score(text: str) -> tuple[float, str, str]:
     return result
 
 
+def _both(text: str) -> tuple[tuple[Finding, ...], tuple[float, str, str]]:
+    return _scan(text), _score(text)
+
+
 def _pdf(data: str) -> PdfScan:
     from .documents import scan_pdf
 
@@ -152,6 +157,27 @@ class Pending(Generic[T]):
     def result(self) -> T:
         return self._pool._wait(self._executor, self._future)
 
+    async def wait(self) -> T:
+        """:meth:`result` for the event loop (the same timeout and failures)."""
+        return await self._pool._wait_async(self._executor, self._future)
+
+
+class Part(Generic[T]):
+    """One half of a :meth:`ScanPool.submit_both` job: the findings (0) or the score (1)."""
+
+    __slots__ = ("_index", "_whole")
+
+    def __init__(self, whole: Pending[tuple[Any, Any]], index: int) -> None:
+        self._whole, self._index = whole, index
+
+    def result(self) -> T:
+        part: T = self._whole.result()[self._index]
+        return part
+
+    async def wait(self) -> T:
+        part: T = (await self._whole.wait())[self._index]
+        return part
+
 
 class ScanPool:
     """``workers`` processes that each hold the detectors; :meth:`scan` and :meth:`score` block the
@@ -176,6 +202,8 @@ class ScanPool:
         self.timeout = timeout
         self._initargs = (settings, cache_dir, key, block, warn, documents)
         self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._outstanding = 0
         self._executor = self._start()
         self.scan_below = max(0, local_below)
         """Texts shorter than this are scanned for secrets and PII here (0: never)."""
@@ -202,6 +230,21 @@ class ScanPool:
     def submit_score(self, text: str) -> Pending[tuple[float, str, str]]:
         return self._submit(_score, text)
 
+    def submit_both(self, text: str) -> tuple[Part[tuple[Finding, ...]], Part[tuple[float, str, str]]]:
+        """Scan and score ``text`` in one job: one round trip (the text pickled and sent once) where
+        two would run side by side. For a busy pool (:meth:`busy`), where they would not."""
+        whole = self._submit(_both, text)
+        return Part(whole, 0), Part(whole, 1)
+
+    def busy(self) -> bool:
+        """Every worker has a job (queued work waits for one)."""
+        with self._count_lock:
+            return self._outstanding >= self.workers
+
+    def _done(self, _future: concurrent.futures.Future[Any]) -> None:
+        with self._count_lock:
+            self._outstanding -= 1
+
     def submit_pdf(self, data: str) -> Pending[PdfScan]:
         """Extract and scan a base64 PDF in a worker (pypdf is pure Python: it holds the GIL)."""
         return self._submit(_pdf, data)
@@ -212,7 +255,11 @@ class ScanPool:
     def _submit(self, fn: Callable[[str], T], text: str) -> Pending[T]:
         executor = self._executor
         try:
-            return Pending(self, executor, executor.submit(fn, text))
+            future = executor.submit(fn, text)
+            with self._count_lock:
+                self._outstanding += 1
+            future.add_done_callback(self._done)
+            return Pending(self, executor, future)
         except BrokenProcessPool as exc:
             self._replace(executor)
             raise ScanFailed("a detector worker process died") from exc
@@ -235,6 +282,26 @@ class ScanPool:
             raise ScanFailed("a detector worker process died") from exc
         except ScanError as exc:  # says what failed (the model slot's reasons name files, never texts)
             raise ScanFailed(f"the detectors failed: {exc}") from exc
+        except Exception as exc:
+            raise ScanFailed(f"the detectors failed ({type(exc).__name__})") from exc
+
+    async def _wait_async(
+        self, executor: concurrent.futures.ProcessPoolExecutor, future: concurrent.futures.Future[T]
+    ) -> T:
+        try:
+            # shielded: the scan may be shared with other requests (in flight), a client going away must
+            # not cancel it for them
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), self.timeout)
+        except TimeoutError as exc:
+            self._replace(executor)
+            raise ScanFailed(f"the detectors did not answer within {self.timeout:g} s") from exc
+        except BrokenProcessPool as exc:
+            self._replace(executor)
+            raise ScanFailed("a detector worker process died") from exc
+        except ScanError as exc:
+            raise ScanFailed(f"the detectors failed: {exc}") from exc
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:
             raise ScanFailed(f"the detectors failed ({type(exc).__name__})") from exc
 

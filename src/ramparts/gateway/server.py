@@ -42,13 +42,13 @@ from . import upstream as upstream_mod
 from ._db import is_postgres_url
 from ._records import GatewayAuditWriter, Usage, masked_record, screened_record, take_usage
 from .bedrock import EventSource
-from .cache import InFlight, ResultCache, Waitable, one_digest_each
+from .cache import InFlight, ResultCache, one_digest_each
 from .config import GatewayConfig
 from .documents import PdfScan, scan_pdf
 from .front import GatewayRunner
 from .limits import RateLimiter, SharedRateLimiter, retry_after, utc_day
 from .mask import MaskBlocked, Masker, MaskResult, detector_scanner, request_documents, request_texts
-from .pool import Pending, ScanFailed, ScanPool, cached
+from .pool import Part, Pending, ScanFailed, ScanPool, cached
 from .restore import OutboundLookup, StreamGuard, restore_message
 from .screen import PromptRefused, Screener, ScreenResult, ToolPoisoned, injection_scorer, screened_texts
 from .shapes import ShapeRefused
@@ -78,6 +78,9 @@ _NOT_UPSTREAM = _HOP | {"authorization", "x-api-key", "accept-encoding", "cookie
 _NOT_DOWNSTREAM = _HOP | {"content-encoding", "set-cookie"}
 _SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _MAX_ERROR_BODY = 4 * 1024 * 1024
+INLINE_BELOW = 256 * 1024
+"""Request bodies under this many bytes are screened and masked on the event loop, their scans
+awaited there; longer ones (long conversations: tens of ms of walking and masking) on a thread."""
 _MAX_RESPONSE_BODY = 64 * 1024 * 1024
 HEALTH_PATHS = ("/", "/api/hello", "/healthz")
 
@@ -204,7 +207,11 @@ class Gateway:
         # scan pool the threads mostly wait for the worker processes (or scan a request's short new
         # texts: each thread has its own Hyperscan scratch); without one, a single thread scans, so
         # long scans never hold this process's GIL side by side.
+        # With a pool and a local (SQLite) store, a request under INLINE_BELOW bytes awaits its scans on
+        # the loop and is then masked there: its store calls are local reads, and a write for a value
+        # the session has not seen. A PostgreSQL store's round trips stay off the loop, on the threads.
         threads = 1 if self.pool is None else 2 * self.pool.workers + 2
+        self._inline = self.pool is not None and not is_postgres_url(store_location(state, config.store_url))
         self._prep = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="ramparts-mask")
         self.in_flight = 0
         self.bedrock = upstream_mod.BedrockUpstream(config.bedrock) if config.bedrock is not None else None
@@ -392,10 +399,11 @@ class Gateway:
         session = header if header and _SESSION_ID.fullmatch(header) else None
         return session, f"{identity.user}/{session or 'token-' + identity.token_id}"
 
-    def _prepare(self, body: dict[str, Any], vault_session: str) -> Prepared:
-        """Screen, mask, serialise (worker thread). Raises :class:`MaskBlocked`."""
+    def _prepare(self, body: dict[str, Any], vault_session: str, *, fetched: bool = False) -> Prepared:
+        """Screen, mask, serialise. Raises :class:`MaskBlocked`. ``fetched``: the detectors' answers
+        for the request's new texts are already cached (:meth:`_fetch`)."""
         with one_digest_each():  # the caches look each text up several times: hash it once
-            if self.pool is not None:
+            if self.pool is not None and not fetched:
                 self._prefetch(body)
             screened = self.screener.screen_request(body)
             masked = self.masker.mask_request(screened.body, vault_session)
@@ -405,8 +413,29 @@ class Gateway:
 
     def _prefetch(self, body: dict[str, Any]) -> None:
         """Send every text the screener and the masker will need, and do not have cached, to the
-        detector processes at once (a request's injection scoring and scanning run side by side); when
-        every such text is short (``pool.scan_below``), scan them on this thread instead."""
+        detector processes at once (a request's injection scoring and scanning run side by side), and
+        wait for the answers on this thread."""
+        jobs = self._claim(body)
+        try:
+            for cache, text, pending, _mine in jobs:
+                cache.put(text, pending.result())
+        finally:
+            self._release(jobs)
+
+    async def _fetch(self, body: dict[str, Any]) -> None:
+        """:meth:`_prefetch` for the event loop: the answers are awaited, no thread waits for them."""
+        with one_digest_each():
+            jobs = self._claim(body)
+        try:
+            for cache, text, pending, _mine in jobs:
+                cache.put(text, await pending.wait())
+        finally:
+            self._release(jobs)
+
+    def _claim(self, body: dict[str, Any]) -> list[tuple[ResultCache, str, Pending[Any] | Part[Any], bool]]:
+        """The scans the request needs started (or joined, when another request started them). When
+        every text new to the caches is short (``pool.scan_below``), they are scanned on this thread
+        instead, and nothing is left to wait for."""
         pool = self.pool
         assert pool is not None
         # (cache, text, send it to a worker, or scan it here when short)
@@ -438,8 +467,30 @@ class Gateway:
         # a long one among them the round trip is paid anyway, and the short ones ride along: scanned
         # here, they would hold the GIL the executor's threads need to send the long one out
         here_only = all(local is not None for _c, _t, _s, local in new)
-        jobs: list[tuple[ResultCache, str, Waitable[Any], bool]] = []
+        jobs: list[tuple[ResultCache, str, Pending[Any] | Part[Any], bool]] = []
         seen: set[tuple[int, str]] = set()
+        # with every worker busy, a text both scanned and scored goes out once, as one job
+        joint: dict[str, tuple[Part[Any], Part[Any]]] = {}
+        if not here_only and scan_cache is not None and pool.busy():
+            scans = {t for c, t, _s, _l in new if c is scan_cache}
+            paired = {t for c, t, _s, _l in new if c is self.screener.cache and t in scans}
+
+            def start(
+                cache: ResultCache, text: str, submit: Callable[[str], Pending[Any]]
+            ) -> Pending[Any] | Part[Any]:
+                if text not in paired:
+                    return submit(text)
+                if text not in joint:
+                    joint[text] = pool.submit_both(text)
+                return joint[text][0 if cache is scan_cache else 1]
+
+        else:
+
+            def start(
+                cache: ResultCache, text: str, submit: Callable[[str], Pending[Any]]
+            ) -> Pending[Any] | Part[Any]:
+                return submit(text)
+
         try:
             for cache, text, submit, local in new:
                 if (id(cache), text) in seen:
@@ -448,14 +499,19 @@ class Gateway:
                 if here_only and local is not None:
                     cache.put(text, local(text))
                     continue
-                pending, mine = self._inflight.claim(cache, text, functools.partial(submit, text))
+                pending, mine = self._inflight.claim(
+                    cache, text, functools.partial(start, cache, text, submit)
+                )
                 jobs.append((cache, text, pending, mine))
-            for cache, text, pending, _mine in jobs:
-                cache.put(text, pending.result())
-        finally:
-            for cache, text, _pending, mine in jobs:
-                if mine:
-                    self._inflight.release(cache, text)
+        except BaseException:
+            self._release(jobs)
+            raise
+        return jobs
+
+    def _release(self, jobs: list[tuple[ResultCache, str, Pending[Any] | Part[Any], bool]]) -> None:
+        for cache, text, _pending, mine in jobs:
+            if mine:
+                self._inflight.release(cache, text)
 
     async def _admit(
         self, request: web.Request, record: dict[str, Any], started: float
@@ -542,8 +598,15 @@ class Gateway:
         self, body: dict[str, Any], raw: bytes, vault_session: str, record: dict[str, Any], started: float
     ) -> Prepared | web.Response:
         try:
-            loop = asyncio.get_running_loop()
-            prepared = await loop.run_in_executor(self._prep, self._prepare, body, vault_session)
+            if self._inline and len(raw) < INLINE_BELOW:
+                # a request of ordinary size: its scans awaited here, then screened and masked on the
+                # loop (a thread per request cost more than the work: under a burst of 100, handing
+                # the GIL between six threads took half of the gateway's context switches)
+                await self._fetch(body)
+                prepared = self._prepare(body, vault_session, fetched=True)
+            else:
+                loop = asyncio.get_running_loop()
+                prepared = await loop.run_in_executor(self._prep, self._prepare, body, vault_session)
         except MaskBlocked as blocked:
             record["masked"] = {
                 "blocked": {"rule": blocked.rule, "detector": blocked.detector, "where": blocked.where}

@@ -248,3 +248,174 @@ def test_the_result_cache_is_bounded_and_keyed_by_digest() -> None:
     assert cache.get_or("a", lambda _t: 99) == 99
     assert (cache.hits, cache.misses) == (1, 4)
     assert all(len(k) == 16 for k in cache._rows)  # digests, never the texts
+
+
+# -- waiting on the event loop, and one job for both detectors when every worker is busy --------------
+
+
+def test_an_awaited_scan_fails_closed_like_a_blocking_one(pool: Any) -> None:
+    """``Pending.wait`` (the event loop's) maps a worker's failures to ScanFailed as ``result`` does, and
+    a waiter that goes away (a client disconnecting) never cancels a scan other requests may share."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from ramparts.errors import ScanError
+    from ramparts.gateway.pool import Pending
+
+    scan_pool, _key, _state = pool
+
+    def failed(exc: BaseException) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_exception(exc)
+        return future
+
+    async def scenario() -> None:
+        done: Future[Any] = Future()
+        done.set_result(("ok", 1))
+        assert await Pending(scan_pool, scan_pool._executor, done).wait() == ("ok", 1)
+        for exc, message in (
+            (ScanError("the model file is gone"), "the detectors failed: the model file is gone"),
+            (ValueError("text of the prompt"), "the detectors failed (ValueError)"),
+        ):
+            with pytest.raises(ScanFailed) as info:
+                await Pending(scan_pool, scan_pool._executor, failed(exc)).wait()
+            assert str(info.value) == message
+        for broken_by, message in (
+            (failed(BrokenProcessPool()), "a detector worker process died"),
+            (Future(), "did not answer within 0.2 s"),  # never answered: the timeout
+        ):
+            executor = scan_pool._executor
+            scan_pool.timeout = 0.2
+            try:
+                with pytest.raises(ScanFailed, match=message):
+                    await Pending(scan_pool, executor, broken_by).wait()
+            finally:
+                scan_pool.timeout = 30.0
+            assert scan_pool._executor is not executor  # the broken pool was replaced
+        shared: Future[Any] = Future()
+        waiter = asyncio.ensure_future(Pending(scan_pool, scan_pool._executor, shared).wait())
+        await asyncio.sleep(0.01)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert not shared.cancelled()  # still there for the requests that share it
+        shared.set_result(())
+
+    asyncio.run(scenario())
+    assert scan_pool.scan(TEXT)  # the replaced pool answers
+
+
+def test_one_job_scans_and_scores_a_text_with_the_answers_of_two(pool: Any) -> None:
+    import time
+
+    scan_pool, _key, _state = pool
+    findings, score = scan_pool.submit_both(f"{INJECTED}\n{TEXT}")
+    assert findings.result() == scan_pool.scan(f"{INJECTED}\n{TEXT}")
+    assert score.result() == scan_pool.score(f"{INJECTED}\n{TEXT}") and score.result()[0] >= 0.8
+
+    async def awaited() -> tuple[Any, Any]:
+        scan_part, score_part = scan_pool.submit_both(TEXT)
+        return await scan_part.wait(), await score_part.wait()
+
+    assert asyncio.run(awaited()) == (scan_pool.scan(TEXT), scan_pool.score(TEXT))
+    assert not scan_pool.busy()
+    slow = scan_pool._submit(time.sleep, 0.5)  # type: ignore[arg-type]
+    assert scan_pool.busy()  # one worker, one job
+    slow.result()
+    deadline = time.monotonic() + 10
+    while scan_pool.busy() and time.monotonic() < deadline:  # the done callback runs after result()
+        time.sleep(0.01)
+    assert not scan_pool.busy()
+
+
+@pytest.mark.parametrize("size", ["short", "long"])
+def test_a_busy_pool_gets_one_job_per_text_and_the_same_answers(tmp_path: Path, size: str) -> None:
+    """Under a burst (every worker busy) a new text both scanned and scored travels once. Bodies under
+    INLINE_BELOW await it on the event loop, longer ones on a thread; both mask and quarantine as
+    before, and the caches hold both answers."""
+    from ramparts.gateway.server import INLINE_BELOW
+
+    async def scenario() -> None:
+        async with running(tmp_path, scan_workers=1) as (gateway, url, up, token):
+            pool = gateway.pool
+            assert pool is not None and gateway._inline
+            joint: list[str] = []
+            real = pool.submit_both
+
+            def both(text: str) -> Any:
+                joint.append(text)
+                return real(text)
+
+            pool.submit_both = both  # type: ignore[method-assign]
+            paths: list[bool] = []
+            prepare = gateway._prepare
+
+            def spy(body: Any, session: str, *, fetched: bool = False) -> Any:
+                paths.append(fetched)
+                return prepare(body, session, fetched=fetched)
+
+            gateway._prepare = spy  # type: ignore[method-assign]
+            pad = "" if size == "short" else "x = 1\n" * (INLINE_BELOW // 6)
+            text = f"{INJECTED}\n{LONG}{pad}"
+            pool.busy = lambda: True  # type: ignore[method-assign]
+            status, _h, _raw = await post(url, request(text), headers(token))
+            assert status == 200
+            sent = up.requests[-1].raw.decode()
+            assert paths == [size == "short"]  # fetched on the loop, or on a thread
+            assert "withheld because it looks like a prompt injection" in sent and EMAIL not in sent
+            assert joint == [text] and text in gateway.screener.cache
+            pool.busy = lambda: False  # type: ignore[method-assign]
+            status, _h, _raw = await post(url, request(text + "\nnew"), headers(token))
+            assert status == 200 and joint == [text]  # an idle pool: two jobs, side by side
+
+    asyncio.run(scenario())
+
+
+def test_a_request_on_the_loop_waits_for_nothing_after_its_scans(tmp_path: Path) -> None:
+    """After :meth:`Gateway._fetch`, screening and masking find every answer cached: the blocking calls
+    (which would hold the event loop for a worker's round trip) are never made."""
+    import base64
+
+    from ramparts.testing.pdf import make_pdf
+
+    async def scenario() -> None:
+        async with running(tmp_path, scan_workers=1) as (gateway, url, up, token):
+            pool = gateway.pool
+            assert pool is not None
+
+            def blocking(*_a: Any) -> Any:
+                raise AssertionError("a blocking detector call on the event loop")
+
+            for name in ("scan", "score", "pdf", "_call"):
+                setattr(pool, name, blocking)
+            pdf = base64.b64encode(make_pdf([f"contact {EMAIL}"])).decode()
+            body = request(LONG + "\nfetched")
+            body["system"] = [{"type": "text", "text": "You are a coding agent. " * 300}]
+            body["tools"] = [{"name": "Read", "description": "Reads a file. " * 400, "input_schema": {}}]
+            body["messages"][0]["content"] = [
+                {"type": "text", "text": "read config and the attached file " + "please " * 700},
+                {
+                    "type": "document",
+                    "source": {"type": "base64", "media_type": "application/pdf", "data": pdf},
+                },
+            ]
+            status, _h, raw = await post(url, body, headers(token))
+            assert status == 200, raw
+            sent = up.requests[-1].raw.decode()
+            assert EMAIL not in sent and AWS not in sent
+
+    asyncio.run(scenario())
+
+
+def test_a_postgresql_store_keeps_masking_off_the_loop(tmp_path: Path, pg_store: str) -> None:
+    """Its round trips would stall every stream: with PostgreSQL the request goes to a thread."""
+
+    async def scenario() -> None:
+        async with running(
+            tmp_path, scan_workers=1, store_url=pg_store, vault_key=str(tmp_path / "vault.key")
+        ) as (gateway, url, up, token):
+            assert gateway.pool is not None and not gateway._inline
+            status, _h, _raw = await post(url, request(LONG + "\npg"), headers(token))
+            assert status == 200 and EMAIL not in up.requests[-1].raw.decode()
+
+    asyncio.run(scenario())
