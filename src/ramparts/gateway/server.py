@@ -78,9 +78,11 @@ _NOT_UPSTREAM = _HOP | {"authorization", "x-api-key", "accept-encoding", "cookie
 _NOT_DOWNSTREAM = _HOP | {"content-encoding", "set-cookie"}
 _SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _MAX_ERROR_BODY = 4 * 1024 * 1024
-INLINE_BELOW = 256 * 1024
+INLINE_BELOW = 128 * 1024
 """Request bodies under this many bytes are screened and masked on the event loop, their scans
-awaited there; longer ones (long conversations: tens of ms of walking and masking) on a thread."""
+awaited there (warm, a 124 KB Claude Code-shaped body takes about 0.8 ms: ``bench/gateway.py --walk``);
+longer ones on a thread, where a long conversation's walk and masking (up to tens of ms at 500 KB)
+leaves the loop the GIL every switch interval."""
 _MAX_RESPONSE_BODY = 64 * 1024 * 1024
 HEALTH_PATHS = ("/", "/api/hello", "/healthz")
 
