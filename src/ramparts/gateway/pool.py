@@ -181,7 +181,8 @@ class Part(Generic[T]):
 
 class ScanPool:
     """``workers`` processes that each hold the detectors; :meth:`scan` and :meth:`score` block the
-    calling thread (a worker thread of the gateway, never the event loop)."""
+    calling thread (a worker thread of the gateway, never the event loop). The event loop submits
+    (``submit_*``) and awaits :meth:`Pending.wait`."""
 
     def __init__(
         self,

@@ -213,6 +213,7 @@ class Gateway:
         # the loop and is then masked there: its store calls are local reads, and a write for a value
         # the session has not seen. A PostgreSQL store's round trips stay off the loop, on the threads.
         threads = 1 if self.pool is None else 2 * self.pool.workers + 2
+        self._turn = asyncio.Lock()
         self._inline = self.pool is not None and not is_postgres_url(store_location(state, config.store_url))
         self._prep = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="ramparts-mask")
         self.in_flight = 0
@@ -605,7 +606,8 @@ class Gateway:
                 # loop (a thread per request cost more than the work: under a burst of 100, handing
                 # the GIL between six threads took half of the gateway's context switches)
                 await self._fetch(body)
-                prepared = self._prepare(body, vault_session, fetched=True)
+                async with self._turn:  # one request masked per turn of the loop: streams' events between
+                    prepared = self._prepare(body, vault_session, fetched=True)
             else:
                 loop = asyncio.get_running_loop()
                 prepared = await loop.run_in_executor(self._prep, self._prepare, body, vault_session)
