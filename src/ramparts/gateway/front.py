@@ -93,22 +93,30 @@ def classify(exc: BaseException | None) -> tuple[int, str]:
     return 400, "malformed HTTP request"
 
 
-def _head_part(tail: bytes, data: bytes) -> int:
-    """How many bytes of ``data`` belong to a request head still arriving (``tail``: the last bytes
-    received before it): up to the blank line that ends the head (CRLF CRLF, or LF LF, which the
-    parser also takes), or all of them. A body that arrives in the same read as its head (a large
-    request in one write) is not head."""
+def _head_part(tail: bytes, data: bytes, started: bool) -> tuple[int, bool]:
+    """How many bytes of ``data`` belong to a request head still arriving, and whether its request
+    line has started. ``tail``: the last bytes received before ``data``; ``started``: a byte other than
+    CR or LF came before. The head runs to the blank line that ends it (CRLF CRLF, or LF LF, which the
+    parser also takes); the empty lines the parser skips before a request line are head too, but do
+    not end it. A body that arrives in the same read as its head (a large request written at once)
+    is not head."""
+    skipped = 0
+    if not started:
+        rest = data.lstrip(b"\r\n")
+        if not rest:
+            return len(data), False
+        skipped, data, tail = len(data) - len(rest), rest, b""
     joined = tail + data
     ends = [i + n for i, n in ((joined.find(b"\r\n\r\n"), 4), (joined.find(b"\n\n"), 2)) if i >= 0]
     if not ends:
-        return len(data)
-    return max(0, min(ends) - len(tail))
+        return skipped + len(data), True
+    return skipped + max(0, min(ends) - len(tail)), True
 
 
 class GatewayProtocol(RequestHandler):
     """aiohttp's request handler with a head deadline and a head byte limit."""
 
-    __slots__ = ("_front", "_handled", "_head_bytes", "_head_tail", "_head_timer")
+    __slots__ = ("_front", "_handled", "_head_bytes", "_head_started", "_head_tail", "_head_timer")
 
     def __init__(self, manager: web.Server, *, front: FrontLimits, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
@@ -116,6 +124,7 @@ class GatewayProtocol(RequestHandler):
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_bytes = 0
         self._handled = 0
+        self._head_started = False
         self._head_tail = b""
         """The last bytes of the head so far (its end may be cut across two reads)."""
 
@@ -138,15 +147,28 @@ class GatewayProtocol(RequestHandler):
         if data and self._awaiting_head():
             if self._head_timer is None:
                 self._head_timer = self._loop.call_later(self._front.head_timeout, self._head_expired)
-            self._head_bytes += _head_part(self._head_tail, data)
-            self._head_tail = data[-3:]
-            if self._head_bytes > self._front.max_head_bytes:
-                self._refuse(431, f"the request head exceeds {self._front.max_head_bytes} bytes")
+            part, self._head_started = _head_part(self._head_tail, data, self._head_started)
+            self._head_tail = (self._head_tail + data)[-3:]
+            if not self._count_head(part):
                 return
-        super().data_received(data)
+            super().data_received(data)
+            # the parser still wants a head: what looked like its end was not (the blank lines the
+            # parser skips before a request line), and all of the read was head
+            if part < len(data) and self._awaiting_head() and not self._count_head(len(data) - part):
+                return
+        else:
+            super().data_received(data)
         if self._head_timer is not None and not self._awaiting_head():
             self._head_timer.cancel()
             self._head_timer, self._head_bytes, self._head_tail = None, 0, b""
+            self._head_started = False
+
+    def _count_head(self, n: int) -> bool:
+        self._head_bytes += n
+        if self._head_bytes > self._front.max_head_bytes:
+            self._refuse(431, f"the request head exceeds {self._front.max_head_bytes} bytes")
+            return False
+        return True
 
     def _head_expired(self) -> None:
         self._head_timer = None

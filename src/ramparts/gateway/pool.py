@@ -28,7 +28,7 @@ import concurrent.futures
 import contextlib
 import multiprocessing
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -50,6 +50,25 @@ LOCAL_BELOW = 4096
 
 class ScanFailed(GatewayError):
     """The detectors could not give an answer (the request must not go out unscanned)."""
+
+
+class NotFetched(Exception):
+    """Raised instead of a blocking round trip to a worker while :func:`on_loop` holds: an answer the
+    event loop's request fetched was evicted from its cache before use. The caller prepares the
+    request again on a thread, which may wait."""
+
+
+_GUARD = threading.local()
+
+
+@contextlib.contextmanager
+def on_loop() -> Iterator[None]:
+    """Within it, on this thread, a call that would block on a worker raises :class:`NotFetched`."""
+    _GUARD.on = True
+    try:
+        yield
+    finally:
+        _GUARD.on = False
 
 
 def cached(scan: Callable[[str], Sequence[Finding]], size: int = 8192) -> Callable[[str], Sequence[Finding]]:
@@ -268,6 +287,8 @@ class ScanPool:
             raise ScanFailed(f"the detector pool is not running ({exc})") from exc
 
     def _call(self, fn: Callable[[str], T], text: str) -> T:
+        if getattr(_GUARD, "on", False):
+            raise NotFetched
         return self._submit(fn, text).result()
 
     def _wait(
@@ -302,7 +323,11 @@ class ScanPool:
         except ScanError as exc:
             raise ScanFailed(f"the detectors failed: {exc}") from exc
         except asyncio.CancelledError:
-            raise
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # this request is being cancelled (its client went away)
+            # the job itself was cancelled: its pool was replaced (a worker hung or died)
+            raise ScanFailed("the detectors' pool was replaced before this scan ran") from None
         except Exception as exc:
             raise ScanFailed(f"the detectors failed ({type(exc).__name__})") from exc
 

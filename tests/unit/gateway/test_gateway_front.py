@@ -301,8 +301,31 @@ def test_a_body_arriving_with_its_head_is_not_counted_as_head(tmp_path: Path, cu
 def test_head_part_counts_the_head_only() -> None:
     from ramparts.gateway.front import _head_part
 
-    assert _head_part(b"", b"GET / HTTP/1.1\r\nA: b\r\n\r\nbody") == len(b"GET / HTTP/1.1\r\nA: b\r\n\r\n")
-    assert _head_part(b"", b"GET / HTTP/1.1\nA: b\n\nbody") == len(b"GET / HTTP/1.1\nA: b\n\n")
-    assert _head_part(b"", b"GET / HTTP/1.1\r\nA: b") == len(b"GET / HTTP/1.1\r\nA: b")
-    assert _head_part(b"b\r\n", b"\r\nbody") == 2  # the blank line cut across two reads
-    assert _head_part(b"\r\n\r", b"\nbody") == 1
+    head = b"GET / HTTP/1.1\r\nA: b\r\n\r\n"
+    assert _head_part(b"", head + b"body", False) == (len(head), True)
+    assert _head_part(b"", b"GET / HTTP/1.1\nA: b\n\nbody", False) == (len(b"GET / HTTP/1.1\nA: b\n\n"), True)
+    assert _head_part(b"", b"GET / HTTP/1.1\r\nA: b", False) == (len(b"GET / HTTP/1.1\r\nA: b"), True)
+    assert _head_part(b"b\r\n", b"\r\nbody", True) == (2, True)  # the blank line cut across two reads
+    assert _head_part(b"\r\n\r", b"\nbody", True) == (1, True)
+    # empty lines before the request line are skipped by the parser: head, but not its end
+    assert _head_part(b"", b"\r\n\r\n" + head + b"body", False) == (4 + len(head), True)
+    assert _head_part(b"", b"\r\n\n", False) == (3, False)
+    assert _head_part(b"\r\n\n", b"\r\n" + head, False) == (2 + len(head), True)
+
+
+@pytest.mark.parametrize("lead", [b"\r\n\r\n", b"\n\n", b"\r\n"])
+def test_empty_lines_before_the_request_line_do_not_hide_a_long_head(tmp_path: Path, lead: bytes) -> None:
+    front = FrontLimits(max_head_bytes=16 * 1024, max_field_size=4096, max_headers=100)
+
+    async def scenario() -> None:
+        async with running(tmp_path, front=front) as (_gateway, url, up, token):
+            fields = [f"X-Filler-{i}: {'v' * 3000}" for i in range(8)]  # each legal, 24 KB together
+            for parts in (
+                [lead + request_head(token, *fields, length=len(body())) + body()],
+                [lead, request_head(token, *fields, length=len(body())) + body()],
+            ):
+                response = await raw_exchange(url, parts, pause=0.05)
+                assert_error(response, 431, "invalid_request_error")
+            assert up.requests == []
+
+    asyncio.run(scenario())

@@ -292,6 +292,10 @@ def test_an_awaited_scan_fails_closed_like_a_blocking_one(pool: Any) -> None:
             finally:
                 scan_pool.timeout = 30.0
             assert scan_pool._executor is not executor  # the broken pool was replaced
+        dropped: Future[Any] = Future()
+        dropped.cancel()  # a queued job cancelled when its pool was replaced: a failure, not a cancel
+        with pytest.raises(ScanFailed, match="replaced before this scan ran"):
+            await Pending(scan_pool, scan_pool._executor, dropped).wait()
         shared: Future[Any] = Future()
         waiter = asyncio.ensure_future(Pending(scan_pool, scan_pool._executor, shared).wait())
         await asyncio.sleep(0.01)
@@ -347,14 +351,7 @@ def test_a_busy_pool_gets_one_job_per_text_and_the_same_answers(tmp_path: Path, 
                 return real(text)
 
             pool.submit_both = both  # type: ignore[method-assign]
-            paths: list[bool] = []
-            prepare = gateway._prepare
-
-            def spy(body: Any, session: str, *, fetched: bool = False) -> Any:
-                paths.append(fetched)
-                return prepare(body, session, fetched=fetched)
-
-            gateway._prepare = spy  # type: ignore[method-assign]
+            paths = spy_paths(gateway)
             pad = "" if size == "short" else "x = 1\n" * (INLINE_BELOW // 6)
             text = f"{INJECTED}\n{LONG}{pad}"
             pool.busy = lambda: True  # type: ignore[method-assign]
@@ -372,9 +369,11 @@ def test_a_busy_pool_gets_one_job_per_text_and_the_same_answers(tmp_path: Path, 
 
 
 def test_a_request_on_the_loop_waits_for_nothing_after_its_scans(tmp_path: Path) -> None:
-    """After :meth:`Gateway._fetch`, screening and masking find every answer cached: the blocking calls
-    (which would hold the event loop for a worker's round trip) are never made."""
+    """After :meth:`Gateway._fetch`, screening and masking find every answer cached: no blocking call
+    (which would hold the event loop for a worker's round trip) runs on the loop's thread. A PDF, tool
+    definitions, a system prompt and a prompt ride along."""
     import base64
+    import threading
 
     from ramparts.testing.pdf import make_pdf
 
@@ -382,12 +381,16 @@ def test_a_request_on_the_loop_waits_for_nothing_after_its_scans(tmp_path: Path)
         async with running(tmp_path, scan_workers=1) as (gateway, url, up, token):
             pool = gateway.pool
             assert pool is not None
+            loop_thread = threading.get_ident()
+            blocking: list[int] = []
+            real_call = pool._call
 
-            def blocking(*_a: Any) -> Any:
-                raise AssertionError("a blocking detector call on the event loop")
+            def call(fn: Any, text: str) -> Any:
+                blocking.append(threading.get_ident())
+                return real_call(fn, text)
 
-            for name in ("scan", "score", "pdf", "_call"):
-                setattr(pool, name, blocking)
+            pool._call = call  # type: ignore[method-assign]
+            paths = spy_paths(gateway)
             pdf = base64.b64encode(make_pdf([f"contact {EMAIL}"])).decode()
             body = request(LONG + "\nfetched")
             body["system"] = [{"type": "text", "text": "You are a coding agent. " * 300}]
@@ -401,8 +404,113 @@ def test_a_request_on_the_loop_waits_for_nothing_after_its_scans(tmp_path: Path)
             ]
             status, _h, raw = await post(url, body, headers(token))
             assert status == 200, raw
+            assert paths == [True] and loop_thread not in blocking
             sent = up.requests[-1].raw.decode()
             assert EMAIL not in sent and AWS not in sent
+
+    asyncio.run(scenario())
+
+
+def spy_paths(gateway: Any) -> list[bool]:
+    """``fetched`` of every ``_prepare`` call: True on the event loop, False on a thread."""
+    paths: list[bool] = []
+    prepare = gateway._prepare
+
+    def spy(body: Any, session: str, *, fetched: bool = False) -> Any:
+        paths.append(fetched)
+        return prepare(body, session, fetched=fetched)
+
+    gateway._prepare = spy
+    return paths
+
+
+def test_an_answer_evicted_before_use_sends_the_request_to_a_thread(tmp_path: Path) -> None:
+    """The caches are shared LRUs: if another request's texts push this one's answers out between its
+    scans and its masking, the loop does not wait for a worker; the request is prepared on a thread."""
+
+    async def scenario() -> None:
+        async with running(tmp_path, scan_workers=1) as (gateway, url, up, token):
+            pool = gateway.pool
+            assert pool is not None
+            fetch = gateway._fetch
+
+            async def fetch_then_evict(body: Any) -> None:
+                await fetch(body)
+                gateway.screener.cache._rows.clear()
+                gateway.masker.scan.cache._rows.clear()  # type: ignore[attr-defined]
+
+            gateway._fetch = fetch_then_evict  # type: ignore[method-assign]
+            paths = spy_paths(gateway)
+            status, _h, _raw = await post(url, request(f"{INJECTED}\n{LONG}evicted"), headers(token))
+            assert status == 200
+            assert paths == [True, False]  # tried on the loop, done on a thread
+            sent = up.requests[-1].raw.decode()
+            assert "withheld because it looks like a prompt injection" in sent and EMAIL not in sent
+
+    asyncio.run(scenario())
+
+
+def test_a_pdf_whose_data_is_also_a_text_keeps_its_own_job(tmp_path: Path) -> None:
+    """With a busy pool a text both scanned and scored is one job; a PDF whose base64 equals such a
+    text (a user pasting it) still gets a PDF's answer in the PDF cache, not a score."""
+    import base64
+
+    from ramparts.gateway.documents import PdfScan
+    from ramparts.testing.pdf import make_pdf
+
+    async def scenario() -> None:
+        async with running(tmp_path, scan_workers=1) as (gateway, url, _up, token):
+            pool = gateway.pool
+            assert pool is not None and gateway.pdf_cache is not None
+            pool.busy = lambda: True  # type: ignore[method-assign]
+            data = base64.b64encode(make_pdf([f"contact {EMAIL} " * 300])).decode()
+            document = {"type": "base64", "media_type": "application/pdf", "data": data}
+            body = {  # the pasted data is the prompt: scanned and scored, as one job
+                "model": "claude-sonnet-4-5",
+                "max_tokens": 64,
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "text", "text": data}, {"type": "document", "source": document}],
+                    }
+                ],
+            }
+            status, _h, raw = await post(url, body, headers(token))
+            assert status == 200, raw
+            held: PdfScan = gateway.pdf_cache.get_or(data, lambda _d: "not cached")
+            assert held != "not cached" and isinstance(held, tuple)
+            assert held and all(isinstance(f, Finding) for f in held)  # the PDF's findings, not a score
+
+    asyncio.run(scenario())
+
+
+def test_many_short_new_texts_go_to_the_workers_not_the_loop(tmp_path: Path) -> None:
+    """On the loop a few short new texts are scanned in process; more than LOOP_LOCAL_MAX go to the
+    workers, so one request cannot hold the loop for its thousands of tiny blocks."""
+    from ramparts.gateway.server import LOOP_LOCAL_MAX
+
+    async def scenario() -> None:
+        async with running(tmp_path, scan_workers=1) as (gateway, url, up, token):
+            pool = gateway.pool
+            assert pool is not None
+            here: list[str] = []
+            for name in ("scan_here", "score_here"):
+                real = getattr(pool, name)
+
+                def spy(text: str, real: Any = real) -> Any:
+                    here.append(text)
+                    return real(text)
+
+                setattr(pool, name, spy)
+            for count, local in ((2, True), (LOOP_LOCAL_MAX + 1, False)):
+                body = request(f"{TEXT} {count}")
+                body["messages"][0]["content"] = [
+                    {"type": "text", "text": f"note {count}-{i}"} for i in range(count)
+                ]
+                here.clear()
+                status, _h, _raw = await post(url, body, headers(token))
+                assert status == 200 and EMAIL not in up.requests[-1].raw.decode()
+                assert bool(here) == local, count
 
     asyncio.run(scenario())
 
