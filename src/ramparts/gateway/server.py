@@ -78,6 +78,7 @@ _NOT_UPSTREAM = _HOP | {"authorization", "x-api-key", "accept-encoding", "cookie
 _NOT_DOWNSTREAM = _HOP | {"content-encoding", "set-cookie"}
 _SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _MAX_ERROR_BODY = 4 * 1024 * 1024
+FETCHING_PER_WORKER = 32
 LOOP_LOCAL_MAX = 16
 """On the event loop, a request with more new short texts than this sends them to the workers instead
 of scanning them itself (each costs the loop about 0.15 ms)."""
@@ -217,7 +218,10 @@ class Gateway:
         # the session has not seen. A PostgreSQL store's round trips stay off the loop, on the threads.
         threads = 1 if self.pool is None else 2 * self.pool.workers + 2
         self._turn = asyncio.Lock()
-        self._fetching = asyncio.Semaphore(threads)
+        # requests fetching at once on the loop: enough to keep every worker fed through a burst, few
+        # enough that the scan timeout measures work, not a flood's queue (32 jobs of a 1 MB text are
+        # about 3 s of one worker's time)
+        self._fetching = asyncio.Semaphore(FETCHING_PER_WORKER * (self.pool.workers if self.pool else 1))
         self._inline = self.pool is not None and not is_postgres_url(store_location(state, config.store_url))
         self._prep = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="ramparts-mask")
         self.in_flight = 0
