@@ -21,13 +21,21 @@ if TYPE_CHECKING:
     from types import ModuleType
 
 
+def initialised(module: ModuleType | None) -> ModuleType | None:
+    """``module``, unless it is still being executed (another thread is importing it: its ``__spec__``
+    says so, as the import system's own "partially initialized" check reads it); then ``None``."""
+    if module is not None and getattr(getattr(module, "__spec__", None), "_initializing", False):
+        return None
+    return module
+
+
 def submodule(package: str, name: str) -> ModuleType | None:
     """``package.name`` from ``package``'s folder, without importing ``package`` (already imported: from
     it); ``None`` when it cannot be loaded so (the caller imports ``package`` as usual)."""
     full = f"{package}.{name}"
     loaded = sys.modules.get(full)
     if loaded is not None:
-        return loaded
+        return initialised(loaded)  # still loading in another thread: the caller's import waits for it
     if package in sys.modules:
         return None  # the package is imported: its own import of the module is the one to use
     try:

@@ -22,7 +22,7 @@ import sys
 
 from .._hashing import sha256
 from .._tuples import NamedTuple
-from ._native import submodule
+from ._native import initialised, submodule
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -357,7 +357,8 @@ def hyperscan_module() -> Any:
     else its extension module :mod:`hyperscan._hs_ext` alone (:mod:`._native`), which defines every
     name the detectors use (the package's ``__init__`` adds ``typing`` and ``ExpressionExt``, and its
     ``__version__``: see :func:`hyperscan_version`); else the package, imported as usual."""
-    module = sys.modules.get("hyperscan")
+    # a package another thread is still importing is not used: its names may not be there yet
+    module = initialised(sys.modules.get("hyperscan"))
     if module is None:
         module = submodule("hyperscan", "_hs_ext")
     if module is None:
@@ -375,7 +376,7 @@ def hyperscan_version(hyperscan: Any) -> str:
         return str(getattr(hyperscan, "__version__", ""))
     # the extension's own __version__ is the Hyperscan library's; the package's hides it (its ``*``
     # import skips dunder names) with its ``_version`` module's, or "unknown" when that is missing
-    package = sys.modules.get("hyperscan")
+    package = initialised(sys.modules.get("hyperscan"))
     if package is not None:
         return str(getattr(package, "__version__", ""))
     numbered = submodule("hyperscan", "_version")

@@ -183,3 +183,29 @@ print(json.dumps({"cold": detectors.cold, "found": len(found), "compiled": len(d
     out = _fresh(probe, str(tmp_path))
     assert out["cold"] is False and out["found"] == 0 and out["compiled"] >= 1
     assert out["modules"] == ["re2._re2"], out["modules"]
+
+
+def test_a_package_another_thread_is_still_importing_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``import hyperscan`` in one thread (the injection scorer's warm-up) while another takes the
+    module from ``sys.modules`` (a scan): the package's ``__init__`` may not have defined its names
+    yet ("partially initialized module 'hyperscan' has no attribute 'HS_FLAG_ALLOWEMPTY'", seen in a
+    gateway's first request). Such a module, its ``__spec__`` marked initializing as the import system
+    marks it, is passed over for the complete extension module, and the databases' key is the same."""
+    import importlib.machinery
+    import types
+
+    import hyperscan
+    import hyperscan._hs_ext as ext
+
+    from ramparts.detect import _native
+
+    partial = types.ModuleType("hyperscan")
+    partial.__spec__ = importlib.machinery.ModuleSpec("hyperscan", None)
+    partial.__spec__._initializing = True  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "hyperscan", partial)
+    assert matcher.hyperscan_module() is ext
+    assert matcher.hyperscan_version(ext) == hyperscan.__version__ != ""
+    monkeypatch.setitem(sys.modules, "hyperscan._hs_ext", partial)
+    assert _native.submodule("hyperscan", "_hs_ext") is None  # the caller's own import then waits
+    partial.__spec__._initializing = False  # type: ignore[attr-defined]
+    assert _native.initialised(partial) is partial
